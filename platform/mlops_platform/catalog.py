@@ -1,0 +1,127 @@
+"""EC2 instance catalog: the facts validation, policies, preflight and the cost model share.
+
+One reviewed table, not numbers sprinkled through the code. Prices are us-east-1 Linux on-demand
+USD/hour (AWS public price list, checked 2026-11; see docs/cost.md); the cost model scales them per
+region and swaps in the Pricing API when credentials exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Arch(StrEnum):
+    X86_64 = "x86_64"
+    ARM64 = "arm64"
+
+
+class GpuType(StrEnum):
+    """Accelerator model; used as the `mlops.io/gpu-type` node label value."""
+
+    T4 = "t4"
+    T4G = "t4g"
+    A10G = "a10g"
+    L4 = "l4"
+    L40S = "l40s"
+    A100 = "a100"
+    H100 = "h100"
+
+
+class QuotaFamily(StrEnum):
+    """EC2 vCPU quota buckets (Service Quotas, service code `ec2`)."""
+
+    STANDARD = "standard"
+    G_VT = "g_vt"
+    P = "p"
+
+
+#: Service Quotas codes per (family, capacity): on-demand running vCPUs / spot requested vCPUs.
+QUOTA_CODES: dict[tuple[QuotaFamily, str], str] = {
+    (QuotaFamily.STANDARD, "on_demand"): "L-1216C47A",
+    (QuotaFamily.STANDARD, "spot"): "L-34B43A08",
+    (QuotaFamily.G_VT, "on_demand"): "L-DB2E81BA",
+    (QuotaFamily.G_VT, "spot"): "L-3819A6DF",
+    (QuotaFamily.P, "on_demand"): "L-417A185B",
+    (QuotaFamily.P, "spot"): "L-7212CCBC",
+}
+
+
+@dataclass(frozen=True)
+class InstanceType:
+    name: str
+    vcpus: int
+    memory_gib: int
+    arch: Arch
+    price_usd_hour: float
+    gpus: int = 0
+    gpu_type: GpuType | None = None
+
+    @property
+    def family(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def quota_family(self) -> QuotaFamily:
+        if self.family.startswith("p"):
+            return QuotaFamily.P
+        if self.family.startswith("g"):
+            return QuotaFamily.G_VT
+        return QuotaFamily.STANDARD
+
+
+def _cpu(name: str, vcpus: int, mem: int, price: float, arch: Arch = Arch.X86_64) -> InstanceType:
+    return InstanceType(name, vcpus, mem, arch, price)
+
+
+def _gpu(name: str, vcpus: int, mem: int, price: float, gpus: int, gpu: GpuType,
+         arch: Arch = Arch.X86_64) -> InstanceType:
+    return InstanceType(name, vcpus, mem, arch, price, gpus, gpu)
+
+
+_TYPES = [
+    _cpu("m6i.large", 2, 8, 0.096), _cpu("m6i.xlarge", 4, 16, 0.192), _cpu("m6i.2xlarge", 8, 32, 0.384),
+    _cpu("m6i.4xlarge", 16, 64, 0.768), _cpu("m7i.large", 2, 8, 0.1008), _cpu("m7i.xlarge", 4, 16, 0.2016),
+    _cpu("m7i.2xlarge", 8, 32, 0.4032), _cpu("m5.large", 2, 8, 0.096), _cpu("m5.xlarge", 4, 16, 0.192),
+    _cpu("m5.2xlarge", 8, 32, 0.384), _cpu("c6i.2xlarge", 8, 16, 0.34), _cpu("r6i.2xlarge", 8, 64, 0.504),
+    _cpu("m7g.xlarge", 4, 16, 0.1632, Arch.ARM64), _cpu("m7g.2xlarge", 8, 32, 0.3264, Arch.ARM64),
+    _gpu("g4dn.xlarge", 4, 16, 0.526, 1, GpuType.T4), _gpu("g4dn.2xlarge", 8, 32, 0.752, 1, GpuType.T4),
+    _gpu("g4dn.12xlarge", 48, 192, 3.912, 4, GpuType.T4),
+    _gpu("g5g.xlarge", 4, 8, 0.42, 1, GpuType.T4G, Arch.ARM64),
+    _gpu("g5.xlarge", 4, 16, 1.006, 1, GpuType.A10G), _gpu("g5.2xlarge", 8, 32, 1.212, 1, GpuType.A10G),
+    _gpu("g5.4xlarge", 16, 64, 1.624, 1, GpuType.A10G), _gpu("g5.12xlarge", 48, 192, 5.672, 4, GpuType.A10G),
+    _gpu("g5.48xlarge", 192, 768, 16.288, 8, GpuType.A10G),
+    _gpu("g6.xlarge", 4, 16, 0.8048, 1, GpuType.L4), _gpu("g6.2xlarge", 8, 32, 0.9776, 1, GpuType.L4),
+    _gpu("g6.4xlarge", 16, 64, 1.3232, 1, GpuType.L4), _gpu("g6.12xlarge", 48, 192, 4.6016, 4, GpuType.L4),
+    _gpu("g6.48xlarge", 192, 768, 13.3504, 8, GpuType.L4),
+    _gpu("g6e.xlarge", 4, 32, 1.861, 1, GpuType.L40S), _gpu("g6e.2xlarge", 8, 64, 2.242, 1, GpuType.L40S),
+    _gpu("g6e.12xlarge", 48, 384, 10.493, 4, GpuType.L40S),
+    _gpu("p4d.24xlarge", 96, 1152, 21.958, 8, GpuType.A100),
+    _gpu("p5.48xlarge", 192, 2048, 55.04, 8, GpuType.H100),
+]
+
+INSTANCE_TYPES: dict[str, InstanceType] = {t.name: t for t in _TYPES}
+
+#: GPU EKS AMI types and the CPU architecture their instances must have.
+GPU_AMI_ARCH: dict[str, Arch] = {
+    "AL2023_x86_64_NVIDIA": Arch.X86_64,
+    "AL2023_ARM_64_NVIDIA": Arch.ARM64,
+    "BOTTLEROCKET_x86_64_NVIDIA": Arch.X86_64,
+    "BOTTLEROCKET_ARM_64_NVIDIA": Arch.ARM64,
+}
+#: CPU AMI types for the system pool.
+CPU_AMI_ARCH: dict[str, Arch] = {
+    "AL2023_x86_64_STANDARD": Arch.X86_64,
+    "AL2023_ARM_64_STANDARD": Arch.ARM64,
+    "BOTTLEROCKET_x86_64": Arch.X86_64,
+    "BOTTLEROCKET_ARM_64": Arch.ARM64,
+}
+
+
+def lookup(name: str) -> InstanceType | None:
+    """The catalog entry of an instance type, or None when the catalog does not know it."""
+    return INSTANCE_TYPES.get(name)
+
+
+def known_types(gpu: bool) -> list[str]:
+    return sorted(n for n, t in INSTANCE_TYPES.items() if (t.gpus > 0) == gpu)

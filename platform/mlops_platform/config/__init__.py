@@ -1,0 +1,24 @@
+"""Typed stack configuration: schema, rules and loader."""
+
+from mlops_platform.config.loader import (
+    NAMESPACE,
+    load_env,
+    load_from_pulumi_config,
+    load_stack_file,
+    repo_root,
+    shipped_envs,
+    stack_file_for,
+)
+from mlops_platform.config.schema import PlatformConfig, Tier
+
+__all__ = [
+    "NAMESPACE",
+    "PlatformConfig",
+    "Tier",
+    "load_env",
+    "load_from_pulumi_config",
+    "load_stack_file",
+    "repo_root",
+    "shipped_envs",
+    "stack_file_for",
+]

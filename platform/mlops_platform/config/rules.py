@@ -1,0 +1,249 @@
+"""Cross-field and per-tier rules of the stack schema, as pure functions.
+
+Each rule returns `ConfigIssue`s with the dotted path, the bad value and the fix; `check_rules` runs
+them all so a user sees every problem at once. Documented in docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from mlops_platform import catalog
+from mlops_platform.errors import ConfigIssue
+from mlops_platform.versions import SUPPORTED_EKS_VERSIONS
+
+if TYPE_CHECKING:
+    from mlops_platform.config.schema import GpuPoolConfig, PlatformConfig, PoolConfig
+
+#: CloudWatch Logs accepts only these retention values.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                      2557, 2922, 3288, 3653)
+RESERVED_TAGS = ("environment", "owner", "cost-center", "managed-by")
+RESERVED_LABEL_PREFIXES = ("mlops.io/", "nvidia.com/", "kubernetes.io/", "k8s.io/", "eks.amazonaws.com/")
+RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", "monitoring",
+                                 "kserve", "mlflow", "kuberay", "gpu-system", "cert-manager", "istio-system"})
+MAX_AZS = 6
+
+Issues = Iterator[ConfigIssue]
+
+
+class RuleViolations(ValueError):
+    """Raised inside pydantic validation; the loader unpacks the issues with their own paths."""
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = issues
+        super().__init__("; ".join(f"{i.path}: {i.message}" for i in issues))
+
+
+def _issue(path: str, message: str, value: object = None, fix: str = "") -> ConfigIssue:
+    return ConfigIssue(path=path, message=message, value=value, fix=fix)
+
+
+def network_rules(cfg: PlatformConfig) -> Issues:
+    net, env = cfg.network, cfg.environment
+    if net.mode == "existing":
+        if net.existing is None:
+            yield _issue("network.existing", "mode 'existing' needs the VPC and subnet ids", None,
+                         "add network.existing.vpc_id and private_subnet_ids, or use mode: managed")
+        elif cfg.is_prod and len(net.existing.private_subnet_ids) < 3:
+            yield _issue("network.existing.private_subnet_ids", "prod needs private subnets in >= 3 AZs",
+                         net.existing.private_subnet_ids, "list one private subnet in each of 3+ AZs")
+        return
+    if net.existing is not None:
+        yield _issue("network.existing", "only allowed with mode: existing", "set", "remove it or set mode: existing")
+    prefix = ipaddress.IPv4Network(net.cidr).prefixlen
+    if not 16 <= prefix <= 24:
+        yield _issue("network.cidr", "VPC CIDR must be between /16 and /24", net.cidr, "use e.g. 10.20.0.0/16")
+    yield from _az_rules(cfg)
+    if cfg.is_prod and net.nat == "single":
+        yield _issue("network.nat", "prod may not depend on a single NAT gateway", net.nat.value,
+                     "use nat: one_per_az (or none for an air-gapped VPC)")
+    if net.flow_log_retention_days not in LOG_RETENTION_DAYS:
+        yield _issue("network.flow_log_retention_days", "not a CloudWatch retention value",
+                     net.flow_log_retention_days, f"use one of {LOG_RETENTION_DAYS}")
+
+
+def _az_rules(cfg: PlatformConfig) -> Issues:
+    azs, region = cfg.network.availability_zones, cfg.environment.region
+    minimum = 3 if cfg.is_prod else 2
+    if not minimum <= len(azs) <= MAX_AZS:
+        yield _issue("network.availability_zones", f"{cfg.tier.value} needs {minimum}..{MAX_AZS} AZs",
+                     azs, f"list {minimum} or more AZs of {region}, e.g. {region}a, {region}b, {region}c")
+    if len(set(azs)) != len(azs):
+        yield _issue("network.availability_zones", "AZs repeat", azs, "list each AZ once")
+    for i, az in enumerate(azs):
+        if not (az.startswith(region) and len(az) == len(region) + 1 and az[-1].isalpha()):
+            yield _issue(f"network.availability_zones[{i}]", f"not an AZ of region {region}", az,
+                         f"use {region}a, {region}b, ...")
+
+
+def cluster_rules(cfg: PlatformConfig) -> Issues:
+    cl = cfg.cluster
+    if cl.version not in SUPPORTED_EKS_VERSIONS:
+        yield _issue("cluster.version", "EKS version not supported by this platform release", cl.version,
+                     f"use one of {', '.join(SUPPORTED_EKS_VERSIONS)}")
+    public = cl.endpoint_access == "public_and_private"
+    if public and not cl.allow_public_endpoint_cidrs:
+        yield _issue("cluster.allow_public_endpoint_cidrs", "a public endpoint needs explicit CIDRs", [],
+                     "list the CIDRs allowed to reach the API, or use endpoint_access: private")
+    if not public and cl.allow_public_endpoint_cidrs:
+        yield _issue("cluster.allow_public_endpoint_cidrs", "only used with endpoint_access: public_and_private",
+                     cl.allow_public_endpoint_cidrs, "remove it, or opt in with endpoint_access")
+    for i, cidr in enumerate(cl.allow_public_endpoint_cidrs):
+        if ipaddress.IPv4Network(cidr).prefixlen == 0:
+            yield _issue(f"cluster.allow_public_endpoint_cidrs[{i}]", "the whole internet is not allowed", cidr,
+                         "list your office/VPN egress CIDRs")
+    if cfg.is_prod and public:
+        yield _issue("cluster.endpoint_access", "prod API endpoint must be private", cl.endpoint_access.value,
+                     "set endpoint_access: private and reach the API through the VPC (VPN, bastion, SSM)")
+    if cfg.is_prod and cl.deletion_protection is False:
+        yield _issue("cluster.deletion_protection", "prod needs deletion protection", False,
+                     "remove the field (defaults to true in prod)")
+    if cl.log_retention_days not in LOG_RETENTION_DAYS:
+        yield _issue("cluster.log_retention_days", "not a CloudWatch retention value", cl.log_retention_days,
+                     f"use one of {LOG_RETENTION_DAYS}")
+    if not cl.admin_principal_arns:
+        yield _issue("cluster.admin_principal_arns", "no cluster administrator: nobody could reach the cluster",
+                     [], "list at least one IAM role ARN (the cluster creator gets no implicit admin)")
+
+
+def _size_rules(path: str, pool: PoolConfig) -> Issues:
+    if not pool.min_size <= pool.desired_size <= pool.max_size:
+        yield _issue(f"{path}.desired_size", "needs min_size <= desired_size <= max_size",
+                     f"{pool.min_size} <= {pool.desired_size} <= {pool.max_size}",
+                     "adjust the three sizes so they are ordered")
+    for key in pool.labels:
+        if key.startswith(RESERVED_LABEL_PREFIXES):
+            yield _issue(f"{path}.labels.{key}", "label key is reserved for the platform", key,
+                         "use your own prefix, e.g. team.example.com/…")
+
+
+def _instance_rules(path: str, pool: PoolConfig, gpu: bool, ami_arch: dict[str, catalog.Arch],
+                    ami_type: str) -> Issues:
+    if ami_type not in ami_arch:
+        yield _issue(f"{path}.ami_type", "unsupported AMI type for this pool", ami_type,
+                     f"use one of {', '.join(ami_arch)}")
+    for i, name in enumerate(pool.instance_types):
+        itype = catalog.lookup(name)
+        kind = "GPU" if gpu else "CPU"
+        if itype is None or (itype.gpus > 0) != gpu:
+            yield _issue(f"{path}.instance_types[{i}]", f"not a known {kind} instance type", name,
+                         f"use one of {', '.join(catalog.known_types(gpu))}")
+        elif ami_type in ami_arch and ami_arch[ami_type] != itype.arch:
+            yield _issue(f"{path}.instance_types[{i}]",
+                         f"{itype.arch.value} instance does not match AMI type {ami_type}", name,
+                         f"use an {ami_arch[ami_type].value} {kind} instance or the matching AMI type")
+
+
+def node_pool_rules(cfg: PlatformConfig) -> Issues:
+    pools, system = cfg.node_pools, cfg.node_pools.system
+    yield from _size_rules("node_pools.system", system)
+    yield from _instance_rules("node_pools.system", system, False, catalog.CPU_AMI_ARCH, system.ami_type)
+    if cfg.is_prod and system.capacity != "on_demand":
+        yield _issue("node_pools.system.capacity", "prod system pool must be on-demand", system.capacity.value,
+                     "set capacity: on_demand (spot reclaims would take cluster add-ons down)")
+    if cfg.is_prod and system.min_size < 2:
+        yield _issue("node_pools.system.min_size", "prod system pool needs >= 2 nodes", system.min_size,
+                     "set min_size: 2 or more")
+    names = [system.name, *(p.name for p in pools.gpu)]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        yield _issue("node_pools", "pool names must be unique", dup, "rename one of the pools")
+    for i, pool in enumerate(pools.gpu):
+        yield from _gpu_pool_rules(cfg, f"node_pools.gpu[{i}]", pool)
+    total = total_max_gpus(cfg)
+    if total > cfg.gpu.max_total_gpus:
+        yield _issue("node_pools.gpu", f"pools can scale to {total} GPUs, above gpu.max_total_gpus",
+                     total, f"lower max_size or raise gpu.max_total_gpus ({cfg.gpu.max_total_gpus})")
+
+
+def _gpu_pool_rules(cfg: PlatformConfig, path: str, pool: GpuPoolConfig) -> Issues:
+    yield from _size_rules(path, pool)
+    yield from _instance_rules(path, pool, True, catalog.GPU_AMI_ARCH, pool.ami_type)
+    kinds = {t.gpu_type for n in pool.instance_types if (t := catalog.lookup(n)) and t.gpu_type}
+    if len(kinds) > 1:
+        yield _issue(f"{path}.instance_types", "a pool must hold one GPU model (it is the node label)",
+                     sorted(k.value for k in kinds), "split the pool by GPU model")
+    if cfg.tier == "dev" and pool.min_size != 0:
+        yield _issue(f"{path}.min_size", "dev GPU pools must scale to zero", pool.min_size,
+                     "set min_size: 0 and desired_size: 0")
+
+
+def pool_gpu_type(pool: GpuPoolConfig) -> catalog.GpuType | None:
+    """The GPU model of a pool (validated to be one), or None for unknown instance types."""
+    for name in pool.instance_types:
+        itype = catalog.lookup(name)
+        if itype and itype.gpu_type:
+            return itype.gpu_type
+    return None
+
+
+def pool_max_gpus_per_node(pool: GpuPoolConfig) -> int:
+    return max((t.gpus for n in pool.instance_types if (t := catalog.lookup(n))), default=0)
+
+
+def total_max_gpus(cfg: PlatformConfig) -> int:
+    return sum(p.max_size * pool_max_gpus_per_node(p) for p in cfg.node_pools.gpu)
+
+
+def storage_rules(cfg: PlatformConfig) -> Issues:
+    art = cfg.artifacts
+    if cfg.is_prod and art.allow_force_destroy:
+        yield _issue("artifacts.allow_force_destroy", "prod data buckets are retained", True,
+                     "remove allow_force_destroy from the prod stack")
+    if len(set(art.buckets)) != len(art.buckets):
+        yield _issue("artifacts.buckets", "bucket roles repeat", [b.value for b in art.buckets], "list each once")
+    from mlops_platform.naming import bucket_name
+
+    longest = bucket_name(cfg.environment, "access-logs")
+    if len(longest) > 63:
+        yield _issue("environment.name_prefix", "bucket names would exceed 63 characters", longest,
+                     "shorten environment.name_prefix or environment.name")
+    regs = cfg.registry.repositories
+    if len(set(regs)) != len(regs):
+        yield _issue("registry.repositories", "repository names repeat", regs, "list each once")
+
+
+def budget_and_tag_rules(cfg: PlatformConfig) -> Issues:
+    th = cfg.budget.alert_thresholds_pct
+    if not th or any(not 1 <= t <= 200 for t in th) or sorted(set(th)) != th:
+        yield _issue("budget.alert_thresholds_pct", "need ascending, unique percentages in 1..200", th,
+                     "e.g. [50, 80, 100]")
+    for key in cfg.environment.tags:
+        if key in RESERVED_TAGS:
+            yield _issue(f"environment.tags.{key}", "tag is set by the platform", key,
+                         f"remove it; {key} comes from the environment section")
+    if cfg.is_prod and cfg.monitoring.enabled is False:
+        yield _issue("monitoring.enabled", "prod must run monitoring and alerting", False, "remove the field")
+
+
+def project_rules(cfg: PlatformConfig) -> Issues:
+    names = [p.name for p in cfg.projects]
+    has_gpu = bool(cfg.node_pools.gpu)
+    for i, proj in enumerate(cfg.projects):
+        path = f"projects[{i}]"
+        if names.count(proj.name) > 1:
+            yield _issue(f"{path}.name", "project names must be unique", proj.name, "rename or merge the entries")
+        if proj.name in RESERVED_NAMESPACES:
+            yield _issue(f"{path}.name", "name is a reserved platform namespace", proj.name, "choose another slug")
+        if proj.gpu_quota and not has_gpu:
+            yield _issue(f"{path}.gpu_quota", "no GPU pool exists to serve this quota", proj.gpu_quota,
+                         "add a node_pools.gpu entry or set gpu_quota: 0")
+        elif proj.gpu_quota > cfg.gpu.max_total_gpus:
+            yield _issue(f"{path}.gpu_quota", "quota exceeds the environment GPU cap", proj.gpu_quota,
+                         f"use at most gpu.max_total_gpus ({cfg.gpu.max_total_gpus})")
+    total = sum(p.monthly_budget_usd for p in cfg.projects)
+    if total > cfg.budget.monthly_usd:
+        yield _issue("projects", "project budgets add up to more than the environment budget", total,
+                     f"lower project budgets or raise budget.monthly_usd ({cfg.budget.monthly_usd})")
+
+
+RULES: tuple[Callable[[PlatformConfig], Issues], ...] = (
+    network_rules, cluster_rules, node_pool_rules, storage_rules, budget_and_tag_rules, project_rules,
+)
+
+
+def check_rules(cfg: PlatformConfig) -> list[ConfigIssue]:
+    """Every rule violation of a structurally valid config."""
+    return [issue for rule in RULES for issue in rule(cfg)]
