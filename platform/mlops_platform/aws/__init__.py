@@ -1,0 +1,1 @@
+"""AWS layer components: keys, network, artifact store, registry, EKS cluster, node pools, budgets."""

@@ -1,0 +1,124 @@
+"""EKS control plane: pinned version, private endpoint by default, KMS envelope encryption of secrets,
+every control-plane log type with retention, IRSA OIDC provider, API auth with admin access entries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from mlops_platform.aws._base import child_opts, with_name
+from mlops_platform.config.schema import ClusterConfig, EndpointAccess
+from mlops_platform.iam import document, irsa_trust, kms_use, service_trust, statement, to_json
+
+CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+#: Add-ons that must run before any node joins (networking, identity). The rest come after the system pool.
+PRE_NODE_ADDONS = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
+
+
+@dataclass(frozen=True)
+class ClusterArgs:
+    config: ClusterConfig
+    cluster_name: str
+    subnet_ids: pulumi.Input[list[str]]
+    secrets_key_arn: pulumi.Input[str]
+    logs_key_arn: pulumi.Input[str]
+    deletion_protection: bool
+    tags: dict[str, str]
+
+
+def endpoint_settings(config: ClusterConfig) -> tuple[bool, list[str]]:
+    """(public endpoint on?, public CIDRs). Public only by explicit opt-in with CIDRs."""
+    public = config.endpoint_access == EndpointAccess.PUBLIC_AND_PRIVATE and bool(config.allow_public_endpoint_cidrs)
+    return public, list(config.allow_public_endpoint_cidrs) if public else []
+
+
+class Cluster(pulumi.ComponentResource):
+    cluster: aws.eks.Cluster
+    oidc_provider: aws.iam.OpenIdConnectProvider
+
+    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:aws:Cluster", name, None, opts)
+        self._name, self._args = name, args
+        role = self._role()
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane-logs", name=f"/aws/eks/{args.cluster_name}/cluster",
+            retention_in_days=args.config.log_retention_days, kms_key_id=args.logs_key_arn, tags=args.tags,
+            opts=child_opts(self))
+        self.cluster = self._cluster(role, log_group)
+        self.oidc_issuer_url: pulumi.Output[str] = self.cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
+        self.oidc_issuer_host = self.oidc_issuer_url.apply(lambda url: url.removeprefix("https://"))
+        self.oidc_provider = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc", url=self.oidc_issuer_url, client_id_lists=["sts.amazonaws.com"], tags=args.tags,
+            opts=child_opts(self))
+        self.pre_node_addons = [self._addon(a) for a in PRE_NODE_ADDONS]
+        self._admins()
+        self.register_outputs({"name": self.cluster.name, "endpoint": self.cluster.endpoint,
+                               "oidcProviderArn": self.oidc_provider.arn})
+
+    def _role(self) -> aws.iam.Role:
+        role = aws.iam.Role(f"{self._name}-role", assume_role_policy=to_json(service_trust("eks.amazonaws.com")),
+                            tags=self._args.tags, opts=child_opts(self))
+        aws.iam.RolePolicyAttachment(f"{self._name}-cluster-policy", role=role.name,
+                                     policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy", opts=child_opts(self))
+        # Envelope encryption: the control plane encrypts secrets with our key through this role.
+        kms = document(kms_use([self._args.secrets_key_arn]),
+                       statement(["kms:CreateGrant"], [self._args.secrets_key_arn],
+                                 condition={"Bool": {"kms:GrantIsForAWSResource": "true"}}))
+        aws.iam.RolePolicy(f"{self._name}-secrets-kms", role=role.id, policy=to_json(kms), opts=child_opts(self))
+        return role
+
+    def _cluster(self, role: aws.iam.Role, log_group: aws.cloudwatch.LogGroup) -> aws.eks.Cluster:
+        args = self._args
+        public, cidrs = endpoint_settings(args.config)
+        return aws.eks.Cluster(
+            f"{self._name}-eks", name=args.cluster_name, version=args.config.version, role_arn=role.arn,
+            vpc_config=aws.eks.ClusterVpcConfigArgs(subnet_ids=args.subnet_ids, endpoint_private_access=True,
+                                                    endpoint_public_access=public,
+                                                    public_access_cidrs=cidrs or None),
+            encryption_config=aws.eks.ClusterEncryptionConfigArgs(
+                resources=["secrets"], provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=args.secrets_key_arn)),
+            enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
+            access_config=aws.eks.ClusterAccessConfigArgs(authentication_mode="API",
+                                                          bootstrap_cluster_creator_admin_permissions=False),
+            # Extended support costs 6x the control-plane price: upgrades are planned, not drifted into.
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
+            bootstrap_self_managed_addons=False, deletion_protection=args.deletion_protection,
+            tags=with_name(args.tags, args.cluster_name),
+            opts=child_opts(self, protect=args.deletion_protection, depends_on=[log_group]))
+
+    def _addon(self, addon: str, depends_on: list[pulumi.Resource] | None = None,
+               role_arn: pulumi.Input[str] | None = None) -> aws.eks.Addon:
+        return aws.eks.Addon(f"{self._name}-addon-{addon}", cluster_name=self.cluster.name, addon_name=addon,
+                             service_account_role_arn=role_arn, resolve_conflicts_on_create="OVERWRITE",
+                             resolve_conflicts_on_update="PRESERVE", tags=self._args.tags,
+                             opts=child_opts(self, depends_on=depends_on))
+
+    def post_node_addons(self, nodes: list[pulumi.Resource], ebs_key_arn: pulumi.Input[str]) -> list[aws.eks.Addon]:
+        """CoreDNS and the EBS CSI driver need schedulable nodes; call once the system pool exists."""
+        return [self._addon("coredns", nodes), self._addon("aws-ebs-csi-driver", nodes, self._ebs_csi_role(ebs_key_arn))]
+
+    def _ebs_csi_role(self, ebs_key_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+        """IRSA role of the EBS CSI controller (Prometheus and other volumes), pinned to its ServiceAccount."""
+        trust = irsa_trust(self.oidc_provider.arn, self.oidc_issuer_host, "kube-system", "ebs-csi-controller-sa")
+        role = aws.iam.Role(f"{self._name}-ebs-csi", assume_role_policy=to_json(trust), tags=self._args.tags,
+                            opts=child_opts(self))
+        aws.iam.RolePolicyAttachment(f"{self._name}-ebs-csi", role=role.name, opts=child_opts(self),
+                                     policy_arn="arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy")
+        kms = document(kms_use([ebs_key_arn]), statement(["kms:CreateGrant"], [ebs_key_arn],
+                                                        condition={"Bool": {"kms:GrantIsForAWSResource": "true"}}))
+        aws.iam.RolePolicy(f"{self._name}-ebs-csi-kms", role=role.id, policy=to_json(kms), opts=child_opts(self))
+        return role.arn
+
+    def _admins(self) -> None:
+        for arn in self._args.config.admin_principal_arns:
+            # Named by principal, not position: removing one admin never replaces the others.
+            admin = f"{self._name}-admin-{arn.rsplit('/', 1)[-1]}"
+            entry = aws.eks.AccessEntry(admin, cluster_name=self.cluster.name, principal_arn=arn,
+                                        type="STANDARD", tags=self._args.tags, opts=child_opts(self))
+            aws.eks.AccessPolicyAssociation(
+                admin, cluster_name=self.cluster.name, principal_arn=arn,
+                policy_arn=CLUSTER_ADMIN_POLICY, access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                opts=child_opts(self, depends_on=[entry]))

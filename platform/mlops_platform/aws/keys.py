@@ -1,0 +1,59 @@
+"""Customer-managed KMS keys, one per purpose, rotated yearly, each with an alias."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from mlops_platform import iam
+from mlops_platform.aws._base import child_opts
+
+#: Purpose → AWS service principals that must use the key directly (beyond IAM-authorised callers).
+KEY_PURPOSES: dict[str, tuple[str, ...]] = {
+    "eks": (),  # EKS secrets envelope encryption (the cluster role is granted through IAM)
+    "s3": (),
+    "ecr": (),
+    "logs": ("logs.{region}.amazonaws.com",),  # CloudWatch Logs encrypts with the key itself
+    "ebs": (),
+    "rds": (),
+}
+#: Purpose → service-linked roles (by path/name) that use the key without IAM grants.
+KEY_ROLES: dict[str, tuple[str, ...]] = {
+    # Node groups launch through Auto Scaling; without this, encrypted root volumes fail to attach.
+    "ebs": ("aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",),
+}
+
+
+@dataclass(frozen=True)
+class PlatformKeysArgs:
+    env_name: str
+    account_id: str
+    region: str
+    tags: dict[str, str]
+    protect: bool
+    deletion_window_days: int = 30
+
+
+class PlatformKeys(pulumi.ComponentResource):
+    """KMS keys for eks, s3, ecr, logs and ebs; `arns[purpose]` and `keys[purpose]`."""
+
+    def __init__(self, name: str, args: PlatformKeysArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:aws:PlatformKeys", name, None, opts)
+        self.keys: dict[str, aws.kms.Key] = {}
+        for purpose, services in KEY_PURPOSES.items():
+            principals = [s.format(region=args.region) for s in services]
+            roles = [f"arn:aws:iam::{args.account_id}:role/{r}" for r in KEY_ROLES.get(purpose, ())]
+            policy = iam.kms_key_policy(args.account_id, principals, roles)
+            key = aws.kms.Key(
+                f"{name}-{purpose}", description=f"mlops-platform {args.env_name} {purpose} encryption",
+                enable_key_rotation=True, rotation_period_in_days=365,
+                deletion_window_in_days=args.deletion_window_days, policy=iam.to_json(policy),
+                tags={**args.tags, "Name": f"{args.env_name}-{purpose}", "mlops.io/key-purpose": purpose},
+                opts=child_opts(self, protect=args.protect))
+            aws.kms.Alias(f"{name}-{purpose}-alias", name=f"alias/mlops-{args.env_name}-{purpose}",
+                          target_key_id=key.key_id, opts=child_opts(self))
+            self.keys[purpose] = key
+        self.arns: dict[str, pulumi.Output[str]] = {p: k.arn for p, k in self.keys.items()}
+        self.register_outputs({"arns": self.arns})

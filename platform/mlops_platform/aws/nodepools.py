@@ -1,0 +1,144 @@
+"""EKS managed node groups with launch templates: the system pool and any number of GPU pools.
+
+Every node: IMDSv2 only with hop limit 1 (pods cannot borrow the node role), encrypted gp3 root
+volume, no public IP, no SSH. GPU pools: NVIDIA AMI matching the instance family, the
+`nvidia.com/gpu=true:NoSchedule` taint, gpu-type/pool labels, and cluster-autoscaler node-template
+tags on the Auto Scaling group so a pool can scale up from zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from mlops_platform import contract
+from mlops_platform.aws._base import child_opts, with_name
+from mlops_platform.config.rules import pool_gpu_type, pool_max_gpus_per_node
+from mlops_platform.config.schema import Capacity, GpuPoolConfig, PoolConfig, SystemPoolConfig
+from mlops_platform.iam import service_trust, to_json
+
+NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy",
+                 "AmazonSSMManagedInstanceCore")  # SSM Session Manager replaces SSH
+CAPACITY = {Capacity.ON_DEMAND: "ON_DEMAND", Capacity.SPOT: "SPOT"}
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """Everything one node group needs, derived from config by `pool_spec` (pure, tested)."""
+
+    name: str
+    instance_types: list[str]
+    ami_type: str
+    capacity_type: str
+    min_size: int
+    desired_size: int
+    max_size: int
+    disk_size_gib: int
+    labels: dict[str, str]
+    taints: list[tuple[str, str, str]] = field(default_factory=list)
+    gpus_per_node: int = 0
+
+
+def pool_spec(pool: PoolConfig) -> PoolSpec:
+    labels = {**pool.labels, contract.POOL_LABEL: pool.name}
+    taints: list[tuple[str, str, str]] = []
+    gpus = 0
+    if isinstance(pool, GpuPoolConfig):
+        gpu_type = pool_gpu_type(pool)
+        labels[contract.GPU_TYPE_LABEL] = gpu_type.value if gpu_type else "unknown"
+        labels["nvidia.com/gpu.present"] = "true"
+        taints.append((contract.GPU_TAINT_KEY, contract.GPU_TAINT_VALUE, "NO_SCHEDULE"))
+        gpus = pool_max_gpus_per_node(pool)
+    ami = pool.ami_type if isinstance(pool, (GpuPoolConfig, SystemPoolConfig)) else "AL2023_x86_64_STANDARD"
+    return PoolSpec(pool.name, list(pool.instance_types), ami, CAPACITY[pool.capacity], pool.min_size,
+                    pool.desired_size, pool.max_size, pool.disk_size_gib, labels, taints, gpus)
+
+
+def autoscaler_tags(cluster_name: str, spec: PoolSpec) -> dict[str, str]:
+    """cluster-autoscaler discovery and node-template tags (what a node would look like at zero)."""
+    prefix = "k8s.io/cluster-autoscaler"
+    tags = {f"{prefix}/enabled": "true", f"{prefix}/{cluster_name}": "owned"}
+    tags |= {f"{prefix}/node-template/label/{k}": v for k, v in spec.labels.items()}
+    effect = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
+    tags |= {f"{prefix}/node-template/taint/{k}": f"{v}:{effect[e]}" for k, v, e in spec.taints}
+    if spec.gpus_per_node:
+        tags[f"{prefix}/node-template/resources/{contract.GPU_RESOURCE}"] = str(spec.gpus_per_node)
+    return tags
+
+
+@dataclass(frozen=True)
+class NodePoolsArgs:
+    cluster_name: pulumi.Input[str]
+    cluster_name_plain: str
+    subnet_ids: pulumi.Input[list[str]]
+    system: SystemPoolConfig
+    gpu: list[GpuPoolConfig]
+    ebs_key_arn: pulumi.Input[str]
+    tags: dict[str, str]
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
+
+
+class NodePools(pulumi.ComponentResource):
+    node_role: aws.iam.Role
+    system: aws.eks.NodeGroup
+    gpu: list[aws.eks.NodeGroup]
+
+    def __init__(self, name: str, args: NodePoolsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:aws:NodePools", name, None, opts)
+        self._name, self._args = name, args
+        self.node_role = self._role()
+        self.system = self._pool(pool_spec(args.system))
+        self.gpu = [self._pool(pool_spec(p)) for p in args.gpu]
+        self.register_outputs({"nodeRoleArn": self.node_role.arn,
+                               "nodeGroups": [g.node_group_name for g in [self.system, *self.gpu]]})
+
+    def _role(self) -> aws.iam.Role:
+        role = aws.iam.Role(f"{self._name}-node-role", assume_role_policy=to_json(service_trust("ec2.amazonaws.com")),
+                            tags=self._args.tags, opts=child_opts(self))
+        for policy in NODE_POLICIES:
+            aws.iam.RolePolicyAttachment(f"{self._name}-{policy}", role=role.name,
+                                         policy_arn=f"arn:aws:iam::aws:policy/{policy}", opts=child_opts(self))
+        return role
+
+    def _launch_template(self, spec: PoolSpec) -> aws.ec2.LaunchTemplate:
+        tags = with_name({**self._args.tags, "mlops.io/pool": spec.name}, f"{self._args.cluster_name_plain}-{spec.name}")
+        return aws.ec2.LaunchTemplate(
+            f"{self._name}-{spec.name}-lt", update_default_version=True,
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1),
+            block_device_mappings=[aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                device_name="/dev/xvda", ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                    volume_size=spec.disk_size_gib, volume_type="gp3", iops=3000, throughput=125, encrypted="true",
+                    kms_key_id=self._args.ebs_key_arn, delete_on_termination="true"))],
+            tag_specifications=[aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags)
+                                for kind in ("instance", "volume", "network-interface")],
+            tags=tags, opts=child_opts(self))
+
+    def _pool(self, spec: PoolSpec) -> aws.eks.NodeGroup:
+        lt = self._launch_template(spec)
+        ca_tags = autoscaler_tags(self._args.cluster_name_plain, spec)
+        group = aws.eks.NodeGroup(
+            f"{self._name}-{spec.name}", cluster_name=self._args.cluster_name, node_group_name=spec.name,
+            node_role_arn=self.node_role.arn, subnet_ids=self._args.subnet_ids, ami_type=spec.ami_type,
+            capacity_type=spec.capacity_type, instance_types=spec.instance_types, labels=spec.labels,
+            taints=[aws.eks.NodeGroupTaintArgs(key=k, value=v, effect=e) for k, v, e in spec.taints],
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(min_size=spec.min_size, desired_size=spec.desired_size,
+                                                              max_size=spec.max_size),
+            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable_percentage=33),
+            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=lt.id, version=lt.latest_version.apply(str)),
+            tags={**self._args.tags, **ca_tags, "mlops.io/pool": spec.name},
+            # The autoscaler owns desired size after creation; re-applying the stack must not reset it.
+            opts=child_opts(self, depends_on=self._args.depends_on, ignore_changes=["scalingConfig.desiredSize"]))
+        self._tag_asg(spec, group, ca_tags)
+        return group
+
+    def _tag_asg(self, spec: PoolSpec, group: aws.eks.NodeGroup, tags: dict[str, str]) -> None:
+        """Node-group tags do not reach its Auto Scaling group, where the autoscaler reads them."""
+        asg = group.resources.apply(lambda r: r[0].autoscaling_groups[0].name if r and r[0].autoscaling_groups else "")
+        for key, value in sorted(tags.items()):
+            # Named by tag key, not position: a new label never replaces the other tags.
+            aws.autoscaling.Tag(f"{self._name}-{spec.name}-asg-{key.replace('/', '_')}", autoscaling_group_name=asg,
+                                tag=aws.autoscaling.TagTagArgs(key=key, value=value, propagate_at_launch=False),
+                                opts=child_opts(self))

@@ -1,0 +1,74 @@
+"""The offline engine: run real Pulumi programs under the mock runtime and record the plan."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from mlops_platform.config import load_stack_file, repo_root, shipped_envs, stack_file_for
+from mlops_platform.config.loader import read_stack_config
+from mlops_platform.engine.computed import Ctx
+from mlops_platform.engine.plan import Plan, Resource
+from mlops_platform.engine.runner import OutputsResolver, project_name, read_yaml_mapping, run
+from mlops_platform.errors import UsageError
+
+__all__ = ["Plan", "Resource", "platform_outputs", "run_platform", "run_program"]
+
+PLATFORM_PROJECT = "mlops-platform"
+
+
+def _stack_path(env: str | None, stack_file: Path | None) -> Path:
+    if (env is None) == (stack_file is None):
+        raise UsageError("give exactly one of ENV or --stack-file")
+    if stack_file is not None:
+        return stack_file
+    assert env is not None
+    path = stack_file_for(env)
+    if not path.is_file():
+        raise UsageError(f"unknown environment '{env}' — fix: use one of {', '.join(shipped_envs())} "
+                         f"or pass --stack-file")
+    return path
+
+
+def run_platform(env: str | None = None, stack_file: Path | None = None, preview: bool = True) -> Plan:
+    """Validate a platform stack file, then plan the real platform program offline."""
+    path = _stack_path(env, stack_file)
+    cfg = load_stack_file(path)  # every config error surfaces here, before any resource exists
+    _, doc = read_stack_config(path)
+    config = dict(doc["config"])
+    return run(repo_root() / "platform", PLATFORM_PROJECT, cfg.environment.name, config,
+               Ctx(cfg.environment.account_id, cfg.environment.region), preview=preview)
+
+
+@lru_cache(maxsize=8)
+def platform_outputs(env: str) -> dict[str, Any]:
+    """Offline stack outputs of a shipped environment (for StackReferences and `mlplat new`)."""
+    return run_platform(env=env).outputs
+
+
+def default_stack_outputs(reference: str) -> Mapping[str, Any]:
+    """Resolve `org/project/stack` references to shipped platform environments offline."""
+    env = reference.rsplit("/", 1)[-1]
+    if env in shipped_envs():
+        return platform_outputs(env)
+    raise UsageError(f"StackReference '{reference}': no offline outputs — fix: reference one of "
+                     f"{', '.join(shipped_envs())} or pass --stack-outputs")
+
+
+def run_program(program_dir: Path, stack: str | None = None, config_file: Path | None = None,
+                stack_outputs: OutputsResolver | None = None, account: str = "123456789012",
+                region: str | None = None) -> Plan:
+    """Plan any Pulumi Python program directory offline (e.g. a project's `infra/`)."""
+    project, entry_dir = project_name(program_dir)
+    stack = stack or "dev"
+    path = config_file or program_dir / f"Pulumi.{stack}.yaml"
+    config: dict[str, Any] = {}
+    if path.is_file():
+        config = dict(read_yaml_mapping(path).get("config") or {})
+    elif config_file is not None:
+        raise UsageError(f"{config_file}: config file not found — fix: pass an existing Pulumi.<stack>.yaml")
+    region = region or str(config.get("aws:region", "us-east-1"))
+    return run(entry_dir, project, stack, config, Ctx(account, region),
+               stack_outputs=stack_outputs or default_stack_outputs)

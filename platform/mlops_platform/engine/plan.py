@@ -1,0 +1,93 @@
+"""A recorded plan: every registration of one program run, and its stack outputs.
+
+`Plan.to_json()` is the contract later layers, reviews and tests use:
+`{"stack", "resources": [{"urn","type","name","parent","dependencies","inputs"}], "outputs"}`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlops_platform.engine.recorder import RecordingMonitor
+
+
+@dataclass(frozen=True)
+class Resource:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    dependencies: tuple[str, ...]
+    inputs: dict[str, Any]
+    custom: bool = True
+    protect: bool = False
+    retain_on_delete: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
+                "dependencies": list(self.dependencies), "inputs": self.inputs,
+                "protect": self.protect, "retainOnDelete": self.retain_on_delete}
+
+    def get(self, dotted: str, default: Any = None) -> Any:
+        """Input at a dotted path (`vpcConfig.endpointPrivateAccess`, `taints.0.key`)."""
+        node: Any = self.inputs
+        for part in dotted.split("."):
+            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                return default
+        return node
+
+
+@dataclass
+class Plan:
+    stack: str
+    resources: list[Resource]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_monitor(cls, stack: str, monitor: RecordingMonitor) -> Plan:
+        resources = [Resource(r.urn, r.type, r.name, r.parent, tuple(r.dependencies), r.inputs, r.custom,
+                              r.protect, r.retain_on_delete) for r in monitor.registrations]
+        return cls(stack, resources, dict(monitor.stack_outputs))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Plan:
+        resources = [Resource(r["urn"], r["type"], r["name"], r.get("parent"), tuple(r.get("dependencies", ())),
+                              r.get("inputs", {}), r.get("custom", True), r.get("protect", False),
+                              r.get("retainOnDelete", False)) for r in data["resources"]]
+        return cls(data["stack"], resources, data.get("outputs", {}))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stack": self.stack, "resources": [r.to_json() for r in self.resources], "outputs": self.outputs}
+
+    def of_type(self, type_: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str) -> Resource:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+    def by_urn(self) -> dict[str, Resource]:
+        return {r.urn: r for r in self.resources}
+
+    def children(self) -> dict[str | None, list[Resource]]:
+        known = {r.urn for r in self.resources}
+        tree: dict[str | None, list[Resource]] = defaultdict(list)
+        for r in self.resources:
+            tree[r.parent if r.parent in known else None].append(r)
+        return tree
+
+    def type_counts(self) -> Counter[str]:
+        return Counter(r.type for r in self.resources if r.custom)
+
+    def custom_resources(self) -> Iterable[Resource]:
+        return (r for r in self.resources if r.custom)

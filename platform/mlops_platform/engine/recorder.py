@@ -1,0 +1,117 @@
+"""The offline engine's resource monitor: Pulumi's official MockMonitor, plus what it drops.
+
+`MockResourceArgs` carries no parent, dependencies or resource options, and stack outputs never reach
+`Mocks`. This monitor records them from the raw RegisterResource requests, keeps inputs exactly as the
+engine receives them (camelCase, secrets and unknowns still marked) and masks secret values.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import json_format
+from pulumi.runtime import mocks, rpc
+
+from mlops_platform.engine.computed import Ctx, compute_state
+
+SECRET = "[secret]"
+UNKNOWN = rpc.UNKNOWN
+_SIG = rpc._special_sig_key
+_SECRET_SIG = rpc._special_secret_sig
+_RESOURCE_SIG = rpc._special_resource_sig
+_OUTPUT_SIG = rpc._special_output_value_sig
+
+
+@dataclass
+class Registration:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    dependencies: list[str]
+    inputs: dict[str, Any]
+    custom: bool
+    protect: bool = False
+    retain_on_delete: bool = False
+    provider: str = ""
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+
+
+def engine_view(value: Any) -> Any:
+    """A protobuf-decoded value as the engine shows it: secrets masked, resource refs as URNs."""
+    if isinstance(value, dict):
+        sig = value.get(_SIG)
+        if sig == _SECRET_SIG:
+            return SECRET
+        if sig == _RESOURCE_SIG:
+            return value.get("urn", "")
+        if sig == _OUTPUT_SIG:
+            return SECRET if value.get("secret") else engine_view(value.get("value", UNKNOWN))
+        return {k: engine_view(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [engine_view(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return value  # the wire format has no ints; keep the float as the engine sees it
+    return value
+
+
+class PlatformMocks(mocks.Mocks):
+    """Computed outputs for registered resources; invokes answer with stack facts."""
+
+    def __init__(self, ctx: Ctx, stack_outputs: Any = None) -> None:
+        self.ctx = ctx
+        self.stack_outputs = stack_outputs  # callable(name) -> dict for StackReferences
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if args.typ == "pulumi:pulumi:StackReference":
+            name = str(args.inputs.get("name") or args.name)
+            outputs = self.stack_outputs(name) if self.stack_outputs else {}
+            return name, {"name": name, "outputs": outputs, "secretOutputNames": []}
+        return compute_state(args.typ, args.name, dict(args.inputs), self.ctx)
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        token = args.token
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": self.ctx.account, "arn": f"arn:aws:iam::{self.ctx.account}:user/offline",
+                    "userId": "OFFLINE"}, None
+        if token == "aws:index/getRegion:getRegion":
+            return {"name": self.ctx.region, "region": self.ctx.region, "id": self.ctx.region}, None
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, None
+        return {}, None
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """MockMonitor that records every registration with parent, dependencies and options."""
+
+    def __init__(self, mocks_: PlatformMocks) -> None:
+        super().__init__(mocks_)
+        self._lock = threading.Lock()
+        self.registrations: list[Registration] = []
+        self.stack_urn: str | None = None
+        self.stack_outputs: dict[str, Any] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            self.stack_urn = response.urn
+            return response
+        raw = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
+        reg = Registration(
+            urn=response.urn, type=request.type, name=request.name, parent=request.parent or None,
+            dependencies=list(request.dependencies), inputs=engine_view(raw), custom=bool(request.custom),
+            protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete),
+            provider=request.provider,
+            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+        )
+        with self._lock:
+            self.registrations.append(reg)
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+        if self.stack_urn and request.urn == self.stack_urn:
+            outputs = json_format.MessageToDict(request.outputs, preserving_proto_field_name=True)
+            self.stack_outputs = engine_view(outputs)
+        return super().RegisterResourceOutputs(request)

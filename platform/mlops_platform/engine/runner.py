@@ -1,0 +1,141 @@
+"""Run a real Pulumi Python program under the mock runtime, the way the Python language host would.
+
+Configures the runtime with a `RecordingMonitor`, loads the stack's config, runs the program's
+`__main__.py` inside `run_in_stack` (so exports become stack outputs and program errors surface after
+all RPCs settle) and returns a `Plan`. No Pulumi CLI, no cloud.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import runpy
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks, settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_in_stack
+from ruamel.yaml import YAML
+
+from mlops_platform.engine.computed import Ctx
+from mlops_platform.engine.plan import Plan
+from mlops_platform.engine.recorder import SECRET, PlatformMocks, RecordingMonitor
+from mlops_platform.errors import EngineError, MlplatError, UsageError
+
+OutputsResolver = Callable[[str], Mapping[str, Any]]
+
+
+def _flatten_config(project: str, config: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """Stack-file config → the `ns:key` → string map the language host passes (JSON for objects)."""
+    values: dict[str, str] = {}
+    secrets: list[str] = []
+    for key, value in config.items():
+        full = key if ":" in key else f"{project}:{key}"
+        if _is_secure(value):
+            secrets.append(full)
+        plain = _mask_secure(value)
+        if isinstance(plain, bool):
+            values[full] = "true" if plain else "false"
+        else:
+            values[full] = plain if isinstance(plain, str) else json.dumps(plain)
+    return values, secrets
+
+
+def _is_secure(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return set(value) == {"secure"} or any(_is_secure(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_is_secure(v) for v in value)
+    return False
+
+
+def _mask_secure(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return SECRET if set(value) == {"secure"} else {str(k): _mask_secure(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_secure(v) for v in value]
+    return value
+
+
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    try:
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except Exception as exc:
+        raise UsageError(f"{path}: not readable YAML ({exc}) — fix: pass a Pulumi YAML file") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: expected a YAML mapping — fix: pass a Pulumi project/stack file")
+    return data
+
+
+def project_name(program_dir: Path) -> tuple[str, Path]:
+    """(project name, directory holding the program entry) from the directory's Pulumi.yaml."""
+    manifest = program_dir / "Pulumi.yaml"
+    if not manifest.is_file():
+        raise UsageError(f"{program_dir}: no Pulumi.yaml — fix: pass a Pulumi program directory")
+    data = read_yaml_mapping(manifest)
+    name = data.get("name")
+    runtime = data.get("runtime")
+    runtime_name = runtime.get("name") if isinstance(runtime, dict) else runtime
+    if not isinstance(name, str) or runtime_name != "python":
+        raise UsageError(f"{manifest}: name/runtime: need a named Python program (runtime: python), "
+                         f"got name={name!r} runtime={runtime_name!r}")
+    main = data.get("main")
+    entry_dir = (program_dir / main) if isinstance(main, str) else program_dir
+    return name, entry_dir
+
+
+@contextlib.contextmanager
+def _program_environment(entry_dir: Path) -> Iterator[None]:
+    old_path, old_cwd = list(sys.path), os.getcwd()
+    sys.path.insert(0, str(entry_dir))
+    os.chdir(entry_dir)
+    try:
+        yield
+    finally:
+        sys.path[:] = old_path
+        os.chdir(old_cwd)
+
+
+def _configure(monitor: RecordingMonitor, project: str, stack: str, preview: bool) -> None:
+    settings.ROOT.set(None)
+    features = set(monitor.GetDeploymentInfo(None).supportedFeatures)
+    settings.configure(mocks.MockSettings(
+        monitor=monitor, monitor_features=features, engine=mocks.MockEngine(logging.getLogger("mlplat.engine")),
+        project=project, stack=stack, dry_run=preview, organization="organization", callbacks=None))
+
+
+def run(entry_dir: Path, project: str, stack: str, config: Mapping[str, Any], ctx: Ctx,
+        stack_outputs: OutputsResolver | None = None, preview: bool = True) -> Plan:
+    """Run the program in `entry_dir` (its `__main__.py`) and record what it registers."""
+    entry = entry_dir / "__main__.py"
+    if not entry.is_file():
+        raise UsageError(f"{entry_dir}: no __main__.py — fix: point at the Pulumi Python program directory")
+    monitor = RecordingMonitor(PlatformMocks(ctx, stack_outputs))
+    values, secret_keys = _flatten_config(project, config)
+    _configure(monitor, project, stack, preview)
+    set_all_config(values, secret_keys)
+    loop = asyncio.new_event_loop()
+    try:
+        with _program_environment(entry_dir):
+            loop.run_until_complete(run_in_stack(lambda: _run_entry(entry)))
+    except MlplatError:
+        raise
+    except pulumi.RunError as exc:
+        raise EngineError(f"{entry}: the program failed: {exc}") from None
+    except Exception as exc:
+        raise EngineError(f"{entry}: the program raised {type(exc).__name__}: {exc}") from exc
+    finally:
+        loop.close()
+        settings.ROOT.set(None)
+    return Plan.from_monitor(stack, monitor)
+
+
+def _run_entry(entry: Path) -> None:
+    runpy.run_path(str(entry), run_name="__main__")
