@@ -1,0 +1,87 @@
+"""boto3 clients for one environment, created on first use.
+
+Every AWS call of bootstrap, preflight and cost goes through `Aws`, so the endpoint (the standard
+`AWS_ENDPOINT_URL`, honoured by botocore itself), retries and timeouts are set in one place, and a test
+can swap a single client for a stubbed one (`aws.quotas = stubbed`) while the rest talk to a real server.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from mlops_platform.errors import ToolMissingError
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_eks import EKSClient
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_pricing import PricingClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_service_quotas import ServiceQuotasClient
+    from mypy_boto3_sts import STSClient
+
+#: The Price List API is served from a few regions only; us-east-1 answers for every region.
+PRICING_REGION = "us-east-1"
+# Fail fast: a user waiting on a preflight wants an answer, not five silent retries.
+_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+
+CREDENTIALS_FIX = ("export AWS_PROFILE=<profile> (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or run "
+                   "`aws sso login --profile <profile>`; check with `aws sts get-caller-identity`")
+
+
+class Aws:
+    """Lazily created clients for `region`; one instance per command run."""
+
+    def __init__(self, region: str, session: boto3.Session | None = None) -> None:
+        self.region = region
+        self.session = session or boto3.Session()
+
+    def has_credentials(self) -> bool:
+        return self.session.get_credentials() is not None
+
+    def require_credentials(self, action: str) -> None:
+        """Raise one actionable error before any call when no credentials can be found."""
+        if not self.has_credentials():
+            raise ToolMissingError(f"AWS credentials not found; {action} needs them — fix: {CREDENTIALS_FIX}")
+
+    @cached_property
+    def s3(self) -> S3Client:
+        return self.session.client("s3", region_name=self.region, config=_CONFIG)
+
+    @cached_property
+    def kms(self) -> KMSClient:
+        return self.session.client("kms", region_name=self.region, config=_CONFIG)
+
+    @cached_property
+    def sts(self) -> STSClient:
+        return self.session.client("sts", region_name=self.region, config=_CONFIG)
+
+    @cached_property
+    def ec2(self) -> EC2Client:
+        return self.session.client("ec2", region_name=self.region, config=_CONFIG)
+
+    @cached_property
+    def eks(self) -> EKSClient:
+        return self.session.client("eks", region_name=self.region, config=_CONFIG)
+
+    @cached_property
+    def quotas(self) -> ServiceQuotasClient:
+        return self.session.client("service-quotas", region_name=self.region, config=_CONFIG)
+
+    @cached_property
+    def pricing(self) -> PricingClient:
+        return self.session.client("pricing", region_name=PRICING_REGION, config=_CONFIG)
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a failed call ("NoSuchBucket", "AccessDenied", "404"), or the class name."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
+    return type(exc).__name__
+
+
+AwsFailure = (ClientError, BotoCoreError)
