@@ -39,8 +39,8 @@ def build_aws_layer(cfg: PlatformConfig) -> AwsLayer:
     env, tags, name = cfg.environment, cfg.base_tags, cfg.environment.name
     provider = aws_provider(cfg)
     opts = pulumi.ResourceOptions(providers={"aws": provider})
-    keys = PlatformKeys(f"{name}-keys", PlatformKeysArgs(name, env.account_id, env.region, tags, cfg.deletion_protection),
-                        opts)
+    keys = PlatformKeys(f"{name}-keys",
+                        PlatformKeysArgs(name, env.account_id, env.region, tags, cfg.deletion_protection), opts)
     network = Network(f"{name}-network", NetworkArgs(cfg.network, env.region, cfg.cluster_name, tags,
                                                      keys.arns["logs"]), opts)
     store = ArtifactStore(f"{name}-artifacts", ArtifactStoreArgs(cfg.artifacts, env, keys.arns["s3"],

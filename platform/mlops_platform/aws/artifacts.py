@@ -42,10 +42,10 @@ class ArtifactStore(pulumi.ComponentResource):
 
     def _bucket(self, role: str, log_target: aws.s3.Bucket | None) -> aws.s3.Bucket:
         args, name = self._args, f"{self._name}-{role}"
-        data = dict(protect=args.protect, retain=args.protect)
         bucket = aws.s3.Bucket(name, bucket=bucket_name(args.environment, role),
                                force_destroy=args.config.allow_force_destroy,
-                               tags={**args.tags, "mlops.io/bucket-role": role}, opts=child_opts(self, **data))
+                               tags={**args.tags, "mlops.io/bucket-role": role},
+                               opts=child_opts(self, protect=args.protect, retain=args.protect))
         aws.s3.BucketOwnershipControls(f"{name}-ownership", bucket=bucket.id,
                                        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
                                        opts=child_opts(self))

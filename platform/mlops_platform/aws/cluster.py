@@ -3,6 +3,7 @@ every control-plane log type with retention, IRSA OIDC provider, API auth with a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -16,6 +17,11 @@ CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager",
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 #: Add-ons that must run before any node joins (networking, identity). The rest come after the system pool.
 PRE_NODE_ADDONS = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
+
+
+def _issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity]) -> str:
+    oidcs = identities[0].oidcs if identities else None
+    return (oidcs[0].issuer or "") if oidcs else ""
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,7 @@ class Cluster(pulumi.ComponentResource):
             retention_in_days=args.config.log_retention_days, kms_key_id=args.logs_key_arn, tags=args.tags,
             opts=child_opts(self))
         self.cluster = self._cluster(role, log_group)
-        self.oidc_issuer_url: pulumi.Output[str] = self.cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
+        self.oidc_issuer_url: pulumi.Output[str] = self.cluster.identities.apply(_issuer)
         self.oidc_issuer_host = self.oidc_issuer_url.apply(lambda url: url.removeprefix("https://"))
         self.oidc_provider = aws.iam.OpenIdConnectProvider(
             f"{name}-oidc", url=self.oidc_issuer_url, client_id_lists=["sts.amazonaws.com"], tags=args.tags,
@@ -79,7 +85,8 @@ class Cluster(pulumi.ComponentResource):
                                                     endpoint_public_access=public,
                                                     public_access_cidrs=cidrs or None),
             encryption_config=aws.eks.ClusterEncryptionConfigArgs(
-                resources=["secrets"], provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=args.secrets_key_arn)),
+                resources=["secrets"],
+                provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=args.secrets_key_arn)),
             enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
             access_config=aws.eks.ClusterAccessConfigArgs(authentication_mode="API",
                                                           bootstrap_cluster_creator_admin_permissions=False),
@@ -98,7 +105,8 @@ class Cluster(pulumi.ComponentResource):
 
     def post_node_addons(self, nodes: list[pulumi.Resource], ebs_key_arn: pulumi.Input[str]) -> list[aws.eks.Addon]:
         """CoreDNS and the EBS CSI driver need schedulable nodes; call once the system pool exists."""
-        return [self._addon("coredns", nodes), self._addon("aws-ebs-csi-driver", nodes, self._ebs_csi_role(ebs_key_arn))]
+        ebs_role = self._ebs_csi_role(ebs_key_arn)
+        return [self._addon("coredns", nodes), self._addon("aws-ebs-csi-driver", nodes, ebs_role)]
 
     def _ebs_csi_role(self, ebs_key_arn: pulumi.Input[str]) -> pulumi.Output[str]:
         """IRSA role of the EBS CSI controller (Prometheus and other volumes), pinned to its ServiceAccount."""
@@ -120,5 +128,6 @@ class Cluster(pulumi.ComponentResource):
                                         type="STANDARD", tags=self._args.tags, opts=child_opts(self))
             aws.eks.AccessPolicyAssociation(
                 admin, cluster_name=self.cluster.name, principal_arn=arn,
-                policy_arn=CLUSTER_ADMIN_POLICY, access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                policy_arn=CLUSTER_ADMIN_POLICY,
+                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
                 opts=child_opts(self, depends_on=[entry]))

@@ -71,9 +71,10 @@ class Network(pulumi.ComponentResource):
         aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[],
                                      tags=with_name(tags, f"{name}-default-locked"), opts=child_opts(self))
         public_cidrs, private_cidrs = subnet_plan(cfg.cidr, len(cfg.availability_zones))
-        public = [self._subnet(vpc, az, cidr, public=True) for az, cidr in zip(cfg.availability_zones, public_cidrs)]
+        public = [self._subnet(vpc, az, cidr, public=True)
+                  for az, cidr in zip(cfg.availability_zones, public_cidrs, strict=True)]
         private = [self._subnet(vpc, az, cidr, public=False)
-                   for az, cidr in zip(cfg.availability_zones, private_cidrs)]
+                   for az, cidr in zip(cfg.availability_zones, private_cidrs, strict=True)]
         private_tables = self._routing(vpc, public, private)
         self._endpoints(vpc, private, private_tables)
         self._flow_logs(vpc)
@@ -98,13 +99,13 @@ class Network(pulumi.ComponentResource):
                                        opts=child_opts(self))
         aws.ec2.Route(f"{name}-public-default", route_table_id=public_rt.id, destination_cidr_block="0.0.0.0/0",
                       gateway_id=igw.id, opts=child_opts(self))
-        for subnet, az in zip(public, cfg.availability_zones):
+        for subnet, az in zip(public, cfg.availability_zones, strict=True):
             aws.ec2.RouteTableAssociation(f"{name}-public-{az}", subnet_id=subnet.id, route_table_id=public_rt.id,
                                           opts=child_opts(self))
         nats = [self._nat(public[i], cfg.availability_zones[i], igw)
                 for i in range(nat_gateway_count(cfg.nat, len(public)))]
         tables = []
-        for i, (subnet, az) in enumerate(zip(private, cfg.availability_zones)):
+        for i, (subnet, az) in enumerate(zip(private, cfg.availability_zones, strict=True)):
             rt = aws.ec2.RouteTable(f"{name}-private-rt-{az}", vpc_id=vpc.id,
                                     tags=with_name(tags, f"{name}-private-{az}"), opts=child_opts(self))
             if nats:
@@ -146,8 +147,8 @@ class Network(pulumi.ComponentResource):
         group = aws.cloudwatch.LogGroup(f"{name}-flow-logs", name=f"/mlops/{self._args.cluster_name}/vpc-flow-logs",
                                         retention_in_days=cfg.flow_log_retention_days,
                                         kms_key_id=self._args.flow_log_key_arn, tags=tags, opts=child_opts(self))
-        role = aws.iam.Role(f"{name}-flow-logs", assume_role_policy=to_json(service_trust("vpc-flow-logs.amazonaws.com")),
-                            tags=tags, opts=child_opts(self))
+        trust = service_trust("vpc-flow-logs.amazonaws.com")
+        role = aws.iam.Role(f"{name}-flow-logs", assume_role_policy=to_json(trust), tags=tags, opts=child_opts(self))
         write = document(statement(["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
                                    [group.arn, pulumi.Output.concat(group.arn, ":*")]))
         aws.iam.RolePolicy(f"{name}-flow-logs", role=role.id, policy=to_json(write), opts=child_opts(self))

@@ -103,7 +103,8 @@ class NodePools(pulumi.ComponentResource):
         return role
 
     def _launch_template(self, spec: PoolSpec) -> aws.ec2.LaunchTemplate:
-        tags = with_name({**self._args.tags, "mlops.io/pool": spec.name}, f"{self._args.cluster_name_plain}-{spec.name}")
+        tags = with_name({**self._args.tags, "mlops.io/pool": spec.name},
+                         f"{self._args.cluster_name_plain}-{spec.name}")
         return aws.ec2.LaunchTemplate(
             f"{self._name}-{spec.name}-lt", update_default_version=True,
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(

@@ -41,9 +41,9 @@ def validate(envs: list[str] = typer.Argument(None, help="Environments (default:
     if as_json:
         out.print_json(json.dumps({"valid": not any(results.values()), "files": results}))
     else:
-        for path, issues in results.items():
+        for name, issues in results.items():
             mark = "[green]valid[/]" if not issues else f"[red]{len(issues)} error(s)[/]"
-            out.print(f"{escape(path)}: {mark}")
+            out.print(f"{escape(name)}: {mark}")
             for issue in issues:
                 out.print(f"  - {escape(issue)}", soft_wrap=True)
     if any(results.values()):

@@ -14,8 +14,8 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from mlops_platform.config.rules import RuleViolations
 from mlops_platform.config import schema
+from mlops_platform.config.rules import RuleViolations
 from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.errors import ConfigError, ConfigIssue, UsageError
 
@@ -217,7 +217,7 @@ def _fields_at(loc: Loc) -> list[str]:
     for part in loc:
         if isinstance(part, int):
             continue
-        field = model.model_fields.get(part) if isinstance(model, type) else None
+        field = getattr(model, "model_fields", {}).get(part)
         if field is None:
             return []
         model = _model_of(field.annotation)
@@ -253,7 +253,7 @@ def _line_of(doc: Any, path: str) -> int | None:
         sub_line = _key_line(node, part)
         if sub_line is None:
             break
-        line, node = sub_line, node[part]
+        line, node = sub_line, node[part]  # type: ignore[index]  # _key_line proved the key exists
     return line
 
 

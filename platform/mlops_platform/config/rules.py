@@ -42,7 +42,7 @@ def _issue(path: str, message: str, value: object = None, fix: str = "") -> Conf
 
 
 def network_rules(cfg: PlatformConfig) -> Issues:
-    net, env = cfg.network, cfg.environment
+    net = cfg.network
     if net.mode == "existing":
         if net.existing is None:
             yield _issue("network.existing", "mode 'existing' needs the VPC and subnet ids", None,

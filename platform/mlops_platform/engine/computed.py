@@ -100,7 +100,8 @@ COMPUTERS: dict[str, Callable[[str, State, Ctx], State]] = {
     "aws:rds/instance:Instance": _rds,
     "aws:cloudwatch/logGroup:LogGroup": _named_arn("logs", "log-group"),
     "aws:sns/topic:Topic": _named_arn("sns", ""),
-    "aws:ec2/launchTemplate:LaunchTemplate": lambda n, i, c: {"latestVersion": 1, "arn": _arn(c, "ec2", f"launch-template/{fake_id('lt', n)}")},
+    "aws:ec2/launchTemplate:LaunchTemplate": lambda n, i, c: {
+        "latestVersion": 1, "arn": _arn(c, "ec2", f"launch-template/{fake_id('lt', n)}")},
     "random:index/randomPassword:RandomPassword": _random_password,
 }
 

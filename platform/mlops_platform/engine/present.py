@@ -51,8 +51,8 @@ def security_rows(plan: Plan) -> list[tuple[str, str, str]]:
         rows.append(("EKS control-plane logs", c.name, ",".join(c.get("enabledClusterLogTypes", []))))
         rows.append(("EKS deletion protection", c.name, str(c.get("deletionProtection"))))
     for lt in plan.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
-        rows.append(("IMDSv2 / hop limit", lt.name,
-                     f"{lt.get('metadataOptions.httpTokens')} / {_num(lt.get('metadataOptions.httpPutResponseHopLimit'))}"))
+        hops = _num(lt.get("metadataOptions.httpPutResponseHopLimit"))
+        rows.append(("IMDSv2 / hop limit", lt.name, f"{lt.get('metadataOptions.httpTokens')} / {hops}"))
     for ng in plan.of_type("aws:eks/nodeGroup:NodeGroup"):
         taints = ",".join(f"{t.get('key')}={t.get('value')}:{t.get('effect')}" for t in ng.get("taints", []) or [])
         sc = ng.get("scalingConfig", {})

@@ -93,7 +93,7 @@ class RecordingMonitor(mocks.MockMonitor):
         self.stack_urn: str | None = None
         self.stack_outputs: dict[str, Any] = {}
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             self.stack_urn = response.urn
@@ -110,7 +110,7 @@ class RecordingMonitor(mocks.MockMonitor):
             self.registrations.append(reg)
         return response
 
-    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+    def RegisterResourceOutputs(self, request: Any) -> Any:
         if self.stack_urn and request.urn == self.stack_urn:
             outputs = json_format.MessageToDict(request.outputs, preserving_proto_field_name=True)
             self.stack_outputs = engine_view(outputs)
