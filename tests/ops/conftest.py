@@ -30,7 +30,7 @@ BASE: dict[str, Any] = {
                  "min_size": 0, "desired_size": 0, "max_size": 4}],
     },
     "budget": {"monthly_usd": 5000},
-    "gpu": {"max_total_gpus": 16},
+    "gpu": {"max_total_gpus": 64},
 }
 
 

@@ -1,0 +1,77 @@
+"""botocore Stubber responses for the two APIs moto has no usable backend for: Service Quotas and Pricing.
+
+Shapes follow real responses (captured field names, units, ARNs and usage metrics as AWS returns them).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.stub import Stubber
+from mlops_platform.catalog import QUOTA_CODES, QuotaFamily
+
+QUOTA_NAMES = {
+    "L-1216C47A": ("Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances", "Standard/OnDemand"),
+    "L-34B43A08": ("All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance Requests", "Standard/Spot"),
+    "L-DB2E81BA": ("Running On-Demand G and VT instances", "G/OnDemand"),
+    "L-3819A6DF": ("All G and VT Spot Instance Requests", "G/Spot"),
+    "L-417A185B": ("Running On-Demand P instances", "P/OnDemand"),
+    "L-7212CCBC": ("All P Spot Instance Requests", "P/Spot"),
+}
+
+
+def quota_response(code: str, value: float, region: str = "us-east-1", account: str = "123456789012") -> dict[str, Any]:
+    name, klass = QUOTA_NAMES[code]
+    return {"Quota": {
+        "ServiceCode": "ec2", "ServiceName": "Amazon Elastic Compute Cloud (Amazon EC2)",
+        "QuotaArn": f"arn:aws:servicequotas:{region}:{account}:ec2/{code}", "QuotaCode": code,
+        "QuotaName": name, "Value": value, "Unit": "None", "Adjustable": True, "GlobalQuota": False,
+        "UsageMetric": {"MetricNamespace": "AWS/Usage", "MetricName": "ResourceCount",
+                        "MetricDimensions": {"Class": klass, "Resource": "vCPU", "Service": "EC2",
+                                             "Type": "Resource"},
+                        "MetricStatisticRecommendation": "Maximum"},
+        "QuotaAppliedAtLevel": "ACCOUNT"}}
+
+
+def stub_quotas(client: Any, values: dict[tuple[QuotaFamily, str], float],
+                defaults_only: frozenset[tuple[QuotaFamily, str]] = frozenset()) -> Stubber:
+    """Queue one GetServiceQuota answer per key, in the order preflight asks (sorted keys).
+
+    Keys in `defaults_only` answer NoSuchResourceException first (never-adjusted quota), then the AWS
+    default through GetAWSDefaultServiceQuota — the path real fresh accounts take.
+    """
+    stubber = Stubber(client)
+    for key in sorted(values):
+        code = QUOTA_CODES[key]
+        params = {"ServiceCode": "ec2", "QuotaCode": code}
+        if key in defaults_only:
+            stubber.add_client_error("get_service_quota", "NoSuchResourceException",
+                                     "The request failed because the specified service quota does not exist.",
+                                     400, expected_params=params)
+            stubber.add_response("get_aws_default_service_quota", quota_response(code, values[key]), params)
+        else:
+            stubber.add_response("get_service_quota", quota_response(code, values[key]), params)
+    stubber.activate()
+    return stubber
+
+
+def ec2_price_item(instance_type: str, usd: str, region: str = "us-east-1") -> str:
+    """One `PriceList` entry of `pricing.get_products` for Linux shared-tenancy on-demand EC2."""
+    sku = f"SKU{abs(hash((instance_type, region))) % 10**12:012d}"
+    return json.dumps({
+        "product": {"productFamily": "Compute Instance", "sku": sku, "attributes": {
+            "servicecode": "AmazonEC2", "instanceType": instance_type, "regionCode": region,
+            "location": "US East (N. Virginia)", "locationType": "AWS Region", "operatingSystem": "Linux",
+            "tenancy": "Shared", "preInstalledSw": "NA", "capacitystatus": "Used",
+            "licenseModel": "No License required",
+            "usagetype": f"BoxUsage:{instance_type}", "operation": "RunInstances"}},
+        "serviceCode": "AmazonEC2",
+        "terms": {"OnDemand": {f"{sku}.JRTCKXETXF": {
+            "offerTermCode": "JRTCKXETXF", "sku": sku, "effectiveDate": "2026-11-01T00:00:00Z",
+            "termAttributes": {},
+            "priceDimensions": {f"{sku}.JRTCKXETXF.6YS6EN2CT7": {
+                "rateCode": f"{sku}.JRTCKXETXF.6YS6EN2CT7", "unit": "Hrs", "beginRange": "0", "endRange": "Inf",
+                "description": f"${usd} per On Demand Linux {instance_type} Instance Hour",
+                "appliesTo": [], "pricePerUnit": {"USD": usd}}}}}},
+        "version": "20261101000000", "publicationDate": "2026-11-01T00:00:00Z"})

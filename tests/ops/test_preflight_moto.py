@@ -1,0 +1,98 @@
+"""`mlplat preflight` against a real moto server process; Service Quotas through botocore's Stubber."""
+
+from __future__ import annotations
+
+import pytest
+from mlops_platform.catalog import QuotaFamily
+from mlops_platform.errors import PreflightError
+from mlops_platform.ops._aws import Aws
+from mlops_platform.ops.bootstrap import bootstrap
+from mlops_platform.ops.preflight import Status, required_vcpus, run_preflight
+from ops_stubs import stub_quotas
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("moto")]
+
+EU_WEST = {"environment": {"region": "eu-west-1"},
+           "network": {"availability_zones": ["eu-west-1a", "eu-west-1b", "eu-west-1c"]}}
+
+
+def _aws(cfg, quotas=None, **stub_kwargs) -> Aws:
+    """Real clients at the moto server, except Service Quotas (no moto backend) which is stubbed."""
+    aws = Aws(cfg.environment.region)
+    stub_quotas(aws.quotas, quotas if quotas is not None else dict.fromkeys(required_vcpus(cfg), 1000.0),
+                **stub_kwargs)
+    return aws
+
+
+def _by_check(report):
+    return {r.check: r for r in report.results}
+
+
+def test_healthy_environment_passes_every_check(moto, make_cfg):
+    cfg = make_cfg()
+    bootstrap(cfg)
+    report = run_preflight(cfg, _aws(cfg))
+    checks = _by_check(report)
+    assert report.passed, report.to_json()
+    assert set(checks) == {"account", "offerings system", "offerings l4", "quota g_vt spot",
+                           "quota standard on_demand", "eks version", "state backend"}
+    assert checks["account"].status is Status.PASS
+    assert checks["eks version"].status in (Status.PASS, Status.WARN)
+    assert "reviewed table" in checks["eks version"].detail  # moto has no DescribeClusterVersions
+    assert checks["state backend"].detail.endswith("exists and is versioned")
+    report.raise_for_failures()  # passes silently
+
+
+def test_wrong_account_is_caught(moto, make_cfg):
+    cfg = make_cfg({"environment": {"account_id": "432109876543"}})
+    report = run_preflight(cfg, _aws(cfg))
+    account = _by_check(report)["account"]
+    assert account.status is Status.FAIL
+    assert "123456789012" in account.detail and "432109876543" in account.detail
+    assert "AWS_PROFILE" in account.fix
+    with pytest.raises(PreflightError, match="account: credentials are for account 123456789012") as err:
+        report.raise_for_failures()
+    assert err.value.exit_code == 1
+
+
+def test_instance_types_not_offered_in_enough_azs_are_caught(moto, make_cfg):
+    # Real eu-west-1 offerings: p4d.24xlarge only in eu-west-1c; g6.xlarge not at all.
+    cfg = make_cfg({**EU_WEST, "node_pools": {"gpu": [
+        {"name": "a100", "instance_types": ["p4d.24xlarge"], "max_size": 1},
+        {"name": "l4", "instance_types": ["g6.xlarge"], "capacity": "spot", "max_size": 2}]}})
+    bootstrap(cfg)
+    checks = _by_check(run_preflight(cfg, _aws(cfg)))
+    assert checks["offerings system"].status is Status.PASS
+    assert checks["offerings a100"].status is Status.FAIL
+    assert "p4d.24xlarge not offered in eu-west-1a, eu-west-1b" in checks["offerings a100"].detail
+    assert checks["offerings l4"].status is Status.FAIL
+    assert "g6.xlarge not offered in eu-west-1a, eu-west-1b, eu-west-1c" in checks["offerings l4"].detail
+
+
+def test_gpu_quota_below_max_pool_size_is_caught_with_the_request_command(moto, make_cfg):
+    cfg = make_cfg()
+    bootstrap(cfg)
+    low = {(QuotaFamily.STANDARD, "on_demand"): 1152.0, (QuotaFamily.G_VT, "spot"): 8.0}
+    checks = _by_check(run_preflight(cfg, _aws(cfg, low)))
+    gpu = checks["quota g_vt spot"]
+    assert gpu.status is Status.FAIL
+    assert "L-3819A6DF: 8 vCPUs < 16" in gpu.detail  # g6.xlarge 4 vCPUs × max_size 4
+    assert "--quota-code L-3819A6DF --desired-value 16" in gpu.fix
+    assert checks["quota standard on_demand"].status is Status.PASS
+
+
+def test_never_adjusted_quota_falls_back_to_the_aws_default(moto, make_cfg):
+    cfg = make_cfg()
+    bootstrap(cfg)
+    values = {(QuotaFamily.STANDARD, "on_demand"): 5.0, (QuotaFamily.G_VT, "spot"): 64.0}
+    aws = _aws(cfg, values, defaults_only=frozenset(values))
+    checks = _by_check(run_preflight(cfg, aws))
+    assert checks["quota standard on_demand"].status is Status.FAIL  # default 5 < 16
+    assert checks["quota g_vt spot"].status is Status.PASS
+
+
+def test_missing_state_backend_points_at_bootstrap(moto, make_cfg):
+    cfg = make_cfg()
+    backend = _by_check(run_preflight(cfg, _aws(cfg)))["state backend"]
+    assert backend.status is Status.FAIL
+    assert backend.fix == "run `mlplat bootstrap dev`"
