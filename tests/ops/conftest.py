@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import socket
 import subprocess
@@ -15,31 +14,8 @@ from typing import Any
 
 import pytest
 from mlops_platform.config import PlatformConfig, load_stack_file
+from ops_configs import BASE, MOTO_ACCOUNT, merge
 from ruamel.yaml import YAML
-
-MOTO_ACCOUNT = "123456789012"  # moto's default account
-
-BASE: dict[str, Any] = {
-    "environment": {"name": "dev", "tier": "dev", "account_id": MOTO_ACCOUNT, "region": "us-east-1",
-                    "owners": ["ml-platform@example.com"], "cost_center": "ml-dev"},
-    "network": {"availability_zones": ["us-east-1a", "us-east-1b"], "nat": "single"},
-    "cluster": {"version": "1.34", "admin_principal_arns": [f"arn:aws:iam::{MOTO_ACCOUNT}:role/admins"]},
-    "node_pools": {
-        "system": {"instance_types": ["m6i.xlarge"], "min_size": 2, "desired_size": 2, "max_size": 4},
-        "gpu": [{"name": "l4", "instance_types": ["g6.xlarge"], "capacity": "spot",
-                 "min_size": 0, "desired_size": 0, "max_size": 4}],
-    },
-    "budget": {"monthly_usd": 5000},
-    "gpu": {"max_total_gpus": 64},
-}
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in over.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
 
 StackFactory = Callable[..., PlatformConfig]
 
@@ -49,7 +25,7 @@ def make_cfg(tmp_path: Path) -> StackFactory:
     """Write a stack file from BASE deep-merged with `over` and load it through the real loader."""
 
     def make(over: dict[str, Any] | None = None) -> PlatformConfig:
-        sections = _merge(BASE, over or {})
+        sections = merge(BASE, over or {})
         name = sections["environment"]["name"]
         path = tmp_path / f"Pulumi.{name}.yaml"
         doc = {"config": {f"mlops-platform:{k}": v for k, v in sections.items()}}

@@ -56,22 +56,41 @@ def stub_quotas(client: Any, values: dict[tuple[QuotaFamily, str], float],
     return stubber
 
 
-def ec2_price_item(instance_type: str, usd: str, region: str = "us-east-1") -> str:
-    """One `PriceList` entry of `pricing.get_products` for Linux shared-tenancy on-demand EC2."""
-    sku = f"SKU{abs(hash((instance_type, region))) % 10**12:012d}"
+def _price_item(attributes: dict[str, str], usd: str, family: str, service: str, what: str) -> str:
+    """One `PriceList` entry of `pricing.get_products` (aws_v1 format): product, OnDemand term, version."""
+    sku = "".join(c for c in f"{attributes['instanceType']}{attributes['regionCode']}".upper() if c.isalnum())[:16]
+    rate = f"{sku}.JRTCKXETXF.6YS6EN2CT7"
     return json.dumps({
-        "product": {"productFamily": "Compute Instance", "sku": sku, "attributes": {
-            "servicecode": "AmazonEC2", "instanceType": instance_type, "regionCode": region,
-            "location": "US East (N. Virginia)", "locationType": "AWS Region", "operatingSystem": "Linux",
-            "tenancy": "Shared", "preInstalledSw": "NA", "capacitystatus": "Used",
-            "licenseModel": "No License required",
-            "usagetype": f"BoxUsage:{instance_type}", "operation": "RunInstances"}},
-        "serviceCode": "AmazonEC2",
+        "product": {"productFamily": family, "sku": sku, "attributes": {"servicecode": service, **attributes}},
+        "serviceCode": service,
         "terms": {"OnDemand": {f"{sku}.JRTCKXETXF": {
             "offerTermCode": "JRTCKXETXF", "sku": sku, "effectiveDate": "2026-11-01T00:00:00Z",
             "termAttributes": {},
-            "priceDimensions": {f"{sku}.JRTCKXETXF.6YS6EN2CT7": {
-                "rateCode": f"{sku}.JRTCKXETXF.6YS6EN2CT7", "unit": "Hrs", "beginRange": "0", "endRange": "Inf",
-                "description": f"${usd} per On Demand Linux {instance_type} Instance Hour",
-                "appliesTo": [], "pricePerUnit": {"USD": usd}}}}}},
+            "priceDimensions": {rate: {"rateCode": rate, "unit": "Hrs", "beginRange": "0", "endRange": "Inf",
+                                       "description": f"${usd} per {what}", "appliesTo": [],
+                                       "pricePerUnit": {"USD": usd}}}}}},
         "version": "20261101000000", "publicationDate": "2026-11-01T00:00:00Z"})
+
+
+def ec2_price_item(instance_type: str, usd: str, region: str = "us-east-1") -> str:
+    """Linux, shared tenancy, on-demand EC2 — what preflight's price lookup asks for."""
+    return _price_item({"instanceType": instance_type, "regionCode": region, "location": LOCATIONS[region],
+                        "locationType": "AWS Region", "operatingSystem": "Linux", "tenancy": "Shared",
+                        "preInstalledSw": "NA", "capacitystatus": "Used", "licenseModel": "No License required",
+                        "usagetype": f"BoxUsage:{instance_type}", "operation": "RunInstances"},
+                       usd, "Compute Instance", "AmazonEC2", f"On Demand Linux {instance_type} Instance Hour")
+
+
+def rds_price_item(instance_class: str, usd: str, region: str = "us-east-1") -> str:
+    return _price_item({"instanceType": instance_class, "regionCode": region, "location": LOCATIONS[region],
+                        "databaseEngine": "PostgreSQL", "deploymentOption": "Single-AZ",
+                        "usagetype": f"InstanceUsage:{instance_class}", "operation": "CreateDBInstance:0014"},
+                       usd, "Database Instance", "AmazonRDS", f"RDS {instance_class} Single-AZ instance hour "
+                       "(or partial hour) running PostgreSQL")
+
+
+LOCATIONS = {"us-east-1": "US East (N. Virginia)", "eu-west-1": "EU (Ireland)"}
+
+
+def products_response(*items: str) -> dict[str, Any]:
+    return {"FormatVersion": "aws_v1", "PriceList": list(items)}
