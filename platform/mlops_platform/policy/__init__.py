@@ -1,0 +1,27 @@
+"""The CrossGuard policy pack of mlops-platform, and its offline evaluation.
+
+Policies live in `rules/` (one module per area) and register themselves with metadata in `registry`.
+`platform/policypack/__main__.py` serves them to a real `pulumi preview --policy-pack`; `evaluate()`
+drives the very same analyzer offline for `mlplat review`.
+"""
+
+from __future__ import annotations
+
+from mlops_platform.policy.config import Enforcement, PolicyPackConfig, PolicySettings, Severity, preset
+from mlops_platform.policy.evaluate import Diagnostic, Evaluation, bench_evaluate, evaluate
+from mlops_platform.policy.registry import PolicySpec, all_specs, build_policies
+
+__all__ = [
+    "Diagnostic",
+    "Enforcement",
+    "Evaluation",
+    "PolicyPackConfig",
+    "PolicySettings",
+    "PolicySpec",
+    "Severity",
+    "all_specs",
+    "bench_evaluate",
+    "build_policies",
+    "evaluate",
+    "preset",
+]

@@ -1,0 +1,211 @@
+"""Per-environment policy configuration: enforcement levels and the settings policies read.
+
+One document per environment (see `presets/*.yaml` and `config.schema.json`):
+
+    default: mandatory          # every policy, unless overridden below
+    severity: {low: advisory}   # per-severity level
+    policies: {eks-private-endpoint: advisory}   # per-policy level (wins over both)
+    settings: {max_total_gpus: 48, monthly_budget_usd: 60000, ...}
+
+`to_pulumi_config()` turns it into the `--policy-pack-config` JSON a real `pulumi preview` takes, and the
+offline evaluator sends that same structure through the analyzer's `Configure` call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date
+from enum import StrEnum
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mlops_platform.errors import ConfigError, ConfigIssue, UsageError
+
+SCHEMA_FILE = Path(__file__).with_name("config.schema.json")
+PRESETS = ("dev", "staging", "prod")
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Enforcement(StrEnum):
+    ADVISORY = "advisory"  # reported, never blocks
+    MANDATORY = "mandatory"  # blocks `pulumi up` and fails `mlplat review`
+    DISABLED = "disabled"  # not evaluated (shows in the report header)
+
+
+class EksSupport(StrEnum):
+    STANDARD = "standard"  # only versions in standard support pass
+    EXTENDED = "extended"  # extended support (6x control-plane price) also passes
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PolicySettings(_Model):
+    """Values policies read. Each policy declares the names it uses; a real pack gets them per policy."""
+
+    required_tags: list[str] = Field(
+        default_factory=lambda: ["environment", "owner", "cost-center", "managed-by"],
+        description="Tags every taggable AWS resource must carry. Default: environment, owner, cost-center, "
+                    "managed-by.")
+    allowed_registries: list[str] = Field(
+        default_factory=lambda: ["*.dkr.ecr.*.amazonaws.com", "public.ecr.aws"],
+        description="Glob patterns of registries (or registry/path prefixes) containers may pull from. "
+                    "Default: private ECR in any account/region and public.ecr.aws.")
+    max_total_gpus: int | None = Field(
+        default=None, ge=0,
+        description="Cap on the sum over GPU node groups of max size x GPUs per instance. Default: none "
+                    "(the policy is not applicable); `mlplat review ENV` takes it from the stack's gpu section.")
+    monthly_budget_usd: float | None = Field(
+        default=None, gt=0, description="The environment's monthly budget. Default: none (from the stack).")
+    estimated_monthly_p90_usd: float | None = Field(
+        default=None, ge=0, description="p90 monthly cost estimate of the environment. Default: none.")
+    min_log_retention_days: int = Field(default=90, ge=1, description="CloudWatch log retention floor. Default: 90.")
+    min_backup_retention_days: int = Field(default=7, ge=1, description="RDS backup retention floor. Default: 7.")
+    require_rds_deletion_protection: bool = Field(
+        default=True, description="RDS instances need deletion protection. Default: true (dev preset: false).")
+    min_serving_replicas: int = Field(default=2, ge=1, description="Replicas of serving Deployments. Default: 2.")
+    eks_log_types: list[str] = Field(
+        default_factory=lambda: ["api", "audit", "authenticator"],
+        description="Control-plane log types that must be enabled. Default: api, audit, authenticator.")
+    eks_support: EksSupport = Field(default=EksSupport.STANDARD, description="Default: standard.")
+    as_of: date | None = Field(
+        default=None, description="Date support windows are judged on. Default: none (today).")
+    wildcard_resource_actions: list[str] = Field(
+        default_factory=lambda: ["ecr:GetAuthorizationToken", "sts:GetCallerIdentity", "*:Describe*",
+                                 "*:List*", "*:Get*", "kms:ListAliases", "cloudwatch:PutMetricData",
+                                 "logs:DescribeLogGroups"],
+        description="Action patterns allowed on Resource \"*\" (AWS offers no resource-level scope for "
+                    "them). Default: read-only Describe/List/Get, ECR login, STS identity, PutMetricData.")
+    project_label: str = Field(default="mlops.io/project",
+                               description="Namespace label marking a project (tenant). Default: mlops.io/project.")
+
+    @field_validator("required_tags", "eks_log_types")
+    @classmethod
+    def _no_blank(cls, value: list[str]) -> list[str]:
+        if any(not v.strip() for v in value):
+            raise ValueError("entries must be non-empty")
+        return value
+
+
+class PolicyPackConfig(_Model):
+    """Enforcement levels and settings of one environment."""
+
+    schema_: str | None = Field(default=None, alias="$schema", description="Editor hint; ignored.")
+    default: Enforcement = Field(default=Enforcement.MANDATORY, description="Level of every policy. "
+                                 "Default: mandatory (secure by default).")
+    severity: dict[Severity, Enforcement] = Field(
+        default_factory=dict, description="Level per severity, over `default`. Default: none.")
+    policies: dict[str, Enforcement] = Field(
+        default_factory=dict, description="Level per policy name, over `severity`. Default: none.")
+    settings: PolicySettings = Field(default_factory=PolicySettings)
+
+    def level(self, policy: str, severity: Severity) -> Enforcement:
+        """The enforcement level of one policy in this environment."""
+        return self.policies.get(policy) or self.severity.get(severity) or self.default
+
+    def with_settings(self, **overrides: Any) -> PolicyPackConfig:
+        merged = {**self.settings.model_dump(exclude_unset=True), **overrides}
+        return self.model_copy(update={"settings": PolicySettings.model_validate(merged)})
+
+
+def schema_document() -> dict[str, Any]:
+    """JSON schema of the configuration document (committed as config.schema.json)."""
+    schema = PolicyPackConfig.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://mlops-platform.dev/schemas/policy-config.schema.json"
+    return schema
+
+
+def parse_config(data: Any, source: str) -> PolicyPackConfig:
+    """Validate a configuration document; every problem is reported as file: dotted.path: message."""
+    if not isinstance(data, Mapping):
+        raise ConfigError([ConfigIssue("<root>", "expected a mapping", type(data).__name__,
+                                       "see config.schema.json", source)], source)
+    try:
+        cfg = PolicyPackConfig.model_validate(data)
+    except ValidationError as exc:
+        issues = [ConfigIssue(".".join(str(p) for p in err["loc"]) or "<root>", err["msg"],
+                              err.get("input") if not isinstance(err.get("input"), dict) else None,
+                              "see platform/mlops_platform/policy/config.schema.json", source)
+                  for err in exc.errors()]
+        raise ConfigError(issues, source) from None
+    _check_policy_names(cfg, source)
+    return cfg
+
+
+def _check_policy_names(cfg: PolicyPackConfig, source: str) -> None:
+    from mlops_platform.policy.registry import all_specs
+
+    known = {s.name for s in all_specs()}
+    issues = [ConfigIssue(f"policies.{name}", "no such policy", name, "run `mlplat policy list`", source)
+              for name in cfg.policies if name not in known]
+    if issues:
+        raise ConfigError(issues, source)
+
+
+def load_config(path: Path) -> PolicyPackConfig:
+    """A configuration file (YAML or JSON)."""
+    from ruamel.yaml import YAML, YAMLError
+
+    if not path.is_file():
+        raise UsageError(f"{path}: policy configuration file not found — fix: pass an existing file")
+    try:
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except YAMLError as exc:
+        raise ConfigError([ConfigIssue("<root>", f"not valid YAML/JSON: {exc}", file=str(path))],
+                          str(path)) from None
+    return parse_config(data, str(path))
+
+
+@cache
+def preset(tier: str) -> PolicyPackConfig:
+    """The shipped configuration of a tier: dev (advisory), staging and prod (mandatory)."""
+    if tier not in PRESETS:
+        raise UsageError(f"no policy preset {tier!r} — fix: use one of {', '.join(PRESETS)}")
+    ref = resources.files("mlops_platform.policy").joinpath(f"presets/{tier}.yaml")
+    with resources.as_file(ref) as path:
+        return load_config(path)
+
+
+def to_pulumi_config(cfg: PolicyPackConfig) -> dict[str, dict[str, Any]]:
+    """The `pulumi preview --policy-pack-config` document: per policy its level and its settings."""
+    from mlops_platform.policy.registry import all_specs
+
+    settings = json.loads(cfg.settings.model_dump_json())
+    out: dict[str, dict[str, Any]] = {}
+    for spec in all_specs():
+        entry: dict[str, Any] = {"enforcementLevel": cfg.level(spec.name, spec.severity).value}
+        entry.update({k: settings[k] for k in spec.settings if settings.get(k) is not None})
+        out[spec.name] = entry
+    return out
+
+
+def settings_schema(names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """JSON schemas of the named settings (a policy's `config_schema` in the real pack)."""
+    schema = PolicySettings.model_json_schema()
+    defs = schema.get("$defs", {})
+    return {name: _inline_refs(schema["properties"][name], defs) for name in names}
+
+
+def _inline_refs(node: Any, defs: Mapping[str, Any]) -> Any:
+    # A policy's config schema stands alone in the engine: no shared $defs to point into.
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            return _inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline_refs(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline_refs(v, defs) for v in node]
+    return node

@@ -1,0 +1,222 @@
+"""Offline evaluation through the analyzer interface the Pulumi engine itself calls.
+
+`pulumi preview --policy-pack DIR` starts the pack (whose `PolicyPack` serves `_PolicyAnalyzerServicer`
+over gRPC) and calls `GetAnalyzerInfo`, `Configure`, `Analyze` once per resource and `AnalyzeStack` once.
+Here the same servicer is built without a server, and the same protobuf requests are built from a plan
+JSON (`{"stack", "resources": [{"urn","type","name","parent","dependencies","inputs"}], "outputs"}`),
+properties as `google.protobuf.Struct` exactly as the engine marshals them (numbers as doubles, unknowns
+as the engine's magic string). The diagnostics that come back are what the engine would print.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf import struct_pb2
+from pulumi.runtime import proto
+from pulumi_policy.policy import EnforcementLevel, _PolicyAnalyzerServicer
+
+from mlops_platform.errors import ConfigError, ConfigIssue
+from mlops_platform.policy.config import Enforcement, PolicyPackConfig, Severity, to_pulumi_config
+from mlops_platform.policy.registry import PACK_NAME, Kind, PolicySpec, all_specs, build_policies
+
+PACK_VERSION = "0.1.0"
+_CANT_RUN = "can't run policy"
+_LEVELS = {Enforcement.ADVISORY: proto.ADVISORY, Enforcement.MANDATORY: proto.MANDATORY,
+           Enforcement.DISABLED: proto.DISABLED}
+_LEVEL_NAMES = {proto.ADVISORY: Enforcement.ADVISORY, proto.MANDATORY: Enforcement.MANDATORY,
+                proto.REMEDIATE: Enforcement.MANDATORY, proto.DISABLED: Enforcement.DISABLED}
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One analyzer diagnostic, decoded: a violation, or a policy that could not run (deferred)."""
+
+    policy: str
+    severity: Severity
+    enforcement: Enforcement
+    urn: str
+    message: str
+    deferred: bool = False
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    stack: str
+    diagnostics: list[Diagnostic]
+    levels: dict[str, Enforcement]  # the level each policy ran at
+    resources: int
+
+
+def analyzer(specs: Sequence[PolicySpec] | None = None) -> _PolicyAnalyzerServicer:
+    """The pack's analyzer servicer, as `PolicyPack(...)` builds it, minus the gRPC server."""
+    return _PolicyAnalyzerServicer(PACK_NAME, PACK_VERSION, build_policies(specs),
+                                   EnforcementLevel.ADVISORY)
+
+
+def to_struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(value)
+    return struct
+
+
+def configure_request(pulumi_config: Mapping[str, Mapping[str, Any]]) -> proto.ConfigureAnalyzerRequest:
+    """`--policy-pack-config` document → the Configure request the engine sends."""
+    request = proto.ConfigureAnalyzerRequest()
+    for name, entry in pulumi_config.items():
+        level = Enforcement(entry.get("enforcementLevel", Enforcement.MANDATORY.value))
+        props = {k: v for k, v in entry.items() if k != "enforcementLevel"}
+        request.policyConfig[name].CopyFrom(proto.PolicyConfig(enforcementLevel=_LEVELS[level],
+                                                               properties=to_struct(props)))
+    return request
+
+
+def check_config_schemas(info: Any, pulumi_config: Mapping[str, Mapping[str, Any]], source: str) -> None:
+    """Validate each policy's properties against the schema it advertises, as the Pulumi CLI does."""
+    issues: list[ConfigIssue] = []
+    for policy in info.policies:
+        schema = {"type": "object", "properties": dict(_plain_struct(policy.configSchema.properties))}
+        entry = {k: v for k, v in pulumi_config.get(policy.name, {}).items() if k != "enforcementLevel"}
+        for err in _jsonschema().Draft7Validator(schema).iter_errors(entry):
+            path = ".".join(str(p) for p in err.absolute_path)
+            issues.append(ConfigIssue(f"{policy.name}.{path}", err.message, file=source))
+    if issues:
+        raise ConfigError(issues, source)
+
+
+def _jsonschema() -> Any:
+    # Imported lazily and untyped: the engine's own validation step, used only when a config is checked.
+    return importlib.import_module("jsonschema")
+
+
+def _plain_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
+    from google.protobuf import json_format
+
+    return json_format.MessageToDict(struct)
+
+
+def _options(entry: Mapping[str, Any]) -> proto.AnalyzerResourceOptions:
+    return proto.AnalyzerResourceOptions(parent=entry.get("parent") or "", protect=bool(entry.get("protect")))
+
+
+def _provider(entry: Mapping[str, Any], by_urn: Mapping[str, Mapping[str, Any]]) -> Any:
+    ref = entry.get("provider") or ""
+    found = by_urn.get(ref.rsplit("::", 1)[0]) if "::" in ref else None
+    if found is None:
+        return None
+    return proto.AnalyzerProviderResource(type=found["type"], properties=to_struct(found.get("inputs") or {}),
+                                          urn=found["urn"], name=found["name"])
+
+
+def analyze_request(entry: Mapping[str, Any], by_urn: Mapping[str, Mapping[str, Any]]) -> proto.AnalyzeRequest:
+    request = proto.AnalyzeRequest(type=entry["type"], properties=to_struct(entry.get("inputs") or {}),
+                                   urn=entry["urn"], name=entry["name"], options=_options(entry))
+    provider = _provider(entry, by_urn)
+    if provider is not None:
+        request.provider.CopyFrom(provider)
+    return request
+
+
+def stack_resource(entry: Mapping[str, Any], by_urn: Mapping[str, Mapping[str, Any]]) -> proto.AnalyzerResource:
+    res = proto.AnalyzerResource(type=entry["type"], properties=to_struct(entry.get("inputs") or {}),
+                                 urn=entry["urn"], name=entry["name"], options=_options(entry),
+                                 parent=entry.get("parent") or "", dependencies=list(entry.get("dependencies") or ()))
+    for prop, urns in (entry.get("propertyDependencies") or {}).items():
+        res.propertyDependencies[prop].urns.extend(urns)
+    provider = _provider(entry, by_urn)
+    if provider is not None:
+        res.provider.CopyFrom(provider)
+    return res
+
+
+def _decode(diag: Any, urn: str, severities: Mapping[str, Severity]) -> Diagnostic:
+    deferred = diag.message.startswith(_CANT_RUN)
+    message = diag.message
+    if not deferred and message.startswith(diag.description):
+        message = message[len(diag.description):].lstrip("\n") or diag.description
+    return Diagnostic(policy=diag.policyName, severity=severities.get(diag.policyName, Severity.MEDIUM),
+                      enforcement=_LEVEL_NAMES[diag.enforcementLevel], urn=diag.urn or urn,
+                      message=message, deferred=deferred)
+
+
+class _Session:
+    """The pack's analyzers for one evaluation, configured once, and the plan's protobuf requests.
+
+    `routed=True` gives each resource type (and each stack policy) a servicer holding only the policies
+    that declare it. The servicer deserializes every resource once per policy it holds, so routing saves
+    work a policy would discard anyway (its first line ignores other types); results are identical to
+    the whole pack, which `routed=False` runs and the fidelity tests compare against.
+    """
+
+    def __init__(self, specs: Sequence[PolicySpec], configure: proto.ConfigureAnalyzerRequest) -> None:
+        self._specs, self._configure = specs, configure
+        self._servicers: dict[tuple[str, ...], _PolicyAnalyzerServicer] = {}
+
+    def servicer(self, names: tuple[str, ...]) -> _PolicyAnalyzerServicer:
+        if names not in self._servicers:
+            servicer = analyzer([s for s in self._specs if s.name in names])
+            servicer.Configure(self._configure, None)
+            self._servicers[names] = servicer
+        return self._servicers[names]
+
+
+def _resource_routes(specs: Sequence[PolicySpec], routed: bool) -> Callable[[str], tuple[str, ...]]:
+    everything = tuple(s.name for s in specs)
+    by_type: dict[str, list[str]] = {}
+    for spec in specs:
+        if spec.kind is Kind.RESOURCE:
+            for type_ in spec.resource_types:
+                by_type.setdefault(type_, []).append(spec.name)
+    return (lambda type_: tuple(by_type.get(type_, ()))) if routed else (lambda _type: everything)
+
+
+def _stack_requests(specs: Sequence[PolicySpec], resources: list[proto.AnalyzerResource],
+                    routed: bool) -> Iterator[tuple[tuple[str, ...], proto.AnalyzeStackRequest]]:
+    stack_specs = [s for s in specs if s.kind is Kind.STACK]
+    if not routed:
+        yield tuple(s.name for s in specs), proto.AnalyzeStackRequest(resources=resources)
+        return
+    for spec in stack_specs:
+        wanted = set(spec.resource_types)
+        yield (spec.name,), proto.AnalyzeStackRequest(resources=[r for r in resources if r.type in wanted])
+
+
+def evaluate(plan: Mapping[str, Any], config: PolicyPackConfig, source: str = "<policy config>",
+             routed: bool = True) -> Evaluation:
+    """Run every policy of the pack over a plan JSON, configured for one environment."""
+    specs = all_specs()
+    pulumi_config = to_pulumi_config(config)
+    check_config_schemas(analyzer(specs).GetAnalyzerInfo(None, None), pulumi_config, source)
+    session = _Session(specs, configure_request(pulumi_config))
+    entries: list[Mapping[str, Any]] = plan.get("resources") or []
+    by_urn = {e["urn"]: e for e in entries}
+    severities = {s.name: s.severity for s in specs}
+    route = _resource_routes(specs, routed)
+    diagnostics: list[Diagnostic] = []
+    for entry in entries:
+        names = route(entry["type"])
+        if names:
+            response = session.servicer(names).Analyze(analyze_request(entry, by_urn), None)
+            diagnostics.extend(_decode(d, entry["urn"], severities) for d in response.diagnostics)
+    resources = [stack_resource(e, by_urn) for e in entries]
+    for names, request in _stack_requests(specs, resources, routed):
+        response = session.servicer(names).AnalyzeStack(request, None)
+        diagnostics.extend(_decode(d, "", severities) for d in response.diagnostics)
+    levels = {s.name: config.level(s.name, s.severity) for s in specs}
+    return Evaluation(str(plan.get("stack", "")), diagnostics, levels, len(entries))
+
+
+def bench_evaluate(plan_json: Mapping[str, Any], config: PolicyPackConfig | None = None) -> float:
+    """Seconds one full evaluation of `plan_json` takes (for `make bench`)."""
+    cfg = config or PolicyPackConfig()
+    start = time.perf_counter()
+    evaluate(plan_json, cfg)
+    return time.perf_counter() - start
+
+
+def policies_by_name(specs: Iterable[PolicySpec] | None = None) -> dict[str, PolicySpec]:
+    return {s.name: s for s in (specs or all_specs())}

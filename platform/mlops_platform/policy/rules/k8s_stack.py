@@ -1,0 +1,110 @@
+"""Kubernetes across resources: serving stays available through disruptions; every namespace is fenced
+by a NetworkPolicy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from mlops_platform.policy import _types as t
+from mlops_platform.policy._graph import Res, StackView
+from mlops_platform.policy._values import UNKNOWN, Defer, Violation, as_int, dig, fmt, is_unknown
+from mlops_platform.policy.config import PolicySettings, Severity
+from mlops_platform.policy.registry import Area, OnUnknown, checkov, stack_policy
+
+#: Recommended label marking model-serving workloads.
+SERVING_LABEL = ("app.kubernetes.io/component", "serving")
+_KSERVE_LABEL = "serving.kserve.io/inferenceservice"
+
+
+def namespace_of(stack: StackView, res: Res) -> Any:
+    """A namespaced resource's namespace name; UNKNOWN when neither the value nor a dependency tells."""
+    ns = res.get("metadata.namespace")
+    if not is_unknown(ns):
+        return ns or "default"
+    found = stack.dependencies(res, (t.K8S_NAMESPACE,))
+    return _ns_name(found[0]) if len(found) == 1 else UNKNOWN
+
+
+def _ns_name(ns: Res) -> Any:
+    return ns.get("metadata.name") or ns.name
+
+
+def _selects(pdb: Res, labels: dict[str, Any]) -> bool:
+    match = dig(pdb.props, "spec.selector.matchLabels")
+    return isinstance(match, dict) and bool(match) and all(labels.get(k) == v for k, v in match.items())
+
+
+def _serving(stack: StackView) -> Iterator[tuple[Res, dict[str, Any], Any]]:
+    """(workload, pod labels, replicas) of serving Deployments and InferenceServices."""
+    key, value = SERVING_LABEL
+    for dep in stack.of_type(t.K8S_DEPLOYMENT):
+        labels = dep.get("spec.template.metadata.labels") or {}
+        own = dep.get("metadata.labels") or {}
+        if isinstance(labels, dict) and value in (labels.get(key), own.get(key) if isinstance(own, dict) else None):
+            yield dep, labels, dep.get("spec.replicas")
+    for isvc in stack.of_type(t.KSERVE_INFERENCE_SERVICE):
+        name = isvc.get("metadata.name") or isvc.name
+        yield isvc, {_KSERVE_LABEL: name}, isvc.get("spec.predictor.minReplicas")
+
+
+def _availability(stack: StackView, res: Res, labels: dict[str, Any], replicas: Any,
+                  pdbs: dict[Any, list[Res]], minimum: int) -> Iterator[Violation | Defer]:
+    ns = namespace_of(stack, res)
+    if is_unknown(replicas) or is_unknown(ns):
+        yield Defer("replicas / namespace", res.urn)
+        return
+    count = 1 if replicas is None and res.type == t.K8S_DEPLOYMENT else as_int(replicas) or 0
+    if count < minimum:
+        yield Violation(f"{res.name}: {count} replica(s) < {minimum}: one node drain or a cold start takes the "
+                        "model offline", res.urn)
+    if not any(_selects(p, labels) for p in pdbs.get(ns, [])):
+        yield Violation(f"{res.name}: no PodDisruptionBudget in namespace {ns!r} selects its pods", res.urn)
+    pod = dig(res.props, "spec.template.spec") or {}
+    if res.type == t.K8S_DEPLOYMENT and not dig(pod, "topologySpreadConstraints") and \
+            not dig(pod, "affinity.podAntiAffinity"):
+        yield Violation(f"{res.name}: no topologySpreadConstraints or podAntiAffinity: replicas may share a node",
+                        res.urn)
+
+
+@stack_policy(
+    name="k8s-serving-availability", area=Area.K8S,
+    resource_types=(t.K8S_DEPLOYMENT, t.KSERVE_INFERENCE_SERVICE, t.K8S_PDB), severity=Severity.MEDIUM,
+    description="Serving workloads (label app.kubernetes.io/component=serving, InferenceServices) keep enough "
+                "replicas, a PodDisruptionBudget and spread across nodes.",
+    remediation="Run ≥ min_serving_replicas replicas (InferenceService minReplicas), add a PodDisruptionBudget "
+                "selecting the pods (maxUnavailable: 1) and topologySpreadConstraints on the hostname/zone.",
+    url="https://kubernetes.io/docs/tasks/run-application/configure-pdb/", compliance=checkov("CKV_K8S_155"),
+    settings=("min_serving_replicas",), on_unknown=OnUnknown.DEFER,
+    unknown_note="Deferred when replicas or the namespace are unknown; PDBs are matched by namespace and labels.",
+)
+def k8s_serving_availability(stack: StackView, settings: PolicySettings) -> Iterator[Violation | Defer]:
+    pdbs: dict[Any, list[Res]] = {}
+    for pdb in stack.of_type(t.K8S_PDB):
+        pdbs.setdefault(namespace_of(stack, pdb), []).append(pdb)
+    for res, labels, replicas in _serving(stack):
+        yield from _availability(stack, res, labels, replicas, pdbs, settings.min_serving_replicas)
+
+
+@stack_policy(
+    name="k8s-networkpolicy-per-namespace", area=Area.K8S, resource_types=(t.K8S_NAMESPACE, t.K8S_NETWORK_POLICY),
+    severity=Severity.MEDIUM, description="Every namespace the stack creates has at least one NetworkPolicy "
+                                          "(default deny, then explicit allows).",
+    remediation="Add a default-deny NetworkPolicy (podSelector: {}, policyTypes: [Ingress, Egress]) plus the allows "
+                "the namespace needs; the platform's project namespaces get one.",
+    url="https://kubernetes.io/docs/concepts/services-networking/network-policies/",
+    compliance=checkov("CKV2_K8S_6"), on_unknown=OnUnknown.RESOLVE,
+    unknown_note="Namespaces are matched by name, or through the dependency graph while the name is unknown.",
+)
+def k8s_networkpolicy_per_namespace(stack: StackView, _: PolicySettings) -> Iterator[Violation | Defer]:
+    fenced = stack.referrers((t.K8S_NETWORK_POLICY,), "metadata.namespace", (t.K8S_NAMESPACE,),
+                             lambda ns: (ns.get("metadata.name"), ns.name))
+    for ns in stack.of_type(t.K8S_NAMESPACE):
+        if fenced.of(ns):
+            continue
+        if fenced.unresolved:
+            yield Defer("which NetworkPolicy belongs to the namespace", ns.urn)
+        else:
+            yield Violation(f"namespace {fmt(_ns_name(ns))} has no NetworkPolicy: every pod accepts traffic from "
+                            "every other namespace", ns.urn)
