@@ -1,0 +1,66 @@
+"""Names a project gets on the platform, before and after onboarding.
+
+Once the platform onboards a project, its `projects` output is the truth. Before that, `mlplat new`
+derives the same names the tenancy layer will create, from `mlops_platform.naming`, so the generated
+repository is already wired correctly when the platform team merges the project entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mlops_platform import naming
+from mlops_platform.contract import PlatformOutputs
+
+#: Bucket roles a project gets a prefix in.
+PROJECT_BUCKET_ROLES = ("datasets", "models")
+
+
+@dataclass(frozen=True)
+class ProjectNames:
+    namespace: str
+    service_account: str
+    ecr_repository_url: str
+    ci_role_arn: str
+    workload_role_arn: str
+    s3_prefixes: dict[str, str] = field(default_factory=dict)
+    onboarded: bool = False  # True when the names come from the platform's `projects` output
+
+
+def ci_role_name(cluster_name: str, slug: str) -> str:
+    """IAM role GitHub Actions of the project assume (trust: the project's repo and branches only)."""
+    return f"{cluster_name}-{slug}-ci"
+
+
+def workload_role_name(cluster_name: str, slug: str) -> str:
+    """IRSA role of the project's pods (trust: its service account only)."""
+    return f"{cluster_name}-{slug}-workload"
+
+
+def project_names(slug: str, outputs: PlatformOutputs) -> ProjectNames:
+    """The project's names in this environment: from the outputs when onboarded, else derived."""
+    onboarded = outputs.projects.get(slug)
+    if onboarded is not None:
+        return ProjectNames(
+            namespace=onboarded.namespace,
+            service_account=onboarded.service_account,
+            ecr_repository_url=onboarded.ecr_repository_url,
+            ci_role_arn=onboarded.ci_role_arn,
+            workload_role_arn=onboarded.workload_role_arn,
+            s3_prefixes=dict(onboarded.s3_prefixes),
+            onboarded=True,
+        )
+    registry = f"{outputs.account_id}.dkr.ecr.{outputs.region}.amazonaws.com"
+    iam = f"arn:aws:iam::{outputs.account_id}:role"
+    return ProjectNames(
+        namespace=naming.project_namespace(slug),
+        service_account=naming.project_service_account(slug),
+        ecr_repository_url=f"{registry}/{naming.project_repository(slug)}",
+        ci_role_arn=f"{iam}/{ci_role_name(outputs.cluster_name, slug)}",
+        workload_role_arn=f"{iam}/{workload_role_name(outputs.cluster_name, slug)}",
+        s3_prefixes={
+            role: f"s3://{outputs.buckets[role].name}/{naming.project_prefix(slug)}"
+            for role in PROJECT_BUCKET_ROLES
+            if role in outputs.buckets
+        },
+    )

@@ -1,0 +1,140 @@
+"""`mlplat new`: validate answers, resolve platform outputs, render, `git init`, and hand the platform
+team the project entry (tenancy) for the stack config.
+
+Everything that can be wrong with the input is checked before the destination is touched; if
+rendering itself fails, a destination created here is removed again.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+
+from mlops_platform.config.schema import ProjectConfig
+from mlops_platform.errors import TemplateError, UsageError
+from mlops_platform.scaffold.answers import TemplateAnswers, validate_answers
+from mlops_platform.scaffold.naming import ProjectNames, project_names
+from mlops_platform.scaffold.outputs import ResolvedOutputs, resolve_outputs
+from mlops_platform.scaffold.render import commit_all, copy_project, git, read_answers, template_source
+
+#: Fields of a `mlops-platform:projects` entry, in the order the platform team reads them.
+ENTRY_FIELDS = ("name", "owners", "github_repo", "branches", "gpu_quota", "cpu_quota", "memory_quota_gib",
+                "monthly_budget_usd", "cost_center")
+OFFLINE_BANNER = "OFFLINE PLAN — placeholder values"
+ANSWERS_SOURCE = "answers (NAME and --data)"
+
+
+@dataclass(frozen=True)
+class NewProject:
+    dest: Path
+    outputs: ResolvedOutputs
+    names: ProjectNames
+    answers: dict[str, Any]  # as recorded in the project's answers file
+    entry: dict[str, Any]  # the project's entry for the stack config
+
+    @property
+    def template_version(self) -> str:
+        return str(self.answers.get("_commit", "?"))
+
+
+def new_project(name: str, env: str, dest: Path, data: Mapping[str, Any] | None = None,
+                outputs_file: Path | None = None, offline: bool = False, vcs_ref: str | None = None,
+                src: Path | None = None) -> NewProject:
+    """Generate a project repository at `dest` wired to platform environment `env`."""
+    data = dict(data or {})
+    if data.setdefault("project_slug", name) != name:
+        raise UsageError(f"--data project_slug={data['project_slug']} differs from NAME {name} — fix: drop it")
+    validate_answers(data, ANSWERS_SOURCE)  # bad answers fail before outputs are even read
+    _check_dest(dest)
+    src = src or template_source()
+    resolved = resolve_outputs(env, outputs_file, offline)
+    names = project_names(name, resolved.outputs)
+    answers = validate_answers({**wiring_answers(resolved, names, src), **data}, ANSWERS_SOURCE)
+    _render(dest, answers, src, vcs_ref)
+    recorded = read_answers(dest)
+    git("init", "-q", "-b", "main", cwd=dest)
+    commit_all(dest, f"Generate {name} from the mlops-platform template {recorded['_commit']}")
+    return NewProject(dest, resolved, names, recorded, project_entry(recorded))
+
+
+def _check_dest(dest: Path) -> None:
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise UsageError(f"{dest}: already exists and is not an empty directory — fix: pass a new --dest")
+
+
+def _render(dest: Path, answers: TemplateAnswers, src: Path, vcs_ref: str | None) -> None:
+    created = not dest.exists()
+    try:
+        copy_project(dest, answers.to_copier_data(), src, vcs_ref)
+    except BaseException:
+        if created:
+            shutil.rmtree(dest, ignore_errors=True)
+        raise
+
+
+def wiring_answers(resolved: ResolvedOutputs, names: ProjectNames, src: Path) -> dict[str, Any]:
+    """Platform wiring answers from the outputs contract and the project's names."""
+    out = resolved.outputs
+    wiring: dict[str, Any] = {
+        "platform_env": out.environment,
+        "platform_version": out.platform_version,
+        "outputs_source": resolved.source.value,
+        "aws_region": out.region,
+        "aws_account_id": out.account_id,
+        "cluster_name": out.cluster_name,
+        "k8s_namespace": names.namespace,
+        "service_account": names.service_account,
+        "ecr_repository_url": names.ecr_repository_url,
+        "ci_role_arn": names.ci_role_arn,
+        "drift_metric": out.drift_metric,
+        "s3_datasets_uri": names.s3_prefixes.get("datasets"),
+        "s3_models_uri": names.s3_prefixes.get("models"),
+        "mlflow_tracking_uri": out.mlflow_url or None,  # '' = tracking off: keep the template default
+        "platform_repo": github_repo_of(src),
+    }
+    return {key: value for key, value in wiring.items() if value is not None}
+
+
+def github_repo_of(src: Path) -> str | None:
+    """ORG/REPO of the template checkout's GitHub `origin`, if it has one."""
+    url = git("remote", "get-url", "origin", cwd=src, check=False)
+    match = re.search(r"github\.com[:/]([\w.-]+/[\w.-]+?)(\.git)?$", url)
+    return match.group(1) if match else None
+
+
+def project_entry(recorded: Mapping[str, Any]) -> dict[str, Any]:
+    """The `mlops-platform:projects` entry for this project, checked against the stack schema."""
+    entry = {
+        "name": recorded["project_slug"],
+        "owners": list(recorded["owners"]),
+        "github_repo": recorded["github_repo"],
+        "branches": list(recorded.get("branches") or ["main"]),
+        "gpu_quota": int(recorded["gpu_quota"]),
+        "cpu_quota": int(recorded["cpu_quota"]),
+        "memory_quota_gib": int(recorded["memory_quota_gib"]),
+        "monthly_budget_usd": float(recorded["monthly_budget_usd"]),
+        "cost_center": recorded["cost_center"],
+    }
+    try:
+        ProjectConfig.model_validate(entry)
+    except ValidationError as exc:  # the template and the stack schema disagree: a bug, not user error
+        raise TemplateError(f"project entry does not fit the stack schema: {exc}") from None
+    return {key: entry[key] for key in ENTRY_FIELDS}
+
+
+def entry_yaml(entry: Mapping[str, Any], env: str) -> str:
+    """The entry as the YAML the platform team pastes under `mlops-platform:projects`."""
+    yaml = YAML()
+    yaml.default_flow_style = None
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    buffer = io.StringIO()
+    yaml.dump([dict(entry)], buffer)
+    return f"# stacks/Pulumi.{env}.yaml, under config: mlops-platform:projects:\n{buffer.getvalue()}"
