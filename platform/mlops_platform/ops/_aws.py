@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
 from mlops_platform.errors import ToolMissingError
 
 if TYPE_CHECKING:
