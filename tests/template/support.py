@@ -1,0 +1,82 @@
+"""Helpers for the template tests: answers, rendering from this checkout, and a throw-away template
+repository with two tagged versions for the update path (tags are never created in the real repo)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from mlops_platform.config import repo_root
+from mlops_platform.scaffold.render import copy_project, git
+
+ROOT = repo_root()
+#: The required answers; everything else takes the template's defaults.
+BASE_ANSWERS: dict[str, Any] = {
+    "project_slug": "fraud-detector",
+    "owners": ["risk-ml@example.com"],
+    "github_org": "example-org",
+    "cost_center": "risk",
+}
+#: v1.1.0 of the throw-away template moves local MLflow state from mlruns/ to .mlflow/: Makefile,
+#: .gitignore and a `_migrations` step that carries a project's existing state along.
+V110_MIGRATION = """
+  - version: v1.1.0
+    when: "{{ _stage == 'after' }}"
+    command:
+      - "{{ _copier_python }}"
+      - "{{ _copier_conf.src_path }}/templates/ml-project/_migrations/migrate.py"
+      - rename
+      - mlruns
+      - .mlflow
+"""
+
+
+def render(dest: Path, **answers: Any) -> Path:
+    """Render this checkout's template (work tree included) with BASE_ANSWERS + `answers`."""
+    copy_project(dest, {**BASE_ANSWERS, **answers}, ROOT, vcs_ref="HEAD")
+    return dest
+
+
+def run(*command: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run a generated project's own check; the output is shown when it fails."""
+    return subprocess.run(list(command), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def tool(name: str) -> str:
+    """A console script of the platform venv (ruff, check-jsonschema, ...)."""
+    return str(Path(sys.executable).with_name(name))
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{path} no longer contains {old!r}: update the test's v1.1.0 change"
+    path.write_text(text.replace(old, new))
+
+
+def make_template_repo(root: Path) -> Path:
+    """A git repository holding this checkout's template as v1.0.0 and a changed v1.1.0."""
+    repo = root / "template"
+    repo.mkdir()
+    shutil.copy2(ROOT / "copier.yml", repo / "copier.yml")
+    shutil.copytree(ROOT / "templates", repo / "templates",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    git("init", "-q", "-b", "main", cwd=repo)
+    _commit_and_tag(repo, "v1.0.0")
+    project = repo / "templates" / "ml-project"
+    _edit(project / "Makefile.jinja", "mkdir -p mlruns", "mkdir -p .mlflow")
+    _edit(project / "Makefile.jinja", "sqlite:///mlruns/mlflow.db", "sqlite:///.mlflow/mlflow.db")
+    _edit(project / "Makefile.jinja", "--artifacts-destination mlruns/artifacts",
+          "--artifacts-destination .mlflow/artifacts")
+    _edit(project / ".gitignore", "mlruns/", ".mlflow/")
+    _edit(repo / "copier.yml", "_message_after_copy:", V110_MIGRATION.lstrip("\n") + "_message_after_copy:")
+    _commit_and_tag(repo, "v1.1.0")
+    return repo
+
+
+def _commit_and_tag(repo: Path, tag: str) -> None:
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", f"template {tag}", cwd=repo, identity=True)
+    git("tag", tag, cwd=repo)

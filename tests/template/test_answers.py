@@ -1,0 +1,117 @@
+"""The answers model mirrors copier.yml and rejects what copier would reject — all at once, before rendering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+from mlops_platform.errors import ConfigError, UsageError
+from mlops_platform.scaffold.answers import (
+    Dataset,
+    Environment,
+    OutputsSource,
+    PythonVersion,
+    ServingMode,
+    TemplateAnswers,
+    parse_data_args,
+    validate_answers,
+)
+from ruamel.yaml import YAML
+
+from .support import BASE_ANSWERS, ROOT
+
+COPIER = YAML(typ="safe").load((ROOT / "copier.yml").read_text())
+QUESTIONS = {k: v for k, v in COPIER.items() if not k.startswith("_")}
+
+
+def test_model_has_exactly_the_questions_of_copier_yml() -> None:
+    assert list(TemplateAnswers.model_fields) == list(QUESTIONS)
+
+
+@pytest.mark.parametrize(("question", "enum"), [
+    ("python_version", PythonVersion), ("dataset", Dataset), ("serving_mode", ServingMode),
+    ("environments", Environment), ("outputs_source", OutputsSource),
+])
+def test_choices_match_the_enums(question: str, enum: type) -> None:
+    choices = QUESTIONS[question]["choices"]
+    values = list(choices.values()) if isinstance(choices, dict) else list(choices)
+    assert values == [member.value for member in enum]  # type: ignore[attr-defined]
+
+
+def test_template_settings_are_safe_and_versioned() -> None:
+    assert COPIER["_subdirectory"] == "templates/ml-project"
+    assert COPIER["_answers_file"] == ".copier-answers.yml"
+    assert "_tasks" not in COPIER  # copying never needs --trust
+    assert all("version" in step for step in COPIER["_migrations"])
+    assert all(QUESTIONS[name].get("help") for name in QUESTIONS)
+
+
+def test_every_mistake_is_reported_at_once_with_field_value_and_fix() -> None:
+    bad = {**BASE_ANSWERS, "project_slug": "Fraud_Detector", "owners": ["not-an-email"],
+           "python_version": "3.9", "gpu_count": 12, "serving_mod": "kserve"}
+    with pytest.raises(ConfigError) as caught:
+        validate_answers(bad, "answers.yml")
+    by_path = {issue.path: issue for issue in caught.value.issues}
+    assert set(by_path) == {"project_slug", "owners[0]", "python_version", "gpu_count", "serving_mod"}
+    assert by_path["project_slug"].value == "Fraud_Detector"
+    assert "DNS label" in by_path["project_slug"].fix
+    assert by_path["serving_mod"].fix.startswith("did you mean 'serving_mode'?")
+    assert all(issue.file == "answers.yml" for issue in caught.value.issues)
+    assert "answers.yml: python_version" in caught.value.render()
+
+
+def test_required_answers_name_the_flag_to_pass() -> None:
+    with pytest.raises(ConfigError) as caught:
+        validate_answers({"project_slug": "churn"})
+    fixes = {issue.path: issue.fix for issue in caught.value.issues}
+    assert fixes == {"owners": "pass --data owners=you@example.com", "github_org": "pass --data github_org=your-org",
+                     "cost_center": "pass --data cost_center=ml-team"}
+
+
+@pytest.mark.parametrize(("extra", "path", "text"), [
+    ({"serving_cpu_request": "2", "serving_cpu_limit": "500m"}, "serving_cpu_limit", "below"),
+    ({"serving_memory_request": "2Gi", "serving_memory_limit": "1024Mi"}, "serving_memory_limit", "below"),
+    ({"gpu_count": 2, "serving_replicas": 2, "gpu_quota": 3}, "gpu_quota", "gpu_count x serving_replicas"),
+    ({"environments": ["staging", "prod"], "platform_env": "dev"}, "environments", "platform environment"),
+    ({"environments": ["dev", "dev"]}, "environments", "twice"),
+])
+def test_cross_field_rules(extra: dict[str, Any], path: str, text: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        validate_answers({**BASE_ANSWERS, **extra})
+    assert [(i.path, text in i.message) for i in caught.value.issues] == [(path, True)]
+
+
+def test_valid_answers_keep_only_what_was_given() -> None:
+    answers = validate_answers({**BASE_ANSWERS, "gpu_count": "1", "serving_mode": "kserve"})
+    assert answers.to_copier_data() == {**BASE_ANSWERS, "gpu_count": 1, "serving_mode": "kserve"}
+
+
+def test_data_args_split_lists_and_keep_text() -> None:
+    data = parse_data_args(["owners=a@x.io, b@y.io", "environments=[dev, prod]", "python_version=3.12",
+                            "aws_account_id=012345678901", "gpu_count=2"])
+    assert data == {"owners": ["a@x.io", "b@y.io"], "environments": ["dev", "prod"], "python_version": "3.12",
+                    "aws_account_id": "012345678901", "gpu_count": "2"}
+    assert validate_answers({**BASE_ANSWERS, **data}).gpu_count == 2
+
+
+@pytest.mark.parametrize("pair", ["owners", "=x"])
+def test_data_args_need_key_and_value(pair: str) -> None:
+    with pytest.raises(UsageError, match="expected KEY=VALUE"):
+        parse_data_args([pair])
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("project_slug", "Bad_Slug"), ("project_slug", "a" * 41), ("owners", ["nobody"]), ("github_org", "no/slash"),
+    ("cost_center", "x"), ("gpu_count", 9), ("serving_cpu_request", "lots"), ("serving_memory_limit", "2GB"),
+    ("aws_account_id", "12345"), ("ci_role_arn", "role/ci"), ("drift_metric", "drift-score"),
+])
+def test_copier_validators_agree_with_the_model(tmp_path: Path, name: str, value: Any) -> None:
+    """Plain `copier copy --data` must reject what `mlplat new` rejects (nothing is rendered either way)."""
+    with pytest.raises(ConfigError):
+        validate_answers({**BASE_ANSWERS, name: value})
+    with pytest.raises(ValueError, match=f"question '{name}'"):
+        copier.run_copy(str(ROOT), tmp_path / "p", data={**BASE_ANSWERS, name: value}, defaults=True,
+                        unsafe=False, quiet=True, vcs_ref="HEAD", pretend=True)
+    assert not (tmp_path / "p").exists()

@@ -1,0 +1,99 @@
+"""Platform outputs for `mlplat new`: file and offline-plan sources, validation, and project names."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlops_platform import naming
+from mlops_platform.contract import PlatformOutputs, ProjectOutput
+from mlops_platform.errors import ConfigError, UsageError
+from mlops_platform.scaffold.answers import OutputsSource
+from mlops_platform.scaffold.naming import project_names
+from mlops_platform.scaffold.outputs import offline_outputs, resolve_outputs
+
+
+@pytest.fixture(scope="module")
+def dev_outputs() -> PlatformOutputs:
+    return offline_outputs("dev")
+
+
+def _write(tmp_path: Path, data: Any) -> Path:
+    path = tmp_path / "outputs.json"
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return path
+
+
+def test_offline_plan_is_marked_as_placeholder(dev_outputs: PlatformOutputs) -> None:
+    resolved = resolve_outputs("dev", offline=True)
+    assert resolved.source is OutputsSource.OFFLINE_PLAN and resolved.is_placeholder
+    assert resolved.outputs == dev_outputs
+    assert dev_outputs.environment == "dev" and dev_outputs.cluster_name == "mlops-dev"
+
+
+def test_outputs_file_is_the_first_source(tmp_path: Path, dev_outputs: PlatformOutputs) -> None:
+    path = _write(tmp_path, dev_outputs.model_dump(mode="json"))
+    resolved = resolve_outputs("dev", path)
+    assert (resolved.source, resolved.origin, resolved.outputs) == (OutputsSource.FILE, str(path), dev_outputs)
+    assert not resolved.is_placeholder
+
+
+def test_malformed_json_names_file_and_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, '{\n  "region": "us-east-1",\n  oops\n}')
+    with pytest.raises(ConfigError) as caught:
+        resolve_outputs("dev", path)
+    (issue,) = caught.value.issues
+    assert (issue.file, issue.line) == (str(path), 3)
+    assert "not valid JSON" in issue.message and "pulumi stack output --json" in issue.fix
+
+
+def test_contract_violations_name_every_field(tmp_path: Path, dev_outputs: PlatformOutputs) -> None:
+    raw = dev_outputs.model_dump(mode="json")
+    del raw["cluster_name"]
+    raw["buckets"]["models"]["arn"] = 7
+    raw["surprise"] = True
+    with pytest.raises(ConfigError) as caught:
+        resolve_outputs("dev", _write(tmp_path, raw))
+    assert {(i.path, i.message) for i in caught.value.issues} >= {
+        ("cluster_name", "required output is missing"), ("surprise", "unknown output")}
+    assert any(i.path == "buckets.models.arn" and i.value == 7 for i in caught.value.issues)
+
+
+def test_outputs_of_another_environment_are_refused(tmp_path: Path, dev_outputs: PlatformOutputs) -> None:
+    with pytest.raises(ConfigError, match="outputs of 'dev', not of --env prod"):
+        resolve_outputs("prod", _write(tmp_path, dev_outputs.model_dump(mode="json")))
+
+
+def test_missing_file_and_unknown_env_are_usage_errors(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="outputs file not found"):
+        resolve_outputs("dev", tmp_path / "nope.json")
+    with pytest.raises(UsageError, match=r"unknown environment 'qa'.*dev, staging, prod"):
+        resolve_outputs("qa", offline=True)
+
+
+def test_names_before_onboarding_follow_the_platform_naming(dev_outputs: PlatformOutputs) -> None:
+    names = project_names("churn", dev_outputs)
+    assert not names.onboarded
+    assert names.namespace == naming.project_namespace("churn") == "churn"
+    assert names.service_account == naming.project_service_account("churn") == "churn-workload"
+    registry = f"{dev_outputs.account_id}.dkr.ecr.{dev_outputs.region}.amazonaws.com"
+    assert names.ecr_repository_url == f"{registry}/{naming.project_repository('churn')}"
+    assert names.ci_role_arn == f"arn:aws:iam::{dev_outputs.account_id}:role/mlops-dev-churn-ci"
+    bucket = dev_outputs.buckets["models"].name
+    assert names.s3_prefixes["models"] == f"s3://{bucket}/{naming.project_prefix('churn')}"
+
+
+def test_names_of_an_onboarded_project_come_from_the_outputs(dev_outputs: PlatformOutputs) -> None:
+    project = ProjectOutput(name="churn", namespace="team-churn", service_account="churn-sa",
+                            workload_role_arn="arn:aws:iam::210987654321:role/w",
+                            ci_role_arn="arn:aws:iam::210987654321:role/c",
+                            ecr_repository_url="210987654321.dkr.ecr.us-east-1.amazonaws.com/x/churn",
+                            s3_prefixes={"models": "s3://b/projects/churn/"}, monthly_budget_usd=100)
+    outputs = dev_outputs.model_copy(update={"projects": {"churn": project}})
+    names = project_names("churn", outputs)
+    assert names.onboarded
+    assert (names.namespace, names.service_account, names.ci_role_arn) == (
+        "team-churn", "churn-sa", "arn:aws:iam::210987654321:role/c")
+    assert names.s3_prefixes == {"models": "s3://b/projects/churn/"}
