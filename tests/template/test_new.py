@@ -1,0 +1,110 @@
+"""`mlplat new`: a wired, committed repository and a tenancy entry — or one clear error and nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mlops_platform.cli import main
+from mlops_platform.config.schema import ProjectConfig
+from mlops_platform.errors import ConfigError, TemplateError, UsageError
+from mlops_platform.scaffold.new import ENTRY_FIELDS, NewProject, entry_yaml, new_project
+from mlops_platform.scaffold.outputs import offline_outputs
+from mlops_platform.scaffold.render import git, read_answers
+from ruamel.yaml import YAML
+
+from .support import BASE_ANSWERS, ROOT
+
+REQUIRED = {k: v for k, v in BASE_ANSWERS.items() if k != "project_slug"}
+CLI_DATA = ["-d", "owners=risk-ml@example.com", "-d", "github_org=example-org", "-d", "cost_center=risk"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> NewProject:
+    dest = tmp_path_factory.mktemp("new") / "fraud-detector"
+    return new_project("fraud-detector", "dev", dest, {**REQUIRED, "gpu_count": "1"}, offline=True,
+                       vcs_ref="HEAD", src=ROOT)
+
+
+def test_wiring_comes_from_the_outputs_and_is_marked_offline(project: NewProject) -> None:
+    answers = read_answers(project.dest)
+    outputs = offline_outputs("dev")
+    assert answers["outputs_source"] == "offline-plan"
+    assert (answers["aws_account_id"], answers["aws_region"], answers["cluster_name"]) == (
+        outputs.account_id, outputs.region, outputs.cluster_name)
+    assert answers["ecr_repository_url"] == project.names.ecr_repository_url
+    assert answers["ci_role_arn"] == project.names.ci_role_arn
+    assert answers["drift_metric"] == outputs.drift_metric == "mlops_model_drift_score"
+    assert answers["platform_version"] == outputs.platform_version
+    assert "OFFLINE PLAN — placeholder values" in (project.dest / "README.md").read_text()
+
+
+def test_the_repository_is_initialised_and_committed(project: NewProject) -> None:
+    assert git("status", "--porcelain", cwd=project.dest) == ""
+    assert git("rev-parse", "--abbrev-ref", "HEAD", cwd=project.dest) == "main"
+    assert "Generate fraud-detector" in git("log", "--format=%s", cwd=project.dest)
+    tracked = git("ls-files", cwd=project.dest).splitlines()
+    assert {".copier-answers.yml", "Makefile", "Dockerfile", "infra/__main__.py", ".github/workflows/cd.yml",
+            "src/fraud_detector/serve.py", "tests/test_e2e.py"} <= set(tracked)
+
+
+def test_entry_fits_the_stack_schema_and_the_answers(project: NewProject) -> None:
+    assert tuple(project.entry) == ENTRY_FIELDS
+    assert ProjectConfig.model_validate(project.entry).github_repo == "example-org/fraud-detector"
+    assert project.entry["gpu_quota"] == 3  # derived: gpu_count x (replicas + 1)
+    assert project.entry["monthly_budget_usd"] == 3000.0  # derived: GPU projects get a GPU budget
+    parsed = YAML(typ="safe").load(entry_yaml(project.entry, "dev"))
+    assert parsed == [project.entry]
+
+
+def test_cli_prints_the_entry_and_the_offline_banner(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["new", "churn", "--env", "dev", "--dest", str(tmp_path / "churn"), "--offline",
+                 "--vcs-ref", "HEAD", *CLI_DATA])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "OFFLINE PLAN — placeholder values" in text
+    assert "mlops-platform:projects" in text and "- name: churn" in text
+
+
+@pytest.mark.parametrize(("args", "error", "code"), [
+    (["Bad_Name", "--env", "dev"], "project_slug: has the wrong format (got 'Bad_Name')", ConfigError.exit_code),
+    (["churn", "--env", "qa"], "unknown environment 'qa'", UsageError.exit_code),
+    (["churn", "--env", "dev", "-d", "gpu_count=99"], "gpu_count", ConfigError.exit_code),
+    (["churn", "--env", "dev", "-d", "serving_mod=kserve"], "did you mean 'serving_mode'", ConfigError.exit_code),
+])
+def test_bad_input_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                                  error: str, code: int) -> None:
+    dest = tmp_path / "out"
+    assert main(["new", *args, "--dest", str(dest), "--offline", *CLI_DATA]) == code
+    assert error in capsys.readouterr().err.replace("\n", " ")
+    assert not dest.exists()
+
+
+def test_malformed_outputs_file_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outputs = tmp_path / "dev.json"
+    outputs.write_text(json.dumps({"environment": "dev", "region": 42}))
+    dest = tmp_path / "out"
+    assert main(["new", "churn", "--env", "dev", "--dest", str(dest), "--outputs", str(outputs),
+                 *CLI_DATA]) == ConfigError.exit_code
+    err = capsys.readouterr().err
+    assert f"{outputs}: region" in err.replace("\n", "") and "cluster_name: required output is missing" in err
+    assert not dest.exists()
+
+
+def test_existing_destination_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    with pytest.raises(UsageError, match="already exists and is not an empty directory"):
+        new_project("churn", "dev", tmp_path, REQUIRED, offline=True, vcs_ref="HEAD")
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_slug_in_data_must_match_the_name(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="differs from NAME"):
+        new_project("churn", "dev", tmp_path / "x", {**REQUIRED, "project_slug": "other"}, offline=True)
+
+
+def test_a_failed_render_leaves_no_directory(tmp_path: Path) -> None:
+    with pytest.raises(TemplateError, match="copier failed"):
+        new_project("churn", "dev", tmp_path / "x", REQUIRED, offline=True, vcs_ref="no-such-ref")
+    assert not (tmp_path / "x").exists()
