@@ -175,7 +175,7 @@ def _issues_from(exc: ValidationError, source: str, doc: Any) -> list[ConfigIssu
 
 def dotted(loc: Loc) -> str:
     out = ""
-    for part in loc:
+    for part in (p for p in loc if p != "[key]"):  # pydantic marks dict-key errors with a "[key]" part
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
