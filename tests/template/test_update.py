@@ -1,0 +1,121 @@
+"""The update path, end to end with copier and git: a throw-away template repository tagged v1.0.0 and
+v1.1.0 (v1.1.0 moves local MLflow state to .mlflow/ with a `_migrations` step)."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+from pathlib import Path
+
+import pytest
+from mlops_platform.cli import main
+from mlops_platform.errors import TemplateError
+from mlops_platform.scaffold.fleet import UpdateOutcome, check_one, update_one
+from mlops_platform.scaffold.render import commit_all, copy_project, git, read_answers
+
+from .support import BASE_ANSWERS
+
+pytestmark = pytest.mark.xdist_group("template-update")
+TRAIN = "src/fraud_detector/train.py"
+
+
+def _project(template: Path, dest: Path, version: str = "v1.0.0") -> Path:
+    copy_project(dest, BASE_ANSWERS, template, vcs_ref=version)
+    git("init", "-q", "-b", "main", cwd=dest)
+    commit_all(dest, "generated")
+    return dest
+
+
+def _edit(project: Path, rel: str, old: str, new: str) -> None:
+    path = project / rel
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def _tree(root: Path) -> set[str]:
+    files = (p.relative_to(root) for p in root.rglob("*") if p.is_file())
+    return {str(rel) for rel in files if ".git" not in rel.parts}
+
+
+def test_update_keeps_user_edits_applies_changes_and_runs_the_migration(template_repo: Path, tmp_path: Path) -> None:
+    project = _project(template_repo, tmp_path / "p")
+    _edit(project, TRAIN, "c: float = 1.0", "c: float = 0.5")  # the team's own tuning
+    (project / "notes.md").write_text("our findings\n")
+    commit_all(project, "tune C")
+    (project / "mlruns").mkdir()
+    (project / "mlruns" / "mlflow.db").write_text("local state")  # ignored by git, moved by the migration
+
+    result = update_one(project, trust=True)
+
+    assert (result.outcome, result.before, result.after) == (UpdateOutcome.UPDATED, "v1.0.0", "v1.1.0")
+    assert "c: float = 0.5" in (project / TRAIN).read_text()
+    assert (project / "notes.md").read_text() == "our findings\n"
+    assert "sqlite:///.mlflow/mlflow.db" in (project / "Makefile").read_text()
+    assert ".mlflow/" in (project / ".gitignore").read_text()
+    assert (project / ".mlflow" / "mlflow.db").read_text() == "local state"
+    assert not (project / "mlruns").exists()
+    assert read_answers(project)["_commit"] == "v1.1.0"
+    assert git("status", "--porcelain", cwd=project) == ""
+    assert git("log", "-1", "--format=%s", cwd=project) == "Update the mlops-platform template from v1.0.0 to v1.1.0"
+
+
+def test_an_untouched_project_updated_equals_a_fresh_copy(template_repo: Path, tmp_path: Path) -> None:
+    project = _project(template_repo, tmp_path / "p")
+    assert update_one(project, trust=True).outcome is UpdateOutcome.UPDATED
+    fresh = tmp_path / "fresh"
+    copy_project(fresh, BASE_ANSWERS, template_repo, vcs_ref="v1.1.0")
+    assert _tree(project) == _tree(fresh)
+    different = [rel for rel in sorted(_tree(fresh)) if not filecmp.cmp(project / rel, fresh / rel, shallow=False)]
+    assert different == []
+
+
+def test_a_conflicting_edit_fails_loudly_and_is_not_committed(template_repo: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    project = _project(template_repo, tmp_path / "p")
+    _edit(project, "Makefile", "sqlite:///mlruns/mlflow.db", "sqlite:////var/lib/mlflow/mlflow.db")
+    commit_all(project, "our own MLflow path")
+    head = git("rev-parse", "HEAD", cwd=project)
+
+    code = main(["fleet", "update", str(project), "--trust"])
+
+    assert code == TemplateError.exit_code
+    output = capsys.readouterr()
+    assert "conflict" in output.out and "Makefile" in output.out
+    assert "1 of 1 project(s) not updated" in output.err
+    assert git("rev-parse", "HEAD", cwd=project) == head  # nothing committed
+    assert "<<<<<<<" in (project / "Makefile").read_text()
+
+
+def test_migrations_need_trust(template_repo: Path, tmp_path: Path) -> None:
+    project = _project(template_repo, tmp_path / "p")
+    result = update_one(project, trust=False)
+    assert result.outcome is UpdateOutcome.FAILED
+    assert "rerun with --trust" in result.message
+    assert read_answers(project)["_commit"] == "v1.0.0"
+
+
+def test_fleet_check_reports_version_and_drift(template_repo: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    behind = _project(template_repo, tmp_path / "behind")
+    _edit(behind, TRAIN, "c: float = 1.0", "c: float = 0.5")
+    (behind / "Dockerfile").unlink()
+    commit_all(behind, "edits")
+    current = _project(template_repo, tmp_path / "current", "v1.1.0")
+
+    status = check_one(behind)
+    assert (status.version, status.latest, status.behind) == ("v1.0.0", "1.1.0", True)
+    assert (status.drift.modified, status.drift.deleted) == ([TRAIN], ["Dockerfile"])
+    fresh = check_one(current)
+    assert (fresh.behind, fresh.drift.clean, fresh.error) == (False, True, "")
+
+    assert main(["fleet", "check", str(behind), str(current), "--json"]) == 0
+    report = {Path(r["path"]).name: r for r in json.loads(capsys.readouterr().out)}
+    assert report["behind"]["behind"] and not report["current"]["behind"]
+    assert main(["fleet", "check", str(behind), "--strict"]) == 1
+
+
+def test_fleet_check_reports_a_directory_that_is_not_a_project(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fleet", "check", str(tmp_path)]) == TemplateError.exit_code
+    assert "no .copier-answers.yml" in capsys.readouterr().out.replace("\n", "")
