@@ -1,0 +1,142 @@
+"""A matrix of answer presets rendered; each generated project passes its own checks.
+
+Fast: lint, format, workflow schema and the wiring of Dockerfile / workflows / infra stacks.
+Slow: the generated project's own pytest (a real MLflow server, train → gate → serve → drift) with
+this venv's Python, `make demo`'s `run_demo`, and one full `make test` in the project's own venv.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlops_platform.scaffold.demo import run_demo
+from mlops_platform.scaffold.render import read_answers
+from ruamel.yaml import YAML
+
+from .support import render, run, tool
+
+pytestmark = pytest.mark.xdist_group("template-generated")
+PRESETS: dict[str, dict[str, Any]] = {
+    "cpu-deployment-all-envs": {},
+    "gpu-kserve-dev-prod": {"dataset": "wine", "gpu_count": 1, "serving_mode": "kserve",
+                            "environments": ["dev", "prod"], "python_version": "3.12"},
+    "long-slug-dev-only": {"project_slug": "long-project-slug-long-project-slug-lonx", "environments": ["dev"],
+                           "python_version": "3.13", "canary_traffic_percent": 0, "serving_replicas": 1},
+}
+WORKFLOWS = ("ci.yml", "cd.yml", "deploy.yml", "continuous-training.yml")
+YAML_SAFE = YAML(typ="safe")
+
+
+@pytest.fixture(scope="module", params=list(PRESETS))
+def generated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render(tmp_path_factory.mktemp(request.param) / "project", **PRESETS[request.param])
+
+
+def _ok(done: Any) -> None:
+    assert done.returncode == 0, f"{' '.join(done.args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+
+
+def _workflow(project: Path, name: str) -> dict[Any, Any]:
+    data = YAML_SAFE.load((project / ".github" / "workflows" / name).read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_lint_and_format(generated: Path) -> None:
+    _ok(run(tool("ruff"), "check", "--no-cache", "src", "tests", "infra", cwd=generated))
+    _ok(run(tool("ruff"), "format", "--check", "--no-cache", "src", "tests", "infra", cwd=generated))
+
+
+def test_workflows_match_the_github_schema(generated: Path) -> None:
+    files = [str(generated / ".github" / "workflows" / name) for name in WORKFLOWS]
+    _ok(run(sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", *files,
+            cwd=generated))
+
+
+def test_cd_uses_oidc_the_ci_role_the_ecr_repo_and_protected_promotion(generated: Path) -> None:
+    answers = read_answers(generated)
+    cd = _workflow(generated, "cd.yml")
+    assert cd["env"]["ECR_REPOSITORY_URL"] == answers["ecr_repository_url"]
+    image = cd["jobs"]["image"]
+    assert image["permissions"]["id-token"] == "write"
+    steps = {s.get("uses", "").split("@")[0]: s for s in image["steps"]}
+    assert steps["aws-actions/configure-aws-credentials"]["with"]["role-to-assume"] == answers["ci_role_arn"]
+    assert any("${{ github.sha }}" in s.get("run", "") for s in image["steps"])
+    preview = cd["jobs"]["preview"]
+    assert preview["if"] == "github.event_name == 'pull_request'"
+    assert "--policy-pack" in preview["steps"][-1]["run"]
+    envs = answers["environments"]
+    deploys = [job for job in cd["jobs"] if job.startswith("deploy-")]
+    assert deploys == [f"deploy-{env}" for env in envs]
+    for previous, job in zip(["image", *deploys], deploys, strict=False):
+        assert previous in cd["jobs"][job]["needs"]
+    deploy = _workflow(generated, "deploy.yml")
+    assert deploy["jobs"]["up"]["environment"]["name"] == "${{ inputs.environment }}"
+
+
+def test_every_action_is_pinned_to_a_version(generated: Path) -> None:
+    for name in WORKFLOWS:
+        for job in _workflow(generated, name)["jobs"].values():
+            for step in job.get("steps", []):
+                if "uses" in step:
+                    assert re.search(r"@v\d+\.\d+\.\d+$", step["uses"]), f"{name}: {step['uses']}"
+
+
+def test_continuous_training_runs_on_schedule(generated: Path) -> None:
+    answers = read_answers(generated)
+    ct = _workflow(generated, "continuous-training.yml")
+    assert ct[True if True in ct else "on"]["schedule"] == [{"cron": answers["training_schedule"]}]
+    assert f"python -m {answers['package_name']} pipeline" in ct["jobs"]["retrain"]["steps"][-1]["run"]
+
+
+def test_dockerfile_is_pinned_non_root_with_healthcheck(generated: Path) -> None:
+    text = (generated / "Dockerfile").read_text()
+    bases = re.findall(r"^FROM (\S+)", text, flags=re.M)
+    assert bases and all(re.fullmatch(r"python:\d+\.\d+\.\d+-slim-bookworm", b) for b in bases)
+    assert re.search(r"^USER 10001", text, flags=re.M)
+    assert "HEALTHCHECK" in text and "/healthz" in text
+
+
+def test_infra_has_one_stack_per_environment(generated: Path) -> None:
+    answers = read_answers(generated)
+    stacks = sorted(p.name for p in (generated / "infra").glob("Pulumi.*.yaml"))
+    assert stacks == sorted(f"Pulumi.{env}.yaml" for env in answers["environments"])
+    for env in answers["environments"]:
+        config = YAML_SAFE.load((generated / "infra" / f"Pulumi.{env}.yaml").read_text())["config"]
+        assert config[f"{answers['project_slug']}:platformStack"] == f"{answers['platform_stack']}/{env}"
+    main = (generated / "infra" / "__main__.py").read_text()
+    assert f'mode="{answers["serving_mode"]}"' in main and f"gpu_count={answers['gpu_count']}" in main
+    pin = (generated / "infra" / "requirements.txt").read_text()
+    assert f"@v{answers['platform_version']}" in pin
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["gpu-kserve-dev-prod", "long-slug-dev-only"])
+def test_generated_project_tests_pass(preset: str, tmp_path: Path) -> None:
+    """The project's own suite (incl. its e2e test) with this venv's Python (it has the project's deps)."""
+    project = render(tmp_path / "project", **PRESETS[preset])
+    done = run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project, timeout=900)
+    _ok(done)
+    assert re.search(r"\b\d+ passed\b", done.stdout) and " failed" not in done.stdout
+
+
+@pytest.mark.slow
+def test_demo_generates_the_default_preset_and_its_tests_pass(tmp_path: Path) -> None:
+    """`make demo`'s last step: the default answers, wired to the offline plan of dev."""
+    assert run_demo(tmp_path / "demo") == 0
+    answers = read_answers(tmp_path / "demo")
+    assert (answers["outputs_source"], answers["serving_mode"], answers["environments"]) == (
+        "offline-plan", "deployment", ["dev", "staging", "prod"])
+
+
+@pytest.mark.slow
+def test_make_test_passes_in_the_projects_own_venv(tmp_path: Path) -> None:
+    """What a team runs on a fresh machine: `make test` creates .venv from PyPI, then lint, types, tests."""
+    project = render(tmp_path / "project", **PRESETS["gpu-kserve-dev-prod"], python_version="3.11")
+    done = run("make", "test", f"PYTHON={sys.executable}", cwd=project, timeout=1500)
+    _ok(done)
+    assert (project / ".venv" / ".installed").is_file()
