@@ -103,4 +103,6 @@ def security_value(tpl: PodTemplate, container: dict[str, Any], key: str) -> Any
 def gpu_count(container: dict[str, Any], section: str) -> Any:
     """`resources.<section>["nvidia.com/gpu"]` (a number or a quantity string), None when absent."""
     block = dig(container, f"resources.{section}")
+    if block is UNKNOWN:
+        return UNKNOWN
     return block.get("nvidia.com/gpu") if isinstance(block, dict) else None

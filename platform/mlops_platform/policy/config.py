@@ -192,6 +192,7 @@ def to_pulumi_config(cfg: PolicyPackConfig) -> dict[str, dict[str, Any]]:
     return out
 
 
+@cache
 def settings_schema(names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """JSON schemas of the named settings (a policy's `config_schema` in the real pack)."""
     schema = PolicySettings.model_json_schema()

@@ -11,9 +11,11 @@ as the engine's magic string). The diagnostics that come back are what the engin
 from __future__ import annotations
 
 import importlib
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from google.protobuf import struct_pb2
@@ -88,6 +90,12 @@ def check_config_schemas(info: Any, pulumi_config: Mapping[str, Mapping[str, Any
         raise ConfigError(issues, source)
 
 
+@lru_cache(maxsize=32)
+def _check_once(pulumi_config_json: str, source: str) -> None:
+    """Schema-check a configuration once per process (GetAnalyzerInfo's schemas never change)."""
+    check_config_schemas(analyzer().GetAnalyzerInfo(None, None), json.loads(pulumi_config_json), source)
+
+
 def _jsonschema() -> Any:
     # Imported lazily and untyped: the engine's own validation step, used only when a config is checked.
     return importlib.import_module("jsonschema")
@@ -152,14 +160,15 @@ class _Session:
     the whole pack, which `routed=False` runs and the fidelity tests compare against.
     """
 
-    def __init__(self, specs: Sequence[PolicySpec], configure: proto.ConfigureAnalyzerRequest) -> None:
-        self._specs, self._configure = specs, configure
+    def __init__(self, specs: Sequence[PolicySpec], pulumi_config: Mapping[str, Mapping[str, Any]]) -> None:
+        self._specs, self._config = specs, pulumi_config
         self._servicers: dict[tuple[str, ...], _PolicyAnalyzerServicer] = {}
 
     def servicer(self, names: tuple[str, ...]) -> _PolicyAnalyzerServicer:
         if names not in self._servicers:
-            servicer = analyzer([s for s in self._specs if s.name in names])
-            servicer.Configure(self._configure, None)
+            wanted = set(names)
+            servicer = analyzer([s for s in self._specs if s.name in wanted])
+            servicer.Configure(configure_request({k: v for k, v in self._config.items() if k in wanted}), None)
             self._servicers[names] = servicer
         return self._servicers[names]
 
@@ -190,8 +199,8 @@ def evaluate(plan: Mapping[str, Any], config: PolicyPackConfig, source: str = "<
     """Run every policy of the pack over a plan JSON, configured for one environment."""
     specs = all_specs()
     pulumi_config = to_pulumi_config(config)
-    check_config_schemas(analyzer(specs).GetAnalyzerInfo(None, None), pulumi_config, source)
-    session = _Session(specs, configure_request(pulumi_config))
+    _check_once(json.dumps(pulumi_config, sort_keys=True), source)
+    session = _Session(specs, pulumi_config)
     entries: list[Mapping[str, Any]] = plan.get("resources") or []
     by_urn = {e["urn"]: e for e in entries}
     severities = {s.name: s.severity for s in specs}

@@ -202,7 +202,9 @@ def _metadata(spec: PolicySpec) -> dict[str, Any]:
             "config_schema": schema, "enforcement_level": pp.EnforcementLevel.MANDATORY}
 
 
+@cache
 def to_policy(spec: PolicySpec) -> pp.Policy:
+    """The CrossGuard policy of a spec (stateless, so built once per process)."""
     if spec.kind is Kind.RESOURCE:
         return pp.ResourceValidationPolicy(validate=_resource_validation(spec), **_metadata(spec))
     return pp.StackValidationPolicy(validate=_stack_validation(spec), **_metadata(spec))

@@ -168,7 +168,8 @@ def gpu_total_cap(stack: StackView, settings: PolicySettings) -> Iterator[Violat
 
 def _gpu_containers(tpl: PodTemplate) -> list[dict[str, Any]]:
     found = [] if tpl.spec is UNKNOWN else containers(tpl)
-    return [c for _, c in found if gpu_count(c, "limits") is not None or gpu_count(c, "requests") is not None]
+    return [c for _, c in found if any(v is not None and not is_unknown(v)
+                                       for v in (gpu_count(c, "limits"), gpu_count(c, "requests")))]
 
 
 def _limits(tpl: PodTemplate, path: str, c: dict[str, Any], _: PolicySettings) -> Iterator[str | Defer]:

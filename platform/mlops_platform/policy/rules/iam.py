@@ -44,6 +44,7 @@ def _allow_statements(res: Res) -> Iterator[tuple[str, Statement] | Defer]:
         stmts = statements(doc)
         if stmts is UNKNOWN:
             yield Defer(label)
+            continue
         for stmt in stmts or []:
             if stmt.allows:
                 yield label, stmt

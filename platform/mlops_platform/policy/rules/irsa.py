@@ -280,5 +280,6 @@ def irsa_s3_prefix_scoped(stack: StackView, _: PolicySettings) -> Iterator[Viola
             stmts = statements(doc)
             if stmts is UNKNOWN:
                 yield Defer(where, role.urn)
-            for stmt in (s for s in stmts or [] if s is not UNKNOWN and s.allows):
+                continue
+            for stmt in (s for s in stmts or [] if s.allows):
                 yield from (Violation(f"role {role.name!r} {where}: {p}", role.urn) for p in _s3_problems(stmt))

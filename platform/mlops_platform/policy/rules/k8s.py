@@ -281,7 +281,8 @@ _workload_policy(
     remediation="Add a readinessProbe (traffic only when ready) and a livenessProbe (restart when stuck); "
                 "model servers usually need a generous initialDelaySeconds or a startupProbe.",
     url=f"{_K8S_DOCS}/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/",
-    compliance=checkov("CKV_K8S_8", "CKV_K8S_9"),
+    compliance=checkov("CKV_K8S_8", "CKV_K8S_9"), on_unknown=OnUnknown.PASS,
+    unknown_note="An unknown probe is still a probe.",
 )(container_check(_probes, init=False))
 
 

@@ -70,7 +70,7 @@ def _availability(stack: StackView, res: Res, labels: dict[str, Any], replicas: 
 
 @stack_policy(
     name="k8s-serving-availability", area=Area.K8S,
-    resource_types=(t.K8S_DEPLOYMENT, t.KSERVE_INFERENCE_SERVICE, t.K8S_PDB), severity=Severity.MEDIUM,
+    resource_types=(t.K8S_DEPLOYMENT, t.KSERVE_INFERENCE_SERVICE, t.K8S_PDB, t.K8S_NAMESPACE), severity=Severity.MEDIUM,
     description="Serving workloads (label app.kubernetes.io/component=serving, InferenceServices) keep enough "
                 "replicas, a PodDisruptionBudget and spread across nodes.",
     remediation="Run ≥ min_serving_replicas replicas (InferenceService minReplicas), add a PodDisruptionBudget "

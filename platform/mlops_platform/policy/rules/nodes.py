@@ -101,7 +101,8 @@ def lt_no_public_ip(res: Res, _: PolicySettings) -> Iterator[str | Defer]:
 )
 def nodegroup_launch_template(res: Res, _: PolicySettings) -> Iterator[str]:
     template = res.get("launchTemplate")
-    if template is None or (isinstance(template, dict) and not (template.get("id") or template.get("name"))):
+    refs = [template.get(k) for k in ("id", "name")] if isinstance(template, dict) else []
+    if template is None or (isinstance(template, dict) and not any(is_unknown(r) or r for r in refs)):
         yield "launchTemplate is not set: nodes run EKS's default template (IMDS hop limit 2, no explicit encryption)"
 
 
@@ -115,7 +116,10 @@ def nodegroup_launch_template(res: Res, _: PolicySettings) -> Iterator[str]:
 )
 def nodegroup_no_open_ssh(res: Res, _: PolicySettings) -> Iterator[str]:
     remote = res.get("remoteAccess")
-    if isinstance(remote, dict) and remote.get("ec2SshKey") and not remote.get("sourceSecurityGroupIds"):
+    if not isinstance(remote, dict):
+        return
+    key, groups = remote.get("ec2SshKey"), remote.get("sourceSecurityGroupIds")
+    if (is_unknown(key) or key) and not is_unknown(groups) and not groups:
         yield f"remoteAccess.ec2SshKey {fmt(remote.get('ec2SshKey'))} without sourceSecurityGroupIds opens " \
               "port 22 to 0.0.0.0/0"
 
