@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
+from botocore.stub import Stubber
 from mlops_platform.catalog import QuotaFamily
-from mlops_platform.ops.preflight import Status, offering_results, required_azs, required_vcpus, table_status
+from mlops_platform.ops._aws import Aws
+from mlops_platform.ops.preflight import (
+    Status,
+    check_eks_version,
+    offering_results,
+    required_azs,
+    required_vcpus,
+    table_status,
+)
 
 
 def test_gpu_pools_need_two_azs_and_the_system_pool_needs_all():
@@ -50,3 +59,30 @@ def test_table_status_follows_the_release_calendar(today, expected):
 
 def test_unknown_version_is_unsupported():
     assert table_status("1.20", date(2026, 11, 1)) == "UNSUPPORTED"
+
+
+def _eks_stubbed(version_status: str | None):
+    """EKS DescribeClusterVersions has no moto backend: a Stubber answer shaped like the real one."""
+    aws = Aws("us-east-1")
+    stubber = Stubber(aws.eks)
+    versions = [] if version_status is None else [{
+        "clusterVersion": "1.34", "clusterType": "eks", "defaultPlatformVersion": "eks.9", "defaultVersion": False,
+        "releaseDate": datetime(2025, 10, 2), "endOfStandardSupportDate": datetime(2026, 12, 2),
+        "endOfExtendedSupportDate": datetime(2027, 12, 2), "status": version_status.lower().replace("_", "-"),
+        "versionStatus": version_status, "kubernetesPatchVersion": "1.34.2"}]
+    stubber.add_response("describe_cluster_versions", {"clusterVersions": versions},
+                         {"clusterVersions": ["1.34"], "includeAll": True})
+    stubber.activate()
+    return aws
+
+
+@pytest.mark.parametrize(("api_status", "expected"), [
+    ("STANDARD_SUPPORT", Status.PASS), ("EXTENDED_SUPPORT", Status.WARN), ("UNSUPPORTED", Status.FAIL),
+    (None, Status.FAIL),  # the API does not know the version at all
+])
+def test_eks_version_uses_the_eks_api_when_it_answers(aws_env, make_cfg, api_status, expected):
+    [result] = check_eks_version(make_cfg(), _eks_stubbed(api_status), today=date(2026, 11, 1))
+    assert result.status is expected
+    assert "(EKS API)" in result.detail
+    if expected is not Status.PASS:
+        assert "cluster.version" in result.fix
