@@ -1,0 +1,73 @@
+"""`mlplat policy list | config | docs`: the policy catalogue and the per-environment configuration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mlops_platform.errors import UsageError
+from mlops_platform.policy.catalogue import CATALOGUE, catalogue_json, render_catalogue
+from mlops_platform.policy.config import PRESETS, load_config, to_pulumi_config
+from mlops_platform.policy.registry import all_specs
+
+policy_app = typer.Typer(no_args_is_help=True, help="The CrossGuard policy pack: list, config, docs.")
+out = Console()
+
+
+@policy_app.command("list")
+def list_policies(as_json: bool = typer.Option(False, "--json", help="Machine-readable catalogue.")) -> None:
+    """Every policy with its severity, area, kind and compliance mapping."""
+    if as_json:
+        typer.echo(json.dumps(catalogue_json(), indent=2))
+        return
+    table = Table(title=f"{len(all_specs())} policies", show_lines=False)
+    table.add_column("policy", no_wrap=True)
+    for col in ("area", "kind", "severity", "compliance", "description"):
+        table.add_column(col, overflow="fold")
+    for s in all_specs():
+        table.add_row(s.name, s.area.value, s.kind.value, s.severity.value,
+                      ", ".join(c.reference for c in s.compliance), s.description)
+    out.print(table)
+
+
+@policy_app.command("config")
+def pulumi_config(
+    env: str = typer.Argument(None, help="Environment: its tier preset plus its GPU cap, budget and estimate."),
+    tier: str = typer.Option(None, "--tier", help="A bare preset instead: dev | staging | prod."),
+    policy_config: Path = typer.Option(None, "--policy-config", help="A configuration file instead."),
+) -> None:
+    """Print the `--policy-pack-config` JSON for `pulumi preview/up --policy-pack platform/policypack`."""
+    from mlops_platform.policy.config import preset
+    from mlops_platform.policy.review import platform_config
+
+    chosen = [x for x in (env, tier, policy_config) if x is not None]
+    if len(chosen) != 1:
+        raise UsageError("give exactly one of ENV, --tier or --policy-config")
+    if tier is not None and tier not in PRESETS:
+        raise UsageError(f"--tier {tier!r}: use one of {', '.join(PRESETS)}")
+    cfg = (platform_config(env) if env is not None else preset(tier) if tier is not None
+           else load_config(policy_config))
+    typer.echo(json.dumps(to_pulumi_config(cfg), indent=2, sort_keys=True))
+
+
+@policy_app.command("docs")
+def docs(output: Path = typer.Option(CATALOGUE, "--output", help="Where to write the catalogue."),
+         check: bool = typer.Option(False, "--check", help="Fail when the file is out of date.")) -> None:
+    """Write (or --check) the generated policy catalogue, docs/policies.md."""
+    text = render_catalogue()
+    if check:
+        current = output.read_text(encoding="utf-8") if output.is_file() else ""
+        if current != text:
+            raise UsageError(f"{output} is out of date — fix: run `mlplat policy docs`")
+        typer.echo(f"{output} is up to date")
+        return
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output} ({len(all_specs())} policies)")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(policy_app, name="policy")

@@ -1,0 +1,122 @@
+"""Reviewed, expiring exceptions to policies.
+
+    # stacks/waivers.yaml
+    waivers:
+      - policy: eks-private-endpoint
+        urn: "urn:pulumi:dev::mlops-platform::*::dev-cluster"   # exact URN or glob pattern
+        reason: Public API for the hackathon week, restricted to the office CIDR.
+        approver: security@example.com
+        expires: 2026-12-15
+
+A waived finding stays in every report, marked waived. A malformed or expired waiver is itself a failure:
+exceptions that nobody renews must not silently live on.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlops_platform.errors import WaiverError
+
+EMAIL = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
+#: Longest a waiver may run: exceptions get re-reviewed at least yearly.
+MAX_WAIVER_DAYS = 366
+
+
+class Waiver(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", description="Policy name (`mlplat policy list`).")
+    urn: str = Field(min_length=1, description="Resource URN, or a glob pattern (`*`, `?`) over URNs.")
+    reason: str = Field(min_length=10, description="Why the exception is acceptable, for the reviewer.")
+    approver: str = Field(pattern=EMAIL, description="Email of whoever approved the exception.")
+    expires: date = Field(description="Last day the waiver applies (ISO date).")
+
+    def covers(self, policy: str, urn: str) -> bool:
+        return policy == self.policy and (urn == self.urn or fnmatch.fnmatchcase(urn, self.urn))
+
+
+class _WaiversFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    waivers: list[Waiver] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Waivers:
+    source: str
+    entries: tuple[Waiver, ...]
+
+    def find(self, policy: str, urn: str) -> Waiver | None:
+        return next((w for w in self.entries if w.covers(policy, urn)), None)
+
+
+NO_WAIVERS = Waivers("", ())
+
+
+def _problem(source: str, where: str, message: str, value: Any = None, fix: str = "") -> str:
+    text = f"{source}: {where}: {message}"
+    if value is not None:
+        text += f" (got {value!r})"
+    return text + (f" — fix: {fix}" if fix else "")
+
+
+def _schema_problems(source: str, exc: ValidationError) -> list[str]:
+    out = []
+    for err in exc.errors():
+        loc = err["loc"]
+        where = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(loc))
+        value = err.get("input") if not isinstance(err.get("input"), dict | list) else None
+        out.append(_problem(source, where or "<root>", err["msg"], value, "see docs/policies.md#waivers"))
+    return out
+
+
+def _rule_problems(source: str, entries: Iterable[Waiver], known: set[str], today: date) -> list[str]:
+    out = []
+    for i, w in enumerate(entries):
+        where = f"waivers[{i}]"
+        if known and w.policy not in known:
+            out.append(_problem(source, f"{where}.policy", "no such policy", w.policy, "run `mlplat policy list`"))
+        if w.expires < today:
+            out.append(_problem(source, f"{where}.expires", f"expired on {w.expires.isoformat()}", None,
+                                "fix the finding, or renew the waiver with a new approval"))
+        elif w.expires > today + timedelta(days=MAX_WAIVER_DAYS):
+            out.append(_problem(source, f"{where}.expires", f"more than {MAX_WAIVER_DAYS} days ahead",
+                                w.expires.isoformat(), "waivers are re-reviewed at least yearly"))
+    return out
+
+
+def parse_waivers(data: Any, source: str, known_policies: Iterable[str] = (), today: date | None = None) -> Waivers:
+    """Validate a waivers document; every problem (file, entry index, field) in one WaiverError."""
+    if data is None:
+        return Waivers(source, ())
+    if not isinstance(data, Mapping):
+        raise WaiverError(_problem(source, "<root>", "expected a mapping with a `waivers` list",
+                                   type(data).__name__))
+    try:
+        parsed = _WaiversFile.model_validate(data)
+    except ValidationError as exc:
+        raise WaiverError("\n".join(_schema_problems(source, exc))) from None
+    problems = _rule_problems(source, parsed.waivers, set(known_policies), today or date.today())
+    if problems:
+        raise WaiverError("\n".join(problems))
+    return Waivers(source, tuple(parsed.waivers))
+
+
+def load_waivers(path: Path, known_policies: Iterable[str] = (), today: date | None = None) -> Waivers:
+    from ruamel.yaml import YAML, YAMLError
+
+    if not path.is_file():
+        raise WaiverError(f"{path}: waivers file not found — fix: pass an existing file or drop --waivers")
+    try:
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except YAMLError as exc:
+        raise WaiverError(f"{path}: not valid YAML: {exc}") from None
+    return parse_waivers(data, str(path), known_policies, today)
