@@ -56,7 +56,8 @@ def program(directory: Path, stack: str | None, config_file: Path | None, tier: 
 
     if not directory.is_dir():
         raise UsageError(f"{directory}: not a directory — fix: pass a Pulumi program directory to --program")
-    plan = run_program(directory, stack=stack, config_file=config_file).to_json()
+    # resolved: the engine changes into the program directory while it runs
+    plan = run_program(directory.resolve(), stack=stack, config_file=config_file).to_json()
     return Subject(plan, directory / "Pulumi.yaml", preset(tier))
 
 
