@@ -7,10 +7,24 @@ from mlops_platform.engine import Plan, run_platform
 
 
 class PlanCache(dict[str, Plan]):
-    """Offline plans of shipped environments, planned on first use: `plans["dev"]`."""
+    """Offline plans of shipped environments, planned on first use: `plans["dev"]`.
+
+    A failed plan is remembered too, so one broken environment fails its tests fast instead of
+    re-planning for every test that asks for it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._errors: dict[str, Exception] = {}
 
     def __missing__(self, env: str) -> Plan:
-        plan = run_platform(env=env)
+        if env in self._errors:
+            raise self._errors[env]
+        try:
+            plan = run_platform(env=env)
+        except Exception as exc:
+            self._errors[env] = exc
+            raise
         self[env] = plan
         return plan
 
