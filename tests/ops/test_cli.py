@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from mlops_platform import policy
+from mlops_platform.errors import PolicyViolationError
 from mlops_platform.ops import automation
 from mlops_platform.ops.automation import PULUMI_INSTALL_HINT, offline_review, protected_resources
+from mlops_platform.policy import review
 
 
 @pytest.fixture
@@ -108,11 +111,28 @@ def test_protected_resources_come_from_the_exported_state():
     assert protected_resources(None) == []
 
 
-def test_offline_review_uses_the_policy_api_when_present(monkeypatch):
-    monkeypatch.delattr(policy, "review_env", raising=False)
-    assert "not available" in offline_review("dev")
-    monkeypatch.setattr(policy, "review_env", lambda env: f"{env}: 0 mandatory violations", raising=False)
-    assert offline_review("dev") == "dev: 0 mandatory violations"
+KEY_URN = "urn:pulumi:dev::mlops-platform::aws:kms/key:Key::secrets"
+
+
+def _subject(tier: str, rotation: bool | None) -> review.Subject:
+    """A one-resource plan (instead of planning a whole environment) evaluated by the real pack."""
+    resources = [] if rotation is None else [{
+        "urn": KEY_URN, "type": "aws:kms/key:Key", "name": "secrets", "parent": "", "dependencies": [],
+        "inputs": {"enableKeyRotation": rotation, "description": "secrets"}}]
+    return review.Subject({"stack": "dev", "resources": resources, "outputs": {}},
+                          Path("stacks/Pulumi.dev.yaml"), policy.preset(tier))
+
+
+def test_offline_review_blocks_on_unwaived_mandatory_violations(monkeypatch, tmp_root):
+    monkeypatch.setattr(review, "environment", lambda env: _subject("prod", rotation=False))
+    with pytest.raises(PolicyViolationError, match=r"kms-rotation: aws:kms/key:Key::secrets") as err:
+        offline_review("dev")
+    assert "mlplat review dev" in str(err.value) and err.value.exit_code == 1
+
+
+def test_offline_review_passes_and_summarises(monkeypatch, tmp_root):
+    monkeypatch.setattr(review, "environment", lambda env: _subject("dev", rotation=None))
+    assert offline_review("dev").startswith("offline review passed (")
 
 
 def test_policy_pack_dir_is_the_shipped_pack():

@@ -5,7 +5,8 @@ Order, each step stopping with one clear reason before anything is touched:
 2. destroy only: refuse a prod / deletion-protected environment unless forced (UsageError);
 3. tools: the `pulumi` CLI on PATH and AWS credentials, both reported at once (ToolMissingError) —
    checked before the Automation API is imported, which would otherwise fail with a raw OSError;
-4. preview/up: preflight (PreflightError) and the offline policy review (PolicyViolationError);
+4. preview/up: preflight (PreflightError) and the offline policy review, waivers applied
+   (PolicyViolationError);
    destroy: the account guard only;
 5. the real operation on the self-managed backend bootstrap created, with the policy pack attached and
    the engine's output streamed; destroy also refuses protected resources in the state unless forced.
@@ -13,7 +14,6 @@ Order, each step stopping with one clear reason before anything is touched:
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import sys
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_platform.config import load_env, repo_root
-from mlops_platform.errors import EngineError, ToolMissingError, UsageError
+from mlops_platform.errors import EngineError, PolicyViolationError, ToolMissingError, UsageError
 from mlops_platform.ops._aws import CREDENTIALS_FIX, Aws
 from mlops_platform.ops.backend import state_backend
 from mlops_platform.ops.preflight import PreflightReport, check_account, run_preflight
@@ -83,15 +83,21 @@ def guard_destroy(cfg: PlatformConfig, force: bool) -> None:
 
 
 def offline_review(env: str) -> str:
-    """The policy team's offline review of the environment, when its API is installed.
+    """The policy team's offline review (`mlplat review ENV`, with stacks/waivers.yaml when present).
 
-    Contract: `mlops_platform.policy.review_env(env)` raises PolicyViolationError on unwaived mandatory
-    violations and returns a printable summary otherwise. Kept to this one function on purpose.
+    The same pack runs again inside the engine; reviewing first stops before any cloud call, and the
+    offline plan sees values a preview would still report as unknown.
     """
-    review_env = getattr(importlib.import_module("mlops_platform.policy"), "review_env", None)
-    if review_env is None:
-        return "offline policy review not available in this build; the pack still runs in the engine"
-    return str(review_env(env))
+    from mlops_platform.policy import review
+
+    report = review.review(review.environment(env), review.resolve_waivers(None, repo_root()))
+    if not report.passed:
+        listed = "\n".join(f"  - {f.policy}: {f.resource}: {f.message}" for f in report.blocking[:10])
+        raise PolicyViolationError(f"offline review of {env}: {len(report.blocking)} unwaived mandatory "
+                                   f"violation(s):\n{listed}\nfix: `mlplat review {env}` shows them all; fix "
+                                   "them or add reviewed waivers to stacks/waivers.yaml")
+    summary = report.summary()
+    return f"offline review passed ({summary['violations']} finding(s), {summary['waived']} waived)"
 
 
 def _gate(cfg: PlatformConfig, aws: Aws, operation: Operation) -> str:
