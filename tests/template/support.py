@@ -45,6 +45,11 @@ def run(*command: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedP
     return subprocess.run(list(command), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def assert_ok(done: subprocess.CompletedProcess[str]) -> None:
+    """A generated project's check passed; otherwise fail with its output."""
+    assert done.returncode == 0, f"{' '.join(done.args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+
+
 def tool(name: str) -> str:
     """A console script of the platform venv (ruff, check-jsonschema, ...)."""
     return str(Path(sys.executable).with_name(name))
