@@ -7,7 +7,7 @@ import re
 import pytest
 from botocore.stub import Stubber
 from mlops_platform import catalog
-from mlops_platform.errors import ToolMissingError
+from mlops_platform.errors import ToolMissingError, UsageError
 from mlops_platform.ops._aws import Aws
 from mlops_platform.ops.prices import PriceSource, hourly_on_demand, price_table, resolve_prices, table_prices
 from ops_stubs import ec2_price_item, products_response, rds_price_item
@@ -103,3 +103,13 @@ def test_hourly_price_skips_zero_rate_dimensions():
     assert hourly_on_demand([zero, real]) == 1.006
     with pytest.raises(LookupError):
         hourly_on_demand([zero])
+
+
+def test_api_mode_failure_is_one_clear_error(aws_env, make_cfg):
+    cfg = make_cfg()
+    aws = Aws("us-east-1")
+    stubber = Stubber(aws.pricing)
+    stubber.add_client_error("get_products", "ThrottlingException", "Rate exceeded", 400)
+    stubber.activate()
+    with pytest.raises(UsageError, match=r"Pricing API failed: ThrottlingException.*--prices table"):
+        resolve_prices(cfg, PriceSource.API, aws)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 PRICING_REGION = "us-east-1"
 # Fail fast: a user waiting on a preflight wants an answer, not five silent retries.
 _CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+_PRICING_CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=3, read_timeout=15)
 
 CREDENTIALS_FIX = ("export AWS_PROFILE=<profile> (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or run "
                    "`aws sso login --profile <profile>`; check with `aws sts get-caller-identity`")
@@ -75,7 +76,8 @@ class Aws:
 
     @cached_property
     def pricing(self) -> PricingClient:
-        return self.session.client("pricing", region_name=PRICING_REGION, config=_CONFIG)
+        # Prices are optional (the table stands in): give up quickly when the API is out of reach.
+        return self.session.client("pricing", region_name=PRICING_REGION, config=_PRICING_CONFIG)
 
 
 def error_code(exc: BaseException) -> str:

@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from mlops_platform.errors import PreflightError
-from mlops_platform.ops._aws import Aws, error_code
+from mlops_platform.ops._aws import Aws, AwsFailure, error_code
 from mlops_platform.ops.backend import StateBackend, state_backend
 
 if TYPE_CHECKING:
@@ -75,8 +75,20 @@ def bootstrap(cfg: PlatformConfig, aws: Aws | None = None) -> BootstrapReport:
     backend = state_backend(cfg)
     aws = aws or Aws(backend.region)
     aws.require_credentials("mlplat bootstrap")
-    _require_account(aws, cfg.environment.account_id)
     report = BootstrapReport(backend)
+    try:
+        _converge(aws, cfg, report)
+    except AwsFailure as exc:
+        done = ", ".join(f"{s.item} {s.change.value}" for s in report.steps) or "nothing"
+        raise PreflightError(f"bootstrap stopped after: {done}; AWS said {error_code(exc)}: {exc} — fix: grant "
+                             "the permissions listed in docs/operations.md (bootstrap) and re-run; "
+                             "re-running is safe") from None
+    return report
+
+
+def _converge(aws: Aws, cfg: PlatformConfig, report: BootstrapReport) -> None:
+    backend = report.backend
+    _require_account(aws, cfg.environment.account_id)
     key_arn = _ensure_key(aws, backend, cfg.base_tags, report)
     ours = _ensure_bucket(aws, backend, cfg.base_tags, report)
     _ensure_versioning(aws, backend.bucket, report)
@@ -85,7 +97,6 @@ def bootstrap(cfg: PlatformConfig, aws: Aws | None = None) -> BootstrapReport:
     _ensure_ownership(aws, backend.bucket, report)
     _ensure_tls_policy(aws, backend.bucket, report)
     _ensure_lifecycle(aws, backend.bucket, ours, report)
-    return report
 
 
 def _require_account(aws: Aws, expected: str) -> None:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlops_platform import catalog
 from mlops_platform.catalog import QuotaFamily
+from mlops_platform.errors import UsageError
 from mlops_platform.ops._aws import Aws, AwsFailure, error_code
 
 if TYPE_CHECKING:
@@ -182,7 +183,11 @@ def resolve_prices(cfg: PlatformConfig, source: PriceSource = PriceSource.TABLE,
     aws = aws or Aws(region)
     if source is PriceSource.API:
         aws.require_credentials("--prices api")
-        return api_prices(cfg, aws)
+        try:
+            return api_prices(cfg, aws)
+        except AwsFailure as exc:
+            raise UsageError(f"the AWS Pricing API failed: {error_code(exc)}: {exc} — fix: grant "
+                             "pricing:GetProducts, or use --prices auto / --prices table") from None
     if not aws.has_credentials():
         return table_prices(region)
     try:
