@@ -138,3 +138,11 @@ def test_offline_review_passes_and_summarises(monkeypatch, tmp_root):
 def test_policy_pack_dir_is_the_shipped_pack():
     assert automation.policy_pack_dir().name == "policypack"
     assert automation.policy_pack_dir().parent.name == "platform"
+
+
+def test_png_without_matplotlib_is_a_usage_error_naming_the_fix(mlplat, no_credentials, monkeypatch, tmp_path):
+    from mlops_platform.ops import render
+
+    monkeypatch.setattr(render, "matplotlib_available", lambda: False)
+    code, out = mlplat("cost", "dev", "--png", str(tmp_path / "c.png"), "--prices", "table")
+    assert code == 2 and "pip install matplotlib" in out and not (tmp_path / "c.png").exists()
