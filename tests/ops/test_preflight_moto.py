@@ -96,3 +96,14 @@ def test_missing_state_backend_points_at_bootstrap(moto, make_cfg):
     backend = _by_check(run_preflight(cfg, _aws(cfg)))["state backend"]
     assert backend.status is Status.FAIL
     assert backend.fix == "run `mlplat bootstrap dev`"
+
+
+def test_an_aws_error_becomes_a_failed_check_naming_the_permission(moto, make_cfg):
+    # moto's Service Quotas backend knows only VPC quotas: EC2 codes make it answer an HTML error page.
+    cfg = make_cfg()
+    checks = _by_check(run_preflight(cfg, Aws(cfg.environment.region)))
+    quotas = checks["quotas"]
+    assert quotas.status is Status.FAIL
+    assert quotas.detail.startswith("AWS call failed: ") and "<html" not in quotas.detail
+    assert "servicequotas:GetServiceQuota" in quotas.fix
+    assert checks["account"].status is Status.PASS  # one failing check does not hide the others

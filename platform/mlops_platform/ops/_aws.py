@@ -87,4 +87,11 @@ def error_code(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def describe(exc: BaseException, limit: int = 200) -> str:
+    """`code: first line of the message`, short: some endpoints answer errors with whole HTML pages."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return f"{error_code(exc)}: {text}"
+
+
 AwsFailure = (ClientError, BotoCoreError)

@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from mlops_platform.errors import PreflightError
-from mlops_platform.ops._aws import Aws, AwsFailure, error_code
+from mlops_platform.ops._aws import Aws, AwsFailure, describe, error_code
 from mlops_platform.ops.backend import StateBackend, state_backend
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ def bootstrap(cfg: PlatformConfig, aws: Aws | None = None) -> BootstrapReport:
         _converge(aws, cfg, report)
     except AwsFailure as exc:
         done = ", ".join(f"{s.item} {s.change.value}" for s in report.steps) or "nothing"
-        raise PreflightError(f"bootstrap stopped after: {done}; AWS said {error_code(exc)}: {exc} — fix: grant "
+        raise PreflightError(f"bootstrap stopped after: {done}; AWS said {describe(exc)} — fix: grant "
                              "the permissions listed in docs/operations.md (bootstrap) and re-run; "
                              "re-running is safe") from None
     return report

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_platform import catalog
 from mlops_platform.catalog import QUOTA_CODES, QuotaFamily
 from mlops_platform.errors import PreflightError
-from mlops_platform.ops._aws import Aws, AwsFailure, error_code
+from mlops_platform.ops._aws import Aws, AwsFailure, describe, error_code
 from mlops_platform.ops.backend import state_backend
 from mlops_platform.versions import EKS_RELEASES
 
@@ -81,12 +81,12 @@ def run_preflight(cfg: PlatformConfig, aws: Aws | None = None) -> PreflightRepor
     aws = aws or Aws(cfg.environment.region)
     aws.require_credentials("mlplat preflight")
     results: list[CheckResult] = []
-    for name, check in CHECKS:
+    for name, check, permissions in CHECKS:
         try:
             results.extend(check(cfg, aws))
         except AwsFailure as exc:
-            results.append(CheckResult(name, Status.FAIL, f"AWS call failed: {error_code(exc)}: {exc}",
-                                       f"grant the caller the read permission this check needs ({name})"))
+            results.append(CheckResult(name, Status.FAIL, f"AWS call failed: {describe(exc)}",
+                                       f"check the endpoint/credentials and allow {', '.join(permissions)}"))
     env = cfg.environment
     return PreflightReport(env.name, env.account_id, env.region, tuple(results))
 
@@ -145,7 +145,8 @@ def offering_results(cfg: PlatformConfig, azs: list[str], offered: dict[str, set
                  if len(set(azs) & offered.get(t, set())) < need}
         name = f"offerings {pool.name}"
         if not short:
-            yield CheckResult(name, Status.PASS, f"{', '.join(pool.instance_types)} offered in ≥ {need} of {azs}")
+            yield CheckResult(name, Status.PASS,
+                              f"{', '.join(pool.instance_types)} offered in ≥ {need} of {', '.join(azs)}")
             continue
         missing = "; ".join(f"{t} not offered in {', '.join(z)}" for t, z in short.items())
         yield CheckResult(name, Status.FAIL, f"{path}: {missing} (needs ≥ {need} of {len(azs)} AZs)",
@@ -264,10 +265,11 @@ def check_state_backend(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
                           "rolled back", fix)
 
 
-CHECKS: tuple[tuple[str, Check], ...] = (
-    ("account", check_account),
-    ("offerings", check_offerings),
-    ("quotas", check_quotas),
-    ("eks version", check_eks_version),
-    ("state backend", check_state_backend),
+#: (name, check, the IAM actions it needs — named in the fix when AWS refuses).
+CHECKS: tuple[tuple[str, Check, tuple[str, ...]], ...] = (
+    ("account", check_account, ("sts:GetCallerIdentity",)),
+    ("offerings", check_offerings, ("ec2:DescribeInstanceTypeOfferings", "ec2:DescribeSubnets")),
+    ("quotas", check_quotas, ("servicequotas:GetServiceQuota", "servicequotas:GetAWSDefaultServiceQuota")),
+    ("eks version", check_eks_version, ("eks:DescribeClusterVersions",)),
+    ("state backend", check_state_backend, ("s3:ListBucket", "s3:GetBucketVersioning")),
 )

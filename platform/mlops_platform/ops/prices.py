@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mlops_platform import catalog
 from mlops_platform.catalog import QuotaFamily
 from mlops_platform.errors import UsageError
-from mlops_platform.ops._aws import Aws, AwsFailure, error_code
+from mlops_platform.ops._aws import Aws, AwsFailure, describe, error_code
 
 if TYPE_CHECKING:
     from mlops_platform.config import PlatformConfig
@@ -186,7 +186,7 @@ def resolve_prices(cfg: PlatformConfig, source: PriceSource = PriceSource.TABLE,
         try:
             return api_prices(cfg, aws)
         except AwsFailure as exc:
-            raise UsageError(f"the AWS Pricing API failed: {error_code(exc)}: {exc} — fix: grant "
+            raise UsageError(f"the AWS Pricing API failed: {describe(exc)} — fix: grant "
                              "pricing:GetProducts, or use --prices auto / --prices table") from None
     if not aws.has_credentials():
         return table_prices(region)
