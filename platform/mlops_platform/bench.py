@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,8 @@ def main() -> int:
         run_platform(stack_file=synthetic_stack(work, 1, 1))  # warm-up: imports are not plan cost
         baseline_per_resource(10, work)
         for pools, projects in sizes:
-            seconds, plan = _timed(lambda p=pools, q=projects: run_platform(stack_file=synthetic_stack(work, p, q)))
+            stack = synthetic_stack(work, pools, projects)
+            seconds, plan = _timed(partial(run_platform, stack_file=stack))
             n = len(plan.resources)
             base = baseline_per_resource(n, work)  # same process, same resource count
             policy = _policy_seconds(plan.to_json())

@@ -1,7 +1,7 @@
 """EC2 instance catalog: the facts validation, policies, preflight and the cost model share.
 
 One reviewed table, not numbers sprinkled through the code. Prices are us-east-1 Linux on-demand
-USD/hour (AWS public price list, checked 2026-11; see docs/cost.md); the cost model scales them per
+USD/hour (AWS public price list, checked 2026-11; see docs/operations.md); the cost model scales them per
 region and swaps in the Pricing API when credentials exist.
 """
 
