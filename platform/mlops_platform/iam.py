@@ -166,3 +166,23 @@ def _statement_problems(stmt: Mapping[str, Any], key_policy: bool) -> list[str]:
     if allow and isinstance(principal, Mapping) and "Federated" in principal and not stmt.get("Condition"):
         problems.append("federated trust without conditions")
     return problems
+
+
+def cluster_autoscaler_access(cluster_name: str, region: str, account_id: str) -> list[Doc]:
+    """cluster-autoscaler: describe the fleet (AWS offers no resource scope for that), but resize and
+    terminate only Auto Scaling groups tagged as owned by this cluster, and read only its node groups."""
+    describe = ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+                "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities",
+                "autoscaling:DescribeTags", "ec2:DescribeImages", "ec2:DescribeInstanceTypes",
+                "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceTypesFromInstanceRequirements"]
+    asgs = f"arn:aws:autoscaling:{region}:{account_id}:autoScalingGroup:*:autoScalingGroupName/*"
+    owned = {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}}
+    nodegroups = f"arn:aws:eks:{region}:{account_id}:nodegroup/{cluster_name}/*"
+    return [statement(describe, ["*"], sid="DescribeFleet"),
+            statement(["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+                      [asgs], sid="ScaleOwnedGroups", condition=owned),
+            statement(["eks:DescribeNodegroup"], [nodegroups], sid="ReadOwnNodegroups")]
+
+
+def sns_publish(topic_arns: Sequence[Any]) -> Doc:
+    return statement(["sns:Publish"], list(topic_arns))

@@ -28,3 +28,43 @@ EKS_RELEASES: dict[str, EksRelease] = {
     )
 }
 SUPPORTED_EKS_VERSIONS: tuple[str, ...] = tuple(EKS_RELEASES)
+
+
+# ---------------------------------------------------------------- in-cluster layer (charts and images)
+@dataclass(frozen=True)
+class HelmChart:
+    """A pinned Helm chart: `repository` is an HTTP chart repo, or empty when `chart` is an oci:// URL."""
+
+    chart: str
+    version: str
+    repository: str = ""
+
+
+#: Every chart the in-cluster layer installs. Bump in a reviewed commit; never a floating version.
+CHARTS: dict[str, HelmChart] = {
+    "nvidia-device-plugin": HelmChart("nvidia-device-plugin", "0.17.1", "https://nvidia.github.io/k8s-device-plugin"),
+    "dcgm-exporter": HelmChart("dcgm-exporter", "4.1.1", "https://nvidia.github.io/dcgm-exporter/helm-charts"),
+    "cluster-autoscaler": HelmChart("cluster-autoscaler", "9.46.6", "https://kubernetes.github.io/autoscaler"),
+    "cert-manager": HelmChart("cert-manager", "v1.17.2", "https://charts.jetstack.io"),
+    "envoy-gateway": HelmChart("oci://docker.io/envoyproxy/gateway-helm", "v1.4.2"),
+    "kserve-crd": HelmChart("oci://ghcr.io/kserve/charts/kserve-crd", "v0.15.2"),
+    "kserve": HelmChart("oci://ghcr.io/kserve/charts/kserve", "v0.15.2"),
+    "kube-prometheus-stack": HelmChart("kube-prometheus-stack", "72.6.2",
+                                       "https://prometheus-community.github.io/helm-charts"),
+    "kuberay-operator": HelmChart("kuberay-operator", "1.4.2", "https://ray-project.github.io/kuberay-helm/"),
+}
+
+#: cluster-autoscaler must match the control plane's minor version (its scheduler simulation is versioned).
+CLUSTER_AUTOSCALER_IMAGE_TAGS: dict[str, str] = {
+    "1.31": "v1.31.2", "1.32": "v1.32.1", "1.33": "v1.33.0", "1.34": "v1.34.0", "1.35": "v1.35.0",
+}
+
+#: Images the platform runs outside Helm charts (charts pin their own images through the chart version).
+IMAGES: dict[str, str] = {
+    # the -full variant carries the PostgreSQL driver and boto3 the tracking server needs
+    "mlflow": "ghcr.io/mlflow/mlflow:v3.17.2-full",
+}
+
+#: RDS PostgreSQL engine version of the tracking database.
+POSTGRES_ENGINE_VERSION = "16.8"
+POSTGRES_PARAMETER_FAMILY = "postgres16"

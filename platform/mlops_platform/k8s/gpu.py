@@ -1,0 +1,112 @@
+"""GPU enablement: NVIDIA device plugin and DCGM exporter on GPU nodes, cluster-autoscaler with its own
+IRSA role so GPU pools scale up from zero and back down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from mlops_platform import iam
+from mlops_platform.k8s._helm import helm_release, namespace
+from mlops_platform.k8s.manifests import gpu_node_affinity, gpu_toleration, irsa_annotation
+from mlops_platform.k8s.names import iam_name
+from mlops_platform.k8s.provider import k8s_opts
+from mlops_platform.versions import CLUSTER_AUTOSCALER_IMAGE_TAGS
+
+GPU_NAMESPACE = "nvidia-gpu"
+AUTOSCALER_NAMESPACE = "kube-system"
+AUTOSCALER_SA = "cluster-autoscaler"
+DCGM_RELEASE = "dcgm-exporter"
+DCGM_PORT = 9400
+
+
+@dataclass(frozen=True)
+class GpuEnablementArgs:
+    cluster_name: str
+    k8s_version: str
+    region: str
+    account_id: str
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer_host: pulumi.Input[str]
+    tags: dict[str, str]
+    provider: k8s.Provider
+    #: Install the autoscaler's ServiceMonitor (needs the monitoring stack's CRDs).
+    monitoring_namespace: str | None = None
+    depends_on: tuple[pulumi.Resource, ...] = ()
+
+
+def on_gpu_nodes() -> dict[str, Any]:
+    """Chart values that schedule a DaemonSet on every GPU node and only there."""
+    return {"tolerations": [gpu_toleration()], "affinity": gpu_node_affinity()}
+
+
+def device_plugin_values() -> dict[str, Any]:
+    # No node-feature-discovery: the AWS layer labels GPU nodes itself, so NFD/GFD stay off.
+    return {**on_gpu_nodes(), "nfd": {"enabled": False}, "gfd": {"enabled": False},
+            "priorityClassName": "system-node-critical", "failOnInitError": True}
+
+
+def dcgm_values() -> dict[str, Any]:
+    # The platform ships its own ServiceMonitor (monitoring.py), so the chart's stays off.
+    return {**on_gpu_nodes(), "serviceMonitor": {"enabled": False},
+            "service": {"enable": True, "port": DCGM_PORT},
+            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}}
+
+
+def autoscaler_values(args: GpuEnablementArgs, role_arn: Any) -> dict[str, Any]:
+    tag = CLUSTER_AUTOSCALER_IMAGE_TAGS[args.k8s_version]
+    values: dict[str, Any] = {
+        "autoDiscovery": {"clusterName": args.cluster_name}, "awsRegion": args.region, "cloudProvider": "aws",
+        "image": {"tag": tag},
+        "rbac": {"serviceAccount": {"create": True, "name": AUTOSCALER_SA, "annotations": irsa_annotation(role_arn)}},
+        # least-waste picks the cheapest pool that fits a pending GPU pod; scale-down returns idle GPU
+        # nodes after 10 minutes (GPU nodes are the expensive ones), system pods never pin a node.
+        "extraArgs": {"expander": "least-waste", "balance-similar-node-groups": True,
+                      "skip-nodes-with-system-pods": False, "scale-down-unneeded-time": "10m",
+                      "scale-down-delay-after-add": "10m", "max-node-provision-time": "15m"},
+        "resources": {"requests": {"cpu": "100m", "memory": "300Mi"}, "limits": {"memory": "600Mi"}},
+        "containerSecurityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                     "capabilities": {"drop": ["ALL"]}},
+        "priorityClassName": "system-cluster-critical",
+    }
+    if args.monitoring_namespace:
+        values["serviceMonitor"] = {"enabled": True, "namespace": args.monitoring_namespace, "interval": "30s"}
+    return values
+
+
+class GpuEnablement(pulumi.ComponentResource):
+    """Device plugin + DCGM exporter (GPU nodes only) and cluster-autoscaler with a scoped IRSA role."""
+
+    autoscaler_role: aws.iam.Role
+
+    def __init__(self, name: str, args: GpuEnablementArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:k8s:GpuEnablement", name, None, opts)
+        kopts = k8s_opts(self, args.provider, list(args.depends_on))
+        # Device plugin and DCGM mount host paths (kubelet socket, GPU devices): privileged by necessity.
+        ns = namespace(f"{name}-ns", GPU_NAMESPACE, "privileged", args.k8s_version, kopts)
+        after_ns = k8s_opts(self, args.provider, [ns, *args.depends_on])
+        helm_release(f"{name}-device-plugin", "nvidia-device-plugin", "nvidia-device-plugin", GPU_NAMESPACE,
+                     device_plugin_values(), after_ns)
+        self.dcgm = helm_release(f"{name}-dcgm", "dcgm-exporter", DCGM_RELEASE, GPU_NAMESPACE, dcgm_values(),
+                                 after_ns)
+        self.autoscaler_role = self._autoscaler_role(name, args)
+        helm_release(f"{name}-autoscaler", "cluster-autoscaler", "cluster-autoscaler", AUTOSCALER_NAMESPACE,
+                     autoscaler_values(args, self.autoscaler_role.arn), kopts)
+        self.register_outputs({"autoscaler_role_arn": self.autoscaler_role.arn})
+
+    def _autoscaler_role(self, name: str, args: GpuEnablementArgs) -> aws.iam.Role:
+        role = aws.iam.Role(
+            f"{name}-autoscaler-role", name=iam_name(args.cluster_name, "cluster-autoscaler"),
+            assume_role_policy=iam.to_json(iam.irsa_trust(args.oidc_provider_arn, args.oidc_issuer_host,
+                                                          AUTOSCALER_NAMESPACE, AUTOSCALER_SA)),
+            tags=args.tags, opts=pulumi.ResourceOptions(parent=self))
+        aws.iam.RolePolicy(
+            f"{name}-autoscaler-policy", role=role.id,
+            policy=iam.to_json(iam.document(*iam.cluster_autoscaler_access(args.cluster_name, args.region,
+                                                                           args.account_id))),
+            opts=pulumi.ResourceOptions(parent=self))
+        return role

@@ -1,0 +1,238 @@
+"""`ModelServing`: the reusable component projects use to serve a model on the platform.
+
+Two modes: `deployment` (Deployment + Service + HPA + PodDisruptionBudget, an optional canary Deployment
+whose share of traffic follows the replica ratio) and `kserve` (an InferenceService). Both get restricted
+pod security, /healthz and /readyz probes, requests and limits, spread over zones and nodes, GPU placement
+when GPUs are asked for, a ServiceMonitor and a drift alert for this model.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from enum import StrEnum
+from typing import Annotated, Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mlops_platform import contract, naming
+from mlops_platform.config.schema import DNS_LABEL
+from mlops_platform.k8s import manifests as m
+from mlops_platform.k8s.alerts import drift_rule
+from mlops_platform.k8s.monitoring import service_monitor_spec
+from mlops_platform.k8s.provider import k8s_opts
+
+QUANTITY = r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$"
+NAME_LABEL = "app.kubernetes.io/name"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+TRACK_LABEL = "mlops.io/track"
+KSERVE_LABEL = "serving.kserve.io/inferenceservice"
+Quantity = Annotated[str, Field(pattern=QUANTITY)]
+
+
+class ServingMode(StrEnum):
+    DEPLOYMENT = "deployment"  # plain Deployment + Service + HPA + PDB (canary by replica ratio)
+    KSERVE = "kserve"  # a KServe InferenceService routed through the platform gateway
+
+
+class KServeDeploymentMode(StrEnum):
+    RAW = "RawDeployment"  # what the platform installs: Deployments + HPA, no Knative
+    SERVERLESS = "Serverless"  # needs Knative in the cluster; the only KServe mode with canaryTrafficPercent
+
+
+def image_is_pinned(image: str) -> bool:
+    """A digest, or a tag that is not `latest`."""
+    if "@sha256:" in image:
+        return True
+    last = image.rsplit("/", 1)[-1]
+    return ":" in last and not last.endswith(":latest")
+
+
+class ModelServingArgs(BaseModel):
+    """Typed arguments of `ModelServing`; invalid combinations fail before anything is created."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    namespace: str = Field(pattern=DNS_LABEL, max_length=63, description="Project namespace. Required.")
+    name: str = Field(pattern=DNS_LABEL, max_length=40, description="Model service name. Required.")
+    image: str = Field(min_length=3, description="Server image, pinned by tag or digest. Required.")
+    port: int = Field(default=8080, ge=1024, le=65535, description="Container port (non-root). Default: 8080.")
+    min_replicas: int = Field(default=2, ge=1, description="Default: 2 (one node drain never takes it down).")
+    max_replicas: int = Field(default=4, ge=1, description="Default: 4.")
+    canary_image: str | None = Field(default=None, description="Canary image. Default: none.")
+    canary_percent: int = Field(default=0, ge=0, le=99, description="Share of traffic for the canary. Default: 0.")
+    gpus: int = Field(default=0, ge=0, le=8, description="nvidia.com/gpu per replica. Default: 0.")
+    gpu_type: str | None = Field(default=None, description="Select nodes by mlops.io/gpu-type. Default: any.")
+    gpu_pool: str | None = Field(default=None, description="Select nodes by mlops.io/pool. Default: any.")
+    cpu: Quantity = Field(default="500m", description="CPU request. Default: 500m.")
+    memory: Quantity = Field(default="1Gi", description="Memory request (and limit). Default: 1Gi.")
+    cpu_limit: Quantity | None = Field(default=None, description="CPU limit. Default: none (no throttling).")
+    memory_limit: Quantity | None = Field(default=None, description="Memory limit. Default: = memory.")
+    service_account: str | None = Field(default=None, description="Default: the project's <ns>-workload.")
+    drift_threshold: float = Field(default=contract.DEFAULT_DRIFT_THRESHOLD, gt=0,
+                                   description="PSI alert threshold. Default: 0.2.")
+    mode: ServingMode = Field(default=ServingMode.DEPLOYMENT, description="Default: deployment.")
+    kserve_deployment_mode: KServeDeploymentMode = Field(default=KServeDeploymentMode.RAW,
+                                                         description="Default: RawDeployment (the platform's).")
+    target_cpu_utilization: int = Field(default=70, ge=10, le=100, description="HPA target. Default: 70.")
+    env: dict[str, str] = Field(default_factory=dict, description="Plain env vars (no secrets). Default: none.")
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelServingArgs:
+        problems = [f"{field}: {msg}" for field, msg in self._problems()]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _problems(self) -> list[tuple[str, str]]:
+        out = []
+        for field in ("image", "canary_image"):
+            image = getattr(self, field)
+            if image is not None and not image_is_pinned(image):
+                out.append((field, f"{image!r} floats — fix: pin a version tag or @sha256 digest, never latest"))
+        if self.max_replicas < self.min_replicas:
+            out.append(("max_replicas", f"{self.max_replicas} < min_replicas {self.min_replicas}"))
+        if (self.canary_image is None) != (self.canary_percent == 0):
+            out.append(("canary_percent", "set canary_image and canary_percent (1-99) together"))
+        if self.canary_image and self.mode is ServingMode.KSERVE \
+                and self.kserve_deployment_mode is KServeDeploymentMode.RAW:
+            out.append(("canary_image", "KServe applies canaryTrafficPercent only in Serverless mode — fix: use "
+                                        "mode=deployment, or kserve_deployment_mode=Serverless with Knative"))
+        if self.gpus == 0 and (self.gpu_type or self.gpu_pool):
+            out.append(("gpus", "gpu_type/gpu_pool given but gpus is 0"))
+        if any(re.search(r"(?i)secret|password|token|key", k) for k in self.env):
+            out.append(("env", "looks like a secret — fix: mount a Secret as a file instead of an env var"))
+        return out
+
+    @property
+    def sa(self) -> str:
+        return self.service_account or naming.project_service_account(self.namespace)
+
+
+def canary_replicas(stable: int, percent: int) -> int:
+    """Canary pods so that canary/(stable+canary) ≈ percent (at least one)."""
+    return max(1, math.ceil(stable * percent / (100 - percent)))
+
+
+def container(args: ModelServingArgs, image: str) -> dict[str, Any]:
+    _, tmp_mount = m.tmp_volume()
+    env = [{"name": k, "value": v} for k, v in sorted(args.env.items())]
+    return {
+        # KServe finds the model server by this container name
+        "name": "kserve-container" if args.mode is ServingMode.KSERVE else "model", "image": image,
+        "ports": [{"name": "http", "containerPort": args.port, "protocol": "TCP"}],
+        "env": [{"name": "MODEL_NAME", "value": args.name}, *env],
+        "resources": m.resources(args.cpu, args.memory, cpu_limit=args.cpu_limit, memory_limit=args.memory_limit,
+                                 gpus=args.gpus),
+        "securityContext": m.container_security_context(),
+        "livenessProbe": m.http_probe("/healthz", "http", initial_delay=10),
+        # a model can take minutes to load: readiness gates traffic, liveness only restarts a hung server
+        "readinessProbe": m.http_probe("/readyz", "http", initial_delay=5, period=5),
+        "startupProbe": m.http_probe("/healthz", "http", period=10, failures=30),
+        "volumeMounts": [tmp_mount],
+    }
+
+
+def pod_spec(args: ModelServingArgs, image: str, labels: dict[str, str]) -> dict[str, Any]:
+    tmp_volume, _ = m.tmp_volume()
+    spec: dict[str, Any] = {
+        "serviceAccountName": args.sa, "automountServiceAccountToken": False,
+        "securityContext": m.pod_security_context(), "containers": [container(args, image)],
+        "volumes": [tmp_volume], "topologySpreadConstraints": m.topology_spread(labels),
+        "terminationGracePeriodSeconds": 30,
+    }
+    if args.gpus:
+        spec.update(m.gpu_placement(args.gpu_type, args.gpu_pool))
+    return spec
+
+
+def pod_labels(args: ModelServingArgs, track: str) -> dict[str, str]:
+    # canary pods are not the availability-bearing workload: the stable track carries replicas and PDB
+    component = "serving" if track == "stable" else "serving-canary"
+    return {NAME_LABEL: args.name, COMPONENT_LABEL: component, TRACK_LABEL: track}
+
+
+def deployment_spec(args: ModelServingArgs, track: str, image: str, replicas: int) -> dict[str, Any]:
+    labels = pod_labels(args, track)
+    selector = {NAME_LABEL: args.name, TRACK_LABEL: track}
+    return {"replicas": replicas, "selector": {"matchLabels": selector},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec(args, image, selector)}}
+
+
+def hpa_spec(args: ModelServingArgs, deployment: str) -> dict[str, Any]:
+    return {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
+            "minReplicas": args.min_replicas, "maxReplicas": args.max_replicas,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                "type": "Utilization", "averageUtilization": args.target_cpu_utilization}}}],
+            # GPU pods are slow to start: scale down only after 5 calm minutes
+            "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}}}
+
+
+def inference_service(args: ModelServingArgs) -> dict[str, Any]:
+    """InferenceService manifest (apiVersion/kind/metadata/spec) for `mode=kserve`."""
+    image = args.canary_image or args.image
+    pod = pod_spec(args, image, {KSERVE_LABEL: args.name})
+    predictor: dict[str, Any] = {"minReplicas": args.min_replicas, "maxReplicas": args.max_replicas,
+                                 "scaleMetric": "cpu", "scaleTarget": args.target_cpu_utilization,
+                                 **pod}
+    if args.canary_image:  # KServe semantics: the spec is the new revision, the last good one keeps the rest
+        predictor["canaryTrafficPercent"] = args.canary_percent
+    annotations = {"serving.kserve.io/deploymentMode": args.kserve_deployment_mode.value,
+                   "serving.kserve.io/autoscalerClass": "hpa"}
+    return {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+            "metadata": m.meta(args.name, args.namespace, {COMPONENT_LABEL: "serving"}, annotations),
+            "spec": {"predictor": predictor}}
+
+
+class ModelServing(pulumi.ComponentResource):
+    """One served model in a project namespace (see module docstring for what it creates)."""
+
+    def __init__(self, name: str, args: ModelServingArgs, provider: k8s.Provider,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:k8s:ModelServing", name, None, opts)
+        kopts = k8s_opts(self, provider)
+        if args.mode is ServingMode.KSERVE:
+            isvc = inference_service(args)
+            k8s.apiextensions.CustomResource(f"{name}-isvc", api_version=isvc["apiVersion"], kind=isvc["kind"],
+                                             metadata=isvc["metadata"], spec=isvc["spec"], opts=kopts)
+            scrape = service_monitor_spec({KSERVE_LABEL: args.name}, "http", args.namespace)
+            scrape["endpoints"][0] = {"targetPort": args.port, "path": "/metrics", "interval": "30s"}
+        else:
+            self._deployment_mode(name, args, provider)
+            scrape = service_monitor_spec({NAME_LABEL: args.name}, "http", args.namespace)
+        k8s.apiextensions.CustomResource(
+            f"{name}-monitor", api_version="monitoring.coreos.com/v1", kind="ServiceMonitor",
+            metadata=m.meta(args.name, args.namespace, {NAME_LABEL: args.name}), spec=scrape, opts=kopts)
+        rule = drift_rule(args.drift_threshold, f'namespace="{args.namespace}",model="{args.name}"',
+                          name="ModelDriftAboveThreshold")
+        k8s.apiextensions.CustomResource(
+            f"{name}-drift", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
+            metadata=m.meta(f"{args.name}-drift", args.namespace, {NAME_LABEL: args.name}),
+            spec={"groups": [{"name": f"{args.namespace}.{args.name}.drift", "rules": [rule]}]}, opts=kopts)
+        self.service_host = f"{args.name}.{args.namespace}.svc.cluster.local"
+        self.register_outputs({"service_host": self.service_host})
+
+    def _deployment_mode(self, name: str, args: ModelServingArgs, provider: k8s.Provider) -> None:
+        ns, labels = args.namespace, {NAME_LABEL: args.name, COMPONENT_LABEL: "serving"}
+        # the HPA owns replicas after creation; Pulumi sets the initial count only
+        hpa_owned = pulumi.ResourceOptions.merge(k8s_opts(self, provider),
+                                                 pulumi.ResourceOptions(ignore_changes=["spec.replicas"]))
+        k8s.apps.v1.Deployment(f"{name}-deployment", metadata=m.meta(args.name, ns, labels),
+                               spec=deployment_spec(args, "stable", args.image, args.min_replicas), opts=hpa_owned)
+        kopts = k8s_opts(self, provider)
+        if args.canary_image:
+            k8s.apps.v1.Deployment(
+                f"{name}-canary", metadata=m.meta(f"{args.name}-canary", ns, {**labels, TRACK_LABEL: "canary"}),
+                spec=deployment_spec(args, "canary", args.canary_image,
+                                     canary_replicas(args.min_replicas, args.canary_percent)), opts=kopts)
+        k8s.core.v1.Service(f"{name}-service", metadata=m.meta(args.name, ns, labels), spec={
+            "type": "ClusterIP", "selector": {NAME_LABEL: args.name},  # both tracks: split by replica ratio
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]}, opts=kopts)
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(f"{name}-hpa", metadata=m.meta(args.name, ns, labels),
+                                                   spec=hpa_spec(args, args.name), opts=kopts)
+        k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=m.meta(args.name, ns, labels), spec={
+            "maxUnavailable": 1, "selector": {"matchLabels": {NAME_LABEL: args.name, TRACK_LABEL: "stable"}}},
+            opts=kopts)

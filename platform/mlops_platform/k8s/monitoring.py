@@ -1,0 +1,179 @@
+"""Monitoring: kube-prometheus-stack with Alertmanager on (alerts to an SNS topic the owners subscribe to,
+and Slack when configured), per-environment retention, Grafana admin credentials from a generated secret,
+the platform's PrometheusRules, ServiceMonitors and Grafana dashboards."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from mlops_platform import iam
+from mlops_platform.k8s._helm import helm_release, namespace
+from mlops_platform.k8s.alerts import AlertThresholds, platform_rule_groups
+from mlops_platform.k8s.dashboards import platform_dashboards
+from mlops_platform.k8s.manifests import irsa_annotation, meta
+from mlops_platform.k8s.names import iam_name
+from mlops_platform.k8s.provider import k8s_opts
+
+MONITORING_NAMESPACE = "monitoring"
+RELEASE = "kube-prometheus-stack"
+FULLNAME = "kps"  # short resource names: kps-prometheus, kps-alertmanager
+PROMETHEUS_URL = f"http://{FULLNAME}-prometheus.{MONITORING_NAMESPACE}.svc.cluster.local:9090"
+ALERTMANAGER_SA = "alertmanager"
+GRAFANA_SECRET = "grafana-admin"
+SLACK_SECRET = "alertmanager-slack"
+DASHBOARD_LABEL = {"grafana_dashboard": "1"}
+#: Label every platform-provisioned monitoring object carries.
+PLATFORM_LABELS = {"app.kubernetes.io/part-of": "mlops-platform"}
+
+
+@dataclass(frozen=True)
+class MonitoringArgs:
+    cluster_name: str
+    k8s_version: str
+    region: str
+    retention: str
+    storage_gib: int
+    alert_emails: tuple[str, ...]
+    thresholds: AlertThresholds
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer_host: pulumi.Input[str]
+    tags: dict[str, str]
+    provider: k8s.Provider
+    slack_webhook_url: pulumi.Input[str] | None = None
+    gpu_namespace: str | None = None  # where the DCGM exporter runs (None: GPU enablement off)
+
+
+def alertmanager_config(topic_arn: Any, region: str, slack: bool) -> dict[str, Any]:
+    """Everything goes to the platform receiver; the always-firing Watchdog goes nowhere."""
+    receiver: dict[str, Any] = {"name": "platform", "sns_configs": [{
+        "topic_arn": topic_arn, "sigv4": {"region": region}, "send_resolved": True,
+        "subject": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}"}]}
+    if slack:  # the webhook URL is read from a mounted Secret, never from values
+        receiver["slack_configs"] = [{"api_url_file": f"/etc/alertmanager/secrets/{SLACK_SECRET}/url",
+                                      "send_resolved": True}]
+    return {"route": {"receiver": "platform", "group_by": ["alertname", "namespace"], "group_wait": "30s",
+                      "group_interval": "5m", "repeat_interval": "4h",
+                      "routes": [{"receiver": "null", "matchers": ['alertname = "Watchdog"']}]},
+            "receivers": [receiver, {"name": "null"}]}
+
+
+def stack_values(args: MonitoringArgs, topic_arn: Any) -> dict[str, Any]:
+    slack = args.slack_webhook_url is not None
+    every_namespace = {"ruleSelectorNilUsesHelmValues": False, "serviceMonitorSelectorNilUsesHelmValues": False,
+                       "podMonitorSelectorNilUsesHelmValues": False, "ruleNamespaceSelector": {},
+                       "serviceMonitorNamespaceSelector": {}, "podMonitorNamespaceSelector": {}}
+    volume = {"volumeClaimTemplate": {"spec": {"accessModes": ["ReadWriteOnce"],
+                                               "resources": {"requests": {"storage": f"{args.storage_gib}Gi"}}}}}
+    return {
+        "fullnameOverride": FULLNAME,
+        "alertmanager": {
+            "enabled": True, "config": alertmanager_config(topic_arn, args.region, slack),
+            "serviceAccount": {"create": True, "name": ALERTMANAGER_SA},
+            "alertmanagerSpec": {"retention": "120h", "secrets": [SLACK_SECRET] if slack else []}},
+        "prometheus": {"prometheusSpec": {
+            **every_namespace, "retention": args.retention,
+            # keep 10% headroom so a full volume never stops ingestion
+            "retentionSize": f"{int(args.storage_gib * 0.9)}GB", "storageSpec": volume}},
+        "grafana": {
+            "enabled": True, "admin": {"existingSecret": GRAFANA_SECRET, "userKey": "admin-user",
+                                       "passwordKey": "admin-password"},
+            "service": {"type": "ClusterIP"},
+            "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
+                                       "searchNamespace": MONITORING_NAMESPACE}}},
+    }
+
+
+def admin_credentials(password: pulumi.Output[str]) -> dict[str, pulumi.Input[str]]:
+    return {"admin-user": "admin", "admin-password": password}
+
+
+def email_slug(email: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", email.lower()).strip("-")
+
+
+class Monitoring(pulumi.ComponentResource):
+    """kube-prometheus-stack plus the platform's rules, ServiceMonitors and dashboards."""
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:k8s:Monitoring", name, None, opts)
+        ns = namespace(f"{name}-ns", MONITORING_NAMESPACE, "privileged", args.k8s_version,
+                       k8s_opts(self, args.provider))  # node-exporter needs host network and PID namespaces
+        inside = k8s_opts(self, args.provider, [ns])
+        self.alerts_topic = self._alert_topic(name, args)
+        secrets = self._secrets(name, args, inside)
+        values = stack_values(args, self.alerts_topic.arn)
+        values["alertmanager"]["serviceAccount"]["annotations"] = irsa_annotation(self._alertmanager_role(name, args))
+        self.release = helm_release(f"{name}-stack", "kube-prometheus-stack", RELEASE, MONITORING_NAMESPACE,
+                                    values, k8s_opts(self, args.provider, [ns, *secrets]))
+        after_crds = k8s_opts(self, args.provider, [self.release])
+        self._rules(name, args, after_crds)
+        self._service_monitors(name, args, after_crds)
+        for cm_name, board in platform_dashboards().items():
+            k8s.core.v1.ConfigMap(f"{name}-{cm_name}",
+                                  metadata=meta(cm_name, MONITORING_NAMESPACE, {**PLATFORM_LABELS, **DASHBOARD_LABEL}),
+                                  data={f"{board['uid']}.json": json.dumps(board, sort_keys=True)}, opts=inside)
+        self.prometheus_url = PROMETHEUS_URL
+        self.register_outputs({"prometheus_url": PROMETHEUS_URL, "alerts_topic_arn": self.alerts_topic.arn})
+
+    def _alert_topic(self, name: str, args: MonitoringArgs) -> aws.sns.Topic:
+        topic = aws.sns.Topic(f"{name}-alerts", name=f"{args.cluster_name}-alerts", kms_master_key_id="alias/aws/sns",
+                              tags=args.tags, opts=pulumi.ResourceOptions(parent=self))
+        for email in args.alert_emails:  # owners confirm the subscription once by email
+            aws.sns.TopicSubscription(f"{name}-alerts-{email_slug(email)}", topic=topic.arn, protocol="email",
+                                      endpoint=email, opts=pulumi.ResourceOptions(parent=self))
+        return topic
+
+    def _alertmanager_role(self, name: str, args: MonitoringArgs) -> pulumi.Output[str]:
+        trust = iam.irsa_trust(args.oidc_provider_arn, args.oidc_issuer_host, MONITORING_NAMESPACE, ALERTMANAGER_SA)
+        role = aws.iam.Role(f"{name}-alertmanager-role", name=iam_name(args.cluster_name, "alertmanager"),
+                            assume_role_policy=iam.to_json(trust), tags=args.tags,
+                            opts=pulumi.ResourceOptions(parent=self))
+        aws.iam.RolePolicy(f"{name}-alertmanager-policy", role=role.id,
+                           policy=iam.to_json(iam.document(iam.sns_publish([self.alerts_topic.arn]))),
+                           opts=pulumi.ResourceOptions(parent=self))
+        return role.arn
+
+    def _secrets(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
+        password = random.RandomPassword(f"{name}-grafana-password", length=32, special=False,
+                                         opts=pulumi.ResourceOptions(parent=self))
+        out: list[pulumi.Resource] = [k8s.core.v1.Secret(
+            f"{name}-grafana-admin", metadata=meta(GRAFANA_SECRET, MONITORING_NAMESPACE, PLATFORM_LABELS),
+            type="Opaque", string_data=admin_credentials(password.result), opts=opts)]
+        if args.slack_webhook_url is not None:
+            out.append(k8s.core.v1.Secret(
+                f"{name}-slack", metadata=meta(SLACK_SECRET, MONITORING_NAMESPACE, PLATFORM_LABELS), type="Opaque",
+                string_data={"url": pulumi.Output.secret(args.slack_webhook_url)}, opts=opts))
+        return out
+
+    def _rules(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions) -> None:
+        for group, rules in platform_rule_groups(args.thresholds).items():
+            k8s.apiextensions.CustomResource(
+                f"{name}-rules-{group}", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
+                metadata=meta(f"mlops-{group}", MONITORING_NAMESPACE, PLATFORM_LABELS),
+                spec={"groups": [{"name": f"mlops.{group}", "rules": rules}]}, opts=opts)
+
+    def _service_monitors(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions) -> None:
+        monitors = {"model-serving": service_monitor_spec({"mlops.io/scrape": "serving"}, "http", None)}
+        if args.gpu_namespace:
+            monitors["dcgm-exporter"] = service_monitor_spec({"app.kubernetes.io/name": "dcgm-exporter"},
+                                                             "metrics", args.gpu_namespace)
+        for sm_name, spec in monitors.items():
+            k8s.apiextensions.CustomResource(
+                f"{name}-sm-{sm_name}", api_version="monitoring.coreos.com/v1", kind="ServiceMonitor",
+                metadata=meta(sm_name, MONITORING_NAMESPACE, PLATFORM_LABELS), spec=spec, opts=opts)
+
+
+def service_monitor_spec(match_labels: dict[str, str], port: str, namespace_: str | None,
+                         interval: str = "30s") -> dict[str, Any]:
+    """Scrape `port` of Services matching the labels, in one namespace or (None) in any namespace."""
+    ns_selector: dict[str, Any] = {"matchNames": [namespace_]} if namespace_ else {"any": True}
+    return {"selector": {"matchLabels": dict(match_labels)}, "namespaceSelector": ns_selector,
+            "endpoints": [{"port": port, "path": "/metrics", "interval": interval}]}

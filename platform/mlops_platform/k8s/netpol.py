@@ -1,0 +1,53 @@
+"""Network policies of a project namespace: deny everything, then allow exactly what a tenant needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlops_platform.k8s.manifests import Manifest
+
+NS_NAME_LABEL = "kubernetes.io/metadata.name"
+#: The node's instance metadata service: pods must never reach it (it would hand out the node role).
+IMDS_CIDR = "169.254.169.254/32"
+
+
+@dataclass(frozen=True)
+class PlatformPeers:
+    """Platform namespaces a project talks to (None/empty when that component is off)."""
+
+    ingress_namespaces: tuple[str, ...] = ()  # gateway data plane and KServe controller
+    monitoring_namespace: str | None = None
+    tracking_namespace: str | None = None
+    tracking_port: int = 5000
+
+
+def _from_namespaces(names: tuple[str, ...]) -> list[Manifest]:
+    return [{"namespaceSelector": {"matchLabels": {NS_NAME_LABEL: n}}} for n in names]
+
+
+def project_policies(peers: PlatformPeers) -> list[Manifest]:
+    """[{name, spec}] in a fixed order; the first denies all ingress and egress of every pod."""
+    everyone: Manifest = {"podSelector": {}}
+    policies = [
+        ("default-deny", {**everyone, "policyTypes": ["Ingress", "Egress"]}),
+        ("allow-same-namespace", {**everyone, "policyTypes": ["Ingress", "Egress"],
+                                  "ingress": [{"from": [{"podSelector": {}}]}],
+                                  "egress": [{"to": [{"podSelector": {}}]}]}),
+        ("allow-dns", {**everyone, "policyTypes": ["Egress"], "egress": [{
+            "to": [{"namespaceSelector": {"matchLabels": {NS_NAME_LABEL: "kube-system"}},
+                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]}),
+        # AWS APIs (S3, ECR, STS for IRSA) over TLS; never the node's metadata service.
+        ("allow-https-egress", {**everyone, "policyTypes": ["Egress"], "egress": [{
+            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [IMDS_CIDR]}}],
+            "ports": [{"protocol": "TCP", "port": 443}]}]}),
+    ]
+    sources = peers.ingress_namespaces + ((peers.monitoring_namespace,) if peers.monitoring_namespace else ())
+    if sources:
+        policies.append(("allow-from-platform", {**everyone, "policyTypes": ["Ingress"],
+                                                 "ingress": [{"from": _from_namespaces(sources)}]}))
+    if peers.tracking_namespace:
+        policies.append(("allow-tracking-egress", {**everyone, "policyTypes": ["Egress"], "egress": [{
+            "to": _from_namespaces((peers.tracking_namespace,)),
+            "ports": [{"protocol": "TCP", "port": peers.tracking_port}]}]}))
+    return [{"name": n, "spec": s} for n, s in policies]

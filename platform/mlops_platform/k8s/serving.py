@@ -1,0 +1,83 @@
+"""The serving stack: KServe (CRDs + controller, RawDeployment mode) behind the platform's ingress, an
+Envoy Gateway (Gateway API) on an internal load balancer, and cert-manager for KServe's webhook.
+
+Models are routed as `<name>-<namespace>.<ingress_domain>`. RawDeployment keeps serving on plain
+Deployments + HPA (no Knative), so GPU pods scale like any workload. Projects deploy models with
+`ModelServing` (model_serving.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlops_platform.k8s._helm import helm_release, namespace
+from mlops_platform.k8s.manifests import meta
+from mlops_platform.k8s.provider import k8s_opts
+
+KSERVE_NAMESPACE = "kserve"
+GATEWAY_NAMESPACE = "envoy-gateway-system"  # the Envoy data plane runs here, next to its controller
+CERT_MANAGER_NAMESPACE = "cert-manager"
+GATEWAY_CLASS = "mlops-models"
+GATEWAY_NAME = "kserve-ingress-gateway"
+#: Keeps the gateway's load balancer inside the VPC (no public endpoint for models).
+INTERNAL_LB_ANNOTATIONS = {"service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+                           "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}
+
+
+@dataclass(frozen=True)
+class ServingStackArgs:
+    k8s_version: str
+    ingress_domain: str
+    provider: k8s.Provider
+
+
+def kserve_values(domain: str) -> dict[str, Any]:
+    return {"kserve": {"controller": {
+        "deploymentMode": "RawDeployment",
+        "gateway": {"domain": domain, "domainTemplate": "{{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}",
+                    "ingressGateway": {"enableGatewayApi": True,
+                                       "kserveGateway": f"{KSERVE_NAMESPACE}/{GATEWAY_NAME}",
+                                       "createGateway": False}}}}}
+
+
+def gateway_spec(domain: str) -> dict[str, Any]:
+    return {"gatewayClassName": GATEWAY_CLASS,
+            "infrastructure": {"annotations": dict(INTERNAL_LB_ANNOTATIONS)},
+            "listeners": [{"name": "http", "protocol": "HTTP", "port": 80, "hostname": f"*.{domain}",
+                           "allowedRoutes": {"namespaces": {"from": "All"}}}]}
+
+
+class ServingStack(pulumi.ComponentResource):
+    """cert-manager, Envoy Gateway + an internal Gateway, KServe CRDs and controller."""
+
+    def __init__(self, name: str, args: ServingStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:k8s:ServingStack", name, None, opts)
+        p, v = args.provider, args.k8s_version
+        cm_ns = namespace(f"{name}-cert-manager-ns", CERT_MANAGER_NAMESPACE, "restricted", v, k8s_opts(self, p))
+        cert_manager = helm_release(f"{name}-cert-manager", "cert-manager", "cert-manager", CERT_MANAGER_NAMESPACE,
+                                    {"crds": {"enabled": True}}, k8s_opts(self, p, [cm_ns]))
+        # Third-party controllers whose pod specs the charts own: baseline (no host access) is enforced;
+        # restricted would reject them on any chart-side change to their security context.
+        gw_ns = namespace(f"{name}-gateway-ns", GATEWAY_NAMESPACE, "baseline", v, k8s_opts(self, p))
+        envoy = helm_release(f"{name}-envoy-gateway", "envoy-gateway", "envoy-gateway", GATEWAY_NAMESPACE, {},
+                             k8s_opts(self, p, [gw_ns]))
+        ks_ns = namespace(f"{name}-kserve-ns", KSERVE_NAMESPACE, "baseline", v, k8s_opts(self, p))
+        gw_class = k8s.apiextensions.CustomResource(
+            f"{name}-gateway-class", api_version="gateway.networking.k8s.io/v1", kind="GatewayClass",
+            metadata=meta(GATEWAY_CLASS), spec={"controllerName": "gateway.envoyproxy.io/gatewayclass-controller"},
+            opts=k8s_opts(self, p, [envoy]))
+        gateway = k8s.apiextensions.CustomResource(
+            f"{name}-gateway", api_version="gateway.networking.k8s.io/v1", kind="Gateway",
+            metadata=meta(GATEWAY_NAME, KSERVE_NAMESPACE), spec=gateway_spec(args.ingress_domain),
+            opts=k8s_opts(self, p, [gw_class, ks_ns]))
+        crds = helm_release(f"{name}-kserve-crd", "kserve-crd", "kserve-crd", KSERVE_NAMESPACE, {},
+                            k8s_opts(self, p, [ks_ns]))
+        self.kserve = helm_release(f"{name}-kserve", "kserve", "kserve", KSERVE_NAMESPACE,
+                                   kserve_values(args.ingress_domain),
+                                   k8s_opts(self, p, [crds, cert_manager, gateway]))
+        self.ingress_domain = args.ingress_domain
+        self.register_outputs({"ingress_domain": args.ingress_domain})

@@ -1,0 +1,187 @@
+"""Per-project tenancy: an isolated, least-privileged, budgeted place for one ML team.
+
+For one project: a restricted namespace with quota, limit range and default-deny network policies; a
+workload ServiceAccount bound by IRSA to a role limited to the project's S3 prefixes and its own ECR
+repository; that repository; a GitHub Actions OIDC role for CI (no long-lived keys) with edit rights in
+the namespace only; and a monthly AWS Budget alerting the owners. Everything is named from the project's
+own name, so adding or removing a project never touches another project's resources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from mlops_platform import iam, naming
+from mlops_platform.aws.budget import CostBudget, CostBudgetArgs
+from mlops_platform.aws.registry import Repository, RepositoryArgs
+from mlops_platform.config.schema import ProjectConfig
+from mlops_platform.k8s import netpol
+from mlops_platform.k8s._helm import namespace
+from mlops_platform.k8s.manifests import Manifest, irsa_annotation, meta
+from mlops_platform.k8s.names import iam_name
+from mlops_platform.k8s.provider import k8s_opts
+from mlops_platform.layers import BucketRef
+
+PROJECT_LABEL = "mlops.io/project"
+#: Cost-allocation tag the project's budget filters on (activate it once in the Billing console).
+PROJECT_TAG = "project"
+#: Project buckets (roles of the AWS layer's artifact store) that get a `projects/<name>/` prefix.
+PROJECT_BUCKET_ROLES = ("datasets", "models")
+CI_ACCESS_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
+
+
+@dataclass(frozen=True)
+class PlatformFacts:
+    """What every tenant shares from the environment (built once; each tenant only reads it)."""
+
+    env_name: str
+    cluster_name: str
+    k8s_version: str
+    tags: dict[str, str]
+    cluster: aws.eks.Cluster
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer_host: pulumi.Input[str]
+    github_oidc_provider_arn: pulumi.Input[str]
+    buckets: dict[str, BucketRef]
+    s3_key_arn: pulumi.Input[str]
+    ecr_key_arn: pulumi.Input[str]
+    keep_tagged_images: int
+    untagged_expiry_days: int
+    budget_thresholds_pct: tuple[int, ...]
+    protect: bool
+    provider: k8s.Provider
+    peers: netpol.PlatformPeers
+
+
+def quota_spec(project: ProjectConfig) -> Manifest:
+    """Hard caps of the namespace; no LoadBalancer or NodePort services (exposure goes through the gateway)."""
+    return {"hard": {"requests.cpu": str(project.cpu_quota), "requests.memory": f"{project.memory_quota_gib}Gi",
+                     "limits.memory": f"{project.memory_quota_gib}Gi",
+                     "requests.nvidia.com/gpu": str(project.gpu_quota),
+                     "services.loadbalancers": "0", "services.nodeports": "0"}}
+
+
+def limit_range_spec(project: ProjectConfig) -> Manifest:
+    """Defaults for containers that set nothing (the quota needs requests), and a per-container ceiling."""
+    return {"limits": [{"type": "Container",
+                        "defaultRequest": {"cpu": "100m", "memory": "256Mi"},
+                        "default": {"cpu": "1", "memory": "1Gi"},
+                        "max": {"cpu": str(project.cpu_quota), "memory": f"{project.memory_quota_gib}Gi"}}]}
+
+
+def project_tags(facts: PlatformFacts, project: ProjectConfig) -> dict[str, str]:
+    tags = {**facts.tags, PROJECT_TAG: project.name}
+    if project.cost_center:
+        tags["cost-center"] = project.cost_center
+    return tags
+
+
+def workload_policy(facts: PlatformFacts, project: str, repository_arn: Any) -> iam.Doc:
+    """Read/write the project's prefixes, pull its own images, use the bucket key — nothing else."""
+    prefix = naming.project_prefix(project)
+    stmts = [s for role in PROJECT_BUCKET_ROLES if role in facts.buckets
+             for s in iam.s3_prefix_access(facts.buckets[role].arn, prefix)]
+    return iam.document(*stmts, *iam.ecr_access([repository_arn], push=False), iam.kms_use([facts.s3_key_arn]))
+
+
+def ci_policy(facts: PlatformFacts, project: str, repository_arn: Any) -> iam.Doc:
+    """CI pushes images to the project repository, publishes models under its prefix, reads its datasets
+    and may look up the cluster (kubectl access itself is the namespaced access entry)."""
+    prefix = naming.project_prefix(project)
+    stmts: list[iam.Doc] = []
+    if "models" in facts.buckets:
+        stmts += iam.s3_prefix_access(facts.buckets["models"].arn, prefix)
+    if "datasets" in facts.buckets:
+        stmts += iam.s3_prefix_access(facts.buckets["datasets"].arn, prefix, write=False)
+    return iam.document(*stmts, *iam.ecr_access([repository_arn], push=True), iam.kms_use([facts.s3_key_arn]),
+                        iam.statement(["eks:DescribeCluster"], [facts.cluster.arn]))
+
+
+class ProjectTenant(pulumi.ComponentResource):
+    """Everything one onboarded project gets; `outputs` matches `contract.ProjectOutput`."""
+
+    outputs: dict[str, Any]
+
+    def __init__(self, name: str, project: ProjectConfig, facts: PlatformFacts,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:k8s:ProjectTenant", name, None, opts)
+        self.ns_name = naming.project_namespace(project.name)
+        self.sa_name = naming.project_service_account(project.name)
+        tags = project_tags(facts, project)
+        ns = self._namespace(name, project, facts)
+        self.repository = Repository(f"{name}-ecr", RepositoryArgs(
+            naming.project_repository(project.name), facts.ecr_key_arn, tags, facts.keep_tagged_images,
+            facts.untagged_expiry_days, facts.protect), pulumi.ResourceOptions(parent=self))
+        workload_role = self._workload_identity(name, project, facts, tags, ns)
+        ci_role = self._ci_identity(name, project, facts, tags)
+        CostBudget(f"{name}-budget", CostBudgetArgs(
+            iam_name(facts.cluster_name, "project", project.name, limit=100), project.monthly_budget_usd,
+            list(project.owners), (PROJECT_TAG, project.name), facts.budget_thresholds_pct, tags),
+            pulumi.ResourceOptions(parent=self))
+        self.outputs = {
+            "name": project.name, "namespace": self.ns_name, "service_account": self.sa_name,
+            "workload_role_arn": workload_role.arn, "ci_role_arn": ci_role.arn,
+            "ecr_repository_url": self.repository.url, "monthly_budget_usd": project.monthly_budget_usd,
+            "s3_prefixes": {role: pulumi.Output.concat("s3://", ref.name, "/", naming.project_prefix(project.name))
+                            for role, ref in facts.buckets.items() if role in PROJECT_BUCKET_ROLES},
+        }
+        self.register_outputs(self.outputs)
+
+    def _namespace(self, name: str, project: ProjectConfig, facts: PlatformFacts) -> k8s.core.v1.Namespace:
+        opts = k8s_opts(self, facts.provider)
+        ns = namespace(f"{name}-ns", self.ns_name, "restricted", facts.k8s_version, opts,
+                       {PROJECT_LABEL: project.name})
+        inside = k8s_opts(self, facts.provider, [ns])
+        k8s.core.v1.ResourceQuota(f"{name}-quota", metadata=meta("project-quota", self.ns_name),
+                                  spec=quota_spec(project), opts=inside)
+        k8s.core.v1.LimitRange(f"{name}-limits", metadata=meta("project-limits", self.ns_name),
+                               spec=limit_range_spec(project), opts=inside)
+        for policy in netpol.project_policies(facts.peers):
+            k8s.networking.v1.NetworkPolicy(f"{name}-netpol-{policy['name']}",
+                                            metadata=meta(policy["name"], self.ns_name),
+                                            spec=policy["spec"], opts=inside)
+        return ns
+
+    def _workload_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
+                           tags: dict[str, str], ns: pulumi.Resource) -> aws.iam.Role:
+        trust = iam.irsa_trust(facts.oidc_provider_arn, facts.oidc_issuer_host, self.ns_name, self.sa_name)
+        role = aws.iam.Role(f"{name}-workload-role", name=iam_name(facts.cluster_name, project.name, "workload"),
+                            assume_role_policy=iam.to_json(trust), tags=tags, opts=pulumi.ResourceOptions(parent=self))
+        aws.iam.RolePolicy(f"{name}-workload-policy", role=role.id,
+                           policy=iam.to_json(workload_policy(facts, project.name, self.repository.arn)),
+                           opts=pulumi.ResourceOptions(parent=self))
+        k8s.core.v1.ServiceAccount(
+            f"{name}-sa", metadata=meta(self.sa_name, self.ns_name, {PROJECT_LABEL: project.name},
+                                        irsa_annotation(role.arn)),
+            automount_service_account_token=False, opts=k8s_opts(self, facts.provider, [ns]))
+        return role
+
+    def _ci_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
+                     tags: dict[str, str]) -> aws.iam.Role:
+        trust = iam.github_actions_trust(facts.github_oidc_provider_arn, project.github_repo, project.branches,
+                                         [facts.env_name])
+        role = aws.iam.Role(f"{name}-ci-role", name=iam_name(facts.cluster_name, project.name, "ci"),
+                            assume_role_policy=iam.to_json(trust), max_session_duration=3600, tags=tags,
+                            opts=pulumi.ResourceOptions(parent=self))
+        aws.iam.RolePolicy(f"{name}-ci-policy", role=role.id,
+                           policy=iam.to_json(ci_policy(facts, project.name, self.repository.arn)),
+                           opts=pulumi.ResourceOptions(parent=self))
+        entry = aws.eks.AccessEntry(f"{name}-ci-access", cluster_name=facts.cluster.name, principal_arn=role.arn,
+                                    type="STANDARD", tags=tags, opts=pulumi.ResourceOptions(parent=self))
+        aws.eks.AccessPolicyAssociation(
+            f"{name}-ci-edit", cluster_name=facts.cluster.name, principal_arn=role.arn, policy_arn=CI_ACCESS_POLICY,
+            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="namespace", namespaces=[self.ns_name]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]))
+        return role
+
+
+def github_oidc_provider(name: str, tags: dict[str, str],
+                         opts: pulumi.ResourceOptions) -> aws.iam.OpenIdConnectProvider:
+    """The account's GitHub Actions OIDC provider (AWS validates GitHub's certificate chain itself)."""
+    return aws.iam.OpenIdConnectProvider(name, url=f"https://{iam.GITHUB_OIDC_HOST}",
+                                         client_id_lists=["sts.amazonaws.com"], tags=tags, opts=opts)

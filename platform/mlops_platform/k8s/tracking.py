@@ -1,0 +1,170 @@
+"""Experiment tracking and model registry: an MLflow server in the cluster (internal ClusterIP only),
+backed by an encrypted, private RDS PostgreSQL and the models bucket (under `mlflow/`) through IRSA.
+
+The database password is generated, handed to RDS and stored only in a Kubernetes Secret that the pod
+mounts as a file (never an environment variable, never plain config). Artifacts are proxied by the
+server (`--serve-artifacts`), so clients need no S3 access of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from mlops_platform import iam
+from mlops_platform.k8s import manifests as m
+from mlops_platform.k8s._helm import namespace
+from mlops_platform.k8s.names import iam_name
+from mlops_platform.k8s.provider import k8s_opts
+from mlops_platform.layers import BucketRef
+from mlops_platform.versions import IMAGES, POSTGRES_ENGINE_VERSION, POSTGRES_PARAMETER_FAMILY
+
+TRACKING_NAMESPACE = "mlflow"
+APP = "mlflow"
+PORT = 5000
+ARTIFACT_PREFIX = "mlflow/"
+DB_NAME = "mlflow"
+DB_USER = "mlflow"
+DB_SECRET = "mlflow-db"
+SERVICE_HOST = f"{APP}.{TRACKING_NAMESPACE}.svc.cluster.local"
+MLFLOW_URL = f"http://{SERVICE_HOST}:{PORT}"
+
+
+@dataclass(frozen=True)
+class TrackingArgs:
+    cluster_name: str
+    k8s_version: str
+    account_id: str
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: pulumi.Input[list[str]]
+    cluster_security_group_id: pulumi.Input[str]
+    models_bucket: BucketRef
+    s3_key_arn: pulumi.Input[str]
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer_host: pulumi.Input[str]
+    db_instance_class: str
+    db_storage_gib: int
+    backup_days: int
+    multi_az: bool
+    deletion_protection: bool
+    tags: dict[str, str]
+    provider: k8s.Provider
+    replicas: int = 1
+
+
+def allowed_hosts() -> str:
+    """Host headers MLflow accepts (its DNS-rebinding guard): the Service's in-cluster names, with and
+    without the port, and localhost for the probes."""
+    names = [SERVICE_HOST, f"{APP}.{TRACKING_NAMESPACE}.svc", f"{APP}.{TRACKING_NAMESPACE}", APP, "localhost"]
+    return ",".join(h for n in names for h in (n, f"{n}:{PORT}"))
+
+
+def server_command(artifacts_uri: str) -> list[str]:
+    """Start MLflow with the DB URI read from the mounted secret file (kept out of env and pod spec)."""
+    script = ('exec mlflow server --host 0.0.0.0 --port "$MLFLOW_PORT" '
+              '--backend-store-uri "$(cat /etc/mlflow/db/uri)" --serve-artifacts '
+              f'--artifacts-destination "{artifacts_uri}" --allowed-hosts "{allowed_hosts()}"')
+    return ["/bin/sh", "-c", script]
+
+
+def db_uri(host: str, password: str) -> str:
+    return f"postgresql://{DB_USER}:{password}@{host}:5432/{DB_NAME}?sslmode=require"
+
+
+def deployment_spec(artifacts_uri: str, replicas: int) -> dict[str, Any]:
+    labels = {"app.kubernetes.io/name": APP}
+    tmp_volume, tmp_mount = m.tmp_volume()
+    container = {
+        "name": APP, "image": IMAGES["mlflow"], "command": server_command(artifacts_uri),
+        "env": [{"name": "MLFLOW_PORT", "value": str(PORT)}, {"name": "HOME", "value": "/tmp"}],
+        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "resources": m.resources("250m", "1Gi", memory_limit="2Gi"),
+        "securityContext": m.container_security_context(),
+        "livenessProbe": m.http_probe("/health", "http", initial_delay=30),
+        "readinessProbe": m.http_probe("/health", "http", initial_delay=10),
+        "volumeMounts": [tmp_mount, {"name": "db", "mountPath": "/etc/mlflow/db", "readOnly": True}],
+    }
+    pod = {"serviceAccountName": APP, "securityContext": m.pod_security_context(),
+           "containers": [container], "topologySpreadConstraints": m.topology_spread(labels),
+           "volumes": [tmp_volume, {"name": "db", "secret": {"secretName": DB_SECRET, "defaultMode": 0o440}}]}
+    return {"replicas": replicas, "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": pod}}
+
+
+class Tracking(pulumi.ComponentResource):
+    """MLflow tracking server + registry: RDS PostgreSQL, IRSA to `s3://models/mlflow/`, internal Service."""
+
+    url: str
+
+    def __init__(self, name: str, args: TrackingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:k8s:Tracking", name, None, opts)
+        password = random.RandomPassword(f"{name}-db-password", length=32, special=False,
+                                         opts=pulumi.ResourceOptions(parent=self))
+        self.database = self._database(name, args, password.result)
+        ns = namespace(f"{name}-ns", TRACKING_NAMESPACE, "restricted", args.k8s_version, k8s_opts(self, args.provider))
+        inside = k8s_opts(self, args.provider, [ns])
+        role_arn = self._identity(name, args)
+        k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=m.meta(APP, TRACKING_NAMESPACE, None,
+                                                                 m.irsa_annotation(role_arn)),
+                                   automount_service_account_token=False, opts=inside)
+        uri = pulumi.Output.all(self.database.address, password.result).apply(lambda v: db_uri(str(v[0]), str(v[1])))
+        secret = k8s.core.v1.Secret(f"{name}-db-secret", metadata=m.meta(DB_SECRET, TRACKING_NAMESPACE), type="Opaque",
+                                    string_data={"uri": pulumi.Output.secret(uri)}, opts=inside)
+        artifacts = pulumi.Output.concat("s3://", args.models_bucket.name, "/", ARTIFACT_PREFIX)
+        k8s.apps.v1.Deployment(f"{name}-deployment", metadata=m.meta(APP, TRACKING_NAMESPACE),
+                               spec=artifacts.apply(lambda a: deployment_spec(a, args.replicas)),
+                               opts=k8s_opts(self, args.provider, [ns, secret, self.database]))
+        k8s.core.v1.Service(f"{name}-service", metadata=m.meta(APP, TRACKING_NAMESPACE), spec={
+            "type": "ClusterIP", "selector": {"app.kubernetes.io/name": APP},
+            "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]}, opts=inside)
+        self.url = MLFLOW_URL
+        self.register_outputs({"url": MLFLOW_URL, "db_address": self.database.address})
+
+    def _database(self, name: str, args: TrackingArgs, password: pulumi.Output[str]) -> aws.rds.Instance:
+        key = aws.kms.Key(f"{name}-db-key", description=f"{args.cluster_name} MLflow database",
+                          enable_key_rotation=True, deletion_window_in_days=30,
+                          policy=iam.to_json(iam.kms_key_policy(args.account_id)), tags=args.tags,
+                          opts=pulumi.ResourceOptions(parent=self))
+        subnets = aws.rds.SubnetGroup(f"{name}-db-subnets", name=f"{args.cluster_name}-mlflow",
+                                      subnet_ids=args.private_subnet_ids, tags=args.tags,
+                                      opts=pulumi.ResourceOptions(parent=self))
+        sg = aws.ec2.SecurityGroup(
+            f"{name}-db-sg", name=f"{args.cluster_name}-mlflow-db", vpc_id=args.vpc_id,
+            description="MLflow database: PostgreSQL from the EKS cluster only",
+            ingress=[aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=5432, to_port=5432,
+                                                      security_groups=[args.cluster_security_group_id],
+                                                      description="PostgreSQL from cluster nodes and pods")],
+            tags=args.tags, opts=pulumi.ResourceOptions(parent=self))
+        params = aws.rds.ParameterGroup(
+            f"{name}-db-params", family=POSTGRES_PARAMETER_FAMILY, description="TLS-only connections",
+            parameters=[aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1")], tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self))
+        return aws.rds.Instance(
+            f"{name}-db", identifier=f"{args.cluster_name}-mlflow", engine="postgres",
+            engine_version=POSTGRES_ENGINE_VERSION, instance_class=args.db_instance_class,
+            allocated_storage=args.db_storage_gib, max_allocated_storage=args.db_storage_gib * 4, storage_type="gp3",
+            storage_encrypted=True, kms_key_id=key.arn, db_name=DB_NAME, username=DB_USER, password=password,
+            db_subnet_group_name=subnets.name, vpc_security_group_ids=[sg.id], parameter_group_name=params.name,
+            publicly_accessible=False, multi_az=args.multi_az, backup_retention_period=args.backup_days,
+            deletion_protection=args.deletion_protection, skip_final_snapshot=not args.deletion_protection,
+            final_snapshot_identifier=f"{args.cluster_name}-mlflow-final" if args.deletion_protection else None,
+            copy_tags_to_snapshot=True, auto_minor_version_upgrade=True, iam_database_authentication_enabled=True,
+            performance_insights_enabled=True, performance_insights_kms_key_id=key.arn,
+            enabled_cloudwatch_logs_exports=["postgresql"], tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection))
+
+    def _identity(self, name: str, args: TrackingArgs) -> pulumi.Output[str]:
+        trust = iam.irsa_trust(args.oidc_provider_arn, args.oidc_issuer_host, TRACKING_NAMESPACE, APP)
+        role = aws.iam.Role(f"{name}-role", name=iam_name(args.cluster_name, "mlflow"),
+                            assume_role_policy=iam.to_json(trust), tags=args.tags,
+                            opts=pulumi.ResourceOptions(parent=self))
+        policy = iam.document(*iam.s3_prefix_access(args.models_bucket.arn, ARTIFACT_PREFIX),
+                              iam.kms_use([args.s3_key_arn]))
+        aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=iam.to_json(policy),
+                           opts=pulumi.ResourceOptions(parent=self))
+        return role.arn

@@ -1,0 +1,51 @@
+"""Distributed training: the KubeRay operator, so jobs that outgrow one machine run as RayJobs /
+RayClusters on the GPU pools (workers tolerate the GPU taint; cluster-autoscaler adds the nodes).
+
+Why KubeRay and not the Kubeflow training operator: one operator covers distributed training (Ray Train
+wraps PyTorch DDP/FSDP, DeepSpeed, XGBoost), hyper-parameter tuning, batch inference and Ray Serve;
+RayJob gives a job lifecycle (submit, wait, tear down, TTL) that fits CI; and its worker groups scale in
+and out, which pairs with scale-from-zero GPU pools. The Kubeflow training operator covers PyTorchJob/
+TFJob/MPIJob only and is being replaced by Kubeflow Trainer v2 (JobSet based), a moving target for a
+pinned platform. See docs/kubernetes-layer.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlops_platform.k8s._helm import helm_release, namespace
+from mlops_platform.k8s.provider import k8s_opts
+
+TRAINING_NAMESPACE = "kuberay"
+
+
+@dataclass(frozen=True)
+class TrainingArgs:
+    k8s_version: str
+    provider: k8s.Provider
+
+
+def operator_values() -> dict[str, Any]:
+    return {
+        "resources": {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+        # watch every namespace: each project runs its RayJobs in its own namespace
+        "singleNamespaceInstall": False,
+        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                            "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]},
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+    }
+
+
+class Training(pulumi.ComponentResource):
+    """The KubeRay operator (RayCluster, RayJob, RayService CRDs + controller)."""
+
+    def __init__(self, name: str, args: TrainingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:k8s:Training", name, None, opts)
+        ns = namespace(f"{name}-ns", TRAINING_NAMESPACE, "restricted", args.k8s_version, k8s_opts(self, args.provider))
+        self.release = helm_release(f"{name}-kuberay", "kuberay-operator", "kuberay-operator", TRAINING_NAMESPACE,
+                                    operator_values(), k8s_opts(self, args.provider, [ns]))
+        self.register_outputs({"namespace": TRAINING_NAMESPACE})
