@@ -113,7 +113,8 @@ def _component_of(res: Resource, by_urn: dict[str, Resource]) -> Resource | None
 
 def component_edges(plan: Plan) -> tuple[list[Resource], set[tuple[str, str]]]:
     by_urn = plan.by_urn()
-    tops = [r for r in plan.resources if not r.custom and (r.parent not in by_urn)]
+    # Registration order varies from run to run (async outputs); sort so pictures are reproducible.
+    tops = sorted((r for r in plan.resources if not r.custom and r.parent not in by_urn), key=lambda r: r.name)
     owner = {r.urn: _component_of(r, by_urn) for r in plan.resources}
     edges: set[tuple[str, str]] = set()
     for res in plan.resources:
