@@ -43,7 +43,7 @@ def validate(envs: list[str] = typer.Argument(None, help="Environments (default:
     else:
         for name, issues in results.items():
             mark = "[green]valid[/]" if not issues else f"[red]{len(issues)} error(s)[/]"
-            out.print(f"{escape(name)}: {mark}")
+            out.print(f"{escape(name)}: {mark}", soft_wrap=True)
             for issue in issues:
                 out.print(f"  - {escape(issue)}", soft_wrap=True)
     if any(results.values()):
