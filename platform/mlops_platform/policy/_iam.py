@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from mlops_platform.policy._values import UNKNOWN, as_list, parse_json_document
@@ -55,6 +56,20 @@ class Statement:
 
 def statements(document: Any) -> list[Statement] | None:
     """Statements of a document (string or mapping); UNKNOWN → UNKNOWN; unparsable/absent → None."""
+    if isinstance(document, str):
+        cached = _statements_of_text(document)
+        return list(cached) if isinstance(cached, tuple) else cached
+    return _statements_of(document)
+
+
+@lru_cache(maxsize=4096)
+def _statements_of_text(text: str) -> tuple[Statement, ...] | Any:
+    # Each document is read by several policies (and project roles repeat the same shapes): parse once.
+    found = _statements_of(text)
+    return tuple(found) if isinstance(found, list) else found
+
+
+def _statements_of(document: Any) -> list[Statement] | None:
     doc = parse_json_document(document)
     if doc is UNKNOWN:
         return UNKNOWN  # type: ignore[return-value,unused-ignore]
@@ -91,6 +106,7 @@ def is_public_principal(stmt: Statement) -> bool:
     return any("*" in values for values in stmt.principals.values())
 
 
+@lru_cache(maxsize=65536)
 def matches(pattern: str, action: str) -> bool:
     """IAM wildcard match, case-insensitive (IAM action names are)."""
     return fnmatch.fnmatchcase(action.lower(), pattern.lower())

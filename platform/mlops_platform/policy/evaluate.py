@@ -121,11 +121,15 @@ def _provider(entry: Mapping[str, Any], by_urn: Mapping[str, Mapping[str, Any]])
 
 
 def analyze_request(entry: Mapping[str, Any], by_urn: Mapping[str, Mapping[str, Any]]) -> proto.AnalyzeRequest:
-    request = proto.AnalyzeRequest(type=entry["type"], properties=to_struct(entry.get("inputs") or {}),
-                                   urn=entry["urn"], name=entry["name"], options=_options(entry))
-    provider = _provider(entry, by_urn)
-    if provider is not None:
-        request.provider.CopyFrom(provider)
+    return _analyze_request(stack_resource(entry, by_urn))
+
+
+def _analyze_request(res: proto.AnalyzerResource) -> proto.AnalyzeRequest:
+    """The per-resource request, reusing the already marshalled properties (Struct building dominates)."""
+    request = proto.AnalyzeRequest(type=res.type, properties=res.properties, urn=res.urn, name=res.name,
+                                   options=res.options)
+    if res.HasField("provider"):
+        request.provider.CopyFrom(res.provider)
     return request
 
 
@@ -183,6 +187,11 @@ def _resource_routes(specs: Sequence[PolicySpec], routed: bool) -> Callable[[str
     return (lambda type_: tuple(by_type.get(type_, ()))) if routed else (lambda _type: everything)
 
 
+def _stack_types(specs: Sequence[PolicySpec], routed: bool) -> Callable[[str], bool]:
+    wanted = {t for s in specs if s.kind is Kind.STACK for t in s.resource_types}
+    return (lambda type_: type_ in wanted) if routed else (lambda _type: True)
+
+
 def _stack_requests(specs: Sequence[PolicySpec], resources: list[proto.AnalyzerResource],
                     routed: bool) -> Iterator[tuple[tuple[str, ...], proto.AnalyzeStackRequest]]:
     stack_specs = [s for s in specs if s.kind is Kind.STACK]
@@ -204,14 +213,16 @@ def evaluate(plan: Mapping[str, Any], config: PolicyPackConfig, source: str = "<
     entries: list[Mapping[str, Any]] = plan.get("resources") or []
     by_urn = {e["urn"]: e for e in entries}
     severities = {s.name: s.severity for s in specs}
-    route = _resource_routes(specs, routed)
+    route, in_stack = _resource_routes(specs, routed), _stack_types(specs, routed)
+    # Marshal each resource once, and only when some policy will look at it.
+    marshalled = {e["urn"]: stack_resource(e, by_urn) for e in entries if route(e["type"]) or in_stack(e["type"])}
     diagnostics: list[Diagnostic] = []
     for entry in entries:
         names = route(entry["type"])
         if names:
-            response = session.servicer(names).Analyze(analyze_request(entry, by_urn), None)
+            response = session.servicer(names).Analyze(_analyze_request(marshalled[entry["urn"]]), None)
             diagnostics.extend(_decode(d, entry["urn"], severities) for d in response.diagnostics)
-    resources = [stack_resource(e, by_urn) for e in entries]
+    resources = [r for r in marshalled.values() if in_stack(r.type)]
     for names, request in _stack_requests(specs, resources, routed):
         response = session.servicer(names).AnalyzeStack(request, None)
         diagnostics.extend(_decode(d, "", severities) for d in response.diagnostics)
