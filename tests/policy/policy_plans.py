@@ -286,3 +286,24 @@ def config_for(only: Only | None = None, level: Enforcement = Enforcement.MANDAT
         return PolicyPackConfig(default=level, settings=settings)
     return PolicyPackConfig(default=Enforcement.DISABLED, policies=dict.fromkeys(only.policies, level),
                             settings=settings)
+
+
+_PROJECT_RESOURCES = ("app-role", "app-policy", "repo", "repo-lifecycle", "repo-policy", "fraud-ns", "fraud-deny",
+                      "fraud-sa", "fraud-serving", "fraud-pdb", "fraud-svc", "fraud-budget")
+
+
+def scaled(projects: int) -> dict[str, Any]:
+    """The reference stack with `projects` copies of its project (namespace, IRSA role, repository, budget, ...),
+    every cross-reference renamed consistently: a clean plan whose size grows linearly."""
+    resources = base()
+    template = [r for r in resources if r["name"] in _PROJECT_RESOURCES]
+    shared = [r for r in resources if r["name"] not in _PROJECT_RESOURCES]
+    text = json.dumps(template)
+    for name in ("app-role", "app-policy", "repo-lifecycle", "repo-policy"):
+        text = text.replace(f'"{name}"', f'"P-{name}"')
+    text = text.replace('"repo"', '"P-repo"')
+    copies: list[dict[str, Any]] = []
+    for i in range(projects):
+        for r in json.loads(text.replace("fraud", f"team{i:04d}").replace('"P-', f'"team{i:04d}-')):
+            copies.append({**r, "urn": urn(r["type"], r["name"])})
+    return variant(start=shared + copies)
