@@ -233,3 +233,12 @@ def test_mlflow_reads_the_database_uri_from_the_mounted_secret() -> None:
     assert "--serve-artifacts" in cmd[2] and '--artifacts-destination "s3://models/mlflow/"' in cmd[2]
     assert "mlflow.mlflow.svc.cluster.local:5000" in allowed_hosts().split(",")
     assert db_uri("db.example", "pw").endswith("@db.example:5432/mlflow?sslmode=require")
+
+
+def test_strict_schema_validation_rejects_an_unknown_field() -> None:
+    from kubernetes_validate import utils as kv
+
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": manifests.meta("x", labels={"a": "b"})}
+    assert kv.validate(ns, "1.34", strict=True) == "1.34"
+    with pytest.raises(kv.ValidationError):
+        kv.validate({**ns, "spec": {"finalizers": ["x"], "typo": 1}}, "1.34", strict=True)

@@ -1,0 +1,236 @@
+"""Layer 2: the real platform program planned offline for every shipped environment; assertions on the
+in-cluster layer: schema validity, custom-resource structure, IAM, GPU placement, tenancy, alerts."""
+
+from __future__ import annotations
+
+import pytest
+from kubernetes_validate import utils as kv
+from mlops_platform import contract, iam, naming
+from mlops_platform.config import PlatformConfig, load_env, shipped_envs
+from mlops_platform.engine import Plan
+from mlops_platform.engine.recorder import SECRET
+from mlops_platform.k8s.alerts import platform_rule_groups
+from mlops_platform.k8s.layer import thresholds
+from mlops_platform.k8s.tenancy import PROJECT_LABEL
+from mlops_platform.versions import CHARTS
+
+from .crds import CHECKS, CORE_TYPES, custom_resource_problems, manifest
+from .planview import helm_values, k8s_of, layer_resources, policy_docs
+
+GPU_TOLERATION = {"key": contract.GPU_TAINT_KEY, "operator": "Exists", "effect": contract.GPU_TAINT_EFFECT}
+ROLE = "aws:iam/role:Role"
+#: AWS resource types that take no tags (inline policies, subscriptions, associations, lifecycle rules).
+UNTAGGABLE = {"aws:iam/rolePolicy:RolePolicy", "aws:sns/topicSubscription:TopicSubscription",
+              "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "aws:ecr/lifecyclePolicy:LifecyclePolicy"}
+
+
+@pytest.fixture(params=shipped_envs())
+def env(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def plan(plans: dict[str, Plan], env: str) -> Plan:
+    return plans[env]
+
+
+@pytest.fixture
+def cfg(env: str) -> PlatformConfig:
+    return load_env(env)
+
+
+# ---------------------------------------------------------------- manifests and custom resources
+def test_every_core_manifest_validates_strictly_against_the_cluster_schema(plan: Plan, cfg: PlatformConfig) -> None:
+    core = [r for r in layer_resources(plan) if r.type in CORE_TYPES]
+    assert {r.type for r in core} >= CORE_TYPES - {"kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+                                                   "kubernetes:policy/v1:PodDisruptionBudget"}
+    failures = []
+    for res in core:
+        try:
+            kv.validate(manifest(res), cfg.cluster.version, strict=True)
+        except kv.ValidationError as exc:
+            failures.append(f"{res.name}: {'.'.join(map(str, exc.path))}: {exc.message}")
+    assert not failures, failures
+
+
+def test_every_custom_resource_has_its_required_structure(plan: Plan) -> None:
+    crs = [r for r in layer_resources(plan) if r.type in CHECKS]
+    assert len(crs) >= 8
+    assert {r.name: p for r in crs if (p := custom_resource_problems(r))} == {}
+
+
+def test_every_helm_release_is_a_pinned_atomic_chart(plan: Plan) -> None:
+    releases = k8s_of(plan, "kubernetes:helm.sh/v3:Release")
+    pinned = {(c.chart, c.version) for c in CHARTS.values()}
+    assert {(r.get("chart"), r.get("version")) for r in releases} <= pinned
+    assert all(r.get("atomic") is True and r.get("namespace") for r in releases)
+
+
+def test_secrets_never_reach_the_plan_in_clear(plan: Plan) -> None:
+    secrets = k8s_of(plan, "kubernetes:core/v1:Secret")
+    assert secrets and all(r.get("stringData") == SECRET for r in secrets)
+    assert all(r.get("result") in (None, SECRET) for r in layer_resources(plan)
+               if r.type == "random:index/randomPassword:RandomPassword")
+
+
+# ---------------------------------------------------------------- IAM
+def test_every_policy_document_of_the_layer_passes_the_iam_lint(plan: Plan) -> None:
+    docs = list(policy_docs(layer_resources(plan)))
+    assert len(docs) >= 10
+    problems = {f"{r.name}.{key}": p for r, key, doc in docs
+                if (p := iam.check_document(doc, key_policy=r.type == "aws:kms/key:Key"))}
+    assert problems == {}
+
+
+def test_every_irsa_trust_pins_sub_and_aud_to_an_existing_service_account(plan: Plan) -> None:
+    service_accounts = {f"{r.get('metadata.namespace')}:{r.get('metadata.name')}"
+                        for r in k8s_of(plan, "kubernetes:core/v1:ServiceAccount")}
+    # service accounts the charts create, named in their values
+    service_accounts |= {"kube-system:cluster-autoscaler", "monitoring:alertmanager"}
+    trusts = [doc for r, key, doc in policy_docs(layer_resources(plan)) if r.type == ROLE
+              and "oidc.eks" in str(doc["Statement"][0]["Principal"].get("Federated", ""))]
+    assert len(trusts) >= 4
+    for doc in trusts:
+        cond = doc["Statement"][0]["Condition"]["StringEquals"]
+        sub = next(v for k, v in cond.items() if k.endswith(":sub"))
+        assert next(v for k, v in cond.items() if k.endswith(":aud")) == "sts.amazonaws.com"
+        assert sub.removeprefix("system:serviceaccount:") in service_accounts, sub
+
+
+def test_workload_service_accounts_carry_their_own_role(plan: Plan, cfg: PlatformConfig) -> None:
+    roles = {r.get("name"): r for r in k8s_of(plan, ROLE)}
+    for p in cfg.projects:
+        sa = next(r for r in k8s_of(plan, "kubernetes:core/v1:ServiceAccount")
+                  if r.get("metadata.namespace") == p.name)
+        assert sa.get("metadata.name") == naming.project_service_account(p.name)
+        role_name = sa.get("metadata.annotations")["eks.amazonaws.com/role-arn"].rsplit("/", 1)[1]
+        trust = roles[role_name].get("assumeRolePolicy")
+        assert f"system:serviceaccount:{p.name}:{p.name}-workload" in trust
+
+
+def test_project_permissions_are_limited_to_its_prefixes_and_repository(plan: Plan, cfg: PlatformConfig) -> None:
+    policies = {r.name: doc for r, _, doc in policy_docs(k8s_of(plan, "aws:iam/rolePolicy:RolePolicy"))}
+    for p in cfg.projects:
+        for kind in ("workload", "ci"):
+            doc = next(d for n, d in policies.items() if n.endswith(f"project-{p.name}-{kind}-policy"))
+            resources = [res for s in doc["Statement"] for res in s["Resource"]]
+            for res in resources:
+                assert (res == "*" or f"/{naming.project_prefix(p.name)}" in res or res.endswith(
+                    f"repository/{naming.project_repository(p.name)}") or ":s3:::" in res or ":kms:" in res
+                    or ":eks:" in res), res
+            listing = [s for s in doc["Statement"] if s["Action"] == ["s3:ListBucket"]]
+            assert listing and all(s["Condition"]["StringLike"]["s3:prefix"] == [f"projects/{p.name}/*"]
+                                   for s in listing)
+
+
+def test_ci_roles_trust_only_the_projects_repository_through_github_oidc(plan: Plan, cfg: PlatformConfig) -> None:
+    roles = {r.get("name"): r for r in k8s_of(plan, ROLE)}
+    for p in cfg.projects:
+        doc = next(d for r, _, d in policy_docs([roles[f"{cfg.cluster_name}-{p.name}-ci"]]))
+        cond = doc["Statement"][0]["Condition"]
+        assert cond["StringEquals"] == {f"{iam.GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com"}
+        assert all(s.startswith(f"repo:{p.github_repo}:") for s in cond["StringLike"][f"{iam.GITHUB_OIDC_HOST}:sub"])
+    assert len(k8s_of(plan, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")) == 1
+
+
+def test_every_taggable_aws_resource_of_the_layer_carries_the_base_tags(plan: Plan, cfg: PlatformConfig) -> None:
+    aws_res = [r for r in layer_resources(plan) if r.type.startswith("aws:") and r.type not in UNTAGGABLE]
+    assert len(aws_res) >= 10
+    fixed = {k: v for k, v in cfg.base_tags.items() if k != "cost-center"}  # a project may bill its own
+    untagged = [r.name for r in aws_res if not (fixed.items() <= (r.get("tags") or {}).items()
+                                                and "cost-center" in r.get("tags"))]
+    assert untagged == []
+    billed = {r.get("tags")["cost-center"] for r in aws_res if r.get("tags").get("project") == "fraud-detector"}
+    assert billed <= {next((p.cost_center for p in cfg.projects if p.name == "fraud-detector"), None) or
+                      cfg.environment.cost_center}
+
+
+# ---------------------------------------------------------------- tenancy
+def test_every_project_gets_its_fenced_namespace(plan: Plan, cfg: PlatformConfig) -> None:
+    for p in cfg.projects:
+        def in_ns(type_: str, name: str = p.name) -> list:
+            return [r for r in k8s_of(plan, type_) if r.get("metadata.namespace") == name]
+        ns = next(r for r in k8s_of(plan, "kubernetes:core/v1:Namespace") if r.get("metadata.name") == p.name)
+        labels = ns.get("metadata.labels")
+        assert labels[PROJECT_LABEL] == p.name and labels["pod-security.kubernetes.io/enforce"] == "restricted"
+        (quota,) = in_ns("kubernetes:core/v1:ResourceQuota")
+        assert quota.get("spec.hard")["requests.nvidia.com/gpu"] == str(p.gpu_quota)
+        assert len(in_ns("kubernetes:core/v1:LimitRange")) == 1
+        policies = {r.get("metadata.name"): r for r in in_ns("kubernetes:networking.k8s.io/v1:NetworkPolicy")}
+        assert policies["default-deny"].get("spec.policyTypes") == ["Ingress", "Egress"]
+        assert {"allow-dns", "allow-from-platform"} <= set(policies)
+
+
+def test_every_project_gets_a_hardened_repository_and_an_owner_budget(plan: Plan, cfg: PlatformConfig) -> None:
+    for p in cfg.projects:
+        repo = next(r for r in k8s_of(plan, "aws:ecr/repository:Repository")
+                    if r.get("name") == naming.project_repository(p.name))
+        assert repo.get("imageTagMutability") == "IMMUTABLE" and repo.get("imageScanningConfiguration.scanOnPush")
+        assert repo.get("encryptionConfigurations.0.encryptionType") == "KMS"
+        budget = next(r for r in k8s_of(plan, "aws:budgets/budget:Budget") if r.get("name").endswith(p.name))
+        assert float(budget.get("limitAmount")) == p.monthly_budget_usd
+        assert {e for n in budget.get("notifications") for e in n["subscriberEmailAddresses"]} == set(p.owners)
+
+
+def test_project_outputs_match_the_contract(plan: Plan, cfg: PlatformConfig) -> None:
+    projects = plan.outputs["projects"]
+    assert set(projects) == {p.name for p in cfg.projects}
+    for name, raw in projects.items():
+        out = contract.ProjectOutput.model_validate(raw)
+        assert out.namespace == name and out.s3_prefixes["models"].endswith(f"/projects/{name}/")
+    assert plan.outputs["mlflow_url"].startswith("http://mlflow.mlflow.svc")
+    assert plan.outputs["prometheus_url"].endswith(":9090")
+
+
+# ---------------------------------------------------------------- GPU, monitoring, tracking
+def test_gpu_daemonsets_tolerate_the_taint_and_the_autoscaler_discovers_the_cluster(plan: Plan,
+                                                                                    cfg: PlatformConfig) -> None:
+    for release in ("nvidia-device-plugin", "dcgm-exporter"):
+        assert GPU_TOLERATION in helm_values(plan, release)["tolerations"]
+    ca = helm_values(plan, "cluster-autoscaler")
+    assert ca["autoDiscovery"]["clusterName"] == cfg.cluster_name
+    assert ca["image"]["tag"].startswith(f"v{cfg.cluster.version}.")
+    assert ca["rbac"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(
+        f"role/{cfg.cluster_name}-cluster-autoscaler")
+
+
+def test_monitoring_keeps_alertmanager_on_and_credentials_out_of_values(plan: Plan, cfg: PlatformConfig) -> None:
+    values = helm_values(plan, "kube-prometheus-stack")
+    assert values["alertmanager"]["enabled"] is True
+    assert values["prometheus"]["prometheusSpec"]["retention"] == cfg.monitoring_retention
+    assert values["grafana"]["admin"]["existingSecret"] == "grafana-admin"
+    assert "adminPassword" not in values["grafana"]
+    assert "hooks.slack.com" not in str(values)
+
+
+def test_shipped_alert_rules_are_present_with_the_environments_thresholds(plan: Plan, cfg: PlatformConfig) -> None:
+    rules = {r["alert"]: r for res in k8s_of(plan, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+             for g in res.get("spec.groups") for r in g["rules"]}
+    expected = platform_rule_groups(thresholds(cfg))
+    assert {r["alert"] for group in expected.values() for r in group} <= set(rules)
+    assert contract.DRIFT_METRIC in rules["ModelDriftHigh"]["expr"]
+    assert rules["ModelDriftHigh"]["expr"].endswith(f"> {cfg.monitoring.drift_threshold:g}")
+    monitors = {r.get("metadata.name") for r in k8s_of(plan, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor")}
+    assert {"dcgm-exporter", "model-serving"} <= monitors
+    dashboards = [r for r in k8s_of(plan, "kubernetes:core/v1:ConfigMap")
+                  if r.get("metadata.labels", {}).get("grafana_dashboard") == "1"]
+    assert len(dashboards) == 3
+
+
+def test_tracking_database_is_encrypted_private_and_protected_per_tier(plan: Plan, cfg: PlatformConfig) -> None:
+    (db,) = k8s_of(plan, "aws:rds/instance:Instance")
+    assert db.get("storageEncrypted") is True and db.get("kmsKeyId")
+    assert db.get("publiclyAccessible") is False and db.get("password") == SECRET
+    assert db.get("multiAz") is cfg.tracking_multi_az
+    assert db.get("deletionProtection") is cfg.is_prod and db.protect is cfg.is_prod
+    assert db.get("backupRetentionPeriod") == cfg.tracking_backup_days
+    (sg,) = k8s_of(plan, "aws:ec2/securityGroup:SecurityGroup")
+    ingress = sg.get("ingress")
+    assert len(ingress) == 1 and ingress[0]["securityGroups"] and not ingress[0].get("cidrBlocks")
+    (svc,) = [r for r in k8s_of(plan, "kubernetes:core/v1:Service") if r.get("metadata.name") == "mlflow"]
+    assert svc.get("spec.type") == "ClusterIP"
+
+
+def test_kubernetes_resources_all_belong_to_the_layer(plan: Plan) -> None:
+    k8s = [r for r in plan.resources if r.type.startswith("kubernetes:")]
+    assert k8s and set(map(id, k8s)) <= set(map(id, layer_resources(plan)))
