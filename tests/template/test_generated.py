@@ -104,6 +104,6 @@ def test_infra_has_one_stack_per_environment(generated: Path) -> None:
         config = YAML_SAFE.load((generated / "infra" / f"Pulumi.{env}.yaml").read_text())["config"]
         assert config[f"{answers['project_slug']}:platformStack"] == f"{answers['platform_stack']}/{env}"
     main = (generated / "infra" / "__main__.py").read_text()
-    assert f'mode="{answers["serving_mode"]}"' in main and f"gpu_count={answers['gpu_count']}" in main
+    assert f'mode=ServingMode("{answers["serving_mode"]}")' in main and f"gpus={answers['gpu_count']},\n" in main
     pin = (generated / "infra" / "requirements.txt").read_text()
     assert f"@v{answers['platform_version']}" in pin

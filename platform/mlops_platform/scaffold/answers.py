@@ -90,13 +90,14 @@ class TemplateAnswers(BaseModel):
     python_version: PythonVersion | None = None
     # model and lifecycle
     dataset: Dataset | None = None
-    model_name: str | None = _s(r"^[a-z][a-z0-9-]{0,62}$")
+    model_name: str | None = _s(SLUG)
     gate_min_improvement: float | None = Field(default=None, ge=0, le=0.5)
     training_schedule: str | None = _s(r"^\S+( \S+){4}$")
     training_runner: str | None = _s(r"^[\w.-]+$")
     # serving
     serving_mode: ServingMode | None = None
     gpu_count: int | None = Field(default=None, ge=0, le=8)
+    gpu_pool: str | None = _s(r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")
     serving_replicas: int | None = Field(default=None, ge=1, le=50)
     canary_traffic_percent: int | None = Field(default=None, ge=0, le=50)
     serving_cpu_request: str | None = _s(CPU)
