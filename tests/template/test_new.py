@@ -9,7 +9,7 @@ import pytest
 from mlops_platform.cli import main
 from mlops_platform.config.schema import ProjectConfig
 from mlops_platform.errors import ConfigError, TemplateError, UsageError
-from mlops_platform.scaffold.new import ENTRY_FIELDS, NewProject, entry_yaml, new_project
+from mlops_platform.scaffold.new import ENTRY_FIELDS, NewProject, entry_yaml, github_repo_of, new_project
 from mlops_platform.scaffold.outputs import offline_outputs
 from mlops_platform.scaffold.render import git, read_answers
 from ruamel.yaml import YAML
@@ -108,3 +108,13 @@ def test_a_failed_render_leaves_no_directory(tmp_path: Path) -> None:
     with pytest.raises(TemplateError, match="copier failed"):
         new_project("churn", "dev", tmp_path / "x", REQUIRED, offline=True, vcs_ref="no-such-ref")
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(("src", "repo"), [
+    ("gh:acme/mlops-platform", "acme/mlops-platform"),
+    ("https://github.com/acme/mlops-platform.git", "acme/mlops-platform"),
+    ("git@github.com:acme/mlops-platform.git", "acme/mlops-platform"),
+    ("https://gitlab.example.com/acme/mlops-platform", None),
+])
+def test_platform_repo_is_read_from_the_template_url(src: str, repo: str | None) -> None:
+    assert github_repo_of(src) == repo

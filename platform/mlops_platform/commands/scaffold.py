@@ -27,9 +27,11 @@ def new(name: str = typer.Argument(..., help="Project slug (DNS label, at most 4
         data: list[str] = typer.Option([], "--data", "-d", help="Answer KEY=VALUE (repeatable)."),
         offline: bool = typer.Option(False, "--offline", help="Use the offline plan even if Pulumi is installed."),
         vcs_ref: str = typer.Option(None, "--vcs-ref", help="Template version (default: latest release tag)."),
+        template: str = typer.Option(None, "--template",
+                                     help="Template Git URL (gh:ORG/mlops-platform) or checkout; default: this one."),
         ) -> None:
     """Generate a project repository wired to a platform environment, and print its tenancy entry."""
-    project = new_project(name, env, dest, parse_data_args(data), outputs, offline, vcs_ref)
+    project = new_project(name, env, dest, parse_data_args(data), outputs, offline, vcs_ref, template)
     source = project.outputs
     out.print(f"[green]created[/] {escape(str(dest))} from template {escape(project.template_version)}")
     out.print(f"platform wiring: {escape(source.origin)} ({source.source.value})")

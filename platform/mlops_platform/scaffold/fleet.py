@@ -89,7 +89,7 @@ def drift(project: Path, recorded: dict[str, Any]) -> Drift:
     answers = {k: v for k, v in recorded.items() if not k.startswith("_")}
     with tempfile.TemporaryDirectory(prefix="mlplat-fresh-") as tmp:
         fresh = Path(tmp) / "fresh"
-        copy_project(fresh, answers, Path(recorded["_src_path"]), vcs_ref=str(recorded["_commit"]))
+        copy_project(fresh, answers, str(recorded["_src_path"]), vcs_ref=str(recorded["_commit"]))
         generated = [p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()]
         modified, deleted = [], []
         for rel in sorted(generated, key=str):

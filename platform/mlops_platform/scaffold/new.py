@@ -47,8 +47,12 @@ class NewProject:
 
 def new_project(name: str, env: str, dest: Path, data: Mapping[str, Any] | None = None,
                 outputs_file: Path | None = None, offline: bool = False, vcs_ref: str | None = None,
-                src: Path | None = None) -> NewProject:
-    """Generate a project repository at `dest` wired to platform environment `env`."""
+                src: str | Path | None = None) -> NewProject:
+    """Generate a project repository at `dest` wired to platform environment `env`.
+
+    `src`: the template (a Git URL such as gh:ORG/mlops-platform, or a checkout; default this checkout).
+    The project records it and `copier update` / `mlplat fleet` update from it, so give the URL for
+    repositories other machines will update."""
     data = dict(data or {})
     if data.setdefault("project_slug", name) != name:
         raise UsageError(f"--data project_slug={data['project_slug']} differs from NAME {name} — fix: drop it")
@@ -70,7 +74,7 @@ def _check_dest(dest: Path) -> None:
         raise UsageError(f"{dest}: already exists and is not an empty directory — fix: pass a new --dest")
 
 
-def _render(dest: Path, answers: TemplateAnswers, src: Path, vcs_ref: str | None) -> None:
+def _render(dest: Path, answers: TemplateAnswers, src: str | Path, vcs_ref: str | None) -> None:
     created = not dest.exists()
     try:
         copy_project(dest, answers.to_copier_data(), src, vcs_ref)
@@ -80,7 +84,7 @@ def _render(dest: Path, answers: TemplateAnswers, src: Path, vcs_ref: str | None
         raise
 
 
-def wiring_answers(resolved: ResolvedOutputs, names: ProjectNames, src: Path) -> dict[str, Any]:
+def wiring_answers(resolved: ResolvedOutputs, names: ProjectNames, src: str | Path) -> dict[str, Any]:
     """Platform wiring answers from the outputs contract and the project's names."""
     out = resolved.outputs
     wiring: dict[str, Any] = {
@@ -103,10 +107,12 @@ def wiring_answers(resolved: ResolvedOutputs, names: ProjectNames, src: Path) ->
     return {key: value for key, value in wiring.items() if value is not None}
 
 
-def github_repo_of(src: Path) -> str | None:
-    """ORG/REPO of the template checkout's GitHub `origin`, if it has one."""
-    url = git("remote", "get-url", "origin", cwd=src, check=False)
-    match = re.search(r"github\.com[:/]([\w.-]+/[\w.-]+?)(\.git)?$", url)
+def github_repo_of(src: str | Path) -> str | None:
+    """ORG/REPO of a GitHub template URL, or of a checkout's GitHub `origin`."""
+    url = str(src)
+    if Path(url).is_dir():
+        url = git("remote", "get-url", "origin", cwd=Path(url), check=False)
+    match = re.search(r"(?:github\.com[:/]|^gh:)([\w.-]+/[\w.-]+?)(\.git)?/?$", url)
     return match.group(1) if match else None
 
 

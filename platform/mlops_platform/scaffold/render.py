@@ -60,7 +60,7 @@ def _has_identity(cwd: Path) -> bool:
     return bool(found.stdout.strip())
 
 
-def copy_project(dest: Path, data: Mapping[str, Any], src: Path | None = None,
+def copy_project(dest: Path, data: Mapping[str, Any], src: str | Path | None = None,
                  vcs_ref: str | None = None) -> None:
     """Render the template into `dest` (copier picks the latest tag when `vcs_ref` is None)."""
     with _copier_errors(dest):
