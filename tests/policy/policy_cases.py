@@ -79,6 +79,7 @@ DEPLOY = on(T_DEPLOY, "fraud-serving")
 ENV_BUDGET = on("aws:budgets/budget:Budget", "env-budget")
 DB, KEY = on("aws:rds/instance:Instance", "db"), on("aws:kms/key:Key", "key")
 NOTIFY = "notifications.0.subscriberEmailAddresses"
+NAMESPACE = on("kubernetes:core/v1:Namespace", "fraud-ns")
 
 
 def app_doc(*statements: dict[str, Any]) -> Patch:
@@ -361,6 +362,12 @@ CASES: dict[str, Case] = {
                          "metadata": {"name": "fraud", "namespace": "fraud"},
                          "spec": {"predictor": {"minReplicas": 0, "model": {"modelFormat": {"name": "sklearn"}}}}})))),
         unknown=u(DEFERRED, deploy("spec.replicas", U))),
+    "k8s-namespace-pod-security": Case(
+        passing=(ok(), ok(Patch("fraud-ns", "metadata.labels", {"pod-security.kubernetes.io/enforce": "baseline"}))),
+        failing=(fail(NAMESPACE, Patch("fraud-ns", "metadata.labels", {"mlops.io/project": "fraud"})),
+                 fail(NAMESPACE, Patch("fraud-ns", "metadata.labels", {
+                     "mlops.io/project": "fraud", "pod-security.kubernetes.io/enforce": "privileged"}))),
+        unknown=u(DEFERRED, Patch("fraud-ns", "metadata.labels", U))),
     "k8s-networkpolicy-per-namespace": Case(
         passing=(ok(), ok(Patch("fraud-deny", "metadata.namespace", U))),
         failing=(fail(on("kubernetes:core/v1:Namespace", "fraud-ns"), Drop("fraud-deny")),),

@@ -181,8 +181,8 @@ def _kubernetes() -> list[dict[str, Any]]:
                                           "labelSelector": {"matchLabels": labels}}]}
     meta = {"namespace": "fraud"}
     return [
-        res("kubernetes:core/v1:Namespace", "fraud-ns", {"metadata": {"name": "fraud",
-                                                                      "labels": {"mlops.io/project": "fraud"}}}),
+        res("kubernetes:core/v1:Namespace", "fraud-ns", {"metadata": {"name": "fraud", "labels": {
+            "mlops.io/project": "fraud", "pod-security.kubernetes.io/enforce": "restricted"}}}),
         res("kubernetes:networking.k8s.io/v1:NetworkPolicy", "fraud-deny", {
             "metadata": {**meta, "name": "default-deny"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}},
             ["fraud-ns"]),

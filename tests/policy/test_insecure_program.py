@@ -32,7 +32,7 @@ EXPECTED: dict[str, set[str]] = {
     "key": {"kms-rotation", "kms-safe-key-policy"} | TAGGED,
     "training-logs": {"logs-kms-encryption", "logs-retention"} | TAGGED,
     "metadata-db": {"rds-backups", "rds-deletion-protection", "rds-not-public", "rds-storage-encrypted"} | TAGGED,
-    "team": {"budget-per-project", "k8s-networkpolicy-per-namespace"},
+    "team": {"budget-per-project", "k8s-namespace-pod-security", "k8s-networkpolicy-per-namespace"},
     "model": {"gpu-workload-limits", "gpu-workload-targets-pool", "gpu-workload-tolerates-taint",
               "k8s-allowed-registries", "k8s-drop-capabilities", "k8s-image-pinned", "k8s-no-host-namespaces",
               "k8s-no-host-path", "k8s-no-privilege-escalation", "k8s-no-secrets-in-env", "k8s-probes",

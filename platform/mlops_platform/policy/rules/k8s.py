@@ -13,7 +13,7 @@ from mlops_platform.policy._k8s import LONG_RUNNING, WORKLOAD_TYPES, PodTemplate
 from mlops_platform.policy._k8s import security_value as sec
 from mlops_platform.policy._values import UNKNOWN, Defer, as_list, dig, fmt, is_unknown
 from mlops_platform.policy.config import PolicySettings, Severity
-from mlops_platform.policy.registry import Area, Compliance, OnUnknown, checkov, resource_policy
+from mlops_platform.policy.registry import Area, Compliance, OnUnknown, checkov, cis_eks, resource_policy
 
 _K8S_DOCS = "https://kubernetes.io/docs"
 _PSS = f"{_K8S_DOCS}/concepts/security/pod-security-standards/"
@@ -348,3 +348,31 @@ def helm_release_pinned(res: Res, _: PolicySettings) -> Iterator[str | Defer]:
         yield Defer("version")
     elif not isinstance(version, str) or not _EXACT_VERSION.match(version):
         yield f"chart {fmt(res.get('chart'))} version is {fmt(version)}, not an exact x.y.z"
+
+
+_PSA = "pod-security.kubernetes.io/enforce"
+
+
+@resource_policy(
+    name="k8s-namespace-pod-security", area=Area.K8S, resource_types=(t.K8S_NAMESPACE,), severity=Severity.MEDIUM,
+    description="Namespaces enforce a Pod Security Standard through admission; project namespaces enforce "
+                "`restricted`.",
+    remediation="Label the namespace pod-security.kubernetes.io/enforce: restricted (baseline or privileged only "
+                "for reviewed system namespaces such as the GPU operator's), with a pinned enforce-version.",
+    url="https://kubernetes.io/docs/concepts/security/pod-security-admission/",
+    compliance=cis_eks("4.2.1") + pss("restricted", "Pod Security Admission"), settings=("project_label",),
+    on_unknown=OnUnknown.DEFER, unknown_note="Deferred when the namespace labels are unknown.",
+)
+def k8s_namespace_pod_security(res: Res, settings: PolicySettings) -> Iterator[str | Defer]:
+    labels = res.get("metadata.labels")
+    if is_unknown(labels):
+        yield Defer("metadata.labels")
+        return
+    labels = labels if isinstance(labels, dict) else {}
+    level = labels.get(_PSA)
+    if is_unknown(level):
+        yield Defer(f"metadata.labels.{_PSA}")
+    elif level not in ("restricted", "baseline", "privileged"):
+        yield f"no {_PSA} label: pods are admitted without any Pod Security Standard"
+    elif settings.project_label in labels and level != "restricted":
+        yield f"project namespace enforces {level!r}, not 'restricted'"
