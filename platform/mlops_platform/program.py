@@ -3,7 +3,6 @@ and export the outputs contract. `platform/__main__.py` calls `main()`; so does 
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import pulumi
@@ -19,6 +18,7 @@ from mlops_platform.aws.network import Network, NetworkArgs
 from mlops_platform.aws.nodepools import NodePools, NodePoolsArgs
 from mlops_platform.aws.registry import Repository, RepositoryArgs
 from mlops_platform.config import PlatformConfig, load_from_pulumi_config
+from mlops_platform.k8s import ClusterLayerOutputs, deploy_cluster_layer
 from mlops_platform.layers import AwsLayer
 
 
@@ -71,15 +71,7 @@ def build_aws_layer(cfg: PlatformConfig) -> AwsLayer:
         registry_urls={r: repo.url for r, repo in repos.items()})
 
 
-def _cluster_layer(cfg: PlatformConfig, layer: AwsLayer) -> Any:
-    if importlib.util.find_spec("mlops_platform.k8s") is None:  # in-cluster layer lands separately
-        return None
-    from mlops_platform.k8s import deploy_cluster_layer
-
-    return deploy_cluster_layer(cfg, layer, pulumi.ResourceOptions(providers={"aws": layer.aws_provider}))
-
-
-def export_outputs(cfg: PlatformConfig, layer: AwsLayer, k8s: Any) -> None:
+def export_outputs(cfg: PlatformConfig, layer: AwsLayer, k8s: ClusterLayerOutputs) -> None:
     """Export exactly the fields of `contract.PlatformOutputs`."""
     env = cfg.environment
     values: dict[str, Any] = {
@@ -91,9 +83,8 @@ def export_outputs(cfg: PlatformConfig, layer: AwsLayer, k8s: Any) -> None:
         "buckets": {role: {"name": b.name, "arn": b.arn} for role, b in layer.buckets.items()},
         "registry_urls": layer.registry_urls, "kms_key_arns": layer.kms_key_arns, "tags": cfg.base_tags,
     }
-    if k8s is not None:
-        values |= {"mlflow_url": k8s.mlflow_url, "prometheus_url": k8s.prometheus_url,
-                   "serving_ingress_domain": k8s.serving_ingress_domain, "projects": k8s.projects}
+    values |= {"mlflow_url": k8s.mlflow_url, "prometheus_url": k8s.prometheus_url,
+               "serving_ingress_domain": k8s.serving_ingress_domain, "projects": k8s.projects}
     for key, value in values.items():
         pulumi.export(key, value)
 
@@ -101,4 +92,5 @@ def export_outputs(cfg: PlatformConfig, layer: AwsLayer, k8s: Any) -> None:
 def main() -> None:
     cfg = current_config()
     layer = build_aws_layer(cfg)
-    export_outputs(cfg, layer, _cluster_layer(cfg, layer))
+    cluster_layer = deploy_cluster_layer(cfg, layer, pulumi.ResourceOptions(providers={"aws": layer.aws_provider}))
+    export_outputs(cfg, layer, cluster_layer)
