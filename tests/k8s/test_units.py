@@ -242,3 +242,13 @@ def test_strict_schema_validation_rejects_an_unknown_field() -> None:
     assert kv.validate(ns, "1.34", strict=True) == "1.34"
     with pytest.raises(kv.ValidationError):
         kv.validate({**ns, "spec": {"finalizers": ["x"], "typo": 1}}, "1.34", strict=True)
+
+
+def test_mlflow_admits_project_namespaces_and_monitoring_only_on_its_port() -> None:
+    policies = {p["name"]: p["spec"] for p in netpol.tracking_policies("mlops.io/project", 5000, "monitoring")}
+    assert next(iter(policies)) == "default-deny"
+    (rule,) = policies["allow-clients"]["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 5000}]
+    assert rule["from"][0] == {"namespaceSelector": {"matchExpressions": [
+        {"key": "mlops.io/project", "operator": "Exists"}]}}
+    assert policies["allow-database-egress"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 5432}]

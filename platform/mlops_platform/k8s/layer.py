@@ -15,7 +15,7 @@ from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, Monitoring, Moni
 from mlops_platform.k8s.netpol import PlatformPeers
 from mlops_platform.k8s.provider import ClusterAccess, ClusterAccessArgs
 from mlops_platform.k8s.serving import GATEWAY_NAMESPACE, KSERVE_NAMESPACE, ServingStack, ServingStackArgs
-from mlops_platform.k8s.tenancy import PlatformFacts, ProjectTenant, github_oidc_provider
+from mlops_platform.k8s.tenancy import PROJECT_LABEL, PlatformFacts, ProjectTenant, github_oidc_provider
 from mlops_platform.k8s.tracking import PORT as TRACKING_PORT
 from mlops_platform.k8s.tracking import TRACKING_NAMESPACE, Tracking, TrackingArgs
 from mlops_platform.k8s.training import Training, TrainingArgs
@@ -101,7 +101,8 @@ class ClusterLayer(pulumi.ComponentResource):
             aws_layer.cluster_security_group_id, aws_layer.buckets["models"], aws_layer.kms_key_arns["s3"],
             aws_layer.oidc_provider_arn, aws_layer.oidc_issuer_host, t.db_instance_class, t.db_storage_gib,
             cfg.tracking_backup_days, cfg.tracking_multi_az, cfg.deletion_protection, cfg.base_tags, self.provider,
-            replicas=2 if cfg.is_prod else 1), opts).url
+            replicas=2 if cfg.is_prod else 1, client_label=PROJECT_LABEL,
+            monitoring_namespace=peers(cfg).monitoring_namespace), opts).url
 
     def _tenants(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer) -> dict[str, dict[str, Any]]:
         github = aws_layer.github_oidc_provider_arn

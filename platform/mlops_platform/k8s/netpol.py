@@ -25,29 +25,56 @@ def _from_namespaces(names: tuple[str, ...]) -> list[Manifest]:
     return [{"namespaceSelector": {"matchLabels": {NS_NAME_LABEL: n}}} for n in names]
 
 
-def project_policies(peers: PlatformPeers) -> list[Manifest]:
-    """[{name, spec}] in a fixed order; the first denies all ingress and egress of every pod."""
-    everyone: Manifest = {"podSelector": {}}
-    policies = [
-        ("default-deny", {**everyone, "policyTypes": ["Ingress", "Egress"]}),
-        ("allow-same-namespace", {**everyone, "policyTypes": ["Ingress", "Egress"],
-                                  "ingress": [{"from": [{"podSelector": {}}]}],
-                                  "egress": [{"to": [{"podSelector": {}}]}]}),
-        ("allow-dns", {**everyone, "policyTypes": ["Egress"], "egress": [{
+EVERYONE: Manifest = {"podSelector": {}}
+
+
+def _egress_anywhere_but_imds(port: int) -> Manifest:
+    return {**EVERYONE, "policyTypes": ["Egress"], "egress": [{
+        "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [IMDS_CIDR]}}],
+        "ports": [{"protocol": "TCP", "port": port}]}]}
+
+
+def base_policies() -> list[tuple[str, Manifest]]:
+    """Deny everything, then DNS and TLS egress (AWS APIs: S3, ECR, STS for IRSA), never the metadata service."""
+    return [
+        ("default-deny", {**EVERYONE, "policyTypes": ["Ingress", "Egress"]}),
+        ("allow-dns", {**EVERYONE, "policyTypes": ["Egress"], "egress": [{
             "to": [{"namespaceSelector": {"matchLabels": {NS_NAME_LABEL: "kube-system"}},
                     "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
             "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]}),
-        # AWS APIs (S3, ECR, STS for IRSA) over TLS; never the node's metadata service.
-        ("allow-https-egress", {**everyone, "policyTypes": ["Egress"], "egress": [{
-            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [IMDS_CIDR]}}],
-            "ports": [{"protocol": "TCP", "port": 443}]}]}),
+        ("allow-https-egress", _egress_anywhere_but_imds(443)),
+    ]
+
+
+def tracking_policies(project_label: str, port: int, monitoring_namespace: str | None,
+                      db_port: int = 5432) -> list[Manifest]:
+    """The MLflow namespace: clients are project namespaces (and Prometheus); MLflow reaches its database."""
+    clients = [{"namespaceSelector": {"matchExpressions": [{"key": project_label, "operator": "Exists"}]}}]
+    if monitoring_namespace:
+        clients += _from_namespaces((monitoring_namespace,))
+    policies = [*base_policies(),
+                ("allow-clients", {**EVERYONE, "policyTypes": ["Ingress"], "ingress": [{
+                    "from": clients, "ports": [{"protocol": "TCP", "port": port}]}]}),
+                ("allow-database-egress", _egress_anywhere_but_imds(db_port))]
+    return [{"name": n, "spec": s} for n, s in policies]
+
+
+def project_policies(peers: PlatformPeers) -> list[Manifest]:
+    """[{name, spec}] in a fixed order; the first denies all ingress and egress of every pod."""
+    default_deny, *egress = base_policies()
+    policies = [
+        default_deny,
+        ("allow-same-namespace", {**EVERYONE, "policyTypes": ["Ingress", "Egress"],
+                                  "ingress": [{"from": [{"podSelector": {}}]}],
+                                  "egress": [{"to": [{"podSelector": {}}]}]}),
+        *egress,
     ]
     sources = peers.ingress_namespaces + ((peers.monitoring_namespace,) if peers.monitoring_namespace else ())
     if sources:
-        policies.append(("allow-from-platform", {**everyone, "policyTypes": ["Ingress"],
+        policies.append(("allow-from-platform", {**EVERYONE, "policyTypes": ["Ingress"],
                                                  "ingress": [{"from": _from_namespaces(sources)}]}))
     if peers.tracking_namespace:
-        policies.append(("allow-tracking-egress", {**everyone, "policyTypes": ["Egress"], "egress": [{
+        policies.append(("allow-tracking-egress", {**EVERYONE, "policyTypes": ["Egress"], "egress": [{
             "to": _from_namespaces((peers.tracking_namespace,)),
             "ports": [{"protocol": "TCP", "port": peers.tracking_port}]}]}))
     return [{"name": n, "spec": s} for n, s in policies]

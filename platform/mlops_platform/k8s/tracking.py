@@ -20,6 +20,7 @@ from mlops_platform import iam
 from mlops_platform.k8s import manifests as m
 from mlops_platform.k8s._helm import namespace
 from mlops_platform.k8s.names import iam_name
+from mlops_platform.k8s.netpol import tracking_policies
 from mlops_platform.k8s.provider import k8s_opts
 from mlops_platform.layers import BucketRef
 from mlops_platform.versions import IMAGES, POSTGRES_ENGINE_VERSION, POSTGRES_PARAMETER_FAMILY
@@ -55,6 +56,9 @@ class TrackingArgs:
     tags: dict[str, str]
     provider: k8s.Provider
     replicas: int = 1
+    #: Namespaces labelled with this key (project namespaces) may call MLflow.
+    client_label: str = "mlops.io/project"
+    monitoring_namespace: str | None = None
 
 
 def allowed_hosts() -> str:
@@ -122,6 +126,10 @@ class Tracking(pulumi.ComponentResource):
         k8s.core.v1.Service(f"{name}-service", metadata=m.meta(APP, TRACKING_NAMESPACE), spec={
             "type": "ClusterIP", "selector": {"app.kubernetes.io/name": APP},
             "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]}, opts=inside)
+        for policy in tracking_policies(args.client_label, PORT, args.monitoring_namespace):
+            k8s.networking.v1.NetworkPolicy(f"{name}-netpol-{policy['name']}",
+                                            metadata=m.meta(policy["name"], TRACKING_NAMESPACE),
+                                            spec=policy["spec"], opts=inside)
         self.url = MLFLOW_URL
         self.register_outputs({"url": MLFLOW_URL, "db_address": self.database.address})
 
