@@ -116,9 +116,11 @@ class Tracking(pulumi.ComponentResource):
         k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=m.meta(APP, TRACKING_NAMESPACE, None,
                                                                  m.irsa_annotation(role_arn)),
                                    automount_service_account_token=False, opts=inside)
-        uri = pulumi.Output.all(self.database.address, password.result).apply(lambda v: db_uri(str(v[0]), str(v[1])))
+        uri: pulumi.Output[str] = pulumi.Output.all(self.database.address, password.result).apply(
+            lambda v: db_uri(str(v[0]), str(v[1])))
+        secret_uri: pulumi.Output[str] = pulumi.Output.secret(uri)
         secret = k8s.core.v1.Secret(f"{name}-db-secret", metadata=m.meta(DB_SECRET, TRACKING_NAMESPACE), type="Opaque",
-                                    string_data={"uri": pulumi.Output.secret(uri)}, opts=inside)
+                                    string_data={"uri": secret_uri}, opts=inside)
         artifacts = pulumi.Output.concat("s3://", args.models_bucket.name, "/", ARTIFACT_PREFIX)
         k8s.apps.v1.Deployment(f"{name}-deployment", metadata=m.meta(APP, TRACKING_NAMESPACE),
                                spec=artifacts.apply(lambda a: deployment_spec(a, args.replicas)),
