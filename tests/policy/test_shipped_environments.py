@@ -16,7 +16,7 @@ KNOWN_GAPS: dict[str, set[tuple[str, str]]] = {
     env: {("k8s-allowed-registries", f"kubernetes:apps/v1:Deployment::{env}-k8s-tracking-deployment")}
     | {("k8s-networkpolicy-per-namespace", f"kubernetes:core/v1:Namespace::{env}-k8s-{ns}")
        for ns in ("gpu-ns", "monitoring-ns", "serving-cert-manager-ns", "serving-gateway-ns", "serving-kserve-ns",
-                  "tracking-ns", "training-ns")}
+                  "training-ns")}
     for env in ("staging", "prod")
 }
 
