@@ -108,7 +108,7 @@ CASES: dict[str, Case] = {
                                   fail(CLUSTER, Patch("eks", "enabledClusterLogTypes", DROP))),
         unknown=u(DEFERRED, Patch("eks", "enabledClusterLogTypes", U))),
     "eks-supported-version": Case(
-        passing=(ok(), ok(Patch("eks", "version", "1.34"))),
+        passing=(ok(), ok(Patch("eks", "version", "1.35"))),
         failing=(fail(CLUSTER, Patch("eks", "version", "1.29")), fail(CLUSTER, Patch("eks", "version", DROP)),
                  fail(CLUSTER, Patch("eks", "version", "1.31"))),  # 1.31 left standard support 2025-11-26
         unknown=u(DEFERRED, Patch("eks", "version", U))),

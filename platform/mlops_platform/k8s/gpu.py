@@ -87,7 +87,8 @@ class GpuEnablement(pulumi.ComponentResource):
         super().__init__("mlops:k8s:GpuEnablement", name, None, opts)
         kopts = k8s_opts(self, args.provider, list(args.depends_on))
         # Device plugin and DCGM mount host paths (kubelet socket, GPU devices): privileged by necessity.
-        ns = namespace(f"{name}-ns", GPU_NAMESPACE, "privileged", args.k8s_version, kopts)
+        ns = namespace(f"{name}-ns", GPU_NAMESPACE, "privileged", args.k8s_version, kopts,
+                       open_ports=())  # DCGM is scraped from the monitoring namespace only
         after_ns = k8s_opts(self, args.provider, [ns, *args.depends_on])
         helm_release(f"{name}-device-plugin", "nvidia-device-plugin", "nvidia-device-plugin", GPU_NAMESPACE,
                      device_plugin_values(), after_ns)

@@ -20,9 +20,9 @@ from mlops_platform.k8s.alerts import AlertThresholds, platform_rule_groups
 from mlops_platform.k8s.dashboards import platform_dashboards
 from mlops_platform.k8s.manifests import irsa_annotation, meta
 from mlops_platform.k8s.names import iam_name
+from mlops_platform.k8s.netpol import MONITORING_NAMESPACE
 from mlops_platform.k8s.provider import k8s_opts
 
-MONITORING_NAMESPACE = "monitoring"
 RELEASE = "kube-prometheus-stack"
 FULLNAME = "kps"  # short resource names: kps-prometheus, kps-alertmanager
 PROMETHEUS_URL = f"http://{FULLNAME}-prometheus.{MONITORING_NAMESPACE}.svc.cluster.local:9090"
@@ -105,7 +105,8 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:k8s:Monitoring", name, None, opts)
         ns = namespace(f"{name}-ns", MONITORING_NAMESPACE, "privileged", args.k8s_version,
-                       k8s_opts(self, args.provider))  # node-exporter needs host network and PID namespaces
+                       k8s_opts(self, args.provider),  # node-exporter needs host network and PID namespaces
+                       open_ports=(10250,))  # prometheus-operator admission webhook
         inside = k8s_opts(self, args.provider, [ns])
         self.alerts_topic = self._alert_topic(name, args)
         secrets = self._secrets(name, args, inside)

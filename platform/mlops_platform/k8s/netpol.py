@@ -46,6 +46,30 @@ def base_policies() -> list[tuple[str, Manifest]]:
     ]
 
 
+#: Namespace Prometheus scrapes from; every platform namespace admits it.
+MONITORING_NAMESPACE = "monitoring"
+
+
+def system_fence(open_ports: tuple[int, ...]) -> list[Manifest]:
+    """Ingress fence for a third-party platform namespace (operators, webhooks, gateways).
+
+    Pods of the namespace talk freely to each other and Prometheus may scrape them; everyone else,
+    including the API server calling admission webhooks and internal load balancers, reaches only the
+    listed ports. Egress stays open: operators need the API server and AWS APIs, and a generic egress
+    deny would break them in ways a chart upgrade cannot see.
+    """
+    policies: list[tuple[str, Manifest]] = [
+        ("allow-same-namespace", {**EVERYONE, "policyTypes": ["Ingress"],
+                                  "ingress": [{"from": [{"podSelector": {}}]}]}),
+        ("allow-monitoring", {**EVERYONE, "policyTypes": ["Ingress"],
+                              "ingress": [{"from": _from_namespaces((MONITORING_NAMESPACE,))}]}),
+    ]
+    if open_ports:
+        policies.append(("allow-service-ports", {**EVERYONE, "policyTypes": ["Ingress"], "ingress": [{
+            "ports": [{"protocol": "TCP", "port": p} for p in open_ports]}]}))
+    return [{"name": n, "spec": s} for n, s in policies]
+
+
 def tracking_policies(project_label: str, port: int, monitoring_namespace: str | None,
                       db_port: int = 5432) -> list[Manifest]:
     """The MLflow namespace: clients are project namespaces (and Prometheus); MLflow reaches its database."""

@@ -57,15 +57,18 @@ class ServingStack(pulumi.ComponentResource):
     def __init__(self, name: str, args: ServingStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:k8s:ServingStack", name, None, opts)
         p, v = args.provider, args.k8s_version
-        cm_ns = namespace(f"{name}-cert-manager-ns", CERT_MANAGER_NAMESPACE, "restricted", v, k8s_opts(self, p))
+        cm_ns = namespace(f"{name}-cert-manager-ns", CERT_MANAGER_NAMESPACE, "restricted", v, k8s_opts(self, p),
+                          open_ports=(10250,))  # admission webhook
         cert_manager = helm_release(f"{name}-cert-manager", "cert-manager", "cert-manager", CERT_MANAGER_NAMESPACE,
                                     {"crds": {"enabled": True}}, k8s_opts(self, p, [cm_ns]))
         # Third-party controllers whose pod specs the charts own: baseline (no host access) is enforced;
         # restricted would reject them on any chart-side change to their security context.
-        gw_ns = namespace(f"{name}-gateway-ns", GATEWAY_NAMESPACE, "baseline", v, k8s_opts(self, p))
+        gw_ns = namespace(f"{name}-gateway-ns", GATEWAY_NAMESPACE, "baseline", v, k8s_opts(self, p),
+                          open_ports=(10080, 10443, 9443))  # data plane behind the internal LB, webhook
         envoy = helm_release(f"{name}-envoy-gateway", "envoy-gateway", "envoy-gateway", GATEWAY_NAMESPACE, {},
                              k8s_opts(self, p, [gw_ns]))
-        ks_ns = namespace(f"{name}-kserve-ns", KSERVE_NAMESPACE, "baseline", v, k8s_opts(self, p))
+        ks_ns = namespace(f"{name}-kserve-ns", KSERVE_NAMESPACE, "baseline", v, k8s_opts(self, p),
+                          open_ports=(9443,))  # admission webhook
         gw_class = k8s.apiextensions.CustomResource(
             f"{name}-gateway-class", api_version="gateway.networking.k8s.io/v1", kind="GatewayClass",
             metadata=meta(GATEWAY_CLASS), spec={"controllerName": "gateway.envoyproxy.io/gatewayclass-controller"},

@@ -110,7 +110,8 @@ class Tracking(pulumi.ComponentResource):
         password = random.RandomPassword(f"{name}-db-password", length=32, special=False,
                                          opts=pulumi.ResourceOptions(parent=self))
         self.database = self._database(name, args, password.result)
-        ns = namespace(f"{name}-ns", TRACKING_NAMESPACE, "restricted", args.k8s_version, k8s_opts(self, args.provider))
+        ns = namespace(f"{name}-ns", TRACKING_NAMESPACE, "restricted", args.k8s_version, k8s_opts(self, args.provider),
+                       open_ports=None)  # tracking_policies below fence it more tightly
         inside = k8s_opts(self, args.provider, [ns])
         role_arn = self._identity(name, args)
         k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=m.meta(APP, TRACKING_NAMESPACE, None,

@@ -45,7 +45,8 @@ class Training(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TrainingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:k8s:Training", name, None, opts)
-        ns = namespace(f"{name}-ns", TRAINING_NAMESPACE, "restricted", args.k8s_version, k8s_opts(self, args.provider))
+        ns = namespace(f"{name}-ns", TRAINING_NAMESPACE, "restricted", args.k8s_version,
+                       k8s_opts(self, args.provider), open_ports=(9443,))  # admission webhook
         self.release = helm_release(f"{name}-kuberay", "kuberay-operator", "kuberay-operator", TRAINING_NAMESPACE,
                                     operator_values(), k8s_opts(self, args.provider, [ns]))
         self.register_outputs({"namespace": TRAINING_NAMESPACE})
