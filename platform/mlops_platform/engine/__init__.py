@@ -61,6 +61,7 @@ def run_program(program_dir: Path, stack: str | None = None, config_file: Path |
                 stack_outputs: OutputsResolver | None = None, account: str = "123456789012",
                 region: str | None = None) -> Plan:
     """Plan any Pulumi Python program directory offline (e.g. a project's `infra/`)."""
+    program_dir = program_dir.resolve()  # the runner changes into the program directory
     project, entry_dir = project_name(program_dir)
     stack = stack or "dev"
     path = config_file or program_dir / f"Pulumi.{stack}.yaml"
