@@ -10,6 +10,7 @@ import pytest
 from mlops_platform import naming
 from mlops_platform.contract import PlatformOutputs, ProjectOutput
 from mlops_platform.errors import ConfigError, UsageError
+from mlops_platform.k8s.names import iam_name
 from mlops_platform.scaffold.answers import OutputsSource
 from mlops_platform.scaffold.naming import project_names
 from mlops_platform.scaffold.outputs import offline_outputs, resolve_outputs
@@ -81,8 +82,16 @@ def test_names_before_onboarding_follow_the_platform_naming(dev_outputs: Platfor
     registry = f"{dev_outputs.account_id}.dkr.ecr.{dev_outputs.region}.amazonaws.com"
     assert names.ecr_repository_url == f"{registry}/{naming.project_repository('churn')}"
     assert names.ci_role_arn == f"arn:aws:iam::{dev_outputs.account_id}:role/mlops-dev-churn-ci"
+    assert names.workload_role_arn.endswith(f":role/{iam_name('mlops-dev', 'churn', 'workload')}")
     bucket = dev_outputs.buckets["models"].name
     assert names.s3_prefixes["models"] == f"s3://{bucket}/{naming.project_prefix('churn')}"
+
+
+def test_role_names_are_the_tenancy_layers_iam_names(dev_outputs: PlatformOutputs) -> None:
+    slug = "a-forty-character-project-slug-for-names"
+    names = project_names(slug, dev_outputs)
+    role = names.ci_role_arn.rsplit("/", 1)[1]
+    assert role == iam_name(dev_outputs.cluster_name, slug, "ci") and len(role) <= 64
 
 
 def test_names_of_an_onboarded_project_come_from_the_outputs(dev_outputs: PlatformOutputs) -> None:

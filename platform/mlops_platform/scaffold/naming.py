@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from mlops_platform import naming
 from mlops_platform.contract import PlatformOutputs
+from mlops_platform.k8s.names import iam_name
 
 #: Bucket roles a project gets a prefix in.
 PROJECT_BUCKET_ROLES = ("datasets", "models")
@@ -28,13 +29,14 @@ class ProjectNames:
 
 
 def ci_role_name(cluster_name: str, slug: str) -> str:
-    """IAM role GitHub Actions of the project assume (trust: the project's repo and branches only)."""
-    return f"{cluster_name}-{slug}-ci"
+    """IAM role GitHub Actions of the project assume (trust: the project's repo and branches only).
+    Same rule as the tenancy layer, including its hashed truncation of long names."""
+    return iam_name(cluster_name, slug, "ci")
 
 
 def workload_role_name(cluster_name: str, slug: str) -> str:
     """IRSA role of the project's pods (trust: its service account only)."""
-    return f"{cluster_name}-{slug}-workload"
+    return iam_name(cluster_name, slug, "workload")
 
 
 def project_names(slug: str, outputs: PlatformOutputs) -> ProjectNames:
