@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from mlops_platform.cli import main
+from mlops_platform.commands import stack as stack_commands
 from mlops_platform.config import shipped_envs, stack_file_for
 from mlops_platform.engine import Plan
 from mlops_platform.engine.present import graph
@@ -17,6 +18,19 @@ from .stackfiles import sections, write_stack
 
 CIPHERTEXT = "v1:AAAAAAAAAAAAAAAAAAAAAAAB2m9vT3ZeRkaWxsY2lwaGVydGV4dA=="
 PLAINTEXT_WEBHOOK = "https://hooks.slack.com/services/T0000/B0000/pl41nt3xtS3cr3t"
+
+
+#: Tests that read the session's plan cache run on one xdist worker, so each environment is planned once.
+PLANS = pytest.mark.xdist_group("platform-plans")
+
+
+@pytest.fixture
+def cached_plans(monkeypatch: pytest.MonkeyPatch, plans: dict[str, Plan]) -> None:
+    """Serve shipped environments from the session cache: for tests of what the CLI prints, not of planning."""
+    def from_cache(env: str | None = None, stack_file: Path | None = None) -> Plan:
+        assert env is not None and stack_file is None
+        return plans[env]
+    monkeypatch.setattr(stack_commands, "run_platform", from_cache)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -110,6 +124,7 @@ def test_plan_of_a_bad_file_exits_3_before_creating_anything(capsys: pytest.Capt
     assert "budget.monthly_usd" in err
 
 
+@PLANS
 def test_plan_json_follows_the_contract(capsys: pytest.CaptureFixture[str], plans: dict[str, Plan]) -> None:
     code, out, _ = run(capsys, "plan", "dev", "--json")
     assert code == 0
@@ -125,6 +140,8 @@ def test_plan_json_follows_the_contract(capsys: pytest.CaptureFixture[str], plan
     assert cluster["inputs"]["vpcConfig"]["endpointPrivateAccess"] is True  # camelCase, as the engine sees it
 
 
+@PLANS
+@pytest.mark.usefixtures("cached_plans")
 def test_plan_prints_tree_security_settings_and_outputs(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "plan", "staging")
     assert code == 0
@@ -133,11 +150,15 @@ def test_plan_prints_tree_security_settings_and_outputs(capsys: pytest.CaptureFi
         assert text in out
 
 
-def test_secret_config_never_reaches_plan_output(capsys: pytest.CaptureFixture[str], secret_stack: Path) -> None:
+def test_secret_config_never_reaches_plan_output(capsys: pytest.CaptureFixture[str], secret_stack: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, err = run(capsys, "plan", "--stack-file", str(secret_stack), "--json")
     assert code == 0
     assert CIPHERTEXT not in out + err
     assert "AAAAAAAAAAAAAAAAAAAAAAAB2m9vT3ZeRkaWxsY2lwaGVydGV4dA" not in out  # not even the bare ciphertext
+    # The human view renders the same recorded plan: replay it instead of planning again.
+    recorded = Plan.from_json(json.loads(out))
+    monkeypatch.setattr(stack_commands, "run_platform", lambda env=None, stack_file=None: recorded)
     code, out, err = run(capsys, "plan", "--stack-file", str(secret_stack))
     assert code == 0
     assert CIPHERTEXT not in out + err
@@ -161,6 +182,8 @@ def test_validate_never_echoes_a_secret(capsys: pytest.CaptureFixture[str], tmp_
     assert CIPHERTEXT not in out
 
 
+@PLANS
+@pytest.mark.usefixtures("cached_plans")
 def test_graph_mermaid_shape(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "graph", "dev")
     assert code == 0
@@ -174,6 +197,8 @@ def test_graph_mermaid_shape(capsys: pytest.CaptureFixture[str]) -> None:
     assert edges, "components depend on each other (nodes on the cluster, cluster on keys and network)"
 
 
+@PLANS
+@pytest.mark.usefixtures("cached_plans")
 def test_graph_dot_shape(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "graph", "dev", "--format", "dot")
     assert code == 0
@@ -185,6 +210,7 @@ def test_graph_dot_shape(capsys: pytest.CaptureFixture[str]) -> None:
     assert any("->" in ln for ln in body)
 
 
+@PLANS
 def test_graph_edges_follow_recorded_dependencies(plans: dict[str, Plan]) -> None:
     text = graph(plans["dev"])
     index = {m.group(2): m.group(1) for m in re.finditer(r'(n\d+)\["([\w-]+)<br/>', text)}
@@ -193,6 +219,7 @@ def test_graph_edges_follow_recorded_dependencies(plans: dict[str, Plan]) -> Non
     assert f"{index['dev-cluster']} --> {index['dev-network']}" in text
 
 
+@PLANS
 def test_graph_does_not_depend_on_registration_order(plans: dict[str, Plan]) -> None:
     plan = plans["dev"]
     shuffled = list(plan.resources)
@@ -203,6 +230,7 @@ def test_graph_does_not_depend_on_registration_order(plans: dict[str, Plan]) -> 
 
 @pytest.mark.xfail(strict=True, reason="Plan.to_json keeps registration order, which varies run to run "
                                        "(resources and each dependencies list); sort both for reproducible JSON")
+@PLANS
 def test_plan_json_does_not_depend_on_registration_order(plans: dict[str, Plan]) -> None:
     plan = plans["dev"]
     shuffled = [type(r)(r.urn, r.type, r.name, r.parent, tuple(reversed(r.dependencies)), r.inputs, r.custom,

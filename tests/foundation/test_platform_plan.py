@@ -37,6 +37,8 @@ CLUSTER = "aws:eks/cluster:Cluster"
 ASG_TAG = "aws:autoscaling/tag:Tag"
 CA = "k8s.io/cluster-autoscaler"
 GPU_TAINT = {"key": contract.GPU_TAINT_KEY, "value": contract.GPU_TAINT_VALUE, "effect": "NO_SCHEDULE"}
+#: Share one worker's plan cache with the other plan-reading tests (see tests/conftest.py).
+pytestmark = pytest.mark.xdist_group("platform-plans")
 
 
 @pytest.fixture(params=shipped_envs())
