@@ -36,7 +36,8 @@ bench: $(STAMP)
 	$(BIN)/python -m mlops_platform.bench
 
 docs: $(STAMP)
-	$(BIN)/mlplat docs generate
+	$(BIN)/python -m mlops_platform.config.docs
+	$(BIN)/mlplat policy docs
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -60,6 +60,7 @@ class PlatformOutputs(_Out):
     cluster_name: str = Field(description="EKS cluster name.")
     cluster_endpoint: str = Field(description="EKS API endpoint.")
     cluster_version: str = Field(description="Kubernetes version of the control plane.")
+    cluster_ca_data: str = Field(default="", description="Base64 cluster CA certificate (for kubeconfigs).")
     oidc_issuer_url: str = Field(description="OIDC issuer URL of the cluster (IRSA).")
     oidc_provider_arn: str = Field(description="IAM OIDC provider ARN for IRSA trust policies.")
     buckets: dict[str, BucketOutput] = Field(description="Bucket role (datasets, models, logs) -> bucket.")

@@ -228,8 +228,6 @@ def test_graph_does_not_depend_on_registration_order(plans: dict[str, Plan]) -> 
     assert graph(Plan(plan.stack, shuffled, plan.outputs), "dot") == graph(plan, "dot")
 
 
-@pytest.mark.xfail(strict=True, reason="Plan.to_json keeps registration order, which varies run to run "
-                                       "(resources and each dependencies list); sort both for reproducible JSON")
 @PLANS
 def test_plan_json_does_not_depend_on_registration_order(plans: dict[str, Plan]) -> None:
     plan = plans["dev"]

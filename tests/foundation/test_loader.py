@@ -255,8 +255,6 @@ def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
         load_stack_file(tmp_path / "Pulumi.nope.yaml")
 
 
-@pytest.mark.xfail(strict=True, reason="loader.validate_sections runs the stack-level checks (aws:region, stack "
-                                       "name) only after the schema passes, so they are not reported with the rest")
 def test_stack_level_checks_are_reported_with_schema_errors(tmp_path: Path) -> None:
     path = stack(tmp_path, edited("aws:region: us-east-1", "aws:region: eu-west-1").replace("nat: single", "nat: x"),
                  name="staging")

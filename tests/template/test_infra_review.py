@@ -23,15 +23,13 @@ def platform_context_only(policy: str, message: str) -> bool:
 
 DEPLOYMENT = {"kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service",
               "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:policy/v1:PodDisruptionBudget"}
-KSERVE_PDB_GAP = pytest.mark.xfail(
-    reason="ModelServing (issue 3) creates no PodDisruptionBudget for KServe pods yet: k8s-serving-availability")
 
 
 @pytest.mark.parametrize(("answers", "expected"), [
     pytest.param({}, DEPLOYMENT, id="cpu-deployment"),
     pytest.param({"gpu_count": 1, "gpu_pool": "l4"}, DEPLOYMENT, id="gpu-deployment"),
-    pytest.param({"serving_mode": "kserve", "environments": ["dev", "prod"]}, set(), id="kserve",
-                 marks=KSERVE_PDB_GAP),
+    pytest.param({"serving_mode": "kserve", "environments": ["dev", "prod"]},
+                 {"kubernetes:policy/v1:PodDisruptionBudget"}, id="kserve"),
 ])
 def test_infra_plans_with_model_serving_and_passes_review(tmp_path: Path, answers: dict[str, object],
                                                           expected: set[str]) -> None:

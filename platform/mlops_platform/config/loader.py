@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -138,24 +139,31 @@ def validate_sections(sections: dict[str, Any], source: str, doc: Any = None,
     if not data:
         raise ConfigError([ConfigIssue(f"{NAMESPACE}:*", "no platform configuration in this file", file=source,
                                        fix=f"add `{NAMESPACE}:environment`, `:cluster` and `:budget` (see stacks/)")])
+    raw_env = data.get("environment")
+    env: Mapping[str, Any] = raw_env if isinstance(raw_env, Mapping) else {}
+    # Checked from the raw values so they are reported together with any schema error.
+    extra = [_located(i, source, doc) for i in _stack_level_issues(env.get("region"), env.get("name"),
+                                                                   aws_region, stack)]
     try:
         cfg = PlatformConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_issues_from(exc, source, doc), source) from None
-    extra = _stack_level_issues(cfg, aws_region, stack)
+        raise ConfigError(_issues_from(exc, source, doc) + extra, source) from None
     if extra:
-        raise ConfigError([_located(i, source, doc) for i in extra], source)
+        raise ConfigError(extra, source)
     return cfg
 
 
-def _stack_level_issues(cfg: PlatformConfig, aws_region: str | None, stack: str | None) -> list[ConfigIssue]:
+def _stack_level_issues(region: Any, env_name: Any, aws_region: str | None, stack: str | None) -> list[ConfigIssue]:
     issues = []
-    if aws_region is not None and aws_region != cfg.environment.region:
+    # A value that is itself malformed is reported by the schema; a mismatch on top would be noise.
+    if aws_region is not None and isinstance(region, str) and re.fullmatch(schema.REGION, region) \
+            and aws_region != region:
         issues.append(ConfigIssue("aws:region", "differs from environment.region", aws_region,
-                                  f"set aws:region to {cfg.environment.region} (or drop it)"))
-    if stack is not None and stack != cfg.environment.name:
+                                  f"set aws:region to {region} (or drop it)"))
+    if stack is not None and isinstance(env_name, str) and re.fullmatch(schema.DNS_LABEL, env_name) \
+            and stack != env_name:
         issues.append(ConfigIssue("environment.name", f"does not match the stack name '{stack}'",
-                                  cfg.environment.name, f"set environment.name: {stack}"))
+                                  env_name, f"set environment.name: {stack}"))
     return issues
 
 

@@ -136,7 +136,7 @@ class SystemPoolConfig(PoolConfig):
     ami_type: str = Field(default="AL2023_x86_64_STANDARD", description="Default: AL2023_x86_64_STANDARD.")
     min_size: int = Field(default=2, ge=1, description="Default: 2.")
     desired_size: int = Field(default=2, ge=1, description="Default: 2.")
-    max_size: int = Field(default=6, ge=1, description="Default: 6.")
+    max_size: int = Field(default=6, ge=1, le=1000, description="Default: 6.")
     disk_size_gib: int = Field(default=50, ge=20, le=16384, description="Default: 50.")
 
 
@@ -194,7 +194,7 @@ class GpuGovernanceConfig(_Section):
 
 
 class ComponentToggle(_Section):
-    enabled: bool | None = Field(default=None, description="Default: per tier (see docs/configuration.md).")
+    enabled: bool | None = Field(default=None, description="Default: on in every tier.")
 
 
 class MonitoringConfig(ComponentToggle):

@@ -53,8 +53,10 @@ class Plan:
 
     @classmethod
     def from_monitor(cls, stack: str, monitor: RecordingMonitor) -> Plan:
-        resources = [Resource(r.urn, r.type, r.name, r.parent, tuple(r.dependencies), r.inputs, r.custom,
-                              r.protect, r.retain_on_delete) for r in monitor.registrations]
+        # Registrations arrive from worker threads in any order: sort so plans are reproducible.
+        resources = [Resource(r.urn, r.type, r.name, r.parent, tuple(sorted(set(r.dependencies))), r.inputs,
+                              r.custom, r.protect, r.retain_on_delete)
+                     for r in sorted(monitor.registrations, key=lambda reg: reg.urn)]
         return cls(stack, resources, dict(monitor.stack_outputs))
 
     @classmethod
@@ -65,7 +67,9 @@ class Plan:
         return cls(data["stack"], resources, data.get("outputs", {}))
 
     def to_json(self) -> dict[str, Any]:
-        return {"stack": self.stack, "resources": [r.to_json() for r in self.resources], "outputs": self.outputs}
+        resources = sorted(self.resources, key=lambda r: r.urn)
+        return {"stack": self.stack, "resources": [{**r.to_json(), "dependencies": sorted(r.dependencies)}
+                                                   for r in resources], "outputs": self.outputs}
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]

@@ -198,6 +198,8 @@ class ModelServing(pulumi.ComponentResource):
             isvc = inference_service(args)
             k8s.apiextensions.CustomResource(f"{name}-isvc", api_version=isvc["apiVersion"], kind=isvc["kind"],
                                              metadata=isvc["metadata"], spec=isvc["spec"], opts=kopts)
+            # KServe creates no disruption budget for predictor pods: node drains could take the model down.
+            self._pdb(name, args, {KSERVE_LABEL: args.name}, kopts)
             scrape = service_monitor_spec({KSERVE_LABEL: args.name}, "http", args.namespace)
             scrape["endpoints"][0] = {"targetPort": args.port, "path": "/metrics", "interval": "30s"}
         else:
@@ -233,6 +235,10 @@ class ModelServing(pulumi.ComponentResource):
             "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]}, opts=kopts)
         k8s.autoscaling.v2.HorizontalPodAutoscaler(f"{name}-hpa", metadata=m.meta(args.name, ns, labels),
                                                    spec=hpa_spec(args, args.name), opts=kopts)
-        k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=m.meta(args.name, ns, labels), spec={
-            "maxUnavailable": 1, "selector": {"matchLabels": {NAME_LABEL: args.name, TRACK_LABEL: "stable"}}},
-            opts=kopts)
+        self._pdb(name, args, {NAME_LABEL: args.name, TRACK_LABEL: "stable"}, kopts)
+
+    def _pdb(self, name: str, args: ModelServingArgs, selector: dict[str, str],
+             kopts: pulumi.ResourceOptions) -> None:
+        labels = {NAME_LABEL: args.name, COMPONENT_LABEL: "serving"}
+        k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=m.meta(args.name, args.namespace, labels), spec={
+            "maxUnavailable": 1, "selector": {"matchLabels": selector}}, opts=kopts)

@@ -140,7 +140,7 @@ class Tracking(pulumi.ComponentResource):
         key = aws.kms.Key(f"{name}-db-key", description=f"{args.cluster_name} MLflow database",
                           enable_key_rotation=True, deletion_window_in_days=30,
                           policy=iam.to_json(iam.kms_key_policy(args.account_id)), tags=args.tags,
-                          opts=pulumi.ResourceOptions(parent=self))
+                          opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection))
         subnets = aws.rds.SubnetGroup(f"{name}-db-subnets", name=f"{args.cluster_name}-mlflow",
                                       subnet_ids=args.private_subnet_ids, tags=args.tags,
                                       opts=pulumi.ResourceOptions(parent=self))
