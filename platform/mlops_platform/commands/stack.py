@@ -12,7 +12,7 @@ from rich.markup import escape
 from mlops_platform.config import load_stack_file, shipped_envs, stack_file_for
 from mlops_platform.engine import run_platform
 from mlops_platform.engine.present import graph, outputs_table, resource_tree, security_table
-from mlops_platform.errors import ConfigError, MlplatError, UsageError
+from mlops_platform.errors import ConfigError, UsageError
 
 out = Console()
 
@@ -83,5 +83,3 @@ def register(app: typer.Typer) -> None:
     app.command("plan")(plan)
     app.command("graph")(graph_cmd)
 
-
-__all__ = ["MlplatError", "register"]

@@ -52,9 +52,7 @@ def engine_view(value: Any) -> Any:
         return {k: engine_view(v) for k, v in value.items()}
     if isinstance(value, list):
         return [engine_view(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return value  # the wire format has no ints; keep the float as the engine sees it
-    return value
+    return value  # numbers stay floats: the wire format has no ints, and the plan shows what the engine sees
 
 
 class PlatformMocks(mocks.Mocks):
