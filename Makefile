@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # No Pulumi engine or cloud here: everything below runs offline.
 export PULUMI_SKIP_UPDATE_CHECK := true
 
-.PHONY: venv demo test test-fast lint typecheck bench docs clean
+.PHONY: venv demo test test-fast fuzz lint typecheck bench docs clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,10 @@ test: $(STAMP) lint typecheck
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
+
+# Property tests with fresh random examples (`make test` replays a fixed, derandomized set).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -n 2 -m "not slow" tests/foundation/test_config_fuzz.py tests/foundation/test_network_math.py tests/foundation/test_iam_and_policies.py tests/k8s/test_units.py tests/ops/test_cost.py
 
 bench: $(STAMP)
 	$(BIN)/python -m mlops_platform.bench

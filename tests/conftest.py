@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 from mlops_platform.engine import Plan, run_platform
+
+# `make test` (and so CI) replays a fixed set of examples, so a merge is never blocked by a case the
+# previous run did not draw; `make fuzz` explores fresh random examples and saves failures to .hypothesis/.
+settings.register_profile("repeatable", derandomize=True, database=None, print_blob=True)
+settings.register_profile("fuzz", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 class PlanCache(dict[str, Plan]):

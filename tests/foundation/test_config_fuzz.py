@@ -191,10 +191,11 @@ def _other_arch_ami(pool: Config) -> str:
     return next(a for a, x in catalog.GPU_AMI_ARCH.items() if x is not arch)
 
 
-def _other_model(pool: Config) -> str:
+def _other_model(pool: Config) -> str | None:
+    """A GPU type of the same architecture but another GPU model; None where the catalogue has none (e.g. arm64)."""
     first = catalog.INSTANCE_TYPES[pool["instance_types"][0]]
-    return next(n for (arch, model), names in GPU_GROUPS.items() for n in names
-                if arch is first.arch and model is not first.gpu_type)
+    return next((n for (arch, model), names in GPU_GROUPS.items() for n in names
+                 if arch is first.arch and model is not first.gpu_type), None)
 
 
 def _with_project(c: Config, field: str, **fields: Any) -> tuple[Config, str]:
@@ -237,7 +238,7 @@ MUTATIONS: dict[str, Mutation] = {
         _set(c, "node_pools.gpu.0.desired_size", _gpu0(c)["max_size"] + 1), "node_pools.gpu[0].desired_size")),
     "gpu-ami-arch": _when(_has_gpu, lambda c: (
         _set(c, "node_pools.gpu.0.ami_type", _other_arch_ami(_gpu0(c))), "node_pools.gpu[0].instance_types[0]")),
-    "gpu-two-models": _when(_has_gpu, lambda c: (
+    "gpu-two-models": _when(lambda c: _has_gpu(c) and _other_model(_gpu0(c)) is not None, lambda c: (
         _set(c, "node_pools.gpu.0.instance_types", [*_gpu0(c)["instance_types"], _other_model(_gpu0(c))]),
         "node_pools.gpu[0].instance_types")),
     "dev-gpu-min": _when(lambda c: DEV(c) and _has_gpu(c), lambda c: (
