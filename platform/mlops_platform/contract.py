@@ -34,6 +34,16 @@ class BucketOutput(_Out):
     arn: str = Field(description="Bucket ARN.")
 
 
+class GpuPoolOutput(_Out):
+    """A GPU node pool workloads select with nodeSelector `mlops.io/pool: <name>`."""
+
+    gpu_type: str = Field(description="GPU model, the pool's mlops.io/gpu-type label (l4, a10g, ...).")
+    instance_types: list[str] = Field(description="EC2 instance types of the pool.")
+    gpus_per_node: int = Field(description="GPUs of the pool's largest instance type.")
+    max_nodes: int = Field(description="Upper bound of the pool's autoscaling.")
+    capacity: str = Field(description="on_demand | spot.")
+
+
 class ProjectOutput(_Out):
     """What one onboarded project (tenant) gets from the platform."""
 
@@ -70,5 +80,7 @@ class PlatformOutputs(_Out):
     serving_ingress_domain: str = Field(default="", description="Domain KServe routes models under.")
     prometheus_url: str = Field(default="", description="In-cluster Prometheus URL ('' when off).")
     drift_metric: str = Field(default=DRIFT_METRIC, description="Metric name the drift alert watches.")
+    gpu_pools: dict[str, GpuPoolOutput] = Field(
+        default_factory=dict, description="GPU node pool name -> pool (what GPU workloads may select).")
     projects: dict[str, ProjectOutput] = Field(default_factory=dict, description="Onboarded projects.")
     tags: dict[str, str] = Field(description="Tags every resource of the environment carries.")

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 from pulumi.runtime.config import CONFIG, get_config_env
 
-from mlops_platform import __version__
+from mlops_platform import __version__, contract
 from mlops_platform.aws.artifacts import ArtifactStore, ArtifactStoreArgs
 from mlops_platform.aws.budget import CostBudget, CostBudgetArgs
 from mlops_platform.aws.cluster import Cluster, ClusterArgs
@@ -18,6 +18,7 @@ from mlops_platform.aws.network import Network, NetworkArgs
 from mlops_platform.aws.nodepools import NodePools, NodePoolsArgs
 from mlops_platform.aws.registry import Repository, RepositoryArgs
 from mlops_platform.config import PlatformConfig, load_from_pulumi_config
+from mlops_platform.config.rules import pool_gpu_type, pool_max_gpus_per_node
 from mlops_platform.k8s import ClusterLayerOutputs, deploy_cluster_layer
 from mlops_platform.layers import AwsLayer
 
@@ -71,6 +72,18 @@ def build_aws_layer(cfg: PlatformConfig) -> AwsLayer:
         registry_urls={r: repo.url for r, repo in repos.items()})
 
 
+def gpu_pool_outputs(cfg: PlatformConfig) -> dict[str, dict[str, Any]]:
+    """`contract.GpuPoolOutput` of every GPU pool, from configuration alone (known at preview)."""
+    out = {}
+    for pool in cfg.node_pools.gpu:
+        gpu_type = pool_gpu_type(pool)
+        out[pool.name] = contract.GpuPoolOutput(
+            gpu_type=gpu_type.value if gpu_type else "unknown", instance_types=list(pool.instance_types),
+            gpus_per_node=pool_max_gpus_per_node(pool), max_nodes=pool.max_size,
+            capacity=pool.capacity.value).model_dump()
+    return out
+
+
 def export_outputs(cfg: PlatformConfig, layer: AwsLayer, k8s: ClusterLayerOutputs) -> None:
     """Export exactly the fields of `contract.PlatformOutputs`."""
     env = cfg.environment
@@ -83,6 +96,7 @@ def export_outputs(cfg: PlatformConfig, layer: AwsLayer, k8s: ClusterLayerOutput
         "oidc_provider_arn": layer.oidc_provider_arn,
         "buckets": {role: {"name": b.name, "arn": b.arn} for role, b in layer.buckets.items()},
         "registry_urls": layer.registry_urls, "kms_key_arns": layer.kms_key_arns, "tags": cfg.base_tags,
+        "gpu_pools": gpu_pool_outputs(cfg),
     }
     values |= {"mlflow_url": k8s.mlflow_url, "prometheus_url": k8s.prometheus_url,
                "serving_ingress_domain": k8s.serving_ingress_domain, "projects": k8s.projects}

@@ -63,7 +63,7 @@ def test_cd_uses_oidc_the_ci_role_the_ecr_repo_and_protected_promotion(generated
     assert any("${{ github.sha }}" in s.get("run", "") for s in image["steps"])
     preview = cd["jobs"]["preview"]
     assert preview["if"] == "github.event_name == 'pull_request'"
-    assert "--policy-pack" in preview["steps"][-1]["run"]
+    assert_project_policy_config(preview["steps"][-1]["run"])
     envs = answers["environments"]
     deploys = [job for job in cd["jobs"] if job.startswith("deploy-")]
     assert deploys == [f"deploy-{env}" for env in envs]
@@ -71,6 +71,14 @@ def test_cd_uses_oidc_the_ci_role_the_ecr_repo_and_protected_promotion(generated
         assert previous in cd["jobs"][job]["needs"]
     deploy = _workflow(generated, "deploy.yml")
     assert deploy["jobs"]["up"]["environment"]["name"] == "${{ inputs.environment }}"
+    assert_project_policy_config(deploy["jobs"]["up"]["steps"][-1]["run"])
+
+
+def assert_project_policy_config(script: str) -> None:
+    """The pack judges the project as a project stack: config from its platform environment's outputs."""
+    assert "pulumi stack output --json --stack \"$(pulumi config get platformStack" in script
+    assert "mlplat policy config --platform-outputs" in script
+    assert "--policy-pack ../.mlops-platform/platform/policypack --policy-pack-config" in script
 
 
 def test_every_action_is_pinned_to_a_version(generated: Path) -> None:

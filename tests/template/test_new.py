@@ -9,8 +9,16 @@ import pytest
 from mlops_platform.cli import main
 from mlops_platform.config.schema import ProjectConfig
 from mlops_platform.errors import ConfigError, TemplateError, UsageError
-from mlops_platform.scaffold.new import ENTRY_FIELDS, NewProject, entry_yaml, github_repo_of, new_project
-from mlops_platform.scaffold.outputs import offline_outputs
+from mlops_platform.scaffold.answers import validate_answers
+from mlops_platform.scaffold.new import (
+    ENTRY_FIELDS,
+    NewProject,
+    entry_yaml,
+    github_repo_of,
+    new_project,
+    with_gpu_pool,
+)
+from mlops_platform.scaffold.outputs import OutputsSource, ResolvedOutputs, offline_outputs
 from mlops_platform.scaffold.render import git, read_answers
 from ruamel.yaml import YAML
 
@@ -58,6 +66,16 @@ def test_entry_fits_the_stack_schema_and_the_answers(project: NewProject) -> Non
     assert parsed == [project.entry]
 
 
+def test_gpu_serving_lands_on_a_pool_the_platform_has(project: NewProject) -> None:
+    assert read_answers(project.dest)["gpu_pool"] == "a10g"  # dev: the smallest fitting pool, by name
+    prod = ResolvedOutputs(offline_outputs("prod"), OutputsSource.OFFLINE_PLAN, "offline plan of prod")
+    pick = {gpus: with_gpu_pool(validate_answers({**BASE_ANSWERS, "gpu_count": gpus}), prod).gpu_pool
+            for gpus in (1, 2, 8)}
+    assert pick == {1: "l4-serving", 2: "a10g-train", 8: "a100-train"}  # fewest GPUs per node that fit
+    chosen = validate_answers({**BASE_ANSWERS, "gpu_count": 1, "gpu_pool": "a100-train"})
+    assert with_gpu_pool(chosen, prod).gpu_pool == "a100-train"  # a given pool that exists is kept
+
+
 def test_cli_prints_the_entry_and_the_offline_banner(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["new", "churn", "--env", "dev", "--dest", str(tmp_path / "churn"), "--offline",
                  "--vcs-ref", "HEAD", *CLI_DATA])
@@ -72,6 +90,12 @@ def test_cli_prints_the_entry_and_the_offline_banner(tmp_path: Path, capsys: pyt
     (["churn", "--env", "qa"], "unknown environment 'qa'", UsageError.exit_code),
     (["churn", "--env", "dev", "-d", "gpu_count=99"], "gpu_count", ConfigError.exit_code),
     (["churn", "--env", "dev", "-d", "serving_mod=kserve"], "did you mean 'serving_mode'", ConfigError.exit_code),
+    (["churn", "--env", "prod", "-d", "gpu_count=1", "-d", "gpu_pool=a10g"],
+     "gpu_pool: is not a GPU pool of the platform environment (got 'a10g')", ConfigError.exit_code),
+    (["churn", "--env", "dev", "-d", "gpu_count=2"], "no GPU pool of the platform has 2 GPUs per node",
+     ConfigError.exit_code),
+    (["churn", "--env", "dev", "-d", "gpu_count=2", "-d", "gpu_pool=l4"], "pool l4 has 1 GPUs per node",
+     ConfigError.exit_code),
 ])
 def test_bad_input_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
                                   error: str, code: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -11,7 +12,7 @@ from rich.table import Table
 
 from mlops_platform.errors import UsageError
 from mlops_platform.policy.catalogue import CATALOGUE, catalogue_json, render_catalogue
-from mlops_platform.policy.config import PRESETS, load_config, to_pulumi_config
+from mlops_platform.policy.config import PRESETS, SCHEMA_FILE, load_config, schema_text, to_pulumi_config
 from mlops_platform.policy.registry import all_specs
 
 policy_app = typer.Typer(no_args_is_help=True, help="The CrossGuard policy pack: list, config, docs.")
@@ -37,36 +38,64 @@ def list_policies(as_json: bool = typer.Option(False, "--json", help="Machine-re
 @policy_app.command("config")
 def pulumi_config(
     env: str = typer.Argument(None, help="Environment: its tier preset plus its GPU cap, budget and estimate."),
-    tier: str = typer.Option(None, "--tier", help="A bare preset instead: dev | staging | prod."),
+    tier: str = typer.Option(None, "--tier", help="A bare preset: dev | staging | prod; with --platform-outputs, "
+                             "the preset instead of the environment's own tier."),
     policy_config: Path = typer.Option(None, "--policy-config", help="A configuration file instead."),
+    platform_outputs: Path = typer.Option(
+        None, "--platform-outputs", help="For a project stack: the platform environment's "
+        "`pulumi stack output --json` (its tier and GPU pools; environment-level policies do not apply)."),
 ) -> None:
     """Print the `--policy-pack-config` JSON for `pulumi preview/up --policy-pack platform/policypack`."""
     from mlops_platform.policy.config import preset
-    from mlops_platform.policy.review import platform_config
+    from mlops_platform.policy.review import platform_config, project_config
 
-    chosen = [x for x in (env, tier, policy_config) if x is not None]
-    if len(chosen) != 1:
-        raise UsageError("give exactly one of ENV, --tier or --policy-config")
+    chosen = [x for x in (env, policy_config, platform_outputs) if x is not None]
+    if len(chosen) > 1 or (not chosen and tier is None) or (tier is not None and (env or policy_config)):
+        raise UsageError("give exactly one of ENV, --tier, --policy-config or --platform-outputs [--tier]")
     if tier is not None and tier not in PRESETS:
         raise UsageError(f"--tier {tier!r}: use one of {', '.join(PRESETS)}")
-    cfg = (platform_config(env) if env is not None else preset(tier) if tier is not None
-           else load_config(policy_config))
+    if env is not None:
+        cfg = platform_config(env)
+    elif policy_config is not None:
+        cfg = load_config(policy_config)
+    elif platform_outputs is not None:
+        cfg = project_config(_read_outputs(platform_outputs), tier, str(platform_outputs))
+    else:
+        cfg = preset(tier)
     typer.echo(json.dumps(to_pulumi_config(cfg), indent=2, sort_keys=True))
+
+
+def _read_outputs(path: Path) -> dict[str, Any]:
+    from mlops_platform.policy.review import is_platform_outputs
+
+    if not path.is_file():
+        raise UsageError(f"{path}: file not found — fix: write it with "
+                         "`pulumi stack output --json --stack <org>/mlops-platform/<env> > FILE`")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise UsageError(f"{path}: not JSON ({exc}) — fix: write it with `pulumi stack output --json`") from None
+    if not isinstance(data, dict) or not is_platform_outputs(data):
+        raise UsageError(f"{path}: not the stack outputs of a platform environment (no tier, cluster_name, "
+                         "oidc_provider_arn) — fix: pass the mlops-platform stack's `pulumi stack output --json`")
+    return data
 
 
 @policy_app.command("docs")
 def docs(output: Path = typer.Option(CATALOGUE, "--output", help="Where to write the catalogue."),
          check: bool = typer.Option(False, "--check", help="Fail when the file is out of date.")) -> None:
-    """Write (or --check) the generated policy catalogue, docs/policies.md."""
-    text = render_catalogue()
-    if check:
-        current = output.read_text(encoding="utf-8") if output.is_file() else ""
-        if current != text:
-            raise UsageError(f"{output} is out of date — fix: run `mlplat policy docs`")
-        typer.echo(f"{output} is up to date")
-        return
-    output.write_text(text, encoding="utf-8")
-    typer.echo(f"wrote {output} ({len(all_specs())} policies)")
+    """Write (or --check) the generated policy catalogue, docs/policies.md, and the configuration schema."""
+    generated = [(output, render_catalogue(), f"{len(all_specs())} policies"),
+                 (SCHEMA_FILE, schema_text(), "policy configuration schema")]
+    for path, text, what in generated:
+        if check:
+            current = path.read_text(encoding="utf-8") if path.is_file() else ""
+            if current != text:
+                raise UsageError(f"{path} is out of date — fix: run `mlplat policy docs`")
+            typer.echo(f"{path} is up to date")
+        else:
+            path.write_text(text, encoding="utf-8")
+            typer.echo(f"wrote {path} ({what})")
 
 
 def register(app: typer.Typer) -> None:

@@ -35,7 +35,7 @@ def _subject(env: str | None, program_dir: Path | None, plan: Path | None, stack
             raise UsageError("--tier applies to --program/--plan; an environment is judged by its own tier")
         return environment(env)
     if program_dir is not None:
-        return program(program_dir, stack, config_file, tier or "prod")
+        return program(program_dir, stack, config_file, tier)
     assert plan is not None
     return plan_file(plan, tier or "prod")
 
@@ -69,7 +69,8 @@ def review_command(
     output: Path = typer.Option(None, "--output", help="Write the report here instead of stdout."),
     policy_config: Path = typer.Option(None, "--policy-config", help="Policy configuration file (levels, "
                                        "settings) instead of the tier preset."),
-    tier: str = typer.Option(None, "--tier", help="Preset for --program/--plan: dev | staging | prod (default prod)."),
+    tier: str = typer.Option(None, "--tier", help="Preset for --program/--plan: dev | staging | prod (default: "
+                             "the tier of the platform environment a program references, else prod)."),
 ) -> None:
     """Review infrastructure against the policy pack, as `pulumi preview --policy-pack` would."""
     root = Path(os.environ.get("MLPLAT_ROOT") or _repo_root())

@@ -30,7 +30,20 @@ mlplat review prod                                   # a platform environment
 mlplat review --program infra --stack dev            # any Pulumi Python program (e.g. a project's infra/)
 mlplat review --plan plan.json --format sarif --output review.sarif   # CI, GitHub code scanning
 mlplat policy config prod > policy-config.json       # for pulumi preview --policy-pack-config
+mlplat policy config --platform-outputs platform.json > policy-config.json   # a project stack, in its CI
 ```
+
+## Platform stacks and project stacks
+
+A platform stack creates an environment; a project stack (a generated project's `infra/`) deploys onto
+one. The environment's budget and its p90 cost estimate belong to the platform stack, so the policies
+marked *platform stacks only* below do not apply to project stacks; a project's GPU workloads are checked
+against its environment's GPU pools (setting `gpu_pools`, the platform's `gpu_pools` output). Setting
+`stack_kind` says which a stack is; its default `auto` means platform when the stack creates an EKS
+cluster. `mlplat review --program` judges a program that references a platform environment through a
+StackReference as a project stack on that environment, by that environment's tier unless `--tier` is
+given; the generated project's CI writes the same configuration with
+`mlplat policy config --platform-outputs` from `pulumi stack output --json` of its platform stack.
 
 ## Enforcement per environment
 
@@ -90,7 +103,8 @@ def _policy_section(spec: PolicySpec) -> Iterator[str]:
     yield "| | |"
     yield "|---|---|"
     yield f"| severity | {spec.severity.value} |"
-    yield f"| kind | {spec.kind.value} policy |"
+    scope = f" ({' and '.join(k.value for k in spec.stack_kinds)} stacks only)" if spec.scoped else ""
+    yield f"| kind | {spec.kind.value} policy{scope} |"
     yield f"| dev / staging / prod | {levels} |"
     yield f"| resources | {', '.join(f'`{t}`' for t in spec.resource_types)} |"
     if spec.compliance:

@@ -48,8 +48,23 @@ class EksSupport(StrEnum):
     EXTENDED = "extended"  # extended support (6x control-plane price) also passes
 
 
+class StackKind(StrEnum):
+    """What a reviewed stack is: it decides which environment-level policies apply to it."""
+
+    AUTO = "auto"  # platform when the stack creates an EKS cluster, else project
+    PLATFORM = "platform"  # creates an environment: its budget, node pools and GPU cap are judged here
+    PROJECT = "project"  # deploys onto a platform environment, whose budget and GPU pools live elsewhere
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GpuPoolSetting(_Model):
+    """A GPU node pool of the platform environment a project deploys onto (from its `gpu_pools` output)."""
+
+    gpu_type: str = Field(min_length=1, description="Value of the pool's mlops.io/gpu-type node label (l4, a10g).")
+    gpus_per_node: int = Field(ge=0, description="GPUs of the pool's largest instance type.")
 
 
 class PolicySettings(_Model):
@@ -90,6 +105,17 @@ class PolicySettings(_Model):
                     "them). Default: read-only Describe/List/Get, ECR login, STS identity, PutMetricData.")
     project_label: str = Field(default="mlops.io/project",
                                description="Namespace label marking a project (tenant). Default: mlops.io/project.")
+    stack_kind: StackKind = Field(
+        default=StackKind.AUTO,
+        description="platform: the stack creates an environment (environment budget and p90 estimate are "
+                    "judged here); project: it deploys onto one (those policies do not apply, GPU workloads "
+                    "are checked against gpu_pools); auto: platform when the stack has an EKS cluster. "
+                    "Default: auto.")
+    gpu_pools: dict[str, GpuPoolSetting] | None = Field(
+        default=None,
+        description="GPU pools (name -> pool) of the platform environment a project stack deploys onto; "
+                    "`mlplat policy config --platform-outputs` fills it from the platform's stack outputs. "
+                    "Default: none (GPU workloads of a project stack are deferred: pools unknown).")
 
     @field_validator("required_tags", "eks_log_types")
     @classmethod
@@ -126,6 +152,11 @@ def schema_document() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://mlops-platform.dev/schemas/policy-config.schema.json"
     return schema
+
+
+def schema_text() -> str:
+    """config.schema.json as committed (`mlplat policy docs` writes it)."""
+    return json.dumps(schema_document(), indent=2, sort_keys=True) + "\n"
 
 
 def parse_config(data: Any, source: str) -> PolicyPackConfig:

@@ -22,9 +22,10 @@ from typing import Any
 import pulumi_policy as pp
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
+from mlops_platform.policy import _types as t
 from mlops_platform.policy._graph import Res, StackView
 from mlops_platform.policy._values import Outcome, Violation, plain
-from mlops_platform.policy.config import PolicySettings, Severity, settings_schema
+from mlops_platform.policy.config import PolicySettings, Severity, StackKind, settings_schema
 
 PACK_NAME = "mlops-platform"
 
@@ -98,14 +99,43 @@ class PolicySpec:
     settings: tuple[str, ...] = ()
     on_unknown: OnUnknown = OnUnknown.DEFER
     unknown_note: str = ""
+    stack_kinds: tuple[StackKind, ...] = (StackKind.PLATFORM, StackKind.PROJECT)  # where the policy applies
+
+    @property
+    def scoped(self) -> bool:
+        """Applies to some kinds of stack only (see `stack_kind`)."""
+        return set(self.stack_kinds) != {StackKind.PLATFORM, StackKind.PROJECT}
+
+
+#: What `StackKind.AUTO` looks at: a stack that creates an EKS cluster creates an environment.
+ENVIRONMENT_MARKERS = (t.EKS_CLUSTER,)
+
+
+def stack_kind(stack: StackView, settings: PolicySettings) -> StackKind:
+    """The configured kind of the stack, or for `auto` the kind its resources show."""
+    if settings.stack_kind is not StackKind.AUTO:
+        return settings.stack_kind
+    return StackKind.PLATFORM if stack.of_type(*ENVIRONMENT_MARKERS) else StackKind.PROJECT
 
 
 _REGISTRY: dict[str, PolicySpec] = {}
 
 
+def _scope(kind: Kind, meta: dict[str, Any]) -> dict[str, Any]:
+    """A stack-kind-scoped policy reads `stack_kind` and sees the resources `auto` decides on."""
+    kinds = tuple(meta.get("stack_kinds", ()))
+    if not kinds or set(kinds) == {StackKind.PLATFORM, StackKind.PROJECT}:
+        return meta
+    if kind is not Kind.STACK or StackKind.AUTO in kinds:
+        raise ValueError(f"{meta.get('name')}: only stack policies are scoped, to platform or project stacks")
+    types = tuple(dict.fromkeys((*meta.get("resource_types", ()), *ENVIRONMENT_MARKERS)))
+    settings = tuple(dict.fromkeys((*meta.get("settings", ()), "stack_kind")))
+    return {**meta, "resource_types": types, "settings": settings}
+
+
 def _register(kind: Kind, **meta: Any) -> Callable[[Check], Check]:
     def decorate(check: Check) -> Check:
-        spec = PolicySpec(kind=kind, check=check, **meta)
+        spec = PolicySpec(kind=kind, check=check, **_scope(kind, meta))
         if spec.name in _REGISTRY:
             raise ValueError(f"duplicate policy name {spec.name!r}")
         unknown = set(spec.settings) - set(PolicySettings.model_fields)
@@ -186,8 +216,9 @@ def _resource_validation(spec: PolicySpec) -> pp.ResourceValidation:
 
 def _stack_validation(spec: PolicySpec) -> pp.StackValidation:
     def validate(args: pp.StackValidationArgs, report: pp.ReportViolation) -> None:
-        stack = StackView(args.resources)
-        report_outcomes(spec.check(stack, settings_from(args.get_config())), report)
+        stack, settings = StackView(args.resources), settings_from(args.get_config())
+        if stack_kind(stack, settings) in spec.stack_kinds:
+            report_outcomes(spec.check(stack, settings), report)
     return validate
 
 

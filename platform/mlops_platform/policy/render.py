@@ -23,9 +23,11 @@ class Format(StrEnum):
 def _status(report: Report) -> str:
     s = report.summary()
     verdict = "PASSED" if report.passed else "FAILED"
+    kind = f"{report.stack_kind} stack" if report.stack_kind else "stack"
+    scoped = f" (not applicable to it: {', '.join(report.not_applicable)})" if report.not_applicable else ""
     return (f"{verdict}: {s['blocking']} blocking, {s['advisory']} advisory, {s['waived']} waived, "
             f"{s['unknown']} unknown at preview — {s['policies']} policies over {s['resources']} resources "
-            f"of stack {report.stack!r}")
+            f"of {kind} {report.stack!r}{scoped}")
 
 
 def _state(f: Finding) -> str:

@@ -55,6 +55,8 @@ class Report:
     resources: int
     waivers_file: str = ""
     unused_waivers: list[Waiver] = field(default_factory=list)
+    stack_kind: str = ""  # platform | project: what the stack was judged as
+    not_applicable: list[str] = field(default_factory=list)  # policies scoped to the other kind of stack
 
     @property
     def blocking(self) -> list[Finding]:
@@ -74,6 +76,7 @@ class Report:
             "advisory": sum(1 for f in self.violations if f.enforcement is Enforcement.ADVISORY and not f.waived),
             "waived": sum(1 for f in self.violations if f.waived), "unknown": len(self.unknowns),
             "by_severity": {s.value: by_severity.get(s.value, 0) for s in SEVERITY_ORDER},
+            "stack_kind": self.stack_kind, "not_applicable": self.not_applicable,
             "waivers_file": self.waivers_file,
             "unused_waivers": [w.model_dump(mode="json") for w in self.unused_waivers],
         }
@@ -95,7 +98,8 @@ def _sort_key(f: Finding) -> tuple[int, int, str, str]:
 
 
 def build_report(evaluation: Evaluation, source: str, waivers: Waivers = NO_WAIVERS,
-                 resource_urns: list[str] | None = None) -> Report:
+                 resource_urns: list[str] | None = None, stack_kind: str = "",
+                 not_applicable: list[str] | None = None) -> Report:
     """Apply waivers to an evaluation; stack-level diagnostics are put on the stack's URN."""
     root = stack_urn(evaluation.stack, resource_urns or [])
 
@@ -111,4 +115,5 @@ def build_report(evaluation: Evaluation, source: str, waivers: Waivers = NO_WAIV
         violations=sorted((f for f in findings if not f.deferred), key=_sort_key),
         unknowns=sorted((f for f in findings if f.deferred), key=_sort_key),
         levels=evaluation.levels, resources=evaluation.resources, waivers_file=waivers.source,
-        unused_waivers=[w for w in waivers.entries if id(w) not in used])
+        unused_waivers=[w for w in waivers.entries if id(w) not in used], stack_kind=stack_kind,
+        not_applicable=sorted(not_applicable or []))

@@ -2,7 +2,9 @@
 
 Three subjects, one path: a platform environment (its stack file), any Pulumi Python program directory,
 or a plan JSON written earlier (CI). The policy configuration is the tier's preset, with the settings an
-environment declares for itself (GPU cap, budget, p90 cost estimate), unless a file is given.
+environment declares for itself (GPU cap, budget, p90 cost estimate), unless a file is given. A program
+that reads a platform environment through a StackReference is judged as a project stack on that
+environment: by its tier, against its GPU pools, without the environment-level budget policies.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_platform.errors import UsageError
-from mlops_platform.policy.config import PolicyPackConfig, load_config, preset
+from mlops_platform.errors import ConfigError, ConfigIssue, UsageError
+from mlops_platform.policy.config import GpuPoolSetting, PolicyPackConfig, StackKind, load_config, preset
 from mlops_platform.policy.evaluate import evaluate
-from mlops_platform.policy.registry import all_specs
+from mlops_platform.policy.registry import ENVIRONMENT_MARKERS, all_specs
 from mlops_platform.policy.report import Report, build_report
 from mlops_platform.policy.waivers import NO_WAIVERS, Waivers, load_waivers
 
@@ -51,14 +53,60 @@ def environment(env: str) -> Subject:
     return Subject(plan, stack_file_for(env), platform_config(env))
 
 
-def program(directory: Path, stack: str | None, config_file: Path | None, tier: str) -> Subject:
-    from mlops_platform.engine import run_program
+def is_platform_outputs(outputs: Mapping[str, Any]) -> bool:
+    """Stack outputs of a platform environment (the outputs contract), not of some other stack."""
+    return {"tier", "cluster_name", "oidc_provider_arn"} <= set(outputs)
+
+
+def project_config(outputs: Mapping[str, Any], tier: str | None = None,
+                   source: str = "<platform outputs>") -> PolicyPackConfig:
+    """Configuration of a project stack deployed onto the platform environment with these stack outputs:
+    the environment's tier preset (or `tier`), stack kind project, and the environment's GPU pools."""
+    chosen = tier or str(outputs.get("tier") or "")
+    if chosen not in ("dev", "staging", "prod"):
+        raise ConfigError([ConfigIssue("tier", "is not a platform tier", outputs.get("tier"),
+                                       "pass --tier dev|staging|prod", source)], source)
+    pools: dict[str, GpuPoolSetting] = {}
+    raw = outputs.get("gpu_pools") or {}
+    for name, pool in (raw.items() if isinstance(raw, Mapping) else ()):
+        try:
+            pools[str(name)] = GpuPoolSetting(gpu_type=pool["gpu_type"], gpus_per_node=pool["gpus_per_node"])
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError([ConfigIssue(f"gpu_pools.{name}", "is not a GPU pool of the outputs contract", pool,
+                                           "pass the platform stack's own `pulumi stack output --json`",
+                                           source)], source) from None
+    return preset(chosen).with_settings(stack_kind=StackKind.PROJECT, gpu_pools=pools)
+
+
+def _merged_platform(references: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The platform environment(s) a program references: their outputs, GPU pools united (first tier wins)."""
+    platforms = [outputs for _, outputs in sorted(references.items()) if is_platform_outputs(outputs)]
+    if not platforms:
+        return None
+    pools: dict[str, Any] = {}
+    for outputs in platforms:
+        pools.update(outputs.get("gpu_pools") or {})
+    return {**platforms[0], "gpu_pools": pools}
+
+
+def program(directory: Path, stack: str | None, config_file: Path | None, tier: str | None) -> Subject:
+    """A Pulumi program; referencing a platform environment makes it a project stack on that environment.
+    `tier` None: the referenced environment's tier, else prod."""
+    from mlops_platform.engine import default_stack_outputs, run_program
 
     if not directory.is_dir():
         raise UsageError(f"{directory}: not a directory — fix: pass a Pulumi program directory to --program")
+    references: dict[str, Mapping[str, Any]] = {}
+
+    def resolve(name: str) -> Mapping[str, Any]:
+        references[name] = default_stack_outputs(name)
+        return references[name]
+
     # resolved: the engine changes into the program directory while it runs
-    plan = run_program(directory.resolve(), stack=stack, config_file=config_file).to_json()
-    return Subject(plan, directory / "Pulumi.yaml", preset(tier))
+    plan = run_program(directory.resolve(), stack=stack, config_file=config_file, stack_outputs=resolve).to_json()
+    platform = _merged_platform(references)
+    config = project_config(platform, tier) if platform is not None else preset(tier or "prod")
+    return Subject(plan, directory / "Pulumi.yaml", config)
 
 
 def plan_file(path: Path, tier: str) -> Subject:
@@ -89,4 +137,14 @@ def review(subject: Subject, waivers: Waivers = NO_WAIVERS, policy_config: Path 
         config = load_config(policy_config)
     evaluation = evaluate(subject.plan, config, source=str(policy_config or "<preset>"))
     urns = [r["urn"] for r in subject.plan.get("resources", [])]
-    return build_report(evaluation, str(subject.source), waivers, urns)
+    kind = plan_kind(subject.plan, config)
+    return build_report(evaluation, str(subject.source), waivers, urns, kind.value,
+                        [s.name for s in all_specs() if kind not in s.stack_kinds])
+
+
+def plan_kind(plan: Mapping[str, Any], config: PolicyPackConfig) -> StackKind:
+    """What the plan is judged as (the rule `registry.stack_kind` applies inside the pack)."""
+    if config.settings.stack_kind is not StackKind.AUTO:
+        return config.settings.stack_kind
+    types = {r.get("type") for r in plan.get("resources", [])}
+    return StackKind.PLATFORM if types & set(ENVIRONMENT_MARKERS) else StackKind.PROJECT

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 
 from mlops_platform.config.schema import ProjectConfig
-from mlops_platform.errors import TemplateError, UsageError
+from mlops_platform.errors import ConfigError, ConfigIssue, TemplateError, UsageError
 from mlops_platform.scaffold.answers import TemplateAnswers, validate_answers
 from mlops_platform.scaffold.naming import ProjectNames, project_names
 from mlops_platform.scaffold.outputs import ResolvedOutputs, resolve_outputs
@@ -62,11 +62,39 @@ def new_project(name: str, env: str, dest: Path, data: Mapping[str, Any] | None 
     resolved = resolve_outputs(env, outputs_file, offline)
     names = project_names(name, resolved.outputs)
     answers = validate_answers({**wiring_answers(resolved, names, src), **data}, ANSWERS_SOURCE)
+    answers = with_gpu_pool(answers, resolved)
     _render(dest, answers, src, vcs_ref)
     recorded = read_answers(dest)
     git("init", "-q", "-b", "main", cwd=dest)
     commit_all(dest, f"Generate {name} from the mlops-platform template {recorded['_commit']}")
     return NewProject(dest, resolved, names, recorded, project_entry(recorded))
+
+
+def with_gpu_pool(answers: TemplateAnswers, resolved: ResolvedOutputs) -> TemplateAnswers:
+    """GPU serving lands on a pool of the platform environment: the chosen one must exist and fit a pod;
+    none chosen, the smallest pool that fits is taken (fewest GPUs per node, then name)."""
+    gpus = answers.gpu_count or 0
+    if gpus == 0:
+        return answers
+    pools = resolved.outputs.gpu_pools
+    listing = ", ".join(f"{n} ({p.gpus_per_node} x {p.gpu_type})" for n, p in sorted(pools.items())) or "none"
+    where = f"{ANSWERS_SOURCE} (platform {resolved.outputs.environment}: {resolved.origin})"
+    if answers.gpu_pool is None:
+        fitting = sorted((p.gpus_per_node, n) for n, p in pools.items() if p.gpus_per_node >= gpus)
+        if not fitting:
+            raise ConfigError([ConfigIssue("gpu_count", f"no GPU pool of the platform has {gpus} GPUs per node "
+                                           f"(pools: {listing})", gpus, "lower gpu_count or add a pool to the "
+                                           "platform stack's node_pools.gpu", where)], where)
+        return answers.model_copy(update={"gpu_pool": fitting[0][1]})
+    pool = pools.get(answers.gpu_pool)
+    if pool is None:
+        raise ConfigError([ConfigIssue("gpu_pool", "is not a GPU pool of the platform environment", answers.gpu_pool,
+                                       f"use one of: {listing}", where)], where)
+    if pool.gpus_per_node < gpus:
+        raise ConfigError([ConfigIssue("gpu_count", f"pool {answers.gpu_pool} has {pool.gpus_per_node} GPUs per "
+                                       "node, a pod can never schedule", gpus,
+                                       f"use at most {pool.gpus_per_node} or another pool ({listing})", where)], where)
+    return answers
 
 
 def _check_dest(dest: Path) -> None:

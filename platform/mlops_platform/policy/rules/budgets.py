@@ -10,7 +10,7 @@ from typing import Any
 from mlops_platform.policy import _types as t
 from mlops_platform.policy._graph import Res, StackView
 from mlops_platform.policy._values import Defer, Violation, as_list, fmt, is_unknown
-from mlops_platform.policy.config import PolicySettings, Severity
+from mlops_platform.policy.config import PolicySettings, Severity, StackKind
 from mlops_platform.policy.registry import Area, OnUnknown, resource_policy, stack_policy
 
 _DOCS = "https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-managing-costs.html"
@@ -41,10 +41,10 @@ def _cost_budgets(stack: StackView) -> list[Res]:
 
 @stack_policy(
     name="budget-environment", area=Area.BUDGETS, resource_types=(t.BUDGET,), severity=Severity.MEDIUM,
-    description="The environment has a monthly AWS cost budget (not scoped to one project).",
+    description="The environment has a monthly AWS cost budget (not scoped to one project). Platform stacks only.",
     remediation="Set `budget.monthly_usd` in the stack file; the platform creates the environment budget with "
                 "email alerts at the configured thresholds.",
-    url=_DOCS, settings=("project_label",), on_unknown=OnUnknown.DEFER,
+    url=_DOCS, settings=("project_label",), on_unknown=OnUnknown.DEFER, stack_kinds=(StackKind.PLATFORM,),
     unknown_note="Deferred when a budget's type or time unit is unknown.",
 )
 def budget_environment(stack: StackView, settings: PolicySettings) -> Iterator[Violation | Defer]:
@@ -89,11 +89,13 @@ def _limit(budget: Res) -> float | None:
 
 @stack_policy(
     name="budget-covers-estimate", area=Area.BUDGETS, resource_types=(t.BUDGET,), severity=Severity.HIGH,
-    description="The environment's p90 monthly cost estimate fits its budget, and the budget resource says so.",
+    description="The environment's p90 monthly cost estimate fits its budget, and the budget resource says so. "
+                "Platform stacks only.",
     remediation="Shrink what drives the estimate (`mlplat cost ENV` shows it: GPU pool max sizes, NAT per AZ) "
                 "or raise `budget.monthly_usd` with the budget owner's approval.",
     url=_DOCS, settings=("estimated_monthly_p90_usd", "monthly_budget_usd", "project_label"),
-    on_unknown=OnUnknown.DEFER, unknown_note="Deferred when the environment budget's limitAmount is unknown.",
+    on_unknown=OnUnknown.DEFER, stack_kinds=(StackKind.PLATFORM,),
+    unknown_note="Deferred when the environment budget's limitAmount is unknown.",
 )
 def budget_covers_estimate(stack: StackView, settings: PolicySettings) -> Iterator[Violation | Defer]:
     estimate, budget = settings.estimated_monthly_p90_usd, settings.monthly_budget_usd

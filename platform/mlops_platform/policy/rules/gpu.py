@@ -17,8 +17,8 @@ from mlops_platform.policy import _types as t
 from mlops_platform.policy._graph import Res, StackView
 from mlops_platform.policy._k8s import WORKLOAD_TYPES, PodTemplate, containers, gpu_count, pod_templates
 from mlops_platform.policy._values import UNKNOWN, Defer, Violation, as_int, as_list, dig, fmt, is_unknown
-from mlops_platform.policy.config import PolicySettings, Severity
-from mlops_platform.policy.registry import Area, OnUnknown, resource_policy, stack_policy
+from mlops_platform.policy.config import PolicySettings, Severity, StackKind
+from mlops_platform.policy.registry import Area, OnUnknown, resource_policy, stack_kind, stack_policy
 from mlops_platform.policy.rules.k8s import container_check, label
 
 _GPU_FAMILY = re.compile(r"^(g\d|p\d|gr\d)")
@@ -241,7 +241,31 @@ def pod_gpus(tpl: PodTemplate) -> int:
                for c in _gpu_containers(tpl))
 
 
-def _pool_outcome(res: Res, tpl: PodTemplate, pools: list[Pool]) -> Iterator[Violation | Defer]:
+@dataclass(frozen=True)
+class PoolTarget:
+    """A pool a GPU pod can land on: a node group of this stack, or one of the platform's (`gpu_pools`)."""
+
+    name: str
+    labels: dict[str, Any]
+    gpus_per_node: int | None  # None: a GPU family the catalog does not know
+
+
+def _pool_targets(stack: StackView, settings: PolicySettings) -> Iterator[PoolTarget | Defer]:
+    for pool in gpu_pools(stack):
+        if isinstance(pool, Defer):
+            yield pool
+        else:
+            yield PoolTarget(str(pool.labels.get(contract.POOL_LABEL, pool.res.name)), pool.labels,
+                             pool.gpus_per_node)
+    for name, ref in sorted((settings.gpu_pools or {}).items()):
+        yield PoolTarget(name, {contract.POOL_LABEL: name, contract.GPU_TYPE_LABEL: ref.gpu_type}, ref.gpus_per_node)
+
+
+_POOLS_UNKNOWN = "gpu_pools (the platform environment's GPU pools: `mlplat policy config --platform-outputs`)"
+
+
+def _pool_outcome(res: Res, tpl: PodTemplate, pools: list[PoolTarget] | None) -> Iterator[Violation | Defer]:
+    """`pools` None: a project stack whose platform pools were not configured (checked once they are)."""
     selector = _selector(tpl)
     if selector is UNKNOWN:
         yield Defer(f"{tpl.path}.nodeSelector", res.urn)
@@ -251,11 +275,14 @@ def _pool_outcome(res: Res, tpl: PodTemplate, pools: list[Pool]) -> Iterator[Vio
         yield Violation(f"{where} selects no GPU pool: set nodeSelector {contract.POOL_LABEL} or "
                         f"{contract.GPU_TYPE_LABEL}", res.urn)
         return
+    if pools is None:
+        yield Defer(_POOLS_UNKNOWN, res.urn)
+        return
     matching = [p for p in pools if all(p.labels.get(k) == v for k, v in selector.items())]
     need = pod_gpus(tpl)
     if not matching:
-        names = sorted(str(p.labels.get(contract.POOL_LABEL, p.res.name)) for p in pools)
-        yield Violation(f"{where} selects {fmt(selector)} but no GPU node group has those labels "
+        names = sorted(p.name for p in pools)
+        yield Violation(f"{where} selects {fmt(selector)} but no GPU node pool has those labels "
                         f"(pools: {', '.join(names) or 'none'})", res.urn)
     elif not any(p.gpus_per_node is None or p.gpus_per_node >= need for p in matching):
         biggest = max(p.gpus_per_node or 0 for p in matching)
@@ -264,24 +291,29 @@ def _pool_outcome(res: Res, tpl: PodTemplate, pools: list[Pool]) -> Iterator[Vio
 
 
 @stack_policy(
-    name="gpu-workload-targets-pool", area=Area.GPU, resource_types=(t.NODE_GROUP, *WORKLOAD_TYPES),
+    name="gpu-workload-targets-pool", area=Area.GPU, resource_types=(t.NODE_GROUP, t.EKS_CLUSTER, *WORKLOAD_TYPES),
     severity=Severity.HIGH,
-    description="GPU workloads select (mlops.io/pool or mlops.io/gpu-type) a GPU node group that exists and whose "
-                "instances have enough GPUs for one pod.",
-    remediation="Set nodeSelector to an existing pool (`mlops.io/pool: <pool>` from the stack's node_pools.gpu) "
-                "whose instance type has at least the pod's GPU limit, or add such a pool.",
+    description="GPU workloads select (mlops.io/pool or mlops.io/gpu-type) a GPU node pool that exists and whose "
+                "instances have enough GPUs for one pod: a node group of the stack, or for a project stack one "
+                "of its platform environment's pools (setting gpu_pools).",
+    remediation="Set nodeSelector to an existing pool (`mlops.io/pool: <pool>` from the platform stack's "
+                "node_pools.gpu, listed in its `gpu_pools` output) whose instance type has at least the pod's "
+                "GPU limit, or add such a pool.",
     url="https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/", on_unknown=OnUnknown.DEFER,
-    unknown_note="Deferred when a GPU pod's nodeSelector or a node group's instance types/labels are unknown.",
+    settings=("stack_kind", "gpu_pools"),
+    unknown_note="Deferred when a GPU pod's nodeSelector or a node group's instance types/labels are unknown, "
+                 "and for a project stack whose platform pools (gpu_pools) are not configured.",
 )
-def gpu_workload_targets_pool(stack: StackView, _: PolicySettings) -> Iterator[Violation | Defer]:
-    pools: list[Pool] = []
-    for pool in gpu_pools(stack):
+def gpu_workload_targets_pool(stack: StackView, settings: PolicySettings) -> Iterator[Violation | Defer]:
+    pools: list[PoolTarget] = []
+    for pool in _pool_targets(stack, settings):
         if isinstance(pool, Defer):
             yield pool
         else:
             pools.append(pool)
+    unknown = not pools and settings.gpu_pools is None and stack_kind(stack, settings) is StackKind.PROJECT
     for res in stack.of_type(*WORKLOAD_TYPES):
         for tpl in pod_templates(res):
             if tpl.spec is not UNKNOWN and _gpu_containers(tpl):
-                yield from _pool_outcome(res, tpl, pools)
+                yield from _pool_outcome(res, tpl, None if unknown else pools)
 

@@ -1,0 +1,137 @@
+"""Platform stacks and project stacks: environment-level policies apply only where the environment is created,
+and a project's GPU workloads are checked against its platform environment's pools (setting `gpu_pools`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlops_platform.cli import main
+from mlops_platform.errors import ConfigError
+from mlops_platform.policy import all_specs, evaluate
+from mlops_platform.policy.config import StackKind, to_pulumi_config
+from mlops_platform.policy.evaluate import Diagnostic
+from mlops_platform.policy.registry import ENVIRONMENT_MARKERS, Kind, stack_policy
+from mlops_platform.policy.review import is_platform_outputs, plan_kind, project_config
+from policy_plans import Drop, Only, Patch, config_for, variant
+
+PLATFORM_ONLY = {"budget-covers-estimate", "budget-environment"}
+POD = "spec.template.spec"
+# the reference stack without its cluster and node groups: what a project's infra/ program looks like
+PROJECT_STACK = (Drop("eks"), Drop("system"), Drop("gpu-l4"), Drop("nodes-lt"))
+PLATFORM_POOLS = {"l4": {"gpu_type": "l4", "gpus_per_node": 1}, "h100": {"gpu_type": "h100", "gpus_per_node": 8}}
+
+
+def run(policy: str, *changes: Any, **settings: Any) -> list[Diagnostic]:
+    found = evaluate(variant(*changes), config_for(Only((policy,), settings))).diagnostics
+    assert {d.policy for d in found} <= {policy}
+    return found
+
+
+def test_exactly_the_environment_level_policies_are_scoped_to_platform_stacks() -> None:
+    scoped = {s.name for s in all_specs() if s.scoped}
+    assert scoped == PLATFORM_ONLY
+    for spec in all_specs():
+        if spec.scoped:  # a real pack passes each policy only its declared settings and routed types
+            assert spec.kind is Kind.STACK and spec.stack_kinds == (StackKind.PLATFORM,)
+            assert "stack_kind" in spec.settings and set(ENVIRONMENT_MARKERS) <= set(spec.resource_types)
+
+
+def test_only_stack_policies_can_be_scoped() -> None:
+    with pytest.raises(ValueError, match="only stack policies are scoped"):
+        stack_policy(name="x-scoped-auto", stack_kinds=(StackKind.AUTO,))(lambda stack, settings: ())
+
+
+@pytest.mark.parametrize("policy", sorted(PLATFORM_ONLY))
+def test_environment_policies_skip_project_stacks(policy: str) -> None:
+    no_budget = Drop("env-budget")
+    assert run(policy, *PROJECT_STACK, no_budget, estimated_monthly_p90_usd=9000.0) == []  # auto: no cluster
+    assert run(policy, no_budget, stack_kind="project", estimated_monthly_p90_usd=9000.0) == []  # explicit
+
+
+@pytest.mark.parametrize("policy", sorted(PLATFORM_ONLY))
+def test_environment_policies_still_judge_platform_stacks(policy: str) -> None:
+    settings = {"estimated_monthly_p90_usd": 9000.0}
+    assert [d.urn for d in run(policy, Drop("env-budget"), **settings)] == [""]  # auto: the cluster is there
+    # explicit platform: a stack that lost its cluster does not escape its budget
+    assert [d.urn for d in run(policy, *PROJECT_STACK, Drop("env-budget"), stack_kind="platform", **settings)] == [""]
+
+
+def _select(pool: str, gpus: int = 1) -> tuple[Patch, Patch]:
+    limits = {"memory": "4Gi", "nvidia.com/gpu": gpus}
+    return (Patch("fraud-serving", f"{POD}.nodeSelector", {"mlops.io/pool": pool}),
+            Patch("fraud-serving", f"{POD}.containers.0.resources.limits", limits))
+
+
+def test_project_gpu_workloads_are_checked_against_the_platform_pools() -> None:
+    policy = "gpu-workload-targets-pool"
+    assert run(policy, *PROJECT_STACK, *_select("h100", 8), gpu_pools=PLATFORM_POOLS) == []
+    [missing] = run(policy, *PROJECT_STACK, *_select("a100"), gpu_pools=PLATFORM_POOLS)
+    assert not missing.deferred and "(pools: h100, l4)" in missing.message
+    [small] = run(policy, *PROJECT_STACK, *_select("l4", 2), gpu_pools=PLATFORM_POOLS)
+    assert "needs 2 GPUs per pod" in small.message
+
+
+def test_project_gpu_workloads_without_known_pools_are_deferred_not_failed() -> None:
+    [found] = run("gpu-workload-targets-pool", *PROJECT_STACK, *_select("l4"))
+    assert found.deferred and "gpu_pools" in found.message
+    # ... but a pod that selects no pool at all is wrong whatever the platform has
+    [unselected] = run("gpu-workload-targets-pool", *PROJECT_STACK,
+                       Patch("fraud-serving", f"{POD}.nodeSelector", {}))
+    assert not unselected.deferred and "selects no GPU pool" in unselected.message
+
+
+def test_a_platform_stack_without_pools_fails_gpu_workloads() -> None:
+    [found] = run("gpu-workload-targets-pool", Drop("gpu-l4"))
+    assert not found.deferred and "(pools: system)" not in found.message and "pools: none" in found.message
+
+
+def test_project_config_from_platform_outputs() -> None:
+    outputs = {"tier": "staging", "cluster_name": "c", "oidc_provider_arn": "arn",
+               "gpu_pools": {"l4": {"gpu_type": "l4", "gpus_per_node": 1.0, "instance_types": ["g6.xlarge"],
+                                    "max_nodes": 4.0, "capacity": "spot"}}}
+    assert is_platform_outputs(outputs)
+    cfg = project_config(outputs)
+    assert cfg.settings.stack_kind is StackKind.PROJECT and cfg.settings.gpu_pools is not None
+    assert cfg.settings.gpu_pools["l4"].gpus_per_node == 1
+    assert cfg.level("k8s-resources", all_specs()[0].severity).value == "mandatory"  # staging preset
+    pulumi = to_pulumi_config(cfg)
+    assert pulumi["budget-environment"]["stack_kind"] == "project"
+    assert pulumi["gpu-workload-targets-pool"]["gpu_pools"] == {"l4": {"gpu_type": "l4", "gpus_per_node": 1}}
+    assert project_config(outputs, "dev").default.value == "advisory"
+
+
+@pytest.mark.parametrize(("outputs", "path"), [
+    ({"tier": "qa"}, "tier"),
+    ({"tier": "prod", "gpu_pools": {"l4": {"gpus_per_node": 1}}}, "gpu_pools.l4"),
+    ({"tier": "prod", "gpu_pools": {"l4": {"gpu_type": "l4", "gpus_per_node": -1}}}, "gpu_pools.l4"),
+])
+def test_bad_platform_outputs_name_the_field(outputs: dict[str, Any], path: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        project_config(outputs, source="platform.json")
+    assert [i.path for i in err.value.issues] == [path] and "platform.json" in str(err.value)
+
+
+def test_plan_kind_follows_the_configuration_then_the_resources() -> None:
+    assert plan_kind(variant(), config_for()) is StackKind.PLATFORM
+    assert plan_kind(variant(*PROJECT_STACK), config_for()) is StackKind.PROJECT
+    assert plan_kind(variant(), config_for(Only((), {"stack_kind": "project"}))) is StackKind.PROJECT
+
+
+def test_policy_config_cli_for_a_project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mlops_platform.engine import platform_outputs
+
+    outputs = tmp_path / "platform.json"
+    outputs.write_text(json.dumps(platform_outputs("dev")))
+    assert main(["policy", "config", "--platform-outputs", str(outputs), "--tier", "prod"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["budget-environment"] == {"enforcementLevel": "mandatory", "project_label": "mlops.io/project",
+                                         "stack_kind": "project"}
+    assert set(doc["gpu-workload-targets-pool"]["gpu_pools"]) == set(platform_outputs("dev")["gpu_pools"])
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"bucket": "x"}))
+    assert main(["policy", "config", "--platform-outputs", str(other)]) == 2
+    assert "not the stack outputs of a platform environment" in capsys.readouterr().err
+    assert main(["policy", "config", "dev", "--platform-outputs", str(outputs)]) == 2
