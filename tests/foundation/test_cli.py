@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import re
@@ -231,8 +232,8 @@ def test_graph_does_not_depend_on_registration_order(plans: dict[str, Plan]) -> 
 @PLANS
 def test_plan_json_does_not_depend_on_registration_order(plans: dict[str, Plan]) -> None:
     plan = plans["dev"]
-    shuffled = [type(r)(r.urn, r.type, r.name, r.parent, tuple(reversed(r.dependencies)), r.inputs, r.custom,
-                        r.protect, r.retain_on_delete) for r in reversed(plan.resources)]
+    shuffled = [dataclasses.replace(r, dependencies=tuple(reversed(r.dependencies)), property_dependencies={
+        k: tuple(reversed(v)) for k, v in reversed(r.property_dependencies.items())}) for r in reversed(plan.resources)]
     assert Plan(plan.stack, shuffled, plan.outputs).to_json() == plan.to_json()
 
 

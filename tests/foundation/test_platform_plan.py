@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import json
 from functools import cache
-from typing import Any
 
 import pytest
 from mlops_platform import catalog, contract, iam
@@ -15,9 +14,7 @@ from mlops_platform.aws.keys import KEY_PURPOSES
 from mlops_platform.aws.network import nat_gateway_count, subnet_plan
 from mlops_platform.config import PlatformConfig, load_env, shipped_envs
 from mlops_platform.config.rules import LOG_RETENTION_DAYS, pool_gpu_type, pool_max_gpus_per_node
-from mlops_platform.engine import Plan, Resource, run_platform
-from mlops_platform.engine import runner as engine_runner
-from mlops_platform.engine.recorder import RecordingMonitor
+from mlops_platform.engine import Plan, Resource
 
 from .assertions import (
     BASE_TAG_KEYS,
@@ -421,20 +418,15 @@ def test_explicit_aws_provider_pins_region_and_account(plan: Plan, cfg: Platform
     assert json.loads(provider.get("defaultTags")) == {"tags": cfg.base_tags}
 
 
-def test_every_aws_resource_is_created_through_the_explicit_provider(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`Plan` does not keep the provider reference, so capture the monitor's raw registrations."""
-    monitors: list[RecordingMonitor] = []
-
-    class Capturing(RecordingMonitor):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            monitors.append(self)
-
-    monkeypatch.setattr(engine_runner, "RecordingMonitor", Capturing)
-    run_platform(env="dev")
-    regs = [r for r in monitors[0].registrations if r.custom and r.type.startswith("aws:")]
-    assert len(regs) > 100
-    assert {r.provider.rsplit("::", 2)[1] for r in regs} == {"aws-dev"}
+def test_every_aws_resource_is_created_through_the_explicit_provider(plan: Plan) -> None:
+    """The plan (and so its JSON, which reviews read for provider defaultTags) names each one's provider."""
+    [provider] = plan.of_type("pulumi:providers:aws")
+    aws = [r for r in plan.custom_resources() if r.type.startswith("aws:")]
+    assert len(aws) > 100
+    assert {r.provider.rsplit("::", 1)[0] for r in aws if r.provider} == {provider.urn}
+    assert all(r.provider for r in aws)
+    by_urn = {r["urn"]: r for r in plan.to_json()["resources"]}
+    assert all(by_urn[r.urn]["provider"] == r.provider for r in aws)
 
 
 # --- structure and outputs ---------------------------------------------------------------------------------------

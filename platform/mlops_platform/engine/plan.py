@@ -1,7 +1,9 @@
 """A recorded plan: every registration of one program run, and its stack outputs.
 
 `Plan.to_json()` is the contract later layers, reviews and tests use:
-`{"stack", "resources": [{"urn","type","name","parent","dependencies","inputs"}], "outputs"}`.
+`{"stack", "resources": [{"urn","type","name","parent","dependencies","inputs","provider",
+"propertyDependencies", ...}], "outputs"}`. `provider` is the engine's `urn::id` reference of the
+resource's explicit provider (policies read e.g. its defaultTags), or null.
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ class Resource:
     custom: bool = True
     protect: bool = False
     retain_on_delete: bool = False
+    provider: str | None = None  # `urn::id` of the explicit provider
+    property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
                 "dependencies": list(self.dependencies), "inputs": self.inputs,
-                "protect": self.protect, "retainOnDelete": self.retain_on_delete}
+                "protect": self.protect, "retainOnDelete": self.retain_on_delete, "provider": self.provider,
+                "propertyDependencies": {k: sorted(v) for k, v in sorted(self.property_dependencies.items())}}
 
     def get(self, dotted: str, default: Any = None) -> Any:
         """Input at a dotted path (`vpcConfig.endpointPrivateAccess`, `taints.0.key`)."""
@@ -55,7 +60,8 @@ class Plan:
     def from_monitor(cls, stack: str, monitor: RecordingMonitor) -> Plan:
         # Registrations arrive from worker threads in any order: sort so plans are reproducible.
         resources = [Resource(r.urn, r.type, r.name, r.parent, tuple(sorted(set(r.dependencies))), r.inputs,
-                              r.custom, r.protect, r.retain_on_delete)
+                              r.custom, r.protect, r.retain_on_delete, r.provider or None,
+                              {k: tuple(sorted(set(v))) for k, v in r.property_dependencies.items() if v})
                      for r in sorted(monitor.registrations, key=lambda reg: reg.urn)]
         return cls(stack, resources, dict(monitor.stack_outputs))
 
@@ -63,7 +69,9 @@ class Plan:
     def from_json(cls, data: dict[str, Any]) -> Plan:
         resources = [Resource(r["urn"], r["type"], r["name"], r.get("parent"), tuple(r.get("dependencies", ())),
                               r.get("inputs", {}), r.get("custom", True), r.get("protect", False),
-                              r.get("retainOnDelete", False)) for r in data["resources"]]
+                              r.get("retainOnDelete", False), r.get("provider"),
+                              {k: tuple(v) for k, v in (r.get("propertyDependencies") or {}).items()})
+                     for r in data["resources"]]
         return cls(data["stack"], resources, data.get("outputs", {}))
 
     def to_json(self) -> dict[str, Any]:
