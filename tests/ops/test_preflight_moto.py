@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import boto3
 import pytest
 from mlops_platform.catalog import QuotaFamily
 from mlops_platform.errors import PreflightError
@@ -76,9 +77,33 @@ def test_gpu_quota_below_max_pool_size_is_caught_with_the_request_command(moto, 
     checks = _by_check(run_preflight(cfg, _aws(cfg, low)))
     gpu = checks["quota g_vt spot"]
     assert gpu.status is Status.FAIL
-    assert "L-3819A6DF: 8 vCPUs < 16" in gpu.detail  # g6.xlarge 4 vCPUs × max_size 4
+    assert "L-3819A6DF: 8 vCPUs; 8 free < 16" in gpu.detail  # g6.xlarge 4 vCPUs × max_size 4
     assert "--quota-code L-3819A6DF --desired-value 16" in gpu.fix
     assert checks["quota standard on_demand"].status is Status.PASS
+
+
+def _launch(ec2, count: int, tags: dict[str, str] | None = None) -> list[str]:
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    spec = [{"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}] if tags else []
+    out = ec2.run_instances(ImageId=image, InstanceType="m6i.xlarge", MinCount=count, MaxCount=count,
+                            TagSpecifications=spec)
+    return [i["InstanceId"] for i in out["Instances"]]
+
+
+def test_vcpus_other_instances_hold_are_not_free(moto, make_cfg):
+    cfg = make_cfg()
+    bootstrap(cfg)
+    ec2 = boto3.client("ec2", region_name=cfg.environment.region)
+    others = _launch(ec2, 2)  # 8 vCPUs some other workload of the account holds
+    _launch(ec2, 1, {"eks:cluster-name": cfg.cluster_name})  # a node of this environment: inside max_size
+    quotas = {(QuotaFamily.STANDARD, "on_demand"): 20.0, (QuotaFamily.G_VT, "spot"): 64.0}
+    standard = _by_check(run_preflight(cfg, _aws(cfg, quotas)))["quota standard on_demand"]
+    assert standard.status is Status.FAIL
+    assert "L-1216C47A: 20 vCPUs, 8 held by other instances; 12 free < 16 needed" in standard.detail
+    assert "--desired-value 24" in standard.fix  # what the pools need on top of what is held
+    ec2.terminate_instances(InstanceIds=others)
+    standard = _by_check(run_preflight(cfg, _aws(cfg, quotas)))["quota standard on_demand"]
+    assert standard.status is Status.PASS and "20 free ≥ 16" in standard.detail
 
 
 def test_never_adjusted_quota_falls_back_to_the_aws_default(moto, make_cfg):

@@ -12,9 +12,11 @@ from mlops_platform.ops.preflight import (
     Status,
     check_eks_version,
     offering_results,
+    quota_family_of,
     required_azs,
     required_vcpus,
     table_status,
+    vcpus_in_use,
 )
 
 
@@ -34,6 +36,34 @@ def test_vcpu_demand_sums_max_size_times_largest_type_per_family_and_capacity(ma
         (QuotaFamily.G_VT, "spot"): 4 * 8 + 2 * 48,
         (QuotaFamily.P, "on_demand"): 96,
     }
+
+
+@pytest.mark.parametrize(("instance_type", "family"), [
+    ("m6i.xlarge", QuotaFamily.STANDARD), ("t3.micro", QuotaFamily.STANDARD), ("im4gn.large", QuotaFamily.STANDARD),
+    ("g4dn.xlarge", QuotaFamily.G_VT), ("vt1.3xlarge", QuotaFamily.G_VT), ("gr6.4xlarge", QuotaFamily.G_VT),
+    ("p5.48xlarge", QuotaFamily.P), ("inf2.xlarge", None), ("trn1.2xlarge", None), ("dl1.24xlarge", None),
+    ("x2idn.16xlarge", None), ("mac2.metal", None), ("u-6tb1.metal", None), ("f1.2xlarge", None),
+])
+def test_quota_family_of_instance_types_in_and_out_of_the_catalog(instance_type, family):
+    assert quota_family_of(instance_type) is family
+
+
+def test_vcpus_in_use_count_other_instances_per_bucket(make_cfg):
+    cluster = make_cfg().cluster_name
+
+    def instance(type_: str, spot: bool = False, tags: dict[str, str] | None = None, **extra):
+        return {"InstanceType": type_, **({"InstanceLifecycle": "spot"} if spot else {}),
+                "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()], **extra}
+    used = vcpus_in_use([
+        instance("m6i.xlarge"), instance("m6i.xlarge", spot=True),
+        instance("g6.2xlarge", spot=True), instance("g6.2xlarge", tags={"eks:cluster-name": cluster}),
+        instance("g6.2xlarge", tags={f"kubernetes.io/cluster/{cluster}": "owned"}),
+        instance("g6.2xlarge", tags={"eks:cluster-name": "someone-elses"}),
+        instance("c9z.huge", CpuOptions={"CoreCount": 8, "ThreadsPerCore": 2}),  # not in the catalog
+        instance("inf2.xlarge"),  # Inferentia has a quota of its own
+    ], cluster)
+    assert used == {(QuotaFamily.STANDARD, "on_demand"): 4 + 16, (QuotaFamily.STANDARD, "spot"): 4,
+                    (QuotaFamily.G_VT, "spot"): 8, (QuotaFamily.G_VT, "on_demand"): 8}
 
 
 def test_type_missing_from_an_az_fails_with_the_az_and_the_fix(make_cfg):

@@ -11,7 +11,7 @@ bucket — are plain functions tested without AWS.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -191,19 +191,76 @@ def _quota_value(aws: Aws, code: str) -> float:
         return float(aws.quotas.get_aws_default_service_quota(ServiceCode="ec2", QuotaCode=code)["Quota"]["Value"])
 
 
+#: Instance families with quotas of their own (not Standard, G/VT or P): never counted against those.
+_OTHER_QUOTA_FAMILIES = ("inf", "trn", "dl", "hpc", "mac", "u-", "f", "x")
+
+
+def quota_family_of(instance_type: str) -> QuotaFamily | None:
+    """The vCPU quota bucket an instance type counts against; None for families with quotas of their own."""
+    found = catalog.lookup(instance_type)
+    if found is not None:
+        return found.quota_family
+    family = instance_type.split(".", 1)[0]
+    if family.startswith(("g", "vt")):
+        return QuotaFamily.G_VT
+    if family.startswith("p"):
+        return QuotaFamily.P
+    if family.startswith(_OTHER_QUOTA_FAMILIES):
+        return None
+    return QuotaFamily.STANDARD if family[:1] in "acdhimrtz" else None
+
+
+def _instance_vcpus(instance: Mapping[str, Any]) -> int:
+    found = catalog.lookup(str(instance.get("InstanceType", "")))
+    if found is not None:
+        return found.vcpus
+    cpu = instance.get("CpuOptions") or {}
+    return int(cpu.get("CoreCount", 0)) * int(cpu.get("ThreadsPerCore", 1))
+
+
+def _belongs_to(instance: Mapping[str, Any], cluster_name: str) -> bool:
+    """Nodes of this environment's own cluster: already inside the pools' max sizes."""
+    tags = {t.get("Key"): t.get("Value") for t in instance.get("Tags") or []}
+    return tags.get("eks:cluster-name") == cluster_name or f"kubernetes.io/cluster/{cluster_name}" in tags
+
+
+def vcpus_in_use(instances: Iterable[Mapping[str, Any]], cluster_name: str) -> dict[tuple[QuotaFamily, str], int]:
+    """vCPUs that running or pending instances outside this environment hold, per (quota family, capacity)."""
+    used: dict[tuple[QuotaFamily, str], int] = {}
+    for instance in instances:
+        family = quota_family_of(str(instance.get("InstanceType", "")))
+        if family is None or _belongs_to(instance, cluster_name):
+            continue
+        key = (family, "spot" if instance.get("InstanceLifecycle") == "spot" else "on_demand")
+        used[key] = used.get(key, 0) + _instance_vcpus(instance)
+    return used
+
+
+def _live_instances(aws: Aws) -> Iterator[Mapping[str, Any]]:
+    filters = [{"Name": "instance-state-name", "Values": ["pending", "running"]}]
+    for page in aws.ec2.get_paginator("describe_instances").paginate(Filters=filters):  # type: ignore[arg-type]
+        for reservation in page.get("Reservations", []):
+            yield from reservation.get("Instances", [])
+
+
 def check_quotas(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
+    """Quota minus what other instances in the account and region already hold covers the pools at max."""
+    used = vcpus_in_use(_live_instances(aws), cfg.cluster_name)
     for (family, capacity), need in sorted(required_vcpus(cfg).items()):
         code = QUOTA_CODES[(family, capacity)]
         name = f"quota {family.value} {capacity}"
-        have = _quota_value(aws, code)
-        if have >= need:
-            yield CheckResult(name, Status.PASS, f"{code}: {have:g} vCPUs ≥ {need} needed at max pool sizes")
+        have, taken = _quota_value(aws, code), used.get((family, capacity), 0)
+        held = f", {taken} held by other instances" if taken else ""
+        if have - taken >= need:
+            yield CheckResult(name, Status.PASS, f"{code}: {have:g} vCPUs{held}; {have - taken:g} free ≥ {need} "
+                                                 "needed at max pool sizes")
             continue
+        desired = math.ceil(need + taken)
         yield CheckResult(name, Status.FAIL,
-                          f"{code}: {have:g} vCPUs < {need} needed with every {family.value} {capacity} "
-                          "pool at max_size",
-                          f"request ≥ {math.ceil(need)} vCPUs: `aws service-quotas request-service-quota-increase "
-                          f"--service-code ec2 --quota-code {code} --desired-value {need} --region "
+                          f"{code}: {have:g} vCPUs{held}; {have - taken:g} free < {need} needed with every "
+                          f"{family.value} {capacity} pool at max_size",
+                          f"request ≥ {desired} vCPUs: `aws service-quotas request-service-quota-increase "
+                          f"--service-code ec2 --quota-code {code} --desired-value {desired} --region "
                           f"{cfg.environment.region}`, or lower the pools' max_size")
 
 
@@ -269,7 +326,8 @@ def check_state_backend(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
 CHECKS: tuple[tuple[str, Check, tuple[str, ...]], ...] = (
     ("account", check_account, ("sts:GetCallerIdentity",)),
     ("offerings", check_offerings, ("ec2:DescribeInstanceTypeOfferings", "ec2:DescribeSubnets")),
-    ("quotas", check_quotas, ("servicequotas:GetServiceQuota", "servicequotas:GetAWSDefaultServiceQuota")),
+    ("quotas", check_quotas, ("ec2:DescribeInstances", "servicequotas:GetServiceQuota",
+                              "servicequotas:GetAWSDefaultServiceQuota")),
     ("eks version", check_eks_version, ("eks:DescribeClusterVersions",)),
     ("state backend", check_state_backend, ("s3:ListBucket", "s3:GetBucketVersioning")),
 )
