@@ -51,7 +51,10 @@ class ProjectOutput(_Out):
     namespace: str = Field(description="Kubernetes namespace of the project.")
     service_account: str = Field(description="ServiceAccount bound to the project's IRSA role.")
     workload_role_arn: str = Field(description="IRSA role ARN used by the project's pods.")
-    ci_role_arn: str = Field(description="Role GitHub Actions assumes through OIDC (no long-lived keys).")
+    ci_role_arn: str = Field(description="Role GitHub Actions assumes through OIDC (no long-lived keys) to push "
+                                         "images and deploy: trusted on the project's branches and environments.")
+    ci_preview_role_arn: str = Field(
+        default="", description="Read-only role pull-request workflows assume for `pulumi preview`.")
     ecr_repository_url: str = Field(description="The project's own ECR repository URL.")
     s3_prefixes: dict[str, str] = Field(description="Bucket role -> s3://bucket/projects/<name>/ URI.")
     monthly_budget_usd: float = Field(description="Monthly AWS Budget of the project, USD.")

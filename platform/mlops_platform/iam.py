@@ -69,12 +69,22 @@ GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 
 
 def github_actions_trust(provider_arn: Any, repo: str, branches: Iterable[str], environments: Iterable[str]) -> Doc:
-    """Trust for GitHub Actions OIDC scoped to one repository's branches and deployment environments."""
+    """Trust for GitHub Actions OIDC scoped to one repository's branches and deployment environments.
+    Pull requests are not trusted: a branch must not deploy by opening one (see `github_pull_request_trust`)."""
     subjects = [f"repo:{repo}:ref:refs/heads/{b}" for b in branches]
     subjects += [f"repo:{repo}:environment:{e}" for e in environments]
-    subjects.append(f"repo:{repo}:pull_request")
-    condition = {"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com"},
-                 "StringLike": {f"{GITHUB_OIDC_HOST}:sub": subjects}}
+    return _github_trust(provider_arn, {"StringLike": {f"{GITHUB_OIDC_HOST}:sub": subjects}})
+
+
+def github_pull_request_trust(provider_arn: Any, repo: str) -> Doc:
+    """Trust for the pull-request workflows of one repository only (GitHub's `pull_request` subject)."""
+    return _github_trust(provider_arn, {"StringEquals": {f"{GITHUB_OIDC_HOST}:sub": f"repo:{repo}:pull_request"}})
+
+
+def _github_trust(provider_arn: Any, subject: dict[str, dict[str, Any]]) -> Doc:
+    condition: dict[str, dict[str, Any]] = {"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com"}}
+    for operator, keys in subject.items():
+        condition.setdefault(operator, {}).update(keys)
     return document(statement(["sts:AssumeRoleWithWebIdentity"], None, principal={"Federated": provider_arn},
                               condition=condition))
 

@@ -88,7 +88,15 @@ def test_github_trust_is_scoped_to_the_repository_and_audience() -> None:
     assert cond["StringEquals"] == {f"{host}:aud": "sts.amazonaws.com"}
     assert cond["StringLike"][f"{host}:sub"] == ["repo:org/repo:ref:refs/heads/main",
                                                  "repo:org/repo:ref:refs/heads/release",
-                                                 "repo:org/repo:environment:prod", "repo:org/repo:pull_request"]
+                                                 "repo:org/repo:environment:prod"]  # never pull requests
+
+
+def test_pull_request_trust_is_exactly_the_repositorys_pull_requests() -> None:
+    doc = iam.github_pull_request_trust(GITHUB_PROVIDER, "org/repo")
+    host = iam.GITHUB_OIDC_HOST
+    assert doc["Statement"][0]["Condition"] == {"StringEquals": {f"{host}:aud": "sts.amazonaws.com",
+                                                                 f"{host}:sub": "repo:org/repo:pull_request"}}
+    assert iam.check_document(doc) == []
 
 
 def test_key_policy_lets_services_use_the_key_only_from_the_account() -> None:

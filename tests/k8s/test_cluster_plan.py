@@ -125,12 +125,38 @@ def test_project_permissions_are_limited_to_its_prefixes_and_repository(plan: Pl
 
 def test_ci_roles_trust_only_the_projects_repository_through_github_oidc(plan: Plan, cfg: PlatformConfig) -> None:
     roles = {r.get("name"): r for r in k8s_of(plan, ROLE)}
+    host = iam.GITHUB_OIDC_HOST
     for p in cfg.projects:
         doc = next(d for r, _, d in policy_docs([roles[f"{cfg.cluster_name}-{p.name}-ci"]]))
         cond = doc["Statement"][0]["Condition"]
-        assert cond["StringEquals"] == {f"{iam.GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com"}
-        assert all(s.startswith(f"repo:{p.github_repo}:") for s in cond["StringLike"][f"{iam.GITHUB_OIDC_HOST}:sub"])
+        assert cond["StringEquals"] == {f"{host}:aud": "sts.amazonaws.com"}
+        subjects = cond["StringLike"][f"{host}:sub"]
+        assert all(s.startswith(f"repo:{p.github_repo}:") for s in subjects)
+        assert not any(s.endswith(":pull_request") for s in subjects)  # a pull request cannot push or deploy
+        preview = next(d for r, _, d in policy_docs([roles[f"{cfg.cluster_name}-{p.name}-ci-preview"]]))
+        assert preview["Statement"][0]["Condition"] == {"StringEquals": {
+            f"{host}:aud": "sts.amazonaws.com", f"{host}:sub": f"repo:{p.github_repo}:pull_request"}}
     assert len(k8s_of(plan, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")) == 1
+
+
+WRITES = ("ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
+          "s3:PutObject", "s3:DeleteObject", "kms:Encrypt", "kms:GenerateDataKey")
+
+
+def test_pull_request_previews_read_and_never_write(plan: Plan, cfg: PlatformConfig) -> None:
+    policies = [r for r in k8s_of(plan, "aws:iam/rolePolicy:RolePolicy") if r.name.endswith("-ci-preview-policy")]
+    assert len(policies) == len(cfg.projects) > 0
+    for _, _, doc in policy_docs(policies):
+        actions = {a for s in doc["Statement"] for a in (s["Action"] if isinstance(s["Action"], list)
+                                                         else [s["Action"]])}
+        assert "eks:DescribeCluster" in actions and "ecr:BatchGetImage" in actions
+        assert not actions & set(WRITES), actions & set(WRITES)
+    associations = k8s_of(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    access = {r.name: r.get("policyArn") for r in associations if "-ci-" in r.name}
+    for p in cfg.projects:
+        stem = f"{cfg.environment.name}-k8s-project-{p.name}"
+        assert access[f"{stem}-ci-preview-view"].endswith("/AmazonEKSViewPolicy")
+        assert access[f"{stem}-ci-edit"].endswith("/AmazonEKSEditPolicy")
 
 
 def test_every_taggable_aws_resource_of_the_layer_carries_the_base_tags(plan: Plan, cfg: PlatformConfig) -> None:

@@ -90,6 +90,30 @@ def allow(action: Any, resource: Any, **extra: Any) -> dict[str, Any]:
     return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
 
 
+GITHUB_OIDC = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+PR_ROLE = on("aws:iam/role:Role", "gh-role")
+
+
+def gh_role(subject: str | None, op: str = "StringEquals") -> Add:
+    """A GitHub Actions OIDC role named gh-role trusting `subject` (None: no subject test)."""
+    cond: dict[str, Any] = {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}
+    if subject is not None:
+        cond.setdefault(op, {})["token.actions.githubusercontent.com:sub"] = subject
+    return Add(res("aws:iam/role:Role", "gh-role", {"name": "gh-role", "tags": {}, "assumeRolePolicy": doc(
+        {"Effect": "Allow", "Principal": {"Federated": GITHUB_OIDC}, "Action": "sts:AssumeRoleWithWebIdentity",
+         "Condition": cond})}))
+
+
+def gh_policy(*actions: str) -> Add:
+    return Add(res("aws:iam/rolePolicy:RolePolicy", "gh-policy", {"role": "gh-role", "policy": doc(
+        allow(list(actions), "*"))}, ["gh-role"]))
+
+
+PULL_REQUESTS = "repo:org/fraud:pull_request"
+READS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "eks:DescribeCluster", "ecr:DescribeImages")
+PUSH = ("ecr:PutImage", "ecr:BatchGetImage")
+
+
 CASES: dict[str, Case] = {
     # --- EKS ------------------------------------------------------------------------------------
     "eks-private-endpoint": Case(
@@ -258,6 +282,20 @@ CASES: dict[str, Case] = {
                      {"Effect": "Allow", "Principal": {"Federated": OIDC_ARN},
                       "Action": "sts:AssumeRoleWithWebIdentity"})))),
         unknown=u(DEFERRED, Patch("app-role", "assumeRolePolicy", U))),
+    "github-pull-request-read-only": Case(
+        passing=(ok(), ok(gh_role(PULL_REQUESTS), gh_policy(*READS)),
+                 ok(gh_role("repo:org/fraud:ref:refs/heads/main"), gh_policy(*PUSH)),  # a deploy role
+                 ok(gh_role(["repo:org/fraud:environment:prod", "repo:org/fraud:ref:refs/heads/*"], "StringLike"),
+                    gh_policy(*PUSH))),
+        failing=(fail(PR_ROLE, gh_role(PULL_REQUESTS), gh_policy(*PUSH)),
+                 fail(PR_ROLE, gh_role("repo:org/fraud:*", "StringLike"), gh_policy(*READS, "s3:PutObject")),
+                 fail(PR_ROLE, gh_role(None), gh_policy(*READS, "eks:UpdateClusterConfig")),
+                 fail(PR_ROLE, gh_role(PULL_REQUESTS), Add(res(
+                     "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "gh-attach", {
+                         "role": "gh-role",
+                         "policyArn": "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser"}, ["gh-role"])))),
+        unknown=u(DEFERRED, gh_role(PULL_REQUESTS), Add(res("aws:iam/rolePolicy:RolePolicy", "gh-policy", {
+            "role": "gh-role", "policy": U}, ["gh-role"])))),
     # --- KMS, logs, RDS -------------------------------------------------------------------------
     "kms-rotation": Case(
         passing=(ok(), ok(Patch("key", "customerMasterKeySpec", "RSA_2048"), Patch("key", "enableKeyRotation", False))),

@@ -63,6 +63,9 @@ def test_cd_uses_oidc_the_ci_role_the_ecr_repo_and_protected_promotion(generated
     assert any("${{ github.sha }}" in s.get("run", "") for s in image["steps"])
     preview = cd["jobs"]["preview"]
     assert preview["if"] == "github.event_name == 'pull_request'"
+    roles = {s["with"]["role-to-assume"] for s in preview["steps"]
+             if s.get("uses", "").startswith("aws-actions/configure-aws-credentials")}
+    assert roles == {answers["ci_preview_role_arn"]} != {answers["ci_role_arn"]}  # pull requests: read-only role
     assert_project_policy_config(preview["steps"][-1]["run"])
     envs = answers["environments"]
     deploys = [job for job in cd["jobs"] if job.startswith("deploy-")]

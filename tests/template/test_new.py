@@ -43,6 +43,7 @@ def test_wiring_comes_from_the_outputs_and_is_marked_offline(project: NewProject
         outputs.account_id, outputs.region, outputs.cluster_name)
     assert answers["ecr_repository_url"] == project.names.ecr_repository_url
     assert answers["ci_role_arn"] == project.names.ci_role_arn
+    assert answers["ci_preview_role_arn"] == project.names.ci_preview_role_arn
     assert answers["drift_metric"] == outputs.drift_metric == "mlops_model_drift_score"
     assert answers["platform_version"] == outputs.platform_version
     assert "OFFLINE PLAN — placeholder values" in (project.dest / "README.md").read_text()

@@ -82,6 +82,7 @@ def test_names_before_onboarding_follow_the_platform_naming(dev_outputs: Platfor
     registry = f"{dev_outputs.account_id}.dkr.ecr.{dev_outputs.region}.amazonaws.com"
     assert names.ecr_repository_url == f"{registry}/{naming.project_repository('churn')}"
     assert names.ci_role_arn == f"arn:aws:iam::{dev_outputs.account_id}:role/mlops-dev-churn-ci"
+    assert names.ci_preview_role_arn == f"arn:aws:iam::{dev_outputs.account_id}:role/mlops-dev-churn-ci-preview"
     assert names.workload_role_arn.endswith(f":role/{iam_name('mlops-dev', 'churn', 'workload')}")
     bucket = dev_outputs.buckets["models"].name
     assert names.s3_prefixes["models"] == f"s3://{bucket}/{naming.project_prefix('churn')}"
@@ -92,17 +93,31 @@ def test_role_names_are_the_tenancy_layers_iam_names(dev_outputs: PlatformOutput
     names = project_names(slug, dev_outputs)
     role = names.ci_role_arn.rsplit("/", 1)[1]
     assert role == iam_name(dev_outputs.cluster_name, slug, "ci") and len(role) <= 64
+    preview = names.ci_preview_role_arn.rsplit("/", 1)[1]
+    assert preview == iam_name(dev_outputs.cluster_name, slug, "ci-preview") and len(preview) <= 64
 
 
 def test_names_of_an_onboarded_project_come_from_the_outputs(dev_outputs: PlatformOutputs) -> None:
     project = ProjectOutput(name="churn", namespace="team-churn", service_account="churn-sa",
                             workload_role_arn="arn:aws:iam::210987654321:role/w",
                             ci_role_arn="arn:aws:iam::210987654321:role/c",
+                            ci_preview_role_arn="arn:aws:iam::210987654321:role/p",
                             ecr_repository_url="210987654321.dkr.ecr.us-east-1.amazonaws.com/x/churn",
                             s3_prefixes={"models": "s3://b/projects/churn/"}, monthly_budget_usd=100)
     outputs = dev_outputs.model_copy(update={"projects": {"churn": project}})
     names = project_names("churn", outputs)
     assert names.onboarded
-    assert (names.namespace, names.service_account, names.ci_role_arn) == (
-        "team-churn", "churn-sa", "arn:aws:iam::210987654321:role/c")
+    assert (names.namespace, names.service_account, names.ci_role_arn, names.ci_preview_role_arn) == (
+        "team-churn", "churn-sa", "arn:aws:iam::210987654321:role/c", "arn:aws:iam::210987654321:role/p")
     assert names.s3_prefixes == {"models": "s3://b/projects/churn/"}
+
+
+def test_an_onboarded_project_of_an_older_platform_gets_the_derived_preview_role(
+        dev_outputs: PlatformOutputs) -> None:
+    project = ProjectOutput(name="churn", namespace="churn", service_account="churn-workload",
+                            workload_role_arn="arn:aws:iam::210987654321:role/w",
+                            ci_role_arn="arn:aws:iam::210987654321:role/c",
+                            ecr_repository_url="210987654321.dkr.ecr.us-east-1.amazonaws.com/x/churn",
+                            s3_prefixes={}, monthly_budget_usd=100)  # outputs before ci_preview_role_arn existed
+    names = project_names("churn", dev_outputs.model_copy(update={"projects": {"churn": project}}))
+    assert names.ci_preview_role_arn.endswith(f":role/{iam_name(dev_outputs.cluster_name, 'churn', 'ci-preview')}")

@@ -32,7 +32,10 @@ PROJECT_LABEL = "mlops.io/project"
 PROJECT_TAG = "project"
 #: Project buckets (roles of the AWS layer's artifact store) that get a `projects/<name>/` prefix.
 PROJECT_BUCKET_ROLES = ("datasets", "models")
-CI_ACCESS_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
+#: (resource name suffix, EKS access policy) of the CI roles in the project namespace. Pull-request
+#: previews only read it (`pulumi preview` refreshes, never changes).
+CI_ACCESS = ("edit", "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy")
+PREVIEW_ACCESS = ("view", "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy")
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,13 @@ def ci_policy(facts: PlatformFacts, project: str, repository_arn: Any) -> iam.Do
                         iam.statement(["eks:DescribeCluster"], [facts.cluster.arn]))
 
 
+def ci_preview_policy(facts: PlatformFacts, repository_arn: Any) -> iam.Doc:
+    """Pull-request previews look up the cluster and read the project's images; they push and publish nothing."""
+    return iam.document(*iam.ecr_access([repository_arn], push=False),
+                        iam.statement(["ecr:DescribeImages"], [repository_arn]),
+                        iam.statement(["eks:DescribeCluster"], [facts.cluster.arn]))
+
+
 class ProjectTenant(pulumi.ComponentResource):
     """Everything one onboarded project gets; `outputs` matches `contract.ProjectOutput`."""
 
@@ -119,6 +129,7 @@ class ProjectTenant(pulumi.ComponentResource):
             facts.untagged_expiry_days, facts.protect), pulumi.ResourceOptions(parent=self))
         workload_role = self._workload_identity(name, project, facts, tags, ns)
         ci_role = self._ci_identity(name, project, facts, tags)
+        preview_role = self._ci_preview_identity(name, project, facts, tags)
         CostBudget(f"{name}-budget", CostBudgetArgs(
             iam_name(facts.cluster_name, "project", project.name, limit=100), project.monthly_budget_usd,
             list(project.owners), (PROJECT_TAG, project.name), facts.budget_thresholds_pct, tags),
@@ -126,6 +137,7 @@ class ProjectTenant(pulumi.ComponentResource):
         self.outputs = {
             "name": project.name, "namespace": self.ns_name, "service_account": self.sa_name,
             "workload_role_arn": workload_role.arn, "ci_role_arn": ci_role.arn,
+            "ci_preview_role_arn": preview_role.arn,
             "ecr_repository_url": self.repository.url, "monthly_budget_usd": project.monthly_budget_usd,
             "s3_prefixes": {role: pulumi.Output.concat("s3://", ref.name, "/", naming.project_prefix(project.name))
                             for role, ref in facts.buckets.items() if role in PROJECT_BUCKET_ROLES},
@@ -163,18 +175,31 @@ class ProjectTenant(pulumi.ComponentResource):
 
     def _ci_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
                      tags: dict[str, str]) -> aws.iam.Role:
+        """Pushes images and deploys: trusted on the project's branches and deployment environments only."""
         trust = iam.github_actions_trust(facts.github_oidc_provider_arn, project.github_repo, project.branches,
                                          [facts.env_name])
-        role = aws.iam.Role(f"{name}-ci-role", name=iam_name(facts.cluster_name, project.name, "ci"),
-                            assume_role_policy=iam.to_json(trust), max_session_duration=3600, tags=tags,
-                            opts=pulumi.ResourceOptions(parent=self))
-        aws.iam.RolePolicy(f"{name}-ci-policy", role=role.id,
-                           policy=iam.to_json(ci_policy(facts, project.name, self.repository.arn)),
+        return self._github_role(f"{name}-ci", iam_name(facts.cluster_name, project.name, "ci"), trust,
+                                 ci_policy(facts, project.name, self.repository.arn), CI_ACCESS, facts, tags)
+
+    def _ci_preview_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
+                             tags: dict[str, str]) -> aws.iam.Role:
+        """`pulumi preview` on pull requests: read-only, so opening a pull request cannot deploy."""
+        trust = iam.github_pull_request_trust(facts.github_oidc_provider_arn, project.github_repo)
+        return self._github_role(f"{name}-ci-preview", iam_name(facts.cluster_name, project.name, "ci-preview"), trust,
+                                 ci_preview_policy(facts, self.repository.arn), PREVIEW_ACCESS, facts, tags)
+
+    def _github_role(self, prefix: str, role_name: str, trust: iam.Doc, policy: iam.Doc, access: tuple[str, str],
+                     facts: PlatformFacts, tags: dict[str, str]) -> aws.iam.Role:
+        """A GitHub Actions role with its inline policy and kubectl access to the project namespace only."""
+        role = aws.iam.Role(f"{prefix}-role", name=role_name, assume_role_policy=iam.to_json(trust),
+                            max_session_duration=3600, tags=tags, opts=pulumi.ResourceOptions(parent=self))
+        aws.iam.RolePolicy(f"{prefix}-policy", role=role.id, policy=iam.to_json(policy),
                            opts=pulumi.ResourceOptions(parent=self))
-        entry = aws.eks.AccessEntry(f"{name}-ci-access", cluster_name=facts.cluster.name, principal_arn=role.arn,
+        entry = aws.eks.AccessEntry(f"{prefix}-access", cluster_name=facts.cluster.name, principal_arn=role.arn,
                                     type="STANDARD", tags=tags, opts=pulumi.ResourceOptions(parent=self))
+        suffix, access_policy = access
         aws.eks.AccessPolicyAssociation(
-            f"{name}-ci-edit", cluster_name=facts.cluster.name, principal_arn=role.arn, policy_arn=CI_ACCESS_POLICY,
+            f"{prefix}-{suffix}", cluster_name=facts.cluster.name, principal_arn=role.arn, policy_arn=access_policy,
             access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="namespace", namespaces=[self.ns_name]),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]))
         return role

@@ -125,6 +125,7 @@ class TemplateAnswers(BaseModel):
     service_account: str | None = _s(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
     ecr_repository_url: str | None = _s(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/[a-z0-9._/-]+$")
     ci_role_arn: str | None = _s(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$")
+    ci_preview_role_arn: str | None = _s(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$")
     mlflow_tracking_uri: str | None = _s(r"^https?://\S+$")
     s3_datasets_uri: str | None = _s(r"^s3://\S+/$")
     s3_models_uri: str | None = _s(r"^s3://\S+/$")

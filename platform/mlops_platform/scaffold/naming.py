@@ -23,6 +23,7 @@ class ProjectNames:
     service_account: str
     ecr_repository_url: str
     ci_role_arn: str
+    ci_preview_role_arn: str
     workload_role_arn: str
     s3_prefixes: dict[str, str] = field(default_factory=dict)
     onboarded: bool = False  # True when the names come from the platform's `projects` output
@@ -32,6 +33,11 @@ def ci_role_name(cluster_name: str, slug: str) -> str:
     """IAM role GitHub Actions of the project assume (trust: the project's repo and branches only).
     Same rule as the tenancy layer, including its hashed truncation of long names."""
     return iam_name(cluster_name, slug, "ci")
+
+
+def ci_preview_role_name(cluster_name: str, slug: str) -> str:
+    """Read-only IAM role of the project's pull-request workflows (trust: its repo's pull requests only)."""
+    return iam_name(cluster_name, slug, "ci-preview")
 
 
 def workload_role_name(cluster_name: str, slug: str) -> str:
@@ -48,17 +54,20 @@ def project_names(slug: str, outputs: PlatformOutputs) -> ProjectNames:
             service_account=onboarded.service_account,
             ecr_repository_url=onboarded.ecr_repository_url,
             ci_role_arn=onboarded.ci_role_arn,
+            ci_preview_role_arn=onboarded.ci_preview_role_arn or f"{_iam(outputs)}/"
+                                f"{ci_preview_role_name(outputs.cluster_name, slug)}",
             workload_role_arn=onboarded.workload_role_arn,
             s3_prefixes=dict(onboarded.s3_prefixes),
             onboarded=True,
         )
     registry = f"{outputs.account_id}.dkr.ecr.{outputs.region}.amazonaws.com"
-    iam = f"arn:aws:iam::{outputs.account_id}:role"
+    iam = _iam(outputs)
     return ProjectNames(
         namespace=naming.project_namespace(slug),
         service_account=naming.project_service_account(slug),
         ecr_repository_url=f"{registry}/{naming.project_repository(slug)}",
         ci_role_arn=f"{iam}/{ci_role_name(outputs.cluster_name, slug)}",
+        ci_preview_role_arn=f"{iam}/{ci_preview_role_name(outputs.cluster_name, slug)}",
         workload_role_arn=f"{iam}/{workload_role_name(outputs.cluster_name, slug)}",
         s3_prefixes={
             role: f"s3://{outputs.buckets[role].name}/{naming.project_prefix(slug)}"
@@ -66,3 +75,7 @@ def project_names(slug: str, outputs: PlatformOutputs) -> ProjectNames:
             if role in outputs.buckets
         },
     )
+
+
+def _iam(outputs: PlatformOutputs) -> str:
+    return f"arn:aws:iam::{outputs.account_id}:role"

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,8 @@ _DOCS = "https://docs.aws.amazon.com/eks/latest/userguide/associate-service-acco
 _NOTE = ("Deferred when a trust document is unknown; role references in annotations, RolePolicy and "
          "attachments are resolved by name/ARN, or through the dependency graph while unknown.")
 _EXACT_OPS = ("StringEquals", "ForAnyValue:StringEquals")
+#: What a policy over a role's permissions must see: the role and every way a policy reaches it.
+ROLE_PERMISSION_TYPES = (t.IAM_ROLE, t.IAM_ROLE_POLICY, t.IAM_ROLE_POLICY_ATTACHMENT, t.IAM_POLICY)
 
 
 @dataclass(frozen=True)
@@ -58,17 +60,26 @@ def _issuer(federated: str) -> str | None:
     return issuer if sep and issuer.startswith("oidc.eks.") else None
 
 
-def irsa_trusts(stack: StackView) -> Iterator[Trust | Defer]:
-    """Every (role, statement) that trusts an EKS OIDC provider for AssumeRoleWithWebIdentity."""
+def web_identity_trusts(stack: StackView, issuer_of: Callable[[str], str | None]
+                        ) -> Iterator[tuple[Res, Statement, str] | Defer]:
+    """(role, statement, issuer) of every trust statement that lets an OIDC provider assume a role with a web
+    identity, the issuer being what `issuer_of` makes of a Federated principal (None: not this kind of
+    provider); a Defer per role whose trust document is unknown."""
     for role in stack.of_type(t.IAM_ROLE):
         stmts = statements(role.get("assumeRolePolicy"))
         if stmts is UNKNOWN:
             yield Defer("assumeRolePolicy", role.urn)
             continue
         for stmt in stmts or []:
-            issuers = [i for f in stmt.principals.get("Federated", ()) if (i := _issuer(f))]
-            if grants(stmt, _WEB_IDENTITY) and issuers:
-                yield Trust(role, stmt, issuers[0])
+            issuers = [i for f in stmt.principals.get("Federated", ()) if (i := issuer_of(f))]
+            if issuers and grants(stmt, _WEB_IDENTITY):
+                yield role, stmt, issuers[0]
+
+
+def irsa_trusts(stack: StackView) -> Iterator[Trust | Defer]:
+    """Every (role, statement) that trusts an EKS OIDC provider for AssumeRoleWithWebIdentity."""
+    for found in web_identity_trusts(stack, _issuer):
+        yield found if isinstance(found, Defer) else Trust(*found)
 
 
 def _trust_problems(trust: Trust) -> Iterator[str]:
@@ -104,13 +115,13 @@ def irsa_trust_pinned(stack: StackView, _: PolicySettings) -> Iterator[Violation
             yield Violation(f"role {trust.role.name!r} {problem}", trust.role.urn)
 
 
-def _arn_name(value: Any) -> Any:
+def arn_name(value: Any) -> Any:
     """`arn:aws:iam::1:role/path/name` → `name` (roles and policies are looked up by name)."""
     return value.rsplit("/", 1)[-1] if isinstance(value, str) and value.startswith("arn:") else value
 
 
-def _iam_keys(res: Res) -> tuple[Any, ...]:
-    return res.get("name"), res.name, _arn_name(res.get("arn"))
+def iam_keys(res: Res) -> tuple[Any, ...]:
+    return res.get("name"), res.name, arn_name(res.get("arn"))
 
 
 def _namespace(stack: StackView, res: Res) -> Any:
@@ -174,7 +185,7 @@ def _annotated_roles(stack: StackView, sa: Res) -> list[Res]:
 def _roles_by_arn(stack: StackView, holder: Res, value: Any) -> list[Res]:
     """Roles a role-ARN value names: by name when known, through `holder`'s dependencies when not."""
     probe = Res(holder.urn, holder.type, holder.name, {"arn": value}, deps=holder.deps)
-    return stack.resolve(probe, "arn", (t.IAM_ROLE,), _iam_keys, name="role-by-arn", normalize=_arn_name)
+    return stack.resolve(probe, "arn", (t.IAM_ROLE,), iam_keys, name="role-by-arn", normalize=arn_name)
 
 
 def _binding_problems(trusts: list[Trust], found: list[Binding]) -> Iterator[str]:
@@ -238,33 +249,39 @@ def _s3_problems(stmt: Statement) -> Iterator[str]:
 
 
 @dataclass(frozen=True)
-class _PolicyLinks:
+class PolicyLinks:
     """RolePolicies and attachments per role, resolved once per policy run."""
 
     inline: Referrers
     attached: Referrers
 
 
-def _links(stack: StackView) -> _PolicyLinks:
-    return _PolicyLinks(
-        stack.referrers((t.IAM_ROLE_POLICY,), "role", (t.IAM_ROLE,), _iam_keys, _arn_name),
-        stack.referrers((t.IAM_ROLE_POLICY_ATTACHMENT,), "role", (t.IAM_ROLE,), _iam_keys, _arn_name))
+def role_policy_links(stack: StackView) -> PolicyLinks:
+    return PolicyLinks(
+        stack.referrers((t.IAM_ROLE_POLICY,), "role", (t.IAM_ROLE,), iam_keys, arn_name),
+        stack.referrers((t.IAM_ROLE_POLICY_ATTACHMENT,), "role", (t.IAM_ROLE,), iam_keys, arn_name))
 
 
-def _role_documents(stack: StackView, links: _PolicyLinks, role: Res) -> Iterator[tuple[str, Any]]:
+def role_documents(stack: StackView, links: PolicyLinks, role: Res) -> Iterator[tuple[str, Any]]:
+    """(where, document) of the role's own permission policies: inline, RolePolicies, attached customer
+    policies of the stack (AWS-managed attachments are the caller's to judge, by ARN)."""
     yield from permission_documents(role)
     yield from ((f"RolePolicy {p.name!r}", p.get("policy")) for p in links.inline.of(role))
     for att in links.attached.of(role):
-        if att.get("policyArn") in _S3_FULL:
-            yield f"attachment {att.name!r}", {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
-        for policy in stack.resolve(att, "policyArn", (t.IAM_POLICY,), _iam_keys, "policy-by-arn", _arn_name):
+        for policy in stack.resolve(att, "policyArn", (t.IAM_POLICY,), iam_keys, "policy-by-arn", arn_name):
             yield f"Policy {policy.name!r}", policy.get("policy")
 
 
+def _s3_documents(stack: StackView, links: PolicyLinks, role: Res) -> Iterator[tuple[str, Any]]:
+    """The role's documents, with the AWS-managed S3 policies spelled out (they reach every bucket)."""
+    yield from role_documents(stack, links, role)
+    for att in links.attached.of(role):
+        if att.get("policyArn") in _S3_FULL:
+            yield f"attachment {att.name!r}", {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+
+
 @stack_policy(
-    name="irsa-s3-prefix-scoped", area=Area.IRSA,
-    resource_types=(t.IAM_ROLE, t.IAM_ROLE_POLICY, t.IAM_ROLE_POLICY_ATTACHMENT, t.IAM_POLICY),
-    severity=Severity.HIGH,
+    name="irsa-s3-prefix-scoped", area=Area.IRSA, resource_types=ROLE_PERMISSION_TYPES, severity=Severity.HIGH,
     description="IRSA roles reach S3 only under named prefixes (bucket/prefix/*), and list buckets only with an "
                 "s3:prefix condition.",
     remediation="Scope object actions to arn:aws:s3:::<bucket>/projects/<project>/* and s3:ListBucket to the "
@@ -274,9 +291,9 @@ def _role_documents(stack: StackView, links: _PolicyLinks, role: Res) -> Iterato
 )
 def irsa_s3_prefix_scoped(stack: StackView, _: PolicySettings) -> Iterator[Violation | Defer]:
     roles = {tr.role.urn: tr.role for tr in irsa_trusts(stack) if not isinstance(tr, Defer)}
-    links = _links(stack)
+    links = role_policy_links(stack)
     for role in roles.values():
-        for where, doc in _role_documents(stack, links, role):
+        for where, doc in _s3_documents(stack, links, role):
             stmts = statements(doc)
             if stmts is UNKNOWN:
                 yield Defer(where, role.urn)
