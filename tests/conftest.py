@@ -6,6 +6,7 @@ import os
 
 import pytest
 from hypothesis import settings
+from mlops_platform.config import PlatformConfig, load_env, shipped_envs
 from mlops_platform.engine import Plan, run_platform
 
 # `make test` (and so CI) replays a fixed set of examples, so a merge is never blocked by a case the
@@ -42,3 +43,19 @@ class PlanCache(dict[str, Plan]):
 def plans() -> PlanCache:
     """One plan per shipped environment per test session (so per xdist worker). Treat plans as read-only."""
     return PlanCache()
+
+
+# Per shipped environment: `env` parametrizes, `plan` and `cfg` follow it (a module may override them).
+@pytest.fixture(params=shipped_envs())
+def env(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def plan(plans: PlanCache, env: str) -> Plan:
+    return plans[env]
+
+
+@pytest.fixture
+def cfg(env: str) -> PlatformConfig:
+    return load_env(env)

@@ -12,7 +12,7 @@ from mlops_platform import catalog, contract, iam
 from mlops_platform.aws.cluster import CLUSTER_ADMIN_POLICY, CONTROL_PLANE_LOG_TYPES
 from mlops_platform.aws.keys import KEY_PURPOSES
 from mlops_platform.aws.network import nat_gateway_count, subnet_plan
-from mlops_platform.config import PlatformConfig, load_env, shipped_envs
+from mlops_platform.config import PlatformConfig, shipped_envs
 from mlops_platform.config.rules import LOG_RETENTION_DAYS, pool_gpu_type, pool_max_gpus_per_node
 from mlops_platform.engine import Plan, Resource
 
@@ -36,21 +36,6 @@ CA = "k8s.io/cluster-autoscaler"
 GPU_TAINT = {"key": contract.GPU_TAINT_KEY, "value": contract.GPU_TAINT_VALUE, "effect": "NO_SCHEDULE"}
 #: Share one worker's plan cache with the other plan-reading tests (see tests/conftest.py).
 pytestmark = pytest.mark.xdist_group("platform-plans")
-
-
-@pytest.fixture(params=shipped_envs())
-def env(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def plan(plans: dict[str, Plan], env: str) -> Plan:
-    return plans[env]
-
-
-@pytest.fixture
-def cfg(env: str) -> PlatformConfig:
-    return load_env(env)
 
 
 def test_shipped_environments_are_dev_staging_prod() -> None:

@@ -3,10 +3,9 @@ in-cluster layer: schema validity, custom-resource structure, IAM, GPU placement
 
 from __future__ import annotations
 
-import pytest
 from kubernetes_validate import utils as kv
 from mlops_platform import contract, iam, naming
-from mlops_platform.config import PlatformConfig, load_env, shipped_envs
+from mlops_platform.config import PlatformConfig
 from mlops_platform.engine import Plan
 from mlops_platform.engine.recorder import SECRET
 from mlops_platform.k8s.alerts import platform_rule_groups
@@ -22,21 +21,6 @@ ROLE = "aws:iam/role:Role"
 #: AWS resource types that take no tags (inline policies, subscriptions, associations, lifecycle rules).
 UNTAGGABLE = {"aws:iam/rolePolicy:RolePolicy", "aws:sns/topicSubscription:TopicSubscription",
               "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "aws:ecr/lifecyclePolicy:LifecyclePolicy"}
-
-
-@pytest.fixture(params=shipped_envs())
-def env(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def plan(plans: dict[str, Plan], env: str) -> Plan:
-    return plans[env]
-
-
-@pytest.fixture
-def cfg(env: str) -> PlatformConfig:
-    return load_env(env)
 
 
 # ---------------------------------------------------------------- manifests and custom resources
