@@ -1,5 +1,6 @@
 """`make demo`: the main job end to end, offline — validate, plan, review, cost every shipped
-environment, then generate a demo ML project from the platform's outputs and run its tests."""
+environment, then generate a demo ML project from the platform's outputs, run its tests and review
+its `infra/` program as a project stack on the dev platform."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ def _steps(envs: list[str], workdir: Path) -> list[Callable[[], bool]]:
         steps.append(partial(_step, f"Policy review {env}", ["review", env]))
         steps.append(partial(_step, f"Cost estimate {env}", ["cost", env]))
     steps.append(partial(_project, workdir))
+    infra = workdir / "fraud-detector" / "infra"
+    steps.append(partial(_step, "Policy review of the project's infra/ (a project stack on dev)",
+                         ["review", "--program", str(infra), "--stack", "dev"]))
     return steps
 
 
