@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.rule import Rule
 
 from mlops_platform.cli import main as mlplat
+from mlops_platform.scaffold.demo import DEMO_ENV, DEMO_PROJECT, run_demo
 
 console = Console()
 
@@ -35,17 +36,15 @@ def _steps(envs: list[str], workdir: Path) -> list[Callable[[], bool]]:
         steps.append(partial(_step, f"Policy review {env}", ["review", env]))
         steps.append(partial(_step, f"Cost estimate {env}", ["cost", env]))
     steps.append(partial(_project, workdir))
-    infra = workdir / "fraud-detector" / "infra"
-    steps.append(partial(_step, "Policy review of the project's infra/ (a project stack on dev)",
-                         ["review", "--program", str(infra), "--stack", "dev"]))
+    infra = workdir / DEMO_PROJECT / "infra"
+    steps.append(partial(_step, f"Policy review of the project's infra/ (a project stack on {DEMO_ENV})",
+                         ["review", "--program", str(infra), "--stack", DEMO_ENV]))
     return steps
 
 
 def _project(workdir: Path) -> bool:
-    from mlops_platform.scaffold.demo import run_demo
-
-    console.print(Rule("[bold]Generate a demo ML project from the dev platform and run its tests[/]"))
-    return run_demo(workdir / "fraud-detector") == 0
+    console.print(Rule(f"[bold]Generate a demo ML project from the {DEMO_ENV} platform and run its tests[/]"))
+    return run_demo(workdir / DEMO_PROJECT) == 0
 
 
 def main() -> int:

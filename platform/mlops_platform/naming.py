@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,6 +25,36 @@ def project_service_account(project: str) -> str:
 
 def project_repository(project: str) -> str:
     return f"projects/{project}"
+
+
+#: IAM role names are limited to 64 characters.
+IAM_NAME_MAX = 64
+
+
+def iam_name(*parts: str, limit: int = IAM_NAME_MAX) -> str:
+    """`a-b-c`, or a truncated form with a stable hash suffix when too long (still unique per input)."""
+    full = "-".join(parts)
+    if len(full) <= limit:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
+    return f"{full[: limit - 9].rstrip('-')}-{digest}"
+
+
+class ProjectRole(StrEnum):
+    """The IAM roles every project gets."""
+
+    WORKLOAD = "workload"  # IRSA role of its pods (trust: its ServiceAccount)
+    CI = "ci"  # GitHub Actions push and deploy (trust: its branches and environments)
+    CI_PREVIEW = "ci-preview"  # GitHub Actions pull-request previews, read-only (trust: its pull requests)
+
+
+def project_role_name(cluster_name: str, project: str, role: ProjectRole) -> str:
+    """The name the tenancy layer gives a project role, and `mlplat new` wires before it exists."""
+    return iam_name(cluster_name, project, role.value)
+
+
+#: Bucket roles of the artifact store in which every project gets a `projects/<name>/` prefix.
+PROJECT_BUCKET_ROLES = ("datasets", "models")
 
 
 def project_prefix(project: str) -> str:

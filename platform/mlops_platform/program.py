@@ -15,10 +15,9 @@ from mlops_platform.aws.budget import CostBudget, CostBudgetArgs
 from mlops_platform.aws.cluster import Cluster, ClusterArgs
 from mlops_platform.aws.keys import PlatformKeys, PlatformKeysArgs
 from mlops_platform.aws.network import Network, NetworkArgs
-from mlops_platform.aws.nodepools import NodePools, NodePoolsArgs
+from mlops_platform.aws.nodepools import NodePools, NodePoolsArgs, pool_spec
 from mlops_platform.aws.registry import Repository, RepositoryArgs
 from mlops_platform.config import PlatformConfig, load_from_pulumi_config
-from mlops_platform.config.rules import pool_gpu_type, pool_max_gpus_per_node
 from mlops_platform.k8s import ClusterLayerOutputs, deploy_cluster_layer
 from mlops_platform.layers import AwsLayer
 
@@ -73,14 +72,13 @@ def build_aws_layer(cfg: PlatformConfig) -> AwsLayer:
 
 
 def gpu_pool_outputs(cfg: PlatformConfig) -> dict[str, dict[str, Any]]:
-    """`contract.GpuPoolOutput` of every GPU pool, from configuration alone (known at preview)."""
+    """`contract.GpuPoolOutput` of every GPU pool: what its node group is labelled and sized as."""
     out = {}
     for pool in cfg.node_pools.gpu:
-        gpu_type = pool_gpu_type(pool)
+        spec = pool_spec(pool)
         out[pool.name] = contract.GpuPoolOutput(
-            gpu_type=gpu_type.value if gpu_type else "unknown", instance_types=list(pool.instance_types),
-            gpus_per_node=pool_max_gpus_per_node(pool), max_nodes=pool.max_size,
-            capacity=pool.capacity.value).model_dump()
+            gpu_type=spec.labels[contract.GPU_TYPE_LABEL], instance_types=spec.instance_types,
+            gpus_per_node=spec.gpus_per_node, max_nodes=spec.max_size, capacity=pool.capacity.value).model_dump()
     return out
 
 

@@ -65,6 +65,7 @@ IMAGES: dict[str, str] = {
     "mlflow": "ghcr.io/mlflow/mlflow:v3.17.2-full",
 }
 
-#: RDS PostgreSQL engine version of the tracking database.
-POSTGRES_ENGINE_VERSION = "16.8"
+#: RDS PostgreSQL major version of the tracking database. Major only: minor versions are upgraded by
+#: RDS (auto_minor_version_upgrade), and a pinned minor would make the next `pulumi up` try a downgrade.
+POSTGRES_ENGINE_VERSION = "16"
 POSTGRES_PARAMETER_FAMILY = "postgres16"

@@ -95,6 +95,19 @@ def test_gpu_pools_carry_autoscaler_node_template_tags_on_their_asg(plan: Plan, 
         assert group.get("tags")[f"{CA}/enabled"] == "true"  # the node group carries them too
 
 
+def test_gpu_pools_output_describes_the_node_groups_workloads_select(plan: Plan, cfg: PlatformConfig) -> None:
+    """Projects (and the policy pack's gpu_pools) select by these values: they must be the node groups' own."""
+    pools = plan.outputs["gpu_pools"]
+    assert set(pools) == {p.name for p in cfg.node_pools.gpu}
+    for name, out in pools.items():
+        group = by_input(plan, NODE_GROUP, "nodeGroupName", name)
+        assert group.get("labels")[contract.GPU_TYPE_LABEL] == out["gpu_type"]
+        assert group.get("labels")[contract.POOL_LABEL] == name
+        assert group.get("instanceTypes") == out["instance_types"]
+        assert group.get("scalingConfig.maxSize") == out["max_nodes"]
+        assert out["gpus_per_node"] == max(catalog.INSTANCE_TYPES[t].gpus for t in out["instance_types"]) > 0
+
+
 def test_every_launch_template_enforces_imdsv2_and_encrypted_gp3(plan: Plan) -> None:
     ebs_key = plan.outputs["kms_key_arns"]["ebs"]
     all_resources_have(plan, LAUNCH_TEMPLATE, {

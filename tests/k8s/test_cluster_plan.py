@@ -3,6 +3,8 @@ in-cluster layer: schema validity, custom-resource structure, IAM, GPU placement
 
 from __future__ import annotations
 
+import json
+
 from kubernetes_validate import utils as kv
 from mlops_platform import contract, iam, naming
 from mlops_platform.config import PlatformConfig
@@ -244,3 +246,37 @@ def test_tracking_database_is_encrypted_private_and_protected_per_tier(plan: Pla
 def test_kubernetes_resources_all_belong_to_the_layer(plan: Plan) -> None:
     k8s = [r for r in plan.resources if r.type.startswith("kubernetes:")]
     assert k8s and set(map(id, k8s)) <= set(map(id, layer_resources(plan)))
+
+
+# ---------------------------------------------------------------- one owner per object, enforced fences
+def test_every_kubernetes_object_has_exactly_one_owning_resource(plan: Plan) -> None:
+    """Two resources writing one object fight over it, and deleting either deletes it."""
+    keys = [(r.type, r.get("metadata.namespace") or "", r.get("metadata.name")) for r in plan.resources
+            if r.type.startswith("kubernetes:") and not r.type.startswith("kubernetes:helm")
+            and r.get("metadata.name")]
+    assert len(keys) > 20
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    assert duplicates == []
+
+
+def test_network_policies_are_enforced_by_the_vpc_cni(plan: Plan) -> None:
+    [cni] = [a for a in plan.of_type("aws:eks/addon:Addon") if a.get("addonName") == "vpc-cni"]
+    assert json.loads(cni.get("configurationValues")) == {"enableNetworkPolicy": "true"}
+
+
+def test_projects_admit_the_kuberay_operator_when_training_is_on(plan: Plan, cfg: PlatformConfig) -> None:
+    admitting = {r.get("metadata.namespace"): r for r in k8s_of(plan, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+                 if r.get("metadata.name") == "allow-from-platform"}
+    for p in cfg.projects:
+        sources = {s["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                   for s in admitting[naming.project_namespace(p.name)].get("spec.ingress.0.from")}
+        assert ("kuberay" in sources) is cfg.component_enabled(cfg.training)
+
+
+def test_tracking_database_pins_the_major_version_only(plan: Plan, cfg: PlatformConfig) -> None:
+    for db in k8s_of(plan, "aws:rds/instance:Instance"):
+        assert db.get("engineVersion").isdigit() and db.get("autoMinorVersionUpgrade") is True
+        # encrypted with the environment's rotated RDS key, not a key of its own
+        rds_key = plan.outputs["kms_key_arns"]["rds"]
+        assert db.get("kmsKeyId") == db.get("performanceInsightsKmsKeyId") == rds_key
+    assert not [k for k in k8s_of(plan, "aws:kms/key:Key")], "the in-cluster layer creates no KMS keys"

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlops_platform.iam import GITHUB_OIDC_HOST
 from policy_plans import (
     ACCOUNT,
     DROP,
@@ -90,15 +91,17 @@ def allow(action: Any, resource: Any, **extra: Any) -> dict[str, Any]:
     return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
 
 
-GITHUB_OIDC = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+GITHUB_OIDC = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{GITHUB_OIDC_HOST}"
 PR_ROLE = on("aws:iam/role:Role", "gh-role")
 
 
-def gh_role(subject: str | None, op: str = "StringEquals") -> Add:
-    """A GitHub Actions OIDC role named gh-role trusting `subject` (None: no subject test)."""
-    cond: dict[str, Any] = {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}
+def gh_role(subject: str | list[str] | None, op: str = "StringEquals", excluding: str | None = None) -> Add:
+    """A GitHub Actions OIDC role named gh-role trusting `subject` (None: no subject test), minus `excluding`."""
+    cond: dict[str, Any] = {"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com"}}
     if subject is not None:
-        cond.setdefault(op, {})["token.actions.githubusercontent.com:sub"] = subject
+        cond.setdefault(op, {})[f"{GITHUB_OIDC_HOST}:sub"] = subject
+    if excluding is not None:
+        cond["StringNotLike"] = {f"{GITHUB_OIDC_HOST}:sub": excluding}
     return Add(res("aws:iam/role:Role", "gh-role", {"name": "gh-role", "tags": {}, "assumeRolePolicy": doc(
         {"Effect": "Allow", "Principal": {"Federated": GITHUB_OIDC}, "Action": "sts:AssumeRoleWithWebIdentity",
          "Condition": cond})}))
@@ -286,9 +289,12 @@ CASES: dict[str, Case] = {
         passing=(ok(), ok(gh_role(PULL_REQUESTS), gh_policy(*READS)),
                  ok(gh_role("repo:org/fraud:ref:refs/heads/main"), gh_policy(*PUSH)),  # a deploy role
                  ok(gh_role(["repo:org/fraud:environment:prod", "repo:org/fraud:ref:refs/heads/*"], "StringLike"),
-                    gh_policy(*PUSH))),
+                    gh_policy(*PUSH)),
+                 ok(gh_role("repo:org/fraud:*", "StringLike", excluding="repo:*:pull_request"), gh_policy(*PUSH))),
         failing=(fail(PR_ROLE, gh_role(PULL_REQUESTS), gh_policy(*PUSH)),
                  fail(PR_ROLE, gh_role("repo:org/fraud:*", "StringLike"), gh_policy(*READS, "s3:PutObject")),
+                 fail(PR_ROLE, gh_role(["repo:org/*"], "StringLike"), gh_policy(*PUSH)),  # the whole org
+                 fail(PR_ROLE, gh_role("repo:org/fraud:ref:refs/heads/main", "StringNotEquals"), gh_policy(*PUSH)),
                  fail(PR_ROLE, gh_role(None), gh_policy(*READS, "eks:UpdateClusterConfig")),
                  fail(PR_ROLE, gh_role(PULL_REQUESTS), Add(res(
                      "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "gh-attach", {

@@ -9,18 +9,20 @@ from typing import Any
 
 import pytest
 from mlops_platform.cli import main
-from mlops_platform.errors import ConfigError
+from mlops_platform.errors import ConfigError, UsageError
 from mlops_platform.policy import all_specs, evaluate
-from mlops_platform.policy.config import StackKind, to_pulumi_config
+from mlops_platform.policy.config import Enforcement, StackKind, preset, to_pulumi_config
 from mlops_platform.policy.evaluate import Diagnostic
 from mlops_platform.policy.registry import ENVIRONMENT_MARKERS, Kind, stack_policy
-from mlops_platform.policy.review import is_platform_outputs, plan_kind, project_config
+from mlops_platform.policy.review import is_platform_outputs, plan_kind, project_config, referenced_platform
+from mlops_platform.scaffold.outputs import validate_outputs
 from policy_plans import Drop, Only, Patch, config_for, variant
 
 PLATFORM_ONLY = {"budget-covers-estimate", "budget-environment"}
 POD = "spec.template.spec"
 # the reference stack without its cluster and node groups: what a project's infra/ program looks like
 PROJECT_STACK = (Drop("eks"), Drop("system"), Drop("gpu-l4"), Drop("nodes-lt"))
+SEVERITY = {s.name: s.severity for s in all_specs()}
 PLATFORM_POOLS = {"l4": {"gpu_type": "l4", "gpus_per_node": 1}, "h100": {"gpu_type": "h100", "gpus_per_node": 8}}
 
 
@@ -37,6 +39,9 @@ def test_exactly_the_environment_level_policies_are_scoped_to_platform_stacks() 
         if spec.scoped:  # a real pack passes each policy only its declared settings and routed types
             assert spec.kind is Kind.STACK and spec.stack_kinds == (StackKind.PLATFORM,)
             assert "stack_kind" in spec.settings and set(ENVIRONMENT_MARKERS) <= set(spec.resource_types)
+        if "stack_kind" in spec.settings:  # routed evaluation must show it what `auto` decides on
+            assert set(ENVIRONMENT_MARKERS) <= set(spec.resource_types), spec.name
+    assert "stack_kind" in {s.name: s for s in all_specs()}["gpu-workload-targets-pool"].settings
 
 
 def test_only_stack_policies_can_be_scoped() -> None:
@@ -88,30 +93,49 @@ def test_a_platform_stack_without_pools_fails_gpu_workloads() -> None:
     assert not found.deferred and "(pools: system)" not in found.message and "pools: none" in found.message
 
 
+def _staging(**changes: Any) -> dict[str, Any]:
+    from mlops_platform.engine import platform_outputs
+
+    return {**platform_outputs("staging"), **changes}
+
+
 def test_project_config_from_platform_outputs() -> None:
-    outputs = {"tier": "staging", "cluster_name": "c", "oidc_provider_arn": "arn",
-               "gpu_pools": {"l4": {"gpu_type": "l4", "gpus_per_node": 1.0, "instance_types": ["g6.xlarge"],
-                                    "max_nodes": 4.0, "capacity": "spot"}}}
-    assert is_platform_outputs(outputs)
+    pool = {"gpu_type": "l4", "gpus_per_node": 1.0, "instance_types": ["g6.xlarge"], "max_nodes": 4.0,
+            "capacity": "spot"}
+    raw = _staging(gpu_pools={"l4": pool})
+    assert is_platform_outputs(raw)
+    outputs = validate_outputs(raw, "platform.json")
     cfg = project_config(outputs)
     assert cfg.settings.stack_kind is StackKind.PROJECT and cfg.settings.gpu_pools is not None
     assert cfg.settings.gpu_pools["l4"].gpus_per_node == 1
-    assert cfg.level("k8s-resources", all_specs()[0].severity).value == "mandatory"  # staging preset
+    assert cfg.level("k8s-resources", SEVERITY["k8s-resources"]) == preset("staging").level(
+        "k8s-resources", SEVERITY["k8s-resources"]) == Enforcement.MANDATORY
     pulumi = to_pulumi_config(cfg)
     assert pulumi["budget-environment"]["stack_kind"] == "project"
     assert pulumi["gpu-workload-targets-pool"]["gpu_pools"] == {"l4": {"gpu_type": "l4", "gpus_per_node": 1}}
     assert project_config(outputs, "dev").default.value == "advisory"
 
 
-@pytest.mark.parametrize(("outputs", "path"), [
+@pytest.mark.parametrize(("changes", "path"), [
     ({"tier": "qa"}, "tier"),
-    ({"tier": "prod", "gpu_pools": {"l4": {"gpus_per_node": 1}}}, "gpu_pools.l4"),
-    ({"tier": "prod", "gpu_pools": {"l4": {"gpu_type": "l4", "gpus_per_node": -1}}}, "gpu_pools.l4"),
+    ({"gpu_pools": {"l4": {"gpus_per_node": 1}}}, "gpu_pools.l4.gpu_type"),
+    ({"gpu_pools": {"l4": {"gpu_type": "l4", "gpus_per_node": "many"}}}, "gpu_pools.l4.gpus_per_node"),
 ])
-def test_bad_platform_outputs_name_the_field(outputs: dict[str, Any], path: str) -> None:
+def test_bad_platform_outputs_name_the_field(changes: dict[str, Any], path: str) -> None:
     with pytest.raises(ConfigError) as err:
-        project_config(outputs, source="platform.json")
-    assert [i.path for i in err.value.issues] == [path] and "platform.json" in str(err.value)
+        project_config(validate_outputs(_staging(**changes), "platform.json"), source="platform.json")
+    assert path in [i.path for i in err.value.issues] and "platform.json" in str(err.value)
+
+
+def test_a_program_reading_two_platform_environments_is_refused() -> None:
+    from mlops_platform.engine import platform_outputs
+
+    refs = {"org/mlops-platform/dev": platform_outputs("dev"), "org/mlops-platform/prod": platform_outputs("prod")}
+    with pytest.raises(UsageError, match="several platform environments"):
+        referenced_platform(refs)
+    one = referenced_platform({**{"org/mlops-platform/dev": platform_outputs("dev")}, "org/other/x": {"bucket": 1}})
+    assert one is not None and one.environment == "dev"
+    assert referenced_platform({"org/other/x": {"bucket": 1}}) is None
 
 
 def test_plan_kind_follows_the_configuration_then_the_resources() -> None:
@@ -132,6 +156,19 @@ def test_policy_config_cli_for_a_project(tmp_path: Path, capsys: pytest.CaptureF
     assert set(doc["gpu-workload-targets-pool"]["gpu_pools"]) == set(platform_outputs("dev")["gpu_pools"])
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"bucket": "x"}))
-    assert main(["policy", "config", "--platform-outputs", str(other)]) == 2
-    assert "not the stack outputs of a platform environment" in capsys.readouterr().err
+    assert main(["policy", "config", "--platform-outputs", str(other)]) == ConfigError.exit_code
+    err = capsys.readouterr().err
+    assert f"{other}: bucket" in err.replace("\n", "") and "cluster_name: required output is missing" in err
     assert main(["policy", "config", "dev", "--platform-outputs", str(outputs)]) == 2
+
+
+def test_routed_evaluation_judges_the_stack_kind_as_the_whole_pack_does() -> None:
+    """Routing hands a stack policy only its declared types: the kind must still come out the same."""
+    plans = [variant(*PROJECT_STACK, Drop("env-budget"), *_select("a100")),  # project: deferred, not failed
+             variant(Drop("gpu-l4"), Drop("env-budget"), *_select("a100"))]  # platform: both fail
+    for plan in plans:
+        routed = sorted(map(repr, evaluate(plan, config_for(), routed=True).diagnostics))
+        whole = sorted(map(repr, evaluate(plan, config_for(), routed=False).diagnostics))
+        assert routed == whole and routed
+    platform = evaluate(plans[1], config_for(), routed=True).diagnostics
+    assert {"budget-environment", "gpu-workload-targets-pool"} <= {d.policy for d in platform if not d.deferred}

@@ -106,6 +106,7 @@ def test_data_args_need_key_and_value(pair: str) -> None:
     ("project_slug", "Bad_Slug"), ("project_slug", "a" * 41), ("owners", ["nobody"]), ("github_org", "no/slash"),
     ("cost_center", "x"), ("gpu_count", 9), ("serving_cpu_request", "lots"), ("serving_memory_limit", "2GB"),
     ("aws_account_id", "12345"), ("ci_role_arn", "role/ci"), ("drift_metric", "drift-score"),
+    ("ci_preview_role_arn", f"arn:aws:iam::123456789012:role/{'x' * 65}"), ("gpu_type", "L4!"),
 ])
 def test_copier_validators_agree_with_the_model(tmp_path: Path, name: str, value: Any) -> None:
     """Plain `copier copy --data` must reject what `mlplat new` rejects (nothing is rendered either way)."""

@@ -60,6 +60,9 @@ def test_cd_uses_oidc_the_ci_role_the_ecr_repo_and_protected_promotion(generated
     assert image["permissions"]["id-token"] == "write"
     steps = {s.get("uses", "").split("@")[0]: s for s in image["steps"]}
     assert steps["aws-actions/configure-aws-credentials"]["with"]["role-to-assume"] == answers["ci_role_arn"]
+    # the push role trusts branches and environments only: pull-request builds must not ask for it
+    assert steps["aws-actions/configure-aws-credentials"]["if"] == "github.event_name == 'push'"
+    assert steps["aws-actions/amazon-ecr-login"]["if"] == "github.event_name == 'push'"
     assert any("${{ github.sha }}" in s.get("run", "") for s in image["steps"])
     preview = cd["jobs"]["preview"]
     assert preview["if"] == "github.event_name == 'pull_request'"
@@ -79,7 +82,8 @@ def test_cd_uses_oidc_the_ci_role_the_ecr_repo_and_protected_promotion(generated
 
 def assert_project_policy_config(script: str) -> None:
     """The pack judges the project as a project stack: config from its platform environment's outputs."""
-    assert "pulumi stack output --json --stack \"$(pulumi config get platformStack" in script
+    assert 'platform_stack="$(pulumi config get platformStack --stack' in script  # its own line: -e sees it
+    assert 'pulumi stack output --json --stack "$platform_stack"' in script
     assert "mlplat policy config --platform-outputs" in script
     assert "--policy-pack ../.mlops-platform/platform/policypack --policy-pack-config" in script
 

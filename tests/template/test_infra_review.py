@@ -41,3 +41,17 @@ def test_infra_plans_with_model_serving_and_passes_review(tmp_path: Path, answer
     assert report.not_applicable == ["budget-covers-estimate", "budget-environment"]
     assert report.unknowns == []
 
+
+
+def test_gpu_serving_by_model_passes_review_in_every_environment(tmp_path: Path) -> None:
+    """Pool names differ per environment (prod has no `a10g` pool, only `a10g-train`): selecting the GPU
+    model places the pods on each environment's own pools of it."""
+    project = render(tmp_path / "project", gpu_count=1, gpu_pool="a10g", gpu_type="a10g",
+                     environments=["dev", "prod"])
+    for stack in ("dev", "prod"):
+        report = review(program(project / "infra", stack, None, None))
+        assert [(f.policy, f.message) for f in report.blocking] == [] and report.unknowns == [], stack
+    # selecting the pool name instead would leave the prod pods without a node group
+    pinned = render(tmp_path / "pinned", gpu_count=1, gpu_pool="a10g", environments=["dev", "prod"])
+    prod = review(program(pinned / "infra", "prod", None, None))
+    assert [f.policy for f in prod.blocking] == ["gpu-workload-targets-pool"]

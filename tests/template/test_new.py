@@ -69,6 +69,8 @@ def test_entry_fits_the_stack_schema_and_the_answers(project: NewProject) -> Non
 
 def test_gpu_serving_lands_on_a_pool_the_platform_has(project: NewProject) -> None:
     assert read_answers(project.dest)["gpu_pool"] == "a10g"  # dev: the smallest fitting pool, by name
+    assert read_answers(project.dest)["gpu_type"] == "a10g"  # what the pods select, in every environment
+    assert 'gpu_type="a10g",\n        gpu_pool=None,' in (project.dest / "infra" / "__main__.py").read_text()
     prod = ResolvedOutputs(offline_outputs("prod"), OutputsSource.OFFLINE_PLAN, "offline plan of prod")
     pick = {gpus: with_gpu_pool(validate_answers({**BASE_ANSWERS, "gpu_count": gpus}), prod).gpu_pool
             for gpus in (1, 2, 8)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from mlops_platform import naming
 from mlops_platform.contract import PlatformOutputs, ProjectOutput
 from mlops_platform.errors import ConfigError, UsageError
-from mlops_platform.k8s.names import iam_name
+from mlops_platform.naming import iam_name
 from mlops_platform.scaffold.answers import OutputsSource
 from mlops_platform.scaffold.naming import project_names
 from mlops_platform.scaffold.outputs import offline_outputs, resolve_outputs
@@ -95,6 +96,12 @@ def test_role_names_are_the_tenancy_layers_iam_names(dev_outputs: PlatformOutput
     assert role == iam_name(dev_outputs.cluster_name, slug, "ci") and len(role) <= 64
     preview = names.ci_preview_role_arn.rsplit("/", 1)[1]
     assert preview == iam_name(dev_outputs.cluster_name, slug, "ci-preview") and len(preview) <= 64
+    # a longer cluster name pushes the full name past IAM's 64: the tenancy layer's hashed truncation
+    staging = project_names(slug, dev_outputs.model_copy(update={"cluster_name": "mlops-staging"}))
+    long_preview = staging.ci_preview_role_arn.rsplit("/", 1)[1]
+    assert len(f"mlops-staging-{slug}-ci-preview") > 64
+    assert re.fullmatch(r"mlops-staging-a-forty-character-project-slug-for-n\w*-[0-9a-f]{8}", long_preview)
+    assert len(long_preview) <= 64
 
 
 def test_names_of_an_onboarded_project_come_from_the_outputs(dev_outputs: PlatformOutputs) -> None:

@@ -17,6 +17,9 @@ CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager",
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 #: Add-ons that must run before any node joins (networking, identity). The rest come after the system pool.
 PRE_NODE_ADDONS = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
+#: Add-on configuration: the VPC CNI enforces NetworkPolicies only when asked to (the platform's
+#: namespace fences and project isolation are NetworkPolicies).
+ADDON_CONFIGURATION = {"vpc-cni": '{"enableNetworkPolicy":"true"}'}
 
 
 def _issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity]) -> str:
@@ -99,7 +102,8 @@ class Cluster(pulumi.ComponentResource):
     def _addon(self, addon: str, depends_on: list[pulumi.Resource] | None = None,
                role_arn: pulumi.Input[str] | None = None) -> aws.eks.Addon:
         return aws.eks.Addon(f"{self._name}-addon-{addon}", cluster_name=self.cluster.name, addon_name=addon,
-                             service_account_role_arn=role_arn, resolve_conflicts_on_create="OVERWRITE",
+                             service_account_role_arn=role_arn, configuration_values=ADDON_CONFIGURATION.get(addon),
+                             resolve_conflicts_on_create="OVERWRITE",
                              resolve_conflicts_on_update="PRESERVE", tags=self._args.tags,
                              opts=child_opts(self, depends_on=depends_on))
 

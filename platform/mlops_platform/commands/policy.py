@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
@@ -48,6 +47,7 @@ def pulumi_config(
     """Print the `--policy-pack-config` JSON for `pulumi preview/up --policy-pack platform/policypack`."""
     from mlops_platform.policy.config import preset
     from mlops_platform.policy.review import platform_config, project_config
+    from mlops_platform.scaffold.outputs import load_outputs_file
 
     chosen = [x for x in (env, policy_config, platform_outputs) if x is not None]
     if len(chosen) > 1 or (not chosen and tier is None) or (tier is not None and (env or policy_config)):
@@ -59,26 +59,10 @@ def pulumi_config(
     elif policy_config is not None:
         cfg = load_config(policy_config)
     elif platform_outputs is not None:
-        cfg = project_config(_read_outputs(platform_outputs), tier, str(platform_outputs))
+        cfg = project_config(load_outputs_file(platform_outputs), tier, str(platform_outputs))
     else:
         cfg = preset(tier)
     typer.echo(json.dumps(to_pulumi_config(cfg), indent=2, sort_keys=True))
-
-
-def _read_outputs(path: Path) -> dict[str, Any]:
-    from mlops_platform.policy.review import is_platform_outputs
-
-    if not path.is_file():
-        raise UsageError(f"{path}: file not found — fix: write it with "
-                         "`pulumi stack output --json --stack <org>/mlops-platform/<env> > FILE`")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise UsageError(f"{path}: not JSON ({exc}) — fix: write it with `pulumi stack output --json`") from None
-    if not isinstance(data, dict) or not is_platform_outputs(data):
-        raise UsageError(f"{path}: not the stack outputs of a platform environment (no tier, cluster_name, "
-                         "oidc_provider_arn) — fix: pass the mlops-platform stack's `pulumi stack output --json`")
-    return data
 
 
 @policy_app.command("docs")

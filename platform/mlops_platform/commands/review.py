@@ -13,11 +13,10 @@ from pathlib import Path
 import typer
 
 from mlops_platform.errors import PolicyViolationError, UsageError
+from mlops_platform.policy.config import PRESETS
 from mlops_platform.policy.render import Format, render
 from mlops_platform.policy.report import Report
 from mlops_platform.policy.review import Subject, environment, plan_file, program, resolve_waivers, review
-
-TIERS = ("dev", "staging", "prod")
 
 
 def _subject(env: str | None, program_dir: Path | None, plan: Path | None, stack: str | None,
@@ -26,8 +25,8 @@ def _subject(env: str | None, program_dir: Path | None, plan: Path | None, stack
     if len(given) != 1:
         raise UsageError("review exactly one of ENV, --program DIR or --plan FILE"
                          + (f" (got {', '.join(given)})" if given else ""))
-    if tier is not None and tier not in TIERS:
-        raise UsageError(f"--tier {tier!r}: use one of {', '.join(TIERS)}")
+    if tier is not None and tier not in PRESETS:
+        raise UsageError(f"--tier {tier!r}: use one of {', '.join(PRESETS)}")
     if (stack or config_file) and program_dir is None:
         raise UsageError("--stack and --config-file apply to --program only")
     if env is not None:

@@ -33,7 +33,7 @@ class Resource:
 
     def to_json(self) -> dict[str, Any]:
         return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
-                "dependencies": list(self.dependencies), "inputs": self.inputs,
+                "dependencies": sorted(self.dependencies), "inputs": self.inputs,
                 "protect": self.protect, "retainOnDelete": self.retain_on_delete, "provider": self.provider,
                 "propertyDependencies": {k: sorted(v) for k, v in sorted(self.property_dependencies.items())}}
 
@@ -76,8 +76,7 @@ class Plan:
 
     def to_json(self) -> dict[str, Any]:
         resources = sorted(self.resources, key=lambda r: r.urn)
-        return {"stack": self.stack, "resources": [{**r.to_json(), "dependencies": sorted(r.dependencies)}
-                                                   for r in resources], "outputs": self.outputs}
+        return {"stack": self.stack, "resources": [r.to_json() for r in resources], "outputs": self.outputs}
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]

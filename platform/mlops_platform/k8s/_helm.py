@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlops_platform.k8s.manifests import meta, namespace_labels
+from mlops_platform.k8s.manifests import Manifest, meta, namespace_labels
 from mlops_platform.k8s.netpol import system_fence
 from mlops_platform.versions import CHARTS
 
@@ -27,19 +27,15 @@ def helm_release(name: str, chart_key: str, release: str, namespace: str, values
 
 
 def namespace(name: str, ns: str, level: str, k8s_version: str, opts: pulumi.ResourceOptions,
-              labels: dict[str, str] | None = None,
-              open_ports: tuple[int, ...] | None = ()) -> k8s.core.v1.Namespace:
-    """A namespace with Pod Security admission labels (`level` for enforce, audit and warn).
-
-    Unless `open_ports` is None (the caller writes its own NetworkPolicies), the namespace is fenced
-    with `netpol.system_fence(open_ports)`.
-    """
+              labels: dict[str, str] | None = None, open_ports: tuple[int, ...] = (),
+              policies: list[Manifest] | None = None) -> k8s.core.v1.Namespace:
+    """A namespace with Pod Security admission labels (`level` for enforce, audit and warn), fenced by
+    its NetworkPolicies: `policies` when given, else `netpol.system_fence(open_ports)`."""
     all_labels = namespace_labels(level, k8s_version, {"app.kubernetes.io/managed-by": "mlops-platform",
                                                        **(labels or {})})
     created = k8s.core.v1.Namespace(name, metadata=meta(ns, labels=all_labels), opts=opts)
-    if open_ports is not None:
-        inside = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[created]))
-        for policy in system_fence(open_ports):
-            k8s.networking.v1.NetworkPolicy(f"{name}-netpol-{policy['name']}", metadata=meta(policy["name"], ns),
-                                            spec=policy["spec"], opts=inside)
+    inside = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[created]))
+    for policy in system_fence(open_ports) if policies is None else policies:
+        k8s.networking.v1.NetworkPolicy(f"{name}-netpol-{policy['name']}", metadata=meta(policy["name"], ns),
+                                        spec=policy["spec"], opts=inside)
     return created

@@ -13,8 +13,8 @@ import pulumi_kubernetes as k8s
 from mlops_platform import iam
 from mlops_platform.k8s._helm import helm_release, namespace
 from mlops_platform.k8s.manifests import gpu_node_affinity, gpu_toleration, irsa_annotation
-from mlops_platform.k8s.names import iam_name
 from mlops_platform.k8s.provider import k8s_opts
+from mlops_platform.naming import iam_name
 from mlops_platform.versions import CLUSTER_AUTOSCALER_IMAGE_TAGS
 
 GPU_NAMESPACE = "nvidia-gpu"

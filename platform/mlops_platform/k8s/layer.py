@@ -18,7 +18,7 @@ from mlops_platform.k8s.serving import GATEWAY_NAMESPACE, KSERVE_NAMESPACE, Serv
 from mlops_platform.k8s.tenancy import PROJECT_LABEL, PlatformFacts, ProjectTenant, github_oidc_provider
 from mlops_platform.k8s.tracking import PORT as TRACKING_PORT
 from mlops_platform.k8s.tracking import TRACKING_NAMESPACE, Tracking, TrackingArgs
-from mlops_platform.k8s.training import Training, TrainingArgs
+from mlops_platform.k8s.training import TRAINING_NAMESPACE, Training, TrainingArgs
 from mlops_platform.layers import AwsLayer
 
 
@@ -39,10 +39,12 @@ def thresholds(cfg: PlatformConfig) -> AlertThresholds:
 
 
 def peers(cfg: PlatformConfig) -> PlatformPeers:
-    """Platform namespaces project namespaces admit (ingress) or reach (tracking), per enabled component."""
-    serving = cfg.component_enabled(cfg.serving)
+    """Platform namespaces project namespaces admit (ingress) or reach (tracking), per enabled component.
+    The KubeRay operator polls the Ray head of a project's RayJob/RayService (dashboard and serve ports)."""
+    serving = (GATEWAY_NAMESPACE, KSERVE_NAMESPACE) if cfg.component_enabled(cfg.serving) else ()
+    training = (TRAINING_NAMESPACE,) if cfg.component_enabled(cfg.training) else ()
     return PlatformPeers(
-        ingress_namespaces=(GATEWAY_NAMESPACE, KSERVE_NAMESPACE) if serving else (),
+        ingress_namespaces=serving + training,
         monitoring_namespace=MONITORING_NAMESPACE if cfg.component_enabled(cfg.monitoring) else None,
         tracking_namespace=TRACKING_NAMESPACE if cfg.component_enabled(cfg.tracking) else None,
         tracking_port=TRACKING_PORT)
@@ -95,11 +97,12 @@ class ClusterLayer(pulumi.ComponentResource):
     def _tracking(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer, opts: pulumi.ResourceOptions) -> str:
         if not cfg.component_enabled(cfg.tracking) or "models" not in aws_layer.buckets:
             return ""
-        t, env = cfg.tracking, cfg.environment
+        t = cfg.tracking
         return Tracking(f"{name}-tracking", TrackingArgs(
-            cfg.cluster_name, cfg.cluster.version, env.account_id, aws_layer.vpc_id, aws_layer.private_subnet_ids,
+            cfg.cluster_name, cfg.cluster.version, aws_layer.vpc_id, aws_layer.private_subnet_ids,
             aws_layer.cluster_security_group_id, aws_layer.buckets["models"], aws_layer.kms_key_arns["s3"],
-            aws_layer.oidc_provider_arn, aws_layer.oidc_issuer_host, t.db_instance_class, t.db_storage_gib,
+            aws_layer.kms_key_arns["rds"], aws_layer.oidc_provider_arn, aws_layer.oidc_issuer_host,
+            t.db_instance_class, t.db_storage_gib,
             cfg.tracking_backup_days, cfg.tracking_multi_az, cfg.deletion_protection, cfg.base_tags, self.provider,
             replicas=2 if cfg.is_prod else 1, client_label=PROJECT_LABEL,
             monitoring_namespace=peers(cfg).monitoring_namespace), opts).url

@@ -23,15 +23,13 @@ from mlops_platform.config.schema import ProjectConfig
 from mlops_platform.k8s import netpol
 from mlops_platform.k8s._helm import namespace
 from mlops_platform.k8s.manifests import Manifest, irsa_annotation, meta
-from mlops_platform.k8s.names import iam_name
 from mlops_platform.k8s.provider import k8s_opts
 from mlops_platform.layers import BucketRef
+from mlops_platform.naming import ProjectRole
 
 PROJECT_LABEL = "mlops.io/project"
 #: Cost-allocation tag the project's budget filters on (activate it once in the Billing console).
 PROJECT_TAG = "project"
-#: Project buckets (roles of the AWS layer's artifact store) that get a `projects/<name>/` prefix.
-PROJECT_BUCKET_ROLES = ("datasets", "models")
 #: (resource name suffix, EKS access policy) of the CI roles in the project namespace. Pull-request
 #: previews only read it (`pulumi preview` refreshes, never changes).
 CI_ACCESS = ("edit", "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy")
@@ -87,7 +85,7 @@ def project_tags(facts: PlatformFacts, project: ProjectConfig) -> dict[str, str]
 def workload_policy(facts: PlatformFacts, project: str, repository_arn: Any) -> iam.Doc:
     """Read/write the project's prefixes, pull its own images, use the bucket key — nothing else."""
     prefix = naming.project_prefix(project)
-    stmts = [s for role in PROJECT_BUCKET_ROLES if role in facts.buckets
+    stmts = [s for role in naming.PROJECT_BUCKET_ROLES if role in facts.buckets
              for s in iam.s3_prefix_access(facts.buckets[role].arn, prefix)]
     return iam.document(*stmts, *iam.ecr_access([repository_arn], push=False), iam.kms_use([facts.s3_key_arn]))
 
@@ -131,7 +129,7 @@ class ProjectTenant(pulumi.ComponentResource):
         ci_role = self._ci_identity(name, project, facts, tags)
         preview_role = self._ci_preview_identity(name, project, facts, tags)
         CostBudget(f"{name}-budget", CostBudgetArgs(
-            iam_name(facts.cluster_name, "project", project.name, limit=100), project.monthly_budget_usd,
+            naming.iam_name(facts.cluster_name, "project", project.name, limit=100), project.monthly_budget_usd,
             list(project.owners), (PROJECT_TAG, project.name), facts.budget_thresholds_pct, tags),
             pulumi.ResourceOptions(parent=self))
         self.outputs = {
@@ -140,29 +138,26 @@ class ProjectTenant(pulumi.ComponentResource):
             "ci_preview_role_arn": preview_role.arn,
             "ecr_repository_url": self.repository.url, "monthly_budget_usd": project.monthly_budget_usd,
             "s3_prefixes": {role: pulumi.Output.concat("s3://", ref.name, "/", naming.project_prefix(project.name))
-                            for role, ref in facts.buckets.items() if role in PROJECT_BUCKET_ROLES},
+                            for role, ref in facts.buckets.items() if role in naming.PROJECT_BUCKET_ROLES},
         }
         self.register_outputs(self.outputs)
 
     def _namespace(self, name: str, project: ProjectConfig, facts: PlatformFacts) -> k8s.core.v1.Namespace:
         opts = k8s_opts(self, facts.provider)
         ns = namespace(f"{name}-ns", self.ns_name, "restricted", facts.k8s_version, opts,
-                       {PROJECT_LABEL: project.name})
+                       {PROJECT_LABEL: project.name}, policies=netpol.project_policies(facts.peers))
         inside = k8s_opts(self, facts.provider, [ns])
         k8s.core.v1.ResourceQuota(f"{name}-quota", metadata=meta("project-quota", self.ns_name),
                                   spec=quota_spec(project), opts=inside)
         k8s.core.v1.LimitRange(f"{name}-limits", metadata=meta("project-limits", self.ns_name),
                                spec=limit_range_spec(project), opts=inside)
-        for policy in netpol.project_policies(facts.peers):
-            k8s.networking.v1.NetworkPolicy(f"{name}-netpol-{policy['name']}",
-                                            metadata=meta(policy["name"], self.ns_name),
-                                            spec=policy["spec"], opts=inside)
         return ns
 
     def _workload_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
                            tags: dict[str, str], ns: pulumi.Resource) -> aws.iam.Role:
         trust = iam.irsa_trust(facts.oidc_provider_arn, facts.oidc_issuer_host, self.ns_name, self.sa_name)
-        role = aws.iam.Role(f"{name}-workload-role", name=iam_name(facts.cluster_name, project.name, "workload"),
+        role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.WORKLOAD)
+        role = aws.iam.Role(f"{name}-workload-role", name=role_name,
                             assume_role_policy=iam.to_json(trust), tags=tags, opts=pulumi.ResourceOptions(parent=self))
         aws.iam.RolePolicy(f"{name}-workload-policy", role=role.id,
                            policy=iam.to_json(workload_policy(facts, project.name, self.repository.arn)),
@@ -178,14 +173,16 @@ class ProjectTenant(pulumi.ComponentResource):
         """Pushes images and deploys: trusted on the project's branches and deployment environments only."""
         trust = iam.github_actions_trust(facts.github_oidc_provider_arn, project.github_repo, project.branches,
                                          [facts.env_name])
-        return self._github_role(f"{name}-ci", iam_name(facts.cluster_name, project.name, "ci"), trust,
+        role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI)
+        return self._github_role(f"{name}-ci", role_name, trust,
                                  ci_policy(facts, project.name, self.repository.arn), CI_ACCESS, facts, tags)
 
     def _ci_preview_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
                              tags: dict[str, str]) -> aws.iam.Role:
         """`pulumi preview` on pull requests: read-only, so opening a pull request cannot deploy."""
         trust = iam.github_pull_request_trust(facts.github_oidc_provider_arn, project.github_repo)
-        return self._github_role(f"{name}-ci-preview", iam_name(facts.cluster_name, project.name, "ci-preview"), trust,
+        role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI_PREVIEW)
+        return self._github_role(f"{name}-ci-preview", role_name, trust,
                                  ci_preview_policy(facts, self.repository.arn), PREVIEW_ACCESS, facts, tags)
 
     def _github_role(self, prefix: str, role_name: str, trust: iam.Doc, policy: iam.Doc, access: tuple[str, str],

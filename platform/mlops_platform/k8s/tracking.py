@@ -19,10 +19,10 @@ import pulumi_random as random
 from mlops_platform import iam
 from mlops_platform.k8s import manifests as m
 from mlops_platform.k8s._helm import namespace
-from mlops_platform.k8s.names import iam_name
 from mlops_platform.k8s.netpol import tracking_policies
 from mlops_platform.k8s.provider import k8s_opts
 from mlops_platform.layers import BucketRef
+from mlops_platform.naming import iam_name
 from mlops_platform.versions import IMAGES, POSTGRES_ENGINE_VERSION, POSTGRES_PARAMETER_FAMILY
 
 TRACKING_NAMESPACE = "mlflow"
@@ -40,12 +40,12 @@ MLFLOW_URL = f"http://{SERVICE_HOST}:{PORT}"
 class TrackingArgs:
     cluster_name: str
     k8s_version: str
-    account_id: str
     vpc_id: pulumi.Input[str]
     private_subnet_ids: pulumi.Input[list[str]]
     cluster_security_group_id: pulumi.Input[str]
     models_bucket: BucketRef
     s3_key_arn: pulumi.Input[str]
+    db_key_arn: pulumi.Input[str]  # the environment's RDS key (aws.keys: rotated, protected in prod)
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer_host: pulumi.Input[str]
     db_instance_class: str
@@ -111,7 +111,7 @@ class Tracking(pulumi.ComponentResource):
                                          opts=pulumi.ResourceOptions(parent=self))
         self.database = self._database(name, args, password.result)
         ns = namespace(f"{name}-ns", TRACKING_NAMESPACE, "restricted", args.k8s_version, k8s_opts(self, args.provider),
-                       open_ports=None)  # tracking_policies below fence it more tightly
+                       policies=tracking_policies(args.client_label, PORT, args.monitoring_namespace))
         inside = k8s_opts(self, args.provider, [ns])
         role_arn = self._identity(name, args)
         k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=m.meta(APP, TRACKING_NAMESPACE, None,
@@ -129,18 +129,10 @@ class Tracking(pulumi.ComponentResource):
         k8s.core.v1.Service(f"{name}-service", metadata=m.meta(APP, TRACKING_NAMESPACE), spec={
             "type": "ClusterIP", "selector": {"app.kubernetes.io/name": APP},
             "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]}, opts=inside)
-        for policy in tracking_policies(args.client_label, PORT, args.monitoring_namespace):
-            k8s.networking.v1.NetworkPolicy(f"{name}-netpol-{policy['name']}",
-                                            metadata=m.meta(policy["name"], TRACKING_NAMESPACE),
-                                            spec=policy["spec"], opts=inside)
         self.url = MLFLOW_URL
         self.register_outputs({"url": MLFLOW_URL, "db_address": self.database.address})
 
     def _database(self, name: str, args: TrackingArgs, password: pulumi.Output[str]) -> aws.rds.Instance:
-        key = aws.kms.Key(f"{name}-db-key", description=f"{args.cluster_name} MLflow database",
-                          enable_key_rotation=True, deletion_window_in_days=30,
-                          policy=iam.to_json(iam.kms_key_policy(args.account_id)), tags=args.tags,
-                          opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection))
         subnets = aws.rds.SubnetGroup(f"{name}-db-subnets", name=f"{args.cluster_name}-mlflow",
                                       subnet_ids=args.private_subnet_ids, tags=args.tags,
                                       opts=pulumi.ResourceOptions(parent=self))
@@ -159,13 +151,13 @@ class Tracking(pulumi.ComponentResource):
             f"{name}-db", identifier=f"{args.cluster_name}-mlflow", engine="postgres",
             engine_version=POSTGRES_ENGINE_VERSION, instance_class=args.db_instance_class,
             allocated_storage=args.db_storage_gib, max_allocated_storage=args.db_storage_gib * 4, storage_type="gp3",
-            storage_encrypted=True, kms_key_id=key.arn, db_name=DB_NAME, username=DB_USER, password=password,
+            storage_encrypted=True, kms_key_id=args.db_key_arn, db_name=DB_NAME, username=DB_USER, password=password,
             db_subnet_group_name=subnets.name, vpc_security_group_ids=[sg.id], parameter_group_name=params.name,
             publicly_accessible=False, multi_az=args.multi_az, backup_retention_period=args.backup_days,
             deletion_protection=args.deletion_protection, skip_final_snapshot=not args.deletion_protection,
             final_snapshot_identifier=f"{args.cluster_name}-mlflow-final" if args.deletion_protection else None,
             copy_tags_to_snapshot=True, auto_minor_version_upgrade=True, iam_database_authentication_enabled=True,
-            performance_insights_enabled=True, performance_insights_kms_key_id=key.arn,
+            performance_insights_enabled=True, performance_insights_kms_key_id=args.db_key_arn,
             enabled_cloudwatch_logs_exports=["postgresql"], tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection))
 

@@ -84,6 +84,10 @@ def fsbp(*ids: str) -> tuple[Compliance, ...]:
 Check = Callable[..., Iterable[Outcome | str]]
 
 
+#: The kinds a stack resolves to (`auto` is a way of choosing one, not a kind).
+ALL_KINDS = (StackKind.PLATFORM, StackKind.PROJECT)
+
+
 @dataclass(frozen=True)
 class PolicySpec:
     name: str
@@ -99,32 +103,38 @@ class PolicySpec:
     settings: tuple[str, ...] = ()
     on_unknown: OnUnknown = OnUnknown.DEFER
     unknown_note: str = ""
-    stack_kinds: tuple[StackKind, ...] = (StackKind.PLATFORM, StackKind.PROJECT)  # where the policy applies
+    stack_kinds: tuple[StackKind, ...] = ALL_KINDS  # where the policy applies
 
     @property
     def scoped(self) -> bool:
         """Applies to some kinds of stack only (see `stack_kind`)."""
-        return set(self.stack_kinds) != {StackKind.PLATFORM, StackKind.PROJECT}
+        return set(self.stack_kinds) != set(ALL_KINDS)
 
 
 #: What `StackKind.AUTO` looks at: a stack that creates an EKS cluster creates an environment.
 ENVIRONMENT_MARKERS = (t.EKS_CLUSTER,)
 
 
+def kind_of(configured: StackKind, types: Iterable[str]) -> StackKind:
+    """`configured`, or for `auto` what the stack's resource types show: platform with an environment marker."""
+    if configured is not StackKind.AUTO:
+        return configured
+    return StackKind.PLATFORM if set(types) & set(ENVIRONMENT_MARKERS) else StackKind.PROJECT
+
+
 def stack_kind(stack: StackView, settings: PolicySettings) -> StackKind:
-    """The configured kind of the stack, or for `auto` the kind its resources show."""
-    if settings.stack_kind is not StackKind.AUTO:
-        return settings.stack_kind
-    return StackKind.PLATFORM if stack.of_type(*ENVIRONMENT_MARKERS) else StackKind.PROJECT
+    """The kind of stack a policy run judges (inside the pack)."""
+    return kind_of(settings.stack_kind, (m for m in ENVIRONMENT_MARKERS if stack.of_type(m)))
 
 
 _REGISTRY: dict[str, PolicySpec] = {}
 
 
 def _scope(kind: Kind, meta: dict[str, Any]) -> dict[str, Any]:
-    """A stack-kind-scoped policy reads `stack_kind` and sees the resources `auto` decides on."""
-    kinds = tuple(meta.get("stack_kinds", ()))
-    if not kinds or set(kinds) == {StackKind.PLATFORM, StackKind.PROJECT}:
+    """A policy scoped to a kind of stack, or reading `stack_kind` itself, gets the setting and sees the
+    resources `auto` decides on (a routed evaluation would otherwise judge every stack a project)."""
+    kinds = set(meta.get("stack_kinds", ALL_KINDS))
+    if kinds == set(ALL_KINDS) and "stack_kind" not in meta.get("settings", ()):
         return meta
     if kind is not Kind.STACK or StackKind.AUTO in kinds:
         raise ValueError(f"{meta.get('name')}: only stack policies are scoped, to platform or project stacks")

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_platform.contract import PlatformOutputs
 from mlops_platform.errors import ConfigError, ConfigIssue, UsageError
-from mlops_platform.policy.config import GpuPoolSetting, PolicyPackConfig, StackKind, load_config, preset
+from mlops_platform.policy.config import PRESETS, GpuPoolSetting, PolicyPackConfig, StackKind, load_config, preset
 from mlops_platform.policy.evaluate import evaluate
-from mlops_platform.policy.registry import ENVIRONMENT_MARKERS, all_specs
+from mlops_platform.policy.registry import all_specs, kind_of
 from mlops_platform.policy.report import Report, build_report
 from mlops_platform.policy.waivers import NO_WAIVERS, Waivers, load_waivers
 
@@ -58,35 +59,30 @@ def is_platform_outputs(outputs: Mapping[str, Any]) -> bool:
     return {"tier", "cluster_name", "oidc_provider_arn"} <= set(outputs)
 
 
-def project_config(outputs: Mapping[str, Any], tier: str | None = None,
+def project_config(outputs: PlatformOutputs, tier: str | None = None,
                    source: str = "<platform outputs>") -> PolicyPackConfig:
     """Configuration of a project stack deployed onto the platform environment with these stack outputs:
     the environment's tier preset (or `tier`), stack kind project, and the environment's GPU pools."""
-    chosen = tier or str(outputs.get("tier") or "")
-    if chosen not in ("dev", "staging", "prod"):
-        raise ConfigError([ConfigIssue("tier", "is not a platform tier", outputs.get("tier"),
-                                       "pass --tier dev|staging|prod", source)], source)
-    pools: dict[str, GpuPoolSetting] = {}
-    raw = outputs.get("gpu_pools") or {}
-    for name, pool in (raw.items() if isinstance(raw, Mapping) else ()):
-        try:
-            pools[str(name)] = GpuPoolSetting(gpu_type=pool["gpu_type"], gpus_per_node=pool["gpus_per_node"])
-        except (KeyError, TypeError, ValueError):
-            raise ConfigError([ConfigIssue(f"gpu_pools.{name}", "is not a GPU pool of the outputs contract", pool,
-                                           "pass the platform stack's own `pulumi stack output --json`",
-                                           source)], source) from None
+    chosen = tier or outputs.tier
+    if chosen not in PRESETS:
+        raise ConfigError([ConfigIssue("tier", "is not a platform tier", outputs.tier,
+                                       f"pass --tier {'|'.join(PRESETS)}", source)], source)
+    pools = {name: GpuPoolSetting(gpu_type=p.gpu_type, gpus_per_node=p.gpus_per_node)
+             for name, p in outputs.gpu_pools.items()}
     return preset(chosen).with_settings(stack_kind=StackKind.PROJECT, gpu_pools=pools)
 
 
-def _merged_platform(references: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
-    """The platform environment(s) a program references: their outputs, GPU pools united (first tier wins)."""
-    platforms = [outputs for _, outputs in sorted(references.items()) if is_platform_outputs(outputs)]
-    if not platforms:
-        return None
-    pools: dict[str, Any] = {}
-    for outputs in platforms:
-        pools.update(outputs.get("gpu_pools") or {})
-    return {**platforms[0], "gpu_pools": pools}
+def referenced_platform(references: Mapping[str, Mapping[str, Any]]) -> PlatformOutputs | None:
+    """The platform environment a program's StackReferences read, if any (one at most: its tier and pools
+    judge the program)."""
+    from mlops_platform.scaffold.outputs import validate_outputs
+
+    platforms = {name: validate_outputs(outputs, f"StackReference {name}")
+                 for name, outputs in references.items() if is_platform_outputs(outputs)}
+    if len({p.environment for p in platforms.values()}) > 1:
+        raise UsageError(f"the program references several platform environments ({', '.join(sorted(platforms))})"
+                         " — fix: review it with --policy-config naming the tier and gpu_pools to judge it by")
+    return next(iter(platforms.values()), None)
 
 
 def program(directory: Path, stack: str | None, config_file: Path | None, tier: str | None) -> Subject:
@@ -104,7 +100,7 @@ def program(directory: Path, stack: str | None, config_file: Path | None, tier: 
 
     # resolved: the engine changes into the program directory while it runs
     plan = run_program(directory.resolve(), stack=stack, config_file=config_file, stack_outputs=resolve).to_json()
-    platform = _merged_platform(references)
+    platform = referenced_platform(references)
     config = project_config(platform, tier) if platform is not None else preset(tier or "prod")
     return Subject(plan, directory / "Pulumi.yaml", config)
 
@@ -143,8 +139,5 @@ def review(subject: Subject, waivers: Waivers = NO_WAIVERS, policy_config: Path 
 
 
 def plan_kind(plan: Mapping[str, Any], config: PolicyPackConfig) -> StackKind:
-    """What the plan is judged as (the rule `registry.stack_kind` applies inside the pack)."""
-    if config.settings.stack_kind is not StackKind.AUTO:
-        return config.settings.stack_kind
-    types = {r.get("type") for r in plan.get("resources", [])}
-    return StackKind.PLATFORM if types & set(ENVIRONMENT_MARKERS) else StackKind.PROJECT
+    """What the plan is judged as: the pack's own rule over the plan's resource types."""
+    return kind_of(config.settings.stack_kind, (str(r.get("type")) for r in plan.get("resources", [])))

@@ -74,6 +74,10 @@ def _s(pattern: str | None = None, **kw: Any) -> Any:
 Email = Annotated[str, Field(pattern=EMAIL)]
 
 
+#: An IAM role ARN; the role name (after any path) is at most IAM's 64 characters.
+ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$"
+
+
 class TemplateAnswers(BaseModel):
     """Every question of `copier.yml`. Required: project_slug, owners, github_org, cost_center."""
 
@@ -97,7 +101,8 @@ class TemplateAnswers(BaseModel):
     # serving
     serving_mode: ServingMode | None = None
     gpu_count: int | None = Field(default=None, ge=0, le=8)
-    gpu_pool: str | None = _s(r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")
+    gpu_pool: str | None = _s(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+    gpu_type: str | None = _s(r"^[a-z0-9][-a-z0-9]{0,30}$")
     serving_replicas: int | None = Field(default=None, ge=1, le=50)
     canary_traffic_percent: int | None = Field(default=None, ge=0, le=50)
     serving_cpu_request: str | None = _s(CPU)
@@ -124,8 +129,8 @@ class TemplateAnswers(BaseModel):
     k8s_namespace: str | None = _s(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
     service_account: str | None = _s(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
     ecr_repository_url: str | None = _s(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/[a-z0-9._/-]+$")
-    ci_role_arn: str | None = _s(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$")
-    ci_preview_role_arn: str | None = _s(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$")
+    ci_role_arn: str | None = _s(ROLE_ARN)
+    ci_preview_role_arn: str | None = _s(ROLE_ARN)
     mlflow_tracking_uri: str | None = _s(r"^https?://\S+$")
     s3_datasets_uri: str | None = _s(r"^s3://\S+/$")
     s3_models_uri: str | None = _s(r"^s3://\S+/$")

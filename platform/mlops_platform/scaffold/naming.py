@@ -11,10 +11,7 @@ from dataclasses import dataclass, field
 
 from mlops_platform import naming
 from mlops_platform.contract import PlatformOutputs
-from mlops_platform.k8s.names import iam_name
-
-#: Bucket roles a project gets a prefix in.
-PROJECT_BUCKET_ROLES = ("datasets", "models")
+from mlops_platform.naming import ProjectRole
 
 
 @dataclass(frozen=True)
@@ -29,22 +26,6 @@ class ProjectNames:
     onboarded: bool = False  # True when the names come from the platform's `projects` output
 
 
-def ci_role_name(cluster_name: str, slug: str) -> str:
-    """IAM role GitHub Actions of the project assume (trust: the project's repo and branches only).
-    Same rule as the tenancy layer, including its hashed truncation of long names."""
-    return iam_name(cluster_name, slug, "ci")
-
-
-def ci_preview_role_name(cluster_name: str, slug: str) -> str:
-    """Read-only IAM role of the project's pull-request workflows (trust: its repo's pull requests only)."""
-    return iam_name(cluster_name, slug, "ci-preview")
-
-
-def workload_role_name(cluster_name: str, slug: str) -> str:
-    """IRSA role of the project's pods (trust: its service account only)."""
-    return iam_name(cluster_name, slug, "workload")
-
-
 def project_names(slug: str, outputs: PlatformOutputs) -> ProjectNames:
     """The project's names in this environment: from the outputs when onboarded, else derived."""
     onboarded = outputs.projects.get(slug)
@@ -54,28 +35,28 @@ def project_names(slug: str, outputs: PlatformOutputs) -> ProjectNames:
             service_account=onboarded.service_account,
             ecr_repository_url=onboarded.ecr_repository_url,
             ci_role_arn=onboarded.ci_role_arn,
-            ci_preview_role_arn=onboarded.ci_preview_role_arn or f"{_iam(outputs)}/"
-                                f"{ci_preview_role_name(outputs.cluster_name, slug)}",
+            # platforms older than the preview role do not export it: the name it will get
+            ci_preview_role_arn=onboarded.ci_preview_role_arn or _role_arn(outputs, slug, ProjectRole.CI_PREVIEW),
             workload_role_arn=onboarded.workload_role_arn,
             s3_prefixes=dict(onboarded.s3_prefixes),
             onboarded=True,
         )
     registry = f"{outputs.account_id}.dkr.ecr.{outputs.region}.amazonaws.com"
-    iam = _iam(outputs)
     return ProjectNames(
         namespace=naming.project_namespace(slug),
         service_account=naming.project_service_account(slug),
         ecr_repository_url=f"{registry}/{naming.project_repository(slug)}",
-        ci_role_arn=f"{iam}/{ci_role_name(outputs.cluster_name, slug)}",
-        ci_preview_role_arn=f"{iam}/{ci_preview_role_name(outputs.cluster_name, slug)}",
-        workload_role_arn=f"{iam}/{workload_role_name(outputs.cluster_name, slug)}",
+        ci_role_arn=_role_arn(outputs, slug, ProjectRole.CI),
+        ci_preview_role_arn=_role_arn(outputs, slug, ProjectRole.CI_PREVIEW),
+        workload_role_arn=_role_arn(outputs, slug, ProjectRole.WORKLOAD),
         s3_prefixes={
             role: f"s3://{outputs.buckets[role].name}/{naming.project_prefix(slug)}"
-            for role in PROJECT_BUCKET_ROLES
+            for role in naming.PROJECT_BUCKET_ROLES
             if role in outputs.buckets
         },
     )
 
 
-def _iam(outputs: PlatformOutputs) -> str:
-    return f"arn:aws:iam::{outputs.account_id}:role"
+def _role_arn(outputs: PlatformOutputs, slug: str, role: naming.ProjectRole) -> str:
+    name = naming.project_role_name(outputs.cluster_name, slug, role)
+    return f"arn:aws:iam::{outputs.account_id}:role/{name}"

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 
 from mlops_platform.config.schema import ProjectConfig
+from mlops_platform.contract import GpuPoolOutput
 from mlops_platform.errors import ConfigError, ConfigIssue, TemplateError, UsageError
 from mlops_platform.scaffold.answers import TemplateAnswers, validate_answers
 from mlops_platform.scaffold.naming import ProjectNames, project_names
@@ -72,7 +73,8 @@ def new_project(name: str, env: str, dest: Path, data: Mapping[str, Any] | None 
 
 def with_gpu_pool(answers: TemplateAnswers, resolved: ResolvedOutputs) -> TemplateAnswers:
     """GPU serving lands on a pool of the platform environment: the chosen one must exist and fit a pod;
-    none chosen, the smallest pool that fits is taken (fewest GPUs per node, then name)."""
+    none chosen, the smallest pool that fits is taken (fewest GPUs per node, then name). Its GPU model is
+    recorded too (`gpu_type`), which is what the pods select."""
     gpus = answers.gpu_count or 0
     if gpus == 0:
         return answers
@@ -85,7 +87,7 @@ def with_gpu_pool(answers: TemplateAnswers, resolved: ResolvedOutputs) -> Templa
             raise ConfigError([ConfigIssue("gpu_count", f"no GPU pool of the platform has {gpus} GPUs per node "
                                            f"(pools: {listing})", gpus, "lower gpu_count or add a pool to the "
                                            "platform stack's node_pools.gpu", where)], where)
-        return answers.model_copy(update={"gpu_pool": fitting[0][1]})
+        return _placed(answers, fitting[0][1], pools[fitting[0][1]])
     pool = pools.get(answers.gpu_pool)
     if pool is None:
         raise ConfigError([ConfigIssue("gpu_pool", "is not a GPU pool of the platform environment", answers.gpu_pool,
@@ -94,7 +96,14 @@ def with_gpu_pool(answers: TemplateAnswers, resolved: ResolvedOutputs) -> Templa
         raise ConfigError([ConfigIssue("gpu_count", f"pool {answers.gpu_pool} has {pool.gpus_per_node} GPUs per "
                                        "node, a pod can never schedule", gpus,
                                        f"use at most {pool.gpus_per_node} or another pool ({listing})", where)], where)
-    return answers
+    return _placed(answers, answers.gpu_pool, pool)
+
+
+def _placed(answers: TemplateAnswers, name: str, pool: GpuPoolOutput) -> TemplateAnswers:
+    """Record the pool, and its GPU model unless given: pods select the model, which every environment's
+    platform names the same way, while pool names differ between environments."""
+    model = answers.gpu_type or (pool.gpu_type if pool.gpu_type != "unknown" else None)
+    return answers.model_copy(update={"gpu_pool": name, "gpu_type": model})
 
 
 def _check_dest(dest: Path) -> None:

@@ -56,21 +56,26 @@ def check_env(env: str) -> None:
 
 
 def read_outputs_file(path: Path, env: str) -> PlatformOutputs:
+    outputs = load_outputs_file(path, env)
+    if outputs.environment != env:
+        raise ConfigError([ConfigIssue("environment", f"the file holds outputs of '{outputs.environment}', "
+                                       f"not of --env {env}", outputs.environment, file=str(path),
+                                       fix=f"pass --env {outputs.environment} or the outputs of {env}")])
+    return outputs
+
+
+def load_outputs_file(path: Path, stack: str = "<org>/mlops-platform/<env>") -> PlatformOutputs:
+    """A platform stack's `pulumi stack output --json`, checked against the outputs contract."""
     if not path.is_file():
         raise UsageError(f"{path}: outputs file not found — fix: export it with "
-                         f"`pulumi stack output --json --stack {env} > {path.name}`")
+                         f"`pulumi stack output --json --stack {stack} > {path.name}`")
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         line = getattr(exc, "lineno", None)
         raise ConfigError([ConfigIssue("<file>", f"not valid JSON: {exc}", file=str(path), line=line,
                                        fix="pass the JSON printed by `pulumi stack output --json`")]) from None
-    outputs = validate_outputs(raw, str(path))
-    if outputs.environment != env:
-        raise ConfigError([ConfigIssue("environment", f"the file holds outputs of '{outputs.environment}', "
-                                       f"not of --env {env}", outputs.environment, file=str(path),
-                                       fix=f"pass --env {outputs.environment} or the outputs of {env}")])
-    return outputs
+    return validate_outputs(raw, str(path))
 
 
 def validate_outputs(raw: Any, source: str) -> PlatformOutputs:

@@ -41,7 +41,7 @@ def _cost_budgets(stack: StackView) -> list[Res]:
 
 @stack_policy(
     name="budget-environment", area=Area.BUDGETS, resource_types=(t.BUDGET,), severity=Severity.MEDIUM,
-    description="The environment has a monthly AWS cost budget (not scoped to one project). Platform stacks only.",
+    description="The environment has a monthly AWS cost budget (not scoped to one project).",
     remediation="Set `budget.monthly_usd` in the stack file; the platform creates the environment budget with "
                 "email alerts at the configured thresholds.",
     url=_DOCS, settings=("project_label",), on_unknown=OnUnknown.DEFER, stack_kinds=(StackKind.PLATFORM,),
@@ -89,8 +89,7 @@ def _limit(budget: Res) -> float | None:
 
 @stack_policy(
     name="budget-covers-estimate", area=Area.BUDGETS, resource_types=(t.BUDGET,), severity=Severity.HIGH,
-    description="The environment's p90 monthly cost estimate fits its budget, and the budget resource says so. "
-                "Platform stacks only.",
+    description="The environment's p90 monthly cost estimate fits its budget, and the budget resource says so.",
     remediation="Shrink what drives the estimate (`mlplat cost ENV` shows it: GPU pool max sizes, NAT per AZ) "
                 "or raise `budget.monthly_usd` with the budget owner's approval.",
     url=_DOCS, settings=("estimated_monthly_p90_usd", "monthly_budget_usd", "project_label"),

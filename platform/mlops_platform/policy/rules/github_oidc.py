@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from mlops_platform.iam import GITHUB_OIDC_HOST
 from mlops_platform.policy._graph import Res, StackView
 from mlops_platform.policy._iam import Statement, matches, statements
-from mlops_platform.policy._values import UNKNOWN, Defer, Violation, as_list
+from mlops_platform.policy._values import UNKNOWN, Defer, Violation, as_list, is_unknown
 from mlops_platform.policy.config import PolicySettings, Severity
 from mlops_platform.policy.registry import Area, OnUnknown, stack_policy
 from mlops_platform.policy.rules.irsa import (
@@ -22,30 +23,38 @@ from mlops_platform.policy.rules.irsa import (
     web_identity_trusts,
 )
 
-GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 #: Action patterns that only read (IAM action names: Get/List/Describe and batch reads).
 READ_ONLY_ACTIONS = ("*:Get*", "*:List*", "*:Describe*", "*:BatchGet*", "*:BatchCheck*", "*:View*")
 _MANAGED = "arn:aws:iam::aws:policy/"
 _PR_SUBJECT = "pull_request"
 
 
-def _subject_patterns(stmt: Statement) -> list[tuple[str, str]] | None:
-    """(operator, pattern) tests on the token's `sub`; None when the statement does not test it."""
-    tests = [(op, str(v)) for op, values in stmt.condition_values(f"{GITHUB_OIDC_HOST}:sub")
-             for v in as_list(values)]
-    return tests or None
+def _subject_tests(stmt: Statement) -> dict[str, list[str]]:
+    """Condition operator -> the values it tests the token's `sub` against (operators AND, values OR)."""
+    tests: dict[str, list[str]] = {}
+    for op, values in stmt.condition_values(f"{GITHUB_OIDC_HOST}:sub"):
+        tests.setdefault(op, []).extend(str(v) for v in as_list(values))
+    return tests
+
+
+def _pull_request_subject(pattern: str) -> str:
+    """A pull-request subject of a repository the pattern names (`repo:org/*` -> `repo:org/x:pull_request`)."""
+    parts = pattern.split(":")
+    repo = parts[1] if len(parts) > 1 and parts[0] == "repo" else "owner/repo"
+    return f"repo:{repo.replace('*', 'x').replace('?', 'x')}:{_PR_SUBJECT}"
+
+
+def _holds(op: str, values: list[str], subject: str) -> bool:
+    hit = any(matches(v, subject) if "Like" in op else v == subject for v in values)
+    return not hit if "Not" in op else hit
 
 
 def _admits_pull_requests(stmt: Statement) -> bool:
-    """Whether some repository's pull-request token satisfies the statement's `sub` tests."""
-    tests = _subject_patterns(stmt)
-    if tests is None:
-        return True  # no subject test at all: every workflow of every repository
-    for op, pattern in tests:
-        context = pattern.split(":", 2)[2] if pattern.count(":") >= 2 else pattern
-        if ("Like" in op and matches(context, _PR_SUBJECT)) or context == _PR_SUBJECT:
-            return True
-    return False
+    """Whether a pull-request token of some repository the statement names satisfies every `sub` test."""
+    tests = _subject_tests(stmt)
+    candidates = {_pull_request_subject(v) for op, values in tests.items() if "Not" not in op for v in values}
+    return any(all(_holds(op, values, subject) for op, values in tests.items())
+               for subject in candidates or {_pull_request_subject("")})
 
 
 def _github_issuer(federated: str) -> str | None:
@@ -74,11 +83,13 @@ def write_actions(stmt: Statement) -> list[str]:
     return [a for a in stmt.actions if not any(matches(p, a) for p in READ_ONLY_ACTIONS)]
 
 
-def _managed_writes(role: Res, attachments: list[Res]) -> Iterator[str]:
+def _managed_writes(role: Res, attachments: list[Res]) -> Iterator[str | Defer]:
     given = [(f"attachment {a.name!r}", a.get("policyArn")) for a in attachments]
     given += [("managedPolicyArns", arn) for arn in as_list(role.get("managedPolicyArns"))]
     for where, arn in given:
-        if _writing_managed_policy(arn):
+        if is_unknown(arn):
+            yield Defer(where, role.urn)
+        elif _writing_managed_policy(arn):
             yield f"{where}: {arn}"
 
 
@@ -107,7 +118,12 @@ def github_pull_request_read_only(stack: StackView, _: PolicySettings) -> Iterat
         if isinstance(role, Defer):
             yield role
             continue
-        writes = list(_managed_writes(role, links.attached.of(role)))
+        writes: list[str] = []
+        for found in _managed_writes(role, links.attached.of(role)):
+            if isinstance(found, Defer):
+                yield found
+            else:
+                writes.append(found)
         for where, doc in role_documents(stack, links, role):
             stmts = statements(doc)
             if stmts is UNKNOWN:

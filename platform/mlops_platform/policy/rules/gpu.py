@@ -291,7 +291,7 @@ def _pool_outcome(res: Res, tpl: PodTemplate, pools: list[PoolTarget] | None) ->
 
 
 @stack_policy(
-    name="gpu-workload-targets-pool", area=Area.GPU, resource_types=(t.NODE_GROUP, t.EKS_CLUSTER, *WORKLOAD_TYPES),
+    name="gpu-workload-targets-pool", area=Area.GPU, resource_types=(t.NODE_GROUP, *WORKLOAD_TYPES),
     severity=Severity.HIGH,
     description="GPU workloads select (mlops.io/pool or mlops.io/gpu-type) a GPU node pool that exists and whose "
                 "instances have enough GPUs for one pod: a node group of the stack, or for a project stack one "
