@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mlops_platform.errors import WaiverError
+from mlops_platform.core.errors import WaiverError
 
 EMAIL = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
 #: Longest a waiver may run: exceptions get re-reviewed at least yearly.

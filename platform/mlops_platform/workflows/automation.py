@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_platform.config import load_env, repo_root
-from mlops_platform.errors import EngineError, PolicyViolationError, ToolMissingError, UsageError
+from mlops_platform.core.errors import EngineError, PolicyViolationError, ToolMissingError, UsageError
 from mlops_platform.ops._aws import CREDENTIALS_FIX, Aws
 from mlops_platform.ops.backend import state_backend
 from mlops_platform.ops.preflight import PreflightReport, check_account, run_preflight
+from mlops_platform.workflows import review
 
 if TYPE_CHECKING:
     from pulumi.automation import Stack
@@ -88,8 +89,6 @@ def offline_review(env: str) -> str:
     The same pack runs again inside the engine; reviewing first stops before any cloud call, and the
     offline plan sees values a preview would still report as unknown.
     """
-    from mlops_platform.policy import review
-
     report = review.review(review.environment(env), review.resolve_waivers(None, repo_root()))
     if not report.passed:
         listed = "\n".join(f"  - {f.policy}: {f.resource}: {f.message}" for f in report.blocking[:10])

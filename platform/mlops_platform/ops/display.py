@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from mlops_platform.errors import UsageError
+from mlops_platform.core.errors import UsageError
 from mlops_platform.ops.bootstrap import BootstrapReport, Change
 from mlops_platform.ops.cost import CompareRow, CostEstimate
 from mlops_platform.ops.preflight import PreflightReport, Status
