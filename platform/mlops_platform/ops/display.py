@@ -93,6 +93,7 @@ def write_png(estimates: Sequence[CostEstimate], path: Path) -> Path:
     if not matplotlib_available():
         raise UsageError("--png needs matplotlib, which is not installed — fix: `pip install matplotlib` "
                          "or drop --png (the terminal chart shows the same numbers)")
+    # matplotlib is optional (not a dependency): imported only when a PNG is asked for and it is installed.
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never open a window

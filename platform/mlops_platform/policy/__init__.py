@@ -1,6 +1,7 @@
 """The CrossGuard policy pack of mlops-platform, and its offline evaluation.
 
-Policies live in `rules/` (one module per area) and register themselves with metadata in `registry`; `pack` collects them.
+Policies live in `rules/` (one module per area) and register themselves with metadata in `registry`;
+`pack` collects them.
 `platform/policypack/__main__.py` serves them to a real `pulumi preview --policy-pack`; `evaluate()`
 drives the very same analyzer offline for `mlplat review`.
 """

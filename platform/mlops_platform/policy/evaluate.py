@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from google.protobuf import struct_pb2
+from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import proto
 from pulumi_policy.policy import EnforcementLevel, _PolicyAnalyzerServicer
 
@@ -104,8 +104,6 @@ def _jsonschema() -> Any:
 
 
 def _plain_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
-    from google.protobuf import json_format
-
     return json_format.MessageToDict(struct)
 
 

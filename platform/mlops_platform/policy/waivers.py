@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from ruamel.yaml import YAML, YAMLError
 
 from mlops_platform.core.errors import WaiverError
 
@@ -111,8 +112,6 @@ def parse_waivers(data: Any, source: str, known_policies: Iterable[str] = (), to
 
 
 def load_waivers(path: Path, known_policies: Iterable[str] = (), today: date | None = None) -> Waivers:
-    from ruamel.yaml import YAML, YAMLError
-
     if not path.is_file():
         raise WaiverError(f"{path}: waivers file not found — fix: pass an existing file or drop --waivers")
     try:

@@ -118,7 +118,8 @@ def _workspace_env(cfg: PlatformConfig) -> dict[str, str]:
 
 
 def _stack(cfg: PlatformConfig, create: bool) -> Stack:
-    from pulumi import automation as auto  # imported only once the CLI is known to exist
+    # Deliberately lazy: the Automation API loads only once the pulumi CLI is known to exist (and not at CLI start).
+    from pulumi import automation as auto
 
     opts = auto.LocalWorkspaceOptions(work_dir=str(repo_root()), env_vars=_workspace_env(cfg),
                                       secrets_provider=state_backend(cfg).secrets_provider)
@@ -163,6 +164,7 @@ def run_operation(env: str, operation: Operation, *, force_destroy_protected_dat
     require_tools(aws, operation)
     review = _gate(cfg, aws, operation)
     on_output(f"preflight passed; {review}\n")
+    # Deliberately lazy, like `_stack`: the Automation API loads only when an operation runs, not at CLI start.
     from pulumi.automation import CommandError
 
     try:
