@@ -27,15 +27,24 @@ def _issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity]) -> str:
     return (oidcs[0].issuer or "") if oidcs else ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ClusterArgs:
+    """Arguments of `Cluster`."""
+
     config: ClusterConfig
+    """The stack's `cluster` section: version, endpoint access, admins, log retention. Required."""
     cluster_name: str
+    """Name of the EKS cluster. Required."""
     subnet_ids: pulumi.Input[list[str]]
+    """Private subnets of the control plane's network interfaces. Required."""
     secrets_key_arn: pulumi.Input[str]
+    """Key of the envelope encryption of Kubernetes secrets. Required."""
     logs_key_arn: pulumi.Input[str]
+    """Key of the control-plane log group. Required."""
     deletion_protection: bool
+    """EKS deletion protection, and protect the cluster in Pulumi. Required."""
     tags: dict[str, str]
+    """Tags of every cluster resource. Required."""
 
 
 def endpoint_settings(config: ClusterConfig) -> tuple[bool, list[str]]:

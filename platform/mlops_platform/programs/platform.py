@@ -40,27 +40,31 @@ def build_aws_layer(cfg: PlatformConfig) -> AwsLayer:
     env, tags, name = cfg.environment, cfg.base_tags, cfg.environment.name
     provider = aws_provider(cfg)
     opts = pulumi.ResourceOptions(providers={"aws": provider})
-    keys = PlatformKeys(f"{name}-keys",
-                        PlatformKeysArgs(name, env.account_id, env.region, tags, cfg.deletion_protection), opts)
-    network = Network(f"{name}-network", NetworkArgs(cfg.network, env.region, cfg.cluster_name, tags,
-                                                     keys.arns["logs"]), opts)
-    store = ArtifactStore(f"{name}-artifacts", ArtifactStoreArgs(cfg.artifacts, env, keys.arns["s3"],
-                                                                 cfg.is_prod, tags), opts)
-    repos = {r: Repository(f"{name}-ecr-{r.replace('/', '-')}",
-                           RepositoryArgs(r, keys.arns["ecr"], tags, cfg.registry.keep_tagged_images,
-                                          cfg.registry.untagged_expiry_days, cfg.is_prod), opts)
+    keys = PlatformKeys(f"{name}-keys", PlatformKeysArgs(
+        env_name=name, account_id=env.account_id, region=env.region, tags=tags, protect=cfg.deletion_protection),
+        opts)
+    network = Network(f"{name}-network", NetworkArgs(
+        config=cfg.network, region=env.region, cluster_name=cfg.cluster_name, tags=tags,
+        flow_log_key_arn=keys.arns["logs"]), opts)
+    store = ArtifactStore(f"{name}-artifacts", ArtifactStoreArgs(
+        config=cfg.artifacts, environment=env, kms_key_arn=keys.arns["s3"], protect=cfg.is_prod, tags=tags), opts)
+    repos = {r: Repository(f"{name}-ecr-{r.replace('/', '-')}", RepositoryArgs(
+        repository=r, kms_key_arn=keys.arns["ecr"], tags=tags, keep_tagged=cfg.registry.keep_tagged_images,
+        untagged_days=cfg.registry.untagged_expiry_days, protect=cfg.is_prod), opts)
              for r in cfg.registry.repositories}
-    cluster = Cluster(f"{name}-cluster", ClusterArgs(cfg.cluster, cfg.cluster_name, network.private_subnet_ids,
-                                                     keys.arns["eks"], keys.arns["logs"], cfg.deletion_protection,
-                                                     tags), opts)
-    pools = NodePools(f"{name}-nodes", NodePoolsArgs(cluster.cluster.name, cfg.cluster_name,
-                                                     network.private_subnet_ids, cfg.node_pools.system,
-                                                     list(cfg.node_pools.gpu), keys.arns["ebs"], tags,
-                                                     depends_on=list(cluster.pre_node_addons)), opts)
+    cluster = Cluster(f"{name}-cluster", ClusterArgs(
+        config=cfg.cluster, cluster_name=cfg.cluster_name, subnet_ids=network.private_subnet_ids,
+        secrets_key_arn=keys.arns["eks"], logs_key_arn=keys.arns["logs"],
+        deletion_protection=cfg.deletion_protection, tags=tags), opts)
+    pools = NodePools(f"{name}-nodes", NodePoolsArgs(
+        cluster_name=cluster.cluster.name, cluster_name_plain=cfg.cluster_name, subnet_ids=network.private_subnet_ids,
+        system=cfg.node_pools.system, gpu=list(cfg.node_pools.gpu), ebs_key_arn=keys.arns["ebs"], tags=tags,
+        depends_on=list(cluster.pre_node_addons)), opts)
     cluster.post_node_addons([pools.system], keys.arns["ebs"])
     CostBudget(f"{name}-budget", CostBudgetArgs(
-        f"mlops-{name}", cfg.budget.monthly_usd, [*env.owners, *cfg.budget.notify], ("environment", name),
-        tuple(cfg.budget.alert_thresholds_pct), tags), opts)
+        budget_name=f"mlops-{name}", monthly_usd=cfg.budget.monthly_usd,
+        emails=[*env.owners, *cfg.budget.notify], tag_filter=("environment", name),
+        thresholds_pct=tuple(cfg.budget.alert_thresholds_pct), tags=tags), opts)
     return AwsLayer(
         aws_provider=provider, vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids,
         cluster=cluster.cluster, cluster_name=cluster.cluster.name, cluster_endpoint=cluster.cluster.endpoint,
