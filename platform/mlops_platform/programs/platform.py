@@ -13,6 +13,7 @@ from mlops_platform import __version__
 from mlops_platform.aws.artifacts import ArtifactStore, ArtifactStoreArgs
 from mlops_platform.aws.budget import CostBudget, CostBudgetArgs
 from mlops_platform.aws.cluster import Cluster, ClusterArgs
+from mlops_platform.aws.cluster_addons import ClusterAddons, ClusterAddonsArgs, MovedFrom
 from mlops_platform.aws.ecr import Repository, RepositoryArgs
 from mlops_platform.aws.keys import PlatformKeys, PlatformKeysArgs
 from mlops_platform.aws.layer_outputs import AwsLayer
@@ -60,7 +61,10 @@ def build_aws_layer(cfg: PlatformConfig) -> AwsLayer:
         cluster_name=cluster.cluster.name, cluster_name_plain=cfg.cluster_name, subnet_ids=network.private_subnet_ids,
         system=cfg.node_pools.system, gpu=list(cfg.node_pools.gpu), ebs_key_arn=keys.arns["ebs"], tags=tags,
         depends_on=list(cluster.pre_node_addons)), opts)
-    cluster.post_node_addons([pools.system], keys.arns["ebs"])
+    ClusterAddons(f"{name}-cluster-addons", ClusterAddonsArgs(
+        cluster_name=cluster.cluster.name, oidc_provider_arn=cluster.oidc_provider.arn,
+        oidc_issuer_host=cluster.oidc_issuer_host, ebs_key_arn=keys.arns["ebs"], nodes=[pools.system], tags=tags,
+        moved_from=MovedFrom(parent=cluster, prefix=f"{name}-cluster")), opts)
     CostBudget(f"{name}-budget", CostBudgetArgs(
         budget_name=f"mlops-{name}", monthly_usd=cfg.budget.monthly_usd,
         emails=[*env.owners, *cfg.budget.notify], tag_filter=("environment", name),
