@@ -8,6 +8,7 @@ reported as a failure and is never committed.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -45,7 +46,7 @@ class ProjectStatus:
     path: str
     template: str = ""
     version: str = ""  # recorded `_commit`
-    latest: str = ""  # latest release tag of the template ('' when it has none)
+    latest: str = ""  # latest release of the template; its HEAD commit when it has no release tag
     behind: bool = False
     drift: Drift = field(default_factory=Drift)
     error: str = ""
@@ -64,7 +65,11 @@ def check_one(project: Path) -> ProjectStatus:
         recorded = read_answers(project)
         src, commit = str(recorded["_src_path"]), str(recorded["_commit"])
         latest = _latest(src)
-        return ProjectStatus(str(project), src, commit, str(latest or ""), _is_behind(commit, latest),
+        if latest is None:  # no release yet: the template's newest commit is what projects should be on
+            head = _head_commit(src)
+            return ProjectStatus(str(project), src, commit, head, not same_commit(commit, head),
+                                 drift(project, recorded))
+        return ProjectStatus(str(project), src, commit, str(latest), is_behind(commit, latest),
                              drift(project, recorded))
     except MlplatError as exc:
         return ProjectStatus(str(project), error=exc.render())
@@ -75,13 +80,27 @@ def _latest(src: str) -> Version | None:
     return versions[-1] if versions else None
 
 
-def _is_behind(commit: str, latest: Version | None) -> bool:
-    if latest is None:
-        return False
-    try:
-        return Version(commit) < latest
-    except InvalidVersion:  # an untagged commit: older than any release we can name
+def _head_commit(src: str) -> str:
+    line = git("ls-remote", src, "HEAD", cwd=Path.cwd()).split()
+    return line[0] if line else ""
+
+
+def is_behind(commit: str, latest: Version) -> bool:
+    """A recorded `_commit` (git describe: `v1.2.0`, `v1.2.0-3-gabc1234` = 3 commits after v1.2.0, or a
+    bare hash from before the first release) against the latest release."""
+    tag = commit.partition("-")[0]
+    if not re.fullmatch(r"v?\d+\.\d+\.\d+", tag):  # a bare hash: a commit older than any release
         return True
+    try:
+        return Version(tag) < latest
+    except InvalidVersion:
+        return True
+
+
+def same_commit(recorded: str, head: str) -> bool:
+    """The recorded commit (abbreviated hash, maybe `-dirty`-free describe output) is `head`."""
+    abbreviated = recorded.rsplit("-g", 1)[-1]
+    return bool(head) and len(abbreviated) >= 7 and head.startswith(abbreviated)
 
 
 def drift(project: Path, recorded: dict[str, Any]) -> Drift:

@@ -136,6 +136,7 @@ def wiring_answers(resolved: ResolvedOutputs, names: ProjectNames, src: str | Pa
         "ecr_repository_url": names.ecr_repository_url,
         "ci_role_arn": names.ci_role_arn,
         "ci_preview_role_arn": names.ci_preview_role_arn,
+        "training_role_arn": names.training_role_arn,
         "drift_metric": out.drift_metric,
         "s3_datasets_uri": names.s3_prefixes.get("datasets"),
         "s3_models_uri": names.s3_prefixes.get("models"),
