@@ -234,6 +234,18 @@ class TrainingConfig(ComponentToggle):
     """`mlops-platform:training` — KubeRay operator."""
 
 
+class PipelinesConfig(ComponentToggle):
+    """`mlops-platform:pipelines` — Argo Workflows + Argo Events: project pipelines run in the cluster,
+    started by schedule, on demand or by the project's drift alert."""
+
+    controller_replicas: int | None = Field(
+        default=None, ge=1, le=5,
+        description="Replicas of each controller (leader election; >1 adds a PDB). Default: 2 in prod, else 1.")
+    retrain_cooldown_minutes: int = Field(
+        default=60, ge=5, le=1440,
+        description="Minimum minutes between two drift-triggered retrains of one project. Default: 60.")
+
+
 class ProjectConfig(_Section):
     """One entry of `mlops-platform:projects` (a tenant)."""
 
@@ -264,6 +276,7 @@ class PlatformSections(_Section):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    pipelines: PipelinesConfig = Field(default_factory=PipelinesConfig)
     projects: list[ProjectConfig] = Field(default_factory=list, description="Tenants. Default: none.")
 
     # Resolved per-tier defaults: one place, so components never re-derive them.
@@ -295,6 +308,11 @@ class PlatformSections(_Section):
     @property
     def tracking_multi_az(self) -> bool:
         return self.is_prod if self.tracking.multi_az is None else self.tracking.multi_az
+
+    @property
+    def pipelines_replicas(self) -> int:
+        replicas = self.pipelines.controller_replicas
+        return (2 if self.is_prod else 1) if replicas is None else replicas
 
     @property
     def tracking_backup_days(self) -> int:

@@ -52,6 +52,9 @@ CHARTS: dict[str, HelmChart] = {
     "kube-prometheus-stack": HelmChart("kube-prometheus-stack", "72.6.2",
                                        "https://prometheus-community.github.io/helm-charts"),
     "kuberay-operator": HelmChart("kuberay-operator", "1.4.2", "https://ray-project.github.io/kuberay-helm/"),
+    # Argo Workflows chart 1.0.x ships Argo Workflows v4.0 (the CRD schemas in tests/fixtures are v4.0.6)
+    "argo-workflows": HelmChart("argo-workflows", "1.0.18", "https://argoproj.github.io/argo-helm"),
+    "argo-events": HelmChart("argo-events", "2.4.22", "https://argoproj.github.io/argo-helm"),
 }
 
 #: cluster-autoscaler must match the control plane's minor version (its scheduler simulation is versioned).
@@ -63,6 +66,11 @@ CLUSTER_AUTOSCALER_IMAGE_TAGS: dict[str, str] = {
 IMAGES: dict[str, str] = {
     # the -full variant carries the PostgreSQL driver and boto3 the tracking server needs
     "mlflow": "ghcr.io/mlflow/mlflow:v3.17.2-full",
+    # the event bus of Argo Events (one JetStream per project namespace); the controller only runs the
+    # versions its config lists, so the platform lists exactly this one (k8s/pipelines.py)
+    "nats": "nats:2.10.10",
+    "nats-exporter": "natsio/prometheus-nats-exporter:0.14.0",
+    "nats-config-reloader": "natsio/nats-server-config-reloader:0.14.0",
 }
 
 #: RDS PostgreSQL major version of the tracking database. Major only: minor versions are upgraded by

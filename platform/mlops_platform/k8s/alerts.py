@@ -80,11 +80,35 @@ def drift_expr(threshold: float, selector: str = "") -> str:
     return f"max by (namespace, model, feature) ({contract.DRIFT_METRIC}{{{labels}}}) > {threshold:g}"
 
 
-def drift_rule(threshold: float, selector: str = "", name: str = "ModelDriftHigh") -> Rule:
+DRIFT_ALERT = "ModelDriftHigh"
+
+
+def drift_rule(threshold: float, selector: str = "", name: str = DRIFT_ALERT) -> Rule:
     return alert(name, drift_expr(threshold, selector), "30m", "warning",
                  "Model {{ $labels.model }} feature {{ $labels.feature }} drifted (PSI {{ $value }})",
                  f"Population stability index above {threshold:g} for 30 minutes: inputs no longer look like "
-                 "the training data. Compare with the baseline and consider retraining.")
+                 "the training data. Projects with pipelines retrain automatically; compare with the baseline.")
+
+
+def retrain_receiver(namespace: str) -> dict[str, Any]:
+    """Alertmanager webhook to the project's drift EventSource (k8s/pipeline_tenant.py)."""
+    return {"name": f"retrain-{namespace}", "webhook_configs": [{
+        "url": contract.drift_webhook_url(namespace), "send_resolved": False, "max_alerts": 1}]}
+
+
+def retrain_routes(namespaces: tuple[str, ...], cooldown_minutes: int) -> list[dict[str, Any]]:
+    """One route per project with pipelines: its drift alert goes to its retrain webhook at most once per
+    cool-down (group and repeat interval), then on to the platform receiver (`continue`), so people still
+    see it. The last route sends the drift alert of every project to the platform receiver."""
+    every = f"{cooldown_minutes}m"
+    routes: list[dict[str, Any]] = [
+        {"receiver": f"retrain-{ns}", "matchers": [f'alertname = "{DRIFT_ALERT}"', f'namespace = "{ns}"'],
+         "group_by": ["alertname", "namespace"], "group_interval": every, "repeat_interval": every,
+         "continue": True}
+        for ns in namespaces]
+    if routes:
+        routes.append({"receiver": "platform", "matchers": [f'alertname = "{DRIFT_ALERT}"']})
+    return routes
 
 
 def autoscaler_rules() -> list[Rule]:

@@ -17,7 +17,7 @@ import pulumi_random as random
 from mlops_platform.core import iam
 from mlops_platform.core.naming import iam_name
 from mlops_platform.k8s._helm import helm_release, namespace
-from mlops_platform.k8s.alerts import AlertThresholds, platform_rule_groups
+from mlops_platform.k8s.alerts import AlertThresholds, platform_rule_groups, retrain_receiver, retrain_routes
 from mlops_platform.k8s.dashboards import platform_dashboards
 from mlops_platform.k8s.manifests import irsa_annotation, meta
 from mlops_platform.k8s.netpol import MONITORING_NAMESPACE
@@ -64,10 +64,16 @@ class MonitoringArgs:
     """Also send alerts to this Slack webhook (pass a secret). Default: none."""
     gpu_namespace: str | None = None
     """Where the DCGM exporter runs, for GPU dashboards and alerts. Default: none (GPU enablement off)."""
+    retrain_namespaces: tuple[str, ...] = ()
+    """Project namespaces whose drift alert starts their pipeline (pipelines on). Default: none."""
+    retrain_cooldown_minutes: int = 60
+    """Minimum minutes between two retrain notifications of one project. Default: 60."""
 
 
-def alertmanager_config(topic_arn: Any, region: str, slack: bool) -> dict[str, Any]:
-    """Everything goes to the platform receiver; the always-firing Watchdog goes nowhere."""
+def alertmanager_config(topic_arn: Any, region: str, slack: bool, retrain: tuple[str, ...] = (),
+                        cooldown_minutes: int = 60) -> dict[str, Any]:
+    """Everything goes to the platform receiver; the always-firing Watchdog goes nowhere; the drift alert
+    of a project in `retrain` also starts its pipeline (alerts.retrain_routes)."""
     receiver: dict[str, Any] = {"name": "platform", "sns_configs": [{
         "topic_arn": topic_arn, "sigv4": {"region": region}, "send_resolved": True,
         "subject": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}"}]}
@@ -76,8 +82,9 @@ def alertmanager_config(topic_arn: Any, region: str, slack: bool) -> dict[str, A
                                       "send_resolved": True}]
     return {"route": {"receiver": "platform", "group_by": ["alertname", "namespace"], "group_wait": "30s",
                       "group_interval": "5m", "repeat_interval": "4h",
-                      "routes": [{"receiver": "null", "matchers": ['alertname = "Watchdog"']}]},
-            "receivers": [receiver, {"name": "null"}]}
+                      "routes": [{"receiver": "null", "matchers": ['alertname = "Watchdog"']},
+                                 *retrain_routes(retrain, cooldown_minutes)]},
+            "receivers": [receiver, {"name": "null"}, *(retrain_receiver(ns) for ns in retrain)]}
 
 
 def stack_values(args: MonitoringArgs, topic_arn: Any) -> dict[str, Any]:
@@ -90,7 +97,8 @@ def stack_values(args: MonitoringArgs, topic_arn: Any) -> dict[str, Any]:
     return {
         "fullnameOverride": FULLNAME,
         "alertmanager": {
-            "enabled": True, "config": alertmanager_config(topic_arn, args.region, slack),
+            "enabled": True, "config": alertmanager_config(topic_arn, args.region, slack, args.retrain_namespaces,
+                                                          args.retrain_cooldown_minutes),
             "serviceAccount": {"create": True, "name": ALERTMANAGER_SA},
             "alertmanagerSpec": {"retention": "120h", "secrets": [SLACK_SECRET] if slack else []}},
         "prometheus": {"prometheusSpec": {

@@ -25,6 +25,7 @@ from mlops_platform.core.naming import ProjectRole
 from mlops_platform.k8s import netpol
 from mlops_platform.k8s._helm import namespace
 from mlops_platform.k8s.manifests import Manifest, irsa_annotation, meta
+from mlops_platform.k8s.pipeline_tenant import ProjectPipelines, ProjectPipelinesArgs
 from mlops_platform.k8s.provider import k8s_opts
 
 PROJECT_LABEL = "mlops.io/project"
@@ -57,6 +58,8 @@ class PlatformFacts:
     protect: bool
     provider: k8s.Provider
     peers: netpol.PlatformPeers
+    #: Cool-down of drift-triggered retrains; None when the pipelines component is off.
+    pipelines_cooldown_minutes: int | None = None
 
 
 def quota_spec(project: ProjectConfig) -> Manifest:
@@ -129,6 +132,7 @@ class ProjectTenant(pulumi.ComponentResource):
         workload_role = self._workload_identity(name, project, facts, tags, ns)
         ci_role = self._ci_identity(name, project, facts, tags)
         preview_role = self._ci_preview_identity(name, project, facts, tags)
+        pipeline = self._pipelines(name, project, facts, tags, ns)
         CostBudget(f"{name}-budget", CostBudgetArgs(
             budget_name=naming.iam_name(facts.cluster_name, "project", project.name, limit=100),
             monthly_usd=project.monthly_budget_usd, emails=list(project.owners),
@@ -141,6 +145,8 @@ class ProjectTenant(pulumi.ComponentResource):
             "ecr_repository_url": self.repository.url, "monthly_budget_usd": project.monthly_budget_usd,
             "s3_prefixes": {role: pulumi.Output.concat("s3://", ref.name, "/", naming.project_prefix(project.name))
                             for role, ref in facts.buckets.items() if role in naming.PROJECT_BUCKET_ROLES},
+            "pipeline_service_account": naming.project_pipeline_service_account(project.name) if pipeline else "",
+            "pipeline_role_arn": pipeline.role.arn if pipeline else "",
         }
         self.register_outputs(self.outputs)
 
@@ -170,14 +176,31 @@ class ProjectTenant(pulumi.ComponentResource):
             automount_service_account_token=False, opts=k8s_opts(self, facts.provider, [ns]))
         return role
 
+    def _pipelines(self, name: str, project: ProjectConfig, facts: PlatformFacts, tags: dict[str, str],
+                   ns: pulumi.Resource) -> ProjectPipelines | None:
+        """Pipeline steps get their own IRSA role with the workload's rights (S3 prefixes, ECR pull, key)."""
+        if facts.pipelines_cooldown_minutes is None:
+            return None
+        return ProjectPipelines(f"{name}-pipelines", ProjectPipelinesArgs(
+            project=project.name, namespace=self.ns_name,
+            service_account=naming.project_pipeline_service_account(project.name),
+            role_name=naming.project_role_name(facts.cluster_name, project.name, ProjectRole.PIPELINE),
+            policy=workload_policy(facts, project.name, self.repository.arn),
+            oidc_provider_arn=facts.oidc_provider_arn, oidc_issuer_host=facts.oidc_issuer_host,
+            submitters_group=naming.project_pipeline_submitters(project.name),
+            cooldown_minutes=facts.pipelines_cooldown_minutes, tags=tags, labels={PROJECT_LABEL: project.name},
+            provider=facts.provider, depends_on=(ns,)), pulumi.ResourceOptions(parent=self))
+
     def _ci_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
                      tags: dict[str, str]) -> aws.iam.Role:
         """Pushes images and deploys: trusted on the project's branches and deployment environments only."""
         trust = iam.github_actions_trust(facts.github_oidc_provider_arn, project.github_repo, project.branches,
                                          [facts.env_name])
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI)
+        groups = [naming.project_pipeline_submitters(project.name)] if facts.pipelines_cooldown_minutes else []
         return self._github_role(f"{name}-ci", role_name, trust,
-                                 ci_policy(facts, project.name, self.repository.arn), CI_ACCESS, facts, tags)
+                                 ci_policy(facts, project.name, self.repository.arn), CI_ACCESS, facts, tags,
+                                 groups)
 
     def _ci_preview_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
                              tags: dict[str, str]) -> aws.iam.Role:
@@ -188,14 +211,16 @@ class ProjectTenant(pulumi.ComponentResource):
                                  ci_preview_policy(facts, self.repository.arn), PREVIEW_ACCESS, facts, tags)
 
     def _github_role(self, prefix: str, role_name: str, trust: iam.Doc, policy: iam.Doc, access: tuple[str, str],
-                     facts: PlatformFacts, tags: dict[str, str]) -> aws.iam.Role:
-        """A GitHub Actions role with its inline policy and kubectl access to the project namespace only."""
+                     facts: PlatformFacts, tags: dict[str, str], groups: list[str] | None = None) -> aws.iam.Role:
+        """A GitHub Actions role with its inline policy and kubectl access to the project namespace only
+        (`groups`: Kubernetes groups of its access entry, bound by namespaced RoleBindings only)."""
         role = aws.iam.Role(f"{prefix}-role", name=role_name, assume_role_policy=iam.to_json(trust),
                             max_session_duration=3600, tags=tags, opts=pulumi.ResourceOptions(parent=self))
         aws.iam.RolePolicy(f"{prefix}-policy", role=role.id, policy=iam.to_json(policy),
                            opts=pulumi.ResourceOptions(parent=self))
         entry = aws.eks.AccessEntry(f"{prefix}-access", cluster_name=facts.cluster.name, principal_arn=role.arn,
-                                    type="STANDARD", tags=tags, opts=pulumi.ResourceOptions(parent=self))
+                                    type="STANDARD", kubernetes_groups=groups or None, tags=tags,
+                                    opts=pulumi.ResourceOptions(parent=self))
         suffix, access_policy = access
         aws.eks.AccessPolicyAssociation(
             f"{prefix}-{suffix}", cluster_name=facts.cluster.name, principal_arn=role.arn, policy_arn=access_policy,

@@ -10,10 +10,12 @@ import pulumi
 
 from mlops_platform.aws.layer_outputs import AwsLayer
 from mlops_platform.config.schema import PlatformConfig
+from mlops_platform.core import naming
 from mlops_platform.k8s.alerts import AlertThresholds
 from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementArgs
 from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, Monitoring, MonitoringArgs
 from mlops_platform.k8s.netpol import PlatformPeers
+from mlops_platform.k8s.pipelines import Pipelines, PipelinesArgs
 from mlops_platform.k8s.provider import ClusterAccess, ClusterAccessArgs
 from mlops_platform.k8s.serving import GATEWAY_NAMESPACE, KSERVE_NAMESPACE, ServingStack, ServingStackArgs
 from mlops_platform.k8s.tenancy import PROJECT_LABEL, PlatformFacts, ProjectTenant, github_oidc_provider
@@ -82,6 +84,10 @@ class ClusterLayer(pulumi.ComponentResource):
         if cfg.component_enabled(cfg.training):
             Training(f"{name}-training", TrainingArgs(k8s_version=cfg.cluster.version, provider=self.provider),
                      child)
+        if cfg.component_enabled(cfg.pipelines):
+            Pipelines(f"{name}-pipelines", PipelinesArgs(
+                k8s_version=cfg.cluster.version, provider=self.provider, replicas=cfg.pipelines_replicas,
+                service_monitor=monitoring is not None), child)
         projects = self._tenants(name, cfg, aws_layer)
         self.outputs = ClusterLayerOutputs(mlflow_url, monitoring.prometheus_url if monitoring else "", domain,
                                            projects)
@@ -100,7 +106,10 @@ class ClusterLayer(pulumi.ComponentResource):
             oidc_provider_arn=aws_layer.oidc_provider_arn, oidc_issuer_host=aws_layer.oidc_issuer_host,
             tags=cfg.base_tags, provider=self.provider,
             slack_webhook_url=pulumi.Output.secret(slack) if slack else None,
-            gpu_namespace=GPU_NAMESPACE if cfg.node_pools.gpu else None), opts)
+            gpu_namespace=GPU_NAMESPACE if cfg.node_pools.gpu else None,
+            retrain_namespaces=tuple(naming.project_namespace(p.name) for p in cfg.projects)
+            if retrain_cooldown(cfg) else (),
+            retrain_cooldown_minutes=cfg.pipelines.retrain_cooldown_minutes), opts)
 
     def _tracking(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer, opts: pulumi.ResourceOptions) -> str:
         if not cfg.component_enabled(cfg.tracking) or "models" not in aws_layer.buckets:
@@ -136,7 +145,12 @@ def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, github_arn: Any, pr
         buckets=aws_layer.buckets, s3_key_arn=aws_layer.kms_key_arns["s3"], ecr_key_arn=aws_layer.kms_key_arns["ecr"],
         keep_tagged_images=cfg.registry.keep_tagged_images, untagged_expiry_days=cfg.registry.untagged_expiry_days,
         budget_thresholds_pct=tuple(cfg.budget.alert_thresholds_pct), protect=cfg.is_prod, provider=provider,
-        peers=peers(cfg))
+        peers=peers(cfg), pipelines_cooldown_minutes=retrain_cooldown(cfg))
+
+
+def retrain_cooldown(cfg: PlatformConfig) -> int | None:
+    """Minutes between drift-triggered retrains of a project; None when there is no pipeline engine."""
+    return cfg.pipelines.retrain_cooldown_minutes if cfg.component_enabled(cfg.pipelines) else None
 
 
 def deploy_cluster_layer(cfg: PlatformConfig, aws_layer: AwsLayer, opts: pulumi.ResourceOptions) -> ClusterLayerOutputs:
