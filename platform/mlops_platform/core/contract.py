@@ -75,6 +75,9 @@ class ProjectOutput(_Out):
         default="", description="ServiceAccount the project's pipeline steps run as ('' when pipelines are off).")
     pipeline_role_arn: str = Field(
         default="", description="IRSA role of that ServiceAccount: the project's S3 prefixes and ECR pull.")
+    training_role_arn: str = Field(
+        default="", description="Role continuous training in GitHub Actions assumes to submit and watch the "
+                                "pipeline (namespaced submitter group only; '' when pipelines are off).")
 
 
 class PlatformOutputs(_Out):

@@ -66,8 +66,10 @@ def _rule(resources_: list[str], verbs: list[str], group: str = "argoproj.io") -
 
 
 def executor_rules() -> list[Manifest]:
-    """What a pipeline pod's executor needs: report step results (Argo Workflows >= 3.4), nothing else."""
-    return [_rule(["workflowtaskresults"], ["create", "patch"])]
+    """What a pipeline pod's executor needs: report step results (Argo Workflows >= 3.4) and, for the
+    `ray` training backend, run the training RayJob as a resource step."""
+    return [_rule(["workflowtaskresults"], ["create", "patch"]),
+            _rule(["rayjobs"], ["create", "get", "list", "watch", "patch", "delete"], group="ray.io")]
 
 
 def sensor_rules() -> list[Manifest]:

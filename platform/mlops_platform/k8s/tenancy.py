@@ -133,6 +133,7 @@ class ProjectTenant(pulumi.ComponentResource):
         ci_role = self._ci_identity(name, project, facts, tags)
         preview_role = self._ci_preview_identity(name, project, facts, tags)
         pipeline = self._pipelines(name, project, facts, tags, ns)
+        training_role = self._training_identity(name, project, facts, tags) if pipeline else None
         CostBudget(f"{name}-budget", CostBudgetArgs(
             budget_name=naming.iam_name(facts.cluster_name, "project", project.name, limit=100),
             monthly_usd=project.monthly_budget_usd, emails=list(project.owners),
@@ -147,6 +148,7 @@ class ProjectTenant(pulumi.ComponentResource):
                             for role, ref in facts.buckets.items() if role in naming.PROJECT_BUCKET_ROLES},
             "pipeline_service_account": naming.project_pipeline_service_account(project.name) if pipeline else "",
             "pipeline_role_arn": pipeline.role.arn if pipeline else "",
+            "training_role_arn": training_role.arn if training_role else "",
         }
         self.register_outputs(self.outputs)
 
@@ -191,6 +193,17 @@ class ProjectTenant(pulumi.ComponentResource):
             cooldown_minutes=facts.pipelines_cooldown_minutes, tags=tags, labels={PROJECT_LABEL: project.name},
             provider=facts.provider, depends_on=(ns,)), pulumi.ResourceOptions(parent=self))
 
+    def _training_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
+                           tags: dict[str, str]) -> aws.iam.Role:
+        """Continuous training in GitHub Actions submits the pipeline and watches it, nothing else: no AWS
+        rights but finding the cluster, no EKS access policy, only the namespaced submitter group."""
+        trust = iam.github_actions_trust(facts.github_oidc_provider_arn, project.github_repo, project.branches,
+                                         [facts.env_name])
+        role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.TRAINING)
+        policy = iam.document(iam.statement(["eks:DescribeCluster"], [facts.cluster.arn]))
+        return self._github_role(f"{name}-training", role_name, trust, policy, None, facts, tags,
+                                 [naming.project_pipeline_submitters(project.name)])
+
     def _ci_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
                      tags: dict[str, str]) -> aws.iam.Role:
         """Pushes images and deploys: trusted on the project's branches and deployment environments only."""
@@ -210,7 +223,8 @@ class ProjectTenant(pulumi.ComponentResource):
         return self._github_role(f"{name}-ci-preview", role_name, trust,
                                  ci_preview_policy(facts, self.repository.arn), PREVIEW_ACCESS, facts, tags)
 
-    def _github_role(self, prefix: str, role_name: str, trust: iam.Doc, policy: iam.Doc, access: tuple[str, str],
+    def _github_role(self, prefix: str, role_name: str, trust: iam.Doc, policy: iam.Doc,
+                     access: tuple[str, str] | None,
                      facts: PlatformFacts, tags: dict[str, str], groups: list[str] | None = None) -> aws.iam.Role:
         """A GitHub Actions role with its inline policy and kubectl access to the project namespace only
         (`groups`: Kubernetes groups of its access entry, bound by namespaced RoleBindings only)."""
@@ -221,6 +235,8 @@ class ProjectTenant(pulumi.ComponentResource):
         entry = aws.eks.AccessEntry(f"{prefix}-access", cluster_name=facts.cluster.name, principal_arn=role.arn,
                                     type="STANDARD", kubernetes_groups=groups or None, tags=tags,
                                     opts=pulumi.ResourceOptions(parent=self))
+        if access is None:  # rights come from RoleBindings of `groups` only
+            return role
         suffix, access_policy = access
         aws.eks.AccessPolicyAssociation(
             f"{prefix}-{suffix}", cluster_name=facts.cluster.name, principal_arn=role.arn, policy_arn=access_policy,
