@@ -3,6 +3,7 @@ Kubernetes resource goes through the layer's explicit provider. Plans real varia
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,22 @@ def snapshot(plan: Plan) -> dict[str, Any]:
     return {r.urn: r.inputs for r in plan.resources}
 
 
+MONITORING_RELEASE = ("urn:pulumi:dev::mlops-platform::mlops:k8s:Monitoring$kubernetes:helm.sh/v3:Release::"
+                      "dev-k8s-monitoring-stack")
+
+
+def without_retrain(inputs: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """The monitoring release's inputs minus exactly one project's retrain route and receiver."""
+    out = copy.deepcopy(inputs)
+    config = out["values"]["alertmanager"]["config"]
+    routes = config["route"]["routes"]
+    mine = [r for r in routes if r["receiver"] == f"retrain-{namespace}"]
+    assert len(mine) == 1, routes
+    routes.remove(mine[0])
+    config["receivers"] = [r for r in config["receivers"] if r["name"] != f"retrain-{namespace}"]
+    return out
+
+
 def owned_by(urn: str, project: str) -> bool:
     return f"-project-{project}" in urn.rsplit("::", 1)[1]
 
@@ -50,7 +67,10 @@ def test_adding_a_project_only_adds_that_projects_resources(plans: dict[str, Pla
     added = set(after) - set(before)
     assert added and all(owned_by(u, "new-team") for u in added)
     assert set(before) <= set(after)
-    assert [u for u in before if before[u] != after[u]] == []
+    changed = [u for u in before if before[u] != after[u]]
+    # the one shared change: Alertmanager routes the new project's drift alert to its retrain webhook
+    assert changed == [MONITORING_RELEASE]
+    assert without_retrain(after[MONITORING_RELEASE], "new-team") == before[MONITORING_RELEASE]
     # every Kubernetes resource (and Helm release) is created through the layer's own provider
     k8s = [r for r in monitors[0].registrations if r.custom and r.type.startswith("kubernetes:")]
     assert len(k8s) > 40
@@ -67,4 +87,5 @@ def test_removing_a_project_only_removes_that_projects_resources(plans: dict[str
     removed = set(before) - set(after)
     assert removed and all(owned_by(u, "churn-model") for u in removed)
     assert set(after) <= set(before)
-    assert [u for u in after if before[u] != after[u]] == []
+    assert [u for u in after if before[u] != after[u]] == [MONITORING_RELEASE]
+    assert without_retrain(before[MONITORING_RELEASE], "churn-model") == after[MONITORING_RELEASE]

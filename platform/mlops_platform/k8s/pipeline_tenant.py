@@ -111,13 +111,15 @@ def event_bus_spec() -> Manifest:
                           "persistence": {"volumeSize": "1Gi"}}}
 
 
-def event_source_spec() -> Manifest:
+def event_source_spec(namespace: str) -> Manifest:
     """A webhook Alertmanager posts to (cluster-local: the namespace fence admits only platform namespaces)."""
+    url = contract.drift_webhook_url(namespace).removesuffix(contract.DRIFT_EVENT_PATH)
     return {"eventBusName": EVENT_BUS, "template": _pod_template(),
             "service": {"ports": [{"port": contract.DRIFT_EVENT_PORT,
                                    "targetPort": contract.DRIFT_EVENT_PORT}]},
             "webhook": {contract.DRIFT_EVENT_SOURCE: {"port": str(contract.DRIFT_EVENT_PORT),
-                                                      "endpoint": contract.DRIFT_EVENT_PATH, "method": "POST"}}}
+                                                      "endpoint": contract.DRIFT_EVENT_PATH, "method": "POST",
+                                                      "url": url}}}
 
 
 def retrain_workflow(namespace: str) -> Manifest:
@@ -160,7 +162,8 @@ class ProjectPipelines(pulumi.ComponentResource):
                     {"kind": "Group", "name": args.submitters_group, "apiGroup": "rbac.authorization.k8s.io"}, inside)
         bus = self._custom(f"{name}-eventbus", "EventBus", EVENT_BUS, event_bus_spec(), inside)
         after_bus = k8s_opts(self, args.provider, [*args.depends_on, bus])
-        self._custom(f"{name}-eventsource", "EventSource", contract.DRIFT_EVENT_SOURCE, event_source_spec(), after_bus)
+        self._custom(f"{name}-eventsource", "EventSource", contract.DRIFT_EVENT_SOURCE,
+                     event_source_spec(args.namespace), after_bus)
         self._custom(f"{name}-sensor", "Sensor", "retrain",
                      sensor_spec(args.namespace, sensor_sa, args.cooldown_minutes), after_bus)
         self.register_outputs({"role_arn": self.role.arn, "service_account": args.service_account})
