@@ -18,6 +18,8 @@ from mlops_platform.core.naming import ProjectRole
 class ProjectNames:
     namespace: str
     service_account: str
+    #: The pipeline steps' ServiceAccount (ProjectOutput.pipeline_service_account, or its derived name).
+    pipeline_service_account: str
     ecr_repository_url: str
     ci_role_arn: str
     ci_preview_role_arn: str
@@ -36,6 +38,8 @@ def project_names(slug: str, outputs: PlatformOutputs) -> ProjectNames:
         return ProjectNames(
             namespace=onboarded.namespace,
             service_account=onboarded.service_account,
+            pipeline_service_account=onboarded.pipeline_service_account
+            or naming.project_pipeline_service_account(slug),
             ecr_repository_url=onboarded.ecr_repository_url,
             ci_role_arn=onboarded.ci_role_arn,
             # platforms older than the preview role do not export it: the name it will get
@@ -49,6 +53,7 @@ def project_names(slug: str, outputs: PlatformOutputs) -> ProjectNames:
     return ProjectNames(
         namespace=naming.project_namespace(slug),
         service_account=naming.project_service_account(slug),
+        pipeline_service_account=naming.project_pipeline_service_account(slug),
         ecr_repository_url=f"{registry}/{naming.project_repository(slug)}",
         ci_role_arn=_role_arn(outputs, slug, ProjectRole.CI),
         ci_preview_role_arn=_role_arn(outputs, slug, ProjectRole.CI_PREVIEW),
