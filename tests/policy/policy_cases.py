@@ -9,11 +9,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlops_platform.core.iam import GITHUB_OIDC_HOST
+from mlops_platform.k8s.project_pipeline import (
+    ProjectPipelineArgs,
+    StepResources,
+    TrainingBackend,
+    cron_workflow_spec,
+    workflow_template_spec,
+)
 from policy_plans import (
     ACCOUNT,
     DROP,
     ISSUER,
     OIDC_ARN,
+    IMAGE,
     Add,
     Change,
     Drop,
@@ -68,6 +76,30 @@ def on(type_: str, name: str) -> str:
 
 def deploy(path: str, value: Any) -> Patch:
     return Patch("fraud-serving", path, value)
+
+
+T_WT = "kubernetes:argoproj.io/v1alpha1:WorkflowTemplate"
+WT = on(T_WT, "fraud-pipeline")
+
+
+def pipeline(namespace: str = "fraud", account: Any = "fraud-pipeline", image: str = IMAGE,
+             backend: TrainingBackend = TrainingBackend.JOB, step_account: Any = None) -> Add:
+    """The project's WorkflowTemplate as the platform's ProjectPipeline builds it (GPU training on gpu-l4)."""
+    spec = workflow_template_spec(ProjectPipelineArgs(
+        project="fraud", namespace=namespace, package="fraud", image=image, service_account=account,
+        schedule="0 3 * * 1", backend=backend, train=StepResources(cpu="1", memory="4Gi", gpus=1),
+        gpu_pool="gpu-l4", provider=None))  # type: ignore[arg-type]  # pure builder: no provider used
+    if step_account is not None:
+        spec["templates"][1]["serviceAccountName"] = step_account
+    return Add(res(T_WT, "fraud-pipeline", {"apiVersion": "argoproj.io/v1alpha1", "kind": "WorkflowTemplate",
+                                            "metadata": {"name": "training-pipeline", "namespace": namespace},
+                                            "spec": spec}, ["fraud-ns"]))
+
+
+def cron(namespace: str = "fraud") -> Add:
+    return Add(res("kubernetes:argoproj.io/v1alpha1:CronWorkflow", "fraud-schedule", {
+        "metadata": {"name": "training-pipeline-schedule", "namespace": namespace},
+        "spec": cron_workflow_spec("0 3 * * 1")}, ["fraud-ns"]))
 
 
 CLUSTER = on(T_CLUSTER, "eks")
@@ -347,8 +379,9 @@ CASES: dict[str, Case] = {
                  fail(DEPLOY, deploy(f"{C0}.image", "public.ecr.aws/nginx/nginx"))),
         unknown=u(DEFERRED, deploy(f"{C0}.image", U))),
     "k8s-allowed-registries": Case(
-        passing=(ok(), ok(deploy(f"{C0}.image", "public.ecr.aws/nginx/nginx:1.27"))),
+        passing=(ok(), ok(deploy(f"{C0}.image", "public.ecr.aws/nginx/nginx:1.27")), ok(pipeline())),
         failing=(fail(DEPLOY, deploy(f"{C0}.image", "nginx:1.27")),
+                 fail(WT, pipeline(image="ghcr.io/acme/model:1.0")),
                  fail(DEPLOY, deploy(f"{C0}.image", "ghcr.io/acme/model:1.0"))),
         unknown=u(DEFERRED, deploy(f"{C0}.image", U))),
     "k8s-run-as-non-root": Case(
@@ -445,8 +478,11 @@ CASES: dict[str, Case] = {
                  fail(DEPLOY, deploy(f"{C0}.resources.limits", {"memory": "4Gi", "nvidia.com/gpu": 2}))),
         unknown=u(DEFERRED, deploy(f"{C0}.resources.limits", U))),
     "gpu-workload-tolerates-taint": Case(
-        passing=(ok(), ok(deploy(f"{POD}.tolerations", [{"operator": "Exists"}]))),
+        passing=(ok(), ok(deploy(f"{POD}.tolerations", [{"operator": "Exists"}])), ok(pipeline()),
+                 ok(pipeline(backend=TrainingBackend.RAY))),
         failing=(fail(DEPLOY, deploy(f"{POD}.tolerations", DROP)),
+                 # the pipeline's GPU training step (templates[2]) without the toleration
+                 fail(WT, pipeline(), Patch("fraud-pipeline", "spec.templates.2.tolerations", DROP)),
                  fail(DEPLOY, deploy(f"{POD}.tolerations", [{"key": "nvidia.com/gpu", "value": "false",
                                                              "effect": "NoSchedule"}]))),
         unknown=u(DEFERRED, deploy(f"{POD}.tolerations", U))),
@@ -497,6 +533,11 @@ CASES: dict[str, Case] = {
                  fail(STACK_LEVEL, estimated_monthly_p90_usd=4500.0, monthly_budget_usd=4000.0),
                  fail(ENV_BUDGET, Patch("env-budget", "limitAmount", "2000.00"))),
         unknown=u(DEFERRED, Patch("env-budget", "limitAmount", U))),
+    "pipeline-runs-as-project": Case(
+        passing=(ok(), ok(pipeline(), cron()), ok(pipeline(backend=TrainingBackend.RAY))),
+        failing=(fail(WT, pipeline(namespace="default")), fail(WT, pipeline(account="default")),
+                 fail(WT, pipeline(namespace="kube-system")), fail(WT, pipeline(step_account="fraud-workload"))),
+        unknown=u(DEFERRED, pipeline(account=U))),
     "budget-notifications": Case(
         passing=(ok(),), failing=(fail(ENV_BUDGET, Patch("env-budget", "notifications", [])),
                                   fail(ENV_BUDGET, Patch("env-budget", NOTIFY, []))),
