@@ -5,7 +5,6 @@ retrain webhook, on the rendered config."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
@@ -17,10 +16,10 @@ from mlops_platform.k8s import pipeline_tenant
 from mlops_platform.k8s.alerts import DRIFT_ALERT
 from mlops_platform.k8s.pipelines import JETSTREAM_VERSION, PIPELINES_NAMESPACE
 
+from .argo_schema import ARGO, crd_errors
 from .planview import helm_values, k8s_of
-from .upstream import crd_schema, unknown_values, upstream_values
+from .upstream import unknown_values, upstream_values
 
-ARGO = "argoproj.io"
 #: Maps the charts pass through verbatim into Kubernetes objects or the controller's config map
 #: (argo-helm argo-workflows 1.0.18 templates/controller/workflow-controller-config-map.yaml and
 #: deployment.yaml; argo-events 2.4.22 templates/argo-events-controller/deployment.yaml).
@@ -30,30 +29,6 @@ WORKFLOWS_FREE_FORM = {p: "k8s object" for p in (
     "executor.resources")}
 EVENTS_FREE_FORM = {p: "k8s object" for p in (
     "controller.resources", "controller.containerSecurityContext", "global.securityContext")}
-
-
-def strict(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema with `additionalProperties: false` wherever an object lists its properties, so a
-    misspelt or misplaced field fails instead of being ignored (the API server prunes unknown fields)."""
-    out = copy.deepcopy(schema)
-    stack: list[Any] = [out]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if "properties" in node and "additionalProperties" not in node:
-                node["additionalProperties"] = False
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return out
-
-
-def crd_errors(kind: str, obj: dict[str, Any]) -> list[str]:
-    import jsonschema
-
-    schema = strict(crd_schema(ARGO, kind, "v1alpha1"))
-    validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft4Validator)(schema)
-    return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)]
 
 
 def custom(plan: Plan, kind: str) -> list[Any]:

@@ -19,9 +19,9 @@ from mlops_platform.k8s.project_pipeline import (
 from policy_plans import (
     ACCOUNT,
     DROP,
+    IMAGE,
     ISSUER,
     OIDC_ARN,
-    IMAGE,
     Add,
     Change,
     Drop,

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from mlops_platform.workflows.review import program, review
 
+from k8s.argo_schema import crd_errors
+
 from .support import render
 
 pytestmark = pytest.mark.slow
@@ -33,6 +35,14 @@ def test_infra_plans_with_model_serving_and_passes_review(tmp_path: Path, answer
     custom = [r for r in subject.plan["resources"] if r["type"] == "kubernetes:apiextensions.k8s.io:CustomResource"
               or r["type"].startswith("kubernetes:monitoring.coreos.com")]
     assert custom, "ServiceMonitor and drift PrometheusRule are planned"
+    # the project's pipeline: its WorkflowTemplate and CronWorkflow, as planned, against the Argo schemas
+    argo = {r["inputs"]["kind"]: r["inputs"] for r in subject.plan["resources"]
+            if r["type"].startswith("kubernetes:argoproj.io/")}
+    assert set(argo) == {"WorkflowTemplate", "CronWorkflow"}
+    for kind, obj in argo.items():
+        assert crd_errors(kind, obj) == [], kind
+    train = next(t for t in argo["WorkflowTemplate"]["spec"]["templates"] if t["name"] == "train")
+    assert ("tolerations" in train) == bool(answers.get("gpu_count"))  # GPU training when the project has GPUs
     report = review(subject)
     assert [(f.policy, f.message) for f in report.blocking] == []
     # judged as a project stack on the dev platform: environment-level budget policies do not apply, and

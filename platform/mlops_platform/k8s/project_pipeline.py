@@ -153,7 +153,7 @@ def workflow_template_spec(args: ProjectPipelineArgs) -> Manifest:
         "securityContext": pod_security_context(),
         "volumes": [tmp_volume()[0]],
         "activeDeadlineSeconds": 6 * 3600,
-        "retryStrategy": {"limit": 1, "retryPolicy": "OnError"},
+        "retryStrategy": {"limit": "1", "retryPolicy": "OnError"},
         "templates": [_steps(args), *step_templates(args)],
     }
 
