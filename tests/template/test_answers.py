@@ -7,10 +7,11 @@ from typing import Any
 
 import copier
 import pytest
+from mlops_platform.config.sections import Tier
 from mlops_platform.core.errors import ConfigError, UsageError
+from mlops_platform.core.formats import EMAIL
 from mlops_platform.scaffold.answers import (
     Dataset,
-    Environment,
     OutputsSource,
     PythonVersion,
     ServingMode,
@@ -32,7 +33,7 @@ def test_model_has_exactly_the_questions_of_copier_yml() -> None:
 
 @pytest.mark.parametrize(("question", "enum"), [
     ("python_version", PythonVersion), ("dataset", Dataset), ("serving_mode", ServingMode),
-    ("environments", Environment), ("outputs_source", OutputsSource),
+    ("environments", Tier), ("outputs_source", OutputsSource),
 ])
 def test_choices_match_the_enums(question: str, enum: type) -> None:
     choices = QUESTIONS[question]["choices"]
@@ -116,3 +117,7 @@ def test_copier_validators_agree_with_the_model(tmp_path: Path, name: str, value
         copier.run_copy(str(ROOT), tmp_path / "p", data={**BASE_ANSWERS, name: value}, defaults=True,
                         unsafe=False, quiet=True, vcs_ref="HEAD", pretend=True)
     assert not (tmp_path / "p").exists()
+
+
+def test_copier_checks_owners_with_the_platforms_email_format() -> None:
+    assert f"regex_search('{EMAIL}')" in QUESTIONS["owners"]["validator"]

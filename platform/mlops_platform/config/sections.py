@@ -14,8 +14,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
+from mlops_platform.core.formats import EMAIL
+
 DNS_LABEL = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
-EMAIL = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
 ACCOUNT_ID = r"^\d{12}$"
 REGION = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
 IAM_PRINCIPAL_ARN = r"^arn:aws(-[a-z]+)?:iam::\d{12}:(role|user)/[\w+=,.@/-]+$"

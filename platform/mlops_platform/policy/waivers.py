@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ruamel.yaml import YAML, YAMLError
 
 from mlops_platform.core.errors import WaiverError
+from mlops_platform.core.formats import EMAIL
 
-EMAIL = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
 #: Longest a waiver may run: exceptions get re-reviewed at least yearly.
 MAX_WAIVER_DAYS = 366
 

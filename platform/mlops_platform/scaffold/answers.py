@@ -18,10 +18,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from mlops_platform.config.loader import dotted
+from mlops_platform.config.sections import Tier
 from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
+from mlops_platform.core.formats import EMAIL
 
 SLUG = r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$"
-EMAIL = r"^[^@\s]+@[^@\s]+\.[a-zA-Z]{2,}$"
 GITHUB_REPO = r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$"
 CPU = r"^[0-9]+(\.[0-9]+)?m?$"
 MEMORY = r"^[0-9]+(Mi|Gi)$"
@@ -50,12 +51,6 @@ class Dataset(StrEnum):
 class ServingMode(StrEnum):
     DEPLOYMENT = "deployment"
     KSERVE = "kserve"
-
-
-class Environment(StrEnum):
-    DEV = "dev"
-    STAGING = "staging"
-    PROD = "prod"
 
 
 class OutputsSource(StrEnum):
@@ -110,7 +105,7 @@ class TemplateAnswers(BaseModel):
     serving_memory_request: str | None = _s(MEMORY)
     serving_memory_limit: str | None = _s(MEMORY)
     drift_threshold: float | None = Field(default=None, gt=0, le=10)
-    environments: list[Environment] | None = Field(default=None, min_length=1)
+    environments: list[Tier] | None = Field(default=None, min_length=1)
     # tenancy
     branches: list[Annotated[str, Field(min_length=1)]] | None = Field(default=None, min_length=1)
     gpu_quota: int | None = Field(default=None, ge=0)
