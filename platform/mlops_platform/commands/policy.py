@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlops_platform.errors import UsageError
+from mlops_platform.files import write_text_atomic
 from mlops_platform.policy.catalogue import CATALOGUE, catalogue_json, render_catalogue
 from mlops_platform.policy.config import PRESETS, SCHEMA_FILE, load_config, schema_text, to_pulumi_config
 from mlops_platform.policy.registry import all_specs
@@ -78,7 +79,7 @@ def docs(output: Path = typer.Option(CATALOGUE, "--output", help="Where to write
                 raise UsageError(f"{path} is out of date — fix: run `mlplat policy docs`")
             typer.echo(f"{path} is up to date")
         else:
-            path.write_text(text, encoding="utf-8")
+            write_text_atomic(path, text)
             typer.echo(f"wrote {path} ({what})")
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from mlops_platform.errors import PolicyViolationError, UsageError
+from mlops_platform.files import write_text_atomic
 from mlops_platform.policy.config import PRESETS
 from mlops_platform.policy.render import Format, render
 from mlops_platform.policy.report import Report
@@ -52,8 +53,7 @@ def _emit(report: Report, fmt: Format, output: Path | None, root: Path) -> None:
     if output is None:
         typer.echo(text, nl=False)
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        write_text_atomic(output, text)
         typer.echo(f"wrote {fmt.value} report to {output}", err=True)
 
 

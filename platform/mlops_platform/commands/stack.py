@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from mlops_platform.config import load_stack_file, shipped_envs, stack_file_for
+from mlops_platform.config import env_stack_file, load_stack_file, shipped_envs
 from mlops_platform.engine import run_platform
 from mlops_platform.engine.present import graph, outputs_table, resource_tree, security_table
 from mlops_platform.errors import ConfigError, UsageError
@@ -20,11 +20,7 @@ out = Console()
 def _targets(envs: list[str], stack_files: list[Path]) -> list[Path]:
     if not envs and not stack_files:
         envs = shipped_envs()
-    unknown = [e for e in envs if not stack_file_for(e).is_file()]
-    if unknown:
-        raise UsageError(f"unknown environment(s) {', '.join(unknown)} — fix: use one of {', '.join(shipped_envs())} "
-                         "or pass --stack-file")
-    return [stack_file_for(e) for e in envs] + list(stack_files)
+    return [env_stack_file(e) for e in envs] + list(stack_files)
 
 
 def validate(envs: list[str] = typer.Argument(None, help="Environments (default: all shipped)."),

@@ -22,12 +22,13 @@ import pulumi
 from pulumi.runtime import mocks, settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
-from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from mlops_platform.engine.computed import Ctx
 from mlops_platform.engine.plan import Plan
 from mlops_platform.engine.recorder import SECRET, PlatformMocks, RecordingMonitor
 from mlops_platform.errors import EngineError, MlplatError, UsageError
+from mlops_platform.files import load_yaml, read_text
 
 OutputsResolver = Callable[[str], Mapping[str, Any]]
 
@@ -65,9 +66,10 @@ def _mask_secure(value: Any) -> Any:
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    text = read_text(path, "Pulumi YAML file", "pass a Pulumi project/stack file")
     try:
-        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except Exception as exc:
+        data = load_yaml(text, path, "Pulumi YAML file")
+    except YAMLError as exc:
         raise UsageError(f"{path}: not readable YAML ({exc}) — fix: pass a Pulumi YAML file") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: expected a YAML mapping — fix: pass a Pulumi project/stack file")

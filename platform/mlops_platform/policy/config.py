@@ -188,12 +188,13 @@ def _check_policy_names(cfg: PolicyPackConfig, source: str) -> None:
 
 def load_config(path: Path) -> PolicyPackConfig:
     """A configuration file (YAML or JSON)."""
-    from ruamel.yaml import YAML, YAMLError
+    from ruamel.yaml import YAMLError
 
-    if not path.is_file():
-        raise UsageError(f"{path}: policy configuration file not found — fix: pass an existing file")
+    from mlops_platform.files import load_yaml, read_text
+
+    text = read_text(path, "policy configuration file", "pass an existing file")
     try:
-        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+        data = load_yaml(text, path, "policy configuration file")
     except YAMLError as exc:
         raise ConfigError([ConfigIssue("<root>", f"not valid YAML/JSON: {exc}", file=str(path))],
                           str(path)) from None

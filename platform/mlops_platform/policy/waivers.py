@@ -23,7 +23,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mlops_platform.errors import WaiverError
+from mlops_platform.errors import MlplatError, WaiverError
+from mlops_platform.files import load_yaml, read_text
 
 EMAIL = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
 #: Longest a waiver may run: exceptions get re-reviewed at least yearly.
@@ -111,12 +112,14 @@ def parse_waivers(data: Any, source: str, known_policies: Iterable[str] = (), to
 
 
 def load_waivers(path: Path, known_policies: Iterable[str] = (), today: date | None = None) -> Waivers:
-    from ruamel.yaml import YAML, YAMLError
+    """Read and validate a waivers file; a file that cannot be read or parsed is a WaiverError too."""
+    from ruamel.yaml import YAMLError
 
-    if not path.is_file():
-        raise WaiverError(f"{path}: waivers file not found — fix: pass an existing file or drop --waivers")
     try:
-        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+        data = load_yaml(read_text(path, "waivers file", "pass an existing waivers YAML file or drop --waivers"),
+                         path, "waivers file")
     except YAMLError as exc:
         raise WaiverError(f"{path}: not valid YAML: {exc}") from None
+    except MlplatError as exc:  # unreadable, not UTF-8, too large: the review cannot trust its waivers
+        raise WaiverError(exc.render()) from None
     return parse_waivers(data, str(path), known_policies, today)
