@@ -6,6 +6,7 @@ User errors are `MlplatError`s: printed as one clear message (no traceback) with
 from __future__ import annotations
 
 import importlib
+import itertools
 import os
 import sys
 import traceback
@@ -47,7 +48,7 @@ for _area in _AREAS:
 def wants_json(args: list[str]) -> bool:
     """`--json`, or review's `--format json`, before any `--`: failures are then printed as JSON too."""
     args = args[:args.index("--")] if "--" in args else args
-    pairs = zip(args, args[1:], strict=False)
+    pairs = itertools.pairwise(args)
     return "--json" in args or "--format=json" in args or any(a == "--format" and b == "json" for a, b in pairs)
 
 

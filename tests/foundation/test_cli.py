@@ -121,7 +121,9 @@ def test_plan_of_a_bad_file_exits_3_before_creating_anything(capsys: pytest.Capt
                                                             bad_stack: Path) -> None:
     code, out, err = run(capsys, "plan", "--stack-file", str(bad_stack), "--json")
     assert code == 3
-    assert out == ""
+    error = json.loads(out)["error"]  # --json stays JSON on failure (issue #11)
+    assert (error["code"], error["exit_code"]) == ("config", 3)
+    assert [i["path"] for i in error["issues"]] == ["budget.monthly_usd"]
     assert "budget.monthly_usd" in err
 
 

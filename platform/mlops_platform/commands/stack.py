@@ -9,10 +9,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from mlops_platform.commands import echo_json
 from mlops_platform.config import env_stack_file, load_stack_file, shipped_envs
 from mlops_platform.engine import run_platform
 from mlops_platform.engine.present import graph, outputs_table, resource_tree, security_table
-from mlops_platform.errors import ConfigError, UsageError
+from mlops_platform.errors import ConfigError, ConfigIssue, UsageError
 
 out = Console()
 
@@ -28,14 +29,17 @@ def validate(envs: list[str] = typer.Argument(None, help="Environments (default:
              as_json: bool = typer.Option(False, "--json", help="Machine-readable result.")) -> None:
     """Validate stack configuration; every problem is reported with file, line, field and fix."""
     results: dict[str, list[str]] = {}
+    issues: list[ConfigIssue] = []
     for path in _targets(envs or [], stack_file):
         try:
             load_stack_file(path)
             results[str(path)] = []
         except ConfigError as exc:
             results[str(path)] = [i.render() for i in exc.issues]
+            issues.extend(exc.issues)
+    failure = ConfigError(issues, f"{sum(bool(v) for v in results.values())} file(s)") if issues else None
     if as_json:
-        out.print_json(json.dumps({"valid": not any(results.values()), "files": results}))
+        echo_json({"valid": not issues, "files": results}, failure)
     else:
         for name, issues in results.items():
             mark = "[green]valid[/]" if not issues else f"[red]{len(issues)} error(s)[/]"

@@ -132,15 +132,31 @@ def read_answers(project: Path) -> dict[str, Any]:
 
 def template_versions(src: str) -> list[Version]:
     """Release versions (git tags vX.Y.Z) of a template repository, oldest first."""
+    return [version for version, _ in release_tags(src)]
+
+
+def release_tags(src: str) -> list[tuple[Version, str]]:
+    """(version, tag as spelled, e.g. v1.3.0) of each release of a template repository, oldest first.
+    The tag is what `--vcs-ref` and copier accept; the version is only for ordering."""
     out = git("ls-remote", "--tags", "--refs", src, cwd=Path.cwd())
-    versions = []
+    releases = []
     for line in out.splitlines():
         tag = line.rsplit("refs/tags/", 1)[-1]
         try:
-            versions.append(Version(tag))
+            releases.append((Version(tag), tag))
         except InvalidVersion:
             continue
-    return sorted(v for v in versions if not v.is_prerelease)
+    return sorted(r for r in releases if not r[0].is_prerelease)
+
+
+def committed_answers(project: Path) -> dict[str, Any] | None:
+    """The answers file as committed at HEAD (None before the first commit or when it is untracked)."""
+    text = git("show", f"HEAD:{ANSWERS_FILE}", cwd=project, check=False)
+    try:
+        data = load_yaml(text, f"HEAD:{ANSWERS_FILE}", "answers file") if text else None
+    except (YAMLError, MlplatError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def commit_all(project: Path, message: str) -> bool:
