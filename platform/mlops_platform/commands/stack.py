@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from mlops_platform.commands import echo_json
 from mlops_platform.config import env_stack_file, load_stack_file, shipped_envs
+from mlops_platform.config.loader import stack_warnings
 from mlops_platform.engine import run_platform
 from mlops_platform.engine.present import graph, outputs_table, resource_tree, security_table
 from mlops_platform.errors import ConfigError, ConfigIssue, UsageError
@@ -29,25 +30,32 @@ def validate(envs: list[str] = typer.Argument(None, help="Environments (default:
              as_json: bool = typer.Option(False, "--json", help="Machine-readable result.")) -> None:
     """Validate stack configuration; every problem is reported with file, line, field and fix."""
     results: dict[str, list[str]] = {}
+    warnings: dict[str, list[str]] = {}
     issues: list[ConfigIssue] = []
     for path in _targets(envs or [], stack_file):
         try:
-            load_stack_file(path)
+            warnings[str(path)] = [w.render() for w in stack_warnings(path, load_stack_file(path))]
             results[str(path)] = []
         except ConfigError as exc:
             results[str(path)] = [i.render() for i in exc.issues]
             issues.extend(exc.issues)
     failure = ConfigError(issues, f"{sum(bool(v) for v in results.values())} file(s)") if issues else None
     if as_json:
-        echo_json({"valid": not issues, "files": results}, failure)
+        echo_json({"valid": not issues, "files": results, "warnings": warnings}, failure)
     else:
-        for name, issues in results.items():
-            mark = "[green]valid[/]" if not issues else f"[red]{len(issues)} error(s)[/]"
-            out.print(f"{escape(name)}: {mark}", soft_wrap=True)
-            for issue in issues:
-                out.print(f"  - {escape(issue)}", soft_wrap=True)
-    if any(results.values()):
+        _print_results(results, warnings)
+    if failure is not None:
         raise typer.Exit(ConfigError.exit_code)
+
+
+def _print_results(results: dict[str, list[str]], warnings: dict[str, list[str]]) -> None:
+    for name, problems in results.items():
+        mark = "[green]valid[/]" if not problems else f"[red]{len(problems)} error(s)[/]"
+        out.print(f"{escape(name)}: {mark}", soft_wrap=True)
+        for problem in problems:
+            out.print(f"  - {escape(problem)}", soft_wrap=True)
+        for warning in warnings.get(name, []):
+            out.print(f"  [yellow]warning:[/] {escape(warning)}", soft_wrap=True)
 
 
 def _one(env: str | None, stack_file: Path | None) -> tuple[str | None, Path | None]:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml.error import YAMLError
 
 from mlops_platform.config import schema
-from mlops_platform.config.rules import RuleViolations
+from mlops_platform.config.rules import RuleViolations, check_warnings
 from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.errors import ConfigError, ConfigIssue, UsageError
 from mlops_platform.files import load_yaml, read_text
@@ -118,6 +118,12 @@ def load_stack_file(path: Path) -> PlatformConfig:
     """Validate one stack file; raises ConfigError with every issue."""
     sections, doc = read_stack_config(path)
     return validate_sections(sections, source=str(path), doc=doc, stack=_stack_name(path))
+
+
+def stack_warnings(path: Path, cfg: PlatformConfig) -> list[ConfigIssue]:
+    """Warnings of a valid stack file, located like errors (file, line, dotted path)."""
+    _, doc = read_stack_config(path)
+    return [_located(issue, str(path), doc) for issue in check_warnings(cfg)]
 
 
 def load_env(env: str) -> PlatformConfig:
@@ -235,7 +241,26 @@ def _fix(err: Any, loc: Loc) -> str:
         return f"use {PATTERN_HINTS.get(pattern, 'a value matching ' + pattern)}"
     if kind == "enum":
         return f"use one of {err['ctx']['expected']}"
+    if kind == "string_type" and isinstance(err.get("input"), int | float) and not isinstance(err["input"], bool):
+        hint = PATTERN_HINTS.get(_pattern_at(loc) or "")
+        return ("quote it: YAML reads unquoted digits as a number (and drops leading zeros)"
+                + (f"; use {hint}" if hint else ""))
+    if kind == "finite_number":
+        return "write a finite number (.inf and .nan are not amounts)"
     return "correct the value (see docs/configuration.md)"
+
+
+def _pattern_at(loc: Loc) -> str | None:
+    """The regex a string field at `loc` must match, for a hint that fits the field."""
+    model: Any = PlatformConfig
+    field = None
+    for part in (p for p in loc if isinstance(p, str)):
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        model = _model_of(field.annotation)
+    patterns = [getattr(m, "pattern", None) for m in (field.metadata if field is not None else [])]
+    return next((p for p in patterns if isinstance(p, str)), None)
 
 
 def _fields_at(loc: Loc) -> list[str]:

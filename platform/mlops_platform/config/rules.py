@@ -247,3 +247,25 @@ RULES: tuple[Callable[[PlatformConfig], Issues], ...] = (
 def check_rules(cfg: PlatformConfig) -> list[ConfigIssue]:
     """Every rule violation of a structurally valid config."""
     return [issue for rule in RULES for issue in rule(cfg)]
+
+
+#: RFC 6598 shared address space: not `is_private` to Python, yet routable only inside a network (EKS
+#: documents 100.64.0.0/10 for pod and secondary VPC CIDRs).
+_SHARED_SPACE = ipaddress.IPv4Network("100.64.0.0/10")
+
+
+def network_warnings(cfg: PlatformConfig) -> Issues:
+    net = ipaddress.IPv4Network(cfg.network.cidr)
+    if cfg.network.mode == "managed" and not (net.is_private or net.subnet_of(_SHARED_SPACE)):
+        yield _issue("network.cidr", "is public address space: the VPC would shadow those internet addresses "
+                     "and cannot peer with networks that use them", cfg.network.cidr,
+                     "use a private range (RFC 1918), e.g. 10.20.0.0/16")
+
+
+#: Checks that do not fail validation but are printed by `mlplat validate` as warnings.
+WARNINGS: tuple[Callable[[PlatformConfig], Issues], ...] = (network_warnings,)
+
+
+def check_warnings(cfg: PlatformConfig) -> list[ConfigIssue]:
+    """Every warning of a valid config (allowed, but most likely a mistake)."""
+    return [issue for rule in WARNINGS for issue in rule(cfg)]

@@ -14,6 +14,7 @@ import logging
 import os
 import runpy
 import sys
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,16 @@ def _configure(monitor: RecordingMonitor, project: str, stack: str, preview: boo
         project=project, stack=stack, dry_run=preview, organization="organization", callbacks=None))
 
 
+def raised_at(exc: BaseException, program_dir: Path) -> str:
+    """`file:line` where the program raised: the deepest frame in the program's own files (else the
+    deepest frame at all), so a reviewer is pointed at the line, not at the entry module."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    root = str(program_dir.resolve())
+    own = [f for f in frames if f.filename.startswith(root)]
+    frame = (own or frames or [None])[-1]
+    return f"{frame.filename}:{frame.lineno}" if frame is not None else ""
+
+
 def run(entry_dir: Path, project: str, stack: str, config: Mapping[str, Any], ctx: Ctx,
         stack_outputs: OutputsResolver | None = None, preview: bool = True) -> Plan:
     """Run the program in `entry_dir` (its `__main__.py`) and record what it registers."""
@@ -132,7 +143,8 @@ def run(entry_dir: Path, project: str, stack: str, config: Mapping[str, Any], ct
     except pulumi.RunError as exc:
         raise EngineError(f"{entry}: the program failed: {exc}") from None
     except Exception as exc:
-        raise EngineError(f"{entry}: the program raised {type(exc).__name__}: {exc}") from exc
+        raise EngineError(f"{raised_at(exc, entry_dir) or entry}: the program raised {type(exc).__name__}: "
+                          f"{exc}") from exc
     finally:
         loop.close()
         settings.ROOT.set(None)

@@ -22,9 +22,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from mlops_platform.errors import ConfigError, ConfigIssue, UsageError
+from mlops_platform.strict import StrictNumbers
 
 SCHEMA_FILE = Path(__file__).with_name("config.schema.json")
 PRESETS = ("dev", "staging", "prod")
@@ -56,8 +57,8 @@ class StackKind(StrEnum):
     PROJECT = "project"  # deploys onto a platform environment, whose budget and GPU pools live elsewhere
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Model(StrictNumbers):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class GpuPoolSetting(_Model):

@@ -94,6 +94,19 @@ def _rule_problems(source: str, entries: Iterable[Waiver], known: set[str], toda
     return out
 
 
+def _duplicate_problems(source: str, entries: list[Waiver]) -> list[str]:
+    """A second waiver for the same policy and URN is never used (the first matches): one reviewed entry
+    must be the only one, or a renewal could silently be shadowed by the old expiry."""
+    first: dict[tuple[str, str], int] = {}
+    out = []
+    for i, w in enumerate(entries):
+        seen = first.setdefault((w.policy, w.urn), i)
+        if seen != i:
+            out.append(_problem(source, f"waivers[{i}]", f"duplicates waivers[{seen}] (same policy and urn)",
+                                f"{w.policy} {w.urn}", "keep one entry per policy and urn"))
+    return out
+
+
 def parse_waivers(data: Any, source: str, known_policies: Iterable[str] = (), today: date | None = None) -> Waivers:
     """Validate a waivers document; every problem (file, entry index, field) in one WaiverError."""
     if data is None:
@@ -105,7 +118,8 @@ def parse_waivers(data: Any, source: str, known_policies: Iterable[str] = (), to
         parsed = _WaiversFile.model_validate(data)
     except ValidationError as exc:
         raise WaiverError("\n".join(_schema_problems(source, exc))) from None
-    problems = _rule_problems(source, parsed.waivers, set(known_policies), today or date.today())
+    problems = _rule_problems(source, parsed.waivers, set(known_policies), today or date.today()) \
+        + _duplicate_problems(source, parsed.waivers)
     if problems:
         raise WaiverError("\n".join(problems))
     return Waivers(source, tuple(parsed.waivers))
