@@ -15,7 +15,7 @@ from mlops_platform.errors import ConfigIssue
 from mlops_platform.versions import SUPPORTED_EKS_VERSIONS
 
 if TYPE_CHECKING:
-    from mlops_platform.config.schema import GpuPoolConfig, PlatformConfig, PoolConfig
+    from mlops_platform.config.schema import GpuPoolConfig, PlatformConfig, PoolConfig, ProjectConfig
 
 #: CloudWatch Logs accepts only these retention values.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
@@ -220,23 +220,46 @@ def budget_and_tag_rules(cfg: PlatformConfig) -> Issues:
 
 def project_rules(cfg: PlatformConfig) -> Issues:
     names = [p.name for p in cfg.projects]
-    has_gpu = bool(cfg.node_pools.gpu)
     for i, proj in enumerate(cfg.projects):
         path = f"projects[{i}]"
         if names.count(proj.name) > 1:
             yield _issue(f"{path}.name", "project names must be unique", proj.name, "rename or merge the entries")
         if proj.name in RESERVED_NAMESPACES:
             yield _issue(f"{path}.name", "name is a reserved platform namespace", proj.name, "choose another slug")
-        if proj.gpu_quota and not has_gpu:
-            yield _issue(f"{path}.gpu_quota", "no GPU pool exists to serve this quota", proj.gpu_quota,
-                         "add a node_pools.gpu entry or set gpu_quota: 0")
-        elif proj.gpu_quota > cfg.gpu.max_total_gpus:
-            yield _issue(f"{path}.gpu_quota", "quota exceeds the environment GPU cap", proj.gpu_quota,
-                         f"use at most gpu.max_total_gpus ({cfg.gpu.max_total_gpus})")
+        yield from project_limits(cfg, proj, path)
     total = sum(p.monthly_budget_usd for p in cfg.projects)
     if total > cfg.budget.monthly_usd:
         yield _issue("projects", "project budgets add up to more than the environment budget", total,
                      f"lower project budgets or raise budget.monthly_usd ({cfg.budget.monthly_usd})")
+
+
+def cluster_capacity(cfg: PlatformConfig) -> tuple[int, int]:
+    """(vCPUs, GiB of memory) of every node pool at max_size, counting each pool's largest known type:
+    no namespace quota can be used beyond what the cluster can ever schedule."""
+    vcpus = memory = 0
+    for pool in [cfg.node_pools.system, *cfg.node_pools.gpu]:
+        types = [t for t in (catalog.lookup(n) for n in pool.instance_types) if t is not None]
+        if types:
+            vcpus += pool.max_size * max(t.vcpus for t in types)
+            memory += pool.max_size * max(t.memory_gib for t in types)
+    return vcpus, memory
+
+
+def project_limits(cfg: PlatformConfig, proj: ProjectConfig, path: str) -> Issues:
+    """A project's quotas against the environment's limits (also what `mlplat new` checks answers with)."""
+    if proj.gpu_quota and not cfg.node_pools.gpu:
+        yield _issue(f"{path}.gpu_quota", "no GPU pool exists to serve this quota", proj.gpu_quota,
+                     "add a node_pools.gpu entry or set gpu_quota: 0")
+    elif proj.gpu_quota > cfg.gpu.max_total_gpus:
+        yield _issue(f"{path}.gpu_quota", "quota exceeds the environment GPU cap", proj.gpu_quota,
+                     f"use at most gpu.max_total_gpus ({cfg.gpu.max_total_gpus})")
+    vcpus, memory = cluster_capacity(cfg)
+    if vcpus and proj.cpu_quota > vcpus:
+        yield _issue(f"{path}.cpu_quota", f"quota exceeds the {vcpus} vCPUs the node pools can ever provide",
+                     proj.cpu_quota, f"use at most {vcpus}, or raise the pools' max_size")
+    if memory and proj.memory_quota_gib > memory:
+        yield _issue(f"{path}.memory_quota_gib", f"quota exceeds the {memory} GiB the node pools can ever "
+                     "provide", proj.memory_quota_gib, f"use at most {memory}, or raise the pools' max_size")
 
 
 RULES: tuple[Callable[[PlatformConfig], Issues], ...] = (
