@@ -29,7 +29,7 @@ from mlops_platform.engine.computed import Ctx
 from mlops_platform.engine.plan import Plan
 from mlops_platform.engine.recorder import SECRET, PlatformMocks, RecordingMonitor
 from mlops_platform.errors import EngineError, MlplatError, UsageError
-from mlops_platform.files import load_yaml, read_text
+from mlops_platform.files import kind_of, load_yaml, read_text
 
 OutputsResolver = Callable[[str], Mapping[str, Any]]
 
@@ -80,7 +80,7 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
 def project_name(program_dir: Path) -> tuple[str, Path]:
     """(project name, directory holding the program entry) from the directory's Pulumi.yaml."""
     manifest = program_dir / "Pulumi.yaml"
-    if not manifest.is_file():
+    if kind_of(manifest) == "missing":  # anything else there is reported as what it is
         raise UsageError(f"{program_dir}: no Pulumi.yaml — fix: pass a Pulumi program directory")
     data = read_yaml_mapping(manifest)
     name = data.get("name")
