@@ -59,7 +59,7 @@ def cost(env: str = ENV, as_json: bool = JSON,
                                             help="auto: Pricing API when AWS credentials exist, else the table."),
          no_fail: bool = typer.Option(False, "--no-fail", help="Report a p90 above budget without failing.")) -> None:
     """p50/p90 monthly cost per node pool and in total; fails when p90 exceeds budget.monthly_usd."""
-    estimates = [_estimate(e, prices) for e in [env, *([compare_env] if compare_env else [])]]
+    estimates = [_estimate(e, prices) for e in [env, *([compare_env] if compare_env is not None else [])]]
     if png is not None:
         render.write_png(estimates, png)
     _show(as_json, _cost_json(estimates), _cost_view(estimates, png), _over_budget(estimates, no_fail))
