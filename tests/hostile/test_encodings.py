@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mlops_platform.errors import ConfigError
-from mlops_platform.files import read_text
+from mlops_platform.core.errors import ConfigError
+from mlops_platform.core.files import read_text
 
 from .conftest import Cli, unchanged
 from .test_unreadable import READERS

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mlops_platform.errors import ConfigError
-from mlops_platform.files import MAX_BYTES, MAX_DEPTH, MAX_NODES, load_yaml
+from mlops_platform.core.errors import ConfigError
+from mlops_platform.core.files import MAX_BYTES, MAX_DEPTH, MAX_NODES, load_yaml
 
 from .conftest import Cli, subprocess_mlplat, unchanged
 

@@ -13,7 +13,7 @@ import pytest
 import typer
 from foundation.stackfiles import sections, write_stack
 from mlops_platform.cli import app
-from mlops_platform.commands import stack as stack_commands
+from mlops_platform.cli.commands import stack as stack_commands
 
 from .conftest import Cli, unchanged
 

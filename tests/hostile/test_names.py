@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mlops_platform.config import check_env_name, shipped_envs
-from mlops_platform.config.schema import DNS_LABEL
-from mlops_platform.errors import UsageError
+from mlops_platform.config.sections import DNS_LABEL
+from mlops_platform.core.errors import UsageError
 
 from .conftest import Cli
 

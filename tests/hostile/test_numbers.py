@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mlops_platform.config.loader import _model_of, dotted
 from mlops_platform.config.schema import PlatformConfig
-from mlops_platform.errors import ConfigError
-from mlops_platform.files import finite_json
+from mlops_platform.core.errors import ConfigError
+from mlops_platform.core.files import finite_json
+from mlops_platform.core.strict import _item_annotation, expects_number
 from mlops_platform.scaffold.answers import validate_answers
-from mlops_platform.strict import _item_annotation, expects_number
 from pydantic import BaseModel
 
 from .conftest import Cli, unchanged

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from mlops_platform import files
+from mlops_platform.core import files
 
 from .conftest import Cli, unchanged
 

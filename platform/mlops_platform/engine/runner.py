@@ -25,11 +25,11 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 from ruamel.yaml.error import YAMLError
 
+from mlops_platform.core.errors import EngineError, MlplatError, UsageError
+from mlops_platform.core.files import kind_of, load_yaml, read_text
 from mlops_platform.engine.computed import Ctx
 from mlops_platform.engine.plan import Plan
 from mlops_platform.engine.recorder import SECRET, PlatformMocks, RecordingMonitor
-from mlops_platform.errors import EngineError, MlplatError, UsageError
-from mlops_platform.files import kind_of, load_yaml, read_text
 
 OutputsResolver = Callable[[str], Mapping[str, Any]]
 

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from ruamel.yaml import YAMLError
 
-from mlops_platform.errors import MlplatError, WaiverError
-from mlops_platform.files import load_yaml, read_text
+from mlops_platform.core.errors import MlplatError, WaiverError
+from mlops_platform.core.files import load_yaml, read_text
 
 EMAIL = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
 #: Longest a waiver may run: exceptions get re-reviewed at least yearly.
@@ -127,8 +128,6 @@ def parse_waivers(data: Any, source: str, known_policies: Iterable[str] = (), to
 
 def load_waivers(path: Path, known_policies: Iterable[str] = (), today: date | None = None) -> Waivers:
     """Read and validate a waivers file; a file that cannot be read or parsed is a WaiverError too."""
-    from ruamel.yaml import YAMLError
-
     try:
         data = load_yaml(read_text(path, "waivers file", "pass an existing waivers YAML file or drop --waivers"),
                          path, "waivers file")

@@ -19,9 +19,9 @@ from typing import Any
 
 from mlops_platform.config import load_env, repo_root, shipped_envs
 from mlops_platform.config.rules import project_limits
-from mlops_platform.config.schema import ProjectConfig
-from mlops_platform.contract import PlatformOutputs
-from mlops_platform.errors import ConfigError, ConfigIssue, UsageError
+from mlops_platform.config.sections import ProjectConfig
+from mlops_platform.core.contract import PlatformOutputs
+from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
 
 QUOTAS = ("gpu_quota", "cpu_quota", "memory_quota_gib")
 
