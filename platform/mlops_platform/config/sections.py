@@ -12,9 +12,10 @@ import ipaddress
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, ConfigDict, Field, SecretStr
 
 from mlops_platform.core.formats import EMAIL
+from mlops_platform.core.strict import StrictNumbers
 
 DNS_LABEL = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
 ACCOUNT_ID = r"^\d{12}$"
@@ -34,8 +35,8 @@ def _ipv4_network(value: str) -> str:
 Cidr = Annotated[str, AfterValidator(_ipv4_network)]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+class _Section(StrictNumbers):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False, allow_inf_nan=False)
 
 
 class Tier(StrEnum):
