@@ -18,10 +18,10 @@ from mlops_platform.config.docs import (
     RENDERERS,
     render_configuration_md,
     render_outputs_contract_md,
-    rule_docs,
     write_docs,
 )
 from mlops_platform.config.loader import repo_root
+from mlops_platform.config.rule_docs import rule_docs
 from mlops_platform.core.versions import SUPPORTED_EKS_VERSIONS
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
