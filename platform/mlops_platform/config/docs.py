@@ -64,7 +64,8 @@ def _type(tp: Any, path: str | None = None) -> str:
     return names.get(tp, getattr(tp, "__name__", str(tp)))
 
 
-def _default(info: FieldInfo) -> str:
+def default_cell(info: FieldInfo) -> str:
+    """The default column: generated from the field, so descriptions never restate it."""
     if info.is_required():
         return "**required**"
     value = info.get_default(call_default_factory=True)
@@ -126,7 +127,7 @@ def _model_tables(model: type[BaseModel], path: str, *, nested_paths: bool = Tru
         sub = _model_of(info.annotation)
         sub_path = f"{path}.{name}" + ("[]" if typing.get_origin(info.annotation) is list else "")
         shown = _type(info.annotation, sub_path if nested_paths else None)
-        rows.append(f"| `{name}` | {shown} | {_default(info)} | {cell(_constraints(info))} "
+        rows.append(f"| `{name}` | {shown} | {default_cell(info)} | {cell(_constraints(info))} "
                     f"| {cell(info.description or '')} |")
         if sub is not None and nested_paths:
             nested.append((sub, sub_path))
