@@ -48,27 +48,62 @@ class NewProject:
 
 def new_project(name: str, env: str, dest: Path, data: Mapping[str, Any] | None = None,
                 outputs_file: Path | None = None, offline: bool = False, vcs_ref: str | None = None,
-                src: str | Path | None = None) -> NewProject:
+                src: str | Path | None = None, interactive: bool = False) -> NewProject:
     """Generate a project repository at `dest` wired to platform environment `env`.
 
     `src`: the template (a Git URL such as gh:ORG/mlops-platform, or a checkout; default this checkout).
     The project records it and `copier update` / `mlplat fleet` update from it, so give the URL for
-    repositories other machines will update."""
+    repositories other machines will update. `interactive`: copier asks every question `data` and the
+    platform wiring leave open (a terminal is needed), its defaults taken from the platform outputs."""
     data = dict(data or {})
     if data.setdefault("project_slug", name) != name:
         raise UsageError(f"--data project_slug={data['project_slug']} differs from NAME {name} — fix: drop it")
-    validate_answers(data, ANSWERS_SOURCE)  # bad answers fail before outputs are even read
+    # bad answers fail before outputs are even read; asked ones may still be missing
+    validate_answers({**ASKED_PLACEHOLDERS, **data} if interactive else data, ANSWERS_SOURCE)
     _check_dest(dest)
     src = src or template_source()
     resolved = resolve_outputs(env, outputs_file, offline)
     names = project_names(name, resolved.outputs)
-    answers = validate_answers({**wiring_answers(resolved, names, src), **data}, ANSWERS_SOURCE)
-    answers = with_gpu_pool(answers, resolved)
-    _render(dest, answers, src, vcs_ref)
+    given = {**wiring_answers(resolved, names, src), **data}
+    if interactive:
+        typed = validate_answers({**ASKED_PLACEHOLDERS, **given}, ANSWERS_SOURCE).to_copier_data()
+        _render(dest, {k: v for k, v in typed.items() if k in given}, src, vcs_ref,
+                asked_defaults(resolved, src, given))
+        _check_asked(dest, resolved)
+    else:
+        answers = with_gpu_pool(validate_answers(given, ANSWERS_SOURCE), resolved)
+        _render(dest, answers.to_copier_data(), src, vcs_ref)
     recorded = read_answers(dest)
     git("init", "-q", "-b", "main", cwd=dest)
     commit_all(dest, f"Generate {name} from the mlops-platform template {recorded['_commit']}")
     return NewProject(dest, resolved, names, recorded, project_entry(recorded))
+
+
+#: Stand-ins for required answers the questionnaire will ask, so the given ones validate up front.
+ASKED_PLACEHOLDERS: dict[str, Any] = {"owners": ["asked@example.com"], "github_org": "asked", "cost_center": "asked"}
+
+
+def asked_defaults(resolved: ResolvedOutputs, src: str | Path, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Defaults the questionnaire offers: the environment's owner and cost-center tags, the platform
+    repository's organisation, and the smallest GPU pool of the environment."""
+    out = resolved.outputs
+    org = (github_repo_of(src) or "").partition("/")[0]
+    defaults: dict[str, Any] = {"owners": [out.tags["owner"]] if out.tags.get("owner") else None,
+                                "cost_center": out.tags.get("cost-center"), "github_org": org or None}
+    if out.gpu_pools:
+        pool = min(out.gpu_pools, key=lambda n: (out.gpu_pools[n].gpus_per_node, n))
+        defaults.update(gpu_pool=pool, gpu_type=out.gpu_pools[pool].gpu_type)
+    return {k: v for k, v in defaults.items() if v is not None and k not in given}
+
+
+def _check_asked(dest: Path, resolved: ResolvedOutputs) -> None:
+    """Answers typed at the prompts pass the same checks as scripted ones; if not, nothing stays."""
+    recorded = {k: v for k, v in read_answers(dest).items() if not k.startswith("_")}
+    try:
+        with_gpu_pool(validate_answers(recorded, "answers typed at the prompts"), resolved)
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
 
 
 def with_gpu_pool(answers: TemplateAnswers, resolved: ResolvedOutputs) -> TemplateAnswers:
@@ -111,10 +146,12 @@ def _check_dest(dest: Path) -> None:
         raise UsageError(f"{dest}: already exists and is not an empty directory — fix: pass a new --dest")
 
 
-def _render(dest: Path, answers: TemplateAnswers, src: str | Path, vcs_ref: str | None) -> None:
+def _render(dest: Path, data: Mapping[str, Any], src: str | Path, vcs_ref: str | None,
+            ask_defaults: Mapping[str, Any] | None = None) -> None:
+    """Render validated answers; with `ask_defaults`, copier asks the questions `data` leaves open."""
     created = not dest.exists()
     try:
-        copy_project(dest, answers.to_copier_data(), src, vcs_ref)
+        copy_project(dest, data, src, vcs_ref, ask_defaults)
     except BaseException:
         if created:
             shutil.rmtree(dest, ignore_errors=True)
