@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from mlops_platform.scaffold.outputs import offline_outputs
-from mlops_platform.scaffold.render import read_answers
+from mlops_platform.scaffold.templating import read_answers
 
 from .support import tool
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +17,14 @@ from typing import Any
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 
-from mlops_platform.config.schema import ProjectConfig
-from mlops_platform.contract import GpuPoolOutput
-from mlops_platform.errors import ConfigError, ConfigIssue, TemplateError, UsageError
+from mlops_platform.config.sections import ProjectConfig
+from mlops_platform.core.contract import GpuPoolOutput
+from mlops_platform.core.errors import ConfigError, ConfigIssue, TemplateError, UsageError
 from mlops_platform.scaffold.answers import TemplateAnswers, validate_answers
-from mlops_platform.scaffold.naming import ProjectNames, project_names
+from mlops_platform.scaffold.guards import check_empty, check_limits, check_location, destination
 from mlops_platform.scaffold.outputs import ResolvedOutputs, resolve_outputs
-from mlops_platform.scaffold.render import commit_all, copy_project, git, read_answers, template_source
+from mlops_platform.scaffold.project_names import ProjectNames, project_names
+from mlops_platform.scaffold.templating import commit_all, copy_project, git, read_answers, template_source
 
 #: Fields of a `mlops-platform:projects` entry, in the order the platform team reads them.
 ENTRY_FIELDS = ("name", "owners", "github_repo", "branches", "gpu_quota", "cpu_quota", "memory_quota_gib",
@@ -58,29 +58,45 @@ def new_project(name: str, env: str, dest: Path, data: Mapping[str, Any] | None 
     data = dict(data or {})
     if data.setdefault("project_slug", name) != name:
         raise UsageError(f"--data project_slug={data['project_slug']} differs from NAME {name} — fix: drop it")
-    # bad answers fail before outputs are even read; asked ones may still be missing
+    # bad answers fail before outputs are even read (answers still to be asked stand in meanwhile)
     validate_answers({**ASKED_PLACEHOLDERS, **data} if interactive else data, ANSWERS_SOURCE)
-    _check_dest(dest)
+    check_empty(dest)
     src = src or template_source()
+    check_location(dest, src)
     resolved = resolve_outputs(env, outputs_file, offline)
     names = project_names(name, resolved.outputs)
     given = {**wiring_answers(resolved, names, src), **data}
-    if interactive:
-        typed = validate_answers({**ASKED_PLACEHOLDERS, **given}, ANSWERS_SOURCE).to_copier_data()
-        _render(dest, {k: v for k, v in typed.items() if k in given}, src, vcs_ref,
-                asked_defaults(resolved, src, given))
-        _check_asked(dest, resolved)
-    else:
+    if not interactive:
         answers = with_gpu_pool(validate_answers(given, ANSWERS_SOURCE), resolved)
-        _render(dest, answers.to_copier_data(), src, vcs_ref)
-    recorded = read_answers(dest)
-    git("init", "-q", "-b", "main", cwd=dest)
-    commit_all(dest, f"Generate {name} from the mlops-platform template {recorded['_commit']}")
-    return NewProject(dest, resolved, names, recorded, project_entry(recorded))
+        check_limits(answers.model_dump(), resolved.outputs, ANSWERS_SOURCE)
+    with destination(dest):  # one `new` at a time; removed again when anything below fails
+        if interactive:
+            _copy_asking(dest, given, resolved, src, vcs_ref)
+        else:
+            copy_project(dest, answers.to_copier_data(), src, vcs_ref)
+        recorded = read_answers(dest)
+        entry = project_entry(recorded)
+        check_limits(entry, resolved.outputs, f"{ANSWERS_SOURCE} with the template's defaults")
+        git("init", "-q", "-b", "main", cwd=dest)
+        commit_all(dest, f"Generate {name} from the mlops-platform template {recorded['_commit']}")
+    return NewProject(dest, resolved, names, recorded, entry)
 
 
 #: Stand-ins for required answers the questionnaire will ask, so the given ones validate up front.
 ASKED_PLACEHOLDERS: dict[str, Any] = {"owners": ["asked@example.com"], "github_org": "asked", "cost_center": "asked"}
+PROMPTS_SOURCE = "answers typed at the prompts"
+
+
+def _copy_asking(dest: Path, given: Mapping[str, Any], resolved: ResolvedOutputs, src: str | Path,
+                 vcs_ref: str | None) -> None:
+    """Render with copier's questionnaire for what `given` leaves open; the typed answers then pass the
+    same checks as scripted ones (a failure leaves nothing behind: see `destination`)."""
+    typed = validate_answers({**ASKED_PLACEHOLDERS, **given}, ANSWERS_SOURCE).to_copier_data()
+    copy_project(dest, {k: v for k, v in typed.items() if k in given}, src, vcs_ref,
+                 ask_defaults=asked_defaults(resolved, src, given))
+    recorded = {k: v for k, v in read_answers(dest).items() if not k.startswith("_")}
+    answers = with_gpu_pool(validate_answers(recorded, PROMPTS_SOURCE), resolved)
+    check_limits(answers.model_dump(), resolved.outputs, PROMPTS_SOURCE)
 
 
 def asked_defaults(resolved: ResolvedOutputs, src: str | Path, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -94,16 +110,6 @@ def asked_defaults(resolved: ResolvedOutputs, src: str | Path, given: Mapping[st
         pool = min(out.gpu_pools, key=lambda n: (out.gpu_pools[n].gpus_per_node, n))
         defaults.update(gpu_pool=pool, gpu_type=out.gpu_pools[pool].gpu_type)
     return {k: v for k, v in defaults.items() if v is not None and k not in given}
-
-
-def _check_asked(dest: Path, resolved: ResolvedOutputs) -> None:
-    """Answers typed at the prompts pass the same checks as scripted ones; if not, nothing stays."""
-    recorded = {k: v for k, v in read_answers(dest).items() if not k.startswith("_")}
-    try:
-        with_gpu_pool(validate_answers(recorded, "answers typed at the prompts"), resolved)
-    except BaseException:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise
 
 
 def with_gpu_pool(answers: TemplateAnswers, resolved: ResolvedOutputs) -> TemplateAnswers:
@@ -139,23 +145,6 @@ def _placed(answers: TemplateAnswers, name: str, pool: GpuPoolOutput) -> Templat
     platform names the same way, while pool names differ between environments."""
     model = answers.gpu_type or (pool.gpu_type if pool.gpu_type != "unknown" else None)
     return answers.model_copy(update={"gpu_pool": name, "gpu_type": model})
-
-
-def _check_dest(dest: Path) -> None:
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise UsageError(f"{dest}: already exists and is not an empty directory — fix: pass a new --dest")
-
-
-def _render(dest: Path, data: Mapping[str, Any], src: str | Path, vcs_ref: str | None,
-            ask_defaults: Mapping[str, Any] | None = None) -> None:
-    """Render validated answers; with `ask_defaults`, copier asks the questions `data` leaves open."""
-    created = not dest.exists()
-    try:
-        copy_project(dest, data, src, vcs_ref, ask_defaults)
-    except BaseException:
-        if created:
-            shutil.rmtree(dest, ignore_errors=True)
-        raise
 
 
 def wiring_answers(resolved: ResolvedOutputs, names: ProjectNames, src: str | Path) -> dict[str, Any]:
