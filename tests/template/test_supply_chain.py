@@ -18,8 +18,8 @@ import pytest
 from mlops_platform.scaffold.templating import read_answers
 from ruamel.yaml import YAML
 
-from .support import render, tool
-from .test_generated import PRESETS, WORKFLOWS
+from .support import PRESETS, render, tool
+from .test_generated import WORKFLOWS
 
 pytestmark = pytest.mark.xdist_group("template-generated")
 YAML_SAFE = YAML(typ="safe")
@@ -30,9 +30,9 @@ CHECKOV_FRAMEWORKS = ("github_actions", "dockerfile", "secrets", "kubernetes")
 BASELINE = Path(__file__).with_name("fixtures") / "checkov_baseline.yaml"
 
 
-@pytest.fixture(scope="module", params=list(PRESETS))
-def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return render(tmp_path_factory.mktemp(request.param) / "project", **PRESETS[request.param])
+@pytest.fixture
+def project(generated: Path) -> Path:
+    return generated
 
 
 def _workflow_text(project: Path, name: str) -> str:
