@@ -21,6 +21,15 @@ BASE_ANSWERS: dict[str, Any] = {
     "github_org": "example-org",
     "cost_center": "risk",
 }
+#: The answer presets every generated-project test covers (the `generated` fixture renders each once).
+PRESETS: dict[str, dict[str, Any]] = {
+    "cpu-deployment-all-envs": {},
+    "gpu-kserve-dev-prod": {"dataset": "wine", "gpu_count": 1, "serving_mode": "kserve",
+                            "environments": ["dev", "prod"], "python_version": "3.12"},
+    "long-slug-dev-only": {"project_slug": "long-project-slug-long-project-slug-lonx", "environments": ["dev"],
+                           "python_version": "3.13", "canary_traffic_percent": 0, "serving_replicas": 1},
+}
+
 #: v1.1.0 of the throw-away template moves local MLflow state from mlruns/ to .mlflow/: the embedded
 #: store's default, Makefile, .gitignore and a `_migrations` step that carries a project's state along.
 V110_MIGRATION = """

@@ -15,23 +15,11 @@ import pytest
 from mlops_platform.scaffold.templating import read_answers
 from ruamel.yaml import YAML
 
-from .support import assert_ok, render, run, tool
+from .support import assert_ok, run, tool
 
 pytestmark = pytest.mark.xdist_group("template-generated")
-PRESETS: dict[str, dict[str, Any]] = {
-    "cpu-deployment-all-envs": {},
-    "gpu-kserve-dev-prod": {"dataset": "wine", "gpu_count": 1, "serving_mode": "kserve",
-                            "environments": ["dev", "prod"], "python_version": "3.12"},
-    "long-slug-dev-only": {"project_slug": "long-project-slug-long-project-slug-lonx", "environments": ["dev"],
-                           "python_version": "3.13", "canary_traffic_percent": 0, "serving_replicas": 1},
-}
 WORKFLOWS = ("ci.yml", "cd.yml", "deploy.yml", "continuous-training.yml")
 YAML_SAFE = YAML(typ="safe")
-
-
-@pytest.fixture(scope="module", params=list(PRESETS))
-def generated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return render(tmp_path_factory.mktemp(request.param) / "project", **PRESETS[request.param])
 
 
 

@@ -17,8 +17,7 @@ import pytest
 from mlops_platform.apps.demo_project import run_demo
 from mlops_platform.scaffold.templating import read_answers
 
-from .support import assert_ok, render, run, with_venv_tools
-from .test_generated import PRESETS
+from .support import PRESETS, assert_ok, render, run, with_venv_tools
 
 
 @pytest.mark.slow

@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mlops_platform.workflows.review import program, review
-
 from k8s.argo_schema import crd_errors
+from mlops_platform.workflows.review import program, review
 
 from .support import render
 

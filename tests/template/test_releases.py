@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from mlops_platform.scaffold.fleet import check_one, is_behind, same_commit
-from mlops_platform.scaffold.render import commit_all, copy_project, git, read_answers
+from mlops_platform.scaffold.templating import commit_all, copy_project, git, read_answers
 from packaging.version import Version
 
 from .support import BASE_ANSWERS, ROOT

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mlops_platform.scaffold.render import read_answers
+from mlops_platform.scaffold.templating import read_answers
 from ruamel.yaml import YAML
 
-from .support import render, tool
-from .test_generated import PRESETS, WORKFLOWS
+from .support import PRESETS, assert_ok, render, run, tool
+from .test_generated import WORKFLOWS
 
 pytestmark = pytest.mark.xdist_group("template-generated")
 YAML_SAFE = YAML(typ="safe")
@@ -30,9 +30,9 @@ CHECKOV_FRAMEWORKS = ("github_actions", "dockerfile", "secrets", "kubernetes")
 BASELINE = Path(__file__).with_name("fixtures") / "checkov_baseline.yaml"
 
 
-@pytest.fixture(scope="module", params=list(PRESETS))
-def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return render(tmp_path_factory.mktemp(request.param) / "project", **PRESETS[request.param])
+@pytest.fixture
+def project(generated: Path) -> Path:
+    return generated
 
 
 def _workflow_text(project: Path, name: str) -> str:
@@ -135,14 +135,22 @@ def test_hygiene_files(project: Path) -> None:
     assert _jobs(project, "ci.yml")["template"]["steps"][-1]["name"] == "mlplat fleet check"
 
 
-@pytest.mark.parametrize(("license_id", "phrase"), [("MIT", "MIT License"), ("Apache-2.0", "Apache License")])
-def test_license_answer(tmp_path: Path, license_id: str, phrase: str) -> None:
-    project = render(tmp_path / "p", license=license_id, data_source="dvc")
+@pytest.mark.parametrize(("license_id", "phrase", "source"), [
+    ("MIT", "MIT License", "dvc"), ("Apache-2.0", "Apache License", "s3")])
+def test_license_and_data_source_answers(tmp_path: Path, license_id: str, phrase: str, source: str) -> None:
+    project = render(tmp_path / "p", license=license_id, data_source=source)
     assert phrase in (project / "LICENSE").read_text()
     assert f'license = "{license_id}"' in (project / "pyproject.toml").read_text()
     answers = read_answers(project)
-    assert (project / ".dvc" / "config").read_text().count(answers["data_uri"]) == 1
-    assert 'DATA_ROOT = "data/"' in (project / "src" / answers["package_name"] / "data.py").read_text()
+    data_py = (project / "src" / answers["package_name"] / "data.py").read_text()
+    if source == "dvc":
+        assert (project / ".dvc" / "config").read_text().count(answers["data_uri"]) == 1
+        assert 'DATA_ROOT = "data/"' in data_py
+    else:
+        assert not (project / ".dvc").exists() and '"s3fs>=' in (project / "pyproject.toml").read_text()
+        assert f'DATA_ROOT = "{answers["data_uri"]}"' in data_py and answers["data_uri"].startswith("s3://")
+    assert_ok(run(tool("ruff"), "check", "--no-cache", "src", "tests", cwd=project))
+    assert_ok(run(tool("ruff"), "format", "--check", "--no-cache", "src", "tests", cwd=project))
 
 
 # ---------------------------------------------------------------- checkov as an oracle (slow)

@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from mlops_platform.aws.project_identity import workload_role
 from mlops_platform.core import contract, iam
 from mlops_platform.k8s.manifests import Manifest, container_security_context, meta, pod_security_context, resources
 from mlops_platform.k8s.pipelines import JETSTREAM_VERSION
@@ -171,10 +172,7 @@ class ProjectPipelines(pulumi.ComponentResource):
     def _identity(self, name: str, opts: pulumi.ResourceOptions) -> aws.iam.Role:
         a = self._args
         trust = iam.irsa_trust(a.oidc_provider_arn, a.oidc_issuer_host, a.namespace, a.service_account)
-        role = aws.iam.Role(f"{name}-role", name=a.role_name, assume_role_policy=iam.to_json(trust), tags=a.tags,
-                            opts=pulumi.ResourceOptions(parent=self))
-        aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=iam.to_json(a.policy),
-                           opts=pulumi.ResourceOptions(parent=self))
+        role = workload_role(name, a.role_name, trust, a.policy, a.tags, self)
         k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=meta(a.service_account, a.namespace, a.labels,
                                                                 {"eks.amazonaws.com/role-arn": role.arn}),
                                    automount_service_account_token=False, opts=opts)

@@ -9,7 +9,7 @@ own name, so adding or removing a project never touches another project's resour
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import pulumi
@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 from mlops_platform.aws.budget import CostBudget, CostBudgetArgs
 from mlops_platform.aws.ecr import Repository, RepositoryArgs
 from mlops_platform.aws.layer_outputs import BucketRef
+from mlops_platform.aws.project_identity import github_actions_role, workload_role
 from mlops_platform.config.sections import ProjectConfig
 from mlops_platform.core import iam, naming
 from mlops_platform.core.naming import ProjectRole
@@ -37,29 +38,79 @@ CI_ACCESS = ("edit", "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy
 PREVIEW_ACCESS = ("view", "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PlatformFacts:
-    """What every tenant shares from the environment (built once; each tenant only reads it)."""
+    """What every tenant shares from the environment (built once; each tenant only reads it). All required."""
 
     env_name: str
+    """Environment name."""
     cluster_name: str
+    """EKS cluster name: prefixes the project's IAM role and budget names."""
     k8s_version: str
+    """Kubernetes minor version of the namespace's PSA labels."""
     tags: dict[str, str]
+    """The environment's tags; each project adds its own `project` (and `cost-center`) tag."""
     cluster: aws.eks.Cluster
+    """The cluster: CI roles may describe it and get namespaced access entries on it."""
     oidc_provider_arn: pulumi.Input[str]
+    """The cluster's IRSA OIDC provider (trust of the workload role)."""
     oidc_issuer_host: pulumi.Input[str]
+    """The issuer URL without https:// (IAM condition keys use it)."""
     github_oidc_provider_arn: pulumi.Input[str]
+    """GitHub Actions' OIDC provider (trust of the CI roles)."""
     buckets: dict[str, BucketRef]
+    """The artifact buckets by role; projects get a prefix in the `datasets` and `models` ones."""
     s3_key_arn: pulumi.Input[str]
+    """Key of the artifact buckets."""
     ecr_key_arn: pulumi.Input[str]
+    """Key of the project's ECR repository."""
     keep_tagged_images: int
+    """ECR lifecycle: tagged images kept."""
     untagged_expiry_days: int
+    """ECR lifecycle: days until untagged images expire."""
     budget_thresholds_pct: tuple[int, ...]
+    """Alert thresholds of the project's budget, percent."""
     protect: bool
+    """Protect the project's repository (prod)."""
     provider: k8s.Provider
+    """Kubernetes provider of the cluster."""
     peers: netpol.PlatformPeers
-    #: Cool-down of drift-triggered retrains; None when the pipelines component is off.
+    """Platform namespaces the project namespace admits or reaches."""
     pipelines_cooldown_minutes: int | None = None
+    """Cool-down of drift-triggered retrains; None when the pipelines component is off (no pipeline identity,
+    rights or drift trigger for the project)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProjectTenantArgs:
+    """Arguments of `ProjectTenant`."""
+
+    project: ProjectConfig
+    """The project's entry in the stack's `projects`. Required."""
+    facts: PlatformFacts
+    """What the environment shares with every tenant. Required."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TenantOutputs:
+    """What a tenant exports: the fields of `contract.ProjectOutput`, as outputs (a test keeps them equal)."""
+
+    name: str
+    namespace: str
+    service_account: str
+    workload_role_arn: pulumi.Output[str]
+    ci_role_arn: pulumi.Output[str]
+    ci_preview_role_arn: pulumi.Output[str]
+    ecr_repository_url: pulumi.Output[str]
+    monthly_budget_usd: float
+    s3_prefixes: dict[str, pulumi.Output[str]]
+    pipeline_service_account: str = ""
+    pipeline_role_arn: pulumi.Output[str] | str = ""
+    training_role_arn: pulumi.Output[str] | str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stack-output value, field by field (in the order tenants have always exported them)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def quota_spec(project: ProjectConfig) -> Manifest:
@@ -116,11 +167,11 @@ def ci_preview_policy(facts: PlatformFacts, repository_arn: Any) -> iam.Doc:
 class ProjectTenant(pulumi.ComponentResource):
     """Everything one onboarded project gets; `outputs` matches `contract.ProjectOutput`."""
 
-    outputs: dict[str, Any]
+    outputs: TenantOutputs
 
-    def __init__(self, name: str, project: ProjectConfig, facts: PlatformFacts,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: ProjectTenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:k8s:ProjectTenant", name, None, opts)
+        project, facts = args.project, args.facts
         self.ns_name = naming.project_namespace(project.name)
         self.sa_name = naming.project_service_account(project.name)
         tags = project_tags(facts, project)
@@ -139,18 +190,16 @@ class ProjectTenant(pulumi.ComponentResource):
             monthly_usd=project.monthly_budget_usd, emails=list(project.owners),
             tag_filter=(PROJECT_TAG, project.name), thresholds_pct=facts.budget_thresholds_pct, tags=tags),
             pulumi.ResourceOptions(parent=self))
-        self.outputs = {
-            "name": project.name, "namespace": self.ns_name, "service_account": self.sa_name,
-            "workload_role_arn": workload_role.arn, "ci_role_arn": ci_role.arn,
-            "ci_preview_role_arn": preview_role.arn,
-            "ecr_repository_url": self.repository.url, "monthly_budget_usd": project.monthly_budget_usd,
-            "s3_prefixes": {role: pulumi.Output.concat("s3://", ref.name, "/", naming.project_prefix(project.name))
-                            for role, ref in facts.buckets.items() if role in naming.PROJECT_BUCKET_ROLES},
-            "pipeline_service_account": naming.project_pipeline_service_account(project.name) if pipeline else "",
-            "pipeline_role_arn": pipeline.role.arn if pipeline else "",
-            "training_role_arn": training_role.arn if training_role else "",
-        }
-        self.register_outputs(self.outputs)
+        self.outputs = TenantOutputs(
+            name=project.name, namespace=self.ns_name, service_account=self.sa_name,
+            workload_role_arn=workload_role.arn, ci_role_arn=ci_role.arn, ci_preview_role_arn=preview_role.arn,
+            ecr_repository_url=self.repository.url, monthly_budget_usd=project.monthly_budget_usd,
+            s3_prefixes={role: pulumi.Output.concat("s3://", ref.name, "/", naming.project_prefix(project.name))
+                         for role, ref in facts.buckets.items() if role in naming.PROJECT_BUCKET_ROLES},
+            pipeline_service_account=naming.project_pipeline_service_account(project.name) if pipeline else "",
+            pipeline_role_arn=pipeline.role.arn if pipeline else "",
+            training_role_arn=training_role.arn if training_role else "")
+        self.register_outputs(self.outputs.to_dict())
 
     def _namespace(self, name: str, project: ProjectConfig, facts: PlatformFacts) -> k8s.core.v1.Namespace:
         opts = k8s_opts(self, facts.provider)
@@ -167,16 +216,24 @@ class ProjectTenant(pulumi.ComponentResource):
                            tags: dict[str, str], ns: pulumi.Resource) -> aws.iam.Role:
         trust = iam.irsa_trust(facts.oidc_provider_arn, facts.oidc_issuer_host, self.ns_name, self.sa_name)
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.WORKLOAD)
-        role = aws.iam.Role(f"{name}-workload-role", name=role_name,
-                            assume_role_policy=iam.to_json(trust), tags=tags, opts=pulumi.ResourceOptions(parent=self))
-        aws.iam.RolePolicy(f"{name}-workload-policy", role=role.id,
-                           policy=iam.to_json(workload_policy(facts, project.name, self.repository.arn)),
-                           opts=pulumi.ResourceOptions(parent=self))
+        role = workload_role(f"{name}-workload", role_name, trust,
+                             workload_policy(facts, project.name, self.repository.arn), tags, self)
         k8s.core.v1.ServiceAccount(
             f"{name}-sa", metadata=meta(self.sa_name, self.ns_name, {PROJECT_LABEL: project.name},
                                         irsa_annotation(role.arn)),
             automount_service_account_token=False, opts=k8s_opts(self, facts.provider, [ns]))
         return role
+
+    def _ci_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
+                     tags: dict[str, str]) -> aws.iam.Role:
+        """Pushes images and deploys: trusted on the project's branches and deployment environments only."""
+        trust = iam.github_actions_trust(facts.github_oidc_provider_arn, project.github_repo, project.branches,
+                                         [facts.env_name])
+        role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI)
+        # with pipelines, CI also deploys the WorkflowTemplate and submits runs: the namespaced submitter group
+        groups = [naming.project_pipeline_submitters(project.name)] if facts.pipelines_cooldown_minutes else []
+        return github_actions_role(f"{name}-ci", role_name, trust, ci_policy(facts, project.name, self.repository.arn),
+                                   CI_ACCESS, facts.cluster, self.ns_name, tags, self, groups)
 
     def _pipelines(self, name: str, project: ProjectConfig, facts: PlatformFacts, tags: dict[str, str],
                    ns: pulumi.Resource) -> ProjectPipelines | None:
@@ -201,52 +258,14 @@ class ProjectTenant(pulumi.ComponentResource):
                                          [facts.env_name])
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.TRAINING)
         policy = iam.document(iam.statement(["eks:DescribeCluster"], [facts.cluster.arn]))
-        return self._github_role(f"{name}-training", role_name, trust, policy, None, facts, tags,
-                                 [naming.project_pipeline_submitters(project.name)])
-
-    def _ci_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
-                     tags: dict[str, str]) -> aws.iam.Role:
-        """Pushes images and deploys: trusted on the project's branches and deployment environments only."""
-        trust = iam.github_actions_trust(facts.github_oidc_provider_arn, project.github_repo, project.branches,
-                                         [facts.env_name])
-        role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI)
-        groups = [naming.project_pipeline_submitters(project.name)] if facts.pipelines_cooldown_minutes else []
-        return self._github_role(f"{name}-ci", role_name, trust,
-                                 ci_policy(facts, project.name, self.repository.arn), CI_ACCESS, facts, tags,
-                                 groups)
+        return github_actions_role(f"{name}-training", role_name, trust, policy, None, facts.cluster, self.ns_name,
+                                   tags, self, [naming.project_pipeline_submitters(project.name)])
 
     def _ci_preview_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
                              tags: dict[str, str]) -> aws.iam.Role:
         """`pulumi preview` on pull requests: read-only, so opening a pull request cannot deploy."""
         trust = iam.github_pull_request_trust(facts.github_oidc_provider_arn, project.github_repo)
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI_PREVIEW)
-        return self._github_role(f"{name}-ci-preview", role_name, trust,
-                                 ci_preview_policy(facts, self.repository.arn), PREVIEW_ACCESS, facts, tags)
-
-    def _github_role(self, prefix: str, role_name: str, trust: iam.Doc, policy: iam.Doc,
-                     access: tuple[str, str] | None,
-                     facts: PlatformFacts, tags: dict[str, str], groups: list[str] | None = None) -> aws.iam.Role:
-        """A GitHub Actions role with its inline policy and kubectl access to the project namespace only
-        (`groups`: Kubernetes groups of its access entry, bound by namespaced RoleBindings only)."""
-        role = aws.iam.Role(f"{prefix}-role", name=role_name, assume_role_policy=iam.to_json(trust),
-                            max_session_duration=3600, tags=tags, opts=pulumi.ResourceOptions(parent=self))
-        aws.iam.RolePolicy(f"{prefix}-policy", role=role.id, policy=iam.to_json(policy),
-                           opts=pulumi.ResourceOptions(parent=self))
-        entry = aws.eks.AccessEntry(f"{prefix}-access", cluster_name=facts.cluster.name, principal_arn=role.arn,
-                                    type="STANDARD", kubernetes_groups=groups or None, tags=tags,
-                                    opts=pulumi.ResourceOptions(parent=self))
-        if access is None:  # rights come from RoleBindings of `groups` only
-            return role
-        suffix, access_policy = access
-        aws.eks.AccessPolicyAssociation(
-            f"{prefix}-{suffix}", cluster_name=facts.cluster.name, principal_arn=role.arn, policy_arn=access_policy,
-            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="namespace", namespaces=[self.ns_name]),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]))
-        return role
-
-
-def github_oidc_provider(name: str, tags: dict[str, str],
-                         opts: pulumi.ResourceOptions) -> aws.iam.OpenIdConnectProvider:
-    """The account's GitHub Actions OIDC provider (AWS validates GitHub's certificate chain itself)."""
-    return aws.iam.OpenIdConnectProvider(name, url=f"https://{iam.GITHUB_OIDC_HOST}",
-                                         client_id_lists=["sts.amazonaws.com"], tags=tags, opts=opts)
+        return github_actions_role(f"{name}-ci-preview", role_name, trust,
+                                   ci_preview_policy(facts, self.repository.arn), PREVIEW_ACCESS, facts.cluster,
+                                   self.ns_name, tags, self)

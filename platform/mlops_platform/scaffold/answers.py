@@ -13,15 +13,17 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from mlops_platform.config.loader import dotted
+from mlops_platform.config.sections import Tier
 from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
+from mlops_platform.core.formats import EMAIL
+from mlops_platform.core.strict import StrictNumbers
 
 SLUG = r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$"
-EMAIL = r"^[^@\s]+@[^@\s]+\.[a-zA-Z]{2,}$"
 GITHUB_REPO = r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$"
 CPU = r"^[0-9]+(\.[0-9]+)?m?$"
 MEMORY = r"^[0-9]+(Mi|Gi)$"
@@ -73,12 +75,6 @@ class ServingMode(StrEnum):
     KSERVE = "kserve"
 
 
-class Environment(StrEnum):
-    DEV = "dev"
-    STAGING = "staging"
-    PROD = "prod"
-
-
 class OutputsSource(StrEnum):
     """Where the platform wiring answers came from."""
 
@@ -99,10 +95,10 @@ Email = Annotated[str, Field(pattern=EMAIL)]
 ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$"
 
 
-class TemplateAnswers(BaseModel):
+class TemplateAnswers(StrictNumbers):
     """Every question of `copier.yml`. Required: project_slug, owners, github_org, cost_center."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     # project identity
     project_slug: str = Field(pattern=SLUG)
@@ -134,7 +130,7 @@ class TemplateAnswers(BaseModel):
     serving_memory_request: str | None = _s(MEMORY)
     serving_memory_limit: str | None = _s(MEMORY)
     drift_threshold: float | None = Field(default=None, gt=0, le=10)
-    environments: list[Environment] | None = Field(default=None, min_length=1)
+    environments: list[Tier] | None = Field(default=None, min_length=1)
     # tenancy
     branches: list[Annotated[str, Field(min_length=1)]] | None = Field(default=None, min_length=1)
     gpu_quota: int | None = Field(default=None, ge=0)
