@@ -34,6 +34,8 @@ class PlatformKeysArgs:
     tags: dict[str, str]
     protect: bool
     deletion_window_days: int = 30
+    #: What keys naming service-linked roles wait for (KMS rejects a policy naming a missing principal).
+    role_dependencies: tuple[pulumi.Resource, ...] = ()
 
 
 class PlatformKeys(pulumi.ComponentResource):
@@ -51,7 +53,8 @@ class PlatformKeys(pulumi.ComponentResource):
                 enable_key_rotation=True, rotation_period_in_days=365,
                 deletion_window_in_days=args.deletion_window_days, policy=iam.to_json(policy),
                 tags={**args.tags, "Name": f"{args.env_name}-{purpose}", "mlops.io/key-purpose": purpose},
-                opts=child_opts(self, protect=args.protect))
+                opts=child_opts(self, protect=args.protect,
+                                depends_on=list(args.role_dependencies) if roles else None))
             aws.kms.Alias(f"{name}-{purpose}-alias", name=f"alias/mlops-{args.env_name}-{purpose}",
                           target_key_id=key.key_id, opts=child_opts(self))
             self.keys[purpose] = key

@@ -116,6 +116,13 @@ class ClusterConfig(_Section):
         default_factory=list, description="IAM roles/users given cluster-admin access entries. Default: none.")
     deletion_protection: bool | None = Field(
         default=None, description="EKS deletion protection + Pulumi protect. Default: true in prod, else false.")
+    deployer_role_arns: list[Annotated[str, Field(pattern=IAM_PRINCIPAL_ARN)]] = Field(
+        default_factory=list,
+        description="IAM roles that run `mlplat up` (CI, an operator's SSO role): each gets an access entry and "
+                    "cluster-admin, and the in-VPC runner may assume them. Default: none.")
+    in_vpc_deployer: bool = Field(
+        default=True, description="Provision the in-VPC deploy runner (CodeBuild in the private subnets) that "
+                                  "applies the cluster and tenants layers of a private cluster. Default: true.")
 
 
 class PoolConfig(_Section):
@@ -233,6 +240,25 @@ class TrainingConfig(ComponentToggle):
     """`mlops-platform:training` — KubeRay operator."""
 
 
+class AccountConfig(_Section):
+    """`mlops-platform:account` — what exists once per AWS account (shared by its environments)."""
+
+    create_autoscaling_service_role: bool = Field(
+        default=True,
+        description="Create the AWSServiceRoleForAutoScaling service-linked role the EBS key policy names (a fresh "
+                    "account lacks it; KMS rejects policies naming missing principals). Set false when it exists "
+                    "(`mlplat preflight` says so; any Auto Scaling group creates it). Default: true.")
+
+
+class CiConfig(_Section):
+    """`mlops-platform:ci` — account-wide CI identity."""
+
+    github_oidc_provider_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws(-[a-z]+)?:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$",
+        description="Reuse the account's existing GitHub Actions OIDC provider (one per account; `mlplat preflight` "
+                    "prints its ARN). Default: the aws layer creates it.")
+
+
 class ProjectConfig(_Section):
     """One entry of `mlops-platform:projects` (a tenant)."""
 
@@ -245,6 +271,9 @@ class ProjectConfig(_Section):
     memory_quota_gib: int = Field(default=64, ge=1, description="Memory quota. Default: 64.")
     monthly_budget_usd: float = Field(default=500.0, gt=0, description="Project budget. Default: 500.")
     cost_center: str | None = Field(default=None, description="Default: the environment's cost center.")
+    previous_names: list[DnsLabel] = Field(
+        default_factory=list, description="Former names of a renamed project: its namespace, roles and repository "
+                                          "move to the new name (aliases) instead of being replaced. Default: none.")
 
 
 class PlatformConfig(_Section):
@@ -262,6 +291,8 @@ class PlatformConfig(_Section):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    account: AccountConfig = Field(default_factory=AccountConfig)
+    ci: CiConfig = Field(default_factory=CiConfig)
     projects: list[ProjectConfig] = Field(default_factory=list, description="Tenants. Default: none.")
 
     @model_validator(mode="after")

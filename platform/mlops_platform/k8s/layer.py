@@ -1,5 +1,5 @@
-"""The in-cluster layer of one environment: provider, GPU enablement, serving, monitoring, tracking,
-training and the project tenants, each switched by typed config."""
+"""The in-cluster layer of one environment: provider, GPU enablement, serving, monitoring, tracking and
+training, each switched by typed config (the project tenants are the `tenants` layer, k8s/tenants_layer.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, Monitoring, Moni
 from mlops_platform.k8s.netpol import PlatformPeers
 from mlops_platform.k8s.provider import ClusterAccess, ClusterAccessArgs
 from mlops_platform.k8s.serving import GATEWAY_NAMESPACE, KSERVE_NAMESPACE, ServingStack, ServingStackArgs
-from mlops_platform.k8s.tenancy import PROJECT_LABEL, PlatformFacts, ProjectTenant, github_oidc_provider
+from mlops_platform.k8s.tenancy import PROJECT_LABEL
 from mlops_platform.k8s.tracking import PORT as TRACKING_PORT
 from mlops_platform.k8s.tracking import TRACKING_NAMESPACE, Tracking, TrackingArgs
 from mlops_platform.k8s.training import TRAINING_NAMESPACE, Training, TrainingArgs
@@ -24,12 +24,16 @@ from mlops_platform.layers import AwsLayer
 
 @dataclass(frozen=True)
 class ClusterLayerOutputs:
-    """What the program exports from the in-cluster layer ('' when a component is off)."""
+    """What the program exports from the in-cluster layer ('' when a component is off): the fields of
+    `contract.ClusterLayerOutputs`."""
 
-    mlflow_url: str
-    prometheus_url: str
-    serving_ingress_domain: str
-    projects: dict[str, dict[str, Any]]  # fields of contract.ProjectOutput, values may be Outputs
+    mlflow_url: str | pulumi.Output[str]
+    prometheus_url: str | pulumi.Output[str]
+    serving_ingress_domain: str | pulumi.Output[str]
+
+    def exports(self) -> dict[str, Any]:
+        return {"mlflow_url": self.mlflow_url, "prometheus_url": self.prometheus_url,
+                "serving_ingress_domain": self.serving_ingress_domain}
 
 
 def thresholds(cfg: PlatformConfig) -> AlertThresholds:
@@ -59,10 +63,7 @@ class ClusterLayer(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:k8s:ClusterLayer", name, None, opts)
         env = cfg.environment
-        access = ClusterAccess(f"{name}-access", ClusterAccessArgs(
-            aws_layer.cluster_name, aws_layer.cluster_endpoint, aws_layer.cluster_ca_data, env.region,
-            list(aws_layer.node_groups)), pulumi.ResourceOptions(parent=self))
-        self.provider = access.provider
+        self.provider = cluster_provider(name, aws_layer, env.region, self)
         child = pulumi.ResourceOptions(parent=self)
         monitoring = self._monitoring(name, cfg, aws_layer, child)
         if cfg.node_pools.gpu:
@@ -77,9 +78,7 @@ class ClusterLayer(pulumi.ComponentResource):
         mlflow_url = self._tracking(name, cfg, aws_layer, child)
         if cfg.component_enabled(cfg.training):
             Training(f"{name}-training", TrainingArgs(cfg.cluster.version, self.provider), child)
-        projects = self._tenants(name, cfg, aws_layer)
-        self.outputs = ClusterLayerOutputs(mlflow_url, monitoring.prometheus_url if monitoring else "", domain,
-                                           projects)
+        self.outputs = ClusterLayerOutputs(mlflow_url, monitoring.prometheus_url if monitoring else "", domain)
         self.register_outputs({"mlflow_url": mlflow_url, "serving_ingress_domain": domain})
 
     def _monitoring(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
@@ -107,25 +106,14 @@ class ClusterLayer(pulumi.ComponentResource):
             replicas=2 if cfg.is_prod else 1, client_label=PROJECT_LABEL,
             monitoring_namespace=peers(cfg).monitoring_namespace), opts).url
 
-    def _tenants(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer) -> dict[str, dict[str, Any]]:
-        github = aws_layer.github_oidc_provider_arn
-        if github is None:  # once per environment, whether or not projects exist yet (stable on add/remove)
-            github = github_oidc_provider(f"{name}-github-oidc", cfg.base_tags,
-                                          pulumi.ResourceOptions(parent=self)).arn
-        facts = platform_facts(cfg, aws_layer, github, self.provider)
-        return {p.name: ProjectTenant(f"{name}-project-{p.name}", p, facts, pulumi.ResourceOptions(parent=self)).outputs
-                for p in cfg.projects}
 
-
-def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, github_arn: Any, provider: Any) -> PlatformFacts:
-    return PlatformFacts(
-        env_name=cfg.environment.name, cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version,
-        tags=cfg.base_tags, cluster=aws_layer.cluster, oidc_provider_arn=aws_layer.oidc_provider_arn,
-        oidc_issuer_host=aws_layer.oidc_issuer_host, github_oidc_provider_arn=github_arn,
-        buckets=aws_layer.buckets, s3_key_arn=aws_layer.kms_key_arns["s3"], ecr_key_arn=aws_layer.kms_key_arns["ecr"],
-        keep_tagged_images=cfg.registry.keep_tagged_images, untagged_expiry_days=cfg.registry.untagged_expiry_days,
-        budget_thresholds_pct=tuple(cfg.budget.alert_thresholds_pct), protect=cfg.is_prod, provider=provider,
-        peers=peers(cfg))
+def cluster_provider(name: str, aws_layer: AwsLayer, region: str, parent: pulumi.Resource) -> Any:
+    """The layer's Kubernetes provider. Its kubeconfig reads the `aws` layer's endpoint, which that layer
+    publishes only once every deployer's access entry is associated (layers.AwsLayer.cluster_endpoint);
+    node groups exist before: the `aws` layer is applied first."""
+    return ClusterAccess(f"{name}-access", ClusterAccessArgs(
+        aws_layer.cluster_name, aws_layer.cluster_endpoint, aws_layer.cluster_ca_data, region),
+        pulumi.ResourceOptions(parent=parent)).provider
 
 
 def deploy_cluster_layer(cfg: PlatformConfig, aws_layer: AwsLayer, opts: pulumi.ResourceOptions) -> ClusterLayerOutputs:

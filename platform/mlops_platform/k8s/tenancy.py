@@ -44,7 +44,8 @@ class PlatformFacts:
     cluster_name: str
     k8s_version: str
     tags: dict[str, str]
-    cluster: aws.eks.Cluster
+    cluster_arn: pulumi.Input[str]
+    eks_cluster_name: pulumi.Input[str]  # the cluster's name as an Output of the aws layer (ordering)
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer_host: pulumi.Input[str]
     github_oidc_provider_arn: pulumi.Input[str]
@@ -100,14 +101,14 @@ def ci_policy(facts: PlatformFacts, project: str, repository_arn: Any) -> iam.Do
     if "datasets" in facts.buckets:
         stmts += iam.s3_prefix_access(facts.buckets["datasets"].arn, prefix, write=False)
     return iam.document(*stmts, *iam.ecr_access([repository_arn], push=True), iam.kms_use([facts.s3_key_arn]),
-                        iam.statement(["eks:DescribeCluster"], [facts.cluster.arn]))
+                        iam.statement(["eks:DescribeCluster"], [facts.cluster_arn]))
 
 
 def ci_preview_policy(facts: PlatformFacts, repository_arn: Any) -> iam.Doc:
     """Pull-request previews look up the cluster and read the project's images; they push and publish nothing."""
     return iam.document(*iam.ecr_access([repository_arn], push=False),
                         iam.statement(["ecr:DescribeImages"], [repository_arn]),
-                        iam.statement(["eks:DescribeCluster"], [facts.cluster.arn]))
+                        iam.statement(["eks:DescribeCluster"], [facts.cluster_arn]))
 
 
 class ProjectTenant(pulumi.ComponentResource):
@@ -192,18 +193,11 @@ class ProjectTenant(pulumi.ComponentResource):
                             max_session_duration=3600, tags=tags, opts=pulumi.ResourceOptions(parent=self))
         aws.iam.RolePolicy(f"{prefix}-policy", role=role.id, policy=iam.to_json(policy),
                            opts=pulumi.ResourceOptions(parent=self))
-        entry = aws.eks.AccessEntry(f"{prefix}-access", cluster_name=facts.cluster.name, principal_arn=role.arn,
+        entry = aws.eks.AccessEntry(f"{prefix}-access", cluster_name=facts.eks_cluster_name, principal_arn=role.arn,
                                     type="STANDARD", tags=tags, opts=pulumi.ResourceOptions(parent=self))
         suffix, access_policy = access
         aws.eks.AccessPolicyAssociation(
-            f"{prefix}-{suffix}", cluster_name=facts.cluster.name, principal_arn=role.arn, policy_arn=access_policy,
+            f"{prefix}-{suffix}", cluster_name=facts.eks_cluster_name, principal_arn=role.arn, policy_arn=access_policy,
             access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="namespace", namespaces=[self.ns_name]),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]))
         return role
-
-
-def github_oidc_provider(name: str, tags: dict[str, str],
-                         opts: pulumi.ResourceOptions) -> aws.iam.OpenIdConnectProvider:
-    """The account's GitHub Actions OIDC provider (AWS validates GitHub's certificate chain itself)."""
-    return aws.iam.OpenIdConnectProvider(name, url=f"https://{iam.GITHUB_OIDC_HOST}",
-                                         client_id_lists=["sts.amazonaws.com"], tags=tags, opts=opts)

@@ -1,0 +1,1 @@
+"""The stack programs of an environment's layers (see mlops_platform.layers): `aws`, `cluster`, `tenants`."""
