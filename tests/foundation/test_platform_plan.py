@@ -15,6 +15,7 @@ from mlops_platform.aws.network import nat_gateway_count, subnet_plan
 from mlops_platform.config import PlatformConfig, shipped_envs
 from mlops_platform.config.rules import LOG_RETENTION_DAYS, pool_gpu_type, pool_max_gpus_per_node
 from mlops_platform.engine import Plan, Resource
+from mlops_platform.layers import LAYER_PROJECTS
 
 from .assertions import (
     BASE_TAG_KEYS,
@@ -296,10 +297,12 @@ def test_control_plane_log_group_exists_before_the_cluster(plan: Plan, cfg: Plat
 
 
 def test_exactly_the_configured_admins_get_cluster_admin(plan: Plan, cfg: PlatformConfig) -> None:
-    arns = cfg.cluster.admin_principal_arns
+    """Admins, deployers and the in-VPC runner's role (issue #9: whoever runs `up` gets access explicitly)."""
+    arns = [*cfg.cluster.admin_principal_arns, *cfg.cluster.deployer_role_arns]
+    runner = f"arn:aws:iam::{cfg.environment.account_id}:role/{cfg.cluster_name}-deployer"
     associations = plan.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
     cluster_wide = {a.get("principalArn") for a in associations if a.get("accessScope.type") == "cluster"}
-    assert cluster_wide == set(arns)
+    assert cluster_wide == {*arns, runner} if cfg.in_vpc_deployer else set(arns)
     for arn in arns:
         entry = by_input(plan, "aws:eks/accessEntry:AccessEntry", "principalArn", arn)
         assert entry.get("type") == "STANDARD"
@@ -409,20 +412,26 @@ def test_protection_follows_the_tier_in_the_aws_layer(plan: Plan, cfg: PlatformC
 
 
 def test_explicit_aws_provider_pins_region_and_account(plan: Plan, cfg: PlatformConfig) -> None:
-    [provider] = plan.of_type("pulumi:providers:aws")
-    assert provider.name == f"aws-{cfg.environment.name}"
-    assert json.loads(provider.get("allowedAccountIds")) == [cfg.environment.account_id]
-    assert provider.get("region") == cfg.environment.region
-    assert json.loads(provider.get("defaultTags")) == {"tags": cfg.base_tags}
+    """One explicit provider per layer stack (split of issue #9: aws, cluster, tenants), all pinned alike."""
+    providers = plan.of_type("pulumi:providers:aws")
+    name = cfg.environment.name
+    assert sorted(p.name for p in providers) == sorted([f"aws-{name}", f"aws-{name}-cluster", f"aws-{name}-tenants"])
+    for provider in providers:
+        assert json.loads(provider.get("allowedAccountIds")) == [cfg.environment.account_id]
+        assert provider.get("region") == cfg.environment.region
+        assert json.loads(provider.get("defaultTags")) == {"tags": cfg.base_tags}
 
 
 def test_every_aws_resource_is_created_through_the_explicit_provider(plan: Plan) -> None:
-    """The plan (and so its JSON, which reviews read for provider defaultTags) names each one's provider."""
-    [provider] = plan.of_type("pulumi:providers:aws")
+    """The plan (and so its JSON, which reviews read for provider defaultTags) names each one's provider:
+    the explicit provider of the resource's own layer stack."""
+    providers = {p.urn: p for p in plan.of_type("pulumi:providers:aws")}
     aws = [r for r in plan.custom_resources() if r.type.startswith("aws:")]
     assert len(aws) > 100
-    assert {r.provider.rsplit("::", 1)[0] for r in aws if r.provider} == {provider.urn}
     assert all(r.provider for r in aws)
+    for r in aws:
+        provider_urn = r.provider.rsplit("::", 1)[0]
+        assert provider_urn in providers and provider_urn.split("::")[1] == r.urn.split("::")[1], r.urn
     by_urn = {r["urn"]: r for r in plan.to_json()["resources"]}
     assert all(by_urn[r.urn]["provider"] == r.provider for r in aws)
 
@@ -431,16 +440,19 @@ def test_every_aws_resource_is_created_through_the_explicit_provider(plan: Plan)
 
 def test_every_resource_is_a_named_child_of_its_component(plan: Plan) -> None:
     by_urn = plan.by_urn()
-    stack_urn = f"urn:pulumi:{plan.stack}::mlops-platform::pulumi:pulumi:Stack::mlops-platform-{plan.stack}"
+    # One stack per layer (issue #9); each layer's Pulumi project names its stack resource.
+    stack_urns = {f"urn:pulumi:{plan.stack}::{p}::pulumi:pulumi:Stack::{p}-{plan.stack}" for p in LAYER_PROJECTS.values()}
     components = [r for r in plan.resources if not r.custom]
     assert len(components) >= 7
     for comp in components:  # top-level, or nested in another component under its name
         parent = by_urn.get(comp.parent or "")
-        assert comp.parent == stack_urn or (parent is not None and not parent.custom
-                                            and comp.name.startswith(f"{parent.name}-")), comp.name
+        assert comp.parent in stack_urns or (parent is not None and not parent.custom
+                                             and comp.name.startswith(f"{parent.name}-")), comp.name
     for res in plan.custom_resources():
-        if res.type.startswith("pulumi:providers:") and res.parent == stack_urn:
-            continue  # the explicit aws provider every component inherits
+        if res.type.startswith("pulumi:providers:") and res.parent in stack_urns:
+            continue  # the explicit aws provider every component of a layer inherits
+        if res.type == "pulumi:pulumi:StackReference" and res.parent in stack_urns:
+            continue  # a layer reading the layers below
         parent = by_urn.get(res.parent or "")
         assert parent is not None and not parent.custom, f"{res.name} has no component parent"
         assert res.name.startswith(f"{parent.name}-"), f"{res.name} is not named after {parent.name}"

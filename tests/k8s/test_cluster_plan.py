@@ -7,6 +7,7 @@ import json
 
 from kubernetes_validate import utils as kv
 from mlops_platform import contract, iam, naming
+from mlops_platform.aws.account import github_oidc_provider_arn
 from mlops_platform.config import PlatformConfig
 from mlops_platform.engine import Plan
 from mlops_platform.engine.recorder import SECRET
@@ -122,7 +123,15 @@ def test_ci_roles_trust_only_the_projects_repository_through_github_oidc(plan: P
         preview = next(d for r, _, d in policy_docs([roles[f"{cfg.cluster_name}-{p.name}-ci-preview"]]))
         assert preview["Statement"][0]["Condition"] == {"StringEquals": {
             f"{host}:aud": "sts.amazonaws.com", f"{host}:sub": f"repo:{p.github_repo}:pull_request"}}
-    assert len(k8s_of(plan, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")) == 1
+        # Every CI trust names the account's one GitHub provider, which the aws layer owns (created here,
+        # or reused through ci.github_oidc_provider_arn).
+        for role in (f"{cfg.cluster_name}-{p.name}-ci", f"{cfg.cluster_name}-{p.name}-ci-preview"):
+            trust = json.loads(roles[role].get("assumeRolePolicy"))
+            assert trust["Statement"][0]["Principal"] == {"Federated": github_oidc_provider_arn(cfg.environment.account_id)}
+    github = [r for r in plan.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+              if r.get("url") == f"https://{host}"]
+    assert len(github) == 1 and "mlops-platform-aws::" in github[0].urn
+    assert k8s_of(plan, "aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
 
 
 WRITES = ("ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
@@ -140,7 +149,7 @@ def test_pull_request_previews_read_and_never_write(plan: Plan, cfg: PlatformCon
     associations = k8s_of(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
     access = {r.name: r.get("policyArn") for r in associations if "-ci-" in r.name}
     for p in cfg.projects:
-        stem = f"{cfg.environment.name}-k8s-project-{p.name}"
+        stem = f"{cfg.environment.name}-tenants-project-{p.name}"
         assert access[f"{stem}-ci-preview-view"].endswith("/AmazonEKSViewPolicy")
         assert access[f"{stem}-ci-edit"].endswith("/AmazonEKSEditPolicy")
 

@@ -61,5 +61,6 @@ class AccountPrerequisites(pulumi.ComponentResource):
             self.autoscaling_role = aws.iam.ServiceLinkedRole(
                 f"{name}-autoscaling-role", aws_service_name=AUTOSCALING_SERVICE,
                 description="Auto Scaling (EKS managed node groups); named by the platform's EBS key policy",
+                tags=args.tags,
                 opts=child_opts(self, retain=True))
         self.register_outputs({"githubOidcProviderArn": self.github_oidc_provider_arn})

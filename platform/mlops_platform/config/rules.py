@@ -104,6 +104,10 @@ def cluster_rules(cfg: PlatformConfig) -> Issues:
     if cl.log_retention_days not in LOG_RETENTION_DAYS:
         yield _issue("cluster.log_retention_days", "not a CloudWatch retention value", cl.log_retention_days,
                      f"use one of {LOG_RETENTION_DAYS}")
+    if cl.in_vpc_deployer is True and not cl.deployer_role_arns:
+        yield _issue("cluster.deployer_role_arns", "the in-VPC deploy runner needs a role to deploy as", [],
+                     "list the role `mlplat up` runs as (it must trust the runner role <cluster>-deployer), "
+                     "or set cluster.in_vpc_deployer: false and deploy from a machine that reaches the API")
     if not cl.admin_principal_arns:
         yield _issue("cluster.admin_principal_arns", "no cluster administrator: nobody could reach the cluster",
                      [], "list at least one IAM role ARN (the cluster creator gets no implicit admin)")

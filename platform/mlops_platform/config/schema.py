@@ -120,9 +120,10 @@ class ClusterConfig(_Section):
         default_factory=list,
         description="IAM roles that run `mlplat up` (CI, an operator's SSO role): each gets an access entry and "
                     "cluster-admin, and the in-VPC runner may assume them. Default: none.")
-    in_vpc_deployer: bool = Field(
-        default=True, description="Provision the in-VPC deploy runner (CodeBuild in the private subnets) that "
-                                  "applies the cluster and tenants layers of a private cluster. Default: true.")
+    in_vpc_deployer: bool | None = Field(
+        default=None, description="Provision the in-VPC deploy runner (CodeBuild in the private subnets) that "
+                                  "applies the cluster and tenants layers of a private cluster, as the first "
+                                  "deployer role. Default: on when deployer_role_arns lists a role.")
 
 
 class PoolConfig(_Section):
@@ -316,6 +317,11 @@ class PlatformConfig(_Section):
     @property
     def cluster_name(self) -> str:
         return f"{self.environment.name_prefix}-{self.environment.name}"
+
+    @property
+    def in_vpc_deployer(self) -> bool:
+        on = self.cluster.in_vpc_deployer
+        return bool(self.cluster.deployer_role_arns) if on is None else on
 
     @property
     def deletion_protection(self) -> bool:

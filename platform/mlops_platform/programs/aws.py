@@ -63,7 +63,7 @@ def build_aws_layer(cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> AwsLay
     access = [*cluster.admin_associations, *DeployerAccess(f"{name}-deployers", DeployerAccessArgs(
         cluster_name=cluster.cluster.name, principal_arns=deployer_principals(cfg), tags=tags), opts).associations]
     runner_project: pulumi.Output[str] = pulumi.Output.from_input("")
-    if cfg.cluster.in_vpc_deployer:
+    if cfg.in_vpc_deployer:
         runner = InVpcRunner(f"{name}-runner", InVpcRunnerArgs(
             env_name=name, runner_name=runner_name(cfg), account_id=env.account_id, region=env.region,
             vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids,
