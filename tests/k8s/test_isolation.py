@@ -59,7 +59,8 @@ def test_adding_a_project_only_adds_that_projects_resources(plans: dict[str, Pla
     assert len(k8s) > 40
     for r in k8s:
         project = r.urn.split("::")[1]
-        assert r.provider.rsplit("::", 1)[0].endswith(f"::{project}::pulumi:providers:kubernetes::{expected[project]}")
+        provider = r.provider.rsplit("::", 1)[0]
+        assert provider.split("::")[1] == project and provider.endswith(f"$pulumi:providers:kubernetes::{expected[project]}")
 
 
 @pytest.mark.slow
