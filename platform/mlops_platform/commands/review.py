@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from mlops_platform.errors import PolicyViolationError, UsageError
+from mlops_platform.layers import Layer
 from mlops_platform.policy.config import PRESETS
 from mlops_platform.policy.render import Format, render
 from mlops_platform.policy.report import Report
@@ -20,7 +21,7 @@ from mlops_platform.policy.review import Subject, environment, plan_file, progra
 
 
 def _subject(env: str | None, program_dir: Path | None, plan: Path | None, stack: str | None,
-             config_file: Path | None, tier: str | None) -> Subject:
+             config_file: Path | None, tier: str | None, layer: Layer | None = None) -> Subject:
     given = [name for name, v in (("ENV", env), ("--program", program_dir), ("--plan", plan)) if v is not None]
     if len(given) != 1:
         raise UsageError("review exactly one of ENV, --program DIR or --plan FILE"
@@ -29,10 +30,12 @@ def _subject(env: str | None, program_dir: Path | None, plan: Path | None, stack
         raise UsageError(f"--tier {tier!r}: use one of {', '.join(PRESETS)}")
     if (stack or config_file) and program_dir is None:
         raise UsageError("--stack and --config-file apply to --program only")
+    if layer is not None and env is None:
+        raise UsageError("--layer applies to an environment (ENV) only")
     if env is not None:
         if tier is not None:
             raise UsageError("--tier applies to --program/--plan; an environment is judged by its own tier")
-        return environment(env)
+        return environment(env, layer)
     if program_dir is not None:
         return program(program_dir, stack, config_file, tier)
     assert plan is not None
@@ -70,10 +73,12 @@ def review_command(
                                        "settings) instead of the tier preset."),
     tier: str = typer.Option(None, "--tier", help="Preset for --program/--plan: dev | staging | prod (default: "
                              "the tier of the platform environment a program references, else prod)."),
+    layer: Layer = typer.Option(None, "--layer", help="Review one layer stack of ENV: aws | cluster | tenants "
+                                "(default: all)."),
 ) -> None:
     """Review infrastructure against the policy pack, as `pulumi preview --policy-pack` would."""
     root = Path(os.environ.get("MLPLAT_ROOT") or _repo_root())
-    subject = _subject(env, program_dir, plan, stack, config_file, tier)
+    subject = _subject(env, program_dir, plan, stack, config_file, tier, layer)
     report = review(subject, resolve_waivers(waivers, root), policy_config)
     _emit(report, fmt, output, root)
     if not report.passed:

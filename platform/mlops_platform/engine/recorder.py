@@ -7,6 +7,7 @@ engine receives them (camelCase, secrets and unknowns still marked) and masks se
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,9 +91,41 @@ class RecordingMonitor(mocks.MockMonitor):
         self.registrations: list[Registration] = []
         self.stack_urn: str | None = None
         self.stack_outputs: dict[str, Any] = {}
+        self._thread_loops: set[asyncio.AbstractEventLoop] = set()
+
+    def _track_thread_loop(self) -> None:
+        # MockMonitor gives each worker thread its own event loop and never closes it; left to the
+        # garbage collector, a later run's collection prints "Invalid file descriptor" noise.
+        if threading.current_thread() is threading.main_thread():
+            return
+        try:
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        except RuntimeError:  # this call made none
+            return
+        with self._lock:
+            self._thread_loops.add(loop)
+
+    def close_thread_loops(self) -> None:
+        """Close the worker threads' event loops (call once the program has finished)."""
+        with self._lock:
+            loops, self._thread_loops = self._thread_loops, set()
+        for loop in loops:
+            if not loop.is_running() and not loop.is_closed():
+                loop.close()
+
+    def Invoke(self, request: Any) -> Any:
+        response = super().Invoke(request)
+        self._track_thread_loop()
+        return response
+
+    def ReadResource(self, request: Any) -> Any:
+        response = super().ReadResource(request)
+        self._track_thread_loop()
+        return response
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
+        self._track_thread_loop()
         if request.type == "pulumi:pulumi:Stack":
             self.stack_urn = response.urn
             return response

@@ -13,12 +13,15 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_platform.contract import PlatformOutputs
 from mlops_platform.errors import ConfigError, ConfigIssue, UsageError
 from mlops_platform.policy.config import PRESETS, GpuPoolSetting, PolicyPackConfig, StackKind, load_config, preset
 from mlops_platform.policy.evaluate import evaluate
+
+if TYPE_CHECKING:
+    from mlops_platform.layers import Layer
 from mlops_platform.policy.registry import all_specs, kind_of
 from mlops_platform.policy.report import Report, build_report
 from mlops_platform.policy.waivers import NO_WAIVERS, Waivers, load_waivers
@@ -46,11 +49,12 @@ def platform_config(env: str | None, stack_file: Path | None = None) -> PolicyPa
         estimated_monthly_p90_usd=round(estimate(cfg).estimated_monthly_p90_usd, 2))
 
 
-def environment(env: str) -> Subject:
+def environment(env: str, layer: Layer | None = None) -> Subject:
+    """An environment's plan (all layers, or one layer stack) with its tier's settings."""
     from mlops_platform.config import stack_file_for
     from mlops_platform.engine import run_platform
 
-    plan = run_platform(env=env).to_json()  # validates the stack file first (ConfigError, exit 3)
+    plan = run_platform(env=env, layer=layer).to_json()  # validates the stack file first (ConfigError, exit 3)
     return Subject(plan, stack_file_for(env), platform_config(env))
 
 
