@@ -64,3 +64,15 @@ def project_prefix(project: str) -> str:
 def resource_name(env_name: str, *parts: str) -> str:
     """Logical Pulumi resource names inside an environment (stable: renames replace resources)."""
     return "-".join((env_name, *parts))
+
+
+def deploy_runner_name(cluster_name: str) -> str:
+    """CodeBuild project, security group and role of an environment's in-VPC deploy runner."""
+    return iam_name(cluster_name, "deployer")
+
+
+#: Where `mlplat` users upload the checkout the in-VPC runner deploys (in the environment's state bucket).
+DEPLOY_SOURCE_KEY = "deployer/{env}/source.zip"
+#: The account's Auto Scaling service-linked role (the EBS key policy names it).
+#: https://docs.aws.amazon.com/autoscaling/ec2/userguide/autoscaling-service-linked-role.html
+AUTOSCALING_SERVICE_ROLE = "AWSServiceRoleForAutoScaling"

@@ -441,7 +441,8 @@ def test_every_aws_resource_is_created_through_the_explicit_provider(plan: Plan)
 def test_every_resource_is_a_named_child_of_its_component(plan: Plan) -> None:
     by_urn = plan.by_urn()
     # One stack per layer (issue #9); each layer's Pulumi project names its stack resource.
-    stack_urns = {f"urn:pulumi:{plan.stack}::{p}::pulumi:pulumi:Stack::{p}-{plan.stack}" for p in LAYER_PROJECTS.values()}
+    stack_urns = {f"urn:pulumi:{plan.stack}::{p}::pulumi:pulumi:Stack::{p}-{plan.stack}"
+                  for p in LAYER_PROJECTS.values()}
     components = [r for r in plan.resources if not r.custom]
     assert len(components) >= 7
     for comp in components:  # top-level, or nested in another component under its name

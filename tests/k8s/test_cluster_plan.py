@@ -127,7 +127,8 @@ def test_ci_roles_trust_only_the_projects_repository_through_github_oidc(plan: P
         # or reused through ci.github_oidc_provider_arn).
         for role in (f"{cfg.cluster_name}-{p.name}-ci", f"{cfg.cluster_name}-{p.name}-ci-preview"):
             trust = json.loads(roles[role].get("assumeRolePolicy"))
-            assert trust["Statement"][0]["Principal"] == {"Federated": github_oidc_provider_arn(cfg.environment.account_id)}
+            federated = github_oidc_provider_arn(cfg.environment.account_id)
+            assert trust["Statement"][0]["Principal"] == {"Federated": federated}
     github = [r for r in plan.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
               if r.get("url") == f"https://{host}"]
     assert len(github) == 1 and "mlops-platform-aws::" in github[0].urn

@@ -60,7 +60,8 @@ def test_adding_a_project_only_adds_that_projects_resources(plans: dict[str, Pla
     for r in k8s:
         project = r.urn.split("::")[1]
         provider = r.provider.rsplit("::", 1)[0]
-        assert provider.split("::")[1] == project and provider.endswith(f"$pulumi:providers:kubernetes::{expected[project]}")
+        assert provider.split("::")[1] == project
+        assert provider.endswith(f"$pulumi:providers:kubernetes::{expected[project]}")
 
 
 @pytest.mark.slow

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from mlops_platform.cli import main
 from mlops_platform.errors import ConfigError, UsageError
+from mlops_platform.layers import LAYER_PROJECTS
 from mlops_platform.policy import all_specs, evaluate
 from mlops_platform.policy.config import Enforcement, StackKind, preset, to_pulumi_config
 from mlops_platform.policy.evaluate import Diagnostic
-from mlops_platform.layers import LAYER_PROJECTS
 from mlops_platform.policy.registry import ENVIRONMENT_MARKERS, Kind, kind_of, stack_policy
 from mlops_platform.policy.review import is_platform_outputs, plan_kind, project_config, referenced_platform
 from mlops_platform.scaffold.outputs import validate_outputs

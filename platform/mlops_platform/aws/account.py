@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from mlops_platform import iam
+from mlops_platform import iam, naming
 from mlops_platform.aws._base import child_opts
 
 #: https://docs.aws.amazon.com/autoscaling/ec2/userguide/autoscaling-service-linked-role.html
 AUTOSCALING_SERVICE = "autoscaling.amazonaws.com"
-AUTOSCALING_ROLE = "AWSServiceRoleForAutoScaling"
+AUTOSCALING_ROLE = naming.AUTOSCALING_SERVICE_ROLE
 #: https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/configuring-openid-connect-in-amazon-web-services
 GITHUB_OIDC_URL = f"https://{iam.GITHUB_OIDC_HOST}"
 

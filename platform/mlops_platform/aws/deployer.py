@@ -14,15 +14,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from mlops_platform import iam
+from mlops_platform import iam, naming
 from mlops_platform.aws._base import child_opts, with_name
 
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 #: Amazon Linux 2023 standard image (Python 3.11+, AWS CLI v2); the buildspec installs the Pulumi CLI.
 # https://docs.aws.amazon.com/codebuild/latest/userguide/ec2-compute-images.html
 RUNNER_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
-#: Where `mlplat` uploads the checkout the runner deploys (the environment's state bucket).
-SOURCE_KEY = "deployer/{env}/source.zip"
+SOURCE_KEY = naming.DEPLOY_SOURCE_KEY
 API_PORT = 443
 
 

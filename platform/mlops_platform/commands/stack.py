@@ -64,7 +64,8 @@ def plan(env: str = typer.Argument(None, help="Environment to plan."),
          stack_file: Path = typer.Option(None, "--stack-file", help="Plan this stack file instead."),
          as_json: bool = typer.Option(False, "--json", help="Print the recorded plan as JSON."),
          layer: Layer = LAYER,
-         project: str = typer.Option(None, "--project", help="Plan this project's tenant only (tenants layer).")) -> None:
+         project: str = typer.Option(None, "--project",
+                                     help="Plan this project's tenant only (tenants layer).")) -> None:
     """Run the real platform program offline (Pulumi mock runtime) and show what it would create."""
     if project is not None and layer not in (None, Layer.TENANTS):
         raise UsageError(f"--project {project} lives in the tenants layer — fix: drop --layer {layer.value} "

@@ -28,10 +28,6 @@ def deployer_principals(cfg: PlatformConfig) -> list[str]:
     return [arn for arn in dict.fromkeys(cfg.cluster.deployer_role_arns) if arn not in admins]
 
 
-def runner_name(cfg: PlatformConfig) -> str:
-    return naming.iam_name(cfg.cluster_name, "deployer")
-
-
 def build_aws_layer(cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> AwsLayer:
     env, tags, name = cfg.environment, cfg.base_tags, cfg.environment.name
     account = AccountPrerequisites(f"{name}-account", AccountPrerequisitesArgs(
@@ -65,7 +61,7 @@ def build_aws_layer(cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> AwsLay
     runner_project: pulumi.Output[str] = pulumi.Output.from_input("")
     if cfg.in_vpc_deployer:
         runner = InVpcRunner(f"{name}-runner", InVpcRunnerArgs(
-            env_name=name, runner_name=runner_name(cfg), account_id=env.account_id, region=env.region,
+            env_name=name, runner_name=naming.deploy_runner_name(cfg.cluster_name), account_id=env.account_id, region=env.region,
             vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids,
             cluster_name=cluster.cluster.name, cluster_arn=cluster.cluster.arn, cluster_security_group_id=sg_id,
             state_bucket=naming.bucket_name(env, "pulumi-state"), logs_key_arn=keys.arns["logs"],

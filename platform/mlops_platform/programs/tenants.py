@@ -15,6 +15,7 @@ from mlops_platform.k8s.tenants_layer import TenantsLayer
 from mlops_platform.layers import AwsLayer, Layer, cluster_layer_from
 from mlops_platform.programs.common import aws_provider, provider_opts, read_aws_layer, reference
 
+
 def gpu_pool_outputs(cfg: PlatformConfig) -> dict[str, dict[str, Any]]:
     """`contract.GpuPoolOutput` of every GPU pool: what its node group is labelled and sized as."""
     out = {}
