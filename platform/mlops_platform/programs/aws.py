@@ -61,7 +61,8 @@ def build_aws_layer(cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> AwsLay
     runner_project: pulumi.Output[str] = pulumi.Output.from_input("")
     if cfg.in_vpc_deployer:
         runner = InVpcRunner(f"{name}-runner", InVpcRunnerArgs(
-            env_name=name, runner_name=naming.deploy_runner_name(cfg.cluster_name), account_id=env.account_id, region=env.region,
+            env_name=name, runner_name=naming.deploy_runner_name(cfg.cluster_name), account_id=env.account_id,
+            region=env.region,
             vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids,
             cluster_name=cluster.cluster.name, cluster_arn=cluster.cluster.arn, cluster_security_group_id=sg_id,
             state_bucket=naming.bucket_name(env, "pulumi-state"), logs_key_arn=keys.arns["logs"],
