@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from mlops_platform import iam, naming
 from mlops_platform.aws._base import child_opts
+from mlops_platform.core import iam, naming
 
 #: https://docs.aws.amazon.com/autoscaling/ec2/userguide/autoscaling-service-linked-role.html
 AUTOSCALING_SERVICE = "autoscaling.amazonaws.com"

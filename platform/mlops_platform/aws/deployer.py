@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from mlops_platform import iam, naming
 from mlops_platform.aws._base import child_opts, with_name
+from mlops_platform.core import iam, naming
 
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 #: Amazon Linux 2023 standard image (Python 3.11+, AWS CLI v2); the buildspec installs the Pulumi CLI.

@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from mlops_platform import naming
-from mlops_platform.iam import GITHUB_OIDC_HOST
-from mlops_platform.naming import AUTOSCALING_SERVICE_ROLE as AUTOSCALING_ROLE
-from mlops_platform.naming import DEPLOY_SOURCE_KEY as SOURCE_KEY
+from mlops_platform.core import naming
+from mlops_platform.core.iam import GITHUB_OIDC_HOST
+from mlops_platform.core.naming import AUTOSCALING_SERVICE_ROLE as AUTOSCALING_ROLE
+from mlops_platform.core.naming import DEPLOY_SOURCE_KEY as SOURCE_KEY
 from mlops_platform.ops._aws import Aws, AwsFailure, error_code
 from mlops_platform.ops.checks import CheckResult, Status
 

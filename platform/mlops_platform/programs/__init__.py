@@ -1,1 +1,1 @@
-"""The stack programs of an environment's layers (see mlops_platform.layers): `aws`, `cluster`, `tenants`."""
+"""Stack programs: the AWS layer and the in-cluster layer, wired from components (`platform.main`)."""

@@ -10,8 +10,9 @@ from pulumi.runtime.config import CONFIG, get_config_env
 
 from mlops_platform.aws.artifacts import LOG_BUCKET_ROLE
 from mlops_platform.aws.keys import KEY_PURPOSES
+from mlops_platform.aws.layer_outputs import AwsLayer, aws_layer_from
 from mlops_platform.config import PlatformConfig, load_from_pulumi_config
-from mlops_platform.layers import AwsLayer, Layer, aws_layer_from, reference_name
+from mlops_platform.core.layers import Layer, reference_name
 
 
 def current_config() -> PlatformConfig:

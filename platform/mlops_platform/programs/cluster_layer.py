@@ -1,0 +1,121 @@
+"""The in-cluster layer of one environment: provider, GPU enablement, serving, monitoring, tracking and
+training, each switched by typed config (the project tenants are the `tenants` layer, k8s/tenants_layer.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from mlops_platform.aws.layer_outputs import AwsLayer
+from mlops_platform.config.schema import PlatformConfig
+from mlops_platform.k8s.alerts import AlertThresholds
+from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementArgs
+from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, Monitoring, MonitoringArgs
+from mlops_platform.k8s.netpol import PlatformPeers
+from mlops_platform.k8s.provider import ClusterAccess, ClusterAccessArgs
+from mlops_platform.k8s.serving import GATEWAY_NAMESPACE, KSERVE_NAMESPACE, ServingStack, ServingStackArgs
+from mlops_platform.k8s.tenancy import PROJECT_LABEL
+from mlops_platform.k8s.tracking import PORT as TRACKING_PORT
+from mlops_platform.k8s.tracking import TRACKING_NAMESPACE, Tracking, TrackingArgs
+from mlops_platform.k8s.training import TRAINING_NAMESPACE, Training, TrainingArgs
+
+
+@dataclass(frozen=True)
+class ClusterLayerOutputs:
+    """What the program exports from the in-cluster layer ('' when a component is off): the fields of
+    `contract.ClusterLayerOutputs`."""
+
+    mlflow_url: str | pulumi.Output[str]
+    prometheus_url: str | pulumi.Output[str]
+    serving_ingress_domain: str | pulumi.Output[str]
+
+    def exports(self) -> dict[str, Any]:
+        return {"mlflow_url": self.mlflow_url, "prometheus_url": self.prometheus_url,
+                "serving_ingress_domain": self.serving_ingress_domain}
+
+
+def thresholds(cfg: PlatformConfig) -> AlertThresholds:
+    mon = cfg.monitoring
+    return AlertThresholds(mon.gpu_idle_minutes, mon.gpu_pending_minutes, mon.serving_latency_p99_ms,
+                           mon.serving_error_rate_pct, mon.drift_threshold)
+
+
+def peers(cfg: PlatformConfig) -> PlatformPeers:
+    """Platform namespaces project namespaces admit (ingress) or reach (tracking), per enabled component.
+    The KubeRay operator polls the Ray head of a project's RayJob/RayService (dashboard and serve ports)."""
+    serving = (GATEWAY_NAMESPACE, KSERVE_NAMESPACE) if cfg.component_enabled(cfg.serving) else ()
+    training = (TRAINING_NAMESPACE,) if cfg.component_enabled(cfg.training) else ()
+    return PlatformPeers(
+        ingress_namespaces=serving + training,
+        monitoring_namespace=MONITORING_NAMESPACE if cfg.component_enabled(cfg.monitoring) else None,
+        tracking_namespace=TRACKING_NAMESPACE if cfg.component_enabled(cfg.tracking) else None,
+        tracking_port=TRACKING_PORT)
+
+
+class ClusterLayer(pulumi.ComponentResource):
+    """Root of the in-cluster tree (so `mlplat plan` shows the layer and its tenants as one branch)."""
+
+    outputs: ClusterLayerOutputs
+
+    def __init__(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:k8s:ClusterLayer", name, None, opts)
+        env = cfg.environment
+        self.provider = cluster_provider(name, aws_layer, env.region, self)
+        child = pulumi.ResourceOptions(parent=self)
+        monitoring = self._monitoring(name, cfg, aws_layer, child)
+        if cfg.node_pools.gpu:
+            GpuEnablement(f"{name}-gpu", GpuEnablementArgs(
+                cfg.cluster_name, cfg.cluster.version, env.region, env.account_id, aws_layer.oidc_provider_arn,
+                aws_layer.oidc_issuer_host, cfg.base_tags, self.provider,
+                MONITORING_NAMESPACE if monitoring else None, (monitoring.release,) if monitoring else ()), child)
+        domain = ""
+        if cfg.component_enabled(cfg.serving):
+            domain = ServingStack(f"{name}-serving", ServingStackArgs(
+                cfg.cluster.version, cfg.serving.ingress_domain, self.provider), child).ingress_domain
+        mlflow_url = self._tracking(name, cfg, aws_layer, child)
+        if cfg.component_enabled(cfg.training):
+            Training(f"{name}-training", TrainingArgs(cfg.cluster.version, self.provider), child)
+        self.outputs = ClusterLayerOutputs(mlflow_url, monitoring.prometheus_url if monitoring else "", domain)
+        self.register_outputs({"mlflow_url": mlflow_url, "serving_ingress_domain": domain})
+
+    def _monitoring(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
+                    opts: pulumi.ResourceOptions) -> Monitoring | None:
+        if not cfg.component_enabled(cfg.monitoring):
+            return None
+        mon, env = cfg.monitoring, cfg.environment
+        slack = mon.slack_webhook_url.get_secret_value() if mon.slack_webhook_url else None
+        return Monitoring(f"{name}-monitoring", MonitoringArgs(
+            cfg.cluster_name, cfg.cluster.version, env.region, cfg.monitoring_retention, mon.storage_gib,
+            tuple(mon.alert_emails or env.owners), thresholds(cfg), aws_layer.oidc_provider_arn,
+            aws_layer.oidc_issuer_host, cfg.base_tags, self.provider,
+            pulumi.Output.secret(slack) if slack else None, GPU_NAMESPACE if cfg.node_pools.gpu else None), opts)
+
+    def _tracking(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer, opts: pulumi.ResourceOptions) -> str:
+        if not cfg.component_enabled(cfg.tracking) or "models" not in aws_layer.buckets:
+            return ""
+        t = cfg.tracking
+        return Tracking(f"{name}-tracking", TrackingArgs(
+            cfg.cluster_name, cfg.cluster.version, aws_layer.vpc_id, aws_layer.private_subnet_ids,
+            aws_layer.cluster_security_group_id, aws_layer.buckets["models"], aws_layer.kms_key_arns["s3"],
+            aws_layer.kms_key_arns["rds"], aws_layer.oidc_provider_arn, aws_layer.oidc_issuer_host,
+            t.db_instance_class, t.db_storage_gib,
+            cfg.tracking_backup_days, cfg.tracking_multi_az, cfg.deletion_protection, cfg.base_tags, self.provider,
+            replicas=2 if cfg.is_prod else 1, client_label=PROJECT_LABEL,
+            monitoring_namespace=peers(cfg).monitoring_namespace), opts).url
+
+
+def cluster_provider(name: str, aws_layer: AwsLayer, region: str, parent: pulumi.Resource) -> Any:
+    """The layer's Kubernetes provider. Its kubeconfig reads the `aws` layer's endpoint, which that layer
+    publishes only once every deployer's access entry is associated (layers.AwsLayer.cluster_endpoint);
+    node groups exist before: the `aws` layer is applied first."""
+    return ClusterAccess(f"{name}-access", ClusterAccessArgs(
+        aws_layer.cluster_name, aws_layer.cluster_endpoint, aws_layer.cluster_ca_data, region),
+        pulumi.ResourceOptions(parent=parent)).provider
+
+
+def deploy_cluster_layer(cfg: PlatformConfig, aws_layer: AwsLayer, opts: pulumi.ResourceOptions) -> ClusterLayerOutputs:
+    """Build the in-cluster layer of one environment on top of the AWS layer."""
+    return ClusterLayer(f"{cfg.environment.name}-k8s", cfg, aws_layer, opts).outputs

@@ -1,0 +1,42 @@
+"""The `tenants` layer of one environment: every onboarded project's namespace, identities, repository
+and budget, on top of the `aws` layer (read through its stack). Adding or changing a project touches
+this layer only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from mlops_platform.aws.layer_outputs import AwsLayer
+from mlops_platform.config.schema import PlatformConfig
+from mlops_platform.k8s.tenancy import PlatformFacts, ProjectTenant
+from mlops_platform.programs.cluster_layer import cluster_provider, peers
+
+
+def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any) -> PlatformFacts:
+    return PlatformFacts(
+        env_name=cfg.environment.name, cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version,
+        tags=cfg.base_tags, cluster_arn=aws_layer.cluster_arn, eks_cluster_name=aws_layer.cluster_name,
+        oidc_provider_arn=aws_layer.oidc_provider_arn, oidc_issuer_host=aws_layer.oidc_issuer_host,
+        github_oidc_provider_arn=aws_layer.github_oidc_provider_arn, buckets=aws_layer.buckets,
+        s3_key_arn=aws_layer.kms_key_arns["s3"], ecr_key_arn=aws_layer.kms_key_arns["ecr"],
+        keep_tagged_images=cfg.registry.keep_tagged_images, untagged_expiry_days=cfg.registry.untagged_expiry_days,
+        budget_thresholds_pct=tuple(cfg.budget.alert_thresholds_pct), protect=cfg.is_prod, provider=provider,
+        peers=peers(cfg))
+
+
+class TenantsLayer(pulumi.ComponentResource):
+    """Root of an environment's tenants (`projects` maps each to its `contract.ProjectOutput` fields)."""
+
+    projects: dict[str, dict[str, Any]]
+
+    def __init__(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:k8s:TenantsLayer", name, None, opts)
+        provider = cluster_provider(name, aws_layer, cfg.environment.region, self)
+        facts = platform_facts(cfg, aws_layer, provider)
+        self.projects = {p.name: ProjectTenant(f"{name}-project-{p.name}", p, facts,
+                                               pulumi.ResourceOptions(parent=self)).outputs
+                         for p in cfg.projects}
+        self.register_outputs({"projects": list(self.projects)})
