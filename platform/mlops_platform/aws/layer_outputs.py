@@ -53,8 +53,13 @@ class AwsLayer:
         return values
 
 
-def _field(typed: pulumi.Output[Any], name: str) -> pulumi.Output[Any]:
-    return typed.apply(lambda model: getattr(model, name))
+def output_field(typed: pulumi.Output[Any], *path: str) -> pulumi.Output[Any]:
+    """The value at `path` (attributes, then dict keys) inside a validated outputs model."""
+    def dig(value: Any) -> Any:
+        for part in path:
+            value = value[part] if isinstance(value, dict) else getattr(value, part)
+        return value
+    return typed.apply(dig)
 
 
 def _validated(reference: pulumi.StackReference, model: type[BaseModel], name: str) -> pulumi.Output[Any]:
@@ -71,12 +76,12 @@ def aws_layer_from(reference: pulumi.StackReference, name: str, *, bucket_roles:
     """The `aws` layer read back from its stack, validated against `contract.AwsLayerOutputs`.
     Dict keys are known from config (programs branch on them), their values come from the stack."""
     typed = _validated(reference, contract.AwsLayerOutputs, name)
-    plain = {f.name: _field(typed, f.name) for f in fields(AwsLayer)
+    plain = {f.name: output_field(typed, f.name) for f in fields(AwsLayer)
              if f.name not in ("buckets", "kms_key_arns", "registry_urls")}
-    buckets = {r: BucketRef(typed.apply(lambda m, r=r: m.buckets[r].name),
-                            typed.apply(lambda m, r=r: m.buckets[r].arn)) for r in bucket_roles}
-    keys = {k: typed.apply(lambda m, k=k: m.kms_key_arns[k]) for k in key_roles}
-    repos = {r: typed.apply(lambda m, r=r: m.registry_urls[r]) for r in repositories}
+    buckets = {r: BucketRef(output_field(typed, "buckets", r, "name"), output_field(typed, "buckets", r, "arn"))
+               for r in bucket_roles}
+    keys = {k: output_field(typed, "kms_key_arns", k) for k in key_roles}
+    repos = {r: output_field(typed, "registry_urls", r) for r in repositories}
     return AwsLayer(buckets=buckets, kms_key_arns=keys, registry_urls=repos, **plain)
 
 

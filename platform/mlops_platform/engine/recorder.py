@@ -119,8 +119,15 @@ class RecordingMonitor(mocks.MockMonitor):
         return response
 
     def ReadResource(self, request: Any) -> Any:
+        """Reads (StackReferences to lower layers) are part of the plan too: name and what they read."""
         response = super().ReadResource(request)
         self._track_thread_loop()
+        raw = json_format.MessageToDict(request.properties, preserving_proto_field_name=True)
+        reg = Registration(urn=response.urn, type=request.type, name=request.name, parent=request.parent or None,
+                           dependencies=list(request.dependencies), inputs=engine_view(raw), custom=True,
+                           provider=request.provider)
+        with self._lock:
+            self.registrations.append(reg)
         return response
 
     def RegisterResource(self, request: Any) -> Any:

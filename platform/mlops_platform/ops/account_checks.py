@@ -4,8 +4,8 @@ cluster API: the GitHub OIDC provider, the Auto Scaling service-linked role, TCP
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from mlops_platform.core import naming
@@ -23,7 +23,7 @@ PROBE_TIMEOUT_S = 3.0
 Probe = Callable[[str, int, float], str | None]
 
 
-def _ours(tags: list[Mapping[str, str]] | None, cfg: PlatformConfig) -> bool:
+def _ours(tags: Sequence[Mapping[str, Any]] | None, cfg: PlatformConfig) -> bool:
     """Created by this environment (the provider's default tags), so re-running `up` is no conflict."""
     found = {t.get("Key"): t.get("Value") for t in tags or []}
     return found.get("environment") == cfg.environment.name and found.get("managed-by") == "mlops-platform"

@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 
 from mlops_platform import __version__
-from mlops_platform.aws.layer_outputs import AwsLayer, cluster_layer_from
+from mlops_platform.aws.layer_outputs import AwsLayer, cluster_layer_from, output_field
 from mlops_platform.aws.nodepools import pool_spec
 from mlops_platform.config import PlatformConfig
 from mlops_platform.core import contract
@@ -42,7 +42,7 @@ def platform_exports(cfg: PlatformConfig, aws_layer: AwsLayer, cluster: pulumi.O
     }
     values |= {k: getattr(aws_layer, k) for k in ("vpc_id", "private_subnet_ids", "cluster_name", "cluster_endpoint",
                                                   "cluster_ca_data", "oidc_issuer_url", "oidc_provider_arn")}
-    values |= {k: cluster.apply(lambda m, k=k: getattr(m, k)) for k in contract.ClusterLayerOutputs.model_fields}
+    values |= {k: output_field(cluster, k) for k in contract.ClusterLayerOutputs.model_fields}
     return values
 
 
