@@ -103,7 +103,7 @@ def test_project_permissions_are_limited_to_its_prefixes_and_repository(plan: Pl
             resources = [res for s in doc["Statement"] for res in s["Resource"]]
             for res in resources:
                 assert (res == "*" or f"/{naming.project_prefix(p.name)}" in res or res.endswith(
-                    f"repository/{naming.project_repository(p.name)}") or ":s3:::" in res or ":kms:" in res
+                    f"repository/{naming.project_repository(p.name, cfg.cluster_name)}") or ":s3:::" in res or ":kms:" in res
                     or ":eks:" in res), res
             listing = [s for s in doc["Statement"] if s["Action"] == ["s3:ListBucket"]]
             assert listing and all(s["Condition"]["StringLike"]["s3:prefix"] == [f"projects/{p.name}/*"]
@@ -186,7 +186,7 @@ def test_every_project_gets_its_fenced_namespace(plan: Plan, cfg: PlatformConfig
 def test_every_project_gets_a_hardened_repository_and_an_owner_budget(plan: Plan, cfg: PlatformConfig) -> None:
     for p in cfg.projects:
         repo = next(r for r in k8s_of(plan, "aws:ecr/repository:Repository")
-                    if r.get("name") == naming.project_repository(p.name))
+                    if r.get("name") == naming.project_repository(p.name, cfg.cluster_name))
         assert repo.get("imageTagMutability") == "IMMUTABLE" and repo.get("imageScanningConfiguration.scanOnPush")
         assert repo.get("encryptionConfigurations.0.encryptionType") == "KMS"
         budget = next(r for r in k8s_of(plan, "aws:budgets/budget:Budget") if r.get("name").endswith(p.name))

@@ -32,8 +32,14 @@ def project_service_account(project: str) -> str:
     return f"{project}-workload"
 
 
-def project_repository(project: str) -> str:
-    return f"projects/{project}"
+def ecr_repository(cluster_name: str, name: str) -> str:
+    """Physical ECR repository name: repositories are per account and region, so two environments of
+    one account each prefix theirs with their cluster name (`mlops-dev/base-images`)."""
+    return f"{cluster_name}/{name}"
+
+
+def project_repository(project: str, cluster_name: str) -> str:
+    return ecr_repository(cluster_name, f"projects/{project}")
 
 
 #: IAM role names are limited to 64 characters.

@@ -124,7 +124,7 @@ class ProjectTenant(pulumi.ComponentResource):
         tags = project_tags(facts, project)
         ns = self._namespace(name, project, facts)
         self.repository = Repository(f"{name}-ecr", RepositoryArgs(
-            naming.project_repository(project.name), facts.ecr_key_arn, tags, facts.keep_tagged_images,
+            naming.project_repository(project.name, facts.cluster_name), facts.ecr_key_arn, tags, facts.keep_tagged_images,
             facts.untagged_expiry_days, facts.protect), pulumi.ResourceOptions(parent=self))
         workload_role = self._workload_identity(name, project, facts, tags, ns)
         ci_role = self._ci_identity(name, project, facts, tags)

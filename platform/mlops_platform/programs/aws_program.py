@@ -42,7 +42,7 @@ def build_aws_layer(cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> AwsLay
     store = ArtifactStore(f"{name}-artifacts", ArtifactStoreArgs(cfg.artifacts, env, keys.arns["s3"],
                                                                  cfg.is_prod, tags), opts)
     repos = {r: Repository(f"{name}-ecr-{r.replace('/', '-')}",
-                           RepositoryArgs(r, keys.arns["ecr"], tags, cfg.registry.keep_tagged_images,
+                           RepositoryArgs(naming.ecr_repository(cfg.cluster_name, r), keys.arns["ecr"], tags, cfg.registry.keep_tagged_images,
                                           cfg.registry.untagged_expiry_days, cfg.is_prod), opts)
              for r in cfg.registry.repositories}
     cluster = Cluster(f"{name}-cluster", ClusterArgs(cfg.cluster, cfg.cluster_name, network.private_subnet_ids,
