@@ -101,10 +101,10 @@ def test_project_permissions_are_limited_to_its_prefixes_and_repository(plan: Pl
         for kind in ("workload", "ci"):
             doc = next(d for n, d in policies.items() if n.endswith(f"project-{p.name}-{kind}-policy"))
             resources = [res for s in doc["Statement"] for res in s["Resource"]]
+            repository = f"repository/{naming.project_repository(p.name, cfg.cluster_name)}"
             for res in resources:
-                assert (res == "*" or f"/{naming.project_prefix(p.name)}" in res or res.endswith(
-                    f"repository/{naming.project_repository(p.name, cfg.cluster_name)}") or ":s3:::" in res or ":kms:" in res
-                    or ":eks:" in res), res
+                assert (res == "*" or f"/{naming.project_prefix(p.name)}" in res or res.endswith(repository)
+                        or ":s3:::" in res or ":kms:" in res or ":eks:" in res), res
             listing = [s for s in doc["Statement"] if s["Action"] == ["s3:ListBucket"]]
             assert listing and all(s["Condition"]["StringLike"]["s3:prefix"] == [f"projects/{p.name}/*"]
                                    for s in listing)

@@ -124,14 +124,16 @@ class ProjectTenant(pulumi.ComponentResource):
         tags = project_tags(facts, project)
         ns = self._namespace(name, project, facts)
         self.repository = Repository(f"{name}-ecr", RepositoryArgs(
-            naming.project_repository(project.name, facts.cluster_name), facts.ecr_key_arn, tags, facts.keep_tagged_images,
-            facts.untagged_expiry_days, facts.protect), pulumi.ResourceOptions(parent=self))
+            repository=naming.project_repository(project.name, facts.cluster_name), kms_key_arn=facts.ecr_key_arn,
+            tags=tags, keep_tagged=facts.keep_tagged_images, untagged_days=facts.untagged_expiry_days,
+            protect=facts.protect), pulumi.ResourceOptions(parent=self))
         workload_role = self._workload_identity(name, project, facts, tags, ns)
         ci_role = self._ci_identity(name, project, facts, tags)
         preview_role = self._ci_preview_identity(name, project, facts, tags)
         CostBudget(f"{name}-budget", CostBudgetArgs(
-            naming.iam_name(facts.cluster_name, "project", project.name, limit=100), project.monthly_budget_usd,
-            list(project.owners), (PROJECT_TAG, project.name), facts.budget_thresholds_pct, tags),
+            budget_name=naming.iam_name(facts.cluster_name, "project", project.name, limit=100),
+            monthly_usd=project.monthly_budget_usd, emails=list(project.owners),
+            tag_filter=(PROJECT_TAG, project.name), thresholds_pct=facts.budget_thresholds_pct, tags=tags),
             pulumi.ResourceOptions(parent=self))
         self.outputs = {
             "name": project.name, "namespace": self.ns_name, "service_account": self.sa_name,

@@ -68,16 +68,20 @@ class ClusterLayer(pulumi.ComponentResource):
         monitoring = self._monitoring(name, cfg, aws_layer, child)
         if cfg.node_pools.gpu:
             GpuEnablement(f"{name}-gpu", GpuEnablementArgs(
-                cfg.cluster_name, cfg.cluster.version, env.region, env.account_id, aws_layer.oidc_provider_arn,
-                aws_layer.oidc_issuer_host, cfg.base_tags, self.provider,
-                MONITORING_NAMESPACE if monitoring else None, (monitoring.release,) if monitoring else ()), child)
+                cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, region=env.region,
+                account_id=env.account_id, oidc_provider_arn=aws_layer.oidc_provider_arn,
+                oidc_issuer_host=aws_layer.oidc_issuer_host, tags=cfg.base_tags, provider=self.provider,
+                monitoring_namespace=MONITORING_NAMESPACE if monitoring else None,
+                depends_on=(monitoring.release,) if monitoring else ()), child)
         domain = ""
         if cfg.component_enabled(cfg.serving):
             domain = ServingStack(f"{name}-serving", ServingStackArgs(
-                cfg.cluster.version, cfg.serving.ingress_domain, self.provider), child).ingress_domain
+                k8s_version=cfg.cluster.version, ingress_domain=cfg.serving.ingress_domain, provider=self.provider),
+                child).ingress_domain
         mlflow_url = self._tracking(name, cfg, aws_layer, child)
         if cfg.component_enabled(cfg.training):
-            Training(f"{name}-training", TrainingArgs(cfg.cluster.version, self.provider), child)
+            Training(f"{name}-training", TrainingArgs(k8s_version=cfg.cluster.version, provider=self.provider),
+                     child)
         self.outputs = ClusterLayerOutputs(mlflow_url, monitoring.prometheus_url if monitoring else "", domain)
         self.register_outputs({"mlflow_url": mlflow_url, "serving_ingress_domain": domain})
 
@@ -88,21 +92,27 @@ class ClusterLayer(pulumi.ComponentResource):
         mon, env = cfg.monitoring, cfg.environment
         slack = mon.slack_webhook_url.get_secret_value() if mon.slack_webhook_url else None
         return Monitoring(f"{name}-monitoring", MonitoringArgs(
-            cfg.cluster_name, cfg.cluster.version, env.region, cfg.monitoring_retention, mon.storage_gib,
-            tuple(mon.alert_emails or env.owners), thresholds(cfg), aws_layer.oidc_provider_arn,
-            aws_layer.oidc_issuer_host, cfg.base_tags, self.provider,
-            pulumi.Output.secret(slack) if slack else None, GPU_NAMESPACE if cfg.node_pools.gpu else None), opts)
+            cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, region=env.region,
+            retention=cfg.monitoring_retention, storage_gib=mon.storage_gib,
+            alert_emails=tuple(mon.alert_emails or env.owners), thresholds=thresholds(cfg),
+            oidc_provider_arn=aws_layer.oidc_provider_arn, oidc_issuer_host=aws_layer.oidc_issuer_host,
+            tags=cfg.base_tags, provider=self.provider,
+            slack_webhook_url=pulumi.Output.secret(slack) if slack else None,
+            gpu_namespace=GPU_NAMESPACE if cfg.node_pools.gpu else None), opts)
 
     def _tracking(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer, opts: pulumi.ResourceOptions) -> str:
         if not cfg.component_enabled(cfg.tracking) or "models" not in aws_layer.buckets:
             return ""
         t = cfg.tracking
         return Tracking(f"{name}-tracking", TrackingArgs(
-            cfg.cluster_name, cfg.cluster.version, aws_layer.vpc_id, aws_layer.private_subnet_ids,
-            aws_layer.cluster_security_group_id, aws_layer.buckets["models"], aws_layer.kms_key_arns["s3"],
-            aws_layer.kms_key_arns["rds"], aws_layer.oidc_provider_arn, aws_layer.oidc_issuer_host,
-            t.db_instance_class, t.db_storage_gib,
-            cfg.tracking_backup_days, cfg.tracking_multi_az, cfg.deletion_protection, cfg.base_tags, self.provider,
+            cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, vpc_id=aws_layer.vpc_id,
+            private_subnet_ids=aws_layer.private_subnet_ids,
+            cluster_security_group_id=aws_layer.cluster_security_group_id, models_bucket=aws_layer.buckets["models"],
+            s3_key_arn=aws_layer.kms_key_arns["s3"], db_key_arn=aws_layer.kms_key_arns["rds"],
+            oidc_provider_arn=aws_layer.oidc_provider_arn, oidc_issuer_host=aws_layer.oidc_issuer_host,
+            db_instance_class=t.db_instance_class, db_storage_gib=t.db_storage_gib,
+            backup_days=cfg.tracking_backup_days, multi_az=cfg.tracking_multi_az,
+            deletion_protection=cfg.deletion_protection, tags=cfg.base_tags, provider=self.provider,
             replicas=2 if cfg.is_prod else 1, client_label=PROJECT_LABEL,
             monitoring_namespace=peers(cfg).monitoring_namespace), opts).url
 
@@ -112,8 +122,8 @@ def cluster_provider(name: str, aws_layer: AwsLayer, region: str, parent: pulumi
     publishes only once every deployer's access entry is associated (layers.AwsLayer.cluster_endpoint);
     node groups exist before: the `aws` layer is applied first."""
     return ClusterAccess(f"{name}-access", ClusterAccessArgs(
-        aws_layer.cluster_name, aws_layer.cluster_endpoint, aws_layer.cluster_ca_data, region),
-        pulumi.ResourceOptions(parent=parent)).provider
+        cluster_name=aws_layer.cluster_name, endpoint=aws_layer.cluster_endpoint, ca_data=aws_layer.cluster_ca_data,
+        region=region), pulumi.ResourceOptions(parent=parent)).provider
 
 
 def deploy_cluster_layer(cfg: PlatformConfig, aws_layer: AwsLayer, opts: pulumi.ResourceOptions) -> ClusterLayerOutputs:
