@@ -1,5 +1,5 @@
-"""The in-cluster layer of one environment: provider, GPU enablement, serving, monitoring, tracking and
-training, each switched by typed config (the project tenants are the `tenants` layer, k8s/tenants_layer.py)."""
+"""The in-cluster layer of one environment: provider, GPU enablement, serving, monitoring, tracking,
+training and the project tenants, each switched by typed config."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from mlops_platform.k8s.tracking import TRACKING_NAMESPACE, Tracking, TrackingAr
 from mlops_platform.k8s.training import TRAINING_NAMESPACE, Training, TrainingArgs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ClusterLayerOutputs:
     """What the program exports from the in-cluster layer ('' when a component is off): the fields of
     `contract.ClusterLayerOutputs`."""
@@ -54,14 +54,24 @@ def peers(cfg: PlatformConfig) -> PlatformPeers:
         tracking_port=TRACKING_PORT)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ClusterLayerArgs:
+    """Arguments of `ClusterLayer`."""
+
+    config: PlatformConfig
+    """The environment's validated stack configuration: which components are on, and how. Required."""
+    aws_layer: AwsLayer
+    """What the AWS layer handed over: the cluster, its OIDC provider, buckets, keys. Required."""
+
+
 class ClusterLayer(pulumi.ComponentResource):
     """Root of the in-cluster tree (so `mlplat plan` shows the layer and its tenants as one branch)."""
 
     outputs: ClusterLayerOutputs
 
-    def __init__(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: ClusterLayerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:k8s:ClusterLayer", name, None, opts)
+        cfg, aws_layer = args.config, args.aws_layer
         env = cfg.environment
         self.provider = cluster_provider(name, aws_layer, env.region, self)
         child = pulumi.ResourceOptions(parent=self)
@@ -82,7 +92,9 @@ class ClusterLayer(pulumi.ComponentResource):
         if cfg.component_enabled(cfg.training):
             Training(f"{name}-training", TrainingArgs(k8s_version=cfg.cluster.version, provider=self.provider),
                      child)
-        self.outputs = ClusterLayerOutputs(mlflow_url, monitoring.prometheus_url if monitoring else "", domain)
+        self.outputs = ClusterLayerOutputs(
+            mlflow_url=mlflow_url, prometheus_url=monitoring.prometheus_url if monitoring else "",
+            serving_ingress_domain=domain)
         self.register_outputs({"mlflow_url": mlflow_url, "serving_ingress_domain": domain})
 
     def _monitoring(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
@@ -118,8 +130,8 @@ class ClusterLayer(pulumi.ComponentResource):
 
 
 def cluster_provider(name: str, aws_layer: AwsLayer, region: str, parent: pulumi.Resource) -> Any:
-    """The layer's Kubernetes provider. Its kubeconfig reads the `aws` layer's endpoint, which that layer
-    publishes only once every deployer's access entry is associated (layers.AwsLayer.cluster_endpoint);
+    """A layer's Kubernetes provider. Its kubeconfig reads the `aws` layer's endpoint, which that layer
+    publishes only once every deployer's access entry is associated (aws.layer_outputs.AwsLayer);
     node groups exist before: the `aws` layer is applied first."""
     return ClusterAccess(f"{name}-access", ClusterAccessArgs(
         cluster_name=aws_layer.cluster_name, endpoint=aws_layer.cluster_endpoint, ca_data=aws_layer.cluster_ca_data,
@@ -128,4 +140,4 @@ def cluster_provider(name: str, aws_layer: AwsLayer, region: str, parent: pulumi
 
 def deploy_cluster_layer(cfg: PlatformConfig, aws_layer: AwsLayer, opts: pulumi.ResourceOptions) -> ClusterLayerOutputs:
     """Build the in-cluster layer of one environment on top of the AWS layer."""
-    return ClusterLayer(f"{cfg.environment.name}-k8s", cfg, aws_layer, opts).outputs
+    return ClusterLayer(f"{cfg.environment.name}-k8s", ClusterLayerArgs(config=cfg, aws_layer=aws_layer), opts).outputs

@@ -4,13 +4,14 @@ this layer only."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
 from mlops_platform.aws.layer_outputs import AwsLayer
 from mlops_platform.config.schema import PlatformConfig
-from mlops_platform.k8s.tenancy import PlatformFacts, ProjectTenant
+from mlops_platform.k8s.tenancy import PlatformFacts, ProjectTenant, ProjectTenantArgs, TenantOutputs
 from mlops_platform.programs.cluster_layer import cluster_provider, peers
 
 
@@ -26,17 +27,27 @@ def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any) -> P
         peers=peers(cfg))
 
 
+@dataclass(frozen=True, kw_only=True)
+class TenantsLayerArgs:
+    """Arguments of `TenantsLayer`."""
+
+    config: PlatformConfig
+    """The environment's validated stack configuration: its projects. Required."""
+    aws_layer: AwsLayer
+    """The `aws` layer read back through its stack: cluster, OIDC providers, buckets, keys. Required."""
+
+
 class TenantsLayer(pulumi.ComponentResource):
     """Root of an environment's tenants (`projects` maps each to its `contract.ProjectOutput` fields)."""
 
-    projects: dict[str, dict[str, Any]]
+    projects: dict[str, TenantOutputs]
 
-    def __init__(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: TenantsLayerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:k8s:TenantsLayer", name, None, opts)
-        provider = cluster_provider(name, aws_layer, cfg.environment.region, self)
-        facts = platform_facts(cfg, aws_layer, provider)
-        self.projects = {p.name: ProjectTenant(f"{name}-project-{p.name}", p, facts,
+        cfg = args.config
+        provider = cluster_provider(name, args.aws_layer, cfg.environment.region, self)
+        facts = platform_facts(cfg, args.aws_layer, provider)
+        self.projects = {p.name: ProjectTenant(f"{name}-project-{p.name}", ProjectTenantArgs(project=p, facts=facts),
                                                pulumi.ResourceOptions(parent=self)).outputs
                          for p in cfg.projects}
         self.register_outputs({"projects": list(self.projects)})

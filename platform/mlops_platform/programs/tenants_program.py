@@ -4,6 +4,7 @@ project stacks read as `<org>/mlops-platform/<env>`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -14,8 +15,9 @@ from mlops_platform.aws.nodepools import pool_spec
 from mlops_platform.config import PlatformConfig
 from mlops_platform.core import contract
 from mlops_platform.core.layers import Layer
+from mlops_platform.k8s.tenancy import TenantOutputs
 from mlops_platform.programs.common import aws_provider, provider_opts, read_aws_layer, reference
-from mlops_platform.programs.tenants_layer import TenantsLayer
+from mlops_platform.programs.tenants_layer import TenantsLayer, TenantsLayerArgs
 
 
 def gpu_pool_outputs(cfg: PlatformConfig) -> dict[str, dict[str, Any]]:
@@ -30,13 +32,13 @@ def gpu_pool_outputs(cfg: PlatformConfig) -> dict[str, dict[str, Any]]:
 
 
 def platform_exports(cfg: PlatformConfig, aws_layer: AwsLayer, cluster: pulumi.Output[Any],
-                     projects: dict[str, dict[str, Any]]) -> dict[str, Any]:
+                     projects: Mapping[str, TenantOutputs]) -> dict[str, Any]:
     """Exactly the fields of `contract.PlatformOutputs`."""
     env = cfg.environment
     values: dict[str, Any] = {
         "platform_version": __version__, "environment": env.name, "tier": cfg.tier.value, "region": env.region,
         "account_id": env.account_id, "cluster_version": cfg.cluster.version, "tags": cfg.base_tags,
-        "gpu_pools": gpu_pool_outputs(cfg), "projects": projects,
+        "gpu_pools": gpu_pool_outputs(cfg), "projects": {name: tenant.to_dict() for name, tenant in projects.items()},
         "buckets": {role: {"name": b.name, "arn": b.arn} for role, b in aws_layer.buckets.items()},
         "registry_urls": aws_layer.registry_urls, "kms_key_arns": aws_layer.kms_key_arns,
     }
@@ -50,7 +52,7 @@ def main(cfg: PlatformConfig) -> None:
     aws_layer = read_aws_layer(cfg)
     ref, name = reference(cfg, Layer.CLUSTER)
     cluster = cluster_layer_from(ref, name)
-    tenants = TenantsLayer(f"{cfg.environment.name}-tenants", cfg, aws_layer,
-                           opts=provider_opts(aws_provider(cfg, Layer.TENANTS)))
+    tenants = TenantsLayer(f"{cfg.environment.name}-tenants", TenantsLayerArgs(config=cfg, aws_layer=aws_layer),
+                           provider_opts(aws_provider(cfg, Layer.TENANTS)))
     for key, value in platform_exports(cfg, aws_layer, cluster, tenants.projects).items():
         pulumi.export(key, value)
