@@ -33,11 +33,14 @@ def github_oidc_provider_arn(account_id: str) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class AccountPrerequisitesArgs:
-    #: `ci.github_oidc_provider_arn`: reuse this provider; None creates one. Default: None.
+    """Arguments of `AccountPrerequisites`."""
+
     github_oidc_provider_arn: str | None = None
-    #: Create the Auto Scaling service-linked role (False when preflight saw it exists). Default: True.
+    """`ci.github_oidc_provider_arn`: reuse this provider instead of creating one. Default: None (create)."""
     create_autoscaling_role: bool = True
+    """Create the Auto Scaling service-linked role (false where it exists). Default: True."""
     tags: dict[str, str]
+    """Tags of the created resources. Required."""
 
 
 class AccountPrerequisites(pulumi.ComponentResource):

@@ -55,11 +55,14 @@ def buildspec(env: str) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class DeployerAccessArgs:
-    #: EKS cluster name (an Output of the cluster).
+    """Arguments of `DeployerAccess`."""
+
     cluster_name: pulumi.Input[str]
-    #: IAM roles given cluster-admin (config `cluster.admin_principal_arns` + `cluster.deployer_role_arns`).
+    """EKS cluster name (an Output of the cluster, so entries wait for it). Required."""
     principal_arns: list[str]
+    """IAM roles given cluster-admin (`cluster.deployer_role_arns` not already admins). Required."""
     tags: dict[str, str]
+    """Tags of the access entries. Required."""
 
 
 class DeployerAccess(pulumi.ComponentResource):
@@ -89,24 +92,36 @@ def admin_access(parent: pulumi.Resource, name: str, cluster_name: pulumi.Input[
 
 @dataclass(frozen=True, kw_only=True)
 class InVpcRunnerArgs:
+    """Arguments of `InVpcRunner`."""
+
     env_name: str
-    #: Name of the runner's CodeBuild project, security group and role (`<cluster>-deployer`).
+    """Environment name (the runner applies its cluster and tenants layers). Required."""
     runner_name: str
+    """Name of the CodeBuild project, security group and role (`naming.deploy_runner_name`). Required."""
     account_id: str
+    """Account of the environment (trust condition, ARNs). Required."""
     region: str
+    """Region of the environment. Required."""
     vpc_id: pulumi.Input[str]
+    """VPC the builds run in. Required."""
     private_subnet_ids: pulumi.Input[list[str]]
+    """Private subnets of the builds' network interfaces. Required."""
     cluster_name: pulumi.Input[str]
+    """EKS cluster the runner gets an access entry on. Required."""
     cluster_arn: pulumi.Input[str]
+    """ARN of that cluster (eks:DescribeCluster). Required."""
     cluster_security_group_id: pulumi.Input[str]
-    #: The environment's Pulumi state bucket (`naming.bucket_name(env, "pulumi-state")`): source + state.
+    """The EKS-created cluster security group that gets the 443 rule from the runner. Required."""
     state_bucket: str
-    #: KMS key ARN of the runner's build logs.
+    """The environment's Pulumi state bucket: the runner's source and the layers' state. Required."""
     logs_key_arn: pulumi.Input[str]
-    #: Roles the runner may assume to deploy (config `cluster.deployer_role_arns`; the first is used).
+    """KMS key of the build log group. Required."""
     deployer_role_arns: list[str]
+    """Roles the runner may assume (`cluster.deployer_role_arns`; the first is used). Required."""
     log_retention_days: int
+    """Retention of the build log group. Required."""
     tags: dict[str, str]
+    """Tags of every resource. Required."""
 
 
 class InVpcRunner(pulumi.ComponentResource):
