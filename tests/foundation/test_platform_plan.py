@@ -260,8 +260,9 @@ def test_every_ecr_repository_is_immutable_scanned_encrypted_with_lifecycle(plan
     for repo in repos:
         policy = by_input(plan, "aws:ecr/lifecyclePolicy:LifecyclePolicy", "repository", repo.get("name"))
         rules = json.loads(policy.get("policy"))["rules"]
-        assert [r["selection"]["countNumber"] for r in rules] == [cfg.registry.untagged_expiry_days,
-                                                                   cfg.registry.keep_tagged_images]
+        # only untagged images expire (issue #9): a serving deployment may reference any tag
+        assert [(r["selection"]["tagStatus"], r["selection"]["countNumber"]) for r in rules] == [
+            ("untagged", cfg.registry.untagged_expiry_days)]
     assert set(plan.outputs["registry_urls"]) == set(cfg.registry.repositories)
 
 

@@ -185,7 +185,6 @@ class RegistryConfig(_Section):
 
     repositories: list[Annotated[str, Field(pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$")]] = Field(
         default_factory=lambda: ["base-images", "model-servers"], description="Default: base-images, model-servers.")
-    keep_tagged_images: int = Field(default=100, ge=1, description="Lifecycle: keep N newest. Default: 100.")
     untagged_expiry_days: int = Field(default=7, ge=1, description="Lifecycle: untagged expiry. Default: 7.")
 
 

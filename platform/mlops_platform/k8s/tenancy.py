@@ -64,8 +64,6 @@ class PlatformFacts:
     """Key of the artifact buckets."""
     ecr_key_arn: pulumi.Input[str]
     """Key of the project's ECR repository."""
-    keep_tagged_images: int
-    """ECR lifecycle: tagged images kept."""
     untagged_expiry_days: int
     """ECR lifecycle: days until untagged images expire."""
     budget_thresholds_pct: tuple[int, ...]
@@ -172,7 +170,7 @@ class ProjectTenant(pulumi.ComponentResource):
         ns = self._namespace(name, project, facts)
         self.repository = Repository(f"{name}-ecr", RepositoryArgs(
             repository=naming.project_repository(project.name, facts.cluster_name), kms_key_arn=facts.ecr_key_arn,
-            tags=tags, keep_tagged=facts.keep_tagged_images, untagged_days=facts.untagged_expiry_days,
+            tags=tags, untagged_days=facts.untagged_expiry_days,
             protect=facts.protect), pulumi.ResourceOptions(parent=self))
         workload_role = self._workload_identity(name, project, facts, tags, ns)
         ci_role = self._ci_identity(name, project, facts, tags)

@@ -59,7 +59,7 @@ def _storage(cfg: PlatformConfig, keys: PlatformKeys,
         config=cfg.artifacts, environment=env, kms_key_arn=keys.arns["s3"], protect=cfg.is_prod, tags=tags), opts)
     repos = {r: Repository(f"{name}-ecr-{r.replace('/', '-')}", RepositoryArgs(
         repository=naming.ecr_repository(cfg.cluster_name, r), kms_key_arn=keys.arns["ecr"], tags=tags,
-        keep_tagged=cfg.registry.keep_tagged_images, untagged_days=cfg.registry.untagged_expiry_days,
+        untagged_days=cfg.registry.untagged_expiry_days,
         protect=cfg.is_prod), opts) for r in cfg.registry.repositories}
     return store, repos
 

@@ -22,7 +22,7 @@ def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any) -> P
         oidc_provider_arn=aws_layer.oidc_provider_arn, oidc_issuer_host=aws_layer.oidc_issuer_host,
         github_oidc_provider_arn=aws_layer.github_oidc_provider_arn, buckets=aws_layer.buckets,
         s3_key_arn=aws_layer.kms_key_arns["s3"], ecr_key_arn=aws_layer.kms_key_arns["ecr"],
-        keep_tagged_images=cfg.registry.keep_tagged_images, untagged_expiry_days=cfg.registry.untagged_expiry_days,
+        untagged_expiry_days=cfg.registry.untagged_expiry_days,
         budget_thresholds_pct=tuple(cfg.budget.alert_thresholds_pct), protect=cfg.is_prod, provider=provider,
         peers=peers(cfg))
 
