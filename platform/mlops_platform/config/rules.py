@@ -58,9 +58,28 @@ def network_rules(cfg: PlatformSections) -> Issues:
     if cfg.is_prod and net.nat == "single":
         yield _issue("network.nat", "prod may not depend on a single NAT gateway", net.nat.value,
                      "use nat: one_per_az (or none for an air-gapped VPC)")
+    if net.nat == "none":
+        yield from _air_gapped_endpoint_rules(cfg)
     if net.flow_log_retention_days not in LOG_RETENTION_DAYS:
         yield _issue("network.flow_log_retention_days", "not a CloudWatch retention value",
                      net.flow_log_retention_days, f"use one of {LOG_RETENTION_DAYS}")
+
+
+#: Interface endpoints nodes of a cluster without internet egress need (S3 is the gateway endpoint the
+#: network always creates): image pulls (ecr.api, ecr.dkr), IRSA and Pod Identity (sts, eks-auth), node
+#: join and the VPC CNI (ec2, eks), logs, load balancer and cluster-autoscaler controllers.
+#: https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html
+PRIVATE_NODE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs", "elasticloadbalancing",
+                          "autoscaling")
+
+
+def _air_gapped_endpoint_rules(cfg: PlatformSections) -> Issues:
+    net = cfg.network
+    missing = [e for e in PRIVATE_NODE_ENDPOINTS if e not in net.interface_endpoints]
+    if missing:
+        yield _issue("network.interface_endpoints", f"nat: none leaves nodes without internet egress; they "
+                     f"need VPC endpoints for {', '.join(missing)}", list(net.interface_endpoints),
+                     f"add {', '.join(missing)} to network.interface_endpoints, or use nat: single/one_per_az")
 
 
 def _az_rules(cfg: PlatformSections) -> Issues:
