@@ -494,3 +494,27 @@ def test_budget_tracks_the_environment_tag_and_alerts_owners(plan: Plan, cfg: Pl
     assert budget.get("costFilters") == [{"name": "TagKeyValue", "values": [tag_filter]}]
     emails = sorted({*cfg.environment.owners, *cfg.budget.notify})
     assert {tuple(n["subscriberEmailAddresses"]) for n in budget.get("notifications")} == {tuple(emails)}
+
+
+def test_prod_retains_the_keys_and_database_that_protect_retained_buckets(plans: dict[str, Plan]) -> None:
+    """Retained buckets stay after `destroy --force-destroy-protected-data` (which unprotects everything):
+    their KMS keys must stay too, or deleting the key (a scheduled deletion) makes the data unreadable.
+    https://docs.aws.amazon.com/kms/latest/developerguide/deleting-keys.html"""
+    plan = plans["prod"]
+    buckets = [r for r in plan.of_type(BUCKET)]
+    keys = {r.urn: r for r in plan.of_type(KMS_KEY)}
+    assert buckets and all(b.retain_on_delete for b in buckets)
+    # every key a retained bucket's encryption names (through the dependency graph) is retained as well
+    sse = [r for r in plan.of_type("aws:s3/bucketServerSideEncryptionConfiguration:"
+                                   "BucketServerSideEncryptionConfiguration")]
+    needed = {u for r in sse for u in r.dependencies if u in keys}
+    assert needed and all(keys[u].retain_on_delete for u in needed)
+    assert all(k.retain_on_delete for k in keys.values())
+    [db] = plan.of_type("aws:rds/instance:Instance")
+    assert db.protect and db.retain_on_delete
+
+
+def test_dev_keys_and_database_are_not_retained(plans: dict[str, Plan]) -> None:
+    plan = plans["dev"]
+    assert not any(k.retain_on_delete for k in plan.of_type(KMS_KEY))
+    assert not any(d.retain_on_delete for d in plan.of_type("aws:rds/instance:Instance"))

@@ -62,7 +62,9 @@ class PlatformKeys(pulumi.ComponentResource):
                 enable_key_rotation=True, rotation_period_in_days=365,
                 deletion_window_in_days=args.deletion_window_days, policy=iam.to_json(policy),
                 tags={**args.tags, "Name": f"{args.env_name}-{purpose}", "mlops.io/key-purpose": purpose},
-                opts=child_opts(self, protect=args.protect,
+                # Retained with the data they protect: `destroy --force-destroy-protected-data` unprotects,
+                # and a destroyed key would schedule the deletion of a key retained buckets still need.
+                opts=child_opts(self, protect=args.protect, retain=args.protect,
                                 depends_on=list(args.role_dependencies) if roles else None))
             aws.kms.Alias(f"{name}-{purpose}-alias", name=f"alias/mlops-{args.env_name}-{purpose}",
                           target_key_id=key.key_id, opts=child_opts(self))

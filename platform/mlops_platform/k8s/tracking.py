@@ -180,7 +180,9 @@ class Tracking(pulumi.ComponentResource):
             copy_tags_to_snapshot=True, auto_minor_version_upgrade=True, iam_database_authentication_enabled=True,
             performance_insights_enabled=True, performance_insights_kms_key_id=args.db_key_arn,
             enabled_cloudwatch_logs_exports=["postgresql"], tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection))
+            # Retained too: a forced destroy leaves the database (and its final snapshot) in the account.
+            opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection,
+                                        retain_on_delete=args.deletion_protection))
 
     def _identity(self, name: str, args: TrackingArgs) -> pulumi.Output[str]:
         trust = iam.irsa_trust(args.oidc_provider_arn, args.oidc_issuer_host, TRACKING_NAMESPACE, APP)
