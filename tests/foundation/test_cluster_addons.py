@@ -75,7 +75,7 @@ def test_only_moved_resources_carry_aliases(plan: Plan) -> None:
 
 
 def test_addons_wait_for_the_system_pool(plan: Plan) -> None:
-    [system] = [r for r in plan.of_type("aws:eks/nodeGroup:NodeGroup") if r.get("nodeGroupName") == "system"]
+    [system] = [r for r in plan.of_type("aws:eks/nodeGroup:NodeGroup") if r.get("nodeGroupNamePrefix") == "system-"]
     for res in _moved(plan):
         if res.type == "aws:eks/addon:Addon":
             assert system.urn in res.dependencies, res.name

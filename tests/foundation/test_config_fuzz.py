@@ -139,7 +139,8 @@ def test_generated_valid_configs_plan_offline_with_the_expected_shape(config: Co
     pools = config["node_pools"]["gpu"]
     groups = plan.of_type("aws:eks/nodeGroup:NodeGroup")
     assert len(groups) == 1 + len(pools)
-    assert sorted(g.get("nodeGroupName") for g in groups if g.get("taints")) == sorted(p["name"] for p in pools)
+    prefixes = sorted(g.get("nodeGroupNamePrefix") for g in groups if g.get("taints"))
+    assert prefixes == sorted(f"{p['name']}-" for p in pools)
     net = config["network"]
     if net.get("mode") == "existing":
         assert plan.outputs["private_subnet_ids"] == net["existing"]["private_subnet_ids"]

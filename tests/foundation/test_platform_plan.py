@@ -54,7 +54,7 @@ def test_one_node_group_and_launch_template_per_pool(plan: Plan, cfg: PlatformCo
 
 def test_gpu_node_groups_are_tainted_labelled_and_sized_from_config(plan: Plan, cfg: PlatformConfig) -> None:
     for pool in cfg.node_pools.gpu:
-        group = by_input(plan, NODE_GROUP, "nodeGroupName", pool.name)
+        group = by_input(plan, NODE_GROUP, "nodeGroupNamePrefix", f"{pool.name}-")
         gpu_type = pool_gpu_type(pool)
         assert gpu_type is not None
         assert group.get("taints") == [GPU_TAINT]
@@ -76,7 +76,7 @@ def test_dev_gpu_pools_scale_to_zero(plans: dict[str, Plan]) -> None:
 
 
 def test_system_node_group_is_untainted_and_on_demand_in_prod(plan: Plan, cfg: PlatformConfig) -> None:
-    system = by_input(plan, NODE_GROUP, "nodeGroupName", cfg.node_pools.system.name)
+    system = by_input(plan, NODE_GROUP, "nodeGroupNamePrefix", f"{cfg.node_pools.system.name}-")
     assert system.get("taints") == []
     assert system.get("labels") == {contract.POOL_LABEL: cfg.node_pools.system.name}
     assert system.get("amiType") == cfg.node_pools.system.ami_type
@@ -87,7 +87,7 @@ def test_system_node_group_is_untainted_and_on_demand_in_prod(plan: Plan, cfg: P
 
 def test_gpu_pools_carry_autoscaler_node_template_tags_on_their_asg(plan: Plan, cfg: PlatformConfig) -> None:
     for pool in cfg.node_pools.gpu:
-        group = by_input(plan, NODE_GROUP, "nodeGroupName", pool.name)
+        group = by_input(plan, NODE_GROUP, "nodeGroupNamePrefix", f"{pool.name}-")
         asg_tags = {t.get("tag.key"): t.get("tag.value") for t in plan.of_type(ASG_TAG) if group.urn in t.dependencies}
         assert asg_tags[f"{CA}/node-template/resources/{contract.GPU_RESOURCE}"] == str(pool_max_gpus_per_node(pool))
         assert asg_tags[f"{CA}/node-template/taint/{contract.GPU_TAINT_KEY}"] == "true:NoSchedule"
@@ -101,7 +101,7 @@ def test_gpu_pools_output_describes_the_node_groups_workloads_select(plan: Plan,
     pools = plan.outputs["gpu_pools"]
     assert set(pools) == {p.name for p in cfg.node_pools.gpu}
     for name, out in pools.items():
-        group = by_input(plan, NODE_GROUP, "nodeGroupName", name)
+        group = by_input(plan, NODE_GROUP, "nodeGroupNamePrefix", f"{name}-")
         assert group.get("labels")[contract.GPU_TYPE_LABEL] == out["gpu_type"]
         assert group.get("labels")[contract.POOL_LABEL] == name
         assert group.get("instanceTypes") == out["instance_types"]
@@ -120,7 +120,7 @@ def test_every_launch_template_enforces_imdsv2_and_encrypted_gp3(plan: Plan) -> 
 
 def test_root_volume_size_comes_from_the_pool(plan: Plan, cfg: PlatformConfig) -> None:
     for pool in [cfg.node_pools.system, *cfg.node_pools.gpu]:
-        group = by_input(plan, NODE_GROUP, "nodeGroupName", pool.name)
+        group = by_input(plan, NODE_GROUP, "nodeGroupNamePrefix", f"{pool.name}-")
         lt = plan.named(f"{group.name}-lt")
         assert lt.get("blockDeviceMappings.0.ebs.volumeSize") == pool.disk_size_gib
 
@@ -518,3 +518,30 @@ def test_dev_keys_and_database_are_not_retained(plans: dict[str, Plan]) -> None:
     plan = plans["dev"]
     assert not any(k.retain_on_delete for k in plan.of_type(KMS_KEY))
     assert not any(d.retain_on_delete for d in plan.of_type("aws:rds/instance:Instance"))
+
+
+# --- day 2: replacement and tags ---------------------------------------------------------------------------------
+
+def test_node_groups_and_launch_templates_are_named_by_prefix(plan: Plan, cfg: PlatformConfig) -> None:
+    """Instance types, capacity type, AMI type and disk size are replace-only on an EKS node group; Pulumi
+    replaces create-before-delete, which only works when the new group may take a fresh name (node group
+    names are unique per cluster). https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateNodegroupConfig.html
+    (what can be updated in place) and https://www.pulumi.com/docs/iac/concepts/options/deletebeforereplace/"""
+    groups = plan.of_type(NODE_GROUP)
+    assert groups and all(g.get("nodeGroupName") is None for g in groups)
+    assert sorted(g.get("nodeGroupNamePrefix") for g in groups) == sorted(
+        f"{p.name}-" for p in [cfg.node_pools.system, *cfg.node_pools.gpu])
+    for lt in plan.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
+        assert lt.get("name") is None and lt.get("namePrefix", "").startswith(f"{cfg.cluster_name}-")
+
+
+def test_cost_tags_stay_out_of_the_launch_template_tag_specifications(plan: Plan, cfg: PlatformConfig) -> None:
+    """A launch-template change is a new version and a new version rolls every node of the group
+    (https://docs.aws.amazon.com/eks/latest/userguide/managed-node-update-behavior.html): the tags nodes
+    get through it never change, so editing owner/cost-center/team tags does not roll the nodes."""
+    for lt in plan.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
+        for spec in lt.get("tagSpecifications"):
+            assert set(spec["tags"]) == {"environment", "managed-by", "mlops.io/pool"}, lt.name
+            assert spec["tags"]["environment"] == cfg.environment.name
+        assert {"owner", "cost-center"} <= set(lt.get("tags"))  # the template itself still carries them
+
