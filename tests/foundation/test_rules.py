@@ -217,3 +217,10 @@ def test_nat_none_needs_every_endpoint_private_nodes_use() -> None:
     assert [i for i in issues_of(sections("dev", complete)) if i.path == "network.interface_endpoints"] == []
     assert set(R.PRIVATE_NODE_ENDPOINTS) >= {"ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs",
                                              "elasticloadbalancing", "autoscaling"}
+
+
+def test_a_former_project_name_is_not_a_current_one() -> None:
+    projects = [{"name": "a", "owners": ["a@example.com"], "github_repo": "o/a", "previous_names": ["b"]},
+                {"name": "b", "owners": ["b@example.com"], "github_repo": "o/b"}]
+    issue = issue_at(issues_of(sections("dev", {"projects": projects})), "projects[0].previous_names[0]")
+    assert issue.message == "a former name must not be a current project name" and issue.fix

@@ -237,6 +237,15 @@ def budget_and_tag_rules(cfg: PlatformSections) -> Issues:
         yield _issue("monitoring.enabled", "prod must run monitoring and alerting", False, "remove the field")
 
 
+def _rename_rules(cfg: PlatformSections) -> Issues:
+    names = {p.name for p in cfg.projects}
+    for i, proj in enumerate(cfg.projects):
+        for j, old in enumerate(proj.previous_names):
+            if old == proj.name or old in names:
+                yield _issue(f"projects[{i}].previous_names[{j}]", "a former name must not be a current project name",
+                             old, "list only names the project had before (the oldest first)")
+
+
 def project_rules(cfg: PlatformSections) -> Issues:
     names = [p.name for p in cfg.projects]
     for i, proj in enumerate(cfg.projects):
@@ -246,6 +255,7 @@ def project_rules(cfg: PlatformSections) -> Issues:
         if proj.name in RESERVED_NAMESPACES:
             yield _issue(f"{path}.name", "name is a reserved platform namespace", proj.name, "choose another slug")
         yield from project_limits(cfg, proj, path)
+    yield from _rename_rules(cfg)
     total = sum(p.monthly_budget_usd for p in cfg.projects)
     if total > cfg.budget.monthly_usd:
         yield _issue("projects", "project budgets add up to more than the environment budget", total,

@@ -275,8 +275,9 @@ class ProjectConfig(_Section):
     monthly_budget_usd: float = Field(default=500.0, gt=0, description="Project budget. Default: 500.")
     cost_center: str | None = Field(default=None, description="Default: the environment's cost center.")
     previous_names: list[DnsLabel] = Field(
-        default_factory=list, description="Former names of a renamed project: its namespace, roles and repository "
-                                          "move to the new name (aliases) instead of being replaced. Default: none.")
+        default_factory=list, description="Former names of a renamed project, oldest first: its platform resources "
+                                          "move to the new name (aliases) and keep the physical names of the oldest "
+                                          "(namespace, roles, repository cannot be renamed in place). Default: none.")
 
 
 class PlatformSections(_Section):

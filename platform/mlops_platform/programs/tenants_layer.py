@@ -11,6 +11,7 @@ import pulumi
 
 from mlops_platform.aws.layer_outputs import AwsLayer
 from mlops_platform.config.schema import PlatformConfig
+from mlops_platform.config.sections import ProjectConfig
 from mlops_platform.k8s.tenancy import PlatformFacts, ProjectTenant, ProjectTenantArgs, TenantOutputs
 from mlops_platform.programs.cluster_layer import cluster_provider, peers
 
@@ -47,7 +48,19 @@ class TenantsLayer(pulumi.ComponentResource):
         cfg = args.config
         provider = cluster_provider(name, args.aws_layer, cfg.environment.region, self)
         facts = platform_facts(cfg, args.aws_layer, provider)
-        self.projects = {p.name: ProjectTenant(f"{name}-project-{p.name}", ProjectTenantArgs(project=p, facts=facts),
-                                               pulumi.ResourceOptions(parent=self)).outputs
-                         for p in cfg.projects}
+        self.projects = {p.name: self._tenant(name, p, facts) for p in cfg.projects}
         self.register_outputs({"projects": list(self.projects)})
+
+    def _tenant(self, name: str, project: ProjectConfig, facts: PlatformFacts) -> TenantOutputs:
+        """A renamed project moves: its tenant is aliased to each former name (the engine aliases every child
+        named after it), and keeps the physical names it was created with — namespace, role and repository
+        names cannot change in place (Kubernetes metadata.name, IAM RoleName, ECR repositoryName)."""
+        aliases = [pulumi.Alias(name=f"{name}-project-{old}") for old in project.previous_names]
+        return ProjectTenant(f"{name}-project-{project.name}", ProjectTenantArgs(
+            project=project.model_copy(update={"name": physical_name(project)}), facts=facts),
+            pulumi.ResourceOptions(parent=self, aliases=aliases)).outputs
+
+
+def physical_name(project: ProjectConfig) -> str:
+    """The name a project's namespace, roles and repository carry: the first it was ever given."""
+    return project.previous_names[0] if project.previous_names else project.name
