@@ -235,12 +235,12 @@ def _joined_constant(node: ast.expr, constants: dict[str, Any]) -> str | None:
 
 
 def rule_docs() -> dict[str, list[RuleDoc]]:
-    """Rule function name → every issue it can report, in source order."""
+    """Rule function name → every issue it can report, in source order (the warnings last)."""
     tree = ast.parse(inspect.getsource(rules))
     functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
     constants = dict(vars(rules))
     out: dict[str, list[RuleDoc]] = {}
-    for rule in rules.RULES:
+    for rule in (*rules.RULES, *rules.WARNINGS):
         reader = _RuleReader(functions, constants)
         for stmt in functions[rule.__name__].body:
             reader.visit(stmt)
@@ -253,8 +253,10 @@ def _rules_section() -> list[str]:
              "Checked after the types, in one pass, so every problem is reported at once. Each row is one "
              "issue `mlplat validate` can report; *when* is the condition in `config/rules.py`; `[n]` is any "
              "list index and `{name}` a value from the config.", ""]
+    warnings = {w.__name__ for w in rules.WARNINGS}
     for name, docs in rule_docs().items():
         lines += [f"### {name.removesuffix('_rules').replace('_', ' ').capitalize()} (`{name}`)", "",
+                  *(["Warnings: printed by `mlplat validate`; the file stays valid.", ""] if name in warnings else []),
                   "| field | problem | when | fix |", "|---|---|---|---|"]
         lines += [f"| `{_cell(d.path)}` | {_cell(d.message)} | {_cell(f'`{d.when}`' if d.when else 'always')} "
                   f"| {_cell(d.fix)} |" for d in docs]
