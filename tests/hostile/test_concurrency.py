@@ -13,12 +13,11 @@ from typing import Any
 
 import boto3
 import pytest
+from foundation.stackfiles import sections
 from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.ops._aws import Aws
 from mlops_platform.ops.backend import state_backend
 from mlops_platform.ops.bootstrap import BootstrapReport, Change, bootstrap
-
-from foundation.stackfiles import sections
 from moto_stand_in import MOTO_ACCOUNT
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("moto")]
