@@ -316,7 +316,8 @@ def test_irsa_oidc_provider_trusts_sts(plan: Plan) -> None:
 # --- keys, IAM, tags, protection ---------------------------------------------------------------------------------
 
 def test_every_kms_key_rotates_yearly(plan: Plan) -> None:
-    all_resources_have(plan, KMS_KEY, {"enableKeyRotation": True}, minimum=len(KEY_PURPOSES))
+    all_resources_have(plan, KMS_KEY, {"enableKeyRotation": True, "rotationPeriodInDays": 365},
+                       minimum=len(KEY_PURPOSES))
 
 
 def test_platform_keys_one_per_purpose_each_with_an_alias(plan: Plan) -> None:

@@ -16,20 +16,27 @@ from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, Monitoring, Moni
 from mlops_platform.k8s.netpol import PlatformPeers
 from mlops_platform.k8s.provider import ClusterAccess, ClusterAccessArgs
 from mlops_platform.k8s.serving import GATEWAY_NAMESPACE, KSERVE_NAMESPACE, ServingStack, ServingStackArgs
-from mlops_platform.k8s.tenancy import PROJECT_LABEL, PlatformFacts, ProjectTenant, github_oidc_provider
+from mlops_platform.k8s.tenancy import (
+    PROJECT_LABEL,
+    PlatformFacts,
+    ProjectTenant,
+    ProjectTenantArgs,
+    TenantOutputs,
+    github_oidc_provider,
+)
 from mlops_platform.k8s.tracking import PORT as TRACKING_PORT
 from mlops_platform.k8s.tracking import TRACKING_NAMESPACE, Tracking, TrackingArgs
 from mlops_platform.k8s.training import TRAINING_NAMESPACE, Training, TrainingArgs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ClusterLayerOutputs:
     """What the program exports from the in-cluster layer ('' when a component is off)."""
 
     mlflow_url: str
     prometheus_url: str
     serving_ingress_domain: str
-    projects: dict[str, dict[str, Any]]  # fields of contract.ProjectOutput, values may be Outputs
+    projects: dict[str, TenantOutputs]
 
 
 def thresholds(cfg: PlatformConfig) -> AlertThresholds:
@@ -50,14 +57,24 @@ def peers(cfg: PlatformConfig) -> PlatformPeers:
         tracking_port=TRACKING_PORT)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ClusterLayerArgs:
+    """Arguments of `ClusterLayer`."""
+
+    config: PlatformConfig
+    """The environment's validated stack configuration: which components are on, and how. Required."""
+    aws_layer: AwsLayer
+    """What the AWS layer handed over: the cluster, its OIDC provider, buckets, keys. Required."""
+
+
 class ClusterLayer(pulumi.ComponentResource):
     """Root of the in-cluster tree (so `mlplat plan` shows the layer and its tenants as one branch)."""
 
     outputs: ClusterLayerOutputs
 
-    def __init__(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: ClusterLayerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:k8s:ClusterLayer", name, None, opts)
+        cfg, aws_layer = args.config, args.aws_layer
         env = cfg.environment
         access = ClusterAccess(f"{name}-access", ClusterAccessArgs(
             cluster_name=aws_layer.cluster_name, endpoint=aws_layer.cluster_endpoint,
@@ -83,8 +100,9 @@ class ClusterLayer(pulumi.ComponentResource):
             Training(f"{name}-training", TrainingArgs(k8s_version=cfg.cluster.version, provider=self.provider),
                      child)
         projects = self._tenants(name, cfg, aws_layer)
-        self.outputs = ClusterLayerOutputs(mlflow_url, monitoring.prometheus_url if monitoring else "", domain,
-                                           projects)
+        self.outputs = ClusterLayerOutputs(
+            mlflow_url=mlflow_url, prometheus_url=monitoring.prometheus_url if monitoring else "",
+            serving_ingress_domain=domain, projects=projects)
         self.register_outputs({"mlflow_url": mlflow_url, "serving_ingress_domain": domain})
 
     def _monitoring(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
@@ -118,13 +136,14 @@ class ClusterLayer(pulumi.ComponentResource):
             replicas=2 if cfg.is_prod else 1, client_label=PROJECT_LABEL,
             monitoring_namespace=peers(cfg).monitoring_namespace), opts).url
 
-    def _tenants(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer) -> dict[str, dict[str, Any]]:
+    def _tenants(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer) -> dict[str, TenantOutputs]:
         github = aws_layer.github_oidc_provider_arn
         if github is None:  # once per environment, whether or not projects exist yet (stable on add/remove)
             github = github_oidc_provider(f"{name}-github-oidc", cfg.base_tags,
                                           pulumi.ResourceOptions(parent=self)).arn
         facts = platform_facts(cfg, aws_layer, github, self.provider)
-        return {p.name: ProjectTenant(f"{name}-project-{p.name}", p, facts, pulumi.ResourceOptions(parent=self)).outputs
+        return {p.name: ProjectTenant(f"{name}-project-{p.name}", ProjectTenantArgs(project=p, facts=facts),
+                                      pulumi.ResourceOptions(parent=self)).outputs
                 for p in cfg.projects}
 
 
@@ -141,4 +160,4 @@ def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, github_arn: Any, pr
 
 def deploy_cluster_layer(cfg: PlatformConfig, aws_layer: AwsLayer, opts: pulumi.ResourceOptions) -> ClusterLayerOutputs:
     """Build the in-cluster layer of one environment on top of the AWS layer."""
-    return ClusterLayer(f"{cfg.environment.name}-k8s", cfg, aws_layer, opts).outputs
+    return ClusterLayer(f"{cfg.environment.name}-k8s", ClusterLayerArgs(config=cfg, aws_layer=aws_layer), opts).outputs

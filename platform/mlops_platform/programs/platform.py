@@ -106,7 +106,8 @@ def export_outputs(cfg: PlatformConfig, layer: AwsLayer, k8s: ClusterLayerOutput
         "gpu_pools": gpu_pool_outputs(cfg),
     }
     values |= {"mlflow_url": k8s.mlflow_url, "prometheus_url": k8s.prometheus_url,
-               "serving_ingress_domain": k8s.serving_ingress_domain, "projects": k8s.projects}
+               "serving_ingress_domain": k8s.serving_ingress_domain,
+               "projects": {name: tenant.to_dict() for name, tenant in k8s.projects.items()}}
     for key, value in values.items():
         pulumi.export(key, value)
 
