@@ -3,7 +3,6 @@ Kubernetes resource goes through the layer's explicit provider. Plans real varia
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -31,22 +30,6 @@ def snapshot(plan: Plan) -> dict[str, Any]:
     return {r.urn: r.inputs for r in plan.resources}
 
 
-MONITORING_RELEASE = ("urn:pulumi:dev::mlops-platform::mlops:k8s:Monitoring$kubernetes:helm.sh/v3:Release::"
-                      "dev-k8s-monitoring-stack")
-
-
-def without_retrain(inputs: dict[str, Any], namespace: str) -> dict[str, Any]:
-    """The monitoring release's inputs minus exactly one project's retrain route and receiver."""
-    out = copy.deepcopy(inputs)
-    config = out["values"]["alertmanager"]["config"]
-    routes = config["route"]["routes"]
-    mine = [r for r in routes if r["receiver"] == f"retrain-{namespace}"]
-    assert len(mine) == 1, routes
-    routes.remove(mine[0])
-    config["receivers"] = [r for r in config["receivers"] if r["name"] != f"retrain-{namespace}"]
-    return out
-
-
 def owned_by(urn: str, project: str) -> bool:
     return f"-project-{project}" in urn.rsplit("::", 1)[1]
 
@@ -67,15 +50,18 @@ def test_adding_a_project_only_adds_that_projects_resources(plans: dict[str, Pla
     added = set(after) - set(before)
     assert added and all(owned_by(u, "new-team") for u in added)
     assert set(before) <= set(after)
-    changed = [u for u in before if before[u] != after[u]]
-    # the one shared change: Alertmanager routes the new project's drift alert to its retrain webhook
-    assert changed == [MONITORING_RELEASE]
-    assert without_retrain(after[MONITORING_RELEASE], "new-team") == before[MONITORING_RELEASE]
-    # every Kubernetes resource (and Helm release) is created through the layer's own provider
-    k8s = [r for r in monitors[0].registrations if r.custom and r.type.startswith("kubernetes:")]
+    assert [u for u in before if before[u] != after[u]] == []
+    # every Kubernetes resource (and Helm release) is created through its own layer's provider (one
+    # monitor per layer stack: aws, cluster, tenants)
+    grown_monitors = monitors[:3]  # the grown plan ran first (`plans["dev"]` may plan after it)
+    expected = {"mlops-platform-cluster": "dev-k8s-access-provider", "mlops-platform": "dev-tenants-access-provider"}
+    k8s = [r for m in grown_monitors for r in m.registrations if r.custom and r.type.startswith("kubernetes:")]
     assert len(k8s) > 40
-    assert {r.provider.rsplit("::", 1)[0].split("$")[-1] for r in k8s} == {
-        "pulumi:providers:kubernetes::dev-k8s-access-provider"}
+    for r in k8s:
+        project = r.urn.split("::")[1]
+        provider = r.provider.rsplit("::", 1)[0]
+        assert provider.split("::")[1] == project
+        assert provider.endswith(f"$pulumi:providers:kubernetes::{expected[project]}")
 
 
 @pytest.mark.slow
@@ -87,5 +73,4 @@ def test_removing_a_project_only_removes_that_projects_resources(plans: dict[str
     removed = set(before) - set(after)
     assert removed and all(owned_by(u, "churn-model") for u in removed)
     assert set(after) <= set(before)
-    assert [u for u in after if before[u] != after[u]] == [MONITORING_RELEASE]
-    assert without_retrain(before[MONITORING_RELEASE], "churn-model") == after[MONITORING_RELEASE]
+    assert [u for u in after if before[u] != after[u]] == []

@@ -90,25 +90,27 @@ def drift_rule(threshold: float, selector: str = "", name: str = DRIFT_ALERT) ->
                  "the training data. Projects with pipelines retrain automatically; compare with the baseline.")
 
 
-def retrain_receiver(namespace: str) -> dict[str, Any]:
-    """Alertmanager webhook to the project's drift EventSource (k8s/pipeline_tenant.py)."""
-    return {"name": f"retrain-{namespace}", "webhook_configs": [{
-        "url": contract.drift_webhook_url(namespace), "send_resolved": False, "max_alerts": 1}]}
+#: Label an AlertmanagerConfig carries to be merged into the platform's Alertmanager (monitoring.py selects it).
+ALERTMANAGER_CONFIG_LABEL = ("mlops.io/alertmanager-config", "true")
 
 
-def retrain_routes(namespaces: tuple[str, ...], cooldown_minutes: int) -> list[dict[str, Any]]:
-    """One route per project with pipelines: its drift alert goes to its retrain webhook at most once per
-    cool-down (group and repeat interval), then on to the platform receiver (`continue`), so people still
-    see it. The last route sends the drift alert of every project to the platform receiver."""
+def drift_to_platform_route() -> dict[str, Any]:
+    """The drift alert of every project to the platform receiver. Projects' own AlertmanagerConfig routes
+    (retrain) come before it and `continue`, so people still see the alert after the retrain webhook."""
+    return {"receiver": "platform", "matchers": [f'alertname = "{DRIFT_ALERT}"']}
+
+
+def retrain_alertmanager_config(namespace: str, cooldown_minutes: int) -> dict[str, Any]:
+    """Spec of a project's AlertmanagerConfig (monitoring.coreos.com/v1alpha1): its drift alert goes to its
+    retrain webhook at most once per cool-down (group and repeat interval). The Prometheus Operator adds the
+    `namespace="<project>"` matcher itself (alertmanagerConfigMatcherStrategy OnNamespace), so a project's
+    config can only ever route its own alerts."""
     every = f"{cooldown_minutes}m"
-    routes: list[dict[str, Any]] = [
-        {"receiver": f"retrain-{ns}", "matchers": [f'alertname = "{DRIFT_ALERT}"', f'namespace = "{ns}"'],
-         "group_by": ["alertname", "namespace"], "group_interval": every, "repeat_interval": every,
-         "continue": True}
-        for ns in namespaces]
-    if routes:
-        routes.append({"receiver": "platform", "matchers": [f'alertname = "{DRIFT_ALERT}"']})
-    return routes
+    return {"route": {"receiver": "retrain", "groupBy": ["alertname", "namespace"], "groupWait": "30s",
+                      "groupInterval": every, "repeatInterval": every,
+                      "matchers": [{"name": "alertname", "value": DRIFT_ALERT, "matchType": "="}]},
+            "receivers": [{"name": "retrain", "webhookConfigs": [{
+                "url": contract.drift_webhook_url(namespace), "sendResolved": False, "maxAlerts": 1}]}]}
 
 
 def autoscaler_rules() -> list[Rule]:

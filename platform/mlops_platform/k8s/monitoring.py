@@ -17,11 +17,17 @@ import pulumi_random as random
 from mlops_platform.core import iam
 from mlops_platform.core.naming import iam_name
 from mlops_platform.k8s._helm import helm_release, namespace
-from mlops_platform.k8s.alerts import AlertThresholds, platform_rule_groups, retrain_receiver, retrain_routes
+from mlops_platform.k8s.alerts import (
+    ALERTMANAGER_CONFIG_LABEL,
+    AlertThresholds,
+    drift_to_platform_route,
+    platform_rule_groups,
+)
 from mlops_platform.k8s.dashboards import platform_dashboards
 from mlops_platform.k8s.manifests import irsa_annotation, meta
 from mlops_platform.k8s.netpol import MONITORING_NAMESPACE
 from mlops_platform.k8s.provider import k8s_opts
+from mlops_platform.k8s.tenancy import PROJECT_LABEL as PROJECT_NAMESPACE_LABEL
 
 RELEASE = "kube-prometheus-stack"
 FULLNAME = "kps"  # short resource names: kps-prometheus, kps-alertmanager
@@ -64,16 +70,15 @@ class MonitoringArgs:
     """Also send alerts to this Slack webhook (pass a secret). Default: none."""
     gpu_namespace: str | None = None
     """Where the DCGM exporter runs, for GPU dashboards and alerts. Default: none (GPU enablement off)."""
-    retrain_namespaces: tuple[str, ...] = ()
-    """Project namespaces whose drift alert starts their pipeline (pipelines on). Default: none."""
-    retrain_cooldown_minutes: int = 60
-    """Minimum minutes between two retrain notifications of one project. Default: 60."""
+    project_routes: bool = False
+    """Merge the AlertmanagerConfigs of project namespaces (their drift → retrain webhook, pipelines on) and
+    route every drift alert on to the platform receiver after them. Default: False."""
 
 
-def alertmanager_config(topic_arn: Any, region: str, slack: bool, retrain: tuple[str, ...] = (),
-                        cooldown_minutes: int = 60) -> dict[str, Any]:
-    """Everything goes to the platform receiver; the always-firing Watchdog goes nowhere; the drift alert
-    of a project in `retrain` also starts its pipeline (alerts.retrain_routes)."""
+def alertmanager_config(topic_arn: Any, region: str, slack: bool, project_routes: bool = False) -> dict[str, Any]:
+    """Everything goes to the platform receiver; the always-firing Watchdog goes nowhere. With
+    `project_routes`, projects' AlertmanagerConfig routes come first (the operator puts them there) and the
+    drift alert still reaches the platform receiver after them (alerts.drift_to_platform_route)."""
     receiver: dict[str, Any] = {"name": "platform", "sns_configs": [{
         "topic_arn": topic_arn, "sigv4": {"region": region}, "send_resolved": True,
         "subject": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}"}]}
@@ -83,8 +88,18 @@ def alertmanager_config(topic_arn: Any, region: str, slack: bool, retrain: tuple
     return {"route": {"receiver": "platform", "group_by": ["alertname", "namespace"], "group_wait": "30s",
                       "group_interval": "5m", "repeat_interval": "4h",
                       "routes": [{"receiver": "null", "matchers": ['alertname = "Watchdog"']},
-                                 *retrain_routes(retrain, cooldown_minutes)]},
-            "receivers": [receiver, {"name": "null"}, *(retrain_receiver(ns) for ns in retrain)]}
+                                 *([drift_to_platform_route()] if project_routes else [])]},
+            "receivers": [receiver, {"name": "null"}]}
+
+
+def project_config_selection() -> dict[str, Any]:
+    """alertmanagerSpec fields merging the labelled AlertmanagerConfigs of project namespaces only, each
+    confined to its own namespace's alerts (OnNamespace adds the namespace matcher)."""
+    key, value = ALERTMANAGER_CONFIG_LABEL
+    return {"alertmanagerConfigSelector": {"matchLabels": {key: value}},
+            "alertmanagerConfigNamespaceSelector": {"matchExpressions": [
+                {"key": PROJECT_NAMESPACE_LABEL, "operator": "Exists"}]},
+            "alertmanagerConfigMatcherStrategy": {"type": "OnNamespace"}}
 
 
 def stack_values(args: MonitoringArgs, topic_arn: Any) -> dict[str, Any]:
@@ -97,10 +112,10 @@ def stack_values(args: MonitoringArgs, topic_arn: Any) -> dict[str, Any]:
     return {
         "fullnameOverride": FULLNAME,
         "alertmanager": {
-            "enabled": True, "config": alertmanager_config(topic_arn, args.region, slack, args.retrain_namespaces,
-                                                          args.retrain_cooldown_minutes),
+            "enabled": True, "config": alertmanager_config(topic_arn, args.region, slack, args.project_routes),
             "serviceAccount": {"create": True, "name": ALERTMANAGER_SA},
-            "alertmanagerSpec": {"retention": "120h", "secrets": [SLACK_SECRET] if slack else []}},
+            "alertmanagerSpec": {"retention": "120h", "secrets": [SLACK_SECRET] if slack else [],
+                                 **(project_config_selection() if args.project_routes else {})}},
         "prometheus": {"prometheusSpec": {
             **every_namespace, "retention": args.retention,
             # keep 10% headroom so a full volume never stops ingestion

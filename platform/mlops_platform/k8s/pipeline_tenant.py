@@ -4,9 +4,11 @@ run and submit Workflows in its own namespace only, and the drift → retrain pa
 EventSource Alertmanager posts the project's drift alert to, and a Sensor that starts the project's
 `contract.PIPELINE_TEMPLATE` with `trigger=drift`.
 
-A flapping alert cannot start a storm: Alertmanager repeats a firing group only after the cool-down
-(monitoring.retrain_routes), the Sensor's trigger is rate limited, and the shipped WorkflowTemplate holds
-a mutex so at most one pipeline of the project runs at a time.
+The route from the drift alert to the webhook is the project's own AlertmanagerConfig in its namespace
+(the Prometheus Operator merges it, confined to the namespace's alerts), so onboarding a project never
+changes the cluster layer. A flapping alert cannot start a storm: Alertmanager repeats a firing group only
+after the cool-down (alerts.retrain_alertmanager_config), the Sensor's trigger is rate limited, and the
+shipped WorkflowTemplate holds a mutex so at most one pipeline of the project runs at a time.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pulumi_kubernetes as k8s
 
 from mlops_platform.aws.project_identity import workload_role
 from mlops_platform.core import contract, iam
+from mlops_platform.k8s.alerts import ALERTMANAGER_CONFIG_LABEL, retrain_alertmanager_config
 from mlops_platform.k8s.manifests import Manifest, container_security_context, meta, pod_security_context, resources
 from mlops_platform.k8s.pipelines import JETSTREAM_VERSION
 from mlops_platform.k8s.provider import k8s_opts
@@ -52,6 +55,9 @@ class ProjectPipelinesArgs:
     """Kubernetes group of the project's CI role (its access entry): may submit and watch Workflows. Required."""
     cooldown_minutes: int = 60
     """Minimum minutes between two drift-triggered pipelines. Default: 60."""
+    alert_route: bool = True
+    """Route the project's drift alert to its EventSource with an AlertmanagerConfig (monitoring on).
+    Default: True."""
     tags: dict[str, str]
     """AWS tags of the role. Required."""
     labels: dict[str, str]
@@ -167,6 +173,12 @@ class ProjectPipelines(pulumi.ComponentResource):
                      event_source_spec(args.namespace), after_bus)
         self._custom(f"{name}-sensor", "Sensor", "retrain",
                      sensor_spec(args.namespace, sensor_sa, args.cooldown_minutes), after_bus)
+        if args.alert_route:
+            key, value = ALERTMANAGER_CONFIG_LABEL
+            k8s.apiextensions.CustomResource(
+                f"{name}-alert-route", api_version="monitoring.coreos.com/v1alpha1", kind="AlertmanagerConfig",
+                metadata=meta("drift-retrain", args.namespace, {**args.labels, key: value}),
+                spec=retrain_alertmanager_config(args.namespace, args.cooldown_minutes), opts=inside)
         self.register_outputs({"role_arn": self.role.arn, "service_account": args.service_account})
 
     def _identity(self, name: str, opts: pulumi.ResourceOptions) -> aws.iam.Role:

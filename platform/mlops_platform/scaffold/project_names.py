@@ -54,7 +54,7 @@ def project_names(slug: str, outputs: PlatformOutputs) -> ProjectNames:
         namespace=naming.project_namespace(slug),
         service_account=naming.project_service_account(slug),
         pipeline_service_account=naming.project_pipeline_service_account(slug),
-        ecr_repository_url=f"{registry}/{naming.project_repository(slug)}",
+        ecr_repository_url=f"{registry}/{naming.project_repository(slug, outputs.cluster_name)}",
         ci_role_arn=_role_arn(outputs, slug, ProjectRole.CI),
         ci_preview_role_arn=_role_arn(outputs, slug, ProjectRole.CI_PREVIEW),
         workload_role_arn=_role_arn(outputs, slug, ProjectRole.WORKLOAD),
