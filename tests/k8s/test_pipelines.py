@@ -5,6 +5,7 @@ retrain webhook, on the rendered config."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from mlops_platform.engine import Plan
 from mlops_platform.k8s import pipeline_tenant
 from mlops_platform.k8s.alerts import DRIFT_ALERT
 from mlops_platform.k8s.pipelines import JETSTREAM_VERSION, PIPELINES_NAMESPACE
+from mlops_platform.k8s.tenancy import PROJECT_LABEL
 
 from .argo_schema import ARGO, crd_errors
 from .planview import helm_values, k8s_of
@@ -130,15 +132,18 @@ def test_project_rights_are_namespaced_and_minimal(plan: Plan, cfg: PlatformConf
 
 
 def test_ci_and_training_roles_join_the_submitter_group(plan: Plan, cfg: PlatformConfig) -> None:
-    entries = {r.name: r for r in k8s_of(plan, "aws:eks/accessEntry:AccessEntry")}
-    associations = {r.name for r in k8s_of(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")}
+    entries = {r.name.split("-project-", 1)[1]: r for r in k8s_of(plan, "aws:eks/accessEntry:AccessEntry")
+               if "-project-" in r.name}
+    associations = [r.name.split("-project-", 1)[1]
+                    for r in k8s_of(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+                    if "-project-" in r.name]
     for p in cfg.projects:
         group = [naming.project_pipeline_submitters(p.name)]
-        prefix = f"{cfg.environment.name}-k8s-project-{p.name}"
-        assert entries[f"{prefix}-ci-access"].get("kubernetesGroups") == group
-        assert entries[f"{prefix}-training-access"].get("kubernetesGroups") == group
+        assert entries[f"{p.name}-ci-access"].get("kubernetesGroups") == group
+        assert entries[f"{p.name}-training-access"].get("kubernetesGroups") == group
+        assert entries[f"{p.name}-ci-preview-access"].get("kubernetesGroups") is None  # previews only read
         # continuous training only submits: no EKS access policy, only the namespaced group
-        assert not any(a.startswith(f"{prefix}-training-") for a in associations)
+        assert not any(a.startswith(f"{p.name}-training-") for a in associations)
 
 
 # ---------------------------------------------------------------- drift → retrain
@@ -156,30 +161,72 @@ def route_receivers(route: dict[str, Any], labels: dict[str, str]) -> list[str]:
     return found or [route["receiver"]]
 
 
+def operator_merged(config: dict[str, Any], project_configs: list[Any]) -> dict[str, Any]:
+    """The Alertmanager config the Prometheus Operator generates from the platform's config and the
+    selected AlertmanagerConfigs, as its documentation describes it (prometheus-operator.dev, "Alerting
+    routes" / AlertmanagerConfig API, alertmanagerConfigMatcherStrategy OnNamespace): each config's route
+    is inserted before the top-level route's own children with `continue: true` and a
+    `namespace="<its namespace>"` matcher; its receivers are renamed `<namespace>/<name>/<receiver>`."""
+    merged = copy.deepcopy(config)
+    routes, receivers = [], []
+    for res in project_configs:
+        ns, name, spec = res.get("metadata.namespace"), res.get("metadata.name"), res.get("spec")
+        route = spec["route"]
+        matchers = [f'{m["name"]} {m.get("matchType", "=")} "{m["value"]}"' for m in route["matchers"]]
+        routes.append({"receiver": f"{ns}/{name}/{route['receiver']}", "continue": True,
+                       "matchers": [f'namespace = "{ns}"', *matchers],
+                       "group_interval": route["groupInterval"], "repeat_interval": route["repeatInterval"]})
+        receivers += [{"name": f"{ns}/{name}/{r['name']}",
+                       "webhook_configs": [{"url": w["url"], "send_resolved": w["sendResolved"]}
+                                           for w in r["webhookConfigs"]]} for r in spec["receivers"]]
+    merged["route"]["routes"] = [*routes, *merged["route"]["routes"]]
+    merged["receivers"] += receivers
+    return merged
+
+
+def alert_routes(plan: Plan) -> list[Any]:
+    return k8s_of(plan, "kubernetes:monitoring.coreos.com/v1alpha1:AlertmanagerConfig")
+
+
+def test_alertmanager_merges_only_labelled_configs_of_project_namespaces(plan: Plan, cfg: PlatformConfig) -> None:
+    spec = helm_values(plan, "kube-prometheus-stack")["alertmanager"]["alertmanagerSpec"]
+    assert spec["alertmanagerConfigMatcherStrategy"] == {"type": "OnNamespace"}  # a project routes its own only
+    assert spec["alertmanagerConfigNamespaceSelector"] == {"matchExpressions": [
+        {"key": PROJECT_LABEL, "operator": "Exists"}]}
+    namespaces = {r.get("metadata.name"): r for r in k8s_of(plan, "kubernetes:core/v1:Namespace")}
+    configs = alert_routes(plan)
+    assert {r.get("metadata.namespace") for r in configs} == {p.name for p in cfg.projects}
+    for res in configs:
+        labels = res.get("metadata.labels")
+        assert all(labels.get(k) == v for k, v in spec["alertmanagerConfigSelector"]["matchLabels"].items())
+        assert PROJECT_LABEL in namespaces[res.get("metadata.namespace")].get("metadata.labels")
+
+
 def test_a_projects_drift_alert_starts_its_retrain_and_still_reaches_people(plan: Plan,
                                                                              cfg: PlatformConfig) -> None:
-    config = helm_values(plan, "kube-prometheus-stack")["alertmanager"]["config"]
+    config = operator_merged(helm_values(plan, "kube-prometheus-stack")["alertmanager"]["config"],
+                             alert_routes(plan))
     receivers = {r["name"]: r for r in config["receivers"]}
     for p in cfg.projects:
         got = route_receivers(config["route"], {"alertname": DRIFT_ALERT, "namespace": p.name})
-        assert got == [f"retrain-{p.name}", "platform"]
-        hook = receivers[f"retrain-{p.name}"]["webhook_configs"][0]
+        assert got == [f"{p.name}/drift-retrain/retrain", "platform"]
+        hook = receivers[got[0]]["webhook_configs"][0]
         # the EventSource's Service (Argo Events names it <name>-eventsource-svc) on its webhook port
         event_source = next(r for r in custom(plan, "EventSource") if r.get("metadata.namespace") == p.name)
         port = int(event_source.get("spec.service.ports")[0]["port"])
         assert hook["url"] == (f"http://{event_source.get('metadata.name')}-eventsource-svc.{p.name}.svc"
                                f".cluster.local:{port}{contract.DRIFT_EVENT_PATH}")
         assert hook["send_resolved"] is False
+        # another alert of the project's namespace does not start a retrain
+        assert route_receivers(config["route"], {"alertname": "GpuXidError", "namespace": p.name}) == ["platform"]
     other = route_receivers(config["route"], {"alertname": DRIFT_ALERT, "namespace": "not-a-project"})
     assert other == ["platform"]
-    assert route_receivers(config["route"], {"alertname": "GpuXidError", "namespace": "x"}) == ["platform"]
 
 
 def test_retrain_route_waits_the_cool_down(plan: Plan, cfg: PlatformConfig) -> None:
-    config = helm_values(plan, "kube-prometheus-stack")["alertmanager"]["config"]
     every = f"{cfg.pipelines.retrain_cooldown_minutes}m"
-    retrain = [r for r in config["route"]["routes"] if r["receiver"].startswith("retrain-")]
-    assert retrain and all(r["group_interval"] == every and r["repeat_interval"] == every for r in retrain)
+    routes = [r.get("spec.route") for r in alert_routes(plan)]
+    assert routes and all(r["groupInterval"] == every and r["repeatInterval"] == every for r in routes)
 
 
 def test_the_monitoring_namespace_may_reach_the_event_source(plan: Plan, cfg: PlatformConfig) -> None:
