@@ -60,7 +60,9 @@ def test_gpu_serving_by_model_passes_review_in_every_environment(tmp_path: Path)
     for stack in ("dev", "prod"):
         report = review(program(project / "infra", stack, None, None))
         assert [(f.policy, f.message) for f in report.blocking] == [] and report.unknowns == [], stack
-    # selecting the pool name instead would leave the prod pods without a node group
+    # selecting the pool name instead would leave the prod pods without a node group: the serving pods
+    # and the pipeline's GPU training step alike
     pinned = render(tmp_path / "pinned", gpu_count=1, gpu_pool="a10g", environments=["dev", "prod"])
     prod = review(program(pinned / "infra", "prod", None, None))
-    assert [f.policy for f in prod.blocking] == ["gpu-workload-targets-pool"]
+    assert {f.policy for f in prod.blocking} == {"gpu-workload-targets-pool"}
+    assert {f.urn.split("::")[2].rsplit(":", 1)[-1] for f in prod.blocking} == {"Deployment", "WorkflowTemplate"}
