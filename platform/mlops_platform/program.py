@@ -51,11 +51,11 @@ def build_aws_layer(cfg: PlatformConfig) -> AwsLayer:
              for r in cfg.registry.repositories}
     cluster = Cluster(f"{name}-cluster", ClusterArgs(cfg.cluster, cfg.cluster_name, network.private_subnet_ids,
                                                      keys.arns["eks"], keys.arns["logs"], cfg.deletion_protection,
-                                                     tags), opts)
+                                                     tags, upgrade_policy=cfg.upgrade_policy), opts)
     pools = NodePools(f"{name}-nodes", NodePoolsArgs(cluster.cluster.name, cfg.cluster_name,
                                                      network.private_subnet_ids, cfg.node_pools.system,
                                                      list(cfg.node_pools.gpu), keys.arns["ebs"], tags,
-                                                     depends_on=list(cluster.pre_node_addons)), opts)
+                                                     k8s_version=cfg.cluster.version, depends_on=list(cluster.pre_node_addons)), opts)
     cluster.post_node_addons([pools.system], keys.arns["ebs"])
     CostBudget(f"{name}-budget", CostBudgetArgs(
         f"mlops-{name}", cfg.budget.monthly_usd, [*env.owners, *cfg.budget.notify], ("environment", name),

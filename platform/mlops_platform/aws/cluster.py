@@ -10,8 +10,9 @@ import pulumi
 import pulumi_aws as aws
 
 from mlops_platform.aws._base import child_opts, with_name
-from mlops_platform.config.schema import ClusterConfig, EndpointAccess
+from mlops_platform.config.schema import ClusterConfig, EndpointAccess, UpgradePolicy
 from mlops_platform.iam import document, irsa_trust, kms_use, service_trust, statement, to_json
+from mlops_platform.versions import minor_pins
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -36,6 +37,8 @@ class ClusterArgs:
     logs_key_arn: pulumi.Input[str]
     deletion_protection: bool
     tags: dict[str, str]
+    #: What EKS does when the version's standard support ends (resolved per tier by the config).
+    upgrade_policy: UpgradePolicy
 
 
 def endpoint_settings(config: ClusterConfig) -> tuple[bool, list[str]]:
@@ -93,15 +96,19 @@ class Cluster(pulumi.ComponentResource):
             enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
             access_config=aws.eks.ClusterAccessConfigArgs(authentication_mode="API",
                                                           bootstrap_cluster_creator_admin_permissions=False),
-            # Extended support costs 6x the control-plane price: upgrades are planned, not drifted into.
-            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
+            # An explicit choice (config cluster.upgrade_policy): STANDARD lets EKS upgrade the control plane
+            # when standard support ends; EXTENDED keeps the version longer at the extended-support price.
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=args.upgrade_policy.value),
             bootstrap_self_managed_addons=False, deletion_protection=args.deletion_protection,
             tags=with_name(args.tags, args.cluster_name),
             opts=child_opts(self, protect=args.deletion_protection, depends_on=[log_group]))
 
     def _addon(self, addon: str, depends_on: list[pulumi.Resource] | None = None,
                role_arn: pulumi.Input[str] | None = None) -> aws.eks.Addon:
+        # Pinned from the version matrix: an add-on moves only with the cluster minor, in `mlplat upgrade` order.
+        version = minor_pins(self._args.config.version).addons[addon]
         return aws.eks.Addon(f"{self._name}-addon-{addon}", cluster_name=self.cluster.name, addon_name=addon,
+                             addon_version=version,
                              service_account_role_arn=role_arn, configuration_values=ADDON_CONFIGURATION.get(addon),
                              resolve_conflicts_on_create="OVERWRITE",
                              resolve_conflicts_on_update="PRESERVE", tags=self._args.tags,

@@ -60,6 +60,19 @@ class EndpointAccess(StrEnum):
     PUBLIC_AND_PRIVATE = "public_and_private"
 
 
+class UpgradePolicy(StrEnum):
+    """EKS support policy at the end of a version's standard support (EKS `upgradePolicy.supportType`).
+
+    STANDARD: when standard support ends, EKS upgrades the control plane to the next minor on its own
+    schedule (node groups, add-ons and charts stay behind until `mlplat upgrade`). EXTENDED: the cluster
+    stays on its version for up to 12 more months, billed at the extended-support price (6x the standard
+    control-plane hourly price), then is upgraded the same way.
+    """
+
+    STANDARD = "STANDARD"
+    EXTENDED = "EXTENDED"
+
+
 class Capacity(StrEnum):
     ON_DEMAND = "on_demand"
     SPOT = "spot"
@@ -116,6 +129,11 @@ class ClusterConfig(_Section):
         default_factory=list, description="IAM roles/users given cluster-admin access entries. Default: none.")
     deletion_protection: bool | None = Field(
         default=None, description="EKS deletion protection + Pulumi protect. Default: true in prod, else false.")
+    upgrade_policy: UpgradePolicy | None = Field(
+        default=None,
+        description="STANDARD: EKS upgrades the control plane itself when standard support ends. EXTENDED: "
+                    "up to 12 more months on the version at the extended-support price. Default: EXTENDED in "
+                    "prod (never a forced upgrade of production), STANDARD elsewhere.")
 
 
 class PoolConfig(_Section):
@@ -290,6 +308,13 @@ class PlatformConfig(_Section):
     def deletion_protection(self) -> bool:
         dp = self.cluster.deletion_protection
         return self.is_prod if dp is None else dp
+
+    @property
+    def upgrade_policy(self) -> UpgradePolicy:
+        chosen = self.cluster.upgrade_policy
+        if chosen is not None:
+            return chosen
+        return UpgradePolicy.EXTENDED if self.is_prod else UpgradePolicy.STANDARD
 
     def component_enabled(self, section: ComponentToggle) -> bool:
         return True if section.enabled is None else section.enabled

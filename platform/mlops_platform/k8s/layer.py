@@ -14,7 +14,9 @@ from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementAr
 from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, Monitoring, MonitoringArgs
 from mlops_platform.k8s.netpol import PlatformPeers
 from mlops_platform.k8s.provider import ClusterAccess, ClusterAccessArgs
+from mlops_platform.k8s.provider import k8s_opts
 from mlops_platform.k8s.serving import GATEWAY_NAMESPACE, KSERVE_NAMESPACE, ServingStack, ServingStackArgs
+from mlops_platform.k8s.storage import encrypted_storage_class
 from mlops_platform.k8s.tenancy import PROJECT_LABEL, PlatformFacts, ProjectTenant, github_oidc_provider
 from mlops_platform.k8s.tracking import PORT as TRACKING_PORT
 from mlops_platform.k8s.tracking import TRACKING_NAMESPACE, Tracking, TrackingArgs
@@ -64,7 +66,9 @@ class ClusterLayer(pulumi.ComponentResource):
             list(aws_layer.node_groups)), pulumi.ResourceOptions(parent=self))
         self.provider = access.provider
         child = pulumi.ResourceOptions(parent=self)
-        monitoring = self._monitoring(name, cfg, aws_layer, child)
+        storage = encrypted_storage_class(f"{name}-storage-class", aws_layer.kms_key_arns["ebs"], cfg.is_prod,
+                                          k8s_opts(self, self.provider))
+        monitoring = self._monitoring(name, cfg, aws_layer, storage, child)
         if cfg.node_pools.gpu:
             GpuEnablement(f"{name}-gpu", GpuEnablementArgs(
                 cfg.cluster_name, cfg.cluster.version, env.region, env.account_id, aws_layer.oidc_provider_arn,
@@ -82,7 +86,7 @@ class ClusterLayer(pulumi.ComponentResource):
                                            projects)
         self.register_outputs({"mlflow_url": mlflow_url, "serving_ingress_domain": domain})
 
-    def _monitoring(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
+    def _monitoring(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer, storage: pulumi.Resource,
                     opts: pulumi.ResourceOptions) -> Monitoring | None:
         if not cfg.component_enabled(cfg.monitoring):
             return None
@@ -92,7 +96,8 @@ class ClusterLayer(pulumi.ComponentResource):
             cfg.cluster_name, cfg.cluster.version, env.region, cfg.monitoring_retention, mon.storage_gib,
             tuple(mon.alert_emails or env.owners), thresholds(cfg), aws_layer.oidc_provider_arn,
             aws_layer.oidc_issuer_host, cfg.base_tags, self.provider,
-            pulumi.Output.secret(slack) if slack else None, GPU_NAMESPACE if cfg.node_pools.gpu else None), opts)
+            pulumi.Output.secret(slack) if slack else None, GPU_NAMESPACE if cfg.node_pools.gpu else None,
+            depends_on=(storage,)), opts)
 
     def _tracking(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer, opts: pulumi.ResourceOptions) -> str:
         if not cfg.component_enabled(cfg.tracking) or "models" not in aws_layer.buckets:

@@ -21,6 +21,7 @@ from mlops_platform.k8s.dashboards import platform_dashboards
 from mlops_platform.k8s.manifests import irsa_annotation, meta
 from mlops_platform.k8s.netpol import MONITORING_NAMESPACE
 from mlops_platform.k8s.provider import k8s_opts
+from mlops_platform.k8s.storage import STORAGE_CLASS
 from mlops_platform.naming import iam_name
 
 RELEASE = "kube-prometheus-stack"
@@ -49,6 +50,8 @@ class MonitoringArgs:
     provider: k8s.Provider
     slack_webhook_url: pulumi.Input[str] | None = None
     gpu_namespace: str | None = None  # where the DCGM exporter runs (None: GPU enablement off)
+    storage_class: str = STORAGE_CLASS  # every claim names the platform's encrypted class
+    depends_on: tuple[pulumi.Resource, ...] = ()  # the StorageClass its claims need
 
 
 def alertmanager_config(topic_arn: Any, region: str, slack: bool) -> dict[str, Any]:
@@ -65,29 +68,51 @@ def alertmanager_config(topic_arn: Any, region: str, slack: bool) -> dict[str, A
             "receivers": [receiver, {"name": "null"}]}
 
 
+#: Control-plane components EKS runs out of reach of in-cluster scrapes: their ServiceMonitors would find
+#: no endpoints and KubeControllerManagerDown / KubeSchedulerDown / etcd alerts would fire forever
+#: (kube-prometheus-stack 72.6.2 values.yaml enables all three by default).
+EKS_HIDDEN_CONTROL_PLANE = ("kubeControllerManager", "kubeScheduler", "kubeEtcd")
+
+
+def claim(storage_class: str, gib: int) -> dict[str, Any]:
+    """A volumeClaimTemplate (Prometheus operator StorageSpec) on the platform's class."""
+    return {"volumeClaimTemplate": {"spec": {"storageClassName": storage_class, "accessModes": ["ReadWriteOnce"],
+                                             "resources": {"requests": {"storage": f"{gib}Gi"}}}}}
+
+
+def grafana_values(storage_class: str) -> dict[str, Any]:
+    return {
+        "enabled": True, "admin": {"existingSecret": GRAFANA_SECRET, "userKey": "admin-user",
+                                   "passwordKey": "admin-password"},
+        "service": {"type": "ClusterIP"},
+        # dashboards, users and annotations survive a pod restart; Recreate so a rollout never waits on
+        # the ReadWriteOnce volume still attached to the old pod
+        "persistence": {"enabled": True, "storageClassName": storage_class, "size": "10Gi"},
+        "deploymentStrategy": {"type": "Recreate"},
+        "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
+                                   "searchNamespace": MONITORING_NAMESPACE}}}
+
+
 def stack_values(args: MonitoringArgs, topic_arn: Any) -> dict[str, Any]:
     slack = args.slack_webhook_url is not None
     every_namespace = {"ruleSelectorNilUsesHelmValues": False, "serviceMonitorSelectorNilUsesHelmValues": False,
                        "podMonitorSelectorNilUsesHelmValues": False, "ruleNamespaceSelector": {},
                        "serviceMonitorNamespaceSelector": {}, "podMonitorNamespaceSelector": {}}
-    volume = {"volumeClaimTemplate": {"spec": {"accessModes": ["ReadWriteOnce"],
-                                               "resources": {"requests": {"storage": f"{args.storage_gib}Gi"}}}}}
     return {
         "fullnameOverride": FULLNAME,
+        **{component: {"enabled": False} for component in EKS_HIDDEN_CONTROL_PLANE},
         "alertmanager": {
             "enabled": True, "config": alertmanager_config(topic_arn, args.region, slack),
             "serviceAccount": {"create": True, "name": ALERTMANAGER_SA},
-            "alertmanagerSpec": {"retention": "120h", "secrets": [SLACK_SECRET] if slack else []}},
+            # silences and notification state survive a restart
+            "alertmanagerSpec": {"retention": "120h", "secrets": [SLACK_SECRET] if slack else [],
+                                 "storage": claim(args.storage_class, 2)}},
         "prometheus": {"prometheusSpec": {
             **every_namespace, "retention": args.retention,
             # keep 10% headroom so a full volume never stops ingestion
-            "retentionSize": f"{int(args.storage_gib * 0.9)}GB", "storageSpec": volume}},
-        "grafana": {
-            "enabled": True, "admin": {"existingSecret": GRAFANA_SECRET, "userKey": "admin-user",
-                                       "passwordKey": "admin-password"},
-            "service": {"type": "ClusterIP"},
-            "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
-                                       "searchNamespace": MONITORING_NAMESPACE}}},
+            "retentionSize": f"{int(args.storage_gib * 0.9)}GB",
+            "storageSpec": claim(args.storage_class, args.storage_gib)}},
+        "grafana": grafana_values(args.storage_class),
     }
 
 
@@ -113,7 +138,7 @@ class Monitoring(pulumi.ComponentResource):
         values = stack_values(args, self.alerts_topic.arn)
         values["alertmanager"]["serviceAccount"]["annotations"] = irsa_annotation(self._alertmanager_role(name, args))
         self.release = helm_release(f"{name}-stack", "kube-prometheus-stack", RELEASE, MONITORING_NAMESPACE,
-                                    values, k8s_opts(self, args.provider, [ns, *secrets]))
+                                    values, k8s_opts(self, args.provider, [ns, *secrets, *args.depends_on]))
         after_crds = k8s_opts(self, args.provider, [self.release])
         self._rules(name, args, after_crds)
         self._service_monitors(name, args, after_crds)

@@ -1,0 +1,80 @@
+"""Upstream facts recorded under tests/fixtures/upstream (see its README for each file's source):
+the values keys of every chart at its pinned version, and published CRD schemas."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+UPSTREAM = Path(__file__).resolve().parents[1] / "fixtures" / "upstream"
+VALUES_DIR = UPSTREAM / "values"
+CRDS_DIR = UPSTREAM / "crds"
+
+
+@dataclass(frozen=True)
+class UpstreamValues:
+    """A chart's values.yaml at one version, flattened: dotted path → kind of its default
+    (`map`, `list`, `scalar` or `null`), with the keys of bundled subcharts under their prefix."""
+
+    chart: str
+    version: str
+    keys: Mapping[str, str]
+    source: Mapping[str, str]
+
+
+def chart_basename(chart: str) -> str:
+    """`oci://ghcr.io/kserve/charts/kserve` → `kserve`; a repository chart name stays as it is."""
+    return chart.rstrip("/").rsplit("/", 1)[-1]
+
+
+@cache
+def upstream_values(chart: str, version: str) -> UpstreamValues:
+    """The recorded values keys of `chart` at `version` (a missing fixture is a KeyError naming the file)."""
+    path = VALUES_DIR / f"{chart_basename(chart)}-{version}.json"
+    if not path.is_file():
+        raise KeyError(f"no upstream values fixture {path.name}: record it (tests/fixtures/upstream/README.md)")
+    doc = json.loads(path.read_text())
+    keys = dict(doc["keys"])
+    for prefix, fixture in doc.get("subcharts", {}).items():
+        sub = json.loads((VALUES_DIR / f"{fixture}.json").read_text())
+        keys.update({f"{prefix}.{k}": kind for k, kind in sub["keys"].items()})
+    return UpstreamValues(doc["chart"], doc["version"], keys, doc["source"])
+
+
+def _set_paths(values: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in values.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        yield path, value
+
+
+def unknown_values(values: Mapping[str, Any], upstream: UpstreamValues,
+                   free_form: Mapping[str, str]) -> list[str]:
+    """Every path the platform sets that the chart does not declare, walking maps the chart declares.
+
+    Below a path listed in `free_form` (a map the chart passes through verbatim) anything goes; a map
+    set where the chart declares a list or scalar is a mismatch too.
+    """
+    problems: list[str] = []
+    pending = list(_set_paths(values))
+    while pending:
+        path, value = pending.pop()
+        if path in free_form:
+            continue
+        kind = upstream.keys.get(path)
+        if kind is None:
+            problems.append(f"{path}: not a value of {upstream.chart} {upstream.version}")
+        elif isinstance(value, dict):
+            if kind in ("map", "null"):
+                pending.extend(_set_paths(value, path))
+            else:
+                problems.append(f"{path}: {upstream.chart} {upstream.version} declares a {kind}, not a map")
+    return sorted(problems)
+
+
+def crd_schema(group: str, kind: str, version: str) -> dict[str, Any]:
+    """The published openAPIV3Schema of one CRD version (crds/<group>/<kind>_<version>.json)."""
+    return dict(json.loads((CRDS_DIR / group / f"{kind.lower()}_{version}.json").read_text()))
