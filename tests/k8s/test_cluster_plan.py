@@ -13,7 +13,7 @@ from mlops_platform.engine.recorder import SECRET
 from mlops_platform.k8s.alerts import platform_rule_groups
 from mlops_platform.k8s.layer import thresholds
 from mlops_platform.k8s.tenancy import PROJECT_LABEL
-from mlops_platform.versions import CHARTS
+from mlops_platform.versions import CHARTS, autoscaler_chart
 
 from .crds import CHECKS, CORE_TYPES, custom_resource_problems, manifest
 from .planview import helm_values, k8s_of, layer_resources, policy_docs
@@ -45,9 +45,10 @@ def test_every_custom_resource_has_its_required_structure(plan: Plan) -> None:
     assert {r.name: p for r in crs if (p := custom_resource_problems(r))} == {}
 
 
-def test_every_helm_release_is_a_pinned_atomic_chart(plan: Plan) -> None:
+def test_every_helm_release_is_a_pinned_atomic_chart(plan: Plan, cfg: PlatformConfig) -> None:
     releases = k8s_of(plan, "kubernetes:helm.sh/v3:Release")
-    pinned = {(c.chart, c.version) for c in CHARTS.values()}
+    ca = autoscaler_chart(cfg.cluster.version)
+    pinned = {(c.chart, c.version) for c in CHARTS.values()} | {(ca.chart, ca.version)}
     assert {(r.get("chart"), r.get("version")) for r in releases} <= pinned
     assert all(r.get("atomic") is True and r.get("namespace") for r in releases)
 

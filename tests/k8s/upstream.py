@@ -51,6 +51,18 @@ def _set_paths(values: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[st
         yield path, value
 
 
+def all_paths(values: Mapping[str, Any]) -> set[str]:
+    """Every dotted path of a nested values map (maps only; lists are leaves)."""
+    out: set[str] = set()
+    pending = list(_set_paths(values))
+    while pending:
+        path, value = pending.pop()
+        out.add(path)
+        if isinstance(value, dict):
+            pending.extend(_set_paths(value, path))
+    return out
+
+
 def unknown_values(values: Mapping[str, Any], upstream: UpstreamValues,
                    free_form: Mapping[str, str]) -> list[str]:
     """Every path the platform sets that the chart does not declare, walking maps the chart declares.
