@@ -55,7 +55,8 @@ def build_aws_layer(cfg: PlatformConfig) -> AwsLayer:
     pools = NodePools(f"{name}-nodes", NodePoolsArgs(cluster.cluster.name, cfg.cluster_name,
                                                      network.private_subnet_ids, cfg.node_pools.system,
                                                      list(cfg.node_pools.gpu), keys.arns["ebs"], tags,
-                                                     k8s_version=cfg.cluster.version, depends_on=list(cluster.pre_node_addons)), opts)
+                                                     k8s_version=cfg.cluster.version,
+                                                     depends_on=list(cluster.pre_node_addons)), opts)
     cluster.post_node_addons([pools.system], keys.arns["ebs"])
     CostBudget(f"{name}-budget", CostBudgetArgs(
         f"mlops-{name}", cfg.budget.monthly_usd, [*env.owners, *cfg.budget.notify], ("environment", name),

@@ -13,8 +13,7 @@ from mlops_platform.k8s.alerts import AlertThresholds
 from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementArgs
 from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, Monitoring, MonitoringArgs
 from mlops_platform.k8s.netpol import PlatformPeers
-from mlops_platform.k8s.provider import ClusterAccess, ClusterAccessArgs
-from mlops_platform.k8s.provider import k8s_opts
+from mlops_platform.k8s.provider import ClusterAccess, ClusterAccessArgs, k8s_opts
 from mlops_platform.k8s.serving import GATEWAY_NAMESPACE, KSERVE_NAMESPACE, ServingStack, ServingStackArgs
 from mlops_platform.k8s.storage import encrypted_storage_class
 from mlops_platform.k8s.tenancy import PROJECT_LABEL, PlatformFacts, ProjectTenant, github_oidc_provider
