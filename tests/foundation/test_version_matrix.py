@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mlops_platform.versions import (
+from mlops_platform.core.versions import (
     CHARTS,
     SUPPORTED_EKS_VERSIONS,
     VERSION_MATRIX,

@@ -12,9 +12,9 @@ import json
 
 import pytest
 from mlops_platform.config import shipped_envs
+from mlops_platform.core.versions import CHARTS, VERSION_MATRIX, autoscaler_chart
 from mlops_platform.engine import Plan, Resource
 from mlops_platform.k8s.training import DELETED_DEFAULTS
-from mlops_platform.versions import CHARTS, VERSION_MATRIX, autoscaler_chart
 
 from .planview import layer_resources
 from .upstream import VALUES_DIR, all_paths, chart_basename, unknown_values, upstream_values

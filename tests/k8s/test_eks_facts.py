@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from mlops_platform.aws.nodepools import ACCELERATOR_LABEL
-from mlops_platform.config.schema import PlatformConfig, UpgradePolicy
+from mlops_platform.config import PlatformConfig
+from mlops_platform.config.sections import UpgradePolicy
+from mlops_platform.core.versions import autoscaler_chart, minor_pins
 from mlops_platform.engine import Plan, Resource
 from mlops_platform.k8s.monitoring import EKS_HIDDEN_CONTROL_PLANE
 from mlops_platform.k8s.storage import DEFAULT_CLASS_ANNOTATION, STORAGE_CLASS
-from mlops_platform.versions import autoscaler_chart, minor_pins
 
 from .planview import helm_values, k8s_of, layer_resources
 

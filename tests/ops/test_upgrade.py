@@ -6,9 +6,9 @@ import json
 from datetime import date
 
 import pytest
-from mlops_platform.errors import UsageError
+from mlops_platform.core.errors import UsageError
+from mlops_platform.core.versions import VERSION_MATRIX, minor_pins
 from mlops_platform.ops.upgrade import ADDON_ORDER, Stage, UpgradeRefusedError, check_target, plan_upgrade
-from mlops_platform.versions import VERSION_MATRIX, minor_pins
 from rich.console import Console
 
 TODAY = date(2026, 11, 29)
@@ -73,7 +73,7 @@ def test_a_malformed_target_is_a_usage_error() -> None:
 # ---------------------------------------------------------------- through the CLI
 @pytest.fixture
 def upgrade_cli(mlplat, monkeypatch):
-    from mlops_platform.commands import upgrade
+    from mlops_platform.cli.commands import upgrade
 
     monkeypatch.setattr(upgrade, "out", Console(width=200, no_color=True, highlight=False))
     return mlplat

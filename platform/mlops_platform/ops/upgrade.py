@@ -15,9 +15,10 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from mlops_platform.config.schema import GpuPoolConfig, PlatformConfig, SystemPoolConfig
-from mlops_platform.errors import MlplatError, UsageError
-from mlops_platform.versions import EKS_RELEASES, VERSION_MATRIX, minor_pins, node_release_version
+from mlops_platform.config.schema import PlatformConfig
+from mlops_platform.config.sections import GpuPoolConfig, SystemPoolConfig
+from mlops_platform.core.errors import MlplatError, UsageError
+from mlops_platform.core.versions import EKS_RELEASES, VERSION_MATRIX, minor_pins, node_release_version
 
 #: Kubernetes version-skew policy (kubernetes.io/releases/version-skew-policy): kubelet and kube-proxy may be
 #: up to three minors older than kube-apiserver, never newer.

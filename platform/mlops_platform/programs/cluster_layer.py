@@ -8,6 +8,7 @@ from typing import Any
 
 import pulumi
 
+from mlops_platform.aws.layer_outputs import AwsLayer
 from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.k8s.alerts import AlertThresholds
 from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementArgs
@@ -20,7 +21,6 @@ from mlops_platform.k8s.tenancy import PROJECT_LABEL, PlatformFacts, ProjectTena
 from mlops_platform.k8s.tracking import PORT as TRACKING_PORT
 from mlops_platform.k8s.tracking import TRACKING_NAMESPACE, Tracking, TrackingArgs
 from mlops_platform.k8s.training import TRAINING_NAMESPACE, Training, TrainingArgs
-from mlops_platform.layers import AwsLayer
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlops_platform.config import load_env, stack_file_for
-from mlops_platform.errors import MlplatError
+from mlops_platform.core.errors import MlplatError
 from mlops_platform.ops.upgrade import UpgradePlan, plan_upgrade
 
 out = Console()
