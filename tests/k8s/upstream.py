@@ -10,6 +10,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 UPSTREAM = Path(__file__).resolve().parents[1] / "fixtures" / "upstream"
 VALUES_DIR = UPSTREAM / "values"
 #: Values of charts the platform does not install yet, recorded for the features that will (README).
@@ -91,5 +93,14 @@ def unknown_values(values: Mapping[str, Any], upstream: UpstreamValues,
 
 
 def crd_schema(group: str, kind: str, version: str) -> dict[str, Any]:
-    """The published openAPIV3Schema of one CRD version (crds/<group>/<kind>_<version>.json)."""
+    """The published schema of one CRD version (crds/<group>/<kind>_<version>.json)."""
     return dict(json.loads((CRDS_DIR / group / f"{kind.lower()}_{version}.json").read_text()))
+
+
+def crd_validator(group: str, kind: str, version: str) -> Any:
+    """A validator for one kind. A CRD's openAPIV3Schema is OpenAPI 3.0, whose keywords are JSON Schema
+    draft 4's (boolean `exclusiveMaximum`); the JSON-schema closures name their own draft in `$schema`."""
+    schema = crd_schema(group, kind, version)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft4Validator)
+    cls.check_schema(schema)
+    return cls(schema)
