@@ -14,6 +14,7 @@ import pytest
 from mlops_platform.config import shipped_envs
 from mlops_platform.core.versions import CHARTS, VERSION_MATRIX, autoscaler_chart
 from mlops_platform.engine import Plan, Resource
+from mlops_platform.k8s.gpu import GpuEnablementArgs, autoscaler_values
 from mlops_platform.k8s.training import DELETED_DEFAULTS
 
 from .planview import layer_resources
@@ -121,3 +122,13 @@ def test_kuberay_deletes_the_cpu_limit_default(plans: dict[str, Plan]) -> None:
     files = [json.loads(f["text"]) for f in rel.get("valueYamlFiles")]
     assert files == [{"resources": {"limits": {"cpu": None}}}]
     assert "cpu" not in (rel.get("values.resources.limits") or {})
+
+
+@pytest.mark.parametrize("minor", list(VERSION_MATRIX))
+def test_autoscaler_values_exist_in_the_chart_of_every_matrix_row(minor: str) -> None:
+    """Shipped environments all run one minor; every other row's chart must take the same values."""
+    args = GpuEnablementArgs("mlops-dev", minor, "us-east-1", "210987654321", "arn:oidc", "oidc.example",
+                             {}, provider=None, monitoring_namespace="monitoring")  # type: ignore[arg-type]
+    chart = autoscaler_chart(minor)
+    values = autoscaler_values(args, "arn:aws:iam::210987654321:role/ca")
+    assert unknown_values(values, upstream_values(chart.chart, chart.version), FREE_FORM["cluster-autoscaler"]) == []
