@@ -9,6 +9,9 @@ not spell out.
 from __future__ import annotations
 
 import json
+import re
+import tomllib
+from pathlib import Path
 
 import pytest
 from mlops_platform.config import shipped_envs
@@ -122,6 +125,15 @@ def test_kuberay_deletes_the_cpu_limit_default(plans: dict[str, Plan]) -> None:
     files = [json.loads(f["text"]) for f in rel.get("valueYamlFiles")]
     assert files == [{"resources": {"limits": {"cpu": None}}}]
     assert "cpu" not in (rel.get("values.resources.limits") or {})
+
+
+def test_the_kubernetes_provider_keeps_nulls_of_values_files() -> None:
+    """pulumi-kubernetes#4293 (first in 4.30): before it, the provider dropped `null` from `valueYamlFiles`
+    too, so the KubeRay default above would silently stay."""
+    deps = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
+    (spec,) = [d for d in deps["dependencies"] if d.startswith("pulumi-kubernetes")]
+    low = re.search(r">=\s*(\d+)\.(\d+)", spec)
+    assert low is not None and (int(low.group(1)), int(low.group(2))) >= (4, 30), spec
 
 
 @pytest.mark.parametrize("minor", list(VERSION_MATRIX))
