@@ -72,6 +72,7 @@ def deploy(path: str, value: Any) -> Patch:
 
 CLUSTER = on(T_CLUSTER, "eks")
 LT = on(T_LT, "nodes-lt")
+ADDON = on("aws:eks/addon:Addon", "addon-vpc-cni")
 SYSTEM, GPU = on(T_NG, "system"), on(T_NG, "gpu-l4")
 DATA, LOGS = on("aws:s3/bucket:Bucket", "data"), on("aws:s3/bucket:Bucket", "logs")
 REPO = on("aws:ecr/repository:Repository", "repo")
@@ -144,6 +145,12 @@ CASES: dict[str, Case] = {
         failing=(fail(CLUSTER, Patch("eks", "accessConfig.authenticationMode", "API_AND_CONFIG_MAP")),
                  fail(CLUSTER, Patch("eks", "accessConfig", DROP))),
         unknown=u(DEFERRED, Patch("eks", "accessConfig.authenticationMode", U))),
+    "eks-versions-pinned": Case(
+        passing=(ok(), ok(Patch("system", "version", "1.34"))),
+        failing=(fail(on(T_NG, "system"), Patch("system", "version", DROP)),
+                 fail(on(T_NG, "gpu-l4"), Patch("gpu-l4", "version", "")),
+                 fail(ADDON, Patch("addon-vpc-cni", "addonVersion", DROP))),
+        unknown=u(DEFERRED, Patch("addon-vpc-cni", "addonVersion", U))),
     # --- nodes ----------------------------------------------------------------------------------
     "lt-imdsv2-required": Case(
         passing=(ok(), ok(Patch("nodes-lt", "metadataOptions", {"httpEndpoint": "disabled"}))),
