@@ -6,9 +6,9 @@ import json
 from datetime import date
 
 import pytest
-from mlops_platform.core.errors import UsageError
+from mlops_platform.core.errors import UpgradeRefusedError, UsageError
 from mlops_platform.core.versions import VERSION_MATRIX, minor_pins
-from mlops_platform.ops.upgrade import ADDON_ORDER, Stage, UpgradeRefusedError, check_target, plan_upgrade
+from mlops_platform.ops.upgrade import ADDON_ORDER, Stage, check_target, plan_upgrade
 from rich.console import Console
 
 TODAY = date(2026, 11, 29)
@@ -46,7 +46,7 @@ def test_skew_is_checked_and_reported(make_cfg) -> None:
 
 def test_same_version_is_an_empty_plan(make_cfg) -> None:
     plan = plan_upgrade(make_cfg(), "1.34", today=TODAY)
-    assert plan.steps == [] and plan.to_json()["ok"] is True
+    assert plan.steps == [] and plan.to_json()["steps"] == []
 
 
 def test_the_chart_step_exists_only_with_gpu_pools(make_cfg) -> None:
@@ -72,16 +72,25 @@ def test_a_malformed_target_is_a_usage_error() -> None:
 
 # ---------------------------------------------------------------- through the CLI
 @pytest.fixture
-def upgrade_cli(mlplat, monkeypatch):
+def upgrade_cli(monkeypatch, capsys):
+    """Run `mlplat ARGS...` in-process; (exit code, stdout, stderr) — stdout alone must parse as JSON."""
+    from mlops_platform.cli import mlplat as cli
     from mlops_platform.cli.commands import upgrade
 
     monkeypatch.setattr(upgrade, "out", Console(width=200, no_color=True, highlight=False))
-    return mlplat
+    monkeypatch.setattr(cli, "err", Console(width=200, no_color=True, stderr=True))
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = cli.main(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
 
 
 def test_cli_prints_the_ordered_plan_and_the_next_step(upgrade_cli, make_cfg, tmp_root) -> None:
     make_cfg()
-    code, out = upgrade_cli("upgrade", "dev", "--to", "1.35")
+    code, out, _ = upgrade_cli("upgrade", "dev", "--to", "1.35")
     assert code == 0, out
     assert out.index("control-plane") < out.index("add-on") < out.index("node-group") < out.index("chart")
     assert 'set cluster.version: "1.35"' in out and "mlplat up dev" in out
@@ -89,11 +98,17 @@ def test_cli_prints_the_ordered_plan_and_the_next_step(upgrade_cli, make_cfg, tm
 
 def test_cli_json_plan(upgrade_cli, make_cfg, tmp_root) -> None:
     make_cfg()
-    code, out = upgrade_cli("upgrade", "dev", "--to", "1.35", "--json")
+    code, out, _ = upgrade_cli("upgrade", "dev", "--to", "1.35", "--json")
     data = json.loads(out)
-    assert code == 0 and data["ok"] is True and (data["from"], data["to"]) == ("1.34", "1.35")
+    assert code == 0 and (data["from"], data["to"]) == ("1.34", "1.35")
     assert [s["order"] for s in data["steps"]] == list(range(1, len(data["steps"]) + 1))
     assert data["steps"][0]["stage"] == "control-plane" and data["upgrade_policy"] == "STANDARD"
+
+
+def test_cli_same_version_says_so(upgrade_cli, make_cfg, tmp_root) -> None:
+    make_cfg()
+    code, out, _ = upgrade_cli("upgrade", "dev", "--to", "1.34")
+    assert code == 0 and "already runs Kubernetes 1.34: nothing to upgrade" in out
 
 
 @pytest.mark.parametrize(("current", "target", "reason"), [
@@ -101,19 +116,19 @@ def test_cli_json_plan(upgrade_cli, make_cfg, tmp_root) -> None:
     ("1.34", "1.3x", "not a Kubernetes minor")])
 def test_cli_refusals_exit_nonzero_with_the_reason(upgrade_cli, make_cfg, tmp_root, current, target, reason) -> None:
     make_cfg({"cluster": {"version": current}})
-    code, out = upgrade_cli("upgrade", "dev", "--to", target)
-    assert code == (2 if target == "1.3x" else 1) and reason in out and "Traceback" not in out
+    code, out, err = upgrade_cli("upgrade", "dev", "--to", target)
+    assert code == (2 if target == "1.3x" else 1) and reason in err and "Traceback" not in out + err
 
 
 def test_cli_refusal_stays_json(upgrade_cli, make_cfg, tmp_root) -> None:
     make_cfg({"cluster": {"version": "1.32"}})
-    code, out = upgrade_cli("upgrade", "dev", "--to", "1.34", "--json")
-    data = json.loads(out)
-    assert code == 1 and data["ok"] is False and data["exit_code"] == 1
-    assert "one minor at a time" in data["error"] and "fix: upgrade to 1.33" in data["error"]
+    code, out, _ = upgrade_cli("upgrade", "dev", "--to", "1.34", "--json")
+    error = json.loads(out)["error"]
+    assert code == 1 and error["exit_code"] == 1 and error["code"] == "upgrade_refused"
+    assert "one minor at a time" in error["message"] and "fix: upgrade to 1.33" in error["message"]
 
 
 def test_cli_unknown_environment_stays_json(upgrade_cli, tmp_root) -> None:
-    code, out = upgrade_cli("upgrade", "nope", "--to", "1.35", "--json")
-    data = json.loads(out)
-    assert code == 2 and data["ok"] is False and "nope" in data["error"]
+    code, out, _ = upgrade_cli("upgrade", "nope", "--to", "1.35", "--json")
+    error = json.loads(out)["error"]
+    assert code == 2 and error["code"] == "usage" and "nope" in error["message"]

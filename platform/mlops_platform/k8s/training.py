@@ -26,10 +26,14 @@ TRAINING_NAMESPACE = "kuberay"
 DELETED_DEFAULTS = ("resources.limits.cpu",)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainingArgs:
+    """Arguments of `Training`."""
+
     k8s_version: str
+    """Kubernetes minor version of the namespace's PSA labels. Required."""
     provider: k8s.Provider
+    """Kubernetes provider of the cluster. Required."""
 
 
 def operator_values() -> dict[str, Any]:

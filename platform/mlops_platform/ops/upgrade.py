@@ -17,7 +17,7 @@ from typing import Any
 
 from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.config.sections import GpuPoolConfig, SystemPoolConfig
-from mlops_platform.core.errors import MlplatError, UsageError
+from mlops_platform.core.errors import UpgradeRefusedError, UsageError
 from mlops_platform.core.versions import EKS_RELEASES, VERSION_MATRIX, minor_pins, node_release_version
 
 #: Kubernetes version-skew policy (kubernetes.io/releases/version-skew-policy): kubelet and kube-proxy may be
@@ -26,12 +26,6 @@ MAX_KUBELET_SKEW = 3
 #: Add-ons the node groups need first (networking, identity), then those that run on nodes.
 ADDON_ORDER = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent", "coredns", "aws-ebs-csi-driver")
 MINOR = re.compile(r"^1\.(\d{2})$")
-
-
-class UpgradeRefusedError(MlplatError):
-    """The requested upgrade is not one EKS allows (downgrade, skipped minor, unsupported target)."""
-
-    exit_code = 1
 
 
 class Stage(StrEnum):
@@ -59,7 +53,7 @@ class UpgradePlan:
     checks: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": True, "env": self.env, "from": self.from_version, "to": self.to_version,
+        return {"env": self.env, "from": self.from_version, "to": self.to_version,
                 "upgrade_policy": self.upgrade_policy, "checks": list(self.checks),
                 "steps": [{**asdict(s), "stage": s.stage.value, "order": i}
                           for i, s in enumerate(self.steps, start=1)]}

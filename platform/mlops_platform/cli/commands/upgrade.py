@@ -10,7 +10,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlops_platform.config import load_env, stack_file_for
-from mlops_platform.core.errors import MlplatError
 from mlops_platform.ops.upgrade import UpgradePlan, plan_upgrade
 
 out = Console()
@@ -37,14 +36,7 @@ def upgrade(env: str = typer.Argument(..., help="Environment (a stacks/Pulumi.<e
             as_json: bool = typer.Option(False, "--json", help="Machine-readable result.")) -> None:
     """Ordered upgrade plan: control plane → add-ons → node groups → charts, with version-skew checks.
     Refuses downgrades and skipped minors (exit 1 with the reason)."""
-    try:
-        plan = plan_upgrade(load_env(env), to)
-    except MlplatError as exc:
-        if not as_json:
-            raise
-        typer.echo(json.dumps({"ok": False, "env": env, "to": to, "error": exc.render(),
-                               "exit_code": exc.exit_code}))
-        raise typer.Exit(exc.exit_code) from exc
+    plan = plan_upgrade(load_env(env), to)  # failures: the CLI prints them (as `{"error": ...}` with --json)
     if as_json:
         typer.echo(json.dumps(plan.to_json()))
         return
