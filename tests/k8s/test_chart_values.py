@@ -139,8 +139,9 @@ def test_the_kubernetes_provider_keeps_nulls_of_values_files() -> None:
 @pytest.mark.parametrize("minor", list(VERSION_MATRIX))
 def test_autoscaler_values_exist_in_the_chart_of_every_matrix_row(minor: str) -> None:
     """Shipped environments all run one minor; every other row's chart must take the same values."""
-    args = GpuEnablementArgs("mlops-dev", minor, "us-east-1", "210987654321", "arn:oidc", "oidc.example",
-                             {}, provider=None, monitoring_namespace="monitoring")  # type: ignore[arg-type]
+    args = GpuEnablementArgs(cluster_name="mlops-dev", k8s_version=minor, region="us-east-1",
+                             account_id="210987654321", oidc_provider_arn="arn:oidc", oidc_issuer_host="oidc.example",
+                             tags={}, provider=None, monitoring_namespace="monitoring")  # type: ignore[arg-type]
     chart = autoscaler_chart(minor)
     values = autoscaler_values(args, "arn:aws:iam::210987654321:role/ca")
     assert unknown_values(values, upstream_values(chart.chart, chart.version), FREE_FORM["cluster-autoscaler"]) == []
