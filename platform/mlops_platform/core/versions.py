@@ -66,7 +66,7 @@ POSTGRES_PARAMETER_FAMILY = "postgres16"
 
 
 # ---------------------------------------------------------------- version matrix (one row per cluster minor)
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MinorPins:
     """Everything pinned per EKS minor version; `mlplat upgrade` moves an environment from one row to the next.
 
@@ -94,17 +94,22 @@ _SHARED_ADDONS = {"vpc-cni": "v1.20.1-eksbuild.3", "aws-ebs-csi-driver": "v1.66.
 
 #: AMI release v20260714 (awslabs/amazon-eks-ami CHANGELOG.md) for every supported minor.
 VERSION_MATRIX: dict[str, MinorPins] = {
-    "1.31": MinorPins("9.44.0", "v1.31.5", "1.31.14-20260714",
-                      {**_SHARED_ADDONS, "kube-proxy": "v1.31.14-eksbuild.20", "coredns": "v1.11.4-eksbuild.33"}),
-    "1.32": MinorPins("9.46.6", "v1.32.7", "1.32.13-20260714",
-                      {**_SHARED_ADDONS, "kube-proxy": "v1.32.13-eksbuild.16", "coredns": "v1.11.4-eksbuild.33"}),
-    "1.33": MinorPins("9.51.0", "v1.33.6", "1.33.13-20260714",
-                      {**_SHARED_ADDONS, "kube-proxy": "v1.33.10-eksbuild.13", "coredns": "v1.13.2-eksbuild.4"}),
-    "1.34": MinorPins("9.53.0", "v1.34.5", "1.34.9-20260714",
-                      {**_SHARED_ADDONS, "kube-proxy": "v1.34.6-eksbuild.13", "coredns": "v1.13.2-eksbuild.7"}),
+    "1.31": MinorPins(autoscaler_chart="9.44.0", autoscaler_image="v1.31.5", node_release="1.31.14-20260714",
+                       addons={**_SHARED_ADDONS, "kube-proxy": "v1.31.14-eksbuild.20",
+                               "coredns": "v1.11.4-eksbuild.33"}),
+    "1.32": MinorPins(autoscaler_chart="9.46.6", autoscaler_image="v1.32.7", node_release="1.32.13-20260714",
+                       addons={**_SHARED_ADDONS, "kube-proxy": "v1.32.13-eksbuild.16",
+                               "coredns": "v1.11.4-eksbuild.33"}),
+    "1.33": MinorPins(autoscaler_chart="9.51.0", autoscaler_image="v1.33.6", node_release="1.33.13-20260714",
+                       addons={**_SHARED_ADDONS, "kube-proxy": "v1.33.10-eksbuild.13",
+                               "coredns": "v1.13.2-eksbuild.4"}),
+    "1.34": MinorPins(autoscaler_chart="9.53.0", autoscaler_image="v1.34.5", node_release="1.34.9-20260714",
+                       addons={**_SHARED_ADDONS, "kube-proxy": "v1.34.6-eksbuild.13",
+                               "coredns": "v1.13.2-eksbuild.7"}),
     # The 1.35 image lists resource.k8s.io objects (DRA); chart 9.54.0 is the first whose ClusterRole grants it.
-    "1.35": MinorPins("9.59.0", "v1.35.2", "1.35.6-20260714",
-                      {**_SHARED_ADDONS, "kube-proxy": "v1.35.3-eksbuild.13", "coredns": "v1.14.2-eksbuild.4"}),
+    "1.35": MinorPins(autoscaler_chart="9.59.0", autoscaler_image="v1.35.2", node_release="1.35.6-20260714",
+                       addons={**_SHARED_ADDONS, "kube-proxy": "v1.35.3-eksbuild.13",
+                               "coredns": "v1.14.2-eksbuild.4"}),
 }
 
 #: AMI families whose release versions the matrix pins (Bottlerocket numbers its releases differently:
@@ -119,7 +124,8 @@ def minor_pins(version: str) -> MinorPins:
 
 def autoscaler_chart(version: str) -> HelmChart:
     """cluster-autoscaler chart for a cluster minor: the chart version moves with the image (RBAC follows)."""
-    return HelmChart("cluster-autoscaler", minor_pins(version).autoscaler_chart, "https://kubernetes.github.io/autoscaler")
+    return HelmChart("cluster-autoscaler", minor_pins(version).autoscaler_chart,
+                     "https://kubernetes.github.io/autoscaler")
 
 
 def node_release_version(version: str, ami_type: str) -> str | None:
