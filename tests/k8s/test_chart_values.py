@@ -14,14 +14,14 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from mlops_platform.config import shipped_envs
+from mlops_platform.config import PlatformConfig, shipped_envs
 from mlops_platform.core.versions import CHARTS, VERSION_MATRIX, autoscaler_chart
 from mlops_platform.engine import Plan, Resource
 from mlops_platform.k8s.gpu import GpuEnablementArgs, autoscaler_values
 from mlops_platform.k8s.training import DELETED_DEFAULTS
 
 from .planview import layer_resources
-from .upstream import VALUES_DIR, all_paths, chart_basename, unknown_values, upstream_values
+from .upstream import VALUES_DIR, admits, all_paths, chart_basename, unknown_values, upstream_values
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 K8S_OBJECT = "a Kubernetes API object the chart renders verbatim with toYaml; its schema is Kubernetes'"
@@ -106,6 +106,20 @@ def test_every_pinned_chart_has_its_upstream_fixture(chart: object) -> None:
     assert (recorded.chart, recorded.version) == (name, version)
     assert recorded.source["repo"] and recorded.source["commit"]
     assert recorded.keys or name == "kserve-crd"  # kserve-crd's values.yaml is empty upstream
+
+
+def test_every_chart_admits_the_kubernetes_versions_it_is_installed_on(plan: Plan, cfg: PlatformConfig) -> None:
+    """Chart.yaml `kubeVersion` (kube-prometheus-stack 72.6.2 `>=1.19.0-0`, grafana 9.0.0 `^1.8.0-0`,
+    cert-manager v1.17.2 `>= 1.22.0-0`, ...): Helm refuses to install a chart on a cluster outside it."""
+    for rel in releases(plan):
+        upstream = upstream_values(rel.get("chart"), rel.get("version"))
+        assert all(admits(c, cfg.cluster.version) for c in upstream.kube_versions), (rel.name, upstream.kube_versions)
+
+
+def test_kube_version_constraints_are_read_as_helm_does() -> None:
+    assert admits(">=1.19.0-0", "1.35") and admits("^1.8.0-0", "1.35") and admits(">= 1.22.0-0", "1.31")
+    assert not admits(">=1.36.0-0", "1.35") and not admits(">=1.16.0-0 <1.33.0-0", "1.33")
+    assert admits(">=1.16.0-0, <1.34.0-0", "1.33") and not admits("^2.0.0", "1.35")
 
 
 def test_fixture_files_are_all_in_use() -> None:
