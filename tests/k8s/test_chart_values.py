@@ -13,6 +13,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import jsonschema
 import pytest
 from mlops_platform.config import PlatformConfig, shipped_envs
 from mlops_platform.core.versions import CHARTS, VERSION_MATRIX, autoscaler_chart
@@ -120,6 +121,20 @@ def test_kube_version_constraints_are_read_as_helm_does() -> None:
     assert admits(">=1.19.0-0", "1.35") and admits("^1.8.0-0", "1.35") and admits(">= 1.22.0-0", "1.31")
     assert not admits(">=1.36.0-0", "1.35") and not admits(">=1.16.0-0 <1.33.0-0", "1.33")
     assert admits(">=1.16.0-0, <1.34.0-0", "1.33") and not admits("^2.0.0", "1.35")
+
+
+def test_values_pass_the_charts_own_schema(plan: Plan) -> None:
+    """Charts that ship values.schema.json (cert-manager v1.17.2) make Helm reject values outside it at install;
+    the schema is recorded under values/schemas/ and checked here, before any cluster sees it."""
+    checked = 0
+    for rel in releases(plan):
+        path = VALUES_DIR / "schemas" / f"{chart_basename(rel.get('chart'))}-{rel.get('version')}.json"
+        if path.is_file():
+            validator = jsonschema.validators.validator_for(schema := json.loads(path.read_text()))(schema)
+            assert [e.message for e in validator.iter_errors(rel.get("values") or {})] == [], rel.name
+            assert list(validator.iter_errors({"crds": {"enabld": True}})), "the schema rejects unknown keys"
+            checked += 1
+    assert checked == 1
 
 
 def test_fixture_files_are_all_in_use() -> None:
