@@ -44,6 +44,19 @@ def test_skew_is_checked_and_reported(make_cfg) -> None:
     assert any(c.startswith("warning: 1.32 left EKS standard support on 2026-03-23") for c in late)
 
 
+def test_a_cluster_past_its_support_window_is_flagged(make_cfg) -> None:
+    """EKS User Guide, view-upgrade-policy: STANDARD clusters are upgraded at the end of standard support,
+    EXTENDED ones at the end of extended support."""
+    standard = plan_upgrade(make_cfg({"cluster": {"version": "1.32"}}), "1.33", today=TODAY).checks
+    assert any("EKS may already have upgraded the control plane" in c for c in standard)
+    extended = plan_upgrade(make_cfg({"cluster": {"version": "1.32", "upgrade_policy": "EXTENDED"}}), "1.33",
+                            today=TODAY).checks
+    assert not any("may already have upgraded" in c or "left extended support" in c for c in extended)
+    gone = plan_upgrade(make_cfg({"cluster": {"version": "1.31", "upgrade_policy": "EXTENDED"}}), "1.32",
+                        today=TODAY).checks
+    assert any(c.startswith("warning: 1.31 left extended support on 2026-11-26") for c in gone)
+
+
 def test_same_version_is_an_empty_plan(make_cfg) -> None:
     plan = plan_upgrade(make_cfg(), "1.34", today=TODAY)
     assert plan.steps == [] and plan.to_json()["steps"] == []

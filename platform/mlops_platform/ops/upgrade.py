@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from mlops_platform.config.schema import PlatformConfig
-from mlops_platform.config.sections import GpuPoolConfig, SystemPoolConfig
+from mlops_platform.config.sections import GpuPoolConfig, SystemPoolConfig, UpgradePolicy
 from mlops_platform.core.errors import UpgradeRefusedError, UsageError
 from mlops_platform.core.versions import EKS_RELEASES, VERSION_MATRIX, minor_pins, node_release_version
 
@@ -93,6 +93,19 @@ def skew_checks(current: str, target: str, today: date) -> list[str]:
     return checks
 
 
+def support_warnings(current: str, policy: UpgradePolicy, today: date) -> list[str]:
+    """What EKS may already have done to the running cluster (EKS User Guide, view-upgrade-policy)."""
+    release = EKS_RELEASES[current]
+    if policy is UpgradePolicy.STANDARD and release.end_of_standard_support <= today:
+        return [f"warning: {current} left standard support on {release.end_of_standard_support} and the upgrade "
+                "policy is STANDARD: EKS may already have upgraded the control plane — check the live version "
+                "(aws eks describe-cluster --query cluster.version)"]
+    if release.end_of_extended_support <= today:
+        return [f"warning: {current} left extended support on {release.end_of_extended_support}: EKS upgrades "
+                "the control plane on its own — check the live version"]
+    return []
+
+
 def plan_upgrade(cfg: PlatformConfig, target: str, today: date | None = None) -> UpgradePlan:
     """The ordered upgrade plan of one environment from its configured minor to `target`."""
     current = cfg.cluster.version
@@ -113,5 +126,6 @@ def plan_upgrade(cfg: PlatformConfig, target: str, today: date | None = None) ->
         plan.steps.append(UpgradeStep(Stage.CHART, "cluster-autoscaler",
                                       f"{old.autoscaler_chart} (image {old.autoscaler_image})",
                                       f"{new.autoscaler_chart} (image {new.autoscaler_image})"))
-    plan.checks.extend(skew_checks(current, target, today or date.today()))
+    day = today or date.today()
+    plan.checks.extend(skew_checks(current, target, day) + support_warnings(current, cfg.upgrade_policy, day))
     return plan
