@@ -4,7 +4,8 @@ Pure functions over the validated config and the version matrix (versions.VERSIO
 calls AWS. The order is the one EKS documents ("Update existing cluster to new Kubernetes version"): the
 control plane first (one minor at a time), then the add-ons, then the node groups (a kubelet may never be
 newer than the API server), then the in-cluster charts tied to the minor. One `mlplat up` after the config
-change applies them in this order, because each later resource depends on the earlier ones.
+change applies them in this order: the `aws` layer stack (each later resource depends on the earlier ones),
+then the `cluster` layer stack.
 """
 
 from __future__ import annotations
