@@ -77,7 +77,8 @@ def _compute(cfg: PlatformConfig, network: Network, keys: PlatformKeys,
         k8s_version=cfg.cluster.version, depends_on=list(cluster.pre_node_addons)), opts)
     ClusterAddons(f"{name}-cluster-addons", ClusterAddonsArgs(
         cluster_name=cluster.cluster.name, k8s_version=cfg.cluster.version,
-        oidc_provider_arn=cluster.oidc_provider.arn, oidc_issuer_host=cluster.oidc_issuer_host, ebs_key_arn=keys.arns["ebs"], nodes=[pools.system], tags=tags,
+        oidc_provider_arn=cluster.oidc_provider.arn, oidc_issuer_host=cluster.oidc_issuer_host,
+        ebs_key_arn=keys.arns["ebs"], nodes=[pools.system], tags=tags,
         moved_from=MovedFrom(parent=cluster, prefix=f"{name}-cluster")), opts)
     return cluster, pools
 
