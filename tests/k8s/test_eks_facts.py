@@ -77,7 +77,7 @@ def test_gpu_node_groups_carry_the_autoscaler_accelerator_label_and_tag(plan: Pl
     """kubernetes/autoscaler cloudprovider/aws README, "Special note on GPU instances": nodes labelled
     `k8s.amazonaws.com/accelerator` are treated as GPU nodes still starting until the device plugin
     advertises the GPUs (no repeated scale-up); the node-template tag carries it at zero nodes."""
-    groups = {r.get("nodeGroupName"): r for r in plan.of_type("aws:eks/nodeGroup:NodeGroup")}
+    groups = {r.get("nodeGroupNamePrefix").removesuffix("-"): r for r in plan.of_type("aws:eks/nodeGroup:NodeGroup")}
     for pool in cfg.node_pools.gpu:
         label = groups[pool.name].get("labels")[ACCELERATOR_LABEL]
         assert label.startswith("nvidia-") and not label.endswith("unknown")
