@@ -58,6 +58,12 @@ class ProjectOutput(_Out):
     ecr_repository_url: str = Field(description="The project's own ECR repository URL.")
     s3_prefixes: dict[str, str] = Field(description="Bucket role -> s3://bucket/projects/<name>/ URI.")
     monthly_budget_usd: float = Field(description="Monthly AWS Budget of the project, USD.")
+    tracking_secret: str = Field(
+        default="", description="Secret in the project namespace with the project's own MLflow login "
+                                "(MLFLOW_TRACKING_URI/USERNAME/PASSWORD; '' when tracking is off).")
+    mlflow_artifact_uri: str = Field(
+        default="", description="Where the project's experiments keep artifacts (s3://models/projects/<name>/"
+                                "mlflow/): clients write there with the workload role; the server never does.")
 
 
 class PlatformOutputs(_Out):

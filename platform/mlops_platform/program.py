@@ -20,6 +20,7 @@ from mlops_platform.aws.registry import Repository, RepositoryArgs
 from mlops_platform.config import PlatformConfig, load_from_pulumi_config
 from mlops_platform.k8s import ClusterLayerOutputs, deploy_cluster_layer
 from mlops_platform.layers import AwsLayer
+from mlops_platform.versions import MIRRORED_IMAGES
 
 
 def current_config() -> PlatformConfig:
@@ -35,6 +36,11 @@ def aws_provider(cfg: PlatformConfig) -> aws.Provider:
                         default_tags=aws.ProviderDefaultTagsArgs(tags=cfg.base_tags))
 
 
+def mirror_repositories(cfg: PlatformConfig) -> list[str]:
+    """Platform ECR repositories for the upstream images the in-cluster layer runs (versions.MIRRORED_IMAGES)."""
+    return [MIRRORED_IMAGES["mlflow"].repository] if cfg.component_enabled(cfg.tracking) else []
+
+
 def build_aws_layer(cfg: PlatformConfig) -> AwsLayer:
     env, tags, name = cfg.environment, cfg.base_tags, cfg.environment.name
     provider = aws_provider(cfg)
@@ -48,7 +54,7 @@ def build_aws_layer(cfg: PlatformConfig) -> AwsLayer:
     repos = {r: Repository(f"{name}-ecr-{r.replace('/', '-')}",
                            RepositoryArgs(r, keys.arns["ecr"], tags, cfg.registry.keep_tagged_images,
                                           cfg.registry.untagged_expiry_days, cfg.is_prod), opts)
-             for r in cfg.registry.repositories}
+             for r in [*cfg.registry.repositories, *mirror_repositories(cfg)]}
     cluster = Cluster(f"{name}-cluster", ClusterArgs(cfg.cluster, cfg.cluster_name, network.private_subnet_ids,
                                                      keys.arns["eks"], keys.arns["logs"], cfg.deletion_protection,
                                                      tags), opts)

@@ -19,7 +19,7 @@ from mlops_platform.k8s.provider import kubeconfig
 from mlops_platform.k8s.tenancy import limit_range_spec, quota_spec
 from mlops_platform.k8s.tracking import allowed_hosts, db_uri, server_command
 from mlops_platform.naming import IAM_NAME_MAX, iam_name
-from mlops_platform.versions import CHARTS, CLUSTER_AUTOSCALER_IMAGE_TAGS, IMAGES, SUPPORTED_EKS_VERSIONS
+from mlops_platform.versions import CHARTS, CLUSTER_AUTOSCALER_IMAGE_TAGS, MIRRORED_IMAGES, SUPPORTED_EKS_VERSIONS
 
 TEMPLATE_SRC = Path(__file__).resolve().parents[2] / "templates" / "ml-project" / "src"
 GPU_TOLERATION = {"key": contract.GPU_TAINT_KEY, "operator": "Exists", "effect": contract.GPU_TAINT_EFFECT}
@@ -35,8 +35,8 @@ def test_every_chart_and_image_is_pinned_never_latest() -> None:
     for key, chart in CHARTS.items():
         assert re.fullmatch(r"v?\d+\.\d+\.\d+", chart.version), (key, chart.version)
         assert chart.repository.startswith("https://") or chart.chart.startswith("oci://"), key
-    for key, image in IMAGES.items():
-        assert image_is_pinned(image), (key, image)
+    for key, image in MIRRORED_IMAGES.items():
+        assert image_is_pinned(f"{image.source}:{image.tag}") and image.repository.startswith("mirror/"), key
 
 
 def test_cluster_autoscaler_has_a_matching_image_for_every_supported_eks_version() -> None:

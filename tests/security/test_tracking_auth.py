@@ -67,8 +67,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("mlflow")
     auth = root / "auth"
     auth.mkdir()
-    passwords = {"admin": "admin-Pw-0123456789", "alpha": "alpha-Pw-0123456789", "beta": "beta-Pw-0123456789"}
-    (auth / "admin-password").write_text(passwords["admin"] + "\n")
+    passwords = {mlflow_boot.ADMIN_USER: "admin-Pw-0123456789", "alpha": "alpha-Pw-0123456789", "beta": "beta-Pw-0123456789"}
+    (auth / "admin-password").write_text(passwords[mlflow_boot.ADMIN_USER] + "\n")
     (auth / "flask-secret-key").write_text("csrf-key-0123456789")
     (auth / "users.json").write_text(json.dumps({"alpha": passwords["alpha"], "beta": passwords["beta"]}))
     port = _free_port()

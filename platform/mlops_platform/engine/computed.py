@@ -79,8 +79,15 @@ def _node_group(name: str, inputs: State, ctx: Ctx) -> State:
 def _rds(name: str, inputs: State, ctx: Ctx) -> State:
     ident = inputs.get("identifier") or name
     host = f"{ident}.{hashlib.sha1(ident.encode()).hexdigest()[:12]}.{ctx.region}.rds.amazonaws.com"
-    return {"identifier": ident, "arn": _arn(ctx, "rds", f"db:{ident}"), "address": host,
-            "endpoint": f"{host}:5432", "port": 5432}
+    out = {"identifier": ident, "arn": _arn(ctx, "rds", f"db:{ident}"), "address": host,
+           "endpoint": f"{host}:5432", "port": 5432}
+    if inputs.get("manageMasterUserPassword"):
+        # RDS names the secret it manages `rds!db-<resource id>` (+ Secrets Manager's 6-character suffix)
+        secret = f"secret:rds!db-{hashlib.sha1(ident.encode()).hexdigest()[:8]}-{fake_id('x', ident, 6)[2:]}"
+        out["masterUserSecrets"] = [{"secretArn": _arn(ctx, "secretsmanager", secret),
+                                     "kmsKeyId": inputs.get("masterUserSecretKmsKeyId", ""),
+                                     "secretStatus": "active"}]
+    return out
 
 
 def _random_password(name: str, inputs: State, ctx: Ctx) -> State:

@@ -3,7 +3,7 @@ training and the project tenants, each switched by typed config."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
@@ -20,6 +20,7 @@ from mlops_platform.k8s.tracking import PORT as TRACKING_PORT
 from mlops_platform.k8s.tracking import TRACKING_NAMESPACE, Tracking, TrackingArgs
 from mlops_platform.k8s.training import TRAINING_NAMESPACE, Training, TrainingArgs
 from mlops_platform.layers import AwsLayer
+from mlops_platform.versions import MIRRORED_IMAGES
 
 
 @dataclass(frozen=True)
@@ -74,10 +75,11 @@ class ClusterLayer(pulumi.ComponentResource):
         if cfg.component_enabled(cfg.serving):
             domain = ServingStack(f"{name}-serving", ServingStackArgs(
                 cfg.cluster.version, cfg.serving.ingress_domain, self.provider), child).ingress_domain
-        mlflow_url = self._tracking(name, cfg, aws_layer, child)
+        tracking = self._tracking(name, cfg, aws_layer, child)
+        mlflow_url = tracking.url if tracking else ""
         if cfg.component_enabled(cfg.training):
             Training(f"{name}-training", TrainingArgs(cfg.cluster.version, self.provider), child)
-        projects = self._tenants(name, cfg, aws_layer)
+        projects = self._tenants(name, cfg, aws_layer, tracking)
         self.outputs = ClusterLayerOutputs(mlflow_url, monitoring.prometheus_url if monitoring else "", domain,
                                            projects)
         self.register_outputs({"mlflow_url": mlflow_url, "serving_ingress_domain": domain})
@@ -94,27 +96,40 @@ class ClusterLayer(pulumi.ComponentResource):
             aws_layer.oidc_issuer_host, cfg.base_tags, self.provider,
             pulumi.Output.secret(slack) if slack else None, GPU_NAMESPACE if cfg.node_pools.gpu else None), opts)
 
-    def _tracking(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer, opts: pulumi.ResourceOptions) -> str:
+    def _tracking(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
+                  opts: pulumi.ResourceOptions) -> Tracking | None:
         if not cfg.component_enabled(cfg.tracking) or "models" not in aws_layer.buckets:
-            return ""
+            return None
         t = cfg.tracking
         return Tracking(f"{name}-tracking", TrackingArgs(
-            cfg.cluster_name, cfg.cluster.version, aws_layer.vpc_id, aws_layer.private_subnet_ids,
-            aws_layer.cluster_security_group_id, aws_layer.buckets["models"], aws_layer.kms_key_arns["s3"],
-            aws_layer.kms_key_arns["rds"], aws_layer.oidc_provider_arn, aws_layer.oidc_issuer_host,
-            t.db_instance_class, t.db_storage_gib,
-            cfg.tracking_backup_days, cfg.tracking_multi_az, cfg.deletion_protection, cfg.base_tags, self.provider,
+            cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, vpc_id=aws_layer.vpc_id,
+            private_subnet_ids=aws_layer.private_subnet_ids,
+            cluster_security_group_id=aws_layer.cluster_security_group_id, models_bucket=aws_layer.buckets["models"],
+            db_key_arn=aws_layer.kms_key_arns["rds"], oidc_provider_arn=aws_layer.oidc_provider_arn,
+            oidc_issuer_host=aws_layer.oidc_issuer_host, image=mirrored_image(aws_layer, "mlflow"),
+            projects=tuple(p.name for p in cfg.projects), db_instance_class=t.db_instance_class,
+            db_storage_gib=t.db_storage_gib, backup_days=cfg.tracking_backup_days, multi_az=cfg.tracking_multi_az,
+            deletion_protection=cfg.deletion_protection, tags=cfg.base_tags, provider=self.provider,
             replicas=2 if cfg.is_prod else 1, client_label=PROJECT_LABEL,
-            monitoring_namespace=peers(cfg).monitoring_namespace), opts).url
+            monitoring_namespace=peers(cfg).monitoring_namespace), opts)
 
-    def _tenants(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer) -> dict[str, dict[str, Any]]:
+    def _tenants(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
+                 tracking: Tracking | None) -> dict[str, dict[str, Any]]:
         github = aws_layer.github_oidc_provider_arn
         if github is None:  # once per environment, whether or not projects exist yet (stable on add/remove)
             github = github_oidc_provider(f"{name}-github-oidc", cfg.base_tags,
                                           pulumi.ResourceOptions(parent=self)).arn
         facts = platform_facts(cfg, aws_layer, github, self.provider)
+        if tracking:
+            facts = replace(facts, tracking_credentials=tracking.credentials, tracking_url=tracking.url)
         return {p.name: ProjectTenant(f"{name}-project-{p.name}", p, facts, pulumi.ResourceOptions(parent=self)).outputs
                 for p in cfg.projects}
+
+
+def mirrored_image(aws_layer: AwsLayer, key: str) -> pulumi.Output[str]:
+    """`<platform ECR>/mirror/<name>:<tag>` of a MIRRORED_IMAGES entry (the AWS layer creates the repository)."""
+    image = MIRRORED_IMAGES[key]
+    return pulumi.Output.concat(aws_layer.registry_urls[image.repository], ":", image.tag)
 
 
 def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, github_arn: Any, provider: Any) -> PlatformFacts:

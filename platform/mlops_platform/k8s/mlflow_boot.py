@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-ADMIN_USER = "admin"
+#: Not a DNS label, so no project (whose slug names its user) can ever be the admin.
+ADMIN_USER = "mlflow_admin"
 #: Environment the container gets from the platform (see tracking.boot_environment).
 ENV_DB_SECRET_ARN = "MLFLOW_DB_SECRET_ARN"
 ENV_DB_HOST = "MLFLOW_DB_HOST"

@@ -9,7 +9,7 @@ own name, so adding or removing a project never touches another project's resour
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -28,6 +28,8 @@ from mlops_platform.layers import BucketRef
 from mlops_platform.naming import ProjectRole
 
 PROJECT_LABEL = "mlops.io/project"
+#: Secret in every project namespace holding its MLflow login as the client's environment variables.
+TRACKING_SECRET = "mlflow-credentials"
 #: Cost-allocation tag the project's budget filters on (activate it once in the Billing console).
 PROJECT_TAG = "project"
 #: (resource name suffix, EKS access policy) of the CI roles in the project namespace. Pull-request
@@ -57,6 +59,9 @@ class PlatformFacts:
     protect: bool
     provider: k8s.Provider
     peers: netpol.PlatformPeers
+    #: Project -> its MLflow password (tracking.Tracking.credentials); empty when tracking is off.
+    tracking_credentials: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+    tracking_url: str = ""
 
 
 def quota_spec(project: ProjectConfig) -> Manifest:
@@ -128,6 +133,7 @@ class ProjectTenant(pulumi.ComponentResource):
         workload_role = self._workload_identity(name, project, facts, tags, ns)
         ci_role = self._ci_identity(name, project, facts, tags)
         preview_role = self._ci_preview_identity(name, project, facts, tags)
+        tracking_secret = self._tracking_login(name, project, facts, ns)
         CostBudget(f"{name}-budget", CostBudgetArgs(
             naming.iam_name(facts.cluster_name, "project", project.name, limit=100), project.monthly_budget_usd,
             list(project.owners), (PROJECT_TAG, project.name), facts.budget_thresholds_pct, tags),
@@ -139,6 +145,10 @@ class ProjectTenant(pulumi.ComponentResource):
             "ecr_repository_url": self.repository.url, "monthly_budget_usd": project.monthly_budget_usd,
             "s3_prefixes": {role: pulumi.Output.concat("s3://", ref.name, "/", naming.project_prefix(project.name))
                             for role, ref in facts.buckets.items() if role in naming.PROJECT_BUCKET_ROLES},
+            "tracking_secret": tracking_secret,
+            "mlflow_artifact_uri": pulumi.Output.concat(
+                "s3://", facts.buckets["models"].name, "/", naming.project_prefix(project.name), "mlflow/")
+            if tracking_secret else "",
         }
         self.register_outputs(self.outputs)
 
@@ -152,6 +162,20 @@ class ProjectTenant(pulumi.ComponentResource):
         k8s.core.v1.LimitRange(f"{name}-limits", metadata=meta("project-limits", self.ns_name),
                                spec=limit_range_spec(project), opts=inside)
         return ns
+
+    def _tracking_login(self, name: str, project: ProjectConfig, facts: PlatformFacts, ns: pulumi.Resource) -> str:
+        """The project's MLflow user (its slug) and password, as the variables the MLflow client reads, in the
+        project's namespace only. Returns the Secret's name ('' when tracking is off)."""
+        password = facts.tracking_credentials.get(project.name)
+        if password is None or "models" not in facts.buckets:
+            return ""
+        login = {"MLFLOW_TRACKING_URI": facts.tracking_url, "MLFLOW_TRACKING_USERNAME": project.name,
+                 "MLFLOW_TRACKING_PASSWORD": password}
+        k8s.core.v1.Secret(f"{name}-tracking-login", metadata=meta(TRACKING_SECRET, self.ns_name,
+                                                                     {PROJECT_LABEL: project.name}),
+                           type="Opaque", string_data={k: pulumi.Output.secret(v) for k, v in login.items()},
+                           opts=k8s_opts(self, facts.provider, [ns]))
+        return TRACKING_SECRET
 
     def _workload_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
                            tags: dict[str, str], ns: pulumi.Resource) -> aws.iam.Role:
