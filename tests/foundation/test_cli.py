@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from mlops_platform.cli import main
-from mlops_platform.commands import stack as stack_commands
+from mlops_platform.cli.commands import stack as stack_commands
 from mlops_platform.config import shipped_envs, stack_file_for
 from mlops_platform.engine import Plan
 from mlops_platform.engine.present import graph

@@ -8,12 +8,12 @@ import json
 from functools import cache
 
 import pytest
-from mlops_platform import catalog, contract, iam
 from mlops_platform.aws.cluster import CLUSTER_ADMIN_POLICY, CONTROL_PLANE_LOG_TYPES
 from mlops_platform.aws.keys import KEY_PURPOSES
 from mlops_platform.aws.network import nat_gateway_count, subnet_plan
 from mlops_platform.config import PlatformConfig, shipped_envs
 from mlops_platform.config.rules import LOG_RETENTION_DAYS, pool_gpu_type, pool_max_gpus_per_node
+from mlops_platform.core import contract, iam, instances
 from mlops_platform.engine import Plan, Resource
 
 from .assertions import (
@@ -60,8 +60,8 @@ def test_gpu_node_groups_are_tainted_labelled_and_sized_from_config(plan: Plan, 
         assert group.get("labels") == {contract.POOL_LABEL: pool.name, contract.GPU_TYPE_LABEL: gpu_type.value,
                                        "nvidia.com/gpu.present": "true", **pool.labels}
         assert group.get("amiType") == pool.ami_type
-        arches = {catalog.INSTANCE_TYPES[t].arch for t in pool.instance_types}
-        assert arches == {catalog.GPU_AMI_ARCH[pool.ami_type]}
+        arches = {instances.INSTANCE_TYPES[t].arch for t in pool.instance_types}
+        assert arches == {instances.GPU_AMI_ARCH[pool.ami_type]}
         assert group.get("instanceTypes") == pool.instance_types
         assert group.get("capacityType") == pool.capacity.value.upper()
         assert group.get("scalingConfig") == {"minSize": pool.min_size, "desiredSize": pool.desired_size,
@@ -105,7 +105,7 @@ def test_gpu_pools_output_describes_the_node_groups_workloads_select(plan: Plan,
         assert group.get("labels")[contract.POOL_LABEL] == name
         assert group.get("instanceTypes") == out["instance_types"]
         assert group.get("scalingConfig.maxSize") == out["max_nodes"]
-        assert out["gpus_per_node"] == max(catalog.INSTANCE_TYPES[t].gpus for t in out["instance_types"]) > 0
+        assert out["gpus_per_node"] == max(instances.INSTANCE_TYPES[t].gpus for t in out["instance_types"]) > 0
 
 
 def test_every_launch_template_enforces_imdsv2_and_encrypted_gp3(plan: Plan) -> None:

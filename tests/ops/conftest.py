@@ -48,8 +48,8 @@ def tmp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def mlplat(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str]]:
     """Run `mlplat ARGS...` in-process through `cli.main`; (exit code, stdout + stderr)."""
-    from mlops_platform import cli
-    from mlops_platform.commands import ops
+    from mlops_platform.cli import mlplat as cli
+    from mlops_platform.cli.commands import ops
 
     # Wide, colourless consoles: captured output is otherwise wrapped at 80 columns.
     monkeypatch.setattr(ops, "out", Console(width=200, no_color=True, highlight=False))

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlops_platform.iam import GITHUB_OIDC_HOST
+from mlops_platform.core.iam import GITHUB_OIDC_HOST
 from policy_plans import (
     ACCOUNT,
     DROP,

@@ -7,16 +7,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from mlops_platform.errors import ConfigError, UsageError
+from mlops_platform.core.errors import ConfigError, UsageError
 from mlops_platform.policy import Enforcement, PolicyPackConfig, Severity, all_specs, preset
-from mlops_platform.policy.config import (
-    PRESETS,
-    SCHEMA_FILE,
-    load_config,
-    parse_config,
-    schema_document,
-    to_pulumi_config,
-)
+from mlops_platform.policy.config import PRESETS, SCHEMA_FILE, schema_document
+from mlops_platform.policy.config_files import load_config, parse_config, to_pulumi_config
 from mlops_platform.policy.evaluate import analyzer, check_config_schemas
 from ruamel.yaml import YAML
 

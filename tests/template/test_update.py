@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from mlops_platform.cli import main
-from mlops_platform.errors import TemplateError
+from mlops_platform.core.errors import TemplateError
 from mlops_platform.scaffold.fleet import UpdateOutcome, check_one, update_one
-from mlops_platform.scaffold.render import commit_all, copy_project, git, read_answers
+from mlops_platform.scaffold.templating import commit_all, copy_project, git, read_answers
 
 from .support import BASE_ANSWERS
 

@@ -10,10 +10,10 @@ import pulumi
 import pulumi_aws as aws
 
 from mlops_platform.aws._base import child_opts
-from mlops_platform.config.schema import ArtifactsConfig, EnvironmentConfig
-from mlops_platform.iam import document, statement, tls_only_bucket_policy, to_json
-from mlops_platform.layers import BucketRef
-from mlops_platform.naming import bucket_name
+from mlops_platform.aws.layer_outputs import BucketRef
+from mlops_platform.config.sections import ArtifactsConfig, EnvironmentConfig
+from mlops_platform.core.iam import document, statement, tls_only_bucket_policy, to_json
+from mlops_platform.core.naming import bucket_name
 
 LOG_BUCKET_ROLE = "access-logs"
 

@@ -10,8 +10,8 @@ import pulumi
 import pulumi_aws as aws
 
 from mlops_platform.aws._base import child_opts, with_name
-from mlops_platform.config.schema import ClusterConfig, EndpointAccess
-from mlops_platform.iam import document, irsa_trust, kms_use, service_trust, statement, to_json
+from mlops_platform.config.sections import ClusterConfig, EndpointAccess
+from mlops_platform.core.iam import document, irsa_trust, kms_use, service_trust, statement, to_json
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from mlops_platform import iam
 from mlops_platform.aws._base import child_opts
+from mlops_platform.core import iam
 
 #: Purpose → AWS service principals that must use the key directly (beyond IAM-authorised callers).
 KEY_PURPOSES: dict[str, tuple[str, ...]] = {

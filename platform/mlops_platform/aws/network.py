@@ -10,8 +10,8 @@ import pulumi
 import pulumi_aws as aws
 
 from mlops_platform.aws._base import child_opts, with_name
-from mlops_platform.config.schema import NatStrategy, NetworkConfig, NetworkMode
-from mlops_platform.iam import document, service_trust, statement, to_json
+from mlops_platform.config.sections import NatStrategy, NetworkConfig, NetworkMode
+from mlops_platform.core.iam import document, service_trust, statement, to_json
 
 
 def subnet_plan(cidr: str, az_count: int) -> tuple[list[str], list[str]]:

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from mlops_platform import contract
 from mlops_platform.aws._base import child_opts, with_name
 from mlops_platform.config.rules import pool_gpu_type, pool_max_gpus_per_node
-from mlops_platform.config.schema import Capacity, GpuPoolConfig, PoolConfig, SystemPoolConfig
-from mlops_platform.iam import service_trust, to_json
+from mlops_platform.config.sections import Capacity, GpuPoolConfig, PoolConfig, SystemPoolConfig
+from mlops_platform.core import contract
+from mlops_platform.core.iam import service_trust, to_json
 
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy",
                  "AmazonSSMManagedInstanceCore")  # SSM Session Manager replaces SSH

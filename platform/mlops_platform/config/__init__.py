@@ -9,7 +9,8 @@ from mlops_platform.config.loader import (
     shipped_envs,
     stack_file_for,
 )
-from mlops_platform.config.schema import PlatformConfig, Tier
+from mlops_platform.config.schema import PlatformConfig
+from mlops_platform.config.sections import Tier
 
 __all__ = [
     "NAMESPACE",

@@ -15,20 +15,20 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from mlops_platform.config import schema
+from mlops_platform.config import sections
 from mlops_platform.config.rules import RuleViolations
 from mlops_platform.config.schema import PlatformConfig
-from mlops_platform.errors import ConfigError, ConfigIssue, UsageError
+from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
 
 NAMESPACE = "mlops-platform"
 SECRET_PLACEHOLDER = "[secret]"
 Loc = tuple[str | int, ...]
 PATTERN_HINTS = {
-    schema.EMAIL: "an email address, e.g. team@example.com",
-    schema.ACCOUNT_ID: 'the 12-digit account id as a quoted string, e.g. "123456789012"',
-    schema.DNS_LABEL: "a DNS label: lowercase letters, digits and '-', starting with a letter",
-    schema.REGION: "an AWS region code, e.g. us-east-1",
-    schema.IAM_PRINCIPAL_ARN: "an IAM role or user ARN, e.g. arn:aws:iam::123456789012:role/admins",
+    sections.EMAIL: "an email address, e.g. team@example.com",
+    sections.ACCOUNT_ID: 'the 12-digit account id as a quoted string, e.g. "123456789012"',
+    sections.DNS_LABEL: "a DNS label: lowercase letters, digits and '-', starting with a letter",
+    sections.REGION: "an AWS region code, e.g. us-east-1",
+    sections.IAM_PRINCIPAL_ARN: "an IAM role or user ARN, e.g. arn:aws:iam::123456789012:role/admins",
 }
 
 
@@ -156,11 +156,11 @@ def validate_sections(sections: dict[str, Any], source: str, doc: Any = None,
 def _stack_level_issues(region: Any, env_name: Any, aws_region: str | None, stack: str | None) -> list[ConfigIssue]:
     issues = []
     # A value that is itself malformed is reported by the schema; a mismatch on top would be noise.
-    if aws_region is not None and isinstance(region, str) and re.fullmatch(schema.REGION, region) \
+    if aws_region is not None and isinstance(region, str) and re.fullmatch(sections.REGION, region) \
             and aws_region != region:
         issues.append(ConfigIssue("aws:region", "differs from environment.region", aws_region,
                                   f"set aws:region to {region} (or drop it)"))
-    if stack is not None and isinstance(env_name, str) and re.fullmatch(schema.DNS_LABEL, env_name) \
+    if stack is not None and isinstance(env_name, str) and re.fullmatch(sections.DNS_LABEL, env_name) \
             and stack != env_name:
         issues.append(ConfigIssue("environment.name", f"does not match the stack name '{stack}'",
                                   env_name, f"set environment.name: {stack}"))

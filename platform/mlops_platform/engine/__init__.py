@@ -9,10 +9,10 @@ from typing import Any
 
 from mlops_platform.config import load_stack_file, repo_root, shipped_envs, stack_file_for
 from mlops_platform.config.loader import read_stack_config
+from mlops_platform.core.errors import UsageError
 from mlops_platform.engine.computed import Ctx
 from mlops_platform.engine.plan import Plan, Resource
 from mlops_platform.engine.runner import OutputsResolver, project_name, read_yaml_mapping, run
-from mlops_platform.errors import UsageError
 
 __all__ = ["Plan", "Resource", "platform_outputs", "run_platform", "run_program"]
 

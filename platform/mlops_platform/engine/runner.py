@@ -24,10 +24,10 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 from ruamel.yaml import YAML
 
+from mlops_platform.core.errors import EngineError, MlplatError, UsageError
 from mlops_platform.engine.computed import Ctx
 from mlops_platform.engine.plan import Plan
 from mlops_platform.engine.recorder import SECRET, PlatformMocks, RecordingMonitor
-from mlops_platform.errors import EngineError, MlplatError, UsageError
 
 OutputsResolver = Callable[[str], Mapping[str, Any]]
 

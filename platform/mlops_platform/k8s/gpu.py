@@ -10,12 +10,12 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from mlops_platform import iam
+from mlops_platform.core import iam
+from mlops_platform.core.naming import iam_name
+from mlops_platform.core.versions import CLUSTER_AUTOSCALER_IMAGE_TAGS
 from mlops_platform.k8s._helm import helm_release, namespace
 from mlops_platform.k8s.manifests import gpu_node_affinity, gpu_toleration, irsa_annotation
 from mlops_platform.k8s.provider import k8s_opts
-from mlops_platform.naming import iam_name
-from mlops_platform.versions import CLUSTER_AUTOSCALER_IMAGE_TAGS
 
 GPU_NAMESPACE = "nvidia-gpu"
 AUTOSCALER_NAMESPACE = "kube-system"

@@ -14,14 +14,14 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from mlops_platform import iam
+from mlops_platform.core import iam
+from mlops_platform.core.naming import iam_name
 from mlops_platform.k8s._helm import helm_release, namespace
 from mlops_platform.k8s.alerts import AlertThresholds, platform_rule_groups
 from mlops_platform.k8s.dashboards import platform_dashboards
 from mlops_platform.k8s.manifests import irsa_annotation, meta
 from mlops_platform.k8s.netpol import MONITORING_NAMESPACE
 from mlops_platform.k8s.provider import k8s_opts
-from mlops_platform.naming import iam_name
 
 RELEASE = "kube-prometheus-stack"
 FULLNAME = "kps"  # short resource names: kps-prometheus, kps-alertmanager

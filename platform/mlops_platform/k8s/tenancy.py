@@ -16,16 +16,16 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from mlops_platform import iam, naming
 from mlops_platform.aws.budget import CostBudget, CostBudgetArgs
-from mlops_platform.aws.registry import Repository, RepositoryArgs
-from mlops_platform.config.schema import ProjectConfig
+from mlops_platform.aws.ecr import Repository, RepositoryArgs
+from mlops_platform.aws.layer_outputs import BucketRef
+from mlops_platform.config.sections import ProjectConfig
+from mlops_platform.core import iam, naming
+from mlops_platform.core.naming import ProjectRole
 from mlops_platform.k8s import netpol
 from mlops_platform.k8s._helm import namespace
 from mlops_platform.k8s.manifests import Manifest, irsa_annotation, meta
 from mlops_platform.k8s.provider import k8s_opts
-from mlops_platform.layers import BucketRef
-from mlops_platform.naming import ProjectRole
 
 PROJECT_LABEL = "mlops.io/project"
 #: Secret in every project namespace holding its MLflow login as the client's environment variables.

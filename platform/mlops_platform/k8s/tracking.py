@@ -23,15 +23,15 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from mlops_platform import iam
+from mlops_platform.aws.layer_outputs import BucketRef
+from mlops_platform.core import iam
+from mlops_platform.core.naming import iam_name
+from mlops_platform.core.versions import POSTGRES_ENGINE_VERSION, POSTGRES_PARAMETER_FAMILY
 from mlops_platform.k8s import manifests as m
 from mlops_platform.k8s import mlflow_boot as boot
 from mlops_platform.k8s._helm import namespace
 from mlops_platform.k8s.netpol import tracking_policies
 from mlops_platform.k8s.provider import k8s_opts
-from mlops_platform.layers import BucketRef
-from mlops_platform.naming import iam_name
-from mlops_platform.versions import POSTGRES_ENGINE_VERSION, POSTGRES_PARAMETER_FAMILY
 
 TRACKING_NAMESPACE = "mlflow"
 APP = "mlflow"

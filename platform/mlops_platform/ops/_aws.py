@@ -14,7 +14,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mlops_platform.errors import ToolMissingError
+from mlops_platform.core.errors import ToolMissingError
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from mlops_platform.errors import PreflightError
+from mlops_platform.core.errors import PreflightError
 from mlops_platform.ops._aws import Aws, AwsFailure, describe, error_code
 from mlops_platform.ops.backend import StateBackend, state_backend
 

@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from google.protobuf import struct_pb2
+from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import proto
 from pulumi_policy.policy import EnforcementLevel, _PolicyAnalyzerServicer
 
-from mlops_platform.errors import ConfigError, ConfigIssue
-from mlops_platform.policy.config import Enforcement, PolicyPackConfig, Severity, to_pulumi_config
-from mlops_platform.policy.registry import PACK_NAME, Kind, PolicySpec, all_specs, build_policies
+from mlops_platform.core.errors import ConfigError, ConfigIssue
+from mlops_platform.policy.config import Enforcement, PolicyPackConfig, Severity
+from mlops_platform.policy.config_files import to_pulumi_config
+from mlops_platform.policy.pack import PACK_NAME, all_specs, build_policies
+from mlops_platform.policy.registry import Kind, PolicySpec
 
 PACK_VERSION = "0.1.0"
 _CANT_RUN = "can't run policy"
@@ -102,8 +104,6 @@ def _jsonschema() -> Any:
 
 
 def _plain_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
-    from google.protobuf import json_format
-
     return json_format.MessageToDict(struct)
 
 

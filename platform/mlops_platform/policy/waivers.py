@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from ruamel.yaml import YAML, YAMLError
 
-from mlops_platform.errors import WaiverError
+from mlops_platform.core.errors import WaiverError
 
 EMAIL = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
 #: Longest a waiver may run: exceptions get re-reviewed at least yearly.
@@ -111,8 +112,6 @@ def parse_waivers(data: Any, source: str, known_policies: Iterable[str] = (), to
 
 
 def load_waivers(path: Path, known_policies: Iterable[str] = (), today: date | None = None) -> Waivers:
-    from ruamel.yaml import YAML, YAMLError
-
     if not path.is_file():
         raise WaiverError(f"{path}: waivers file not found — fix: pass an existing file or drop --waivers")
     try:

@@ -18,7 +18,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from mlops_platform.config.loader import dotted
-from mlops_platform.errors import ConfigError, ConfigIssue, UsageError
+from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
 
 SLUG = r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[a-zA-Z]{2,}$"

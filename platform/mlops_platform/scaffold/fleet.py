@@ -17,8 +17,8 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from mlops_platform.errors import MlplatError
-from mlops_platform.scaffold.render import (
+from mlops_platform.core.errors import MlplatError
+from mlops_platform.scaffold.templating import (
     ANSWERS_FILE,
     commit_all,
     conflicts,

@@ -18,13 +18,13 @@ from typing import Any
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 
-from mlops_platform.config.schema import ProjectConfig
-from mlops_platform.contract import GpuPoolOutput
-from mlops_platform.errors import ConfigError, ConfigIssue, TemplateError, UsageError
+from mlops_platform.config.sections import ProjectConfig
+from mlops_platform.core.contract import GpuPoolOutput
+from mlops_platform.core.errors import ConfigError, ConfigIssue, TemplateError, UsageError
 from mlops_platform.scaffold.answers import TemplateAnswers, validate_answers
-from mlops_platform.scaffold.naming import ProjectNames, project_names
 from mlops_platform.scaffold.outputs import ResolvedOutputs, resolve_outputs
-from mlops_platform.scaffold.render import commit_all, copy_project, git, read_answers, template_source
+from mlops_platform.scaffold.project_names import ProjectNames, project_names
+from mlops_platform.scaffold.templating import commit_all, copy_project, git, read_answers, template_source
 
 #: Fields of a `mlops-platform:projects` entry, in the order the platform team reads them.
 ENTRY_FIELDS = ("name", "owners", "github_repo", "branches", "gpu_quota", "cpu_quota", "memory_quota_gib",

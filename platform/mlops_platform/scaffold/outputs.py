@@ -19,8 +19,9 @@ from pydantic import ValidationError
 
 from mlops_platform.config import repo_root, shipped_envs
 from mlops_platform.config.loader import dotted
-from mlops_platform.contract import PlatformOutputs
-from mlops_platform.errors import ConfigError, ConfigIssue, EngineError, UsageError
+from mlops_platform.core.contract import PlatformOutputs
+from mlops_platform.core.errors import ConfigError, ConfigIssue, EngineError, UsageError
+from mlops_platform.engine import platform_outputs
 from mlops_platform.scaffold.answers import OutputsSource
 
 #: Seconds `pulumi stack output` may take (it reads the state backend).
@@ -123,6 +124,4 @@ def stack_outputs(env: str) -> PlatformOutputs:
 
 def offline_outputs(env: str) -> PlatformOutputs:
     """Outputs of the offline plan of the shipped stack file: real names, placeholder ids."""
-    from mlops_platform.engine import platform_outputs
-
     return validate_outputs(platform_outputs(env), f"offline plan of {env}")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mlops_platform.policy import _types as t
-from mlops_platform.policy._graph import Res, StackView
-from mlops_platform.policy._values import Defer, Violation, as_list, fmt, is_unknown
 from mlops_platform.policy.config import PolicySettings, Severity
 from mlops_platform.policy.registry import Area, OnUnknown, checkov, fsbp, resource_policy, stack_policy
 from mlops_platform.policy.rules.s3 import public_grants
+from mlops_platform.policy.sdk import types as t
+from mlops_platform.policy.sdk.graph import Res, StackView
+from mlops_platform.policy.sdk.values import Defer, Violation, as_list, fmt, is_unknown
 
 _ECR_DOCS = "https://docs.aws.amazon.com/AmazonECR/latest/userguide"
 

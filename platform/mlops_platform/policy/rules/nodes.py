@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from mlops_platform.policy._graph import Res
-from mlops_platform.policy._types import LAUNCH_TEMPLATE, NODE_GROUP, SECURITY_GROUP, SG_INGRESS_RULE, SG_RULE
-from mlops_platform.policy._values import Defer, as_int, as_list, fmt, is_true, is_unknown
 from mlops_platform.policy.config import PolicySettings, Severity
 from mlops_platform.policy.registry import Area, OnUnknown, checkov, cis_eks, resource_policy
+from mlops_platform.policy.sdk.graph import Res
+from mlops_platform.policy.sdk.types import LAUNCH_TEMPLATE, NODE_GROUP, SECURITY_GROUP, SG_INGRESS_RULE, SG_RULE
+from mlops_platform.policy.sdk.values import Defer, as_int, as_list, fmt, is_true, is_unknown
 
 _EC2_DOCS = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide"
 _OPEN_CIDRS = frozenset({"0.0.0.0/0", "::/0"})

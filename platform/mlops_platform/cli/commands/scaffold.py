@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from mlops_platform.errors import TemplateError
+from mlops_platform.core.errors import TemplateError
 from mlops_platform.scaffold import fleet
 from mlops_platform.scaffold.answers import parse_data_args
 from mlops_platform.scaffold.new import OFFLINE_BANNER, entry_yaml, new_project

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from mlops_platform.errors import UsageError
+from mlops_platform.core.errors import UsageError
 from mlops_platform.ops.bootstrap import BootstrapReport, Change
 from mlops_platform.ops.cost import CompareRow, CostEstimate
 from mlops_platform.ops.preflight import PreflightReport, Status
@@ -93,6 +93,7 @@ def write_png(estimates: Sequence[CostEstimate], path: Path) -> Path:
     if not matplotlib_available():
         raise UsageError("--png needs matplotlib, which is not installed — fix: `pip install matplotlib` "
                          "or drop --png (the terminal chart shows the same numbers)")
+    # matplotlib is optional (not a dependency): imported only when a PNG is asked for and it is installed.
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never open a window

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlops_platform.policy._values import UNKNOWN, dig, plain
+from mlops_platform.policy.sdk.values import UNKNOWN, dig, plain
 
 Keys = Callable[["Res"], Iterable[Any]]
 

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import typer
 
-from mlops_platform.errors import PolicyViolationError, UsageError
+from mlops_platform.config import repo_root
+from mlops_platform.core.errors import PolicyViolationError, UsageError
 from mlops_platform.policy.config import PRESETS
-from mlops_platform.policy.render import Format, render
 from mlops_platform.policy.report import Report
-from mlops_platform.policy.review import Subject, environment, plan_file, program, resolve_waivers, review
+from mlops_platform.policy.report_formats import Format, render
+from mlops_platform.workflows.review import Subject, environment, plan_file, program, resolve_waivers, review
 
 
 def _subject(env: str | None, program_dir: Path | None, plan: Path | None, stack: str | None,
@@ -72,19 +73,13 @@ def review_command(
                              "the tier of the platform environment a program references, else prod)."),
 ) -> None:
     """Review infrastructure against the policy pack, as `pulumi preview --policy-pack` would."""
-    root = Path(os.environ.get("MLPLAT_ROOT") or _repo_root())
+    root = Path(os.environ.get("MLPLAT_ROOT") or repo_root())
     subject = _subject(env, program_dir, plan, stack, config_file, tier)
     report = review(subject, resolve_waivers(waivers, root), policy_config)
     _emit(report, fmt, output, root)
     if not report.passed:
         raise PolicyViolationError(f"{len(report.blocking)} unwaived mandatory violation(s) in {report.stack!r}: "
                                    f"fix them or add reviewed waivers")
-
-
-def _repo_root() -> Path:
-    from mlops_platform.config import repo_root
-
-    return repo_root()
 
 
 def register(app: typer.Typer) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from mlops_platform.policy._values import UNKNOWN, as_list, parse_json_document
+from mlops_platform.policy.sdk.values import UNKNOWN, as_list, parse_json_document
 
 #: Actions that let a principal grant itself more power (Checkov CKV_AWS_286..290 family).
 ESCALATION_ACTIONS = (

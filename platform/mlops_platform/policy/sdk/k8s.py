@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlops_platform.policy import _types as t
-from mlops_platform.policy._graph import Res
-from mlops_platform.policy._values import UNKNOWN, as_list, dig
+from mlops_platform.policy.sdk import types as t
+from mlops_platform.policy.sdk.graph import Res
+from mlops_platform.policy.sdk.values import UNKNOWN, as_list, dig
 
 LONG_RUNNING = frozenset({t.K8S_DEPLOYMENT, t.K8S_STATEFULSET, t.K8S_DAEMONSET})
 _TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {

@@ -9,10 +9,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mlops_platform.errors import UsageError
+from mlops_platform.core.errors import UsageError
 from mlops_platform.policy.catalogue import CATALOGUE, catalogue_json, render_catalogue
-from mlops_platform.policy.config import PRESETS, SCHEMA_FILE, load_config, schema_text, to_pulumi_config
-from mlops_platform.policy.registry import all_specs
+from mlops_platform.policy.config import PRESETS, SCHEMA_FILE, schema_text
+from mlops_platform.policy.config_files import load_config, preset, to_pulumi_config
+from mlops_platform.policy.pack import all_specs
+from mlops_platform.scaffold.outputs import load_outputs_file
+from mlops_platform.workflows.review import platform_config, project_config
 
 policy_app = typer.Typer(no_args_is_help=True, help="The CrossGuard policy pack: list, config, docs.")
 out = Console()
@@ -45,10 +48,6 @@ def pulumi_config(
         "`pulumi stack output --json` (its tier and GPU pools; environment-level policies do not apply)."),
 ) -> None:
     """Print the `--policy-pack-config` JSON for `pulumi preview/up --policy-pack platform/policypack`."""
-    from mlops_platform.policy.config import preset
-    from mlops_platform.policy.review import platform_config, project_config
-    from mlops_platform.scaffold.outputs import load_outputs_file
-
     chosen = [x for x in (env, policy_config, platform_outputs) if x is not None]
     if len(chosen) > 1 or (not chosen and tier is None) or (tier is not None and (env or policy_config)):
         raise UsageError("give exactly one of ENV, --tier, --policy-config or --platform-outputs [--tier]")

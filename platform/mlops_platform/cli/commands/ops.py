@@ -10,13 +10,13 @@ import typer
 from rich.console import Console, Group, RenderableType
 
 from mlops_platform.config import load_env
-from mlops_platform.errors import BudgetExceededError, PreflightError
-from mlops_platform.ops import render
-from mlops_platform.ops.automation import FORCE_FLAG, Operation, run_operation
+from mlops_platform.core.errors import BudgetExceededError, PreflightError
+from mlops_platform.ops import display
 from mlops_platform.ops.bootstrap import bootstrap as run_bootstrap
 from mlops_platform.ops.cost import CostEstimate, check_budget, compare, estimate
 from mlops_platform.ops.preflight import run_preflight
 from mlops_platform.ops.prices import PriceSource, resolve_prices
+from mlops_platform.workflows.automation import FORCE_FLAG, Operation, run_operation
 
 out = Console()
 ENV = typer.Argument(..., help="Environment (a stacks/Pulumi.<env>.yaml).")
@@ -33,13 +33,13 @@ def _show(as_json: bool, data: object, view: RenderableType) -> None:
 def bootstrap(env: str = ENV, as_json: bool = JSON) -> None:
     """Create the env's Pulumi state bucket and secrets KMS key (idempotent; never weakens an existing one)."""
     report = run_bootstrap(load_env(env))
-    _show(as_json, report.to_json(), render.bootstrap_view(report))
+    _show(as_json, report.to_json(), display.bootstrap_view(report))
 
 
 def preflight(env: str = ENV, as_json: bool = JSON) -> None:
     """Check account, instance offerings per AZ, GPU vCPU quotas, EKS version and state backend."""
     report = run_preflight(load_env(env))
-    _show(as_json, report.to_json(), render.preflight_view(report))
+    _show(as_json, report.to_json(), display.preflight_view(report))
     if not report.passed:
         raise typer.Exit(PreflightError.exit_code)
 
@@ -58,7 +58,7 @@ def cost(env: str = ENV, as_json: bool = JSON,
     """p50/p90 monthly cost per node pool and in total; fails when p90 exceeds budget.monthly_usd."""
     estimates = [_estimate(e, prices) for e in [env, *([compare_env] if compare_env else [])]]
     if png is not None:
-        render.write_png(estimates, png)
+        display.write_png(estimates, png)
     _show(as_json, _cost_json(estimates), _cost_view(estimates, png))
     _check_budgets(estimates, no_fail)
 
@@ -72,9 +72,9 @@ def _cost_json(estimates: list[CostEstimate]) -> dict[str, Any]:
 
 
 def _cost_view(estimates: list[CostEstimate], png: Path | None) -> RenderableType:
-    views: list[RenderableType] = [render.cost_view(est) for est in estimates]
+    views: list[RenderableType] = [display.cost_view(est) for est in estimates]
     if len(estimates) == 2:
-        views.append(render.compare_view(estimates[0], estimates[1], compare(*estimates)))
+        views.append(display.compare_view(estimates[0], estimates[1], compare(*estimates)))
     if png is not None:
         views.append(f"chart written to {png}")
     return Group(*views)

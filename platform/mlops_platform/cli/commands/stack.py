@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from mlops_platform.config import load_stack_file, shipped_envs, stack_file_for
+from mlops_platform.core.errors import ConfigError, UsageError
 from mlops_platform.engine import run_platform
 from mlops_platform.engine.present import graph, outputs_table, resource_tree, security_table
-from mlops_platform.errors import ConfigError, UsageError
 
 out = Console()
 

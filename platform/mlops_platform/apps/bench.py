@@ -24,6 +24,7 @@ from mlops_platform.config import stack_file_for
 from mlops_platform.engine import run_platform
 from mlops_platform.engine.computed import Ctx
 from mlops_platform.engine.runner import run
+from mlops_platform.policy import bench_evaluate
 
 console = Console()
 BASELINE_PROGRAM = '''
@@ -70,11 +71,7 @@ def synthetic_stack(workdir: Path, gpu_pools: int, projects: int) -> Path:
     return path
 
 
-def _policy_seconds(plan_json: dict[str, Any]) -> float | None:
-    try:
-        from mlops_platform.policy import bench_evaluate
-    except ImportError:
-        return None
+def _policy_seconds(plan_json: dict[str, Any]) -> float:
     return float(bench_evaluate(plan_json))
 
 
@@ -97,8 +94,7 @@ def main() -> int:
             per = seconds / n
             table.add_row(str(pools), str(projects), str(n), f"{seconds:.2f}", f"{per * 1000:.2f}",
                           f"{base * 1000:.2f}", f"{per / base:.2f}",
-                          "-" if policy is None else f"{policy:.2f}",
-                          "-" if policy is None else f"{policy / seconds:.3f}")
+                          f"{policy:.2f}", f"{policy / seconds:.3f}")
     console.print(table)
     return 0
 

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_platform.config import load_env, repo_root
-from mlops_platform.errors import EngineError, PolicyViolationError, ToolMissingError, UsageError
+from mlops_platform.core.errors import EngineError, PolicyViolationError, ToolMissingError, UsageError
 from mlops_platform.ops._aws import CREDENTIALS_FIX, Aws
 from mlops_platform.ops.backend import state_backend
 from mlops_platform.ops.preflight import PreflightReport, check_account, run_preflight
+from mlops_platform.workflows import review
 
 if TYPE_CHECKING:
     from pulumi.automation import Stack
@@ -88,8 +89,6 @@ def offline_review(env: str) -> str:
     The same pack runs again inside the engine; reviewing first stops before any cloud call, and the
     offline plan sees values a preview would still report as unknown.
     """
-    from mlops_platform.policy import review
-
     report = review.review(review.environment(env), review.resolve_waivers(None, repo_root()))
     if not report.passed:
         listed = "\n".join(f"  - {f.policy}: {f.resource}: {f.message}" for f in report.blocking[:10])
@@ -119,7 +118,8 @@ def _workspace_env(cfg: PlatformConfig) -> dict[str, str]:
 
 
 def _stack(cfg: PlatformConfig, create: bool) -> Stack:
-    from pulumi import automation as auto  # imported only once the CLI is known to exist
+    # Deliberately lazy: the Automation API loads only once the pulumi CLI is known to exist (and not at CLI start).
+    from pulumi import automation as auto
 
     opts = auto.LocalWorkspaceOptions(work_dir=str(repo_root()), env_vars=_workspace_env(cfg),
                                       secrets_provider=state_backend(cfg).secrets_provider)
@@ -164,6 +164,7 @@ def run_operation(env: str, operation: Operation, *, force_destroy_protected_dat
     require_tools(aws, operation)
     review = _gate(cfg, aws, operation)
     on_output(f"preflight passed; {review}\n")
+    # Deliberately lazy, like `_stack`: the Automation API loads only when an operation runs, not at CLI start.
     from pulumi.automation import CommandError
 
     try:

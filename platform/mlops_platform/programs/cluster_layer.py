@@ -8,7 +8,9 @@ from typing import Any
 
 import pulumi
 
+from mlops_platform.aws.layer_outputs import AwsLayer
 from mlops_platform.config.schema import PlatformConfig
+from mlops_platform.core.versions import MIRRORED_IMAGES
 from mlops_platform.k8s.alerts import AlertThresholds
 from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementArgs
 from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, Monitoring, MonitoringArgs
@@ -19,8 +21,6 @@ from mlops_platform.k8s.tenancy import PROJECT_LABEL, PlatformFacts, ProjectTena
 from mlops_platform.k8s.tracking import PORT as TRACKING_PORT
 from mlops_platform.k8s.tracking import TRACKING_NAMESPACE, Tracking, TrackingArgs
 from mlops_platform.k8s.training import TRAINING_NAMESPACE, Training, TrainingArgs
-from mlops_platform.layers import AwsLayer
-from mlops_platform.versions import MIRRORED_IMAGES
 
 
 @dataclass(frozen=True)

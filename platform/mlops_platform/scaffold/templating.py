@@ -20,7 +20,7 @@ from packaging.version import InvalidVersion, Version
 from ruamel.yaml import YAML
 
 from mlops_platform.config import repo_root
-from mlops_platform.errors import TemplateError, ToolMissingError
+from mlops_platform.core.errors import TemplateError, ToolMissingError
 
 ANSWERS_FILE = ".copier-answers.yml"
 #: Lines copier writes around an unresolved three-way merge hunk.

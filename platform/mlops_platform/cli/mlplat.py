@@ -1,11 +1,10 @@
-"""The `mlplat` command line. Each area registers its commands from `mlops_platform.commands.<area>`.
+"""The `mlplat` command line. Each area registers its commands from `mlops_platform.cli.commands.<area>`.
 
 User errors are `MlplatError`s: printed as one clear message (no traceback) with the class's exit code.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import typer
@@ -13,14 +12,15 @@ from rich.console import Console
 from rich.markup import escape
 
 from mlops_platform import __version__
-from mlops_platform.errors import MlplatError
+from mlops_platform.cli.commands import ops, policy, review, scaffold, stack
+from mlops_platform.core.errors import MlplatError
 
 app = typer.Typer(name="mlplat", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="MLOps platform: validate, plan, graph, review, new, fleet, bootstrap, preflight, cost, up.")
 err = Console(stderr=True)
 
 #: Command areas; each module has `register(app)`.
-_AREAS = ["stack", "review", "policy", "scaffold", "ops"]
+_AREAS = (stack, review, policy, scaffold, ops)
 
 
 def _version(value: bool) -> None:
@@ -36,7 +36,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 for _area in _AREAS:
-    importlib.import_module(f"mlops_platform.commands.{_area}").register(app)
+    _area.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,8 +13,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.rule import Rule
 
+from mlops_platform.apps.demo_project import DEMO_ENV, DEMO_PROJECT, run_demo
 from mlops_platform.cli import main as mlplat
-from mlops_platform.scaffold.demo import DEMO_ENV, DEMO_PROJECT, run_demo
+from mlops_platform.config import shipped_envs
 
 console = Console()
 
@@ -48,8 +49,6 @@ def _project(workdir: Path) -> bool:
 
 
 def main() -> int:
-    from mlops_platform.config import shipped_envs
-
     with tempfile.TemporaryDirectory(prefix="mlplat-demo-") as tmp:
         for step in _steps(shipped_envs(), Path(tmp)):
             if not step():

@@ -15,13 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_platform.contract import PlatformOutputs
-from mlops_platform.errors import ConfigError, ConfigIssue, UsageError
-from mlops_platform.policy.config import PRESETS, GpuPoolSetting, PolicyPackConfig, StackKind, load_config, preset
+from mlops_platform.config import load_env, load_stack_file, stack_file_for
+from mlops_platform.core.contract import PlatformOutputs
+from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
+from mlops_platform.engine import default_stack_outputs, run_platform, run_program
+from mlops_platform.ops.cost import estimate
+from mlops_platform.policy.config import PRESETS, GpuPoolSetting, PolicyPackConfig, StackKind
+from mlops_platform.policy.config_files import load_config, preset
 from mlops_platform.policy.evaluate import evaluate
-from mlops_platform.policy.registry import all_specs, kind_of
+from mlops_platform.policy.pack import all_specs
+from mlops_platform.policy.registry import kind_of
 from mlops_platform.policy.report import Report, build_report
 from mlops_platform.policy.waivers import NO_WAIVERS, Waivers, load_waivers
+from mlops_platform.scaffold.outputs import validate_outputs
 
 DEFAULT_WAIVERS = Path("stacks") / "waivers.yaml"
 
@@ -37,9 +43,6 @@ class Subject:
 
 def platform_config(env: str | None, stack_file: Path | None = None) -> PolicyPackConfig:
     """Tier preset + the environment's own caps: GPU ceiling, monthly budget, p90 cost estimate."""
-    from mlops_platform.config import load_env, load_stack_file
-    from mlops_platform.ops.cost import estimate
-
     cfg = load_stack_file(stack_file) if stack_file is not None else load_env(str(env))
     return preset(cfg.tier.value).with_settings(
         max_total_gpus=cfg.gpu.max_total_gpus, monthly_budget_usd=cfg.budget.monthly_usd,
@@ -47,9 +50,6 @@ def platform_config(env: str | None, stack_file: Path | None = None) -> PolicyPa
 
 
 def environment(env: str) -> Subject:
-    from mlops_platform.config import stack_file_for
-    from mlops_platform.engine import run_platform
-
     plan = run_platform(env=env).to_json()  # validates the stack file first (ConfigError, exit 3)
     return Subject(plan, stack_file_for(env), platform_config(env))
 
@@ -75,8 +75,6 @@ def project_config(outputs: PlatformOutputs, tier: str | None = None,
 def referenced_platform(references: Mapping[str, Mapping[str, Any]]) -> PlatformOutputs | None:
     """The platform environment a program's StackReferences read, if any (one at most: its tier and pools
     judge the program)."""
-    from mlops_platform.scaffold.outputs import validate_outputs
-
     platforms = {name: validate_outputs(outputs, f"StackReference {name}")
                  for name, outputs in references.items() if is_platform_outputs(outputs)}
     if len({p.environment for p in platforms.values()}) > 1:
@@ -88,8 +86,6 @@ def referenced_platform(references: Mapping[str, Mapping[str, Any]]) -> Platform
 def program(directory: Path, stack: str | None, config_file: Path | None, tier: str | None) -> Subject:
     """A Pulumi program; referencing a platform environment makes it a project stack on that environment.
     `tier` None: the referenced environment's tier, else prod."""
-    from mlops_platform.engine import default_stack_outputs, run_program
-
     if not directory.is_dir():
         raise UsageError(f"{directory}: not a directory — fix: pass a Pulumi program directory to --program")
     references: dict[str, Mapping[str, Any]] = {}

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from mlops_platform.config.schema import EnvironmentConfig
+from typing import Protocol
 
 
-def bucket_name(env: EnvironmentConfig, role: str) -> str:
+class EnvironmentNames(Protocol):
+    """What names are built from: the environment section of a stack (`config.sections.EnvironmentConfig`).
+    A protocol, so the bottom layer does not import the configuration layer above it."""
+
+    @property
+    def name_prefix(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+
+
+def bucket_name(env: EnvironmentNames, role: str) -> str:
     """Globally unique S3 bucket name: prefix, environment, role and account id."""
     return f"{env.name_prefix}-{env.name}-{role}-{env.account_id}"
 

@@ -9,18 +9,19 @@ import pulumi
 import pulumi_aws as aws
 from pulumi.runtime.config import CONFIG, get_config_env
 
-from mlops_platform import __version__, contract
+from mlops_platform import __version__
 from mlops_platform.aws.artifacts import ArtifactStore, ArtifactStoreArgs
 from mlops_platform.aws.budget import CostBudget, CostBudgetArgs
 from mlops_platform.aws.cluster import Cluster, ClusterArgs
+from mlops_platform.aws.ecr import Repository, RepositoryArgs
 from mlops_platform.aws.keys import PlatformKeys, PlatformKeysArgs
+from mlops_platform.aws.layer_outputs import AwsLayer
 from mlops_platform.aws.network import Network, NetworkArgs
 from mlops_platform.aws.nodepools import NodePools, NodePoolsArgs, pool_spec
-from mlops_platform.aws.registry import Repository, RepositoryArgs
 from mlops_platform.config import PlatformConfig, load_from_pulumi_config
-from mlops_platform.k8s import ClusterLayerOutputs, deploy_cluster_layer
-from mlops_platform.layers import AwsLayer
-from mlops_platform.versions import MIRRORED_IMAGES
+from mlops_platform.core import contract
+from mlops_platform.core.versions import MIRRORED_IMAGES
+from mlops_platform.programs.cluster_layer import ClusterLayerOutputs, deploy_cluster_layer
 
 
 def current_config() -> PlatformConfig:

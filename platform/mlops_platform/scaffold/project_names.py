@@ -1,7 +1,7 @@
 """Names a project gets on the platform, before and after onboarding.
 
 Once the platform onboards a project, its `projects` output is the truth. Before that, `mlplat new`
-derives the same names the tenancy layer will create, from `mlops_platform.naming`, so the generated
+derives the same names the tenancy layer will create, from `mlops_platform.core.naming`, so the generated
 repository is already wired correctly when the platform team merges the project entry.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mlops_platform import naming
-from mlops_platform.contract import PlatformOutputs
-from mlops_platform.naming import ProjectRole
+from mlops_platform.core import naming
+from mlops_platform.core.contract import PlatformOutputs
+from mlops_platform.core.naming import ProjectRole
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Application entry points above the CLI: `make demo` (`demo`) and `make bench` (`bench`)."""
