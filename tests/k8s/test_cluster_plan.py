@@ -232,7 +232,10 @@ def test_shipped_alert_rules_are_present_with_the_environments_thresholds(plan: 
 def test_tracking_database_is_encrypted_private_and_protected_per_tier(plan: Plan, cfg: PlatformConfig) -> None:
     (db,) = k8s_of(plan, "aws:rds/instance:Instance")
     assert db.get("storageEncrypted") is True and db.get("kmsKeyId")
-    assert db.get("publiclyAccessible") is False and db.get("password") == SECRET
+    assert db.get("publiclyAccessible") is False
+    # RDS keeps the master password in Secrets Manager (under the environment's RDS key): none in state
+    assert db.get("password") is None and db.get("manageMasterUserPassword") is True
+    assert db.get("masterUserSecretKmsKeyId") == db.get("kmsKeyId")
     assert db.get("multiAz") is cfg.tracking_multi_az
     assert db.get("deletionProtection") is cfg.is_prod and db.protect is cfg.is_prod
     assert db.get("backupRetentionPeriod") == cfg.tracking_backup_days
@@ -241,6 +244,22 @@ def test_tracking_database_is_encrypted_private_and_protected_per_tier(plan: Pla
     assert len(ingress) == 1 and ingress[0]["securityGroups"] and not ingress[0].get("cidrBlocks")
     (svc,) = [r for r in k8s_of(plan, "kubernetes:core/v1:Service") if r.get("metadata.name") == "mlflow"]
     assert svc.get("spec.type") == "ClusterIP"
+
+
+def test_tracking_server_reaches_no_artifacts_and_each_project_gets_its_own_login(plan: Plan,
+                                                                                 cfg: PlatformConfig) -> None:
+    (role_policy,) = [r for r in layer_resources(plan) if r.type == "aws:iam/rolePolicy:RolePolicy"
+                      and r.name.endswith("-tracking-policy")]
+    actions = {a for s in json.loads(role_policy.get("policy"))["Statement"] for a in s["Action"]}
+    assert actions == {"secretsmanager:GetSecretValue", "kms:Decrypt"}, "no S3: artifacts never pass the server"
+    logins = {r.get("metadata.namespace"): r for r in k8s_of(plan, "kubernetes:core/v1:Secret")
+              if r.get("metadata.name") == "mlflow-credentials"}
+    assert set(logins) == {naming.project_namespace(p.name) for p in cfg.projects}
+    assert all(r.get("stringData") == SECRET for r in logins.values())
+    for p in cfg.projects:
+        out = plan.outputs["projects"][p.name]
+        assert out["tracking_secret"] == "mlflow-credentials"
+        assert out["mlflow_artifact_uri"] == out["s3_prefixes"]["models"] + "mlflow/"
 
 
 def test_kubernetes_resources_all_belong_to_the_layer(plan: Plan) -> None:
