@@ -15,6 +15,7 @@ from mlops_platform.config import PlatformConfig, shipped_envs
 from mlops_platform.config.rules import LOG_RETENTION_DAYS, pool_gpu_type, pool_max_gpus_per_node
 from mlops_platform.core import contract, iam, instances
 from mlops_platform.engine import Plan, Resource
+from mlops_platform.programs.platform import mirror_repositories
 
 from .assertions import (
     BASE_TAG_KEYS,
@@ -261,7 +262,9 @@ def test_every_ecr_repository_is_immutable_scanned_encrypted_with_lifecycle(plan
         rules = json.loads(policy.get("policy"))["rules"]
         assert [r["selection"]["countNumber"] for r in rules] == [cfg.registry.untagged_expiry_days,
                                                                    cfg.registry.keep_tagged_images]
-    assert set(plan.outputs["registry_urls"]) == set(cfg.registry.repositories)
+    # plus the mirrors of the upstream images the in-cluster layer runs (MLflow), so nothing pulls from ghcr.io
+    assert set(plan.outputs["registry_urls"]) == {*cfg.registry.repositories, *mirror_repositories(cfg)}
+    assert ("mirror/mlflow" in plan.outputs["registry_urls"]) is cfg.component_enabled(cfg.tracking)
 
 
 # --- cluster -----------------------------------------------------------------------------------------------------

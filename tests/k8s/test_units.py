@@ -232,7 +232,7 @@ def test_mlflow_boots_from_the_shipped_script_with_no_secret_in_its_spec() -> No
     (container,) = spec["template"]["spec"]["containers"]
     assert container["command"] == ["python", "/etc/mlflow/boot/boot.py"]
     values = {e["name"]: e["value"] for e in container["env"]}
-    assert values["MLFLOW_DB_SECRET_ARN"].startswith("arn:aws:secretsmanager:") and "PASSWORD" not in str(values)
+    assert values["MLFLOW_DB_LOGIN_ARN"].startswith("arn:aws:secretsmanager:") and "PASSWORD" not in str(values)
     assert "mlflow.mlflow.svc.cluster.local:5000" in allowed_hosts().split(",")
     mounts = {v["name"]: v for v in spec["template"]["spec"]["volumes"]}
     assert mounts["auth"]["secret"] == {"secretName": "mlflow-auth", "defaultMode": 0o440}

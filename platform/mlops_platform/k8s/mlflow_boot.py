@@ -28,7 +28,7 @@ from urllib.parse import quote
 #: Not a DNS label, so no project (whose slug names its user) can ever be the admin.
 ADMIN_USER = "mlflow_admin"
 #: Environment the container gets from the platform (see tracking.boot_environment).
-ENV_DB_SECRET_ARN = "MLFLOW_DB_SECRET_ARN"
+ENV_DB_SECRET_ARN = "MLFLOW_DB_LOGIN_ARN"  # an ARN, not a secret: where RDS keeps the login
 ENV_DB_HOST = "MLFLOW_DB_HOST"
 ENV_DB_NAME = "MLFLOW_DB_NAME"
 ENV_BACKEND_URI = "MLFLOW_BACKEND_STORE_URI"
