@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,16 +24,12 @@ import httpx
 import pytest
 from mlops_platform.k8s import mlflow_boot
 
+from .stand_ins import free_port, wait_until_up
+
 pytestmark = pytest.mark.slow
 
 BOOT = Path(mlflow_boot.__file__)
 API = "/api/2.0/mlflow"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -49,17 +43,11 @@ class Server:
         return httpx.Client(base_url=self.url + API, auth=auth, timeout=30)
 
 
-def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"mlflow exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    raise RuntimeError(f"mlflow did not start within 90 s:\n{log.read_text()[-3000:]}")
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +55,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("mlflow")
     auth = root / "auth"
     auth.mkdir()
-    passwords = {mlflow_boot.ADMIN_USER: "admin-Pw-0123456789", "alpha": "alpha-Pw-0123456789", "beta": "beta-Pw-0123456789"}
+    passwords = {mlflow_boot.ADMIN_USER: "admin-Pw-0123456789", "alpha": "alpha-Pw-0123456789",
+                 "beta": "beta-Pw-0123456789"}
     (auth / "admin-password").write_text(passwords[mlflow_boot.ADMIN_USER] + "\n")
     (auth / "flask-secret-key").write_text("csrf-key-0123456789")
     (auth / "users.json").write_text(json.dumps({"alpha": passwords["alpha"], "beta": passwords["beta"]}))
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, mlflow_boot.ENV_BACKEND_URI: f"sqlite:///{root / 'mlflow.db'}",
            mlflow_boot.ENV_AUTH_DIR: str(auth), mlflow_boot.ENV_PORT: str(port), mlflow_boot.ENV_HOST: "127.0.0.1",
            mlflow_boot.ENV_ALLOWED_HOSTS: f"127.0.0.1:{port},localhost:{port}",
@@ -84,7 +73,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         proc = subprocess.Popen([sys.executable, str(BOOT)], env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(url, proc, log)
+        wait_until_up("mlflow", lambda: _healthy(url), proc, log)
         yield Server(url, passwords, root / "artifacts")
     finally:
         proc.terminate()
