@@ -3,8 +3,6 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# CLI oracles whose pins clash with the platform's own dependencies (checkov), in a venv of their own
-ORACLES := $(VENV)/oracles
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 # No Pulumi engine or cloud here: everything below runs offline.
 export PULUMI_SKIP_UPDATE_CHECK := true
@@ -13,12 +11,10 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml tests/security/oracles-requirements.txt
+$(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	$(PYTHON) -m venv $(ORACLES)
-	$(ORACLES)/bin/pip install --quiet -r tests/security/oracles-requirements.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
