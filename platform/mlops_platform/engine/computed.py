@@ -45,10 +45,11 @@ def _oidc_provider(name: str, inputs: State, ctx: Ctx) -> State:
     return {"arn": _arn(ctx, "iam", f"oidc-provider/{host}", regional=False)}
 
 
-def _named_arn(service: str, kind: str, key: str = "name", regional: bool = True) -> Callable[..., State]:
+def _named_arn(service: str, kind: str, key: str = "name", regional: bool = True,
+               sep: str = "/") -> Callable[..., State]:
     def compute(name: str, inputs: State, ctx: Ctx) -> State:
         value = inputs.get(key) or name
-        return {key: value, "arn": _arn(ctx, service, f"{kind}/{value}" if kind else value, regional)}
+        return {key: value, "arn": _arn(ctx, service, f"{kind}{sep}{value}" if kind else value, regional)}
     return compute
 
 
@@ -105,7 +106,8 @@ COMPUTERS: dict[str, Callable[[str, State, Ctx], State]] = {
     "aws:kms/key:Key": _kms_key,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
     "aws:rds/instance:Instance": _rds,
-    "aws:cloudwatch/logGroup:LogGroup": _named_arn("logs", "log-group"),
+    # arn:aws:logs:REGION:ACCOUNT:log-group:NAME (a colon: IAM's log-group resource type)
+    "aws:cloudwatch/logGroup:LogGroup": _named_arn("logs", "log-group", sep=":"),
     "aws:sns/topic:Topic": _named_arn("sns", ""),
     "aws:ec2/launchTemplate:LaunchTemplate": lambda n, i, c: {
         "latestVersion": 1, "arn": _arn(c, "ec2", f"launch-template/{fake_id('lt', n)}")},

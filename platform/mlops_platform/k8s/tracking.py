@@ -114,7 +114,9 @@ def deployment_spec(image: str, env: list[dict[str, str]], projects: tuple[str, 
         "volumeMounts": [tmp_mount, {"name": "boot", "mountPath": BOOT_DIR, "readOnly": True},
                          {"name": "auth", "mountPath": AUTH_DIR, "readOnly": True}],
     }
-    pod = {"serviceAccountName": APP, "securityContext": m.pod_security_context(),
+    # no Kubernetes API token (IRSA's webhook mounts its own AWS token)
+    pod = {"serviceAccountName": APP, "automountServiceAccountToken": False,
+           "securityContext": m.pod_security_context(),
            "containers": [container], "topologySpreadConstraints": m.topology_spread(labels),
            "volumes": [tmp_volume, {"name": "boot", "configMap": {"name": BOOT_CONFIGMAP, "defaultMode": 0o444}},
                        {"name": "auth", "secret": {"secretName": AUTH_SECRET, "defaultMode": 0o440}}]}
