@@ -319,7 +319,8 @@ def test_irsa_oidc_provider_trusts_sts(plan: Plan) -> None:
 # --- keys, IAM, tags, protection ---------------------------------------------------------------------------------
 
 def test_every_kms_key_rotates_yearly(plan: Plan) -> None:
-    all_resources_have(plan, KMS_KEY, {"enableKeyRotation": True}, minimum=len(KEY_PURPOSES))
+    all_resources_have(plan, KMS_KEY, {"enableKeyRotation": True, "rotationPeriodInDays": 365},
+                       minimum=len(KEY_PURPOSES))
 
 
 def test_platform_keys_one_per_purpose_each_with_an_alias(plan: Plan) -> None:
@@ -341,7 +342,7 @@ def test_every_policy_document_passes_the_iam_lint(plan: Plan) -> None:
 
 
 def test_irsa_trust_is_pinned_to_the_ebs_csi_service_account(plan: Plan) -> None:
-    [role] = [r for r in plan.of_type("aws:iam/role:Role") if r.name == f"{plan.stack}-cluster-ebs-csi"]
+    [role] = [r for r in plan.of_type("aws:iam/role:Role") if r.name == f"{plan.stack}-cluster-addons-ebs-csi"]
     trust = json.loads(role.get("assumeRolePolicy"))
     issuer = plan.outputs["oidc_issuer_url"].removeprefix("https://")
     assert trust["Statement"][0]["Condition"] == {"StringEquals": {

@@ -18,13 +18,20 @@ from mlops_platform.core.naming import bucket_name
 LOG_BUCKET_ROLE = "access-logs"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ArtifactStoreArgs:
+    """Arguments of `ArtifactStore`."""
+
     config: ArtifactsConfig
+    """The stack's `artifacts` section: which buckets, their lifecycle and the force-destroy opt-in. Required."""
     environment: EnvironmentConfig
+    """The stack's `environment` section; bucket names are built from it (`naming.bucket_name`). Required."""
     kms_key_arn: pulumi.Input[str]
+    """Key of the buckets' SSE-KMS encryption (the access-log bucket uses SSE-S3). Required."""
     protect: bool
+    """Protect and retain the buckets (prod): `pulumi destroy` refuses and deletion keeps the data. Required."""
     tags: dict[str, str]
+    """Tags of every bucket. Required."""
 
 
 class ArtifactStore(pulumi.ComponentResource):

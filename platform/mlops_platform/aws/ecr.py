@@ -23,14 +23,22 @@ def lifecycle_policy(keep_tagged: int, untagged_days: int) -> str:
     ]})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RepositoryArgs:
+    """Arguments of `Repository`."""
+
     repository: str
+    """Repository name, e.g. `projects/fraud-detector`. Required."""
     kms_key_arn: pulumi.Input[str]
+    """Key of the repository's KMS encryption. Required."""
     tags: dict[str, str]
+    """Tags of the repository. Required."""
     keep_tagged: int = 100
+    """Lifecycle: how many tagged images are kept. Default: 100."""
     untagged_days: int = 7
+    """Lifecycle: untagged images expire after this many days. Default: 7."""
     protect: bool = False
+    """Protect the repository (prod): `pulumi destroy` refuses. Default: off."""
 
 
 class Repository(pulumi.ComponentResource):

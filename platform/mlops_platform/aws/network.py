@@ -32,13 +32,20 @@ def nat_gateway_count(strategy: NatStrategy, az_count: int) -> int:
     return {NatStrategy.ONE_PER_AZ: az_count, NatStrategy.SINGLE: 1, NatStrategy.NONE: 0}[strategy]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NetworkArgs:
+    """Arguments of `Network`."""
+
     config: NetworkConfig
+    """The stack's `network` section: new VPC (CIDR, AZs, NAT strategy) or an existing one. Required."""
     region: str
+    """Region of the VPC endpoints' service names. Required."""
     cluster_name: str
+    """EKS cluster the subnets are tagged for (load balancer discovery); names the flow-log group. Required."""
     tags: dict[str, str]
+    """Tags of every network resource. Required."""
     flow_log_key_arn: pulumi.Input[str] | None = None
+    """Key of the flow-log group's encryption. Default: none (CloudWatch's own encryption)."""
 
 
 class Network(pulumi.ComponentResource):

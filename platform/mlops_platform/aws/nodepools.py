@@ -68,16 +68,26 @@ def autoscaler_tags(cluster_name: str, spec: PoolSpec) -> dict[str, str]:
     return tags
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NodePoolsArgs:
+    """Arguments of `NodePools`."""
+
     cluster_name: pulumi.Input[str]
+    """The EKS cluster's name as an output of the cluster (so node groups wait for it). Required."""
     cluster_name_plain: str
+    """The same name as a plain string: it names launch templates and autoscaler tags. Required."""
     subnet_ids: pulumi.Input[list[str]]
+    """Private subnets the nodes run in. Required."""
     system: SystemPoolConfig
+    """The stack's `node_pools.system` section. Required."""
     gpu: list[GpuPoolConfig]
+    """The stack's `node_pools.gpu` pools (may be empty). Required."""
     ebs_key_arn: pulumi.Input[str]
+    """Key of the nodes' encrypted gp3 root volumes. Required."""
     tags: dict[str, str]
+    """Tags of every pool resource. Required."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
+    """What node groups wait for (the add-ons nodes need to join: VPC CNI, kube-proxy). Default: nothing."""
 
 
 class NodePools(pulumi.ComponentResource):

@@ -2,6 +2,8 @@
 
 from mlops_platform.config.loader import (
     NAMESPACE,
+    check_env_name,
+    env_stack_file,
     load_env,
     load_from_pulumi_config,
     load_stack_file,
@@ -16,6 +18,8 @@ __all__ = [
     "NAMESPACE",
     "PlatformConfig",
     "Tier",
+    "check_env_name",
+    "env_stack_file",
     "load_env",
     "load_from_pulumi_config",
     "load_stack_file",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterator
 
-from mlops_platform.config.sections import GpuPoolConfig, PlatformSections, PoolConfig
+from mlops_platform.config.sections import GpuPoolConfig, PlatformSections, PoolConfig, ProjectConfig
 from mlops_platform.core import instances
 from mlops_platform.core.errors import ConfigIssue
 from mlops_platform.core.naming import bucket_name
@@ -216,23 +216,46 @@ def budget_and_tag_rules(cfg: PlatformSections) -> Issues:
 
 def project_rules(cfg: PlatformSections) -> Issues:
     names = [p.name for p in cfg.projects]
-    has_gpu = bool(cfg.node_pools.gpu)
     for i, proj in enumerate(cfg.projects):
         path = f"projects[{i}]"
         if names.count(proj.name) > 1:
             yield _issue(f"{path}.name", "project names must be unique", proj.name, "rename or merge the entries")
         if proj.name in RESERVED_NAMESPACES:
             yield _issue(f"{path}.name", "name is a reserved platform namespace", proj.name, "choose another slug")
-        if proj.gpu_quota and not has_gpu:
-            yield _issue(f"{path}.gpu_quota", "no GPU pool exists to serve this quota", proj.gpu_quota,
-                         "add a node_pools.gpu entry or set gpu_quota: 0")
-        elif proj.gpu_quota > cfg.gpu.max_total_gpus:
-            yield _issue(f"{path}.gpu_quota", "quota exceeds the environment GPU cap", proj.gpu_quota,
-                         f"use at most gpu.max_total_gpus ({cfg.gpu.max_total_gpus})")
+        yield from project_limits(cfg, proj, path)
     total = sum(p.monthly_budget_usd for p in cfg.projects)
     if total > cfg.budget.monthly_usd:
         yield _issue("projects", "project budgets add up to more than the environment budget", total,
                      f"lower project budgets or raise budget.monthly_usd ({cfg.budget.monthly_usd})")
+
+
+def cluster_capacity(cfg: PlatformSections) -> tuple[int, int]:
+    """(vCPUs, GiB of memory) of every node pool at max_size, counting each pool's largest known type:
+    no namespace quota can be used beyond what the cluster can ever schedule."""
+    vcpus = memory = 0
+    for pool in [cfg.node_pools.system, *cfg.node_pools.gpu]:
+        types = [t for t in (instances.lookup(n) for n in pool.instance_types) if t is not None]
+        if types:
+            vcpus += pool.max_size * max(t.vcpus for t in types)
+            memory += pool.max_size * max(t.memory_gib for t in types)
+    return vcpus, memory
+
+
+def project_limits(cfg: PlatformSections, proj: ProjectConfig, path: str) -> Issues:
+    """A project's quotas against the environment's limits (also what `mlplat new` checks answers with)."""
+    if proj.gpu_quota and not cfg.node_pools.gpu:
+        yield _issue(f"{path}.gpu_quota", "no GPU pool exists to serve this quota", proj.gpu_quota,
+                     "add a node_pools.gpu entry or set gpu_quota: 0")
+    elif proj.gpu_quota > cfg.gpu.max_total_gpus:
+        yield _issue(f"{path}.gpu_quota", "quota exceeds the environment GPU cap", proj.gpu_quota,
+                     f"use at most gpu.max_total_gpus ({cfg.gpu.max_total_gpus})")
+    vcpus, memory = cluster_capacity(cfg)
+    if vcpus and proj.cpu_quota > vcpus:
+        yield _issue(f"{path}.cpu_quota", f"quota exceeds the {vcpus} vCPUs the node pools can ever provide",
+                     proj.cpu_quota, f"use at most {vcpus}, or raise the pools' max_size")
+    if memory and proj.memory_quota_gib > memory:
+        yield _issue(f"{path}.memory_quota_gib", f"quota exceeds the {memory} GiB the node pools can ever "
+                     "provide", proj.memory_quota_gib, f"use at most {memory}, or raise the pools' max_size")
 
 
 RULES: tuple[Callable[[PlatformSections], Issues], ...] = (
@@ -243,3 +266,25 @@ RULES: tuple[Callable[[PlatformSections], Issues], ...] = (
 def check_rules(cfg: PlatformSections) -> list[ConfigIssue]:
     """Every rule violation of a structurally valid config."""
     return [issue for rule in RULES for issue in rule(cfg)]
+
+
+#: RFC 6598 shared address space: not `is_private` to Python, yet routable only inside a network (EKS
+#: documents 100.64.0.0/10 for pod and secondary VPC CIDRs).
+_SHARED_SPACE = ipaddress.IPv4Network("100.64.0.0/10")
+
+
+def network_warnings(cfg: PlatformSections) -> Issues:
+    net = ipaddress.IPv4Network(cfg.network.cidr)
+    if cfg.network.mode == "managed" and not (net.is_private or net.subnet_of(_SHARED_SPACE)):
+        yield _issue("network.cidr", "is public address space: the VPC would shadow those internet addresses "
+                     "and cannot peer with networks that use them", cfg.network.cidr,
+                     "use a private range (RFC 1918), e.g. 10.20.0.0/16")
+
+
+#: Checks that do not fail validation but are printed by `mlplat validate` as warnings.
+WARNINGS: tuple[Callable[[PlatformSections], Issues], ...] = (network_warnings,)
+
+
+def check_warnings(cfg: PlatformSections) -> list[ConfigIssue]:
+    """Every warning of a valid config (allowed, but most likely a mistake)."""
+    return [issue for rule in WARNINGS for issue in rule(cfg)]

@@ -7,7 +7,9 @@ See docs/outputs-contract.md.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from mlops_platform.core.strict import StrictNumbers
 
 #: Prometheus gauge exported by every project's drift monitor and watched by the platform alert rule.
 DRIFT_METRIC = "mlops_model_drift_score"
@@ -25,8 +27,8 @@ GPU_TYPE_LABEL = "mlops.io/gpu-type"
 POOL_LABEL = "mlops.io/pool"
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Out(StrictNumbers):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class BucketOutput(_Out):

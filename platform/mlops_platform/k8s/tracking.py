@@ -52,32 +52,52 @@ BOOT_SOURCE = Path(boot.__file__).read_text()
 
 @dataclass(frozen=True, kw_only=True)
 class TrackingArgs:
-    """Inputs of the tracking server (all required unless a default is shown)."""
+    """Arguments of `Tracking`."""
 
     cluster_name: str
+    """Names the database, its subnet group, security group and the MLflow IAM role. Required."""
     k8s_version: str
+    """Kubernetes minor version of the namespace's PSA labels. Required."""
     vpc_id: pulumi.Input[str]
+    """VPC of the database's security group. Required."""
     private_subnet_ids: pulumi.Input[list[str]]
+    """Subnets of the database subnet group. Required."""
     cluster_security_group_id: pulumi.Input[str]
-    models_bucket: BucketRef  # only names the default artifact root; the server gets no S3 access
-    db_key_arn: pulumi.Input[str]  # the environment's RDS key: storage, Performance Insights, master secret
+    """The only security group the database admits (the cluster's pods). Required."""
+    models_bucket: BucketRef
+    """Names the default artifact root only (`mlflow/`, writable by no role): the server gets no S3 access.
+    Required."""
+    db_key_arn: pulumi.Input[str]
+    """The environment's RDS key (`aws.keys`: rotated, protected in prod): storage, Performance Insights and
+    the RDS-managed master secret. Required."""
     oidc_provider_arn: pulumi.Input[str]
+    """The cluster's IRSA OIDC provider (trust of the MLflow role). Required."""
     oidc_issuer_host: pulumi.Input[str]
-    image: pulumi.Input[str]  # the mirrored MLflow image in the platform's ECR
-    projects: tuple[str, ...]  # one tracking user per project
+    """The issuer URL without https:// (IAM condition keys use it). Required."""
+    image: pulumi.Input[str]
+    """The MLflow image mirrored in the platform's ECR (`versions.MIRRORED_IMAGES`). Required."""
+    projects: tuple[str, ...]
+    """Project slugs: one MLflow user each. Required (may be empty)."""
     db_instance_class: str
+    """RDS instance class, e.g. `db.t4g.medium`. Required."""
     db_storage_gib: int
+    """Allocated storage of the database, GiB. Required."""
     backup_days: int
+    """Automated backup retention, days. Required."""
     multi_az: bool
+    """A standby in another AZ. Required."""
     deletion_protection: bool
+    """RDS deletion protection with a final snapshot, and Pulumi protect. Required."""
     tags: dict[str, str]
+    """Tags of the AWS resources. Required."""
     provider: k8s.Provider
-    #: Server replicas. Default: 1.
+    """Kubernetes provider of the cluster. Required."""
     replicas: int = 1
-    #: Namespaces labelled with this key (project namespaces) may call MLflow. Default: mlops.io/project.
+    """MLflow server replicas. Default: 1."""
     client_label: str = "mlops.io/project"
-    #: Namespace Prometheus scrapes from, admitted on the port. Default: none.
+    """Namespaces labelled with this key (project namespaces) may call MLflow. Default: `mlops.io/project`."""
     monitoring_namespace: str | None = None
+    """Admit Prometheus from this namespace to scrape MLflow. Default: none."""
 
 
 def allowed_hosts() -> str:

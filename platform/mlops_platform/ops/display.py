@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mlops_platform.core.errors import UsageError
+from mlops_platform.core.files import write_atomic
 from mlops_platform.ops.bootstrap import BootstrapReport, Change
 from mlops_platform.ops.cost import CompareRow, CostEstimate
 from mlops_platform.ops.preflight import PreflightReport, Status
@@ -114,6 +115,8 @@ def write_png(estimates: Sequence[CostEstimate], path: Path) -> Path:
     ax.set_xlabel("USD per month (bar p50, whisker p90)")
     ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:  # format="png": the temporary name has no .png suffix to infer it from
+        write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    finally:
+        plt.close(fig)
     return path

@@ -21,7 +21,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from mlops_platform.core.strict import StrictNumbers
 
 SCHEMA_FILE = Path(__file__).with_name("config.schema.json")
 PRESETS = ("dev", "staging", "prod")
@@ -53,8 +55,8 @@ class StackKind(StrEnum):
     PROJECT = "project"  # deploys onto a platform environment, whose budget and GPU pools live elsewhere
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Model(StrictNumbers):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class GpuPoolSetting(_Model):

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML, YAMLError
+from ruamel.yaml import YAMLError
 
 from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
+from mlops_platform.core.files import load_yaml, read_text
 from mlops_platform.policy.config import PRESETS, PolicyPackConfig
 from mlops_platform.policy.pack import all_specs
 
@@ -48,10 +49,9 @@ def _check_policy_names(cfg: PolicyPackConfig, source: str) -> None:
 
 def load_config(path: Path) -> PolicyPackConfig:
     """A configuration file (YAML or JSON)."""
-    if not path.is_file():
-        raise UsageError(f"{path}: policy configuration file not found — fix: pass an existing file")
+    text = read_text(path, "policy configuration file", "pass an existing file")
     try:
-        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+        data = load_yaml(text, path, "policy configuration file")
     except YAMLError as exc:
         raise ConfigError([ConfigIssue("<root>", f"not valid YAML/JSON: {exc}", file=str(path))],
                           str(path)) from None

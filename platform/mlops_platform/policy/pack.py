@@ -16,11 +16,11 @@ from functools import cache
 from typing import Any
 
 import pulumi_policy as pp
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from mlops_platform.policy import rules
 from mlops_platform.policy.config import PolicySettings, settings_schema
 from mlops_platform.policy.registry import Area, Kind, PolicySpec, registered, stack_kind
+from mlops_platform.policy.sdk.analyzer import unknown_value_error
 from mlops_platform.policy.sdk.graph import Res, StackView
 from mlops_platform.policy.sdk.values import Outcome, Violation, plain
 
@@ -67,9 +67,7 @@ def report_outcomes(outcomes: Iterable[Outcome | str], report: pp.ReportViolatio
         else:
             deferred.append(outcome.what if outcome.urn is None else f"{outcome.what} ({outcome.urn})")
     if deferred:
-        error = UnknownValueError(UNKNOWN_STRING_VALUE, [])
-        error.message = "value(s) unknown until apply: " + "; ".join(deferred)
-        raise error
+        raise unknown_value_error("value(s) unknown until apply: " + "; ".join(deferred))
 
 
 def _resource_validation(spec: PolicySpec) -> pp.ResourceValidation:

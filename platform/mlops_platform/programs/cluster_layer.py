@@ -17,20 +17,27 @@ from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, Monitoring, Moni
 from mlops_platform.k8s.netpol import PlatformPeers
 from mlops_platform.k8s.provider import ClusterAccess, ClusterAccessArgs
 from mlops_platform.k8s.serving import GATEWAY_NAMESPACE, KSERVE_NAMESPACE, ServingStack, ServingStackArgs
-from mlops_platform.k8s.tenancy import PROJECT_LABEL, PlatformFacts, ProjectTenant, github_oidc_provider
+from mlops_platform.k8s.tenancy import (
+    PROJECT_LABEL,
+    PlatformFacts,
+    ProjectTenant,
+    ProjectTenantArgs,
+    TenantOutputs,
+    github_oidc_provider,
+)
 from mlops_platform.k8s.tracking import PORT as TRACKING_PORT
 from mlops_platform.k8s.tracking import TRACKING_NAMESPACE, Tracking, TrackingArgs
 from mlops_platform.k8s.training import TRAINING_NAMESPACE, Training, TrainingArgs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ClusterLayerOutputs:
     """What the program exports from the in-cluster layer ('' when a component is off)."""
 
     mlflow_url: str
     prometheus_url: str
     serving_ingress_domain: str
-    projects: dict[str, dict[str, Any]]  # fields of contract.ProjectOutput, values may be Outputs
+    projects: dict[str, TenantOutputs]
 
 
 def thresholds(cfg: PlatformConfig) -> AlertThresholds:
@@ -51,37 +58,53 @@ def peers(cfg: PlatformConfig) -> PlatformPeers:
         tracking_port=TRACKING_PORT)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ClusterLayerArgs:
+    """Arguments of `ClusterLayer`."""
+
+    config: PlatformConfig
+    """The environment's validated stack configuration: which components are on, and how. Required."""
+    aws_layer: AwsLayer
+    """What the AWS layer handed over: the cluster, its OIDC provider, buckets, keys. Required."""
+
+
 class ClusterLayer(pulumi.ComponentResource):
     """Root of the in-cluster tree (so `mlplat plan` shows the layer and its tenants as one branch)."""
 
     outputs: ClusterLayerOutputs
 
-    def __init__(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: ClusterLayerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:k8s:ClusterLayer", name, None, opts)
+        cfg, aws_layer = args.config, args.aws_layer
         env = cfg.environment
         access = ClusterAccess(f"{name}-access", ClusterAccessArgs(
-            aws_layer.cluster_name, aws_layer.cluster_endpoint, aws_layer.cluster_ca_data, env.region,
-            list(aws_layer.node_groups)), pulumi.ResourceOptions(parent=self))
+            cluster_name=aws_layer.cluster_name, endpoint=aws_layer.cluster_endpoint,
+            ca_data=aws_layer.cluster_ca_data, region=env.region, depends_on=list(aws_layer.node_groups)),
+            pulumi.ResourceOptions(parent=self))
         self.provider = access.provider
         child = pulumi.ResourceOptions(parent=self)
         monitoring = self._monitoring(name, cfg, aws_layer, child)
         if cfg.node_pools.gpu:
             GpuEnablement(f"{name}-gpu", GpuEnablementArgs(
-                cfg.cluster_name, cfg.cluster.version, env.region, env.account_id, aws_layer.oidc_provider_arn,
-                aws_layer.oidc_issuer_host, cfg.base_tags, self.provider,
-                MONITORING_NAMESPACE if monitoring else None, (monitoring.release,) if monitoring else ()), child)
+                cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, region=env.region,
+                account_id=env.account_id, oidc_provider_arn=aws_layer.oidc_provider_arn,
+                oidc_issuer_host=aws_layer.oidc_issuer_host, tags=cfg.base_tags, provider=self.provider,
+                monitoring_namespace=MONITORING_NAMESPACE if monitoring else None,
+                depends_on=(monitoring.release,) if monitoring else ()), child)
         domain = ""
         if cfg.component_enabled(cfg.serving):
             domain = ServingStack(f"{name}-serving", ServingStackArgs(
-                cfg.cluster.version, cfg.serving.ingress_domain, self.provider), child).ingress_domain
+                k8s_version=cfg.cluster.version, ingress_domain=cfg.serving.ingress_domain, provider=self.provider),
+                child).ingress_domain
         tracking = self._tracking(name, cfg, aws_layer, child)
         mlflow_url = tracking.url if tracking else ""
         if cfg.component_enabled(cfg.training):
-            Training(f"{name}-training", TrainingArgs(cfg.cluster.version, self.provider), child)
+            Training(f"{name}-training", TrainingArgs(k8s_version=cfg.cluster.version, provider=self.provider),
+                     child)
         projects = self._tenants(name, cfg, aws_layer, tracking)
-        self.outputs = ClusterLayerOutputs(mlflow_url, monitoring.prometheus_url if monitoring else "", domain,
-                                           projects)
+        self.outputs = ClusterLayerOutputs(
+            mlflow_url=mlflow_url, prometheus_url=monitoring.prometheus_url if monitoring else "",
+            serving_ingress_domain=domain, projects=projects)
         self.register_outputs({"mlflow_url": mlflow_url, "serving_ingress_domain": domain})
 
     def _monitoring(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
@@ -91,10 +114,13 @@ class ClusterLayer(pulumi.ComponentResource):
         mon, env = cfg.monitoring, cfg.environment
         slack = mon.slack_webhook_url.get_secret_value() if mon.slack_webhook_url else None
         return Monitoring(f"{name}-monitoring", MonitoringArgs(
-            cfg.cluster_name, cfg.cluster.version, env.region, cfg.monitoring_retention, mon.storage_gib,
-            tuple(mon.alert_emails or env.owners), thresholds(cfg), aws_layer.oidc_provider_arn,
-            aws_layer.oidc_issuer_host, cfg.base_tags, self.provider,
-            pulumi.Output.secret(slack) if slack else None, GPU_NAMESPACE if cfg.node_pools.gpu else None), opts)
+            cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, region=env.region,
+            retention=cfg.monitoring_retention, storage_gib=mon.storage_gib,
+            alert_emails=tuple(mon.alert_emails or env.owners), thresholds=thresholds(cfg),
+            oidc_provider_arn=aws_layer.oidc_provider_arn, oidc_issuer_host=aws_layer.oidc_issuer_host,
+            tags=cfg.base_tags, provider=self.provider,
+            slack_webhook_url=pulumi.Output.secret(slack) if slack else None,
+            gpu_namespace=GPU_NAMESPACE if cfg.node_pools.gpu else None), opts)
 
     def _tracking(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
                   opts: pulumi.ResourceOptions) -> Tracking | None:
@@ -114,7 +140,7 @@ class ClusterLayer(pulumi.ComponentResource):
             monitoring_namespace=peers(cfg).monitoring_namespace), opts)
 
     def _tenants(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
-                 tracking: Tracking | None) -> dict[str, dict[str, Any]]:
+                 tracking: Tracking | None) -> dict[str, TenantOutputs]:
         github = aws_layer.github_oidc_provider_arn
         if github is None:  # once per environment, whether or not projects exist yet (stable on add/remove)
             github = github_oidc_provider(f"{name}-github-oidc", cfg.base_tags,
@@ -122,7 +148,8 @@ class ClusterLayer(pulumi.ComponentResource):
         facts = platform_facts(cfg, aws_layer, github, self.provider)
         if tracking:
             facts = replace(facts, tracking_credentials=tracking.credentials, tracking_url=tracking.url)
-        return {p.name: ProjectTenant(f"{name}-project-{p.name}", p, facts, pulumi.ResourceOptions(parent=self)).outputs
+        return {p.name: ProjectTenant(f"{name}-project-{p.name}", ProjectTenantArgs(project=p, facts=facts),
+                                      pulumi.ResourceOptions(parent=self)).outputs
                 for p in cfg.projects}
 
 
@@ -145,4 +172,4 @@ def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, github_arn: Any, pr
 
 def deploy_cluster_layer(cfg: PlatformConfig, aws_layer: AwsLayer, opts: pulumi.ResourceOptions) -> ClusterLayerOutputs:
     """Build the in-cluster layer of one environment on top of the AWS layer."""
-    return ClusterLayer(f"{cfg.environment.name}-k8s", cfg, aws_layer, opts).outputs
+    return ClusterLayer(f"{cfg.environment.name}-k8s", ClusterLayerArgs(config=cfg, aws_layer=aws_layer), opts).outputs

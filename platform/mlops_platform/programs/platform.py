@@ -13,6 +13,7 @@ from mlops_platform import __version__
 from mlops_platform.aws.artifacts import ArtifactStore, ArtifactStoreArgs
 from mlops_platform.aws.budget import CostBudget, CostBudgetArgs
 from mlops_platform.aws.cluster import Cluster, ClusterArgs
+from mlops_platform.aws.cluster_addons import ClusterAddons, ClusterAddonsArgs, MovedFrom
 from mlops_platform.aws.ecr import Repository, RepositoryArgs
 from mlops_platform.aws.keys import PlatformKeys, PlatformKeysArgs
 from mlops_platform.aws.layer_outputs import AwsLayer
@@ -46,27 +47,34 @@ def build_aws_layer(cfg: PlatformConfig) -> AwsLayer:
     env, tags, name = cfg.environment, cfg.base_tags, cfg.environment.name
     provider = aws_provider(cfg)
     opts = pulumi.ResourceOptions(providers={"aws": provider})
-    keys = PlatformKeys(f"{name}-keys",
-                        PlatformKeysArgs(name, env.account_id, env.region, tags, cfg.deletion_protection), opts)
-    network = Network(f"{name}-network", NetworkArgs(cfg.network, env.region, cfg.cluster_name, tags,
-                                                     keys.arns["logs"]), opts)
-    store = ArtifactStore(f"{name}-artifacts", ArtifactStoreArgs(cfg.artifacts, env, keys.arns["s3"],
-                                                                 cfg.is_prod, tags), opts)
-    repos = {r: Repository(f"{name}-ecr-{r.replace('/', '-')}",
-                           RepositoryArgs(r, keys.arns["ecr"], tags, cfg.registry.keep_tagged_images,
-                                          cfg.registry.untagged_expiry_days, cfg.is_prod), opts)
+    keys = PlatformKeys(f"{name}-keys", PlatformKeysArgs(
+        env_name=name, account_id=env.account_id, region=env.region, tags=tags, protect=cfg.deletion_protection),
+        opts)
+    network = Network(f"{name}-network", NetworkArgs(
+        config=cfg.network, region=env.region, cluster_name=cfg.cluster_name, tags=tags,
+        flow_log_key_arn=keys.arns["logs"]), opts)
+    store = ArtifactStore(f"{name}-artifacts", ArtifactStoreArgs(
+        config=cfg.artifacts, environment=env, kms_key_arn=keys.arns["s3"], protect=cfg.is_prod, tags=tags), opts)
+    repos = {r: Repository(f"{name}-ecr-{r.replace('/', '-')}", RepositoryArgs(
+        repository=r, kms_key_arn=keys.arns["ecr"], tags=tags, keep_tagged=cfg.registry.keep_tagged_images,
+        untagged_days=cfg.registry.untagged_expiry_days, protect=cfg.is_prod), opts)
              for r in [*cfg.registry.repositories, *mirror_repositories(cfg)]}
-    cluster = Cluster(f"{name}-cluster", ClusterArgs(cfg.cluster, cfg.cluster_name, network.private_subnet_ids,
-                                                     keys.arns["eks"], keys.arns["logs"], cfg.deletion_protection,
-                                                     tags), opts)
-    pools = NodePools(f"{name}-nodes", NodePoolsArgs(cluster.cluster.name, cfg.cluster_name,
-                                                     network.private_subnet_ids, cfg.node_pools.system,
-                                                     list(cfg.node_pools.gpu), keys.arns["ebs"], tags,
-                                                     depends_on=list(cluster.pre_node_addons)), opts)
-    cluster.post_node_addons([pools.system], keys.arns["ebs"])
+    cluster = Cluster(f"{name}-cluster", ClusterArgs(
+        config=cfg.cluster, cluster_name=cfg.cluster_name, subnet_ids=network.private_subnet_ids,
+        secrets_key_arn=keys.arns["eks"], logs_key_arn=keys.arns["logs"],
+        deletion_protection=cfg.deletion_protection, tags=tags), opts)
+    pools = NodePools(f"{name}-nodes", NodePoolsArgs(
+        cluster_name=cluster.cluster.name, cluster_name_plain=cfg.cluster_name, subnet_ids=network.private_subnet_ids,
+        system=cfg.node_pools.system, gpu=list(cfg.node_pools.gpu), ebs_key_arn=keys.arns["ebs"], tags=tags,
+        depends_on=list(cluster.pre_node_addons)), opts)
+    ClusterAddons(f"{name}-cluster-addons", ClusterAddonsArgs(
+        cluster_name=cluster.cluster.name, oidc_provider_arn=cluster.oidc_provider.arn,
+        oidc_issuer_host=cluster.oidc_issuer_host, ebs_key_arn=keys.arns["ebs"], nodes=[pools.system], tags=tags,
+        moved_from=MovedFrom(parent=cluster, prefix=f"{name}-cluster")), opts)
     CostBudget(f"{name}-budget", CostBudgetArgs(
-        f"mlops-{name}", cfg.budget.monthly_usd, [*env.owners, *cfg.budget.notify], ("environment", name),
-        tuple(cfg.budget.alert_thresholds_pct), tags), opts)
+        budget_name=f"mlops-{name}", monthly_usd=cfg.budget.monthly_usd,
+        emails=[*env.owners, *cfg.budget.notify], tag_filter=("environment", name),
+        thresholds_pct=tuple(cfg.budget.alert_thresholds_pct), tags=tags), opts)
     return AwsLayer(
         aws_provider=provider, vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids,
         cluster=cluster.cluster, cluster_name=cluster.cluster.name, cluster_endpoint=cluster.cluster.endpoint,
@@ -104,7 +112,8 @@ def export_outputs(cfg: PlatformConfig, layer: AwsLayer, k8s: ClusterLayerOutput
         "gpu_pools": gpu_pool_outputs(cfg),
     }
     values |= {"mlflow_url": k8s.mlflow_url, "prometheus_url": k8s.prometheus_url,
-               "serving_ingress_domain": k8s.serving_ingress_domain, "projects": k8s.projects}
+               "serving_ingress_domain": k8s.serving_ingress_domain,
+               "projects": {name: tenant.to_dict() for name, tenant in k8s.projects.items()}}
     for key, value in values.items():
         pulumi.export(key, value)
 

@@ -17,10 +17,11 @@ from typing import Any
 import copier
 from copier.errors import CopierError, UnsafeTemplateError
 from packaging.version import InvalidVersion, Version
-from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from mlops_platform.config import repo_root
-from mlops_platform.core.errors import TemplateError, ToolMissingError
+from mlops_platform.core.errors import MlplatError, TemplateError, ToolMissingError
+from mlops_platform.core.files import kind_of, load_yaml, read_text
 
 ANSWERS_FILE = ".copier-answers.yml"
 #: Lines copier writes around an unresolved three-way merge hunk.
@@ -112,9 +113,18 @@ def _has_markers(path: Path) -> bool:
 def read_answers(project: Path) -> dict[str, Any]:
     """The project's recorded answers file (`_commit`, `_src_path` and the answers)."""
     path = project / ANSWERS_FILE
-    if not path.is_file():
+    if not project.is_dir():
+        raise TemplateError(f"{project}: {kind_of(project) or 'a file'}, not a project directory — fix: pass "
+                            "a project generated from the template")
+    if not path.is_file() and kind_of(path) == "missing":
         raise TemplateError(f"{project}: no {ANSWERS_FILE} — fix: pass a project generated from the template")
-    data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    fix = "restore it from git (`git checkout -- .copier-answers.yml`) or regenerate the project"
+    try:
+        data = load_yaml(read_text(path, "answers file", fix), path, "answers file")
+    except YAMLError as exc:
+        raise TemplateError(f"{path}: not valid YAML ({getattr(exc, 'problem', exc)}) — fix: {fix}") from None
+    except MlplatError as exc:
+        raise TemplateError(exc.render()) from None
     if not isinstance(data, dict) or "_commit" not in data or "_src_path" not in data:
         raise TemplateError(f"{path}: missing _commit/_src_path — fix: regenerate it with `copier copy`")
     return data
@@ -122,15 +132,31 @@ def read_answers(project: Path) -> dict[str, Any]:
 
 def template_versions(src: str) -> list[Version]:
     """Release versions (git tags vX.Y.Z) of a template repository, oldest first."""
+    return [version for version, _ in release_tags(src)]
+
+
+def release_tags(src: str) -> list[tuple[Version, str]]:
+    """(version, tag as spelled, e.g. v1.3.0) of each release of a template repository, oldest first.
+    The tag is what `--vcs-ref` and copier accept; the version is only for ordering."""
     out = git("ls-remote", "--tags", "--refs", src, cwd=Path.cwd())
-    versions = []
+    releases = []
     for line in out.splitlines():
         tag = line.rsplit("refs/tags/", 1)[-1]
         try:
-            versions.append(Version(tag))
+            releases.append((Version(tag), tag))
         except InvalidVersion:
             continue
-    return sorted(v for v in versions if not v.is_prerelease)
+    return sorted(r for r in releases if not r[0].is_prerelease)
+
+
+def committed_answers(project: Path) -> dict[str, Any] | None:
+    """The answers file as committed at HEAD (None before the first commit or when it is untracked)."""
+    text = git("show", f"HEAD:{ANSWERS_FILE}", cwd=project, check=False)
+    try:
+        data = load_yaml(text, f"HEAD:{ANSWERS_FILE}", "answers file") if text else None
+    except (YAMLError, MlplatError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def commit_all(project: Path, message: str) -> bool:

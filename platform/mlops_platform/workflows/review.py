@@ -9,15 +9,15 @@ environment: by its tier, against its GPU pools, without the environment-level b
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_platform.config import load_env, load_stack_file, stack_file_for
+from mlops_platform.config import env_stack_file, load_env, load_stack_file
 from mlops_platform.core.contract import PlatformOutputs
 from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
+from mlops_platform.core.files import load_json, read_text
 from mlops_platform.engine import default_stack_outputs, run_platform, run_program
 from mlops_platform.ops.cost import estimate
 from mlops_platform.policy.config import PRESETS, GpuPoolSetting, PolicyPackConfig, StackKind
@@ -51,7 +51,7 @@ def platform_config(env: str | None, stack_file: Path | None = None) -> PolicyPa
 
 def environment(env: str) -> Subject:
     plan = run_platform(env=env).to_json()  # validates the stack file first (ConfigError, exit 3)
-    return Subject(plan, stack_file_for(env), platform_config(env))
+    return Subject(plan, env_stack_file(env), platform_config(env))
 
 
 def is_platform_outputs(outputs: Mapping[str, Any]) -> bool:
@@ -101,13 +101,13 @@ def program(directory: Path, stack: str | None, config_file: Path | None, tier: 
     return Subject(plan, directory / "Pulumi.yaml", config)
 
 
+#: A plan JSON lists every resource with its inputs: the shipped prod plan is a few hundred KB.
+PLAN_MAX_BYTES = 64 << 20
+
+
 def plan_file(path: Path, tier: str) -> Subject:
-    if not path.is_file():
-        raise UsageError(f"{path}: plan file not found — fix: write one with `mlplat plan ENV --json`")
-    try:
-        plan = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise UsageError(f"{path}: not JSON ({exc}) — fix: pass a plan JSON") from None
+    fix = "write one with `mlplat plan ENV --json`"
+    plan = load_json(read_text(path, "plan file", fix, max_bytes=PLAN_MAX_BYTES), path, "plan file", fix)
     if not isinstance(plan, dict) or not isinstance(plan.get("resources"), list) or "stack" not in plan:
         raise UsageError(f"{path}: not a plan JSON — fix: expected {{\"stack\", \"resources\": [...], \"outputs\"}}")
     return Subject(plan, path, preset(tier))

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console, Group, RenderableType
 
+from mlops_platform.cli.commands import echo_json, fail_after_output
 from mlops_platform.config import load_env
-from mlops_platform.core.errors import BudgetExceededError, PreflightError
+from mlops_platform.core.errors import BudgetExceededError, MlplatError, PreflightError
 from mlops_platform.ops import display
 from mlops_platform.ops.bootstrap import bootstrap as run_bootstrap
 from mlops_platform.ops.cost import CostEstimate, check_budget, compare, estimate
@@ -23,11 +23,14 @@ ENV = typer.Argument(..., help="Environment (a stacks/Pulumi.<env>.yaml).")
 JSON = typer.Option(False, "--json", help="Machine-readable result.")
 
 
-def _show(as_json: bool, data: object, view: RenderableType) -> None:
+def _show(as_json: bool, data: dict[str, Any], view: RenderableType, failure: MlplatError | None = None) -> None:
+    """The result, then (when it failed) the failure: in the JSON object, or on stderr after the view."""
     if as_json:
-        out.print_json(json.dumps(data))
+        echo_json(data, failure)
     else:
         out.print(view)
+    if failure is not None:
+        fail_after_output(failure)
 
 
 def bootstrap(env: str = ENV, as_json: bool = JSON) -> None:
@@ -39,9 +42,9 @@ def bootstrap(env: str = ENV, as_json: bool = JSON) -> None:
 def preflight(env: str = ENV, as_json: bool = JSON) -> None:
     """Check account, instance offerings per AZ, GPU vCPU quotas, EKS version and state backend."""
     report = run_preflight(load_env(env))
-    _show(as_json, report.to_json(), display.preflight_view(report))
-    if not report.passed:
-        raise typer.Exit(PreflightError.exit_code)
+    failure = None if report.passed else PreflightError(f"preflight failed for {env}: "
+                                                         + "; ".join(r.check for r in report.failures))
+    _show(as_json, report.to_json(), display.preflight_view(report), failure)
 
 
 def _estimate(env: str, prices: PriceSource) -> CostEstimate:
@@ -56,11 +59,10 @@ def cost(env: str = ENV, as_json: bool = JSON,
                                             help="auto: Pricing API when AWS credentials exist, else the table."),
          no_fail: bool = typer.Option(False, "--no-fail", help="Report a p90 above budget without failing.")) -> None:
     """p50/p90 monthly cost per node pool and in total; fails when p90 exceeds budget.monthly_usd."""
-    estimates = [_estimate(e, prices) for e in [env, *([compare_env] if compare_env else [])]]
+    estimates = [_estimate(e, prices) for e in [env, *([compare_env] if compare_env is not None else [])]]
     if png is not None:
         display.write_png(estimates, png)
-    _show(as_json, _cost_json(estimates), _cost_view(estimates, png))
-    _check_budgets(estimates, no_fail)
+    _show(as_json, _cost_json(estimates), _cost_view(estimates, png), _over_budget(estimates, no_fail))
 
 
 def _cost_json(estimates: list[CostEstimate]) -> dict[str, Any]:
@@ -80,13 +82,16 @@ def _cost_view(estimates: list[CostEstimate], png: Path | None) -> RenderableTyp
     return Group(*views)
 
 
-def _check_budgets(estimates: list[CostEstimate], no_fail: bool) -> None:
+def _over_budget(estimates: list[CostEstimate], no_fail: bool) -> BudgetExceededError | None:
     over = [est for est in estimates if est.over_budget]
     if not over or no_fail:
-        return
+        return None
     if len(over) == 1:
-        check_budget(over[0])
-    raise BudgetExceededError("; ".join(f"{e.env}: p90 {e.total_p90:,.0f} > budget {e.budget_usd:,.0f} USD"
+        try:
+            check_budget(over[0])
+        except BudgetExceededError as exc:
+            return exc
+    return BudgetExceededError("; ".join(f"{e.env}: p90 {e.total_p90:,.0f} > budget {e.budget_usd:,.0f} USD"
                                         for e in over) + " — fix: lower max pool sizes or raise the budgets")
 
 

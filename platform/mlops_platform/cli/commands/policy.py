@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlops_platform.core.errors import UsageError
+from mlops_platform.core.files import write_text_atomic
 from mlops_platform.policy.catalogue import CATALOGUE, catalogue_json, render_catalogue
 from mlops_platform.policy.config import PRESETS, SCHEMA_FILE, schema_text
 from mlops_platform.policy.config_files import load_config, preset, to_pulumi_config
@@ -77,7 +78,7 @@ def docs(output: Path = typer.Option(CATALOGUE, "--output", help="Where to write
                 raise UsageError(f"{path} is out of date — fix: run `mlplat policy docs`")
             typer.echo(f"{path} is up to date")
         else:
-            path.write_text(text, encoding="utf-8")
+            write_text_atomic(path, text)
             typer.echo(f"wrote {path} ({what})")
 
 

@@ -14,6 +14,7 @@ import typer
 
 from mlops_platform.config import repo_root
 from mlops_platform.core.errors import PolicyViolationError, UsageError
+from mlops_platform.core.files import write_text_atomic
 from mlops_platform.policy.config import PRESETS
 from mlops_platform.policy.report import Report
 from mlops_platform.policy.report_formats import Format, render
@@ -53,8 +54,7 @@ def _emit(report: Report, fmt: Format, output: Path | None, root: Path) -> None:
     if output is None:
         typer.echo(text, nl=False)
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        write_text_atomic(output, text)
         typer.echo(f"wrote {fmt.value} report to {output}", err=True)
 
 

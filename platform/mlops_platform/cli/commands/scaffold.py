@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -11,6 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from mlops_platform.cli.commands import echo_json, fail_after_output
 from mlops_platform.core.errors import TemplateError
 from mlops_platform.scaffold import fleet
 from mlops_platform.scaffold.answers import parse_data_args
@@ -48,31 +48,42 @@ def new(name: str = typer.Argument(..., help="Project slug (DNS label, at most 4
 @fleet_app.command("check")
 def fleet_check(dirs: list[Path] = typer.Argument(..., help="Project repositories."),
                 as_json: bool = typer.Option(False, "--json", help="Machine-readable result."),
-                strict: bool = typer.Option(False, "--strict", help="Exit 1 if a project is behind or drifted.")
+                strict: bool = typer.Option(False, "--strict", help="Exit 7 if a project is behind the template "
+                                            "(or holds an uncommitted update)."),
+                fail_on_drift: bool = typer.Option(False, "--fail-on-drift", help="Exit 1 if a project changed or "
+                                                   "deleted generated files (teams edit some on purpose).")
                 ) -> None:
-    """Template version vs the latest release, and drift from a fresh render, for each project."""
+    """Template version vs the latest release, state and drift from a fresh render, for each project.
+
+    Exit status: 6 a project could not be read, is from another template or holds a conflict;
+    7 (--strict) a project is behind; 1 (--fail-on-drift) generated files were changed."""
     statuses = fleet.check(dirs)
+    failure = fleet.check_failure(statuses, strict, fail_on_drift)
     if as_json:
-        out.print_json(json.dumps([s.to_json() for s in statuses]))
+        echo_json({"projects": [s.to_json() for s in statuses]}, failure)
     else:
         out.print(_status_table(statuses))
-    if any(s.error for s in statuses):
-        raise typer.Exit(TemplateError.exit_code)
-    if strict and any(s.behind or not s.drift.clean for s in statuses):
-        raise typer.Exit(1)
+    if failure is not None:
+        fail_after_output(failure)
 
 
 def _status_table(statuses: list[fleet.ProjectStatus]) -> Table:
     table = Table("project", "version", "latest", "status", "drifted files")
     for s in statuses:
+        state = f"[{_STYLES.get(s.state, 'yellow')}]{escape(s.state.value)}[/]"
         if s.error:
-            table.add_row(escape(s.path), "", "", "[red]error[/]", escape(s.error))
+            table.add_row(escape(s.path), escape(s.version), "", state, escape(s.error))
             continue
-        state = "[yellow]behind[/]" if s.behind else "[green]current[/]"
-        files = [f"M {f}" for f in s.drift.modified] + [f"D {f}" for f in s.drift.deleted]
-        table.add_row(escape(s.path), escape(s.version), escape(s.latest or "-"), state,
+        files = [f"C {f}" for f in s.conflicts] + [f"M {f}" for f in s.drift.modified] \
+            + [f"D {f}" for f in s.drift.deleted]
+        version = f"{s.version} (work tree: {s.pending})" if s.pending else s.version
+        table.add_row(escape(s.path), escape(version), escape(s.latest or "-"), state,
                       escape("\n".join(files)) or "none")
     return table
+
+
+_STYLES = {fleet.State.CURRENT: "green", fleet.State.ERROR: "red", fleet.State.CONFLICT: "red",
+           fleet.State.FOREIGN: "red"}
 
 
 @fleet_app.command("update")

@@ -9,8 +9,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from mlops_platform.config import load_stack_file, shipped_envs, stack_file_for
-from mlops_platform.core.errors import ConfigError, UsageError
+from mlops_platform.cli.commands import echo_json
+from mlops_platform.config import env_stack_file, load_stack_file, shipped_envs
+from mlops_platform.config.loader import stack_warnings
+from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
 from mlops_platform.engine import run_platform
 from mlops_platform.engine.present import graph, outputs_table, resource_tree, security_table
 
@@ -20,11 +22,7 @@ out = Console()
 def _targets(envs: list[str], stack_files: list[Path]) -> list[Path]:
     if not envs and not stack_files:
         envs = shipped_envs()
-    unknown = [e for e in envs if not stack_file_for(e).is_file()]
-    if unknown:
-        raise UsageError(f"unknown environment(s) {', '.join(unknown)} — fix: use one of {', '.join(shipped_envs())} "
-                         "or pass --stack-file")
-    return [stack_file_for(e) for e in envs] + list(stack_files)
+    return [env_stack_file(e) for e in envs] + list(stack_files)
 
 
 def validate(envs: list[str] = typer.Argument(None, help="Environments (default: all shipped)."),
@@ -32,22 +30,32 @@ def validate(envs: list[str] = typer.Argument(None, help="Environments (default:
              as_json: bool = typer.Option(False, "--json", help="Machine-readable result.")) -> None:
     """Validate stack configuration; every problem is reported with file, line, field and fix."""
     results: dict[str, list[str]] = {}
+    warnings: dict[str, list[str]] = {}
+    issues: list[ConfigIssue] = []
     for path in _targets(envs or [], stack_file):
         try:
-            load_stack_file(path)
+            warnings[str(path)] = [w.render() for w in stack_warnings(path, load_stack_file(path))]
             results[str(path)] = []
         except ConfigError as exc:
             results[str(path)] = [i.render() for i in exc.issues]
+            issues.extend(exc.issues)
+    failure = ConfigError(issues, f"{sum(bool(v) for v in results.values())} file(s)") if issues else None
     if as_json:
-        out.print_json(json.dumps({"valid": not any(results.values()), "files": results}))
+        echo_json({"valid": not issues, "files": results, "warnings": warnings}, failure)
     else:
-        for name, issues in results.items():
-            mark = "[green]valid[/]" if not issues else f"[red]{len(issues)} error(s)[/]"
-            out.print(f"{escape(name)}: {mark}", soft_wrap=True)
-            for issue in issues:
-                out.print(f"  - {escape(issue)}", soft_wrap=True)
-    if any(results.values()):
+        _print_results(results, warnings)
+    if failure is not None:
         raise typer.Exit(ConfigError.exit_code)
+
+
+def _print_results(results: dict[str, list[str]], warnings: dict[str, list[str]]) -> None:
+    for name, problems in results.items():
+        mark = "[green]valid[/]" if not problems else f"[red]{len(problems)} error(s)[/]"
+        out.print(f"{escape(name)}: {mark}", soft_wrap=True)
+        for problem in problems:
+            out.print(f"  - {escape(problem)}", soft_wrap=True)
+        for warning in warnings.get(name, []):
+            out.print(f"  [yellow]warning:[/] {escape(warning)}", soft_wrap=True)
 
 
 def _one(env: str | None, stack_file: Path | None) -> tuple[str | None, Path | None]:

@@ -15,23 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from pulumi_policy.proxy import (
-    UNKNOWN_ARCHIVE_VALUE,
-    UNKNOWN_ARRAY_VALUE,
-    UNKNOWN_ASSET_VALUE,
-    UNKNOWN_BOOLEAN_VALUE,
-    UNKNOWN_NUMBER_VALUE,
-    UNKNOWN_OBJECT_VALUE,
-    UNKNOWN_STRING_VALUE,
-    _DictProxy,
-    _ListProxy,
-)
-
-#: The engine marshals every computed value as this string, whatever its type.
-UNKNOWN_WIRE_VALUE: Final = UNKNOWN_STRING_VALUE
-_UNKNOWN_STRINGS = frozenset({UNKNOWN_STRING_VALUE, UNKNOWN_BOOLEAN_VALUE, UNKNOWN_NUMBER_VALUE,
-                              UNKNOWN_ARRAY_VALUE, UNKNOWN_ASSET_VALUE, UNKNOWN_ARCHIVE_VALUE,
-                              UNKNOWN_OBJECT_VALUE})
+from mlops_platform.policy.sdk.analyzer import UNKNOWN_STRINGS, UNKNOWN_WIRE_VALUE, unwrap
 
 
 class _Unknown:
@@ -79,21 +63,14 @@ Outcome = Violation | Defer
 
 def plain(value: Any) -> Any:
     """Analyzer proxies (or any nested mapping/list) → plain dicts/lists with `UNKNOWN` sentinels."""
-    target = _target(value)
+    target = unwrap(value)
     if isinstance(target, str):
-        return UNKNOWN if target in _UNKNOWN_STRINGS else target
+        return UNKNOWN if target in UNKNOWN_STRINGS else target
     if isinstance(target, Mapping):
         return {str(k): plain(v) for k, v in target.items()}
     if isinstance(target, list | tuple):
         return [plain(v) for v in target]
     return target
-
-
-def _target(value: Any) -> Any:
-    # The SDK's proxies raise on unknown items; their raw container sits under the "__target" key.
-    if isinstance(value, _DictProxy | _ListProxy):
-        return value["__target"]
-    return value
 
 
 def dig(data: Any, path: str) -> Any:
