@@ -50,9 +50,21 @@ def to_json(doc: Doc) -> pulumi.Output[str]:
     return pulumi.Output.json_dumps(doc)
 
 
-def service_trust(*services: str) -> Doc:
-    """Trust policy letting AWS services (eks.amazonaws.com, ec2.amazonaws.com …) assume a role."""
-    return document(statement(["sts:AssumeRole"], None, principal={"Service": list(services)}))
+def service_trust(*services: str, source_account: str | None = None, source_arn: Any = None) -> Doc:
+    """Trust policy letting AWS services (eks.amazonaws.com, ec2.amazonaws.com …) assume a role.
+
+    Services that act on behalf of a resource (VPC flow logs, …) get confused-deputy conditions: only
+    for this account (`aws:SourceAccount`) and, when given, only for these resources (`aws:SourceArn`),
+    so another account's flow log cannot be pointed at this role
+    (docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html).
+    """
+    condition: dict[str, dict[str, Any]] = {}
+    if source_account:
+        condition["StringEquals"] = {"aws:SourceAccount": source_account}
+    if source_arn is not None:
+        condition["ArnLike"] = {"aws:SourceArn": source_arn}
+    return document(statement(["sts:AssumeRole"], None, principal={"Service": list(services)},
+                              condition=condition or None))
 
 
 def irsa_trust(provider_arn: Any, issuer_host: Any, namespace: str, service_account: str) -> Doc:

@@ -51,7 +51,7 @@ def build_aws_layer(cfg: PlatformConfig) -> AwsLayer:
         env_name=name, account_id=env.account_id, region=env.region, tags=tags, protect=cfg.deletion_protection),
         opts)
     network = Network(f"{name}-network", NetworkArgs(
-        config=cfg.network, region=env.region, cluster_name=cfg.cluster_name, tags=tags,
+        config=cfg.network, region=env.region, cluster_name=cfg.cluster_name, tags=tags, account_id=env.account_id,
         flow_log_key_arn=keys.arns["logs"]), opts)
     store = ArtifactStore(f"{name}-artifacts", ArtifactStoreArgs(
         config=cfg.artifacts, environment=env, kms_key_arn=keys.arns["s3"], protect=cfg.is_prod, tags=tags), opts)
