@@ -236,6 +236,22 @@ class TrainingConfig(ComponentToggle):
     """`mlops-platform:training` — KubeRay operator."""
 
 
+class GithubConfig(_Section):
+    """`mlops-platform:github` — the GitHub side of each project's CI trust, managed with pulumi-github."""
+
+    manage: bool = Field(
+        default=False,
+        description="Per project, manage the repository's GitHub environment named like this environment (deployment "
+                    "branch policy: main only; required reviewers in prod) and its OIDC subject claim (repo, "
+                    "context, job_workflow_ref); the CI role then trusts only the deploy workflow at refs/heads/main. "
+                    "Needs GITHUB_TOKEN with admin rights on the repositories. Default: false.")
+    reviewer_team_ids: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list, description="GitHub team ids whose approval a deployment to this environment "
+                                          "waits for (prod needs at least one reviewer). Default: none.")
+    reviewer_user_ids: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list, description="GitHub user ids whose approval a deployment waits for. Default: none.")
+
+
 class ProjectConfig(_Section):
     """One entry of `mlops-platform:projects` (a tenant)."""
 
@@ -266,6 +282,7 @@ class PlatformSections(_Section):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    github: GithubConfig = Field(default_factory=GithubConfig)
     projects: list[ProjectConfig] = Field(default_factory=list, description="Tenants. Default: none.")
 
     # Resolved per-tier defaults: one place, so components never re-derive them.

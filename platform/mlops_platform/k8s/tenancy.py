@@ -19,11 +19,12 @@ import pulumi_kubernetes as k8s
 from mlops_platform.aws.budget import CostBudget, CostBudgetArgs
 from mlops_platform.aws.ecr import Repository, RepositoryArgs
 from mlops_platform.aws.layer_outputs import BucketRef
-from mlops_platform.config.sections import ProjectConfig
+from mlops_platform.config.sections import GithubConfig, ProjectConfig
 from mlops_platform.core import iam, naming
 from mlops_platform.core.naming import ProjectRole
 from mlops_platform.k8s import netpol
 from mlops_platform.k8s._helm import namespace
+from mlops_platform.k8s.github_trust import RepositoryTrust, RepositoryTrustArgs
 from mlops_platform.k8s.manifests import Manifest, irsa_annotation, meta
 from mlops_platform.k8s.provider import k8s_opts
 
@@ -80,6 +81,9 @@ class PlatformFacts:
     """Project -> its MLflow password (`tracking.Tracking.credentials`). Default: none (tracking off)."""
     tracking_url: str = ""
     """In-cluster MLflow URL. Default: '' (tracking off)."""
+    github: GithubConfig = field(default_factory=GithubConfig)
+    """Whether (and with which reviewers) each project's GitHub environment and subject claim are managed
+    (`github_trust`); then the CI roles pin their workflows. Default: not managed."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -184,6 +188,11 @@ class ProjectTenant(pulumi.ComponentResource):
         ci_role = self._ci_identity(name, project, facts, tags)
         preview_role = self._ci_preview_identity(name, project, facts, tags)
         tracking_secret = self._tracking_login(name, project, facts, ns)
+        if facts.github.manage:
+            RepositoryTrust(f"{name}-github", RepositoryTrustArgs(
+                repo=project.github_repo, environment=facts.env_name,
+                reviewer_team_ids=tuple(facts.github.reviewer_team_ids),
+                reviewer_user_ids=tuple(facts.github.reviewer_user_ids)), pulumi.ResourceOptions(parent=self))
         CostBudget(f"{name}-budget", CostBudgetArgs(
             budget_name=naming.iam_name(facts.cluster_name, "project", project.name, limit=100),
             monthly_usd=project.monthly_budget_usd, emails=list(project.owners),
@@ -245,7 +254,7 @@ class ProjectTenant(pulumi.ComponentResource):
                      tags: dict[str, str]) -> aws.iam.Role:
         """Pushes images and deploys: trusted on the project's branches and deployment environments only."""
         trust = iam.github_actions_trust(facts.github_oidc_provider_arn, project.github_repo, project.branches,
-                                         [facts.env_name])
+                                         [facts.env_name], pin_workflows=facts.github.manage)
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI)
         return self._github_role(f"{name}-ci", role_name, trust,
                                  ci_policy(facts, project.name, self.repository.arn), CI_ACCESS, facts, tags)
@@ -253,7 +262,8 @@ class ProjectTenant(pulumi.ComponentResource):
     def _ci_preview_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
                              tags: dict[str, str]) -> aws.iam.Role:
         """`pulumi preview` on pull requests: read-only, so opening a pull request cannot deploy."""
-        trust = iam.github_pull_request_trust(facts.github_oidc_provider_arn, project.github_repo)
+        trust = iam.github_pull_request_trust(facts.github_oidc_provider_arn, project.github_repo,
+                                              pin_workflows=facts.github.manage)
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI_PREVIEW)
         return self._github_role(f"{name}-ci-preview", role_name, trust,
                                  ci_preview_policy(facts, self.repository.arn), PREVIEW_ACCESS, facts, tags)

@@ -167,7 +167,7 @@ def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, github_arn: Any, pr
         buckets=aws_layer.buckets, s3_key_arn=aws_layer.kms_key_arns["s3"], ecr_key_arn=aws_layer.kms_key_arns["ecr"],
         keep_tagged_images=cfg.registry.keep_tagged_images, untagged_expiry_days=cfg.registry.untagged_expiry_days,
         budget_thresholds_pct=tuple(cfg.budget.alert_thresholds_pct), protect=cfg.is_prod, provider=provider,
-        peers=peers(cfg))
+        peers=peers(cfg), github=cfg.github)
 
 
 def deploy_cluster_layer(cfg: PlatformConfig, aws_layer: AwsLayer, opts: pulumi.ResourceOptions) -> ClusterLayerOutputs:
