@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from mlops_platform.config import load_stack_file
+from mlops_platform.config.sections import GithubConfig
 from mlops_platform.core import iam
 from mlops_platform.core.errors import ConfigError
 from mlops_platform.engine import Plan, run_platform
@@ -21,7 +22,10 @@ SUB = f"{iam.GITHUB_OIDC_HOST}:sub"
 def managed_stack(tmp_path: Path, env: str, github: dict[str, Any]) -> Path:
     yaml = YAML()
     doc = yaml.load((STACKS / f"Pulumi.{env}.yaml").read_text())
-    doc["config"]["mlops-platform:github"] = github
+    if github:
+        doc["config"]["mlops-platform:github"] = github
+    else:
+        doc["config"].pop("mlops-platform:github", None)
     out = tmp_path / f"Pulumi.{env}.yaml"
     with out.open("w") as fh:
         yaml.dump(doc, fh)
@@ -40,9 +44,12 @@ def test_pinned_trust_names_the_build_and_deploy_workflows_at_their_refs() -> No
         "repo:org/app:pull_request:job_workflow_ref:org/app/.github/workflows/cd.yml@refs/pull/*/merge")
 
 
-def test_github_side_is_off_by_default(plans: dict[str, Plan]) -> None:
-    for env in ("dev", "staging", "prod"):
-        assert not [r for r in plans[env].resources if r.type.startswith("github:")], env
+@pytest.mark.slow
+def test_github_side_is_off_by_default_and_planned_nothing_then(tmp_path: Path) -> None:
+    assert GithubConfig().manage is False
+    stack = managed_stack(tmp_path, "dev", {})
+    plan = run_platform(stack_file=stack)
+    assert not [r for r in plan.resources if r.type.startswith(("github:", "pulumi:providers:github"))]
 
 
 def test_prod_with_a_managed_github_side_needs_a_reviewer(tmp_path: Path) -> None:
@@ -50,16 +57,16 @@ def test_prod_with_a_managed_github_side_needs_a_reviewer(tmp_path: Path) -> Non
         load_stack_file(managed_stack(tmp_path, "prod", {"manage": True}))
 
 
-@pytest.mark.slow
-def test_managed_github_side_restricts_each_projects_environment_and_pins_the_deploy_trust(tmp_path: Path) -> None:
-    plan = run_platform(stack_file=managed_stack(tmp_path, "prod", {"manage": True, "reviewer_team_ids": [42]}))
+def test_managed_github_side_restricts_each_projects_environment_and_pins_the_deploy_trust(
+        plans: dict[str, Plan]) -> None:
+    plan = plans["prod"]  # the shipped prod stack manages its GitHub side (team 4201337 approves)
     projects = plan.outputs["projects"]
     envs = plan.of_type("github:index/repositoryEnvironment:RepositoryEnvironment")
     assert len(envs) == len(projects)
     for e in envs:
         assert e.get("environment") == "prod" and e.get("canAdminsBypass") is False
         assert e.get("deploymentBranchPolicy") == {"protectedBranches": False, "customBranchPolicies": True}
-        assert e.get("reviewers") == [{"teams": [42], "users": []}] and e.get("preventSelfReview") is True
+        assert e.get("reviewers") == [{"teams": [4201337], "users": []}] and e.get("preventSelfReview") is True
     branch_policies = plan.of_type("github:index/repositoryEnvironmentDeploymentPolicy:"
                                    "RepositoryEnvironmentDeploymentPolicy")
     assert sorted(p.get("branchPattern") for p in branch_policies) == ["main"] * len(projects)
