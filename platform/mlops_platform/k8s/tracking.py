@@ -1,5 +1,6 @@
 """Experiment tracking and model registry: one MLflow server in the cluster (internal ClusterIP only),
-shared by the projects but isolated per project, backed by an encrypted, private RDS PostgreSQL.
+shared by the projects but isolated per project, backed by an encrypted, private RDS PostgreSQL (built by
+`aws.tracking_database`, owned by this feature).
 
 Isolation (docs/kubernetes-layer.md, "Tracking"): MLflow's basic-auth app with
 `default_permission = NO_PERMISSIONS` and one user per project, so a project sees only the experiments
@@ -24,9 +25,9 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from mlops_platform.aws.layer_outputs import BucketRef
+from mlops_platform.aws.tracking_database import DB_NAME, TrackingDatabaseArgs, tracking_database
 from mlops_platform.core import iam
 from mlops_platform.core.naming import iam_name
-from mlops_platform.core.versions import POSTGRES_ENGINE_VERSION, POSTGRES_PARAMETER_FAMILY
 from mlops_platform.k8s import manifests as m
 from mlops_platform.k8s import mlflow_boot as boot
 from mlops_platform.k8s._helm import namespace
@@ -39,8 +40,6 @@ PORT = 5000
 #: Default artifact root of experiments created without a location: no role can write there, so such
 #: an experiment fails closed. Projects create theirs under `projects/<name>/mlflow/` (artifact_uri).
 ARTIFACT_PREFIX = "mlflow/"
-DB_NAME = "mlflow"
-DB_USER = "mlflow"
 AUTH_SECRET = "mlflow-auth"
 BOOT_CONFIGMAP = "mlflow-boot"
 AUTH_DIR = "/etc/mlflow/auth"
@@ -157,7 +156,12 @@ class Tracking(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TrackingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:k8s:Tracking", name, None, opts)
-        self.database = self._database(name, args)
+        self.database = tracking_database(name, TrackingDatabaseArgs(
+            cluster_name=args.cluster_name, vpc_id=args.vpc_id, subnet_ids=args.private_subnet_ids,
+            client_security_group_id=args.cluster_security_group_id, key_arn=args.db_key_arn,
+            instance_class=args.db_instance_class, storage_gib=args.db_storage_gib,
+            backup_days=args.backup_days, multi_az=args.multi_az, deletion_protection=args.deletion_protection,
+            tags=args.tags), self)
         secret_arn = self.database.master_user_secrets.apply(_master_secret_arn)
         ns = namespace(f"{name}-ns", TRACKING_NAMESPACE, "restricted", args.k8s_version, k8s_opts(self, args.provider),
                        policies=tracking_policies(args.client_label, PORT, args.monitoring_namespace))
@@ -192,38 +196,6 @@ class Tracking(pulumi.ComponentResource):
                 "users.json": pulumi.Output.json_dumps(self.credentials)}
         return k8s.core.v1.Secret(f"{name}-auth", metadata=m.meta(AUTH_SECRET, TRACKING_NAMESPACE), type="Opaque",
                                   string_data={k: pulumi.Output.secret(v) for k, v in data.items()}, opts=opts)
-
-    def _database(self, name: str, args: TrackingArgs) -> aws.rds.Instance:
-        subnets = aws.rds.SubnetGroup(f"{name}-db-subnets", name=f"{args.cluster_name}-mlflow",
-                                      subnet_ids=args.private_subnet_ids, tags=args.tags,
-                                      opts=pulumi.ResourceOptions(parent=self))
-        sg = aws.ec2.SecurityGroup(
-            f"{name}-db-sg", name=f"{args.cluster_name}-mlflow-db", vpc_id=args.vpc_id,
-            description="MLflow database: PostgreSQL from the EKS cluster only",
-            ingress=[aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=5432, to_port=5432,
-                                                      security_groups=[args.cluster_security_group_id],
-                                                      description="PostgreSQL from cluster nodes and pods")],
-            tags=args.tags, opts=pulumi.ResourceOptions(parent=self))
-        params = aws.rds.ParameterGroup(
-            f"{name}-db-params", family=POSTGRES_PARAMETER_FAMILY, description="TLS-only connections",
-            parameters=[aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1")], tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self))
-        # manage_master_user_password: RDS generates, stores (Secrets Manager, our key) and rotates the
-        # password; Pulumi never sees it, so no state file or preview holds it.
-        return aws.rds.Instance(
-            f"{name}-db", identifier=f"{args.cluster_name}-mlflow", engine="postgres",
-            engine_version=POSTGRES_ENGINE_VERSION, instance_class=args.db_instance_class,
-            allocated_storage=args.db_storage_gib, max_allocated_storage=args.db_storage_gib * 4, storage_type="gp3",
-            storage_encrypted=True, kms_key_id=args.db_key_arn, db_name=DB_NAME, username=DB_USER,
-            manage_master_user_password=True, master_user_secret_kms_key_id=args.db_key_arn,
-            db_subnet_group_name=subnets.name, vpc_security_group_ids=[sg.id], parameter_group_name=params.name,
-            publicly_accessible=False, multi_az=args.multi_az, backup_retention_period=args.backup_days,
-            deletion_protection=args.deletion_protection, skip_final_snapshot=not args.deletion_protection,
-            final_snapshot_identifier=f"{args.cluster_name}-mlflow-final" if args.deletion_protection else None,
-            copy_tags_to_snapshot=True, auto_minor_version_upgrade=True, iam_database_authentication_enabled=True,
-            performance_insights_enabled=True, performance_insights_kms_key_id=args.db_key_arn,
-            enabled_cloudwatch_logs_exports=["postgresql"], tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection))
 
     def _identity(self, name: str, args: TrackingArgs, secret_arn: pulumi.Output[str]) -> pulumi.Output[str]:
         """Read the database's master secret, nothing else: no S3 (artifacts never pass the server)."""

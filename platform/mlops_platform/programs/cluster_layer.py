@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 
 from mlops_platform.aws.layer_outputs import AwsLayer
+from mlops_platform.aws.project_identity import github_oidc_provider
 from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.core.versions import MIRRORED_IMAGES
 from mlops_platform.k8s.alerts import AlertThresholds
@@ -23,7 +24,6 @@ from mlops_platform.k8s.tenancy import (
     ProjectTenant,
     ProjectTenantArgs,
     TenantOutputs,
-    github_oidc_provider,
 )
 from mlops_platform.k8s.tracking import PORT as TRACKING_PORT
 from mlops_platform.k8s.tracking import TRACKING_NAMESPACE, Tracking, TrackingArgs
