@@ -110,18 +110,23 @@ def test_project_permissions_are_limited_to_its_prefixes_and_repository(plan: Pl
 
 
 def test_ci_roles_trust_only_the_projects_repository_through_github_oidc(plan: Plan, cfg: PlatformConfig) -> None:
+    """The shipped stacks manage their GitHub side (`github.manage`), so subjects pin the workflow and ref."""
     roles = {r.get("name"): r for r in k8s_of(plan, ROLE)}
     host = iam.GITHUB_OIDC_HOST
+    assert cfg.github.manage
     for p in cfg.projects:
         doc = next(d for r, _, d in policy_docs([roles[f"{cfg.cluster_name}-{p.name}-ci"]]))
         cond = doc["Statement"][0]["Condition"]
-        assert cond["StringEquals"] == {f"{host}:aud": "sts.amazonaws.com"}
-        subjects = cond["StringLike"][f"{host}:sub"]
-        assert all(s.startswith(f"repo:{p.github_repo}:") for s in subjects)
-        assert not any(s.endswith(":pull_request") for s in subjects)  # a pull request cannot push or deploy
+        assert set(cond) == {"StringEquals"} and cond["StringEquals"][f"{host}:aud"] == "sts.amazonaws.com"
+        subjects = cond["StringEquals"][f"{host}:sub"]
+        assert all(s.startswith(f"repo:{p.github_repo}:") and f":job_workflow_ref:{p.github_repo}/" in s
+                   for s in subjects)
+        assert not any(":pull_request" in s for s in subjects)  # a pull request cannot push or deploy
         preview = next(d for r, _, d in policy_docs([roles[f"{cfg.cluster_name}-{p.name}-ci-preview"]]))
-        assert preview["Statement"][0]["Condition"] == {"StringEquals": {
-            f"{host}:aud": "sts.amazonaws.com", f"{host}:sub": f"repo:{p.github_repo}:pull_request"}}
+        assert preview["Statement"][0]["Condition"] == {
+            "StringEquals": {f"{host}:aud": "sts.amazonaws.com"},
+            "StringLike": {f"{host}:sub": f"repo:{p.github_repo}:pull_request:job_workflow_ref:{p.github_repo}/"
+                                          ".github/workflows/cd.yml@refs/pull/*/merge"}}
     assert len(k8s_of(plan, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")) == 1
 
 

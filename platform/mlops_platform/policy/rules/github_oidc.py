@@ -38,7 +38,10 @@ def _subject_tests(stmt: Statement) -> dict[str, list[str]]:
 
 
 def _pull_request_subject(pattern: str) -> str:
-    """A pull-request subject of a repository the pattern names (`repo:org/*` -> `repo:org/x:pull_request`)."""
+    """A pull-request subject of a repository the pattern names (`repo:org/*` -> `repo:org/x:pull_request`);
+    a customized subject (`repo:R:pull_request:job_workflow_ref:...`) is its own candidate."""
+    if f":{_PR_SUBJECT}:" in pattern:
+        return pattern.replace("*", "x").replace("?", "x")
     parts = pattern.split(":")
     repo = parts[1] if len(parts) > 1 and parts[0] == "repo" else "owner/repo"
     return f"repo:{repo.replace('*', 'x').replace('?', 'x')}:{_PR_SUBJECT}"
