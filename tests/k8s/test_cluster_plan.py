@@ -304,3 +304,17 @@ def test_tracking_database_pins_the_major_version_only(plan: Plan, cfg: Platform
         rds_key = plan.outputs["kms_key_arns"]["rds"]
         assert db.get("kmsKeyId") == db.get("performanceInsightsKmsKeyId") == rds_key
     assert not [k for k in k8s_of(plan, "aws:kms/key:Key")], "the in-cluster layer creates no KMS keys"
+
+
+def test_monitoring_is_not_privileged_and_host_agents_run_in_their_own_namespace(plan: Plan,
+                                                                                 cfg: PlatformConfig) -> None:
+    """Grafana, Prometheus and Alertmanager under `baseline` admission; node-exporter (host network, PID and
+    paths) in `node-agents`, the one privileged namespace of monitoring (kube-prometheus-stack's
+    `prometheus-node-exporter.namespaceOverride`, prometheus-node-exporter chart templates/_helpers.tpl)."""
+    if not cfg.component_enabled(cfg.monitoring):
+        return
+    levels = {r.get("metadata.name"): r.get("metadata.labels")["pod-security.kubernetes.io/enforce"]
+              for r in k8s_of(plan, "kubernetes:core/v1:Namespace")}
+    assert levels["monitoring"] == "baseline" and levels["node-agents"] == "privileged"
+    node_exporter = helm_values(plan, "kube-prometheus-stack")["prometheus-node-exporter"]
+    assert node_exporter == {"namespaceOverride": "node-agents"}
