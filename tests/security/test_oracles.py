@@ -7,8 +7,9 @@
 
 A finding fails the suite unless `accepted_findings.yaml` lists it with a reason; an accepted finding no
 scanner reports any more fails too, so the list never outlives its reasons. A control run proves each
-scanner really flags something here. checkov cannot share the platform's venv (it caps `packaging`
-below what pulumi needs), so it runs isolated through `uv tool run`, as the template suite does.
+scanner really flags something here. Neither scanner can share the platform's venv (checkov caps
+`packaging` below what pulumi needs; parliament imports `pkg_resources`, gone from current setuptools), so
+both run isolated through uv (pinned, from PyPI on first use), as the template suite runs checkov.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import parliament
 import pytest
 from mlops_platform.config import shipped_envs
 from mlops_platform.engine import Plan
@@ -31,6 +31,9 @@ from ruamel.yaml import YAML
 pytestmark = pytest.mark.slow
 
 CHECKOV = "checkov==3.3.30"
+#: parliament imports pkg_resources, gone from the setuptools the platform's dependencies pull: its own env too
+PARLIAMENT = ("parliament==1.6.4", "setuptools<81")
+UV = Path(sys.executable).with_name("uv")
 ACCEPTED = Path(__file__).with_name("accepted_findings.yaml")
 SECRET = "[secret]"
 
@@ -79,9 +82,8 @@ def manifests(plan: Plan) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def checkov(directory: Path) -> list[dict[str, Any]]:
-    uv = Path(sys.executable).with_name("uv")
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
-    done = subprocess.run([str(uv), "tool", "run", "--from", CHECKOV, "checkov", "-d", str(directory),
+    done = subprocess.run([str(UV), "tool", "run", "--from", CHECKOV, "checkov", "-d", str(directory),
                            "--framework", "kubernetes", "--skip-download", "--compact", "--quiet", "-o", "json"],
                           capture_output=True, text=True, env=env, timeout=600, check=False)
     assert done.returncode in (0, 1), f"checkov failed to run:\n{done.stderr[-3000:]}"
@@ -127,24 +129,24 @@ def iam_documents(plan: Plan) -> Iterator[tuple[str, str, dict[str, Any]]]:
                 yield f"{res.name}.{key}", kind, doc
 
 
-def parliament_findings(plan: Plan) -> set[tuple[str, str]]:
-    found = set()
-    for subject, _kind, doc in iam_documents(plan):
-        policy = parliament.analyze_policy_string(json.dumps(doc), ignore_private_auditors=True)
-        found |= {(f.issue, subject) for f in policy.findings}
-    return found
+def parliament(documents: list[tuple[str, dict[str, Any]]]) -> set[tuple[str, str]]:
+    """(issue, subject) of every finding over the documents, in one run of parliament_runner.py."""
+    withs = [arg for req in PARLIAMENT for arg in ("--with", req)]
+    done = subprocess.run([str(UV), "run", "--no-project", *withs, "python",
+                           str(Path(__file__).with_name("parliament_runner.py"))],
+                          input=json.dumps(documents), capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, f"parliament failed to run:\n{done.stderr[-3000:]}"
+    return {(issue, subject) for issue, subject in json.loads(done.stdout)}
 
 
 def test_parliament_finds_nothing_unaccepted_in_any_environments_iam_documents(plans: dict[str, Plan]) -> None:
-    found = {(check, f"{env}:{subject}") for env in shipped_envs()
-             for check, subject in parliament_findings(plans[env])}
-    documents = sum(1 for env in shipped_envs() for _ in iam_documents(plans[env]))
-    assert documents > 60, "every environment's roles, trusts, key and bucket policies are analysed"
+    documents = [(f"{env}:{subject}", doc) for env in shipped_envs() for subject, _, doc in iam_documents(plans[env])]
+    assert len(documents) > 60, "every environment's roles, trusts, key and bucket policies are analysed"
+    found = parliament(documents)
     judge(found, "parliament")
 
 
 def test_parliament_control_flags_a_bad_document() -> None:
     doc = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::bucket"}]}
-    issues = {f.issue for f in parliament.analyze_policy_string(json.dumps(doc)).findings}
-    assert "RESOURCE_MISMATCH" in issues
+    assert {issue for issue, _ in parliament([("bad", doc)])} >= {"RESOURCE_MISMATCH"}
