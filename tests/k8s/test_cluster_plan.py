@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from kubernetes_validate import utils as kv
+from mlops_platform.aws.account import github_oidc_provider_arn
 from mlops_platform.config import PlatformConfig
 from mlops_platform.core import contract, iam, naming
 from mlops_platform.core.versions import CHARTS
@@ -100,10 +101,10 @@ def test_project_permissions_are_limited_to_its_prefixes_and_repository(plan: Pl
         for kind in ("workload", "ci"):
             doc = next(d for n, d in policies.items() if n.endswith(f"project-{p.name}-{kind}-policy"))
             resources = [res for s in doc["Statement"] for res in s["Resource"]]
+            repository = f"repository/{naming.project_repository(p.name, cfg.cluster_name)}"
             for res in resources:
-                assert (res == "*" or f"/{naming.project_prefix(p.name)}" in res or res.endswith(
-                    f"repository/{naming.project_repository(p.name)}") or ":s3:::" in res or ":kms:" in res
-                    or ":eks:" in res), res
+                assert (res == "*" or f"/{naming.project_prefix(p.name)}" in res or res.endswith(repository)
+                        or ":s3:::" in res or ":kms:" in res or ":eks:" in res), res
             listing = [s for s in doc["Statement"] if s["Action"] == ["s3:ListBucket"]]
             assert listing and all(s["Condition"]["StringLike"]["s3:prefix"] == [f"projects/{p.name}/*"]
                                    for s in listing)
@@ -127,7 +128,16 @@ def test_ci_roles_trust_only_the_projects_repository_through_github_oidc(plan: P
             "StringEquals": {f"{host}:aud": "sts.amazonaws.com"},
             "StringLike": {f"{host}:sub": f"repo:{p.github_repo}:pull_request:job_workflow_ref:{p.github_repo}/"
                                           ".github/workflows/cd.yml@refs/pull/*/merge"}}
-    assert len(k8s_of(plan, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")) == 1
+        # Every CI trust names the account's one GitHub provider, which the aws layer owns (created here,
+        # or reused through ci.github_oidc_provider_arn).
+        for role in (f"{cfg.cluster_name}-{p.name}-ci", f"{cfg.cluster_name}-{p.name}-ci-preview"):
+            trust = json.loads(roles[role].get("assumeRolePolicy"))
+            federated = github_oidc_provider_arn(cfg.environment.account_id)
+            assert trust["Statement"][0]["Principal"] == {"Federated": federated}
+    github = [r for r in plan.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+              if r.get("url") == f"https://{host}"]
+    assert len(github) == 1 and "mlops-platform-aws::" in github[0].urn
+    assert k8s_of(plan, "aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
 
 
 WRITES = ("ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
@@ -145,7 +155,7 @@ def test_pull_request_previews_read_and_never_write(plan: Plan, cfg: PlatformCon
     associations = k8s_of(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
     access = {r.name: r.get("policyArn") for r in associations if "-ci-" in r.name}
     for p in cfg.projects:
-        stem = f"{cfg.environment.name}-k8s-project-{p.name}"
+        stem = f"{cfg.environment.name}-tenants-project-{p.name}"
         assert access[f"{stem}-ci-preview-view"].endswith("/AmazonEKSViewPolicy")
         assert access[f"{stem}-ci-edit"].endswith("/AmazonEKSEditPolicy")
 
@@ -181,7 +191,7 @@ def test_every_project_gets_its_fenced_namespace(plan: Plan, cfg: PlatformConfig
 def test_every_project_gets_a_hardened_repository_and_an_owner_budget(plan: Plan, cfg: PlatformConfig) -> None:
     for p in cfg.projects:
         repo = next(r for r in k8s_of(plan, "aws:ecr/repository:Repository")
-                    if r.get("name") == naming.project_repository(p.name))
+                    if r.get("name") == naming.project_repository(p.name, cfg.cluster_name))
         assert repo.get("imageTagMutability") == "IMMUTABLE" and repo.get("imageScanningConfiguration.scanOnPush")
         assert repo.get("encryptionConfigurations.0.encryptionType") == "KMS"
         budget = next(r for r in k8s_of(plan, "aws:budgets/budget:Budget") if r.get("name").endswith(p.name))

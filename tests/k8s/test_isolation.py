@@ -63,11 +63,17 @@ def test_adding_a_project_only_adds_that_projects_resources(plans: dict[str, Pla
     assert added and all(owned_by(u, "new-team") for u in added)
     assert set(before) <= set(after)
     assert changed(before, after) == TRACKING_USER_LIST
-    # every Kubernetes resource (and Helm release) is created through the layer's own provider
-    k8s = [r for r in monitors[0].registrations if r.custom and r.type.startswith("kubernetes:")]
+    # every Kubernetes resource (and Helm release) is created through its own layer's provider (one
+    # monitor per layer stack: aws, cluster, tenants)
+    grown_monitors = monitors[:3]  # the grown plan ran first (`plans["dev"]` may plan after it)
+    expected = {"mlops-platform-cluster": "dev-k8s-access-provider", "mlops-platform": "dev-tenants-access-provider"}
+    k8s = [r for m in grown_monitors for r in m.registrations if r.custom and r.type.startswith("kubernetes:")]
     assert len(k8s) > 40
-    assert {r.provider.rsplit("::", 1)[0].split("$")[-1] for r in k8s} == {
-        "pulumi:providers:kubernetes::dev-k8s-access-provider"}
+    for r in k8s:
+        project = r.urn.split("::")[1]
+        provider = r.provider.rsplit("::", 1)[0]
+        assert provider.split("::")[1] == project
+        assert provider.endswith(f"$pulumi:providers:kubernetes::{expected[project]}")
 
 
 @pytest.mark.slow

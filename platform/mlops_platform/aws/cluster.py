@@ -85,7 +85,7 @@ class Cluster(pulumi.ComponentResource):
             opts=child_opts(self))
         roles = {"vpc-cni": self._cni_role()}
         self.pre_node_addons = [self._addon(a, roles.get(a)) for a in PRE_NODE_ADDONS]
-        self._admins()
+        self.admin_associations = self._admins()
         self.register_outputs({"name": self.cluster.name, "endpoint": self.cluster.endpoint,
                                "oidcProviderArn": self.oidc_provider.arn})
 
@@ -136,14 +136,16 @@ class Cluster(pulumi.ComponentResource):
                                      opts=child_opts(self))
         return role.arn
 
-    def _admins(self) -> None:
+    def _admins(self) -> list[aws.eks.AccessPolicyAssociation]:
+        associations = []
         for arn in self._args.config.admin_principal_arns:
             # Named by principal, not position: removing one admin never replaces the others.
             admin = f"{self._name}-admin-{arn.rsplit('/', 1)[-1]}"
             entry = aws.eks.AccessEntry(admin, cluster_name=self.cluster.name, principal_arn=arn,
                                         type="STANDARD", tags=self._args.tags, opts=child_opts(self))
-            aws.eks.AccessPolicyAssociation(
+            associations.append(aws.eks.AccessPolicyAssociation(
                 admin, cluster_name=self.cluster.name, principal_arn=arn,
                 policy_arn=CLUSTER_ADMIN_POLICY,
                 access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                opts=child_opts(self, depends_on=[entry]))
+                opts=child_opts(self, depends_on=[entry])))
+        return associations

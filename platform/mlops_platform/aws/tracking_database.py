@@ -78,4 +78,6 @@ def tracking_database(name: str, args: TrackingDatabaseArgs, parent: pulumi.Reso
         copy_tags_to_snapshot=True, auto_minor_version_upgrade=True, iam_database_authentication_enabled=True,
         performance_insights_enabled=True, performance_insights_kms_key_id=args.key_arn,
         enabled_cloudwatch_logs_exports=["postgresql"], tags=args.tags,
-        opts=pulumi.ResourceOptions(parent=parent, protect=args.deletion_protection))
+        # Retained too: a forced destroy leaves the database (and its final snapshot) in the account.
+        opts=pulumi.ResourceOptions(parent=parent, protect=args.deletion_protection,
+                                    retain_on_delete=args.deletion_protection))

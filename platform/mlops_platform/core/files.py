@@ -185,8 +185,9 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     """Call `write(tmp)` for a temporary file beside `path`, then rename it over `path` in one step."""
+    _check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
@@ -196,6 +197,20 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _check_target(path: Path) -> None:
+    """An output path names a file to (re)place, below directories: say which part is something else."""
+    for parent in path.parents:
+        kind = kind_of(parent)
+        if kind == "a directory":
+            break
+        if kind != "missing":
+            raise UsageError(f"{path}: cannot write the output there, {parent} is {kind or 'a file'}, not a "
+                             "directory — fix: pass a path below a directory")
+    kind = kind_of(path)
+    if kind not in (None, "missing"):
+        raise UsageError(f"{path}: cannot write the output there, it is {kind} — fix: pass a file path")
 
 
 def write_text_atomic(path: Path, text: str) -> None:

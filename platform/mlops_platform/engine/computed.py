@@ -72,7 +72,9 @@ def _kms_key(name: str, inputs: State, ctx: Ctx) -> State:
 
 
 def _node_group(name: str, inputs: State, ctx: Ctx) -> State:
-    ng = inputs.get("nodeGroupName") or name
+    # name_prefix: the provider appends a 26-character unique suffix (a timestamp and counter)
+    ng = inputs.get("nodeGroupName") or (f"{inputs['nodeGroupNamePrefix']}20260101000000000000000001"
+                                         if inputs.get("nodeGroupNamePrefix") else name)
     return {"nodeGroupName": ng, "arn": _arn(ctx, "eks", f"nodegroup/{ng}"),
             "resources": [{"autoscalingGroups": [{"name": f"eks-{ng}-{fake_id('asg', ng, 8)}"}]}], "status": "ACTIVE"}
 

@@ -7,6 +7,7 @@ engine receives them (camelCase, secrets and unknowns still marked) and masks se
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,9 +107,48 @@ class RecordingMonitor(mocks.MockMonitor):
         self.registrations: list[Registration] = []
         self.stack_urn: str | None = None
         self.stack_outputs: dict[str, Any] = {}
+        self._thread_loops: set[asyncio.AbstractEventLoop] = set()
+
+    def _track_thread_loop(self) -> None:
+        # MockMonitor gives each worker thread its own event loop and never closes it; left to the
+        # garbage collector, a later run's collection prints "Invalid file descriptor" noise.
+        if threading.current_thread() is threading.main_thread():
+            return
+        try:
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        except RuntimeError:  # this call made none
+            return
+        with self._lock:
+            self._thread_loops.add(loop)
+
+    def close_thread_loops(self) -> None:
+        """Close the worker threads' event loops (call once the program has finished)."""
+        with self._lock:
+            loops, self._thread_loops = self._thread_loops, set()
+        for loop in loops:
+            if not loop.is_running() and not loop.is_closed():
+                loop.close()
+
+    def Invoke(self, request: Any) -> Any:
+        response = super().Invoke(request)
+        self._track_thread_loop()
+        return response
+
+    def ReadResource(self, request: Any) -> Any:
+        """Reads (StackReferences to lower layers) are part of the plan too: name and what they read."""
+        response = super().ReadResource(request)
+        self._track_thread_loop()
+        raw = json_format.MessageToDict(request.properties, preserving_proto_field_name=True)
+        reg = Registration(urn=response.urn, type=request.type, name=request.name, parent=request.parent or None,
+                           dependencies=list(request.dependencies), inputs=engine_view(raw), custom=True,
+                           provider=request.provider)
+        with self._lock:
+            self.registrations.append(reg)
+        return response
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
+        self._track_thread_loop()
         if request.type == "pulumi:pulumi:Stack":
             self.stack_urn = response.urn
             return response

@@ -119,9 +119,8 @@ def raised_at(exc: BaseException, program_dir: Path) -> str:
     deepest frame at all), so a reviewer is pointed at the line, not at the entry module."""
     frames = traceback.extract_tb(exc.__traceback__)
     root = str(program_dir.resolve())
-    own = [f for f in frames if f.filename.startswith(root)]
-    frame = (own or frames or [None])[-1]
-    return f"{frame.filename}:{frame.lineno}" if frame is not None else ""
+    own = [f for f in frames if f.filename.startswith(root)] or list(frames)
+    return f"{own[-1].filename}:{own[-1].lineno}" if own else ""
 
 
 def run(entry_dir: Path, project: str, stack: str, config: Mapping[str, Any], ctx: Ctx,
@@ -147,6 +146,7 @@ def run(entry_dir: Path, project: str, stack: str, config: Mapping[str, Any], ct
                           f"{exc}") from exc
     finally:
         loop.close()
+        monitor.close_thread_loops()
         settings.ROOT.set(None)
     return Plan.from_monitor(stack, monitor)
 

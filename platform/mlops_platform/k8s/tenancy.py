@@ -52,8 +52,10 @@ class PlatformFacts:
     """Kubernetes minor version of the namespace's PSA labels."""
     tags: dict[str, str]
     """The environment's tags; each project adds its own `project` (and `cost-center`) tag."""
-    cluster: aws.eks.Cluster
-    """The cluster: CI roles may describe it and get namespaced access entries on it."""
+    cluster_arn: pulumi.Input[str]
+    """ARN of the EKS cluster: CI roles may describe it."""
+    eks_cluster_name: pulumi.Input[str]
+    """The cluster's name as an Output of the aws layer: namespaced access entries are made on it."""
     oidc_provider_arn: pulumi.Input[str]
     """The cluster's IRSA OIDC provider (trust of the workload role)."""
     oidc_issuer_host: pulumi.Input[str]
@@ -66,8 +68,6 @@ class PlatformFacts:
     """Key of the artifact buckets."""
     ecr_key_arn: pulumi.Input[str]
     """Key of the project's ECR repository."""
-    keep_tagged_images: int
-    """ECR lifecycle: tagged images kept."""
     untagged_expiry_days: int
     """ECR lifecycle: days until untagged images expire."""
     budget_thresholds_pct: tuple[int, ...]
@@ -80,7 +80,7 @@ class PlatformFacts:
     """Platform namespaces the project namespace admits or reaches."""
     tracking_credentials: dict[str, pulumi.Output[str]] = field(default_factory=dict)
     """Project -> its MLflow password (`tracking.Tracking.credentials`). Default: none (tracking off)."""
-    tracking_url: str = ""
+    tracking_url: pulumi.Input[str] = ""
     """In-cluster MLflow URL. Default: '' (tracking off)."""
     github: GithubConfig = field(default_factory=GithubConfig)
     """Whether (and with which reviewers) each project's GitHub environment and subject claim are managed
@@ -159,14 +159,14 @@ def ci_policy(facts: PlatformFacts, project: str, repository_arn: Any) -> iam.Do
     if "datasets" in facts.buckets:
         stmts += iam.s3_prefix_access(facts.buckets["datasets"].arn, prefix, write=False)
     return iam.document(*stmts, *iam.ecr_access([repository_arn], push=True), iam.kms_use([facts.s3_key_arn]),
-                        iam.statement(["eks:DescribeCluster"], [facts.cluster.arn]))
+                        iam.statement(["eks:DescribeCluster"], [facts.cluster_arn]))
 
 
 def ci_preview_policy(facts: PlatformFacts, repository_arn: Any) -> iam.Doc:
     """Pull-request previews look up the cluster and read the project's images; they push and publish nothing."""
     return iam.document(*iam.ecr_access([repository_arn], push=False),
                         iam.statement(["ecr:DescribeImages"], [repository_arn]),
-                        iam.statement(["eks:DescribeCluster"], [facts.cluster.arn]))
+                        iam.statement(["eks:DescribeCluster"], [facts.cluster_arn]))
 
 
 class ProjectTenant(pulumi.ComponentResource):
@@ -182,9 +182,9 @@ class ProjectTenant(pulumi.ComponentResource):
         tags = project_tags(facts, project)
         ns = self._namespace(name, project, facts)
         self.repository = Repository(f"{name}-ecr", RepositoryArgs(
-            repository=naming.project_repository(project.name), kms_key_arn=facts.ecr_key_arn, tags=tags,
-            keep_tagged=facts.keep_tagged_images, untagged_days=facts.untagged_expiry_days, protect=facts.protect),
-            pulumi.ResourceOptions(parent=self))
+            repository=naming.project_repository(project.name, facts.cluster_name), kms_key_arn=facts.ecr_key_arn,
+            tags=tags, untagged_days=facts.untagged_expiry_days,
+            protect=facts.protect), pulumi.ResourceOptions(parent=self))
         workload_role = self._workload_identity(name, project, facts, tags, ns)
         ci_role = self._ci_identity(name, project, facts, tags)
         preview_role = self._ci_preview_identity(name, project, facts, tags)
@@ -255,7 +255,7 @@ class ProjectTenant(pulumi.ComponentResource):
                                          [facts.env_name], pin_workflows=facts.github.manage)
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI)
         return github_actions_role(f"{name}-ci", role_name, trust, ci_policy(facts, project.name, self.repository.arn),
-                                   CI_ACCESS, facts.cluster, self.ns_name, tags, self)
+                                   CI_ACCESS, facts.eks_cluster_name, self.ns_name, tags, self)
 
     def _ci_preview_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
                              tags: dict[str, str]) -> aws.iam.Role:
@@ -264,5 +264,5 @@ class ProjectTenant(pulumi.ComponentResource):
                                               pin_workflows=facts.github.manage)
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI_PREVIEW)
         return github_actions_role(f"{name}-ci-preview", role_name, trust,
-                                   ci_preview_policy(facts, self.repository.arn), PREVIEW_ACCESS, facts.cluster,
-                                   self.ns_name, tags, self)
+                                   ci_preview_policy(facts, self.repository.arn), PREVIEW_ACCESS,
+                                   facts.eks_cluster_name, self.ns_name, tags, self)
