@@ -279,12 +279,12 @@ class GithubConfig(_Section):
         description="Per project, manage the repository's GitHub environment named like this environment (deployment "
                     "branch policy: main only; required reviewers in prod) and its OIDC subject claim (repo, "
                     "context, job_workflow_ref); the CI role then trusts only the deploy workflow at refs/heads/main. "
-                    "Needs GITHUB_TOKEN with admin rights on the repositories. Default: false.")
+                    "Needs GITHUB_TOKEN with admin rights on the repositories.")
     reviewer_team_ids: list[Annotated[int, Field(ge=1)]] = Field(
         default_factory=list, description="GitHub team ids whose approval a deployment to this environment "
-                                          "waits for (prod needs at least one reviewer). Default: none.")
+                                          "waits for (prod needs at least one reviewer).")
     reviewer_user_ids: list[Annotated[int, Field(ge=1)]] = Field(
-        default_factory=list, description="GitHub user ids whose approval a deployment waits for. Default: none.")
+        default_factory=list, description="GitHub user ids whose approval a deployment waits for.")
 
 
 class ProjectConfig(_Section):
