@@ -20,7 +20,9 @@ from mlops_platform.core import contract
 from mlops_platform.core.iam import service_trust, to_json
 from mlops_platform.core.versions import node_release_version
 
-NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy",
+#: The node role's managed policies. Not AmazonEKS_CNI_Policy: the VPC CNI has its own IRSA role
+#: (aws.cluster), so pods that reach the instance profile cannot manage ENIs and IPs.
+NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly",
                  "AmazonSSMManagedInstanceCore")  # SSM Session Manager replaces SSH
 CAPACITY = {Capacity.ON_DEMAND: "ON_DEMAND", Capacity.SPOT: "SPOT"}
 #: cluster-autoscaler's AWS GPU label (cloudprovider/aws/aws_cloud_provider.go `GPULabel`; README "Special

@@ -289,6 +289,22 @@ class CiConfig(_Section):
                     "prints its ARN). Unset: the aws layer creates it.")
 
 
+class GithubConfig(_Section):
+    """`mlops-platform:github` — the GitHub side of each project's CI trust, managed with pulumi-github."""
+
+    manage: bool = Field(
+        default=False,
+        description="Per project, manage the repository's GitHub environment named like this environment (deployment "
+                    "branch policy: main only; required reviewers in prod) and its OIDC subject claim (repo, "
+                    "context, job_workflow_ref); the CI role then trusts only the deploy workflow at refs/heads/main. "
+                    "Needs GITHUB_TOKEN with admin rights on the repositories.")
+    reviewer_team_ids: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list, description="GitHub team ids whose approval a deployment to this environment "
+                                          "waits for (prod needs at least one reviewer).")
+    reviewer_user_ids: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list, description="GitHub user ids whose approval a deployment waits for.")
+
+
 class ProjectConfig(_Section):
     """One entry of `mlops-platform:projects` (a tenant)."""
 
@@ -325,6 +341,7 @@ class PlatformSections(_Section):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     account: AccountConfig = Field(default_factory=AccountConfig)
     ci: CiConfig = Field(default_factory=CiConfig)
+    github: GithubConfig = Field(default_factory=GithubConfig)
     projects: list[ProjectConfig] = Field(default_factory=list, description="Tenants.")
 
     # Resolved per-tier defaults: one place, so components never re-derive them.

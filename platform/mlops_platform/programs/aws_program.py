@@ -20,7 +20,7 @@ from mlops_platform.aws.nodepools import NodePools, NodePoolsArgs
 from mlops_platform.config import PlatformConfig
 from mlops_platform.core import naming
 from mlops_platform.core.layers import Layer
-from mlops_platform.programs.common import aws_provider, provider_opts
+from mlops_platform.programs.common import aws_provider, mirror_repositories, provider_opts
 
 
 def deployer_principals(cfg: PlatformConfig) -> list[str]:
@@ -60,7 +60,7 @@ def _storage(cfg: PlatformConfig, keys: PlatformKeys,
     repos = {r: Repository(f"{name}-ecr-{r.replace('/', '-')}", RepositoryArgs(
         repository=naming.ecr_repository(cfg.cluster_name, r), kms_key_arn=keys.arns["ecr"], tags=tags,
         untagged_days=cfg.registry.untagged_expiry_days,
-        protect=cfg.is_prod), opts) for r in cfg.registry.repositories}
+        protect=cfg.is_prod), opts) for r in [*cfg.registry.repositories, *mirror_repositories(cfg)]}
     return store, repos
 
 
@@ -92,7 +92,7 @@ def build_aws_layer(cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> AwsLay
         env_name=name, account_id=env.account_id, region=env.region, tags=tags, protect=cfg.deletion_protection,
         role_dependencies=(account.autoscaling_role,) if account.autoscaling_role else ()), opts)
     network = Network(f"{name}-network", NetworkArgs(
-        config=cfg.network, region=env.region, cluster_name=cfg.cluster_name, tags=tags,
+        config=cfg.network, region=env.region, cluster_name=cfg.cluster_name, tags=tags, account_id=env.account_id,
         flow_log_key_arn=keys.arns["logs"]), opts)
     store, repos = _storage(cfg, keys, opts)
     cluster, pools = _compute(cfg, network, keys, opts)
