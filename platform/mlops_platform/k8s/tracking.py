@@ -195,8 +195,9 @@ class Tracking(pulumi.ComponentResource):
         data: dict[str, pulumi.Output[str]] = {"admin-password": self._password(f"{name}-admin-password"),
                                                "flask-secret-key": self._password(f"{name}-flask-secret-key"),
                                                "users.json": pulumi.Output.json_dumps(self.credentials)}
+        hidden: dict[str, pulumi.Input[str]] = {k: pulumi.Output.secret(v) for k, v in data.items()}
         return k8s.core.v1.Secret(f"{name}-auth", metadata=m.meta(AUTH_SECRET, TRACKING_NAMESPACE), type="Opaque",
-                                  string_data={k: pulumi.Output.secret(v) for k, v in data.items()}, opts=opts)
+                                  string_data=hidden, opts=opts)
 
     def _identity(self, name: str, args: TrackingArgs, secret_arn: pulumi.Output[str]) -> pulumi.Output[str]:
         """Read the database's master secret, nothing else: no S3 (artifacts never pass the server)."""
