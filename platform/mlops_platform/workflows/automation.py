@@ -154,6 +154,7 @@ def require_api(cfg: PlatformConfig, endpoint: str, layer: Layer, done: list[Lay
 
 def _endpoint(cfg: PlatformConfig) -> str:
     """The aws layer's published endpoint ('' when its stack does not exist or has no outputs yet)."""
+    # Deliberately lazy, like `_stack`: the Automation API loads only when an operation runs, not at CLI start.
     from pulumi.automation import CommandError
 
     try:
