@@ -4,6 +4,7 @@ this layer only."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +22,13 @@ def tracking_logins(cfg: PlatformConfig, cluster_layer: pulumi.Output[Any] | Non
     if cluster_layer is None or not cfg.component_enabled(cfg.tracking):
         return {}
     logins = output_field(cluster_layer, "tracking_logins")
-    return {physical_name(p): pulumi.Output.secret(logins.apply(lambda d, n=physical_name(p): str((d or {})[n])))
-            for p in cfg.projects}
+    return {physical_name(p): pulumi.Output.secret(logins.apply(_login_of(physical_name(p)))) for p in cfg.projects}
+
+
+def _login_of(user: str) -> Callable[[Any], str]:
+    def pick(logins: Any) -> str:
+        return str((logins or {})[user])
+    return pick
 
 
 def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any,
