@@ -11,11 +11,13 @@ import pytest
 from mlops_platform.aws.cluster import CLUSTER_ADMIN_POLICY, CONTROL_PLANE_LOG_TYPES
 from mlops_platform.aws.keys import KEY_PURPOSES
 from mlops_platform.aws.network import nat_gateway_count, subnet_plan
+from mlops_platform.aws.nodepools import ACCELERATOR_LABEL
 from mlops_platform.config import PlatformConfig, shipped_envs
 from mlops_platform.config.rules import LOG_RETENTION_DAYS, pool_gpu_type, pool_max_gpus_per_node
 from mlops_platform.core import contract, iam, instances
 from mlops_platform.core.layers import LAYER_PROJECTS
 from mlops_platform.engine import Plan, Resource
+from mlops_platform.programs.common import mirror_repositories
 
 from .assertions import (
     BASE_TAG_KEYS,
@@ -59,7 +61,8 @@ def test_gpu_node_groups_are_tainted_labelled_and_sized_from_config(plan: Plan, 
         assert gpu_type is not None
         assert group.get("taints") == [GPU_TAINT]
         assert group.get("labels") == {contract.POOL_LABEL: pool.name, contract.GPU_TYPE_LABEL: gpu_type.value,
-                                       "nvidia.com/gpu.present": "true", **pool.labels}
+                                       "nvidia.com/gpu.present": "true", ACCELERATOR_LABEL: f"nvidia-{gpu_type.value}",
+                                       **pool.labels}
         assert group.get("amiType") == pool.ami_type
         arches = {instances.INSTANCE_TYPES[t].arch for t in pool.instance_types}
         assert arches == {instances.GPU_AMI_ARCH[pool.ami_type]}
@@ -181,6 +184,31 @@ def test_default_security_group_is_locked_down_and_flow_logs_are_on(plan: Plan) 
     all_resources_have(plan, "aws:ec2/flowLog:FlowLog", {"trafficType": "ALL", "vpcId": plan.outputs["vpc_id"]})
 
 
+ROLE = "aws:iam/role:Role"
+
+
+def test_flow_log_role_trusts_the_service_for_this_accounts_flow_logs_only(plan: Plan) -> None:
+    """Confused deputy (docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html): without
+    aws:SourceAccount / aws:SourceArn any account's flow log could be told to use this role."""
+    (role,) = [r for r in plan.of_type(ROLE) if "vpc-flow-logs.amazonaws.com" in r.get("assumeRolePolicy")]
+    (stmt,) = json.loads(role.get("assumeRolePolicy"))["Statement"]
+    account, region = plan.outputs["account_id"], plan.outputs["region"]
+    assert stmt["Condition"] == {"StringEquals": {"aws:SourceAccount": account},
+                                 "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:{region}:{account}:vpc-flow-log/*"}}
+
+
+def test_vpc_cni_has_its_own_irsa_role_and_the_node_role_none_of_its_rights(plan: Plan) -> None:
+    [cni] = [a for a in plan.of_type("aws:eks/addon:Addon") if a.get("addonName") == "vpc-cni"]
+    [role] = [r for r in plan.of_type(ROLE) if r.name.endswith("-cluster-vpc-cni")]
+    assert cni.get("serviceAccountRoleArn").endswith(f":role/{role.name}")  # auto-named: offline, the name
+    cond = json.loads(role.get("assumeRolePolicy"))["Statement"][0]["Condition"]["StringEquals"]
+    assert "system:serviceaccount:kube-system:aws-node" in cond.values()
+    cni_policy = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
+    holders = {a.get("role") for a in plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+               if a.get("policyArn") == cni_policy}
+    assert holders == {role.name}, "only the CNI's role holds the CNI policy, never the node role"
+
+
 def test_log_groups_are_encrypted_with_a_valid_retention(plan: Plan) -> None:
     groups = all_resources_have(plan, "aws:cloudwatch/logGroup:LogGroup",
                                 {"kmsKeyId": plan.outputs["kms_key_arns"]["logs"]}, minimum=2)
@@ -263,7 +291,9 @@ def test_every_ecr_repository_is_immutable_scanned_encrypted_with_lifecycle(plan
         # only untagged images expire (issue #9): a serving deployment may reference any tag
         assert [(r["selection"]["tagStatus"], r["selection"]["countNumber"]) for r in rules] == [
             ("untagged", cfg.registry.untagged_expiry_days)]
-    assert set(plan.outputs["registry_urls"]) == set(cfg.registry.repositories)
+    # plus the mirrors of the upstream images the in-cluster layer runs (MLflow), so nothing pulls from ghcr.io
+    assert set(plan.outputs["registry_urls"]) == {*cfg.registry.repositories, *mirror_repositories(cfg)}
+    assert ("mirror/mlflow" in plan.outputs["registry_urls"]) is cfg.component_enabled(cfg.tracking)
 
 
 # --- cluster -----------------------------------------------------------------------------------------------------

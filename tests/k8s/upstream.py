@@ -28,6 +28,8 @@ class UpstreamValues:
     version: str
     keys: Mapping[str, str]
     source: Mapping[str, str]
+    #: Chart.yaml `kubeVersion` of the chart and of each subchart (Helm refuses a cluster outside them).
+    kube_versions: tuple[str, ...] = ()
 
 
 def chart_basename(chart: str) -> str:
@@ -44,10 +46,33 @@ def upstream_values(chart: str, version: str) -> UpstreamValues:
         raise KeyError(f"no upstream values fixture {path.name}: record it (tests/fixtures/upstream/README.md)")
     doc = json.loads(path.read_text())
     keys = dict(doc["keys"])
+    constraints = [doc.get("kube_version")]
     for prefix, fixture in doc.get("subcharts", {}).items():
         sub = json.loads((VALUES_DIR / f"{fixture}.json").read_text())
         keys.update({f"{prefix}.{k}": kind for k, kind in sub["keys"].items()})
-    return UpstreamValues(doc["chart"], doc["version"], keys, doc["source"])
+        constraints.append(sub.get("kube_version"))
+    return UpstreamValues(doc["chart"], doc["version"], keys, doc["source"], tuple(c for c in constraints if c))
+
+
+def _semver(text: str) -> tuple[int, int, int]:
+    major, minor, patch = [*text.strip().lstrip("v").split("-")[0].split("."), "0", "0"][:3]
+    return int(major), int(minor), int(patch)
+
+
+def admits(constraint: str, minor: str) -> bool:
+    """Whether a Chart.yaml `kubeVersion` (Helm semver constraints: `>=`, `>`, `<=`, `<`, `^`, AND-ed by
+    spaces or commas) admits every patch of a Kubernetes minor such as `1.35`."""
+    low, high = _semver(minor + ".0"), _semver(minor + ".999")
+    tokens = constraint.replace(",", " ").replace(">= ", ">=").replace("<= ", "<=").replace("> ", ">").replace(
+        "< ", "<").split()
+    for token in tokens:
+        op = next(o for o in (">=", "<=", ">", "<", "^", "=", "") if token.startswith(o))
+        bound = _semver(token[len(op):])
+        ok = {">=": low >= bound, ">": low > bound, "<=": high <= bound, "<": high < bound,
+              "^": low >= bound and high < (bound[0] + 1, 0, 0), "=": low[:2] == bound[:2], "": low[:2] == bound[:2]}
+        if not ok[op]:
+            return False
+    return True
 
 
 def _set_paths(values: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:

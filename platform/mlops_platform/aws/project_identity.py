@@ -1,5 +1,5 @@
 """The AWS identities of a project tenant: its IRSA workload role and its GitHub Actions roles with their
-namespaced EKS access, plus the account's GitHub OIDC provider they trust.
+namespaced EKS access (the GitHub OIDC provider they trust is the aws layer's, `aws.account`).
 
 The tenancy feature (`k8s.tenancy.ProjectTenant`) owns them and creates them as its children; the AWS
 resources are built here, beside the other AWS components. Policy documents come from `core.iam`.

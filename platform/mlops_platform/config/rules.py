@@ -235,6 +235,10 @@ def budget_and_tag_rules(cfg: PlatformSections) -> Issues:
                          f"remove it; {key} comes from the environment section")
     if cfg.is_prod and cfg.monitoring.enabled is False:
         yield _issue("monitoring.enabled", "prod must run monitoring and alerting", False, "remove the field")
+    gh = cfg.github
+    if cfg.is_prod and gh.manage and not (gh.reviewer_team_ids or gh.reviewer_user_ids):
+        yield _issue("github.reviewer_team_ids", "prod deployments need a required reviewer", [],
+                     "list a GitHub team id (or github.reviewer_user_ids), or set github.manage: false")
 
 
 def _rename_rules(cfg: PlatformSections) -> Issues:

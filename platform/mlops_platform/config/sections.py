@@ -63,6 +63,19 @@ class EndpointAccess(StrEnum):
     PUBLIC_AND_PRIVATE = "public_and_private"
 
 
+class UpgradePolicy(StrEnum):
+    """EKS support policy at the end of a version's standard support (EKS `upgradePolicy.supportType`).
+
+    STANDARD: when standard support ends, EKS upgrades the control plane to the next minor on its own
+    schedule (node groups, add-ons and charts stay behind until `mlplat upgrade`). EXTENDED: the cluster
+    stays on its version for up to 12 more months, billed at the extended-support price (6x the standard
+    control-plane hourly price), then is upgraded the same way.
+    """
+
+    STANDARD = "STANDARD"
+    EXTENDED = "EXTENDED"
+
+
 class Capacity(StrEnum):
     ON_DEMAND = "on_demand"
     SPOT = "spot"
@@ -129,6 +142,11 @@ class ClusterConfig(_Section):
         default=None, description="Provision the in-VPC deploy runner (CodeBuild in the private subnets) that "
                                   "applies the cluster and tenants layers of a private cluster, as the first "
                                   "deployer role. Unset: on when deployer_role_arns lists a role.")
+    upgrade_policy: UpgradePolicy | None = Field(
+        default=None,
+        description="STANDARD: EKS upgrades the control plane itself when standard support ends. EXTENDED: "
+                    "up to 12 more months on the version at the extended-support price. Unset: EXTENDED in "
+                    "prod (never a forced upgrade of production), STANDARD elsewhere.")
 
 
 class PoolConfig(_Section):
@@ -283,6 +301,22 @@ class CiConfig(_Section):
                     "prints its ARN). Unset: the aws layer creates it.")
 
 
+class GithubConfig(_Section):
+    """`mlops-platform:github` — the GitHub side of each project's CI trust, managed with pulumi-github."""
+
+    manage: bool = Field(
+        default=False,
+        description="Per project, manage the repository's GitHub environment named like this environment (deployment "
+                    "branch policy: main only; required reviewers in prod) and its OIDC subject claim (repo, "
+                    "context, job_workflow_ref); the CI role then trusts only the deploy workflow at refs/heads/main. "
+                    "Needs GITHUB_TOKEN with admin rights on the repositories.")
+    reviewer_team_ids: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list, description="GitHub team ids whose approval a deployment to this environment "
+                                          "waits for (prod needs at least one reviewer).")
+    reviewer_user_ids: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list, description="GitHub user ids whose approval a deployment waits for.")
+
+
 class ProjectConfig(_Section):
     """One entry of `mlops-platform:projects` (a tenant)."""
 
@@ -320,6 +354,7 @@ class PlatformSections(_Section):
     pipelines: PipelinesConfig = Field(default_factory=PipelinesConfig)
     account: AccountConfig = Field(default_factory=AccountConfig)
     ci: CiConfig = Field(default_factory=CiConfig)
+    github: GithubConfig = Field(default_factory=GithubConfig)
     projects: list[ProjectConfig] = Field(default_factory=list, description="Tenants.")
 
     # Resolved per-tier defaults: one place, so components never re-derive them.
@@ -344,6 +379,13 @@ class PlatformSections(_Section):
     def deletion_protection(self) -> bool:
         dp = self.cluster.deletion_protection
         return self.is_prod if dp is None else dp
+
+    @property
+    def upgrade_policy(self) -> UpgradePolicy:
+        chosen = self.cluster.upgrade_policy
+        if chosen is not None:
+            return chosen
+        return UpgradePolicy.EXTENDED if self.is_prod else UpgradePolicy.STANDARD
 
     def component_enabled(self, section: ComponentToggle) -> bool:
         return True if section.enabled is None else section.enabled

@@ -73,6 +73,12 @@ class ProjectOutput(_Out):
     ecr_repository_url: str = Field(description="The project's own ECR repository URL.")
     s3_prefixes: dict[str, str] = Field(description="Bucket role -> s3://bucket/projects/<name>/ URI.")
     monthly_budget_usd: float = Field(description="Monthly AWS Budget of the project, USD.")
+    tracking_secret: str = Field(
+        default="", description="Secret in the project namespace with the project's own MLflow login "
+                                "(MLFLOW_TRACKING_URI/USERNAME/PASSWORD; '' when tracking is off).")
+    mlflow_artifact_uri: str = Field(
+        default="", description="Where the project's experiments keep artifacts (s3://models/projects/<name>/"
+                                "mlflow/): clients write there with the workload role; the server never does.")
     pipeline_service_account: str = Field(
         default="", description="ServiceAccount the project's pipeline steps run as ('' when pipelines are off).")
     pipeline_role_arn: str = Field(
@@ -109,6 +115,13 @@ class ClusterLayerOutputs(_Out):
     mlflow_url: str = Field(default="", description="In-cluster MLflow URL ('' when off).")
     prometheus_url: str = Field(default="", description="In-cluster Prometheus URL ('' when off).")
     serving_ingress_domain: str = Field(default="", description="Domain KServe routes models under.")
+    tracking_logins: dict[str, str] = Field(
+        default_factory=dict, description="Project -> its MLflow password (a secret output; the tenants layer "
+                                          "puts each in its project's namespace, nowhere else).")
+
+
+#: Cluster-layer outputs that stay between the layers (secrets): never part of `PlatformOutputs`.
+CLUSTER_LAYER_PRIVATE = ("tracking_logins",)
 
 
 class PlatformOutputs(_Out):

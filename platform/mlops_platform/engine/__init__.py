@@ -52,7 +52,7 @@ def run_platform(env: str | None = None, stack_file: Path | None = None, preview
     plans = []
     for each in LAYER_ORDER[: LAYER_ORDER.index(wanted[-1]) + 1]:
         plan = _run_layer(each, cfg.environment.name, config, ctx, outputs, preview)
-        outputs[reference_name(ORGANIZATION, each, cfg.environment.name)] = plan.outputs
+        outputs[reference_name(ORGANIZATION, each, cfg.environment.name)] = plan.reference_outputs or plan.outputs
         if each in wanted:
             plans.append(plan)
     return Plan(cfg.environment.name, [r for p in plans for r in p.resources], dict(plans[-1].outputs))

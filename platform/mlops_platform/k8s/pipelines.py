@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlops_platform.core.versions import IMAGES
+from mlops_platform.core.versions import EVENT_BUS_IMAGES as IMAGES
 from mlops_platform.k8s._helm import helm_release, namespace
 from mlops_platform.k8s.manifests import Manifest, container_security_context, pod_security_context, resources
 from mlops_platform.k8s.provider import k8s_opts

@@ -31,11 +31,10 @@ from mlops_platform.k8s.manifests import (
 )
 from mlops_platform.k8s.pipeline_tenant import ARGO_API
 from mlops_platform.k8s.provider import k8s_opts
+from mlops_platform.k8s.tenancy import TRACKING_SECRET  # the project's MLflow login (URI/USERNAME/PASSWORD)
 
 #: Where steps write their output parameters (the root filesystem is read-only; /tmp is an emptyDir).
 OUTPUTS_DIR = "/tmp/outputs"
-#: The Secret tenancy creates with the project's MLflow login (MLFLOW_TRACKING_URI/USERNAME/PASSWORD).
-TRACKING_SECRET = "mlflow-credentials"
 TRIGGERS = ("manual", "schedule", "drift")
 
 
@@ -84,6 +83,9 @@ class ProjectPipelineArgs:
     """GPU model the training pods select (mlops.io/gpu-type). Default: none."""
     gpu_pool: str | None = None
     """GPU pool the training pods select when no model is given (mlops.io/pool). Default: none."""
+    artifact_location: pulumi.Input[str] = ""
+    """Where runs write artifacts (ProjectOutput.mlflow_artifact_uri: the tracking server serves none, the
+    pipeline identity writes there). Default: '' (the experiment's own location)."""
     queue: str | None = None
     """Kueue LocalQueue of the project; set only where the environment runs Kueue. Default: none."""
     provider: k8s.Provider
@@ -93,7 +95,8 @@ class ProjectPipelineArgs:
 def _env(args: ProjectPipelineArgs) -> list[Manifest]:
     return [{"name": "PIPELINE_RUN_ID", "value": "{{workflow.uid}}"},
             {"name": "PIPELINE_TRIGGER", "value": "{{workflow.parameters.trigger}}"},
-            {"name": "IMAGE_REF", "value": args.image}, {"name": "HOME", "value": "/tmp"}]
+            {"name": "IMAGE_REF", "value": args.image}, {"name": "HOME", "value": "/tmp"},
+            {"name": "MLFLOW_ARTIFACT_LOCATION", "value": args.artifact_location}]
 
 
 def _container(args: ProjectPipelineArgs, step: list[str], res: StepResources) -> Manifest:

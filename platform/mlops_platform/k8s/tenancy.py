@@ -9,7 +9,7 @@ own name, so adding or removing a project never touches another project's resour
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pulumi
@@ -20,16 +20,19 @@ from mlops_platform.aws.budget import CostBudget, CostBudgetArgs
 from mlops_platform.aws.ecr import Repository, RepositoryArgs
 from mlops_platform.aws.layer_outputs import BucketRef
 from mlops_platform.aws.project_identity import github_actions_role, workload_role
-from mlops_platform.config.sections import ProjectConfig
+from mlops_platform.config.sections import GithubConfig, ProjectConfig
 from mlops_platform.core import iam, naming
 from mlops_platform.core.naming import ProjectRole
 from mlops_platform.k8s import netpol
 from mlops_platform.k8s._helm import namespace
+from mlops_platform.k8s.github_trust import RepositoryTrust, RepositoryTrustArgs
 from mlops_platform.k8s.manifests import Manifest, irsa_annotation, meta
 from mlops_platform.k8s.pipeline_tenant import ProjectPipelines, ProjectPipelinesArgs
 from mlops_platform.k8s.provider import k8s_opts
 
 PROJECT_LABEL = "mlops.io/project"
+#: Secret in every project namespace holding its MLflow login as the client's environment variables.
+TRACKING_SECRET = "mlflow-credentials"
 #: Cost-allocation tag the project's budget filters on (activate it once in the Billing console).
 PROJECT_TAG = "project"
 #: (resource name suffix, EKS access policy) of the CI roles in the project namespace. Pull-request
@@ -76,6 +79,13 @@ class PlatformFacts:
     """Kubernetes provider of the cluster."""
     peers: netpol.PlatformPeers
     """Platform namespaces the project namespace admits or reaches."""
+    tracking_credentials: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+    """Project -> its MLflow password (`tracking.Tracking.credentials`). Default: none (tracking off)."""
+    tracking_url: pulumi.Input[str] = ""
+    """In-cluster MLflow URL. Default: '' (tracking off)."""
+    github: GithubConfig = field(default_factory=GithubConfig)
+    """Whether (and with which reviewers) each project's GitHub environment and subject claim are managed
+    (`github_trust`); then the CI roles pin their workflows. Default: not managed."""
     pipelines_cooldown_minutes: int | None = None
     """Cool-down of drift-triggered retrains; None when the pipelines component is off (no pipeline identity,
     rights or drift trigger for the project)."""
@@ -104,6 +114,8 @@ class TenantOutputs:
     ecr_repository_url: pulumi.Output[str]
     monthly_budget_usd: float
     s3_prefixes: dict[str, pulumi.Output[str]]
+    tracking_secret: str
+    mlflow_artifact_uri: pulumi.Output[str] | str
     pipeline_service_account: str = ""
     pipeline_role_arn: pulumi.Output[str] | str = ""
     training_role_arn: pulumi.Output[str] | str = ""
@@ -183,6 +195,12 @@ class ProjectTenant(pulumi.ComponentResource):
         workload_role = self._workload_identity(name, project, facts, tags, ns)
         ci_role = self._ci_identity(name, project, facts, tags)
         preview_role = self._ci_preview_identity(name, project, facts, tags)
+        tracking_secret = self._tracking_login(name, project, facts, ns)
+        if facts.github.manage:
+            RepositoryTrust(f"{name}-github", RepositoryTrustArgs(
+                repo=project.github_repo, environment=facts.env_name,
+                reviewer_team_ids=tuple(facts.github.reviewer_team_ids),
+                reviewer_user_ids=tuple(facts.github.reviewer_user_ids)), pulumi.ResourceOptions(parent=self))
         pipeline = self._pipelines(name, project, facts, tags, ns)
         training_role = self._training_identity(name, project, facts, tags) if pipeline else None
         CostBudget(f"{name}-budget", CostBudgetArgs(
@@ -196,6 +214,10 @@ class ProjectTenant(pulumi.ComponentResource):
             ecr_repository_url=self.repository.url, monthly_budget_usd=project.monthly_budget_usd,
             s3_prefixes={role: pulumi.Output.concat("s3://", ref.name, "/", naming.project_prefix(project.name))
                          for role, ref in facts.buckets.items() if role in naming.PROJECT_BUCKET_ROLES},
+            tracking_secret=tracking_secret,
+            mlflow_artifact_uri=pulumi.Output.concat("s3://", facts.buckets["models"].name, "/",
+                                                     naming.project_prefix(project.name), "mlflow/")
+            if tracking_secret else "",
             pipeline_service_account=naming.project_pipeline_service_account(project.name) if pipeline else "",
             pipeline_role_arn=pipeline.role.arn if pipeline else "",
             training_role_arn=training_role.arn if training_role else "")
@@ -211,6 +233,20 @@ class ProjectTenant(pulumi.ComponentResource):
         k8s.core.v1.LimitRange(f"{name}-limits", metadata=meta("project-limits", self.ns_name),
                                spec=limit_range_spec(project), opts=inside)
         return ns
+
+    def _tracking_login(self, name: str, project: ProjectConfig, facts: PlatformFacts, ns: pulumi.Resource) -> str:
+        """The project's MLflow user (its slug) and password, as the variables the MLflow client reads, in the
+        project's namespace only. Returns the Secret's name ('' when tracking is off)."""
+        password = facts.tracking_credentials.get(project.name)
+        if password is None or "models" not in facts.buckets:
+            return ""
+        login = {"MLFLOW_TRACKING_URI": facts.tracking_url, "MLFLOW_TRACKING_USERNAME": project.name,
+                 "MLFLOW_TRACKING_PASSWORD": password}
+        k8s.core.v1.Secret(f"{name}-tracking-login", metadata=meta(TRACKING_SECRET, self.ns_name,
+                                                                     {PROJECT_LABEL: project.name}),
+                           type="Opaque", string_data={k: pulumi.Output.secret(v) for k, v in login.items()},
+                           opts=k8s_opts(self, facts.provider, [ns]))
+        return TRACKING_SECRET
 
     def _workload_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
                            tags: dict[str, str], ns: pulumi.Resource) -> aws.iam.Role:
@@ -228,7 +264,7 @@ class ProjectTenant(pulumi.ComponentResource):
                      tags: dict[str, str]) -> aws.iam.Role:
         """Pushes images and deploys: trusted on the project's branches and deployment environments only."""
         trust = iam.github_actions_trust(facts.github_oidc_provider_arn, project.github_repo, project.branches,
-                                         [facts.env_name])
+                                         [facts.env_name], pin_workflows=facts.github.manage)
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI)
         # with pipelines, CI also deploys the WorkflowTemplate and submits runs: the namespaced submitter group
         groups = [naming.project_pipeline_submitters(project.name)] if facts.pipelines_cooldown_minutes else []
@@ -265,7 +301,8 @@ class ProjectTenant(pulumi.ComponentResource):
     def _ci_preview_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
                              tags: dict[str, str]) -> aws.iam.Role:
         """`pulumi preview` on pull requests: read-only, so opening a pull request cannot deploy."""
-        trust = iam.github_pull_request_trust(facts.github_oidc_provider_arn, project.github_repo)
+        trust = iam.github_pull_request_trust(facts.github_oidc_provider_arn, project.github_repo,
+                                              pin_workflows=facts.github.manage)
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI_PREVIEW)
         return github_actions_role(f"{name}-ci-preview", role_name, trust,
                                    ci_preview_policy(facts, self.repository.arn), PREVIEW_ACCESS,

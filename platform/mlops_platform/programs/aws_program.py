@@ -20,7 +20,7 @@ from mlops_platform.aws.nodepools import NodePools, NodePoolsArgs
 from mlops_platform.config import PlatformConfig
 from mlops_platform.core import naming
 from mlops_platform.core.layers import Layer
-from mlops_platform.programs.common import aws_provider, provider_opts
+from mlops_platform.programs.common import aws_provider, mirror_repositories, provider_opts
 
 
 def deployer_principals(cfg: PlatformConfig) -> list[str]:
@@ -60,7 +60,7 @@ def _storage(cfg: PlatformConfig, keys: PlatformKeys,
     repos = {r: Repository(f"{name}-ecr-{r.replace('/', '-')}", RepositoryArgs(
         repository=naming.ecr_repository(cfg.cluster_name, r), kms_key_arn=keys.arns["ecr"], tags=tags,
         untagged_days=cfg.registry.untagged_expiry_days,
-        protect=cfg.is_prod), opts) for r in cfg.registry.repositories}
+        protect=cfg.is_prod), opts) for r in [*cfg.registry.repositories, *mirror_repositories(cfg)]}
     return store, repos
 
 
@@ -70,14 +70,15 @@ def _compute(cfg: PlatformConfig, network: Network, keys: PlatformKeys,
     cluster = Cluster(f"{name}-cluster", ClusterArgs(
         config=cfg.cluster, cluster_name=cfg.cluster_name, subnet_ids=network.private_subnet_ids,
         secrets_key_arn=keys.arns["eks"], logs_key_arn=keys.arns["logs"],
-        deletion_protection=cfg.deletion_protection, tags=tags), opts)
+        deletion_protection=cfg.deletion_protection, tags=tags, upgrade_policy=cfg.upgrade_policy), opts)
     pools = NodePools(f"{name}-nodes", NodePoolsArgs(
         cluster_name=cluster.cluster.name, cluster_name_plain=cfg.cluster_name, subnet_ids=network.private_subnet_ids,
         system=cfg.node_pools.system, gpu=list(cfg.node_pools.gpu), ebs_key_arn=keys.arns["ebs"], tags=tags,
-        depends_on=list(cluster.pre_node_addons)), opts)
+        k8s_version=cfg.cluster.version, depends_on=list(cluster.pre_node_addons)), opts)
     ClusterAddons(f"{name}-cluster-addons", ClusterAddonsArgs(
-        cluster_name=cluster.cluster.name, oidc_provider_arn=cluster.oidc_provider.arn,
-        oidc_issuer_host=cluster.oidc_issuer_host, ebs_key_arn=keys.arns["ebs"], nodes=[pools.system], tags=tags,
+        cluster_name=cluster.cluster.name, k8s_version=cfg.cluster.version,
+        oidc_provider_arn=cluster.oidc_provider.arn, oidc_issuer_host=cluster.oidc_issuer_host,
+        ebs_key_arn=keys.arns["ebs"], nodes=[pools.system], tags=tags,
         moved_from=MovedFrom(parent=cluster, prefix=f"{name}-cluster")), opts)
     return cluster, pools
 
@@ -91,7 +92,7 @@ def build_aws_layer(cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> AwsLay
         env_name=name, account_id=env.account_id, region=env.region, tags=tags, protect=cfg.deletion_protection,
         role_dependencies=(account.autoscaling_role,) if account.autoscaling_role else ()), opts)
     network = Network(f"{name}-network", NetworkArgs(
-        config=cfg.network, region=env.region, cluster_name=cfg.cluster_name, tags=tags,
+        config=cfg.network, region=env.region, cluster_name=cfg.cluster_name, tags=tags, account_id=env.account_id,
         flow_log_key_arn=keys.arns["logs"]), opts)
     store, repos = _storage(cfg, keys, opts)
     cluster, pools = _compute(cfg, network, keys, opts)

@@ -13,6 +13,7 @@ from mlops_platform.aws.keys import KEY_PURPOSES
 from mlops_platform.aws.layer_outputs import AwsLayer, aws_layer_from
 from mlops_platform.config import PlatformConfig, load_from_pulumi_config
 from mlops_platform.core.layers import Layer, reference_name
+from mlops_platform.core.versions import MIRRORED_IMAGES
 
 
 def current_config() -> PlatformConfig:
@@ -45,4 +46,9 @@ def read_aws_layer(cfg: PlatformConfig) -> AwsLayer:
     ref, name = reference(cfg, Layer.AWS)
     buckets = [LOG_BUCKET_ROLE, *(b.value for b in cfg.artifacts.buckets)]
     return aws_layer_from(ref, name, bucket_roles=buckets, key_roles=list(KEY_PURPOSES),
-                          repositories=list(cfg.registry.repositories))
+                          repositories=[*cfg.registry.repositories, *mirror_repositories(cfg)])
+
+
+def mirror_repositories(cfg: PlatformConfig) -> list[str]:
+    """Platform ECR repositories for the upstream images the in-cluster layer runs (versions.MIRRORED_IMAGES)."""
+    return [MIRRORED_IMAGES["mlflow"].repository] if cfg.component_enabled(cfg.tracking) else []

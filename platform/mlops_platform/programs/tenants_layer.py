@@ -4,19 +4,35 @@ this layer only."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
-from mlops_platform.aws.layer_outputs import AwsLayer
+from mlops_platform.aws.layer_outputs import AwsLayer, output_field
 from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.config.sections import ProjectConfig
 from mlops_platform.k8s.tenancy import PlatformFacts, ProjectTenant, ProjectTenantArgs, TenantOutputs
 from mlops_platform.programs.cluster_layer import cluster_provider, peers, retrain_cooldown
 
 
-def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any) -> PlatformFacts:
+def tracking_logins(cfg: PlatformConfig, cluster_layer: pulumi.Output[Any] | None) -> dict[str, pulumi.Output[str]]:
+    """Each project's MLflow password from the cluster layer's secret `tracking_logins` output (by physical name)."""
+    if cluster_layer is None or not cfg.component_enabled(cfg.tracking):
+        return {}
+    logins = output_field(cluster_layer, "tracking_logins")
+    return {physical_name(p): pulumi.Output.secret(logins.apply(_login_of(physical_name(p)))) for p in cfg.projects}
+
+
+def _login_of(user: str) -> Callable[[Any], str]:
+    def pick(logins: Any) -> str:
+        return str((logins or {})[user])
+    return pick
+
+
+def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any,
+                   cluster_layer: pulumi.Output[Any] | None = None) -> PlatformFacts:
     return PlatformFacts(
         env_name=cfg.environment.name, cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version,
         tags=cfg.base_tags, cluster_arn=aws_layer.cluster_arn, eks_cluster_name=aws_layer.cluster_name,
@@ -25,7 +41,9 @@ def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any) -> P
         s3_key_arn=aws_layer.kms_key_arns["s3"], ecr_key_arn=aws_layer.kms_key_arns["ecr"],
         untagged_expiry_days=cfg.registry.untagged_expiry_days,
         budget_thresholds_pct=tuple(cfg.budget.alert_thresholds_pct), protect=cfg.is_prod, provider=provider,
-        peers=peers(cfg), pipelines_cooldown_minutes=retrain_cooldown(cfg))
+        peers=peers(cfg), github=cfg.github, tracking_credentials=tracking_logins(cfg, cluster_layer),
+        tracking_url=output_field(cluster_layer, "mlflow_url") if cluster_layer is not None else "",
+        pipelines_cooldown_minutes=retrain_cooldown(cfg))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,6 +54,9 @@ class TenantsLayerArgs:
     """The environment's validated stack configuration: its projects. Required."""
     aws_layer: AwsLayer
     """The `aws` layer read back through its stack: cluster, OIDC providers, buckets, keys. Required."""
+    cluster_layer: pulumi.Output[Any] | None = None
+    """The `cluster` layer's validated outputs (`contract.ClusterLayerOutputs`): the MLflow URL and each
+    project's MLflow login. Default: none (no tracking logins)."""
 
 
 class TenantsLayer(pulumi.ComponentResource):
@@ -47,7 +68,7 @@ class TenantsLayer(pulumi.ComponentResource):
         super().__init__("mlops:k8s:TenantsLayer", name, None, opts)
         cfg = args.config
         provider = cluster_provider(name, args.aws_layer, cfg.environment.region, self)
-        facts = platform_facts(cfg, args.aws_layer, provider)
+        facts = platform_facts(cfg, args.aws_layer, provider, args.cluster_layer)
         self.projects = {p.name: self._tenant(name, p, facts) for p in cfg.projects}
         self.register_outputs({"projects": list(self.projects)})
 

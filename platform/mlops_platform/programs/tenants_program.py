@@ -44,7 +44,8 @@ def platform_exports(cfg: PlatformConfig, aws_layer: AwsLayer, cluster: pulumi.O
     }
     values |= {k: getattr(aws_layer, k) for k in ("vpc_id", "private_subnet_ids", "cluster_name", "cluster_endpoint",
                                                   "cluster_ca_data", "oidc_issuer_url", "oidc_provider_arn")}
-    values |= {k: output_field(cluster, k) for k in contract.ClusterLayerOutputs.model_fields}
+    values |= {k: output_field(cluster, k) for k in contract.ClusterLayerOutputs.model_fields
+               if k not in contract.CLUSTER_LAYER_PRIVATE}
     return values
 
 
@@ -52,7 +53,8 @@ def main(cfg: PlatformConfig) -> None:
     aws_layer = read_aws_layer(cfg)
     ref, name = reference(cfg, Layer.CLUSTER)
     cluster = cluster_layer_from(ref, name)
-    tenants = TenantsLayer(f"{cfg.environment.name}-tenants", TenantsLayerArgs(config=cfg, aws_layer=aws_layer),
+    tenants = TenantsLayer(f"{cfg.environment.name}-tenants", TenantsLayerArgs(config=cfg, aws_layer=aws_layer,
+                                                                              cluster_layer=cluster),
                            provider_opts(aws_provider(cfg, Layer.TENANTS)))
     for key, value in platform_exports(cfg, aws_layer, cluster, tenants.projects).items():
         pulumi.export(key, value)

@@ -24,10 +24,12 @@ from policy_cases import (
     rds,
     s3,
     tags,
+    trust,
 )
 from policy_cases._base import DEFERRED, PASSES, VIOLATES, Case, Failing
 
-MODULES = (budgets, ecr, eks, github_oidc, gpu, iam, irsa, k8s, k8s_stack, kms, logs, nodes, pipelines, rds, s3, tags)
+MODULES = (budgets, ecr, eks, github_oidc, gpu, iam, irsa, k8s, k8s_stack, kms, logs, nodes, pipelines, rds, s3, tags,
+           trust)
 CASES: dict[str, Case] = {name: case for module in MODULES for name, case in module.CASES.items()}
 
 __all__ = ["CASES", "DEFERRED", "PASSES", "VIOLATES", "Case", "Failing"]
