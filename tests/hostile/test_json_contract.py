@@ -63,6 +63,11 @@ CASES: dict[str, list[tuple[str, Case, int, str]]] = {
              ("bad-prices", lambda t: ["cost", "dev", "--prices", "free"], 2, "usage")],
     "fleet check": [("not-projects", lambda t: ["fleet", "check", str(t / "a"), str(t / "b")], 6, "template")],
     "policy list": [("bad-option", lambda t: ["policy", "list", "--bogus"], 2, "usage")],
+    "upgrade": [("unknown-env", lambda t: ["upgrade", "nope", "--to", "1.35"], 2, "usage"),
+                ("malformed-target", lambda t: ["upgrade", "dev", "--to", "1.3x"], 2, "usage"),
+                ("no-target", lambda t: ["upgrade", "dev"], 2, "usage"),
+                ("downgrade", lambda t: ["upgrade", "dev", "--to", "1.34"], 1, "upgrade_refused"),
+                ("skipped-minor", lambda t: ["upgrade", "dev", "--to", "1.37"], 1, "upgrade_refused")],
 }
 ALL = [pytest.param(argv, code, kind, id=f"{command}:{name}")
        for command, cases in CASES.items() for name, argv, code, kind in cases]

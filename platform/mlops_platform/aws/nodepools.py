@@ -18,10 +18,17 @@ from mlops_platform.config.rules import pool_gpu_type, pool_max_gpus_per_node
 from mlops_platform.config.sections import Capacity, GpuPoolConfig, PoolConfig, SystemPoolConfig
 from mlops_platform.core import contract
 from mlops_platform.core.iam import service_trust, to_json
+from mlops_platform.core.versions import node_release_version
 
-NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy",
+#: The node role's managed policies. Not AmazonEKS_CNI_Policy: the VPC CNI has its own IRSA role
+#: (aws.cluster), so pods that reach the instance profile cannot manage ENIs and IPs.
+NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly",
                  "AmazonSSMManagedInstanceCore")  # SSM Session Manager replaces SSH
 CAPACITY = {Capacity.ON_DEMAND: "ON_DEMAND", Capacity.SPOT: "SPOT"}
+#: cluster-autoscaler's AWS GPU label (cloudprovider/aws/aws_cloud_provider.go `GPULabel`; README "Special
+#: note on GPU instances"): with it on the node and in the node-template tags, the autoscaler treats a GPU
+#: node whose device plugin has not yet advertised `nvidia.com/gpu` as not ready instead of scaling out again.
+ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,7 @@ def pool_spec(pool: PoolConfig) -> PoolSpec:
     if isinstance(pool, GpuPoolConfig):
         gpu_type = pool_gpu_type(pool)
         labels[contract.GPU_TYPE_LABEL] = gpu_type.value if gpu_type else "unknown"
+        labels[ACCELERATOR_LABEL] = f"nvidia-{labels[contract.GPU_TYPE_LABEL]}"
         labels["nvidia.com/gpu.present"] = "true"
         taints.append((contract.GPU_TAINT_KEY, contract.GPU_TAINT_VALUE, "NO_SCHEDULE"))
         gpus = pool_max_gpus_per_node(pool)
@@ -68,6 +76,18 @@ def autoscaler_tags(cluster_name: str, spec: PoolSpec) -> dict[str, str]:
     return tags
 
 
+#: Tags nodes (instances, volumes, interfaces) get through the launch template: only ones that never change.
+#: Any launch-template change is a new version, and a new version rolls every node of the group
+#: (https://docs.aws.amazon.com/eks/latest/userguide/managed-node-update-behavior.html); cost tags
+#: (owner, cost-center, team) stay on the node group, launch template and Auto Scaling group instead.
+STABLE_NODE_TAG_KEYS = ("environment", "managed-by")
+
+
+def node_tags(tags: dict[str, str], spec: PoolSpec) -> dict[str, str]:
+    stable = {k: v for k, v in tags.items() if k in STABLE_NODE_TAG_KEYS}
+    return {**stable, "mlops.io/pool": spec.name}
+
+
 @dataclass(frozen=True, kw_only=True)
 class NodePoolsArgs:
     """Arguments of `NodePools`."""
@@ -86,6 +106,9 @@ class NodePoolsArgs:
     """Key of the nodes' encrypted gp3 root volumes. Required."""
     tags: dict[str, str]
     """Tags of every pool resource. Required."""
+    k8s_version: str
+    """Kubernetes minor of the node groups, the control plane's (`mlplat upgrade` moves both in order); selects
+    the pinned AMI release of the version matrix. Required."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
     """What node groups wait for (the add-ons nodes need to join: VPC CNI, kube-proxy). Default: nothing."""
 
@@ -117,13 +140,15 @@ class NodePools(pulumi.ComponentResource):
                          f"{self._args.cluster_name_plain}-{spec.name}")
         return aws.ec2.LaunchTemplate(
             f"{self._name}-{spec.name}-lt", update_default_version=True,
+            name_prefix=f"{self._args.cluster_name_plain}-{spec.name}-",
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                 http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1),
             block_device_mappings=[aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
                 device_name="/dev/xvda", ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
                     volume_size=spec.disk_size_gib, volume_type="gp3", iops=3000, throughput=125, encrypted="true",
                     kms_key_id=self._args.ebs_key_arn, delete_on_termination="true"))],
-            tag_specifications=[aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags)
+            tag_specifications=[aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind,
+                                                                           tags=node_tags(self._args.tags, spec))
                                 for kind in ("instance", "volume", "network-interface")],
             tags=tags, opts=child_opts(self))
 
@@ -131,9 +156,14 @@ class NodePools(pulumi.ComponentResource):
         lt = self._launch_template(spec)
         ca_tags = autoscaler_tags(self._args.cluster_name_plain, spec)
         group = aws.eks.NodeGroup(
-            f"{self._name}-{spec.name}", cluster_name=self._args.cluster_name, node_group_name=spec.name,
+            # A name prefix, so a replacement (instance types, capacity, AMI type, disk) is created before the
+            # old group is deleted; a fixed name would collide (node group names are unique per cluster).
+            f"{self._name}-{spec.name}", cluster_name=self._args.cluster_name, node_group_name_prefix=f"{spec.name}-",
             node_role_arn=self.node_role.arn, subnet_ids=self._args.subnet_ids, ami_type=spec.ami_type,
             capacity_type=spec.capacity_type, instance_types=spec.instance_types, labels=spec.labels,
+            # Pinned from the version matrix: a new AMI release rolls nodes only in a reviewed commit.
+            version=self._args.k8s_version,
+            release_version=node_release_version(self._args.k8s_version, spec.ami_type),
             taints=[aws.eks.NodeGroupTaintArgs(key=k, value=v, effect=e) for k, v, e in spec.taints],
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(min_size=spec.min_size, desired_size=spec.desired_size,
                                                               max_size=spec.max_size),

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml import YAML
+
 from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
 
 #: Largest file read (1 MiB). Shipped stack files are ~2 KB; parsing 1 MiB of YAML takes about a second,
@@ -94,8 +96,6 @@ def load_yaml(text: str, path: Path | str, what: str, typ: str = "safe") -> Any:
     """Parse YAML (`typ` "safe" or "rt" for line numbers), refusing documents that expand too far.
 
     YAML syntax errors propagate (callers report them in their own terms)."""
-    from ruamel.yaml import YAML
-
     if flow_depth(text) > MAX_DEPTH:
         raise content_error(path, f"{what} nests more than {MAX_DEPTH} levels of [ ] / {{ }}", "flatten the document")
     try:

@@ -146,6 +146,7 @@ def run(entry_dir: Path, project: str, stack: str, config: Mapping[str, Any], ct
                           f"{exc}") from exc
     finally:
         loop.close()
+        monitor.close_thread_loops()
         settings.ROOT.set(None)
     return Plan.from_monitor(stack, monitor)
 

@@ -22,6 +22,7 @@ from mlops_platform.k8s.dashboards import platform_dashboards
 from mlops_platform.k8s.manifests import irsa_annotation, meta
 from mlops_platform.k8s.netpol import MONITORING_NAMESPACE
 from mlops_platform.k8s.provider import k8s_opts
+from mlops_platform.k8s.storage import STORAGE_CLASS
 
 RELEASE = "kube-prometheus-stack"
 FULLNAME = "kps"  # short resource names: kps-prometheus, kps-alertmanager
@@ -29,6 +30,10 @@ PROMETHEUS_URL = f"http://{FULLNAME}-prometheus.{MONITORING_NAMESPACE}.svc.clust
 ALERTMANAGER_SA = "alertmanager"
 GRAFANA_SECRET = "grafana-admin"
 SLACK_SECRET = "alertmanager-slack"
+#: Host-level agents (node-exporter: host network, host PID, host paths) run here, the only privileged
+#: namespace of monitoring, so Grafana, Prometheus and Alertmanager stay under `baseline` admission.
+NODE_AGENTS_NAMESPACE = "node-agents"
+NODE_EXPORTER_PORT = 9100
 DASHBOARD_LABEL = {"grafana_dashboard": "1"}
 #: Label every platform-provisioned monitoring object carries.
 PLATFORM_LABELS = {"app.kubernetes.io/part-of": "mlops-platform"}
@@ -64,6 +69,11 @@ class MonitoringArgs:
     """Also send alerts to this Slack webhook (pass a secret). Default: none."""
     gpu_namespace: str | None = None
     """Where the DCGM exporter runs, for GPU dashboards and alerts. Default: none (GPU enablement off)."""
+    storage_class: str = STORAGE_CLASS
+    """StorageClass every claim names (Prometheus, Alertmanager, Grafana). Default: the platform's
+    encrypted `gp3-encrypted`."""
+    depends_on: tuple[pulumi.Resource, ...] = ()
+    """What the stack release waits for: the StorageClass its claims need. Default: nothing."""
 
 
 def alertmanager_config(topic_arn: Any, region: str, slack: bool) -> dict[str, Any]:
@@ -80,29 +90,54 @@ def alertmanager_config(topic_arn: Any, region: str, slack: bool) -> dict[str, A
             "receivers": [receiver, {"name": "null"}]}
 
 
+#: Control-plane components EKS runs out of reach of in-cluster scrapes: their ServiceMonitors would find
+#: no endpoints and KubeControllerManagerDown / KubeSchedulerDown / etcd alerts would fire forever
+#: (kube-prometheus-stack 72.6.2 values.yaml enables all three by default).
+EKS_HIDDEN_CONTROL_PLANE = ("kubeControllerManager", "kubeScheduler", "kubeEtcd")
+
+
+def claim(storage_class: str, gib: int) -> dict[str, Any]:
+    """A volumeClaimTemplate (Prometheus operator StorageSpec) on the platform's class."""
+    return {"volumeClaimTemplate": {"spec": {"storageClassName": storage_class, "accessModes": ["ReadWriteOnce"],
+                                             "resources": {"requests": {"storage": f"{gib}Gi"}}}}}
+
+
+def grafana_values(storage_class: str) -> dict[str, Any]:
+    return {
+        "enabled": True, "admin": {"existingSecret": GRAFANA_SECRET, "userKey": "admin-user",
+                                   "passwordKey": "admin-password"},
+        "service": {"type": "ClusterIP"},
+        # dashboards, users and annotations survive a pod restart; Recreate so a rollout never waits on
+        # the ReadWriteOnce volume still attached to the old pod
+        "persistence": {"enabled": True, "storageClassName": storage_class, "size": "10Gi"},
+        "deploymentStrategy": {"type": "Recreate"},
+        "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
+                                   "searchNamespace": MONITORING_NAMESPACE}}}
+
+
 def stack_values(args: MonitoringArgs, topic_arn: Any) -> dict[str, Any]:
     slack = args.slack_webhook_url is not None
     every_namespace = {"ruleSelectorNilUsesHelmValues": False, "serviceMonitorSelectorNilUsesHelmValues": False,
                        "podMonitorSelectorNilUsesHelmValues": False, "ruleNamespaceSelector": {},
                        "serviceMonitorNamespaceSelector": {}, "podMonitorNamespaceSelector": {}}
-    volume = {"volumeClaimTemplate": {"spec": {"accessModes": ["ReadWriteOnce"],
-                                               "resources": {"requests": {"storage": f"{args.storage_gib}Gi"}}}}}
     return {
         "fullnameOverride": FULLNAME,
+        **{component: {"enabled": False} for component in EKS_HIDDEN_CONTROL_PLANE},
+        # kube-prometheus-stack's node-exporter subchart honours namespaceOverride (prometheus-node-exporter
+        # chart, templates/_helpers.tpl "prometheus-node-exporter.namespace")
+        "prometheus-node-exporter": {"namespaceOverride": NODE_AGENTS_NAMESPACE},
         "alertmanager": {
             "enabled": True, "config": alertmanager_config(topic_arn, args.region, slack),
             "serviceAccount": {"create": True, "name": ALERTMANAGER_SA},
-            "alertmanagerSpec": {"retention": "120h", "secrets": [SLACK_SECRET] if slack else []}},
+            # silences and notification state survive a restart
+            "alertmanagerSpec": {"retention": "120h", "secrets": [SLACK_SECRET] if slack else [],
+                                 "storage": claim(args.storage_class, 2)}},
         "prometheus": {"prometheusSpec": {
             **every_namespace, "retention": args.retention,
             # keep 10% headroom so a full volume never stops ingestion
-            "retentionSize": f"{int(args.storage_gib * 0.9)}GB", "storageSpec": volume}},
-        "grafana": {
-            "enabled": True, "admin": {"existingSecret": GRAFANA_SECRET, "userKey": "admin-user",
-                                       "passwordKey": "admin-password"},
-            "service": {"type": "ClusterIP"},
-            "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
-                                       "searchNamespace": MONITORING_NAMESPACE}}},
+            "retentionSize": f"{int(args.storage_gib * 0.9)}GB",
+            "storageSpec": claim(args.storage_class, args.storage_gib)}},
+        "grafana": grafana_values(args.storage_class),
     }
 
 
@@ -119,16 +154,18 @@ class Monitoring(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:k8s:Monitoring", name, None, opts)
-        ns = namespace(f"{name}-ns", MONITORING_NAMESPACE, "privileged", args.k8s_version,
-                       k8s_opts(self, args.provider),  # node-exporter needs host network and PID namespaces
-                       open_ports=(10250,))  # prometheus-operator admission webhook
+        # baseline: no host namespaces or privileged containers; node-exporter lives in NODE_AGENTS_NAMESPACE
+        ns = namespace(f"{name}-ns", MONITORING_NAMESPACE, "baseline", args.k8s_version,
+                       k8s_opts(self, args.provider), open_ports=(10250,))  # prometheus-operator admission webhook
+        agents = namespace(f"{name}-node-agents-ns", NODE_AGENTS_NAMESPACE, "privileged", args.k8s_version,
+                           k8s_opts(self, args.provider), open_ports=(NODE_EXPORTER_PORT,))
         inside = k8s_opts(self, args.provider, [ns])
         self.alerts_topic = self._alert_topic(name, args)
         secrets = self._secrets(name, args, inside)
         values = stack_values(args, self.alerts_topic.arn)
         values["alertmanager"]["serviceAccount"]["annotations"] = irsa_annotation(self._alertmanager_role(name, args))
         self.release = helm_release(f"{name}-stack", "kube-prometheus-stack", RELEASE, MONITORING_NAMESPACE,
-                                    values, k8s_opts(self, args.provider, [ns, *secrets]))
+                                    values, k8s_opts(self, args.provider, [ns, agents, *secrets, *args.depends_on]))
         after_crds = k8s_opts(self, args.provider, [self.release])
         self._rules(name, args, after_crds)
         self._service_monitors(name, args, after_crds)

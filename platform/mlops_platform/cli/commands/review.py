@@ -16,6 +16,7 @@ from mlops_platform.cli.commands import fail_after_output
 from mlops_platform.config import repo_root
 from mlops_platform.core.errors import PolicyViolationError, UsageError
 from mlops_platform.core.files import write_text_atomic
+from mlops_platform.core.layers import Layer
 from mlops_platform.policy.config import PRESETS
 from mlops_platform.policy.report import Report
 from mlops_platform.policy.report_formats import Format, render
@@ -23,7 +24,7 @@ from mlops_platform.workflows.review import Subject, environment, plan_file, pro
 
 
 def _subject(env: str | None, program_dir: Path | None, plan: Path | None, stack: str | None,
-             config_file: Path | None, tier: str | None) -> Subject:
+             config_file: Path | None, tier: str | None, layer: Layer | None = None) -> Subject:
     given = [name for name, v in (("ENV", env), ("--program", program_dir), ("--plan", plan)) if v is not None]
     if len(given) != 1:
         raise UsageError("review exactly one of ENV, --program DIR or --plan FILE"
@@ -32,10 +33,12 @@ def _subject(env: str | None, program_dir: Path | None, plan: Path | None, stack
         raise UsageError(f"--tier {tier!r}: use one of {', '.join(PRESETS)}")
     if (stack or config_file) and program_dir is None:
         raise UsageError("--stack and --config-file apply to --program only")
+    if layer is not None and env is None:
+        raise UsageError("--layer applies to an environment (ENV) only")
     if env is not None:
         if tier is not None:
             raise UsageError("--tier applies to --program/--plan; an environment is judged by its own tier")
-        return environment(env)
+        return environment(env, layer)
     if program_dir is not None:
         return program(program_dir, stack, config_file, tier)
     assert plan is not None
@@ -72,10 +75,12 @@ def review_command(
                                        "settings) instead of the tier preset."),
     tier: str = typer.Option(None, "--tier", help="Preset for --program/--plan: dev | staging | prod (default: "
                              "the tier of the platform environment a program references, else prod)."),
+    layer: Layer = typer.Option(None, "--layer", help="Review one layer stack of ENV: aws | cluster | tenants "
+                                "(default: all)."),
 ) -> None:
     """Review infrastructure against the policy pack, as `pulumi preview --policy-pack` would."""
     root = Path(os.environ.get("MLPLAT_ROOT") or repo_root())
-    subject = _subject(env, program_dir, plan, stack, config_file, tier)
+    subject = _subject(env, program_dir, plan, stack, config_file, tier, layer)
     report = review(subject, resolve_waivers(waivers, root), policy_config)
     _emit(report, fmt, output, root)
     if not report.passed:
