@@ -21,7 +21,7 @@ def tracking_logins(cfg: PlatformConfig, cluster_layer: pulumi.Output[Any] | Non
     if cluster_layer is None or not cfg.component_enabled(cfg.tracking):
         return {}
     logins = output_field(cluster_layer, "tracking_logins")
-    return {physical_name(p): pulumi.Output.secret(logins.apply(lambda d, n=physical_name(p): str((d or {})[n])))
+    return {physical_name(p): pulumi.Output.secret(output_field(logins, physical_name(p)).apply(str))
             for p in cfg.projects}
 
 
