@@ -107,6 +107,6 @@ def test_infra_has_one_stack_per_environment(generated: Path) -> None:
         assert config[f"{answers['project_slug']}:platformStack"] == f"{answers['platform_stack']}/{env}"
     main = (generated / "infra" / "__main__.py").read_text()
     assert f'mode=ServingMode("{answers["serving_mode"]}")' in main and f"gpus={answers['gpu_count']},\n" in main
-    pin = (generated / "infra" / "requirements.txt").read_text()
+    pin = (generated / "infra" / "pyproject.toml").read_text()
     # rendered from a work tree (no release tag on it): the exact template commit, never a made-up tag
-    assert re.search(r"^mlops-platform @ git\+https://github\.com/\S+\.git@[0-9a-f]{40}$", pin, flags=re.M)
+    assert re.search(r'^    "mlops-platform @ git\+https://github\.com/\S+\.git@[0-9a-f]{40}",$', pin, flags=re.M)

@@ -15,7 +15,8 @@ from packaging.version import Version
 from .support import BASE_ANSWERS, ROOT
 
 pytestmark = pytest.mark.xdist_group("template-update")
-PIN = re.compile(r"^mlops-platform @ git\+https://github\.com/\S+\.git@(\S+)$", re.M)
+PIN = re.compile(r'(?:"mlops-platform @ git\+https://github\.com/\S+\.git@|^  PLATFORM_REF: )(\w+)"?,?(?:  # (\S+))?$',
+                 re.M)
 
 
 @pytest.mark.parametrize(("recorded", "behind"), [
@@ -33,13 +34,12 @@ def test_recorded_commit_against_the_head(recorded: str, same: bool) -> None:
     assert same_commit(recorded, "abc1234" + "0" * 33) is same
 
 
-def _pins(project: Path) -> set[str]:
-    """Every platform ref the project names: infra/requirements.txt and the CD workflows."""
-    refs = set(PIN.findall((project / "infra" / "requirements.txt").read_text()))
-    for name in ("cd.yml", "deploy.yml"):
-        refs |= set(re.findall(r"^  PLATFORM_REF: (\S+)$", (project / ".github" / "workflows" / name).read_text(),
-                               flags=re.M))
-    return refs
+def _pins(project: Path) -> set[tuple[str, str]]:
+    """(commit, release tag noted next to it or "") of every platform pin the project names: infra/pyproject.toml,
+    the CD workflows' PLATFORM_REF and ci.yml's template job."""
+    texts = [(project / "infra" / "pyproject.toml").read_text()]
+    texts += [(project / ".github" / "workflows" / name).read_text() for name in ("cd.yml", "deploy.yml", "ci.yml")]
+    return {pin for text in texts for pin in PIN.findall(text)}
 
 
 def _untagged_template(root: Path) -> Path:
@@ -61,20 +61,21 @@ def _generate(template: Path, dest: Path, ref: str | None = None) -> Path:
 
 def test_a_release_is_pinned_by_its_tag_which_exists(template_repo: Path, tmp_path: Path) -> None:
     project = _generate(template_repo, tmp_path / "p", "v1.0.0")
-    assert _pins(project) == {"v1.0.0"}
-    assert git("rev-parse", "--verify", "v1.0.0^{commit}", cwd=template_repo)
+    # the tag's commit (a moved tag cannot change what deploys), the tag, which exists, noted next to it
+    assert _pins(project) == {(git("rev-parse", "--verify", "v1.0.0^{commit}", cwd=template_repo), "v1.0.0")}
 
 
 def test_latest_release_by_default(template_repo: Path, tmp_path: Path) -> None:
     project = _generate(template_repo, tmp_path / "p")  # no ref: copier takes the latest tag
-    assert _pins(project) == {"v1.1.0"} and read_answers(project)["_commit"] == "v1.1.0"
+    assert _pins(project) == {(git("rev-parse", "v1.1.0^{commit}", cwd=template_repo), "v1.1.0")}
+    assert read_answers(project)["_commit"] == "v1.1.0"
 
 
 def test_without_tags_the_commit_is_pinned_and_fleet_compares_commits(tmp_path: Path) -> None:
     template = _untagged_template(tmp_path)
     project = _generate(template, tmp_path / "p", "HEAD")
     head = git("rev-parse", "HEAD", cwd=template)
-    assert _pins(project) == {head}  # a commit that exists, not a tag that does not
+    assert _pins(project) == {(head, "")}  # a commit that exists, not a tag that does not
     status = check_one(project)
     assert (status.latest, status.behind, status.error) == (head, False, "")
 
@@ -92,5 +93,5 @@ def test_a_commit_after_a_release_pins_the_commit_and_is_not_behind_that_release
     commit_all(template, "after the release")
     project = _generate(template, tmp_path / "p", "HEAD")
     assert read_answers(project)["_commit"].startswith("v1.1.0-1-g")
-    assert _pins(project) == {git("rev-parse", "HEAD", cwd=template)}
+    assert _pins(project) == {(git("rev-parse", "HEAD", cwd=template), "")}
     assert not check_one(project).behind

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -60,23 +61,45 @@ def test_no_pipe_to_shell_and_pulumi_comes_from_its_pinned_action(project: Path)
         assert "uses: pulumi/actions@" in _workflow_text(project, name)
 
 
+def _triggers(workflow: dict[str, Any]) -> set[str]:
+    # YAML 1.1 reads the `on:` key as True
+    on = workflow.get("on", workflow.get(True))
+    return {on} if isinstance(on, str) else set(on)
+
+
 def test_secrets_are_named_and_the_passphrase_reaches_only_the_deploy_step(project: Path) -> None:
     for name in WORKFLOWS:
         text = _workflow_text(project, name)
         assert "secrets: inherit" not in text, name
         top = YAML_SAFE.load(text)
         assert "PULUMI_CONFIG_PASSPHRASE" not in json.dumps(top.get("env", {})), f"{name}: workflow-wide"
-    cd = _jobs(project, "cd.yml")
-    assert "PASSPHRASE" not in json.dumps(cd["preview"]) and "PASSPHRASE" not in json.dumps(cd["image"])
-    for job, spec in cd.items():
-        if job.startswith("deploy-"):
-            assert spec["if"] == "github.event_name == 'push'"  # never on pull requests
-            assert spec["secrets"] == {"PULUMI_CONFIG_PASSPHRASE": "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"}
     steps = _jobs(project, "deploy.yml")["up"]["steps"]
     holders = [step.get("name", step.get("uses")) for step in steps if "PASSPHRASE" in json.dumps(step)]
     assert holders == ["pulumi up"]
-    for name in ("ci.yml", "continuous-training.yml"):
-        assert "PASSPHRASE" not in _workflow_text(project, name)
+
+
+def test_the_passphrase_is_an_environment_secret_no_pull_request_job_can_read(project: Path) -> None:
+    """Review item 6. Only jobs that run in a GitHub environment read the passphrase's value; pull-request runs
+    never get it. GitHub hands a reusable workflow only the secrets its caller names (an unnamed one resolves to
+    ""), and the called job that declares `environment:` gets the environment's value
+    (docs.github.com/actions/how-tos/reuse-automations/reuse-workflows, "Using inputs and secrets"): so cd.yml's
+    callers name it — the only jobs without `environment:` that mention it — and they run on pushes only, calling
+    deploy.yml, whose job runs in the environment. The README tells users it is an environment secret only."""
+    for name in WORKFLOWS:
+        workflow = YAML_SAFE.load(_workflow_text(project, name))
+        for job, spec in workflow["jobs"].items():
+            if "PASSPHRASE" not in json.dumps(spec) or "environment" in spec:
+                continue
+            assert name == "cd.yml" and spec["uses"] == "./.github/workflows/deploy.yml", f"{name}: {job}"
+            assert spec["if"] == "github.event_name == 'push'", f"{name}: {job} runs on pull requests"
+            assert spec["secrets"] == {"PULUMI_CONFIG_PASSPHRASE": "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"}
+            assert "PASSPHRASE" not in json.dumps({k: v for k, v in spec.items() if k != "secrets"})
+        if "pull_request" in _triggers(workflow) or "pull_request_target" in _triggers(workflow):
+            assert name == "cd.yml" or "PASSPHRASE" not in json.dumps(workflow), name
+    deploy = YAML_SAFE.load(_workflow_text(project, "deploy.yml"))
+    assert _triggers(deploy) == {"workflow_call"}  # reachable only through cd.yml's push-only callers
+    assert deploy["jobs"]["up"]["environment"] == {"name": "${{ inputs.environment }}"}
+    assert "environment secret only" in " ".join((project / "README.md").read_text().split())
 
 
 def test_continuous_training_uses_its_own_role_not_the_push_role(project: Path) -> None:
@@ -98,6 +121,41 @@ def test_image_bases_are_pinned_by_digest_and_install_the_hashed_lock(project: P
     assert "$(UV) sync --locked" in makefile and "--check" in makefile  # CI never rewrites the lock
     ci = _workflow_text(project, "ci.yml")
     assert "run: make venv" in ci
+
+
+def test_deploy_installs_infra_only_from_its_hashed_lock(project: Path) -> None:
+    """Review item 7: the jobs that hold AWS credentials (deploy, preview) install infra/ from infra/uv.lock
+    with `uv sync --locked` (uv.lock records every registry artifact's hash and git dependencies' commits;
+    --locked refuses a missing or stale lock), before they assume a role, and Pulumi runs the program in
+    that environment (toolchain uv) instead of pip-installing ranges of its own."""
+    for name, job in (("deploy.yml", "up"), ("cd.yml", "preview")):
+        steps = _jobs(project, name)[job]["steps"]
+        runs = [str(step.get("run", "")) for step in steps]
+        assert not any("pip install" in run for run in runs), f"{name}: {job}"
+        install = next(i for i, run in enumerate(runs) if "uv sync" in run)
+        assert runs[install].splitlines()[0] == "uv sync --locked --project infra", f"{name}: {job}"
+        role = next(i for i, step in enumerate(steps) if "role-to-assume" in step.get("with", {}))
+        assert install < role, f"{name}: {job} installs after it holds credentials"
+    pulumi = YAML_SAFE.load((project / "infra" / "Pulumi.yaml").read_text())
+    assert pulumi["runtime"]["options"] == {"toolchain": "uv"}
+    assert not (project / "infra" / "requirements.txt").exists()
+    assert "infra-lock:\n\t$(UV) lock --project infra" in (project / "Makefile").read_text()
+    dependabot = YAML_SAFE.load((project / ".github" / "dependabot.yml").read_text())
+    assert {"package-ecosystem": "uv", "directory": "/infra"}.items() <= next(
+        u for u in dependabot["updates"] if u["directory"] == "/infra").items()
+
+
+def test_the_platform_is_pinned_to_a_commit_wherever_it_runs(project: Path) -> None:
+    """Review item 7 and the `template` job hardening: infra/'s dependency, the policy pack checkout and the
+    `mlplat fleet check` tool all name the platform by a 40-hex commit, never a movable tag."""
+    dependencies = tomllib.loads((project / "infra" / "pyproject.toml").read_text())["project"]["dependencies"]
+    platform = [d for d in dependencies if d.startswith("mlops-platform @ ")]
+    assert len(platform) == 1 and re.fullmatch(r"mlops-platform @ git\+https://\S+\.git@[0-9a-f]{40}", platform[0])
+    commit = platform[0].rsplit("@", 1)[1]
+    for name in ("cd.yml", "deploy.yml"):
+        assert YAML_SAFE.load(_workflow_text(project, name))["env"]["PLATFORM_REF"] == commit, name
+    fleet = _jobs(project, "ci.yml")["template"]["steps"][-1]["run"]
+    assert '--from "mlops-platform @ git+https://github.com/' in fleet and f'.git@{commit}"' in fleet
 
 
 def test_gpu_preset_builds_on_the_cuda_runtime_and_locks_torch(project: Path) -> None:
