@@ -6,13 +6,16 @@ Exit codes: 0 no unwaived mandatory violation; 1 some remain (or a waiver is exp
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from mlops_platform.errors import PolicyViolationError, UsageError
+from mlops_platform.errors import ConfigError, MlplatError, PolicyViolationError, UsageError
 from mlops_platform.policy.config import PRESETS
 from mlops_platform.policy.render import Format, render
 from mlops_platform.policy.report import Report
@@ -20,21 +23,21 @@ from mlops_platform.policy.review import Subject, environment, plan_file, progra
 
 
 def _subject(env: str | None, program_dir: Path | None, plan: Path | None, stack: str | None,
-             config_file: Path | None, tier: str | None) -> Subject:
+             config_file: Path | None, tier: str | None, timeout: float | None = None) -> Subject:
     given = [name for name, v in (("ENV", env), ("--program", program_dir), ("--plan", plan)) if v is not None]
     if len(given) != 1:
         raise UsageError("review exactly one of ENV, --program DIR or --plan FILE"
                          + (f" (got {', '.join(given)})" if given else ""))
     if tier is not None and tier not in PRESETS:
         raise UsageError(f"--tier {tier!r}: use one of {', '.join(PRESETS)}")
-    if (stack or config_file) and program_dir is None:
-        raise UsageError("--stack and --config-file apply to --program only")
+    if (stack or config_file or timeout is not None) and program_dir is None:
+        raise UsageError("--stack, --config-file and --timeout apply to --program only")
     if env is not None:
         if tier is not None:
             raise UsageError("--tier applies to --program/--plan; an environment is judged by its own tier")
         return environment(env)
     if program_dir is not None:
-        return program(program_dir, stack, config_file, tier)
+        return program(program_dir, stack, config_file, tier, timeout)
     assert plan is not None
     return plan_file(plan, tier or "prod")
 
@@ -70,15 +73,40 @@ def review_command(
                                        "settings) instead of the tier preset."),
     tier: str = typer.Option(None, "--tier", help="Preset for --program/--plan: dev | staging | prod (default: "
                              "the tier of the platform environment a program references, else prod)."),
+    timeout: float = typer.Option(None, "--timeout", help="Seconds --program may run before it is stopped "
+                                  "(default 300). The program runs in a child process without network access, "
+                                  "with your file permissions."),
 ) -> None:
     """Review infrastructure against the policy pack, as `pulumi preview --policy-pack` would."""
     root = Path(os.environ.get("MLPLAT_ROOT") or _repo_root())
-    subject = _subject(env, program_dir, plan, stack, config_file, tier)
-    report = review(subject, resolve_waivers(waivers, root), policy_config)
+    try:
+        subject = _subject(env, program_dir, plan, stack, config_file, tier, timeout)
+        report = review(subject, resolve_waivers(waivers, root), policy_config)
+    except MlplatError as exc:
+        if fmt is not Format.JSON:
+            raise
+        _emit_error(exc, output)  # `--format json` stays JSON on failures too
+        raise typer.Exit(exc.exit_code) from None
     _emit(report, fmt, output, root)
     if not report.passed:
         raise PolicyViolationError(f"{len(report.blocking)} unwaived mandatory violation(s) in {report.stack!r}: "
                                    f"fix them or add reviewed waivers")
+
+
+def error_json(exc: MlplatError) -> dict[str, Any]:
+    """The CLI's JSON shape of an error: `{"error": {"code", "message", "issues"}}`."""
+    issues = [dataclasses.asdict(i) for i in exc.issues] if isinstance(exc, ConfigError) else []
+    return {"error": {"code": exc.exit_code, "message": exc.render(), "issues": issues}}
+
+
+def _emit_error(exc: MlplatError, output: Path | None) -> None:
+    text = json.dumps(error_json(exc), indent=2, default=str) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    typer.echo(f"error: {exc.render()}", err=True)
 
 
 def _repo_root() -> Path:

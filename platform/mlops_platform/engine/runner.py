@@ -14,6 +14,7 @@ import logging
 import os
 import runpy
 import sys
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from ruamel.yaml import YAML
 from mlops_platform.engine.computed import Ctx
 from mlops_platform.engine.plan import Plan
 from mlops_platform.engine.recorder import SECRET, PlatformMocks, RecordingMonitor
+from mlops_platform.engine.sandbox import where
 from mlops_platform.errors import EngineError, MlplatError, UsageError
 
 OutputsResolver = Callable[[str], Mapping[str, Any]]
@@ -129,12 +131,20 @@ def run(entry_dir: Path, project: str, stack: str, config: Mapping[str, Any], ct
         raise
     except pulumi.RunError as exc:
         raise EngineError(f"{entry}: the program failed: {exc}") from None
+    except SystemExit as exc:  # a plan cut short is not a plan: never a pass
+        raise EngineError(f"the program exited early with sys.exit({exc.code!r}) at {_where(exc, entry_dir)} "
+                          f"— fix: let {entry.name} run to its end") from None
     except Exception as exc:
-        raise EngineError(f"{entry}: the program raised {type(exc).__name__}: {exc}") from exc
+        raise EngineError(f"the program raised {type(exc).__name__}: {exc} at {_where(exc, entry_dir)} "
+                          f"— fix: the error is in the program, not the review") from exc
     finally:
         loop.close()
         settings.ROOT.set(None)
     return Plan.from_monitor(stack, monitor)
+
+
+def _where(exc: BaseException, entry_dir: Path) -> str:
+    return where(traceback.extract_tb(exc.__traceback__), entry_dir.resolve())
 
 
 def _run_entry(entry: Path) -> None:

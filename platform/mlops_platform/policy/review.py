@@ -85,24 +85,19 @@ def referenced_platform(references: Mapping[str, Mapping[str, Any]]) -> Platform
     return next(iter(platforms.values()), None)
 
 
-def program(directory: Path, stack: str | None, config_file: Path | None, tier: str | None) -> Subject:
-    """A Pulumi program; referencing a platform environment makes it a project stack on that environment.
-    `tier` None: the referenced environment's tier, else prod."""
-    from mlops_platform.engine import default_stack_outputs, run_program
+def program(directory: Path, stack: str | None, config_file: Path | None, tier: str | None,
+            timeout: float | None = None) -> Subject:
+    """A Pulumi program, planned in a guarded child process (`engine/isolated.py`); referencing a platform
+    environment makes it a project stack on that environment. `tier` None: the referenced environment's
+    tier, else prod. `timeout` None: the engine's default."""
+    from mlops_platform.engine.isolated import DEFAULT_TIMEOUT, run_program_isolated
 
     if not directory.is_dir():
         raise UsageError(f"{directory}: not a directory — fix: pass a Pulumi program directory to --program")
-    references: dict[str, Mapping[str, Any]] = {}
-
-    def resolve(name: str) -> Mapping[str, Any]:
-        references[name] = default_stack_outputs(name)
-        return references[name]
-
-    # resolved: the engine changes into the program directory while it runs
-    plan = run_program(directory.resolve(), stack=stack, config_file=config_file, stack_outputs=resolve).to_json()
-    platform = referenced_platform(references)
+    run = run_program_isolated(directory, stack, config_file, DEFAULT_TIMEOUT if timeout is None else timeout)
+    platform = referenced_platform(run.references)
     config = project_config(platform, tier) if platform is not None else preset(tier or "prod")
-    return Subject(plan, directory / "Pulumi.yaml", config)
+    return Subject(run.plan, directory / "Pulumi.yaml", config)
 
 
 def plan_file(path: Path, tier: str) -> Subject:
