@@ -43,16 +43,19 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_program_that_does_not_finish_is_an_engine_error(name: str) -> None:
     assert_engine_error(review("--program", str(PROGRAMS / name)), *CASES[name])
 
 
+@pytest.mark.slow
 def test_a_hung_program_is_stopped_at_the_timeout() -> None:
     result = review("--program", str(PROGRAMS / "hangs"), "--timeout", "3")
     assert_engine_error(result, "the program did not finish within 3 s and was stopped", "raise --timeout")
 
 
+@pytest.mark.slow
 def test_json_output_stays_json_on_an_engine_error() -> None:
     result = review("--program", str(PROGRAMS / "hard-exit"), "--format", "json")
     assert result.returncode == 4, result.stderr
