@@ -22,6 +22,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import mocks, settings
 from pulumi.runtime.config import set_all_config
+from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_in_stack
 from ruamel.yaml import YAML
 
@@ -147,5 +148,22 @@ def _where(exc: BaseException, entry_dir: Path) -> str:
     return where(traceback.extract_tb(exc.__traceback__), entry_dir.resolve())
 
 
-def _run_entry(entry: Path) -> None:
+async def _run_entry(entry: Path) -> None:
     runpy.run_path(str(entry), run_name="__main__")
+    await _settle_outputs()
+
+
+async def _settle_outputs() -> None:
+    """Wait once for every output the program created, until no new ones appear.
+
+    Pulumi's `wait_for_rpcs` waits for the first of all pending outputs to finish, then again on all the
+    rest: at thousands of outputs that is quadratic (most of a large plan's time). Waiting for all at once
+    settles the same outputs with one callback each; `wait_for_rpcs` then finds them done. Failures are
+    left in their tasks, for `wait_for_rpcs` to raise as it always does.
+    """
+    while True:
+        with SETTINGS.lock:
+            pending = [task for task in SETTINGS.outputs if not task.done()]
+        if not pending:
+            return
+        await asyncio.wait(pending)
