@@ -20,7 +20,7 @@ app = typer.Typer(name="mlplat", no_args_is_help=True, add_completion=False, pre
 err = Console(stderr=True)
 
 #: Command areas; each module has `register(app)`.
-_AREAS = ["stack", "review", "policy", "scaffold", "ops"]
+_AREAS = ["stack", "review", "policy", "scaffold", "ops", "shards"]
 
 
 def _version(value: bool) -> None:

@@ -13,6 +13,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from mlops_platform.shards import MAX_SHARDS
+
 DNS_LABEL = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
 EMAIL = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
 ACCOUNT_ID = r"^\d{12}$"
@@ -263,6 +265,8 @@ class PlatformConfig(_Section):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     projects: list[ProjectConfig] = Field(default_factory=list, description="Tenants. Default: none.")
+    tenant_shards: int = Field(default=1, ge=1, le=MAX_SHARDS, description="Stacks the tenants are split into, run in "
+                               "parallel by CI (`mlplat shards ENV`, docs/scale-out.md). Default: 1 (one stack).")
 
     @model_validator(mode="after")
     def _check_rules(self) -> PlatformConfig:

@@ -9,6 +9,7 @@ from typing import Any
 
 from mlops_platform.config import load_stack_file, repo_root, shipped_envs, stack_file_for
 from mlops_platform.config.loader import read_stack_config
+from mlops_platform.engine.cache import cached_plan, plan_key
 from mlops_platform.engine.computed import Ctx
 from mlops_platform.engine.plan import Plan, Resource
 from mlops_platform.engine.runner import OutputsResolver, project_name, read_yaml_mapping, run
@@ -33,13 +34,18 @@ def _stack_path(env: str | None, stack_file: Path | None) -> Path:
 
 
 def run_platform(env: str | None = None, stack_file: Path | None = None, preview: bool = True) -> Plan:
-    """Validate a platform stack file, then plan the real platform program offline."""
+    """Validate a platform stack file, then plan the real platform program offline (or read the plan of
+    the same program, config and SDKs from the plan cache, `engine/cache.py`)."""
     path = _stack_path(env, stack_file)
     cfg = load_stack_file(path)  # every config error surfaces here, before any resource exists
     _, doc = read_stack_config(path)
     config = dict(doc["config"])
-    return run(repo_root() / "platform", PLATFORM_PROJECT, cfg.environment.name, config,
-               Ctx(cfg.environment.account_id, cfg.environment.region), preview=preview)
+    program_dir = repo_root() / "platform"
+    ctx = Ctx(cfg.environment.account_id, cfg.environment.region)
+    key = plan_key(program_dir, project=PLATFORM_PROJECT, stack=cfg.environment.name, config=config,
+                   ctx=[ctx.account, ctx.region], preview=preview)
+    return cached_plan(key, lambda: run(program_dir, PLATFORM_PROJECT, cfg.environment.name, config, ctx,
+                                        preview=preview))
 
 
 @lru_cache(maxsize=8)
