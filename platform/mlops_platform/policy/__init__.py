@@ -8,7 +8,7 @@ drives the very same analyzer offline for `mlplat review`.
 from __future__ import annotations
 
 from mlops_platform.policy.config import Enforcement, PolicyPackConfig, PolicySettings, Severity, preset
-from mlops_platform.policy.evaluate import Diagnostic, Evaluation, bench_evaluate, evaluate
+from mlops_platform.policy.evaluate import Diagnostic, Evaluation, evaluate
 from mlops_platform.policy.registry import PolicySpec, all_specs, build_policies
 
 __all__ = [
@@ -20,7 +20,6 @@ __all__ = [
     "PolicySpec",
     "Severity",
     "all_specs",
-    "bench_evaluate",
     "build_policies",
     "evaluate",
     "preset",

@@ -8,6 +8,7 @@ reported as a failure and is never committed.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -55,24 +56,59 @@ class ProjectStatus:
 
 
 def check(projects: Iterable[Path]) -> list[ProjectStatus]:
-    return [check_one(p) for p in projects]
+    """Status of every project. Each template version is fetched once for the whole fleet, not per project."""
+    with Snapshots() as snapshots:
+        return [check_one(p, snapshots) for p in projects]
 
 
-def check_one(project: Path) -> ProjectStatus:
+def check_one(project: Path, snapshots: Snapshots | None = None) -> ProjectStatus:
     """Version and drift of one project; problems are reported in `error`, never raised."""
     try:
         recorded = read_answers(project)
         src, commit = str(recorded["_src_path"]), str(recorded["_commit"])
-        latest = _latest(src)
+        if snapshots is None:
+            with Snapshots() as own:
+                return check_one(project, own)
+        latest = snapshots.latest(src)
         return ProjectStatus(str(project), src, commit, str(latest or ""), _is_behind(commit, latest),
-                             drift(project, recorded))
+                             drift(project, recorded, snapshots.tree(src, commit)))
     except MlplatError as exc:
         return ProjectStatus(str(project), error=exc.render())
 
 
-def _latest(src: str) -> Version | None:
-    versions = template_versions(src)
-    return versions[-1] if versions else None
+class Snapshots:
+    """Template versions checked out once per `(source, commit)`, and each source's latest release.
+
+    Rendering from a checked-out tree gives the files copier renders from the same commit (copier clones the
+    source at the commit, then renders that tree); without it, every project cost a clone of the template
+    repository and a `git ls-remote`."""
+
+    def __init__(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="mlplat-templates-")
+        self._trees: dict[tuple[str, str], Path] = {}
+        self._latest: dict[str, Version | None] = {}
+
+    def __enter__(self) -> Snapshots:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._tmp.cleanup()
+
+    def latest(self, src: str) -> Version | None:
+        if src not in self._latest:
+            versions = template_versions(src)
+            self._latest[src] = versions[-1] if versions else None
+        return self._latest[src]
+
+    def tree(self, src: str, commit: str) -> Path:
+        key = (src, commit)
+        if key not in self._trees:
+            tree = Path(self._tmp.name) / str(len(self._trees))
+            git("clone", "-q", "--no-checkout", src, str(tree), cwd=Path(self._tmp.name))
+            git("-c", "advice.detachedHead=false", "checkout", "-q", commit, cwd=tree)
+            shutil.rmtree(tree / ".git")  # a plain tree: copier renders it as it is, no clone
+            self._trees[key] = tree
+        return self._trees[key]
 
 
 def _is_behind(commit: str, latest: Version | None) -> bool:
@@ -84,12 +120,16 @@ def _is_behind(commit: str, latest: Version | None) -> bool:
         return True
 
 
-def drift(project: Path, recorded: dict[str, Any]) -> Drift:
-    """Generated files that differ from a fresh render of the recorded version with the recorded answers."""
+def drift(project: Path, recorded: dict[str, Any], tree: Path | None = None) -> Drift:
+    """Generated files that differ from a fresh render of the recorded version with the recorded answers
+    (`tree`: that version already checked out, see `Snapshots`)."""
     answers = {k: v for k, v in recorded.items() if not k.startswith("_")}
     with tempfile.TemporaryDirectory(prefix="mlplat-fresh-") as tmp:
         fresh = Path(tmp) / "fresh"
-        copy_project(fresh, answers, str(recorded["_src_path"]), vcs_ref=str(recorded["_commit"]))
+        if tree is None:
+            copy_project(fresh, answers, str(recorded["_src_path"]), vcs_ref=str(recorded["_commit"]))
+        else:
+            copy_project(fresh, answers, tree)
         generated = [p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()]
         modified, deleted = [], []
         for rel in sorted(generated, key=str):
