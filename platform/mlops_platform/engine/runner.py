@@ -35,6 +35,9 @@ from mlops_platform.errors import EngineError, MlplatError, UsageError
 OutputsResolver = Callable[[str], Mapping[str, Any]]
 
 
+
+
+
 def _flatten_config(project: str, config: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
     """Stack-file config → the `ns:key` → string map the language host passes (JSON for objects)."""
     values: dict[str, str] = {}
@@ -127,7 +130,10 @@ def run(entry_dir: Path, project: str, stack: str, config: Mapping[str, Any], ct
     loop = asyncio.new_event_loop()
     try:
         with _program_environment(entry_dir):
-            loop.run_until_complete(run_in_stack(lambda: _run_entry(entry)))
+            # A program that resolves StackReferences offline plans another program inside this run;
+            # settling this run's outputs early would wait on that very call, so only self-contained
+            # programs (the platform's) settle early.
+            loop.run_until_complete(run_in_stack(lambda: _run_entry(entry, settle=stack_outputs is None)))
     except MlplatError:
         raise
     except pulumi.RunError as exc:
@@ -148,9 +154,10 @@ def _where(exc: BaseException, entry_dir: Path) -> str:
     return where(traceback.extract_tb(exc.__traceback__), entry_dir.resolve())
 
 
-async def _run_entry(entry: Path) -> None:
+async def _run_entry(entry: Path, settle: bool) -> None:
     runpy.run_path(str(entry), run_name="__main__")
-    await _settle_outputs()
+    if settle:
+        await _settle_outputs()
 
 
 async def _settle_outputs() -> None:
