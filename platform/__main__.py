@@ -6,6 +6,6 @@ from pathlib import Path
 # Run from a checkout without installing: make the package importable (the venv has it installed too).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mlops_platform.program import main
+from mlops_platform.programs.platform import main
 
 main()

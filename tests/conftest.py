@@ -11,6 +11,7 @@ from hypothesis import settings
 from mlops_platform.config import PlatformConfig, load_env, shipped_envs
 from mlops_platform.engine import Plan, run_platform
 from mlops_platform.engine.cache import CACHE_ENV
+from moto_stand_in import aws_env, moto, moto_server  # noqa: F401  (fixtures of every area that talks to AWS)
 
 # `make test` (and so CI) replays a fixed set of examples, so a merge is never blocked by a case the
 # previous run did not draw; `make fuzz` explores fresh random examples and saves failures to .hypothesis/.

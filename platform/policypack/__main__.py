@@ -10,7 +10,7 @@ from pathlib import Path
 # The pack runs from its own virtualenv; the policies are the repository's package one directory up.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mlops_platform.policy.registry import PACK_NAME, build_policies
+from mlops_platform.policy.pack import PACK_NAME, build_policies
 from pulumi_policy import EnforcementLevel, PolicyPack
 
 PolicyPack(

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_platform.config.loader import validate_sections
-from mlops_platform.errors import ConfigError, ConfigIssue
+from mlops_platform.core.errors import ConfigError, ConfigIssue
 from ruamel.yaml import YAML
 
 ACCOUNT = "123456789012"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from mlops_platform.cli import main
-from mlops_platform.commands import stack as stack_commands
+from mlops_platform.cli.commands import stack as stack_commands
 from mlops_platform.config import shipped_envs, stack_file_for
 from mlops_platform.engine import Plan
 from mlops_platform.engine.present import graph
@@ -64,8 +64,8 @@ def test_validate_all_shipped_stacks(capsys: pytest.CaptureFixture[str]) -> None
 def test_validate_named_environments_as_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "validate", "dev", "prod", "--json")
     assert code == 0
-    assert json.loads(out) == {"valid": True, "files": {str(stack_file_for("dev")): [],
-                                                        str(stack_file_for("prod")): []}}
+    files = {str(stack_file_for("dev")): [], str(stack_file_for("prod")): []}
+    assert json.loads(out) == {"valid": True, "files": files, "warnings": files}
 
 
 def test_validate_bad_file_exits_3_listing_every_error(capsys: pytest.CaptureFixture[str], bad_stack: Path) -> None:
@@ -121,7 +121,9 @@ def test_plan_of_a_bad_file_exits_3_before_creating_anything(capsys: pytest.Capt
                                                             bad_stack: Path) -> None:
     code, out, err = run(capsys, "plan", "--stack-file", str(bad_stack), "--json")
     assert code == 3
-    assert out == ""
+    error = json.loads(out)["error"]  # --json stays JSON on failure (issue #11)
+    assert (error["code"], error["exit_code"]) == ("config", 3)
+    assert [i["path"] for i in error["issues"]] == ["budget.monthly_usd"]
     assert "budget.monthly_usd" in err
 
 

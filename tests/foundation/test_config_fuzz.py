@@ -13,26 +13,26 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from mlops_platform import catalog, contract
 from mlops_platform.aws.network import nat_gateway_count
 from mlops_platform.config.rules import LOG_RETENTION_DAYS
-from mlops_platform.config.schema import NatStrategy
+from mlops_platform.config.sections import NatStrategy
+from mlops_platform.core import contract, instances
 from mlops_platform.engine import run_platform
 
 from .stackfiles import ACCOUNT, issues_of, sections, write_stack
 
 Config = dict[str, Any]
-Group = tuple[catalog.Arch, "catalog.GpuType | None"]
+Group = tuple[instances.Arch, "instances.GpuType | None"]
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
-CPU_AMI = {catalog.Arch.X86_64: "AL2023_x86_64_STANDARD", catalog.Arch.ARM64: "AL2023_ARM_64_STANDARD"}
-GPU_AMIS = {arch: [a for a, x in catalog.GPU_AMI_ARCH.items() if x is arch] for arch in catalog.Arch}
+CPU_AMI = {instances.Arch.X86_64: "AL2023_x86_64_STANDARD", instances.Arch.ARM64: "AL2023_ARM_64_STANDARD"}
+GPU_AMIS = {arch: [a for a, x in instances.GPU_AMI_ARCH.items() if x is arch] for arch in instances.Arch}
 
 
 def _groups(gpu: bool) -> dict[Group, list[str]]:
     """Catalog types grouped by (arch, GPU model): a valid pool draws its types from one group."""
     groups: dict[Group, list[str]] = {}
-    for name in catalog.known_types(gpu):
-        t = catalog.INSTANCE_TYPES[name]
+    for name in instances.known_types(gpu):
+        t = instances.INSTANCE_TYPES[name]
         groups.setdefault((t.arch, t.gpu_type), []).append(name)
     return groups
 
@@ -41,7 +41,7 @@ CPU_GROUPS, GPU_GROUPS = _groups(gpu=False), _groups(gpu=True)
 
 
 def _gpus(pool: Config) -> int:
-    return int(pool["max_size"]) * max(catalog.INSTANCE_TYPES[t].gpus for t in pool["instance_types"])
+    return int(pool["max_size"]) * max(instances.INSTANCE_TYPES[t].gpus for t in pool["instance_types"])
 
 
 @st.composite
@@ -187,13 +187,13 @@ def _gpu0(c: Config) -> Config:
 
 
 def _other_arch_ami(pool: Config) -> str:
-    arch = catalog.GPU_AMI_ARCH[pool.get("ami_type", "AL2023_x86_64_NVIDIA")]
-    return next(a for a, x in catalog.GPU_AMI_ARCH.items() if x is not arch)
+    arch = instances.GPU_AMI_ARCH[pool.get("ami_type", "AL2023_x86_64_NVIDIA")]
+    return next(a for a, x in instances.GPU_AMI_ARCH.items() if x is not arch)
 
 
 def _other_model(pool: Config) -> str | None:
     """A GPU type of the same architecture but another GPU model; None where the catalogue has none (e.g. arm64)."""
-    first = catalog.INSTANCE_TYPES[pool["instance_types"][0]]
+    first = instances.INSTANCE_TYPES[pool["instance_types"][0]]
     return next((n for (arch, model), names in GPU_GROUPS.items() for n in names
                  if arch is first.arch and model is not first.gpu_type), None)
 

@@ -22,7 +22,7 @@ from mlops_platform.config.docs import (
     write_docs,
 )
 from mlops_platform.config.loader import repo_root
-from mlops_platform.versions import SUPPORTED_EKS_VERSIONS
+from mlops_platform.core.versions import SUPPORTED_EKS_VERSIONS
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
@@ -149,7 +149,7 @@ def test_rule_rows_name_resolved_paths_conditions_and_fixes() -> None:
 
 
 def test_outputs_contract_lists_every_output_and_constant() -> None:
-    from mlops_platform import contract
+    from mlops_platform.core import contract
 
     text = render_outputs_contract_md()
     for model in (contract.PlatformOutputs, contract.BucketOutput, contract.ProjectOutput):

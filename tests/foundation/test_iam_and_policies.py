@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from mlops_platform import iam
 from mlops_platform.aws.budget import notifications
-from mlops_platform.aws.registry import lifecycle_policy
+from mlops_platform.aws.ecr import lifecycle_policy
+from mlops_platform.core import iam
 
 ACCOUNT = "123456789012"
 GITHUB_PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"

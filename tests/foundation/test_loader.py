@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from mlops_platform.config import load_env, load_from_pulumi_config, load_stack_file, stack_file_for
-from mlops_platform.errors import ConfigError, ConfigIssue, UsageError
+from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
 from ruamel.yaml import YAML
 
 from .stackfiles import issue_at, sections, write_stack

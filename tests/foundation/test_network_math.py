@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mlops_platform.aws.cluster import endpoint_settings
 from mlops_platform.aws.network import nat_gateway_count, subnet_plan
-from mlops_platform.config.schema import ClusterConfig, EndpointAccess, NatStrategy
+from mlops_platform.config.sections import ClusterConfig, EndpointAccess, NatStrategy
 
 
 @st.composite

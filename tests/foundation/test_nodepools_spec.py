@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from mlops_platform import catalog, contract
 from mlops_platform.aws.nodepools import autoscaler_tags, pool_spec
-from mlops_platform.config.schema import Capacity, GpuPoolConfig, SystemPoolConfig
+from mlops_platform.config.sections import Capacity, GpuPoolConfig, SystemPoolConfig
+from mlops_platform.core import contract, instances
 
 CA = "k8s.io/cluster-autoscaler"
-GPU_TYPES = [n for n in catalog.known_types(gpu=True)]
+GPU_TYPES = [n for n in instances.known_types(gpu=True)]
 
 
 def test_gpu_pool_spec_taints_labels_and_counts_gpus() -> None:
@@ -42,9 +42,9 @@ def test_platform_labels_win_over_user_labels() -> None:
 
 @pytest.mark.parametrize("itype", GPU_TYPES)
 def test_every_catalog_gpu_type_yields_its_model_label_and_gpu_count(itype: str) -> None:
-    entry = catalog.lookup(itype)
+    entry = instances.lookup(itype)
     assert entry is not None and entry.gpu_type is not None
-    ami = "AL2023_ARM_64_NVIDIA" if entry.arch is catalog.Arch.ARM64 else "AL2023_x86_64_NVIDIA"
+    ami = "AL2023_ARM_64_NVIDIA" if entry.arch is instances.Arch.ARM64 else "AL2023_x86_64_NVIDIA"
     spec = pool_spec(GpuPoolConfig(name="p", instance_types=[itype], ami_type=ami))
     tags = autoscaler_tags("mlops-dev", spec)
     assert spec.labels[contract.GPU_TYPE_LABEL] == entry.gpu_type.value

@@ -8,12 +8,12 @@ import json
 from functools import cache
 
 import pytest
-from mlops_platform import catalog, contract, iam
 from mlops_platform.aws.cluster import CLUSTER_ADMIN_POLICY, CONTROL_PLANE_LOG_TYPES
 from mlops_platform.aws.keys import KEY_PURPOSES
 from mlops_platform.aws.network import nat_gateway_count, subnet_plan
 from mlops_platform.config import PlatformConfig, shipped_envs
 from mlops_platform.config.rules import LOG_RETENTION_DAYS, pool_gpu_type, pool_max_gpus_per_node
+from mlops_platform.core import contract, iam, instances
 from mlops_platform.engine import Plan, Resource
 
 from .assertions import (
@@ -60,8 +60,8 @@ def test_gpu_node_groups_are_tainted_labelled_and_sized_from_config(plan: Plan, 
         assert group.get("labels") == {contract.POOL_LABEL: pool.name, contract.GPU_TYPE_LABEL: gpu_type.value,
                                        "nvidia.com/gpu.present": "true", **pool.labels}
         assert group.get("amiType") == pool.ami_type
-        arches = {catalog.INSTANCE_TYPES[t].arch for t in pool.instance_types}
-        assert arches == {catalog.GPU_AMI_ARCH[pool.ami_type]}
+        arches = {instances.INSTANCE_TYPES[t].arch for t in pool.instance_types}
+        assert arches == {instances.GPU_AMI_ARCH[pool.ami_type]}
         assert group.get("instanceTypes") == pool.instance_types
         assert group.get("capacityType") == pool.capacity.value.upper()
         assert group.get("scalingConfig") == {"minSize": pool.min_size, "desiredSize": pool.desired_size,
@@ -105,7 +105,7 @@ def test_gpu_pools_output_describes_the_node_groups_workloads_select(plan: Plan,
         assert group.get("labels")[contract.POOL_LABEL] == name
         assert group.get("instanceTypes") == out["instance_types"]
         assert group.get("scalingConfig.maxSize") == out["max_nodes"]
-        assert out["gpus_per_node"] == max(catalog.INSTANCE_TYPES[t].gpus for t in out["instance_types"]) > 0
+        assert out["gpus_per_node"] == max(instances.INSTANCE_TYPES[t].gpus for t in out["instance_types"]) > 0
 
 
 def test_every_launch_template_enforces_imdsv2_and_encrypted_gp3(plan: Plan) -> None:
@@ -316,7 +316,8 @@ def test_irsa_oidc_provider_trusts_sts(plan: Plan) -> None:
 # --- keys, IAM, tags, protection ---------------------------------------------------------------------------------
 
 def test_every_kms_key_rotates_yearly(plan: Plan) -> None:
-    all_resources_have(plan, KMS_KEY, {"enableKeyRotation": True}, minimum=len(KEY_PURPOSES))
+    all_resources_have(plan, KMS_KEY, {"enableKeyRotation": True, "rotationPeriodInDays": 365},
+                       minimum=len(KEY_PURPOSES))
 
 
 def test_platform_keys_one_per_purpose_each_with_an_alias(plan: Plan) -> None:
@@ -338,7 +339,7 @@ def test_every_policy_document_passes_the_iam_lint(plan: Plan) -> None:
 
 
 def test_irsa_trust_is_pinned_to_the_ebs_csi_service_account(plan: Plan) -> None:
-    [role] = [r for r in plan.of_type("aws:iam/role:Role") if r.name == f"{plan.stack}-cluster-ebs-csi"]
+    [role] = [r for r in plan.of_type("aws:iam/role:Role") if r.name == f"{plan.stack}-cluster-addons-ebs-csi"]
     trust = json.loads(role.get("assumeRolePolicy"))
     issuer = plan.outputs["oidc_issuer_url"].removeprefix("https://")
     assert trust["Statement"][0]["Condition"] == {"StringEquals": {

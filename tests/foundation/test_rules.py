@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from mlops_platform.config import PlatformConfig, load_env, shipped_envs
 from mlops_platform.config import rules as R
-from mlops_platform.config.schema import NatStrategy
+from mlops_platform.config.sections import NatStrategy
 
 from .stackfiles import issue_at, issues_of, sections
 

@@ -1,4 +1,4 @@
-"""Tenant shards (`mlops_platform.shards`, `mlplat shards`): stable, balanced, few moves when they grow."""
+"""Tenant shards (`mlops_platform.core.shards`, `mlplat shards`): stable, balanced, few moves when they grow."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from mlops_platform.cli import main
-from mlops_platform.shards import MAX_SHARDS, assign, shard_of, shard_stack
+from mlops_platform.core.shards import MAX_SHARDS, assign, shard_of, shard_stack
 
 from .stackfiles import issue_at, issues_of, sections
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 
 from kubernetes_validate import utils as kv
-from mlops_platform import contract, iam, naming
 from mlops_platform.config import PlatformConfig
+from mlops_platform.core import contract, iam, naming
+from mlops_platform.core.versions import CHARTS
 from mlops_platform.engine import Plan
 from mlops_platform.engine.recorder import SECRET
 from mlops_platform.k8s.alerts import platform_rule_groups
-from mlops_platform.k8s.layer import thresholds
 from mlops_platform.k8s.tenancy import PROJECT_LABEL
-from mlops_platform.versions import CHARTS
+from mlops_platform.programs.cluster_layer import thresholds
 
 from .crds import CHECKS, CORE_TYPES, custom_resource_problems, manifest
 from .planview import helm_values, k8s_of, layer_resources, policy_docs

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from kubernetes_validate import utils as kv
-from mlops_platform import contract
+from mlops_platform.core import contract
 from mlops_platform.engine import Plan, Resource, run_program
 
 from .crds import CHECKS, CORE_TYPES, custom_resource_problems, manifest

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from mlops_platform import contract, iam
-from mlops_platform.config.schema import ProjectConfig
+from mlops_platform.config.sections import ProjectConfig
+from mlops_platform.core import contract, iam
+from mlops_platform.core.naming import IAM_NAME_MAX, iam_name
+from mlops_platform.core.versions import CHARTS, CLUSTER_AUTOSCALER_IMAGE_TAGS, IMAGES, SUPPORTED_EKS_VERSIONS
 from mlops_platform.k8s import alerts, dashboards, manifests, netpol
 from mlops_platform.k8s.gpu import dcgm_values, device_plugin_values
 from mlops_platform.k8s.model_serving import ModelServingArgs, canary_replicas, image_is_pinned
@@ -18,8 +20,6 @@ from mlops_platform.k8s.monitoring import alertmanager_config, email_slug
 from mlops_platform.k8s.provider import kubeconfig
 from mlops_platform.k8s.tenancy import limit_range_spec, quota_spec
 from mlops_platform.k8s.tracking import allowed_hosts, db_uri, server_command
-from mlops_platform.naming import IAM_NAME_MAX, iam_name
-from mlops_platform.versions import CHARTS, CLUSTER_AUTOSCALER_IMAGE_TAGS, IMAGES, SUPPORTED_EKS_VERSIONS
 
 TEMPLATE_SRC = Path(__file__).resolve().parents[2] / "templates" / "ml-project" / "src"
 GPU_TOLERATION = {"key": contract.GPU_TAINT_KEY, "operator": "Exists", "effect": contract.GPU_TAINT_EFFECT}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-MOTO_ACCOUNT = "123456789012"  # moto's default account
+from moto_stand_in import MOTO_ACCOUNT
 
 BASE: dict[str, Any] = {
     "environment": {"name": "dev", "tier": "dev", "account_id": MOTO_ACCOUNT, "region": "us-east-1",

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from botocore.stub import Stubber
-from mlops_platform.catalog import QUOTA_CODES, QuotaFamily
+from mlops_platform.core.instances import QUOTA_CODES, QuotaFamily
 
 QUOTA_NAMES = {
     "L-1216C47A": ("Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances", "Standard/OnDemand"),

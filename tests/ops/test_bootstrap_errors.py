@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from mlops_platform.errors import PreflightError, ToolMissingError
+from mlops_platform.core.errors import PreflightError, ToolMissingError
 from mlops_platform.ops.bootstrap import bootstrap
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
-from mlops_platform.errors import PreflightError
+from mlops_platform.core.errors import PreflightError
 from mlops_platform.ops.backend import state_backend
 from mlops_platform.ops.bootstrap import LIFECYCLE_RULE_ID, TLS_SID, Change, bootstrap
 

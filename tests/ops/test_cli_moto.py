@@ -6,11 +6,11 @@ import json
 
 import boto3
 import pytest
-from mlops_platform.errors import PreflightError
-from mlops_platform.ops import automation
+from mlops_platform.core.errors import PreflightError
 from mlops_platform.ops._aws import Aws
-from mlops_platform.ops.automation import Operation
 from mlops_platform.ops.preflight import required_vcpus
+from mlops_platform.workflows import automation
+from mlops_platform.workflows.automation import Operation
 from ops_stubs import quota_response
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("moto")]

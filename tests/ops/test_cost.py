@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mlops_platform.config import PlatformConfig, load_env
-from mlops_platform.errors import BudgetExceededError, ConfigError
+from mlops_platform.core.errors import BudgetExceededError, ConfigError
 from mlops_platform.ops.cost import HOURS_PER_MONTH, check_budget, compare, estimate
 from mlops_platform.ops.prices import table_prices
 from ops_configs import BASE, merge

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 from mlops_platform import policy
-from mlops_platform.errors import PolicyViolationError
-from mlops_platform.ops import automation
-from mlops_platform.ops.automation import PULUMI_INSTALL_HINT, offline_review, protected_resources
-from mlops_platform.policy import review
+from mlops_platform.core.errors import PolicyViolationError
+from mlops_platform.workflows import automation, review
+from mlops_platform.workflows.automation import PULUMI_INSTALL_HINT, offline_review, protected_resources
 
 
 @pytest.fixture
@@ -141,8 +140,8 @@ def test_policy_pack_dir_is_the_shipped_pack():
 
 
 def test_png_without_matplotlib_is_a_usage_error_naming_the_fix(mlplat, no_credentials, monkeypatch, tmp_path):
-    from mlops_platform.ops import render
+    from mlops_platform.ops import display
 
-    monkeypatch.setattr(render, "matplotlib_available", lambda: False)
+    monkeypatch.setattr(display, "matplotlib_available", lambda: False)
     code, out = mlplat("cost", "dev", "--png", str(tmp_path / "c.png"), "--prices", "table")
     assert code == 2 and "pip install matplotlib" in out and not (tmp_path / "c.png").exists()

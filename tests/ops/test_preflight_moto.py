@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from mlops_platform.catalog import QuotaFamily
-from mlops_platform.errors import PreflightError
+from mlops_platform.core.errors import PreflightError
+from mlops_platform.core.instances import QuotaFamily
 from mlops_platform.ops._aws import Aws
 from mlops_platform.ops.bootstrap import bootstrap
 from mlops_platform.ops.preflight import Status, required_vcpus, run_preflight

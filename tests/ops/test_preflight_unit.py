@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pytest
 from botocore.stub import Stubber
-from mlops_platform.catalog import QuotaFamily
+from mlops_platform.core.instances import QuotaFamily
 from mlops_platform.ops._aws import Aws
 from mlops_platform.ops.preflight import (
     Status,

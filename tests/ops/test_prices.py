@@ -6,8 +6,8 @@ import re
 
 import pytest
 from botocore.stub import Stubber
-from mlops_platform import catalog
-from mlops_platform.errors import ToolMissingError, UsageError
+from mlops_platform.core import instances
+from mlops_platform.core.errors import ToolMissingError, UsageError
 from mlops_platform.ops._aws import Aws
 from mlops_platform.ops.prices import PriceSource, hourly_on_demand, price_table, resolve_prices, table_prices
 from ops_stubs import ec2_price_item, products_response, rds_price_item
@@ -24,7 +24,7 @@ def test_shipped_table_records_source_and_date_and_prices_every_tracking_class()
 
 def test_table_prices_scale_by_region_and_note_unknown_regions():
     base, eu = table_prices("us-east-1"), table_prices("eu-west-1")
-    assert base.ec2_hourly["g5.xlarge"] == catalog.INSTANCE_TYPES["g5.xlarge"].price_usd_hour
+    assert base.ec2_hourly["g5.xlarge"] == instances.INSTANCE_TYPES["g5.xlarge"].price_usd_hour
     assert eu.ec2_hourly["g5.xlarge"] == pytest.approx(base.ec2_hourly["g5.xlarge"] * 1.11)
     assert eu.nat_hourly == pytest.approx(0.045 * 1.11)
     unknown = table_prices("me-south-1")
@@ -64,7 +64,7 @@ def test_pricing_api_prices_configured_types_and_db_class(aws_env, make_cfg):
     stubber.assert_no_pending_responses()
     assert prices.ec2_hourly["g6.xlarge"] == 0.81
     assert prices.rds_hourly["db.t4g.small"] == 0.033
-    assert prices.ec2_hourly["g5.xlarge"] == catalog.INSTANCE_TYPES["g5.xlarge"].price_usd_hour  # not asked
+    assert prices.ec2_hourly["g5.xlarge"] == instances.INSTANCE_TYPES["g5.xlarge"].price_usd_hour  # not asked
     assert prices.source.startswith("AWS Pricing API")
 
 
@@ -75,7 +75,7 @@ def test_product_without_price_keeps_the_table_price_and_says_so(aws_env, make_c
                         (_ec2_filters("m6i.xlarge"), ec2_price_item("m6i.xlarge", "0.1920000000")),
                         (RDS_SMALL, rds_price_item("db.t4g.small", "0.0330000000"))])
     prices = resolve_prices(cfg, PriceSource.API, aws)
-    assert prices.ec2_hourly["g6.xlarge"] == catalog.INSTANCE_TYPES["g6.xlarge"].price_usd_hour
+    assert prices.ec2_hourly["g6.xlarge"] == instances.INSTANCE_TYPES["g6.xlarge"].price_usd_hour
     assert "Pricing API has no price for g6.xlarge in us-east-1: table price used" in prices.notes
 
 

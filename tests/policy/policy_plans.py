@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from mlops_platform.policy import Enforcement, PolicyPackConfig, PolicySettings
-from mlops_platform.policy._values import UNKNOWN_WIRE_VALUE as U
+from mlops_platform.policy.sdk.values import UNKNOWN_WIRE_VALUE as U
 
 STACK, PROJECT = "test", "fixtures"
 ACCOUNT, REGION = "123456789012", "us-east-1"

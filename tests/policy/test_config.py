@@ -7,16 +7,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from mlops_platform.errors import ConfigError, UsageError
+from mlops_platform.core.errors import ConfigError, UsageError
 from mlops_platform.policy import Enforcement, PolicyPackConfig, Severity, all_specs, preset
-from mlops_platform.policy.config import (
-    PRESETS,
-    SCHEMA_FILE,
-    load_config,
-    parse_config,
-    schema_document,
-    to_pulumi_config,
-)
+from mlops_platform.policy.config import PRESETS, SCHEMA_FILE, schema_document
+from mlops_platform.policy.config_files import load_config, parse_config, to_pulumi_config
 from mlops_platform.policy.evaluate import analyzer, check_config_schemas
 from ruamel.yaml import YAML
 
@@ -29,8 +23,12 @@ def test_committed_schema_is_current() -> None:
 @pytest.mark.parametrize("tier", PRESETS)
 def test_presets_validate_against_the_schema(tier: str) -> None:
     path = SCHEMA_FILE.parent / "presets" / f"{tier}.yaml"
-    jsonschema.validate(YAML(typ="safe").load(path.read_text()), json.loads(SCHEMA_FILE.read_text()))
-    assert isinstance(preset(tier), PolicyPackConfig)
+    data = YAML(typ="safe").load(path.read_text())
+    jsonschema.validate(data, json.loads(SCHEMA_FILE.read_text()))
+    # and the model reads what the file says: its default level and every setting it sets, unchanged
+    loaded = preset(tier)
+    assert loaded.default.value == data["default"]
+    assert {k: getattr(loaded.settings, k) for k in data.get("settings", {})} == data.get("settings", {})
 
 
 def test_dev_advises_staging_blocks_above_low_prod_blocks_everything() -> None:

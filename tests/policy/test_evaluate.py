@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from mlops_platform.policy import Enforcement, PolicyPackConfig, evaluate
-from mlops_platform.policy._values import UNKNOWN, Defer, Violation, dig, fmt, parse_json_document, plain
 from mlops_platform.policy.evaluate import analyze_request, to_struct
-from mlops_platform.policy.registry import report_outcomes
+from mlops_platform.policy.pack import report_outcomes
+from mlops_platform.policy.sdk.values import UNKNOWN, Defer, Violation, dig, fmt, parse_json_document, plain
 from policy_plans import TAGS, Drop, Patch, U, config_for, res, urn, variant
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 

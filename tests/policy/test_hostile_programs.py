@@ -34,9 +34,9 @@ def assert_engine_error(result: subprocess.CompletedProcess[str], *fragments: st
 
 
 CASES = {
-    "early-exit": ("exited early with sys.exit(0) at early-exit/__main__.py:8",),
+    "early-exit": ("early-exit/__main__.py:8: the program exited early with sys.exit(0)",),
     "hard-exit": ("ended the engine process with os._exit(7) at hard-exit/__main__.py:8",),
-    "raises": ("raised ValueError: tenant list is empty at raises/__main__.py:9",),
+    "raises": ("raises/__main__.py:9: the program raised ValueError: tenant list is empty",),
     "network": ("tried network access (socket.getaddrinfo '203.0.113.7') at network/__main__.py:9",
                 "network access and new processes are blocked"),
     "subprocess": ("tried starting a process (subprocess.Popen 'curl') at subprocess/__main__.py:8",),
@@ -60,7 +60,8 @@ def test_json_output_stays_json_on_an_engine_error() -> None:
     result = review("--program", str(PROGRAMS / "hard-exit"), "--format", "json")
     assert result.returncode == 4, result.stderr
     error = json.loads(result.stdout)["error"]
-    assert error["code"] == 4 and "os._exit(7)" in error["message"] and error["issues"] == []
+    assert (error["code"], error["exit_code"], error["issues"]) == ("engine", 4, [])
+    assert "os._exit(7)" in error["message"]
     assert "Traceback" not in result.stdout + result.stderr
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from mlops_platform.cli import main
 from mlops_platform.policy import preset
-from mlops_platform.policy.review import program, review
+from mlops_platform.workflows.review import program, review
 
 PROGRAM = Path(__file__).parent / "programs" / "insecure"
 TAGGED = {"required-tags"}

@@ -13,8 +13,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 from mlops_platform.policy import all_specs, evaluate
-from mlops_platform.policy.render import Format, render
 from mlops_platform.policy.report import Report, build_report
+from mlops_platform.policy.report_formats import Format, render
 from mlops_platform.policy.sarif import SECURITY_SEVERITY, to_sarif
 from mlops_platform.policy.waivers import parse_waivers
 from policy_plans import Patch, U, config_for, urn, variant

@@ -6,7 +6,7 @@ import pytest
 from mlops_platform.config import repo_root, shipped_envs, stack_file_for
 from mlops_platform.engine import Plan
 from mlops_platform.policy import Enforcement
-from mlops_platform.policy.review import Subject, platform_config, resolve_waivers, review
+from mlops_platform.workflows.review import Subject, platform_config, resolve_waivers, review
 
 #: Mandatory findings the platform still has. Empty: every shipped environment passes, with the reviewed
 #: waivers of stacks/waivers.yaml. Policies are never weakened to keep this list empty.

@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 from mlops_platform.cli import main
-from mlops_platform.errors import ConfigError, UsageError
+from mlops_platform.core.errors import ConfigError, UsageError
 from mlops_platform.policy import all_specs, evaluate
-from mlops_platform.policy.config import Enforcement, StackKind, preset, to_pulumi_config
+from mlops_platform.policy.config import Enforcement, StackKind
+from mlops_platform.policy.config_files import preset, to_pulumi_config
 from mlops_platform.policy.evaluate import Diagnostic
 from mlops_platform.policy.registry import ENVIRONMENT_MARKERS, Kind, stack_policy
-from mlops_platform.policy.review import is_platform_outputs, plan_kind, project_config, referenced_platform
 from mlops_platform.scaffold.outputs import validate_outputs
+from mlops_platform.workflows.review import is_platform_outputs, plan_kind, project_config, referenced_platform
 from policy_plans import Drop, Only, Patch, config_for, variant
 
 PLATFORM_ONLY = {"budget-covers-estimate", "budget-environment"}

@@ -8,8 +8,8 @@ import re
 from functools import cache
 
 import pytest
-from mlops_platform.policy import _types as t
 from mlops_platform.policy import all_specs
+from mlops_platform.policy.sdk import types as t
 from policy_plans import variant
 
 AWS_TOKENS = sorted({v for k, v in vars(t).items() if k.isupper() and isinstance(v, str) and v.startswith("aws:")}

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from mlops_platform.errors import WaiverError
+from mlops_platform.core.errors import WaiverError
 from mlops_platform.policy import all_specs, evaluate
 from mlops_platform.policy.report import build_report
 from mlops_platform.policy.waivers import Waiver, load_waivers, parse_waivers

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_platform.config import repo_root
-from mlops_platform.scaffold.render import copy_project, git
+from mlops_platform.scaffold.templating import copy_project, git
 
 ROOT = repo_root()
 #: The required answers; everything else takes the template's defaults.

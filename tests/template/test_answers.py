@@ -7,7 +7,7 @@ from typing import Any
 
 import copier
 import pytest
-from mlops_platform.errors import ConfigError, UsageError
+from mlops_platform.core.errors import ConfigError, UsageError
 from mlops_platform.scaffold.answers import (
     Dataset,
     Environment,

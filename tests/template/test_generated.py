@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mlops_platform.scaffold.render import read_answers
+from mlops_platform.scaffold.templating import read_answers
 from ruamel.yaml import YAML
 
 from .support import assert_ok, render, run, tool

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from mlops_platform.scaffold.demo import run_demo
-from mlops_platform.scaffold.render import read_answers
+from mlops_platform.apps.demo_project import run_demo
+from mlops_platform.scaffold.templating import read_answers
 
 from .support import assert_ok, render, run
 from .test_generated import PRESETS

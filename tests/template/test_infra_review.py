@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mlops_platform.policy.review import program, review
+from mlops_platform.workflows.review import program, review
 
 from .support import render
 

@@ -7,19 +7,12 @@ from pathlib import Path
 
 import pytest
 from mlops_platform.cli import main
-from mlops_platform.config.schema import ProjectConfig
-from mlops_platform.errors import ConfigError, TemplateError, UsageError
+from mlops_platform.config.sections import ProjectConfig
+from mlops_platform.core.errors import ConfigError, TemplateError, UsageError
 from mlops_platform.scaffold.answers import validate_answers
-from mlops_platform.scaffold.new import (
-    ENTRY_FIELDS,
-    NewProject,
-    entry_yaml,
-    github_repo_of,
-    new_project,
-    with_gpu_pool,
-)
+from mlops_platform.scaffold.new import ENTRY_FIELDS, NewProject, entry_yaml, github_repo_of, new_project, with_gpu_pool
 from mlops_platform.scaffold.outputs import OutputsSource, ResolvedOutputs, offline_outputs
-from mlops_platform.scaffold.render import git, read_answers
+from mlops_platform.scaffold.templating import git, read_answers
 from ruamel.yaml import YAML
 
 from .support import BASE_ANSWERS, ROOT

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mlops_platform import naming
-from mlops_platform.contract import PlatformOutputs, ProjectOutput
-from mlops_platform.errors import ConfigError, UsageError
-from mlops_platform.naming import iam_name
+from mlops_platform.core import naming
+from mlops_platform.core.contract import PlatformOutputs, ProjectOutput
+from mlops_platform.core.errors import ConfigError, UsageError
+from mlops_platform.core.naming import iam_name
 from mlops_platform.scaffold.answers import OutputsSource
-from mlops_platform.scaffold.naming import project_names
 from mlops_platform.scaffold.outputs import offline_outputs, resolve_outputs
+from mlops_platform.scaffold.project_names import project_names
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from mlops_platform.cli import main
-from mlops_platform.errors import TemplateError
+from mlops_platform.core.errors import EXIT_BEHIND, TemplateError
 from mlops_platform.scaffold.fleet import UpdateOutcome, check_one, update_one
-from mlops_platform.scaffold.render import commit_all, copy_project, git, read_answers
+from mlops_platform.scaffold.templating import commit_all, copy_project, git, read_answers
 
 from .support import BASE_ANSWERS
 
@@ -104,15 +104,16 @@ def test_fleet_check_reports_version_and_drift(template_repo: Path, tmp_path: Pa
     current = _project(template_repo, tmp_path / "current", "v1.1.0")
 
     status = check_one(behind)
-    assert (status.version, status.latest, status.behind) == ("v1.0.0", "1.1.0", True)
+    assert (status.version, status.latest, status.behind) == ("v1.0.0", "v1.1.0", True)
     assert (status.drift.modified, status.drift.deleted) == ([TRAIN], ["Dockerfile"])
     fresh = check_one(current)
     assert (fresh.behind, fresh.drift.clean, fresh.error) == (False, True, "")
 
     assert main(["fleet", "check", str(behind), str(current), "--json"]) == 0
-    report = {Path(r["path"]).name: r for r in json.loads(capsys.readouterr().out)}
+    report = {Path(r["path"]).name: r for r in json.loads(capsys.readouterr().out)["projects"]}
     assert report["behind"]["behind"] and not report["current"]["behind"]
-    assert main(["fleet", "check", str(behind), "--strict"]) == 1
+    assert main(["fleet", "check", str(behind), "--strict"]) == EXIT_BEHIND
+    assert main(["fleet", "check", str(behind), "--fail-on-drift"]) == 1
 
 
 def test_fleet_check_reports_a_directory_that_is_not_a_project(tmp_path: Path,

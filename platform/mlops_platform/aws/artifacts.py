@@ -10,21 +10,28 @@ import pulumi
 import pulumi_aws as aws
 
 from mlops_platform.aws._base import child_opts
-from mlops_platform.config.schema import ArtifactsConfig, EnvironmentConfig
-from mlops_platform.iam import document, statement, tls_only_bucket_policy, to_json
-from mlops_platform.layers import BucketRef
-from mlops_platform.naming import bucket_name
+from mlops_platform.aws.layer_outputs import BucketRef
+from mlops_platform.config.sections import ArtifactsConfig, EnvironmentConfig
+from mlops_platform.core.iam import document, statement, tls_only_bucket_policy, to_json
+from mlops_platform.core.naming import bucket_name
 
 LOG_BUCKET_ROLE = "access-logs"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ArtifactStoreArgs:
+    """Arguments of `ArtifactStore`."""
+
     config: ArtifactsConfig
+    """The stack's `artifacts` section: which buckets, their lifecycle and the force-destroy opt-in. Required."""
     environment: EnvironmentConfig
+    """The stack's `environment` section; bucket names are built from it (`naming.bucket_name`). Required."""
     kms_key_arn: pulumi.Input[str]
+    """Key of the buckets' SSE-KMS encryption (the access-log bucket uses SSE-S3). Required."""
     protect: bool
+    """Protect and retain the buckets (prod): `pulumi destroy` refuses and deletion keeps the data. Required."""
     tags: dict[str, str]
+    """Tags of every bucket. Required."""
 
 
 class ArtifactStore(pulumi.ComponentResource):

@@ -19,14 +19,22 @@ def notifications(thresholds_pct: list[int], emails: list[str]) -> list[aws.budg
     return [note(p, "ACTUAL") for p in thresholds_pct] + [note(100, "FORECASTED")]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CostBudgetArgs:
+    """Arguments of `CostBudget`."""
+
     budget_name: str
+    """Name of the AWS Budget (unique in the account). Required."""
     monthly_usd: float
+    """Monthly cost limit, USD. Required."""
     emails: list[str]
-    tag_filter: tuple[str, str]  # (cost-allocation tag key, value) the budget tracks
+    """Who is notified when a threshold is crossed. Required."""
+    tag_filter: tuple[str, str]
+    """(cost-allocation tag key, value) the budget tracks. Required."""
     thresholds_pct: tuple[int, ...] = (50, 80, 100)
+    """Percentages of `monthly_usd` that notify (forecast and actual). Default: 50, 80 and 100."""
     tags: dict[str, str] | None = None
+    """Tags of the budget. Default: none."""
 
 
 class CostBudget(pulumi.ComponentResource):

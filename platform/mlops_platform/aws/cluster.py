@@ -10,16 +10,25 @@ import pulumi
 import pulumi_aws as aws
 
 from mlops_platform.aws._base import child_opts, with_name
-from mlops_platform.config.schema import ClusterConfig, EndpointAccess
-from mlops_platform.iam import document, irsa_trust, kms_use, service_trust, statement, to_json
+from mlops_platform.config.sections import ClusterConfig, EndpointAccess
+from mlops_platform.core.iam import document, kms_use, service_trust, statement, to_json
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-#: Add-ons that must run before any node joins (networking, identity). The rest come after the system pool.
+#: Add-ons that must run before any node joins (networking, identity). The rest (`cluster_addons.py`) come
+#: after the system pool.
 PRE_NODE_ADDONS = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 #: Add-on configuration: the VPC CNI enforces NetworkPolicies only when asked to (the platform's
 #: namespace fences and project isolation are NetworkPolicies).
 ADDON_CONFIGURATION = {"vpc-cni": '{"enableNetworkPolicy":"true"}'}
+
+
+def eks_addon(name: str, cluster_name: pulumi.Input[str], addon: str, tags: dict[str, str],
+              opts: pulumi.ResourceOptions, role_arn: pulumi.Input[str] | None = None) -> aws.eks.Addon:
+    """One managed add-on, as `Cluster` and `ClusterAddons` create them."""
+    return aws.eks.Addon(name, cluster_name=cluster_name, addon_name=addon, service_account_role_arn=role_arn,
+                         configuration_values=ADDON_CONFIGURATION.get(addon), resolve_conflicts_on_create="OVERWRITE",
+                         resolve_conflicts_on_update="PRESERVE", tags=tags, opts=opts)
 
 
 def _issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity]) -> str:
@@ -27,15 +36,24 @@ def _issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity]) -> str:
     return (oidcs[0].issuer or "") if oidcs else ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ClusterArgs:
+    """Arguments of `Cluster`."""
+
     config: ClusterConfig
+    """The stack's `cluster` section: version, endpoint access, admins, log retention. Required."""
     cluster_name: str
+    """Name of the EKS cluster. Required."""
     subnet_ids: pulumi.Input[list[str]]
+    """Private subnets of the control plane's network interfaces. Required."""
     secrets_key_arn: pulumi.Input[str]
+    """Key of the envelope encryption of Kubernetes secrets. Required."""
     logs_key_arn: pulumi.Input[str]
+    """Key of the control-plane log group. Required."""
     deletion_protection: bool
+    """EKS deletion protection, and protect the cluster in Pulumi. Required."""
     tags: dict[str, str]
+    """Tags of every cluster resource. Required."""
 
 
 def endpoint_settings(config: ClusterConfig) -> tuple[bool, list[str]]:
@@ -99,30 +117,8 @@ class Cluster(pulumi.ComponentResource):
             tags=with_name(args.tags, args.cluster_name),
             opts=child_opts(self, protect=args.deletion_protection, depends_on=[log_group]))
 
-    def _addon(self, addon: str, depends_on: list[pulumi.Resource] | None = None,
-               role_arn: pulumi.Input[str] | None = None) -> aws.eks.Addon:
-        return aws.eks.Addon(f"{self._name}-addon-{addon}", cluster_name=self.cluster.name, addon_name=addon,
-                             service_account_role_arn=role_arn, configuration_values=ADDON_CONFIGURATION.get(addon),
-                             resolve_conflicts_on_create="OVERWRITE",
-                             resolve_conflicts_on_update="PRESERVE", tags=self._args.tags,
-                             opts=child_opts(self, depends_on=depends_on))
-
-    def post_node_addons(self, nodes: list[pulumi.Resource], ebs_key_arn: pulumi.Input[str]) -> list[aws.eks.Addon]:
-        """CoreDNS and the EBS CSI driver need schedulable nodes; call once the system pool exists."""
-        ebs_role = self._ebs_csi_role(ebs_key_arn)
-        return [self._addon("coredns", nodes), self._addon("aws-ebs-csi-driver", nodes, ebs_role)]
-
-    def _ebs_csi_role(self, ebs_key_arn: pulumi.Input[str]) -> pulumi.Output[str]:
-        """IRSA role of the EBS CSI controller (Prometheus and other volumes), pinned to its ServiceAccount."""
-        trust = irsa_trust(self.oidc_provider.arn, self.oidc_issuer_host, "kube-system", "ebs-csi-controller-sa")
-        role = aws.iam.Role(f"{self._name}-ebs-csi", assume_role_policy=to_json(trust), tags=self._args.tags,
-                            opts=child_opts(self))
-        aws.iam.RolePolicyAttachment(f"{self._name}-ebs-csi", role=role.name, opts=child_opts(self),
-                                     policy_arn="arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy")
-        kms = document(kms_use([ebs_key_arn]), statement(["kms:CreateGrant"], [ebs_key_arn],
-                                                        condition={"Bool": {"kms:GrantIsForAWSResource": "true"}}))
-        aws.iam.RolePolicy(f"{self._name}-ebs-csi-kms", role=role.id, policy=to_json(kms), opts=child_opts(self))
-        return role.arn
+    def _addon(self, addon: str) -> aws.eks.Addon:
+        return eks_addon(f"{self._name}-addon-{addon}", self.cluster.name, addon, self._args.tags, child_opts(self))
 
     def _admins(self) -> None:
         for arn in self._args.config.admin_principal_arns:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from mlops_platform import iam
 from mlops_platform.aws._base import child_opts
+from mlops_platform.core import iam
 
 #: Purpose → AWS service principals that must use the key directly (beyond IAM-authorised callers).
 KEY_PURPOSES: dict[str, tuple[str, ...]] = {
@@ -26,14 +26,22 @@ KEY_ROLES: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PlatformKeysArgs:
+    """Arguments of `PlatformKeys`."""
+
     env_name: str
+    """Environment name; the keys' aliases are `alias/mlops-<env_name>-<purpose>`. Required."""
     account_id: str
+    """Account whose root and services the key policies name. Required."""
     region: str
+    """Region of the services the key policies name (e.g. `logs.<region>.amazonaws.com`). Required."""
     tags: dict[str, str]
+    """Tags of every key. Required."""
     protect: bool
+    """Protect the keys (prod): `pulumi destroy` refuses, since data encrypted with them would be lost. Required."""
     deletion_window_days: int = 30
+    """Days a scheduled key deletion waits (AWS allows 7-30). Default: 30."""
 
 
 class PlatformKeys(pulumi.ComponentResource):

@@ -10,8 +10,8 @@ import pulumi
 import pulumi_aws as aws
 
 from mlops_platform.aws._base import child_opts, with_name
-from mlops_platform.config.schema import NatStrategy, NetworkConfig, NetworkMode
-from mlops_platform.iam import document, service_trust, statement, to_json
+from mlops_platform.config.sections import NatStrategy, NetworkConfig, NetworkMode
+from mlops_platform.core.iam import document, service_trust, statement, to_json
 
 
 def subnet_plan(cidr: str, az_count: int) -> tuple[list[str], list[str]]:
@@ -32,13 +32,20 @@ def nat_gateway_count(strategy: NatStrategy, az_count: int) -> int:
     return {NatStrategy.ONE_PER_AZ: az_count, NatStrategy.SINGLE: 1, NatStrategy.NONE: 0}[strategy]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NetworkArgs:
+    """Arguments of `Network`."""
+
     config: NetworkConfig
+    """The stack's `network` section: new VPC (CIDR, AZs, NAT strategy) or an existing one. Required."""
     region: str
+    """Region of the VPC endpoints' service names. Required."""
     cluster_name: str
+    """EKS cluster the subnets are tagged for (load balancer discovery); names the flow-log group. Required."""
     tags: dict[str, str]
+    """Tags of every network resource. Required."""
     flow_log_key_arn: pulumi.Input[str] | None = None
+    """Key of the flow-log group's encryption. Default: none (CloudWatch's own encryption)."""
 
 
 class Network(pulumi.ComponentResource):

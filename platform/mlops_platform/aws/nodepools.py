@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from mlops_platform import contract
 from mlops_platform.aws._base import child_opts, with_name
 from mlops_platform.config.rules import pool_gpu_type, pool_max_gpus_per_node
-from mlops_platform.config.schema import Capacity, GpuPoolConfig, PoolConfig, SystemPoolConfig
-from mlops_platform.iam import service_trust, to_json
+from mlops_platform.config.sections import Capacity, GpuPoolConfig, PoolConfig, SystemPoolConfig
+from mlops_platform.core import contract
+from mlops_platform.core.iam import service_trust, to_json
 
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy",
                  "AmazonSSMManagedInstanceCore")  # SSM Session Manager replaces SSH
@@ -68,16 +68,26 @@ def autoscaler_tags(cluster_name: str, spec: PoolSpec) -> dict[str, str]:
     return tags
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NodePoolsArgs:
+    """Arguments of `NodePools`."""
+
     cluster_name: pulumi.Input[str]
+    """The EKS cluster's name as an output of the cluster (so node groups wait for it). Required."""
     cluster_name_plain: str
+    """The same name as a plain string: it names launch templates and autoscaler tags. Required."""
     subnet_ids: pulumi.Input[list[str]]
+    """Private subnets the nodes run in. Required."""
     system: SystemPoolConfig
+    """The stack's `node_pools.system` section. Required."""
     gpu: list[GpuPoolConfig]
+    """The stack's `node_pools.gpu` pools (may be empty). Required."""
     ebs_key_arn: pulumi.Input[str]
+    """Key of the nodes' encrypted gp3 root volumes. Required."""
     tags: dict[str, str]
+    """Tags of every pool resource. Required."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
+    """What node groups wait for (the add-ons nodes need to join: VPC CNI, kube-proxy). Default: nothing."""
 
 
 class NodePools(pulumi.ComponentResource):

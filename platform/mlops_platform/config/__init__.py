@@ -2,6 +2,8 @@
 
 from mlops_platform.config.loader import (
     NAMESPACE,
+    check_env_name,
+    env_stack_file,
     load_env,
     load_from_pulumi_config,
     load_stack_file,
@@ -9,12 +11,15 @@ from mlops_platform.config.loader import (
     shipped_envs,
     stack_file_for,
 )
-from mlops_platform.config.schema import PlatformConfig, Tier
+from mlops_platform.config.schema import PlatformConfig
+from mlops_platform.config.sections import Tier
 
 __all__ = [
     "NAMESPACE",
     "PlatformConfig",
     "Tier",
+    "check_env_name",
+    "env_stack_file",
     "load_env",
     "load_from_pulumi_config",
     "load_stack_file",

@@ -25,9 +25,9 @@ import annotated_types
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
-from mlops_platform import catalog, contract, versions
-from mlops_platform.config import rules, schema
+from mlops_platform.config import rules, sections
 from mlops_platform.config.loader import NAMESPACE, PATTERN_HINTS, repo_root
+from mlops_platform.core import contract, instances, versions
 
 CONFIGURATION_MD = "docs/configuration.md"
 OUTPUTS_CONTRACT_MD = "docs/outputs-contract.md"
@@ -264,14 +264,14 @@ def _rules_section() -> list[str]:
 
 # --- configuration.md --------------------------------------------------------------------------------------------
 
-def _skeleton(tier: schema.Tier) -> schema.PlatformConfig:
+def _skeleton(tier: sections.Tier) -> sections.PlatformSections:
     """A config of the tier with every optional field at its default (not validated: only defaults are read)."""
-    env = schema.EnvironmentConfig.model_construct(name=tier.value, tier=tier, account_id="123456789012",
+    env = sections.EnvironmentConfig.model_construct(name=tier.value, tier=tier, account_id="123456789012",
                                                    region="us-east-1", owners=["owner@example.com"],
                                                    cost_center="docs")
-    return schema.PlatformConfig.model_construct(environment=env,
-                                                 cluster=schema.ClusterConfig.model_construct(version="1.34"),
-                                                 budget=schema.BudgetConfig.model_construct(monthly_usd=1.0))
+    return sections.PlatformSections.model_construct(environment=env,
+                                                 cluster=sections.ClusterConfig.model_construct(version="1.34"),
+                                                 budget=sections.BudgetConfig.model_construct(monthly_usd=1.0))
 
 
 def _shown(value: Any) -> str:
@@ -279,11 +279,12 @@ def _shown(value: Any) -> str:
 
 
 def _tier_defaults() -> list[str]:
-    cfgs = [_skeleton(t) for t in schema.Tier]
-    props = [n for n, v in vars(schema.PlatformConfig).items() if isinstance(v, property) and n not in _NOT_DEFAULTS]
+    cfgs = [_skeleton(t) for t in sections.Tier]
+    props = [n for n, v in vars(sections.PlatformSections).items()
+             if isinstance(v, property) and n not in _NOT_DEFAULTS]
     lines = ["## Defaults that depend on the tier", "",
              "Fields documented as `unset` resolve per tier; this is what an unset field becomes.", "",
-             "| setting | " + " | ".join(t.value for t in schema.Tier) + " |", "|---|" + "---|" * len(cfgs)]
+             "| setting | " + " | ".join(t.value for t in sections.Tier) + " |", "|---|" + "---|" * len(cfgs)]
     lines += [f"| `{p}` | " + " | ".join(_shown(getattr(c, p)) for c in cfgs) + " |" for p in props]
     lines += [f"| `{s}.enabled` | " + " | ".join(_shown(c.component_enabled(getattr(c, s))) for c in cfgs) + " |"
               for s in _TOGGLES]
@@ -292,7 +293,7 @@ def _tier_defaults() -> list[str]:
 
 def _sections() -> list[str]:
     lines: list[str] = []
-    for name, info in schema.PlatformConfig.model_fields.items():
+    for name, info in sections.PlatformSections.model_fields.items():
         model = _model_of(info.annotation)
         if model is None:
             continue
@@ -306,7 +307,7 @@ def _sections() -> list[str]:
 
 def _instance_table() -> list[str]:
     rows = ["| instance type | vCPU | memory GiB | GPUs | GPU model | arch |", "|---|---|---|---|---|---|"]
-    for t in catalog.INSTANCE_TYPES.values():
+    for t in instances.INSTANCE_TYPES.values():
         gpu = t.gpu_type.value if t.gpu_type else ""
         rows.append(f"| `{t.name}` | {t.vcpus} | {t.memory_gib} | {t.gpus} | {gpu} | {t.arch.value} |")
     return [*rows, ""]
@@ -316,7 +317,7 @@ def _codes(items: Iterable[str]) -> str:
     return ", ".join(f"`{i}`" for i in items)
 
 
-def _amis(table: dict[str, catalog.Arch]) -> str:
+def _amis(table: dict[str, instances.Arch]) -> str:
     return ", ".join(f"`{ami}` ({arch.value})" for ami, arch in table.items())
 
 
@@ -331,16 +332,16 @@ def _reference_values() -> list[str]:
             f"{_codes(rules.RESERVED_TAGS)}.",
             f"- Reserved node-label prefixes: {_codes(rules.RESERVED_LABEL_PREFIXES)}.",
             f"- Reserved namespaces (not project names): {_codes(sorted(rules.RESERVED_NAMESPACES))}.",
-            f"- System-pool AMI types: {_amis(catalog.CPU_AMI_ARCH)}.",
-            f"- GPU-pool AMI types: {_amis(catalog.GPU_AMI_ARCH)}.", "",
+            f"- System-pool AMI types: {_amis(instances.CPU_AMI_ARCH)}.",
+            f"- GPU-pool AMI types: {_amis(instances.GPU_AMI_ARCH)}.", "",
             "### Instance catalog", "", "Pools may use these types (the GPU model becomes the "
             f"`{contract.GPU_TYPE_LABEL}` node label):", "", *_instance_table()]
 
 
 def render_configuration_md() -> str:
     """docs/configuration.md: every section and field of the stack schema, tier defaults, rules, references."""
-    toc = [f"- [`{NAMESPACE}:{n}`](#{NAMESPACE}{n})" for n in schema.PlatformConfig.model_fields]
-    head = [_MARKER.format(source="`config/schema.py` and `config/rules.py`"), "",
+    toc = [f"- [`{NAMESPACE}:{n}`](#{NAMESPACE}{n})" for n in sections.PlatformSections.model_fields]
+    head = [_MARKER.format(source="`config/sections.py` and `config/rules.py`"), "",
             "# Stack configuration reference", "",
             f"Each environment is one stack file, `stacks/Pulumi.<env>.yaml`, whose `config:` holds one "
             f"`{NAMESPACE}:<section>` key per section below (see `stacks/Pulumi.dev.yaml`). `mlplat validate` "
@@ -382,7 +383,7 @@ def render_outputs_contract_md() -> str:
     model = contract.PlatformOutputs
     consts = ["| constant | value | meaning |", "|---|---|---|"]
     consts += [f"| `{n}` | `{_cell(json.dumps(v))}` | {_cell(doc)} |" for n, v, doc in _constant_docs(contract)]
-    lines = [_MARKER.format(source="`mlops_platform/contract.py`"), "", "# Platform outputs contract", "",
+    lines = [_MARKER.format(source="`mlops_platform/core/contract.py`"), "", "# Platform outputs contract", "",
              inspect.getdoc(contract) or "", "",
              "Read them with `mlplat plan <env> --json` (key `outputs`) offline, `pulumi stack output --json` "
              "after a deployment, or `pulumi.StackReference(\"<org>/mlops-platform/<env>\")` from another "

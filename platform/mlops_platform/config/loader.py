@@ -12,23 +12,23 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from mlops_platform.config import schema
-from mlops_platform.config.rules import RuleViolations
+from mlops_platform.config import sections
+from mlops_platform.config.rules import RuleViolations, check_warnings
 from mlops_platform.config.schema import PlatformConfig
-from mlops_platform.errors import ConfigError, ConfigIssue, UsageError
+from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
+from mlops_platform.core.files import load_yaml, read_text
 
 NAMESPACE = "mlops-platform"
 SECRET_PLACEHOLDER = "[secret]"
 Loc = tuple[str | int, ...]
 PATTERN_HINTS = {
-    schema.EMAIL: "an email address, e.g. team@example.com",
-    schema.ACCOUNT_ID: 'the 12-digit account id as a quoted string, e.g. "123456789012"',
-    schema.DNS_LABEL: "a DNS label: lowercase letters, digits and '-', starting with a letter",
-    schema.REGION: "an AWS region code, e.g. us-east-1",
-    schema.IAM_PRINCIPAL_ARN: "an IAM role or user ARN, e.g. arn:aws:iam::123456789012:role/admins",
+    sections.EMAIL: "an email address, e.g. team@example.com",
+    sections.ACCOUNT_ID: 'the 12-digit account id as a quoted string, e.g. "123456789012"',
+    sections.DNS_LABEL: "a DNS label: lowercase letters, digits and '-', starting with a letter",
+    sections.REGION: "an AWS region code, e.g. us-east-1",
+    sections.IAM_PRINCIPAL_ARN: "an IAM role or user ARN, e.g. arn:aws:iam::123456789012:role/admins",
 }
 
 
@@ -42,8 +42,31 @@ def stacks_dir() -> Path:
     return repo_root() / "stacks"
 
 
+def check_env_name(env: str) -> str:
+    """The one check of an environment name given on the command line (every command uses it).
+
+    Names are DNS labels, as `environment.name` is, so a raw argument such as `../../etc/passwd` never
+    becomes part of a path."""
+    if not re.fullmatch(sections.DNS_LABEL, env):
+        shown = env if len(env) <= 80 else env[:80] + "…"
+        raise UsageError(f"environment {shown!r} is not an environment name (a DNS label: lowercase letters, "
+                         f"digits and '-', starting with a letter) — fix: use one of "
+                         f"{', '.join(shipped_envs()) or 'the shipped environments'}")
+    return env
+
+
 def stack_file_for(env: str) -> Path:
-    return stacks_dir() / f"Pulumi.{env}.yaml"
+    """stacks/Pulumi.<env>.yaml of a checked environment name (it need not exist)."""
+    return stacks_dir() / f"Pulumi.{check_env_name(env)}.yaml"
+
+
+def env_stack_file(env: str) -> Path:
+    """The stack file of an existing environment, or a UsageError listing the environments there are."""
+    path = stack_file_for(env)
+    if not path.is_file():
+        raise UsageError(f"unknown environment '{env}' — fix: use one of {', '.join(shipped_envs())} "
+                         f"or pass --stack-file")
+    return path
 
 
 def shipped_envs() -> list[str]:
@@ -54,19 +77,15 @@ def shipped_envs() -> list[str]:
 
 
 def _read_yaml(path: Path) -> Any:
-    if not path.is_file():
-        raise UsageError(f"{path}: stack file not found — fix: pass an existing file or one of "
-                         f"{', '.join(shipped_envs()) or 'the shipped environments'}")
+    fix = f"pass an existing file or one of {', '.join(shipped_envs()) or 'the shipped environments'}"
+    text = read_text(path, "stack file", fix)
     try:
-        return YAML(typ="rt").load(path.read_text(encoding="utf-8"))
+        return load_yaml(text, path, "stack file", typ="rt")
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         raise ConfigError([ConfigIssue("<file>", f"not valid YAML: {getattr(exc, 'problem', exc)}",
                                        file=str(path), line=line, fix="fix the YAML syntax")]) from None
-    except UnicodeDecodeError:
-        raise ConfigError([ConfigIssue("<file>", "not a UTF-8 text file", file=str(path),
-                                       fix="pass a Pulumi stack YAML file")]) from None
 
 
 def _unsecret(value: Any) -> Any:
@@ -101,8 +120,14 @@ def load_stack_file(path: Path) -> PlatformConfig:
     return validate_sections(sections, source=str(path), doc=doc, stack=_stack_name(path))
 
 
+def stack_warnings(path: Path, cfg: PlatformConfig) -> list[ConfigIssue]:
+    """Warnings of a valid stack file, located like errors (file, line, dotted path)."""
+    _, doc = read_stack_config(path)
+    return [_located(issue, str(path), doc) for issue in check_warnings(cfg)]
+
+
 def load_env(env: str) -> PlatformConfig:
-    return load_stack_file(stack_file_for(env))
+    return load_stack_file(env_stack_file(env))
 
 
 def _stack_name(path: Path) -> str | None:
@@ -118,7 +143,7 @@ def load_from_pulumi_config(values: Mapping[str, Any], stack: str) -> PlatformCo
             sections[key.split(":", 1)[1]] = _parse_value(raw)
     if "aws:region" in values:
         sections["__aws_region__"] = str(values["aws:region"])
-    path = stack_file_for(stack)
+    path = stacks_dir() / f"Pulumi.{stack}.yaml"  # the engine's stack name, not user input
     doc = _read_yaml(path) if path.is_file() else None
     return validate_sections(sections, source=str(path), doc=doc, stack=stack)
 
@@ -156,11 +181,11 @@ def validate_sections(sections: dict[str, Any], source: str, doc: Any = None,
 def _stack_level_issues(region: Any, env_name: Any, aws_region: str | None, stack: str | None) -> list[ConfigIssue]:
     issues = []
     # A value that is itself malformed is reported by the schema; a mismatch on top would be noise.
-    if aws_region is not None and isinstance(region, str) and re.fullmatch(schema.REGION, region) \
+    if aws_region is not None and isinstance(region, str) and re.fullmatch(sections.REGION, region) \
             and aws_region != region:
         issues.append(ConfigIssue("aws:region", "differs from environment.region", aws_region,
                                   f"set aws:region to {region} (or drop it)"))
-    if stack is not None and isinstance(env_name, str) and re.fullmatch(schema.DNS_LABEL, env_name) \
+    if stack is not None and isinstance(env_name, str) and re.fullmatch(sections.DNS_LABEL, env_name) \
             and stack != env_name:
         issues.append(ConfigIssue("environment.name", f"does not match the stack name '{stack}'",
                                   env_name, f"set environment.name: {stack}"))
@@ -216,7 +241,26 @@ def _fix(err: Any, loc: Loc) -> str:
         return f"use {PATTERN_HINTS.get(pattern, 'a value matching ' + pattern)}"
     if kind == "enum":
         return f"use one of {err['ctx']['expected']}"
+    if kind == "string_type" and isinstance(err.get("input"), int | float) and not isinstance(err["input"], bool):
+        hint = PATTERN_HINTS.get(_pattern_at(loc) or "")
+        return ("quote it: YAML reads unquoted digits as a number (and drops leading zeros)"
+                + (f"; use {hint}" if hint else ""))
+    if kind == "finite_number":
+        return "write a finite number (.inf and .nan are not amounts)"
     return "correct the value (see docs/configuration.md)"
+
+
+def _pattern_at(loc: Loc) -> str | None:
+    """The regex a string field at `loc` must match, for a hint that fits the field."""
+    model: Any = PlatformConfig
+    field = None
+    for part in (p for p in loc if isinstance(p, str)):
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        model = _model_of(field.annotation)
+    patterns = [getattr(m, "pattern", None) for m in (field.metadata if field is not None else [])]
+    return next((p for p in patterns if isinstance(p, str)), None)
 
 
 def _fields_at(loc: Loc) -> list[str]:

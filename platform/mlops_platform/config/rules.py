@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
-from mlops_platform import catalog
-from mlops_platform.errors import ConfigIssue
-from mlops_platform.versions import SUPPORTED_EKS_VERSIONS
-
-if TYPE_CHECKING:
-    from mlops_platform.config.schema import GpuPoolConfig, PlatformConfig, PoolConfig
+from mlops_platform.config.sections import GpuPoolConfig, PlatformSections, PoolConfig, ProjectConfig
+from mlops_platform.core import instances
+from mlops_platform.core.errors import ConfigIssue
+from mlops_platform.core.naming import bucket_name
+from mlops_platform.core.versions import SUPPORTED_EKS_VERSIONS
 
 #: CloudWatch Logs accepts only these retention values.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
@@ -41,7 +39,7 @@ def _issue(path: str, message: str, value: object = None, fix: str = "") -> Conf
     return ConfigIssue(path=path, message=message, value=value, fix=fix)
 
 
-def network_rules(cfg: PlatformConfig) -> Issues:
+def network_rules(cfg: PlatformSections) -> Issues:
     net = cfg.network
     if net.mode == "existing":
         if net.existing is None:
@@ -65,7 +63,7 @@ def network_rules(cfg: PlatformConfig) -> Issues:
                      net.flow_log_retention_days, f"use one of {LOG_RETENTION_DAYS}")
 
 
-def _az_rules(cfg: PlatformConfig) -> Issues:
+def _az_rules(cfg: PlatformSections) -> Issues:
     azs, region = cfg.network.availability_zones, cfg.environment.region
     minimum = 3 if cfg.is_prod else 2
     if not minimum <= len(azs) <= MAX_AZS:
@@ -79,7 +77,7 @@ def _az_rules(cfg: PlatformConfig) -> Issues:
                          f"use {region}a, {region}b, ...")
 
 
-def cluster_rules(cfg: PlatformConfig) -> Issues:
+def cluster_rules(cfg: PlatformSections) -> Issues:
     cl = cfg.cluster
     if cl.version not in SUPPORTED_EKS_VERSIONS:
         yield _issue("cluster.version", "EKS version not supported by this platform release", cl.version,
@@ -120,27 +118,27 @@ def _size_rules(path: str, pool: PoolConfig) -> Issues:
                          "use your own prefix, e.g. team.example.com/…")
 
 
-def _instance_rules(path: str, pool: PoolConfig, gpu: bool, ami_arch: dict[str, catalog.Arch],
+def _instance_rules(path: str, pool: PoolConfig, gpu: bool, ami_arch: dict[str, instances.Arch],
                     ami_type: str) -> Issues:
     if ami_type not in ami_arch:
         yield _issue(f"{path}.ami_type", "unsupported AMI type for this pool", ami_type,
                      f"use one of {', '.join(ami_arch)}")
     for i, name in enumerate(pool.instance_types):
-        itype = catalog.lookup(name)
+        itype = instances.lookup(name)
         kind = "GPU" if gpu else "CPU"
         if itype is None or (itype.gpus > 0) != gpu:
             yield _issue(f"{path}.instance_types[{i}]", f"not a known {kind} instance type", name,
-                         f"use one of {', '.join(catalog.known_types(gpu))}")
+                         f"use one of {', '.join(instances.known_types(gpu))}")
         elif ami_type in ami_arch and ami_arch[ami_type] != itype.arch:
             yield _issue(f"{path}.instance_types[{i}]",
                          f"{itype.arch.value} instance does not match AMI type {ami_type}", name,
                          f"use an {ami_arch[ami_type].value} {kind} instance or the matching AMI type")
 
 
-def node_pool_rules(cfg: PlatformConfig) -> Issues:
+def node_pool_rules(cfg: PlatformSections) -> Issues:
     pools, system = cfg.node_pools, cfg.node_pools.system
     yield from _size_rules("node_pools.system", system)
-    yield from _instance_rules("node_pools.system", system, False, catalog.CPU_AMI_ARCH, system.ami_type)
+    yield from _instance_rules("node_pools.system", system, False, instances.CPU_AMI_ARCH, system.ami_type)
     if cfg.is_prod and system.capacity != "on_demand":
         yield _issue("node_pools.system.capacity", "prod system pool must be on-demand", system.capacity.value,
                      "set capacity: on_demand (spot reclaims would take cluster add-ons down)")
@@ -158,10 +156,10 @@ def node_pool_rules(cfg: PlatformConfig) -> Issues:
                      total, f"lower max_size or raise gpu.max_total_gpus ({cfg.gpu.max_total_gpus})")
 
 
-def _gpu_pool_rules(cfg: PlatformConfig, path: str, pool: GpuPoolConfig) -> Issues:
+def _gpu_pool_rules(cfg: PlatformSections, path: str, pool: GpuPoolConfig) -> Issues:
     yield from _size_rules(path, pool)
-    yield from _instance_rules(path, pool, True, catalog.GPU_AMI_ARCH, pool.ami_type)
-    kinds = {t.gpu_type for n in pool.instance_types if (t := catalog.lookup(n)) and t.gpu_type}
+    yield from _instance_rules(path, pool, True, instances.GPU_AMI_ARCH, pool.ami_type)
+    kinds = {t.gpu_type for n in pool.instance_types if (t := instances.lookup(n)) and t.gpu_type}
     if len(kinds) > 1:
         yield _issue(f"{path}.instance_types", "a pool must hold one GPU model (it is the node label)",
                      sorted(k.value for k in kinds), "split the pool by GPU model")
@@ -170,32 +168,30 @@ def _gpu_pool_rules(cfg: PlatformConfig, path: str, pool: GpuPoolConfig) -> Issu
                      "set min_size: 0 and desired_size: 0")
 
 
-def pool_gpu_type(pool: GpuPoolConfig) -> catalog.GpuType | None:
+def pool_gpu_type(pool: GpuPoolConfig) -> instances.GpuType | None:
     """The GPU model of a pool (validated to be one), or None for unknown instance types."""
     for name in pool.instance_types:
-        itype = catalog.lookup(name)
+        itype = instances.lookup(name)
         if itype and itype.gpu_type:
             return itype.gpu_type
     return None
 
 
 def pool_max_gpus_per_node(pool: GpuPoolConfig) -> int:
-    return max((t.gpus for n in pool.instance_types if (t := catalog.lookup(n))), default=0)
+    return max((t.gpus for n in pool.instance_types if (t := instances.lookup(n))), default=0)
 
 
-def total_max_gpus(cfg: PlatformConfig) -> int:
+def total_max_gpus(cfg: PlatformSections) -> int:
     return sum(p.max_size * pool_max_gpus_per_node(p) for p in cfg.node_pools.gpu)
 
 
-def storage_rules(cfg: PlatformConfig) -> Issues:
+def storage_rules(cfg: PlatformSections) -> Issues:
     art = cfg.artifacts
     if cfg.is_prod and art.allow_force_destroy:
         yield _issue("artifacts.allow_force_destroy", "prod data buckets are retained", True,
                      "remove allow_force_destroy from the prod stack")
     if len(set(art.buckets)) != len(art.buckets):
         yield _issue("artifacts.buckets", "bucket roles repeat", [b.value for b in art.buckets], "list each once")
-    from mlops_platform.naming import bucket_name
-
     longest = bucket_name(cfg.environment, "access-logs")
     if len(longest) > 63:
         yield _issue("environment.name_prefix", "bucket names would exceed 63 characters", longest,
@@ -205,7 +201,7 @@ def storage_rules(cfg: PlatformConfig) -> Issues:
         yield _issue("registry.repositories", "repository names repeat", regs, "list each once")
 
 
-def budget_and_tag_rules(cfg: PlatformConfig) -> Issues:
+def budget_and_tag_rules(cfg: PlatformSections) -> Issues:
     th = cfg.budget.alert_thresholds_pct
     if not th or any(not 1 <= t <= 200 for t in th) or sorted(set(th)) != th:
         yield _issue("budget.alert_thresholds_pct", "need ascending, unique percentages in 1..200", th,
@@ -218,32 +214,77 @@ def budget_and_tag_rules(cfg: PlatformConfig) -> Issues:
         yield _issue("monitoring.enabled", "prod must run monitoring and alerting", False, "remove the field")
 
 
-def project_rules(cfg: PlatformConfig) -> Issues:
+def project_rules(cfg: PlatformSections) -> Issues:
     names = [p.name for p in cfg.projects]
-    has_gpu = bool(cfg.node_pools.gpu)
     for i, proj in enumerate(cfg.projects):
         path = f"projects[{i}]"
         if names.count(proj.name) > 1:
             yield _issue(f"{path}.name", "project names must be unique", proj.name, "rename or merge the entries")
         if proj.name in RESERVED_NAMESPACES:
             yield _issue(f"{path}.name", "name is a reserved platform namespace", proj.name, "choose another slug")
-        if proj.gpu_quota and not has_gpu:
-            yield _issue(f"{path}.gpu_quota", "no GPU pool exists to serve this quota", proj.gpu_quota,
-                         "add a node_pools.gpu entry or set gpu_quota: 0")
-        elif proj.gpu_quota > cfg.gpu.max_total_gpus:
-            yield _issue(f"{path}.gpu_quota", "quota exceeds the environment GPU cap", proj.gpu_quota,
-                         f"use at most gpu.max_total_gpus ({cfg.gpu.max_total_gpus})")
+        yield from project_limits(cfg, proj, path)
     total = sum(p.monthly_budget_usd for p in cfg.projects)
     if total > cfg.budget.monthly_usd:
         yield _issue("projects", "project budgets add up to more than the environment budget", total,
                      f"lower project budgets or raise budget.monthly_usd ({cfg.budget.monthly_usd})")
 
 
-RULES: tuple[Callable[[PlatformConfig], Issues], ...] = (
+def cluster_capacity(cfg: PlatformSections) -> tuple[int, int]:
+    """(vCPUs, GiB of memory) of every node pool at max_size, counting each pool's largest known type:
+    no namespace quota can be used beyond what the cluster can ever schedule."""
+    vcpus = memory = 0
+    for pool in [cfg.node_pools.system, *cfg.node_pools.gpu]:
+        types = [t for t in (instances.lookup(n) for n in pool.instance_types) if t is not None]
+        if types:
+            vcpus += pool.max_size * max(t.vcpus for t in types)
+            memory += pool.max_size * max(t.memory_gib for t in types)
+    return vcpus, memory
+
+
+def project_limits(cfg: PlatformSections, proj: ProjectConfig, path: str) -> Issues:
+    """A project's quotas against the environment's limits (also what `mlplat new` checks answers with)."""
+    if proj.gpu_quota and not cfg.node_pools.gpu:
+        yield _issue(f"{path}.gpu_quota", "no GPU pool exists to serve this quota", proj.gpu_quota,
+                     "add a node_pools.gpu entry or set gpu_quota: 0")
+    elif proj.gpu_quota > cfg.gpu.max_total_gpus:
+        yield _issue(f"{path}.gpu_quota", "quota exceeds the environment GPU cap", proj.gpu_quota,
+                     f"use at most gpu.max_total_gpus ({cfg.gpu.max_total_gpus})")
+    vcpus, memory = cluster_capacity(cfg)
+    if vcpus and proj.cpu_quota > vcpus:
+        yield _issue(f"{path}.cpu_quota", f"quota exceeds the {vcpus} vCPUs the node pools can ever provide",
+                     proj.cpu_quota, f"use at most {vcpus}, or raise the pools' max_size")
+    if memory and proj.memory_quota_gib > memory:
+        yield _issue(f"{path}.memory_quota_gib", f"quota exceeds the {memory} GiB the node pools can ever "
+                     "provide", proj.memory_quota_gib, f"use at most {memory}, or raise the pools' max_size")
+
+
+RULES: tuple[Callable[[PlatformSections], Issues], ...] = (
     network_rules, cluster_rules, node_pool_rules, storage_rules, budget_and_tag_rules, project_rules,
 )
 
 
-def check_rules(cfg: PlatformConfig) -> list[ConfigIssue]:
+def check_rules(cfg: PlatformSections) -> list[ConfigIssue]:
     """Every rule violation of a structurally valid config."""
     return [issue for rule in RULES for issue in rule(cfg)]
+
+
+#: RFC 6598 shared address space: not `is_private` to Python, yet routable only inside a network (EKS
+#: documents 100.64.0.0/10 for pod and secondary VPC CIDRs).
+_SHARED_SPACE = ipaddress.IPv4Network("100.64.0.0/10")
+
+
+def network_warnings(cfg: PlatformSections) -> Issues:
+    net = ipaddress.IPv4Network(cfg.network.cidr)
+    if cfg.network.mode == "managed" and not (net.is_private or net.subnet_of(_SHARED_SPACE)):
+        yield _issue("network.cidr", "is public address space: the VPC would shadow those internet addresses "
+                     "and cannot peer with networks that use them", cfg.network.cidr,
+                     "use a private range (RFC 1918), e.g. 10.20.0.0/16")
+
+
+#: Checks that do not fail validation but are printed by `mlplat validate` as warnings.
+WARNINGS: tuple[Callable[[PlatformSections], Issues], ...] = (network_warnings,)
+
+
+def check_warnings(cfg: PlatformSections) -> list[ConfigIssue]:
+    """Every warning of a valid config (allowed, but most likely a mistake)."""
+    return [issue for rule in WARNINGS for issue in rule(cfg)]

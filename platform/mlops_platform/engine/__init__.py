@@ -7,13 +7,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from mlops_platform.config import load_stack_file, repo_root, shipped_envs, stack_file_for
+from mlops_platform.config import env_stack_file, load_stack_file, repo_root, shipped_envs
 from mlops_platform.config.loader import read_stack_config
+from mlops_platform.core.errors import UsageError
 from mlops_platform.engine.cache import cached_plan, plan_key
 from mlops_platform.engine.computed import Ctx
 from mlops_platform.engine.plan import Plan, Resource
 from mlops_platform.engine.runner import OutputsResolver, project_name, read_yaml_mapping, run
-from mlops_platform.errors import UsageError
 
 __all__ = ["Plan", "Resource", "platform_outputs", "run_platform", "run_program"]
 
@@ -26,11 +26,7 @@ def _stack_path(env: str | None, stack_file: Path | None) -> Path:
     if stack_file is not None:
         return stack_file
     assert env is not None
-    path = stack_file_for(env)
-    if not path.is_file():
-        raise UsageError(f"unknown environment '{env}' — fix: use one of {', '.join(shipped_envs())} "
-                         f"or pass --stack-file")
-    return path
+    return env_stack_file(env)
 
 
 def run_platform(env: str | None = None, stack_file: Path | None = None, preview: bool = True) -> Plan:
@@ -72,10 +68,8 @@ def run_program(program_dir: Path, stack: str | None = None, config_file: Path |
     stack = stack or "dev"
     path = config_file or program_dir / f"Pulumi.{stack}.yaml"
     config: dict[str, Any] = {}
-    if path.is_file():
+    if config_file is not None or path.is_file():  # a given file must be readable; it says what it is if not
         config = dict(read_yaml_mapping(path).get("config") or {})
-    elif config_file is not None:
-        raise UsageError(f"{config_file}: config file not found — fix: pass an existing Pulumi.<stack>.yaml")
     region = region or str(config.get("aws:region", "us-east-1"))
     return run(entry_dir, project, stack, config, Ctx(account, region),
                stack_outputs=stack_outputs or default_stack_outputs)

@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mlops_platform.core.errors import ConfigError, EngineError, MlplatError
 from mlops_platform.engine import default_stack_outputs, run_program
 from mlops_platform.engine.sandbox import Guard, SandboxViolation, install
-from mlops_platform.errors import ConfigError, EngineError, MlplatError
 
 _real_exit = os._exit  # saved before the guard wraps it: the child's own exit needs no report
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_platform import errors
+from mlops_platform.core import errors
+from mlops_platform.core.errors import ConfigError, ConfigIssue, EngineError, MlplatError, UsageError
 from mlops_platform.engine.runner import project_name
-from mlops_platform.errors import ConfigError, ConfigIssue, EngineError, MlplatError, UsageError
 
 #: Seconds a reviewed program may run (`mlplat review --timeout`); the largest shipped program plans in ~30 s.
 DEFAULT_TIMEOUT = 300.0

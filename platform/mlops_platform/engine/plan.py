@@ -30,12 +30,14 @@ class Resource:
     retain_on_delete: bool = False
     provider: str | None = None  # `urn::id` of the explicit provider
     property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    aliases: tuple[dict[str, Any], ...] = ()  # where a moved resource was before ({"spec": {"parentUrn": ...}})
 
     def to_json(self) -> dict[str, Any]:
-        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
-                "dependencies": sorted(self.dependencies), "inputs": self.inputs, "custom": self.custom,
-                "protect": self.protect, "retainOnDelete": self.retain_on_delete, "provider": self.provider,
-                "propertyDependencies": {k: sorted(v) for k, v in sorted(self.property_dependencies.items())}}
+        out = {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
+               "dependencies": sorted(self.dependencies), "inputs": self.inputs, "custom": self.custom,
+               "protect": self.protect, "retainOnDelete": self.retain_on_delete, "provider": self.provider,
+               "propertyDependencies": {k: sorted(v) for k, v in sorted(self.property_dependencies.items())}}
+        return out | {"aliases": list(self.aliases)} if self.aliases else out  # only moved resources carry it
 
     def get(self, dotted: str, default: Any = None) -> Any:
         """Input at a dotted path (`vpcConfig.endpointPrivateAccess`, `taints.0.key`)."""
@@ -61,7 +63,8 @@ class Plan:
         # Registrations arrive from worker threads in any order: sort so plans are reproducible.
         resources = [Resource(r.urn, r.type, r.name, r.parent, tuple(sorted(set(r.dependencies))), r.inputs,
                               r.custom, r.protect, r.retain_on_delete, r.provider or None,
-                              {k: tuple(sorted(set(v))) for k, v in r.property_dependencies.items() if v})
+                              {k: tuple(sorted(set(v))) for k, v in r.property_dependencies.items() if v},
+                              tuple(r.aliases))
                      for r in sorted(monitor.registrations, key=lambda reg: reg.urn)]
         return cls(stack, resources, dict(monitor.stack_outputs))
 
@@ -70,7 +73,8 @@ class Plan:
         resources = [Resource(r["urn"], r["type"], r["name"], r.get("parent"), tuple(r.get("dependencies", ())),
                               r.get("inputs", {}), r.get("custom", True), r.get("protect", False),
                               r.get("retainOnDelete", False), r.get("provider"),
-                              {k: tuple(v) for k, v in (r.get("propertyDependencies") or {}).items()})
+                              {k: tuple(v) for k, v in (r.get("propertyDependencies") or {}).items()},
+                              tuple(r.get("aliases", ())))
                      for r in data["resources"]]
         return cls(data["stack"], resources, data.get("outputs", {}))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 
@@ -94,8 +95,6 @@ def outputs_table(plan: Plan) -> Table:
 
 
 def _compact(value: object) -> str:
-    import json
-
     text = json.dumps(value, sort_keys=True)
     return text if len(text) <= 160 else text[:157] + "..."
 

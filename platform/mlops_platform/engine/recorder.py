@@ -37,6 +37,7 @@ class Registration:
     retain_on_delete: bool = False
     provider: str = ""
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    aliases: list[dict[str, Any]] = field(default_factory=list)  # the program's own: see `program_aliases`
 
 
 def engine_view(value: Any) -> Any:
@@ -53,6 +54,21 @@ def engine_view(value: Any) -> Any:
     if isinstance(value, list):
         return [engine_view(v) for v in value]
     return value  # numbers stay floats: the wire format has no ints, and the plan shows what the engine sees
+
+
+def program_aliases(aliases: Any) -> list[dict[str, Any]]:
+    """The aliases the program gave a resource (where it lived before it moved), as sent to the engine.
+
+    Providers alias many resource types to their former type tokens (`aws:s3/bucketV2` ...); those carry only
+    a type and are the SDK's own bookkeeping, so they are left out: a plan shows what the program decided.
+    """
+    out = []
+    for alias in aliases:
+        found = json_format.MessageToDict(alias)
+        spec = found.get("spec", {})
+        if "urn" in found or set(spec) - {"type"} - ({"parentUrn"} if not spec.get("parentUrn") else set()):
+            out.append(found)
+    return out
 
 
 class PlatformMocks(mocks.Mocks):
@@ -103,6 +119,7 @@ class RecordingMonitor(mocks.MockMonitor):
             protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete),
             provider=request.provider,
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            aliases=program_aliases(request.aliases),
         )
         with self._lock:
             self.registrations.append(reg)

@@ -24,13 +24,14 @@ from pulumi.runtime import mocks, settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_in_stack
-from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
+from mlops_platform.core.errors import EngineError, MlplatError, UsageError
+from mlops_platform.core.files import kind_of, load_yaml, read_text
 from mlops_platform.engine.computed import Ctx
 from mlops_platform.engine.plan import Plan
 from mlops_platform.engine.recorder import SECRET, PlatformMocks, RecordingMonitor
 from mlops_platform.engine.sandbox import where
-from mlops_platform.errors import EngineError, MlplatError, UsageError
 
 OutputsResolver = Callable[[str], Mapping[str, Any]]
 
@@ -71,9 +72,10 @@ def _mask_secure(value: Any) -> Any:
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    text = read_text(path, "Pulumi YAML file", "pass a Pulumi project/stack file")
     try:
-        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except Exception as exc:
+        data = load_yaml(text, path, "Pulumi YAML file")
+    except YAMLError as exc:
         raise UsageError(f"{path}: not readable YAML ({exc}) — fix: pass a Pulumi YAML file") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: expected a YAML mapping — fix: pass a Pulumi project/stack file")
@@ -83,7 +85,7 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
 def project_name(program_dir: Path) -> tuple[str, Path]:
     """(project name, directory holding the program entry) from the directory's Pulumi.yaml."""
     manifest = program_dir / "Pulumi.yaml"
-    if not manifest.is_file():
+    if kind_of(manifest) == "missing":  # anything else there is reported as what it is
         raise UsageError(f"{program_dir}: no Pulumi.yaml — fix: pass a Pulumi program directory")
     data = read_yaml_mapping(manifest)
     name = data.get("name")
@@ -117,6 +119,12 @@ def _configure(monitor: RecordingMonitor, project: str, stack: str, preview: boo
         project=project, stack=stack, dry_run=preview, organization="organization", callbacks=None))
 
 
+def raised_at(exc: BaseException, program_dir: Path) -> str:
+    """`file:line` where the program raised: the deepest frame in the program's own files (else the
+    deepest frame at all), so a reviewer is pointed at the line, not at the entry module."""
+    return where(traceback.extract_tb(exc.__traceback__), program_dir.resolve())
+
+
 def run(entry_dir: Path, project: str, stack: str, config: Mapping[str, Any], ctx: Ctx,
         stack_outputs: OutputsResolver | None = None, preview: bool = True) -> Plan:
     """Run the program in `entry_dir` (its `__main__.py`) and record what it registers."""
@@ -139,19 +147,15 @@ def run(entry_dir: Path, project: str, stack: str, config: Mapping[str, Any], ct
     except pulumi.RunError as exc:
         raise EngineError(f"{entry}: the program failed: {exc}") from None
     except SystemExit as exc:  # a plan cut short is not a plan: never a pass
-        raise EngineError(f"the program exited early with sys.exit({exc.code!r}) at {_where(exc, entry_dir)} "
+        raise EngineError(f"{raised_at(exc, entry_dir)}: the program exited early with sys.exit({exc.code!r}) "
                           f"— fix: let {entry.name} run to its end") from None
     except Exception as exc:
-        raise EngineError(f"the program raised {type(exc).__name__}: {exc} at {_where(exc, entry_dir)} "
-                          f"— fix: the error is in the program, not the review") from exc
+        raise EngineError(f"{raised_at(exc, entry_dir) or entry}: the program raised {type(exc).__name__}: "
+                          f"{exc}") from exc
     finally:
         loop.close()
         settings.ROOT.set(None)
     return Plan.from_monitor(stack, monitor)
-
-
-def _where(exc: BaseException, entry_dir: Path) -> str:
-    return where(traceback.extract_tb(exc.__traceback__), entry_dir.resolve())
 
 
 async def _run_entry(entry: Path, settle: bool) -> None:

@@ -7,9 +7,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from mlops_platform.core.versions import CHARTS
 from mlops_platform.k8s.manifests import Manifest, meta, namespace_labels
 from mlops_platform.k8s.netpol import system_fence
-from mlops_platform.versions import CHARTS
 
 #: Seconds a release may take to become ready before Helm rolls it back (GPU nodes boot slowly).
 RELEASE_TIMEOUT = 900

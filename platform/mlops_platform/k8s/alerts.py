@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mlops_platform import contract
+from mlops_platform.core import contract
 
 #: Metrics of the project template's model server (serve.py); the serving alerts and dashboard use them.
 SERVING_LATENCY_METRIC = "predict_latency_seconds"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops_platform import contract
+from mlops_platform.core import contract
 from mlops_platform.k8s.alerts import SERVING_LATENCY_METRIC, SERVING_REQUESTS_METRIC
 
 Panel = tuple[str, str, str]  # (title, PromQL, unit)

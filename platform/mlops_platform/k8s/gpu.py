@@ -10,12 +10,12 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from mlops_platform import iam
+from mlops_platform.core import iam
+from mlops_platform.core.naming import iam_name
+from mlops_platform.core.versions import CLUSTER_AUTOSCALER_IMAGE_TAGS
 from mlops_platform.k8s._helm import helm_release, namespace
 from mlops_platform.k8s.manifests import gpu_node_affinity, gpu_toleration, irsa_annotation
 from mlops_platform.k8s.provider import k8s_opts
-from mlops_platform.naming import iam_name
-from mlops_platform.versions import CLUSTER_AUTOSCALER_IMAGE_TAGS
 
 GPU_NAMESPACE = "nvidia-gpu"
 AUTOSCALER_NAMESPACE = "kube-system"
@@ -24,19 +24,30 @@ DCGM_RELEASE = "dcgm-exporter"
 DCGM_PORT = 9400
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GpuEnablementArgs:
+    """Arguments of `GpuEnablement`."""
+
     cluster_name: str
+    """EKS cluster the autoscaler discovers node groups of; names its IAM role. Required."""
     k8s_version: str
+    """Kubernetes minor version: picks the cluster-autoscaler image and the namespace's PSA version. Required."""
     region: str
+    """Region of the autoscaler's AWS calls and IAM scope. Required."""
     account_id: str
+    """Account of the autoscaler's IAM scope. Required."""
     oidc_provider_arn: pulumi.Input[str]
+    """The cluster's IRSA OIDC provider (trust of the autoscaler role). Required."""
     oidc_issuer_host: pulumi.Input[str]
+    """The issuer URL without https:// (IAM condition keys use it). Required."""
     tags: dict[str, str]
+    """Tags of the AWS resources. Required."""
     provider: k8s.Provider
-    #: Install the autoscaler's ServiceMonitor (needs the monitoring stack's CRDs).
+    """Kubernetes provider of the cluster. Required."""
     monitoring_namespace: str | None = None
+    """Install the autoscaler's ServiceMonitor there (needs the monitoring stack's CRDs). Default: none."""
     depends_on: tuple[pulumi.Resource, ...] = ()
+    """What the releases wait for (the monitoring release, for its CRDs). Default: nothing."""
 
 
 def on_gpu_nodes() -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops_platform import contract
+from mlops_platform.core import contract
 
 Manifest = dict[str, Any]
 #: Non-root UID/GID platform workloads run as (images must not need root; restricted PSS forbids it).

@@ -17,8 +17,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mlops_platform import contract, naming
-from mlops_platform.config.schema import DNS_LABEL
+from mlops_platform.config.sections import DNS_LABEL
+from mlops_platform.core import contract, naming
 from mlops_platform.k8s import manifests as m
 from mlops_platform.k8s.alerts import drift_rule
 from mlops_platform.k8s.monitoring import service_monitor_spec

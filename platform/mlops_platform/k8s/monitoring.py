@@ -14,14 +14,14 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from mlops_platform import iam
+from mlops_platform.core import iam
+from mlops_platform.core.naming import iam_name
 from mlops_platform.k8s._helm import helm_release, namespace
 from mlops_platform.k8s.alerts import AlertThresholds, platform_rule_groups
 from mlops_platform.k8s.dashboards import platform_dashboards
 from mlops_platform.k8s.manifests import irsa_annotation, meta
 from mlops_platform.k8s.netpol import MONITORING_NAMESPACE
 from mlops_platform.k8s.provider import k8s_opts
-from mlops_platform.naming import iam_name
 
 RELEASE = "kube-prometheus-stack"
 FULLNAME = "kps"  # short resource names: kps-prometheus, kps-alertmanager
@@ -34,21 +34,36 @@ DASHBOARD_LABEL = {"grafana_dashboard": "1"}
 PLATFORM_LABELS = {"app.kubernetes.io/part-of": "mlops-platform"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MonitoringArgs:
+    """Arguments of `Monitoring`."""
+
     cluster_name: str
+    """Names the alert topic and the Alertmanager IAM role. Required."""
     k8s_version: str
+    """Kubernetes minor version of the namespace's PSA labels. Required."""
     region: str
+    """Region of the alert topic (Alertmanager signs SNS calls with SigV4). Required."""
     retention: str
+    """Prometheus retention, e.g. `7d` (resolved per tier by the config). Required."""
     storage_gib: int
+    """Size of Prometheus's volume, GiB. Required."""
     alert_emails: tuple[str, ...]
+    """Subscribed to the alert topic (each confirms once by email). Required."""
     thresholds: AlertThresholds
+    """Thresholds of the platform's alert rules. Required."""
     oidc_provider_arn: pulumi.Input[str]
+    """The cluster's IRSA OIDC provider (trust of the Alertmanager role). Required."""
     oidc_issuer_host: pulumi.Input[str]
+    """The issuer URL without https:// (IAM condition keys use it). Required."""
     tags: dict[str, str]
+    """Tags of the AWS resources. Required."""
     provider: k8s.Provider
+    """Kubernetes provider of the cluster. Required."""
     slack_webhook_url: pulumi.Input[str] | None = None
-    gpu_namespace: str | None = None  # where the DCGM exporter runs (None: GPU enablement off)
+    """Also send alerts to this Slack webhook (pass a secret). Default: none."""
+    gpu_namespace: str | None = None
+    """Where the DCGM exporter runs, for GPU dashboards and alerts. Default: none (GPU enablement off)."""
 
 
 def alertmanager_config(topic_arn: Any, region: str, slack: bool) -> dict[str, Any]:

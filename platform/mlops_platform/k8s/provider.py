@@ -28,14 +28,20 @@ def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> s
     }, sort_keys=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ClusterAccessArgs:
+    """Arguments of `ClusterAccess`."""
+
     cluster_name: pulumi.Input[str]
+    """Name of the EKS cluster (the kubeconfig's token command names it). Required."""
     endpoint: pulumi.Input[str]
+    """API server endpoint. Required."""
     ca_data: pulumi.Input[str]
+    """Base64 certificate authority data of the cluster. Required."""
     region: str
-    #: Resources the provider waits for (node groups: Helm releases need nodes to schedule on).
+    """Region of the cluster. Required."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
+    """Resources the provider waits for (node groups: Helm releases need nodes to schedule on). Default: nothing."""
 
 
 class ClusterAccess(pulumi.ComponentResource):

@@ -28,11 +28,16 @@ INTERNAL_LB_ANNOTATIONS = {"service.beta.kubernetes.io/aws-load-balancer-interna
                            "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ServingStackArgs:
+    """Arguments of `ServingStack`."""
+
     k8s_version: str
+    """Kubernetes minor version of the namespaces' PSA labels. Required."""
     ingress_domain: str
+    """Domain KServe serves model endpoints under. Required."""
     provider: k8s.Provider
+    """Kubernetes provider of the cluster. Required."""
 
 
 def kserve_values(domain: str) -> dict[str, Any]:

@@ -9,23 +9,23 @@ own name, so adding or removing a project never touches another project's resour
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from mlops_platform import iam, naming
 from mlops_platform.aws.budget import CostBudget, CostBudgetArgs
-from mlops_platform.aws.registry import Repository, RepositoryArgs
-from mlops_platform.config.schema import ProjectConfig
+from mlops_platform.aws.ecr import Repository, RepositoryArgs
+from mlops_platform.aws.layer_outputs import BucketRef
+from mlops_platform.config.sections import ProjectConfig
+from mlops_platform.core import iam, naming
+from mlops_platform.core.naming import ProjectRole
 from mlops_platform.k8s import netpol
 from mlops_platform.k8s._helm import namespace
 from mlops_platform.k8s.manifests import Manifest, irsa_annotation, meta
 from mlops_platform.k8s.provider import k8s_opts
-from mlops_platform.layers import BucketRef
-from mlops_platform.naming import ProjectRole
 
 PROJECT_LABEL = "mlops.io/project"
 #: Cost-allocation tag the project's budget filters on (activate it once in the Billing console).
@@ -36,27 +36,73 @@ CI_ACCESS = ("edit", "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy
 PREVIEW_ACCESS = ("view", "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PlatformFacts:
-    """What every tenant shares from the environment (built once; each tenant only reads it)."""
+    """What every tenant shares from the environment (built once; each tenant only reads it). All required."""
 
     env_name: str
+    """Environment name."""
     cluster_name: str
+    """EKS cluster name: prefixes the project's IAM role and budget names."""
     k8s_version: str
+    """Kubernetes minor version of the namespace's PSA labels."""
     tags: dict[str, str]
+    """The environment's tags; each project adds its own `project` (and `cost-center`) tag."""
     cluster: aws.eks.Cluster
+    """The cluster: CI roles may describe it and get namespaced access entries on it."""
     oidc_provider_arn: pulumi.Input[str]
+    """The cluster's IRSA OIDC provider (trust of the workload role)."""
     oidc_issuer_host: pulumi.Input[str]
+    """The issuer URL without https:// (IAM condition keys use it)."""
     github_oidc_provider_arn: pulumi.Input[str]
+    """GitHub Actions' OIDC provider (trust of the CI roles)."""
     buckets: dict[str, BucketRef]
+    """The artifact buckets by role; projects get a prefix in the `datasets` and `models` ones."""
     s3_key_arn: pulumi.Input[str]
+    """Key of the artifact buckets."""
     ecr_key_arn: pulumi.Input[str]
+    """Key of the project's ECR repository."""
     keep_tagged_images: int
+    """ECR lifecycle: tagged images kept."""
     untagged_expiry_days: int
+    """ECR lifecycle: days until untagged images expire."""
     budget_thresholds_pct: tuple[int, ...]
+    """Alert thresholds of the project's budget, percent."""
     protect: bool
+    """Protect the project's repository (prod)."""
     provider: k8s.Provider
+    """Kubernetes provider of the cluster."""
     peers: netpol.PlatformPeers
+    """Platform namespaces the project namespace admits or reaches."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProjectTenantArgs:
+    """Arguments of `ProjectTenant`."""
+
+    project: ProjectConfig
+    """The project's entry in the stack's `projects`. Required."""
+    facts: PlatformFacts
+    """What the environment shares with every tenant. Required."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TenantOutputs:
+    """What a tenant exports: the fields of `contract.ProjectOutput`, as outputs (a test keeps them equal)."""
+
+    name: str
+    namespace: str
+    service_account: str
+    workload_role_arn: pulumi.Output[str]
+    ci_role_arn: pulumi.Output[str]
+    ci_preview_role_arn: pulumi.Output[str]
+    ecr_repository_url: pulumi.Output[str]
+    monthly_budget_usd: float
+    s3_prefixes: dict[str, pulumi.Output[str]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stack-output value, field by field (in the order tenants have always exported them)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def quota_spec(project: ProjectConfig) -> Manifest:
@@ -113,34 +159,34 @@ def ci_preview_policy(facts: PlatformFacts, repository_arn: Any) -> iam.Doc:
 class ProjectTenant(pulumi.ComponentResource):
     """Everything one onboarded project gets; `outputs` matches `contract.ProjectOutput`."""
 
-    outputs: dict[str, Any]
+    outputs: TenantOutputs
 
-    def __init__(self, name: str, project: ProjectConfig, facts: PlatformFacts,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: ProjectTenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:k8s:ProjectTenant", name, None, opts)
+        project, facts = args.project, args.facts
         self.ns_name = naming.project_namespace(project.name)
         self.sa_name = naming.project_service_account(project.name)
         tags = project_tags(facts, project)
         ns = self._namespace(name, project, facts)
         self.repository = Repository(f"{name}-ecr", RepositoryArgs(
-            naming.project_repository(project.name), facts.ecr_key_arn, tags, facts.keep_tagged_images,
-            facts.untagged_expiry_days, facts.protect), pulumi.ResourceOptions(parent=self))
+            repository=naming.project_repository(project.name), kms_key_arn=facts.ecr_key_arn, tags=tags,
+            keep_tagged=facts.keep_tagged_images, untagged_days=facts.untagged_expiry_days, protect=facts.protect),
+            pulumi.ResourceOptions(parent=self))
         workload_role = self._workload_identity(name, project, facts, tags, ns)
         ci_role = self._ci_identity(name, project, facts, tags)
         preview_role = self._ci_preview_identity(name, project, facts, tags)
         CostBudget(f"{name}-budget", CostBudgetArgs(
-            naming.iam_name(facts.cluster_name, "project", project.name, limit=100), project.monthly_budget_usd,
-            list(project.owners), (PROJECT_TAG, project.name), facts.budget_thresholds_pct, tags),
+            budget_name=naming.iam_name(facts.cluster_name, "project", project.name, limit=100),
+            monthly_usd=project.monthly_budget_usd, emails=list(project.owners),
+            tag_filter=(PROJECT_TAG, project.name), thresholds_pct=facts.budget_thresholds_pct, tags=tags),
             pulumi.ResourceOptions(parent=self))
-        self.outputs = {
-            "name": project.name, "namespace": self.ns_name, "service_account": self.sa_name,
-            "workload_role_arn": workload_role.arn, "ci_role_arn": ci_role.arn,
-            "ci_preview_role_arn": preview_role.arn,
-            "ecr_repository_url": self.repository.url, "monthly_budget_usd": project.monthly_budget_usd,
-            "s3_prefixes": {role: pulumi.Output.concat("s3://", ref.name, "/", naming.project_prefix(project.name))
-                            for role, ref in facts.buckets.items() if role in naming.PROJECT_BUCKET_ROLES},
-        }
-        self.register_outputs(self.outputs)
+        self.outputs = TenantOutputs(
+            name=project.name, namespace=self.ns_name, service_account=self.sa_name,
+            workload_role_arn=workload_role.arn, ci_role_arn=ci_role.arn, ci_preview_role_arn=preview_role.arn,
+            ecr_repository_url=self.repository.url, monthly_budget_usd=project.monthly_budget_usd,
+            s3_prefixes={role: pulumi.Output.concat("s3://", ref.name, "/", naming.project_prefix(project.name))
+                         for role, ref in facts.buckets.items() if role in naming.PROJECT_BUCKET_ROLES})
+        self.register_outputs(self.outputs.to_dict())
 
     def _namespace(self, name: str, project: ProjectConfig, facts: PlatformFacts) -> k8s.core.v1.Namespace:
         opts = k8s_opts(self, facts.provider)

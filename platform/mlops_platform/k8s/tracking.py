@@ -16,14 +16,14 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from mlops_platform import iam
+from mlops_platform.aws.layer_outputs import BucketRef
+from mlops_platform.core import iam
+from mlops_platform.core.naming import iam_name
+from mlops_platform.core.versions import IMAGES, POSTGRES_ENGINE_VERSION, POSTGRES_PARAMETER_FAMILY
 from mlops_platform.k8s import manifests as m
 from mlops_platform.k8s._helm import namespace
 from mlops_platform.k8s.netpol import tracking_policies
 from mlops_platform.k8s.provider import k8s_opts
-from mlops_platform.layers import BucketRef
-from mlops_platform.naming import iam_name
-from mlops_platform.versions import IMAGES, POSTGRES_ENGINE_VERSION, POSTGRES_PARAMETER_FAMILY
 
 TRACKING_NAMESPACE = "mlflow"
 APP = "mlflow"
@@ -36,29 +36,50 @@ SERVICE_HOST = f"{APP}.{TRACKING_NAMESPACE}.svc.cluster.local"
 MLFLOW_URL = f"http://{SERVICE_HOST}:{PORT}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrackingArgs:
+    """Arguments of `Tracking`."""
+
     cluster_name: str
+    """Names the database, its subnet group, security group and the MLflow IAM role. Required."""
     k8s_version: str
+    """Kubernetes minor version of the namespace's PSA labels. Required."""
     vpc_id: pulumi.Input[str]
+    """VPC of the database's security group. Required."""
     private_subnet_ids: pulumi.Input[list[str]]
+    """Subnets of the database subnet group. Required."""
     cluster_security_group_id: pulumi.Input[str]
+    """The only security group the database admits (the cluster's pods). Required."""
     models_bucket: BucketRef
+    """Bucket of MLflow's artifact store. Required."""
     s3_key_arn: pulumi.Input[str]
-    db_key_arn: pulumi.Input[str]  # the environment's RDS key (aws.keys: rotated, protected in prod)
+    """Key of the models bucket (MLflow's role may use it). Required."""
+    db_key_arn: pulumi.Input[str]
+    """The environment's RDS key (`aws.keys`: rotated, protected in prod). Required."""
     oidc_provider_arn: pulumi.Input[str]
+    """The cluster's IRSA OIDC provider (trust of the MLflow role). Required."""
     oidc_issuer_host: pulumi.Input[str]
+    """The issuer URL without https:// (IAM condition keys use it). Required."""
     db_instance_class: str
+    """RDS instance class, e.g. `db.t4g.medium`. Required."""
     db_storage_gib: int
+    """Allocated storage of the database, GiB. Required."""
     backup_days: int
+    """Automated backup retention, days. Required."""
     multi_az: bool
+    """A standby in another AZ. Required."""
     deletion_protection: bool
+    """RDS deletion protection with a final snapshot, and Pulumi protect. Required."""
     tags: dict[str, str]
+    """Tags of the AWS resources. Required."""
     provider: k8s.Provider
+    """Kubernetes provider of the cluster. Required."""
     replicas: int = 1
-    #: Namespaces labelled with this key (project namespaces) may call MLflow.
+    """MLflow server replicas. Default: 1."""
     client_label: str = "mlops.io/project"
+    """Namespaces labelled with this key (project namespaces) may call MLflow. Default: `mlops.io/project`."""
     monitoring_namespace: str | None = None
+    """Admit Prometheus from this namespace to scrape MLflow. Default: none."""
 
 
 def allowed_hosts() -> str:

@@ -23,10 +23,14 @@ from mlops_platform.k8s.provider import k8s_opts
 TRAINING_NAMESPACE = "kuberay"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainingArgs:
+    """Arguments of `Training`."""
+
     k8s_version: str
+    """Kubernetes minor version of the namespace's PSA labels. Required."""
     provider: k8s.Provider
+    """Kubernetes provider of the cluster. Required."""
 
 
 def operator_values() -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mlops_platform.errors import ToolMissingError
+from mlops_platform.core.errors import ToolMissingError
 
 if TYPE_CHECKING:
     import boto3

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mlops_platform import naming
-from mlops_platform.errors import UsageError
+from mlops_platform.core import naming
+from mlops_platform.core.errors import UsageError
 
 if TYPE_CHECKING:
     from mlops_platform.config import PlatformConfig

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from mlops_platform.errors import PreflightError
+from mlops_platform.core.errors import PreflightError
 from mlops_platform.ops._aws import Aws, AwsFailure, describe, error_code
 from mlops_platform.ops.backend import StateBackend, state_backend
 
@@ -37,6 +37,7 @@ MANAGED_TAG = ("managed-by", "mlops-platform")
 _MISSING = {"NoSuchBucket", "404", "NotFound", "NoSuchBucketPolicy", "NoSuchLifecycleConfiguration",
             "ServerSideEncryptionConfigurationNotFoundError", "NoSuchPublicAccessBlockConfiguration",
             "OwnershipControlsNotFoundError", "NoSuchTagSet", "NotFoundException"}
+_DENIED = {"AccessDenied", "AccessDeniedException", "403", "Forbidden", "UnauthorizedOperation"}
 _PUBLIC_ACCESS_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
@@ -80,8 +81,10 @@ def bootstrap(cfg: PlatformConfig, aws: Aws | None = None) -> BootstrapReport:
         _converge(aws, cfg, report)
     except AwsFailure as exc:
         done = ", ".join(f"{s.item} {s.change.value}" for s in report.steps) or "nothing"
-        raise PreflightError(f"bootstrap stopped after: {done}; AWS said {describe(exc)} — fix: grant "
-                             "the permissions listed in docs/operations.md (bootstrap) and re-run; "
+        denied = error_code(exc) in _DENIED
+        fix = ("grant the permissions listed in docs/operations.md (bootstrap) and re-run" if denied else
+               "re-run once the cause is gone (another bootstrap of this environment at the same time?)")
+        raise PreflightError(f"bootstrap stopped after: {done}; AWS said {describe(exc)} — fix: {fix}; "
                              "re-running is safe") from None
     return report
 
@@ -121,14 +124,11 @@ def _get(call: Any, **kwargs: Any) -> Any:
 def _ensure_key(aws: Aws, backend: StateBackend, tags: dict[str, str], report: BootstrapReport) -> str:
     found = _get(aws.kms.describe_key, KeyId=backend.kms_alias)
     if found is None:
-        key = aws.kms.create_key(
-            Description=f"Pulumi secrets provider for {backend.bucket}", KeyUsage="ENCRYPT_DECRYPT",
-            KeySpec="SYMMETRIC_DEFAULT", Tags=[{"TagKey": k, "TagValue": v} for k, v in tags.items()])
-        arn = key["KeyMetadata"]["Arn"]
-        aws.kms.enable_key_rotation(KeyId=arn)
-        aws.kms.create_alias(AliasName=backend.kms_alias, TargetKeyId=key["KeyMetadata"]["KeyId"])
-        report.steps.append(Step("kms key", Change.CREATED, f"{backend.kms_alias} → {arn}, rotation on"))
-        return arn
+        arn = _create_key(aws, backend, tags)
+        if arn is not None:
+            report.steps.append(Step("kms key", Change.CREATED, f"{backend.kms_alias} → {arn}, rotation on"))
+            return arn
+        found = aws.kms.describe_key(KeyId=backend.kms_alias)  # a concurrent run's key won the alias
     meta = found["KeyMetadata"]
     if meta["KeyState"] != "Enabled":
         raise PreflightError(f"KMS key {backend.kms_alias} ({meta['Arn']}) is {meta['KeyState']} — fix: "
@@ -140,6 +140,27 @@ def _ensure_key(aws: Aws, backend: StateBackend, tags: dict[str, str], report: B
         aws.kms.enable_key_rotation(KeyId=meta["Arn"])
         report.steps.append(Step("kms key", Change.STRENGTHENED, f"{backend.kms_alias} rotation turned on"))
     return str(meta["Arn"])
+
+
+def _create_key(aws: Aws, backend: StateBackend, tags: dict[str, str]) -> str | None:
+    """Create the key and point the alias at it; None when a concurrent bootstrap took the alias first.
+
+    The alias is the lock: KMS creates an alias at most once. A key that did not get it (lost the race,
+    or the run failed or was interrupted before the alias existed) is scheduled for deletion at once, so
+    no orphaned key is left to bill and confuse (7 days is the shortest window KMS allows)."""
+    key = aws.kms.create_key(
+        Description=f"Pulumi secrets provider for {backend.bucket}", KeyUsage="ENCRYPT_DECRYPT",
+        KeySpec="SYMMETRIC_DEFAULT", Tags=[{"TagKey": k, "TagValue": v} for k, v in tags.items()])
+    key_id, arn = key["KeyMetadata"]["KeyId"], str(key["KeyMetadata"]["Arn"])
+    try:
+        aws.kms.enable_key_rotation(KeyId=arn)
+        aws.kms.create_alias(AliasName=backend.kms_alias, TargetKeyId=key_id)
+    except BaseException as exc:
+        aws.kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+        if error_code(exc) == "AlreadyExistsException":
+            return None
+        raise
+    return arn
 
 
 # --- S3 bucket -----------------------------------------------------------------------------------
@@ -155,9 +176,10 @@ def _ensure_bucket(aws: Aws, backend: StateBackend, tags: dict[str, str], report
                                  "environment.name_prefix to get a different bucket name") from None
         if error_code(exc) not in _MISSING:
             raise
-        _create_bucket(aws, backend, tags)
-        report.steps.append(Step("bucket", Change.CREATED, f"s3://{backend.bucket} in {backend.region}"))
-        return True
+        if _create_bucket(aws, backend, tags):
+            report.steps.append(Step("bucket", Change.CREATED, f"s3://{backend.bucket} in {backend.region}"))
+            return True
+        head = aws.s3.head_bucket(Bucket=backend.bucket)  # a concurrent bootstrap created it first
     region = head.get("BucketRegion") or head["ResponseMetadata"]["HTTPHeaders"].get("x-amz-bucket-region")
     if region and region != backend.region:
         raise PreflightError(f"S3 bucket {backend.bucket} is in {region}, the stack is in {backend.region} — "
@@ -169,15 +191,20 @@ def _ensure_bucket(aws: Aws, backend: StateBackend, tags: dict[str, str], report
     return ours
 
 
-def _create_bucket(aws: Aws, backend: StateBackend, tags: dict[str, str]) -> None:
+def _create_bucket(aws: Aws, backend: StateBackend, tags: dict[str, str]) -> bool:
+    """Create and tag the bucket; False when a concurrent bootstrap created it between our check and now."""
     # us-east-1 is the one region that rejects an explicit LocationConstraint.
-    if backend.region == "us-east-1":
-        aws.s3.create_bucket(Bucket=backend.bucket)
-    else:
-        aws.s3.create_bucket(Bucket=backend.bucket,
-                             CreateBucketConfiguration={"LocationConstraint": backend.region})  # type: ignore[typeddict-item]
+    location: Any = {} if backend.region == "us-east-1" else {
+        "CreateBucketConfiguration": {"LocationConstraint": backend.region}}
+    try:
+        aws.s3.create_bucket(Bucket=backend.bucket, **location)
+    except Exception as exc:
+        if error_code(exc) == "BucketAlreadyOwnedByYou":
+            return False
+        raise
     tag_set = [{"Key": k, "Value": v} for k, v in {**tags, MANAGED_TAG[0]: MANAGED_TAG[1]}.items()]
     aws.s3.put_bucket_tagging(Bucket=backend.bucket, Tagging={"TagSet": tag_set})  # type: ignore[typeddict-item]
+    return True
 
 
 def _ensure_versioning(aws: Aws, bucket: str, report: BootstrapReport) -> None:

@@ -24,15 +24,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from mlops_platform import catalog
-from mlops_platform.config.schema import Capacity, NatStrategy, NetworkMode
-from mlops_platform.errors import BudgetExceededError, ConfigError, ConfigIssue
+from mlops_platform.config.sections import Capacity, NatStrategy, NetworkMode
+from mlops_platform.core import instances
+from mlops_platform.core.errors import BudgetExceededError, ConfigError, ConfigIssue
 from mlops_platform.ops.preflight import pools, table_status
 from mlops_platform.ops.prices import Prices, table_prices
 
 if TYPE_CHECKING:
     from mlops_platform.config import PlatformConfig
-    from mlops_platform.config.schema import PoolConfig
+    from mlops_platform.config.sections import PoolConfig
 
 HOURS_PER_MONTH = 730.0  # AWS's billing convention: 8760 h / 12
 DEFAULT_SCENARIOS = 4000
@@ -151,7 +151,7 @@ def _pool_cost(ctx: _Ctx, rng: np.random.Generator, pool: PoolConfig, is_gpu: bo
                           profile.draw(rng, profile.burst_mean, ctx.n))
     price = np.full(ctx.n, instance_price(pool, ctx.prices))
     if pool.capacity is Capacity.SPOT:
-        family = catalog.INSTANCE_TYPES[pool.instance_types[0]].quota_family
+        family = instances.INSTANCE_TYPES[pool.instance_types[0]].quota_family
         low, high = ctx.prices.spot_savings[family]
         price = price * (1.0 - rng.uniform(low, high, ctx.n))
     hours = HOURS_PER_MONTH * ctx.months

@@ -17,16 +17,16 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from mlops_platform import catalog
-from mlops_platform.catalog import QUOTA_CODES, QuotaFamily
-from mlops_platform.errors import PreflightError
+from mlops_platform.core import instances
+from mlops_platform.core.errors import PreflightError
+from mlops_platform.core.instances import QUOTA_CODES, QuotaFamily
+from mlops_platform.core.versions import EKS_RELEASES
 from mlops_platform.ops._aws import Aws, AwsFailure, describe, error_code
 from mlops_platform.ops.backend import state_backend
-from mlops_platform.versions import EKS_RELEASES
 
 if TYPE_CHECKING:
     from mlops_platform.config import PlatformConfig
-    from mlops_platform.config.schema import PoolConfig
+    from mlops_platform.config.sections import PoolConfig
 
 #: GPU pools must be launchable in at least this many of the configured AZs (capacity is scarce; one AZ
 #: is a single point of failure for training restarts and serving). The system pool needs every AZ.
@@ -174,8 +174,8 @@ def required_vcpus(cfg: PlatformConfig) -> dict[tuple[QuotaFamily, str], int]:
     return need
 
 
-def _type(name: str) -> catalog.InstanceType:
-    found = catalog.lookup(name)
+def _type(name: str) -> instances.InstanceType:
+    found = instances.lookup(name)
     if found is None:  # the stack rules reject unknown types; this guards direct callers
         raise PreflightError(f"instance type {name} is not in the catalog — fix: use one of the catalog types")
     return found
@@ -197,7 +197,7 @@ _OTHER_QUOTA_FAMILIES = ("inf", "trn", "dl", "hpc", "mac", "u-", "f", "x")
 
 def quota_family_of(instance_type: str) -> QuotaFamily | None:
     """The vCPU quota bucket an instance type counts against; None for families with quotas of their own."""
-    found = catalog.lookup(instance_type)
+    found = instances.lookup(instance_type)
     if found is not None:
         return found.quota_family
     family = instance_type.split(".", 1)[0]
@@ -211,7 +211,7 @@ def quota_family_of(instance_type: str) -> QuotaFamily | None:
 
 
 def _instance_vcpus(instance: Mapping[str, Any]) -> int:
-    found = catalog.lookup(str(instance.get("InstanceType", "")))
+    found = instances.lookup(str(instance.get("InstanceType", "")))
     if found is not None:
         return found.vcpus
     cpu = instance.get("CpuOptions") or {}
@@ -278,7 +278,7 @@ def _eks_api_status(aws: Aws, version: str) -> str | None:
 
 
 def table_status(version: str, today: date) -> str:
-    """Support status from the reviewed release calendar in `mlops_platform.versions`."""
+    """Support status from the reviewed release calendar in `mlops_platform.core.versions`."""
     release = EKS_RELEASES.get(version)
     if release is None or today > release.end_of_extended_support:
         return "UNSUPPORTED"

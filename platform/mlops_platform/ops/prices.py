@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlops_platform import catalog
-from mlops_platform.catalog import QuotaFamily
-from mlops_platform.errors import UsageError
+from mlops_platform.core import instances
+from mlops_platform.core.errors import UsageError
+from mlops_platform.core.instances import QuotaFamily
 from mlops_platform.ops._aws import Aws, AwsFailure, describe, error_code
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ def table_prices(region: str) -> Prices:
         notes.append(f"{region} is not in the price table: prices scaled by the default multiplier {m}")
     return Prices(
         region=region, source=f"price table {t.as_of} × {m:g} for {region}", as_of=t.as_of,
-        ec2_hourly={n: i.price_usd_hour * m for n, i in catalog.INSTANCE_TYPES.items()},
+        ec2_hourly={n: i.price_usd_hour * m for n, i in instances.INSTANCE_TYPES.items()},
         rds_hourly={n: p * m for n, p in t.rds_postgres_hourly.items()},
         eks_hourly=t.eks_control_plane_hourly * m, eks_extended_hourly=t.eks_extended_support_hourly * m,
         nat_hourly=t.nat_gateway_hourly * m, nat_per_gb=t.nat_gateway_per_gb * m,

@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mlops_platform.policy.config import PRESETS, Enforcement, Severity, preset
-from mlops_platform.policy.registry import Area, PolicySpec, all_specs
+from mlops_platform.policy.config import PRESETS, Enforcement, Severity
+from mlops_platform.policy.config_files import preset
+from mlops_platform.policy.pack import all_specs
+from mlops_platform.policy.registry import Area, PolicySpec
 from mlops_platform.policy.waivers import MAX_WAIVER_DAYS
 
 CATALOGUE = Path(__file__).resolve().parents[3] / "docs" / "policies.md"

@@ -7,7 +7,7 @@ One document per environment (see `presets/*.yaml` and `config.schema.json`):
     policies: {eks-private-endpoint: advisory}   # per-policy level (wins over both)
     settings: {max_total_gpus: 48, monthly_budget_usd: 60000, ...}
 
-`to_pulumi_config()` turns it into the `--policy-pack-config` JSON a real `pulumi preview` takes, and the
+`config_files.to_pulumi_config()` turns it into the `--policy-pack-config` JSON a real `pulumi preview` takes, and the
 offline evaluator sends that same structure through the analyzer's `Configure` call.
 """
 
@@ -18,13 +18,12 @@ from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from mlops_platform.errors import ConfigError, ConfigIssue, UsageError
+from mlops_platform.core.strict import StrictNumbers
 
 SCHEMA_FILE = Path(__file__).with_name("config.schema.json")
 PRESETS = ("dev", "staging", "prod")
@@ -56,8 +55,8 @@ class StackKind(StrEnum):
     PROJECT = "project"  # deploys onto a platform environment, whose budget and GPU pools live elsewhere
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Model(StrictNumbers):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class GpuPoolSetting(_Model):
@@ -157,70 +156,6 @@ def schema_document() -> dict[str, Any]:
 def schema_text() -> str:
     """config.schema.json as committed (`mlplat policy docs` writes it)."""
     return json.dumps(schema_document(), indent=2, sort_keys=True) + "\n"
-
-
-def parse_config(data: Any, source: str) -> PolicyPackConfig:
-    """Validate a configuration document; every problem is reported as file: dotted.path: message."""
-    if not isinstance(data, Mapping):
-        raise ConfigError([ConfigIssue("<root>", "expected a mapping", type(data).__name__,
-                                       "see config.schema.json", source)], source)
-    try:
-        cfg = PolicyPackConfig.model_validate(data)
-    except ValidationError as exc:
-        issues = [ConfigIssue(".".join(str(p) for p in err["loc"]) or "<root>", err["msg"],
-                              err.get("input") if not isinstance(err.get("input"), dict) else None,
-                              "see platform/mlops_platform/policy/config.schema.json", source)
-                  for err in exc.errors()]
-        raise ConfigError(issues, source) from None
-    _check_policy_names(cfg, source)
-    return cfg
-
-
-def _check_policy_names(cfg: PolicyPackConfig, source: str) -> None:
-    from mlops_platform.policy.registry import all_specs
-
-    known = {s.name for s in all_specs()}
-    issues = [ConfigIssue(f"policies.{name}", "no such policy", name, "run `mlplat policy list`", source)
-              for name in cfg.policies if name not in known]
-    if issues:
-        raise ConfigError(issues, source)
-
-
-def load_config(path: Path) -> PolicyPackConfig:
-    """A configuration file (YAML or JSON)."""
-    from ruamel.yaml import YAML, YAMLError
-
-    if not path.is_file():
-        raise UsageError(f"{path}: policy configuration file not found — fix: pass an existing file")
-    try:
-        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except YAMLError as exc:
-        raise ConfigError([ConfigIssue("<root>", f"not valid YAML/JSON: {exc}", file=str(path))],
-                          str(path)) from None
-    return parse_config(data, str(path))
-
-
-@cache
-def preset(tier: str) -> PolicyPackConfig:
-    """The shipped configuration of a tier: dev (advisory), staging and prod (mandatory)."""
-    if tier not in PRESETS:
-        raise UsageError(f"no policy preset {tier!r} — fix: use one of {', '.join(PRESETS)}")
-    ref = resources.files("mlops_platform.policy").joinpath(f"presets/{tier}.yaml")
-    with resources.as_file(ref) as path:
-        return load_config(path)
-
-
-def to_pulumi_config(cfg: PolicyPackConfig) -> dict[str, dict[str, Any]]:
-    """The `pulumi preview --policy-pack-config` document: per policy its level and its settings."""
-    from mlops_platform.policy.registry import all_specs
-
-    settings = json.loads(cfg.settings.model_dump_json())
-    out: dict[str, dict[str, Any]] = {}
-    for spec in all_specs():
-        entry: dict[str, Any] = {"enforcementLevel": cfg.level(spec.name, spec.severity).value}
-        entry.update({k: settings[k] for k in spec.settings if settings.get(k) is not None})
-        out[spec.name] = entry
-    return out
 
 
 @cache

@@ -1,7 +1,8 @@
 """Offline evaluation through the analyzer interface the Pulumi engine itself calls.
 
-`pulumi preview --policy-pack DIR` starts the pack (whose `PolicyPack` serves `_PolicyAnalyzerServicer`
-over gRPC) and calls `GetAnalyzerInfo`, `Configure`, `Analyze` once per resource and `AnalyzeStack` once.
+`pulumi preview --policy-pack DIR` starts the pack (whose `PolicyPack` serves the analyzer servicer over
+gRPC, see `sdk.analyzer`) and calls `GetAnalyzerInfo`, `Configure`, `Analyze` once per resource and
+`AnalyzeStack` once.
 Here the same servicer is built without a server, and the same protobuf requests are built from a plan
 JSON (`{"stack", "resources": [{"urn","type","name","parent","dependencies","inputs"}], "outputs"}`),
 properties as `google.protobuf.Struct` exactly as the engine marshals them (numbers as doubles, unknowns
@@ -17,13 +18,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from google.protobuf import struct_pb2
+from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import proto
-from pulumi_policy.policy import EnforcementLevel, _PolicyAnalyzerServicer
+from pulumi_policy import EnforcementLevel
 
-from mlops_platform.errors import ConfigError, ConfigIssue
-from mlops_platform.policy.config import Enforcement, PolicyPackConfig, Severity, to_pulumi_config
-from mlops_platform.policy.registry import PACK_NAME, Kind, PolicySpec, all_specs, build_policies
+from mlops_platform.core.errors import ConfigError, ConfigIssue
+from mlops_platform.policy.config import Enforcement, PolicyPackConfig, Severity
+from mlops_platform.policy.config_files import to_pulumi_config
+from mlops_platform.policy.pack import PACK_NAME, all_specs, build_policies
+from mlops_platform.policy.registry import Kind, PolicySpec
+from mlops_platform.policy.sdk.analyzer import AnalyzerServicer, new_analyzer
 
 PACK_VERSION = "0.1.0"
 _CANT_RUN = "can't run policy"
@@ -53,10 +57,9 @@ class Evaluation:
     resources: int
 
 
-def analyzer(specs: Sequence[PolicySpec] | None = None) -> _PolicyAnalyzerServicer:
+def analyzer(specs: Sequence[PolicySpec] | None = None) -> AnalyzerServicer:
     """The pack's analyzer servicer, as `PolicyPack(...)` builds it, minus the gRPC server."""
-    return _PolicyAnalyzerServicer(PACK_NAME, PACK_VERSION, build_policies(specs),
-                                   EnforcementLevel.ADVISORY)
+    return new_analyzer(PACK_NAME, PACK_VERSION, build_policies(specs), EnforcementLevel.ADVISORY)
 
 
 def to_struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -101,8 +104,6 @@ def _jsonschema() -> Any:
 
 
 def _plain_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
-    from google.protobuf import json_format
-
     return json_format.MessageToDict(struct)
 
 
@@ -165,9 +166,9 @@ class _Session:
 
     def __init__(self, specs: Sequence[PolicySpec], pulumi_config: Mapping[str, Mapping[str, Any]]) -> None:
         self._specs, self._config = specs, pulumi_config
-        self._servicers: dict[tuple[str, ...], _PolicyAnalyzerServicer] = {}
+        self._servicers: dict[tuple[str, ...], AnalyzerServicer] = {}
 
-    def servicer(self, names: tuple[str, ...]) -> _PolicyAnalyzerServicer:
+    def servicer(self, names: tuple[str, ...]) -> AnalyzerServicer:
         if names not in self._servicers:
             wanted = set(names)
             servicer = analyzer([s for s in self._specs if s.name in wanted])

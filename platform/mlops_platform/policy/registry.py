@@ -1,33 +1,22 @@
-"""The policy registry: every policy's metadata and check, and how they become CrossGuard policies.
+"""The policy registry: every policy's metadata and check, registered by decorator.
 
 A policy is a plain generator function decorated with `@resource_policy(...)` or `@stack_policy(...)`.
 It yields `Violation`s (or plain strings) and `Defer`s; it never touches the analyzer proxies, so it is
-testable without an engine. `build_policies()` wraps each one into a `pulumi_policy` policy that
-reports every definite violation first and then, if anything was deferred, raises the engine's own
-`UnknownValueError`: the engine turns that into its advisory "can't run during preview" diagnostic,
-and `pulumi up` evaluates the policy again once the values are known.
+testable without an engine. The rules modules (`rules/`) sit above this module and register into it;
+`pack.py` sits above them and turns every registered spec into a CrossGuard policy.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
-import pkgutil
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cache
 from typing import Any
 
-import pulumi_policy as pp
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
-
-from mlops_platform.policy import _types as t
-from mlops_platform.policy._graph import Res, StackView
-from mlops_platform.policy._values import Outcome, Violation, plain
-from mlops_platform.policy.config import PolicySettings, Severity, StackKind, settings_schema
-
-PACK_NAME = "mlops-platform"
+from mlops_platform.policy.config import PolicySettings, Severity, StackKind
+from mlops_platform.policy.sdk import types as t
+from mlops_platform.policy.sdk.graph import StackView
+from mlops_platform.policy.sdk.values import Outcome
 
 
 class Area(StrEnum):
@@ -166,91 +155,6 @@ def stack_policy(**meta: Any) -> Callable[[Check], Check]:
     return _register(Kind.STACK, **meta)
 
 
-@cache
-def all_specs() -> tuple[PolicySpec, ...]:
-    """Every registered policy, sorted by area then name (imports every rules module once)."""
-    from mlops_platform.policy import rules
-
-    for mod in pkgutil.iter_modules(rules.__path__):
-        importlib.import_module(f"{rules.__name__}.{mod.name}")
-    return tuple(sorted(_REGISTRY.values(), key=lambda s: (list(Area).index(s.area), s.name)))
-
-
-def spec(name: str) -> PolicySpec:
-    specs = {s.name: s for s in all_specs()}
-    return specs[name]
-
-
-# --- from specs to CrossGuard policies ------------------------------------------------------------
-
-_SETTINGS_CACHE: dict[str, PolicySettings] = {}
-
-
-def settings_from(config: Mapping[str, Any]) -> PolicySettings:
-    """Policy config as sent by the engine (numbers as doubles) → validated settings, cached."""
-    key = json.dumps(config, sort_keys=True, default=str)
-    found = _SETTINGS_CACHE.get(key)
-    if found is None:
-        known = {k: v for k, v in config.items() if k in PolicySettings.model_fields}
-        found = _SETTINGS_CACHE[key] = PolicySettings.model_validate(known)
-    return found
-
-
-def report_outcomes(outcomes: Iterable[Outcome | str], report: pp.ReportViolation) -> None:
-    """Report violations as they come; afterwards raise the engine's UnknownValueError for deferrals."""
-    deferred: list[str] = []
-    for outcome in outcomes:
-        if isinstance(outcome, str):
-            report(outcome, None)
-        elif isinstance(outcome, Violation):
-            report(outcome.message, outcome.urn)
-        else:
-            deferred.append(outcome.what if outcome.urn is None else f"{outcome.what} ({outcome.urn})")
-    if deferred:
-        error = UnknownValueError(UNKNOWN_STRING_VALUE, [])
-        error.message = "value(s) unknown until apply: " + "; ".join(deferred)
-        raise error
-
-
-def _resource_validation(spec: PolicySpec) -> pp.ResourceValidation:
-    types = frozenset(spec.resource_types)
-
-    def validate(args: pp.ResourceValidationArgs, report: pp.ReportViolation) -> None:
-        if args.resource_type not in types:
-            return
-        provider = plain(args.provider.props) if args.provider is not None else {}
-        res = Res(args.urn, args.resource_type, args.name, plain(args.props), provider=provider)
-        report_outcomes(spec.check(res, settings_from(args.get_config())), report)
-    return validate
-
-
-def _stack_validation(spec: PolicySpec) -> pp.StackValidation:
-    def validate(args: pp.StackValidationArgs, report: pp.ReportViolation) -> None:
-        stack, settings = StackView(args.resources), settings_from(args.get_config())
-        if stack_kind(stack, settings) in spec.stack_kinds:
-            report_outcomes(spec.check(stack, settings), report)
-    return validate
-
-
-def _metadata(spec: PolicySpec) -> dict[str, Any]:
-    primary = spec.compliance[0] if spec.compliance else None
-    framework = (pp.PolicyComplianceFramework(primary.framework, primary.version or None, primary.reference)
-                 if primary else None)
-    tags = [spec.area.value, *(c.reference for c in spec.compliance)]
-    schema = pp.PolicyConfigSchema(settings_schema(spec.settings)) if spec.settings else None
-    return {"name": spec.name, "description": spec.description, "severity": pp.Severity(spec.severity.value),
-            "remediation_steps": spec.remediation, "url": spec.url, "framework": framework, "tags": tags,
-            "config_schema": schema, "enforcement_level": pp.EnforcementLevel.MANDATORY}
-
-
-@cache
-def to_policy(spec: PolicySpec) -> pp.Policy:
-    """The CrossGuard policy of a spec (stateless, so built once per process)."""
-    if spec.kind is Kind.RESOURCE:
-        return pp.ResourceValidationPolicy(validate=_resource_validation(spec), **_metadata(spec))
-    return pp.StackValidationPolicy(validate=_stack_validation(spec), **_metadata(spec))
-
-
-def build_policies(specs: Iterable[PolicySpec] | None = None) -> list[pp.Policy]:
-    """CrossGuard policies of the pack (what `platform/policypack/__main__.py` hands to PolicyPack)."""
-    return [to_policy(s) for s in (all_specs() if specs is None else specs)]
+def registered() -> tuple[PolicySpec, ...]:
+    """The specs registered so far, in registration order (`pack.all_specs` loads every rules module first)."""
+    return tuple(_REGISTRY.values())

@@ -13,7 +13,8 @@ from typing import Any
 
 from mlops_platform import __version__
 from mlops_platform.policy.config import Enforcement, Severity
-from mlops_platform.policy.registry import PolicySpec, all_specs
+from mlops_platform.policy.pack import all_specs
+from mlops_platform.policy.registry import PolicySpec
 from mlops_platform.policy.report import Finding, Report
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"

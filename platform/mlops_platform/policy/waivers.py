@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from ruamel.yaml import YAMLError
 
-from mlops_platform.errors import WaiverError
+from mlops_platform.core.errors import MlplatError, WaiverError
+from mlops_platform.core.files import load_yaml, read_text
 
 EMAIL = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
 #: Longest a waiver may run: exceptions get re-reviewed at least yearly.
@@ -93,6 +95,19 @@ def _rule_problems(source: str, entries: Iterable[Waiver], known: set[str], toda
     return out
 
 
+def _duplicate_problems(source: str, entries: list[Waiver]) -> list[str]:
+    """A second waiver for the same policy and URN is never used (the first matches): one reviewed entry
+    must be the only one, or a renewal could silently be shadowed by the old expiry."""
+    first: dict[tuple[str, str], int] = {}
+    out = []
+    for i, w in enumerate(entries):
+        seen = first.setdefault((w.policy, w.urn), i)
+        if seen != i:
+            out.append(_problem(source, f"waivers[{i}]", f"duplicates waivers[{seen}] (same policy and urn)",
+                                f"{w.policy} {w.urn}", "keep one entry per policy and urn"))
+    return out
+
+
 def parse_waivers(data: Any, source: str, known_policies: Iterable[str] = (), today: date | None = None) -> Waivers:
     """Validate a waivers document; every problem (file, entry index, field) in one WaiverError."""
     if data is None:
@@ -104,19 +119,20 @@ def parse_waivers(data: Any, source: str, known_policies: Iterable[str] = (), to
         parsed = _WaiversFile.model_validate(data)
     except ValidationError as exc:
         raise WaiverError("\n".join(_schema_problems(source, exc))) from None
-    problems = _rule_problems(source, parsed.waivers, set(known_policies), today or date.today())
+    problems = _rule_problems(source, parsed.waivers, set(known_policies), today or date.today()) \
+        + _duplicate_problems(source, parsed.waivers)
     if problems:
         raise WaiverError("\n".join(problems))
     return Waivers(source, tuple(parsed.waivers))
 
 
 def load_waivers(path: Path, known_policies: Iterable[str] = (), today: date | None = None) -> Waivers:
-    from ruamel.yaml import YAML, YAMLError
-
-    if not path.is_file():
-        raise WaiverError(f"{path}: waivers file not found — fix: pass an existing file or drop --waivers")
+    """Read and validate a waivers file; a file that cannot be read or parsed is a WaiverError too."""
     try:
-        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+        data = load_yaml(read_text(path, "waivers file", "pass an existing waivers YAML file or drop --waivers"),
+                         path, "waivers file")
     except YAMLError as exc:
         raise WaiverError(f"{path}: not valid YAML: {exc}") from None
+    except MlplatError as exc:  # unreadable, not UTF-8, too large: the review cannot trust its waivers
+        raise WaiverError(exc.render()) from None
     return parse_waivers(data, str(path), known_policies, today)

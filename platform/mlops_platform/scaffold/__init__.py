@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from mlops_platform.scaffold.answers import TemplateAnswers, parse_data_args, validate_answers
 from mlops_platform.scaffold.fleet import ProjectStatus, UpdateOutcome, UpdateResult, check, update
-from mlops_platform.scaffold.naming import ProjectNames, project_names
 from mlops_platform.scaffold.new import NewProject, entry_yaml, new_project
 from mlops_platform.scaffold.outputs import ResolvedOutputs, resolve_outputs
+from mlops_platform.scaffold.project_names import ProjectNames, project_names
 
 __all__ = [
     "NewProject",

@@ -13,12 +13,13 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from mlops_platform.config.loader import dotted
-from mlops_platform.errors import ConfigError, ConfigIssue, UsageError
+from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
+from mlops_platform.core.strict import StrictNumbers
 
 SLUG = r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[a-zA-Z]{2,}$"
@@ -78,10 +79,10 @@ Email = Annotated[str, Field(pattern=EMAIL)]
 ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$"
 
 
-class TemplateAnswers(BaseModel):
+class TemplateAnswers(StrictNumbers):
     """Every question of `copier.yml`. Required: project_slug, owners, github_org, cost_center."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     # project identity
     project_slug: str = Field(pattern=SLUG)

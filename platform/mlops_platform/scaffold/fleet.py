@@ -8,7 +8,6 @@ reported as a failure and is never committed.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -18,15 +17,17 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from mlops_platform.errors import MlplatError
-from mlops_platform.scaffold.render import (
+from mlops_platform.core.errors import EXIT_BEHIND, MlplatError, TemplateError
+from mlops_platform.scaffold.snapshots import Snapshots
+from mlops_platform.scaffold.templating import (
     ANSWERS_FILE,
     commit_all,
+    committed_answers,
     conflicts,
     copy_project,
     git,
     read_answers,
-    template_versions,
+    release_tags,
     update_project,
 )
 
@@ -41,74 +42,78 @@ class Drift:
         return not (self.modified or self.deleted)
 
 
+class State(StrEnum):
+    """Where a project stands; `fleet check` prints it and derives its exit status from it."""
+
+    CURRENT = "current"
+    BEHIND = "behind"  # HEAD records an older release than the latest
+    UNCOMMITTED_UPDATE = "uncommitted update"  # the work tree holds a newer version than HEAD
+    CONFLICT = "conflict"  # an update left conflict markers, unmerged files or .rej files
+    FOREIGN = "foreign template"  # generated from another template: not a member of this fleet
+    ERROR = "error"  # could not be read (garbled answers file, not a git repository, ...)
+
+
+#: Questions every project of this template answered; a project without them came from another template.
+IDENTITY_ANSWERS = ("project_slug", "owners", "github_org", "cost_center")
+
+
 @dataclass(frozen=True)
 class ProjectStatus:
     path: str
+    state: State = State.CURRENT
     template: str = ""
-    version: str = ""  # recorded `_commit`
-    latest: str = ""  # latest release tag of the template ('' when it has none)
+    version: str = ""  # `_commit` recorded at HEAD
+    pending: str = ""  # `_commit` in the work tree when an update is not committed
+    latest: str = ""  # latest release tag of the template, as spelled (v1.3.0; '' when it has none)
     behind: bool = False
     drift: Drift = field(default_factory=Drift)
+    conflicts: list[str] = field(default_factory=list)
     error: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "state": self.state.value}
 
 
 def check(projects: Iterable[Path]) -> list[ProjectStatus]:
-    """Status of every project. Each template version is fetched once for the whole fleet, not per project."""
+    """Every project's status; each template version is fetched once for the batch (`Snapshots`)."""
     with Snapshots() as snapshots:
         return [check_one(p, snapshots) for p in projects]
 
 
 def check_one(project: Path, snapshots: Snapshots | None = None) -> ProjectStatus:
-    """Version and drift of one project; problems are reported in `error`, never raised."""
+    """Version, state and drift of one project; problems are reported in `error`, never raised, so one
+    broken project never stops a batch."""
+    if snapshots is None:
+        with Snapshots() as own:
+            return check_one(project, own)
     try:
-        recorded = read_answers(project)
-        src, commit = str(recorded["_src_path"]), str(recorded["_commit"])
-        if snapshots is None:
-            with Snapshots() as own:
-                return check_one(project, own)
-        latest = snapshots.latest(src)
-        return ProjectStatus(str(project), src, commit, str(latest or ""), _is_behind(commit, latest),
-                             drift(project, recorded, snapshots.tree(src, commit)))
+        return _status(project, read_answers(project), snapshots)
     except MlplatError as exc:
-        return ProjectStatus(str(project), error=exc.render())
+        return ProjectStatus(str(project), State.ERROR, error=exc.render())
+    except Exception as exc:  # an unforeseen failure of one project is that project's error
+        return ProjectStatus(str(project), State.ERROR, error=f"{type(exc).__name__}: {exc}")
 
 
-class Snapshots:
-    """Template versions checked out once per `(source, commit)`, and each source's latest release.
-
-    Rendering from a checked-out tree gives the files copier renders from the same commit (copier clones the
-    source at the commit, then renders that tree); without it, every project cost a clone of the template
-    repository and a `git ls-remote`."""
-
-    def __init__(self) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="mlplat-templates-")
-        self._trees: dict[tuple[str, str], Path] = {}
-        self._latest: dict[str, Version | None] = {}
-
-    def __enter__(self) -> Snapshots:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._tmp.cleanup()
-
-    def latest(self, src: str) -> Version | None:
-        if src not in self._latest:
-            versions = template_versions(src)
-            self._latest[src] = versions[-1] if versions else None
-        return self._latest[src]
-
-    def tree(self, src: str, commit: str) -> Path:
-        key = (src, commit)
-        if key not in self._trees:
-            tree = Path(self._tmp.name) / str(len(self._trees))
-            git("clone", "-q", "--no-checkout", src, str(tree), cwd=Path(self._tmp.name))
-            git("-c", "advice.detachedHead=false", "checkout", "-q", commit, cwd=tree)
-            shutil.rmtree(tree / ".git")  # a plain tree: copier renders it as it is, no clone
-            self._trees[key] = tree
-        return self._trees[key]
+def _status(project: Path, recorded: dict[str, Any], snapshots: Snapshots) -> ProjectStatus:
+    src, worktree = str(recorded["_src_path"]), str(recorded["_commit"])
+    missing = [q for q in IDENTITY_ANSWERS if q not in recorded]
+    if missing:
+        return ProjectStatus(str(project), State.FOREIGN, src, worktree, error=(
+            f"{project}: not generated from the mlops-platform template ({src} lacks the answers "
+            f"{', '.join(missing)}) — fix: drop it from the fleet, or regenerate it with `mlplat new`"))
+    head = committed_answers(project) or {}
+    version = str(head.get("_commit", worktree))
+    releases = snapshots.releases(src)
+    latest = releases[-1] if releases else None
+    behind = _is_behind(version, latest[0] if latest else None)
+    unresolved = conflicts(project)
+    if unresolved:
+        return ProjectStatus(str(project), State.CONFLICT, src, version, worktree, latest[1] if latest else "",
+                             behind, conflicts=unresolved)
+    state = State.UNCOMMITTED_UPDATE if version != worktree else State.BEHIND if behind else State.CURRENT
+    return ProjectStatus(str(project), state, src, version, worktree if version != worktree else "",
+                         latest[1] if latest else "", behind,
+                         drift(project, recorded, snapshots.tree(src, worktree)))
 
 
 def _is_behind(commit: str, latest: Version | None) -> bool:
@@ -118,6 +123,37 @@ def _is_behind(commit: str, latest: Version | None) -> bool:
         return Version(commit) < latest
     except InvalidVersion:  # an untagged commit: older than any release we can name
         return True
+
+
+def check_failure(statuses: list[ProjectStatus], strict: bool, fail_on_drift: bool = False) -> MlplatError | None:
+    """The failure `fleet check` exits with: unreadable/foreign/conflicted projects (6) before, with
+    `--strict`, projects behind the template or with an uncommitted update (7), before drift (1)."""
+    broken = [s for s in statuses if s.state in (State.ERROR, State.FOREIGN, State.CONFLICT)]
+    if broken:
+        return TemplateError(f"{len(broken)} project(s) need attention: "
+                             + "; ".join(f"{s.path} ({s.state.value})" for s in broken))
+    behind = [s for s in statuses if s.behind or s.state is State.UNCOMMITTED_UPDATE]
+    if strict and behind:
+        return BehindTemplateError(f"{len(behind)} project(s) behind the template: "
+                                   + ", ".join(s.path for s in behind) + " — fix: `mlplat fleet update` them")
+    drifted = [s for s in statuses if not s.drift.clean]
+    if fail_on_drift and drifted:
+        return DriftError(f"{len(drifted)} project(s) changed generated files: " + ", ".join(s.path for s in drifted))
+    return None
+
+
+class BehindTemplateError(MlplatError):
+    """`fleet check --strict`: a project records an older template release than the latest."""
+
+    exit_code = EXIT_BEHIND
+    code = "behind_template"
+
+
+class DriftError(MlplatError):
+    """`fleet check --fail-on-drift`: a project changed or deleted generated files."""
+
+    exit_code = 1
+    code = "drift"
 
 
 def drift(project: Path, recorded: dict[str, Any], tree: Path | None = None) -> Drift:
@@ -141,6 +177,17 @@ def drift(project: Path, recorded: dict[str, Any], tree: Path | None = None) -> 
             elif mine.read_bytes() != (fresh / rel).read_bytes():
                 modified.append(str(rel))
     return Drift(modified, deleted)
+
+
+def release_ref(src: str, vcs_ref: str | None) -> str | None:
+    """The tag as spelled for a release given either way (1.3.0 where the tag is v1.3.0, or the reverse)."""
+    if vcs_ref is None:
+        return None
+    try:
+        wanted = Version(vcs_ref)
+    except InvalidVersion:
+        return vcs_ref  # a branch or commit: passed through
+    return next((tag for version, tag in release_tags(src) if version == wanted), vcs_ref)
 
 
 class UpdateOutcome(StrEnum):
@@ -180,8 +227,9 @@ def update_one(project: Path, vcs_ref: str | None = None, trust: bool = False,
                commit: bool = True) -> UpdateResult:
     """Update one project. Conflicts are left in the work tree for a person, uncommitted."""
     try:
-        before = str(read_answers(project)["_commit"])
-        update_project(project, vcs_ref, trust)
+        recorded = read_answers(project)
+        before = str(recorded["_commit"])
+        update_project(project, release_ref(str(recorded["_src_path"]), vcs_ref), trust)
         after = str(read_answers(project)["_commit"])
         unresolved = conflicts(project)
         if unresolved:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +17,14 @@ from typing import Any
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 
-from mlops_platform.config.schema import ProjectConfig
-from mlops_platform.contract import GpuPoolOutput
-from mlops_platform.errors import ConfigError, ConfigIssue, TemplateError, UsageError
+from mlops_platform.config.sections import ProjectConfig
+from mlops_platform.core.contract import GpuPoolOutput
+from mlops_platform.core.errors import ConfigError, ConfigIssue, TemplateError, UsageError
 from mlops_platform.scaffold.answers import TemplateAnswers, validate_answers
-from mlops_platform.scaffold.naming import ProjectNames, project_names
+from mlops_platform.scaffold.guards import check_empty, check_limits, check_location, destination
 from mlops_platform.scaffold.outputs import ResolvedOutputs, resolve_outputs
-from mlops_platform.scaffold.render import commit_all, copy_project, git, read_answers, template_source
+from mlops_platform.scaffold.project_names import ProjectNames, project_names
+from mlops_platform.scaffold.templating import commit_all, copy_project, git, read_answers, template_source
 
 #: Fields of a `mlops-platform:projects` entry, in the order the platform team reads them.
 ENTRY_FIELDS = ("name", "owners", "github_repo", "branches", "gpu_quota", "cpu_quota", "memory_quota_gib",
@@ -58,17 +58,22 @@ def new_project(name: str, env: str, dest: Path, data: Mapping[str, Any] | None 
     if data.setdefault("project_slug", name) != name:
         raise UsageError(f"--data project_slug={data['project_slug']} differs from NAME {name} — fix: drop it")
     validate_answers(data, ANSWERS_SOURCE)  # bad answers fail before outputs are even read
-    _check_dest(dest)
+    check_empty(dest)
     src = src or template_source()
+    check_location(dest, src)
     resolved = resolve_outputs(env, outputs_file, offline)
     names = project_names(name, resolved.outputs)
     answers = validate_answers({**wiring_answers(resolved, names, src), **data}, ANSWERS_SOURCE)
     answers = with_gpu_pool(answers, resolved)
-    _render(dest, answers, src, vcs_ref)
-    recorded = read_answers(dest)
-    git("init", "-q", "-b", "main", cwd=dest)
-    commit_all(dest, f"Generate {name} from the mlops-platform template {recorded['_commit']}")
-    return NewProject(dest, resolved, names, recorded, project_entry(recorded))
+    check_limits(answers.model_dump(), resolved.outputs, ANSWERS_SOURCE)
+    with destination(dest):  # one `new` at a time; removed again when anything below fails
+        copy_project(dest, answers.to_copier_data(), src, vcs_ref)
+        recorded = read_answers(dest)
+        entry = project_entry(recorded)
+        check_limits(entry, resolved.outputs, f"{ANSWERS_SOURCE} with the template's defaults")
+        git("init", "-q", "-b", "main", cwd=dest)
+        commit_all(dest, f"Generate {name} from the mlops-platform template {recorded['_commit']}")
+    return NewProject(dest, resolved, names, recorded, entry)
 
 
 def with_gpu_pool(answers: TemplateAnswers, resolved: ResolvedOutputs) -> TemplateAnswers:
@@ -104,21 +109,6 @@ def _placed(answers: TemplateAnswers, name: str, pool: GpuPoolOutput) -> Templat
     platform names the same way, while pool names differ between environments."""
     model = answers.gpu_type or (pool.gpu_type if pool.gpu_type != "unknown" else None)
     return answers.model_copy(update={"gpu_pool": name, "gpu_type": model})
-
-
-def _check_dest(dest: Path) -> None:
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise UsageError(f"{dest}: already exists and is not an empty directory — fix: pass a new --dest")
-
-
-def _render(dest: Path, answers: TemplateAnswers, src: str | Path, vcs_ref: str | None) -> None:
-    created = not dest.exists()
-    try:
-        copy_project(dest, answers.to_copier_data(), src, vcs_ref)
-    except BaseException:
-        if created:
-            shutil.rmtree(dest, ignore_errors=True)
-        raise
 
 
 def wiring_answers(resolved: ResolvedOutputs, names: ProjectNames, src: str | Path) -> dict[str, Any]:

@@ -17,10 +17,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from mlops_platform.config import repo_root, shipped_envs
+from mlops_platform.config import check_env_name, repo_root, shipped_envs
 from mlops_platform.config.loader import dotted
-from mlops_platform.contract import PlatformOutputs
-from mlops_platform.errors import ConfigError, ConfigIssue, EngineError, UsageError
+from mlops_platform.core.contract import PlatformOutputs
+from mlops_platform.core.errors import ConfigError, ConfigIssue, EngineError, UsageError
+from mlops_platform.core.files import load_json, read_text
+from mlops_platform.engine import platform_outputs
 from mlops_platform.scaffold.answers import OutputsSource
 
 #: Seconds `pulumi stack output` may take (it reads the state backend).
@@ -40,6 +42,7 @@ class ResolvedOutputs:
 
 def resolve_outputs(env: str, outputs_file: Path | None = None, offline: bool = False) -> ResolvedOutputs:
     """The env's outputs from the first available source (see the module docstring)."""
+    check_env_name(env)
     if outputs_file is not None:
         return ResolvedOutputs(read_outputs_file(outputs_file, env), OutputsSource.FILE, str(outputs_file))
     check_env(env)
@@ -50,6 +53,7 @@ def resolve_outputs(env: str, outputs_file: Path | None = None, offline: bool = 
 
 def check_env(env: str) -> None:
     envs = shipped_envs()
+    check_env_name(env)
     if env not in envs:
         raise UsageError(f"unknown environment '{env}' — fix: use one of {', '.join(envs)} "
                          f"or pass --outputs FILE with that environment's outputs")
@@ -66,15 +70,9 @@ def read_outputs_file(path: Path, env: str) -> PlatformOutputs:
 
 def load_outputs_file(path: Path, stack: str = "<org>/mlops-platform/<env>") -> PlatformOutputs:
     """A platform stack's `pulumi stack output --json`, checked against the outputs contract."""
-    if not path.is_file():
-        raise UsageError(f"{path}: outputs file not found — fix: export it with "
-                         f"`pulumi stack output --json --stack {stack} > {path.name}`")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        line = getattr(exc, "lineno", None)
-        raise ConfigError([ConfigIssue("<file>", f"not valid JSON: {exc}", file=str(path), line=line,
-                                       fix="pass the JSON printed by `pulumi stack output --json`")]) from None
+    text = read_text(path, "outputs file", f"export it with `pulumi stack output --json --stack {stack} > "
+                                           f"{path.name}`")
+    raw = load_json(text, path, "outputs file", "pass the JSON printed by `pulumi stack output --json`")
     return validate_outputs(raw, str(path))
 
 
@@ -123,6 +121,4 @@ def stack_outputs(env: str) -> PlatformOutputs:
 
 def offline_outputs(env: str) -> PlatformOutputs:
     """Outputs of the offline plan of the shipped stack file: real names, placeholder ids."""
-    from mlops_platform.engine import platform_outputs
-
     return validate_outputs(platform_outputs(env), f"offline plan of {env}")

@@ -1,1 +1,1 @@
-"""Policy modules, one per area. Importing a module registers its policies (see `registry.all_specs`)."""
+"""Policy modules, one per area. Importing a module registers its policies (see `pack.all_specs`)."""

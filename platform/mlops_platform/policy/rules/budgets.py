@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from mlops_platform.policy import _types as t
-from mlops_platform.policy._graph import Res, StackView
-from mlops_platform.policy._values import Defer, Violation, as_list, fmt, is_unknown
 from mlops_platform.policy.config import PolicySettings, Severity, StackKind
 from mlops_platform.policy.registry import Area, OnUnknown, resource_policy, stack_policy
+from mlops_platform.policy.sdk import types as t
+from mlops_platform.policy.sdk.graph import Res, StackView
+from mlops_platform.policy.sdk.values import Defer, Violation, as_list, fmt, is_unknown
 
 _DOCS = "https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-managing-costs.html"
 #: Cost-allocation tag keys that scope a budget to a project (`user:<key>$<project>` filters).

@@ -4,44 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mlops_platform.policy import _types as t
-from mlops_platform.policy._graph import Res, StackView
-from mlops_platform.policy._values import Defer, Violation, as_list, fmt, is_unknown
 from mlops_platform.policy.config import PolicySettings, Severity
 from mlops_platform.policy.registry import Area, OnUnknown, checkov, fsbp, resource_policy, stack_policy
 from mlops_platform.policy.rules.s3 import public_grants
+from mlops_platform.policy.sdk import types as t
+from mlops_platform.policy.sdk.graph import Res, StackView
+from mlops_platform.policy.sdk.values import Defer, Violation, as_list, fmt, is_unknown
+from mlops_platform.policy.value_policy import value_policy
 
 _ECR_DOCS = "https://docs.aws.amazon.com/AmazonECR/latest/userguide"
 
 
-@resource_policy(
+value_policy(
     name="ecr-immutable-tags", area=Area.ECR, resource_types=(t.ECR_REPOSITORY,), severity=Severity.MEDIUM,
     description="Image tags are immutable, so a deployed tag always means the same image.",
     remediation="Set imageTagMutability=\"IMMUTABLE\" (or IMMUTABLE_WITH_EXCLUSION for a reviewed cache tag).",
     url=f"{_ECR_DOCS}/image-tag-mutability.html", compliance=checkov("CKV_AWS_51") + fsbp("ECR.2"),
     on_unknown=OnUnknown.DEFER, unknown_note="Deferred when imageTagMutability is unknown.",
+    path="imageTagMutability", expected=("IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION"),
+    problem=" (provider default MUTABLE)",
 )
-def ecr_immutable_tags(res: Res, _: PolicySettings) -> Iterator[str | Defer]:
-    mutability = res.get("imageTagMutability")
-    if is_unknown(mutability):
-        yield Defer("imageTagMutability")
-    elif mutability not in ("IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION"):
-        yield f"imageTagMutability is {fmt(mutability)} (provider default MUTABLE)"
 
-
-@resource_policy(
+value_policy(
     name="ecr-scan-on-push", area=Area.ECR, resource_types=(t.ECR_REPOSITORY,), severity=Severity.MEDIUM,
     description="Images are scanned for vulnerabilities when pushed.",
     remediation="Set imageScanningConfiguration {scanOnPush: true} (or enable enhanced scanning registry-wide).",
     url=f"{_ECR_DOCS}/image-scanning.html", compliance=checkov("CKV_AWS_163") + fsbp("ECR.1"),
     on_unknown=OnUnknown.DEFER, unknown_note="Deferred when scanOnPush is unknown.",
+    path="imageScanningConfiguration.scanOnPush", expected=True,
 )
-def ecr_scan_on_push(res: Res, _: PolicySettings) -> Iterator[str | Defer]:
-    scan = res.get("imageScanningConfiguration.scanOnPush")
-    if is_unknown(scan):
-        yield Defer("imageScanningConfiguration.scanOnPush")
-    elif scan is not True:
-        yield f"imageScanningConfiguration.scanOnPush is {fmt(scan)}"
 
 
 @resource_policy(

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 
-from mlops_platform.policy._graph import Res
-from mlops_platform.policy._types import EKS_CLUSTER
-from mlops_platform.policy._values import Defer, as_list, fmt, is_unknown
+from mlops_platform.core.versions import EKS_RELEASES
 from mlops_platform.policy.config import EksSupport, PolicySettings, Severity
 from mlops_platform.policy.registry import Area, OnUnknown, checkov, cis_eks, resource_policy
-from mlops_platform.versions import EKS_RELEASES
+from mlops_platform.policy.sdk.graph import Res
+from mlops_platform.policy.sdk.types import EKS_CLUSTER
+from mlops_platform.policy.sdk.values import Defer, as_list, fmt, is_unknown
 
 _EKS_DOCS = "https://docs.aws.amazon.com/eks/latest/userguide"
 
@@ -89,7 +89,7 @@ def _support_end(version: str, support: EksSupport) -> date | None:
 @resource_policy(
     name="eks-supported-version", area=Area.EKS, resource_types=(EKS_CLUSTER,), severity=Severity.MEDIUM,
     description="The Kubernetes version is pinned and inside its EKS support window.",
-    remediation="Pin `cluster.version` to a release listed in mlops_platform/versions.py that is still in "
+    remediation="Pin `cluster.version` to a release listed in mlops_platform/core/versions.py that is still in "
                 "standard support, and upgrade one minor version at a time before support ends.",
     url=f"{_EKS_DOCS}/kubernetes-versions.html", compliance=checkov("CKV_AWS_339"),
     settings=("eks_support", "as_of"), on_unknown=OnUnknown.DEFER, unknown_note="Deferred when version is unknown.",

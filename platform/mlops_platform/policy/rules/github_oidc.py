@@ -10,10 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from mlops_platform.iam import GITHUB_OIDC_HOST
-from mlops_platform.policy._graph import Res, StackView
-from mlops_platform.policy._iam import Statement, matches, statements
-from mlops_platform.policy._values import UNKNOWN, Defer, Violation, as_list, is_unknown
+from mlops_platform.core.iam import GITHUB_OIDC_HOST
 from mlops_platform.policy.config import PolicySettings, Severity
 from mlops_platform.policy.registry import Area, OnUnknown, stack_policy
 from mlops_platform.policy.rules.irsa import (
@@ -22,6 +19,9 @@ from mlops_platform.policy.rules.irsa import (
     role_policy_links,
     web_identity_trusts,
 )
+from mlops_platform.policy.sdk.graph import Res, StackView
+from mlops_platform.policy.sdk.iam import Statement, matches, statements
+from mlops_platform.policy.sdk.values import UNKNOWN, Defer, Violation, as_list, is_unknown
 
 #: Action patterns that only read (IAM action names: Get/List/Describe and batch reads).
 READ_ONLY_ACTIONS = ("*:Get*", "*:List*", "*:Describe*", "*:BatchGet*", "*:BatchCheck*", "*:View*")

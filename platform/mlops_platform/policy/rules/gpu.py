@@ -1,7 +1,7 @@
 """GPU governance over the whole graph: tainted GPU pools, matching AMIs, a GPU cap, and GPU workloads that
 set limits, tolerate the taint and select a pool that exists and is big enough for them.
 
-GPU counts come from the shared instance catalog (`mlops_platform.catalog`); a GPU-looking instance type
+GPU counts come from the shared instance catalog (`mlops_platform.core.instances`); a GPU-looking instance type
 the catalog does not know is reported rather than guessed.
 """
 
@@ -12,14 +12,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mlops_platform import catalog, contract
-from mlops_platform.policy import _types as t
-from mlops_platform.policy._graph import Res, StackView
-from mlops_platform.policy._k8s import WORKLOAD_TYPES, PodTemplate, containers, gpu_count, pod_templates
-from mlops_platform.policy._values import UNKNOWN, Defer, Violation, as_int, as_list, dig, fmt, is_unknown
+from mlops_platform.core import contract, instances
 from mlops_platform.policy.config import PolicySettings, Severity, StackKind
 from mlops_platform.policy.registry import Area, OnUnknown, resource_policy, stack_kind, stack_policy
 from mlops_platform.policy.rules.k8s import container_check, label
+from mlops_platform.policy.sdk import types as t
+from mlops_platform.policy.sdk.graph import Res, StackView
+from mlops_platform.policy.sdk.k8s import WORKLOAD_TYPES, PodTemplate, containers, gpu_count, pod_templates
+from mlops_platform.policy.sdk.values import UNKNOWN, Defer, Violation, as_int, as_list, dig, fmt, is_unknown
 
 _GPU_FAMILY = re.compile(r"^(g\d|p\d|gr\d)")
 _EKS_AMI_DOCS = "https://docs.aws.amazon.com/eks/latest/userguide/ml-eks-optimized-ami.html"
@@ -43,12 +43,12 @@ class Pool:
 
 
 def _is_gpu_type(name: str) -> bool:
-    entry = catalog.lookup(name)
+    entry = instances.lookup(name)
     return entry.gpus > 0 if entry else bool(_GPU_FAMILY.match(name))
 
 
 def _gpus(name: str) -> int | None:
-    entry = catalog.lookup(name)
+    entry = instances.lookup(name)
     return entry.gpus if entry else (None if _is_gpu_type(name) else 0)
 
 
@@ -97,18 +97,18 @@ def gpu_nodegroup_tainted(stack: StackView, _: PolicySettings) -> Iterator[Viola
 
 
 def _ami_problem(pool: Pool, ami: Any) -> str | None:
-    arches = {e.arch for e in (catalog.lookup(n) for n in pool.instance_types) if e is not None}
+    arches = {e.arch for e in (instances.lookup(n) for n in pool.instance_types) if e is not None}
     if ami == "CUSTOM":
         return None  # the launch template's image is reviewed where it is built
     if pool.is_gpu:
-        if ami not in catalog.GPU_AMI_ARCH:
+        if ami not in instances.GPU_AMI_ARCH:
             return f"GPU instances {pool.instance_types} with amiType {fmt(ami)}: no NVIDIA driver on the nodes"
-        if arches and catalog.GPU_AMI_ARCH[ami] not in arches:
-            return f"amiType {ami} is {catalog.GPU_AMI_ARCH[ami]} but the instances are {sorted(arches)}"
+        if arches and instances.GPU_AMI_ARCH[ami] not in arches:
+            return f"amiType {ami} is {instances.GPU_AMI_ARCH[ami]} but the instances are {sorted(arches)}"
         return None
-    if ami in catalog.GPU_AMI_ARCH:
+    if ami in instances.GPU_AMI_ARCH:
         return f"CPU instances {pool.instance_types} with the GPU AMI {ami}"
-    arch = catalog.CPU_AMI_ARCH.get(str(ami)) if ami else catalog.Arch.X86_64
+    arch = instances.CPU_AMI_ARCH.get(str(ami)) if ami else instances.Arch.X86_64
     if arch and arches and arch not in arches:
         return f"amiType {fmt(ami)} is {arch} but the instances are {sorted(arches)}"
     return None

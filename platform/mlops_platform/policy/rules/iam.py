@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from mlops_platform.policy import _types as t
-from mlops_platform.policy._graph import Res
-from mlops_platform.policy._iam import (
+from mlops_platform.policy.config import PolicySettings, Severity
+from mlops_platform.policy.registry import Area, OnUnknown, checkov, fsbp, resource_policy
+from mlops_platform.policy.sdk import types as t
+from mlops_platform.policy.sdk.graph import Res
+from mlops_platform.policy.sdk.iam import (
     ADMIN_POLICY_ARNS,
     ESCALATION_ACTIONS,
     Statement,
@@ -17,9 +19,7 @@ from mlops_platform.policy._iam import (
     statements,
     wildcard_actions,
 )
-from mlops_platform.policy._values import UNKNOWN, Defer, as_list, fmt, is_unknown
-from mlops_platform.policy.config import PolicySettings, Severity
-from mlops_platform.policy.registry import Area, OnUnknown, checkov, fsbp, resource_policy
+from mlops_platform.policy.sdk.values import UNKNOWN, Defer, as_list, fmt, is_unknown
 
 _IAM_DOCS = "https://docs.aws.amazon.com/IAM/latest/UserGuide"
 _DOC_TYPES = (t.IAM_POLICY, t.IAM_ROLE_POLICY, t.IAM_ROLE)

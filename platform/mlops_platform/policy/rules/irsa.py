@@ -8,13 +8,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mlops_platform.policy import _types as t
-from mlops_platform.policy._graph import Referrers, Res, StackView
-from mlops_platform.policy._iam import Statement, grants, statements
-from mlops_platform.policy._values import UNKNOWN, Defer, Violation, as_list, fmt, is_unknown
 from mlops_platform.policy.config import PolicySettings, Severity
 from mlops_platform.policy.registry import Area, OnUnknown, checkov, stack_policy
 from mlops_platform.policy.rules.iam import permission_documents
+from mlops_platform.policy.sdk import types as t
+from mlops_platform.policy.sdk.graph import Referrers, Res, StackView
+from mlops_platform.policy.sdk.iam import Statement, grants, statements
+from mlops_platform.policy.sdk.values import UNKNOWN, Defer, Violation, as_list, fmt, is_unknown
 
 ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 #: ServiceAccounts EKS add-ons create and bind to their `serviceAccountRoleArn`.
@@ -103,7 +103,7 @@ def _trust_problems(trust: Trust) -> Iterator[str]:
     description="IRSA roles trust the cluster's OIDC provider only for exact `sub` (one ServiceAccount) and "
                 "`aud` = sts.amazonaws.com.",
     remediation="Trust policy condition: StringEquals {\"<issuer>:sub\": \"system:serviceaccount:<ns>:<sa>\", "
-                "\"<issuer>:aud\": \"sts.amazonaws.com\"} — mlops_platform.iam builds it for project roles.",
+                "\"<issuer>:aud\": \"sts.amazonaws.com\"} — mlops_platform.core.iam builds it for project roles.",
     url=_DOCS, compliance=checkov("CKV_AWS_61"), on_unknown=OnUnknown.DEFER, unknown_note=_NOTE,
 )
 def irsa_trust_pinned(stack: StackView, _: PolicySettings) -> Iterator[Violation | Defer]:

@@ -7,13 +7,13 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from mlops_platform.policy import _types as t
-from mlops_platform.policy._graph import Res
-from mlops_platform.policy._k8s import LONG_RUNNING, WORKLOAD_TYPES, PodTemplate, containers, label, pod_templates
-from mlops_platform.policy._k8s import security_value as sec
-from mlops_platform.policy._values import UNKNOWN, Defer, as_list, dig, fmt, is_unknown
 from mlops_platform.policy.config import PolicySettings, Severity
 from mlops_platform.policy.registry import Area, Compliance, OnUnknown, checkov, cis_eks, resource_policy
+from mlops_platform.policy.sdk import types as t
+from mlops_platform.policy.sdk.graph import Res
+from mlops_platform.policy.sdk.k8s import LONG_RUNNING, WORKLOAD_TYPES, PodTemplate, containers, label, pod_templates
+from mlops_platform.policy.sdk.k8s import security_value as sec
+from mlops_platform.policy.sdk.values import UNKNOWN, Defer, as_list, dig, fmt, is_unknown
 
 _K8S_DOCS = "https://kubernetes.io/docs"
 _PSS = f"{_K8S_DOCS}/concepts/security/pod-security-standards/"
@@ -337,7 +337,7 @@ _EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
 @resource_policy(
     name="helm-release-pinned", area=Area.K8S, resource_types=(t.HELM_RELEASE,), severity=Severity.MEDIUM,
     description="Helm releases pin an exact chart version (chart drift breaks upgrades).",
-    remediation="Set version to an exact chart version from mlops_platform/versions.py; bump it in a reviewed "
+    remediation="Set version to an exact chart version from mlops_platform/core/versions.py; bump it in a reviewed "
                 "commit.",
     url="https://www.pulumi.com/registry/packages/kubernetes/api-docs/helm/v3/release/",
     on_unknown=OnUnknown.DEFER, unknown_note="Deferred when the version is unknown.",

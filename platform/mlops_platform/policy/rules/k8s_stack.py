@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from mlops_platform.policy import _types as t
-from mlops_platform.policy._graph import Res, StackView
-from mlops_platform.policy._values import UNKNOWN, Defer, Violation, as_int, dig, fmt, is_unknown
 from mlops_platform.policy.config import PolicySettings, Severity
 from mlops_platform.policy.registry import Area, OnUnknown, checkov, stack_policy
+from mlops_platform.policy.sdk import types as t
+from mlops_platform.policy.sdk.graph import Res, StackView
+from mlops_platform.policy.sdk.values import UNKNOWN, Defer, Violation, as_int, dig, fmt, is_unknown
 
 #: Recommended label marking model-serving workloads.
 SERVING_LABEL = ("app.kubernetes.io/component", "serving")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mlops_platform.policy import _types as t
-from mlops_platform.policy._graph import Res
-from mlops_platform.policy._values import Defer, fmt, is_unknown
 from mlops_platform.policy.config import PolicySettings, Severity
 from mlops_platform.policy.registry import Area, OnUnknown, checkov, fsbp, resource_policy
 from mlops_platform.policy.rules.s3 import public_grants
+from mlops_platform.policy.sdk import types as t
+from mlops_platform.policy.sdk.graph import Res
+from mlops_platform.policy.sdk.values import Defer, fmt, is_unknown
 
 _KMS_DOCS = "https://docs.aws.amazon.com/kms/latest/developerguide"
 

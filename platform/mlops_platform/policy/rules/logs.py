@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mlops_platform.policy import _types as t
-from mlops_platform.policy._graph import Res
-from mlops_platform.policy._values import Defer, as_int, fmt, is_unknown
 from mlops_platform.policy.config import PolicySettings, Severity
 from mlops_platform.policy.registry import Area, OnUnknown, checkov, resource_policy
+from mlops_platform.policy.sdk import types as t
+from mlops_platform.policy.sdk.graph import Res
+from mlops_platform.policy.sdk.values import Defer, as_int, fmt, is_unknown
 
 _LOGS_DOCS = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs"
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from mlops_platform.policy._graph import Res
-from mlops_platform.policy._types import LAUNCH_TEMPLATE, NODE_GROUP, SECURITY_GROUP, SG_INGRESS_RULE, SG_RULE
-from mlops_platform.policy._values import Defer, as_int, as_list, fmt, is_true, is_unknown
 from mlops_platform.policy.config import PolicySettings, Severity
 from mlops_platform.policy.registry import Area, OnUnknown, checkov, cis_eks, resource_policy
+from mlops_platform.policy.sdk.graph import Res
+from mlops_platform.policy.sdk.types import LAUNCH_TEMPLATE, NODE_GROUP, SECURITY_GROUP, SG_INGRESS_RULE, SG_RULE
+from mlops_platform.policy.sdk.values import Defer, as_int, as_list, fmt, is_true, is_unknown
+from mlops_platform.policy.value_policy import value_policy
 
 _EC2_DOCS = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide"
 _OPEN_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
@@ -31,20 +32,15 @@ def lt_imdsv2_required(res: Res, _: PolicySettings) -> Iterator[str | Defer]:
         yield f"metadataOptions.httpTokens is {fmt(tokens)}: IMDSv1 lets any SSRF read node credentials"
 
 
-@resource_policy(
+value_policy(
     name="lt-imds-hop-limit", area=Area.NODES, resource_types=(LAUNCH_TEMPLATE,), severity=Severity.HIGH,
     description="The IMDS response hop limit is 1, so pods cannot borrow the node's IAM role.",
     remediation="Set metadataOptions.httpPutResponseHopLimit=1 explicitly (AL2023 AMIs default to 2); pods get "
                 "AWS access through IRSA instead.",
     url=f"{_EC2_DOCS}/configuring-IMDS-new-instances.html", compliance=checkov("CKV_AWS_341"),
     on_unknown=OnUnknown.DEFER, unknown_note="Deferred when the hop limit is unknown.",
+    path="metadataOptions.httpPutResponseHopLimit", expected=1, problem=": containers can reach node credentials",
 )
-def lt_imds_hop_limit(res: Res, _: PolicySettings) -> Iterator[str | Defer]:
-    hops = res.get("metadataOptions.httpPutResponseHopLimit")
-    if is_unknown(hops):
-        yield Defer("metadataOptions.httpPutResponseHopLimit")
-    elif as_int(hops) != 1:
-        yield f"metadataOptions.httpPutResponseHopLimit is {fmt(hops)}: containers can reach node credentials"
 
 
 @resource_policy(

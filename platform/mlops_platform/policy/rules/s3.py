@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from mlops_platform.policy import _types as t
-from mlops_platform.policy._graph import Referrers, Res, StackView
-from mlops_platform.policy._iam import Statement, is_public_principal, statements
-from mlops_platform.policy._values import UNKNOWN, Defer, Violation, as_int, as_list, dig, fmt, is_unknown
 from mlops_platform.policy.config import PolicySettings, Severity
 from mlops_platform.policy.registry import Area, OnUnknown, checkov, fsbp, resource_policy, stack_policy
+from mlops_platform.policy.sdk import types as t
+from mlops_platform.policy.sdk.graph import Referrers, Res, StackView
+from mlops_platform.policy.sdk.iam import Statement, is_public_principal, statements
+from mlops_platform.policy.sdk.values import UNKNOWN, Defer, Violation, as_int, as_list, dig, fmt, is_unknown
 
 _S3_DOCS = "https://docs.aws.amazon.com/AmazonS3/latest/userguide"
 _RESOLVE_NOTE = ("Companions are matched by bucket name, or through the dependency graph while the name is "

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mlops_platform.policy import _types as t
-from mlops_platform.policy._graph import Res
-from mlops_platform.policy._values import Defer, dig, fmt, is_unknown
 from mlops_platform.policy.config import PolicySettings, Severity
 from mlops_platform.policy.registry import Area, OnUnknown, resource_policy
+from mlops_platform.policy.sdk import types as t
+from mlops_platform.policy.sdk.graph import Res
+from mlops_platform.policy.sdk.values import Defer, dig, fmt, is_unknown
 
 
 @resource_policy(

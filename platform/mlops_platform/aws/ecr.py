@@ -1,0 +1,61 @@
+"""ECR repositories: immutable tags, scan on push, KMS encryption, lifecycle policy."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from mlops_platform.aws._base import child_opts
+
+
+def lifecycle_policy(keep_tagged: int, untagged_days: int) -> str:
+    """Expire untagged images after N days; keep only the newest N images overall."""
+    return json.dumps({"rules": [
+        {"rulePriority": 1, "description": f"expire untagged images after {untagged_days} days",
+         "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
+                       "countNumber": untagged_days}, "action": {"type": "expire"}},
+        {"rulePriority": 2, "description": f"keep the newest {keep_tagged} images",
+         "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep_tagged},
+         "action": {"type": "expire"}},
+    ]})
+
+
+@dataclass(frozen=True, kw_only=True)
+class RepositoryArgs:
+    """Arguments of `Repository`."""
+
+    repository: str
+    """Repository name, e.g. `projects/fraud-detector`. Required."""
+    kms_key_arn: pulumi.Input[str]
+    """Key of the repository's KMS encryption. Required."""
+    tags: dict[str, str]
+    """Tags of the repository. Required."""
+    keep_tagged: int = 100
+    """Lifecycle: how many tagged images are kept. Default: 100."""
+    untagged_days: int = 7
+    """Lifecycle: untagged images expire after this many days. Default: 7."""
+    protect: bool = False
+    """Protect the repository (prod): `pulumi destroy` refuses. Default: off."""
+
+
+class Repository(pulumi.ComponentResource):
+    """One hardened ECR repository; used for platform repos and per-project repos alike."""
+
+    repository: aws.ecr.Repository
+
+    def __init__(self, name: str, args: RepositoryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:aws:Repository", name, None, opts)
+        self.repository = aws.ecr.Repository(
+            f"{name}-repo", name=args.repository, image_tag_mutability="IMMUTABLE", force_delete=False,
+            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
+            encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(
+                encryption_type="KMS", kms_key=args.kms_key_arn)],
+            tags=args.tags, opts=child_opts(self, protect=args.protect))
+        aws.ecr.LifecyclePolicy(f"{name}-lifecycle", repository=self.repository.name,
+                                policy=lifecycle_policy(args.keep_tagged, args.untagged_days), opts=child_opts(self))
+        self.url = self.repository.repository_url
+        self.arn = self.repository.arn
+        self.register_outputs({"url": self.url, "arn": self.arn})

@@ -1,0 +1,122 @@
+"""`mlplat bootstrap / preflight / cost / preview / up / destroy`: everything before and around `pulumi up`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console, Group, RenderableType
+
+from mlops_platform.cli.commands import echo_json, fail_after_output
+from mlops_platform.config import load_env
+from mlops_platform.core.errors import BudgetExceededError, MlplatError, PreflightError
+from mlops_platform.ops import display
+from mlops_platform.ops.bootstrap import bootstrap as run_bootstrap
+from mlops_platform.ops.cost import CostEstimate, check_budget, compare, estimate
+from mlops_platform.ops.preflight import run_preflight
+from mlops_platform.ops.prices import PriceSource, resolve_prices
+from mlops_platform.workflows.automation import FORCE_FLAG, Operation, run_operation
+
+out = Console()
+ENV = typer.Argument(..., help="Environment (a stacks/Pulumi.<env>.yaml).")
+JSON = typer.Option(False, "--json", help="Machine-readable result.")
+
+
+def _show(as_json: bool, data: dict[str, Any], view: RenderableType, failure: MlplatError | None = None) -> None:
+    """The result, then (when it failed) the failure: in the JSON object, or on stderr after the view."""
+    if as_json:
+        echo_json(data, failure)
+    else:
+        out.print(view)
+    if failure is not None:
+        fail_after_output(failure)
+
+
+def bootstrap(env: str = ENV, as_json: bool = JSON) -> None:
+    """Create the env's Pulumi state bucket and secrets KMS key (idempotent; never weakens an existing one)."""
+    report = run_bootstrap(load_env(env))
+    _show(as_json, report.to_json(), display.bootstrap_view(report))
+
+
+def preflight(env: str = ENV, as_json: bool = JSON) -> None:
+    """Check account, instance offerings per AZ, GPU vCPU quotas, EKS version and state backend."""
+    report = run_preflight(load_env(env))
+    failure = None if report.passed else PreflightError(f"preflight failed for {env}: "
+                                                         + "; ".join(r.check for r in report.failures))
+    _show(as_json, report.to_json(), display.preflight_view(report), failure)
+
+
+def _estimate(env: str, prices: PriceSource) -> CostEstimate:
+    cfg = load_env(env)
+    return estimate(cfg, resolve_prices(cfg, prices))
+
+
+def cost(env: str = ENV, as_json: bool = JSON,
+         compare_env: str = typer.Option(None, "--compare", metavar="ENV2", help="Show the difference to ENV2."),
+         png: Path = typer.Option(None, "--png", help="Also write a bar chart PNG here (needs matplotlib)."),
+         prices: PriceSource = typer.Option(PriceSource.AUTO, "--prices",
+                                            help="auto: Pricing API when AWS credentials exist, else the table."),
+         no_fail: bool = typer.Option(False, "--no-fail", help="Report a p90 above budget without failing.")) -> None:
+    """p50/p90 monthly cost per node pool and in total; fails when p90 exceeds budget.monthly_usd."""
+    estimates = [_estimate(e, prices) for e in [env, *([compare_env] if compare_env is not None else [])]]
+    if png is not None:
+        display.write_png(estimates, png)
+    _show(as_json, _cost_json(estimates), _cost_view(estimates, png), _over_budget(estimates, no_fail))
+
+
+def _cost_json(estimates: list[CostEstimate]) -> dict[str, Any]:
+    if len(estimates) == 1:
+        return estimates[0].to_json()
+    diff = [{"name": r.name, "delta_p50": round(r.right_p50 - r.left_p50, 2), "delta_p90": round(r.delta_p90, 2)}
+            for r in compare(*estimates)]
+    return {"left": estimates[0].to_json(), "right": estimates[1].to_json(), "diff": diff}
+
+
+def _cost_view(estimates: list[CostEstimate], png: Path | None) -> RenderableType:
+    views: list[RenderableType] = [display.cost_view(est) for est in estimates]
+    if len(estimates) == 2:
+        views.append(display.compare_view(estimates[0], estimates[1], compare(*estimates)))
+    if png is not None:
+        views.append(f"chart written to {png}")
+    return Group(*views)
+
+
+def _over_budget(estimates: list[CostEstimate], no_fail: bool) -> BudgetExceededError | None:
+    over = [est for est in estimates if est.over_budget]
+    if not over or no_fail:
+        return None
+    if len(over) == 1:
+        try:
+            check_budget(over[0])
+        except BudgetExceededError as exc:
+            return exc
+    return BudgetExceededError("; ".join(f"{e.env}: p90 {e.total_p90:,.0f} > budget {e.budget_usd:,.0f} USD"
+                                        for e in over) + " — fix: lower max pool sizes or raise the budgets")
+
+
+def _run(env: str, operation: Operation, force: bool = False) -> None:
+    result = run_operation(env, operation, force_destroy_protected_data=force,
+                           on_output=lambda text: out.out(text, end="", highlight=False))
+    out.print(f"[green]{operation.value} {env} done[/]: {result.summary}")
+
+
+def preview(env: str = ENV) -> None:
+    """validate → preflight → offline review → `pulumi preview` with the policy pack."""
+    _run(env, Operation.PREVIEW)
+
+
+def up(env: str = ENV) -> None:
+    """validate → preflight → offline review → `pulumi up` with the policy pack, progress streamed."""
+    _run(env, Operation.UP)
+
+
+def destroy(env: str = ENV, force: bool = typer.Option(
+        False, FORCE_FLAG, help="Allow destroying prod / deletion-protected envs and protected resources.")) -> None:
+    """`pulumi destroy`; refuses prod and protected data unless explicitly forced."""
+    _run(env, Operation.DESTROY, force)
+
+
+def register(app: typer.Typer) -> None:
+    for fn in (bootstrap, preflight, cost, preview, up, destroy):
+        app.command(fn.__name__)(fn)

@@ -1,1 +1,0 @@
-"""CLI command areas; each module exposes `register(app)`."""

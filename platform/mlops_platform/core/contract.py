@@ -1,0 +1,91 @@
+"""The outputs contract: everything projects and later layers need from a platform environment.
+
+The platform program exports exactly `PlatformOutputs.model_dump()` keys as stack outputs; project
+templates (`mlplat new`) and project `infra/` programs read them back through this model.
+See docs/outputs-contract.md.
+"""
+
+from __future__ import annotations
+
+from pydantic import ConfigDict, Field
+
+from mlops_platform.core.strict import StrictNumbers
+
+#: Prometheus gauge exported by every project's drift monitor and watched by the platform alert rule.
+DRIFT_METRIC = "mlops_model_drift_score"
+#: Labels carried by DRIFT_METRIC.
+DRIFT_METRIC_LABELS = ("model", "feature", "method")
+#: Default PSI threshold above which the platform alerts (PSI > 0.2 is the usual "significant shift").
+DEFAULT_DRIFT_THRESHOLD = 0.2
+#: Taint every GPU node carries; GPU workloads must tolerate it.
+GPU_TAINT_KEY = "nvidia.com/gpu"
+GPU_TAINT_VALUE = "true"
+GPU_TAINT_EFFECT = "NoSchedule"
+GPU_RESOURCE = "nvidia.com/gpu"
+#: Node labels set on GPU pools (selectors use them).
+GPU_TYPE_LABEL = "mlops.io/gpu-type"
+POOL_LABEL = "mlops.io/pool"
+
+
+class _Out(StrictNumbers):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class BucketOutput(_Out):
+    name: str = Field(description="Bucket name.")
+    arn: str = Field(description="Bucket ARN.")
+
+
+class GpuPoolOutput(_Out):
+    """A GPU node pool workloads select with nodeSelector `mlops.io/pool: <name>`."""
+
+    gpu_type: str = Field(description="GPU model, the pool's mlops.io/gpu-type label (l4, a10g, ...).")
+    instance_types: list[str] = Field(description="EC2 instance types of the pool.")
+    gpus_per_node: int = Field(description="GPUs of the pool's largest instance type.")
+    max_nodes: int = Field(description="Upper bound of the pool's autoscaling.")
+    capacity: str = Field(description="on_demand | spot.")
+
+
+class ProjectOutput(_Out):
+    """What one onboarded project (tenant) gets from the platform."""
+
+    name: str = Field(description="Project slug (DNS label).")
+    namespace: str = Field(description="Kubernetes namespace of the project.")
+    service_account: str = Field(description="ServiceAccount bound to the project's IRSA role.")
+    workload_role_arn: str = Field(description="IRSA role ARN used by the project's pods.")
+    ci_role_arn: str = Field(description="Role GitHub Actions assumes through OIDC (no long-lived keys) to push "
+                                         "images and deploy: trusted on the project's branches and environments.")
+    ci_preview_role_arn: str = Field(
+        default="", description="Read-only role pull-request workflows assume for `pulumi preview`.")
+    ecr_repository_url: str = Field(description="The project's own ECR repository URL.")
+    s3_prefixes: dict[str, str] = Field(description="Bucket role -> s3://bucket/projects/<name>/ URI.")
+    monthly_budget_usd: float = Field(description="Monthly AWS Budget of the project, USD.")
+
+
+class PlatformOutputs(_Out):
+    """Stack outputs of one platform environment."""
+
+    platform_version: str = Field(description="mlops-platform version that produced the stack.")
+    environment: str = Field(description="Environment name (dev, staging, prod, ...).")
+    tier: str = Field(description="Environment tier: dev | staging | prod.")
+    region: str = Field(description="AWS region.")
+    account_id: str = Field(description="AWS account id (12 digits).")
+    vpc_id: str = Field(description="VPC id (managed or brought).")
+    private_subnet_ids: list[str] = Field(description="Private subnet ids, one per AZ.")
+    cluster_name: str = Field(description="EKS cluster name.")
+    cluster_endpoint: str = Field(description="EKS API endpoint.")
+    cluster_version: str = Field(description="Kubernetes version of the control plane.")
+    cluster_ca_data: str = Field(default="", description="Base64 cluster CA certificate (for kubeconfigs).")
+    oidc_issuer_url: str = Field(description="OIDC issuer URL of the cluster (IRSA).")
+    oidc_provider_arn: str = Field(description="IAM OIDC provider ARN for IRSA trust policies.")
+    buckets: dict[str, BucketOutput] = Field(description="Bucket role (datasets, models, logs) -> bucket.")
+    registry_urls: dict[str, str] = Field(description="Platform ECR repository name -> URL.")
+    kms_key_arns: dict[str, str] = Field(description="Key role (eks, s3, ecr, logs) -> KMS key ARN.")
+    mlflow_url: str = Field(default="", description="In-cluster MLflow tracking + registry URL ('' when off).")
+    serving_ingress_domain: str = Field(default="", description="Domain KServe routes models under.")
+    prometheus_url: str = Field(default="", description="In-cluster Prometheus URL ('' when off).")
+    drift_metric: str = Field(default=DRIFT_METRIC, description="Metric name the drift alert watches.")
+    gpu_pools: dict[str, GpuPoolOutput] = Field(
+        default_factory=dict, description="GPU node pool name -> pool (what GPU workloads may select).")
+    projects: dict[str, ProjectOutput] = Field(default_factory=dict, description="Onboarded projects.")
+    tags: dict[str, str] = Field(description="Tags every resource of the environment carries.")

@@ -1,0 +1,75 @@
+"""Names of global and per-project resources: one place, so the platform, templates and policies agree."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from typing import Protocol
+
+
+class EnvironmentNames(Protocol):
+    """What names are built from: the environment section of a stack (`config.sections.EnvironmentConfig`).
+    A protocol, so the bottom layer does not import the configuration layer above it."""
+
+    @property
+    def name_prefix(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+
+
+def bucket_name(env: EnvironmentNames, role: str) -> str:
+    """Globally unique S3 bucket name: prefix, environment, role and account id."""
+    return f"{env.name_prefix}-{env.name}-{role}-{env.account_id}"
+
+
+def project_namespace(project: str) -> str:
+    return project
+
+
+def project_service_account(project: str) -> str:
+    return f"{project}-workload"
+
+
+def project_repository(project: str) -> str:
+    return f"projects/{project}"
+
+
+#: IAM role names are limited to 64 characters.
+IAM_NAME_MAX = 64
+
+
+def iam_name(*parts: str, limit: int = IAM_NAME_MAX) -> str:
+    """`a-b-c`, or a truncated form with a stable hash suffix when too long (still unique per input)."""
+    full = "-".join(parts)
+    if len(full) <= limit:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
+    return f"{full[: limit - 9].rstrip('-')}-{digest}"
+
+
+class ProjectRole(StrEnum):
+    """The IAM roles every project gets."""
+
+    WORKLOAD = "workload"  # IRSA role of its pods (trust: its ServiceAccount)
+    CI = "ci"  # GitHub Actions push and deploy (trust: its branches and environments)
+    CI_PREVIEW = "ci-preview"  # GitHub Actions pull-request previews, read-only (trust: its pull requests)
+
+
+def project_role_name(cluster_name: str, project: str, role: ProjectRole) -> str:
+    """The name the tenancy layer gives a project role, and `mlplat new` wires before it exists."""
+    return iam_name(cluster_name, project, role.value)
+
+
+#: Bucket roles of the artifact store in which every project gets a `projects/<name>/` prefix.
+PROJECT_BUCKET_ROLES = ("datasets", "models")
+
+
+def project_prefix(project: str) -> str:
+    return f"projects/{project}/"
+
+
+def resource_name(env_name: str, *parts: str) -> str:
+    """Logical Pulumi resource names inside an environment (stable: renames replace resources)."""
+    return "-".join((env_name, *parts))

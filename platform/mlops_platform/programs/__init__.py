@@ -1,0 +1,1 @@
+"""Stack programs: the AWS layer and the in-cluster layer, wired from components (`platform.main`)."""

@@ -1,0 +1,183 @@
+"""`mlplat preview | up | destroy ENV` through the Pulumi Automation API and the local Pulumi CLI.
+
+Order, each step stopping with one clear reason before anything is touched:
+1. validate the stack file (ConfigError);
+2. destroy only: refuse a prod / deletion-protected environment unless forced (UsageError);
+3. tools: the `pulumi` CLI on PATH and AWS credentials, both reported at once (ToolMissingError) —
+   checked before the Automation API is imported, which would otherwise fail with a raw OSError;
+4. preview/up: preflight (PreflightError) and the offline policy review, waivers applied
+   (PolicyViolationError);
+   destroy: the account guard only;
+5. the real operation on the self-managed backend bootstrap created, with the policy pack attached and
+   the engine's output streamed; destroy also refuses protected resources in the state unless forced.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops_platform.config import load_env, repo_root
+from mlops_platform.core.errors import EngineError, PolicyViolationError, ToolMissingError, UsageError
+from mlops_platform.ops._aws import CREDENTIALS_FIX, Aws
+from mlops_platform.ops.backend import state_backend
+from mlops_platform.ops.preflight import PreflightReport, check_account, run_preflight
+from mlops_platform.workflows import review
+
+if TYPE_CHECKING:
+    from pulumi.automation import Stack
+
+    from mlops_platform.config import PlatformConfig
+
+PULUMI_INSTALL_HINT = ("install the Pulumi CLI: `curl -fsSL https://get.pulumi.com | sh` (or `brew install "
+                       "pulumi/tap/pulumi`), open a new shell and check `pulumi version`; "
+                       "see https://www.pulumi.com/docs/iac/download-install/")
+FORCE_FLAG = "--force-destroy-protected-data"
+Output = Callable[[str], Any]
+
+
+class Operation(StrEnum):
+    PREVIEW = "preview"
+    UP = "up"
+    DESTROY = "destroy"
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    env: str
+    operation: Operation
+    summary: str
+    review: str
+
+
+def policy_pack_dir() -> Path:
+    return repo_root() / "platform" / "policypack"
+
+
+def require_tools(aws: Aws, operation: Operation) -> str:
+    """Path of the `pulumi` CLI; ToolMissingError naming every missing tool and its fix otherwise."""
+    cli = shutil.which("pulumi")
+    missing = []
+    if cli is None:
+        missing.append(f"the Pulumi CLI is not on PATH — fix: {PULUMI_INSTALL_HINT}")
+    if not aws.has_credentials():
+        missing.append(f"AWS credentials not found — fix: {CREDENTIALS_FIX}")
+    if missing:
+        raise ToolMissingError(f"mlplat {operation.value} needs:\n" + "\n".join(f"  - {m}" for m in missing))
+    return str(cli)
+
+
+def guard_destroy(cfg: PlatformConfig, force: bool) -> None:
+    """Prod and deletion-protected environments hold data nobody can recreate: refuse unless forced."""
+    if force or not (cfg.is_prod or cfg.deletion_protection):
+        return
+    why = "is prod" if cfg.is_prod else "has cluster.deletion_protection on"
+    raise UsageError(f"refusing to destroy {cfg.environment.name}: it {why} and its buckets, database and "
+                     f"cluster hold data that cannot be recreated — fix: if you really mean it, back up the "
+                     f"data and re-run with {FORCE_FLAG}")
+
+
+def offline_review(env: str) -> str:
+    """The policy team's offline review (`mlplat review ENV`, with stacks/waivers.yaml when present).
+
+    The same pack runs again inside the engine; reviewing first stops before any cloud call, and the
+    offline plan sees values a preview would still report as unknown.
+    """
+    report = review.review(review.environment(env), review.resolve_waivers(None, repo_root()))
+    if not report.passed:
+        listed = "\n".join(f"  - {f.policy}: {f.resource}: {f.message}" for f in report.blocking[:10])
+        raise PolicyViolationError(f"offline review of {env}: {len(report.blocking)} unwaived mandatory "
+                                   f"violation(s):\n{listed}\nfix: `mlplat review {env}` shows them all; fix "
+                                   "them or add reviewed waivers to stacks/waivers.yaml")
+    summary = report.summary()
+    return f"offline review passed ({summary['violations']} finding(s), {summary['waived']} waived)"
+
+
+def _gate(cfg: PlatformConfig, aws: Aws, operation: Operation) -> str:
+    """Preflight and review before preview/up; only the account guard before destroy."""
+    if operation is Operation.DESTROY:
+        report = PreflightReport(cfg.environment.name, cfg.environment.account_id, cfg.environment.region,
+                                 tuple(check_account(cfg, aws)))
+        report.raise_for_failures()
+        return "skipped for destroy"
+    run_preflight(cfg, aws).raise_for_failures()
+    return offline_review(cfg.environment.name)
+
+
+def _workspace_env(cfg: PlatformConfig) -> dict[str, str]:
+    # An explicit `pulumi login` / PULUMI_BACKEND_URL wins; otherwise the backend bootstrap created.
+    if os.environ.get("PULUMI_BACKEND_URL"):
+        return {}
+    return {"PULUMI_BACKEND_URL": state_backend(cfg).login_url, "PULUMI_SKIP_UPDATE_CHECK": "true"}
+
+
+def _stack(cfg: PlatformConfig, create: bool) -> Stack:
+    # Deliberately lazy: the Automation API loads only once the pulumi CLI is known to exist (and not at CLI start).
+    from pulumi import automation as auto
+
+    opts = auto.LocalWorkspaceOptions(work_dir=str(repo_root()), env_vars=_workspace_env(cfg),
+                                      secrets_provider=state_backend(cfg).secrets_provider)
+    select = auto.create_or_select_stack if create else auto.select_stack
+    return select(stack_name=cfg.environment.name, work_dir=str(repo_root()), opts=opts)
+
+
+def protected_resources(deployment: Mapping[str, Any] | None) -> list[str]:
+    """URNs marked `protect` in an exported stack state."""
+    return [r["urn"] for r in (deployment or {}).get("resources") or [] if r.get("protect")]
+
+
+def _unprotect_or_refuse(stack: Stack, env: str, force: bool) -> None:
+    protected = protected_resources(stack.export_stack().deployment)
+    if not protected:
+        return
+    if not force:
+        listed = "\n".join(f"  - {u}" for u in protected[:20])
+        raise UsageError(f"refusing to destroy {env}: {len(protected)} protected resource(s) in its state:\n"
+                         f"{listed}\nfix: back up their data and re-run with {FORCE_FLAG}")
+    workspace: Any = stack.workspace
+    workspace.pulumi_command.run(["state", "unprotect", "--all", "--yes", "--stack", env],
+                                 workspace.work_dir, workspace.env_vars)
+
+
+def _execute(stack: Stack, operation: Operation, on_output: Output, force: bool) -> str:
+    packs = [str(policy_pack_dir())]
+    if operation is Operation.PREVIEW:
+        return str(stack.preview(policy_packs=packs, on_output=on_output, diff=True).change_summary)
+    if operation is Operation.UP:
+        return str(stack.up(policy_packs=packs, on_output=on_output).summary.resource_changes)
+    _unprotect_or_refuse(stack, stack.name, force)
+    return str(stack.destroy(on_output=on_output).summary.resource_changes)
+
+
+def run_operation(env: str, operation: Operation, *, force_destroy_protected_data: bool = False,
+                  on_output: Output = sys.stdout.write, aws: Aws | None = None) -> OperationResult:
+    cfg = load_env(env)
+    if operation is Operation.DESTROY:
+        guard_destroy(cfg, force_destroy_protected_data)
+    aws = aws or Aws(cfg.environment.region)
+    require_tools(aws, operation)
+    review = _gate(cfg, aws, operation)
+    on_output(f"preflight passed; {review}\n")
+    # Deliberately lazy, like `_stack`: the Automation API loads only when an operation runs, not at CLI start.
+    from pulumi.automation import CommandError
+
+    try:
+        stack = _stack(cfg, create=operation is not Operation.DESTROY)
+        summary = _execute(stack, operation, on_output, force_destroy_protected_data)
+    except CommandError as exc:
+        raise EngineError(f"pulumi {operation.value} {env} failed:\n{_tail(str(exc))}") from None
+    return OperationResult(env, operation, summary, review)
+
+
+def _tail(text: str, lines: int = 25) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+__all__ = ["FORCE_FLAG", "PULUMI_INSTALL_HINT", "Operation", "OperationResult", "guard_destroy", "offline_review",
+           "protected_resources", "require_tools", "run_operation"]

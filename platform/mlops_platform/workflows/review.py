@@ -1,0 +1,135 @@
+"""What `mlplat review` does, without the CLI: pick the configuration, plan, evaluate, apply waivers.
+
+Three subjects, one path: a platform environment (its stack file), any Pulumi Python program directory,
+or a plan JSON written earlier (CI). The policy configuration is the tier's preset, with the settings an
+environment declares for itself (GPU cap, budget, p90 cost estimate), unless a file is given. A program
+that reads a platform environment through a StackReference is judged as a project stack on that
+environment: by its tier, against its GPU pools, without the environment-level budget policies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops_platform.config import env_stack_file, load_env, load_stack_file
+from mlops_platform.core.contract import PlatformOutputs
+from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
+from mlops_platform.core.files import load_json, read_text
+from mlops_platform.engine import run_platform
+from mlops_platform.engine.isolated import DEFAULT_TIMEOUT, run_program_isolated
+from mlops_platform.ops.cost import estimate
+from mlops_platform.policy.config import PRESETS, GpuPoolSetting, PolicyPackConfig, StackKind
+from mlops_platform.policy.config_files import load_config, preset
+from mlops_platform.policy.evaluate import evaluate
+from mlops_platform.policy.pack import all_specs
+from mlops_platform.policy.registry import kind_of
+from mlops_platform.policy.report import Report, build_report
+from mlops_platform.policy.waivers import NO_WAIVERS, Waivers, load_waivers
+from mlops_platform.scaffold.outputs import validate_outputs
+
+DEFAULT_WAIVERS = Path("stacks") / "waivers.yaml"
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What is reviewed: its plan JSON, the file findings point at, and the tier it is judged as."""
+
+    plan: Mapping[str, Any]
+    source: Path
+    config: PolicyPackConfig
+
+
+def platform_config(env: str | None, stack_file: Path | None = None) -> PolicyPackConfig:
+    """Tier preset + the environment's own caps: GPU ceiling, monthly budget, p90 cost estimate."""
+    cfg = load_stack_file(stack_file) if stack_file is not None else load_env(str(env))
+    return preset(cfg.tier.value).with_settings(
+        max_total_gpus=cfg.gpu.max_total_gpus, monthly_budget_usd=cfg.budget.monthly_usd,
+        estimated_monthly_p90_usd=round(estimate(cfg).estimated_monthly_p90_usd, 2))
+
+
+def environment(env: str) -> Subject:
+    plan = run_platform(env=env).to_json()  # validates the stack file first (ConfigError, exit 3)
+    return Subject(plan, env_stack_file(env), platform_config(env))
+
+
+def is_platform_outputs(outputs: Mapping[str, Any]) -> bool:
+    """Stack outputs of a platform environment (the outputs contract), not of some other stack."""
+    return {"tier", "cluster_name", "oidc_provider_arn"} <= set(outputs)
+
+
+def project_config(outputs: PlatformOutputs, tier: str | None = None,
+                   source: str = "<platform outputs>") -> PolicyPackConfig:
+    """Configuration of a project stack deployed onto the platform environment with these stack outputs:
+    the environment's tier preset (or `tier`), stack kind project, and the environment's GPU pools."""
+    chosen = tier or outputs.tier
+    if chosen not in PRESETS:
+        raise ConfigError([ConfigIssue("tier", "is not a platform tier", outputs.tier,
+                                       f"pass --tier {'|'.join(PRESETS)}", source)], source)
+    pools = {name: GpuPoolSetting(gpu_type=p.gpu_type, gpus_per_node=p.gpus_per_node)
+             for name, p in outputs.gpu_pools.items()}
+    return preset(chosen).with_settings(stack_kind=StackKind.PROJECT, gpu_pools=pools)
+
+
+def referenced_platform(references: Mapping[str, Mapping[str, Any]]) -> PlatformOutputs | None:
+    """The platform environment a program's StackReferences read, if any (one at most: its tier and pools
+    judge the program)."""
+    platforms = {name: validate_outputs(outputs, f"StackReference {name}")
+                 for name, outputs in references.items() if is_platform_outputs(outputs)}
+    if len({p.environment for p in platforms.values()}) > 1:
+        raise UsageError(f"the program references several platform environments ({', '.join(sorted(platforms))})"
+                         " — fix: review it with --policy-config naming the tier and gpu_pools to judge it by")
+    return next(iter(platforms.values()), None)
+
+
+def program(directory: Path, stack: str | None, config_file: Path | None, tier: str | None,
+            timeout: float | None = None) -> Subject:
+    """A Pulumi program, planned in a guarded child process (`engine/isolated.py`); referencing a platform
+    environment makes it a project stack on that environment. `tier` None: the referenced environment's
+    tier, else prod. `timeout` None: the engine's default."""
+    if not directory.is_dir():
+        raise UsageError(f"{directory}: not a directory — fix: pass a Pulumi program directory to --program")
+    run = run_program_isolated(directory, stack, config_file, DEFAULT_TIMEOUT if timeout is None else timeout)
+    platform = referenced_platform(run.references)
+    config = project_config(platform, tier) if platform is not None else preset(tier or "prod")
+    return Subject(run.plan, directory / "Pulumi.yaml", config)
+
+
+#: A plan JSON lists every resource with its inputs: the shipped prod plan is a few hundred KB.
+PLAN_MAX_BYTES = 64 << 20
+
+
+def plan_file(path: Path, tier: str) -> Subject:
+    fix = "write one with `mlplat plan ENV --json`"
+    plan = load_json(read_text(path, "plan file", fix, max_bytes=PLAN_MAX_BYTES), path, "plan file", fix)
+    if not isinstance(plan, dict) or not isinstance(plan.get("resources"), list) or "stack" not in plan:
+        raise UsageError(f"{path}: not a plan JSON — fix: expected {{\"stack\", \"resources\": [...], \"outputs\"}}")
+    return Subject(plan, path, preset(tier))
+
+
+def resolve_waivers(path: Path | None, root: Path) -> Waivers:
+    """The given waivers file, else stacks/waivers.yaml when the repository has one, else none."""
+    names = [s.name for s in all_specs()]
+    if path is not None:
+        return load_waivers(path, names)
+    default = root / DEFAULT_WAIVERS
+    return load_waivers(default, names) if default.is_file() else NO_WAIVERS
+
+
+def review(subject: Subject, waivers: Waivers = NO_WAIVERS, policy_config: Path | None = None) -> Report:
+    """Evaluate the subject's plan through the analyzer and apply the waivers."""
+    config = subject.config
+    if policy_config is not None:
+        config = load_config(policy_config)
+    evaluation = evaluate(subject.plan, config, source=str(policy_config or "<preset>"))
+    urns = [r["urn"] for r in subject.plan.get("resources", [])]
+    kind = plan_kind(subject.plan, config)
+    return build_report(evaluation, str(subject.source), waivers, urns, kind.value,
+                        [s.name for s in all_specs() if kind not in s.stack_kinds])
+
+
+def plan_kind(plan: Mapping[str, Any], config: PolicyPackConfig) -> StackKind:
+    """What the plan is judged as: the pack's own rule over the plan's resource types."""
+    return kind_of(config.settings.stack_kind, (str(r.get("type")) for r in plan.get("resources", [])))

@@ -1,0 +1,27 @@
+"""Fixtures of the policies in `mlops_platform.policy.rules.github_oidc`."""
+
+from __future__ import annotations
+
+from policy_plans import Add, U, res
+
+from policy_cases._base import DEFERRED, PR_ROLE, PULL_REQUESTS, PUSH, READS, Case, fail, gh_policy, gh_role, ok, u
+
+CASES: dict[str, Case] = {
+    "github-pull-request-read-only": Case(
+        passing=(ok(), ok(gh_role(PULL_REQUESTS), gh_policy(*READS)),
+                 ok(gh_role("repo:org/fraud:ref:refs/heads/main"), gh_policy(*PUSH)),  # a deploy role
+                 ok(gh_role(["repo:org/fraud:environment:prod", "repo:org/fraud:ref:refs/heads/*"], "StringLike"),
+                    gh_policy(*PUSH)),
+                 ok(gh_role("repo:org/fraud:*", "StringLike", excluding="repo:*:pull_request"), gh_policy(*PUSH))),
+        failing=(fail(PR_ROLE, gh_role(PULL_REQUESTS), gh_policy(*PUSH)),
+                 fail(PR_ROLE, gh_role("repo:org/fraud:*", "StringLike"), gh_policy(*READS, "s3:PutObject")),
+                 fail(PR_ROLE, gh_role(["repo:org/*"], "StringLike"), gh_policy(*PUSH)),  # the whole org
+                 fail(PR_ROLE, gh_role("repo:org/fraud:ref:refs/heads/main", "StringNotEquals"), gh_policy(*PUSH)),
+                 fail(PR_ROLE, gh_role(None), gh_policy(*READS, "eks:UpdateClusterConfig")),
+                 fail(PR_ROLE, gh_role(PULL_REQUESTS), Add(res(
+                     "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "gh-attach", {
+                         "role": "gh-role",
+                         "policyArn": "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser"}, ["gh-role"])))),
+        unknown=u(DEFERRED, gh_role(PULL_REQUESTS), Add(res("aws:iam/rolePolicy:RolePolicy", "gh-policy", {
+            "role": "gh-role", "policy": U}, ["gh-role"])))),
+}

@@ -1,0 +1,43 @@
+"""Fixtures of the policies in `mlops_platform.policy.rules.gpu`."""
+
+from __future__ import annotations
+
+from policy_plans import DROP, Patch, U
+
+from policy_cases._base import C0, DEFERRED, DEPLOY, GPU, POD, STACK_LEVEL, SYSTEM, Case, deploy, fail, ok, u
+
+CASES: dict[str, Case] = {
+    "gpu-nodegroup-tainted": Case(
+        passing=(ok(),), failing=(fail(GPU, Patch("gpu-l4", "taints", DROP)),
+                                  fail(GPU, Patch("gpu-l4", "taints.0.effect", "PREFER_NO_SCHEDULE"))),
+        unknown=u(DEFERRED, Patch("gpu-l4", "taints", U))),
+    "gpu-ami-matches-instance": Case(
+        passing=(ok(), ok(Patch("gpu-l4", "amiType", "BOTTLEROCKET_x86_64_NVIDIA"))),
+        failing=(fail(GPU, Patch("gpu-l4", "amiType", "AL2023_x86_64_STANDARD")),
+                 fail(SYSTEM, Patch("system", "amiType", "AL2023_x86_64_NVIDIA")),
+                 fail(GPU, Patch("gpu-l4", "instanceTypes", ["g5g.xlarge"]))),  # Graviton GPU with an x86 AMI
+        unknown=u(DEFERRED, Patch("gpu-l4", "amiType", U))),
+    "gpu-total-cap": Case(
+        passing=(ok(), ok(Patch("gpu-l4", "scalingConfig.maxSize", 8))),
+        failing=(fail(STACK_LEVEL, Patch("gpu-l4", "scalingConfig.maxSize", 9)),
+                 fail(STACK_LEVEL, Patch("gpu-l4", "instanceTypes", ["g6.12xlarge"])),  # 4 x 4 GPUs = 16 > 8
+                 fail(GPU, Patch("gpu-l4", "instanceTypes", ["g9.xlarge"]))),  # not in the catalog
+        unknown=u(DEFERRED, Patch("gpu-l4", "scalingConfig.maxSize", U))),
+    "gpu-workload-limits": Case(
+        passing=(ok(),),
+        failing=(fail(DEPLOY, deploy(f"{C0}.resources.limits", {"memory": "4Gi"})),
+                 fail(DEPLOY, deploy(f"{C0}.resources.limits", {"memory": "4Gi", "nvidia.com/gpu": 2}))),
+        unknown=u(DEFERRED, deploy(f"{C0}.resources.limits", U))),
+    "gpu-workload-tolerates-taint": Case(
+        passing=(ok(), ok(deploy(f"{POD}.tolerations", [{"operator": "Exists"}]))),
+        failing=(fail(DEPLOY, deploy(f"{POD}.tolerations", DROP)),
+                 fail(DEPLOY, deploy(f"{POD}.tolerations", [{"key": "nvidia.com/gpu", "value": "false",
+                                                             "effect": "NoSchedule"}]))),
+        unknown=u(DEFERRED, deploy(f"{POD}.tolerations", U))),
+    "gpu-workload-targets-pool": Case(
+        passing=(ok(), ok(deploy(f"{POD}.nodeSelector", {"mlops.io/gpu-type": "l4"}))),
+        failing=(fail(DEPLOY, deploy(f"{POD}.nodeSelector", {"mlops.io/pool": "a100"})),
+                 fail(DEPLOY, deploy(f"{POD}.nodeSelector", DROP)),
+                 fail(DEPLOY, deploy(f"{C0}.resources.limits", {"memory": "4Gi", "nvidia.com/gpu": 4}))),
+        unknown=u(DEFERRED, deploy(f"{POD}.nodeSelector", U))),
+}
