@@ -45,7 +45,7 @@ def test_shards_are_balanced() -> None:
 
 @pytest.mark.parametrize("bad", [0, MAX_SHARDS + 1])
 def test_shard_count_is_validated(bad: int) -> None:
-    issue = issue_at(issues_of(sections(over={"tenant_shards": bad})), "tenant_shards")
+    issue = issue_at(issues_of(sections(over={"tenants": {"shards": bad}})), "tenants.shards")
     assert issue.value == bad
     with pytest.raises(ValueError, match=f"shards must be 1..{MAX_SHARDS}"):
         shard_of("x", bad)

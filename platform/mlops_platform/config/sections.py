@@ -237,6 +237,13 @@ class TrainingConfig(ComponentToggle):
     """`mlops-platform:training` — KubeRay operator."""
 
 
+class TenantsConfig(_Section):
+    """`mlops-platform:tenants` — how the projects are laid out in stacks (docs/scale-out.md)."""
+
+    shards: int = Field(default=1, ge=1, le=MAX_SHARDS, description="Stacks the projects are split into, run "
+                        "in parallel by CI (`mlplat shards ENV` lists them). Default: 1 (one stack).")
+
+
 class ProjectConfig(_Section):
     """One entry of `mlops-platform:projects` (a tenant)."""
 
@@ -268,8 +275,7 @@ class PlatformSections(_Section):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     projects: list[ProjectConfig] = Field(default_factory=list, description="Tenants. Default: none.")
-    tenant_shards: int = Field(default=1, ge=1, le=MAX_SHARDS, description="Stacks the tenants are split into, "
-                               "run in parallel by CI (`mlplat shards ENV`, docs/scale-out.md); 1 is one stack.")
+    tenants: TenantsConfig = Field(default_factory=TenantsConfig)
 
     # Resolved per-tier defaults: one place, so components never re-derive them.
     @property

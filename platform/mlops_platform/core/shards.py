@@ -1,7 +1,7 @@
 """Tenant shards: which stack of an environment's tenants layer holds which project.
 
 When one machine cannot plan and apply every tenant of an environment in time, the tenants layer is split
-into `tenant_shards` stacks that CI runs in parallel (docs/scale-out.md). A project's shard is chosen by
+into `tenants.shards` stacks that CI runs in parallel (docs/scale-out.md). A project's shard is chosen by
 rendezvous (highest-random-weight) hashing of its name: stable across runs, machines and Python versions
 (SHA-256, not `hash()`), independent of the order of `projects`, and when the count grows from N to N+1
 only the ~1/(N+1) of projects that land on the new shard move — each move is a `pulumi state move`
@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-#: Upper bound of `tenant_shards` (a CI matrix of this size is already far beyond one team's runners).
+#: Upper bound of `tenants.shards` (a CI matrix of this size is already far beyond one team's runners).
 MAX_SHARDS = 64
 
 

@@ -18,13 +18,13 @@ def shards(env: str = typer.Argument(..., help="Platform environment (stacks/Pul
            as_json: bool = typer.Option(False, "--json", help="A GitHub Actions matrix: "
                                         '{"include": [{"shard", "stack", "projects"}, ...]}.'),
            ) -> None:
-    """Which stack of ENV's tenants layer holds which project (`tenant_shards` in the stack file)."""
+    """Which stack of ENV's tenants layer holds which project (`tenants.shards` in the stack file)."""
     cfg = load_env(env)  # a bad stack file is a configuration error (exit 3), as everywhere
-    assigned = assign(env, [p.name for p in cfg.projects], cfg.tenant_shards)
+    assigned = assign(env, [p.name for p in cfg.projects], cfg.tenants.shards)
     if as_json:
         typer.echo(json.dumps({"include": [s.to_json() for s in assigned]}))
         return
-    table = Table(title=f"{env}: {len(cfg.projects)} project(s) in {cfg.tenant_shards} tenant shard(s)")
+    table = Table(title=f"{env}: {len(cfg.projects)} project(s) in {cfg.tenants.shards} tenant shard(s)")
     for column in ("shard", "stack", "projects"):
         table.add_column(column)
     for shard in assigned:
