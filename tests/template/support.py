@@ -3,6 +3,7 @@ repository with two tagged versions for the update path (tags are never created 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -20,8 +21,17 @@ BASE_ANSWERS: dict[str, Any] = {
     "github_org": "example-org",
     "cost_center": "risk",
 }
-#: v1.1.0 of the throw-away template moves local MLflow state from mlruns/ to .mlflow/: Makefile,
-#: .gitignore and a `_migrations` step that carries a project's existing state along.
+#: The answer presets every generated-project test covers (the `generated` fixture renders each once).
+PRESETS: dict[str, dict[str, Any]] = {
+    "cpu-deployment-all-envs": {},
+    "gpu-kserve-dev-prod": {"dataset": "wine", "gpu_count": 1, "serving_mode": "kserve",
+                            "environments": ["dev", "prod"], "python_version": "3.12"},
+    "long-slug-dev-only": {"project_slug": "long-project-slug-long-project-slug-lonx", "environments": ["dev"],
+                           "python_version": "3.13", "canary_traffic_percent": 0, "serving_replicas": 1},
+}
+
+#: v1.1.0 of the throw-away template moves local MLflow state from mlruns/ to .mlflow/: the embedded
+#: store's default, Makefile, .gitignore and a `_migrations` step that carries a project's state along.
 V110_MIGRATION = """
   - version: v1.1.0
     when: "{{ _stage == 'after' }}"
@@ -40,9 +50,16 @@ def render(dest: Path, **answers: Any) -> Path:
     return dest
 
 
-def run(*command: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run(*command: str, cwd: Path, timeout: float = 600,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run a generated project's own check; the output is shown when it fails."""
-    return subprocess.run(list(command), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(list(command), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False,
+                          env=env)
+
+
+def with_venv_tools() -> dict[str, str]:
+    """The environment with this venv's console scripts (uv among them) first on PATH."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def assert_ok(done: subprocess.CompletedProcess[str]) -> None:
@@ -73,8 +90,8 @@ def make_template_repo(root: Path) -> Path:
     project = repo / "templates" / "ml-project"
     _edit(project / "Makefile.jinja", "mkdir -p mlruns", "mkdir -p .mlflow")
     _edit(project / "Makefile.jinja", "sqlite:///mlruns/mlflow.db", "sqlite:///.mlflow/mlflow.db")
-    _edit(project / "Makefile.jinja", "--artifacts-destination mlruns/artifacts",
-          "--artifacts-destination .mlflow/artifacts")
+    _edit(project / "src" / "{{package_name}}" / "config.py.jinja", '"sqlite:///mlruns/mlflow.db"',
+          '"sqlite:///.mlflow/mlflow.db"')
     _edit(project / ".gitignore", "mlruns/", ".mlflow/")
     _edit(repo / "copier.yml", "_message_after_copy:", V110_MIGRATION.lstrip("\n") + "_message_after_copy:")
     _commit_and_tag(repo, "v1.1.0")

@@ -7,10 +7,13 @@ from typing import Any
 
 import copier
 import pytest
+from mlops_platform.config.sections import Tier
 from mlops_platform.core.errors import ConfigError, UsageError
+from mlops_platform.core.formats import EMAIL
 from mlops_platform.scaffold.answers import (
     Dataset,
-    Environment,
+    DataSource,
+    License,
     OutputsSource,
     PythonVersion,
     ServingMode,
@@ -32,7 +35,8 @@ def test_model_has_exactly_the_questions_of_copier_yml() -> None:
 
 @pytest.mark.parametrize(("question", "enum"), [
     ("python_version", PythonVersion), ("dataset", Dataset), ("serving_mode", ServingMode),
-    ("environments", Environment), ("outputs_source", OutputsSource),
+    ("environments", Tier), ("outputs_source", OutputsSource), ("license", License),
+    ("data_source", DataSource),
 ])
 def test_choices_match_the_enums(question: str, enum: type) -> None:
     choices = QUESTIONS[question]["choices"]
@@ -76,6 +80,9 @@ def test_required_answers_name_the_flag_to_pass() -> None:
     ({"gpu_count": 2, "serving_replicas": 2, "gpu_quota": 3}, "gpu_quota", "gpu_count x serving_replicas"),
     ({"environments": ["staging", "prod"], "platform_env": "dev"}, "environments", "platform environment"),
     ({"environments": ["dev", "dev"]}, "environments", "twice"),
+    ({"ci_role_arn": "arn:aws:iam::123456789012:role/ci", "training_role_arn": "arn:aws:iam::123456789012:role/ci"},
+     "training_role_arn", "push/deploy CI role"),
+    ({"data_uri": "s3://bucket/prefix/"}, "data_uri", "data_source is sample"),
 ])
 def test_cross_field_rules(extra: dict[str, Any], path: str, text: str) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -107,6 +114,7 @@ def test_data_args_need_key_and_value(pair: str) -> None:
     ("cost_center", "x"), ("gpu_count", 9), ("serving_cpu_request", "lots"), ("serving_memory_limit", "2GB"),
     ("aws_account_id", "12345"), ("ci_role_arn", "role/ci"), ("drift_metric", "drift-score"),
     ("ci_preview_role_arn", f"arn:aws:iam::123456789012:role/{'x' * 65}"), ("gpu_type", "L4!"),
+    ("training_role_arn", "role/training"),
 ])
 def test_copier_validators_agree_with_the_model(tmp_path: Path, name: str, value: Any) -> None:
     """Plain `copier copy --data` must reject what `mlplat new` rejects (nothing is rendered either way)."""
@@ -116,3 +124,7 @@ def test_copier_validators_agree_with_the_model(tmp_path: Path, name: str, value
         copier.run_copy(str(ROOT), tmp_path / "p", data={**BASE_ANSWERS, name: value}, defaults=True,
                         unsafe=False, quiet=True, vcs_ref="HEAD", pretend=True)
     assert not (tmp_path / "p").exists()
+
+
+def test_copier_checks_owners_with_the_platforms_email_format() -> None:
+    assert f"regex_search('{EMAIL}')" in QUESTIONS["owners"]["validator"]

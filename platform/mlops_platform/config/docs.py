@@ -12,11 +12,9 @@ import ast
 import enum
 import inspect
 import json
-import re
 import types
 import typing
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -27,6 +25,7 @@ from pydantic.fields import FieldInfo
 
 from mlops_platform.config import rules, sections
 from mlops_platform.config.loader import NAMESPACE, PATTERN_HINTS, repo_root
+from mlops_platform.config.rule_docs import cell, rules_section
 from mlops_platform.core import contract, instances, versions
 
 CONFIGURATION_MD = "docs/configuration.md"
@@ -38,11 +37,6 @@ _TOGGLES = ("monitoring", "serving", "tracking", "training")
 
 
 # --- shared: cells, types, defaults, constraints -----------------------------------------------------------------
-
-def _cell(text: str) -> str:
-    """Markdown table cell: one line, pipes escaped."""
-    return " ".join(text.split()).replace("|", "\\|")
-
 
 def _model_of(tp: Any) -> type[BaseModel] | None:
     if isinstance(tp, type) and issubclass(tp, BaseModel):
@@ -70,7 +64,8 @@ def _type(tp: Any, path: str | None = None) -> str:
     return names.get(tp, getattr(tp, "__name__", str(tp)))
 
 
-def _default(info: FieldInfo) -> str:
+def default_cell(info: FieldInfo) -> str:
+    """The default column: generated from the field, so descriptions never restate it."""
     if info.is_required():
         return "**required**"
     value = info.get_default(call_default_factory=True)
@@ -132,8 +127,8 @@ def _model_tables(model: type[BaseModel], path: str, *, nested_paths: bool = Tru
         sub = _model_of(info.annotation)
         sub_path = f"{path}.{name}" + ("[]" if typing.get_origin(info.annotation) is list else "")
         shown = _type(info.annotation, sub_path if nested_paths else None)
-        rows.append(f"| `{name}` | {shown} | {_default(info)} | {_cell(_constraints(info))} "
-                    f"| {_cell(info.description or '')} |")
+        rows.append(f"| `{name}` | {shown} | {default_cell(info)} | {cell(_constraints(info))} "
+                    f"| {cell(info.description or '')} |")
         if sub is not None and nested_paths:
             nested.append((sub, sub_path))
     out = ["\n".join(rows), ""]
@@ -142,127 +137,6 @@ def _model_tables(model: type[BaseModel], path: str, *, nested_paths: bool = Tru
         out += _model_tables(sub, sub_path)
     return out
 
-
-# --- the rules list, read from config/rules.py -------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class RuleDoc:
-    path: str
-    message: str
-    when: str
-    fix: str
-
-
-@dataclass
-class _RuleReader(ast.NodeVisitor):
-    """Walks one rule function in source order, following helper calls with their arguments bound."""
-
-    functions: dict[str, ast.FunctionDef]
-    constants: dict[str, Any]
-    env: dict[str, str] = field(default_factory=dict)
-    conditions: tuple[str, ...] = ()
-    found: list[RuleDoc] = field(default_factory=list)
-    loops: tuple[str, ...] = ()
-
-    def text(self, node: ast.expr) -> str:
-        if isinstance(node, ast.Constant):
-            return str(node.value)
-        if isinstance(node, ast.JoinedStr):
-            return "".join(self.text(v) for v in node.values)
-        if isinstance(node, ast.FormattedValue):
-            return self.text(node.value)
-        if isinstance(node, ast.Name) and node.id in self.env:
-            return self.env[node.id]
-        if isinstance(node, ast.Name) and isinstance(self.constants.get(node.id), int | str | tuple):
-            return str(self.constants[node.id])
-        joined = _joined_constant(node, self.constants)
-        return joined if joined is not None else "{" + ast.unparse(node) + "}"
-
-    def visit_If(self, node: ast.If) -> None:
-        test = ast.unparse(node.test)
-        self._within((*self.conditions, test), node.body)
-        self._within((*self.conditions, f"not ({test})"), node.orelse)
-
-    def visit_For(self, node: ast.For) -> None:
-        saved, self.loops = self.loops, (*self.loops, f"{ast.unparse(node.target)} in {ast.unparse(node.iter)}")
-        for stmt in node.body:
-            self.visit(stmt)
-        self.loops = saved
-
-    def visit_Assign(self, node: ast.Assign) -> None:
-        # Locals used in messages are shown by their definition: `path = f"projects[{i}]"` gives the path
-        # prefix, `minimum = 3 if cfg.is_prod else 2` reads as {3 if cfg.is_prod else 2}.
-        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            literal = isinstance(node.value, ast.JoinedStr | ast.Constant)
-            self.env[node.targets[0].id] = self.text(node.value) if literal else "{" + ast.unparse(node.value) + "}"
-
-    def visit_Call(self, node: ast.Call) -> None:
-        name = node.func.id if isinstance(node.func, ast.Name) else ""
-        if name == "_issue":
-            self._record(node)
-        elif name in self.functions:
-            params = [a.arg for a in self.functions[name].args.args]
-            env = {p: self.text(a) for p, a in zip(params, node.args, strict=False)}
-            reader = _RuleReader(self.functions, self.constants, env, self.conditions, self.found, self.loops)
-            for stmt in self.functions[name].body:
-                reader.visit(stmt)
-        self.generic_visit(node)
-
-    def _within(self, conditions: tuple[str, ...], body: list[ast.stmt]) -> None:
-        saved, self.conditions = self.conditions, conditions
-        for stmt in body:
-            self.visit(stmt)
-        self.conditions = saved
-
-    def _record(self, call: ast.Call) -> None:
-        args = {**dict(zip(("path", "message", "value", "fix"), call.args, strict=False)),
-                **{k.arg: k.value for k in call.keywords if k.arg}}
-        fix = self.text(args["fix"]) if "fix" in args else ""
-        when = " and ".join(self.conditions) or (f"for each {self.loops[-1]}" if self.loops else "")
-        path = re.sub(r"\[\{[^}]*\}\]", "[n]", self.text(args["path"]))  # any list index
-        doc = RuleDoc(path, self.text(args["message"]), when, fix)
-        if doc not in self.found:
-            self.found.append(doc)
-
-
-def _joined_constant(node: ast.expr, constants: dict[str, Any]) -> str | None:
-    """`', '.join(SOME_CONSTANT)` rendered with the constant's items (e.g. the supported EKS versions)."""
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join"
-            and isinstance(node.func.value, ast.Constant) and len(node.args) == 1
-            and isinstance(node.args[0], ast.Name) and isinstance(constants.get(node.args[0].id), tuple | list)):
-        return str(node.func.value.value).join(str(v) for v in constants[node.args[0].id])
-    return None
-
-
-def rule_docs() -> dict[str, list[RuleDoc]]:
-    """Rule function name → every issue it can report, in source order."""
-    tree = ast.parse(inspect.getsource(rules))
-    functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
-    constants = dict(vars(rules))
-    out: dict[str, list[RuleDoc]] = {}
-    for rule in rules.RULES:
-        reader = _RuleReader(functions, constants)
-        for stmt in functions[rule.__name__].body:
-            reader.visit(stmt)
-        out[rule.__name__] = reader.found
-    return out
-
-
-def _rules_section() -> list[str]:
-    lines = ["## Rules", "",
-             "Checked after the types, in one pass, so every problem is reported at once. Each row is one "
-             "issue `mlplat validate` can report; *when* is the condition in `config/rules.py`; `[n]` is any "
-             "list index and `{name}` a value from the config.", ""]
-    for name, docs in rule_docs().items():
-        lines += [f"### {name.removesuffix('_rules').replace('_', ' ').capitalize()} (`{name}`)", "",
-                  "| field | problem | when | fix |", "|---|---|---|---|"]
-        lines += [f"| `{_cell(d.path)}` | {_cell(d.message)} | {_cell(f'`{d.when}`' if d.when else 'always')} "
-                  f"| {_cell(d.fix)} |" for d in docs]
-        lines.append("")
-    return lines
-
-
-# --- configuration.md --------------------------------------------------------------------------------------------
 
 def _skeleton(tier: sections.Tier) -> sections.PlatformSections:
     """A config of the tier with every optional field at its default (not validated: only defaults are read)."""
@@ -349,7 +223,7 @@ def render_configuration_md() -> str:
             "`file:line: dotted.path: problem (got value) — fix: ...`; nothing is created until it passes. "
             "Unknown keys are errors. Keep secrets encrypted (`pulumi config set --secret`).", "",
             "## Sections", "", *toc, ""]
-    lines = [*head, *_sections(), *_tier_defaults(), *_rules_section(), *_reference_values()]
+    lines = [*head, *_sections(), *_tier_defaults(), *rules_section(), *_reference_values()]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -382,7 +256,7 @@ def render_outputs_contract_md() -> str:
     """docs/outputs-contract.md: every stack output of `contract.PlatformOutputs`, nested types, constants."""
     model = contract.PlatformOutputs
     consts = ["| constant | value | meaning |", "|---|---|---|"]
-    consts += [f"| `{n}` | `{_cell(json.dumps(v))}` | {_cell(doc)} |" for n, v, doc in _constant_docs(contract)]
+    consts += [f"| `{n}` | `{cell(json.dumps(v))}` | {cell(doc)} |" for n, v, doc in _constant_docs(contract)]
     lines = [_MARKER.format(source="`mlops_platform/core/contract.py`"), "", "# Platform outputs contract", "",
              inspect.getdoc(contract) or "", "",
              "Read them with `mlplat plan <env> --json` (key `outputs`) offline, `pulumi stack output --json` "

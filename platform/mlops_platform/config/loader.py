@@ -19,12 +19,13 @@ from mlops_platform.config.rules import RuleViolations, check_warnings
 from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
 from mlops_platform.core.files import load_yaml, read_text
+from mlops_platform.core.formats import EMAIL
 
 NAMESPACE = "mlops-platform"
 SECRET_PLACEHOLDER = "[secret]"
 Loc = tuple[str | int, ...]
 PATTERN_HINTS = {
-    sections.EMAIL: "an email address, e.g. team@example.com",
+    EMAIL: "an email address, e.g. team@example.com",
     sections.ACCOUNT_ID: 'the 12-digit account id as a quoted string, e.g. "123456789012"',
     sections.DNS_LABEL: "a DNS label: lowercase letters, digits and '-', starting with a letter",
     sections.REGION: "an AWS region code, e.g. us-east-1",

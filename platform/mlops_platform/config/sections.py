@@ -14,11 +14,11 @@ from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict, Field, SecretStr
 
+from mlops_platform.core.formats import EMAIL
 from mlops_platform.core.shards import MAX_SHARDS
 from mlops_platform.core.strict import StrictNumbers
 
 DNS_LABEL = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
-EMAIL = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
 ACCOUNT_ID = r"^\d{12}$"
 REGION = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
 IAM_PRINCIPAL_ARN = r"^arn:aws(-[a-z]+)?:iam::\d{12}:(role|user)/[\w+=,.@/-]+$"
@@ -78,9 +78,9 @@ class EnvironmentConfig(_Section):
     region: str = Field(pattern=REGION, description="AWS region, e.g. us-east-1. Required.")
     owners: list[Email] = Field(min_length=1, description="Owner emails; budget alerts go here. Required.")
     cost_center: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Cost-center tag. Required.")
-    name_prefix: DnsLabel = Field(default="mlops", description="Prefix of global names. Default: mlops.")
+    name_prefix: DnsLabel = Field(default="mlops", description="Prefix of global names.")
     tags: dict[Annotated[str, Field(pattern=TAG_KEY)], str] = Field(
-        default_factory=dict, description="Extra tags on every resource. Default: none.")
+        default_factory=dict, description="Extra tags on every resource.")
 
 
 class ExistingNetwork(_Section):
@@ -88,21 +88,22 @@ class ExistingNetwork(_Section):
     private_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
         min_length=2, description="Private subnets (one per AZ) for nodes and endpoints. Required.")
     public_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
-        default_factory=list, description="Public subnets for internet load balancers. Default: none.")
+        default_factory=list, description="Public subnets for internet load balancers.")
 
 
 class NetworkConfig(_Section):
     """`mlops-platform:network`."""
 
-    mode: NetworkMode = Field(default=NetworkMode.MANAGED, description="Default: managed.")
-    cidr: Cidr = Field(default="10.0.0.0/16", description="VPC CIDR, /16../24. Default: 10.0.0.0/16.")
+    mode: NetworkMode = Field(default=NetworkMode.MANAGED, description="Create a VPC (managed) or use an existing one.")
+    cidr: Cidr = Field(default="10.0.0.0/16", description="VPC CIDR, /16../24.")
     availability_zones: list[str] = Field(
-        default_factory=list, description="AZs to span (managed mode, 2..6). Default: none (required).")
-    nat: NatStrategy = Field(default=NatStrategy.ONE_PER_AZ, description="Default: one_per_az.")
+        default_factory=list, description="AZs to span (2..6). Required when mode=managed.")
+    nat: NatStrategy = Field(default=NatStrategy.ONE_PER_AZ,
+        description="NAT gateways: one per AZ, a single one, or none.")
     interface_endpoints: list[str] = Field(
         default_factory=lambda: ["ecr.api", "ecr.dkr", "sts", "logs"],
-        description="Interface VPC endpoints (service suffixes). Default: ecr.api, ecr.dkr, sts, logs.")
-    flow_log_retention_days: int = Field(default=90, description="VPC flow-log retention. Default: 90.")
+        description="Interface VPC endpoints (service suffixes).")
+    flow_log_retention_days: int = Field(default=90, description="VPC flow-log retention.")
     existing: ExistingNetwork | None = Field(default=None, description="Required when mode=existing.")
 
 
@@ -110,50 +111,54 @@ class ClusterConfig(_Section):
     """`mlops-platform:cluster` — the EKS control plane."""
 
     version: str = Field(pattern=r"^1\.\d{2}$", description="Pinned Kubernetes version, e.g. 1.33. Required.")
-    endpoint_access: EndpointAccess = Field(default=EndpointAccess.PRIVATE, description="Default: private.")
+    endpoint_access: EndpointAccess = Field(default=EndpointAccess.PRIVATE,
+        description="Where the EKS API endpoint is reachable from.")
     allow_public_endpoint_cidrs: list[Cidr] = Field(
         default_factory=list,
         description="Opt-in public API endpoint restricted to these CIDRs; needs endpoint_access="
-                    "public_and_private. Never 0.0.0.0/0; forbidden in prod. Default: none.")
-    log_retention_days: int = Field(default=90, description="Control-plane log retention. Default: 90.")
+                    "public_and_private. Never 0.0.0.0/0; forbidden in prod.")
+    log_retention_days: int = Field(default=90, description="Control-plane log retention.")
     admin_principal_arns: list[Annotated[str, Field(pattern=IAM_PRINCIPAL_ARN)]] = Field(
-        default_factory=list, description="IAM roles/users given cluster-admin access entries. Default: none.")
+        default_factory=list, description="IAM roles/users given cluster-admin access entries.")
     deletion_protection: bool | None = Field(
-        default=None, description="EKS deletion protection + Pulumi protect. Default: true in prod, else false.")
+        default=None, description="EKS deletion protection + Pulumi protect. Unset: true in prod, else false.")
 
 
 class PoolConfig(_Section):
     name: DnsLabel = Field(description="Pool name (DNS label). Required.")
     instance_types: list[str] = Field(min_length=1, description="EC2 instance types. Required.")
-    capacity: Capacity = Field(default=Capacity.ON_DEMAND, description="Default: on_demand.")
-    min_size: int = Field(default=0, ge=0, description="Default: 0.")
-    desired_size: int = Field(default=0, ge=0, description="Default: 0.")
-    max_size: int = Field(default=1, ge=1, le=1000, description="Default: 1.")
-    disk_size_gib: int = Field(default=100, ge=20, le=16384, description="gp3 root volume. Default: 100.")
-    labels: dict[str, str] = Field(default_factory=dict, description="Extra node labels. Default: none.")
+    capacity: Capacity = Field(default=Capacity.ON_DEMAND, description="On-demand or spot instances.")
+    min_size: int = Field(default=0, ge=0, description="Fewest nodes.")
+    desired_size: int = Field(default=0, ge=0,
+        description="Nodes at creation; the autoscaler owns the count afterwards.")
+    max_size: int = Field(default=1, ge=1, le=1000, description="Most nodes.")
+    disk_size_gib: int = Field(default=100, ge=20, le=16384, description="gp3 root volume.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Extra node labels.")
 
 
 class SystemPoolConfig(PoolConfig):
-    name: DnsLabel = Field(default="system", description="Default: system.")
+    name: DnsLabel = Field(default="system", description="Pool name.")
     instance_types: list[str] = Field(default_factory=lambda: ["m6i.xlarge"], min_length=1,
-                                      description="Default: [m6i.xlarge].")
-    ami_type: str = Field(default="AL2023_x86_64_STANDARD", description="Default: AL2023_x86_64_STANDARD.")
-    min_size: int = Field(default=2, ge=1, description="Default: 2.")
-    desired_size: int = Field(default=2, ge=1, description="Default: 2.")
-    max_size: int = Field(default=6, ge=1, le=1000, description="Default: 6.")
-    disk_size_gib: int = Field(default=50, ge=20, le=16384, description="Default: 50.")
+                                      description="EC2 instance types.")
+    ami_type: str = Field(default="AL2023_x86_64_STANDARD", description="EKS AMI type.")
+    min_size: int = Field(default=2, ge=1, description="Fewest nodes.")
+    desired_size: int = Field(default=2, ge=1,
+        description="Nodes at creation; the autoscaler owns the count afterwards.")
+    max_size: int = Field(default=6, ge=1, le=1000, description="Most nodes.")
+    disk_size_gib: int = Field(default=50, ge=20, le=16384, description="gp3 root volume, GiB.")
 
 
 class GpuPoolConfig(PoolConfig):
-    ami_type: str = Field(default="AL2023_x86_64_NVIDIA", description="GPU AMI. Default: AL2023_x86_64_NVIDIA.")
-    disk_size_gib: int = Field(default=200, ge=50, le=16384, description="Default: 200 (images are big).")
+    ami_type: str = Field(default="AL2023_x86_64_NVIDIA", description="GPU AMI.")
+    disk_size_gib: int = Field(default=200, ge=50, le=16384, description="GPU images are big.")
 
 
 class NodePoolsConfig(_Section):
     """`mlops-platform:node_pools`."""
 
-    system: SystemPoolConfig = Field(default_factory=SystemPoolConfig, description="Default: 2-6 m6i.xlarge.")
-    gpu: list[GpuPoolConfig] = Field(default_factory=list, description="GPU pools. Default: none.")
+    system: SystemPoolConfig = Field(default_factory=SystemPoolConfig,
+        description="The pool the platform add-ons run on.")
+    gpu: list[GpuPoolConfig] = Field(default_factory=list, description="GPU pools.")
 
 
 class BucketRole(StrEnum):
@@ -165,21 +170,23 @@ class ArtifactsConfig(_Section):
     """`mlops-platform:artifacts` — S3 buckets (an access-log bucket is always added)."""
 
     buckets: list[BucketRole] = Field(default_factory=lambda: [BucketRole.DATASETS, BucketRole.MODELS],
-                                      description="Bucket roles. Default: [datasets, models].")
-    noncurrent_version_expiration_days: int = Field(default=90, ge=1, description="Default: 90.")
-    abort_incomplete_multipart_days: int = Field(default=7, ge=1, description="Default: 7.")
-    log_expiration_days: int = Field(default=365, ge=1, description="Access-log retention. Default: 365.")
+                                      description="Bucket roles.")
+    noncurrent_version_expiration_days: int = Field(default=90, ge=1,
+        description="Days noncurrent object versions are kept.")
+    abort_incomplete_multipart_days: int = Field(default=7, ge=1,
+        description="Days before incomplete multipart uploads are aborted.")
+    log_expiration_days: int = Field(default=365, ge=1, description="Access-log retention.")
     allow_force_destroy: bool = Field(
-        default=False, description="Let `pulumi destroy` delete non-empty buckets. Forbidden in prod. Default: false.")
+        default=False, description="Let `pulumi destroy` delete non-empty buckets. Forbidden in prod.")
 
 
 class RegistryConfig(_Section):
     """`mlops-platform:registry` — platform ECR repositories (projects get their own, see projects)."""
 
     repositories: list[Annotated[str, Field(pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$")]] = Field(
-        default_factory=lambda: ["base-images", "model-servers"], description="Default: base-images, model-servers.")
-    keep_tagged_images: int = Field(default=100, ge=1, description="Lifecycle: keep N newest. Default: 100.")
-    untagged_expiry_days: int = Field(default=7, ge=1, description="Lifecycle: untagged expiry. Default: 7.")
+        default_factory=lambda: ["base-images", "model-servers"], description="Shared ECR repositories.")
+    keep_tagged_images: int = Field(default=100, ge=1, description="Lifecycle: keep N newest.")
+    untagged_expiry_days: int = Field(default=7, ge=1, description="Lifecycle: untagged expiry.")
 
 
 class BudgetConfig(_Section):
@@ -187,50 +194,52 @@ class BudgetConfig(_Section):
 
     monthly_usd: float = Field(gt=0, description="Monthly budget in USD. Required.")
     alert_thresholds_pct: list[int] = Field(default_factory=lambda: [50, 80, 100],
-                                            description="Alert at these % of budget. Default: 50, 80, 100.")
-    notify: list[Email] = Field(default_factory=list, description="Extra alert emails. Default: owners only.")
+                                            description="Alert at these % of budget.")
+    notify: list[Email] = Field(default_factory=list,
+        description="Extra alert emails; the environment owners always get them.")
 
 
 class GpuGovernanceConfig(_Section):
     """`mlops-platform:gpu`."""
 
-    max_total_gpus: int = Field(default=64, ge=0, description="Cap on sum of max GPUs over pools. Default: 64.")
+    max_total_gpus: int = Field(default=64, ge=0, description="Cap on sum of max GPUs over pools.")
 
 
 class ComponentToggle(_Section):
-    enabled: bool | None = Field(default=None, description="Default: on in every tier.")
+    enabled: bool | None = Field(default=None, description="Unset: on in every tier.")
 
 
 class MonitoringConfig(ComponentToggle):
     """`mlops-platform:monitoring` — kube-prometheus-stack with Alertmanager on."""
 
     retention: str | None = Field(default=None, pattern=r"^\d+[hdw]$",
-                                  description="Prometheus retention. Default: 24h dev, 7d staging, 30d prod.")
-    storage_gib: int = Field(default=50, ge=10, description="Prometheus volume. Default: 50.")
-    alert_emails: list[Email] = Field(default_factory=list, description="Alert receivers. Default: owners.")
+                                  description="Prometheus retention. Unset: 24h dev, 7d staging, 30d prod.")
+    storage_gib: int = Field(default=50, ge=10, description="Prometheus volume.")
+    alert_emails: list[Email] = Field(default_factory=list,
+        description="Alert receivers; empty: the environment owners.")
     slack_webhook_url: SecretStr | None = Field(
-        default=None, description="Slack receiver webhook; keep it a Pulumi secret. Default: none.")
-    gpu_idle_minutes: int = Field(default=30, ge=5, description="GPU-idle alert window. Default: 30.")
-    gpu_pending_minutes: int = Field(default=15, ge=1, description="Pending GPU pod alert. Default: 15.")
-    serving_latency_p99_ms: int = Field(default=500, ge=1, description="Serving p99 SLO. Default: 500.")
-    serving_error_rate_pct: float = Field(default=1.0, gt=0, description="Serving 5xx SLO. Default: 1.")
-    drift_threshold: float = Field(default=0.2, gt=0, description="Drift score alert threshold. Default: 0.2.")
+        default=None, description="Slack receiver webhook; keep it a Pulumi secret. Unset: no Slack receiver.")
+    gpu_idle_minutes: int = Field(default=30, ge=5, description="GPU-idle alert window.")
+    gpu_pending_minutes: int = Field(default=15, ge=1, description="Pending GPU pod alert.")
+    serving_latency_p99_ms: int = Field(default=500, ge=1, description="Serving p99 SLO.")
+    serving_error_rate_pct: float = Field(default=1.0, gt=0, description="Serving 5xx SLO.")
+    drift_threshold: float = Field(default=0.2, gt=0, description="Drift score alert threshold.")
 
 
 class ServingConfig(ComponentToggle):
     """`mlops-platform:serving` — KServe."""
 
-    ingress_domain: str = Field(default="models.internal", description="Default: models.internal.")
+    ingress_domain: str = Field(default="models.internal", description="Domain model endpoints are served under.")
 
 
 class TrackingConfig(ComponentToggle):
     """`mlops-platform:tracking` — MLflow on RDS PostgreSQL + the models bucket."""
 
-    db_instance_class: str = Field(default="db.t4g.medium", description="Default: db.t4g.medium.")
-    db_storage_gib: int = Field(default=50, ge=20, description="Default: 50.")
+    db_instance_class: str = Field(default="db.t4g.medium", description="RDS instance class of the MLflow database.")
+    db_storage_gib: int = Field(default=50, ge=20, description="Allocated storage of the MLflow database, GiB.")
     backup_retention_days: int | None = Field(default=None, ge=1, le=35,
-                                              description="Default: 7, 14 in prod.")
-    multi_az: bool | None = Field(default=None, description="Default: true in prod, else false.")
+                                              description="Unset: 7, 14 in prod.")
+    multi_az: bool | None = Field(default=None, description="Unset: true in prod, else false.")
 
 
 class TrainingConfig(ComponentToggle):
@@ -241,7 +250,7 @@ class TenantsConfig(_Section):
     """`mlops-platform:tenants` — how the projects are laid out in stacks (docs/scale-out.md)."""
 
     shards: int = Field(default=1, ge=1, le=MAX_SHARDS, description="Stacks the projects are split into, run "
-                        "in parallel by CI (`mlplat shards ENV` lists them). Default: 1 (one stack).")
+                        "in parallel by CI (`mlplat shards ENV` lists them); 1 keeps every project in one stack.")
 
 
 class ProjectConfig(_Section):
@@ -250,12 +259,12 @@ class ProjectConfig(_Section):
     name: DnsLabel = Field(description="Project slug = namespace name. Required.")
     owners: list[Email] = Field(min_length=1, description="Owner emails; budget alerts go here. Required.")
     github_repo: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="org/repo. Required.")
-    branches: list[str] = Field(default_factory=lambda: ["main"], description="CI may deploy from. Default: main.")
-    gpu_quota: int = Field(default=0, ge=0, description="requests.nvidia.com/gpu quota. Default: 0.")
-    cpu_quota: int = Field(default=16, ge=1, description="CPU cores quota. Default: 16.")
-    memory_quota_gib: int = Field(default=64, ge=1, description="Memory quota. Default: 64.")
-    monthly_budget_usd: float = Field(default=500.0, gt=0, description="Project budget. Default: 500.")
-    cost_center: str | None = Field(default=None, description="Default: the environment's cost center.")
+    branches: list[str] = Field(default_factory=lambda: ["main"], description="CI may deploy from.")
+    gpu_quota: int = Field(default=0, ge=0, description="requests.nvidia.com/gpu quota.")
+    cpu_quota: int = Field(default=16, ge=1, description="CPU cores quota.")
+    memory_quota_gib: int = Field(default=64, ge=1, description="Memory quota.")
+    monthly_budget_usd: float = Field(default=500.0, gt=0, description="Project budget.")
+    cost_center: str | None = Field(default=None, description="Unset: the environment's cost center.")
 
 
 class PlatformSections(_Section):
@@ -274,7 +283,7 @@ class PlatformSections(_Section):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
-    projects: list[ProjectConfig] = Field(default_factory=list, description="Tenants. Default: none.")
+    projects: list[ProjectConfig] = Field(default_factory=list, description="Tenants.")
     tenants: TenantsConfig = Field(default_factory=TenantsConfig)
 
     # Resolved per-tier defaults: one place, so components never re-derive them.

@@ -55,6 +55,8 @@ class ProjectRole(StrEnum):
     WORKLOAD = "workload"  # IRSA role of its pods (trust: its ServiceAccount)
     CI = "ci"  # GitHub Actions push and deploy (trust: its branches and environments)
     CI_PREVIEW = "ci-preview"  # GitHub Actions pull-request previews, read-only (trust: its pull requests)
+    # GitHub Actions continuous training: its S3 prefixes + tracking only (trust: the training workflow)
+    TRAINING = "training"
 
 
 def project_role_name(cluster_name: str, project: str, role: ProjectRole) -> str:

@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 from mlops_platform.aws.budget import CostBudget, CostBudgetArgs
 from mlops_platform.aws.ecr import Repository, RepositoryArgs
 from mlops_platform.aws.layer_outputs import BucketRef
+from mlops_platform.aws.project_identity import github_actions_role, workload_role
 from mlops_platform.config.sections import ProjectConfig
 from mlops_platform.core import iam, naming
 from mlops_platform.core.naming import ProjectRole
@@ -203,11 +204,8 @@ class ProjectTenant(pulumi.ComponentResource):
                            tags: dict[str, str], ns: pulumi.Resource) -> aws.iam.Role:
         trust = iam.irsa_trust(facts.oidc_provider_arn, facts.oidc_issuer_host, self.ns_name, self.sa_name)
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.WORKLOAD)
-        role = aws.iam.Role(f"{name}-workload-role", name=role_name,
-                            assume_role_policy=iam.to_json(trust), tags=tags, opts=pulumi.ResourceOptions(parent=self))
-        aws.iam.RolePolicy(f"{name}-workload-policy", role=role.id,
-                           policy=iam.to_json(workload_policy(facts, project.name, self.repository.arn)),
-                           opts=pulumi.ResourceOptions(parent=self))
+        role = workload_role(f"{name}-workload", role_name, trust,
+                             workload_policy(facts, project.name, self.repository.arn), tags, self)
         k8s.core.v1.ServiceAccount(
             f"{name}-sa", metadata=meta(self.sa_name, self.ns_name, {PROJECT_LABEL: project.name},
                                         irsa_annotation(role.arn)),
@@ -220,36 +218,14 @@ class ProjectTenant(pulumi.ComponentResource):
         trust = iam.github_actions_trust(facts.github_oidc_provider_arn, project.github_repo, project.branches,
                                          [facts.env_name])
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI)
-        return self._github_role(f"{name}-ci", role_name, trust,
-                                 ci_policy(facts, project.name, self.repository.arn), CI_ACCESS, facts, tags)
+        return github_actions_role(f"{name}-ci", role_name, trust, ci_policy(facts, project.name, self.repository.arn),
+                                   CI_ACCESS, facts.cluster, self.ns_name, tags, self)
 
     def _ci_preview_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
                              tags: dict[str, str]) -> aws.iam.Role:
         """`pulumi preview` on pull requests: read-only, so opening a pull request cannot deploy."""
         trust = iam.github_pull_request_trust(facts.github_oidc_provider_arn, project.github_repo)
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI_PREVIEW)
-        return self._github_role(f"{name}-ci-preview", role_name, trust,
-                                 ci_preview_policy(facts, self.repository.arn), PREVIEW_ACCESS, facts, tags)
-
-    def _github_role(self, prefix: str, role_name: str, trust: iam.Doc, policy: iam.Doc, access: tuple[str, str],
-                     facts: PlatformFacts, tags: dict[str, str]) -> aws.iam.Role:
-        """A GitHub Actions role with its inline policy and kubectl access to the project namespace only."""
-        role = aws.iam.Role(f"{prefix}-role", name=role_name, assume_role_policy=iam.to_json(trust),
-                            max_session_duration=3600, tags=tags, opts=pulumi.ResourceOptions(parent=self))
-        aws.iam.RolePolicy(f"{prefix}-policy", role=role.id, policy=iam.to_json(policy),
-                           opts=pulumi.ResourceOptions(parent=self))
-        entry = aws.eks.AccessEntry(f"{prefix}-access", cluster_name=facts.cluster.name, principal_arn=role.arn,
-                                    type="STANDARD", tags=tags, opts=pulumi.ResourceOptions(parent=self))
-        suffix, access_policy = access
-        aws.eks.AccessPolicyAssociation(
-            f"{prefix}-{suffix}", cluster_name=facts.cluster.name, principal_arn=role.arn, policy_arn=access_policy,
-            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="namespace", namespaces=[self.ns_name]),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]))
-        return role
-
-
-def github_oidc_provider(name: str, tags: dict[str, str],
-                         opts: pulumi.ResourceOptions) -> aws.iam.OpenIdConnectProvider:
-    """The account's GitHub Actions OIDC provider (AWS validates GitHub's certificate chain itself)."""
-    return aws.iam.OpenIdConnectProvider(name, url=f"https://{iam.GITHUB_OIDC_HOST}",
-                                         client_id_lists=["sts.amazonaws.com"], tags=tags, opts=opts)
+        return github_actions_role(f"{name}-ci-preview", role_name, trust,
+                                   ci_preview_policy(facts, self.repository.arn), PREVIEW_ACCESS, facts.cluster,
+                                   self.ns_name, tags, self)

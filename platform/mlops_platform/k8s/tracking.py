@@ -1,5 +1,6 @@
 """Experiment tracking and model registry: an MLflow server in the cluster (internal ClusterIP only),
-backed by an encrypted, private RDS PostgreSQL and the models bucket (under `mlflow/`) through IRSA.
+backed by an encrypted, private RDS PostgreSQL (built by `aws.tracking_database`, owned by this feature)
+and the models bucket (under `mlflow/`) through IRSA.
 
 The database password is generated, handed to RDS and stored only in a Kubernetes Secret that the pod
 mounts as a file (never an environment variable, never plain config). Artifacts are proxied by the
@@ -17,9 +18,10 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from mlops_platform.aws.layer_outputs import BucketRef
+from mlops_platform.aws.tracking_database import DB_NAME, DB_USER, TrackingDatabaseArgs, tracking_database
 from mlops_platform.core import iam
 from mlops_platform.core.naming import iam_name
-from mlops_platform.core.versions import IMAGES, POSTGRES_ENGINE_VERSION, POSTGRES_PARAMETER_FAMILY
+from mlops_platform.core.versions import IMAGES
 from mlops_platform.k8s import manifests as m
 from mlops_platform.k8s._helm import namespace
 from mlops_platform.k8s.netpol import tracking_policies
@@ -29,8 +31,6 @@ TRACKING_NAMESPACE = "mlflow"
 APP = "mlflow"
 PORT = 5000
 ARTIFACT_PREFIX = "mlflow/"
-DB_NAME = "mlflow"
-DB_USER = "mlflow"
 DB_SECRET = "mlflow-db"
 SERVICE_HOST = f"{APP}.{TRACKING_NAMESPACE}.svc.cluster.local"
 MLFLOW_URL = f"http://{SERVICE_HOST}:{PORT}"
@@ -130,7 +130,12 @@ class Tracking(pulumi.ComponentResource):
         super().__init__("mlops:k8s:Tracking", name, None, opts)
         password = random.RandomPassword(f"{name}-db-password", length=32, special=False,
                                          opts=pulumi.ResourceOptions(parent=self))
-        self.database = self._database(name, args, password.result)
+        self.database = tracking_database(name, TrackingDatabaseArgs(
+            cluster_name=args.cluster_name, vpc_id=args.vpc_id, subnet_ids=args.private_subnet_ids,
+            client_security_group_id=args.cluster_security_group_id, key_arn=args.db_key_arn,
+            password=password.result, instance_class=args.db_instance_class, storage_gib=args.db_storage_gib,
+            backup_days=args.backup_days, multi_az=args.multi_az, deletion_protection=args.deletion_protection,
+            tags=args.tags), self)
         ns = namespace(f"{name}-ns", TRACKING_NAMESPACE, "restricted", args.k8s_version, k8s_opts(self, args.provider),
                        policies=tracking_policies(args.client_label, PORT, args.monitoring_namespace))
         inside = k8s_opts(self, args.provider, [ns])
@@ -152,35 +157,6 @@ class Tracking(pulumi.ComponentResource):
             "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]}, opts=inside)
         self.url = MLFLOW_URL
         self.register_outputs({"url": MLFLOW_URL, "db_address": self.database.address})
-
-    def _database(self, name: str, args: TrackingArgs, password: pulumi.Output[str]) -> aws.rds.Instance:
-        subnets = aws.rds.SubnetGroup(f"{name}-db-subnets", name=f"{args.cluster_name}-mlflow",
-                                      subnet_ids=args.private_subnet_ids, tags=args.tags,
-                                      opts=pulumi.ResourceOptions(parent=self))
-        sg = aws.ec2.SecurityGroup(
-            f"{name}-db-sg", name=f"{args.cluster_name}-mlflow-db", vpc_id=args.vpc_id,
-            description="MLflow database: PostgreSQL from the EKS cluster only",
-            ingress=[aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=5432, to_port=5432,
-                                                      security_groups=[args.cluster_security_group_id],
-                                                      description="PostgreSQL from cluster nodes and pods")],
-            tags=args.tags, opts=pulumi.ResourceOptions(parent=self))
-        params = aws.rds.ParameterGroup(
-            f"{name}-db-params", family=POSTGRES_PARAMETER_FAMILY, description="TLS-only connections",
-            parameters=[aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1")], tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self))
-        return aws.rds.Instance(
-            f"{name}-db", identifier=f"{args.cluster_name}-mlflow", engine="postgres",
-            engine_version=POSTGRES_ENGINE_VERSION, instance_class=args.db_instance_class,
-            allocated_storage=args.db_storage_gib, max_allocated_storage=args.db_storage_gib * 4, storage_type="gp3",
-            storage_encrypted=True, kms_key_id=args.db_key_arn, db_name=DB_NAME, username=DB_USER, password=password,
-            db_subnet_group_name=subnets.name, vpc_security_group_ids=[sg.id], parameter_group_name=params.name,
-            publicly_accessible=False, multi_az=args.multi_az, backup_retention_period=args.backup_days,
-            deletion_protection=args.deletion_protection, skip_final_snapshot=not args.deletion_protection,
-            final_snapshot_identifier=f"{args.cluster_name}-mlflow-final" if args.deletion_protection else None,
-            copy_tags_to_snapshot=True, auto_minor_version_upgrade=True, iam_database_authentication_enabled=True,
-            performance_insights_enabled=True, performance_insights_kms_key_id=args.db_key_arn,
-            enabled_cloudwatch_logs_exports=["postgresql"], tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection))
 
     def _identity(self, name: str, args: TrackingArgs) -> pulumi.Output[str]:
         trust = iam.irsa_trust(args.oidc_provider_arn, args.oidc_issuer_host, TRACKING_NAMESPACE, APP)

@@ -26,8 +26,8 @@ from ruamel.yaml import YAMLError
 
 from mlops_platform.core.errors import MlplatError, WaiverError
 from mlops_platform.core.files import load_yaml, read_text
+from mlops_platform.core.formats import EMAIL
 
-EMAIL = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
 #: Longest a waiver may run: exceptions get re-reviewed at least yearly.
 MAX_WAIVER_DAYS = 366
 

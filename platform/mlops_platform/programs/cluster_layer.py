@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 
 from mlops_platform.aws.layer_outputs import AwsLayer
+from mlops_platform.aws.project_identity import github_oidc_provider
 from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.k8s.alerts import AlertThresholds
 from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementArgs
@@ -22,7 +23,6 @@ from mlops_platform.k8s.tenancy import (
     ProjectTenant,
     ProjectTenantArgs,
     TenantOutputs,
-    github_oidc_provider,
 )
 from mlops_platform.k8s.tracking import PORT as TRACKING_PORT
 from mlops_platform.k8s.tracking import TRACKING_NAMESPACE, Tracking, TrackingArgs

@@ -18,11 +18,12 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from mlops_platform.config.loader import dotted
+from mlops_platform.config.sections import Tier
 from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
+from mlops_platform.core.formats import EMAIL
 from mlops_platform.core.strict import StrictNumbers
 
 SLUG = r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$"
-EMAIL = r"^[^@\s]+@[^@\s]+\.[a-zA-Z]{2,}$"
 GITHUB_REPO = r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$"
 CPU = r"^[0-9]+(\.[0-9]+)?m?$"
 MEMORY = r"^[0-9]+(Mi|Gi)$"
@@ -43,6 +44,20 @@ class PythonVersion(StrEnum):
     PY313 = "3.13"
 
 
+class License(StrEnum):
+    PROPRIETARY = "Proprietary"
+    APACHE = "Apache-2.0"
+    MIT = "MIT"
+
+
+class DataSource(StrEnum):
+    """Where training data comes from."""
+
+    SAMPLE = "sample"
+    S3 = "s3"
+    DVC = "dvc"
+
+
 class Dataset(StrEnum):
     BREAST_CANCER = "breast_cancer"
     WINE = "wine"
@@ -51,12 +66,6 @@ class Dataset(StrEnum):
 class ServingMode(StrEnum):
     DEPLOYMENT = "deployment"
     KSERVE = "kserve"
-
-
-class Environment(StrEnum):
-    DEV = "dev"
-    STAGING = "staging"
-    PROD = "prod"
 
 
 class OutputsSource(StrEnum):
@@ -93,6 +102,7 @@ class TemplateAnswers(StrictNumbers):
     github_repo: str | None = _s(GITHUB_REPO)
     cost_center: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,31}$")
     python_version: PythonVersion | None = None
+    license: License | None = None
     # model and lifecycle
     dataset: Dataset | None = None
     model_name: str | None = _s(SLUG)
@@ -111,7 +121,7 @@ class TemplateAnswers(StrictNumbers):
     serving_memory_request: str | None = _s(MEMORY)
     serving_memory_limit: str | None = _s(MEMORY)
     drift_threshold: float | None = Field(default=None, gt=0, le=10)
-    environments: list[Environment] | None = Field(default=None, min_length=1)
+    environments: list[Tier] | None = Field(default=None, min_length=1)
     # tenancy
     branches: list[Annotated[str, Field(min_length=1)]] | None = Field(default=None, min_length=1)
     gpu_quota: int | None = Field(default=None, ge=0)
@@ -131,11 +141,15 @@ class TemplateAnswers(StrictNumbers):
     service_account: str | None = _s(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
     ecr_repository_url: str | None = _s(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/[a-z0-9._/-]+$")
     ci_role_arn: str | None = _s(ROLE_ARN)
+    training_role_arn: str | None = _s(ROLE_ARN)
     ci_preview_role_arn: str | None = _s(ROLE_ARN)
     mlflow_tracking_uri: str | None = _s(r"^https?://\S+$")
     s3_datasets_uri: str | None = _s(r"^s3://\S+/$")
     s3_models_uri: str | None = _s(r"^s3://\S+/$")
     drift_metric: str | None = _s(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+    # data
+    data_source: DataSource | None = None
+    data_uri: str | None = _s(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/\S*)?$")
 
     def to_copier_data(self) -> dict[str, Any]:
         """Answers for `copier.run_copy(data=...)`: only what was given, enums as plain values."""
@@ -171,6 +185,17 @@ def cross_field_issues(a: TemplateAnswers, source: str = "--data") -> list[Confi
     if a.environments is not None and a.platform_env is not None and a.platform_env not in envs:
         issues.append(ConfigIssue("environments", f"does not include the platform environment "
                                   f"'{a.platform_env}'", envs, f"add {a.platform_env}", source))
+    return issues + _role_and_data_issues(a, source)
+
+
+def _role_and_data_issues(a: TemplateAnswers, source: str) -> list[ConfigIssue]:
+    issues = []
+    if a.training_role_arn is not None and a.training_role_arn == a.ci_role_arn:
+        issues.append(ConfigIssue("training_role_arn", "is the push/deploy CI role", a.training_role_arn,
+                                  "use the project's training role (S3 prefix + tracking only)", source))
+    if a.data_uri is not None and a.data_source in (None, DataSource.SAMPLE):
+        issues.append(ConfigIssue("data_uri", "is set but data_source is sample", a.data_uri,
+                                  "set data_source=s3 or data_source=dvc, or drop data_uri", source))
     return issues
 
 

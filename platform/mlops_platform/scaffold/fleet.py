@@ -8,6 +8,7 @@ reported as a failure and is never committed.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -64,7 +65,7 @@ class ProjectStatus:
     template: str = ""
     version: str = ""  # `_commit` recorded at HEAD
     pending: str = ""  # `_commit` in the work tree when an update is not committed
-    latest: str = ""  # latest release tag of the template, as spelled (v1.3.0; '' when it has none)
+    latest: str = ""  # latest release tag of the template, as spelled (v1.3.0); its HEAD commit without one
     behind: bool = False
     drift: Drift = field(default_factory=Drift)
     conflicts: list[str] = field(default_factory=list)
@@ -103,26 +104,48 @@ def _status(project: Path, recorded: dict[str, Any], snapshots: Snapshots) -> Pr
             f"{', '.join(missing)}) — fix: drop it from the fleet, or regenerate it with `mlplat new`"))
     head = committed_answers(project) or {}
     version = str(head.get("_commit", worktree))
-    releases = snapshots.releases(src)
-    latest = releases[-1] if releases else None
-    behind = _is_behind(version, latest[0] if latest else None)
+    latest, behind = _compare(src, version, snapshots)
     unresolved = conflicts(project)
     if unresolved:
-        return ProjectStatus(str(project), State.CONFLICT, src, version, worktree, latest[1] if latest else "",
-                             behind, conflicts=unresolved)
+        return ProjectStatus(str(project), State.CONFLICT, src, version, worktree, latest, behind,
+                             conflicts=unresolved)
     state = State.UNCOMMITTED_UPDATE if version != worktree else State.BEHIND if behind else State.CURRENT
     return ProjectStatus(str(project), state, src, version, worktree if version != worktree else "",
-                         latest[1] if latest else "", behind,
-                         drift(project, recorded, snapshots.tree(src, worktree)))
+                         latest, behind, drift(project, recorded, snapshots.tree(src, worktree)))
 
 
-def _is_behind(commit: str, latest: Version | None) -> bool:
+def _compare(src: str, version: str, snapshots: Snapshots) -> tuple[str, bool]:
+    """(latest, behind): against the latest release tag; with no release yet, against the template's
+    HEAD commit (projects then record and pin commits)."""
+    releases = snapshots.releases(src)
+    latest = releases[-1] if releases else None
     if latest is None:
-        return False
-    try:
-        return Version(commit) < latest
-    except InvalidVersion:  # an untagged commit: older than any release we can name
+        head = _head_commit(src)
+        return head, not same_commit(version, head)
+    return latest[1], is_behind(version, latest[0])
+
+
+def _head_commit(src: str) -> str:
+    line = git("ls-remote", src, "HEAD", cwd=Path.cwd()).split()
+    return line[0] if line else ""
+
+
+def is_behind(commit: str, latest: Version) -> bool:
+    """A recorded `_commit` (git describe: `v1.2.0`, `v1.2.0-3-gabc1234` = 3 commits after v1.2.0, or a
+    bare hash from before the first release) against the latest release."""
+    tag = commit.partition("-")[0]
+    if not re.fullmatch(r"v?\d+\.\d+\.\d+", tag):  # a bare hash: a commit older than any release
         return True
+    try:
+        return Version(tag) < latest
+    except InvalidVersion:
+        return True
+
+
+def same_commit(recorded: str, head: str) -> bool:
+    """The recorded commit (an abbreviated hash, or describe output ending in -gHASH) is `head`."""
+    abbreviated = recorded.rsplit("-g", 1)[-1]
+    return bool(head) and len(abbreviated) >= 7 and head.startswith(abbreviated)
 
 
 def check_failure(statuses: list[ProjectStatus], strict: bool, fail_on_drift: bool = False) -> MlplatError | None:

@@ -48,32 +48,68 @@ class NewProject:
 
 def new_project(name: str, env: str, dest: Path, data: Mapping[str, Any] | None = None,
                 outputs_file: Path | None = None, offline: bool = False, vcs_ref: str | None = None,
-                src: str | Path | None = None) -> NewProject:
+                src: str | Path | None = None, interactive: bool = False) -> NewProject:
     """Generate a project repository at `dest` wired to platform environment `env`.
 
     `src`: the template (a Git URL such as gh:ORG/mlops-platform, or a checkout; default this checkout).
     The project records it and `copier update` / `mlplat fleet` update from it, so give the URL for
-    repositories other machines will update."""
+    repositories other machines will update. `interactive`: copier asks every question `data` and the
+    platform wiring leave open (a terminal is needed), its defaults taken from the platform outputs."""
     data = dict(data or {})
     if data.setdefault("project_slug", name) != name:
         raise UsageError(f"--data project_slug={data['project_slug']} differs from NAME {name} — fix: drop it")
-    validate_answers(data, ANSWERS_SOURCE)  # bad answers fail before outputs are even read
+    # bad answers fail before outputs are even read (answers still to be asked stand in meanwhile)
+    validate_answers({**ASKED_PLACEHOLDERS, **data} if interactive else data, ANSWERS_SOURCE)
     check_empty(dest)
     src = src or template_source()
     check_location(dest, src)
     resolved = resolve_outputs(env, outputs_file, offline)
     names = project_names(name, resolved.outputs)
-    answers = validate_answers({**wiring_answers(resolved, names, src), **data}, ANSWERS_SOURCE)
-    answers = with_gpu_pool(answers, resolved)
-    check_limits(answers.model_dump(), resolved.outputs, ANSWERS_SOURCE)
+    given = {**wiring_answers(resolved, names, src), **data}
+    if not interactive:
+        answers = with_gpu_pool(validate_answers(given, ANSWERS_SOURCE), resolved)
+        check_limits(answers.model_dump(), resolved.outputs, ANSWERS_SOURCE)
     with destination(dest):  # one `new` at a time; removed again when anything below fails
-        copy_project(dest, answers.to_copier_data(), src, vcs_ref)
+        if interactive:
+            _copy_asking(dest, given, resolved, src, vcs_ref)
+        else:
+            copy_project(dest, answers.to_copier_data(), src, vcs_ref)
         recorded = read_answers(dest)
         entry = project_entry(recorded)
         check_limits(entry, resolved.outputs, f"{ANSWERS_SOURCE} with the template's defaults")
         git("init", "-q", "-b", "main", cwd=dest)
         commit_all(dest, f"Generate {name} from the mlops-platform template {recorded['_commit']}")
     return NewProject(dest, resolved, names, recorded, entry)
+
+
+#: Stand-ins for required answers the questionnaire will ask, so the given ones validate up front.
+ASKED_PLACEHOLDERS: dict[str, Any] = {"owners": ["asked@example.com"], "github_org": "asked", "cost_center": "asked"}
+PROMPTS_SOURCE = "answers typed at the prompts"
+
+
+def _copy_asking(dest: Path, given: Mapping[str, Any], resolved: ResolvedOutputs, src: str | Path,
+                 vcs_ref: str | None) -> None:
+    """Render with copier's questionnaire for what `given` leaves open; the typed answers then pass the
+    same checks as scripted ones (a failure leaves nothing behind: see `destination`)."""
+    typed = validate_answers({**ASKED_PLACEHOLDERS, **given}, ANSWERS_SOURCE).to_copier_data()
+    copy_project(dest, {k: v for k, v in typed.items() if k in given}, src, vcs_ref,
+                 ask_defaults=asked_defaults(resolved, src, given))
+    recorded = {k: v for k, v in read_answers(dest).items() if not k.startswith("_")}
+    answers = with_gpu_pool(validate_answers(recorded, PROMPTS_SOURCE), resolved)
+    check_limits(answers.model_dump(), resolved.outputs, PROMPTS_SOURCE)
+
+
+def asked_defaults(resolved: ResolvedOutputs, src: str | Path, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Defaults the questionnaire offers: the environment's owner and cost-center tags, the platform
+    repository's organisation, and the smallest GPU pool of the environment."""
+    out = resolved.outputs
+    org = (github_repo_of(src) or "").partition("/")[0]
+    defaults: dict[str, Any] = {"owners": [out.tags["owner"]] if out.tags.get("owner") else None,
+                                "cost_center": out.tags.get("cost-center"), "github_org": org or None}
+    if out.gpu_pools:
+        pool = min(out.gpu_pools, key=lambda n: (out.gpu_pools[n].gpus_per_node, n))
+        defaults.update(gpu_pool=pool, gpu_type=out.gpu_pools[pool].gpu_type)
+    return {k: v for k, v in defaults.items() if v is not None and k not in given}
 
 
 def with_gpu_pool(answers: TemplateAnswers, resolved: ResolvedOutputs) -> TemplateAnswers:
@@ -126,6 +162,7 @@ def wiring_answers(resolved: ResolvedOutputs, names: ProjectNames, src: str | Pa
         "ecr_repository_url": names.ecr_repository_url,
         "ci_role_arn": names.ci_role_arn,
         "ci_preview_role_arn": names.ci_preview_role_arn,
+        "training_role_arn": names.training_role_arn,
         "drift_metric": out.drift_metric,
         "s3_datasets_uri": names.s3_prefixes.get("datasets"),
         "s3_models_uri": names.s3_prefixes.get("models"),

@@ -22,6 +22,9 @@ class ProjectNames:
     ci_role_arn: str
     ci_preview_role_arn: str
     workload_role_arn: str
+    #: Continuous training's role. The outputs contract does not export it yet, so it is always the name
+    #: the tenancy layer is to give it (ProjectRole.TRAINING).
+    training_role_arn: str
     s3_prefixes: dict[str, str] = field(default_factory=dict)
     onboarded: bool = False  # True when the names come from the platform's `projects` output
 
@@ -38,6 +41,7 @@ def project_names(slug: str, outputs: PlatformOutputs) -> ProjectNames:
             # platforms older than the preview role do not export it: the name it will get
             ci_preview_role_arn=onboarded.ci_preview_role_arn or _role_arn(outputs, slug, ProjectRole.CI_PREVIEW),
             workload_role_arn=onboarded.workload_role_arn,
+            training_role_arn=_role_arn(outputs, slug, ProjectRole.TRAINING),
             s3_prefixes=dict(onboarded.s3_prefixes),
             onboarded=True,
         )
@@ -49,6 +53,7 @@ def project_names(slug: str, outputs: PlatformOutputs) -> ProjectNames:
         ci_role_arn=_role_arn(outputs, slug, ProjectRole.CI),
         ci_preview_role_arn=_role_arn(outputs, slug, ProjectRole.CI_PREVIEW),
         workload_role_arn=_role_arn(outputs, slug, ProjectRole.WORKLOAD),
+        training_role_arn=_role_arn(outputs, slug, ProjectRole.TRAINING),
         s3_prefixes={
             role: f"s3://{outputs.buckets[role].name}/{naming.project_prefix(slug)}"
             for role in naming.PROJECT_BUCKET_ROLES

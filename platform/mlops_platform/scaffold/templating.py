@@ -62,11 +62,16 @@ def _has_identity(cwd: Path) -> bool:
 
 
 def copy_project(dest: Path, data: Mapping[str, Any], src: str | Path | None = None,
-                 vcs_ref: str | None = None) -> None:
-    """Render the template into `dest` (copier picks the latest tag when `vcs_ref` is None)."""
+                 vcs_ref: str | None = None, ask_defaults: Mapping[str, Any] | None = None) -> None:
+    """Render the template into `dest` (copier picks the latest tag when `vcs_ref` is None).
+
+    `ask_defaults` given: copier's questionnaire asks every question `data` does not answer, offering
+    these defaults (a terminal is needed); otherwise nothing is asked."""
+    interactive = ask_defaults is not None
     with _copier_errors(dest):
-        copier.run_copy(str(src or template_source()), dest, data=dict(data), defaults=True,
-                        unsafe=False, quiet=True, vcs_ref=vcs_ref, overwrite=False)
+        copier.run_copy(str(src or template_source()), dest, data=dict(data), defaults=not interactive,
+                        user_defaults=dict(ask_defaults or {}), unsafe=False, quiet=not interactive,
+                        vcs_ref=vcs_ref, overwrite=False)
 
 
 def update_project(dest: Path, vcs_ref: str | None = None, trust: bool = False) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -29,9 +30,16 @@ def new(name: str = typer.Argument(..., help="Project slug (DNS label, at most 4
         vcs_ref: str = typer.Option(None, "--vcs-ref", help="Template version (default: latest release tag)."),
         template: str = typer.Option(None, "--template",
                                      help="Template Git URL (gh:ORG/mlops-platform) or checkout; default: this one."),
+        no_input: bool = typer.Option(False, "--no-input",
+                                      help="Never ask (the default without a terminal): missing answers are errors."),
         ) -> None:
-    """Generate a project repository wired to a platform environment, and print its tenancy entry."""
-    project = new_project(name, env, dest, parse_data_args(data), outputs, offline, vcs_ref, template)
+    """Generate a project repository wired to a platform environment, and print its tenancy entry.
+
+    On a terminal, the template's questions that --data and the platform wiring leave open are asked
+    (defaults from the platform's outputs); without one, or with --no-input, nothing is asked."""
+    interactive = not no_input and sys.stdin.isatty() and sys.stdout.isatty()
+    project = new_project(name, env, dest, parse_data_args(data), outputs, offline, vcs_ref, template,
+                          interactive=interactive)
     source = project.outputs
     out.print(f"[green]created[/] {escape(str(dest))} from template {escape(project.template_version)}")
     out.print(f"platform wiring: {escape(source.origin)} ({source.source.value})")

@@ -1,0 +1,51 @@
+"""The AWS identities of a project tenant: its IRSA workload role and its GitHub Actions roles with their
+namespaced EKS access, plus the account's GitHub OIDC provider they trust.
+
+The tenancy feature (`k8s.tenancy.ProjectTenant`) owns them and creates them as its children; the AWS
+resources are built here, beside the other AWS components. Policy documents come from `core.iam`.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from mlops_platform.core import iam
+
+
+def workload_role(prefix: str, role_name: str, trust: iam.Doc, policy: iam.Doc, tags: dict[str, str],
+                  parent: pulumi.Resource) -> aws.iam.Role:
+    """The IRSA role of the project's pods with its inline policy (`<prefix>-role`, `<prefix>-policy`)."""
+    role = aws.iam.Role(f"{prefix}-role", name=role_name, assume_role_policy=iam.to_json(trust), tags=tags,
+                        opts=pulumi.ResourceOptions(parent=parent))
+    aws.iam.RolePolicy(f"{prefix}-policy", role=role.id, policy=iam.to_json(policy),
+                       opts=pulumi.ResourceOptions(parent=parent))
+    return role
+
+
+def github_actions_role(prefix: str, role_name: str, trust: iam.Doc, policy: iam.Doc, access: tuple[str, str],
+                        cluster: aws.eks.Cluster, namespace: str, tags: dict[str, str],
+                        parent: pulumi.Resource) -> aws.iam.Role:
+    """A GitHub Actions role with its inline policy and kubectl access to one namespace only.
+
+    `access` is (resource name suffix, EKS access policy ARN) of the namespaced access association.
+    """
+    child = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(f"{prefix}-role", name=role_name, assume_role_policy=iam.to_json(trust),
+                        max_session_duration=3600, tags=tags, opts=child)
+    aws.iam.RolePolicy(f"{prefix}-policy", role=role.id, policy=iam.to_json(policy), opts=child)
+    entry = aws.eks.AccessEntry(f"{prefix}-access", cluster_name=cluster.name, principal_arn=role.arn,
+                                type="STANDARD", tags=tags, opts=child)
+    suffix, access_policy = access
+    aws.eks.AccessPolicyAssociation(
+        f"{prefix}-{suffix}", cluster_name=cluster.name, principal_arn=role.arn, policy_arn=access_policy,
+        access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="namespace", namespaces=[namespace]),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[entry]))
+    return role
+
+
+def github_oidc_provider(name: str, tags: dict[str, str],
+                         opts: pulumi.ResourceOptions) -> aws.iam.OpenIdConnectProvider:
+    """The account's GitHub Actions OIDC provider (AWS validates GitHub's certificate chain itself)."""
+    return aws.iam.OpenIdConnectProvider(name, url=f"https://{iam.GITHUB_OIDC_HOST}",
+                                         client_id_lists=["sts.amazonaws.com"], tags=tags, opts=opts)

@@ -1,0 +1,141 @@
+"""The rules list of docs/configuration.md, read from the `_issue(...)` calls in `config/rules.py`.
+
+Each rule function is walked in source order, following helper calls with their arguments bound, so every
+issue `mlplat validate` can report becomes one row: resolved path, message, the condition and the fix.
+Warnings (`rules.WARNINGS`, printed but not failing validation) are listed the same way.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlops_platform.config import rules
+
+
+def cell(text: str) -> str:
+    """Markdown table cell: one line, pipes escaped."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+@dataclass(frozen=True)
+class RuleDoc:
+    path: str
+    message: str
+    when: str
+    fix: str
+
+
+@dataclass
+class _RuleReader(ast.NodeVisitor):
+    """Walks one rule function in source order, following helper calls with their arguments bound."""
+
+    functions: dict[str, ast.FunctionDef]
+    constants: dict[str, Any]
+    env: dict[str, str] = field(default_factory=dict)
+    conditions: tuple[str, ...] = ()
+    found: list[RuleDoc] = field(default_factory=list)
+    loops: tuple[str, ...] = ()
+
+    def text(self, node: ast.expr) -> str:
+        if isinstance(node, ast.Constant):
+            return str(node.value)
+        if isinstance(node, ast.JoinedStr):
+            return "".join(self.text(v) for v in node.values)
+        if isinstance(node, ast.FormattedValue):
+            return self.text(node.value)
+        if isinstance(node, ast.Name) and node.id in self.env:
+            return self.env[node.id]
+        if isinstance(node, ast.Name) and isinstance(self.constants.get(node.id), int | str | tuple):
+            return str(self.constants[node.id])
+        joined = _joined_constant(node, self.constants)
+        return joined if joined is not None else "{" + ast.unparse(node) + "}"
+
+    def visit_If(self, node: ast.If) -> None:
+        test = ast.unparse(node.test)
+        self._within((*self.conditions, test), node.body)
+        self._within((*self.conditions, f"not ({test})"), node.orelse)
+
+    def visit_For(self, node: ast.For) -> None:
+        saved, self.loops = self.loops, (*self.loops, f"{ast.unparse(node.target)} in {ast.unparse(node.iter)}")
+        for stmt in node.body:
+            self.visit(stmt)
+        self.loops = saved
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        # Locals used in messages are shown by their definition: `path = f"projects[{i}]"` gives the path
+        # prefix, `minimum = 3 if cfg.is_prod else 2` reads as {3 if cfg.is_prod else 2}.
+        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            literal = isinstance(node.value, ast.JoinedStr | ast.Constant)
+            self.env[node.targets[0].id] = self.text(node.value) if literal else "{" + ast.unparse(node.value) + "}"
+
+    def visit_Call(self, node: ast.Call) -> None:
+        name = node.func.id if isinstance(node.func, ast.Name) else ""
+        if name == "_issue":
+            self._record(node)
+        elif name in self.functions:
+            params = [a.arg for a in self.functions[name].args.args]
+            env = {p: self.text(a) for p, a in zip(params, node.args, strict=False)}
+            reader = _RuleReader(self.functions, self.constants, env, self.conditions, self.found, self.loops)
+            for stmt in self.functions[name].body:
+                reader.visit(stmt)
+        self.generic_visit(node)
+
+    def _within(self, conditions: tuple[str, ...], body: list[ast.stmt]) -> None:
+        saved, self.conditions = self.conditions, conditions
+        for stmt in body:
+            self.visit(stmt)
+        self.conditions = saved
+
+    def _record(self, call: ast.Call) -> None:
+        args = {**dict(zip(("path", "message", "value", "fix"), call.args, strict=False)),
+                **{k.arg: k.value for k in call.keywords if k.arg}}
+        fix = self.text(args["fix"]) if "fix" in args else ""
+        when = " and ".join(self.conditions) or (f"for each {self.loops[-1]}" if self.loops else "")
+        path = re.sub(r"\[\{[^}]*\}\]", "[n]", self.text(args["path"]))  # any list index
+        doc = RuleDoc(path, self.text(args["message"]), when, fix)
+        if doc not in self.found:
+            self.found.append(doc)
+
+
+def _joined_constant(node: ast.expr, constants: dict[str, Any]) -> str | None:
+    """`', '.join(SOME_CONSTANT)` rendered with the constant's items (e.g. the supported EKS versions)."""
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join"
+            and isinstance(node.func.value, ast.Constant) and len(node.args) == 1
+            and isinstance(node.args[0], ast.Name) and isinstance(constants.get(node.args[0].id), tuple | list)):
+        return str(node.func.value.value).join(str(v) for v in constants[node.args[0].id])
+    return None
+
+
+def rule_docs() -> dict[str, list[RuleDoc]]:
+    """Rule function name → every issue it can report, in source order."""
+    tree = ast.parse(inspect.getsource(rules))
+    functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
+    constants = dict(vars(rules))
+    out: dict[str, list[RuleDoc]] = {}
+    for rule in (*rules.RULES, *rules.WARNINGS):
+        reader = _RuleReader(functions, constants)
+        for stmt in functions[rule.__name__].body:
+            reader.visit(stmt)
+        out[rule.__name__] = reader.found
+    return out
+
+
+def rules_section() -> list[str]:
+    lines = ["## Rules", "",
+             "Checked after the types, in one pass, so every problem is reported at once. Each row is one "
+             "issue `mlplat validate` can report; *when* is the condition in `config/rules.py`; `[n]` is any "
+             "list index and `{name}` a value from the config.", ""]
+    for name, docs in rule_docs().items():
+        lines += [f"### {name.removesuffix('_rules').replace('_', ' ').capitalize()} (`{name}`)", "",
+                  "| field | problem | when | fix |", "|---|---|---|---|"]
+        lines += [f"| `{cell(d.path)}` | {cell(d.message)} | {cell(f'`{d.when}`' if d.when else 'always')} "
+                  f"| {cell(d.fix)} |" for d in docs]
+        lines.append("")
+    return lines
+
+
+# --- configuration.md --------------------------------------------------------------------------------------------

@@ -1,0 +1,89 @@
+"""`mlplat new` on a terminal: copier's questionnaire asks what --data and the platform wiring leave
+open, with defaults from the platform outputs. Driven through a real pseudo-terminal, like a person:
+Enter accepts each offered default; only github_org (no default without a GitHub origin) is typed.
+Questions show their help text (copier.yml), which is how the driver and the assertions know them."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from mlops_platform.scaffold.outputs import offline_outputs
+from mlops_platform.scaffold.templating import read_answers
+
+from .support import tool
+
+pytestmark = pytest.mark.xdist_group("template-new")
+#: copier marks each question with a microphone; prompt_toolkit asks the terminal for the cursor.
+QUESTION = "\N{MICROPHONE}".encode()
+CURSOR_QUERY, CURSOR_REPLY = b"\x1b[6n", b"\x1b[1;1R"
+ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def _answer(question: bytes) -> bytes:
+    return b"example-org\r" if question.startswith(b"GitHub organisation") else b"\r"
+
+
+def drive(command: list[str], timeout: float = 240) -> tuple[int, str, list[str]]:
+    """Run `command` on a pseudo-terminal answering each question; (exit code, screen text, questions)."""
+    master, slave = pty.openpty()
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "160", "LINES": "50"}
+    proc = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+    screen, asked, pending, quiet_since = b"", [], b"", time.monotonic()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        ready, _, _ = select.select([master], [], [], 0.05)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            screen, pending, quiet_since = screen + chunk, pending + chunk, time.monotonic()
+            if CURSOR_QUERY in chunk:
+                os.write(master, CURSOR_REPLY)
+        elif QUESTION in pending and time.monotonic() - quiet_since > 0.3:  # the prompt has settled
+            question = ANSI.sub(b"", pending.rsplit(QUESTION, 1)[-1]).strip()
+            asked.append(question.decode(errors="replace").splitlines()[0])
+            os.write(master, _answer(question))
+            pending = b""
+    if proc.poll() is None:  # stuck at a prompt: end it, the screen shows where
+        proc.kill()
+    proc.wait(timeout=30)
+    os.close(master)
+    return proc.returncode, ANSI.sub(b"", screen).decode(errors="replace"), asked
+
+
+@pytest.mark.slow
+def test_new_on_a_terminal_asks_with_platform_defaults(tmp_path: Path) -> None:
+    dest = tmp_path / "tty-project"
+    code, screen, asked = drive([tool("mlplat"), "new", "tty-project", "--env", "dev", "--dest", str(dest),
+                                 "--offline", "--vcs-ref", "HEAD", "-d", "license=MIT"])
+    assert code == 0, screen[-3000:]
+    answers = read_answers(dest)
+    tags = offline_outputs("dev").tags
+    # defaults offered from the platform outputs, accepted with Enter
+    assert answers["owners"] == [tags["owner"]] and answers["cost_center"] == tags["cost-center"]
+    assert answers["github_org"] == "example-org" and answers["license"] == "MIT"
+    # asked: open questions; not asked: --data answers and the platform wiring
+    joined = "\n".join(asked)
+    assert all(help_ in joined for help_ in ("Owner e-mail", "Cost center", "Python version of the project"))
+    assert not any(help_ in joined for help_ in ("License of the project", "IAM role GitHub Actions assumes",
+                                                 "AWS account id"))
+    assert answers["outputs_source"] == "offline-plan"
+    assert "is not onboarded in dev yet" in screen
+
+
+def test_without_a_terminal_nothing_is_asked_and_every_missing_answer_is_listed(tmp_path: Path) -> None:
+    done = subprocess.run([tool("mlplat"), "new", "quiet", "--env", "dev", "--dest", str(tmp_path / "q"),
+                           "--offline"], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode != 0 and not (tmp_path / "q").exists()
+    for name in ("owners", "github_org", "cost_center"):
+        assert name in done.stdout + done.stderr

@@ -1,0 +1,96 @@
+"""Versions projects pin: release tags (vX.Y.Z) when the template has them, the exact commit when it
+does not, and `fleet check` compares either correctly. No project ever names a tag that does not exist."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from mlops_platform.scaffold.fleet import check_one, is_behind, same_commit
+from mlops_platform.scaffold.templating import commit_all, copy_project, git, read_answers
+from packaging.version import Version
+
+from .support import BASE_ANSWERS, ROOT
+
+pytestmark = pytest.mark.xdist_group("template-update")
+PIN = re.compile(r"^mlops-platform @ git\+https://github\.com/\S+\.git@(\S+)$", re.M)
+
+
+@pytest.mark.parametrize(("recorded", "behind"), [
+    ("v1.0.0", True), ("v1.1.0", False), ("v1.0.0-4-gabc1234", True), ("v1.1.0-2-gabc1234", False),
+    ("abc1234", True), ("1234567", True),  # bare hashes predate every release (even all-digit ones)
+])
+def test_recorded_version_against_the_latest_release(recorded: str, behind: bool) -> None:
+    assert is_behind(recorded, Version("1.1.0")) is behind
+
+
+@pytest.mark.parametrize(("recorded", "same"), [
+    ("abc1234", True), ("v0.1.0-3-gabc1234", True), ("abc1235", False), ("abc", False), ("", False),
+])
+def test_recorded_commit_against_the_head(recorded: str, same: bool) -> None:
+    assert same_commit(recorded, "abc1234" + "0" * 33) is same
+
+
+def _pins(project: Path) -> set[str]:
+    """Every platform ref the project names: infra/requirements.txt and the CD workflows."""
+    refs = set(PIN.findall((project / "infra" / "requirements.txt").read_text()))
+    for name in ("cd.yml", "deploy.yml"):
+        refs |= set(re.findall(r"^  PLATFORM_REF: (\S+)$", (project / ".github" / "workflows" / name).read_text(),
+                               flags=re.M))
+    return refs
+
+
+def _untagged_template(root: Path) -> Path:
+    repo = root / "untagged"
+    repo.mkdir()
+    shutil.copy2(ROOT / "copier.yml", repo / "copier.yml")
+    shutil.copytree(ROOT / "templates", repo / "templates", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    git("init", "-q", "-b", "main", cwd=repo)
+    commit_all(repo, "template, no release yet")
+    return repo
+
+
+def _generate(template: Path, dest: Path, ref: str | None = None) -> Path:
+    copy_project(dest, BASE_ANSWERS, template, vcs_ref=ref)
+    git("init", "-q", "-b", "main", cwd=dest)
+    commit_all(dest, "generated")
+    return dest
+
+
+def test_a_release_is_pinned_by_its_tag_which_exists(template_repo: Path, tmp_path: Path) -> None:
+    project = _generate(template_repo, tmp_path / "p", "v1.0.0")
+    assert _pins(project) == {"v1.0.0"}
+    assert git("rev-parse", "--verify", "v1.0.0^{commit}", cwd=template_repo)
+
+
+def test_latest_release_by_default(template_repo: Path, tmp_path: Path) -> None:
+    project = _generate(template_repo, tmp_path / "p")  # no ref: copier takes the latest tag
+    assert _pins(project) == {"v1.1.0"} and read_answers(project)["_commit"] == "v1.1.0"
+
+
+def test_without_tags_the_commit_is_pinned_and_fleet_compares_commits(tmp_path: Path) -> None:
+    template = _untagged_template(tmp_path)
+    project = _generate(template, tmp_path / "p", "HEAD")
+    head = git("rev-parse", "HEAD", cwd=template)
+    assert _pins(project) == {head}  # a commit that exists, not a tag that does not
+    status = check_one(project)
+    assert (status.latest, status.behind, status.error) == (head, False, "")
+
+    (template / "templates" / "ml-project" / "NOTES.md").write_text("a template change\n")
+    commit_all(template, "template moves on")
+    status = check_one(project)
+    assert status.behind and status.latest == git("rev-parse", "HEAD", cwd=template)
+
+
+def test_a_commit_after_a_release_pins_the_commit_and_is_not_behind_that_release(template_repo: Path,
+                                                                              tmp_path: Path) -> None:
+    template = tmp_path / "after"
+    shutil.copytree(template_repo, template)
+    (template / "templates" / "ml-project" / "NOTES.md").write_text("after v1.1.0\n")
+    commit_all(template, "after the release")
+    project = _generate(template, tmp_path / "p", "HEAD")
+    assert read_answers(project)["_commit"].startswith("v1.1.0-1-g")
+    assert _pins(project) == {git("rev-parse", "HEAD", cwd=template)}
+    assert not check_one(project).behind
