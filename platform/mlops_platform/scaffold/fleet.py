@@ -111,7 +111,7 @@ def _status(project: Path, recorded: dict[str, Any], snapshots: Snapshots) -> Pr
                              conflicts=unresolved)
     state = State.UNCOMMITTED_UPDATE if version != worktree else State.BEHIND if behind else State.CURRENT
     return ProjectStatus(str(project), state, src, version, worktree if version != worktree else "",
-                         latest, behind, drift(project, recorded, snapshots.tree(src, worktree)))
+                         latest, behind, drift(project, recorded, snapshots.mirror(src)))
 
 
 def _compare(src: str, version: str, snapshots: Snapshots) -> tuple[str, bool]:
@@ -179,16 +179,13 @@ class DriftError(MlplatError):
     code = "drift"
 
 
-def drift(project: Path, recorded: dict[str, Any], tree: Path | None = None) -> Drift:
+def drift(project: Path, recorded: dict[str, Any], mirror: Path | None = None) -> Drift:
     """Generated files that differ from a fresh render of the recorded version with the recorded answers
-    (`tree`: that version already checked out, see `Snapshots`)."""
+    (`mirror`: a local clone of the template source, see `Snapshots`)."""
     answers = {k: v for k, v in recorded.items() if not k.startswith("_")}
     with tempfile.TemporaryDirectory(prefix="mlplat-fresh-") as tmp:
         fresh = Path(tmp) / "fresh"
-        if tree is None:
-            copy_project(fresh, answers, str(recorded["_src_path"]), vcs_ref=str(recorded["_commit"]))
-        else:
-            copy_project(fresh, answers, tree)
+        copy_project(fresh, answers, mirror or str(recorded["_src_path"]), vcs_ref=str(recorded["_commit"]))
         generated = [p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()]
         modified, deleted = [], []
         for rel in sorted(generated, key=str):

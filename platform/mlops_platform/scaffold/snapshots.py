@@ -1,15 +1,14 @@
 """Template versions fetched once per `mlplat fleet check`, not once per project.
 
-Checking a project renders its recorded template version with its recorded answers. Rendering with
-`vcs_ref` makes copier clone the template repository for every project, and each project asked
-`git ls-remote` for the latest release: most of a 50-project check. A `Snapshots` checks out each
-`(source, commit)` once into a plain tree, which copier renders as it is (copier itself clones the source at
-the commit and renders that same tree), and asks each source for its releases once.
+Checking a project renders its recorded template version with its recorded answers. Rendering straight from
+the source makes copier clone the template repository (over the network for a `gh:` source) for every
+project, and each project asked `git ls-remote` for the releases. A `Snapshots` clones each source once
+into a local mirror (tags included, so copier records the same `git describe` version) that copier then
+clones locally, and asks each source for its releases once.
 """
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -23,7 +22,7 @@ class Snapshots:
 
     def __init__(self) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="mlplat-templates-")
-        self._trees: dict[tuple[str, str], Path] = {}
+        self._mirrors: dict[str, Path] = {}
         self._releases: dict[str, list[tuple[Version, str]]] = {}
 
     def __enter__(self) -> Snapshots:
@@ -38,13 +37,10 @@ class Snapshots:
             self._releases[src] = release_tags(src)
         return self._releases[src]
 
-    def tree(self, src: str, commit: str) -> Path:
-        """The template at `commit` as a plain directory (no `.git`)."""
-        key = (src, commit)
-        if key not in self._trees:
-            tree = Path(self._tmp.name) / str(len(self._trees))
-            git("clone", "-q", "--no-checkout", src, str(tree), cwd=Path(self._tmp.name))
-            git("-c", "advice.detachedHead=false", "checkout", "-q", commit, cwd=tree)
-            shutil.rmtree(tree / ".git")
-            self._trees[key] = tree
-        return self._trees[key]
+    def mirror(self, src: str) -> Path:
+        """A local clone of `src`: render any of its commits from here with `vcs_ref`."""
+        if src not in self._mirrors:
+            mirror = Path(self._tmp.name) / str(len(self._mirrors))
+            git("clone", "-q", "--no-checkout", src, str(mirror), cwd=Path(self._tmp.name))
+            self._mirrors[src] = mirror
+        return self._mirrors[src]
