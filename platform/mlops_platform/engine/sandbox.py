@@ -62,8 +62,7 @@ def _under(filename: str, root: Path) -> bool:
 
 
 def _display(filename: str, root: Path) -> str:
-    path = Path(filename)
-    return (root.name / path.resolve().relative_to(root)).as_posix() if _under(filename, root) else filename
+    return Path(filename).resolve().as_posix() if _under(filename, root) else filename
 
 
 def frame_where(frame: FrameType | None, root: Path) -> str:
