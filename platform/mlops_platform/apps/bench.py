@@ -168,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     table.add_row("mlplat new", "-", "-", f"{warm.cpu:.1f} / {warm.wall:.1f}", "cached platform outputs",
                   _goal(warm.cpu, 5.0, " s"))
     table.add_row(f"mlplat fleet check, {FLEET_SIZE} projects", "-", "-", f"{fleet.cpu:.1f} / {fleet.wall:.1f}",
-                  "one template checkout per version", _goal(fleet.cpu, 30.0, " s"))
+                  "one local mirror per template source", _goal(fleet.cpu, 30.0, " s"))
     table.add_row("locality: plan one tenant at 100 vs 2", "-", "-", "-", "needs the tenants layer", "not measured")
     console.print(table)
     console.print("Tests: `make test` (≤ 150 s) and `make test-fast` (≤ 60 s) print their own durations.")
