@@ -28,8 +28,9 @@ PLANS = pytest.mark.xdist_group("platform-plans")
 @pytest.fixture
 def cached_plans(monkeypatch: pytest.MonkeyPatch, plans: dict[str, Plan]) -> None:
     """Serve shipped environments from the session cache: for tests of what the CLI prints, not of planning."""
-    def from_cache(env: str | None = None, stack_file: Path | None = None) -> Plan:
-        assert env is not None and stack_file is None
+    def from_cache(env: str | None = None, stack_file: Path | None = None, layer: object = None,
+                   project: str | None = None) -> Plan:
+        assert env is not None and stack_file is None and layer is None and project is None
         return plans[env]
     monkeypatch.setattr(stack_commands, "run_platform", from_cache)
 
@@ -161,7 +162,7 @@ def test_secret_config_never_reaches_plan_output(capsys: pytest.CaptureFixture[s
     assert "AAAAAAAAAAAAAAAAAAAAAAAB2m9vT3ZeRkaWxsY2lwaGVydGV4dA" not in out  # not even the bare ciphertext
     # The human view renders the same recorded plan: replay it instead of planning again.
     recorded = Plan.from_json(json.loads(out))
-    monkeypatch.setattr(stack_commands, "run_platform", lambda env=None, stack_file=None: recorded)
+    monkeypatch.setattr(stack_commands, "run_platform", lambda env=None, stack_file=None, **_: recorded)
     code, out, err = run(capsys, "plan", "--stack-file", str(secret_stack))
     assert code == 0
     assert CIPHERTEXT not in out + err

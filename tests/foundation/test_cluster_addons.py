@@ -21,12 +21,13 @@ def _moved(plan: Plan) -> list[Resource]:
 
 
 #: URNs these resources had in the dev plan before the move (commit 4e7c233, children of `Cluster`).
+# Under the aws layer's project (issue #9 split the environment into per-layer stacks: mlops-platform-aws).
 DEV_URNS_BEFORE = {
-    "urn:pulumi:dev::mlops-platform::mlops:aws:Cluster$aws:eks/addon:Addon::dev-cluster-addon-aws-ebs-csi-driver",
-    "urn:pulumi:dev::mlops-platform::mlops:aws:Cluster$aws:eks/addon:Addon::dev-cluster-addon-coredns",
-    "urn:pulumi:dev::mlops-platform::mlops:aws:Cluster$aws:iam/role:Role::dev-cluster-ebs-csi",
-    "urn:pulumi:dev::mlops-platform::mlops:aws:Cluster$aws:iam/rolePolicy:RolePolicy::dev-cluster-ebs-csi-kms",
-    "urn:pulumi:dev::mlops-platform::mlops:aws:Cluster$aws:iam/rolePolicyAttachment:RolePolicyAttachment::"
+    "urn:pulumi:dev::mlops-platform-aws::mlops:aws:Cluster$aws:eks/addon:Addon::dev-cluster-addon-aws-ebs-csi-driver",
+    "urn:pulumi:dev::mlops-platform-aws::mlops:aws:Cluster$aws:eks/addon:Addon::dev-cluster-addon-coredns",
+    "urn:pulumi:dev::mlops-platform-aws::mlops:aws:Cluster$aws:iam/role:Role::dev-cluster-ebs-csi",
+    "urn:pulumi:dev::mlops-platform-aws::mlops:aws:Cluster$aws:iam/rolePolicy:RolePolicy::dev-cluster-ebs-csi-kms",
+    "urn:pulumi:dev::mlops-platform-aws::mlops:aws:Cluster$aws:iam/rolePolicyAttachment:RolePolicyAttachment::"
     "dev-cluster-ebs-csi",
 }
 
@@ -74,7 +75,7 @@ def test_only_moved_resources_carry_aliases(plan: Plan) -> None:
 
 
 def test_addons_wait_for_the_system_pool(plan: Plan) -> None:
-    [system] = [r for r in plan.of_type("aws:eks/nodeGroup:NodeGroup") if r.get("nodeGroupName") == "system"]
+    [system] = [r for r in plan.of_type("aws:eks/nodeGroup:NodeGroup") if r.get("nodeGroupNamePrefix") == "system-"]
     for res in _moved(plan):
         if res.type == "aws:eks/addon:Addon":
             assert system.urn in res.dependencies, res.name

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from mlops_platform.aws.network import nat_gateway_count
-from mlops_platform.config.rules import LOG_RETENTION_DAYS
+from mlops_platform.config.rules import LOG_RETENTION_DAYS, PRIVATE_NODE_ENDPOINTS
 from mlops_platform.config.sections import NatStrategy
 from mlops_platform.core import contract, instances
 from mlops_platform.engine import run_platform
@@ -78,8 +78,11 @@ def networks(draw: st.DrawFn, region: str, prod: bool) -> Config:
     cidr = ipaddress.IPv4Network((10 << 24 | draw(st.integers(0, 2**24 - 1)), prefix), strict=False)
     azs = [f"{region}{c}" for c in "abcdef"[: draw(st.integers(3 if prod else 2, 6))]]
     nats = ["one_per_az", "none"] if prod else ["one_per_az", "single", "none"]
-    return {"cidr": str(cidr), "availability_zones": azs, "nat": draw(st.sampled_from(nats)),
-            "flow_log_retention_days": draw(st.sampled_from(LOG_RETENTION_DAYS))}
+    nat = draw(st.sampled_from(nats))
+    # nat: none is only valid with the endpoints private nodes need (rules.PRIVATE_NODE_ENDPOINTS)
+    endpoints = {"interface_endpoints": list(PRIVATE_NODE_ENDPOINTS)} if nat == "none" else {}
+    return {"cidr": str(cidr), "availability_zones": azs, "nat": nat,
+            "flow_log_retention_days": draw(st.sampled_from(LOG_RETENTION_DAYS)), **endpoints}
 
 
 @st.composite
@@ -136,7 +139,8 @@ def test_generated_valid_configs_plan_offline_with_the_expected_shape(config: Co
     pools = config["node_pools"]["gpu"]
     groups = plan.of_type("aws:eks/nodeGroup:NodeGroup")
     assert len(groups) == 1 + len(pools)
-    assert sorted(g.get("nodeGroupName") for g in groups if g.get("taints")) == sorted(p["name"] for p in pools)
+    prefixes = sorted(g.get("nodeGroupNamePrefix") for g in groups if g.get("taints"))
+    assert prefixes == sorted(f"{p['name']}-" for p in pools)
     net = config["network"]
     if net.get("mode") == "existing":
         assert plan.outputs["private_subnet_ids"] == net["existing"]["private_subnet_ids"]

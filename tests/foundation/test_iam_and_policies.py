@@ -107,29 +107,26 @@ def test_key_policy_lets_services_use_the_key_only_from_the_account() -> None:
     assert "kms:*" not in services["Action"]
 
 
-def _rules(keep: int, days: int) -> list[dict[str, Any]]:
-    return list(json.loads(lifecycle_policy(keep, days))["rules"])
+def _rules(days: int) -> list[dict[str, Any]]:
+    return list(json.loads(lifecycle_policy(days))["rules"])
 
 
 def test_ecr_lifecycle_policy_structure() -> None:
-    assert _rules(100, 7) == [
+    assert _rules(7) == [
         {"rulePriority": 1, "description": "expire untagged images after 7 days",
          "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
                        "countNumber": 7}, "action": {"type": "expire"}},
-        {"rulePriority": 2, "description": "keep the newest 100 images",
-         "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 100},
-         "action": {"type": "expire"}},
     ]
 
 
-@given(st.integers(1, 10_000), st.integers(1, 3650))
-def test_ecr_lifecycle_policy_is_valid_for_any_counts(keep: int, days: int) -> None:
-    rules = _rules(keep, days)
-    priorities = [r["rulePriority"] for r in rules]
-    assert len(set(priorities)) == len(priorities)
-    # ECR requires a tagStatus=any rule to have the highest (last evaluated) priority.
-    assert max(rules, key=lambda r: r["rulePriority"])["selection"]["tagStatus"] == "any"
-    assert [r["selection"]["countNumber"] for r in rules] == [days, keep]
+@given(st.integers(1, 3650))
+def test_ecr_lifecycle_never_expires_a_tagged_image(days: int) -> None:
+    """A rule with tagStatus `any` or `tagged` (or an image count) would expire images a serving
+    deployment may still reference; only untagged images expire.
+    https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html#lifecycle_policy_parameters"""
+    rules = _rules(days)
+    assert {r["selection"]["tagStatus"] for r in rules} == {"untagged"}
+    assert [r["selection"]["countNumber"] for r in rules] == [days]
     assert all(isinstance(r["selection"]["countNumber"], int) for r in rules)
 
 

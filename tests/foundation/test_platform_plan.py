@@ -14,7 +14,9 @@ from mlops_platform.aws.network import nat_gateway_count, subnet_plan
 from mlops_platform.config import PlatformConfig, shipped_envs
 from mlops_platform.config.rules import LOG_RETENTION_DAYS, pool_gpu_type, pool_max_gpus_per_node
 from mlops_platform.core import contract, iam, instances
+from mlops_platform.core.layers import LAYER_PROJECTS
 from mlops_platform.engine import Plan, Resource
+from mlops_platform.programs.common import mirror_repositories
 
 from .assertions import (
     BASE_TAG_KEYS,
@@ -53,7 +55,7 @@ def test_one_node_group_and_launch_template_per_pool(plan: Plan, cfg: PlatformCo
 
 def test_gpu_node_groups_are_tainted_labelled_and_sized_from_config(plan: Plan, cfg: PlatformConfig) -> None:
     for pool in cfg.node_pools.gpu:
-        group = by_input(plan, NODE_GROUP, "nodeGroupName", pool.name)
+        group = by_input(plan, NODE_GROUP, "nodeGroupNamePrefix", f"{pool.name}-")
         gpu_type = pool_gpu_type(pool)
         assert gpu_type is not None
         assert group.get("taints") == [GPU_TAINT]
@@ -75,7 +77,7 @@ def test_dev_gpu_pools_scale_to_zero(plans: dict[str, Plan]) -> None:
 
 
 def test_system_node_group_is_untainted_and_on_demand_in_prod(plan: Plan, cfg: PlatformConfig) -> None:
-    system = by_input(plan, NODE_GROUP, "nodeGroupName", cfg.node_pools.system.name)
+    system = by_input(plan, NODE_GROUP, "nodeGroupNamePrefix", f"{cfg.node_pools.system.name}-")
     assert system.get("taints") == []
     assert system.get("labels") == {contract.POOL_LABEL: cfg.node_pools.system.name}
     assert system.get("amiType") == cfg.node_pools.system.ami_type
@@ -86,7 +88,7 @@ def test_system_node_group_is_untainted_and_on_demand_in_prod(plan: Plan, cfg: P
 
 def test_gpu_pools_carry_autoscaler_node_template_tags_on_their_asg(plan: Plan, cfg: PlatformConfig) -> None:
     for pool in cfg.node_pools.gpu:
-        group = by_input(plan, NODE_GROUP, "nodeGroupName", pool.name)
+        group = by_input(plan, NODE_GROUP, "nodeGroupNamePrefix", f"{pool.name}-")
         asg_tags = {t.get("tag.key"): t.get("tag.value") for t in plan.of_type(ASG_TAG) if group.urn in t.dependencies}
         assert asg_tags[f"{CA}/node-template/resources/{contract.GPU_RESOURCE}"] == str(pool_max_gpus_per_node(pool))
         assert asg_tags[f"{CA}/node-template/taint/{contract.GPU_TAINT_KEY}"] == "true:NoSchedule"
@@ -100,7 +102,7 @@ def test_gpu_pools_output_describes_the_node_groups_workloads_select(plan: Plan,
     pools = plan.outputs["gpu_pools"]
     assert set(pools) == {p.name for p in cfg.node_pools.gpu}
     for name, out in pools.items():
-        group = by_input(plan, NODE_GROUP, "nodeGroupName", name)
+        group = by_input(plan, NODE_GROUP, "nodeGroupNamePrefix", f"{name}-")
         assert group.get("labels")[contract.GPU_TYPE_LABEL] == out["gpu_type"]
         assert group.get("labels")[contract.POOL_LABEL] == name
         assert group.get("instanceTypes") == out["instance_types"]
@@ -119,7 +121,7 @@ def test_every_launch_template_enforces_imdsv2_and_encrypted_gp3(plan: Plan) -> 
 
 def test_root_volume_size_comes_from_the_pool(plan: Plan, cfg: PlatformConfig) -> None:
     for pool in [cfg.node_pools.system, *cfg.node_pools.gpu]:
-        group = by_input(plan, NODE_GROUP, "nodeGroupName", pool.name)
+        group = by_input(plan, NODE_GROUP, "nodeGroupNamePrefix", f"{pool.name}-")
         lt = plan.named(f"{group.name}-lt")
         assert lt.get("blockDeviceMappings.0.ebs.volumeSize") == pool.disk_size_gib
 
@@ -178,6 +180,31 @@ def test_s3_gateway_and_ecr_interface_endpoints(plan: Plan, cfg: PlatformConfig)
 def test_default_security_group_is_locked_down_and_flow_logs_are_on(plan: Plan) -> None:
     all_resources_have(plan, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", {"ingress": [], "egress": []})
     all_resources_have(plan, "aws:ec2/flowLog:FlowLog", {"trafficType": "ALL", "vpcId": plan.outputs["vpc_id"]})
+
+
+ROLE = "aws:iam/role:Role"
+
+
+def test_flow_log_role_trusts_the_service_for_this_accounts_flow_logs_only(plan: Plan) -> None:
+    """Confused deputy (docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html): without
+    aws:SourceAccount / aws:SourceArn any account's flow log could be told to use this role."""
+    (role,) = [r for r in plan.of_type(ROLE) if "vpc-flow-logs.amazonaws.com" in r.get("assumeRolePolicy")]
+    (stmt,) = json.loads(role.get("assumeRolePolicy"))["Statement"]
+    account, region = plan.outputs["account_id"], plan.outputs["region"]
+    assert stmt["Condition"] == {"StringEquals": {"aws:SourceAccount": account},
+                                 "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:{region}:{account}:vpc-flow-log/*"}}
+
+
+def test_vpc_cni_has_its_own_irsa_role_and_the_node_role_none_of_its_rights(plan: Plan) -> None:
+    [cni] = [a for a in plan.of_type("aws:eks/addon:Addon") if a.get("addonName") == "vpc-cni"]
+    [role] = [r for r in plan.of_type(ROLE) if r.name.endswith("-cluster-vpc-cni")]
+    assert cni.get("serviceAccountRoleArn").endswith(f":role/{role.name}")  # auto-named: offline, the name
+    cond = json.loads(role.get("assumeRolePolicy"))["Statement"][0]["Condition"]["StringEquals"]
+    assert "system:serviceaccount:kube-system:aws-node" in cond.values()
+    cni_policy = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
+    holders = {a.get("role") for a in plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+               if a.get("policyArn") == cni_policy}
+    assert holders == {role.name}, "only the CNI's role holds the CNI policy, never the node role"
 
 
 def test_log_groups_are_encrypted_with_a_valid_retention(plan: Plan) -> None:
@@ -259,9 +286,12 @@ def test_every_ecr_repository_is_immutable_scanned_encrypted_with_lifecycle(plan
     for repo in repos:
         policy = by_input(plan, "aws:ecr/lifecyclePolicy:LifecyclePolicy", "repository", repo.get("name"))
         rules = json.loads(policy.get("policy"))["rules"]
-        assert [r["selection"]["countNumber"] for r in rules] == [cfg.registry.untagged_expiry_days,
-                                                                   cfg.registry.keep_tagged_images]
-    assert set(plan.outputs["registry_urls"]) == set(cfg.registry.repositories)
+        # only untagged images expire (issue #9): a serving deployment may reference any tag
+        assert [(r["selection"]["tagStatus"], r["selection"]["countNumber"]) for r in rules] == [
+            ("untagged", cfg.registry.untagged_expiry_days)]
+    # plus the mirrors of the upstream images the in-cluster layer runs (MLflow), so nothing pulls from ghcr.io
+    assert set(plan.outputs["registry_urls"]) == {*cfg.registry.repositories, *mirror_repositories(cfg)}
+    assert ("mirror/mlflow" in plan.outputs["registry_urls"]) is cfg.component_enabled(cfg.tracking)
 
 
 # --- cluster -----------------------------------------------------------------------------------------------------
@@ -296,10 +326,12 @@ def test_control_plane_log_group_exists_before_the_cluster(plan: Plan, cfg: Plat
 
 
 def test_exactly_the_configured_admins_get_cluster_admin(plan: Plan, cfg: PlatformConfig) -> None:
-    arns = cfg.cluster.admin_principal_arns
+    """Admins, deployers and the in-VPC runner's role (issue #9: whoever runs `up` gets access explicitly)."""
+    arns = [*cfg.cluster.admin_principal_arns, *cfg.cluster.deployer_role_arns]
+    runner = f"arn:aws:iam::{cfg.environment.account_id}:role/{cfg.cluster_name}-deployer"
     associations = plan.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
     cluster_wide = {a.get("principalArn") for a in associations if a.get("accessScope.type") == "cluster"}
-    assert cluster_wide == set(arns)
+    assert cluster_wide == {*arns, runner} if cfg.in_vpc_deployer else set(arns)
     for arn in arns:
         entry = by_input(plan, "aws:eks/accessEntry:AccessEntry", "principalArn", arn)
         assert entry.get("type") == "STANDARD"
@@ -410,20 +442,26 @@ def test_protection_follows_the_tier_in_the_aws_layer(plan: Plan, cfg: PlatformC
 
 
 def test_explicit_aws_provider_pins_region_and_account(plan: Plan, cfg: PlatformConfig) -> None:
-    [provider] = plan.of_type("pulumi:providers:aws")
-    assert provider.name == f"aws-{cfg.environment.name}"
-    assert json.loads(provider.get("allowedAccountIds")) == [cfg.environment.account_id]
-    assert provider.get("region") == cfg.environment.region
-    assert json.loads(provider.get("defaultTags")) == {"tags": cfg.base_tags}
+    """One explicit provider per layer stack (split of issue #9: aws, cluster, tenants), all pinned alike."""
+    providers = plan.of_type("pulumi:providers:aws")
+    name = cfg.environment.name
+    assert sorted(p.name for p in providers) == sorted([f"aws-{name}", f"aws-{name}-cluster", f"aws-{name}-tenants"])
+    for provider in providers:
+        assert json.loads(provider.get("allowedAccountIds")) == [cfg.environment.account_id]
+        assert provider.get("region") == cfg.environment.region
+        assert json.loads(provider.get("defaultTags")) == {"tags": cfg.base_tags}
 
 
 def test_every_aws_resource_is_created_through_the_explicit_provider(plan: Plan) -> None:
-    """The plan (and so its JSON, which reviews read for provider defaultTags) names each one's provider."""
-    [provider] = plan.of_type("pulumi:providers:aws")
+    """The plan (and so its JSON, which reviews read for provider defaultTags) names each one's provider:
+    the explicit provider of the resource's own layer stack."""
+    providers = {p.urn: p for p in plan.of_type("pulumi:providers:aws")}
     aws = [r for r in plan.custom_resources() if r.type.startswith("aws:")]
     assert len(aws) > 100
-    assert {r.provider.rsplit("::", 1)[0] for r in aws if r.provider} == {provider.urn}
     assert all(r.provider for r in aws)
+    for r in aws:
+        provider_urn = r.provider.rsplit("::", 1)[0]
+        assert provider_urn in providers and provider_urn.split("::")[1] == r.urn.split("::")[1], r.urn
     by_urn = {r["urn"]: r for r in plan.to_json()["resources"]}
     assert all(by_urn[r.urn]["provider"] == r.provider for r in aws)
 
@@ -432,16 +470,20 @@ def test_every_aws_resource_is_created_through_the_explicit_provider(plan: Plan)
 
 def test_every_resource_is_a_named_child_of_its_component(plan: Plan) -> None:
     by_urn = plan.by_urn()
-    stack_urn = f"urn:pulumi:{plan.stack}::mlops-platform::pulumi:pulumi:Stack::mlops-platform-{plan.stack}"
+    # One stack per layer (issue #9); each layer's Pulumi project names its stack resource.
+    stack_urns = {f"urn:pulumi:{plan.stack}::{p}::pulumi:pulumi:Stack::{p}-{plan.stack}"
+                  for p in LAYER_PROJECTS.values()}
     components = [r for r in plan.resources if not r.custom]
     assert len(components) >= 7
     for comp in components:  # top-level, or nested in another component under its name
         parent = by_urn.get(comp.parent or "")
-        assert comp.parent == stack_urn or (parent is not None and not parent.custom
-                                            and comp.name.startswith(f"{parent.name}-")), comp.name
+        assert comp.parent in stack_urns or (parent is not None and not parent.custom
+                                             and comp.name.startswith(f"{parent.name}-")), comp.name
     for res in plan.custom_resources():
-        if res.type.startswith("pulumi:providers:") and res.parent == stack_urn:
-            continue  # the explicit aws provider every component inherits
+        if res.type.startswith("pulumi:providers:") and res.parent in stack_urns:
+            continue  # the explicit aws provider every component of a layer inherits
+        if res.type == "pulumi:pulumi:StackReference" and res.parent in stack_urns:
+            continue  # a layer reading the layers below
         parent = by_urn.get(res.parent or "")
         assert parent is not None and not parent.custom, f"{res.name} has no component parent"
         assert res.name.startswith(f"{parent.name}-"), f"{res.name} is not named after {parent.name}"
@@ -480,3 +522,54 @@ def test_budget_tracks_the_environment_tag_and_alerts_owners(plan: Plan, cfg: Pl
     assert budget.get("costFilters") == [{"name": "TagKeyValue", "values": [tag_filter]}]
     emails = sorted({*cfg.environment.owners, *cfg.budget.notify})
     assert {tuple(n["subscriberEmailAddresses"]) for n in budget.get("notifications")} == {tuple(emails)}
+
+
+def test_prod_retains_the_keys_and_database_that_protect_retained_buckets(plans: dict[str, Plan]) -> None:
+    """Retained buckets stay after `destroy --force-destroy-protected-data` (which unprotects everything):
+    their KMS keys must stay too, or deleting the key (a scheduled deletion) makes the data unreadable.
+    https://docs.aws.amazon.com/kms/latest/developerguide/deleting-keys.html"""
+    plan = plans["prod"]
+    buckets = [r for r in plan.of_type(BUCKET)]
+    keys = {r.urn: r for r in plan.of_type(KMS_KEY)}
+    assert buckets and all(b.retain_on_delete for b in buckets)
+    # every key a retained bucket's encryption names (through the dependency graph) is retained as well
+    sse = [r for r in plan.of_type("aws:s3/bucketServerSideEncryptionConfiguration:"
+                                   "BucketServerSideEncryptionConfiguration")]
+    needed = {u for r in sse for u in r.dependencies if u in keys}
+    assert needed and all(keys[u].retain_on_delete for u in needed)
+    assert all(k.retain_on_delete for k in keys.values())
+    [db] = plan.of_type("aws:rds/instance:Instance")
+    assert db.protect and db.retain_on_delete
+
+
+def test_dev_keys_and_database_are_not_retained(plans: dict[str, Plan]) -> None:
+    plan = plans["dev"]
+    assert not any(k.retain_on_delete for k in plan.of_type(KMS_KEY))
+    assert not any(d.retain_on_delete for d in plan.of_type("aws:rds/instance:Instance"))
+
+
+# --- day 2: replacement and tags ---------------------------------------------------------------------------------
+
+def test_node_groups_and_launch_templates_are_named_by_prefix(plan: Plan, cfg: PlatformConfig) -> None:
+    """Instance types, capacity type, AMI type and disk size are replace-only on an EKS node group; Pulumi
+    replaces create-before-delete, which only works when the new group may take a fresh name (node group
+    names are unique per cluster). https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateNodegroupConfig.html
+    (what can be updated in place) and https://www.pulumi.com/docs/iac/concepts/options/deletebeforereplace/"""
+    groups = plan.of_type(NODE_GROUP)
+    assert groups and all(g.get("nodeGroupName") is None for g in groups)
+    assert sorted(g.get("nodeGroupNamePrefix") for g in groups) == sorted(
+        f"{p.name}-" for p in [cfg.node_pools.system, *cfg.node_pools.gpu])
+    for lt in plan.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
+        assert lt.get("name") is None and lt.get("namePrefix", "").startswith(f"{cfg.cluster_name}-")
+
+
+def test_cost_tags_stay_out_of_the_launch_template_tag_specifications(plan: Plan, cfg: PlatformConfig) -> None:
+    """A launch-template change is a new version and a new version rolls every node of the group
+    (https://docs.aws.amazon.com/eks/latest/userguide/managed-node-update-behavior.html): the tags nodes
+    get through it never change, so editing owner/cost-center/team tags does not roll the nodes."""
+    for lt in plan.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
+        for spec in lt.get("tagSpecifications"):
+            assert set(spec["tags"]) == {"environment", "managed-by", "mlops.io/pool"}, lt.name
+            assert spec["tags"]["environment"] == cfg.environment.name
+        assert {"owner", "cost-center"} <= set(lt.get("tags"))  # the template itself still carries them
+

@@ -205,3 +205,22 @@ def test_one_config_with_many_rule_breaks_reports_them_all() -> None:
 def test_platform_config_raises_for_rule_breaks_so_no_invalid_config_object_exists() -> None:
     with pytest.raises(ValueError, match=r"network\.nat: prod may not depend on a single NAT gateway"):
         PlatformConfig.model_validate(sections("prod", {"network": {"nat": "single"}}))
+
+
+def test_nat_none_needs_every_endpoint_private_nodes_use() -> None:
+    """Nodes without internet egress pull images, join, assume roles and log only through VPC endpoints.
+    https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html"""
+    issue = issue_at(issues_of(sections("dev", {"network": {"nat": "none"}})), "network.interface_endpoints")
+    assert issue.message.endswith("need VPC endpoints for ec2, eks, eks-auth, elasticloadbalancing, autoscaling")
+    assert "add ec2, eks, eks-auth, elasticloadbalancing, autoscaling to network.interface_endpoints" in issue.fix
+    complete = {"network": {"nat": "none", "interface_endpoints": list(R.PRIVATE_NODE_ENDPOINTS)}}
+    assert [i for i in issues_of(sections("dev", complete)) if i.path == "network.interface_endpoints"] == []
+    assert set(R.PRIVATE_NODE_ENDPOINTS) >= {"ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs",
+                                             "elasticloadbalancing", "autoscaling"}
+
+
+def test_a_former_project_name_is_not_a_current_one() -> None:
+    projects = [{"name": "a", "owners": ["a@example.com"], "github_repo": "o/a", "previous_names": ["b"]},
+                {"name": "b", "owners": ["b@example.com"], "github_repo": "o/b"}]
+    issue = issue_at(issues_of(sections("dev", {"projects": projects})), "projects[0].previous_names[0]")
+    assert issue.message == "a former name must not be a current project name" and issue.fix

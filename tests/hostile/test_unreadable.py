@@ -88,3 +88,19 @@ def test_a_directory_given_as_project_to_fleet_is_reported_per_project(cli: Cli,
     assert [p["state"] for p in projects] == ["error", "error"]
     assert "a file, not a project directory" in projects[0]["error"]
     assert "missing, not a project directory" in projects[1]["error"]
+
+
+@pytest.mark.parametrize("where, words", [
+    ("a-directory", "it is a directory"),
+    ("under-a-file/report.json", "under-a-file is a file, not a directory"),
+])
+def test_an_output_path_that_cannot_be_written_is_a_usage_error(cli: Cli, tmp_path: Path, where: str,
+                                                                words: str) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(PLAN)
+    (tmp_path / "a-directory").mkdir()
+    (tmp_path / "under-a-file").write_text("a file")
+    with unchanged(tmp_path):
+        result = cli("review", "--plan", plan, "--format", "json", "--output", tmp_path / where, code=2)
+    error = result.error()
+    assert error["code"] == "usage" and words in error["message"] and "fix: pass a" in error["message"]

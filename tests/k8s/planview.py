@@ -8,13 +8,14 @@ from typing import Any
 
 from mlops_platform.engine import Plan, Resource
 
-LAYER_TYPE = "mlops:k8s:ClusterLayer"
+#: The in-cluster components of an environment: the cluster layer and the tenants layer (its own stack).
+LAYER_TYPES = ("mlops:k8s:ClusterLayer", "mlops:k8s:TenantsLayer")
 
 
 def layer_resources(plan: Plan) -> list[Resource]:
     """Every resource below the in-cluster layer's root component (found through parents)."""
     by_urn = plan.by_urn()
-    roots = {r.urn for r in plan.resources if r.type == LAYER_TYPE}
+    roots = {r.urn for r in plan.resources if r.type in LAYER_TYPES}
 
     def below(res: Resource) -> bool:
         parent = res.parent

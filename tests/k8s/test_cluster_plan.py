@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from kubernetes_validate import utils as kv
+from mlops_platform.aws.account import github_oidc_provider_arn
 from mlops_platform.config import PlatformConfig
 from mlops_platform.core import contract, iam, naming
 from mlops_platform.core.versions import CHARTS
@@ -100,29 +101,43 @@ def test_project_permissions_are_limited_to_its_prefixes_and_repository(plan: Pl
         for kind in ("workload", "ci"):
             doc = next(d for n, d in policies.items() if n.endswith(f"project-{p.name}-{kind}-policy"))
             resources = [res for s in doc["Statement"] for res in s["Resource"]]
+            repository = f"repository/{naming.project_repository(p.name, cfg.cluster_name)}"
             for res in resources:
-                assert (res == "*" or f"/{naming.project_prefix(p.name)}" in res or res.endswith(
-                    f"repository/{naming.project_repository(p.name)}") or ":s3:::" in res or ":kms:" in res
-                    or ":eks:" in res), res
+                assert (res == "*" or f"/{naming.project_prefix(p.name)}" in res or res.endswith(repository)
+                        or ":s3:::" in res or ":kms:" in res or ":eks:" in res), res
             listing = [s for s in doc["Statement"] if s["Action"] == ["s3:ListBucket"]]
             assert listing and all(s["Condition"]["StringLike"]["s3:prefix"] == [f"projects/{p.name}/*"]
                                    for s in listing)
 
 
 def test_ci_roles_trust_only_the_projects_repository_through_github_oidc(plan: Plan, cfg: PlatformConfig) -> None:
+    """The shipped stacks manage their GitHub side (`github.manage`), so subjects pin the workflow and ref."""
     roles = {r.get("name"): r for r in k8s_of(plan, ROLE)}
     host = iam.GITHUB_OIDC_HOST
+    assert cfg.github.manage
     for p in cfg.projects:
         doc = next(d for r, _, d in policy_docs([roles[f"{cfg.cluster_name}-{p.name}-ci"]]))
         cond = doc["Statement"][0]["Condition"]
-        assert cond["StringEquals"] == {f"{host}:aud": "sts.amazonaws.com"}
-        subjects = cond["StringLike"][f"{host}:sub"]
-        assert all(s.startswith(f"repo:{p.github_repo}:") for s in subjects)
-        assert not any(s.endswith(":pull_request") for s in subjects)  # a pull request cannot push or deploy
+        assert set(cond) == {"StringEquals"} and cond["StringEquals"][f"{host}:aud"] == "sts.amazonaws.com"
+        subjects = cond["StringEquals"][f"{host}:sub"]
+        assert all(s.startswith(f"repo:{p.github_repo}:") and f":job_workflow_ref:{p.github_repo}/" in s
+                   for s in subjects)
+        assert not any(":pull_request" in s for s in subjects)  # a pull request cannot push or deploy
         preview = next(d for r, _, d in policy_docs([roles[f"{cfg.cluster_name}-{p.name}-ci-preview"]]))
-        assert preview["Statement"][0]["Condition"] == {"StringEquals": {
-            f"{host}:aud": "sts.amazonaws.com", f"{host}:sub": f"repo:{p.github_repo}:pull_request"}}
-    assert len(k8s_of(plan, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")) == 1
+        assert preview["Statement"][0]["Condition"] == {
+            "StringEquals": {f"{host}:aud": "sts.amazonaws.com"},
+            "StringLike": {f"{host}:sub": f"repo:{p.github_repo}:pull_request:job_workflow_ref:{p.github_repo}/"
+                                          ".github/workflows/cd.yml@refs/pull/*/merge"}}
+        # Every CI trust names the account's one GitHub provider, which the aws layer owns (created here,
+        # or reused through ci.github_oidc_provider_arn).
+        for role in (f"{cfg.cluster_name}-{p.name}-ci", f"{cfg.cluster_name}-{p.name}-ci-preview"):
+            trust = json.loads(roles[role].get("assumeRolePolicy"))
+            federated = github_oidc_provider_arn(cfg.environment.account_id)
+            assert trust["Statement"][0]["Principal"] == {"Federated": federated}
+    github = [r for r in plan.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+              if r.get("url") == f"https://{host}"]
+    assert len(github) == 1 and "mlops-platform-aws::" in github[0].urn
+    assert k8s_of(plan, "aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
 
 
 WRITES = ("ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
@@ -140,7 +155,7 @@ def test_pull_request_previews_read_and_never_write(plan: Plan, cfg: PlatformCon
     associations = k8s_of(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
     access = {r.name: r.get("policyArn") for r in associations if "-ci-" in r.name}
     for p in cfg.projects:
-        stem = f"{cfg.environment.name}-k8s-project-{p.name}"
+        stem = f"{cfg.environment.name}-tenants-project-{p.name}"
         assert access[f"{stem}-ci-preview-view"].endswith("/AmazonEKSViewPolicy")
         assert access[f"{stem}-ci-edit"].endswith("/AmazonEKSEditPolicy")
 
@@ -176,7 +191,7 @@ def test_every_project_gets_its_fenced_namespace(plan: Plan, cfg: PlatformConfig
 def test_every_project_gets_a_hardened_repository_and_an_owner_budget(plan: Plan, cfg: PlatformConfig) -> None:
     for p in cfg.projects:
         repo = next(r for r in k8s_of(plan, "aws:ecr/repository:Repository")
-                    if r.get("name") == naming.project_repository(p.name))
+                    if r.get("name") == naming.project_repository(p.name, cfg.cluster_name))
         assert repo.get("imageTagMutability") == "IMMUTABLE" and repo.get("imageScanningConfiguration.scanOnPush")
         assert repo.get("encryptionConfigurations.0.encryptionType") == "KMS"
         budget = next(r for r in k8s_of(plan, "aws:budgets/budget:Budget") if r.get("name").endswith(p.name))
@@ -232,7 +247,10 @@ def test_shipped_alert_rules_are_present_with_the_environments_thresholds(plan: 
 def test_tracking_database_is_encrypted_private_and_protected_per_tier(plan: Plan, cfg: PlatformConfig) -> None:
     (db,) = k8s_of(plan, "aws:rds/instance:Instance")
     assert db.get("storageEncrypted") is True and db.get("kmsKeyId")
-    assert db.get("publiclyAccessible") is False and db.get("password") == SECRET
+    assert db.get("publiclyAccessible") is False
+    # RDS keeps the master password in Secrets Manager (under the environment's RDS key): none in state
+    assert db.get("password") is None and db.get("manageMasterUserPassword") is True
+    assert db.get("masterUserSecretKmsKeyId") == db.get("kmsKeyId")
     assert db.get("multiAz") is cfg.tracking_multi_az
     assert db.get("deletionProtection") is cfg.is_prod and db.protect is cfg.is_prod
     assert db.get("backupRetentionPeriod") == cfg.tracking_backup_days
@@ -241,6 +259,22 @@ def test_tracking_database_is_encrypted_private_and_protected_per_tier(plan: Pla
     assert len(ingress) == 1 and ingress[0]["securityGroups"] and not ingress[0].get("cidrBlocks")
     (svc,) = [r for r in k8s_of(plan, "kubernetes:core/v1:Service") if r.get("metadata.name") == "mlflow"]
     assert svc.get("spec.type") == "ClusterIP"
+
+
+def test_tracking_server_reaches_no_artifacts_and_each_project_gets_its_own_login(plan: Plan,
+                                                                                 cfg: PlatformConfig) -> None:
+    (role_policy,) = [r for r in layer_resources(plan) if r.type == "aws:iam/rolePolicy:RolePolicy"
+                      and r.name.endswith("-tracking-policy")]
+    actions = {a for s in json.loads(role_policy.get("policy"))["Statement"] for a in s["Action"]}
+    assert actions == {"secretsmanager:GetSecretValue", "kms:Decrypt"}, "no S3: artifacts never pass the server"
+    logins = {r.get("metadata.namespace"): r for r in k8s_of(plan, "kubernetes:core/v1:Secret")
+              if r.get("metadata.name") == "mlflow-credentials"}
+    assert set(logins) == {naming.project_namespace(p.name) for p in cfg.projects}
+    assert all(r.get("stringData") == SECRET for r in logins.values())
+    for p in cfg.projects:
+        out = plan.outputs["projects"][p.name]
+        assert out["tracking_secret"] == "mlflow-credentials"
+        assert out["mlflow_artifact_uri"] == out["s3_prefixes"]["models"] + "mlflow/"
 
 
 def test_kubernetes_resources_all_belong_to_the_layer(plan: Plan) -> None:
@@ -280,3 +314,17 @@ def test_tracking_database_pins_the_major_version_only(plan: Plan, cfg: Platform
         rds_key = plan.outputs["kms_key_arns"]["rds"]
         assert db.get("kmsKeyId") == db.get("performanceInsightsKmsKeyId") == rds_key
     assert not [k for k in k8s_of(plan, "aws:kms/key:Key")], "the in-cluster layer creates no KMS keys"
+
+
+def test_monitoring_is_not_privileged_and_host_agents_run_in_their_own_namespace(plan: Plan,
+                                                                                 cfg: PlatformConfig) -> None:
+    """Grafana, Prometheus and Alertmanager under `baseline` admission; node-exporter (host network, PID and
+    paths) in `node-agents`, the one privileged namespace of monitoring (kube-prometheus-stack's
+    `prometheus-node-exporter.namespaceOverride`, prometheus-node-exporter chart templates/_helpers.tpl)."""
+    if not cfg.component_enabled(cfg.monitoring):
+        return
+    levels = {r.get("metadata.name"): r.get("metadata.labels")["pod-security.kubernetes.io/enforce"]
+              for r in k8s_of(plan, "kubernetes:core/v1:Namespace")}
+    assert levels["monitoring"] == "baseline" and levels["node-agents"] == "privileged"
+    node_exporter = helm_values(plan, "kube-prometheus-stack")["prometheus-node-exporter"]
+    assert node_exporter == {"namespaceOverride": "node-agents"}

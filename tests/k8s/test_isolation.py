@@ -31,7 +31,19 @@ def snapshot(plan: Plan) -> dict[str, Any]:
 
 
 def owned_by(urn: str, project: str) -> bool:
-    return f"-project-{project}" in urn.rsplit("::", 1)[1]
+    """The project's own resources, and its user on the shared tracking server (its password)."""
+    name = urn.rsplit("::", 1)[1]
+    return f"-project-{project}" in name or name.endswith(f"-tracking-user-{project}")
+
+
+#: What a project's arrival or departure visibly changes outside its own resources, and only on the shared
+#: tracking server: its pod's user fingerprint, so it restarts and syncs users (the user list itself is in a
+#: Secret, whose contents a plan shows only as [secret]).
+TRACKING_USER_LIST = {"dev-k8s-tracking-deployment"}
+
+
+def changed(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
+    return {u.rsplit("::", 1)[1] for u in before if u in after and before[u] != after[u]}
 
 
 @pytest.mark.slow
@@ -50,12 +62,18 @@ def test_adding_a_project_only_adds_that_projects_resources(plans: dict[str, Pla
     added = set(after) - set(before)
     assert added and all(owned_by(u, "new-team") for u in added)
     assert set(before) <= set(after)
-    assert [u for u in before if before[u] != after[u]] == []
-    # every Kubernetes resource (and Helm release) is created through the layer's own provider
-    k8s = [r for r in monitors[0].registrations if r.custom and r.type.startswith("kubernetes:")]
+    assert changed(before, after) == TRACKING_USER_LIST
+    # every Kubernetes resource (and Helm release) is created through its own layer's provider (one
+    # monitor per layer stack: aws, cluster, tenants)
+    grown_monitors = monitors[:3]  # the grown plan ran first (`plans["dev"]` may plan after it)
+    expected = {"mlops-platform-cluster": "dev-k8s-access-provider", "mlops-platform": "dev-tenants-access-provider"}
+    k8s = [r for m in grown_monitors for r in m.registrations if r.custom and r.type.startswith("kubernetes:")]
     assert len(k8s) > 40
-    assert {r.provider.rsplit("::", 1)[0].split("$")[-1] for r in k8s} == {
-        "pulumi:providers:kubernetes::dev-k8s-access-provider"}
+    for r in k8s:
+        project = r.urn.split("::")[1]
+        provider = r.provider.rsplit("::", 1)[0]
+        assert provider.split("::")[1] == project
+        assert provider.endswith(f"$pulumi:providers:kubernetes::{expected[project]}")
 
 
 @pytest.mark.slow
@@ -67,4 +85,4 @@ def test_removing_a_project_only_removes_that_projects_resources(plans: dict[str
     removed = set(before) - set(after)
     assert removed and all(owned_by(u, "churn-model") for u in removed)
     assert set(after) <= set(before)
-    assert [u for u in after if before[u] != after[u]] == []
+    assert changed(before, after) == TRACKING_USER_LIST

@@ -12,14 +12,14 @@ from hypothesis import strategies as st
 from mlops_platform.config.sections import ProjectConfig
 from mlops_platform.core import contract, iam
 from mlops_platform.core.naming import IAM_NAME_MAX, iam_name
-from mlops_platform.core.versions import CHARTS, CLUSTER_AUTOSCALER_IMAGE_TAGS, IMAGES, SUPPORTED_EKS_VERSIONS
-from mlops_platform.k8s import alerts, dashboards, manifests, netpol
+from mlops_platform.core.versions import CHARTS, CLUSTER_AUTOSCALER_IMAGE_TAGS, MIRRORED_IMAGES, SUPPORTED_EKS_VERSIONS
+from mlops_platform.k8s import alerts, dashboards, manifests, mlflow_boot, netpol
 from mlops_platform.k8s.gpu import dcgm_values, device_plugin_values
 from mlops_platform.k8s.model_serving import ModelServingArgs, canary_replicas, image_is_pinned
 from mlops_platform.k8s.monitoring import alertmanager_config, email_slug
 from mlops_platform.k8s.provider import kubeconfig
 from mlops_platform.k8s.tenancy import limit_range_spec, quota_spec
-from mlops_platform.k8s.tracking import allowed_hosts, db_uri, server_command
+from mlops_platform.k8s.tracking import allowed_hosts, boot_environment, deployment_spec
 
 TEMPLATE_SRC = Path(__file__).resolve().parents[2] / "templates" / "ml-project" / "src"
 GPU_TOLERATION = {"key": contract.GPU_TAINT_KEY, "operator": "Exists", "effect": contract.GPU_TAINT_EFFECT}
@@ -35,8 +35,8 @@ def test_every_chart_and_image_is_pinned_never_latest() -> None:
     for key, chart in CHARTS.items():
         assert re.fullmatch(r"v?\d+\.\d+\.\d+", chart.version), (key, chart.version)
         assert chart.repository.startswith("https://") or chart.chart.startswith("oci://"), key
-    for key, image in IMAGES.items():
-        assert image_is_pinned(image), (key, image)
+    for key, image in MIRRORED_IMAGES.items():
+        assert image_is_pinned(f"{image.source}:{image.tag}") and image.repository.startswith("mirror/"), key
 
 
 def test_cluster_autoscaler_has_a_matching_image_for_every_supported_eks_version() -> None:
@@ -226,13 +226,30 @@ def test_alertmanager_routes_to_sns_and_reads_slack_from_a_file() -> None:
 
 
 # ---------------------------------------------------------------- tracking
-def test_mlflow_reads_the_database_uri_from_the_mounted_secret() -> None:
-    cmd = server_command("s3://models/mlflow/")
-    assert cmd[:2] == ["/bin/sh", "-c"]
-    assert '--backend-store-uri "$(cat /etc/mlflow/db/uri)"' in cmd[2]
-    assert "--serve-artifacts" in cmd[2] and '--artifacts-destination "s3://models/mlflow/"' in cmd[2]
+def test_mlflow_boots_from_the_shipped_script_with_no_secret_in_its_spec() -> None:
+    env = boot_environment("arn:aws:secretsmanager:eu-west-1:1:secret:rds!db-x", "db.example", "s3://models/mlflow/")
+    spec = deployment_spec("123.dkr.ecr.eu-west-1.amazonaws.com/mirror/mlflow:v1", env, ("fraud",), 2)
+    (container,) = spec["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "/etc/mlflow/boot/boot.py"]
+    values = {e["name"]: e["value"] for e in container["env"]}
+    assert values["MLFLOW_DB_LOGIN_ARN"].startswith("arn:aws:secretsmanager:") and "PASSWORD" not in str(values)
     assert "mlflow.mlflow.svc.cluster.local:5000" in allowed_hosts().split(",")
-    assert db_uri("db.example", "pw").endswith("@db.example:5432/mlflow?sslmode=require")
+    mounts = {v["name"]: v for v in spec["template"]["spec"]["volumes"]}
+    assert mounts["auth"]["secret"] == {"secretName": "mlflow-auth", "defaultMode": 0o440}
+    # a new project changes the pod template, so the server restarts and creates its user
+    other = deployment_spec("img:v1", env, ("fraud", "churn"), 2)
+    assert other["template"]["metadata"] != spec["template"]["metadata"]
+
+
+def test_mlflow_auth_denies_by_default_and_never_serves_artifacts() -> None:
+    ini = mlflow_boot.auth_config("postgresql://u:p@h:5432/mlflow?sslmode=require")
+    assert "default_permission = NO_PERMISSIONS" in ini and "admin_username = mlflow_admin" in ini
+    args = mlflow_boot.server_args({"MLFLOW_PORT": "5000", "MLFLOW_DEFAULT_ARTIFACT_ROOT": "s3://m/mlflow/",
+                                    "MLFLOW_ALLOWED_HOSTS": "a"})
+    assert args[:6] == ["mlflow", "server", "--app-name", "basic-auth", "--no-serve-artifacts", "--host"]
+    assert not any("postgresql" in a for a in args), "the database URI stays off the command line"
+    uri = mlflow_boot.postgres_uri({"username": "mlflow", "password": "p@ss/w:rd"}, "db.example", "mlflow")
+    assert uri == "postgresql://mlflow:p%40ss%2Fw%3Ard@db.example:5432/mlflow?sslmode=require"
 
 
 def test_strict_schema_validation_rejects_an_unknown_field() -> None:

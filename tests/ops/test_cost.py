@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mlops_platform.config import PlatformConfig, load_env
+from mlops_platform.config.rules import PRIVATE_NODE_ENDPOINTS
 from mlops_platform.core.errors import BudgetExceededError, ConfigError
 from mlops_platform.ops.cost import HOURS_PER_MONTH, check_budget, compare, estimate
 from mlops_platform.ops.prices import table_prices
@@ -71,7 +72,9 @@ def test_control_plane_nat_and_multi_az_database_by_hand():
 
 
 def test_no_nat_line_without_nat_gateways():
-    est = estimate(cfg_of({"network": {"nat": "none"}}), today=TODAY)
+    # nat: none needs the endpoints private nodes use (config rules)
+    est = estimate(cfg_of({"network": {"nat": "none", "interface_endpoints": list(PRIVATE_NODE_ENDPOINTS)}}),
+                   today=TODAY)
     assert not [li for li in est.lines if li.kind == "network"]
 
 

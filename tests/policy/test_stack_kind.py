@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from mlops_platform.cli import main
 from mlops_platform.core.errors import ConfigError, UsageError
+from mlops_platform.core.layers import LAYER_PROJECTS
 from mlops_platform.policy import all_specs, evaluate
 from mlops_platform.policy.config import Enforcement, StackKind
 from mlops_platform.policy.config_files import preset, to_pulumi_config
 from mlops_platform.policy.evaluate import Diagnostic
-from mlops_platform.policy.registry import ENVIRONMENT_MARKERS, Kind, stack_policy
+from mlops_platform.policy.registry import ENVIRONMENT_MARKERS, Kind, kind_of, stack_policy
 from mlops_platform.scaffold.outputs import validate_outputs
 from mlops_platform.workflows.review import is_platform_outputs, plan_kind, project_config, referenced_platform
 from policy_plans import Drop, Only, Patch, config_for, variant
@@ -173,3 +174,12 @@ def test_routed_evaluation_judges_the_stack_kind_as_the_whole_pack_does() -> Non
         assert routed == whole and routed
     platform = evaluate(plans[1], config_for(), routed=True).diagnostics
     assert {"budget-environment", "gpu-workload-targets-pool"} <= {d.policy for d in platform if not d.deferred}
+
+
+def test_every_layer_stack_of_an_environment_is_judged_as_a_platform_stack(plans: Any) -> None:
+    """`mlplat up` runs the pack once per layer stack (issue #9): each carries an environment marker, so
+    the cluster and tenants stacks (no EKS cluster of their own) are not mistaken for project stacks."""
+    plan = plans["dev"]
+    for project in LAYER_PROJECTS.values():
+        types = {r.type for r in plan.resources if r.urn.split("::")[1] == project}
+        assert types and kind_of(StackKind.AUTO, types) is StackKind.PLATFORM, project

@@ -81,7 +81,7 @@ def test_names_before_onboarding_follow_the_platform_naming(dev_outputs: Platfor
     assert names.namespace == naming.project_namespace("churn") == "churn"
     assert names.service_account == naming.project_service_account("churn") == "churn-workload"
     registry = f"{dev_outputs.account_id}.dkr.ecr.{dev_outputs.region}.amazonaws.com"
-    assert names.ecr_repository_url == f"{registry}/{naming.project_repository('churn')}"
+    assert names.ecr_repository_url == f"{registry}/{naming.project_repository('churn', dev_outputs.cluster_name)}"
     assert names.ci_role_arn == f"arn:aws:iam::{dev_outputs.account_id}:role/mlops-dev-churn-ci"
     assert names.ci_preview_role_arn == f"arn:aws:iam::{dev_outputs.account_id}:role/mlops-dev-churn-ci-preview"
     assert names.workload_role_arn.endswith(f":role/{iam_name('mlops-dev', 'churn', 'workload')}")

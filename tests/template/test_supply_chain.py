@@ -132,7 +132,8 @@ def test_hygiene_files(project: Path) -> None:
     assert (project / "CHANGELOG.md").read_text().startswith("# Changelog")
     assert "All rights reserved" in (project / "LICENSE").read_text()  # the default answer
     assert (project / "data" / "README.md").is_file()
-    assert _jobs(project, "ci.yml")["template"]["steps"][-1]["name"] == "mlplat fleet check"
+    fleet = _jobs(project, "ci.yml")["template"]["steps"][-1]
+    assert fleet["name"] == "mlplat fleet check" and fleet["run"].endswith("mlplat fleet check . --strict")
 
 
 @pytest.mark.parametrize(("license_id", "phrase", "source"), [

@@ -11,7 +11,7 @@ import pulumi_aws as aws
 
 from mlops_platform.aws._base import child_opts, with_name
 from mlops_platform.config.sections import ClusterConfig, EndpointAccess
-from mlops_platform.core.iam import document, kms_use, service_trust, statement, to_json
+from mlops_platform.core.iam import document, irsa_trust, kms_use, service_trust, statement, to_json
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -21,6 +21,9 @@ PRE_NODE_ADDONS = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 #: Add-on configuration: the VPC CNI enforces NetworkPolicies only when asked to (the platform's
 #: namespace fences and project isolation are NetworkPolicies).
 ADDON_CONFIGURATION = {"vpc-cni": '{"enableNetworkPolicy":"true"}'}
+#: The VPC CNI's own permissions, on its IRSA role (never the node role).
+CNI_POLICY = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
+CNI_SERVICE_ACCOUNT = "aws-node"
 
 
 def eks_addon(name: str, cluster_name: pulumi.Input[str], addon: str, tags: dict[str, str],
@@ -80,8 +83,9 @@ class Cluster(pulumi.ComponentResource):
         self.oidc_provider = aws.iam.OpenIdConnectProvider(
             f"{name}-oidc", url=self.oidc_issuer_url, client_id_lists=["sts.amazonaws.com"], tags=args.tags,
             opts=child_opts(self))
-        self.pre_node_addons = [self._addon(a) for a in PRE_NODE_ADDONS]
-        self._admins()
+        roles = {"vpc-cni": self._cni_role()}
+        self.pre_node_addons = [self._addon(a, roles.get(a)) for a in PRE_NODE_ADDONS]
+        self.admin_associations = self._admins()
         self.register_outputs({"name": self.cluster.name, "endpoint": self.cluster.endpoint,
                                "oidcProviderArn": self.oidc_provider.arn})
 
@@ -117,17 +121,31 @@ class Cluster(pulumi.ComponentResource):
             tags=with_name(args.tags, args.cluster_name),
             opts=child_opts(self, protect=args.deletion_protection, depends_on=[log_group]))
 
-    def _addon(self, addon: str) -> aws.eks.Addon:
-        return eks_addon(f"{self._name}-addon-{addon}", self.cluster.name, addon, self._args.tags, child_opts(self))
+    def _addon(self, addon: str, role_arn: pulumi.Input[str] | None = None) -> aws.eks.Addon:
+        return eks_addon(f"{self._name}-addon-{addon}", self.cluster.name, addon, self._args.tags, child_opts(self),
+                         role_arn)
 
-    def _admins(self) -> None:
+    def _cni_role(self) -> pulumi.Output[str]:
+        """IRSA role of the VPC CNI (`kube-system:aws-node`), so the node role needs no `AmazonEKS_CNI_Policy`
+        and no other pod on a node inherits ENI and IP management through the instance profile
+        (docs.aws.amazon.com/eks/latest/userguide/cni-iam-role.html)."""
+        trust = irsa_trust(self.oidc_provider.arn, self.oidc_issuer_host, "kube-system", CNI_SERVICE_ACCOUNT)
+        role = aws.iam.Role(f"{self._name}-vpc-cni", assume_role_policy=to_json(trust), tags=self._args.tags,
+                            opts=child_opts(self))
+        aws.iam.RolePolicyAttachment(f"{self._name}-vpc-cni", role=role.name, policy_arn=CNI_POLICY,
+                                     opts=child_opts(self))
+        return role.arn
+
+    def _admins(self) -> list[aws.eks.AccessPolicyAssociation]:
+        associations = []
         for arn in self._args.config.admin_principal_arns:
             # Named by principal, not position: removing one admin never replaces the others.
             admin = f"{self._name}-admin-{arn.rsplit('/', 1)[-1]}"
             entry = aws.eks.AccessEntry(admin, cluster_name=self.cluster.name, principal_arn=arn,
                                         type="STANDARD", tags=self._args.tags, opts=child_opts(self))
-            aws.eks.AccessPolicyAssociation(
+            associations.append(aws.eks.AccessPolicyAssociation(
                 admin, cluster_name=self.cluster.name, principal_arn=arn,
                 policy_arn=CLUSTER_ADMIN_POLICY,
                 access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                opts=child_opts(self, depends_on=[entry]))
+                opts=child_opts(self, depends_on=[entry])))
+        return associations

@@ -11,15 +11,13 @@ import pulumi_aws as aws
 from mlops_platform.aws._base import child_opts
 
 
-def lifecycle_policy(keep_tagged: int, untagged_days: int) -> str:
-    """Expire untagged images after N days; keep only the newest N images overall."""
+def lifecycle_policy(untagged_days: int) -> str:
+    """Expire untagged images after N days; never a tagged one: a serving deployment may reference any tag
+    (tags are immutable), and an expired image only shows up when its pods are rescheduled."""
     return json.dumps({"rules": [
         {"rulePriority": 1, "description": f"expire untagged images after {untagged_days} days",
          "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
                        "countNumber": untagged_days}, "action": {"type": "expire"}},
-        {"rulePriority": 2, "description": f"keep the newest {keep_tagged} images",
-         "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep_tagged},
-         "action": {"type": "expire"}},
     ]})
 
 
@@ -33,8 +31,6 @@ class RepositoryArgs:
     """Key of the repository's KMS encryption. Required."""
     tags: dict[str, str]
     """Tags of the repository. Required."""
-    keep_tagged: int = 100
-    """Lifecycle: how many tagged images are kept. Default: 100."""
     untagged_days: int = 7
     """Lifecycle: untagged images expire after this many days. Default: 7."""
     protect: bool = False
@@ -55,7 +51,7 @@ class Repository(pulumi.ComponentResource):
                 encryption_type="KMS", kms_key=args.kms_key_arn)],
             tags=args.tags, opts=child_opts(self, protect=args.protect))
         aws.ecr.LifecyclePolicy(f"{name}-lifecycle", repository=self.repository.name,
-                                policy=lifecycle_policy(args.keep_tagged, args.untagged_days), opts=child_opts(self))
+                                policy=lifecycle_policy(args.untagged_days), opts=child_opts(self))
         self.url = self.repository.repository_url
         self.arn = self.repository.arn
         self.register_outputs({"url": self.url, "arn": self.arn})

@@ -42,6 +42,9 @@ class PlatformKeysArgs:
     """Protect the keys (prod): `pulumi destroy` refuses, since data encrypted with them would be lost. Required."""
     deletion_window_days: int = 30
     """Days a scheduled key deletion waits (AWS allows 7-30). Default: 30."""
+    role_dependencies: tuple[pulumi.Resource, ...] = ()
+    """What keys naming service-linked roles wait for (KMS rejects a policy naming a missing principal).
+    Default: none."""
 
 
 class PlatformKeys(pulumi.ComponentResource):
@@ -59,7 +62,10 @@ class PlatformKeys(pulumi.ComponentResource):
                 enable_key_rotation=True, rotation_period_in_days=365,
                 deletion_window_in_days=args.deletion_window_days, policy=iam.to_json(policy),
                 tags={**args.tags, "Name": f"{args.env_name}-{purpose}", "mlops.io/key-purpose": purpose},
-                opts=child_opts(self, protect=args.protect))
+                # Retained with the data they protect: `destroy --force-destroy-protected-data` unprotects,
+                # and a destroyed key would schedule the deletion of a key retained buckets still need.
+                opts=child_opts(self, protect=args.protect, retain=args.protect,
+                                depends_on=list(args.role_dependencies) if roles else None))
             aws.kms.Alias(f"{name}-{purpose}-alias", name=f"alias/mlops-{args.env_name}-{purpose}",
                           target_key_id=key.key_id, opts=child_opts(self))
             self.keys[purpose] = key

@@ -44,6 +44,9 @@ class NetworkArgs:
     """EKS cluster the subnets are tagged for (load balancer discovery); names the flow-log group. Required."""
     tags: dict[str, str]
     """Tags of every network resource. Required."""
+    account_id: str
+    """Account of the VPC: the flow-log role trusts the flow-log service for this account's flow logs only.
+    Required."""
     flow_log_key_arn: pulumi.Input[str] | None = None
     """Key of the flow-log group's encryption. Default: none (CloudWatch's own encryption)."""
 
@@ -154,7 +157,10 @@ class Network(pulumi.ComponentResource):
         group = aws.cloudwatch.LogGroup(f"{name}-flow-logs", name=f"/mlops/{self._args.cluster_name}/vpc-flow-logs",
                                         retention_in_days=cfg.flow_log_retention_days,
                                         kms_key_id=self._args.flow_log_key_arn, tags=tags, opts=child_opts(self))
-        trust = service_trust("vpc-flow-logs.amazonaws.com")
+        # confused deputy: the service assumes the role only for this account's flow logs in this region
+        region, account = self._args.region, self._args.account_id
+        trust = service_trust("vpc-flow-logs.amazonaws.com", source_account=account,
+                              source_arn=f"arn:aws:ec2:{region}:{account}:vpc-flow-log/*")
         role = aws.iam.Role(f"{name}-flow-logs", assume_role_policy=to_json(trust), tags=tags, opts=child_opts(self))
         write = document(statement(["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
                                    [group.arn, pulumi.Output.concat(group.arn, ":*")]))

@@ -19,7 +19,9 @@ from mlops_platform.config.sections import Capacity, GpuPoolConfig, PoolConfig, 
 from mlops_platform.core import contract
 from mlops_platform.core.iam import service_trust, to_json
 
-NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy",
+#: The node role's managed policies. Not AmazonEKS_CNI_Policy: the VPC CNI has its own IRSA role
+#: (aws.cluster), so pods that reach the instance profile cannot manage ENIs and IPs.
+NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly",
                  "AmazonSSMManagedInstanceCore")  # SSM Session Manager replaces SSH
 CAPACITY = {Capacity.ON_DEMAND: "ON_DEMAND", Capacity.SPOT: "SPOT"}
 
@@ -66,6 +68,18 @@ def autoscaler_tags(cluster_name: str, spec: PoolSpec) -> dict[str, str]:
     if spec.gpus_per_node:
         tags[f"{prefix}/node-template/resources/{contract.GPU_RESOURCE}"] = str(spec.gpus_per_node)
     return tags
+
+
+#: Tags nodes (instances, volumes, interfaces) get through the launch template: only ones that never change.
+#: Any launch-template change is a new version, and a new version rolls every node of the group
+#: (https://docs.aws.amazon.com/eks/latest/userguide/managed-node-update-behavior.html); cost tags
+#: (owner, cost-center, team) stay on the node group, launch template and Auto Scaling group instead.
+STABLE_NODE_TAG_KEYS = ("environment", "managed-by")
+
+
+def node_tags(tags: dict[str, str], spec: PoolSpec) -> dict[str, str]:
+    stable = {k: v for k, v in tags.items() if k in STABLE_NODE_TAG_KEYS}
+    return {**stable, "mlops.io/pool": spec.name}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,13 +131,15 @@ class NodePools(pulumi.ComponentResource):
                          f"{self._args.cluster_name_plain}-{spec.name}")
         return aws.ec2.LaunchTemplate(
             f"{self._name}-{spec.name}-lt", update_default_version=True,
+            name_prefix=f"{self._args.cluster_name_plain}-{spec.name}-",
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                 http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1),
             block_device_mappings=[aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
                 device_name="/dev/xvda", ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
                     volume_size=spec.disk_size_gib, volume_type="gp3", iops=3000, throughput=125, encrypted="true",
                     kms_key_id=self._args.ebs_key_arn, delete_on_termination="true"))],
-            tag_specifications=[aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags)
+            tag_specifications=[aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind,
+                                                                           tags=node_tags(self._args.tags, spec))
                                 for kind in ("instance", "volume", "network-interface")],
             tags=tags, opts=child_opts(self))
 
@@ -131,7 +147,9 @@ class NodePools(pulumi.ComponentResource):
         lt = self._launch_template(spec)
         ca_tags = autoscaler_tags(self._args.cluster_name_plain, spec)
         group = aws.eks.NodeGroup(
-            f"{self._name}-{spec.name}", cluster_name=self._args.cluster_name, node_group_name=spec.name,
+            # A name prefix, so a replacement (instance types, capacity, AMI type, disk) is created before the
+            # old group is deleted; a fixed name would collide (node group names are unique per cluster).
+            f"{self._name}-{spec.name}", cluster_name=self._args.cluster_name, node_group_name_prefix=f"{spec.name}-",
             node_role_arn=self.node_role.arn, subnet_ids=self._args.subnet_ids, ami_type=spec.ami_type,
             capacity_type=spec.capacity_type, instance_types=spec.instance_types, labels=spec.labels,
             taints=[aws.eks.NodeGroupTaintArgs(key=k, value=v, effect=e) for k, v, e in spec.taints],

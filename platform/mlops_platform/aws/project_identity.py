@@ -1,5 +1,5 @@
 """The AWS identities of a project tenant: its IRSA workload role and its GitHub Actions roles with their
-namespaced EKS access, plus the account's GitHub OIDC provider they trust.
+namespaced EKS access (the GitHub OIDC provider they trust is the aws layer's, `aws.account`).
 
 The tenancy feature (`k8s.tenancy.ProjectTenant`) owns them and creates them as its children; the AWS
 resources are built here, beside the other AWS components. Policy documents come from `core.iam`.
@@ -24,7 +24,7 @@ def workload_role(prefix: str, role_name: str, trust: iam.Doc, policy: iam.Doc, 
 
 
 def github_actions_role(prefix: str, role_name: str, trust: iam.Doc, policy: iam.Doc, access: tuple[str, str],
-                        cluster: aws.eks.Cluster, namespace: str, tags: dict[str, str],
+                        cluster_name: pulumi.Input[str], namespace: str, tags: dict[str, str],
                         parent: pulumi.Resource) -> aws.iam.Role:
     """A GitHub Actions role with its inline policy and kubectl access to one namespace only.
 
@@ -34,18 +34,11 @@ def github_actions_role(prefix: str, role_name: str, trust: iam.Doc, policy: iam
     role = aws.iam.Role(f"{prefix}-role", name=role_name, assume_role_policy=iam.to_json(trust),
                         max_session_duration=3600, tags=tags, opts=child)
     aws.iam.RolePolicy(f"{prefix}-policy", role=role.id, policy=iam.to_json(policy), opts=child)
-    entry = aws.eks.AccessEntry(f"{prefix}-access", cluster_name=cluster.name, principal_arn=role.arn,
+    entry = aws.eks.AccessEntry(f"{prefix}-access", cluster_name=cluster_name, principal_arn=role.arn,
                                 type="STANDARD", tags=tags, opts=child)
     suffix, access_policy = access
     aws.eks.AccessPolicyAssociation(
-        f"{prefix}-{suffix}", cluster_name=cluster.name, principal_arn=role.arn, policy_arn=access_policy,
+        f"{prefix}-{suffix}", cluster_name=cluster_name, principal_arn=role.arn, policy_arn=access_policy,
         access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="namespace", namespaces=[namespace]),
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[entry]))
     return role
-
-
-def github_oidc_provider(name: str, tags: dict[str, str],
-                         opts: pulumi.ResourceOptions) -> aws.iam.OpenIdConnectProvider:
-    """The account's GitHub Actions OIDC provider (AWS validates GitHub's certificate chain itself)."""
-    return aws.iam.OpenIdConnectProvider(name, url=f"https://{iam.GITHUB_OIDC_HOST}",
-                                         client_id_lists=["sts.amazonaws.com"], tags=tags, opts=opts)

@@ -96,7 +96,7 @@ def _failed(exc: Exception, as_json: bool) -> int:
             _report(True, error_json("usage", exc.exit_code, exc.format_message()), exc.format_message())
         return exc.exit_code
     if isinstance(exc, BrokenPipeError):  # `mlplat policy list | head`: the reader left, nobody to tell
-        sys.stdout = None  # type: ignore[assignment]  # keep the interpreter from flushing into the pipe
+        sys.stdout = None  # keep the interpreter from flushing into the closed pipe
         return 1
     if isinstance(exc, OSError):  # a path given on the command line cannot be written or created
         text = f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ") + " — fix: check the path and " \

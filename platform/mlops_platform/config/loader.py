@@ -243,9 +243,9 @@ def _fix(err: Any, loc: Loc) -> str:
     if kind == "enum":
         return f"use one of {err['ctx']['expected']}"
     if kind == "string_type" and isinstance(err.get("input"), int | float) and not isinstance(err["input"], bool):
-        hint = PATTERN_HINTS.get(_pattern_at(loc) or "")
+        fits = PATTERN_HINTS.get(_pattern_at(loc) or "")
         return ("quote it: YAML reads unquoted digits as a number (and drops leading zeros)"
-                + (f"; use {hint}" if hint else ""))
+                + (f"; use {fits}" if fits else ""))
     if kind == "finite_number":
         return "write a finite number (.inf and .nan are not amounts)"
     return "correct the value (see docs/configuration.md)"

@@ -58,9 +58,28 @@ def network_rules(cfg: PlatformSections) -> Issues:
     if cfg.is_prod and net.nat == "single":
         yield _issue("network.nat", "prod may not depend on a single NAT gateway", net.nat.value,
                      "use nat: one_per_az (or none for an air-gapped VPC)")
+    if net.nat == "none":
+        yield from _air_gapped_endpoint_rules(cfg)
     if net.flow_log_retention_days not in LOG_RETENTION_DAYS:
         yield _issue("network.flow_log_retention_days", "not a CloudWatch retention value",
                      net.flow_log_retention_days, f"use one of {LOG_RETENTION_DAYS}")
+
+
+#: Interface endpoints nodes of a cluster without internet egress need (S3 is the gateway endpoint the
+#: network always creates): image pulls (ecr.api, ecr.dkr), IRSA and Pod Identity (sts, eks-auth), node
+#: join and the VPC CNI (ec2, eks), logs, load balancer and cluster-autoscaler controllers.
+#: https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html
+PRIVATE_NODE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs", "elasticloadbalancing",
+                          "autoscaling")
+
+
+def _air_gapped_endpoint_rules(cfg: PlatformSections) -> Issues:
+    net = cfg.network
+    missing = [e for e in PRIVATE_NODE_ENDPOINTS if e not in net.interface_endpoints]
+    if missing:
+        yield _issue("network.interface_endpoints", f"nat: none leaves nodes without internet egress; they "
+                     f"need VPC endpoints for {', '.join(missing)}", list(net.interface_endpoints),
+                     f"add {', '.join(missing)} to network.interface_endpoints, or use nat: single/one_per_az")
 
 
 def _az_rules(cfg: PlatformSections) -> Issues:
@@ -102,6 +121,10 @@ def cluster_rules(cfg: PlatformSections) -> Issues:
     if cl.log_retention_days not in LOG_RETENTION_DAYS:
         yield _issue("cluster.log_retention_days", "not a CloudWatch retention value", cl.log_retention_days,
                      f"use one of {LOG_RETENTION_DAYS}")
+    if cl.in_vpc_deployer is True and not cl.deployer_role_arns:
+        yield _issue("cluster.deployer_role_arns", "the in-VPC deploy runner needs a role to deploy as", [],
+                     "list the role `mlplat up` runs as (it must trust the runner role <cluster>-deployer), "
+                     "or set cluster.in_vpc_deployer: false and deploy from a machine that reaches the API")
     if not cl.admin_principal_arns:
         yield _issue("cluster.admin_principal_arns", "no cluster administrator: nobody could reach the cluster",
                      [], "list at least one IAM role ARN (the cluster creator gets no implicit admin)")
@@ -212,6 +235,19 @@ def budget_and_tag_rules(cfg: PlatformSections) -> Issues:
                          f"remove it; {key} comes from the environment section")
     if cfg.is_prod and cfg.monitoring.enabled is False:
         yield _issue("monitoring.enabled", "prod must run monitoring and alerting", False, "remove the field")
+    gh = cfg.github
+    if cfg.is_prod and gh.manage and not (gh.reviewer_team_ids or gh.reviewer_user_ids):
+        yield _issue("github.reviewer_team_ids", "prod deployments need a required reviewer", [],
+                     "list a GitHub team id (or github.reviewer_user_ids), or set github.manage: false")
+
+
+def _rename_rules(cfg: PlatformSections) -> Issues:
+    names = {p.name for p in cfg.projects}
+    for i, proj in enumerate(cfg.projects):
+        for j, old in enumerate(proj.previous_names):
+            if old == proj.name or old in names:
+                yield _issue(f"projects[{i}].previous_names[{j}]", "a former name must not be a current project name",
+                             old, "list only names the project had before (the oldest first)")
 
 
 def project_rules(cfg: PlatformSections) -> Issues:
@@ -223,6 +259,7 @@ def project_rules(cfg: PlatformSections) -> Issues:
         if proj.name in RESERVED_NAMESPACES:
             yield _issue(f"{path}.name", "name is a reserved platform namespace", proj.name, "choose another slug")
         yield from project_limits(cfg, proj, path)
+    yield from _rename_rules(cfg)
     total = sum(p.monthly_budget_usd for p in cfg.projects)
     if total > cfg.budget.monthly_usd:
         yield _issue("projects", "project budgets add up to more than the environment budget", total,

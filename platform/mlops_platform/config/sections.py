@@ -122,6 +122,14 @@ class ClusterConfig(_Section):
         default_factory=list, description="IAM roles/users given cluster-admin access entries.")
     deletion_protection: bool | None = Field(
         default=None, description="EKS deletion protection + Pulumi protect. Unset: true in prod, else false.")
+    deployer_role_arns: list[Annotated[str, Field(pattern=IAM_PRINCIPAL_ARN)]] = Field(
+        default_factory=list,
+        description="IAM roles that run `mlplat up` (CI, an operator's SSO role): each gets an access entry and "
+                    "cluster-admin, and the in-VPC runner may assume them.")
+    in_vpc_deployer: bool | None = Field(
+        default=None, description="Provision the in-VPC deploy runner (CodeBuild in the private subnets) that "
+                                  "applies the cluster and tenants layers of a private cluster, as the first "
+                                  "deployer role. Unset: on when deployer_role_arns lists a role.")
 
 
 class PoolConfig(_Section):
@@ -185,7 +193,6 @@ class RegistryConfig(_Section):
 
     repositories: list[Annotated[str, Field(pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$")]] = Field(
         default_factory=lambda: ["base-images", "model-servers"], description="Shared ECR repositories.")
-    keep_tagged_images: int = Field(default=100, ge=1, description="Lifecycle: keep N newest.")
     untagged_expiry_days: int = Field(default=7, ge=1, description="Lifecycle: untagged expiry.")
 
 
@@ -253,6 +260,41 @@ class TenantsConfig(_Section):
                         "in parallel by CI (`mlplat shards ENV` lists them); 1 keeps every project in one stack.")
 
 
+class AccountConfig(_Section):
+    """`mlops-platform:account` — what exists once per AWS account (shared by its environments)."""
+
+    create_autoscaling_service_role: bool = Field(
+        default=True,
+        description="Create the AWSServiceRoleForAutoScaling service-linked role the EBS key policy names (a fresh "
+                    "account lacks it; KMS rejects policies naming missing principals). Set false when it exists "
+                    "(`mlplat preflight` says so; any Auto Scaling group creates it).")
+
+
+class CiConfig(_Section):
+    """`mlops-platform:ci` — account-wide CI identity."""
+
+    github_oidc_provider_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws(-[a-z]+)?:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$",
+        description="Reuse the account's existing GitHub Actions OIDC provider (one per account; `mlplat preflight` "
+                    "prints its ARN). Unset: the aws layer creates it.")
+
+
+class GithubConfig(_Section):
+    """`mlops-platform:github` — the GitHub side of each project's CI trust, managed with pulumi-github."""
+
+    manage: bool = Field(
+        default=False,
+        description="Per project, manage the repository's GitHub environment named like this environment (deployment "
+                    "branch policy: main only; required reviewers in prod) and its OIDC subject claim (repo, "
+                    "context, job_workflow_ref); the CI role then trusts only the deploy workflow at refs/heads/main. "
+                    "Needs GITHUB_TOKEN with admin rights on the repositories.")
+    reviewer_team_ids: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list, description="GitHub team ids whose approval a deployment to this environment "
+                                          "waits for (prod needs at least one reviewer).")
+    reviewer_user_ids: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list, description="GitHub user ids whose approval a deployment waits for.")
+
+
 class ProjectConfig(_Section):
     """One entry of `mlops-platform:projects` (a tenant)."""
 
@@ -265,6 +307,10 @@ class ProjectConfig(_Section):
     memory_quota_gib: int = Field(default=64, ge=1, description="Memory quota.")
     monthly_budget_usd: float = Field(default=500.0, gt=0, description="Project budget.")
     cost_center: str | None = Field(default=None, description="Unset: the environment's cost center.")
+    previous_names: list[DnsLabel] = Field(
+        default_factory=list, description="Former names of a renamed project, oldest first: its platform resources "
+                                          "move to the new name (aliases) and keep the physical names of the oldest "
+                                          "(namespace, roles, repository cannot be renamed in place).")
 
 
 class PlatformSections(_Section):
@@ -283,6 +329,9 @@ class PlatformSections(_Section):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    account: AccountConfig = Field(default_factory=AccountConfig)
+    ci: CiConfig = Field(default_factory=CiConfig)
+    github: GithubConfig = Field(default_factory=GithubConfig)
     projects: list[ProjectConfig] = Field(default_factory=list, description="Tenants.")
     tenants: TenantsConfig = Field(default_factory=TenantsConfig)
 
@@ -298,6 +347,11 @@ class PlatformSections(_Section):
     @property
     def cluster_name(self) -> str:
         return f"{self.environment.name_prefix}-{self.environment.name}"
+
+    @property
+    def in_vpc_deployer(self) -> bool:
+        on = self.cluster.in_vpc_deployer
+        return bool(self.cluster.deployer_role_arns) if on is None else on
 
     @property
     def deletion_protection(self) -> bool:

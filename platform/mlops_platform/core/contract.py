@@ -60,6 +60,48 @@ class ProjectOutput(_Out):
     ecr_repository_url: str = Field(description="The project's own ECR repository URL.")
     s3_prefixes: dict[str, str] = Field(description="Bucket role -> s3://bucket/projects/<name>/ URI.")
     monthly_budget_usd: float = Field(description="Monthly AWS Budget of the project, USD.")
+    tracking_secret: str = Field(
+        default="", description="Secret in the project namespace with the project's own MLflow login "
+                                "(MLFLOW_TRACKING_URI/USERNAME/PASSWORD; '' when tracking is off).")
+    mlflow_artifact_uri: str = Field(
+        default="", description="Where the project's experiments keep artifacts (s3://models/projects/<name>/"
+                                "mlflow/): clients write there with the workload role; the server never does.")
+
+
+class AwsLayerOutputs(_Out):
+    """Stack outputs of an environment's `aws` layer, read by the `cluster` and `tenants` layers
+    (see mlops_platform.layers). Not a public contract: projects read `PlatformOutputs`."""
+
+    vpc_id: str = Field(description="VPC id.")
+    private_subnet_ids: list[str] = Field(description="Private subnet ids, one per AZ.")
+    cluster_name: str = Field(description="EKS cluster name.")
+    cluster_arn: str = Field(description="EKS cluster ARN.")
+    cluster_endpoint: str = Field(description="EKS API endpoint; set once every deployer has cluster access.")
+    cluster_ca_data: str = Field(description="Base64 cluster CA certificate.")
+    cluster_security_group_id: str = Field(description="EKS-created cluster security group.")
+    oidc_provider_arn: str = Field(description="IRSA OIDC provider ARN.")
+    oidc_issuer_url: str = Field(description="OIDC issuer URL of the cluster.")
+    node_role_arn: str = Field(description="IAM role of the managed node groups.")
+    github_oidc_provider_arn: str = Field(description="The account's GitHub Actions OIDC provider (created or reused).")
+    deployer_project: str = Field(description="CodeBuild project of the in-VPC deploy runner ('' when off).")
+    buckets: dict[str, BucketOutput] = Field(description="Bucket role -> bucket.")
+    kms_key_arns: dict[str, str] = Field(description="Key role -> KMS key ARN.")
+    registry_urls: dict[str, str] = Field(description="Platform ECR repository name -> URL.")
+
+
+class ClusterLayerOutputs(_Out):
+    """Stack outputs of an environment's `cluster` layer, read by the `tenants` layer."""
+
+    mlflow_url: str = Field(default="", description="In-cluster MLflow URL ('' when off).")
+    prometheus_url: str = Field(default="", description="In-cluster Prometheus URL ('' when off).")
+    serving_ingress_domain: str = Field(default="", description="Domain KServe routes models under.")
+    tracking_logins: dict[str, str] = Field(
+        default_factory=dict, description="Project -> its MLflow password (a secret output; the tenants layer "
+                                          "puts each in its project's namespace, nowhere else).")
+
+
+#: Cluster-layer outputs that stay between the layers (secrets): never part of `PlatformOutputs`.
+CLUSTER_LAYER_PRIVATE = ("tracking_logins",)
 
 
 class PlatformOutputs(_Out):

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml import YAML
+
 from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
 
 #: Largest file read (1 MiB). Shipped stack files are ~2 KB; parsing 1 MiB of YAML takes about a second,
@@ -94,8 +96,6 @@ def load_yaml(text: str, path: Path | str, what: str, typ: str = "safe") -> Any:
     """Parse YAML (`typ` "safe" or "rt" for line numbers), refusing documents that expand too far.
 
     YAML syntax errors propagate (callers report them in their own terms)."""
-    from ruamel.yaml import YAML
-
     if flow_depth(text) > MAX_DEPTH:
         raise content_error(path, f"{what} nests more than {MAX_DEPTH} levels of [ ] / {{ }}", "flatten the document")
     try:
@@ -185,8 +185,9 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     """Call `write(tmp)` for a temporary file beside `path`, then rename it over `path` in one step."""
+    _check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
@@ -196,6 +197,20 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _check_target(path: Path) -> None:
+    """An output path names a file to (re)place, below directories: say which part is something else."""
+    for parent in path.parents:
+        kind = kind_of(parent)
+        if kind == "a directory":
+            break
+        if kind != "missing":
+            raise UsageError(f"{path}: cannot write the output there, {parent} is {kind or 'a file'}, not a "
+                             "directory — fix: pass a path below a directory")
+    kind = kind_of(path)
+    if kind not in (None, "missing"):
+        raise UsageError(f"{path}: cannot write the output there, it is {kind} — fix: pass a file path")
 
 
 def write_text_atomic(path: Path, text: str) -> None:

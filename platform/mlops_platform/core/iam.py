@@ -50,9 +50,21 @@ def to_json(doc: Doc) -> pulumi.Output[str]:
     return pulumi.Output.json_dumps(doc)
 
 
-def service_trust(*services: str) -> Doc:
-    """Trust policy letting AWS services (eks.amazonaws.com, ec2.amazonaws.com …) assume a role."""
-    return document(statement(["sts:AssumeRole"], None, principal={"Service": list(services)}))
+def service_trust(*services: str, source_account: str | None = None, source_arn: Any = None) -> Doc:
+    """Trust policy letting AWS services (eks.amazonaws.com, ec2.amazonaws.com …) assume a role.
+
+    Services that act on behalf of a resource (VPC flow logs, …) get confused-deputy conditions: only
+    for this account (`aws:SourceAccount`) and, when given, only for these resources (`aws:SourceArn`),
+    so another account's flow log cannot be pointed at this role
+    (docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html).
+    """
+    condition: dict[str, dict[str, Any]] = {}
+    if source_account:
+        condition["StringEquals"] = {"aws:SourceAccount": source_account}
+    if source_arn is not None:
+        condition["ArnLike"] = {"aws:SourceArn": source_arn}
+    return document(statement(["sts:AssumeRole"], None, principal={"Service": list(services)},
+                              condition=condition or None))
 
 
 def irsa_trust(provider_arn: Any, issuer_host: Any, namespace: str, service_account: str) -> Doc:
@@ -68,16 +80,42 @@ def irsa_trust(provider_arn: Any, issuer_host: Any, namespace: str, service_acco
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 
 
-def github_actions_trust(provider_arn: Any, repo: str, branches: Iterable[str], environments: Iterable[str]) -> Doc:
+#: Workflows of a generated project (templates/ml-project/.github/workflows): `cd.yml` builds and pushes
+#: on branch pushes; `deploy.yml`, a reusable workflow `cd.yml` calls, deploys through a GitHub environment.
+BUILD_WORKFLOW = ".github/workflows/cd.yml"
+DEPLOY_WORKFLOW = ".github/workflows/deploy.yml"
+#: The OIDC subject claim a managed repository sends (GitHub's subject customization, `github_trust`):
+#: `repo:ORG/REPO:<context>:job_workflow_ref:ORG/REPO/<workflow>@<ref>`.
+GITHUB_SUBJECT_CLAIM_KEYS = ("repo", "context", "job_workflow_ref")
+
+
+def _pinned(repo: str, context: str, workflow: str, ref: str) -> str:
+    return f"repo:{repo}:{context}:job_workflow_ref:{repo}/{workflow}@{ref}"
+
+
+def github_actions_trust(provider_arn: Any, repo: str, branches: Iterable[str], environments: Iterable[str], *,
+                         pin_workflows: bool = False) -> Doc:
     """Trust for GitHub Actions OIDC scoped to one repository's branches and deployment environments.
-    Pull requests are not trusted: a branch must not deploy by opening one (see `github_pull_request_trust`)."""
+    Pull requests are not trusted: a branch must not deploy by opening one (see `github_pull_request_trust`).
+
+    `pin_workflows` (the repository's subject claim is managed, `github_trust`): branch pushes only from the
+    build workflow of that branch, deployments only from the deploy workflow at `refs/heads/main`.
+    """
+    if pin_workflows:
+        subjects = [_pinned(repo, f"ref:refs/heads/{b}", BUILD_WORKFLOW, f"refs/heads/{b}") for b in branches]
+        subjects += [_pinned(repo, f"environment:{e}", DEPLOY_WORKFLOW, "refs/heads/main") for e in environments]
+        return _github_trust(provider_arn, {"StringEquals": {f"{GITHUB_OIDC_HOST}:sub": subjects}})
     subjects = [f"repo:{repo}:ref:refs/heads/{b}" for b in branches]
     subjects += [f"repo:{repo}:environment:{e}" for e in environments]
     return _github_trust(provider_arn, {"StringLike": {f"{GITHUB_OIDC_HOST}:sub": subjects}})
 
 
-def github_pull_request_trust(provider_arn: Any, repo: str) -> Doc:
-    """Trust for the pull-request workflows of one repository only (GitHub's `pull_request` subject)."""
+def github_pull_request_trust(provider_arn: Any, repo: str, *, pin_workflows: bool = False) -> Doc:
+    """Trust for the pull-request workflows of one repository only (GitHub's `pull_request` subject; with a
+    managed subject claim, the build workflow of any pull request's merge ref)."""
+    if pin_workflows:
+        subject = _pinned(repo, "pull_request", BUILD_WORKFLOW, "refs/pull/*/merge")
+        return _github_trust(provider_arn, {"StringLike": {f"{GITHUB_OIDC_HOST}:sub": subject}})
     return _github_trust(provider_arn, {"StringEquals": {f"{GITHUB_OIDC_HOST}:sub": f"repo:{repo}:pull_request"}})
 
 

@@ -32,8 +32,14 @@ def project_service_account(project: str) -> str:
     return f"{project}-workload"
 
 
-def project_repository(project: str) -> str:
-    return f"projects/{project}"
+def ecr_repository(cluster_name: str, name: str) -> str:
+    """Physical ECR repository name: repositories are per account and region, so two environments of
+    one account each prefix theirs with their cluster name (`mlops-dev/base-images`)."""
+    return f"{cluster_name}/{name}"
+
+
+def project_repository(project: str, cluster_name: str) -> str:
+    return ecr_repository(cluster_name, f"projects/{project}")
 
 
 #: IAM role names are limited to 64 characters.
@@ -75,3 +81,15 @@ def project_prefix(project: str) -> str:
 def resource_name(env_name: str, *parts: str) -> str:
     """Logical Pulumi resource names inside an environment (stable: renames replace resources)."""
     return "-".join((env_name, *parts))
+
+
+def deploy_runner_name(cluster_name: str) -> str:
+    """CodeBuild project, security group and role of an environment's in-VPC deploy runner."""
+    return iam_name(cluster_name, "deployer")
+
+
+#: Where `mlplat` users upload the checkout the in-VPC runner deploys (in the environment's state bucket).
+DEPLOY_SOURCE_KEY = "deployer/{env}/source.zip"
+#: The account's Auto Scaling service-linked role (the EBS key policy names it).
+#: https://docs.aws.amazon.com/autoscaling/ec2/userguide/autoscaling-service-linked-role.html
+AUTOSCALING_SERVICE_ROLE = "AWSServiceRoleForAutoScaling"

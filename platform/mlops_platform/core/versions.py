@@ -59,10 +59,23 @@ CLUSTER_AUTOSCALER_IMAGE_TAGS: dict[str, str] = {
     "1.31": "v1.31.2", "1.32": "v1.32.1", "1.33": "v1.33.0", "1.34": "v1.34.0", "1.35": "v1.35.0",
 }
 
+@dataclass(frozen=True)
+class MirroredImage:
+    """An upstream image the platform runs from its own ECR repository (immutable tags, scanned on push,
+    KMS-encrypted), so nothing in the cluster pulls from a third-party registry and a tag, once
+    mirrored, can never change under the platform. Copy it once per version bump, before `pulumi up`:
+    `crane copy {source}:{tag} <registry_urls[repository]>:{tag}` (see docs/kubernetes-layer.md)."""
+
+    source: str
+    tag: str
+    repository: str
+
+
 #: Images the platform runs outside Helm charts (charts pin their own images through the chart version).
-IMAGES: dict[str, str] = {
-    # the -full variant carries the PostgreSQL driver and boto3 the tracking server needs
-    "mlflow": "ghcr.io/mlflow/mlflow:v3.17.2-full",
+MIRRORED_IMAGES: dict[str, MirroredImage] = {
+    # -full = mlflow[extras,db,auth,...] (mlflow/mlflow docker/Dockerfile.full): the PostgreSQL driver,
+    # boto3 for the database secret and Flask-WTF for the basic-auth app the tracking server runs
+    "mlflow": MirroredImage("ghcr.io/mlflow/mlflow", "v3.17.2-full", "mirror/mlflow"),
 }
 
 #: RDS PostgreSQL major version of the tracking database. Major only: minor versions are upgraded by

@@ -10,6 +10,7 @@ from typing import Any
 from mlops_platform.config import env_stack_file, load_stack_file, repo_root, shipped_envs
 from mlops_platform.config.loader import read_stack_config
 from mlops_platform.core.errors import UsageError
+from mlops_platform.core.layers import LAYER_DIRS, LAYER_ORDER, LAYER_PROJECTS, Layer, reference_name
 from mlops_platform.engine.cache import cached_plan, plan_key
 from mlops_platform.engine.computed import Ctx
 from mlops_platform.engine.plan import Plan, Resource
@@ -17,7 +18,8 @@ from mlops_platform.engine.runner import OutputsResolver, project_name, read_yam
 
 __all__ = ["Plan", "Resource", "platform_outputs", "run_platform", "run_program"]
 
-PLATFORM_PROJECT = "mlops-platform"
+PLATFORM_PROJECT = LAYER_PROJECTS[Layer.TENANTS]
+ORGANIZATION = "organization"  # what the mock runtime (and a self-managed backend) calls the organization
 
 
 def _stack_path(env: str | None, stack_file: Path | None) -> Path:
@@ -29,19 +31,69 @@ def _stack_path(env: str | None, stack_file: Path | None) -> Path:
     return env_stack_file(env)
 
 
-def run_platform(env: str | None = None, stack_file: Path | None = None, preview: bool = True) -> Plan:
-    """Validate a platform stack file, then plan the real platform program offline (or read the plan of
-    the same program, config and SDKs from the plan cache, `engine/cache.py`)."""
+def run_platform(env: str | None = None, stack_file: Path | None = None, preview: bool = True,
+                 layer: Layer | None = None, project: str | None = None) -> Plan:
+    """Validate a platform stack file, then plan its layers offline: `layer`, or all of them in order.
+
+    Each layer runs the real program as its own Pulumi project; its StackReferences resolve to the
+    planned outputs of the layers below. All layers plan as the union of their resources, with the top
+    layer's outputs (the environment's outputs contract). `project` plans that one tenant only.
+    """
     path = _stack_path(env, stack_file)
     cfg = load_stack_file(path)  # every config error surfaces here, before any resource exists
     _, doc = read_stack_config(path)
     config = dict(doc["config"])
-    program_dir = repo_root() / "platform"
-    ctx = Ctx(cfg.environment.account_id, cfg.environment.region)
-    key = plan_key(program_dir, project=PLATFORM_PROJECT, stack=cfg.environment.name, config=config,
-                   ctx=[ctx.account, ctx.region], preview=preview)
-    return cached_plan(key, lambda: run(program_dir, PLATFORM_PROJECT, cfg.environment.name, config, ctx,
-                                        preview=preview))
+    if project is not None:
+        config = _one_project(config, [p.name for p in cfg.projects], project, path)
+    root = repo_root()
+    key = plan_key(root / "platform", layers={str(k): (root / d / "Pulumi.yaml").read_text(encoding="utf-8")
+                                               for k, d in LAYER_DIRS.items()},
+                   stack=cfg.environment.name, config=config, layer=layer, project=project,
+                   ctx=[cfg.environment.account_id, cfg.environment.region], preview=preview)
+    return cached_plan(key, lambda: _plan_layers(cfg.environment.name, config, cfg.environment.account_id,
+                                                 cfg.environment.region, layer, project, preview))
+
+
+def _plan_layers(env: str, config: dict[str, Any], account: str, region: str, layer: Layer | None,
+                 project: str | None, preview: bool) -> Plan:
+    wanted = (layer,) if layer else LAYER_ORDER
+    if project is not None and wanted != (Layer.TENANTS,):
+        wanted = (Layer.TENANTS,)  # a tenant lives in the tenants layer only
+    ctx = Ctx(account, region)
+    outputs: dict[str, Mapping[str, Any]] = {}
+    plans = []
+    for each in LAYER_ORDER[: LAYER_ORDER.index(wanted[-1]) + 1]:
+        plan = _run_layer(each, env, config, ctx, outputs, preview)
+        outputs[reference_name(ORGANIZATION, each, env)] = plan.reference_outputs or plan.outputs
+        if each in wanted:
+            plans.append(plan)
+    return Plan(env, [r for p in plans for r in p.resources], dict(plans[-1].outputs))
+
+
+def layer_program_dir(layer: Layer) -> Path:
+    """The directory holding a layer's Pulumi.yaml."""
+    return (repo_root() / LAYER_DIRS[layer]).resolve()
+
+
+def _run_layer(layer: Layer, stack: str, config: dict[str, Any], ctx: Ctx,
+               below: Mapping[str, Mapping[str, Any]], preview: bool) -> Plan:
+    project, entry_dir = project_name(layer_program_dir(layer))
+
+    def resolve(reference: str) -> Mapping[str, Any]:
+        if reference not in below:
+            raise UsageError(f"StackReference '{reference}': not a lower layer of {stack} "
+                             f"(known: {', '.join(below) or 'none'})")
+        return below[reference]
+    # the lower layers' outputs are already planned: resolving them plans nothing, so settle early
+    return run(entry_dir, project, stack, config, ctx, stack_outputs=resolve, preview=preview, settle=True)
+
+
+def _one_project(config: dict[str, Any], names: list[str], project: str, path: Path) -> dict[str, Any]:
+    if project not in names:
+        raise UsageError(f"{path}: --project {project!r}: no such project — fix: use one of "
+                         f"{', '.join(names) or '(none configured)'}")
+    key = "mlops-platform:projects"
+    return {**config, key: [p for p in config[key] if p.get("name") == project]}
 
 
 @lru_cache(maxsize=8)

@@ -45,10 +45,11 @@ def _oidc_provider(name: str, inputs: State, ctx: Ctx) -> State:
     return {"arn": _arn(ctx, "iam", f"oidc-provider/{host}", regional=False)}
 
 
-def _named_arn(service: str, kind: str, key: str = "name", regional: bool = True) -> Callable[..., State]:
+def _named_arn(service: str, kind: str, key: str = "name", regional: bool = True,
+               sep: str = "/") -> Callable[..., State]:
     def compute(name: str, inputs: State, ctx: Ctx) -> State:
         value = inputs.get(key) or name
-        return {key: value, "arn": _arn(ctx, service, f"{kind}/{value}" if kind else value, regional)}
+        return {key: value, "arn": _arn(ctx, service, f"{kind}{sep}{value}" if kind else value, regional)}
     return compute
 
 
@@ -71,7 +72,9 @@ def _kms_key(name: str, inputs: State, ctx: Ctx) -> State:
 
 
 def _node_group(name: str, inputs: State, ctx: Ctx) -> State:
-    ng = inputs.get("nodeGroupName") or name
+    # name_prefix: the provider appends a 26-character unique suffix (a timestamp and counter)
+    ng = inputs.get("nodeGroupName") or (f"{inputs['nodeGroupNamePrefix']}20260101000000000000000001"
+                                         if inputs.get("nodeGroupNamePrefix") else name)
     return {"nodeGroupName": ng, "arn": _arn(ctx, "eks", f"nodegroup/{ng}"),
             "resources": [{"autoscalingGroups": [{"name": f"eks-{ng}-{fake_id('asg', ng, 8)}"}]}], "status": "ACTIVE"}
 
@@ -79,8 +82,15 @@ def _node_group(name: str, inputs: State, ctx: Ctx) -> State:
 def _rds(name: str, inputs: State, ctx: Ctx) -> State:
     ident = inputs.get("identifier") or name
     host = f"{ident}.{hashlib.sha1(ident.encode()).hexdigest()[:12]}.{ctx.region}.rds.amazonaws.com"
-    return {"identifier": ident, "arn": _arn(ctx, "rds", f"db:{ident}"), "address": host,
-            "endpoint": f"{host}:5432", "port": 5432}
+    out = {"identifier": ident, "arn": _arn(ctx, "rds", f"db:{ident}"), "address": host,
+           "endpoint": f"{host}:5432", "port": 5432}
+    if inputs.get("manageMasterUserPassword"):
+        # RDS names the secret it manages `rds!db-<resource id>` (+ Secrets Manager's 6-character suffix)
+        secret = f"secret:rds!db-{hashlib.sha1(ident.encode()).hexdigest()[:8]}-{fake_id('x', ident, 6)[2:]}"
+        out["masterUserSecrets"] = [{"secretArn": _arn(ctx, "secretsmanager", secret),
+                                     "kmsKeyId": inputs.get("masterUserSecretKmsKeyId", ""),
+                                     "secretStatus": "active"}]
+    return out
 
 
 def _random_password(name: str, inputs: State, ctx: Ctx) -> State:
@@ -98,7 +108,8 @@ COMPUTERS: dict[str, Callable[[str, State, Ctx], State]] = {
     "aws:kms/key:Key": _kms_key,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
     "aws:rds/instance:Instance": _rds,
-    "aws:cloudwatch/logGroup:LogGroup": _named_arn("logs", "log-group"),
+    # arn:aws:logs:REGION:ACCOUNT:log-group:NAME (a colon: IAM's log-group resource type)
+    "aws:cloudwatch/logGroup:LogGroup": _named_arn("logs", "log-group", sep=":"),
     "aws:sns/topic:Topic": _named_arn("sns", ""),
     "aws:ec2/launchTemplate:LaunchTemplate": lambda n, i, c: {
         "latestVersion": 1, "arn": _arn(c, "ec2", f"launch-template/{fake_id('lt', n)}")},

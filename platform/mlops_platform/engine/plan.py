@@ -57,6 +57,8 @@ class Plan:
     stack: str
     resources: list[Resource]
     outputs: dict[str, Any] = field(default_factory=dict)
+    #: Outputs with secrets revealed, for the StackReferences of the layers above only (see recorder).
+    reference_outputs: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_monitor(cls, stack: str, monitor: RecordingMonitor) -> Plan:
@@ -66,7 +68,7 @@ class Plan:
                               {k: tuple(sorted(set(v))) for k, v in r.property_dependencies.items() if v},
                               tuple(r.aliases))
                      for r in sorted(monitor.registrations, key=lambda reg: reg.urn)]
-        return cls(stack, resources, dict(monitor.stack_outputs))
+        return cls(stack, resources, dict(monitor.stack_outputs), dict(monitor.reference_outputs))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Plan:

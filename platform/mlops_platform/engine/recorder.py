@@ -7,6 +7,7 @@ engine receives them (camelCase, secrets and unknowns still marked) and masks se
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,8 @@ from pulumi.runtime import mocks, rpc
 from mlops_platform.engine.computed import Ctx, compute_state
 
 SECRET = "[secret]"
+#: Key under which `reference_outputs` lists the names of secret outputs (not an output name a program can use).
+SECRET_OUTPUT_NAMES = "__secretOutputNames"
 UNKNOWN = rpc.UNKNOWN
 _SIG = rpc._special_sig_key
 _SECRET_SIG = rpc._special_secret_sig
@@ -56,6 +59,21 @@ def engine_view(value: Any) -> Any:
     return value  # numbers stay floats: the wire format has no ints, and the plan shows what the engine sees
 
 
+def revealed(value: Any) -> Any:
+    """A protobuf-decoded value with secrets unwrapped: what a StackReference hands the layer above (the
+    real engine decrypts a lower stack's secret outputs for it, and marks them secret again)."""
+    if isinstance(value, dict):
+        sig = value.get(_SIG)
+        if sig in (_SECRET_SIG, _OUTPUT_SIG):
+            return revealed(value.get("value", UNKNOWN))
+        if sig == _RESOURCE_SIG:
+            return value.get("urn", "")
+        return {k: revealed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [revealed(v) for v in value]
+    return value
+
+
 def program_aliases(aliases: Any) -> list[dict[str, Any]]:
     """The aliases the program gave a resource (where it lived before it moved), as sent to the engine.
 
@@ -81,8 +99,9 @@ class PlatformMocks(mocks.Mocks):
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if args.typ == "pulumi:pulumi:StackReference":
             name = str(args.inputs.get("name") or args.name)
-            outputs = self.stack_outputs(name) if self.stack_outputs else {}
-            return name, {"name": name, "outputs": outputs, "secretOutputNames": []}
+            outputs = dict(self.stack_outputs(name)) if self.stack_outputs else {}
+            secret = [str(k) for k in outputs.pop(SECRET_OUTPUT_NAMES, [])]
+            return name, {"name": name, "outputs": outputs, "secretOutputNames": secret}
         return compute_state(args.typ, args.name, dict(args.inputs), self.ctx)
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
@@ -106,9 +125,51 @@ class RecordingMonitor(mocks.MockMonitor):
         self.registrations: list[Registration] = []
         self.stack_urn: str | None = None
         self.stack_outputs: dict[str, Any] = {}
+        #: The same outputs with secrets revealed, for StackReferences of the layers above (never shown), plus
+        #: under SECRET_OUTPUT_NAMES the keys that were secret.
+        self.reference_outputs: dict[str, Any] = {}
+        self._thread_loops: set[asyncio.AbstractEventLoop] = set()
+
+    def _track_thread_loop(self) -> None:
+        # MockMonitor gives each worker thread its own event loop and never closes it; left to the
+        # garbage collector, a later run's collection prints "Invalid file descriptor" noise.
+        if threading.current_thread() is threading.main_thread():
+            return
+        try:
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        except RuntimeError:  # this call made none
+            return
+        with self._lock:
+            self._thread_loops.add(loop)
+
+    def close_thread_loops(self) -> None:
+        """Close the worker threads' event loops (call once the program has finished)."""
+        with self._lock:
+            loops, self._thread_loops = self._thread_loops, set()
+        for loop in loops:
+            if not loop.is_running() and not loop.is_closed():
+                loop.close()
+
+    def Invoke(self, request: Any) -> Any:
+        response = super().Invoke(request)
+        self._track_thread_loop()
+        return response
+
+    def ReadResource(self, request: Any) -> Any:
+        """Reads (StackReferences to lower layers) are part of the plan too: name and what they read."""
+        response = super().ReadResource(request)
+        self._track_thread_loop()
+        raw = json_format.MessageToDict(request.properties, preserving_proto_field_name=True)
+        reg = Registration(urn=response.urn, type=request.type, name=request.name, parent=request.parent or None,
+                           dependencies=list(request.dependencies), inputs=engine_view(raw), custom=True,
+                           provider=request.provider)
+        with self._lock:
+            self.registrations.append(reg)
+        return response
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
+        self._track_thread_loop()
         if request.type == "pulumi:pulumi:Stack":
             self.stack_urn = response.urn
             return response
@@ -129,4 +190,6 @@ class RecordingMonitor(mocks.MockMonitor):
         if self.stack_urn and request.urn == self.stack_urn:
             outputs = json_format.MessageToDict(request.outputs, preserving_proto_field_name=True)
             self.stack_outputs = engine_view(outputs)
+            self.reference_outputs = {**revealed(outputs), SECRET_OUTPUT_NAMES: [
+                k for k, v in self.stack_outputs.items() if v == SECRET]}
         return super().RegisterResourceOutputs(request)

@@ -126,8 +126,12 @@ def raised_at(exc: BaseException, program_dir: Path) -> str:
 
 
 def run(entry_dir: Path, project: str, stack: str, config: Mapping[str, Any], ctx: Ctx,
-        stack_outputs: OutputsResolver | None = None, preview: bool = True) -> Plan:
-    """Run the program in `entry_dir` (its `__main__.py`) and record what it registers."""
+        stack_outputs: OutputsResolver | None = None, preview: bool = True, settle: bool | None = None) -> Plan:
+    """Run the program in `entry_dir` (its `__main__.py`) and record what it registers.
+
+    `settle`: wait for the program's outputs in one pass (`_settle_outputs`); default only when the program
+    resolves no StackReferences, since a resolver may plan another program inside this run and settling
+    would wait on that very call. Pass True when the resolver only reads outputs planned before."""
     entry = entry_dir / "__main__.py"
     if not entry.is_file():
         raise UsageError(f"{entry_dir}: no __main__.py — fix: point at the Pulumi Python program directory")
@@ -138,10 +142,8 @@ def run(entry_dir: Path, project: str, stack: str, config: Mapping[str, Any], ct
     loop = asyncio.new_event_loop()
     try:
         with _program_environment(entry_dir):
-            # A program that resolves StackReferences offline plans another program inside this run;
-            # settling this run's outputs early would wait on that very call, so only self-contained
-            # programs (the platform's) settle early.
-            loop.run_until_complete(run_in_stack(lambda: _run_entry(entry, settle=stack_outputs is None)))
+            early = stack_outputs is None if settle is None else settle
+            loop.run_until_complete(run_in_stack(lambda: _run_entry(entry, settle=early)))
     except MlplatError:
         raise
     except pulumi.RunError as exc:
@@ -154,6 +156,7 @@ def run(entry_dir: Path, project: str, stack: str, config: Mapping[str, Any], ct
                           f"{exc}") from exc
     finally:
         loop.close()
+        monitor.close_thread_loops()
         settings.ROOT.set(None)
     return Plan.from_monitor(stack, monitor)
 

@@ -78,6 +78,10 @@ class ModelServingArgs(BaseModel):
                                                          description="Default: RawDeployment (the platform's).")
     target_cpu_utilization: int = Field(default=70, ge=10, le=100, description="HPA target. Default: 70.")
     env: dict[str, str] = Field(default_factory=dict, description="Plain env vars (no secrets). Default: none.")
+    tracking_secret: str | None = Field(
+        default=None, description="Secret in the namespace whose keys become env vars: the project's MLflow "
+                                  "login (`projects.<name>.tracking_secret` of the platform's outputs; MLflow's "
+                                  "client reads MLFLOW_TRACKING_URI/USERNAME/PASSWORD). Default: none.")
 
     @model_validator(mode="after")
     def _check(self) -> ModelServingArgs:
@@ -124,6 +128,7 @@ def container(args: ModelServingArgs, image: str) -> dict[str, Any]:
         "name": "kserve-container" if args.mode is ServingMode.KSERVE else "model", "image": image,
         "ports": [{"name": "http", "containerPort": args.port, "protocol": "TCP"}],
         "env": [{"name": "MODEL_NAME", "value": args.name}, *env],
+        **({"envFrom": [{"secretRef": {"name": args.tracking_secret}}]} if args.tracking_secret else {}),
         "resources": m.resources(args.cpu, args.memory, cpu_limit=args.cpu_limit, memory_limit=args.memory_limit,
                                  gpus=args.gpus),
         "securityContext": m.container_security_context(),

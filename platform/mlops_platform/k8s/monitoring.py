@@ -29,6 +29,10 @@ PROMETHEUS_URL = f"http://{FULLNAME}-prometheus.{MONITORING_NAMESPACE}.svc.clust
 ALERTMANAGER_SA = "alertmanager"
 GRAFANA_SECRET = "grafana-admin"
 SLACK_SECRET = "alertmanager-slack"
+#: Host-level agents (node-exporter: host network, host PID, host paths) run here, the only privileged
+#: namespace of monitoring, so Grafana, Prometheus and Alertmanager stay under `baseline` admission.
+NODE_AGENTS_NAMESPACE = "node-agents"
+NODE_EXPORTER_PORT = 9100
 DASHBOARD_LABEL = {"grafana_dashboard": "1"}
 #: Label every platform-provisioned monitoring object carries.
 PLATFORM_LABELS = {"app.kubernetes.io/part-of": "mlops-platform"}
@@ -89,6 +93,9 @@ def stack_values(args: MonitoringArgs, topic_arn: Any) -> dict[str, Any]:
                                                "resources": {"requests": {"storage": f"{args.storage_gib}Gi"}}}}}
     return {
         "fullnameOverride": FULLNAME,
+        # kube-prometheus-stack's node-exporter subchart honours namespaceOverride (prometheus-node-exporter
+        # chart, templates/_helpers.tpl "prometheus-node-exporter.namespace")
+        "prometheus-node-exporter": {"namespaceOverride": NODE_AGENTS_NAMESPACE},
         "alertmanager": {
             "enabled": True, "config": alertmanager_config(topic_arn, args.region, slack),
             "serviceAccount": {"create": True, "name": ALERTMANAGER_SA},
@@ -119,16 +126,18 @@ class Monitoring(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:k8s:Monitoring", name, None, opts)
-        ns = namespace(f"{name}-ns", MONITORING_NAMESPACE, "privileged", args.k8s_version,
-                       k8s_opts(self, args.provider),  # node-exporter needs host network and PID namespaces
-                       open_ports=(10250,))  # prometheus-operator admission webhook
+        # baseline: no host namespaces or privileged containers; node-exporter lives in NODE_AGENTS_NAMESPACE
+        ns = namespace(f"{name}-ns", MONITORING_NAMESPACE, "baseline", args.k8s_version,
+                       k8s_opts(self, args.provider), open_ports=(10250,))  # prometheus-operator admission webhook
+        agents = namespace(f"{name}-node-agents-ns", NODE_AGENTS_NAMESPACE, "privileged", args.k8s_version,
+                           k8s_opts(self, args.provider), open_ports=(NODE_EXPORTER_PORT,))
         inside = k8s_opts(self, args.provider, [ns])
         self.alerts_topic = self._alert_topic(name, args)
         secrets = self._secrets(name, args, inside)
         values = stack_values(args, self.alerts_topic.arn)
         values["alertmanager"]["serviceAccount"]["annotations"] = irsa_annotation(self._alertmanager_role(name, args))
         self.release = helm_release(f"{name}-stack", "kube-prometheus-stack", RELEASE, MONITORING_NAMESPACE,
-                                    values, k8s_opts(self, args.provider, [ns, *secrets]))
+                                    values, k8s_opts(self, args.provider, [ns, agents, *secrets]))
         after_crds = k8s_opts(self, args.provider, [self.release])
         self._rules(name, args, after_crds)
         self._service_monitors(name, args, after_crds)

@@ -9,7 +9,7 @@ own name, so adding or removing a project never touches another project's resour
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pulumi
@@ -20,15 +20,18 @@ from mlops_platform.aws.budget import CostBudget, CostBudgetArgs
 from mlops_platform.aws.ecr import Repository, RepositoryArgs
 from mlops_platform.aws.layer_outputs import BucketRef
 from mlops_platform.aws.project_identity import github_actions_role, workload_role
-from mlops_platform.config.sections import ProjectConfig
+from mlops_platform.config.sections import GithubConfig, ProjectConfig
 from mlops_platform.core import iam, naming
 from mlops_platform.core.naming import ProjectRole
 from mlops_platform.k8s import netpol
 from mlops_platform.k8s._helm import namespace
+from mlops_platform.k8s.github_trust import RepositoryTrust, RepositoryTrustArgs
 from mlops_platform.k8s.manifests import Manifest, irsa_annotation, meta
 from mlops_platform.k8s.provider import k8s_opts
 
 PROJECT_LABEL = "mlops.io/project"
+#: Secret in every project namespace holding its MLflow login as the client's environment variables.
+TRACKING_SECRET = "mlflow-credentials"
 #: Cost-allocation tag the project's budget filters on (activate it once in the Billing console).
 PROJECT_TAG = "project"
 #: (resource name suffix, EKS access policy) of the CI roles in the project namespace. Pull-request
@@ -49,8 +52,10 @@ class PlatformFacts:
     """Kubernetes minor version of the namespace's PSA labels."""
     tags: dict[str, str]
     """The environment's tags; each project adds its own `project` (and `cost-center`) tag."""
-    cluster: aws.eks.Cluster
-    """The cluster: CI roles may describe it and get namespaced access entries on it."""
+    cluster_arn: pulumi.Input[str]
+    """ARN of the EKS cluster: CI roles may describe it."""
+    eks_cluster_name: pulumi.Input[str]
+    """The cluster's name as an Output of the aws layer: namespaced access entries are made on it."""
     oidc_provider_arn: pulumi.Input[str]
     """The cluster's IRSA OIDC provider (trust of the workload role)."""
     oidc_issuer_host: pulumi.Input[str]
@@ -63,8 +68,6 @@ class PlatformFacts:
     """Key of the artifact buckets."""
     ecr_key_arn: pulumi.Input[str]
     """Key of the project's ECR repository."""
-    keep_tagged_images: int
-    """ECR lifecycle: tagged images kept."""
     untagged_expiry_days: int
     """ECR lifecycle: days until untagged images expire."""
     budget_thresholds_pct: tuple[int, ...]
@@ -75,6 +78,13 @@ class PlatformFacts:
     """Kubernetes provider of the cluster."""
     peers: netpol.PlatformPeers
     """Platform namespaces the project namespace admits or reaches."""
+    tracking_credentials: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+    """Project -> its MLflow password (`tracking.Tracking.credentials`). Default: none (tracking off)."""
+    tracking_url: pulumi.Input[str] = ""
+    """In-cluster MLflow URL. Default: '' (tracking off)."""
+    github: GithubConfig = field(default_factory=GithubConfig)
+    """Whether (and with which reviewers) each project's GitHub environment and subject claim are managed
+    (`github_trust`); then the CI roles pin their workflows. Default: not managed."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,6 +110,8 @@ class TenantOutputs:
     ecr_repository_url: pulumi.Output[str]
     monthly_budget_usd: float
     s3_prefixes: dict[str, pulumi.Output[str]]
+    tracking_secret: str
+    mlflow_artifact_uri: pulumi.Output[str] | str
 
     def to_dict(self) -> dict[str, Any]:
         """The stack-output value, field by field (in the order tenants have always exported them)."""
@@ -147,14 +159,14 @@ def ci_policy(facts: PlatformFacts, project: str, repository_arn: Any) -> iam.Do
     if "datasets" in facts.buckets:
         stmts += iam.s3_prefix_access(facts.buckets["datasets"].arn, prefix, write=False)
     return iam.document(*stmts, *iam.ecr_access([repository_arn], push=True), iam.kms_use([facts.s3_key_arn]),
-                        iam.statement(["eks:DescribeCluster"], [facts.cluster.arn]))
+                        iam.statement(["eks:DescribeCluster"], [facts.cluster_arn]))
 
 
 def ci_preview_policy(facts: PlatformFacts, repository_arn: Any) -> iam.Doc:
     """Pull-request previews look up the cluster and read the project's images; they push and publish nothing."""
     return iam.document(*iam.ecr_access([repository_arn], push=False),
                         iam.statement(["ecr:DescribeImages"], [repository_arn]),
-                        iam.statement(["eks:DescribeCluster"], [facts.cluster.arn]))
+                        iam.statement(["eks:DescribeCluster"], [facts.cluster_arn]))
 
 
 class ProjectTenant(pulumi.ComponentResource):
@@ -170,12 +182,18 @@ class ProjectTenant(pulumi.ComponentResource):
         tags = project_tags(facts, project)
         ns = self._namespace(name, project, facts)
         self.repository = Repository(f"{name}-ecr", RepositoryArgs(
-            repository=naming.project_repository(project.name), kms_key_arn=facts.ecr_key_arn, tags=tags,
-            keep_tagged=facts.keep_tagged_images, untagged_days=facts.untagged_expiry_days, protect=facts.protect),
-            pulumi.ResourceOptions(parent=self))
+            repository=naming.project_repository(project.name, facts.cluster_name), kms_key_arn=facts.ecr_key_arn,
+            tags=tags, untagged_days=facts.untagged_expiry_days,
+            protect=facts.protect), pulumi.ResourceOptions(parent=self))
         workload_role = self._workload_identity(name, project, facts, tags, ns)
         ci_role = self._ci_identity(name, project, facts, tags)
         preview_role = self._ci_preview_identity(name, project, facts, tags)
+        tracking_secret = self._tracking_login(name, project, facts, ns)
+        if facts.github.manage:
+            RepositoryTrust(f"{name}-github", RepositoryTrustArgs(
+                repo=project.github_repo, environment=facts.env_name,
+                reviewer_team_ids=tuple(facts.github.reviewer_team_ids),
+                reviewer_user_ids=tuple(facts.github.reviewer_user_ids)), pulumi.ResourceOptions(parent=self))
         CostBudget(f"{name}-budget", CostBudgetArgs(
             budget_name=naming.iam_name(facts.cluster_name, "project", project.name, limit=100),
             monthly_usd=project.monthly_budget_usd, emails=list(project.owners),
@@ -186,7 +204,11 @@ class ProjectTenant(pulumi.ComponentResource):
             workload_role_arn=workload_role.arn, ci_role_arn=ci_role.arn, ci_preview_role_arn=preview_role.arn,
             ecr_repository_url=self.repository.url, monthly_budget_usd=project.monthly_budget_usd,
             s3_prefixes={role: pulumi.Output.concat("s3://", ref.name, "/", naming.project_prefix(project.name))
-                         for role, ref in facts.buckets.items() if role in naming.PROJECT_BUCKET_ROLES})
+                         for role, ref in facts.buckets.items() if role in naming.PROJECT_BUCKET_ROLES},
+            tracking_secret=tracking_secret,
+            mlflow_artifact_uri=pulumi.Output.concat("s3://", facts.buckets["models"].name, "/",
+                                                     naming.project_prefix(project.name), "mlflow/")
+            if tracking_secret else "")
         self.register_outputs(self.outputs.to_dict())
 
     def _namespace(self, name: str, project: ProjectConfig, facts: PlatformFacts) -> k8s.core.v1.Namespace:
@@ -199,6 +221,20 @@ class ProjectTenant(pulumi.ComponentResource):
         k8s.core.v1.LimitRange(f"{name}-limits", metadata=meta("project-limits", self.ns_name),
                                spec=limit_range_spec(project), opts=inside)
         return ns
+
+    def _tracking_login(self, name: str, project: ProjectConfig, facts: PlatformFacts, ns: pulumi.Resource) -> str:
+        """The project's MLflow user (its slug) and password, as the variables the MLflow client reads, in the
+        project's namespace only. Returns the Secret's name ('' when tracking is off)."""
+        password = facts.tracking_credentials.get(project.name)
+        if password is None or "models" not in facts.buckets:
+            return ""
+        login = {"MLFLOW_TRACKING_URI": facts.tracking_url, "MLFLOW_TRACKING_USERNAME": project.name,
+                 "MLFLOW_TRACKING_PASSWORD": password}
+        k8s.core.v1.Secret(f"{name}-tracking-login", metadata=meta(TRACKING_SECRET, self.ns_name,
+                                                                     {PROJECT_LABEL: project.name}),
+                           type="Opaque", string_data={k: pulumi.Output.secret(v) for k, v in login.items()},
+                           opts=k8s_opts(self, facts.provider, [ns]))
+        return TRACKING_SECRET
 
     def _workload_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
                            tags: dict[str, str], ns: pulumi.Resource) -> aws.iam.Role:
@@ -216,16 +252,17 @@ class ProjectTenant(pulumi.ComponentResource):
                      tags: dict[str, str]) -> aws.iam.Role:
         """Pushes images and deploys: trusted on the project's branches and deployment environments only."""
         trust = iam.github_actions_trust(facts.github_oidc_provider_arn, project.github_repo, project.branches,
-                                         [facts.env_name])
+                                         [facts.env_name], pin_workflows=facts.github.manage)
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI)
         return github_actions_role(f"{name}-ci", role_name, trust, ci_policy(facts, project.name, self.repository.arn),
-                                   CI_ACCESS, facts.cluster, self.ns_name, tags, self)
+                                   CI_ACCESS, facts.eks_cluster_name, self.ns_name, tags, self)
 
     def _ci_preview_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
                              tags: dict[str, str]) -> aws.iam.Role:
         """`pulumi preview` on pull requests: read-only, so opening a pull request cannot deploy."""
-        trust = iam.github_pull_request_trust(facts.github_oidc_provider_arn, project.github_repo)
+        trust = iam.github_pull_request_trust(facts.github_oidc_provider_arn, project.github_repo,
+                                              pin_workflows=facts.github.manage)
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI_PREVIEW)
         return github_actions_role(f"{name}-ci-preview", role_name, trust,
-                                   ci_preview_policy(facts, self.repository.arn), PREVIEW_ACCESS, facts.cluster,
-                                   self.ns_name, tags, self)
+                                   ci_preview_policy(facts, self.repository.arn), PREVIEW_ACCESS,
+                                   facts.eks_cluster_name, self.ns_name, tags, self)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import boto3
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_eks import EKSClient
+    from mypy_boto3_iam import IAMClient
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_pricing import PricingClient
     from mypy_boto3_s3 import S3Client
@@ -71,6 +72,10 @@ class Aws:
     @cached_property
     def eks(self) -> EKSClient:
         return self.session.client("eks", region_name=self.region, config=_CONFIG)
+
+    @cached_property
+    def iam(self) -> IAMClient:
+        return self.session.client("iam", region_name=self.region, config=_CONFIG)
 
     @cached_property
     def quotas(self) -> ServiceQuotasClient:

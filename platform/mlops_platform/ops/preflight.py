@@ -14,7 +14,6 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from mlops_platform.core import instances
@@ -22,7 +21,9 @@ from mlops_platform.core.errors import PreflightError
 from mlops_platform.core.instances import QUOTA_CODES, QuotaFamily
 from mlops_platform.core.versions import EKS_RELEASES
 from mlops_platform.ops._aws import Aws, AwsFailure, describe, error_code
+from mlops_platform.ops.account_checks import check_api_endpoint, check_autoscaling_role, check_github_oidc
 from mlops_platform.ops.backend import state_backend
+from mlops_platform.ops.checks import CheckResult, Status
 
 if TYPE_CHECKING:
     from mlops_platform.config import PlatformConfig
@@ -31,20 +32,6 @@ if TYPE_CHECKING:
 #: GPU pools must be launchable in at least this many of the configured AZs (capacity is scarce; one AZ
 #: is a single point of failure for training restarts and serving). The system pool needs every AZ.
 MIN_GPU_AZS = 2
-
-
-class Status(StrEnum):
-    PASS = "pass"
-    WARN = "warn"
-    FAIL = "fail"
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    check: str
-    status: Status
-    detail: str
-    fix: str = ""
 
 
 @dataclass(frozen=True)
@@ -330,4 +317,7 @@ CHECKS: tuple[tuple[str, Check, tuple[str, ...]], ...] = (
                               "servicequotas:GetAWSDefaultServiceQuota")),
     ("eks version", check_eks_version, ("eks:DescribeClusterVersions",)),
     ("state backend", check_state_backend, ("s3:ListBucket", "s3:GetBucketVersioning")),
+    ("github oidc provider", check_github_oidc, ("iam:ListOpenIDConnectProviders", "iam:GetOpenIDConnectProvider")),
+    ("autoscaling role", check_autoscaling_role, ("iam:GetRole",)),
+    ("api endpoint", check_api_endpoint, ("eks:DescribeCluster",)),
 )

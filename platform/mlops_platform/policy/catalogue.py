@@ -58,9 +58,11 @@ the environment's own caps to the settings: `max_total_gpus` (stack `gpu.max_tot
 |---|---|---|
 {presets}
 
-Exit codes of `mlplat review`: 0 no unwaived mandatory violation; 1 some remain, or a waiver is expired or
-malformed; 2 usage error; 3 configuration error; 4 the program could not be planned. With `--format json`
-a failure is JSON too: `{{"error": {{"code", "message", "issues"}}}}`.
+Exit codes of `mlplat review`: 0 no unwaived mandatory violation; 1 some remain, or a waiver is expired,
+malformed or duplicated (a second entry for the same policy and URN would never apply), or the waivers
+file cannot be read (not UTF-8, too large, not a regular file); 2 usage error; 3 configuration error;
+4 the program could not be planned (a program's exception is named by its `file:line`). See docs/cli.md.
+With `--format json` a failure is JSON too: `{{"error": {{"code", "exit_code", "message", "issues"}}}}`.
 
 ## Reviewing a program you did not write
 

@@ -100,8 +100,9 @@ class PolicySpec:
         return set(self.stack_kinds) != set(ALL_KINDS)
 
 
-#: What `StackKind.AUTO` looks at: a stack that creates an EKS cluster creates an environment.
-ENVIRONMENT_MARKERS = (t.EKS_CLUSTER,)
+#: What `StackKind.AUTO` looks at: each layer stack of an environment (mlops_platform.layers) holds one:
+#: the aws layer the EKS cluster, the cluster and tenants layers their root component.
+ENVIRONMENT_MARKERS = (t.EKS_CLUSTER, t.CLUSTER_LAYER, t.TENANTS_LAYER)
 
 
 def kind_of(configured: StackKind, types: Iterable[str]) -> StackKind:

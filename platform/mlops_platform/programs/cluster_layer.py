@@ -9,21 +9,15 @@ from typing import Any
 import pulumi
 
 from mlops_platform.aws.layer_outputs import AwsLayer
-from mlops_platform.aws.project_identity import github_oidc_provider
 from mlops_platform.config.schema import PlatformConfig
+from mlops_platform.core.versions import MIRRORED_IMAGES
 from mlops_platform.k8s.alerts import AlertThresholds
 from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementArgs
 from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, Monitoring, MonitoringArgs
 from mlops_platform.k8s.netpol import PlatformPeers
 from mlops_platform.k8s.provider import ClusterAccess, ClusterAccessArgs
 from mlops_platform.k8s.serving import GATEWAY_NAMESPACE, KSERVE_NAMESPACE, ServingStack, ServingStackArgs
-from mlops_platform.k8s.tenancy import (
-    PROJECT_LABEL,
-    PlatformFacts,
-    ProjectTenant,
-    ProjectTenantArgs,
-    TenantOutputs,
-)
+from mlops_platform.k8s.tenancy import PROJECT_LABEL
 from mlops_platform.k8s.tracking import PORT as TRACKING_PORT
 from mlops_platform.k8s.tracking import TRACKING_NAMESPACE, Tracking, TrackingArgs
 from mlops_platform.k8s.training import TRAINING_NAMESPACE, Training, TrainingArgs
@@ -31,12 +25,19 @@ from mlops_platform.k8s.training import TRAINING_NAMESPACE, Training, TrainingAr
 
 @dataclass(frozen=True, kw_only=True)
 class ClusterLayerOutputs:
-    """What the program exports from the in-cluster layer ('' when a component is off)."""
+    """What the program exports from the in-cluster layer ('' when a component is off): the fields of
+    `contract.ClusterLayerOutputs`."""
 
-    mlflow_url: str
-    prometheus_url: str
-    serving_ingress_domain: str
-    projects: dict[str, TenantOutputs]
+    mlflow_url: str | pulumi.Output[str]
+    prometheus_url: str | pulumi.Output[str]
+    serving_ingress_domain: str | pulumi.Output[str]
+    tracking_logins: dict[str, pulumi.Output[str]]
+    """Project -> its MLflow password, for the tenants layer only (exported as a secret)."""
+
+    def exports(self) -> dict[str, Any]:
+        return {"mlflow_url": self.mlflow_url, "prometheus_url": self.prometheus_url,
+                "serving_ingress_domain": self.serving_ingress_domain,
+                "tracking_logins": pulumi.Output.secret(self.tracking_logins)}
 
 
 def thresholds(cfg: PlatformConfig) -> AlertThresholds:
@@ -76,11 +77,7 @@ class ClusterLayer(pulumi.ComponentResource):
         super().__init__("mlops:k8s:ClusterLayer", name, None, opts)
         cfg, aws_layer = args.config, args.aws_layer
         env = cfg.environment
-        access = ClusterAccess(f"{name}-access", ClusterAccessArgs(
-            cluster_name=aws_layer.cluster_name, endpoint=aws_layer.cluster_endpoint,
-            ca_data=aws_layer.cluster_ca_data, region=env.region, depends_on=list(aws_layer.node_groups)),
-            pulumi.ResourceOptions(parent=self))
-        self.provider = access.provider
+        self.provider = cluster_provider(name, aws_layer, env.region, self)
         child = pulumi.ResourceOptions(parent=self)
         monitoring = self._monitoring(name, cfg, aws_layer, child)
         if cfg.node_pools.gpu:
@@ -95,14 +92,14 @@ class ClusterLayer(pulumi.ComponentResource):
             domain = ServingStack(f"{name}-serving", ServingStackArgs(
                 k8s_version=cfg.cluster.version, ingress_domain=cfg.serving.ingress_domain, provider=self.provider),
                 child).ingress_domain
-        mlflow_url = self._tracking(name, cfg, aws_layer, child)
+        tracking = self._tracking(name, cfg, aws_layer, child)
+        mlflow_url = tracking.url if tracking else ""
         if cfg.component_enabled(cfg.training):
             Training(f"{name}-training", TrainingArgs(k8s_version=cfg.cluster.version, provider=self.provider),
                      child)
-        projects = self._tenants(name, cfg, aws_layer)
         self.outputs = ClusterLayerOutputs(
             mlflow_url=mlflow_url, prometheus_url=monitoring.prometheus_url if monitoring else "",
-            serving_ingress_domain=domain, projects=projects)
+            serving_ingress_domain=domain, tracking_logins=tracking.credentials if tracking else {})
         self.register_outputs({"mlflow_url": mlflow_url, "serving_ingress_domain": domain})
 
     def _monitoring(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
@@ -120,42 +117,43 @@ class ClusterLayer(pulumi.ComponentResource):
             slack_webhook_url=pulumi.Output.secret(slack) if slack else None,
             gpu_namespace=GPU_NAMESPACE if cfg.node_pools.gpu else None), opts)
 
-    def _tracking(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer, opts: pulumi.ResourceOptions) -> str:
+    def _tracking(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
+                  opts: pulumi.ResourceOptions) -> Tracking | None:
         if not cfg.component_enabled(cfg.tracking) or "models" not in aws_layer.buckets:
-            return ""
+            return None
         t = cfg.tracking
         return Tracking(f"{name}-tracking", TrackingArgs(
             cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, vpc_id=aws_layer.vpc_id,
             private_subnet_ids=aws_layer.private_subnet_ids,
             cluster_security_group_id=aws_layer.cluster_security_group_id, models_bucket=aws_layer.buckets["models"],
-            s3_key_arn=aws_layer.kms_key_arns["s3"], db_key_arn=aws_layer.kms_key_arns["rds"],
-            oidc_provider_arn=aws_layer.oidc_provider_arn, oidc_issuer_host=aws_layer.oidc_issuer_host,
-            db_instance_class=t.db_instance_class, db_storage_gib=t.db_storage_gib,
+            db_key_arn=aws_layer.kms_key_arns["rds"], oidc_provider_arn=aws_layer.oidc_provider_arn,
+            oidc_issuer_host=aws_layer.oidc_issuer_host, image=mirrored_image(aws_layer, "mlflow"),
+            projects=tracking_users(cfg), db_instance_class=t.db_instance_class, db_storage_gib=t.db_storage_gib,
             backup_days=cfg.tracking_backup_days, multi_az=cfg.tracking_multi_az,
             deletion_protection=cfg.deletion_protection, tags=cfg.base_tags, provider=self.provider,
             replicas=2 if cfg.is_prod else 1, client_label=PROJECT_LABEL,
-            monitoring_namespace=peers(cfg).monitoring_namespace), opts).url
-
-    def _tenants(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer) -> dict[str, TenantOutputs]:
-        github = aws_layer.github_oidc_provider_arn
-        if github is None:  # once per environment, whether or not projects exist yet (stable on add/remove)
-            github = github_oidc_provider(f"{name}-github-oidc", cfg.base_tags,
-                                          pulumi.ResourceOptions(parent=self)).arn
-        facts = platform_facts(cfg, aws_layer, github, self.provider)
-        return {p.name: ProjectTenant(f"{name}-project-{p.name}", ProjectTenantArgs(project=p, facts=facts),
-                                      pulumi.ResourceOptions(parent=self)).outputs
-                for p in cfg.projects}
+            monitoring_namespace=peers(cfg).monitoring_namespace), opts)
 
 
-def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, github_arn: Any, provider: Any) -> PlatformFacts:
-    return PlatformFacts(
-        env_name=cfg.environment.name, cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version,
-        tags=cfg.base_tags, cluster=aws_layer.cluster, oidc_provider_arn=aws_layer.oidc_provider_arn,
-        oidc_issuer_host=aws_layer.oidc_issuer_host, github_oidc_provider_arn=github_arn,
-        buckets=aws_layer.buckets, s3_key_arn=aws_layer.kms_key_arns["s3"], ecr_key_arn=aws_layer.kms_key_arns["ecr"],
-        keep_tagged_images=cfg.registry.keep_tagged_images, untagged_expiry_days=cfg.registry.untagged_expiry_days,
-        budget_thresholds_pct=tuple(cfg.budget.alert_thresholds_pct), protect=cfg.is_prod, provider=provider,
-        peers=peers(cfg))
+def tracking_users(cfg: PlatformConfig) -> tuple[str, ...]:
+    """One MLflow user per project, named like its namespace: the first name it was ever given
+    (`tenants_layer.physical_name`), so a renamed project keeps its experiments and models."""
+    return tuple(p.previous_names[0] if p.previous_names else p.name for p in cfg.projects)
+
+
+def mirrored_image(aws_layer: AwsLayer, key: str) -> pulumi.Output[str]:
+    """`<platform ECR>/mirror/<name>:<tag>` of a MIRRORED_IMAGES entry (the aws layer creates the repository)."""
+    image = MIRRORED_IMAGES[key]
+    return pulumi.Output.concat(aws_layer.registry_urls[image.repository], ":", image.tag)
+
+
+def cluster_provider(name: str, aws_layer: AwsLayer, region: str, parent: pulumi.Resource) -> Any:
+    """A layer's Kubernetes provider. Its kubeconfig reads the `aws` layer's endpoint, which that layer
+    publishes only once every deployer's access entry is associated (aws.layer_outputs.AwsLayer);
+    node groups exist before: the `aws` layer is applied first."""
+    return ClusterAccess(f"{name}-access", ClusterAccessArgs(
+        cluster_name=aws_layer.cluster_name, endpoint=aws_layer.cluster_endpoint, ca_data=aws_layer.cluster_ca_data,
+        region=region), pulumi.ResourceOptions(parent=parent)).provider
 
 
 def deploy_cluster_layer(cfg: PlatformConfig, aws_layer: AwsLayer, opts: pulumi.ResourceOptions) -> ClusterLayerOutputs:

@@ -32,7 +32,11 @@ def limit_issues(quotas: Mapping[str, Any], outputs: PlatformOutputs, source: st
     given = {k: int(v) for k, v in quotas.items() if k in QUOTAS and v is not None}
     env = outputs.environment
     if env in shipped_envs():
-        project = ProjectConfig.model_construct(**given)  # only the quotas are read; each was validated
+        # Only the quotas are read, each already validated; one not given is at its minimum, never over.
+        project = ProjectConfig.model_construct(name="new", owners=[], github_repo="",
+                                                gpu_quota=given.get("gpu_quota", 0),
+                                                cpu_quota=given.get("cpu_quota", 1),
+                                                memory_quota_gib=given.get("memory_quota_gib", 1))
         return [dataclasses.replace(i, path=i.path.lstrip("."), file=source)
                 for i in project_limits(load_env(env), project, "")]
     capacity = sum(p.gpus_per_node * p.max_nodes for p in outputs.gpu_pools.values())

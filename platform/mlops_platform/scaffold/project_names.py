@@ -49,7 +49,7 @@ def project_names(slug: str, outputs: PlatformOutputs) -> ProjectNames:
     return ProjectNames(
         namespace=naming.project_namespace(slug),
         service_account=naming.project_service_account(slug),
-        ecr_repository_url=f"{registry}/{naming.project_repository(slug)}",
+        ecr_repository_url=f"{registry}/{naming.project_repository(slug, outputs.cluster_name)}",
         ci_role_arn=_role_arn(outputs, slug, ProjectRole.CI),
         ci_preview_role_arn=_role_arn(outputs, slug, ProjectRole.CI_PREVIEW),
         workload_role_arn=_role_arn(outputs, slug, ProjectRole.WORKLOAD),

@@ -9,7 +9,11 @@ Order, each step stopping with one clear reason before anything is touched:
    (PolicyViolationError);
    destroy: the account guard only;
 5. the real operation on the self-managed backend bootstrap created, with the policy pack attached and
-   the engine's output streamed; destroy also refuses protected resources in the state unless forced.
+   the engine's output streamed, once per layer stack (aws → cluster → tenants; destroy in reverse);
+   destroy also refuses protected resources in the state unless forced.
+   Before a `cluster` or `tenants` layer, TCP 443 to the cluster endpoint (read from the aws layer's
+   stack) is probed: from a machine that cannot reach it the run stops there, after the aws layer, with
+   the exact next step — it never half-applies an in-cluster layer.
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 from mlops_platform.config import load_env, repo_root
-from mlops_platform.core.errors import EngineError, PolicyViolationError, ToolMissingError, UsageError
+from mlops_platform.core.errors import EngineError, PolicyViolationError, PreflightError, ToolMissingError, UsageError
+from mlops_platform.core.layers import LAYER_DIRS, Layer, layers_for
 from mlops_platform.ops._aws import CREDENTIALS_FIX, Aws
+from mlops_platform.ops.account_checks import PROBE_TIMEOUT_S, Probe, tcp_probe, unreachable_fix
 from mlops_platform.ops.backend import state_backend
 from mlops_platform.ops.preflight import PreflightReport, check_account, run_preflight
 from mlops_platform.workflows import review
@@ -52,7 +59,7 @@ class Operation(StrEnum):
 class OperationResult:
     env: str
     operation: Operation
-    summary: str
+    summary: str  # per layer: `aws: {...}; cluster: {...}`
     review: str
 
 
@@ -117,14 +124,44 @@ def _workspace_env(cfg: PlatformConfig) -> dict[str, str]:
     return {"PULUMI_BACKEND_URL": state_backend(cfg).login_url, "PULUMI_SKIP_UPDATE_CHECK": "true"}
 
 
-def _stack(cfg: PlatformConfig, create: bool) -> Stack:
+def _stack(cfg: PlatformConfig, layer: Layer, create: bool) -> Stack:
+    """The layer's stack: its Pulumi project directory, stack named after the environment."""
     # Deliberately lazy: the Automation API loads only once the pulumi CLI is known to exist (and not at CLI start).
     from pulumi import automation as auto
 
-    opts = auto.LocalWorkspaceOptions(work_dir=str(repo_root()), env_vars=_workspace_env(cfg),
+    work_dir = str((repo_root() / LAYER_DIRS[layer]).resolve())
+    opts = auto.LocalWorkspaceOptions(work_dir=work_dir, env_vars=_workspace_env(cfg),
                                       secrets_provider=state_backend(cfg).secrets_provider)
     select = auto.create_or_select_stack if create else auto.select_stack
-    return select(stack_name=cfg.environment.name, work_dir=str(repo_root()), opts=opts)
+    return select(stack_name=cfg.environment.name, work_dir=work_dir, opts=opts)
+
+
+def require_api(cfg: PlatformConfig, endpoint: str, layer: Layer, done: list[Layer],
+                probe: Probe = tcp_probe) -> None:
+    """Stop before an in-cluster layer this machine cannot apply (PreflightError with the next step)."""
+    env = cfg.environment.name
+    applied = f"the {', '.join(d.value for d in done)} layer(s) of {env} are done; " if done else ""
+    host = urlparse(endpoint).hostname
+    if not host:
+        raise PreflightError(f"{applied}stopping before the {layer.value} layer: the aws layer of {env} is not "
+                             f"applied yet (its stack has no cluster_endpoint output)\n"
+                             f"next step: `mlplat up {env} --layer aws`, then rerun this command")
+    why = probe(host, 443, PROBE_TIMEOUT_S)
+    if why is not None:
+        raise PreflightError(f"{applied}stopping before the {layer.value} layer: the cluster API {endpoint} is not "
+                             f"reachable on TCP 443 from this machine ({why})\nnext step: {unreachable_fix(cfg)}")
+
+
+def _endpoint(cfg: PlatformConfig) -> str:
+    """The aws layer's published endpoint ('' when its stack does not exist or has no outputs yet)."""
+    # Deliberately lazy, like `_stack`: the Automation API loads only when an operation runs, not at CLI start.
+    from pulumi.automation import CommandError
+
+    try:
+        value = _stack(cfg, Layer.AWS, create=False).outputs().get("cluster_endpoint")
+    except CommandError:
+        return ""
+    return str(value.value) if value is not None else ""
 
 
 def protected_resources(deployment: Mapping[str, Any] | None) -> list[str]:
@@ -141,6 +178,8 @@ def _unprotect_or_refuse(stack: Stack, env: str, force: bool) -> None:
         raise UsageError(f"refusing to destroy {env}: {len(protected)} protected resource(s) in its state:\n"
                          f"{listed}\nfix: back up their data and re-run with {FORCE_FLAG}")
     workspace: Any = stack.workspace
+    # Retained resources (prod buckets, the keys and database protecting them) are only removed from the
+    # state by destroy, never deleted: unprotecting them schedules no deletion.
     workspace.pulumi_command.run(["state", "unprotect", "--all", "--yes", "--stack", env],
                                  workspace.work_dir, workspace.env_vars)
 
@@ -155,8 +194,9 @@ def _execute(stack: Stack, operation: Operation, on_output: Output, force: bool)
     return str(stack.destroy(on_output=on_output).summary.resource_changes)
 
 
-def run_operation(env: str, operation: Operation, *, force_destroy_protected_data: bool = False,
-                  on_output: Output = sys.stdout.write, aws: Aws | None = None) -> OperationResult:
+def run_operation(env: str, operation: Operation, *, layer: Layer | None = None,
+                  force_destroy_protected_data: bool = False, on_output: Output = sys.stdout.write,
+                  aws: Aws | None = None, probe: Probe = tcp_probe) -> OperationResult:
     cfg = load_env(env)
     if operation is Operation.DESTROY:
         guard_destroy(cfg, force_destroy_protected_data)
@@ -167,12 +207,20 @@ def run_operation(env: str, operation: Operation, *, force_destroy_protected_dat
     # Deliberately lazy, like `_stack`: the Automation API loads only when an operation runs, not at CLI start.
     from pulumi.automation import CommandError
 
-    try:
-        stack = _stack(cfg, create=operation is not Operation.DESTROY)
-        summary = _execute(stack, operation, on_output, force_destroy_protected_data)
-    except CommandError as exc:
-        raise EngineError(f"pulumi {operation.value} {env} failed:\n{_tail(str(exc))}") from None
-    return OperationResult(env, operation, summary, review)
+    done: list[Layer] = []
+    summaries = []
+    for each in layers_for(layer, reverse=operation is Operation.DESTROY):
+        if each is not Layer.AWS:
+            require_api(cfg, _endpoint(cfg), each, done, probe)
+        on_output(f"--- {operation.value} {env}: {each.value} layer ---\n")
+        try:
+            stack = _stack(cfg, each, create=operation is not Operation.DESTROY)
+            summaries.append(f"{each.value}: {_execute(stack, operation, on_output, force_destroy_protected_data)}")
+        except CommandError as exc:
+            raise EngineError(f"pulumi {operation.value} {env} ({each.value} layer) failed:\n"
+                              f"{_tail(str(exc))}") from None
+        done.append(each)
+    return OperationResult(env, operation, "; ".join(summaries), review)
 
 
 def _tail(text: str, lines: int = 25) -> str:
@@ -180,4 +228,4 @@ def _tail(text: str, lines: int = 25) -> str:
 
 
 __all__ = ["FORCE_FLAG", "PULUMI_INSTALL_HINT", "Operation", "OperationResult", "guard_destroy", "offline_review",
-           "protected_resources", "require_tools", "run_operation"]
+           "protected_resources", "require_api", "require_tools", "run_operation"]

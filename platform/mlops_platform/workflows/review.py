@@ -18,6 +18,7 @@ from mlops_platform.config import env_stack_file, load_env, load_stack_file
 from mlops_platform.core.contract import PlatformOutputs
 from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
 from mlops_platform.core.files import load_json, read_text
+from mlops_platform.core.layers import Layer
 from mlops_platform.engine import run_platform
 from mlops_platform.engine.isolated import DEFAULT_TIMEOUT, run_program_isolated
 from mlops_platform.ops.cost import estimate
@@ -50,8 +51,9 @@ def platform_config(env: str | None, stack_file: Path | None = None) -> PolicyPa
         estimated_monthly_p90_usd=round(estimate(cfg).estimated_monthly_p90_usd, 2))
 
 
-def environment(env: str) -> Subject:
-    plan = run_platform(env=env).to_json()  # validates the stack file first (ConfigError, exit 3)
+def environment(env: str, layer: Layer | None = None) -> Subject:
+    """An environment's plan (all layers, or one layer stack) with its tier's settings."""
+    plan = run_platform(env=env, layer=layer).to_json()  # validates the stack file first (ConfigError, exit 3)
     return Subject(plan, env_stack_file(env), platform_config(env))
 
 

@@ -7,10 +7,27 @@ One module per rules module of the pack (`mlops_platform.policy.rules.<area>` â†
 
 from __future__ import annotations
 
-from policy_cases import budgets, ecr, eks, github_oidc, gpu, iam, irsa, k8s, k8s_stack, kms, logs, nodes, rds, s3, tags
+from policy_cases import (
+    budgets,
+    ecr,
+    eks,
+    github_oidc,
+    gpu,
+    iam,
+    irsa,
+    k8s,
+    k8s_stack,
+    kms,
+    logs,
+    nodes,
+    rds,
+    s3,
+    tags,
+    trust,
+)
 from policy_cases._base import DEFERRED, PASSES, VIOLATES, Case, Failing
 
-MODULES = (budgets, ecr, eks, github_oidc, gpu, iam, irsa, k8s, k8s_stack, kms, logs, nodes, rds, s3, tags)
+MODULES = (budgets, ecr, eks, github_oidc, gpu, iam, irsa, k8s, k8s_stack, kms, logs, nodes, rds, s3, tags, trust)
 CASES: dict[str, Case] = {name: case for module in MODULES for name, case in module.CASES.items()}
 
 __all__ = ["CASES", "DEFERRED", "PASSES", "VIOLATES", "Case", "Failing"]

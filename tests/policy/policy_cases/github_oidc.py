@@ -6,6 +6,21 @@ from policy_plans import Add, U, res
 
 from policy_cases._base import DEFERRED, PR_ROLE, PULL_REQUESTS, PUSH, READS, Case, fail, gh_policy, gh_role, ok, u
 
+PINNED = "repo:org/fraud:environment:prod:job_workflow_ref:org/fraud/.github/workflows/deploy.yml@refs/heads/main"
+GH_ENV = "github:index/repositoryEnvironment:RepositoryEnvironment"
+
+
+def gh_environment(custom_branches: bool = True, branch: str | None = "main") -> tuple[Add, ...]:
+    """The GitHub environment `prod` of org/fraud, restricted to `branch` (None: no branch policy)."""
+    env = Add(res(GH_ENV, "gh-env", {"repository": "fraud", "environment": "prod", "deploymentBranchPolicy": {
+        "protectedBranches": False, "customBranchPolicies": custom_branches}}))
+    if branch is None:
+        return (env,)
+    return env, Add(res("github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy",
+                        "gh-env-main", {"repository": "fraud", "environment": "prod", "branchPattern": branch},
+                        ["gh-env"]))
+
+
 CASES: dict[str, Case] = {
     "github-pull-request-read-only": Case(
         passing=(ok(), ok(gh_role(PULL_REQUESTS), gh_policy(*READS)),
@@ -24,4 +39,19 @@ CASES: dict[str, Case] = {
                          "policyArn": "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser"}, ["gh-role"])))),
         unknown=u(DEFERRED, gh_role(PULL_REQUESTS), Add(res("aws:iam/rolePolicy:RolePolicy", "gh-policy", {
             "role": "gh-role", "policy": U}, ["gh-role"])))),
+    "github-deploy-workflow-pinned": Case(
+        passing=(ok(), ok(gh_role(PINNED), gh_policy(*PUSH)),
+                 ok(gh_role("repo:org/fraud:environment:prod"), gh_policy(*PUSH), *gh_environment()),
+                 ok(gh_role(PULL_REQUESTS), gh_policy(*READS))),  # reads only: nothing to pin
+        failing=(fail(PR_ROLE, gh_role("repo:org/fraud:ref:refs/heads/main"), gh_policy(*PUSH)),
+                 fail(PR_ROLE, gh_role("repo:org/fraud:environment:prod"), gh_policy(*PUSH)),
+                 fail(PR_ROLE, gh_role("repo:org/fraud:environment:prod"), gh_policy(*PUSH),
+                      *gh_environment(branch=None)),  # an environment that admits every branch
+                 fail(PR_ROLE, gh_role("repo:org/fraud:environment:prod"), gh_policy(*PUSH),
+                      *gh_environment(custom_branches=False)),
+                 fail(PR_ROLE, gh_role(PINNED.replace("@refs/heads/main", "@refs/heads/*"), "StringLike"),
+                      gh_policy(*PUSH)),
+                 fail(PR_ROLE, gh_role(None), gh_policy(*PUSH))),
+        unknown=u(DEFERRED, gh_role("repo:org/fraud:environment:prod"), Add(res(
+            "aws:iam/rolePolicy:RolePolicy", "gh-policy", {"role": "gh-role", "policy": U}, ["gh-role"])))),
 }

@@ -11,6 +11,7 @@ from rich.console import Console, Group, RenderableType
 from mlops_platform.cli.commands import echo_json, fail_after_output
 from mlops_platform.config import load_env
 from mlops_platform.core.errors import BudgetExceededError, MlplatError, PreflightError
+from mlops_platform.core.layers import Layer
 from mlops_platform.ops import display
 from mlops_platform.ops.bootstrap import bootstrap as run_bootstrap
 from mlops_platform.ops.cost import CostEstimate, check_budget, compare, estimate
@@ -21,6 +22,8 @@ from mlops_platform.workflows.automation import FORCE_FLAG, Operation, run_opera
 out = Console()
 ENV = typer.Argument(..., help="Environment (a stacks/Pulumi.<env>.yaml).")
 JSON = typer.Option(False, "--json", help="Machine-readable result.")
+LAYER = typer.Option(None, "--layer", help="One layer stack: aws | cluster | tenants (default: all, in order; "
+                                          "destroy in reverse).")
 
 
 def _show(as_json: bool, data: dict[str, Any], view: RenderableType, failure: MlplatError | None = None) -> None:
@@ -95,26 +98,27 @@ def _over_budget(estimates: list[CostEstimate], no_fail: bool) -> BudgetExceeded
                                         for e in over) + " — fix: lower max pool sizes or raise the budgets")
 
 
-def _run(env: str, operation: Operation, force: bool = False) -> None:
-    result = run_operation(env, operation, force_destroy_protected_data=force,
+def _run(env: str, operation: Operation, layer: Layer | None, force: bool = False) -> None:
+    result = run_operation(env, operation, layer=layer, force_destroy_protected_data=force,
                            on_output=lambda text: out.out(text, end="", highlight=False))
     out.print(f"[green]{operation.value} {env} done[/]: {result.summary}")
 
 
-def preview(env: str = ENV) -> None:
-    """validate → preflight → offline review → `pulumi preview` with the policy pack."""
-    _run(env, Operation.PREVIEW)
+def preview(env: str = ENV, layer: Layer = LAYER) -> None:
+    """validate → preflight → offline review → `pulumi preview` with the policy pack, per layer stack."""
+    _run(env, Operation.PREVIEW, layer)
 
 
-def up(env: str = ENV) -> None:
-    """validate → preflight → offline review → `pulumi up` with the policy pack, progress streamed."""
-    _run(env, Operation.UP)
+def up(env: str = ENV, layer: Layer = LAYER) -> None:
+    """validate → preflight → offline review → `pulumi up` per layer stack; stops before an in-cluster layer
+    this machine cannot reach, with the next step."""
+    _run(env, Operation.UP, layer)
 
 
-def destroy(env: str = ENV, force: bool = typer.Option(
+def destroy(env: str = ENV, layer: Layer = LAYER, force: bool = typer.Option(
         False, FORCE_FLAG, help="Allow destroying prod / deletion-protected envs and protected resources.")) -> None:
-    """`pulumi destroy`; refuses prod and protected data unless explicitly forced."""
-    _run(env, Operation.DESTROY, force)
+    """`pulumi destroy` per layer stack, tenants first; refuses prod and protected data unless forced."""
+    _run(env, Operation.DESTROY, layer, force)
 
 
 def register(app: typer.Typer) -> None:

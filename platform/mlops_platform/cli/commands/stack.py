@@ -13,6 +13,7 @@ from mlops_platform.cli.commands import echo_json
 from mlops_platform.config import env_stack_file, load_stack_file, shipped_envs
 from mlops_platform.config.loader import stack_warnings
 from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
+from mlops_platform.core.layers import Layer
 from mlops_platform.engine import run_platform
 from mlops_platform.engine.present import graph, outputs_table, resource_tree, security_table
 
@@ -64,11 +65,20 @@ def _one(env: str | None, stack_file: Path | None) -> tuple[str | None, Path | N
     return env, stack_file
 
 
+LAYER = typer.Option(None, "--layer", help="Plan one layer stack: aws | cluster | tenants (default: all, in order).")
+
+
 def plan(env: str = typer.Argument(None, help="Environment to plan."),
          stack_file: Path = typer.Option(None, "--stack-file", help="Plan this stack file instead."),
-         as_json: bool = typer.Option(False, "--json", help="Print the recorded plan as JSON.")) -> None:
+         as_json: bool = typer.Option(False, "--json", help="Print the recorded plan as JSON."),
+         layer: Layer = LAYER,
+         project: str = typer.Option(None, "--project",
+                                     help="Plan this project's tenant only (tenants layer).")) -> None:
     """Run the real platform program offline (Pulumi mock runtime) and show what it would create."""
-    result = run_platform(*_one(env, stack_file))
+    if project is not None and layer not in (None, Layer.TENANTS):
+        raise UsageError(f"--project {project} lives in the tenants layer — fix: drop --layer {layer.value} "
+                         "or use --layer tenants")
+    result = run_platform(*_one(env, stack_file), layer=layer, project=project)
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
         return

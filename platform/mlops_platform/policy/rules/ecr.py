@@ -72,7 +72,7 @@ def repository_keys(repo: Res) -> tuple[object, ...]:
     name="ecr-lifecycle-policy", area=Area.ECR, resource_types=(t.ECR_REPOSITORY, t.ECR_LIFECYCLE),
     severity=Severity.LOW, description="Every repository has a lifecycle policy that expires old images.",
     remediation="Add aws.ecr.LifecyclePolicy(repository=<repo>.name, policy=...) expiring untagged images "
-                "after a few days and keeping the newest N tagged ones (`registry.keep_tagged_images`).",
+                "after a few days (`registry.untagged_expiry_days`); tagged images are never expired.",
     url=f"{_ECR_DOCS}/LifecyclePolicies.html", compliance=fsbp("ECR.3"),
     on_unknown=OnUnknown.RESOLVE,
     unknown_note="Matched by repository name, or through the dependency graph while the name is unknown.",

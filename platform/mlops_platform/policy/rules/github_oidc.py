@@ -38,7 +38,10 @@ def _subject_tests(stmt: Statement) -> dict[str, list[str]]:
 
 
 def _pull_request_subject(pattern: str) -> str:
-    """A pull-request subject of a repository the pattern names (`repo:org/*` -> `repo:org/x:pull_request`)."""
+    """A pull-request subject of a repository the pattern names (`repo:org/*` -> `repo:org/x:pull_request`);
+    a customized subject (`repo:R:pull_request:job_workflow_ref:...`) is its own candidate."""
+    if f":{_PR_SUBJECT}:" in pattern:
+        return pattern.replace("*", "x").replace("?", "x")
     parts = pattern.split(":")
     repo = parts[1] if len(parts) > 1 and parts[0] == "repo" else "owner/repo"
     return f"repo:{repo.replace('*', 'x').replace('?', 'x')}:{_PR_SUBJECT}"
@@ -134,3 +137,84 @@ def github_pull_request_read_only(stack: StackView, _: PolicySettings) -> Iterat
             shown = "; ".join(writes[:4]) + (f" (+{len(writes) - 4} more)" if len(writes) > 4 else "")
             yield Violation(f"role {role.name!r} is assumable by pull-request workflows but grants {shown}",
                             role.urn)
+
+
+# ---------------------------------------------------------------- deploy roles pin their workflow
+_ENV_TYPE = "github:index/repositoryEnvironment:RepositoryEnvironment"
+_BRANCH_POLICY_TYPE = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
+
+
+def _pins_workflow(subject: str) -> bool:
+    """`repo:R:<context>:job_workflow_ref:R/<workflow>@refs/heads/<branch>` with no wildcard in the ref."""
+    _, sep, ref = subject.partition(":job_workflow_ref:")
+    return bool(sep) and "@refs/heads/" in ref and not any(ch in ref for ch in "*?")
+
+
+def _managed_environments(stack: StackView) -> set[tuple[str, str]]:
+    """(repository name, environment) of GitHub environments in the graph restricted to custom branch
+    policies that name at least one branch."""
+    with_branches = {(str(p.get("repository")), str(p.get("environment"))) for p in stack.of_type(_BRANCH_POLICY_TYPE)
+                     if p.get("branchPattern")}
+    return {(str(e.get("repository")), str(e.get("environment"))) for e in stack.of_type(_ENV_TYPE)
+            if e.get("deploymentBranchPolicy.customBranchPolicies") is True} & with_branches
+
+
+def _environment_of(subject: str) -> tuple[str, str] | None:
+    """(repository name, environment) of a `repo:ORG/REPO:environment:ENV` subject."""
+    parts = subject.split(":")
+    if len(parts) == 4 and parts[0] == "repo" and parts[2] == "environment" and "/" in parts[1]:
+        return parts[1].split("/", 1)[1], parts[3]
+    return None
+
+
+def _unpinned_subjects(stmt: Statement, managed: set[tuple[str, str]]) -> list[str]:
+    """Subjects the trust admits that neither pin a workflow ref nor name a branch-restricted environment."""
+    tests = {op: values for op, values in _subject_tests(stmt).items() if "Not" not in op}
+    if not tests:
+        return ["<any subject>"]
+    return [v for values in tests.values() for v in values
+            if not _pins_workflow(v) and _environment_of(v) not in managed]
+
+
+def _writes(stack: StackView, links: Any, role: Res) -> Iterator[str | Defer]:
+    yield from _managed_writes(role, links.attached.of(role))
+    for where, doc in role_documents(stack, links, role):
+        stmts = statements(doc)
+        if stmts is UNKNOWN:
+            yield Defer(where, role.urn)
+        else:
+            yield from (f"{where}: {a}" for s in stmts or [] for a in write_actions(s))
+
+
+@stack_policy(
+    name="github-deploy-workflow-pinned", area=Area.IAM,
+    resource_types=(*ROLE_PERMISSION_TYPES, _ENV_TYPE, _BRANCH_POLICY_TYPE),
+    severity=Severity.HIGH,
+    description="Roles GitHub Actions can assume with write permissions pin the workflow (`job_workflow_ref` "
+                "at a branch ref in the OIDC subject), or trust only environments the same graph restricts "
+                "to branches (a GitHub environment with a deployment branch policy).",
+    remediation="Set github.manage: true (the platform then manages each project's environment with a main-only "
+                "branch policy and the subject claim with job_workflow_ref, and pins the deploy workflow at "
+                "refs/heads/main), or trust `repo:<repo>:<context>:job_workflow_ref:<repo>/<workflow>@refs/heads/"
+                "main` subjects yourself.",
+    url="https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/"
+        "about-security-hardening-with-openid-connect#customizing-the-token-claims",
+    on_unknown=OnUnknown.DEFER,
+    unknown_note="Deferred when a trust or permission document of a GitHub role is unknown.",
+)
+def github_deploy_workflow_pinned(stack: StackView, _: PolicySettings) -> Iterator[Violation | Defer]:
+    links, managed = role_policy_links(stack), _managed_environments(stack)
+    for found in web_identity_trusts(stack, _github_issuer):
+        if isinstance(found, Defer):
+            yield found
+            continue
+        role, stmt, _issuer = found
+        loose = _unpinned_subjects(stmt, managed)
+        if not loose:
+            continue
+        writes = [w for w in _writes(stack, links, role)]
+        yield from (w for w in writes if isinstance(w, Defer))
+        shown = [w for w in writes if isinstance(w, str)]
+        if shown:
+            yield Violation(f"role {role.name!r} grants {'; '.join(shown[:3])} to GitHub subjects that pin no "
+                            f"workflow and name no branch-restricted environment: {', '.join(loose[:3])}", role.urn)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Final
 
 EKS_CLUSTER: Final = "aws:eks/cluster:Cluster"
+#: Root components of an environment's in-cluster layer stacks (the aws layer stack holds the EKS cluster).
+CLUSTER_LAYER: Final = "mlops:k8s:ClusterLayer"
+TENANTS_LAYER: Final = "mlops:k8s:TenantsLayer"
 NODE_GROUP: Final = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE: Final = "aws:ec2/launchTemplate:LaunchTemplate"
 SECURITY_GROUP: Final = "aws:ec2/securityGroup:SecurityGroup"

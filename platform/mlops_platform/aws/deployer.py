@@ -1,0 +1,207 @@
+"""Who may deploy into the cluster, and from where.
+
+- `DeployerAccess`: every role that runs `mlplat up` gets an EKS access entry and the cluster-admin
+  association (authentication mode API: no aws-auth ConfigMap, no implicit creator admin).
+- `InVpcRunner`: a CodeBuild project in the private subnets with its own security group, a rule
+  opening 443 on the cluster security group from it, and a role with an access entry. It applies the
+  `cluster` and `tenants` layers of a cluster whose API endpoint is private (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from mlops_platform.aws._base import child_opts, with_name
+from mlops_platform.core import iam, naming
+
+CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+#: Amazon Linux 2023 standard image (Python 3.11+, AWS CLI v2); the buildspec installs the Pulumi CLI.
+# https://docs.aws.amazon.com/codebuild/latest/userguide/ec2-compute-images.html
+RUNNER_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
+SOURCE_KEY = naming.DEPLOY_SOURCE_KEY
+API_PORT = 443
+
+
+def access_name(prefix: str, principal_arn: str) -> str:
+    """Logical name of one principal's access: named by principal, not position (removing one never
+    replaces the others)."""
+    return f"{prefix}-{principal_arn.rsplit('/', 1)[-1]}"
+
+
+def buildspec(env: str) -> str:
+    """The runner's build: assume the deployer role when one is given, install the Pulumi CLI, then
+    apply the in-cluster layers (never the aws layer: the runner may not change its own network)."""
+    return "\n".join([
+        "version: 0.2",
+        "phases:",
+        "  install:",
+        "    commands:",
+        "      - curl -fsSL https://get.pulumi.com | sh",
+        "      - export PATH=$HOME/.pulumi/bin:$PATH",
+        "      - make venv",
+        "  build:",
+        "    commands:",
+        '      - if [ -n "$DEPLOYER_ROLE_ARN" ]; then aws configure set profile.deployer.role_arn '
+        '"$DEPLOYER_ROLE_ARN" && aws configure set profile.deployer.credential_source EcsContainer '
+        "&& export AWS_PROFILE=deployer; fi",
+        f"      - .venv/bin/mlplat up {env} --layer cluster",
+        f"      - .venv/bin/mlplat up {env} --layer tenants",
+        "",
+    ])
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeployerAccessArgs:
+    """Arguments of `DeployerAccess`."""
+
+    cluster_name: pulumi.Input[str]
+    """EKS cluster name (an Output of the cluster, so entries wait for it). Required."""
+    principal_arns: list[str]
+    """IAM roles given cluster-admin (`cluster.deployer_role_arns` not already admins). Required."""
+    tags: dict[str, str]
+    """Tags of the access entries. Required."""
+
+
+class DeployerAccess(pulumi.ComponentResource):
+    """An access entry + cluster-admin association per principal; `associations` is what Kubernetes
+    providers wait for."""
+
+    associations: list[aws.eks.AccessPolicyAssociation]
+
+    def __init__(self, name: str, args: DeployerAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:aws:DeployerAccess", name, None, opts)
+        self.associations = [admin_access(self, access_name(name, arn), args.cluster_name, arn, args.tags)
+                             for arn in dict.fromkeys(args.principal_arns)]
+        self.register_outputs({"associations": [a.id for a in self.associations]})
+
+
+def admin_access(parent: pulumi.Resource, name: str, cluster_name: pulumi.Input[str],
+                 principal_arn: pulumi.Input[str], tags: dict[str, str]) -> aws.eks.AccessPolicyAssociation:
+    """Access entry + AmazonEKSClusterAdminPolicy association, cluster-wide.
+    https://docs.aws.amazon.com/eks/latest/userguide/access-entries.html"""
+    entry = aws.eks.AccessEntry(name, cluster_name=cluster_name, principal_arn=principal_arn, type="STANDARD",
+                                tags=tags, opts=child_opts(parent))
+    return aws.eks.AccessPolicyAssociation(
+        name, cluster_name=cluster_name, principal_arn=principal_arn, policy_arn=CLUSTER_ADMIN_POLICY,
+        access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+        opts=child_opts(parent, depends_on=[entry]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class InVpcRunnerArgs:
+    """Arguments of `InVpcRunner`."""
+
+    env_name: str
+    """Environment name (the runner applies its cluster and tenants layers). Required."""
+    runner_name: str
+    """Name of the CodeBuild project, security group and role (`naming.deploy_runner_name`). Required."""
+    account_id: str
+    """Account of the environment (trust condition, ARNs). Required."""
+    region: str
+    """Region of the environment. Required."""
+    vpc_id: pulumi.Input[str]
+    """VPC the builds run in. Required."""
+    private_subnet_ids: pulumi.Input[list[str]]
+    """Private subnets of the builds' network interfaces. Required."""
+    cluster_name: pulumi.Input[str]
+    """EKS cluster the runner gets an access entry on. Required."""
+    cluster_arn: pulumi.Input[str]
+    """ARN of that cluster (eks:DescribeCluster). Required."""
+    cluster_security_group_id: pulumi.Input[str]
+    """The EKS-created cluster security group that gets the 443 rule from the runner. Required."""
+    state_bucket: str
+    """The environment's Pulumi state bucket: the runner's source and the layers' state. Required."""
+    logs_key_arn: pulumi.Input[str]
+    """KMS key of the build log group. Required."""
+    deployer_role_arns: list[str]
+    """Roles the runner may assume (`cluster.deployer_role_arns`; the first is used). Required."""
+    log_retention_days: int
+    """Retention of the build log group. Required."""
+    tags: dict[str, str]
+    """Tags of every resource. Required."""
+
+
+class InVpcRunner(pulumi.ComponentResource):
+    """CodeBuild deploy runner inside the VPC (reaches a private API endpoint)."""
+
+    project: aws.codebuild.Project
+    association: aws.eks.AccessPolicyAssociation
+
+    def __init__(self, name: str, args: InVpcRunnerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:aws:InVpcRunner", name, None, opts)
+        self._name, self._args = name, args
+        sg = self._security_group()
+        role = self._role()
+        self.association = admin_access(self, f"{name}-access", args.cluster_name, role.arn, args.tags)
+        self.project = self._project(sg, role)
+        self.register_outputs({"project": self.project.name, "securityGroupId": sg.id})
+
+    def _security_group(self) -> aws.ec2.SecurityGroup:
+        a = self._args
+        # Egress 443 only: the API endpoint, AWS APIs, the Pulumi CLI and PyPI (through NAT or endpoints).
+        sg = aws.ec2.SecurityGroup(
+            f"{self._name}-sg", vpc_id=a.vpc_id, description=f"mlops {a.env_name} in-VPC deploy runner",
+            egress=[aws.ec2.SecurityGroupEgressArgs(protocol="tcp", from_port=443, to_port=443,
+                                                    cidr_blocks=["0.0.0.0/0"], description="HTTPS out")],
+            tags=with_name(a.tags, a.runner_name), opts=child_opts(self))
+        # The EKS-created cluster security group admits only its own members: open the API to the runner.
+        # https://docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html (private endpoint access)
+        aws.vpc.SecurityGroupIngressRule(
+            f"{self._name}-api", security_group_id=a.cluster_security_group_id, referenced_security_group_id=sg.id,
+            ip_protocol="tcp", from_port=API_PORT, to_port=API_PORT, description="EKS API from the deploy runner",
+            tags=a.tags, opts=child_opts(self))
+        return sg
+
+    def _role(self) -> aws.iam.Role:
+        a = self._args
+        trust = iam.document(iam.statement(["sts:AssumeRole"], None, principal={"Service": ["codebuild.amazonaws.com"]},
+                                           condition={"StringEquals": {"aws:SourceAccount": a.account_id}}))
+        role = aws.iam.Role(f"{self._name}-role", name=a.runner_name, assume_role_policy=iam.to_json(trust),
+                            tags=a.tags, opts=child_opts(self))
+        aws.iam.RolePolicy(f"{self._name}-policy", role=role.id, policy=iam.to_json(self._permissions()),
+                           opts=child_opts(self))
+        return role
+
+    def _permissions(self) -> iam.Doc:
+        a = self._args
+        bucket = f"arn:aws:s3:::{a.state_bucket}"
+        logs = f"arn:aws:logs:{a.region}:{a.account_id}:log-group:/aws/codebuild/{a.runner_name}"
+        stmts = [iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [logs, f"{logs}:*"]),
+                 iam.statement(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [f"{bucket}/*"]),
+                 iam.statement(["s3:ListBucket", "s3:GetBucketLocation"], [bucket]),
+                 iam.statement(["eks:DescribeCluster"], [a.cluster_arn])]
+        # CodeBuild creates the ENIs of a VPC build itself (these EC2 actions have no resource scoping
+        # beyond the network interface permission below).
+        # https://docs.aws.amazon.com/codebuild/latest/userguide/auth-and-access-control-iam-identity-based-access-control.html
+        net = f"arn:aws:ec2:{a.region}:{a.account_id}:network-interface/*"
+        stmts.append(iam.statement(["ec2:CreateNetworkInterfacePermission"], [net],
+                                   condition={"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"}}))
+        if a.deployer_role_arns:
+            stmts.append(iam.statement(["sts:AssumeRole"], list(a.deployer_role_arns)))
+        return iam.document(*stmts)
+
+    def _project(self, sg: aws.ec2.SecurityGroup, role: aws.iam.Role) -> aws.codebuild.Project:
+        a = self._args
+        group = aws.cloudwatch.LogGroup(f"{self._name}-logs", name=f"/aws/codebuild/{a.runner_name}",
+                                        retention_in_days=a.log_retention_days, kms_key_id=a.logs_key_arn,
+                                        tags=a.tags, opts=child_opts(self))
+        env_vars = [aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
+            name="DEPLOYER_ROLE_ARN", value=a.deployer_role_arns[0] if a.deployer_role_arns else "")]
+        return aws.codebuild.Project(
+            f"{self._name}-project", name=a.runner_name, service_role=role.arn,
+            description=f"Applies the cluster and tenants layers of {a.env_name} from inside its VPC",
+            source=aws.codebuild.ProjectSourceArgs(
+                type="S3", location=f"{a.state_bucket}/{SOURCE_KEY.format(env=a.env_name)}",
+                buildspec=buildspec(a.env_name)),
+            artifacts=aws.codebuild.ProjectArtifactsArgs(type="NO_ARTIFACTS"),
+            environment=aws.codebuild.ProjectEnvironmentArgs(
+                compute_type="BUILD_GENERAL1_SMALL", image=RUNNER_IMAGE, type="LINUX_CONTAINER",
+                privileged_mode=False, environment_variables=env_vars),
+            vpc_config=aws.codebuild.ProjectVpcConfigArgs(vpc_id=a.vpc_id, subnets=a.private_subnet_ids,
+                                                          security_group_ids=[sg.id]),
+            logs_config=aws.codebuild.ProjectLogsConfigArgs(
+                cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(group_name=group.name)),
+            build_timeout=60, tags=a.tags, opts=child_opts(self))

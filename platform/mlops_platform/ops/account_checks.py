@@ -1,0 +1,130 @@
+"""Preflight checks of what one AWS account holds once for all its environments, and of the path to the
+cluster API: the GitHub OIDC provider, the Auto Scaling service-linked role, TCP 443 to the endpoint."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from mlops_platform.core import naming
+from mlops_platform.core.iam import GITHUB_OIDC_HOST
+from mlops_platform.core.naming import AUTOSCALING_SERVICE_ROLE as AUTOSCALING_ROLE
+from mlops_platform.core.naming import DEPLOY_SOURCE_KEY as SOURCE_KEY
+from mlops_platform.ops._aws import Aws, AwsFailure, error_code
+from mlops_platform.ops.checks import CheckResult, Status
+
+if TYPE_CHECKING:
+    from mlops_platform.config import PlatformConfig
+
+#: The endpoint probe waits this long: a private endpoint from outside the VPC never answers.
+PROBE_TIMEOUT_S = 3.0
+Probe = Callable[[str, int, float], str | None]
+
+
+def _ours(tags: Sequence[Mapping[str, Any]] | None, cfg: PlatformConfig) -> bool:
+    """Created by this environment (the provider's default tags), so re-running `up` is no conflict."""
+    found = {t.get("Key"): t.get("Value") for t in tags or []}
+    return found.get("environment") == cfg.environment.name and found.get("managed-by") == "mlops-platform"
+
+
+def check_github_oidc(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
+    """IAM holds one OIDC provider per URL per account: a second environment must reuse the first's."""
+    host = GITHUB_OIDC_HOST
+    arns = [p["Arn"] for p in aws.iam.list_open_id_connect_providers().get("OpenIDConnectProviderList", [])
+            if p["Arn"].endswith(f"/{host}")]
+    configured = cfg.ci.github_oidc_provider_arn
+    name = "github oidc provider"
+    if configured:
+        if configured in arns:
+            yield CheckResult(name, Status.PASS, f"reusing {configured}")
+        else:
+            yield CheckResult(name, Status.FAIL, f"ci.github_oidc_provider_arn {configured} does not exist",
+                              f"set it to {arns[0]}" if arns else "remove ci.github_oidc_provider_arn (the aws "
+                              "layer then creates the provider)")
+        return
+    if not arns:
+        yield CheckResult(name, Status.PASS, "none in the account: the aws layer creates it")
+    elif _ours(aws.iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arns[0]).get("Tags"), cfg):
+        yield CheckResult(name, Status.PASS, f"{arns[0]} was created by this environment")
+    else:
+        yield CheckResult(name, Status.FAIL, f"the account already has {arns[0]}; creating a second fails "
+                                             "(EntityAlreadyExists)",
+                          f"set `mlops-platform:ci: {{github_oidc_provider_arn: {arns[0]}}}` in the stack file")
+
+
+def check_autoscaling_role(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
+    """The EBS key policy names AWSServiceRoleForAutoScaling; KMS rejects policies naming missing principals."""
+    name, create = "autoscaling role", cfg.account.create_autoscaling_service_role
+    try:
+        tags = aws.iam.get_role(RoleName=AUTOSCALING_ROLE)["Role"].get("Tags")
+    except AwsFailure as exc:
+        if error_code(exc) != "NoSuchEntity":
+            raise
+        if create:
+            yield CheckResult(name, Status.PASS, f"{AUTOSCALING_ROLE} does not exist: the aws layer creates it "
+                                                 "before the EBS key")
+        else:
+            yield CheckResult(name, Status.FAIL, f"{AUTOSCALING_ROLE} does not exist and "
+                                                 "account.create_autoscaling_service_role is false",
+                              "set account.create_autoscaling_service_role: true (or run `aws iam "
+                              "create-service-linked-role --aws-service-name autoscaling.amazonaws.com`)")
+        return
+    if not create or _ours(tags, cfg):
+        yield CheckResult(name, Status.PASS, f"{AUTOSCALING_ROLE} exists")
+    else:
+        yield CheckResult(name, Status.FAIL, f"{AUTOSCALING_ROLE} already exists in the account; creating it "
+                                             "again fails", "set `mlops-platform:account: "
+                                                            "{create_autoscaling_service_role: false}`")
+
+
+def tcp_probe(host: str, port: int, timeout: float) -> str | None:
+    """None when a TCP connection to host:port opens within `timeout`, else why not."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def runner_commands(cfg: PlatformConfig) -> list[str]:
+    """Commands that hand this checkout to the in-VPC runner, which applies the cluster and tenants layers."""
+    env = cfg.environment
+    source = f"s3://{naming.bucket_name(env, 'pulumi-state')}/{SOURCE_KEY.format(env=env.name)}"
+    return ["git archive --format=zip -o /tmp/mlops-source.zip HEAD",
+            f"aws s3 cp /tmp/mlops-source.zip {source}",
+            f"aws codebuild start-build --project-name {naming.deploy_runner_name(cfg.cluster_name)} "
+            f"--region {env.region}"]
+
+
+def unreachable_fix(cfg: PlatformConfig) -> str:
+    """The exact next step when this machine cannot open the cluster API."""
+    env = cfg.environment.name
+    steps = "; ".join(f"`{c}`" for c in runner_commands(cfg)) if cfg.in_vpc_deployer else (
+        "list a role in cluster.deployer_role_arns, `mlplat up ENV --layer aws` (creates the in-VPC runner), then "
+        "follow docs/operations.md")
+    return (f"apply the in-cluster layers from inside the VPC — {steps} — or from a machine with a route to the "
+            f"endpoint (VPN/peering/bastion): `mlplat up {env} --layer cluster` then `mlplat up {env} --layer "
+            "tenants`; dev only: add this machine's egress CIDR to cluster.allow_public_endpoint_cidrs with "
+            "endpoint_access: public_and_private")
+
+
+def check_api_endpoint(cfg: PlatformConfig, aws: Aws, probe: Probe = tcp_probe) -> Iterator[CheckResult]:
+    """TCP 443 to an existing cluster's endpoint; a warning (the aws layer never needs it)."""
+    name = "api endpoint"
+    try:
+        endpoint = aws.eks.describe_cluster(name=cfg.cluster_name)["cluster"].get("endpoint") or ""
+    except AwsFailure as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
+        yield CheckResult(name, Status.PASS, f"cluster {cfg.cluster_name} does not exist yet: the aws layer "
+                                             "creates it (the cluster and tenants layers then need TCP 443 to it)")
+        return
+    host = urlparse(endpoint).hostname or endpoint
+    why = probe(host, 443, PROBE_TIMEOUT_S)
+    if why is None:
+        yield CheckResult(name, Status.PASS, f"{endpoint} answers on TCP 443 from this machine")
+    else:
+        yield CheckResult(name, Status.WARN, f"{endpoint} is not reachable on TCP 443 within {PROBE_TIMEOUT_S:g}s "
+                                             f"({why}): `mlplat up` stops after the aws layer", unreachable_fix(cfg))

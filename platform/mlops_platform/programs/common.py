@@ -1,0 +1,54 @@
+"""What every layer program shares: the validated config, the explicit AWS provider, references below."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+from pulumi.runtime.config import CONFIG, get_config_env
+
+from mlops_platform.aws.artifacts import LOG_BUCKET_ROLE
+from mlops_platform.aws.keys import KEY_PURPOSES
+from mlops_platform.aws.layer_outputs import AwsLayer, aws_layer_from
+from mlops_platform.config import PlatformConfig, load_from_pulumi_config
+from mlops_platform.core.layers import Layer, reference_name
+from mlops_platform.core.versions import MIRRORED_IMAGES
+
+
+def current_config() -> PlatformConfig:
+    """The validated config of the running stack (raises ConfigError listing every problem)."""
+    values: dict[str, Any] = {**get_config_env(), **CONFIG.get()}
+    return load_from_pulumi_config(values, pulumi.get_stack())
+
+
+def aws_provider(cfg: PlatformConfig, layer: Layer) -> aws.Provider:
+    """Explicit provider: pinned region, and `allowed_account_ids` so prod can never land in another account.
+    Named per layer (`aws-dev`, `aws-dev-cluster`, ...) so an environment's layers never share a name."""
+    env = cfg.environment
+    name = f"aws-{env.name}" if layer is Layer.AWS else f"aws-{env.name}-{layer.value}"
+    return aws.Provider(name, region=env.region, allowed_account_ids=[env.account_id],
+                        default_tags=aws.ProviderDefaultTagsArgs(tags=cfg.base_tags))
+
+
+def provider_opts(provider: aws.Provider) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions(providers={"aws": provider})
+
+
+def reference(cfg: PlatformConfig, layer: Layer) -> tuple[pulumi.StackReference, str]:
+    """StackReference to a lower layer of the same environment, and its name."""
+    name = reference_name(pulumi.get_organization(), layer, cfg.environment.name)
+    return pulumi.StackReference(f"{cfg.environment.name}-{layer.value}-layer", stack_name=name), name
+
+
+def read_aws_layer(cfg: PlatformConfig) -> AwsLayer:
+    """The `aws` layer of this environment, read back through its stack (validated outputs)."""
+    ref, name = reference(cfg, Layer.AWS)
+    buckets = [LOG_BUCKET_ROLE, *(b.value for b in cfg.artifacts.buckets)]
+    return aws_layer_from(ref, name, bucket_roles=buckets, key_roles=list(KEY_PURPOSES),
+                          repositories=[*cfg.registry.repositories, *mirror_repositories(cfg)])
+
+
+def mirror_repositories(cfg: PlatformConfig) -> list[str]:
+    """Platform ECR repositories for the upstream images the in-cluster layer runs (versions.MIRRORED_IMAGES)."""
+    return [MIRRORED_IMAGES["mlflow"].repository] if cfg.component_enabled(cfg.tracking) else []

@@ -1,0 +1,80 @@
+"""The `tenants` layer of one environment: every onboarded project's namespace, identities, repository
+and budget, on top of the `aws` layer (read through its stack). Adding or changing a project touches
+this layer only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from mlops_platform.aws.layer_outputs import AwsLayer, output_field
+from mlops_platform.config.schema import PlatformConfig
+from mlops_platform.config.sections import ProjectConfig
+from mlops_platform.k8s.tenancy import PlatformFacts, ProjectTenant, ProjectTenantArgs, TenantOutputs
+from mlops_platform.programs.cluster_layer import cluster_provider, peers
+
+
+def tracking_logins(cfg: PlatformConfig, cluster_layer: pulumi.Output[Any] | None) -> dict[str, pulumi.Output[str]]:
+    """Each project's MLflow password from the cluster layer's secret `tracking_logins` output (by physical name)."""
+    if cluster_layer is None or not cfg.component_enabled(cfg.tracking):
+        return {}
+    logins = output_field(cluster_layer, "tracking_logins")
+    return {physical_name(p): pulumi.Output.secret(logins.apply(lambda d, n=physical_name(p): str((d or {})[n])))
+            for p in cfg.projects}
+
+
+def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any,
+                   cluster_layer: pulumi.Output[Any] | None = None) -> PlatformFacts:
+    return PlatformFacts(
+        env_name=cfg.environment.name, cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version,
+        tags=cfg.base_tags, cluster_arn=aws_layer.cluster_arn, eks_cluster_name=aws_layer.cluster_name,
+        oidc_provider_arn=aws_layer.oidc_provider_arn, oidc_issuer_host=aws_layer.oidc_issuer_host,
+        github_oidc_provider_arn=aws_layer.github_oidc_provider_arn, buckets=aws_layer.buckets,
+        s3_key_arn=aws_layer.kms_key_arns["s3"], ecr_key_arn=aws_layer.kms_key_arns["ecr"],
+        untagged_expiry_days=cfg.registry.untagged_expiry_days,
+        budget_thresholds_pct=tuple(cfg.budget.alert_thresholds_pct), protect=cfg.is_prod, provider=provider,
+        peers=peers(cfg), github=cfg.github, tracking_credentials=tracking_logins(cfg, cluster_layer),
+        tracking_url=output_field(cluster_layer, "mlflow_url") if cluster_layer is not None else "")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TenantsLayerArgs:
+    """Arguments of `TenantsLayer`."""
+
+    config: PlatformConfig
+    """The environment's validated stack configuration: its projects. Required."""
+    aws_layer: AwsLayer
+    """The `aws` layer read back through its stack: cluster, OIDC providers, buckets, keys. Required."""
+    cluster_layer: pulumi.Output[Any] | None = None
+    """The `cluster` layer's validated outputs (`contract.ClusterLayerOutputs`): the MLflow URL and each
+    project's MLflow login. Default: none (no tracking logins)."""
+
+
+class TenantsLayer(pulumi.ComponentResource):
+    """Root of an environment's tenants (`projects` maps each to its `contract.ProjectOutput` fields)."""
+
+    projects: dict[str, TenantOutputs]
+
+    def __init__(self, name: str, args: TenantsLayerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:k8s:TenantsLayer", name, None, opts)
+        cfg = args.config
+        provider = cluster_provider(name, args.aws_layer, cfg.environment.region, self)
+        facts = platform_facts(cfg, args.aws_layer, provider, args.cluster_layer)
+        self.projects = {p.name: self._tenant(name, p, facts) for p in cfg.projects}
+        self.register_outputs({"projects": list(self.projects)})
+
+    def _tenant(self, name: str, project: ProjectConfig, facts: PlatformFacts) -> TenantOutputs:
+        """A renamed project moves: its tenant is aliased to each former name (the engine aliases every child
+        named after it), and keeps the physical names it was created with — namespace, role and repository
+        names cannot change in place (Kubernetes metadata.name, IAM RoleName, ECR repositoryName)."""
+        aliases = [pulumi.Alias(name=f"{name}-project-{old}") for old in project.previous_names]
+        return ProjectTenant(f"{name}-project-{project.name}", ProjectTenantArgs(
+            project=project.model_copy(update={"name": physical_name(project)}), facts=facts),
+            pulumi.ResourceOptions(parent=self, aliases=aliases)).outputs
+
+
+def physical_name(project: ProjectConfig) -> str:
+    """The name a project's namespace, roles and repository carry: the first it was ever given."""
+    return project.previous_names[0] if project.previous_names else project.name

@@ -1,0 +1,60 @@
+"""The `tenants` layer program (Pulumi project `mlops-platform`): per-project tenancy on the `aws` and
+`cluster` layers, and the environment's whole outputs contract (`contract.PlatformOutputs`), which
+project stacks read as `<org>/mlops-platform/<env>`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+
+from mlops_platform import __version__
+from mlops_platform.aws.layer_outputs import AwsLayer, cluster_layer_from, output_field
+from mlops_platform.aws.nodepools import pool_spec
+from mlops_platform.config import PlatformConfig
+from mlops_platform.core import contract
+from mlops_platform.core.layers import Layer
+from mlops_platform.k8s.tenancy import TenantOutputs
+from mlops_platform.programs.common import aws_provider, provider_opts, read_aws_layer, reference
+from mlops_platform.programs.tenants_layer import TenantsLayer, TenantsLayerArgs
+
+
+def gpu_pool_outputs(cfg: PlatformConfig) -> dict[str, dict[str, Any]]:
+    """`contract.GpuPoolOutput` of every GPU pool: what its node group is labelled and sized as."""
+    out = {}
+    for pool in cfg.node_pools.gpu:
+        spec = pool_spec(pool)
+        out[pool.name] = contract.GpuPoolOutput(
+            gpu_type=spec.labels[contract.GPU_TYPE_LABEL], instance_types=spec.instance_types,
+            gpus_per_node=spec.gpus_per_node, max_nodes=spec.max_size, capacity=pool.capacity.value).model_dump()
+    return out
+
+
+def platform_exports(cfg: PlatformConfig, aws_layer: AwsLayer, cluster: pulumi.Output[Any],
+                     projects: Mapping[str, TenantOutputs]) -> dict[str, Any]:
+    """Exactly the fields of `contract.PlatformOutputs`."""
+    env = cfg.environment
+    values: dict[str, Any] = {
+        "platform_version": __version__, "environment": env.name, "tier": cfg.tier.value, "region": env.region,
+        "account_id": env.account_id, "cluster_version": cfg.cluster.version, "tags": cfg.base_tags,
+        "gpu_pools": gpu_pool_outputs(cfg), "projects": {name: tenant.to_dict() for name, tenant in projects.items()},
+        "buckets": {role: {"name": b.name, "arn": b.arn} for role, b in aws_layer.buckets.items()},
+        "registry_urls": aws_layer.registry_urls, "kms_key_arns": aws_layer.kms_key_arns,
+    }
+    values |= {k: getattr(aws_layer, k) for k in ("vpc_id", "private_subnet_ids", "cluster_name", "cluster_endpoint",
+                                                  "cluster_ca_data", "oidc_issuer_url", "oidc_provider_arn")}
+    values |= {k: output_field(cluster, k) for k in contract.ClusterLayerOutputs.model_fields
+               if k not in contract.CLUSTER_LAYER_PRIVATE}
+    return values
+
+
+def main(cfg: PlatformConfig) -> None:
+    aws_layer = read_aws_layer(cfg)
+    ref, name = reference(cfg, Layer.CLUSTER)
+    cluster = cluster_layer_from(ref, name)
+    tenants = TenantsLayer(f"{cfg.environment.name}-tenants", TenantsLayerArgs(config=cfg, aws_layer=aws_layer,
+                                                                              cluster_layer=cluster),
+                           provider_opts(aws_provider(cfg, Layer.TENANTS)))
+    for key, value in platform_exports(cfg, aws_layer, cluster, tenants.projects).items():
+        pulumi.export(key, value)

@@ -1,0 +1,79 @@
+"""Interrupts: Ctrl-C at any moment — during start-up (imports) or while a report is written — exits 130
+with one word on stderr, no traceback, and no partial file anywhere (reports are written atomically).
+
+Real processes and real SIGINTs: several `mlplat` processes start at once and each is interrupted at its
+own moment, so the whole module costs about one start-up."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from mlops_platform.core.files import write_text_atomic
+
+from .conftest import MLPLAT
+
+pytestmark = pytest.mark.slow
+#: Seconds after start to send SIGINT: inside the imports (~1 s on a quiet machine) and later.
+MOMENTS = (0.3, 0.8, 1.5, 3.0)
+
+
+def _interrupt_all(argvs: list[list[str]], cwd: Path) -> list[subprocess.CompletedProcess[str]]:
+    procs = [subprocess.Popen([MLPLAT, *argv], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for argv in argvs]
+    start = time.monotonic()
+    for proc, moment in sorted(zip(procs, MOMENTS, strict=False), key=lambda pm: pm[1]):
+        time.sleep(max(0.0, start + moment - time.monotonic()))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    done = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)  # a hang fails here
+        done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    return done
+
+
+def test_ctrl_c_at_any_moment_exits_130_quietly_and_leaves_no_partial_report(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"stack": "dev", "resources": [], "outputs": {}}))
+    outputs = [tmp_path / f"out{i}" / "report.json" for i in range(len(MOMENTS))]
+    argvs = [["review", "--plan", str(plan), "--format", "json", "--output", str(o)] for o in outputs]
+    for done, output in zip(_interrupt_all(argvs, tmp_path), outputs, strict=True):
+        assert "Traceback" not in done.stderr + done.stdout, done.stderr
+        if done.returncode == 130:
+            assert done.stderr.strip().endswith("interrupted"), done.stderr
+            assert not output.exists()
+        else:  # finished before its signal: the report is whole
+            assert done.returncode in (0, 1), done.stderr
+            assert json.loads(output.read_text())["stack"] == "dev"
+        leftovers = [p.name for p in output.parent.glob("*")] if output.parent.exists() else []
+        assert leftovers in ([], ["report.json"]), leftovers
+    assert sorted(os.listdir(tmp_path)) == sorted(["plan.json", *{o.parent.name for o in outputs if o.exists()}])
+
+
+def test_at_least_one_interrupt_landed_during_start_up(tmp_path: Path) -> None:
+    """The earliest moment is inside the imports: that process must have been interrupted, quietly."""
+    [done] = _interrupt_all([["validate"]], tmp_path)
+    assert done.returncode == 130 and done.stderr.strip() == "interrupted" and done.stdout == ""
+
+
+def test_an_interrupted_atomic_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "report.json"
+    target.write_text("the previous complete report")
+
+    def half_then_ctrl_c(self: Path, text: str, encoding: str = "utf-8") -> int:
+        with open(self, "w", encoding=encoding) as handle:
+            handle.write(text[: len(text) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_text", half_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        write_text_atomic(target, '{"stack": "dev"}')
+    monkeypatch.undo()
+    assert target.read_text() == "the previous complete report"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
