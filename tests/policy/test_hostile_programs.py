@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-PROGRAMS = Path(__file__).parent / "programs"
+PROGRAMS = Path(__file__).resolve().parent / "programs"
 MLPLAT = Path(sys.executable).parent / "mlplat"  # the installed entry point, as a user runs it
 BOUND = 120  # seconds: far above a healthy review, far below a stuck one
 
@@ -34,12 +34,12 @@ def assert_engine_error(result: subprocess.CompletedProcess[str], *fragments: st
 
 
 CASES = {
-    "early-exit": ("early-exit/__main__.py:8: the program exited early with sys.exit(0)",),
-    "hard-exit": ("ended the engine process with os._exit(7) at hard-exit/__main__.py:8",),
-    "raises": ("raises/__main__.py:9: the program raised ValueError: tenant list is empty",),
-    "network": ("tried network access (socket.getaddrinfo '203.0.113.7') at network/__main__.py:9",
+    "early-exit": (f"{PROGRAMS}/early-exit/__main__.py:8: the program exited early with sys.exit(0)",),
+    "hard-exit": (f"ended the engine process with os._exit(7) at {PROGRAMS}/hard-exit/__main__.py:8",),
+    "raises": (f"{PROGRAMS}/raises/__main__.py:9: the program raised ValueError: tenant list is empty",),
+    "network": (f"tried network access (socket.getaddrinfo '203.0.113.7') at {PROGRAMS}/network/__main__.py:9",
                 "network access and new processes are blocked"),
-    "subprocess": ("tried starting a process (subprocess.Popen 'curl') at subprocess/__main__.py:8",),
+    "subprocess": (f"tried starting a process (subprocess.Popen 'curl') at {PROGRAMS}/subprocess/__main__.py:8",),
 }
 
 
