@@ -15,6 +15,7 @@ namespace, see tenancy.ProjectTenant).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,7 +145,7 @@ def deployment_spec(image: str, env: list[dict[str, str]], projects: tuple[str, 
             "template": {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod}}
 
 
-def _master_secret_arn(secrets: list[Any] | None) -> str:
+def _master_secret_arn(secrets: Sequence[Any] | None) -> str:
     return str(secrets[0].secret_arn or "") if secrets else ""
 
 
@@ -182,6 +183,10 @@ class Tracking(pulumi.ComponentResource):
         k8s.core.v1.Service(f"{name}-service", metadata=m.meta(APP, TRACKING_NAMESPACE), spec={
             "type": "ClusterIP", "selector": {"app.kubernetes.io/name": APP},
             "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]}, opts=inside)
+        if args.replicas > 1:  # a node drain or upgrade never takes every replica at once
+            k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=m.meta(APP, TRACKING_NAMESPACE), spec={
+                "minAvailable": args.replicas - 1, "selector": {"matchLabels": {"app.kubernetes.io/name": APP}}},
+                opts=inside)
         self.url = MLFLOW_URL
         self.register_outputs({"url": MLFLOW_URL, "db_address": self.database.address})
 
@@ -191,11 +196,12 @@ class Tracking(pulumi.ComponentResource):
     def _auth_secret(self, name: str, args: TrackingArgs, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
         """Admin password, the auth app's CSRF key and project -> password, for the server only."""
         self.credentials = {p: self._password(f"{name}-user-{p}") for p in args.projects}
-        data = {"admin-password": self._password(f"{name}-admin-password"),
-                "flask-secret-key": self._password(f"{name}-flask-secret-key"),
-                "users.json": pulumi.Output.json_dumps(self.credentials)}
+        data: dict[str, pulumi.Output[str]] = {"admin-password": self._password(f"{name}-admin-password"),
+                                               "flask-secret-key": self._password(f"{name}-flask-secret-key"),
+                                               "users.json": pulumi.Output.json_dumps(self.credentials)}
+        hidden: dict[str, pulumi.Input[str]] = {k: pulumi.Output.secret(v) for k, v in data.items()}
         return k8s.core.v1.Secret(f"{name}-auth", metadata=m.meta(AUTH_SECRET, TRACKING_NAMESPACE), type="Opaque",
-                                  string_data={k: pulumi.Output.secret(v) for k, v in data.items()}, opts=opts)
+                                  string_data=hidden, opts=opts)
 
     def _identity(self, name: str, args: TrackingArgs, secret_arn: pulumi.Output[str]) -> pulumi.Output[str]:
         """Read the database's master secret, nothing else: no S3 (artifacts never pass the server)."""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from mlops_platform.cli.commands import fail_after_output
 from mlops_platform.config import repo_root
 from mlops_platform.core.errors import PolicyViolationError, UsageError
 from mlops_platform.core.files import write_text_atomic
@@ -87,12 +88,10 @@ def review_command(
     report = review(subject, resolve_waivers(waivers, root), policy_config)
     _emit(report, fmt, output, root)
     if not report.passed:
-        failure = PolicyViolationError(f"{len(report.blocking)} unwaived mandatory violation(s) in "
-                                       f"{report.stack!r}: fix them or add reviewed waivers")
-        if fmt is Format.JSON and output is None:  # stdout already holds the report: one JSON document only
-            typer.echo(f"error: {failure.render()}", err=True)
-            raise typer.Exit(failure.exit_code)
-        raise failure
+        # The report is the result (its JSON says what blocks): the failure goes to stderr, stdout stays
+        # one document.
+        fail_after_output(PolicyViolationError(f"{len(report.blocking)} unwaived mandatory violation(s) in "
+                                               f"{report.stack!r}: fix them or add reviewed waivers"))
 
 
 def register(app: typer.Typer) -> None:
