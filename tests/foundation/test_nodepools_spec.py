@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from mlops_platform.aws.nodepools import autoscaler_tags, pool_spec
+from mlops_platform.aws.nodepools import ACCELERATOR_LABEL, autoscaler_tags, pool_spec
 from mlops_platform.config.sections import Capacity, GpuPoolConfig, SystemPoolConfig
 from mlops_platform.core import contract, instances
 
@@ -17,7 +17,8 @@ def test_gpu_pool_spec_taints_labels_and_counts_gpus() -> None:
     spec = pool_spec(pool)
     assert spec.taints == [("nvidia.com/gpu", "true", "NO_SCHEDULE")]
     assert spec.labels == {"team.example.com/owner": "vision", contract.POOL_LABEL: "l4",
-                           contract.GPU_TYPE_LABEL: "l4", "nvidia.com/gpu.present": "true"}
+                           contract.GPU_TYPE_LABEL: "l4", "nvidia.com/gpu.present": "true",
+                           ACCELERATOR_LABEL: "nvidia-l4"}
     assert spec.gpus_per_node == 4  # the largest type decides what one node can offer
     assert (spec.capacity_type, spec.ami_type, spec.max_size) == ("SPOT", "AL2023_x86_64_NVIDIA", 3)
     assert spec.disk_size_gib == 200
@@ -60,6 +61,7 @@ def test_autoscaler_tags_let_a_gpu_pool_scale_up_from_zero() -> None:
         f"{CA}/node-template/label/{contract.POOL_LABEL}": "a10g",
         f"{CA}/node-template/label/{contract.GPU_TYPE_LABEL}": "a10g",
         f"{CA}/node-template/label/nvidia.com/gpu.present": "true",
+        f"{CA}/node-template/label/{ACCELERATOR_LABEL}": "nvidia-a10g",
         f"{CA}/node-template/taint/nvidia.com/gpu": "true:NoSchedule",
         f"{CA}/node-template/resources/nvidia.com/gpu": "4",
     }

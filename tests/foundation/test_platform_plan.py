@@ -11,6 +11,7 @@ import pytest
 from mlops_platform.aws.cluster import CLUSTER_ADMIN_POLICY, CONTROL_PLANE_LOG_TYPES
 from mlops_platform.aws.keys import KEY_PURPOSES
 from mlops_platform.aws.network import nat_gateway_count, subnet_plan
+from mlops_platform.aws.nodepools import ACCELERATOR_LABEL
 from mlops_platform.config import PlatformConfig, shipped_envs
 from mlops_platform.config.rules import LOG_RETENTION_DAYS, pool_gpu_type, pool_max_gpus_per_node
 from mlops_platform.core import contract, iam, instances
@@ -60,7 +61,8 @@ def test_gpu_node_groups_are_tainted_labelled_and_sized_from_config(plan: Plan, 
         assert gpu_type is not None
         assert group.get("taints") == [GPU_TAINT]
         assert group.get("labels") == {contract.POOL_LABEL: pool.name, contract.GPU_TYPE_LABEL: gpu_type.value,
-                                       "nvidia.com/gpu.present": "true", **pool.labels}
+                                       "nvidia.com/gpu.present": "true", ACCELERATOR_LABEL: f"nvidia-{gpu_type.value}",
+                                       **pool.labels}
         assert group.get("amiType") == pool.ami_type
         arches = {instances.INSTANCE_TYPES[t].arch for t in pool.instance_types}
         assert arches == {instances.GPU_AMI_ARCH[pool.ami_type]}

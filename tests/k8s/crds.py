@@ -17,6 +17,7 @@ CORE_TYPES = {
     "kubernetes:core/v1:ResourceQuota", "kubernetes:core/v1:LimitRange", "kubernetes:core/v1:ServiceAccount",
     "kubernetes:networking.k8s.io/v1:NetworkPolicy", "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
     "kubernetes:policy/v1:PodDisruptionBudget", "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Secret",
+    "kubernetes:storage.k8s.io/v1:StorageClass",
 }
 
 

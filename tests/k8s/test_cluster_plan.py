@@ -9,7 +9,7 @@ from kubernetes_validate import utils as kv
 from mlops_platform.aws.account import github_oidc_provider_arn
 from mlops_platform.config import PlatformConfig
 from mlops_platform.core import contract, iam, naming
-from mlops_platform.core.versions import CHARTS
+from mlops_platform.core.versions import CHARTS, autoscaler_chart
 from mlops_platform.engine import Plan
 from mlops_platform.engine.recorder import SECRET
 from mlops_platform.k8s.alerts import platform_rule_groups
@@ -46,9 +46,10 @@ def test_every_custom_resource_has_its_required_structure(plan: Plan) -> None:
     assert {r.name: p for r in crs if (p := custom_resource_problems(r))} == {}
 
 
-def test_every_helm_release_is_a_pinned_atomic_chart(plan: Plan) -> None:
+def test_every_helm_release_is_a_pinned_atomic_chart(plan: Plan, cfg: PlatformConfig) -> None:
     releases = k8s_of(plan, "kubernetes:helm.sh/v3:Release")
-    pinned = {(c.chart, c.version) for c in CHARTS.values()}
+    ca = autoscaler_chart(cfg.cluster.version)
+    pinned = {(c.chart, c.version) for c in CHARTS.values()} | {(ca.chart, ca.version)}
     assert {(r.get("chart"), r.get("version")) for r in releases} <= pinned
     assert all(r.get("atomic") is True and r.get("namespace") for r in releases)
 
@@ -85,14 +86,23 @@ def test_every_irsa_trust_pins_sub_and_aud_to_an_existing_service_account(plan: 
 
 
 def test_workload_service_accounts_carry_their_own_role(plan: Plan, cfg: PlatformConfig) -> None:
+    """The workload and the pipeline ServiceAccounts each carry a role trusting exactly that account."""
     roles = {r.get("name"): r for r in k8s_of(plan, ROLE)}
+    pipelines = cfg.component_enabled(cfg.pipelines)
     for p in cfg.projects:
-        sa = next(r for r in k8s_of(plan, "kubernetes:core/v1:ServiceAccount")
-                  if r.get("metadata.namespace") == p.name)
-        assert sa.get("metadata.name") == naming.project_service_account(p.name)
-        role_name = sa.get("metadata.annotations")["eks.amazonaws.com/role-arn"].rsplit("/", 1)[1]
-        trust = roles[role_name].get("assumeRolePolicy")
-        assert f"system:serviceaccount:{p.name}:{p.name}-workload" in trust
+        irsa = {r.get("metadata.name"): r for r in k8s_of(plan, "kubernetes:core/v1:ServiceAccount")
+                if r.get("metadata.namespace") == p.name
+                and "eks.amazonaws.com/role-arn" in (r.get("metadata.annotations") or {})}
+        expected = {naming.project_service_account(p.name)}
+        if pipelines:
+            expected.add(naming.project_pipeline_service_account(p.name))
+        assert set(irsa) == expected
+        for sa_name, sa in irsa.items():
+            role_name = sa.get("metadata.annotations")["eks.amazonaws.com/role-arn"].rsplit("/", 1)[1]
+            trust = roles[role_name].get("assumeRolePolicy")
+            assert f"system:serviceaccount:{p.name}:{sa_name}" in trust
+            others = expected - {sa_name}
+            assert not any(f"system:serviceaccount:{p.name}:{o}" in trust for o in others)
 
 
 def test_project_permissions_are_limited_to_its_prefixes_and_repository(plan: Plan, cfg: PlatformConfig) -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from mlops_platform.config.sections import ProjectConfig
 from mlops_platform.core import contract, iam
 from mlops_platform.core.naming import IAM_NAME_MAX, iam_name
-from mlops_platform.core.versions import CHARTS, CLUSTER_AUTOSCALER_IMAGE_TAGS, MIRRORED_IMAGES, SUPPORTED_EKS_VERSIONS
+from mlops_platform.core.versions import CHARTS, MIRRORED_IMAGES
 from mlops_platform.k8s import alerts, dashboards, manifests, mlflow_boot, netpol
 from mlops_platform.k8s.gpu import dcgm_values, device_plugin_values
 from mlops_platform.k8s.model_serving import ModelServingArgs, canary_replicas, image_is_pinned
@@ -37,11 +37,6 @@ def test_every_chart_and_image_is_pinned_never_latest() -> None:
         assert chart.repository.startswith("https://") or chart.chart.startswith("oci://"), key
     for key, image in MIRRORED_IMAGES.items():
         assert image_is_pinned(f"{image.source}:{image.tag}") and image.repository.startswith("mirror/"), key
-
-
-def test_cluster_autoscaler_has_a_matching_image_for_every_supported_eks_version() -> None:
-    for version in SUPPORTED_EKS_VERSIONS:
-        assert CLUSTER_AUTOSCALER_IMAGE_TAGS[version].startswith(f"v{version}."), version
 
 
 # ---------------------------------------------------------------- manifests

@@ -52,7 +52,7 @@ def _cluster_and_nodes() -> list[dict[str, Any]]:
 
     def group(name: str, types: list[str], ami: str, labels: dict[str, str], **extra: Any) -> dict[str, Any]:
         return res("aws:eks/nodeGroup:NodeGroup", name, {
-            "clusterName": "test", "nodeGroupName": name, "instanceTypes": types, "amiType": ami,
+            "clusterName": "test", "nodeGroupName": name, "version": "1.35", "instanceTypes": types, "amiType": ami,
             "scalingConfig": {"minSize": 0, "desiredSize": 1, "maxSize": 4}, "labels": labels,
             "launchTemplate": {"id": "lt-0123456789abcdef0", "version": "1"}, "tags": TAGS, **extra}, ["nodes-lt"])
     gpu_taint = [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
@@ -64,6 +64,8 @@ def _cluster_and_nodes() -> list[dict[str, Any]]:
             "version": "1.35", "accessConfig": {"authenticationMode": "API",
                                                 "bootstrapClusterCreatorAdminPermissions": False}, "tags": TAGS}),
         res("aws:ec2/launchTemplate:LaunchTemplate", "nodes-lt", lt),
+        res("aws:eks/addon:Addon", "addon-vpc-cni", {"clusterName": "test", "addonName": "vpc-cni",
+                                                     "addonVersion": "v1.20.1-eksbuild.3", "tags": TAGS}, ["eks"]),
         group("system", ["m6i.xlarge"], "AL2023_x86_64_STANDARD", {"mlops.io/pool": "system"}),
         group("gpu-l4", ["g6.xlarge"], "AL2023_x86_64_NVIDIA", {"mlops.io/pool": "gpu-l4", "mlops.io/gpu-type": "l4"},
               taints=gpu_taint),

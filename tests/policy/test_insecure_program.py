@@ -17,7 +17,7 @@ EXPECTED: dict[str, set[str]] = {
     "cluster": {"eks-access-entries", "eks-control-plane-logging", "eks-private-endpoint", "eks-secrets-encryption",
                 "eks-supported-version"} | TAGGED,
     "nodes": {"lt-encrypted-volumes", "lt-imds-hop-limit", "lt-imdsv2-required", "lt-no-public-ip"} | TAGGED,
-    "gpus": {"gpu-ami-matches-instance", "gpu-nodegroup-tainted", "nodegroup-launch-template",
+    "gpus": {"eks-versions-pinned", "gpu-ami-matches-instance", "gpu-nodegroup-tainted", "nodegroup-launch-template",
              "nodegroup-no-open-ssh"} | TAGGED,
     "ssh": {"sg-no-open-ssh"} | TAGGED,
     "datasets": {"s3-access-logging", "s3-lifecycle-abort-multipart", "s3-no-public-acl", "s3-public-access-block",

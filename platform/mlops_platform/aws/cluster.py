@@ -10,8 +10,9 @@ import pulumi
 import pulumi_aws as aws
 
 from mlops_platform.aws._base import child_opts, with_name
-from mlops_platform.config.sections import ClusterConfig, EndpointAccess
+from mlops_platform.config.sections import ClusterConfig, EndpointAccess, UpgradePolicy
 from mlops_platform.core.iam import document, irsa_trust, kms_use, service_trust, statement, to_json
+from mlops_platform.core.versions import minor_pins
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -26,10 +27,12 @@ CNI_POLICY = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
 CNI_SERVICE_ACCOUNT = "aws-node"
 
 
-def eks_addon(name: str, cluster_name: pulumi.Input[str], addon: str, tags: dict[str, str],
+def eks_addon(name: str, cluster_name: pulumi.Input[str], addon: str, k8s_version: str, tags: dict[str, str],
               opts: pulumi.ResourceOptions, role_arn: pulumi.Input[str] | None = None) -> aws.eks.Addon:
-    """One managed add-on, as `Cluster` and `ClusterAddons` create them."""
-    return aws.eks.Addon(name, cluster_name=cluster_name, addon_name=addon, service_account_role_arn=role_arn,
+    """One managed add-on, as `Cluster` and `ClusterAddons` create them, pinned from the version matrix: an
+    add-on moves only with the cluster minor, in `mlplat upgrade` order."""
+    return aws.eks.Addon(name, cluster_name=cluster_name, addon_name=addon,
+                         addon_version=minor_pins(k8s_version).addons[addon], service_account_role_arn=role_arn,
                          configuration_values=ADDON_CONFIGURATION.get(addon), resolve_conflicts_on_create="OVERWRITE",
                          resolve_conflicts_on_update="PRESERVE", tags=tags, opts=opts)
 
@@ -57,6 +60,9 @@ class ClusterArgs:
     """EKS deletion protection, and protect the cluster in Pulumi. Required."""
     tags: dict[str, str]
     """Tags of every cluster resource. Required."""
+    upgrade_policy: UpgradePolicy
+    """What EKS does when the version's standard support ends (`cluster.upgrade_policy`, resolved per tier).
+    Required."""
 
 
 def endpoint_settings(config: ClusterConfig) -> tuple[bool, list[str]]:
@@ -116,14 +122,16 @@ class Cluster(pulumi.ComponentResource):
             access_config=aws.eks.ClusterAccessConfigArgs(authentication_mode="API",
                                                           bootstrap_cluster_creator_admin_permissions=False),
             # Extended support costs 6x the control-plane price: upgrades are planned, not drifted into.
-            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
+            # An explicit choice (config cluster.upgrade_policy): STANDARD lets EKS upgrade the control plane
+            # when standard support ends; EXTENDED keeps the version longer at the extended-support price.
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=args.upgrade_policy.value),
             bootstrap_self_managed_addons=False, deletion_protection=args.deletion_protection,
             tags=with_name(args.tags, args.cluster_name),
             opts=child_opts(self, protect=args.deletion_protection, depends_on=[log_group]))
 
     def _addon(self, addon: str, role_arn: pulumi.Input[str] | None = None) -> aws.eks.Addon:
-        return eks_addon(f"{self._name}-addon-{addon}", self.cluster.name, addon, self._args.tags, child_opts(self),
-                         role_arn)
+        return eks_addon(f"{self._name}-addon-{addon}", self.cluster.name, addon, self._args.config.version,
+                         self._args.tags, child_opts(self), role_arn)
 
     def _cni_role(self) -> pulumi.Output[str]:
         """IRSA role of the VPC CNI (`kube-system:aws-node`), so the node role needs no `AmazonEKS_CNI_Policy`

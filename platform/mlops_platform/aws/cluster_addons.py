@@ -36,6 +36,8 @@ class ClusterAddonsArgs:
 
     cluster_name: pulumi.Input[str]
     """The EKS cluster's name as an output of the cluster. Required."""
+    k8s_version: str
+    """The cluster's Kubernetes minor: selects the add-on versions of the version matrix. Required."""
     oidc_provider_arn: pulumi.Input[str]
     """The cluster's IRSA OIDC provider (trust of the EBS CSI controller's role). Required."""
     oidc_issuer_host: pulumi.Input[str]
@@ -61,7 +63,7 @@ class ClusterAddons(pulumi.ComponentResource):
         self._name, self._args = name, args
         ebs_role = self._ebs_csi_role()
         roles = {"aws-ebs-csi-driver": ebs_role}
-        self.addons = [eks_addon(f"{name}-{addon}", args.cluster_name, addon, args.tags,
+        self.addons = [eks_addon(f"{name}-{addon}", args.cluster_name, addon, args.k8s_version, args.tags,
                                  self._opts(f"addon-{addon}", depends_on=args.nodes), roles.get(addon))
                        for addon in POST_NODE_ADDONS]
         self.register_outputs({"ebsCsiRoleArn": ebs_role})

@@ -18,12 +18,17 @@ from mlops_platform.config.rules import pool_gpu_type, pool_max_gpus_per_node
 from mlops_platform.config.sections import Capacity, GpuPoolConfig, PoolConfig, SystemPoolConfig
 from mlops_platform.core import contract
 from mlops_platform.core.iam import service_trust, to_json
+from mlops_platform.core.versions import node_release_version
 
 #: The node role's managed policies. Not AmazonEKS_CNI_Policy: the VPC CNI has its own IRSA role
 #: (aws.cluster), so pods that reach the instance profile cannot manage ENIs and IPs.
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly",
                  "AmazonSSMManagedInstanceCore")  # SSM Session Manager replaces SSH
 CAPACITY = {Capacity.ON_DEMAND: "ON_DEMAND", Capacity.SPOT: "SPOT"}
+#: cluster-autoscaler's AWS GPU label (cloudprovider/aws/aws_cloud_provider.go `GPULabel`; README "Special
+#: note on GPU instances"): with it on the node and in the node-template tags, the autoscaler treats a GPU
+#: node whose device plugin has not yet advertised `nvidia.com/gpu` as not ready instead of scaling out again.
+ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ def pool_spec(pool: PoolConfig) -> PoolSpec:
     if isinstance(pool, GpuPoolConfig):
         gpu_type = pool_gpu_type(pool)
         labels[contract.GPU_TYPE_LABEL] = gpu_type.value if gpu_type else "unknown"
+        labels[ACCELERATOR_LABEL] = f"nvidia-{labels[contract.GPU_TYPE_LABEL]}"
         labels["nvidia.com/gpu.present"] = "true"
         taints.append((contract.GPU_TAINT_KEY, contract.GPU_TAINT_VALUE, "NO_SCHEDULE"))
         gpus = pool_max_gpus_per_node(pool)
@@ -100,6 +106,9 @@ class NodePoolsArgs:
     """Key of the nodes' encrypted gp3 root volumes. Required."""
     tags: dict[str, str]
     """Tags of every pool resource. Required."""
+    k8s_version: str
+    """Kubernetes minor of the node groups, the control plane's (`mlplat upgrade` moves both in order); selects
+    the pinned AMI release of the version matrix. Required."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
     """What node groups wait for (the add-ons nodes need to join: VPC CNI, kube-proxy). Default: nothing."""
 
@@ -152,6 +161,9 @@ class NodePools(pulumi.ComponentResource):
             f"{self._name}-{spec.name}", cluster_name=self._args.cluster_name, node_group_name_prefix=f"{spec.name}-",
             node_role_arn=self.node_role.arn, subnet_ids=self._args.subnet_ids, ami_type=spec.ami_type,
             capacity_type=spec.capacity_type, instance_types=spec.instance_types, labels=spec.labels,
+            # Pinned from the version matrix: a new AMI release rolls nodes only in a reviewed commit.
+            version=self._args.k8s_version,
+            release_version=node_release_version(self._args.k8s_version, spec.ami_type),
             taints=[aws.eks.NodeGroupTaintArgs(key=k, value=v, effect=e) for k, v, e in spec.taints],
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(min_size=spec.min_size, desired_size=spec.desired_size,
                                                               max_size=spec.max_size),

@@ -110,6 +110,13 @@ class PreflightError(MlplatError):
     code = "preflight"
 
 
+class UpgradeRefusedError(MlplatError):
+    """A requested Kubernetes upgrade EKS does not allow (downgrade, skipped minor, unsupported target)."""
+
+    exit_code = 1
+    code = "upgrade_refused"
+
+
 class BudgetExceededError(MlplatError):
     """The p90 cost estimate exceeds the configured budget."""
 

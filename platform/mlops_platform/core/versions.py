@@ -44,7 +44,6 @@ class HelmChart:
 CHARTS: dict[str, HelmChart] = {
     "nvidia-device-plugin": HelmChart("nvidia-device-plugin", "0.17.1", "https://nvidia.github.io/k8s-device-plugin"),
     "dcgm-exporter": HelmChart("dcgm-exporter", "4.1.1", "https://nvidia.github.io/dcgm-exporter/helm-charts"),
-    "cluster-autoscaler": HelmChart("cluster-autoscaler", "9.46.6", "https://kubernetes.github.io/autoscaler"),
     "cert-manager": HelmChart("cert-manager", "v1.17.2", "https://charts.jetstack.io"),
     "envoy-gateway": HelmChart("oci://docker.io/envoyproxy/gateway-helm", "v1.4.2"),
     "kserve-crd": HelmChart("oci://ghcr.io/kserve/charts/kserve-crd", "v0.15.2"),
@@ -52,11 +51,9 @@ CHARTS: dict[str, HelmChart] = {
     "kube-prometheus-stack": HelmChart("kube-prometheus-stack", "72.6.2",
                                        "https://prometheus-community.github.io/helm-charts"),
     "kuberay-operator": HelmChart("kuberay-operator", "1.4.2", "https://ray-project.github.io/kuberay-helm/"),
-}
-
-#: cluster-autoscaler must match the control plane's minor version (its scheduler simulation is versioned).
-CLUSTER_AUTOSCALER_IMAGE_TAGS: dict[str, str] = {
-    "1.31": "v1.31.2", "1.32": "v1.32.1", "1.33": "v1.33.0", "1.34": "v1.34.0", "1.35": "v1.35.0",
+    # Argo Workflows chart 1.0.x ships Argo Workflows v4.0 (the CRD schemas in tests/fixtures are v4.0.6)
+    "argo-workflows": HelmChart("argo-workflows", "1.0.18", "https://argoproj.github.io/argo-helm"),
+    "argo-events": HelmChart("argo-events", "2.4.22", "https://argoproj.github.io/argo-helm"),
 }
 
 @dataclass(frozen=True)
@@ -78,7 +75,83 @@ MIRRORED_IMAGES: dict[str, MirroredImage] = {
     "mlflow": MirroredImage("ghcr.io/mlflow/mlflow", "v3.17.2-full", "mirror/mlflow"),
 }
 
+#: Images the Argo Events controller starts for every project's event bus (JetStream). Its config lists
+#: exactly these (k8s/pipelines.py), the way a chart pins its own images through the chart version.
+EVENT_BUS_IMAGES: dict[str, str] = {
+    "nats": "nats:2.10.10",
+    "nats-exporter": "natsio/prometheus-nats-exporter:0.14.0",
+    "nats-config-reloader": "natsio/nats-server-config-reloader:0.14.0",
+}
+
 #: RDS PostgreSQL major version of the tracking database. Major only: minor versions are upgraded by
 #: RDS (auto_minor_version_upgrade), and a pinned minor would make the next `pulumi up` try a downgrade.
 POSTGRES_ENGINE_VERSION = "16"
 POSTGRES_PARAMETER_FAMILY = "postgres16"
+
+
+# ---------------------------------------------------------------- version matrix (one row per cluster minor)
+@dataclass(frozen=True, kw_only=True)
+class MinorPins:
+    """Everything pinned per EKS minor version; `mlplat upgrade` moves an environment from one row to the next.
+
+    autoscaler_chart: the newest cluster-autoscaler chart whose appVersion has this minor (the image's
+        scheduler simulation is versioned with Kubernetes), from the chart's Chart.yaml at each
+        `cluster-autoscaler-chart-X` tag of kubernetes/autoscaler.
+    autoscaler_image: the newest `cluster-autoscaler-1.N.P` release tag of that minor.
+    node_release: the EKS-optimized AL2023 AMI release (`<kubelet>-<date>`) of that minor, from the
+        awslabs/amazon-eks-ami CHANGELOG (one release covers every AL2023 AMI type, NVIDIA included).
+    addons: EKS add-on name → addon_version, from the EKS User Guide's "latest version" tables.
+    """
+
+    autoscaler_chart: str
+    autoscaler_image: str
+    node_release: str
+    addons: dict[str, str]
+
+
+#: Add-on versions are copied from the EKS User Guide tables (managing-kube-proxy, managing-coredns,
+#: managing-vpc-cni, the EBS CSI and Pod Identity agent pages) as stored in this project's reference corpus;
+#: DescribeAddonVersions cannot be called here, so docs/operations.md says to check them on first deploy
+#: (`aws eks describe-addon-versions --kubernetes-version 1.N --addon-name NAME`).
+_SHARED_ADDONS = {"vpc-cni": "v1.20.1-eksbuild.3", "aws-ebs-csi-driver": "v1.66.0-eksbuild.1",
+                  "eks-pod-identity-agent": "v1.3.9-eksbuild.1"}
+
+#: AMI release v20260714 (awslabs/amazon-eks-ami CHANGELOG.md) for every supported minor.
+VERSION_MATRIX: dict[str, MinorPins] = {
+    "1.31": MinorPins(autoscaler_chart="9.44.0", autoscaler_image="v1.31.5", node_release="1.31.14-20260714",
+                       addons={**_SHARED_ADDONS, "kube-proxy": "v1.31.14-eksbuild.20",
+                               "coredns": "v1.11.4-eksbuild.33"}),
+    "1.32": MinorPins(autoscaler_chart="9.46.6", autoscaler_image="v1.32.7", node_release="1.32.13-20260714",
+                       addons={**_SHARED_ADDONS, "kube-proxy": "v1.32.13-eksbuild.16",
+                               "coredns": "v1.11.4-eksbuild.33"}),
+    "1.33": MinorPins(autoscaler_chart="9.51.0", autoscaler_image="v1.33.6", node_release="1.33.13-20260714",
+                       addons={**_SHARED_ADDONS, "kube-proxy": "v1.33.10-eksbuild.13",
+                               "coredns": "v1.13.2-eksbuild.4"}),
+    "1.34": MinorPins(autoscaler_chart="9.53.0", autoscaler_image="v1.34.5", node_release="1.34.9-20260714",
+                       addons={**_SHARED_ADDONS, "kube-proxy": "v1.34.6-eksbuild.13",
+                               "coredns": "v1.13.2-eksbuild.7"}),
+    # The 1.35 image lists resource.k8s.io objects (DRA); chart 9.54.0 is the first whose ClusterRole grants it.
+    "1.35": MinorPins(autoscaler_chart="9.59.0", autoscaler_image="v1.35.2", node_release="1.35.6-20260714",
+                       addons={**_SHARED_ADDONS, "kube-proxy": "v1.35.3-eksbuild.13",
+                               "coredns": "v1.14.2-eksbuild.4"}),
+}
+
+#: AMI families whose release versions the matrix pins (Bottlerocket numbers its releases differently:
+#: its node groups take the newest release at creation and move with `version`).
+PINNED_RELEASE_AMI_PREFIX = "AL2023_"
+
+
+def minor_pins(version: str) -> MinorPins:
+    """The matrix row of a supported minor (config validation guarantees the version is supported)."""
+    return VERSION_MATRIX[version]
+
+
+def autoscaler_chart(version: str) -> HelmChart:
+    """cluster-autoscaler chart for a cluster minor: the chart version moves with the image (RBAC follows)."""
+    return HelmChart("cluster-autoscaler", minor_pins(version).autoscaler_chart,
+                     "https://kubernetes.github.io/autoscaler")
+
+
+def node_release_version(version: str, ami_type: str) -> str | None:
+    """The pinned AMI release of a node group, or None for AMI families the matrix does not pin."""
+    return minor_pins(version).node_release if ami_type.startswith(PINNED_RELEASE_AMI_PREFIX) else None

@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 
 from mlops_platform.core import iam
 from mlops_platform.core.naming import iam_name
-from mlops_platform.core.versions import CLUSTER_AUTOSCALER_IMAGE_TAGS
+from mlops_platform.core.versions import autoscaler_chart, minor_pins
 from mlops_platform.k8s._helm import helm_release, namespace
 from mlops_platform.k8s.manifests import gpu_node_affinity, gpu_toleration, irsa_annotation
 from mlops_platform.k8s.provider import k8s_opts
@@ -56,8 +56,10 @@ def on_gpu_nodes() -> dict[str, Any]:
 
 
 def device_plugin_values() -> dict[str, Any]:
-    # No node-feature-discovery: the AWS layer labels GPU nodes itself, so NFD/GFD stay off.
-    return {**on_gpu_nodes(), "nfd": {"enabled": False}, "gfd": {"enabled": False},
+    # No node-feature-discovery: the AWS layer labels GPU nodes itself. gfd.enabled=false turns NFD off too
+    # (chart 0.17.1 Chart.yaml: the NFD dependency's condition is `nfd.enabled,gfd.enabled`, and values.yaml
+    # declares no nfd.enabled, so Helm falls through to gfd.enabled).
+    return {**on_gpu_nodes(), "gfd": {"enabled": False},
             "priorityClassName": "system-node-critical", "failOnInitError": True}
 
 
@@ -69,10 +71,12 @@ def dcgm_values() -> dict[str, Any]:
 
 
 def autoscaler_values(args: GpuEnablementArgs, role_arn: Any) -> dict[str, Any]:
-    tag = CLUSTER_AUTOSCALER_IMAGE_TAGS[args.k8s_version]
     values: dict[str, Any] = {
         "autoDiscovery": {"clusterName": args.cluster_name}, "awsRegion": args.region, "cloudProvider": "aws",
-        "image": {"tag": tag},
+        # the image's minor follows the control plane (its scheduler simulation is versioned with Kubernetes)
+        "image": {"tag": minor_pins(args.k8s_version).autoscaler_image},
+        # one replica: a drain may evict it (it restarts elsewhere), but never two at once in a larger setup
+        "podDisruptionBudget": {"maxUnavailable": 1},
         "rbac": {"serviceAccount": {"create": True, "name": AUTOSCALER_SA, "annotations": irsa_annotation(role_arn)}},
         # least-waste picks the cheapest pool that fits a pending GPU pod; scale-down returns idle GPU
         # nodes after 10 minutes (GPU nodes are the expensive ones), system pods never pin a node.
@@ -106,8 +110,8 @@ class GpuEnablement(pulumi.ComponentResource):
         self.dcgm = helm_release(f"{name}-dcgm", "dcgm-exporter", DCGM_RELEASE, GPU_NAMESPACE, dcgm_values(),
                                  after_ns)
         self.autoscaler_role = self._autoscaler_role(name, args)
-        helm_release(f"{name}-autoscaler", "cluster-autoscaler", "cluster-autoscaler", AUTOSCALER_NAMESPACE,
-                     autoscaler_values(args, self.autoscaler_role.arn), kopts)
+        helm_release(f"{name}-autoscaler", autoscaler_chart(args.k8s_version), "cluster-autoscaler",
+                     AUTOSCALER_NAMESPACE, autoscaler_values(args, self.autoscaler_role.arn), kopts)
         self.register_outputs({"autoscaler_role_arn": self.autoscaler_role.arn})
 
     def _autoscaler_role(self, name: str, args: GpuEnablementArgs) -> aws.iam.Role:

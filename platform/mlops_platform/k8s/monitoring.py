@@ -17,11 +17,18 @@ import pulumi_random as random
 from mlops_platform.core import iam
 from mlops_platform.core.naming import iam_name
 from mlops_platform.k8s._helm import helm_release, namespace
-from mlops_platform.k8s.alerts import AlertThresholds, platform_rule_groups
+from mlops_platform.k8s.alerts import (
+    ALERTMANAGER_CONFIG_LABEL,
+    AlertThresholds,
+    drift_to_platform_route,
+    platform_rule_groups,
+)
 from mlops_platform.k8s.dashboards import platform_dashboards
 from mlops_platform.k8s.manifests import irsa_annotation, meta
 from mlops_platform.k8s.netpol import MONITORING_NAMESPACE
 from mlops_platform.k8s.provider import k8s_opts
+from mlops_platform.k8s.storage import STORAGE_CLASS
+from mlops_platform.k8s.tenancy import PROJECT_LABEL as PROJECT_NAMESPACE_LABEL
 
 RELEASE = "kube-prometheus-stack"
 FULLNAME = "kps"  # short resource names: kps-prometheus, kps-alertmanager
@@ -68,10 +75,20 @@ class MonitoringArgs:
     """Also send alerts to this Slack webhook (pass a secret). Default: none."""
     gpu_namespace: str | None = None
     """Where the DCGM exporter runs, for GPU dashboards and alerts. Default: none (GPU enablement off)."""
+    storage_class: str = STORAGE_CLASS
+    """StorageClass every claim names (Prometheus, Alertmanager, Grafana). Default: the platform's
+    encrypted `gp3-encrypted`."""
+    depends_on: tuple[pulumi.Resource, ...] = ()
+    """What the stack release waits for: the StorageClass its claims need. Default: nothing."""
+    project_routes: bool = False
+    """Merge the AlertmanagerConfigs of project namespaces (their drift → retrain webhook, pipelines on) and
+    route every drift alert on to the platform receiver after them. Default: False."""
 
 
-def alertmanager_config(topic_arn: Any, region: str, slack: bool) -> dict[str, Any]:
-    """Everything goes to the platform receiver; the always-firing Watchdog goes nowhere."""
+def alertmanager_config(topic_arn: Any, region: str, slack: bool, project_routes: bool = False) -> dict[str, Any]:
+    """Everything goes to the platform receiver; the always-firing Watchdog goes nowhere. With
+    `project_routes`, projects' AlertmanagerConfig routes come first (the operator puts them there) and the
+    drift alert still reaches the platform receiver after them (alerts.drift_to_platform_route)."""
     receiver: dict[str, Any] = {"name": "platform", "sns_configs": [{
         "topic_arn": topic_arn, "sigv4": {"region": region}, "send_resolved": True,
         "subject": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}"}]}
@@ -80,8 +97,42 @@ def alertmanager_config(topic_arn: Any, region: str, slack: bool) -> dict[str, A
                                       "send_resolved": True}]
     return {"route": {"receiver": "platform", "group_by": ["alertname", "namespace"], "group_wait": "30s",
                       "group_interval": "5m", "repeat_interval": "4h",
-                      "routes": [{"receiver": "null", "matchers": ['alertname = "Watchdog"']}]},
+                      "routes": [{"receiver": "null", "matchers": ['alertname = "Watchdog"']},
+                                 *([drift_to_platform_route()] if project_routes else [])]},
             "receivers": [receiver, {"name": "null"}]}
+
+
+#: Control-plane components EKS runs out of reach of in-cluster scrapes: their ServiceMonitors would find
+#: no endpoints and KubeControllerManagerDown / KubeSchedulerDown / etcd alerts would fire forever
+#: (kube-prometheus-stack 72.6.2 values.yaml enables all three by default).
+EKS_HIDDEN_CONTROL_PLANE = ("kubeControllerManager", "kubeScheduler", "kubeEtcd")
+
+
+def claim(storage_class: str, gib: int) -> dict[str, Any]:
+    """A volumeClaimTemplate (Prometheus operator StorageSpec) on the platform's class."""
+    return {"volumeClaimTemplate": {"spec": {"storageClassName": storage_class, "accessModes": ["ReadWriteOnce"],
+                                             "resources": {"requests": {"storage": f"{gib}Gi"}}}}}
+
+
+def grafana_values(storage_class: str) -> dict[str, Any]:
+    return {
+        "enabled": True, "admin": {"existingSecret": GRAFANA_SECRET, "userKey": "admin-user",
+                                   "passwordKey": "admin-password"},
+        "service": {"type": "ClusterIP"},
+        # dashboards, users and annotations survive a pod restart; Recreate so a rollout never waits on
+        # the ReadWriteOnce volume still attached to the old pod
+        "persistence": {"enabled": True, "storageClassName": storage_class, "size": "10Gi"},
+        "deploymentStrategy": {"type": "Recreate"},
+        "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
+                                   "searchNamespace": MONITORING_NAMESPACE}}}
+def project_config_selection() -> dict[str, Any]:
+    """alertmanagerSpec fields merging the labelled AlertmanagerConfigs of project namespaces only, each
+    confined to its own namespace's alerts (OnNamespace adds the namespace matcher)."""
+    key, value = ALERTMANAGER_CONFIG_LABEL
+    return {"alertmanagerConfigSelector": {"matchLabels": {key: value}},
+            "alertmanagerConfigNamespaceSelector": {"matchExpressions": [
+                {"key": PROJECT_NAMESPACE_LABEL, "operator": "Exists"}]},
+            "alertmanagerConfigMatcherStrategy": {"type": "OnNamespace"}}
 
 
 def stack_values(args: MonitoringArgs, topic_arn: Any) -> dict[str, Any]:
@@ -89,27 +140,25 @@ def stack_values(args: MonitoringArgs, topic_arn: Any) -> dict[str, Any]:
     every_namespace = {"ruleSelectorNilUsesHelmValues": False, "serviceMonitorSelectorNilUsesHelmValues": False,
                        "podMonitorSelectorNilUsesHelmValues": False, "ruleNamespaceSelector": {},
                        "serviceMonitorNamespaceSelector": {}, "podMonitorNamespaceSelector": {}}
-    volume = {"volumeClaimTemplate": {"spec": {"accessModes": ["ReadWriteOnce"],
-                                               "resources": {"requests": {"storage": f"{args.storage_gib}Gi"}}}}}
     return {
         "fullnameOverride": FULLNAME,
+        **{component: {"enabled": False} for component in EKS_HIDDEN_CONTROL_PLANE},
         # kube-prometheus-stack's node-exporter subchart honours namespaceOverride (prometheus-node-exporter
         # chart, templates/_helpers.tpl "prometheus-node-exporter.namespace")
         "prometheus-node-exporter": {"namespaceOverride": NODE_AGENTS_NAMESPACE},
         "alertmanager": {
-            "enabled": True, "config": alertmanager_config(topic_arn, args.region, slack),
+            "enabled": True, "config": alertmanager_config(topic_arn, args.region, slack, args.project_routes),
             "serviceAccount": {"create": True, "name": ALERTMANAGER_SA},
-            "alertmanagerSpec": {"retention": "120h", "secrets": [SLACK_SECRET] if slack else []}},
+            # silences and notification state survive a restart
+            "alertmanagerSpec": {"retention": "120h", "secrets": [SLACK_SECRET] if slack else [],
+                                 "storage": claim(args.storage_class, 2),
+                                 **(project_config_selection() if args.project_routes else {})}},
         "prometheus": {"prometheusSpec": {
             **every_namespace, "retention": args.retention,
             # keep 10% headroom so a full volume never stops ingestion
-            "retentionSize": f"{int(args.storage_gib * 0.9)}GB", "storageSpec": volume}},
-        "grafana": {
-            "enabled": True, "admin": {"existingSecret": GRAFANA_SECRET, "userKey": "admin-user",
-                                       "passwordKey": "admin-password"},
-            "service": {"type": "ClusterIP"},
-            "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
-                                       "searchNamespace": MONITORING_NAMESPACE}}},
+            "retentionSize": f"{int(args.storage_gib * 0.9)}GB",
+            "storageSpec": claim(args.storage_class, args.storage_gib)}},
+        "grafana": grafana_values(args.storage_class),
     }
 
 
@@ -137,7 +186,7 @@ class Monitoring(pulumi.ComponentResource):
         values = stack_values(args, self.alerts_topic.arn)
         values["alertmanager"]["serviceAccount"]["annotations"] = irsa_annotation(self._alertmanager_role(name, args))
         self.release = helm_release(f"{name}-stack", "kube-prometheus-stack", RELEASE, MONITORING_NAMESPACE,
-                                    values, k8s_opts(self, args.provider, [ns, agents, *secrets]))
+                                    values, k8s_opts(self, args.provider, [ns, agents, *secrets, *args.depends_on]))
         after_crds = k8s_opts(self, args.provider, [self.release])
         self._rules(name, args, after_crds)
         self._service_monitors(name, args, after_crds)

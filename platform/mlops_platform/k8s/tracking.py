@@ -183,6 +183,10 @@ class Tracking(pulumi.ComponentResource):
         k8s.core.v1.Service(f"{name}-service", metadata=m.meta(APP, TRACKING_NAMESPACE), spec={
             "type": "ClusterIP", "selector": {"app.kubernetes.io/name": APP},
             "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]}, opts=inside)
+        if args.replicas > 1:  # a node drain or upgrade never takes every replica at once
+            k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=m.meta(APP, TRACKING_NAMESPACE), spec={
+                "minAvailable": args.replicas - 1, "selector": {"matchLabels": {"app.kubernetes.io/name": APP}}},
+                opts=inside)
         self.url = MLFLOW_URL
         self.register_outputs({"url": MLFLOW_URL, "db_address": self.database.address})
 

@@ -21,6 +21,9 @@ from mlops_platform.k8s._helm import helm_release, namespace
 from mlops_platform.k8s.provider import k8s_opts
 
 TRAINING_NAMESPACE = "kuberay"
+#: kuberay-operator 1.4.2 values.yaml sets `resources.limits.cpu: 100m` and Helm merges user values into
+#: chart defaults, so without deleting it the operator is throttled to 0.1 CPU whatever requests say.
+DELETED_DEFAULTS = ("resources.limits.cpu",)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,5 +55,6 @@ class Training(pulumi.ComponentResource):
         ns = namespace(f"{name}-ns", TRAINING_NAMESPACE, "restricted", args.k8s_version,
                        k8s_opts(self, args.provider), open_ports=(9443,))  # admission webhook
         self.release = helm_release(f"{name}-kuberay", "kuberay-operator", "kuberay-operator", TRAINING_NAMESPACE,
-                                    operator_values(), k8s_opts(self, args.provider, [ns]))
+                                    operator_values(), k8s_opts(self, args.provider, [ns]),
+                                    delete_defaults=DELETED_DEFAULTS)
         self.register_outputs({"namespace": TRAINING_NAMESPACE})

@@ -70,14 +70,15 @@ def _compute(cfg: PlatformConfig, network: Network, keys: PlatformKeys,
     cluster = Cluster(f"{name}-cluster", ClusterArgs(
         config=cfg.cluster, cluster_name=cfg.cluster_name, subnet_ids=network.private_subnet_ids,
         secrets_key_arn=keys.arns["eks"], logs_key_arn=keys.arns["logs"],
-        deletion_protection=cfg.deletion_protection, tags=tags), opts)
+        deletion_protection=cfg.deletion_protection, tags=tags, upgrade_policy=cfg.upgrade_policy), opts)
     pools = NodePools(f"{name}-nodes", NodePoolsArgs(
         cluster_name=cluster.cluster.name, cluster_name_plain=cfg.cluster_name, subnet_ids=network.private_subnet_ids,
         system=cfg.node_pools.system, gpu=list(cfg.node_pools.gpu), ebs_key_arn=keys.arns["ebs"], tags=tags,
-        depends_on=list(cluster.pre_node_addons)), opts)
+        k8s_version=cfg.cluster.version, depends_on=list(cluster.pre_node_addons)), opts)
     ClusterAddons(f"{name}-cluster-addons", ClusterAddonsArgs(
-        cluster_name=cluster.cluster.name, oidc_provider_arn=cluster.oidc_provider.arn,
-        oidc_issuer_host=cluster.oidc_issuer_host, ebs_key_arn=keys.arns["ebs"], nodes=[pools.system], tags=tags,
+        cluster_name=cluster.cluster.name, k8s_version=cfg.cluster.version,
+        oidc_provider_arn=cluster.oidc_provider.arn, oidc_issuer_host=cluster.oidc_issuer_host,
+        ebs_key_arn=keys.arns["ebs"], nodes=[pools.system], tags=tags,
         moved_from=MovedFrom(parent=cluster, prefix=f"{name}-cluster")), opts)
     return cluster, pools
 

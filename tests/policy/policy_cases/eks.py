@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from policy_plans import DROP, Patch, U
 
-from policy_cases._base import CLUSTER, DEFERRED, PASSES, Case, fail, ok, u
+from policy_cases._base import CLUSTER, DEFERRED, GPU, PASSES, SYSTEM, Case, fail, ok, on, u
+
+ADDON = on("aws:eks/addon:Addon", "addon-vpc-cni")
 
 CASES: dict[str, Case] = {
     "eks-private-endpoint": Case(
@@ -32,4 +34,10 @@ CASES: dict[str, Case] = {
         failing=(fail(CLUSTER, Patch("eks", "accessConfig.authenticationMode", "API_AND_CONFIG_MAP")),
                  fail(CLUSTER, Patch("eks", "accessConfig", DROP))),
         unknown=u(DEFERRED, Patch("eks", "accessConfig.authenticationMode", U))),
+    "eks-versions-pinned": Case(
+        passing=(ok(), ok(Patch("system", "version", "1.34"))),
+        failing=(fail(SYSTEM, Patch("system", "version", DROP)),
+                 fail(GPU, Patch("gpu-l4", "version", "")),
+                 fail(ADDON, Patch("addon-vpc-cni", "addonVersion", DROP))),
+        unknown=u(DEFERRED, Patch("addon-vpc-cni", "addonVersion", U))),
 }

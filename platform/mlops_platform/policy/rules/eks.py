@@ -9,7 +9,7 @@ from mlops_platform.core.versions import EKS_RELEASES
 from mlops_platform.policy.config import EksSupport, PolicySettings, Severity
 from mlops_platform.policy.registry import Area, OnUnknown, checkov, cis_eks, resource_policy
 from mlops_platform.policy.sdk.graph import Res
-from mlops_platform.policy.sdk.types import EKS_CLUSTER
+from mlops_platform.policy.sdk.types import EKS_ADDON, EKS_CLUSTER, NODE_GROUP
 from mlops_platform.policy.sdk.values import Defer, as_list, fmt, is_unknown
 
 _EKS_DOCS = "https://docs.aws.amazon.com/eks/latest/userguide"
@@ -128,3 +128,23 @@ def eks_access_entries(res: Res, _: PolicySettings) -> Iterator[str | Defer]:
         yield f"accessConfig.authenticationMode is {fmt(mode)}: the aws-auth ConfigMap can still grant access"
     if bootstrap is not False:
         yield "accessConfig.bootstrapClusterCreatorAdminPermissions is not false: the deployer becomes cluster-admin"
+
+
+@resource_policy(
+    name="eks-versions-pinned", area=Area.EKS, resource_types=(NODE_GROUP, EKS_ADDON), severity=Severity.MEDIUM,
+    description="Node groups pin their Kubernetes version and EKS add-ons their add-on version.",
+    remediation="Set the node group's `version` (the cluster's minor; the platform also pins the AMI "
+                "`releaseVersion`) and the add-on's `addonVersion` from mlops_platform/core/versions.py "
+                "VERSION_MATRIX; move them with `mlplat upgrade ENV --to X.Y`, never by drift.",
+    url=f"{_EKS_DOCS}/update-cluster.html",
+    on_unknown=OnUnknown.DEFER, unknown_note="Deferred when the version is unknown.",
+)
+def eks_versions_pinned(res: Res, _: PolicySettings) -> Iterator[str | Defer]:
+    # Unpinned, a node group takes the control plane's version when created and an add-on EKS's default:
+    # the next control-plane upgrade or add-on release then changes nodes and add-ons outside any review.
+    field = "addonVersion" if res.type == EKS_ADDON else "version"
+    value = res.get(field)
+    if is_unknown(value):
+        yield Defer(field)
+    elif not value:
+        yield f"{field} is not pinned: it follows whatever EKS picks at creation and drifts from the matrix"
