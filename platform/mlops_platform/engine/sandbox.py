@@ -73,7 +73,7 @@ def frame_where(frame: FrameType | None, root: Path) -> str:
 
 
 def _describe(event: str, args: tuple[Any, ...]) -> str:
-    if event in NETWORK_EVENTS:
+    if event.startswith("socket."):  # not NETWORK_EVENTS: a program may rebind that module attribute
         target = args[1] if event in {"socket.connect", "socket.bind", "socket.sendto"} and len(args) > 1 else \
             (args[0] if args else "")
         return f"network access ({event} {target!r})"
