@@ -151,3 +151,18 @@ def test_the_review_says_which_isolation_was_in_force() -> None:
     result = review("--program", str(PROGRAMS / "insecure"), "--format", "json")
     json.loads(result.stdout)  # stdout stays one document
     assert "isolation: network namespace + audit hook" in result.stderr
+
+
+def test_only_the_childs_own_completion_message_is_a_plan(tmp_path: Path) -> None:
+    """The parent's rule (pure): a plan needs exit 0, no hard exit, and exactly one message with the run's
+    secret; a forged line without it, or a second authenticated one, is an engine error."""
+    from mlops_platform.core.errors import EngineError
+    from mlops_platform.engine.isolated import _accept
+
+    plan = {"stack": "dev", "resources": [], "outputs": {}}
+    done = {"secret": "s3cret", "plan": plan, "references": {}}
+    assert _accept(0, [done], "s3cret", tmp_path).plan == plan
+    for code, messages in [(0, [{"plan": plan}]), (0, [{**done, "secret": "guess"}]), (0, [done, done]),
+                           (1, [done]), (-9, [done]), (0, [{"hard_exit": {"code": 0, "where": "x.py:1"}}, done])]:
+        with pytest.raises(EngineError):
+            _accept(code, messages, "s3cret", tmp_path)
