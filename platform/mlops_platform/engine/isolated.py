@@ -103,8 +103,10 @@ def _run_child(request: Mapping[str, Any], secret: str, prefix: tuple[str, ...],
         chunks: list[bytes] = []
         reader = _drain(chan, chunks)
         _hand_secret(child, secret)
-        code = _wait(child, timeout, program_dir)
-        reader.join(timeout=10)
+        try:
+            code = _wait(child, timeout, program_dir)
+        finally:  # also after a timeout: the channel closes only once its reader is done with it
+            reader.join(timeout=10)
         return code, _messages(b"".join(chunks))
 
 
