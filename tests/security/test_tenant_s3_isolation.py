@@ -1,8 +1,9 @@
-"""Artifact isolation between tenants: the workload policy documents the platform plans, enforced by a
-real moto server with IAM authorization switched on (`/moto-api/reset-auth`).
+"""Artifact isolation between tenants: the workload and training policy documents the platform plans,
+enforced by a real moto server with IAM authorization switched on (`/moto-api/reset-auth`).
 
 What this proves: with exactly the planned inline policy of project A's workload role, and of its
-continuous-training role (each attached to an IAM user, because moto authorizes users and assumed roles alike by their identity policies), A can put,
+continuous-training role (each attached to an IAM user, because moto authorizes users and assumed roles
+alike by their identity policies), A can put,
 get and delete objects under its own `projects/A/` prefix of the models and datasets buckets — where its
 MLflow artifacts live (`mlflow_artifact_uri`) — and cannot get, overwrite or delete project B's objects,
 nor write outside its prefix (including the tracking server's default root `mlflow/`). What it does not

@@ -107,7 +107,7 @@ def _s3_objects(policy: dict[str, Any]) -> list[str]:
     return [r for s in policy["Statement"] for r in s["Resource"] if r.startswith("arn:aws:s3:::") and "/" in r]
 
 
-def expected_policy(plan: Plan, project: str) -> dict[str, Any]:
+def expected_policy(plan: Plan, cfg: PlatformConfig, project: str) -> dict[str, Any]:
     """The training role's document spelt out (not rebuilt with the builders under test)."""
     out, prefix = plan.outputs, naming.project_prefix(project)
     stmts: list[dict[str, Any]] = []
@@ -118,20 +118,22 @@ def expected_policy(plan: Plan, project: str) -> dict[str, Any]:
                    "Resource": [f"{arn}/{prefix}*"]},
                   {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [arn],
                    "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}}}]
-    stmts.append({"Effect": "Allow", "Action": ["eks:DescribeCluster"], "Resource": [cluster_arn(plan)]})
+    stmts.append({"Effect": "Allow", "Action": ["eks:DescribeCluster"], "Resource": [cluster_arn(cfg)]})
     stmts.append({"Effect": "Allow", "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey",
                                                 "kms:DescribeKey"], "Resource": [out["kms_key_arns"]["s3"]]})
     return {"Version": "2012-10-17", "Statement": stmts}
 
 
-def cluster_arn(plan: Plan) -> str:
-    (cluster,) = plan.of_type("aws:eks/cluster:Cluster")
-    return str(cluster.get("arn"))
+def cluster_arn(cfg: PlatformConfig) -> str:
+    """EKS cluster ARN format: docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelastic
+    kubernetesservice.html#amazonelastickubernetesservice-resources-for-iam-policies."""
+    env = cfg.environment
+    return f"arn:aws:eks:{env.region}:{env.account_id}:cluster/{cfg.cluster_name}"
 
 
 def test_training_rights_are_the_projects_prefixes_and_key_only(plan: Plan, cfg: PlatformConfig) -> None:
     for p in cfg.projects:
-        assert training_policy(plan, p.name) == expected_policy(plan, p.name)
+        assert training_policy(plan, p.name) == expected_policy(plan, cfg, p.name)
 
 
 def test_another_tenants_prefixes_and_the_push_rights_are_out_of_reach(plan: Plan, cfg: PlatformConfig) -> None:
