@@ -61,9 +61,9 @@ def test_no_pipe_to_shell_and_pulumi_comes_from_its_pinned_action(project: Path)
         assert "uses: pulumi/actions@" in _workflow_text(project, name)
 
 
-def _triggers(workflow: dict[str, Any]) -> set[str]:
+def _triggers(workflow: dict[Any, Any]) -> set[str]:
     # YAML 1.1 reads the `on:` key as True
-    on = workflow.get("on", workflow.get(True))
+    on = workflow["on"] if "on" in workflow else workflow[True]
     return {on} if isinstance(on, str) else set(on)
 
 
