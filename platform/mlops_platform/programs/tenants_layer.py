@@ -15,11 +15,12 @@ from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.config.sections import ProjectConfig
 from mlops_platform.k8s.tenancy import PlatformFacts, ProjectTenant, ProjectTenantArgs, TenantOutputs
 from mlops_platform.programs.cluster_layer import cluster_provider, peers, retrain_cooldown
+from mlops_platform.programs.common import tracking_on
 
 
 def tracking_logins(cfg: PlatformConfig, cluster_layer: pulumi.Output[Any] | None) -> dict[str, pulumi.Output[str]]:
     """Each project's MLflow password from the cluster layer's secret `tracking_logins` output (by physical name)."""
-    if cluster_layer is None or not cfg.component_enabled(cfg.tracking):
+    if cluster_layer is None or not tracking_on(cfg):
         return {}
     logins = output_field(cluster_layer, "tracking_logins")
     return {physical_name(p): pulumi.Output.secret(logins.apply(_login_of(physical_name(p)))) for p in cfg.projects}
