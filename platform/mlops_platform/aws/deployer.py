@@ -23,12 +23,26 @@ CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterA
 RUNNER_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 SOURCE_KEY = naming.DEPLOY_SOURCE_KEY
 API_PORT = 443
+VPC_BUILD_ACTIONS = ("ec2:CreateNetworkInterface", "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces",
+                     "ec2:DeleteNetworkInterface", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
+                     "ec2:DescribeVpcs")
 
 
 def access_name(prefix: str, principal_arn: str) -> str:
     """Logical name of one principal's access: named by principal, not position (removing one never
     replaces the others)."""
     return f"{prefix}-{principal_arn.rsplit('/', 1)[-1]}"
+
+
+def vpc_build_statements(region: str, account_id: str) -> list[iam.Doc]:
+    """What CodeBuild needs to run a build in a VPC: it creates, describes and deletes the build's network
+    interface as the service role. The Describe*/Create/Delete actions support no resource scoping.
+    https://docs.aws.amazon.com/codebuild/latest/userguide/auth-and-access-control-iam-identity-based-access-control.html
+    ("Allow CodeBuild access to AWS services required to create a VPC network interface")"""
+    net = f"arn:aws:ec2:{region}:{account_id}:network-interface/*"
+    return [iam.statement(list(VPC_BUILD_ACTIONS), ["*"]),
+            iam.statement(["ec2:CreateNetworkInterfacePermission"], [net],
+                          condition={"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"}})]
 
 
 def buildspec(env: str) -> str:
@@ -114,6 +128,12 @@ class InVpcRunnerArgs:
     """The EKS-created cluster security group that gets the 443 rule from the runner. Required."""
     state_bucket: str
     """The environment's Pulumi state bucket: the runner's source and the layers' state. Required."""
+    state_key_alias: str
+    """Alias of the bootstrap KMS key the state bucket is SSE-KMS encrypted with
+    (`naming.state_key_alias`): the runner decrypts its source zip with it. Required."""
+    github_token_secret: str | None = None
+    """Secrets Manager secret (name) the build exports as GITHUB_TOKEN (`github.token_secret`, needed when
+    `github.manage` is on). Default: None (no token)."""
     logs_key_arn: pulumi.Input[str]
     """KMS key of the build log group. Required."""
     deployer_role_arns: list[str]
@@ -129,6 +149,7 @@ class InVpcRunner(pulumi.ComponentResource):
 
     project: aws.codebuild.Project
     association: aws.eks.AccessPolicyAssociation
+    _policy: aws.iam.RolePolicy
 
     def __init__(self, name: str, args: InVpcRunnerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:aws:InVpcRunner", name, None, opts)
@@ -161,27 +182,43 @@ class InVpcRunner(pulumi.ComponentResource):
                                            condition={"StringEquals": {"aws:SourceAccount": a.account_id}}))
         role = aws.iam.Role(f"{self._name}-role", name=a.runner_name, assume_role_policy=iam.to_json(trust),
                             tags=a.tags, opts=child_opts(self))
-        aws.iam.RolePolicy(f"{self._name}-policy", role=role.id, policy=iam.to_json(self._permissions()),
-                           opts=child_opts(self))
+        self._policy = aws.iam.RolePolicy(f"{self._name}-policy", role=role.id,
+                                          policy=iam.to_json(self._permissions()), opts=child_opts(self))
         return role
 
     def _permissions(self) -> iam.Doc:
         a = self._args
         bucket = f"arn:aws:s3:::{a.state_bucket}"
         logs = f"arn:aws:logs:{a.region}:{a.account_id}:log-group:/aws/codebuild/{a.runner_name}"
+        own = f"{bucket}/{SOURCE_KEY.format(env=a.env_name).rsplit('/', 1)[0]}/*"
+        # CodeBuild reads a versioned S3 source with GetObjectVersion; the runner writes only under its
+        # own prefix (the layers' state is written as the deployer role it assumes).
+        # https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html
         stmts = [iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [logs, f"{logs}:*"]),
-                 iam.statement(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [f"{bucket}/*"]),
+                 iam.statement(["s3:GetObject", "s3:GetObjectVersion"], [f"{bucket}/*"]),
+                 iam.statement(["s3:PutObject", "s3:DeleteObject"], [own]),
                  iam.statement(["s3:ListBucket", "s3:GetBucketLocation"], [bucket]),
-                 iam.statement(["eks:DescribeCluster"], [a.cluster_arn])]
-        # CodeBuild creates the ENIs of a VPC build itself (these EC2 actions have no resource scoping
-        # beyond the network interface permission below).
-        # https://docs.aws.amazon.com/codebuild/latest/userguide/auth-and-access-control-iam-identity-based-access-control.html
-        net = f"arn:aws:ec2:{a.region}:{a.account_id}:network-interface/*"
-        stmts.append(iam.statement(["ec2:CreateNetworkInterfacePermission"], [net],
-                                   condition={"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"}}))
+                 iam.statement(["eks:DescribeCluster"], [a.cluster_arn]),
+                 *self._key_and_secret(), *vpc_build_statements(a.region, a.account_id)]
         if a.deployer_role_arns:
             stmts.append(iam.statement(["sts:AssumeRole"], list(a.deployer_role_arns)))
         return iam.document(*stmts)
+
+    def _key_and_secret(self) -> list[iam.Doc]:
+        """The state bucket is SSE-KMS under the bootstrap key (ops/bootstrap.py): reading the source zip needs
+        kms:Decrypt on it, writing needs GenerateDataKey. The key is known here by alias only, so the grant
+        is conditioned on the alias. https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html
+        (kms:ResourceAliases)"""
+        a = self._args
+        stmts = [iam.statement(["kms:Decrypt", "kms:GenerateDataKey"], ["*"], condition={
+            "ForAnyValue:StringEquals": {"kms:ResourceAliases": a.state_key_alias}})]
+        if a.github_token_secret:
+            # CodeBuild resolves a SECRETS_MANAGER variable with the service role; Secrets Manager appends
+            # six random characters to a secret's ARN.
+            # https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html (env/secrets-manager)
+            arn = f"arn:aws:secretsmanager:{a.region}:{a.account_id}:secret:{a.github_token_secret}-??????"
+            stmts.append(iam.statement(["secretsmanager:GetSecretValue"], [arn]))
+        return stmts
 
     def _project(self, sg: aws.ec2.SecurityGroup, role: aws.iam.Role) -> aws.codebuild.Project:
         a = self._args
@@ -190,6 +227,9 @@ class InVpcRunner(pulumi.ComponentResource):
                                         tags=a.tags, opts=child_opts(self))
         env_vars = [aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
             name="DEPLOYER_ROLE_ARN", value=a.deployer_role_arns[0] if a.deployer_role_arns else "")]
+        if a.github_token_secret:  # pulumi-github reads GITHUB_TOKEN (github.manage)
+            env_vars.append(aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
+                name="GITHUB_TOKEN", type="SECRETS_MANAGER", value=a.github_token_secret))
         return aws.codebuild.Project(
             f"{self._name}-project", name=a.runner_name, service_role=role.arn,
             description=f"Applies the cluster and tenants layers of {a.env_name} from inside its VPC",
@@ -204,4 +244,6 @@ class InVpcRunner(pulumi.ComponentResource):
                                                           security_group_ids=[sg.id]),
             logs_config=aws.codebuild.ProjectLogsConfigArgs(
                 cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(group_name=group.name)),
-            build_timeout=60, tags=a.tags, opts=child_opts(self))
+            # CodeBuild validates the role when the project is created: wait for its permissions, not only
+            # the role (its ARN alone lets the two race).
+            build_timeout=60, tags=a.tags, opts=child_opts(self, depends_on=[self._policy]))
