@@ -45,24 +45,38 @@ def vpc_build_statements(region: str, account_id: str) -> list[iam.Doc]:
                           condition={"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"}})]
 
 
+#: Runner variables: MLPLAT_OPERATION (up | destroy) picks the walk, MLPLAT_DESTROY_FLAGS passes e.g.
+#: --force-destroy-protected-data; `aws codebuild start-build --environment-variables-override` sets them.
+OPERATION_VAR, DESTROY_FLAGS_VAR = "MLPLAT_OPERATION", "MLPLAT_DESTROY_FLAGS"
+
+
 def buildspec(env: str) -> str:
-    """The runner's build: assume the deployer role when one is given, install the Pulumi CLI, then
-    apply the in-cluster layers (never the aws layer: the runner may not change its own network)."""
+    """The runner's build: assume the deployer role when one is given, install the Pulumi CLI, then apply
+    the in-cluster layers, or destroy them in reverse (never the aws layer: the runner may not change its
+    own network). Pinned runtime, runtime dependencies only.
+    https://docs.aws.amazon.com/codebuild/latest/userguide/runtime-versions.html"""
+    up = [f"mlplat up {env} --layer cluster", f"mlplat up {env} --layer tenants"]
+    down = [f"mlplat destroy {env} --layer tenants ${DESTROY_FLAGS_VAR}",
+            f"mlplat destroy {env} --layer cluster ${DESTROY_FLAGS_VAR}"]
+    walk = (f'if [ "${OPERATION_VAR}" = destroy ]; then {" && ".join(f".venv/bin/{c}" for c in down)}; '
+            f'elif [ "${OPERATION_VAR}" = up ]; then {" && ".join(f".venv/bin/{c}" for c in up)}; '
+            f'else echo "{OPERATION_VAR} must be up or destroy, not ${OPERATION_VAR}" >&2; exit 2; fi')
     return "\n".join([
         "version: 0.2",
         "phases:",
         "  install:",
+        "    runtime-versions:",
+        "      python: 3.12",
         "    commands:",
         "      - curl -fsSL https://get.pulumi.com | sh",
         "      - export PATH=$HOME/.pulumi/bin:$PATH",
-        "      - make venv",
+        "      - python3 -m venv .venv && .venv/bin/pip install --quiet -e .",
         "  build:",
         "    commands:",
         '      - if [ -n "$DEPLOYER_ROLE_ARN" ]; then aws configure set profile.deployer.role_arn '
         '"$DEPLOYER_ROLE_ARN" && aws configure set profile.deployer.credential_source EcsContainer '
         "&& export AWS_PROFILE=deployer; fi",
-        f"      - .venv/bin/mlplat up {env} --layer cluster",
-        f"      - .venv/bin/mlplat up {env} --layer tenants",
+        f"      - {walk}",
         "",
     ])
 
@@ -225,8 +239,9 @@ class InVpcRunner(pulumi.ComponentResource):
         group = aws.cloudwatch.LogGroup(f"{self._name}-logs", name=f"/aws/codebuild/{a.runner_name}",
                                         retention_in_days=a.log_retention_days, kms_key_id=a.logs_key_arn,
                                         tags=a.tags, opts=child_opts(self))
-        env_vars = [aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
-            name="DEPLOYER_ROLE_ARN", value=a.deployer_role_arns[0] if a.deployer_role_arns else "")]
+        plain = {"DEPLOYER_ROLE_ARN": a.deployer_role_arns[0] if a.deployer_role_arns else "",
+                 OPERATION_VAR: "up", DESTROY_FLAGS_VAR: ""}
+        env_vars = [aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(name=k, value=v) for k, v in plain.items()]
         if a.github_token_secret:  # pulumi-github reads GITHUB_TOKEN (github.manage)
             env_vars.append(aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
                 name="GITHUB_TOKEN", type="SECRETS_MANAGER", value=a.github_token_secret))
