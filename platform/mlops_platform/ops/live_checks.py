@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 def _live_cluster(cfg: PlatformConfig, aws: Aws) -> Mapping[str, Any] | None:
     try:
-        return aws.eks.describe_cluster(name=cfg.cluster_name)["cluster"]  # type: ignore[return-value]
+        return aws.eks.describe_cluster(name=cfg.cluster_name)["cluster"]
     except AwsFailure as exc:
         if error_code(exc) != "ResourceNotFoundException":
             raise
@@ -100,8 +100,10 @@ def check_pool_sizes(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
 
 
 def _offered(aws: Aws, addon: str, version: str) -> set[str]:
-    pages = aws.eks_catalog.get_paginator("describe_addon_versions").paginate(addonName=addon, kubernetesVersion=version)
-    return {v["addonVersion"] for page in pages for a in page.get("addons", []) for v in a.get("addonVersions", [])}
+    paginator = aws.eks_catalog.get_paginator("describe_addon_versions")
+    pages = paginator.paginate(addonName=addon, kubernetesVersion=version)
+    return {v["addonVersion"] for page in pages for a in page.get("addons", [])
+            for v in a.get("addonVersions", [])}
 
 
 def check_addon_versions(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:

@@ -44,7 +44,8 @@ def _access(cfg: PlatformConfig, cluster: Cluster, network: Network, keys: Platf
         cluster_name=cluster.cluster.name, cluster_arn=cluster.cluster.arn,
         cluster_security_group_id=cluster_security_group(cluster), state_bucket=naming.bucket_name(env, "pulumi-state"),
         state_key_alias=naming.state_key_alias(env),
-        github_token_secret=cfg.github.token_secret if cfg.github.manage else None, logs_key_arn=keys.arns["logs"], deployer_role_arns=list(cfg.cluster.deployer_role_arns),
+        github_token_secret=cfg.github.token_secret if cfg.github.manage else None,
+        logs_key_arn=keys.arns["logs"], deployer_role_arns=list(cfg.cluster.deployer_role_arns),
         log_retention_days=cfg.cluster.log_retention_days, tags=tags), opts)
     return [*access, runner.association], runner.project.name
 
