@@ -63,6 +63,8 @@ CASES: dict[str, list[tuple[str, Case, int, str]]] = {
              ("bad-prices", lambda t: ["cost", "dev", "--prices", "free"], 2, "usage")],
     "fleet check": [("not-projects", lambda t: ["fleet", "check", str(t / "a"), str(t / "b")], 6, "template")],
     "policy list": [("bad-option", lambda t: ["policy", "list", "--bogus"], 2, "usage")],
+    "shards": [("unknown-env", lambda t: ["shards", "nope"], 2, "usage"),
+               ("path-as-name", lambda t: ["shards", "../../etc/passwd"], 2, "usage")],
     "upgrade": [("unknown-env", lambda t: ["upgrade", "nope", "--to", "1.35"], 2, "usage"),
                 ("malformed-target", lambda t: ["upgrade", "dev", "--to", "1.3x"], 2, "usage"),
                 ("no-target", lambda t: ["upgrade", "dev"], 2, "usage"),
@@ -148,6 +150,6 @@ def test_a_failing_preflight_against_moto_keeps_the_report(cli: Cli, moto: str, 
     (tmp_path / "stacks").mkdir()
     write_stack(tmp_path / "stacks", sections("dev", {"environment": {"account_id": "999999999999"}}))
     monkeypatch.setenv("MLPLAT_ROOT", str(tmp_path))
-    result = cli("preflight", "dev", "--json", code=1)
+    result = cli("preflight", "dev", "--json", code=1, seconds=60)  # AWS calls, retried by botocore
     assert result.json()["passed"] is False
     assert result.error()["code"] == "preflight" and "account" in result.error()["message"]

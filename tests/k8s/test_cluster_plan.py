@@ -86,14 +86,23 @@ def test_every_irsa_trust_pins_sub_and_aud_to_an_existing_service_account(plan: 
 
 
 def test_workload_service_accounts_carry_their_own_role(plan: Plan, cfg: PlatformConfig) -> None:
+    """The workload and the pipeline ServiceAccounts each carry a role trusting exactly that account."""
     roles = {r.get("name"): r for r in k8s_of(plan, ROLE)}
+    pipelines = cfg.component_enabled(cfg.pipelines)
     for p in cfg.projects:
-        sa = next(r for r in k8s_of(plan, "kubernetes:core/v1:ServiceAccount")
-                  if r.get("metadata.namespace") == p.name)
-        assert sa.get("metadata.name") == naming.project_service_account(p.name)
-        role_name = sa.get("metadata.annotations")["eks.amazonaws.com/role-arn"].rsplit("/", 1)[1]
-        trust = roles[role_name].get("assumeRolePolicy")
-        assert f"system:serviceaccount:{p.name}:{p.name}-workload" in trust
+        irsa = {r.get("metadata.name"): r for r in k8s_of(plan, "kubernetes:core/v1:ServiceAccount")
+                if r.get("metadata.namespace") == p.name
+                and "eks.amazonaws.com/role-arn" in (r.get("metadata.annotations") or {})}
+        expected = {naming.project_service_account(p.name)}
+        if pipelines:
+            expected.add(naming.project_pipeline_service_account(p.name))
+        assert set(irsa) == expected
+        for sa_name, sa in irsa.items():
+            role_name = sa.get("metadata.annotations")["eks.amazonaws.com/role-arn"].rsplit("/", 1)[1]
+            trust = roles[role_name].get("assumeRolePolicy")
+            assert f"system:serviceaccount:{p.name}:{sa_name}" in trust
+            others = expected - {sa_name}
+            assert not any(f"system:serviceaccount:{p.name}:{o}" in trust for o in others)
 
 
 def test_project_permissions_are_limited_to_its_prefixes_and_repository(plan: Plan, cfg: PlatformConfig) -> None:

@@ -18,6 +18,7 @@ from mlops_platform.scaffold.answers import (
     PythonVersion,
     ServingMode,
     TemplateAnswers,
+    TrainingBackend,
     parse_data_args,
     validate_answers,
 )
@@ -36,7 +37,7 @@ def test_model_has_exactly_the_questions_of_copier_yml() -> None:
 @pytest.mark.parametrize(("question", "enum"), [
     ("python_version", PythonVersion), ("dataset", Dataset), ("serving_mode", ServingMode),
     ("environments", Tier), ("outputs_source", OutputsSource), ("license", License),
-    ("data_source", DataSource),
+    ("data_source", DataSource), ("training_backend", TrainingBackend),
 ])
 def test_choices_match_the_enums(question: str, enum: type) -> None:
     choices = QUESTIONS[question]["choices"]

@@ -76,11 +76,18 @@ def assert_project_policy_config(script: str) -> None:
     assert "--policy-pack ../.mlops-platform/platform/policypack --policy-pack-config" in script
 
 
-def test_continuous_training_runs_on_schedule(generated: Path) -> None:
+def test_continuous_training_submits_to_the_cluster_and_never_trains_on_the_runner(generated: Path) -> None:
     answers = read_answers(generated)
     ct = _workflow(generated, "continuous-training.yml")
-    assert ct[True if True in ct else "on"]["schedule"] == [{"cron": answers["training_schedule"]}]
-    assert f"python -m {answers['package_name']} pipeline" in ct["jobs"]["retrain"]["steps"][-1]["run"]
+    # the schedule is the CronWorkflow on the cluster; GitHub only starts runs on demand
+    assert ct[True if True in ct else "on"] == {"workflow_dispatch": {}}
+    assert f'schedule="{answers["training_schedule"]}"' in (generated / "infra" / "__main__.py").read_text()
+    runs = " ".join(step.get("run", "") for step in ct["jobs"]["retrain"]["steps"])
+    assert "./scripts/train-remote.sh" in runs
+    assert f"-m {answers['package_name']}" not in runs and "make" not in runs and "uv " not in runs
+    script = (generated / "scripts" / "train-remote.sh").read_text()
+    assert "workflowTemplateRef" in script and "kubectl create" in script
+    assert (generated / "scripts" / "train-remote.sh").stat().st_mode & 0o111  # executable
 
 
 def test_dockerfile_is_pinned_non_root_with_healthcheck(generated: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from k8s.argo_schema import crd_errors
 from mlops_platform.workflows.review import program, review
 
 from .support import render
@@ -33,6 +34,14 @@ def test_infra_plans_with_model_serving_and_passes_review(tmp_path: Path, answer
     custom = [r for r in subject.plan["resources"] if r["type"] == "kubernetes:apiextensions.k8s.io:CustomResource"
               or r["type"].startswith("kubernetes:monitoring.coreos.com")]
     assert custom, "ServiceMonitor and drift PrometheusRule are planned"
+    # the project's pipeline: its WorkflowTemplate and CronWorkflow, as planned, against the Argo schemas
+    argo = {r["inputs"]["kind"]: r["inputs"] for r in subject.plan["resources"]
+            if r["type"].startswith("kubernetes:argoproj.io/")}
+    assert set(argo) == {"WorkflowTemplate", "CronWorkflow"}
+    for kind, obj in argo.items():
+        assert crd_errors(kind, obj) == [], kind
+    train = next(t for t in argo["WorkflowTemplate"]["spec"]["templates"] if t["name"] == "train")
+    assert ("tolerations" in train) == bool(answers.get("gpu_count"))  # GPU training when the project has GPUs
     report = review(subject)
     assert [(f.policy, f.message) for f in report.blocking] == []
     # judged as a project stack on the dev platform: environment-level budget policies do not apply, and
@@ -51,7 +60,9 @@ def test_gpu_serving_by_model_passes_review_in_every_environment(tmp_path: Path)
     for stack in ("dev", "prod"):
         report = review(program(project / "infra", stack, None, None))
         assert [(f.policy, f.message) for f in report.blocking] == [] and report.unknowns == [], stack
-    # selecting the pool name instead would leave the prod pods without a node group
+    # selecting the pool name instead would leave the prod pods without a node group: the serving pods
+    # and the pipeline's GPU training step alike
     pinned = render(tmp_path / "pinned", gpu_count=1, gpu_pool="a10g", environments=["dev", "prod"])
     prod = review(program(pinned / "infra", "prod", None, None))
-    assert [f.policy for f in prod.blocking] == ["gpu-workload-targets-pool"]
+    assert {f.policy for f in prod.blocking} == {"gpu-workload-targets-pool"}
+    assert {f.urn.split("::")[2].rsplit(":", 1)[-1] for f in prod.blocking} == {"Deployment", "WorkflowTemplate"}

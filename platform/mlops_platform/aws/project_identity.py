@@ -23,19 +23,24 @@ def workload_role(prefix: str, role_name: str, trust: iam.Doc, policy: iam.Doc, 
     return role
 
 
-def github_actions_role(prefix: str, role_name: str, trust: iam.Doc, policy: iam.Doc, access: tuple[str, str],
-                        cluster_name: pulumi.Input[str], namespace: str, tags: dict[str, str],
-                        parent: pulumi.Resource) -> aws.iam.Role:
+def github_actions_role(prefix: str, role_name: str, trust: iam.Doc, policy: iam.Doc,
+                        access: tuple[str, str] | None, cluster_name: pulumi.Input[str], namespace: str,
+                        tags: dict[str, str], parent: pulumi.Resource,
+                        groups: list[str] | None = None) -> aws.iam.Role:
     """A GitHub Actions role with its inline policy and kubectl access to one namespace only.
 
-    `access` is (resource name suffix, EKS access policy ARN) of the namespaced access association.
+    `access` is (resource name suffix, EKS access policy ARN) of the namespaced access association, or None
+    when the role's only Kubernetes rights are the namespaced RoleBindings of its `groups` (the access
+    entry's Kubernetes groups).
     """
     child = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(f"{prefix}-role", name=role_name, assume_role_policy=iam.to_json(trust),
                         max_session_duration=3600, tags=tags, opts=child)
     aws.iam.RolePolicy(f"{prefix}-policy", role=role.id, policy=iam.to_json(policy), opts=child)
     entry = aws.eks.AccessEntry(f"{prefix}-access", cluster_name=cluster_name, principal_arn=role.arn,
-                                type="STANDARD", tags=tags, opts=child)
+                                type="STANDARD", kubernetes_groups=groups or None, tags=tags, opts=child)
+    if access is None:
+        return role
     suffix, access_policy = access
     aws.eks.AccessPolicyAssociation(
         f"{prefix}-{suffix}", cluster_name=cluster_name, principal_arn=role.arn, policy_arn=access_policy,

@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import AfterValidator, ConfigDict, Field, SecretStr
 
 from mlops_platform.core.formats import EMAIL
+from mlops_platform.core.shards import MAX_SHARDS
 from mlops_platform.core.strict import StrictNumbers
 
 DNS_LABEL = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
@@ -270,6 +271,25 @@ class TrainingConfig(ComponentToggle):
     """`mlops-platform:training` — KubeRay operator."""
 
 
+class TenantsConfig(_Section):
+    """`mlops-platform:tenants` — how the projects are laid out in stacks (docs/scale-out.md)."""
+
+    shards: int = Field(default=1, ge=1, le=MAX_SHARDS, description="Stacks the projects are split into, run "
+                        "in parallel by CI (`mlplat shards ENV` lists them); 1 keeps every project in one stack.")
+
+
+class PipelinesConfig(ComponentToggle):
+    """`mlops-platform:pipelines` — Argo Workflows + Argo Events: project pipelines run in the cluster,
+    started by schedule, on demand or by the project's drift alert."""
+
+    controller_replicas: int | None = Field(
+        default=None, ge=1, le=5,
+        description="Replicas of each controller (leader election; >1 adds a PDB). Unset: 2 in prod, else 1.")
+    retrain_cooldown_minutes: int = Field(
+        default=60, ge=5, le=1440,
+        description="Minimum minutes between two drift-triggered retrains of one project.")
+
+
 class AccountConfig(_Section):
     """`mlops-platform:account` — what exists once per AWS account (shared by its environments)."""
 
@@ -343,10 +363,12 @@ class PlatformSections(_Section):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    pipelines: PipelinesConfig = Field(default_factory=PipelinesConfig)
     account: AccountConfig = Field(default_factory=AccountConfig)
     ci: CiConfig = Field(default_factory=CiConfig)
     github: GithubConfig = Field(default_factory=GithubConfig)
     projects: list[ProjectConfig] = Field(default_factory=list, description="Tenants.")
+    tenants: TenantsConfig = Field(default_factory=TenantsConfig)
 
     # Resolved per-tier defaults: one place, so components never re-derive them.
     @property
@@ -389,6 +411,11 @@ class PlatformSections(_Section):
     @property
     def tracking_multi_az(self) -> bool:
         return self.is_prod if self.tracking.multi_az is None else self.tracking.multi_az
+
+    @property
+    def pipelines_replicas(self) -> int:
+        replicas = self.pipelines.controller_replicas
+        return (2 if self.is_prod else 1) if replicas is None else replicas
 
     @property
     def tracking_backup_days(self) -> int:

@@ -17,6 +17,19 @@ DRIFT_METRIC = "mlops_model_drift_score"
 DRIFT_METRIC_LABELS = ("model", "feature", "method")
 #: Default PSI threshold above which the platform alerts (PSI > 0.2 is the usual "significant shift").
 DEFAULT_DRIFT_THRESHOLD = 0.2
+#: The project's pipeline as a WorkflowTemplate in its namespace (the template ships it; the platform's
+#: drift Sensor and the project's CronWorkflow start Workflows from it).
+PIPELINE_TEMPLATE = "training-pipeline"
+#: Name, port and path of the per-project webhook EventSource Alertmanager posts the drift alert to.
+DRIFT_EVENT_SOURCE = "drift"
+DRIFT_EVENT_PORT = 12000
+DRIFT_EVENT_PATH = "/drift"
+
+
+def drift_webhook_url(namespace: str) -> str:
+    """Cluster-local URL of a project's drift EventSource (Argo Events names its Service `<name>-eventsource-svc`)."""
+    return (f"http://{DRIFT_EVENT_SOURCE}-eventsource-svc.{namespace}.svc.cluster.local:{DRIFT_EVENT_PORT}"
+            f"{DRIFT_EVENT_PATH}")
 #: Taint every GPU node carries; GPU workloads must tolerate it.
 GPU_TAINT_KEY = "nvidia.com/gpu"
 GPU_TAINT_VALUE = "true"
@@ -66,6 +79,13 @@ class ProjectOutput(_Out):
     mlflow_artifact_uri: str = Field(
         default="", description="Where the project's experiments keep artifacts (s3://models/projects/<name>/"
                                 "mlflow/): clients write there with the workload role; the server never does.")
+    pipeline_service_account: str = Field(
+        default="", description="ServiceAccount the project's pipeline steps run as ('' when pipelines are off).")
+    pipeline_role_arn: str = Field(
+        default="", description="IRSA role of that ServiceAccount: the project's S3 prefixes and ECR pull.")
+    training_role_arn: str = Field(
+        default="", description="Role continuous training in GitHub Actions assumes to submit and watch the "
+                                "pipeline (namespaced submitter group only; '' when pipelines are off).")
 
 
 class AwsLayerOutputs(_Out):

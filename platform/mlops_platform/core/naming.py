@@ -32,6 +32,16 @@ def project_service_account(project: str) -> str:
     return f"{project}-workload"
 
 
+def project_pipeline_service_account(project: str) -> str:
+    """ServiceAccount the project's pipeline steps run as (its own IRSA role: S3 prefix + ECR pull)."""
+    return f"{project}-pipeline"
+
+
+def project_pipeline_submitters(project: str) -> str:
+    """Kubernetes group of the project's CI role: bound to submitting Workflows in its namespace only."""
+    return f"mlops:{project}:pipeline-submitters"
+
+
 def ecr_repository(cluster_name: str, name: str) -> str:
     """Physical ECR repository name: repositories are per account and region, so two environments of
     one account each prefix theirs with their cluster name (`mlops-dev/base-images`)."""
@@ -63,6 +73,7 @@ class ProjectRole(StrEnum):
     CI_PREVIEW = "ci-preview"  # GitHub Actions pull-request previews, read-only (trust: its pull requests)
     # GitHub Actions continuous training: its S3 prefixes + tracking only (trust: the training workflow)
     TRAINING = "training"
+    PIPELINE = "pipeline"  # IRSA role of its pipeline steps in the cluster (trust: its pipeline ServiceAccount)
 
 
 def project_role_name(cluster_name: str, project: str, role: ProjectRole) -> str:

@@ -51,6 +51,9 @@ CHARTS: dict[str, HelmChart] = {
     "kube-prometheus-stack": HelmChart("kube-prometheus-stack", "72.6.2",
                                        "https://prometheus-community.github.io/helm-charts"),
     "kuberay-operator": HelmChart("kuberay-operator", "1.4.2", "https://ray-project.github.io/kuberay-helm/"),
+    # Argo Workflows chart 1.0.x ships Argo Workflows v4.0 (the CRD schemas in tests/fixtures are v4.0.6)
+    "argo-workflows": HelmChart("argo-workflows", "1.0.18", "https://argoproj.github.io/argo-helm"),
+    "argo-events": HelmChart("argo-events", "2.4.22", "https://argoproj.github.io/argo-helm"),
 }
 
 @dataclass(frozen=True)
@@ -70,6 +73,14 @@ MIRRORED_IMAGES: dict[str, MirroredImage] = {
     # -full = mlflow[extras,db,auth,...] (mlflow/mlflow docker/Dockerfile.full): the PostgreSQL driver,
     # boto3 for the database secret and Flask-WTF for the basic-auth app the tracking server runs
     "mlflow": MirroredImage("ghcr.io/mlflow/mlflow", "v3.17.2-full", "mirror/mlflow"),
+}
+
+#: Images the Argo Events controller starts for every project's event bus (JetStream). Its config lists
+#: exactly these (k8s/pipelines.py), the way a chart pins its own images through the chart version.
+EVENT_BUS_IMAGES: dict[str, str] = {
+    "nats": "nats:2.10.10",
+    "nats-exporter": "natsio/prometheus-nats-exporter:0.14.0",
+    "nats-config-reloader": "natsio/nats-server-config-reloader:0.14.0",
 }
 
 #: RDS PostgreSQL major version of the tracking database. Major only: minor versions are upgraded by

@@ -80,11 +80,37 @@ def drift_expr(threshold: float, selector: str = "") -> str:
     return f"max by (namespace, model, feature) ({contract.DRIFT_METRIC}{{{labels}}}) > {threshold:g}"
 
 
-def drift_rule(threshold: float, selector: str = "", name: str = "ModelDriftHigh") -> Rule:
+DRIFT_ALERT = "ModelDriftHigh"
+
+
+def drift_rule(threshold: float, selector: str = "", name: str = DRIFT_ALERT) -> Rule:
     return alert(name, drift_expr(threshold, selector), "30m", "warning",
                  "Model {{ $labels.model }} feature {{ $labels.feature }} drifted (PSI {{ $value }})",
                  f"Population stability index above {threshold:g} for 30 minutes: inputs no longer look like "
-                 "the training data. Compare with the baseline and consider retraining.")
+                 "the training data. Projects with pipelines retrain automatically; compare with the baseline.")
+
+
+#: Label an AlertmanagerConfig carries to be merged into the platform's Alertmanager (monitoring.py selects it).
+ALERTMANAGER_CONFIG_LABEL = ("mlops.io/alertmanager-config", "true")
+
+
+def drift_to_platform_route() -> dict[str, Any]:
+    """The drift alert of every project to the platform receiver. Projects' own AlertmanagerConfig routes
+    (retrain) come before it and `continue`, so people still see the alert after the retrain webhook."""
+    return {"receiver": "platform", "matchers": [f'alertname = "{DRIFT_ALERT}"']}
+
+
+def retrain_alertmanager_config(namespace: str, cooldown_minutes: int) -> dict[str, Any]:
+    """Spec of a project's AlertmanagerConfig (monitoring.coreos.com/v1alpha1): its drift alert goes to its
+    retrain webhook at most once per cool-down (group and repeat interval). The Prometheus Operator adds the
+    `namespace="<project>"` matcher itself (alertmanagerConfigMatcherStrategy OnNamespace), so a project's
+    config can only ever route its own alerts."""
+    every = f"{cooldown_minutes}m"
+    return {"route": {"receiver": "retrain", "groupBy": ["alertname", "namespace"], "groupWait": "30s",
+                      "groupInterval": every, "repeatInterval": every,
+                      "matchers": [{"name": "alertname", "value": DRIFT_ALERT, "matchType": "="}]},
+            "receivers": [{"name": "retrain", "webhookConfigs": [{
+                "url": contract.drift_webhook_url(namespace), "sendResolved": False, "maxAlerts": 1}]}]}
 
 
 def autoscaler_rules() -> list[Rule]:

@@ -17,12 +17,18 @@ import pulumi_random as random
 from mlops_platform.core import iam
 from mlops_platform.core.naming import iam_name
 from mlops_platform.k8s._helm import helm_release, namespace
-from mlops_platform.k8s.alerts import AlertThresholds, platform_rule_groups
+from mlops_platform.k8s.alerts import (
+    ALERTMANAGER_CONFIG_LABEL,
+    AlertThresholds,
+    drift_to_platform_route,
+    platform_rule_groups,
+)
 from mlops_platform.k8s.dashboards import platform_dashboards
 from mlops_platform.k8s.manifests import irsa_annotation, meta
 from mlops_platform.k8s.netpol import MONITORING_NAMESPACE
 from mlops_platform.k8s.provider import k8s_opts
 from mlops_platform.k8s.storage import STORAGE_CLASS
+from mlops_platform.k8s.tenancy import PROJECT_LABEL as PROJECT_NAMESPACE_LABEL
 
 RELEASE = "kube-prometheus-stack"
 FULLNAME = "kps"  # short resource names: kps-prometheus, kps-alertmanager
@@ -74,10 +80,15 @@ class MonitoringArgs:
     encrypted `gp3-encrypted`."""
     depends_on: tuple[pulumi.Resource, ...] = ()
     """What the stack release waits for: the StorageClass its claims need. Default: nothing."""
+    project_routes: bool = False
+    """Merge the AlertmanagerConfigs of project namespaces (their drift → retrain webhook, pipelines on) and
+    route every drift alert on to the platform receiver after them. Default: False."""
 
 
-def alertmanager_config(topic_arn: Any, region: str, slack: bool) -> dict[str, Any]:
-    """Everything goes to the platform receiver; the always-firing Watchdog goes nowhere."""
+def alertmanager_config(topic_arn: Any, region: str, slack: bool, project_routes: bool = False) -> dict[str, Any]:
+    """Everything goes to the platform receiver; the always-firing Watchdog goes nowhere. With
+    `project_routes`, projects' AlertmanagerConfig routes come first (the operator puts them there) and the
+    drift alert still reaches the platform receiver after them (alerts.drift_to_platform_route)."""
     receiver: dict[str, Any] = {"name": "platform", "sns_configs": [{
         "topic_arn": topic_arn, "sigv4": {"region": region}, "send_resolved": True,
         "subject": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}"}]}
@@ -86,7 +97,8 @@ def alertmanager_config(topic_arn: Any, region: str, slack: bool) -> dict[str, A
                                       "send_resolved": True}]
     return {"route": {"receiver": "platform", "group_by": ["alertname", "namespace"], "group_wait": "30s",
                       "group_interval": "5m", "repeat_interval": "4h",
-                      "routes": [{"receiver": "null", "matchers": ['alertname = "Watchdog"']}]},
+                      "routes": [{"receiver": "null", "matchers": ['alertname = "Watchdog"']},
+                                 *([drift_to_platform_route()] if project_routes else [])]},
             "receivers": [receiver, {"name": "null"}]}
 
 
@@ -113,6 +125,14 @@ def grafana_values(storage_class: str) -> dict[str, Any]:
         "deploymentStrategy": {"type": "Recreate"},
         "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
                                    "searchNamespace": MONITORING_NAMESPACE}}}
+def project_config_selection() -> dict[str, Any]:
+    """alertmanagerSpec fields merging the labelled AlertmanagerConfigs of project namespaces only, each
+    confined to its own namespace's alerts (OnNamespace adds the namespace matcher)."""
+    key, value = ALERTMANAGER_CONFIG_LABEL
+    return {"alertmanagerConfigSelector": {"matchLabels": {key: value}},
+            "alertmanagerConfigNamespaceSelector": {"matchExpressions": [
+                {"key": PROJECT_NAMESPACE_LABEL, "operator": "Exists"}]},
+            "alertmanagerConfigMatcherStrategy": {"type": "OnNamespace"}}
 
 
 def stack_values(args: MonitoringArgs, topic_arn: Any) -> dict[str, Any]:
@@ -127,11 +147,12 @@ def stack_values(args: MonitoringArgs, topic_arn: Any) -> dict[str, Any]:
         # chart, templates/_helpers.tpl "prometheus-node-exporter.namespace")
         "prometheus-node-exporter": {"namespaceOverride": NODE_AGENTS_NAMESPACE},
         "alertmanager": {
-            "enabled": True, "config": alertmanager_config(topic_arn, args.region, slack),
+            "enabled": True, "config": alertmanager_config(topic_arn, args.region, slack, args.project_routes),
             "serviceAccount": {"create": True, "name": ALERTMANAGER_SA},
             # silences and notification state survive a restart
             "alertmanagerSpec": {"retention": "120h", "secrets": [SLACK_SECRET] if slack else [],
-                                 "storage": claim(args.storage_class, 2)}},
+                                 "storage": claim(args.storage_class, 2),
+                                 **(project_config_selection() if args.project_routes else {})}},
         "prometheus": {"prometheusSpec": {
             **every_namespace, "retention": args.retention,
             # keep 10% headroom so a full volume never stops ingestion

@@ -27,6 +27,7 @@ from mlops_platform.k8s import netpol
 from mlops_platform.k8s._helm import namespace
 from mlops_platform.k8s.github_trust import RepositoryTrust, RepositoryTrustArgs
 from mlops_platform.k8s.manifests import Manifest, irsa_annotation, meta
+from mlops_platform.k8s.pipeline_tenant import ProjectPipelines, ProjectPipelinesArgs
 from mlops_platform.k8s.provider import k8s_opts
 
 PROJECT_LABEL = "mlops.io/project"
@@ -88,6 +89,9 @@ class PlatformFacts:
     github: GithubConfig = field(default_factory=GithubConfig)
     """Whether (and with which reviewers) each project's GitHub environment and subject claim are managed
     (`github_trust`); then the CI roles pin their workflows. Default: not managed."""
+    pipelines_cooldown_minutes: int | None = None
+    """Cool-down of drift-triggered retrains; None when the pipelines component is off (no pipeline identity,
+    rights or drift trigger for the project)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,6 +119,9 @@ class TenantOutputs:
     s3_prefixes: dict[str, pulumi.Output[str]]
     tracking_secret: str
     mlflow_artifact_uri: pulumi.Output[str] | str
+    pipeline_service_account: str = ""
+    pipeline_role_arn: pulumi.Output[str] | str = ""
+    training_role_arn: pulumi.Output[str] | str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The stack-output value, field by field (in the order tenants have always exported them)."""
@@ -197,6 +204,8 @@ class ProjectTenant(pulumi.ComponentResource):
                 repo=project.github_repo, environment=facts.env_name,
                 reviewer_team_ids=tuple(facts.github.reviewer_team_ids),
                 reviewer_user_ids=tuple(facts.github.reviewer_user_ids)), pulumi.ResourceOptions(parent=self))
+        pipeline = self._pipelines(name, project, facts, tags, ns)
+        training_role = self._training_identity(name, project, facts, tags) if pipeline else None
         CostBudget(f"{name}-budget", CostBudgetArgs(
             budget_name=naming.iam_name(facts.cluster_name, "project", project.name, limit=100),
             monthly_usd=project.monthly_budget_usd, emails=list(project.owners),
@@ -211,7 +220,10 @@ class ProjectTenant(pulumi.ComponentResource):
             tracking_secret=tracking_secret,
             mlflow_artifact_uri=pulumi.Output.concat("s3://", facts.buckets["models"].name, "/",
                                                      naming.project_prefix(project.name), "mlflow/")
-            if tracking_secret else "")
+            if tracking_secret else "",
+            pipeline_service_account=naming.project_pipeline_service_account(project.name) if pipeline else "",
+            pipeline_role_arn=pipeline.role.arn if pipeline else "",
+            training_role_arn=training_role.arn if training_role else "")
         self.register_outputs(self.outputs.to_dict())
 
     def _namespace(self, name: str, project: ProjectConfig, facts: PlatformFacts) -> k8s.core.v1.Namespace:
@@ -257,8 +269,37 @@ class ProjectTenant(pulumi.ComponentResource):
         trust = iam.github_actions_trust(facts.github_oidc_provider_arn, project.github_repo, project.branches,
                                          [facts.env_name], pin_workflows=facts.github.manage)
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI)
+        # with pipelines, CI also deploys the WorkflowTemplate and submits runs: the namespaced submitter group
+        groups = [naming.project_pipeline_submitters(project.name)] if facts.pipelines_cooldown_minutes else []
         return github_actions_role(f"{name}-ci", role_name, trust, ci_policy(facts, project.name, self.repository.arn),
-                                   CI_ACCESS, facts.eks_cluster_name, self.ns_name, tags, self)
+                                   CI_ACCESS, facts.eks_cluster_name, self.ns_name, tags, self, groups)
+
+    def _pipelines(self, name: str, project: ProjectConfig, facts: PlatformFacts, tags: dict[str, str],
+                   ns: pulumi.Resource) -> ProjectPipelines | None:
+        """Pipeline steps get their own IRSA role with the workload's rights (S3 prefixes, ECR pull, key)."""
+        if facts.pipelines_cooldown_minutes is None:
+            return None
+        return ProjectPipelines(f"{name}-pipelines", ProjectPipelinesArgs(
+            project=project.name, namespace=self.ns_name,
+            service_account=naming.project_pipeline_service_account(project.name),
+            role_name=naming.project_role_name(facts.cluster_name, project.name, ProjectRole.PIPELINE),
+            policy=workload_policy(facts, project.name, self.repository.arn),
+            oidc_provider_arn=facts.oidc_provider_arn, oidc_issuer_host=facts.oidc_issuer_host,
+            submitters_group=naming.project_pipeline_submitters(project.name),
+            cooldown_minutes=facts.pipelines_cooldown_minutes, tags=tags, labels={PROJECT_LABEL: project.name},
+            alert_route=facts.peers.monitoring_namespace is not None,
+            provider=facts.provider, depends_on=(ns,)), pulumi.ResourceOptions(parent=self))
+
+    def _training_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
+                           tags: dict[str, str]) -> aws.iam.Role:
+        """Continuous training in GitHub Actions submits the pipeline and watches it, nothing else: no AWS
+        rights but finding the cluster, no EKS access policy, only the namespaced submitter group."""
+        trust = iam.github_actions_trust(facts.github_oidc_provider_arn, project.github_repo, project.branches,
+                                         [facts.env_name])
+        role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.TRAINING)
+        policy = iam.document(iam.statement(["eks:DescribeCluster"], [facts.cluster_arn]))
+        return github_actions_role(f"{name}-training", role_name, trust, policy, None, facts.eks_cluster_name,
+                                   self.ns_name, tags, self, [naming.project_pipeline_submitters(project.name)])
 
     def _ci_preview_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
                              tags: dict[str, str]) -> aws.iam.Role:

@@ -15,6 +15,7 @@ from mlops_platform.k8s.alerts import AlertThresholds
 from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementArgs
 from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, Monitoring, MonitoringArgs
 from mlops_platform.k8s.netpol import PlatformPeers
+from mlops_platform.k8s.pipelines import Pipelines, PipelinesArgs
 from mlops_platform.k8s.provider import ClusterAccess, ClusterAccessArgs, k8s_opts
 from mlops_platform.k8s.serving import GATEWAY_NAMESPACE, KSERVE_NAMESPACE, ServingStack, ServingStackArgs
 from mlops_platform.k8s.storage import encrypted_storage_class
@@ -100,6 +101,10 @@ class ClusterLayer(pulumi.ComponentResource):
         if cfg.component_enabled(cfg.training):
             Training(f"{name}-training", TrainingArgs(k8s_version=cfg.cluster.version, provider=self.provider),
                      child)
+        if cfg.component_enabled(cfg.pipelines):
+            Pipelines(f"{name}-pipelines", PipelinesArgs(
+                k8s_version=cfg.cluster.version, provider=self.provider, replicas=cfg.pipelines_replicas,
+                service_monitor=monitoring is not None), child)
         self.outputs = ClusterLayerOutputs(
             mlflow_url=mlflow_url, prometheus_url=monitoring.prometheus_url if monitoring else "",
             serving_ingress_domain=domain, tracking_logins=tracking.credentials if tracking else {})
@@ -118,7 +123,8 @@ class ClusterLayer(pulumi.ComponentResource):
             oidc_provider_arn=aws_layer.oidc_provider_arn, oidc_issuer_host=aws_layer.oidc_issuer_host,
             tags=cfg.base_tags, provider=self.provider,
             slack_webhook_url=pulumi.Output.secret(slack) if slack else None,
-            gpu_namespace=GPU_NAMESPACE if cfg.node_pools.gpu else None, depends_on=(storage,)), opts)
+            gpu_namespace=GPU_NAMESPACE if cfg.node_pools.gpu else None, depends_on=(storage,),
+            project_routes=retrain_cooldown(cfg) is not None), opts)
 
     def _tracking(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
                   opts: pulumi.ResourceOptions) -> Tracking | None:
@@ -162,3 +168,8 @@ def cluster_provider(name: str, aws_layer: AwsLayer, region: str, parent: pulumi
 def deploy_cluster_layer(cfg: PlatformConfig, aws_layer: AwsLayer, opts: pulumi.ResourceOptions) -> ClusterLayerOutputs:
     """Build the in-cluster layer of one environment on top of the AWS layer."""
     return ClusterLayer(f"{cfg.environment.name}-k8s", ClusterLayerArgs(config=cfg, aws_layer=aws_layer), opts).outputs
+
+
+def retrain_cooldown(cfg: PlatformConfig) -> int | None:
+    """Minutes between drift-triggered retrains of a project; None when there is no pipeline engine."""
+    return cfg.pipelines.retrain_cooldown_minutes if cfg.component_enabled(cfg.pipelines) else None

@@ -14,7 +14,7 @@ from mlops_platform.aws.layer_outputs import AwsLayer, output_field
 from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.config.sections import ProjectConfig
 from mlops_platform.k8s.tenancy import PlatformFacts, ProjectTenant, ProjectTenantArgs, TenantOutputs
-from mlops_platform.programs.cluster_layer import cluster_provider, peers
+from mlops_platform.programs.cluster_layer import cluster_provider, peers, retrain_cooldown
 
 
 def tracking_logins(cfg: PlatformConfig, cluster_layer: pulumi.Output[Any] | None) -> dict[str, pulumi.Output[str]]:
@@ -43,7 +43,8 @@ def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any,
         budget_thresholds_pct=tuple(cfg.budget.alert_thresholds_pct), protect=cfg.is_prod, provider=provider,
         force_delete_repositories=cfg.artifacts.allow_force_destroy,
         peers=peers(cfg), github=cfg.github, tracking_credentials=tracking_logins(cfg, cluster_layer),
-        tracking_url=output_field(cluster_layer, "mlflow_url") if cluster_layer is not None else "")
+        tracking_url=output_field(cluster_layer, "mlflow_url") if cluster_layer is not None else "",
+        pipelines_cooldown_minutes=retrain_cooldown(cfg))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -63,6 +63,13 @@ class Dataset(StrEnum):
     WINE = "wine"
 
 
+class TrainingBackend(StrEnum):
+    """Where the pipeline's training step runs (k8s.project_pipeline.TrainingBackend)."""
+
+    JOB = "job"
+    RAY = "ray"
+
+
 class ServingMode(StrEnum):
     DEPLOYMENT = "deployment"
     KSERVE = "kserve"
@@ -114,6 +121,8 @@ class TemplateAnswers(StrictNumbers):
     gpu_count: int | None = Field(default=None, ge=0, le=8)
     gpu_pool: str | None = _s(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
     gpu_type: str | None = _s(r"^[a-z0-9][-a-z0-9]{0,30}$")
+    training_backend: TrainingBackend | None = None
+    training_gpus: int | None = Field(default=None, ge=0, le=8)
     serving_replicas: int | None = Field(default=None, ge=1, le=50)
     canary_traffic_percent: int | None = Field(default=None, ge=0, le=50)
     serving_cpu_request: str | None = _s(CPU)
@@ -139,6 +148,7 @@ class TemplateAnswers(StrictNumbers):
     cluster_name: str | None = _s(r"^[a-zA-Z][-a-zA-Z0-9]{0,99}$")
     k8s_namespace: str | None = _s(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
     service_account: str | None = _s(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+    pipeline_service_account: str | None = _s(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
     ecr_repository_url: str | None = _s(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/[a-z0-9._/-]+$")
     ci_role_arn: str | None = _s(ROLE_ARN)
     training_role_arn: str | None = _s(ROLE_ARN)
@@ -193,6 +203,9 @@ def _role_and_data_issues(a: TemplateAnswers, source: str) -> list[ConfigIssue]:
     if a.training_role_arn is not None and a.training_role_arn == a.ci_role_arn:
         issues.append(ConfigIssue("training_role_arn", "is the push/deploy CI role", a.training_role_arn,
                                   "use the project's training role (S3 prefix + tracking only)", source))
+    if a.training_gpus and not a.gpu_count:
+        issues.append(ConfigIssue("training_gpus", "needs a GPU pool but gpu_count is 0", a.training_gpus,
+                                  "set gpu_count > 0 (which asks for gpu_pool), or training_gpus=0", source))
     if a.data_uri is not None and a.data_source in (None, DataSource.SAMPLE):
         issues.append(ConfigIssue("data_uri", "is set but data_source is sample", a.data_uri,
                                   "set data_source=s3 or data_source=dvc, or drop data_uri", source))

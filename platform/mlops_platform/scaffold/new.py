@@ -159,6 +159,7 @@ def wiring_answers(resolved: ResolvedOutputs, names: ProjectNames, src: str | Pa
         "cluster_name": out.cluster_name,
         "k8s_namespace": names.namespace,
         "service_account": names.service_account,
+        "pipeline_service_account": names.pipeline_service_account,
         "ecr_repository_url": names.ecr_repository_url,
         "ci_role_arn": names.ci_role_arn,
         "ci_preview_role_arn": names.ci_preview_role_arn,

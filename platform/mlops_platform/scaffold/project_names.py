@@ -18,12 +18,14 @@ from mlops_platform.core.naming import ProjectRole
 class ProjectNames:
     namespace: str
     service_account: str
+    #: The pipeline steps' ServiceAccount (ProjectOutput.pipeline_service_account, or its derived name).
+    pipeline_service_account: str
     ecr_repository_url: str
     ci_role_arn: str
     ci_preview_role_arn: str
     workload_role_arn: str
-    #: Continuous training's role. The outputs contract does not export it yet, so it is always the name
-    #: the tenancy layer is to give it (ProjectRole.TRAINING).
+    #: Continuous training's role (submits and watches the in-cluster pipeline); platforms without the
+    #: pipelines component do not export it: the name the tenancy layer gives it (ProjectRole.TRAINING).
     training_role_arn: str
     s3_prefixes: dict[str, str] = field(default_factory=dict)
     onboarded: bool = False  # True when the names come from the platform's `projects` output
@@ -36,12 +38,14 @@ def project_names(slug: str, outputs: PlatformOutputs) -> ProjectNames:
         return ProjectNames(
             namespace=onboarded.namespace,
             service_account=onboarded.service_account,
+            pipeline_service_account=onboarded.pipeline_service_account
+            or naming.project_pipeline_service_account(slug),
             ecr_repository_url=onboarded.ecr_repository_url,
             ci_role_arn=onboarded.ci_role_arn,
             # platforms older than the preview role do not export it: the name it will get
             ci_preview_role_arn=onboarded.ci_preview_role_arn or _role_arn(outputs, slug, ProjectRole.CI_PREVIEW),
             workload_role_arn=onboarded.workload_role_arn,
-            training_role_arn=_role_arn(outputs, slug, ProjectRole.TRAINING),
+            training_role_arn=onboarded.training_role_arn or _role_arn(outputs, slug, ProjectRole.TRAINING),
             s3_prefixes=dict(onboarded.s3_prefixes),
             onboarded=True,
         )
@@ -49,6 +53,7 @@ def project_names(slug: str, outputs: PlatformOutputs) -> ProjectNames:
     return ProjectNames(
         namespace=naming.project_namespace(slug),
         service_account=naming.project_service_account(slug),
+        pipeline_service_account=naming.project_pipeline_service_account(slug),
         ecr_repository_url=f"{registry}/{naming.project_repository(slug, outputs.cluster_name)}",
         ci_role_arn=_role_arn(outputs, slug, ProjectRole.CI),
         ci_preview_role_arn=_role_arn(outputs, slug, ProjectRole.CI_PREVIEW),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from mlops_platform.k8s.project_pipeline import TrainingBackend
 from policy_plans import DROP, Patch, U
 
 from policy_cases._base import C0, DEFERRED, DEPLOY, GPU, POD, STACK_LEVEL, SYSTEM, Case, deploy, fail, ok, u
+from policy_cases._pipeline import TRAIN_STEP, WT, pipeline
 
 CASES: dict[str, Case] = {
     "gpu-nodegroup-tainted": Case(
@@ -29,8 +31,11 @@ CASES: dict[str, Case] = {
                  fail(DEPLOY, deploy(f"{C0}.resources.limits", {"memory": "4Gi", "nvidia.com/gpu": 2}))),
         unknown=u(DEFERRED, deploy(f"{C0}.resources.limits", U))),
     "gpu-workload-tolerates-taint": Case(
-        passing=(ok(), ok(deploy(f"{POD}.tolerations", [{"operator": "Exists"}]))),
+        passing=(ok(), ok(deploy(f"{POD}.tolerations", [{"operator": "Exists"}])), ok(pipeline()),
+                 ok(pipeline(backend=TrainingBackend.RAY))),
         failing=(fail(DEPLOY, deploy(f"{POD}.tolerations", DROP)),
+                 # the pipeline's GPU training step without the toleration
+                 fail(WT, pipeline(), Patch("fraud-pipeline", f"spec.templates.{TRAIN_STEP}.tolerations", DROP)),
                  fail(DEPLOY, deploy(f"{POD}.tolerations", [{"key": "nvidia.com/gpu", "value": "false",
                                                              "effect": "NoSchedule"}]))),
         unknown=u(DEFERRED, deploy(f"{POD}.tolerations", U))),

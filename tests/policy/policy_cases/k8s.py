@@ -5,6 +5,7 @@ from __future__ import annotations
 from policy_plans import DROP, Patch, U
 
 from policy_cases._base import C0, DEFERRED, DEPLOY, NAMESPACE, PASSES, POD, Case, deploy, fail, ok, on, u
+from policy_cases._pipeline import WT, pipeline
 
 CASES: dict[str, Case] = {
     "k8s-resources": Case(
@@ -17,8 +18,9 @@ CASES: dict[str, Case] = {
                  fail(DEPLOY, deploy(f"{C0}.image", "public.ecr.aws/nginx/nginx"))),
         unknown=u(DEFERRED, deploy(f"{C0}.image", U))),
     "k8s-allowed-registries": Case(
-        passing=(ok(), ok(deploy(f"{C0}.image", "public.ecr.aws/nginx/nginx:1.27"))),
+        passing=(ok(), ok(deploy(f"{C0}.image", "public.ecr.aws/nginx/nginx:1.27")), ok(pipeline())),
         failing=(fail(DEPLOY, deploy(f"{C0}.image", "nginx:1.27")),
+                 fail(WT, pipeline(image="ghcr.io/acme/model:1.0")),  # a pipeline step is a pod too
                  fail(DEPLOY, deploy(f"{C0}.image", "ghcr.io/acme/model:1.0"))),
         unknown=u(DEFERRED, deploy(f"{C0}.image", U))),
     "k8s-run-as-non-root": Case(

@@ -1,11 +1,14 @@
 """Pod templates and containers of every workload kind the platform and projects create.
 
 Deployments, StatefulSets, DaemonSets, Jobs, CronJobs, Pods, KServe InferenceServices (whose predictor is a
-pod spec plus a `model` container) and Ray clusters/jobs/services (head and worker group templates).
+pod spec plus a `model` container), Ray clusters/jobs/services (head and worker group templates) and Argo
+Workflows/WorkflowTemplates/CronWorkflows (one pod per container or script step, with the workflow's pod-level
+fields; a step that creates a RayJob contributes that RayJob's templates).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +25,11 @@ _TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
 }
 _KSERVE_COMPONENTS = ("predictor", "transformer", "explainer")
 _RAY_CLUSTER_SPEC = {t.RAY_CLUSTER: "spec", t.RAY_JOB: "spec.rayClusterSpec", t.RAY_SERVICE: "spec.rayClusterConfig"}
-WORKLOAD_TYPES = (*_TEMPLATE_PATHS, t.K8S_POD, t.KSERVE_INFERENCE_SERVICE, *_RAY_CLUSTER_SPEC)
+_ARGO_SPEC = {t.ARGO_WORKFLOW: "spec", t.ARGO_WORKFLOW_TEMPLATE: "spec", t.ARGO_CRON_WORKFLOW: "spec.workflowSpec"}
+#: Pod-spec fields an Argo workflow sets for all its steps, and a step may override.
+_ARGO_POD_FIELDS = ("securityContext", "serviceAccountName", "volumes", "nodeSelector", "tolerations", "affinity",
+                    "hostNetwork", "hostPID", "hostIPC", "automountServiceAccountToken")
+WORKLOAD_TYPES = (*_TEMPLATE_PATHS, t.K8S_POD, t.KSERVE_INFERENCE_SERVICE, *_RAY_CLUSTER_SPEC, *_ARGO_SPEC)
 
 
 @dataclass
@@ -65,6 +72,48 @@ def _ray(res: Res) -> Iterator[PodTemplate]:
             yield worker
 
 
+def _ray_manifest(path: str, manifest: Any) -> Iterator[PodTemplate]:
+    """Pod templates of a RayJob an Argo resource step creates (its manifest is JSON or YAML text)."""
+    if not isinstance(manifest, str):
+        if manifest is UNKNOWN:
+            yield PodTemplate(path, UNKNOWN)  # type: ignore[arg-type,unused-ignore]
+        return
+    try:
+        job = json.loads(manifest)
+    except ValueError:
+        return  # YAML manifests are not the platform's; their pods are judged by the cluster's admission
+    if not isinstance(job, dict) or job.get("kind") != "RayJob":
+        return
+    cluster = dig(job, "spec.rayClusterSpec") or {}
+    groups = [("headGroupSpec", dig(cluster, "headGroupSpec.template"))]
+    groups += [(f"workerGroupSpecs[{i}]", g.get("template")) for i, g in enumerate(as_list(cluster.get(
+        "workerGroupSpecs"))) if isinstance(g, dict)]
+    for where, tpl in groups:
+        if isinstance(tpl, dict) and isinstance(tpl.get("spec"), dict):
+            yield PodTemplate(f"{path}.{where}.template.spec", tpl["spec"], dig(tpl, "metadata.labels") or {})
+
+
+def _argo(res: Res) -> Iterator[PodTemplate]:
+    base = _ARGO_SPEC[res.type]
+    workflow = res.get(base)
+    if workflow is UNKNOWN:
+        yield PodTemplate(base, UNKNOWN)  # type: ignore[arg-type,unused-ignore]
+        return
+    if not isinstance(workflow, dict):
+        return
+    shared = {k: workflow[k] for k in _ARGO_POD_FIELDS if k in workflow}
+    labels = dig(workflow, "podMetadata.labels") or {}
+    for i, step in enumerate(as_list(workflow.get("templates"))):
+        if not isinstance(step, dict):
+            continue
+        own = {k: step[k] for k in _ARGO_POD_FIELDS if k in step}
+        for key in ("container", "script"):
+            if isinstance(step.get(key), dict):
+                yield PodTemplate(f"{base}.templates[{i}]", {**shared, **own, "containers": [step[key]]},
+                                  {**labels, **(dig(step, "metadata.labels") or {})})
+        yield from _ray_manifest(f"{base}.templates[{i}].resource.manifest", dig(step, "resource.manifest"))
+
+
 def pod_templates(res: Res) -> list[PodTemplate]:
     """Every pod template of a workload resource (an unknown template has spec UNKNOWN)."""
     if res.type in _TEMPLATE_PATHS:
@@ -77,6 +126,8 @@ def pod_templates(res: Res) -> list[PodTemplate]:
         return list(_kserve(res))
     if res.type in _RAY_CLUSTER_SPEC:
         return list(_ray(res))
+    if res.type in _ARGO_SPEC:
+        return list(_argo(res))
     return []
 
 

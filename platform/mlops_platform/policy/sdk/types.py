@@ -57,6 +57,9 @@ KSERVE_INFERENCE_SERVICE: Final = "kubernetes:serving.kserve.io/v1beta1:Inferenc
 RAY_CLUSTER: Final = "kubernetes:ray.io/v1:RayCluster"
 RAY_JOB: Final = "kubernetes:ray.io/v1:RayJob"
 RAY_SERVICE: Final = "kubernetes:ray.io/v1:RayService"
+ARGO_WORKFLOW: Final = "kubernetes:argoproj.io/v1alpha1:Workflow"
+ARGO_WORKFLOW_TEMPLATE: Final = "kubernetes:argoproj.io/v1alpha1:WorkflowTemplate"
+ARGO_CRON_WORKFLOW: Final = "kubernetes:argoproj.io/v1alpha1:CronWorkflow"
 
 #: AWS types whose inputs take `tags` (the required-tags policy checks these).
 TAGGABLE: Final = frozenset({

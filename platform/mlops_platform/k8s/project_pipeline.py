@@ -1,0 +1,239 @@
+"""A project's pipeline on the cluster, deployed by the project's own `infra/` program: a WorkflowTemplate
+(validate data → train → evaluate against the champion → register → hand-off) and a CronWorkflow that
+starts it on the project's schedule. The platform's drift Sensor (k8s/pipeline_tenant.py) and
+`make train-remote` start the same template, so every run is one reviewed definition.
+
+Every step runs the project's image (its own ECR repository) as the project's pipeline ServiceAccount
+(IRSA: its S3 prefixes; MLflow login from the tenancy Secret), with requests/limits, the restricted
+security context and, when the project trains on GPUs, the GPU toleration and the pool selector. With
+`TrainingBackend.RAY` the training step is a RayJob on the GPU pool instead of a pod; it joins the
+project's Kueue queue only when `queue` is given (the platform does not install Kueue yet).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlops_platform.core import contract
+from mlops_platform.k8s.manifests import (
+    Manifest,
+    container_security_context,
+    gpu_placement,
+    meta,
+    pod_security_context,
+    resources,
+    tmp_volume,
+)
+from mlops_platform.k8s.pipeline_tenant import ARGO_API
+from mlops_platform.k8s.provider import k8s_opts
+from mlops_platform.k8s.tenancy import TRACKING_SECRET  # the project's MLflow login (URI/USERNAME/PASSWORD)
+
+#: Where steps write their output parameters (the root filesystem is read-only; /tmp is an emptyDir).
+OUTPUTS_DIR = "/tmp/outputs"
+TRIGGERS = ("manual", "schedule", "drift")
+
+
+class TrainingBackend(StrEnum):
+    """How the training step runs: one pod (`job`), or a RayJob with GPU workers (`ray`)."""
+
+    JOB = "job"
+    RAY = "ray"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepResources:
+    """Requests/limits of one step."""
+
+    cpu: str = "500m"
+    """CPU request. Default: 500m."""
+    memory: str = "1Gi"
+    """Memory request and limit. Default: 1Gi."""
+    gpus: int = 0
+    """GPUs (limits only; GPU placement follows). Default: 0."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProjectPipelineArgs:
+    """Arguments of `ProjectPipeline`."""
+
+    project: str
+    """Project slug (labels). Required."""
+    namespace: str
+    """The project's namespace. Required."""
+    package: str
+    """Python package the image runs (`python -m <package> <step>`). Required."""
+    image: pulumi.Input[str]
+    """The project's image from its own ECR repository (a digest reference records exactly what ran). Required."""
+    service_account: str
+    """The project's pipeline ServiceAccount (ProjectOutput.pipeline_service_account). Required."""
+    schedule: str
+    """Cron schedule (UTC, 5 fields) of the CronWorkflow. Required."""
+    backend: TrainingBackend = TrainingBackend.JOB
+    """Where training runs. Default: job."""
+    train: StepResources = StepResources()
+    """Resources of the training step (per Ray worker with ray). Default: 500m, 1Gi, no GPU."""
+    ray_workers: int = 2
+    """Ray worker replicas (ray only). Default: 2."""
+    gpu_type: str | None = None
+    """GPU model the training pods select (mlops.io/gpu-type). Default: none."""
+    gpu_pool: str | None = None
+    """GPU pool the training pods select when no model is given (mlops.io/pool). Default: none."""
+    artifact_location: pulumi.Input[str] = ""
+    """Where runs write artifacts (ProjectOutput.mlflow_artifact_uri: the tracking server serves none, the
+    pipeline identity writes there). Default: '' (the experiment's own location)."""
+    queue: str | None = None
+    """Kueue LocalQueue of the project; set only where the environment runs Kueue. Default: none."""
+    provider: k8s.Provider
+    """Kubernetes provider of the cluster. Required."""
+
+
+def _env(args: ProjectPipelineArgs) -> list[Manifest]:
+    return [{"name": "PIPELINE_RUN_ID", "value": "{{workflow.uid}}"},
+            {"name": "PIPELINE_TRIGGER", "value": "{{workflow.parameters.trigger}}"},
+            {"name": "IMAGE_REF", "value": args.image}, {"name": "HOME", "value": "/tmp"},
+            {"name": "MLFLOW_ARTIFACT_LOCATION", "value": args.artifact_location}]
+
+
+def _container(args: ProjectPipelineArgs, step: list[str], res: StepResources) -> Manifest:
+    return {"image": args.image, "command": ["python", "-m", args.package, *step], "env": _env(args),
+            "envFrom": [{"secretRef": {"name": TRACKING_SECRET, "optional": True}}],
+            "resources": resources(res.cpu, res.memory, gpus=res.gpus),
+            "securityContext": container_security_context(), "volumeMounts": [tmp_volume()[1]]}
+
+
+def _output(name: str) -> Manifest:
+    return {"name": name, "valueFrom": {"path": f"{OUTPUTS_DIR}/{name}"}}
+
+
+def _gpu(args: ProjectPipelineArgs, gpus: int) -> Manifest:
+    return gpu_placement(args.gpu_type, args.gpu_pool) if gpus else {}
+
+
+def step_templates(args: ProjectPipelineArgs) -> list[Manifest]:
+    """validate-data, train (pod or RayJob), evaluate (gate + register) and hand-off."""
+    small = StepResources()
+    out = ["--outputs", OUTPUTS_DIR]
+    train: Manifest = ({"name": "train", "resource": ray_job_resource(args)} if args.backend is TrainingBackend.RAY
+                       else {"name": "train", "container": _container(args, ["train", *out], args.train),
+                             "outputs": {"parameters": [_output("version")]}, **_gpu(args, args.train.gpus)})
+    version = [] if args.backend is TrainingBackend.RAY else ["--version", "{{inputs.parameters.version}}"]
+    return [
+        {"name": "validate-data", "container": _container(args, ["validate-data", *out], small)},
+        train,
+        {"name": "evaluate", "inputs": {"parameters": [{"name": "version", "value": "latest"}]},
+         "container": _container(args, ["evaluate", *version, *out], small),
+         "outputs": {"parameters": [_output("promoted")]}},
+        {"name": "handoff", "inputs": {"parameters": [{"name": "version"}]},
+         "container": _container(args, ["handoff", "--version", "{{inputs.parameters.version}}"], small)},
+    ]
+
+
+def _steps(args: ProjectPipelineArgs) -> Manifest:
+    version = ("latest" if args.backend is TrainingBackend.RAY else "{{steps.train.outputs.parameters.version}}")
+    return {"name": "pipeline", "steps": [
+        [{"name": "validate-data", "template": "validate-data"}],
+        [{"name": "train", "template": "train"}],
+        [{"name": "evaluate", "template": "evaluate",
+          "arguments": {"parameters": [{"name": "version", "value": version}]}}],
+        # only a candidate the gate promoted goes on to build/deploy
+        [{"name": "handoff", "template": "handoff", "when": "{{steps.evaluate.outputs.parameters.promoted}} == true",
+          "arguments": {"parameters": [{"name": "version", "value": version}]}}],
+    ]}
+
+
+def workflow_template_spec(args: ProjectPipelineArgs) -> Manifest:
+    """One pipeline at a time per project (mutex); finished pods and workflows are cleaned up."""
+    return {
+        "entrypoint": "pipeline", "serviceAccountName": args.service_account,
+        "arguments": {"parameters": [{"name": "trigger", "value": "manual", "enum": list(TRIGGERS)}]},
+        "synchronization": {"mutexes": [{"name": contract.PIPELINE_TEMPLATE}]},
+        "podMetadata": {"labels": {"mlops.io/project": args.project}},
+        "securityContext": pod_security_context(),
+        "volumes": [tmp_volume()[0]],
+        "activeDeadlineSeconds": 6 * 3600,
+        "retryStrategy": {"limit": "1", "retryPolicy": "OnError"},
+        "templates": [_steps(args), *step_templates(args)],
+    }
+
+
+def cron_workflow_spec(schedule: str) -> Manifest:
+    """The schedule starts the template; a run still going when the next is due is not doubled."""
+    return {"schedules": [schedule], "timezone": "UTC", "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": 600, "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,
+            "workflowSpec": {"workflowTemplateRef": {"name": contract.PIPELINE_TEMPLATE},
+                             "arguments": {"parameters": [{"name": "trigger", "value": "schedule"}]}}}
+
+
+def ray_pod(args: ProjectPipelineArgs, res: StepResources, command: list[str] | None = None) -> Manifest:
+    container: Manifest = {"name": "ray", "image": args.image, "env": _env(args),
+                           "envFrom": [{"secretRef": {"name": TRACKING_SECRET, "optional": True}}],
+                           "resources": resources(res.cpu, res.memory, gpus=res.gpus),
+                           "securityContext": container_security_context(), "volumeMounts": [tmp_volume()[1]]}
+    if command:
+        container["command"] = command
+    return {"spec": {"serviceAccountName": args.service_account, "securityContext": pod_security_context(),
+                     "volumes": [tmp_volume()[0]], "containers": [container], **_gpu(args, res.gpus)}}
+
+
+def ray_job(args: ProjectPipelineArgs) -> Manifest:
+    """RayJob running the training entrypoint; workers (GPU) tolerate the GPU taint; torn down when done."""
+    labels = {"mlops.io/project": args.project}
+    if args.queue:
+        labels["kueue.x-k8s.io/queue-name"] = args.queue
+    return {"apiVersion": "ray.io/v1", "kind": "RayJob",
+            "metadata": {"generateName": "train-", "namespace": args.namespace, "labels": labels},
+            "spec": {"entrypoint": f"python -m {args.package} train --outputs {OUTPUTS_DIR}",
+                     "shutdownAfterJobFinishes": True, "ttlSecondsAfterFinished": 600,
+                     "rayClusterSpec": {
+                         "headGroupSpec": {"rayStartParams": {}, "template": ray_pod(args, StepResources())},
+                         "workerGroupSpecs": [{"groupName": "workers", "replicas": args.ray_workers,
+                                               "minReplicas": args.ray_workers, "maxReplicas": args.ray_workers,
+                                               "rayStartParams": {}, "template": ray_pod(args, args.train)}]}}}
+
+
+def ray_job_resource(args: ProjectPipelineArgs) -> Manifest:
+    """Argo resource step: create the RayJob, owned by the Workflow, and wait for its outcome."""
+    job = ray_job(args)
+    manifest = json.dumps(job) if isinstance(args.image, str) else pulumi.Output.json_dumps(job)
+    return {"action": "create", "setOwnerReference": True, "manifest": manifest,
+            "successCondition": "status.jobStatus == SUCCEEDED", "failureCondition": "status.jobStatus == FAILED"}
+
+
+def validate_args(args: ProjectPipelineArgs) -> list[str]:
+    """Every problem of the arguments at once (checked before anything is created)."""
+    problems = []
+    if len(args.schedule.split()) != 5:
+        problems.append(f"schedule {args.schedule!r}: use a 5-field cron expression such as '0 3 * * 1'")
+    if args.train.gpus and not (args.gpu_type or args.gpu_pool):
+        problems.append("train.gpus > 0 needs gpu_type or gpu_pool (a GPU pool of the platform's gpu_pools)")
+    if args.backend is TrainingBackend.RAY and args.ray_workers < 1:
+        problems.append(f"ray_workers {args.ray_workers}: a RayJob needs at least 1 worker")
+    return problems
+
+
+class ProjectPipeline(pulumi.ComponentResource):
+    """The project's WorkflowTemplate and CronWorkflow in its namespace."""
+
+    def __init__(self, name: str, args: ProjectPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:k8s:ProjectPipeline", name, None, opts)
+        problems = validate_args(args)
+        if problems:
+            raise ValueError(f"ProjectPipeline {name}: " + "; ".join(problems))
+        inside = k8s_opts(self, args.provider)
+        labels = {"mlops.io/project": args.project}
+        template = k8s.apiextensions.CustomResource(
+            f"{name}-template", api_version=ARGO_API, kind="WorkflowTemplate",
+            metadata=meta(contract.PIPELINE_TEMPLATE, args.namespace, labels), spec=workflow_template_spec(args),
+            opts=inside)
+        k8s.apiextensions.CustomResource(
+            f"{name}-schedule", api_version=ARGO_API, kind="CronWorkflow",
+            metadata=meta(f"{contract.PIPELINE_TEMPLATE}-schedule", args.namespace, labels),
+            spec=cron_workflow_spec(args.schedule),
+            opts=pulumi.ResourceOptions.merge(inside, pulumi.ResourceOptions(depends_on=[template])))
+        self.template_name = contract.PIPELINE_TEMPLATE
+        self.register_outputs({"template": contract.PIPELINE_TEMPLATE})
