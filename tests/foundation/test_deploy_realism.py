@@ -225,3 +225,17 @@ def test_the_runner_defaults_to_up(aws_plan: Plan) -> None:
     env_vars = {v["name"]: v.get("value") for v in one(aws_plan, PROJECT, "-runner-project")
                 .get("environment.environmentVariables")}
     assert env_vars[OPERATION_VAR] == "up" and env_vars[DESTROY_FLAGS_VAR] == ""
+
+
+# --- C: the logs key's documented condition --------------------------------------------------------------
+
+def test_the_logs_key_admits_cloudwatch_logs_by_log_group_arn(aws_plan: Plan) -> None:
+    """CloudWatch Logs documents its key policy condition as the log group ARN in the encryption context
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html)."""
+    cfg = load_env("dev")
+    env = cfg.environment
+    policy = json.loads(one(aws_plan, "aws:kms/key:Key", "-keys-logs").get("policy"))
+    [services] = [s for s in policy["Statement"] if s.get("Sid") == "ServicesUse"]
+    assert services["Principal"] == {"Service": [f"logs.{env.region}.amazonaws.com"]}
+    assert services["Condition"] == {"ArnLike": {
+        "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{env.region}:{env.account_id}:log-group:*"}}
