@@ -239,3 +239,15 @@ def test_the_logs_key_admits_cloudwatch_logs_by_log_group_arn(aws_plan: Plan) ->
     assert services["Principal"] == {"Service": [f"logs.{env.region}.amazonaws.com"]}
     assert services["Condition"] == {"ArnLike": {
         "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{env.region}:{env.account_id}:log-group:*"}}
+
+
+def test_same_name_roles_under_different_paths_get_distinct_access_names() -> None:
+    """IAM role names are unique per path only in the ARN: `role/a/deploy` and `role/b/deploy` are two
+    principals; their access entries must not share a logical name. Unique names stay as they were."""
+    from mlops_platform.aws.deployer import access_names
+
+    arns = ["arn:aws:iam::123456789012:role/a/deploy", "arn:aws:iam::123456789012:role/b/deploy",
+            "arn:aws:iam::123456789012:role/ci"]
+    names = access_names("dev-deployers", arns)
+    assert len(set(names.values())) == 3 and names[arns[2]] == "dev-deployers-ci"
+    assert all(names[a].startswith("dev-deployers-deploy-") for a in arns[:2])

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import pulumi
@@ -28,10 +29,14 @@ VPC_BUILD_ACTIONS = ("ec2:CreateNetworkInterface", "ec2:DescribeDhcpOptions", "e
                      "ec2:DescribeVpcs")
 
 
-def access_name(prefix: str, principal_arn: str) -> str:
-    """Logical name of one principal's access: named by principal, not position (removing one never
-    replaces the others)."""
-    return f"{prefix}-{principal_arn.rsplit('/', 1)[-1]}"
+def access_names(prefix: str, principal_arns: list[str]) -> dict[str, str]:
+    """Logical name of each principal's access: named by principal, not position (removing one never
+    replaces the others), by the ARN's last segment; roles of the same name under different IAM paths
+    get a short hash of their ARN too (they are different principals)."""
+    tails = [arn.rsplit("/", 1)[-1] for arn in principal_arns]
+    return {arn: f"{prefix}-{tail}" if tails.count(tail) == 1 else
+            f"{prefix}-{tail}-{hashlib.sha256(arn.encode()).hexdigest()[:8]}"
+            for arn, tail in zip(principal_arns, tails, strict=True)}
 
 
 def vpc_build_statements(region: str, account_id: str) -> list[iam.Doc]:
@@ -101,8 +106,9 @@ class DeployerAccess(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DeployerAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:aws:DeployerAccess", name, None, opts)
-        self.associations = [admin_access(self, access_name(name, arn), args.cluster_name, arn, args.tags)
-                             for arn in dict.fromkeys(args.principal_arns)]
+        names = access_names(name, list(dict.fromkeys(args.principal_arns)))
+        self.associations = [admin_access(self, logical, args.cluster_name, arn, args.tags)
+                             for arn, logical in names.items()]
         self.register_outputs({"associations": [a.id for a in self.associations]})
 
 
