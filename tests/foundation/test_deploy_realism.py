@@ -54,11 +54,16 @@ def test_the_runner_role_may_create_and_clean_up_its_build_network_interface(aws
     interface": CreateNetworkInterface, DescribeDhcpOptions, DescribeNetworkInterfaces, DeleteNetworkInterface,
     DescribeSubnets, DescribeSecurityGroups, DescribeVpcs on *, plus CreateNetworkInterfacePermission
     conditioned on ec2:AuthorizedService (aws-cdk#2651/#2652: builds fail without them)."""
+    cfg = load_env("dev")
+    ec2 = f"arn:aws:ec2:{cfg.environment.region}:{cfg.environment.account_id}"
     stmts = statements(aws_plan)
-    for action in ("ec2:CreateNetworkInterface", "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces",
-                   "ec2:DeleteNetworkInterface", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
-                   "ec2:DescribeVpcs"):
+    for action in ("ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+                   "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs"):
         assert [s["Resource"] for s in granting(stmts, action)] == [["*"]], action
+    # Create/Delete take resource-level permissions (Service Authorization Reference, Amazon EC2).
+    assert [s["Resource"] for s in granting(stmts, "ec2:CreateNetworkInterface")] == [[
+        f"{ec2}:network-interface/*", f"{ec2}:subnet/*", f"{ec2}:security-group/*"]]
+    assert [s["Resource"] for s in granting(stmts, "ec2:DeleteNetworkInterface")] == [[f"{ec2}:network-interface/*"]]
     [perm] = granting(stmts, "ec2:CreateNetworkInterfacePermission")
     assert perm["Condition"] == {"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"}}
     assert set(VPC_BUILD_ACTIONS) == {a for s in stmts for a in s["Action"] if a.startswith("ec2:")} - {
@@ -83,6 +88,7 @@ def test_the_runner_can_read_its_source_from_the_kms_encrypted_state_bucket(aws_
     stmts = statements(aws_plan)
     [kms] = granting(stmts, "kms:Decrypt")
     assert set(kms["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
+    assert kms["Resource"] == [f"arn:aws:kms:{cfg.environment.region}:{cfg.environment.account_id}:key/*"]
     assert kms["Condition"] == {"ForAnyValue:StringEquals": {
         "kms:ResourceAliases": naming.state_key_alias(cfg.environment)}}
     bucket = f"arn:aws:s3:::{naming.bucket_name(cfg.environment, 'pulumi-state')}"

@@ -41,11 +41,16 @@ def access_names(prefix: str, principal_arns: list[str]) -> dict[str, str]:
 
 def vpc_build_statements(region: str, account_id: str) -> list[iam.Doc]:
     """What CodeBuild needs to run a build in a VPC: it creates, describes and deletes the build's network
-    interface as the service role. The Describe*/Create/Delete actions support no resource scoping.
-    https://docs.aws.amazon.com/codebuild/latest/userguide/auth-and-access-control-iam-identity-based-access-control.html
-    ("Allow CodeBuild access to AWS services required to create a VPC network interface")"""
-    net = f"arn:aws:ec2:{region}:{account_id}:network-interface/*"
-    return [iam.statement(list(VPC_BUILD_ACTIONS), ["*"]),
+    interface as the service role. CodeBuild User Guide, "Allow CodeBuild access to AWS services required to
+    create a VPC network interface"
+    (https://docs.aws.amazon.com/codebuild/latest/userguide/auth-and-access-control-iam-identity-based-access-control.html).
+    Describe* have no resource scope; Create/DeleteNetworkInterface are scoped to this account's interfaces,
+    subnets and security groups (Service Authorization Reference, Amazon EC2 actions)."""
+    arn = f"arn:aws:ec2:{region}:{account_id}"
+    net = f"{arn}:network-interface/*"
+    return [iam.statement([a for a in VPC_BUILD_ACTIONS if ":Describe" in a], ["*"]),
+            iam.statement(["ec2:CreateNetworkInterface"], [net, f"{arn}:subnet/*", f"{arn}:security-group/*"]),
+            iam.statement(["ec2:DeleteNetworkInterface"], [net]),
             iam.statement(["ec2:CreateNetworkInterfacePermission"], [net],
                           condition={"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"}})]
 
@@ -230,7 +235,8 @@ class InVpcRunner(pulumi.ComponentResource):
         is conditioned on the alias. https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html
         (kms:ResourceAliases)"""
         a = self._args
-        stmts = [iam.statement(["kms:Decrypt", "kms:GenerateDataKey"], ["*"], condition={
+        keys = f"arn:aws:kms:{a.region}:{a.account_id}:key/*"
+        stmts = [iam.statement(["kms:Decrypt", "kms:GenerateDataKey"], [keys], condition={
             "ForAnyValue:StringEquals": {"kms:ResourceAliases": a.state_key_alias}})]
         if a.github_token_secret:
             # CodeBuild resolves a SECRETS_MANAGER variable with the service role; Secrets Manager appends
