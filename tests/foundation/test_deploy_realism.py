@@ -243,7 +243,7 @@ def test_the_logs_key_admits_cloudwatch_logs_by_log_group_arn(aws_plan: Plan) ->
     policy = json.loads(one(aws_plan, "aws:kms/key:Key", "-keys-logs").get("policy"))
     [services] = [s for s in policy["Statement"] if s.get("Sid") == "ServicesUse"]
     assert services["Principal"] == {"Service": [f"logs.{env.region}.amazonaws.com"]}
-    assert services["Condition"] == {"ArnLike": {
+    assert services["Condition"] == {"StringLike": {
         "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{env.region}:{env.account_id}:log-group:*"}}
 
 

@@ -21,10 +21,11 @@ KEY_PURPOSES: dict[str, tuple[str, ...]] = {
     "rds": (),
 }
 #: Purpose → the condition its services' key-policy statement documents instead of aws:SourceAccount.
-#: CloudWatch Logs: the log group's ARN in the encryption context.
+#: CloudWatch Logs: the log group's ARN in the encryption context. The docs write ArnLike; the context key is
+#: typed String, so StringLike (same match for this pattern; parliament flags the type mismatch).
 #: https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
 SERVICE_CONDITIONS: dict[str, Callable[[str, str], iam.Doc | None]] = {
-    "logs": lambda region, account: {"ArnLike": {
+    "logs": lambda region, account: {"StringLike": {
         "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account}:log-group:*"}},
 }
 #: Purpose → service-linked roles (by path/name) that use the key without IAM grants.
