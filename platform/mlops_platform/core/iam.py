@@ -22,6 +22,10 @@ UNSCOPABLE_ACTIONS = frozenset({
     "autoscaling:DescribeScalingActivities", "autoscaling:DescribeTags", "ec2:DescribeImages",
     "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceTypesFromInstanceRequirements",
     "eks:DescribeNodegroup", "cloudwatch:PutMetricData",
+    # A VPC CodeBuild build's network interface (aws/deployer.py): EC2 Describe* actions have no resource
+    # types in the Service Authorization Reference (Amazon EC2).
+    "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
 })
 
 
