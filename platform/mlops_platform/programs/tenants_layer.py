@@ -42,6 +42,7 @@ def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any,
         s3_key_arn=aws_layer.kms_key_arns["s3"], ecr_key_arn=aws_layer.kms_key_arns["ecr"],
         untagged_expiry_days=cfg.registry.untagged_expiry_days,
         budget_thresholds_pct=tuple(cfg.budget.alert_thresholds_pct), protect=cfg.is_prod, provider=provider,
+        force_delete_repositories=cfg.artifacts.allow_force_destroy,
         peers=peers(cfg), github=cfg.github, tracking_credentials=tracking_logins(cfg, cluster_layer),
         tracking_url=output_field(cluster_layer, "mlflow_url") if cluster_layer is not None else "",
         pipelines_cooldown_minutes=retrain_cooldown(cfg))
