@@ -103,17 +103,17 @@ def test_fleet_check_reports_version_and_drift(template_repo: Path, tmp_path: Pa
     commit_all(behind, "edits")
     current = _project(template_repo, tmp_path / "current", "v1.1.0")
 
-    status = check_one(behind)
+    status = check_one(behind, [str(template_repo)])
     assert (status.version, status.latest, status.behind) == ("v1.0.0", "v1.1.0", True)
     assert (status.drift.modified, status.drift.deleted) == ([TRAIN], ["Dockerfile"])
-    fresh = check_one(current)
+    fresh = check_one(current, [str(template_repo)])
     assert (fresh.behind, fresh.drift.clean, fresh.error) == (False, True, "")
 
-    assert main(["fleet", "check", str(behind), str(current), "--json"]) == 0
+    assert main(["fleet", "check", str(behind), str(current), "--template", str(template_repo), "--json"]) == 0
     report = {Path(r["path"]).name: r for r in json.loads(capsys.readouterr().out)["projects"]}
     assert report["behind"]["behind"] and not report["current"]["behind"]
-    assert main(["fleet", "check", str(behind), "--strict"]) == EXIT_BEHIND
-    assert main(["fleet", "check", str(behind), "--fail-on-drift"]) == 1
+    assert main(["fleet", "check", str(behind), "--template", str(template_repo), "--strict"]) == EXIT_BEHIND
+    assert main(["fleet", "check", str(behind), "--template", str(template_repo), "--fail-on-drift"]) == 1
 
 
 def test_fleet_check_reports_a_directory_that_is_not_a_project(tmp_path: Path,

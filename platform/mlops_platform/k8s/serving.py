@@ -1,7 +1,9 @@
 """The serving stack: KServe (CRDs + controller, RawDeployment mode) behind the platform's ingress, an
 Envoy Gateway (Gateway API) on an internal load balancer, and cert-manager for KServe's webhook.
 
-Models are routed as `<name>-<namespace>.<ingress_domain>`. RawDeployment keeps serving on plain
+Models are routed as `<name>.<namespace>.<ingress_domain>`: a DNS label cannot hold a dot, so no project's
+model name can spell another project's host (with `<name>-<namespace>`, model `model-risk` in `fraud` was
+`model` in `risk-fraud`). Only project namespaces may attach routes to the gateway. RawDeployment keeps serving on plain
 Deployments + HPA (no Knative), so GPU pods scale like any workload. Projects deploy models with
 `ModelServing` (model_serving.py).
 """
@@ -17,6 +19,7 @@ import pulumi_kubernetes as k8s
 from mlops_platform.k8s._helm import helm_release, namespace
 from mlops_platform.k8s.manifests import meta
 from mlops_platform.k8s.provider import k8s_opts
+from mlops_platform.k8s.tenancy import PROJECT_LABEL
 
 KSERVE_NAMESPACE = "kserve"
 GATEWAY_NAMESPACE = "envoy-gateway-system"  # the Envoy data plane runs here, next to its controller
@@ -40,10 +43,15 @@ class ServingStackArgs:
     """Kubernetes provider of the cluster. Required."""
 
 
+#: KServe's host for an InferenceService (Go template over Name, Namespace, IngressDomain). Dots, not dashes,
+#: between the parts: the namespace is then a DNS label of its own, so hosts of different namespaces cannot collide.
+DOMAIN_TEMPLATE = "{{ .Name }}.{{ .Namespace }}.{{ .IngressDomain }}"
+
+
 def kserve_values(domain: str) -> dict[str, Any]:
     return {"kserve": {"controller": {
         "deploymentMode": "RawDeployment",
-        "gateway": {"domain": domain, "domainTemplate": "{{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}",
+        "gateway": {"domain": domain, "domainTemplate": DOMAIN_TEMPLATE,
                     "ingressGateway": {"enableGatewayApi": True,
                                        "kserveGateway": f"{KSERVE_NAMESPACE}/{GATEWAY_NAME}",
                                        "createGateway": False}}}}}
@@ -53,7 +61,15 @@ def gateway_spec(domain: str) -> dict[str, Any]:
     return {"gatewayClassName": GATEWAY_CLASS,
             "infrastructure": {"annotations": dict(INTERNAL_LB_ANNOTATIONS)},
             "listeners": [{"name": "http", "protocol": "HTTP", "port": 80, "hostname": f"*.{domain}",
-                           "allowedRoutes": {"namespaces": {"from": "All"}}}]}
+                           "allowedRoutes": allowed_routes()}]}
+
+
+def allowed_routes() -> dict[str, Any]:
+    """Only HTTPRoutes from project namespaces (labelled by tenancy) attach to the models' listener: `All` would let
+    any namespace, a third-party chart's included, claim a model host. Gateway API `AllowedRoutes.namespaces`:
+    `from: Selector` admits the namespaces the label selector matches."""
+    return {"namespaces": {"from": "Selector",
+                           "selector": {"matchExpressions": [{"key": PROJECT_LABEL, "operator": "Exists"}]}}}
 
 
 class ServingStack(pulumi.ComponentResource):

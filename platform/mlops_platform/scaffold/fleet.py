@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -74,19 +74,39 @@ class ProjectStatus:
         return {**asdict(self), "state": self.state.value}
 
 
-def check(projects: Iterable[Path]) -> list[ProjectStatus]:
-    return [check_one(p) for p in projects]
+def check(projects: Iterable[Path], sources: Collection[str]) -> list[ProjectStatus]:
+    return [check_one(p, sources) for p in projects]
 
 
-def check_one(project: Path) -> ProjectStatus:
+def same_source(recorded: str, sources: Collection[str]) -> bool:
+    """Whether a recorded `_src_path` is one of the allowed template sources (a local path in any spelling
+    that resolves to the same directory; a URL as written)."""
+    def norm(src: str) -> str:
+        return src if ":" in src.split("/", 1)[0] or "@" in src else str(Path(src).expanduser().resolve())
+    return norm(recorded) in {norm(s) for s in sources}
+
+
+def check_one(project: Path, sources: Collection[str]) -> ProjectStatus:
     """Version, state and drift of one project; problems are reported in `error`, never raised, so one
-    broken project never stops a batch."""
+    broken project never stops a batch. A project naming a template source outside `sources` is foreign
+    and never cloned: its answers file is the project's to edit, and checking clones and renders the source."""
     try:
-        return _status(project, read_answers(project))
+        recorded = read_answers(project)
+        if not same_source(str(recorded["_src_path"]), sources):
+            return _foreign_source(project, str(recorded["_src_path"]), sources)
+        return _status(project, recorded)
     except MlplatError as exc:
         return ProjectStatus(str(project), State.ERROR, error=exc.render())
     except Exception as exc:  # an unforeseen failure of one project is that project's error
         return ProjectStatus(str(project), State.ERROR, error=f"{type(exc).__name__}: {exc}")
+
+
+def _foreign_source(project: Path, src: str, sources: Collection[str]) -> ProjectStatus:
+    allowed = ", ".join(sorted(sources)) or "none"
+    return ProjectStatus(str(project), State.FOREIGN, src, error=(
+        f"{project}: .copier-answers.yml: _src_path {src!r} is not an allowed template source ({allowed}); "
+        f"not cloned — fix: pass `--template {src}` if you trust that template, or regenerate the project "
+        f"with `mlplat new`"))
 
 
 def _status(project: Path, recorded: dict[str, Any]) -> ProjectStatus:

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
-from policy_plans import Add, U, res
+from typing import Any
+
+from policy_plans import Add, U, res, urn
 
 from policy_cases._base import DEFERRED, PR_ROLE, PULL_REQUESTS, PUSH, READS, Case, fail, gh_policy, gh_role, ok, u
 
 PINNED = "repo:org/fraud:environment:prod:job_workflow_ref:org/fraud/.github/workflows/deploy.yml@refs/heads/main"
 GH_ENV = "github:index/repositoryEnvironment:RepositoryEnvironment"
+GH_PROVIDER = "pulumi:providers:github"
+#: GitHub's default OIDC subject of a job bound to an environment is `repo:<owner>/<repo>:environment:<name>`
+#: (docs.github.com/en/actions/reference/security/oidc, "Example subject claims"): the owner is part of it, and
+#: the graph's environment only names the repository, its provider names the owner.
+SAME_NAME_OTHER_ORG = "repo:attacker/fraud:environment:prod"
 
 
-def gh_environment(custom_branches: bool = True, branch: str | None = "main") -> tuple[Add, ...]:
-    """The GitHub environment `prod` of org/fraud, restricted to `branch` (None: no branch policy)."""
-    env = Add(res(GH_ENV, "gh-env", {"repository": "fraud", "environment": "prod", "deploymentBranchPolicy": {
-        "protectedBranches": False, "customBranchPolicies": custom_branches}}))
+def gh_environment(custom_branches: bool = True, branch: str | None = "main", owner: Any = "org") -> tuple[Add, ...]:
+    """The GitHub environment `prod` of `owner`/fraud (its explicit provider's owner; None: a provider naming
+    none), restricted to `branch` (None: no branch policy)."""
+    provider = res(GH_PROVIDER, "gh-provider", {"owner": owner} if owner is not None else {})
+    env_res = res(GH_ENV, "gh-env", {"repository": "fraud", "environment": "prod", "deploymentBranchPolicy": {
+        "protectedBranches": False, "customBranchPolicies": custom_branches}})
+    env_res["provider"] = f"{urn(GH_PROVIDER, 'gh-provider')}::9f1c2d3e"
+    env = (Add(provider), Add(env_res))
     if branch is None:
-        return (env,)
-    return env, Add(res("github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy",
+        return env
+    return *env, Add(res("github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy",
                         "gh-env-main", {"repository": "fraud", "environment": "prod", "branchPattern": branch},
                         ["gh-env"]))
 
@@ -51,7 +62,16 @@ CASES: dict[str, Case] = {
                       *gh_environment(custom_branches=False)),
                  fail(PR_ROLE, gh_role(PINNED.replace("@refs/heads/main", "@refs/heads/*"), "StringLike"),
                       gh_policy(*PUSH)),
-                 fail(PR_ROLE, gh_role(None), gh_policy(*PUSH))),
+                 fail(PR_ROLE, gh_role(None), gh_policy(*PUSH)),
+                 # security review item 4: the same repository name in another organisation, any organisation,
+                 # a wildcard repository, and an environment whose owner the graph does not name
+                 fail(PR_ROLE, gh_role(SAME_NAME_OTHER_ORG), gh_policy(*PUSH), *gh_environment()),
+                 fail(PR_ROLE, gh_role("repo:*/fraud:environment:prod", "StringLike"), gh_policy(*PUSH),
+                      *gh_environment()),
+                 fail(PR_ROLE, gh_role("repo:org/*:environment:prod", "StringLike"), gh_policy(*PUSH),
+                      *gh_environment()),
+                 fail(PR_ROLE, gh_role("repo:org/fraud:environment:prod"), gh_policy(*PUSH),
+                      *gh_environment(owner=None))),
         unknown=u(DEFERRED, gh_role("repo:org/fraud:environment:prod"), Add(res(
             "aws:iam/rolePolicy:RolePolicy", "gh-policy", {"role": "gh-role", "policy": U}, ["gh-role"])))),
 }

@@ -150,21 +150,43 @@ def _pins_workflow(subject: str) -> bool:
     return bool(sep) and "@refs/heads/" in ref and not any(ch in ref for ch in "*?")
 
 
-def _managed_environments(stack: StackView) -> set[tuple[str, str]]:
-    """(repository name, environment) of GitHub environments in the graph restricted to custom branch
-    policies that name at least one branch."""
+def _owner(res: Res) -> Any:
+    """The GitHub owner (organisation or user) a `github` resource lives in: its explicit provider's `owner`
+    (the resource's `repository` is a bare name). None when no provider names one; UNKNOWN when computed."""
+    owner = res.provider.get("owner") if res.provider else None
+    return owner if is_unknown(owner) else (str(owner) if owner else None)
+
+
+def _managed_environments(stack: StackView) -> set[tuple[str, str]] | Defer:
+    """(`owner/repository`, environment) of GitHub environments in the graph restricted to custom branch
+    policies that name at least one branch. A bare repository name is not enough: `repo:attacker/fraud`
+    must not count as the graph's `example-org/fraud`, so an environment whose owner is unknown defers."""
     with_branches = {(str(p.get("repository")), str(p.get("environment"))) for p in stack.of_type(_BRANCH_POLICY_TYPE)
                      if p.get("branchPattern")}
-    return {(str(e.get("repository")), str(e.get("environment"))) for e in stack.of_type(_ENV_TYPE)
-            if e.get("deploymentBranchPolicy.customBranchPolicies") is True} & with_branches
+    managed: set[tuple[str, str]] = set()
+    for env in stack.of_type(_ENV_TYPE):
+        key = (str(env.get("repository")), str(env.get("environment")))
+        if env.get("deploymentBranchPolicy.customBranchPolicies") is not True or key not in with_branches:
+            continue
+        owner = _owner(env)
+        if is_unknown(owner):
+            return Defer("provider.owner", env.urn)
+        if owner:
+            managed.add((f"{owner}/{key[0]}", key[1]))
+    return managed
 
 
 def _environment_of(subject: str) -> tuple[str, str] | None:
-    """(repository name, environment) of a `repo:ORG/REPO:environment:ENV` subject."""
+    """(`owner/repository`, environment) of a `repo:OWNER/REPO:environment:ENV` subject; None for any other
+    shape or a wildcard in the repository or environment (it names no single environment).
+    GitHub's default subject for a job with an environment is `repo:<owner>/<repo>:environment:<name>`
+    (docs.github.com, "OpenID Connect reference", example subject claims)."""
     parts = subject.split(":")
-    if len(parts) == 4 and parts[0] == "repo" and parts[2] == "environment" and "/" in parts[1]:
-        return parts[1].split("/", 1)[1], parts[3]
-    return None
+    if len(parts) != 4 or parts[0] != "repo" or parts[2] != "environment" or parts[1].count("/") != 1:
+        return None
+    if any(ch in subject for ch in "*?"):
+        return None
+    return parts[1], parts[3]
 
 
 def _unpinned_subjects(stmt: Statement, managed: set[tuple[str, str]]) -> list[str]:
@@ -204,6 +226,9 @@ def _writes(stack: StackView, links: Any, role: Res) -> Iterator[str | Defer]:
 )
 def github_deploy_workflow_pinned(stack: StackView, _: PolicySettings) -> Iterator[Violation | Defer]:
     links, managed = role_policy_links(stack), _managed_environments(stack)
+    if isinstance(managed, Defer):
+        yield managed
+        return
     for found in web_identity_trusts(stack, _github_issuer):
         if isinstance(found, Defer):
             yield found
