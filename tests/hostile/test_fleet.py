@@ -62,8 +62,8 @@ def test_the_batch_goes_on_past_a_broken_project_and_flags_a_foreign_one(cli: Cl
     foreign.mkdir()
     (foreign / ANSWERS_FILE).write_text(f"_commit: v2.0.0\n_src_path: {template}\nservice_name: billing\n")
     with unchanged(tmp_path):
-        result = cli("fleet", "check", broken, foreign, good, "--template", template, "--json", code=TemplateError.exit_code,
-                     seconds=RENDERS)
+        result = cli("fleet", "check", broken, foreign, good, "--template", template, "--json",
+                     code=TemplateError.exit_code, seconds=RENDERS)
     states = {Path(p["path"]).name: p for p in result.json()["projects"]}
     assert [states[n]["state"] for n in ("broken", "foreign", "good")] == ["error", "foreign template", "current"]
     assert "not generated from the mlops-platform template" in states["foreign"]["error"]
@@ -87,14 +87,15 @@ def test_a_project_naming_another_template_source_is_foreign_and_never_cloned(cl
 
 
 def test_strict_gates_on_behind_and_drift_has_its_own_flag(cli: Cli, template: Path, tmp_path: Path) -> None:
+    tpl = ("--template", template)
     current = project(template, tmp_path / "current", "v1.1.0")
     (current / TRAIN).write_text((current / TRAIN).read_text() + "\n# our model tweak\n")
     commit_all(current, "intended edit")
     behind = project(template, tmp_path / "behind")
-    assert cli("fleet", "check", current, "--template", template, "--strict", code=0, seconds=RENDERS)  # an intended edit is not "behind"
-    drifted = cli("fleet", "check", current, "--template", template, "--fail-on-drift", "--json", code=1, seconds=RENDERS)
+    assert cli("fleet", "check", current, *tpl, "--strict", code=0, seconds=RENDERS)  # an intended edit is not "behind"
+    drifted = cli("fleet", "check", current, *tpl, "--fail-on-drift", "--json", code=1, seconds=RENDERS)
     assert drifted.error()["code"] == "drift"
-    result = cli("fleet", "check", current, behind, "--template", template, "--strict", "--json", code=EXIT_BEHIND, seconds=RENDERS)
+    result = cli("fleet", "check", current, behind, *tpl, "--strict", "--json", code=EXIT_BEHIND, seconds=RENDERS)
     assert result.error()["code"] == "behind_template" and str(behind) in result.error()["message"]
     behind_status = result.json()["projects"][1]
     assert (behind_status["state"], behind_status["latest"]) == ("behind", "v1.1.0")  # the tag, as spelled
@@ -112,7 +113,8 @@ def test_conflict_and_uncommitted_update_come_from_the_work_tree_and_head(cli: C
     # either spelling of the release: 1.1.0 for the tag v1.1.0
     cli("fleet", "update", pending, "--vcs-ref", "1.1.0", "--trust", "--no-commit", code=0, seconds=RENDERS)
 
-    result = cli("fleet", "check", clash, pending, "--template", template, "--json", code=TemplateError.exit_code, seconds=RENDERS)
+    result = cli("fleet", "check", clash, pending, "--template", template, "--json", code=TemplateError.exit_code,
+                 seconds=RENDERS)
     clash_status, pending_status = result.json()["projects"]
     assert clash_status["state"] == "conflict" and "Makefile" in clash_status["conflicts"]
     assert (pending_status["state"], pending_status["version"], pending_status["pending"]) == \

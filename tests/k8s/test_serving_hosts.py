@@ -71,7 +71,8 @@ def test_the_planned_gateway_and_kserve_values_carry_the_fix(plan: Plan) -> None
     for gw in gateways:
         for listener in gw.inputs["spec"]["listeners"]:
             assert listener["allowedRoutes"]["namespaces"]["from"] == "Selector"
-    kserve = [r for r in plan.resources if r.type == "kubernetes:helm.sh/v3:Release" and r.inputs["chart"] == "kserve"]
+    kserve = [r for r in plan.resources
+              if r.type == "kubernetes:helm.sh/v3:Release" and r.inputs.get("name") == "kserve"]
     assert kserve, "the serving stack installs KServe"
     for rel in kserve:
         assert rel.inputs["values"]["kserve"]["controller"]["gateway"]["domainTemplate"] == DOMAIN_TEMPLATE

@@ -11,7 +11,7 @@ from mlops_platform.policy.registry import OnUnknown
 from policy_cases import CASES, DEFERRED, PASSES, VIOLATES, Case, Failing
 from policy_cases._base import PUSH, gh_policy, gh_role
 from policy_cases.github_oidc import gh_environment
-from policy_plans import U, Add, Change, Only, config_for, variant
+from policy_plans import Add, Change, Only, U, config_for, variant
 
 SPECS = {s.name: s for s in all_specs()}
 

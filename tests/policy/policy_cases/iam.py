@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from policy_plans import ACCOUNT, OIDC_ARN, Patch, U, doc
-
 from mlops_platform.core.iam import GITHUB_OIDC_HOST
+from policy_plans import ACCOUNT, OIDC_ARN, Patch, U, doc
 
 from policy_cases._base import APP_POLICY, APP_ROLE, DEFERRED, GITHUB_OIDC, Case, allow, app_doc, fail, ok, on, u
 
@@ -49,7 +48,8 @@ CASES: dict[str, Case] = {
                       "Action": "sts:AssumeRoleWithWebIdentity"}))),
                  # security review item 4: any owner's repository of that name (GitHub subjects are
                  # `repo:<owner>/<repo>:...`, docs.github.com/en/actions/reference/security/oidc)
-                 fail(APP_ROLE, Patch("app-role", "assumeRolePolicy", github_trust("repo:*/fraud:ref:refs/heads/main"))),
+                 fail(APP_ROLE, Patch("app-role", "assumeRolePolicy",
+                                      github_trust("repo:*/fraud:ref:refs/heads/main"))),
                  fail(APP_ROLE, Patch("app-role", "assumeRolePolicy", github_trust("repo:*"))),
                  fail(APP_ROLE, Patch("app-role", "assumeRolePolicy", github_trust("rep?:org/fraud:*")))),
         unknown=u(DEFERRED, Patch("app-role", "assumeRolePolicy", U))),
