@@ -28,10 +28,10 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP) lint typecheck
-	$(BIN)/pytest -n 2 --dist loadgroup -q
+	$(BIN)/pytest -n 2 --dist loadgroup -q --durations=15
 
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -n 2 --dist loadgroup -q -m "not slow"
 
 # Property tests with fresh random examples (`make test` replays a fixed, derandomized set).
 fuzz: $(STAMP)

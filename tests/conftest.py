@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import pytest
 from hypothesis import settings
 from mlops_platform.config import PlatformConfig, load_env, shipped_envs
 from mlops_platform.engine import Plan, run_platform
+from mlops_platform.engine.cache import CACHE_ENV
 from moto_stand_in import aws_env, moto, moto_server  # noqa: F401  (fixtures of every area that talks to AWS)
 
 # `make test` (and so CI) replays a fixed set of examples, so a merge is never blocked by a case the
@@ -15,6 +18,26 @@ from moto_stand_in import aws_env, moto, moto_server  # noqa: F401  (fixtures of
 settings.register_profile("repeatable", derandomize=True, database=None, print_blob=True)
 settings.register_profile("fuzz", derandomize=False, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
+
+
+_OWNED_CACHE = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One on-disk plan cache per test run (`engine/cache.py`), shared by the xdist workers and the CLI
+    subprocesses the tests start: each environment is planned once per run, and no plan of an earlier
+    run is ever read (a fresh clone's `make test` pays for every plan it checks)."""
+    if CACHE_ENV in os.environ or hasattr(config, "workerinput"):
+        return  # set by the caller, or inherited from the controller that started this worker
+    os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="mlplat-test-plans-")
+    config.stash[_OWNED_CACHE] = os.environ[CACHE_ENV]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    owned = config.stash.get(_OWNED_CACHE, None)
+    if owned:
+        shutil.rmtree(owned, ignore_errors=True)
+        os.environ.pop(CACHE_ENV, None)
 
 
 class PlanCache(dict[str, Plan]):

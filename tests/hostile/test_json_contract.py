@@ -63,6 +63,8 @@ CASES: dict[str, list[tuple[str, Case, int, str]]] = {
              ("bad-prices", lambda t: ["cost", "dev", "--prices", "free"], 2, "usage")],
     "fleet check": [("not-projects", lambda t: ["fleet", "check", str(t / "a"), str(t / "b")], 6, "template")],
     "policy list": [("bad-option", lambda t: ["policy", "list", "--bogus"], 2, "usage")],
+    "shards": [("unknown-env", lambda t: ["shards", "nope"], 2, "usage"),
+               ("path-as-name", lambda t: ["shards", "../../etc/passwd"], 2, "usage")],
     "upgrade": [("unknown-env", lambda t: ["upgrade", "nope", "--to", "1.35"], 2, "usage"),
                 ("malformed-target", lambda t: ["upgrade", "dev", "--to", "1.3x"], 2, "usage"),
                 ("no-target", lambda t: ["upgrade", "dev"], 2, "usage"),

@@ -16,6 +16,7 @@ from typing import Annotated
 from pydantic import AfterValidator, ConfigDict, Field, SecretStr
 
 from mlops_platform.core.formats import EMAIL
+from mlops_platform.core.shards import MAX_SHARDS
 from mlops_platform.core.strict import StrictNumbers
 
 DNS_LABEL = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
@@ -287,6 +288,13 @@ class TrainingConfig(ComponentToggle):
     """`mlops-platform:training` — KubeRay operator."""
 
 
+class TenantsConfig(_Section):
+    """`mlops-platform:tenants` — how the projects are laid out in stacks (docs/scale-out.md)."""
+
+    shards: int = Field(default=1, ge=1, le=MAX_SHARDS, description="Stacks the projects are split into, run "
+                        "in parallel by CI (`mlplat shards ENV` lists them); 1 keeps every project in one stack.")
+
+
 class PipelinesConfig(ComponentToggle):
     """`mlops-platform:pipelines` — Argo Workflows + Argo Events: project pipelines run in the cluster,
     started by schedule, on demand or by the project's drift alert."""
@@ -375,6 +383,7 @@ class PlatformSections(_Section):
     ci: CiConfig = Field(default_factory=CiConfig)
     github: GithubConfig = Field(default_factory=GithubConfig)
     projects: list[ProjectConfig] = Field(default_factory=list, description="Tenants.")
+    tenants: TenantsConfig = Field(default_factory=TenantsConfig)
 
     # Resolved per-tier defaults: one place, so components never re-derive them.
     @property

@@ -11,6 +11,7 @@ from mlops_platform.config import env_stack_file, load_stack_file, repo_root, sh
 from mlops_platform.config.loader import read_stack_config
 from mlops_platform.core.errors import UsageError
 from mlops_platform.core.layers import LAYER_DIRS, LAYER_ORDER, LAYER_PROJECTS, Layer, reference_name
+from mlops_platform.engine.cache import cached_plan, plan_key
 from mlops_platform.engine.computed import Ctx
 from mlops_platform.engine.plan import Plan, Resource
 from mlops_platform.engine.runner import OutputsResolver, project_name, read_yaml_mapping, run
@@ -44,18 +45,29 @@ def run_platform(env: str | None = None, stack_file: Path | None = None, preview
     config = dict(doc["config"])
     if project is not None:
         config = _one_project(config, [p.name for p in cfg.projects], project, path)
+    root = repo_root()
+    key = plan_key(root / "platform", layers={str(k): (root / d / "Pulumi.yaml").read_text(encoding="utf-8")
+                                               for k, d in LAYER_DIRS.items()},
+                   stack=cfg.environment.name, config=config, layer=layer, project=project,
+                   ctx=[cfg.environment.account_id, cfg.environment.region], preview=preview)
+    return cached_plan(key, lambda: _plan_layers(cfg.environment.name, config, cfg.environment.account_id,
+                                                 cfg.environment.region, layer, project, preview))
+
+
+def _plan_layers(env: str, config: dict[str, Any], account: str, region: str, layer: Layer | None,
+                 project: str | None, preview: bool) -> Plan:
     wanted = (layer,) if layer else LAYER_ORDER
     if project is not None and wanted != (Layer.TENANTS,):
         wanted = (Layer.TENANTS,)  # a tenant lives in the tenants layer only
-    ctx = Ctx(cfg.environment.account_id, cfg.environment.region)
+    ctx = Ctx(account, region)
     outputs: dict[str, Mapping[str, Any]] = {}
     plans = []
     for each in LAYER_ORDER[: LAYER_ORDER.index(wanted[-1]) + 1]:
-        plan = _run_layer(each, cfg.environment.name, config, ctx, outputs, preview)
-        outputs[reference_name(ORGANIZATION, each, cfg.environment.name)] = plan.reference_outputs or plan.outputs
+        plan = _run_layer(each, env, config, ctx, outputs, preview)
+        outputs[reference_name(ORGANIZATION, each, env)] = plan.reference_outputs or plan.outputs
         if each in wanted:
             plans.append(plan)
-    return Plan(cfg.environment.name, [r for p in plans for r in p.resources], dict(plans[-1].outputs))
+    return Plan(env, [r for p in plans for r in p.resources], dict(plans[-1].outputs))
 
 
 def layer_program_dir(layer: Layer) -> Path:
@@ -72,7 +84,8 @@ def _run_layer(layer: Layer, stack: str, config: dict[str, Any], ctx: Ctx,
             raise UsageError(f"StackReference '{reference}': not a lower layer of {stack} "
                              f"(known: {', '.join(below) or 'none'})")
         return below[reference]
-    return run(entry_dir, project, stack, config, ctx, stack_outputs=resolve, preview=preview)
+    # the lower layers' outputs are already planned: resolving them plans nothing, so settle early
+    return run(entry_dir, project, stack, config, ctx, stack_outputs=resolve, preview=preview, settle=True)
 
 
 def _one_project(config: dict[str, Any], names: list[str], project: str, path: Path) -> dict[str, Any]:

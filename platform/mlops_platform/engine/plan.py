@@ -1,7 +1,7 @@
 """A recorded plan: every registration of one program run, and its stack outputs.
 
 `Plan.to_json()` is the contract later layers, reviews and tests use:
-`{"stack", "resources": [{"urn","type","name","parent","dependencies","inputs","provider",
+`{"stack", "resources": [{"urn","type","name","parent","dependencies","inputs","custom","provider",
 "propertyDependencies", ...}], "outputs"}`. `provider` is the engine's `urn::id` reference of the
 resource's explicit provider (policies read e.g. its defaultTags), or null.
 """
@@ -34,7 +34,7 @@ class Resource:
 
     def to_json(self) -> dict[str, Any]:
         out = {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
-               "dependencies": sorted(self.dependencies), "inputs": self.inputs,
+               "dependencies": sorted(self.dependencies), "inputs": self.inputs, "custom": self.custom,
                "protect": self.protect, "retainOnDelete": self.retain_on_delete, "provider": self.provider,
                "propertyDependencies": {k: sorted(v) for k, v in sorted(self.property_dependencies.items())}}
         return out | {"aliases": list(self.aliases)} if self.aliases else out  # only moved resources carry it

@@ -22,6 +22,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import mocks, settings
 from pulumi.runtime.config import set_all_config
+from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_in_stack
 from ruamel.yaml.error import YAMLError
 
@@ -30,8 +31,12 @@ from mlops_platform.core.files import kind_of, load_yaml, read_text
 from mlops_platform.engine.computed import Ctx
 from mlops_platform.engine.plan import Plan
 from mlops_platform.engine.recorder import SECRET, PlatformMocks, RecordingMonitor
+from mlops_platform.engine.sandbox import where
 
 OutputsResolver = Callable[[str], Mapping[str, Any]]
+
+
+
 
 
 def _flatten_config(project: str, config: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
@@ -117,15 +122,16 @@ def _configure(monitor: RecordingMonitor, project: str, stack: str, preview: boo
 def raised_at(exc: BaseException, program_dir: Path) -> str:
     """`file:line` where the program raised: the deepest frame in the program's own files (else the
     deepest frame at all), so a reviewer is pointed at the line, not at the entry module."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    root = str(program_dir.resolve())
-    own = [f for f in frames if f.filename.startswith(root)] or list(frames)
-    return f"{own[-1].filename}:{own[-1].lineno}" if own else ""
+    return where(traceback.extract_tb(exc.__traceback__), program_dir.resolve())
 
 
 def run(entry_dir: Path, project: str, stack: str, config: Mapping[str, Any], ctx: Ctx,
-        stack_outputs: OutputsResolver | None = None, preview: bool = True) -> Plan:
-    """Run the program in `entry_dir` (its `__main__.py`) and record what it registers."""
+        stack_outputs: OutputsResolver | None = None, preview: bool = True, settle: bool | None = None) -> Plan:
+    """Run the program in `entry_dir` (its `__main__.py`) and record what it registers.
+
+    `settle`: wait for the program's outputs in one pass (`_settle_outputs`); default only when the program
+    resolves no StackReferences, since a resolver may plan another program inside this run and settling
+    would wait on that very call. Pass True when the resolver only reads outputs planned before."""
     entry = entry_dir / "__main__.py"
     if not entry.is_file():
         raise UsageError(f"{entry_dir}: no __main__.py — fix: point at the Pulumi Python program directory")
@@ -136,11 +142,15 @@ def run(entry_dir: Path, project: str, stack: str, config: Mapping[str, Any], ct
     loop = asyncio.new_event_loop()
     try:
         with _program_environment(entry_dir):
-            loop.run_until_complete(run_in_stack(lambda: _run_entry(entry)))
+            early = stack_outputs is None if settle is None else settle
+            loop.run_until_complete(run_in_stack(lambda: _run_entry(entry, settle=early)))
     except MlplatError:
         raise
     except pulumi.RunError as exc:
         raise EngineError(f"{entry}: the program failed: {exc}") from None
+    except SystemExit as exc:  # a plan cut short is not a plan: never a pass
+        raise EngineError(f"{raised_at(exc, entry_dir)}: the program exited early with sys.exit({exc.code!r}) "
+                          f"— fix: let {entry.name} run to its end") from None
     except Exception as exc:
         raise EngineError(f"{raised_at(exc, entry_dir) or entry}: the program raised {type(exc).__name__}: "
                           f"{exc}") from exc
@@ -151,5 +161,23 @@ def run(entry_dir: Path, project: str, stack: str, config: Mapping[str, Any], ct
     return Plan.from_monitor(stack, monitor)
 
 
-def _run_entry(entry: Path) -> None:
+async def _run_entry(entry: Path, settle: bool) -> None:
     runpy.run_path(str(entry), run_name="__main__")
+    if settle:
+        await _settle_outputs()
+
+
+async def _settle_outputs() -> None:
+    """Wait once for every output the program created, until no new ones appear.
+
+    Pulumi's `wait_for_rpcs` waits for the first of all pending outputs to finish, then again on all the
+    rest: at thousands of outputs that is quadratic (most of a large plan's time). Waiting for all at once
+    settles the same outputs with one callback each; `wait_for_rpcs` then finds them done. Failures are
+    left in their tasks, for `wait_for_rpcs` to raise as it always does.
+    """
+    while True:
+        with SETTINGS.lock:
+            pending = [task for task in SETTINGS.outputs if not task.done()]
+        if not pending:
+            return
+        await asyncio.wait(pending)

@@ -10,13 +10,13 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mlops_platform.core.errors import ToolMissingError
 
 if TYPE_CHECKING:
+    import boto3
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_eks import EKSClient
     from mypy_boto3_iam import IAMClient
@@ -40,6 +40,8 @@ class Aws:
     """Lazily created clients for `region`; one instance per command run."""
 
     def __init__(self, region: str, session: boto3.Session | None = None) -> None:
+        import boto3  # here, not at module level: it costs most of a second, and most commands never call AWS
+
         self.region = region
         self.session = session or boto3.Session()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from mlops_platform.policy.config import Enforcement, PolicyPackConfig, PolicySettings, Severity
 from mlops_platform.policy.config_files import preset
-from mlops_platform.policy.evaluate import Diagnostic, Evaluation, bench_evaluate, evaluate
+from mlops_platform.policy.evaluate import Diagnostic, Evaluation, evaluate
 from mlops_platform.policy.pack import all_specs, build_policies
 from mlops_platform.policy.registry import PolicySpec
 
@@ -23,7 +23,6 @@ __all__ = [
     "PolicySpec",
     "Severity",
     "all_specs",
-    "bench_evaluate",
     "build_policies",
     "evaluate",
     "preset",

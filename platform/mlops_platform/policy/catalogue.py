@@ -62,6 +62,19 @@ Exit codes of `mlplat review`: 0 no unwaived mandatory violation; 1 some remain,
 malformed or duplicated (a second entry for the same policy and URN would never apply), or the waivers
 file cannot be read (not UTF-8, too large, not a regular file); 2 usage error; 3 configuration error;
 4 the program could not be planned (a program's exception is named by its `file:line`). See docs/cli.md.
+With `--format json` a failure is JSON too: `{{"error": {{"code", "exit_code", "message", "issues"}}}}`.
+
+## Reviewing a program you did not write
+
+`mlplat review --program DIR` plans the program in a child process, so the program cannot end, hang or
+fake the review. A program that stops before its end (`sys.exit`, `os._exit`, a crash or a signal) or
+raises is an engine error (exit 4) naming what happened and where (file and line); it is never a pass.
+`--timeout SECONDS` (default 300) stops a program that does not finish. An audit hook refuses network
+access (socket connections, name lookups) and new processes from the program, and the review fails even
+if the program catches the refusal: a plan made offline must be the plan the program makes. This is a
+guard, not a sandbox: native code can get past audit hooks, and **the reviewed program runs with your file
+permissions** (it can read and write what you can), so review untrusted code in a throwaway CI job or
+container.
 
 ## Values unknown at preview
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -229,14 +228,6 @@ def evaluate(plan: Mapping[str, Any], config: PolicyPackConfig, source: str = "<
         diagnostics.extend(_decode(d, "", severities) for d in response.diagnostics)
     levels = {s.name: config.level(s.name, s.severity) for s in specs}
     return Evaluation(str(plan.get("stack", "")), diagnostics, levels, len(entries))
-
-
-def bench_evaluate(plan_json: Mapping[str, Any], config: PolicyPackConfig | None = None) -> float:
-    """Seconds one full evaluation of `plan_json` takes (for `make bench`)."""
-    cfg = config or PolicyPackConfig()
-    start = time.perf_counter()
-    evaluate(plan_json, cfg)
-    return time.perf_counter() - start
 
 
 def policies_by_name(specs: Iterable[PolicySpec] | None = None) -> dict[str, PolicySpec]:

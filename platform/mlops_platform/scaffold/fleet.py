@@ -19,6 +19,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from mlops_platform.core.errors import EXIT_BEHIND, MlplatError, TemplateError
+from mlops_platform.scaffold.snapshots import Snapshots
 from mlops_platform.scaffold.templating import (
     ANSWERS_FILE,
     commit_all,
@@ -75,7 +76,9 @@ class ProjectStatus:
 
 
 def check(projects: Iterable[Path], sources: Collection[str]) -> list[ProjectStatus]:
-    return [check_one(p, sources) for p in projects]
+    """Every project's status; each template version is fetched once for the batch (`Snapshots`)."""
+    with Snapshots() as snapshots:
+        return [check_one(p, sources, snapshots) for p in projects]
 
 
 def same_source(recorded: str, sources: Collection[str]) -> bool:
@@ -86,15 +89,18 @@ def same_source(recorded: str, sources: Collection[str]) -> bool:
     return norm(recorded) in {norm(s) for s in sources}
 
 
-def check_one(project: Path, sources: Collection[str]) -> ProjectStatus:
+def check_one(project: Path, sources: Collection[str], snapshots: Snapshots | None = None) -> ProjectStatus:
     """Version, state and drift of one project; problems are reported in `error`, never raised, so one
     broken project never stops a batch. A project naming a template source outside `sources` is foreign
     and never cloned: its answers file is the project's to edit, and checking clones and renders the source."""
+    if snapshots is None:
+        with Snapshots() as own:
+            return check_one(project, sources, own)
     try:
         recorded = read_answers(project)
         if not same_source(str(recorded["_src_path"]), sources):
             return _foreign_source(project, str(recorded["_src_path"]), sources)
-        return _status(project, recorded)
+        return _status(project, recorded, snapshots)
     except MlplatError as exc:
         return ProjectStatus(str(project), State.ERROR, error=exc.render())
     except Exception as exc:  # an unforeseen failure of one project is that project's error
@@ -109,7 +115,7 @@ def _foreign_source(project: Path, src: str, sources: Collection[str]) -> Projec
         f"with `mlplat new`"))
 
 
-def _status(project: Path, recorded: dict[str, Any]) -> ProjectStatus:
+def _status(project: Path, recorded: dict[str, Any], snapshots: Snapshots) -> ProjectStatus:
     src, worktree = str(recorded["_src_path"]), str(recorded["_commit"])
     missing = [q for q in IDENTITY_ANSWERS if q not in recorded]
     if missing:
@@ -118,29 +124,25 @@ def _status(project: Path, recorded: dict[str, Any]) -> ProjectStatus:
             f"{', '.join(missing)}) — fix: drop it from the fleet, or regenerate it with `mlplat new`"))
     head = committed_answers(project) or {}
     version = str(head.get("_commit", worktree))
-    latest, behind = _compare(src, version)
+    latest, behind = _compare(src, version, snapshots)
     unresolved = conflicts(project)
     if unresolved:
         return ProjectStatus(str(project), State.CONFLICT, src, version, worktree, latest, behind,
                              conflicts=unresolved)
     state = State.UNCOMMITTED_UPDATE if version != worktree else State.BEHIND if behind else State.CURRENT
     return ProjectStatus(str(project), state, src, version, worktree if version != worktree else "",
-                         latest, behind, drift(project, recorded))
+                         latest, behind, drift(project, recorded, snapshots.mirror(src)))
 
 
-def _compare(src: str, version: str) -> tuple[str, bool]:
+def _compare(src: str, version: str, snapshots: Snapshots) -> tuple[str, bool]:
     """(latest, behind): against the latest release tag; with no release yet, against the template's
     HEAD commit (projects then record and pin commits)."""
-    latest = _latest(src)
+    releases = snapshots.releases(src)
+    latest = releases[-1] if releases else None
     if latest is None:
         head = _head_commit(src)
         return head, not same_commit(version, head)
     return latest[1], is_behind(version, latest[0])
-
-
-def _latest(src: str) -> tuple[Version, str] | None:
-    releases = release_tags(src)
-    return releases[-1] if releases else None
 
 
 def _head_commit(src: str) -> str:
@@ -197,12 +199,13 @@ class DriftError(MlplatError):
     code = "drift"
 
 
-def drift(project: Path, recorded: dict[str, Any]) -> Drift:
-    """Generated files that differ from a fresh render of the recorded version with the recorded answers."""
+def drift(project: Path, recorded: dict[str, Any], mirror: Path | None = None) -> Drift:
+    """Generated files that differ from a fresh render of the recorded version with the recorded answers
+    (`mirror`: a local clone of the template source, see `Snapshots`)."""
     answers = {k: v for k, v in recorded.items() if not k.startswith("_")}
     with tempfile.TemporaryDirectory(prefix="mlplat-fresh-") as tmp:
         fresh = Path(tmp) / "fresh"
-        copy_project(fresh, answers, str(recorded["_src_path"]), vcs_ref=str(recorded["_commit"]))
+        copy_project(fresh, answers, mirror or str(recorded["_src_path"]), vcs_ref=str(recorded["_commit"]))
         generated = [p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()]
         modified, deleted = [], []
         for rel in sorted(generated, key=str):

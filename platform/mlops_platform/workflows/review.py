@@ -19,7 +19,8 @@ from mlops_platform.core.contract import PlatformOutputs
 from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
 from mlops_platform.core.files import load_json, read_text
 from mlops_platform.core.layers import Layer
-from mlops_platform.engine import default_stack_outputs, run_platform, run_program
+from mlops_platform.engine import run_platform
+from mlops_platform.engine.isolated import DEFAULT_TIMEOUT, run_program_isolated
 from mlops_platform.ops.cost import estimate
 from mlops_platform.policy.config import PRESETS, GpuPoolSetting, PolicyPackConfig, StackKind
 from mlops_platform.policy.config_files import load_config, preset
@@ -85,22 +86,17 @@ def referenced_platform(references: Mapping[str, Mapping[str, Any]]) -> Platform
     return next(iter(platforms.values()), None)
 
 
-def program(directory: Path, stack: str | None, config_file: Path | None, tier: str | None) -> Subject:
-    """A Pulumi program; referencing a platform environment makes it a project stack on that environment.
-    `tier` None: the referenced environment's tier, else prod."""
+def program(directory: Path, stack: str | None, config_file: Path | None, tier: str | None,
+            timeout: float | None = None) -> Subject:
+    """A Pulumi program, planned in a guarded child process (`engine/isolated.py`); referencing a platform
+    environment makes it a project stack on that environment. `tier` None: the referenced environment's
+    tier, else prod. `timeout` None: the engine's default."""
     if not directory.is_dir():
         raise UsageError(f"{directory}: not a directory — fix: pass a Pulumi program directory to --program")
-    references: dict[str, Mapping[str, Any]] = {}
-
-    def resolve(name: str) -> Mapping[str, Any]:
-        references[name] = default_stack_outputs(name)
-        return references[name]
-
-    # resolved: the engine changes into the program directory while it runs
-    plan = run_program(directory.resolve(), stack=stack, config_file=config_file, stack_outputs=resolve).to_json()
-    platform = referenced_platform(references)
+    run = run_program_isolated(directory, stack, config_file, DEFAULT_TIMEOUT if timeout is None else timeout)
+    platform = referenced_platform(run.references)
     config = project_config(platform, tier) if platform is not None else preset(tier or "prod")
-    return Subject(plan, directory / "Pulumi.yaml", config)
+    return Subject(run.plan, directory / "Pulumi.yaml", config)
 
 
 #: A plan JSON lists every resource with its inputs: the shipped prod plan is a few hundred KB.

@@ -24,15 +24,16 @@ from mlops_platform.workflows.review import Subject, environment, plan_file, pro
 
 
 def _subject(env: str | None, program_dir: Path | None, plan: Path | None, stack: str | None,
-             config_file: Path | None, tier: str | None, layer: Layer | None = None) -> Subject:
+             config_file: Path | None, tier: str | None, layer: Layer | None = None,
+             timeout: float | None = None) -> Subject:
     given = [name for name, v in (("ENV", env), ("--program", program_dir), ("--plan", plan)) if v is not None]
     if len(given) != 1:
         raise UsageError("review exactly one of ENV, --program DIR or --plan FILE"
                          + (f" (got {', '.join(given)})" if given else ""))
     if tier is not None and tier not in PRESETS:
         raise UsageError(f"--tier {tier!r}: use one of {', '.join(PRESETS)}")
-    if (stack or config_file) and program_dir is None:
-        raise UsageError("--stack and --config-file apply to --program only")
+    if (stack or config_file or timeout is not None) and program_dir is None:
+        raise UsageError("--stack, --config-file and --timeout apply to --program only")
     if layer is not None and env is None:
         raise UsageError("--layer applies to an environment (ENV) only")
     if env is not None:
@@ -40,7 +41,7 @@ def _subject(env: str | None, program_dir: Path | None, plan: Path | None, stack
             raise UsageError("--tier applies to --program/--plan; an environment is judged by its own tier")
         return environment(env, layer)
     if program_dir is not None:
-        return program(program_dir, stack, config_file, tier)
+        return program(program_dir, stack, config_file, tier, timeout)
     assert plan is not None
     return plan_file(plan, tier or "prod")
 
@@ -75,12 +76,15 @@ def review_command(
                                        "settings) instead of the tier preset."),
     tier: str = typer.Option(None, "--tier", help="Preset for --program/--plan: dev | staging | prod (default: "
                              "the tier of the platform environment a program references, else prod)."),
+    timeout: float = typer.Option(None, "--timeout", help="Seconds --program may run before it is stopped "
+                                  "(default 300). The program runs in a child process without network access, "
+                                  "with your file permissions."),
     layer: Layer = typer.Option(None, "--layer", help="Review one layer stack of ENV: aws | cluster | tenants "
                                 "(default: all)."),
 ) -> None:
     """Review infrastructure against the policy pack, as `pulumi preview --policy-pack` would."""
     root = Path(os.environ.get("MLPLAT_ROOT") or repo_root())
-    subject = _subject(env, program_dir, plan, stack, config_file, tier, layer)
+    subject = _subject(env, program_dir, plan, stack, config_file, tier, layer, timeout)
     report = review(subject, resolve_waivers(waivers, root), policy_config)
     _emit(report, fmt, output, root)
     if not report.passed:

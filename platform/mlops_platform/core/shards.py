@@ -1,0 +1,52 @@
+"""Tenant shards: which stack of an environment's tenants layer holds which project.
+
+When one machine cannot plan and apply every tenant of an environment in time, the tenants layer is split
+into `tenants.shards` stacks that CI runs in parallel (docs/scale-out.md). A project's shard is chosen by
+rendezvous (highest-random-weight) hashing of its name: stable across runs, machines and Python versions
+(SHA-256, not `hash()`), independent of the order of `projects`, and when the count grows from N to N+1
+only the ~1/(N+1) of projects that land on the new shard move — each move is a `pulumi state move`
+between two stacks, so few moves matter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+#: Upper bound of `tenants.shards` (a CI matrix of this size is already far beyond one team's runners).
+MAX_SHARDS = 64
+
+
+def _weight(project: str, shard: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"{project}\0{shard}".encode()).digest()[:8], "big")
+
+
+def shard_of(project: str, shards: int) -> int:
+    """The shard (0-based) that holds `project` when the tenants layer has `shards` stacks."""
+    if not 1 <= shards <= MAX_SHARDS:
+        raise ValueError(f"shards must be 1..{MAX_SHARDS}, got {shards}")
+    return max(range(shards), key=lambda shard: _weight(project, shard))
+
+
+def shard_stack(env: str, shard: int, shards: int) -> str:
+    """Stack name of one shard of `env`'s tenants layer: the environment's own name when unsharded."""
+    return env if shards == 1 else f"{env}-tenants-{shard}"
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int
+    stack: str
+    projects: tuple[str, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {"shard": self.index, "stack": self.stack, "projects": list(self.projects)}
+
+
+def assign(env: str, projects: Iterable[str], shards: int) -> list[Shard]:
+    """Every shard of `env` (empty ones too: a CI matrix needs a stable shape) with its projects, sorted."""
+    members: dict[int, list[str]] = {i: [] for i in range(shards)}
+    for project in projects:
+        members[shard_of(project, shards)].append(project)
+    return [Shard(i, shard_stack(env, i, shards), tuple(sorted(names))) for i, names in members.items()]
