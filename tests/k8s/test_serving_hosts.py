@@ -7,6 +7,11 @@ Upstream facts relied on:
 - Gateway API v1 `Listener.hostname`: a leading `*.` label is a suffix match, so `*.example.com` matches
   `test.example.com` *and* `foo.test.example.com` (https://gateway-api.sigs.k8s.io/reference/spec/#listener,
   https://gateway-api.sigs.k8s.io/concepts/hostnames). Hosts with a dot between name and namespace are served.
+- Gateway API v1 `HTTPRouteSpec.hostnames`: a route with no hostnames matches every host of the listener; of a
+  listener wildcard and a route wildcard the more specific applies (same reference, `HTTPRouteSpec`).
+- ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1, GA in Kubernetes 1.30, every EKS version the
+  platform supports): CEL over `object` and `namespaceObject` (kubernetes.io/docs/reference/access-authn-authz/
+  validating-admission-policy). The expression is evaluated here by cel-python, a real CEL implementation.
 - Gateway API v1 `AllowedRoutes.namespaces.from`: `All` admits routes from every namespace, `Selector` only from
   namespaces the label selector matches (same reference, `RouteNamespaces`).
 """
@@ -15,10 +20,20 @@ from __future__ import annotations
 
 import re
 
+import celpy
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from mlops_platform.config import PlatformConfig
 from mlops_platform.engine import Plan
-from mlops_platform.k8s.serving import DOMAIN_TEMPLATE, allowed_routes, gateway_spec, kserve_values
+from mlops_platform.k8s.serving import (
+    DOMAIN_TEMPLATE,
+    allowed_routes,
+    gateway_spec,
+    kserve_values,
+    route_host_binding,
+    route_host_expression,
+)
 from mlops_platform.k8s.tenancy import PROJECT_LABEL
 
 DOMAIN = "models.example.internal"
@@ -65,14 +80,44 @@ def test_only_project_namespaces_may_attach_routes() -> None:
         "matchExpressions": [{"key": PROJECT_LABEL, "operator": "Exists"}]}}}
 
 
-def test_the_planned_gateway_and_kserve_values_carry_the_fix(plan: Plan) -> None:
+def test_the_planned_gateway_and_kserve_values_carry_the_fix(plan: Plan, cfg: PlatformConfig) -> None:
     gateways = [r for r in plan.resources if r.type == "kubernetes:gateway.networking.k8s.io/v1:Gateway"]
     assert gateways, "the serving stack creates a Gateway"
     for gw in gateways:
         for listener in gw.inputs["spec"]["listeners"]:
             assert listener["allowedRoutes"]["namespaces"]["from"] == "Selector"
+    policies = [r for r in plan.resources
+                if r.type == "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"]
+    assert [p.inputs["spec"]["validations"][0]["expression"] for p in policies] == \
+        [route_host_expression(cfg.serving.ingress_domain)]
     kserve = [r for r in plan.resources
               if r.type == "kubernetes:helm.sh/v3:Release" and r.inputs.get("name") == "kserve"]
     assert kserve, "the serving stack installs KServe"
     for rel in kserve:
         assert rel.inputs["values"]["kserve"]["controller"]["gateway"]["domainTemplate"] == DOMAIN_TEMPLATE
+
+
+def admits(namespace: str, hostnames: list[str] | None) -> bool:
+    env = celpy.Environment()
+    program = env.program(env.compile(route_host_expression(DOMAIN)))
+    route = {"spec": {"hostnames": hostnames}} if hostnames is not None else {"spec": {}}
+    return bool(program.evaluate({"object": celpy.json_to_cel(route),
+                                  "namespaceObject": celpy.json_to_cel({"metadata": {"name": namespace}})}))
+
+
+@pytest.mark.parametrize(("hostnames", "admitted"), [
+    ([f"model.fraud.{DOMAIN}"], True),  # what KServe creates
+    ([f"model.fraud.{DOMAIN}", "model-predictor.fraud.svc.cluster.local"], True),  # a host off the listener
+    ([f"*.fraud.{DOMAIN}"], True),
+    ([f"model.risk-fraud.{DOMAIN}"], False),  # another project's model
+    ([f"model-risk-fraud.{DOMAIN}"], False),  # a host outside any namespace's subdomain
+    ([f"*.{DOMAIN}"], False), (["*.internal"], False), ([], False), (None, False),  # every host of the listener
+])
+def test_the_admission_policy_keeps_routes_under_their_namespace(hostnames: list[str] | None, admitted: bool) -> None:
+    assert admits("fraud", hostnames) is admitted
+
+
+def test_the_admission_policy_binds_to_project_namespaces_and_denies() -> None:
+    binding = route_host_binding("p")
+    assert binding["validationActions"] == ["Deny"]
+    assert binding["matchResources"]["namespaceSelector"] == allowed_routes()["namespaces"]["selector"]

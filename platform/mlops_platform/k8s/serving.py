@@ -72,6 +72,48 @@ def allowed_routes() -> dict[str, Any]:
                            "selector": {"matchExpressions": [{"key": PROJECT_LABEL, "operator": "Exists"}]}}}
 
 
+#: Route kinds whose hostnames the admission policy checks (the ones the models' HTTP listener admits).
+ROUTE_RESOURCES = ("httproutes", "grpcroutes")
+
+
+def covering_wildcards(domain: str) -> list[str]:
+    """Route hostnames that take every host under `domain`: `*.<domain>` and `*.<each parent of domain>`
+    (Gateway API: a wildcard is a suffix match, and of two wildcards the more specific one is the match)."""
+    labels = domain.split(".")
+    return [f"*.{'.'.join(labels[i:])}" for i in range(len(labels))]
+
+
+def route_host_expression(domain: str) -> str:
+    """CEL (ValidatingAdmissionPolicy, `namespaceObject` = the route's namespace): a project's route names
+    hosts (Gateway API: a route with none takes every host of the listener), and each is under
+    `<namespace>.<domain>`, or outside `domain` without covering it (those never meet the `*.<domain>`
+    listener)."""
+    own = f"('.' + namespaceObject.metadata.name + '.{domain}')"
+    covering = ", ".join(f"'{w}'" for w in covering_wildcards(domain))
+    return (f"has(object.spec.hostnames) && size(object.spec.hostnames) > 0 && object.spec.hostnames.all(h, "
+            f"h.endsWith({own}) || (!h.endsWith('.{domain}') && !(h in [{covering}])))")
+
+
+def route_host_policy(domain: str) -> dict[str, Any]:
+    """Spec of the ValidatingAdmissionPolicy that keeps each project's routes under its own namespace's
+    hosts: KServe's hosts comply by construction; a hand-written HTTPRoute (projects have edit rights) must."""
+    return {"failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{"apiGroups": ["gateway.networking.k8s.io"], "apiVersions": ["*"],
+                                                    "operations": ["CREATE", "UPDATE"],
+                                                    "resources": list(ROUTE_RESOURCES)}]},
+            "validations": [{"expression": route_host_expression(domain),
+                             "messageExpression": f"'route hostnames must be set and lie under ' + "
+                                                  f"namespaceObject.metadata.name + '.{domain} (this namespace)'",
+                             "reason": "Forbidden"}]}
+
+
+def route_host_binding(policy_name: str) -> dict[str, Any]:
+    """Binds the policy, denying, in the namespaces tenancy labels as projects."""
+    return {"policyName": policy_name, "validationActions": ["Deny"],
+            "matchResources": {"namespaceSelector": {"matchExpressions": [
+                {"key": PROJECT_LABEL, "operator": "Exists"}]}}}
+
+
 class ServingStack(pulumi.ComponentResource):
     """cert-manager, Envoy Gateway + an internal Gateway, KServe CRDs and controller."""
 
@@ -103,5 +145,15 @@ class ServingStack(pulumi.ComponentResource):
         self.kserve = helm_release(f"{name}-kserve", "kserve", "kserve", KSERVE_NAMESPACE,
                                    kserve_values(args.ingress_domain),
                                    k8s_opts(self, p, [crds, cert_manager, gateway]))
+        self._route_hosts(name, args)
         self.ingress_domain = args.ingress_domain
         self.register_outputs({"ingress_domain": args.ingress_domain})
+
+    def _route_hosts(self, name: str, args: ServingStackArgs) -> None:
+        policy_name = "mlops-route-hosts"
+        policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            f"{name}-route-hosts", metadata=meta(policy_name), spec=route_host_policy(args.ingress_domain),
+            opts=k8s_opts(self, args.provider))
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            f"{name}-route-hosts-binding", metadata=meta(policy_name), spec=route_host_binding(policy_name),
+            opts=k8s_opts(self, args.provider, [policy]))
