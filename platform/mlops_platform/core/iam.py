@@ -84,6 +84,7 @@ GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 #: on branch pushes; `deploy.yml`, a reusable workflow `cd.yml` calls, deploys through a GitHub environment.
 BUILD_WORKFLOW = ".github/workflows/cd.yml"
 DEPLOY_WORKFLOW = ".github/workflows/deploy.yml"
+TRAINING_WORKFLOW = ".github/workflows/continuous-training.yml"
 #: The OIDC subject claim a managed repository sends (GitHub's subject customization, `github_trust`):
 #: `repo:ORG/REPO:<context>:job_workflow_ref:ORG/REPO/<workflow>@<ref>`.
 GITHUB_SUBJECT_CLAIM_KEYS = ("repo", "context", "job_workflow_ref")
@@ -108,6 +109,16 @@ def github_actions_trust(provider_arn: Any, repo: str, branches: Iterable[str], 
     subjects = [f"repo:{repo}:ref:refs/heads/{b}" for b in branches]
     subjects += [f"repo:{repo}:environment:{e}" for e in environments]
     return _github_trust(provider_arn, {"StringLike": {f"{GITHUB_OIDC_HOST}:sub": subjects}})
+
+
+def github_environment_workflow_trust(provider_arn: Any, repo: str, environment: str, workflow: str, *,
+                                      pin_workflows: bool = False) -> Doc:
+    """Trust for one workflow's jobs that run in the deployment environment `environment` (their `sub` is
+    `repo:R:environment:E`, GitHub's default for a job with `environment:`), no branch subjects. With a
+    managed subject claim, only `workflow` at `refs/heads/main` (a branch's copy of it cannot assume it)."""
+    subject = (_pinned(repo, f"environment:{environment}", workflow, "refs/heads/main") if pin_workflows
+               else f"repo:{repo}:environment:{environment}")
+    return _github_trust(provider_arn, {"StringEquals": {f"{GITHUB_OIDC_HOST}:sub": [subject]}})
 
 
 def github_pull_request_trust(provider_arn: Any, repo: str, *, pin_workflows: bool = False) -> Doc:

@@ -290,9 +290,12 @@ class ProjectTenant(pulumi.ComponentResource):
     def _training_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
                            tags: dict[str, str]) -> aws.iam.Role:
         """Continuous training in GitHub Actions submits the pipeline and watches it, nothing else: no AWS
-        rights but finding the cluster, no EKS access policy, only the namespaced submitter group."""
-        trust = iam.github_actions_trust(facts.github_oidc_provider_arn, project.github_repo, project.branches,
-                                         [facts.env_name])
+        rights but finding the cluster, no EKS access policy, only the namespaced submitter group. Trusted on
+        the CT job's environment only; with github.manage, only continuous-training.yml at main (the managed
+        subject claim is what GitHub then sends, so an unpinned subject would never match)."""
+        trust = iam.github_environment_workflow_trust(facts.github_oidc_provider_arn, project.github_repo,
+                                                      facts.env_name, iam.TRAINING_WORKFLOW,
+                                                      pin_workflows=facts.github.manage)
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.TRAINING)
         policy = iam.document(iam.statement(["eks:DescribeCluster"], [facts.cluster_arn]))
         return github_actions_role(f"{name}-training", role_name, trust, policy, None, facts.eks_cluster_name,

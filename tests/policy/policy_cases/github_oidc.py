@@ -17,6 +17,22 @@ GH_PROVIDER = "pulumi:providers:github"
 SAME_NAME_OTHER_ORG = "repo:attacker/fraud:environment:prod"
 
 
+def gh_access(groups: list[str] | None = None, policy: str | None = None) -> tuple[Add, ...]:
+    """gh-role's EKS access entry with Kubernetes `groups`, and an access policy association of `policy`.
+    principalArn is the role's ARN: known for the entry, unknown at preview (a dependency) for the association."""
+    entry = res("aws:eks/accessEntry:AccessEntry", "gh-access", {
+        "clusterName": "c", "principalArn": "arn:aws:iam::111122223333:role/gh-role", "type": "STANDARD",
+        **({"kubernetesGroups": groups} if groups else {})}, ["gh-role"])
+    if policy is None:
+        return (Add(entry),)
+    return Add(entry), Add(res("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "gh-access-policy", {
+        "clusterName": "c", "principalArn": U, "policyArn": f"arn:aws:eks::aws:cluster-access-policy/{policy}",
+        "accessScope": {"type": "namespace", "namespaces": ["fraud"]}}, ["gh-role", "gh-access"]))
+
+
+SUBMITTERS = ["mlops:fraud:pipeline-submitters"]
+
+
 def gh_environment(custom_branches: bool = True, branch: str | None = "main", owner: Any = "org") -> tuple[Add, ...]:
     """The GitHub environment `prod` of `owner`/fraud (its explicit provider's owner; None: a provider naming
     none), restricted to `branch` (None: no branch policy)."""
@@ -38,8 +54,12 @@ CASES: dict[str, Case] = {
                  ok(gh_role("repo:org/fraud:ref:refs/heads/main"), gh_policy(*PUSH)),  # a deploy role
                  ok(gh_role(["repo:org/fraud:environment:prod", "repo:org/fraud:ref:refs/heads/*"], "StringLike"),
                     gh_policy(*PUSH)),
-                 ok(gh_role("repo:org/fraud:*", "StringLike", excluding="repo:*:pull_request"), gh_policy(*PUSH))),
+                 ok(gh_role("repo:org/fraud:*", "StringLike", excluding="repo:*:pull_request"), gh_policy(*PUSH)),
+                 ok(gh_role(PULL_REQUESTS), gh_policy(*READS), *gh_access(policy="AmazonEKSViewPolicy"))),
         failing=(fail(PR_ROLE, gh_role(PULL_REQUESTS), gh_policy(*PUSH)),
+                 # security review item 5: Kubernetes rights through the access entry are writes too
+                 fail(PR_ROLE, gh_role(PULL_REQUESTS), gh_policy(*READS), *gh_access(SUBMITTERS)),
+                 fail(PR_ROLE, gh_role(PULL_REQUESTS), gh_policy(*READS), *gh_access(policy="AmazonEKSEditPolicy")),
                  fail(PR_ROLE, gh_role("repo:org/fraud:*", "StringLike"), gh_policy(*READS, "s3:PutObject")),
                  fail(PR_ROLE, gh_role(["repo:org/*"], "StringLike"), gh_policy(*PUSH)),  # the whole org
                  fail(PR_ROLE, gh_role("repo:org/fraud:ref:refs/heads/main", "StringNotEquals"), gh_policy(*PUSH)),
@@ -53,7 +73,8 @@ CASES: dict[str, Case] = {
     "github-deploy-workflow-pinned": Case(
         passing=(ok(), ok(gh_role(PINNED), gh_policy(*PUSH)),
                  ok(gh_role("repo:org/fraud:environment:prod"), gh_policy(*PUSH), *gh_environment()),
-                 ok(gh_role(PULL_REQUESTS), gh_policy(*READS))),  # reads only: nothing to pin
+                 ok(gh_role(PULL_REQUESTS), gh_policy(*READS)),  # reads only: nothing to pin
+                 ok(gh_role(PINNED), gh_policy(*READS), *gh_access(SUBMITTERS, "AmazonEKSEditPolicy"))),
         failing=(fail(PR_ROLE, gh_role("repo:org/fraud:ref:refs/heads/main"), gh_policy(*PUSH)),
                  fail(PR_ROLE, gh_role("repo:org/fraud:environment:prod"), gh_policy(*PUSH)),
                  fail(PR_ROLE, gh_role("repo:org/fraud:environment:prod"), gh_policy(*PUSH),
@@ -71,7 +92,12 @@ CASES: dict[str, Case] = {
                  fail(PR_ROLE, gh_role("repo:org/*:environment:prod", "StringLike"), gh_policy(*PUSH),
                       *gh_environment()),
                  fail(PR_ROLE, gh_role("repo:org/fraud:environment:prod"), gh_policy(*PUSH),
-                      *gh_environment(owner=None))),
+                      *gh_environment(owner=None)),
+                 # security review item 5: no IAM writes, but the submitter group or an edit access policy
+                 # (the unpinned continuous-training role)
+                 fail(PR_ROLE, gh_role("repo:org/fraud:environment:prod"), gh_policy(*READS), *gh_access(SUBMITTERS)),
+                 fail(PR_ROLE, gh_role("repo:org/fraud:environment:prod"), gh_policy(*READS),
+                      *gh_access(policy="AmazonEKSEditPolicy"))),
         unknown=u(DEFERRED, gh_role("repo:org/fraud:environment:prod"), Add(res(
             "aws:iam/rolePolicy:RolePolicy", "gh-policy", {"role": "gh-role", "policy": U}, ["gh-role"])))),
 }

@@ -8,18 +8,21 @@ deployment environments are bypassed. Deploying belongs to a role trusted on bra
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from mlops_platform.core.iam import GITHUB_OIDC_HOST
 from mlops_platform.policy.config import PolicySettings, Severity
 from mlops_platform.policy.registry import Area, OnUnknown, stack_policy
 from mlops_platform.policy.rules.irsa import (
     ROLE_PERMISSION_TYPES,
+    arn_name,
+    iam_keys,
     role_documents,
     role_policy_links,
     web_identity_trusts,
 )
-from mlops_platform.policy.sdk.graph import Res, StackView
+from mlops_platform.policy.sdk import types as t
+from mlops_platform.policy.sdk.graph import Referrers, Res, StackView
 from mlops_platform.policy.sdk.iam import Statement, matches, statements
 from mlops_platform.policy.sdk.values import UNKNOWN, Defer, Violation, as_list, is_unknown
 
@@ -27,6 +30,8 @@ from mlops_platform.policy.sdk.values import UNKNOWN, Defer, Violation, as_list,
 READ_ONLY_ACTIONS = ("*:Get*", "*:List*", "*:Describe*", "*:BatchGet*", "*:BatchCheck*", "*:View*")
 _MANAGED = "arn:aws:iam::aws:policy/"
 _PR_SUBJECT = "pull_request"
+#: Resources that give a GitHub role rights: IAM, and EKS access entries / access policy associations.
+_RIGHTS_TYPES = (*ROLE_PERMISSION_TYPES, t.EKS_ACCESS_ENTRY, t.EKS_ACCESS_POLICY)
 
 
 def _subject_tests(stmt: Statement) -> dict[str, list[str]]:
@@ -103,7 +108,7 @@ def _writing_managed_policy(arn: Any) -> bool:
 
 
 @stack_policy(
-    name="github-pull-request-read-only", area=Area.IAM, resource_types=ROLE_PERMISSION_TYPES, severity=Severity.HIGH,
+    name="github-pull-request-read-only", area=Area.IAM, resource_types=_RIGHTS_TYPES, severity=Severity.HIGH,
     description="Roles GitHub Actions pull-request workflows can assume (OIDC `sub` matching "
                 "repo:<repo>:pull_request, or not tested) only read: no pushes, writes or deploys.",
     remediation="Split the role: trust pull requests (`repo:<repo>:pull_request`, StringEquals) on a read-only "
@@ -116,23 +121,14 @@ def _writing_managed_policy(arn: Any) -> bool:
     unknown_note="Deferred when a trust or permission document of a pull-request role is unknown.",
 )
 def github_pull_request_read_only(stack: StackView, _: PolicySettings) -> Iterator[Violation | Defer]:
-    links = role_policy_links(stack)
+    rights = role_rights(stack)
     for role in pull_request_roles(stack):
         if isinstance(role, Defer):
             yield role
             continue
-        writes: list[str] = []
-        for found in _managed_writes(role, links.attached.of(role)):
-            if isinstance(found, Defer):
-                yield found
-            else:
-                writes.append(found)
-        for where, doc in role_documents(stack, links, role):
-            stmts = statements(doc)
-            if stmts is UNKNOWN:
-                yield Defer(where, role.urn)
-                continue
-            writes += [f"{where}: {a}" for s in stmts or [] for a in write_actions(s)]
+        found = list(_writes(stack, rights, role))
+        yield from (w for w in found if isinstance(w, Defer))
+        writes = [w for w in found if isinstance(w, str)]
         if writes:
             shown = "; ".join(writes[:4]) + (f" (+{len(writes) - 4} more)" if len(writes) > 4 else "")
             yield Violation(f"role {role.name!r} is assumable by pull-request workflows but grants {shown}",
@@ -198,19 +194,53 @@ def _unpinned_subjects(stmt: Statement, managed: set[tuple[str, str]]) -> list[s
             if not _pins_workflow(v) and _environment_of(v) not in managed]
 
 
-def _writes(stack: StackView, links: Any, role: Res) -> Iterator[str | Defer]:
-    yield from _managed_writes(role, links.attached.of(role))
-    for where, doc in role_documents(stack, links, role):
+class RoleRights(NamedTuple):
+    """What grants a role rights: its IAM policies, and in the cluster its EKS access entries' Kubernetes
+    groups (bound to Roles by RoleBindings the graph may not show) and access policy associations."""
+
+    iam: Any
+    entries: Referrers
+    associations: Referrers
+
+
+def role_rights(stack: StackView) -> RoleRights:
+    def by_principal(kind: str) -> Referrers:
+        return stack.referrers((kind,), "principalArn", (t.IAM_ROLE,), iam_keys, arn_name)
+    return RoleRights(role_policy_links(stack), by_principal(t.EKS_ACCESS_ENTRY), by_principal(t.EKS_ACCESS_POLICY))
+
+
+def _writes(stack: StackView, rights: RoleRights, role: Res) -> Iterator[str | Defer]:
+    yield from _managed_writes(role, rights.iam.attached.of(role))
+    for where, doc in role_documents(stack, rights.iam, role):
         stmts = statements(doc)
         if stmts is UNKNOWN:
             yield Defer(where, role.urn)
         else:
             yield from (f"{where}: {a}" for s in stmts or [] for a in write_actions(s))
+    yield from _cluster_writes(role, rights)
+
+
+def _cluster_writes(role: Res, rights: RoleRights) -> Iterator[str | Defer]:
+    """Kubernetes rights count as writes: a group is whatever its RoleBindings grant (the pipeline submitters
+    create WorkflowTemplates, i.e. pods as the pipeline's service account), an access policy other than a
+    view one edits or administers the namespace."""
+    for entry in rights.entries.of(role):
+        groups = entry.get("kubernetesGroups")
+        if is_unknown(groups):
+            yield Defer(f"AccessEntry {entry.name!r}.kubernetesGroups", role.urn)
+        elif groups:
+            yield f"AccessEntry {entry.name!r}: Kubernetes groups {', '.join(map(str, as_list(groups)))}"
+    for assoc in rights.associations.of(role):
+        arn = assoc.get("policyArn")
+        if is_unknown(arn):
+            yield Defer(f"AccessPolicyAssociation {assoc.name!r}.policyArn", role.urn)
+        elif not str(arn).endswith("ViewPolicy"):
+            yield f"AccessPolicyAssociation {assoc.name!r}: {arn}"
 
 
 @stack_policy(
     name="github-deploy-workflow-pinned", area=Area.IAM,
-    resource_types=(*ROLE_PERMISSION_TYPES, _ENV_TYPE, _BRANCH_POLICY_TYPE),
+    resource_types=(*_RIGHTS_TYPES, _ENV_TYPE, _BRANCH_POLICY_TYPE),
     severity=Severity.HIGH,
     description="Roles GitHub Actions can assume with write permissions pin the workflow (`job_workflow_ref` "
                 "at a branch ref in the OIDC subject), or trust only environments the same graph restricts "
@@ -225,7 +255,7 @@ def _writes(stack: StackView, links: Any, role: Res) -> Iterator[str | Defer]:
     unknown_note="Deferred when a trust or permission document of a GitHub role is unknown.",
 )
 def github_deploy_workflow_pinned(stack: StackView, _: PolicySettings) -> Iterator[Violation | Defer]:
-    links, managed = role_policy_links(stack), _managed_environments(stack)
+    rights, managed = role_rights(stack), _managed_environments(stack)
     if isinstance(managed, Defer):
         yield managed
         return
@@ -237,7 +267,7 @@ def github_deploy_workflow_pinned(stack: StackView, _: PolicySettings) -> Iterat
         loose = _unpinned_subjects(stmt, managed)
         if not loose:
             continue
-        writes = [w for w in _writes(stack, links, role)]
+        writes = list(_writes(stack, rights, role))
         yield from (w for w in writes if isinstance(w, Defer))
         shown = [w for w in writes if isinstance(w, str)]
         if shown:
