@@ -143,14 +143,13 @@ def test_the_training_role_trusts_only_the_ct_workflow_at_main(plan: Plan, cfg: 
         repo, env = p.github_repo, cfg.environment.name
         expected = (f"repo:{repo}:environment:{env}:job_workflow_ref:{repo}/{iam.TRAINING_WORKFLOW}@refs/heads/main"
                     if cfg.github.manage else f"repo:{repo}:environment:{env}")
-        assert subjects == {"StringEquals": [expected]}
+        assert subjects == {"StringEquals": expected}
 
 
 def test_without_a_managed_claim_the_training_trust_names_the_environment_only() -> None:
-    doc = iam.github_environment_workflow_trust("arn:aws:iam::1:oidc-provider/x", "o/r", "dev",
-                                                iam.TRAINING_WORKFLOW)
+    doc = iam.github_environment_trust("arn:aws:iam::1:oidc-provider/x", "o/r", "dev", iam.TRAINING_WORKFLOW)
     [stmt] = doc["Statement"]
-    assert stmt["Condition"]["StringEquals"][f"{iam.GITHUB_OIDC_HOST}:sub"] == ["repo:o/r:environment:dev"]
+    assert stmt["Condition"]["StringEquals"][f"{iam.GITHUB_OIDC_HOST}:sub"] == "repo:o/r:environment:dev"
 
 
 # ---------------------------------------------------------------- drift → retrain

@@ -84,6 +84,7 @@ GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 #: on branch pushes; `deploy.yml`, a reusable workflow `cd.yml` calls, deploys through a GitHub environment.
 BUILD_WORKFLOW = ".github/workflows/cd.yml"
 DEPLOY_WORKFLOW = ".github/workflows/deploy.yml"
+#: `continuous-training.yml` runs in the project's platform environment (its job names it) from main.
 TRAINING_WORKFLOW = ".github/workflows/continuous-training.yml"
 #: The OIDC subject claim a managed repository sends (GitHub's subject customization, `github_trust`):
 #: `repo:ORG/REPO:<context>:job_workflow_ref:ORG/REPO/<workflow>@<ref>`.
@@ -102,23 +103,28 @@ def github_actions_trust(provider_arn: Any, repo: str, branches: Iterable[str], 
     `pin_workflows` (the repository's subject claim is managed, `github_trust`): branch pushes only from the
     build workflow of that branch, deployments only from the deploy workflow at `refs/heads/main`.
     """
+    envs = [_environment_subject(repo, e, DEPLOY_WORKFLOW, pin_workflows) for e in environments]
     if pin_workflows:
         subjects = [_pinned(repo, f"ref:refs/heads/{b}", BUILD_WORKFLOW, f"refs/heads/{b}") for b in branches]
-        subjects += [_pinned(repo, f"environment:{e}", DEPLOY_WORKFLOW, "refs/heads/main") for e in environments]
-        return _github_trust(provider_arn, {"StringEquals": {f"{GITHUB_OIDC_HOST}:sub": subjects}})
+        return _github_trust(provider_arn, {"StringEquals": {f"{GITHUB_OIDC_HOST}:sub": subjects + envs}})
     subjects = [f"repo:{repo}:ref:refs/heads/{b}" for b in branches]
-    subjects += [f"repo:{repo}:environment:{e}" for e in environments]
-    return _github_trust(provider_arn, {"StringLike": {f"{GITHUB_OIDC_HOST}:sub": subjects}})
+    return _github_trust(provider_arn, {"StringLike": {f"{GITHUB_OIDC_HOST}:sub": subjects + envs}})
 
 
-def github_environment_workflow_trust(provider_arn: Any, repo: str, environment: str, workflow: str, *,
-                                      pin_workflows: bool = False) -> Doc:
-    """Trust for one workflow's jobs that run in the deployment environment `environment` (their `sub` is
-    `repo:R:environment:E`, GitHub's default for a job with `environment:`), no branch subjects. With a
-    managed subject claim, only `workflow` at `refs/heads/main` (a branch's copy of it cannot assume it)."""
-    subject = (_pinned(repo, f"environment:{environment}", workflow, "refs/heads/main") if pin_workflows
-               else f"repo:{repo}:environment:{environment}")
-    return _github_trust(provider_arn, {"StringEquals": {f"{GITHUB_OIDC_HOST}:sub": [subject]}})
+def github_environment_trust(provider_arn: Any, repo: str, environment: str, workflow: str, *,
+                             pin_workflows: bool = False) -> Doc:
+    """Trust for the jobs of one repository that run in one deployment environment, and nothing else: no
+    branch push, no pull request (their subjects differ), exact match only. With a managed subject claim,
+    only `workflow` at `refs/heads/main` (the environment's branch policy admits main only)."""
+    subject = _environment_subject(repo, environment, workflow, pin_workflows)
+    return _github_trust(provider_arn, {"StringEquals": {f"{GITHUB_OIDC_HOST}:sub": subject}})
+
+
+def _environment_subject(repo: str, environment: str, workflow: str, pin_workflows: bool) -> str:
+    """GitHub's subject for a job that names `environment` (pinned: of `workflow` at main)."""
+    if pin_workflows:
+        return _pinned(repo, f"environment:{environment}", workflow, "refs/heads/main")
+    return f"repo:{repo}:environment:{environment}"
 
 
 def github_pull_request_trust(provider_arn: Any, repo: str, *, pin_workflows: bool = False) -> Doc:

@@ -289,13 +289,10 @@ class ProjectTenant(pulumi.ComponentResource):
 
     def _training_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
                            tags: dict[str, str]) -> aws.iam.Role:
-        """Continuous training in GitHub Actions submits the pipeline and watches it, nothing else: no AWS
-        rights but finding the cluster, no EKS access policy, only the namespaced submitter group. Trusted on
-        the CT job's environment only; with github.manage, only continuous-training.yml at main (the managed
-        subject claim is what GitHub then sends, so an unpinned subject would never match)."""
-        trust = iam.github_environment_workflow_trust(facts.github_oidc_provider_arn, project.github_repo,
-                                                      facts.env_name, iam.TRAINING_WORKFLOW,
-                                                      pin_workflows=facts.github.manage)
+        """Continuous training's own role, never the push/deploy one: trusted only for jobs in the project's
+        platform environment (pinned to the training workflow when the subject claim is managed)."""
+        trust = iam.github_environment_trust(facts.github_oidc_provider_arn, project.github_repo, facts.env_name,
+                                             iam.TRAINING_WORKFLOW, pin_workflows=facts.github.manage)
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.TRAINING)
         policy = iam.document(iam.statement(["eks:DescribeCluster"], [facts.cluster_arn]))
         return github_actions_role(f"{name}-training", role_name, trust, policy, None, facts.eks_cluster_name,
