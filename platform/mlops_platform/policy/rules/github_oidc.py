@@ -110,7 +110,8 @@ def _writing_managed_policy(arn: Any) -> bool:
 @stack_policy(
     name="github-pull-request-read-only", area=Area.IAM, resource_types=_RIGHTS_TYPES, severity=Severity.HIGH,
     description="Roles GitHub Actions pull-request workflows can assume (OIDC `sub` matching "
-                "repo:<repo>:pull_request, or not tested) only read: no pushes, writes or deploys.",
+                "repo:<repo>:pull_request, or not tested) only read: no pushes, writes or deploys (Kubernetes "
+                "groups and non-view EKS access policies count as writes).",
     remediation="Split the role: trust pull requests (`repo:<repo>:pull_request`, StringEquals) on a read-only "
                 "preview role (Get/List/Describe, ECR pulls, an EKS view access policy), and trust branches "
                 "(`repo:<repo>:ref:refs/heads/main`) or environments (`repo:<repo>:environment:prod`) on the "
@@ -242,9 +243,10 @@ def _cluster_writes(role: Res, rights: RoleRights) -> Iterator[str | Defer]:
     name="github-deploy-workflow-pinned", area=Area.IAM,
     resource_types=(*_RIGHTS_TYPES, _ENV_TYPE, _BRANCH_POLICY_TYPE),
     severity=Severity.HIGH,
-    description="Roles GitHub Actions can assume with write permissions pin the workflow (`job_workflow_ref` "
-                "at a branch ref in the OIDC subject), or trust only environments the same graph restricts "
-                "to branches (a GitHub environment with a deployment branch policy).",
+    description="Roles GitHub Actions can assume with write permissions (IAM, or in the cluster an access entry's "
+                "Kubernetes groups or a non-view EKS access policy) pin the workflow (`job_workflow_ref` at a "
+                "branch ref in the OIDC subject), or trust only environments the same graph restricts to "
+                "branches (a GitHub environment of the same owner/repository with a deployment branch policy).",
     remediation="Set github.manage: true (the platform then manages each project's environment with a main-only "
                 "branch policy and the subject claim with job_workflow_ref, and pins the deploy workflow at "
                 "refs/heads/main), or trust `repo:<repo>:<context>:job_workflow_ref:<repo>/<workflow>@refs/heads/"

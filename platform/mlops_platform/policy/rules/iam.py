@@ -175,7 +175,8 @@ def _any_github_owner(stmt: Statement) -> list[str]:
 
 @resource_policy(
     name="iam-restricted-trust", area=Area.IAM, resource_types=(t.IAM_ROLE,), severity=Severity.CRITICAL,
-    description="Role trust policies name who may assume them; web-identity trust is pinned to a subject.",
+    description="Role trust policies name who may assume them; web-identity trust is pinned to a subject "
+                "(for GitHub, to repositories of one owner: no wildcard before `repo:<owner>/`).",
     remediation="Trust named principals (service, account role, OIDC provider) and, for OIDC, add "
                 "StringEquals conditions on `<issuer>:sub` and `<issuer>:aud`.",
     url=f"{_IAM_DOCS}/id_roles_create_for-idp_oidc.html", compliance=checkov("CKV_AWS_60", "CKV_AWS_61"),
