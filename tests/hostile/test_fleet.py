@@ -83,6 +83,8 @@ def test_a_project_naming_another_template_source_is_foreign_and_never_cloned(cl
     [status] = result.json()["projects"]
     assert status["state"] == "foreign template" and "not an allowed template source" in status["error"]
     assert str(tmp_path / "elsewhere") in status["error"] and "--template" in status["error"]
+    updated = cli("fleet", "update", rogue, "--template", template, "--trust", code=TemplateError.exit_code)
+    assert "not an allowed template source" in updated.text and "not updated" in updated.text
     assert same_source(f"{template}/.", [str(template)]) and not same_source("gh:evil/tpl", [str(template)])
 
 
@@ -107,11 +109,12 @@ def test_conflict_and_uncommitted_update_come_from_the_work_tree_and_head(cli: C
     (clash / "Makefile").write_text((clash / "Makefile").read_text().replace(
         "sqlite:///mlruns/mlflow.db", "sqlite:////var/lib/mlflow/mlflow.db"))
     commit_all(clash, "our own MLflow path")
-    cli("fleet", "update", clash, "--trust", code=TemplateError.exit_code, seconds=RENDERS)
+    cli("fleet", "update", clash, "--template", template, "--trust", code=TemplateError.exit_code, seconds=RENDERS)
     pending = project(template, tmp_path / "pending")
     assert release_ref(str(template), "1.1.0") == "v1.1.0" and release_ref(str(template), "main") == "main"
     # either spelling of the release: 1.1.0 for the tag v1.1.0
-    cli("fleet", "update", pending, "--vcs-ref", "1.1.0", "--trust", "--no-commit", code=0, seconds=RENDERS)
+    cli("fleet", "update", pending, "--template", template, "--vcs-ref", "1.1.0", "--trust", "--no-commit", code=0,
+        seconds=RENDERS)
 
     result = cli("fleet", "check", clash, pending, "--template", template, "--json", code=TemplateError.exit_code,
                  seconds=RENDERS)

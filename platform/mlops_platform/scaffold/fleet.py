@@ -252,11 +252,11 @@ class UpdateResult:
 
 
 def update(projects: Iterable[Path], vcs_ref: str | None = None, trust: bool = False, commit: bool = True,
-           on_done: Callable[[UpdateResult], None] | None = None) -> list[UpdateResult]:
+           on_done: Callable[[UpdateResult], None] | None = None, *, sources: Collection[str]) -> list[UpdateResult]:
     """`copier update` every project; `on_done` is called after each (progress bars)."""
     results = []
     for project in projects:
-        result = update_one(project, vcs_ref, trust, commit)
+        result = update_one(project, vcs_ref, trust, commit, sources=sources)
         results.append(result)
         if on_done is not None:
             on_done(result)
@@ -264,10 +264,14 @@ def update(projects: Iterable[Path], vcs_ref: str | None = None, trust: bool = F
 
 
 def update_one(project: Path, vcs_ref: str | None = None, trust: bool = False,
-               commit: bool = True) -> UpdateResult:
-    """Update one project. Conflicts are left in the work tree for a person, uncommitted."""
+               commit: bool = True, *, sources: Collection[str]) -> UpdateResult:
+    """Update one project. Conflicts are left in the work tree for a person, uncommitted. Only from an
+    allowed template source (`sources`): with `trust`, updating runs the source's migrations."""
     try:
         recorded = read_answers(project)
+        if not same_source(str(recorded["_src_path"]), sources):
+            return UpdateResult(str(project), UpdateOutcome.FAILED,
+                                message=_foreign_source(project, str(recorded["_src_path"]), sources).error)
         before = str(recorded["_commit"])
         update_project(project, release_ref(str(recorded["_src_path"]), vcs_ref), trust)
         after = str(read_answers(project)["_commit"])

@@ -111,12 +111,16 @@ def fleet_update(dirs: list[Path] = typer.Argument(..., help="Project repositori
                  vcs_ref: str = typer.Option(None, "--vcs-ref", help="Target version (default: latest tag)."),
                  trust: bool = typer.Option(False, "--trust", help="Allow the template's _migrations to run."),
                  commit: bool = typer.Option(True, "--commit/--no-commit", help="Commit clean updates."),
+                 templates: list[str] = typer.Option([], "--template", help="A template source projects may name "
+                                                     "(repeatable; default: this mlops-platform checkout). "
+                                                     "Projects naming another are not updated."),
                  ) -> None:
     """`copier update` every project; conflicts fail the command and are never committed."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=out, transient=True) as progress:
         task = progress.add_task("updating", total=len(dirs))
-        results = fleet.update(dirs, vcs_ref, trust, commit, on_done=lambda _: progress.advance(task))
+        results = fleet.update(dirs, vcs_ref, trust, commit, on_done=lambda _: progress.advance(task),
+                               sources=templates or _default_sources())
     for r in results:
         style = "green" if r.ok else "red"
         out.print(f"[{style}]{r.outcome.value}[/] {escape(r.path)} {escape(r.before)} → {escape(r.after)} "
