@@ -7,12 +7,11 @@ retrain webhook, on the rendered config."""
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 import pytest
 from mlops_platform.config import PlatformConfig
-from mlops_platform.core import contract, iam, naming
+from mlops_platform.core import contract, naming
 from mlops_platform.engine import Plan
 from mlops_platform.k8s import pipeline_tenant
 from mlops_platform.k8s.alerts import DRIFT_ALERT
@@ -126,30 +125,6 @@ def test_ci_and_training_roles_join_the_submitter_group(plan: Plan, cfg: Platfor
         assert entries[f"{p.name}-ci-preview-access"].get("kubernetesGroups") is None  # previews only read
         # continuous training only submits: no EKS access policy, only the namespaced group
         assert not any(a.startswith(f"{p.name}-training-") for a in associations)
-
-
-def test_the_training_role_trusts_only_the_ct_workflow_at_main(plan: Plan, cfg: PlatformConfig) -> None:
-    """Security review item 5. The CT job runs in the environment (`environment:` in continuous-training.yml),
-    so GitHub sends `repo:R:environment:E`, or with a managed subject claim (github.manage, `github_trust`)
-    `repo:R:environment:E:job_workflow_ref:R/.github/workflows/continuous-training.yml@<ref>`
-    (docs.github.com/en/actions/reference/security/oidc, customizing the subject claims). Unpinned, the trust
-    never matched the managed claim; pinned, a branch's edited copy of the workflow gets nothing."""
-    roles = {r.name.split("-project-", 1)[1]: r for r in k8s_of(plan, "aws:iam/role:Role") if "-project-" in r.name}
-    for p in cfg.projects:
-        trust = json.loads(roles[f"{p.name}-training-role"].get("assumeRolePolicy"))
-        [stmt] = trust["Statement"]
-        subjects = {op: keys[f"{iam.GITHUB_OIDC_HOST}:sub"] for op, keys in stmt["Condition"].items()
-                    if f"{iam.GITHUB_OIDC_HOST}:sub" in keys}
-        repo, env = p.github_repo, cfg.environment.name
-        expected = (f"repo:{repo}:environment:{env}:job_workflow_ref:{repo}/{iam.TRAINING_WORKFLOW}@refs/heads/main"
-                    if cfg.github.manage else f"repo:{repo}:environment:{env}")
-        assert subjects == {"StringEquals": expected}
-
-
-def test_without_a_managed_claim_the_training_trust_names_the_environment_only() -> None:
-    doc = iam.github_environment_trust("arn:aws:iam::1:oidc-provider/x", "o/r", "dev", iam.TRAINING_WORKFLOW)
-    [stmt] = doc["Statement"]
-    assert stmt["Condition"]["StringEquals"][f"{iam.GITHUB_OIDC_HOST}:sub"] == "repo:o/r:environment:dev"
 
 
 # ---------------------------------------------------------------- drift → retrain
