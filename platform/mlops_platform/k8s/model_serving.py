@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import re
-from enum import StrEnum
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import pulumi
@@ -164,7 +164,8 @@ def args_issues(args: ModelServingArgs) -> list[ConfigIssue]:
     if (args.canary_image is None) != (args.canary_percent == 0):
         out.append(ConfigIssue("canary_percent", "set canary_image and canary_percent together",
                                args.canary_percent, "give both (canary_percent 1-99) or neither"))
-    if args.canary_image and args.mode == ServingMode.KSERVE and args.kserve_deployment_mode == KServeDeploymentMode.RAW:
+    raw_kserve = args.mode == ServingMode.KSERVE and args.kserve_deployment_mode == KServeDeploymentMode.RAW
+    if args.canary_image and raw_kserve:
         out.append(ConfigIssue("canary_image", "KServe applies canaryTrafficPercent only in Serverless mode",
                                args.canary_image, "use mode=deployment, or kserve_deployment_mode=Serverless "
                                                   "with Knative"))

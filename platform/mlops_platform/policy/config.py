@@ -67,18 +67,17 @@ class GpuPoolSetting(_Model):
 
 
 class PolicySettings(_Model):
-    """Values policies read. Each policy declares the names it uses; a real pack gets them per policy.
+    """Values policies read. Each policy declares the names it uses; a real pack gets them per policy."""
 
-    Descriptions never restate a default: config.schema.json carries each field's `default` (list defaults are
-    plain values, not factories, so they reach the schema too; pydantic copies them per instance)."""
+    # Descriptions never restate a default: the schema carries each field's `default`. List defaults are plain
+    # values, not factories, so they reach the schema too (pydantic copies them per instance).
 
     required_tags: list[str] = Field(
         default=["environment", "owner", "cost-center", "managed-by"],
         description="Tags every taggable AWS resource must carry.")
     allowed_registries: list[str] = Field(
         default=["*.dkr.ecr.*.amazonaws.com", "public.ecr.aws"],
-        description="Glob patterns of registries (or registry/path prefixes) containers may pull from; the "
-                    "default is private ECR in any account/region and public.ecr.aws.")
+        description="Glob patterns of registries (or registry/path prefixes) containers may pull from.")
     max_total_gpus: int | None = Field(
         default=None, ge=0,
         description="Cap on the sum over GPU node groups of max size x GPUs per instance. Unset: the policy is "
