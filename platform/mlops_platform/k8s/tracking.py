@@ -77,7 +77,7 @@ class TrackingArgs:
     image: pulumi.Input[str]
     """The MLflow image mirrored in the platform's ECR (`versions.MIRRORED_IMAGES`). Required."""
     projects: tuple[str, ...]
-    """Project slugs: one MLflow user each (the tuple may be empty). Required."""
+    """Project slugs, one MLflow user each (may be empty). Required."""
     db_instance_class: str
     """RDS instance class, e.g. `db.t4g.medium`. Required."""
     db_storage_gib: int
