@@ -47,7 +47,25 @@ FREE_FORM: dict[str, dict[str, str]] = {
         # grafana 9.0.0 values.yaml documents it as a comment (`# storageClassName: default`);
         # templates/pvc.yaml reads `.Values.persistence.storageClassName`.
         "grafana.persistence.storageClassName": "documented in values.yaml as a comment, read by templates/pvc.yaml",
+        # templates/alertmanager/alertmanager.yaml renders these prometheus-operator Alertmanager spec fields
+        # verbatim (a LabelSelector each, and the matcher strategy object)
+        "alertmanager.alertmanagerSpec.alertmanagerConfigSelector": K8S_OBJECT,
+        "alertmanager.alertmanagerSpec.alertmanagerConfigNamespaceSelector": K8S_OBJECT,
+        "alertmanager.alertmanagerSpec.alertmanagerConfigMatcherStrategy": "the operator's AlertmanagerConfig "
+                                                                           "matcher strategy object ({type})",
     },
+    # argo-helm argo-workflows 1.0.18: templates/controller/workflow-controller-deployment.yaml and
+    # workflow-controller-config-map.yaml render these with toYaml
+    "argo-workflows": {
+        "controller.resources": K8S_OBJECT, "controller.securityContext": K8S_OBJECT,
+        "controller.podSecurityContext": K8S_OBJECT, "executor.securityContext": K8S_OBJECT,
+        "executor.resources": K8S_OBJECT,
+        "controller.workflowDefaults": "a Workflow the controller merges into every workflow (its config map)",
+        "controller.workflowRestrictions": "the controller config's workflowRestrictions block, verbatim",
+    },
+    # argo-helm argo-events 2.4.22: templates/argo-events-controller/deployment.yaml
+    "argo-events": {"controller.resources": K8S_OBJECT, "controller.containerSecurityContext": K8S_OBJECT,
+                    "global.securityContext": K8S_OBJECT},
 }
 
 

@@ -1,4 +1,5 @@
-"""In-cluster pipelines: the Argo charts' values against their upstream values.yaml, the per-project
+"""In-cluster pipelines (the Argo charts' values are checked against upstream with every chart in
+test_chart_values.py): the hardened controllers, the per-project
 identity, RBAC and drift → retrain objects against the published Argo CRD schemas (strictly: a key the
 schema does not declare is an error), and the Alertmanager route from a project's drift alert to its
 retrain webhook, on the rendered config."""
@@ -11,7 +12,6 @@ from typing import Any
 import pytest
 from mlops_platform.config import PlatformConfig
 from mlops_platform.core import contract, naming
-from mlops_platform.core.versions import CHARTS
 from mlops_platform.engine import Plan
 from mlops_platform.k8s import pipeline_tenant
 from mlops_platform.k8s.alerts import DRIFT_ALERT
@@ -20,17 +20,6 @@ from mlops_platform.k8s.tenancy import PROJECT_LABEL
 
 from .argo_schema import ARGO, crd_errors
 from .planview import helm_values, k8s_of
-from .upstream import unknown_values, upstream_values
-
-#: Maps the charts pass through verbatim into Kubernetes objects or the controller's config map
-#: (argo-helm argo-workflows 1.0.18 templates/controller/workflow-controller-config-map.yaml and
-#: deployment.yaml; argo-events 2.4.22 templates/argo-events-controller/deployment.yaml).
-WORKFLOWS_FREE_FORM = {p: "k8s object" for p in (
-    "controller.resources", "controller.securityContext", "controller.podSecurityContext",
-    "controller.workflowDefaults", "controller.workflowRestrictions", "executor.securityContext",
-    "executor.resources")}
-EVENTS_FREE_FORM = {p: "k8s object" for p in (
-    "controller.resources", "controller.containerSecurityContext", "global.securityContext")}
 
 
 def custom(plan: Plan, kind: str) -> list[Any]:
@@ -43,14 +32,6 @@ def as_object(res: Any) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- charts
-@pytest.mark.parametrize(("release", "free_form"), [("argo-workflows", WORKFLOWS_FREE_FORM),
-                                                    ("argo-events", EVENTS_FREE_FORM)])
-def test_chart_values_are_upstream_keys(plans: Any, release: str, free_form: dict[str, str]) -> None:
-    chart = CHARTS[release]
-    values = helm_values(plans["prod"], release)
-    assert unknown_values(values, upstream_values(chart.chart, chart.version), free_form) == []
-
-
 def test_controllers_are_replicated_with_a_pdb_in_prod_only(plans: Any) -> None:
     for env, replicas in (("dev", 1), ("prod", 2)):
         workflows = helm_values(plans[env], "argo-workflows")["controller"]
