@@ -9,8 +9,10 @@ taking the suite down with it.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,10 @@ CASES = {
     "network": (f"tried network access (socket.getaddrinfo '203.0.113.7') at {PROGRAMS}/network/__main__.py:9",
                 "network access and new processes are blocked"),
     "subprocess": (f"tried starting a process (subprocess.Popen 'curl') at {PROGRAMS}/subprocess/__main__.py:8",),
+    # Security review finding 1: a fake result where the reviewer used to read it, then posix._exit(0).
+    "forge": (f"ended the engine process with os._exit(0) at {PROGRAMS}/forge/__main__.py:19",),
+    # The same through the reviewer's own saved exit (no hard-exit report): exit 0 alone is not a plan.
+    "forge-real-exit": ("the engine process ended with exit status 0 before the plan was complete",),
 }
 
 
@@ -71,13 +77,92 @@ def test_timeout_is_a_program_option() -> None:
 
 
 def test_guard_refuses_network_and_processes_but_not_loopback_probes(tmp_path: Path) -> None:
-    from mlops_platform.engine.sandbox import Guard, SandboxViolation
+    from mlops_platform.engine.sandbox import Refusal, SandboxViolation, audit_hook
 
-    guard = Guard(tmp_path)
-    guard("socket.bind", (None, ("::1", 0)))  # urllib3's IPv6 probe at import: no network reached
-    guard("open", (str(tmp_path / "x"), "r", 0))  # files: the program keeps the caller's permissions
+    refusals: list[Refusal] = []
+    hook = audit_hook(tmp_path, refusals)
+    hook("socket.bind", (None, ("::1", 0)))  # urllib3's IPv6 probe at import: no network reached
+    hook("open", (str(tmp_path / "x"), "r", 0))  # files: the program keeps the caller's permissions
     for event, args in [("socket.bind", (None, ("0.0.0.0", 8080))), ("socket.connect", (None, ("10.0.0.1", 443))),
                         ("socket.getaddrinfo", ("example.com", 443, 0, 0, 0)), ("os.system", (b"id",))]:
         with pytest.raises(SandboxViolation):
-            guard(event, args)
-    assert [r.what.split(" (")[0] for r in guard.refusals] == ["network access"] * 3 + ["starting a process"]
+            hook(event, args)
+    assert [r.what.split(" (")[0] for r in refusals] == ["network access"] * 3 + ["starting a process"]
+
+
+def test_rebinding_the_guard_module_does_not_switch_the_hook_off(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlops_platform.engine import sandbox
+
+    refusals: list[sandbox.Refusal] = []
+    hook = sandbox.audit_hook(tmp_path, refusals)
+    monkeypatch.setattr(sandbox, "NETWORK_EVENTS", frozenset())  # what a program could do to the module
+    monkeypatch.setattr(sandbox, "_describe", lambda *_: 1 / 0)
+    with pytest.raises(sandbox.SandboxViolation):
+        hook("socket.connect", (None, ("10.0.0.1", 443)))
+    assert len(refusals) == 1
+
+
+@pytest.fixture()
+def listener() -> Iterator[socket.socket]:
+    """A TCP listener on this machine's loopback: what a program must not reach from the review."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(0.5)
+        yield server
+
+
+def _connected(server: socket.socket) -> bool:
+    try:
+        server.accept()[0].close()
+    except TimeoutError:
+        return False
+    return True
+
+
+def test_the_child_runs_in_a_network_namespace_where_unshare_works(listener: socket.socket) -> None:
+    """Kernel-enforced (finding 2): with the audit hook out of the picture entirely, a socket in the
+    child's namespace still reaches nothing. Root here, so `unshare --net --map-root-user` works."""
+    from mlops_platform.engine.isolated import NETNS, network_isolation
+
+    prefix, isolation = network_isolation()
+    assert isolation == NETNS and prefix
+    port = listener.getsockname()[1]
+    connect = f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2)"
+    outside = subprocess.run([sys.executable, "-c", connect], capture_output=True, timeout=30, check=False)
+    assert outside.returncode == 0 and _connected(listener), outside.stderr  # the listener is reachable...
+    inside = subprocess.run([*prefix, sys.executable, "-c", connect], capture_output=True, text=True, timeout=30,
+                            check=False)
+    assert inside.returncode != 0 and "Network is unreachable" in inside.stderr, inside.stderr
+    assert not _connected(listener)  # ...but not from the namespace
+
+
+@pytest.mark.slow
+def test_patching_the_guard_class_does_not_let_a_program_connect(listener: socket.socket,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLPLAT_TEST_PORT", str(listener.getsockname()[1]))
+    result = review("--program", str(PROGRAMS / "unguarded"))
+    assert_engine_error(result, "tried network access (socket.getaddrinfo '127.0.0.1'",
+                        f"{PROGRAMS}/unguarded/__main__.py:18")
+    assert not _connected(listener)
+
+
+@pytest.mark.slow
+def test_the_review_says_which_isolation_was_in_force() -> None:
+    result = review("--program", str(PROGRAMS / "insecure"), "--format", "json")
+    json.loads(result.stdout)  # stdout stays one document
+    assert "isolation: network namespace + audit hook" in result.stderr
+
+
+def test_only_the_childs_own_completion_message_is_a_plan(tmp_path: Path) -> None:
+    """The parent's rule (pure): a plan needs exit 0, no hard exit, and exactly one message with the run's
+    secret; a forged line without it, or a second authenticated one, is an engine error."""
+    from mlops_platform.core.errors import EngineError
+    from mlops_platform.engine.isolated import _accept
+
+    plan = {"stack": "dev", "resources": [], "outputs": {}}
+    done = {"secret": "s3cret", "plan": plan, "references": {}}
+    assert _accept(0, [done], "s3cret", tmp_path).plan == plan
+    for code, messages in [(0, [{"plan": plan}]), (0, [{**done, "secret": "guess"}]), (0, [done, done]),
+                           (1, [done]), (-9, [done]), (0, [{"hard_exit": {"code": 0, "where": "x.py:1"}}, done])]:
+        with pytest.raises(EngineError):
+            _accept(code, messages, "s3cret", tmp_path)

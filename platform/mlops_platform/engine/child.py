@@ -1,9 +1,12 @@
-"""The child process of `mlplat review --program`: plan one program behind the guards, write the outcome.
+"""The child process of `mlplat review --program`: plan one program behind the guards, send the outcome.
 
-`python -m mlops_platform.engine.child REQUEST_JSON RESULT_FILE`. The outcome file holds exactly one of
-`{"plan", "references"}`, `{"error": {"class", "message", "issues"}}` or (written by a guarded `os._exit`)
-`{"hard_exit": {"code", "where"}}`; the parent (`engine/isolated.py`) trusts a plan only together with
-exit status 0.
+`python -m mlops_platform.engine.child REQUEST_JSON CHANNEL_FD`, with a per-run secret as the first line
+on stdin. The outcome goes to the inherited pipe CHANNEL_FD (no file path a program could write to), one
+JSON line each: `{"hard_exit": {"code", "where"}}` from a guarded `os._exit`/`posix._exit`, and, only once
+the program's module has returned, `{"secret", "plan", "references"}` or `{"secret", "error": {"class",
+"message", "issues"}}`. The parent (`engine/isolated.py`) accepts a plan only with that secret and exit
+status 0. The secret lives in this interpreter, so a program written against this reviewer can find it:
+it stops a program that fakes a result blind, not a determined one (docs/policies.md).
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ from typing import Any
 
 from mlops_platform.core.errors import ConfigError, EngineError, MlplatError
 from mlops_platform.engine import default_stack_outputs, run_program
-from mlops_platform.engine.sandbox import Guard, SandboxViolation, install
+from mlops_platform.engine.sandbox import Refusal, SandboxViolation, install
 
 _real_exit = os._exit  # saved before the guard wraps it: the child's own exit needs no report
 
 
-def _write(path: Path, payload: Mapping[str, Any]) -> None:
-    path.write_text(json.dumps(payload), encoding="utf-8")
+def _send(channel: int, payload: Mapping[str, Any]) -> None:
+    data = (json.dumps(payload) + "\n").encode()
+    while data:
+        data = data[os.write(channel, data):]
 
 
 def _error(exc: MlplatError) -> dict[str, Any]:
@@ -34,13 +39,13 @@ def _error(exc: MlplatError) -> dict[str, Any]:
     return {"error": {"class": type(exc).__name__, "message": exc.render(), "issues": []}}
 
 
-def _refused(guard: Guard) -> EngineError:
-    listed = "; ".join(r.render() for r in guard.refusals)
+def _refused(refusals: list[Refusal]) -> EngineError:
+    listed = "; ".join(r.render() for r in refusals)
     return EngineError(f"the program tried {listed}; a review runs offline: network access and new processes "
                        f"are blocked — fix: plan without them (pass such values through stack config)")
 
 
-def _plan(request: Mapping[str, Any], guard: Guard) -> dict[str, Any]:
+def _plan(request: Mapping[str, Any], refusals: list[Refusal]) -> dict[str, Any]:
     references: dict[str, Mapping[str, Any]] = {}
 
     def resolve(name: str) -> Mapping[str, Any]:
@@ -52,26 +57,27 @@ def _plan(request: Mapping[str, Any], guard: Guard) -> dict[str, Any]:
         plan = run_program(Path(request["program_dir"]), stack=request.get("stack"),
                            config_file=Path(config_file) if config_file else None, stack_outputs=resolve)
     except SandboxViolation:
-        raise _refused(guard) from None
+        raise _refused(refusals) from None
     except EngineError:
-        if guard.refusals:  # the refusal explains the failure better than its consequence
-            raise _refused(guard) from None
+        if refusals:  # the refusal explains the failure better than its consequence
+            raise _refused(refusals) from None
         raise
-    if guard.refusals:  # the program swallowed the refusal: its plan is not the plan it makes online
-        raise _refused(guard)
+    if refusals:  # the program swallowed the refusal: its plan is not the plan it makes online
+        raise _refused(refusals)
     return {"plan": plan.to_json(), "references": references}
 
 
 def main(argv: list[str]) -> None:
-    request = json.loads(argv[0])
-    result = Path(argv[1])
-    guard = install(Path(request["program_dir"]).resolve(),
-                    lambda code, where: _write(result, {"hard_exit": {"code": code, "where": where}}))
+    request, channel = json.loads(argv[0]), int(argv[1])
+    secret = sys.stdin.readline().strip()  # read before the program runs; stdin is closed for it
+    sys.stdin.close()
+    refusals = install(Path(request["program_dir"]).resolve(),
+                       lambda code, where: _send(channel, {"hard_exit": {"code": code, "where": where}}))
     try:
-        payload = _plan(request, guard)
+        payload = _plan(request, refusals)
     except MlplatError as exc:
         payload = _error(exc)
-    _write(result, payload)
+    _send(channel, {"secret": secret, **payload})  # reached only once the program's module has returned
     sys.stdout.flush()
     sys.stderr.flush()
     _real_exit(0)  # not sys.exit: the program's threads and atexit handlers do not get the last word

@@ -2,14 +2,17 @@
 
 Installed only in the child process that `mlplat review --program` starts (`engine/child.py`): an audit
 hook (PEP 578) refuses Python-level socket connections, name lookups and process starts, and records each
-refusal so a program that swallows the error still fails the review. This is a guard against a program
-quietly doing things an offline review must not, not a sandbox: native code can bypass audit hooks, and the
-program keeps the caller's file permissions.
+refusal so a program that swallows the error still fails the review. This is the second layer: where the
+kernel allows it, the child also runs in a network namespace of its own (`engine/isolated.py`), so sockets
+fail whatever the program does to this hook. On its own it is a guard against a program quietly doing
+things an offline review must not, not a sandbox: native code (ctypes) bypasses audit hooks, a program can
+clear the refusal list it finds in memory, and the program keeps the caller's file permissions.
 """
 
 from __future__ import annotations
 
 import os
+import posix
 import sys
 import traceback
 from collections.abc import Callable
@@ -70,7 +73,7 @@ def frame_where(frame: FrameType | None, root: Path) -> str:
 
 
 def _describe(event: str, args: tuple[Any, ...]) -> str:
-    if event in NETWORK_EVENTS:
+    if event.startswith("socket."):  # not NETWORK_EVENTS: a program may rebind that module attribute
         target = args[1] if event in {"socket.connect", "socket.bind", "socket.sendto"} and len(args) > 1 else \
             (args[0] if args else "")
         return f"network access ({event} {target!r})"
@@ -85,30 +88,41 @@ def _loopback_bind(event: str, args: tuple[Any, ...]) -> bool:
     return str(args[1][0]) in LOOPBACK
 
 
-class Guard:
-    """The audit hook and the record of what it refused."""
+def audit_hook(root: Path, refusals: list[Refusal]) -> Callable[[str, tuple[Any, ...]], None]:
+    """The audit hook: refuses network access and new processes, appending each refusal to `refusals`.
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.refusals: list[Refusal] = []
+    A closure, not a method: a program cannot switch it off by patching a class, and everything it calls is
+    bound here, so rebinding module attributes (`sandbox.NETWORK_EVENTS`, `sys._getframe`) later changes
+    nothing. Whatever goes wrong while describing a refusal, the event is still refused.
+    """
+    network, process, loopback, getframe = NETWORK_EVENTS, PROCESS_EVENTS, _loopback_bind, sys._getframe
+    describe, locate, record, refusal_type = _describe, frame_where, refusals.append, Refusal
 
-    def __call__(self, event: str, args: tuple[Any, ...]) -> None:
-        if (event not in NETWORK_EVENTS and event not in PROCESS_EVENTS) or _loopback_bind(event, args):
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if (event not in network and event not in process) or loopback(event, args):
             return
-        refusal = Refusal(_describe(event, args), frame_where(sys._getframe(1), self.root))
-        self.refusals.append(refusal)
-        raise SandboxViolation(refusal.render())
+        try:
+            refusal = refusal_type(describe(event, args), locate(getframe(1), root))
+        except BaseException:  # a tampered helper must not turn a refusal into a pass
+            refusal = refusal_type(f"{event} (tampered guard)", "<unknown location>")
+        record(refusal)
+        raise SandboxViolation(f"{refusal.what} at {refusal.where}")
+
+    return hook
 
 
-def install(root: Path, on_hard_exit: Callable[[int, str], None]) -> Guard:
-    """Guard this process (irreversibly) and report `os._exit` calls with their location before exiting."""
-    guard = Guard(root)
-    sys.addaudithook(guard)
-    real_exit = os._exit
+def install(root: Path, on_hard_exit: Callable[[int, str], None]) -> list[Refusal]:
+    """Guard this process (irreversibly) and report `os._exit`/`posix._exit` calls with their location
+    before exiting. Returns the list the hook records refusals in."""
+    refusals: list[Refusal] = []
+    sys.addaudithook(audit_hook(root, refusals))
+    real_exit = posix._exit
 
     def hard_exit(status: int) -> NoReturn:
-        on_hard_exit(status, frame_where(sys._getframe(1), root))
-        real_exit(status)
+        try:
+            on_hard_exit(status, frame_where(sys._getframe(1), root))
+        finally:
+            real_exit(status)
 
-    os._exit = hard_exit
-    return guard
+    os._exit = posix._exit = hard_exit  # the same function under two names: wrap both
+    return refusals

@@ -67,14 +67,32 @@ With `--format json` a failure is JSON too: `{{"error": {{"code", "exit_code", "
 ## Reviewing a program you did not write
 
 `mlplat review --program DIR` plans the program in a child process, so the program cannot end, hang or
-fake the review. A program that stops before its end (`sys.exit`, `os._exit`, a crash or a signal) or
-raises is an engine error (exit 4) naming what happened and where (file and line); it is never a pass.
-`--timeout SECONDS` (default 300) stops a program that does not finish. An audit hook refuses network
-access (socket connections, name lookups) and new processes from the program, and the review fails even
-if the program catches the refusal: a plan made offline must be the plan the program makes. This is a
-guard, not a sandbox: native code can get past audit hooks, and **the reviewed program runs with your file
-permissions** (it can read and write what you can), so review untrusted code in a throwaway CI job or
-container.
+fake the review by accident or by a simple trick. A program that stops before its end (`sys.exit`,
+`os._exit`/`posix._exit`, a crash or a signal) or raises is an engine error (exit 4) naming what happened
+and where (file and line); it is never a pass. `--timeout SECONDS` (default 300) stops a program that
+does not finish.
+
+- **The result channel.** The plan comes back over a pipe the reviewer owns (no result file, no path in
+  the child's arguments), and is accepted only in the completion message the child sends after the
+  program's module has returned, carrying a per-run secret the reviewer hands the child on stdin, and
+  only with exit status 0. A program that writes a fake "passed" result and hard-exits gets exit 4.
+- **Network.** Where `unshare --net --map-root-user` works (probed once; Linux with user namespaces),
+  the child runs in a network namespace of its own with no interface but a loopback that is down, so
+  every socket fails whatever the program does inside Python, native code included. An audit hook
+  (PEP 578, a closure: patching a class does not remove it) refuses network access and new processes as a
+  second layer, and the review fails even if the program catches the refusal: a plan made offline must
+  be the plan the program makes. The review says on stderr which isolation was in force
+  (`network namespace + audit hook`, or `audit hook only` and why).
+
+What this does not guarantee: the program runs in the child's interpreter, next to the recorder, the
+secret and the hook's record of refusals, so **a program written against this reviewer** can find them,
+patch what it registers, or simply plan differently when it sees it is being reviewed. Without a
+network namespace, native code (ctypes) gets past the audit hook. And **the reviewed program runs with
+your file permissions** (it can read and write what you can). Reviewing a hostile program is therefore
+advisory — run it in a throwaway CI job or container. The enforcement point is the deployment itself:
+`pulumi preview/up --policy-pack` runs the analyzer in the Pulumi engine's process, outside the program,
+over what the engine is actually asked to create, and the deploy role's IAM bounds what any program can
+do.
 
 ## Values unknown at preview
 

@@ -41,6 +41,7 @@ class Subject:
     plan: Mapping[str, Any]
     source: Path
     config: PolicyPackConfig
+    isolation: str = ""  # a program's: the isolation it was planned under (`engine/isolated.py`), else ""
 
 
 def platform_config(env: str | None, stack_file: Path | None = None) -> PolicyPackConfig:
@@ -96,7 +97,7 @@ def program(directory: Path, stack: str | None, config_file: Path | None, tier: 
     run = run_program_isolated(directory, stack, config_file, DEFAULT_TIMEOUT if timeout is None else timeout)
     platform = referenced_platform(run.references)
     config = project_config(platform, tier) if platform is not None else preset(tier or "prod")
-    return Subject(run.plan, directory / "Pulumi.yaml", config)
+    return Subject(run.plan, directory / "Pulumi.yaml", config, run.isolation)
 
 
 #: A plan JSON lists every resource with its inputs: the shipped prod plan is a few hundred KB.

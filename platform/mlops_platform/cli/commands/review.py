@@ -85,6 +85,8 @@ def review_command(
     """Review infrastructure against the policy pack, as `pulumi preview --policy-pack` would."""
     root = Path(os.environ.get("MLPLAT_ROOT") or repo_root())
     subject = _subject(env, program_dir, plan, stack, config_file, tier, layer, timeout)
+    if subject.isolation:  # stderr: stdout stays one document in every format
+        typer.echo(f"program planned in a child process; isolation: {subject.isolation}", err=True)
     report = review(subject, resolve_waivers(waivers, root), policy_config)
     _emit(report, fmt, output, root)
     if not report.passed:
