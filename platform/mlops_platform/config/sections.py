@@ -9,6 +9,7 @@ validation reports everything.
 from __future__ import annotations
 
 import ipaddress
+import re
 from enum import StrEnum
 from typing import Annotated
 
@@ -34,6 +35,22 @@ def _ipv4_network(value: str) -> str:
 
 
 Cidr = Annotated[str, AfterValidator(_ipv4_network)]
+
+#: A branch name as `git check-ref-format --branch` accepts it, minus wildcards: the name lands in an IAM
+#: `StringLike` subject (`repo:R:ref:refs/heads/<branch>`), where `*`/`?` widen the trust and `:` adds a segment.
+_BRANCH_CHARS = re.compile(r"^[A-Za-z0-9._/+-]+$")
+
+
+def _branch_name(value: str) -> str:
+    bad = (not _BRANCH_CHARS.match(value) or value.startswith(("-", "/", ".")) or value.endswith(("/", ".", ".lock"))
+           or ".." in value or "//" in value or "/." in value)
+    if bad:
+        raise ValueError(f"{value!r} is not a plain branch name (letters, digits, `._/+-`, no wildcards, no `:`, "
+                         "no `..`); name each branch CI may deploy from exactly, e.g. main")
+    return value
+
+
+BranchName = Annotated[str, AfterValidator(_branch_name)]
 
 
 class _Section(StrictNumbers):
@@ -323,6 +340,10 @@ class GithubConfig(_Section):
                                           "waits for (prod needs at least one reviewer).")
     reviewer_user_ids: list[Annotated[int, Field(ge=1)]] = Field(
         default_factory=list, description="GitHub user ids whose approval a deployment waits for.")
+    token_secret: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$",
+        description="Secrets Manager secret (name) holding the GitHub token the in-VPC deploy runner exports as "
+                    "GITHUB_TOKEN. Required when manage is on and the in-VPC runner deploys.")
 
 
 class ProjectConfig(_Section):
@@ -331,7 +352,9 @@ class ProjectConfig(_Section):
     name: DnsLabel = Field(description="Project slug = namespace name. Required.")
     owners: list[Email] = Field(min_length=1, description="Owner emails; budget alerts go here. Required.")
     github_repo: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="org/repo. Required.")
-    branches: list[str] = Field(default_factory=lambda: ["main"], description="CI may deploy from.")
+    branches: list[BranchName] = Field(
+        default_factory=lambda: ["main"],
+        description="Branches CI may deploy from, each named exactly (no wildcards: they widen the CI role's trust).")
     gpu_quota: int = Field(default=0, ge=0, description="requests.nvidia.com/gpu quota.")
     cpu_quota: int = Field(default=16, ge=1, description="CPU cores quota.")
     memory_quota_gib: int = Field(default=64, ge=1, description="Memory quota.")

@@ -22,6 +22,10 @@ UNSCOPABLE_ACTIONS = frozenset({
     "autoscaling:DescribeScalingActivities", "autoscaling:DescribeTags", "ec2:DescribeImages",
     "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceTypesFromInstanceRequirements",
     "eks:DescribeNodegroup", "cloudwatch:PutMetricData",
+    # A VPC CodeBuild build's network interface (aws/deployer.py): EC2 Describe* actions have no resource
+    # types in the Service Authorization Reference (Amazon EC2).
+    "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
 })
 
 
@@ -176,17 +180,19 @@ _KMS_USE = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey
 
 
 def kms_key_policy(account_id: str, service_principals: Sequence[str] = (),
-                   role_principals: Sequence[str] = ()) -> Doc:
+                   role_principals: Sequence[str] = (), service_condition: Doc | None = None) -> Doc:
     """Key policy: the account root administers (IAM decides who), named services and roles may use it.
 
     `role_principals` is for service-linked roles that cannot get IAM grants otherwise, e.g. the
     Auto Scaling role that launches nodes with encrypted volumes (it also needs `kms:CreateGrant`).
+    `service_condition` replaces the default `aws:SourceAccount` condition of the services' statement
+    (for a service that documents another one). Default: None (aws:SourceAccount).
     """
     root = f"arn:aws:iam::{account_id}:root"
     stmts = [statement(["kms:*"], ["*"], sid="AccountAdministers", principal={"AWS": root})]
     if service_principals:
         stmts.append(statement(_KMS_USE, ["*"], sid="ServicesUse", principal={"Service": list(service_principals)},
-                               condition={"StringEquals": {"aws:SourceAccount": account_id}}))
+                               condition=service_condition or {"StringEquals": {"aws:SourceAccount": account_id}}))
     if role_principals:
         stmts.append(statement(_KMS_USE, ["*"], sid="RolesUse", principal={"AWS": list(role_principals)}))
         stmts.append(statement(["kms:CreateGrant"], ["*"], sid="RolesGrant", principal={"AWS": list(role_principals)},

@@ -74,7 +74,10 @@ class PlatformFacts:
     budget_thresholds_pct: tuple[int, ...]
     """Alert thresholds of the project's budget, percent."""
     protect: bool
-    """Protect the project's repository (prod)."""
+    """Protect and retain the project's repository (prod)."""
+    force_delete_repositories: bool = False
+    """Destroy deletes project repositories that still hold images (`artifacts.allow_force_destroy`).
+    Default: off."""
     provider: k8s.Provider
     """Kubernetes provider of the cluster."""
     peers: netpol.PlatformPeers
@@ -205,7 +208,7 @@ class ProjectTenant(pulumi.ComponentResource):
         ns = self._namespace(name, project, facts)
         self.repository = Repository(f"{name}-ecr", RepositoryArgs(
             repository=naming.project_repository(project.name, facts.cluster_name), kms_key_arn=facts.ecr_key_arn,
-            tags=tags, untagged_days=facts.untagged_expiry_days,
+            tags=tags, untagged_days=facts.untagged_expiry_days, force_delete=facts.force_delete_repositories,
             protect=facts.protect), pulumi.ResourceOptions(parent=self))
         workload_role = self._workload_identity(name, project, facts, tags, ns)
         ci_role = self._ci_identity(name, project, facts, tags)
