@@ -8,11 +8,11 @@ subprocess, where a timeout bounds a hang and signals are real.
 
 from __future__ import annotations
 
-import _thread
 import faulthandler
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -86,15 +86,16 @@ def _watchdog(seconds: float) -> Iterator[list[bool]]:
     (the CLI answers it with exit 130, so the caller sees the hang). Should that not end it either (stuck
     in C code), faulthandler dumps every thread's stack and ends the process: a crash, never a silent hang."""
     fired: list[bool] = []
+    main = threading.main_thread().ident or 0
 
     def interrupt() -> None:
         fired.append(True)
-        _thread.interrupt_main()
+        signal.pthread_kill(main, signal.SIGINT)  # a real signal: it also ends a blocking sleep or read
 
     timer = threading.Timer(seconds, interrupt)
     timer.daemon = True
     timer.start()
-    faulthandler.dump_traceback_later(2 * seconds, exit=True)
+    faulthandler.dump_traceback_later(2 * seconds, exit=True, file=sys.__stderr__)  # capsys holds sys.stderr
     try:
         yield fired
     finally:
