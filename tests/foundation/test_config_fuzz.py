@@ -77,10 +77,10 @@ def networks(draw: st.DrawFn, region: str, prod: bool) -> Config:
     prefix = draw(st.integers(16, 24))
     cidr = ipaddress.IPv4Network((10 << 24 | draw(st.integers(0, 2**24 - 1)), prefix), strict=False)
     azs = [f"{region}{c}" for c in "abcdef"[: draw(st.integers(3 if prod else 2, 6))]]
-    nats = ["one_per_az", "none"] if prod else ["one_per_az", "single", "none"]
-    nat = draw(st.sampled_from(nats))
-    # nat: none is only valid with the endpoints private nodes need (rules.PRIVATE_NODE_ENDPOINTS)
-    endpoints = {"interface_endpoints": list(PRIVATE_NODE_ENDPOINTS)} if nat == "none" else {}
+    # nat: none is never valid while the charts and the runner download from the internet (rules
+    # PUBLIC_SOURCES); the endpoints it would also need are drawn now and then all the same.
+    nat = draw(st.sampled_from(["one_per_az"] if prod else ["one_per_az", "single"]))
+    endpoints = {"interface_endpoints": list(PRIVATE_NODE_ENDPOINTS)} if draw(st.booleans()) else {}
     return {"cidr": str(cidr), "availability_zones": azs, "nat": nat,
             "flow_log_retention_days": draw(st.sampled_from(LOG_RETENTION_DAYS)), **endpoints}
 

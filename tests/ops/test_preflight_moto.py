@@ -37,7 +37,8 @@ def test_healthy_environment_passes_every_check(moto, make_cfg):
     assert report.passed, report.to_json()
     assert set(checks) == {"account", "offerings system", "offerings l4", "quota g_vt spot",
                            "quota standard on_demand", "eks version", "state backend", "github oidc provider",
-                           "autoscaling role", "api endpoint"}
+                           "autoscaling role", "api endpoint", "cluster version", "node pool sizes",
+                           "addon versions"}
     assert checks["account"].status is Status.PASS
     assert checks["eks version"].status in (Status.PASS, Status.WARN)
     assert "reviewed table" in checks["eks version"].detail  # moto has no DescribeClusterVersions

@@ -50,7 +50,7 @@ def judge(found: set[tuple[str, str]], oracle: str) -> None:
     known = accepted(oracle)
     unaccepted = sorted(f for f in found if not any(f[0] == c and fnmatch.fnmatchcase(f[1], g) for c, g in known))
     stale = [k for k in known if not any(f[0] == k[0] and fnmatch.fnmatchcase(f[1], k[1]) for f in found)]
-    assert unaccepted == [], f"{oracle} findings not in {ACCEPTED.name}"
+    assert unaccepted == [], f"{oracle} findings not in {ACCEPTED.name}: {unaccepted}"
     assert stale == [], f"{ACCEPTED.name} lists {oracle} findings no longer reported"
 
 

@@ -1,8 +1,9 @@
-"""Artifact isolation between tenants: the workload policy documents the platform plans, enforced by a
-real moto server with IAM authorization switched on (`/moto-api/reset-auth`).
+"""Artifact isolation between tenants: the workload and training policy documents the platform plans,
+enforced by a real moto server with IAM authorization switched on (`/moto-api/reset-auth`).
 
-What this proves: with exactly the planned inline policy of project A's workload role (attached to an
-IAM user, because moto authorizes users and assumed roles alike by their identity policies), A can put,
+What this proves: with exactly the planned inline policy of project A's workload role, and of its
+continuous-training role (each attached to an IAM user, because moto authorizes users and assumed roles
+alike by their identity policies), A can put,
 get and delete objects under its own `projects/A/` prefix of the models and datasets buckets — where its
 MLflow artifacts live (`mlflow_artifact_uri`) — and cannot get, overwrite or delete project B's objects,
 nor write outside its prefix (including the tracking server's default root `mlflow/`). What it does not
@@ -29,9 +30,13 @@ pytestmark = pytest.mark.slow
 ACCOUNT = "210987654321"  # the dev stack's account: the planned ARNs name it
 
 
-def workload_policy(plan: Plan, project: str) -> dict[str, Any]:
+#: The project roles that hold S3 rights on the project's prefixes (logical name `<tenant>-<role>-policy`).
+S3_ROLES = ("workload", "training")
+
+
+def role_policy(plan: Plan, project: str, role: str = "workload") -> dict[str, Any]:
     (res,) = [r for r in plan.of_type("aws:iam/rolePolicy:RolePolicy")
-              if r.name.endswith(f"-project-{project}-workload-policy")]
+              if r.name.endswith(f"-project-{project}-{role}-policy")]
     return dict(json.loads(res.get("policy")))
 
 
@@ -47,24 +52,30 @@ def _client(service: str, url: str, key: str = "admin", secret: str = "admin") -
 
 
 @pytest.fixture(scope="module")
-def tenants(moto_url: str, plans: dict[str, Plan]) -> dict[str, Any]:
-    """One S3 client per dev project, signed with a user holding exactly that project's planned policy."""
+def tenants(moto_url: str, plans: dict[str, Plan]) -> dict[str, dict[str, Any]]:
+    """Per role of `S3_ROLES`, one S3 client per dev project, signed with a user holding exactly that
+    project role's planned policy."""
     plan = plans["dev"]
     projects = sorted(plan.outputs["projects"])
     iam, s3 = _client("iam", moto_url), _client("s3", moto_url)
     for bucket in plan.outputs["buckets"].values():
         s3.create_bucket(Bucket=bucket["name"])
-    keys = {}
-    for project in projects:
-        iam.create_user(UserName=project)
-        iam.put_user_policy(UserName=project, PolicyName="workload",
-                            PolicyDocument=json.dumps(workload_policy(plan, project)))
-        keys[project] = iam.create_access_key(UserName=project)["AccessKey"]
+    keys: dict[tuple[str, str], Any] = {}
+    for role in S3_ROLES:
+        for project in projects:
+            user = f"{project}-{role}"
+            iam.create_user(UserName=user)
+            iam.put_user_policy(UserName=user, PolicyName=role,
+                                PolicyDocument=json.dumps(role_policy(plan, project, role)))
+            keys[role, project] = iam.create_access_key(UserName=user)["AccessKey"]
     # from now on every request is authenticated and authorized against IAM
     enforce = urllib.request.Request(f"{moto_url}/moto-api/reset-auth", data=b"0", method="POST",
                                      headers={"Content-Type": "text/plain"})  # a form body would read as empty
     urllib.request.urlopen(enforce, timeout=10).close()
-    return {p: _client("s3", moto_url, k["AccessKeyId"], k["SecretAccessKey"]) for p, k in keys.items()}
+    clients: dict[str, dict[str, Any]] = {role: {} for role in S3_ROLES}
+    for (role, project), k in keys.items():
+        clients[role][project] = _client("s3", moto_url, k["AccessKeyId"], k["SecretAccessKey"])
+    return clients
 
 
 def _denied(call: Any, **kwargs: Any) -> bool:
@@ -75,37 +86,41 @@ def _denied(call: Any, **kwargs: Any) -> bool:
     return False
 
 
+@pytest.mark.parametrize("role", S3_ROLES)
 def test_a_tenant_cannot_read_overwrite_or_delete_another_tenants_artifacts(
-        tenants: dict[str, Any], plans: dict[str, Plan]) -> None:
+        tenants: dict[str, dict[str, Any]], plans: dict[str, Plan], role: str) -> None:
     outputs = plans["dev"].outputs
-    owner, intruder = sorted(tenants)[:2]
+    owner, intruder = sorted(tenants[role])[:2]
     models = outputs["buckets"]["models"]["name"]
     key = outputs["projects"][owner]["mlflow_artifact_uri"].removeprefix(f"s3://{models}/") + "1/model.pkl"
     assert key.startswith(naming.project_prefix(owner))
-    tenants[owner].put_object(Bucket=models, Key=key, Body=b"owner's model")
-    thief = tenants[intruder]
+    tenants[role][owner].put_object(Bucket=models, Key=key, Body=b"owner's model")
+    thief = tenants[role][intruder]
     assert _denied(thief.get_object, Bucket=models, Key=key)
     assert _denied(thief.put_object, Bucket=models, Key=key, Body=b"poisoned")
     assert _denied(thief.delete_object, Bucket=models, Key=key)
-    assert tenants[owner].get_object(Bucket=models, Key=key)["Body"].read() == b"owner's model"
+    assert tenants[role][owner].get_object(Bucket=models, Key=key)["Body"].read() == b"owner's model"
 
 
-def test_a_tenant_writes_only_under_its_own_prefix(tenants: dict[str, Any], plans: dict[str, Plan]) -> None:
-    buckets = {role: b["name"] for role, b in plans["dev"].outputs["buckets"].items()}
-    project = sorted(tenants)[0]
-    s3, own = tenants[project], naming.project_prefix(project)
-    for role in ("models", "datasets"):
-        s3.put_object(Bucket=buckets[role], Key=f"{own}x", Body=b"ok")
-        assert s3.get_object(Bucket=buckets[role], Key=f"{own}x")["Body"].read() == b"ok"
-        s3.delete_object(Bucket=buckets[role], Key=f"{own}x")
+@pytest.mark.parametrize("role", S3_ROLES)
+def test_a_tenant_writes_only_under_its_own_prefix(
+        tenants: dict[str, dict[str, Any]], plans: dict[str, Plan], role: str) -> None:
+    buckets = {b: ref["name"] for b, ref in plans["dev"].outputs["buckets"].items()}
+    project = sorted(tenants[role])[0]
+    s3, own = tenants[role][project], naming.project_prefix(project)
+    for bucket in ("models", "datasets"):
+        s3.put_object(Bucket=buckets[bucket], Key=f"{own}x", Body=b"ok")
+        assert s3.get_object(Bucket=buckets[bucket], Key=f"{own}x")["Body"].read() == b"ok"
+        s3.delete_object(Bucket=buckets[bucket], Key=f"{own}x")
     # the tracking server's default root and the bucket root belong to no tenant
     for key in ("mlflow/1/model.pkl", "model.pkl", "projects/other/x"):
         assert _denied(s3.put_object, Bucket=buckets["models"], Key=key, Body=b"x"), key
 
 
-def test_list_is_limited_to_the_projects_prefix(plans: dict[str, Plan]) -> None:
+@pytest.mark.parametrize("role", S3_ROLES)
+def test_list_is_limited_to_the_projects_prefix(plans: dict[str, Plan], role: str) -> None:
     """moto ignores condition keys, so the ListBucket scope is read from the planned document."""
     for project in plans["dev"].outputs["projects"]:
-        lists = [s for s in workload_policy(plans["dev"], project)["Statement"] if "s3:ListBucket" in s["Action"]]
+        lists = [s for s in role_policy(plans["dev"], project, role)["Statement"] if "s3:ListBucket" in s["Action"]]
         assert lists and all(s["Condition"] == {"StringLike": {"s3:prefix": [f"{naming.project_prefix(project)}*"]}}
                              for s in lists)

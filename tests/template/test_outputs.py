@@ -109,13 +109,15 @@ def test_names_of_an_onboarded_project_come_from_the_outputs(dev_outputs: Platfo
                             workload_role_arn="arn:aws:iam::210987654321:role/w",
                             ci_role_arn="arn:aws:iam::210987654321:role/c",
                             ci_preview_role_arn="arn:aws:iam::210987654321:role/p",
+                            training_role_arn="arn:aws:iam::210987654321:role/t",
                             ecr_repository_url="210987654321.dkr.ecr.us-east-1.amazonaws.com/x/churn",
                             s3_prefixes={"models": "s3://b/projects/churn/"}, monthly_budget_usd=100)
     outputs = dev_outputs.model_copy(update={"projects": {"churn": project}})
     names = project_names("churn", outputs)
     assert names.onboarded
-    assert (names.namespace, names.service_account, names.ci_role_arn, names.ci_preview_role_arn) == (
-        "team-churn", "churn-sa", "arn:aws:iam::210987654321:role/c", "arn:aws:iam::210987654321:role/p")
+    assert (names.namespace, names.service_account, names.ci_role_arn, names.ci_preview_role_arn,
+            names.training_role_arn) == ("team-churn", "churn-sa", "arn:aws:iam::210987654321:role/c",
+                                         "arn:aws:iam::210987654321:role/p", "arn:aws:iam::210987654321:role/t")
     assert names.s3_prefixes == {"models": "s3://b/projects/churn/"}
 
 
@@ -128,3 +130,14 @@ def test_an_onboarded_project_of_an_older_platform_gets_the_derived_preview_role
                             s3_prefixes={}, monthly_budget_usd=100)  # outputs before ci_preview_role_arn existed
     names = project_names("churn", dev_outputs.model_copy(update={"projects": {"churn": project}}))
     assert names.ci_preview_role_arn.endswith(f":role/{iam_name(dev_outputs.cluster_name, 'churn', 'ci-preview')}")
+    assert names.training_role_arn.endswith(f":role/{iam_name(dev_outputs.cluster_name, 'churn', 'training')}")
+
+
+def test_every_onboarded_project_reads_its_training_role_from_the_platform(dev_outputs: PlatformOutputs) -> None:
+    """The tenancy layer exports each project's training role; `mlplat new` wires exactly that one."""
+    assert dev_outputs.projects
+    for slug, project in dev_outputs.projects.items():
+        names = project_names(slug, dev_outputs)
+        assert names.onboarded and names.training_role_arn == project.training_role_arn
+        assert names.training_role_arn.endswith(f":role/{iam_name(dev_outputs.cluster_name, slug, 'training')}")
+        assert names.training_role_arn != names.ci_role_arn

@@ -55,9 +55,12 @@ class AccountPrerequisites(pulumi.ComponentResource):
         if args.github_oidc_provider_arn:
             self.github_oidc_provider_arn = pulumi.Output.from_input(args.github_oidc_provider_arn)
         else:  # AWS validates GitHub's certificate chain itself: no thumbprint to pin
+            # Retained: other environments of the account reuse it (ci.github_oidc_provider_arn); destroying
+            # this one must not break their CI. IAM allows one provider per URL per account.
+            # https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_create_oidc.html
             self.github_oidc_provider_arn = aws.iam.OpenIdConnectProvider(
                 f"{name}-github-oidc", url=GITHUB_OIDC_URL, client_id_lists=["sts.amazonaws.com"], tags=args.tags,
-                opts=child_opts(self)).arn
+                opts=child_opts(self, retain=True)).arn
         self.autoscaling_role = None
         if args.create_autoscaling_role:
             # Retained: other stacks' Auto Scaling groups in the account use it after this one is gone.

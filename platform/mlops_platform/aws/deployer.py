@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import pulumi
@@ -23,32 +24,69 @@ CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterA
 RUNNER_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 SOURCE_KEY = naming.DEPLOY_SOURCE_KEY
 API_PORT = 443
+VPC_BUILD_ACTIONS = ("ec2:CreateNetworkInterface", "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces",
+                     "ec2:DeleteNetworkInterface", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
+                     "ec2:DescribeVpcs")
 
 
-def access_name(prefix: str, principal_arn: str) -> str:
-    """Logical name of one principal's access: named by principal, not position (removing one never
-    replaces the others)."""
-    return f"{prefix}-{principal_arn.rsplit('/', 1)[-1]}"
+def access_names(prefix: str, principal_arns: list[str]) -> dict[str, str]:
+    """Logical name of each principal's access: named by principal, not position (removing one never
+    replaces the others), by the ARN's last segment; roles of the same name under different IAM paths
+    get a short hash of their ARN too (they are different principals)."""
+    tails = [arn.rsplit("/", 1)[-1] for arn in principal_arns]
+    return {arn: f"{prefix}-{tail}" if tails.count(tail) == 1 else
+            f"{prefix}-{tail}-{hashlib.sha256(arn.encode()).hexdigest()[:8]}"
+            for arn, tail in zip(principal_arns, tails, strict=True)}
+
+
+def vpc_build_statements(region: str, account_id: str) -> list[iam.Doc]:
+    """What CodeBuild needs to run a build in a VPC: it creates, describes and deletes the build's network
+    interface as the service role. CodeBuild User Guide, "Allow CodeBuild access to AWS services required to
+    create a VPC network interface"
+    (https://docs.aws.amazon.com/codebuild/latest/userguide/auth-and-access-control-iam-identity-based-access-control.html).
+    Describe* have no resource scope; Create/DeleteNetworkInterface are scoped to this account's interfaces,
+    subnets and security groups (Service Authorization Reference, Amazon EC2 actions)."""
+    arn = f"arn:aws:ec2:{region}:{account_id}"
+    net = f"{arn}:network-interface/*"
+    return [iam.statement([a for a in VPC_BUILD_ACTIONS if ":Describe" in a], ["*"]),
+            iam.statement(["ec2:CreateNetworkInterface"], [net, f"{arn}:subnet/*", f"{arn}:security-group/*"]),
+            iam.statement(["ec2:DeleteNetworkInterface"], [net]),
+            iam.statement(["ec2:CreateNetworkInterfacePermission"], [net],
+                          condition={"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"}})]
+
+
+#: Runner variables: MLPLAT_OPERATION (up | destroy) picks the walk, MLPLAT_DESTROY_FLAGS passes e.g.
+#: --force-destroy-protected-data; `aws codebuild start-build --environment-variables-override` sets them.
+OPERATION_VAR, DESTROY_FLAGS_VAR = "MLPLAT_OPERATION", "MLPLAT_DESTROY_FLAGS"
 
 
 def buildspec(env: str) -> str:
-    """The runner's build: assume the deployer role when one is given, install the Pulumi CLI, then
-    apply the in-cluster layers (never the aws layer: the runner may not change its own network)."""
+    """The runner's build: assume the deployer role when one is given, install the Pulumi CLI, then apply
+    the in-cluster layers, or destroy them in reverse (never the aws layer: the runner may not change its
+    own network). Pinned runtime, runtime dependencies only.
+    https://docs.aws.amazon.com/codebuild/latest/userguide/runtime-versions.html"""
+    up = [f"mlplat up {env} --layer cluster", f"mlplat up {env} --layer tenants"]
+    down = [f"mlplat destroy {env} --layer tenants ${DESTROY_FLAGS_VAR}",
+            f"mlplat destroy {env} --layer cluster ${DESTROY_FLAGS_VAR}"]
+    walk = (f'if [ "${OPERATION_VAR}" = destroy ]; then {" && ".join(f".venv/bin/{c}" for c in down)}; '
+            f'elif [ "${OPERATION_VAR}" = up ]; then {" && ".join(f".venv/bin/{c}" for c in up)}; '
+            f'else echo "{OPERATION_VAR} must be up or destroy, not ${OPERATION_VAR}" >&2; exit 2; fi')
     return "\n".join([
         "version: 0.2",
         "phases:",
         "  install:",
+        "    runtime-versions:",
+        "      python: 3.12",
         "    commands:",
         "      - curl -fsSL https://get.pulumi.com | sh",
         "      - export PATH=$HOME/.pulumi/bin:$PATH",
-        "      - make venv",
+        "      - python3 -m venv .venv && .venv/bin/pip install --quiet -e .",
         "  build:",
         "    commands:",
         '      - if [ -n "$DEPLOYER_ROLE_ARN" ]; then aws configure set profile.deployer.role_arn '
         '"$DEPLOYER_ROLE_ARN" && aws configure set profile.deployer.credential_source EcsContainer '
         "&& export AWS_PROFILE=deployer; fi",
-        f"      - .venv/bin/mlplat up {env} --layer cluster",
-        f"      - .venv/bin/mlplat up {env} --layer tenants",
+        f"      - {walk}",
         "",
     ])
 
@@ -73,8 +111,9 @@ class DeployerAccess(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DeployerAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:aws:DeployerAccess", name, None, opts)
-        self.associations = [admin_access(self, access_name(name, arn), args.cluster_name, arn, args.tags)
-                             for arn in dict.fromkeys(args.principal_arns)]
+        names = access_names(name, list(dict.fromkeys(args.principal_arns)))
+        self.associations = [admin_access(self, logical, args.cluster_name, arn, args.tags)
+                             for arn, logical in names.items()]
         self.register_outputs({"associations": [a.id for a in self.associations]})
 
 
@@ -114,6 +153,12 @@ class InVpcRunnerArgs:
     """The EKS-created cluster security group that gets the 443 rule from the runner. Required."""
     state_bucket: str
     """The environment's Pulumi state bucket: the runner's source and the layers' state. Required."""
+    state_key_alias: str
+    """Alias of the bootstrap KMS key the state bucket is SSE-KMS encrypted with
+    (`naming.state_key_alias`): the runner decrypts its source zip with it. Required."""
+    github_token_secret: str | None = None
+    """Secrets Manager secret (name) the build exports as GITHUB_TOKEN (`github.token_secret`, needed when
+    `github.manage` is on). Default: None (no token)."""
     logs_key_arn: pulumi.Input[str]
     """KMS key of the build log group. Required."""
     deployer_role_arns: list[str]
@@ -129,6 +174,7 @@ class InVpcRunner(pulumi.ComponentResource):
 
     project: aws.codebuild.Project
     association: aws.eks.AccessPolicyAssociation
+    _policy: aws.iam.RolePolicy
 
     def __init__(self, name: str, args: InVpcRunnerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:aws:InVpcRunner", name, None, opts)
@@ -161,35 +207,56 @@ class InVpcRunner(pulumi.ComponentResource):
                                            condition={"StringEquals": {"aws:SourceAccount": a.account_id}}))
         role = aws.iam.Role(f"{self._name}-role", name=a.runner_name, assume_role_policy=iam.to_json(trust),
                             tags=a.tags, opts=child_opts(self))
-        aws.iam.RolePolicy(f"{self._name}-policy", role=role.id, policy=iam.to_json(self._permissions()),
-                           opts=child_opts(self))
+        self._policy = aws.iam.RolePolicy(f"{self._name}-policy", role=role.id,
+                                          policy=iam.to_json(self._permissions()), opts=child_opts(self))
         return role
 
     def _permissions(self) -> iam.Doc:
         a = self._args
         bucket = f"arn:aws:s3:::{a.state_bucket}"
         logs = f"arn:aws:logs:{a.region}:{a.account_id}:log-group:/aws/codebuild/{a.runner_name}"
+        own = f"{bucket}/{SOURCE_KEY.format(env=a.env_name).rsplit('/', 1)[0]}/*"
+        # CodeBuild reads a versioned S3 source with GetObjectVersion; the runner writes only under its
+        # own prefix (the layers' state is written as the deployer role it assumes).
+        # https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html
         stmts = [iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [logs, f"{logs}:*"]),
-                 iam.statement(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [f"{bucket}/*"]),
+                 iam.statement(["s3:GetObject", "s3:GetObjectVersion"], [f"{bucket}/*"]),
+                 iam.statement(["s3:PutObject", "s3:DeleteObject"], [own]),
                  iam.statement(["s3:ListBucket", "s3:GetBucketLocation"], [bucket]),
-                 iam.statement(["eks:DescribeCluster"], [a.cluster_arn])]
-        # CodeBuild creates the ENIs of a VPC build itself (these EC2 actions have no resource scoping
-        # beyond the network interface permission below).
-        # https://docs.aws.amazon.com/codebuild/latest/userguide/auth-and-access-control-iam-identity-based-access-control.html
-        net = f"arn:aws:ec2:{a.region}:{a.account_id}:network-interface/*"
-        stmts.append(iam.statement(["ec2:CreateNetworkInterfacePermission"], [net],
-                                   condition={"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"}}))
+                 iam.statement(["eks:DescribeCluster"], [a.cluster_arn]),
+                 *self._key_and_secret(), *vpc_build_statements(a.region, a.account_id)]
         if a.deployer_role_arns:
             stmts.append(iam.statement(["sts:AssumeRole"], list(a.deployer_role_arns)))
         return iam.document(*stmts)
+
+    def _key_and_secret(self) -> list[iam.Doc]:
+        """The state bucket is SSE-KMS under the bootstrap key (ops/bootstrap.py): reading the source zip needs
+        kms:Decrypt on it, writing needs GenerateDataKey. The key is known here by alias only, so the grant
+        is conditioned on the alias. https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html
+        (kms:ResourceAliases)"""
+        a = self._args
+        keys = f"arn:aws:kms:{a.region}:{a.account_id}:key/*"
+        stmts = [iam.statement(["kms:Decrypt", "kms:GenerateDataKey"], [keys], condition={
+            "ForAnyValue:StringEquals": {"kms:ResourceAliases": a.state_key_alias}})]
+        if a.github_token_secret:
+            # CodeBuild resolves a SECRETS_MANAGER variable with the service role; Secrets Manager appends
+            # six random characters to a secret's ARN.
+            # https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html (env/secrets-manager)
+            arn = f"arn:aws:secretsmanager:{a.region}:{a.account_id}:secret:{a.github_token_secret}-??????"
+            stmts.append(iam.statement(["secretsmanager:GetSecretValue"], [arn]))
+        return stmts
 
     def _project(self, sg: aws.ec2.SecurityGroup, role: aws.iam.Role) -> aws.codebuild.Project:
         a = self._args
         group = aws.cloudwatch.LogGroup(f"{self._name}-logs", name=f"/aws/codebuild/{a.runner_name}",
                                         retention_in_days=a.log_retention_days, kms_key_id=a.logs_key_arn,
                                         tags=a.tags, opts=child_opts(self))
-        env_vars = [aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
-            name="DEPLOYER_ROLE_ARN", value=a.deployer_role_arns[0] if a.deployer_role_arns else "")]
+        plain = {"DEPLOYER_ROLE_ARN": a.deployer_role_arns[0] if a.deployer_role_arns else "",
+                 OPERATION_VAR: "up", DESTROY_FLAGS_VAR: ""}
+        env_vars = [aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(name=k, value=v) for k, v in plain.items()]
+        if a.github_token_secret:  # pulumi-github reads GITHUB_TOKEN (github.manage)
+            env_vars.append(aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
+                name="GITHUB_TOKEN", type="SECRETS_MANAGER", value=a.github_token_secret))
         return aws.codebuild.Project(
             f"{self._name}-project", name=a.runner_name, service_role=role.arn,
             description=f"Applies the cluster and tenants layers of {a.env_name} from inside its VPC",
@@ -204,4 +271,6 @@ class InVpcRunner(pulumi.ComponentResource):
                                                           security_group_ids=[sg.id]),
             logs_config=aws.codebuild.ProjectLogsConfigArgs(
                 cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(group_name=group.name)),
-            build_timeout=60, tags=a.tags, opts=child_opts(self))
+            # CodeBuild validates the role when the project is created: wait for its permissions, not only
+            # the role (its ARN alone lets the two race).
+            build_timeout=60, tags=a.tags, opts=child_opts(self, depends_on=[self._policy]))

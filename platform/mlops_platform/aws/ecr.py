@@ -34,7 +34,11 @@ class RepositoryArgs:
     untagged_days: int = 7
     """Lifecycle: untagged images expire after this many days. Default: 7."""
     protect: bool = False
-    """Protect the repository (prod): `pulumi destroy` refuses. Default: off."""
+    """Protect and retain the repository (prod): `pulumi destroy` refuses, a forced destroy leaves it and its
+    images in the account. Default: off."""
+    force_delete: bool = False
+    """Let destroy delete a repository that still holds images (`artifacts.allow_force_destroy`; ignored
+    when protected). Default: off."""
 
 
 class Repository(pulumi.ComponentResource):
@@ -45,11 +49,15 @@ class Repository(pulumi.ComponentResource):
     def __init__(self, name: str, args: RepositoryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:aws:Repository", name, None, opts)
         self.repository = aws.ecr.Repository(
-            f"{name}-repo", name=args.repository, image_tag_mutability="IMMUTABLE", force_delete=False,
+            # DeleteRepository fails with RepositoryNotEmptyException unless forced: a destroy of an environment
+            # whose repositories hold images needs force_delete (or the repository retained).
+            # https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DeleteRepository.html
+            f"{name}-repo", name=args.repository, image_tag_mutability="IMMUTABLE",
+            force_delete=args.force_delete and not args.protect,
             image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
             encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(
                 encryption_type="KMS", kms_key=args.kms_key_arn)],
-            tags=args.tags, opts=child_opts(self, protect=args.protect))
+            tags=args.tags, opts=child_opts(self, protect=args.protect, retain=args.protect))
         aws.ecr.LifecyclePolicy(f"{name}-lifecycle", repository=self.repository.name,
                                 policy=lifecycle_policy(args.untagged_days), opts=child_opts(self))
         self.url = self.repository.repository_url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
@@ -18,6 +19,14 @@ KEY_PURPOSES: dict[str, tuple[str, ...]] = {
     "logs": ("logs.{region}.amazonaws.com",),  # CloudWatch Logs encrypts with the key itself
     "ebs": (),
     "rds": (),
+}
+#: Purpose → the condition its services' key-policy statement documents instead of aws:SourceAccount.
+#: CloudWatch Logs: the log group's ARN in the encryption context. The docs write ArnLike; the context key is
+#: typed String, so StringLike (same match for this pattern; parliament flags the type mismatch).
+#: https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+SERVICE_CONDITIONS: dict[str, Callable[[str, str], iam.Doc | None]] = {
+    "logs": lambda region, account: {"StringLike": {
+        "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account}:log-group:*"}},
 }
 #: Purpose → service-linked roles (by path/name) that use the key without IAM grants.
 KEY_ROLES: dict[str, tuple[str, ...]] = {
@@ -56,7 +65,9 @@ class PlatformKeys(pulumi.ComponentResource):
         for purpose, services in KEY_PURPOSES.items():
             principals = [s.format(region=args.region) for s in services]
             roles = [f"arn:aws:iam::{args.account_id}:role/{r}" for r in KEY_ROLES.get(purpose, ())]
-            policy = iam.kms_key_policy(args.account_id, principals, roles)
+            condition = SERVICE_CONDITIONS[purpose](args.region, args.account_id) if purpose in SERVICE_CONDITIONS \
+                else None
+            policy = iam.kms_key_policy(args.account_id, principals, roles, condition)
             key = aws.kms.Key(
                 f"{name}-{purpose}", description=f"mlops-platform {args.env_name} {purpose} encryption",
                 enable_key_rotation=True, rotation_period_in_days=365,

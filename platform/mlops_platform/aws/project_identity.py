@@ -31,12 +31,14 @@ def github_actions_role(prefix: str, role_name: str, trust: iam.Doc, policy: iam
 
     `access` is (resource name suffix, EKS access policy ARN) of the namespaced access association, or None
     when the role's only Kubernetes rights are the namespaced RoleBindings of its `groups` (the access
-    entry's Kubernetes groups).
+    entry's Kubernetes groups). With neither, the role gets no access entry: no Kubernetes rights at all.
     """
     child = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(f"{prefix}-role", name=role_name, assume_role_policy=iam.to_json(trust),
                         max_session_duration=3600, tags=tags, opts=child)
     aws.iam.RolePolicy(f"{prefix}-policy", role=role.id, policy=iam.to_json(policy), opts=child)
+    if access is None and not groups:
+        return role
     entry = aws.eks.AccessEntry(f"{prefix}-access", cluster_name=cluster_name, principal_arn=role.arn,
                                 type="STANDARD", kubernetes_groups=groups or None, tags=tags, opts=child)
     if access is None:

@@ -51,7 +51,13 @@ def tracking_database(name: str, args: TrackingDatabaseArgs, parent: pulumi.Reso
     manage_master_user_password: RDS generates, stores (Secrets Manager, under `key_arn`) and rotates the
     master password; Pulumi never sees it, so no state file or preview holds it. The server reads it with
     its IRSA role (`master_user_secrets[0].secret_arn`)."""
-    child = pulumi.ResourceOptions(parent=parent)
+    # A retained instance keeps using its subnet group, security group and parameter group: deleting any of
+    # them fails (InvalidDBSubnetGroupStateFault, DependencyViolation, InvalidDBParameterGroupState), so they
+    # are retained with it. The VPC and subnets they sit in then cannot be deleted either: a forced prod
+    # destroy stops at the network (docs/operations.md).
+    # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteSecurityGroup.html
+    # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBSubnetGroup.html
+    child = pulumi.ResourceOptions(parent=parent, retain_on_delete=args.deletion_protection)
     subnets = aws.rds.SubnetGroup(f"{name}-db-subnets", name=f"{args.cluster_name}-mlflow",
                                   subnet_ids=args.subnet_ids, tags=args.tags, opts=child)
     sg = aws.ec2.SecurityGroup(

@@ -60,6 +60,7 @@ def network_rules(cfg: PlatformSections) -> Issues:
                      "use nat: one_per_az (or none for an air-gapped VPC)")
     if net.nat == "none":
         yield from _air_gapped_endpoint_rules(cfg)
+        yield _no_egress_issue(cfg)
     if net.flow_log_retention_days not in LOG_RETENTION_DAYS:
         yield _issue("network.flow_log_retention_days", "not a CloudWatch retention value",
                      net.flow_log_retention_days, f"use one of {LOG_RETENTION_DAYS}")
@@ -80,6 +81,26 @@ def _air_gapped_endpoint_rules(cfg: PlatformSections) -> Issues:
         yield _issue("network.interface_endpoints", f"nat: none leaves nodes without internet egress; they "
                      f"need VPC endpoints for {', '.join(missing)}", list(net.interface_endpoints),
                      f"add {', '.join(missing)} to network.interface_endpoints, or use nat: single/one_per_az")
+
+
+#: Where what the platform installs comes from without a mirror: the cluster layer's charts pull their images
+#: from public registries (cluster-autoscaler: registry.k8s.io; kube-prometheus-stack: quay.io; NVIDIA
+#: plugins: nvcr.io; KServe: ghcr.io; Envoy Gateway: docker.io) and the in-VPC runner downloads the Pulumi
+#: CLI and PyPI packages. Only the MLflow image is mirrored to ECR (core/versions.py MIRRORED_IMAGES), and
+#: VPC endpoints reach AWS services only. https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html
+#: ("container images ... must be pulled from ECR"), https://docs.aws.amazon.com/codebuild/latest/userguide/vpc-support.html
+PUBLIC_SOURCES = "registry.k8s.io, quay.io, nvcr.io, ghcr.io, docker.io"
+
+
+def _no_egress_issue(cfg: PlatformSections) -> ConfigIssue:
+    runner = cfg.cluster.in_vpc_deployer
+    runner_on = bool(cfg.cluster.deployer_role_arns) if runner is None else runner
+    also = (" and the in-VPC deploy runner (cluster.in_vpc_deployer) downloads the Pulumi CLI and PyPI "
+            "packages") if runner_on else ""
+    return _issue("network.nat", f"nat: none leaves no internet egress, yet the cluster layer's charts pull "
+                  f"images from {PUBLIC_SOURCES}{also}; VPC endpoints reach AWS services only", "none",
+                  "use nat: single or one_per_az (an air-gapped VPC needs registry pull-through caches and a "
+                  "package mirror, which the platform does not configure)")
 
 
 def _az_rules(cfg: PlatformSections) -> Issues:
@@ -125,6 +146,13 @@ def cluster_rules(cfg: PlatformSections) -> Issues:
         yield _issue("cluster.deployer_role_arns", "the in-VPC deploy runner needs a role to deploy as", [],
                      "list the role `mlplat up` runs as (it must trust the runner role <cluster>-deployer), "
                      "or set cluster.in_vpc_deployer: false and deploy from a machine that reaches the API")
+    runner = bool(cl.deployer_role_arns) if cl.in_vpc_deployer is None else cl.in_vpc_deployer
+    if runner and cfg.github.manage and not cfg.github.token_secret:
+        # pulumi-github's provider needs GITHUB_TOKEN; the runner's build has only what the project gives it.
+        yield _issue("github.token_secret", "github.manage needs a GitHub token in the in-VPC deploy runner's "
+                     "build (pulumi-github reads GITHUB_TOKEN)", None,
+                     "store a token with admin rights on the projects' repositories in Secrets Manager and name "
+                     "the secret here, or set github.manage: false")
     if not cl.admin_principal_arns:
         yield _issue("cluster.admin_principal_arns", "no cluster administrator: nobody could reach the cluster",
                      [], "list at least one IAM role ARN (the cluster creator gets no implicit admin)")

@@ -285,6 +285,10 @@ class GithubConfig(_Section):
                                           "waits for (prod needs at least one reviewer).")
     reviewer_user_ids: list[Annotated[int, Field(ge=1)]] = Field(
         default_factory=list, description="GitHub user ids whose approval a deployment waits for.")
+    token_secret: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$",
+        description="Secrets Manager secret (name) holding the GitHub token the in-VPC deploy runner exports as "
+                    "GITHUB_TOKEN. Required when manage is on and the in-VPC runner deploys.")
 
 
 class ProjectConfig(_Section):

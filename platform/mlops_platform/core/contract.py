@@ -84,8 +84,11 @@ class ProjectOutput(_Out):
     pipeline_role_arn: str = Field(
         default="", description="IRSA role of that ServiceAccount: the project's S3 prefixes and ECR pull.")
     training_role_arn: str = Field(
-        default="", description="Role continuous training in GitHub Actions assumes to submit and watch the "
-                                "pipeline (namespaced submitter group only; '' when pipelines are off).")
+        default="", description="Role continuous training in GitHub Actions assumes, never the push/deploy role: "
+                                "trusted only for jobs in the platform environment; read/write on the project's "
+                                "datasets and models prefixes with their key, and, with pipelines, submits and "
+                                "watches the pipeline (namespaced submitter group only). '' from platforms "
+                                "older than this role.")
 
 
 class AwsLayerOutputs(_Out):

@@ -22,6 +22,10 @@ UNSCOPABLE_ACTIONS = frozenset({
     "autoscaling:DescribeScalingActivities", "autoscaling:DescribeTags", "ec2:DescribeImages",
     "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceTypesFromInstanceRequirements",
     "eks:DescribeNodegroup", "cloudwatch:PutMetricData",
+    # A VPC CodeBuild build's network interface (aws/deployer.py): EC2 Describe* actions have no resource
+    # types in the Service Authorization Reference (Amazon EC2).
+    "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
 })
 
 
@@ -84,6 +88,8 @@ GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 #: on branch pushes; `deploy.yml`, a reusable workflow `cd.yml` calls, deploys through a GitHub environment.
 BUILD_WORKFLOW = ".github/workflows/cd.yml"
 DEPLOY_WORKFLOW = ".github/workflows/deploy.yml"
+#: `continuous-training.yml` runs in the project's platform environment (its job names it) from main.
+TRAINING_WORKFLOW = ".github/workflows/continuous-training.yml"
 #: The OIDC subject claim a managed repository sends (GitHub's subject customization, `github_trust`):
 #: `repo:ORG/REPO:<context>:job_workflow_ref:ORG/REPO/<workflow>@<ref>`.
 GITHUB_SUBJECT_CLAIM_KEYS = ("repo", "context", "job_workflow_ref")
@@ -101,13 +107,28 @@ def github_actions_trust(provider_arn: Any, repo: str, branches: Iterable[str], 
     `pin_workflows` (the repository's subject claim is managed, `github_trust`): branch pushes only from the
     build workflow of that branch, deployments only from the deploy workflow at `refs/heads/main`.
     """
+    envs = [_environment_subject(repo, e, DEPLOY_WORKFLOW, pin_workflows) for e in environments]
     if pin_workflows:
         subjects = [_pinned(repo, f"ref:refs/heads/{b}", BUILD_WORKFLOW, f"refs/heads/{b}") for b in branches]
-        subjects += [_pinned(repo, f"environment:{e}", DEPLOY_WORKFLOW, "refs/heads/main") for e in environments]
-        return _github_trust(provider_arn, {"StringEquals": {f"{GITHUB_OIDC_HOST}:sub": subjects}})
+        return _github_trust(provider_arn, {"StringEquals": {f"{GITHUB_OIDC_HOST}:sub": subjects + envs}})
     subjects = [f"repo:{repo}:ref:refs/heads/{b}" for b in branches]
-    subjects += [f"repo:{repo}:environment:{e}" for e in environments]
-    return _github_trust(provider_arn, {"StringLike": {f"{GITHUB_OIDC_HOST}:sub": subjects}})
+    return _github_trust(provider_arn, {"StringLike": {f"{GITHUB_OIDC_HOST}:sub": subjects + envs}})
+
+
+def github_environment_trust(provider_arn: Any, repo: str, environment: str, workflow: str, *,
+                             pin_workflows: bool = False) -> Doc:
+    """Trust for the jobs of one repository that run in one deployment environment, and nothing else: no
+    branch push, no pull request (their subjects differ), exact match only. With a managed subject claim,
+    only `workflow` at `refs/heads/main` (the environment's branch policy admits main only)."""
+    subject = _environment_subject(repo, environment, workflow, pin_workflows)
+    return _github_trust(provider_arn, {"StringEquals": {f"{GITHUB_OIDC_HOST}:sub": subject}})
+
+
+def _environment_subject(repo: str, environment: str, workflow: str, pin_workflows: bool) -> str:
+    """GitHub's subject for a job that names `environment` (pinned: of `workflow` at main)."""
+    if pin_workflows:
+        return _pinned(repo, f"environment:{environment}", workflow, "refs/heads/main")
+    return f"repo:{repo}:environment:{environment}"
 
 
 def github_pull_request_trust(provider_arn: Any, repo: str, *, pin_workflows: bool = False) -> Doc:
@@ -159,17 +180,19 @@ _KMS_USE = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey
 
 
 def kms_key_policy(account_id: str, service_principals: Sequence[str] = (),
-                   role_principals: Sequence[str] = ()) -> Doc:
+                   role_principals: Sequence[str] = (), service_condition: Doc | None = None) -> Doc:
     """Key policy: the account root administers (IAM decides who), named services and roles may use it.
 
     `role_principals` is for service-linked roles that cannot get IAM grants otherwise, e.g. the
     Auto Scaling role that launches nodes with encrypted volumes (it also needs `kms:CreateGrant`).
+    `service_condition` replaces the default `aws:SourceAccount` condition of the services' statement
+    (for a service that documents another one). Default: None (aws:SourceAccount).
     """
     root = f"arn:aws:iam::{account_id}:root"
     stmts = [statement(["kms:*"], ["*"], sid="AccountAdministers", principal={"AWS": root})]
     if service_principals:
         stmts.append(statement(_KMS_USE, ["*"], sid="ServicesUse", principal={"Service": list(service_principals)},
-                               condition={"StringEquals": {"aws:SourceAccount": account_id}}))
+                               condition=service_condition or {"StringEquals": {"aws:SourceAccount": account_id}}))
     if role_principals:
         stmts.append(statement(_KMS_USE, ["*"], sid="RolesUse", principal={"AWS": list(role_principals)}))
         stmts.append(statement(["kms:CreateGrant"], ["*"], sid="RolesGrant", principal={"AWS": list(role_principals)},

@@ -101,6 +101,12 @@ def deploy_runner_name(cluster_name: str) -> str:
 
 #: Where `mlplat` users upload the checkout the in-VPC runner deploys (in the environment's state bucket).
 DEPLOY_SOURCE_KEY = "deployer/{env}/source.zip"
+
+
+def state_key_alias(env: EnvironmentNames) -> str:
+    """Alias of the KMS key `mlplat bootstrap` creates: the Pulumi secrets provider and the state bucket's
+    SSE-KMS default encryption."""
+    return f"alias/{env.name_prefix}-{env.name}-pulumi-secrets"
 #: The account's Auto Scaling service-linked role (the EBS key policy names it).
 #: https://docs.aws.amazon.com/autoscaling/ec2/userguide/autoscaling-service-linked-role.html
 AUTOSCALING_SERVICE_ROLE = "AWSServiceRoleForAutoScaling"

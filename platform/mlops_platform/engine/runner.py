@@ -22,7 +22,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import mocks, settings
 from pulumi.runtime.config import set_all_config
-from pulumi.runtime.settings import SETTINGS
+from pulumi.runtime.settings import SETTINGS, _get_rpc_manager
 from pulumi.runtime.stack import run_in_stack
 from ruamel.yaml.error import YAMLError
 
@@ -175,9 +175,15 @@ async def _settle_outputs() -> None:
     settles the same outputs with one callback each; `wait_for_rpcs` then finds them done. Failures are
     left in their tasks, for `wait_for_rpcs` to raise as it always does.
     """
-    while True:
+    rpcs = _get_rpc_manager()
+    while rpcs.unhandled_exception is None:
         with SETTINGS.lock:
             pending = [task for task in SETTINGS.outputs if not task.done()]
         if not pending:
             return
-        await asyncio.wait(pending)
+        # A failed registration leaves the outputs that depend on it pending forever; Pulumi's own loop
+        # raises the failure instead of waiting for them, so stop at the first failure and let it.
+        waiting = pending + [rpc for rpc in rpcs.rpcs if isinstance(rpc, asyncio.Future) and not rpc.done()]
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_EXCEPTION)
+        if any(not task.cancelled() and task.exception() is not None for task in done):
+            return

@@ -74,7 +74,10 @@ class PlatformFacts:
     budget_thresholds_pct: tuple[int, ...]
     """Alert thresholds of the project's budget, percent."""
     protect: bool
-    """Protect the project's repository (prod)."""
+    """Protect and retain the project's repository (prod)."""
+    force_delete_repositories: bool = False
+    """Destroy deletes project repositories that still hold images (`artifacts.allow_force_destroy`).
+    Default: off."""
     provider: k8s.Provider
     """Kubernetes provider of the cluster."""
     peers: netpol.PlatformPeers
@@ -148,12 +151,17 @@ def project_tags(facts: PlatformFacts, project: ProjectConfig) -> dict[str, str]
     return tags
 
 
+def prefix_access(facts: PlatformFacts, project: str) -> list[iam.Doc]:
+    """Read/write the project's prefix in each bucket that has one (`naming.PROJECT_BUCKET_ROLES`)."""
+    prefix = naming.project_prefix(project)
+    return [s for role in naming.PROJECT_BUCKET_ROLES if role in facts.buckets
+            for s in iam.s3_prefix_access(facts.buckets[role].arn, prefix)]
+
+
 def workload_policy(facts: PlatformFacts, project: str, repository_arn: Any) -> iam.Doc:
     """Read/write the project's prefixes, pull its own images, use the bucket key — nothing else."""
-    prefix = naming.project_prefix(project)
-    stmts = [s for role in naming.PROJECT_BUCKET_ROLES if role in facts.buckets
-             for s in iam.s3_prefix_access(facts.buckets[role].arn, prefix)]
-    return iam.document(*stmts, *iam.ecr_access([repository_arn], push=False), iam.kms_use([facts.s3_key_arn]))
+    return iam.document(*prefix_access(facts, project), *iam.ecr_access([repository_arn], push=False),
+                        iam.kms_use([facts.s3_key_arn]))
 
 
 def ci_policy(facts: PlatformFacts, project: str, repository_arn: Any) -> iam.Doc:
@@ -167,6 +175,16 @@ def ci_policy(facts: PlatformFacts, project: str, repository_arn: Any) -> iam.Do
         stmts += iam.s3_prefix_access(facts.buckets["datasets"].arn, prefix, write=False)
     return iam.document(*stmts, *iam.ecr_access([repository_arn], push=True), iam.kms_use([facts.s3_key_arn]),
                         iam.statement(["eks:DescribeCluster"], [facts.cluster_arn]))
+
+
+def training_policy(facts: PlatformFacts, project: str, *, submits: bool) -> iam.Doc:
+    """Continuous training reads and writes the project's `datasets` and `models` prefixes with their key —
+    no ECR, no other prefix. `submits` (pipelines on): the workflow also finds the cluster to submit the
+    pipeline (kubectl rights are the namespaced submitter group of its access entry, no access policy)."""
+    stmts = prefix_access(facts, project)
+    if submits:
+        stmts.append(iam.statement(["eks:DescribeCluster"], [facts.cluster_arn]))
+    return iam.document(*stmts, iam.kms_use([facts.s3_key_arn]))
 
 
 def ci_preview_policy(facts: PlatformFacts, repository_arn: Any) -> iam.Doc:
@@ -190,7 +208,7 @@ class ProjectTenant(pulumi.ComponentResource):
         ns = self._namespace(name, project, facts)
         self.repository = Repository(f"{name}-ecr", RepositoryArgs(
             repository=naming.project_repository(project.name, facts.cluster_name), kms_key_arn=facts.ecr_key_arn,
-            tags=tags, untagged_days=facts.untagged_expiry_days,
+            tags=tags, untagged_days=facts.untagged_expiry_days, force_delete=facts.force_delete_repositories,
             protect=facts.protect), pulumi.ResourceOptions(parent=self))
         workload_role = self._workload_identity(name, project, facts, tags, ns)
         ci_role = self._ci_identity(name, project, facts, tags)
@@ -202,7 +220,7 @@ class ProjectTenant(pulumi.ComponentResource):
                 reviewer_team_ids=tuple(facts.github.reviewer_team_ids),
                 reviewer_user_ids=tuple(facts.github.reviewer_user_ids)), pulumi.ResourceOptions(parent=self))
         pipeline = self._pipelines(name, project, facts, tags, ns)
-        training_role = self._training_identity(name, project, facts, tags) if pipeline else None
+        training_role = self._training_identity(name, project, facts, tags)
         CostBudget(f"{name}-budget", CostBudgetArgs(
             budget_name=naming.iam_name(facts.cluster_name, "project", project.name, limit=100),
             monthly_usd=project.monthly_budget_usd, emails=list(project.owners),
@@ -220,7 +238,7 @@ class ProjectTenant(pulumi.ComponentResource):
             if tracking_secret else "",
             pipeline_service_account=naming.project_pipeline_service_account(project.name) if pipeline else "",
             pipeline_role_arn=pipeline.role.arn if pipeline else "",
-            training_role_arn=training_role.arn if training_role else "")
+            training_role_arn=training_role.arn)
         self.register_outputs(self.outputs.to_dict())
 
     def _namespace(self, name: str, project: ProjectConfig, facts: PlatformFacts) -> k8s.core.v1.Namespace:
@@ -289,14 +307,16 @@ class ProjectTenant(pulumi.ComponentResource):
 
     def _training_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
                            tags: dict[str, str]) -> aws.iam.Role:
-        """Continuous training in GitHub Actions submits the pipeline and watches it, nothing else: no AWS
-        rights but finding the cluster, no EKS access policy, only the namespaced submitter group."""
-        trust = iam.github_actions_trust(facts.github_oidc_provider_arn, project.github_repo, project.branches,
-                                         [facts.env_name])
+        """Continuous training's own role, never the push/deploy one: trusted only for jobs in the project's
+        platform environment (pinned to the training workflow when the subject claim is managed)."""
+        trust = iam.github_environment_trust(facts.github_oidc_provider_arn, project.github_repo, facts.env_name,
+                                             iam.TRAINING_WORKFLOW, pin_workflows=facts.github.manage)
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.TRAINING)
-        policy = iam.document(iam.statement(["eks:DescribeCluster"], [facts.cluster_arn]))
-        return github_actions_role(f"{name}-training", role_name, trust, policy, None, facts.eks_cluster_name,
-                                   self.ns_name, tags, self, [naming.project_pipeline_submitters(project.name)])
+        submits = facts.pipelines_cooldown_minutes is not None
+        groups = [naming.project_pipeline_submitters(project.name)] if submits else None
+        return github_actions_role(f"{name}-training", role_name, trust,
+                                   training_policy(facts, project.name, submits=submits), None,
+                                   facts.eks_cluster_name, self.ns_name, tags, self, groups)
 
     def _ci_preview_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
                              tags: dict[str, str]) -> aws.iam.Role:

@@ -74,6 +74,12 @@ class Aws:
         return self.session.client("eks", region_name=self.region, config=_CONFIG)
 
     @cached_property
+    def eks_catalog(self) -> EKSClient:
+        """A second EKS client for catalogue reads (DescribeAddonVersions): tests answer them with botocore's
+        Stubber, the moto server having no add-on catalogue, while cluster calls still reach moto."""
+        return self.session.client("eks", region_name=self.region, config=_CONFIG)
+
+    @cached_property
     def iam(self) -> IAMClient:
         return self.session.client("iam", region_name=self.region, config=_CONFIG)
 

@@ -39,5 +39,5 @@ def state_backend(cfg: PlatformConfig) -> StateBackend:
     if len(bucket) > MAX_BUCKET_NAME:
         raise UsageError(f"state bucket name {bucket!r} is {len(bucket)} characters; S3 allows "
                          f"{MAX_BUCKET_NAME} — fix: shorten environment.name_prefix or environment.name")
-    return StateBackend(bucket=bucket, kms_alias=f"alias/{env.name_prefix}-{env.name}-pulumi-secrets",
+    return StateBackend(bucket=bucket, kms_alias=naming.state_key_alias(env),
                         region=env.region)

@@ -24,6 +24,7 @@ from mlops_platform.ops._aws import Aws, AwsFailure, describe, error_code
 from mlops_platform.ops.account_checks import check_api_endpoint, check_autoscaling_role, check_github_oidc
 from mlops_platform.ops.backend import state_backend
 from mlops_platform.ops.checks import CheckResult, Status
+from mlops_platform.ops.live_checks import check_addon_versions, check_live_version, check_pool_sizes
 
 if TYPE_CHECKING:
     from mlops_platform.config import PlatformConfig
@@ -320,4 +321,7 @@ CHECKS: tuple[tuple[str, Check, tuple[str, ...]], ...] = (
     ("github oidc provider", check_github_oidc, ("iam:ListOpenIDConnectProviders", "iam:GetOpenIDConnectProvider")),
     ("autoscaling role", check_autoscaling_role, ("iam:GetRole",)),
     ("api endpoint", check_api_endpoint, ("eks:DescribeCluster",)),
+    ("cluster version", check_live_version, ("eks:DescribeCluster",)),
+    ("node pool sizes", check_pool_sizes, ("eks:ListNodegroups", "eks:DescribeNodegroup")),
+    ("addon versions", check_addon_versions, ("eks:DescribeAddonVersions",)),
 )

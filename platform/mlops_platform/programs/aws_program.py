@@ -43,6 +43,8 @@ def _access(cfg: PlatformConfig, cluster: Cluster, network: Network, keys: Platf
         region=env.region, vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids,
         cluster_name=cluster.cluster.name, cluster_arn=cluster.cluster.arn,
         cluster_security_group_id=cluster_security_group(cluster), state_bucket=naming.bucket_name(env, "pulumi-state"),
+        state_key_alias=naming.state_key_alias(env),
+        github_token_secret=cfg.github.token_secret if cfg.github.manage else None,
         logs_key_arn=keys.arns["logs"], deployer_role_arns=list(cfg.cluster.deployer_role_arns),
         log_retention_days=cfg.cluster.log_retention_days, tags=tags), opts)
     return [*access, runner.association], runner.project.name
@@ -59,7 +61,7 @@ def _storage(cfg: PlatformConfig, keys: PlatformKeys,
         config=cfg.artifacts, environment=env, kms_key_arn=keys.arns["s3"], protect=cfg.is_prod, tags=tags), opts)
     repos = {r: Repository(f"{name}-ecr-{r.replace('/', '-')}", RepositoryArgs(
         repository=naming.ecr_repository(cfg.cluster_name, r), kms_key_arn=keys.arns["ecr"], tags=tags,
-        untagged_days=cfg.registry.untagged_expiry_days,
+        untagged_days=cfg.registry.untagged_expiry_days, force_delete=cfg.artifacts.allow_force_destroy,
         protect=cfg.is_prod), opts) for r in [*cfg.registry.repositories, *mirror_repositories(cfg)]}
     return store, repos
 

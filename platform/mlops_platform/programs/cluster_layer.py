@@ -23,6 +23,7 @@ from mlops_platform.k8s.tenancy import PROJECT_LABEL
 from mlops_platform.k8s.tracking import PORT as TRACKING_PORT
 from mlops_platform.k8s.tracking import TRACKING_NAMESPACE, Tracking, TrackingArgs
 from mlops_platform.k8s.training import TRAINING_NAMESPACE, Training, TrainingArgs
+from mlops_platform.programs.common import tracking_on
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,7 +57,7 @@ def peers(cfg: PlatformConfig) -> PlatformPeers:
     return PlatformPeers(
         ingress_namespaces=serving + training,
         monitoring_namespace=MONITORING_NAMESPACE if cfg.component_enabled(cfg.monitoring) else None,
-        tracking_namespace=TRACKING_NAMESPACE if cfg.component_enabled(cfg.tracking) else None,
+        tracking_namespace=TRACKING_NAMESPACE if tracking_on(cfg) else None,
         tracking_port=TRACKING_PORT)
 
 
@@ -128,7 +129,7 @@ class ClusterLayer(pulumi.ComponentResource):
 
     def _tracking(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
                   opts: pulumi.ResourceOptions) -> Tracking | None:
-        if not cfg.component_enabled(cfg.tracking) or "models" not in aws_layer.buckets:
+        if not tracking_on(cfg):
             return None
         t = cfg.tracking
         return Tracking(f"{name}-tracking", TrackingArgs(

@@ -12,6 +12,7 @@ from mlops_platform.aws.artifacts import LOG_BUCKET_ROLE
 from mlops_platform.aws.keys import KEY_PURPOSES
 from mlops_platform.aws.layer_outputs import AwsLayer, aws_layer_from
 from mlops_platform.config import PlatformConfig, load_from_pulumi_config
+from mlops_platform.config.sections import BucketRole
 from mlops_platform.core.layers import Layer, reference_name
 from mlops_platform.core.versions import MIRRORED_IMAGES
 
@@ -49,6 +50,12 @@ def read_aws_layer(cfg: PlatformConfig) -> AwsLayer:
                           repositories=[*cfg.registry.repositories, *mirror_repositories(cfg)])
 
 
+def tracking_on(cfg: PlatformConfig) -> bool:
+    """Whether the environment runs MLflow: tracking enabled and a `models` bucket for its artifacts. Every
+    layer asks this one question, so the cluster layer's logins and the tenants reading them always agree."""
+    return cfg.component_enabled(cfg.tracking) and BucketRole.MODELS in cfg.artifacts.buckets
+
+
 def mirror_repositories(cfg: PlatformConfig) -> list[str]:
     """Platform ECR repositories for the upstream images the in-cluster layer runs (versions.MIRRORED_IMAGES)."""
-    return [MIRRORED_IMAGES["mlflow"].repository] if cfg.component_enabled(cfg.tracking) else []
+    return [MIRRORED_IMAGES["mlflow"].repository] if tracking_on(cfg) else []

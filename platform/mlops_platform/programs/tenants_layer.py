@@ -15,11 +15,12 @@ from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.config.sections import ProjectConfig
 from mlops_platform.k8s.tenancy import PlatformFacts, ProjectTenant, ProjectTenantArgs, TenantOutputs
 from mlops_platform.programs.cluster_layer import cluster_provider, peers, retrain_cooldown
+from mlops_platform.programs.common import tracking_on
 
 
 def tracking_logins(cfg: PlatformConfig, cluster_layer: pulumi.Output[Any] | None) -> dict[str, pulumi.Output[str]]:
     """Each project's MLflow password from the cluster layer's secret `tracking_logins` output (by physical name)."""
-    if cluster_layer is None or not cfg.component_enabled(cfg.tracking):
+    if cluster_layer is None or not tracking_on(cfg):
         return {}
     logins = output_field(cluster_layer, "tracking_logins")
     return {physical_name(p): pulumi.Output.secret(logins.apply(_login_of(physical_name(p)))) for p in cfg.projects}
@@ -41,6 +42,7 @@ def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any,
         s3_key_arn=aws_layer.kms_key_arns["s3"], ecr_key_arn=aws_layer.kms_key_arns["ecr"],
         untagged_expiry_days=cfg.registry.untagged_expiry_days,
         budget_thresholds_pct=tuple(cfg.budget.alert_thresholds_pct), protect=cfg.is_prod, provider=provider,
+        force_delete_repositories=cfg.artifacts.allow_force_destroy,
         peers=peers(cfg), github=cfg.github, tracking_credentials=tracking_logins(cfg, cluster_layer),
         tracking_url=output_field(cluster_layer, "mlflow_url") if cluster_layer is not None else "",
         pipelines_cooldown_minutes=retrain_cooldown(cfg))

@@ -24,8 +24,8 @@ class ProjectNames:
     ci_role_arn: str
     ci_preview_role_arn: str
     workload_role_arn: str
-    #: Continuous training's role (submits and watches the in-cluster pipeline); platforms without the
-    #: pipelines component do not export it: the name the tenancy layer gives it (ProjectRole.TRAINING).
+    #: Continuous training's own role (ProjectOutput.training_role_arn); platforms older than that output
+    #: do not export it: then the name the tenancy layer gives it (ProjectRole.TRAINING).
     training_role_arn: str
     s3_prefixes: dict[str, str] = field(default_factory=dict)
     onboarded: bool = False  # True when the names come from the platform's `projects` output

@@ -36,6 +36,11 @@ from mlops_platform.ops.account_checks import PROBE_TIMEOUT_S, Probe, tcp_probe,
 from mlops_platform.ops.backend import state_backend
 from mlops_platform.ops.preflight import PreflightReport, check_account, run_preflight
 from mlops_platform.workflows import review
+from mlops_platform.workflows.teardown import (
+    lift_cluster_deletion_protection,
+    live_resources,
+    refuse_aws_under_upper_layers,
+)
 
 if TYPE_CHECKING:
     from pulumi.automation import Stack
@@ -169,6 +174,16 @@ def protected_resources(deployment: Mapping[str, Any] | None) -> list[str]:
     return [r["urn"] for r in (deployment or {}).get("resources") or [] if r.get("protect")]
 
 
+def _held(cfg: PlatformConfig, layer: Layer) -> int:
+    """Resources a layer's stack still holds (0 when the stack does not exist)."""
+    from pulumi.automation import CommandError
+
+    try:
+        return live_resources(_stack(cfg, layer, create=False).export_stack().deployment)
+    except CommandError:
+        return 0
+
+
 def _unprotect_or_refuse(stack: Stack, env: str, force: bool) -> None:
     protected = protected_resources(stack.export_stack().deployment)
     if not protected:
@@ -202,6 +217,8 @@ def run_operation(env: str, operation: Operation, *, layer: Layer | None = None,
         guard_destroy(cfg, force_destroy_protected_data)
     aws = aws or Aws(cfg.environment.region)
     require_tools(aws, operation)
+    if operation is Operation.DESTROY and layer is Layer.AWS:
+        refuse_aws_under_upper_layers(cfg, lambda upper: _held(cfg, upper))
     review = _gate(cfg, aws, operation)
     on_output(f"preflight passed; {review}\n")
     # Deliberately lazy, like `_stack`: the Automation API loads only when an operation runs, not at CLI start.
@@ -212,6 +229,8 @@ def run_operation(env: str, operation: Operation, *, layer: Layer | None = None,
     for each in layers_for(layer, reverse=operation is Operation.DESTROY):
         if each is not Layer.AWS:
             require_api(cfg, _endpoint(cfg), each, done, probe)
+        elif operation is Operation.DESTROY and cfg.deletion_protection:  # guard_destroy demanded the force
+            lift_cluster_deletion_protection(cfg, aws, on_output)
         on_output(f"--- {operation.value} {env}: {each.value} layer ---\n")
         try:
             stack = _stack(cfg, each, create=operation is not Operation.DESTROY)
