@@ -1,10 +1,7 @@
 """One component convention: every ComponentResource of the platform takes `(name, args, opts)`, its args are
 a frozen keyword-only dataclass, and every field is documented with its default (or says it is required).
-
-`ModelServing` is the one exception on purpose: the component generated projects call (their `infra/`
-programs, kept in step by `mlplat fleet update`) validates its arguments with pydantic (keyword-only as
-well, every field documented) and takes the cluster's provider beside them; changing that would break
-every generated project.
+No exceptions: `ModelServing`, the component generated projects call, follows it too (its provider is an
+args field; `mlplat fleet update` brings existing projects' `infra/` programs along).
 """
 
 from __future__ import annotations
@@ -21,7 +18,6 @@ import pulumi
 import pytest
 from mlops_platform import aws, k8s, programs
 from mlops_platform.core import contract
-from mlops_platform.k8s.model_serving import ModelServing, ModelServingArgs
 from mlops_platform.k8s.tenancy import TenantOutputs
 
 
@@ -40,9 +36,7 @@ COMPONENTS = _components()
 
 def _args_type(component: type) -> type:
     hints = inspect.signature(component.__init__).parameters
-    expected = ["self", "name", "args", "provider", "opts"] if component is ModelServing else ["self", "name", "args",
-                                                                                                 "opts"]
-    assert list(hints) == expected, component.__name__
+    assert list(hints) == ["self", "name", "args", "opts"], component.__name__
     module = importlib.import_module(component.__module__)
     return getattr(module, str(hints["args"].annotation))
 
@@ -59,16 +53,13 @@ def _field_docs(cls: type) -> dict[str, str]:
 
 def test_the_platform_has_its_components() -> None:
     names = {c.__name__ for c in COMPONENTS}
-    assert {"Cluster", "ClusterAddons", "NodePools", "Tracking", "ProjectTenant", "ClusterLayer"} <= names
+    assert {"Cluster", "ClusterAddons", "NodePools", "Tracking", "ProjectTenant", "ClusterLayer",
+            "ModelServing"} <= names
 
 
 @pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.__name__)
 def test_args_are_frozen_keyword_only_documented_dataclasses(component: type) -> None:
     args = _args_type(component)
-    if args is ModelServingArgs:
-        assert args.model_config.get("frozen") and args.model_config.get("extra") == "forbid"
-        assert all(f.description for f in args.model_fields.values())
-        return
     assert dataclasses.is_dataclass(args), args
     params = args.__dataclass_params__  # type: ignore[attr-defined]
     assert params.frozen, args

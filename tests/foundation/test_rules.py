@@ -91,6 +91,16 @@ VIOLATIONS = [
                  "set by the platform", id="reserved-tag"),
     pytest.param("dev", {"projects": [{"name": "kube-system", "owners": ["a@example.com"], "github_repo": "o/r"}]},
                  "projects[0].name", "reserved platform namespace", id="reserved-namespace"),
+    # branches land in the CI role's `StringLike` subject: a wildcard or a `:` widens the trust (security review)
+    pytest.param("dev", {"projects": [{"name": "p", "owners": ["a@example.com"], "github_repo": "o/r",
+                                       "branches": ["main", "*"]}]},
+                 "projects[0].branches[1]", "not a plain branch name", id="branch-wildcard"),
+    pytest.param("dev", {"projects": [{"name": "p", "owners": ["a@example.com"], "github_repo": "o/r",
+                                       "branches": ["main:environment:prod"]}]},
+                 "projects[0].branches[0]", "not a plain branch name", id="branch-colon"),
+    pytest.param("dev", {"projects": [{"name": "p", "owners": ["a@example.com"], "github_repo": "o/r",
+                                       "branches": ["release/../main"]}]},
+                 "projects[0].branches[0]", "not a plain branch name", id="branch-dotdot"),
     # budgets and quotas
     pytest.param("dev", {"projects": [{"name": "p", "owners": ["a@example.com"], "github_repo": "o/r",
                                        "monthly_budget_usd": 6000}]},

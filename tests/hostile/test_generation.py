@@ -89,6 +89,19 @@ def test_a_second_new_into_a_busy_destination_fails_at_once(cli: Cli, held: Path
     assert not (held / "proj").exists()
 
 
+@pytest.mark.parametrize("target", ["elsewhere", "empty-dir"])
+def test_a_symlinked_destination_is_refused_and_its_target_untouched(cli: Cli, tmp_path: Path, target: str) -> None:
+    """Security review (hardening): a dangling link counted as "created" (exists() is False), copier wrote
+    through it and the rollback removed the tree it points to. An existing empty directory behind a link too."""
+    if target == "empty-dir":
+        (tmp_path / target).mkdir()
+    (tmp_path / "proj").symlink_to(tmp_path / target)
+    with unchanged(tmp_path):
+        text = new(cli, tmp_path / "proj", code=2)
+    assert "is a symbolic link" in text and "fix:" in text
+    assert (tmp_path / "proj").is_symlink() and (target == "empty-dir") == (tmp_path / target).exists()
+
+
 def test_an_existing_destination_is_refused_untouched(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "proj").mkdir()
     (tmp_path / "proj" / "notes.txt").write_text("mine")

@@ -20,6 +20,20 @@ def test_committed_schema_is_current() -> None:
     assert committed == json.loads(json.dumps(schema_document())), "regenerate config.schema.json"
 
 
+def test_the_schema_carries_every_default_and_descriptions_never_restate_one() -> None:
+    defs = schema_document()["$defs"]
+    for model in ("PolicySettings", "GpuPoolSetting"):
+        for name, prop in defs[model]["properties"].items():
+            assert "Default:" not in prop.get("description", ""), f"{model}.{name}: drop the restated default"
+            assert prop.get("description"), f"{model}.{name}: undocumented"
+            if name not in defs[model].get("required", []):
+                assert "default" in prop, f"{model}.{name}: its default does not reach the schema"
+                if prop["default"] is None:
+                    assert "Unset:" in prop["description"], f"{model}.{name}: say what unset means"
+    top = schema_document()["properties"]
+    assert not [n for n, p in top.items() if "Default:" in p.get("description", "")]
+
+
 @pytest.mark.parametrize("tier", PRESETS)
 def test_presets_validate_against_the_schema(tier: str) -> None:
     path = SCHEMA_FILE.parent / "presets" / f"{tier}.yaml"

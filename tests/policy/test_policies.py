@@ -9,7 +9,9 @@ from mlops_platform.policy import all_specs, evaluate
 from mlops_platform.policy.evaluate import Diagnostic
 from mlops_platform.policy.registry import OnUnknown
 from policy_cases import CASES, DEFERRED, PASSES, VIOLATES, Case, Failing
-from policy_plans import Add, Change, Only, config_for, variant
+from policy_cases._base import PUSH, gh_policy, gh_role
+from policy_cases.github_oidc import gh_environment
+from policy_plans import Add, Change, Only, U, config_for, variant
 
 SPECS = {s.name: s for s in all_specs()}
 
@@ -116,3 +118,11 @@ def test_routing_gives_exactly_what_the_whole_pack_gives() -> None:
         whole = sorted(map(repr, evaluate(plan, config_for(), routed=False).diagnostics))
         assert routed == whole, i
         assert i == 0 or routed, "every failing batch produces findings"
+
+
+def test_an_environment_whose_owner_is_unknown_defers_the_workflow_pinning_check() -> None:
+    """Security review item 4: whether `repo:org/fraud:environment:prod` is the graph's environment depends on
+    the owner its provider names; computed at preview, the check defers rather than guess."""
+    found = run_one("github-deploy-workflow-pinned", variant(
+        gh_role("repo:org/fraud:environment:prod"), gh_policy(*PUSH), *gh_environment(owner=U)))
+    assert outcome(found) == DEFERRED, found

@@ -75,12 +75,12 @@ def test_without_tags_the_commit_is_pinned_and_fleet_compares_commits(tmp_path: 
     project = _generate(template, tmp_path / "p", "HEAD")
     head = git("rev-parse", "HEAD", cwd=template)
     assert _pins(project) == {head}  # a commit that exists, not a tag that does not
-    status = check_one(project)
+    status = check_one(project, [str(template)])
     assert (status.latest, status.behind, status.error) == (head, False, "")
 
     (template / "templates" / "ml-project" / "NOTES.md").write_text("a template change\n")
     commit_all(template, "template moves on")
-    status = check_one(project)
+    status = check_one(project, [str(template)])
     assert status.behind and status.latest == git("rev-parse", "HEAD", cwd=template)
 
 
@@ -93,4 +93,4 @@ def test_a_commit_after_a_release_pins_the_commit_and_is_not_behind_that_release
     project = _generate(template, tmp_path / "p", "HEAD")
     assert read_answers(project)["_commit"].startswith("v1.1.0-1-g")
     assert _pins(project) == {git("rev-parse", "HEAD", cwd=template)}
-    assert not check_one(project).behind
+    assert not check_one(project, [str(template)]).behind

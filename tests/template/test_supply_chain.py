@@ -133,7 +133,10 @@ def test_hygiene_files(project: Path) -> None:
     assert "All rights reserved" in (project / "LICENSE").read_text()  # the default answer
     assert (project / "data" / "README.md").is_file()
     fleet = _jobs(project, "ci.yml")["template"]["steps"][-1]
-    assert fleet["name"] == "mlplat fleet check" and fleet["run"].endswith("mlplat fleet check . --strict")
+    assert fleet["name"] == "mlplat fleet check" and "mlplat fleet check . --strict" in fleet["run"]
+    # only the platform's repository may be cloned (security review: the answers file is any PR's to edit)
+    platform = answers["platform_repo"]
+    assert fleet["run"].endswith(f'--template "gh:{platform}" --template "https://github.com/{platform}.git"')
 
 
 @pytest.mark.parametrize(("license_id", "phrase", "source"), [

@@ -46,7 +46,7 @@ def test_update_keeps_user_edits_applies_changes_and_runs_the_migration(template
     (project / "mlruns").mkdir()
     (project / "mlruns" / "mlflow.db").write_text("local state")  # ignored by git, moved by the migration
 
-    result = update_one(project, trust=True)
+    result = update_one(project, trust=True, sources=[str(template_repo)])
 
     assert (result.outcome, result.before, result.after) == (UpdateOutcome.UPDATED, "v1.0.0", "v1.1.0")
     assert "c: float = 0.5" in (project / TRAIN).read_text()
@@ -62,7 +62,7 @@ def test_update_keeps_user_edits_applies_changes_and_runs_the_migration(template
 
 def test_an_untouched_project_updated_equals_a_fresh_copy(template_repo: Path, tmp_path: Path) -> None:
     project = _project(template_repo, tmp_path / "p")
-    assert update_one(project, trust=True).outcome is UpdateOutcome.UPDATED
+    assert update_one(project, trust=True, sources=[str(template_repo)]).outcome is UpdateOutcome.UPDATED
     fresh = tmp_path / "fresh"
     copy_project(fresh, BASE_ANSWERS, template_repo, vcs_ref="v1.1.0")
     assert _tree(project) == _tree(fresh)
@@ -77,7 +77,7 @@ def test_a_conflicting_edit_fails_loudly_and_is_not_committed(template_repo: Pat
     commit_all(project, "our own MLflow path")
     head = git("rev-parse", "HEAD", cwd=project)
 
-    code = main(["fleet", "update", str(project), "--trust"])
+    code = main(["fleet", "update", str(project), "--template", str(template_repo), "--trust"])
 
     assert code == TemplateError.exit_code
     output = capsys.readouterr()
@@ -89,7 +89,7 @@ def test_a_conflicting_edit_fails_loudly_and_is_not_committed(template_repo: Pat
 
 def test_migrations_need_trust(template_repo: Path, tmp_path: Path) -> None:
     project = _project(template_repo, tmp_path / "p")
-    result = update_one(project, trust=False)
+    result = update_one(project, trust=False, sources=[str(template_repo)])
     assert result.outcome is UpdateOutcome.FAILED
     assert "rerun with --trust" in result.message
     assert read_answers(project)["_commit"] == "v1.0.0"
@@ -103,17 +103,17 @@ def test_fleet_check_reports_version_and_drift(template_repo: Path, tmp_path: Pa
     commit_all(behind, "edits")
     current = _project(template_repo, tmp_path / "current", "v1.1.0")
 
-    status = check_one(behind)
+    status = check_one(behind, [str(template_repo)])
     assert (status.version, status.latest, status.behind) == ("v1.0.0", "v1.1.0", True)
     assert (status.drift.modified, status.drift.deleted) == ([TRAIN], ["Dockerfile"])
-    fresh = check_one(current)
+    fresh = check_one(current, [str(template_repo)])
     assert (fresh.behind, fresh.drift.clean, fresh.error) == (False, True, "")
 
-    assert main(["fleet", "check", str(behind), str(current), "--json"]) == 0
+    assert main(["fleet", "check", str(behind), str(current), "--template", str(template_repo), "--json"]) == 0
     report = {Path(r["path"]).name: r for r in json.loads(capsys.readouterr().out)["projects"]}
     assert report["behind"]["behind"] and not report["current"]["behind"]
-    assert main(["fleet", "check", str(behind), "--strict"]) == EXIT_BEHIND
-    assert main(["fleet", "check", str(behind), "--fail-on-drift"]) == 1
+    assert main(["fleet", "check", str(behind), "--template", str(template_repo), "--strict"]) == EXIT_BEHIND
+    assert main(["fleet", "check", str(behind), "--template", str(template_repo), "--fail-on-drift"]) == 1
 
 
 def test_fleet_check_reports_a_directory_that_is_not_a_project(tmp_path: Path,

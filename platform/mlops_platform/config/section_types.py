@@ -5,6 +5,7 @@ are checked against, the strict frozen base every section extends, and the named
 from __future__ import annotations
 
 import ipaddress
+import re
 from enum import StrEnum
 from typing import Annotated
 
@@ -29,6 +30,22 @@ def _ipv4_network(value: str) -> str:
 
 
 Cidr = Annotated[str, AfterValidator(_ipv4_network)]
+
+#: A branch name as `git check-ref-format --branch` accepts it, minus wildcards: the name lands in an IAM
+#: `StringLike` subject (`repo:R:ref:refs/heads/<branch>`), where `*`/`?` widen the trust and `:` adds a segment.
+_BRANCH_CHARS = re.compile(r"^[A-Za-z0-9._/+-]+$")
+
+
+def _branch_name(value: str) -> str:
+    bad = (not _BRANCH_CHARS.match(value) or value.startswith(("-", "/", ".")) or value.endswith(("/", ".", ".lock"))
+           or ".." in value or "//" in value or "/." in value)
+    if bad:
+        raise ValueError(f"{value!r} is not a plain branch name (letters, digits, `._/+-`, no wildcards, no `:`, "
+                         "no `..`); name each branch CI may deploy from exactly, e.g. main")
+    return value
+
+
+BranchName = Annotated[str, AfterValidator(_branch_name)]
 
 
 class _Section(StrictNumbers):

@@ -19,6 +19,7 @@ from mlops_platform.config.section_types import (
     IAM_PRINCIPAL_ARN,
     REGION,
     TAG_KEY,
+    BranchName,
     Capacity,
     Cidr,
     DnsLabel,
@@ -35,7 +36,7 @@ from mlops_platform.core.shards import MAX_SHARDS
 #: Public names; the building blocks come from `section_types` and stay importable from here.
 __all__ = [
     "ACCOUNT_ID", "DNS_LABEL", "IAM_PRINCIPAL_ARN", "REGION", "TAG_KEY", "AccountConfig", "ArtifactsConfig",
-    "BucketRole", "BudgetConfig", "Capacity", "CiConfig", "Cidr", "ClusterConfig", "ComponentToggle",
+    "BranchName", "BucketRole", "BudgetConfig", "Capacity", "CiConfig", "Cidr", "ClusterConfig", "ComponentToggle",
     "DnsLabel", "Email", "EndpointAccess", "EnvironmentConfig", "ExistingNetwork", "GithubConfig",
     "GpuGovernanceConfig", "GpuPoolConfig", "MonitoringConfig", "NatStrategy", "NetworkConfig",
     "NetworkMode", "NodePoolsConfig", "PipelinesConfig", "PlatformSections", "PoolConfig", "ProjectConfig",
@@ -297,7 +298,9 @@ class ProjectConfig(_Section):
     name: DnsLabel = Field(description="Project slug = namespace name. Required.")
     owners: list[Email] = Field(min_length=1, description="Owner emails; budget alerts go here. Required.")
     github_repo: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="org/repo. Required.")
-    branches: list[str] = Field(default_factory=lambda: ["main"], description="CI may deploy from.")
+    branches: list[BranchName] = Field(
+        default_factory=lambda: ["main"],
+        description="Branches CI may deploy from, each named exactly (no wildcards: they widen the CI role's trust).")
     gpu_quota: int = Field(default=0, ge=0, description="requests.nvidia.com/gpu quota.")
     cpu_quota: int = Field(default=16, ge=1, description="CPU cores quota.")
     memory_quota_gib: int = Field(default=64, ge=1, description="Memory quota.")

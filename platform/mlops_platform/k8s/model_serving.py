@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlops_platform.config.sections import DNS_LABEL
 from mlops_platform.core import contract, naming
+from mlops_platform.core.errors import ConfigError, ConfigIssue
 from mlops_platform.k8s import manifests as m
 from mlops_platform.k8s.alerts import drift_rule
 from mlops_platform.k8s.monitoring import service_monitor_spec
@@ -29,7 +30,6 @@ NAME_LABEL = "app.kubernetes.io/name"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 TRACK_LABEL = "mlops.io/track"
 KSERVE_LABEL = "serving.kserve.io/inferenceservice"
-Quantity = Annotated[str, Field(pattern=QUANTITY)]
 
 
 class ServingMode(StrEnum):
@@ -50,69 +50,133 @@ def image_is_pinned(image: str) -> bool:
     return ":" in last and not last.endswith(":latest")
 
 
-class ModelServingArgs(BaseModel):
-    """Typed arguments of `ModelServing`; invalid combinations fail before anything is created."""
+@dataclass(frozen=True, kw_only=True)
+class ModelServingArgs:
+    """Arguments of `ModelServing`; invalid values fail (all at once, as a `ConfigError`) on construction,
+    before anything is created."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    namespace: str
+    """Project namespace (a DNS label). Required."""
+    name: str
+    """Model service name (a DNS label of at most 40 characters). Required."""
+    image: str
+    """Server image, pinned by tag or digest. Required."""
+    provider: k8s.Provider
+    """Kubernetes provider of the cluster (the template's `ClusterAccess(...).provider`). Required."""
+    port: int = 8080
+    """Container port (non-root, 1024-65535). Default: 8080."""
+    min_replicas: int = 2
+    """Stable replicas the HPA keeps at least. Default: 2 (one node drain never takes it down)."""
+    max_replicas: int = 4
+    """Replicas the HPA scales up to (>= min_replicas). Default: 4."""
+    canary_image: str | None = None
+    """Canary image, pinned like `image`. Default: none."""
+    canary_percent: int = 0
+    """Share of traffic for the canary (1-99, with canary_image). Default: 0."""
+    gpus: int = 0
+    """nvidia.com/gpu per replica (0-8). Default: 0."""
+    gpu_type: str | None = None
+    """Select nodes by mlops.io/gpu-type. Default: any."""
+    gpu_pool: str | None = None
+    """Select nodes by mlops.io/pool. Default: any."""
+    cpu: str = "500m"
+    """CPU request (a Kubernetes quantity). Default: 500m."""
+    memory: str = "1Gi"
+    """Memory request (and limit unless memory_limit is set). Default: 1Gi."""
+    cpu_limit: str | None = None
+    """CPU limit. Default: none (no throttling)."""
+    memory_limit: str | None = None
+    """Memory limit. Default: = memory."""
+    service_account: str | None = None
+    """Service account of the pods. Default: the project's <ns>-workload."""
+    drift_threshold: float = contract.DEFAULT_DRIFT_THRESHOLD
+    """PSI alert threshold (> 0). Default: the platform's drift threshold (contract.DEFAULT_DRIFT_THRESHOLD)."""
+    mode: ServingMode = ServingMode.DEPLOYMENT
+    """How the model is served. Default: deployment."""
+    kserve_deployment_mode: KServeDeploymentMode = KServeDeploymentMode.RAW
+    """KServe deployment mode when mode=kserve. Default: RawDeployment (the platform's)."""
+    target_cpu_utilization: int = 70
+    """HPA CPU target in percent (10-100). Default: 70."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Plain env vars (no secrets). Default: none."""
+    tracking_secret: str | None = None
+    """Secret in the namespace whose keys become env vars: the project's MLflow login
+    (`projects.<name>.tracking_secret` of the platform's outputs; MLflow's client reads
+    MLFLOW_TRACKING_URI/USERNAME/PASSWORD). Default: none."""
 
-    namespace: str = Field(pattern=DNS_LABEL, max_length=63, description="Project namespace. Required.")
-    name: str = Field(pattern=DNS_LABEL, max_length=40, description="Model service name. Required.")
-    image: str = Field(min_length=3, description="Server image, pinned by tag or digest. Required.")
-    port: int = Field(default=8080, ge=1024, le=65535, description="Container port (non-root). Default: 8080.")
-    min_replicas: int = Field(default=2, ge=1, description="Default: 2 (one node drain never takes it down).")
-    max_replicas: int = Field(default=4, ge=1, description="Default: 4.")
-    canary_image: str | None = Field(default=None, description="Canary image. Default: none.")
-    canary_percent: int = Field(default=0, ge=0, le=99, description="Share of traffic for the canary. Default: 0.")
-    gpus: int = Field(default=0, ge=0, le=8, description="nvidia.com/gpu per replica. Default: 0.")
-    gpu_type: str | None = Field(default=None, description="Select nodes by mlops.io/gpu-type. Default: any.")
-    gpu_pool: str | None = Field(default=None, description="Select nodes by mlops.io/pool. Default: any.")
-    cpu: Quantity = Field(default="500m", description="CPU request. Default: 500m.")
-    memory: Quantity = Field(default="1Gi", description="Memory request (and limit). Default: 1Gi.")
-    cpu_limit: Quantity | None = Field(default=None, description="CPU limit. Default: none (no throttling).")
-    memory_limit: Quantity | None = Field(default=None, description="Memory limit. Default: = memory.")
-    service_account: str | None = Field(default=None, description="Default: the project's <ns>-workload.")
-    drift_threshold: float = Field(default=contract.DEFAULT_DRIFT_THRESHOLD, gt=0,
-                                   description="PSI alert threshold. Default: 0.2.")
-    mode: ServingMode = Field(default=ServingMode.DEPLOYMENT, description="Default: deployment.")
-    kserve_deployment_mode: KServeDeploymentMode = Field(default=KServeDeploymentMode.RAW,
-                                                         description="Default: RawDeployment (the platform's).")
-    target_cpu_utilization: int = Field(default=70, ge=10, le=100, description="HPA target. Default: 70.")
-    env: dict[str, str] = Field(default_factory=dict, description="Plain env vars (no secrets). Default: none.")
-    tracking_secret: str | None = Field(
-        default=None, description="Secret in the namespace whose keys become env vars: the project's MLflow "
-                                  "login (`projects.<name>.tracking_secret` of the platform's outputs; MLflow's "
-                                  "client reads MLFLOW_TRACKING_URI/USERNAME/PASSWORD). Default: none.")
-
-    @model_validator(mode="after")
-    def _check(self) -> ModelServingArgs:
-        problems = [f"{field}: {msg}" for field, msg in self._problems()]
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
-    def _problems(self) -> list[tuple[str, str]]:
-        out = []
-        for field in ("image", "canary_image"):
-            image = getattr(self, field)
-            if image is not None and not image_is_pinned(image):
-                out.append((field, f"{image!r} floats — fix: pin a version tag or @sha256 digest, never latest"))
-        if self.max_replicas < self.min_replicas:
-            out.append(("max_replicas", f"{self.max_replicas} < min_replicas {self.min_replicas}"))
-        if (self.canary_image is None) != (self.canary_percent == 0):
-            out.append(("canary_percent", "set canary_image and canary_percent (1-99) together"))
-        if self.canary_image and self.mode is ServingMode.KSERVE \
-                and self.kserve_deployment_mode is KServeDeploymentMode.RAW:
-            out.append(("canary_image", "KServe applies canaryTrafficPercent only in Serverless mode — fix: use "
-                                        "mode=deployment, or kserve_deployment_mode=Serverless with Knative"))
-        if self.gpus == 0 and (self.gpu_type or self.gpu_pool):
-            out.append(("gpus", "gpu_type/gpu_pool given but gpus is 0"))
-        if any(re.search(r"(?i)secret|password|token|key", k) for k in self.env):
-            out.append(("env", "looks like a secret — fix: mount a Secret as a file instead of an env var"))
-        return out
+    def __post_init__(self) -> None:
+        issues = args_issues(self)
+        if issues:
+            raise ConfigError(issues, source=f"ModelServingArgs of {self.name!r}")
+        # enum fields accept their values ("kserve") like the pydantic model did; store the members
+        object.__setattr__(self, "mode", ServingMode(self.mode))
+        object.__setattr__(self, "kserve_deployment_mode", KServeDeploymentMode(self.kserve_deployment_mode))
 
     @property
     def sa(self) -> str:
         return self.service_account or naming.project_service_account(self.namespace)
+
+
+# (low, high) bounds of the integer fields; None = unbounded
+INT_RANGES: dict[str, tuple[int, int | None]] = {
+    "port": (1024, 65535), "min_replicas": (1, None), "max_replicas": (1, None), "canary_percent": (0, 99),
+    "gpus": (0, 8), "target_cpu_utilization": (10, 100)}
+
+
+def _shape_issues(args: ModelServingArgs) -> list[ConfigIssue]:
+    """Each field on its own: labels, ranges, quantities, enum values (what pydantic constraints checked)."""
+    out = []
+    for f, limit in (("namespace", 63), ("name", 40)):
+        value = getattr(args, f)
+        if not (isinstance(value, str) and re.match(DNS_LABEL, value) and len(value) <= limit):
+            out.append(ConfigIssue(f, "must be a DNS label (lowercase letters, digits, '-')", value,
+                                   f"use at most {limit} characters matching {DNS_LABEL}"))
+    for f, (low, high) in INT_RANGES.items():
+        value = getattr(args, f)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            out.append(ConfigIssue(f, "out of range", value,
+                                   f"an integer >= {low}" + (f" and <= {high}" if high is not None else "")))
+    for f in ("cpu", "memory", "cpu_limit", "memory_limit"):
+        value = getattr(args, f)
+        if value is not None and not (isinstance(value, str) and re.match(QUANTITY, value)):
+            out.append(ConfigIssue(f, "not a Kubernetes quantity", value, "write e.g. 500m, 2, 1Gi or 512Mi"))
+    if isinstance(args.drift_threshold, bool) or not isinstance(args.drift_threshold, int | float) \
+            or args.drift_threshold <= 0:
+        out.append(ConfigIssue("drift_threshold", "must be a number above 0", args.drift_threshold,
+                               f"e.g. {contract.DEFAULT_DRIFT_THRESHOLD}"))
+    for f, enum in (("mode", ServingMode), ("kserve_deployment_mode", KServeDeploymentMode)):
+        if getattr(args, f) not in {e.value for e in enum}:
+            out.append(ConfigIssue(f, "unknown choice", getattr(args, f), "one of " + ", ".join(enum)))
+    return out
+
+
+def args_issues(args: ModelServingArgs) -> list[ConfigIssue]:
+    """Every problem of the arguments at once: each field, then the combinations."""
+    out = _shape_issues(args)
+    for f in ("image", "canary_image"):
+        image = getattr(args, f)
+        if image is not None and not (isinstance(image, str) and len(image) >= 3 and image_is_pinned(image)):
+            out.append(ConfigIssue(f, "floats", image, "pin a version tag or @sha256 digest, never latest"))
+    replicas = (args.min_replicas, args.max_replicas)
+    if all(isinstance(r, int) for r in replicas) and args.max_replicas < args.min_replicas:
+        out.append(ConfigIssue("max_replicas", f"below min_replicas {args.min_replicas}", args.max_replicas,
+                               "raise max_replicas or lower min_replicas"))
+    if (args.canary_image is None) != (args.canary_percent == 0):
+        out.append(ConfigIssue("canary_percent", "set canary_image and canary_percent together",
+                               args.canary_percent, "give both (canary_percent 1-99) or neither"))
+    raw_kserve = args.mode == ServingMode.KSERVE and args.kserve_deployment_mode == KServeDeploymentMode.RAW
+    if args.canary_image and raw_kserve:
+        out.append(ConfigIssue("canary_image", "KServe applies canaryTrafficPercent only in Serverless mode",
+                               args.canary_image, "use mode=deployment, or kserve_deployment_mode=Serverless "
+                                                  "with Knative"))
+    if args.gpus == 0 and (args.gpu_type or args.gpu_pool):
+        out.append(ConfigIssue("gpus", "gpu_type/gpu_pool given but gpus is 0", args.gpus,
+                               "set gpus >= 1, or drop gpu_type/gpu_pool"))
+    secretish = sorted(k for k in args.env if re.search(r"(?i)secret|password|token|key", k))
+    if secretish:
+        out.append(ConfigIssue("env", "looks like a secret", secretish,
+                               "mount a Secret as a file (or use tracking_secret) instead of an env var"))
+    return out
 
 
 def canary_replicas(stable: int, percent: int) -> int:
@@ -195,10 +259,9 @@ def inference_service(args: ModelServingArgs) -> dict[str, Any]:
 class ModelServing(pulumi.ComponentResource):
     """One served model in a project namespace (see module docstring for what it creates)."""
 
-    def __init__(self, name: str, args: ModelServingArgs, provider: k8s.Provider,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:k8s:ModelServing", name, None, opts)
-        kopts = k8s_opts(self, provider)
+        kopts = k8s_opts(self, args.provider)
         if args.mode is ServingMode.KSERVE:
             isvc = inference_service(args)
             k8s.apiextensions.CustomResource(f"{name}-isvc", api_version=isvc["apiVersion"], kind=isvc["kind"],
@@ -208,7 +271,7 @@ class ModelServing(pulumi.ComponentResource):
             scrape = service_monitor_spec({KSERVE_LABEL: args.name}, "http", args.namespace)
             scrape["endpoints"][0] = {"targetPort": args.port, "path": "/metrics", "interval": "30s"}
         else:
-            self._deployment_mode(name, args, provider)
+            self._deployment_mode(name, args)
             scrape = service_monitor_spec({NAME_LABEL: args.name}, "http", args.namespace)
         k8s.apiextensions.CustomResource(
             f"{name}-monitor", api_version="monitoring.coreos.com/v1", kind="ServiceMonitor",
@@ -222,14 +285,14 @@ class ModelServing(pulumi.ComponentResource):
         self.service_host = f"{args.name}.{args.namespace}.svc.cluster.local"
         self.register_outputs({"service_host": self.service_host})
 
-    def _deployment_mode(self, name: str, args: ModelServingArgs, provider: k8s.Provider) -> None:
+    def _deployment_mode(self, name: str, args: ModelServingArgs) -> None:
         ns, labels = args.namespace, {NAME_LABEL: args.name, COMPONENT_LABEL: "serving"}
         # the HPA owns replicas after creation; Pulumi sets the initial count only
-        hpa_owned = pulumi.ResourceOptions.merge(k8s_opts(self, provider),
+        hpa_owned = pulumi.ResourceOptions.merge(k8s_opts(self, args.provider),
                                                  pulumi.ResourceOptions(ignore_changes=["spec.replicas"]))
         k8s.apps.v1.Deployment(f"{name}-deployment", metadata=m.meta(args.name, ns, labels),
                                spec=deployment_spec(args, "stable", args.image, args.min_replicas), opts=hpa_owned)
-        kopts = k8s_opts(self, provider)
+        kopts = k8s_opts(self, args.provider)
         if args.canary_image:
             k8s.apps.v1.Deployment(
                 f"{name}-canary", metadata=m.meta(f"{args.name}-canary", ns, {**labels, TRACK_LABEL: "canary"}),

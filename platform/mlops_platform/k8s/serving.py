@@ -1,7 +1,9 @@
 """The serving stack: KServe (CRDs + controller, RawDeployment mode) behind the platform's ingress, an
 Envoy Gateway (Gateway API) on an internal load balancer, and cert-manager for KServe's webhook.
 
-Models are routed as `<name>-<namespace>.<ingress_domain>`. RawDeployment keeps serving on plain
+Models are routed as `<name>.<namespace>.<ingress_domain>`: a DNS label cannot hold a dot, so no project's
+model name can spell another project's host (with `<name>-<namespace>`, model `model-risk` in `fraud` was
+`model` in `risk-fraud`). Only project namespaces may attach routes to the gateway. RawDeployment keeps serving on plain
 Deployments + HPA (no Knative), so GPU pods scale like any workload. Projects deploy models with
 `ModelServing` (model_serving.py).
 """
@@ -17,6 +19,7 @@ import pulumi_kubernetes as k8s
 from mlops_platform.k8s._helm import helm_release, namespace
 from mlops_platform.k8s.manifests import meta
 from mlops_platform.k8s.provider import k8s_opts
+from mlops_platform.k8s.tenancy import PROJECT_LABEL
 
 KSERVE_NAMESPACE = "kserve"
 GATEWAY_NAMESPACE = "envoy-gateway-system"  # the Envoy data plane runs here, next to its controller
@@ -40,10 +43,15 @@ class ServingStackArgs:
     """Kubernetes provider of the cluster. Required."""
 
 
+#: KServe's host for an InferenceService (Go template over Name, Namespace, IngressDomain). Dots, not dashes,
+#: between the parts: the namespace is then a DNS label of its own, so hosts of different namespaces cannot collide.
+DOMAIN_TEMPLATE = "{{ .Name }}.{{ .Namespace }}.{{ .IngressDomain }}"
+
+
 def kserve_values(domain: str) -> dict[str, Any]:
     return {"kserve": {"controller": {
         "deploymentMode": "RawDeployment",
-        "gateway": {"domain": domain, "domainTemplate": "{{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}",
+        "gateway": {"domain": domain, "domainTemplate": DOMAIN_TEMPLATE,
                     "ingressGateway": {"enableGatewayApi": True,
                                        "kserveGateway": f"{KSERVE_NAMESPACE}/{GATEWAY_NAME}",
                                        "createGateway": False}}}}}
@@ -53,7 +61,57 @@ def gateway_spec(domain: str) -> dict[str, Any]:
     return {"gatewayClassName": GATEWAY_CLASS,
             "infrastructure": {"annotations": dict(INTERNAL_LB_ANNOTATIONS)},
             "listeners": [{"name": "http", "protocol": "HTTP", "port": 80, "hostname": f"*.{domain}",
-                           "allowedRoutes": {"namespaces": {"from": "All"}}}]}
+                           "allowedRoutes": allowed_routes()}]}
+
+
+def allowed_routes() -> dict[str, Any]:
+    """Only HTTPRoutes from project namespaces (labelled by tenancy) attach to the models' listener: `All` would let
+    any namespace, a third-party chart's included, claim a model host. Gateway API `AllowedRoutes.namespaces`:
+    `from: Selector` admits the namespaces the label selector matches."""
+    return {"namespaces": {"from": "Selector",
+                           "selector": {"matchExpressions": [{"key": PROJECT_LABEL, "operator": "Exists"}]}}}
+
+
+#: Route kinds whose hostnames the admission policy checks (the ones the models' HTTP listener admits).
+ROUTE_RESOURCES = ("httproutes", "grpcroutes")
+
+
+def covering_wildcards(domain: str) -> list[str]:
+    """Route hostnames that take every host under `domain`: `*.<domain>` and `*.<each parent of domain>`
+    (Gateway API: a wildcard is a suffix match, and of two wildcards the more specific one is the match)."""
+    labels = domain.split(".")
+    return [f"*.{'.'.join(labels[i:])}" for i in range(len(labels))]
+
+
+def route_host_expression(domain: str) -> str:
+    """CEL (ValidatingAdmissionPolicy, `namespaceObject` = the route's namespace): a project's route names
+    hosts (Gateway API: a route with none takes every host of the listener), and each is under
+    `<namespace>.<domain>`, or outside `domain` without covering it (those never meet the `*.<domain>`
+    listener)."""
+    own = f"('.' + namespaceObject.metadata.name + '.{domain}')"
+    covering = ", ".join(f"'{w}'" for w in covering_wildcards(domain))
+    return (f"has(object.spec.hostnames) && size(object.spec.hostnames) > 0 && object.spec.hostnames.all(h, "
+            f"h.endsWith({own}) || (!h.endsWith('.{domain}') && !(h in [{covering}])))")
+
+
+def route_host_policy(domain: str) -> dict[str, Any]:
+    """Spec of the ValidatingAdmissionPolicy that keeps each project's routes under its own namespace's
+    hosts: KServe's hosts comply by construction; a hand-written HTTPRoute (projects have edit rights) must."""
+    return {"failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{"apiGroups": ["gateway.networking.k8s.io"], "apiVersions": ["*"],
+                                                    "operations": ["CREATE", "UPDATE"],
+                                                    "resources": list(ROUTE_RESOURCES)}]},
+            "validations": [{"expression": route_host_expression(domain),
+                             "messageExpression": f"'route hostnames must be set and lie under ' + "
+                                                  f"namespaceObject.metadata.name + '.{domain} (this namespace)'",
+                             "reason": "Forbidden"}]}
+
+
+def route_host_binding(policy_name: str) -> dict[str, Any]:
+    """Binds the policy, denying, in the namespaces tenancy labels as projects."""
+    return {"policyName": policy_name, "validationActions": ["Deny"],
+            "matchResources": {"namespaceSelector": {"matchExpressions": [
+                {"key": PROJECT_LABEL, "operator": "Exists"}]}}}
 
 
 class ServingStack(pulumi.ComponentResource):
@@ -87,5 +145,15 @@ class ServingStack(pulumi.ComponentResource):
         self.kserve = helm_release(f"{name}-kserve", "kserve", "kserve", KSERVE_NAMESPACE,
                                    kserve_values(args.ingress_domain),
                                    k8s_opts(self, p, [crds, cert_manager, gateway]))
+        self._route_hosts(name, args)
         self.ingress_domain = args.ingress_domain
         self.register_outputs({"ingress_domain": args.ingress_domain})
+
+    def _route_hosts(self, name: str, args: ServingStackArgs) -> None:
+        policy_name = "mlops-route-hosts"
+        policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            f"{name}-route-hosts", metadata=meta(policy_name), spec=route_host_policy(args.ingress_domain),
+            opts=k8s_opts(self, args.provider))
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            f"{name}-route-hosts-binding", metadata=meta(policy_name), spec=route_host_binding(policy_name),
+            opts=k8s_opts(self, args.provider, [policy]))

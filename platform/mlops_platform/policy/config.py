@@ -69,52 +69,50 @@ class GpuPoolSetting(_Model):
 class PolicySettings(_Model):
     """Values policies read. Each policy declares the names it uses; a real pack gets them per policy."""
 
+    # Descriptions never restate a default: the schema carries each field's `default`. List defaults are plain
+    # values, not factories, so they reach the schema too (pydantic copies them per instance).
+
     required_tags: list[str] = Field(
-        default_factory=lambda: ["environment", "owner", "cost-center", "managed-by"],
-        description="Tags every taggable AWS resource must carry. Default: environment, owner, cost-center, "
-                    "managed-by.")
+        default=["environment", "owner", "cost-center", "managed-by"],
+        description="Tags every taggable AWS resource must carry.")
     allowed_registries: list[str] = Field(
-        default_factory=lambda: ["*.dkr.ecr.*.amazonaws.com", "public.ecr.aws"],
-        description="Glob patterns of registries (or registry/path prefixes) containers may pull from. "
-                    "Default: private ECR in any account/region and public.ecr.aws.")
+        default=["*.dkr.ecr.*.amazonaws.com", "public.ecr.aws"],
+        description="Glob patterns of registries (or registry/path prefixes) containers may pull from.")
     max_total_gpus: int | None = Field(
         default=None, ge=0,
-        description="Cap on the sum over GPU node groups of max size x GPUs per instance. Default: none "
-                    "(the policy is not applicable); `mlplat review ENV` takes it from the stack's gpu section.")
+        description="Cap on the sum over GPU node groups of max size x GPUs per instance. Unset: the policy is "
+                    "not applicable; `mlplat review ENV` takes it from the stack's gpu section.")
     monthly_budget_usd: float | None = Field(
-        default=None, gt=0, description="The environment's monthly budget. Default: none (from the stack).")
+        default=None, gt=0, description="The environment's monthly budget. Unset: taken from the stack.")
     estimated_monthly_p90_usd: float | None = Field(
-        default=None, ge=0, description="p90 monthly cost estimate of the environment. Default: none.")
-    min_log_retention_days: int = Field(default=90, ge=1, description="CloudWatch log retention floor. Default: 90.")
-    min_backup_retention_days: int = Field(default=7, ge=1, description="RDS backup retention floor. Default: 7.")
+        default=None, ge=0, description="p90 monthly cost estimate of the environment. Unset: no estimate.")
+    min_log_retention_days: int = Field(default=90, ge=1, description="CloudWatch log retention floor.")
+    min_backup_retention_days: int = Field(default=7, ge=1, description="RDS backup retention floor.")
     require_rds_deletion_protection: bool = Field(
-        default=True, description="RDS instances need deletion protection. Default: true (dev preset: false).")
-    min_serving_replicas: int = Field(default=2, ge=1, description="Replicas of serving Deployments. Default: 2.")
+        default=True, description="RDS instances need deletion protection (the dev preset turns it off).")
+    min_serving_replicas: int = Field(default=2, ge=1, description="Replicas of serving Deployments.")
     eks_log_types: list[str] = Field(
-        default_factory=lambda: ["api", "audit", "authenticator"],
-        description="Control-plane log types that must be enabled. Default: api, audit, authenticator.")
-    eks_support: EksSupport = Field(default=EksSupport.STANDARD, description="Default: standard.")
+        default=["api", "audit", "authenticator"], description="Control-plane log types that must be enabled.")
+    eks_support: EksSupport = Field(
+        default=EksSupport.STANDARD,
+        description="EKS support window versions must be in: standard, or extended (6x control-plane price).")
     as_of: date | None = Field(
-        default=None, description="Date support windows are judged on. Default: none (today).")
+        default=None, description="Date support windows are judged on. Unset: today.")
     wildcard_resource_actions: list[str] = Field(
-        default_factory=lambda: ["ecr:GetAuthorizationToken", "sts:GetCallerIdentity", "*:Describe*",
-                                 "*:List*", "*:Get*", "kms:ListAliases", "cloudwatch:PutMetricData",
-                                 "logs:DescribeLogGroups"],
-        description="Action patterns allowed on Resource \"*\" (AWS offers no resource-level scope for "
-                    "them). Default: read-only Describe/List/Get, ECR login, STS identity, PutMetricData.")
-    project_label: str = Field(default="mlops.io/project",
-                               description="Namespace label marking a project (tenant). Default: mlops.io/project.")
+        default=["ecr:GetAuthorizationToken", "sts:GetCallerIdentity", "*:Describe*", "*:List*", "*:Get*",
+                 "kms:ListAliases", "cloudwatch:PutMetricData", "logs:DescribeLogGroups"],
+        description="Action patterns allowed on Resource \"*\" (AWS offers no resource-level scope for them).")
+    project_label: str = Field(default="mlops.io/project", description="Namespace label marking a project (tenant).")
     stack_kind: StackKind = Field(
         default=StackKind.AUTO,
         description="platform: the stack creates an environment (environment budget and p90 estimate are "
                     "judged here); project: it deploys onto one (those policies do not apply, GPU workloads "
-                    "are checked against gpu_pools); auto: platform when the stack has an EKS cluster. "
-                    "Default: auto.")
+                    "are checked against gpu_pools); auto: platform when the stack has an EKS cluster.")
     gpu_pools: dict[str, GpuPoolSetting] | None = Field(
         default=None,
         description="GPU pools (name -> pool) of the platform environment a project stack deploys onto; "
                     "`mlplat policy config --platform-outputs` fills it from the platform's stack outputs. "
-                    "Default: none (GPU workloads of a project stack are deferred: pools unknown).")
+                    "Unset: GPU workloads of a project stack are deferred (pools unknown).")
 
     @field_validator("required_tags", "eks_log_types")
     @classmethod
@@ -128,12 +126,12 @@ class PolicyPackConfig(_Model):
     """Enforcement levels and settings of one environment."""
 
     schema_: str | None = Field(default=None, alias="$schema", description="Editor hint; ignored.")
-    default: Enforcement = Field(default=Enforcement.MANDATORY, description="Level of every policy. "
-                                 "Default: mandatory (secure by default).")
+    default: Enforcement = Field(default=Enforcement.MANDATORY,
+                                 description="Level of every policy (mandatory by default: secure by default).")
     severity: dict[Severity, Enforcement] = Field(
-        default_factory=dict, description="Level per severity, over `default`. Default: none.")
+        default_factory=dict, description="Level per severity, over `default`.")
     policies: dict[str, Enforcement] = Field(
-        default_factory=dict, description="Level per policy name, over `severity`. Default: none.")
+        default_factory=dict, description="Level per policy name, over `severity`.")
     settings: PolicySettings = Field(default_factory=PolicySettings)
 
     def level(self, policy: str, severity: Severity) -> Enforcement:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -75,24 +75,44 @@ class ProjectStatus:
         return {**asdict(self), "state": self.state.value}
 
 
-def check(projects: Iterable[Path]) -> list[ProjectStatus]:
+def check(projects: Iterable[Path], sources: Collection[str]) -> list[ProjectStatus]:
     """Every project's status; each template version is fetched once for the batch (`Snapshots`)."""
     with Snapshots() as snapshots:
-        return [check_one(p, snapshots) for p in projects]
+        return [check_one(p, sources, snapshots) for p in projects]
 
 
-def check_one(project: Path, snapshots: Snapshots | None = None) -> ProjectStatus:
+def same_source(recorded: str, sources: Collection[str]) -> bool:
+    """Whether a recorded `_src_path` is one of the allowed template sources (a local path in any spelling
+    that resolves to the same directory; a URL as written)."""
+    def norm(src: str) -> str:
+        return src if ":" in src.split("/", 1)[0] or "@" in src else str(Path(src).expanduser().resolve())
+    return norm(recorded) in {norm(s) for s in sources}
+
+
+def check_one(project: Path, sources: Collection[str], snapshots: Snapshots | None = None) -> ProjectStatus:
     """Version, state and drift of one project; problems are reported in `error`, never raised, so one
-    broken project never stops a batch."""
+    broken project never stops a batch. A project naming a template source outside `sources` is foreign
+    and never cloned: its answers file is the project's to edit, and checking clones and renders the source."""
     if snapshots is None:
         with Snapshots() as own:
-            return check_one(project, own)
+            return check_one(project, sources, own)
     try:
-        return _status(project, read_answers(project), snapshots)
+        recorded = read_answers(project)
+        if not same_source(str(recorded["_src_path"]), sources):
+            return _foreign_source(project, str(recorded["_src_path"]), sources)
+        return _status(project, recorded, snapshots)
     except MlplatError as exc:
         return ProjectStatus(str(project), State.ERROR, error=exc.render())
     except Exception as exc:  # an unforeseen failure of one project is that project's error
         return ProjectStatus(str(project), State.ERROR, error=f"{type(exc).__name__}: {exc}")
+
+
+def _foreign_source(project: Path, src: str, sources: Collection[str]) -> ProjectStatus:
+    allowed = ", ".join(sorted(sources)) or "none"
+    return ProjectStatus(str(project), State.FOREIGN, src, error=(
+        f"{project}: .copier-answers.yml: _src_path {src!r} is not an allowed template source ({allowed}); "
+        f"not cloned — fix: pass `--template {src}` if you trust that template, or regenerate the project "
+        f"with `mlplat new`"))
 
 
 def _status(project: Path, recorded: dict[str, Any], snapshots: Snapshots) -> ProjectStatus:
@@ -232,11 +252,11 @@ class UpdateResult:
 
 
 def update(projects: Iterable[Path], vcs_ref: str | None = None, trust: bool = False, commit: bool = True,
-           on_done: Callable[[UpdateResult], None] | None = None) -> list[UpdateResult]:
+           on_done: Callable[[UpdateResult], None] | None = None, *, sources: Collection[str]) -> list[UpdateResult]:
     """`copier update` every project; `on_done` is called after each (progress bars)."""
     results = []
     for project in projects:
-        result = update_one(project, vcs_ref, trust, commit)
+        result = update_one(project, vcs_ref, trust, commit, sources=sources)
         results.append(result)
         if on_done is not None:
             on_done(result)
@@ -244,10 +264,14 @@ def update(projects: Iterable[Path], vcs_ref: str | None = None, trust: bool = F
 
 
 def update_one(project: Path, vcs_ref: str | None = None, trust: bool = False,
-               commit: bool = True) -> UpdateResult:
-    """Update one project. Conflicts are left in the work tree for a person, uncommitted."""
+               commit: bool = True, *, sources: Collection[str]) -> UpdateResult:
+    """Update one project. Conflicts are left in the work tree for a person, uncommitted. Only from an
+    allowed template source (`sources`): with `trust`, updating runs the source's migrations."""
     try:
         recorded = read_answers(project)
+        if not same_source(str(recorded["_src_path"]), sources):
+            return UpdateResult(str(project), UpdateOutcome.FAILED,
+                                message=_foreign_source(project, str(recorded["_src_path"]), sources).error)
         before = str(recorded["_commit"])
         update_project(project, release_ref(str(recorded["_src_path"]), vcs_ref), trust)
         after = str(read_answers(project)["_commit"])

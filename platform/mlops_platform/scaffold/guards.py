@@ -89,6 +89,12 @@ def destination(dest: Path) -> Iterator[None]:
 
 
 def check_empty(dest: Path) -> None:
+    """The destination is a new path or an empty real directory. A symlink (dangling ones included, which
+    `exists()` reports as absent) is refused: generating would write where it points, and a rollback would
+    remove that tree, not the link."""
+    if dest.is_symlink():
+        raise UsageError(f"{dest}: is a symbolic link (to {os.readlink(dest)}) — fix: pass a --dest that is a new "
+                         "path or an empty directory, not a link to one")
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise UsageError(f"{dest}: already exists and is not an empty directory — fix: pass a new --dest")
 

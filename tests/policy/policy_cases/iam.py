@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from mlops_platform.core.iam import GITHUB_OIDC_HOST
 from policy_plans import ACCOUNT, OIDC_ARN, Patch, U, doc
 
-from policy_cases._base import APP_POLICY, APP_ROLE, DEFERRED, Case, allow, app_doc, fail, ok, on, u
+from policy_cases._base import APP_POLICY, APP_ROLE, DEFERRED, GITHUB_OIDC, Case, allow, app_doc, fail, ok, on, u
+
+
+def github_trust(subject: str) -> str:
+    """A GitHub Actions trust on `subject` (StringLike), audience pinned."""
+    return doc({"Effect": "Allow", "Principal": {"Federated": GITHUB_OIDC}, "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com"},
+                              "StringLike": {f"{GITHUB_OIDC_HOST}:sub": subject}}})
+
 
 CASES: dict[str, Case] = {
     "iam-no-admin": Case(
@@ -30,11 +39,18 @@ CASES: dict[str, Case] = {
                  fail(APP_POLICY, app_doc(allow("iam:*", "*")))),
         unknown=u(DEFERRED, Patch("app-policy", "policy", U))),
     "iam-restricted-trust": Case(
-        passing=(ok(),),
+        passing=(ok(), ok(Patch("app-role", "assumeRolePolicy", github_trust("repo:org/fraud:*"))),
+                 ok(Patch("app-role", "assumeRolePolicy", github_trust("repo:org/*")))),  # one owner's repositories
         failing=(fail(on("aws:iam/role:Role", "node-role"), Patch("node-role", "assumeRolePolicy", doc(
             {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}))),
                  fail(APP_ROLE, Patch("app-role", "assumeRolePolicy", doc(
                      {"Effect": "Allow", "Principal": {"Federated": OIDC_ARN},
-                      "Action": "sts:AssumeRoleWithWebIdentity"})))),
+                      "Action": "sts:AssumeRoleWithWebIdentity"}))),
+                 # security review item 4: any owner's repository of that name (GitHub subjects are
+                 # `repo:<owner>/<repo>:...`, docs.github.com/en/actions/reference/security/oidc)
+                 fail(APP_ROLE, Patch("app-role", "assumeRolePolicy",
+                                      github_trust("repo:*/fraud:ref:refs/heads/main"))),
+                 fail(APP_ROLE, Patch("app-role", "assumeRolePolicy", github_trust("repo:*"))),
+                 fail(APP_ROLE, Patch("app-role", "assumeRolePolicy", github_trust("rep?:org/fraud:*")))),
         unknown=u(DEFERRED, Patch("app-role", "assumeRolePolicy", U))),
 }

@@ -16,6 +16,7 @@ from mlops_platform.core.errors import TemplateError
 from mlops_platform.scaffold import fleet
 from mlops_platform.scaffold.answers import parse_data_args
 from mlops_platform.scaffold.new import OFFLINE_BANNER, entry_yaml, new_project
+from mlops_platform.scaffold.templating import template_source
 
 out = Console()
 fleet_app = typer.Typer(no_args_is_help=True, help="Template version, drift and updates of project repositories.")
@@ -59,13 +60,16 @@ def fleet_check(dirs: list[Path] = typer.Argument(..., help="Project repositorie
                 strict: bool = typer.Option(False, "--strict", help="Exit 7 if a project is behind the template "
                                             "(or holds an uncommitted update)."),
                 fail_on_drift: bool = typer.Option(False, "--fail-on-drift", help="Exit 1 if a project changed or "
-                                                   "deleted generated files (teams edit some on purpose).")
+                                                   "deleted generated files (teams edit some on purpose)."),
+                templates: list[str] = typer.Option([], "--template", help="A template source projects may name "
+                                                    "(repeatable; default: this mlops-platform checkout). Projects "
+                                                    "naming another are foreign and never cloned."),
                 ) -> None:
     """Template version vs the latest release, state and drift from a fresh render, for each project.
 
     Exit status: 6 a project could not be read, is from another template or holds a conflict;
     7 (--strict) a project is behind; 1 (--fail-on-drift) generated files were changed."""
-    statuses = fleet.check(dirs)
+    statuses = fleet.check(dirs, templates or _default_sources())
     failure = fleet.check_failure(statuses, strict, fail_on_drift)
     if as_json:
         echo_json({"projects": [s.to_json() for s in statuses]}, failure)
@@ -73,6 +77,14 @@ def fleet_check(dirs: list[Path] = typer.Argument(..., help="Project repositorie
         out.print(_status_table(statuses))
     if failure is not None:
         fail_after_output(failure)
+
+
+def _default_sources() -> list[str]:
+    """This checkout's template; none outside a checkout (every project is then foreign until `--template`)."""
+    try:
+        return [str(template_source())]
+    except TemplateError:
+        return []
 
 
 def _status_table(statuses: list[fleet.ProjectStatus]) -> Table:
@@ -99,12 +111,16 @@ def fleet_update(dirs: list[Path] = typer.Argument(..., help="Project repositori
                  vcs_ref: str = typer.Option(None, "--vcs-ref", help="Target version (default: latest tag)."),
                  trust: bool = typer.Option(False, "--trust", help="Allow the template's _migrations to run."),
                  commit: bool = typer.Option(True, "--commit/--no-commit", help="Commit clean updates."),
+                 templates: list[str] = typer.Option([], "--template", help="A template source projects may name "
+                                                     "(repeatable; default: this mlops-platform checkout). "
+                                                     "Projects naming another are not updated."),
                  ) -> None:
     """`copier update` every project; conflicts fail the command and are never committed."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=out, transient=True) as progress:
         task = progress.add_task("updating", total=len(dirs))
-        results = fleet.update(dirs, vcs_ref, trust, commit, on_done=lambda _: progress.advance(task))
+        results = fleet.update(dirs, vcs_ref, trust, commit, on_done=lambda _: progress.advance(task),
+                               sources=templates or _default_sources())
     for r in results:
         style = "green" if r.ok else "red"
         out.print(f"[{style}]{r.outcome.value}[/] {escape(r.path)} {escape(r.before)} → {escape(r.after)} "

@@ -8,18 +8,21 @@ deployment environments are bypassed. Deploying belongs to a role trusted on bra
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from mlops_platform.core.iam import GITHUB_OIDC_HOST
 from mlops_platform.policy.config import PolicySettings, Severity
 from mlops_platform.policy.registry import Area, OnUnknown, stack_policy
 from mlops_platform.policy.rules.irsa import (
     ROLE_PERMISSION_TYPES,
+    arn_name,
+    iam_keys,
     role_documents,
     role_policy_links,
     web_identity_trusts,
 )
-from mlops_platform.policy.sdk.graph import Res, StackView
+from mlops_platform.policy.sdk import types as t
+from mlops_platform.policy.sdk.graph import Referrers, Res, StackView
 from mlops_platform.policy.sdk.iam import Statement, matches, statements
 from mlops_platform.policy.sdk.values import UNKNOWN, Defer, Violation, as_list, is_unknown
 
@@ -27,6 +30,8 @@ from mlops_platform.policy.sdk.values import UNKNOWN, Defer, Violation, as_list,
 READ_ONLY_ACTIONS = ("*:Get*", "*:List*", "*:Describe*", "*:BatchGet*", "*:BatchCheck*", "*:View*")
 _MANAGED = "arn:aws:iam::aws:policy/"
 _PR_SUBJECT = "pull_request"
+#: Resources that give a GitHub role rights: IAM, and EKS access entries / access policy associations.
+_RIGHTS_TYPES = (*ROLE_PERMISSION_TYPES, t.EKS_ACCESS_ENTRY, t.EKS_ACCESS_POLICY)
 
 
 def _subject_tests(stmt: Statement) -> dict[str, list[str]]:
@@ -103,9 +108,10 @@ def _writing_managed_policy(arn: Any) -> bool:
 
 
 @stack_policy(
-    name="github-pull-request-read-only", area=Area.IAM, resource_types=ROLE_PERMISSION_TYPES, severity=Severity.HIGH,
+    name="github-pull-request-read-only", area=Area.IAM, resource_types=_RIGHTS_TYPES, severity=Severity.HIGH,
     description="Roles GitHub Actions pull-request workflows can assume (OIDC `sub` matching "
-                "repo:<repo>:pull_request, or not tested) only read: no pushes, writes or deploys.",
+                "repo:<repo>:pull_request, or not tested) only read: no pushes, writes or deploys (Kubernetes "
+                "groups and non-view EKS access policies count as writes).",
     remediation="Split the role: trust pull requests (`repo:<repo>:pull_request`, StringEquals) on a read-only "
                 "preview role (Get/List/Describe, ECR pulls, an EKS view access policy), and trust branches "
                 "(`repo:<repo>:ref:refs/heads/main`) or environments (`repo:<repo>:environment:prod`) on the "
@@ -116,23 +122,14 @@ def _writing_managed_policy(arn: Any) -> bool:
     unknown_note="Deferred when a trust or permission document of a pull-request role is unknown.",
 )
 def github_pull_request_read_only(stack: StackView, _: PolicySettings) -> Iterator[Violation | Defer]:
-    links = role_policy_links(stack)
+    rights = role_rights(stack)
     for role in pull_request_roles(stack):
         if isinstance(role, Defer):
             yield role
             continue
-        writes: list[str] = []
-        for found in _managed_writes(role, links.attached.of(role)):
-            if isinstance(found, Defer):
-                yield found
-            else:
-                writes.append(found)
-        for where, doc in role_documents(stack, links, role):
-            stmts = statements(doc)
-            if stmts is UNKNOWN:
-                yield Defer(where, role.urn)
-                continue
-            writes += [f"{where}: {a}" for s in stmts or [] for a in write_actions(s)]
+        found = list(_writes(stack, rights, role))
+        yield from (w for w in found if isinstance(w, Defer))
+        writes = [w for w in found if isinstance(w, str)]
         if writes:
             shown = "; ".join(writes[:4]) + (f" (+{len(writes) - 4} more)" if len(writes) > 4 else "")
             yield Violation(f"role {role.name!r} is assumable by pull-request workflows but grants {shown}",
@@ -150,21 +147,43 @@ def _pins_workflow(subject: str) -> bool:
     return bool(sep) and "@refs/heads/" in ref and not any(ch in ref for ch in "*?")
 
 
-def _managed_environments(stack: StackView) -> set[tuple[str, str]]:
-    """(repository name, environment) of GitHub environments in the graph restricted to custom branch
-    policies that name at least one branch."""
+def _owner(res: Res) -> Any:
+    """The GitHub owner (organisation or user) a `github` resource lives in: its explicit provider's `owner`
+    (the resource's `repository` is a bare name). None when no provider names one; UNKNOWN when computed."""
+    owner = res.provider.get("owner") if res.provider else None
+    return owner if is_unknown(owner) else (str(owner) if owner else None)
+
+
+def _managed_environments(stack: StackView) -> set[tuple[str, str]] | Defer:
+    """(`owner/repository`, environment) of GitHub environments in the graph restricted to custom branch
+    policies that name at least one branch. A bare repository name is not enough: `repo:attacker/fraud`
+    must not count as the graph's `example-org/fraud`, so an environment whose owner is unknown defers."""
     with_branches = {(str(p.get("repository")), str(p.get("environment"))) for p in stack.of_type(_BRANCH_POLICY_TYPE)
                      if p.get("branchPattern")}
-    return {(str(e.get("repository")), str(e.get("environment"))) for e in stack.of_type(_ENV_TYPE)
-            if e.get("deploymentBranchPolicy.customBranchPolicies") is True} & with_branches
+    managed: set[tuple[str, str]] = set()
+    for env in stack.of_type(_ENV_TYPE):
+        key = (str(env.get("repository")), str(env.get("environment")))
+        if env.get("deploymentBranchPolicy.customBranchPolicies") is not True or key not in with_branches:
+            continue
+        owner = _owner(env)
+        if is_unknown(owner):
+            return Defer("provider.owner", env.urn)
+        if owner:
+            managed.add((f"{owner}/{key[0]}", key[1]))
+    return managed
 
 
 def _environment_of(subject: str) -> tuple[str, str] | None:
-    """(repository name, environment) of a `repo:ORG/REPO:environment:ENV` subject."""
+    """(`owner/repository`, environment) of a `repo:OWNER/REPO:environment:ENV` subject; None for any other
+    shape or a wildcard in the repository or environment (it names no single environment).
+    GitHub's default subject for a job with an environment is `repo:<owner>/<repo>:environment:<name>`
+    (docs.github.com, "OpenID Connect reference", example subject claims)."""
     parts = subject.split(":")
-    if len(parts) == 4 and parts[0] == "repo" and parts[2] == "environment" and "/" in parts[1]:
-        return parts[1].split("/", 1)[1], parts[3]
-    return None
+    if len(parts) != 4 or parts[0] != "repo" or parts[2] != "environment" or parts[1].count("/") != 1:
+        return None
+    if any(ch in subject for ch in "*?"):
+        return None
+    return parts[1], parts[3]
 
 
 def _unpinned_subjects(stmt: Statement, managed: set[tuple[str, str]]) -> list[str]:
@@ -176,23 +195,58 @@ def _unpinned_subjects(stmt: Statement, managed: set[tuple[str, str]]) -> list[s
             if not _pins_workflow(v) and _environment_of(v) not in managed]
 
 
-def _writes(stack: StackView, links: Any, role: Res) -> Iterator[str | Defer]:
-    yield from _managed_writes(role, links.attached.of(role))
-    for where, doc in role_documents(stack, links, role):
+class RoleRights(NamedTuple):
+    """What grants a role rights: its IAM policies, and in the cluster its EKS access entries' Kubernetes
+    groups (bound to Roles by RoleBindings the graph may not show) and access policy associations."""
+
+    iam: Any
+    entries: Referrers
+    associations: Referrers
+
+
+def role_rights(stack: StackView) -> RoleRights:
+    def by_principal(kind: str) -> Referrers:
+        return stack.referrers((kind,), "principalArn", (t.IAM_ROLE,), iam_keys, arn_name)
+    return RoleRights(role_policy_links(stack), by_principal(t.EKS_ACCESS_ENTRY), by_principal(t.EKS_ACCESS_POLICY))
+
+
+def _writes(stack: StackView, rights: RoleRights, role: Res) -> Iterator[str | Defer]:
+    yield from _managed_writes(role, rights.iam.attached.of(role))
+    for where, doc in role_documents(stack, rights.iam, role):
         stmts = statements(doc)
         if stmts is UNKNOWN:
             yield Defer(where, role.urn)
         else:
             yield from (f"{where}: {a}" for s in stmts or [] for a in write_actions(s))
+    yield from _cluster_writes(role, rights)
+
+
+def _cluster_writes(role: Res, rights: RoleRights) -> Iterator[str | Defer]:
+    """Kubernetes rights count as writes: a group is whatever its RoleBindings grant (the pipeline submitters
+    create WorkflowTemplates, i.e. pods as the pipeline's service account), an access policy other than a
+    view one edits or administers the namespace."""
+    for entry in rights.entries.of(role):
+        groups = entry.get("kubernetesGroups")
+        if is_unknown(groups):
+            yield Defer(f"AccessEntry {entry.name!r}.kubernetesGroups", role.urn)
+        elif groups:
+            yield f"AccessEntry {entry.name!r}: Kubernetes groups {', '.join(map(str, as_list(groups)))}"
+    for assoc in rights.associations.of(role):
+        arn = assoc.get("policyArn")
+        if is_unknown(arn):
+            yield Defer(f"AccessPolicyAssociation {assoc.name!r}.policyArn", role.urn)
+        elif not str(arn).endswith("ViewPolicy"):
+            yield f"AccessPolicyAssociation {assoc.name!r}: {arn}"
 
 
 @stack_policy(
     name="github-deploy-workflow-pinned", area=Area.IAM,
-    resource_types=(*ROLE_PERMISSION_TYPES, _ENV_TYPE, _BRANCH_POLICY_TYPE),
+    resource_types=(*_RIGHTS_TYPES, _ENV_TYPE, _BRANCH_POLICY_TYPE),
     severity=Severity.HIGH,
-    description="Roles GitHub Actions can assume with write permissions pin the workflow (`job_workflow_ref` "
-                "at a branch ref in the OIDC subject), or trust only environments the same graph restricts "
-                "to branches (a GitHub environment with a deployment branch policy).",
+    description="Roles GitHub Actions can assume with write permissions (IAM, or in the cluster an access entry's "
+                "Kubernetes groups or a non-view EKS access policy) pin the workflow (`job_workflow_ref` at a "
+                "branch ref in the OIDC subject), or trust only environments the same graph restricts to "
+                "branches (a GitHub environment of the same owner/repository with a deployment branch policy).",
     remediation="Set github.manage: true (the platform then manages each project's environment with a main-only "
                 "branch policy and the subject claim with job_workflow_ref, and pins the deploy workflow at "
                 "refs/heads/main), or trust `repo:<repo>:<context>:job_workflow_ref:<repo>/<workflow>@refs/heads/"
@@ -203,7 +257,10 @@ def _writes(stack: StackView, links: Any, role: Res) -> Iterator[str | Defer]:
     unknown_note="Deferred when a trust or permission document of a GitHub role is unknown.",
 )
 def github_deploy_workflow_pinned(stack: StackView, _: PolicySettings) -> Iterator[Violation | Defer]:
-    links, managed = role_policy_links(stack), _managed_environments(stack)
+    rights, managed = role_rights(stack), _managed_environments(stack)
+    if isinstance(managed, Defer):
+        yield managed
+        return
     for found in web_identity_trusts(stack, _github_issuer):
         if isinstance(found, Defer):
             yield found
@@ -212,7 +269,7 @@ def github_deploy_workflow_pinned(stack: StackView, _: PolicySettings) -> Iterat
         loose = _unpinned_subjects(stmt, managed)
         if not loose:
             continue
-        writes = [w for w in _writes(stack, links, role)]
+        writes = list(_writes(stack, rights, role))
         yield from (w for w in writes if isinstance(w, Defer))
         shown = [w for w in writes if isinstance(w, str)]
         if shown:

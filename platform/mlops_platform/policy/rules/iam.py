@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
+from mlops_platform.core.iam import GITHUB_OIDC_HOST
 from mlops_platform.policy.config import PolicySettings, Severity
 from mlops_platform.policy.registry import Area, OnUnknown, checkov, fsbp, resource_policy
 from mlops_platform.policy.sdk import types as t
@@ -147,11 +149,34 @@ def _trust_problems(stmt: Statement) -> Iterator[str]:
                   "any identity of that provider can assume the role"
         elif any(v == "*" or v == ["*"] for v in subjects):
             yield f"{stmt.label()} accepts any `sub` (\"*\")"
+        else:
+            loose = _any_github_owner(stmt)
+            if loose:
+                yield f"{stmt.label()} trusts GitHub repositories of any owner: {fmt(loose)} (a wildcard before " \
+                      "`repo:<owner>/`; anyone can create a repository of that name in their own account)"
+
+
+def _any_github_owner(stmt: Statement) -> list[str]:
+    """GitHub `sub` patterns that leave the owner open. GitHub subjects start `repo:<owner>/<repo>:`
+    (docs.github.com/en/actions/reference/security/oidc, "Example subject claims")."""
+    out = []
+    for op, values in stmt.condition_values(f"{GITHUB_OIDC_HOST}:sub"):
+        if "Not" in op or is_unknown(values):
+            continue
+        if "Like" not in op:
+            continue  # an exact subject names one owner (or is a customised claim this check does not read)
+        for value in (str(v) for v in as_list(values)):
+            fixed = value.split("*", 1)[0].split("?", 1)[0]  # what the pattern pins before its first wildcard
+            could_be_repo = "repo:".startswith(fixed) or fixed.startswith("repo:")
+            if could_be_repo and not re.match(r"^repo:[^/:]+/", fixed):
+                out.append(value)
+    return out
 
 
 @resource_policy(
     name="iam-restricted-trust", area=Area.IAM, resource_types=(t.IAM_ROLE,), severity=Severity.CRITICAL,
-    description="Role trust policies name who may assume them; web-identity trust is pinned to a subject.",
+    description="Role trust policies name who may assume them; web-identity trust is pinned to a subject "
+                "(for GitHub, to repositories of one owner: no wildcard before `repo:<owner>/`).",
     remediation="Trust named principals (service, account role, OIDC provider) and, for OIDC, add "
                 "StringEquals conditions on `<issuer>:sub` and `<issuer>:aud`.",
     url=f"{_IAM_DOCS}/id_roles_create_for-idp_oidc.html", compliance=checkov("CKV_AWS_60", "CKV_AWS_61"),

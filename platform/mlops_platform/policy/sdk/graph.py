@@ -59,7 +59,8 @@ class StackView:
         res = Res(r.urn, r.resource_type, r.name, plain(r.props),
                   parent=r.parent.urn if r.parent is not None else None,
                   deps=tuple(d.urn for d in r.dependencies),
-                  prop_deps={k: tuple(d.urn for d in v) for k, v in r.property_dependencies.items()})
+                  prop_deps={k: tuple(d.urn for d in v) for k, v in r.property_dependencies.items()},
+                  provider=plain(r.provider.props) if getattr(r, "provider", None) is not None else {})
         self._by_urn[res.urn] = res
         return res
 

@@ -33,6 +33,8 @@ IAM_ROLE_POLICY_ATTACHMENT: Final = "aws:iam/rolePolicyAttachment:RolePolicyAtta
 IAM_OIDC_PROVIDER: Final = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
 EKS_ADDON: Final = "aws:eks/addon:Addon"
 EKS_POD_IDENTITY: Final = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+EKS_ACCESS_ENTRY: Final = "aws:eks/accessEntry:AccessEntry"
+EKS_ACCESS_POLICY: Final = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
 
 KMS_KEY: Final = "aws:kms/key:Key"
 KMS_KEY_POLICY: Final = "aws:kms/keyPolicy:KeyPolicy"
