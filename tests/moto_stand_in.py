@@ -1,4 +1,5 @@
-"""The moto *server* stand-in for AWS, shared by every test area that talks to AWS (ops, hostile).
+"""The moto *server* stand-in for AWS, shared by every test area that talks to AWS (ops, hostile, security),
+and the helpers every real local stand-in process uses (a free loopback port, waiting until it answers).
 
 A real moto server process per test session (per xdist worker); `moto` resets it and points boto3 at
 it through the standard AWS_ENDPOINT_URL, with fake static credentials and no profile or config files.
@@ -13,7 +14,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,39 +24,56 @@ import pytest
 MOTO_ACCOUNT = "123456789012"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
+def wait_until_up(name: str, is_up: Callable[[], bool], proc: subprocess.Popen[bytes], log: Path,
+                  timeout: float = 90) -> None:
+    """Poll `is_up` until it answers True; fail with the process's log if it exits or times out."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"moto server exited with {proc.returncode}")
+            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
         try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=2).close()
-            return
+            if is_up():
+                return
         except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("moto server did not start within 60 s")
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{name} did not start within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    """A real moto server process on 127.0.0.1, one per test session (per xdist worker)."""
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port), "-H", "127.0.0.1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "MOTO_ACCOUNT_ID": MOTO_ACCOUNT})
+def _answers(url: str) -> bool:
+    urllib.request.urlopen(f"{url}/moto-api/", timeout=2).close()
+    return True
+
+
+@contextmanager
+def moto_process(account_id: str, log: Path) -> Iterator[str]:
+    """A real moto server on a free loopback port whose default account is `account_id` (the account the
+    planned ARNs name), logging to `log`; yields its URL and stops it on exit."""
+    port = free_port()
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port), "-H", "127.0.0.1"],
+                                stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "MOTO_ACCOUNT_ID": account_id})
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(url, proc)
+        wait_until_up("moto server", lambda: _answers(url), proc, log)
         yield url
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real moto server process on 127.0.0.1, one per test session (per xdist worker)."""
+    with moto_process(MOTO_ACCOUNT, tmp_path_factory.mktemp("moto") / "moto.log") as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,12 +8,14 @@ subprocess, where a timeout bounds a hang and signals are real.
 
 from __future__ import annotations
 
+import faulthandler
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,8 +26,9 @@ import pytest
 from mlops_platform.config import repo_root
 
 MLPLAT = str(Path(sys.executable).with_name("mlplat"))
-#: In-process answers must come within this many seconds (the budget of a slow, shared CI machine).
-FAST = 10.0
+#: A hang, not a slow machine: an in-process command still running after this many seconds is interrupted
+#: and fails its test (healthy ones, template renders and retried AWS calls included, take well under 60 s).
+HANG = 120.0
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,6 @@ class Result:
     code: int
     out: str
     err: str
-    seconds: float
 
     @property
     def text(self) -> str:
@@ -60,18 +62,17 @@ Cli = Callable[..., Result]
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
-    """`cli("validate", "x", code=2)`: run in-process, assert the exit code, no traceback, and an answer
-    within `seconds` (FAST, unless the command renders templates)."""
+    """`cli("validate", "x", code=2)`: run in-process, assert the exit code and no traceback; a command
+    that hangs is interrupted by a watchdog after HANG s and fails the test (issue #11's time bound)."""
     from mlops_platform.cli import main
 
-    def run(*argv: str | Path, code: int | None = None, seconds: float = FAST) -> Result:
-        start = time.monotonic()
-        exit_code = main([str(a) for a in argv])
-        elapsed = time.monotonic() - start
+    def run(*argv: str | Path, code: int | None = None) -> Result:
+        with _watchdog(HANG) as hung:
+            exit_code = main([str(a) for a in argv])
         captured = capsys.readouterr()
-        result = Result(exit_code, captured.out, captured.err, elapsed)
+        result = Result(exit_code, captured.out, captured.err)
+        assert not hung, f"mlplat {' '.join(map(str, argv))} hung: still running after {HANG:g} s"
         assert "Traceback" not in result.text, result.text
-        assert elapsed < seconds, f"took {elapsed:.1f} s"
         if code is not None:
             assert exit_code == code, result.text
         return result
@@ -79,7 +80,30 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
     return run
 
 
-def subprocess_mlplat(*argv: str | Path, timeout: float = 60, cwd: Path | None = None,
+@contextmanager
+def _watchdog(seconds: float) -> Iterator[list[bool]]:
+    """Yields a list that holds True once `seconds` passed: the main thread then gets a KeyboardInterrupt
+    (the CLI answers it with exit 130, so the caller sees the hang). Should that not end it either (stuck
+    in C code), faulthandler dumps every thread's stack and ends the process: a crash, never a silent hang."""
+    fired: list[bool] = []
+    main = threading.main_thread().ident or 0
+
+    def interrupt() -> None:
+        fired.append(True)
+        signal.pthread_kill(main, signal.SIGINT)  # a real signal: it also ends a blocking sleep or read
+
+    timer = threading.Timer(seconds, interrupt)
+    timer.daemon = True
+    timer.start()
+    faulthandler.dump_traceback_later(2 * seconds, exit=True, file=sys.__stderr__)  # capsys holds sys.stderr
+    try:
+        yield fired
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+        timer.cancel()
+
+
+def subprocess_mlplat(*argv: str | Path, timeout: float = HANG, cwd: Path | None = None,
                       env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The real console script; a hang fails the test through the timeout."""
     done = subprocess.run([MLPLAT, *map(str, argv)], capture_output=True, text=True, timeout=timeout, cwd=cwd,

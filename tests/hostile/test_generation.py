@@ -16,7 +16,7 @@ from mlops_platform.config import load_env, repo_root
 from mlops_platform.config.rules import cluster_capacity
 from mlops_platform.engine import platform_outputs
 
-from .conftest import FAST, Cli, unchanged
+from .conftest import Cli, unchanged
 
 REQUIRED = ["-d", "owners=a@example.com", "-d", "github_org=org", "-d", "cost_center=cc"]
 DEV = load_env("dev")
@@ -30,9 +30,9 @@ def _offline_outputs() -> None:
     platform_outputs("dev")
 
 
-def new(cli: Cli, dest: Path, *data: str, code: int, seconds: float = FAST) -> str:
+def new(cli: Cli, dest: Path, *data: str, code: int) -> str:
     result = cli("new", "proj", "--env", "dev", "--dest", dest, "--offline", *REQUIRED,
-                 *[x for d in data for x in ("-d", d)], code=code, seconds=seconds)
+                 *[x for d in data for x in ("-d", d)], code=code)
     return result.text.replace("\n", " ")
 
 
@@ -59,7 +59,7 @@ def test_quotas_above_the_environment_are_refused_before_writing(cli: Cli, tmp_p
 def test_a_template_default_above_the_cap_is_caught_after_rendering_and_removed(cli: Cli, tmp_path: Path) -> None:
     # gpu_quota defaults to gpu_count * (serving_replicas + 1) in copier.yml: 1 * 21 GPUs > dev's cap.
     with unchanged(tmp_path):
-        text = new(cli, tmp_path / "proj", "gpu_count=1", "serving_replicas=20", code=3, seconds=90)
+        text = new(cli, tmp_path / "proj", "gpu_count=1", "serving_replicas=20", code=3)
     assert "with the template's defaults" in text and "gpu_quota: quota exceeds the environment GPU cap" in text
     assert not (tmp_path / "proj").exists()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from mlops_platform.core.files import write_text_atomic
 
-from .conftest import MLPLAT
+from .conftest import MLPLAT, Cli
 
 pytestmark = pytest.mark.slow
 #: Seconds after start to send SIGINT: inside the imports (~1 s on a quiet machine) and later.
@@ -77,3 +77,18 @@ def test_an_interrupted_atomic_write_leaves_nothing(tmp_path: Path, monkeypatch:
     monkeypatch.undo()
     assert target.read_text() == "the previous complete report"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_a_hanging_command_fails_its_test_instead_of_the_suite(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The in-process time bound (conftest `cli`): a command still running after HANG s is interrupted and
+    its test fails, naming the command; here HANG is 1 s and the command sleeps far longer."""
+    from mlops_platform.cli import mlplat
+
+    from . import conftest
+
+    monkeypatch.setattr(conftest, "HANG", 1.0)
+    monkeypatch.setattr(mlplat, "app", lambda **_: time.sleep(60))
+    start = time.monotonic()
+    with pytest.raises(AssertionError, match=r"mlplat validate dev hung: still running after 1 s"):
+        cli("validate", "dev")
+    assert time.monotonic() - start < 30  # interrupted, not slept out (a bound 30x the watchdog's)

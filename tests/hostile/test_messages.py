@@ -107,3 +107,15 @@ def test_a_program_that_raises_is_named_by_file_and_line(cli: Cli, tmp_path: Pat
     assert error["code"] == "engine"
     assert f"{program.resolve() / '__main__.py'}:4" in error["message"]
     assert "raised KeyError: 'qa'" in error["message"]
+
+
+def test_top_level_help_names_every_command() -> None:
+    """`mlplat --help` lists the commands in its summary line: all of them, none made up."""
+    import re
+
+    import typer.main
+    from mlops_platform.cli import app
+
+    listed = re.fullmatch(r"MLOps platform: ([a-z, ]+)\.", app.info.help or "")
+    assert listed, app.info.help
+    assert sorted(listed.group(1).split(", ")) == sorted(typer.main.get_command(app).commands)

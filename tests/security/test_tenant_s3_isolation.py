@@ -15,9 +15,6 @@ exercised here. Bucket policies play no part (the platform's only deny TLS-less 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -27,8 +24,7 @@ import pytest
 from botocore.exceptions import ClientError
 from mlops_platform.core import naming
 from mlops_platform.engine import Plan
-
-from .stand_ins import free_port, wait_until_up
+from moto_stand_in import moto_process
 
 pytestmark = pytest.mark.slow
 ACCOUNT = "210987654321"  # the dev stack's account: the planned ARNs name it
@@ -44,24 +40,10 @@ def role_policy(plan: Plan, project: str, role: str = "workload") -> dict[str, A
     return dict(json.loads(res.get("policy")))
 
 
-def _up(url: str) -> bool:
-    urllib.request.urlopen(f"{url}/moto-api/", timeout=2).close()
-    return True
-
-
 @pytest.fixture(scope="module")
 def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port, log = free_port(), tmp_path_factory.mktemp("moto") / "moto.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port), "-H", "127.0.0.1"],
-                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "MOTO_ACCOUNT_ID": ACCOUNT})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up("moto", lambda: _up(url), proc, log)
+    with moto_process(ACCOUNT, tmp_path_factory.mktemp("moto") / "moto.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _client(service: str, url: str, key: str = "admin", secret: str = "admin") -> Any:

@@ -23,8 +23,7 @@ from typing import Any
 import httpx
 import pytest
 from mlops_platform.k8s import mlflow_boot
-
-from .stand_ins import free_port, wait_until_up
+from moto_stand_in import free_port, wait_until_up
 
 pytestmark = pytest.mark.slow
 

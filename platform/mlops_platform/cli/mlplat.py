@@ -22,7 +22,8 @@ from mlops_platform.core.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, MlplatEr
 from mlops_platform.core.files import finite_json
 
 app = typer.Typer(name="mlplat", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="MLOps platform: validate, plan, graph, review, new, fleet, bootstrap, preflight, cost, up.")
+                  help="MLOps platform: validate, plan, graph, review, policy, new, fleet, bootstrap, preflight, cost, "
+                       "upgrade, shards, preview, up, destroy.")
 err = Console(stderr=True)
 
 #: Command areas; each module has `register(app)`.

@@ -78,7 +78,8 @@ def run_program_isolated(program_dir: Path, stack: str | None = None, config_fil
     if config_file is not None and not config_file.is_file():
         raise UsageError(f"{config_file}: config file not found — fix: pass an existing Pulumi.<stack>.yaml")
     if timeout <= 0:
-        raise UsageError(f"--timeout {timeout:g}: must be more than 0 seconds")
+        raise UsageError(f"--timeout {timeout:g}: must be more than 0 seconds — fix: pass a positive number of "
+                         f"seconds, e.g. --timeout {DEFAULT_TIMEOUT:g}")
     request = {"program_dir": str(program_dir), "stack": stack,
                "config_file": str(config_file.resolve()) if config_file else None}
     prefix, isolation = network_isolation()

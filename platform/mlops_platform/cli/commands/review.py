@@ -33,9 +33,11 @@ def _subject(env: str | None, program_dir: Path | None, plan: Path | None, stack
     if tier is not None and tier not in PRESETS:
         raise UsageError(f"--tier {tier!r}: use one of {', '.join(PRESETS)}")
     if (stack or config_file or timeout is not None) and program_dir is None:
-        raise UsageError("--stack, --config-file and --timeout apply to --program only")
+        raise UsageError("--stack, --config-file and --timeout apply to --program only — fix: drop them, or "
+                         "review a program with --program DIR")
     if layer is not None and env is None:
-        raise UsageError("--layer applies to an environment (ENV) only")
+        raise UsageError("--layer applies to an environment (ENV) only — fix: drop --layer, or review an "
+                         "environment: mlplat review ENV --layer LAYER")
     if env is not None:
         if tier is not None:
             raise UsageError("--tier applies to --program/--plan; an environment is judged by its own tier")
