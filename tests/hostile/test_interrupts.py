@@ -48,6 +48,10 @@ def test_ctrl_c_at_any_moment_exits_130_quietly_and_leaves_no_partial_report(tmp
         if done.returncode == 130:
             assert done.stderr.strip().endswith("interrupted"), done.stderr
             assert not output.exists()
+        elif done.returncode == -signal.SIGINT:
+            # the signal landed after the work ended, while the interpreter shut down: Python then ends by
+            # SIGINT itself (a shell shows 130). No traceback (checked above), and the report is whole.
+            assert json.loads(output.read_text())["stack"] == "dev"
         else:  # finished before its signal: the report is whole
             assert done.returncode in (0, 1), done.stderr
             assert json.loads(output.read_text())["stack"] == "dev"

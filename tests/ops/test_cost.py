@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mlops_platform.config import PlatformConfig, load_env
-from mlops_platform.config.rules import PRIVATE_NODE_ENDPOINTS
 from mlops_platform.core.errors import BudgetExceededError, ConfigError
-from mlops_platform.ops.cost import HOURS_PER_MONTH, check_budget, compare, estimate
+from mlops_platform.ops.cost import HOURS_PER_MONTH, check_budget, compare, estimate, nat_gateways
 from mlops_platform.ops.prices import table_prices
 from ops_configs import BASE, merge
 
@@ -72,10 +71,14 @@ def test_control_plane_nat_and_multi_az_database_by_hand():
 
 
 def test_no_nat_line_without_nat_gateways():
-    # nat: none needs the endpoints private nodes use (config rules)
-    est = estimate(cfg_of({"network": {"nat": "none", "interface_endpoints": list(PRIVATE_NODE_ENDPOINTS)}}),
-                   today=TODAY)
-    assert not [li for li in est.lines if li.kind == "network"]
+    # a brought-your-own VPC creates no NAT gateways (`nat: none` is refused by the config rules while the
+    # charts pull public images), so the estimate has no network line
+    existing = {"mode": "existing", "existing": {"vpc_id": "vpc-0123456789abcdef0",
+                                                 "private_subnet_ids": ["subnet-0123456789abcdef0",
+                                                                        "subnet-0123456789abcdef1"]}}
+    cfg = cfg_of({"network": existing})
+    assert nat_gateways(cfg) == 0
+    assert not [li for li in estimate(cfg, today=TODAY).lines if li.kind == "network"]
 
 
 def test_region_multiplier_applies_to_table_prices():
