@@ -57,9 +57,16 @@ def run(*command: str, cwd: Path, timeout: float = 600,
                           env=env)
 
 
-def with_venv_tools() -> dict[str, str]:
-    """The environment with this venv's console scripts (uv among them) first on PATH."""
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+def with_venv_tools(*, ci: bool = False) -> dict[str, str]:
+    """The environment with this venv's console scripts (uv among them) first on PATH.
+
+    `ci` says whose machine this is: a team's laptop (no CI variable, so `make` may write uv.lock) or a
+    CI runner (CI=true, so the generated Makefile only checks the committed lock). The suite itself may
+    run under CI, so the variable is set or removed explicitly rather than inherited."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "GITHUB_ACTIONS")}
+    if ci:
+        env["CI"] = "true"
+    return {**env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def assert_ok(done: subprocess.CompletedProcess[str]) -> None:

@@ -51,6 +51,17 @@ def test_make_test_passes_in_the_projects_own_locked_venv(python_version: str, t
     assert f'requires-python = ">={python_version}"' in lock and 'hash = "sha256:' in lock
     config = (project / ".venv" / "pyvenv.cfg").read_text()
     assert re.search(rf"^version(_info)? = {re.escape(python_version)}\.", config, flags=re.M), config
+    # once committed, CI accepts the lock as it is (`uv lock --check`, no rewrite)
+    assert_ok(run("make", "-B", "uv.lock", cwd=project, timeout=300, env=with_venv_tools(ci=True)))
+
+
+def test_ci_refuses_a_project_without_its_committed_lock(tmp_path: Path) -> None:
+    """On a CI runner (CI=true) the Makefile only checks uv.lock: a missing or stale lock fails the
+    build instead of being re-resolved there, so CI installs exactly what was reviewed."""
+    project = render(tmp_path / "project")
+    done = run("make", "uv.lock", cwd=project, timeout=120, env=with_venv_tools(ci=True))
+    assert done.returncode != 0 and not (project / "uv.lock").exists()
+    assert "--check" in done.stdout + done.stderr
 
 
 @pytest.mark.slow
