@@ -1,0 +1,170 @@
+"""Config sections of the `aws` layer: network, cluster, node pools, buckets, registry, budget,
+account singletons and CI identity. Re-exported by `sections`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field
+
+from mlops_platform.config.section_types import (
+    IAM_PRINCIPAL_ARN,
+    Capacity,
+    Cidr,
+    DnsLabel,
+    Email,
+    EndpointAccess,
+    NatStrategy,
+    NetworkMode,
+    UpgradePolicy,
+    _Section,
+)
+
+
+class ExistingNetwork(_Section):
+    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$", description="Existing VPC id. Required.")
+    private_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
+        min_length=2, description="Private subnets (one per AZ) for nodes and endpoints. Required.")
+    public_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
+        default_factory=list, description="Public subnets for internet load balancers.")
+
+
+class NetworkConfig(_Section):
+    """`mlops-platform:network`."""
+
+    mode: NetworkMode = Field(default=NetworkMode.MANAGED, description="Create a VPC (managed) or use an existing one.")
+    cidr: Cidr = Field(default="10.0.0.0/16", description="VPC CIDR, /16../24.")
+    availability_zones: list[str] = Field(
+        default_factory=list, description="AZs to span (2..6). Required when mode=managed.")
+    nat: NatStrategy = Field(default=NatStrategy.ONE_PER_AZ,
+        description="NAT gateways: one per AZ, a single one, or none.")
+    interface_endpoints: list[str] = Field(
+        default_factory=lambda: ["ecr.api", "ecr.dkr", "sts", "logs"],
+        description="Interface VPC endpoints (service suffixes).")
+    flow_log_retention_days: int = Field(default=90, description="VPC flow-log retention.")
+    existing: ExistingNetwork | None = Field(default=None, description="Required when mode=existing.")
+
+
+class ClusterConfig(_Section):
+    """`mlops-platform:cluster` — the EKS control plane."""
+
+    version: str = Field(pattern=r"^1\.\d{2}$", description="Pinned Kubernetes version, e.g. 1.33. Required.")
+    endpoint_access: EndpointAccess = Field(default=EndpointAccess.PRIVATE,
+        description="Where the EKS API endpoint is reachable from.")
+    allow_public_endpoint_cidrs: list[Cidr] = Field(
+        default_factory=list,
+        description="Opt-in public API endpoint restricted to these CIDRs; needs endpoint_access="
+                    "public_and_private. Never 0.0.0.0/0; forbidden in prod.")
+    log_retention_days: int = Field(default=90, description="Control-plane log retention.")
+    admin_principal_arns: list[Annotated[str, Field(pattern=IAM_PRINCIPAL_ARN)]] = Field(
+        default_factory=list, description="IAM roles/users given cluster-admin access entries.")
+    deletion_protection: bool | None = Field(
+        default=None, description="EKS deletion protection + Pulumi protect. Unset: true in prod, else false.")
+    deployer_role_arns: list[Annotated[str, Field(pattern=IAM_PRINCIPAL_ARN)]] = Field(
+        default_factory=list,
+        description="IAM roles that run `mlplat up` (CI, an operator's SSO role): each gets an access entry and "
+                    "cluster-admin, and the in-VPC runner may assume them.")
+    in_vpc_deployer: bool | None = Field(
+        default=None, description="Provision the in-VPC deploy runner (CodeBuild in the private subnets) that "
+                                  "applies the cluster and tenants layers of a private cluster, as the first "
+                                  "deployer role. Unset: on when deployer_role_arns lists a role.")
+    upgrade_policy: UpgradePolicy | None = Field(
+        default=None,
+        description="STANDARD: EKS upgrades the control plane itself when standard support ends. EXTENDED: "
+                    "up to 12 more months on the version at the extended-support price. Unset: EXTENDED in "
+                    "prod (never a forced upgrade of production), STANDARD elsewhere.")
+
+
+class PoolConfig(_Section):
+    name: DnsLabel = Field(description="Pool name (DNS label). Required.")
+    instance_types: list[str] = Field(min_length=1, description="EC2 instance types. Required.")
+    capacity: Capacity = Field(default=Capacity.ON_DEMAND, description="On-demand or spot instances.")
+    min_size: int = Field(default=0, ge=0, description="Fewest nodes.")
+    desired_size: int = Field(default=0, ge=0,
+        description="Nodes at creation; the autoscaler owns the count afterwards.")
+    max_size: int = Field(default=1, ge=1, le=1000, description="Most nodes.")
+    disk_size_gib: int = Field(default=100, ge=20, le=16384, description="gp3 root volume.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Extra node labels.")
+
+
+class SystemPoolConfig(PoolConfig):
+    name: DnsLabel = Field(default="system", description="Pool name.")
+    instance_types: list[str] = Field(default_factory=lambda: ["m6i.xlarge"], min_length=1,
+                                      description="EC2 instance types.")
+    ami_type: str = Field(default="AL2023_x86_64_STANDARD", description="EKS AMI type.")
+    min_size: int = Field(default=2, ge=1, description="Fewest nodes.")
+    desired_size: int = Field(default=2, ge=1,
+        description="Nodes at creation; the autoscaler owns the count afterwards.")
+    max_size: int = Field(default=6, ge=1, le=1000, description="Most nodes.")
+    disk_size_gib: int = Field(default=50, ge=20, le=16384, description="gp3 root volume, GiB.")
+
+
+class GpuPoolConfig(PoolConfig):
+    ami_type: str = Field(default="AL2023_x86_64_NVIDIA", description="GPU AMI.")
+    disk_size_gib: int = Field(default=200, ge=50, le=16384, description="GPU images are big.")
+
+
+class NodePoolsConfig(_Section):
+    """`mlops-platform:node_pools`."""
+
+    system: SystemPoolConfig = Field(default_factory=SystemPoolConfig,
+        description="The pool the platform add-ons run on.")
+    gpu: list[GpuPoolConfig] = Field(default_factory=list, description="GPU pools.")
+
+
+class BucketRole(StrEnum):
+    DATASETS = "datasets"
+    MODELS = "models"
+
+
+class ArtifactsConfig(_Section):
+    """`mlops-platform:artifacts` — S3 buckets (an access-log bucket is always added)."""
+
+    buckets: list[BucketRole] = Field(default_factory=lambda: [BucketRole.DATASETS, BucketRole.MODELS],
+                                      description="Bucket roles.")
+    noncurrent_version_expiration_days: int = Field(default=90, ge=1,
+        description="Days noncurrent object versions are kept.")
+    abort_incomplete_multipart_days: int = Field(default=7, ge=1,
+        description="Days before incomplete multipart uploads are aborted.")
+    log_expiration_days: int = Field(default=365, ge=1, description="Access-log retention.")
+    allow_force_destroy: bool = Field(
+        default=False, description="Let `pulumi destroy` delete non-empty buckets. Forbidden in prod.")
+
+
+class RegistryConfig(_Section):
+    """`mlops-platform:registry` — platform ECR repositories (projects get their own, see projects)."""
+
+    repositories: list[Annotated[str, Field(pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$")]] = Field(
+        default_factory=lambda: ["base-images", "model-servers"], description="Shared ECR repositories.")
+    untagged_expiry_days: int = Field(default=7, ge=1, description="Lifecycle: untagged expiry.")
+
+
+class BudgetConfig(_Section):
+    """`mlops-platform:budget` — the environment's monthly AWS Budget."""
+
+    monthly_usd: float = Field(gt=0, description="Monthly budget in USD. Required.")
+    alert_thresholds_pct: list[int] = Field(default_factory=lambda: [50, 80, 100],
+                                            description="Alert at these % of budget.")
+    notify: list[Email] = Field(default_factory=list,
+        description="Extra alert emails; the environment owners always get them.")
+
+
+class AccountConfig(_Section):
+    """`mlops-platform:account` — what exists once per AWS account (shared by its environments)."""
+
+    create_autoscaling_service_role: bool = Field(
+        default=True,
+        description="Create the AWSServiceRoleForAutoScaling service-linked role the EBS key policy names (a fresh "
+                    "account lacks it; KMS rejects policies naming missing principals). Set false when it exists "
+                    "(`mlplat preflight` says so; any Auto Scaling group creates it).")
+
+
+class CiConfig(_Section):
+    """`mlops-platform:ci` — account-wide CI identity."""
+
+    github_oidc_provider_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws(-[a-z]+)?:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$",
+        description="Reuse the account's existing GitHub Actions OIDC provider (one per account; `mlplat preflight` "
+                    "prints its ARN). Unset: the aws layer creates it.")

@@ -1,0 +1,71 @@
+"""Config sections of the `cluster` layer's in-cluster components: GPU governance, monitoring,
+serving, tracking, training and pipelines. Re-exported by `sections`.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from mlops_platform.config.section_types import (
+    Email,
+    _Section,
+)
+
+
+class GpuGovernanceConfig(_Section):
+    """`mlops-platform:gpu`."""
+
+    max_total_gpus: int = Field(default=64, ge=0, description="Cap on sum of max GPUs over pools.")
+
+
+class ComponentToggle(_Section):
+    enabled: bool | None = Field(default=None, description="Unset: on in every tier.")
+
+
+class MonitoringConfig(ComponentToggle):
+    """`mlops-platform:monitoring` — kube-prometheus-stack with Alertmanager on."""
+
+    retention: str | None = Field(default=None, pattern=r"^\d+[hdw]$",
+                                  description="Prometheus retention. Unset: 24h dev, 7d staging, 30d prod.")
+    storage_gib: int = Field(default=50, ge=10, description="Prometheus volume.")
+    alert_emails: list[Email] = Field(default_factory=list,
+        description="Alert receivers; empty: the environment owners.")
+    slack_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack receiver webhook; keep it a Pulumi secret. Unset: no Slack receiver.")
+    gpu_idle_minutes: int = Field(default=30, ge=5, description="GPU-idle alert window.")
+    gpu_pending_minutes: int = Field(default=15, ge=1, description="Pending GPU pod alert.")
+    serving_latency_p99_ms: int = Field(default=500, ge=1, description="Serving p99 SLO.")
+    serving_error_rate_pct: float = Field(default=1.0, gt=0, description="Serving 5xx SLO.")
+    drift_threshold: float = Field(default=0.2, gt=0, description="Drift score alert threshold.")
+
+
+class ServingConfig(ComponentToggle):
+    """`mlops-platform:serving` — KServe."""
+
+    ingress_domain: str = Field(default="models.internal", description="Domain model endpoints are served under.")
+
+
+class TrackingConfig(ComponentToggle):
+    """`mlops-platform:tracking` — MLflow on RDS PostgreSQL + the models bucket."""
+
+    db_instance_class: str = Field(default="db.t4g.medium", description="RDS instance class of the MLflow database.")
+    db_storage_gib: int = Field(default=50, ge=20, description="Allocated storage of the MLflow database, GiB.")
+    backup_retention_days: int | None = Field(default=None, ge=1, le=35,
+                                              description="Unset: 7, 14 in prod.")
+    multi_az: bool | None = Field(default=None, description="Unset: true in prod, else false.")
+
+
+class TrainingConfig(ComponentToggle):
+    """`mlops-platform:training` — KubeRay operator."""
+
+
+class PipelinesConfig(ComponentToggle):
+    """`mlops-platform:pipelines` — Argo Workflows + Argo Events: project pipelines run in the cluster,
+    started by schedule, on demand or by the project's drift alert."""
+
+    controller_replicas: int | None = Field(
+        default=None, ge=1, le=5,
+        description="Replicas of each controller (leader election; >1 adds a PDB). Unset: 2 in prod, else 1.")
+    retrain_cooldown_minutes: int = Field(
+        default=60, ge=5, le=1440,
+        description="Minimum minutes between two drift-triggered retrains of one project.")
