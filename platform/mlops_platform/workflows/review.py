@@ -29,7 +29,6 @@ from mlops_platform.policy.pack import all_specs
 from mlops_platform.policy.registry import kind_of
 from mlops_platform.policy.report import Report, build_report
 from mlops_platform.policy.waivers import NO_WAIVERS, Waivers, load_waivers
-from mlops_platform.scaffold.outputs import validate_outputs
 
 DEFAULT_WAIVERS = Path("stacks") / "waivers.yaml"
 
@@ -79,6 +78,10 @@ def project_config(outputs: PlatformOutputs, tier: str | None = None,
 def referenced_platform(references: Mapping[str, Mapping[str, Any]]) -> PlatformOutputs | None:
     """The platform environment a program's StackReferences read, if any (one at most: its tier and pools
     judge the program)."""
+    # Imported here, not at the top: `mlops_platform.scaffold` loads copier and its prompt toolkit (~0.5 s),
+    # which only a program review that references a platform needs — not every platform plan review.
+    from mlops_platform.scaffold.outputs import validate_outputs
+
     platforms = {name: validate_outputs(outputs, f"StackReference {name}")
                  for name, outputs in references.items() if is_platform_outputs(outputs)}
     if len({p.environment for p in platforms.values()}) > 1:
