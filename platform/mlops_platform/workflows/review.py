@@ -41,6 +41,8 @@ class Subject:
     source: Path
     config: PolicyPackConfig
     isolation: str = ""  # a program's: the isolation it was planned under (`engine/isolated.py`), else ""
+    timings: tuple[dict[str, Any], ...] = ()  # an environment's: its program runs (`Plan.timings`)
+    cached: bool = False  # an environment's: its plan was read from the plan cache
 
 
 def platform_config(env: str | None, stack_file: Path | None = None) -> PolicyPackConfig:
@@ -51,10 +53,12 @@ def platform_config(env: str | None, stack_file: Path | None = None) -> PolicyPa
         estimated_monthly_p90_usd=round(estimate(cfg).estimated_monthly_p90_usd, 2))
 
 
-def environment(env: str, layer: Layer | None = None) -> Subject:
-    """An environment's plan (all layers, or one layer stack) with its tier's settings."""
-    plan = run_platform(env=env, layer=layer).to_json()  # validates the stack file first (ConfigError, exit 3)
-    return Subject(plan, env_stack_file(env), platform_config(env))
+def environment(env: str, layer: Layer | None = None, jobs: int = 1) -> Subject:
+    """An environment's plan (all layers, or one layer stack) with its tier's settings; `jobs` processes plan
+    its tenants stacks."""
+    plan = run_platform(env=env, layer=layer, jobs=jobs)  # validates the stack file first (ConfigError, exit 3)
+    return Subject(plan.to_json(), env_stack_file(env), platform_config(env), timings=tuple(plan.timings),
+                   cached=plan.cached)
 
 
 def is_platform_outputs(outputs: Mapping[str, Any]) -> bool:
