@@ -70,7 +70,7 @@ def test_a_stack_that_is_no_shard_of_the_count_is_refused() -> None:
 def test_the_tenants_program_refuses_the_environment_stack_when_sharded(sharded: Path) -> None:
     # A real `pulumi up --stack dev` of the tenants project would otherwise plan every project a second time.
     config = dict(read_stack_config(sharded)[1]["config"])
-    with pytest.raises(UsageError, match="tenants.shards is 6: the tenants layer runs as stacks dev-tenants-0"):
+    with pytest.raises(UsageError, match=r"tenants\.shards is 6: the tenants layer runs as stacks dev-tenants-0"):
         plan_unit(Unit(Layer.TENANTS, "dev", config), "dev", Ctx("123456789012", "eu-west-1"), {}, True)
 
 
