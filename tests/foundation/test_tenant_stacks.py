@@ -8,6 +8,7 @@ test_shards.py), so two shards hold one project each and four are empty.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +123,11 @@ def test_parallel_tenants_plan_the_sequential_plan(plans: dict[str, Plan], monke
 def test_a_shard_out_of_range_is_a_usage_error(sharded: Path) -> None:
     with pytest.raises(UsageError, match=r"--shard 6: tenants.shards is 6, so shards are 0..5"):
         run_platform(stack_file=sharded, shard=SHARDS)
+
+
+def test_review_reports_each_program_run_on_stderr(plans: dict[str, Plan], capsys: pytest.CaptureFixture[str]) -> None:
+    assert plans["dev"].resources  # planned (or read from this run's cache) first: the review reads the cache
+    main(["review", "dev", "--format", "json", "-j", "2"])
+    out, err = capsys.readouterr()
+    assert json.loads(out)["stack"] == "dev"  # stdout stays the one report document
+    assert re.search(r"^planned: aws dev [\d.]+ s, cluster dev [\d.]+ s, tenants dev [\d.]+ s \(2 projects\)", err)
