@@ -27,6 +27,8 @@ from rich.console import Console
 from rich.table import Table
 from ruamel.yaml import YAML
 
+from mlops_platform.cli.commands import default_jobs
+
 console = Console(width=200)
 TENANTS = (10, 100)
 #: `--full` also measures 500 tenants (~13 000 resources): minutes of CPU, so not in every `make bench`.
@@ -206,10 +208,6 @@ def parallel_row(work: Path, tenants: int, jobs: int) -> list[str]:
             f"wall {many.wall / one.wall:.2f}× of -j 1 (no goal: the layers below tenants run in order)"]
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["--child"]:
@@ -224,10 +222,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         table.add_column(col)
     with tempfile.TemporaryDirectory(prefix="mlplat-bench-") as tmp:
         work = Path(tmp)
-        for row in [*overhead_rows(work, tenants), locality_row(work), parallel_row(work, max(tenants), _cores())]:
-            table.add_row(*row)
-        for row in generation_rows(work):
-            table.add_row(*row)
+        rows = [*overhead_rows(work, tenants), locality_row(work), parallel_row(work, max(tenants), default_jobs()),
+                *generation_rows(work)]
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
     console.print("Tests: `make test` (≤ 150 s) and `make test-fast` (≤ 60 s) print their own durations. "
                   "`make bench BENCH=--full` adds 500 tenants (minutes).")
