@@ -10,7 +10,7 @@ import pytest
 from mlops_platform.engine import Plan
 
 from .crds import manifest
-from .upstream import CRDS_DIR, NEXT_VALUES_DIR, UPSTREAM, VALUES_DIR, crd_validator
+from .upstream import CRDS_DIR, NEXT_VALUES_DIR, UPSTREAM, VALUES_DIR, as_sent, crd_validator
 
 SOURCES: list[dict[str, Any]] = json.loads((CRDS_DIR / "sources.json").read_text())
 README = (UPSTREAM / "README.md").read_text()
@@ -85,15 +85,6 @@ def test_schemas_accept_a_minimal_object_and_reject_a_wrong_type(key: tuple[str,
 PLATFORM_KINDS = {"kubernetes:gateway.networking.k8s.io/v1:Gateway": ("gateway.networking.k8s.io", "Gateway", "v1"),
                   "kubernetes:gateway.networking.k8s.io/v1:GatewayClass":
                       ("gateway.networking.k8s.io", "GatewayClass", "v1")}
-
-
-def as_sent(value: Any) -> Any:
-    """Plan numbers are protobuf doubles (80.0); the provider's JSON carries an integral one as 80."""
-    if isinstance(value, dict):
-        return {k: as_sent(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [as_sent(v) for v in value]
-    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def test_the_platforms_gateway_objects_validate_against_the_published_schema(plan: Plan) -> None:
