@@ -56,6 +56,7 @@ K8S_NETWORK_POLICY: Final = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 HELM_RELEASE: Final = "kubernetes:helm.sh/v3:Release"
 # Custom resources register as kubernetes:<apiVersion>:<kind>.
 KSERVE_INFERENCE_SERVICE: Final = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
+FLAGGER_CANARY: Final = "kubernetes:flagger.app/v1beta1:Canary"
 RAY_CLUSTER: Final = "kubernetes:ray.io/v1:RayCluster"
 RAY_JOB: Final = "kubernetes:ray.io/v1:RayJob"
 RAY_SERVICE: Final = "kubernetes:ray.io/v1:RayService"
