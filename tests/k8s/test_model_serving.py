@@ -110,6 +110,9 @@ def test_every_progressive_model_has_a_canary_on_its_deployment_route_and_autosc
     scaler = spec["autoscalerRef"]
     scaler_type = SCALED if scaler["kind"] == "ScaledObject" else HPA
     assert named(plan, scaler_type, scaler["name"]).get("spec.scaleTargetRef.name") == target
+    if scaler_type == SCALED:  # the primary's copy scales on the primary's pods (Flagger matches trigger names)
+        (trigger,) = named(plan, SCALED, scaler["name"]).get("spec.triggers")
+        assert f'pod=~"{target}-primary-' in scaler["primaryScalerQueries"][trigger["name"]]
     assert spec["service"]["gatewayRefs"] == [{"name": GATEWAY_NAME, "namespace": KSERVE_NAMESPACE}]
     assert spec["service"]["hosts"] == [f"{model}.{NS}.{DOMAIN}"]
     analysis = spec["analysis"]

@@ -4,6 +4,7 @@ the pure builders of delivery and autoscaling manifests."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 import pytest
@@ -114,18 +115,29 @@ def test_analysis_takes_exactly_one_progression_of_the_crd(step: int, top: int, 
 
 
 # ---------------------------------------------------------------- autoscaling
-def test_flagger_references_hpas_and_scaled_objects_by_kind() -> None:
-    assert autoscaler_ref(ScaleSignal.CPU, "m")["kind"] == "HorizontalPodAutoscaler"
-    assert autoscaler_ref(ScaleSignal.IN_FLIGHT, "m") == {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
-                                                          "name": "m"}
+def _pods(query: str) -> str:
+    found = re.search(r'pod=~"([^"]+)"', query)
+    assert found, query
+    return found.group(1)
 
 
-def test_scaled_objects_count_the_primary_pods_but_not_another_models() -> None:
-    import re
+def test_flagger_references_hpas_and_scaled_objects_with_the_primarys_own_query() -> None:
+    """Without primaryScalerQueries Flagger rewrites every `<target>` in the query to `<target>-primary`: with a
+    model named like its namespace (the template's default) the namespace matcher would break too."""
+    assert autoscaler_ref(ScaleSignal.CPU, "m", "ns", "m")["kind"] == "HorizontalPodAutoscaler"
+    ref = autoscaler_ref(ScaleSignal.IN_FLIGHT, "fraud", "fraud", "fraud")
+    assert (ref["kind"], ref["name"]) == ("ScaledObject", "fraud")
+    (name, query), = ref["primaryScalerQueries"].items()
+    spec = scaled_object_spec(deployment="fraud", namespace="fraud", signal=ScaleSignal.IN_FLIGHT, target=4,
+                              min_replicas=2, max_replicas=5)
+    assert spec["triggers"][0]["name"] == name  # Flagger matches primary queries by trigger name
+    assert 'namespace="fraud"' in query and re.fullmatch(_pods(query), "fraud-primary-7f9c8d5b4-x2k9p")
 
+
+def test_scaled_objects_count_their_deployments_pods_only() -> None:
     spec = scaled_object_spec(deployment="ranker", namespace="ns", signal=ScaleSignal.IN_FLIGHT, target=4,
                               min_replicas=2, max_replicas=5)
-    pattern = re.search(r'pod=~"([^"]+)"', spec["triggers"][0]["metadata"]["query"]).group(1)  # type: ignore[union-attr]
-    assert re.fullmatch(pattern, "ranker-7f9c8d5b4-x2k9p") and re.fullmatch(pattern, "ranker-primary-7f9c8-x2k9p")
-    assert not re.fullmatch(pattern, "ranker-v2-7f9c8d5b4-x2k9p")
+    pattern = _pods(spec["triggers"][0]["metadata"]["query"])
+    assert re.fullmatch(pattern, "ranker-7f9c8d5b4-x2k9p")
+    assert not re.fullmatch(pattern, "ranker-primary-7f9c8-x2k9p") and not re.fullmatch(pattern, "ranker-v2-7f9-x2k9p")
     assert spec["minReplicaCount"] == 2 and len(spec["triggers"]) == 1

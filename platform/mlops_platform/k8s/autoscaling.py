@@ -39,17 +39,17 @@ def hpa_spec(deployment: str, min_replicas: int, max_replicas: int, target_cpu: 
             "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}}}
 
 
-def signal_query(signal: ScaleSignal, namespace: str, deployment: str) -> tuple[str, str]:
-    """(PromQL, metricType) of a KEDA Prometheus trigger. In-flight is a total that KEDA divides by the
-    replicas (AverageValue); GPU utilisation is already a per-GPU mean (Value). Pods of the Deployment
-    and of Flagger's `<deployment>-primary` copy both count: the primary's ScaledObject is a copy of this
-    one, and its pods serve the traffic."""
-    own = f"{deployment}(-primary)?-[0-9a-zA-Z]+-[0-9a-zA-Z]+"  # not another model named `<deployment>-x`
-    pods = f'namespace="{namespace}", pod=~"{own}"'
+def signal_query(signal: ScaleSignal, namespace: str, deployment: str, primary: bool = False) -> tuple[str, str]:
+    """(PromQL, metricType) of a KEDA Prometheus trigger over the pods of `deployment` (with `primary`, of
+    Flagger's `<deployment>-primary` copy). In-flight is a total that KEDA divides by the replicas
+    (AverageValue); GPU utilisation is already a per-GPU mean (Value). Prometheus anchors the regex, so
+    `<deployment>-<rs>-<pod>` never takes the primary's `<deployment>-primary-<rs>-<pod>`, nor another
+    model's `<deployment>-x-<rs>-<pod>`."""
+    pods = f"{deployment}-primary" if primary else deployment
+    own = f"{pods}-[0-9a-zA-Z]+-[0-9a-zA-Z]+"
     if signal is ScaleSignal.IN_FLIGHT:
-        return f"sum({IN_FLIGHT_METRIC}{{{pods}}})", "AverageValue"
-    gpu_pods = f'exported_namespace="{namespace}", exported_pod=~"{own}"'
-    return f"avg({GPU_UTIL_METRIC}{{{gpu_pods}}})", "Value"
+        return f'sum({IN_FLIGHT_METRIC}{{namespace="{namespace}", pod=~"{own}"}})', "AverageValue"
+    return f'avg({GPU_UTIL_METRIC}{{exported_namespace="{namespace}", exported_pod=~"{own}"}})', "Value"
 
 
 def scaled_object_spec(*, deployment: str, namespace: str, signal: ScaleSignal, target: int,
@@ -77,8 +77,13 @@ def scaled_object_spec(*, deployment: str, namespace: str, signal: ScaleSignal, 
             "triggers": triggers}
 
 
-def autoscaler_ref(signal: ScaleSignal, name: str) -> dict[str, str]:
-    """Flagger `autoscalerRef` (kinds HorizontalPodAutoscaler and ScaledObject: the v1.44.0 Canary CRD enum)."""
+def autoscaler_ref(signal: ScaleSignal, name: str, namespace: str, deployment: str) -> dict[str, Any]:
+    """Flagger `autoscalerRef` (kinds HorizontalPodAutoscaler and ScaledObject: the v1.44.0 Canary CRD enum).
+    For a ScaledObject, the primary's query is given (`primaryScalerQueries`, by trigger name): Flagger's
+    default rewrites every occurrence of the target's name in the query, the namespace's too when a model is
+    named like its namespace (fluxcd/flagger v1.44.0 pkg/canary/scaled_object_reconciler.go)."""
     if signal is ScaleSignal.CPU:
         return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "name": name}
-    return {"apiVersion": KEDA_API, "kind": "ScaledObject", "name": name}
+    query, _ = signal_query(signal, namespace, deployment, primary=True)
+    return {"apiVersion": KEDA_API, "kind": "ScaledObject", "name": name,
+            "primaryScalerQueries": {signal.value: query}}

@@ -152,8 +152,8 @@ class CanaryTarget:
     """The Deployment Flagger watches (ModelServing's, or the one KServe creates). Required."""
     service: str
     """Name of the Services and HTTPRoute Flagger creates (`<service>`, `-primary`, `-canary`). Required."""
-    autoscaler: dict[str, str]
-    """`autoscalerRef` (apiVersion, kind, name) of the HPA or KEDA ScaledObject. Required."""
+    autoscaler: dict[str, Any]
+    """`autoscalerRef` (apiVersion, kind, name, primary queries) of the HPA or KEDA ScaledObject. Required."""
     host: str
     """The model's host on the gateway. Required."""
     gateway: dict[str, str]

@@ -147,7 +147,8 @@ def autoscaler_manifest(args: ModelServingArgs) -> tuple[str, dict[str, Any]] | 
 def canary_target(args: ModelServingArgs) -> CanaryTarget:
     assert args.ingress_domain  # args_issues requires it for progressive delivery
     return CanaryTarget(
-        deployment=target_deployment(args), service=args.name, autoscaler=autoscaler_ref(args.signal, args.name),
+        deployment=target_deployment(args), service=args.name,
+        autoscaler=autoscaler_ref(args.signal, args.name, args.namespace, target_deployment(args)),
         host=f"{args.name}.{args.namespace}.{args.ingress_domain}",
         gateway={"name": GATEWAY_NAME, "namespace": KSERVE_NAMESPACE}, port=args.port,
         min_replicas=args.min_replicas, max_replicas=args.max_replicas,
