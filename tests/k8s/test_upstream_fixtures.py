@@ -22,7 +22,8 @@ REQUIRED_KINDS = {
     ("kueue.x-k8s.io", "ResourceFlavor", "v1beta1"),
     ("argoproj.io", "WorkflowTemplate", "v1alpha1"), ("argoproj.io", "CronWorkflow", "v1alpha1"),
     ("argoproj.io", "EventSource", "v1alpha1"), ("argoproj.io", "Sensor", "v1alpha1"),
-    ("flagger.app", "Canary", "v1beta1"),
+    ("flagger.app", "Canary", "v1beta1"), ("flagger.app", "MetricTemplate", "v1beta1"),
+    ("keda.sh", "ScaledObject", "v1alpha1"),
     ("gateway.networking.k8s.io", "HTTPRoute", "v1"), ("gateway.networking.k8s.io", "Gateway", "v1"),
     ("gateway.networking.k8s.io", "GatewayClass", "v1"),
     ("gateway.envoyproxy.io", "SecurityPolicy", "v1alpha1"),
@@ -69,6 +70,9 @@ MINIMAL: dict[tuple[str, str, str], dict[str, Any]] = {
         "rules": [{"backendRefs": [{"name": "model", "port": 80}]}]},
     ("argoproj.io", "WorkflowTemplate", "v1alpha1"): {
         "entrypoint": "main", "templates": [{"name": "main", "container": {"image": "busybox"}}]},
+    ("flagger.app", "MetricTemplate", "v1beta1"): {"provider": {"type": "prometheus"}, "query": "up"},
+    ("keda.sh", "ScaledObject", "v1alpha1"): {"scaleTargetRef": {"name": "model"},
+                                             "triggers": [{"type": "cron", "metadata": {}}]},
 }
 
 
