@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import promql_parser
 import pytest
 from kubernetes_validate import utils as kv
 from mlops_platform.core import contract
@@ -151,6 +152,8 @@ def test_the_route_flagger_writes_validates_and_lands_on_the_models_listener(pla
 def test_analysis_queries_the_canary_pods_on_the_servers_own_metrics(plan: Plan) -> None:
     queries = {r.get("metadata.name"): r.get("spec.query") for r in plan.of_type(TEMPLATE)}
     assert 'outcome!~"ok|invalid"' in queries["ranker-error-rate"]
+    # no failure yet means no series of a failed outcome: 0 failures, not "no value" (a failed check)
+    assert re.search(r"100 \* \(sum\(rate\(.*\)\) or on\(\) vector\(0\)\) / sum\(rate\(", queries["ranker-error-rate"])
     assert "histogram_quantile(0.95" in queries["ranker-latency-p95"]
     assert "histogram_quantile(0.99" in queries["ranker-latency-p99"]
     assert contract.DRIFT_METRIC in queries["ranker-drift"] and 'model="ranker"' in queries["ranker-drift"]
@@ -164,6 +167,28 @@ def test_analysis_queries_the_canary_pods_on_the_servers_own_metrics(plan: Plan)
     for template in plan.of_type(TEMPLATE):
         assert template.get("spec.provider") == {
             "type": "prometheus", "address": "http://kps-prometheus.monitoring.svc.cluster.local:9090"}
+
+
+def flagger_rendered(query: str, target: str) -> str:
+    """A MetricTemplate query as Flagger renders it for one analysis (its template variables)."""
+    return query.replace("{{ namespace }}", NS).replace("{{ target }}", target).replace("{{ interval }}", "60s")
+
+
+def test_every_shipped_query_parses_as_promql(plan: Plan) -> None:
+    """Prometheus' grammar (promql-parser) over every MetricTemplate, KEDA trigger and drift rule query: a
+    query Prometheus rejects is a check that always fails (a rollback) or a scaler that never scales."""
+    queries = [flagger_rendered(r.get("spec.query"), "ranker") for r in plan.of_type(TEMPLATE)]
+    queries += [t["metadata"]["query"] for r in plan.of_type(SCALED) for t in r.get("spec.triggers")
+                if t["type"] == "prometheus"]
+    queries += [q for r in plan.of_type(CANARY)
+                for q in (r.get("spec.autoscalerRef.primaryScalerQueries") or {}).values()]
+    queries += [r.get("spec.groups.0.rules.0.expr") for r in plan.of_type(
+        "kubernetes:monitoring.coreos.com/v1:PrometheusRule")]
+    assert len(queries) == 20 + 5 + 4 + 9
+    for query in queries:
+        promql_parser.parse(query)
+    with pytest.raises(ValueError, match="parenthesis"):
+        promql_parser.parse(queries[0].rstrip(")"))
 
 
 def test_gpu_servers_scale_on_in_flight_requests_or_gpu_utilisation_never_cpu(plan: Plan) -> None:

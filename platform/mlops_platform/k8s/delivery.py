@@ -108,12 +108,14 @@ def _quantile_ms(q: float) -> str:
 
 
 def metric_queries(model: str, drift: bool) -> dict[str, str]:
-    """MetricTemplate name suffix -> PromQL over the template's model server metrics (serve.py). No traffic
-    leaves the error rate and latencies without a value, which Flagger counts as a failed check: a version
-    nobody called is not promoted. Drift is measured after a window of inputs: none yet reads as 0."""
+    """MetricTemplate name suffix -> PromQL over the template's model server metrics (serve.py). A labelled
+    counter has no series for an outcome that never happened, so no failure reads as 0 failures; no traffic
+    at all leaves the error rate and latencies without a value, which Flagger counts as a failed check: a
+    version nobody called is not promoted. Drift is measured after a window of inputs: none yet reads as 0."""
     errors = f'{SERVING_REQUESTS_METRIC}{{{CANARY_PODS}, outcome!~"{SERVING_OK_OUTCOMES}"}}'
     total = f"{SERVING_REQUESTS_METRIC}{{{CANARY_PODS}}}"
-    queries = {"error-rate": f"100 * sum(rate({errors}[{{{{ interval }}}}])) / sum(rate({total}[{{{{ interval }}}}]))",
+    window = "[{{ interval }}]"
+    queries = {"error-rate": f"100 * (sum(rate({errors}{window})) or on() vector(0)) / sum(rate({total}{window}))",
                "latency-p95": _quantile_ms(0.95), "latency-p99": _quantile_ms(0.99)}
     if drift:
         queries["drift"] = (f'max({contract.DRIFT_METRIC}{{{CANARY_PODS}, model="{model}", method="psi"}}) '
