@@ -129,7 +129,7 @@ def test_an_environment_whose_owner_is_unknown_defers_the_workflow_pinning_check
 
 
 def test_the_dev_preset_allows_an_instant_switch_that_prod_refuses() -> None:
-    """`require_progressive_delivery` (false in presets/dev.yaml only): a serving Deployment without a Canary."""
+    """`allow_instant_delivery` (true in presets/dev.yaml only): a serving Deployment without a Canary."""
     instant = variant(Drop("fraud-canary"))
-    assert run_one("k8s-serving-progressive-delivery", instant, {"require_progressive_delivery": False}) == []
+    assert run_one("k8s-serving-progressive-delivery", instant, {"allow_instant_delivery": True}) == []
     assert outcome(run_one("k8s-serving-progressive-delivery", instant)) == VIOLATES

@@ -84,4 +84,5 @@ def test_dev_scale_to_zero_rolls_out_instantly_which_only_the_dev_tier_allows(tm
     assert planned[SCALED]["inputs"]["spec"]["minReplicaCount"] == 0
     assert [f.policy for f in review(subject).blocking] == []
     as_prod = dataclasses.replace(subject, config=preset("prod"))
-    assert "k8s-serving-progressive-delivery" in {f.policy for f in review(as_prod).blocking}
+    assert {"k8s-serving-progressive-delivery", "k8s-serving-scale-to-zero"} <= {f.policy for f in
+                                                                               review(as_prod).blocking}
