@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from mlops_platform.core import contract
 from mlops_platform.aws._base import child_opts, with_name
 from mlops_platform.config.sections import NatStrategy, NetworkConfig, NetworkMode
+from mlops_platform.core import contract
 from mlops_platform.core.iam import document, service_trust, statement, to_json
 
 

@@ -128,7 +128,8 @@ def rule_docs() -> dict[str, list[RuleDoc]]:
 def rules_section() -> list[str]:
     lines = ["## Rules", "",
              "Checked after the types, in one pass, so every problem is reported at once. Each row is one "
-             "issue `mlplat validate` can report; *when* is the condition in the rule (`config/rules.py`, or the module named beside it); `[n]` is any "
+             "issue `mlplat validate` can report; *when* is the condition in the rule (`config/rules.py`, or the "
+             "module it imports the rule from); `[n]` is any "
              "list index and `{name}` a value from the config.", ""]
     for name, docs in rule_docs().items():
         lines += [f"### {name.removesuffix('_rules').replace('_', ' ').capitalize()} (`{name}`)", "",

@@ -65,7 +65,8 @@ __all__ = [
     "ACCOUNT_ID", "DNS_LABEL", "IAM_PRINCIPAL_ARN", "REGION", "TAG_KEY", "AccountConfig", "ArtifactsConfig",
     "BranchName", "BucketRole", "BudgetConfig", "Capacity", "CiConfig", "Cidr", "ClusterConfig", "ComponentToggle",
     "Consolidation", "DnsLabel", "Email", "EndpointAccess", "EnvironmentConfig", "ExistingNetwork", "GithubConfig",
-    "GpuGovernanceConfig", "GpuPoolConfig", "GpuProvisioner", "KarpenterPoolConfig", "MonitoringConfig", "NatStrategy", "NetworkConfig",
+    "GpuGovernanceConfig", "GpuPoolConfig", "GpuProvisioner", "KarpenterPoolConfig", "MonitoringConfig",
+    "NatStrategy", "NetworkConfig",
     "NetworkMode", "NodePoolsConfig", "PipelinesConfig", "PlatformSections", "PoolConfig", "ProjectConfig",
     "RegistryConfig", "ServingConfig", "SystemPoolConfig", "TenantsConfig", "Tier", "TrackingConfig",
     "TrainingConfig", "UpgradePolicy"

@@ -38,6 +38,11 @@ GPU_RESOURCE = "nvidia.com/gpu"
 #: Node labels set on GPU pools (selectors use them).
 GPU_TYPE_LABEL = "mlops.io/gpu-type"
 POOL_LABEL = "mlops.io/pool"
+#: cluster-autoscaler's AWS GPU label (cloudprovider/aws/aws_cloud_provider.go `GPULabel`), on every GPU node.
+ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
+#: Tags GPU and system nodes carry (instances, volumes, interfaces): only ones that never change, since a change
+#: rolls every node (a new launch-template version; for Karpenter, EC2NodeClass drift).
+STABLE_NODE_TAG_KEYS = ("environment", "managed-by")
 #: Tag Karpenter's EC2NodeClasses select the nodes' subnets and security group by (its docs' convention).
 KARPENTER_DISCOVERY_TAG = "karpenter.sh/discovery"
 

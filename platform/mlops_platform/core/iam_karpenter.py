@@ -63,8 +63,8 @@ def _node_lifecycle(cluster: str, region: str, account: str) -> list[Doc]:
         statement(["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"], launch,
                   sid="AllowScopedEC2InstanceActionsWithTags", condition=requested),
         statement(["ec2:CreateTags"], launch, sid="AllowScopedResourceCreationTagging", condition={
-            **requested, "StringEquals": {**requested["StringEquals"],
-                                          "ec2:CreateAction": ["RunInstances", "CreateFleet", "CreateLaunchTemplate"]}}),
+            **requested, "StringEquals": {**requested["StringEquals"], "ec2:CreateAction": [
+                "RunInstances", "CreateFleet", "CreateLaunchTemplate"]}}),
         statement(["ec2:CreateTags"], [f"{ec2}:instance/*"], sid="AllowScopedResourceTagging", condition=tagging),
         statement(["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"],
                   [f"{ec2}:instance/*", f"{ec2}:launch-template/*"], sid="AllowScopedDeletion",
