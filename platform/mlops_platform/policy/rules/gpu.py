@@ -42,14 +42,15 @@ class Pool:
         return labels if isinstance(labels, dict) else {}
 
 
-def _is_gpu_type(name: str) -> bool:
+def is_gpu_instance_type(name: str) -> bool:
+    """A catalog GPU type, or an instance type of a GPU family the catalog does not know."""
     entry = instances.lookup(name)
     return entry.gpus > 0 if entry else bool(_GPU_FAMILY.match(name))
 
 
 def _gpus(name: str) -> int | None:
     entry = instances.lookup(name)
-    return entry.gpus if entry else (None if _is_gpu_type(name) else 0)
+    return entry.gpus if entry else (None if is_gpu_instance_type(name) else 0)
 
 
 def node_pools(stack: StackView) -> Iterator[Pool | Defer]:
@@ -60,7 +61,7 @@ def node_pools(stack: StackView) -> Iterator[Pool | Defer]:
             continue
         names = [str(x) for x in as_list(types)] or ["t3.medium (EKS default)"]
         counts = [_gpus(n) for n in names]
-        is_gpu = any(_is_gpu_type(n) for n in names)
+        is_gpu = any(is_gpu_instance_type(n) for n in names)
         per_node = None if any(c is None for c in counts) else max(c or 0 for c in counts)
         yield Pool(group, names, per_node, is_gpu)
 
@@ -136,9 +137,9 @@ def gpu_ami_matches_instance(stack: StackView, _: PolicySettings) -> Iterator[Vi
 
 
 @stack_policy(
-    name="gpu-total-cap", area=Area.GPU, resource_types=(t.NODE_GROUP,), severity=Severity.HIGH,
-    description="The environment's GPU ceiling — sum over GPU node groups of max size × GPUs per node — stays "
-                "within the configured cap.",
+    name="gpu-total-cap", area=Area.GPU, resource_types=(t.NODE_GROUP, t.KARPENTER_NODEPOOL), severity=Severity.HIGH,
+    description="The environment's GPU ceiling — sum over GPU node groups of max size × GPUs per node, plus the "
+                "nvidia.com/gpu limits of Karpenter NodePools — stays within the configured cap.",
     remediation="Lower max_size of GPU pools or raise `gpu.max_total_gpus` in the stack after checking the "
                 "account's G/P vCPU quotas and the budget.",
     url="https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html", settings=("max_total_gpus",),
@@ -148,6 +149,18 @@ def gpu_total_cap(stack: StackView, settings: PolicySettings) -> Iterator[Violat
     if settings.max_total_gpus is None:
         return
     total, parts = 0, []
+    for item in [*_group_gpus(stack), *_nodepool_gpus(stack)]:
+        if isinstance(item, Defer | Violation):
+            yield item
+        else:
+            total += item[1]
+            parts.append(item[0])
+    if total > settings.max_total_gpus:
+        yield Violation(f"GPU pools can scale to {total} GPUs ({', '.join(parts)}), over the cap of "
+                        f"{settings.max_total_gpus}")
+
+
+def _group_gpus(stack: StackView) -> Iterator[tuple[str, int] | Violation | Defer]:
     for pool in gpu_pools(stack):
         if isinstance(pool, Defer):
             yield pool
@@ -159,11 +172,33 @@ def gpu_total_cap(stack: StackView, settings: PolicySettings) -> Iterator[Violat
             yield Violation(f"node group {pool.res.name!r}: instance types {pool.instance_types} are not in the "
                             "catalog, so its GPUs cannot be counted", pool.res.urn)
         else:
-            total += (as_int(size) or 0) * pool.gpus_per_node
-            parts.append(f"{pool.res.name}={as_int(size) or 0}x{pool.gpus_per_node}")
-    if total > settings.max_total_gpus:
-        yield Violation(f"GPU node groups can scale to {total} GPUs ({', '.join(parts)}), over the cap of "
-                        f"{settings.max_total_gpus}")
+            yield f"{pool.res.name}={as_int(size) or 0}x{pool.gpus_per_node}", (as_int(size) or 0) * pool.gpus_per_node
+
+
+def gpu_quantity(value: Any) -> int | None:
+    """A GPU count as a Kubernetes quantity: a number or a string of digits ("8"); anything else is None."""
+    if isinstance(value, str):
+        return int(value) if value.strip().isdigit() else None
+    return as_int(value)
+
+
+def nodepool_gpu_limit(res: Res) -> int | Any | None:
+    """The NodePool's `limits["nvidia.com/gpu"]` as an int (None when absent or not a count; UNKNOWN passes)."""
+    limits = res.get("spec.limits")
+    if is_unknown(limits):
+        return limits
+    value = limits.get(contract.GPU_RESOURCE) if isinstance(limits, dict) else None
+    return value if is_unknown(value) else gpu_quantity(value)
+
+
+def _nodepool_gpus(stack: StackView) -> Iterator[tuple[str, int] | Defer]:
+    """Karpenter NodePools count their GPU limit (an unlimited one is karpenter-gpu-nodepool-limited's finding)."""
+    for pool in stack.of_type(t.KARPENTER_NODEPOOL):
+        limit = nodepool_gpu_limit(pool)
+        if is_unknown(limit):
+            yield Defer("spec.limits", pool.urn)
+        elif limit is not None:
+            yield f"{pool.name}<={limit}", limit
 
 
 def _gpu_containers(tpl: PodTemplate) -> list[dict[str, Any]]:
