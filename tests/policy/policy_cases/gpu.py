@@ -7,6 +7,7 @@ from policy_plans import DROP, Patch, U
 
 from policy_cases._base import C0, DEFERRED, DEPLOY, GPU, POD, STACK_LEVEL, SYSTEM, Case, deploy, fail, ok, u
 from policy_cases._pipeline import TRAIN_STEP, WT, pipeline
+from policy_cases.karpenter import LIMIT, karpenter_pool
 
 CASES: dict[str, Case] = {
     "gpu-nodegroup-tainted": Case(
@@ -20,10 +21,14 @@ CASES: dict[str, Case] = {
                  fail(GPU, Patch("gpu-l4", "instanceTypes", ["g5g.xlarge"]))),  # Graviton GPU with an x86 AMI
         unknown=u(DEFERRED, Patch("gpu-l4", "amiType", U))),
     "gpu-total-cap": Case(
-        passing=(ok(), ok(Patch("gpu-l4", "scalingConfig.maxSize", 8))),
+        passing=(ok(), ok(Patch("gpu-l4", "scalingConfig.maxSize", 8)),
+                 ok(*karpenter_pool()),  # 4 node-group GPUs + a NodePool limited to 4 = the cap of 8
+                 ok(*karpenter_pool(), Patch("karpenter-l4-nodepool", ("spec", "limits"), DROP))),
         failing=(fail(STACK_LEVEL, Patch("gpu-l4", "scalingConfig.maxSize", 9)),
                  fail(STACK_LEVEL, Patch("gpu-l4", "instanceTypes", ["g6.12xlarge"])),  # 4 x 4 GPUs = 16 > 8
-                 fail(GPU, Patch("gpu-l4", "instanceTypes", ["g9.xlarge"]))),  # not in the catalog
+                 fail(GPU, Patch("gpu-l4", "instanceTypes", ["g9.xlarge"])),  # not in the catalog
+                 # a Karpenter NodePool counts its GPU limit: 4 + 5 > 8
+                 fail(STACK_LEVEL, *karpenter_pool(), Patch("karpenter-l4-nodepool", LIMIT, "5"))),
         unknown=u(DEFERRED, Patch("gpu-l4", "scalingConfig.maxSize", U))),
     "gpu-workload-limits": Case(
         passing=(ok(),),
