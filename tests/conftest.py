@@ -12,8 +12,8 @@ from hypothesis import settings
 from mlops_platform.config import PlatformConfig, load_env, shipped_envs, stack_file_for
 from mlops_platform.engine import Plan, run_platform
 from mlops_platform.engine.cache import CACHE_ENV
-from ruamel.yaml import YAML
 from moto_stand_in import aws_env, moto, moto_server  # noqa: F401  (fixtures of every area that talks to AWS)
+from ruamel.yaml import YAML
 
 # `make test` (and so CI) replays a fixed set of examples, so a merge is never blocked by a case the
 # previous run did not draw; `make fuzz` explores fresh random examples and saves failures to .hypothesis/.
