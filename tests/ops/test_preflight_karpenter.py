@@ -30,7 +30,8 @@ def test_karpenter_pools_claim_their_gpu_limits_vcpus_in_every_capacity_they_may
 
 
 def test_karpenter_demand_is_at_least_the_node_groups_for_the_same_pools(make_cfg):
-    plain = {"node_pools": {"gpu": [{k: v for k, v in p.items() if k != "karpenter"} for p in POOLS["node_pools"]["gpu"]]}}
+    gpu = [{k: v for k, v in p.items() if k != "karpenter"} for p in POOLS["node_pools"]["gpu"]]
+    plain = {"node_pools": {"gpu": gpu}}
     managed, karpenter = required_vcpus(make_cfg(plain)), required_vcpus(make_cfg({**KARPENTER, **POOLS}))
     assert all(karpenter.get(key, 0) >= vcpus for key, vcpus in managed.items())
 
