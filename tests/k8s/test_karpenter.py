@@ -15,6 +15,7 @@ from mlops_platform.config import PlatformConfig, load_stack_file
 from mlops_platform.config.gpu_provisioning import gpu_limit
 from mlops_platform.core import iam
 from mlops_platform.core.iam_karpenter import INTERRUPTION_EVENTS, KARPENTER_NAMESPACE, KARPENTER_SERVICE_ACCOUNT
+from mlops_platform.core.contract import PlatformOutputs
 from mlops_platform.core.layers import Layer
 from mlops_platform.core.versions import CHARTS, KARPENTER_KUBERNETES, SUPPORTED_EKS_VERSIONS, minor_pins
 from mlops_platform.engine import Plan, Resource, run_platform
@@ -257,3 +258,12 @@ def test_the_pinned_karpenter_supports_every_platform_kubernetes_version() -> No
     """karpenter-provider-aws website/content/en/v1.14/upgrading/compatibility.md (compatibility matrix)."""
     assert set(SUPPORTED_EKS_VERSIONS) <= set(KARPENTER_KUBERNETES)
     assert CHARTS["karpenter"].version.startswith("1.14.")
+
+
+def test_the_outputs_contract_describes_each_pool_under_either_provisioner(karpenter_plan: Plan,
+                                                                           plans: dict[str, Plan]) -> None:
+    """`gpu_pools` (contract.GpuPoolOutput) tells projects who provisions a pool and how many GPUs it holds."""
+    for plan, provisioner in ((karpenter_plan, "karpenter"), (plans["staging"], "managed_node_groups")):
+        pools = PlatformOutputs.model_validate(plan.outputs).gpu_pools
+        assert pools and all(p.provisioner == provisioner for p in pools.values())
+        assert all(p.max_gpus == p.max_nodes * p.gpus_per_node for p in pools.values())
