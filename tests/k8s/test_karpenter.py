@@ -14,8 +14,8 @@ from mlops_platform.aws.nodepools import pool_spec
 from mlops_platform.config import PlatformConfig, load_stack_file
 from mlops_platform.config.gpu_provisioning import gpu_limit
 from mlops_platform.core import iam
-from mlops_platform.core.iam_karpenter import INTERRUPTION_EVENTS, KARPENTER_NAMESPACE, KARPENTER_SERVICE_ACCOUNT
 from mlops_platform.core.contract import PlatformOutputs
+from mlops_platform.core.iam_karpenter import INTERRUPTION_EVENTS, KARPENTER_NAMESPACE, KARPENTER_SERVICE_ACCOUNT
 from mlops_platform.core.layers import Layer
 from mlops_platform.core.versions import CHARTS, KARPENTER_KUBERNETES, SUPPORTED_EKS_VERSIONS, minor_pins
 from mlops_platform.engine import Plan, Resource, run_platform

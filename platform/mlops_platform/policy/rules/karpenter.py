@@ -16,29 +16,13 @@ from typing import Any
 from mlops_platform.core import contract
 from mlops_platform.policy.config import PolicySettings, Severity
 from mlops_platform.policy.registry import Area, OnUnknown, resource_policy, stack_policy
-from mlops_platform.policy.rules.gpu import is_gpu_instance_type, nodepool_gpu_limit
 from mlops_platform.policy.sdk import types as t
 from mlops_platform.policy.sdk.graph import Res, StackView
+from mlops_platform.policy.sdk.nodepools import is_gpu_nodepool, nodepool_gpu_limit
 from mlops_platform.policy.sdk.values import Defer, Violation, as_int, as_list, fmt, is_unknown
 
 _DOCS = "https://karpenter.sh/docs/concepts"
-_GPU_KEYS = ("node.kubernetes.io/instance-type", "karpenter.k8s.aws/instance-family")
 _UNKNOWN_NOTE = "Deferred when the NodePool's template, limits or node class reference are unknown."
-
-
-def _gpu_requirement(req: Any) -> bool:
-    if not isinstance(req, dict) or req.get("key") not in _GPU_KEYS or req.get("operator") != "In":
-        return False
-    return any(is_gpu_instance_type(str(v) if "." in str(v) else f"{v}.xlarge") for v in as_list(req.get("values")))
-
-
-def is_gpu_nodepool(res: Res) -> bool:
-    limits = res.get("spec.limits")
-    labels = res.get("spec.template.metadata.labels")
-    reqs = res.get("spec.template.spec.requirements")
-    return ((isinstance(limits, dict) and contract.GPU_RESOURCE in limits)
-            or (isinstance(labels, dict) and contract.GPU_TYPE_LABEL in labels)
-            or any(_gpu_requirement(r) for r in as_list(reqs)))
 
 
 def _tainted(taints: Any) -> bool:
