@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from mlops_platform.aws.nodepools import pool_spec
-from mlops_platform.config import PlatformConfig, load_stack_file
+from mlops_platform.config import PlatformConfig, load_stack_file, repo_root
 from mlops_platform.config.gpu_provisioning import gpu_limit
 from mlops_platform.core import iam
 from mlops_platform.core.contract import PlatformOutputs
@@ -20,6 +20,8 @@ from mlops_platform.core.layers import Layer
 from mlops_platform.core.versions import CHARTS, KARPENTER_KUBERNETES, SUPPORTED_EKS_VERSIONS, minor_pins
 from mlops_platform.engine import Plan, Resource, run_platform
 from mlops_platform.k8s.karpenter import controller_values
+from mlops_platform.workflows.review import Subject, platform_config, resolve_waivers, review
+from ruamel.yaml import YAML
 
 from .crds import manifest
 from .test_chart_values import FREE_FORM, problems_of
@@ -267,3 +269,30 @@ def test_the_outputs_contract_describes_each_pool_under_either_provisioner(karpe
         pools = PlatformOutputs.model_validate(plan.outputs).gpu_pools
         assert pools and all(p.provisioner == provisioner for p in pools.values())
         assert all(p.max_gpus == p.max_nodes * p.gpus_per_node for p in pools.values())
+
+
+def test_the_karpenter_environment_passes_the_policy_pack(karpenter_plan: Plan, karpenter_stack: Path) -> None:
+    """Reviewed as `mlplat review` reviews a shipped staging environment (mandatory from medium severity); cheap
+    (the plan is the session's), so not in the slow group."""
+    plan = karpenter_plan.to_json()
+    report = review(Subject(plan, karpenter_stack, platform_config(None, karpenter_stack)),
+                    waivers=resolve_waivers(None, repo_root()))
+    assert [(f.policy, f.resource) for f in report.blocking] == []
+    assert report.unknowns == []
+
+
+def test_brought_subnets_are_tagged_for_discovery(karpenter_stack: Path, tmp_path: Path) -> None:
+    """A brought VPC's subnets are not the platform's to re-tag wholesale: one aws.ec2.Tag each."""
+    yaml = YAML(typ="safe", pure=True)
+    doc = yaml.load(karpenter_stack.read_text(encoding="utf-8"))
+    subnets = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+    doc["config"]["mlops-platform:network"] = {"mode": "existing", "existing": {
+        "vpc_id": "vpc-0123456789abcdef0", "private_subnet_ids": subnets}}
+    path = tmp_path / karpenter_stack.name
+    with path.open("w", encoding="utf-8") as fh:
+        yaml.dump(doc, fh)
+    plan = run_platform(stack_file=path, layer=Layer.AWS)
+    tags = {r.get("resourceId"): r.get("value") for r in of(plan, "aws:ec2/tag:Tag")
+            if r.get("key") == "karpenter.sh/discovery"}
+    assert {s: tags.get(s) for s in subnets} == dict.fromkeys(subnets, "mlops-staging")
+    assert not of(plan, "aws:ec2/subnet:Subnet")
