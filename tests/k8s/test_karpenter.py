@@ -227,10 +227,15 @@ def test_nodeclasses_are_hardened_and_pinned(karpenter_plan: Plan, kcfg: Platfor
         assert spec["subnetSelectorTerms"] == spec["securityGroupSelectorTerms"] == discovery
 
 
-def test_nodepools_wait_for_the_chart_that_installs_their_crds(karpenter_plan: Plan) -> None:
+def test_crds_come_from_their_own_chart_at_the_controllers_version(karpenter_plan: Plan) -> None:
+    """Helm installs a chart's crds/ once and never upgrades them; Karpenter's v1.14 upgrade guide ("CRD
+    Upgrades") recommends the karpenter-crd chart, moved with the controller."""
     rel = release(karpenter_plan)
+    (crds,) = [r for r in of(karpenter_plan, RELEASE) if r.get("chart") == CHARTS["karpenter-crd"].chart]
+    assert crds.get("version") == rel.get("version") == CHARTS["karpenter"].version
+    assert rel.get("skipCrds") is True and crds.urn in rel.dependencies
     for res in [*of(karpenter_plan, NODEPOOL), *of(karpenter_plan, NODECLASS)]:
-        assert rel.urn in res.dependencies, res.name
+        assert {rel.urn, crds.urn} <= set(res.dependencies), res.name
 
 
 def test_release_is_pinned_and_configured_for_this_cluster(karpenter_plan: Plan, kcfg: PlatformConfig) -> None:

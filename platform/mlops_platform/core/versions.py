@@ -57,6 +57,9 @@ CHARTS: dict[str, HelmChart] = {
     # Karpenter (gpu.provisioner: karpenter). The OCI chart's version has no `v` since 1.0; it bundles the
     # karpenter.sh/karpenter.k8s.aws CRDs (tests/fixtures/upstream/crds at v1.14.1).
     "karpenter": HelmChart("oci://public.ecr.aws/karpenter/karpenter", "1.14.1"),
+    # Its CRDs as their own release, as Karpenter's upgrade guide recommends ("CRD Upgrades"): Helm installs a
+    # chart's crds/ once and never upgrades them; the CRDs must move with the controller's version.
+    "karpenter-crd": HelmChart("oci://public.ecr.aws/karpenter/karpenter-crd", "1.14.1"),
 }
 
 #: Kubernetes minors the pinned Karpenter supports: its compatibility matrix (karpenter-provider-aws

@@ -157,9 +157,12 @@ class Karpenter(pulumi.ComponentResource):
         values = controller_values(cluster_name=args.node_class.cluster_name,
                                    interruption_queue=args.interruption_queue, system_pool=args.system_pool,
                                    prod=args.prod)
+        # The CRDs first, from their own chart (upgraded with the controller); the controller's copy is skipped.
+        crds = helm_release(f"{name}-crds", "karpenter-crd", "karpenter-crd", KARPENTER_NAMESPACE, {},
+                            k8s_opts(self, args.provider))
         self.release = helm_release(f"{name}-controller", "karpenter", "karpenter", KARPENTER_NAMESPACE, values,
-                                    k8s_opts(self, args.provider))
-        after = k8s_opts(self, args.provider, [self.release])  # the chart installs the CRDs
+                                    k8s_opts(self, args.provider, [crds]), skip_crds=True)
+        after = k8s_opts(self, args.provider, [crds, self.release])
         for pool in args.pools:
             cls = node_class(pool, args.node_class)
             k8s.apiextensions.CustomResource(f"{name}-{pool.name}-nodeclass", api_version=cls["apiVersion"],
