@@ -115,9 +115,9 @@ def controller_values(*, cluster_name: str, interruption_queue: pulumi.Input[str
         "settings": {"clusterName": cluster_name, "interruptionQueue": interruption_queue},
         # Pod Identity binds this ServiceAccount to the controller role (aws/karpenter.py): no annotation.
         "serviceAccount": {"create": True, "name": KARPENTER_SERVICE_ACCOUNT},
-        # Karpenter must not run on nodes it manages; the chart's affinity already keeps it off them, the
-        # selector puts it on the system node group (docs: getting started, step08 and "Preventing APIServer
-        # request throttling"); CriticalAddonsOnly is the chart's default toleration, kept.
+        # Karpenter must not run on nodes it manages: the chart's affinity keeps it off them, the selector puts it
+        # on the system managed node group (v1.14 getting started: "Use AWS EKS managed node groups for the
+        # kube-system and karpenter namespaces"); CriticalAddonsOnly is the chart's default toleration, kept.
         "nodeSelector": {"kubernetes.io/os": "linux", contract.POOL_LABEL: system_pool},
         "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}],
         "replicas": 2 if prod else 1,
