@@ -66,4 +66,10 @@ CASES: dict[str, Case] = {
                  fail(on_nc, *karpenter_pool(), nc("spec.metadataOptions", DROP)),  # defaults are not reviewed
                  fail(on_np, *karpenter_pool(), np("spec.template.spec.nodeClassRef.name", "elsewhere"))),
         unknown=((*karpenter_pool(), nc("spec.metadataOptions", U)), DEFERRED)),
+    "karpenter-nodeclass-encrypted-volumes": Case(
+        passing=(ok(), ok(*karpenter_pool())),
+        failing=(fail(on_nc, *karpenter_pool(), nc("spec.blockDeviceMappings.0.ebs.encrypted", False)),
+                 fail(on_nc, *karpenter_pool(), nc("spec.blockDeviceMappings", DROP)),
+                 fail(on_nc, *karpenter_pool(), nc("spec.blockDeviceMappings.0.rootVolume", False))),
+        unknown=((*karpenter_pool(), nc("spec.blockDeviceMappings.0.ebs.encrypted", U)), DEFERRED)),
 }

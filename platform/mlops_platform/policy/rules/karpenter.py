@@ -107,3 +107,27 @@ def karpenter_nodeclass_imdsv2(stack: StackView, _: PolicySettings) -> Iterator[
         for problem in _imds_problems(node_class):
             yield Defer(problem.what, node_class.urn) if isinstance(problem, Defer) else Violation(
                 f"NodePool {pool.name!r} launches through EC2NodeClass {fmt(ref)}: {problem}", node_class.urn)
+
+
+@resource_policy(
+    name="karpenter-nodeclass-encrypted-volumes", area=Area.NODES, resource_types=(t.KARPENTER_NODECLASS,),
+    severity=Severity.HIGH,
+    description="Every EBS volume an EC2NodeClass maps is encrypted, the root volume declared explicitly.",
+    remediation="Declare spec.blockDeviceMappings with the root volume (rootVolume: true) and ebs {encrypted: true, "
+                "volumeType: gp3, kmsKeyID: <the platform's EBS key>} instead of the AMI's and account's defaults.",
+    url=f"{_DOCS}/nodeclasses/#specblockdevicemappings", on_unknown=OnUnknown.DEFER,
+    unknown_note="Deferred when the block device mappings or a mapping's encrypted flag are unknown.",
+)
+def karpenter_nodeclass_encrypted_volumes(res: Res, _: PolicySettings) -> Iterator[str | Defer]:
+    mappings = res.get("spec.blockDeviceMappings")
+    if is_unknown(mappings):
+        yield Defer("spec.blockDeviceMappings")
+        return
+    if not any(isinstance(m, dict) and m.get("rootVolume") for m in as_list(mappings)):
+        yield "no blockDeviceMappings entry is the root volume: its encryption depends on the AMI and account default"
+    for i, mapping in enumerate(as_list(mappings)):
+        encrypted = mapping.get("ebs", {}).get("encrypted") if isinstance(mapping, dict) else None
+        if is_unknown(encrypted):
+            yield Defer(f"spec.blockDeviceMappings.{i}.ebs.encrypted")
+        elif encrypted is not True:
+            yield f"spec.blockDeviceMappings[{i}] ({fmt(mapping.get('deviceName'))}) is not encrypted"
