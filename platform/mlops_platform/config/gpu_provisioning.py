@@ -6,7 +6,8 @@ A Karpenter NodePool has no node count: its `limits` cap the resources of all it
 (https://karpenter.sh/docs/concepts/nodepools/#speclimits). A pool's `max_size` therefore becomes a GPU limit,
 `max_size` × the GPUs of its largest instance type, the same number `gpu.max_total_gpus` caps for managed node
 groups. Within that limit Karpenter may launch more, smaller nodes (four 1-GPU nodes instead of one 4-GPU
-node), so vCPU quotas and node-count costs use `karpenter_max_nodes`, the worst case.
+node): root-volume costs count `karpenter_max_nodes`, and vCPU quotas and the NodePool's cpu/memory limits
+the most vCPUs/memory per GPU among the pool's types (`resource_limits`), the worst cases.
 """
 
 from __future__ import annotations
