@@ -243,6 +243,8 @@ def test_release_is_pinned_and_configured_for_this_cluster(karpenter_plan: Plan,
     assert values["settings"] == {"clusterName": kcfg.cluster_name, "interruptionQueue": queue.get("name")}
     assert values["nodeSelector"]["mlops.io/pool"] == kcfg.node_pools.system.name
     assert values["replicas"] == 1  # staging; prod runs two (below)
+    monitoring = next(r for r in of(karpenter_plan, RELEASE) if r.get("chart") == "kube-prometheus-stack")
+    assert values["serviceMonitor"] == {"enabled": True} and monitoring.urn in rel.dependencies
     assert "annotations" not in values["serviceAccount"]  # Pod Identity, not IRSA
 
 

@@ -108,10 +108,12 @@ def node_pool(pool: GpuPoolConfig, gpu_type: str) -> Manifest:
 
 
 def controller_values(*, cluster_name: str, interruption_queue: pulumi.Input[str], system_pool: str,
-                      prod: bool) -> dict[str, Any]:
+                      prod: bool, service_monitor: bool = False) -> dict[str, Any]:
     """Chart values (karpenter 1.14.1 values.yaml): cluster and queue settings, the controller on the system node
-    group only, two replicas with the chart's PDB in prod."""
+    group only, two replicas with the chart's PDB in prod, and its ServiceMonitor when the platform's Prometheus
+    runs (it selects ServiceMonitors in every namespace; the chart renders one only if the CRD exists)."""
     return {
+        "serviceMonitor": {"enabled": service_monitor},
         "settings": {"clusterName": cluster_name, "interruptionQueue": interruption_queue},
         # Pod Identity binds this ServiceAccount to the controller role (aws/karpenter.py): no annotation.
         "serviceAccount": {"create": True, "name": KARPENTER_SERVICE_ACCOUNT},
@@ -147,6 +149,11 @@ class KarpenterArgs:
     """Two controller replicas (leader election) instead of one. Required."""
     provider: k8s.Provider
     """Kubernetes provider of the cluster. Required."""
+    service_monitor: bool = False
+    """Have the chart create its ServiceMonitor (the monitoring stack is on). Default: off."""
+    depends_on: tuple[pulumi.Resource, ...] = ()
+    """What the controller's release waits for (the monitoring release, for the ServiceMonitor CRD). Default:
+    nothing."""
 
 
 class Karpenter(pulumi.ComponentResource):
@@ -156,12 +163,12 @@ class Karpenter(pulumi.ComponentResource):
         super().__init__("mlops:k8s:Karpenter", name, None, opts)
         values = controller_values(cluster_name=args.node_class.cluster_name,
                                    interruption_queue=args.interruption_queue, system_pool=args.system_pool,
-                                   prod=args.prod)
+                                   prod=args.prod, service_monitor=args.service_monitor)
         # The CRDs first, from their own chart (upgraded with the controller); the controller's copy is skipped.
         crds = helm_release(f"{name}-crds", "karpenter-crd", "karpenter-crd", KARPENTER_NAMESPACE, {},
                             k8s_opts(self, args.provider))
         self.release = helm_release(f"{name}-controller", "karpenter", "karpenter", KARPENTER_NAMESPACE, values,
-                                    k8s_opts(self, args.provider, [crds]), skip_crds=True)
+                                    k8s_opts(self, args.provider, [crds, *args.depends_on]), skip_crds=True)
         after = k8s_opts(self, args.provider, [crds, self.release])
         for pool in args.pools:
             cls = node_class(pool, args.node_class)

@@ -96,7 +96,7 @@ class ClusterLayer(pulumi.ComponentResource):
                 monitoring_namespace=MONITORING_NAMESPACE if monitoring else None,
                 depends_on=(monitoring.release,) if monitoring else ()), child)
         if cfg.karpenter:
-            karpenter(name, cfg, aws_layer, self.provider, child)
+            karpenter(name, cfg, aws_layer, self.provider, monitoring, child)
         domain = ""
         if cfg.component_enabled(cfg.serving):
             domain = ServingStack(f"{name}-serving", ServingStackArgs(
@@ -150,7 +150,7 @@ class ClusterLayer(pulumi.ComponentResource):
             monitoring_namespace=peers(cfg).monitoring_namespace), opts)
 
 
-def karpenter(name: str, cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any,
+def karpenter(name: str, cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any, monitoring: Monitoring | None,
               opts: pulumi.ResourceOptions) -> Karpenter:
     """Karpenter and a NodePool + EC2NodeClass per GPU pool (the aws layer made its IAM, queue and tags)."""
     gpu_types = {p.name: (t.value if (t := pool_gpu_type(p)) else "unknown") for p in cfg.node_pools.gpu}
@@ -160,7 +160,8 @@ def karpenter(name: str, cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any
             node_role=aws_layer.karpenter_node_role, volume_key_arn=aws_layer.kms_key_arns["ebs"],
             tags={k: v for k, v in cfg.base_tags.items() if k in contract.STABLE_NODE_TAG_KEYS}),
         interruption_queue=aws_layer.karpenter_interruption_queue, system_pool=cfg.node_pools.system.name,
-        prod=cfg.is_prod, provider=provider), opts)
+        prod=cfg.is_prod, provider=provider, service_monitor=monitoring is not None,
+        depends_on=(monitoring.release,) if monitoring else ()), opts)
 
 
 def tracking_users(cfg: PlatformConfig) -> tuple[str, ...]:
