@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 
 from mlops_platform.aws.layer_outputs import AwsLayer
+from mlops_platform.config.rules_gpu import pool_sharing
 from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.core.versions import MIRRORED_IMAGES
 from mlops_platform.k8s.alerts import AlertThresholds
@@ -90,7 +91,7 @@ class ClusterLayer(pulumi.ComponentResource):
                 cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, region=env.region,
                 account_id=env.account_id, oidc_provider_arn=aws_layer.oidc_provider_arn,
                 oidc_issuer_host=aws_layer.oidc_issuer_host, tags=cfg.base_tags, provider=self.provider,
-                monitoring_namespace=MONITORING_NAMESPACE if monitoring else None,
+                sharing=pool_sharing(cfg), monitoring_namespace=MONITORING_NAMESPACE if monitoring else None,
                 depends_on=(monitoring.release,) if monitoring else ()), child)
         domain = ""
         if cfg.component_enabled(cfg.serving):
