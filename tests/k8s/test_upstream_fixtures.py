@@ -29,8 +29,9 @@ REQUIRED_KINDS = {
     ("gateway.envoyproxy.io", "ClientTrafficPolicy", "v1alpha1"),
     ("cert-manager.io", "Certificate", "v1"), ("cert-manager.io", "ClusterIssuer", "v1"),
 }
-# argo-workflows and argo-events are installed now (k8s/pipelines.py): their values live in values/
-NEXT_CHARTS = {"karpenter", "kueue", "flagger", "opencost",
+# argo-workflows and argo-events (k8s/pipelines.py) and kueue (k8s/kueue.py) are installed now: their values
+# live in values/
+NEXT_CHARTS = {"karpenter", "flagger", "opencost",
                "aws-load-balancer-controller", "keda"}
 
 

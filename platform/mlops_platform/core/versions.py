@@ -54,7 +54,13 @@ CHARTS: dict[str, HelmChart] = {
     # Argo Workflows chart 1.0.x ships Argo Workflows v4.0 (the CRD schemas in tests/fixtures are v4.0.6)
     "argo-workflows": HelmChart("argo-workflows", "1.0.18", "https://argoproj.github.io/argo-helm"),
     "argo-events": HelmChart("argo-events", "2.4.22", "https://argoproj.github.io/argo-helm"),
+    # Kueue's published OCI chart (kubernetes-sigs/kueue charts/kueue, README "Installation")
+    "kueue": HelmChart("oci://registry.k8s.io/kueue/charts/kueue", "0.19.2"),
 }
+
+#: The Kueue controller image of chart 0.19.2 (its appVersion). Pinned in the values because the chart's
+#: values.yaml in git names the staging image `:main`; the release job rewrites it only in the published chart.
+KUEUE_IMAGE = ("registry.k8s.io/kueue/kueue", "v0.19.2")
 
 @dataclass(frozen=True)
 class MirroredImage:

@@ -14,6 +14,7 @@ from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.core.versions import MIRRORED_IMAGES
 from mlops_platform.k8s.alerts import AlertThresholds
 from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementArgs
+from mlops_platform.k8s.kueue import Kueue, KueueArgs
 from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, Monitoring, MonitoringArgs
 from mlops_platform.k8s.netpol import PlatformPeers
 from mlops_platform.k8s.pipelines import Pipelines, PipelinesArgs
@@ -103,6 +104,13 @@ class ClusterLayer(pulumi.ComponentResource):
         if cfg.component_enabled(cfg.training):
             Training(f"{name}-training", TrainingArgs(k8s_version=cfg.cluster.version, provider=self.provider),
                      child)
+        if cfg.queueing.enabled:
+            q = cfg.queueing
+            Kueue(f"{name}-kueue", KueueArgs(
+                k8s_version=cfg.cluster.version, provider=self.provider, project_label=PROJECT_LABEL,
+                pods_ready_timeout_minutes=q.pods_ready_timeout_minutes, fair_sharing=q.cohort_borrowing,
+                replicas=cfg.queueing_replicas, prometheus_namespace=MONITORING_NAMESPACE if monitoring else None,
+                depends_on=(monitoring.release,) if monitoring else ()), child)
         if cfg.component_enabled(cfg.pipelines):
             Pipelines(f"{name}-pipelines", PipelinesArgs(
                 k8s_version=cfg.cluster.version, provider=self.provider, replicas=cfg.pipelines_replicas,
