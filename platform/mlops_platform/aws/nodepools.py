@@ -62,9 +62,9 @@ def _gpu_labels(pool: GpuPoolConfig) -> dict[str, str]:
     labels = {contract.GPU_TYPE_LABEL: gpu_type.value if gpu_type else "unknown", "nvidia.com/gpu.present": "true",
               **sharing_node_labels(pool.name, pool.sharing, pool.mig_profile)}
     if pool_shared_resource(pool) is None:
-        # Only for whole-GPU pools: the autoscaler holds a node with this label unready until it advertises
-        # nvidia.com/gpu, which a shared pool never does (it advertises its slices; cluster-autoscaler
-        # utils/gpu GetGpuInfoForMetrics/NodeHasGpu).
+        # Only for whole-GPU pools: the autoscaler holds a node with this label unready while its allocatable
+        # nvidia.com/gpu is zero, which a shared pool's always is (it advertises its slices instead): cluster-
+        # autoscaler processors/customresources/gpu_processor.go FilterOutNodesWithUnreadyResources.
         labels[ACCELERATOR_LABEL] = f"nvidia-{labels[contract.GPU_TYPE_LABEL]}"
     return labels
 
