@@ -116,8 +116,8 @@ class TrainingPlacement:
             tags=with_name(self._ctx.tags, f"{self._ctx.cluster_name}-{pool}-efa"), opts=child_opts(self._parent))
         aws.vpc.SecurityGroupIngressRule(
             f"{self._name}-{pool}-efa-in", security_group_id=group.id, referenced_security_group_id=group.id,
-            ip_protocol="-1", description="EFA from the group", opts=child_opts(self._parent))
+            ip_protocol="-1", description="EFA from the group", tags=self._ctx.tags, opts=child_opts(self._parent))
         aws.vpc.SecurityGroupEgressRule(
             f"{self._name}-{pool}-efa-out", security_group_id=group.id, referenced_security_group_id=group.id,
-            ip_protocol="-1", description="EFA to the group", opts=child_opts(self._parent))
+            ip_protocol="-1", description="EFA to the group", tags=self._ctx.tags, opts=child_opts(self._parent))
         return group

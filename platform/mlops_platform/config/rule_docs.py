@@ -13,7 +13,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlops_platform.config import rules
+from mlops_platform.config import rules, rules_gpu
+
+#: Modules whose rule functions (and the helpers they call) the rules list reads.
+RULE_MODULES = (rules, rules_gpu)
 
 
 def cell(text: str) -> str:
@@ -112,9 +115,9 @@ def _joined_constant(node: ast.expr, constants: dict[str, Any]) -> str | None:
 
 def rule_docs() -> dict[str, list[RuleDoc]]:
     """Rule function name → every issue it can report, in source order."""
-    tree = ast.parse(inspect.getsource(rules))
-    functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
-    constants = dict(vars(rules))
+    functions = {f.name: f for module in RULE_MODULES for f in ast.parse(inspect.getsource(module)).body
+                 if isinstance(f, ast.FunctionDef)}
+    constants = {k: v for module in RULE_MODULES for k, v in vars(module).items()}
     out: dict[str, list[RuleDoc]] = {}
     for rule in (*rules.RULES, *rules.WARNINGS):
         reader = _RuleReader(functions, constants)

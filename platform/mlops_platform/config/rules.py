@@ -10,6 +10,7 @@ import ipaddress
 from collections.abc import Callable, Iterator
 
 from mlops_platform.config.rules_gpu import (
+    _issue,
     gpu_pool_rules,
     gpu_warnings,
     project_gpu_rules,
@@ -40,10 +41,6 @@ class RuleViolations(ValueError):
     def __init__(self, issues: list[ConfigIssue]) -> None:
         self.issues = issues
         super().__init__("; ".join(f"{i.path}: {i.message}" for i in issues))
-
-
-def _issue(path: str, message: str, value: object = None, fix: str = "") -> ConfigIssue:
-    return ConfigIssue(path=path, message=message, value=value, fix=fix)
 
 
 def network_rules(cfg: PlatformSections) -> Issues:

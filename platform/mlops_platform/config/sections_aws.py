@@ -114,10 +114,11 @@ class GpuPoolConfig(PoolConfig):
                     "only). See docs/gpu.md.")
     time_slicing_replicas: int | None = Field(
         default=None, ge=MIN_REPLICAS, le=MAX_REPLICAS,
-        description=f"Slices per GPU with sharing: time-slicing ({MIN_REPLICAS}..{MAX_REPLICAS}). Required there.")
+        description=f"Slices per GPU ({MIN_REPLICAS}..{MAX_REPLICAS}). Required when sharing: time-slicing; "
+                    "unset otherwise.")
     mig_profile: str | None = Field(
-        default=None, description="MIG profile every GPU is partitioned into with sharing: mig, e.g. 1g.10gb "
-                                  "(the GPU model's profiles: docs/gpu.md). Required there.")
+        default=None, description="MIG profile every GPU is partitioned into, e.g. 1g.10gb (the GPU model's "
+                                  "profiles: docs/gpu.md). Required when sharing: mig; unset otherwise.")
     multi_node: MultiNodeConfig | None = Field(
         default=None, description="Multi-node training placement: one AZ, capacity reservation, placement "
                                   "group, EFA. Unset: none.")

@@ -31,10 +31,11 @@ class MultiNodeConfig(_Section):
 
     availability_zone: str | None = Field(
         default=None, description="The AZ the pool runs in (a placement group and a reservation live in one AZ). "
-                                  "Required with network.mode: managed.")
+                                  "Required when network.mode: managed; unset with an existing network.")
     subnet_id: str | None = Field(default=None, pattern=r"^subnet-[0-9a-f]{8,17}$",
-                                  description="The private subnet the pool runs in. Required with network.mode: "
-                                              "existing (one of network.existing.private_subnet_ids).")
+                                  description="The private subnet the pool runs in, one of network.existing."
+                                              "private_subnet_ids. Required when network.mode: existing; unset "
+                                              "with a managed network.")
     placement_group: bool = Field(default=False,
                                   description="Launch the nodes in a cluster placement group (low latency).")
     efa: bool = Field(default=False,

@@ -85,7 +85,7 @@ class ProjectQueueArgs:
     namespace: str
     """The project's namespace; names both queues. Required."""
     shared_resources: tuple[str, ...]
-    """Shared-GPU resources of the environment's pools. Required (may be empty)."""
+    """Shared-GPU resources of the environment's pools (may be empty). Required."""
     settings: QueueSettings
     """The environment's queueing. Required."""
     labels: dict[str, str]
