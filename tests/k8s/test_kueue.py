@@ -163,3 +163,11 @@ def test_borrowing_needs_kueue() -> None:
 def test_queue_label_constant_is_kueues() -> None:
     # kueue pkg/controller/constants: QueueLabel = "kueue.x-k8s.io/queue-name"
     assert QUEUE_LABEL == "kueue.x-k8s.io/queue-name"
+
+
+def test_the_api_server_reaches_the_webhooks_and_the_visibility_api(plans: Any) -> None:
+    """kueue chart: webhook Service → 9443, visibility-server Service → 8082 (templates/visibility/service.yaml);
+    everything else into kueue-system stays fenced."""
+    (policy,) = [p for p in k8s_of(plans["prod"], "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+                 if p.get("metadata.namespace") == "kueue-system" and p.get("metadata.name") == "allow-service-ports"]
+    assert [port["port"] for port in policy.get("spec.ingress")[0]["ports"]] == [9443, 8082]

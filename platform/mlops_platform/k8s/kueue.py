@@ -33,6 +33,9 @@ DEFAULT_FLAVOR = "default"
 #: Cohort every project ClusterQueue joins when the environment allows borrowing.
 COHORT = "projects"
 WEBHOOK_PORT = 9443
+#: The visibility API (pending workloads) the API server aggregates: chart templates/visibility/service.yaml
+#: targets the controller's port 8082.
+VISIBILITY_PORT = 8082
 FRAMEWORKS = ("batch/job", "ray.io/rayjob", "ray.io/raycluster", "pod")
 
 
@@ -109,7 +112,7 @@ class Kueue(pulumi.ComponentResource):
     def __init__(self, name: str, args: KueueArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:k8s:Kueue", name, None, opts)
         ns = namespace(f"{name}-ns", KUEUE_NAMESPACE, "restricted", args.k8s_version,
-                       k8s_opts(self, args.provider), open_ports=(WEBHOOK_PORT,))  # admission webhooks
+                       k8s_opts(self, args.provider), open_ports=(WEBHOOK_PORT, VISIBILITY_PORT))  # API server
         self.release = helm_release(f"{name}-kueue", "kueue", "kueue", KUEUE_NAMESPACE, kueue_values(args),
                                     k8s_opts(self, args.provider, [ns, *args.depends_on]))
         # the CRDs come with the release
