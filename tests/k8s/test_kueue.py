@@ -9,6 +9,8 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from mlops_platform.config import load_env
 from mlops_platform.config.rules import check_rules
 from mlops_platform.config.rules_gpu import shared_resources
@@ -108,6 +110,17 @@ def test_quota_ceiling_is_the_quota_without_borrowing() -> None:
     assert quota_ceiling(p, (), QueueSettings(cohort=None)) == {"cpu": 16, "memory": 64, "nvidia.com/gpu": 3}
     assert quota_ceiling(p, (), QueueSettings(cohort="c", borrowing_limit_pct=10))["nvidia.com/gpu"] == 4  # ceil
     assert cluster_queue_spec("a", p, (), QueueSettings())["preemption"]["reclaimWithinCohort"] == "Never"
+
+
+@given(cpu=st.integers(1, 512), gpus=st.integers(0, 64), slices=st.integers(0, 64), pct=st.integers(1, 1000))
+def test_borrowing_ceiling_is_the_quota_plus_at_most_pct(cpu: int, gpus: int, slices: int, pct: int) -> None:
+    p = ProjectConfig(name="a", owners=["a@example.com"], github_repo="o/a", cpu_quota=cpu, gpu_quota=gpus,
+                      gpu_slices=slices)
+    own = quota_ceiling(p, (TIME_SLICED_GPU,), None)
+    ceiling = quota_ceiling(p, (TIME_SLICED_GPU,), QueueSettings(cohort=COHORT, borrowing_limit_pct=pct))
+    for res, n in own.items():
+        assert n <= ceiling[res] < n + n * pct / 100 + 1  # rounded up, never more than one unit over
+        assert (ceiling[res] == n) is (n == 0)  # nothing to lend on a zero quota, something on any other
 
 
 # ---------------------------------------------------------------- the controller
