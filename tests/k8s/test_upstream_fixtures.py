@@ -30,8 +30,8 @@ REQUIRED_KINDS = {
     ("cert-manager.io", "Certificate", "v1"), ("cert-manager.io", "ClusterIssuer", "v1"),
 }
 # argo-workflows and argo-events (k8s/pipelines.py) and kueue (k8s/kueue.py) are installed now: their values
-# live in values/
-NEXT_CHARTS = {"karpenter", "flagger", "opencost",
+# live in values/; karpenter is installed with gpu.provisioner: karpenter (k8s/karpenter.py)
+NEXT_CHARTS = {"flagger", "opencost",
                "aws-load-balancer-controller", "keda"}
 
 

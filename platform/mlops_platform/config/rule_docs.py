@@ -11,6 +11,8 @@ import ast
 import inspect
 import re
 from dataclasses import dataclass, field
+from functools import cache
+from types import ModuleType
 from typing import Any
 
 from mlops_platform.config import rules, rules_gpu
@@ -113,14 +115,20 @@ def _joined_constant(node: ast.expr, constants: dict[str, Any]) -> str | None:
     return None
 
 
+@cache
+def _functions(module: ModuleType) -> list[ast.FunctionDef]:
+    return [f for f in ast.parse(inspect.getsource(module)).body if isinstance(f, ast.FunctionDef)]
+
+
 def rule_docs() -> dict[str, list[RuleDoc]]:
     """Rule function name → every issue it can report, in source order."""
-    functions = {f.name: f for module in RULE_MODULES for f in ast.parse(inspect.getsource(module)).body
-                 if isinstance(f, ast.FunctionDef)}
-    constants = {k: v for module in RULE_MODULES for k, v in vars(module).items()}
     out: dict[str, list[RuleDoc]] = {}
     for rule in (*rules.RULES, *rules.WARNINGS):
-        reader = _RuleReader(functions, constants)
+        # A rule may live beside the facts it checks (config/gpu_provisioning.py): read its own module, over
+        # the rule modules whose helpers the rules call (rules.py calls rules_gpu's pool rules).
+        modules = (*RULE_MODULES, inspect.getmodule(rule) or rules)
+        functions = {f.name: f for module in modules for f in _functions(module)}
+        reader = _RuleReader(functions, {k: v for module in modules for k, v in vars(module).items()})
         for stmt in functions[rule.__name__].body:
             reader.visit(stmt)
         out[rule.__name__] = reader.found
@@ -130,7 +138,8 @@ def rule_docs() -> dict[str, list[RuleDoc]]:
 def rules_section() -> list[str]:
     lines = ["## Rules", "",
              "Checked after the types, in one pass, so every problem is reported at once. Each row is one "
-             "issue `mlplat validate` can report; *when* is the condition in `config/rules.py`; `[n]` is any "
+             "issue `mlplat validate` can report; *when* is the condition in the rule (`config/rules.py`, or the "
+             "module it imports the rule from); `[n]` is any "
              "list index and `{name}` a value from the config.", ""]
     for name, docs in rule_docs().items():
         lines += [f"### {name.removesuffix('_rules').replace('_', ' ').capitalize()} (`{name}`)", "",
