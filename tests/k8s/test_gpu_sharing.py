@@ -196,3 +196,12 @@ def test_every_namespace_caps_every_shared_resource(plans: Any) -> None:
         assert int(quota.get("spec.hard")[f"requests.{TIME_SLICED_GPU}"]) >= p.gpu_slices
     for q in k8s_of(plans["dev"], "kubernetes:core/v1:ResourceQuota"):
         assert not any("shared" in k or "mig-" in k for k in q.get("spec.hard"))  # dev shares nothing
+
+
+def test_karpenter_node_pools_carry_the_same_config_labels() -> None:
+    """gpu.provisioner: karpenter — the NodePool's node labels select the pool's device-plugin config too."""
+    from mlops_platform.k8s.karpenter import node_labels
+
+    shared = pool(sharing="time-slicing", time_slicing_replicas=4)
+    assert node_labels(shared, "l4")[DEVICE_PLUGIN_CONFIG_LABEL] == "pool-p"
+    assert DEVICE_PLUGIN_CONFIG_LABEL not in node_labels(pool(), "l4")

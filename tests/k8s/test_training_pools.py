@@ -11,6 +11,7 @@ from mlops_platform.aws.nodepools import pool_spec
 from mlops_platform.aws.training_placement import efa_interface_count, efa_interfaces, reservation_options
 from mlops_platform.config import load_env
 from mlops_platform.config.rules import check_rules
+from mlops_platform.config.section_types import GpuProvisioner
 from mlops_platform.config.sections import GpuPoolConfig
 from mlops_platform.core import instances
 
@@ -119,3 +120,13 @@ def test_prod_training_pool_is_placed_with_efa(plans: Any) -> None:
     assert len(group.get("subnetIds")) == 1
     # the other pools keep every private subnet and their launch templates no interfaces
     assert all(not lt.get("networkInterfaces") for name, lt in lts.items() if "a10g-train" not in name)
+
+
+def test_multi_node_placement_is_for_managed_node_groups_only() -> None:
+    cfg = load_env("dev")
+    gpu = cfg.gpu.model_copy(update={"provisioner": GpuProvisioner.KARPENTER})
+    pools = cfg.node_pools.model_copy(update={"gpu": [pool(multi_node={"availability_zone": "us-east-1a",
+                                                                       "placement_group": True})]})
+    issues = [i for i in check_rules(cfg.model_copy(update={"gpu": gpu, "node_pools": pools}))
+              if i.path == "node_pools.gpu[0].multi_node"]
+    assert len(issues) == 1 and "managed_node_groups" in issues[0].fix

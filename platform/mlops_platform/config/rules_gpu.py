@@ -102,6 +102,12 @@ def multi_node_rules(cfg: PlatformSections, path: str, pool: GpuPoolConfig) -> I
     if mn is None:
         return
     path = f"{path}.multi_node"
+    if cfg.karpenter:
+        # EKS User Guide "Manage EFA devices on Amazon EKS": Karpenter does not support placement groups, and
+        # the platform's NodePools configure no per-device EFA or reservation
+        yield _issue(path, "multi-node placement is built for managed node groups", "set",
+                     "set gpu.provisioner: managed_node_groups for this environment, or remove multi_node")
+        return
     yield from _zone_rules(cfg, path, mn)
     if mn.efa:
         for i, name in enumerate(pool.instance_types):

@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 from mlops_platform.config.gpu_provisioning import capacity_types, instance_families, resource_limits
 from mlops_platform.config.sections import GpuPoolConfig
 from mlops_platform.core import contract
+from mlops_platform.core.gpu_sharing import sharing_node_labels
 from mlops_platform.core.iam_karpenter import KARPENTER_NAMESPACE, KARPENTER_SERVICE_ACCOUNT
 from mlops_platform.core.versions import karpenter_ami_alias
 from mlops_platform.k8s._helm import helm_release
@@ -71,7 +72,9 @@ def node_labels(pool: GpuPoolConfig, gpu_type: str) -> dict[str, str]:
     """The labels a managed GPU node group puts on its nodes (aws/nodepools.pool_spec), so workloads select
     a pool the same way under either provisioner."""
     return {**pool.labels, contract.POOL_LABEL: pool.name, contract.GPU_TYPE_LABEL: gpu_type,
-            contract.ACCELERATOR_LABEL: f"nvidia-{gpu_type}", "nvidia.com/gpu.present": "true"}
+            contract.ACCELERATOR_LABEL: f"nvidia-{gpu_type}", "nvidia.com/gpu.present": "true",
+            # a shared pool's nodes pick its device-plugin config (and MIG partition), as node groups do
+            **sharing_node_labels(pool.name, pool.sharing, pool.mig_profile)}
 
 
 def _requirements(pool: GpuPoolConfig) -> list[Manifest]:
