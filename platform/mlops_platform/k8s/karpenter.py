@@ -71,10 +71,12 @@ def node_class(pool: GpuPoolConfig, inputs: NodeClassInputs) -> Manifest:
 def node_labels(pool: GpuPoolConfig, gpu_type: str) -> dict[str, str]:
     """The labels a managed GPU node group puts on its nodes (aws/nodepools.pool_spec), so workloads select
     a pool the same way under either provisioner."""
+    # a shared pool's nodes pick its device-plugin config (and MIG partition) and, advertising slices only,
+    # carry no accelerator label — exactly as its node group would (aws/nodepools._gpu_labels)
+    shared = sharing_node_labels(pool.name, pool.sharing, pool.mig_profile)
+    accelerator = {} if shared else {contract.ACCELERATOR_LABEL: f"nvidia-{gpu_type}"}
     return {**pool.labels, contract.POOL_LABEL: pool.name, contract.GPU_TYPE_LABEL: gpu_type,
-            contract.ACCELERATOR_LABEL: f"nvidia-{gpu_type}", "nvidia.com/gpu.present": "true",
-            # a shared pool's nodes pick its device-plugin config (and MIG partition), as node groups do
-            **sharing_node_labels(pool.name, pool.sharing, pool.mig_profile)}
+            **accelerator, "nvidia.com/gpu.present": "true", **shared}
 
 
 def _requirements(pool: GpuPoolConfig) -> list[Manifest]:
