@@ -56,6 +56,9 @@ CHARTS: dict[str, HelmChart] = {
     "argo-events": HelmChart("argo-events", "2.4.22", "https://argoproj.github.io/argo-helm"),
     # Kueue's published OCI chart (kubernetes-sigs/kueue charts/kueue, README "Installation")
     "kueue": HelmChart("oci://registry.k8s.io/kueue/charts/kueue", "0.19.2"),
+    # progressive delivery (Flagger, Gateway API provider) and event-driven autoscaling (KEDA) of model servers
+    "flagger": HelmChart("flagger", "1.44.0", "https://flagger.app"),
+    "keda": HelmChart("keda", "2.20.2", "https://kedacore.github.io/charts"),
     # Karpenter (gpu.provisioner: karpenter). The OCI chart's version has no `v` since 1.0; it bundles the
     # karpenter.sh/karpenter.k8s.aws CRDs (tests/fixtures/upstream/crds at v1.14.1).
     "karpenter": HelmChart("oci://public.ecr.aws/karpenter/karpenter", "1.14.1"),
