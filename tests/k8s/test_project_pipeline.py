@@ -40,6 +40,7 @@ def steps(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("variant", [
     {}, {"train": StepResources(gpus=1), "gpu_pool": "gpu-l4"},
+    {"train": StepResources(gpus=1), "gpu_pool": "gpu-l4", "queue": "fraud"},
     {"backend": TrainingBackend.RAY, "train": StepResources(gpus=1), "gpu_type": "l4", "queue": "fraud"},
 ])
 def test_workflow_template_matches_the_published_schema(variant: dict[str, Any]) -> None:
@@ -95,6 +96,15 @@ def test_ray_training_is_a_rayjob_on_the_gpu_pool_through_the_queue_when_given()
     no_queue = json.loads(steps(workflow_template_spec(args(backend=TrainingBackend.RAY)))["train"]["resource"][
         "manifest"])
     assert "kueue.x-k8s.io/queue-name" not in no_queue["metadata"]["labels"]
+
+
+def test_pod_training_waits_in_the_queue_and_only_training_does() -> None:
+    """Kueue's pod integration gates a labelled pod until its queue admits it (the Argo step's pod carries
+    the template's metadata); the cheap steps never wait for GPU quota."""
+    spec = workflow_template_spec(args(train=StepResources(gpus=1), gpu_pool="gpu-l4", queue="fraud"))
+    assert steps(spec)["train"]["metadata"] == {"labels": {"kueue.x-k8s.io/queue-name": "fraud"}}
+    assert all("metadata" not in steps(spec)[name] for name in ("validate-data", "evaluate", "handoff"))
+    assert "metadata" not in steps(workflow_template_spec(args(queue="")))["train"]  # '' = no Kueue
 
 
 def test_bad_arguments_are_reported_at_once() -> None:

@@ -103,6 +103,10 @@ class ProjectOutput(_Out):
                                 "datasets and models prefixes with their key, and, with pipelines, submits and "
                                 "watches the pipeline (namespaced submitter group only). '' from platforms "
                                 "older than this role.")
+    queue: str = Field(
+        default="", description="Kueue LocalQueue in the project namespace its batch jobs (RayJobs, the pipeline's "
+                                "training step) name in the kueue.x-k8s.io/queue-name label ('' when the "
+                                "environment has no quota-fair scheduling).")
 
 
 class AwsLayerOutputs(_Out):

@@ -6,8 +6,9 @@ starts it on the project's schedule. The platform's drift Sensor (k8s/pipeline_t
 Every step runs the project's image (its own ECR repository) as the project's pipeline ServiceAccount
 (IRSA: its S3 prefixes; MLflow login from the tenancy Secret), with requests/limits, the restricted
 security context and, when the project trains on GPUs, the GPU toleration and the pool selector. With
-`TrainingBackend.RAY` the training step is a RayJob on the GPU pool instead of a pod; it joins the
-project's Kueue queue only when `queue` is given (the platform does not install Kueue yet).
+`TrainingBackend.RAY` the training step is a RayJob on the GPU pool instead of a pod. Where the environment
+runs Kueue (`queueing.enabled`), the training step — the pod, or the RayJob and so all its pods at once —
+carries the project's queue label (platform output `projects.<name>.queue`) and waits for quota there.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from mlops_platform.core import contract
+from mlops_platform.k8s.kueue import QUEUE_LABEL
 from mlops_platform.k8s.manifests import (
     Manifest,
     container_security_context,
@@ -86,8 +89,9 @@ class ProjectPipelineArgs:
     artifact_location: pulumi.Input[str] = ""
     """Where runs write artifacts (ProjectOutput.mlflow_artifact_uri: the tracking server serves none, the
     pipeline identity writes there). Default: '' (the experiment's own location)."""
-    queue: str | None = None
-    """Kueue LocalQueue of the project; set only where the environment runs Kueue. Default: none."""
+    queue: pulumi.Input[str] | None = None
+    """The project's Kueue LocalQueue (platform output `projects.<name>.queue`; '' or None where the
+    environment runs no Kueue): the training step carries it in `kueue.x-k8s.io/queue-name`. Default: none."""
     provider: k8s.Provider
     """Kubernetes provider of the cluster. Required."""
 
@@ -114,13 +118,19 @@ def _gpu(args: ProjectPipelineArgs, gpus: int) -> Manifest:
     return gpu_placement(args.gpu_type, args.gpu_pool) if gpus else {}
 
 
+def _queued(args: ProjectPipelineArgs) -> Manifest:
+    """The training pod's metadata with the queue label (Kueue's pod integration gates it until admitted)."""
+    return {"metadata": {"labels": {QUEUE_LABEL: args.queue}}} if args.queue else {}
+
+
 def step_templates(args: ProjectPipelineArgs) -> list[Manifest]:
     """validate-data, train (pod or RayJob), evaluate (gate + register) and hand-off."""
     small = StepResources()
     out = ["--outputs", OUTPUTS_DIR]
     train: Manifest = ({"name": "train", "resource": ray_job_resource(args)} if args.backend is TrainingBackend.RAY
                        else {"name": "train", "container": _container(args, ["train", *out], args.train),
-                             "outputs": {"parameters": [_output("version")]}, **_gpu(args, args.train.gpus)})
+                             "outputs": {"parameters": [_output("version")]}, **_gpu(args, args.train.gpus),
+                             **_queued(args)})
     version = [] if args.backend is TrainingBackend.RAY else ["--version", "{{inputs.parameters.version}}"]
     return [
         {"name": "validate-data", "container": _container(args, ["validate-data", *out], small)},
@@ -182,9 +192,9 @@ def ray_pod(args: ProjectPipelineArgs, res: StepResources, command: list[str] | 
 
 def ray_job(args: ProjectPipelineArgs) -> Manifest:
     """RayJob running the training entrypoint; workers (GPU) tolerate the GPU taint; torn down when done."""
-    labels = {"mlops.io/project": args.project}
+    labels: dict[str, Any] = {"mlops.io/project": args.project}
     if args.queue:
-        labels["kueue.x-k8s.io/queue-name"] = args.queue
+        labels[QUEUE_LABEL] = args.queue
     return {"apiVersion": "ray.io/v1", "kind": "RayJob",
             "metadata": {"generateName": "train-", "namespace": args.namespace, "labels": labels},
             "spec": {"entrypoint": f"python -m {args.package} train --outputs {OUTPUTS_DIR}",
@@ -199,7 +209,8 @@ def ray_job(args: ProjectPipelineArgs) -> Manifest:
 def ray_job_resource(args: ProjectPipelineArgs) -> Manifest:
     """Argo resource step: create the RayJob, owned by the Workflow, and wait for its outcome."""
     job = ray_job(args)
-    manifest = json.dumps(job) if isinstance(args.image, str) else pulumi.Output.json_dumps(job)
+    plain = isinstance(args.image, str) and (args.queue is None or isinstance(args.queue, str))
+    manifest = json.dumps(job) if plain else pulumi.Output.json_dumps(job)
     return {"action": "create", "setOwnerReference": True, "manifest": manifest,
             "successCondition": "status.jobStatus == SUCCEEDED", "failureCondition": "status.jobStatus == FAILED"}
 
