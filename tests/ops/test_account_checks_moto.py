@@ -71,7 +71,8 @@ def test_autoscaling_role_is_reported_with_the_value_to_set(moto, make_cfg):
     _iam().create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com")
     [taken] = check_autoscaling_role(make_cfg(), Aws("us-east-1"))
     assert taken.status is Status.FAIL
-    assert taken.fix == "in stacks/Pulumi.dev.yaml set\n      mlops-platform:account:\n        create_autoscaling_service_role: false"
+    assert taken.fix == ("in stacks/Pulumi.dev.yaml set\n      mlops-platform:account:\n"
+                         "        create_autoscaling_service_role: false")
     [reused] = check_autoscaling_role(make_cfg({"account": {"create_autoscaling_service_role": False}}),
                                       Aws("us-east-1"))
     assert reused.status is Status.PASS
