@@ -19,8 +19,8 @@ from mlops_platform.k8s.pipelines import JETSTREAM_VERSION, PIPELINES_NAMESPACE
 from mlops_platform.k8s.tenancy import PROJECT_LABEL
 
 from .argo_schema import ARGO, crd_errors
-from .test_upstream_fixtures import as_sent
 from .planview import helm_values, k8s_of
+from .test_upstream_fixtures import as_sent
 
 
 def custom(plan: Plan, kind: str) -> list[Any]:
