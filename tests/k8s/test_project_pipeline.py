@@ -92,6 +92,10 @@ def test_ray_training_is_a_rayjob_on_the_gpu_pool_through_the_queue_when_given()
     assert worker["template"]["spec"]["tolerations"][0]["key"] == contract.GPU_TAINT_KEY
     assert worker["template"]["spec"]["nodeSelector"] == {contract.GPU_TYPE_LABEL: "l4"}
     assert worker["template"]["spec"]["serviceAccountName"] == "fraud-pipeline"
+    # the driver runs the project's Ray Train entrypoint: one Ray Train worker per worker pod, with its GPUs
+    gpus = int(worker["template"]["spec"]["containers"][0]["resources"]["limits"][contract.GPU_RESOURCE])
+    assert job["spec"]["entrypoint"] == (f"python -m fraud train-ray --workers {worker['replicas']} "
+                                         f"--gpus-per-worker {gpus} --outputs /tmp/outputs")
     no_queue = json.loads(steps(workflow_template_spec(args(backend=TrainingBackend.RAY)))["train"]["resource"][
         "manifest"])
     assert "kueue.x-k8s.io/queue-name" not in no_queue["metadata"]["labels"]

@@ -181,13 +181,16 @@ def ray_pod(args: ProjectPipelineArgs, res: StepResources, command: list[str] | 
 
 
 def ray_job(args: ProjectPipelineArgs) -> Manifest:
-    """RayJob running the training entrypoint; workers (GPU) tolerate the GPU taint; torn down when done."""
+    """RayJob whose driver runs the project's Ray Train entrypoint; workers (GPU) tolerate the GPU taint; torn
+    down when done."""
     labels = {"mlops.io/project": args.project}
     if args.queue:
         labels["kueue.x-k8s.io/queue-name"] = args.queue
     return {"apiVersion": "ray.io/v1", "kind": "RayJob",
             "metadata": {"generateName": "train-", "namespace": args.namespace, "labels": labels},
-            "spec": {"entrypoint": f"python -m {args.package} train --outputs {OUTPUTS_DIR}",
+            # Ray Train (the generated project's `train-ray`): one worker per worker pod, with the pod's GPUs
+            "spec": {"entrypoint": f"python -m {args.package} train-ray --workers {args.ray_workers} "
+                                   f"--gpus-per-worker {args.train.gpus} --outputs {OUTPUTS_DIR}",
                      "shutdownAfterJobFinishes": True, "ttlSecondsAfterFinished": 600,
                      "rayClusterSpec": {
                          "headGroupSpec": {"rayStartParams": {}, "template": ray_pod(args, StepResources())},
