@@ -35,6 +35,8 @@ from mlops_platform.k8s.tenancy import TRACKING_SECRET  # the project's MLflow l
 
 #: Where steps write their output parameters (the root filesystem is read-only; /tmp is an emptyDir).
 OUTPUTS_DIR = "/tmp/outputs"
+#: Secret in the project namespace holding GITHUB_TOKEN for the hand-off's repository_dispatch.
+DISPATCH_SECRET = "github-dispatch"
 TRIGGERS = ("manual", "schedule", "drift")
 
 
@@ -88,6 +90,12 @@ class ProjectPipelineArgs:
     pipeline identity writes there). Default: '' (the experiment's own location)."""
     queue: str | None = None
     """Kueue LocalQueue of the project; set only where the environment runs Kueue. Default: none."""
+    deploy_repository: str = ""
+    """GitHub ORG/REPO whose `cd` workflow deploys a promoted model: the hand-off step sends it a
+    `repository_dispatch` (event `model-promoted`) with the version, image and environment, using the
+    token in the namespace's `github-dispatch` Secret. Default: '' (the hand-off only tags the version)."""
+    deploy_environment: str = ""
+    """Platform (and GitHub) environment the dispatch asks `cd` to redeploy: the stack's own. Default: ''."""
     provider: k8s.Provider
     """Kubernetes provider of the cluster. Required."""
 
@@ -128,9 +136,20 @@ def step_templates(args: ProjectPipelineArgs) -> list[Manifest]:
         {"name": "evaluate", "inputs": {"parameters": [{"name": "version", "value": "latest"}]},
          "container": _container(args, ["evaluate", *version, *out], small),
          "outputs": {"parameters": [_output("promoted")]}},
-        {"name": "handoff", "inputs": {"parameters": [{"name": "version"}]},
-         "container": _container(args, ["handoff", "--version", "{{inputs.parameters.version}}"], small)},
+        {"name": "handoff", "inputs": {"parameters": [{"name": "version"}]}, "container": _handoff_container(args)},
     ]
+
+
+def _handoff_container(args: ProjectPipelineArgs) -> Manifest:
+    """The hand-off reaches build/deploy through the project's own CD (a GitHub repository_dispatch): the
+    deploy stays a reviewed `pulumi up` of infra/ with the policy pack, never a patch from inside the cluster
+    that the next `up` would revert."""
+    container = _container(args, ["handoff", "--version", "{{inputs.parameters.version}}"], StepResources())
+    container["env"] = [*container["env"], {"name": "HANDOFF_REPOSITORY", "value": args.deploy_repository},
+                        {"name": "DEPLOY_ENVIRONMENT", "value": args.deploy_environment}]
+    # the token's Secret is created by the project team (a fine-grained token, Contents: write on the repo)
+    container["envFrom"] = [*container["envFrom"], {"secretRef": {"name": DISPATCH_SECRET, "optional": True}}]
+    return container
 
 
 def _steps(args: ProjectPipelineArgs) -> Manifest:
