@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from mlops_platform.core import contract
 from mlops_platform.k8s.project_pipeline import (
+    DISPATCH_SECRET,
     ProjectPipelineArgs,
     StepResources,
     TrainingBackend,
@@ -106,3 +107,18 @@ def test_bad_arguments_are_reported_at_once() -> None:
                                   ray_workers=0))
     assert len(problems) == 3
     assert "5-field cron" in problems[0] and "gpu_type or gpu_pool" in problems[1] and "ray_workers 0" in problems[2]
+
+
+def test_the_hand_off_dispatches_to_the_projects_cd_with_its_token_secret() -> None:
+    """The hand-off step reaches build/deploy through the project's CD (GitHub repository_dispatch): it names the
+    repository and environment, and the token comes from the namespace's own Secret (optional: the step then
+    fails with the command that creates it, rather than the pod never starting)."""
+    spec = workflow_template_spec(args(deploy_repository="acme/fraud", deploy_environment="prod"))
+    container = steps(spec)["handoff"]["container"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["HANDOFF_REPOSITORY"] == "acme/fraud" and env["DEPLOY_ENVIRONMENT"] == "prod"
+    assert env["IMAGE_REF"] == container["image"]  # the image that ran is the one CD redeploys
+    assert {"secretRef": {"name": DISPATCH_SECRET, "optional": True}} in container["envFrom"]
+    assert "GITHUB_TOKEN" not in env  # never a plain env value
+    others = [s for s in spec["templates"] if s.get("container") and s["name"] != "handoff"]
+    assert others and all(DISPATCH_SECRET not in json.dumps(s) for s in others)  # only the hand-off holds it
