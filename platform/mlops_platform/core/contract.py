@@ -127,7 +127,7 @@ class ClusterLayerOutputs(_Out):
 CLUSTER_LAYER_PRIVATE = ("tracking_logins",)
 #: Layer outputs that are secrets: read back through a StackReference they stay secret; every other field of
 #: the layer contracts is plain (URLs, names, ARNs) and is re-exported unsecreted (aws/layer_outputs.py).
-SECRET_LAYER_OUTPUTS = frozenset({"tracking_logins"})
+SECRET_LAYER_OUTPUTS = ("tracking_logins",)
 
 
 class PlatformOutputs(_Out):
