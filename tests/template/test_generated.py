@@ -99,7 +99,7 @@ def test_a_promoted_model_is_redeployed_through_cd(generated: Path) -> None:
     cd = _workflow(generated, "cd.yml")
     assert cd[True if True in cd else "on"]["repository_dispatch"] == {"types": ["model-promoted"]}
     assert cd["jobs"]["image"]["if"] == "github.event_name != 'repository_dispatch'"  # nothing rebuilt
-    job = cd["jobs"]["deploy-promoted-model"]
+    job = cd["jobs"]["redeploy-promoted-model"]
     assert job["uses"] == "./.github/workflows/deploy.yml"
     envs = [e for e in ("dev", "staging", "prod") if e in answers["environments"]]
     assert f"contains(fromJSON('{json.dumps(envs)}'), github.event.client_payload.environment)" in job["if"]
