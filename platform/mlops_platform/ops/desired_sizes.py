@@ -59,6 +59,8 @@ def planned_raises(cfg: PlatformConfig, groups: Iterable[Mapping[str, Any]]) -> 
         desired = int(live.get("desiredSize", 0))
         if pool is None or pool.min_size <= desired:
             continue
+        if cfg.karpenter and pool is not cfg.node_pools.system:
+            continue  # the aws layer deletes this GPU node group (Karpenter provisions the pool): never scale it up
         # the live min stays (the engine raises it next); max moves only when the new min is above it
         scaling = {"minSize": int(live.get("minSize", 0)), "desiredSize": pool.min_size,
                    "maxSize": max(int(live.get("maxSize", 0)), pool.min_size)}
