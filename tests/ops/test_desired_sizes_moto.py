@@ -117,3 +117,17 @@ def test_mlplat_up_json_reports_the_raise_and_runs_it_before_the_aws_layer(
     assert data["desired_size_raises"] == [{"pool": "system", "nodegroup": "system-20260101", "desired_from": 2,
                                             "desired_to": 3,
                                             "scaling_config": {"minSize": 2, "desiredSize": 3, "maxSize": 4}}]
+
+
+def test_a_gpu_node_group_karpenter_replaces_is_never_scaled_up(make_cfg: Any) -> None:
+    """With gpu.provisioner: karpenter the aws layer deletes the GPU node groups: raising one would launch GPU
+    nodes only to delete them."""
+    over = {"gpu": {"max_total_gpus": 64, "provisioner": "karpenter"},
+            "node_pools": {"system": {"min_size": 3, "desired_size": 3, "max_size": 4}}}
+    cfg = make_cfg(over)
+    assert cfg.karpenter
+    groups = [{"nodegroupName": f"{pool}-1", "labels": {"mlops.io/pool": pool},
+               "scalingConfig": {"minSize": 0, "desiredSize": 0, "maxSize": 4}} for pool in ("system", "l4")]
+    cfg_gpu_min = cfg.model_copy(update={"node_pools": cfg.node_pools.model_copy(update={
+        "gpu": [cfg.node_pools.gpu[0].model_copy(update={"min_size": 1})]})})
+    assert [r.pool for r in planned_raises(cfg_gpu_min, groups)] == ["system"]
