@@ -149,6 +149,9 @@ class ClusterLayerOutputs(_Out):
 
 #: Cluster-layer outputs that stay between the layers (secrets): never part of `PlatformOutputs`.
 CLUSTER_LAYER_PRIVATE = ("tracking_logins",)
+#: Layer outputs that are secrets: read back through a StackReference they stay secret; every other field of
+#: the layer contracts is plain (URLs, names, ARNs) and is re-exported unsecreted (aws/layer_outputs.py).
+SECRET_LAYER_OUTPUTS = ("tracking_logins",)
 
 
 class PlatformOutputs(_Out):

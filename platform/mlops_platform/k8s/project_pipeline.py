@@ -38,6 +38,8 @@ from mlops_platform.k8s.tenancy import TRACKING_SECRET  # the project's MLflow l
 
 #: Where steps write their output parameters (the root filesystem is read-only; /tmp is an emptyDir).
 OUTPUTS_DIR = "/tmp/outputs"
+#: Secret in the project namespace holding GITHUB_TOKEN for the hand-off's repository_dispatch.
+DISPATCH_SECRET = "github-dispatch"
 TRIGGERS = ("manual", "schedule", "drift")
 
 
@@ -92,6 +94,12 @@ class ProjectPipelineArgs:
     queue: pulumi.Input[str] | None = None
     """The project's Kueue LocalQueue (platform output `projects.<name>.queue`; '' or None where the
     environment runs no Kueue): the training step carries it in `kueue.x-k8s.io/queue-name`. Default: none."""
+    deploy_repository: str = ""
+    """GitHub ORG/REPO whose `cd` workflow deploys a promoted model: the hand-off step sends it a
+    `repository_dispatch` (event `model-promoted`) with the version, image and environment, using the
+    token in the namespace's `github-dispatch` Secret. Default: '' (the hand-off only tags the version)."""
+    deploy_environment: str = ""
+    """Platform (and GitHub) environment the dispatch asks `cd` to redeploy: the stack's own. Default: ''."""
     provider: k8s.Provider
     """Kubernetes provider of the cluster. Required."""
 
@@ -138,9 +146,20 @@ def step_templates(args: ProjectPipelineArgs) -> list[Manifest]:
         {"name": "evaluate", "inputs": {"parameters": [{"name": "version", "value": "latest"}]},
          "container": _container(args, ["evaluate", *version, *out], small),
          "outputs": {"parameters": [_output("promoted")]}},
-        {"name": "handoff", "inputs": {"parameters": [{"name": "version"}]},
-         "container": _container(args, ["handoff", "--version", "{{inputs.parameters.version}}"], small)},
+        {"name": "handoff", "inputs": {"parameters": [{"name": "version"}]}, "container": _handoff_container(args)},
     ]
+
+
+def _handoff_container(args: ProjectPipelineArgs) -> Manifest:
+    """The hand-off reaches build/deploy through the project's own CD (a GitHub repository_dispatch): the
+    deploy stays a reviewed `pulumi up` of infra/ with the policy pack, never a patch from inside the cluster
+    that the next `up` would revert."""
+    container = _container(args, ["handoff", "--version", "{{inputs.parameters.version}}"], StepResources())
+    container["env"] = [*container["env"], {"name": "HANDOFF_REPOSITORY", "value": args.deploy_repository},
+                        {"name": "DEPLOY_ENVIRONMENT", "value": args.deploy_environment}]
+    # the token's Secret is created by the project team (a fine-grained token, Contents: write on the repo)
+    container["envFrom"] = [*container["envFrom"], {"secretRef": {"name": DISPATCH_SECRET, "optional": True}}]
+    return container
 
 
 def _steps(args: ProjectPipelineArgs) -> Manifest:
@@ -191,13 +210,16 @@ def ray_pod(args: ProjectPipelineArgs, res: StepResources, command: list[str] | 
 
 
 def ray_job(args: ProjectPipelineArgs) -> Manifest:
-    """RayJob running the training entrypoint; workers (GPU) tolerate the GPU taint; torn down when done."""
+    """RayJob whose driver runs the project's Ray Train entrypoint; workers (GPU) tolerate the GPU taint; torn
+    down when done."""
     labels: dict[str, Any] = {"mlops.io/project": args.project}
     if args.queue:
         labels[QUEUE_LABEL] = args.queue
     return {"apiVersion": "ray.io/v1", "kind": "RayJob",
             "metadata": {"generateName": "train-", "namespace": args.namespace, "labels": labels},
-            "spec": {"entrypoint": f"python -m {args.package} train --outputs {OUTPUTS_DIR}",
+            # Ray Train (the generated project's `train-ray`): one worker per worker pod, with the pod's GPUs
+            "spec": {"entrypoint": f"python -m {args.package} train-ray --workers {args.ray_workers} "
+                                   f"--gpus-per-worker {args.train.gpus} --outputs {OUTPUTS_DIR}",
                      "shutdownAfterJobFinishes": True, "ttlSecondsAfterFinished": 600,
                      "rayClusterSpec": {
                          "headGroupSpec": {"rayStartParams": {}, "template": ray_pod(args, StepResources())},
