@@ -112,12 +112,12 @@ def _joined_constant(node: ast.expr, constants: dict[str, Any]) -> str | None:
 
 def rule_docs() -> dict[str, list[RuleDoc]]:
     """Rule function name → every issue it can report, in source order."""
-    tree = ast.parse(inspect.getsource(rules))
-    functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
-    constants = dict(vars(rules))
     out: dict[str, list[RuleDoc]] = {}
     for rule in (*rules.RULES, *rules.WARNINGS):
-        reader = _RuleReader(functions, constants)
+        module = inspect.getmodule(rule) or rules  # a sizeable rule group lives in its own rules_* module
+        tree = ast.parse(inspect.getsource(module))
+        functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
+        reader = _RuleReader(functions, dict(vars(module)))
         for stmt in functions[rule.__name__].body:
             reader.visit(stmt)
         out[rule.__name__] = reader.found
