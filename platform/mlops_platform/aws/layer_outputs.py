@@ -40,6 +40,8 @@ class AwsLayer:
     buckets: dict[str, BucketRef]
     kms_key_arns: dict[str, pulumi.Output[str]]
     registry_urls: dict[str, pulumi.Output[str]]
+    #: IRSA role of the AWS Load Balancer Controller ('' when serving is off).
+    lb_controller_role_arn: pulumi.Output[str]
 
     @property
     def oidc_issuer_host(self) -> pulumi.Output[str]:
