@@ -13,6 +13,7 @@ import pulumi
 from mlops_platform.aws.layer_outputs import AwsLayer, output_field
 from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.config.sections import ProjectConfig
+from mlops_platform.k8s.inference_auth import InferenceAuthArgs
 from mlops_platform.k8s.tenancy import PlatformFacts, ProjectTenant, ProjectTenantArgs, TenantOutputs
 from mlops_platform.programs.cluster_layer import cluster_provider, peers, retrain_cooldown
 from mlops_platform.programs.common import tracking_on
@@ -45,7 +46,18 @@ def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any,
         force_delete_repositories=cfg.artifacts.allow_force_destroy,
         peers=peers(cfg), github=cfg.github, tracking_credentials=tracking_logins(cfg, cluster_layer),
         tracking_url=output_field(cluster_layer, "mlflow_url") if cluster_layer is not None else "",
-        pipelines_cooldown_minutes=retrain_cooldown(cfg))
+        pipelines_cooldown_minutes=retrain_cooldown(cfg), inference_auth=inference_auth(cfg, provider))
+
+
+def inference_auth(cfg: PlatformConfig, provider: Any) -> InferenceAuthArgs | None:
+    """Each project's inference authentication (namespace filled per tenant); None when serving is off or
+    `serving.auth.allow_unauthenticated_inference` is in effect (dev's default)."""
+    if not (cfg.component_enabled(cfg.serving) and cfg.inference_auth_required):
+        return None
+    auth = cfg.serving.auth
+    return InferenceAuthArgs(namespace="", mode=auth.mode, provider=provider, api_key_header=auth.api_key_header,
+                             jwt_issuer=auth.jwt_issuer or "", jwt_jwks_uri=auth.jwt_jwks_uri or "",
+                             jwt_audiences=tuple(auth.jwt_audiences))
 
 
 @dataclass(frozen=True, kw_only=True)
