@@ -10,9 +10,9 @@ import pulumi
 
 from mlops_platform.aws.layer_outputs import AwsLayer
 from mlops_platform.config.schema import PlatformConfig
+from mlops_platform.config.sections import CertificateSource
 from mlops_platform.core.versions import MIRRORED_IMAGES
 from mlops_platform.k8s.alerts import AlertThresholds
-from mlops_platform.config.sections import CertificateSource
 from mlops_platform.k8s.gateway_tls import GatewayTlsArgs, acme_dns_role
 from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementArgs
 from mlops_platform.k8s.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
