@@ -201,6 +201,16 @@ def _kubernetes() -> list[dict[str, Any]]:
             ["fraud-ns"]),
         res("kubernetes:core/v1:Service", "fraud-svc", {
             "metadata": meta, "spec": {"type": "ClusterIP", "selector": labels, "ports": [{"port": 80}]}}),
+        res("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "fraud-route", {
+            "metadata": {**meta, "name": "fraud"}, "spec": {
+                "parentRefs": [{"name": "kserve-ingress-gateway", "namespace": "kserve"}],
+                "hostnames": ["fraud.fraud.models.internal"],
+                "rules": [{"backendRefs": [{"name": "fraud-serving", "port": 80}]}]}}, ["fraud-ns"]),
+        res("kubernetes:gateway.envoyproxy.io/v1alpha1:SecurityPolicy", "fraud-auth", {
+            "metadata": {**meta, "name": "inference-auth"}, "spec": {
+                "targetSelectors": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}],
+                "apiKeyAuth": {"credentialRefs": [{"name": "inference-api-keys"}],
+                               "extractFrom": [{"headers": ["x-api-key"]}]}}}, ["fraud-ns"]),
         res("kubernetes:helm.sh/v3:Release", "monitoring", {
             "chart": "kube-prometheus-stack", "version": "65.1.0", "namespace": "monitoring", "values": {}}),
     ]
@@ -291,7 +301,8 @@ def config_for(only: Only | None = None, level: Enforcement = Enforcement.MANDAT
 
 
 _PROJECT_RESOURCES = ("app-role", "app-policy", "repo", "repo-lifecycle", "repo-policy", "fraud-ns", "fraud-deny",
-                      "fraud-sa", "fraud-serving", "fraud-pdb", "fraud-svc", "fraud-budget")
+                      "fraud-sa", "fraud-serving", "fraud-pdb", "fraud-svc", "fraud-route", "fraud-auth",
+                      "fraud-budget")
 
 
 def scaled(projects: int) -> dict[str, Any]:
