@@ -63,6 +63,8 @@ FREE_FORM: dict[str, dict[str, str]] = {
         "controller.workflowDefaults": "a Workflow the controller merges into every workflow (its config map)",
         "controller.workflowRestrictions": "the controller config's workflowRestrictions block, verbatim",
     },
+    # eks-charts aws-load-balancer-controller 3.5.0: templates/serviceaccount.yaml renders the annotations map
+    "aws-load-balancer-controller": {"serviceAccount.annotations": SA_ANNOTATIONS},
     # argo-helm argo-events 2.4.22: templates/argo-events-controller/deployment.yaml
     "argo-events": {"controller.resources": K8S_OBJECT, "controller.containerSecurityContext": K8S_OBJECT,
                     "global.securityContext": K8S_OBJECT},

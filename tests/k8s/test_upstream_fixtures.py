@@ -26,12 +26,12 @@ REQUIRED_KINDS = {
     ("gateway.networking.k8s.io", "HTTPRoute", "v1"), ("gateway.networking.k8s.io", "Gateway", "v1"),
     ("gateway.networking.k8s.io", "GatewayClass", "v1"),
     ("gateway.envoyproxy.io", "SecurityPolicy", "v1alpha1"),
-    ("gateway.envoyproxy.io", "ClientTrafficPolicy", "v1alpha1"),
+    ("gateway.envoyproxy.io", "ClientTrafficPolicy", "v1alpha1"), ("gateway.envoyproxy.io", "EnvoyProxy", "v1alpha1"),
     ("cert-manager.io", "Certificate", "v1"), ("cert-manager.io", "ClusterIssuer", "v1"),
 }
 # argo-workflows and argo-events are installed now (k8s/pipelines.py): their values live in values/
-NEXT_CHARTS = {"karpenter", "kueue", "flagger", "opencost",
-               "aws-load-balancer-controller", "keda"}
+# aws-load-balancer-controller is installed now (k8s/lb_controller.py)
+NEXT_CHARTS = {"karpenter", "kueue", "flagger", "opencost", "keda"}
 
 
 def test_every_required_kind_is_recorded_with_its_source() -> None:
