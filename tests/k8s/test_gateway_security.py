@@ -184,7 +184,7 @@ def test_staging_and_prod_projects_authenticate_and_dev_opts_out(plan: Plan, cfg
         assert cfg.tier == "dev" and policies == {}
         return
     assert set(policies) == {physical_name(p) for p in cfg.projects}
-    for ns, policy in policies.items():
+    for policy in policies.values():
         assert policy["spec"]["targetSelectors"] == [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"},
                                                      {"group": "gateway.networking.k8s.io", "kind": "GRPCRoute"}]
         assert policy["spec"]["apiKeyAuth"]["credentialRefs"] == [

@@ -25,8 +25,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from mlops_platform.config import PlatformConfig
-from mlops_platform.engine import Plan
 from mlops_platform.config.sections import CertificateSource
+from mlops_platform.engine import Plan
 from mlops_platform.k8s.gateway_tls import GatewayTlsArgs
 from mlops_platform.k8s.serving import (
     DOMAIN_TEMPLATE,
