@@ -40,33 +40,33 @@ class ServingTlsConfig(_Section):
 
     source: CertificateSource = Field(
         default=CertificateSource.PLATFORM_CA,
-        description="platform_ca | acme | acm. Default: platform_ca (a private CA; clients install its root).")
-    acme_email: Email | None = Field(default=None, description="ACME account email; required with source=acme.")
+        description="Where certificates come from; platform_ca is a private CA whose root clients install.")
+    acme_email: Email | None = Field(default=None, description="ACME account email. Unset: none; Required when source=acme.")
     acme_hosted_zone_id: str | None = Field(
         default=None, pattern=HOSTED_ZONE_ID,
-        description="Route53 hosted zone of serving.ingress_domain (DNS-01); required with source=acme.")
+        description="Route53 hosted zone of serving.ingress_domain (DNS-01). Unset: none; Required when source=acme.")
     acme_server: str = Field(default=LETS_ENCRYPT, pattern=HTTPS_URL,
-                             description="ACME directory. Default: Let's Encrypt production.")
+                             description="ACME directory (Let's Encrypt production unless set).")
     acm_certificate_arns: list[str] = Field(
         default_factory=list,
-        description="ACM certificates (same region) covering `*.<project>.<ingress_domain>` of every project; "
-                    "required with source=acm. Default: none.")
+        description="ACM certificates (same account and region) covering `*.<project>.<ingress_domain>` of "
+                    "every project; Required when source=acm.")
 
 
 class InferenceAuthConfig(_Section):
     """`mlops-platform:serving.auth` — authentication of inference routes."""
 
     mode: InferenceAuthMode = Field(default=InferenceAuthMode.API_KEY,
-                                    description="api_key | jwt. Default: api_key (one key per project).")
+                                    description="How callers authenticate; api_key gives each project its own key.")
     allow_unauthenticated_inference: bool | None = Field(
         default=None, description="Serve inference routes without authentication. Unset: true in dev, false in "
                                   "staging and prod (setting true there is an explicit, reported opt-out).")
     jwt_issuer: str | None = Field(default=None, pattern=HTTPS_URL,
-                                   description="The IdP's issuer (`iss`); required with mode=jwt.")
+                                   description="The IdP's issuer (`iss`). Unset: none; Required when mode=jwt.")
     jwt_jwks_uri: str | None = Field(default=None, pattern=HTTPS_URL,
-                                     description="The IdP's JWKS endpoint; required with mode=jwt.")
+                                     description="The IdP's JWKS endpoint. Unset: none; Required when mode=jwt.")
     jwt_audiences: list[str] = Field(default_factory=list, max_length=8,
-                                     description="Accepted `aud` values. Default: none (any audience).")
+                                     description="Accepted `aud` values; empty accepts any audience.")
     api_key_header: str = Field(default="x-api-key", pattern=r"^[a-z0-9-]{1,64}$",
-                                description="Header carrying the API key. Default: x-api-key.")
+                                description="Header carrying the API key.")
 

@@ -45,7 +45,7 @@ NLB_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 @dataclass(frozen=True, kw_only=True)
 class GatewayTlsArgs:
-    """Arguments of `GatewayCertificates` and of the listener/annotation helpers."""
+    """HTTPS settings of the gateway: what the listener, issuer and annotation helpers read."""
 
     source: CertificateSource
     """Where certificates come from. Required."""
@@ -158,29 +158,43 @@ def acm_annotations(args: GatewayTlsArgs) -> dict[str, str]:
             f"{prefix}ssl-negotiation-policy": NLB_TLS_POLICY}
 
 
+@dataclass(frozen=True, kw_only=True)
+class GatewayCertificatesArgs:
+    """Arguments of `GatewayCertificates`."""
+
+    tls: GatewayTlsArgs
+    """Source, domain and project namespaces. Required."""
+    env_name: str
+    """Environment name (in the root CA's common name). Required."""
+    provider: k8s.Provider
+    """Kubernetes provider of the cluster. Required."""
+    depends_on: tuple[pulumi.Resource, ...] = ()
+    """What the issuers wait for (cert-manager's release: its CRDs and webhook). Default: none."""
+
+
 class GatewayCertificates(pulumi.ComponentResource):
     """The ClusterIssuers of the chosen source and one Certificate per project (none with ACM)."""
 
-    def __init__(self, name: str, args: GatewayTlsArgs, *, env_name: str, provider: k8s.Provider,
-                 depends_on: list[pulumi.Resource], opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: GatewayCertificatesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:k8s:GatewayCertificates", name, None, opts)
-        issuer = issuer_name(args.source)
+        tls = args.tls
+        issuer = issuer_name(tls.source)
         if issuer is not None:
-            issuer_opts = k8s_opts(self, provider, [self._issuers(name, args, env_name, provider, depends_on)])
-            for ns in args.namespaces:
-                _custom(f"{name}-cert-{ns}", "Certificate", meta(certificate_secret(ns), args.gateway_namespace),
-                        certificate_spec(ns, args.domain, issuer), issuer_opts)
+            issuer_opts = k8s_opts(self, args.provider, [self._issuers(name, args)])
+            for ns in tls.namespaces:
+                _custom(f"{name}-cert-{ns}", "Certificate", meta(certificate_secret(ns), tls.gateway_namespace),
+                        certificate_spec(ns, tls.domain, issuer), issuer_opts)
         self.register_outputs({"issuer": issuer or ""})
 
-    def _issuers(self, name: str, args: GatewayTlsArgs, env_name: str, provider: k8s.Provider,
-                 depends_on: list[pulumi.Resource]) -> pulumi.Resource:
-        opts = k8s_opts(self, provider, depends_on)
-        if args.source is CertificateSource.ACME:
-            return _custom(f"{name}-acme", "ClusterIssuer", meta(ACME_ISSUER), acme_issuer_spec(args), opts)
+    def _issuers(self, name: str, args: GatewayCertificatesArgs) -> pulumi.Resource:
+        tls, provider = args.tls, args.provider
+        opts = k8s_opts(self, provider, list(args.depends_on))
+        if tls.source is CertificateSource.ACME:
+            return _custom(f"{name}-acme", "ClusterIssuer", meta(ACME_ISSUER), acme_issuer_spec(tls), opts)
         self_signed = _custom(f"{name}-selfsigned", "ClusterIssuer", meta(SELF_SIGNED_ISSUER), {"selfSigned": {}},
                               opts)
-        root = _custom(f"{name}-root-ca", "Certificate", meta(ROOT_CA_SECRET, args.cert_manager_namespace),
-                       root_ca_spec(env_name), k8s_opts(self, provider, [self_signed]))
+        root = _custom(f"{name}-root-ca", "Certificate", meta(ROOT_CA_SECRET, tls.cert_manager_namespace),
+                       root_ca_spec(args.env_name), k8s_opts(self, provider, [self_signed]))
         return _custom(f"{name}-platform-ca", "ClusterIssuer", meta(PLATFORM_CA_ISSUER),
                        {"ca": {"secretName": ROOT_CA_SECRET}}, k8s_opts(self, provider, [root]))
 

@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 from mlops_platform.k8s._helm import helm_release, namespace
 from mlops_platform.k8s.gateway_tls import (
     GatewayCertificates,
+    GatewayCertificatesArgs,
     GatewayTlsArgs,
     acm_annotations,
     gateway_listeners,
@@ -156,8 +157,9 @@ class ServingStack(pulumi.ComponentResource):
                              k8s_opts(self, p, [gw_ns]))
         ks_ns = namespace(f"{name}-kserve-ns", KSERVE_NAMESPACE, "baseline", v, k8s_opts(self, p),
                           open_ports=(9443,))  # admission webhook
-        certificates = GatewayCertificates(f"{name}-tls", args.tls, env_name=args.env_name, provider=p,
-                                           depends_on=[cert_manager, ks_ns], opts=pulumi.ResourceOptions(parent=self))
+        certificates = GatewayCertificates(f"{name}-tls", GatewayCertificatesArgs(
+            tls=args.tls, env_name=args.env_name, provider=p, depends_on=(cert_manager, ks_ns)),
+            pulumi.ResourceOptions(parent=self))
         gateway = self._gateway(name, args, envoy, [ks_ns, certificates])
         crds = helm_release(f"{name}-kserve-crd", "kserve-crd", "kserve-crd", KSERVE_NAMESPACE, {},
                             k8s_opts(self, p, [ks_ns]))
