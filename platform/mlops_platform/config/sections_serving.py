@@ -41,7 +41,8 @@ class ServingTlsConfig(_Section):
     source: CertificateSource = Field(
         default=CertificateSource.PLATFORM_CA,
         description="Where certificates come from; platform_ca is a private CA whose root clients install.")
-    acme_email: Email | None = Field(default=None, description="ACME account email. Unset: none; Required when source=acme.")
+    acme_email: Email | None = Field(default=None,
+                                     description="ACME account email. Unset: none; Required when source=acme.")
     acme_hosted_zone_id: str | None = Field(
         default=None, pattern=HOSTED_ZONE_ID,
         description="Route53 hosted zone of serving.ingress_domain (DNS-01). Unset: none; Required when source=acme.")
