@@ -38,6 +38,7 @@ from mlops_platform.programs.tenants_layer import physical_name
 
 from .crds import manifest
 from .planview import k8s_of
+from .test_upstream_fixtures import as_sent
 from .upstream import crd_validator
 
 GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
@@ -55,15 +56,6 @@ SCHEMAS = {GATEWAY: ("gateway.networking.k8s.io", "Gateway", "v1"),
            ENVOY_PROXY: ("gateway.envoyproxy.io", "EnvoyProxy", "v1alpha1")}
 DOMAIN = "models.example.internal"
 ACM_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-0123-4567-89ab-0123456789ab"
-
-
-def as_sent(value: Any) -> Any:
-    """Plan numbers are doubles (443.0); the provider's JSON carries integral ones as 443."""
-    if isinstance(value, dict):
-        return {k: as_sent(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [as_sent(v) for v in value]
-    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def schema_errors(kind: tuple[str, str, str], obj: dict[str, Any]) -> list[str]:
