@@ -153,6 +153,7 @@ class Walk:
         monkeypatch.setattr(automation, "_endpoint", lambda cfg: endpoint)
         monkeypatch.setattr(automation, "_stack", lambda cfg, layer, create: layer)
         monkeypatch.setattr(automation, "_execute", lambda stack, op, out, force: self.ran.append(stack.value) or "{}")
+        monkeypatch.setattr(automation, "await_controller_load_balancers", lambda cfg, aws, out: None)
 
 
 def test_up_stops_after_the_aws_layer_when_the_api_is_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:

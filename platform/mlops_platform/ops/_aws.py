@@ -8,7 +8,7 @@ can swap a single client for a stubbed one (`aws.quotas = stubbed`) while the re
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -78,6 +78,10 @@ class Aws:
         """A second EKS client for catalogue reads (DescribeAddonVersions): tests answer them with botocore's
         Stubber, the moto server having no add-on catalogue, while cluster calls still reach moto."""
         return self.session.client("eks", region_name=self.region, config=_CONFIG)
+
+    @cached_property
+    def elbv2(self) -> Any:  # no mypy_boto3_elbv2 in the venv: typed loosely
+        return self.session.client("elbv2", region_name=self.region, config=_CONFIG)
 
     @cached_property
     def iam(self) -> IAMClient:

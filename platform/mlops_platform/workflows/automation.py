@@ -37,6 +37,7 @@ from mlops_platform.ops.backend import state_backend
 from mlops_platform.ops.preflight import PreflightReport, check_account, run_preflight
 from mlops_platform.workflows import review
 from mlops_platform.workflows.teardown import (
+    await_controller_load_balancers,
     lift_cluster_deletion_protection,
     live_resources,
     refuse_aws_under_upper_layers,
@@ -229,8 +230,10 @@ def run_operation(env: str, operation: Operation, *, layer: Layer | None = None,
     for each in layers_for(layer, reverse=operation is Operation.DESTROY):
         if each is not Layer.AWS:
             require_api(cfg, _endpoint(cfg), each, done, probe)
-        elif operation is Operation.DESTROY and cfg.deletion_protection:  # guard_destroy demanded the force
-            lift_cluster_deletion_protection(cfg, aws, on_output)
+        elif operation is Operation.DESTROY:
+            await_controller_load_balancers(cfg, aws, on_output)  # the NLB must go before the subnets
+            if cfg.deletion_protection:  # guard_destroy demanded the force
+                lift_cluster_deletion_protection(cfg, aws, on_output)
         on_output(f"--- {operation.value} {env}: {each.value} layer ---\n")
         try:
             stack = _stack(cfg, each, create=operation is not Operation.DESTROY)
