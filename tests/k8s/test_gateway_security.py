@@ -13,9 +13,11 @@ Upstream facts relied on (recorded CRD schemas under tests/fixtures/upstream/crd
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import celpy
+import jsonschema
 import pytest
 from mlops_platform.config import PlatformConfig
 from mlops_platform.config.sections import CertificateSource, InferenceAuthMode
@@ -32,14 +34,14 @@ from mlops_platform.k8s.gateway_tls import (
 from mlops_platform.k8s.inference_auth import InferenceAuthArgs, security_policy_spec
 from mlops_platform.k8s.lb_controller import envoy_proxy_spec
 from mlops_platform.k8s.route_isolation import backend_expression
-from mlops_platform.k8s.serving import gateway_class_spec, gateway_spec
+from mlops_platform.k8s.serving import cert_manager_values, gateway_class_spec, gateway_spec
 from mlops_platform.programs.cluster_layer import serving_tls
 from mlops_platform.programs.tenants_layer import physical_name
 
 from .crds import manifest
 from .planview import k8s_of
 from .test_upstream_fixtures import as_sent
-from .upstream import crd_validator
+from .upstream import VALUES_DIR, crd_validator
 
 GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
 ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
@@ -160,6 +162,18 @@ def test_with_acm_the_nlb_terminates_tls_and_cert_manager_issues_nothing_for_the
     annotations = envoy_proxy_spec(acm_annotations(args))["provider"]["kubernetes"]["envoyService"]["annotations"]
     prefix = "service.beta.kubernetes.io/aws-load-balancer-"
     assert annotations[f"{prefix}ssl-cert"] == ACM_ARN and annotations[f"{prefix}ssl-ports"] == "443"
+
+
+def test_with_acme_cert_managers_values_carry_its_role_and_pass_the_charts_own_schema() -> None:
+    """cert-manager v1.17.2 values.schema.json (recorded): `serviceAccount.annotations` is a string map; Helm
+    rejects values outside the schema. ClusterIssuers use the controller's ambient (IRSA) credentials."""
+    schema = json.loads((VALUES_DIR / "schemas" / "cert-manager-v1.17.2.json").read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    values = cert_manager_values("arn:aws:iam::123456789012:role/mlops-prod-cert-manager-dns01")
+    assert [e.message for e in validator.iter_errors(values)] == []
+    assert values["serviceAccount"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/mlops-prod-cert-manager-dns01"}
+    assert cert_manager_values(None) == {"crds": {"enabled": True}}
 
 
 def test_cert_managers_dns01_role_changes_only_acme_challenge_txt_records_of_its_zone() -> None:
