@@ -34,7 +34,7 @@ from mlops_platform.k8s.gateway_tls import (
 from mlops_platform.k8s.inference_auth import InferenceAuthArgs, security_policy_spec
 from mlops_platform.k8s.lb_controller import envoy_proxy_spec
 from mlops_platform.k8s.route_isolation import backend_expression
-from mlops_platform.k8s.serving import cert_manager_values, gateway_class_spec, gateway_spec
+from mlops_platform.k8s.serving import cert_manager_values, gateway_class_spec, gateway_spec, kserve_values
 from mlops_platform.programs.cluster_layer import serving_tls
 from mlops_platform.programs.tenants_layer import physical_name
 
@@ -247,3 +247,5 @@ def test_serving_tls_follows_the_config(cfg: PlatformConfig) -> None:
     tls = serving_tls(cfg)
     assert tls.source is cfg.serving.tls.source and tls.namespaces == tuple(physical_name(p) for p in cfg.projects)
     assert gateway_class_spec()["parametersRef"]["kind"] == "EnvoyProxy"
+    # KServe reports the model's URL with the only scheme the gateway serves it on
+    assert kserve_values(DOMAIN)["kserve"]["controller"]["gateway"]["urlScheme"] == "https"

@@ -71,7 +71,8 @@ DOMAIN_TEMPLATE = "{{ .Name }}.{{ .Namespace }}.{{ .IngressDomain }}"
 def kserve_values(domain: str) -> dict[str, Any]:
     return {"kserve": {"controller": {
         "deploymentMode": "RawDeployment",
-        "gateway": {"domain": domain, "domainTemplate": DOMAIN_TEMPLATE,
+        # urlScheme: the InferenceService's status URL says https, the only scheme the gateway serves models on
+        "gateway": {"domain": domain, "domainTemplate": DOMAIN_TEMPLATE, "urlScheme": "https",
                     "ingressGateway": {"enableGatewayApi": True,
                                        "kserveGateway": f"{KSERVE_NAMESPACE}/{GATEWAY_NAME}",
                                        "createGateway": False}}}}}
