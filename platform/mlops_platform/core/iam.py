@@ -26,6 +26,9 @@ UNSCOPABLE_ACTIONS = frozenset({
     # types in the Service Authorization Reference (Amazon EC2).
     "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
     "ec2:DescribeVpcs",
+    # `mlplat destroy` waiting for the LB controller's load balancers (workflows/teardown.py): Elastic Load
+    # Balancing's Describe* actions have no resource types (Service Authorization Reference, ELB v2).
+    "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTags",
 })
 
 
