@@ -26,8 +26,9 @@ PLATFORM_ONLY = {"budget-covers-estimate", "budget-environment", "k8s-inference-
 #: Per platform-only policy: what breaks it in the reference stack, and the URNs its findings name.
 BREAKS: dict[str, tuple[Drop, list[str]]] = {
     "budget-covers-estimate": (Drop("env-budget"), [""]), "budget-environment": (Drop("env-budget"), [""]),
-    "k8s-inference-auth": (Drop("fraud-auth"), [urn("kubernetes:core/v1:Namespace", "fraud-ns"),
-                                                urn("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "fraud-route")])}
+    "k8s-inference-auth": (Drop("fraud-auth"), [
+        urn("kubernetes:core/v1:Namespace", "fraud-ns"),
+        urn("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "fraud-route")])}
 POD = "spec.template.spec"
 # the reference stack without its cluster and node groups: what a project's infra/ program looks like
 PROJECT_STACK = (Drop("eks"), Drop("system"), Drop("gpu-l4"), Drop("nodes-lt"))
