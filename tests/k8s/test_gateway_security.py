@@ -14,14 +14,15 @@ Upstream facts relied on (recorded CRD schemas under tests/fixtures/upstream/crd
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import celpy
 import jsonschema
 import pytest
-from mlops_platform.config import PlatformConfig
+from mlops_platform.config import PlatformConfig, stack_file_for
 from mlops_platform.config.sections import CertificateSource, InferenceAuthMode
-from mlops_platform.engine import Plan, Resource
+from mlops_platform.engine import Plan, Resource, run_platform
 from mlops_platform.engine.recorder import SECRET
 from mlops_platform.k8s.gateway_tls import (
     GatewayTlsArgs,
@@ -37,6 +38,7 @@ from mlops_platform.k8s.route_isolation import backend_expression
 from mlops_platform.k8s.serving import cert_manager_values, gateway_class_spec, gateway_spec, kserve_values
 from mlops_platform.programs.cluster_layer import serving_tls
 from mlops_platform.programs.tenants_layer import physical_name
+from ruamel.yaml import YAML
 
 from .crds import manifest
 from .planview import k8s_of
@@ -249,3 +251,37 @@ def test_serving_tls_follows_the_config(cfg: PlatformConfig) -> None:
     assert gateway_class_spec()["parametersRef"]["kind"] == "EnvoyProxy"
     # KServe reports the model's URL with the only scheme the gateway serves it on
     assert kserve_values(DOMAIN)["kserve"]["controller"]["gateway"]["urlScheme"] == "https"
+
+
+# ------------------------------------------------------------------ a whole environment on ACME + JWT
+def acme_jwt_staging(tmp_path: Path) -> Path:
+    yaml = YAML()
+    doc = yaml.load(stack_file_for("staging").read_text())
+    doc["config"]["mlops-platform:serving"] = {
+        "tls": {"source": "acme", "acme_email": "pki@example.com", "acme_hosted_zone_id": "Z0123456789ABC"},
+        "auth": {"mode": "jwt", "jwt_issuer": "https://idp.example.com/",
+                 "jwt_jwks_uri": "https://idp.example.com/.well-known/jwks.json"}}
+    out = tmp_path / "Pulumi.staging.yaml"
+    with out.open("w") as fh:
+        yaml.dump(doc, fh)
+    return out
+
+
+@pytest.mark.slow
+def test_an_acme_and_jwt_environment_plans_its_issuer_dns_role_and_idp_policies(tmp_path: Path) -> None:
+    plan = run_platform(stack_file=acme_jwt_staging(tmp_path))
+    issuer = one(plan, ISSUER, "mlops-acme")
+    assert schema_errors(SCHEMAS[ISSUER], manifest(issuer)) == []
+    assert issuer.inputs["spec"]["acme"]["solvers"][0]["dns01"]["route53"]["hostedZoneID"] == "Z0123456789ABC"
+    assert {c.inputs["spec"]["issuerRef"]["name"] for c in k8s_of(plan, CERTIFICATE)} == {"mlops-acme"}
+    role = next(r for r in plan.resources if r.type == "aws:iam/role:Role" and r.name.endswith("-dns01-role"))
+    [trust] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert "system:serviceaccount:cert-manager:cert-manager" in json.dumps(trust["Condition"])
+    release = next(r for r in k8s_of(plan, "kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "cert-manager")
+    assert set(release.inputs["values"]["serviceAccount"]["annotations"]) == {"eks.amazonaws.com/role-arn"}
+    policies = k8s_of(plan, SECURITY_POLICY)
+    assert policies and all(p.inputs["spec"]["jwt"]["providers"][0]["remoteJWKS"]["uri"] ==
+                            "https://idp.example.com/.well-known/jwks.json" for p in policies)
+    assert not [r for r in plan.resources if r.name.endswith("-inference-auth-key")], "no API keys with JWT"
+    for res in policies:
+        assert schema_errors(SCHEMAS[SECURITY_POLICY], manifest(res)) == [], res.name
