@@ -20,8 +20,9 @@ from typing import Any
 import celpy
 import jsonschema
 import pytest
-from mlops_platform.config import PlatformConfig, stack_file_for
+from mlops_platform.config import PlatformConfig, repo_root, stack_file_for
 from mlops_platform.config.sections import CertificateSource, InferenceAuthMode
+from mlops_platform.core import iam
 from mlops_platform.engine import Plan, Resource, run_platform
 from mlops_platform.engine.recorder import SECRET
 from mlops_platform.k8s.gateway_tls import (
@@ -38,6 +39,7 @@ from mlops_platform.k8s.route_isolation import backend_expression
 from mlops_platform.k8s.serving import cert_manager_values, gateway_class_spec, gateway_spec, kserve_values
 from mlops_platform.programs.cluster_layer import serving_tls
 from mlops_platform.programs.tenants_layer import physical_name
+from mlops_platform.workflows.review import Subject, platform_config, resolve_waivers, review
 from ruamel.yaml import YAML
 
 from .crds import manifest
@@ -285,3 +287,9 @@ def test_an_acme_and_jwt_environment_plans_its_issuer_dns_role_and_idp_policies(
     assert not [r for r in plan.resources if r.name.endswith("-inference-auth-key")], "no API keys with JWT"
     for res in policies:
         assert schema_errors(SCHEMAS[SECURITY_POLICY], manifest(res)) == [], res.name
+    dns01 = next(r for r in plan.resources if r.type == "aws:iam/rolePolicy:RolePolicy" and "dns01" in r.name)
+    assert iam.check_document(json.loads(dns01.inputs["policy"])) == []
+    # reviewed exactly as `mlplat review` does a staging environment: nothing blocks
+    report = review(Subject(plan.to_json(), stack_file_for("staging"), platform_config("staging")),
+                    waivers=resolve_waivers(None, repo_root()))
+    assert [(f.policy, f.resource) for f in report.blocking] == []

@@ -29,6 +29,8 @@ UNSCOPABLE_ACTIONS = frozenset({
     # `mlplat destroy` waiting for the LB controller's load balancers (workflows/teardown.py): Elastic Load
     # Balancing's Describe* actions have no resource types (Service Authorization Reference, ELB v2).
     "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTags",
+    # cert-manager's DNS-01 zone lookup (k8s/gateway_tls.py): no resource types (SAR, Amazon Route 53).
+    "route53:ListHostedZonesByName",
 })
 
 
