@@ -42,6 +42,7 @@ from mlops_platform.programs.tenants_layer import physical_name
 from mlops_platform.workflows.review import Subject, platform_config, resolve_waivers, review
 from ruamel.yaml import YAML
 
+from .cel_rules import cel_report
 from .crds import manifest
 from .planview import k8s_of
 from .test_upstream_fixtures import as_sent
@@ -93,10 +94,39 @@ def test_every_planned_gateway_security_object_validates_against_its_published_s
         assert schema_errors(SCHEMAS[res.type], manifest(res)) == [], res.name
 
 
+def cel_problems(kind: tuple[str, str, str], obj: dict[str, Any]) -> tuple[list[str], int]:
+    """(violations and unevaluable rules, rules evaluated) of the CRD's CEL rules over `obj`."""
+    report = cel_report(crd_validator(*kind).schema, as_sent(obj))
+    return report.violations + report.unevaluated, report.evaluated
+
+
+def test_every_planned_gateway_security_object_passes_the_crds_cel_rules(plan: Plan) -> None:
+    """The rules the API server evaluates beyond the schema (x-kubernetes-validations), e.g. Gateway API v1.3.0:
+    HTTP listeners carry no tls, a Terminate listener has certificateRefs, listener names and port/protocol/
+    hostname combinations are unique; SecurityPolicy: targetRefs or targetSelectors."""
+    evaluated = 0
+    for type_, kind in SCHEMAS.items():
+        for res in k8s_of(plan, type_):
+            problems, count = cel_problems(kind, manifest(res))
+            assert problems == [], res.name
+            evaluated += count
+    assert evaluated >= 40
+
+
+def test_the_cel_rules_do_catch_a_broken_gateway() -> None:
+    """Control: an HTTPS listener without certificates, and a repeated listener, are refused."""
+    spec = gateway_spec(tls_args(CertificateSource.PLATFORM_CA))
+    spec["listeners"][1]["tls"]["certificateRefs"] = []
+    spec["listeners"].append(dict(spec["listeners"][2]))
+    problems, _ = cel_problems(SCHEMAS[GATEWAY], custom(SCHEMAS[GATEWAY], spec))
+    assert len(problems) >= 2, problems
+
+
 @pytest.mark.parametrize("source", list(CertificateSource))
 def test_gateway_and_proxy_of_every_certificate_source_validate(source: CertificateSource) -> None:
     args = tls_args(source, acm_certificate_arns=(ACM_ARN,))
     assert schema_errors(SCHEMAS[GATEWAY], custom(SCHEMAS[GATEWAY], gateway_spec(args))) == []
+    assert cel_problems(SCHEMAS[GATEWAY], custom(SCHEMAS[GATEWAY], gateway_spec(args)))[0] == []
     assert schema_errors(SCHEMAS[ENVOY_PROXY], custom(SCHEMAS[ENVOY_PROXY], envoy_proxy_spec(
         acm_annotations(args)), "envoy-gateway-system")) == []
 
@@ -118,6 +148,7 @@ def test_security_policies_of_both_modes_validate(mode: InferenceAuthMode) -> No
                              jwt_audiences=("models",))
     spec = security_policy_spec(args)
     assert schema_errors(SCHEMAS[SECURITY_POLICY], custom(SCHEMAS[SECURITY_POLICY], spec, "fraud")) == []
+    assert cel_problems(SCHEMAS[SECURITY_POLICY], custom(SCHEMAS[SECURITY_POLICY], spec, "fraud"))[0] == []
     assert ("apiKeyAuth" in spec) is (mode is InferenceAuthMode.API_KEY)
 
 
