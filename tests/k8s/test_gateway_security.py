@@ -127,8 +127,9 @@ def test_gateway_and_proxy_of_every_certificate_source_validate(source: Certific
     args = tls_args(source, acm_certificate_arns=(ACM_ARN,))
     assert schema_errors(SCHEMAS[GATEWAY], custom(SCHEMAS[GATEWAY], gateway_spec(args))) == []
     assert cel_problems(SCHEMAS[GATEWAY], custom(SCHEMAS[GATEWAY], gateway_spec(args)))[0] == []
-    assert schema_errors(SCHEMAS[ENVOY_PROXY], custom(SCHEMAS[ENVOY_PROXY], envoy_proxy_spec(
-        acm_annotations(args)), "envoy-gateway-system")) == []
+    proxy = custom(SCHEMAS[ENVOY_PROXY], envoy_proxy_spec(acm_annotations(args)), "envoy-gateway-system")
+    assert schema_errors(SCHEMAS[ENVOY_PROXY], proxy) == []
+    assert cel_problems(SCHEMAS[ENVOY_PROXY], proxy)[0] == []
 
 
 def test_the_acme_issuer_validates_and_solves_dns01_in_the_configured_zone() -> None:
