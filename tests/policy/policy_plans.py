@@ -211,6 +211,12 @@ def _kubernetes() -> list[dict[str, Any]]:
                 "targetSelectors": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}],
                 "apiKeyAuth": {"credentialRefs": [{"name": "inference-api-keys"}],
                                "extractFrom": [{"headers": ["x-api-key"]}]}}}, ["fraud-ns"]),
+        res("kubernetes:flagger.app/v1beta1:Canary", "fraud-canary", {
+            "metadata": {**meta, "name": "fraud-serving"},
+            "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "fraud-serving"},
+                     "analysis": {"interval": "1m", "threshold": 5, "stepWeight": 10, "maxWeight": 50,
+                                  "metrics": [{"name": "error-rate", "templateRef": {"name": "fraud-error-rate"},
+                                               "thresholdRange": {"max": 1}}]}}}, ["fraud-ns", "fraud-serving"]),
         res("kubernetes:helm.sh/v3:Release", "monitoring", {
             "chart": "kube-prometheus-stack", "version": "65.1.0", "namespace": "monitoring", "values": {}}),
     ]
@@ -302,7 +308,7 @@ def config_for(only: Only | None = None, level: Enforcement = Enforcement.MANDAT
 
 _PROJECT_RESOURCES = ("app-role", "app-policy", "repo", "repo-lifecycle", "repo-policy", "fraud-ns", "fraud-deny",
                       "fraud-sa", "fraud-serving", "fraud-pdb", "fraud-svc", "fraud-route", "fraud-auth",
-                      "fraud-budget")
+                      "fraud-canary", "fraud-budget")
 
 
 def scaled(projects: int) -> dict[str, Any]:

@@ -114,7 +114,8 @@ def rule_docs() -> dict[str, list[RuleDoc]]:
     """Rule function name → every issue it can report, in source order."""
     out: dict[str, list[RuleDoc]] = {}
     for rule in (*rules.RULES, *rules.WARNINGS):
-        module = inspect.getmodule(rule) or rules  # a sizeable rule group lives in its own rules_* module
+        # A rule may live beside the facts it checks (config/gpu_provisioning.py): read its own module.
+        module = inspect.getmodule(rule) or rules
         tree = ast.parse(inspect.getsource(module))
         functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
         reader = _RuleReader(functions, dict(vars(module)))
@@ -127,7 +128,8 @@ def rule_docs() -> dict[str, list[RuleDoc]]:
 def rules_section() -> list[str]:
     lines = ["## Rules", "",
              "Checked after the types, in one pass, so every problem is reported at once. Each row is one "
-             "issue `mlplat validate` can report; *when* is the condition in `config/rules.py`; `[n]` is any "
+             "issue `mlplat validate` can report; *when* is the condition in the rule (`config/rules.py`, or the "
+             "module it imports the rule from); `[n]` is any "
              "list index and `{name}` a value from the config.", ""]
     for name, docs in rule_docs().items():
         lines += [f"### {name.removesuffix('_rules').replace('_', ' ').capitalize()} (`{name}`)", "",

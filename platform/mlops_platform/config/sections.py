@@ -21,9 +21,11 @@ from mlops_platform.config.section_types import (
     BranchName,
     Capacity,
     Cidr,
+    Consolidation,
     DnsLabel,
     Email,
     EndpointAccess,
+    GpuProvisioner,
     NatStrategy,
     NetworkMode,
     Tier,
@@ -39,6 +41,7 @@ from mlops_platform.config.sections_aws import (
     ClusterConfig,
     ExistingNetwork,
     GpuPoolConfig,
+    KarpenterPoolConfig,
     NetworkConfig,
     NodePoolsConfig,
     PoolConfig,
@@ -65,50 +68,14 @@ from mlops_platform.config.sections_tenants import GithubConfig, ProjectConfig, 
 #: Public names; the building blocks come from `section_types` and the per-layer `sections_*` modules,
 #: and stay importable from here.
 __all__ = [
-    "ACCOUNT_ID",
-    "DNS_LABEL",
-    "IAM_PRINCIPAL_ARN",
-    "REGION",
-    "TAG_KEY",
-    "AccountConfig",
-    "ArtifactsConfig",
-    "BranchName",
-    "BucketRole",
-    "BudgetConfig",
-    "Capacity",
-    "CertificateSource",
-    "CiConfig",
-    "Cidr",
-    "ClusterConfig",
-    "ComponentToggle",
-    "DnsLabel",
-    "Email",
-    "EndpointAccess",
-    "EnvironmentConfig",
-    "ExistingNetwork",
-    "GithubConfig",
-    "GpuGovernanceConfig",
-    "GpuPoolConfig",
-    "InferenceAuthConfig",
-    "InferenceAuthMode",
-    "MonitoringConfig",
-    "NatStrategy",
-    "NetworkConfig",
-    "NetworkMode",
-    "NodePoolsConfig",
-    "PipelinesConfig",
-    "PlatformSections",
-    "PoolConfig",
-    "ProjectConfig",
-    "RegistryConfig",
-    "ServingConfig",
-    "ServingTlsConfig",
-    "SystemPoolConfig",
-    "TenantsConfig",
-    "Tier",
-    "TrackingConfig",
-    "TrainingConfig",
-    "UpgradePolicy"
+    "ACCOUNT_ID", "DNS_LABEL", "IAM_PRINCIPAL_ARN", "REGION", "TAG_KEY", "AccountConfig", "ArtifactsConfig",
+    "BranchName", "BucketRole", "BudgetConfig", "Capacity", "CertificateSource", "CiConfig", "Cidr", "ClusterConfig",
+    "ComponentToggle", "Consolidation", "DnsLabel", "Email", "EndpointAccess", "EnvironmentConfig", "ExistingNetwork",
+    "GithubConfig", "GpuGovernanceConfig", "GpuPoolConfig", "GpuProvisioner", "InferenceAuthConfig",
+    "InferenceAuthMode", "KarpenterPoolConfig", "MonitoringConfig", "NatStrategy", "NetworkConfig",
+    "NetworkMode", "NodePoolsConfig", "PipelinesConfig", "PlatformSections", "PoolConfig", "ProjectConfig",
+    "RegistryConfig", "ServingConfig", "ServingTlsConfig", "SystemPoolConfig", "TenantsConfig", "Tier",
+    "TrackingConfig", "TrainingConfig", "UpgradePolicy"
 ]
 
 
@@ -150,6 +117,11 @@ class PlatformSections(_Section):
     tenants: TenantsConfig = Field(default_factory=TenantsConfig)
 
     # Resolved per-tier defaults: one place, so components never re-derive them.
+    @property
+    def karpenter(self) -> bool:
+        """GPU pools are Karpenter NodePools (not managed node groups)."""
+        return self.gpu.provisioner is GpuProvisioner.KARPENTER
+
     @property
     def tier(self) -> Tier:
         return self.environment.tier

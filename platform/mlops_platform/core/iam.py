@@ -31,6 +31,11 @@ UNSCOPABLE_ACTIONS = frozenset({
     "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTags",
     # cert-manager's DNS-01 zone lookup (k8s/gateway_tls.py): no resource types (SAR, Amazon Route 53).
     "route53:ListHostedZonesByName",
+    # Karpenter's discovery (core/iam_karpenter.py): no resource types in the Service Authorization Reference
+    # (Amazon EC2, AWS Price List, IAM "ListInstanceProfiles").
+    "ec2:DescribeCapacityReservations", "ec2:DescribeInstances", "ec2:DescribeInstanceStatus",
+    "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeLaunchTemplates", "ec2:DescribePlacementGroups",
+    "ec2:DescribeSpotPriceHistory", "pricing:GetProducts", "iam:ListInstanceProfiles",
 })
 
 

@@ -94,6 +94,11 @@ class PolicySettings(_Model):
     require_inference_auth: bool = Field(
         default=True, description="Inference routes must authenticate (the dev preset turns it off, like the "
                                   "platform's `serving.auth` default).")
+    allow_instant_delivery: bool = Field(
+        default=False, description="Serving workloads may ship new versions without a Flagger Canary with "
+                                   "analysis (an instant 100 % switch); the dev preset allows it.")
+    allow_serving_scale_to_zero: bool = Field(
+        default=False, description="Serving autoscalers may scale to zero replicas; the dev preset allows it.")
     eks_log_types: list[str] = Field(
         default=["api", "audit", "authenticator"], description="Control-plane log types that must be enabled.")
     eks_support: EksSupport = Field(

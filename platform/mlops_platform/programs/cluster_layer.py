@@ -9,12 +9,16 @@ from typing import Any
 import pulumi
 
 from mlops_platform.aws.layer_outputs import AwsLayer
+from mlops_platform.config.rules import pool_gpu_type
 from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.config.sections import CertificateSource
+from mlops_platform.core import contract
 from mlops_platform.core.versions import MIRRORED_IMAGES
 from mlops_platform.k8s.alerts import AlertThresholds
+from mlops_platform.k8s.delivery_stack import FLAGGER_NAMESPACE, KEDA_NAMESPACE, DeliveryStack, DeliveryStackArgs
 from mlops_platform.k8s.gateway_tls import GatewayTlsArgs, acme_dns_role
 from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementArgs
+from mlops_platform.k8s.karpenter import Karpenter, KarpenterArgs, NodeClassInputs
 from mlops_platform.k8s.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
 from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, Monitoring, MonitoringArgs
 from mlops_platform.k8s.netpol import PlatformPeers
@@ -101,7 +105,14 @@ class ClusterLayer(pulumi.ComponentResource):
                 oidc_issuer_host=aws_layer.oidc_issuer_host, tags=cfg.base_tags, provider=self.provider,
                 monitoring_namespace=MONITORING_NAMESPACE if monitoring else None,
                 depends_on=(monitoring.release,) if monitoring else ()), child)
-        domain = self._serving(name, cfg, aws_layer, child) if cfg.component_enabled(cfg.serving) else ""
+        if cfg.karpenter:
+            karpenter(name, cfg, aws_layer, self.provider, monitoring, child)
+        domain = ""
+        if cfg.component_enabled(cfg.serving):
+            serving = self._serving(name, cfg, aws_layer, child)
+            domain = serving.ingress_domain
+            if monitoring:
+                self._delivery(name, cfg, monitoring, serving)
         tracking = self._tracking(name, cfg, aws_layer, child)
         mlflow_url = tracking.url if tracking else ""
         if cfg.component_enabled(cfg.training):
@@ -116,7 +127,8 @@ class ClusterLayer(pulumi.ComponentResource):
             serving_ingress_domain=domain, tracking_logins=tracking.credentials if tracking else {})
         self.register_outputs({"mlflow_url": mlflow_url, "serving_ingress_domain": domain})
 
-    def _serving(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer, opts: pulumi.ResourceOptions) -> str:
+    def _serving(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
+                 opts: pulumi.ResourceOptions) -> ServingStack:
         """The LB controller, then the serving stack whose gateway Service the controller turns into an NLB."""
         env = cfg.environment
         controller = LoadBalancerController(f"{name}-lb-controller", LoadBalancerControllerArgs(
@@ -132,7 +144,14 @@ class ClusterLayer(pulumi.ComponentResource):
         return ServingStack(f"{name}-serving", ServingStackArgs(
             k8s_version=cfg.cluster.version, ingress_domain=cfg.serving.ingress_domain, provider=self.provider,
             tls=tls, env_name=env.name, load_balancer_controller=controller.release, cert_manager_role_arn=role),
-            opts).ingress_domain
+            opts)
+
+    def _delivery(self, name: str, cfg: PlatformConfig, monitoring: Monitoring, serving: ServingStack) -> None:
+        """Flagger and KEDA read Prometheus, so they come with monitoring; Flagger routes through the gateway."""
+        DeliveryStack(f"{name}-delivery", DeliveryStackArgs(
+            k8s_version=cfg.cluster.version, prometheus_url=monitoring.prometheus_url, provider=self.provider,
+            replicas=2 if cfg.is_prod else 1), pulumi.ResourceOptions(parent=self,
+                                                                      depends_on=[monitoring.release, serving]))
 
     def _monitoring(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer, storage: pulumi.Resource,
                     opts: pulumi.ResourceOptions) -> Monitoring | None:
@@ -148,7 +167,7 @@ class ClusterLayer(pulumi.ComponentResource):
             tags=cfg.base_tags, provider=self.provider,
             slack_webhook_url=pulumi.Output.secret(slack) if slack else None,
             gpu_namespace=GPU_NAMESPACE if cfg.node_pools.gpu else None, depends_on=(storage,),
-            project_routes=retrain_cooldown(cfg) is not None), opts)
+            project_routes=retrain_cooldown(cfg) is not None, query_namespaces=delivery_namespaces(cfg)), opts)
 
     def _tracking(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
                   opts: pulumi.ResourceOptions) -> Tracking | None:
@@ -176,6 +195,26 @@ def serving_tls(cfg: PlatformConfig) -> GatewayTlsArgs:
         gateway_namespace=KSERVE_NAMESPACE, cert_manager_namespace=CERT_MANAGER_NAMESPACE,
         region=cfg.environment.region, acme_email=tls.acme_email or "", acme_server=tls.acme_server,
         acme_hosted_zone_id=tls.acme_hosted_zone_id or "", acm_certificate_arns=tuple(tls.acm_certificate_arns))
+
+
+def delivery_namespaces(cfg: PlatformConfig) -> tuple[str, ...]:
+    """Namespaces of the delivery controllers, which come with serving and monitoring both on."""
+    on = cfg.component_enabled(cfg.serving) and cfg.component_enabled(cfg.monitoring)
+    return (FLAGGER_NAMESPACE, KEDA_NAMESPACE) if on else ()
+
+
+def karpenter(name: str, cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any, monitoring: Monitoring | None,
+              opts: pulumi.ResourceOptions) -> Karpenter:
+    """Karpenter and a NodePool + EC2NodeClass per GPU pool (the aws layer made its IAM, queue and tags)."""
+    gpu_types = {p.name: (t.value if (t := pool_gpu_type(p)) else "unknown") for p in cfg.node_pools.gpu}
+    return Karpenter(f"{name}-karpenter", KarpenterArgs(
+        pools=list(cfg.node_pools.gpu), gpu_types=gpu_types, node_class=NodeClassInputs(
+            cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version,
+            node_role=aws_layer.karpenter_node_role, volume_key_arn=aws_layer.kms_key_arns["ebs"],
+            tags={k: v for k, v in cfg.base_tags.items() if k in contract.STABLE_NODE_TAG_KEYS}),
+        interruption_queue=aws_layer.karpenter_interruption_queue, system_pool=cfg.node_pools.system.name,
+        prod=cfg.is_prod, provider=provider, service_monitor=monitoring is not None,
+        depends_on=(monitoring.release,) if monitoring else ()), opts)
 
 
 def tracking_users(cfg: PlatformConfig) -> tuple[str, ...]:
