@@ -11,6 +11,7 @@ from mlops_platform.config.section_types import (
     GpuProvisioner,
     _Section,
 )
+from mlops_platform.config.sections_serving import InferenceAuthConfig, ServingTlsConfig
 
 
 class GpuGovernanceConfig(_Section):
@@ -46,9 +47,12 @@ class MonitoringConfig(ComponentToggle):
 
 
 class ServingConfig(ComponentToggle):
-    """`mlops-platform:serving` — KServe."""
+    """`mlops-platform:serving` — KServe behind Envoy Gateway on an internal NLB."""
 
     ingress_domain: str = Field(default="models.internal", description="Domain model endpoints are served under.")
+    tls: ServingTlsConfig = Field(default_factory=ServingTlsConfig, description="HTTPS certificates.")
+    auth: InferenceAuthConfig = Field(default_factory=InferenceAuthConfig,
+                                      description="Authentication of inference routes.")
 
 
 class TrackingConfig(ComponentToggle):
