@@ -30,7 +30,8 @@ REQUIRED_KINDS = {
     ("cert-manager.io", "Certificate", "v1"), ("cert-manager.io", "ClusterIssuer", "v1"),
 }
 # argo-workflows and argo-events are installed now (k8s/pipelines.py): their values live in values/
-NEXT_CHARTS = {"karpenter", "kueue", "flagger", "opencost",
+# karpenter is installed with gpu.provisioner: karpenter (k8s/karpenter.py)
+NEXT_CHARTS = {"kueue", "flagger", "opencost",
                "aws-load-balancer-controller", "keda"}
 
 
