@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 from mlops_platform.config import PlatformConfig
-from mlops_platform.config.rules_serving import MAX_LISTENERS
+from mlops_platform.k8s.serving import gateway_spec
+from mlops_platform.programs.cluster_layer import serving_tls
 
 from .stackfiles import ACCOUNT, issue_at, issues_of, sections
 
@@ -65,11 +66,19 @@ def test_unknown_choices_formats_and_keys_are_refused(bad: dict[str, Any]) -> No
     assert any(i.path.startswith("serving.") for i in issues_of(sections("dev", {"serving": bad})))
 
 
-def test_too_many_projects_for_the_gateways_listeners() -> None:
+@pytest.mark.parametrize("count", [100, 500])
+def test_a_prod_environment_with_hundreds_of_projects_validates_with_serving_on(count: int) -> None:
+    """Issue #12 benches 100 and 500 tenants in prod with serving on. Each project's HTTPS listener is on its
+    own Gateway (tenants layer), so the 64-listener cap of one Gateway (Gateway API v1.3.0) bounds nothing,
+    and the cluster layer's gateway does not change with the project list."""
     projects = [{"name": f"p{i:03d}", "owners": ["a@example.com"], "github_repo": f"example-org/p{i:03d}",
-                 "monthly_budget_usd": 1} for i in range(MAX_LISTENERS)]
-    issue = issue_at(issues_of(sections("dev", {"projects": projects})), "projects")
-    assert "HTTPS listeners" in issue.message and issue.value == MAX_LISTENERS
+                 "monthly_budget_usd": 1} for i in range(count)]
+    doc = sections("prod", {"projects": projects, **serving(enabled=True)})
+    assert issues_of(doc) == []
+    cfg = PlatformConfig.model_validate(doc)
+    few = PlatformConfig.model_validate(sections("prod", {"projects": projects[:1], **serving(enabled=True)}))
+    assert gateway_spec(serving_tls(cfg)) == gateway_spec(serving_tls(few))
+    assert len(gateway_spec(serving_tls(cfg))["listeners"]) == 1
 
 
 @pytest.mark.parametrize(("tier", "opt_out", "required"), [

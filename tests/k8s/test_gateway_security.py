@@ -1,4 +1,4 @@
-"""The models' gateway: HTTPS per project (cert-manager or ACM), HTTP only redirects, inference routes
+"""The models' gateway: HTTPS per project on its own merged Gateway (cert-manager or ACM), HTTP only redirects, inference routes
 authenticate in staging and prod, routes reach only their own namespace.
 
 Upstream facts relied on (recorded CRD schemas under tests/fixtures/upstream/crds, sources in its README):
@@ -29,12 +29,11 @@ from mlops_platform.k8s.gateway_tls import (
     GatewayTlsArgs,
     acm_annotations,
     acme_issuer_spec,
-    certificate_secret,
-    gateway_listeners,
     route53_statements,
 )
 from mlops_platform.k8s.inference_auth import InferenceAuthArgs, security_policy_spec
 from mlops_platform.k8s.lb_controller import envoy_proxy_spec
+from mlops_platform.k8s.project_gateway import CERTIFICATE_SECRET, project_gateway_spec, project_listener
 from mlops_platform.k8s.route_isolation import backend_expression
 from mlops_platform.k8s.serving import cert_manager_values, gateway_class_spec, gateway_spec, kserve_values
 from mlops_platform.programs.cluster_layer import serving_tls
@@ -76,8 +75,7 @@ def custom(kind: tuple[str, str, str], spec: dict[str, Any], namespace: str = "k
 
 
 def tls_args(source: CertificateSource, **extra: Any) -> GatewayTlsArgs:
-    return GatewayTlsArgs(source=source, domain=DOMAIN, namespaces=("fraud", "risk"), gateway_namespace="kserve",
-                          cert_manager_namespace="cert-manager", **extra)
+    return GatewayTlsArgs(source=source, domain=DOMAIN, cert_manager_namespace="cert-manager", **extra)
 
 
 def one(plan: Plan, type_: str, name: str) -> Resource:
@@ -115,18 +113,20 @@ def test_every_planned_gateway_security_object_passes_the_crds_cel_rules(plan: P
 
 def test_the_cel_rules_do_catch_a_broken_gateway() -> None:
     """Control: an HTTPS listener without certificates, and a repeated listener, are refused."""
-    spec = gateway_spec(tls_args(CertificateSource.PLATFORM_CA))
-    spec["listeners"][1]["tls"]["certificateRefs"] = []
-    spec["listeners"].append(dict(spec["listeners"][2]))
-    problems, _ = cel_problems(SCHEMAS[GATEWAY], custom(SCHEMAS[GATEWAY], spec))
+    spec = project_gateway_spec("fraud", DOMAIN, CertificateSource.PLATFORM_CA)
+    spec["listeners"].append(dict(spec["listeners"][0]))
+    spec["listeners"][0]["tls"] = {"mode": "Terminate", "certificateRefs": []}
+    problems, _ = cel_problems(SCHEMAS[GATEWAY], custom(SCHEMAS[GATEWAY], spec, "fraud"))
     assert len(problems) >= 2, problems
 
 
 @pytest.mark.parametrize("source", list(CertificateSource))
 def test_gateway_and_proxy_of_every_certificate_source_validate(source: CertificateSource) -> None:
     args = tls_args(source, acm_certificate_arns=(ACM_ARN,))
-    assert schema_errors(SCHEMAS[GATEWAY], custom(SCHEMAS[GATEWAY], gateway_spec(args))) == []
-    assert cel_problems(SCHEMAS[GATEWAY], custom(SCHEMAS[GATEWAY], gateway_spec(args)))[0] == []
+    for gateway in (custom(SCHEMAS[GATEWAY], gateway_spec(args)),
+                    custom(SCHEMAS[GATEWAY], project_gateway_spec("fraud", DOMAIN, source), "fraud")):
+        assert schema_errors(SCHEMAS[GATEWAY], gateway) == []
+        assert cel_problems(SCHEMAS[GATEWAY], gateway)[0] == []
     proxy = custom(SCHEMAS[ENVOY_PROXY], envoy_proxy_spec(acm_annotations(args)), "envoy-gateway-system")
     assert schema_errors(SCHEMAS[ENVOY_PROXY], proxy) == []
     assert cel_problems(SCHEMAS[ENVOY_PROXY], proxy)[0] == []
@@ -154,19 +154,37 @@ def test_security_policies_of_both_modes_validate(mode: InferenceAuthMode) -> No
 
 
 # ------------------------------------------------------------------ HTTPS and the redirect
-def test_each_project_has_an_https_listener_with_its_own_certificate(plan: Plan, cfg: PlatformConfig) -> None:
-    domain, namespaces = cfg.serving.ingress_domain, [physical_name(p) for p in cfg.projects]
-    listeners = {li["name"]: li for li in one(plan, GATEWAY, "kserve-ingress-gateway").inputs["spec"]["listeners"]}
-    certs = {c.inputs["spec"]["secretName"]: c for c in k8s_of(plan, CERTIFICATE)
-             if c.inputs["metadata"]["namespace"] == "kserve"}
-    assert set(listeners) == {"http", *(f"https-{ns}" for ns in namespaces)}
+def test_each_project_has_its_own_gateway_and_certificate_in_its_namespace(plan: Plan, cfg: PlatformConfig) -> None:
+    domain, namespaces = cfg.serving.ingress_domain, {physical_name(p) for p in cfg.projects}
+    gateways = {g.inputs["metadata"]["namespace"]: g.inputs["spec"] for g in k8s_of(plan, GATEWAY)
+                if g.inputs["metadata"]["name"] == "models"}
+    certs = {c.inputs["metadata"]["namespace"]: c.inputs["spec"] for c in k8s_of(plan, CERTIFICATE)
+             if c.inputs["spec"].get("secretName") == CERTIFICATE_SECRET}
+    assert set(gateways) == set(certs) == namespaces
     for ns in namespaces:
-        https = listeners[f"https-{ns}"]
+        [https] = gateways[ns]["listeners"]
+        assert gateways[ns]["gatewayClassName"] == "mlops-models"
         assert (https["protocol"], https["port"], https["hostname"]) == ("HTTPS", 443, f"*.{ns}.{domain}")
-        assert https["tls"]["certificateRefs"] == [{"group": "", "kind": "Secret", "name": certificate_secret(ns)}]
-        cert = certs[certificate_secret(ns)].inputs["spec"]
-        assert cert["dnsNames"] == [f"*.{ns}.{domain}"]
-        assert cert["issuerRef"] == {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "mlops-platform-ca"}
+        assert https["allowedRoutes"] == {"namespaces": {"from": "Same"}}
+        assert https["tls"]["certificateRefs"] == [{"group": "", "kind": "Secret", "name": CERTIFICATE_SECRET}]
+        assert certs[ns]["dnsNames"] == [f"*.{ns}.{domain}"]
+        assert certs[ns]["issuerRef"] == {"group": "cert-manager.io", "kind": "ClusterIssuer",
+                                          "name": "mlops-platform-ca"}
+
+
+def test_the_cluster_layer_gateway_has_no_project_listener_and_all_gateways_merge(plan: Plan) -> None:
+    """Envoy Gateway v1.4 "Merged Gateways onto a single EnvoyProxy fleet": with `mergeGateways` every Gateway
+    of the class shares one Envoy fleet and Service (one NLB); (port, protocol, hostname) must be unique across
+    the merged listeners, and only the platform Gateway listens on port 80."""
+    platform = one(plan, GATEWAY, "kserve-ingress-gateway").inputs["spec"]
+    assert [li["name"] for li in platform["listeners"]] == ["http"]
+    assert not [c for c in k8s_of(plan, CERTIFICATE) if c.inputs["metadata"]["namespace"] == "kserve"]
+    [proxy] = k8s_of(plan, ENVOY_PROXY)
+    assert proxy.inputs["spec"]["mergeGateways"] is True
+    merged = [(li["port"], li["protocol"], li.get("hostname")) for g in k8s_of(plan, GATEWAY)
+              for li in g.inputs["spec"]["listeners"]]
+    assert len(merged) == len(set(merged))
+    assert [t for t in merged if t[0] == 80] == [(80, "HTTP", platform["listeners"][0]["hostname"])]
 
 
 def test_the_platform_ca_is_a_self_signed_root_whose_key_stays_in_cert_managers_namespace(plan: Plan) -> None:
@@ -192,9 +210,8 @@ def test_port_80_only_redirects_to_https(plan: Plan, cfg: PlatformConfig) -> Non
 
 def test_with_acm_the_nlb_terminates_tls_and_cert_manager_issues_nothing_for_the_gateway() -> None:
     args = tls_args(CertificateSource.ACM, acm_certificate_arns=(ACM_ARN,))
-    listeners = gateway_listeners(args)
-    assert [(li["port"], li["protocol"]) for li in listeners[1:]] == [(443, "HTTP"), (443, "HTTP")]
-    assert all("tls" not in li for li in listeners)
+    listener = project_listener("fraud", DOMAIN, CertificateSource.ACM)
+    assert (listener["port"], listener["protocol"]) == (443, "HTTP") and "tls" not in listener
     annotations = envoy_proxy_spec(acm_annotations(args))["provider"]["kubernetes"]["envoyService"]["annotations"]
     prefix = "service.beta.kubernetes.io/aws-load-balancer-"
     assert annotations[f"{prefix}ssl-cert"] == ACM_ARN and annotations[f"{prefix}ssl-ports"] == "443"
@@ -281,7 +298,7 @@ def test_no_reference_grant_is_planned_and_the_backend_policy_binds_to_projects(
 
 def test_serving_tls_follows_the_config(cfg: PlatformConfig) -> None:
     tls = serving_tls(cfg)
-    assert tls.source is cfg.serving.tls.source and tls.namespaces == tuple(physical_name(p) for p in cfg.projects)
+    assert tls.source is cfg.serving.tls.source and tls.domain == cfg.serving.ingress_domain
     assert gateway_class_spec()["parametersRef"]["kind"] == "EnvoyProxy"
     # KServe reports the model's URL with the only scheme the gateway serves it on
     assert kserve_values(DOMAIN)["kserve"]["controller"]["gateway"]["urlScheme"] == "https"

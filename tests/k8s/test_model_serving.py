@@ -14,7 +14,9 @@ from kubernetes_validate import utils as kv
 from mlops_platform.core import contract
 from mlops_platform.engine import Plan, Resource, run_program
 from mlops_platform.k8s.autoscaling import GPU_UTIL_METRIC, IN_FLIGHT_METRIC
-from mlops_platform.k8s.serving import GATEWAY_NAME, KSERVE_NAMESPACE, covering_wildcards, gateway_spec
+from mlops_platform.config.sections_serving import CertificateSource
+from mlops_platform.k8s.project_gateway import PROJECT_GATEWAY, project_listener
+from mlops_platform.k8s.serving import covering_wildcards
 
 from .crds import CHECKS, CORE_TYPES, custom_resource_problems, manifest
 from .upstream import as_sent, crd_validator
@@ -114,7 +116,8 @@ def test_every_progressive_model_has_a_canary_on_its_deployment_route_and_autosc
     if scaler_type == SCALED:  # the primary's copy scales on the primary's pods (Flagger matches trigger names)
         (trigger,) = named(plan, SCALED, scaler["name"]).get("spec.triggers")
         assert f'pod=~"{target}-primary-' in scaler["primaryScalerQueries"][trigger["name"]]
-    assert spec["service"]["gatewayRefs"] == [{"name": GATEWAY_NAME, "namespace": KSERVE_NAMESPACE}]
+    # the project's own Gateway (tenants layer), whose one listener is `*.<namespace>.<domain>`
+    assert spec["service"]["gatewayRefs"] == [{"name": PROJECT_GATEWAY, "namespace": NS}]
     assert spec["service"]["hosts"] == [f"{model}.{NS}.{DOMAIN}"]
     analysis = spec["analysis"]
     assert {"stepWeight": strategy == "canary", "iterations": strategy != "canary",
@@ -133,7 +136,7 @@ def test_the_route_flagger_writes_validates_and_lands_on_the_models_listener(pla
     while mirroring). That route must pass the Gateway API v1.3.0 schema, match the listener's wildcard
     and stay under the namespace's own hosts (the serving stack's route-host admission policy)."""
     validator = crd_validator("gateway.networking.k8s.io", "HTTPRoute", "v1")
-    listener = gateway_spec(DOMAIN)["listeners"][0]["hostname"]
+    listener = project_listener(NS, DOMAIN, CertificateSource.PLATFORM_CA)["hostname"]
     for model in STRATEGIES:
         service = named(plan, CANARY, model).get("spec.service")
         backend = {"group": "", "kind": "Service", "port": as_sent(service["port"])}
@@ -221,11 +224,29 @@ def test_kserve_under_flagger_is_cluster_local_with_an_external_autoscaler(plan:
         assert isvc.get("metadata.labels")["networking.kserve.io/visibility"] == "cluster-local"
         assert isvc.get("metadata.annotations")["serving.kserve.io/autoscalerClass"] == "external"
         assert isvc.get("metadata.annotations")["serving.kserve.io/deploymentMode"] == "RawDeployment"
-    instant = named(plan, ISVC, "tagger")
-    assert "networking.kserve.io/visibility" not in instant.get("metadata.labels")
+    instant = named(plan, ISVC, "tagger")  # its route is ModelServing's, on the project's Gateway
+    assert instant.get("metadata.labels")["networking.kserve.io/visibility"] == "cluster-local"
     assert instant.get("metadata.annotations")["serving.kserve.io/autoscalerClass"] == "hpa"
     assert instant.get("spec.predictor.scaleMetric") == "cpu"
     assert not [r for r in plan.of_type(DEPLOYMENT) if r.get("metadata.name") in ("embedder", "tagger")]
+
+
+def test_instant_models_route_through_their_projects_own_gateway_to_their_service(plan: Plan) -> None:
+    """KServe would attach its own route to its one global `kserveGateway` (the platform Gateway, port 80
+    only): every InferenceService is cluster-local and an `instant` model's HTTPRoute is ModelServing's,
+    on the project's Gateway, to KServe's `<name>-predictor` Service or the platform's `<name>` Service."""
+    validator = crd_validator("gateway.networking.k8s.io", "HTTPRoute", "v1")
+    routes = {r.get("metadata.name"): r for r in plan.of_type("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute")}
+    assert set(routes) == {"scorer", "tagger", "sketch"}  # progressive models' routes are Flagger's
+    for model, backend in (("scorer", "scorer"), ("tagger", "tagger-predictor"), ("sketch", "sketch")):
+        spec = routes[model].get("spec")
+        assert spec["parentRefs"] == [{"name": PROJECT_GATEWAY, "namespace": NS}]
+        assert spec["hostnames"] == [f"{model}.{NS}.{DOMAIN}"]
+        assert [b["name"] for b in spec["rules"][0]["backendRefs"]] == [backend]
+        assert [e.message for e in validator.iter_errors(as_sent(manifest(routes[model])))] == [], model
+        if model != "tagger":
+            assert named(plan, SERVICE, model).get("spec.ports")[0]["port"] == spec["rules"][0]["backendRefs"][0][
+                "port"]
 
 
 def test_disruption_budgets_and_scrapes_cover_the_primary_pods_flagger_creates(plan: Plan) -> None:

@@ -68,7 +68,7 @@ MINIMAL: dict[tuple[str, str, str], dict[str, Any]] = {
         "requirements": [{"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot"]}]}}},
     ("kueue.x-k8s.io", "LocalQueue", "v1beta1"): {"clusterQueue": "team-a"},
     ("gateway.networking.k8s.io", "HTTPRoute", "v1"): {
-        "parentRefs": [{"name": "kserve-ingress-gateway"}],
+        "parentRefs": [{"name": "models"}],
         "rules": [{"backendRefs": [{"name": "model", "port": 80}]}]},
     ("argoproj.io", "WorkflowTemplate", "v1alpha1"): {
         "entrypoint": "main", "templates": [{"name": "main", "container": {"image": "busybox"}}]},

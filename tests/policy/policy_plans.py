@@ -203,7 +203,7 @@ def _kubernetes() -> list[dict[str, Any]]:
             "metadata": meta, "spec": {"type": "ClusterIP", "selector": labels, "ports": [{"port": 80}]}}),
         res("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "fraud-route", {
             "metadata": {**meta, "name": "fraud"}, "spec": {
-                "parentRefs": [{"name": "kserve-ingress-gateway", "namespace": "kserve"}],
+                "parentRefs": [{"name": "models", "namespace": "fraud"}],
                 "hostnames": ["fraud.fraud.models.internal"],
                 "rules": [{"backendRefs": [{"name": "fraud-serving", "port": 80}]}]}}, ["fraud-ns"]),
         res("kubernetes:gateway.envoyproxy.io/v1alpha1:SecurityPolicy", "fraud-auth", {

@@ -12,10 +12,6 @@ from mlops_platform.config.sections import PlatformSections
 from mlops_platform.config.sections_serving import ACM_CERTIFICATE_ARN, CertificateSource, InferenceAuthMode
 from mlops_platform.core.errors import ConfigIssue
 
-#: Gateway API v1 `GatewaySpec.listeners`: maxItems 64 (gateway.networking.k8s.io_gateways.yaml, v1.3.0). The
-#: gateway has one HTTP (redirect) listener and one HTTPS listener per project.
-MAX_LISTENERS = 64
-
 
 def _issue(path: str, message: str, value: object = None, fix: str = "") -> ConfigIssue:
     return ConfigIssue(path=path, message=message, value=value, fix=fix)
@@ -26,9 +22,6 @@ def serving_rules(cfg: PlatformSections) -> Iterator[ConfigIssue]:
         return
     yield from _tls_rules(cfg)
     yield from _auth_rules(cfg)
-    if len(cfg.projects) + 1 > MAX_LISTENERS:
-        yield _issue("projects", "more projects than the models' gateway has HTTPS listeners", len(cfg.projects),
-                     f"at most {MAX_LISTENERS - 1} projects per environment with serving on")
 
 
 def _tls_rules(cfg: PlatformSections) -> Iterator[ConfigIssue]:

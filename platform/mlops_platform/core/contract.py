@@ -107,6 +107,10 @@ class ProjectOutput(_Out):
         default="", description="Kueue LocalQueue in the project namespace its batch jobs (RayJobs, the pipeline's "
                                 "training step) name in the kueue.x-k8s.io/queue-name label ('' when the "
                                 "environment has no quota-fair scheduling).")
+    gateway: str = Field(
+        default="", description="The project's own Gateway, in its namespace: the parentRef of its HTTPRoutes "
+                                "(one HTTPS listener *.<namespace>.<serving_ingress_domain>; '' when serving "
+                                "is off).")
 
 
 class AwsLayerOutputs(_Out):

@@ -2,7 +2,7 @@
 validated here, pure), and the `MetricTemplate` and `Canary` manifests `ModelServing` creates.
 
 Flagger (Gateway API provider, `gatewayapi:v1`) owns the model's HTTPRoute: it routes `<name>.<ns>.<domain>`
-through the platform gateway to `<service>-primary` (the stable version) and `<service>-canary` (the new
+through the project's own Gateway to `<service>-primary` (the stable version) and `<service>-canary` (the new
 one) and moves traffic by the strategy while its analysis queries the platform's Prometheus:
 
 - `canary`: weighted HTTPRoute backends, `step_weight` more each interval up to `max_weight`, then promotion;
@@ -159,7 +159,7 @@ class CanaryTarget:
     host: str
     """The model's host on the gateway. Required."""
     gateway: dict[str, str]
-    """`parentRef` of the platform gateway (name, namespace). Required."""
+    """`parentRef` of the project's own Gateway (name, namespace: project_gateway.parent_ref). Required."""
     port: int
     """Container port the Services target. Required."""
     min_replicas: int

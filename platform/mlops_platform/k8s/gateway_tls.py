@@ -1,10 +1,10 @@
-"""HTTPS on the models' gateway: listeners, cert-manager issuers and certificates, the HTTP→HTTPS redirect.
+"""HTTPS on the models' gateway: the cluster-wide cert-manager issuers, the HTTP→HTTPS redirect, ACM.
 
 Certificate strategy: model hosts are `<model>.<project>.<domain>`, and a TLS wildcard covers exactly one
-label (RFC 6125 §6.4.3), so `*.<domain>` covers none of them. Each project gets its own HTTPS listener with
-hostname `*.<project>.<domain>` and its own wildcard certificate: one certificate per project (an ACME order
-that fails blocks one project, not all; a new project never re-issues the others'), and the listener admits
-routes of that project's namespace only — a second fence behind the route-hosts admission policy.
+label (RFC 6125 §6.4.3), so `*.<domain>` covers none of them. Each project has its own Gateway in its
+namespace with one HTTPS listener `*.<project>.<domain>` and its own wildcard certificate (tenants layer,
+project_gateway.py): an ACME order that fails blocks one project, not all; a new project never touches the
+cluster layer. The cluster layer keeps the platform Gateway with the port-80 redirect and the issuers below.
 
 Sources (`serving.tls.source`):
 - `platform_ca`: a self-signed root (its key in a Secret of cert-manager's namespace, where a ClusterIssuer
@@ -12,8 +12,8 @@ Sources (`serving.tls.source`):
 - `acme`: an ACME ClusterIssuer solving DNS-01 in a Route53 zone (wildcards need DNS-01) with cert-manager's
   IRSA role (`route53_statements`).
 - `acm`: ACM certificates attach to the NLB's TLS listener on 443 (LB controller annotations `ssl-cert`,
-  `ssl-ports`); the NLB terminates TLS and forwards plain HTTP, so the gateway's 443 listeners speak HTTP and
-  cert-manager issues nothing for the gateway.
+  `ssl-ports`); the NLB terminates TLS and forwards plain HTTP, so the projects' 443 listeners speak HTTP and
+  cert-manager issues nothing for them.
 """
 
 from __future__ import annotations
@@ -45,16 +45,12 @@ NLB_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 @dataclass(frozen=True, kw_only=True)
 class GatewayTlsArgs:
-    """HTTPS settings of the gateway: what the listener, issuer and annotation helpers read."""
+    """HTTPS settings of the gateway: what the issuer and annotation helpers read."""
 
     source: CertificateSource
     """Where certificates come from. Required."""
     domain: str
     """The models' ingress domain. Required."""
-    namespaces: tuple[str, ...]
-    """Project namespaces: one HTTPS listener and certificate each. Required."""
-    gateway_namespace: str
-    """Namespace of the Gateway (its listeners' certificate Secrets live there). Required."""
     cert_manager_namespace: str
     """cert-manager's namespace (the root CA's Secret lives there). Required."""
     region: str = ""
@@ -69,32 +65,10 @@ class GatewayTlsArgs:
     """ACM certificates of the NLB's TLS listener (acm). Default: none."""
 
 
-def certificate_secret(namespace: str) -> str:
-    """Secret (in the gateway's namespace) holding a project's wildcard certificate."""
-    return f"{namespace}-models-tls"
-
-
-def project_listener(namespace: str, args: GatewayTlsArgs) -> dict[str, Any]:
-    """HTTPS listener of one project: its own wildcard host, its own certificate, its own routes only.
-    With ACM the NLB has ended TLS already: the listener is plain HTTP on 443."""
-    listener: dict[str, Any] = {
-        "name": f"https-{namespace}", "port": HTTPS_PORT, "hostname": f"*.{namespace}.{args.domain}",
-        "allowedRoutes": {"namespaces": {"from": "Selector", "selector": {
-            "matchLabels": {"kubernetes.io/metadata.name": namespace}}}}}
-    if args.source is CertificateSource.ACM:
-        return {**listener, "protocol": "HTTP"}
-    return {**listener, "protocol": "HTTPS", "tls": {"mode": "Terminate", "certificateRefs": [
-        {"group": "", "kind": "Secret", "name": certificate_secret(namespace)}]}}
-
-
 def redirect_listener(domain: str) -> dict[str, Any]:
     """Port 80 admits only the platform's redirect route (its own namespace): no project serves plain HTTP."""
     return {"name": REDIRECT_LISTENER, "protocol": "HTTP", "port": 80, "hostname": f"*.{domain}",
             "allowedRoutes": {"namespaces": {"from": "Same"}}}
-
-
-def gateway_listeners(args: GatewayTlsArgs) -> list[dict[str, Any]]:
-    return [redirect_listener(args.domain), *(project_listener(ns, args) for ns in args.namespaces)]
 
 
 def redirect_route_spec(gateway: str, domain: str) -> dict[str, Any]:
@@ -108,14 +82,6 @@ def redirect_route_spec(gateway: str, domain: str) -> dict[str, Any]:
 def issuer_name(source: CertificateSource) -> str | None:
     """The ClusterIssuer of the projects' certificates; None with ACM (nothing issued in the cluster)."""
     return {CertificateSource.PLATFORM_CA: PLATFORM_CA_ISSUER, CertificateSource.ACME: ACME_ISSUER}.get(source)
-
-
-def certificate_spec(namespace: str, domain: str, issuer: str) -> dict[str, Any]:
-    """A project's wildcard certificate; ECDSA P-256, rotated key, renewed a third before expiry."""
-    return {"secretName": certificate_secret(namespace), "dnsNames": [f"*.{namespace}.{domain}"],
-            "issuerRef": {"group": CERT_MANAGER_GROUP, "kind": "ClusterIssuer", "name": issuer},
-            "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
-            "duration": "2160h", "renewBefore": "720h"}
 
 
 def root_ca_spec(env_name: str) -> dict[str, Any]:
@@ -159,11 +125,11 @@ def acm_annotations(args: GatewayTlsArgs) -> dict[str, str]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class GatewayCertificatesArgs:
-    """Arguments of `GatewayCertificates`."""
+class GatewayIssuersArgs:
+    """Arguments of `GatewayIssuers`."""
 
     tls: GatewayTlsArgs
-    """Source, domain and project namespaces. Required."""
+    """Source and domain. Required."""
     env_name: str
     """Environment name (in the root CA's common name). Required."""
     provider: k8s.Provider
@@ -172,21 +138,18 @@ class GatewayCertificatesArgs:
     """What the issuers wait for (cert-manager's release: its CRDs and webhook). Default: none."""
 
 
-class GatewayCertificates(pulumi.ComponentResource):
-    """The ClusterIssuers of the chosen source and one Certificate per project (none with ACM)."""
+class GatewayIssuers(pulumi.ComponentResource):
+    """The ClusterIssuers of the chosen source (none with ACM); each project's Certificate names one
+    (project_gateway.py)."""
 
-    def __init__(self, name: str, args: GatewayCertificatesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:k8s:GatewayCertificates", name, None, opts)
-        tls = args.tls
-        issuer = issuer_name(tls.source)
+    def __init__(self, name: str, args: GatewayIssuersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:k8s:GatewayIssuers", name, None, opts)
+        issuer = issuer_name(args.tls.source)
         if issuer is not None:
-            issuer_opts = k8s_opts(self, args.provider, [self._issuers(name, args)])
-            for ns in tls.namespaces:
-                _custom(f"{name}-cert-{ns}", "Certificate", meta(certificate_secret(ns), tls.gateway_namespace),
-                        certificate_spec(ns, tls.domain, issuer), issuer_opts)
+            self._issuers(name, args)
         self.register_outputs({"issuer": issuer or ""})
 
-    def _issuers(self, name: str, args: GatewayCertificatesArgs) -> pulumi.Resource:
+    def _issuers(self, name: str, args: GatewayIssuersArgs) -> pulumi.Resource:
         tls, provider = args.tls, args.provider
         opts = k8s_opts(self, provider, list(args.depends_on))
         if tls.source is CertificateSource.ACME:

@@ -37,8 +37,11 @@ NLB_ANNOTATIONS = {f"{_PREFIX}type": "external", f"{_PREFIX}nlb-target-type": "i
 
 def envoy_proxy_spec(extra_annotations: dict[str, str]) -> dict[str, Any]:
     """EnvoyProxy (gateway.envoyproxy.io/v1alpha1) of the models' GatewayClass: the data-plane Service is an
-    internal NLB of the LB controller (`provider.kubernetes.envoyService`, Envoy Gateway v1.4.2 CRD)."""
-    return {"provider": {"type": "Kubernetes", "kubernetes": {"envoyService": {
+    internal NLB of the LB controller (`provider.kubernetes.envoyService`, Envoy Gateway v1.4.2 CRD), and
+    `mergeGateways`: every Gateway of the class (the platform's, one per project) shares one Envoy fleet and
+    that one Service, so projects add listeners, never load balancers (Envoy Gateway v1.4 docs,
+    tasks/operations/deployment-mode, "Merged Gateways onto a single EnvoyProxy fleet")."""
+    return {"mergeGateways": True, "provider": {"type": "Kubernetes", "kubernetes": {"envoyService": {
         "type": "LoadBalancer", "loadBalancerClass": NLB_CLASS,
         "annotations": {**NLB_ANNOTATIONS, **extra_annotations}}}}}
 

@@ -7,9 +7,11 @@ spread over zones and nodes, GPU placement when GPUs are asked for, scraping and
 New versions ship by `delivery` (delivery.py): a Flagger Canary analyses the new version on the model
 server's own metrics and promotes or rolls it back; Flagger then owns the model's Services and HTTPRoute.
 In `kserve` mode the Canary targets the `<name>-predictor` Deployment KServe creates; the InferenceService is
-marked cluster-local (KServe v0.15 RawHTTPRouteReconciler creates no HTTPRoute for it) and its autoscaler
-class `external` (KServe creates no HPA and leaves replicas alone), so the route and the autoscaler are
-Flagger's and the platform's. Autoscaling (autoscaling.py): CPU via an HPA, in-flight requests or DCGM GPU
+always marked cluster-local (KServe v0.15 RawHTTPRouteReconciler creates no HTTPRoute for it: KServe would
+attach it to its one global `kserveGateway`, while models are served on their project's own Gateway,
+project_gateway.py) and, under a progressive strategy, its autoscaler class `external` (KServe creates no HPA and leaves replicas alone), so the route and the autoscaler are
+Flagger's and the platform's. With `instant` delivery and an ingress domain, `ModelServing` writes the HTTPRoute
+itself (`instant_route_spec`). Autoscaling (autoscaling.py): CPU via an HPA, in-flight requests or DCGM GPU
 utilisation via a KEDA ScaledObject, which the Canary names as its `autoscalerRef`.
 """
 
@@ -33,8 +35,8 @@ from mlops_platform.k8s.delivery import (
     metric_template_spec,
 )
 from mlops_platform.k8s.monitoring import PROMETHEUS_URL, service_monitor_spec
+from mlops_platform.k8s.project_gateway import parent_ref
 from mlops_platform.k8s.provider import k8s_opts
-from mlops_platform.k8s.serving import GATEWAY_NAME, KSERVE_NAMESPACE
 from mlops_platform.k8s.serving_args import (
     QUANTITY,
     KServeDeploymentMode,
@@ -123,9 +125,8 @@ def inference_service(args: ModelServingArgs) -> dict[str, Any]:
         predictor.update(scaleMetric="cpu", scaleTarget=args.target_cpu_utilization)
     annotations = {"serving.kserve.io/deploymentMode": args.kserve_deployment_mode.value,
                    "serving.kserve.io/autoscalerClass": autoscaler}
-    labels = {COMPONENT_LABEL: "serving"}
-    if args.progressive:  # Flagger's HTTPRoute is the model's only route
-        labels[KSERVE_VISIBILITY_LABEL] = "cluster-local"
+    # the model's route is Flagger's or ModelServing's, on the project's Gateway: never KServe's
+    labels = {COMPONENT_LABEL: "serving", KSERVE_VISIBILITY_LABEL: "cluster-local"}
     return {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
             "metadata": m.meta(args.name, args.namespace, labels, annotations), "spec": {"predictor": predictor}}
 
@@ -150,9 +151,18 @@ def canary_target(args: ModelServingArgs) -> CanaryTarget:
         deployment=target_deployment(args), service=args.name,
         autoscaler=autoscaler_ref(args.signal, args.name, args.namespace, target_deployment(args)),
         host=f"{args.name}.{args.namespace}.{args.ingress_domain}",
-        gateway={"name": GATEWAY_NAME, "namespace": KSERVE_NAMESPACE}, port=args.port,
+        gateway=parent_ref(args.namespace), port=args.port,
         min_replicas=args.min_replicas, max_replicas=args.max_replicas,
         labels={NAME_LABEL: args.name, COMPONENT_LABEL: "serving"})
+
+
+def instant_route_spec(args: ModelServingArgs) -> dict[str, Any]:
+    """HTTPRoute of an `instant` model on the project's Gateway: its host, all traffic to its Service (KServe's
+    RawDeployment predictor Service `<name>-predictor`, port 80, or the platform's `<name>`, port 80)."""
+    service = target_deployment(args)  # `<name>-predictor` in kserve mode: KServe names the Service alike
+    return {"parentRefs": [parent_ref(args.namespace)],
+            "hostnames": [f"{args.name}.{args.namespace}.{args.ingress_domain}"],
+            "rules": [{"backendRefs": [{"group": "", "kind": "Service", "name": service, "port": 80}]}]}
 
 
 def scrape_spec(args: ModelServingArgs) -> tuple[str, dict[str, Any]]:
@@ -198,6 +208,11 @@ class ModelServing(pulumi.ComponentResource):
             spec={"groups": [{"name": f"{args.namespace}.{args.name}.drift", "rules": [rule]}]}, opts=kopts)
         if args.progressive:
             self._canary(name, args, k8s_opts(self, args.provider, [workload, *scaler]))
+        elif args.ingress_domain:
+            k8s.apiextensions.CustomResource(
+                f"{name}-route", api_version="gateway.networking.k8s.io/v1", kind="HTTPRoute",
+                metadata=m.meta(args.name, args.namespace, {NAME_LABEL: args.name}), spec=instant_route_spec(args),
+                opts=k8s_opts(self, args.provider, [workload]))
         self.service_host = f"{args.name}.{args.namespace}.svc.cluster.local"
         self.register_outputs({"service_host": self.service_host})
 

@@ -4,8 +4,10 @@ Envoy Gateway (Gateway API) on an internal NLB that the AWS Load Balancer Contro
 
 Models are routed as `<name>.<namespace>.<ingress_domain>`: a DNS label cannot hold a dot, so no project's
 model name can spell another project's host (with `<name>-<namespace>`, model `model-risk` in `fraud` was
-`model` in `risk-fraud`). Each project has its own HTTPS listener `*.<namespace>.<ingress_domain>` admitting
-its namespace's routes only; port 80 only redirects to HTTPS. Routes may reach their own namespace's Services
+`model` in `risk-fraud`). Each project has its own Gateway in its namespace (tenants layer, project_gateway.py)
+with one HTTPS listener `*.<namespace>.<ingress_domain>` admitting its namespace's routes only; the EnvoyProxy
+merges every Gateway of the class onto one Envoy fleet and one NLB. The platform Gateway here has only port
+80, which redirects to HTTPS. Routes may reach their own namespace's Services
 only (route_isolation.py). RawDeployment keeps serving on plain Deployments + HPA (no Knative), so GPU pods
 scale like any workload. Projects deploy models with `ModelServing` (model_serving.py).
 """
@@ -20,15 +22,16 @@ import pulumi_kubernetes as k8s
 
 from mlops_platform.k8s._helm import helm_release, namespace
 from mlops_platform.k8s.gateway_tls import (
-    GatewayCertificates,
-    GatewayCertificatesArgs,
+    GatewayIssuers,
+    GatewayIssuersArgs,
     GatewayTlsArgs,
     acm_annotations,
-    gateway_listeners,
+    redirect_listener,
     redirect_route_spec,
 )
 from mlops_platform.k8s.lb_controller import envoy_proxy_spec
 from mlops_platform.k8s.manifests import meta
+from mlops_platform.k8s.project_gateway import GATEWAY_CLASS
 from mlops_platform.k8s.provider import k8s_opts
 from mlops_platform.k8s.route_isolation import route_backend_policy
 from mlops_platform.k8s.tenancy import PROJECT_LABEL
@@ -36,7 +39,6 @@ from mlops_platform.k8s.tenancy import PROJECT_LABEL
 KSERVE_NAMESPACE = "kserve"
 GATEWAY_NAMESPACE = "envoy-gateway-system"  # the Envoy data plane runs here, next to its controller
 CERT_MANAGER_NAMESPACE = "cert-manager"
-GATEWAY_CLASS = "mlops-models"
 GATEWAY_NAME = "kserve-ingress-gateway"
 #: EnvoyProxy of the GatewayClass: how Envoy Gateway makes the data plane's Service (an LB-controller NLB).
 ENVOY_PROXY = "mlops-models-proxy"
@@ -53,7 +55,7 @@ class ServingStackArgs:
     provider: k8s.Provider
     """Kubernetes provider of the cluster. Required."""
     tls: GatewayTlsArgs
-    """HTTPS of the gateway: certificate source, project namespaces (one listener each). Required."""
+    """HTTPS of the gateway: certificate source and its issuer's settings. Required."""
     env_name: str
     """Environment name (the platform root CA's common name). Required."""
     load_balancer_controller: pulumi.Resource | None = None
@@ -79,8 +81,9 @@ def kserve_values(domain: str) -> dict[str, Any]:
 
 
 def gateway_spec(tls: GatewayTlsArgs) -> dict[str, Any]:
-    """The models' Gateway: the redirecting HTTP listener and one HTTPS listener per project (gateway_tls)."""
-    return {"gatewayClassName": GATEWAY_CLASS, "listeners": gateway_listeners(tls)}
+    """The platform Gateway: the redirecting HTTP listener only. Projects' HTTPS listeners are on their own
+    Gateways (project_gateway.py), merged with this one; it is the only Gateway of the class on port 80."""
+    return {"gatewayClassName": GATEWAY_CLASS, "listeners": [redirect_listener(tls.domain)]}
 
 
 def gateway_class_spec() -> dict[str, Any]:
@@ -158,10 +161,10 @@ class ServingStack(pulumi.ComponentResource):
                              k8s_opts(self, p, [gw_ns]))
         ks_ns = namespace(f"{name}-kserve-ns", KSERVE_NAMESPACE, "baseline", v, k8s_opts(self, p),
                           open_ports=(9443,))  # admission webhook
-        certificates = GatewayCertificates(f"{name}-tls", GatewayCertificatesArgs(
+        GatewayIssuers(f"{name}-tls", GatewayIssuersArgs(
             tls=args.tls, env_name=args.env_name, provider=p, depends_on=(cert_manager, ks_ns)),
             pulumi.ResourceOptions(parent=self))
-        gateway = self._gateway(name, args, envoy, [ks_ns, certificates])
+        gateway = self._gateway(name, args, envoy, [ks_ns])
         crds = helm_release(f"{name}-kserve-crd", "kserve-crd", "kserve-crd", KSERVE_NAMESPACE, {},
                             k8s_opts(self, p, [ks_ns]))
         self.kserve = helm_release(f"{name}-kserve", "kserve", "kserve", KSERVE_NAMESPACE,

@@ -51,7 +51,8 @@ class ModelServingArgs:
     """Kubernetes provider of the cluster (the template's `ClusterAccess(...).provider`). Required."""
     ingress_domain: str | None = None
     """The platform's model domain (platform output `serving_ingress_domain`): the model is served as
-    `<name>.<namespace>.<ingress_domain>` on the platform gateway. Required by progressive delivery.
+    `<name>.<namespace>.<ingress_domain>` on the project's own Gateway. Required by progressive delivery;
+    with `instant`, the model gets its HTTPRoute only when it is set (otherwise it is in-cluster only).
     Default: none."""
     delivery: DeliveryStrategy = DeliveryStrategy.CANARY
     """How a new image reaches traffic: canary | blue-green | mirror (Flagger, with analysis and automatic

@@ -29,6 +29,7 @@ from mlops_platform.k8s.github_trust import RepositoryTrust, RepositoryTrustArgs
 from mlops_platform.k8s.inference_auth import InferenceAuth, InferenceAuthArgs
 from mlops_platform.k8s.manifests import Manifest, irsa_annotation, meta
 from mlops_platform.k8s.pipeline_tenant import ProjectPipelines, ProjectPipelinesArgs
+from mlops_platform.k8s.project_gateway import PROJECT_GATEWAY, ProjectGateway, ProjectGatewayArgs
 from mlops_platform.k8s.project_queue import ProjectQueue, ProjectQueueArgs, QueueSettings, quota_ceiling
 from mlops_platform.k8s.provider import k8s_opts
 
@@ -102,6 +103,9 @@ class PlatformFacts:
     inference_auth: InferenceAuthArgs | None = None
     """How the project's inference routes authenticate (its `namespace` is filled per project); None when
     serving is off or unauthenticated inference is allowed. Default: none."""
+    gateway: ProjectGatewayArgs | None = None
+    """The project's Gateway and certificate on the models' gateway class (its `namespace` is filled per
+    project); None when serving is off. Default: none."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,6 +137,7 @@ class TenantOutputs:
     pipeline_role_arn: pulumi.Output[str] | str = ""
     training_role_arn: pulumi.Output[str] | str = ""
     queue: str = ""
+    gateway: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The stack-output value, field by field (in the order tenants have always exported them)."""
@@ -234,6 +239,9 @@ class ProjectTenant(pulumi.ComponentResource):
                 reviewer_team_ids=tuple(facts.github.reviewer_team_ids),
                 reviewer_user_ids=tuple(facts.github.reviewer_user_ids)), pulumi.ResourceOptions(parent=self))
         pipeline = self._pipelines(name, project, facts, tags, ns)
+        if facts.gateway is not None:
+            ProjectGateway(f"{name}-gateway", replace(facts.gateway, namespace=self.ns_name, depends_on=(ns,)),
+                           pulumi.ResourceOptions(parent=self))
         if facts.inference_auth is not None:
             InferenceAuth(f"{name}-inference-auth", replace(facts.inference_auth, namespace=self.ns_name,
                                                             depends_on=(ns,)), pulumi.ResourceOptions(parent=self))
@@ -255,7 +263,8 @@ class ProjectTenant(pulumi.ComponentResource):
             if tracking_secret else "",
             pipeline_service_account=naming.project_pipeline_service_account(project.name) if pipeline else "",
             pipeline_role_arn=pipeline.role.arn if pipeline else "",
-            training_role_arn=training_role.arn, queue=queue)
+            training_role_arn=training_role.arn, queue=queue,
+            gateway=PROJECT_GATEWAY if facts.gateway is not None else "")
         self.register_outputs(self.outputs.to_dict())
 
     def _namespace(self, name: str, project: ProjectConfig, facts: PlatformFacts) -> k8s.core.v1.Namespace:

@@ -197,11 +197,11 @@ class ClusterLayer(pulumi.ComponentResource):
 
 
 def serving_tls(cfg: PlatformConfig) -> GatewayTlsArgs:
-    """The gateway's HTTPS settings: the config's certificate source, one listener per project namespace."""
+    """The gateway's HTTPS settings: the config's certificate source and its issuer's settings (no project
+    list: each project's listener and certificate are the tenants layer's, project_gateway.py)."""
     tls = cfg.serving.tls
     return GatewayTlsArgs(
-        source=tls.source, domain=cfg.serving.ingress_domain, namespaces=tracking_users(cfg),
-        gateway_namespace=KSERVE_NAMESPACE, cert_manager_namespace=CERT_MANAGER_NAMESPACE,
+        source=tls.source, domain=cfg.serving.ingress_domain, cert_manager_namespace=CERT_MANAGER_NAMESPACE,
         region=cfg.environment.region, acme_email=tls.acme_email or "", acme_server=tls.acme_server,
         acme_hosted_zone_id=tls.acme_hosted_zone_id or "", acm_certificate_arns=tuple(tls.acm_certificate_arns))
 

@@ -16,6 +16,7 @@ from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.config.sections import ProjectConfig
 from mlops_platform.k8s.inference_auth import InferenceAuthArgs
 from mlops_platform.k8s.kueue import COHORT
+from mlops_platform.k8s.project_gateway import ProjectGatewayArgs
 from mlops_platform.k8s.project_queue import QueueSettings
 from mlops_platform.k8s.tenancy import PlatformFacts, ProjectTenant, ProjectTenantArgs, TenantOutputs
 from mlops_platform.programs.cluster_layer import cluster_provider, peers, retrain_cooldown
@@ -52,7 +53,8 @@ def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any,
         peers=peers(cfg), github=cfg.github, tracking_credentials=tracking_logins(cfg, cluster_layer, projects),
         tracking_url=output_field(cluster_layer, "mlflow_url") if cluster_layer is not None else "",
         pipelines_cooldown_minutes=retrain_cooldown(cfg), shared_gpu_resources=tuple(sorted(shared_resources(cfg))),
-        queueing=queue_settings(cfg), inference_auth=inference_auth(cfg, provider))
+        queueing=queue_settings(cfg), inference_auth=inference_auth(cfg, provider),
+        gateway=project_gateway(cfg, provider))
 
 
 def queue_settings(cfg: PlatformConfig) -> QueueSettings | None:
@@ -72,6 +74,15 @@ def inference_auth(cfg: PlatformConfig, provider: Any) -> InferenceAuthArgs | No
     return InferenceAuthArgs(namespace="", mode=auth.mode, provider=provider, api_key_header=auth.api_key_header,
                              jwt_issuer=auth.jwt_issuer or "", jwt_jwks_uri=auth.jwt_jwks_uri or "",
                              jwt_audiences=tuple(auth.jwt_audiences))
+
+
+def project_gateway(cfg: PlatformConfig, provider: Any) -> ProjectGatewayArgs | None:
+    """Each project's Gateway + certificate (namespace filled per tenant); None when serving is off. A project
+    added or removed changes this layer only: the cluster layer holds no project list for the gateway."""
+    if not cfg.component_enabled(cfg.serving):
+        return None
+    return ProjectGatewayArgs(namespace="", domain=cfg.serving.ingress_domain, source=cfg.serving.tls.source,
+                              provider=provider)
 
 
 @dataclass(frozen=True, kw_only=True)
