@@ -1,5 +1,6 @@
-"""The models' gateway: HTTPS per project on its own merged Gateway (cert-manager or ACM), HTTP only redirects, inference routes
-authenticate in staging and prod, routes reach only their own namespace.
+"""The models' gateway: HTTPS per project on its own Gateway, all merged onto one Envoy fleet (cert-manager or
+ACM), HTTP only redirects, inference routes authenticate in staging and prod, routes reach only their own
+namespace.
 
 Upstream facts relied on (recorded CRD schemas under tests/fixtures/upstream/crds, sources in its README):
 - Gateway API v1.3.0 `Listener.tls.certificateRefs` (a Secret in the Gateway's namespace needs no

@@ -11,10 +11,10 @@ from pathlib import Path
 import promql_parser
 import pytest
 from kubernetes_validate import utils as kv
+from mlops_platform.config.sections_serving import CertificateSource
 from mlops_platform.core import contract
 from mlops_platform.engine import Plan, Resource, run_program
 from mlops_platform.k8s.autoscaling import GPU_UTIL_METRIC, IN_FLIGHT_METRIC
-from mlops_platform.config.sections_serving import CertificateSource
 from mlops_platform.k8s.project_gateway import PROJECT_GATEWAY, project_listener
 from mlops_platform.k8s.serving import covering_wildcards
 

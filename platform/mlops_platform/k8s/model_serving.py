@@ -9,9 +9,10 @@ server's own metrics and promotes or rolls it back; Flagger then owns the model'
 In `kserve` mode the Canary targets the `<name>-predictor` Deployment KServe creates; the InferenceService is
 always marked cluster-local (KServe v0.15 RawHTTPRouteReconciler creates no HTTPRoute for it: KServe would
 attach it to its one global `kserveGateway`, while models are served on their project's own Gateway,
-project_gateway.py) and, under a progressive strategy, its autoscaler class `external` (KServe creates no HPA and leaves replicas alone), so the route and the autoscaler are
-Flagger's and the platform's. With `instant` delivery and an ingress domain, `ModelServing` writes the HTTPRoute
-itself (`instant_route_spec`). Autoscaling (autoscaling.py): CPU via an HPA, in-flight requests or DCGM GPU
+project_gateway.py) and, under a progressive strategy, its autoscaler class `external` (KServe creates no
+HPA and leaves replicas alone), so the route and the autoscaler are Flagger's and the platform's. With
+`instant` delivery and an ingress domain, `ModelServing` writes the HTTPRoute itself (`instant_route_spec`).
+Autoscaling (autoscaling.py): CPU via an HPA, in-flight requests or DCGM GPU
 utilisation via a KEDA ScaledObject, which the Canary names as its `autoscalerRef`.
 """
 
