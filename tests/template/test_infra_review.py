@@ -53,7 +53,8 @@ def test_infra_plans_with_model_serving_and_passes_review(tmp_path: Path, answer
     # judged as a project stack on the dev platform: environment-level budget policies do not apply, and
     # GPU workloads were checked against the platform's pools rather than deferred
     assert report.stack_kind == "project"
-    assert report.not_applicable == ["budget-covers-estimate", "budget-environment"]
+    # (k8s-inference-auth judges the platform stack, whose tenants hold the SecurityPolicies)
+    assert report.not_applicable == ["budget-covers-estimate", "budget-environment", "k8s-inference-auth"]
     assert report.unknowns == []
 
 
