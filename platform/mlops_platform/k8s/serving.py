@@ -71,6 +71,9 @@ DOMAIN_TEMPLATE = "{{ .Name }}.{{ .Namespace }}.{{ .IngressDomain }}"
 
 
 def kserve_values(domain: str) -> dict[str, Any]:
+    """KServe's config. `kserveGateway` is one global Gateway (KServe v0.15), so it can name no project's own;
+    it names the platform Gateway, which no model route uses: every InferenceService is cluster-local
+    (model_serving.inference_service) and its route is Flagger's or ModelServing's, on the project's Gateway."""
     return {"kserve": {"controller": {
         "deploymentMode": "RawDeployment",
         # urlScheme: the InferenceService's status URL says https, the only scheme the gateway serves models on
