@@ -4,10 +4,13 @@ another choice are refused, and the tier decides whether inference authenticates
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+from mlops_platform.apps.bench import synthetic_stack
 from mlops_platform.config import PlatformConfig
+from mlops_platform.config.loader import load_stack_file
 from mlops_platform.k8s.serving import gateway_spec
 from mlops_platform.programs.cluster_layer import serving_tls
 
@@ -79,6 +82,12 @@ def test_a_prod_environment_with_hundreds_of_projects_validates_with_serving_on(
     few = PlatformConfig.model_validate(sections("prod", {"projects": projects[:1], **serving(enabled=True)}))
     assert gateway_spec(serving_tls(cfg)) == gateway_spec(serving_tls(few))
     assert len(gateway_spec(serving_tls(cfg))["listeners"]) == 1
+
+
+def test_the_benchs_100_tenant_prod_stack_loads_with_serving_on(tmp_path: Path) -> None:
+    """`make bench` plans exactly this file (apps/bench.synthetic_stack); it was a config error at 64+ projects."""
+    cfg = load_stack_file(synthetic_stack(tmp_path, 100))
+    assert len(cfg.projects) == 100 and cfg.component_enabled(cfg.serving)
 
 
 @pytest.mark.parametrize(("tier", "opt_out", "required"), [
