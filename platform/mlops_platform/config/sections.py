@@ -47,6 +47,7 @@ from mlops_platform.config.sections_aws import (
 )
 from mlops_platform.config.sections_cluster import (
     ComponentToggle,
+    CostAllocationConfig,
     GpuGovernanceConfig,
     MonitoringConfig,
     PipelinesConfig,
@@ -61,6 +62,7 @@ from mlops_platform.config.sections_tenants import GithubConfig, ProjectConfig, 
 __all__ = [
     "ACCOUNT_ID", "DNS_LABEL", "IAM_PRINCIPAL_ARN", "REGION", "TAG_KEY", "AccountConfig", "ArtifactsConfig",
     "BranchName", "BucketRole", "BudgetConfig", "Capacity", "CiConfig", "Cidr", "ClusterConfig", "ComponentToggle",
+    "CostAllocationConfig",
     "DnsLabel", "Email", "EndpointAccess", "EnvironmentConfig", "ExistingNetwork", "GithubConfig",
     "GpuGovernanceConfig", "GpuPoolConfig", "MonitoringConfig", "NatStrategy", "NetworkConfig",
     "NetworkMode", "NodePoolsConfig", "PipelinesConfig", "PlatformSections", "PoolConfig", "ProjectConfig",
@@ -96,6 +98,7 @@ class PlatformSections(_Section):
     budget: BudgetConfig
     gpu: GpuGovernanceConfig = Field(default_factory=GpuGovernanceConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    cost_allocation: CostAllocationConfig = Field(default_factory=CostAllocationConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
@@ -138,6 +141,11 @@ class PlatformSections(_Section):
 
     def component_enabled(self, section: ComponentToggle) -> bool:
         return True if section.enabled is None else section.enabled
+
+    @property
+    def cost_allocation_on(self) -> bool:
+        """OpenCost runs: switched on (or left unset) and the Prometheus it reads is there."""
+        return self.component_enabled(self.cost_allocation) and self.component_enabled(self.monitoring)
 
     @property
     def monitoring_retention(self) -> str:

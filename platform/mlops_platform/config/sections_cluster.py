@@ -39,6 +39,12 @@ class MonitoringConfig(ComponentToggle):
     drift_threshold: float = Field(default=0.2, gt=0, description="Drift score alert threshold.")
 
 
+class CostAllocationConfig(ComponentToggle):
+    """`mlops-platform:cost_allocation` — OpenCost on the platform's Prometheus: per-namespace cost (CPU,
+    memory, GPU, volumes) and a Grafana cost dashboard per project. Needs monitoring. Unset `enabled`: on
+    wherever monitoring is on."""
+
+
 class ServingConfig(ComponentToggle):
     """`mlops-platform:serving` — KServe."""
 

@@ -54,6 +54,8 @@ CHARTS: dict[str, HelmChart] = {
     # Argo Workflows chart 1.0.x ships Argo Workflows v4.0 (the CRD schemas in tests/fixtures are v4.0.6)
     "argo-workflows": HelmChart("argo-workflows", "1.0.18", "https://argoproj.github.io/argo-helm"),
     "argo-events": HelmChart("argo-events", "2.4.22", "https://argoproj.github.io/argo-helm"),
+    # chart 2.5.17 ships OpenCost 1.120.1 (its Chart.yaml appVersion; image tags pinned by digest in values.yaml)
+    "opencost": HelmChart("opencost", "2.5.17", "https://opencost.github.io/opencost-helm-chart"),
 }
 
 @dataclass(frozen=True)

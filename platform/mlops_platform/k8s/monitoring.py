@@ -23,6 +23,7 @@ from mlops_platform.k8s.alerts import (
     drift_to_platform_route,
     platform_rule_groups,
 )
+from mlops_platform.k8s.cost_dashboards import FOLDER_ANNOTATION
 from mlops_platform.k8s.dashboards import platform_dashboards
 from mlops_platform.k8s.manifests import irsa_annotation, meta
 from mlops_platform.k8s.netpol import MONITORING_NAMESPACE
@@ -32,7 +33,8 @@ from mlops_platform.k8s.tenancy import PROJECT_LABEL as PROJECT_NAMESPACE_LABEL
 
 RELEASE = "kube-prometheus-stack"
 FULLNAME = "kps"  # short resource names: kps-prometheus, kps-alertmanager
-PROMETHEUS_URL = f"http://{FULLNAME}-prometheus.{MONITORING_NAMESPACE}.svc.cluster.local:9090"
+PROMETHEUS_SERVICE = f"{FULLNAME}-prometheus"
+PROMETHEUS_URL = f"http://{PROMETHEUS_SERVICE}.{MONITORING_NAMESPACE}.svc.cluster.local:9090"
 ALERTMANAGER_SA = "alertmanager"
 GRAFANA_SECRET = "grafana-admin"
 SLACK_SECRET = "alertmanager-slack"
@@ -123,8 +125,10 @@ def grafana_values(storage_class: str) -> dict[str, Any]:
         # the ReadWriteOnce volume still attached to the old pod
         "persistence": {"enabled": True, "storageClassName": storage_class, "size": "10Gi"},
         "deploymentStrategy": {"type": "Recreate"},
+        # a ConfigMap annotated grafana_folder=<name> lands in that Grafana folder (each project's cost board)
         "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
-                                   "searchNamespace": MONITORING_NAMESPACE}}}
+                                   "searchNamespace": MONITORING_NAMESPACE, "folderAnnotation": FOLDER_ANNOTATION,
+                                   "provider": {"foldersFromFilesStructure": True}}}}
 def project_config_selection() -> dict[str, Any]:
     """alertmanagerSpec fields merging the labelled AlertmanagerConfigs of project namespaces only, each
     confined to its own namespace's alerts (OnNamespace adds the namespace matcher)."""

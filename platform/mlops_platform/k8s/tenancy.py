@@ -9,6 +9,7 @@ own name, so adding or removing a project never touches another project's resour
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -25,8 +26,10 @@ from mlops_platform.core import iam, naming
 from mlops_platform.core.naming import ProjectRole
 from mlops_platform.k8s import netpol
 from mlops_platform.k8s._helm import namespace
+from mlops_platform.k8s.cost_dashboards import FOLDER_ANNOTATION, tenant_cost_dashboard
 from mlops_platform.k8s.github_trust import RepositoryTrust, RepositoryTrustArgs
 from mlops_platform.k8s.manifests import Manifest, irsa_annotation, meta
+from mlops_platform.k8s.monitoring import DASHBOARD_LABEL, PLATFORM_LABELS
 from mlops_platform.k8s.pipeline_tenant import ProjectPipelines, ProjectPipelinesArgs
 from mlops_platform.k8s.provider import k8s_opts
 
@@ -92,6 +95,9 @@ class PlatformFacts:
     pipelines_cooldown_minutes: int | None = None
     """Cool-down of drift-triggered retrains; None when the pipelines component is off (no pipeline identity,
     rights or drift trigger for the project)."""
+    cost_dashboards: bool = False
+    """Give the project a cost dashboard (OpenCost's series) in its own folder of the platform's Grafana;
+    on when cost allocation is. Default: off."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,6 +232,8 @@ class ProjectTenant(pulumi.ComponentResource):
             monthly_usd=project.monthly_budget_usd, emails=list(project.owners),
             tag_filter=(PROJECT_TAG, project.name), thresholds_pct=facts.budget_thresholds_pct, tags=tags),
             pulumi.ResourceOptions(parent=self))
+        if facts.cost_dashboards:
+            self._cost_dashboard(name, project, facts)
         self.outputs = TenantOutputs(
             name=project.name, namespace=self.ns_name, service_account=self.sa_name,
             workload_role_arn=workload_role.arn, ci_role_arn=ci_role.arn, ci_preview_role_arn=preview_role.arn,
@@ -240,6 +248,16 @@ class ProjectTenant(pulumi.ComponentResource):
             pipeline_role_arn=pipeline.role.arn if pipeline else "",
             training_role_arn=training_role.arn)
         self.register_outputs(self.outputs.to_dict())
+
+    def _cost_dashboard(self, name: str, project: ProjectConfig, facts: PlatformFacts) -> None:
+        """The in-cluster view of the project's spend, beside its AWS Budget (which sees only tagged resources,
+        never its share of the shared nodes): Grafana's sidecar picks it up from the monitoring namespace."""
+        board = tenant_cost_dashboard(project.name, self.ns_name)
+        k8s.core.v1.ConfigMap(
+            f"{name}-cost-dashboard",
+            metadata=meta(f"cost-{self.ns_name}", netpol.MONITORING_NAMESPACE, {**PLATFORM_LABELS, **DASHBOARD_LABEL},
+                          {FOLDER_ANNOTATION: project.name}),
+            data={f"{board['uid']}.json": json.dumps(board, sort_keys=True)}, opts=k8s_opts(self, facts.provider))
 
     def _namespace(self, name: str, project: ProjectConfig, facts: PlatformFacts) -> k8s.core.v1.Namespace:
         opts = k8s_opts(self, facts.provider)

@@ -13,8 +13,9 @@ from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.core.versions import MIRRORED_IMAGES
 from mlops_platform.k8s.alerts import AlertThresholds
 from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementArgs
-from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, Monitoring, MonitoringArgs
+from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, PROMETHEUS_SERVICE, Monitoring, MonitoringArgs
 from mlops_platform.k8s.netpol import PlatformPeers
+from mlops_platform.k8s.opencost import CostAllocation, CostAllocationArgs
 from mlops_platform.k8s.pipelines import Pipelines, PipelinesArgs
 from mlops_platform.k8s.provider import ClusterAccess, ClusterAccessArgs, k8s_opts
 from mlops_platform.k8s.serving import GATEWAY_NAMESPACE, KSERVE_NAMESPACE, ServingStack, ServingStackArgs
@@ -85,6 +86,10 @@ class ClusterLayer(pulumi.ComponentResource):
         storage = encrypted_storage_class(f"{name}-storage-class", aws_layer.kms_key_arns["ebs"], cfg.is_prod,
                                           k8s_opts(self, self.provider))
         monitoring = self._monitoring(name, cfg, aws_layer, storage, child)
+        if monitoring and cfg.cost_allocation_on:
+            CostAllocation(f"{name}-cost", CostAllocationArgs(
+                cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, prometheus_service=PROMETHEUS_SERVICE,
+                provider=self.provider, depends_on=(monitoring.release,)), child)
         if cfg.node_pools.gpu:
             GpuEnablement(f"{name}-gpu", GpuEnablementArgs(
                 cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, region=env.region,

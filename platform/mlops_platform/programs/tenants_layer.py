@@ -45,7 +45,7 @@ def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any,
         force_delete_repositories=cfg.artifacts.allow_force_destroy,
         peers=peers(cfg), github=cfg.github, tracking_credentials=tracking_logins(cfg, cluster_layer),
         tracking_url=output_field(cluster_layer, "mlflow_url") if cluster_layer is not None else "",
-        pipelines_cooldown_minutes=retrain_cooldown(cfg))
+        pipelines_cooldown_minutes=retrain_cooldown(cfg), cost_dashboards=cfg.cost_allocation_on)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,120 @@
+"""Cost allocation: OpenCost on the platform's own Prometheus, so every namespace's CPU, memory, GPU and
+volume cost is a Prometheus series the tenants' Grafana dashboards read (k8s/cost_dashboards.py).
+
+Pricing, as OpenCost 1.120's AWS provider does it (opencost/opencost pkg/cloud/aws/provider.go):
+on-demand prices come from the public price list (`pricing.us-east-1.amazonaws.com/offers/...`, plain
+HTTPS, no credentials), so OpenCost needs no AWS API access and runs without an IAM role. Spot nodes (the
+`eks.amazonaws.com/capacityType: SPOT` label) are priced from the account's Spot Instance Data Feed when one
+is configured, else at the public on-demand price: without a feed, spot pools read high (docs/cost.md).
+GPU cost: a node's GPU count is its `nvidia.com/gpu` capacity (the device plugin advertises it) and its
+GPU price the instance price split by OpenCost's default CPU/RAM/GPU base prices; a container's GPU
+allocation is its `nvidia.com/gpu` request. DCGM is not needed for cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlops_platform.k8s._helm import helm_release, namespace
+from mlops_platform.k8s.manifests import container_security_context, meta, pod_security_context, resources, tmp_volume
+from mlops_platform.k8s.netpol import MONITORING_NAMESPACE, NS_NAME_LABEL
+from mlops_platform.k8s.provider import k8s_opts
+
+OPENCOST_NAMESPACE = "opencost"
+RELEASE = "opencost"
+API_PORT = 9003
+#: Pod port of kube-prometheus-stack's Prometheus (its `kps-prometheus` Service, monitoring.PROMETHEUS_URL).
+PROMETHEUS_PORT = 9090
+#: prometheus-operator labels every Prometheus pod `app.kubernetes.io/name: prometheus` (the OpenCost
+#: chart 2.5.17 values.yaml `networkPolicies.prometheus.labels` default assumes the same label).
+PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus"}
+#: The image's user (opencost/opencost Dockerfile: `USER 1001`).
+OPENCOST_UID = 1001
+#: OpenCost's config and cache directory (opencost pkg/env DefaultConfigMountPath), absent from the image:
+#: writable on a read-only root filesystem.
+CONFIG_DIR = "/var/configs"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CostAllocationArgs:
+    """Arguments of `CostAllocation`."""
+
+    cluster_name: str
+    """OpenCost's cluster id (the `cluster_id` it reports). Required."""
+    k8s_version: str
+    """Kubernetes minor version of the namespace's PSA labels. Required."""
+    prometheus_service: str
+    """Service name of the platform's Prometheus in the monitoring namespace (`kps-prometheus`). Required."""
+    provider: k8s.Provider
+    """Kubernetes provider of the cluster. Required."""
+    depends_on: tuple[pulumi.Resource, ...] = ()
+    """What the release waits for: the monitoring release (ServiceMonitor CRD, Prometheus). Default: nothing."""
+
+
+def writable_dirs() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(volumes, mounts): /tmp and OpenCost's config directory on a read-only root filesystem."""
+    tmp, tmp_mount = tmp_volume()
+    configs = {"name": "configs", "emptyDir": {"sizeLimit": "256Mi"}}
+    return [tmp, configs], [tmp_mount, {"name": "configs", "mountPath": CONFIG_DIR}]
+
+
+def exporter_values(args: CostAllocationArgs) -> dict[str, Any]:
+    return {
+        "defaultClusterId": args.cluster_name,
+        # one replica: two would emit the same series twice (honorLabels keeps the workloads' labels, so the
+        # replicas' samples collide); a restart loses nothing, the cost history lives in Prometheus
+        "replicas": 1,
+        # the public EC2 price list of a region is large and decoded in memory (1Gi is the chart's own limit)
+        "resources": resources("100m", "256Mi", memory_limit="1Gi"),
+        "securityContext": container_security_context(),
+        "extraVolumeMounts": writable_dirs()[1],
+    }
+
+
+def opencost_values(args: CostAllocationArgs) -> dict[str, Any]:
+    return {
+        "fullnameOverride": RELEASE,
+        "clusterName": args.cluster_name,
+        "podSecurityContext": pod_security_context(OPENCOST_UID),
+        "extraVolumes": writable_dirs()[0],
+        "opencost": {
+            "exporter": exporter_values(args),
+            "prometheus": {"internal": {"enabled": True, "serviceName": args.prometheus_service,
+                                        "namespaceName": MONITORING_NAMESPACE, "port": PROMETHEUS_PORT}},
+            # cost is read in Grafana; the UI and the AI-agent (MCP) endpoint would be unauthenticated
+            "ui": {"enabled": False}, "mcp": {"enabled": False},
+            # cloudCost reads the Cost and Usage Report through Athena: an account-level integration the
+            # platform does not own; allocation needs only the price list
+            "cloudCost": {"enabled": False},
+            # honorLabels: OpenCost's `namespace`/`pod` labels name the workload, not the exporter's own pod
+            "metrics": {"serviceMonitor": {"enabled": True, "honorLabels": True, "scrapeInterval": "1m"}},
+        },
+    }
+
+
+def prometheus_ingress_policy() -> dict[str, Any]:
+    """Admits OpenCost to Prometheus's port (the monitoring namespace's fence admits only itself)."""
+    return {"podSelector": {"matchLabels": dict(PROMETHEUS_POD_LABELS)}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {NS_NAME_LABEL: OPENCOST_NAMESPACE}}}],
+                         "ports": [{"protocol": "TCP", "port": PROMETHEUS_PORT}]}]}
+
+
+class CostAllocation(pulumi.ComponentResource):
+    """OpenCost (no UI, no MCP, restricted PSA, fenced namespace) scraped by the platform's Prometheus."""
+
+    def __init__(self, name: str, args: CostAllocationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:k8s:CostAllocation", name, None, opts)
+        # reached only by Prometheus (the fence admits the monitoring namespace); egress stays open for the
+        # API server and the public price list
+        ns = namespace(f"{name}-ns", OPENCOST_NAMESPACE, "restricted", args.k8s_version,
+                       k8s_opts(self, args.provider, list(args.depends_on)))
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-prometheus-ingress", metadata=meta("allow-opencost", MONITORING_NAMESPACE),
+            spec=prometheus_ingress_policy(), opts=k8s_opts(self, args.provider, list(args.depends_on)))
+        self.release = helm_release(f"{name}-opencost", "opencost", RELEASE, OPENCOST_NAMESPACE,
+                                    opencost_values(args), k8s_opts(self, args.provider, [ns, *args.depends_on]))
+        self.register_outputs({"namespace": OPENCOST_NAMESPACE})
