@@ -25,7 +25,7 @@ from mlops_platform.k8s.alerts import (
 )
 from mlops_platform.k8s.cost_dashboards import FOLDER_ANNOTATION
 from mlops_platform.k8s.dashboards import platform_dashboards
-from mlops_platform.k8s.manifests import irsa_annotation, meta
+from mlops_platform.k8s.manifests import DASHBOARD_LABEL, PLATFORM_LABELS, irsa_annotation, meta
 from mlops_platform.k8s.netpol import MONITORING_NAMESPACE
 from mlops_platform.k8s.provider import k8s_opts
 from mlops_platform.k8s.storage import STORAGE_CLASS
@@ -42,9 +42,6 @@ SLACK_SECRET = "alertmanager-slack"
 #: namespace of monitoring, so Grafana, Prometheus and Alertmanager stay under `baseline` admission.
 NODE_AGENTS_NAMESPACE = "node-agents"
 NODE_EXPORTER_PORT = 9100
-DASHBOARD_LABEL = {"grafana_dashboard": "1"}
-#: Label every platform-provisioned monitoring object carries.
-PLATFORM_LABELS = {"app.kubernetes.io/part-of": "mlops-platform"}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,8 +28,7 @@ from mlops_platform.k8s import netpol
 from mlops_platform.k8s._helm import namespace
 from mlops_platform.k8s.cost_dashboards import FOLDER_ANNOTATION, tenant_cost_dashboard
 from mlops_platform.k8s.github_trust import RepositoryTrust, RepositoryTrustArgs
-from mlops_platform.k8s.manifests import Manifest, irsa_annotation, meta
-from mlops_platform.k8s.monitoring import DASHBOARD_LABEL, PLATFORM_LABELS
+from mlops_platform.k8s.manifests import DASHBOARD_LABEL, PLATFORM_LABELS, Manifest, irsa_annotation, meta
 from mlops_platform.k8s.pipeline_tenant import ProjectPipelines, ProjectPipelinesArgs
 from mlops_platform.k8s.provider import k8s_opts
 
