@@ -41,8 +41,10 @@ class MonitoringConfig(ComponentToggle):
 
 class CostAllocationConfig(ComponentToggle):
     """`mlops-platform:cost_allocation` — OpenCost on the platform's Prometheus: per-namespace cost (CPU,
-    memory, GPU, volumes) and a Grafana cost dashboard per project. Needs monitoring. Unset `enabled`: on
-    wherever monitoring is on."""
+    memory, GPU, volumes) and a Grafana cost dashboard per project. Needs monitoring."""
+
+    enabled: bool | None = Field(default=None, description="Unset: on wherever monitoring is on (OpenCost reads "
+                                                           "the platform's Prometheus).")
 
 
 class ServingConfig(ComponentToggle):
