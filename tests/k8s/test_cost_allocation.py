@@ -26,6 +26,7 @@ from mlops_platform.k8s.cost_dashboards import (
     monthly_projection,
     tenant_cost_dashboard,
 )
+from mlops_platform.k8s.monitoring import PROMETHEUS_URL
 from mlops_platform.k8s.opencost import OPENCOST_NAMESPACE, PROMETHEUS_POD_LABELS, PROMETHEUS_PORT
 
 from .planview import helm_values, k8s_of
@@ -136,6 +137,20 @@ def test_opencost_reads_the_platforms_prometheus(dev: Plan) -> None:
         "enabled": True, "serviceName": "kps-prometheus", "namespaceName": "monitoring", "port": 9090}
     assert values["opencost"]["ui"] == {"enabled": False} and values["opencost"]["mcp"] == {"enabled": False}
     assert values["opencost"]["cloudCost"] == {"enabled": False}
+
+
+def test_the_chart_builds_the_platforms_prometheus_url(dev: Plan) -> None:
+    """opencost 2.5.17 templates/_helpers.tpl "opencost.prometheusServerEndpoint":
+    printf "%s://%s.%s.svc.%s:%d" scheme serviceName namespaceName clusterName port — `clusterName` is the
+    DNS domain there, so setting it to the EKS cluster's name would point OpenCost at a host that does not
+    resolve."""
+    values = helm_values(dev, "opencost")
+    internal = values["opencost"]["prometheus"]["internal"]
+    scheme = internal.get("scheme", "http")
+    rendered = (f"{scheme}://{internal['serviceName']}.{internal['namespaceName']}.svc."
+                f"{values['clusterName']}:{internal['port']}")
+    assert rendered == PROMETHEUS_URL
+    assert values["opencost"]["exporter"]["defaultClusterId"] == "mlops-dev"  # the cluster's name goes here
 
 
 def test_opencost_is_scraped_with_its_own_labels(dev: Plan) -> None:

@@ -32,6 +32,8 @@ PROMETHEUS_PORT = 9090
 #: prometheus-operator labels every Prometheus pod `app.kubernetes.io/name: prometheus` (the OpenCost
 #: chart 2.5.17 values.yaml `networkPolicies.prometheus.labels` default assumes the same label).
 PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus"}
+#: The cluster's DNS domain (EKS: the Kubernetes default).
+CLUSTER_DOMAIN = "cluster.local"
 #: The image's user (opencost/opencost Dockerfile: `USER 1001`).
 OPENCOST_UID = 1001
 #: OpenCost's config and cache directory (opencost pkg/env DefaultConfigMountPath), absent from the image:
@@ -78,7 +80,10 @@ def exporter_values(args: CostAllocationArgs) -> dict[str, Any]:
 def opencost_values(args: CostAllocationArgs) -> dict[str, Any]:
     return {
         "fullnameOverride": RELEASE,
-        "clusterName": args.cluster_name,
+        # not the EKS cluster's name: the chart builds the Prometheus URL as
+        # http://<serviceName>.<namespaceName>.svc.<clusterName>:<port> (templates/_helpers.tpl
+        # "opencost.prometheusServerEndpoint"), so this is the cluster's DNS domain
+        "clusterName": CLUSTER_DOMAIN,
         "podSecurityContext": pod_security_context(OPENCOST_UID),
         "extraVolumes": writable_dirs()[0],
         "opencost": {
