@@ -148,7 +148,7 @@ def test_the_chart_builds_the_platforms_prometheus_url(dev: Plan) -> None:
     internal = values["opencost"]["prometheus"]["internal"]
     scheme = internal.get("scheme", "http")
     rendered = (f"{scheme}://{internal['serviceName']}.{internal['namespaceName']}.svc."
-                f"{values['clusterName']}:{internal['port']}")
+                f"{values['clusterName']}:{int(internal['port'])}")  # the template pipes port through `int`
     assert rendered == PROMETHEUS_URL
     assert values["opencost"]["exporter"]["defaultClusterId"] == "mlops-dev"  # the cluster's name goes here
 
