@@ -251,7 +251,8 @@ def test_shipped_alert_rules_are_present_with_the_environments_thresholds(plan: 
     assert {"dcgm-exporter", "model-serving"} <= monitors
     dashboards = [r for r in k8s_of(plan, "kubernetes:core/v1:ConfigMap")
                   if r.get("metadata.labels", {}).get("grafana_dashboard") == "1"]
-    assert len(dashboards) == 3
+    # the platform's three, plus each project's cost dashboard (tenants layer) when OpenCost runs
+    assert len(dashboards) == 3 + (len(cfg.projects) if cfg.cost_allocation_on else 0)
 
 
 def test_tracking_database_is_encrypted_private_and_protected_per_tier(plan: Plan, cfg: PlatformConfig) -> None:

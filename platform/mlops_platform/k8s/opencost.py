@@ -26,7 +26,6 @@ from mlops_platform.k8s.provider import k8s_opts
 
 OPENCOST_NAMESPACE = "opencost"
 RELEASE = "opencost"
-API_PORT = 9003
 #: Pod port of kube-prometheus-stack's Prometheus (its `kps-prometheus` Service, monitoring.PROMETHEUS_URL).
 PROMETHEUS_PORT = 9090
 #: prometheus-operator labels every Prometheus pod `app.kubernetes.io/name: prometheus` (the OpenCost
