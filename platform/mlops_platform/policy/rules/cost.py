@@ -4,7 +4,8 @@ cost data is not served without authentication.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 
 from mlops_platform.policy.config import PolicySettings, Severity
 from mlops_platform.policy.registry import Area, OnUnknown, resource_policy
@@ -18,12 +19,19 @@ OPENCOST_CHART = "opencost"
 OPEN_ENDPOINTS = {"opencost.ui.enabled": "the cost UI", "opencost.mcp.enabled": "the MCP (AI agent) server"}
 
 
-def _is_opencost(res: Res) -> bool | None:
-    """None when the chart is unknown at preview."""
-    chart = res.get("chart")
-    if is_unknown(chart):
-        return None
-    return isinstance(chart, str) and chart.rsplit("/", 1)[-1] == OPENCOST_CHART
+Judge = Callable[[Res], Iterator[str | Defer]]
+
+
+def _opencost_only(judge: Judge) -> Callable[[Res, PolicySettings], Iterator[str | Defer]]:
+    """A release check that judges OpenCost releases only (deferred while the chart is unknown)."""
+    @functools.wraps(judge)
+    def check(res: Res, _: PolicySettings) -> Iterator[str | Defer]:
+        chart = res.get("chart")
+        if is_unknown(chart):
+            yield Defer("chart")
+        elif isinstance(chart, str) and chart.rsplit("/", 1)[-1] == OPENCOST_CHART:
+            yield from judge(res)
+    return check
 
 
 @resource_policy(
@@ -36,13 +44,8 @@ def _is_opencost(res: Res) -> bool | None:
     url="https://prometheus-operator.dev/docs/api-reference/api/#monitoring.coreos.com/v1.Endpoint",
     on_unknown=OnUnknown.DEFER, unknown_note="Deferred when the chart or the ServiceMonitor values are unknown.",
 )
-def opencost_keeps_workload_labels(res: Res, _: PolicySettings) -> Iterator[str | Defer]:
-    is_opencost = _is_opencost(res)
-    if is_opencost is None:
-        yield Defer("chart")
-        return
-    if not is_opencost:
-        return
+@_opencost_only
+def opencost_keeps_workload_labels(res: Res) -> Iterator[str | Defer]:
     path = "values.opencost.metrics.serviceMonitor"
     enabled, honor = res.get(f"{path}.enabled"), res.get(f"{path}.honorLabels")
     if is_unknown(enabled) or is_unknown(honor):
@@ -61,13 +64,8 @@ def opencost_keeps_workload_labels(res: Res, _: PolicySettings) -> Iterator[str 
     url="https://github.com/opencost/opencost-helm-chart/blob/main/charts/opencost/values.yaml",
     on_unknown=OnUnknown.DEFER, unknown_note="Deferred when the chart or an endpoint switch is unknown.",
 )
-def opencost_no_open_endpoints(res: Res, _: PolicySettings) -> Iterator[str | Defer]:
-    is_opencost = _is_opencost(res)
-    if is_opencost is None:
-        yield Defer("chart")
-        return
-    if not is_opencost:
-        return
+@_opencost_only
+def opencost_no_open_endpoints(res: Res) -> Iterator[str | Defer]:
     for path, what in OPEN_ENDPOINTS.items():
         value = res.get(f"values.{path}")
         if is_unknown(value):
