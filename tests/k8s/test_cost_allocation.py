@@ -9,13 +9,17 @@ from opencost/opencost pkg/costmodel/metrics.go).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import promql_parser
 import pytest
 from mlops_platform.config import PlatformConfig, load_env
+from mlops_platform.config.loader import stack_file_for
 from mlops_platform.core.errors import ConfigError
+from mlops_platform.core.versions import CHARTS
 from mlops_platform.engine import Plan
 from mlops_platform.k8s.cost_dashboards import (
     FOLDER_ANNOTATION,
@@ -27,9 +31,21 @@ from mlops_platform.k8s.cost_dashboards import (
     tenant_cost_dashboard,
 )
 from mlops_platform.k8s.monitoring import PROMETHEUS_URL
-from mlops_platform.k8s.opencost import OPENCOST_NAMESPACE, PROMETHEUS_POD_LABELS, PROMETHEUS_PORT
+from mlops_platform.k8s.opencost import (
+    OPENCOST_NAMESPACE,
+    PROMETHEUS_POD_LABELS,
+    PROMETHEUS_PORT,
+    SERVICE_ACCOUNT,
+    SpotFeed,
+    feed_read_access,
+    pricing_config,
+    spot_feed_values,
+)
+from ruamel.yaml import YAML
 
 from .planview import helm_values, k8s_of
+from .test_chart_values import FREE_FORM, SA_ANNOTATIONS
+from .upstream import unknown_values, upstream_values
 
 UPSTREAM = Path(__file__).resolve().parents[1] / "fixtures" / "upstream"
 OPENCOST = json.loads((UPSTREAM / "opencost-metrics.json").read_text())
@@ -227,4 +243,92 @@ def test_cost_allocation_follows_monitoring(monitoring: bool | None, cost: bool 
 def test_cost_allocation_without_monitoring_is_refused_naming_both_fields() -> None:
     raw = _with(load_env("dev"), monitoring={"enabled": False}, cost_allocation={"enabled": True})
     with pytest.raises((ConfigError, ValueError), match=r"cost_allocation\.enabled.*monitoring"):
+        PlatformConfig.model_validate(raw)
+
+
+# --- spot prices from the account's Spot Instance Data Feed -----------------------------------------------
+
+FEED = SpotFeed(bucket="acme-spot-feed", prefix="spot", region="us-east-1")
+
+
+def test_pricing_keys_are_opencost_field_names_with_monthly_base_prices() -> None:
+    """OpenCost title-cases each ConfigMap key and sets the CustomPricing field of that name
+    (models.SetCustomPricingField); CPU, SpotCPU, RAM, SpotRAM, GPU and Storage are divided by 730
+    (providerconfig.go UpdateFromMap). configs/aws.json: CPU 0.031611/h, GPU 0.95/h, RAM 0.004237/h."""
+    cm = pricing_config(FEED, "210987654321")
+    assert {"SpotDataBucket": "acme-spot-feed", "SpotDataRegion": "us-east-1", "SpotDataPrefix": "spot",
+            "ProjectID": "210987654321"}.items() <= cm.items()
+    assert "awsSpotDataBucket" not in cm  # the JSON tag: "no such field", and the whole update is refused
+    assert float(cm["CPU"]) / 730 == pytest.approx(0.031611) and float(cm["GPU"]) / 730 == pytest.approx(0.95)
+    assert float(cm["RAM"]) / 730 == pytest.approx(0.004237)
+    assert float(cm["GPU"]) > float(cm["CPU"]) > float(cm["RAM"])  # the split that puts GPU cost on GPUs
+    # every key replaces a chart default costModel key or adds a CustomPricing field
+    defaults = {k.rsplit(".", 1)[1] for k in upstream_values("opencost", CHARTS["opencost"].version).keys
+                if k.startswith("opencost.customPricing.costModel.")}
+    assert defaults <= set(cm)
+
+
+def test_spot_feed_values_exist_in_the_chart() -> None:
+    values = spot_feed_values(FEED, "210987654321", "arn:aws:iam::210987654321:role/opencost")
+    upstream = upstream_values("opencost", CHARTS["opencost"].version)
+    # no shipped environment names a feed, so these exceptions live here, not in test_chart_values.FREE_FORM
+    # (which must all be in use): templates/configmap-custom-pricing.yaml renders costModel key by key, and
+    # serviceAccount.annotations is a free-form map
+    free = FREE_FORM["opencost"] | {"opencost.customPricing.costModel": "rendered key by key",
+                                    "serviceAccount.annotations": SA_ANNOTATIONS}
+    assert unknown_values(values, upstream, free) == []
+    assert values["serviceAccount"]["annotations"] == {"eks.amazonaws.com/role-arn":
+                                                       "arn:aws:iam::210987654321:role/opencost"}
+
+
+def test_the_feed_role_only_lists_and_reads_the_feed() -> None:
+    (read, listing) = feed_read_access(FEED)["Statement"]
+    assert read["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert json.loads(json.dumps(read["Resource"], default=str))
+    assert listing == {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": ["arn:aws:s3:::acme-spot-feed"],
+                       "Condition": {"StringLike": {"s3:prefix": ["spot/*"]}}}
+
+
+#: Plans a stack file in a fresh interpreter and prints the plan as JSON. A second platform plan in this
+#: process, after the cached ones, can stall the mock runtime's event loop; a child process is what
+#: `mlplat plan` itself would be.
+PLAN_IN_CHILD = ("import json, sys; from pathlib import Path; from mlops_platform.engine import run_platform; "
+                 "print(json.dumps(run_platform(stack_file=Path(sys.argv[1])).to_json()))")
+
+
+@pytest.mark.slow
+def test_a_spot_feed_gives_opencost_a_role_and_the_pricing_configmap(tmp_path: Path) -> None:
+    yaml = YAML()
+    doc = yaml.load(stack_file_for("dev").read_text())
+    doc["config"]["mlops-platform:cost_allocation"] = {"spot_data_feed": {"bucket": "acme-spot-feed", "prefix": "spot"}}
+    path = tmp_path / "Pulumi.dev.yaml"
+    with path.open("w") as fh:
+        yaml.dump(doc, fh)
+    child = subprocess.run([sys.executable, "-c", PLAN_IN_CHILD, str(path)], capture_output=True, text=True,
+                           timeout=600, check=False)
+    assert child.returncode == 0, child.stderr[-2000:]
+    plan = Plan.from_json(json.loads(child.stdout))
+    values = helm_values(plan, "opencost")
+    assert values["opencost"]["customPricing"]["costModel"]["SpotDataRegion"] == "us-east-1"  # the env's region
+    assert values["opencost"]["ui"] == {"enabled": False}  # the feed adds to the values, never replaces them
+    (role,) = [r for r in k8s_of(plan, "aws:iam/role:Role") if r.name.endswith("-opencost-role")]
+    trust = json.loads(role.get("assumeRolePolicy"))
+    (condition,) = trust["Statement"][0]["Condition"].values()
+    assert f"system:serviceaccount:{OPENCOST_NAMESPACE}:{SERVICE_ACCOUNT}" in json.dumps(condition)
+    (policy,) = [r for r in k8s_of(plan, "aws:iam/rolePolicy:RolePolicy") if r.name.endswith("-opencost-policy")]
+    assert "arn:aws:s3:::acme-spot-feed/spot/*" in policy.get("policy")
+
+
+def test_without_a_feed_opencost_has_no_role(dev: Plan) -> None:
+    assert not [r for r in k8s_of(dev, "aws:iam/role:Role") if "opencost" in r.name]
+    assert "customPricing" not in helm_values(dev, "opencost")["opencost"]
+
+
+@pytest.mark.parametrize(("feed", "field"), [
+    ({"bucket": "Acme_Spot"}, "bucket"), ({"bucket": "acme.spot.feed"}, "bucket"),
+    ({"bucket": "acme-spot", "prefix": "spot/"}, "prefix"), ({"bucket": "acme-spot", "region": "mars-1"}, "region"),
+    ({"prefix": "spot"}, "bucket")])
+def test_a_bad_spot_feed_is_refused_naming_the_field(feed: dict[str, str], field: str) -> None:
+    raw = _with(load_env("dev"), cost_allocation={"spot_data_feed": feed})
+    with pytest.raises(ValueError, match=rf"cost_allocation\.spot_data_feed\.{field}"):
         PlatformConfig.model_validate(raw)

@@ -52,6 +52,7 @@ from mlops_platform.config.sections_cluster import (
     MonitoringConfig,
     PipelinesConfig,
     ServingConfig,
+    SpotDataFeedConfig,
     TrackingConfig,
     TrainingConfig,
 )
@@ -66,8 +67,8 @@ __all__ = [
     "DnsLabel", "Email", "EndpointAccess", "EnvironmentConfig", "ExistingNetwork", "GithubConfig",
     "GpuGovernanceConfig", "GpuPoolConfig", "MonitoringConfig", "NatStrategy", "NetworkConfig",
     "NetworkMode", "NodePoolsConfig", "PipelinesConfig", "PlatformSections", "PoolConfig", "ProjectConfig",
-    "RegistryConfig", "ServingConfig", "SystemPoolConfig", "TenantsConfig", "Tier", "TrackingConfig",
-    "TrainingConfig", "UpgradePolicy"
+    "RegistryConfig", "ServingConfig", "SpotDataFeedConfig", "SystemPoolConfig", "TenantsConfig", "Tier",
+    "TrackingConfig", "TrainingConfig", "UpgradePolicy"
 ]
 
 

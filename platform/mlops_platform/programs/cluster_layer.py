@@ -15,7 +15,7 @@ from mlops_platform.k8s.alerts import AlertThresholds
 from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementArgs
 from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, PROMETHEUS_SERVICE, Monitoring, MonitoringArgs
 from mlops_platform.k8s.netpol import PlatformPeers
-from mlops_platform.k8s.opencost import CostAllocation, CostAllocationArgs
+from mlops_platform.k8s.opencost import CostAllocation, CostAllocationArgs, SpotFeed
 from mlops_platform.k8s.pipelines import Pipelines, PipelinesArgs
 from mlops_platform.k8s.provider import ClusterAccess, ClusterAccessArgs, k8s_opts
 from mlops_platform.k8s.serving import GATEWAY_NAMESPACE, KSERVE_NAMESPACE, ServingStack, ServingStackArgs
@@ -89,7 +89,9 @@ class ClusterLayer(pulumi.ComponentResource):
         if monitoring and cfg.cost_allocation_on:
             CostAllocation(f"{name}-cost", CostAllocationArgs(
                 cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, prometheus_service=PROMETHEUS_SERVICE,
-                provider=self.provider, depends_on=(monitoring.release,)), child)
+                provider=self.provider, account_id=env.account_id, oidc_provider_arn=aws_layer.oidc_provider_arn,
+                oidc_issuer_host=aws_layer.oidc_issuer_host, tags=cfg.base_tags, spot_feed=spot_feed(cfg),
+                depends_on=(monitoring.release,)), child)
         if cfg.node_pools.gpu:
             GpuEnablement(f"{name}-gpu", GpuEnablementArgs(
                 cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, region=env.region,
@@ -148,6 +150,14 @@ class ClusterLayer(pulumi.ComponentResource):
             deletion_protection=cfg.deletion_protection, tags=cfg.base_tags, provider=self.provider,
             replicas=2 if cfg.is_prod else 1, client_label=PROJECT_LABEL,
             monitoring_namespace=peers(cfg).monitoring_namespace), opts)
+
+
+def spot_feed(cfg: PlatformConfig) -> SpotFeed | None:
+    """The Spot Instance Data Feed OpenCost reads, when the environment names one."""
+    feed = cfg.cost_allocation.spot_data_feed
+    if feed is None:
+        return None
+    return SpotFeed(bucket=feed.bucket, prefix=feed.prefix, region=feed.region or cfg.environment.region)
 
 
 def tracking_users(cfg: PlatformConfig) -> tuple[str, ...]:
