@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from mlops_platform.config import PlatformConfig, load_env, shipped_envs
+from mlops_platform.config import PlatformConfig, load_env, shipped_envs, stack_file_for
 from mlops_platform.engine import Plan, run_platform
 from mlops_platform.engine.cache import CACHE_ENV
 from moto_stand_in import aws_env, moto, moto_server  # noqa: F401  (fixtures of every area that talks to AWS)
+from ruamel.yaml import YAML
 
 # `make test` (and so CI) replays a fixed set of examples, so a merge is never blocked by a case the
 # previous run did not draw; `make fuzz` explores fresh random examples and saves failures to .hypothesis/.
@@ -83,3 +85,25 @@ def plan(plans: PlanCache, env: str) -> Plan:
 @pytest.fixture
 def cfg(env: str) -> PlatformConfig:
     return load_env(env)
+
+
+#: The shipped environment the Karpenter variant starts from (two GPU pools: one spot, one on-demand).
+KARPENTER_BASE = "staging"
+
+
+@pytest.fixture(scope="session")
+def karpenter_stack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The staging stack with `gpu.provisioner: karpenter` (shipped stacks keep managed node groups)."""
+    yaml = YAML(typ="safe", pure=True)
+    doc = yaml.load(stack_file_for(KARPENTER_BASE).read_text(encoding="utf-8"))
+    doc["config"]["mlops-platform:gpu"]["provisioner"] = "karpenter"
+    path = tmp_path_factory.mktemp("karpenter") / f"Pulumi.{KARPENTER_BASE}.yaml"
+    with path.open("w", encoding="utf-8") as fh:
+        yaml.dump(doc, fh)
+    return path
+
+
+@pytest.fixture(scope="session")
+def karpenter_plan(karpenter_stack: Path) -> Plan:
+    """All layers of the Karpenter variant, planned once per session (and cached on disk per run)."""
+    return run_platform(stack_file=karpenter_stack)

@@ -145,3 +145,17 @@ def test_cli_unknown_environment_stays_json(upgrade_cli, tmp_root) -> None:
     code, out, _ = upgrade_cli("upgrade", "nope", "--to", "1.35", "--json")
     error = json.loads(out)["error"]
     assert code == 2 and error["code"] == "usage" and "nope" in error["message"]
+
+
+def test_karpenter_pools_roll_by_their_nodeclass_alias_after_the_node_groups_and_charts(make_cfg) -> None:
+    """With gpu.provisioner: karpenter the GPU pools are no node groups: the cluster layer moves each
+    EC2NodeClass's `al2023@v<release>` alias and Karpenter replaces the drifted nodes within their budget."""
+    cfg = make_cfg({"gpu": {"max_total_gpus": 64, "provisioner": "karpenter"}})
+    plan = plan_upgrade(cfg, "1.35", today=TODAY)
+    stages = [s.stage for s in plan.steps]
+    assert stages == sorted(stages, key=list(Stage).index)
+    assert [s.name for s in plan.steps if s.stage is Stage.NODE_GROUP] == ["system"]
+    (pool,) = [s for s in plan.steps if s.stage is Stage.NODE_POOL]
+    release = {v: minor_pins(v).node_release.rsplit("-", 1)[1] for v in ("1.34", "1.35")}
+    assert (pool.name, pool.from_version, pool.to_version) == ("l4", f"al2023@v{release['1.34']}",
+                                                               f"al2023@v{release['1.35']}")

@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from mlops_platform.aws._base import child_opts, with_name
 from mlops_platform.config.sections import NatStrategy, NetworkConfig, NetworkMode
+from mlops_platform.core import contract
 from mlops_platform.core.iam import document, service_trust, statement, to_json
 
 
@@ -49,6 +50,9 @@ class NetworkArgs:
     Required."""
     flow_log_key_arn: pulumi.Input[str] | None = None
     """Key of the flow-log group's encryption. Default: none (CloudWatch's own encryption)."""
+    karpenter_discovery: bool = False
+    """Tag the private subnets `karpenter.sh/discovery: <cluster>`, where Karpenter's EC2NodeClasses launch GPU
+    nodes (gpu.provisioner: karpenter; brought subnets are tagged by aws.karpenter). Default: off."""
 
 
 class Network(pulumi.ComponentResource):
@@ -98,6 +102,8 @@ class Network(pulumi.ComponentResource):
         role = {"kubernetes.io/role/elb": "1"} if public else {"kubernetes.io/role/internal-elb": "1"}
         tags = {**with_name(self._args.tags, f"{self._name}-{kind}-{az}"), **role,
                 f"kubernetes.io/cluster/{self._args.cluster_name}": "shared", "mlops.io/subnet-tier": kind}
+        if self._args.karpenter_discovery and not public:
+            tags[contract.KARPENTER_DISCOVERY_TAG] = self._args.cluster_name
         return aws.ec2.Subnet(f"{self._name}-{kind}-{az}", vpc_id=vpc.id, cidr_block=cidr, availability_zone=az,
                               map_public_ip_on_launch=False, tags=tags, opts=child_opts(self))
 

@@ -28,7 +28,7 @@ CAPACITY = {Capacity.ON_DEMAND: "ON_DEMAND", Capacity.SPOT: "SPOT"}
 #: cluster-autoscaler's AWS GPU label (cloudprovider/aws/aws_cloud_provider.go `GPULabel`; README "Special
 #: note on GPU instances"): with it on the node and in the node-template tags, the autoscaler treats a GPU
 #: node whose device plugin has not yet advertised `nvidia.com/gpu` as not ready instead of scaling out again.
-ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
+ACCELERATOR_LABEL = contract.ACCELERATOR_LABEL
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def autoscaler_tags(cluster_name: str, spec: PoolSpec) -> dict[str, str]:
 #: Any launch-template change is a new version, and a new version rolls every node of the group
 #: (https://docs.aws.amazon.com/eks/latest/userguide/managed-node-update-behavior.html); cost tags
 #: (owner, cost-center, team) stay on the node group, launch template and Auto Scaling group instead.
-STABLE_NODE_TAG_KEYS = ("environment", "managed-by")
+STABLE_NODE_TAG_KEYS = contract.STABLE_NODE_TAG_KEYS
 
 
 def node_tags(tags: dict[str, str], spec: PoolSpec) -> dict[str, str]:

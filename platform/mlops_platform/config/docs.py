@@ -32,7 +32,7 @@ CONFIGURATION_MD = "docs/configuration.md"
 OUTPUTS_CONTRACT_MD = "docs/outputs-contract.md"
 _MARKER = "<!-- Generated from {source} by `python -m mlops_platform.config.docs`. Do not edit by hand. -->"
 #: PlatformConfig properties that are names or facts, not defaults resolved per tier.
-_NOT_DEFAULTS = frozenset({"tier", "is_prod", "cluster_name", "base_tags"})
+_NOT_DEFAULTS = frozenset({"tier", "is_prod", "cluster_name", "base_tags", "karpenter"})
 _TOGGLES = ("monitoring", "serving", "tracking", "training", "pipelines")
 
 

@@ -112,12 +112,13 @@ def _joined_constant(node: ast.expr, constants: dict[str, Any]) -> str | None:
 
 def rule_docs() -> dict[str, list[RuleDoc]]:
     """Rule function name → every issue it can report, in source order."""
-    tree = ast.parse(inspect.getsource(rules))
-    functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
-    constants = dict(vars(rules))
     out: dict[str, list[RuleDoc]] = {}
     for rule in (*rules.RULES, *rules.WARNINGS):
-        reader = _RuleReader(functions, constants)
+        # A rule may live beside the facts it checks (config/gpu_provisioning.py): read its own module.
+        module = inspect.getmodule(rule) or rules
+        tree = ast.parse(inspect.getsource(module))
+        functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
+        reader = _RuleReader(functions, dict(vars(module)))
         for stmt in functions[rule.__name__].body:
             reader.visit(stmt)
         out[rule.__name__] = reader.found
@@ -127,7 +128,8 @@ def rule_docs() -> dict[str, list[RuleDoc]]:
 def rules_section() -> list[str]:
     lines = ["## Rules", "",
              "Checked after the types, in one pass, so every problem is reported at once. Each row is one "
-             "issue `mlplat validate` can report; *when* is the condition in `config/rules.py`; `[n]` is any "
+             "issue `mlplat validate` can report; *when* is the condition in the rule (`config/rules.py`, or the "
+             "module it imports the rule from); `[n]` is any "
              "list index and `{name}` a value from the config.", ""]
     for name, docs in rule_docs().items():
         lines += [f"### {name.removesuffix('_rules').replace('_', ' ').capitalize()} (`{name}`)", "",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterator
 
+from mlops_platform.config.gpu_provisioning import karpenter_rules
 from mlops_platform.config.sections import GpuPoolConfig, PlatformSections, PoolConfig, ProjectConfig
 from mlops_platform.core import instances
 from mlops_platform.core.errors import ConfigIssue
@@ -329,7 +330,8 @@ def project_limits(cfg: PlatformSections, proj: ProjectConfig, path: str) -> Iss
 
 
 RULES: tuple[Callable[[PlatformSections], Issues], ...] = (
-    network_rules, cluster_rules, node_pool_rules, storage_rules, budget_and_tag_rules, project_rules,
+    network_rules, cluster_rules, node_pool_rules, karpenter_rules, storage_rules, budget_and_tag_rules,
+    project_rules,
 )
 
 

@@ -92,3 +92,19 @@ class UpgradePolicy(StrEnum):
 class Capacity(StrEnum):
     ON_DEMAND = "on_demand"
     SPOT = "spot"
+
+
+class GpuProvisioner(StrEnum):
+    """Who launches GPU nodes: one EKS managed node group per pool scaled by cluster-autoscaler, or Karpenter
+    (one NodePool + EC2NodeClass per pool; the system pool stays a managed node group either way)."""
+
+    MANAGED_NODE_GROUPS = "managed_node_groups"
+    KARPENTER = "karpenter"
+
+
+class Consolidation(StrEnum):
+    """Karpenter NodePool `disruption.consolidationPolicy` (karpenter.sh/v1): remove only empty nodes, or
+    also replace under-used ones (which evicts their pods: a training job restarts from its checkpoint)."""
+
+    WHEN_EMPTY = "WhenEmpty"
+    WHEN_EMPTY_OR_UNDERUTILIZED = "WhenEmptyOrUnderutilized"

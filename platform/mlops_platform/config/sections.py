@@ -21,9 +21,11 @@ from mlops_platform.config.section_types import (
     BranchName,
     Capacity,
     Cidr,
+    Consolidation,
     DnsLabel,
     Email,
     EndpointAccess,
+    GpuProvisioner,
     NatStrategy,
     NetworkMode,
     Tier,
@@ -39,6 +41,7 @@ from mlops_platform.config.sections_aws import (
     ClusterConfig,
     ExistingNetwork,
     GpuPoolConfig,
+    KarpenterPoolConfig,
     NetworkConfig,
     NodePoolsConfig,
     PoolConfig,
@@ -63,9 +66,9 @@ from mlops_platform.config.sections_tenants import GithubConfig, ProjectConfig, 
 __all__ = [
     "ACCOUNT_ID", "DNS_LABEL", "IAM_PRINCIPAL_ARN", "REGION", "TAG_KEY", "AccountConfig", "ArtifactsConfig",
     "BranchName", "BucketRole", "BudgetConfig", "Capacity", "CiConfig", "Cidr", "ClusterConfig", "ComponentToggle",
-    "CostAllocationConfig",
-    "DnsLabel", "Email", "EndpointAccess", "EnvironmentConfig", "ExistingNetwork", "GithubConfig",
-    "GpuGovernanceConfig", "GpuPoolConfig", "MonitoringConfig", "NatStrategy", "NetworkConfig",
+    "Consolidation", "CostAllocationConfig", "DnsLabel", "Email", "EndpointAccess", "EnvironmentConfig",
+    "ExistingNetwork", "GithubConfig", "GpuGovernanceConfig", "GpuPoolConfig", "GpuProvisioner", "KarpenterPoolConfig",
+    "MonitoringConfig", "NatStrategy", "NetworkConfig",
     "NetworkMode", "NodePoolsConfig", "PipelinesConfig", "PlatformSections", "PoolConfig", "ProjectConfig",
     "RegistryConfig", "ServingConfig", "SpotDataFeedConfig", "SystemPoolConfig", "TenantsConfig", "Tier",
     "TrackingConfig", "TrainingConfig", "UpgradePolicy"
@@ -111,6 +114,11 @@ class PlatformSections(_Section):
     tenants: TenantsConfig = Field(default_factory=TenantsConfig)
 
     # Resolved per-tier defaults: one place, so components never re-derive them.
+    @property
+    def karpenter(self) -> bool:
+        """GPU pools are Karpenter NodePools (not managed node groups)."""
+        return self.gpu.provisioner is GpuProvisioner.KARPENTER
+
     @property
     def tier(self) -> Tier:
         return self.environment.tier

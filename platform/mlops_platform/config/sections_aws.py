@@ -13,6 +13,7 @@ from mlops_platform.config.section_types import (
     IAM_PRINCIPAL_ARN,
     Capacity,
     Cidr,
+    Consolidation,
     DnsLabel,
     Email,
     EndpointAccess,
@@ -101,9 +102,42 @@ class SystemPoolConfig(PoolConfig):
     disk_size_gib: int = Field(default=50, ge=20, le=16384, description="gp3 root volume, GiB.")
 
 
+#: Karpenter's duration syntax (NodePool CRD karpenter.sh/v1 `consolidateAfter`, `expireAfter`).
+KARPENTER_DURATION = r"^(([0-9]+(s|m|h))+|Never)$"
+
+
+class KarpenterPoolConfig(_Section):
+    """How Karpenter runs one GPU pool (`gpu.provisioner: karpenter` only): its NodePool's capacity fallback
+    and disruption settings. https://karpenter.sh/docs/concepts/disruption/"""
+
+    on_demand_fallback: bool = Field(
+        default=True, description="A spot pool may launch on-demand nodes when no spot capacity is offered "
+                                  "(Karpenter prefers spot when both are allowed). Ignored by on-demand pools.")
+    consolidation: Consolidation = Field(
+        default=Consolidation.WHEN_EMPTY,
+        description="WhenEmpty removes only nodes without GPU pods (never evicts a running job); "
+                    "WhenEmptyOrUnderutilized also repacks pods onto fewer or cheaper nodes.")
+    consolidate_after: str = Field(
+        default="10m", pattern=KARPENTER_DURATION,
+        description="How long a node stays empty/underused before it is removed (GPU nodes are the expensive "
+                    "ones; a short wait still absorbs back-to-back jobs).")
+    expire_after: str = Field(
+        default="720h", pattern=KARPENTER_DURATION,
+        description="Replace nodes older than this (picks up the pinned AMI of a newer matrix row); Never keeps "
+                    "them until they are empty.")
+    disruption_budget: str = Field(
+        default="10%", pattern=r"^((100|[0-9]{1,2})%|[0-9]+)$",
+        description="Most nodes of the pool Karpenter disrupts at once (a count or a percentage).")
+
+
 class GpuPoolConfig(PoolConfig):
     ami_type: str = Field(default="AL2023_x86_64_NVIDIA", description="GPU AMI.")
     disk_size_gib: int = Field(default=200, ge=50, le=16384, description="GPU images are big.")
+    karpenter: KarpenterPoolConfig = Field(
+        default_factory=KarpenterPoolConfig,
+        description="NodePool settings with gpu.provisioner: karpenter (min_size/desired_size must be 0 there: "
+                    "Karpenter launches nodes for pending pods only; max_size bounds the pool through its "
+                    "NodePool limits).")
 
 
 class NodePoolsConfig(_Section):

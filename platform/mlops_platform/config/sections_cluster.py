@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr
 from mlops_platform.config.section_types import (
     REGION,
     Email,
+    GpuProvisioner,
     _Section,
 )
 
@@ -21,6 +22,11 @@ class GpuGovernanceConfig(_Section):
     """`mlops-platform:gpu`."""
 
     max_total_gpus: int = Field(default=64, ge=0, description="Cap on sum of max GPUs over pools.")
+    provisioner: GpuProvisioner = Field(
+        default=GpuProvisioner.MANAGED_NODE_GROUPS,
+        description="Who launches GPU nodes: managed_node_groups (a node group per pool, cluster-autoscaler) or "
+                    "karpenter (a Karpenter NodePool + EC2NodeClass per pool, limits bounding each pool's GPUs). "
+                    "The system pool is a managed node group either way.")
 
 
 class ComponentToggle(_Section):

@@ -38,6 +38,13 @@ GPU_RESOURCE = "nvidia.com/gpu"
 #: Node labels set on GPU pools (selectors use them).
 GPU_TYPE_LABEL = "mlops.io/gpu-type"
 POOL_LABEL = "mlops.io/pool"
+#: cluster-autoscaler's AWS GPU label (cloudprovider/aws/aws_cloud_provider.go `GPULabel`), on every GPU node.
+ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
+#: Tags GPU and system nodes carry (instances, volumes, interfaces): only ones that never change, since a change
+#: rolls every node (a new launch-template version; for Karpenter, EC2NodeClass drift).
+STABLE_NODE_TAG_KEYS = ("environment", "managed-by")
+#: Tag Karpenter's EC2NodeClasses select the nodes' subnets and security group by (its docs' convention).
+KARPENTER_DISCOVERY_TAG = "karpenter.sh/discovery"
 
 
 class _Out(StrictNumbers):
@@ -57,6 +64,13 @@ class GpuPoolOutput(_Out):
     gpus_per_node: int = Field(description="GPUs of the pool's largest instance type.")
     max_nodes: int = Field(description="Upper bound of the pool's autoscaling.")
     capacity: str = Field(description="on_demand | spot.")
+    provisioner: str = Field(
+        default="managed_node_groups",
+        description="managed_node_groups | karpenter: who launches the pool's nodes. With karpenter, the pool is a "
+                    "NodePool whose GPU limit is max_nodes × gpus_per_node, and a spot pool may fall back to "
+                    "on-demand.")
+    max_gpus: int = Field(default=0, description="Most GPUs the pool can hold at once (0 from platforms older "
+                                                 "than this field: max_nodes × gpus_per_node).")
 
 
 class ProjectOutput(_Out):
@@ -105,6 +119,12 @@ class AwsLayerOutputs(_Out):
     oidc_provider_arn: str = Field(description="IRSA OIDC provider ARN.")
     oidc_issuer_url: str = Field(description="OIDC issuer URL of the cluster.")
     node_role_arn: str = Field(description="IAM role of the managed node groups.")
+    karpenter_node_role: str = Field(
+        default="", description="Name of the IAM role of Karpenter's GPU nodes ('' unless gpu.provisioner: "
+                                "karpenter): its EC2NodeClasses' `role`.")
+    karpenter_interruption_queue: str = Field(
+        default="", description="SQS queue of spot interruption, rebalance, state-change and health events "
+                                "('' unless gpu.provisioner: karpenter): Karpenter's settings.interruptionQueue.")
     github_oidc_provider_arn: str = Field(description="The account's GitHub Actions OIDC provider (created or reused).")
     deployer_project: str = Field(description="CodeBuild project of the in-VPC deploy runner ('' when off).")
     buckets: dict[str, BucketOutput] = Field(description="Bucket role -> bucket.")

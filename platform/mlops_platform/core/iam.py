@@ -26,6 +26,11 @@ UNSCOPABLE_ACTIONS = frozenset({
     # types in the Service Authorization Reference (Amazon EC2).
     "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
     "ec2:DescribeVpcs",
+    # Karpenter's discovery (core/iam_karpenter.py): no resource types in the Service Authorization Reference
+    # (Amazon EC2, AWS Price List, IAM "ListInstanceProfiles").
+    "ec2:DescribeCapacityReservations", "ec2:DescribeInstances", "ec2:DescribeInstanceStatus",
+    "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeLaunchTemplates", "ec2:DescribePlacementGroups",
+    "ec2:DescribeSpotPriceHistory", "pricing:GetProducts", "iam:ListInstanceProfiles",
 })
 
 

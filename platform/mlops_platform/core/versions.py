@@ -54,9 +54,19 @@ CHARTS: dict[str, HelmChart] = {
     # Argo Workflows chart 1.0.x ships Argo Workflows v4.0 (the CRD schemas in tests/fixtures are v4.0.6)
     "argo-workflows": HelmChart("argo-workflows", "1.0.18", "https://argoproj.github.io/argo-helm"),
     "argo-events": HelmChart("argo-events", "2.4.22", "https://argoproj.github.io/argo-helm"),
+    # Karpenter (gpu.provisioner: karpenter). The OCI chart's version has no `v` since 1.0; it bundles the
+    # karpenter.sh/karpenter.k8s.aws CRDs (tests/fixtures/upstream/crds at v1.14.1).
+    "karpenter": HelmChart("oci://public.ecr.aws/karpenter/karpenter", "1.14.1"),
+    # Its CRDs as their own release, as Karpenter's upgrade guide recommends ("CRD Upgrades"): Helm installs a
+    # chart's crds/ once and never upgrades them; the CRDs must move with the controller's version.
+    "karpenter-crd": HelmChart("oci://public.ecr.aws/karpenter/karpenter-crd", "1.14.1"),
     # chart 2.5.17 ships OpenCost 1.120.1 (its Chart.yaml appVersion; image tags pinned by digest in values.yaml)
     "opencost": HelmChart("opencost", "2.5.17", "https://opencost.github.io/opencost-helm-chart"),
 }
+
+#: Kubernetes minors the pinned Karpenter supports: its compatibility matrix (karpenter-provider-aws
+#: website/content/en/v1.14/upgrading/compatibility.md: 1.31 needs >= 1.0.5, 1.35 >= 1.9, 1.36 >= 1.13).
+KARPENTER_KUBERNETES = ("1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36")
 
 @dataclass(frozen=True)
 class MirroredImage:
@@ -152,6 +162,13 @@ def autoscaler_chart(version: str) -> HelmChart:
     """cluster-autoscaler chart for a cluster minor: the chart version moves with the image (RBAC follows)."""
     return HelmChart("cluster-autoscaler", minor_pins(version).autoscaler_chart,
                      "https://kubernetes.github.io/autoscaler")
+
+
+def karpenter_ami_alias(version: str) -> str:
+    """EC2NodeClass `amiSelectorTerms[].alias` of a cluster minor: the matrix's AL2023 release (`1.34.9-20260714`
+    → `al2023@v20260714`), the same AMI release the managed node groups run. Karpenter resolves the NVIDIA
+    variant for GPU instance types (https://karpenter.sh/docs/concepts/nodeclasses/#specamiselectorterms)."""
+    return f"al2023@v{minor_pins(version).node_release.rsplit('-', 1)[1]}"
 
 
 def node_release_version(version: str, ami_type: str) -> str | None:

@@ -31,16 +31,18 @@ def deleted_defaults(paths: tuple[str, ...]) -> str:
 
 
 def helm_release(name: str, chart_key: str | HelmChart, release: str, namespace: str, values: dict[str, Any],
-                 opts: pulumi.ResourceOptions, delete_defaults: tuple[str, ...] = ()) -> k8s.helm.v3.Release:
+                 opts: pulumi.ResourceOptions, delete_defaults: tuple[str, ...] = (),
+                 skip_crds: bool = False) -> k8s.helm.v3.Release:
     """A pinned chart (`versions.CHARTS[chart_key]`, or a `HelmChart` from the version matrix); atomic, so a
-    failed upgrade rolls back instead of half-applying. `delete_defaults` are dotted chart values to unset."""
+    failed upgrade rolls back instead of half-applying. `delete_defaults` are dotted chart values to unset;
+    `skip_crds` leaves the chart's crds/ to a CRD chart of their own."""
     chart = CHARTS[chart_key] if isinstance(chart_key, str) else chart_key
     repo = k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository) if chart.repository else None
     files = [pulumi.StringAsset(deleted_defaults(delete_defaults))] if delete_defaults else None
     return k8s.helm.v3.Release(
         name, name=release, chart=chart.chart, version=chart.version, repository_opts=repo,
         namespace=namespace, create_namespace=False, values=values, value_yaml_files=files, atomic=True,
-        cleanup_on_fail=True, timeout=RELEASE_TIMEOUT, opts=opts)
+        cleanup_on_fail=True, timeout=RELEASE_TIMEOUT, skip_crds=skip_crds, opts=opts)
 
 
 def namespace(name: str, ns: str, level: str, k8s_version: str, opts: pulumi.ResourceOptions,

@@ -12,6 +12,12 @@ pool on spot is batch training; a GPU pool on demand is serving; the system pool
 pools (min = desired = max) therefore cost exactly max nodes, scale-to-zero pools cost only their bursts,
 and cost is monotone in every size. Spot pools pay on-demand × (1 − savings), savings drawn per scenario
 from the table's range for the instance's quota family.
+
+With `gpu.provisioner: karpenter` a GPU pool is bounded by its NodePool's GPU limit, not a node count
+(config/gpu_provisioning.py): it holds `burst × limit` GPUs on average, priced per GPU at the mean of its
+instance types (Karpenter picks whichever type fits the pending pods), and a spot pool that may fall back
+to on-demand pays on-demand for a share of them, drawn per scenario. Root volumes count the most nodes those
+GPUs can be spread over (all on the type with the fewest GPUs).
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from mlops_platform.config.sections import Capacity, NatStrategy, NetworkMode
+from mlops_platform.config.gpu_provisioning import gpu_limit, karpenter_max_nodes
+from mlops_platform.config.sections import Capacity, GpuPoolConfig, NatStrategy, NetworkMode
 from mlops_platform.core import instances
 from mlops_platform.core.errors import BudgetExceededError, ConfigError, ConfigIssue
 from mlops_platform.ops.preflight import pools, table_status
@@ -159,9 +166,40 @@ def _pool_cost(ctx: _Ctx, rng: np.random.Generator, pool: PoolConfig, is_gpu: bo
     return nodes * hours * price + disks
 
 
+#: Mean share of a Karpenter spot pool's GPUs that run on-demand when spot is short (its fallback), and the
+#: Beta concentration of the draw: an assumption, not a published figure (spot capacity varies by type and AZ).
+FALLBACK_SHARE_MEAN, FALLBACK_CONCENTRATION = 0.15, 4.0
+
+
+def gpu_hour_price(pool: GpuPoolConfig, prices: Prices) -> float:
+    """Mean on-demand price of one GPU-hour over the pool's instance types."""
+    return float(np.mean([prices.ec2_hourly[t] / instances.INSTANCE_TYPES[t].gpus for t in pool.instance_types]))
+
+
+def _karpenter_pool_cost(ctx: _Ctx, rng: np.random.Generator, pool: GpuPoolConfig) -> Vector:
+    profile = profile_for(True, pool.capacity)
+    profile.draw(rng, profile.steady_mean, ctx.n)  # drawn as for a node group, so the stream lines up
+    gpus = profile.draw(rng, profile.burst_mean, ctx.n) * gpu_limit(pool)
+    on_demand = np.full(ctx.n, gpu_hour_price(pool, ctx.prices))
+    price = on_demand
+    if pool.capacity is Capacity.SPOT:
+        low, high = ctx.prices.spot_savings[instances.INSTANCE_TYPES[pool.instance_types[0]].quota_family]
+        price = on_demand * (1.0 - rng.uniform(low, high, ctx.n))
+        if pool.karpenter.on_demand_fallback:
+            share = rng.beta(FALLBACK_SHARE_MEAN * FALLBACK_CONCENTRATION,
+                             (1 - FALLBACK_SHARE_MEAN) * FALLBACK_CONCENTRATION, ctx.n)
+            price = share * on_demand + (1.0 - share) * price
+    nodes = gpus * karpenter_max_nodes(pool) / max(gpu_limit(pool), 1)
+    disks = nodes * pool.disk_size_gib * ctx.prices.ebs_gb_month * ctx.months
+    return gpus * HOURS_PER_MONTH * ctx.months * price + disks
+
+
 def _node_pools(ctx: _Ctx, rng: np.random.Generator) -> Iterator[tuple[str, str, Vector]]:
     for (_, pool, is_gpu), child in zip(pools(ctx.cfg), rng.spawn(len(pools(ctx.cfg))), strict=True):
-        yield f"pool {pool.name}", "node-pool", _pool_cost(ctx, child, pool, is_gpu)
+        if is_gpu and ctx.cfg.karpenter and isinstance(pool, GpuPoolConfig):
+            yield f"pool {pool.name}", "node-pool", _karpenter_pool_cost(ctx, child, pool)
+        else:
+            yield f"pool {pool.name}", "node-pool", _pool_cost(ctx, child, pool, is_gpu)
 
 
 def nat_gateways(cfg: PlatformConfig) -> int:

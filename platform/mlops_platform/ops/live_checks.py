@@ -78,6 +78,12 @@ def size_results(cfg: PlatformConfig, groups: list[Mapping[str, Any]]) -> Iterat
             continue
         desired = int((group.get("scalingConfig") or {}).get("desiredSize", 0))
         name, group_name = f"node pool {pool.name}", group.get("nodegroupName", "")
+        if cfg.karpenter and pool is not cfg.node_pools.system:
+            yield CheckResult(name, Status.WARN, f"{group_name} ({desired} node(s)) is a GPU node group, and with "
+                              "gpu.provisioner: karpenter `up` deletes it: its pods are evicted and wait for the "
+                              "pool's NodePool", "drain or stop the pool's jobs first, or keep gpu.provisioner: "
+                              "managed_node_groups until they finish")
+            continue
         if pool.min_size <= desired <= pool.max_size:
             yield CheckResult(name, Status.PASS, f"{group_name}: {desired} node(s) within {pool.min_size}.."
                                                  f"{pool.max_size}")

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+from mlops_platform.config.gpu_provisioning import CAPACITY_TYPES, capacity_types, gpu_limit
+from mlops_platform.config.section_types import Capacity
+from mlops_platform.config.sections import GpuPoolConfig
 from mlops_platform.core import instances
 from mlops_platform.core.errors import PreflightError
 from mlops_platform.core.instances import QUOTA_CODES, QuotaFamily
@@ -152,14 +155,31 @@ def check_offerings(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
 # --- vCPU quotas ---------------------------------------------------------------------------------
 
 def required_vcpus(cfg: PlatformConfig) -> dict[tuple[QuotaFamily, str], int]:
-    """vCPUs every pool at max_size can claim, per (quota family, capacity); a pool counts its largest type."""
+    """vCPUs every pool at max_size can claim, per (quota family, capacity); a pool counts its largest type.
+    A Karpenter GPU pool counts what its GPU limit can come with (`karpenter_vcpus`)."""
     need: dict[tuple[QuotaFamily, str], int] = {}
-    for _, pool, _ in pools(cfg):
-        for family in {_type(t).quota_family for t in pool.instance_types}:
-            vcpus = max(_type(t).vcpus for t in pool.instance_types if _type(t).quota_family is family)
-            key = (family, pool.capacity.value)
-            need[key] = need.get(key, 0) + pool.max_size * vcpus
+    for _, pool, is_gpu in pools(cfg):
+        claims = karpenter_vcpus(pool) if is_gpu and cfg.karpenter and isinstance(pool, GpuPoolConfig) else {
+            (family, pool.capacity.value): pool.max_size * max(
+                _type(t).vcpus for t in pool.instance_types if _type(t).quota_family is family)
+            for family in {_type(t).quota_family for t in pool.instance_types}}
+        for key, vcpus in claims.items():
+            need[key] = need.get(key, 0) + vcpus
     return need
+
+
+def karpenter_vcpus(pool: GpuPoolConfig) -> dict[tuple[QuotaFamily, str], int]:
+    """vCPUs a Karpenter pool can claim per (quota family, capacity): its GPU limit spread over the family's type
+    with the most vCPUs per GPU, in each capacity it may launch (a spot pool with fallback needs both quotas)."""
+    limit = gpu_limit(pool)
+    capacities = [Capacity.ON_DEMAND.value if c == CAPACITY_TYPES[Capacity.ON_DEMAND] else Capacity.SPOT.value
+                  for c in capacity_types(pool)]
+    out: dict[tuple[QuotaFamily, str], int] = {}
+    for family in {_type(t).quota_family for t in pool.instance_types}:
+        vcpus = max(math.ceil(limit * _type(t).vcpus / _type(t).gpus) for t in pool.instance_types
+                    if _type(t).quota_family is family)
+        out |= {(family, capacity): vcpus for capacity in capacities}
+    return out
 
 
 def _type(name: str) -> instances.InstanceType:

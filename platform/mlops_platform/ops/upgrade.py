@@ -19,7 +19,13 @@ from typing import Any
 from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.config.sections import GpuPoolConfig, SystemPoolConfig, UpgradePolicy
 from mlops_platform.core.errors import UpgradeRefusedError, UsageError
-from mlops_platform.core.versions import EKS_RELEASES, VERSION_MATRIX, minor_pins, node_release_version
+from mlops_platform.core.versions import (
+    EKS_RELEASES,
+    VERSION_MATRIX,
+    karpenter_ami_alias,
+    minor_pins,
+    node_release_version,
+)
 
 #: Kubernetes version-skew policy (kubernetes.io/releases/version-skew-policy): kubelet and kube-proxy may be
 #: up to three minors older than kube-apiserver, never newer.
@@ -34,6 +40,9 @@ class Stage(StrEnum):
     ADDON = "add-on"
     NODE_GROUP = "node-group"
     CHART = "chart"
+    #: A Karpenter GPU pool: its EC2NodeClass's AMI alias moves with the matrix row, and Karpenter replaces the
+    #: pool's nodes as drifted, within the pool's disruption budget (https://karpenter.sh/docs/concepts/disruption/).
+    NODE_POOL = "karpenter-nodepool"
 
 
 @dataclass(frozen=True)
@@ -118,7 +127,8 @@ def plan_upgrade(cfg: PlatformConfig, target: str, today: date | None = None) ->
     plan.steps.append(UpgradeStep(Stage.CONTROL_PLANE, cfg.cluster_name, current, target))
     plan.steps.extend(UpgradeStep(Stage.ADDON, a, old.addons[a], new.addons[a]) for a in ADDON_ORDER
                       if old.addons[a] != new.addons[a])
-    pools: list[SystemPoolConfig | GpuPoolConfig] = [cfg.node_pools.system, *cfg.node_pools.gpu]
+    groups = [] if cfg.karpenter else list(cfg.node_pools.gpu)
+    pools: list[SystemPoolConfig | GpuPoolConfig] = [cfg.node_pools.system, *groups]
     for pool in pools:
         before = node_release_version(current, pool.ami_type) or current
         after = node_release_version(target, pool.ami_type) or target
@@ -127,6 +137,8 @@ def plan_upgrade(cfg: PlatformConfig, target: str, today: date | None = None) ->
         plan.steps.append(UpgradeStep(Stage.CHART, "cluster-autoscaler",
                                       f"{old.autoscaler_chart} (image {old.autoscaler_image})",
                                       f"{new.autoscaler_chart} (image {new.autoscaler_image})"))
+    plan.steps.extend(UpgradeStep(Stage.NODE_POOL, p.name, karpenter_ami_alias(current), karpenter_ami_alias(target))
+                      for p in (cfg.node_pools.gpu if cfg.karpenter else []))
     day = today or date.today()
     plan.checks.extend(skew_checks(current, target, day) + support_warnings(current, cfg.upgrade_policy, day))
     return plan

@@ -13,6 +13,7 @@ from mlops_platform.aws.cluster import Cluster, ClusterArgs
 from mlops_platform.aws.cluster_addons import ClusterAddons, ClusterAddonsArgs, MovedFrom
 from mlops_platform.aws.deployer import DeployerAccess, DeployerAccessArgs, InVpcRunner, InVpcRunnerArgs
 from mlops_platform.aws.ecr import Repository, RepositoryArgs
+from mlops_platform.aws.karpenter import KarpenterAccess, KarpenterAccessArgs
 from mlops_platform.aws.keys import PlatformKeys, PlatformKeysArgs
 from mlops_platform.aws.layer_outputs import AwsLayer
 from mlops_platform.aws.network import Network, NetworkArgs
@@ -67,7 +68,7 @@ def _storage(cfg: PlatformConfig, keys: PlatformKeys,
 
 
 def _compute(cfg: PlatformConfig, network: Network, keys: PlatformKeys,
-             opts: pulumi.ResourceOptions) -> tuple[Cluster, NodePools]:
+             opts: pulumi.ResourceOptions) -> tuple[Cluster, NodePools, KarpenterAccess | None]:
     tags, name = cfg.base_tags, cfg.environment.name
     cluster = Cluster(f"{name}-cluster", ClusterArgs(
         config=cfg.cluster, cluster_name=cfg.cluster_name, subnet_ids=network.private_subnet_ids,
@@ -75,14 +76,28 @@ def _compute(cfg: PlatformConfig, network: Network, keys: PlatformKeys,
         deletion_protection=cfg.deletion_protection, tags=tags, upgrade_policy=cfg.upgrade_policy), opts)
     pools = NodePools(f"{name}-nodes", NodePoolsArgs(
         cluster_name=cluster.cluster.name, cluster_name_plain=cfg.cluster_name, subnet_ids=network.private_subnet_ids,
-        system=cfg.node_pools.system, gpu=list(cfg.node_pools.gpu), ebs_key_arn=keys.arns["ebs"], tags=tags,
+        # With Karpenter, GPU pools are its NodePools (cluster layer); only the system pool is a node group.
+        system=cfg.node_pools.system, gpu=[] if cfg.karpenter else list(cfg.node_pools.gpu),
+        ebs_key_arn=keys.arns["ebs"], tags=tags,
         k8s_version=cfg.cluster.version, depends_on=list(cluster.pre_node_addons)), opts)
     ClusterAddons(f"{name}-cluster-addons", ClusterAddonsArgs(
         cluster_name=cluster.cluster.name, k8s_version=cfg.cluster.version,
         oidc_provider_arn=cluster.oidc_provider.arn, oidc_issuer_host=cluster.oidc_issuer_host,
         ebs_key_arn=keys.arns["ebs"], nodes=[pools.system], tags=tags,
         moved_from=MovedFrom(parent=cluster, prefix=f"{name}-cluster")), opts)
-    return cluster, pools
+    return cluster, pools, _karpenter(cfg, cluster, keys, opts)
+
+
+def _karpenter(cfg: PlatformConfig, cluster: Cluster, keys: PlatformKeys,
+               opts: pulumi.ResourceOptions) -> KarpenterAccess | None:
+    if not cfg.karpenter:
+        return None
+    env = cfg.environment
+    brought = list(cfg.network.existing.private_subnet_ids) if cfg.network.existing else []
+    return KarpenterAccess(f"{env.name}-karpenter", KarpenterAccessArgs(
+        cluster_name=cluster.cluster.name, cluster_name_plain=cfg.cluster_name, account_id=env.account_id,
+        region=env.region, cluster_security_group_id=cluster_security_group(cluster), volume_key_arn=keys.arns["ebs"],
+        tags=cfg.base_tags, brought_subnet_ids=brought), opts)
 
 
 def build_aws_layer(cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> AwsLayer:
@@ -95,9 +110,9 @@ def build_aws_layer(cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> AwsLay
         role_dependencies=(account.autoscaling_role,) if account.autoscaling_role else ()), opts)
     network = Network(f"{name}-network", NetworkArgs(
         config=cfg.network, region=env.region, cluster_name=cfg.cluster_name, tags=tags, account_id=env.account_id,
-        flow_log_key_arn=keys.arns["logs"]), opts)
+        flow_log_key_arn=keys.arns["logs"], karpenter_discovery=cfg.karpenter), opts)
     store, repos = _storage(cfg, keys, opts)
-    cluster, pools = _compute(cfg, network, keys, opts)
+    cluster, pools, karpenter = _compute(cfg, network, keys, opts)
     CostBudget(f"{name}-budget", CostBudgetArgs(
         budget_name=f"mlops-{name}", monthly_usd=cfg.budget.monthly_usd,
         emails=[*env.owners, *cfg.budget.notify], tag_filter=("environment", name),
@@ -110,7 +125,9 @@ def build_aws_layer(cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> AwsLay
         cluster_security_group_id=cluster_security_group(cluster), oidc_provider_arn=cluster.oidc_provider.arn,
         oidc_issuer_url=cluster.oidc_issuer_url, node_role_arn=pools.node_role.arn,
         github_oidc_provider_arn=account.github_oidc_provider_arn, deployer_project=runner_project,
-        buckets=store.buckets, kms_key_arns=keys.arns, registry_urls={r: repo.url for r, repo in repos.items()})
+        buckets=store.buckets, kms_key_arns=keys.arns, registry_urls={r: repo.url for r, repo in repos.items()},
+        karpenter_node_role=karpenter.node_role.name if karpenter else pulumi.Output.from_input(""),
+        karpenter_interruption_queue=karpenter.queue.name if karpenter else pulumi.Output.from_input(""))
 
 
 def after(value: pulumi.Output[str], resources: list[aws.eks.AccessPolicyAssociation]) -> pulumi.Output[str]:

@@ -9,10 +9,13 @@ from typing import Any
 import pulumi
 
 from mlops_platform.aws.layer_outputs import AwsLayer
+from mlops_platform.config.rules import pool_gpu_type
 from mlops_platform.config.schema import PlatformConfig
+from mlops_platform.core import contract
 from mlops_platform.core.versions import MIRRORED_IMAGES
 from mlops_platform.k8s.alerts import AlertThresholds
 from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementArgs
+from mlops_platform.k8s.karpenter import Karpenter, KarpenterArgs, NodeClassInputs
 from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, PROMETHEUS_SERVICE, Monitoring, MonitoringArgs
 from mlops_platform.k8s.netpol import PlatformPeers
 from mlops_platform.k8s.opencost import CostAllocation, CostAllocationArgs, SpotFeed
@@ -87,11 +90,7 @@ class ClusterLayer(pulumi.ComponentResource):
                                           k8s_opts(self, self.provider))
         monitoring = self._monitoring(name, cfg, aws_layer, storage, child)
         if monitoring and cfg.cost_allocation_on:
-            CostAllocation(f"{name}-cost", CostAllocationArgs(
-                cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, prometheus_service=PROMETHEUS_SERVICE,
-                provider=self.provider, account_id=env.account_id, oidc_provider_arn=aws_layer.oidc_provider_arn,
-                oidc_issuer_host=aws_layer.oidc_issuer_host, tags=cfg.base_tags, spot_feed=spot_feed(cfg),
-                depends_on=(monitoring.release,)), child)
+            cost_allocation(name, cfg, aws_layer, self.provider, monitoring, child)
         if cfg.node_pools.gpu:
             GpuEnablement(f"{name}-gpu", GpuEnablementArgs(
                 cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, region=env.region,
@@ -99,6 +98,8 @@ class ClusterLayer(pulumi.ComponentResource):
                 oidc_issuer_host=aws_layer.oidc_issuer_host, tags=cfg.base_tags, provider=self.provider,
                 monitoring_namespace=MONITORING_NAMESPACE if monitoring else None,
                 depends_on=(monitoring.release,) if monitoring else ()), child)
+        if cfg.karpenter:
+            karpenter(name, cfg, aws_layer, self.provider, monitoring, child)
         domain = ""
         if cfg.component_enabled(cfg.serving):
             domain = ServingStack(f"{name}-serving", ServingStackArgs(
@@ -152,12 +153,36 @@ class ClusterLayer(pulumi.ComponentResource):
             monitoring_namespace=peers(cfg).monitoring_namespace), opts)
 
 
+def cost_allocation(name: str, cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any, monitoring: Monitoring,
+                    opts: pulumi.ResourceOptions) -> CostAllocation:
+    """OpenCost on the monitoring stack's Prometheus (each project's dashboard comes with its tenant)."""
+    return CostAllocation(f"{name}-cost", CostAllocationArgs(
+        cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, prometheus_service=PROMETHEUS_SERVICE,
+        provider=provider, account_id=cfg.environment.account_id, oidc_provider_arn=aws_layer.oidc_provider_arn,
+        oidc_issuer_host=aws_layer.oidc_issuer_host, tags=cfg.base_tags, spot_feed=spot_feed(cfg),
+        depends_on=(monitoring.release,)), opts)
+
+
 def spot_feed(cfg: PlatformConfig) -> SpotFeed | None:
     """The Spot Instance Data Feed OpenCost reads, when the environment names one."""
     feed = cfg.cost_allocation.spot_data_feed
     if feed is None:
         return None
     return SpotFeed(bucket=feed.bucket, prefix=feed.prefix, region=feed.region or cfg.environment.region)
+
+
+def karpenter(name: str, cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any, monitoring: Monitoring | None,
+              opts: pulumi.ResourceOptions) -> Karpenter:
+    """Karpenter and a NodePool + EC2NodeClass per GPU pool (the aws layer made its IAM, queue and tags)."""
+    gpu_types = {p.name: (t.value if (t := pool_gpu_type(p)) else "unknown") for p in cfg.node_pools.gpu}
+    return Karpenter(f"{name}-karpenter", KarpenterArgs(
+        pools=list(cfg.node_pools.gpu), gpu_types=gpu_types, node_class=NodeClassInputs(
+            cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version,
+            node_role=aws_layer.karpenter_node_role, volume_key_arn=aws_layer.kms_key_arns["ebs"],
+            tags={k: v for k, v in cfg.base_tags.items() if k in contract.STABLE_NODE_TAG_KEYS}),
+        interruption_queue=aws_layer.karpenter_interruption_queue, system_pool=cfg.node_pools.system.name,
+        prod=cfg.is_prod, provider=provider, service_monitor=monitoring is not None,
+        depends_on=(monitoring.release,) if monitoring else ()), opts)
 
 
 def tracking_users(cfg: PlatformConfig) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from mlops_platform import __version__
 from mlops_platform.aws.layer_outputs import AwsLayer, cluster_layer_from, output_field
 from mlops_platform.aws.nodepools import pool_spec
 from mlops_platform.config import PlatformConfig
+from mlops_platform.config.gpu_provisioning import gpu_limit
 from mlops_platform.core import contract
 from mlops_platform.core.layers import Layer
 from mlops_platform.k8s.tenancy import TenantOutputs
@@ -21,13 +22,15 @@ from mlops_platform.programs.tenants_layer import TenantsLayer, TenantsLayerArgs
 
 
 def gpu_pool_outputs(cfg: PlatformConfig) -> dict[str, dict[str, Any]]:
-    """`contract.GpuPoolOutput` of every GPU pool: what its node group is labelled and sized as."""
+    """`contract.GpuPoolOutput` of every GPU pool: what its nodes are labelled and sized as (the same labels
+    under either provisioner; a Karpenter pool's GPU limit is max_nodes × gpus_per_node)."""
     out = {}
     for pool in cfg.node_pools.gpu:
         spec = pool_spec(pool)
         out[pool.name] = contract.GpuPoolOutput(
             gpu_type=spec.labels[contract.GPU_TYPE_LABEL], instance_types=spec.instance_types,
-            gpus_per_node=spec.gpus_per_node, max_nodes=spec.max_size, capacity=pool.capacity.value).model_dump()
+            gpus_per_node=spec.gpus_per_node, max_nodes=spec.max_size, capacity=pool.capacity.value,
+            provisioner=cfg.gpu.provisioner.value, max_gpus=gpu_limit(pool)).model_dump()
     return out
 
 

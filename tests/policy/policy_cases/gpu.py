@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from mlops_platform.k8s.project_pipeline import TrainingBackend
-from policy_plans import DROP, Patch, U
+from policy_plans import DROP, Drop, Patch, U
 
 from policy_cases._base import C0, DEFERRED, DEPLOY, GPU, POD, STACK_LEVEL, SYSTEM, Case, deploy, fail, ok, u
 from policy_cases._pipeline import TRAIN_STEP, WT, pipeline
+from policy_cases.karpenter import LIMIT, karpenter_pool
 
 CASES: dict[str, Case] = {
     "gpu-nodegroup-tainted": Case(
@@ -20,10 +21,14 @@ CASES: dict[str, Case] = {
                  fail(GPU, Patch("gpu-l4", "instanceTypes", ["g5g.xlarge"]))),  # Graviton GPU with an x86 AMI
         unknown=u(DEFERRED, Patch("gpu-l4", "amiType", U))),
     "gpu-total-cap": Case(
-        passing=(ok(), ok(Patch("gpu-l4", "scalingConfig.maxSize", 8))),
+        passing=(ok(), ok(Patch("gpu-l4", "scalingConfig.maxSize", 8)),
+                 ok(*karpenter_pool()),  # 4 node-group GPUs + a NodePool limited to 4 = the cap of 8
+                 ok(*karpenter_pool(), Patch("karpenter-l4-nodepool", ("spec", "limits"), DROP))),
         failing=(fail(STACK_LEVEL, Patch("gpu-l4", "scalingConfig.maxSize", 9)),
                  fail(STACK_LEVEL, Patch("gpu-l4", "instanceTypes", ["g6.12xlarge"])),  # 4 x 4 GPUs = 16 > 8
-                 fail(GPU, Patch("gpu-l4", "instanceTypes", ["g9.xlarge"]))),  # not in the catalog
+                 fail(GPU, Patch("gpu-l4", "instanceTypes", ["g9.xlarge"])),  # not in the catalog
+                 # a Karpenter NodePool counts its GPU limit: 4 + 5 > 8
+                 fail(STACK_LEVEL, *karpenter_pool(), Patch("karpenter-l4-nodepool", LIMIT, "5"))),
         unknown=u(DEFERRED, Patch("gpu-l4", "scalingConfig.maxSize", U))),
     "gpu-workload-limits": Case(
         passing=(ok(),),
@@ -40,9 +45,14 @@ CASES: dict[str, Case] = {
                                                              "effect": "NoSchedule"}]))),
         unknown=u(DEFERRED, deploy(f"{POD}.tolerations", U))),
     "gpu-workload-targets-pool": Case(
-        passing=(ok(), ok(deploy(f"{POD}.nodeSelector", {"mlops.io/gpu-type": "l4"}))),
+        passing=(ok(), ok(deploy(f"{POD}.nodeSelector", {"mlops.io/gpu-type": "l4"})),
+                 # the pool is a Karpenter NodePool instead of a node group
+                 ok(Drop("gpu-l4"), *karpenter_pool(), deploy(f"{POD}.nodeSelector", {"mlops.io/pool": "l4"}))),
         failing=(fail(DEPLOY, deploy(f"{POD}.nodeSelector", {"mlops.io/pool": "a100"})),
                  fail(DEPLOY, deploy(f"{POD}.nodeSelector", DROP)),
-                 fail(DEPLOY, deploy(f"{C0}.resources.limits", {"memory": "4Gi", "nvidia.com/gpu": 4}))),
+                 fail(DEPLOY, deploy(f"{C0}.resources.limits", {"memory": "4Gi", "nvidia.com/gpu": 4})),
+                 # a NodePool of 1-GPU types cannot hold a 4-GPU pod
+                 fail(DEPLOY, Drop("gpu-l4"), *karpenter_pool(), deploy(f"{POD}.nodeSelector", {"mlops.io/pool": "l4"}),
+                      deploy(f"{C0}.resources.limits", {"memory": "4Gi", "nvidia.com/gpu": 4}))),
         unknown=u(DEFERRED, deploy(f"{POD}.nodeSelector", U))),
 }

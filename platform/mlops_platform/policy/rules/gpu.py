@@ -7,7 +7,6 @@ the catalog does not know is reported rather than guessed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,9 +18,15 @@ from mlops_platform.policy.rules.k8s import container_check, label
 from mlops_platform.policy.sdk import types as t
 from mlops_platform.policy.sdk.graph import Res, StackView
 from mlops_platform.policy.sdk.k8s import WORKLOAD_TYPES, PodTemplate, containers, gpu_count, pod_templates
+from mlops_platform.policy.sdk.nodepools import (
+    gpus_of_type,
+    is_gpu_instance_type,
+    is_gpu_nodepool,
+    nodepool_gpu_limit,
+    nodepool_gpus_per_node,
+)
 from mlops_platform.policy.sdk.values import UNKNOWN, Defer, Violation, as_int, as_list, dig, fmt, is_unknown
 
-_GPU_FAMILY = re.compile(r"^(g\d|p\d|gr\d)")
 _EKS_AMI_DOCS = "https://docs.aws.amazon.com/eks/latest/userguide/ml-eks-optimized-ami.html"
 _SCHED_DOCS = "https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/"
 _POOL_NOTE = "Deferred when instanceTypes, taints, amiType or scaling sizes are unknown."
@@ -42,16 +47,6 @@ class Pool:
         return labels if isinstance(labels, dict) else {}
 
 
-def _is_gpu_type(name: str) -> bool:
-    entry = instances.lookup(name)
-    return entry.gpus > 0 if entry else bool(_GPU_FAMILY.match(name))
-
-
-def _gpus(name: str) -> int | None:
-    entry = instances.lookup(name)
-    return entry.gpus if entry else (None if _is_gpu_type(name) else 0)
-
-
 def node_pools(stack: StackView) -> Iterator[Pool | Defer]:
     for group in stack.of_type(t.NODE_GROUP):
         types = group.get("instanceTypes")
@@ -59,8 +54,8 @@ def node_pools(stack: StackView) -> Iterator[Pool | Defer]:
             yield Defer("instanceTypes", group.urn)
             continue
         names = [str(x) for x in as_list(types)] or ["t3.medium (EKS default)"]
-        counts = [_gpus(n) for n in names]
-        is_gpu = any(_is_gpu_type(n) for n in names)
+        counts = [gpus_of_type(n) for n in names]
+        is_gpu = any(is_gpu_instance_type(n) for n in names)
         per_node = None if any(c is None for c in counts) else max(c or 0 for c in counts)
         yield Pool(group, names, per_node, is_gpu)
 
@@ -136,9 +131,9 @@ def gpu_ami_matches_instance(stack: StackView, _: PolicySettings) -> Iterator[Vi
 
 
 @stack_policy(
-    name="gpu-total-cap", area=Area.GPU, resource_types=(t.NODE_GROUP,), severity=Severity.HIGH,
-    description="The environment's GPU ceiling — sum over GPU node groups of max size × GPUs per node — stays "
-                "within the configured cap.",
+    name="gpu-total-cap", area=Area.GPU, resource_types=(t.NODE_GROUP, t.KARPENTER_NODEPOOL), severity=Severity.HIGH,
+    description="The environment's GPU ceiling — sum over GPU node groups of max size × GPUs per node, plus the "
+                "nvidia.com/gpu limits of Karpenter NodePools — stays within the configured cap.",
     remediation="Lower max_size of GPU pools or raise `gpu.max_total_gpus` in the stack after checking the "
                 "account's G/P vCPU quotas and the budget.",
     url="https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html", settings=("max_total_gpus",),
@@ -148,6 +143,18 @@ def gpu_total_cap(stack: StackView, settings: PolicySettings) -> Iterator[Violat
     if settings.max_total_gpus is None:
         return
     total, parts = 0, []
+    for item in [*_group_gpus(stack), *_nodepool_gpus(stack)]:
+        if isinstance(item, Defer | Violation):
+            yield item
+        else:
+            total += item[1]
+            parts.append(item[0])
+    if total > settings.max_total_gpus:
+        yield Violation(f"GPU pools can scale to {total} GPUs ({', '.join(parts)}), over the cap of "
+                        f"{settings.max_total_gpus}")
+
+
+def _group_gpus(stack: StackView) -> Iterator[tuple[str, int] | Violation | Defer]:
     for pool in gpu_pools(stack):
         if isinstance(pool, Defer):
             yield pool
@@ -159,11 +166,17 @@ def gpu_total_cap(stack: StackView, settings: PolicySettings) -> Iterator[Violat
             yield Violation(f"node group {pool.res.name!r}: instance types {pool.instance_types} are not in the "
                             "catalog, so its GPUs cannot be counted", pool.res.urn)
         else:
-            total += (as_int(size) or 0) * pool.gpus_per_node
-            parts.append(f"{pool.res.name}={as_int(size) or 0}x{pool.gpus_per_node}")
-    if total > settings.max_total_gpus:
-        yield Violation(f"GPU node groups can scale to {total} GPUs ({', '.join(parts)}), over the cap of "
-                        f"{settings.max_total_gpus}")
+            yield f"{pool.res.name}={as_int(size) or 0}x{pool.gpus_per_node}", (as_int(size) or 0) * pool.gpus_per_node
+
+
+def _nodepool_gpus(stack: StackView) -> Iterator[tuple[str, int] | Defer]:
+    """Karpenter NodePools count their GPU limit (an unlimited one is karpenter-gpu-nodepool-limited's finding)."""
+    for pool in stack.of_type(t.KARPENTER_NODEPOOL):
+        limit = nodepool_gpu_limit(pool)
+        if is_unknown(limit):
+            yield Defer("spec.limits", pool.urn)
+        elif limit is not None:
+            yield f"{pool.name}<={limit}", limit
 
 
 def _gpu_containers(tpl: PodTemplate) -> list[dict[str, Any]]:
@@ -257,8 +270,20 @@ def _pool_targets(stack: StackView, settings: PolicySettings) -> Iterator[PoolTa
         else:
             yield PoolTarget(str(pool.labels.get(contract.POOL_LABEL, pool.res.name)), pool.labels,
                              pool.gpus_per_node)
+    yield from _nodepool_targets(stack)
     for name, ref in sorted((settings.gpu_pools or {}).items()):
         yield PoolTarget(name, {contract.POOL_LABEL: name, contract.GPU_TYPE_LABEL: ref.gpu_type}, ref.gpus_per_node)
+
+
+def _nodepool_targets(stack: StackView) -> Iterator[PoolTarget | Defer]:
+    """Karpenter GPU NodePools: the labels their nodes get, the GPUs of their largest listed type."""
+    for pool in stack.of_type(t.KARPENTER_NODEPOOL):
+        labels = pool.get("spec.template.metadata.labels")
+        if is_unknown(labels) or is_unknown(pool.get("spec.template.spec.requirements")):
+            yield Defer("spec.template", pool.urn)
+        elif is_gpu_nodepool(pool):
+            labels = labels if isinstance(labels, dict) else {}
+            yield PoolTarget(str(labels.get(contract.POOL_LABEL, pool.name)), labels, nodepool_gpus_per_node(pool))
 
 
 _POOLS_UNKNOWN = "gpu_pools (the platform environment's GPU pools: `mlplat policy config --platform-outputs`)"
@@ -291,10 +316,12 @@ def _pool_outcome(res: Res, tpl: PodTemplate, pools: list[PoolTarget] | None) ->
 
 
 @stack_policy(
-    name="gpu-workload-targets-pool", area=Area.GPU, resource_types=(t.NODE_GROUP, *WORKLOAD_TYPES),
+    name="gpu-workload-targets-pool", area=Area.GPU,
+    resource_types=(t.NODE_GROUP, t.KARPENTER_NODEPOOL, *WORKLOAD_TYPES),
     severity=Severity.HIGH,
     description="GPU workloads select (mlops.io/pool or mlops.io/gpu-type) a GPU node pool that exists and whose "
-                "instances have enough GPUs for one pod: a node group of the stack, or for a project stack one "
+                "instances have enough GPUs for one pod: a node group or Karpenter NodePool of the stack, or for a "
+                "project stack one "
                 "of its platform environment's pools (setting gpu_pools).",
     remediation="Set nodeSelector to an existing pool (`mlops.io/pool: <pool>` from the platform stack's "
                 "node_pools.gpu, listed in its `gpu_pools` output) whose instance type has at least the pod's "

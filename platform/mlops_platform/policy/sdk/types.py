@@ -57,6 +57,8 @@ HELM_RELEASE: Final = "kubernetes:helm.sh/v3:Release"
 # Custom resources register as kubernetes:<apiVersion>:<kind>.
 KSERVE_INFERENCE_SERVICE: Final = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
 RAY_CLUSTER: Final = "kubernetes:ray.io/v1:RayCluster"
+KARPENTER_NODEPOOL: Final = "kubernetes:karpenter.sh/v1:NodePool"
+KARPENTER_NODECLASS: Final = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 RAY_JOB: Final = "kubernetes:ray.io/v1:RayJob"
 RAY_SERVICE: Final = "kubernetes:ray.io/v1:RayService"
 ARGO_WORKFLOW: Final = "kubernetes:argoproj.io/v1alpha1:Workflow"
