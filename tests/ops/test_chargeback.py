@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from mlops_platform.config import load_env
+from mlops_platform.config import PlatformConfig, load_env
 from mlops_platform.ops.chargeback import (
     BUDGET_VISIBILITY,
     Capacity,
@@ -22,6 +22,7 @@ from mlops_platform.ops.chargeback import (
 )
 from mlops_platform.ops.cost import estimate
 from mlops_platform.ops.prices import table_prices
+from ops_configs import BASE, merge
 
 quotas = st.lists(st.builds(Quota, name=st.just("p"), gpus=st.integers(0, 64), vcpus=st.integers(0, 512),
                             memory_gib=st.integers(0, 4096)), min_size=0, max_size=8)
@@ -155,3 +156,21 @@ def test_by_project_with_no_projects_reports_only_the_shared_total(mlplat, no_cr
     data = json.loads(out)
     assert code == 0 and data["projects"] == []
     assert data["shared"] == data["total"]
+
+
+@pytest.mark.parametrize("provisioner", ["managed_node_groups", "karpenter"])
+def test_both_gpu_provisioners_split_the_gpu_pools_by_their_gpu_bound(provisioner: str) -> None:
+    """A Karpenter pool's GPU bound is its NodePool limit (config.gpu_provisioning.gpu_limit), the same
+    number a node group reaches at max_size: a project holding half of it pays half of the pool."""
+    staging = merge(BASE, {"environment": {"name": "staging", "tier": "staging"}})
+    cfg = PlatformConfig.model_validate(merge(staging, {
+        "gpu": {"max_total_gpus": 64, "provisioner": provisioner},
+        "node_pools": {"gpu": [{"name": "gpu", "min_size": 0, "desired_size": 0, "max_size": 2,
+                                "instance_types": ["g6.xlarge", "g6.12xlarge"], "capacity": "on_demand"}]},
+        "projects": [{"name": "half", "owners": ["a@example.com"], "github_repo": "o/half", "gpu_quota": 4,
+                      "monthly_budget_usd": 100}]}))
+    assert pool_capacity(cfg).gpus == 8  # 2 × g6.12xlarge's 4 GPUs
+    report = by_project(cfg, scenarios=300)
+    pool = estimate(cfg, scenarios=300).line("pool gpu")
+    (half,) = report.projects
+    assert half.gpu_p50 == pytest.approx(pool.p50 / 2, rel=1e-9)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlops_platform.config.gpu_provisioning import gpu_limit
 from mlops_platform.core import instances
 from mlops_platform.ops.cost import DEFAULT_SCENARIOS, DEFAULT_SEED, Vector, simulate
 from mlops_platform.ops.preflight import pools
@@ -91,15 +92,13 @@ def allocate(fractions: Sequence[Fractions], gpu_cost: Vector, compute_cost: Vec
 
 def _largest(pool: PoolConfig) -> instances.InstanceType | None:
     known = [t for t in (instances.lookup(n) for n in pool.instance_types) if t is not None]
-    return max(known, key=lambda t: (t.gpus, t.vcpus, t.memory_gib)) if known else None
+    return max(known, key=lambda t: (t.vcpus, t.memory_gib)) if known else None
 
 
 def pool_capacity(cfg: PlatformConfig) -> Capacity:
-    """GPUs of every GPU pool and vCPUs/GiB of the system pool, at max_size of each pool's largest type."""
-    gpus = 0
-    for pool in cfg.node_pools.gpu:
-        largest = _largest(pool)
-        gpus += pool.max_size * (largest.gpus if largest else 0)
+    """GPUs of every GPU pool (its GPU bound: max_size nodes of its largest type, which is also its Karpenter
+    NodePool's GPU limit) and vCPUs/GiB of the system pool at max_size of its largest type."""
+    gpus = sum(gpu_limit(pool) for pool in cfg.node_pools.gpu)
     system = _largest(cfg.node_pools.system)
     size = cfg.node_pools.system.max_size
     return Capacity(gpus=gpus, vcpus=size * (system.vcpus if system else 0),
