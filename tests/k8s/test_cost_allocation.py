@@ -226,7 +226,7 @@ def test_grafana_files_annotated_dashboards_into_folders(dev: Plan) -> None:
 # --- config -----------------------------------------------------------------------------------------------
 
 def _with(cfg: PlatformConfig, **sections: dict[str, Any]) -> dict[str, Any]:
-    raw = cfg.model_dump(mode="json", exclude_none=True)
+    raw = cfg.model_dump(mode="json", exclude_unset=True)  # as written in the stack file, nothing added
     raw.update(sections)
     return raw
 
