@@ -10,6 +10,8 @@ from typing import Any
 from mlops_platform.engine import Resource
 from mlops_platform.engine.recorder import SECRET
 
+from .upstream import as_sent, crd_validator
+
 DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
 #: Core kinds the issue requires to validate against the cluster's OpenAPI schema in strict mode.
 CORE_TYPES = {
@@ -84,6 +86,28 @@ def inference_service(spec: dict[str, Any]) -> list[str]:
     return problems
 
 
+def pod_monitor(spec: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    _need(bool(spec.get("selector", {}).get("matchLabels")), "spec.selector.matchLabels must select", problems)
+    _need(bool(spec.get("namespaceSelector", {}).get("matchNames")), "spec.namespaceSelector.matchNames", problems)
+    endpoints = spec.get("podMetricsEndpoints")
+    _need(isinstance(endpoints, list) and bool(endpoints), "spec.podMetricsEndpoints must be non-empty", problems)
+    for i, ep in enumerate(endpoints or []):
+        _need(bool(ep.get("port")), f"podMetricsEndpoints[{i}].port names the container port", problems)
+        _need(DURATION.match(str(ep.get("interval", "30s"))) is not None, f"podMetricsEndpoints[{i}].interval",
+              problems)
+    return problems
+
+
+def _published(group: str, kind: str, version: str) -> Callable[[dict[str, Any]], list[str]]:
+    """A check by the kind's published CRD schema (tests/fixtures/upstream/crds), on the spec as sent."""
+    def check(spec: dict[str, Any]) -> list[str]:
+        obj = {"apiVersion": f"{group}/{version}", "kind": kind, "metadata": {"name": "x"}, "spec": as_sent(spec)}
+        errors = crd_validator(group, kind, version).iter_errors(obj)
+        return [f"{'.'.join(map(str, e.path))}: {e.message}" for e in errors]
+    return check
+
+
 def gateway(spec: dict[str, Any]) -> list[str]:
     problems: list[str] = []
     _need(bool(spec.get("gatewayClassName")), "spec.gatewayClassName", problems)
@@ -104,6 +128,10 @@ CHECKS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "kubernetes:serving.kserve.io/v1beta1:InferenceService": inference_service,
     "kubernetes:gateway.networking.k8s.io/v1:Gateway": gateway,
     "kubernetes:gateway.networking.k8s.io/v1:GatewayClass": gateway_class,
+    "kubernetes:monitoring.coreos.com/v1:PodMonitor": pod_monitor,
+    "kubernetes:flagger.app/v1beta1:Canary": _published("flagger.app", "Canary", "v1beta1"),
+    "kubernetes:flagger.app/v1beta1:MetricTemplate": _published("flagger.app", "MetricTemplate", "v1beta1"),
+    "kubernetes:keda.sh/v1alpha1:ScaledObject": _published("keda.sh", "ScaledObject", "v1alpha1"),
 }
 
 

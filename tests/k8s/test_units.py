@@ -5,21 +5,19 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from mlops_platform.config.sections import ProjectConfig
 from mlops_platform.core import contract, iam
-from mlops_platform.core.errors import ConfigError
 from mlops_platform.core.naming import IAM_NAME_MAX, iam_name
 from mlops_platform.core.versions import CHARTS, MIRRORED_IMAGES
 from mlops_platform.k8s import alerts, dashboards, manifests, mlflow_boot, netpol
 from mlops_platform.k8s.gpu import dcgm_values, device_plugin_values
-from mlops_platform.k8s.model_serving import ModelServingArgs, ServingMode, canary_replicas, image_is_pinned
 from mlops_platform.k8s.monitoring import alertmanager_config, email_slug
 from mlops_platform.k8s.provider import kubeconfig
+from mlops_platform.k8s.serving_args import image_is_pinned
 from mlops_platform.k8s.tenancy import limit_range_spec, quota_spec
 from mlops_platform.k8s.tracking import allowed_hosts, boot_environment, deployment_spec
 
@@ -132,61 +130,6 @@ def test_cluster_autoscaler_may_only_resize_groups_tagged_for_its_cluster() -> N
     assert scale["Resource"] != ["*"]
     assert scale["Condition"] == {"StringEquals": {
         "aws:ResourceTag/k8s.io/cluster-autoscaler/mlops-dev": "owned"}}
-
-
-# ---------------------------------------------------------------- serving component args
-def args(**kw: Any) -> ModelServingArgs:
-    return ModelServingArgs(**{"namespace": "fraud", "name": "scorer", "provider": None,
-                               "image": "1.dkr.ecr.us-east-1.amazonaws.com/projects/fraud:1.0", **kw})
-
-
-@pytest.mark.parametrize(("image", "pinned"), [
-    ("repo/app:1.2.3", True), ("repo/app@sha256:" + "a" * 64, True), ("registry:5000/app", False),
-    ("repo/app:latest", False), ("repo/app", False)])
-def test_image_pinning(image: str, pinned: bool) -> None:
-    assert image_is_pinned(image) is pinned
-
-
-@pytest.mark.parametrize(("kw", "message"), [
-    ({"image": "repo/app:latest"}, r"image: floats \(got 'repo/app:latest'\) — fix: pin"),
-    ({"min_replicas": 3, "max_replicas": 2}, r"max_replicas: below min_replicas 3 \(got 2\) — fix: raise"),
-    ({"canary_image": "repo/app:2"}, r"canary_percent: set canary_image and canary_percent together \(got 0\)"),
-    ({"canary_percent": 10}, r"canary_percent: set canary_image .* \(got 10\) — fix: give both"),
-    ({"mode": "kserve", "canary_image": "repo/app:2", "canary_percent": 10},
-     r"canary_image: .*only in Serverless mode \(got 'repo/app:2'\) — fix: use mode=deployment"),
-    ({"gpu_pool": "a10g"}, r"gpus: gpu_type/gpu_pool given but gpus is 0 \(got 0\) — fix: set gpus"),
-    ({"env": {"DB_PASSWORD": "x"}}, r"env: looks like a secret \(got \['DB_PASSWORD'\]\) — fix: mount"),
-    ({"cpu": "lots"}, r"cpu: not a Kubernetes quantity \(got 'lots'\) — fix: write e.g. 500m"),
-    ({"port": 80}, r"port: out of range \(got 80\) — fix: an integer >= 1024 and <= 65535"),
-    ({"name": "Scorer_1"}, r"name: must be a DNS label .*\(got 'Scorer_1'\)"),
-    ({"mode": "batch"}, r"mode: unknown choice \(got 'batch'\) — fix: one of deployment, kserve"),
-    ({"drift_threshold": 0}, r"drift_threshold: must be a number above 0 \(got 0\)"),
-])
-def test_invalid_serving_args_fail_with_the_field_value_and_fix(kw: dict[str, object], message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
-        args(**kw)
-
-
-def test_invalid_serving_args_are_reported_all_at_once() -> None:
-    with pytest.raises(ConfigError) as caught:
-        args(image="repo/app", port=22, gpus=9)
-    assert [i.path for i in caught.value.issues] == ["port", "gpus", "image"]
-
-
-def test_serving_args_take_enum_values_and_reject_unknown_fields() -> None:
-    assert args(mode="kserve", kserve_deployment_mode="Serverless").mode is ServingMode.KSERVE
-    with pytest.raises(TypeError, match="replicas"):
-        args(replicas=2)
-
-
-@given(st.integers(1, 50), st.integers(1, 99))
-def test_canary_replicas_approximate_the_traffic_share(stable: int, percent: int) -> None:
-    canary = canary_replicas(stable, percent)
-    assert canary >= 1
-    share = 100 * canary / (stable + canary)
-    # never below the asked share, and one pod fewer would be below it (or it is the single minimum pod)
-    assert share >= percent - 1e-9
-    assert canary == 1 or 100 * (canary - 1) / (stable + canary - 1) < percent
 
 
 # ---------------------------------------------------------------- alerts and dashboards

@@ -10,7 +10,7 @@ import pytest
 from mlops_platform.engine import Plan
 
 from .crds import manifest
-from .upstream import CRDS_DIR, NEXT_VALUES_DIR, UPSTREAM, VALUES_DIR, crd_validator
+from .upstream import CRDS_DIR, NEXT_VALUES_DIR, UPSTREAM, VALUES_DIR, as_sent, crd_validator
 
 SOURCES: list[dict[str, Any]] = json.loads((CRDS_DIR / "sources.json").read_text())
 README = (UPSTREAM / "README.md").read_text()
@@ -22,16 +22,18 @@ REQUIRED_KINDS = {
     ("kueue.x-k8s.io", "ResourceFlavor", "v1beta1"),
     ("argoproj.io", "WorkflowTemplate", "v1alpha1"), ("argoproj.io", "CronWorkflow", "v1alpha1"),
     ("argoproj.io", "EventSource", "v1alpha1"), ("argoproj.io", "Sensor", "v1alpha1"),
-    ("flagger.app", "Canary", "v1beta1"),
+    ("flagger.app", "Canary", "v1beta1"), ("flagger.app", "MetricTemplate", "v1beta1"),
+    ("keda.sh", "ScaledObject", "v1alpha1"),
     ("gateway.networking.k8s.io", "HTTPRoute", "v1"), ("gateway.networking.k8s.io", "Gateway", "v1"),
     ("gateway.networking.k8s.io", "GatewayClass", "v1"),
     ("gateway.envoyproxy.io", "SecurityPolicy", "v1alpha1"),
     ("gateway.envoyproxy.io", "ClientTrafficPolicy", "v1alpha1"),
     ("cert-manager.io", "Certificate", "v1"), ("cert-manager.io", "ClusterIssuer", "v1"),
 }
-# argo-workflows and argo-events are installed now (k8s/pipelines.py), opencost too (k8s/opencost.py): their
-# values live in values/; karpenter is installed with gpu.provisioner: karpenter (k8s/karpenter.py)
-NEXT_CHARTS = {"kueue", "flagger", "aws-load-balancer-controller", "keda"}
+# argo-workflows and argo-events are installed now (k8s/pipelines.py): their values live in values/
+# flagger and keda are installed now (k8s/delivery_stack.py), opencost too (k8s/opencost.py), karpenter with
+# gpu.provisioner: karpenter (k8s/karpenter.py): their values live in values/
+NEXT_CHARTS = {"kueue", "aws-load-balancer-controller"}
 
 
 def test_every_required_kind_is_recorded_with_its_source() -> None:
@@ -69,6 +71,9 @@ MINIMAL: dict[tuple[str, str, str], dict[str, Any]] = {
         "rules": [{"backendRefs": [{"name": "model", "port": 80}]}]},
     ("argoproj.io", "WorkflowTemplate", "v1alpha1"): {
         "entrypoint": "main", "templates": [{"name": "main", "container": {"image": "busybox"}}]},
+    ("flagger.app", "MetricTemplate", "v1beta1"): {"provider": {"type": "prometheus"}, "query": "up"},
+    ("keda.sh", "ScaledObject", "v1alpha1"): {"scaleTargetRef": {"name": "model"},
+                                             "triggers": [{"type": "cron", "metadata": {}}]},
 }
 
 
@@ -85,15 +90,6 @@ def test_schemas_accept_a_minimal_object_and_reject_a_wrong_type(key: tuple[str,
 PLATFORM_KINDS = {"kubernetes:gateway.networking.k8s.io/v1:Gateway": ("gateway.networking.k8s.io", "Gateway", "v1"),
                   "kubernetes:gateway.networking.k8s.io/v1:GatewayClass":
                       ("gateway.networking.k8s.io", "GatewayClass", "v1")}
-
-
-def as_sent(value: Any) -> Any:
-    """Plan numbers are protobuf doubles (80.0); the provider's JSON carries an integral one as 80."""
-    if isinstance(value, dict):
-        return {k: as_sent(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [as_sent(v) for v in value]
-    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def test_the_platforms_gateway_objects_validate_against_the_published_schema(plan: Plan) -> None:

@@ -129,3 +129,12 @@ def crd_validator(group: str, kind: str, version: str) -> Any:
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft4Validator)
     cls.check_schema(schema)
     return cls(schema)
+
+
+def as_sent(value: Any) -> Any:
+    """Plan numbers are protobuf doubles (80.0); the provider's JSON carries an integral one as 80."""
+    if isinstance(value, dict):
+        return {k: as_sent(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_sent(v) for v in value]
+    return int(value) if isinstance(value, float) and value.is_integer() else value

@@ -201,6 +201,12 @@ def _kubernetes() -> list[dict[str, Any]]:
             ["fraud-ns"]),
         res("kubernetes:core/v1:Service", "fraud-svc", {
             "metadata": meta, "spec": {"type": "ClusterIP", "selector": labels, "ports": [{"port": 80}]}}),
+        res("kubernetes:flagger.app/v1beta1:Canary", "fraud-canary", {
+            "metadata": {**meta, "name": "fraud-serving"},
+            "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "fraud-serving"},
+                     "analysis": {"interval": "1m", "threshold": 5, "stepWeight": 10, "maxWeight": 50,
+                                  "metrics": [{"name": "error-rate", "templateRef": {"name": "fraud-error-rate"},
+                                               "thresholdRange": {"max": 1}}]}}}, ["fraud-ns", "fraud-serving"]),
         res("kubernetes:helm.sh/v3:Release", "monitoring", {
             "chart": "kube-prometheus-stack", "version": "65.1.0", "namespace": "monitoring", "values": {}}),
     ]
@@ -291,7 +297,7 @@ def config_for(only: Only | None = None, level: Enforcement = Enforcement.MANDAT
 
 
 _PROJECT_RESOURCES = ("app-role", "app-policy", "repo", "repo-lifecycle", "repo-policy", "fraud-ns", "fraud-deny",
-                      "fraud-sa", "fraud-serving", "fraud-pdb", "fraud-svc", "fraud-budget")
+                      "fraud-sa", "fraud-serving", "fraud-pdb", "fraud-svc", "fraud-canary", "fraud-budget")
 
 
 def scaled(projects: int) -> dict[str, Any]:

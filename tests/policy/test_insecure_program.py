@@ -37,7 +37,7 @@ EXPECTED: dict[str, set[str]] = {
               "k8s-allowed-registries", "k8s-drop-capabilities", "k8s-image-pinned", "k8s-no-host-namespaces",
               "k8s-no-host-path", "k8s-no-privilege-escalation", "k8s-no-secrets-in-env", "k8s-probes",
               "k8s-read-only-root-fs", "k8s-resources", "k8s-run-as-non-root", "k8s-seccomp",
-              "k8s-serving-availability"},
+              "k8s-serving-availability", "k8s-serving-progressive-delivery"},
     "model-lb": {"k8s-no-public-loadbalancer"},
     "dashboard": {"helm-release-pinned"},
     "insecure-ml-infra-dev": {"budget-environment", "gpu-total-cap"},  # stack-level findings

@@ -11,7 +11,7 @@ from mlops_platform.policy.registry import OnUnknown
 from policy_cases import CASES, DEFERRED, PASSES, VIOLATES, Case, Failing
 from policy_cases._base import PUSH, gh_policy, gh_role
 from policy_cases.github_oidc import gh_environment
-from policy_plans import Add, Change, Only, U, config_for, variant
+from policy_plans import Add, Change, Drop, Only, U, config_for, variant
 
 SPECS = {s.name: s for s in all_specs()}
 
@@ -32,7 +32,7 @@ def outcome(found: list[Diagnostic]) -> str:
 def test_reference_stack_passes_the_whole_pack() -> None:
     result = evaluate(variant(), config_for())
     assert result.diagnostics == []
-    assert result.resources == 39
+    assert result.resources == 40
 
 
 def test_every_policy_has_complete_metadata_and_fixtures() -> None:
@@ -126,3 +126,10 @@ def test_an_environment_whose_owner_is_unknown_defers_the_workflow_pinning_check
     found = run_one("github-deploy-workflow-pinned", variant(
         gh_role("repo:org/fraud:environment:prod"), gh_policy(*PUSH), *gh_environment(owner=U)))
     assert outcome(found) == DEFERRED, found
+
+
+def test_the_dev_preset_allows_an_instant_switch_that_prod_refuses() -> None:
+    """`allow_instant_delivery` (true in presets/dev.yaml only): a serving Deployment without a Canary."""
+    instant = variant(Drop("fraud-canary"))
+    assert run_one("k8s-serving-progressive-delivery", instant, {"allow_instant_delivery": True}) == []
+    assert outcome(run_one("k8s-serving-progressive-delivery", instant)) == VIOLATES

@@ -25,9 +25,10 @@ BASE_ANSWERS: dict[str, Any] = {
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu-deployment-all-envs": {},
     "gpu-kserve-dev-prod": {"dataset": "wine", "gpu_count": 1, "serving_mode": "kserve",
-                            "environments": ["dev", "prod"], "python_version": "3.12"},
+                            "environments": ["dev", "prod"], "python_version": "3.12",
+                            "delivery_strategy": "blue-green", "gpu_scale_on": "gpu-utilization"},
     "long-slug-dev-only": {"project_slug": "long-project-slug-long-project-slug-lonx", "environments": ["dev"],
-                           "python_version": "3.13", "canary_traffic_percent": 0, "serving_replicas": 1},
+                           "python_version": "3.13", "scale_to_zero_in_dev": True, "serving_replicas": 1},
 }
 
 #: v1.1.0 of the throw-away template moves local MLflow state from mlruns/ to .mlflow/: the embedded

@@ -10,9 +10,12 @@ import pytest
 from mlops_platform.config.sections import Tier
 from mlops_platform.core.errors import ConfigError, UsageError
 from mlops_platform.core.formats import EMAIL
+from mlops_platform.k8s.delivery import AnalysisThresholds
 from mlops_platform.scaffold.answers import (
     Dataset,
     DataSource,
+    DeliveryStrategy,
+    GpuScaleOn,
     License,
     OutputsSource,
     PythonVersion,
@@ -37,7 +40,8 @@ def test_model_has_exactly_the_questions_of_copier_yml() -> None:
 @pytest.mark.parametrize(("question", "enum"), [
     ("python_version", PythonVersion), ("dataset", Dataset), ("serving_mode", ServingMode),
     ("environments", Tier), ("outputs_source", OutputsSource), ("license", License),
-    ("data_source", DataSource), ("training_backend", TrainingBackend),
+    ("data_source", DataSource), ("training_backend", TrainingBackend), ("delivery_strategy", DeliveryStrategy),
+    ("gpu_scale_on", GpuScaleOn),
 ])
 def test_choices_match_the_enums(question: str, enum: type) -> None:
     choices = QUESTIONS[question]["choices"]
@@ -84,6 +88,8 @@ def test_required_answers_name_the_flag_to_pass() -> None:
     ({"ci_role_arn": "arn:aws:iam::123456789012:role/ci", "training_role_arn": "arn:aws:iam::123456789012:role/ci"},
      "training_role_arn", "push/deploy CI role"),
     ({"data_uri": "s3://bucket/prefix/"}, "data_uri", "data_source is sample"),
+    ({"analysis_max_latency_p95_ms": 600}, "analysis_max_latency_p99_ms", "below analysis_max_latency_p95_ms"),
+    ({"canary_step_weight": 30, "canary_max_weight": 20}, "canary_max_weight", "below canary_step_weight"),
 ])
 def test_cross_field_rules(extra: dict[str, Any], path: str, text: str) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -115,7 +121,8 @@ def test_data_args_need_key_and_value(pair: str) -> None:
     ("cost_center", "x"), ("gpu_count", 9), ("serving_cpu_request", "lots"), ("serving_memory_limit", "2GB"),
     ("aws_account_id", "12345"), ("ci_role_arn", "role/ci"), ("drift_metric", "drift-score"),
     ("ci_preview_role_arn", f"arn:aws:iam::123456789012:role/{'x' * 65}"), ("gpu_type", "L4!"),
-    ("training_role_arn", "role/training"),
+    ("training_role_arn", "role/training"), ("analysis_interval_seconds", 10), ("canary_step_weight", 60),
+    ("serving_ingress_domain", "Not A Domain"),
 ])
 def test_copier_validators_agree_with_the_model(tmp_path: Path, name: str, value: Any) -> None:
     """Plain `copier copy --data` must reject what `mlplat new` rejects (nothing is rendered either way)."""
@@ -129,3 +136,24 @@ def test_copier_validators_agree_with_the_model(tmp_path: Path, name: str, value
 
 def test_copier_checks_owners_with_the_platforms_email_format() -> None:
     assert f"regex_search('{EMAIL}')" in QUESTIONS["owners"]["validator"]
+
+
+#: copier question -> the AnalysisThresholds field it fills (templates/ml-project/infra/__main__.py.jinja)
+ANALYSIS_QUESTIONS = {"analysis_interval_seconds": "interval_seconds", "analysis_failed_checks": "failed_checks",
+                      "analysis_max_error_rate_pct": "max_error_rate_pct",
+                      "analysis_max_latency_p95_ms": "max_latency_p95_ms",
+                      "analysis_max_latency_p99_ms": "max_latency_p99_ms", "canary_step_weight": "step_weight",
+                      "canary_max_weight": "max_weight", "analysis_iterations": "iterations"}
+
+
+def test_analysis_answers_default_to_the_components_defaults_and_fill_every_threshold() -> None:
+    """Same defaults in the template as in `ModelServingArgs` (AnalysisThresholds); max_drift comes from
+    drift_threshold, the PSI the template's server exports."""
+    defaults = AnalysisThresholds()
+    assert {q: QUESTIONS[q]["default"] for q in ANALYSIS_QUESTIONS} == \
+        {q: getattr(defaults, f) for q, f in ANALYSIS_QUESTIONS.items()}
+    main = (ROOT / "templates" / "ml-project" / "infra" / "__main__.py.jinja").read_text()
+    for question, field_ in ANALYSIS_QUESTIONS.items():
+        assert f"{field_}={{{{ {question}" in main, question
+    assert "max_drift={{ drift_threshold }}" in main
+    assert set(ANALYSIS_QUESTIONS.values()) | {"max_drift"} == {f for f in AnalysisThresholds.__dataclass_fields__}

@@ -7,6 +7,7 @@ The slow half (each project's own pytest, `run_demo`, `make test`) is in `test_g
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,7 @@ def test_cd_uses_oidc_the_ci_role_the_ecr_repo_and_protected_promotion(generated
         assert previous in cd["jobs"][job]["needs"]
     deploy = _workflow(generated, "deploy.yml")
     assert deploy["jobs"]["up"]["environment"]["name"] == "${{ inputs.environment }}"
-    assert_project_policy_config(deploy["jobs"]["up"]["steps"][-1]["run"])
+    assert_project_policy_config(next(s for s in deploy["jobs"]["up"]["steps"] if s.get("id") == "up")["run"])
 
 
 def assert_project_policy_config(script: str) -> None:
@@ -88,6 +89,36 @@ def test_continuous_training_submits_to_the_cluster_and_never_trains_on_the_runn
     script = (generated / "scripts" / "train-remote.sh").read_text()
     assert "workflowTemplateRef" in script and "kubectl create" in script
     assert (generated / "scripts" / "train-remote.sh").stat().st_mode & 0o111  # executable
+
+
+def test_deploy_ships_through_the_release_strategy_and_reports_its_verdict(generated: Path) -> None:
+    """After `pulumi up` the job waits for Flagger's verdict on the Canary the stack exports and writes it to the
+    job summary; a rollback fails the job, so CD promotes the image no further."""
+    answers = read_answers(generated)
+    steps = _workflow(generated, "deploy.yml")["jobs"]["up"]["steps"]
+    names = [s.get("name", s.get("uses", "")) for s in steps]
+    up = names.index("pulumi up")
+    assert "update-kubeconfig" in steps[up - 1]["run"] and answers["cluster_name"] in steps[up - 1]["run"]
+    run = steps[up]["run"]
+    # the revision Flagger analysed last is read before the deploy, the Canary and namespace after it
+    assert run.index("status.lastAppliedSpec") < run.index("pulumi up --yes") < run.index('echo "canary=')
+    assert "$GITHUB_OUTPUT" in run and "PULUMI_CONFIG_PASSPHRASE" in steps[up]["env"]
+    wait = steps[up + 1]
+    assert wait["run"] == './scripts/wait-release.sh "$NAMESPACE" "$CANARY" "$BEFORE"' and up + 1 == len(steps) - 1
+    assert wait["env"] == {"NAMESPACE": "${{ steps.up.outputs.namespace }}",
+                           "CANARY": "${{ steps.up.outputs.canary }}", "BEFORE": "${{ steps.up.outputs.before }}"}
+    assert "PULUMI_CONFIG_PASSPHRASE" not in str(wait)  # the passphrase stays in the pulumi up step
+    main = (generated / "infra" / "__main__.py").read_text()
+    assert 'pulumi.export("canary", "" if DELIVERY is DeliveryStrategy.INSTANT else MODEL_NAME)' in main
+    assert f'DeliveryStrategy("{answers["delivery_strategy"]}")' in main
+    script_path = generated / "scripts" / "wait-release.sh"
+    assert script_path.stat().st_mode & 0o111
+    subprocess.run(["bash", "-n", str(script_path)], check=True)
+    script = script_path.read_text()
+    for phase, code in (("Failed)", "exit 1"), ("Succeeded | Initialized)", "exit 0")):
+        assert phase in script and code in script
+    assert ">>\"$SUMMARY\"" in script and 'SUMMARY="${GITHUB_STEP_SUMMARY:-/dev/stdout}"' in script
+    assert "the stable version" in script  # the rollback report says what serves
 
 
 def test_dockerfile_is_pinned_non_root_with_healthcheck(generated: Path) -> None:

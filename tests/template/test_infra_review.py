@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 from k8s.argo_schema import crd_errors
+from mlops_platform.policy.config_files import preset
 from mlops_platform.workflows.review import program, review
 
 from .support import render
@@ -14,15 +16,19 @@ from .support import render
 pytestmark = pytest.mark.slow
 
 
-DEPLOYMENT = {"kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service",
-              "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:policy/v1:PodDisruptionBudget"}
+#: A release of every project goes through Flagger (copier.yml delivery_strategy: canary by default)
+RELEASE = {"kubernetes:flagger.app/v1beta1:Canary", "kubernetes:flagger.app/v1beta1:MetricTemplate",
+           "kubernetes:policy/v1:PodDisruptionBudget"}
+HPA, SCALED = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:keda.sh/v1alpha1:ScaledObject"
+DEPLOYMENT = {"kubernetes:apps/v1:Deployment", *RELEASE}
 
 
 @pytest.mark.parametrize(("answers", "expected"), [
-    pytest.param({}, DEPLOYMENT, id="cpu-deployment"),
-    pytest.param({"gpu_count": 1, "gpu_pool": "l4"}, DEPLOYMENT, id="gpu-deployment"),
-    pytest.param({"serving_mode": "kserve", "environments": ["dev", "prod"]},
-                 {"kubernetes:policy/v1:PodDisruptionBudget"}, id="kserve"),
+    pytest.param({}, {*DEPLOYMENT, HPA}, id="cpu-deployment"),
+    pytest.param({"gpu_count": 1, "gpu_pool": "l4", "delivery_strategy": "mirror"}, {*DEPLOYMENT, SCALED},
+                 id="gpu-deployment"),
+    pytest.param({"serving_mode": "kserve", "environments": ["dev", "prod"], "delivery_strategy": "blue-green"},
+                 {*RELEASE, HPA}, id="kserve"),
 ])
 def test_infra_plans_with_model_serving_and_passes_review(tmp_path: Path, answers: dict[str, object],
                                                           expected: set[str]) -> None:
@@ -66,3 +72,17 @@ def test_gpu_serving_by_model_passes_review_in_every_environment(tmp_path: Path)
     prod = review(program(pinned / "infra", "prod", None, None))
     assert {f.policy for f in prod.blocking} == {"gpu-workload-targets-pool"}
     assert {f.urn.split("::")[2].rsplit(":", 1)[-1] for f in prod.blocking} == {"Deployment", "WorkflowTemplate"}
+
+
+def test_dev_scale_to_zero_rolls_out_instantly_which_only_the_dev_tier_allows(tmp_path: Path) -> None:
+    """scale_to_zero_in_dev: the dev stack scales on in-flight requests down to zero outside working hours and
+    ships without a Canary; the dev preset allows that, the prod tier blocks the same plan."""
+    project = render(tmp_path / "project", scale_to_zero_in_dev=True)
+    subject = program(project / "infra", "dev", None, "dev")
+    planned = {r["type"]: r for r in subject.plan["resources"]}
+    assert SCALED in planned and "kubernetes:flagger.app/v1beta1:Canary" not in planned
+    assert planned[SCALED]["inputs"]["spec"]["minReplicaCount"] == 0
+    assert [f.policy for f in review(subject).blocking] == []
+    as_prod = dataclasses.replace(subject, config=preset("prod"))
+    assert {"k8s-serving-progressive-delivery", "k8s-serving-scale-to-zero"} <= {f.policy for f in
+                                                                               review(as_prod).blocking}

@@ -54,6 +54,9 @@ CHARTS: dict[str, HelmChart] = {
     # Argo Workflows chart 1.0.x ships Argo Workflows v4.0 (the CRD schemas in tests/fixtures are v4.0.6)
     "argo-workflows": HelmChart("argo-workflows", "1.0.18", "https://argoproj.github.io/argo-helm"),
     "argo-events": HelmChart("argo-events", "2.4.22", "https://argoproj.github.io/argo-helm"),
+    # progressive delivery (Flagger, Gateway API provider) and event-driven autoscaling (KEDA) of model servers
+    "flagger": HelmChart("flagger", "1.44.0", "https://flagger.app"),
+    "keda": HelmChart("keda", "2.20.2", "https://kedacore.github.io/charts"),
     # Karpenter (gpu.provisioner: karpenter). The OCI chart's version has no `v` since 1.0; it bundles the
     # karpenter.sh/karpenter.k8s.aws CRDs (tests/fixtures/upstream/crds at v1.14.1).
     "karpenter": HelmChart("oci://public.ecr.aws/karpenter/karpenter", "1.14.1"),

@@ -1,9 +1,11 @@
-"""In-cluster components: GPU enablement, serving (KServe + `ModelServing`), monitoring with alerts,
-tracking (MLflow on RDS), distributed training (KubeRay) and per-project tenancy. The layer program that
-wires them is `programs.cluster_layer`."""
+"""In-cluster components: GPU enablement, serving (KServe + `ModelServing`), progressive delivery and
+autoscaling (Flagger + KEDA), monitoring with alerts, tracking (MLflow on RDS), distributed training
+(KubeRay) and per-project tenancy. The layer program that wires them is `programs.cluster_layer`."""
 
 from __future__ import annotations
 
+from mlops_platform.k8s.autoscaling import ScaleSignal
+from mlops_platform.k8s.delivery import AnalysisThresholds, DeliveryStrategy
 from mlops_platform.k8s.model_serving import ModelServing, ModelServingArgs, ServingMode
 
-__all__ = ["ModelServing", "ModelServingArgs", "ServingMode"]
+__all__ = ["AnalysisThresholds", "DeliveryStrategy", "ModelServing", "ModelServingArgs", "ScaleSignal", "ServingMode"]

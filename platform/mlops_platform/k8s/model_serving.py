@@ -1,187 +1,59 @@
 """`ModelServing`: the reusable component projects use to serve a model on the platform.
 
-Two modes: `deployment` (Deployment + Service + HPA + PodDisruptionBudget, an optional canary Deployment
-whose share of traffic follows the replica ratio) and `kserve` (an InferenceService). Both get restricted
-pod security, /healthz and /readyz probes, requests and limits, spread over zones and nodes, GPU placement
-when GPUs are asked for, a ServiceMonitor and a drift alert for this model.
+Two modes: `deployment` (a Deployment + autoscaler + PodDisruptionBudget) and `kserve` (an InferenceService
+in RawDeployment mode). Both get restricted pod security, /healthz and /readyz probes, requests and limits,
+spread over zones and nodes, GPU placement when GPUs are asked for, scraping and a drift alert.
+
+New versions ship by `delivery` (delivery.py): a Flagger Canary analyses the new version on the model
+server's own metrics and promotes or rolls it back; Flagger then owns the model's Services and HTTPRoute.
+In `kserve` mode the Canary targets the `<name>-predictor` Deployment KServe creates; the InferenceService is
+marked cluster-local (KServe v0.15 RawHTTPRouteReconciler creates no HTTPRoute for it) and its autoscaler
+class `external` (KServe creates no HPA and leaves replicas alone), so the route and the autoscaler are
+Flagger's and the platform's. Autoscaling (autoscaling.py): CPU via an HPA, in-flight requests or DCGM GPU
+utilisation via a KEDA ScaledObject, which the Canary names as its `autoscalerRef`.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlops_platform.config.sections import DNS_LABEL
-from mlops_platform.core import contract, naming
-from mlops_platform.core.errors import ConfigError, ConfigIssue
 from mlops_platform.k8s import manifests as m
 from mlops_platform.k8s.alerts import drift_rule
-from mlops_platform.k8s.monitoring import service_monitor_spec
+from mlops_platform.k8s.autoscaling import KEDA_API, ScaleSignal, autoscaler_ref, hpa_spec, scaled_object_spec
+from mlops_platform.k8s.delivery import (
+    CANARY_API,
+    CanaryTarget,
+    analysis,
+    analysis_metrics,
+    canary_spec,
+    metric_queries,
+    metric_template_spec,
+)
+from mlops_platform.k8s.monitoring import PROMETHEUS_URL, service_monitor_spec
 from mlops_platform.k8s.provider import k8s_opts
+from mlops_platform.k8s.serving import GATEWAY_NAME, KSERVE_NAMESPACE
+from mlops_platform.k8s.serving_args import (
+    QUANTITY,
+    KServeDeploymentMode,
+    ModelServingArgs,
+    ServingMode,
+    args_issues,
+    image_is_pinned,
+)
 
-QUANTITY = r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$"
+__all__ = ["QUANTITY", "KServeDeploymentMode", "ModelServing", "ModelServingArgs", "ServingMode", "args_issues",
+           "image_is_pinned"]
+
 NAME_LABEL = "app.kubernetes.io/name"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 TRACK_LABEL = "mlops.io/track"
+#: On every pod of the model, including Flagger's `-primary` copy (Flagger rewrites only the selector label).
+MODEL_LABEL = "mlops.io/model"
 KSERVE_LABEL = "serving.kserve.io/inferenceservice"
-
-
-class ServingMode(StrEnum):
-    DEPLOYMENT = "deployment"  # plain Deployment + Service + HPA + PDB (canary by replica ratio)
-    KSERVE = "kserve"  # a KServe InferenceService routed through the platform gateway
-
-
-class KServeDeploymentMode(StrEnum):
-    RAW = "RawDeployment"  # what the platform installs: Deployments + HPA, no Knative
-    SERVERLESS = "Serverless"  # needs Knative in the cluster; the only KServe mode with canaryTrafficPercent
-
-
-def image_is_pinned(image: str) -> bool:
-    """A digest, or a tag that is not `latest`."""
-    if "@sha256:" in image:
-        return True
-    last = image.rsplit("/", 1)[-1]
-    return ":" in last and not last.endswith(":latest")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ModelServingArgs:
-    """Arguments of `ModelServing`; invalid values fail (all at once, as a `ConfigError`) on construction,
-    before anything is created."""
-
-    namespace: str
-    """Project namespace (a DNS label). Required."""
-    name: str
-    """Model service name (a DNS label of at most 40 characters). Required."""
-    image: str
-    """Server image, pinned by tag or digest. Required."""
-    provider: k8s.Provider
-    """Kubernetes provider of the cluster (the template's `ClusterAccess(...).provider`). Required."""
-    port: int = 8080
-    """Container port (non-root, 1024-65535). Default: 8080."""
-    min_replicas: int = 2
-    """Stable replicas the HPA keeps at least. Default: 2 (one node drain never takes it down)."""
-    max_replicas: int = 4
-    """Replicas the HPA scales up to (>= min_replicas). Default: 4."""
-    canary_image: str | None = None
-    """Canary image, pinned like `image`. Default: none."""
-    canary_percent: int = 0
-    """Share of traffic for the canary (1-99, with canary_image). Default: 0."""
-    gpus: int = 0
-    """nvidia.com/gpu per replica (0-8). Default: 0."""
-    gpu_type: str | None = None
-    """Select nodes by mlops.io/gpu-type. Default: any."""
-    gpu_pool: str | None = None
-    """Select nodes by mlops.io/pool. Default: any."""
-    cpu: str = "500m"
-    """CPU request (a Kubernetes quantity). Default: 500m."""
-    memory: str = "1Gi"
-    """Memory request (and limit unless memory_limit is set). Default: 1Gi."""
-    cpu_limit: str | None = None
-    """CPU limit. Default: none (no throttling)."""
-    memory_limit: str | None = None
-    """Memory limit. Default: = memory."""
-    service_account: str | None = None
-    """Service account of the pods. Default: the project's <ns>-workload."""
-    drift_threshold: float = contract.DEFAULT_DRIFT_THRESHOLD
-    """PSI alert threshold (> 0). Default: the platform's drift threshold (contract.DEFAULT_DRIFT_THRESHOLD)."""
-    mode: ServingMode = ServingMode.DEPLOYMENT
-    """How the model is served. Default: deployment."""
-    kserve_deployment_mode: KServeDeploymentMode = KServeDeploymentMode.RAW
-    """KServe deployment mode when mode=kserve. Default: RawDeployment (the platform's)."""
-    target_cpu_utilization: int = 70
-    """HPA CPU target in percent (10-100). Default: 70."""
-    env: dict[str, str] = field(default_factory=dict)
-    """Plain env vars (no secrets). Default: none."""
-    tracking_secret: str | None = None
-    """Secret in the namespace whose keys become env vars: the project's MLflow login
-    (`projects.<name>.tracking_secret` of the platform's outputs; MLflow's client reads
-    MLFLOW_TRACKING_URI/USERNAME/PASSWORD). Default: none."""
-
-    def __post_init__(self) -> None:
-        issues = args_issues(self)
-        if issues:
-            raise ConfigError(issues, source=f"ModelServingArgs of {self.name!r}")
-        # enum fields accept their values ("kserve") like the pydantic model did; store the members
-        object.__setattr__(self, "mode", ServingMode(self.mode))
-        object.__setattr__(self, "kserve_deployment_mode", KServeDeploymentMode(self.kserve_deployment_mode))
-
-    @property
-    def sa(self) -> str:
-        return self.service_account or naming.project_service_account(self.namespace)
-
-
-# (low, high) bounds of the integer fields; None = unbounded
-INT_RANGES: dict[str, tuple[int, int | None]] = {
-    "port": (1024, 65535), "min_replicas": (1, None), "max_replicas": (1, None), "canary_percent": (0, 99),
-    "gpus": (0, 8), "target_cpu_utilization": (10, 100)}
-
-
-def _shape_issues(args: ModelServingArgs) -> list[ConfigIssue]:
-    """Each field on its own: labels, ranges, quantities, enum values (what pydantic constraints checked)."""
-    out = []
-    for f, limit in (("namespace", 63), ("name", 40)):
-        value = getattr(args, f)
-        if not (isinstance(value, str) and re.match(DNS_LABEL, value) and len(value) <= limit):
-            out.append(ConfigIssue(f, "must be a DNS label (lowercase letters, digits, '-')", value,
-                                   f"use at most {limit} characters matching {DNS_LABEL}"))
-    for f, (low, high) in INT_RANGES.items():
-        value = getattr(args, f)
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
-            out.append(ConfigIssue(f, "out of range", value,
-                                   f"an integer >= {low}" + (f" and <= {high}" if high is not None else "")))
-    for f in ("cpu", "memory", "cpu_limit", "memory_limit"):
-        value = getattr(args, f)
-        if value is not None and not (isinstance(value, str) and re.match(QUANTITY, value)):
-            out.append(ConfigIssue(f, "not a Kubernetes quantity", value, "write e.g. 500m, 2, 1Gi or 512Mi"))
-    if isinstance(args.drift_threshold, bool) or not isinstance(args.drift_threshold, int | float) \
-            or args.drift_threshold <= 0:
-        out.append(ConfigIssue("drift_threshold", "must be a number above 0", args.drift_threshold,
-                               f"e.g. {contract.DEFAULT_DRIFT_THRESHOLD}"))
-    for f, enum in (("mode", ServingMode), ("kserve_deployment_mode", KServeDeploymentMode)):
-        if getattr(args, f) not in {e.value for e in enum}:
-            out.append(ConfigIssue(f, "unknown choice", getattr(args, f), "one of " + ", ".join(enum)))
-    return out
-
-
-def args_issues(args: ModelServingArgs) -> list[ConfigIssue]:
-    """Every problem of the arguments at once: each field, then the combinations."""
-    out = _shape_issues(args)
-    for f in ("image", "canary_image"):
-        image = getattr(args, f)
-        if image is not None and not (isinstance(image, str) and len(image) >= 3 and image_is_pinned(image)):
-            out.append(ConfigIssue(f, "floats", image, "pin a version tag or @sha256 digest, never latest"))
-    replicas = (args.min_replicas, args.max_replicas)
-    if all(isinstance(r, int) for r in replicas) and args.max_replicas < args.min_replicas:
-        out.append(ConfigIssue("max_replicas", f"below min_replicas {args.min_replicas}", args.max_replicas,
-                               "raise max_replicas or lower min_replicas"))
-    if (args.canary_image is None) != (args.canary_percent == 0):
-        out.append(ConfigIssue("canary_percent", "set canary_image and canary_percent together",
-                               args.canary_percent, "give both (canary_percent 1-99) or neither"))
-    raw_kserve = args.mode == ServingMode.KSERVE and args.kserve_deployment_mode == KServeDeploymentMode.RAW
-    if args.canary_image and raw_kserve:
-        out.append(ConfigIssue("canary_image", "KServe applies canaryTrafficPercent only in Serverless mode",
-                               args.canary_image, "use mode=deployment, or kserve_deployment_mode=Serverless "
-                                                  "with Knative"))
-    if args.gpus == 0 and (args.gpu_type or args.gpu_pool):
-        out.append(ConfigIssue("gpus", "gpu_type/gpu_pool given but gpus is 0", args.gpus,
-                               "set gpus >= 1, or drop gpu_type/gpu_pool"))
-    secretish = sorted(k for k in args.env if re.search(r"(?i)secret|password|token|key", k))
-    if secretish:
-        out.append(ConfigIssue("env", "looks like a secret", secretish,
-                               "mount a Secret as a file (or use tracking_secret) instead of an env var"))
-    return out
-
-
-def canary_replicas(stable: int, percent: int) -> int:
-    """Canary pods so that canary/(stable+canary) ≈ percent (at least one)."""
-    return max(1, math.ceil(stable * percent / (100 - percent)))
+KSERVE_VISIBILITY_LABEL = "networking.kserve.io/visibility"
 
 
 def container(args: ModelServingArgs, image: str) -> dict[str, Any]:
@@ -217,43 +89,85 @@ def pod_spec(args: ModelServingArgs, image: str, labels: dict[str, str]) -> dict
     return spec
 
 
-def pod_labels(args: ModelServingArgs, track: str) -> dict[str, str]:
-    # canary pods are not the availability-bearing workload: the stable track carries replicas and PDB
-    component = "serving" if track == "stable" else "serving-canary"
-    return {NAME_LABEL: args.name, COMPONENT_LABEL: component, TRACK_LABEL: track}
+def pod_labels(args: ModelServingArgs) -> dict[str, str]:
+    return {NAME_LABEL: args.name, COMPONENT_LABEL: "serving", TRACK_LABEL: "stable", MODEL_LABEL: args.name}
 
 
-def deployment_spec(args: ModelServingArgs, track: str, image: str, replicas: int) -> dict[str, Any]:
-    labels = pod_labels(args, track)
-    selector = {NAME_LABEL: args.name, TRACK_LABEL: track}
+def deployment_spec(args: ModelServingArgs, replicas: int) -> dict[str, Any]:
+    # the selector predates progressive delivery and is immutable: changing it would replace the Deployment
+    selector = {NAME_LABEL: args.name, TRACK_LABEL: "stable"}
     return {"replicas": replicas, "selector": {"matchLabels": selector},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": {"metadata": {"labels": labels}, "spec": pod_spec(args, image, selector)}}
+            "template": {"metadata": {"labels": pod_labels(args)},
+                         "spec": pod_spec(args, args.image, {MODEL_LABEL: args.name})}}
 
 
-def hpa_spec(args: ModelServingArgs, deployment: str) -> dict[str, Any]:
-    return {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
-            "minReplicas": args.min_replicas, "maxReplicas": args.max_replicas,
-            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
-                "type": "Utilization", "averageUtilization": args.target_cpu_utilization}}}],
-            # GPU pods are slow to start: scale down only after 5 calm minutes
-            "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}}}
+def target_deployment(args: ModelServingArgs) -> str:
+    """The Deployment that serves the model: ModelServing's own, or the one KServe creates for the predictor."""
+    return f"{args.name}-predictor" if args.mode is ServingMode.KSERVE else args.name
+
+
+def kserve_autoscaler_class(args: ModelServingArgs) -> str:
+    """`hpa` while KServe scales (instant delivery on CPU); `external` when the platform's autoscaler must be
+    one Flagger can reference, or a KEDA one."""
+    return "hpa" if not args.progressive and args.signal is ScaleSignal.CPU else "external"
 
 
 def inference_service(args: ModelServingArgs) -> dict[str, Any]:
     """InferenceService manifest (apiVersion/kind/metadata/spec) for `mode=kserve`."""
-    image = args.canary_image or args.image
-    pod = pod_spec(args, image, {KSERVE_LABEL: args.name})
+    pod = pod_spec(args, args.image, {KSERVE_LABEL: args.name})
     predictor: dict[str, Any] = {"minReplicas": args.min_replicas, "maxReplicas": args.max_replicas,
-                                 "scaleMetric": "cpu", "scaleTarget": args.target_cpu_utilization,
-                                 **pod}
-    if args.canary_image:  # KServe semantics: the spec is the new revision, the last good one keeps the rest
-        predictor["canaryTrafficPercent"] = args.canary_percent
+                                 "labels": {MODEL_LABEL: args.name}, **pod}
+    autoscaler = kserve_autoscaler_class(args)
+    if autoscaler == "hpa":
+        predictor.update(scaleMetric="cpu", scaleTarget=args.target_cpu_utilization)
     annotations = {"serving.kserve.io/deploymentMode": args.kserve_deployment_mode.value,
-                   "serving.kserve.io/autoscalerClass": "hpa"}
+                   "serving.kserve.io/autoscalerClass": autoscaler}
+    labels = {COMPONENT_LABEL: "serving"}
+    if args.progressive:  # Flagger's HTTPRoute is the model's only route
+        labels[KSERVE_VISIBILITY_LABEL] = "cluster-local"
     return {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
-            "metadata": m.meta(args.name, args.namespace, {COMPONENT_LABEL: "serving"}, annotations),
-            "spec": {"predictor": predictor}}
+            "metadata": m.meta(args.name, args.namespace, labels, annotations), "spec": {"predictor": predictor}}
+
+
+def autoscaler_manifest(args: ModelServingArgs) -> tuple[str, dict[str, Any]] | None:
+    """(kind, spec) of the autoscaler the platform creates; None when KServe's own HPA scales."""
+    deployment = target_deployment(args)
+    if args.mode is ServingMode.KSERVE and kserve_autoscaler_class(args) == "hpa":
+        return None
+    if args.signal is ScaleSignal.CPU:
+        return "HorizontalPodAutoscaler", hpa_spec(deployment, args.min_replicas, args.max_replicas,
+                                                   args.target_cpu_utilization)
+    target = args.target_in_flight if args.signal is ScaleSignal.IN_FLIGHT else args.target_gpu_utilization
+    return "ScaledObject", scaled_object_spec(
+        deployment=deployment, namespace=args.namespace, signal=args.signal, target=target,
+        min_replicas=args.min_replicas, max_replicas=args.max_replicas, scale_to_zero=args.scale_to_zero)
+
+
+def canary_target(args: ModelServingArgs) -> CanaryTarget:
+    assert args.ingress_domain  # args_issues requires it for progressive delivery
+    return CanaryTarget(
+        deployment=target_deployment(args), service=args.name,
+        autoscaler=autoscaler_ref(args.signal, args.name, args.namespace, target_deployment(args)),
+        host=f"{args.name}.{args.namespace}.{args.ingress_domain}",
+        gateway={"name": GATEWAY_NAME, "namespace": KSERVE_NAMESPACE}, port=args.port,
+        min_replicas=args.min_replicas, max_replicas=args.max_replicas,
+        labels={NAME_LABEL: args.name, COMPONENT_LABEL: "serving"})
+
+
+def scrape_spec(args: ModelServingArgs) -> tuple[str, dict[str, Any]]:
+    """(kind, spec) of what scrapes /metrics. Under Flagger the primary pods sit behind Services Flagger
+    creates, so a PodMonitor selects every pod of the model; otherwise a ServiceMonitor as before."""
+    if args.progressive:
+        selector = {KSERVE_LABEL: args.name} if args.mode is ServingMode.KSERVE else {MODEL_LABEL: args.name}
+        return "PodMonitor", {"selector": {"matchLabels": selector},
+                              "namespaceSelector": {"matchNames": [args.namespace]},
+                              "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}]}
+    if args.mode is ServingMode.KSERVE:
+        scrape = service_monitor_spec({KSERVE_LABEL: args.name}, "http", args.namespace)
+        scrape["endpoints"][0] = {"targetPort": args.port, "path": "/metrics", "interval": "30s"}
+        return "ServiceMonitor", scrape
+    return "ServiceMonitor", service_monitor_spec({NAME_LABEL: args.name}, "http", args.namespace)
 
 
 class ModelServing(pulumi.ComponentResource):
@@ -264,17 +178,17 @@ class ModelServing(pulumi.ComponentResource):
         kopts = k8s_opts(self, args.provider)
         if args.mode is ServingMode.KSERVE:
             isvc = inference_service(args)
-            k8s.apiextensions.CustomResource(f"{name}-isvc", api_version=isvc["apiVersion"], kind=isvc["kind"],
-                                             metadata=isvc["metadata"], spec=isvc["spec"], opts=kopts)
+            workload: pulumi.Resource = k8s.apiextensions.CustomResource(
+                f"{name}-isvc", api_version=isvc["apiVersion"], kind=isvc["kind"], metadata=isvc["metadata"],
+                spec=isvc["spec"], opts=kopts)
             # KServe creates no disruption budget for predictor pods: node drains could take the model down.
             self._pdb(name, args, {KSERVE_LABEL: args.name}, kopts)
-            scrape = service_monitor_spec({KSERVE_LABEL: args.name}, "http", args.namespace)
-            scrape["endpoints"][0] = {"targetPort": args.port, "path": "/metrics", "interval": "30s"}
         else:
-            self._deployment_mode(name, args)
-            scrape = service_monitor_spec({NAME_LABEL: args.name}, "http", args.namespace)
+            workload = self._deployment_mode(name, args)
+        scaler = self._autoscaler(name, args, k8s_opts(self, args.provider, [workload]))
+        kind, scrape = scrape_spec(args)
         k8s.apiextensions.CustomResource(
-            f"{name}-monitor", api_version="monitoring.coreos.com/v1", kind="ServiceMonitor",
+            f"{name}-monitor", api_version="monitoring.coreos.com/v1", kind=kind,
             metadata=m.meta(args.name, args.namespace, {NAME_LABEL: args.name}), spec=scrape, opts=kopts)
         rule = drift_rule(args.drift_threshold, f'namespace="{args.namespace}",model="{args.name}"',
                           name="ModelDriftAboveThreshold")
@@ -282,28 +196,52 @@ class ModelServing(pulumi.ComponentResource):
             f"{name}-drift", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
             metadata=m.meta(f"{args.name}-drift", args.namespace, {NAME_LABEL: args.name}),
             spec={"groups": [{"name": f"{args.namespace}.{args.name}.drift", "rules": [rule]}]}, opts=kopts)
+        if args.progressive:
+            self._canary(name, args, k8s_opts(self, args.provider, [workload, *scaler]))
         self.service_host = f"{args.name}.{args.namespace}.svc.cluster.local"
         self.register_outputs({"service_host": self.service_host})
 
-    def _deployment_mode(self, name: str, args: ModelServingArgs) -> None:
+    def _deployment_mode(self, name: str, args: ModelServingArgs) -> pulumi.Resource:
         ns, labels = args.namespace, {NAME_LABEL: args.name, COMPONENT_LABEL: "serving"}
-        # the HPA owns replicas after creation; Pulumi sets the initial count only
-        hpa_owned = pulumi.ResourceOptions.merge(k8s_opts(self, args.provider),
-                                                 pulumi.ResourceOptions(ignore_changes=["spec.replicas"]))
-        k8s.apps.v1.Deployment(f"{name}-deployment", metadata=m.meta(args.name, ns, labels),
-                               spec=deployment_spec(args, "stable", args.image, args.min_replicas), opts=hpa_owned)
+        # the autoscaler (and Flagger, which scales the analysed Deployment to zero between releases) owns
+        # replicas after creation; Pulumi sets the initial count only
+        scaled = pulumi.ResourceOptions.merge(k8s_opts(self, args.provider),
+                                              pulumi.ResourceOptions(ignore_changes=["spec.replicas"]))
+        deployment = k8s.apps.v1.Deployment(f"{name}-deployment", metadata=m.meta(args.name, ns, labels),
+                                            spec=deployment_spec(args, args.min_replicas), opts=scaled)
         kopts = k8s_opts(self, args.provider)
-        if args.canary_image:
-            k8s.apps.v1.Deployment(
-                f"{name}-canary", metadata=m.meta(f"{args.name}-canary", ns, {**labels, TRACK_LABEL: "canary"}),
-                spec=deployment_spec(args, "canary", args.canary_image,
-                                     canary_replicas(args.min_replicas, args.canary_percent)), opts=kopts)
-        k8s.core.v1.Service(f"{name}-service", metadata=m.meta(args.name, ns, labels), spec={
-            "type": "ClusterIP", "selector": {NAME_LABEL: args.name},  # both tracks: split by replica ratio
-            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]}, opts=kopts)
-        k8s.autoscaling.v2.HorizontalPodAutoscaler(f"{name}-hpa", metadata=m.meta(args.name, ns, labels),
-                                                   spec=hpa_spec(args, args.name), opts=kopts)
-        self._pdb(name, args, {NAME_LABEL: args.name, TRACK_LABEL: "stable"}, kopts)
+        if not args.progressive:  # under Flagger, `<name>`, `-primary` and `-canary` Services are Flagger's
+            k8s.core.v1.Service(f"{name}-service", metadata=m.meta(args.name, ns, labels), spec={
+                "type": "ClusterIP", "selector": {NAME_LABEL: args.name},
+                "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]}, opts=kopts)
+        self._pdb(name, args, {MODEL_LABEL: args.name}, kopts)
+        return deployment
+
+    def _autoscaler(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
+        made = autoscaler_manifest(args)
+        if made is None:
+            return []
+        kind, spec = made
+        meta = m.meta(args.name, args.namespace, {NAME_LABEL: args.name, COMPONENT_LABEL: "serving"})
+        if kind == "HorizontalPodAutoscaler":
+            return [k8s.autoscaling.v2.HorizontalPodAutoscaler(f"{name}-hpa", metadata=meta, spec=spec, opts=opts)]
+        return [k8s.apiextensions.CustomResource(f"{name}-scaler", api_version=KEDA_API, kind=kind, metadata=meta,
+                                                 spec=spec, opts=opts)]
+
+    def _canary(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions) -> None:
+        labels = {NAME_LABEL: args.name, COMPONENT_LABEL: "serving"}
+        templates: dict[str, str] = {}
+        drift = args.analysis.max_drift is not None
+        for key, query in metric_queries(args.name, drift).items():
+            templates[key] = f"{args.name}-{key}"
+            k8s.apiextensions.CustomResource(
+                f"{name}-metric-{key}", api_version=CANARY_API, kind="MetricTemplate",
+                metadata=m.meta(templates[key], args.namespace, labels),
+                spec=metric_template_spec(query, PROMETHEUS_URL), opts=opts)
+        spec = canary_spec(canary_target(args), analysis(args.delivery, args.analysis,
+                                                         analysis_metrics(templates, args.analysis)))
+        k8s.apiextensions.CustomResource(f"{name}-canary", api_version=CANARY_API, kind="Canary",
+                                         metadata=m.meta(args.name, args.namespace, labels), spec=spec, opts=opts)
 
     def _pdb(self, name: str, args: ModelServingArgs, selector: dict[str, str],
              kopts: pulumi.ResourceOptions) -> None:

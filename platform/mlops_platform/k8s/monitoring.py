@@ -26,15 +26,16 @@ from mlops_platform.k8s.alerts import (
 from mlops_platform.k8s.cost_dashboards import FOLDER_ANNOTATION
 from mlops_platform.k8s.dashboards import platform_dashboards
 from mlops_platform.k8s.manifests import DASHBOARD_LABEL, PLATFORM_LABELS, irsa_annotation, meta
-from mlops_platform.k8s.netpol import MONITORING_NAMESPACE
+from mlops_platform.k8s.netpol import MONITORING_NAMESPACE, query_policy, system_fence
 from mlops_platform.k8s.provider import k8s_opts
 from mlops_platform.k8s.storage import STORAGE_CLASS
 from mlops_platform.k8s.tenancy import PROJECT_LABEL as PROJECT_NAMESPACE_LABEL
 
 RELEASE = "kube-prometheus-stack"
+PROMETHEUS_PORT = 9090
 FULLNAME = "kps"  # short resource names: kps-prometheus, kps-alertmanager
 PROMETHEUS_SERVICE = f"{FULLNAME}-prometheus"
-PROMETHEUS_URL = f"http://{PROMETHEUS_SERVICE}.{MONITORING_NAMESPACE}.svc.cluster.local:9090"
+PROMETHEUS_URL = f"http://{PROMETHEUS_SERVICE}.{MONITORING_NAMESPACE}.svc.cluster.local:{PROMETHEUS_PORT}"
 ALERTMANAGER_SA = "alertmanager"
 GRAFANA_SECRET = "grafana-admin"
 SLACK_SECRET = "alertmanager-slack"
@@ -82,6 +83,9 @@ class MonitoringArgs:
     project_routes: bool = False
     """Merge the AlertmanagerConfigs of project namespaces (their drift → retrain webhook, pipelines on) and
     route every drift alert on to the platform receiver after them. Default: False."""
+    query_namespaces: tuple[str, ...] = ()
+    """Namespaces whose controllers query Prometheus (Flagger's analysis, KEDA's triggers); the namespace's
+    NetworkPolicies admit them to its port. Default: none."""
 
 
 def alertmanager_config(topic_arn: Any, region: str, slack: bool, project_routes: bool = False) -> dict[str, Any]:
@@ -177,8 +181,11 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:k8s:Monitoring", name, None, opts)
         # baseline: no host namespaces or privileged containers; node-exporter lives in NODE_AGENTS_NAMESPACE
+        fence = system_fence((10250,))  # prometheus-operator admission webhook
+        if args.query_namespaces:
+            fence.append(query_policy(args.query_namespaces, PROMETHEUS_PORT))
         ns = namespace(f"{name}-ns", MONITORING_NAMESPACE, "baseline", args.k8s_version,
-                       k8s_opts(self, args.provider), open_ports=(10250,))  # prometheus-operator admission webhook
+                       k8s_opts(self, args.provider), policies=fence)
         agents = namespace(f"{name}-node-agents-ns", NODE_AGENTS_NAMESPACE, "privileged", args.k8s_version,
                            k8s_opts(self, args.provider), open_ports=(NODE_EXPORTER_PORT,))
         inside = k8s_opts(self, args.provider, [ns])

@@ -70,6 +70,12 @@ def system_fence(open_ports: tuple[int, ...]) -> list[Manifest]:
     return [{"name": n, "spec": s} for n, s in policies]
 
 
+def query_policy(namespaces: tuple[str, ...], port: int) -> Manifest:
+    """{name, spec} admitting pods of `namespaces` to `port` (controllers that query Prometheus)."""
+    return {"name": "allow-queries", "spec": {**EVERYONE, "policyTypes": ["Ingress"], "ingress": [{
+        "from": _from_namespaces(namespaces), "ports": [{"protocol": "TCP", "port": port}]}]}}
+
+
 def tracking_policies(project_label: str, port: int, monitoring_namespace: str | None,
                       db_port: int = 5432) -> list[Manifest]:
     """The MLflow namespace: clients are project namespaces (and Prometheus); MLflow reaches its database."""

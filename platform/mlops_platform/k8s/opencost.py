@@ -27,12 +27,11 @@ from mlops_platform.k8s._helm import helm_release, namespace
 from mlops_platform.k8s.manifests import (
     container_security_context,
     irsa_annotation,
-    meta,
     pod_security_context,
     resources,
     tmp_volume,
 )
-from mlops_platform.k8s.netpol import MONITORING_NAMESPACE, NS_NAME_LABEL
+from mlops_platform.k8s.netpol import MONITORING_NAMESPACE
 from mlops_platform.k8s.provider import k8s_opts
 
 OPENCOST_NAMESPACE = "opencost"
@@ -50,9 +49,6 @@ AWS_BASE_PRICES_HOURLY = {"CPU": 0.031611, "spotCPU": 0.006655, "RAM": 0.004237,
 AWS_NETWORK_PRICES = {"zoneNetworkEgress": 0.01, "regionNetworkEgress": 0.01, "internetNetworkEgress": 0.143}
 #: Pod port of kube-prometheus-stack's Prometheus (its `kps-prometheus` Service, monitoring.PROMETHEUS_URL).
 PROMETHEUS_PORT = 9090
-#: prometheus-operator labels every Prometheus pod `app.kubernetes.io/name: prometheus` (the OpenCost
-#: chart 2.5.17 values.yaml `networkPolicies.prometheus.labels` default assumes the same label).
-PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus"}
 #: The cluster's DNS domain (EKS: the Kubernetes default).
 CLUSTER_DOMAIN = "cluster.local"
 #: The image's user (opencost/opencost Dockerfile: `USER 1001`).
@@ -169,25 +165,16 @@ def feed_read_access(feed: SpotFeed) -> iam.Doc:
                                               write=False))
 
 
-def prometheus_ingress_policy() -> dict[str, Any]:
-    """Admits OpenCost to Prometheus's port (the monitoring namespace's fence admits only itself)."""
-    return {"podSelector": {"matchLabels": dict(PROMETHEUS_POD_LABELS)}, "policyTypes": ["Ingress"],
-            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {NS_NAME_LABEL: OPENCOST_NAMESPACE}}}],
-                         "ports": [{"protocol": "TCP", "port": PROMETHEUS_PORT}]}]}
-
-
 class CostAllocation(pulumi.ComponentResource):
     """OpenCost (no UI, no MCP, restricted PSA, fenced namespace) scraped by the platform's Prometheus."""
 
     def __init__(self, name: str, args: CostAllocationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:k8s:CostAllocation", name, None, opts)
         # reached only by Prometheus (the fence admits the monitoring namespace); egress stays open for the
-        # API server and the public price list
+        # API server and the public price list. The monitoring namespace admits this one to Prometheus's port
+        # (cluster_layer.query_namespaces → MonitoringArgs.query_namespaces).
         ns = namespace(f"{name}-ns", OPENCOST_NAMESPACE, "restricted", args.k8s_version,
                        k8s_opts(self, args.provider, list(args.depends_on)))
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-prometheus-ingress", metadata=meta("allow-opencost", MONITORING_NAMESPACE),
-            spec=prometheus_ingress_policy(), opts=k8s_opts(self, args.provider, list(args.depends_on)))
         values = opencost_values(args)
         if args.spot_feed is not None:
             extra = spot_feed_values(args.spot_feed, args.account_id, self._feed_reader(name, args, args.spot_feed))

@@ -91,6 +91,11 @@ class PolicySettings(_Model):
     require_rds_deletion_protection: bool = Field(
         default=True, description="RDS instances need deletion protection (the dev preset turns it off).")
     min_serving_replicas: int = Field(default=2, ge=1, description="Replicas of serving Deployments.")
+    allow_instant_delivery: bool = Field(
+        default=False, description="Serving workloads may ship new versions without a Flagger Canary with "
+                                   "analysis (an instant 100 % switch); the dev preset allows it.")
+    allow_serving_scale_to_zero: bool = Field(
+        default=False, description="Serving autoscalers may scale to zero replicas; the dev preset allows it.")
     eks_log_types: list[str] = Field(
         default=["api", "audit", "authenticator"], description="Control-plane log types that must be enabled.")
     eks_support: EksSupport = Field(

@@ -14,11 +14,12 @@ from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.core import contract
 from mlops_platform.core.versions import MIRRORED_IMAGES
 from mlops_platform.k8s.alerts import AlertThresholds
+from mlops_platform.k8s.delivery_stack import FLAGGER_NAMESPACE, KEDA_NAMESPACE, DeliveryStack, DeliveryStackArgs
 from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementArgs
 from mlops_platform.k8s.karpenter import Karpenter, KarpenterArgs, NodeClassInputs
 from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, PROMETHEUS_SERVICE, Monitoring, MonitoringArgs
 from mlops_platform.k8s.netpol import PlatformPeers
-from mlops_platform.k8s.opencost import CostAllocation, CostAllocationArgs, SpotFeed
+from mlops_platform.k8s.opencost import OPENCOST_NAMESPACE, CostAllocation, CostAllocationArgs, SpotFeed
 from mlops_platform.k8s.pipelines import Pipelines, PipelinesArgs
 from mlops_platform.k8s.provider import ClusterAccess, ClusterAccessArgs, k8s_opts
 from mlops_platform.k8s.serving import GATEWAY_NAMESPACE, KSERVE_NAMESPACE, ServingStack, ServingStackArgs
@@ -102,9 +103,12 @@ class ClusterLayer(pulumi.ComponentResource):
             karpenter(name, cfg, aws_layer, self.provider, monitoring, child)
         domain = ""
         if cfg.component_enabled(cfg.serving):
-            domain = ServingStack(f"{name}-serving", ServingStackArgs(
+            serving = ServingStack(f"{name}-serving", ServingStackArgs(
                 k8s_version=cfg.cluster.version, ingress_domain=cfg.serving.ingress_domain, provider=self.provider),
-                child).ingress_domain
+                child)
+            domain = serving.ingress_domain
+            if monitoring:
+                self._delivery(name, cfg, monitoring, serving)
         tracking = self._tracking(name, cfg, aws_layer, child)
         mlflow_url = tracking.url if tracking else ""
         if cfg.component_enabled(cfg.training):
@@ -118,6 +122,13 @@ class ClusterLayer(pulumi.ComponentResource):
             mlflow_url=mlflow_url, prometheus_url=monitoring.prometheus_url if monitoring else "",
             serving_ingress_domain=domain, tracking_logins=tracking.credentials if tracking else {})
         self.register_outputs({"mlflow_url": mlflow_url, "serving_ingress_domain": domain})
+
+    def _delivery(self, name: str, cfg: PlatformConfig, monitoring: Monitoring, serving: ServingStack) -> None:
+        """Flagger and KEDA read Prometheus, so they come with monitoring; Flagger routes through the gateway."""
+        DeliveryStack(f"{name}-delivery", DeliveryStackArgs(
+            k8s_version=cfg.cluster.version, prometheus_url=monitoring.prometheus_url, provider=self.provider,
+            replicas=2 if cfg.is_prod else 1), pulumi.ResourceOptions(parent=self,
+                                                                      depends_on=[monitoring.release, serving]))
 
     def _monitoring(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer, storage: pulumi.Resource,
                     opts: pulumi.ResourceOptions) -> Monitoring | None:
@@ -133,7 +144,7 @@ class ClusterLayer(pulumi.ComponentResource):
             tags=cfg.base_tags, provider=self.provider,
             slack_webhook_url=pulumi.Output.secret(slack) if slack else None,
             gpu_namespace=GPU_NAMESPACE if cfg.node_pools.gpu else None, depends_on=(storage,),
-            project_routes=retrain_cooldown(cfg) is not None), opts)
+            project_routes=retrain_cooldown(cfg) is not None, query_namespaces=query_namespaces(cfg)), opts)
 
     def _tracking(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
                   opts: pulumi.ResourceOptions) -> Tracking | None:
@@ -169,6 +180,17 @@ def spot_feed(cfg: PlatformConfig) -> SpotFeed | None:
     if feed is None:
         return None
     return SpotFeed(bucket=feed.bucket, prefix=feed.prefix, region=feed.region or cfg.environment.region)
+
+
+def query_namespaces(cfg: PlatformConfig) -> tuple[str, ...]:
+    """Namespaces Prometheus admits to its port: the delivery controllers', and OpenCost's."""
+    return delivery_namespaces(cfg) + ((OPENCOST_NAMESPACE,) if cfg.cost_allocation_on else ())
+
+
+def delivery_namespaces(cfg: PlatformConfig) -> tuple[str, ...]:
+    """Namespaces of the delivery controllers, which come with serving and monitoring both on."""
+    on = cfg.component_enabled(cfg.serving) and cfg.component_enabled(cfg.monitoring)
+    return (FLAGGER_NAMESPACE, KEDA_NAMESPACE) if on else ()
 
 
 def karpenter(name: str, cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any, monitoring: Monitoring | None,

@@ -75,6 +75,22 @@ class ServingMode(StrEnum):
     KSERVE = "kserve"
 
 
+class DeliveryStrategy(StrEnum):
+    """How new model versions ship (k8s.delivery.DeliveryStrategy without `instant`, which the template
+    uses only for dev scale-to-zero)."""
+
+    CANARY = "canary"
+    BLUE_GREEN = "blue-green"
+    MIRROR = "mirror"
+
+
+class GpuScaleOn(StrEnum):
+    """The KEDA signal of GPU serving replicas (k8s.autoscaling.ScaleSignal without `cpu`)."""
+
+    IN_FLIGHT = "in-flight"
+    GPU_UTILIZATION = "gpu-utilization"
+
+
 class OutputsSource(StrEnum):
     """Where the platform wiring answers came from."""
 
@@ -124,7 +140,17 @@ class TemplateAnswers(StrictNumbers):
     training_backend: TrainingBackend | None = None
     training_gpus: int | None = Field(default=None, ge=0, le=8)
     serving_replicas: int | None = Field(default=None, ge=1, le=50)
-    canary_traffic_percent: int | None = Field(default=None, ge=0, le=50)
+    delivery_strategy: DeliveryStrategy | None = None
+    analysis_interval_seconds: int | None = Field(default=None, ge=30, le=600)
+    analysis_failed_checks: int | None = Field(default=None, ge=1, le=20)
+    analysis_max_error_rate_pct: float | None = Field(default=None, gt=0, le=100)
+    analysis_max_latency_p95_ms: int | None = Field(default=None, ge=1, le=60_000)
+    analysis_max_latency_p99_ms: int | None = Field(default=None, ge=1, le=60_000)
+    canary_step_weight: int | None = Field(default=None, ge=1, le=50)
+    canary_max_weight: int | None = Field(default=None, ge=1, le=100)
+    analysis_iterations: int | None = Field(default=None, ge=1, le=100)
+    gpu_scale_on: GpuScaleOn | None = None
+    scale_to_zero_in_dev: bool | None = None
     serving_cpu_request: str | None = _s(CPU)
     serving_cpu_limit: str | None = _s(CPU)
     serving_memory_request: str | None = _s(MEMORY)
@@ -153,6 +179,7 @@ class TemplateAnswers(StrictNumbers):
     ci_role_arn: str | None = _s(ROLE_ARN)
     training_role_arn: str | None = _s(ROLE_ARN)
     ci_preview_role_arn: str | None = _s(ROLE_ARN)
+    serving_ingress_domain: str | None = _s(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
     mlflow_tracking_uri: str | None = _s(r"^https?://\S+$")
     s3_datasets_uri: str | None = _s(r"^s3://\S+/$")
     s3_models_uri: str | None = _s(r"^s3://\S+/$")
@@ -195,7 +222,21 @@ def cross_field_issues(a: TemplateAnswers, source: str = "--data") -> list[Confi
     if a.environments is not None and a.platform_env is not None and a.platform_env not in envs:
         issues.append(ConfigIssue("environments", f"does not include the platform environment "
                                   f"'{a.platform_env}'", envs, f"add {a.platform_env}", source))
-    return issues + _role_and_data_issues(a, source)
+    return issues + _role_and_data_issues(a, source) + _analysis_issues(a, source)
+
+
+def _analysis_issues(a: TemplateAnswers, source: str) -> list[ConfigIssue]:
+    """The pairs of analysis bounds copier.yml checks together (k8s.delivery.threshold_issues in the stack)."""
+    issues = []
+    p95, p99 = a.analysis_max_latency_p95_ms or 300, a.analysis_max_latency_p99_ms or 500
+    if p99 < p95:
+        issues.append(ConfigIssue("analysis_max_latency_p99_ms", f"is below analysis_max_latency_p95_ms {p95}",
+                                  p99, f"use at least {p95}", source))
+    step, top = a.canary_step_weight or 10, a.canary_max_weight or 50
+    if top < step:
+        issues.append(ConfigIssue("canary_max_weight", f"is below canary_step_weight {step}", top,
+                                  f"use at least {step}", source))
+    return issues
 
 
 def _role_and_data_issues(a: TemplateAnswers, source: str) -> list[ConfigIssue]:

@@ -167,6 +167,7 @@ def wiring_answers(resolved: ResolvedOutputs, names: ProjectNames, src: str | Pa
         "drift_metric": out.drift_metric,
         "s3_datasets_uri": names.s3_prefixes.get("datasets"),
         "s3_models_uri": names.s3_prefixes.get("models"),
+        "serving_ingress_domain": out.serving_ingress_domain or None,  # '' = serving off: the default
         "mlflow_tracking_uri": out.mlflow_url or None,  # '' = tracking off: keep the template default
         "platform_repo": github_repo_of(src),
     }

@@ -1,5 +1,5 @@
-"""Kubernetes across resources: serving stays available through disruptions; every namespace is fenced
-by a NetworkPolicy.
+"""Kubernetes across resources: serving stays available through disruptions and ships new versions with
+analysis; every namespace is fenced by a NetworkPolicy.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mlops_platform.policy.config import PolicySettings, Severity
-from mlops_platform.policy.registry import Area, OnUnknown, checkov, stack_policy
+from mlops_platform.policy.registry import Area, OnUnknown, checkov, resource_policy, stack_policy
 from mlops_platform.policy.sdk import types as t
 from mlops_platform.policy.sdk.graph import Res, StackView
 from mlops_platform.policy.sdk.values import UNKNOWN, Defer, Violation, as_int, dig, fmt, is_unknown
@@ -85,6 +85,81 @@ def k8s_serving_availability(stack: StackView, settings: PolicySettings) -> Iter
         pdbs.setdefault(namespace_of(stack, pdb), []).append(pdb)
     for res, labels, replicas in _serving(stack):
         yield from _availability(stack, res, labels, replicas, pdbs, settings.min_serving_replicas)
+
+
+def _canary_target(stack: StackView, res: Res) -> Any:
+    """Name of the Deployment a Canary must target for a serving workload: its own, or the one KServe makes."""
+    name = res.get("metadata.name")
+    if is_unknown(name) or res.type == t.K8S_DEPLOYMENT:
+        return name
+    return UNKNOWN if is_unknown(name) else f"{name}-predictor"
+
+
+def _analysed(canary: Res) -> bool:
+    """A Canary that decides: analysis metrics to judge by, and analysis not skipped."""
+    metrics = canary.get("spec.analysis.metrics")
+    return bool(metrics) and canary.get("spec.skipAnalysis") is not True
+
+
+@stack_policy(
+    name="k8s-serving-progressive-delivery", area=Area.K8S,
+    resource_types=(t.K8S_DEPLOYMENT, t.KSERVE_INFERENCE_SERVICE, t.FLAGGER_CANARY), severity=Severity.HIGH,
+    description="Serving workloads (label app.kubernetes.io/component=serving, InferenceServices) ship new versions "
+                "through a Flagger Canary with analysis metrics, never an instant 100 % switch.",
+    remediation="Use ModelServing with delivery canary, blue-green or mirror (a Canary targeting the serving "
+                "Deployment, or `<isvc>-predictor`, with analysis metrics); instant delivery is for dev only.",
+    url="https://docs.flagger.app/usage/how-it-works", settings=("allow_instant_delivery",),
+    on_unknown=OnUnknown.DEFER,
+    unknown_note="Deferred when a workload's or a Canary's name, namespace or target is unknown.",
+)
+def k8s_serving_progressive_delivery(stack: StackView, settings: PolicySettings) -> Iterator[Violation | Defer]:
+    if settings.allow_instant_delivery:
+        return
+    canaries: dict[tuple[Any, Any], Res] = {}
+    for canary in stack.of_type(t.FLAGGER_CANARY):
+        key = (namespace_of(stack, canary), canary.get("spec.targetRef.name"))
+        if any(is_unknown(k) for k in key):
+            yield Defer("namespace / spec.targetRef.name", canary.urn)
+            return
+        canaries[key] = canary
+    for res, _, _ in _serving(stack):
+        key = (namespace_of(stack, res), _canary_target(stack, res))
+        if any(is_unknown(k) for k in key):
+            yield Defer("metadata.name / namespace", res.urn)
+        elif key not in canaries:
+            yield Violation(f"{res.name}: no Flagger Canary targets {key[1]!r}: a new version takes 100 % of traffic "
+                            "at once and nothing rolls it back", res.urn)
+        elif not _analysed(canaries[key]):
+            yield Violation(f"{res.name}: its Canary {canaries[key].name!r} has no analysis metrics (or skips "
+                            "analysis): it promotes without judging the new version", res.urn)
+
+
+def _scale_floor(res: Res) -> Any:
+    """The replica floor of an HPA or KEDA ScaledObject (KEDA's default minReplicaCount is 0)."""
+    if res.type == t.KEDA_SCALED_OBJECT:
+        floor = res.get("spec.minReplicaCount")
+        return 0 if floor is None else floor
+    return res.get("spec.minReplicas")
+
+
+@resource_policy(
+    name="k8s-serving-scale-to-zero", area=Area.K8S, resource_types=(t.KEDA_SCALED_OBJECT, t.K8S_HPA),
+    severity=Severity.MEDIUM,
+    description="Autoscalers keep at least one replica (KEDA's minReplicaCount defaults to 0): a model at zero "
+                "replicas drops the requests that arrive until a replica has started.",
+    remediation="Set minReplicaCount (HPA minReplicas) >= 1; scale-to-zero is for dev (ModelServing "
+                "scale_to_zero, refused with prod=True).",
+    url="https://keda.sh/docs/latest/reference/scaledobject-spec/", settings=("allow_serving_scale_to_zero",),
+    on_unknown=OnUnknown.DEFER, unknown_note="Deferred when the replica floor is unknown.",
+)
+def k8s_serving_scale_to_zero(res: Res, settings: PolicySettings) -> Iterator[str | Defer]:
+    floor = _scale_floor(res)
+    if settings.allow_serving_scale_to_zero:
+        return
+    if is_unknown(floor):
+        yield Defer("spec.minReplicaCount")
+    elif (as_int(floor) or 0) < 1:
+        yield f"{fmt(res.name)} scales to {floor} replicas"
 
 
 @stack_policy(

@@ -1,23 +1,32 @@
-"""ModelServing in every mode a project uses, for the offline engine (tests/k8s/test_model_serving.py)."""
+"""ModelServing in every mode and delivery strategy a project uses, for the offline engine
+(tests/k8s/test_model_serving.py)."""
 
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from mlops_platform.k8s import ModelServing, ModelServingArgs
+from mlops_platform.k8s import AnalysisThresholds, ModelServing, ModelServingArgs
 
 IMAGE = "210987654321.dkr.ecr.us-east-1.amazonaws.com/projects/fraud-detector"
+DOMAIN = "models.internal"
 provider = k8s.Provider("cluster", kubeconfig="{}", enable_server_side_apply=True)
+WITH_DRIFT = AnalysisThresholds(max_drift=0.25)
 CASES: dict[str, dict[str, Any]] = {
-    "cpu": {"name": "scorer"},
+    "cpu-instant": {"name": "scorer", "delivery": "instant"},
     "gpu-canary": {"name": "ranker", "gpus": 1, "gpu_pool": "a10g", "min_replicas": 3, "max_replicas": 6,
-                   "canary_image": f"{IMAGE}:2.0.0", "canary_percent": 25, "memory": "8Gi"},
-    "kserve-gpu": {"name": "embedder", "mode": "kserve", "gpus": 1, "gpu_type": "l4"},
-    "kserve-serverless-canary": {"name": "tagger", "mode": "kserve", "kserve_deployment_mode": "Serverless",
-                                 "canary_image": f"{IMAGE}:2.0.0", "canary_percent": 10},
+                   "memory": "8Gi", "analysis": WITH_DRIFT, "prod": True},
+    "cpu-blue-green": {"name": "pricer", "delivery": "blue-green"},
+    "gpu-mirror": {"name": "reranker", "delivery": "mirror", "gpus": 1, "gpu_type": "l4",
+                   "scale_on": "gpu-utilization", "analysis": WITH_DRIFT},
+    "kserve-gpu-canary": {"name": "embedder", "mode": "kserve", "gpus": 1, "gpu_type": "l4", "prod": True},
+    "kserve-blue-green": {"name": "classifier", "mode": "kserve", "delivery": "blue-green"},
+    "kserve-mirror": {"name": "ner", "mode": "kserve", "delivery": "mirror", "scale_on": "in-flight"},
+    "kserve-instant": {"name": "tagger", "mode": "kserve", "delivery": "instant"},
+    "dev-scale-to-zero": {"name": "sketch", "delivery": "instant", "gpus": 1, "scale_to_zero": True,
+                          "min_replicas": 1},
 }
 for case, extra in CASES.items():
     # enum fields given by value ("kserve"), as a project's stack config would
     ModelServing(case, ModelServingArgs(namespace="fraud-detector", image=f"{IMAGE}:1.0.0", drift_threshold=0.25,
-                                        provider=provider, **extra))
+                                        ingress_domain=DOMAIN, provider=provider, **extra))
 pulumi.export("cases", sorted(CASES))
