@@ -57,7 +57,7 @@ class SpotDataFeedConfig(_Section):
 
     bucket: str = Field(pattern=S3_BUCKET, description="S3 bucket the feed writes to. Required.")
     prefix: str = Field(default="", pattern=r"^([A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*)?$",
-                        description="The subscription's prefix, without a trailing slash. Default: none.")
+                        description="The subscription's prefix, without a trailing slash; empty when it has none.")
     region: str | None = Field(default=None, pattern=REGION,
                                description="Region of the bucket. Unset: the environment's region.")
 
