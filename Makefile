@@ -38,7 +38,7 @@ fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -n 2 -m "not slow" tests/foundation/test_config_fuzz.py tests/foundation/test_network_math.py tests/foundation/test_iam_and_policies.py tests/k8s/test_units.py tests/ops/test_cost.py
 
 bench: $(STAMP)
-	$(BIN)/python -m mlops_platform.apps.bench
+	$(BIN)/python -m mlops_platform.apps.bench $(BENCH)
 
 docs: $(STAMP)
 	$(BIN)/python -m mlops_platform.config.docs

@@ -4,7 +4,7 @@ this layer only."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,12 +18,13 @@ from mlops_platform.programs.cluster_layer import cluster_provider, peers, retra
 from mlops_platform.programs.common import tracking_on
 
 
-def tracking_logins(cfg: PlatformConfig, cluster_layer: pulumi.Output[Any] | None) -> dict[str, pulumi.Output[str]]:
+def tracking_logins(cfg: PlatformConfig, cluster_layer: pulumi.Output[Any] | None,
+                    projects: Sequence[ProjectConfig]) -> dict[str, pulumi.Output[str]]:
     """Each project's MLflow password from the cluster layer's secret `tracking_logins` output (by physical name)."""
     if cluster_layer is None or not tracking_on(cfg):
         return {}
     logins = output_field(cluster_layer, "tracking_logins")
-    return {physical_name(p): pulumi.Output.secret(logins.apply(_login_of(physical_name(p)))) for p in cfg.projects}
+    return {physical_name(p): pulumi.Output.secret(logins.apply(_login_of(physical_name(p)))) for p in projects}
 
 
 def _login_of(user: str) -> Callable[[Any], str]:
@@ -33,7 +34,8 @@ def _login_of(user: str) -> Callable[[Any], str]:
 
 
 def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any,
-                   cluster_layer: pulumi.Output[Any] | None = None) -> PlatformFacts:
+                   cluster_layer: pulumi.Output[Any] | None, projects: Sequence[ProjectConfig]) -> PlatformFacts:
+    """What every tenant of this stack shares; MLflow logins are read for `projects` (the stack's) only."""
     return PlatformFacts(
         env_name=cfg.environment.name, cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version,
         tags=cfg.base_tags, cluster_arn=aws_layer.cluster_arn, eks_cluster_name=aws_layer.cluster_name,
@@ -43,7 +45,7 @@ def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any,
         untagged_expiry_days=cfg.registry.untagged_expiry_days,
         budget_thresholds_pct=tuple(cfg.budget.alert_thresholds_pct), protect=cfg.is_prod, provider=provider,
         force_delete_repositories=cfg.artifacts.allow_force_destroy,
-        peers=peers(cfg), github=cfg.github, tracking_credentials=tracking_logins(cfg, cluster_layer),
+        peers=peers(cfg), github=cfg.github, tracking_credentials=tracking_logins(cfg, cluster_layer, projects),
         tracking_url=output_field(cluster_layer, "mlflow_url") if cluster_layer is not None else "",
         pipelines_cooldown_minutes=retrain_cooldown(cfg), cost_dashboards=cfg.cost_allocation_on)
 
@@ -59,6 +61,9 @@ class TenantsLayerArgs:
     cluster_layer: pulumi.Output[Any] | None = None
     """The `cluster` layer's validated outputs (`contract.ClusterLayerOutputs`): the MLflow URL and each
     project's MLflow login. Default: none (no tracking logins)."""
+    projects: tuple[str, ...] | None = None
+    """Names of the projects this stack holds (a tenant shard's, `core.shards.in_shard`). Default: every
+    project of `config`."""
 
 
 class TenantsLayer(pulumi.ComponentResource):
@@ -70,8 +75,9 @@ class TenantsLayer(pulumi.ComponentResource):
         super().__init__("mlops:k8s:TenantsLayer", name, None, opts)
         cfg = args.config
         provider = cluster_provider(name, args.aws_layer, cfg.environment.region, self)
-        facts = platform_facts(cfg, args.aws_layer, provider, args.cluster_layer)
-        self.projects = {p.name: self._tenant(name, p, facts) for p in cfg.projects}
+        held = [p for p in cfg.projects if args.projects is None or p.name in args.projects]
+        facts = platform_facts(cfg, args.aws_layer, provider, args.cluster_layer, held)
+        self.projects = {p.name: self._tenant(name, p, facts) for p in held}
         self.register_outputs({"projects": list(self.projects)})
 
     def _tenant(self, name: str, project: ProjectConfig, facts: PlatformFacts) -> TenantOutputs:
