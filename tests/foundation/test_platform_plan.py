@@ -14,7 +14,9 @@ from mlops_platform.aws.network import nat_gateway_count, subnet_plan
 from mlops_platform.aws.nodepools import ACCELERATOR_LABEL
 from mlops_platform.config import PlatformConfig, shipped_envs
 from mlops_platform.config.rules import LOG_RETENTION_DAYS, pool_gpu_type, pool_max_gpus_per_node
+from mlops_platform.config.rules_gpu import pool_shared_resource
 from mlops_platform.core import contract, iam, instances
+from mlops_platform.core.gpu_sharing import GpuSharing, advertised_per_node, sharing_node_labels
 from mlops_platform.core.layers import LAYER_PROJECTS
 from mlops_platform.engine import Plan, Resource
 from mlops_platform.programs.common import mirror_repositories
@@ -60,9 +62,12 @@ def test_gpu_node_groups_are_tainted_labelled_and_sized_from_config(plan: Plan, 
         gpu_type = pool_gpu_type(pool)
         assert gpu_type is not None
         assert group.get("taints") == [GPU_TAINT]
+        # a shared pool carries its device-plugin config label instead of the accelerator label
+        # (tests/k8s/test_gpu_sharing.py)
+        own = ({ACCELERATOR_LABEL: f"nvidia-{gpu_type.value}"} if pool.sharing is GpuSharing.NONE else
+               sharing_node_labels(pool.name, pool.sharing, pool.mig_profile))
         assert group.get("labels") == {contract.POOL_LABEL: pool.name, contract.GPU_TYPE_LABEL: gpu_type.value,
-                                       "nvidia.com/gpu.present": "true", ACCELERATOR_LABEL: f"nvidia-{gpu_type.value}",
-                                       **pool.labels}
+                                       "nvidia.com/gpu.present": "true", **own, **pool.labels}
         assert group.get("amiType") == pool.ami_type
         arches = {instances.INSTANCE_TYPES[t].arch for t in pool.instance_types}
         assert arches == {instances.GPU_AMI_ARCH[pool.ami_type]}
@@ -92,7 +97,9 @@ def test_gpu_pools_carry_autoscaler_node_template_tags_on_their_asg(plan: Plan, 
     for pool in cfg.node_pools.gpu:
         group = by_input(plan, NODE_GROUP, "nodeGroupNamePrefix", f"{pool.name}-")
         asg_tags = {t.get("tag.key"): t.get("tag.value") for t in plan.of_type(ASG_TAG) if group.urn in t.dependencies}
-        assert asg_tags[f"{CA}/node-template/resources/{contract.GPU_RESOURCE}"] == str(pool_max_gpus_per_node(pool))
+        advertised = advertised_per_node(pool_max_gpus_per_node(pool), pool_shared_resource(pool))
+        assert {k: v for k, v in asg_tags.items() if "/resources/" in k} == {
+            f"{CA}/node-template/resources/{res}": str(n) for res, n in advertised.items()}
         assert asg_tags[f"{CA}/node-template/taint/{contract.GPU_TAINT_KEY}"] == "true:NoSchedule"
         assert asg_tags[f"{CA}/node-template/label/{contract.POOL_LABEL}"] == pool.name
         assert asg_tags[f"{CA}/{cfg.cluster_name}"] == "owned"
@@ -139,7 +146,10 @@ def test_node_groups_depend_on_their_launch_template(plan: Plan) -> None:
 def test_no_node_gets_ssh_or_a_public_ip(plan: Plan) -> None:
     groups = plan.of_type(NODE_GROUP)
     assert [g.name for g in groups if "remoteAccess" in g.inputs] == []
-    assert {tuple(g.get("subnetIds")) for g in groups} == {tuple(plan.outputs["private_subnet_ids"])}
+    private = plan.outputs["private_subnet_ids"]
+    # a multi-node training pool runs in one AZ's private subnet (test_training_pools), the rest in all
+    assert {tuple(g.get("subnetIds")) for g in groups if "a10g-train" not in g.name} == {tuple(private)}
+    assert all(set(g.get("subnetIds")) <= set(private) for g in groups)
     all_resources_have(plan, "aws:ec2/subnet:Subnet", {"mapPublicIpOnLaunch": False}, minimum=4)
 
 

@@ -37,7 +37,11 @@ FREE_FORM: dict[str, dict[str, str]] = {
         "resources": K8S_OBJECT, "containerSecurityContext": K8S_OBJECT,
     },
     "dcgm-exporter": {"resources": K8S_OBJECT, "affinity": K8S_OBJECT},
-    "nvidia-device-plugin": {"affinity": K8S_OBJECT},
+    # nvidia-device-plugin 0.17.1 values.yaml: `config.map: {}` "Set of named configs to build an integrated
+    # ConfigMap from" (templates/configmap.yaml writes each key as one config file; nodes pick one with the
+    # nvidia.com/device-plugin.config label)
+    "nvidia-device-plugin": {"affinity": K8S_OBJECT,
+                             "config.map": "named device-plugin config files (values.yaml config.map)"},
     "kuberay-operator": {"resources": K8S_OBJECT, "securityContext": K8S_OBJECT},
     "kube-prometheus-stack": {
         "alertmanager.config": "the Alertmanager configuration file, rendered whole into its Secret",

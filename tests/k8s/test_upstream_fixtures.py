@@ -30,10 +30,10 @@ REQUIRED_KINDS = {
     ("gateway.envoyproxy.io", "ClientTrafficPolicy", "v1alpha1"),
     ("cert-manager.io", "Certificate", "v1"), ("cert-manager.io", "ClusterIssuer", "v1"),
 }
-# argo-workflows and argo-events are installed now (k8s/pipelines.py): their values live in values/
-# flagger and keda are installed now (k8s/delivery_stack.py), opencost too (k8s/opencost.py), karpenter with
+# argo-workflows and argo-events are installed now (k8s/pipelines.py), flagger and keda
+# (k8s/delivery_stack.py), opencost (k8s/opencost.py), kueue with queueing.enabled (k8s/kueue.py), karpenter with
 # gpu.provisioner: karpenter (k8s/karpenter.py): their values live in values/
-NEXT_CHARTS = {"kueue", "aws-load-balancer-controller"}
+NEXT_CHARTS = {"aws-load-balancer-controller"}
 
 
 def test_every_required_kind_is_recorded_with_its_source() -> None:

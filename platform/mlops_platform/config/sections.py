@@ -54,6 +54,7 @@ from mlops_platform.config.sections_cluster import (
     GpuGovernanceConfig,
     MonitoringConfig,
     PipelinesConfig,
+    QueueingConfig,
     ServingConfig,
     SpotDataFeedConfig,
     TrackingConfig,
@@ -70,8 +71,8 @@ __all__ = [
     "ExistingNetwork", "GithubConfig", "GpuGovernanceConfig", "GpuPoolConfig", "GpuProvisioner", "KarpenterPoolConfig",
     "MonitoringConfig", "NatStrategy", "NetworkConfig",
     "NetworkMode", "NodePoolsConfig", "PipelinesConfig", "PlatformSections", "PoolConfig", "ProjectConfig",
-    "RegistryConfig", "ServingConfig", "SpotDataFeedConfig", "SystemPoolConfig", "TenantsConfig", "Tier",
-    "TrackingConfig", "TrainingConfig", "UpgradePolicy"
+    "QueueingConfig", "RegistryConfig", "ServingConfig", "SpotDataFeedConfig", "SystemPoolConfig", "TenantsConfig",
+    "Tier", "TrackingConfig", "TrainingConfig", "UpgradePolicy"
 ]
 
 
@@ -107,6 +108,7 @@ class PlatformSections(_Section):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     pipelines: PipelinesConfig = Field(default_factory=PipelinesConfig)
+    queueing: QueueingConfig = Field(default_factory=QueueingConfig)
     account: AccountConfig = Field(default_factory=AccountConfig)
     ci: CiConfig = Field(default_factory=CiConfig)
     github: GithubConfig = Field(default_factory=GithubConfig)
@@ -168,6 +170,11 @@ class PlatformSections(_Section):
     @property
     def pipelines_replicas(self) -> int:
         replicas = self.pipelines.controller_replicas
+        return (2 if self.is_prod else 1) if replicas is None else replicas
+
+    @property
+    def queueing_replicas(self) -> int:
+        replicas = self.queueing.controller_replicas
         return (2 if self.is_prod else 1) if replicas is None else replicas
 
     @property

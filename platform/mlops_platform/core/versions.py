@@ -54,6 +54,8 @@ CHARTS: dict[str, HelmChart] = {
     # Argo Workflows chart 1.0.x ships Argo Workflows v4.0 (the CRD schemas in tests/fixtures are v4.0.6)
     "argo-workflows": HelmChart("argo-workflows", "1.0.18", "https://argoproj.github.io/argo-helm"),
     "argo-events": HelmChart("argo-events", "2.4.22", "https://argoproj.github.io/argo-helm"),
+    # Kueue's published OCI chart (kubernetes-sigs/kueue charts/kueue, README "Installation")
+    "kueue": HelmChart("oci://registry.k8s.io/kueue/charts/kueue", "0.19.2"),
     # progressive delivery (Flagger, Gateway API provider) and event-driven autoscaling (KEDA) of model servers
     "flagger": HelmChart("flagger", "1.44.0", "https://flagger.app"),
     "keda": HelmChart("keda", "2.20.2", "https://kedacore.github.io/charts"),
@@ -66,6 +68,10 @@ CHARTS: dict[str, HelmChart] = {
     # chart 2.5.17 ships OpenCost 1.120.1 (its Chart.yaml appVersion; image tags pinned by digest in values.yaml)
     "opencost": HelmChart("opencost", "2.5.17", "https://opencost.github.io/opencost-helm-chart"),
 }
+
+#: The Kueue controller image of chart 0.19.2 (its appVersion). Pinned in the values because the chart's
+#: values.yaml in git names the staging image `:main`; the release job rewrites it only in the published chart.
+KUEUE_IMAGE = ("registry.k8s.io/kueue/kueue", "v0.19.2")
 
 #: Kubernetes minors the pinned Karpenter supports: its compatibility matrix (karpenter-provider-aws
 #: website/content/en/v1.14/upgrading/compatibility.md: 1.31 needs >= 1.0.5, 1.35 >= 1.9, 1.36 >= 1.13).

@@ -78,8 +78,10 @@ def _compute(cfg: PlatformConfig, network: Network, keys: PlatformKeys,
         cluster_name=cluster.cluster.name, cluster_name_plain=cfg.cluster_name, subnet_ids=network.private_subnet_ids,
         # With Karpenter, GPU pools are its NodePools (cluster layer); only the system pool is a node group.
         system=cfg.node_pools.system, gpu=[] if cfg.karpenter else list(cfg.node_pools.gpu),
-        ebs_key_arn=keys.arns["ebs"], tags=tags,
-        k8s_version=cfg.cluster.version, depends_on=list(cluster.pre_node_addons)), opts)
+        ebs_key_arn=keys.arns["ebs"], tags=tags, k8s_version=cfg.cluster.version,
+        depends_on=list(cluster.pre_node_addons), vpc_id=network.vpc_id,
+        cluster_security_group_id=cluster_security_group(cluster),
+        availability_zones=tuple(cfg.network.availability_zones)), opts)
     ClusterAddons(f"{name}-cluster-addons", ClusterAddonsArgs(
         cluster_name=cluster.cluster.name, k8s_version=cfg.cluster.version,
         oidc_provider_arn=cluster.oidc_provider.arn, oidc_issuer_host=cluster.oidc_issuer_host,

@@ -10,6 +10,7 @@ import pulumi
 
 from mlops_platform.aws.layer_outputs import AwsLayer
 from mlops_platform.config.rules import pool_gpu_type
+from mlops_platform.config.rules_gpu import pool_sharing
 from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.core import contract
 from mlops_platform.core.versions import MIRRORED_IMAGES
@@ -17,6 +18,7 @@ from mlops_platform.k8s.alerts import AlertThresholds
 from mlops_platform.k8s.delivery_stack import FLAGGER_NAMESPACE, KEDA_NAMESPACE, DeliveryStack, DeliveryStackArgs
 from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementArgs
 from mlops_platform.k8s.karpenter import Karpenter, KarpenterArgs, NodeClassInputs
+from mlops_platform.k8s.kueue import Kueue, KueueArgs
 from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, PROMETHEUS_SERVICE, Monitoring, MonitoringArgs
 from mlops_platform.k8s.netpol import PlatformPeers
 from mlops_platform.k8s.opencost import OPENCOST_NAMESPACE, CostAllocation, CostAllocationArgs, SpotFeed
@@ -97,7 +99,7 @@ class ClusterLayer(pulumi.ComponentResource):
                 cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, region=env.region,
                 account_id=env.account_id, oidc_provider_arn=aws_layer.oidc_provider_arn,
                 oidc_issuer_host=aws_layer.oidc_issuer_host, tags=cfg.base_tags, provider=self.provider,
-                monitoring_namespace=MONITORING_NAMESPACE if monitoring else None,
+                sharing=pool_sharing(cfg), monitoring_namespace=MONITORING_NAMESPACE if monitoring else None,
                 depends_on=(monitoring.release,) if monitoring else ()), child)
         if cfg.karpenter:
             karpenter(name, cfg, aws_layer, self.provider, monitoring, child)
@@ -114,6 +116,13 @@ class ClusterLayer(pulumi.ComponentResource):
         if cfg.component_enabled(cfg.training):
             Training(f"{name}-training", TrainingArgs(k8s_version=cfg.cluster.version, provider=self.provider),
                      child)
+        if cfg.queueing.enabled:
+            q = cfg.queueing
+            Kueue(f"{name}-kueue", KueueArgs(
+                k8s_version=cfg.cluster.version, provider=self.provider, project_label=PROJECT_LABEL,
+                pods_ready_timeout_minutes=q.pods_ready_timeout_minutes, fair_sharing=q.cohort_borrowing,
+                replicas=cfg.queueing_replicas, prometheus_namespace=MONITORING_NAMESPACE if monitoring else None,
+                depends_on=(monitoring.release,) if monitoring else ()), child)
         if cfg.component_enabled(cfg.pipelines):
             Pipelines(f"{name}-pipelines", PipelinesArgs(
                 k8s_version=cfg.cluster.version, provider=self.provider, replicas=cfg.pipelines_replicas,

@@ -11,8 +11,11 @@ from typing import Any
 import pulumi
 
 from mlops_platform.aws.layer_outputs import AwsLayer, output_field
+from mlops_platform.config.rules_gpu import shared_resources
 from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.config.sections import ProjectConfig
+from mlops_platform.k8s.kueue import COHORT
+from mlops_platform.k8s.project_queue import QueueSettings
 from mlops_platform.k8s.tenancy import PlatformFacts, ProjectTenant, ProjectTenantArgs, TenantOutputs
 from mlops_platform.programs.cluster_layer import cluster_provider, peers, retrain_cooldown
 from mlops_platform.programs.common import tracking_on
@@ -47,7 +50,17 @@ def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any,
         force_delete_repositories=cfg.artifacts.allow_force_destroy,
         peers=peers(cfg), github=cfg.github, tracking_credentials=tracking_logins(cfg, cluster_layer, projects),
         tracking_url=output_field(cluster_layer, "mlflow_url") if cluster_layer is not None else "",
-        pipelines_cooldown_minutes=retrain_cooldown(cfg), cost_dashboards=cfg.cost_allocation_on)
+        pipelines_cooldown_minutes=retrain_cooldown(cfg), shared_gpu_resources=tuple(sorted(shared_resources(cfg))),
+        queueing=queue_settings(cfg),
+        cost_dashboards=cfg.cost_allocation_on)
+
+
+def queue_settings(cfg: PlatformConfig) -> QueueSettings | None:
+    """The environment's quota-fair scheduling as tenants read it (None: Kueue off)."""
+    q = cfg.queueing
+    if not q.enabled:
+        return None
+    return QueueSettings(cohort=COHORT if q.cohort_borrowing else None, borrowing_limit_pct=q.borrowing_limit_pct)
 
 
 @dataclass(frozen=True, kw_only=True)
