@@ -155,6 +155,7 @@ class Walk:
         monkeypatch.setattr(automation, "_execute", lambda stack, op, out, force: self.ran.append(stack.value) or "{}")
         # no AWS here: the desired-size raise before the aws layer is tested on moto (test_desired_sizes_moto.py)
         monkeypatch.setattr(automation, "raise_desired_sizes", lambda cfg, aws, out: self.ran.append("raise") or [])
+        monkeypatch.setattr(automation, "await_controller_load_balancers", lambda cfg, aws, out: None)
 
 
 def test_up_stops_after_the_aws_layer_when_the_api_is_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:

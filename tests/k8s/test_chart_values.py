@@ -67,6 +67,8 @@ FREE_FORM: dict[str, dict[str, str]] = {
         "controller.workflowDefaults": "a Workflow the controller merges into every workflow (its config map)",
         "controller.workflowRestrictions": "the controller config's workflowRestrictions block, verbatim",
     },
+    # eks-charts aws-load-balancer-controller 3.5.0: templates/serviceaccount.yaml renders the annotations map
+    "aws-load-balancer-controller": {"serviceAccount.annotations": SA_ANNOTATIONS},
     # karpenter 1.14.1 charts/karpenter/templates/deployment.yaml renders both with toYaml
     "karpenter": {"controller.resources": K8S_OBJECT,
                   "nodeSelector": "a node selector (label → value), rendered verbatim; values.yaml sets one label"},

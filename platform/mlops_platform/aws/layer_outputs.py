@@ -40,6 +40,8 @@ class AwsLayer:
     buckets: dict[str, BucketRef]
     kms_key_arns: dict[str, pulumi.Output[str]]
     registry_urls: dict[str, pulumi.Output[str]]
+    #: IRSA role of the AWS Load Balancer Controller ('' when serving is off).
+    lb_controller_role_arn: pulumi.Output[str]
     karpenter_node_role: pulumi.Output[str]  # '' unless gpu.provisioner: karpenter
     karpenter_interruption_queue: pulumi.Output[str]  # '' unless gpu.provisioner: karpenter
 

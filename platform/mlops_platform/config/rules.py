@@ -18,6 +18,7 @@ from mlops_platform.config.rules_gpu import (
     queueing_rules,
 )
 from mlops_platform.config.rules_gpu import pool_gpu_type as pool_gpu_type  # re-exported: node pools use it
+from mlops_platform.config.rules_serving import serving_rules
 from mlops_platform.config.sections import GpuPoolConfig, PlatformSections, PoolConfig, ProjectConfig
 from mlops_platform.core import instances
 from mlops_platform.core.errors import ConfigIssue
@@ -328,7 +329,7 @@ def project_limits(cfg: PlatformSections, proj: ProjectConfig, path: str) -> Iss
 
 RULES: tuple[Callable[[PlatformSections], Issues], ...] = (
     network_rules, cluster_rules, node_pool_rules, karpenter_rules, storage_rules, budget_and_tag_rules,
-    project_rules, queueing_rules,
+    project_rules, queueing_rules, serving_rules,
 )
 
 

@@ -60,18 +60,25 @@ from mlops_platform.config.sections_cluster import (
     TrackingConfig,
     TrainingConfig,
 )
+from mlops_platform.config.sections_serving import (
+    CertificateSource,
+    InferenceAuthConfig,
+    InferenceAuthMode,
+    ServingTlsConfig,
+)
 from mlops_platform.config.sections_tenants import GithubConfig, ProjectConfig, TenantsConfig
 
 #: Public names; the building blocks come from `section_types` and the per-layer `sections_*` modules,
 #: and stay importable from here.
 __all__ = [
     "ACCOUNT_ID", "DNS_LABEL", "IAM_PRINCIPAL_ARN", "REGION", "TAG_KEY", "AccountConfig", "ArtifactsConfig",
-    "BranchName", "BucketRole", "BudgetConfig", "Capacity", "CiConfig", "Cidr", "ClusterConfig", "ComponentToggle",
-    "Consolidation", "CostAllocationConfig", "DnsLabel", "Email", "EndpointAccess", "EnvironmentConfig",
-    "ExistingNetwork", "GithubConfig", "GpuGovernanceConfig", "GpuPoolConfig", "GpuProvisioner", "KarpenterPoolConfig",
-    "MonitoringConfig", "NatStrategy", "NetworkConfig",
-    "NetworkMode", "NodePoolsConfig", "PipelinesConfig", "PlatformSections", "PoolConfig", "ProjectConfig",
-    "QueueingConfig", "RegistryConfig", "ServingConfig", "SpotDataFeedConfig", "SystemPoolConfig", "TenantsConfig",
+    "BranchName", "BucketRole", "BudgetConfig", "Capacity", "CertificateSource", "CiConfig", "Cidr", "ClusterConfig",
+    "ComponentToggle", "Consolidation", "CostAllocationConfig", "DnsLabel", "Email", "EndpointAccess",
+    "EnvironmentConfig", "ExistingNetwork", "GithubConfig", "GpuGovernanceConfig", "GpuPoolConfig", "GpuProvisioner",
+    "InferenceAuthConfig", "InferenceAuthMode", "KarpenterPoolConfig", "MonitoringConfig", "NatStrategy",
+    "NetworkConfig", "NetworkMode", "NodePoolsConfig", "PipelinesConfig", "PlatformSections", "PoolConfig",
+    "ProjectConfig", "QueueingConfig", "RegistryConfig", "ServingConfig", "ServingTlsConfig", "SpotDataFeedConfig",
+    "SystemPoolConfig", "TenantsConfig",
     "Tier", "TrackingConfig", "TrainingConfig", "UpgradePolicy"
 ]
 
@@ -162,6 +169,12 @@ class PlatformSections(_Section):
     def monitoring_retention(self) -> str:
         default = {Tier.DEV: "24h", Tier.STAGING: "7d", Tier.PROD: "30d"}[self.tier]
         return self.monitoring.retention or default
+
+    @property
+    def inference_auth_required(self) -> bool:
+        """Whether inference routes authenticate: yes unless opted out; the opt-out defaults to dev only."""
+        opt_out = self.serving.auth.allow_unauthenticated_inference
+        return not (self.tier is Tier.DEV if opt_out is None else opt_out)
 
     @property
     def tracking_multi_az(self) -> bool:

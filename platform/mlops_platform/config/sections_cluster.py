@@ -12,6 +12,7 @@ from mlops_platform.config.section_types import (
     GpuProvisioner,
     _Section,
 )
+from mlops_platform.config.sections_serving import InferenceAuthConfig, ServingTlsConfig
 
 #: S3 bucket names (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html), without dots:
 #: a dotted name breaks TLS of virtual-hosted requests.
@@ -75,9 +76,12 @@ class CostAllocationConfig(ComponentToggle):
 
 
 class ServingConfig(ComponentToggle):
-    """`mlops-platform:serving` — KServe."""
+    """`mlops-platform:serving` — KServe behind Envoy Gateway on an internal NLB."""
 
     ingress_domain: str = Field(default="models.internal", description="Domain model endpoints are served under.")
+    tls: ServingTlsConfig = Field(default_factory=ServingTlsConfig, description="HTTPS certificates.")
+    auth: InferenceAuthConfig = Field(default_factory=InferenceAuthConfig,
+                                      description="Authentication of inference routes.")
 
 
 class TrackingConfig(ComponentToggle):

@@ -134,6 +134,8 @@ class AwsLayerOutputs(_Out):
     buckets: dict[str, BucketOutput] = Field(description="Bucket role -> bucket.")
     kms_key_arns: dict[str, str] = Field(description="Key role -> KMS key ARN.")
     registry_urls: dict[str, str] = Field(description="Platform ECR repository name -> URL.")
+    lb_controller_role_arn: str = Field(
+        default="", description="IRSA role of the AWS Load Balancer Controller ('' when serving is off).")
 
 
 class ClusterLayerOutputs(_Out):

@@ -46,6 +46,8 @@ CHARTS: dict[str, HelmChart] = {
     "dcgm-exporter": HelmChart("dcgm-exporter", "4.1.1", "https://nvidia.github.io/dcgm-exporter/helm-charts"),
     "cert-manager": HelmChart("cert-manager", "v1.17.2", "https://charts.jetstack.io"),
     "envoy-gateway": HelmChart("oci://docker.io/envoyproxy/gateway-helm", "v1.4.2"),
+    # chart 3.5.0 ships controller v3.5.0, whose IAM policy is aws/lb_controller_policy.json
+    "aws-load-balancer-controller": HelmChart("aws-load-balancer-controller", "3.5.0", "https://aws.github.io/eks-charts"),
     "kserve-crd": HelmChart("oci://ghcr.io/kserve/charts/kserve-crd", "v0.15.2"),
     "kserve": HelmChart("oci://ghcr.io/kserve/charts/kserve", "v0.15.2"),
     "kube-prometheus-stack": HelmChart("kube-prometheus-stack", "72.6.2",

@@ -10,7 +10,7 @@ own name, so adding or removing a project never touches another project's resour
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import pulumi
@@ -28,6 +28,7 @@ from mlops_platform.k8s import netpol
 from mlops_platform.k8s._helm import namespace
 from mlops_platform.k8s.cost_dashboards import FOLDER_ANNOTATION, tenant_cost_dashboard
 from mlops_platform.k8s.github_trust import RepositoryTrust, RepositoryTrustArgs
+from mlops_platform.k8s.inference_auth import InferenceAuth, InferenceAuthArgs
 from mlops_platform.k8s.manifests import DASHBOARD_LABEL, PLATFORM_LABELS, Manifest, irsa_annotation, meta
 from mlops_platform.k8s.pipeline_tenant import ProjectPipelines, ProjectPipelinesArgs
 from mlops_platform.k8s.project_queue import ProjectQueue, ProjectQueueArgs, QueueSettings, quota_ceiling
@@ -103,6 +104,9 @@ class PlatformFacts:
     quota caps every one (an unlisted extended resource would be unlimited). Default: none."""
     queueing: QueueSettings | None = None
     """Quota-fair scheduling (Kueue): each project gets its queues. Default: none (Kueue off)."""
+    inference_auth: InferenceAuthArgs | None = None
+    """How the project's inference routes authenticate (its `namespace` is filled per project); None when
+    serving is off or unauthenticated inference is allowed. Default: none."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -235,6 +239,9 @@ class ProjectTenant(pulumi.ComponentResource):
                 reviewer_team_ids=tuple(facts.github.reviewer_team_ids),
                 reviewer_user_ids=tuple(facts.github.reviewer_user_ids)), pulumi.ResourceOptions(parent=self))
         pipeline = self._pipelines(name, project, facts, tags, ns)
+        if facts.inference_auth is not None:
+            InferenceAuth(f"{name}-inference-auth", replace(facts.inference_auth, namespace=self.ns_name,
+                                                            depends_on=(ns,)), pulumi.ResourceOptions(parent=self))
         training_role = self._training_identity(name, project, facts, tags)
         CostBudget(f"{name}-budget", CostBudgetArgs(
             budget_name=naming.iam_name(facts.cluster_name, "project", project.name, limit=100),

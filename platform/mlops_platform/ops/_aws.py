@@ -8,7 +8,7 @@ can swap a single client for a stubbed one (`aws.quotas = stubbed`) while the re
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -85,6 +85,10 @@ class Aws:
         """SSM for AWS's public parameters (/aws/service/eks/optimized-ami/...): the moto server serves none of the
         EKS ones and refuses to store names under /aws, so tests answer them with botocore's Stubber."""
         return self.session.client("ssm", region_name=self.region, config=_CONFIG)
+
+    @cached_property
+    def elbv2(self) -> Any:  # no mypy_boto3_elbv2 in the venv: typed loosely
+        return self.session.client("elbv2", region_name=self.region, config=_CONFIG)
 
     @cached_property
     def iam(self) -> IAMClient:

@@ -41,6 +41,7 @@ from mlops_platform.ops.desired_sizes import DesiredRaise, raise_desired_sizes
 from mlops_platform.ops.preflight import PreflightReport, check_account, run_preflight
 from mlops_platform.workflows import review
 from mlops_platform.workflows.teardown import (
+    await_controller_load_balancers,
     lift_cluster_deletion_protection,
     live_resources,
     refuse_aws_under_upper_layers,
@@ -255,8 +256,10 @@ def _before_layer(cfg: PlatformConfig, aws: Aws, operation: Operation, layer: La
     protection lifted before a forced aws destroy; desired sizes raised to new minimums before an aws up."""
     if layer is not Layer.AWS:
         require_api(cfg, _endpoint(cfg), layer, done, probe)
-    elif operation is Operation.DESTROY and cfg.deletion_protection:  # guard_destroy demanded the force
-        lift_cluster_deletion_protection(cfg, aws, on_output)
+    elif operation is Operation.DESTROY:
+        await_controller_load_balancers(cfg, aws, on_output)  # the NLB must go before the subnets
+        if cfg.deletion_protection:  # guard_destroy demanded the force
+            lift_cluster_deletion_protection(cfg, aws, on_output)
     elif operation is Operation.UP:
         return raise_desired_sizes(cfg, aws, on_output)
     return []

@@ -12,6 +12,7 @@ from policy_cases import (
     cost,
     ecr,
     eks,
+    gateway,
     github_oidc,
     gpu,
     iam,
@@ -30,8 +31,8 @@ from policy_cases import (
 )
 from policy_cases._base import DEFERRED, PASSES, VIOLATES, Case, Failing
 
-MODULES = (budgets, cost, ecr, eks, github_oidc, gpu, iam, irsa, k8s, k8s_stack, karpenter, kms, logs, nodes, pipelines,
-           rds, s3, tags, trust)
+MODULES = (budgets, cost, ecr, eks, gateway, github_oidc, gpu, iam, irsa, k8s, k8s_stack, karpenter, kms, logs, nodes,
+           pipelines, rds, s3, tags, trust)
 CASES: dict[str, Case] = {name: case for module in MODULES for name, case in module.CASES.items()}
 
 __all__ = ["CASES", "DEFERRED", "PASSES", "VIOLATES", "Case", "Failing"]
