@@ -11,7 +11,7 @@ from typing import Any
 from mlops_platform.config import PlatformConfig
 from mlops_platform.core import naming
 from mlops_platform.engine import Plan
-from mlops_platform.k8s.deploy_rights import MANAGED, deployer_rules
+from mlops_platform.k8s.deploy_rights import MANAGED, deployer_rules, previewer_rules
 from mlops_platform.policy.sdk import rbac
 
 from k8s.planview import k8s_of
@@ -48,6 +48,15 @@ def test_the_edit_access_policy_reads_secrets_and_impersonates_which_the_deploy_
                    for res in ("roles", "rolebindings") for verb in ("create", "patch"))
 
 
+def test_previews_read_every_kind_the_deploy_role_manages_and_write_none() -> None:
+    """The preview role refreshes what `pulumi up` manages; the EKS view policy reads no custom resource."""
+    reader, deployer = previewer_rules(), deployer_rules()
+    assert rbac.read_only(reader) and not rbac.read_only(deployer)
+    for group, resources in MANAGED:
+        assert all(rbac.allows(reader, group, r, "get") for r in resources)
+        assert not any(rbac.allows(reader, group, r, "patch") for r in resources)
+
+
 def test_rbac_reading_helpers_judge_rules_as_the_api_server_does() -> None:
     wildcard = [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get"]}]
     assert rbac.allows(wildcard, "", "secrets", "get") and not rbac.read_only(wildcard)  # reads Secrets
@@ -60,7 +69,7 @@ def test_rbac_reading_helpers_judge_rules_as_the_api_server_does() -> None:
         "canaries", "services", "httproutes", "securitypolicies", "gateways"]
 
 
-def test_each_project_binds_the_deploy_role_to_its_ci_role_only(plan: Plan, cfg: PlatformConfig) -> None:
+def test_each_project_binds_the_deploy_and_preview_roles_to_its_ci_roles_only(plan: Plan, cfg: PlatformConfig) -> None:
     roles = {r.get("metadata.name"): r for r in k8s_of(plan, rbac.ROLE)}
     bindings = {r.get("metadata.name"): r for r in k8s_of(plan, rbac.ROLE_BINDING)}
     entries = {r.name.split("-project-", 1)[1]: r for r in k8s_of(plan, "aws:eks/accessEntry:AccessEntry")
@@ -69,6 +78,10 @@ def test_each_project_binds_the_deploy_role_to_its_ci_role_only(plan: Plan, cfg:
                     for r in k8s_of(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
                     if "-project-" in r.name}
     for p in cfg.projects:
+        reader = roles[f"{p.name}-previewer"]
+        assert reader.get("rules") == previewer_rules() and reader.get("metadata.namespace") == p.name
+        assert bindings[f"{p.name}-previewer"].get("subjects")[0]["name"] == naming.project_previewers(p.name)
+        assert entries[f"{p.name}-ci-preview-access"].get("kubernetesGroups") == [naming.project_previewers(p.name)]
         role, binding = roles[f"{p.name}-deployer"], bindings[f"{p.name}-deployer"]
         assert role.get("metadata.namespace") == binding.get("metadata.namespace") == p.name
         assert role.get("rules") == deployer_rules()

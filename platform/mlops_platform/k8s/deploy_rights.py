@@ -51,6 +51,12 @@ def deployer_rules() -> list[Manifest]:
             *({"apiGroups": [g], "resources": list(r), "verbs": list(READ)} for g, r in READS)]
 
 
+def previewer_rules() -> list[Manifest]:
+    """Rules of the pull-request preview Role: read (never write) the same kinds. Its EKS view access policy
+    reads the built-in ones but, like the edit policy, no custom resource."""
+    return [{"apiGroups": [g], "resources": list(r), "verbs": list(READ)} for g, r in (*MANAGED, *READS)]
+
+
 def grant(name: str, role_name: str, namespace: str, labels: dict[str, str], rules: list[Manifest],
           subject: Manifest, opts: pulumi.ResourceOptions) -> k8s.rbac.v1.RoleBinding:
     """A Role in `namespace` and its RoleBinding to `subject` (`<name>-role`, `<name>-binding`)."""

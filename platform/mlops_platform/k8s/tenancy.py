@@ -25,7 +25,7 @@ from mlops_platform.core import iam, naming
 from mlops_platform.core.naming import ProjectRole
 from mlops_platform.k8s import netpol
 from mlops_platform.k8s._helm import namespace
-from mlops_platform.k8s.deploy_rights import deployer_rules, grant, group_subject
+from mlops_platform.k8s.deploy_rights import deployer_rules, grant, group_subject, previewer_rules
 from mlops_platform.k8s.github_trust import RepositoryTrust, RepositoryTrustArgs
 from mlops_platform.k8s.manifests import Manifest, irsa_annotation, meta
 from mlops_platform.k8s.pipeline_tenant import ProjectPipelines, ProjectPipelinesArgs
@@ -213,9 +213,7 @@ class ProjectTenant(pulumi.ComponentResource):
             tags=tags, untagged_days=facts.untagged_expiry_days, force_delete=facts.force_delete_repositories,
             protect=facts.protect), pulumi.ResourceOptions(parent=self))
         workload_role = self._workload_identity(name, project, facts, tags, ns)
-        grant(f"{name}-deployer", f"{project.name}-deployer", self.ns_name, {PROJECT_LABEL: project.name},
-              deployer_rules(), group_subject(naming.project_deployers(project.name)),
-              k8s_opts(self, facts.provider, [ns]))
+        self._rbac(name, project, facts, ns)
         ci_role = self._ci_identity(name, project, facts, tags)
         preview_role = self._ci_preview_identity(name, project, facts, tags)
         tracking_secret = self._tracking_login(name, project, facts, ns)
@@ -256,6 +254,14 @@ class ProjectTenant(pulumi.ComponentResource):
         k8s.core.v1.LimitRange(f"{name}-limits", metadata=meta("project-limits", self.ns_name),
                                spec=limit_range_spec(project), opts=inside)
         return ns
+
+    def _rbac(self, name: str, project: ProjectConfig, facts: PlatformFacts, ns: pulumi.Resource) -> None:
+        """The deploy and preview Roles of the CI roles' access entry groups (`deploy_rights`)."""
+        labels, opts = {PROJECT_LABEL: project.name}, k8s_opts(self, facts.provider, [ns])
+        grant(f"{name}-deployer", f"{project.name}-deployer", self.ns_name, labels, deployer_rules(),
+              group_subject(naming.project_deployers(project.name)), opts)
+        grant(f"{name}-previewer", f"{project.name}-previewer", self.ns_name, labels, previewer_rules(),
+              group_subject(naming.project_previewers(project.name)), opts)
 
     def _tracking_login(self, name: str, project: ProjectConfig, facts: PlatformFacts, ns: pulumi.Resource) -> str:
         """The project's MLflow user (its slug) and password, as the variables the MLflow client reads, in the
@@ -333,4 +339,5 @@ class ProjectTenant(pulumi.ComponentResource):
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI_PREVIEW)
         return github_actions_role(f"{name}-ci-preview", role_name, trust,
                                    ci_preview_policy(facts, self.repository.arn), PREVIEW_ACCESS,
-                                   facts.eks_cluster_name, self.ns_name, tags, self)
+                                   facts.eks_cluster_name, self.ns_name, tags, self,
+                                   [naming.project_previewers(project.name)])
