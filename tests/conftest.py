@@ -35,6 +35,22 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_OWNED_CACHE] = os.environ[CACHE_ENV]
 
 
+#: The longest tests of the suite (each runs a generated project's whole suite, some in a venv of their own).
+LONGEST = ("tests/template/test_generated_slow.py::",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest tests first, then the other slow ones, then the rest: a stable order every xdist worker
+    collects alike.
+
+    `make test` runs `--dist loadgroup --no-loadscope-reorder`: xdist hands out work units (an
+    `xdist_group`, or a single test) in collection order as workers free up. Collected as written, the
+    generated projects' suites come last and one worker runs them while the other idles; started first,
+    they alternate between the workers and the thousands of quick tests fill in around them
+    (longest-first scheduling)."""
+    items.sort(key=lambda item: (not item.nodeid.startswith(LONGEST), item.get_closest_marker("slow") is None))
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     owned = config.stash.get(_OWNED_CACHE, None)
     if owned:

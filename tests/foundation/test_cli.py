@@ -29,8 +29,9 @@ PLANS = pytest.mark.xdist_group("platform-plans")
 def cached_plans(monkeypatch: pytest.MonkeyPatch, plans: dict[str, Plan]) -> None:
     """Serve shipped environments from the session cache: for tests of what the CLI prints, not of planning."""
     def from_cache(env: str | None = None, stack_file: Path | None = None, layer: object = None,
-                   project: str | None = None) -> Plan:
-        assert env is not None and stack_file is None and layer is None and project is None
+                   project: str | None = None, shard: int | None = None, jobs: int = 1) -> Plan:
+        assert env is not None and stack_file is None and layer is None and project is None and shard is None
+        assert jobs >= 1
         return plans[env]
     monkeypatch.setattr(stack_commands, "run_platform", from_cache)
 
@@ -133,8 +134,11 @@ def test_plan_json_follows_the_contract(capsys: pytest.CaptureFixture[str], plan
     code, out, _ = run(capsys, "plan", "dev", "--json")
     assert code == 0
     data = json.loads(out)
-    assert set(data) == {"stack", "resources", "outputs"}
+    assert set(data) == {"stack", "resources", "outputs", "timings"}  # timings: one row per program run
     assert data["stack"] == "dev"
+    assert [(t["layer"], t["stack"]) for t in data["timings"]][:2] == [("aws", "dev"), ("cluster", "dev")]
+    assert {t["layer"] for t in data["timings"][2:]} == {"tenants"}
+    assert sum(t["projects"] for t in data["timings"][2:]) == 2 and all(t["seconds"] > 0 for t in data["timings"])
     for res in data["resources"]:
         assert {"urn", "type", "name", "parent", "dependencies", "inputs"} <= set(res)
         assert isinstance(res["dependencies"], list) and isinstance(res["inputs"], dict)
@@ -150,7 +154,8 @@ def test_plan_prints_tree_security_settings_and_outputs(capsys: pytest.CaptureFi
     code, out, _ = run(capsys, "plan", "staging")
     assert code == 0
     assert re.search(r"staging — \d+ resources, \d+ components", out)
-    for text in ("Key security settings", "IMDSv2 / hop limit", "KMS rotation", "Stack outputs", "cluster_endpoint"):
+    for text in ("Key security settings", "IMDSv2 / hop limit", "KMS rotation", "Stack outputs", "cluster_endpoint",
+                 "Program runs"):
         assert text in out
 
 

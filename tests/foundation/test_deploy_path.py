@@ -153,6 +153,9 @@ class Walk:
         monkeypatch.setattr(automation, "_endpoint", lambda cfg: endpoint)
         monkeypatch.setattr(automation, "_stack", lambda cfg, layer, create: layer)
         monkeypatch.setattr(automation, "_execute", lambda stack, op, out, force: self.ran.append(stack.value) or "{}")
+        # no AWS here: the desired-size raise before the aws layer is tested on moto (test_desired_sizes_moto.py)
+        monkeypatch.setattr(automation, "raise_desired_sizes", lambda cfg, aws, out: self.ran.append("raise") or [])
+        monkeypatch.setattr(automation, "await_controller_load_balancers", lambda cfg, aws, out: None)
 
 
 def test_up_stops_after_the_aws_layer_when_the_api_is_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -160,7 +163,7 @@ def test_up_stops_after_the_aws_layer_when_the_api_is_unreachable(monkeypatch: p
     with pytest.raises(PreflightError, match="stopping before the cluster layer") as err:
         automation.run_operation("dev", automation.Operation.UP, aws=object(),  # type: ignore[arg-type]
                                  on_output=lambda _: None, probe=lambda h, p, t: "TimeoutError: timed out")
-    assert walk.ran == ["aws"]  # never half-applies the cluster layer
+    assert walk.ran == ["raise", "aws"]  # never half-applies the cluster layer
     assert "aws codebuild start-build --project-name mlops-dev-deployer" in str(err.value)
     assert "the aws layer(s) of dev are done" in str(err.value)
 
@@ -169,7 +172,7 @@ def test_up_walks_every_layer_in_order_when_the_api_answers(monkeypatch: pytest.
     walk = Walk(monkeypatch, "https://ABC.gr7.us-east-1.eks.amazonaws.com")
     result = automation.run_operation("dev", automation.Operation.UP, aws=object(),  # type: ignore[arg-type]
                                       on_output=lambda _: None, probe=lambda h, p, t: None)
-    assert walk.ran == ["aws", "cluster", "tenants"]
+    assert walk.ran == ["raise", "aws", "cluster", "tenants"]
     assert result.summary.startswith("aws: ")
 
 

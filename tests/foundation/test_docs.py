@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mlops_platform.config import rules, schema
+from mlops_platform.config import schema
 from mlops_platform.config.docs import (
     CONFIGURATION_MD,
     OUTPUTS_CONTRACT_MD,
@@ -23,7 +23,7 @@ from mlops_platform.config.docs import (
     write_docs,
 )
 from mlops_platform.config.loader import repo_root
-from mlops_platform.config.rule_docs import rule_docs
+from mlops_platform.config.rule_docs import RULE_MODULES, rule_docs
 from mlops_platform.core.versions import SUPPORTED_EKS_VERSIONS
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -120,8 +120,9 @@ def test_tier_defaults_table_shows_resolved_values(configuration_md: str) -> Non
 
 
 def _issue_calls() -> list[ast.Call]:
-    tree = ast.parse(inspect.getsource(rules))
-    return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "_issue"]
+    trees = [ast.parse(inspect.getsource(module)) for module in RULE_MODULES]
+    return [n for tree in trees for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "_issue"]
 
 
 def test_every_rule_message_is_listed(configuration_md: str) -> None:

@@ -144,3 +144,22 @@ def test_one_project_plans_only_that_tenant() -> None:
     assert {project_of(r.urn) for r in plan.resources} == {"mlops-platform"}
     assert not [r for r in plan.resources if "fraud-detector" in r.name]
     assert list(plan.outputs["projects"]) == ["churn-model"]
+
+
+def test_the_tenants_layer_re_exports_plain_fields_plain_and_keeps_secrets_secret(plans: dict[str, Plan]) -> None:
+    """A StackReference's `outputs` is one Output, secret once any output of the lower stack is (the cluster
+    layer's `tracking_logins`; Pulumi docs, "Stack references": outputs keep their secretness). The tenants layer
+    unsecrets the contract's plain fields and keeps its secrets secret. The offline engine hands a lower
+    stack's secret outputs over marked secret, as the real engine does (engine/recorder.py)."""
+    from mlops_platform.core import contract
+    from mlops_platform.engine.recorder import SECRET
+    from mlops_platform.k8s.tenancy import TRACKING_SECRET
+
+    plan = plans["dev"]
+    public = [k for k in contract.ClusterLayerOutputs.model_fields if k not in contract.CLUSTER_LAYER_PRIVATE]
+    assert public and all(plan.outputs[k] != SECRET for k in public)
+    assert plan.outputs["mlflow_url"].startswith("http://mlflow.")
+    assert all(plan.outputs[k] != SECRET for k in contract.AwsLayerOutputs.model_fields if k in plan.outputs)
+    logins = [r for r in plan.of_type("kubernetes:core/v1:Secret")
+              if r.get("metadata", {}).get("name") == TRACKING_SECRET]
+    assert logins and all(r.get("stringData") == SECRET for r in logins)  # each project's password stays secret

@@ -58,6 +58,10 @@ CASES: dict[str, list[tuple[str, Case, int, str]]] = {
                   ("no-credentials", lambda t: ["bootstrap", "dev"], 5, "tool_missing")],
     "preflight": [("unknown-env", lambda t: ["preflight", "nope"], 2, "usage"),
                   ("no-credentials", lambda t: ["preflight", "dev"], 5, "tool_missing")],
+    # `up --json`: no Pulumi CLI and no credentials here, reported at once before anything is touched
+    "up": [("unknown-env", lambda t: ["up", "nope"], 2, "usage"),
+           ("no-tools", lambda t: ["up", "dev"], 5, "tool_missing"),
+           ("bad-layer", lambda t: ["up", "dev", "--layer", "network"], 2, "usage")],
     "cost": [("unknown-env", lambda t: ["cost", "nope"], 2, "usage"),
              ("bad-compare", lambda t: ["cost", "dev", "--compare", "../prod"], 2, "usage"),
              ("bad-prices", lambda t: ["cost", "dev", "--prices", "free"], 2, "usage")],

@@ -1,5 +1,5 @@
 """Argo objects against the published Argo Workflows / Argo Events JSON schemas (tests/fixtures/upstream/crds),
-strictly: a key the schema does not declare is an error."""
+strictly: a key the schema does not declare is an error (any recorded CRD schema, by group and version)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def strict(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def crd_errors(kind: str, obj: dict[str, Any]) -> list[str]:
-    schema = strict(crd_schema(ARGO, kind, "v1alpha1"))
+def crd_errors(kind: str, obj: dict[str, Any], group: str = ARGO, version: str = "v1alpha1") -> list[str]:
+    schema = strict(crd_schema(group, kind, version))
     validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft4Validator)(schema)
     return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)]

@@ -37,7 +37,11 @@ FREE_FORM: dict[str, dict[str, str]] = {
         "resources": K8S_OBJECT, "containerSecurityContext": K8S_OBJECT,
     },
     "dcgm-exporter": {"resources": K8S_OBJECT, "affinity": K8S_OBJECT},
-    "nvidia-device-plugin": {"affinity": K8S_OBJECT},
+    # nvidia-device-plugin 0.17.1 values.yaml: `config.map: {}` "Set of named configs to build an integrated
+    # ConfigMap from" (templates/configmap.yaml writes each key as one config file; nodes pick one with the
+    # nvidia.com/device-plugin.config label)
+    "nvidia-device-plugin": {"affinity": K8S_OBJECT,
+                             "config.map": "named device-plugin config files (values.yaml config.map)"},
     "kuberay-operator": {"resources": K8S_OBJECT, "securityContext": K8S_OBJECT},
     "kube-prometheus-stack": {
         "alertmanager.config": "the Alertmanager configuration file, rendered whole into its Secret",
@@ -63,6 +67,8 @@ FREE_FORM: dict[str, dict[str, str]] = {
         "controller.workflowDefaults": "a Workflow the controller merges into every workflow (its config map)",
         "controller.workflowRestrictions": "the controller config's workflowRestrictions block, verbatim",
     },
+    # eks-charts aws-load-balancer-controller 3.5.0: templates/serviceaccount.yaml renders the annotations map
+    "aws-load-balancer-controller": {"serviceAccount.annotations": SA_ANNOTATIONS},
     # karpenter 1.14.1 charts/karpenter/templates/deployment.yaml renders both with toYaml
     "karpenter": {"controller.resources": K8S_OBJECT,
                   "nodeSelector": "a node selector (label → value), rendered verbatim; values.yaml sets one label"},

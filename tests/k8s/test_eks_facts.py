@@ -8,6 +8,7 @@ from typing import Any
 from mlops_platform.aws.nodepools import ACCELERATOR_LABEL
 from mlops_platform.config import PlatformConfig
 from mlops_platform.config.sections import UpgradePolicy
+from mlops_platform.core.gpu_sharing import GpuSharing
 from mlops_platform.core.versions import autoscaler_chart, minor_pins
 from mlops_platform.engine import Plan, Resource
 from mlops_platform.k8s.monitoring import EKS_HIDDEN_CONTROL_PLANE
@@ -79,6 +80,8 @@ def test_gpu_node_groups_carry_the_autoscaler_accelerator_label_and_tag(plan: Pl
     advertises the GPUs (no repeated scale-up); the node-template tag carries it at zero nodes."""
     groups = {r.get("nodeGroupNamePrefix").removesuffix("-"): r for r in plan.of_type("aws:eks/nodeGroup:NodeGroup")}
     for pool in cfg.node_pools.gpu:
+        if pool.sharing is not GpuSharing.NONE:
+            continue  # test_gpu_sharing: shared pools must not carry it
         label = groups[pool.name].get("labels")[ACCELERATOR_LABEL]
         assert label.startswith("nvidia-") and not label.endswith("unknown")
         assert groups[pool.name].get("tags")[CA_TAG + ACCELERATOR_LABEL] == label

@@ -31,15 +31,17 @@ def snapshot(plan: Plan) -> dict[str, Any]:
 
 
 def owned_by(urn: str, project: str) -> bool:
-    """The project's own resources, and its user on the shared tracking server (its password)."""
+    """The project's own resources, its user on the shared tracking server (its password), and its wildcard
+    certificate for its HTTPS listener on the models' gateway (k8s/gateway_tls.py)."""
     name = urn.rsplit("::", 1)[1]
-    return f"-project-{project}" in name or name.endswith(f"-tracking-user-{project}")
+    return (f"-project-{project}" in name or name.endswith(f"-tracking-user-{project}")
+            or name.endswith(f"-serving-tls-cert-{project}"))
 
 
-#: What a project's arrival or departure visibly changes outside its own resources, and only on the shared
-#: tracking server: its pod's user fingerprint, so it restarts and syncs users (the user list itself is in a
-#: Secret, whose contents a plan shows only as [secret]).
-TRACKING_USER_LIST = {"dev-k8s-tracking-deployment"}
+#: What a project's arrival or departure visibly changes outside its own resources: on the shared tracking
+#: server, its pod's user fingerprint, so it restarts and syncs users (the user list itself is in a Secret,
+#: whose contents a plan shows only as [secret]); on the models' gateway, the project's own HTTPS listener.
+SHARED_CHANGES = {"dev-k8s-tracking-deployment", "dev-k8s-serving-gateway"}
 
 
 def changed(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
@@ -62,7 +64,7 @@ def test_adding_a_project_only_adds_that_projects_resources(plans: dict[str, Pla
     added = set(after) - set(before)
     assert added and all(owned_by(u, "new-team") for u in added)
     assert set(before) <= set(after)
-    assert changed(before, after) == TRACKING_USER_LIST
+    assert changed(before, after) == SHARED_CHANGES
     # every Kubernetes resource (and Helm release) is created through its own layer's provider (one
     # monitor per layer stack: aws, cluster, tenants)
     grown_monitors = monitors[:3]  # the grown plan ran first (`plans["dev"]` may plan after it)
@@ -85,4 +87,4 @@ def test_removing_a_project_only_removes_that_projects_resources(plans: dict[str
     removed = set(before) - set(after)
     assert removed and all(owned_by(u, "churn-model") for u in removed)
     assert set(after) <= set(before)
-    assert changed(before, after) == TRACKING_USER_LIST
+    assert changed(before, after) == SHARED_CHANGES

@@ -20,6 +20,7 @@ from mlops_platform.k8s.tenancy import PROJECT_LABEL
 
 from .argo_schema import ARGO, crd_errors
 from .planview import helm_values, k8s_of
+from .test_upstream_fixtures import as_sent
 
 
 def custom(plan: Plan, kind: str) -> list[Any]:
@@ -74,6 +75,46 @@ def test_event_sources_and_sensors_match_the_published_schemas(plans: Any) -> No
     assert objects
     for res in objects:
         assert crd_errors(res.get("kind"), as_object(res)) == [], res.name
+
+
+def test_event_buses_match_the_published_schema(plans: Any) -> None:
+    """argo-events v1.9.10 (the app version of the pinned chart 2.4.22), api/jsonschema/schema.json."""
+    buses = custom(plans["prod"], "EventBus")
+    assert buses
+    for res in buses:
+        assert crd_errors("EventBus", as_object(res)) == [], res.name
+
+
+def test_the_workflow_each_sensor_submits_matches_the_published_workflow_schema(plans: Any) -> None:
+    """The Sensor's trigger carries a whole Workflow (argoWorkflow.source.resource), which the Sensor schema only
+    types as an object: checked against Argo Workflows v4.0.6's Workflow schema, as the controller would see it."""
+    sensors = custom(plans["prod"], "Sensor")
+    assert sensors
+    for sensor in sensors:
+        for trigger in sensor.get("spec.triggers"):
+            workflow = trigger["template"]["argoWorkflow"]["source"]["resource"]
+            assert workflow["kind"] == "Workflow" and workflow["apiVersion"] == f"{ARGO}/v1alpha1"
+            assert crd_errors("Workflow", workflow) == [], sensor.name
+    misplaced = copy.deepcopy(sensors[0].get("spec.triggers")[0]["template"]["argoWorkflow"]["source"]["resource"])
+    misplaced["spec"]["templateRef"] = misplaced["spec"].pop("workflowTemplateRef")  # a step field, not a spec one
+    assert crd_errors("Workflow", misplaced) == ["spec: Additional properties are not allowed ('templateRef' was "
+                                                 "unexpected)"]
+
+
+def test_alertmanager_configs_match_the_published_schema(plans: Any) -> None:
+    """monitoring.coreos.com/v1alpha1 AlertmanagerConfig as kube-prometheus-stack 72.6.2 installs it
+    (prometheus-operator v0.82.2); strictly, so a misspelt matcher or receiver field fails here, not in the operator
+    (which rejects the whole config and drops the project's drift → retrain route)."""
+    routes = k8s_of(plans["prod"], "kubernetes:monitoring.coreos.com/v1alpha1:AlertmanagerConfig")
+    assert routes
+    for res in routes:
+        sent = as_sent(as_object(res))  # plan numbers are protobuf doubles; the provider sends maxAlerts: 1
+        assert crd_errors("AlertmanagerConfig", sent, group="monitoring.coreos.com") == [], res.name
+    broken = copy.deepcopy(as_sent(as_object(routes[0])))
+    broken["spec"]["route"]["matchers"][0]["matchType"] = "~"  # not one of =, !=, =~, !~
+    broken["spec"]["receivers"][0]["webhookConfigs"][0]["sendResolve"] = True  # misspelt
+    errors = crd_errors("AlertmanagerConfig", broken, group="monitoring.coreos.com")
+    assert len(errors) == 2 and any("'~' is not one of" in e for e in errors)
 
 
 def test_sensor_starts_the_projects_own_template_only_on_firing_alerts(plan: Plan, cfg: PlatformConfig) -> None:

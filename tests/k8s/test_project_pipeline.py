@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from mlops_platform.core import contract
 from mlops_platform.k8s.project_pipeline import (
+    DISPATCH_SECRET,
     ProjectPipelineArgs,
     StepResources,
     TrainingBackend,
@@ -40,6 +41,7 @@ def steps(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("variant", [
     {}, {"train": StepResources(gpus=1), "gpu_pool": "gpu-l4"},
+    {"train": StepResources(gpus=1), "gpu_pool": "gpu-l4", "queue": "fraud"},
     {"backend": TrainingBackend.RAY, "train": StepResources(gpus=1), "gpu_type": "l4", "queue": "fraud"},
 ])
 def test_workflow_template_matches_the_published_schema(variant: dict[str, Any]) -> None:
@@ -92,9 +94,22 @@ def test_ray_training_is_a_rayjob_on_the_gpu_pool_through_the_queue_when_given()
     assert worker["template"]["spec"]["tolerations"][0]["key"] == contract.GPU_TAINT_KEY
     assert worker["template"]["spec"]["nodeSelector"] == {contract.GPU_TYPE_LABEL: "l4"}
     assert worker["template"]["spec"]["serviceAccountName"] == "fraud-pipeline"
+    # the driver runs the project's Ray Train entrypoint: one Ray Train worker per worker pod, with its GPUs
+    gpus = int(worker["template"]["spec"]["containers"][0]["resources"]["limits"][contract.GPU_RESOURCE])
+    assert job["spec"]["entrypoint"] == (f"python -m fraud train-ray --workers {worker['replicas']} "
+                                         f"--gpus-per-worker {gpus} --outputs /tmp/outputs")
     no_queue = json.loads(steps(workflow_template_spec(args(backend=TrainingBackend.RAY)))["train"]["resource"][
         "manifest"])
     assert "kueue.x-k8s.io/queue-name" not in no_queue["metadata"]["labels"]
+
+
+def test_pod_training_waits_in_the_queue_and_only_training_does() -> None:
+    """Kueue's pod integration gates a labelled pod until its queue admits it (the Argo step's pod carries
+    the template's metadata); the cheap steps never wait for GPU quota."""
+    spec = workflow_template_spec(args(train=StepResources(gpus=1), gpu_pool="gpu-l4", queue="fraud"))
+    assert steps(spec)["train"]["metadata"] == {"labels": {"kueue.x-k8s.io/queue-name": "fraud"}}
+    assert all("metadata" not in steps(spec)[name] for name in ("validate-data", "evaluate", "handoff"))
+    assert "metadata" not in steps(workflow_template_spec(args(queue="")))["train"]  # '' = no Kueue
 
 
 def test_bad_arguments_are_reported_at_once() -> None:
@@ -102,3 +117,18 @@ def test_bad_arguments_are_reported_at_once() -> None:
                                   ray_workers=0))
     assert len(problems) == 3
     assert "5-field cron" in problems[0] and "gpu_type or gpu_pool" in problems[1] and "ray_workers 0" in problems[2]
+
+
+def test_the_hand_off_dispatches_to_the_projects_cd_with_its_token_secret() -> None:
+    """The hand-off step reaches build/deploy through the project's CD (GitHub repository_dispatch): it names the
+    repository and environment, and the token comes from the namespace's own Secret (optional: the step then
+    fails with the command that creates it, rather than the pod never starting)."""
+    spec = workflow_template_spec(args(deploy_repository="acme/fraud", deploy_environment="prod"))
+    container = steps(spec)["handoff"]["container"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["HANDOFF_REPOSITORY"] == "acme/fraud" and env["DEPLOY_ENVIRONMENT"] == "prod"
+    assert env["IMAGE_REF"] == container["image"]  # the image that ran is the one CD redeploys
+    assert {"secretRef": {"name": DISPATCH_SECRET, "optional": True}} in container["envFrom"]
+    assert "GITHUB_TOKEN" not in env  # never a plain env value
+    others = [s for s in spec["templates"] if s.get("container") and s["name"] != "handoff"]
+    assert others and all(DISPATCH_SECRET not in json.dumps(s) for s in others)  # only the hand-off holds it

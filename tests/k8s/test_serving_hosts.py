@@ -25,10 +25,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from mlops_platform.config import PlatformConfig
+from mlops_platform.config.sections import CertificateSource
 from mlops_platform.engine import Plan
+from mlops_platform.k8s.gateway_tls import GatewayTlsArgs
 from mlops_platform.k8s.serving import (
     DOMAIN_TEMPLATE,
-    allowed_routes,
     gateway_spec,
     kserve_values,
     route_host_binding,
@@ -37,6 +38,8 @@ from mlops_platform.k8s.serving import (
 from mlops_platform.k8s.tenancy import PROJECT_LABEL
 
 DOMAIN = "models.example.internal"
+TLS = GatewayTlsArgs(source=CertificateSource.PLATFORM_CA, domain=DOMAIN, namespaces=("fraud", "ns"),
+                     gateway_namespace="kserve", cert_manager_namespace="cert-manager")
 #: A Kubernetes name/namespace: a DNS-1123 label (no dots).
 LABEL = st.from_regex(r"\A[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?\Z")
 
@@ -68,16 +71,22 @@ def test_hosts_of_different_namespaces_never_collide(name_a: str, ns_a: str, nam
         assert render(DOMAIN_TEMPLATE, name_a, ns_a, DOMAIN) != render(DOMAIN_TEMPLATE, name_b, ns_b, DOMAIN)
 
 
-def test_every_model_host_is_served_by_the_listener_and_names_its_namespace() -> None:
-    listener = gateway_spec(DOMAIN)["listeners"][0]
+def test_every_model_host_is_served_by_its_projects_listener_only() -> None:
+    listeners = {li["name"]: li for li in gateway_spec(TLS)["listeners"]}
     host = render(kserve_values(DOMAIN)["kserve"]["controller"]["gateway"]["domainTemplate"], "m", "ns", DOMAIN)
-    assert listener_matches(listener["hostname"], host)
+    assert listener_matches(listeners["https-ns"]["hostname"], host)
+    assert not listener_matches(listeners["https-fraud"]["hostname"], host)
     assert host.endswith(f".ns.{DOMAIN}")
 
 
-def test_only_project_namespaces_may_attach_routes() -> None:
-    assert allowed_routes() == {"namespaces": {"from": "Selector", "selector": {
-        "matchExpressions": [{"key": PROJECT_LABEL, "operator": "Exists"}]}}}
+def test_each_https_listener_admits_its_own_namespace_and_port_80_only_the_platforms_redirect() -> None:
+    """Gateway API `RouteNamespaces`: `Same` = the Gateway's namespace; `Selector` = the labelled namespaces
+    (`kubernetes.io/metadata.name` is set by the API server on every namespace)."""
+    listeners = {li["name"]: li for li in gateway_spec(TLS)["listeners"]}
+    assert listeners["http"]["allowedRoutes"] == {"namespaces": {"from": "Same"}}
+    for ns in ("fraud", "ns"):
+        assert listeners[f"https-{ns}"]["allowedRoutes"] == {"namespaces": {"from": "Selector", "selector": {
+            "matchLabels": {"kubernetes.io/metadata.name": ns}}}}
 
 
 def test_the_planned_gateway_and_kserve_values_carry_the_fix(plan: Plan, cfg: PlatformConfig) -> None:
@@ -85,11 +94,11 @@ def test_the_planned_gateway_and_kserve_values_carry_the_fix(plan: Plan, cfg: Pl
     assert gateways, "the serving stack creates a Gateway"
     for gw in gateways:
         for listener in gw.inputs["spec"]["listeners"]:
-            assert listener["allowedRoutes"]["namespaces"]["from"] == "Selector"
-    policies = [r for r in plan.resources
-                if r.type == "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"]
-    assert [p.inputs["spec"]["validations"][0]["expression"] for p in policies] == \
-        [route_host_expression(cfg.serving.ingress_domain)]
+            assert listener["allowedRoutes"]["namespaces"]["from"] in ("Selector", "Same")
+    policies = {r.inputs["metadata"]["name"]: r for r in plan.resources
+                if r.type == "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"}
+    assert policies["mlops-route-hosts"].inputs["spec"]["validations"][0]["expression"] == \
+        route_host_expression(cfg.serving.ingress_domain)
     kserve = [r for r in plan.resources
               if r.type == "kubernetes:helm.sh/v3:Release" and r.inputs.get("name") == "kserve"]
     assert kserve, "the serving stack installs KServe"
@@ -120,4 +129,5 @@ def test_the_admission_policy_keeps_routes_under_their_namespace(hostnames: list
 def test_the_admission_policy_binds_to_project_namespaces_and_denies() -> None:
     binding = route_host_binding("p")
     assert binding["validationActions"] == ["Deny"]
-    assert binding["matchResources"]["namespaceSelector"] == allowed_routes()["namespaces"]["selector"]
+    assert binding["matchResources"]["namespaceSelector"] == {"matchExpressions": [
+        {"key": PROJECT_LABEL, "operator": "Exists"}]}

@@ -118,8 +118,48 @@ def unknown_values(values: Mapping[str, Any], upstream: UpstreamValues,
 
 
 def crd_schema(group: str, kind: str, version: str) -> dict[str, Any]:
-    """The published schema of one CRD version (crds/<group>/<kind>_<version>.json)."""
-    return dict(json.loads((CRDS_DIR / group / f"{kind.lower()}_{version}.json").read_text()))
+    """The published schema of one CRD version (crds/<group>/<kind>_<version>.json), its patterns in Python's
+    regex dialect (`python_patterns`)."""
+    return dict(python_patterns(json.loads((CRDS_DIR / group / f"{kind.lower()}_{version}.json").read_text())))
+
+
+def _group_end(pattern: str, start: int) -> int:
+    """Index of the `)` closing the group that is open at `start` (len(pattern) at top level)."""
+    depth, i, in_class = 0, start, False
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class or char == "[":
+            in_class = char != "]" if in_class else True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            if depth == 0:
+                return i
+            depth -= 1
+        i += 1
+    return len(pattern)
+
+
+def go_to_python_regex(pattern: str) -> str:
+    """Go's RE2 (what the API server checks CRD patterns with) lets `(?i)` switch case-insensitivity on mid-pattern,
+    up to the end of its group; Python 3.11 refuses global flags that are not at the start. Same meaning:
+    `(?i)rest` → `(?i:rest)` (prometheus-operator's AlertmanagerConfig month/weekday patterns use it)."""
+    while (at := pattern.find("(?i)", 1)) > 0:
+        end = _group_end(pattern, at + 4)
+        pattern = f"{pattern[:at]}(?i:{pattern[at + 4:end]}){pattern[end:]}"
+    return pattern
+
+
+def python_patterns(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: go_to_python_regex(v) if k == "pattern" and isinstance(v, str) else python_patterns(v)
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [python_patterns(v) for v in node]
+    return node
 
 
 def crd_validator(group: str, kind: str, version: str) -> Any:

@@ -1,4 +1,5 @@
-"""botocore Stubber responses for the two APIs moto has no usable backend for: Service Quotas and Pricing.
+"""botocore Stubber responses for the APIs moto has no usable backend for: Service Quotas, Pricing and AWS's public
+SSM parameters of EKS AMIs.
 
 Shapes follow real responses (captured field names, units, ARNs and usage metrics as AWS returns them).
 """
@@ -6,6 +7,7 @@ Shapes follow real responses (captured field names, units, ARNs and usage metric
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from botocore.stub import Stubber
@@ -94,3 +96,33 @@ LOCATIONS = {"us-east-1": "US East (N. Virginia)", "eu-west-1": "EU (Ireland)"}
 
 def products_response(*items: str) -> dict[str, Any]:
     return {"FormatVersion": "aws_v1", "PriceList": list(items)}
+
+
+#: The newest EKS-optimized AMI release per minor (awslabs/amazon-eks-ami CHANGELOG, v20260714): the values of
+#: the public SSM parameters /aws/service/eks/optimized-ami/<minor>/<ami-path>/recommended/release_version, which
+#: the moto server does not serve (and, like AWS, refuses to store under /aws).
+AMI_RELEASES: dict[str, str] = json.loads(
+    (Path(__file__).parents[1] / "fixtures" / "upstream" / "eks-ami-releases.json").read_text())["release_versions"]
+
+
+def ami_parameter(name: str, value: str) -> dict[str, Any]:
+    return {"Parameter": {"Name": name, "Type": "String", "Value": value, "Version": 1, "DataType": "text",
+                          "ARN": f"arn:aws:ssm:us-east-1::parameter{name}"}}
+
+
+def stub_ami_releases(client: Any, cfg: Any, releases: dict[str, str] | None = None) -> Stubber:
+    """Answer preflight's AMI release reads (one per pinned AMI type of the pools, sorted) from the fixture."""
+    from mlops_platform.ops.ami_checks import parameter_name
+
+    version = cfg.cluster.version
+    published = (releases or AMI_RELEASES).get(version)
+    stubber = Stubber(client)
+    for ami_type in sorted({cfg.node_pools.system.ami_type, *(p.ami_type for p in cfg.node_pools.gpu)}):
+        name = parameter_name(version, ami_type)
+        if published is None:
+            stubber.add_client_error("get_parameter", "ParameterNotFound", http_status_code=400,
+                                     expected_params={"Name": name})
+        else:
+            stubber.add_response("get_parameter", ami_parameter(name, published), {"Name": name})
+    stubber.activate()
+    return stubber

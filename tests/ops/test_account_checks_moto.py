@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -69,7 +70,9 @@ def test_autoscaling_role_is_reported_with_the_value_to_set(moto, make_cfg):
     assert missing.status is Status.FAIL and "create_autoscaling_service_role: true" in missing.fix
     _iam().create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com")
     [taken] = check_autoscaling_role(make_cfg(), Aws("us-east-1"))
-    assert taken.status is Status.FAIL and "create_autoscaling_service_role: false" in taken.fix
+    assert taken.status is Status.FAIL
+    assert taken.fix == ("in stacks/Pulumi.dev.yaml set\n      mlops-platform:account:\n"
+                         "        create_autoscaling_service_role: false")
     [reused] = check_autoscaling_role(make_cfg({"account": {"create_autoscaling_service_role": False}}),
                                       Aws("us-east-1"))
     assert reused.status is Status.PASS
@@ -130,3 +133,25 @@ def test_api_endpoint_of_an_existing_cluster_is_probed_on_443(moto, make_cfg, li
     for command in runner_commands(cfg):
         assert command in blocked.fix
     assert "aws codebuild start-build --project-name mlops-dev-deployer --region us-east-1" in blocked.fix
+
+
+def test_mlplat_up_stops_before_any_stack_with_the_exact_lines_when_the_role_exists(
+        moto, make_cfg, tmp_root, mlplat, monkeypatch):
+    """The account already has the role (any Auto Scaling group creates it): the default
+    create_autoscaling_service_role: true would fail the first `up` half-way (IAM CreateServiceLinkedRole refuses a
+    taken name). `up` stops in preflight, before any stack, with the lines to set (account_checks.py says why it
+    does not pass the value itself)."""
+    from mlops_platform.workflows import automation
+
+    make_cfg()
+    _iam().create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com")
+    touched = []
+    monkeypatch.setattr(automation, "require_tools", lambda aws, op: "pulumi")  # no Pulumi CLI here
+    monkeypatch.setattr(automation, "_stack", lambda cfg, layer, create: touched.append(layer))
+    code, out = mlplat("up", "dev", "--json")
+    error = json.JSONDecoder().raw_decode(out)[0]["error"]  # stdout first; stderr after it
+    assert code == error["exit_code"] != 0 and error["code"] == "preflight"
+    assert ("autoscaling role: AWSServiceRoleForAutoScaling already exists in the account (not created by dev)"
+            in error["message"])
+    assert "mlops-platform:account:\n        create_autoscaling_service_role: false" in error["message"]
+    assert touched == []

@@ -11,7 +11,7 @@ from mlops_platform.ops._aws import Aws
 from mlops_platform.ops.preflight import required_vcpus
 from mlops_platform.workflows import automation
 from mlops_platform.workflows.automation import Operation
-from ops_stubs import quota_response
+from ops_stubs import AMI_RELEASES, ami_parameter, quota_response
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("moto")]
 
@@ -29,7 +29,17 @@ def quotas_stubbed(monkeypatch):
                 stubber.add_response("get_service_quota", quota_response(code, cfg_value))
             stubber.activate()
             return client
+
+        def ssm_public(self: Aws):
+            """The public EKS AMI parameters (moto serves none): every AL2023 type of a minor shares one release."""
+            client = self.session.client("ssm", region_name=self.region)
+            stubber = Stubber(client)
+            stubber.add_response("get_parameter", ami_parameter("/aws/service/eks/optimized-ami/1.34/release_version",
+                                                                AMI_RELEASES["1.34"]))
+            stubber.activate()
+            return client
         monkeypatch.setattr(Aws, "quotas", property(quotas))
+        monkeypatch.setattr(Aws, "ssm_public", property(ssm_public))
 
     return factory
 

@@ -45,24 +45,42 @@ def test_the_pinned_version_running_passes(moto: str, make_cfg: Any) -> None:
     assert same.status is Status.PASS
 
 
-def test_raising_min_size_above_the_live_desired_size_names_the_step_first(moto: str, make_cfg: Any) -> None:
-    """EKS UpdateNodegroupConfig rejects minSize > desiredSize, and `up` keeps the live desired size (the
-    autoscaler owns it). https://docs.aws.amazon.com/eks/latest/APIReference/API_NodegroupScalingConfig.html"""
+def _groups(cfg: Any, eks: Any, system: dict[str, int], l4: dict[str, int]) -> None:
+    for pool, scaling in (("system", system), ("l4", l4)):
+        eks.create_nodegroup(clusterName=cfg.cluster_name, nodegroupName=f"{pool}-20260101", nodeRole=ROLE,
+                             subnets=["subnet-0123456789abcdef0"], labels={"mlops.io/pool": pool},
+                             scalingConfig=scaling)
+
+
+def test_raising_min_size_above_the_live_desired_size_is_left_to_up_with_the_manual_step(
+        moto: str, make_cfg: Any) -> None:
+    """EKS UpdateNodegroupConfig rejects minSize > desiredSize, and the stack keeps the live desired size (the
+    autoscaler owns it): `mlplat up` raises it first (test_desired_sizes_moto.py); plain `pulumi up` users get
+    the command. https://docs.aws.amazon.com/eks/latest/APIReference/API_NodegroupScalingConfig.html"""
     cfg = make_cfg({"node_pools": {"system": {"min_size": 3, "desired_size": 3}}})
-    eks = _cluster(cfg, "1.34")
-    eks.create_nodegroup(clusterName=cfg.cluster_name, nodegroupName="system-20260101", nodeRole=ROLE,
-                         subnets=["subnet-0123456789abcdef0"], labels={"mlops.io/pool": "system"},
-                         scalingConfig={"minSize": 2, "desiredSize": 2, "maxSize": 4})
-    eks.create_nodegroup(clusterName=cfg.cluster_name, nodegroupName="l4-20260101", nodeRole=ROLE,
-                         subnets=["subnet-0123456789abcdef0"], labels={"mlops.io/pool": "l4"},
-                         scalingConfig={"minSize": 0, "desiredSize": 1, "maxSize": 4})
+    _groups(cfg, _cluster(cfg, "1.34"), {"minSize": 2, "desiredSize": 2, "maxSize": 4},
+            {"minSize": 0, "desiredSize": 1, "maxSize": 4})
     results = {r.check: r for r in check_pool_sizes(cfg, Aws(cfg.environment.region))}
     assert results["node pool l4"].status is Status.PASS
     system = results["node pool system"]
-    assert system.status is Status.FAIL and "runs 2 node(s)" in system.detail
-    assert system.fix == (f"first move the desired size: `aws eks update-nodegroup-config --cluster-name "
-                          f"{cfg.cluster_name} --nodegroup-name system-20260101 --scaling-config "
-                          "minSize=2,maxSize=4,desiredSize=3`, then rerun")
+    assert system.status is Status.WARN and "runs 2 node(s)" in system.detail
+    assert "`mlplat up` raises its desired size to 3 before the aws layer" in system.detail
+    assert system.fix == ("nothing with `mlplat up`; with plain `pulumi up` first run `aws eks "
+                          f"update-nodegroup-config --cluster-name {cfg.cluster_name} --nodegroup-name "
+                          "system-20260101 --scaling-config "
+                          "minSize=2,maxSize=4,desiredSize=3`")
+
+
+def test_lowering_max_size_below_the_live_desired_size_stops_preflight(moto: str, make_cfg: Any) -> None:
+    """Lowering desired would drain nodes: never done for the user."""
+    cfg = make_cfg({"node_pools": {"gpu": [{"name": "l4", "instance_types": ["g6.xlarge"], "capacity": "spot",
+                                            "min_size": 0, "desired_size": 0, "max_size": 2}]}})
+    _groups(cfg, _cluster(cfg, "1.34"), {"minSize": 2, "desiredSize": 2, "maxSize": 4},
+            {"minSize": 0, "desiredSize": 3, "maxSize": 4})
+    results = {r.check: r for r in check_pool_sizes(cfg, Aws(cfg.environment.region))}
+    l4 = results["node pool l4"]
+    assert l4.status is Status.FAIL and "runs 3 node(s)" in l4.detail and "drains nodes" in l4.detail
+    assert "minSize=0,maxSize=3,desiredSize=2" in l4.fix
 
 
 def _catalogue(stub: Stubber, pins: dict[str, str], version: str, missing: str) -> None:

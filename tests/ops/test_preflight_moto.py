@@ -9,7 +9,7 @@ from mlops_platform.core.instances import QuotaFamily
 from mlops_platform.ops._aws import Aws
 from mlops_platform.ops.bootstrap import bootstrap
 from mlops_platform.ops.preflight import Status, required_vcpus, run_preflight
-from ops_stubs import stub_quotas
+from ops_stubs import stub_ami_releases, stub_quotas
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("moto")]
 
@@ -18,8 +18,10 @@ EU_WEST = {"environment": {"region": "eu-west-1"},
 
 
 def _aws(cfg, quotas=None, **stub_kwargs) -> Aws:
-    """Real clients at the moto server, except Service Quotas (no moto backend) which is stubbed."""
+    """Real clients at the moto server, except Service Quotas and the public EKS AMI parameters (no moto
+    backend), which are stubbed."""
     aws = Aws(cfg.environment.region)
+    stub_ami_releases(aws.ssm_public, cfg)
     stub_quotas(aws.quotas, quotas if quotas is not None else dict.fromkeys(required_vcpus(cfg), 1000.0),
                 **stub_kwargs)
     return aws
@@ -38,8 +40,10 @@ def test_healthy_environment_passes_every_check(moto, make_cfg):
     assert set(checks) == {"account", "offerings system", "offerings l4", "quota g_vt spot",
                            "quota standard on_demand", "eks version", "state backend", "github oidc provider",
                            "autoscaling role", "api endpoint", "cluster version", "node pool sizes",
-                           "addon versions"}
+                           "addon versions", "ami x86_64/nvidia", "ami x86_64/standard"}
     assert checks["account"].status is Status.PASS
+    assert checks["ami x86_64/standard"].detail == ("1.34.9-20260714 is the newest release for Kubernetes 1.34 "
+                                                    "AL2023_x86_64_STANDARD in us-east-1")
     assert checks["eks version"].status in (Status.PASS, Status.WARN)
     assert "reviewed table" in checks["eks version"].detail  # moto has no DescribeClusterVersions
     assert checks["state backend"].detail.endswith("exists and is versioned")

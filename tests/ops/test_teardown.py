@@ -14,6 +14,9 @@ from mlops_platform.core.layers import Layer
 from mlops_platform.ops._aws import Aws
 from mlops_platform.workflows import automation
 from mlops_platform.workflows.teardown import (
+    CONTROLLER_CLUSTER_TAG,
+    await_controller_load_balancers,
+    controller_load_balancers,
     lift_cluster_deletion_protection,
     live_resources,
     refuse_aws_under_upper_layers,
@@ -89,7 +92,37 @@ def test_a_forced_prod_destroy_lifts_protection_just_before_the_aws_layer(monkey
     monkeypatch.setattr(automation, "_execute", lambda stack, op, out, force: ran.append(stack.value) or "{}")
     monkeypatch.setattr(automation, "lift_cluster_deletion_protection",
                         lambda cfg, aws, out: ran.append("lift"))
+    monkeypatch.setattr(automation, "await_controller_load_balancers", lambda cfg, aws, out: ran.append("nlb gone"))
     automation.run_operation("prod", automation.Operation.DESTROY, force_destroy_protected_data=True,
                              aws=object(), on_output=lambda _: None,  # type: ignore[arg-type]
                              probe=lambda h, p, t: None)
-    assert ran == ["tenants", "cluster", "lift", "aws"]
+    assert ran == ["tenants", "cluster", "nlb gone", "lift", "aws"]
+
+
+def _nlb(aws: Aws, subnet: str, name: str, cluster: str | None) -> str:
+    tags = [{"Key": CONTROLLER_CLUSTER_TAG, "Value": cluster}] if cluster else []
+    lb = aws.elbv2.create_load_balancer(Name=name, Subnets=[subnet], Scheme="internal", Type="network",
+                                        Tags=tags or [{"Key": "owner", "Value": "someone-else"}])
+    return str(lb["LoadBalancers"][0]["LoadBalancerArn"])
+
+
+def test_the_aws_layer_waits_for_the_controllers_load_balancers_and_refuses_while_they_stay(moto: str) -> None:
+    """Against the moto server: only load balancers tagged by the controller for this cluster count."""
+    cfg = load_env("dev")
+    aws, said = Aws(cfg.environment.region), []
+    vpc = aws.ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = aws.ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+    _nlb(aws, subnet, "other-cluster", "another-cluster")
+    _nlb(aws, subnet, "not-the-controllers", None)
+    await_controller_load_balancers(cfg, aws, said.append, timeout=0)  # none of this cluster's: passes at once
+    assert said == []
+    ours = _nlb(aws, subnet, "k8s-envoyga-models", cfg.cluster_name)
+    assert controller_load_balancers(aws, cfg.cluster_name) == [ours]
+    with pytest.raises(UsageError, match=r"(?s)Load Balancer Controller's load balancer\(s\) .*still exist.*"
+                                         r"mlplat destroy dev --layer cluster"):
+        await_controller_load_balancers(cfg, aws, said.append, timeout=0)
+    # the controller deletes it while we wait: one poll, then the aws layer may go
+    await_controller_load_balancers(cfg, aws, said.append, timeout=60, poll=5,
+                                    sleep=lambda _: aws.elbv2.delete_load_balancer(LoadBalancerArn=ours))
+    assert said == ["waiting for 1 load balancer(s) of the AWS Load Balancer Controller to go\n"]
+    assert controller_load_balancers(aws, cfg.cluster_name) == []

@@ -201,6 +201,16 @@ def _kubernetes() -> list[dict[str, Any]]:
             ["fraud-ns"]),
         res("kubernetes:core/v1:Service", "fraud-svc", {
             "metadata": meta, "spec": {"type": "ClusterIP", "selector": labels, "ports": [{"port": 80}]}}),
+        res("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "fraud-route", {
+            "metadata": {**meta, "name": "fraud"}, "spec": {
+                "parentRefs": [{"name": "kserve-ingress-gateway", "namespace": "kserve"}],
+                "hostnames": ["fraud.fraud.models.internal"],
+                "rules": [{"backendRefs": [{"name": "fraud-serving", "port": 80}]}]}}, ["fraud-ns"]),
+        res("kubernetes:gateway.envoyproxy.io/v1alpha1:SecurityPolicy", "fraud-auth", {
+            "metadata": {**meta, "name": "inference-auth"}, "spec": {
+                "targetSelectors": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}],
+                "apiKeyAuth": {"credentialRefs": [{"name": "inference-api-keys"}],
+                               "extractFrom": [{"headers": ["x-api-key"]}]}}}, ["fraud-ns"]),
         res("kubernetes:flagger.app/v1beta1:Canary", "fraud-canary", {
             "metadata": {**meta, "name": "fraud-serving"},
             "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "fraud-serving"},
@@ -297,7 +307,8 @@ def config_for(only: Only | None = None, level: Enforcement = Enforcement.MANDAT
 
 
 _PROJECT_RESOURCES = ("app-role", "app-policy", "repo", "repo-lifecycle", "repo-policy", "fraud-ns", "fraud-deny",
-                      "fraud-sa", "fraud-serving", "fraud-pdb", "fraud-svc", "fraud-canary", "fraud-budget")
+                      "fraud-sa", "fraud-serving", "fraud-pdb", "fraud-svc", "fraud-route", "fraud-auth",
+                      "fraud-canary", "fraud-budget")
 
 
 def scaled(projects: int) -> dict[str, Any]:

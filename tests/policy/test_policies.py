@@ -32,7 +32,7 @@ def outcome(found: list[Diagnostic]) -> str:
 def test_reference_stack_passes_the_whole_pack() -> None:
     result = evaluate(variant(), config_for())
     assert result.diagnostics == []
-    assert result.resources == 40
+    assert result.resources == 42
 
 
 def test_every_policy_has_complete_metadata_and_fixtures() -> None:

@@ -14,5 +14,5 @@ from policy_plans import config_for, scaled
 @pytest.mark.slow
 def test_many_projects_stay_clean() -> None:
     large = scaled(400)
-    assert len(large["resources"]) - len(scaled(40)["resources"]) == 360 * 13
+    assert len(large["resources"]) - len(scaled(40)["resources"]) == 360 * 15
     assert evaluate(large, config_for()).diagnostics == []  # no index collisions between projects

@@ -18,9 +18,17 @@ from mlops_platform.policy.evaluate import Diagnostic
 from mlops_platform.policy.registry import ENVIRONMENT_MARKERS, Kind, kind_of, stack_policy
 from mlops_platform.scaffold.outputs import validate_outputs
 from mlops_platform.workflows.review import is_platform_outputs, plan_kind, project_config, referenced_platform
-from policy_plans import Drop, Only, Patch, config_for, variant
+from policy_plans import Drop, Only, Patch, config_for, urn, variant
 
-PLATFORM_ONLY = {"budget-covers-estimate", "budget-environment"}
+# k8s-inference-auth: a project stack's routes are covered by the platform's per-namespace SecurityPolicy,
+# which lives in the platform's tenants stack, not in the project's
+PLATFORM_ONLY = {"budget-covers-estimate", "budget-environment", "k8s-inference-auth"}
+#: Per platform-only policy: what breaks it in the reference stack, and the URNs its findings name.
+BREAKS: dict[str, tuple[Drop, list[str]]] = {
+    "budget-covers-estimate": (Drop("env-budget"), [""]), "budget-environment": (Drop("env-budget"), [""]),
+    "k8s-inference-auth": (Drop("fraud-auth"), [
+        urn("kubernetes:core/v1:Namespace", "fraud-ns"),
+        urn("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "fraud-route")])}
 POD = "spec.template.spec"
 # the reference stack without its cluster and node groups: what a project's infra/ program looks like
 PROJECT_STACK = (Drop("eks"), Drop("system"), Drop("gpu-l4"), Drop("nodes-lt"))
@@ -53,17 +61,18 @@ def test_only_stack_policies_can_be_scoped() -> None:
 
 @pytest.mark.parametrize("policy", sorted(PLATFORM_ONLY))
 def test_environment_policies_skip_project_stacks(policy: str) -> None:
-    no_budget = Drop("env-budget")
-    assert run(policy, *PROJECT_STACK, no_budget, estimated_monthly_p90_usd=9000.0) == []  # auto: no cluster
-    assert run(policy, no_budget, stack_kind="project", estimated_monthly_p90_usd=9000.0) == []  # explicit
+    broken, _ = BREAKS[policy]
+    assert run(policy, *PROJECT_STACK, broken, estimated_monthly_p90_usd=9000.0) == []  # auto: no cluster
+    assert run(policy, broken, stack_kind="project", estimated_monthly_p90_usd=9000.0) == []  # explicit
 
 
 @pytest.mark.parametrize("policy", sorted(PLATFORM_ONLY))
 def test_environment_policies_still_judge_platform_stacks(policy: str) -> None:
     settings = {"estimated_monthly_p90_usd": 9000.0}
-    assert [d.urn for d in run(policy, Drop("env-budget"), **settings)] == [""]  # auto: the cluster is there
+    broken, found = BREAKS[policy]
+    assert sorted(d.urn for d in run(policy, broken, **settings)) == found  # auto: the cluster is there
     # explicit platform: a stack that lost its cluster does not escape its budget
-    assert [d.urn for d in run(policy, *PROJECT_STACK, Drop("env-budget"), stack_kind="platform", **settings)] == [""]
+    assert sorted(d.urn for d in run(policy, *PROJECT_STACK, broken, stack_kind="platform", **settings)) == found
 
 
 def _select(pool: str, gpus: int = 1) -> tuple[Patch, Patch]:

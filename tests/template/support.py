@@ -24,7 +24,7 @@ BASE_ANSWERS: dict[str, Any] = {
 #: The answer presets every generated-project test covers (the `generated` fixture renders each once).
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu-deployment-all-envs": {},
-    "gpu-kserve-dev-prod": {"dataset": "wine", "gpu_count": 1, "serving_mode": "kserve",
+    "gpu-kserve-dev-prod": {"dataset": "wine", "gpu_count": 1, "serving_mode": "kserve", "training_backend": "ray",
                             "environments": ["dev", "prod"], "python_version": "3.12",
                             "delivery_strategy": "blue-green", "gpu_scale_on": "gpu-utilization"},
     "long-slug-dev-only": {"project_slug": "long-project-slug-long-project-slug-lonx", "environments": ["dev"],

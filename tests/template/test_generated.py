@@ -6,6 +6,7 @@ The slow half (each project's own pytest, `run_demo`, `make test`) is in `test_g
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -89,6 +90,30 @@ def test_continuous_training_submits_to_the_cluster_and_never_trains_on_the_runn
     script = (generated / "scripts" / "train-remote.sh").read_text()
     assert "workflowTemplateRef" in script and "kubectl create" in script
     assert (generated / "scripts" / "train-remote.sh").stat().st_mode & 0o111  # executable
+
+
+def test_a_promoted_model_is_redeployed_through_cd(generated: Path) -> None:
+    """The pipeline's hand-off dispatches `model-promoted` (GitHub repository_dispatch) to the project's
+    repository; cd redeploys only that environment of the project, only an image of the project's own ECR
+    repository, through the same deploy workflow (protected environments still wait for approval)."""
+    answers = read_answers(generated)
+    cd = _workflow(generated, "cd.yml")
+    assert cd[True if True in cd else "on"]["repository_dispatch"] == {"types": ["model-promoted"]}
+    assert cd["jobs"]["image"]["if"] == "github.event_name != 'repository_dispatch'"  # nothing rebuilt
+    job = cd["jobs"]["redeploy-promoted-model"]
+    assert job["uses"] == "./.github/workflows/deploy.yml"
+    envs = [e for e in ("dev", "staging", "prod") if e in answers["environments"]]
+    assert f"contains(fromJSON('{json.dumps(envs)}'), github.event.client_payload.environment)" in job["if"]
+    assert f"startsWith(github.event.client_payload.image, '{answers['ecr_repository_url']}:')" in job["if"]
+    assert job["with"]["model-version"] == "${{ github.event.client_payload.model_version }}"
+    deploy = _workflow(generated, "deploy.yml")
+    assert "model-version" in deploy[True if True in deploy else "on"]["workflow_call"]["inputs"]
+    runs = " ".join(s.get("run", "") for s in deploy["jobs"]["up"]["steps"])
+    assert '--config "modelVersion=$MODEL_VERSION"' in runs
+    infra = (generated / "infra" / "__main__.py").read_text()
+    assert f'GITHUB_REPOSITORY = "{answers["github_repo"]}"' in infra
+    assert "deploy_repository=GITHUB_REPOSITORY" in infra and "deploy_environment=pulumi.get_stack()" in infra
+    assert '{"MODEL_VERSION": model_version}' in infra  # a new version restarts the serving pods
 
 
 def test_deploy_ships_through_the_release_strategy_and_reports_its_verdict(generated: Path) -> None:

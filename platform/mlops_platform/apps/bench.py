@@ -28,7 +28,11 @@ from rich.table import Table
 from ruamel.yaml import YAML
 
 console = Console(width=200)
-TENANTS = (10, 100, 500)
+TENANTS = (10, 100)
+#: `--full` also measures 500 tenants (~13 000 resources): minutes of CPU, so not in every `make bench`.
+FULL_TENANTS = (10, 100, 500)
+#: Locality: one tenant planned (`--project`) in an environment of this many tenants vs of LOCALITY_BASE.
+LOCALITY_AT, LOCALITY_BASE = 100, 2
 FLEET_SIZE = 50
 FLOOR_PROGRAM = """
 import asyncio, sys
@@ -91,20 +95,22 @@ def synthetic_stack(workdir: Path, tenants: int, env: str = "prod") -> Path:
     return path
 
 
-def child_plan_and_review(stack_file: Path) -> None:
-    """In a fresh process: plan the stack file (no cache) and review it; print phase seconds as JSON."""
+def child_plan_and_review(stack_file: Path, jobs: int = 1, project: str | None = None) -> None:
+    """In a fresh process: plan the stack file (no cache; `jobs` processes, or one `project`) and review a
+    whole plan; print phase seconds and the plan's per-run timings as JSON."""
     os.environ["MLPLAT_PLAN_CACHE"] = "off"
     start = time.perf_counter()
     from mlops_platform.engine import run_platform
     from mlops_platform.workflows.review import Subject, platform_config, review
 
     imported = time.perf_counter()
-    plan = run_platform(stack_file=stack_file)
+    plan = run_platform(stack_file=stack_file, jobs=jobs, project=project)
     planned = time.perf_counter()
-    report = review(Subject(plan.to_json(), stack_file, platform_config(None, stack_file)))
+    violations = None if project else len(review(Subject(plan.to_json(), stack_file,
+                                                          platform_config(None, stack_file))).violations)
     reviewed = time.perf_counter()
     print(json.dumps({"resources": len(plan.resources), "import_s": imported - start, "plan_s": planned - imported,
-                      "review_s": reviewed - planned, "violations": len(report.violations)}))
+                      "review_s": reviewed - planned, "violations": violations, "timings": plan.timings}))
 
 
 def _mlplat(*args: str) -> list[str]:
@@ -128,50 +134,102 @@ def generation(work: Path) -> tuple[Timing, Timing, Timing]:
     return cold, warm, fleet
 
 
+def generation_rows(work: Path) -> list[list[str]]:
+    """The `mlplat new` and `fleet check` rows; a command that fails is a FAILED row, so the table keeps the
+    rows measured before it."""
+    try:
+        cold, warm, fleet = generation(work)
+    except RuntimeError as exc:
+        return [["mlplat new / fleet check", "-", "-", "-", str(exc)[:300], "FAILED"]]
+    return [["mlplat new (cold plan cache)", "-", "-", f"{cold.cpu:.1f} / {cold.wall:.1f}", "plans dev once",
+             _goal(cold.cpu, 5.0, " s")],
+            ["mlplat new", "-", "-", f"{warm.cpu:.1f} / {warm.wall:.1f}", "cached platform outputs",
+             _goal(warm.cpu, 5.0, " s")],
+            [f"mlplat fleet check, {FLEET_SIZE} projects", "-", "-", f"{fleet.cpu:.1f} / {fleet.wall:.1f}",
+             "one local mirror per template source", _goal(fleet.cpu, 30.0, " s")]]
+
+
 def _goal(value: float, limit: float, unit: str = "") -> str:
     """`value` against its goal. Times are judged on CPU seconds: on a shared machine wall time measures the
     neighbours (both are printed)."""
     return f"{value:.2f}{unit} ({'ok' if value <= limit else 'MISSED'} ≤ {limit:g}{unit})"
 
 
+def _child(stack: Path, *extra: str) -> Timing:
+    return measure([sys.executable, "-m", "mlops_platform.apps.bench", "--child", str(stack), *extra])
+
+
+def _runs(report: dict[str, Any]) -> str:
+    """Per-layer wall seconds of a plan: `aws 3.1, cluster 2.0, tenants 4.2+4.0` (one figure per process)."""
+    layers: dict[str, list[str]] = {}
+    for run in report["timings"]:
+        layers.setdefault(run["layer"], []).append(f"{run['seconds']:.1f}")
+    return ", ".join(f"{layer} {'+'.join(times)}" for layer, times in layers.items())
+
+
 def overhead_rows(work: Path, tenants: Sequence[int]) -> list[list[str]]:
-    rows = []
+    """Plan + review at each size against the floor of the same resource count; growth per tenant added."""
+    rows, previous = [], None
     for count in tenants:
         stack = synthetic_stack(work, count)
-        ours = measure([sys.executable, "-m", "mlops_platform.apps.bench", "--child", str(stack)])
+        ours = _child(stack)
         n = int(ours.report["resources"])
         floor = measure([sys.executable, "-c", FLOOR_PROGRAM, str(n)])
+        growth = "" if previous is None else (f"; +{1000 * (ours.cpu - previous[1]) / (count - previous[0]):.0f} "
+                                              f"CPU ms per tenant added since {previous[0]}")
         rows.append([f"overhead, {count} tenants", str(n), f"{floor.cpu:.1f} / {floor.wall:.1f}",
                      f"{ours.cpu:.1f} / {ours.wall:.1f}",
-                     f"plan {ours.report['plan_s']:.1f}, review {ours.report['review_s']:.1f}, "
+                     f"plan {ours.report['plan_s']:.1f} ({_runs(ours.report)}), review {ours.report['review_s']:.1f}, "
                      f"import {ours.report['import_s']:.1f}; {1000 * ours.cpu / n:.2f} CPU ms/resource "
-                     f"(floor {1000 * floor.cpu / n:.2f})", _goal(ours.cpu / floor.cpu, 1.5, "×")])
+                     f"(floor {1000 * floor.cpu / n:.2f}){growth}", _goal(ours.cpu / floor.cpu, 1.5, "×")])
+        previous = (count, ours.cpu)
     return rows
+
+
+def locality_row(work: Path) -> list[str]:
+    """`--project` in an environment of LOCALITY_AT tenants vs of LOCALITY_BASE: what one tenant change costs."""
+    small = _child(synthetic_stack(work, LOCALITY_BASE), "--project", "team-0001")
+    large = _child(synthetic_stack(work, LOCALITY_AT), "--project", "team-0001")
+    return [f"locality: plan one tenant at {LOCALITY_AT} vs {LOCALITY_BASE} tenants", str(large.report["resources"]),
+            f"{small.cpu:.1f} / {small.wall:.1f}", f"{large.cpu:.1f} / {large.wall:.1f}",
+            f"at {LOCALITY_AT}: {_runs(large.report)}; at {LOCALITY_BASE}: {_runs(small.report)}",
+            _goal(large.cpu / small.cpu, 1.3, "×")]
+
+
+def parallel_row(work: Path, tenants: int, jobs: int) -> list[str]:
+    """A whole plan with `-j jobs` against `-j 1` (wall: parallel processes save time, not CPU)."""
+    stack = synthetic_stack(work, tenants)
+    one, many = _child(stack, "--jobs", "1"), _child(stack, "--jobs", str(jobs))
+    return [f"-j {jobs} vs -j 1, {tenants} tenants (plan + review)", str(many.report["resources"]),
+            f"{one.cpu:.1f} / {one.wall:.1f}", f"{many.cpu:.1f} / {many.wall:.1f}",
+            f"-j {jobs}: {_runs(many.report)}; -j 1: {_runs(one.report)}",
+            f"wall {many.wall / one.wall:.2f}× of -j 1 (no goal: the layers below tenants run in order)"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["--child"]:
-        child_plan_and_review(Path(args[1]))
+        options = dict(zip(args[2::2], args[3::2], strict=True))
+        child_plan_and_review(Path(args[1]), int(options.get("--jobs", "1")), options.get("--project"))
         return 0
-    tenants = [int(t) for t in args[1].split(",")] if args[:1] == ["--tenants"] else list(TENANTS)
-    table = Table(title="mlops-platform speed goals (CPU s / wall s; ratios on CPU, floor measured in this run)")
-    for col in ("goal", "resources", "floor", "platform", "phases (wall s, in-process)", "result"):
+    # Imported here: a measured `--child` process must not pay for the CLI's imports.
+    from mlops_platform.cli.commands import default_jobs
+
+    tenants = list(FULL_TENANTS if "--full" in args else TENANTS)
+    if "--tenants" in args:
+        tenants = [int(t) for t in args[args.index("--tenants") + 1].split(",")]
+    table = Table(title="mlops-platform speed goals (CPU s / wall s; ratios on CPU; floor, base measured in this run)")
+    for col in ("goal", "resources", "floor / base", "platform", "phases (wall s, in-process)", "result"):
         table.add_column(col)
     with tempfile.TemporaryDirectory(prefix="mlplat-bench-") as tmp:
         work = Path(tmp)
-        for row in overhead_rows(work, tenants):
-            table.add_row(*row)
-        cold, warm, fleet = generation(work)
-    table.add_row("mlplat new (cold plan cache)", "-", "-", f"{cold.cpu:.1f} / {cold.wall:.1f}", "plans dev once",
-                  _goal(cold.cpu, 5.0, " s"))
-    table.add_row("mlplat new", "-", "-", f"{warm.cpu:.1f} / {warm.wall:.1f}", "cached platform outputs",
-                  _goal(warm.cpu, 5.0, " s"))
-    table.add_row(f"mlplat fleet check, {FLEET_SIZE} projects", "-", "-", f"{fleet.cpu:.1f} / {fleet.wall:.1f}",
-                  "one local mirror per template source", _goal(fleet.cpu, 30.0, " s"))
-    table.add_row("locality: plan one tenant at 100 vs 2", "-", "-", "-", "needs the tenants layer", "not measured")
+        rows = [*overhead_rows(work, tenants), locality_row(work), parallel_row(work, max(tenants), default_jobs()),
+                *generation_rows(work)]
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
-    console.print("Tests: `make test` (≤ 150 s) and `make test-fast` (≤ 60 s) print their own durations.")
+    console.print("Tests: `make test` (≤ 150 s) and `make test-fast` (≤ 60 s) print their own durations. "
+                  "`make bench BENCH=--full` adds 500 tenants (minutes).")
     return 0
 
 

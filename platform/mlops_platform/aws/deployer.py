@@ -224,6 +224,9 @@ class InVpcRunner(pulumi.ComponentResource):
                  iam.statement(["s3:PutObject", "s3:DeleteObject"], [own]),
                  iam.statement(["s3:ListBucket", "s3:GetBucketLocation"], [bucket]),
                  iam.statement(["eks:DescribeCluster"], [a.cluster_arn]),
+                 # `mlplat destroy` waits for the LB controller's load balancers before the aws layer (teardown)
+                 iam.statement(["elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTags"],
+                               ["*"]),
                  *self._key_and_secret(), *vpc_build_statements(a.region, a.account_id)]
         if a.deployer_role_arns:
             stmts.append(iam.statement(["sts:AssumeRole"], list(a.deployer_role_arns)))

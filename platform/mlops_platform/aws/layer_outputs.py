@@ -40,6 +40,8 @@ class AwsLayer:
     buckets: dict[str, BucketRef]
     kms_key_arns: dict[str, pulumi.Output[str]]
     registry_urls: dict[str, pulumi.Output[str]]
+    #: IRSA role of the AWS Load Balancer Controller ('' when serving is off).
+    lb_controller_role_arn: pulumi.Output[str]
     karpenter_node_role: pulumi.Output[str]  # '' unless gpu.provisioner: karpenter
     karpenter_interruption_queue: pulumi.Output[str]  # '' unless gpu.provisioner: karpenter
 
@@ -56,12 +58,19 @@ class AwsLayer:
 
 
 def output_field(typed: pulumi.Output[Any], *path: str) -> pulumi.Output[Any]:
-    """The value at `path` (attributes, then dict keys) inside a validated outputs model."""
+    """The value at `path` (attributes, then dict keys) inside a validated outputs model.
+
+    A StackReference's `outputs` is one Output, secret as soon as any output of the lower stack is (the cluster
+    layer's `tracking_logins`): read from it, every field would be secret and re-exported as a secret (a
+    `[secret]` MLflow URL in `pulumi stack output`). So a field stays secret only when the contract says it is
+    (`contract.SECRET_LAYER_OUTPUTS`); the rest is unsecreted.
+    """
     def dig(value: Any) -> Any:
         for part in path:
             value = value[part] if isinstance(value, dict) else getattr(value, part)
         return value
-    return typed.apply(dig)
+    value = typed.apply(dig)
+    return pulumi.Output.secret(value) if path[0] in contract.SECRET_LAYER_OUTPUTS else pulumi.Output.unsecret(value)
 
 
 def _validated(reference: pulumi.StackReference, model: type[BaseModel], name: str) -> pulumi.Output[Any]:

@@ -14,9 +14,13 @@ import pulumi
 import pulumi_aws as aws
 
 from mlops_platform.aws._base import child_opts, with_name
+from mlops_platform.aws.training_placement import PlacementContext, TrainingPlacement, pool_subnets
 from mlops_platform.config.rules import pool_gpu_type, pool_max_gpus_per_node
+from mlops_platform.config.rules_gpu import pool_shared_resource
 from mlops_platform.config.sections import Capacity, GpuPoolConfig, PoolConfig, SystemPoolConfig
+from mlops_platform.config.sections_gpu import MultiNodeConfig, ReservationKind
 from mlops_platform.core import contract
+from mlops_platform.core.gpu_sharing import advertised_per_node, sharing_node_labels
 from mlops_platform.core.iam import service_trust, to_json
 from mlops_platform.core.versions import node_release_version
 
@@ -46,22 +50,42 @@ class PoolSpec:
     labels: dict[str, str]
     taints: list[tuple[str, str, str]] = field(default_factory=list)
     gpus_per_node: int = 0
+    """Physical GPUs of the pool's largest instance type."""
+    advertised: dict[str, int] = field(default_factory=dict)
+    """Extended resources a node advertises: whole GPUs, or its shared slices (core.gpu_sharing)."""
+    multi_node: MultiNodeConfig | None = None
+    """One-AZ placement, reservation and EFA of a multi-node training pool."""
+
+
+def _gpu_labels(pool: GpuPoolConfig) -> dict[str, str]:
+    gpu_type = pool_gpu_type(pool)
+    labels = {contract.GPU_TYPE_LABEL: gpu_type.value if gpu_type else "unknown", "nvidia.com/gpu.present": "true",
+              **sharing_node_labels(pool.name, pool.sharing, pool.mig_profile)}
+    if pool_shared_resource(pool) is None:
+        # Only for whole-GPU pools: the autoscaler holds a node with this label unready while its allocatable
+        # nvidia.com/gpu is zero, which a shared pool's always is (it advertises its slices instead): cluster-
+        # autoscaler processors/customresources/gpu_processor.go FilterOutNodesWithUnreadyResources.
+        labels[ACCELERATOR_LABEL] = f"nvidia-{labels[contract.GPU_TYPE_LABEL]}"
+    return labels
 
 
 def pool_spec(pool: PoolConfig) -> PoolSpec:
     labels = {**pool.labels, contract.POOL_LABEL: pool.name}
     taints: list[tuple[str, str, str]] = []
-    gpus = 0
+    gpus, advertised, multi_node = 0, {}, None
+    capacity = CAPACITY[pool.capacity]
     if isinstance(pool, GpuPoolConfig):
-        gpu_type = pool_gpu_type(pool)
-        labels[contract.GPU_TYPE_LABEL] = gpu_type.value if gpu_type else "unknown"
-        labels[ACCELERATOR_LABEL] = f"nvidia-{labels[contract.GPU_TYPE_LABEL]}"
-        labels["nvidia.com/gpu.present"] = "true"
+        labels |= _gpu_labels(pool)
         taints.append((contract.GPU_TAINT_KEY, contract.GPU_TAINT_VALUE, "NO_SCHEDULE"))
         gpus = pool_max_gpus_per_node(pool)
+        advertised = advertised_per_node(gpus, pool_shared_resource(pool))
+        multi_node = pool.multi_node
+        reservation = multi_node.capacity_reservation if multi_node else None
+        if reservation is not None and reservation.kind is ReservationKind.CAPACITY_BLOCK:
+            capacity = "CAPACITY_BLOCK"  # EKS CreateNodegroup capacityType for Capacity Blocks for ML
     ami = pool.ami_type if isinstance(pool, (GpuPoolConfig, SystemPoolConfig)) else "AL2023_x86_64_STANDARD"
-    return PoolSpec(pool.name, list(pool.instance_types), ami, CAPACITY[pool.capacity], pool.min_size,
-                    pool.desired_size, pool.max_size, pool.disk_size_gib, labels, taints, gpus)
+    return PoolSpec(pool.name, list(pool.instance_types), ami, capacity, pool.min_size, pool.desired_size,
+                    pool.max_size, pool.disk_size_gib, labels, taints, gpus, advertised, multi_node)
 
 
 def autoscaler_tags(cluster_name: str, spec: PoolSpec) -> dict[str, str]:
@@ -71,8 +95,7 @@ def autoscaler_tags(cluster_name: str, spec: PoolSpec) -> dict[str, str]:
     tags |= {f"{prefix}/node-template/label/{k}": v for k, v in spec.labels.items()}
     effect = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
     tags |= {f"{prefix}/node-template/taint/{k}": f"{v}:{effect[e]}" for k, v, e in spec.taints}
-    if spec.gpus_per_node:
-        tags[f"{prefix}/node-template/resources/{contract.GPU_RESOURCE}"] = str(spec.gpus_per_node)
+    tags |= {f"{prefix}/node-template/resources/{res}": str(n) for res, n in spec.advertised.items()}
     return tags
 
 
@@ -111,6 +134,12 @@ class NodePoolsArgs:
     the pinned AMI release of the version matrix. Required."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
     """What node groups wait for (the add-ons nodes need to join: VPC CNI, kube-proxy). Default: nothing."""
+    vpc_id: pulumi.Input[str] = ""
+    """VPC of multi-node pools' EFA security groups. Default: '' (needed only with EFA)."""
+    cluster_security_group_id: pulumi.Input[str] = ""
+    """The EKS cluster security group (an EFA pool's primary interface carries it). Default: '' (EFA only)."""
+    availability_zones: tuple[str, ...] = ()
+    """AZs of a managed network in subnet order (a multi-node pool picks its AZ's subnet). Default: none."""
 
 
 class NodePools(pulumi.ComponentResource):
@@ -121,6 +150,9 @@ class NodePools(pulumi.ComponentResource):
     def __init__(self, name: str, args: NodePoolsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:aws:NodePools", name, None, opts)
         self._name, self._args = name, args
+        self._placement = TrainingPlacement(self, name, PlacementContext(
+            cluster_name=args.cluster_name_plain, vpc_id=args.vpc_id,
+            cluster_security_group_id=args.cluster_security_group_id, tags=args.tags))
         self.node_role = self._role()
         self.system = self._pool(pool_spec(args.system))
         self.gpu = [self._pool(pool_spec(p)) for p in args.gpu]
@@ -150,6 +182,7 @@ class NodePools(pulumi.ComponentResource):
             tag_specifications=[aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind,
                                                                            tags=node_tags(self._args.tags, spec))
                                 for kind in ("instance", "volume", "network-interface")],
+            **self._placement.launch_template_args(spec.name, spec.multi_node, spec.instance_types),
             tags=tags, opts=child_opts(self))
 
     def _pool(self, spec: PoolSpec) -> aws.eks.NodeGroup:
@@ -159,8 +192,11 @@ class NodePools(pulumi.ComponentResource):
             # A name prefix, so a replacement (instance types, capacity, AMI type, disk) is created before the
             # old group is deleted; a fixed name would collide (node group names are unique per cluster).
             f"{self._name}-{spec.name}", cluster_name=self._args.cluster_name, node_group_name_prefix=f"{spec.name}-",
-            node_role_arn=self.node_role.arn, subnet_ids=self._args.subnet_ids, ami_type=spec.ami_type,
-            capacity_type=spec.capacity_type, instance_types=spec.instance_types, labels=spec.labels,
+            node_role_arn=self.node_role.arn, ami_type=spec.ami_type, capacity_type=spec.capacity_type,
+            subnet_ids=pool_subnets(self._args.subnet_ids, self._args.availability_zones, spec.multi_node),
+            # a capacity block names its one type in the launch template (EKS capacity-blocks-mng)
+            instance_types=None if spec.capacity_type == "CAPACITY_BLOCK" else spec.instance_types,
+            labels=spec.labels,
             # Pinned from the version matrix: a new AMI release rolls nodes only in a reviewed commit.
             version=self._args.k8s_version,
             release_version=node_release_version(self._args.k8s_version, spec.ami_type),

@@ -11,9 +11,14 @@ import ast
 import inspect
 import re
 from dataclasses import dataclass, field
+from functools import cache
+from types import ModuleType
 from typing import Any
 
-from mlops_platform.config import rules
+from mlops_platform.config import rules, rules_gpu
+
+#: Modules whose rule functions (and the helpers they call) the rules list reads.
+RULE_MODULES = (rules, rules_gpu)
 
 
 def cell(text: str) -> str:
@@ -110,15 +115,20 @@ def _joined_constant(node: ast.expr, constants: dict[str, Any]) -> str | None:
     return None
 
 
+@cache
+def _functions(module: ModuleType) -> list[ast.FunctionDef]:
+    return [f for f in ast.parse(inspect.getsource(module)).body if isinstance(f, ast.FunctionDef)]
+
+
 def rule_docs() -> dict[str, list[RuleDoc]]:
     """Rule function name → every issue it can report, in source order."""
     out: dict[str, list[RuleDoc]] = {}
     for rule in (*rules.RULES, *rules.WARNINGS):
-        # A rule may live beside the facts it checks (config/gpu_provisioning.py): read its own module.
-        module = inspect.getmodule(rule) or rules
-        tree = ast.parse(inspect.getsource(module))
-        functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
-        reader = _RuleReader(functions, dict(vars(module)))
+        # A rule may live beside the facts it checks (config/gpu_provisioning.py): read its own module, over
+        # the rule modules whose helpers the rules call (rules.py calls rules_gpu's pool rules).
+        modules = (*RULE_MODULES, inspect.getmodule(rule) or rules)
+        functions = {f.name: f for module in modules for f in _functions(module)}
+        reader = _RuleReader(functions, {k: v for module in modules for k, v in vars(module).items()})
         for stmt in functions[rule.__name__].body:
             reader.visit(stmt)
         out[rule.__name__] = reader.found

@@ -10,6 +10,15 @@ import ipaddress
 from collections.abc import Callable, Iterator
 
 from mlops_platform.config.gpu_provisioning import karpenter_rules
+from mlops_platform.config.rules_gpu import (
+    _issue,
+    gpu_pool_rules,
+    gpu_warnings,
+    project_gpu_rules,
+    queueing_rules,
+)
+from mlops_platform.config.rules_gpu import pool_gpu_type as pool_gpu_type  # re-exported: node pools use it
+from mlops_platform.config.rules_serving import serving_rules
 from mlops_platform.config.sections import GpuPoolConfig, PlatformSections, PoolConfig, ProjectConfig
 from mlops_platform.core import instances
 from mlops_platform.core.errors import ConfigIssue
@@ -34,10 +43,6 @@ class RuleViolations(ValueError):
     def __init__(self, issues: list[ConfigIssue]) -> None:
         self.issues = issues
         super().__init__("; ".join(f"{i.path}: {i.message}" for i in issues))
-
-
-def _issue(path: str, message: str, value: object = None, fix: str = "") -> ConfigIssue:
-    return ConfigIssue(path=path, message=message, value=value, fix=fix)
 
 
 def network_rules(cfg: PlatformSections) -> Issues:
@@ -218,15 +223,7 @@ def _gpu_pool_rules(cfg: PlatformSections, path: str, pool: GpuPoolConfig) -> Is
     if cfg.tier == "dev" and pool.min_size != 0:
         yield _issue(f"{path}.min_size", "dev GPU pools must scale to zero", pool.min_size,
                      "set min_size: 0 and desired_size: 0")
-
-
-def pool_gpu_type(pool: GpuPoolConfig) -> instances.GpuType | None:
-    """The GPU model of a pool (validated to be one), or None for unknown instance types."""
-    for name in pool.instance_types:
-        itype = instances.lookup(name)
-        if itype and itype.gpu_type:
-            return itype.gpu_type
-    return None
+    yield from gpu_pool_rules(cfg, path, pool)
 
 
 def pool_max_gpus_per_node(pool: GpuPoolConfig) -> int:
@@ -288,6 +285,7 @@ def project_rules(cfg: PlatformSections) -> Issues:
         if proj.name in RESERVED_NAMESPACES:
             yield _issue(f"{path}.name", "name is a reserved platform namespace", proj.name, "choose another slug")
         yield from project_limits(cfg, proj, path)
+        yield from project_gpu_rules(cfg, proj, path)
     yield from _rename_rules(cfg)
     total = sum(p.monthly_budget_usd for p in cfg.projects)
     if total > cfg.budget.monthly_usd:
@@ -326,7 +324,7 @@ def project_limits(cfg: PlatformSections, proj: ProjectConfig, path: str) -> Iss
 
 RULES: tuple[Callable[[PlatformSections], Issues], ...] = (
     network_rules, cluster_rules, node_pool_rules, karpenter_rules, storage_rules, budget_and_tag_rules,
-    project_rules,
+    project_rules, queueing_rules, serving_rules,
 )
 
 
@@ -349,7 +347,7 @@ def network_warnings(cfg: PlatformSections) -> Issues:
 
 
 #: Checks that do not fail validation but are printed by `mlplat validate` as warnings.
-WARNINGS: tuple[Callable[[PlatformSections], Issues], ...] = (network_warnings,)
+WARNINGS: tuple[Callable[[PlatformSections], Issues], ...] = (network_warnings, gpu_warnings)
 
 
 def check_warnings(cfg: PlatformSections) -> list[ConfigIssue]:

@@ -53,9 +53,16 @@ from mlops_platform.config.sections_cluster import (
     GpuGovernanceConfig,
     MonitoringConfig,
     PipelinesConfig,
+    QueueingConfig,
     ServingConfig,
     TrackingConfig,
     TrainingConfig,
+)
+from mlops_platform.config.sections_serving import (
+    CertificateSource,
+    InferenceAuthConfig,
+    InferenceAuthMode,
+    ServingTlsConfig,
 )
 from mlops_platform.config.sections_tenants import GithubConfig, ProjectConfig, TenantsConfig
 
@@ -63,13 +70,13 @@ from mlops_platform.config.sections_tenants import GithubConfig, ProjectConfig, 
 #: and stay importable from here.
 __all__ = [
     "ACCOUNT_ID", "DNS_LABEL", "IAM_PRINCIPAL_ARN", "REGION", "TAG_KEY", "AccountConfig", "ArtifactsConfig",
-    "BranchName", "BucketRole", "BudgetConfig", "Capacity", "CiConfig", "Cidr", "ClusterConfig", "ComponentToggle",
-    "Consolidation", "DnsLabel", "Email", "EndpointAccess", "EnvironmentConfig", "ExistingNetwork", "GithubConfig",
-    "GpuGovernanceConfig", "GpuPoolConfig", "GpuProvisioner", "KarpenterPoolConfig", "MonitoringConfig",
-    "NatStrategy", "NetworkConfig",
+    "BranchName", "BucketRole", "BudgetConfig", "Capacity", "CertificateSource", "CiConfig", "Cidr", "ClusterConfig",
+    "ComponentToggle", "Consolidation", "DnsLabel", "Email", "EndpointAccess", "EnvironmentConfig", "ExistingNetwork",
+    "GithubConfig", "GpuGovernanceConfig", "GpuPoolConfig", "GpuProvisioner", "InferenceAuthConfig",
+    "InferenceAuthMode", "KarpenterPoolConfig", "MonitoringConfig", "NatStrategy", "NetworkConfig",
     "NetworkMode", "NodePoolsConfig", "PipelinesConfig", "PlatformSections", "PoolConfig", "ProjectConfig",
-    "RegistryConfig", "ServingConfig", "SystemPoolConfig", "TenantsConfig", "Tier", "TrackingConfig",
-    "TrainingConfig", "UpgradePolicy"
+    "QueueingConfig", "RegistryConfig", "ServingConfig", "ServingTlsConfig", "SystemPoolConfig", "TenantsConfig",
+    "Tier", "TrackingConfig", "TrainingConfig", "UpgradePolicy"
 ]
 
 
@@ -104,6 +111,7 @@ class PlatformSections(_Section):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     pipelines: PipelinesConfig = Field(default_factory=PipelinesConfig)
+    queueing: QueueingConfig = Field(default_factory=QueueingConfig)
     account: AccountConfig = Field(default_factory=AccountConfig)
     ci: CiConfig = Field(default_factory=CiConfig)
     github: GithubConfig = Field(default_factory=GithubConfig)
@@ -154,12 +162,23 @@ class PlatformSections(_Section):
         return self.monitoring.retention or default
 
     @property
+    def inference_auth_required(self) -> bool:
+        """Whether inference routes authenticate: yes unless opted out; the opt-out defaults to dev only."""
+        opt_out = self.serving.auth.allow_unauthenticated_inference
+        return not (self.tier is Tier.DEV if opt_out is None else opt_out)
+
+    @property
     def tracking_multi_az(self) -> bool:
         return self.is_prod if self.tracking.multi_az is None else self.tracking.multi_az
 
     @property
     def pipelines_replicas(self) -> int:
         replicas = self.pipelines.controller_replicas
+        return (2 if self.is_prod else 1) if replicas is None else replicas
+
+    @property
+    def queueing_replicas(self) -> int:
+        replicas = self.queueing.controller_replicas
         return (2 if self.is_prod else 1) if replicas is None else replicas
 
     @property

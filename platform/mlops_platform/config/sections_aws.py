@@ -22,6 +22,8 @@ from mlops_platform.config.section_types import (
     UpgradePolicy,
     _Section,
 )
+from mlops_platform.config.sections_gpu import MultiNodeConfig
+from mlops_platform.core.gpu_sharing import MAX_REPLICAS, MIN_REPLICAS, GpuSharing
 
 
 class ExistingNetwork(_Section):
@@ -133,6 +135,22 @@ class KarpenterPoolConfig(_Section):
 class GpuPoolConfig(PoolConfig):
     ami_type: str = Field(default="AL2023_x86_64_NVIDIA", description="GPU AMI.")
     disk_size_gib: int = Field(default=200, ge=50, le=16384, description="GPU images are big.")
+    sharing: GpuSharing = Field(
+        default=GpuSharing.NONE,
+        description="none: one pod per GPU (nvidia.com/gpu). time-slicing: each GPU advertised "
+                    "time_slicing_replicas times as nvidia.com/gpu.shared (no memory isolation). mig: each GPU "
+                    "partitioned into mig_profile instances, advertised as nvidia.com/mig-<profile> (A100/H100 "
+                    "only). See docs/gpu.md.")
+    time_slicing_replicas: int | None = Field(
+        default=None, ge=MIN_REPLICAS, le=MAX_REPLICAS,
+        description=f"Slices per GPU ({MIN_REPLICAS}..{MAX_REPLICAS}). Required when sharing: time-slicing; "
+                    "unset otherwise.")
+    mig_profile: str | None = Field(
+        default=None, description="MIG profile every GPU is partitioned into, e.g. 1g.10gb (the GPU model's "
+                                  "profiles: docs/gpu.md). Required when sharing: mig; unset otherwise.")
+    multi_node: MultiNodeConfig | None = Field(
+        default=None, description="Multi-node training placement: one AZ, capacity reservation, placement "
+                                  "group, EFA. Unset: none.")
     karpenter: KarpenterPoolConfig = Field(
         default_factory=KarpenterPoolConfig,
         description="NodePool settings with gpu.provisioner: karpenter (min_size/desired_size must be 0 there: "

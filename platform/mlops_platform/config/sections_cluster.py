@@ -11,6 +11,7 @@ from mlops_platform.config.section_types import (
     GpuProvisioner,
     _Section,
 )
+from mlops_platform.config.sections_serving import InferenceAuthConfig, ServingTlsConfig
 
 
 class GpuGovernanceConfig(_Section):
@@ -46,9 +47,12 @@ class MonitoringConfig(ComponentToggle):
 
 
 class ServingConfig(ComponentToggle):
-    """`mlops-platform:serving` — KServe."""
+    """`mlops-platform:serving` — KServe behind Envoy Gateway on an internal NLB."""
 
     ingress_domain: str = Field(default="models.internal", description="Domain model endpoints are served under.")
+    tls: ServingTlsConfig = Field(default_factory=ServingTlsConfig, description="HTTPS certificates.")
+    auth: InferenceAuthConfig = Field(default_factory=InferenceAuthConfig,
+                                      description="Authentication of inference routes.")
 
 
 class TrackingConfig(ComponentToggle):
@@ -75,3 +79,25 @@ class PipelinesConfig(ComponentToggle):
     retrain_cooldown_minutes: int = Field(
         default=60, ge=5, le=1440,
         description="Minimum minutes between two drift-triggered retrains of one project.")
+
+
+class QueueingConfig(_Section):
+    """`mlops-platform:queueing` — quota-fair scheduling with Kueue: each project's batch jobs (RayJobs, the
+    pipeline's training step) wait in the project's queue until its quota admits them, all pods at once."""
+
+    enabled: bool = Field(
+        default=False, description="Install Kueue; every project gets a ClusterQueue with its quotas and a "
+                                   "LocalQueue in its namespace, and its batch jobs submit through it.")
+    cohort_borrowing: bool = Field(
+        default=False, description="Put every project's ClusterQueue in one cohort: a project may borrow quota "
+                                   "others leave idle (fair sharing; the lender reclaims it by preemption).")
+    borrowing_limit_pct: int = Field(
+        default=100, ge=1, le=1000,
+        description="With cohort_borrowing: the most a project may borrow, % of its own quota per resource.")
+    pods_ready_timeout_minutes: int = Field(
+        default=10, ge=1, le=240,
+        description="Gang scheduling: an admitted job whose pods are not all ready within this time is evicted "
+                    "and requeued, releasing its quota (Kueue waitForPodsReady).")
+    controller_replicas: int | None = Field(
+        default=None, ge=1, le=3,
+        description="Kueue controller replicas (leader election; >1 adds a PDB). Unset: 2 in prod, else 1.")

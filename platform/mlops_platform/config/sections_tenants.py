@@ -53,7 +53,11 @@ class ProjectConfig(_Section):
     branches: list[BranchName] = Field(
         default_factory=lambda: ["main"],
         description="Branches CI may deploy from, each named exactly (no wildcards: they widen the CI role's trust).")
-    gpu_quota: int = Field(default=0, ge=0, description="requests.nvidia.com/gpu quota.")
+    gpu_quota: int = Field(default=0, ge=0, description="requests.nvidia.com/gpu quota (whole GPUs).")
+    gpu_slices: int = Field(
+        default=0, ge=0, description="Quota of each shared-GPU resource the environment's pools advertise "
+                                     "(nvidia.com/gpu.shared, nvidia.com/mig-<profile>); counted towards the "
+                                     "GPU cap as the share of a GPU a slice can be (docs/gpu.md).")
     cpu_quota: int = Field(default=16, ge=1, description="CPU cores quota.")
     memory_quota_gib: int = Field(default=64, ge=1, description="Memory quota.")
     monthly_budget_usd: float = Field(default=500.0, gt=0, description="Project budget.")

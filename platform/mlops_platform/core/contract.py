@@ -103,6 +103,10 @@ class ProjectOutput(_Out):
                                 "datasets and models prefixes with their key, and, with pipelines, submits and "
                                 "watches the pipeline (namespaced submitter group only). '' from platforms "
                                 "older than this role.")
+    queue: str = Field(
+        default="", description="Kueue LocalQueue in the project namespace its batch jobs (RayJobs, the pipeline's "
+                                "training step) name in the kueue.x-k8s.io/queue-name label ('' when the "
+                                "environment has no quota-fair scheduling).")
 
 
 class AwsLayerOutputs(_Out):
@@ -130,6 +134,8 @@ class AwsLayerOutputs(_Out):
     buckets: dict[str, BucketOutput] = Field(description="Bucket role -> bucket.")
     kms_key_arns: dict[str, str] = Field(description="Key role -> KMS key ARN.")
     registry_urls: dict[str, str] = Field(description="Platform ECR repository name -> URL.")
+    lb_controller_role_arn: str = Field(
+        default="", description="IRSA role of the AWS Load Balancer Controller ('' when serving is off).")
 
 
 class ClusterLayerOutputs(_Out):
@@ -145,6 +151,9 @@ class ClusterLayerOutputs(_Out):
 
 #: Cluster-layer outputs that stay between the layers (secrets): never part of `PlatformOutputs`.
 CLUSTER_LAYER_PRIVATE = ("tracking_logins",)
+#: Layer outputs that are secrets: read back through a StackReference they stay secret; every other field of
+#: the layer contracts is plain (URLs, names, ARNs) and is re-exported unsecreted (aws/layer_outputs.py).
+SECRET_LAYER_OUTPUTS = ("tracking_logins",)
 
 
 class PlatformOutputs(_Out):

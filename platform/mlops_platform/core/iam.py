@@ -26,6 +26,11 @@ UNSCOPABLE_ACTIONS = frozenset({
     # types in the Service Authorization Reference (Amazon EC2).
     "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
     "ec2:DescribeVpcs",
+    # `mlplat destroy` waiting for the LB controller's load balancers (workflows/teardown.py): Elastic Load
+    # Balancing's Describe* actions have no resource types (Service Authorization Reference, ELB v2).
+    "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTags",
+    # cert-manager's DNS-01 zone lookup (k8s/gateway_tls.py): no resource types (SAR, Amazon Route 53).
+    "route53:ListHostedZonesByName",
     # Karpenter's discovery (core/iam_karpenter.py): no resource types in the Service Authorization Reference
     # (Amazon EC2, AWS Price List, IAM "ListInstanceProfiles").
     "ec2:DescribeCapacityReservations", "ec2:DescribeInstances", "ec2:DescribeInstanceStatus",

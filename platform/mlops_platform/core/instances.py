@@ -7,7 +7,7 @@ region and swaps in the Pricing API when credentials exist.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 
@@ -56,6 +56,8 @@ class InstanceType:
     price_usd_hour: float
     gpus: int = 0
     gpu_type: GpuType | None = None
+    efa_interfaces: int = 0
+    """Most Elastic Fabric Adapters the type takes (0: no EFA); one per network card."""
 
     @property
     def family(self) -> str:
@@ -100,7 +102,17 @@ _TYPES = [
     _gpu("p5.48xlarge", 192, 2048, 55.04, 8, GpuType.H100),
 ]
 
-INSTANCE_TYPES: dict[str, InstanceType] = {t.name: t for t in _TYPES}
+#: EFA support: DescribeInstanceTypes `NetworkInfo.EfaInfo.MaximumEfaInterfaces` for the catalog's types
+#: (EC2 User Guide, "Elastic Fabric Adapter" > "Supported instance types", and "Maximize network bandwidth
+#: ... with multiple network cards": p4d.24xlarge has 4 network cards, p5.48xlarge 32). The smaller sizes
+#: of g4dn/g5/g6/g6e (xlarge to 4xlarge) support no EFA.
+EFA_INTERFACES: dict[str, int] = {
+    "g4dn.12xlarge": 1, "g5.12xlarge": 1, "g5.48xlarge": 1, "g6.12xlarge": 1, "g6.48xlarge": 1,
+    "g6e.12xlarge": 1, "p4d.24xlarge": 4, "p5.48xlarge": 32,
+}
+
+INSTANCE_TYPES: dict[str, InstanceType] = {
+    t.name: replace(t, efa_interfaces=EFA_INTERFACES.get(t.name, 0)) for t in _TYPES}
 
 #: GPU EKS AMI types and the CPU architecture their instances must have.
 GPU_AMI_ARCH: dict[str, Arch] = {

@@ -11,6 +11,7 @@ between two stacks, so few moves matter.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -32,6 +33,35 @@ def shard_of(project: str, shards: int) -> int:
 def shard_stack(env: str, shard: int, shards: int) -> str:
     """Stack name of one shard of `env`'s tenants layer: the environment's own name when unsharded."""
     return env if shards == 1 else f"{env}-tenants-{shard}"
+
+
+_SHARD_STACK = re.compile(r"(?P<env>.+)-tenants-(?P<index>0|[1-9][0-9]*)")
+
+
+def split_stack(stack: str) -> tuple[str, int | None]:
+    """(environment, shard index) a tenants-layer stack name stands for: `prod-tenants-3` → ("prod", 3);
+    any other name is an environment's own stack → (name, None). The inverse of `shard_stack`."""
+    match = _SHARD_STACK.fullmatch(stack)
+    return (match["env"], int(match["index"])) if match else (stack, None)
+
+
+def shard_problem(stack: str, env: str, shards: int) -> str | None:
+    """Why `stack` cannot run the tenants layer of `env` split into `shards` stacks, or None when it can.
+    An unsharded environment runs as its own stack; a sharded one only as `<env>-tenants-<k>`, k < shards,
+    so a stack named after the environment never plans every project beside the shard stacks."""
+    _, index = split_stack(stack)
+    if shards == 1 and index is not None:
+        return f"stack {stack} is a tenant shard but tenants.shards is 1 — fix: use stack {env}, or set tenants.shards"
+    if shards > 1 and (index is None or index >= shards):
+        return (f"tenants.shards is {shards}: the tenants layer runs as stacks {shard_stack(env, 0, shards)} .. "
+                f"{shard_stack(env, shards - 1, shards)}, not {stack} — fix: select one of them (the stack file "
+                f"stays stacks/Pulumi.{env}.yaml: pass it with --config-file)")
+    return None
+
+
+def in_shard(projects: Iterable[str], shard: int | None, shards: int) -> list[str]:
+    """The projects one tenants stack holds: all of them unsharded (`shard` None), else shard `shard`'s."""
+    return [p for p in projects if shard is None or shard_of(p, shards) == shard]
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,8 @@ CHARTS: dict[str, HelmChart] = {
     "dcgm-exporter": HelmChart("dcgm-exporter", "4.1.1", "https://nvidia.github.io/dcgm-exporter/helm-charts"),
     "cert-manager": HelmChart("cert-manager", "v1.17.2", "https://charts.jetstack.io"),
     "envoy-gateway": HelmChart("oci://docker.io/envoyproxy/gateway-helm", "v1.4.2"),
+    # chart 3.5.0 ships controller v3.5.0, whose IAM policy is aws/lb_controller_policy.json
+    "aws-load-balancer-controller": HelmChart("aws-load-balancer-controller", "3.5.0", "https://aws.github.io/eks-charts"),
     "kserve-crd": HelmChart("oci://ghcr.io/kserve/charts/kserve-crd", "v0.15.2"),
     "kserve": HelmChart("oci://ghcr.io/kserve/charts/kserve", "v0.15.2"),
     "kube-prometheus-stack": HelmChart("kube-prometheus-stack", "72.6.2",
@@ -54,6 +56,8 @@ CHARTS: dict[str, HelmChart] = {
     # Argo Workflows chart 1.0.x ships Argo Workflows v4.0 (the CRD schemas in tests/fixtures are v4.0.6)
     "argo-workflows": HelmChart("argo-workflows", "1.0.18", "https://argoproj.github.io/argo-helm"),
     "argo-events": HelmChart("argo-events", "2.4.22", "https://argoproj.github.io/argo-helm"),
+    # Kueue's published OCI chart (kubernetes-sigs/kueue charts/kueue, README "Installation")
+    "kueue": HelmChart("oci://registry.k8s.io/kueue/charts/kueue", "0.19.2"),
     # progressive delivery (Flagger, Gateway API provider) and event-driven autoscaling (KEDA) of model servers
     "flagger": HelmChart("flagger", "1.44.0", "https://flagger.app"),
     "keda": HelmChart("keda", "2.20.2", "https://kedacore.github.io/charts"),
@@ -64,6 +68,10 @@ CHARTS: dict[str, HelmChart] = {
     # chart's crds/ once and never upgrades them; the CRDs must move with the controller's version.
     "karpenter-crd": HelmChart("oci://public.ecr.aws/karpenter/karpenter-crd", "1.14.1"),
 }
+
+#: The Kueue controller image of chart 0.19.2 (its appVersion). Pinned in the values because the chart's
+#: values.yaml in git names the staging image `:main`; the release job rewrites it only in the published chart.
+KUEUE_IMAGE = ("registry.k8s.io/kueue/kueue", "v0.19.2")
 
 #: Kubernetes minors the pinned Karpenter supports: its compatibility matrix (karpenter-provider-aws
 #: website/content/en/v1.14/upgrading/compatibility.md: 1.31 needs >= 1.0.5, 1.35 >= 1.9, 1.36 >= 1.13).

@@ -90,7 +90,9 @@ def _locked(path: Path) -> Iterator[None]:
 def _load(path: Path) -> Plan | None:
     try:
         data: Mapping[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        return Plan.from_json(dict(data))
+        plan = Plan.from_json(dict(data))
+        plan.timings, plan.cached = list(data.get("timings") or []), True
+        return plan
     except (OSError, ValueError, KeyError, TypeError):
         return None  # absent or unreadable: plan again and overwrite
 
@@ -98,7 +100,7 @@ def _load(path: Path) -> Plan | None:
 def _store(path: Path, plan: Plan) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".plan-", suffix=".json")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(plan.to_json(), handle)
+        json.dump({**plan.to_json(), "timings": plan.timings}, handle)
     os.replace(tmp, path)  # readers see the old file or the whole new one
 
 

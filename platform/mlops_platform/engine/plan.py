@@ -59,6 +59,10 @@ class Plan:
     outputs: dict[str, Any] = field(default_factory=dict)
     #: Outputs with secrets revealed, for the StackReferences of the layers above only (see recorder).
     reference_outputs: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: One row per program run that made this plan: {"layer", "stack", "projects", "resources", "seconds"}.
+    timings: list[dict[str, Any]] = field(default_factory=list, repr=False, compare=False)
+    #: Whether the plan was read from the plan cache (its timings are then those of the run that stored it).
+    cached: bool = field(default=False, repr=False, compare=False)
 
     @classmethod
     def from_monitor(cls, stack: str, monitor: RecordingMonitor) -> Plan:

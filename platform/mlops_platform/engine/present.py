@@ -158,3 +158,15 @@ def _count(children: dict[str | None, list[Resource]], res: Resource) -> int:
 
 def type_summary(resources: Iterable[Resource]) -> Counter[str]:
     return Counter(short_type(r.type) for r in resources if r.custom)
+
+
+def timings_table(plan: Plan) -> Table:
+    """One row per program run that made the plan (layer, stack, projects, resources, seconds)."""
+    title = "Program runs" + (" (read from the plan cache: times of the run that stored it)" if plan.cached else "")
+    table = Table(title=title)
+    for column in ("layer", "stack", "projects", "resources", "seconds"):
+        table.add_column(column)
+    for row in plan.timings:
+        table.add_row(row["layer"], row["stack"], "-" if row["projects"] is None else str(row["projects"]),
+                      str(row["resources"]), f"{row['seconds']:.1f}")
+    return table

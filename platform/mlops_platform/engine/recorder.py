@@ -101,6 +101,9 @@ class PlatformMocks(mocks.Mocks):
             name = str(args.inputs.get("name") or args.name)
             outputs = dict(self.stack_outputs(name)) if self.stack_outputs else {}
             secret = [str(k) for k in outputs.pop(SECRET_OUTPUT_NAMES, [])]
+            # As the real engine hands them: the lower stack's secret outputs decrypted but marked secret, which
+            # makes the whole `outputs` map secret to the program (pulumi StackReference: `outputs` is one Output).
+            outputs = {k: {_SIG: _SECRET_SIG, "value": v} if k in secret else v for k, v in outputs.items()}
             return name, {"name": name, "outputs": outputs, "secretOutputNames": secret}
         return compute_state(args.typ, args.name, dict(args.inputs), self.ctx)
 

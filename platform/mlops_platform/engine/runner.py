@@ -144,6 +144,9 @@ def run(entry_dir: Path, project: str, stack: str, config: Mapping[str, Any], ct
         with _program_environment(entry_dir):
             early = stack_outputs is None if settle is None else settle
             loop.run_until_complete(run_in_stack(lambda: _run_entry(entry, settle=early)))
+        # Join the threads the SDK ran monitor calls on: a finished plan leaves no thread behind, so the
+        # engine may fork tenants planners afterwards (engine/layered.py) without copying a busy thread's locks.
+        loop.run_until_complete(loop.shutdown_default_executor())
     except MlplatError:
         raise
     except pulumi.RunError as exc:

@@ -11,9 +11,11 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from mlops_platform.core import iam
+from mlops_platform.core.gpu_sharing import PoolSharing
 from mlops_platform.core.naming import iam_name
 from mlops_platform.core.versions import autoscaler_chart, minor_pins
 from mlops_platform.k8s._helm import helm_release, namespace
+from mlops_platform.k8s.device_plugin import config_values
 from mlops_platform.k8s.manifests import gpu_node_affinity, gpu_toleration, irsa_annotation
 from mlops_platform.k8s.provider import k8s_opts
 
@@ -44,6 +46,8 @@ class GpuEnablementArgs:
     """Tags of the AWS resources. Required."""
     provider: k8s.Provider
     """Kubernetes provider of the cluster. Required."""
+    sharing: tuple[PoolSharing, ...] = ()
+    """How each GPU pool shares its GPUs (device plugin configs per pool). Default: no pool shares."""
     monitoring_namespace: str | None = None
     """Install the autoscaler's ServiceMonitor there (needs the monitoring stack's CRDs). Default: none."""
     depends_on: tuple[pulumi.Resource, ...] = ()
@@ -55,12 +59,13 @@ def on_gpu_nodes() -> dict[str, Any]:
     return {"tolerations": [gpu_toleration()], "affinity": gpu_node_affinity()}
 
 
-def device_plugin_values() -> dict[str, Any]:
+def device_plugin_values(sharing: tuple[PoolSharing, ...] = ()) -> dict[str, Any]:
     # No node-feature-discovery: the AWS layer labels GPU nodes itself. gfd.enabled=false turns NFD off too
     # (chart 0.17.1 Chart.yaml: the NFD dependency's condition is `nfd.enabled,gfd.enabled`, and values.yaml
-    # declares no nfd.enabled, so Helm falls through to gfd.enabled).
+    # declares no nfd.enabled, so Helm falls through to gfd.enabled). Shared pools get their own named
+    # config (device_plugin.py); no top-level migStrategy, so each config's own flag applies.
     return {**on_gpu_nodes(), "gfd": {"enabled": False},
-            "priorityClassName": "system-node-critical", "failOnInitError": True}
+            "priorityClassName": "system-node-critical", "failOnInitError": True, **config_values(sharing)}
 
 
 def dcgm_values() -> dict[str, Any]:
@@ -106,7 +111,7 @@ class GpuEnablement(pulumi.ComponentResource):
                        open_ports=())  # DCGM is scraped from the monitoring namespace only
         after_ns = k8s_opts(self, args.provider, [ns, *args.depends_on])
         helm_release(f"{name}-device-plugin", "nvidia-device-plugin", "nvidia-device-plugin", GPU_NAMESPACE,
-                     device_plugin_values(), after_ns)
+                     device_plugin_values(args.sharing), after_ns)
         self.dcgm = helm_release(f"{name}-dcgm", "dcgm-exporter", DCGM_RELEASE, GPU_NAMESPACE, dcgm_values(),
                                  after_ns)
         self.autoscaler_role = self._autoscaler_role(name, args)

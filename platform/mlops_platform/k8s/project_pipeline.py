@@ -6,8 +6,9 @@ starts it on the project's schedule. The platform's drift Sensor (k8s/pipeline_t
 Every step runs the project's image (its own ECR repository) as the project's pipeline ServiceAccount
 (IRSA: its S3 prefixes; MLflow login from the tenancy Secret), with requests/limits, the restricted
 security context and, when the project trains on GPUs, the GPU toleration and the pool selector. With
-`TrainingBackend.RAY` the training step is a RayJob on the GPU pool instead of a pod; it joins the
-project's Kueue queue only when `queue` is given (the platform does not install Kueue yet).
+`TrainingBackend.RAY` the training step is a RayJob on the GPU pool instead of a pod. Where the environment
+runs Kueue (`queueing.enabled`), the training step — the pod, or the RayJob and so all its pods at once —
+carries the project's queue label (platform output `projects.<name>.queue`) and waits for quota there.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from mlops_platform.core import contract
+from mlops_platform.k8s.kueue import QUEUE_LABEL
 from mlops_platform.k8s.manifests import (
     Manifest,
     container_security_context,
@@ -35,6 +38,8 @@ from mlops_platform.k8s.tenancy import TRACKING_SECRET  # the project's MLflow l
 
 #: Where steps write their output parameters (the root filesystem is read-only; /tmp is an emptyDir).
 OUTPUTS_DIR = "/tmp/outputs"
+#: Secret in the project namespace holding GITHUB_TOKEN for the hand-off's repository_dispatch.
+DISPATCH_SECRET = "github-dispatch"
 TRIGGERS = ("manual", "schedule", "drift")
 
 
@@ -86,8 +91,15 @@ class ProjectPipelineArgs:
     artifact_location: pulumi.Input[str] = ""
     """Where runs write artifacts (ProjectOutput.mlflow_artifact_uri: the tracking server serves none, the
     pipeline identity writes there). Default: '' (the experiment's own location)."""
-    queue: str | None = None
-    """Kueue LocalQueue of the project; set only where the environment runs Kueue. Default: none."""
+    queue: pulumi.Input[str] | None = None
+    """The project's Kueue LocalQueue (platform output `projects.<name>.queue`; '' or None where the
+    environment runs no Kueue): the training step carries it in `kueue.x-k8s.io/queue-name`. Default: none."""
+    deploy_repository: str = ""
+    """GitHub ORG/REPO whose `cd` workflow deploys a promoted model: the hand-off step sends it a
+    `repository_dispatch` (event `model-promoted`) with the version, image and environment, using the
+    token in the namespace's `github-dispatch` Secret. Default: '' (the hand-off only tags the version)."""
+    deploy_environment: str = ""
+    """Platform (and GitHub) environment the dispatch asks `cd` to redeploy: the stack's own. Default: ''."""
     provider: k8s.Provider
     """Kubernetes provider of the cluster. Required."""
 
@@ -114,13 +126,19 @@ def _gpu(args: ProjectPipelineArgs, gpus: int) -> Manifest:
     return gpu_placement(args.gpu_type, args.gpu_pool) if gpus else {}
 
 
+def _queued(args: ProjectPipelineArgs) -> Manifest:
+    """The training pod's metadata with the queue label (Kueue's pod integration gates it until admitted)."""
+    return {"metadata": {"labels": {QUEUE_LABEL: args.queue}}} if args.queue else {}
+
+
 def step_templates(args: ProjectPipelineArgs) -> list[Manifest]:
     """validate-data, train (pod or RayJob), evaluate (gate + register) and hand-off."""
     small = StepResources()
     out = ["--outputs", OUTPUTS_DIR]
     train: Manifest = ({"name": "train", "resource": ray_job_resource(args)} if args.backend is TrainingBackend.RAY
                        else {"name": "train", "container": _container(args, ["train", *out], args.train),
-                             "outputs": {"parameters": [_output("version")]}, **_gpu(args, args.train.gpus)})
+                             "outputs": {"parameters": [_output("version")]}, **_gpu(args, args.train.gpus),
+                             **_queued(args)})
     version = [] if args.backend is TrainingBackend.RAY else ["--version", "{{inputs.parameters.version}}"]
     return [
         {"name": "validate-data", "container": _container(args, ["validate-data", *out], small)},
@@ -128,9 +146,20 @@ def step_templates(args: ProjectPipelineArgs) -> list[Manifest]:
         {"name": "evaluate", "inputs": {"parameters": [{"name": "version", "value": "latest"}]},
          "container": _container(args, ["evaluate", *version, *out], small),
          "outputs": {"parameters": [_output("promoted")]}},
-        {"name": "handoff", "inputs": {"parameters": [{"name": "version"}]},
-         "container": _container(args, ["handoff", "--version", "{{inputs.parameters.version}}"], small)},
+        {"name": "handoff", "inputs": {"parameters": [{"name": "version"}]}, "container": _handoff_container(args)},
     ]
+
+
+def _handoff_container(args: ProjectPipelineArgs) -> Manifest:
+    """The hand-off reaches build/deploy through the project's own CD (a GitHub repository_dispatch): the
+    deploy stays a reviewed `pulumi up` of infra/ with the policy pack, never a patch from inside the cluster
+    that the next `up` would revert."""
+    container = _container(args, ["handoff", "--version", "{{inputs.parameters.version}}"], StepResources())
+    container["env"] = [*container["env"], {"name": "HANDOFF_REPOSITORY", "value": args.deploy_repository},
+                        {"name": "DEPLOY_ENVIRONMENT", "value": args.deploy_environment}]
+    # the token's Secret is created by the project team (a fine-grained token, Contents: write on the repo)
+    container["envFrom"] = [*container["envFrom"], {"secretRef": {"name": DISPATCH_SECRET, "optional": True}}]
+    return container
 
 
 def _steps(args: ProjectPipelineArgs) -> Manifest:
@@ -181,13 +210,16 @@ def ray_pod(args: ProjectPipelineArgs, res: StepResources, command: list[str] | 
 
 
 def ray_job(args: ProjectPipelineArgs) -> Manifest:
-    """RayJob running the training entrypoint; workers (GPU) tolerate the GPU taint; torn down when done."""
-    labels = {"mlops.io/project": args.project}
+    """RayJob whose driver runs the project's Ray Train entrypoint; workers (GPU) tolerate the GPU taint; torn
+    down when done."""
+    labels: dict[str, Any] = {"mlops.io/project": args.project}
     if args.queue:
-        labels["kueue.x-k8s.io/queue-name"] = args.queue
+        labels[QUEUE_LABEL] = args.queue
     return {"apiVersion": "ray.io/v1", "kind": "RayJob",
             "metadata": {"generateName": "train-", "namespace": args.namespace, "labels": labels},
-            "spec": {"entrypoint": f"python -m {args.package} train --outputs {OUTPUTS_DIR}",
+            # Ray Train (the generated project's `train-ray`): one worker per worker pod, with the pod's GPUs
+            "spec": {"entrypoint": f"python -m {args.package} train-ray --workers {args.ray_workers} "
+                                   f"--gpus-per-worker {args.train.gpus} --outputs {OUTPUTS_DIR}",
                      "shutdownAfterJobFinishes": True, "ttlSecondsAfterFinished": 600,
                      "rayClusterSpec": {
                          "headGroupSpec": {"rayStartParams": {}, "template": ray_pod(args, StepResources())},
@@ -199,7 +231,8 @@ def ray_job(args: ProjectPipelineArgs) -> Manifest:
 def ray_job_resource(args: ProjectPipelineArgs) -> Manifest:
     """Argo resource step: create the RayJob, owned by the Workflow, and wait for its outcome."""
     job = ray_job(args)
-    manifest = json.dumps(job) if isinstance(args.image, str) else pulumi.Output.json_dumps(job)
+    plain = isinstance(args.image, str) and (args.queue is None or isinstance(args.queue, str))
+    manifest = json.dumps(job) if plain else pulumi.Output.json_dumps(job)
     return {"action": "create", "setOwnerReference": True, "manifest": manifest,
             "successCondition": "status.jobStatus == SUCCEEDED", "failureCondition": "status.jobStatus == FAILED"}
 

@@ -1,11 +1,13 @@
 """The serving stack: KServe (CRDs + controller, RawDeployment mode) behind the platform's ingress, an
-Envoy Gateway (Gateway API) on an internal load balancer, and cert-manager for KServe's webhook.
+Envoy Gateway (Gateway API) on an internal NLB that the AWS Load Balancer Controller owns, and cert-manager
+(KServe's webhook, and the gateway's HTTPS certificates: gateway_tls.py).
 
 Models are routed as `<name>.<namespace>.<ingress_domain>`: a DNS label cannot hold a dot, so no project's
 model name can spell another project's host (with `<name>-<namespace>`, model `model-risk` in `fraud` was
-`model` in `risk-fraud`). Only project namespaces may attach routes to the gateway. RawDeployment keeps serving on plain
-Deployments + HPA (no Knative), so GPU pods scale like any workload. Projects deploy models with
-`ModelServing` (model_serving.py).
+`model` in `risk-fraud`). Each project has its own HTTPS listener `*.<namespace>.<ingress_domain>` admitting
+its namespace's routes only; port 80 only redirects to HTTPS. Routes may reach their own namespace's Services
+only (route_isolation.py). RawDeployment keeps serving on plain Deployments + HPA (no Knative), so GPU pods
+scale like any workload. Projects deploy models with `ModelServing` (model_serving.py).
 """
 
 from __future__ import annotations
@@ -17,8 +19,18 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlops_platform.k8s._helm import helm_release, namespace
+from mlops_platform.k8s.gateway_tls import (
+    GatewayCertificates,
+    GatewayCertificatesArgs,
+    GatewayTlsArgs,
+    acm_annotations,
+    gateway_listeners,
+    redirect_route_spec,
+)
+from mlops_platform.k8s.lb_controller import envoy_proxy_spec
 from mlops_platform.k8s.manifests import meta
 from mlops_platform.k8s.provider import k8s_opts
+from mlops_platform.k8s.route_isolation import route_backend_policy
 from mlops_platform.k8s.tenancy import PROJECT_LABEL
 
 KSERVE_NAMESPACE = "kserve"
@@ -26,9 +38,8 @@ GATEWAY_NAMESPACE = "envoy-gateway-system"  # the Envoy data plane runs here, ne
 CERT_MANAGER_NAMESPACE = "cert-manager"
 GATEWAY_CLASS = "mlops-models"
 GATEWAY_NAME = "kserve-ingress-gateway"
-#: Keeps the gateway's load balancer inside the VPC (no public endpoint for models).
-INTERNAL_LB_ANNOTATIONS = {"service.beta.kubernetes.io/aws-load-balancer-internal": "true",
-                           "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}
+#: EnvoyProxy of the GatewayClass: how Envoy Gateway makes the data plane's Service (an LB-controller NLB).
+ENVOY_PROXY = "mlops-models-proxy"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +52,15 @@ class ServingStackArgs:
     """Domain KServe serves model endpoints under. Required."""
     provider: k8s.Provider
     """Kubernetes provider of the cluster. Required."""
+    tls: GatewayTlsArgs
+    """HTTPS of the gateway: certificate source, project namespaces (one listener each). Required."""
+    env_name: str
+    """Environment name (the platform root CA's common name). Required."""
+    load_balancer_controller: pulumi.Resource | None = None
+    """The AWS Load Balancer Controller's release: the gateway objects depend on it, so `destroy` deletes
+    the NLB's Service while the controller still runs to delete the NLB. Default: none."""
+    cert_manager_role_arn: pulumi.Input[str] | None = None
+    """IRSA role of cert-manager (ACME DNS-01 in Route53). Default: none (no cloud access)."""
 
 
 #: KServe's host for an InferenceService (Go template over Name, Namespace, IngressDomain). Dots, not dashes,
@@ -51,25 +71,31 @@ DOMAIN_TEMPLATE = "{{ .Name }}.{{ .Namespace }}.{{ .IngressDomain }}"
 def kserve_values(domain: str) -> dict[str, Any]:
     return {"kserve": {"controller": {
         "deploymentMode": "RawDeployment",
-        "gateway": {"domain": domain, "domainTemplate": DOMAIN_TEMPLATE,
+        # urlScheme: the InferenceService's status URL says https, the only scheme the gateway serves models on
+        "gateway": {"domain": domain, "domainTemplate": DOMAIN_TEMPLATE, "urlScheme": "https",
                     "ingressGateway": {"enableGatewayApi": True,
                                        "kserveGateway": f"{KSERVE_NAMESPACE}/{GATEWAY_NAME}",
                                        "createGateway": False}}}}}
 
 
-def gateway_spec(domain: str) -> dict[str, Any]:
-    return {"gatewayClassName": GATEWAY_CLASS,
-            "infrastructure": {"annotations": dict(INTERNAL_LB_ANNOTATIONS)},
-            "listeners": [{"name": "http", "protocol": "HTTP", "port": 80, "hostname": f"*.{domain}",
-                           "allowedRoutes": allowed_routes()}]}
+def gateway_spec(tls: GatewayTlsArgs) -> dict[str, Any]:
+    """The models' Gateway: the redirecting HTTP listener and one HTTPS listener per project (gateway_tls)."""
+    return {"gatewayClassName": GATEWAY_CLASS, "listeners": gateway_listeners(tls)}
 
 
-def allowed_routes() -> dict[str, Any]:
-    """Only HTTPRoutes from project namespaces (labelled by tenancy) attach to the models' listener: `All` would let
-    any namespace, a third-party chart's included, claim a model host. Gateway API `AllowedRoutes.namespaces`:
-    `from: Selector` admits the namespaces the label selector matches."""
-    return {"namespaces": {"from": "Selector",
-                           "selector": {"matchExpressions": [{"key": PROJECT_LABEL, "operator": "Exists"}]}}}
+def gateway_class_spec() -> dict[str, Any]:
+    """Envoy Gateway's class, parametrized by the EnvoyProxy that makes its Service an internal NLB."""
+    return {"controllerName": "gateway.envoyproxy.io/gatewayclass-controller",
+            "parametersRef": {"group": "gateway.envoyproxy.io", "kind": "EnvoyProxy", "name": ENVOY_PROXY,
+                              "namespace": GATEWAY_NAMESPACE}}
+
+
+def cert_manager_values(role_arn: pulumi.Input[str] | None) -> dict[str, Any]:
+    """CRDs with the chart; with ACME, the controller's IRSA role (ambient credentials of ClusterIssuers)."""
+    values: dict[str, Any] = {"crds": {"enabled": True}}
+    if role_arn is not None:
+        values["serviceAccount"] = {"annotations": {"eks.amazonaws.com/role-arn": role_arn}}
+    return values
 
 
 #: Route kinds whose hostnames the admission policy checks (the ones the models' HTTP listener admits).
@@ -123,7 +149,7 @@ class ServingStack(pulumi.ComponentResource):
         cm_ns = namespace(f"{name}-cert-manager-ns", CERT_MANAGER_NAMESPACE, "restricted", v, k8s_opts(self, p),
                           open_ports=(10250,))  # admission webhook
         cert_manager = helm_release(f"{name}-cert-manager", "cert-manager", "cert-manager", CERT_MANAGER_NAMESPACE,
-                                    {"crds": {"enabled": True}}, k8s_opts(self, p, [cm_ns]))
+                                    cert_manager_values(args.cert_manager_role_arn), k8s_opts(self, p, [cm_ns]))
         # Third-party controllers whose pod specs the charts own: baseline (no host access) is enforced;
         # restricted would reject them on any chart-side change to their security context.
         gw_ns = namespace(f"{name}-gateway-ns", GATEWAY_NAMESPACE, "baseline", v, k8s_opts(self, p),
@@ -132,22 +158,43 @@ class ServingStack(pulumi.ComponentResource):
                              k8s_opts(self, p, [gw_ns]))
         ks_ns = namespace(f"{name}-kserve-ns", KSERVE_NAMESPACE, "baseline", v, k8s_opts(self, p),
                           open_ports=(9443,))  # admission webhook
-        gw_class = k8s.apiextensions.CustomResource(
-            f"{name}-gateway-class", api_version="gateway.networking.k8s.io/v1", kind="GatewayClass",
-            metadata=meta(GATEWAY_CLASS), spec={"controllerName": "gateway.envoyproxy.io/gatewayclass-controller"},
-            opts=k8s_opts(self, p, [envoy]))
-        gateway = k8s.apiextensions.CustomResource(
-            f"{name}-gateway", api_version="gateway.networking.k8s.io/v1", kind="Gateway",
-            metadata=meta(GATEWAY_NAME, KSERVE_NAMESPACE), spec=gateway_spec(args.ingress_domain),
-            opts=k8s_opts(self, p, [gw_class, ks_ns]))
+        certificates = GatewayCertificates(f"{name}-tls", GatewayCertificatesArgs(
+            tls=args.tls, env_name=args.env_name, provider=p, depends_on=(cert_manager, ks_ns)),
+            pulumi.ResourceOptions(parent=self))
+        gateway = self._gateway(name, args, envoy, [ks_ns, certificates])
         crds = helm_release(f"{name}-kserve-crd", "kserve-crd", "kserve-crd", KSERVE_NAMESPACE, {},
                             k8s_opts(self, p, [ks_ns]))
         self.kserve = helm_release(f"{name}-kserve", "kserve", "kserve", KSERVE_NAMESPACE,
                                    kserve_values(args.ingress_domain),
                                    k8s_opts(self, p, [crds, cert_manager, gateway]))
         self._route_hosts(name, args)
+        route_backend_policy(name, self, p)
         self.ingress_domain = args.ingress_domain
         self.register_outputs({"ingress_domain": args.ingress_domain})
+
+    def _gateway(self, name: str, args: ServingStackArgs, envoy: pulumi.Resource,
+                 after: list[pulumi.Resource]) -> pulumi.Resource:
+        """EnvoyProxy, GatewayClass, Gateway and the HTTP→HTTPS redirect. All depend on the LB controller's
+        release: on destroy Pulumi deletes dependents first, so the Gateway (whose Service owns the NLB) goes
+        while the controller that deletes the NLB still runs."""
+        p = args.provider
+        controller = [args.load_balancer_controller] if args.load_balancer_controller else []
+        proxy = k8s.apiextensions.CustomResource(
+            f"{name}-envoy-proxy", api_version="gateway.envoyproxy.io/v1alpha1", kind="EnvoyProxy",
+            metadata=meta(ENVOY_PROXY, GATEWAY_NAMESPACE), spec=envoy_proxy_spec(acm_annotations(args.tls)),
+            opts=k8s_opts(self, p, [envoy, *controller]))
+        gw_class = k8s.apiextensions.CustomResource(
+            f"{name}-gateway-class", api_version="gateway.networking.k8s.io/v1", kind="GatewayClass",
+            metadata=meta(GATEWAY_CLASS), spec=gateway_class_spec(), opts=k8s_opts(self, p, [proxy, *controller]))
+        gateway = k8s.apiextensions.CustomResource(
+            f"{name}-gateway", api_version="gateway.networking.k8s.io/v1", kind="Gateway",
+            metadata=meta(GATEWAY_NAME, KSERVE_NAMESPACE), spec=gateway_spec(args.tls),
+            opts=k8s_opts(self, p, [gw_class, *after, *controller]))
+        k8s.apiextensions.CustomResource(
+            f"{name}-https-redirect", api_version="gateway.networking.k8s.io/v1", kind="HTTPRoute",
+            metadata=meta("https-redirect", KSERVE_NAMESPACE),
+            spec=redirect_route_spec(GATEWAY_NAME, args.ingress_domain), opts=k8s_opts(self, p, [gateway]))
+        return gateway
 
     def _route_hosts(self, name: str, args: ServingStackArgs) -> None:
         policy_name = "mlops-route-hosts"

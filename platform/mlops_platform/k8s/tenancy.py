@@ -9,7 +9,7 @@ from the project's own name, so adding or removing a project never touches anoth
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import pulumi
@@ -27,8 +27,10 @@ from mlops_platform.k8s import netpol
 from mlops_platform.k8s._helm import namespace
 from mlops_platform.k8s.deploy_rights import deployer_rules, grant, group_subject, previewer_rules
 from mlops_platform.k8s.github_trust import RepositoryTrust, RepositoryTrustArgs
+from mlops_platform.k8s.inference_auth import InferenceAuth, InferenceAuthArgs
 from mlops_platform.k8s.manifests import Manifest, irsa_annotation, meta
 from mlops_platform.k8s.pipeline_tenant import ProjectPipelines, ProjectPipelinesArgs
+from mlops_platform.k8s.project_queue import ProjectQueue, ProjectQueueArgs, QueueSettings, quota_ceiling
 from mlops_platform.k8s.provider import k8s_opts
 
 PROJECT_LABEL = "mlops.io/project"
@@ -94,6 +96,14 @@ class PlatformFacts:
     pipelines_cooldown_minutes: int | None = None
     """Cool-down of drift-triggered retrains; None when the pipelines component is off (no pipeline identity,
     rights or drift trigger for the project)."""
+    shared_gpu_resources: tuple[str, ...] = ()
+    """Shared-GPU resources the pools advertise (nvidia.com/gpu.shared, nvidia.com/mig-…): each namespace's
+    quota caps every one (an unlisted extended resource would be unlimited). Default: none."""
+    queueing: QueueSettings | None = None
+    """Quota-fair scheduling (Kueue): each project gets its queues. Default: none (Kueue off)."""
+    inference_auth: InferenceAuthArgs | None = None
+    """How the project's inference routes authenticate (its `namespace` is filled per project); None when
+    serving is off or unauthenticated inference is allowed. Default: none."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,18 +134,21 @@ class TenantOutputs:
     pipeline_service_account: str = ""
     pipeline_role_arn: pulumi.Output[str] | str = ""
     training_role_arn: pulumi.Output[str] | str = ""
+    queue: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The stack-output value, field by field (in the order tenants have always exported them)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def quota_spec(project: ProjectConfig) -> Manifest:
-    """Hard caps of the namespace; no LoadBalancer or NodePort services (exposure goes through the gateway)."""
-    return {"hard": {"requests.cpu": str(project.cpu_quota), "requests.memory": f"{project.memory_quota_gib}Gi",
-                     "limits.memory": f"{project.memory_quota_gib}Gi",
-                     "requests.nvidia.com/gpu": str(project.gpu_quota),
-                     "services.loadbalancers": "0", "services.nodeports": "0"}}
+def quota_spec(project: ProjectConfig, shared: tuple[str, ...] = (), queueing: QueueSettings | None = None) -> Manifest:
+    """Hard caps of the namespace: the project's quotas (plus what Kueue lets it borrow), every shared-GPU
+    resource (slices), no LoadBalancer or NodePort services (exposure goes through the gateway)."""
+    ceiling = quota_ceiling(project, shared, queueing)
+    hard = {"requests.cpu": str(ceiling.pop("cpu")), "requests.memory": f"{ceiling['memory']}Gi",
+            "limits.memory": f"{ceiling.pop('memory')}Gi"}
+    hard |= {f"requests.{res}": str(n) for res, n in ceiling.items()}
+    return {"hard": {**hard, "services.loadbalancers": "0", "services.nodeports": "0"}}
 
 
 def limit_range_spec(project: ProjectConfig) -> Manifest:
@@ -208,6 +221,7 @@ class ProjectTenant(pulumi.ComponentResource):
         self.sa_name = naming.project_service_account(project.name)
         tags = project_tags(facts, project)
         ns = self._namespace(name, project, facts)
+        queue = self._queue(name, project, facts, ns)
         self.repository = Repository(f"{name}-ecr", RepositoryArgs(
             repository=naming.project_repository(project.name, facts.cluster_name), kms_key_arn=facts.ecr_key_arn,
             tags=tags, untagged_days=facts.untagged_expiry_days, force_delete=facts.force_delete_repositories,
@@ -223,6 +237,9 @@ class ProjectTenant(pulumi.ComponentResource):
                 reviewer_team_ids=tuple(facts.github.reviewer_team_ids),
                 reviewer_user_ids=tuple(facts.github.reviewer_user_ids)), pulumi.ResourceOptions(parent=self))
         pipeline = self._pipelines(name, project, facts, tags, ns)
+        if facts.inference_auth is not None:
+            InferenceAuth(f"{name}-inference-auth", replace(facts.inference_auth, namespace=self.ns_name,
+                                                            depends_on=(ns,)), pulumi.ResourceOptions(parent=self))
         training_role = self._training_identity(name, project, facts, tags)
         CostBudget(f"{name}-budget", CostBudgetArgs(
             budget_name=naming.iam_name(facts.cluster_name, "project", project.name, limit=100),
@@ -241,7 +258,7 @@ class ProjectTenant(pulumi.ComponentResource):
             if tracking_secret else "",
             pipeline_service_account=naming.project_pipeline_service_account(project.name) if pipeline else "",
             pipeline_role_arn=pipeline.role.arn if pipeline else "",
-            training_role_arn=training_role.arn)
+            training_role_arn=training_role.arn, queue=queue)
         self.register_outputs(self.outputs.to_dict())
 
     def _namespace(self, name: str, project: ProjectConfig, facts: PlatformFacts) -> k8s.core.v1.Namespace:
@@ -250,7 +267,7 @@ class ProjectTenant(pulumi.ComponentResource):
                        {PROJECT_LABEL: project.name}, policies=netpol.project_policies(facts.peers))
         inside = k8s_opts(self, facts.provider, [ns])
         k8s.core.v1.ResourceQuota(f"{name}-quota", metadata=meta("project-quota", self.ns_name),
-                                  spec=quota_spec(project), opts=inside)
+                                  spec=quota_spec(project, facts.shared_gpu_resources, facts.queueing), opts=inside)
         k8s.core.v1.LimitRange(f"{name}-limits", metadata=meta("project-limits", self.ns_name),
                                spec=limit_range_spec(project), opts=inside)
         return ns
@@ -262,6 +279,15 @@ class ProjectTenant(pulumi.ComponentResource):
               group_subject(naming.project_deployers(project.name)), opts)
         grant(f"{name}-previewer", f"{project.name}-previewer", self.ns_name, labels, previewer_rules(),
               group_subject(naming.project_previewers(project.name)), opts)
+
+    def _queue(self, name: str, project: ProjectConfig, facts: PlatformFacts, ns: pulumi.Resource) -> str:
+        """The project's Kueue queues; returns the LocalQueue's name ('' when Kueue is off)."""
+        if facts.queueing is None:
+            return ""
+        return ProjectQueue(f"{name}-queue", ProjectQueueArgs(
+            project=project, namespace=self.ns_name, shared_resources=facts.shared_gpu_resources,
+            settings=facts.queueing, labels={PROJECT_LABEL: project.name}, provider=facts.provider,
+            depends_on=(ns,)), pulumi.ResourceOptions(parent=self)).name
 
     def _tracking_login(self, name: str, project: ProjectConfig, facts: PlatformFacts, ns: pulumi.Resource) -> str:
         """The project's MLflow user (its slug) and password, as the variables the MLflow client reads, in the

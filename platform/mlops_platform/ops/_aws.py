@@ -8,7 +8,7 @@ can swap a single client for a stubbed one (`aws.quotas = stubbed`) while the re
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from mypy_boto3_pricing import PricingClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_service_quotas import ServiceQuotasClient
+    from mypy_boto3_ssm import SSMClient
     from mypy_boto3_sts import STSClient
 
 #: The Price List API is served from a few regions only; us-east-1 answers for every region.
@@ -78,6 +79,16 @@ class Aws:
         """A second EKS client for catalogue reads (DescribeAddonVersions): tests answer them with botocore's
         Stubber, the moto server having no add-on catalogue, while cluster calls still reach moto."""
         return self.session.client("eks", region_name=self.region, config=_CONFIG)
+
+    @cached_property
+    def ssm_public(self) -> SSMClient:
+        """SSM for AWS's public parameters (/aws/service/eks/optimized-ami/...): the moto server serves none of the
+        EKS ones and refuses to store names under /aws, so tests answer them with botocore's Stubber."""
+        return self.session.client("ssm", region_name=self.region, config=_CONFIG)
+
+    @cached_property
+    def elbv2(self) -> Any:  # no mypy_boto3_elbv2 in the venv: typed loosely
+        return self.session.client("elbv2", region_name=self.region, config=_CONFIG)
 
     @cached_property
     def iam(self) -> IAMClient:

@@ -54,9 +54,23 @@ def check_github_oidc(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
                           f"set `mlops-platform:ci: {{github_oidc_provider_arn: {arns[0]}}}` in the stack file")
 
 
+def config_line(env: str, section: str, key: str, value: str) -> str:
+    """The exact lines to put in an environment's stack file."""
+    return f"in stacks/Pulumi.{env}.yaml set\n      mlops-platform:{section}:\n        {key}: {value}"
+
+
 def check_autoscaling_role(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
-    """The EBS key policy names AWSServiceRoleForAutoScaling; KMS rejects policies naming missing principals."""
+    """The EBS key policy names AWSServiceRoleForAutoScaling; KMS rejects policies naming missing principals.
+
+    Detected here (IAM GetRole), and `mlplat up` stops on a mismatch with the exact lines to set, rather than
+    passing the detected value to the engine itself: the stack file stays the one truth, so a plain `pulumi
+    preview` in CI or a colleague's `pulumi up` plans exactly what `mlplat up` applies, and an account change
+    can never flip what the stack owns behind the user's back (a role the stack created, then read as
+    "exists", would otherwise leave the stack on the next run).
+    https://docs.aws.amazon.com/autoscaling/ec2/userguide/autoscaling-service-linked-role.html
+    """
     name, create = "autoscaling role", cfg.account.create_autoscaling_service_role
+    env = cfg.environment.name
     try:
         tags = aws.iam.get_role(RoleName=AUTOSCALING_ROLE)["Role"].get("Tags")
     except AwsFailure as exc:
@@ -68,15 +82,17 @@ def check_autoscaling_role(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResul
         else:
             yield CheckResult(name, Status.FAIL, f"{AUTOSCALING_ROLE} does not exist and "
                                                  "account.create_autoscaling_service_role is false",
-                              "set account.create_autoscaling_service_role: true (or run `aws iam "
-                              "create-service-linked-role --aws-service-name autoscaling.amazonaws.com`)")
+                              config_line(env, "account", "create_autoscaling_service_role", "true")
+                              + "\n    (or create it once for the account: `aws iam create-service-linked-role "
+                                "--aws-service-name autoscaling.amazonaws.com`)")
         return
     if not create or _ours(tags, cfg):
         yield CheckResult(name, Status.PASS, f"{AUTOSCALING_ROLE} exists")
     else:
-        yield CheckResult(name, Status.FAIL, f"{AUTOSCALING_ROLE} already exists in the account; creating it "
-                                             "again fails", "set `mlops-platform:account: "
-                                                            "{create_autoscaling_service_role: false}`")
+        yield CheckResult(name, Status.FAIL, f"{AUTOSCALING_ROLE} already exists in the account (not created by "
+                                             f"{env}); creating it again fails (InvalidInput: Service role name "
+                                             f"{AUTOSCALING_ROLE} has been taken in this account)",
+                          config_line(env, "account", "create_autoscaling_service_role", "false"))
 
 
 def tcp_probe(host: str, port: int, timeout: float) -> str | None:

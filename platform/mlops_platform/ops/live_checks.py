@@ -6,7 +6,8 @@
   refuses. https://docs.aws.amazon.com/eks/latest/userguide/view-upgrade-policy.html
 - node pool sizes: the platform ignores drift of a node group's desired size (the autoscaler owns it), so `up`
   sends the live desired size with the new min/max; EKS UpdateNodegroupConfig rejects min_size above it
-  ("Minimum capacity X can't be greater than desired size Y") and max_size below it.
+  ("Minimum capacity X can't be greater than desired size Y") and max_size below it. A raised min is a
+  warning (`mlplat up` raises the desired size first, ops/desired_sizes.py); a lowered max is a failure.
   https://docs.aws.amazon.com/eks/latest/APIReference/API_NodegroupScalingConfig.html
 - pinned add-on versions: every `addon_version` of the version matrix row must be one EKS offers for the minor
   (CreateAddon/UpdateAddon fail otherwise). https://docs.aws.amazon.com/eks/latest/APIReference/API_DescribeAddonVersions.html
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from mlops_platform.config.sections import PoolConfig
 
 
-def _live_cluster(cfg: PlatformConfig, aws: Aws) -> Mapping[str, Any] | None:
+def live_cluster(cfg: PlatformConfig, aws: Aws) -> Mapping[str, Any] | None:
     try:
         return aws.eks.describe_cluster(name=cfg.cluster_name)["cluster"]
     except AwsFailure as exc:
@@ -44,7 +45,7 @@ def _minor(version: str) -> tuple[int, int]:
 def check_live_version(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
     """The live control-plane minor must not be newer than cluster.version (EKS never downgrades)."""
     name, wanted = "cluster version", cfg.cluster.version
-    live = _live_cluster(cfg, aws)
+    live = live_cluster(cfg, aws)
     if live is None:
         yield CheckResult(name, Status.PASS, f"cluster {cfg.cluster_name} does not exist yet")
         return
@@ -59,11 +60,11 @@ def check_live_version(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
         yield CheckResult(name, Status.PASS, f"cluster {cfg.cluster_name} runs {running}, the stack pins {wanted}")
 
 
-def _pools_by_name(cfg: PlatformConfig) -> dict[str, PoolConfig]:
+def pools_by_name(cfg: PlatformConfig) -> dict[str, PoolConfig]:
     return {p.name: p for p in [cfg.node_pools.system, *cfg.node_pools.gpu]}
 
 
-def _live_groups(cfg: PlatformConfig, aws: Aws) -> Iterator[Mapping[str, Any]]:
+def live_groups(cfg: PlatformConfig, aws: Aws) -> Iterator[Mapping[str, Any]]:
     names = aws.eks.list_nodegroups(clusterName=cfg.cluster_name).get("nodegroups", [])
     for group in names:
         yield aws.eks.describe_nodegroup(clusterName=cfg.cluster_name, nodegroupName=group)["nodegroup"]
@@ -71,7 +72,7 @@ def _live_groups(cfg: PlatformConfig, aws: Aws) -> Iterator[Mapping[str, Any]]:
 
 def size_results(cfg: PlatformConfig, groups: list[Mapping[str, Any]]) -> Iterator[CheckResult]:
     """Pure: each configured pool's min/max against its live group's desired size (matched by pool label)."""
-    pools = _pools_by_name(cfg)
+    pools = pools_by_name(cfg)
     for group in groups:
         pool = pools.get((group.get("labels") or {}).get(contract.POOL_LABEL, ""))
         if pool is None:
@@ -89,20 +90,29 @@ def size_results(cfg: PlatformConfig, groups: list[Mapping[str, Any]]) -> Iterat
                                                  f"{pool.max_size}")
             continue
         target = min(max(desired, pool.min_size), pool.max_size)
+        manual = (f"`aws eks update-nodegroup-config --cluster-name {cfg.cluster_name} --nodegroup-name {group_name} "
+                  f"--scaling-config minSize={min(pool.min_size, desired)},maxSize={max(pool.max_size, desired)},"
+                  f"desiredSize={target}`")
+        if desired <= pool.max_size:  # min raised above it: `mlplat up` raises the desired size first
+            yield CheckResult(name, Status.WARN,
+                              f"{group_name} runs {desired} node(s), below the new min_size {pool.min_size}: "
+                              f"`mlplat up` raises its desired size to {target} before the aws layer "
+                              "(ops/desired_sizes.py)",
+                              f"nothing with `mlplat up`; with plain `pulumi up` first run {manual}")
+            continue
         yield CheckResult(
             name, Status.FAIL,
             f"{group_name} runs {desired} node(s) (desired size, owned by the autoscaler), outside the new "
-            f"{pool.min_size}..{pool.max_size}: EKS rejects min above or max below the desired size",
-            f"first move the desired size: `aws eks update-nodegroup-config --cluster-name {cfg.cluster_name} "
-            f"--nodegroup-name {group_name} --scaling-config minSize={min(pool.min_size, desired)},"
-            f"maxSize={max(pool.max_size, desired)},desiredSize={target}`, then rerun")
+            f"{pool.min_size}..{pool.max_size}: EKS rejects a max below the desired size, and lowering it "
+            "drains nodes, so `mlplat up` leaves that to you",
+            f"first move the desired size: {manual}, then rerun")
 
 
 def check_pool_sizes(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
-    if _live_cluster(cfg, aws) is None:
+    if live_cluster(cfg, aws) is None:
         yield CheckResult("node pool sizes", Status.PASS, f"cluster {cfg.cluster_name} does not exist yet")
         return
-    yield from size_results(cfg, list(_live_groups(cfg, aws)))
+    yield from size_results(cfg, list(live_groups(cfg, aws)))
 
 
 def _offered(aws: Aws, addon: str, version: str) -> set[str]:

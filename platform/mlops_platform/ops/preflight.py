@@ -25,6 +25,7 @@ from mlops_platform.core.instances import QUOTA_CODES, QuotaFamily
 from mlops_platform.core.versions import EKS_RELEASES
 from mlops_platform.ops._aws import Aws, AwsFailure, describe, error_code
 from mlops_platform.ops.account_checks import check_api_endpoint, check_autoscaling_role, check_github_oidc
+from mlops_platform.ops.ami_checks import check_ami_releases
 from mlops_platform.ops.backend import state_backend
 from mlops_platform.ops.checks import CheckResult, Status
 from mlops_platform.ops.live_checks import check_addon_versions, check_live_version, check_pool_sizes
@@ -344,4 +345,5 @@ CHECKS: tuple[tuple[str, Check, tuple[str, ...]], ...] = (
     ("cluster version", check_live_version, ("eks:DescribeCluster",)),
     ("node pool sizes", check_pool_sizes, ("eks:ListNodegroups", "eks:DescribeNodegroup")),
     ("addon versions", check_addon_versions, ("eks:DescribeAddonVersions",)),
+    ("ami releases", check_ami_releases, ("ssm:GetParameter",)),
 )

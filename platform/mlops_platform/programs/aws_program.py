@@ -16,6 +16,7 @@ from mlops_platform.aws.ecr import Repository, RepositoryArgs
 from mlops_platform.aws.karpenter import KarpenterAccess, KarpenterAccessArgs
 from mlops_platform.aws.keys import PlatformKeys, PlatformKeysArgs
 from mlops_platform.aws.layer_outputs import AwsLayer
+from mlops_platform.aws.lb_controller import LoadBalancerControllerRole, LoadBalancerControllerRoleArgs
 from mlops_platform.aws.network import Network, NetworkArgs
 from mlops_platform.aws.nodepools import NodePools, NodePoolsArgs
 from mlops_platform.config import PlatformConfig
@@ -78,8 +79,10 @@ def _compute(cfg: PlatformConfig, network: Network, keys: PlatformKeys,
         cluster_name=cluster.cluster.name, cluster_name_plain=cfg.cluster_name, subnet_ids=network.private_subnet_ids,
         # With Karpenter, GPU pools are its NodePools (cluster layer); only the system pool is a node group.
         system=cfg.node_pools.system, gpu=[] if cfg.karpenter else list(cfg.node_pools.gpu),
-        ebs_key_arn=keys.arns["ebs"], tags=tags,
-        k8s_version=cfg.cluster.version, depends_on=list(cluster.pre_node_addons)), opts)
+        ebs_key_arn=keys.arns["ebs"], tags=tags, k8s_version=cfg.cluster.version,
+        depends_on=list(cluster.pre_node_addons), vpc_id=network.vpc_id,
+        cluster_security_group_id=cluster_security_group(cluster),
+        availability_zones=tuple(cfg.network.availability_zones)), opts)
     ClusterAddons(f"{name}-cluster-addons", ClusterAddonsArgs(
         cluster_name=cluster.cluster.name, k8s_version=cfg.cluster.version,
         oidc_provider_arn=cluster.oidc_provider.arn, oidc_issuer_host=cluster.oidc_issuer_host,
@@ -98,6 +101,16 @@ def _karpenter(cfg: PlatformConfig, cluster: Cluster, keys: PlatformKeys,
         cluster_name=cluster.cluster.name, cluster_name_plain=cfg.cluster_name, account_id=env.account_id,
         region=env.region, cluster_security_group_id=cluster_security_group(cluster), volume_key_arn=keys.arns["ebs"],
         tags=cfg.base_tags, brought_subnet_ids=brought), opts)
+
+
+def lb_controller_role(cfg: PlatformConfig, cluster: Cluster, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
+    """The AWS Load Balancer Controller's role when serving is on (its gateway is the cluster's only load
+    balancer); '' otherwise. The cluster layer installs the controller with it."""
+    if not cfg.component_enabled(cfg.serving):
+        return pulumi.Output.from_input("")
+    return LoadBalancerControllerRole(f"{cfg.environment.name}-lb-controller", LoadBalancerControllerRoleArgs(
+        oidc_provider_arn=cluster.oidc_provider.arn, oidc_issuer_host=cluster.oidc_issuer_host,
+        tags=cfg.base_tags), opts).role_arn
 
 
 def build_aws_layer(cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> AwsLayer:
@@ -126,6 +139,7 @@ def build_aws_layer(cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> AwsLay
         oidc_issuer_url=cluster.oidc_issuer_url, node_role_arn=pools.node_role.arn,
         github_oidc_provider_arn=account.github_oidc_provider_arn, deployer_project=runner_project,
         buckets=store.buckets, kms_key_arns=keys.arns, registry_urls={r: repo.url for r, repo in repos.items()},
+        lb_controller_role_arn=lb_controller_role(cfg, cluster, opts),
         karpenter_node_role=karpenter.node_role.name if karpenter else pulumi.Output.from_input(""),
         karpenter_interruption_queue=karpenter.queue.name if karpenter else pulumi.Output.from_input(""))
 

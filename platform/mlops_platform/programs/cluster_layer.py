@@ -10,18 +10,29 @@ import pulumi
 
 from mlops_platform.aws.layer_outputs import AwsLayer
 from mlops_platform.config.rules import pool_gpu_type
+from mlops_platform.config.rules_gpu import pool_sharing
 from mlops_platform.config.schema import PlatformConfig
+from mlops_platform.config.sections import CertificateSource
 from mlops_platform.core import contract
 from mlops_platform.core.versions import MIRRORED_IMAGES
 from mlops_platform.k8s.alerts import AlertThresholds
 from mlops_platform.k8s.delivery_stack import FLAGGER_NAMESPACE, KEDA_NAMESPACE, DeliveryStack, DeliveryStackArgs
+from mlops_platform.k8s.gateway_tls import GatewayTlsArgs, acme_dns_role
 from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementArgs
 from mlops_platform.k8s.karpenter import Karpenter, KarpenterArgs, NodeClassInputs
+from mlops_platform.k8s.kueue import Kueue, KueueArgs
+from mlops_platform.k8s.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
 from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, Monitoring, MonitoringArgs
 from mlops_platform.k8s.netpol import PlatformPeers
 from mlops_platform.k8s.pipelines import Pipelines, PipelinesArgs
 from mlops_platform.k8s.provider import ClusterAccess, ClusterAccessArgs, k8s_opts
-from mlops_platform.k8s.serving import GATEWAY_NAMESPACE, KSERVE_NAMESPACE, ServingStack, ServingStackArgs
+from mlops_platform.k8s.serving import (
+    CERT_MANAGER_NAMESPACE,
+    GATEWAY_NAMESPACE,
+    KSERVE_NAMESPACE,
+    ServingStack,
+    ServingStackArgs,
+)
 from mlops_platform.k8s.storage import encrypted_storage_class
 from mlops_platform.k8s.tenancy import PROJECT_LABEL
 from mlops_platform.k8s.tracking import PORT as TRACKING_PORT
@@ -94,15 +105,13 @@ class ClusterLayer(pulumi.ComponentResource):
                 cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, region=env.region,
                 account_id=env.account_id, oidc_provider_arn=aws_layer.oidc_provider_arn,
                 oidc_issuer_host=aws_layer.oidc_issuer_host, tags=cfg.base_tags, provider=self.provider,
-                monitoring_namespace=MONITORING_NAMESPACE if monitoring else None,
+                sharing=pool_sharing(cfg), monitoring_namespace=MONITORING_NAMESPACE if monitoring else None,
                 depends_on=(monitoring.release,) if monitoring else ()), child)
         if cfg.karpenter:
             karpenter(name, cfg, aws_layer, self.provider, monitoring, child)
         domain = ""
         if cfg.component_enabled(cfg.serving):
-            serving = ServingStack(f"{name}-serving", ServingStackArgs(
-                k8s_version=cfg.cluster.version, ingress_domain=cfg.serving.ingress_domain, provider=self.provider),
-                child)
+            serving = self._serving(name, cfg, aws_layer, child)
             domain = serving.ingress_domain
             if monitoring:
                 self._delivery(name, cfg, monitoring, serving)
@@ -111,6 +120,13 @@ class ClusterLayer(pulumi.ComponentResource):
         if cfg.component_enabled(cfg.training):
             Training(f"{name}-training", TrainingArgs(k8s_version=cfg.cluster.version, provider=self.provider),
                      child)
+        if cfg.queueing.enabled:
+            q = cfg.queueing
+            Kueue(f"{name}-kueue", KueueArgs(
+                k8s_version=cfg.cluster.version, provider=self.provider, project_label=PROJECT_LABEL,
+                pods_ready_timeout_minutes=q.pods_ready_timeout_minutes, fair_sharing=q.cohort_borrowing,
+                replicas=cfg.queueing_replicas, prometheus_namespace=MONITORING_NAMESPACE if monitoring else None,
+                depends_on=(monitoring.release,) if monitoring else ()), child)
         if cfg.component_enabled(cfg.pipelines):
             Pipelines(f"{name}-pipelines", PipelinesArgs(
                 k8s_version=cfg.cluster.version, provider=self.provider, replicas=cfg.pipelines_replicas,
@@ -119,6 +135,25 @@ class ClusterLayer(pulumi.ComponentResource):
             mlflow_url=mlflow_url, prometheus_url=monitoring.prometheus_url if monitoring else "",
             serving_ingress_domain=domain, tracking_logins=tracking.credentials if tracking else {})
         self.register_outputs({"mlflow_url": mlflow_url, "serving_ingress_domain": domain})
+
+    def _serving(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
+                 opts: pulumi.ResourceOptions) -> ServingStack:
+        """The LB controller, then the serving stack whose gateway Service the controller turns into an NLB."""
+        env = cfg.environment
+        controller = LoadBalancerController(f"{name}-lb-controller", LoadBalancerControllerArgs(
+            cluster_name=aws_layer.cluster_name, region=env.region, vpc_id=aws_layer.vpc_id,
+            role_arn=aws_layer.lb_controller_role_arn, provider=self.provider, replicas=2 if cfg.is_prod else 1),
+            opts)
+        tls = serving_tls(cfg)
+        role = acme_dns_role(f"{name}-cert-manager-dns01", cluster_name=cfg.cluster_name,
+                             zone_id=tls.acme_hosted_zone_id, oidc_provider_arn=aws_layer.oidc_provider_arn,
+                             oidc_issuer_host=aws_layer.oidc_issuer_host, namespace=CERT_MANAGER_NAMESPACE,
+                             tags=cfg.base_tags, opts=pulumi.ResourceOptions(parent=self)) \
+            if tls.source is CertificateSource.ACME else None
+        return ServingStack(f"{name}-serving", ServingStackArgs(
+            k8s_version=cfg.cluster.version, ingress_domain=cfg.serving.ingress_domain, provider=self.provider,
+            tls=tls, env_name=env.name, load_balancer_controller=controller.release, cert_manager_role_arn=role),
+            opts)
 
     def _delivery(self, name: str, cfg: PlatformConfig, monitoring: Monitoring, serving: ServingStack) -> None:
         """Flagger and KEDA read Prometheus, so they come with monitoring; Flagger routes through the gateway."""
@@ -159,6 +194,16 @@ class ClusterLayer(pulumi.ComponentResource):
             deletion_protection=cfg.deletion_protection, tags=cfg.base_tags, provider=self.provider,
             replicas=2 if cfg.is_prod else 1, client_label=PROJECT_LABEL,
             monitoring_namespace=peers(cfg).monitoring_namespace), opts)
+
+
+def serving_tls(cfg: PlatformConfig) -> GatewayTlsArgs:
+    """The gateway's HTTPS settings: the config's certificate source, one listener per project namespace."""
+    tls = cfg.serving.tls
+    return GatewayTlsArgs(
+        source=tls.source, domain=cfg.serving.ingress_domain, namespaces=tracking_users(cfg),
+        gateway_namespace=KSERVE_NAMESPACE, cert_manager_namespace=CERT_MANAGER_NAMESPACE,
+        region=cfg.environment.region, acme_email=tls.acme_email or "", acme_server=tls.acme_server,
+        acme_hosted_zone_id=tls.acme_hosted_zone_id or "", acm_certificate_arns=tuple(tls.acm_certificate_arns))
 
 
 def delivery_namespaces(cfg: PlatformConfig) -> tuple[str, ...]:

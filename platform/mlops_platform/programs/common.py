@@ -13,14 +13,22 @@ from mlops_platform.aws.keys import KEY_PURPOSES
 from mlops_platform.aws.layer_outputs import AwsLayer, aws_layer_from
 from mlops_platform.config import PlatformConfig, load_from_pulumi_config
 from mlops_platform.config.sections import BucketRole
-from mlops_platform.core.layers import Layer, reference_name
+from mlops_platform.core.layers import Layer, layer_of_project, reference_name
+from mlops_platform.core.shards import split_stack
 from mlops_platform.core.versions import MIRRORED_IMAGES
 
 
 def current_config() -> PlatformConfig:
     """The validated config of the running stack (raises ConfigError listing every problem)."""
     values: dict[str, Any] = {**get_config_env(), **CONFIG.get()}
-    return load_from_pulumi_config(values, pulumi.get_stack())
+    return load_from_pulumi_config(values, config_stack(pulumi.get_project(), pulumi.get_stack()))
+
+
+def config_stack(project: str, stack: str) -> str:
+    """The stack whose configuration a stack runs: its own, except that a tenant shard (`prod-tenants-2`,
+    docs/scale-out.md) runs its environment's (`pulumi up --config-file stacks/Pulumi.prod.yaml`)."""
+    env, shard = split_stack(stack)
+    return env if shard is not None and layer_of_project(project) is Layer.TENANTS else stack
 
 
 def aws_provider(cfg: PlatformConfig, layer: Layer) -> aws.Provider:

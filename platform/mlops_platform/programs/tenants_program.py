@@ -15,7 +15,9 @@ from mlops_platform.aws.nodepools import pool_spec
 from mlops_platform.config import PlatformConfig
 from mlops_platform.config.gpu_provisioning import gpu_limit
 from mlops_platform.core import contract
+from mlops_platform.core.errors import UsageError
 from mlops_platform.core.layers import Layer
+from mlops_platform.core.shards import in_shard, shard_problem, split_stack
 from mlops_platform.k8s.tenancy import TenantOutputs
 from mlops_platform.programs.common import aws_provider, provider_opts, read_aws_layer, reference
 from mlops_platform.programs.tenants_layer import TenantsLayer, TenantsLayerArgs
@@ -52,12 +54,21 @@ def platform_exports(cfg: PlatformConfig, aws_layer: AwsLayer, cluster: pulumi.O
     return values
 
 
+def stack_projects(cfg: PlatformConfig, stack: str) -> list[str]:
+    """The projects this stack holds: all of them, or its shard's when `tenants.shards` > 1."""
+    problem = shard_problem(stack, cfg.environment.name, cfg.tenants.shards)
+    if problem is not None:
+        raise UsageError(problem)
+    return in_shard((p.name for p in cfg.projects), split_stack(stack)[1], cfg.tenants.shards)
+
+
 def main(cfg: PlatformConfig) -> None:
+    held = stack_projects(cfg, pulumi.get_stack())  # refuses a wrong stack before any resource exists
     aws_layer = read_aws_layer(cfg)
     ref, name = reference(cfg, Layer.CLUSTER)
     cluster = cluster_layer_from(ref, name)
-    tenants = TenantsLayer(f"{cfg.environment.name}-tenants", TenantsLayerArgs(config=cfg, aws_layer=aws_layer,
-                                                                              cluster_layer=cluster),
-                           provider_opts(aws_provider(cfg, Layer.TENANTS)))
+    tenants = TenantsLayer(f"{cfg.environment.name}-tenants", TenantsLayerArgs(
+        config=cfg, aws_layer=aws_layer, cluster_layer=cluster, projects=tuple(held)),
+        provider_opts(aws_provider(cfg, Layer.TENANTS)))
     for key, value in platform_exports(cfg, aws_layer, cluster, tenants.projects).items():
         pulumi.export(key, value)

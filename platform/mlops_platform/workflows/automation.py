@@ -11,6 +11,9 @@ Order, each step stopping with one clear reason before anything is touched:
 5. the real operation on the self-managed backend bootstrap created, with the policy pack attached and
    the engine's output streamed, once per layer stack (aws → cluster → tenants; destroy in reverse);
    destroy also refuses protected resources in the state unless forced.
+   Before the aws layer of an `up`, a node group whose pool's new min_size exceeds its live desired size
+   gets its desired size raised first (ops/desired_sizes.py: EKS needs desired ≥ min, and the stack
+   ignores desired-size drift), each raise streamed and listed in the result.
    Before a `cluster` or `tenants` layer, TCP 443 to the cluster endpoint (read from the aws layer's
    stack) is probed: from a machine that cannot reach it the run stops there, after the aws layer, with
    the exact next step — it never half-applies an in-cluster layer.
@@ -34,9 +37,11 @@ from mlops_platform.core.layers import LAYER_DIRS, Layer, layers_for
 from mlops_platform.ops._aws import CREDENTIALS_FIX, Aws
 from mlops_platform.ops.account_checks import PROBE_TIMEOUT_S, Probe, tcp_probe, unreachable_fix
 from mlops_platform.ops.backend import state_backend
+from mlops_platform.ops.desired_sizes import DesiredRaise, raise_desired_sizes
 from mlops_platform.ops.preflight import PreflightReport, check_account, run_preflight
 from mlops_platform.workflows import review
 from mlops_platform.workflows.teardown import (
+    await_controller_load_balancers,
     lift_cluster_deletion_protection,
     live_resources,
     refuse_aws_under_upper_layers,
@@ -66,6 +71,12 @@ class OperationResult:
     operation: Operation
     summary: str  # per layer: `aws: {...}; cluster: {...}`
     review: str
+    desired_size_raises: tuple[DesiredRaise, ...] = ()
+    """Node groups whose desired size `up` raised to a new min_size before the aws layer."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"env": self.env, "operation": self.operation.value, "summary": self.summary, "review": self.review,
+                "desired_size_raises": [r.to_json() for r in self.desired_size_raises]}
 
 
 def policy_pack_dir() -> Path:
@@ -225,12 +236,9 @@ def run_operation(env: str, operation: Operation, *, layer: Layer | None = None,
     from pulumi.automation import CommandError
 
     done: list[Layer] = []
-    summaries = []
+    summaries, raised = [], []
     for each in layers_for(layer, reverse=operation is Operation.DESTROY):
-        if each is not Layer.AWS:
-            require_api(cfg, _endpoint(cfg), each, done, probe)
-        elif operation is Operation.DESTROY and cfg.deletion_protection:  # guard_destroy demanded the force
-            lift_cluster_deletion_protection(cfg, aws, on_output)
+        raised += _before_layer(cfg, aws, operation, each, done, probe, on_output)
         on_output(f"--- {operation.value} {env}: {each.value} layer ---\n")
         try:
             stack = _stack(cfg, each, create=operation is not Operation.DESTROY)
@@ -239,7 +247,22 @@ def run_operation(env: str, operation: Operation, *, layer: Layer | None = None,
             raise EngineError(f"pulumi {operation.value} {env} ({each.value} layer) failed:\n"
                               f"{_tail(str(exc))}") from None
         done.append(each)
-    return OperationResult(env, operation, "; ".join(summaries), review)
+    return OperationResult(env, operation, "; ".join(summaries), review, tuple(raised))
+
+
+def _before_layer(cfg: PlatformConfig, aws: Aws, operation: Operation, layer: Layer, done: list[Layer],
+                  probe: Probe, on_output: Output) -> list[DesiredRaise]:
+    """What must hold, or be done, before a layer runs: the API reachable for an in-cluster layer; EKS deletion
+    protection lifted before a forced aws destroy; desired sizes raised to new minimums before an aws up."""
+    if layer is not Layer.AWS:
+        require_api(cfg, _endpoint(cfg), layer, done, probe)
+    elif operation is Operation.DESTROY:
+        await_controller_load_balancers(cfg, aws, on_output)  # the NLB must go before the subnets
+        if cfg.deletion_protection:  # guard_destroy demanded the force
+            lift_cluster_deletion_protection(cfg, aws, on_output)
+    elif operation is Operation.UP:
+        return raise_desired_sizes(cfg, aws, on_output)
+    return []
 
 
 def _tail(text: str, lines: int = 25) -> str:

@@ -29,7 +29,6 @@ from mlops_platform.policy.pack import all_specs
 from mlops_platform.policy.registry import kind_of
 from mlops_platform.policy.report import Report, build_report
 from mlops_platform.policy.waivers import NO_WAIVERS, Waivers, load_waivers
-from mlops_platform.scaffold.outputs import validate_outputs
 
 DEFAULT_WAIVERS = Path("stacks") / "waivers.yaml"
 
@@ -42,6 +41,8 @@ class Subject:
     source: Path
     config: PolicyPackConfig
     isolation: str = ""  # a program's: the isolation it was planned under (`engine/isolated.py`), else ""
+    timings: tuple[dict[str, Any], ...] = ()  # an environment's: its program runs (`Plan.timings`)
+    cached: bool = False  # an environment's: its plan was read from the plan cache
 
 
 def platform_config(env: str | None, stack_file: Path | None = None) -> PolicyPackConfig:
@@ -52,10 +53,12 @@ def platform_config(env: str | None, stack_file: Path | None = None) -> PolicyPa
         estimated_monthly_p90_usd=round(estimate(cfg).estimated_monthly_p90_usd, 2))
 
 
-def environment(env: str, layer: Layer | None = None) -> Subject:
-    """An environment's plan (all layers, or one layer stack) with its tier's settings."""
-    plan = run_platform(env=env, layer=layer).to_json()  # validates the stack file first (ConfigError, exit 3)
-    return Subject(plan, env_stack_file(env), platform_config(env))
+def environment(env: str, layer: Layer | None = None, jobs: int = 1) -> Subject:
+    """An environment's plan (all layers, or one layer stack) with its tier's settings; `jobs` processes plan
+    its tenants stacks."""
+    plan = run_platform(env=env, layer=layer, jobs=jobs)  # validates the stack file first (ConfigError, exit 3)
+    return Subject(plan.to_json(), env_stack_file(env), platform_config(env), timings=tuple(plan.timings),
+                   cached=plan.cached)
 
 
 def is_platform_outputs(outputs: Mapping[str, Any]) -> bool:
@@ -79,6 +82,10 @@ def project_config(outputs: PlatformOutputs, tier: str | None = None,
 def referenced_platform(references: Mapping[str, Mapping[str, Any]]) -> PlatformOutputs | None:
     """The platform environment a program's StackReferences read, if any (one at most: its tier and pools
     judge the program)."""
+    # Imported here, not at the top: `mlops_platform.scaffold` loads copier and its prompt toolkit (~0.5 s),
+    # which only a program review that references a platform needs — not every platform plan review.
+    from mlops_platform.scaffold.outputs import validate_outputs
+
     platforms = {name: validate_outputs(outputs, f"StackReference {name}")
                  for name, outputs in references.items() if is_platform_outputs(outputs)}
     if len({p.environment for p in platforms.values()}) > 1:

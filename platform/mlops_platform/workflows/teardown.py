@@ -6,10 +6,15 @@
   https://docs.aws.amazon.com/eks/latest/userguide/deletion-protection.html
 - The aws layer is never destroyed under the in-cluster layers: their resources (load balancers, volumes,
   the tracking database, tenants' roles) would be orphaned and block the VPC's deletion.
+- Nor while a load balancer of the AWS Load Balancer Controller remains: Envoy Gateway deletes the gateway's
+  Service asynchronously once the cluster layer deleted the Gateway, and the controller deletes the NLB after
+  that; the subnets cannot go before it (DependencyViolation). Such load balancers carry the controller's tag
+  `elbv2.k8s.aws/cluster: <cluster>` (aws-load-balancer-controller v3.5.0 docs/guide/service/nlb.md, tags).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -56,3 +61,35 @@ def lift_cluster_deletion_protection(cfg: PlatformConfig, aws: Aws, on_output: C
     on_output(f"turning off EKS deletion protection of {name} (forced destroy)\n")
     aws.eks.update_cluster_config(name=name, deletionProtection=False)
     aws.eks.get_waiter("cluster_active").wait(name=name)
+
+
+#: Tag the AWS Load Balancer Controller puts on every load balancer it makes, valued the cluster's name.
+CONTROLLER_CLUSTER_TAG = "elbv2.k8s.aws/cluster"
+
+
+def controller_load_balancers(aws: Aws, cluster_name: str) -> list[str]:
+    """ARNs of the load balancers the controller made for `cluster_name` that still exist."""
+    arns = [lb["LoadBalancerArn"] for page in aws.elbv2.get_paginator("describe_load_balancers").paginate()
+            for lb in page["LoadBalancers"]]
+    found = []
+    for i in range(0, len(arns), 20):  # DescribeTags takes at most 20 ARNs
+        for described in aws.elbv2.describe_tags(ResourceArns=arns[i:i + 20])["TagDescriptions"]:
+            if {"Key": CONTROLLER_CLUSTER_TAG, "Value": cluster_name} in described.get("Tags", []):
+                found.append(described["ResourceArn"])
+    return found
+
+
+def await_controller_load_balancers(cfg: PlatformConfig, aws: Aws, on_output: Callable[[str], Any], *,
+                                    timeout: float = 300, poll: float = 10,
+                                    sleep: Callable[[float], Any] = time.sleep) -> None:
+    """Wait (up to `timeout` seconds) until the controller's load balancers of the cluster are gone; a
+    UsageError naming them when they stay, before the aws layer's subnets are touched."""
+    deadline = time.monotonic() + timeout
+    while left := controller_load_balancers(aws, cfg.cluster_name):
+        if time.monotonic() >= deadline:
+            raise UsageError(f"refusing to destroy the aws layer of {cfg.environment.name}: the AWS Load Balancer "
+                             f"Controller's load balancer(s) {', '.join(left)} still exist and hold its subnets — "
+                             f"fix: destroy the cluster layer first (`mlplat destroy {cfg.environment.name} --layer "
+                             "cluster`), or delete them (`aws elbv2 delete-load-balancer --load-balancer-arn ARN`)")
+        on_output(f"waiting for {len(left)} load balancer(s) of the AWS Load Balancer Controller to go\n")
+        sleep(poll)

@@ -11,6 +11,7 @@ from policy_cases import (
     budgets,
     ecr,
     eks,
+    gateway,
     github_oidc,
     gpu,
     iam,
@@ -29,8 +30,8 @@ from policy_cases import (
 )
 from policy_cases._base import DEFERRED, PASSES, VIOLATES, Case, Failing
 
-MODULES = (budgets, ecr, eks, github_oidc, gpu, iam, irsa, k8s, k8s_stack, karpenter, kms, logs, nodes, pipelines, rds,
-           s3, tags, trust)
+MODULES = (budgets, ecr, eks, gateway, github_oidc, gpu, iam, irsa, k8s, k8s_stack, karpenter, kms, logs, nodes,
+           pipelines, rds, s3, tags, trust)
 CASES: dict[str, Case] = {name: case for module in MODULES for name, case in module.CASES.items()}
 
 __all__ = ["CASES", "DEFERRED", "PASSES", "VIOLATES", "Case", "Failing"]

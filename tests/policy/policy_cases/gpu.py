@@ -42,7 +42,10 @@ CASES: dict[str, Case] = {
                  # the pipeline's GPU training step without the toleration
                  fail(WT, pipeline(), Patch("fraud-pipeline", f"spec.templates.{TRAIN_STEP}.tolerations", DROP)),
                  fail(DEPLOY, deploy(f"{POD}.tolerations", [{"key": "nvidia.com/gpu", "value": "false",
-                                                             "effect": "NoSchedule"}]))),
+                                                             "effect": "NoSchedule"}])),
+                 # a time-sliced slice lands on the same tainted pool
+                 fail(DEPLOY, deploy(f"{C0}.resources", {"limits": {"memory": "1Gi", "nvidia.com/gpu.shared": 1}}),
+                      deploy(f"{POD}.tolerations", DROP))),
         unknown=u(DEFERRED, deploy(f"{POD}.tolerations", U))),
     "gpu-workload-targets-pool": Case(
         passing=(ok(), ok(deploy(f"{POD}.nodeSelector", {"mlops.io/gpu-type": "l4"})),

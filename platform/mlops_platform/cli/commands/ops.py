@@ -20,6 +20,7 @@ from mlops_platform.ops.prices import PriceSource, resolve_prices
 from mlops_platform.workflows.automation import FORCE_FLAG, Operation, run_operation
 
 out = Console()
+_err = Console(stderr=True)
 ENV = typer.Argument(..., help="Environment (a stacks/Pulumi.<env>.yaml).")
 JSON = typer.Option(False, "--json", help="Machine-readable result.")
 LAYER = typer.Option(None, "--layer", help="One layer stack: aws | cluster | tenants (default: all, in order; "
@@ -98,9 +99,16 @@ def _over_budget(estimates: list[CostEstimate], no_fail: bool) -> BudgetExceeded
                                         for e in over) + " — fix: lower max pool sizes or raise the budgets")
 
 
-def _run(env: str, operation: Operation, layer: Layer | None, force: bool = False) -> None:
+def _run(env: str, operation: Operation, layer: Layer | None, force: bool = False, as_json: bool = False) -> None:
+    # with --json the engine's stream goes to stderr: stdout holds exactly one JSON object
+    stream = _err if as_json else out
     result = run_operation(env, operation, layer=layer, force_destroy_protected_data=force,
-                           on_output=lambda text: out.out(text, end="", highlight=False))
+                           on_output=lambda text: stream.out(text, end="", highlight=False))
+    if as_json:
+        echo_json(result.to_json())
+        return
+    for change in result.desired_size_raises:
+        out.print(f"raised node group {change.nodegroup} from {change.desired_from} to {change.desired_to} node(s)")
     out.print(f"[green]{operation.value} {env} done[/]: {result.summary}")
 
 
@@ -109,10 +117,10 @@ def preview(env: str = ENV, layer: Layer = LAYER) -> None:
     _run(env, Operation.PREVIEW, layer)
 
 
-def up(env: str = ENV, layer: Layer = LAYER) -> None:
+def up(env: str = ENV, layer: Layer = LAYER, as_json: bool = JSON) -> None:
     """validate → preflight → offline review → `pulumi up` per layer stack; stops before an in-cluster layer
-    this machine cannot reach, with the next step."""
-    _run(env, Operation.UP, layer)
+    this machine cannot reach, with the next step. A node group below a raised min_size is scaled up first."""
+    _run(env, Operation.UP, layer, as_json=as_json)
 
 
 def destroy(env: str = ENV, layer: Layer = LAYER, force: bool = typer.Option(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from mlops_platform.cli.commands import fail_after_output
+from mlops_platform.cli.commands import JOBS_OPTION, default_jobs, fail_after_output, timings_line
 from mlops_platform.config import repo_root
 from mlops_platform.core.errors import PolicyViolationError, UsageError
 from mlops_platform.core.files import write_text_atomic
@@ -25,7 +25,7 @@ from mlops_platform.workflows.review import Subject, environment, plan_file, pro
 
 def _subject(env: str | None, program_dir: Path | None, plan: Path | None, stack: str | None,
              config_file: Path | None, tier: str | None, layer: Layer | None = None,
-             timeout: float | None = None) -> Subject:
+             timeout: float | None = None, jobs: int = 1) -> Subject:
     given = [name for name, v in (("ENV", env), ("--program", program_dir), ("--plan", plan)) if v is not None]
     if len(given) != 1:
         raise UsageError("review exactly one of ENV, --program DIR or --plan FILE"
@@ -41,7 +41,7 @@ def _subject(env: str | None, program_dir: Path | None, plan: Path | None, stack
     if env is not None:
         if tier is not None:
             raise UsageError("--tier applies to --program/--plan; an environment is judged by its own tier")
-        return environment(env, layer)
+        return environment(env, layer, jobs)
     if program_dir is not None:
         return program(program_dir, stack, config_file, tier, timeout)
     assert plan is not None
@@ -83,10 +83,13 @@ def review_command(
                                   "with your file permissions."),
     layer: Layer = typer.Option(None, "--layer", help="Review one layer stack of ENV: aws | cluster | tenants "
                                 "(default: all)."),
+    jobs: int = JOBS_OPTION,
 ) -> None:
     """Review infrastructure against the policy pack, as `pulumi preview --policy-pack` would."""
     root = Path(os.environ.get("MLPLAT_ROOT") or repo_root())
-    subject = _subject(env, program_dir, plan, stack, config_file, tier, layer, timeout)
+    subject = _subject(env, program_dir, plan, stack, config_file, tier, layer, timeout, jobs or default_jobs())
+    if subject.timings:  # stderr: stdout stays one document in every format
+        typer.echo(timings_line(list(subject.timings), subject.cached), err=True)
     if subject.isolation:  # stderr: stdout stays one document in every format
         typer.echo(f"program planned in a child process; isolation: {subject.isolation}", err=True)
     report = review(subject, resolve_waivers(waivers, root), policy_config)

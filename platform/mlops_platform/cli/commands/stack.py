@@ -9,13 +9,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from mlops_platform.cli.commands import echo_json
+from mlops_platform.cli.commands import JOBS_OPTION, default_jobs, echo_json
 from mlops_platform.config import env_stack_file, load_stack_file, shipped_envs
 from mlops_platform.config.loader import stack_warnings
 from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
 from mlops_platform.core.layers import Layer
 from mlops_platform.engine import run_platform
-from mlops_platform.engine.present import graph, outputs_table, resource_tree, security_table
+from mlops_platform.engine.present import graph, outputs_table, resource_tree, security_table, timings_table
 
 out = Console()
 
@@ -66,6 +66,8 @@ def _one(env: str | None, stack_file: Path | None) -> tuple[str | None, Path | N
 
 
 LAYER = typer.Option(None, "--layer", help="Plan one layer stack: aws | cluster | tenants (default: all, in order).")
+SHARD = typer.Option(None, "--shard", min=0, help="Plan one tenant shard's stack (<env>-tenants-K; `mlplat shards "
+                     "ENV` lists them): its projects only, on the layers below.")
 
 
 def plan(env: str = typer.Argument(None, help="Environment to plan."),
@@ -73,18 +75,24 @@ def plan(env: str = typer.Argument(None, help="Environment to plan."),
          as_json: bool = typer.Option(False, "--json", help="Print the recorded plan as JSON."),
          layer: Layer = LAYER,
          project: str = typer.Option(None, "--project",
-                                     help="Plan this project's tenant only (tenants layer).")) -> None:
+                                     help="Plan this project's tenant only (tenants layer)."),
+         shard: int = SHARD, jobs: int = JOBS_OPTION) -> None:
     """Run the real platform program offline (Pulumi mock runtime) and show what it would create."""
-    if project is not None and layer not in (None, Layer.TENANTS):
-        raise UsageError(f"--project {project} lives in the tenants layer — fix: drop --layer {layer.value} "
-                         "or use --layer tenants")
-    result = run_platform(*_one(env, stack_file), layer=layer, project=project)
+    for option, value in (("--project", project), ("--shard", shard)):
+        if value is not None and layer not in (None, Layer.TENANTS):
+            raise UsageError(f"{option} {value} lives in the tenants layer — fix: drop --layer {layer.value} "
+                             "or use --layer tenants")
+    if project is not None and shard is not None:
+        raise UsageError(f"--project {project} and --shard {shard}: give one — a project's shard is chosen by its name")
+    result = run_platform(*_one(env, stack_file), layer=layer, project=project, shard=shard,
+                          jobs=jobs or default_jobs())
     if as_json:
-        typer.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
+        typer.echo(json.dumps({**result.to_json(), "timings": result.timings}, indent=2, sort_keys=True))
         return
     out.print(resource_tree(result))
     out.print(security_table(result))
     out.print(outputs_table(result))
+    out.print(timings_table(result))
 
 
 def graph_cmd(env: str = typer.Argument(None, help="Environment to draw."),

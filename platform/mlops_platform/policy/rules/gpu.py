@@ -185,6 +185,16 @@ def _gpu_containers(tpl: PodTemplate) -> list[dict[str, Any]]:
                                        for v in (gpu_count(c, "limits"), gpu_count(c, "requests")))]
 
 
+def _shared_gpu_containers(tpl: PodTemplate) -> list[dict[str, Any]]:
+    """Containers asking for a slice of a shared GPU (nvidia.com/gpu.shared, nvidia.com/mig-<profile>): they
+    land on the same tainted pools (core/gpu_sharing.py)."""
+    found = [] if tpl.spec is UNKNOWN else containers(tpl)
+    return [c for _, c in found
+            if any(isinstance(block := dig(c, f"resources.{section}"), dict)
+                   and any(str(k).startswith(("nvidia.com/gpu.", "nvidia.com/mig-")) for k in block)
+                   for section in ("limits", "requests"))]
+
+
 def _limits(tpl: PodTemplate, path: str, c: dict[str, Any], _: PolicySettings) -> Iterator[str | Defer]:
     limit, request = gpu_count(c, "limits"), gpu_count(c, "requests")
     if is_unknown(limit) or is_unknown(request):
@@ -219,13 +229,14 @@ def tolerates_gpu_taint(tolerations: Any) -> bool:
 
 @resource_policy(
     name="gpu-workload-tolerates-taint", area=Area.GPU, resource_types=WORKLOAD_TYPES, severity=Severity.HIGH,
-    description="Pods with GPU containers tolerate the GPU taint (otherwise they stay Pending forever).",
+    description="Pods with GPU containers (whole GPUs or shared slices) tolerate the GPU taint (otherwise they "
+                "stay Pending forever).",
     remediation="Add tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}] to the pod spec.",
     url=_SCHED_DOCS, on_unknown=OnUnknown.DEFER, unknown_note="Deferred when tolerations are unknown.",
 )
 def gpu_workload_tolerates_taint(res: Res, _: PolicySettings) -> Iterator[str | Defer]:
     for tpl in pod_templates(res):
-        if not _gpu_containers(tpl):
+        if not (_gpu_containers(tpl) or _shared_gpu_containers(tpl)):
             continue
         tolerations = tpl.spec.get("tolerations")
         if is_unknown(tolerations):

@@ -1,5 +1,6 @@
 """Pipelines: a project's Argo workflows run inside the tenancy fence — in a project namespace, as a named
-ServiceAccount (the project's pipeline identity, never `default`), every step as that account.
+ServiceAccount (the project's pipeline identity, never `default`), every step as that account; and where
+the namespace has a Kueue queue, its batch jobs wait in it.
 
 The pod-level rules (resources for the quota, the project's registry, restricted security context, GPU
 toleration and pool selector) already apply to each step, because `sdk.k8s.pod_templates` yields one pod
@@ -8,13 +9,15 @@ per Argo step; this file adds what only a workflow has.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from typing import Any
 
 from mlops_platform.policy.config import PolicySettings, Severity
-from mlops_platform.policy.registry import Area, OnUnknown, resource_policy
+from mlops_platform.policy.registry import Area, OnUnknown, resource_policy, stack_policy
 from mlops_platform.policy.sdk import types as t
-from mlops_platform.policy.sdk.graph import Res
-from mlops_platform.policy.sdk.values import Defer, as_list, fmt, is_unknown
+from mlops_platform.policy.sdk.graph import Res, StackView
+from mlops_platform.policy.sdk.values import Defer, Violation, as_list, dig, fmt, is_unknown
 
 ARGO_TYPES = (t.ARGO_WORKFLOW, t.ARGO_WORKFLOW_TEMPLATE, t.ARGO_CRON_WORKFLOW)
 #: Namespaces of the platform itself: a project's pipeline never runs there.
@@ -60,3 +63,76 @@ def pipeline_runs_as_project(res: Res, _: PolicySettings) -> Iterator[str | Defe
         yield (f"{base}.serviceAccountName is {fmt(account or 'unset')}: steps would run as the namespace's "
                "`default` account instead of the project's pipeline identity")
     yield from _step_accounts(res, base, account)
+
+
+#: Kueue's queue label (kueue pkg/controller/constants QueueLabel).
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+
+
+def _gpu_step(step: dict[str, Any]) -> bool:
+    limits = dig(step, "container.resources.limits") or {}
+    return isinstance(limits, dict) and any(k.startswith("nvidia.com/") for k in limits)
+
+
+def _argo_batch(res: Res) -> Iterator[tuple[str, Any]]:
+    """(where, labels) of an Argo workflow's batch work: GPU steps (pods) and the RayJobs resource steps create."""
+    base = _spec_path(res)
+    for i, step in enumerate(as_list(res.get(f"{base}.templates"))):
+        if not isinstance(step, dict):
+            continue
+        where = f"{base}.templates[{i}]"
+        if _gpu_step(step):
+            yield where, dig(step, "metadata.labels") or {}
+        manifest = dig(step, "resource.manifest")
+        if is_unknown(manifest):
+            yield f"{where}.resource.manifest", manifest
+        elif isinstance(manifest, str) and '"RayJob"' in manifest:
+            try:
+                job = json.loads(manifest)
+            except ValueError:
+                continue
+            yield f"{where}.resource.manifest", dig(job, "metadata.labels") or {}
+
+
+def _batch_workloads(stack: StackView) -> Iterator[tuple[Res, str, Any]]:
+    for res in stack.of_type(t.K8S_JOB, t.RAY_JOB):
+        yield res, "metadata.labels", res.get("metadata.labels") or {}
+    for res in stack.of_type(*ARGO_TYPES):
+        for where, labels in _argo_batch(res):
+            yield res, where, labels
+
+
+def _queue_finding(res: Res, where: str, labels: Any, namespace: Any, queues: dict[Any, Any]) -> str | Defer | None:
+    if is_unknown(labels) or is_unknown(namespace):
+        return Defer(f"{where} / metadata.namespace", res.urn)
+    queue = labels.get(QUEUE_LABEL) if isinstance(labels, dict) else None
+    if is_unknown(queue):
+        return Defer(f"{where} {QUEUE_LABEL}", res.urn)
+    own = queues.get(namespace, namespace)  # the platform names each LocalQueue after its namespace
+    if queue and queue != own:
+        return (f"{res.name}: {where} names queue {fmt(queue)}, not its namespace's {fmt(own)}: it would wait "
+                "forever (a LocalQueue is looked up in the job's own namespace)")
+    if not queue and namespace in queues:
+        return (f"{res.name}: {where} carries no {QUEUE_LABEL} though namespace {fmt(namespace)} has queue "
+                f"{fmt(own)}: it would run outside the project's fair share and gang scheduling")
+    return None
+
+
+@stack_policy(
+    name="batch-jobs-use-project-queue", area=Area.K8S, severity=Severity.MEDIUM,
+    resource_types=(t.K8S_JOB, t.RAY_JOB, *ARGO_TYPES, t.KUEUE_LOCAL_QUEUE),
+    description="Batch work (Jobs, RayJobs, GPU steps of Argo pipelines) in a namespace with a Kueue LocalQueue "
+                "names that queue in kueue.x-k8s.io/queue-name; no workload names another namespace's queue.",
+    remediation="Build the pipeline with ProjectPipeline and pass queue= the project's queue (platform output "
+                "projects.<name>.queue); set the label on hand-written Jobs and RayJobs.",
+    url="https://kueue.sigs.k8s.io/docs/tasks/run/rayjobs/",
+    on_unknown=OnUnknown.DEFER, unknown_note="Deferred when a label, manifest or namespace is unknown.",
+)
+def batch_jobs_use_project_queue(stack: StackView, _: PolicySettings) -> Iterator[Violation | Defer]:
+    queues = {q.get("metadata.namespace"): q.get("metadata.name") for q in stack.of_type(t.KUEUE_LOCAL_QUEUE)}
+    for res, where, labels in _batch_workloads(stack):
+        finding = _queue_finding(res, where, labels, res.get("metadata.namespace"), queues)
+        if isinstance(finding, str):
+            yield Violation(finding, res.urn)
+        elif finding is not None:
+            yield finding

@@ -67,6 +67,7 @@ RAY_SERVICE: Final = "kubernetes:ray.io/v1:RayService"
 ARGO_WORKFLOW: Final = "kubernetes:argoproj.io/v1alpha1:Workflow"
 ARGO_WORKFLOW_TEMPLATE: Final = "kubernetes:argoproj.io/v1alpha1:WorkflowTemplate"
 ARGO_CRON_WORKFLOW: Final = "kubernetes:argoproj.io/v1alpha1:CronWorkflow"
+KUEUE_LOCAL_QUEUE: Final = "kubernetes:kueue.x-k8s.io/v1beta2:LocalQueue"
 
 #: AWS types whose inputs take `tags` (the required-tags policy checks these).
 TAGGABLE: Final = frozenset({

@@ -1,0 +1,191 @@
+"""Rules of GPU sharing, multi-node training placement and quota-fair scheduling, as pure functions
+(run by `rules.check_rules` with the others; documented in docs/configuration.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+
+from mlops_platform.config.sections import GpuPoolConfig, PlatformSections, ProjectConfig
+from mlops_platform.config.sections_gpu import MultiNodeConfig, ReservationKind
+from mlops_platform.core import instances
+from mlops_platform.core.errors import ConfigIssue
+from mlops_platform.core.gpu_sharing import (
+    MIG_PROFILES,
+    GpuSharing,
+    PoolSharing,
+    SharedResource,
+    merge_shared,
+    physical_gpu_bound,
+    shared_resource,
+)
+
+Issues = Iterator[ConfigIssue]
+
+
+def _issue(path: str, message: str, value: object = None, fix: str = "") -> ConfigIssue:
+    """One issue; every rule module builds them through this (config/rule_docs.py lists its calls)."""
+    return ConfigIssue(path=path, message=message, value=value, fix=fix)
+
+
+def pool_gpu_type(pool: GpuPoolConfig) -> instances.GpuType | None:
+    """The GPU model of a pool (validated to be one), or None for unknown instance types."""
+    for name in pool.instance_types:
+        itype = instances.lookup(name)
+        if itype and itype.gpu_type:
+            return itype.gpu_type
+    return None
+
+
+def pool_shared_resource(pool: GpuPoolConfig) -> SharedResource | None:
+    """What a pool advertises instead of whole GPUs (None: whole GPUs, or an invalid sharing setting, which
+    `sharing_rules` reports: the other rules still run on the rest of the config)."""
+    try:
+        return shared_resource(pool.sharing, pool_gpu_type(pool), replicas=pool.time_slicing_replicas,
+                               mig_profile=pool.mig_profile)
+    except ValueError:
+        return None
+
+
+def pool_sharing(cfg: PlatformSections) -> tuple[PoolSharing, ...]:
+    """Each GPU pool's sharing, as the device plugin's configs need it."""
+    return tuple(PoolSharing(pool=p.name, sharing=p.sharing, replicas=p.time_slicing_replicas,
+                             mig_profile=p.mig_profile) for p in cfg.node_pools.gpu)
+
+
+def shared_resources(cfg: PlatformSections) -> dict[str, SharedResource]:
+    """Every shared-GPU resource of the environment's pools, by resource name."""
+    found = (pool_shared_resource(p) for p in cfg.node_pools.gpu)
+    return merge_shared(r for r in found if r is not None)
+
+
+def project_physical_gpus(cfg: PlatformSections, project: ProjectConfig) -> Fraction:
+    """The most physical GPUs the project's quotas let it hold (whole GPUs + slices at their share)."""
+    return physical_gpu_bound(project.gpu_quota, project.gpu_slices, shared_resources(cfg))
+
+
+def sharing_rules(path: str, pool: GpuPoolConfig) -> Issues:
+    """`sharing` with exactly the setting it needs, MIG only on GPUs that have it."""
+    replicas, profile = pool.time_slicing_replicas, pool.mig_profile
+    if pool.sharing is not GpuSharing.TIME_SLICING and replicas is not None:
+        yield _issue(f"{path}.time_slicing_replicas", "only used with sharing: time-slicing", replicas,
+                          "remove it, or set sharing: time-slicing")
+    if pool.sharing is not GpuSharing.MIG and profile is not None:
+        yield _issue(f"{path}.mig_profile", "only used with sharing: mig", profile,
+                          "remove it, or set sharing: mig")
+    if pool.sharing is GpuSharing.TIME_SLICING and replicas is None:
+        yield _issue(f"{path}.time_slicing_replicas", "sharing: time-slicing needs the slices per GPU", None,
+                          "set time_slicing_replicas, e.g. 4")
+    if pool.sharing is GpuSharing.MIG:
+        yield from _mig_rules(path, pool)
+
+
+def _mig_rules(path: str, pool: GpuPoolConfig) -> Issues:
+    gpu = pool_gpu_type(pool)
+    profiles = MIG_PROFILES.get(gpu) if gpu else None
+    if gpu and profiles is None:
+        capable = ", ".join(f"{g.value} ({', '.join(sorted(_types_of(g)))})" for g in MIG_PROFILES)
+        yield _issue(f"{path}.sharing", f"{gpu.value} GPUs do not support MIG", "mig",
+                          f"use sharing: time-slicing, or MIG-capable GPUs: {capable}")
+    elif profiles is not None and pool.mig_profile not in profiles:
+        yield _issue(f"{path}.mig_profile", f"not a MIG profile of {gpu.value if gpu else '?'} GPUs",
+                          pool.mig_profile, f"use one of {', '.join(profiles)}")
+
+
+def _types_of(gpu: instances.GpuType) -> list[str]:
+    return [t.name for t in instances.INSTANCE_TYPES.values() if t.gpu_type is gpu]
+
+
+def multi_node_rules(cfg: PlatformSections, path: str, pool: GpuPoolConfig) -> Issues:
+    """Placement, reservation and EFA against the network and the instance types."""
+    mn = pool.multi_node
+    if mn is None:
+        return
+    path = f"{path}.multi_node"
+    if cfg.karpenter:
+        # EKS User Guide "Manage EFA devices on Amazon EKS": Karpenter does not support placement groups, and
+        # the platform's NodePools configure no per-device EFA or reservation
+        yield _issue(path, "multi-node placement is built for managed node groups", "set",
+                     "set gpu.provisioner: managed_node_groups for this environment, or remove multi_node")
+        return
+    yield from _zone_rules(cfg, path, mn)
+    if mn.efa:
+        for i, name in enumerate(pool.instance_types):
+            itype = instances.lookup(name)
+            if itype is not None and not itype.efa_interfaces:
+                efa = sorted(n for n, t in instances.INSTANCE_TYPES.items() if t.efa_interfaces and t.gpus)
+                yield _issue(f"{path}.efa", f"instance type {name} (instance_types[{i}]) has no EFA", True,
+                                  f"use EFA-capable types ({', '.join(efa)}) or set efa: false")
+    if mn.capacity_reservation is not None:
+        yield from _reservation_rules(path, pool, mn)
+
+
+def _zone_rules(cfg: PlatformSections, path: str, mn: MultiNodeConfig) -> Issues:
+    net = cfg.network
+    if net.mode == "managed":
+        if mn.subnet_id is not None:
+            yield _issue(f"{path}.subnet_id", "only used with network.mode: existing", mn.subnet_id,
+                              "remove it and name the AZ in availability_zone")
+        if mn.availability_zone not in net.availability_zones:
+            yield _issue(f"{path}.availability_zone", "a multi-node pool runs in one of the network's AZs",
+                              mn.availability_zone, f"use one of {', '.join(net.availability_zones) or '(none)'}")
+        return
+    subnets = net.existing.private_subnet_ids if net.existing else []
+    if mn.subnet_id not in subnets:
+        yield _issue(f"{path}.subnet_id", "a multi-node pool on an existing network runs in one of its "
+                          "private subnets", mn.subnet_id, f"use one of {', '.join(subnets) or '(none)'}")
+    if mn.availability_zone is not None:
+        yield _issue(f"{path}.availability_zone", "only used with network.mode: managed",
+                          mn.availability_zone, "remove it; subnet_id places the pool")
+
+
+def _reservation_rules(path: str, pool: GpuPoolConfig, mn: MultiNodeConfig) -> Issues:
+    res = mn.capacity_reservation
+    assert res is not None
+    if len(pool.instance_types) != 1:
+        yield _issue(f"{path}.capacity_reservation", "a capacity reservation is for one instance type",
+                          pool.instance_types, "list exactly the reserved instance type in instance_types")
+    if pool.capacity != "on_demand":
+        yield _issue(f"{path}.capacity_reservation", "reserved capacity is not spot", pool.capacity.value,
+                          "set capacity: on_demand (a capacity block still bills as a block)")
+    if res.kind is ReservationKind.CAPACITY_BLOCK and (pool.min_size or pool.desired_size):
+        # EKS: node groups on a Capacity Block launch nothing outside its window; keep the group at 0
+        # and let the autoscaler scale within it (docs.aws.amazon.com/eks/latest/userguide/capacity-blocks-mng.html)
+        yield _issue(f"{path}.capacity_reservation", "a capacity-block pool must start at 0 nodes "
+                          "(no instance launches outside the block's window)",
+                          f"min_size={pool.min_size}, desired_size={pool.desired_size}",
+                          "set min_size: 0 and desired_size: 0")
+
+
+def gpu_pool_rules(cfg: PlatformSections, path: str, pool: GpuPoolConfig) -> Issues:
+    yield from sharing_rules(path, pool)
+    yield from multi_node_rules(cfg, path, pool)
+
+
+def project_gpu_rules(cfg: PlatformSections, project: ProjectConfig, path: str) -> Issues:
+    """Slices need a shared pool; whole GPUs plus slices at their share stay within the environment cap."""
+    shared = shared_resources(cfg)
+    if project.gpu_slices and not shared:
+        yield _issue(f"{path}.gpu_slices", "no GPU pool shares its GPUs", project.gpu_slices,
+                          "set sharing: time-slicing or mig on a node_pools.gpu entry, or gpu_slices: 0")
+    bound = project_physical_gpus(cfg, project)
+    if project.gpu_slices and shared and bound > cfg.gpu.max_total_gpus:
+        yield _issue(f"{path}.gpu_slices", f"gpu_quota plus slices can hold {float(bound):g} physical GPUs, "
+                          "above gpu.max_total_gpus", project.gpu_slices,
+                          f"lower gpu_slices or gpu_quota, or raise gpu.max_total_gpus ({cfg.gpu.max_total_gpus})")
+
+
+def queueing_rules(cfg: PlatformSections) -> Issues:
+    q = cfg.queueing
+    if q.cohort_borrowing and not q.enabled:
+        yield _issue("queueing.cohort_borrowing", "borrowing happens between Kueue queues", True,
+                          "set queueing.enabled: true, or remove cohort_borrowing")
+
+
+def gpu_warnings(cfg: PlatformSections) -> Issues:
+    for i, pool in enumerate(cfg.node_pools.gpu):
+        if pool.sharing is GpuSharing.MIG:
+            yield _issue(f"node_pools.gpu[{i}].sharing", "MIG partitions are made by NVIDIA's mig-manager, "
+                              "which the platform does not install: until it runs, the pool advertises no "
+                              f"nvidia.com/mig-{pool.mig_profile}", "mig",
+                              "install the NVIDIA GPU Operator with only migManager enabled (docs/gpu.md)")

@@ -1,0 +1,71 @@
+"""Per-project route isolation: a project's routes send traffic only to Services of its own namespace.
+
+Gateway API lets a route name a backend in another namespace (`backendRefs[].namespace`, and the
+`RequestMirror` filter's `backendRef.namespace`) once that namespace issues a ReferenceGrant. The platform
+issues none across tenants, and this ValidatingAdmissionPolicy refuses such routes in project namespaces at
+admission (so a ReferenceGrant a project makes for another is inert too). The offline policy
+`k8s-route-backends-own-namespace` checks the same on planned routes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlops_platform.k8s.manifests import meta
+from mlops_platform.k8s.provider import k8s_opts
+from mlops_platform.k8s.tenancy import PROJECT_LABEL
+
+POLICY_NAME = "mlops-route-backends"
+#: Route kinds with `rules[].backendRefs` (GRPCRoute has the same shape and mirror filter as HTTPRoute).
+ROUTE_RESOURCES = ("httproutes", "grpcroutes")
+_OWN = "namespaceObject.metadata.name"
+
+
+def _refs_local(refs: str, var: str) -> str:
+    """CEL: every ref of the list `refs` names no namespace, or its route's own."""
+    return f"(!has({refs}) || {refs}.all({var}, !has({var}.namespace) || {var}.namespace == {_OWN}))"
+
+
+def _mirrors_local(filters: str, var: str) -> str:
+    """CEL: every RequestMirror filter of the list `filters` mirrors to its route's own namespace."""
+    mirror = f"{var}.requestMirror.backendRef"
+    return (f"(!has({filters}) || {filters}.all({var}, !has({var}.requestMirror) || "
+            f"!has({mirror}.namespace) || {mirror}.namespace == {_OWN}))")
+
+
+def backend_expression() -> str:
+    """CEL over a route: backends, route-level mirrors and backend-level mirrors all stay in the namespace."""
+    per_backend = _mirrors_local("b.filters", "bf")
+    return ("!has(object.spec.rules) || object.spec.rules.all(r, "
+            f"{_refs_local('r.backendRefs', 'b')} && {_mirrors_local('r.filters', 'f')} && "
+            f"(!has(r.backendRefs) || r.backendRefs.all(b, {per_backend})))")
+
+
+def backend_policy() -> dict[str, Any]:
+    """Spec of the ValidatingAdmissionPolicy refusing routes to another namespace's Services."""
+    return {"failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{"apiGroups": ["gateway.networking.k8s.io"], "apiVersions": ["*"],
+                                                    "operations": ["CREATE", "UPDATE"],
+                                                    "resources": list(ROUTE_RESOURCES)}]},
+            "validations": [{"expression": backend_expression(), "reason": "Forbidden",
+                             "messageExpression": "'routes may only send traffic to Services of their own "
+                                                  "namespace ' + namespaceObject.metadata.name"}]}
+
+
+def backend_binding() -> dict[str, Any]:
+    """Binds the policy, denying, in the namespaces tenancy labels as projects."""
+    return {"policyName": POLICY_NAME, "validationActions": ["Deny"],
+            "matchResources": {"namespaceSelector": {"matchExpressions": [
+                {"key": PROJECT_LABEL, "operator": "Exists"}]}}}
+
+
+def route_backend_policy(name: str, parent: pulumi.Resource, provider: k8s.Provider) -> None:
+    """The policy and its binding, children of `parent` named `<name>-route-backends[-binding]`."""
+    policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+        f"{name}-route-backends", metadata=meta(POLICY_NAME), spec=backend_policy(), opts=k8s_opts(parent, provider))
+    k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+        f"{name}-route-backends-binding", metadata=meta(POLICY_NAME), spec=backend_binding(),
+        opts=k8s_opts(parent, provider, [policy]))

@@ -1,0 +1,71 @@
+"""Preflight's AMI release check (ops/ami_checks.py): the pure verdicts, then the check through botocore's Stubber
+answering AWS's public SSM parameters from the fixture (tests/fixtures/upstream/eks-ami-releases.json).
+
+Why a Stubber and not the moto server: moto 5 serves no /aws/service/eks/... parameters, and (like AWS) refuses
+to store any name under /aws, so no test can put them there; it is used to show that an unpublished
+parameter is reported (ParameterNotFound from the real moto server).
+Source of the parameter names: https://docs.aws.amazon.com/eks/latest/userguide/retrieve-ami-id.html
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mlops_platform.core.versions import VERSION_MATRIX
+from mlops_platform.ops._aws import Aws
+from mlops_platform.ops.ami_checks import check_ami_releases, parameter_name, release_result
+from mlops_platform.ops.checks import Status
+from ops_stubs import AMI_RELEASES, stub_ami_releases
+
+WHERE = "Kubernetes 1.34 AL2023_x86_64_NVIDIA in us-east-1"
+
+
+def test_the_pinned_release_against_the_newest_published() -> None:
+    assert release_result("n", "1.34.9-20260714", "1.34.9-20260714", WHERE).status is Status.PASS
+    older = release_result("n", "1.34.9-20260601", "1.34.9-20260714", WHERE)
+    assert older.status is Status.PASS and "older release" in older.detail
+    ahead = release_result("n", "1.34.9-20260801", "1.34.9-20260714", WHERE)
+    assert ahead.status is Status.FAIL and "not rolled out to this region yet" in ahead.detail
+    patch = release_result("n", "1.34.8-20260714", "1.34.9-20260714", WHERE)
+    assert patch.status is Status.FAIL and "ships kubelet 1.34.9, not 1.34.8" in patch.detail
+    assert patch.fix == "pin 1.34.9-20260714 in core/versions.py VERSION_MATRIX (node_release)"
+    missing = release_result("n", "1.34.9-20260714", None, WHERE)
+    assert missing.status is Status.FAIL and f"no EKS-optimized AMI is published for {WHERE}" in missing.detail
+
+
+def test_every_matrix_pin_is_the_fixture_release_of_its_minor() -> None:
+    """The matrix pins exactly the releases the fixture records (so the stubbed answers are the real ones)."""
+    assert {v: pins.node_release for v, pins in VERSION_MATRIX.items()} == {v: AMI_RELEASES[v] for v in VERSION_MATRIX}
+
+
+def test_parameter_names_follow_the_eks_docs() -> None:
+    assert parameter_name("1.34", "AL2023_x86_64_NVIDIA") == (
+        "/aws/service/eks/optimized-ami/1.34/amazon-linux-2023/x86_64/nvidia/recommended/release_version")
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("moto")
+def test_preflight_reads_one_parameter_per_pinned_ami_type(moto: str, make_cfg: Any) -> None:
+    cfg = make_cfg()
+    aws = Aws(cfg.environment.region)
+    stub = stub_ami_releases(aws.ssm_public, cfg)
+    results = {r.check: r for r in check_ami_releases(cfg, aws)}
+    stub.assert_no_pending_responses()
+    assert {n: r.status for n, r in results.items()} == {"ami x86_64/nvidia": Status.PASS,
+                                                         "ami x86_64/standard": Status.PASS}
+    behind = Aws(cfg.environment.region)
+    stub_ami_releases(behind.ssm_public, cfg, {"1.34": "1.34.9-20260616"})  # the region lags one release
+    failed = [r for r in check_ami_releases(cfg, behind) if r.status is Status.FAIL]
+    assert len(failed) == 2 and all("not rolled out to this region yet" in r.detail for r in failed)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("moto")
+def test_a_parameter_the_endpoint_does_not_publish_fails_the_check(moto: str, make_cfg: Any) -> None:
+    """The real moto server answers ParameterNotFound for the EKS parameters, as AWS does for an unpublished
+    minor / AMI type."""
+    cfg = make_cfg()
+    results = list(check_ami_releases(cfg, Aws(cfg.environment.region)))
+    assert [r.status for r in results] == [Status.FAIL, Status.FAIL]
+    assert results[0].detail == f"no EKS-optimized AMI is published for {WHERE}"
