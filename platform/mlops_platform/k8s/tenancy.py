@@ -2,9 +2,9 @@
 
 For one project: a restricted namespace with quota, limit range and default-deny network policies; a
 workload ServiceAccount bound by IRSA to a role limited to the project's S3 prefixes and its own ECR
-repository; that repository; a GitHub Actions OIDC role for CI (no long-lived keys) with edit rights in
-the namespace only; and a monthly AWS Budget alerting the owners. Everything is named from the project's
-own name, so adding or removing a project never touches another project's resources.
+repository; that repository; a GitHub Actions OIDC role for CI (no long-lived keys) with the deploy Role
+(`deploy_rights`) in the namespace only; and a monthly AWS Budget alerting the owners. Everything is named
+from the project's own name, so adding or removing a project never touches another project's resources.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from mlops_platform.core.naming import ProjectRole
 from mlops_platform.k8s import netpol
 from mlops_platform.k8s._helm import namespace
 from mlops_platform.k8s.cost_dashboards import FOLDER_ANNOTATION, tenant_cost_dashboard
+from mlops_platform.k8s.deploy_rights import deployer_rules, grant, group_subject, previewer_rules
 from mlops_platform.k8s.github_trust import RepositoryTrust, RepositoryTrustArgs
 from mlops_platform.k8s.inference_auth import InferenceAuth, InferenceAuthArgs
 from mlops_platform.k8s.manifests import DASHBOARD_LABEL, PLATFORM_LABELS, Manifest, irsa_annotation, meta
@@ -39,9 +40,10 @@ PROJECT_LABEL = "mlops.io/project"
 TRACKING_SECRET = "mlflow-credentials"
 #: Cost-allocation tag the project's budget filters on (activate it once in the Billing console).
 PROJECT_TAG = "project"
-#: (resource name suffix, EKS access policy) of the CI roles in the project namespace. Pull-request
-#: previews only read it (`pulumi preview` refreshes, never changes).
-CI_ACCESS = ("edit", "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy")
+#: (resource name suffix, EKS access policy) of the pull-request preview role in the project namespace: it only
+#: reads (`pulumi preview` refreshes, never changes). The deploy role has no access policy: its rights are the
+#: deploy Role (`k8s.deploy_rights`) bound to its access entry's group, since no access policy covers the
+#: custom resources the project program creates.
 PREVIEW_ACCESS = ("view", "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy")
 
 
@@ -230,6 +232,7 @@ class ProjectTenant(pulumi.ComponentResource):
             tags=tags, untagged_days=facts.untagged_expiry_days, force_delete=facts.force_delete_repositories,
             protect=facts.protect), pulumi.ResourceOptions(parent=self))
         workload_role = self._workload_identity(name, project, facts, tags, ns)
+        self._rbac(name, project, facts, ns)
         ci_role = self._ci_identity(name, project, facts, tags)
         preview_role = self._ci_preview_identity(name, project, facts, tags)
         tracking_secret = self._tracking_login(name, project, facts, ns)
@@ -286,6 +289,14 @@ class ProjectTenant(pulumi.ComponentResource):
                                spec=limit_range_spec(project), opts=inside)
         return ns
 
+    def _rbac(self, name: str, project: ProjectConfig, facts: PlatformFacts, ns: pulumi.Resource) -> None:
+        """The deploy and preview Roles of the CI roles' access entry groups (`deploy_rights`)."""
+        labels, opts = {PROJECT_LABEL: project.name}, k8s_opts(self, facts.provider, [ns])
+        grant(f"{name}-deployer", f"{project.name}-deployer", self.ns_name, labels, deployer_rules(),
+              group_subject(naming.project_deployers(project.name)), opts)
+        grant(f"{name}-previewer", f"{project.name}-previewer", self.ns_name, labels, previewer_rules(),
+              group_subject(naming.project_previewers(project.name)), opts)
+
     def _queue(self, name: str, project: ProjectConfig, facts: PlatformFacts, ns: pulumi.Resource) -> str:
         """The project's Kueue queues; returns the LocalQueue's name ('' when Kueue is off)."""
         if facts.queueing is None:
@@ -327,10 +338,12 @@ class ProjectTenant(pulumi.ComponentResource):
         trust = iam.github_actions_trust(facts.github_oidc_provider_arn, project.github_repo, project.branches,
                                          [facts.env_name], pin_workflows=facts.github.manage)
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI)
-        # with pipelines, CI also deploys the WorkflowTemplate and submits runs: the namespaced submitter group
-        groups = [naming.project_pipeline_submitters(project.name)] if facts.pipelines_cooldown_minutes else []
+        # with pipelines, CI also submits runs: the namespaced submitter group
+        groups = [naming.project_deployers(project.name)]
+        if facts.pipelines_cooldown_minutes:
+            groups.append(naming.project_pipeline_submitters(project.name))
         return github_actions_role(f"{name}-ci", role_name, trust, ci_policy(facts, project.name, self.repository.arn),
-                                   CI_ACCESS, facts.eks_cluster_name, self.ns_name, tags, self, groups)
+                                   None, facts.eks_cluster_name, self.ns_name, tags, self, groups)
 
     def _pipelines(self, name: str, project: ProjectConfig, facts: PlatformFacts, tags: dict[str, str],
                    ns: pulumi.Resource) -> ProjectPipelines | None:
@@ -369,4 +382,5 @@ class ProjectTenant(pulumi.ComponentResource):
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI_PREVIEW)
         return github_actions_role(f"{name}-ci-preview", role_name, trust,
                                    ci_preview_policy(facts, self.repository.arn), PREVIEW_ACCESS,
-                                   facts.eks_cluster_name, self.ns_name, tags, self)
+                                   facts.eks_cluster_name, self.ns_name, tags, self,
+                                   [naming.project_previewers(project.name)])
