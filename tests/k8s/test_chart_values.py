@@ -75,6 +75,8 @@ FREE_FORM: dict[str, dict[str, str]] = {
     # argo-helm argo-events 2.4.22: templates/argo-events-controller/deployment.yaml
     "argo-events": {"controller.resources": K8S_OBJECT, "controller.containerSecurityContext": K8S_OBJECT,
                     "global.securityContext": K8S_OBJECT},
+    # opencost 2.5.17 templates/deployment.yaml renders both with toYaml (values.yaml defaults them to {})
+    "opencost": {"podSecurityContext": K8S_OBJECT, "opencost.exporter.securityContext": K8S_OBJECT},
     # fluxcd/flagger v1.44.0 charts/flagger/templates/deployment.yaml: `toYaml .Values.securityContext.context`
     "flagger": {"securityContext.context": K8S_OBJECT},
 }

@@ -9,6 +9,7 @@ from mlops_platform.engine import Plan, Resource
 from mlops_platform.k8s.delivery_stack import FLAGGER_NAMESPACE, KEDA_NAMESPACE
 from mlops_platform.k8s.monitoring import PROMETHEUS_PORT, PROMETHEUS_URL
 from mlops_platform.k8s.netpol import MONITORING_NAMESPACE, NS_NAME_LABEL
+from mlops_platform.k8s.opencost import OPENCOST_NAMESPACE
 
 from .planview import k8s_of
 
@@ -43,11 +44,13 @@ def test_keda_reads_only_its_own_secrets_and_runs_redundantly_in_prod(plan: Plan
     assert values["operator"]["replicaCount"] == (2 if cfg.is_prod else 1)
 
 
-def test_prometheus_admits_the_controllers_queries_on_its_port_only(plan: Plan) -> None:
-    """The monitoring namespace's fence admits its own pods; Flagger and KEDA query from their namespaces."""
+def test_prometheus_admits_the_controllers_queries_on_its_port_only(plan: Plan, cfg: PlatformConfig) -> None:
+    """The monitoring namespace's fence admits its own pods; Flagger and KEDA query from their namespaces, and
+    OpenCost from its own when cost allocation is on (k8s/opencost.py)."""
     policies = [p for p in k8s_of(plan, NETPOL) if p.get("metadata.namespace") == MONITORING_NAMESPACE]
     (queries,) = [p for p in policies if p.get("metadata.name") == "allow-queries"]
     (rule,) = queries.get("spec.ingress")
     assert rule["ports"] == [{"protocol": "TCP", "port": PROMETHEUS_PORT}]
+    opencost = {OPENCOST_NAMESPACE} if cfg.cost_allocation_on else set()
     assert {s["namespaceSelector"]["matchLabels"][NS_NAME_LABEL] for s in rule["from"]} == {FLAGGER_NAMESPACE,
-                                                                                            KEDA_NAMESPACE}
+                                                                                            KEDA_NAMESPACE} | opencost

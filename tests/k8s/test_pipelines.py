@@ -161,9 +161,11 @@ def test_ci_and_training_roles_join_the_submitter_group(plan: Plan, cfg: Platfor
                     if "-project-" in r.name]
     for p in cfg.projects:
         group = [naming.project_pipeline_submitters(p.name)]
-        assert entries[f"{p.name}-ci-access"].get("kubernetesGroups") == group
+        # CI deploys through its own deploy group (k8s.deploy_rights) and submits through the submitters'
+        assert entries[f"{p.name}-ci-access"].get("kubernetesGroups") == [naming.project_deployers(p.name), *group]
         assert entries[f"{p.name}-training-access"].get("kubernetesGroups") == group
-        assert entries[f"{p.name}-ci-preview-access"].get("kubernetesGroups") is None  # previews only read
+        # previews only read: their group's Role gets, lists and watches (k8s.deploy_rights.previewer_rules)
+        assert entries[f"{p.name}-ci-preview-access"].get("kubernetesGroups") == [naming.project_previewers(p.name)]
         # continuous training only submits: no EKS access policy, only the namespaced group
         assert not any(a.startswith(f"{p.name}-training-") for a in associations)
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 from k8s.argo_schema import crd_errors
+from mlops_platform.k8s.deploy_rights import deployer_rules
 from mlops_platform.policy.config_files import preset
+from mlops_platform.policy.sdk import rbac
 from mlops_platform.workflows.review import program, review
 
 from .support import render
@@ -21,6 +24,27 @@ RELEASE = {"kubernetes:flagger.app/v1beta1:Canary", "kubernetes:flagger.app/v1be
            "kubernetes:policy/v1:PodDisruptionBudget"}
 HPA, SCALED = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:keda.sh/v1alpha1:ScaledObject"
 DEPLOYMENT = {"kubernetes:apps/v1:Deployment", *RELEASE}
+#: What `pulumi up` does to each resource it manages: creates, reads (refresh), patches (server-side apply),
+#: deletes (replace, destroy).
+DEPLOY_VERBS = ("create", "get", "patch", "delete")
+
+
+def undeployable(resources: list[dict[str, Any]]) -> set[str]:
+    """Planned Kubernetes kinds the project's CI deploy role could not manage: its rights are exactly the deploy
+    Role (k8s.deploy_rights; no EKS access policy covers custom resources), so a kind added to the project's
+    program without a rule there would be Forbidden at its first real `pulumi up`."""
+    missing = set()
+    for res in resources:
+        parts = res["type"].split(":")
+        if parts[0] != "kubernetes":
+            continue
+        api, kind = (res["inputs"]["apiVersion"], res["inputs"]["kind"]) if parts[2] == "CustomResource" \
+            else (parts[1], parts[2])
+        group = api.rsplit("/", 1)[0] if "/" in api else ""
+        group = "" if group == "core" else group
+        if not all(rbac.allows(deployer_rules(), group, rbac.kind_resource(kind), v) for v in DEPLOY_VERBS):
+            missing.add(f"{group or 'core'}/{kind}")
+    return missing
 
 
 @pytest.mark.parametrize(("answers", "expected"), [
@@ -37,6 +61,7 @@ def test_infra_plans_with_model_serving_and_passes_review(tmp_path: Path, answer
     types = {r["type"] for r in subject.plan["resources"]}
     assert "mlops:k8s:ModelServing" in types
     assert expected <= types
+    assert undeployable(subject.plan["resources"]) == set()
     custom = [r for r in subject.plan["resources"] if r["type"] == "kubernetes:apiextensions.k8s.io:CustomResource"
               or r["type"].startswith("kubernetes:monitoring.coreos.com")]
     assert custom, "ServiceMonitor and drift PrometheusRule are planned"
@@ -83,7 +108,22 @@ def test_dev_scale_to_zero_rolls_out_instantly_which_only_the_dev_tier_allows(tm
     planned = {r["type"]: r for r in subject.plan["resources"]}
     assert SCALED in planned and "kubernetes:flagger.app/v1beta1:Canary" not in planned
     assert planned[SCALED]["inputs"]["spec"]["minReplicaCount"] == 0
+    assert undeployable(subject.plan["resources"]) == set()
     assert [f.policy for f in review(subject).blocking] == []
     as_prod = dataclasses.replace(subject, config=preset("prod"))
     assert {"k8s-serving-progressive-delivery", "k8s-serving-scale-to-zero"} <= {f.policy for f in
                                                                                review(as_prod).blocking}
+
+
+def test_a_planned_kind_outside_the_deploy_role_is_named() -> None:
+    """The drift check above fails on what a real `pulumi up` would be Forbidden on: a Secret (never granted),
+    or a custom resource nobody added to the Role (e.g. a route or gateway policy)."""
+    planned = [{"type": "kubernetes:apps/v1:Deployment", "inputs": {}},
+               {"type": "kubernetes:flagger.app/v1beta1:Canary", "inputs": {}},
+               {"type": "kubernetes:core/v1:Secret", "inputs": {}},
+               {"type": "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "inputs": {}},
+               {"type": "kubernetes:apiextensions.k8s.io:CustomResource",
+                "inputs": {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "SecurityPolicy"}},
+               {"type": "pulumi:providers:kubernetes", "inputs": {}}]
+    assert undeployable(planned) == {"core/Secret", "gateway.networking.k8s.io/HTTPRoute",
+                                     "gateway.envoyproxy.io/SecurityPolicy"}

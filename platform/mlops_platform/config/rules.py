@@ -31,7 +31,8 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 RESERVED_TAGS = ("environment", "owner", "cost-center", "managed-by")
 RESERVED_LABEL_PREFIXES = ("mlops.io/", "nvidia.com/", "kubernetes.io/", "k8s.io/", "eks.amazonaws.com/")
 RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", "monitoring",
-                                 "kserve", "mlflow", "kuberay", "gpu-system", "cert-manager", "istio-system"})
+                                 "kserve", "mlflow", "kuberay", "gpu-system", "cert-manager", "istio-system",
+                                 "opencost"})
 MAX_AZS = 6
 
 Issues = Iterator[ConfigIssue]
@@ -261,6 +262,10 @@ def budget_and_tag_rules(cfg: PlatformSections) -> Issues:
                          f"remove it; {key} comes from the environment section")
     if cfg.is_prod and cfg.monitoring.enabled is False:
         yield _issue("monitoring.enabled", "prod must run monitoring and alerting", False, "remove the field")
+    if cfg.cost_allocation.enabled and not cfg.component_enabled(cfg.monitoring):
+        yield _issue("cost_allocation.enabled", "OpenCost reads the platform's Prometheus, which monitoring "
+                     "provides", True, "turn monitoring on (drop monitoring.enabled: false) or drop "
+                     "cost_allocation.enabled")
     gh = cfg.github
     if cfg.is_prod and gh.manage and not (gh.reviewer_team_ids or gh.reviewer_user_ids):
         yield _issue("github.reviewer_team_ids", "prod deployments need a required reviewer", [],

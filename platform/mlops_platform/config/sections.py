@@ -50,11 +50,13 @@ from mlops_platform.config.sections_aws import (
 )
 from mlops_platform.config.sections_cluster import (
     ComponentToggle,
+    CostAllocationConfig,
     GpuGovernanceConfig,
     MonitoringConfig,
     PipelinesConfig,
     QueueingConfig,
     ServingConfig,
+    SpotDataFeedConfig,
     TrackingConfig,
     TrainingConfig,
 )
@@ -71,11 +73,12 @@ from mlops_platform.config.sections_tenants import GithubConfig, ProjectConfig, 
 __all__ = [
     "ACCOUNT_ID", "DNS_LABEL", "IAM_PRINCIPAL_ARN", "REGION", "TAG_KEY", "AccountConfig", "ArtifactsConfig",
     "BranchName", "BucketRole", "BudgetConfig", "Capacity", "CertificateSource", "CiConfig", "Cidr", "ClusterConfig",
-    "ComponentToggle", "Consolidation", "DnsLabel", "Email", "EndpointAccess", "EnvironmentConfig", "ExistingNetwork",
-    "GithubConfig", "GpuGovernanceConfig", "GpuPoolConfig", "GpuProvisioner", "InferenceAuthConfig",
-    "InferenceAuthMode", "KarpenterPoolConfig", "MonitoringConfig", "NatStrategy", "NetworkConfig",
-    "NetworkMode", "NodePoolsConfig", "PipelinesConfig", "PlatformSections", "PoolConfig", "ProjectConfig",
-    "QueueingConfig", "RegistryConfig", "ServingConfig", "ServingTlsConfig", "SystemPoolConfig", "TenantsConfig",
+    "ComponentToggle", "Consolidation", "CostAllocationConfig", "DnsLabel", "Email", "EndpointAccess",
+    "EnvironmentConfig", "ExistingNetwork", "GithubConfig", "GpuGovernanceConfig", "GpuPoolConfig", "GpuProvisioner",
+    "InferenceAuthConfig", "InferenceAuthMode", "KarpenterPoolConfig", "MonitoringConfig", "NatStrategy",
+    "NetworkConfig", "NetworkMode", "NodePoolsConfig", "PipelinesConfig", "PlatformSections", "PoolConfig",
+    "ProjectConfig", "QueueingConfig", "RegistryConfig", "ServingConfig", "ServingTlsConfig", "SpotDataFeedConfig",
+    "SystemPoolConfig", "TenantsConfig",
     "Tier", "TrackingConfig", "TrainingConfig", "UpgradePolicy"
 ]
 
@@ -107,6 +110,7 @@ class PlatformSections(_Section):
     budget: BudgetConfig
     gpu: GpuGovernanceConfig = Field(default_factory=GpuGovernanceConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    cost_allocation: CostAllocationConfig = Field(default_factory=CostAllocationConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
@@ -155,6 +159,11 @@ class PlatformSections(_Section):
 
     def component_enabled(self, section: ComponentToggle) -> bool:
         return True if section.enabled is None else section.enabled
+
+    @property
+    def cost_allocation_on(self) -> bool:
+        """OpenCost runs: switched on (or left unset) and the Prometheus it reads is there."""
+        return self.component_enabled(self.cost_allocation) and self.component_enabled(self.monitoring)
 
     @property
     def monitoring_retention(self) -> str:

@@ -7,11 +7,16 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 
 from mlops_platform.config.section_types import (
+    REGION,
     Email,
     GpuProvisioner,
     _Section,
 )
 from mlops_platform.config.sections_serving import InferenceAuthConfig, ServingTlsConfig
+
+#: S3 bucket names (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html), without dots:
+#: a dotted name breaks TLS of virtual-hosted requests.
+S3_BUCKET = r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"
 
 
 class GpuGovernanceConfig(_Section):
@@ -44,6 +49,30 @@ class MonitoringConfig(ComponentToggle):
     serving_latency_p99_ms: int = Field(default=500, ge=1, description="Serving p99 SLO.")
     serving_error_rate_pct: float = Field(default=1.0, gt=0, description="Serving 5xx SLO.")
     drift_threshold: float = Field(default=0.2, gt=0, description="Drift score alert threshold.")
+
+
+class SpotDataFeedConfig(_Section):
+    """The account's Spot Instance Data Feed, which OpenCost reads for what each spot node really paid.
+    One per account (`aws ec2 create-spot-datafeed-subscription --bucket B [--prefix P]`), so it is brought,
+    never created by an environment."""
+
+    bucket: str = Field(pattern=S3_BUCKET, description="S3 bucket the feed writes to. Required.")
+    prefix: str = Field(default="", pattern=r"^([A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*)?$",
+                        description="The subscription's prefix, without a trailing slash; empty when it has none.")
+    region: str | None = Field(default=None, pattern=REGION,
+                               description="Region of the bucket. Unset: the environment's region.")
+
+
+class CostAllocationConfig(ComponentToggle):
+    """`mlops-platform:cost_allocation` — OpenCost on the platform's Prometheus: per-namespace cost (CPU,
+    memory, GPU, volumes) and a Grafana cost dashboard per project. Needs monitoring."""
+
+    enabled: bool | None = Field(default=None, description="Unset: on wherever monitoring is on (OpenCost reads "
+                                                           "the platform's Prometheus).")
+    spot_data_feed: SpotDataFeedConfig | None = Field(
+        default=None, description="Read spot prices from the account's Spot Instance Data Feed (OpenCost gets an "
+                                  "IRSA role reading only that bucket and prefix). Unset: OpenCost prices spot nodes "
+                                  "at the public on-demand rate, so spot pools read high.")
 
 
 class ServingConfig(ComponentToggle):

@@ -37,6 +37,16 @@ def project_pipeline_service_account(project: str) -> str:
     return f"{project}-pipeline"
 
 
+def project_deployers(project: str) -> str:
+    """Kubernetes group of the project's CI deploy role: bound to the deploy Role in its namespace only."""
+    return f"mlops:{project}:deployers"
+
+
+def project_previewers(project: str) -> str:
+    """Kubernetes group of the project's pull-request preview role: reads what the deploy role manages."""
+    return f"mlops:{project}:previewers"
+
+
 def project_pipeline_submitters(project: str) -> str:
     """Kubernetes group of the project's CI role: bound to submitting Workflows in its namespace only."""
     return f"mlops:{project}:pipeline-submitters"

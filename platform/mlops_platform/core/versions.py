@@ -67,6 +67,8 @@ CHARTS: dict[str, HelmChart] = {
     # Its CRDs as their own release, as Karpenter's upgrade guide recommends ("CRD Upgrades"): Helm installs a
     # chart's crds/ once and never upgrades them; the CRDs must move with the controller's version.
     "karpenter-crd": HelmChart("oci://public.ecr.aws/karpenter/karpenter-crd", "1.14.1"),
+    # chart 2.5.17 ships OpenCost 1.120.1 (its Chart.yaml appVersion; image tags pinned by digest in values.yaml)
+    "opencost": HelmChart("opencost", "2.5.17", "https://opencost.github.io/opencost-helm-chart"),
 }
 
 #: The Kueue controller image of chart 0.19.2 (its appVersion). Pinned in the values because the chart's

@@ -14,6 +14,10 @@ Manifest = dict[str, Any]
 #: Non-root UID/GID platform workloads run as (images must not need root; restricted PSS forbids it).
 DEFAULT_UID = 10001
 PSS_LEVELS = ("privileged", "baseline", "restricted")
+#: Label every platform-provisioned monitoring object carries.
+PLATFORM_LABELS = {"app.kubernetes.io/part-of": "mlops-platform"}
+#: Grafana's dashboard sidecar loads ConfigMaps with this label (monitoring.grafana_values).
+DASHBOARD_LABEL = {"grafana_dashboard": "1"}
 
 
 def meta(name: str, namespace: str | None = None, labels: dict[str, str] | None = None,

@@ -23,8 +23,9 @@ from mlops_platform.k8s.alerts import (
     drift_to_platform_route,
     platform_rule_groups,
 )
+from mlops_platform.k8s.cost_dashboards import FOLDER_ANNOTATION
 from mlops_platform.k8s.dashboards import platform_dashboards
-from mlops_platform.k8s.manifests import irsa_annotation, meta
+from mlops_platform.k8s.manifests import DASHBOARD_LABEL, PLATFORM_LABELS, irsa_annotation, meta
 from mlops_platform.k8s.netpol import MONITORING_NAMESPACE, query_policy, system_fence
 from mlops_platform.k8s.provider import k8s_opts
 from mlops_platform.k8s.storage import STORAGE_CLASS
@@ -33,7 +34,8 @@ from mlops_platform.k8s.tenancy import PROJECT_LABEL as PROJECT_NAMESPACE_LABEL
 RELEASE = "kube-prometheus-stack"
 PROMETHEUS_PORT = 9090
 FULLNAME = "kps"  # short resource names: kps-prometheus, kps-alertmanager
-PROMETHEUS_URL = f"http://{FULLNAME}-prometheus.{MONITORING_NAMESPACE}.svc.cluster.local:{PROMETHEUS_PORT}"
+PROMETHEUS_SERVICE = f"{FULLNAME}-prometheus"
+PROMETHEUS_URL = f"http://{PROMETHEUS_SERVICE}.{MONITORING_NAMESPACE}.svc.cluster.local:{PROMETHEUS_PORT}"
 ALERTMANAGER_SA = "alertmanager"
 GRAFANA_SECRET = "grafana-admin"
 SLACK_SECRET = "alertmanager-slack"
@@ -41,9 +43,6 @@ SLACK_SECRET = "alertmanager-slack"
 #: namespace of monitoring, so Grafana, Prometheus and Alertmanager stay under `baseline` admission.
 NODE_AGENTS_NAMESPACE = "node-agents"
 NODE_EXPORTER_PORT = 9100
-DASHBOARD_LABEL = {"grafana_dashboard": "1"}
-#: Label every platform-provisioned monitoring object carries.
-PLATFORM_LABELS = {"app.kubernetes.io/part-of": "mlops-platform"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,8 +126,10 @@ def grafana_values(storage_class: str) -> dict[str, Any]:
         # the ReadWriteOnce volume still attached to the old pod
         "persistence": {"enabled": True, "storageClassName": storage_class, "size": "10Gi"},
         "deploymentStrategy": {"type": "Recreate"},
+        # a ConfigMap annotated grafana_folder=<name> lands in that Grafana folder (each project's cost board)
         "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
-                                   "searchNamespace": MONITORING_NAMESPACE}}}
+                                   "searchNamespace": MONITORING_NAMESPACE, "folderAnnotation": FOLDER_ANNOTATION,
+                                   "provider": {"foldersFromFilesStructure": True}}}}
 def project_config_selection() -> dict[str, Any]:
     """alertmanagerSpec fields merging the labelled AlertmanagerConfigs of project namespaces only, each
     confined to its own namespace's alerts (OnNamespace adds the namespace matcher)."""

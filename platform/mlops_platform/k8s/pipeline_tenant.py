@@ -22,6 +22,7 @@ import pulumi_kubernetes as k8s
 from mlops_platform.aws.project_identity import workload_role
 from mlops_platform.core import contract, iam
 from mlops_platform.k8s.alerts import ALERTMANAGER_CONFIG_LABEL, retrain_alertmanager_config
+from mlops_platform.k8s.deploy_rights import grant, group_subject
 from mlops_platform.k8s.manifests import Manifest, container_security_context, meta, pod_security_context, resources
 from mlops_platform.k8s.pipelines import JETSTREAM_VERSION
 from mlops_platform.k8s.provider import k8s_opts
@@ -166,7 +167,7 @@ class ProjectPipelines(pulumi.ComponentResource):
         self._grant(f"{name}-sensor", f"{args.project}-retrain-sensor", sensor_rules(),
                     {"kind": "ServiceAccount", "name": sensor_sa, "namespace": args.namespace}, inside)
         self._grant(f"{name}-submit", f"{args.project}-pipeline-submitter", submitter_rules(),
-                    {"kind": "Group", "name": args.submitters_group, "apiGroup": "rbac.authorization.k8s.io"}, inside)
+                    group_subject(args.submitters_group), inside)
         bus = self._custom(f"{name}-eventbus", "EventBus", EVENT_BUS, event_bus_spec(), inside)
         after_bus = k8s_opts(self, args.provider, [*args.depends_on, bus])
         self._custom(f"{name}-eventsource", "EventSource", contract.DRIFT_EVENT_SOURCE,
@@ -192,13 +193,7 @@ class ProjectPipelines(pulumi.ComponentResource):
 
     def _grant(self, name: str, role_name: str, rules: list[Manifest], subject: Manifest,
                opts: pulumi.ResourceOptions) -> None:
-        a = self._args
-        role = k8s.rbac.v1.Role(f"{name}-role", metadata=meta(role_name, a.namespace, a.labels), rules=rules,
-                                opts=opts)
-        k8s.rbac.v1.RoleBinding(
-            f"{name}-binding", metadata=meta(role_name, a.namespace, a.labels), subjects=[subject],
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name},
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[role])))
+        grant(name, role_name, self._args.namespace, self._args.labels, rules, subject, opts)
 
     def _custom(self, name: str, kind: str, obj_name: str, spec: Manifest,
                 opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:

@@ -128,7 +128,7 @@ def route_host_expression(domain: str) -> str:
 
 def route_host_policy(domain: str) -> dict[str, Any]:
     """Spec of the ValidatingAdmissionPolicy that keeps each project's routes under its own namespace's
-    hosts: KServe's hosts comply by construction; a hand-written HTTPRoute (projects have edit rights) must."""
+    hosts: KServe's hosts comply by construction; an HTTPRoute a project or its controllers write must."""
     return {"failurePolicy": "Fail",
             "matchConstraints": {"resourceRules": [{"apiGroups": ["gateway.networking.k8s.io"], "apiVersions": ["*"],
                                                     "operations": ["CREATE", "UPDATE"],

@@ -2,13 +2,14 @@
 
 For one project: a restricted namespace with quota, limit range and default-deny network policies; a
 workload ServiceAccount bound by IRSA to a role limited to the project's S3 prefixes and its own ECR
-repository; that repository; a GitHub Actions OIDC role for CI (no long-lived keys) with edit rights in
-the namespace only; and a monthly AWS Budget alerting the owners. Everything is named from the project's
-own name, so adding or removing a project never touches another project's resources.
+repository; that repository; a GitHub Actions OIDC role for CI (no long-lived keys) with the deploy Role
+(`deploy_rights`) in the namespace only; and a monthly AWS Budget alerting the owners. Everything is named
+from the project's own name, so adding or removing a project never touches another project's resources.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -25,9 +26,11 @@ from mlops_platform.core import iam, naming
 from mlops_platform.core.naming import ProjectRole
 from mlops_platform.k8s import netpol
 from mlops_platform.k8s._helm import namespace
+from mlops_platform.k8s.cost_dashboards import FOLDER_ANNOTATION, tenant_cost_dashboard
+from mlops_platform.k8s.deploy_rights import deployer_rules, grant, group_subject, previewer_rules
 from mlops_platform.k8s.github_trust import RepositoryTrust, RepositoryTrustArgs
 from mlops_platform.k8s.inference_auth import InferenceAuth, InferenceAuthArgs
-from mlops_platform.k8s.manifests import Manifest, irsa_annotation, meta
+from mlops_platform.k8s.manifests import DASHBOARD_LABEL, PLATFORM_LABELS, Manifest, irsa_annotation, meta
 from mlops_platform.k8s.pipeline_tenant import ProjectPipelines, ProjectPipelinesArgs
 from mlops_platform.k8s.project_gateway import PROJECT_GATEWAY, ProjectGateway, ProjectGatewayArgs
 from mlops_platform.k8s.project_queue import ProjectQueue, ProjectQueueArgs, QueueSettings, quota_ceiling
@@ -38,9 +41,10 @@ PROJECT_LABEL = "mlops.io/project"
 TRACKING_SECRET = "mlflow-credentials"
 #: Cost-allocation tag the project's budget filters on (activate it once in the Billing console).
 PROJECT_TAG = "project"
-#: (resource name suffix, EKS access policy) of the CI roles in the project namespace. Pull-request
-#: previews only read it (`pulumi preview` refreshes, never changes).
-CI_ACCESS = ("edit", "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy")
+#: (resource name suffix, EKS access policy) of the pull-request preview role in the project namespace: it only
+#: reads (`pulumi preview` refreshes, never changes). The deploy role has no access policy: its rights are the
+#: deploy Role (`k8s.deploy_rights`) bound to its access entry's group, since no access policy covers the
+#: custom resources the project program creates.
 PREVIEW_ACCESS = ("view", "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy")
 
 
@@ -95,6 +99,9 @@ class PlatformFacts:
     pipelines_cooldown_minutes: int | None = None
     """Cool-down of drift-triggered retrains; None when the pipelines component is off (no pipeline identity,
     rights or drift trigger for the project)."""
+    cost_dashboards: bool = False
+    """Give the project a cost dashboard (OpenCost's series) in its own folder of the platform's Grafana;
+    on when cost allocation is. Default: off."""
     shared_gpu_resources: tuple[str, ...] = ()
     """Shared-GPU resources the pools advertise (nvidia.com/gpu.shared, nvidia.com/mig-…): each namespace's
     quota caps every one (an unlisted extended resource would be unlimited). Default: none."""
@@ -230,6 +237,7 @@ class ProjectTenant(pulumi.ComponentResource):
             tags=tags, untagged_days=facts.untagged_expiry_days, force_delete=facts.force_delete_repositories,
             protect=facts.protect), pulumi.ResourceOptions(parent=self))
         workload_role = self._workload_identity(name, project, facts, tags, ns)
+        self._rbac(name, project, facts, ns)
         ci_role = self._ci_identity(name, project, facts, tags)
         preview_role = self._ci_preview_identity(name, project, facts, tags)
         tracking_secret = self._tracking_login(name, project, facts, ns)
@@ -251,6 +259,8 @@ class ProjectTenant(pulumi.ComponentResource):
             monthly_usd=project.monthly_budget_usd, emails=list(project.owners),
             tag_filter=(PROJECT_TAG, project.name), thresholds_pct=facts.budget_thresholds_pct, tags=tags),
             pulumi.ResourceOptions(parent=self))
+        if facts.cost_dashboards:
+            self._cost_dashboard(name, project, facts)
         self.outputs = TenantOutputs(
             name=project.name, namespace=self.ns_name, service_account=self.sa_name,
             workload_role_arn=workload_role.arn, ci_role_arn=ci_role.arn, ci_preview_role_arn=preview_role.arn,
@@ -267,6 +277,16 @@ class ProjectTenant(pulumi.ComponentResource):
             gateway=PROJECT_GATEWAY if facts.gateway is not None else "")
         self.register_outputs(self.outputs.to_dict())
 
+    def _cost_dashboard(self, name: str, project: ProjectConfig, facts: PlatformFacts) -> None:
+        """The in-cluster view of the project's spend, beside its AWS Budget (which sees only tagged resources,
+        never its share of the shared nodes): Grafana's sidecar picks it up from the monitoring namespace."""
+        board = tenant_cost_dashboard(project.name, self.ns_name)
+        k8s.core.v1.ConfigMap(
+            f"{name}-cost-dashboard",
+            metadata=meta(f"cost-{self.ns_name}", netpol.MONITORING_NAMESPACE, {**PLATFORM_LABELS, **DASHBOARD_LABEL},
+                          {FOLDER_ANNOTATION: project.name}),
+            data={f"{board['uid']}.json": json.dumps(board, sort_keys=True)}, opts=k8s_opts(self, facts.provider))
+
     def _namespace(self, name: str, project: ProjectConfig, facts: PlatformFacts) -> k8s.core.v1.Namespace:
         opts = k8s_opts(self, facts.provider)
         ns = namespace(f"{name}-ns", self.ns_name, "restricted", facts.k8s_version, opts,
@@ -277,6 +297,14 @@ class ProjectTenant(pulumi.ComponentResource):
         k8s.core.v1.LimitRange(f"{name}-limits", metadata=meta("project-limits", self.ns_name),
                                spec=limit_range_spec(project), opts=inside)
         return ns
+
+    def _rbac(self, name: str, project: ProjectConfig, facts: PlatformFacts, ns: pulumi.Resource) -> None:
+        """The deploy and preview Roles of the CI roles' access entry groups (`deploy_rights`)."""
+        labels, opts = {PROJECT_LABEL: project.name}, k8s_opts(self, facts.provider, [ns])
+        grant(f"{name}-deployer", f"{project.name}-deployer", self.ns_name, labels, deployer_rules(),
+              group_subject(naming.project_deployers(project.name)), opts)
+        grant(f"{name}-previewer", f"{project.name}-previewer", self.ns_name, labels, previewer_rules(),
+              group_subject(naming.project_previewers(project.name)), opts)
 
     def _queue(self, name: str, project: ProjectConfig, facts: PlatformFacts, ns: pulumi.Resource) -> str:
         """The project's Kueue queues; returns the LocalQueue's name ('' when Kueue is off)."""
@@ -319,10 +347,12 @@ class ProjectTenant(pulumi.ComponentResource):
         trust = iam.github_actions_trust(facts.github_oidc_provider_arn, project.github_repo, project.branches,
                                          [facts.env_name], pin_workflows=facts.github.manage)
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI)
-        # with pipelines, CI also deploys the WorkflowTemplate and submits runs: the namespaced submitter group
-        groups = [naming.project_pipeline_submitters(project.name)] if facts.pipelines_cooldown_minutes else []
+        # with pipelines, CI also submits runs: the namespaced submitter group
+        groups = [naming.project_deployers(project.name)]
+        if facts.pipelines_cooldown_minutes:
+            groups.append(naming.project_pipeline_submitters(project.name))
         return github_actions_role(f"{name}-ci", role_name, trust, ci_policy(facts, project.name, self.repository.arn),
-                                   CI_ACCESS, facts.eks_cluster_name, self.ns_name, tags, self, groups)
+                                   None, facts.eks_cluster_name, self.ns_name, tags, self, groups)
 
     def _pipelines(self, name: str, project: ProjectConfig, facts: PlatformFacts, tags: dict[str, str],
                    ns: pulumi.Resource) -> ProjectPipelines | None:
@@ -361,4 +391,5 @@ class ProjectTenant(pulumi.ComponentResource):
         role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI_PREVIEW)
         return github_actions_role(f"{name}-ci-preview", role_name, trust,
                                    ci_preview_policy(facts, self.repository.arn), PREVIEW_ACCESS,
-                                   facts.eks_cluster_name, self.ns_name, tags, self)
+                                   facts.eks_cluster_name, self.ns_name, tags, self,
+                                   [naming.project_previewers(project.name)])

@@ -14,6 +14,7 @@ from rich.text import Text
 from mlops_platform.core.errors import UsageError
 from mlops_platform.core.files import write_atomic
 from mlops_platform.ops.bootstrap import BootstrapReport, Change
+from mlops_platform.ops.chargeback import Chargeback
 from mlops_platform.ops.cost import CompareRow, CostEstimate
 from mlops_platform.ops.preflight import PreflightReport, Status
 
@@ -72,6 +73,23 @@ def cost_view(est: CostEstimate) -> RenderableType:
     meta = [f"prices: {est.price_source} (as of {est.price_as_of}); {est.scenarios} scenarios"]
     meta += [f"note: {n}" for n in est.notes]
     return Group(table, budget, Text("\n".join(meta), style="dim"))
+
+
+def chargeback_view(report: Chargeback) -> RenderableType:
+    table = Table(title=f"monthly cost by project {report.env}, USD (from quotas)", title_justify="left")
+    for col in ("project", "gpu / cpu / GiB quota", "p50", "p90", "of it GPU p90", "budget"):
+        table.add_column(col, justify="left" if col == "project" else "right")
+    for s in report.projects:
+        q = s.quota
+        budget = Text(f"{s.budget_usd:,.0f}", style="bold red" if s.over_budget else "green")
+        table.add_row(q.name, f"{q.gpus} / {q.vcpus} / {q.memory_gib}", f"{s.p50:,.0f}", f"{s.p90:,.0f}",
+                      f"{s.gpu_p90:,.0f}", budget)
+    table.add_row("shared (platform, unclaimed)", "", f"{report.shared_p50:,.0f}",
+                  f"{report.shared_p90:,.0f}", "", "")
+    table.add_row("[bold]environment total[/]", "", f"[bold]{report.total_p50:,.0f}[/]",
+                  f"[bold]{report.total_p90:,.0f}[/]", "", "")
+    meta = [f"prices: {report.price_source}", *(f"note: {n}" for n in report.notes)]
+    return Group(table, Text("\n".join(meta), style="dim"))
 
 
 def compare_view(left: CostEstimate, right: CostEstimate, rows: Sequence[CompareRow]) -> RenderableType:

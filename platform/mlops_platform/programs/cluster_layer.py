@@ -22,8 +22,9 @@ from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementAr
 from mlops_platform.k8s.karpenter import Karpenter, KarpenterArgs, NodeClassInputs
 from mlops_platform.k8s.kueue import Kueue, KueueArgs
 from mlops_platform.k8s.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
-from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, Monitoring, MonitoringArgs
+from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, PROMETHEUS_SERVICE, Monitoring, MonitoringArgs
 from mlops_platform.k8s.netpol import PlatformPeers
+from mlops_platform.k8s.opencost import OPENCOST_NAMESPACE, CostAllocation, CostAllocationArgs, SpotFeed
 from mlops_platform.k8s.pipelines import Pipelines, PipelinesArgs
 from mlops_platform.k8s.provider import ClusterAccess, ClusterAccessArgs, k8s_opts
 from mlops_platform.k8s.serving import (
@@ -100,6 +101,8 @@ class ClusterLayer(pulumi.ComponentResource):
         storage = encrypted_storage_class(f"{name}-storage-class", aws_layer.kms_key_arns["ebs"], cfg.is_prod,
                                           k8s_opts(self, self.provider))
         monitoring = self._monitoring(name, cfg, aws_layer, storage, child)
+        if monitoring and cfg.cost_allocation_on:
+            cost_allocation(name, cfg, aws_layer, self.provider, monitoring, child)
         if cfg.node_pools.gpu:
             GpuEnablement(f"{name}-gpu", GpuEnablementArgs(
                 cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, region=env.region,
@@ -176,7 +179,7 @@ class ClusterLayer(pulumi.ComponentResource):
             tags=cfg.base_tags, provider=self.provider,
             slack_webhook_url=pulumi.Output.secret(slack) if slack else None,
             gpu_namespace=GPU_NAMESPACE if cfg.node_pools.gpu else None, depends_on=(storage,),
-            project_routes=retrain_cooldown(cfg) is not None, query_namespaces=delivery_namespaces(cfg)), opts)
+            project_routes=retrain_cooldown(cfg) is not None, query_namespaces=query_namespaces(cfg)), opts)
 
     def _tracking(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
                   opts: pulumi.ResourceOptions) -> Tracking | None:
@@ -194,6 +197,29 @@ class ClusterLayer(pulumi.ComponentResource):
             deletion_protection=cfg.deletion_protection, tags=cfg.base_tags, provider=self.provider,
             replicas=2 if cfg.is_prod else 1, client_label=PROJECT_LABEL,
             monitoring_namespace=peers(cfg).monitoring_namespace), opts)
+
+
+def cost_allocation(name: str, cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any, monitoring: Monitoring,
+                    opts: pulumi.ResourceOptions) -> CostAllocation:
+    """OpenCost on the monitoring stack's Prometheus (each project's dashboard comes with its tenant)."""
+    return CostAllocation(f"{name}-cost", CostAllocationArgs(
+        cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, prometheus_service=PROMETHEUS_SERVICE,
+        provider=provider, account_id=cfg.environment.account_id, oidc_provider_arn=aws_layer.oidc_provider_arn,
+        oidc_issuer_host=aws_layer.oidc_issuer_host, tags=cfg.base_tags, spot_feed=spot_feed(cfg),
+        depends_on=(monitoring.release,)), opts)
+
+
+def spot_feed(cfg: PlatformConfig) -> SpotFeed | None:
+    """The Spot Instance Data Feed OpenCost reads, when the environment names one."""
+    feed = cfg.cost_allocation.spot_data_feed
+    if feed is None:
+        return None
+    return SpotFeed(bucket=feed.bucket, prefix=feed.prefix, region=feed.region or cfg.environment.region)
+
+
+def query_namespaces(cfg: PlatformConfig) -> tuple[str, ...]:
+    """Namespaces Prometheus admits to its port: the delivery controllers', and OpenCost's."""
+    return delivery_namespaces(cfg) + ((OPENCOST_NAMESPACE,) if cfg.cost_allocation_on else ())
 
 
 def serving_tls(cfg: PlatformConfig) -> GatewayTlsArgs:

@@ -54,7 +54,7 @@ def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any,
         tracking_url=output_field(cluster_layer, "mlflow_url") if cluster_layer is not None else "",
         pipelines_cooldown_minutes=retrain_cooldown(cfg), shared_gpu_resources=tuple(sorted(shared_resources(cfg))),
         queueing=queue_settings(cfg), inference_auth=inference_auth(cfg, provider),
-        gateway=project_gateway(cfg, provider))
+        gateway=project_gateway(cfg, provider), cost_dashboards=cfg.cost_allocation_on)
 
 
 def queue_settings(cfg: PlatformConfig) -> QueueSettings | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from policy_cases import (
     budgets,
+    cost,
     ecr,
     eks,
     gateway,
@@ -30,7 +31,7 @@ from policy_cases import (
 )
 from policy_cases._base import DEFERRED, PASSES, VIOLATES, Case, Failing
 
-MODULES = (budgets, ecr, eks, gateway, github_oidc, gpu, iam, irsa, k8s, k8s_stack, karpenter, kms, logs, nodes,
+MODULES = (budgets, cost, ecr, eks, gateway, github_oidc, gpu, iam, irsa, k8s, k8s_stack, karpenter, kms, logs, nodes,
            pipelines, rds, s3, tags, trust)
 CASES: dict[str, Case] = {name: case for module in MODULES for name, case in module.CASES.items()}
 

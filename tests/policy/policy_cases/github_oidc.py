@@ -31,6 +31,21 @@ def gh_access(groups: list[str] | None = None, policy: str | None = None) -> tup
 
 
 SUBMITTERS = ["mlops:fraud:pipeline-submitters"]
+READERS = ["mlops:fraud:readers"]
+RBAC = "rbac.authorization.k8s.io"
+READ = {"apiGroups": ["flagger.app"], "resources": ["canaries"], "verbs": ["get", "list", "watch"]}
+
+
+def bound(group: str, *rules: dict[str, Any], role: str = "readers", present: bool = True) -> tuple[Add, ...]:
+    """A Role `role` in the fraud namespace with `rules` (left out when not `present`) and its RoleBinding to
+    Kubernetes `group`."""
+    binding = Add(res(f"kubernetes:{RBAC}/v1:RoleBinding", f"{role}-binding", {
+        "metadata": {"name": role, "namespace": "fraud"}, "subjects": [{"kind": "Group", "name": group,
+                                                                       "apiGroup": RBAC}],
+        "roleRef": {"apiGroup": RBAC, "kind": "Role", "name": role}}))
+    made = Add(res(f"kubernetes:{RBAC}/v1:Role", f"{role}-role", {"metadata": {"name": role, "namespace": "fraud"},
+                                                                  "rules": list(rules)}))
+    return (made, binding) if present else (binding,)
 
 
 def gh_environment(custom_branches: bool = True, branch: str | None = "main", owner: Any = "org") -> tuple[Add, ...]:
@@ -55,8 +70,16 @@ CASES: dict[str, Case] = {
                  ok(gh_role(["repo:org/fraud:environment:prod", "repo:org/fraud:ref:refs/heads/*"], "StringLike"),
                     gh_policy(*PUSH)),
                  ok(gh_role("repo:org/fraud:*", "StringLike", excluding="repo:*:pull_request"), gh_policy(*PUSH)),
-                 ok(gh_role(PULL_REQUESTS), gh_policy(*READS), *gh_access(policy="AmazonEKSViewPolicy"))),
+                 ok(gh_role(PULL_REQUESTS), gh_policy(*READS), *gh_access(policy="AmazonEKSViewPolicy")),
+                 # a group every bound Role of which only reads (and reads no Secret) is read-only
+                 ok(gh_role(PULL_REQUESTS), gh_policy(*READS), *gh_access(READERS), *bound(READERS[0], READ))),
         failing=(fail(PR_ROLE, gh_role(PULL_REQUESTS), gh_policy(*PUSH)),
+                 fail(PR_ROLE, gh_role(PULL_REQUESTS), gh_policy(*READS), *gh_access(READERS),
+                      *bound(READERS[0], READ, {**READ, "verbs": ["patch"]})),
+                 fail(PR_ROLE, gh_role(PULL_REQUESTS), gh_policy(*READS), *gh_access(READERS),
+                      *bound(READERS[0], READ, {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]})),
+                 fail(PR_ROLE, gh_role(PULL_REQUESTS), gh_policy(*READS), *gh_access(READERS),
+                      *bound(READERS[0], READ), *bound(READERS[0], READ, role="elsewhere", present=False)),
                  # security review item 5: Kubernetes rights through the access entry are writes too
                  fail(PR_ROLE, gh_role(PULL_REQUESTS), gh_policy(*READS), *gh_access(SUBMITTERS)),
                  fail(PR_ROLE, gh_role(PULL_REQUESTS), gh_policy(*READS), *gh_access(policy="AmazonEKSEditPolicy")),

@@ -18,6 +18,22 @@ def scaler(floor: object) -> Add:
     return Add(res(SCALED, "scaler", {"metadata": {"name": "fraud", "namespace": "fraud"}, "spec": spec}))
 
 
+ROLE_T = "kubernetes:rbac.authorization.k8s.io/v1:Role"
+CLUSTER_ROLE_T = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
+DEPLOYER_RULES = [{"apiGroups": ["flagger.app"], "resources": ["canaries"], "verbs": ["get", "create", "patch"]},
+                  {"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list", "watch"]}]
+
+
+def rbac_role(*rules: dict[str, object], cluster: bool = False) -> Add:
+    """A Role `deployer` in the fraud namespace (a ClusterRole when `cluster`) with `rules`."""
+    meta = {"name": "deployer"} if cluster else {"name": "deployer", "namespace": "fraud"}
+    return Add(res(CLUSTER_ROLE_T if cluster else ROLE_T, "deployer", {"metadata": meta, "rules": list(rules)}))
+
+
+def rule(group: str, resources: list[str], verbs: list[str]) -> dict[str, object]:
+    return {"apiGroups": [group], "resources": resources, "verbs": verbs}
+
+
 CASES: dict[str, Case] = {
     "k8s-serving-availability": Case(
         passing=(ok(), ok(Patch("fraud-serving", "metadata.namespace", U))),  # namespace through dependencies
@@ -49,4 +65,16 @@ CASES: dict[str, Case] = {
         passing=(ok(), ok(Patch("fraud-deny", "metadata.namespace", U))),
         failing=(fail(on("kubernetes:core/v1:Namespace", "fraud-ns"), Drop("fraud-deny")),),
         unknown=u(PASSES, Patch("fraud-deny", "metadata.namespace", U))),
+    "k8s-rbac-no-escalation": Case(
+        passing=(ok(), ok(rbac_role(*DEPLOYER_RULES)),
+                 ok(rbac_role(rule("", ["secrets"], ["create", "patch"]))),  # writes a Secret, reads none back
+                 ok(rbac_role(rule("", ["configmaps"], ["get", "list", "watch"]), cluster=True))),
+        failing=(fail(on(ROLE_T, "deployer"), rbac_role(*DEPLOYER_RULES, rule("", ["secrets"], ["get"]))),
+                 fail(on(ROLE_T, "deployer"), rbac_role(rule("*", ["*"], ["list"]))),  # wildcard reads Secrets
+                 fail(on(ROLE_T, "deployer"), rbac_role(rule("", ["serviceaccounts"], ["impersonate"]))),
+                 fail(on(ROLE_T, "deployer"), rbac_role(rule("rbac.authorization.k8s.io", ["roles"], ["escalate"]))),
+                 fail(on(ROLE_T, "deployer"), rbac_role(rule("rbac.authorization.k8s.io", ["clusterroles"],
+                                                             ["bind"]))),
+                 fail(on(CLUSTER_ROLE_T, "deployer"), rbac_role(rule("apps", ["deployments"], ["*"]), cluster=True))),
+        unknown=u(DEFERRED, rbac_role(U))),
 }

@@ -10,10 +10,11 @@ from rich.console import Console, Group, RenderableType
 
 from mlops_platform.cli.commands import echo_json, fail_after_output
 from mlops_platform.config import load_env
-from mlops_platform.core.errors import BudgetExceededError, MlplatError, PreflightError
+from mlops_platform.core.errors import BudgetExceededError, MlplatError, PreflightError, UsageError
 from mlops_platform.core.layers import Layer
 from mlops_platform.ops import display
 from mlops_platform.ops.bootstrap import bootstrap as run_bootstrap
+from mlops_platform.ops.chargeback import by_project as chargeback_by_project
 from mlops_platform.ops.cost import CostEstimate, check_budget, compare, estimate
 from mlops_platform.ops.preflight import run_preflight
 from mlops_platform.ops.prices import PriceSource, resolve_prices
@@ -61,12 +62,27 @@ def cost(env: str = ENV, as_json: bool = JSON,
          png: Path = typer.Option(None, "--png", help="Also write a bar chart PNG here (needs matplotlib)."),
          prices: PriceSource = typer.Option(PriceSource.AUTO, "--prices",
                                             help="auto: Pricing API when AWS credentials exist, else the table."),
-         no_fail: bool = typer.Option(False, "--no-fail", help="Report a p90 above budget without failing.")) -> None:
+         no_fail: bool = typer.Option(False, "--no-fail", help="Report a p90 above budget without failing."),
+         by_project: bool = typer.Option(False, "--by-project",
+                                         help="Each project's monthly share (from quotas) beside the total.")) -> None:
     """p50/p90 monthly cost per node pool and in total; fails when p90 exceeds budget.monthly_usd."""
+    if by_project:
+        _by_project(env, prices, as_json, compare_env, png)
+        return
     estimates = [_estimate(e, prices) for e in [env, *([compare_env] if compare_env is not None else [])]]
     if png is not None:
         display.write_png(estimates, png)
     _show(as_json, _cost_json(estimates), _cost_view(estimates, png), _over_budget(estimates, no_fail))
+
+
+def _by_project(env: str, prices: PriceSource, as_json: bool, compare_env: str | None, png: Path | None) -> None:
+    """Reports shares only: it never fails on a budget (`mlplat cost ENV` checks the environment's)."""
+    if compare_env is not None or png is not None:
+        raise UsageError("--by-project takes neither --compare nor --png — fix: drop them, or run "
+                         "`mlplat cost ENV --compare ENV2` separately")
+    cfg = load_env(env)
+    report = chargeback_by_project(cfg, resolve_prices(cfg, prices))
+    _show(as_json, report.to_json(), display.chargeback_view(report))
 
 
 def _cost_json(estimates: list[CostEstimate]) -> dict[str, Any]:

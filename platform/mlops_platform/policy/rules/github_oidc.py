@@ -21,6 +21,7 @@ from mlops_platform.policy.rules.irsa import (
     role_policy_links,
     web_identity_trusts,
 )
+from mlops_platform.policy.sdk import rbac
 from mlops_platform.policy.sdk import types as t
 from mlops_platform.policy.sdk.graph import Referrers, Res, StackView
 from mlops_platform.policy.sdk.iam import Statement, matches, statements
@@ -31,7 +32,8 @@ READ_ONLY_ACTIONS = ("*:Get*", "*:List*", "*:Describe*", "*:BatchGet*", "*:Batch
 _MANAGED = "arn:aws:iam::aws:policy/"
 _PR_SUBJECT = "pull_request"
 #: Resources that give a GitHub role rights: IAM, and EKS access entries / access policy associations.
-_RIGHTS_TYPES = (*ROLE_PERMISSION_TYPES, t.EKS_ACCESS_ENTRY, t.EKS_ACCESS_POLICY)
+_RIGHTS_TYPES = (*ROLE_PERMISSION_TYPES, t.EKS_ACCESS_ENTRY, t.EKS_ACCESS_POLICY, rbac.ROLE, rbac.CLUSTER_ROLE,
+                 rbac.ROLE_BINDING, rbac.CLUSTER_ROLE_BINDING)
 
 
 def _subject_tests(stmt: Statement) -> dict[str, list[str]]:
@@ -110,8 +112,9 @@ def _writing_managed_policy(arn: Any) -> bool:
 @stack_policy(
     name="github-pull-request-read-only", area=Area.IAM, resource_types=_RIGHTS_TYPES, severity=Severity.HIGH,
     description="Roles GitHub Actions pull-request workflows can assume (OIDC `sub` matching "
-                "repo:<repo>:pull_request, or not tested) only read: no pushes, writes or deploys (Kubernetes "
-                "groups and non-view EKS access policies count as writes).",
+                "repo:<repo>:pull_request, or not tested) only read: no pushes, writes or deploys (a Kubernetes "
+                "group counts as a write unless every Role the graph binds to it only gets/lists/watches and "
+                "reads no Secret; a non-view EKS access policy is a write).",
     remediation="Split the role: trust pull requests (`repo:<repo>:pull_request`, StringEquals) on a read-only "
                 "preview role (Get/List/Describe, ECR pulls, an EKS view access policy), and trust branches "
                 "(`repo:<repo>:ref:refs/heads/main`) or environments (`repo:<repo>:environment:prod`) on the "
@@ -218,19 +221,49 @@ def _writes(stack: StackView, rights: RoleRights, role: Res) -> Iterator[str | D
             yield Defer(where, role.urn)
         else:
             yield from (f"{where}: {a}" for s in stmts or [] for a in write_actions(s))
-    yield from _cluster_writes(role, rights)
+    yield from _cluster_writes(role, rights, stack)
 
 
-def _cluster_writes(role: Res, rights: RoleRights) -> Iterator[str | Defer]:
-    """Kubernetes rights count as writes: a group is whatever its RoleBindings grant (the pipeline submitters
-    create WorkflowTemplates, i.e. pods as the pipeline's service account), an access policy other than a
-    view one edits or administers the namespace."""
+def _group_rules(stack: StackView, group: str) -> list[Any] | Defer | None:
+    """The rules of every Role/ClusterRole the graph binds to Kubernetes `group`; None when nothing binds it
+    or a binding names a role the graph lacks (its rights are then unknown to the review)."""
+    roles = {(r.get("metadata.namespace"), r.get("metadata.name")): r for r in stack.of_type(rbac.ROLE)}
+    roles |= {(None, r.get("metadata.name")): r for r in stack.of_type(rbac.CLUSTER_ROLE)}
+    rules: list[Any] = []
+    found = False
+    for binding in stack.of_type(rbac.ROLE_BINDING, rbac.CLUSTER_ROLE_BINDING):
+        subjects = binding.get("subjects")
+        if is_unknown(subjects):
+            return Defer("subjects", binding.urn)
+        if not any(isinstance(s, dict) and s.get("kind") == "Group" and s.get("name") == group
+                   for s in as_list(subjects)):
+            continue
+        ref = binding.get("roleRef") or {}
+        namespace = binding.get("metadata.namespace") if ref.get("kind") == "Role" else None
+        bound = roles.get((namespace, ref.get("name")))
+        if bound is None or is_unknown(bound.get("rules")):
+            return None if bound is None else Defer("rules", bound.urn)
+        found = True
+        rules += as_list(bound.get("rules"))
+    return rules if found else None
+
+
+def _cluster_writes(role: Res, rights: RoleRights, stack: StackView) -> Iterator[str | Defer]:
+    """Kubernetes rights count as writes: a group is whatever the graph's bindings of it grant (read-only
+    only when every Role bound to it gets/lists/watches and reads no Secret; a group bound to nothing the
+    graph shows could be bound to anything), an access policy other than a view one edits or administers."""
     for entry in rights.entries.of(role):
         groups = entry.get("kubernetesGroups")
         if is_unknown(groups):
             yield Defer(f"AccessEntry {entry.name!r}.kubernetesGroups", role.urn)
-        elif groups:
-            yield f"AccessEntry {entry.name!r}: Kubernetes groups {', '.join(map(str, as_list(groups)))}"
+            continue
+        for group in map(str, as_list(groups)):
+            bound = _group_rules(stack, group)
+            if isinstance(bound, Defer):
+                yield Defer(bound.what, role.urn)
+            elif bound is None or not rbac.read_only(bound):
+                why = "bound to no Role in the graph" if bound is None else "whose Roles write"
+                yield f"AccessEntry {entry.name!r}: Kubernetes group {group} ({why})"
     for assoc in rights.associations.of(role):
         arn = assoc.get("policyArn")
         if is_unknown(arn):

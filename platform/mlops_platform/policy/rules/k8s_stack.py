@@ -1,5 +1,5 @@
 """Kubernetes across resources: serving stays available through disruptions and ships new versions with
-analysis; every namespace is fenced by a NetworkPolicy.
+analysis; every namespace is fenced by a NetworkPolicy; RBAC the program creates does not escalate.
 """
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from typing import Any
 
 from mlops_platform.policy.config import PolicySettings, Severity
 from mlops_platform.policy.registry import Area, OnUnknown, checkov, resource_policy, stack_policy
+from mlops_platform.policy.sdk import rbac
 from mlops_platform.policy.sdk import types as t
 from mlops_platform.policy.sdk.graph import Res, StackView
-from mlops_platform.policy.sdk.values import UNKNOWN, Defer, Violation, as_int, dig, fmt, is_unknown
+from mlops_platform.policy.sdk.values import UNKNOWN, Defer, Violation, as_int, as_list, dig, fmt, is_unknown
 
 #: Recommended label marking model-serving workloads.
 SERVING_LABEL = ("app.kubernetes.io/component", "serving")
@@ -183,3 +184,22 @@ def k8s_networkpolicy_per_namespace(stack: StackView, _: PolicySettings) -> Iter
         else:
             yield Violation(f"namespace {fmt(_ns_name(ns))} has no NetworkPolicy: every pod accepts traffic from "
                             "every other namespace", ns.urn)
+
+
+@resource_policy(
+    name="k8s-rbac-no-escalation", area=Area.K8S, resource_types=(rbac.ROLE, rbac.CLUSTER_ROLE),
+    severity=Severity.HIGH,
+    description="Roles and ClusterRoles the program creates read no Secrets and grant no bind, escalate, "
+                "impersonate or wildcard verb: whoever holds them cannot read credentials or widen their own "
+                "rights.",
+    remediation="List the resources and verbs the subject needs (get/list/watch to observe; create/patch/delete on "
+                "the kinds it manages); mount a Secret into the pod that needs it instead of granting reads.",
+    url="https://kubernetes.io/docs/concepts/security/rbac-good-practices/#privilege-escalation-risks",
+    on_unknown=OnUnknown.DEFER, unknown_note="Deferred when the rules are unknown.",
+)
+def k8s_rbac_no_escalation(res: Res, _: PolicySettings) -> Iterator[str | Defer]:
+    rules = res.get("rules")
+    if is_unknown(rules) or any(is_unknown(r) for r in as_list(rules)):
+        yield Defer("rules")
+        return
+    yield from rbac.risks([r for r in as_list(rules) if isinstance(r, dict)])
