@@ -48,6 +48,16 @@ def test_the_edit_access_policy_reads_secrets_and_impersonates_which_the_deploy_
                    for res in ("roles", "rolebindings") for verb in ("create", "patch"))
 
 
+def test_the_deploy_role_cannot_touch_its_namespaces_gateway_or_certificate() -> None:
+    """The project's Gateway `models` and its Certificate are the tenants layer's (project_gateway.py): a CI
+    role able to change them could add listeners and hosts to the Envoy fleet every project shares."""
+    rules = deployer_rules()
+    for group, resource in (("gateway.networking.k8s.io", "gateways"), ("cert-manager.io", "certificates"),
+                            ("gateway.networking.k8s.io", "referencegrants"), ("", "secrets")):
+        assert not any(rbac.allows(rules, group, resource, verb) for verb in ("create", "update", "patch", "delete"))
+    assert rbac.allows(rules, "gateway.networking.k8s.io", "httproutes", "create")  # fenced at admission
+
+
 def test_previews_read_every_kind_the_deploy_role_manages_and_write_none() -> None:
     """The preview role refreshes what `pulumi up` manages; the EKS view policy reads no custom resource."""
     reader, deployer = previewer_rules(), deployer_rules()

@@ -117,13 +117,15 @@ def test_dev_scale_to_zero_rolls_out_instantly_which_only_the_dev_tier_allows(tm
 
 def test_a_planned_kind_outside_the_deploy_role_is_named() -> None:
     """The drift check above fails on what a real `pulumi up` would be Forbidden on: a Secret (never granted),
-    or a custom resource nobody added to the Role (e.g. a route or gateway policy)."""
+    or a custom resource nobody added to the Role (e.g. a Gateway, which is the tenants layer's, or a gateway
+    policy)."""
     planned = [{"type": "kubernetes:apps/v1:Deployment", "inputs": {}},
                {"type": "kubernetes:flagger.app/v1beta1:Canary", "inputs": {}},
                {"type": "kubernetes:core/v1:Secret", "inputs": {}},
+               {"type": "kubernetes:gateway.networking.k8s.io/v1:Gateway", "inputs": {}},
                {"type": "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "inputs": {}},
                {"type": "kubernetes:apiextensions.k8s.io:CustomResource",
                 "inputs": {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "SecurityPolicy"}},
                {"type": "pulumi:providers:kubernetes", "inputs": {}}]
-    assert undeployable(planned) == {"core/Secret", "gateway.networking.k8s.io/HTTPRoute",
+    assert undeployable(planned) == {"core/Secret", "gateway.networking.k8s.io/Gateway",
                                      "gateway.envoyproxy.io/SecurityPolicy"}

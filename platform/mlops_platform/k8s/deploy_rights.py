@@ -36,6 +36,11 @@ MANAGED: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("monitoring.coreos.com", ("servicemonitors", "podmonitors", "prometheusrules")),
     ("serving.kserve.io", ("inferenceservices",)),
     ("argoproj.io", ("workflowtemplates", "cronworkflows")),
+    # an `instant` model's route (model_serving.instant_route_spec), fenced at admission: hosts under the
+    # namespace's own (mlops-route-hosts), backends in it (mlops-route-backends); it attaches only to the
+    # namespace's own Gateway (listener `from: Same`). Never `gateways`, nor cert-manager `certificates`: the
+    # project's Gateway and certificate are the tenants layer's (project_gateway.py).
+    ("gateway.networking.k8s.io", ("httproutes",)),
 )
 #: Read only: the deploy workflow waits on the release (scripts/wait-release.sh reads the Canary, whose
 #: `kubectl describe` lists events) and shows the pods and logs of a failed rollout.
