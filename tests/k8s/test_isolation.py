@@ -31,17 +31,17 @@ def snapshot(plan: Plan) -> dict[str, Any]:
 
 
 def owned_by(urn: str, project: str) -> bool:
-    """The project's own resources, its user on the shared tracking server (its password), and its wildcard
-    certificate for its HTTPS listener on the models' gateway (k8s/gateway_tls.py)."""
+    """The project's own resources (its Gateway and certificate on the models' gateway class among them:
+    k8s/project_gateway.py) and its user on the shared tracking server (its password)."""
     name = urn.rsplit("::", 1)[1]
-    return (f"-project-{project}" in name or name.endswith(f"-tracking-user-{project}")
-            or name.endswith(f"-serving-tls-cert-{project}"))
+    return f"-project-{project}" in name or name.endswith(f"-tracking-user-{project}")
 
 
 #: What a project's arrival or departure visibly changes outside its own resources: on the shared tracking
 #: server, its pod's user fingerprint, so it restarts and syncs users (the user list itself is in a Secret,
-#: whose contents a plan shows only as [secret]); on the models' gateway, the project's own HTTPS listener.
-SHARED_CHANGES = {"dev-k8s-tracking-deployment", "dev-k8s-serving-gateway"}
+#: whose contents a plan shows only as [secret]). The models' gateway does not change: each project's HTTPS
+#: listener is on its own Gateway in its namespace (merged onto the shared Envoy fleet).
+SHARED_CHANGES = {"dev-k8s-tracking-deployment"}
 
 
 def changed(before: dict[str, Any], after: dict[str, Any]) -> set[str]:

@@ -19,6 +19,7 @@ Upstream facts relied on:
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import celpy
 import pytest
@@ -28,6 +29,7 @@ from mlops_platform.config import PlatformConfig
 from mlops_platform.config.sections import CertificateSource
 from mlops_platform.engine import Plan
 from mlops_platform.k8s.gateway_tls import GatewayTlsArgs
+from mlops_platform.k8s.project_gateway import project_gateway_spec
 from mlops_platform.k8s.serving import (
     DOMAIN_TEMPLATE,
     gateway_spec,
@@ -38,8 +40,7 @@ from mlops_platform.k8s.serving import (
 from mlops_platform.k8s.tenancy import PROJECT_LABEL
 
 DOMAIN = "models.example.internal"
-TLS = GatewayTlsArgs(source=CertificateSource.PLATFORM_CA, domain=DOMAIN, namespaces=("fraud", "ns"),
-                     gateway_namespace="kserve", cert_manager_namespace="cert-manager")
+TLS = GatewayTlsArgs(source=CertificateSource.PLATFORM_CA, domain=DOMAIN, cert_manager_namespace="cert-manager")
 #: A Kubernetes name/namespace: a DNS-1123 label (no dots).
 LABEL = st.from_regex(r"\A[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?\Z")
 
@@ -71,22 +72,26 @@ def test_hosts_of_different_namespaces_never_collide(name_a: str, ns_a: str, nam
         assert render(DOMAIN_TEMPLATE, name_a, ns_a, DOMAIN) != render(DOMAIN_TEMPLATE, name_b, ns_b, DOMAIN)
 
 
+def https_listener(namespace: str) -> dict[str, Any]:
+    """The one listener of the project's own Gateway."""
+    [listener] = project_gateway_spec(namespace, DOMAIN, CertificateSource.PLATFORM_CA)["listeners"]
+    return listener
+
+
 def test_every_model_host_is_served_by_its_projects_listener_only() -> None:
-    listeners = {li["name"]: li for li in gateway_spec(TLS)["listeners"]}
     host = render(kserve_values(DOMAIN)["kserve"]["controller"]["gateway"]["domainTemplate"], "m", "ns", DOMAIN)
-    assert listener_matches(listeners["https-ns"]["hostname"], host)
-    assert not listener_matches(listeners["https-fraud"]["hostname"], host)
+    assert listener_matches(https_listener("ns")["hostname"], host)
+    assert not listener_matches(https_listener("fraud")["hostname"], host)
     assert host.endswith(f".ns.{DOMAIN}")
 
 
 def test_each_https_listener_admits_its_own_namespace_and_port_80_only_the_platforms_redirect() -> None:
-    """Gateway API `RouteNamespaces`: `Same` = the Gateway's namespace; `Selector` = the labelled namespaces
-    (`kubernetes.io/metadata.name` is set by the API server on every namespace)."""
-    listeners = {li["name"]: li for li in gateway_spec(TLS)["listeners"]}
-    assert listeners["http"]["allowedRoutes"] == {"namespaces": {"from": "Same"}}
+    """Gateway API `RouteNamespaces`: `Same` = the Gateway's namespace — the platform's (`kserve`) for port 80,
+    the project's own for its Gateway's HTTPS listener."""
+    [http] = gateway_spec(TLS)["listeners"]
+    assert (http["port"], http["allowedRoutes"]) == (80, {"namespaces": {"from": "Same"}})
     for ns in ("fraud", "ns"):
-        assert listeners[f"https-{ns}"]["allowedRoutes"] == {"namespaces": {"from": "Selector", "selector": {
-            "matchLabels": {"kubernetes.io/metadata.name": ns}}}}
+        assert https_listener(ns)["allowedRoutes"] == {"namespaces": {"from": "Same"}}
 
 
 def test_the_planned_gateway_and_kserve_values_carry_the_fix(plan: Plan, cfg: PlatformConfig) -> None:
@@ -94,7 +99,7 @@ def test_the_planned_gateway_and_kserve_values_carry_the_fix(plan: Plan, cfg: Pl
     assert gateways, "the serving stack creates a Gateway"
     for gw in gateways:
         for listener in gw.inputs["spec"]["listeners"]:
-            assert listener["allowedRoutes"]["namespaces"]["from"] in ("Selector", "Same")
+            assert listener["allowedRoutes"]["namespaces"]["from"] == "Same"
     policies = {r.inputs["metadata"]["name"]: r for r in plan.resources
                 if r.type == "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"}
     assert policies["mlops-route-hosts"].inputs["spec"]["validations"][0]["expression"] == \
