@@ -15,8 +15,8 @@ import pulumi_aws as aws
 
 from mlops_platform.aws._base import child_opts, with_name
 from mlops_platform.aws.training_placement import PlacementContext, TrainingPlacement, pool_subnets
-from mlops_platform.config.rules import pool_gpu_type, pool_max_gpus_per_node
 from mlops_platform.config.gpu_provisioning import gpu_node_labels
+from mlops_platform.config.rules import pool_gpu_type, pool_max_gpus_per_node
 from mlops_platform.config.rules_gpu import pool_shared_resource
 from mlops_platform.config.sections import Capacity, GpuPoolConfig, PoolConfig, SystemPoolConfig
 from mlops_platform.config.sections_gpu import MultiNodeConfig, ReservationKind

@@ -107,7 +107,7 @@ class _RuleReader(ast.NodeVisitor):
             def visit_Name(self, name: ast.Name) -> ast.expr:
                 return bound.get(name.id, name)
 
-        return _Bind().visit(copy.deepcopy(node))  # type: ignore[no-any-return]
+        return _Bind().visit(copy.deepcopy(node))
 
     def _within(self, conditions: tuple[str, ...], body: list[ast.stmt]) -> None:
         saved, self.conditions = self.conditions, conditions
