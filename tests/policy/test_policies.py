@@ -137,3 +137,11 @@ def test_the_dev_preset_allows_an_instant_switch_that_prod_refuses() -> None:
     instant = variant(Drop("fraud-canary"))
     assert run_one("k8s-serving-progressive-delivery", instant, {"allow_instant_delivery": True}) == []
     assert outcome(run_one("k8s-serving-progressive-delivery", instant)) == VIOLATES
+
+
+def test_the_dev_preset_allows_unauthenticated_inference_that_prod_refuses() -> None:
+    """`allow_unauthenticated_inference` (true in presets/dev.yaml only, like the platform's serving.auth
+    default there): a project namespace without an authenticating SecurityPolicy."""
+    open_routes = variant(Drop("fraud-auth"))
+    assert run_one("k8s-inference-auth", open_routes, {"allow_unauthenticated_inference": True}) == []
+    assert outcome(run_one("k8s-inference-auth", open_routes)) == VIOLATES
