@@ -171,14 +171,20 @@ class Walk:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
         self.ran: list[str] = []
+        self.refreshed: dict[str, bool] = {}
         monkeypatch.setattr(automation, "require_tools", lambda aws, op: "pulumi")
         monkeypatch.setattr(automation, "_gate", lambda cfg, aws, op: "review skipped")
         monkeypatch.setattr(automation, "_endpoint", lambda cfg: endpoint)
         monkeypatch.setattr(automation, "_stack", lambda cfg, layer, create: layer)
-        monkeypatch.setattr(automation, "_execute", lambda stack, op, out, force: self.ran.append(stack.value) or "{}")
+        monkeypatch.setattr(automation, "_execute", self._execute)
         # no AWS here: the desired-size raise before the aws layer is tested on moto (test_desired_sizes_moto.py)
         monkeypatch.setattr(automation, "raise_desired_sizes", lambda cfg, aws, out: self.ran.append("raise") or [])
         monkeypatch.setattr(automation, "await_controller_load_balancers", lambda cfg, aws, out: None)
+
+    def _execute(self, stack: Any, operation: Any, out: Any, force: bool, *, refresh: bool = False) -> str:
+        self.ran.append(stack.value)
+        self.refreshed[stack.value] = refresh
+        return "{}"
 
 
 def test_up_stops_after_the_aws_layer_when_the_api_is_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -189,6 +195,18 @@ def test_up_stops_after_the_aws_layer_when_the_api_is_unreachable(monkeypatch: p
     assert walk.ran == ["raise", "aws"]  # never half-applies the cluster layer
     assert "aws codebuild start-build --project-name mlops-dev-deployer" in str(err.value)
     assert "the aws layer(s) of dev are done" in str(err.value)
+
+
+def test_only_the_aws_layer_refreshes_before_its_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Node groups ignore `desired_size`, and Pulumi then sends the desired size recorded at the last apply
+    (docs: resource option ignoreChanges); only a refresh makes it the live one, so a min/max change neither
+    fails below the new minimum nor shrinks a group the autoscaler grew."""
+    walk = Walk(monkeypatch, "https://ABC.gr7.us-east-1.eks.amazonaws.com")
+    automation.run_operation("dev", automation.Operation.UP, aws=object(),  # type: ignore[arg-type]
+                             on_output=lambda _: None, probe=lambda h, p, t: None)
+    assert walk.refreshed == {"aws": True, "cluster": False, "tenants": False}
+    assert automation.refreshes_first(Layer.AWS, automation.Operation.PREVIEW)
+    assert not automation.refreshes_first(Layer.AWS, automation.Operation.DESTROY)
 
 
 def test_up_walks_every_layer_in_order_when_the_api_answers(monkeypatch: pytest.MonkeyPatch) -> None:
