@@ -131,6 +131,29 @@ def test_an_existing_autoscaling_role_is_not_created_again(tmp_path: Path) -> No
     assert "AWSServiceRoleForAutoScaling" in one(plan, "aws:kms/key:Key", "-keys-ebs").get("policy")
 
 
+SLR = "aws:iam/serviceLinkedRole:ServiceLinkedRole"
+
+
+def test_karpenter_spot_pools_get_the_ec2_spot_service_linked_role(karpenter_plan: Plan, aws_plan: Plan) -> None:
+    """Karpenter launches spot with CreateFleet, which needs AWSServiceRoleForEC2Spot; its controller may not
+    create it, so a fresh account fails the first spot NodeClaim (AuthFailure.ServiceLinkedRoleCreationNotPermitted).
+    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/service-linked-roles-spot-instance-requests.html
+    dev's spot GPU pools are managed node groups: their Auto Scaling group creates it (AutoScalingServiceRolePolicy
+    allows iam:CreateServiceLinkedRole for spot.amazonaws.com), so none is created there."""
+    [spot] = [r for r in karpenter_plan.of_type(SLR) if r.get("awsServiceName") == "spot.amazonaws.com"]
+    assert spot.retain_on_delete and spot.name.endswith("-account-spot-role")
+    assert [r.get("awsServiceName") for r in aws_plan.of_type(SLR)] == ["autoscaling.amazonaws.com"]
+
+
+def test_an_existing_spot_role_is_not_created_again(tmp_path: Path, karpenter_stack: Path) -> None:
+    doc = YAML(typ="safe", pure=True).load(karpenter_stack.read_text())
+    over = {"mlops-platform:gpu": doc["config"]["mlops-platform:gpu"],
+            "mlops-platform:account": {"create_spot_service_role": False}}
+    plan = run_platform(stack_file=_variant(tmp_path, over, env="staging"), layer=Layer.AWS)
+    assert [r.get("awsServiceName") for r in plan.of_type(SLR)] == ["autoscaling.amazonaws.com"]
+    assert plan.of_type("mlops:aws:KarpenterAccess")  # still the Karpenter variant
+
+
 def _variant(tmp_path: Path, over: dict[str, Any], env: str = "dev") -> Path:
     yaml = YAML()
     doc = yaml.load(stack_file_for(env).read_text())

@@ -55,6 +55,11 @@ def resource_limits(pool: GpuPoolConfig) -> dict[str, str]:
     return {"nvidia.com/gpu": str(limit), "cpu": str(cpu), "memory": f"{memory}Gi"}
 
 
+def launches_spot_with_karpenter(cfg: PlatformSections) -> bool:
+    """Karpenter may launch a spot node, so the account needs the EC2 Spot service-linked role."""
+    return cfg.karpenter and any(pool.capacity is Capacity.SPOT for pool in cfg.node_pools.gpu)
+
+
 def capacity_types(pool: GpuPoolConfig) -> list[str]:
     """`karpenter.sh/capacity-type` values: a spot pool may fall back to on-demand (Karpenter prefers spot
     when both are allowed: https://karpenter.sh/docs/concepts/scheduling/#capacity-type)."""
