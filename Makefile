@@ -6,6 +6,12 @@ STAMP  := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 # No Pulumi engine or cloud here: everything below runs offline.
 export PULUMI_SKIP_UPDATE_CHECK := true
+# The property-test (hypothesis @given) files `make fuzz` runs with many more examples; `make test` runs them
+# derandomized with the default profile.
+FUZZ_TESTS := tests/foundation/test_config_fuzz.py tests/foundation/test_network_math.py \
+	tests/foundation/test_iam_and_policies.py tests/foundation/test_gpu_provisioning.py tests/k8s/test_units.py \
+	tests/k8s/test_gpu_sharing.py tests/k8s/test_kueue.py tests/k8s/test_serving_args.py tests/ops/test_cost.py \
+	tests/ops/test_chargeback.py tests/ops/test_cost_karpenter.py
 
 .PHONY: venv demo test test-fast fuzz lint typecheck bench docs clean
 
@@ -40,7 +46,7 @@ test-fast: $(STAMP)
 
 # Property tests with fresh random examples (`make test` replays a fixed, derandomized set).
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -n 2 -m "not slow" tests/foundation/test_config_fuzz.py tests/foundation/test_network_math.py tests/foundation/test_iam_and_policies.py tests/k8s/test_units.py tests/ops/test_cost.py
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -n 2 -m "not slow" $(FUZZ_TESTS)
 
 bench: $(STAMP)
 	$(BIN)/python -m mlops_platform.apps.bench $(BENCH)

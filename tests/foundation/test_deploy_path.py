@@ -131,6 +131,29 @@ def test_an_existing_autoscaling_role_is_not_created_again(tmp_path: Path) -> No
     assert "AWSServiceRoleForAutoScaling" in one(plan, "aws:kms/key:Key", "-keys-ebs").get("policy")
 
 
+SLR = "aws:iam/serviceLinkedRole:ServiceLinkedRole"
+
+
+def test_karpenter_spot_pools_get_the_ec2_spot_service_linked_role(karpenter_plan: Plan, aws_plan: Plan) -> None:
+    """Karpenter launches spot with CreateFleet, which needs AWSServiceRoleForEC2Spot; its controller may not
+    create it, so a fresh account fails the first spot NodeClaim (AuthFailure.ServiceLinkedRoleCreationNotPermitted).
+    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/service-linked-roles-spot-instance-requests.html
+    dev's spot GPU pools are managed node groups: their Auto Scaling group creates it (AutoScalingServiceRolePolicy
+    allows iam:CreateServiceLinkedRole for spot.amazonaws.com), so none is created there."""
+    [spot] = [r for r in karpenter_plan.of_type(SLR) if r.get("awsServiceName") == "spot.amazonaws.com"]
+    assert spot.retain_on_delete and spot.name.endswith("-account-spot-role")
+    assert [r.get("awsServiceName") for r in aws_plan.of_type(SLR)] == ["autoscaling.amazonaws.com"]
+
+
+def test_an_existing_spot_role_is_not_created_again(tmp_path: Path, karpenter_stack: Path) -> None:
+    doc = YAML(typ="safe", pure=True).load(karpenter_stack.read_text())
+    over = {"mlops-platform:gpu": doc["config"]["mlops-platform:gpu"],
+            "mlops-platform:account": {"create_spot_service_role": False}}
+    plan = run_platform(stack_file=_variant(tmp_path, over, env="staging"), layer=Layer.AWS)
+    assert [r.get("awsServiceName") for r in plan.of_type(SLR)] == ["autoscaling.amazonaws.com"]
+    assert plan.of_type("mlops:aws:KarpenterAccess")  # still the Karpenter variant
+
+
 def _variant(tmp_path: Path, over: dict[str, Any], env: str = "dev") -> Path:
     yaml = YAML()
     doc = yaml.load(stack_file_for(env).read_text())
@@ -148,14 +171,20 @@ class Walk:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
         self.ran: list[str] = []
+        self.refreshed: dict[str, bool] = {}
         monkeypatch.setattr(automation, "require_tools", lambda aws, op: "pulumi")
         monkeypatch.setattr(automation, "_gate", lambda cfg, aws, op: "review skipped")
         monkeypatch.setattr(automation, "_endpoint", lambda cfg: endpoint)
         monkeypatch.setattr(automation, "_stack", lambda cfg, layer, create: layer)
-        monkeypatch.setattr(automation, "_execute", lambda stack, op, out, force: self.ran.append(stack.value) or "{}")
+        monkeypatch.setattr(automation, "_execute", self._execute)
         # no AWS here: the desired-size raise before the aws layer is tested on moto (test_desired_sizes_moto.py)
         monkeypatch.setattr(automation, "raise_desired_sizes", lambda cfg, aws, out: self.ran.append("raise") or [])
         monkeypatch.setattr(automation, "await_controller_load_balancers", lambda cfg, aws, out: None)
+
+    def _execute(self, stack: Any, operation: Any, out: Any, force: bool, *, refresh: bool = False) -> str:
+        self.ran.append(stack.value)
+        self.refreshed[stack.value] = refresh
+        return "{}"
 
 
 def test_up_stops_after_the_aws_layer_when_the_api_is_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -166,6 +195,18 @@ def test_up_stops_after_the_aws_layer_when_the_api_is_unreachable(monkeypatch: p
     assert walk.ran == ["raise", "aws"]  # never half-applies the cluster layer
     assert "aws codebuild start-build --project-name mlops-dev-deployer" in str(err.value)
     assert "the aws layer(s) of dev are done" in str(err.value)
+
+
+def test_only_the_aws_layer_refreshes_before_its_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Node groups ignore `desired_size`, and Pulumi then sends the desired size recorded at the last apply
+    (docs: resource option ignoreChanges); only a refresh makes it the live one, so a min/max change neither
+    fails below the new minimum nor shrinks a group the autoscaler grew."""
+    walk = Walk(monkeypatch, "https://ABC.gr7.us-east-1.eks.amazonaws.com")
+    automation.run_operation("dev", automation.Operation.UP, aws=object(),  # type: ignore[arg-type]
+                             on_output=lambda _: None, probe=lambda h, p, t: None)
+    assert walk.refreshed == {"aws": True, "cluster": False, "tenants": False}
+    assert automation.refreshes_first(Layer.AWS, automation.Operation.PREVIEW)
+    assert not automation.refreshes_first(Layer.AWS, automation.Operation.DESTROY)
 
 
 def test_up_walks_every_layer_in_order_when_the_api_answers(monkeypatch: pytest.MonkeyPatch) -> None:

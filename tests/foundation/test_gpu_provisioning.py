@@ -14,6 +14,7 @@ from mlops_platform.config.gpu_provisioning import (
     gpu_limit,
     instance_families,
     karpenter_max_nodes,
+    launches_spot_with_karpenter,
     resource_limits,
 )
 from mlops_platform.config.rules import total_max_gpus
@@ -105,3 +106,14 @@ def test_a_valid_config_keeps_the_sum_of_nodepool_limits_under_the_cap(max_sizes
     assert valid == (total_max_gpus(cfg) <= 16)
     if valid:
         assert sum(gpu_limit(p) for p in cfg.node_pools.gpu) <= cfg.gpu.max_total_gpus
+
+
+def test_only_karpenter_with_a_spot_pool_needs_the_ec2_spot_service_linked_role() -> None:
+    """Karpenter's spot CreateFleet needs AWSServiceRoleForEC2Spot; a managed node group's Auto Scaling group
+    creates it itself (AutoScalingServiceRolePolicy allows iam:CreateServiceLinkedRole for spot.amazonaws.com:
+    https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AutoScalingServiceRolePolicy.html)."""
+    def needs(over: dict[str, Any]) -> bool:
+        return launches_spot_with_karpenter(PlatformSections.model_validate(sections("dev", over)))
+    assert needs({**KARPENTER, **with_pool()})
+    assert not needs({**KARPENTER, **with_pool(capacity="on_demand")})
+    assert not needs(with_pool())  # spot, but a managed node group

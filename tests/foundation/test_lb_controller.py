@@ -67,6 +67,15 @@ def test_the_chart_knows_cluster_region_vpc_and_its_role(plan: Plan, cfg: Platfo
     assert set(account["annotations"]) == {"eks.amazonaws.com/role-arn"}
 
 
+def test_the_service_webhook_that_would_gate_every_service_is_off(plan: Plan) -> None:
+    """Chart 3.5.0 defaults `enableServiceMutatorWebhook: true` with `serviceMutatorWebhookConfig.failurePolicy:
+    Fail` (aws/eks-charts values.yaml, keys in the values fixture): every Service CREATE in the cluster would
+    fail while the controller is not ready, i.e. during the first `up` and any controller outage. The gateway's
+    Service names `loadBalancerClass` itself, so the webhook adds nothing."""
+    values = only(plan, RELEASE, "-lb-controller-release").inputs["values"]
+    assert values["enableServiceMutatorWebhook"] is False
+
+
 def test_the_gateway_service_is_an_internal_ip_target_nlb_of_the_controller(plan: Plan) -> None:
     proxy = only(plan, "kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy", "-envoy-proxy").inputs
     service = proxy["spec"]["provider"]["kubernetes"]["envoyService"]

@@ -146,13 +146,19 @@ def test_node_groups_depend_on_their_launch_template(plan: Plan) -> None:
         assert group.get("launchTemplate.version") == "1"
 
 
-def test_no_node_gets_ssh_or_a_public_ip(plan: Plan) -> None:
+def test_no_node_gets_ssh_or_a_public_ip(plan: Plan, cfg: PlatformConfig) -> None:
     groups = plan.of_type(NODE_GROUP)
     assert [g.name for g in groups if "remoteAccess" in g.inputs] == []
     private = plan.outputs["private_subnet_ids"]
-    # a multi-node training pool runs in one AZ's private subnet (test_training_pools), the rest in all
-    assert {tuple(g.get("subnetIds")) for g in groups if "a10g-train" not in g.name} == {tuple(private)}
-    assert all(set(g.get("subnetIds")) <= set(private) for g in groups)
+    azs = list(cfg.network.availability_zones)
+    for pool in [cfg.node_pools.system, *cfg.node_pools.gpu]:
+        group = by_input(plan, NODE_GROUP, "nodeGroupNamePrefix", f"{pool.name}-")
+        mn = getattr(pool, "multi_node", None)
+        # a multi-node training pool runs in its own subnet or its AZ's private subnet (managed subnets
+        # follow the AZ order), so its nodes share a placement group; every other pool spans all AZs
+        expected = private if mn is None else [mn.subnet_id or private[azs.index(mn.availability_zone)]]
+        assert group.get("subnetIds") == expected, pool.name
+    assert len(groups) == 1 + len(cfg.node_pools.gpu)
     all_resources_have(plan, "aws:ec2/subnet:Subnet", {"mapPublicIpOnLaunch": False}, minimum=4)
 
 

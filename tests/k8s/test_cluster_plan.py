@@ -4,20 +4,18 @@ in-cluster layer: schema validity, custom-resource structure, IAM, GPU placement
 from __future__ import annotations
 
 import json
+import math
 
 from kubernetes_validate import utils as kv
 from mlops_platform.aws.account import github_oidc_provider_arn
 from mlops_platform.config import PlatformConfig
-from mlops_platform.config.rules_gpu import shared_resources
 from mlops_platform.core import contract, iam, naming
 from mlops_platform.core.versions import CHARTS, autoscaler_chart
 from mlops_platform.engine import Plan
 from mlops_platform.engine.recorder import SECRET
 from mlops_platform.k8s.alerts import platform_rule_groups
-from mlops_platform.k8s.project_queue import quota_ceiling
 from mlops_platform.k8s.tenancy import PROJECT_LABEL
 from mlops_platform.programs.cluster_layer import thresholds
-from mlops_platform.programs.tenants_layer import queue_settings
 
 from .crds import CHECKS, CORE_TYPES, custom_resource_problems, manifest
 from .planview import helm_values, k8s_of, layer_resources, policy_docs
@@ -195,10 +193,12 @@ def test_every_project_gets_its_fenced_namespace(plan: Plan, cfg: PlatformConfig
         labels = ns.get("metadata.labels")
         assert labels[PROJECT_LABEL] == p.name and labels["pod-security.kubernetes.io/enforce"] == "restricted"
         (quota,) = in_ns("kubernetes:core/v1:ResourceQuota")
-        # the project's own quota, plus what its Kueue queue may borrow where the environment allows it
-        ceiling = quota_ceiling(p, tuple(shared_resources(cfg)), queue_settings(cfg))
-        assert quota.get("spec.hard")["requests.nvidia.com/gpu"] == str(ceiling["nvidia.com/gpu"])
-        assert ceiling["nvidia.com/gpu"] >= p.gpu_quota
+        # the project's own quota, plus what its Kueue queue may borrow (borrowing_limit_pct of it, rounded
+        # up) where the environment runs Kueue with cohort borrowing
+        q = cfg.queueing
+        borrows = q.enabled and q.cohort_borrowing
+        ceiling = p.gpu_quota + (math.ceil(p.gpu_quota * q.borrowing_limit_pct / 100) if borrows else 0)
+        assert quota.get("spec.hard")["requests.nvidia.com/gpu"] == str(ceiling)
         assert len(in_ns("kubernetes:core/v1:LimitRange")) == 1
         policies = {r.get("metadata.name"): r for r in in_ns("kubernetes:networking.k8s.io/v1:NetworkPolicy")}
         assert policies["default-deny"].get("spec.policyTypes") == ["Ingress", "Egress"]

@@ -198,10 +198,19 @@ def test_every_namespace_caps_every_shared_resource(plans: Any) -> None:
         assert not any("shared" in k or "mig-" in k for k in q.get("spec.hard"))  # dev shares nothing
 
 
-def test_karpenter_node_pools_carry_the_same_config_labels() -> None:
-    """gpu.provisioner: karpenter — the NodePool's node labels select the pool's device-plugin config too."""
-    from mlops_platform.k8s.karpenter import node_labels
+def test_both_provisioners_label_gpu_nodes_with_one_function() -> None:
+    """gpu.provisioner: karpenter and managed_node_groups — a NodePool's node labels and a node group's labels
+    come from `gpu_node_labels`: a shared pool selects its device-plugin config and has no accelerator label."""
+    from mlops_platform.aws.nodepools import pool_spec
+    from mlops_platform.config.gpu_provisioning import gpu_node_labels
+    from mlops_platform.core.contract import ACCELERATOR_LABEL
+    from mlops_platform.k8s.karpenter import node_pool
 
-    shared = pool(sharing="time-slicing", time_slicing_replicas=4)
-    assert node_labels(shared, "l4")[DEVICE_PLUGIN_CONFIG_LABEL] == "pool-p"
-    assert DEVICE_PLUGIN_CONFIG_LABEL not in node_labels(pool(), "l4")
+    shared, whole = pool(sharing="time-slicing", time_slicing_replicas=4), pool()
+    assert gpu_node_labels(shared, "l4")[DEVICE_PLUGIN_CONFIG_LABEL] == "pool-p"
+    assert ACCELERATOR_LABEL not in gpu_node_labels(shared, "l4")
+    assert gpu_node_labels(whole, "l4")[ACCELERATOR_LABEL] == "nvidia-l4"
+    assert DEVICE_PLUGIN_CONFIG_LABEL not in gpu_node_labels(whole, "l4")
+    for p in (shared, whole):
+        assert node_pool(p, "l4")["spec"]["template"]["metadata"]["labels"] == gpu_node_labels(p, "l4")
+        assert pool_spec(p).labels == gpu_node_labels(p, "l4")

@@ -15,6 +15,7 @@ from mlops_platform.ops.account_checks import (
     check_api_endpoint,
     check_autoscaling_role,
     check_github_oidc,
+    check_spot_role,
     runner_commands,
     tcp_probe,
 )
@@ -75,6 +76,38 @@ def test_autoscaling_role_is_reported_with_the_value_to_set(moto, make_cfg):
                          "        create_autoscaling_service_role: false")
     [reused] = check_autoscaling_role(make_cfg({"account": {"create_autoscaling_service_role": False}}),
                                       Aws("us-east-1"))
+    assert reused.status is Status.PASS
+
+
+#: https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/service-linked-roles-spot-instance-requests.html
+KARPENTER_SPOT = {"gpu": {"provisioner": "karpenter"}, "node_pools": {"gpu": [
+    {"name": "l4", "instance_types": ["g6.xlarge"], "capacity": "spot", "max_size": 2}]}}
+
+
+def _spot_role_exists() -> None:
+    """The role as the account holds it. Moto's CreateServiceLinkedRole derives the name from the service
+    ("AWSServiceRoleForspot"); IAM names it AWSServiceRoleForEC2Spot (EC2 User Guide, link above)."""
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": "spot.amazonaws.com"}}]}
+    _iam().create_role(RoleName="AWSServiceRoleForEC2Spot", Path="/aws-service-role/spot.amazonaws.com/",
+                       AssumeRolePolicyDocument=json.dumps(trust))
+
+
+def test_spot_role_is_checked_only_for_karpenter_spot_pools_and_reported_with_the_value_to_set(moto, make_cfg):
+    # Karpenter's spot CreateFleet needs AWSServiceRoleForEC2Spot, which a fresh account lacks.
+    assert list(check_spot_role(make_cfg(), Aws("us-east-1"))) == []  # managed node groups: not needed
+    keep = {**KARPENTER_SPOT, "account": {"create_spot_service_role": False}}
+    [fresh] = check_spot_role(make_cfg(KARPENTER_SPOT), Aws("us-east-1"))
+    assert fresh.status is Status.PASS and "AWSServiceRoleForEC2Spot does not exist" in fresh.detail
+    [missing] = check_spot_role(make_cfg(keep), Aws("us-east-1"))
+    assert missing.status is Status.FAIL and "create_spot_service_role: true" in missing.fix
+    assert "--aws-service-name spot.amazonaws.com" in missing.fix
+    _spot_role_exists()
+    [taken] = check_spot_role(make_cfg(KARPENTER_SPOT), Aws("us-east-1"))
+    assert taken.status is Status.FAIL and "has been taken" in taken.detail
+    assert taken.fix == ("in stacks/Pulumi.dev.yaml set\n      mlops-platform:account:\n"
+                         "        create_spot_service_role: false")
+    [reused] = check_spot_role(make_cfg(keep), Aws("us-east-1"))
     assert reused.status is Status.PASS
 
 
@@ -154,4 +187,20 @@ def test_mlplat_up_stops_before_any_stack_with_the_exact_lines_when_the_role_exi
     assert ("autoscaling role: AWSServiceRoleForAutoScaling already exists in the account (not created by dev)"
             in error["message"])
     assert "mlops-platform:account:\n        create_autoscaling_service_role: false" in error["message"]
+    assert touched == []
+
+
+def test_mlplat_up_stops_with_the_exact_lines_when_the_spot_role_exists(moto, make_cfg, tmp_root, mlplat, monkeypatch):
+    from mlops_platform.workflows import automation
+
+    make_cfg(KARPENTER_SPOT)
+    _spot_role_exists()
+    touched = []
+    monkeypatch.setattr(automation, "require_tools", lambda aws, op: "pulumi")  # no Pulumi CLI here
+    monkeypatch.setattr(automation, "_stack", lambda cfg, layer, create: touched.append(layer))
+    code, out = mlplat("up", "dev", "--json")
+    error = json.JSONDecoder().raw_decode(out)[0]["error"]
+    assert code == error["exit_code"] != 0 and error["code"] == "preflight"
+    assert "spot role: AWSServiceRoleForEC2Spot already exists in the account (not created by dev)" in error["message"]
+    assert "mlops-platform:account:\n        create_spot_service_role: false" in error["message"]
     assert touched == []

@@ -32,6 +32,10 @@ def outcome(found: list[Diagnostic]) -> str:
 def test_reference_stack_passes_the_whole_pack() -> None:
     result = evaluate(variant(), config_for())
     assert result.diagnostics == []
+    # 27 shared (EKS cluster, 2 node groups + launch template, 2 buckets with their 6 settings each, KMS key,
+    # log group, RDS, OIDC provider, a role, a Helm release, the budget, ...) + the one project's 15
+    # (policy_plans._PROJECT_RESOURCES: IRSA role and policy, repository and its 2 policies, namespace,
+    # default-deny, service account, Deployment, PDB, Service, HTTPRoute, SecurityPolicy, Canary, budget)
     assert result.resources == 42
 
 
@@ -133,3 +137,11 @@ def test_the_dev_preset_allows_an_instant_switch_that_prod_refuses() -> None:
     instant = variant(Drop("fraud-canary"))
     assert run_one("k8s-serving-progressive-delivery", instant, {"allow_instant_delivery": True}) == []
     assert outcome(run_one("k8s-serving-progressive-delivery", instant)) == VIOLATES
+
+
+def test_the_dev_preset_allows_unauthenticated_inference_that_prod_refuses() -> None:
+    """`allow_unauthenticated_inference` (true in presets/dev.yaml only, like the platform's serving.auth
+    default there): a project namespace without an authenticating SecurityPolicy."""
+    open_routes = variant(Drop("fraud-auth"))
+    assert run_one("k8s-inference-auth", open_routes, {"allow_unauthenticated_inference": True}) == []
+    assert outcome(run_one("k8s-inference-auth", open_routes)) == VIOLATES

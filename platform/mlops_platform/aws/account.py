@@ -7,6 +7,12 @@
   whose principal does not exist yet (a fresh account has no such role until its first Auto Scaling
   group). The environment creates it first unless it already exists (`autoscaling_role_exists`,
   which preflight reports), and the EBS key depends on it.
+- The EC2 Spot service-linked role: Karpenter launches spot nodes with CreateFleet, which needs
+  `AWSServiceRoleForEC2Spot`; a fresh account lacks it and Karpenter's controller may not create it
+  (AuthFailure.ServiceLinkedRoleCreationNotPermitted on the first spot NodeClaim). Created only when a
+  Karpenter pool can launch spot, the same way as the Auto Scaling role. Managed node groups need none:
+  their Auto Scaling group creates it itself (AutoScalingServiceRolePolicy allows iam:CreateServiceLinkedRole
+  for spot.amazonaws.com).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from mlops_platform.core import iam, naming
 #: https://docs.aws.amazon.com/autoscaling/ec2/userguide/autoscaling-service-linked-role.html
 AUTOSCALING_SERVICE = "autoscaling.amazonaws.com"
 AUTOSCALING_ROLE = naming.AUTOSCALING_SERVICE_ROLE
+#: https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/service-linked-roles-spot-instance-requests.html
+SPOT_SERVICE = "spot.amazonaws.com"
 #: https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/configuring-openid-connect-in-amazon-web-services
 GITHUB_OIDC_URL = f"https://{iam.GITHUB_OIDC_HOST}"
 
@@ -39,15 +47,18 @@ class AccountPrerequisitesArgs:
     """`ci.github_oidc_provider_arn`: reuse this provider instead of creating one. Default: None (create)."""
     create_autoscaling_role: bool = True
     """Create the Auto Scaling service-linked role (false where it exists). Default: True."""
+    create_spot_role: bool = False
+    """Create the EC2 Spot service-linked role (Karpenter spot pools, where it does not exist). Default: False."""
     tags: dict[str, str]
     """Tags of the created resources. Required."""
 
 
 class AccountPrerequisites(pulumi.ComponentResource):
-    """`github_oidc_provider_arn` (created or reused) and `autoscaling_role` (None when it pre-exists)."""
+    """`github_oidc_provider_arn` (created or reused), `autoscaling_role` and `spot_role` (None when not created)."""
 
     github_oidc_provider_arn: pulumi.Output[str]
     autoscaling_role: aws.iam.ServiceLinkedRole | None
+    spot_role: aws.iam.ServiceLinkedRole | None
 
     def __init__(self, name: str, args: AccountPrerequisitesArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -68,5 +79,12 @@ class AccountPrerequisites(pulumi.ComponentResource):
                 f"{name}-autoscaling-role", aws_service_name=AUTOSCALING_SERVICE,
                 description="Auto Scaling (EKS managed node groups); named by the platform's EBS key policy",
                 tags=args.tags,
+                opts=child_opts(self, retain=True))
+        self.spot_role = None
+        if args.create_spot_role:
+            # Retained like the Auto Scaling role: any later spot launch in the account relies on it.
+            self.spot_role = aws.iam.ServiceLinkedRole(
+                f"{name}-spot-role", aws_service_name=SPOT_SERVICE,
+                description="EC2 Spot (Karpenter launches spot GPU nodes with CreateFleet)", tags=args.tags,
                 opts=child_opts(self, retain=True))
         self.register_outputs({"githubOidcProviderArn": self.github_oidc_provider_arn})

@@ -15,12 +15,13 @@ import pulumi_aws as aws
 
 from mlops_platform.aws._base import child_opts, with_name
 from mlops_platform.aws.training_placement import PlacementContext, TrainingPlacement, pool_subnets
+from mlops_platform.config.gpu_provisioning import gpu_node_labels
 from mlops_platform.config.rules import pool_gpu_type, pool_max_gpus_per_node
 from mlops_platform.config.rules_gpu import pool_shared_resource
 from mlops_platform.config.sections import Capacity, GpuPoolConfig, PoolConfig, SystemPoolConfig
 from mlops_platform.config.sections_gpu import MultiNodeConfig, ReservationKind
 from mlops_platform.core import contract
-from mlops_platform.core.gpu_sharing import advertised_per_node, sharing_node_labels
+from mlops_platform.core.gpu_sharing import advertised_per_node
 from mlops_platform.core.iam import service_trust, to_json
 from mlops_platform.core.versions import node_release_version
 
@@ -29,44 +30,45 @@ from mlops_platform.core.versions import node_release_version
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly",
                  "AmazonSSMManagedInstanceCore")  # SSM Session Manager replaces SSH
 CAPACITY = {Capacity.ON_DEMAND: "ON_DEMAND", Capacity.SPOT: "SPOT"}
+#: EKS CreateNodegroup `capacityType` of a pool whose multi-node reservation is of that kind (Capacity Blocks
+#: for ML); other reservations (on-demand capacity reservations) keep the pool's `capacity`.
+RESERVATION_CAPACITY = {ReservationKind.CAPACITY_BLOCK: "CAPACITY_BLOCK"}
 #: cluster-autoscaler's AWS GPU label (cloudprovider/aws/aws_cloud_provider.go `GPULabel`; README "Special
 #: note on GPU instances"): with it on the node and in the node-template tags, the autoscaler treats a GPU
 #: node whose device plugin has not yet advertised `nvidia.com/gpu` as not ready instead of scaling out again.
 ACCELERATOR_LABEL = contract.ACCELERATOR_LABEL
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PoolSpec:
     """Everything one node group needs, derived from config by `pool_spec` (pure, tested)."""
 
     name: str
+    """The pool's name: node-group name prefix and `mlops.io/pool` label. Required."""
     instance_types: list[str]
+    """EC2 instance types the group may launch. Required."""
     ami_type: str
+    """EKS AMI type (`AL2023_x86_64_NVIDIA`, ...). Required."""
     capacity_type: str
+    """EKS `capacityType`: ON_DEMAND, SPOT or CAPACITY_BLOCK. Required."""
     min_size: int
+    """Fewest nodes. Required."""
     desired_size: int
+    """Nodes at creation (the autoscaler owns it afterwards). Required."""
     max_size: int
+    """Most nodes. Required."""
     disk_size_gib: int
+    """Root volume size of each node. Required."""
     labels: dict[str, str]
+    """Kubernetes labels on every node. Required."""
     taints: list[tuple[str, str, str]] = field(default_factory=list)
+    """(key, value, EKS effect) taints on every node. Default: none (the system pool)."""
     gpus_per_node: int = 0
-    """Physical GPUs of the pool's largest instance type."""
+    """Physical GPUs of the pool's largest instance type. Default: 0 (no GPUs)."""
     advertised: dict[str, int] = field(default_factory=dict)
-    """Extended resources a node advertises: whole GPUs, or its shared slices (core.gpu_sharing)."""
+    """Extended resources a node advertises: whole GPUs, or its shared slices (core.gpu_sharing). Default: none."""
     multi_node: MultiNodeConfig | None = None
-    """One-AZ placement, reservation and EFA of a multi-node training pool."""
-
-
-def _gpu_labels(pool: GpuPoolConfig) -> dict[str, str]:
-    gpu_type = pool_gpu_type(pool)
-    labels = {contract.GPU_TYPE_LABEL: gpu_type.value if gpu_type else "unknown", "nvidia.com/gpu.present": "true",
-              **sharing_node_labels(pool.name, pool.sharing, pool.mig_profile)}
-    if pool_shared_resource(pool) is None:
-        # Only for whole-GPU pools: the autoscaler holds a node with this label unready while its allocatable
-        # nvidia.com/gpu is zero, which a shared pool's always is (it advertises its slices instead): cluster-
-        # autoscaler processors/customresources/gpu_processor.go FilterOutNodesWithUnreadyResources.
-        labels[ACCELERATOR_LABEL] = f"nvidia-{labels[contract.GPU_TYPE_LABEL]}"
-    return labels
+    """One-AZ placement, reservation and EFA of a multi-node training pool. Default: None (all private subnets)."""
 
 
 def pool_spec(pool: PoolConfig) -> PoolSpec:
@@ -75,17 +77,20 @@ def pool_spec(pool: PoolConfig) -> PoolSpec:
     gpus, advertised, multi_node = 0, {}, None
     capacity = CAPACITY[pool.capacity]
     if isinstance(pool, GpuPoolConfig):
-        labels |= _gpu_labels(pool)
+        gpu_type = pool_gpu_type(pool)
+        labels |= gpu_node_labels(pool, gpu_type.value if gpu_type else "unknown")
         taints.append((contract.GPU_TAINT_KEY, contract.GPU_TAINT_VALUE, "NO_SCHEDULE"))
         gpus = pool_max_gpus_per_node(pool)
         advertised = advertised_per_node(gpus, pool_shared_resource(pool))
         multi_node = pool.multi_node
         reservation = multi_node.capacity_reservation if multi_node else None
-        if reservation is not None and reservation.kind is ReservationKind.CAPACITY_BLOCK:
-            capacity = "CAPACITY_BLOCK"  # EKS CreateNodegroup capacityType for Capacity Blocks for ML
+        if reservation is not None:
+            capacity = RESERVATION_CAPACITY.get(reservation.kind, capacity)
     ami = pool.ami_type if isinstance(pool, (GpuPoolConfig, SystemPoolConfig)) else "AL2023_x86_64_STANDARD"
-    return PoolSpec(pool.name, list(pool.instance_types), ami, capacity, pool.min_size, pool.desired_size,
-                    pool.max_size, pool.disk_size_gib, labels, taints, gpus, advertised, multi_node)
+    return PoolSpec(name=pool.name, instance_types=list(pool.instance_types), ami_type=ami, capacity_type=capacity,
+                    min_size=pool.min_size, desired_size=pool.desired_size, max_size=pool.max_size,
+                    disk_size_gib=pool.disk_size_gib, labels=labels, taints=taints, gpus_per_node=gpus,
+                    advertised=advertised, multi_node=multi_node)
 
 
 def autoscaler_tags(cluster_name: str, spec: PoolSpec) -> dict[str, str]:

@@ -17,8 +17,9 @@ from collections.abc import Iterator
 
 from mlops_platform.config.section_types import Capacity
 from mlops_platform.config.sections import GpuPoolConfig, PlatformSections
-from mlops_platform.core import instances
+from mlops_platform.core import contract, instances
 from mlops_platform.core.errors import ConfigIssue
+from mlops_platform.core.gpu_sharing import sharing_node_labels
 
 #: AMI types a Karpenter GPU pool may use: the EKS-optimized AL2023 NVIDIA AMIs, selected by the alias
 #: `al2023@v<release>` of the version matrix (Karpenter picks the NVIDIA variant for GPU instance types:
@@ -52,6 +53,11 @@ def resource_limits(pool: GpuPoolConfig) -> dict[str, str]:
     cpu = max((math.ceil(limit * t.vcpus / t.gpus) for t in types), default=0)
     memory = max((math.ceil(limit * t.memory_gib / t.gpus) for t in types), default=0)
     return {"nvidia.com/gpu": str(limit), "cpu": str(cpu), "memory": f"{memory}Gi"}
+
+
+def launches_spot_with_karpenter(cfg: PlatformSections) -> bool:
+    """Karpenter may launch a spot node, so the account needs the EC2 Spot service-linked role."""
+    return cfg.karpenter and any(pool.capacity is Capacity.SPOT for pool in cfg.node_pools.gpu)
 
 
 def capacity_types(pool: GpuPoolConfig) -> list[str]:
@@ -105,3 +111,15 @@ def _karpenter_settings_unused(cfg: PlatformSections) -> Iterator[ConfigIssue]:
         if "karpenter" in pool.model_fields_set:
             yield _issue(f"node_pools.gpu[{i}].karpenter", "only used with gpu.provisioner: karpenter",
                          cfg.gpu.provisioner.value, "remove it, or set gpu.provisioner: karpenter")
+
+
+def gpu_node_labels(pool: GpuPoolConfig, gpu_type: str) -> dict[str, str]:
+    """The labels every node of a GPU pool carries, the same under either provisioner (a managed node group's
+    `labels`, a Karpenter NodePool's template), so workloads select a pool one way."""
+    shared = sharing_node_labels(pool.name, pool.sharing, pool.mig_profile)
+    # Only whole-GPU pools get the accelerator label: the autoscaler holds a node with it unready while its
+    # allocatable nvidia.com/gpu is zero, which a shared pool's always is (it advertises its slices instead):
+    # cluster-autoscaler processors/customresources/gpu_processor.go FilterOutNodesWithUnreadyResources.
+    accelerator = {} if shared else {contract.ACCELERATOR_LABEL: f"nvidia-{gpu_type}"}
+    return {**pool.labels, contract.POOL_LABEL: pool.name, contract.GPU_TYPE_LABEL: gpu_type,
+            **accelerator, "nvidia.com/gpu.present": "true", **shared}

@@ -8,6 +8,7 @@ Warnings (`rules.WARNINGS`, printed but not failing validation) are listed the s
 from __future__ import annotations
 
 import ast
+import copy
 import inspect
 import re
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ class _RuleReader(ast.NodeVisitor):
     functions: dict[str, ast.FunctionDef]
     constants: dict[str, Any]
     env: dict[str, str] = field(default_factory=dict)
+    bound: dict[str, ast.expr] = field(default_factory=dict)
+    """A helper's parameters → the caller's argument expressions, so conditions read in the caller's terms."""
     conditions: tuple[str, ...] = ()
     found: list[RuleDoc] = field(default_factory=list)
     loops: tuple[str, ...] = ()
@@ -60,12 +63,15 @@ class _RuleReader(ast.NodeVisitor):
         return joined if joined is not None else "{" + ast.unparse(node) + "}"
 
     def visit_If(self, node: ast.If) -> None:
-        test = ast.unparse(node.test)
+        test = ast.unparse(self._substituted(node.test))
         self._within((*self.conditions, test), node.body)
         self._within((*self.conditions, f"not ({test})"), node.orelse)
 
     def visit_For(self, node: ast.For) -> None:
         saved, self.loops = self.loops, (*self.loops, f"{ast.unparse(node.target)} in {ast.unparse(node.iter)}")
+        items = self._substituted(node.iter)
+        if isinstance(node.target, ast.Name) and isinstance(items, ast.Tuple) and len(items.elts) == 1:
+            self.env[node.target.id] = self.text(items.elts[0])  # a loop over one literal field name: name it
         for stmt in node.body:
             self.visit(stmt)
         self.loops = saved
@@ -82,12 +88,26 @@ class _RuleReader(ast.NodeVisitor):
         if name == "_issue":
             self._record(node)
         elif name in self.functions:
-            params = [a.arg for a in self.functions[name].args.args]
-            env = {p: self.text(a) for p, a in zip(params, node.args, strict=False)}
-            reader = _RuleReader(self.functions, self.constants, env, self.conditions, self.found, self.loops)
+            args = {**_defaults(self.functions[name]), **dict(zip(
+                [a.arg for a in self.functions[name].args.args], node.args, strict=False)),
+                    **{k.arg: k.value for k in node.keywords if k.arg}}
+            env = {p: self.text(a) for p, a in args.items()}
+            # flags passed as literals (gpu=True) read better by their parameter's name
+            bound = {p: self._substituted(a) for p, a in args.items() if not isinstance(a, ast.Constant)}
+            reader = _RuleReader(self.functions, self.constants, env, bound, self.conditions, self.found, self.loops)
             for stmt in self.functions[name].body:
                 reader.visit(stmt)
         self.generic_visit(node)
+
+    def _substituted(self, node: ast.expr) -> ast.expr:
+        """`node` with this helper's parameters replaced by the caller's arguments."""
+        bound = self.bound
+
+        class _Bind(ast.NodeTransformer):
+            def visit_Name(self, name: ast.Name) -> ast.expr:
+                return bound.get(name.id, name)
+
+        return _Bind().visit(copy.deepcopy(node))
 
     def _within(self, conditions: tuple[str, ...], body: list[ast.stmt]) -> None:
         saved, self.conditions = self.conditions, conditions
@@ -104,6 +124,15 @@ class _RuleReader(ast.NodeVisitor):
         doc = RuleDoc(path, self.text(args["message"]), when, fix)
         if doc not in self.found:
             self.found.append(doc)
+
+
+def _defaults(function: ast.FunctionDef) -> dict[str, ast.expr]:
+    """A helper's parameters that have defaults → those defaults (positional and keyword-only)."""
+    args = function.args
+    positional = dict(zip([a.arg for a in args.args][len(args.args) - len(args.defaults):], args.defaults,
+                          strict=True))
+    keyword = {a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None}
+    return positional | keyword
 
 
 def _joined_constant(node: ast.expr, constants: dict[str, Any]) -> str | None:

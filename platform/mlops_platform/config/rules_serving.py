@@ -24,24 +24,36 @@ def serving_rules(cfg: PlatformSections) -> Iterator[ConfigIssue]:
     yield from _auth_rules(cfg)
 
 
+def _choice_fields(section: object, path: str, *, selector: str, choice: str, chosen: bool,
+                   required: tuple[str, ...], others: tuple[str, ...] = (), fields_named: str,
+                   fix_missing: str, fix_stray: str) -> Iterator[ConfigIssue]:
+    """Fields that belong to one choice of `selector`: each of `required` must be set when it is chosen, and
+    none of them (nor `others`) may be set when it is not — refused rather than silently ignored."""
+    if chosen:
+        for field in required:
+            if not getattr(section, field):
+                yield _issue(f"{path}.{field}", f"required with {selector}={choice}", getattr(section, field),
+                             fix_missing)
+    elif any(getattr(section, field) for field in (*required, *others)):
+        current = getattr(section, selector)
+        yield _issue(f"{path}.{selector}", f"{fields_named} only apply with {selector}={choice}",
+                     current.value, fix_stray)
+
+
 def _tls_rules(cfg: PlatformSections) -> Iterator[ConfigIssue]:
     tls = cfg.serving.tls
-    if tls.source is CertificateSource.ACME:
-        for field in ("acme_email", "acme_hosted_zone_id"):
-            if getattr(tls, field) is None:
-                yield _issue(f"serving.tls.{field}", "required with source=acme", None,
-                             "set it, or choose source platform_ca or acm")
-    elif tls.acme_email or tls.acme_hosted_zone_id:
-        yield _issue("serving.tls.source", "acme_* fields only apply with source=acme", tls.source.value,
-                     "set source: acme, or drop acme_email and acme_hosted_zone_id")
+    yield from _choice_fields(tls, "serving.tls", selector="source", choice="acme",
+                              chosen=tls.source is CertificateSource.ACME,
+                              required=("acme_email", "acme_hosted_zone_id"), fields_named="acme_* fields",
+                              fix_missing="set it, or choose source platform_ca or acm",
+                              fix_stray="set source: acme, or drop acme_email and acme_hosted_zone_id")
+    yield from _choice_fields(tls, "serving.tls", selector="source", choice="acm",
+                              chosen=tls.source is CertificateSource.ACM, required=("acm_certificate_arns",),
+                              fields_named="acm_certificate_arns",
+                              fix_missing="list the ACM certificate ARNs that cover *.<project>.<ingress_domain>",
+                              fix_stray="set source: acm, or drop acm_certificate_arns")
     if tls.source is CertificateSource.ACM:
-        if not tls.acm_certificate_arns:
-            yield _issue("serving.tls.acm_certificate_arns", "required with source=acm", [],
-                         "list the ACM certificate ARNs that cover *.<project>.<ingress_domain>")
         yield from _acm_arn_rules(cfg)
-    elif tls.acm_certificate_arns:
-        yield _issue("serving.tls.source", "acm_certificate_arns only apply with source=acm", tls.source.value,
-                     "set source: acm, or drop acm_certificate_arns")
 
 
 def _acm_arn_rules(cfg: PlatformSections) -> Iterator[ConfigIssue]:
@@ -60,11 +72,9 @@ def _acm_arn_rules(cfg: PlatformSections) -> Iterator[ConfigIssue]:
 
 def _auth_rules(cfg: PlatformSections) -> Iterator[ConfigIssue]:
     auth = cfg.serving.auth
-    if auth.mode is InferenceAuthMode.JWT:
-        for field in ("jwt_issuer", "jwt_jwks_uri"):
-            if getattr(auth, field) is None:
-                yield _issue(f"serving.auth.{field}", "required with mode=jwt", None,
-                             "set it from the identity provider's discovery document, or use mode: api_key")
-    elif auth.jwt_issuer or auth.jwt_jwks_uri or auth.jwt_audiences:
-        yield _issue("serving.auth.mode", "jwt_* fields only apply with mode=jwt", auth.mode.value,
-                     "set mode: jwt, or drop the jwt_* fields")
+    yield from _choice_fields(auth, "serving.auth", selector="mode", choice="jwt",
+                              chosen=auth.mode is InferenceAuthMode.JWT, required=("jwt_issuer", "jwt_jwks_uri"),
+                              others=("jwt_audiences",), fields_named="jwt_* fields",
+                              fix_missing="set it from the identity provider's discovery document, or use "
+                                          "mode: api_key",
+                              fix_stray="set mode: jwt, or drop the jwt_* fields")

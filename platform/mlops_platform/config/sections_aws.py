@@ -211,6 +211,11 @@ class AccountConfig(_Section):
         description="Create the AWSServiceRoleForAutoScaling service-linked role the EBS key policy names (a fresh "
                     "account lacks it; KMS rejects policies naming missing principals). Set false when it exists "
                     "(`mlplat preflight` says so; any Auto Scaling group creates it).")
+    create_spot_service_role: bool = Field(
+        default=True,
+        description="Create the AWSServiceRoleForEC2Spot service-linked role Karpenter's spot launches need (a fresh "
+                    "account lacks it and Karpenter may not create it). Only used when `gpu.provisioner: karpenter` "
+                    "and a GPU pool has `capacity: spot`. Set false when it exists (`mlplat preflight` says so).")
 
 
 class CiConfig(_Section):

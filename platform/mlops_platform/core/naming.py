@@ -120,3 +120,4 @@ def state_key_alias(env: EnvironmentNames) -> str:
 #: The account's Auto Scaling service-linked role (the EBS key policy names it).
 #: https://docs.aws.amazon.com/autoscaling/ec2/userguide/autoscaling-service-linked-role.html
 AUTOSCALING_SERVICE_ROLE = "AWSServiceRoleForAutoScaling"
+SPOT_SERVICE_ROLE = "AWSServiceRoleForEC2Spot"

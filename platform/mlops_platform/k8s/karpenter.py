@@ -16,10 +16,14 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlops_platform.config.gpu_provisioning import capacity_types, instance_families, resource_limits
+from mlops_platform.config.gpu_provisioning import (
+    capacity_types,
+    gpu_node_labels,
+    instance_families,
+    resource_limits,
+)
 from mlops_platform.config.sections import GpuPoolConfig
 from mlops_platform.core import contract
-from mlops_platform.core.gpu_sharing import sharing_node_labels
 from mlops_platform.core.iam_karpenter import KARPENTER_NAMESPACE, KARPENTER_SERVICE_ACCOUNT
 from mlops_platform.core.versions import karpenter_ami_alias
 from mlops_platform.k8s._helm import helm_release
@@ -68,17 +72,6 @@ def node_class(pool: GpuPoolConfig, inputs: NodeClassInputs) -> Manifest:
     }
 
 
-def node_labels(pool: GpuPoolConfig, gpu_type: str) -> dict[str, str]:
-    """The labels a managed GPU node group puts on its nodes (aws/nodepools.pool_spec), so workloads select
-    a pool the same way under either provisioner."""
-    # a shared pool's nodes pick its device-plugin config (and MIG partition) and, advertising slices only,
-    # carry no accelerator label — exactly as its node group would (aws/nodepools._gpu_labels)
-    shared = sharing_node_labels(pool.name, pool.sharing, pool.mig_profile)
-    accelerator = {} if shared else {contract.ACCELERATOR_LABEL: f"nvidia-{gpu_type}"}
-    return {**pool.labels, contract.POOL_LABEL: pool.name, contract.GPU_TYPE_LABEL: gpu_type,
-            **accelerator, "nvidia.com/gpu.present": "true", **shared}
-
-
 def _requirements(pool: GpuPoolConfig) -> list[Manifest]:
     return [
         {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": instance_families(pool)},
@@ -96,7 +89,7 @@ def node_pool(pool: GpuPoolConfig, gpu_type: str) -> Manifest:
         "apiVersion": NODEPOOL_API, "kind": "NodePool", "metadata": {"name": pool.name},
         "spec": {
             "template": {
-                "metadata": {"labels": node_labels(pool, gpu_type)},
+                "metadata": {"labels": gpu_node_labels(pool, gpu_type)},
                 "spec": {
                     "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": pool.name},
                     "taints": [{"key": contract.GPU_TAINT_KEY, "value": contract.GPU_TAINT_VALUE,

@@ -48,11 +48,14 @@ def envoy_proxy_spec(extra_annotations: dict[str, str]) -> dict[str, Any]:
 
 def controller_values(*, cluster_name: Any, region: str, vpc_id: Any, role_arn: Any,
                       replicas: int) -> dict[str, Any]:
-    """Chart values: cluster, region and VPC given (so the controller needs no IMDS), its IRSA role, and
-    Ingress handling off (the platform routes through the Gateway, not Ingress)."""
+    """Chart values: cluster, region and VPC given (so the controller needs no IMDS), its IRSA role,
+    Ingress handling off (the platform routes through the Gateway, not Ingress), and the Service mutator
+    webhook off: chart 3.5.0 enables it with failurePolicy Fail for every Service CREATE in the cluster, so
+    while the controller is not ready (first `up`, an outage) no release could create a Service. The
+    platform sets `loadBalancerClass` itself, which is all that webhook would add."""
     return {"clusterName": cluster_name, "region": region, "vpcId": vpc_id, "replicaCount": replicas,
             "serviceAccount": {"create": True, "name": SERVICE_ACCOUNT, "annotations": irsa_annotation(role_arn)},
-            "createIngressClassResource": False}
+            "createIngressClassResource": False, "enableServiceMutatorWebhook": False}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,17 +1,20 @@
 """Preflight checks of what one AWS account holds once for all its environments, and of the path to the
-cluster API: the GitHub OIDC provider, the Auto Scaling service-linked role, TCP 443 to the endpoint."""
+cluster API: the GitHub OIDC provider, the Auto Scaling and EC2 Spot service-linked roles, TCP 443 to the endpoint."""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from mlops_platform.config.gpu_provisioning import launches_spot_with_karpenter
 from mlops_platform.core import naming
 from mlops_platform.core.iam import GITHUB_OIDC_HOST
 from mlops_platform.core.naming import AUTOSCALING_SERVICE_ROLE as AUTOSCALING_ROLE
 from mlops_platform.core.naming import DEPLOY_SOURCE_KEY as SOURCE_KEY
+from mlops_platform.core.naming import SPOT_SERVICE_ROLE as SPOT_ROLE
 from mlops_platform.ops._aws import Aws, AwsFailure, error_code
 from mlops_platform.ops.checks import CheckResult, Status
 
@@ -59,6 +62,23 @@ def config_line(env: str, section: str, key: str, value: str) -> str:
     return f"in stacks/Pulumi.{env}.yaml set\n      mlops-platform:{section}:\n        {key}: {value}"
 
 
+@dataclass(frozen=True)
+class _ServiceRole:
+    """A service-linked role the aws layer creates once per account unless `account.<key>` is false."""
+
+    check: str
+    role: str
+    service: str
+    key: str
+    created_before: str
+
+
+_AUTOSCALING = _ServiceRole("autoscaling role", AUTOSCALING_ROLE, "autoscaling.amazonaws.com",
+                            "create_autoscaling_service_role", "before the EBS key")
+_SPOT = _ServiceRole("spot role", SPOT_ROLE, "spot.amazonaws.com", "create_spot_service_role",
+                     "for Karpenter's spot launches")
+
+
 def check_autoscaling_role(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
     """The EBS key policy names AWSServiceRoleForAutoScaling; KMS rejects policies naming missing principals.
 
@@ -69,30 +89,42 @@ def check_autoscaling_role(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResul
     "exists", would otherwise leave the stack on the next run).
     https://docs.aws.amazon.com/autoscaling/ec2/userguide/autoscaling-service-linked-role.html
     """
-    name, create = "autoscaling role", cfg.account.create_autoscaling_service_role
+    yield from _check_service_role(cfg, aws, _AUTOSCALING, cfg.account.create_autoscaling_service_role)
+
+
+def check_spot_role(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
+    """Karpenter's spot CreateFleet needs AWSServiceRoleForEC2Spot, which its controller may not create
+    (AuthFailure.ServiceLinkedRoleCreationNotPermitted); detected like the Auto Scaling role, and only when a
+    Karpenter pool can launch spot (managed node groups' Auto Scaling groups create it themselves).
+    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/service-linked-roles-spot-instance-requests.html
+    """
+    if launches_spot_with_karpenter(cfg):
+        yield from _check_service_role(cfg, aws, _SPOT, cfg.account.create_spot_service_role)
+
+
+def _check_service_role(cfg: PlatformConfig, aws: Aws, slr: _ServiceRole, create: bool) -> Iterator[CheckResult]:
     env = cfg.environment.name
     try:
-        tags = aws.iam.get_role(RoleName=AUTOSCALING_ROLE)["Role"].get("Tags")
+        tags = aws.iam.get_role(RoleName=slr.role)["Role"].get("Tags")
     except AwsFailure as exc:
         if error_code(exc) != "NoSuchEntity":
             raise
         if create:
-            yield CheckResult(name, Status.PASS, f"{AUTOSCALING_ROLE} does not exist: the aws layer creates it "
-                                                 "before the EBS key")
+            yield CheckResult(slr.check, Status.PASS, f"{slr.role} does not exist: the aws layer creates it "
+                                                      f"{slr.created_before}")
         else:
-            yield CheckResult(name, Status.FAIL, f"{AUTOSCALING_ROLE} does not exist and "
-                                                 "account.create_autoscaling_service_role is false",
-                              config_line(env, "account", "create_autoscaling_service_role", "true")
+            yield CheckResult(slr.check, Status.FAIL, f"{slr.role} does not exist and account.{slr.key} is false",
+                              config_line(env, "account", slr.key, "true")
                               + "\n    (or create it once for the account: `aws iam create-service-linked-role "
-                                "--aws-service-name autoscaling.amazonaws.com`)")
+                                f"--aws-service-name {slr.service}`)")
         return
     if not create or _ours(tags, cfg):
-        yield CheckResult(name, Status.PASS, f"{AUTOSCALING_ROLE} exists")
+        yield CheckResult(slr.check, Status.PASS, f"{slr.role} exists")
     else:
-        yield CheckResult(name, Status.FAIL, f"{AUTOSCALING_ROLE} already exists in the account (not created by "
-                                             f"{env}); creating it again fails (InvalidInput: Service role name "
-                                             f"{AUTOSCALING_ROLE} has been taken in this account)",
-                          config_line(env, "account", "create_autoscaling_service_role", "false"))
+        yield CheckResult(slr.check, Status.FAIL, f"{slr.role} already exists in the account (not created by "
+                                                  f"{env}); creating it again fails (InvalidInput: Service role "
+                                                  f"name {slr.role} has been taken in this account)",
+                          config_line(env, "account", slr.key, "false"))
 
 
 def tcp_probe(host: str, port: int, timeout: float) -> str | None:

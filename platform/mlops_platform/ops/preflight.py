@@ -24,7 +24,12 @@ from mlops_platform.core.errors import PreflightError
 from mlops_platform.core.instances import QUOTA_CODES, QuotaFamily
 from mlops_platform.core.versions import EKS_RELEASES
 from mlops_platform.ops._aws import Aws, AwsFailure, describe, error_code
-from mlops_platform.ops.account_checks import check_api_endpoint, check_autoscaling_role, check_github_oidc
+from mlops_platform.ops.account_checks import (
+    check_api_endpoint,
+    check_autoscaling_role,
+    check_github_oidc,
+    check_spot_role,
+)
 from mlops_platform.ops.ami_checks import check_ami_releases
 from mlops_platform.ops.backend import state_backend
 from mlops_platform.ops.checks import CheckResult, Status
@@ -341,6 +346,7 @@ CHECKS: tuple[tuple[str, Check, tuple[str, ...]], ...] = (
     ("state backend", check_state_backend, ("s3:ListBucket", "s3:GetBucketVersioning")),
     ("github oidc provider", check_github_oidc, ("iam:ListOpenIDConnectProviders", "iam:GetOpenIDConnectProvider")),
     ("autoscaling role", check_autoscaling_role, ("iam:GetRole",)),
+    ("spot role", check_spot_role, ("iam:GetRole",)),
     ("api endpoint", check_api_endpoint, ("eks:DescribeCluster",)),
     ("cluster version", check_live_version, ("eks:DescribeCluster",)),
     ("node pool sizes", check_pool_sizes, ("eks:ListNodegroups", "eks:DescribeNodegroup")),

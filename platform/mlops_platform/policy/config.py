@@ -91,9 +91,9 @@ class PolicySettings(_Model):
     require_rds_deletion_protection: bool = Field(
         default=True, description="RDS instances need deletion protection (the dev preset turns it off).")
     min_serving_replicas: int = Field(default=2, ge=1, description="Replicas of serving Deployments.")
-    require_inference_auth: bool = Field(
-        default=True, description="Inference routes must authenticate (the dev preset turns it off, like the "
-                                  "platform's `serving.auth` default).")
+    allow_unauthenticated_inference: bool = Field(
+        default=False, description="Inference routes may answer without authentication (the dev preset allows "
+                                   "it, like the platform's `serving.auth.allow_unauthenticated_inference`).")
     allow_instant_delivery: bool = Field(
         default=False, description="Serving workloads may ship new versions without a Flagger Canary with "
                                    "analysis (an instant 100 % switch); the dev preset allows it.")

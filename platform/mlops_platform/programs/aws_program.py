@@ -20,6 +20,7 @@ from mlops_platform.aws.lb_controller import LoadBalancerControllerRole, LoadBal
 from mlops_platform.aws.network import Network, NetworkArgs
 from mlops_platform.aws.nodepools import NodePools, NodePoolsArgs
 from mlops_platform.config import PlatformConfig
+from mlops_platform.config.gpu_provisioning import launches_spot_with_karpenter
 from mlops_platform.core import naming
 from mlops_platform.core.layers import Layer
 from mlops_platform.programs.common import aws_provider, mirror_repositories, provider_opts
@@ -117,7 +118,8 @@ def build_aws_layer(cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> AwsLay
     env, tags, name = cfg.environment, cfg.base_tags, cfg.environment.name
     account = AccountPrerequisites(f"{name}-account", AccountPrerequisitesArgs(
         github_oidc_provider_arn=cfg.ci.github_oidc_provider_arn,
-        create_autoscaling_role=cfg.account.create_autoscaling_service_role, tags=tags), opts)
+        create_autoscaling_role=cfg.account.create_autoscaling_service_role,
+        create_spot_role=cfg.account.create_spot_service_role and launches_spot_with_karpenter(cfg), tags=tags), opts)
     keys = PlatformKeys(f"{name}-keys", PlatformKeysArgs(
         env_name=name, account_id=env.account_id, region=env.region, tags=tags, protect=cfg.deletion_protection,
         role_dependencies=(account.autoscaling_role,) if account.autoscaling_role else ()), opts)

@@ -210,12 +210,24 @@ def _unprotect_or_refuse(stack: Stack, env: str, force: bool) -> None:
                                  workspace.work_dir, workspace.env_vars)
 
 
-def _execute(stack: Stack, operation: Operation, on_output: Output, force: bool) -> str:
+def refreshes_first(layer: Layer, operation: Operation) -> bool:
+    """Whether the layer's preview/up refreshes its state from AWS first: the aws layer's does.
+
+    Its node groups ignore changes to `desired_size` (the autoscaler owns it), and for an ignored property
+    Pulumi sends the input recorded in state at the last apply, not the live value (Pulumi docs, resource
+    option `ignoreChanges`). Without a refresh, changing a pool's min or max sends that stale desired size
+    to UpdateNodegroupConfig: EKS refuses it below the new minimum, or scales a group the autoscaler grew
+    back down, draining GPU nodes mid-job. A refresh records the live size (and `raise_desired_sizes`'
+    raise) as the input first."""
+    return layer is Layer.AWS and operation in (Operation.PREVIEW, Operation.UP)
+
+
+def _execute(stack: Stack, operation: Operation, on_output: Output, force: bool, *, refresh: bool = False) -> str:
     packs = [str(policy_pack_dir())]
     if operation is Operation.PREVIEW:
-        return str(stack.preview(policy_packs=packs, on_output=on_output, diff=True).change_summary)
+        return str(stack.preview(policy_packs=packs, on_output=on_output, diff=True, refresh=refresh).change_summary)
     if operation is Operation.UP:
-        return str(stack.up(policy_packs=packs, on_output=on_output).summary.resource_changes)
+        return str(stack.up(policy_packs=packs, on_output=on_output, refresh=refresh).summary.resource_changes)
     _unprotect_or_refuse(stack, stack.name, force)
     return str(stack.destroy(on_output=on_output).summary.resource_changes)
 
@@ -242,7 +254,9 @@ def run_operation(env: str, operation: Operation, *, layer: Layer | None = None,
         on_output(f"--- {operation.value} {env}: {each.value} layer ---\n")
         try:
             stack = _stack(cfg, each, create=operation is not Operation.DESTROY)
-            summaries.append(f"{each.value}: {_execute(stack, operation, on_output, force_destroy_protected_data)}")
+            summary = _execute(stack, operation, on_output, force_destroy_protected_data,
+                               refresh=refreshes_first(each, operation))
+            summaries.append(f"{each.value}: {summary}")
         except CommandError as exc:
             raise EngineError(f"pulumi {operation.value} {env} ({each.value} layer) failed:\n"
                               f"{_tail(str(exc))}") from None

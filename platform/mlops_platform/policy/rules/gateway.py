@@ -72,12 +72,12 @@ def _policies_by_namespace(stack: StackView) -> dict[Any, list[Res]]:
                 "route with a backend is targeted by one.",
     remediation="Leave `serving.auth.allow_unauthenticated_inference` unset (false in staging and prod); the "
                 "tenants layer then gives each project a SecurityPolicy (serving.auth.mode: api_key or jwt).",
-    url=_DOCS, settings=("require_inference_auth", "project_label"), on_unknown=OnUnknown.DEFER,
+    url=_DOCS, settings=("allow_unauthenticated_inference", "project_label"), on_unknown=OnUnknown.DEFER,
     stack_kinds=(StackKind.PLATFORM,),
     unknown_note="Deferred when a route's or policy's namespace is unknown.",
 )
 def k8s_inference_auth(stack: StackView, settings: PolicySettings) -> Iterator[Violation | Defer]:
-    if not settings.require_inference_auth:
+    if settings.allow_unauthenticated_inference:
         return
     policies = _policies_by_namespace(stack)
     for ns, project in project_namespaces(stack, settings):
