@@ -91,6 +91,8 @@ VIOLATIONS = [
                  "set by the platform", id="reserved-tag"),
     pytest.param("dev", {"projects": [{"name": "kube-system", "owners": ["a@example.com"], "github_repo": "o/r"}]},
                  "projects[0].name", "reserved platform namespace", id="reserved-namespace"),
+    pytest.param("dev", {"projects": [{"name": "argo", "owners": ["a@example.com"], "github_repo": "o/r"}]},
+                 "projects[0].name", "reserved platform namespace", id="reserved-namespace-pipelines"),
     # branches land in the CI role's `StringLike` subject: a wildcard or a `:` widens the trust (security review)
     pytest.param("dev", {"projects": [{"name": "p", "owners": ["a@example.com"], "github_repo": "o/r",
                                        "branches": ["main", "*"]}]},

@@ -247,6 +247,20 @@ def test_monitoring_keeps_alertmanager_on_and_credentials_out_of_values(plan: Pl
     assert "hooks.slack.com" not in str(values)
 
 
+def test_project_monitors_can_only_speak_for_their_own_namespace(plan: Plan) -> None:
+    """A project's CI Role creates ServiceMonitors/PrometheusRules: Prometheus stamps their series and rules
+    with their own namespace (prometheus-operator `enforcedNamespaceLabel`), while the platform's monitors in
+    reserved namespaces keep the namespaces they describe (`excludedFromEnforcement`, ObjectReference)."""
+    spec = helm_values(plan, "kube-prometheus-stack")["prometheus"]["prometheusSpec"]
+    assert spec["enforcedNamespaceLabel"] == "namespace"
+    excluded = {(ref["namespace"], ref["resource"]) for ref in spec["excludedFromEnforcement"]}
+    assert {("monitoring", "servicemonitors"), ("opencost", "servicemonitors"), ("kube-system", "servicemonitors"),
+            ("monitoring", "prometheusrules")} <= excluded
+    projects = {r.inputs["metadata"]["name"] for r in plan.resources if r.type == "kubernetes:core/v1:Namespace"
+                and "mlops.io/project" in (r.inputs["metadata"].get("labels") or {})}
+    assert projects and not {ns for ns, _ in excluded} & projects
+
+
 def test_shipped_alert_rules_are_present_with_the_environments_thresholds(plan: Plan, cfg: PlatformConfig) -> None:
     rules = {r["alert"]: r for res in k8s_of(plan, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")
              for g in res.get("spec.groups") for r in g["rules"]}

@@ -30,9 +30,13 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
                       2557, 2922, 3288, 3653)
 RESERVED_TAGS = ("environment", "owner", "cost-center", "managed-by")
 RESERVED_LABEL_PREFIXES = ("mlops.io/", "nvidia.com/", "kubernetes.io/", "k8s.io/", "eks.amazonaws.com/")
+#: Namespaces the platform itself uses (a project is a namespace of its name, so none may take one of these:
+#: its tenancy would land in a platform component's namespace). tests/k8s/test_namespaces.py checks that every
+#: namespace constant of the components is listed here.
 RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", "monitoring",
-                                 "kserve", "mlflow", "kuberay", "gpu-system", "cert-manager", "istio-system",
-                                 "opencost"})
+                                 "node-agents", "kserve", "mlflow", "kuberay", "nvidia-gpu", "gpu-system",
+                                 "cert-manager", "istio-system", "opencost", "argo", "flagger-system", "keda",
+                                 "kueue-system", "envoy-gateway-system"})
 MAX_AZS = 6
 
 Issues = Iterator[ConfigIssue]

@@ -14,6 +14,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from mlops_platform.config.rules import RESERVED_NAMESPACES
 from mlops_platform.core import iam
 from mlops_platform.core.naming import iam_name
 from mlops_platform.k8s._helm import helm_release, namespace
@@ -140,6 +141,24 @@ def project_config_selection() -> dict[str, Any]:
             "alertmanagerConfigMatcherStrategy": {"type": "OnNamespace"}}
 
 
+#: prometheus-operator ObjectReference resources that carry a namespace of origin (API reference,
+#: `excludedFromEnforcement`): monitors and rules.
+MONITORING_KINDS = ("servicemonitors", "podmonitors", "probes", "prometheusrules")
+
+
+def tenant_enforcement() -> dict[str, Any]:
+    """prometheusSpec fields that pin what a project's own monitors and rules can say (its CI Role may create
+    ServiceMonitors, PodMonitors and PrometheusRules): every series they scrape and every rule they evaluate
+    carries `namespace=<their namespace>` (prometheus-operator `enforcedNamespaceLabel`), so a tenant can
+    neither emit series labelled as another project (its cost board, canary analysis or KEDA scaling) nor
+    alert on another's. The platform's own monitors and rules live in reserved namespaces and are excluded:
+    the kubelet's cAdvisor series, OpenCost's (`honorLabels`) and kube-state-metrics' must keep the
+    namespace of the pod they describe."""
+    return {"enforcedNamespaceLabel": "namespace", "excludedFromEnforcement": [
+        {"group": "monitoring.coreos.com", "resource": kind, "namespace": ns}
+        for ns in sorted(RESERVED_NAMESPACES) for kind in MONITORING_KINDS]}
+
+
 def stack_values(args: MonitoringArgs, topic_arn: Any) -> dict[str, Any]:
     slack = args.slack_webhook_url is not None
     every_namespace = {"ruleSelectorNilUsesHelmValues": False, "serviceMonitorSelectorNilUsesHelmValues": False,
@@ -159,7 +178,7 @@ def stack_values(args: MonitoringArgs, topic_arn: Any) -> dict[str, Any]:
                                  "storage": claim(args.storage_class, 2),
                                  **(project_config_selection() if args.project_routes else {})}},
         "prometheus": {"prometheusSpec": {
-            **every_namespace, "retention": args.retention,
+            **every_namespace, **tenant_enforcement(), "retention": args.retention,
             # keep 10% headroom so a full volume never stops ingestion
             "retentionSize": f"{int(args.storage_gib * 0.9)}GB",
             "storageSpec": claim(args.storage_class, args.storage_gib)}},
