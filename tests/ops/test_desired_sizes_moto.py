@@ -106,7 +106,7 @@ def test_mlplat_up_json_reports_the_raise_and_runs_it_before_the_aws_layer(
     monkeypatch.setattr(automation, "require_tools", lambda aws, op: "pulumi")  # no Pulumi CLI here
     monkeypatch.setattr(automation, "_gate", lambda cfg, aws, op: "review skipped")
     monkeypatch.setattr(automation, "_stack", lambda cfg, layer, create: layer)
-    monkeypatch.setattr(automation, "_execute", lambda stack, op, out, force: seen.append(
+    monkeypatch.setattr(automation, "_execute", lambda stack, op, out, force, refresh=False: seen.append(
         _scaling(eks, cfg, "system-20260101")) or "{'update': 3}")
     code, out = mlplat("up", "dev", "--layer", "aws", "--json")
     # stdout holds the one object; the engine's stream (after it here: stdout + stderr) went to stderr
