@@ -44,7 +44,8 @@ def test_destroy_layer_aws_alone_stops_before_touching_anything(monkeypatch: pyt
     monkeypatch.setattr(automation, "require_tools", lambda aws, op: "pulumi")
     monkeypatch.setattr(automation, "_held", lambda cfg, layer: 3 if layer is Layer.TENANTS else 0)
     monkeypatch.setattr(automation, "_gate", lambda cfg, aws, op: ran.append("gate") or "skipped")
-    monkeypatch.setattr(automation, "_execute", lambda stack, op, out, force, refresh=False: ran.append(str(stack)) or "{}")
+    monkeypatch.setattr(automation, "_execute",
+                        lambda stack, op, out, force, refresh=False: ran.append(str(stack)) or "{}")
     with pytest.raises(UsageError, match="tenants \\(3 resource"):
         automation.run_operation("dev", automation.Operation.DESTROY, layer=Layer.AWS,
                                  aws=object(), on_output=lambda _: None)  # type: ignore[arg-type]
@@ -89,7 +90,8 @@ def test_a_forced_prod_destroy_lifts_protection_just_before_the_aws_layer(monkey
     monkeypatch.setattr(automation, "_gate", lambda cfg, aws, op: "skipped")
     monkeypatch.setattr(automation, "_endpoint", lambda cfg: "https://ABC.gr7.eu-west-1.eks.amazonaws.com")
     monkeypatch.setattr(automation, "_stack", lambda cfg, layer, create: layer)
-    monkeypatch.setattr(automation, "_execute", lambda stack, op, out, force, refresh=False: ran.append(stack.value) or "{}")
+    monkeypatch.setattr(automation, "_execute",
+                        lambda stack, op, out, force, refresh=False: ran.append(stack.value) or "{}")
     monkeypatch.setattr(automation, "lift_cluster_deletion_protection",
                         lambda cfg, aws, out: ran.append("lift"))
     monkeypatch.setattr(automation, "await_controller_load_balancers", lambda cfg, aws, out: ran.append("nlb gone"))
