@@ -96,3 +96,14 @@ def test_a_hanging_command_fails_its_test_instead_of_the_suite(cli: Cli, monkeyp
     with pytest.raises(AssertionError, match=r"mlplat validate dev hung: still running after 1 s"):
         cli("validate", "dev")
     assert time.monotonic() - start < 30  # interrupted, not slept out (a bound 30x the watchdog's)
+
+
+def test_an_interrupt_python_would_ignore_is_delivered_again() -> None:
+    """Seen in a clean-clone run: Ctrl-C inside pydantic-core's validator build was printed as "Exception ignored
+    ... Traceback" and lost. The hook sends it again, so it raises where `run` can end quietly."""
+    from types import SimpleNamespace
+
+    from mlops_platform.apps import entry
+
+    with pytest.raises(KeyboardInterrupt):
+        entry._redeliver_interrupt(SimpleNamespace(exc_type=KeyboardInterrupt))
