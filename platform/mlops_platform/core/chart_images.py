@@ -151,7 +151,11 @@ class ManualCopy:
     """An image no pull-through cache serves: copied once per version bump (`mlplat mirror ENV`)."""
 
     source: str
+    """Upstream reference with the tag the chart renders."""
     target: str
+    """The same image in the account's ECR."""
+    repository: str
+    """Its platform repository, under the environment's namespace (`mirror/<path>`, `naming.ecr_repository`)."""
 
 
 def manual_copies(chart_keys: list[str], mirror: Mirror) -> list[ManualCopy]:
@@ -161,6 +165,7 @@ def manual_copies(chart_keys: list[str], mirror: Mirror) -> list[ManualCopy]:
         for image in CHART_IMAGES[key]:
             if image.runs and needs_manual_copy(image.upstream):
                 source = f"{image.upstream}{':' + image.tag if image.tag else ''}"
-                copies[source] = ManualCopy(source, mirror.image(source))
+                repository = mirror.repository(source).removeprefix(f"{mirror.namespace}/")
+                copies[source] = ManualCopy(source, mirror.image(source), repository)
     return list(copies.values())
 

@@ -19,11 +19,12 @@ from mlops_platform.aws.layer_outputs import AwsLayer
 from mlops_platform.aws.lb_controller import LoadBalancerControllerRole, LoadBalancerControllerRoleArgs
 from mlops_platform.aws.network import Network, NetworkArgs
 from mlops_platform.aws.nodepools import NodePools, NodePoolsArgs
+from mlops_platform.aws.registry_cache import RegistryCache, RegistryCacheArgs
 from mlops_platform.config import PlatformConfig
 from mlops_platform.config.gpu_provisioning import launches_spot_with_karpenter
 from mlops_platform.core import naming
 from mlops_platform.core.layers import Layer
-from mlops_platform.programs.common import aws_provider, mirror_repositories, provider_opts
+from mlops_platform.programs.common import aws_provider, environment_mirror, mirror_repositories, provider_opts
 
 
 def deployer_principals(cfg: PlatformConfig) -> list[str]:
@@ -128,6 +129,8 @@ def build_aws_layer(cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> AwsLay
         flow_log_key_arn=keys.arns["logs"], karpenter_discovery=cfg.karpenter), opts)
     store, repos = _storage(cfg, keys, opts)
     cluster, pools, karpenter = _compute(cfg, network, keys, opts)
+    if cfg.mirroring:
+        registry_cache(cfg, keys, [pools.node_role.name, *([karpenter.node_role.name] if karpenter else [])], opts)
     CostBudget(f"{name}-budget", CostBudgetArgs(
         budget_name=f"mlops-{name}", monthly_usd=cfg.budget.monthly_usd,
         emails=[*env.owners, *cfg.budget.notify], tag_filter=("environment", name),
@@ -144,6 +147,17 @@ def build_aws_layer(cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> AwsLay
         lb_controller_role_arn=lb_controller_role(cfg, cluster, opts),
         karpenter_node_role=karpenter.node_role.name if karpenter else pulumi.Output.from_input(""),
         karpenter_interruption_queue=karpenter.queue.name if karpenter else pulumi.Output.from_input(""))
+
+
+def registry_cache(cfg: PlatformConfig, keys: PlatformKeys, node_roles: list[pulumi.Output[str]],
+                   opts: pulumi.ResourceOptions) -> RegistryCache:
+    """Pull-through cache rules for every registry ECR caches (registry.mirror; docs/air-gapped.md)."""
+    env, mirror = cfg.environment, cfg.registry.mirror
+    credentials = {"docker.io": mirror.docker_hub_credential_arn, "ghcr.io": mirror.github_credential_arn}
+    return RegistryCache(f"{env.name}-registry-cache", RegistryCacheArgs(
+        mirror=environment_mirror(cfg), account_id=env.account_id, region=env.region,
+        credential_arns={host: arn for host, arn in credentials.items() if arn}, kms_key_arn=keys.arns["ecr"],
+        node_role_names=list(node_roles), untagged_days=cfg.registry.untagged_expiry_days, tags=cfg.base_tags), opts)
 
 
 def after(value: pulumi.Output[str], resources: list[aws.eks.AccessPolicyAssociation]) -> pulumi.Output[str]:

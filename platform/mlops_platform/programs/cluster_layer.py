@@ -15,6 +15,7 @@ from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.config.sections import CertificateSource
 from mlops_platform.core import contract
 from mlops_platform.core.versions import MIRRORED_IMAGES
+from mlops_platform.k8s.air_gap import AirGap, air_gap_transformation
 from mlops_platform.k8s.alerts import AlertThresholds
 from mlops_platform.k8s.delivery_stack import FLAGGER_NAMESPACE, KEDA_NAMESPACE, DeliveryStack, DeliveryStackArgs
 from mlops_platform.k8s.gateway_tls import GatewayTlsArgs, acme_dns_role
@@ -39,7 +40,7 @@ from mlops_platform.k8s.tenancy import PROJECT_LABEL
 from mlops_platform.k8s.tracking import PORT as TRACKING_PORT
 from mlops_platform.k8s.tracking import TRACKING_NAMESPACE, Tracking, TrackingArgs
 from mlops_platform.k8s.training import TRAINING_NAMESPACE, Training, TrainingArgs
-from mlops_platform.programs.common import tracking_on
+from mlops_platform.programs.common import environment_mirror, tracking_on
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -274,7 +275,11 @@ def cluster_provider(name: str, aws_layer: AwsLayer, region: str, parent: pulumi
 
 
 def deploy_cluster_layer(cfg: PlatformConfig, aws_layer: AwsLayer, opts: pulumi.ResourceOptions) -> ClusterLayerOutputs:
-    """Build the in-cluster layer of one environment on top of the AWS layer."""
+    """Build the in-cluster layer of one environment on top of the AWS layer; air-gapped when the environment
+    mirrors its images (k8s/air_gap.py: every child's images from the account's ECR, charts from the runner)."""
+    if cfg.mirroring:
+        gap = AirGap(mirror=environment_mirror(cfg), chart_directory=cfg.registry.mirror.chart_directory)
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transformations=[air_gap_transformation(gap)]))
     return ClusterLayer(f"{cfg.environment.name}-k8s", ClusterLayerArgs(config=cfg, aws_layer=aws_layer), opts).outputs
 
 
