@@ -55,7 +55,8 @@ class RegistryCacheArgs:
 
 def repository_arns(mirror: Mirror, account_id: str, region: str) -> list[str]:
     """ARNs of every repository the cache rules may create (the prefixes, and nothing else)."""
-    return [f"arn:aws:ecr:{region}:{account_id}:repository/{mirror.prefix(u)}/*" for u in PULL_THROUGH_UPSTREAMS.values()]
+    arn = f"arn:aws:ecr:{region}:{account_id}:repository"
+    return [f"{arn}/{mirror.prefix(u)}/*" for u in PULL_THROUGH_UPSTREAMS.values()]
 
 
 class RegistryCache(pulumi.ComponentResource):

@@ -192,7 +192,8 @@ class ArtifactsConfig(_Section):
 
 #: A Secrets Manager secret ARN whose name has the prefix ECR pull-through cache requires
 #: (ECR User Guide, pull-through-cache-creating-rule.html: "The name of the secret begins with ecr-pullthroughcache/").
-PULL_THROUGH_SECRET_ARN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:ecr-pullthroughcache/[A-Za-z0-9/_+=.@-]+$"
+PULL_THROUGH_SECRET_ARN = (r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:"
+                           r"ecr-pullthroughcache/[A-Za-z0-9/_+=.@-]+$")
 
 
 class MirrorConfig(_Section):

@@ -43,7 +43,8 @@ def _sub(prefix: str, images: tuple[ChartImage, ...]) -> tuple[ChartImage, ...]:
 
 
 _RBAC_PROXY = ChartImage("kubeRBACProxy.image", "quay.io/brancz/kube-rbac-proxy", S, runs=False)
-_GRAFANA = (ChartImage("image", "docker.io/grafana/grafana", S), ChartImage("testFramework.image", "docker.io/bats/bats", S),
+_GRAFANA = (ChartImage("image", "docker.io/grafana/grafana", S),
+            ChartImage("testFramework.image", "docker.io/bats/bats", S, runs=False),
             ChartImage("downloadDashboardsImage", "docker.io/curlimages/curl", S),
             ChartImage("initChownData.image", "docker.io/library/busybox", S),
             ChartImage("sidecar.image", "quay.io/kiwigrid/k8s-sidecar", S),

@@ -34,7 +34,7 @@ def deployer_principals(cfg: PlatformConfig) -> list[str]:
     return [arn for arn in dict.fromkeys(cfg.cluster.deployer_role_arns) if arn not in admins]
 
 
-def _access(cfg: PlatformConfig, cluster: Cluster, network: Network, keys: PlatformKeys,
+def _access(cfg: PlatformConfig, cluster: Cluster, network: Network, keys: PlatformKeys, repos: dict[str, Repository],
             opts: pulumi.ResourceOptions) -> tuple[list[aws.eks.AccessPolicyAssociation], pulumi.Output[str]]:
     """Cluster access of admins, deployers and the in-VPC runner; (associations, runner project name)."""
     env, tags, name = cfg.environment, cfg.base_tags, cfg.environment.name
@@ -50,8 +50,18 @@ def _access(cfg: PlatformConfig, cluster: Cluster, network: Network, keys: Platf
         state_key_alias=naming.state_key_alias(env),
         github_token_secret=cfg.github.token_secret if cfg.github.manage else None,
         logs_key_arn=keys.arns["logs"], deployer_role_arns=list(cfg.cluster.deployer_role_arns),
-        log_retention_days=cfg.cluster.log_retention_days, tags=tags), opts)
+        log_retention_days=cfg.cluster.log_retention_days, tags=tags, **runner_image(cfg, repos)), opts)
     return [*access, runner.association], runner.project.name
+
+
+def runner_image(cfg: PlatformConfig, repos: dict[str, Repository]) -> dict[str, pulumi.Output[str]]:
+    """`image` and `image_repository_arn` of the runner when `cluster.deployer_image` names one (config rules
+    guarantee its repository is a platform repository)."""
+    if cfg.cluster.deployer_image is None:
+        return {}
+    repository, tag = cfg.cluster.deployer_image.rsplit(":", 1)
+    repo = repos[repository].repository
+    return {"image": pulumi.Output.concat(repo.repository_url, ":", tag), "image_repository_arn": repo.arn}
 
 
 def cluster_security_group(cluster: Cluster) -> pulumi.Output[str]:
@@ -135,7 +145,7 @@ def build_aws_layer(cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> AwsLay
         budget_name=f"mlops-{name}", monthly_usd=cfg.budget.monthly_usd,
         emails=[*env.owners, *cfg.budget.notify], tag_filter=("environment", name),
         thresholds_pct=tuple(cfg.budget.alert_thresholds_pct), tags=tags), opts)
-    access, runner_project = _access(cfg, cluster, network, keys, opts)
+    access, runner_project = _access(cfg, cluster, network, keys, repos, opts)
     return AwsLayer(
         vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids, cluster_name=cluster.cluster.name,
         cluster_arn=cluster.cluster.arn, cluster_endpoint=after(cluster.cluster.endpoint, access),

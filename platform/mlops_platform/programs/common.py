@@ -13,10 +13,10 @@ from mlops_platform.aws.keys import KEY_PURPOSES
 from mlops_platform.aws.layer_outputs import AwsLayer, aws_layer_from
 from mlops_platform.config import PlatformConfig, load_from_pulumi_config
 from mlops_platform.config.sections import BucketRole
-from mlops_platform.core.layers import Layer, layer_of_project, reference_name
-from mlops_platform.core.shards import split_stack
 from mlops_platform.core.chart_images import manual_copies
 from mlops_platform.core.image_mirror import Mirror, ecr_registry
+from mlops_platform.core.layers import Layer, layer_of_project, reference_name
+from mlops_platform.core.shards import split_stack
 from mlops_platform.core.versions import MIRRORED_IMAGES
 
 
