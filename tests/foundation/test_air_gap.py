@@ -93,7 +93,7 @@ def test_cache_prefixes_longer_than_ecr_allows_are_reported() -> None:
     """CreatePullThroughCacheRule: ecrRepositoryPrefix is 2-30 characters."""
     over = {**AIR_GAPPED, "environment": {"name": "development-east"}}
     issue = issue_at(issues_of(sections("dev", over)), "environment.name")
-    assert "ECR allows 30" in issue.message and issue.value == "development-east"
+    assert "30 characters ECR allows" in issue.message and issue.value == "development-east"
 
 
 @pytest.mark.parametrize("arn", ["arn:aws:secretsmanager:us-east-1:123456789012:secret:dockerhub-AbCdEf",

@@ -76,8 +76,8 @@ def _mirror_rules(cfg: PlatformSections) -> Issues:
                          f"accessToken for {host} and set its ARN (docs/air-gapped.md)")
     longest = max(len(Mirror("", cfg.cluster_name).prefix(u)) for u in PULL_THROUGH_UPSTREAMS.values())
     if longest > MAX_PREFIX_LENGTH:
-        yield _issue("environment.name", f"the pull-through cache prefixes `{cfg.cluster_name}/<upstream>` reach "
-                     f"{longest} characters; ECR allows {MAX_PREFIX_LENGTH}", cfg.environment.name,
+        yield _issue("environment.name", f"the pull-through cache prefixes `{cfg.cluster_name}/<upstream>` are "
+                     f"longer than the {MAX_PREFIX_LENGTH} characters ECR allows", cfg.environment.name,
                      f"shorten environment.name or name_prefix by {longest - MAX_PREFIX_LENGTH} characters")
 
 
