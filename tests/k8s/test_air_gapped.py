@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 from mlops_platform.aws.registry_cache import FIRST_PULL_ACTIONS
-from mlops_platform.config import PlatformConfig, load_stack_file, stack_file_for
+from mlops_platform.config import PlatformConfig, load_env, load_stack_file, shipped_envs, stack_file_for
 from mlops_platform.config.rules_air_gap import PRIVATE_NODE_ENDPOINTS, RUNNER_ENDPOINTS
 from mlops_platform.core.chart_images import CHART_IMAGES
 from mlops_platform.core.image_mirror import PULL_THROUGH_UPSTREAMS
+from mlops_platform.core.versions import CHARTS
 from mlops_platform.engine import Plan, Resource, run_platform
 from mlops_platform.k8s.air_gap import is_image_key
 from mlops_platform.programs.common import installed_charts
@@ -29,6 +30,10 @@ from .test_chart_values import FREE_FORM
 from .upstream import chart_basename, unknown_values, upstream_values
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
+CACHE_RULE = "aws:ecr/pullThroughCacheRule:PullThroughCacheRule"
+TEMPLATE = "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate"
+#: Chart name in a vendored file (`helm pull` names it after Chart.yaml `name`) → its key in CHART_IMAGES.
+KEY_OF = {**{chart_basename(c.chart): key for key, c in CHARTS.items()}, "cluster-autoscaler": "cluster-autoscaler"}
 ACCOUNT = "321098765432"
 REGISTRY = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
 NAMESPACE = "mlops-staging"
@@ -105,8 +110,7 @@ def test_every_release_sets_every_image_of_its_chart_to_the_accounts_ecr(gapped:
     the chart's values.yaml in tests/foundation/test_air_gap.py) is set, and names the account's ECR."""
     seen = set()
     for rel in releases(gapped):
-        key = next(k for k in CHART_IMAGES if chart_name(rel) == k or rel.name.endswith(f"-{k}") or
-                   chart_basename(k) == chart_name(rel) or (k == "envoy-gateway" and chart_name(rel) == "gateway-helm"))
+        key = KEY_OF[chart_name(rel)]
         seen.add(key)
         values = rel.get("values") or {}
         for image in CHART_IMAGES[key]:
@@ -151,23 +155,24 @@ def test_mirrored_values_exist_in_each_charts_values(gapped: Plan) -> None:
 
 def test_installed_charts_are_the_releases_the_cluster_layer_plans(gapped: Plan, gapped_cfg: PlatformConfig,
                                                                    plans: Any) -> None:
-    """programs.common.installed_charts drives the mirror repositories and `mlplat mirror`: it must match."""
-    names = {chart_name(r) for r in releases(gapped)}
-    expected = {chart_basename(k) if k not in ("envoy-gateway",) else "gateway-helm"
-                for k in installed_charts(gapped_cfg)}
-    assert names == expected
+    """programs.common.installed_charts drives the mirror repositories and `mlplat mirror`: it must match,
+    here and in every shipped environment."""
+    assert sorted(KEY_OF[chart_name(r)] for r in releases(gapped)) == sorted(installed_charts(gapped_cfg))
+    for env in shipped_envs():
+        planned = [KEY_OF[chart_basename(r.get("chart"))] for r in releases(plans[env])]
+        assert sorted(planned) == sorted(installed_charts(load_env(env))), env
 
 
 def test_the_aws_layer_caches_every_upstream_under_the_environments_prefix(gapped: Plan) -> None:
     """One rule per upstream; Docker Hub and ghcr.io with their `ecr-pullthroughcache/` secrets; a creation
     template per prefix (KMS, a custom role: ECR User Guide repository-creation-templates-create.html)."""
-    rules = {r.get("ecrRepositoryPrefix"): r for r in gapped.of_type("aws:ecr/pullThroughCacheRule:PullThroughCacheRule")}
+    rules = {r.get("ecrRepositoryPrefix"): r for r in gapped.of_type(CACHE_RULE)}
     assert set(rules) == {f"{NAMESPACE}/{u.prefix}" for u in PULL_THROUGH_UPSTREAMS.values()}
     assert rules[f"{NAMESPACE}/docker-hub"].get("upstreamRegistryUrl") == "registry-1.docker.io"
     assert rules[f"{NAMESPACE}/docker-hub"].get("credentialArn") == f"{SECRET}docker-hub-AbCdEf"
     assert rules[f"{NAMESPACE}/github"].get("credentialArn") == f"{SECRET}ghcr-AbCdEf"
     assert rules[f"{NAMESPACE}/quay"].get("credentialArn") is None
-    templates = {t.get("prefix"): t for t in gapped.of_type("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate")}
+    templates = {t.get("prefix"): t for t in gapped.of_type(TEMPLATE)}
     assert set(templates) == set(rules)
     for template in templates.values():
         assert template.get("appliedFors") == ["PULL_THROUGH_CACHE"]
@@ -207,5 +212,5 @@ def test_the_runner_runs_its_own_image_and_installs_nothing_from_the_internet(ga
 
 def test_shipped_stacks_are_not_air_gapped(plans: Any) -> None:
     dev = plans["dev"]
-    assert dev.of_type("aws:ecr/pullThroughCacheRule:PullThroughCacheRule") == []
+    assert dev.of_type(CACHE_RULE) == []
     assert all(not r.get("chart").startswith("/") for r in releases(dev))
