@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from moto_stand_in import MOTO_ACCOUNT
-
 
 SECRET = f"arn:aws:secretsmanager:us-east-1:{MOTO_ACCOUNT}:secret:ecr-pullthroughcache/"
 REGISTRY = f"{MOTO_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
