@@ -29,7 +29,7 @@ MIRROR = Mirror(REGISTRY, "mlops-dev")
 SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:ecr-pullthroughcache/"
 #: Everything an air-gapped dev environment needs (its runner is on: dev lists a deployer role below).
 AIR_GAPPED: dict[str, Any] = {
-    "network": {"nat": "none", "interface_endpoints": [*PRIVATE_NODE_ENDPOINTS, "kms"]},
+    "network": {"nat": "none", "interface_endpoints": [*PRIVATE_NODE_ENDPOINTS, *RUNNER_ENDPOINTS, "secretsmanager"]},
     "registry": {"repositories": ["base-images", "deploy-runner"],
                  "mirror": {"docker_hub_credential_arn": f"{SECRET}docker-hub-AbCdEf",
                             "github_credential_arn": f"{SECRET}ghcr-AbCdEf"}},
@@ -53,11 +53,10 @@ def test_nat_none_reports_every_missing_piece_at_once_with_its_fix() -> None:
     assert {i.path for i in issues} == {"network.interface_endpoints", "registry.mirror.docker_hub_credential_arn",
                                         "registry.mirror.github_credential_arn", "cluster.deployer_image"}
     endpoints = issue_at(issues, "network.interface_endpoints")
-    assert endpoints.message.endswith("need VPC endpoints for ec2, eks, eks-auth, elasticloadbalancing, "
-                                      "autoscaling, kms")
+    missing = "ec2, eks, eks-auth, elasticloadbalancing, autoscaling, secretsmanager, sns, kms, rds"
+    assert endpoints.message.endswith(f"need VPC endpoints for {missing}")
     assert endpoints.value == ["ecr.api", "ecr.dkr", "sts", "logs"]
-    assert "add ec2, eks, eks-auth, elasticloadbalancing, autoscaling, kms to network.interface_endpoints" \
-        in endpoints.fix
+    assert f"add {missing} to network.interface_endpoints" in endpoints.fix
     docker = issue_at(issues, "registry.mirror.docker_hub_credential_arn")
     assert "docker.io" in docker.message and "ecr-pullthroughcache/" in docker.fix
     runner = issue_at(issues, "cluster.deployer_image")
@@ -71,10 +70,22 @@ def test_turning_the_mirror_off_without_nat_is_refused() -> None:
 
 
 def test_the_runner_needs_secrets_manager_only_for_the_github_token() -> None:
-    token = {"github": {"manage": True, "token_secret": "mlops-dev/github-token"}}
+    token = {"github": {"manage": True, "token_secret": "mlops-dev/github-token"}, "tracking": {"enabled": False},
+             "network": {"nat": "none", "interface_endpoints": [*PRIVATE_NODE_ENDPOINTS, *RUNNER_ENDPOINTS]}}
     issue = issue_at(issues_of(sections("dev", {**AIR_GAPPED, **token})), "network.interface_endpoints")
     assert issue.message.endswith("for secretsmanager")
-    assert set(RUNNER_ENDPOINTS) == {"sts", "kms", "eks", "logs", "elasticloadbalancing"}
+    assert set(RUNNER_ENDPOINTS) >= {"sts", "kms", "eks", "logs", "elasticloadbalancing"}
+
+
+def test_components_add_the_endpoints_their_pods_call() -> None:
+    """MLflow reads its database secret, Alertmanager publishes to SNS, Karpenter reads SSM and SQS."""
+    endpoints = AIR_GAPPED["network"]["interface_endpoints"]
+    karpenter = {**AIR_GAPPED, "gpu": {"provisioner": "karpenter"}}
+    issue = issue_at(issues_of(sections("dev", karpenter)), "network.interface_endpoints")
+    assert issue.message.endswith("for ssm, sqs") and "sns" in endpoints
+    off = {**AIR_GAPPED, "tracking": {"enabled": False}, "network": {
+        "nat": "none", "interface_endpoints": [e for e in endpoints if e != "secretsmanager"]}}
+    assert "network.interface_endpoints" not in {i.path for i in issues_of(sections("dev", off))}
 
 
 def test_mirroring_can_be_opted_into_with_nat_and_then_needs_its_credentials() -> None:

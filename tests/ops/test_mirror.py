@@ -8,13 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlops_platform.config.rules_air_gap import PRIVATE_NODE_ENDPOINTS
 from moto_stand_in import MOTO_ACCOUNT
 
 SECRET = f"arn:aws:secretsmanager:us-east-1:{MOTO_ACCOUNT}:secret:ecr-pullthroughcache/"
 REGISTRY = f"{MOTO_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
 AIR_GAPPED = {
-    "network": {"nat": "none", "interface_endpoints": ["ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs",
-                                                       "elasticloadbalancing", "autoscaling"]},
+    "network": {"nat": "none", "interface_endpoints": [*PRIVATE_NODE_ENDPOINTS, "secretsmanager", "sns"]},
     "registry": {"mirror": {"docker_hub_credential_arn": f"{SECRET}docker-hub-AbCdEf",
                             "github_credential_arn": f"{SECRET}ghcr-AbCdEf"}},
 }

@@ -21,11 +21,15 @@ Issues = Iterator[ConfigIssue]
 PRIVATE_NODE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs", "elasticloadbalancing",
                           "autoscaling")
 #: What the in-VPC runner (aws/deployer.py) calls besides S3 (gateway endpoint: its source and the layers'
-#: state): the deployer role (sts), the state bucket's SSE-KMS key (kms), DescribeCluster and the API token
-#: (eks), its build logs (logs), the load balancers `destroy` waits for (elasticloadbalancing).
-#: CodeBuild User Guide, vpc-support.html ("Best practices for VPCs": a build in a VPC without NAT reaches AWS
-#: services only through VPC endpoints); endpoint names: PrivateLink Guide, aws-services-privatelink-support.html.
-RUNNER_ENDPOINTS = ("sts", "kms", "eks", "logs", "elasticloadbalancing")
+#: state): the deployer role (sts), the state bucket's SSE-KMS key and the stack secrets (kms), DescribeCluster,
+#: access entries and the API token (eks), its build logs (logs), the load balancers `destroy` waits for
+#: (elasticloadbalancing), and the regional APIs of what the cluster and tenants layers create (ec2 security
+#: group, rds tracking database, sns alert topic, ecr project repositories: tests/k8s/test_air_gapped.py lists
+#: the types). IAM and Budgets are global APIs with no regional endpoint: docs/air-gapped.md says how the runner
+#: reaches them. CodeBuild User Guide, vpc-support.html ("Best practices for VPCs": a build in a VPC without
+#: NAT reaches AWS services only through VPC endpoints); endpoint names: PrivateLink Guide,
+#: aws-services-privatelink-support.html.
+RUNNER_ENDPOINTS = ("sts", "kms", "eks", "logs", "elasticloadbalancing", "ec2", "rds", "sns", "ecr.api")
 #: Where the cluster layer's images come from upstream (core/chart_images.py lists them per chart).
 PUBLIC_SOURCES = "registry.k8s.io, quay.io, nvcr.io, ghcr.io, docker.io, public.ecr.aws"
 
@@ -48,6 +52,16 @@ def air_gap_rules(cfg: PlatformSections) -> Issues:
     yield from _deployer_image_rules(cfg)
 
 
+def workload_endpoints(cfg: PlatformSections) -> tuple[str, ...]:
+    """What the platform's pods call through IRSA, per component: MLflow reads its database secret
+    (secretsmanager, k8s/tracking.py), Alertmanager publishes to SNS (k8s/monitoring.py), Karpenter resolves
+    AMIs through SSM and reads its interruption queue (ssm, sqs: aws/karpenter-provider-aws issue #1157 and its
+    "Interruption" docs)."""
+    wanted = [(cfg.component_enabled(cfg.tracking), ("secretsmanager",)),
+              (cfg.component_enabled(cfg.monitoring), ("sns",)), (cfg.karpenter, ("ssm", "sqs"))]
+    return tuple(e for on, endpoints in wanted if on for e in endpoints)
+
+
 def runner_endpoints(cfg: PlatformSections) -> tuple[str, ...]:
     """Endpoints the in-VPC runner needs ('' when there is none); Secrets Manager for the GitHub token."""
     if not cfg.in_vpc_deployer:
@@ -57,11 +71,11 @@ def runner_endpoints(cfg: PlatformSections) -> tuple[str, ...]:
 
 def _endpoint_rules(cfg: PlatformSections) -> Issues:
     net = cfg.network
-    needed = dict.fromkeys([*PRIVATE_NODE_ENDPOINTS, *runner_endpoints(cfg)])
+    needed = dict.fromkeys([*PRIVATE_NODE_ENDPOINTS, *workload_endpoints(cfg), *runner_endpoints(cfg)])
     missing = [e for e in needed if e not in net.interface_endpoints]
     if missing:
-        yield _issue("network.interface_endpoints", f"nat: none leaves nodes (and the in-VPC runner) without "
-                     f"internet egress; they need VPC endpoints for {', '.join(missing)}",
+        yield _issue("network.interface_endpoints", f"nat: none leaves nodes, the platform's pods and the in-VPC "
+                     f"runner without internet egress; they need VPC endpoints for {', '.join(missing)}",
                      list(net.interface_endpoints),
                      f"add {', '.join(missing)} to network.interface_endpoints, or use nat: single/one_per_az")
 
