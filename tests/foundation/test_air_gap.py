@@ -53,7 +53,7 @@ def test_nat_none_reports_every_missing_piece_at_once_with_its_fix() -> None:
     assert {i.path for i in issues} == {"network.interface_endpoints", "registry.mirror.docker_hub_credential_arn",
                                         "registry.mirror.github_credential_arn", "cluster.deployer_image"}
     endpoints = issue_at(issues, "network.interface_endpoints")
-    missing = "ec2, eks, eks-auth, elasticloadbalancing, autoscaling, secretsmanager, sns, kms, rds"
+    missing = "ec2, eks, eks-auth, elasticloadbalancing, autoscaling, secretsmanager, sns, kms, rds, servicequotas, ssm"
     assert endpoints.message.endswith(f"need VPC endpoints for {missing}")
     assert endpoints.value == ["ecr.api", "ecr.dkr", "sts", "logs"]
     assert f"add {missing} to network.interface_endpoints" in endpoints.fix
@@ -82,7 +82,7 @@ def test_components_add_the_endpoints_their_pods_call() -> None:
     endpoints = AIR_GAPPED["network"]["interface_endpoints"]
     karpenter = {**AIR_GAPPED, "gpu": {"provisioner": "karpenter"}}
     issue = issue_at(issues_of(sections("dev", karpenter)), "network.interface_endpoints")
-    assert issue.message.endswith("for ssm, sqs") and "sns" in endpoints
+    assert issue.message.endswith("for sqs") and "sns" in endpoints and "ssm" in endpoints
     off = {**AIR_GAPPED, "tracking": {"enabled": False}, "network": {
         "nat": "none", "interface_endpoints": [e for e in endpoints if e != "secretsmanager"]}}
     assert "network.interface_endpoints" not in {i.path for i in issues_of(sections("dev", off))}
