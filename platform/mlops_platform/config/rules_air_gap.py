@@ -25,8 +25,8 @@ PRIVATE_NODE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth",
 #: access entries and the API token (eks), its build logs (logs), the load balancers `destroy` waits for
 #: (elasticloadbalancing), and the regional APIs of what the cluster and tenants layers create (ec2 security
 #: group, rds tracking database, sns alert topic, ecr project repositories: tests/k8s/test_air_gapped.py lists
-#: the types), and what `mlplat up`'s preflight reads (servicequotas GPU quotas, ssm AMI releases). IAM and Budgets are global APIs with no regional endpoint: docs/air-gapped.md says how the runner
-#: reaches them. CodeBuild User Guide, vpc-support.html ("Best practices for VPCs": a build in a VPC without
+#: the types), and what `mlplat up`'s preflight reads (servicequotas GPU quotas, ssm AMI releases). IAM and
+#: Budgets are global APIs with no regional endpoint: docs/air-gapped.md says how the runner reaches them. CodeBuild User Guide, vpc-support.html ("Best practices for VPCs": a build in a VPC without
 #: NAT reaches AWS services only through VPC endpoints); endpoint names: PrivateLink Guide,
 #: aws-services-privatelink-support.html.
 RUNNER_ENDPOINTS = ("sts", "kms", "eks", "logs", "elasticloadbalancing", "ec2", "rds", "sns", "ecr.api",
