@@ -23,12 +23,12 @@ PRIVATE_NODE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth",
 #: What the in-VPC runner (aws/deployer.py) calls besides S3 (gateway endpoint: its source and the layers'
 #: state): the deployer role (sts), the state bucket's SSE-KMS key and the stack secrets (kms), DescribeCluster,
 #: access entries and the API token (eks), its build logs (logs), the load balancers `destroy` waits for
-#: (elasticloadbalancing), and the regional APIs of what the cluster and tenants layers create (ec2 security
-#: group, rds tracking database, sns alert topic, ecr project repositories: tests/k8s/test_air_gapped.py lists
-#: the types), and what `mlplat up`'s preflight reads (servicequotas GPU quotas, ssm AMI releases). IAM and
-#: Budgets are global APIs with no regional endpoint: docs/air-gapped.md says how the runner reaches them. CodeBuild User Guide, vpc-support.html ("Best practices for VPCs": a build in a VPC without
-#: NAT reaches AWS services only through VPC endpoints); endpoint names: PrivateLink Guide,
-#: aws-services-privatelink-support.html.
+#: (elasticloadbalancing), the regional APIs of what the cluster and tenants layers create (ec2 security group,
+#: rds tracking database, sns alert topic, ecr project repositories: tests/k8s/test_air_gapped.py lists the
+#: types), and what `mlplat up`'s preflight reads (servicequotas GPU quotas, ssm AMI releases). IAM and Budgets
+#: are global APIs with no regional endpoint: docs/air-gapped.md says how the runner reaches them.
+#: CodeBuild User Guide, vpc-support.html ("Best practices for VPCs": a build in a VPC without NAT reaches AWS
+#: services only through VPC endpoints); endpoint names: PrivateLink Guide, aws-services-privatelink-support.html.
 RUNNER_ENDPOINTS = ("sts", "kms", "eks", "logs", "elasticloadbalancing", "ec2", "rds", "sns", "ecr.api",
                     "servicequotas", "ssm")
 #: Where the cluster layer's images come from upstream (core/chart_images.py lists them per chart).
