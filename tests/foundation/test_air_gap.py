@@ -29,7 +29,8 @@ MIRROR = Mirror(REGISTRY, "mlops-dev")
 SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:ecr-pullthroughcache/"
 #: Everything an air-gapped dev environment needs (its runner is on: dev lists a deployer role below).
 AIR_GAPPED: dict[str, Any] = {
-    "network": {"nat": "none", "interface_endpoints": [*PRIVATE_NODE_ENDPOINTS, *RUNNER_ENDPOINTS, "secretsmanager"]},
+    "network": {"nat": "none", "interface_endpoints": list(dict.fromkeys([*PRIVATE_NODE_ENDPOINTS, *RUNNER_ENDPOINTS,
+                                                                          "secretsmanager"]))},
     "registry": {"repositories": ["base-images", "deploy-runner"],
                  "mirror": {"docker_hub_credential_arn": f"{SECRET}docker-hub-AbCdEf",
                             "github_credential_arn": f"{SECRET}ghcr-AbCdEf"}},
@@ -71,7 +72,8 @@ def test_turning_the_mirror_off_without_nat_is_refused() -> None:
 
 def test_the_runner_needs_secrets_manager_only_for_the_github_token() -> None:
     token = {"github": {"manage": True, "token_secret": "mlops-dev/github-token"}, "tracking": {"enabled": False},
-             "network": {"nat": "none", "interface_endpoints": [*PRIVATE_NODE_ENDPOINTS, *RUNNER_ENDPOINTS]}}
+             "network": {"nat": "none",
+                         "interface_endpoints": list(dict.fromkeys([*PRIVATE_NODE_ENDPOINTS, *RUNNER_ENDPOINTS]))}}
     issue = issue_at(issues_of(sections("dev", {**AIR_GAPPED, **token})), "network.interface_endpoints")
     assert issue.message.endswith("for secretsmanager")
     assert set(RUNNER_ENDPOINTS) >= {"sts", "kms", "eks", "logs", "elasticloadbalancing"}
@@ -98,6 +100,13 @@ def test_the_runner_image_must_live_in_a_platform_repository() -> None:
     over = {**AIR_GAPPED, "cluster": {**AIR_GAPPED["cluster"], "deployer_image": "elsewhere:1"}}
     issue = issue_at(issues_of(sections("dev", over)), "cluster.deployer_image")
     assert issue.value == "elsewhere:1" and "add elsewhere to registry.repositories" in issue.fix
+
+
+def test_an_endpoint_listed_twice_is_reported() -> None:
+    """Each endpoint is one resource named by its service (aws/network.py): a repeat is a duplicate URN."""
+    issue = issue_at(issues_of(sections("dev", {"network": {"interface_endpoints": ["sts", "logs", "sts"]}})),
+                     "network.interface_endpoints")
+    assert issue.message == "endpoints repeat" and issue.fix == "list each endpoint once"
 
 
 def test_cache_prefixes_longer_than_ecr_allows_are_reported() -> None:

@@ -42,7 +42,8 @@ SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:ecr-pullthroughcach
 #: What turns staging air-gapped (the shipped stack keeps its NAT gateways).
 AIR_GAP: dict[str, Any] = {
     "network": {"nat": "none",
-                "interface_endpoints": [*PRIVATE_NODE_ENDPOINTS, *RUNNER_ENDPOINTS, "secretsmanager", "ssm", "sqs"]},
+                "interface_endpoints": list(dict.fromkeys([*PRIVATE_NODE_ENDPOINTS, *RUNNER_ENDPOINTS,
+                                                           "secretsmanager", "sqs"]))},
     "registry": {"repositories": ["base-images", "model-servers", "deploy-runner"],
                  "mirror": {"docker_hub_credential_arn": f"{SECRET}docker-hub-AbCdEf",
                             "github_credential_arn": f"{SECRET}ghcr-AbCdEf"}},

@@ -71,6 +71,10 @@ def network_rules(cfg: PlatformSections) -> Issues:
     if cfg.is_prod and net.nat == "single":
         yield _issue("network.nat", "prod may not depend on a single NAT gateway", net.nat.value,
                      "use nat: one_per_az (or none for an air-gapped VPC)")
+    if len(set(net.interface_endpoints)) != len(net.interface_endpoints):
+        # each endpoint is one resource named by its service: a repeat would be a duplicate URN at `pulumi up`
+        yield _issue("network.interface_endpoints", "endpoints repeat", list(net.interface_endpoints),
+                     "list each endpoint once")
     yield from air_gap_rules(cfg)
     if net.flow_log_retention_days not in LOG_RETENTION_DAYS:
         yield _issue("network.flow_log_retention_days", "not a CloudWatch retention value",
