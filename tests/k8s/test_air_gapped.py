@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from mlops_platform.aws.registry_cache import FIRST_PULL_ACTIONS
-from mlops_platform.config import PlatformConfig, load_env, load_stack_file, shipped_envs, stack_file_for
+from mlops_platform.config import PlatformConfig, load_env, load_stack_file, shipped_envs
 from mlops_platform.config.rules_air_gap import PRIVATE_NODE_ENDPOINTS, RUNNER_ENDPOINTS
 from mlops_platform.core.chart_images import CHART_IMAGES
 from mlops_platform.core.image_mirror import PULL_THROUGH_UPSTREAMS
@@ -23,7 +23,6 @@ from mlops_platform.core.versions import CHARTS
 from mlops_platform.engine import Plan, Resource, run_platform
 from mlops_platform.k8s.air_gap import is_image_key
 from mlops_platform.programs.common import installed_charts
-from ruamel.yaml import YAML
 
 from .planview import layer_resources
 from .test_chart_values import FREE_FORM
@@ -53,15 +52,8 @@ AIR_GAP: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def air_gapped_stack(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    yaml = YAML(typ="safe", pure=True)
-    doc = yaml.load(stack_file_for("staging").read_text(encoding="utf-8"))
-    for section, over in AIR_GAP.items():
-        doc["config"][f"mlops-platform:{section}"] = {**doc["config"].get(f"mlops-platform:{section}", {}), **over}
-    path = tmp_path_factory.mktemp("air-gapped") / "Pulumi.staging.yaml"
-    with path.open("w", encoding="utf-8") as fh:
-        yaml.dump(doc, fh)
-    return path
+def air_gapped_stack(tmp_path_factory: pytest.TempPathFactory, shipped_variant: Any) -> Path:
+    return shipped_variant("staging", AIR_GAP, tmp_path_factory.mktemp("air-gapped"))
 
 
 @pytest.fixture(scope="module")
@@ -215,3 +207,14 @@ def test_shipped_stacks_are_not_air_gapped(plans: Any) -> None:
     dev = plans["dev"]
     assert dev.of_type(CACHE_RULE) == []
     assert all(not r.get("chart").startswith("/") for r in releases(dev))
+
+
+def test_the_air_gapped_plan_passes_the_policy_pack(gapped: Plan, air_gapped_stack: Path) -> None:
+    """What `mlplat up` reviews before any cloud call: the mirror's rules, templates, grants and the runner's
+    image pull add no unwaived violation (the waivers are the shipped stacks/waivers.yaml)."""
+    from mlops_platform.config.loader import repo_root
+    from mlops_platform.workflows.review import Subject, platform_config, resolve_waivers, review
+
+    subject = Subject(gapped.to_json(), air_gapped_stack, platform_config(None, air_gapped_stack))
+    report = review(subject, resolve_waivers(None, repo_root()))
+    assert [(f.policy, f.resource) for f in report.blocking] == []
