@@ -28,6 +28,7 @@ from .planview import layer_resources
 from .test_chart_values import FREE_FORM
 from .upstream import chart_basename, unknown_values, upstream_values
 
+pytestmark = pytest.mark.slow  # one more full plan (three layers, every chart): scheduled first under xdist
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CACHE_RULE = "aws:ecr/pullThroughCacheRule:PullThroughCacheRule"
 TEMPLATE = "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate"
