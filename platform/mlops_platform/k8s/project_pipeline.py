@@ -84,7 +84,8 @@ def step_resources(res: StepResources) -> Manifest | pulumi.Output[Manifest]:
     base = resources(res.cpu, res.memory, gpus=res.gpus)
     if isinstance(res.efa, int):
         return _with_efa(base, res.efa)
-    return pulumi.Output.from_input(res.efa).apply(lambda n: _with_efa(base, int(n)))
+    efa: pulumi.Output[int] = pulumi.Output.from_input(res.efa)
+    return efa.apply(lambda n: _with_efa(base, int(n)))
 
 
 @dataclass(frozen=True, kw_only=True)
