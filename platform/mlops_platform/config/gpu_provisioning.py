@@ -100,7 +100,8 @@ def _karpenter_pool_rules(path: str, pool: GpuPoolConfig) -> Iterator[ConfigIssu
                      "managed_node_groups for warm GPU nodes")
     if pool.ami_type not in KARPENTER_AMI_TYPES:
         yield _issue(f"{path}.ami_type", "Karpenter GPU pools run the AL2023 NVIDIA AMI release the version matrix "
-                     "pins (no Bottlerocket release for the supported Kubernetes minors is confirmed)", pool.ami_type,
+                     "pins (it pins no Bottlerocket release: none for the supported minors is confirmed)",
+                     pool.ami_type,
                      "use AL2023_x86_64_NVIDIA (AL2023_ARM_64_NVIDIA for Graviton GPUs), or gpu.provisioner: "
                      "managed_node_groups")
     if pool.capacity is Capacity.ON_DEMAND and "on_demand_fallback" in pool.karpenter.model_fields_set:
