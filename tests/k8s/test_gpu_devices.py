@@ -232,3 +232,19 @@ def test_a_mig_pool_gets_mig_manager_and_its_device_plugin_config(mig_plan: Plan
     (release,) = [r for r in mig_plan.of_type("kubernetes:helm.sh/v3:Release") if r.get("name") == "gpu-operator"]
     assert (release.get("chart"), release.get("version")) == ("gpu-operator", CHARTS["gpu-operator"].version)
     assert release.get("namespace") == "nvidia-gpu"
+
+
+def test_the_efa_security_group_admits_all_traffic_within_itself_both_ways(plans: Any) -> None:
+    """EC2 User Guide, "Get started with EFA and MPI", step "Prepare an EFA-enabled security group": an
+    inbound rule allowing all traffic from the security group itself and an outbound rule allowing all
+    traffic to it (EFA's OS-bypass traffic fails without both). Nothing else is opened on the group."""
+    prod = plans["prod"]
+    (group,) = [r for r in prod.of_type("aws:ec2/securityGroup:SecurityGroup") if r.name.endswith("-efa-sg")]
+    rules = [r for kind in ("Ingress", "Egress")
+             for r in prod.of_type(f"aws:vpc/securityGroup{kind}Rule:SecurityGroup{kind}Rule")
+             if group.urn in r.property_dependencies.get("securityGroupId", ())]
+    kinds = sorted(r.type.rsplit(":", 1)[1] for r in rules)
+    assert kinds == ["SecurityGroupEgressRule", "SecurityGroupIngressRule"]
+    assert all(r.get("ipProtocol") == "-1" and group.urn in r.property_dependencies["referencedSecurityGroupId"]
+               for r in rules)
+    assert all(not r.get("cidrIpv4") and not r.get("cidrIpv6") for r in rules)
