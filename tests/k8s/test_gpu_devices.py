@@ -44,7 +44,14 @@ from mlops_platform.k8s.mig_manager import (
     gpu_operator_values,
     mig_parted_config,
 )
-from mlops_platform.k8s.project_pipeline import StepResources, efa_per_pod, step_resources
+from mlops_platform.k8s.project_pipeline import (
+    ProjectPipelineArgs,
+    StepResources,
+    TrainingBackend,
+    efa_per_pod,
+    ray_job,
+    step_resources,
+)
 from mlops_platform.programs.tenants_program import gpu_pool_outputs
 from ruamel.yaml import YAML
 
@@ -118,6 +125,18 @@ def test_training_pods_request_their_efa_devices_as_limits() -> None:
     assert res == {"requests": {"cpu": "1", "memory": "4Gi"},
                    "limits": {"memory": "4Gi", "nvidia.com/gpu": "4", contract.EFA_RESOURCE: "1"}}
     assert contract.EFA_RESOURCE not in step_resources(StepResources(gpus=1))["limits"]  # type: ignore[index]
+
+
+def test_ray_workers_request_efa_and_the_head_does_not() -> None:
+    job = ray_job(ProjectPipelineArgs(
+        project="fraud", namespace="fraud", package="fraud", image="repo@sha256:" + "0" * 64,
+        service_account="fraud-pipeline", schedule="0 3 * * 1", backend=TrainingBackend.RAY, gpu_pool="train",
+        train=StepResources(cpu="8", memory="64Gi", gpus=8, efa=32), provider=None))  # type: ignore[arg-type]
+    cluster = job["spec"]["rayClusterSpec"]
+    (worker,) = cluster["workerGroupSpecs"][0]["template"]["spec"]["containers"]
+    (head,) = cluster["headGroupSpec"]["template"]["spec"]["containers"]
+    assert worker["resources"]["limits"][contract.EFA_RESOURCE] == "32"
+    assert contract.EFA_RESOURCE not in head["resources"]["limits"]
 
 
 def test_kueue_does_not_hold_workloads_for_efa_devices() -> None:
