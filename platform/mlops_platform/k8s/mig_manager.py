@@ -21,7 +21,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from mlops_platform.core.gpu_sharing import MIG_PROFILES, GpuSharing, PoolSharing, device_plugin_config_name
+from mlops_platform.core.gpu_sharing import GpuSharing, PoolSharing, device_plugin_config_name, shared_resource
 
 #: ConfigMap the chart creates from `migManager.config.data` (the key must be `config.yaml`: values.yaml).
 MIG_CONFIG_MAP = "mlops-mig-parted-config"
@@ -41,8 +41,10 @@ def mig_pools(pools: Iterable[PoolSharing]) -> list[PoolSharing]:
 def pool_mig_config(share: PoolSharing) -> list[dict[str, Any]]:
     """One pool's mig-parted entry: every GPU of the node MIG-enabled and cut into as many instances of
     the pool's profile as fit one GPU (the profile table is per GPU model, config rules check it)."""
-    profile = MIG_PROFILES[share.gpu_type][share.mig_profile]  # type: ignore[index]
-    return [{"devices": "all", "mig-enabled": True, "mig-devices": {profile.name: profile.per_gpu}}]
+    shared = shared_resource(share.sharing, share.gpu_type, mig_profile=share.mig_profile)
+    if shared is None:
+        raise ValueError(f"pool {share.pool} does not use MIG")
+    return [{"devices": "all", "mig-enabled": True, "mig-devices": {share.mig_profile: shared.per_gpu}}]
 
 
 def mig_parted_config(pools: Iterable[PoolSharing]) -> dict[str, Any]:
