@@ -24,9 +24,9 @@ from mlops_platform.core.gpu_sharing import sharing_node_labels
 #: AMI types a Karpenter GPU pool may use: the EKS-optimized AL2023 NVIDIA AMIs, selected by the alias
 #: `al2023@v<release>` of the version matrix (Karpenter picks the NVIDIA variant for GPU instance types:
 #: https://karpenter.sh/docs/concepts/nodeclasses/#specamiselectorterms). The matrix pins no Bottlerocket
-#: release, and `bottlerocket@latest` would roll nodes outside a reviewed commit: the newest Bottlerocket
-#: release the reviewed sources hold (bottlerocket-os/bottlerocket v1.26.1, 2024-10) has no variant newer than
-#: aws-k8s-1.31-nvidia, so no `bottlerocket@vX.Y.Z` can be confirmed for the supported minors (docs/gpu.md).
+#: release, and `bottlerocket@latest` would roll nodes outside a reviewed commit: the Bottlerocket repository
+#: reachable here stops at v1.26.1 (2024-10, no variant newer than aws-k8s-1.31-nvidia); newer releases are known
+#: only from release notes, which confirm neither every variant a release ships nor its commit (docs/gpu.md).
 KARPENTER_AMI_TYPES = ("AL2023_x86_64_NVIDIA", "AL2023_ARM_64_NVIDIA")
 #: Karpenter's `karpenter.sh/capacity-type` values (karpenter.sh/v1 well-known labels).
 CAPACITY_TYPES = {Capacity.SPOT: "spot", Capacity.ON_DEMAND: "on-demand"}

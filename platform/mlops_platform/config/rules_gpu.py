@@ -205,7 +205,7 @@ def queueing_rules(cfg: PlatformSections) -> Issues:
 def gpu_warnings(cfg: PlatformSections) -> Issues:
     for i, pool in enumerate(cfg.node_pools.gpu):
         if is_bottlerocket(pool.ami_type):
-            yield _issue(f"node_pools.gpu[{i}].ami_type", "the version matrix pins no Bottlerocket release (none "
-                         "newer than v1.26.1, whose newest variant is Kubernetes 1.31, is confirmable from the "
-                         "reviewed sources): the node group takes the newest release when it is created",
+            yield _issue(f"node_pools.gpu[{i}].ami_type", "the version matrix pins no Bottlerocket release (a "
+                         "release's commit and variants are not confirmed from reviewed sources): the node group "
+                         "takes the newest release when it is created",
                          pool.ami_type, "use AL2023_x86_64_NVIDIA (pinned), or check the release on first deploy")
