@@ -34,7 +34,7 @@ from mlops_platform.core.gpu_sharing import (
 )
 from mlops_platform.core.instances import GpuType
 from mlops_platform.core.layers import Layer
-from mlops_platform.core.versions import CHARTS
+from mlops_platform.core.versions import CHARTS, VERSION_MATRIX
 from mlops_platform.engine import Plan, run_platform
 from mlops_platform.k8s.gpu import dcgm_values, device_plugin_values, efa_plugin_values
 from mlops_platform.k8s.kueue import KueueArgs, manager_config
@@ -56,7 +56,7 @@ from mlops_platform.programs.tenants_program import gpu_pool_outputs
 from ruamel.yaml import YAML
 
 from .planview import helm_values
-from .upstream import UPSTREAM, unknown_values, upstream_values
+from .upstream import UPSTREAM, admits, unknown_values, upstream_values
 
 MIG_SCHEMA = json.loads((UPSTREAM / "mig-parted-config-v1.json").read_text())
 MIG_DEFAULTS = json.loads((UPSTREAM / "mig-parted-default-config.json").read_text())["mig-configs"]
@@ -267,3 +267,11 @@ def test_the_efa_security_group_admits_all_traffic_within_itself_both_ways(plans
     assert all(r.get("ipProtocol") == "-1" and group.urn in r.property_dependencies["referencedSecurityGroupId"]
                for r in rules)
     assert all(not r.get("cidrIpv4") and not r.get("cidrIpv6") for r in rules)
+
+
+@pytest.mark.parametrize("chart", ["aws-efa-k8s-device-plugin", "gpu-operator"])
+def test_the_new_charts_admit_every_supported_kubernetes_minor(chart: str) -> None:
+    """Helm refuses a cluster outside a chart's Chart.yaml kubeVersion (gpu-operator v26.3.3: >= 1.16.0-0;
+    aws-efa-k8s-device-plugin v0.5.30 declares none)."""
+    upstream = upstream_values(chart, CHARTS[chart].version)
+    assert all(admits(c, minor) for c in upstream.kube_versions for minor in VERSION_MATRIX)
