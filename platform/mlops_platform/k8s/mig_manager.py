@@ -6,7 +6,8 @@ container toolkit, and the platform runs its own device plugin (per-pool configs
 DCGM exporter, so the operator's driver, toolkit, device plugin, DCGM exporter, GPU feature discovery and
 node-feature-discovery are all off (values keys in tests/fixtures/upstream/values/gpu-operator-v26.3.3.json).
 What remains is mig-manager (plus the operator and its validator, which writes the driver/toolkit-ready
-files mig-manager waits for: assets/state-mig-manager/0600_daemonset.yaml, 0420_configmap.yaml).
+files mig-manager waits for: assets/state-mig-manager/0600_daemonset.yaml, 0420_configmap.yaml; with the
+device plugin disabled the validator drops its plugin check, controllers/object_controls.go).
 
 How a node gets partitioned: a MIG pool's nodes carry `nvidia.com/gpu.deploy.mig-manager=true` (the
 DaemonSet's nodeSelector) and `nvidia.com/mig.config=pool-<name>` (`core.gpu_sharing.sharing_node_labels`);
