@@ -40,6 +40,12 @@ GPU_TYPE_LABEL = "mlops.io/gpu-type"
 POOL_LABEL = "mlops.io/pool"
 #: cluster-autoscaler's AWS GPU label (cloudprovider/aws/aws_cloud_provider.go `GPULabel`), on every GPU node.
 ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
+#: Node label of pools whose nodes carry Elastic Fabric Adapters (`multi_node.efa`): the EFA device plugin
+#: runs on these nodes only.
+EFA_LABEL = "mlops.io/efa"
+#: Extended resource the AWS EFA device plugin advertises, one unit per EFA device of the node
+#: (aws/eks-charts stable/aws-efa-k8s-device-plugin; EKS User Guide "Manage EFA devices on Amazon EKS").
+EFA_RESOURCE = "vpc.amazonaws.com/efa"
 #: Tags GPU and system nodes carry (instances, volumes, interfaces): only ones that never change, since a change
 #: rolls every node (a new launch-template version; for Karpenter, EC2NodeClass drift).
 STABLE_NODE_TAG_KEYS = ("environment", "managed-by")
@@ -71,6 +77,8 @@ class GpuPoolOutput(_Out):
                     "on-demand.")
     max_gpus: int = Field(default=0, description="Most GPUs the pool can hold at once (0 from platforms older "
                                                  "than this field: max_nodes × gpus_per_node).")
+    efa_per_node: int = Field(default=0, description="EFA devices each node advertises as vpc.amazonaws.com/efa "
+                                                     "(0: the pool has no EFA).")
 
 
 class ProjectOutput(_Out):

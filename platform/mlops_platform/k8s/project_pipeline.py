@@ -14,6 +14,7 @@ carries the project's queue label (platform output `projects.<name>.queue`) and 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -60,6 +61,31 @@ class StepResources:
     """Memory request and limit. Default: 1Gi."""
     gpus: int = 0
     """GPUs (limits only; GPU placement follows). Default: 0."""
+    efa: pulumi.Input[int] = 0
+    """EFA devices (`vpc.amazonaws.com/efa`, limits only): a pod on an EFA pool reaches the OS-bypass network
+    only through the devices it requests (`efa_per_pod` derives it from the platform's `gpu_pools`). Default: 0."""
+
+
+def efa_per_pod(pool: Mapping[str, Any] | None, gpus: int) -> int:
+    """EFA devices a training pod with `gpus` GPUs requests on a pool (its platform output `gpu_pools.<name>`):
+    its GPUs' share of the node's adapters, rounded down, so pods packed onto one node never ask for more
+    adapters than the node advertises; 0 without EFA (or with a share below one adapter)."""
+    node_gpus = int((pool or {}).get("gpus_per_node") or 0)
+    per_node = int((pool or {}).get("efa_per_node") or 0)
+    return per_node * min(gpus, node_gpus) // node_gpus if node_gpus and gpus > 0 else 0
+
+
+def _with_efa(base: Manifest, efa: int) -> Manifest:
+    return {**base, "limits": {**base["limits"], contract.EFA_RESOURCE: str(efa)}} if efa else base
+
+
+def step_resources(res: StepResources) -> Manifest | pulumi.Output[Manifest]:
+    """Requests/limits of a step, with its EFA devices (plain, or resolved from the platform's outputs)."""
+    base = resources(res.cpu, res.memory, gpus=res.gpus)
+    if isinstance(res.efa, int):
+        return _with_efa(base, res.efa)
+    efa: pulumi.Output[int] = pulumi.Output.from_input(res.efa)
+    return efa.apply(lambda n: _with_efa(base, int(n)))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,7 +140,7 @@ def _env(args: ProjectPipelineArgs) -> list[Manifest]:
 def _container(args: ProjectPipelineArgs, step: list[str], res: StepResources) -> Manifest:
     return {"image": args.image, "command": ["python", "-m", args.package, *step], "env": _env(args),
             "envFrom": [{"secretRef": {"name": TRACKING_SECRET, "optional": True}}],
-            "resources": resources(res.cpu, res.memory, gpus=res.gpus),
+            "resources": step_resources(res),
             "securityContext": container_security_context(), "volumeMounts": [tmp_volume()[1]]}
 
 
@@ -201,7 +227,7 @@ def cron_workflow_spec(schedule: str) -> Manifest:
 def ray_pod(args: ProjectPipelineArgs, res: StepResources, command: list[str] | None = None) -> Manifest:
     container: Manifest = {"name": "ray", "image": args.image, "env": _env(args),
                            "envFrom": [{"secretRef": {"name": TRACKING_SECRET, "optional": True}}],
-                           "resources": resources(res.cpu, res.memory, gpus=res.gpus),
+                           "resources": step_resources(res),
                            "securityContext": container_security_context(), "volumeMounts": [tmp_volume()[1]]}
     if command:
         container["command"] = command
@@ -231,7 +257,8 @@ def ray_job(args: ProjectPipelineArgs) -> Manifest:
 def ray_job_resource(args: ProjectPipelineArgs) -> Manifest:
     """Argo resource step: create the RayJob, owned by the Workflow, and wait for its outcome."""
     job = ray_job(args)
-    plain = isinstance(args.image, str) and (args.queue is None or isinstance(args.queue, str))
+    plain = (isinstance(args.image, str) and (args.queue is None or isinstance(args.queue, str))
+             and isinstance(args.train.efa, int))
     manifest = json.dumps(job) if plain else pulumi.Output.json_dumps(job)
     return {"action": "create", "setOwnerReference": True, "manifest": manifest,
             "successCondition": "status.jobStatus == SUCCEEDED", "failureCondition": "status.jobStatus == FAILED"}

@@ -10,7 +10,7 @@ import pulumi
 
 from mlops_platform.aws.layer_outputs import AwsLayer
 from mlops_platform.config.rules import pool_gpu_type
-from mlops_platform.config.rules_gpu import pool_sharing
+from mlops_platform.config.rules_gpu import has_efa_pool, pool_sharing
 from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.config.sections import CertificateSource
 from mlops_platform.core import contract
@@ -109,7 +109,8 @@ class ClusterLayer(pulumi.ComponentResource):
                 cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, region=env.region,
                 account_id=env.account_id, oidc_provider_arn=aws_layer.oidc_provider_arn,
                 oidc_issuer_host=aws_layer.oidc_issuer_host, tags=cfg.base_tags, provider=self.provider,
-                sharing=pool_sharing(cfg), monitoring_namespace=MONITORING_NAMESPACE if monitoring else None,
+                sharing=pool_sharing(cfg), efa=has_efa_pool(cfg),
+                monitoring_namespace=MONITORING_NAMESPACE if monitoring else None,
                 depends_on=(monitoring.release,) if monitoring else ()), child)
         if cfg.karpenter:
             karpenter(name, cfg, aws_layer, self.provider, monitoring, child)
