@@ -15,6 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import copier
+
+# copier's Worker and Template are internal since 9.x (its public API is run_copy/run_update only); a batch
+# uses them to clone a template version once and render it many times (`render_version`). copier is pinned <10.
+from copier._main import Worker
+from copier._template import Template
 from copier.errors import CopierError, UnsafeTemplateError
 from packaging.version import InvalidVersion, Version
 from ruamel.yaml.error import YAMLError
@@ -72,6 +77,38 @@ def copy_project(dest: Path, data: Mapping[str, Any], src: str | Path | None = N
         copier.run_copy(str(src or template_source()), dest, data=dict(data), defaults=not interactive,
                         user_defaults=dict(ask_defaults or {}), unsafe=False, quiet=not interactive,
                         vcs_ref=vcs_ref, overwrite=False)
+
+
+def template_version(src: str | Path, ref: str) -> Template:
+    """One version of a template for `render_version`; copier clones it on first use. The caller removes the
+    clone with `release_version`."""
+    return Template(url=str(src), ref=ref)
+
+
+def release_version(version: Template) -> None:
+    version._cleanup()
+
+
+class _FreshRender(Worker):
+    """A render into a fresh directory outside any git repository. copier syncs each rendered file's mode into
+    the destination's git index, spawning `git config` once per file to learn that there is none to sync (its
+    `_sync_git_index_executable_bit`: a no-op without a repository) — a third of a render's CPU."""
+
+    def _sync_git_index_executable_bit(self, dst_relpath: Path, src_mode: int) -> None:
+        return None
+
+
+def render_version(dest: Path, data: Mapping[str, Any], version: Template) -> None:
+    """Render an already cloned template version (`template_version`) into a new directory `dest`, non-interactively
+    and safely: what `copy_project` renders, without cloning the template again for every project of a batch."""
+    with _copier_errors(dest):
+        worker = _FreshRender(src_path=version.url, dst_path=dest, data=dict(data), vcs_ref=version.ref,
+                              defaults=True, unsafe=False, quiet=True, overwrite=False)
+        # `template` is copier's cached property of the clone: set, this worker renders from `version`'s clone
+        # and leaves removing it to the owner (copier only cleans up templates it made itself).
+        worker.__dict__["template"] = version
+        with worker:
+            worker.run_copy()
 
 
 def update_project(dest: Path, vcs_ref: str | None = None, trust: bool = False) -> None:
