@@ -107,3 +107,8 @@ def project_platform_stack(environment_stack: str, project: str, shards: int) ->
     shard's `ORG/mlops-platform/ENV-tenants-K`). The platform places projects with the same `shard_of`."""
     org_project, env = _environment_of(environment_stack)
     return f"{org_project}/{shard_stack(env, shard_of(project, shards), shards)}"
+
+
+def shard_count(exported: object) -> int:
+    """`tenant_shards` as an aws-layer stack exports it; 1 from platforms older than that output."""
+    return int(exported) if isinstance(exported, int | float | str) and str(exported) else 1

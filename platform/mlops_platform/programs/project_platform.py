@@ -10,16 +10,9 @@ its environment's count without a config change of its own.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 
-from mlops_platform.core.shards import aws_layer_stack, project_platform_stack
-
-
-def shard_count(value: Any) -> int:
-    """`tenant_shards` as an aws-layer stack exports it; 1 from platforms older than that output."""
-    return int(value) if value else 1
+from mlops_platform.core.shards import aws_layer_stack, project_platform_stack, shard_count
 
 
 def platform_reference(environment_stack: str, project: str) -> pulumi.StackReference:
