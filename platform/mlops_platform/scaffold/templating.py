@@ -68,15 +68,16 @@ def _has_identity(cwd: Path) -> bool:
 
 def copy_project(dest: Path, data: Mapping[str, Any], src: str | Path | None = None,
                  vcs_ref: str | None = None, ask_defaults: Mapping[str, Any] | None = None) -> None:
-    """Render the template into `dest` (copier picks the latest tag when `vcs_ref` is None).
+    """Render the template into the new directory `dest` (copier picks the latest tag when `vcs_ref` is None).
 
     `ask_defaults` given: copier's questionnaire asks every question `data` does not answer, offering
     these defaults (a terminal is needed); otherwise nothing is asked."""
     interactive = ask_defaults is not None
-    with _copier_errors(dest):
-        copier.run_copy(str(src or template_source()), dest, data=dict(data), defaults=not interactive,
-                        user_defaults=dict(ask_defaults or {}), unsafe=False, quiet=not interactive,
-                        vcs_ref=vcs_ref, overwrite=False)
+    with _copier_errors(dest), _NewRender(src_path=str(src or template_source()), dst_path=dest, data=dict(data),
+                                          defaults=not interactive, user_defaults=dict(ask_defaults or {}),
+                                          unsafe=False, quiet=not interactive, vcs_ref=vcs_ref,
+                                          overwrite=False) as worker:
+        worker.run_copy()
 
 
 def template_version(src: str | Path, ref: str) -> Template:
@@ -89,10 +90,11 @@ def release_version(version: Template) -> None:
     version._cleanup()
 
 
-class _FreshRender(Worker):
-    """A render into a fresh directory outside any git repository. copier syncs each rendered file's mode into
-    the destination's git index, spawning `git config` once per file to learn that there is none to sync (its
-    `_sync_git_index_executable_bit`: a no-op without a repository) — a third of a render's CPU."""
+class _NewRender(Worker):
+    """copier's `run_copy` into a new directory. After writing each file copier syncs its mode into the git
+    index of a repository around the destination, spawning `git config` once per file to find out; for a new
+    directory that is a no-op by copier's own rule (no repository, or files no index tracks yet) — and about
+    a third of a render's CPU."""
 
     def _sync_git_index_executable_bit(self, dst_relpath: Path, src_mode: int) -> None:
         return None
@@ -102,8 +104,8 @@ def render_version(dest: Path, data: Mapping[str, Any], version: Template) -> No
     """Render an already cloned template version (`template_version`) into a new directory `dest`, non-interactively
     and safely: what `copy_project` renders, without cloning the template again for every project of a batch."""
     with _copier_errors(dest):
-        worker = _FreshRender(src_path=version.url, dst_path=dest, data=dict(data), vcs_ref=version.ref,
-                              defaults=True, unsafe=False, quiet=True, overwrite=False)
+        worker = _NewRender(src_path=version.url, dst_path=dest, data=dict(data), vcs_ref=version.ref,
+                            defaults=True, unsafe=False, quiet=True, overwrite=False)
         # `template` is copier's cached property of the clone: set, this worker renders from `version`'s clone
         # and leaves removing it to the owner (copier only cleans up templates it made itself).
         worker.__dict__["template"] = version
