@@ -72,7 +72,10 @@ def test_cd_uses_oidc_the_ci_role_the_ecr_repo_and_protected_promotion(generated
 
 def assert_project_policy_config(script: str) -> None:
     """The pack judges the project as a project stack: config from its platform environment's outputs."""
-    assert 'platform_stack="$(pulumi config get platformStack --stack' in script  # its own line: -e sees it
+    assert 'platform_env="$(pulumi config get platformStack --stack' in script  # its own line: -e sees it
+    # the tenants stack of the project's shard, found as infra/ finds it (its own line too)
+    assert re.search(r'^ *platform_stack="\$\(mlplat platform-stack "\$platform_env" --project [a-z0-9-]+\)"$',
+                     script, re.M)
     assert 'pulumi stack output --json --stack "$platform_stack"' in script
     assert "mlplat policy config --platform-outputs" in script
     assert "--policy-pack ../.mlops-platform/platform/policypack --policy-pack-config" in script

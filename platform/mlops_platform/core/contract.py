@@ -148,6 +148,10 @@ class AwsLayerOutputs(_Out):
     registry_urls: dict[str, str] = Field(description="Platform ECR repository name -> URL.")
     lb_controller_role_arn: str = Field(
         default="", description="IRSA role of the AWS Load Balancer Controller ('' when serving is off).")
+    tenant_shards: int = Field(
+        default=1, ge=1, description="`tenants.shards`: how many stacks hold the environment's projects. Project "
+                                     "stacks read it to find their shard's stack (core.shards.project_platform_stack); "
+                                     "1 from platforms older than this output.")
 
 
 class ClusterLayerOutputs(_Out):
