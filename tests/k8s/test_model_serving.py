@@ -201,7 +201,7 @@ def test_gpu_servers_scale_on_in_flight_requests_or_gpu_utilisation_never_cpu(pl
     assert trigger["metricType"] == "AverageValue" and trigger["metadata"]["threshold"] == "4"
     assert (ranker["minReplicaCount"], ranker["maxReplicaCount"]) == (3, 6)
     (gpu,) = named(plan, SCALED, "reranker").get("spec.triggers")
-    assert GPU_UTIL_METRIC in gpu["metadata"]["query"] and 'exported_namespace="fraud-detector"' in \
+    assert GPU_UTIL_METRIC in gpu["metadata"]["query"] and '{namespace="fraud-detector", pod=~' in \
         gpu["metadata"]["query"] and gpu["metricType"] == "Value"
     gpu_models = {"ranker", "reranker", "embedder", "sketch"}
     assert not [h for h in plan.of_type(HPA) if h.get("metadata.name") in gpu_models]
