@@ -49,15 +49,26 @@ KEDA_PROMETHEUS_KEYS = ("serverAddress", "query", "threshold", "activationThresh
 #: action (`{{ printf ... }}`, `{{ variables.x }}`) could spell another namespace and is refused.
 FLAGGER_VARIABLES = {"{{ namespace }}": OWN_NAMESPACE, "{{ target }}": "'target'", "{{ interval }}": "'1m'"}
 _LABELS = r'\{(?:[^}"]|"[^"]*")*\}'
-#: One PromQL token, leftmost alternative first: string, grouping clause, name (+ label set or call), label
-#: set, number or duration. findAll skips what matches none (operators, brackets, commas, blanks).
-TOKEN = (r'"[^"]*"|(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)'
+_AGGREGATIONS = ("sum", "avg", "count", "min", "max", "group", "stddev", "stdvar", "topk", "bottomk", "count_values",
+                 "quantile", "limitk", "limit_ratio")
+_GROUPING = "(?:by|without|on|ignoring|group_left|group_right)"
+#: One PromQL token, leftmost alternative first: string, aggregation with its grouping clause, grouping
+#: clause, name (+ label set or call), label set, number or duration. findAll skips what matches none
+#: (operators, brackets, commas, blanks).
+TOKEN = (rf'"[^"]*"|(?:{"|".join(_AGGREGATIONS)})\s*(?:by|without)\s*\([^)]*\)|{_GROUPING}\s*\([^)]*\)'
          rf'|[a-zA-Z_:][a-zA-Z0-9_:]*(?:\s*(?:{_LABELS}|\())?|{_LABELS}|[0-9][0-9a-zA-Z.]*')
-#: Bare words PromQL's lexer reads as keywords (operators, modifiers, aggregations), never as a metric name
-#: (prometheus/promql/parser/lex.go `key`): a metric of that name is only reachable as `{__name__="..."}`.
-KEYWORDS = ("and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left",
-            "group_right", "atan2", "inf", "nan", "Inf", "NaN", "sum", "avg", "count", "min", "max", "group",
-            "stddev", "stdvar", "topk", "bottomk", "count_values", "quantile", "limitk", "limit_ratio")
+#: Bare words allowed between operands: PromQL's binary operators and modifiers (and its number words).
+#: Its grammar also reads them, and aggregation names, as metric names where an operand is expected
+#: (`sum(offset)` selects the series named offset): aggregation names pass only with `(` or a grouping
+#: clause, and OPERAND_KEYWORD refuses a keyword where an operand belongs.
+KEYWORDS = ("and", "or", "unless", "bool", "offset", "atan2", "group_left", "group_right", "inf", "nan", "Inf",
+            "NaN")
+_BINARY = "(?:and|or|unless|atan2|offset|group_left|group_right)"
+#: A keyword in operand position: at the start, after an opening paren, a comma, an operator or another
+#: keyword (`bool` only follows a comparison, so `=`, `<`, `>` and `!` may precede it). Applied to the whole
+#: query, so a string holding such text is refused too (conservative).
+OPERAND_KEYWORD = (rf"(^|[(,+\-*/%^=<>!~]|\b{_BINARY}\b|\bbool\b)\s*{_BINARY}\b"
+                   rf"|(^|[(,+\-*/%^]|\b{_BINARY}\b|\bbool\b)\s*\bbool\b")
 
 
 def _cel_list(items: tuple[str, ...] | list[str]) -> str:
@@ -72,7 +83,7 @@ def own_matcher() -> str:
 def token_allowed(token: str) -> str:
     """CEL over one token: a string, number, grouping clause, call, keyword, or a label set with the matcher."""
     return (f"""({token}.startsWith('"') || {token}.matches(r'^[0-9]') || {token}.endsWith('(') """
-            f"|| {token}.matches(r'^(by|without|on|ignoring|group_left|group_right)\\s*\\(') "
+            f"|| {token}.matches(r'^((?:{'|'.join(_AGGREGATIONS)})\\s*)?{_GROUPING}\\s*\\(') "
             f"|| {token} in {_cel_list(KEYWORDS)} "
             f"|| ({token}.endsWith('}}') && {token}.matches({own_matcher()})))")
 
@@ -85,7 +96,7 @@ def query_expression(query: str, *, templated: bool) -> str:
         for variable, stand_in in FLAGGER_VARIABLES.items():
             q = f"{q}.replace('{variable}', {stand_in})"
     leftover = f" && !{q}.contains('{{{{')" if templated else ""
-    return (f"""(!{query}.matches(r"[\\\\'`#]"){leftover} && """
+    return (f"""(!{query}.matches(r"[\\\\'`#]"){leftover} && !{q}.matches(r'{OPERAND_KEYWORD}') && """
             f"{q}.findAll(r'{TOKEN}').all(tok, {token_allowed('tok')}))")
 
 
