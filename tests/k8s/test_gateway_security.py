@@ -24,6 +24,7 @@ import pytest
 from mlops_platform.config import PlatformConfig, repo_root, stack_file_for
 from mlops_platform.config.sections import CertificateSource, InferenceAuthMode
 from mlops_platform.core import iam
+from mlops_platform.core.errors import ConfigError
 from mlops_platform.engine import Plan, Resource, run_platform
 from mlops_platform.engine.recorder import SECRET
 from mlops_platform.k8s.gateway_tls import (
@@ -32,7 +33,7 @@ from mlops_platform.k8s.gateway_tls import (
     acme_issuer_spec,
     route53_statements,
 )
-from mlops_platform.k8s.inference_auth import InferenceAuthArgs, security_policy_spec
+from mlops_platform.k8s.inference_auth import InferenceAuthArgs, InferenceAuthSettings, security_policy_spec
 from mlops_platform.k8s.lb_controller import envoy_proxy_spec
 from mlops_platform.k8s.project_gateway import CERTIFICATE_SECRET, project_gateway_spec, project_listener
 from mlops_platform.k8s.route_isolation import backend_expression
@@ -145,13 +146,25 @@ def test_the_acme_issuer_validates_and_solves_dns01_in_the_configured_zone() -> 
 
 @pytest.mark.parametrize("mode", list(InferenceAuthMode))
 def test_security_policies_of_both_modes_validate(mode: InferenceAuthMode) -> None:
-    args = InferenceAuthArgs(namespace="fraud", mode=mode, provider=None,  # type: ignore[arg-type]
-                             jwt_issuer="https://idp.example.com", jwt_jwks_uri="https://idp.example.com/jwks",
-                             jwt_audiences=("models",))
-    spec = security_policy_spec(args)
+    settings = InferenceAuthSettings(mode=mode, jwt_issuer="https://idp.example.com",
+                                     jwt_jwks_uri="https://idp.example.com/jwks", jwt_audiences=("models",))
+    spec = security_policy_spec(settings)
     assert schema_errors(SCHEMAS[SECURITY_POLICY], custom(SCHEMAS[SECURITY_POLICY], spec, "fraud")) == []
     assert cel_problems(SCHEMAS[SECURITY_POLICY], custom(SCHEMAS[SECURITY_POLICY], spec, "fraud"))[0] == []
     assert ("apiKeyAuth" in spec) is (mode is InferenceAuthMode.API_KEY)
+
+
+def test_inference_auth_args_are_valid_when_built() -> None:
+    """No placeholder namespace and no half-configured mode reach the component: each is refused, named."""
+    with pytest.raises(ConfigError, match=r"serving\.auth\.jwt_issuer.*serving\.auth\.jwt_jwks_uri"):
+        InferenceAuthSettings(mode=InferenceAuthMode.JWT)
+    with pytest.raises(ConfigError, match=r"serving\.auth\.api_key_header: not a header name"):
+        InferenceAuthSettings(mode=InferenceAuthMode.API_KEY, api_key_header="X Api Key")
+    settings = InferenceAuthSettings(mode=InferenceAuthMode.API_KEY)
+    for bad in ("", "Fraud", "-fraud", "a" * 64):
+        with pytest.raises(ConfigError, match="namespace: not a Kubernetes namespace name"):
+            InferenceAuthArgs(namespace=bad, settings=settings, provider=None)  # type: ignore[arg-type]
+    assert InferenceAuthArgs(namespace="fraud", settings=settings, provider=None).namespace == "fraud"  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ HTTPS and the redirect
