@@ -122,7 +122,7 @@ def test_bad_arguments_are_reported_at_once() -> None:
 
 
 def test_the_hand_off_dispatches_to_the_projects_cd_with_its_token_secret() -> None:
-    """The hand-off step reaches build/deploy through the project's CD (GitHub repository_dispatch): it names the
+    """The hand-off step reaches build/deploy through the project's CD (GitHub workflow_dispatch): it names the
     repository and environment, and the token comes from the namespace's own Secret (optional: the step then
     fails with the command that creates it, rather than the pod never starting)."""
     spec = workflow_template_spec(args(deploy_repository="acme/fraud", deploy_environment="prod"))
