@@ -21,6 +21,7 @@ from typing import Any
 import celpy
 import jsonschema
 import pytest
+from mlops_platform.aws.service_roles import route53_statements
 from mlops_platform.config import PlatformConfig, repo_root, stack_file_for
 from mlops_platform.config.sections import CertificateSource, InferenceAuthMode
 from mlops_platform.core import iam
@@ -31,7 +32,6 @@ from mlops_platform.k8s.gateway_tls import (
     GatewayTlsArgs,
     acm_annotations,
     acme_issuer_spec,
-    route53_statements,
 )
 from mlops_platform.k8s.inference_auth import InferenceAuthArgs, InferenceAuthSettings, security_policy_spec
 from mlops_platform.k8s.lb_controller import envoy_proxy_spec
@@ -340,6 +340,9 @@ def test_an_acme_and_jwt_environment_plans_its_issuer_dns_role_and_idp_policies(
     assert issuer.inputs["spec"]["acme"]["solvers"][0]["dns01"]["route53"]["hostedZoneID"] == "Z0123456789ABC"
     assert {c.inputs["spec"]["issuerRef"]["name"] for c in k8s_of(plan, CERTIFICATE)} == {"mlops-acme"}
     role = next(r for r in plan.resources if r.type == "aws:iam/role:Role" and r.name.endswith("-dns01-role"))
+    # built by aws.service_roles now, still the cluster layer's child of the same name: the URN it always had
+    assert role.urn.endswith("mlops:k8s:ClusterLayer$aws:iam/role:Role::staging-k8s-cert-manager-dns01-role")
+    assert not role.aliases
     [trust] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
     assert "system:serviceaccount:cert-manager:cert-manager" in json.dumps(trust["Condition"])
     release = next(r for r in k8s_of(plan, "kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "cert-manager")

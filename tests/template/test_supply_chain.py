@@ -84,7 +84,8 @@ def test_the_passphrase_is_an_environment_secret_no_pull_request_job_can_read(pr
     ""), and the called job that declares `environment:` gets the environment's value
     (docs.github.com/actions/how-tos/reuse-automations/reuse-workflows, "Using inputs and secrets"): so cd.yml's
     callers name it — the only jobs without `environment:` that mention it — and they run on pushes (or the
-    hand-off's workflow_dispatch, on main only) only, calling deploy.yml, whose job runs in the environment. The README tells users it is an environment secret only."""
+    hand-off's workflow_dispatch, on main only) only, calling deploy.yml, whose job runs in the environment.
+    The README tells users it is an environment secret only."""
     for name in WORKFLOWS:
         workflow = YAML_SAFE.load(_workflow_text(project, name))
         for job, spec in workflow["jobs"].items():

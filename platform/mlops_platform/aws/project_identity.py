@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from mlops_platform.aws.layer_outputs import BucketRef
+from mlops_platform.aws.service_roles import role_with_policy
 from mlops_platform.core import iam, naming
 
 
@@ -76,11 +77,8 @@ def workload_role(prefix: str, *, role_name: str, trust: iam.Doc, policy: iam.Do
                   parent: pulumi.Resource) -> aws.iam.Role:
     """The IRSA role of the project's pods with its inline policy (`<prefix>-role`, `<prefix>-policy`), named
     `role_name`, trusted by `trust`, tagged `tags`, a child of `parent`. All required."""
-    role = aws.iam.Role(f"{prefix}-role", name=role_name, assume_role_policy=iam.to_json(trust), tags=tags,
-                        opts=pulumi.ResourceOptions(parent=parent))
-    aws.iam.RolePolicy(f"{prefix}-policy", role=role.id, policy=iam.to_json(policy),
-                       opts=pulumi.ResourceOptions(parent=parent))
-    return role
+    return role_with_policy(prefix, role_name=role_name, trust=trust, policy=policy, tags=tags,
+                            opts=pulumi.ResourceOptions(parent=parent))
 
 
 def github_actions_role(prefix: str, *, role_name: str, trust: iam.Doc, policy: iam.Doc,

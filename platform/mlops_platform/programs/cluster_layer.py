@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 
 from mlops_platform.aws.layer_outputs import AwsLayer
+from mlops_platform.aws.service_roles import acme_dns_role, spot_feed_reader
 from mlops_platform.config.rules import pool_gpu_type
 from mlops_platform.config.rules_gpu import pool_sharing
 from mlops_platform.config.schema import PlatformConfig
@@ -17,7 +18,7 @@ from mlops_platform.core import contract
 from mlops_platform.core.versions import MIRRORED_IMAGES
 from mlops_platform.k8s.alerts import AlertThresholds
 from mlops_platform.k8s.delivery_stack import FLAGGER_NAMESPACE, KEDA_NAMESPACE, DeliveryStack, DeliveryStackArgs
-from mlops_platform.k8s.gateway_tls import GatewayTlsArgs, acme_dns_role
+from mlops_platform.k8s.gateway_tls import GatewayTlsArgs
 from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementArgs
 from mlops_platform.k8s.karpenter import Karpenter, KarpenterArgs, NodeClassInputs
 from mlops_platform.k8s.kueue import Kueue, KueueArgs
@@ -25,6 +26,7 @@ from mlops_platform.k8s.lb_controller import LoadBalancerController, LoadBalance
 from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, PROMETHEUS_SERVICE, Monitoring, MonitoringArgs
 from mlops_platform.k8s.netpol import PlatformPeers
 from mlops_platform.k8s.opencost import OPENCOST_NAMESPACE, CostAllocation, CostAllocationArgs, SpotFeed
+from mlops_platform.k8s.opencost import SERVICE_ACCOUNT as OPENCOST_SA
 from mlops_platform.k8s.pipelines import Pipelines, PipelinesArgs
 from mlops_platform.k8s.provider import ClusterAccess, ClusterAccessArgs, k8s_opts
 from mlops_platform.k8s.serving import (
@@ -219,11 +221,21 @@ class ClusterLayer(pulumi.ComponentResource):
 
 def cost_allocation(name: str, cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any, monitoring: Monitoring,
                     opts: pulumi.ResourceOptions) -> CostAllocation:
-    """OpenCost on the monitoring stack's Prometheus (each project's dashboard comes with its tenant)."""
+    """OpenCost on the monitoring stack's Prometheus (each project's dashboard comes with its tenant), and with
+    a spot feed its reader role, made here and handed over as an ARN."""
+    feed, role_arn = spot_feed(cfg), None
+    if feed is not None:
+        # the role lived under CostAllocation (`<name>-cost`) before the aws package made it: same names, and
+        # an alias to that parent, so the move is no replacement
+        old_parent = pulumi.create_urn(f"{name}-cost", "mlops:k8s:CostAllocation", parent=opts.parent)
+        role_arn = spot_feed_reader(
+            f"{name}-cost-opencost", cluster_name=cfg.cluster_name, bucket=feed.bucket, prefix=feed.prefix,
+            oidc_provider_arn=aws_layer.oidc_provider_arn, oidc_issuer_host=aws_layer.oidc_issuer_host,
+            namespace=OPENCOST_NAMESPACE, service_account=OPENCOST_SA, tags=cfg.base_tags,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(parent=old_parent)])))
     return CostAllocation(f"{name}-cost", CostAllocationArgs(
         cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, prometheus_service=PROMETHEUS_SERVICE,
-        provider=provider, account_id=cfg.environment.account_id, oidc_provider_arn=aws_layer.oidc_provider_arn,
-        oidc_issuer_host=aws_layer.oidc_issuer_host, tags=cfg.base_tags, spot_feed=spot_feed(cfg),
+        provider=provider, account_id=cfg.environment.account_id, spot_feed=feed, spot_feed_role_arn=role_arn,
         depends_on=(monitoring.release,)), opts)
 
 
