@@ -156,7 +156,8 @@ def test_security_policies_of_both_modes_validate(mode: InferenceAuthMode) -> No
 
 def test_inference_auth_args_are_valid_when_built() -> None:
     """No placeholder namespace and no half-configured mode reach the component: each is refused, named."""
-    with pytest.raises(ConfigError, match=r"serving\.auth\.jwt_issuer.*serving\.auth\.jwt_jwks_uri"):
+    both = r"(?s)serving\.auth\.jwt_issuer: must be an https.*serving\.auth\.jwt_jwks_uri"
+    with pytest.raises(ConfigError, match=both):
         InferenceAuthSettings(mode=InferenceAuthMode.JWT)
     with pytest.raises(ConfigError, match=r"serving\.auth\.api_key_header: not a header name"):
         InferenceAuthSettings(mode=InferenceAuthMode.API_KEY, api_key_header="X Api Key")
