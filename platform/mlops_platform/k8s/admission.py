@@ -21,7 +21,7 @@ from mlops_platform.k8s.provider import k8s_opts
 from mlops_platform.k8s.tenancy import PROJECT_LABEL
 
 #: CEL: the name of the namespace the object is created in.
-OWN_NAMESPACE = "namespaceObject.metadata.name"
+OWN_NAMESPACE_CEL = "namespaceObject.metadata.name"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -32,7 +32,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlops_platform.k8s.admission import OWN_NAMESPACE, Check, Rule, policy_spec, project_admission
+from mlops_platform.k8s.admission import OWN_NAMESPACE_CEL, Check, Rule, policy_spec, project_admission
 
 KEDA_POLICY = "mlops-keda-metrics"
 FLAGGER_POLICY = "mlops-flagger-metrics"
@@ -47,7 +47,7 @@ KEDA_PROMETHEUS_KEYS = ("serverAddress", "query", "threshold", "activationThresh
 #: `target`, `interval`) and a stand-in of the same lexical class for each: `{{ namespace }}` is the
 #: Canary's namespace, which with `noCrossNamespaceRefs` is the MetricTemplate's own. Any other template
 #: action (`{{ printf ... }}`, `{{ variables.x }}`) could spell another namespace and is refused.
-FLAGGER_VARIABLES = {"{{ namespace }}": OWN_NAMESPACE, "{{ target }}": "'target'", "{{ interval }}": "'1m'"}
+FLAGGER_VARIABLES = {"{{ namespace }}": OWN_NAMESPACE_CEL, "{{ target }}": "'target'", "{{ interval }}": "'1m'"}
 _LABELS = r'\{(?:[^}"]|"[^"]*")*\}'
 _AGGREGATIONS = ("sum", "avg", "count", "min", "max", "group", "stddev", "stdvar", "topk", "bottomk", "count_values",
                  "quantile", "limitk", "limit_ratio")
@@ -77,7 +77,7 @@ def _cel_list(items: tuple[str, ...] | list[str]) -> str:
 
 def own_matcher() -> str:
     """CEL regex (a string expression): a label set holding the matcher `namespace="<own namespace>"`."""
-    return f"""r'[{{,]\\s*namespace\\s*=\\s*"' + {OWN_NAMESPACE} + r'"\\s*[,}}]'"""
+    return f"""r'[{{,]\\s*namespace\\s*=\\s*"' + {OWN_NAMESPACE_CEL} + r'"\\s*[,}}]'"""
 
 
 def token_allowed(token: str) -> str:
@@ -126,11 +126,11 @@ def monitor_expression() -> str:
     (prometheus-operator: none selects the monitor's namespace; `any: true` every one)."""
     sel = "object.spec.namespaceSelector"
     return (f"!has({sel}) || ((!has({sel}.any) || !{sel}.any) && has({sel}.matchNames) && "
-            f"{sel}.matchNames.all(n, n == {OWN_NAMESPACE}))")
+            f"{sel}.matchNames.all(n, n == {OWN_NAMESPACE_CEL}))")
 
 
 def _message(what: str) -> str:
-    return f"'{what} (namespace ' + {OWN_NAMESPACE} + ')'"
+    return f"'{what} (namespace ' + {OWN_NAMESPACE_CEL} + ')'"
 
 
 def keda_policy(prometheus_url: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlops_platform.k8s.admission import OWN_NAMESPACE as _OWN
+from mlops_platform.k8s.admission import OWN_NAMESPACE_CEL as _OWN
 from mlops_platform.k8s.admission import Check, Rule, policy_spec, project_admission
 
 POLICY_NAME = "mlops-route-backends"

@@ -20,7 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlops_platform.core import naming
-from mlops_platform.k8s.admission import OWN_NAMESPACE, Check, Rule, policy_spec, project_admission
+from mlops_platform.k8s.admission import OWN_NAMESPACE_CEL, Check, Rule, policy_spec, project_admission
 
 POLICY_NAME = "mlops-workload-identity"
 _SLOT = "\0"
@@ -31,7 +31,7 @@ def _cel_name(pattern: str) -> str:
     A project's namespace is its name (naming.project_namespace), so the namespace spells the project."""
     before, after = pattern.split(_SLOT)
     parts = [f"'{before}'"] if before else []
-    return " + ".join([*parts, OWN_NAMESPACE, *([f"'{after}'"] if after else [])])
+    return " + ".join([*parts, OWN_NAMESPACE_CEL, *([f"'{after}'"] if after else [])])
 
 
 def allowed(account: str, path: str) -> str:
