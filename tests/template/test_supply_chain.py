@@ -83,20 +83,22 @@ def test_the_passphrase_is_an_environment_secret_no_pull_request_job_can_read(pr
     never get it. GitHub hands a reusable workflow only the secrets its caller names (an unnamed one resolves to
     ""), and the called job that declares `environment:` gets the environment's value
     (docs.github.com/actions/how-tos/reuse-automations/reuse-workflows, "Using inputs and secrets"): so cd.yml's
-    callers name it — the only jobs without `environment:` that mention it — and they run on pushes (or a
-    model-promoted repository_dispatch, which runs the default branch) only, calling deploy.yml, whose job runs in
-    the environment. The README tells users it is an environment secret only."""
+    callers name it — the only jobs without `environment:` that mention it — and they run on pushes (or the
+    hand-off's workflow_dispatch, on main only) only, calling deploy.yml, whose job runs in the environment.
+    The README tells users it is an environment secret only."""
     for name in WORKFLOWS:
         workflow = YAML_SAFE.load(_workflow_text(project, name))
         for job, spec in workflow["jobs"].items():
             if "PASSPHRASE" not in json.dumps(spec) or "environment" in spec:
                 continue
             assert name == "cd.yml" and spec["uses"] == "./.github/workflows/deploy.yml", f"{name}: {job}"
-            # pushes, or a model-promoted repository_dispatch (runs the default branch's workflow, sent with a
-            # token that can write the repository): a conjunction whose first term names the event, never a PR
-            event, *_ = spec["if"].split(" && ")
-            assert event in ("github.event_name == 'push'", "github.event_name == 'repository_dispatch'"), \
+            # pushes, or the hand-off's workflow_dispatch of main: a conjunction whose first term names the
+            # event (and, for a dispatch, whose second pins main's workflow), never a PR
+            event, *rest = spec["if"].split(" && ")
+            assert event in ("github.event_name == 'push'", "github.event_name == 'workflow_dispatch'"), \
                 f"{name}: {job} runs on pull requests"
+            if event.endswith("'workflow_dispatch'"):
+                assert rest[0] == "github.ref == 'refs/heads/main'", f"{name}: {job} runs from any branch"
             assert "||" not in spec["if"] and "pull_request" not in spec["if"], f"{name}: {job}"
             assert spec["secrets"] == {"PULUMI_CONFIG_PASSPHRASE": "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"}
             assert "PASSPHRASE" not in json.dumps({k: v for k, v in spec.items() if k != "secrets"})

@@ -39,7 +39,7 @@ from mlops_platform.k8s.tenancy import TRACKING_SECRET  # the project's MLflow l
 
 #: Where steps write their output parameters (the root filesystem is read-only; /tmp is an emptyDir).
 OUTPUTS_DIR = "/tmp/outputs"
-#: Secret in the project namespace holding GITHUB_TOKEN for the hand-off's repository_dispatch.
+#: Secret in the project namespace holding GITHUB_TOKEN for the hand-off's workflow_dispatch (Actions: write).
 DISPATCH_SECRET = "github-dispatch"
 TRIGGERS = ("manual", "schedule", "drift")
 
@@ -121,9 +121,9 @@ class ProjectPipelineArgs:
     """The project's Kueue LocalQueue (platform output `projects.<name>.queue`; '' or None where the
     environment runs no Kueue): the training step carries it in `kueue.x-k8s.io/queue-name`. Default: none."""
     deploy_repository: str = ""
-    """GitHub ORG/REPO whose `cd` workflow deploys a promoted model: the hand-off step sends it a
-    `repository_dispatch` (event `model-promoted`) with the version, image and environment, using the
-    token in the namespace's `github-dispatch` Secret. Default: '' (the hand-off only tags the version)."""
+    """GitHub ORG/REPO whose `cd` workflow deploys a promoted model: the hand-off step starts it on main (a
+    `workflow_dispatch` with the version, image and environment as inputs), using the token in the
+    namespace's `github-dispatch` Secret. Default: '' (the hand-off only tags the version)."""
     deploy_environment: str = ""
     """Platform (and GitHub) environment the dispatch asks `cd` to redeploy: the stack's own. Default: ''."""
     provider: k8s.Provider
@@ -177,13 +177,14 @@ def step_templates(args: ProjectPipelineArgs) -> list[Manifest]:
 
 
 def _handoff_container(args: ProjectPipelineArgs) -> Manifest:
-    """The hand-off reaches build/deploy through the project's own CD (a GitHub repository_dispatch): the
+    """The hand-off reaches build/deploy through the project's own CD (a GitHub workflow_dispatch): the
     deploy stays a reviewed `pulumi up` of infra/ with the policy pack, never a patch from inside the cluster
     that the next `up` would revert."""
     container = _container(args, ["handoff", "--version", "{{inputs.parameters.version}}"], StepResources())
     container["env"] = [*container["env"], {"name": "HANDOFF_REPOSITORY", "value": args.deploy_repository},
                         {"name": "DEPLOY_ENVIRONMENT", "value": args.deploy_environment}]
-    # the token's Secret is created by the project team (a fine-grained token, Contents: write on the repo)
+    # the token's Secret is created by the project team (a fine-grained token or a GitHub App installation
+    # token with Actions: write on the repo: it starts workflows, it cannot push code)
     container["envFrom"] = [*container["envFrom"], {"secretRef": {"name": DISPATCH_SECRET, "optional": True}}]
     return container
 
