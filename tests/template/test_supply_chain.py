@@ -225,8 +225,12 @@ def test_license_and_data_source_answers(tmp_path: Path, license_id: str, phrase
 
 # ---------------------------------------------------------------- checkov as an oracle (slow)
 
-def _checkov(target: Path) -> list[tuple[str, str]]:
-    """(check id, file) of every failed checkov check over `target`."""
+#: The scanned project that must be flagged: without it, a checkov that silently scans nothing would pass.
+CONTROL = "control"
+
+
+def _checkov(target: Path) -> dict[str, set[tuple[str, str]]]:
+    """(check id, file in the project) of every failed checkov check, per project directory under `target`."""
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
     done = subprocess.run(
         [tool("uv"), "tool", "run", "--from", CHECKOV, "checkov", "-d", str(target), "--framework",
@@ -235,7 +239,32 @@ def _checkov(target: Path) -> list[tuple[str, str]]:
     assert done.returncode in (0, 1), f"checkov failed to run:\n{done.stderr[-3000:]}"
     reports = json.loads(done.stdout or "[]")
     reports = reports if isinstance(reports, list) else [reports]
-    return sorted((f["check_id"], f["file_path"]) for r in reports for f in r["results"]["failed_checks"])
+    found: dict[str, set[tuple[str, str]]] = {p.name: set() for p in target.iterdir()}
+    for failed in (f for r in reports for f in r["results"]["failed_checks"]):
+        _, project, file = failed["file_path"].split("/", 2)  # "/<project>/<path in the project>"
+        found[project].add((failed["check_id"], f"/{file}"))
+    return found
+
+
+def _render_control(project: Path) -> None:
+    """The default preset with what checkov must flag: write-all permissions, a script injection, root user."""
+    render(project)
+    ci = project / ".github" / "workflows" / "ci.yml"
+    text = re.sub(r"^permissions:\n  contents: read$", "permissions: write-all", ci.read_text(), flags=re.M)
+    ci.write_text(text.replace("      - run: make lint", '      - run: echo "${{ github.event.pull_request.title }}"'))
+    dockerfile = project / "Dockerfile"
+    dockerfile.write_text(re.sub(r"^USER .*$", "", dockerfile.read_text(), flags=re.M))
+
+
+@pytest.fixture(scope="session")
+def checkov_findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[tuple[str, str]]]:
+    """checkov's findings in every preset and in the control, from one checkov run over all of them (its
+    start-up is most of its cost); file paths are relative to each project, as in the baseline."""
+    root = tmp_path_factory.mktemp("checkov")
+    for name, answers in PRESETS.items():
+        render(root / name, **answers)
+    _render_control(root / CONTROL)
+    return _checkov(root)
 
 
 def _accepted() -> set[tuple[str, str]]:
@@ -245,24 +274,17 @@ def _accepted() -> set[tuple[str, str]]:
 
 
 @pytest.mark.slow
-def test_checkov_finds_nothing_unaccepted_in_any_preset(tmp_path: Path) -> None:
+def test_checkov_finds_nothing_unaccepted_in_any_preset(checkov_findings: dict[str, set[tuple[str, str]]]) -> None:
     found: set[tuple[str, str]] = set()
-    for name, answers in PRESETS.items():
-        project = render(tmp_path / name, **answers)
-        findings = set(_checkov(project))
+    for name in PRESETS:
+        findings = checkov_findings[name]
         assert not findings - _accepted(), f"{name}: checkov findings not in {BASELINE.name}: {findings}"
         found |= findings
     assert not _accepted() - found, f"{BASELINE.name} lists findings checkov no longer reports"
 
 
 @pytest.mark.slow
-def test_checkov_control_flags_what_it_should(tmp_path: Path) -> None:
+def test_checkov_control_flags_what_it_should(checkov_findings: dict[str, set[tuple[str, str]]]) -> None:
     """Without this, a checkov that silently scans nothing would pass the test above."""
-    project = render(tmp_path / "control")
-    ci = project / ".github" / "workflows" / "ci.yml"
-    text = re.sub(r"^permissions:\n  contents: read$", "permissions: write-all", ci.read_text(), flags=re.M)
-    ci.write_text(text.replace("      - run: make lint", '      - run: echo "${{ github.event.pull_request.title }}"'))
-    dockerfile = project / "Dockerfile"
-    dockerfile.write_text(re.sub(r"^USER .*$", "", dockerfile.read_text(), flags=re.M))
-    checks = {check for check, _ in _checkov(project)}
+    checks = {check for check, _ in checkov_findings[CONTROL]}
     assert {"CKV2_GHA_1", "CKV_GHA_2", "CKV_DOCKER_3"} <= checks, checks  # write-all, injection, root
