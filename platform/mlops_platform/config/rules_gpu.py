@@ -53,6 +53,11 @@ def pool_sharing(cfg: PlatformSections) -> tuple[PoolSharing, ...]:
                              mig_profile=p.mig_profile, gpu_type=pool_gpu_type(p)) for p in cfg.node_pools.gpu)
 
 
+def has_mig_pool(cfg: PlatformSections) -> bool:
+    """Some GPU pool partitions its GPUs with MIG (its nodes need NVIDIA's mig-manager)."""
+    return any(p.sharing is GpuSharing.MIG for p in cfg.node_pools.gpu)
+
+
 def has_efa_pool(cfg: PlatformSections) -> bool:
     """Some GPU pool attaches EFA interfaces (its nodes need the EFA device plugin)."""
     return any(p.multi_node is not None and p.multi_node.efa for p in cfg.node_pools.gpu)
