@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mlops_platform.aws.nodepools import pool_spec
 from mlops_platform.config import load_env
-from mlops_platform.config.loader import stack_file_for
+from mlops_platform.config.loader import load_stack_file, stack_file_for
 from mlops_platform.config.rules import check_rules, check_warnings
 from mlops_platform.config.sections import GpuPoolConfig
 from mlops_platform.core import contract
@@ -36,6 +36,7 @@ from mlops_platform.core.instances import GpuType
 from mlops_platform.core.layers import Layer
 from mlops_platform.core.versions import CHARTS, VERSION_MATRIX
 from mlops_platform.engine import Plan, run_platform
+from mlops_platform.k8s.air_gap import CHART_KEYS as KEYS
 from mlops_platform.k8s.gpu import dcgm_values, device_plugin_values, efa_plugin_values
 from mlops_platform.k8s.kueue import KueueArgs, manager_config
 from mlops_platform.k8s.mig_manager import (
@@ -52,6 +53,7 @@ from mlops_platform.k8s.project_pipeline import (
     ray_job,
     step_resources,
 )
+from mlops_platform.programs.common import installed_charts
 from mlops_platform.programs.tenants_program import gpu_pool_outputs
 from ruamel.yaml import YAML
 
@@ -228,8 +230,8 @@ def test_device_plugin_and_dcgm_leave_a_node_mig_manager_pauses() -> None:
 
 # ---------------------------------------------------------------- MIG: the planned cluster layer
 @pytest.fixture(scope="module")
-def mig_plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
-    """dev's cluster layer with a p4d pool cut into 1g.5gb instances (shipped stacks have no MIG pool)."""
+def mig_stack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dev with a p4d pool cut into 1g.5gb instances (shipped stacks have no MIG pool)."""
     yaml = YAML(typ="safe", pure=True)
     doc = yaml.load(stack_file_for("dev").read_text(encoding="utf-8"))
     doc["config"]["mlops-platform:node_pools"]["gpu"].append(
@@ -239,10 +241,16 @@ def mig_plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
     path: Path = tmp_path_factory.mktemp("mig") / "Pulumi.dev.yaml"
     with path.open("w", encoding="utf-8") as fh:
         yaml.dump(doc, fh)
-    return run_platform(stack_file=path, layer=Layer.CLUSTER)
+    return path
 
 
-def test_a_mig_pool_gets_mig_manager_and_its_device_plugin_config(mig_plan: Plan) -> None:
+@pytest.fixture(scope="module")
+def mig_plan(mig_stack: Path) -> Plan:
+    """Its cluster layer, planned offline."""
+    return run_platform(stack_file=mig_stack, layer=Layer.CLUSTER)
+
+
+def test_a_mig_pool_gets_mig_manager_and_its_device_plugin_config(mig_plan: Plan, mig_stack: Path) -> None:
     operator = helm_values(mig_plan, "gpu-operator")
     configs = json.loads(operator["migManager"]["config"]["data"]["config.yaml"])["mig-configs"]
     assert configs["pool-mig"] == [{"devices": "all", "mig-enabled": True, "mig-devices": {"1g.5gb": 7}}]
@@ -251,6 +259,9 @@ def test_a_mig_pool_gets_mig_manager_and_its_device_plugin_config(mig_plan: Plan
     (release,) = [r for r in mig_plan.of_type("kubernetes:helm.sh/v3:Release") if r.get("name") == "gpu-operator"]
     assert (release.get("chart"), release.get("version")) == ("gpu-operator", CHARTS["gpu-operator"].version)
     assert release.get("namespace") == "nvidia-gpu"
+    # what an air-gapped environment vendors and mirrors (programs.common.installed_charts) follows the plan
+    planned = {KEYS[r.get("chart")] for r in mig_plan.of_type("kubernetes:helm.sh/v3:Release")}
+    assert planned == set(installed_charts(load_stack_file(mig_stack))) and "gpu-operator" in planned
 
 
 def test_the_efa_security_group_admits_all_traffic_within_itself_both_ways(plans: Any) -> None:
