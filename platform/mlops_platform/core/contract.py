@@ -71,6 +71,10 @@ class GpuPoolOutput(_Out):
                     "on-demand.")
     max_gpus: int = Field(default=0, description="Most GPUs the pool can hold at once (0 from platforms older "
                                                  "than this field: max_nodes × gpus_per_node).")
+    resources: dict[str, int] = Field(
+        default_factory=dict, description="GPU resources one node advertises: nvidia.com/gpu (whole GPUs), "
+                                          "nvidia.com/gpu.shared (time slices) or nvidia.com/mig-<profile> -> count "
+                                          "({} from platforms older than this field: gpus_per_node whole GPUs).")
 
 
 class ProjectOutput(_Out):

@@ -74,7 +74,7 @@ def project_config(outputs: PlatformOutputs, tier: str | None = None,
     if chosen not in PRESETS:
         raise ConfigError([ConfigIssue("tier", "is not a platform tier", outputs.tier,
                                        f"pass --tier {'|'.join(PRESETS)}", source)], source)
-    pools = {name: GpuPoolSetting(gpu_type=p.gpu_type, gpus_per_node=p.gpus_per_node)
+    pools = {name: GpuPoolSetting(gpu_type=p.gpu_type, gpus_per_node=p.gpus_per_node, resources=p.resources or None)
              for name, p in outputs.gpu_pools.items()}
     return preset(chosen).with_settings(stack_kind=StackKind.PROJECT, gpu_pools=pools)
 
