@@ -180,6 +180,12 @@ def queueing_rules(cfg: PlatformSections) -> Issues:
     if q.cohort_borrowing and not q.enabled:
         yield _issue("queueing.cohort_borrowing", "borrowing happens between Kueue queues", True,
                           "set queueing.enabled: true, or remove cohort_borrowing")
+    for i, project in enumerate(cfg.projects):
+        if "fair_share_weight" in project.model_fields_set and not (q.enabled and q.cohort_borrowing):
+            # Kueue weighs a ClusterQueue's share only against the other queues of its cohort
+            yield _issue(f"projects[{i}].fair_share_weight", "weights share borrowed quota within the cohort",
+                         project.fair_share_weight, "set queueing.enabled and queueing.cohort_borrowing: true, or "
+                         "remove fair_share_weight")
 
 
 def gpu_warnings(cfg: PlatformSections) -> Issues:

@@ -38,6 +38,9 @@ GPU_RESOURCE = "nvidia.com/gpu"
 #: Node labels set on GPU pools (selectors use them).
 GPU_TYPE_LABEL = "mlops.io/gpu-type"
 POOL_LABEL = "mlops.io/pool"
+#: Label a job (RayJob, Job, pod) carries to submit through a Kueue LocalQueue of its namespace (kueue
+#: pkg/controller/constants QueueLabel).
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 #: cluster-autoscaler's AWS GPU label (cloudprovider/aws/aws_cloud_provider.go `GPULabel`), on every GPU node.
 ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
 #: Tags GPU and system nodes carry (instances, volumes, interfaces): only ones that never change, since a change

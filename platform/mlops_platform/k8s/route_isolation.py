@@ -14,14 +14,12 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlops_platform.k8s.manifests import meta
-from mlops_platform.k8s.provider import k8s_opts
-from mlops_platform.k8s.tenancy import PROJECT_LABEL
+from mlops_platform.k8s.admission import OWN_NAMESPACE, project_binding, project_policy
 
 POLICY_NAME = "mlops-route-backends"
 #: Route kinds with `rules[].backendRefs` (GRPCRoute has the same shape and mirror filter as HTTPRoute).
 ROUTE_RESOURCES = ("httproutes", "grpcroutes")
-_OWN = "namespaceObject.metadata.name"
+_OWN = OWN_NAMESPACE
 
 
 def _refs_local(refs: str, var: str) -> str:
@@ -57,15 +55,9 @@ def backend_policy() -> dict[str, Any]:
 
 def backend_binding() -> dict[str, Any]:
     """Binds the policy, denying, in the namespaces tenancy labels as projects."""
-    return {"policyName": POLICY_NAME, "validationActions": ["Deny"],
-            "matchResources": {"namespaceSelector": {"matchExpressions": [
-                {"key": PROJECT_LABEL, "operator": "Exists"}]}}}
+    return project_binding(POLICY_NAME)
 
 
 def route_backend_policy(name: str, parent: pulumi.Resource, provider: k8s.Provider) -> None:
     """The policy and its binding, children of `parent` named `<name>-route-backends[-binding]`."""
-    policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-        f"{name}-route-backends", metadata=meta(POLICY_NAME), spec=backend_policy(), opts=k8s_opts(parent, provider))
-    k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-        f"{name}-route-backends-binding", metadata=meta(POLICY_NAME), spec=backend_binding(),
-        opts=k8s_opts(parent, provider, [policy]))
+    project_policy(f"{name}-route-backends", POLICY_NAME, backend_policy(), parent, provider)
