@@ -68,7 +68,7 @@ CASES: dict[str, Case] = {
                  fail(DEPLOY, Drop("gpu-l4"), **MIG_PLATFORM)),
         unknown=u(DEFERRED, deploy(f"{POD}.nodeSelector", U))),
     "gpu-quota-within-cap": Case(
-        passing=(ok(), ok(q(SHARED, 16)),  # 2 + 16 slices at 1/2 (no time-sliced pool in view: the most one can be)
+        passing=(ok(), ok(q(SHARED, 12)),  # 2 + 12 slices at 1/2 (no time-sliced pool in view: the most one can be)
                  ok(*TIME_SLICED, q(SHARED, 24)),  # 2 + 24 x 1/4 = 8: the pool's 4 replicas
                  ok(*A100_MIG, q(MIG, 42))),  # 2 + 42 x 1/7 = 8
         failing=(fail(QUOTA, q("nvidia.com/gpu", 9)), fail(QUOTA, *TIME_SLICED, q(SHARED, 25)),

@@ -112,8 +112,12 @@ def _fit(where: str, asks: dict[str, int], matching: list[PoolTarget]) -> str | 
     if any(all((p.advertises[r] is None or p.advertises[r] >= n) for r, n in asks.items()) for p in serving):
         return None
     short = {r: max(p.advertises[r] or 0 for p in serving) for r, n in asks.items()}
-    return "; ".join(f"{where} needs {n} {r} per pod but the selected pools offer at most {short[r]} per node: "
-                     "the pod can never schedule" for r, n in asks.items() if short[r] < n)
+    return "; ".join(f"{where} needs {n} {_unit(r)} per pod but the selected pools offer at most {short[r]} per "
+                     "node: the pod can never schedule" for r, n in asks.items() if short[r] < n)
+
+
+def _unit(resource: str) -> str:
+    return "GPUs" if resource == WHOLE_GPU else resource
 
 
 def _pool_outcome(res: Res, tpl: PodTemplate, pools: list[PoolTarget] | None) -> Iterator[Violation | Defer]:
@@ -228,7 +232,7 @@ def _quota_outcome(quota: Res, pools: list[PoolTarget], cap: int) -> Iterator[Vi
     remediation="Lower the project's gpu_quota / gpu_slices (or the borrowing limit that raises its quota) or raise "
                 "`gpu.max_total_gpus` after checking the account's G/P vCPU quotas.",
     url="https://kubernetes.io/docs/concepts/policy/resource-quotas/#resource-quota-for-extended-resources",
-    settings=("max_total_gpus",), on_unknown=OnUnknown.DEFER,
+    settings=("max_total_gpus", "gpu_pools"), on_unknown=OnUnknown.DEFER,
     unknown_note="Deferred when a quota's spec.hard or a pool's instance types are unknown.",
 )
 def gpu_quota_within_cap(stack: StackView, settings: PolicySettings) -> Iterator[Violation | Defer]:
