@@ -15,7 +15,7 @@ catalog, this asks the region.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mlops_platform.config.sections import GpuPoolConfig
 from mlops_platform.config.sections_gpu import ReservationKind
@@ -121,8 +121,11 @@ def check_efa_support(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
     for i, pool in enumerate(cfg.node_pools.gpu):
         if pool.multi_node is None or not pool.multi_node.efa:
             continue
-        described = aws.ec2.describe_instance_types(InstanceTypes=list(pool.instance_types))["InstanceTypes"]
-        supported = {d["InstanceType"]: bool(d.get("NetworkInfo", {}).get("EfaSupported")) for d in described}
+        # the pool's names are catalog types, not the client's literal type; EC2 refuses an unknown one
+        described = aws.ec2.describe_instance_types(
+            InstanceTypes=cast(Any, list(pool.instance_types)))["InstanceTypes"]
+        supported = {str(d.get("InstanceType")): bool(d.get("NetworkInfo", {}).get("EfaSupported"))
+                     for d in described}
         lacking = [n for n in pool.instance_types if not supported.get(n)]
         path = f"node_pools.gpu[{i}].multi_node.efa"
         if lacking:

@@ -109,11 +109,16 @@ def _fit(where: str, asks: dict[str, int], matching: list[PoolTarget]) -> str | 
         return (f"{where} asks for {', '.join(sorted(asks))} but the selected pools advertise only "
                 f"{_offers(matching)}: a shared pool advertises no whole {WHOLE_GPU}, a whole-GPU pool no "
                 "slices, a MIG pool only its own profile")
-    if any(all((p.advertises[r] is None or p.advertises[r] >= n) for r, n in asks.items()) for p in serving):
+    if any(all(_holds(p.advertises[r], n) for r, n in asks.items()) for p in serving):
         return None
     short = {r: max(p.advertises[r] or 0 for p in serving) for r, n in asks.items()}
     return "; ".join(f"{where} needs {n} {_unit(r)} per pod but the selected pools offer at most {short[r]} per "
                      "node: the pod can never schedule" for r, n in asks.items() if short[r] < n)
+
+
+def _holds(per_node: int | None, need: int) -> bool:
+    """One node has room for `need` units (an unknown count is given the benefit of the doubt)."""
+    return per_node is None or per_node >= need
 
 
 def _unit(resource: str) -> str:
