@@ -74,6 +74,12 @@ def pool_targets(stack: StackView, settings: PolicySettings) -> Iterator[PoolTar
     yield from _setting_targets(settings)
 
 
+def known_pools(stack: StackView, settings: PolicySettings) -> tuple[list[PoolTarget], list[Defer]]:
+    """The pools the plan shows, and what defers the pools it cannot yet show."""
+    found = list(pool_targets(stack, settings))
+    return [p for p in found if isinstance(p, PoolTarget)], [d for d in found if isinstance(d, Defer)]
+
+
 def _selector(tpl: PodTemplate) -> dict[str, Any] | Any:
     """Pool-selecting labels: nodeSelector plus single-value required nodeAffinity terms."""
     given = tpl.spec.get("nodeSelector")
@@ -178,12 +184,8 @@ def _gpu_templates(res: Res) -> Iterator[PodTemplate]:
                  "and for a project stack whose platform pools (gpu_pools) are not configured.",
 )
 def gpu_workload_targets_pool(stack: StackView, settings: PolicySettings) -> Iterator[Violation | Defer]:
-    pools: list[PoolTarget] = []
-    for pool in pool_targets(stack, settings):
-        if isinstance(pool, Defer):
-            yield pool
-        else:
-            pools.append(pool)
+    pools, deferred = known_pools(stack, settings)
+    yield from deferred
     unknown = not pools and settings.gpu_pools is None and stack_kind(stack, settings) is StackKind.PROJECT
     for res in stack.of_type(*WORKLOAD_TYPES):
         for tpl in _gpu_templates(res):
@@ -243,11 +245,7 @@ def _quota_outcome(quota: Res, pools: list[PoolTarget], cap: int) -> Iterator[Vi
 def gpu_quota_within_cap(stack: StackView, settings: PolicySettings) -> Iterator[Violation | Defer]:
     if settings.max_total_gpus is None:
         return
-    pools: list[PoolTarget] = []
-    for pool in pool_targets(stack, settings):
-        if isinstance(pool, Defer):
-            yield pool
-        else:
-            pools.append(pool)
+    pools, deferred = known_pools(stack, settings)
+    yield from deferred
     for quota in stack.of_type(t.K8S_RESOURCE_QUOTA):
         yield from _quota_outcome(quota, pools, settings.max_total_gpus)
