@@ -16,7 +16,7 @@ from mlops_platform.k8s.manifests import PROJECT_LABEL, meta
 from mlops_platform.k8s.provider import k8s_opts
 
 #: CEL: the name of the namespace the admitted object lives in.
-OWN_NAMESPACE = "namespaceObject.metadata.name"
+OWN_NAMESPACE_CEL = "namespaceObject.metadata.name"
 
 
 def project_binding(policy_name: str) -> dict[str, Any]:

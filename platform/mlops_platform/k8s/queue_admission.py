@@ -24,7 +24,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlops_platform.core.contract import QUEUE_LABEL
-from mlops_platform.k8s.admission import OWN_NAMESPACE, project_policy
+from mlops_platform.k8s.admission import OWN_NAMESPACE_CEL, project_policy
 
 POLICY_NAME = "mlops-kueue-queue-label"
 #: Owners whose GPU pods are batch work of their own (Argo runs each step as a pod owned by the Workflow);
@@ -51,7 +51,7 @@ def batch_pod_condition() -> str:
 
 def queue_expression() -> str:
     """CEL: the object's queue label names its namespace's LocalQueue."""
-    return f"has({_LABELS}) && '{QUEUE_LABEL}' in {_LABELS} && {_LABELS}['{QUEUE_LABEL}'] == {OWN_NAMESPACE}"
+    return f"has({_LABELS}) && '{QUEUE_LABEL}' in {_LABELS} && {_LABELS}['{QUEUE_LABEL}'] == {OWN_NAMESPACE_CEL}"
 
 
 def queue_policy() -> dict[str, Any]:
@@ -61,7 +61,7 @@ def queue_policy() -> dict[str, Any]:
              {"apiGroups": ["ray.io"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
               "resources": ["rayjobs", "rayclusters"]},
              {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}]
-    message = (f"'batch work in a project namespace carries the label {QUEUE_LABEL}: ' + {OWN_NAMESPACE} + "
+    message = (f"'batch work in a project namespace carries the label {QUEUE_LABEL}: ' + {OWN_NAMESPACE_CEL} + "
                "' (the project LocalQueue); without it the job would bypass Kueue and run on borrowed quota'")
     return {"failurePolicy": "Fail", "matchConstraints": {"resourceRules": rules},
             "matchConditions": [{"name": "batch-work", "expression": batch_pod_condition()}],

@@ -14,12 +14,12 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlops_platform.k8s.admission import OWN_NAMESPACE, project_binding, project_policy
+from mlops_platform.k8s.admission import OWN_NAMESPACE_CEL, project_binding, project_policy
 
 POLICY_NAME = "mlops-route-backends"
 #: Route kinds with `rules[].backendRefs` (GRPCRoute has the same shape and mirror filter as HTTPRoute).
 ROUTE_RESOURCES = ("httproutes", "grpcroutes")
-_OWN = OWN_NAMESPACE
+_OWN = OWN_NAMESPACE_CEL
 
 
 def _refs_local(refs: str, var: str) -> str:
