@@ -195,3 +195,20 @@ def gpu_warnings(cfg: PlatformSections) -> Issues:
                               "which the platform does not install: until it runs, the pool advertises no "
                               f"nvidia.com/mig-{pool.mig_profile}", "mig",
                               "install the NVIDIA GPU Operator with only migManager enabled (docs/gpu.md)")
+    yield from karpenter_sharing_warnings(cfg)
+
+
+def karpenter_sharing_warnings(cfg: PlatformSections) -> Issues:
+    """Karpenter sizes nodes from the instance type's own resources (`nvidia.com/gpu`), never from what the device
+    plugin renames them to: a pending pod asking only for a shared resource launches no node
+    (kubernetes-sigs/karpenter#729, open)."""
+    if not cfg.karpenter:
+        return
+    for i, pool in enumerate(cfg.node_pools.gpu):
+        resource = pool_shared_resource(pool)
+        if resource is not None:
+            yield _issue(f"node_pools.gpu[{i}].sharing", f"with gpu.provisioner: karpenter no node is launched for a "
+                         f"pod asking only for {resource.resource}: Karpenter does not know that resource "
+                         "(kubernetes-sigs/karpenter#729)", pool.sharing.value,
+                         "use gpu.provisioner: managed_node_groups for shared pools (the autoscaler's node template "
+                         "advertises the slices), or sharing: none")
