@@ -79,6 +79,11 @@ class GpuPoolOutput(_Out):
                                           "nvidia.com/gpu.shared (time slices) or nvidia.com/mig-<profile> -> count "
                                           "({} from platforms older than this field: gpus_per_node whole GPUs).")
 
+    @property
+    def whole_gpus(self) -> bool:
+        """The pool advertises whole GPUs (nvidia.com/gpu); a shared pool advertises only its slices."""
+        return not self.resources or GPU_RESOURCE in self.resources
+
 
 class ProjectOutput(_Out):
     """What one onboarded project (tenant) gets from the platform."""
