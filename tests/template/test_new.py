@@ -10,6 +10,7 @@ from mlops_platform.cli import main
 from mlops_platform.config.sections import ProjectConfig
 from mlops_platform.core.errors import ConfigError, TemplateError, UsageError
 from mlops_platform.scaffold.answers import validate_answers
+from mlops_platform.scaffold.guards import limit_issues
 from mlops_platform.scaffold.new import (
     ENTRY_FIELDS,
     NewProject,
@@ -89,6 +90,12 @@ def test_gpu_serving_never_lands_on_a_shared_pool() -> None:
     with pytest.raises(ConfigError, match=r"gpu_pool: shares its GPUs \(advertises nvidia.com/gpu.shared\)") as err:
         with_gpu_pool(validate_answers({**BASE_ANSWERS, "gpu_count": 1, "gpu_pool": "l4"}), staging)
     assert "use a pool of whole GPUs: a10g" in str(err.value)
+    # a platform this checkout has no stack file for: its outputs bound gpu_quota, counting whole-GPU pools only
+    other = staging.outputs.model_copy(update={"environment": "elsewhere"})
+    whole = sum(p.gpus_per_node * p.max_nodes for p in other.gpu_pools.values() if p.whole_gpus)
+    assert limit_issues({"gpu_quota": whole}, other, "answers") == []
+    [issue] = limit_issues({"gpu_quota": whole + 1}, other, "answers")
+    assert f"quota exceeds the {whole} GPUs the pools of elsewhere can ever provide" in issue.message
 
 
 def test_cli_prints_the_entry_and_the_offline_banner(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
