@@ -79,6 +79,10 @@ def manager_config(args: KueueArgs) -> Manifest:
                              "requeuingStrategy": {"timestamp": "Eviction", "backoffBaseSeconds": 60,
                                                    "backoffMaxSeconds": 3600}},
         "integrations": {"frameworks": list(FRAMEWORKS)},
+        # EFA devices are a node's network hardware, not a tenant's quota: no ClusterQueue lists them, and
+        # Kueue refuses a workload that requests a resource its ClusterQueue does not cover unless excluded
+        # (Configuration `resources.excludeResourcePrefixes`, apis/config/v1beta2/configuration_types.go)
+        "resources": {"excludeResourcePrefixes": [contract.EFA_RESOURCE]},
     }
     if args.fair_sharing:
         config["fairSharing"] = {"preemptionStrategies": ["LessThanOrEqualToFinalShare", "LessThanInitialShare"]}

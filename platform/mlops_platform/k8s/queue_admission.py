@@ -24,7 +24,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlops_platform.core.contract import QUEUE_LABEL
-from mlops_platform.k8s.admission import OWN_NAMESPACE_CEL, project_policy
+from mlops_platform.k8s.admission import OWN_NAMESPACE_CEL, Check, Rule, policy_spec, project_admission
 
 POLICY_NAME = "mlops-kueue-queue-label"
 #: Owners whose GPU pods are batch work of their own (Argo runs each step as a pod owned by the Workflow);
@@ -54,21 +54,21 @@ def queue_expression() -> str:
     return f"has({_LABELS}) && '{QUEUE_LABEL}' in {_LABELS} && {_LABELS}['{QUEUE_LABEL}'] == {OWN_NAMESPACE_CEL}"
 
 
+#: What Kueue queues here (its integrations batch/job, ray.io/rayjob and raycluster, pod): judged on CREATE and UPDATE,
+#: so the label can neither be left out nor removed later.
+RULES = (Rule(group="batch", resources=("jobs",)), Rule(group="ray.io", resources=("rayjobs", "rayclusters")),
+         Rule(group="", resources=("pods",)))
+
+
 def queue_policy() -> dict[str, Any]:
     """Spec of the ValidatingAdmissionPolicy requiring the project's queue on its batch work."""
-    rules = [{"apiGroups": ["batch"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
-              "resources": ["jobs"]},
-             {"apiGroups": ["ray.io"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
-              "resources": ["rayjobs", "rayclusters"]},
-             {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}]
     message = (f"'batch work in a project namespace carries the label {QUEUE_LABEL}: ' + {OWN_NAMESPACE_CEL} + "
                "' (the project LocalQueue); without it the job would bypass Kueue and run on borrowed quota'")
-    return {"failurePolicy": "Fail", "matchConstraints": {"resourceRules": rules},
-            "matchConditions": [{"name": "batch-work", "expression": batch_pod_condition()}],
-            "validations": [{"expression": queue_expression(), "reason": "Forbidden",
-                             "messageExpression": message}]}
+    spec = policy_spec(RULES, [Check(expression=queue_expression(), message=message)])
+    # only pods that are batch work of their own are judged (see batch_pod_condition)
+    return {**spec, "matchConditions": [{"name": "batch-work", "expression": batch_pod_condition()}]}
 
 
 def queue_label_policy(name: str, parent: pulumi.Resource, provider: k8s.Provider) -> None:
     """The policy and its project binding, children of `parent` named `<name>-queue-label[-binding]`."""
-    project_policy(f"{name}-queue-label", POLICY_NAME, queue_policy(), parent, provider)
+    project_admission(f"{name}-queue-label", POLICY_NAME, queue_policy(), parent, provider)

@@ -35,6 +35,7 @@ from mlops_platform.ops.backend import state_backend
 from mlops_platform.ops.capacity_checks import check_capacity_reservations, check_efa_support
 from mlops_platform.ops.checks import CheckResult, Status
 from mlops_platform.ops.live_checks import check_addon_versions, check_live_version, check_pool_sizes
+from mlops_platform.ops.mirror_checks import check_mirror
 
 if TYPE_CHECKING:
     from mlops_platform.config import PlatformConfig
@@ -356,4 +357,5 @@ CHECKS: tuple[tuple[str, Check, tuple[str, ...]], ...] = (
     ("capacity reservations", check_capacity_reservations, ("ec2:DescribeCapacityReservations",
                                                             "ec2:DescribeSubnets")),
     ("efa", check_efa_support, ("ec2:DescribeInstanceTypes",)),
+    ("mirror", check_mirror, ("secretsmanager:DescribeSecret", "ecr:DescribeImages")),
 )
