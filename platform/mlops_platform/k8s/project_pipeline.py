@@ -6,7 +6,9 @@ starts it on the project's schedule. The platform's drift Sensor (k8s/pipeline_t
 Every step runs the project's image (its own ECR repository) as the project's pipeline ServiceAccount
 (IRSA: its S3 prefixes; MLflow login from the tenancy Secret), with requests/limits, the restricted
 security context and, when the project trains on GPUs, the GPU toleration and the pool selector. With
-`TrainingBackend.RAY` the training step is a RayJob on the GPU pool instead of a pod. Where the environment
+`TrainingBackend.RAY` the training step is a RayJob on the GPU pool instead of a pod (Ray Train, data-parallel);
+its driver's outputs stay in the Ray head pod, so the step hands the gate its Ray cluster's name (RayJob status),
+which the driver tagged its MLflow run with: every run gates and hands off its own model, never "latest". Where the environment
 runs Kueue (`queueing.enabled`), the training step — the pod, or the RayJob and so all its pods at once —
 carries the project's queue label (platform output `projects.<name>.queue`) and waits for quota there.
 """
@@ -180,16 +182,20 @@ def _handoff_container(args: ProjectPipelineArgs) -> Manifest:
     return container
 
 
+def _passed(name: str, step: str, output: str) -> Manifest:
+    """Arguments of a step: parameter `name` from `step`'s output parameter `output`."""
+    return {"parameters": [{"name": name, "value": f"{{{{steps.{step}.outputs.parameters.{output}}}}}"}]}
+
+
 def _steps(args: ProjectPipelineArgs) -> Manifest:
     given, _ = _candidate(args)
     return {"name": "pipeline", "steps": [
         [{"name": "validate-data", "template": "validate-data"}],
         [{"name": "train", "template": "train"}],
-        [{"name": "evaluate", "template": "evaluate",
-          "arguments": {"parameters": [{"name": given, "value": f"{{{{steps.train.outputs.parameters.{given}}}}}"}]}}],
+        [{"name": "evaluate", "template": "evaluate", "arguments": _passed(given, "train", given)}],
         # only a candidate the gate promoted goes on to build/deploy: the very version the gate judged
         [{"name": "handoff", "template": "handoff", "when": "{{steps.evaluate.outputs.parameters.promoted}} == true",
-          "arguments": {"parameters": [{"name": "version", "value": "{{steps.evaluate.outputs.parameters.version}}"}]}}],
+          "arguments": _passed("version", "evaluate", "version")}],
     ]}
 
 
