@@ -8,9 +8,10 @@ Every step runs the project's image (its own ECR repository) as the project's pi
 security context and, when the project trains on GPUs, the GPU toleration and the pool selector. With
 `TrainingBackend.RAY` the training step is a RayJob on the GPU pool instead of a pod (Ray Train, data-parallel);
 its driver's outputs stay in the Ray head pod, so the step hands the gate its Ray cluster's name (RayJob status),
-which the driver tagged its MLflow run with: every run gates and hands off its own model, never "latest". Where the environment
-runs Kueue (`queueing.enabled`), the training step — the pod, or the RayJob and so all its pods at once —
-carries the project's queue label (platform output `projects.<name>.queue`) and waits for quota there.
+which the driver tagged its MLflow run with: every run gates and hands off its own model, never "latest".
+Where the environment runs Kueue (`queueing.enabled`), the training step — the pod, or the RayJob and so all
+its pods at once — carries the project's queue label (platform output `projects.<name>.queue`) and waits for
+quota there.
 """
 
 from __future__ import annotations
