@@ -20,6 +20,7 @@ from mlops_platform.k8s.project_pipeline import (
 )
 
 from .argo_schema import crd_errors
+from .upstream import crd_schema
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/projects/fraud@sha256:" + "a" * 64
 
@@ -146,6 +147,14 @@ def test_the_gate_and_the_hand_off_get_this_runs_model_never_the_latest(backend:
         {"name": "version", "value": "{{steps.evaluate.outputs.parameters.version}}"}]
 
 
+@pytest.mark.parametrize("variant", [{}, {"train": StepResources(gpus=1), "gpu_type": "l4", "queue": "fraud"}])
+def test_the_rayjob_matches_the_published_kuberay_schema(variant: dict[str, Any]) -> None:
+    """KubeRay v1.4.2's RayJob CRD (what the pinned kuberay-operator chart installs), strictly: the API server
+    would prune a misplaced field, and a RayJob the operator cannot read fails only at run time."""
+    resource = steps(workflow_template_spec(args(backend=TrainingBackend.RAY, **variant)))["train"]["resource"]
+    assert crd_errors("RayJob", json.loads(resource["manifest"]), group="ray.io", version="v1") == []
+
+
 def test_the_rayjob_names_its_cluster_to_the_driver_and_to_the_gate() -> None:
     """The driver's outputs stay in the Ray head pod, so the RayJob's cluster name links the two: KubeRay labels
     every Ray pod `ray.io/cluster=<RayCluster>` (kuberay v1.4 ray-operator/controllers/ray/utils/constant.go,
@@ -154,6 +163,8 @@ def test_the_rayjob_names_its_cluster_to_the_driver_and_to_the_gate() -> None:
     train = steps(workflow_template_spec(args(backend=TrainingBackend.RAY)))["train"]
     assert train["outputs"]["parameters"] == [
         {"name": "ray-cluster", "valueFrom": {"jsonPath": "{.status.rayClusterName}"}}]
+    status = crd_schema("ray.io", "RayJob", "v1")["properties"]["status"]["properties"]
+    assert status["rayClusterName"] == {"type": "string"}  # the field the jsonPath reads is published
     job = json.loads(train["resource"]["manifest"])
     head = job["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
     assert {"name": "TRAINING_RAY_CLUSTER",
