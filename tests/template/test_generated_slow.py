@@ -25,9 +25,13 @@ from .support import PRESETS, assert_ok, render, run, with_venv_tools
 def test_generated_project_tests_pass(preset: str, tmp_path: Path) -> None:
     """The project's own suite (incl. its e2e test) with this venv's Python (it has the project's deps)."""
     project = render(tmp_path / "project", **PRESETS[preset])
-    done = run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project, timeout=900)
+    done = run(sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", cwd=project, timeout=900)
     assert_ok(done)
     assert re.search(r"\b\d+ passed\b", done.stdout) and " failed" not in done.stdout
+    if PRESETS[preset].get("training_backend") == "ray":
+        # Ray Train's DDP ran for real on a local two-worker Ray (this venv has `ray`), not skipped
+        ddp = "PASSED tests/test_ray_train.py::test_workers_train_their_own_shards_and_the_gate_judges_that_version"
+        assert ddp in done.stdout
 
 
 @pytest.mark.slow
