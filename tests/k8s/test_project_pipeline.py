@@ -93,6 +93,8 @@ def test_ray_training_is_a_rayjob_on_the_gpu_pool_through_the_queue_when_given()
     assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "fraud"
     worker = job["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]
     assert worker["replicas"] == 3
+    # the head offers no CPUs, so each of the 3 Ray Train workers runs on a worker pod, none on the head
+    assert job["spec"]["rayClusterSpec"]["headGroupSpec"]["rayStartParams"] == {"num-cpus": "0"}
     assert worker["template"]["spec"]["tolerations"][0]["key"] == contract.GPU_TAINT_KEY
     assert worker["template"]["spec"]["nodeSelector"] == {contract.GPU_TYPE_LABEL: "l4"}
     assert worker["template"]["spec"]["serviceAccountName"] == "fraud-pipeline"

@@ -253,7 +253,10 @@ def ray_job(args: ProjectPipelineArgs) -> Manifest:
                                    f"--gpus-per-worker {args.train.gpus} --outputs {OUTPUTS_DIR}",
                      "shutdownAfterJobFinishes": True, "ttlSecondsAfterFinished": 600,
                      "rayClusterSpec": {
-                         "headGroupSpec": {"rayStartParams": {}, "template": ray_pod(args, StepResources())},
+                         # no CPUs offered on the head: Ray Train's workers land on the worker pods only (the
+                         # driver and the train controller, num_cpus=0, stay on the head)
+                         "headGroupSpec": {"rayStartParams": {"num-cpus": "0"},
+                                           "template": ray_pod(args, StepResources())},
                          "workerGroupSpecs": [{"groupName": "workers", "replicas": args.ray_workers,
                                                "minReplicas": args.ray_workers, "maxReplicas": args.ray_workers,
                                                "rayStartParams": {}, "template": ray_pod(args, args.train)}]}}}
