@@ -159,14 +159,19 @@ def test_mirrored_values_spell_each_image_the_way_its_chart_reads_it() -> None:
         f"{REGISTRY}/mlops-dev/quay/jetstack/cert-manager-webhook"
     assert mirrored_values("kserve", MIRROR)["kserve"]["controller"]["rbacProxyImage"] == \
         f"{REGISTRY}/mlops-dev/quay/brancz/kube-rbac-proxy:v0.18.0"
+    # gpu-operator: `repository` is the path up to the name, `image` the name (values.yaml operator/migManager)
+    assert mirrored_values("gpu-operator", MIRROR)["migManager"] == {
+        "repository": f"{REGISTRY}/mlops-dev/mirror/nvidia/cloud-native", "image": "k8s-mig-manager"}
 
 
 def test_images_no_cache_serves_are_copied_by_hand_into_platform_repositories() -> None:
     copies = manual_copies(list(CHART_IMAGES), MIRROR)
-    assert [c.source for c in copies] == ["nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.1-ubuntu22.04",
-                                          "nvcr.io/nvidia/tritonserver:23.05-py3",
-                                          "nvcr.io/nvidia/k8s-device-plugin:v0.17.1"]
-    assert copies[0].target == f"{REGISTRY}/mlops-dev/mirror/nvidia/k8s/dcgm-exporter:4.2.3-4.1.1-ubuntu22.04"
+    assert [c.source for c in copies] == [
+        "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin:v0.5.20",
+        "nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.1-ubuntu22.04",
+        "nvcr.io/nvidia/gpu-operator:v26.3.3", "nvcr.io/nvidia/cloud-native/k8s-mig-manager:v0.14.2",
+        "nvcr.io/nvidia/tritonserver:23.05-py3", "nvcr.io/nvidia/k8s-device-plugin:v0.17.1"]
+    assert copies[1].target == f"{REGISTRY}/mlops-dev/mirror/nvidia/k8s/dcgm-exporter:4.2.3-4.1.1-ubuntu22.04"
     cfg = PlatformConfig.model_validate(sections("dev", AIR_GAPPED))
     assert set(mirror_repositories(cfg)) >= {"mirror/mlflow", "mirror/nvidia/k8s/dcgm-exporter",
                                              "mirror/nvidia/tritonserver", "mirror/nvidia/k8s-device-plugin"}
@@ -187,7 +192,10 @@ def _fixture_images(chart_key: str, version: str) -> dict[str, dict[str, Any]]:
 
 
 def _upstream_of(default: dict[str, Any]) -> str:
-    """The reference a values.yaml image entry defaults to (registry + repository, or the string)."""
+    """The reference a values.yaml image entry defaults to (registry + repository, repository + image name
+    (NVIDIA GPU Operator), or the string)."""
+    if "image" in default and "repository" in default:
+        return str(parse_image(f"{default['repository']}/{default['image']}"))
     if "image" in default:
         return str(parse_image(default["image"]))
     ref = f"{default['registry']}/{default['repository']}" if default.get("registry") else default["repository"]
@@ -217,7 +225,8 @@ def test_the_table_lists_every_image_of_each_charts_values(chart_key: str, versi
         image = table[path]
         upstream = PINNED_BY_PLATFORM.get((chart_key, path)) or _upstream_of(default)
         assert str(parse_image(image.upstream)).split(":")[0] == upstream.split(":")[0], path
-        style = ImageStyle.STRING if "image" in default else \
+        style = ImageStyle.NAMED if "image" in default and "repository" in default else \
+            ImageStyle.STRING if "image" in default else \
             ImageStyle.SPLIT if default.get("registry") else ImageStyle.REPOSITORY
         assert image.style is style, path
 

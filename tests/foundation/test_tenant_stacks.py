@@ -8,6 +8,7 @@ test_shards.py), so two shards hold one project each and four are empty.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,11 @@ def test_parallel_tenants_plan_the_sequential_plan(plans: dict[str, Plan], monke
     assert [(t["layer"], t["stack"], t["projects"]) for t in parallel.timings] == [
         ("aws", "dev", None), ("cluster", "dev", None), ("tenants", "dev", 1), ("tenants", "dev", 1)]
     assert all(t["seconds"] > 0 and t["resources"] > 0 for t in parallel.timings)
+    # processes, not threads under one GIL: each tenants part ran (and spent its CPU) in a worker of its own
+    aws, cluster, *tenants = parallel.timings
+    assert aws["pid"] == cluster["pid"] == os.getpid()
+    assert len({t["pid"] for t in tenants} | {os.getpid()}) == 1 + len(tenants)
+    assert all(t["cpu_seconds"] > 0 for t in parallel.timings)
 
 
 def test_a_shard_out_of_range_is_a_usage_error(sharded: Path) -> None:

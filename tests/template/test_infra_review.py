@@ -4,11 +4,16 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from foundation.test_layer_stacks import layer_variant
 from k8s.argo_schema import crd_errors
+from mlops_platform.core.errors import UsageError
+from mlops_platform.core.layers import Layer
+from mlops_platform.engine import run_platform, run_program
 from mlops_platform.k8s.deploy_rights import deployer_rules
 from mlops_platform.policy.config_files import preset
 from mlops_platform.policy.sdk import rbac
@@ -49,10 +54,11 @@ def undeployable(resources: list[dict[str, Any]]) -> set[str]:
 
 @pytest.mark.parametrize(("answers", "expected"), [
     pytest.param({}, {*DEPLOYMENT, HPA}, id="cpu-deployment"),
-    pytest.param({"gpu_count": 1, "gpu_pool": "l4", "delivery_strategy": "mirror"}, {*DEPLOYMENT, SCALED},
-                 id="gpu-deployment"),
     pytest.param({"serving_mode": "kserve", "environments": ["dev", "prod"], "delivery_strategy": "blue-green"},
                  {*RELEASE, HPA}, id="kserve"),
+    # GPU serving, and training as a RayJob (the pod-trained GPU pipeline is reviewed below, per environment)
+    pytest.param({"gpu_count": 1, "gpu_pool": "l4", "delivery_strategy": "mirror", "training_backend": "ray"},
+                 {*DEPLOYMENT, SCALED}, id="gpu-deployment-ray"),
 ])
 def test_infra_plans_with_model_serving_and_passes_review(tmp_path: Path, answers: dict[str, object],
                                                           expected: set[str]) -> None:
@@ -72,6 +78,10 @@ def test_infra_plans_with_model_serving_and_passes_review(tmp_path: Path, answer
     for kind, obj in argo.items():
         assert crd_errors(kind, obj) == [], kind
     train = next(t for t in argo["WorkflowTemplate"]["spec"]["templates"] if t["name"] == "train")
+    if answers.get("training_backend") == "ray":  # the RayJob, as KubeRay's CRD reads it; its workers on GPUs
+        job = json.loads(train["resource"]["manifest"])
+        assert crd_errors("RayJob", job, group="ray.io", version="v1") == []
+        train = job["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["template"]["spec"]
     assert ("tolerations" in train) == bool(answers.get("gpu_count"))  # GPU training when the project has GPUs
     report = review(subject)
     assert [(f.policy, f.message) for f in report.blocking] == []
@@ -129,3 +139,28 @@ def test_a_planned_kind_outside_the_deploy_role_is_named() -> None:
                {"type": "pulumi:providers:kubernetes", "inputs": {}}]
     assert undeployable(planned) == {"core/Secret", "gateway.networking.k8s.io/Gateway",
                                      "gateway.envoyproxy.io/SecurityPolicy"}
+
+
+def test_a_project_in_a_sharded_environment_reads_the_tenants_stack_of_its_shard(tmp_path: Path) -> None:
+    """With `tenants.shards: 6`, dev has no tenants stack named dev: churn-model's tenancy is planned in
+    dev-tenants-5 (core.shards.shard_of, pinned in tests/foundation/test_tenant_stacks.py). The project's stack
+    finds that stack from the aws layer's `tenant_shards` output — both stacks planned from the sharded stack
+    file — and reads its own entry there; referencing any other stack would fail the plan."""
+    sharded = layer_variant(tmp_path, lambda config: config.update({"mlops-platform:tenants": {"shards": 6}}))
+    stacks = {"organization/mlops-platform-aws/dev": run_platform(stack_file=sharded, layer=Layer.AWS).outputs,
+              "organization/mlops-platform/dev-tenants-5": run_platform(stack_file=sharded, layer=Layer.TENANTS,
+                                                                        shard=5).outputs}
+    assert stacks["organization/mlops-platform-aws/dev"]["tenant_shards"] == 6
+    read: list[str] = []
+
+    def resolve(reference: str) -> Any:
+        read.append(reference)
+        if reference not in stacks:
+            raise UsageError(f"{reference}: not a stack of the sharded dev")
+        return stacks[reference]
+    project = render(tmp_path / "project", project_slug="churn-model")
+    plan = run_program(project / "infra", "dev", stack_outputs=resolve)
+    assert read == list(stacks)
+    [workflow] = [r for r in plan.resources if r.type == "kubernetes:argoproj.io/v1alpha1:WorkflowTemplate"]
+    entry = stacks["organization/mlops-platform/dev-tenants-5"]["projects"]["churn-model"]
+    assert entry["mlflow_artifact_uri"] and entry["mlflow_artifact_uri"] in json.dumps(workflow.inputs)

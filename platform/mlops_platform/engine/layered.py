@@ -11,6 +11,7 @@ parts (each the same program and stack with a share of `projects`) and joined: s
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -65,17 +66,20 @@ def plan_layers(cfg: PlatformConfig, config: dict[str, Any], sel: Selection, pre
     for layer in LAYER_ORDER[: LAYER_ORDER.index(wanted[-1]) + 1]:
         units = tenant_units(cfg, config, sel, jobs) if layer is Layer.TENANTS else [Unit(layer, env, config)]
         parts = _plan_units(units, env, ctx, below, preview, jobs)
-        timings += [_timing(unit, plan, seconds) for unit, (plan, seconds) in zip(units, parts, strict=True)]
-        plan = join(env, [p for p, _ in parts])
+        timings += [_timing(unit, run) for unit, run in zip(units, parts, strict=True)]
+        plan = join(env, [run.plan for run in parts])
         below[reference_name(ORGANIZATION, layer, env)] = plan.reference_outputs or plan.outputs
         if layer in wanted:
             plans.append(plan)
     return Plan(env, [r for p in plans for r in p.resources], dict(plans[-1].outputs), timings=timings)
 
 
-def _timing(unit: Unit, plan: Plan, seconds: float) -> dict[str, Any]:
+def _timing(unit: Unit, run: UnitRun) -> dict[str, Any]:
+    """A program run's row: wall `seconds`, and the CPU seconds and process id of the process that ran it (so a
+    parallel plan shows its runs in separate processes, and what the longest one costs on an idle machine)."""
     return {"layer": unit.layer.value, "stack": unit.stack, "projects": unit.projects,
-            "resources": len(plan.resources), "seconds": round(seconds, 3)}
+            "resources": len(run.plan.resources), "seconds": round(run.seconds, 3),
+            "cpu_seconds": round(run.cpu_seconds, 3), "pid": run.pid}
 
 
 def tenant_units(cfg: PlatformConfig, config: dict[str, Any], sel: Selection, jobs: int) -> list[Unit]:
@@ -101,8 +105,18 @@ def with_projects(config: dict[str, Any], names: Sequence[str]) -> dict[str, Any
     return {**config, PROJECTS_KEY: [p for p in config.get(PROJECTS_KEY) or [] if p.get("name") in names]}
 
 
+@dataclass(frozen=True)
+class UnitRun:
+    """One finished program run: its plan, wall and CPU seconds, and the process that ran it."""
+
+    plan: Plan
+    seconds: float
+    cpu_seconds: float
+    pid: int
+
+
 def _plan_units(units: list[Unit], env: str, ctx: Ctx, below: Mapping[str, Mapping[str, Any]], preview: bool,
-                jobs: int) -> list[tuple[Plan, float]]:
+                jobs: int) -> list[UnitRun]:
     if jobs <= 1 or len(units) == 1:
         return [plan_unit(unit, env, ctx, below, preview) for unit in units]
     # fork: a worker starts with the SDK modules the layers below already imported (spawn would import them
@@ -112,10 +126,9 @@ def _plan_units(units: list[Unit], env: str, ctx: Ctx, below: Mapping[str, Mappi
         return [future.result() for future in futures]
 
 
-def plan_unit(unit: Unit, env: str, ctx: Ctx, below: Mapping[str, Mapping[str, Any]],
-              preview: bool) -> tuple[Plan, float]:
+def plan_unit(unit: Unit, env: str, ctx: Ctx, below: Mapping[str, Mapping[str, Any]], preview: bool) -> UnitRun:
     """Run one layer program as `unit.stack`; its StackReferences resolve to the planned layers `below`."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     project, entry_dir = project_name(layer_program_dir(unit.layer))
 
     def resolve(reference: str) -> Mapping[str, Any]:
@@ -125,7 +138,7 @@ def plan_unit(unit: Unit, env: str, ctx: Ctx, below: Mapping[str, Mapping[str, A
         return below[reference]
     # the lower layers' outputs are already planned: resolving them plans nothing, so settle early
     plan = run(entry_dir, project, unit.stack, unit.config, ctx, stack_outputs=resolve, preview=preview, settle=True)
-    return plan, time.perf_counter() - start
+    return UnitRun(plan, time.perf_counter() - start, time.process_time() - cpu, os.getpid())
 
 
 def join(env: str, parts: Sequence[Plan]) -> Plan:

@@ -161,12 +161,13 @@ def type_summary(resources: Iterable[Resource]) -> Counter[str]:
 
 
 def timings_table(plan: Plan) -> Table:
-    """One row per program run that made the plan (layer, stack, projects, resources, seconds)."""
+    """One row per program run that made the plan (layer, stack, projects, resources, seconds, CPU seconds)."""
     title = "Program runs" + (" (read from the plan cache: times of the run that stored it)" if plan.cached else "")
     table = Table(title=title)
-    for column in ("layer", "stack", "projects", "resources", "seconds"):
+    for column in ("layer", "stack", "projects", "resources", "seconds", "CPU seconds"):
         table.add_column(column)
     for row in plan.timings:
+        cpu = row.get("cpu_seconds")  # absent from plans cached before runs recorded it
         table.add_row(row["layer"], row["stack"], "-" if row["projects"] is None else str(row["projects"]),
-                      str(row["resources"]), f"{row['seconds']:.1f}")
+                      str(row["resources"]), f"{row['seconds']:.1f}", "-" if cpu is None else f"{cpu:.1f}")
     return table

@@ -29,6 +29,7 @@ from ruamel.yaml.error import YAMLError
 from mlops_platform.core.errors import EngineError, MlplatError, UsageError
 from mlops_platform.core.files import kind_of, load_yaml, read_text
 from mlops_platform.engine.computed import Ctx
+from mlops_platform.engine.lean import lean_run
 from mlops_platform.engine.plan import Plan
 from mlops_platform.engine.recorder import SECRET, PlatformMocks, RecordingMonitor
 from mlops_platform.engine.sandbox import where
@@ -141,7 +142,7 @@ def run(entry_dir: Path, project: str, stack: str, config: Mapping[str, Any], ct
     set_all_config(values, secret_keys)
     loop = asyncio.new_event_loop()
     try:
-        with _program_environment(entry_dir):
+        with _program_environment(entry_dir), lean_run():
             early = stack_outputs is None if settle is None else settle
             loop.run_until_complete(run_in_stack(lambda: _run_entry(entry, settle=early)))
         # Join the threads the SDK ran monitor calls on: a finished plan leaves no thread behind, so the

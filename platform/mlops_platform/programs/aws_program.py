@@ -181,3 +181,6 @@ def main(cfg: PlatformConfig) -> None:
     layer = build_aws_layer(cfg, provider_opts(provider))
     for key, value in layer.exports().items():
         pulumi.export(key, value)
+    # not a resource of the layer: the tenant shard count, where project stacks can read it whatever the count
+    # (the environment's tenants stack exists only unsharded; docs/scale-out.md)
+    pulumi.export("tenant_shards", cfg.tenants.shards)
