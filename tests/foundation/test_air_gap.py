@@ -19,6 +19,7 @@ from mlops_platform.config.rules_air_gap import PRIVATE_NODE_ENDPOINTS, RUNNER_E
 from mlops_platform.core.chart_images import CHART_IMAGES, ImageStyle, manual_copies, mirrored_values
 from mlops_platform.core.image_mirror import PULL_THROUGH_UPSTREAMS, Mirror, parse_image
 from mlops_platform.core.versions import CHARTS, KUEUE_IMAGE, VERSION_MATRIX, autoscaler_chart
+from mlops_platform.k8s.air_gap import AirGap, UnmirroredChart, release_props
 from mlops_platform.programs.common import installed_charts, mirror_repositories
 
 from .stackfiles import ACCOUNT, issue_at, issues_of, sections
@@ -235,3 +236,29 @@ def test_every_pinned_chart_has_an_entry() -> None:
     assert set(CHART_IMAGES) == {*CHARTS, "cluster-autoscaler"}
     cfg = PlatformConfig.model_validate(sections("dev", AIR_GAPPED))
     assert set(installed_charts(cfg)) <= set(CHART_IMAGES)
+
+
+@pytest.mark.parametrize("chart_key", sorted(CHART_IMAGES))
+def test_every_charts_release_is_rewritten_to_the_mirror(chart_key: str) -> None:
+    """The cluster layer's transformation on a release of each pinned chart (the air-gapped plan in
+    tests/k8s/test_air_gapped.py installs most; EFA and MIG pools add theirs): every image entry of the chart
+    names the mirror, the chart is the vendored file, no repository is left."""
+    chart = CHARTS[chart_key] if chart_key in CHARTS else autoscaler_chart("1.35")
+    props = release_props({"chart": chart.chart, "version": chart.version, "values": {},
+                           "repository_opts": {"repo": chart.repository}},
+                          AirGap(mirror=MIRROR, chart_directory="/opt/mlplat/charts"))
+    assert props["chart"] == f"/opt/mlplat/charts/{chart.chart.rsplit('/', 1)[-1]}-{chart.version}.tgz"
+    assert props["repository_opts"] is None
+    for image in CHART_IMAGES[chart_key]:
+        node: Any = props["values"]
+        for part in image.path.split("."):
+            node = node[part]
+        ref = node if isinstance(node, str) else f"{node['repository']}/{node['image']}" \
+            if image.style is ImageStyle.NAMED else f"{node.get('registry', '')}/{node['repository']}".lstrip("/")
+        assert ref.startswith(f"{REGISTRY}/mlops-dev/"), (chart_key, image.path, ref)
+
+
+def test_a_chart_the_table_does_not_know_fails_the_plan() -> None:
+    with pytest.raises(UnmirroredChart, match=r"has no entry in core/chart_images\.py"):
+        release_props({"chart": "oci://example.com/charts/new", "version": "1.0.0", "values": {}},
+                      AirGap(mirror=MIRROR, chart_directory="/opt/mlplat/charts"))
