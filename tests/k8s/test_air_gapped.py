@@ -1,5 +1,6 @@
 """An air-gapped environment planned for real (offline engine): the staging stack with `nat: none`, every
-VPC endpoint, the registry mirror, the runner image and Karpenter (so every pinned chart is installed).
+VPC endpoint, the registry mirror, the runner image and Karpenter (every pinned chart but those EFA and MIG
+pools add, whose releases tests/foundation/test_air_gap.py runs through the same rewrite).
 
 What no mock can see is encoded here: an image whose registry is not the account's ECR would hang in
 ImagePullBackOff on nodes without egress (https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html:
