@@ -21,6 +21,7 @@ from mlops_platform.config.loader import load_stack_file, stack_file_for
 from mlops_platform.config.rules import check_rules, check_warnings
 from mlops_platform.config.sections import GpuPoolConfig
 from mlops_platform.core import contract
+from mlops_platform.core.chart_images import CHART_IMAGES
 from mlops_platform.core.gpu_sharing import (
     DCGM_EXPORTER_DEPLOY_LABEL,
     DEVICE_PLUGIN_CONFIG_LABEL,
@@ -32,11 +33,13 @@ from mlops_platform.core.gpu_sharing import (
     GpuSharing,
     PoolSharing,
 )
+from mlops_platform.core.image_mirror import Mirror
 from mlops_platform.core.instances import GpuType
 from mlops_platform.core.layers import Layer
 from mlops_platform.core.versions import CHARTS, VERSION_MATRIX
 from mlops_platform.engine import Plan, run_platform
 from mlops_platform.k8s.air_gap import CHART_KEYS as KEYS
+from mlops_platform.k8s.air_gap import AirGap, release_props
 from mlops_platform.k8s.gpu import dcgm_values, device_plugin_values, efa_plugin_values
 from mlops_platform.k8s.kueue import KueueArgs, manager_config
 from mlops_platform.k8s.mig_manager import (
@@ -286,3 +289,29 @@ def test_the_new_charts_admit_every_supported_kubernetes_minor(chart: str) -> No
     aws-efa-k8s-device-plugin v0.5.30 declares none)."""
     upstream = upstream_values(chart, CHARTS[chart].version)
     assert all(admits(c, minor) for c in upstream.kube_versions for minor in VERSION_MATRIX)
+
+
+def _air_gapped_images(release: Any, chart_key: str) -> dict[str, str]:
+    """Every image of the chart (core/chart_images.py) as an air-gapped cluster layer would set it."""
+    mirror = Mirror("321098765432.dkr.ecr.us-east-1.amazonaws.com", "mlops-dev")
+    props = release_props(dict(release.inputs), AirGap(mirror=mirror, chart_directory="/opt/mlplat/charts"))
+    out = {}
+    for image in CHART_IMAGES[chart_key]:
+        entry = props["values"]
+        for part in image.path.split("."):
+            entry = entry[part]
+        out[image.path] = f"{entry['repository']}/{entry['image']}" if "image" in entry else entry["repository"]
+    return out
+
+
+def test_air_gapped_efa_plugin_and_gpu_operator_pull_from_the_accounts_ecr(plans: Any, mig_plan: Plan) -> None:
+    """The air-gapped variant (tests/k8s/test_air_gapped.py) runs Karpenter and no MIG pool, so these two
+    releases are air-gapped here: every image entry of the chart names the account's ECR."""
+    (efa,) = [r for r in plans["prod"].of_type("kubernetes:helm.sh/v3:Release")
+              if r.get("chart") == "aws-efa-k8s-device-plugin"]
+    (operator,) = [r for r in mig_plan.of_type("kubernetes:helm.sh/v3:Release") if r.get("chart") == "gpu-operator"]
+    for release, key in ((efa, "aws-efa-k8s-device-plugin"), (operator, "gpu-operator")):
+        refs = _air_gapped_images(release, key)
+        assert refs and all(ref.startswith("321098765432.dkr.ecr.us-east-1.amazonaws.com/mlops-dev/mirror/")
+                            for ref in refs.values()), refs
+    assert _air_gapped_images(operator, "gpu-operator")["migManager"].endswith("/nvidia/cloud-native/k8s-mig-manager")
