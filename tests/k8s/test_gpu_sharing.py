@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from mlops_platform.config import load_env
-from mlops_platform.config.rules import check_rules
+from mlops_platform.config.rules import check_rules, check_warnings
 from mlops_platform.config.rules_gpu import pool_sharing, project_physical_gpus
+from mlops_platform.config.section_types import GpuProvisioner
 from mlops_platform.config.sections import GpuPoolConfig
 from mlops_platform.core.gpu_sharing import (
     DEVICE_PLUGIN_CONFIG_LABEL,
@@ -208,3 +209,15 @@ def test_both_provisioners_label_gpu_nodes_with_one_function() -> None:
     for p in (shared, whole):
         assert node_pool(p, "l4")["spec"]["template"]["metadata"]["labels"] == gpu_node_labels(p, "l4")
         assert pool_spec(p).labels == gpu_node_labels(p, "l4")
+
+
+def test_karpenter_cannot_launch_nodes_for_slices_and_validate_says_so() -> None:
+    """kubernetes-sigs/karpenter#729 (open): Karpenter's scheduling simulation knows an instance type's
+    nvidia.com/gpu, not the device plugin's renamed nvidia.com/gpu.shared, so a pod asking only for a slice
+    launches no node."""
+    cfg = load_env("staging")
+    karpenter = cfg.model_copy(update={"gpu": cfg.gpu.model_copy(update={"provisioner": GpuProvisioner.KARPENTER})})
+    found = [w for w in check_warnings(karpenter) if "karpenter#729" in w.message]
+    assert [w.path for w in found] == ["node_pools.gpu[1].sharing"]  # staging's time-sliced l4 pool
+    assert "nvidia.com/gpu.shared" in found[0].message and "managed_node_groups" in found[0].fix
+    assert not [w for w in check_warnings(cfg) if "karpenter#729" in w.message]

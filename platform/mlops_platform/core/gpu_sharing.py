@@ -132,7 +132,13 @@ def physical_gpu_bound(whole_gpus: int, slices: int, shared: Mapping[str, Shared
     """Most physical GPUs a namespace can hold with `whole_gpus` of `nvidia.com/gpu` and `slices` of each
     shared resource: a slice counts as the largest share of a GPU it can be, never as a whole GPU and never
     as nothing. Caps, budgets and cost estimates use this, not the advertised counts."""
-    return whole_gpus + sum((slices * res.gpu_fraction for res in shared.values()), Fraction(0))
+    return quota_gpu_bound(whole_gpus, dict.fromkeys(shared, slices), shared)
+
+
+def quota_gpu_bound(whole_gpus: int, slices: Mapping[str, int], shared: Mapping[str, SharedResource]) -> Fraction:
+    """`physical_gpu_bound` with a count per shared resource (a ResourceQuota's `requests.<resource>`);
+    a resource `shared` does not describe counts as nothing (no node advertises it)."""
+    return whole_gpus + sum((n * shared[r].gpu_fraction for r, n in slices.items() if r in shared), Fraction(0))
 
 
 def advertised_per_node(gpus: int, shared: SharedResource | None) -> dict[str, int]:
