@@ -156,9 +156,9 @@ def test_device_plugin_gets_one_config_per_shared_pool_and_an_exclusive_default(
 def test_labels_select_the_pools_config_and_mig_partition() -> None:
     assert sharing_node_labels("a", GpuSharing.NONE) == {}
     assert sharing_node_labels("ts", GpuSharing.TIME_SLICING) == {DEVICE_PLUGIN_CONFIG_LABEL: "pool-ts"}
-    # a MIG pool's mig-parted config is its own (k8s/mig_manager.py; tests/k8s/test_gpu_devices.py)
-    assert sharing_node_labels("m", GpuSharing.MIG) == {DEVICE_PLUGIN_CONFIG_LABEL: "pool-m",
-                                                        MIG_CONFIG_LABEL: "pool-m", MIG_MANAGER_DEPLOY_LABEL: "true"}
+    # mig-manager applies NVIDIA's config name for the profile (k8s/mig_manager.py; tests/k8s/test_gpu_devices.py)
+    assert sharing_node_labels("m", GpuSharing.MIG, "3g.40gb") == {
+        DEVICE_PLUGIN_CONFIG_LABEL: "pool-m", MIG_CONFIG_LABEL: "all-3g.40gb", MIG_MANAGER_DEPLOY_LABEL: "true"}
 
 
 def test_staging_nodes_get_only_their_pools_config(plans: Any) -> None:
