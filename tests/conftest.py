@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -107,16 +109,30 @@ def cfg(env: str) -> PlatformConfig:
 KARPENTER_BASE = "staging"
 
 
-@pytest.fixture(scope="session")
-def karpenter_stack(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The staging stack with `gpu.provisioner: karpenter` (shipped stacks keep managed node groups)."""
+def stack_variant(env: str, sections: dict[str, dict[str, Any]], directory: Path) -> Path:
+    """A shipped stack file with some `mlops-platform:<section>` fields replaced, written to `directory`
+    under its own name (variants of shipped environments; the shipped files never change)."""
     yaml = YAML(typ="safe", pure=True)
-    doc = yaml.load(stack_file_for(KARPENTER_BASE).read_text(encoding="utf-8"))
-    doc["config"]["mlops-platform:gpu"]["provisioner"] = "karpenter"
-    path = tmp_path_factory.mktemp("karpenter") / f"Pulumi.{KARPENTER_BASE}.yaml"
+    doc = yaml.load(stack_file_for(env).read_text(encoding="utf-8"))
+    for section, fields in sections.items():
+        key = f"mlops-platform:{section}"
+        doc["config"][key] = {**doc["config"].get(key, {}), **fields}
+    path = directory / f"Pulumi.{env}.yaml"
     with path.open("w", encoding="utf-8") as fh:
         yaml.dump(doc, fh)
     return path
+
+
+@pytest.fixture(scope="session")
+def shipped_variant() -> Callable[[str, dict[str, dict[str, Any]], Path], Path]:
+    """`stack_variant` for test modules (variant stacks of shipped environments)."""
+    return stack_variant
+
+
+@pytest.fixture(scope="session")
+def karpenter_stack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The staging stack with `gpu.provisioner: karpenter` (shipped stacks keep managed node groups)."""
+    return stack_variant(KARPENTER_BASE, {"gpu": {"provisioner": "karpenter"}}, tmp_path_factory.mktemp("karpenter"))
 
 
 @pytest.fixture(scope="session")

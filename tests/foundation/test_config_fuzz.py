@@ -77,8 +77,8 @@ def networks(draw: st.DrawFn, region: str, prod: bool) -> Config:
     prefix = draw(st.integers(16, 24))
     cidr = ipaddress.IPv4Network((10 << 24 | draw(st.integers(0, 2**24 - 1)), prefix), strict=False)
     azs = [f"{region}{c}" for c in "abcdef"[: draw(st.integers(3 if prod else 2, 6))]]
-    # nat: none is never valid while the charts and the runner download from the internet (rules
-    # PUBLIC_SOURCES); the endpoints it would also need are drawn now and then all the same.
+    # nat: none needs the registry mirror's credentials and the runner image besides its endpoints
+    # (config/rules_air_gap.py, tested in test_air_gap.py); the endpoints are drawn now and then all the same.
     nat = draw(st.sampled_from(["one_per_az"] if prod else ["one_per_az", "single"]))
     endpoints = {"interface_endpoints": list(PRIVATE_NODE_ENDPOINTS)} if draw(st.booleans()) else {}
     return {"cidr": str(cidr), "availability_zones": azs, "nat": nat,

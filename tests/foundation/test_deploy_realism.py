@@ -195,9 +195,10 @@ def test_the_retained_set_is_closed_under_dependencies(plans: Any) -> None:
 
 # --- A4: nat: none ---------------------------------------------------------------------------------------
 
-def test_nat_none_is_rejected_while_charts_and_the_runner_need_the_internet(tmp_path: Path) -> None:
-    """Nodes without egress pull only from ECR (https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html);
-    the charts' images come from public registries and the runner downloads the Pulumi CLI and PyPI."""
+def test_nat_none_without_the_mirror_and_the_runner_image_is_one_report_of_what_is_missing(tmp_path: Path) -> None:
+    """Nodes without egress pull only from ECR (https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html):
+    the charts' images need the registry mirror (its pull-through credentials), and the runner, which cannot
+    download the Pulumi CLI or PyPI, its own image (docs/air-gapped.md). Every missing piece in one error."""
     from mlops_platform.config import load_stack_file
     from mlops_platform.config.rules import PRIVATE_NODE_ENDPOINTS
     from mlops_platform.core.errors import ConfigError
@@ -207,8 +208,10 @@ def test_nat_none_is_rejected_while_charts_and_the_runner_need_the_internet(tmp_
     with pytest.raises(ConfigError) as err:
         load_stack_file(path)
     text = str(err.value)
-    assert "network.nat" in text and "registry.k8s.io" in text and "cluster.in_vpc_deployer" in text
-    assert "use nat: single or one_per_az" in text
+    for field in ("registry.mirror.docker_hub_credential_arn", "registry.mirror.github_credential_arn",
+                  "cluster.deployer_image", "network.interface_endpoints"):
+        assert field in text
+    assert "ecr-pullthroughcache/" in text and "kms" in text
 
 
 # --- B12: the runner's walk ------------------------------------------------------------------------------

@@ -68,9 +68,11 @@ def test_gpu_node_groups_are_tainted_labelled_and_sized_from_config(plan: Plan, 
         # a shared pool carries its device-plugin config label instead of the accelerator label
         # (tests/k8s/test_gpu_sharing.py)
         own = ({ACCELERATOR_LABEL: f"nvidia-{gpu_type.value}"} if pool.sharing is GpuSharing.NONE else
-               sharing_node_labels(pool.name, pool.sharing, pool.mig_profile))
+               sharing_node_labels(pool.name, pool.sharing))
+        # EFA pools are labelled for the EFA device plugin (tests/k8s/test_gpu_devices.py)
+        efa = {contract.EFA_LABEL: "true"} if pool.multi_node and pool.multi_node.efa else {}
         assert group.get("labels") == {contract.POOL_LABEL: pool.name, contract.GPU_TYPE_LABEL: gpu_type.value,
-                                       "nvidia.com/gpu.present": "true", **own, **pool.labels}
+                                       "nvidia.com/gpu.present": "true", **own, **efa, **pool.labels}
         assert group.get("amiType") == pool.ami_type
         arches = {instances.INSTANCE_TYPES[t].arch for t in pool.instance_types}
         assert arches == {instances.GPU_AMI_ARCH[pool.ami_type]}

@@ -223,9 +223,12 @@ def test_nat_none_needs_every_endpoint_private_nodes_use() -> None:
     """Nodes without internet egress pull images, join, assume roles and log only through VPC endpoints.
     https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html"""
     issue = issue_at(issues_of(sections("dev", {"network": {"nat": "none"}})), "network.interface_endpoints")
-    assert issue.message.endswith("need VPC endpoints for ec2, eks, eks-auth, elasticloadbalancing, autoscaling")
-    assert "add ec2, eks, eks-auth, elasticloadbalancing, autoscaling to network.interface_endpoints" in issue.fix
-    complete = {"network": {"nat": "none", "interface_endpoints": list(R.PRIVATE_NODE_ENDPOINTS)}}
+    # + what the platform's pods call (MLflow: secretsmanager, Alertmanager: sns; config/rules_air_gap.py)
+    missing = "ec2, eks, eks-auth, elasticloadbalancing, autoscaling, secretsmanager, sns"
+    assert issue.message.endswith(f"need VPC endpoints for {missing}")
+    assert f"add {missing} to network.interface_endpoints" in issue.fix
+    complete = {"network": {"nat": "none",
+                            "interface_endpoints": [*R.PRIVATE_NODE_ENDPOINTS, "secretsmanager", "sns"]}}
     assert [i for i in issues_of(sections("dev", complete)) if i.path == "network.interface_endpoints"] == []
     assert set(R.PRIVATE_NODE_ENDPOINTS) >= {"ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs",
                                              "elasticloadbalancing", "autoscaling"}

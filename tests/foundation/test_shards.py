@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from mlops_platform.cli import main
-from mlops_platform.core.shards import MAX_SHARDS, assign, shard_of, shard_stack
+from mlops_platform.core.errors import ToolMissingError, UsageError
+from mlops_platform.core.shards import (
+    MAX_SHARDS,
+    assign,
+    aws_layer_stack,
+    project_platform_stack,
+    shard_count,
+    shard_of,
+    shard_stack,
+)
 
 from .stackfiles import issue_at, issues_of, sections
 
@@ -55,3 +65,37 @@ def test_shards_command_prints_a_ci_matrix(capsys: pytest.CaptureFixture[str]) -
     assert main(["shards", "dev", "--json"]) == 0
     matrix = json.loads(capsys.readouterr().out)
     assert matrix == {"include": [{"shard": 0, "stack": "dev", "projects": ["churn-model", "fraud-detector"]}]}
+
+
+@given(names, st.integers(1, 12))
+def test_a_project_stack_reads_the_shard_the_platform_plans_it_in(projects: list[str], count: int) -> None:
+    """The template's `infra/` and project CI find the tenants stack with the same function the platform
+    places projects with: each project's stack is the one `mlplat shards` lists it in."""
+    for shard in assign("prod", projects, count):
+        for name in shard.projects:
+            assert project_platform_stack("acme/mlops-platform/prod", name, count) == \
+                f"acme/mlops-platform/{shard.stack}"
+
+
+def test_the_platform_stack_of_a_project_unsharded_sharded_and_from_a_shard_name() -> None:
+    assert project_platform_stack("acme/mlops-platform/prod", "fraud-detector", 1) == "acme/mlops-platform/prod"
+    assert project_platform_stack("acme/mlops-platform/prod", "fraud-detector", 4) == \
+        "acme/mlops-platform/prod-tenants-3"  # shard_of pinned above
+    # a config already naming a shard still means its environment: the count decides the shard
+    assert project_platform_stack("acme/mlops-platform/prod-tenants-1", "recsys", 4) == \
+        "acme/mlops-platform/prod-tenants-2"
+    assert aws_layer_stack("acme/mlops-platform/prod-tenants-1") == "acme/mlops-platform-aws/prod"
+    assert [shard_count(v) for v in (None, "", 4, "4", 4.0)] == [1, 1, 4, 4, 4]  # older platforms export none
+    with pytest.raises(ValueError, match="must be ORG/PROJECT/ENV"):
+        aws_layer_stack("mlops-platform/prod")
+
+
+def test_platform_stack_command(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                tmp_path: Path) -> None:
+    assert main(["platform-stack", "acme/mlops-platform/prod", "--project", "fraud-detector", "--shards", "4"]) == 0
+    assert capsys.readouterr().out.strip() == "acme/mlops-platform/prod-tenants-3"
+    assert main(["platform-stack", "prod", "--project", "fraud-detector", "--shards", "4"]) == UsageError.exit_code
+    assert "fix: pass the project's `platformStack` config" in capsys.readouterr().err.replace("\n", "")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no Pulumi CLI to read the live count with
+    assert main(["platform-stack", "acme/mlops-platform/prod", "--project", "x"]) == ToolMissingError.exit_code
+    assert "or pass --shards" in capsys.readouterr().err.replace("\n", "")

@@ -74,6 +74,9 @@ CASES: dict[str, list[tuple[str, Case, int, str]]] = {
                 ("no-target", lambda t: ["upgrade", "dev"], 2, "usage"),
                 ("downgrade", lambda t: ["upgrade", "dev", "--to", "1.34"], 1, "upgrade_refused"),
                 ("skipped-minor", lambda t: ["upgrade", "dev", "--to", "1.37"], 1, "upgrade_refused")],
+    "mirror": [("unknown-env", lambda t: ["mirror", "nope"], 2, "usage"),
+               ("path-as-name", lambda t: ["mirror", "../../etc/passwd"], 2, "usage"),
+               ("not-mirrored", lambda t: ["mirror", "dev"], 2, "usage")],
 }
 ALL = [pytest.param(argv, code, kind, id=f"{command}:{name}")
        for command, cases in CASES.items() for name, argv, code, kind in cases]

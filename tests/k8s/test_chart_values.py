@@ -37,6 +37,9 @@ FREE_FORM: dict[str, dict[str, str]] = {
         "resources": K8S_OBJECT, "containerSecurityContext": K8S_OBJECT,
     },
     "dcgm-exporter": {"resources": K8S_OBJECT, "affinity": K8S_OBJECT},
+    # eks-charts aws-efa-k8s-device-plugin v0.5.30 templates/daemonset.yaml renders both with toYaml
+    "aws-efa-k8s-device-plugin": {"nodeSelector": "a node selector (label → value), rendered verbatim",
+                                  "resources": K8S_OBJECT},
     # nvidia-device-plugin 0.17.1 values.yaml: `config.map: {}` "Set of named configs to build an integrated
     # ConfigMap from" (templates/configmap.yaml writes each key as one config file; nodes pick one with the
     # nvidia.com/device-plugin.config label)

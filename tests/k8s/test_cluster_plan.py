@@ -9,6 +9,7 @@ import math
 from kubernetes_validate import utils as kv
 from mlops_platform.aws.account import github_oidc_provider_arn
 from mlops_platform.config import PlatformConfig
+from mlops_platform.config.rules import RESERVED_NAMESPACES
 from mlops_platform.core import contract, iam, naming
 from mlops_platform.core.versions import CHARTS, autoscaler_chart
 from mlops_platform.engine import Plan
@@ -274,6 +275,20 @@ def test_shipped_alert_rules_are_present_with_the_environments_thresholds(plan: 
                   if r.get("metadata.labels", {}).get("grafana_dashboard") == "1"]
     # the platform's three, plus each project's cost dashboard (tenants layer) when OpenCost runs
     assert len(dashboards) == 3 + (len(cfg.projects) if cfg.cost_allocation_on else 0)
+
+
+def test_dcgm_series_keep_the_namespace_and_pod_of_the_gpus_workload(plan: Plan) -> None:
+    """dcgm-exporter labels each GPU's series with the pod using it (`namespace`, `pod`); a scrape without
+    `honor_labels` renames those to exported_* and stamps the exporter's own pod (Prometheus docs,
+    scrape_config `honor_labels`; prometheus-operator Endpoint `honorLabels`). The KEDA GPU trigger and the
+    metric admission policy both rely on `namespace` being the workload's."""
+    (dcgm,) = [r for r in k8s_of(plan, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+               if r.get("metadata.name") == "dcgm-exporter"]
+    assert [e.get("honorLabels") for e in dcgm.get("spec.endpoints")] == [True]
+    assert dcgm.get("metadata.namespace") in RESERVED_NAMESPACES  # excluded from namespace enforcement
+    (serving,) = [r for r in k8s_of(plan, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+                  if r.get("metadata.name") == "model-serving"]
+    assert "honorLabels" not in serving.get("spec.endpoints")[0]  # the model server's own labels are its own
 
 
 def test_tracking_database_is_encrypted_private_and_protected_per_tier(plan: Plan, cfg: PlatformConfig) -> None:

@@ -21,18 +21,19 @@ from typing import Any
 import celpy
 import jsonschema
 import pytest
+from mlops_platform.aws.service_roles import route53_statements
 from mlops_platform.config import PlatformConfig, repo_root, stack_file_for
 from mlops_platform.config.sections import CertificateSource, InferenceAuthMode
 from mlops_platform.core import iam
+from mlops_platform.core.errors import ConfigError
 from mlops_platform.engine import Plan, Resource, run_platform
 from mlops_platform.engine.recorder import SECRET
 from mlops_platform.k8s.gateway_tls import (
     GatewayTlsArgs,
     acm_annotations,
     acme_issuer_spec,
-    route53_statements,
 )
-from mlops_platform.k8s.inference_auth import InferenceAuthArgs, security_policy_spec
+from mlops_platform.k8s.inference_auth import InferenceAuthArgs, InferenceAuthSettings, security_policy_spec
 from mlops_platform.k8s.lb_controller import envoy_proxy_spec
 from mlops_platform.k8s.project_gateway import CERTIFICATE_SECRET, project_gateway_spec, project_listener
 from mlops_platform.k8s.route_isolation import backend_expression
@@ -145,13 +146,26 @@ def test_the_acme_issuer_validates_and_solves_dns01_in_the_configured_zone() -> 
 
 @pytest.mark.parametrize("mode", list(InferenceAuthMode))
 def test_security_policies_of_both_modes_validate(mode: InferenceAuthMode) -> None:
-    args = InferenceAuthArgs(namespace="fraud", mode=mode, provider=None,  # type: ignore[arg-type]
-                             jwt_issuer="https://idp.example.com", jwt_jwks_uri="https://idp.example.com/jwks",
-                             jwt_audiences=("models",))
-    spec = security_policy_spec(args)
+    settings = InferenceAuthSettings(mode=mode, jwt_issuer="https://idp.example.com",
+                                     jwt_jwks_uri="https://idp.example.com/jwks", jwt_audiences=("models",))
+    spec = security_policy_spec(settings)
     assert schema_errors(SCHEMAS[SECURITY_POLICY], custom(SCHEMAS[SECURITY_POLICY], spec, "fraud")) == []
     assert cel_problems(SCHEMAS[SECURITY_POLICY], custom(SCHEMAS[SECURITY_POLICY], spec, "fraud"))[0] == []
     assert ("apiKeyAuth" in spec) is (mode is InferenceAuthMode.API_KEY)
+
+
+def test_inference_auth_args_are_valid_when_built() -> None:
+    """No placeholder namespace and no half-configured mode reach the component: each is refused, named."""
+    both = r"(?s)serving\.auth\.jwt_issuer: must be an https.*serving\.auth\.jwt_jwks_uri"
+    with pytest.raises(ConfigError, match=both):
+        InferenceAuthSettings(mode=InferenceAuthMode.JWT)
+    with pytest.raises(ConfigError, match=r"serving\.auth\.api_key_header: not a header name"):
+        InferenceAuthSettings(mode=InferenceAuthMode.API_KEY, api_key_header="X Api Key")
+    settings = InferenceAuthSettings(mode=InferenceAuthMode.API_KEY)
+    for bad in ("", "Fraud", "-fraud", "a" * 64):
+        with pytest.raises(ConfigError, match="namespace: not a Kubernetes namespace name"):
+            InferenceAuthArgs(namespace=bad, settings=settings, provider=None)  # type: ignore[arg-type]
+    assert InferenceAuthArgs(namespace="fraud", settings=settings, provider=None).namespace == "fraud"  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ HTTPS and the redirect
@@ -327,6 +341,9 @@ def test_an_acme_and_jwt_environment_plans_its_issuer_dns_role_and_idp_policies(
     assert issuer.inputs["spec"]["acme"]["solvers"][0]["dns01"]["route53"]["hostedZoneID"] == "Z0123456789ABC"
     assert {c.inputs["spec"]["issuerRef"]["name"] for c in k8s_of(plan, CERTIFICATE)} == {"mlops-acme"}
     role = next(r for r in plan.resources if r.type == "aws:iam/role:Role" and r.name.endswith("-dns01-role"))
+    # built by aws.service_roles now, still the cluster layer's child of the same name: the URN it always had
+    assert role.urn.endswith("mlops:k8s:ClusterLayer$aws:iam/role:Role::staging-k8s-cert-manager-dns01-role")
+    assert not role.aliases
     [trust] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
     assert "system:serviceaccount:cert-manager:cert-manager" in json.dumps(trust["Condition"])
     release = next(r for r in k8s_of(plan, "kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "cert-manager")

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from mlops_platform.config import load_env
-from mlops_platform.config.rules import check_rules, check_warnings
+from mlops_platform.config.rules import check_rules
 from mlops_platform.config.rules_gpu import pool_sharing, project_physical_gpus
 from mlops_platform.config.sections import GpuPoolConfig
 from mlops_platform.core.gpu_sharing import (
@@ -21,6 +21,7 @@ from mlops_platform.core.gpu_sharing import (
     EXCLUSIVE_CONFIG,
     MAX_REPLICAS,
     MIG_CONFIG_LABEL,
+    MIG_MANAGER_DEPLOY_LABEL,
     MIG_PROFILES,
     TIME_SLICED_GPU,
     WHOLE_GPU,
@@ -135,14 +136,6 @@ def test_slices_need_a_shared_pool_and_count_against_the_gpu_cap() -> None:
     assert "17 physical GPUs, above gpu.max_total_gpus" in issue.message
 
 
-def test_mig_warns_that_partitioning_needs_mig_manager() -> None:
-    cfg = load_env("dev")
-    pools = cfg.node_pools.model_copy(update={"gpu": [pool(instance_types=["p5.48xlarge"], sharing="mig",
-                                                           mig_profile="1g.10gb", max_size=1)]})
-    (warning,) = [w for w in check_warnings(cfg.model_copy(update={"node_pools": pools})) if "mig" in w.message]
-    assert "mig-manager" in warning.message and "GPU Operator" in warning.fix
-
-
 # ---------------------------------------------------------------- device plugin configs and labels
 def test_device_plugin_gets_one_config_per_shared_pool_and_an_exclusive_default() -> None:
     values = config_values([PoolSharing(pool="a", sharing=GpuSharing.NONE),
@@ -162,8 +155,9 @@ def test_device_plugin_gets_one_config_per_shared_pool_and_an_exclusive_default(
 def test_labels_select_the_pools_config_and_mig_partition() -> None:
     assert sharing_node_labels("a", GpuSharing.NONE) == {}
     assert sharing_node_labels("ts", GpuSharing.TIME_SLICING) == {DEVICE_PLUGIN_CONFIG_LABEL: "pool-ts"}
-    assert sharing_node_labels("m", GpuSharing.MIG, "3g.40gb") == {DEVICE_PLUGIN_CONFIG_LABEL: "pool-m",
-                                                                  MIG_CONFIG_LABEL: "all-3g.40gb"}
+    # a MIG pool's mig-parted config is its own (k8s/mig_manager.py; tests/k8s/test_gpu_devices.py)
+    assert sharing_node_labels("m", GpuSharing.MIG) == {DEVICE_PLUGIN_CONFIG_LABEL: "pool-m",
+                                                        MIG_CONFIG_LABEL: "pool-m", MIG_MANAGER_DEPLOY_LABEL: "true"}
 
 
 def test_staging_nodes_get_only_their_pools_config(plans: Any) -> None:

@@ -6,14 +6,13 @@ autoscaling asserted."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import promql_parser
 import pytest
 from kubernetes_validate import utils as kv
 from mlops_platform.config.sections_serving import CertificateSource
 from mlops_platform.core import contract
-from mlops_platform.engine import Plan, Resource, run_program
+from mlops_platform.engine import Plan, Resource
 from mlops_platform.k8s.autoscaling import GPU_UTIL_METRIC, IN_FLIGHT_METRIC
 from mlops_platform.k8s.project_gateway import PROJECT_GATEWAY, project_listener
 from mlops_platform.k8s.serving import covering_wildcards
@@ -21,7 +20,6 @@ from mlops_platform.k8s.serving import covering_wildcards
 from .crds import CHECKS, CORE_TYPES, custom_resource_problems, manifest
 from .upstream import as_sent, crd_validator
 
-PROGRAM = Path(__file__).parent / "programs" / "model_serving"
 DOMAIN = "models.internal"
 NS = "fraud-detector"
 GPU_TOLERATION = {"key": contract.GPU_TAINT_KEY, "operator": "Exists", "effect": contract.GPU_TAINT_EFFECT}
@@ -38,9 +36,9 @@ STRATEGIES = {"ranker": ("deployment", "canary"), "pricer": ("deployment", "blue
               "classifier": ("kserve", "blue-green"), "ner": ("kserve", "mirror")}
 
 
-@pytest.fixture(scope="module")
-def plan() -> Plan:
-    return run_program(PROGRAM)
+@pytest.fixture
+def plan(serving_plan: Plan) -> Plan:
+    return serving_plan
 
 
 def named(plan: Plan, type_: str, name: str) -> Resource:
@@ -201,7 +199,7 @@ def test_gpu_servers_scale_on_in_flight_requests_or_gpu_utilisation_never_cpu(pl
     assert trigger["metricType"] == "AverageValue" and trigger["metadata"]["threshold"] == "4"
     assert (ranker["minReplicaCount"], ranker["maxReplicaCount"]) == (3, 6)
     (gpu,) = named(plan, SCALED, "reranker").get("spec.triggers")
-    assert GPU_UTIL_METRIC in gpu["metadata"]["query"] and 'exported_namespace="fraud-detector"' in \
+    assert GPU_UTIL_METRIC in gpu["metadata"]["query"] and '{namespace="fraud-detector", pod=~' in \
         gpu["metadata"]["query"] and gpu["metricType"] == "Value"
     gpu_models = {"ranker", "reranker", "embedder", "sketch"}
     assert not [h for h in plan.of_type(HPA) if h.get("metadata.name") in gpu_models]

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from mlops_platform.core import contract
+from mlops_platform.core import contract, naming
 from mlops_platform.k8s.project_pipeline import (
     DISPATCH_SECRET,
     ProjectPipelineArgs,
@@ -17,8 +17,10 @@ from mlops_platform.k8s.project_pipeline import (
     validate_args,
     workflow_template_spec,
 )
+from mlops_platform.k8s.workload_identity import identity_expression
 
 from .argo_schema import crd_errors
+from .k8s_cel import evaluate
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/projects/fraud@sha256:" + "a" * 64
 
@@ -120,7 +122,7 @@ def test_bad_arguments_are_reported_at_once() -> None:
 
 
 def test_the_hand_off_dispatches_to_the_projects_cd_with_its_token_secret() -> None:
-    """The hand-off step reaches build/deploy through the project's CD (GitHub repository_dispatch): it names the
+    """The hand-off step reaches build/deploy through the project's CD (GitHub workflow_dispatch): it names the
     repository and environment, and the token comes from the namespace's own Secret (optional: the step then
     fails with the command that creates it, rather than the pod never starting)."""
     spec = workflow_template_spec(args(deploy_repository="acme/fraud", deploy_environment="prod"))
@@ -132,3 +134,17 @@ def test_the_hand_off_dispatches_to_the_projects_cd_with_its_token_secret() -> N
     assert "GITHUB_TOKEN" not in env  # never a plain env value
     others = [s for s in spec["templates"] if s.get("container") and s["name"] != "handoff"]
     assert others and all(DISPATCH_SECRET not in json.dumps(s) for s in others)  # only the hand-off holds it
+
+
+@pytest.mark.parametrize("variant", [
+    {}, {"train": StepResources(gpus=1), "gpu_pool": "gpu-l4", "queue": "fraud"},
+    {"backend": TrainingBackend.RAY, "train": StepResources(gpus=1), "gpu_type": "l4", "queue": "fraud"},
+])
+def test_ci_may_deploy_the_pipeline_under_the_workload_identity_policy(variant: dict[str, Any]) -> None:
+    """The CI groups' requests pass the mlops-workload-identity admission policy (workload_identity.py)."""
+    a = args(**variant)
+    request = {"userInfo": {"groups": [naming.project_deployers("fraud"), naming.project_pipeline_submitters("fraud")]}}
+    objects = [{"kind": "WorkflowTemplate", "spec": workflow_template_spec(a)},
+               {"kind": "CronWorkflow", "spec": cron_workflow_spec(a.schedule)}]
+    for obj in objects:
+        assert evaluate(identity_expression(), obj, "fraud", request), obj["kind"]

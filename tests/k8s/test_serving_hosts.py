@@ -28,13 +28,13 @@ from hypothesis import strategies as st
 from mlops_platform.config import PlatformConfig
 from mlops_platform.config.sections import CertificateSource
 from mlops_platform.engine import Plan
+from mlops_platform.k8s.admission import project_binding
 from mlops_platform.k8s.gateway_tls import GatewayTlsArgs
 from mlops_platform.k8s.project_gateway import project_gateway_spec
 from mlops_platform.k8s.serving import (
     DOMAIN_TEMPLATE,
     gateway_spec,
     kserve_values,
-    route_host_binding,
     route_host_expression,
 )
 from mlops_platform.k8s.tenancy import PROJECT_LABEL
@@ -132,7 +132,7 @@ def test_the_admission_policy_keeps_routes_under_their_namespace(hostnames: list
 
 
 def test_the_admission_policy_binds_to_project_namespaces_and_denies() -> None:
-    binding = route_host_binding("p")
+    binding = project_binding("p")
     assert binding["validationActions"] == ["Deny"]
     assert binding["matchResources"]["namespaceSelector"] == {"matchExpressions": [
         {"key": PROJECT_LABEL, "operator": "Exists"}]}

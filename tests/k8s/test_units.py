@@ -71,8 +71,11 @@ def test_gpu_daemonsets_run_on_gpu_nodes_only() -> None:
     for values in (device_plugin_values(), dcgm_values()):
         assert GPU_TOLERATION in values["tolerations"]
         term = values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
-        assert term["nodeSelectorTerms"] == [{"matchExpressions": [
-            {"key": contract.GPU_TYPE_LABEL, "operator": "Exists"}]}]
+        (only,) = term["nodeSelectorTerms"]
+        # GPU nodes only; the second expression lets mig-manager pause them (tests/k8s/test_gpu_devices.py)
+        gpu_nodes, paused = only["matchExpressions"]
+        assert gpu_nodes == {"key": contract.GPU_TYPE_LABEL, "operator": "Exists"}
+        assert paused["operator"] == "NotIn" and paused["values"] == ["paused-for-mig-change"]
 
 
 def test_kubeconfig_authenticates_with_aws_eks_get_token() -> None:

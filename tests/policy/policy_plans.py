@@ -112,6 +112,9 @@ def _storage() -> list[dict[str, Any]]:
                 "name": "projects/fraud", "imageTagMutability": "IMMUTABLE",
                 "imageScanningConfiguration": {"scanOnPush": True},
                 "encryptionConfigurations": [{"encryptionType": "KMS", "kmsKey": KEY_ARN}], "tags": TAGS}),
+            res("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate", "repo-template", {
+                "prefix": "mlops-test/quay", "appliedFors": ["PULL_THROUGH_CACHE"], "imageTagMutability": "MUTABLE",
+                "encryptionConfigurations": [{"encryptionType": "KMS", "kmsKey": KEY_ARN}]}),
             res("aws:ecr/lifecyclePolicy:LifecyclePolicy", "repo-lifecycle", {
                 "repository": "projects/fraud", "policy": json.dumps({"rules": [{"rulePriority": 1, "action": {
                     "type": "expire"}, "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed",

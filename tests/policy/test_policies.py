@@ -32,11 +32,12 @@ def outcome(found: list[Diagnostic]) -> str:
 def test_reference_stack_passes_the_whole_pack() -> None:
     result = evaluate(variant(), config_for())
     assert result.diagnostics == []
-    # 27 shared (EKS cluster, 2 node groups + launch template, 2 buckets with their 6 settings each, KMS key,
-    # log group, RDS, OIDC provider, a role, a Helm release, the budget, ...) + the one project's 15
+    # 28 shared (EKS cluster, 2 node groups + launch template, 2 buckets with their 6 settings each, KMS key,
+    # log group, RDS, OIDC provider, a role, a Helm release, the budget, an ECR creation template, ...) + the
+    # one project's 15
     # (policy_plans._PROJECT_RESOURCES: IRSA role and policy, repository and its 2 policies, namespace,
     # default-deny, service account, Deployment, PDB, Service, HTTPRoute, SecurityPolicy, Canary, budget)
-    assert result.resources == 42
+    assert result.resources == 43
 
 
 def test_every_policy_has_complete_metadata_and_fixtures() -> None:

@@ -72,7 +72,10 @@ def test_cd_uses_oidc_the_ci_role_the_ecr_repo_and_protected_promotion(generated
 
 def assert_project_policy_config(script: str) -> None:
     """The pack judges the project as a project stack: config from its platform environment's outputs."""
-    assert 'platform_stack="$(pulumi config get platformStack --stack' in script  # its own line: -e sees it
+    assert 'platform_env="$(pulumi config get platformStack --stack' in script  # its own line: -e sees it
+    # the tenants stack of the project's shard, found as infra/ finds it (its own line too)
+    assert re.search(r'^ *platform_stack="\$\(mlplat platform-stack "\$platform_env" --project [a-z0-9-]+\)"$',
+                     script, re.M)
     assert 'pulumi stack output --json --stack "$platform_stack"' in script
     assert "mlplat policy config --platform-outputs" in script
     assert "--policy-pack ../.mlops-platform/platform/policypack --policy-pack-config" in script
@@ -93,19 +96,24 @@ def test_continuous_training_submits_to_the_cluster_and_never_trains_on_the_runn
 
 
 def test_a_promoted_model_is_redeployed_through_cd(generated: Path) -> None:
-    """The pipeline's hand-off dispatches `model-promoted` (GitHub repository_dispatch) to the project's
-    repository; cd redeploys only that environment of the project, only an image of the project's own ECR
-    repository, through the same deploy workflow (protected environments still wait for approval)."""
+    """The pipeline's hand-off starts cd.yml on main (GitHub workflow_dispatch: its token needs Actions: write,
+    not the Contents: write of a repository_dispatch, so it cannot push code); cd redeploys only from main,
+    only that environment of the project, only an image of the project's own ECR repository, through the same
+    deploy workflow (protected environments still wait for approval)."""
     answers = read_answers(generated)
     cd = _workflow(generated, "cd.yml")
-    assert cd[True if True in cd else "on"]["repository_dispatch"] == {"types": ["model-promoted"]}
-    assert cd["jobs"]["image"]["if"] == "github.event_name != 'repository_dispatch'"  # nothing rebuilt
+    envs = [e for e in ("dev", "staging", "prod") if e in answers["environments"]]
+    inputs = cd[True if True in cd else "on"]["workflow_dispatch"]["inputs"]
+    assert set(inputs) == {"environment", "model_version", "image", "pipeline_run_id"}
+    assert inputs["environment"]["type"] == "choice" and inputs["environment"]["options"] == envs
+    assert "repository_dispatch" not in cd[True if True in cd else "on"]
+    assert cd["jobs"]["image"]["if"] == "github.event_name != 'workflow_dispatch'"  # nothing rebuilt
     job = cd["jobs"]["redeploy-promoted-model"]
     assert job["uses"] == "./.github/workflows/deploy.yml"
-    envs = [e for e in ("dev", "staging", "prod") if e in answers["environments"]]
-    assert f"contains(fromJSON('{json.dumps(envs)}'), github.event.client_payload.environment)" in job["if"]
-    assert f"startsWith(github.event.client_payload.image, '{answers['ecr_repository_url']}:')" in job["if"]
-    assert job["with"]["model-version"] == "${{ github.event.client_payload.model_version }}"
+    assert job["if"].startswith("github.event_name == 'workflow_dispatch' && github.ref == 'refs/heads/main' && ")
+    assert f"contains(fromJSON('{json.dumps(envs)}'), inputs.environment)" in job["if"]
+    assert f"startsWith(inputs.image, '{answers['ecr_repository_url']}:')" in job["if"]
+    assert job["with"]["model-version"] == "${{ inputs.model_version }}"
     deploy = _workflow(generated, "deploy.yml")
     assert "model-version" in deploy[True if True in deploy else "on"]["workflow_call"]["inputs"]
     runs = " ".join(s.get("run", "") for s in deploy["jobs"]["up"]["steps"])

@@ -4,11 +4,16 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from foundation.test_layer_stacks import layer_variant
 from k8s.argo_schema import crd_errors
+from mlops_platform.core.errors import UsageError
+from mlops_platform.core.layers import Layer
+from mlops_platform.engine import run_platform, run_program
 from mlops_platform.k8s.deploy_rights import deployer_rules
 from mlops_platform.policy.config_files import preset
 from mlops_platform.policy.sdk import rbac
@@ -129,3 +134,28 @@ def test_a_planned_kind_outside_the_deploy_role_is_named() -> None:
                {"type": "pulumi:providers:kubernetes", "inputs": {}}]
     assert undeployable(planned) == {"core/Secret", "gateway.networking.k8s.io/Gateway",
                                      "gateway.envoyproxy.io/SecurityPolicy"}
+
+
+def test_a_project_in_a_sharded_environment_reads_the_tenants_stack_of_its_shard(tmp_path: Path) -> None:
+    """With `tenants.shards: 6`, dev has no tenants stack named dev: churn-model's tenancy is planned in
+    dev-tenants-5 (core.shards.shard_of, pinned in tests/foundation/test_tenant_stacks.py). The project's stack
+    finds that stack from the aws layer's `tenant_shards` output — both stacks planned from the sharded stack
+    file — and reads its own entry there; referencing any other stack would fail the plan."""
+    sharded = layer_variant(tmp_path, lambda config: config.update({"mlops-platform:tenants": {"shards": 6}}))
+    stacks = {"organization/mlops-platform-aws/dev": run_platform(stack_file=sharded, layer=Layer.AWS).outputs,
+              "organization/mlops-platform/dev-tenants-5": run_platform(stack_file=sharded, layer=Layer.TENANTS,
+                                                                        shard=5).outputs}
+    assert stacks["organization/mlops-platform-aws/dev"]["tenant_shards"] == 6
+    read: list[str] = []
+
+    def resolve(reference: str) -> Any:
+        read.append(reference)
+        if reference not in stacks:
+            raise UsageError(f"{reference}: not a stack of the sharded dev")
+        return stacks[reference]
+    project = render(tmp_path / "project", project_slug="churn-model")
+    plan = run_program(project / "infra", "dev", stack_outputs=resolve)
+    assert read == list(stacks)
+    [workflow] = [r for r in plan.resources if r.type == "kubernetes:argoproj.io/v1alpha1:WorkflowTemplate"]
+    entry = stacks["organization/mlops-platform/dev-tenants-5"]["projects"]["churn-model"]
+    assert entry["mlflow_artifact_uri"] and entry["mlflow_artifact_uri"] in json.dumps(workflow.inputs)

@@ -83,20 +83,22 @@ def test_the_passphrase_is_an_environment_secret_no_pull_request_job_can_read(pr
     never get it. GitHub hands a reusable workflow only the secrets its caller names (an unnamed one resolves to
     ""), and the called job that declares `environment:` gets the environment's value
     (docs.github.com/actions/how-tos/reuse-automations/reuse-workflows, "Using inputs and secrets"): so cd.yml's
-    callers name it — the only jobs without `environment:` that mention it — and they run on pushes (or a
-    model-promoted repository_dispatch, which runs the default branch) only, calling deploy.yml, whose job runs in
-    the environment. The README tells users it is an environment secret only."""
+    callers name it — the only jobs without `environment:` that mention it — and they run on pushes (or the
+    hand-off's workflow_dispatch, on main only) only, calling deploy.yml, whose job runs in the environment.
+    The README tells users it is an environment secret only."""
     for name in WORKFLOWS:
         workflow = YAML_SAFE.load(_workflow_text(project, name))
         for job, spec in workflow["jobs"].items():
             if "PASSPHRASE" not in json.dumps(spec) or "environment" in spec:
                 continue
             assert name == "cd.yml" and spec["uses"] == "./.github/workflows/deploy.yml", f"{name}: {job}"
-            # pushes, or a model-promoted repository_dispatch (runs the default branch's workflow, sent with a
-            # token that can write the repository): a conjunction whose first term names the event, never a PR
-            event, *_ = spec["if"].split(" && ")
-            assert event in ("github.event_name == 'push'", "github.event_name == 'repository_dispatch'"), \
+            # pushes, or the hand-off's workflow_dispatch of main: a conjunction whose first term names the
+            # event (and, for a dispatch, whose second pins main's workflow), never a PR
+            event, *rest = spec["if"].split(" && ")
+            assert event in ("github.event_name == 'push'", "github.event_name == 'workflow_dispatch'"), \
                 f"{name}: {job} runs on pull requests"
+            if event.endswith("'workflow_dispatch'"):
+                assert rest[0] == "github.ref == 'refs/heads/main'", f"{name}: {job} runs from any branch"
             assert "||" not in spec["if"] and "pull_request" not in spec["if"], f"{name}: {job}"
             assert spec["secrets"] == {"PULUMI_CONFIG_PASSPHRASE": "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"}
             assert "PASSPHRASE" not in json.dumps({k: v for k, v in spec.items() if k != "secrets"})
@@ -223,8 +225,12 @@ def test_license_and_data_source_answers(tmp_path: Path, license_id: str, phrase
 
 # ---------------------------------------------------------------- checkov as an oracle (slow)
 
-def _checkov(target: Path) -> list[tuple[str, str]]:
-    """(check id, file) of every failed checkov check over `target`."""
+#: The scanned project that must be flagged: without it, a checkov that silently scans nothing would pass.
+CONTROL = "control"
+
+
+def _checkov(target: Path) -> dict[str, set[tuple[str, str]]]:
+    """(check id, file in the project) of every failed checkov check, per project directory under `target`."""
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
     done = subprocess.run(
         [tool("uv"), "tool", "run", "--from", CHECKOV, "checkov", "-d", str(target), "--framework",
@@ -233,7 +239,32 @@ def _checkov(target: Path) -> list[tuple[str, str]]:
     assert done.returncode in (0, 1), f"checkov failed to run:\n{done.stderr[-3000:]}"
     reports = json.loads(done.stdout or "[]")
     reports = reports if isinstance(reports, list) else [reports]
-    return sorted((f["check_id"], f["file_path"]) for r in reports for f in r["results"]["failed_checks"])
+    found: dict[str, set[tuple[str, str]]] = {p.name: set() for p in target.iterdir()}
+    for failed in (f for r in reports for f in r["results"]["failed_checks"]):
+        _, project, file = failed["file_path"].split("/", 2)  # "/<project>/<path in the project>"
+        found[project].add((failed["check_id"], f"/{file}"))
+    return found
+
+
+def _render_control(project: Path) -> None:
+    """The default preset with what checkov must flag: write-all permissions, a script injection, root user."""
+    render(project)
+    ci = project / ".github" / "workflows" / "ci.yml"
+    text = re.sub(r"^permissions:\n  contents: read$", "permissions: write-all", ci.read_text(), flags=re.M)
+    ci.write_text(text.replace("      - run: make lint", '      - run: echo "${{ github.event.pull_request.title }}"'))
+    dockerfile = project / "Dockerfile"
+    dockerfile.write_text(re.sub(r"^USER .*$", "", dockerfile.read_text(), flags=re.M))
+
+
+@pytest.fixture(scope="session")
+def checkov_findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[tuple[str, str]]]:
+    """checkov's findings in every preset and in the control, from one checkov run over all of them (its
+    start-up is most of its cost); file paths are relative to each project, as in the baseline."""
+    root = tmp_path_factory.mktemp("checkov")
+    for name, answers in PRESETS.items():
+        render(root / name, **answers)
+    _render_control(root / CONTROL)
+    return _checkov(root)
 
 
 def _accepted() -> set[tuple[str, str]]:
@@ -243,24 +274,17 @@ def _accepted() -> set[tuple[str, str]]:
 
 
 @pytest.mark.slow
-def test_checkov_finds_nothing_unaccepted_in_any_preset(tmp_path: Path) -> None:
+def test_checkov_finds_nothing_unaccepted_in_any_preset(checkov_findings: dict[str, set[tuple[str, str]]]) -> None:
     found: set[tuple[str, str]] = set()
-    for name, answers in PRESETS.items():
-        project = render(tmp_path / name, **answers)
-        findings = set(_checkov(project))
+    for name in PRESETS:
+        findings = checkov_findings[name]
         assert not findings - _accepted(), f"{name}: checkov findings not in {BASELINE.name}: {findings}"
         found |= findings
     assert not _accepted() - found, f"{BASELINE.name} lists findings checkov no longer reports"
 
 
 @pytest.mark.slow
-def test_checkov_control_flags_what_it_should(tmp_path: Path) -> None:
+def test_checkov_control_flags_what_it_should(checkov_findings: dict[str, set[tuple[str, str]]]) -> None:
     """Without this, a checkov that silently scans nothing would pass the test above."""
-    project = render(tmp_path / "control")
-    ci = project / ".github" / "workflows" / "ci.yml"
-    text = re.sub(r"^permissions:\n  contents: read$", "permissions: write-all", ci.read_text(), flags=re.M)
-    ci.write_text(text.replace("      - run: make lint", '      - run: echo "${{ github.event.pull_request.title }}"'))
-    dockerfile = project / "Dockerfile"
-    dockerfile.write_text(re.sub(r"^USER .*$", "", dockerfile.read_text(), flags=re.M))
-    checks = {check for check, _ in _checkov(project)}
+    checks = {check for check, _ in checkov_findings[CONTROL]}
     assert {"CKV2_GHA_1", "CKV_GHA_2", "CKV_DOCKER_3"} <= checks, checks  # write-all, injection, root

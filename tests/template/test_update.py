@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from mlops_platform.cli import main
 from mlops_platform.core.errors import EXIT_BEHIND, TemplateError
-from mlops_platform.scaffold.fleet import UpdateOutcome, check_one, update_one
+from mlops_platform.scaffold.fleet import UpdateOutcome, check, check_one, update_one
+from mlops_platform.scaffold.snapshots import Snapshots
 from mlops_platform.scaffold.templating import commit_all, copy_project, git, read_answers
 
 from .support import BASE_ANSWERS
@@ -114,6 +115,36 @@ def test_fleet_check_reports_version_and_drift(template_repo: Path, tmp_path: Pa
     assert report["behind"]["behind"] and not report["current"]["behind"]
     assert main(["fleet", "check", str(behind), "--template", str(template_repo), "--strict"]) == EXIT_BEHIND
     assert main(["fleet", "check", str(behind), "--template", str(template_repo), "--fail-on-drift"]) == 1
+
+
+def test_a_batch_renders_each_version_and_answers_once_exactly_as_copier_does(template_repo: Path,
+                                                                             tmp_path: Path) -> None:
+    """`fleet check` renders from one checkout per version, once per distinct answers: byte for byte what
+    `copier copy` renders (the recorded `_commit` and pinned commit hash included), so drift is unchanged.
+    Only the answers file's `_src_path` differs (the batch's local mirror), and drift never compares that file."""
+    own = tmp_path / "own"
+    copy_project(own, BASE_ANSWERS, str(template_repo), vcs_ref="v1.0.0")
+    other = {**BASE_ANSWERS, "project_slug": "churn-model", "package_name": "churn_model"}
+    with Snapshots() as batch:
+        shared = batch.render(str(template_repo), "v1.0.0", BASE_ANSWERS)
+        assert batch.render(str(template_repo), "v1.0.0", dict(BASE_ANSWERS)) == shared
+        second = batch.render(str(template_repo), "v1.0.0", other)
+        assert second != shared and (second / "src" / "churn_model").is_dir()
+        assert _tree(shared) == _tree(own)
+        differ = [rel for rel in sorted(_tree(own)) if not filecmp.cmp(own / rel, shared / rel, shallow=False)]
+        assert differ == [".copier-answers.yml"]
+        recorded, fresh = read_answers(own), read_answers(shared)
+        assert {**fresh, "_src_path": recorded["_src_path"]} == recorded and recorded["_commit"] == "v1.0.0"
+    assert not shared.exists()  # the batch's renders and checkouts go with it
+
+
+def test_projects_sharing_version_and_answers_share_one_render_and_keep_their_own_drift(template_repo: Path,
+                                                                                      tmp_path: Path) -> None:
+    clean = _project(template_repo, tmp_path / "clean")
+    edited = _project(template_repo, tmp_path / "edited")
+    _edit(edited, TRAIN, "c: float = 1.0", "c: float = 0.5")
+    statuses = check([clean, edited], [str(template_repo)])
+    assert [(s.drift.modified, s.drift.deleted) for s in statuses] == [([], []), ([TRAIN], [])]
 
 
 def test_fleet_check_reports_a_directory_that_is_not_a_project(tmp_path: Path,

@@ -13,7 +13,6 @@ import copy
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,11 @@ TENANTS = (10, 100)
 FULL_TENANTS = (10, 100, 500)
 #: Locality: one tenant planned (`--project`) in an environment of this many tenants vs of LOCALITY_BASE.
 LOCALITY_AT, LOCALITY_BASE = 100, 2
+#: Scale-out: one shard stack of this many, against the whole environment unsharded.
+SCALE_OUT_SHARDS = 4
 FLEET_SIZE = 50
+#: CPU seconds `fleet check` may take over FLEET_SIZE projects
+FLEET_GOAL_S = 30.0
 FLOOR_PROGRAM = """
 import asyncio, sys
 import pulumi, pulumi_aws as aws
@@ -75,8 +78,9 @@ def measure(argv: Sequence[str], env: dict[str, str] | None = None) -> Timing:
     return Timing(cpu, wall, json.loads(lines[-1]) if lines else {})
 
 
-def synthetic_stack(workdir: Path, tenants: int, env: str = "prod") -> Path:
-    """`env`'s stack file with `tenants` projects (no GPU quota, budgets scaled so the file stays valid)."""
+def synthetic_stack(workdir: Path, tenants: int, env: str = "prod", shards: int = 1) -> Path:
+    """`env`'s stack file with `tenants` projects (no GPU quota, budgets scaled so the file stays valid), split
+    into `shards` tenant stacks."""
     from mlops_platform.config import stack_file_for
 
     yaml = YAML(typ="safe")
@@ -87,7 +91,9 @@ def synthetic_stack(workdir: Path, tenants: int, env: str = "prod") -> Path:
                                        "monthly_budget_usd": 100, "github_repo": f"example-org/team-{i:04d}"}
                                       for i in range(tenants)]
     cfg["mlops-platform:budget"]["monthly_usd"] = cfg["mlops-platform:budget"]["monthly_usd"] + 100 * tenants
-    out = workdir / f"{env}-{tenants}"
+    if shards > 1:
+        cfg["mlops-platform:tenants"] = {"shards": shards}
+    out = workdir / (f"{env}-{tenants}" + ("" if shards == 1 else f"-{shards}-shards"))
     out.mkdir(exist_ok=True)
     path = out / f"Pulumi.{env}.yaml"
     with path.open("w") as fh:
@@ -95,16 +101,17 @@ def synthetic_stack(workdir: Path, tenants: int, env: str = "prod") -> Path:
     return path
 
 
-def child_plan_and_review(stack_file: Path, jobs: int = 1, project: str | None = None) -> None:
-    """In a fresh process: plan the stack file (no cache; `jobs` processes, or one `project`) and review a
-    whole plan; print phase seconds and the plan's per-run timings as JSON."""
+def child_plan_and_review(stack_file: Path, jobs: int = 1, project: str | None = None,
+                          shard: int | None = None) -> None:
+    """In a fresh process: plan the stack file (no cache; `jobs` processes, one `project` or one tenant `shard`)
+    and review the plan unless it is one project's; print phase seconds and the plan's per-run timings as JSON."""
     os.environ["MLPLAT_PLAN_CACHE"] = "off"
     start = time.perf_counter()
     from mlops_platform.engine import run_platform
     from mlops_platform.workflows.review import Subject, platform_config, review
 
     imported = time.perf_counter()
-    plan = run_platform(stack_file=stack_file, jobs=jobs, project=project)
+    plan = run_platform(stack_file=stack_file, jobs=jobs, project=project, shard=shard)
     planned = time.perf_counter()
     violations = None if project else len(review(Subject(plan.to_json(), stack_file,
                                                           platform_config(None, stack_file))).violations)
@@ -117,8 +124,8 @@ def _mlplat(*args: str) -> list[str]:
     return [sys.executable, "-m", "mlops_platform.cli", *args]
 
 
-def generation(work: Path) -> tuple[Timing, Timing, Timing]:
-    """`mlplat new` with a cold and a warm plan cache, and `mlplat fleet check` over FLEET_SIZE projects."""
+def generation(work: Path, fleet_size: int = FLEET_SIZE) -> tuple[Timing, Timing, Timing]:
+    """`mlplat new` with a cold and a warm plan cache, and `mlplat fleet check` over `fleet_size` projects."""
     from mlops_platform.config import repo_root
 
     cache = {"MLPLAT_PLAN_CACHE": str(work / "plan-cache")}
@@ -128,25 +135,59 @@ def generation(work: Path) -> tuple[Timing, Timing, Timing]:
     cold = measure(_mlplat("new", "bench-cold", "--env", "dev", "--dest", str(work / "cold"), *data), cache)
     warm = measure(_mlplat("new", "bench-0", "--env", "dev", "--dest", str(work / "fleet" / "bench-0"), *data),
                    cache)
-    for i in range(1, FLEET_SIZE):  # same template version and answers: what fleet check reads per project
-        shutil.copytree(work / "fleet" / "bench-0", work / "fleet" / f"bench-{i}", symlinks=True)
-    fleet = measure(_mlplat("fleet", "check", "--json", *(str(p) for p in sorted((work / "fleet").iterdir()))), cache)
+    projects = [work / "fleet" / "bench-0", *more_projects(work / "fleet", work / "fleet" / "bench-0", fleet_size)]
+    # the projects name the cloned template, as projects name their platform repository: it is the allowed
+    # source (without --template, fleet check allows only this checkout and reports every one as foreign)
+    fleet = measure(_mlplat("fleet", "check", "--json", "--template", str(template), *map(str, projects)), cache)
+    states = {p["state"] for p in fleet.report["projects"]}
+    if states != {"current"}:
+        raise RuntimeError(f"fleet check: projects not current ({', '.join(sorted(states))}): "
+                           f"{json.dumps(fleet.report)[:600]}")
     return cold, warm, fleet
 
 
-def generation_rows(work: Path) -> list[list[str]]:
+def more_projects(fleet: Path, first: Path, size: int) -> list[Path]:
+    """`size - 1` more projects like `first` but each with its own name (so, as in a real fleet, no two share a
+    render): the template version `first` records, rendered with its answers renamed, `git init`ed."""
+    from mlops_platform.scaffold.templating import (
+        commit_all,
+        git,
+        read_answers,
+        release_version,
+        render_version,
+        template_version,
+    )
+
+    recorded = read_answers(first)
+    answers = {k: v for k, v in recorded.items() if not k.startswith("_")}
+    version = template_version(str(recorded["_src_path"]), str(recorded["_commit"]))
+    try:
+        made = []
+        for i in range(1, size):
+            dest = fleet / f"bench-{i}"
+            render_version(dest, {**answers, "project_slug": f"bench-{i}", "package_name": f"bench_{i}"}, version)
+            git("init", "-q", "-b", "main", cwd=dest)
+            commit_all(dest, "generated")
+            made.append(dest)
+        return made
+    finally:
+        release_version(version)
+
+
+def generation_rows(work: Path, fleet_size: int = FLEET_SIZE) -> list[list[str]]:
     """The `mlplat new` and `fleet check` rows; a command that fails is a FAILED row, so the table keeps the
     rows measured before it."""
     try:
-        cold, warm, fleet = generation(work)
+        cold, warm, fleet = generation(work, fleet_size)
     except RuntimeError as exc:
         return [["mlplat new / fleet check", "-", "-", "-", str(exc)[:300], "FAILED"]]
     return [["mlplat new (cold plan cache)", "-", "-", f"{cold.cpu:.1f} / {cold.wall:.1f}", "plans dev once",
              _goal(cold.cpu, 5.0, " s")],
             ["mlplat new", "-", "-", f"{warm.cpu:.1f} / {warm.wall:.1f}", "cached platform outputs",
              _goal(warm.cpu, 5.0, " s")],
-            [f"mlplat fleet check, {FLEET_SIZE} projects", "-", "-", f"{fleet.cpu:.1f} / {fleet.wall:.1f}",
-             "one local mirror per template source", _goal(fleet.cpu, 30.0, " s")]]
+            [f"mlplat fleet check, {fleet_size} projects", "-", "-", f"{fleet.cpu:.1f} / {fleet.wall:.1f}",
+             "distinct answers each; one checkout per template version",
+             _goal(fleet.cpu, FLEET_GOAL_S, " s") if fleet_size == FLEET_SIZE else f"goal is for {FLEET_SIZE}"]]
 
 
 def _goal(value: float, limit: float, unit: str = "") -> str:
@@ -206,31 +247,89 @@ def parallel_row(work: Path, tenants: int, jobs: int) -> list[str]:
             f"wall {many.wall / one.wall:.2f}× of -j 1 (no goal: the layers below tenants run in order)"]
 
 
+def scale_out_row(work: Path, tenants: int, shards: int) -> list[str]:
+    """One shard stack of `shards` (what one CI job plans and reviews, docs/scale-out.md) against the whole
+    unsharded environment: the layers below are planned in both, only the tenants are split."""
+    whole = _child(synthetic_stack(work, tenants))
+    one = _child(synthetic_stack(work, tenants, shards=shards), "--shard", "0")
+    return [f"scale-out: shard 0 of {shards} vs unsharded, {tenants} tenants (plan + review)",
+            str(one.report["resources"]), f"{whole.cpu:.1f} / {whole.wall:.1f}", f"{one.cpu:.1f} / {one.wall:.1f}",
+            f"shard: {_runs(one.report)}; unsharded: {_runs(whole.report)}",
+            f"{one.cpu / whole.cpu:.2f}× of unsharded (no goal: each shard job plans the layers below too)"]
+
+
+#: The Makefile's lanes (`make test` also runs lint and mypy first; their time is not test time).
+TEST_LANES = (("make test", (), 150.0), ("make test-fast", ("-m", "not slow"), 60.0))
+
+
+def test_rows(measured: bool) -> list[list[str]]:
+    """Wall seconds of each pytest lane as the Makefile runs it (the goal is test time on 2 cores)."""
+    if not measured:
+        return [[f"{lane} (≤ {limit:g} s)", "-", "-", "-", "not run: `make bench BENCH=--tests` (minutes)", "-"]
+                for lane, _, limit in TEST_LANES]
+    from mlops_platform.config import repo_root
+
+    rows = []
+    for lane, marks, limit in TEST_LANES:
+        argv = [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "--no-loadscope-reorder", "-q",
+                "-p", "no:cacheprovider", *marks]
+        start = time.perf_counter()
+        done = subprocess.run(argv, cwd=repo_root(), capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - start
+        summary = (done.stdout.strip().splitlines() or ["no output"])[-1]
+        result = _goal(wall, limit, " s") if done.returncode == 0 else f"FAILED (exit {done.returncode})"
+        rows.append([lane, "-", "-", f"- / {wall:.1f}", summary[:200], result])
+    return rows
+
+
+SECTIONS = ("overhead", "locality", "parallel", "scale-out", "generation", "tests")
+
+
+def rows_for(work: Path, sections: Sequence[str], tenants: Sequence[int], fleet_size: int,
+             run_tests: bool) -> list[list[str]]:
+    from mlops_platform.cli.commands import default_jobs
+
+    builders = {"overhead": lambda: overhead_rows(work, tenants), "locality": lambda: [locality_row(work)],
+                "parallel": lambda: [parallel_row(work, max(tenants), default_jobs())],
+                "scale-out": lambda: [scale_out_row(work, max(tenants), SCALE_OUT_SHARDS)],
+                "generation": lambda: generation_rows(work, fleet_size),
+                "tests": lambda: test_rows(run_tests)}
+    return [row for section in sections for row in builders[section]()]
+
+
+def _option(args: list[str], name: str, default: str) -> str:
+    return args[args.index(name) + 1] if name in args else default
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """`--full`: also 500 tenants and the test lanes; `--tenants 10,100`; `--only overhead,generation,...`
+    (SECTIONS); `--fleet N` projects for `fleet check`; `--tests`: run the test lanes. Exit 1 when a row FAILED."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["--child"]:
         options = dict(zip(args[2::2], args[3::2], strict=True))
-        child_plan_and_review(Path(args[1]), int(options.get("--jobs", "1")), options.get("--project"))
+        shard = options.get("--shard")
+        child_plan_and_review(Path(args[1]), int(options.get("--jobs", "1")), options.get("--project"),
+                              None if shard is None else int(shard))
         return 0
-    # Imported here: a measured `--child` process must not pay for the CLI's imports.
-    from mlops_platform.cli.commands import default_jobs
-
-    tenants = list(FULL_TENANTS if "--full" in args else TENANTS)
-    if "--tenants" in args:
-        tenants = [int(t) for t in args[args.index("--tenants") + 1].split(",")]
+    tenants = [int(t) for t in _option(args, "--tenants", ",".join(map(str, FULL_TENANTS if "--full" in args
+                                                                        else TENANTS))).split(",")]
+    sections = _option(args, "--only", ",".join(SECTIONS)).split(",")
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        console.print(f"--only {','.join(unknown)}: use some of {','.join(SECTIONS)}")
+        return 2
+    # the lanes take minutes: run with --full, --tests or `--only tests`, else listed as not run
+    run_tests = bool({"--full", "--tests"} & set(args)) or ("--only" in args and "tests" in sections)
     table = Table(title="mlops-platform speed goals (CPU s / wall s; ratios on CPU; floor, base measured in this run)")
     for col in ("goal", "resources", "floor / base", "platform", "phases (wall s, in-process)", "result"):
         table.add_column(col)
     with tempfile.TemporaryDirectory(prefix="mlplat-bench-") as tmp:
-        work = Path(tmp)
-        rows = [*overhead_rows(work, tenants), locality_row(work), parallel_row(work, max(tenants), default_jobs()),
-                *generation_rows(work)]
+        rows = rows_for(Path(tmp), sections, tenants, int(_option(args, "--fleet", str(FLEET_SIZE))), run_tests)
     for row in rows:
         table.add_row(*row)
     console.print(table)
-    console.print("Tests: `make test` (≤ 150 s) and `make test-fast` (≤ 60 s) print their own durations. "
-                  "`make bench BENCH=--full` adds 500 tenants (minutes).")
-    return 0
+    console.print("`make bench BENCH=--full` adds 500 tenants and the test lanes (minutes).")
+    return 1 if any(row[-1].startswith("FAILED") for row in rows) else 0
 
 
 if __name__ == "__main__":

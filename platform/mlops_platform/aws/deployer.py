@@ -60,11 +60,29 @@ def vpc_build_statements(region: str, account_id: str) -> list[iam.Doc]:
 OPERATION_VAR, DESTROY_FLAGS_VAR = "MLPLAT_OPERATION", "MLPLAT_DESTROY_FLAGS"
 
 
-def buildspec(env: str) -> str:
-    """The runner's build: assume the deployer role when one is given, install the Pulumi CLI, then apply
+#: Where the runner image (docs/air-gapped.md) keeps its virtualenv with the platform's dependencies and the
+#: build backend, so the checkout installs with no index.
+RUNNER_IMAGE_VENV = "/opt/mlplat/venv"
+
+
+def install_phase(prebuilt: bool) -> list[str]:
+    """Standard image: a pinned Python runtime, the Pulumi CLI and PyPI (needs egress). Runner image: its
+    venv already holds every dependency and the CLI is on its PATH, so only the checkout is installed, offline
+    (`--no-index --no-build-isolation`). `runtime-versions` is for CodeBuild's standard images only
+    (https://docs.aws.amazon.com/codebuild/latest/userguide/runtime-versions.html)."""
+    if prebuilt:
+        return ["  install:", "    commands:",
+                f"      - ln -s {RUNNER_IMAGE_VENV} .venv && .venv/bin/pip install --quiet --no-index --no-deps "
+                "--no-build-isolation -e ."]
+    return ["  install:", "    runtime-versions:", "      python: 3.12", "    commands:",
+            "      - curl -fsSL https://get.pulumi.com | sh", "      - export PATH=$HOME/.pulumi/bin:$PATH",
+            "      - python3 -m venv .venv && .venv/bin/pip install --quiet -e ."]
+
+
+def buildspec(env: str, prebuilt: bool = False) -> str:
+    """The runner's build: assume the deployer role when one is given, install (`install_phase`), then apply
     the in-cluster layers, or destroy them in reverse (never the aws layer: the runner may not change its
-    own network). Pinned runtime, runtime dependencies only.
-    https://docs.aws.amazon.com/codebuild/latest/userguide/runtime-versions.html"""
+    own network). Pinned runtime, runtime dependencies only."""
     up = [f"mlplat up {env} --layer cluster", f"mlplat up {env} --layer tenants"]
     down = [f"mlplat destroy {env} --layer tenants ${DESTROY_FLAGS_VAR}",
             f"mlplat destroy {env} --layer cluster ${DESTROY_FLAGS_VAR}"]
@@ -74,13 +92,7 @@ def buildspec(env: str) -> str:
     return "\n".join([
         "version: 0.2",
         "phases:",
-        "  install:",
-        "    runtime-versions:",
-        "      python: 3.12",
-        "    commands:",
-        "      - curl -fsSL https://get.pulumi.com | sh",
-        "      - export PATH=$HOME/.pulumi/bin:$PATH",
-        "      - python3 -m venv .venv && .venv/bin/pip install --quiet -e .",
+        *install_phase(prebuilt),
         "  build:",
         "    commands:",
         '      - if [ -n "$DEPLOYER_ROLE_ARN" ]; then aws configure set profile.deployer.role_arn '
@@ -167,6 +179,12 @@ class InVpcRunnerArgs:
     """Retention of the build log group. Required."""
     tags: dict[str, str]
     """Tags of every resource. Required."""
+    image: pulumi.Input[str] | None = None
+    """The runner image in a platform repository (`cluster.deployer_image` as a full ECR reference), pulled
+    with the service role. Default: None (CodeBuild's standard image, which downloads the Pulumi CLI and
+    PyPI packages)."""
+    image_repository_arn: pulumi.Input[str] | None = None
+    """ARN of the runner image's repository (the service role's pull grant). Required with `image`."""
 
 
 class InVpcRunner(pulumi.ComponentResource):
@@ -227,7 +245,7 @@ class InVpcRunner(pulumi.ComponentResource):
                  # `mlplat destroy` waits for the LB controller's load balancers before the aws layer (teardown)
                  iam.statement(["elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTags"],
                                ["*"]),
-                 *self._key_and_secret(), *vpc_build_statements(a.region, a.account_id)]
+                 *self._key_and_secret(), *vpc_build_statements(a.region, a.account_id), *self._image_pull()]
         if a.deployer_role_arns:
             stmts.append(iam.statement(["sts:AssumeRole"], list(a.deployer_role_arns)))
         return iam.document(*stmts)
@@ -249,6 +267,16 @@ class InVpcRunner(pulumi.ComponentResource):
             stmts.append(iam.statement(["secretsmanager:GetSecretValue"], [arn]))
         return stmts
 
+    def _image_pull(self) -> list[iam.Doc]:
+        """A private ECR build image pulled with SERVICE_ROLE credentials: the service role gets the token and
+        reads that one repository. CodeBuild User Guide, sample-ecr.html ("Amazon ECR sample for CodeBuild")."""
+        a = self._args
+        if a.image is None:
+            return []
+        return [iam.statement(["ecr:GetAuthorizationToken"], ["*"]),
+                iam.statement(["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                              [a.image_repository_arn])]
+
     def _project(self, sg: aws.ec2.SecurityGroup, role: aws.iam.Role) -> aws.codebuild.Project:
         a = self._args
         group = aws.cloudwatch.LogGroup(f"{self._name}-logs", name=f"/aws/codebuild/{a.runner_name}",
@@ -265,10 +293,11 @@ class InVpcRunner(pulumi.ComponentResource):
             description=f"Applies the cluster and tenants layers of {a.env_name} from inside its VPC",
             source=aws.codebuild.ProjectSourceArgs(
                 type="S3", location=f"{a.state_bucket}/{SOURCE_KEY.format(env=a.env_name)}",
-                buildspec=buildspec(a.env_name)),
+                buildspec=buildspec(a.env_name, prebuilt=a.image is not None)),
             artifacts=aws.codebuild.ProjectArtifactsArgs(type="NO_ARTIFACTS"),
             environment=aws.codebuild.ProjectEnvironmentArgs(
-                compute_type="BUILD_GENERAL1_SMALL", image=RUNNER_IMAGE, type="LINUX_CONTAINER",
+                compute_type="BUILD_GENERAL1_SMALL", image=a.image or RUNNER_IMAGE, type="LINUX_CONTAINER",
+                image_pull_credentials_type="SERVICE_ROLE" if a.image else "CODEBUILD",
                 privileged_mode=False, environment_variables=env_vars),
             vpc_config=aws.codebuild.ProjectVpcConfigArgs(vpc_id=a.vpc_id, subnets=a.private_subnet_ids,
                                                           security_group_ids=[sg.id]),

@@ -17,17 +17,17 @@ from typer import rich_utils
 from typer._click import ClickException  # typer vendors click: its own exception classes
 
 from mlops_platform import __version__
-from mlops_platform.cli.commands import ops, policy, review, scaffold, shards, stack, upgrade
+from mlops_platform.cli.commands import mirror, ops, policy, review, scaffold, shards, stack, upgrade
 from mlops_platform.core.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, MlplatError, UsageError, error_json
 from mlops_platform.core.files import finite_json
 
 app = typer.Typer(name="mlplat", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="MLOps platform: validate, plan, graph, review, policy, new, fleet, bootstrap, preflight, cost, "
-                       "upgrade, shards, preview, up, destroy.")
+                       "upgrade, shards, mirror, preview, up, destroy.")
 err = Console(stderr=True)
 
 #: Command areas; each module has `register(app)`.
-_AREAS = (stack, review, policy, scaffold, ops, upgrade, shards)
+_AREAS = (stack, review, policy, scaffold, ops, upgrade, shards, mirror)
 
 
 def _version(value: bool) -> None:

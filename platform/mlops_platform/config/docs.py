@@ -261,7 +261,10 @@ def render_outputs_contract_md() -> str:
              inspect.getdoc(contract) or "", "",
              "Read them with `mlplat plan <env> --json` (key `outputs`) offline, `pulumi stack output --json` "
              "after a deployment, or `pulumi.StackReference(\"<org>/mlops-platform/<env>\")` from another "
-             "program; validate with `contract.PlatformOutputs.model_validate(outputs)`.", "",
+             "program — in an environment with `tenants.shards` > 1, the stack of the project's shard, "
+             "`<org>/mlops-platform/<env>-tenants-<k>` (`programs.project_platform.platform_reference`, "
+             "`mlplat platform-stack`; docs/scale-out.md); validate with "
+             "`contract.PlatformOutputs.model_validate(outputs)`.", "",
              f"## `{model.__name__}`", "", _own_doc(model), "",
              *_model_tables(model, "outputs", nested_paths=False)]
     for nested in (contract.BucketOutput, contract.ProjectOutput):

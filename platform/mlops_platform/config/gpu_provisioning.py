@@ -24,7 +24,9 @@ from mlops_platform.core.gpu_sharing import sharing_node_labels
 #: AMI types a Karpenter GPU pool may use: the EKS-optimized AL2023 NVIDIA AMIs, selected by the alias
 #: `al2023@v<release>` of the version matrix (Karpenter picks the NVIDIA variant for GPU instance types:
 #: https://karpenter.sh/docs/concepts/nodeclasses/#specamiselectorterms). The matrix pins no Bottlerocket
-#: release, and `bottlerocket@latest` would roll nodes outside a reviewed commit.
+#: release, and `bottlerocket@latest` would roll nodes outside a reviewed commit: the Bottlerocket repository
+#: reachable here stops at v1.26.1 (2024-10, no variant newer than aws-k8s-1.31-nvidia); newer releases are known
+#: only from release notes, which confirm neither every variant a release ships nor its commit (docs/gpu.md).
 KARPENTER_AMI_TYPES = ("AL2023_x86_64_NVIDIA", "AL2023_ARM_64_NVIDIA")
 #: Karpenter's `karpenter.sh/capacity-type` values (karpenter.sh/v1 well-known labels).
 CAPACITY_TYPES = {Capacity.SPOT: "spot", Capacity.ON_DEMAND: "on-demand"}
@@ -98,7 +100,8 @@ def _karpenter_pool_rules(path: str, pool: GpuPoolConfig) -> Iterator[ConfigIssu
                      "managed_node_groups for warm GPU nodes")
     if pool.ami_type not in KARPENTER_AMI_TYPES:
         yield _issue(f"{path}.ami_type", "Karpenter GPU pools run the AL2023 NVIDIA AMI release the version matrix "
-                     "pins (it pins no Bottlerocket release)", pool.ami_type,
+                     "pins (it pins no Bottlerocket release: none for the supported minors is confirmed)",
+                     pool.ami_type,
                      "use AL2023_x86_64_NVIDIA (AL2023_ARM_64_NVIDIA for Graviton GPUs), or gpu.provisioner: "
                      "managed_node_groups")
     if pool.capacity is Capacity.ON_DEMAND and "on_demand_fallback" in pool.karpenter.model_fields_set:
@@ -116,10 +119,12 @@ def _karpenter_settings_unused(cfg: PlatformSections) -> Iterator[ConfigIssue]:
 def gpu_node_labels(pool: GpuPoolConfig, gpu_type: str) -> dict[str, str]:
     """The labels every node of a GPU pool carries, the same under either provisioner (a managed node group's
     `labels`, a Karpenter NodePool's template), so workloads select a pool one way."""
-    shared = sharing_node_labels(pool.name, pool.sharing, pool.mig_profile)
+    shared = sharing_node_labels(pool.name, pool.sharing)
     # Only whole-GPU pools get the accelerator label: the autoscaler holds a node with it unready while its
     # allocatable nvidia.com/gpu is zero, which a shared pool's always is (it advertises its slices instead):
     # cluster-autoscaler processors/customresources/gpu_processor.go FilterOutNodesWithUnreadyResources.
     accelerator = {} if shared else {contract.ACCELERATOR_LABEL: f"nvidia-{gpu_type}"}
+    # EFA pools only: the EFA device plugin selects its nodes by this label (k8s/gpu.py)
+    efa = {contract.EFA_LABEL: "true"} if pool.multi_node is not None and pool.multi_node.efa else {}
     return {**pool.labels, contract.POOL_LABEL: pool.name, contract.GPU_TYPE_LABEL: gpu_type,
-            **accelerator, "nvidia.com/gpu.present": "true", **shared}
+            **accelerator, "nvidia.com/gpu.present": "true", **shared, **efa}

@@ -16,10 +16,10 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
-from mlops_platform.config import rules, rules_gpu
+from mlops_platform.config import rules, rules_air_gap, rules_gpu
 
 #: Modules whose rule functions (and the helpers they call) the rules list reads.
-RULE_MODULES = (rules, rules_gpu)
+RULE_MODULES = (rules, rules_gpu, rules_air_gap)
 
 
 def cell(text: str) -> str:

@@ -10,6 +10,8 @@ import ipaddress
 from collections.abc import Callable, Iterator
 
 from mlops_platform.config.gpu_provisioning import karpenter_rules
+from mlops_platform.config.rules_air_gap import PRIVATE_NODE_ENDPOINTS as PRIVATE_NODE_ENDPOINTS  # re-exported
+from mlops_platform.config.rules_air_gap import air_gap_rules
 from mlops_platform.config.rules_gpu import (
     _issue,
     gpu_pool_rules,
@@ -69,49 +71,14 @@ def network_rules(cfg: PlatformSections) -> Issues:
     if cfg.is_prod and net.nat == "single":
         yield _issue("network.nat", "prod may not depend on a single NAT gateway", net.nat.value,
                      "use nat: one_per_az (or none for an air-gapped VPC)")
-    if net.nat == "none":
-        yield from _air_gapped_endpoint_rules(cfg)
-        yield _no_egress_issue(cfg)
+    if len(set(net.interface_endpoints)) != len(net.interface_endpoints):
+        # each endpoint is one resource named by its service: a repeat would be a duplicate URN at `pulumi up`
+        yield _issue("network.interface_endpoints", "endpoints repeat", list(net.interface_endpoints),
+                     "list each endpoint once")
+    yield from air_gap_rules(cfg)
     if net.flow_log_retention_days not in LOG_RETENTION_DAYS:
         yield _issue("network.flow_log_retention_days", "not a CloudWatch retention value",
                      net.flow_log_retention_days, f"use one of {LOG_RETENTION_DAYS}")
-
-
-#: Interface endpoints nodes of a cluster without internet egress need (S3 is the gateway endpoint the
-#: network always creates): image pulls (ecr.api, ecr.dkr), IRSA and Pod Identity (sts, eks-auth), node
-#: join and the VPC CNI (ec2, eks), logs, load balancer and cluster-autoscaler controllers.
-#: https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html
-PRIVATE_NODE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs", "elasticloadbalancing",
-                          "autoscaling")
-
-
-def _air_gapped_endpoint_rules(cfg: PlatformSections) -> Issues:
-    net = cfg.network
-    missing = [e for e in PRIVATE_NODE_ENDPOINTS if e not in net.interface_endpoints]
-    if missing:
-        yield _issue("network.interface_endpoints", f"nat: none leaves nodes without internet egress; they "
-                     f"need VPC endpoints for {', '.join(missing)}", list(net.interface_endpoints),
-                     f"add {', '.join(missing)} to network.interface_endpoints, or use nat: single/one_per_az")
-
-
-#: Where what the platform installs comes from without a mirror: the cluster layer's charts pull their images
-#: from public registries (cluster-autoscaler: registry.k8s.io; kube-prometheus-stack: quay.io; NVIDIA
-#: plugins: nvcr.io; KServe: ghcr.io; Envoy Gateway: docker.io) and the in-VPC runner downloads the Pulumi
-#: CLI and PyPI packages. Only the MLflow image is mirrored to ECR (core/versions.py MIRRORED_IMAGES), and
-#: VPC endpoints reach AWS services only. https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html
-#: ("container images ... must be pulled from ECR"), https://docs.aws.amazon.com/codebuild/latest/userguide/vpc-support.html
-PUBLIC_SOURCES = "registry.k8s.io, quay.io, nvcr.io, ghcr.io, docker.io"
-
-
-def _no_egress_issue(cfg: PlatformSections) -> ConfigIssue:
-    runner = cfg.cluster.in_vpc_deployer
-    runner_on = bool(cfg.cluster.deployer_role_arns) if runner is None else runner
-    also = (" and the in-VPC deploy runner (cluster.in_vpc_deployer) downloads the Pulumi CLI and PyPI "
-            "packages") if runner_on else ""
-    return _issue("network.nat", f"nat: none leaves no internet egress, yet the cluster layer's charts pull "
-                  f"images from {PUBLIC_SOURCES}{also}; VPC endpoints reach AWS services only", "none",
-                  "use nat: single or one_per_az (an air-gapped VPC needs registry pull-through caches and a "
-                  "package mirror, which the platform does not configure)")
 
 
 def _az_rules(cfg: PlatformSections) -> Issues:

@@ -50,7 +50,12 @@ def pool_shared_resource(pool: GpuPoolConfig) -> SharedResource | None:
 def pool_sharing(cfg: PlatformSections) -> tuple[PoolSharing, ...]:
     """Each GPU pool's sharing, as the device plugin's configs need it."""
     return tuple(PoolSharing(pool=p.name, sharing=p.sharing, replicas=p.time_slicing_replicas,
-                             mig_profile=p.mig_profile) for p in cfg.node_pools.gpu)
+                             mig_profile=p.mig_profile, gpu_type=pool_gpu_type(p)) for p in cfg.node_pools.gpu)
+
+
+def has_efa_pool(cfg: PlatformSections) -> bool:
+    """Some GPU pool attaches EFA interfaces (its nodes need the EFA device plugin)."""
+    return any(p.multi_node is not None and p.multi_node.efa for p in cfg.node_pools.gpu)
 
 
 def shared_resources(cfg: PlatformSections) -> dict[str, SharedResource]:
@@ -64,9 +69,24 @@ def project_physical_gpus(cfg: PlatformSections, project: ProjectConfig) -> Frac
     return physical_gpu_bound(project.gpu_quota, project.gpu_slices, shared_resources(cfg))
 
 
+#: EKS AMI types of Bottlerocket (`BOTTLEROCKET_x86_64_NVIDIA`, ...).
+BOTTLEROCKET_PREFIX = "BOTTLEROCKET_"
+
+
+def is_bottlerocket(ami_type: str) -> bool:
+    return ami_type.startswith(BOTTLEROCKET_PREFIX)
+
+
 def sharing_rules(path: str, pool: GpuPoolConfig) -> Issues:
     """`sharing` with exactly the setting it needs, MIG only on GPUs that have it."""
     replicas, profile = pool.time_slicing_replicas, pool.mig_profile
+    if pool.sharing is not GpuSharing.NONE and is_bottlerocket(pool.ami_type):
+        # Bottlerocket's NVIDIA variants run NVIDIA's device plugin as a host service configured by its own
+        # settings (bottlerocket v1.26.1 variants/aws-k8s-1.31-nvidia/Cargo.toml: nvidia-k8s-device-plugin),
+        # not by the chart config this platform renders, and mig-manager needs a writable host root
+        yield _issue(f"{path}.sharing", f"sharing: {pool.sharing.value} is rendered into the NVIDIA device "
+                     "plugin chart and mig-manager, which Bottlerocket nodes do not use", pool.ami_type,
+                     "use ami_type: AL2023_x86_64_NVIDIA for a shared pool, or sharing: none")
     if pool.sharing is not GpuSharing.TIME_SLICING and replicas is not None:
         yield _issue(f"{path}.time_slicing_replicas", "only used with sharing: time-slicing", replicas,
                           "remove it, or set sharing: time-slicing")
@@ -184,8 +204,8 @@ def queueing_rules(cfg: PlatformSections) -> Issues:
 
 def gpu_warnings(cfg: PlatformSections) -> Issues:
     for i, pool in enumerate(cfg.node_pools.gpu):
-        if pool.sharing is GpuSharing.MIG:
-            yield _issue(f"node_pools.gpu[{i}].sharing", "MIG partitions are made by NVIDIA's mig-manager, "
-                              "which the platform does not install: until it runs, the pool advertises no "
-                              f"nvidia.com/mig-{pool.mig_profile}", "mig",
-                              "install the NVIDIA GPU Operator with only migManager enabled (docs/gpu.md)")
+        if is_bottlerocket(pool.ami_type):
+            yield _issue(f"node_pools.gpu[{i}].ami_type", "the version matrix pins no Bottlerocket release (a "
+                         "release's commit and variants are not confirmed from reviewed sources): the node group "
+                         "takes the newest release when it is created",
+                         pool.ami_type, "use AL2023_x86_64_NVIDIA (pinned), or check the release on first deploy")

@@ -141,6 +141,12 @@ class PlatformSections(_Section):
         return f"{self.environment.name_prefix}-{self.environment.name}"
 
     @property
+    def mirroring(self) -> bool:
+        """Whether every image comes from this account's ECR (registry.mirror; on by default without NAT)."""
+        on = self.registry.mirror.enabled
+        return self.network.nat == "none" if on is None else on
+
+    @property
     def in_vpc_deployer(self) -> bool:
         on = self.cluster.in_vpc_deployer
         return bool(self.cluster.deployer_role_arns) if on is None else on

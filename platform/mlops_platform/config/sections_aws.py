@@ -73,6 +73,11 @@ class ClusterConfig(_Section):
         default=None, description="Provision the in-VPC deploy runner (CodeBuild in the private subnets) that "
                                   "applies the cluster and tenants layers of a private cluster, as the first "
                                   "deployer role. Unset: on when deployer_role_arns lists a role.")
+    deployer_image: str | None = Field(
+        default=None, pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$",
+        description="Image of the in-VPC runner, `<repository>:<tag>` of a registry.repositories entry, built "
+                    "with the Pulumi CLI, its plugins, the charts and the platform (docs/air-gapped.md). Unset: "
+                    "CodeBuild's standard image, which downloads them (needs internet egress).")
     upgrade_policy: UpgradePolicy | None = Field(
         default=None,
         description="STANDARD: EKS upgrades the control plane itself when standard support ends. EXTENDED: "
@@ -185,12 +190,39 @@ class ArtifactsConfig(_Section):
         default=False, description="Let `pulumi destroy` delete non-empty buckets. Forbidden in prod.")
 
 
+#: A Secrets Manager secret ARN whose name has the prefix ECR pull-through cache requires
+#: (ECR User Guide, pull-through-cache-creating-rule.html: "The name of the secret begins with ecr-pullthroughcache/").
+PULL_THROUGH_SECRET_ARN = (r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:"
+                           r"ecr-pullthroughcache/[A-Za-z0-9/_+=.@-]+$")
+
+
+class MirrorConfig(_Section):
+    """`mlops-platform:registry.mirror` — every image the cluster layer runs served from this account's ECR
+    (docs/air-gapped.md): pull-through cache rules for the registries ECR caches, `mirror/` repositories an
+    operator fills (`mlplat mirror ENV`) for the others, charts read from the runner image."""
+
+    enabled: bool | None = Field(
+        default=None, description="Mirror every image into ECR. Unset: on when network.nat is none.")
+    docker_hub_credential_arn: Annotated[str, Field(pattern=PULL_THROUGH_SECRET_ARN)] | None = Field(
+        default=None, description="Secrets Manager secret (name `ecr-pullthroughcache/...`, keys username and "
+                                  "accessToken) ECR pulls Docker Hub with. Required when mirroring.")
+    github_credential_arn: Annotated[str, Field(pattern=PULL_THROUGH_SECRET_ARN)] | None = Field(
+        default=None, description="Secrets Manager secret (name `ecr-pullthroughcache/...`, keys username and "
+                                  "accessToken: a token with read:packages) ECR pulls ghcr.io with. Required "
+                                  "when mirroring.")
+    chart_directory: str = Field(
+        default="/opt/mlplat/charts", pattern=r"^/[A-Za-z0-9._/-]+$",
+        description="Directory of the runner image holding every pinned chart as `helm pull` saves it "
+                    "(`mlplat mirror ENV` prints the commands).")
+
+
 class RegistryConfig(_Section):
     """`mlops-platform:registry` — platform ECR repositories (projects get their own, see projects)."""
 
     repositories: list[Annotated[str, Field(pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$")]] = Field(
         default_factory=lambda: ["base-images", "model-servers"], description="Shared ECR repositories.")
     untagged_expiry_days: int = Field(default=7, ge=1, description="Lifecycle: untagged expiry.")
+    mirror: MirrorConfig = Field(default_factory=MirrorConfig, description="Images served from this account's ECR.")
 
 
 class BudgetConfig(_Section):

@@ -7,6 +7,8 @@ See docs/outputs-contract.md.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import ConfigDict, Field
 
 from mlops_platform.core.strict import StrictNumbers
@@ -40,6 +42,12 @@ GPU_TYPE_LABEL = "mlops.io/gpu-type"
 POOL_LABEL = "mlops.io/pool"
 #: cluster-autoscaler's AWS GPU label (cloudprovider/aws/aws_cloud_provider.go `GPULabel`), on every GPU node.
 ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
+#: Node label of pools whose nodes carry Elastic Fabric Adapters (`multi_node.efa`): the EFA device plugin
+#: runs on these nodes only.
+EFA_LABEL = "mlops.io/efa"
+#: Extended resource the AWS EFA device plugin advertises, one unit per EFA device of the node
+#: (aws/eks-charts stable/aws-efa-k8s-device-plugin; EKS User Guide "Manage EFA devices on Amazon EKS").
+EFA_RESOURCE = "vpc.amazonaws.com/efa"
 #: Tags GPU and system nodes carry (instances, volumes, interfaces): only ones that never change, since a change
 #: rolls every node (a new launch-template version; for Karpenter, EC2NodeClass drift).
 STABLE_NODE_TAG_KEYS = ("environment", "managed-by")
@@ -71,6 +79,8 @@ class GpuPoolOutput(_Out):
                     "on-demand.")
     max_gpus: int = Field(default=0, description="Most GPUs the pool can hold at once (0 from platforms older "
                                                  "than this field: max_nodes × gpus_per_node).")
+    efa_per_node: int = Field(default=0, description="EFA devices each node advertises as vpc.amazonaws.com/efa "
+                                                     "(0: the pool has no EFA).")
 
 
 class ProjectOutput(_Out):
@@ -113,19 +123,35 @@ class ProjectOutput(_Out):
                                 "is off).")
 
 
+# Fields that more than one contract carries, defined once (the layer contracts hand them on to PlatformOutputs).
+VpcId = Annotated[str, Field(description="VPC id (managed or brought).")]
+PrivateSubnetIds = Annotated[list[str], Field(description="Private subnet ids, one per AZ.")]
+ClusterName = Annotated[str, Field(description="EKS cluster name.")]
+ClusterEndpoint = Annotated[str, Field(description="EKS API endpoint; set once every deployer has cluster access.")]
+ClusterCaData = Annotated[str, Field(description="Base64 cluster CA certificate (for kubeconfigs).")]
+OidcProviderArn = Annotated[str, Field(description="IAM OIDC provider ARN for IRSA trust policies.")]
+OidcIssuerUrl = Annotated[str, Field(description="OIDC issuer URL of the cluster (IRSA).")]
+Buckets = Annotated[dict[str, "BucketOutput"], Field(description="Bucket role (datasets, models, logs) -> bucket.")]
+KmsKeyArns = Annotated[dict[str, str], Field(description="Key role (eks, s3, ecr, logs, ...) -> KMS key ARN.")]
+RegistryUrls = Annotated[dict[str, str], Field(description="Platform ECR repository name -> URL.")]
+MlflowUrl = Annotated[str, Field(description="In-cluster MLflow tracking + registry URL ('' when off).")]
+PrometheusUrl = Annotated[str, Field(description="In-cluster Prometheus URL ('' when off).")]
+ServingIngressDomain = Annotated[str, Field(description="Domain KServe routes models under.")]
+
+
 class AwsLayerOutputs(_Out):
     """Stack outputs of an environment's `aws` layer, read by the `cluster` and `tenants` layers
     (see mlops_platform.layers). Not a public contract: projects read `PlatformOutputs`."""
 
-    vpc_id: str = Field(description="VPC id.")
-    private_subnet_ids: list[str] = Field(description="Private subnet ids, one per AZ.")
-    cluster_name: str = Field(description="EKS cluster name.")
+    vpc_id: VpcId
+    private_subnet_ids: PrivateSubnetIds
+    cluster_name: ClusterName
     cluster_arn: str = Field(description="EKS cluster ARN.")
-    cluster_endpoint: str = Field(description="EKS API endpoint; set once every deployer has cluster access.")
-    cluster_ca_data: str = Field(description="Base64 cluster CA certificate.")
+    cluster_endpoint: ClusterEndpoint
+    cluster_ca_data: ClusterCaData
     cluster_security_group_id: str = Field(description="EKS-created cluster security group.")
-    oidc_provider_arn: str = Field(description="IRSA OIDC provider ARN.")
-    oidc_issuer_url: str = Field(description="OIDC issuer URL of the cluster.")
+    oidc_provider_arn: OidcProviderArn
+    oidc_issuer_url: OidcIssuerUrl
     node_role_arn: str = Field(description="IAM role of the managed node groups.")
     karpenter_node_role: str = Field(
         default="", description="Name of the IAM role of Karpenter's GPU nodes ('' unless gpu.provisioner: "
@@ -135,19 +161,23 @@ class AwsLayerOutputs(_Out):
                                 "('' unless gpu.provisioner: karpenter): Karpenter's settings.interruptionQueue.")
     github_oidc_provider_arn: str = Field(description="The account's GitHub Actions OIDC provider (created or reused).")
     deployer_project: str = Field(description="CodeBuild project of the in-VPC deploy runner ('' when off).")
-    buckets: dict[str, BucketOutput] = Field(description="Bucket role -> bucket.")
-    kms_key_arns: dict[str, str] = Field(description="Key role -> KMS key ARN.")
-    registry_urls: dict[str, str] = Field(description="Platform ECR repository name -> URL.")
+    buckets: Buckets
+    kms_key_arns: KmsKeyArns
+    registry_urls: RegistryUrls
     lb_controller_role_arn: str = Field(
         default="", description="IRSA role of the AWS Load Balancer Controller ('' when serving is off).")
+    tenant_shards: int = Field(
+        default=1, ge=1, description="`tenants.shards`: how many stacks hold the environment's projects. Project "
+                                     "stacks read it to find their shard's stack (core.shards.project_platform_stack); "
+                                     "1 from platforms older than this output.")
 
 
 class ClusterLayerOutputs(_Out):
     """Stack outputs of an environment's `cluster` layer, read by the `tenants` layer."""
 
-    mlflow_url: str = Field(default="", description="In-cluster MLflow URL ('' when off).")
-    prometheus_url: str = Field(default="", description="In-cluster Prometheus URL ('' when off).")
-    serving_ingress_domain: str = Field(default="", description="Domain KServe routes models under.")
+    mlflow_url: MlflowUrl = ""
+    prometheus_url: PrometheusUrl = ""
+    serving_ingress_domain: ServingIngressDomain = ""
     tracking_logins: dict[str, str] = Field(
         default_factory=dict, description="Project -> its MLflow password (a secret output; the tenants layer "
                                           "puts each in its project's namespace, nowhere else).")
@@ -168,20 +198,20 @@ class PlatformOutputs(_Out):
     tier: str = Field(description="Environment tier: dev | staging | prod.")
     region: str = Field(description="AWS region.")
     account_id: str = Field(description="AWS account id (12 digits).")
-    vpc_id: str = Field(description="VPC id (managed or brought).")
-    private_subnet_ids: list[str] = Field(description="Private subnet ids, one per AZ.")
-    cluster_name: str = Field(description="EKS cluster name.")
-    cluster_endpoint: str = Field(description="EKS API endpoint.")
+    vpc_id: VpcId
+    private_subnet_ids: PrivateSubnetIds
+    cluster_name: ClusterName
+    cluster_endpoint: ClusterEndpoint
     cluster_version: str = Field(description="Kubernetes version of the control plane.")
-    cluster_ca_data: str = Field(default="", description="Base64 cluster CA certificate (for kubeconfigs).")
-    oidc_issuer_url: str = Field(description="OIDC issuer URL of the cluster (IRSA).")
-    oidc_provider_arn: str = Field(description="IAM OIDC provider ARN for IRSA trust policies.")
-    buckets: dict[str, BucketOutput] = Field(description="Bucket role (datasets, models, logs) -> bucket.")
-    registry_urls: dict[str, str] = Field(description="Platform ECR repository name -> URL.")
-    kms_key_arns: dict[str, str] = Field(description="Key role (eks, s3, ecr, logs) -> KMS key ARN.")
-    mlflow_url: str = Field(default="", description="In-cluster MLflow tracking + registry URL ('' when off).")
-    serving_ingress_domain: str = Field(default="", description="Domain KServe routes models under.")
-    prometheus_url: str = Field(default="", description="In-cluster Prometheus URL ('' when off).")
+    cluster_ca_data: ClusterCaData = ""
+    oidc_issuer_url: OidcIssuerUrl
+    oidc_provider_arn: OidcProviderArn
+    buckets: Buckets
+    registry_urls: RegistryUrls
+    kms_key_arns: KmsKeyArns
+    mlflow_url: MlflowUrl = ""
+    serving_ingress_domain: ServingIngressDomain = ""
+    prometheus_url: PrometheusUrl = ""
     drift_metric: str = Field(default=DRIFT_METRIC, description="Metric name the drift alert watches.")
     gpu_pools: dict[str, GpuPoolOutput] = Field(
         default_factory=dict, description="GPU node pool name -> pool (what GPU workloads may select).")

@@ -53,6 +53,8 @@ class PoolSharing:
     """Slices per GPU (time-slicing). Default: none."""
     mig_profile: str | None = None
     """MIG profile (mig). Default: none."""
+    gpu_type: GpuType | None = None
+    """GPU model of the pool (how many instances of the MIG profile fit one GPU). Default: unknown."""
 
 
 @dataclass(frozen=True)
@@ -148,9 +150,20 @@ def advertised_per_node(gpus: int, shared: SharedResource | None) -> dict[str, i
 DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 #: The config of every node whose pool does not share its GPUs (the chart's `config.default`).
 EXCLUSIVE_CONFIG = "exclusive"
-#: Node label NVIDIA's mig-manager reads to partition a node's GPUs (`all-<profile>` is a config of its
-#: default mig-parted ConfigMap: every GPU into instances of one profile).
+#: Node label NVIDIA's mig-manager reads to partition a node's GPUs: the name of a config of its mig-parted
+#: ConfigMap (k8s/mig_manager.py writes one per MIG pool, `pool-<name>`).
 MIG_CONFIG_LABEL = "nvidia.com/mig.config"
+#: Node label that schedules the GPU Operator's mig-manager DaemonSet (gpu-operator v26.3.3
+#: assets/state-mig-manager/0600_daemonset.yaml nodeSelector). The operator sets it only from GPU feature
+#: discovery's `nvidia.com/mig.capable`/`gpu.product` labels (controllers/state_manager.go hasMIGCapableGPU),
+#: which the platform does not run, so MIG pools set it themselves.
+MIG_MANAGER_DEPLOY_LABEL = "nvidia.com/gpu.deploy.mig-manager"
+#: Labels mig-manager sets to `paused-for-mig-change` while it repartitions a node, so the GPU clients'
+#: DaemonSets leave the node and come back to advertise the new MIG devices (mig-parted v0.14.2
+#: deployments/container/reconfigure-mig.sh, "Shutting down all GPU clients in Kubernetes").
+DEVICE_PLUGIN_DEPLOY_LABEL = "nvidia.com/gpu.deploy.device-plugin"
+DCGM_EXPORTER_DEPLOY_LABEL = "nvidia.com/gpu.deploy.dcgm-exporter"
+MIG_PAUSED = "paused-for-mig-change"
 
 
 def device_plugin_config_name(pool: str) -> str:
@@ -158,12 +171,12 @@ def device_plugin_config_name(pool: str) -> str:
     return f"pool-{pool}"
 
 
-def sharing_node_labels(pool: str, sharing: GpuSharing, mig_profile: str | None = None) -> dict[str, str]:
+def sharing_node_labels(pool: str, sharing: GpuSharing) -> dict[str, str]:
     """Labels a shared pool's nodes carry so the device plugin (and mig-manager) apply that pool's config
     only there. Managed node groups and Karpenter NodePools set the same labels."""
     if sharing is GpuSharing.NONE:
         return {}
     labels = {DEVICE_PLUGIN_CONFIG_LABEL: device_plugin_config_name(pool)}
     if sharing is GpuSharing.MIG:
-        labels[MIG_CONFIG_LABEL] = f"all-{mig_profile}"
+        labels |= {MIG_CONFIG_LABEL: device_plugin_config_name(pool), MIG_MANAGER_DEPLOY_LABEL: "true"}
     return labels

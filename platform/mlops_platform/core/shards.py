@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from mlops_platform.core.layers import Layer, reference_name
+
 #: Upper bound of `tenants.shards` (a CI matrix of this size is already far beyond one team's runners).
 MAX_SHARDS = 64
 
@@ -80,3 +82,33 @@ def assign(env: str, projects: Iterable[str], shards: int) -> list[Shard]:
     for project in projects:
         members[shard_of(project, shards)].append(project)
     return [Shard(i, shard_stack(env, i, shards), tuple(sorted(names))) for i, names in members.items()]
+
+
+def _environment_of(environment_stack: str) -> tuple[str, str]:
+    """(`ORG/PROJECT`, environment) of a fully qualified platform stack `ORG/mlops-platform/ENV` (a shard's
+    `ENV-tenants-K` names its environment too)."""
+    parts = environment_stack.split("/")
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"platform stack {environment_stack!r} must be ORG/PROJECT/ENV (fully qualified), "
+                         f"e.g. organization/mlops-platform/dev")
+    return f"{parts[0]}/{parts[1]}", split_stack(parts[2])[0]
+
+
+def aws_layer_stack(environment_stack: str) -> str:
+    """The aws-layer stack of the environment `environment_stack` (`ORG/mlops-platform/ENV`) names: it
+    exports `tenant_shards`, and exists whatever the count (the tenants stack `ENV` only when unsharded)."""
+    org_project, env = _environment_of(environment_stack)
+    return reference_name(org_project.split("/")[0], Layer.AWS, env)
+
+
+def project_platform_stack(environment_stack: str, project: str, shards: int) -> str:
+    """The tenants stack holding `project` in the environment `environment_stack` names, split into `shards`:
+    the stack a project's own stacks read their platform outputs from (`ORG/mlops-platform/ENV`, or the
+    shard's `ORG/mlops-platform/ENV-tenants-K`). The platform places projects with the same `shard_of`."""
+    org_project, env = _environment_of(environment_stack)
+    return f"{org_project}/{shard_stack(env, shard_of(project, shards), shards)}"
+
+
+def shard_count(exported: object) -> int:
+    """`tenant_shards` as an aws-layer stack exports it; 1 from platforms older than that output."""
+    return int(exported) if isinstance(exported, int | float | str) and str(exported) else 1

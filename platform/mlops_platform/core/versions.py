@@ -44,6 +44,10 @@ class HelmChart:
 CHARTS: dict[str, HelmChart] = {
     "nvidia-device-plugin": HelmChart("nvidia-device-plugin", "0.17.1", "https://nvidia.github.io/k8s-device-plugin"),
     "dcgm-exporter": HelmChart("dcgm-exporter", "4.1.1", "https://nvidia.github.io/dcgm-exporter/helm-charts"),
+    # AWS EFA device plugin on the nodes of EFA pools (chart v0.5.30 ships plugin v0.5.20: its Chart.yaml)
+    "aws-efa-k8s-device-plugin": HelmChart("aws-efa-k8s-device-plugin", "v0.5.30", "https://aws.github.io/eks-charts"),
+    # NVIDIA GPU Operator with only its MIG manager enabled (pools with sharing: mig; k8s/mig_manager.py)
+    "gpu-operator": HelmChart("gpu-operator", "v26.3.3", "https://helm.ngc.nvidia.com/nvidia"),
     "cert-manager": HelmChart("cert-manager", "v1.17.2", "https://charts.jetstack.io"),
     "envoy-gateway": HelmChart("oci://docker.io/envoyproxy/gateway-helm", "v1.4.2"),
     # chart 3.5.0 ships controller v3.5.0, whose IAM policy is aws/lb_controller_policy.json

@@ -11,6 +11,7 @@ from mlops_platform.config import env_stack_file, load_stack_file, repo_root, sh
 from mlops_platform.config.loader import read_stack_config
 from mlops_platform.core.errors import UsageError
 from mlops_platform.core.layers import LAYER_DIRS, LAYER_PROJECTS, Layer
+from mlops_platform.core.shards import split_stack
 from mlops_platform.engine.cache import cached_plan, plan_key
 from mlops_platform.engine.computed import Ctx
 from mlops_platform.engine.layered import Selection, plan_layers, with_projects
@@ -73,16 +74,23 @@ def _check_shard(shard: int, shards: int, path: Path) -> None:
 
 
 @lru_cache(maxsize=8)
-def platform_outputs(env: str) -> dict[str, Any]:
-    """Offline stack outputs of a shipped environment (for StackReferences and `mlplat new`)."""
-    return run_platform(env=env).outputs
+def platform_outputs(env: str, layer: Layer = Layer.TENANTS, shard: int | None = None) -> dict[str, Any]:
+    """Offline stack outputs of a shipped environment (for StackReferences and `mlplat new`): its tenants stack
+    (one `shard`'s when it is sharded), or a lower `layer`'s stack."""
+    if layer is Layer.TENANTS:
+        return run_platform(env=env, shard=shard).outputs
+    return run_platform(env=env, layer=layer).outputs
 
 
 def default_stack_outputs(reference: str) -> Mapping[str, Any]:
-    """Resolve `org/project/stack` references to shipped platform environments offline."""
-    env = reference.rsplit("/", 1)[-1]
+    """Resolve `org/project/stack` references to shipped platform environments offline: the aws and cluster
+    layers' projects to those layers, a tenant shard's stack (`ENV-tenants-K`) to that shard, any other
+    project to the environment's outputs contract."""
+    project, _, stack = reference.rpartition("/")
+    env, shard = split_stack(stack)
     if env in shipped_envs():
-        return platform_outputs(env)
+        lower = [layer for layer in (Layer.AWS, Layer.CLUSTER) if project.endswith(f"/{LAYER_PROJECTS[layer]}")]
+        return platform_outputs(env, lower[0]) if lower else platform_outputs(env, shard=shard)
     raise UsageError(f"StackReference '{reference}': no offline outputs — fix: reference one of "
                      f"{', '.join(shipped_envs())} or pass --stack-outputs")
 

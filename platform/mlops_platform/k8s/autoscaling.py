@@ -4,9 +4,9 @@ server saturates its GPU long before its CPU. Pure manifests; `ModelServing` cre
 
 Metric names are what the exporters really expose: `predict_requests_in_flight` is the template's model
 server gauge (serve.py), `DCGM_FI_DEV_GPU_UTIL` the platform's dcgm-exporter (chart 4.1.1, default
-counters). The platform's ServiceMonitor scrapes dcgm-exporter without `honorLabels`, so the exporter's
-own `namespace`/`pod` labels (the GPU's pod) arrive as `exported_namespace`/`exported_pod`
-(Prometheus `honor_labels: false` renames conflicting target labels with the `exported_` prefix).
+counters). The platform's ServiceMonitor scrapes dcgm-exporter with `honorLabels` (monitoring.py), so its
+series keep the `namespace`/`pod` of the pod using each GPU, the same matchers as every other query here
+(and the ones the admission policy `metric_isolation` requires of a project's queries).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def signal_query(signal: ScaleSignal, namespace: str, deployment: str, primary: 
     own = f"{pods}-[0-9a-zA-Z]+-[0-9a-zA-Z]+"
     if signal is ScaleSignal.IN_FLIGHT:
         return f'sum({IN_FLIGHT_METRIC}{{namespace="{namespace}", pod=~"{own}"}})', "AverageValue"
-    return f'avg({GPU_UTIL_METRIC}{{exported_namespace="{namespace}", exported_pod=~"{own}"}})', "Value"
+    return f'avg({GPU_UTIL_METRIC}{{namespace="{namespace}", pod=~"{own}"}})', "Value"
 
 
 def scaled_object_spec(*, deployment: str, namespace: str, signal: ScaleSignal, target: int,

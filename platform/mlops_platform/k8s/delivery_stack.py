@@ -18,6 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlops_platform.k8s._helm import helm_release, namespace
+from mlops_platform.k8s.metric_isolation import delivery_metric_policies
 from mlops_platform.k8s.provider import k8s_opts
 
 FLAGGER_NAMESPACE = "flagger-system"
@@ -93,4 +94,6 @@ class DeliveryStack(pulumi.ComponentResource):
                             open_ports=KEDA_PORTS)
         self.keda = helm_release(f"{name}-keda", "keda", "keda", KEDA_NAMESPACE, keda_values(args),
                                  k8s_opts(self, p, [keda_ns]))
+        # what projects' ScaledObjects, MetricTemplates and Canaries may ask the Prometheus both controllers query
+        delivery_metric_policies(name, args.prometheus_url, self, p)
         self.register_outputs({"flagger_namespace": FLAGGER_NAMESPACE, "keda_namespace": KEDA_NAMESPACE})

@@ -62,9 +62,10 @@ def previewer_rules() -> list[Manifest]:
     return [{"apiGroups": [g], "resources": list(r), "verbs": list(READ)} for g, r in (*MANAGED, *READS)]
 
 
-def grant(name: str, role_name: str, namespace: str, labels: dict[str, str], rules: list[Manifest],
+def grant(name: str, *, role_name: str, namespace: str, labels: dict[str, str], rules: list[Manifest],
           subject: Manifest, opts: pulumi.ResourceOptions) -> k8s.rbac.v1.RoleBinding:
-    """A Role in `namespace` and its RoleBinding to `subject` (`<name>-role`, `<name>-binding`)."""
+    """A Role `role_name` with `rules` in `namespace` and its RoleBinding to `subject` (resources `<name>-role`,
+    `<name>-binding`), both labelled `labels`, created with `opts`. All required."""
     role = k8s.rbac.v1.Role(f"{name}-role", metadata=meta(role_name, namespace, labels), rules=rules, opts=opts)
     return k8s.rbac.v1.RoleBinding(
         f"{name}-binding", metadata=meta(role_name, namespace, labels), subjects=[subject],

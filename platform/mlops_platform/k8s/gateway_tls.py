@@ -10,7 +10,7 @@ Sources (`serving.tls.source`):
 - `platform_ca`: a self-signed root (its key in a Secret of cert-manager's namespace, where a ClusterIssuer
   reads CA secrets) signs the CA ClusterIssuer that issues the projects' certificates. Clients trust the root.
 - `acme`: an ACME ClusterIssuer solving DNS-01 in a Route53 zone (wildcards need DNS-01) with cert-manager's
-  IRSA role (`route53_statements`).
+  IRSA role (`aws.service_roles.acme_dns_role`, made by the cluster layer).
 - `acm`: ACM certificates attach to the NLB's TLS listener on 443 (LB controller annotations `ssl-cert`,
   `ssl-ports`); the NLB terminates TLS and forwards plain HTTP, so the projects' 443 listeners speak HTTP and
   cert-manager issues nothing for them.
@@ -22,12 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from mlops_platform.config.sections_serving import CertificateSource
-from mlops_platform.core.iam import Doc, document, irsa_trust, statement, to_json
-from mlops_platform.core.naming import iam_name
 from mlops_platform.k8s.manifests import meta
 from mlops_platform.k8s.provider import k8s_opts
 
@@ -100,19 +97,6 @@ def acme_issuer_spec(args: GatewayTlsArgs) -> dict[str, Any]:
                                                         "hostedZoneID": args.acme_hosted_zone_id}}}]}}
 
 
-def route53_statements(zone_id: str) -> list[Doc]:
-    """cert-manager's DNS-01 permissions (cert-manager docs, "Route53"): change only `_acme-challenge` TXT
-    records of the one zone, read changes, find zones."""
-    zone = f"arn:aws:route53:::hostedzone/{zone_id}"
-    only_challenges = {"ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["TXT"]},
-                       "ForAllValues:StringLike": {
-                           "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["_acme-challenge.*"]}}
-    return [statement(["route53:GetChange"], ["arn:aws:route53:::change/*"]),
-            statement(["route53:ChangeResourceRecordSets"], [zone], condition=only_challenges),
-            statement(["route53:ListResourceRecordSets"], [zone]),
-            statement(["route53:ListHostedZonesByName"], ["*"])]
-
-
 def acm_annotations(args: GatewayTlsArgs) -> dict[str, str]:
     """LB controller annotations of the gateway Service that put the ACM certificates on a TLS listener
     on 443 (aws-load-balancer-controller v3.5.0 docs/guide/service/annotations.md, `ssl-cert`, `ssl-ports`,
@@ -166,15 +150,3 @@ def _custom(name: str, kind: str, metadata: dict[str, Any], spec: dict[str, Any]
             opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
     return k8s.apiextensions.CustomResource(name, api_version=f"{CERT_MANAGER_GROUP}/v1", kind=kind,
                                             metadata=metadata, spec=spec, opts=opts)
-
-
-def acme_dns_role(name: str, *, cluster_name: str, zone_id: str, oidc_provider_arn: pulumi.Input[str],
-                  oidc_issuer_host: pulumi.Input[str], namespace: str, tags: dict[str, str],
-                  opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
-    """cert-manager's IRSA role for DNS-01 (trusted by its controller's ServiceAccount `cert-manager` only)."""
-    role = aws.iam.Role(f"{name}-role", name=iam_name(cluster_name, "cert-manager-dns01"), tags=tags, opts=opts,
-                        assume_role_policy=to_json(irsa_trust(oidc_provider_arn, oidc_issuer_host, namespace,
-                                                              "cert-manager")))
-    aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=to_json(document(*route53_statements(zone_id))),
-                       opts=opts)
-    return role.arn

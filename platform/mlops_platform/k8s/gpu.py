@@ -1,4 +1,5 @@
-"""GPU enablement: NVIDIA device plugin and DCGM exporter on GPU nodes, cluster-autoscaler with its own
+"""GPU enablement: NVIDIA device plugin and DCGM exporter on GPU nodes, the AWS EFA device plugin on EFA
+pools' nodes, NVIDIA's mig-manager on MIG pools' nodes (k8s/mig_manager.py), cluster-autoscaler with its own
 IRSA role so GPU pools scale up from zero and back down."""
 
 from __future__ import annotations
@@ -10,13 +11,19 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from mlops_platform.core import iam
-from mlops_platform.core.gpu_sharing import PoolSharing
+from mlops_platform.core import contract, iam
+from mlops_platform.core.gpu_sharing import (
+    DCGM_EXPORTER_DEPLOY_LABEL,
+    DEVICE_PLUGIN_DEPLOY_LABEL,
+    MIG_PAUSED,
+    PoolSharing,
+)
 from mlops_platform.core.naming import iam_name
 from mlops_platform.core.versions import autoscaler_chart, minor_pins
 from mlops_platform.k8s._helm import helm_release, namespace
 from mlops_platform.k8s.device_plugin import config_values
 from mlops_platform.k8s.manifests import gpu_node_affinity, gpu_toleration, irsa_annotation
+from mlops_platform.k8s.mig_manager import gpu_operator_values, mig_pools
 from mlops_platform.k8s.provider import k8s_opts
 
 GPU_NAMESPACE = "nvidia-gpu"
@@ -47,16 +54,32 @@ class GpuEnablementArgs:
     provider: k8s.Provider
     """Kubernetes provider of the cluster. Required."""
     sharing: tuple[PoolSharing, ...] = ()
-    """How each GPU pool shares its GPUs (device plugin configs per pool). Default: no pool shares."""
+    """How each GPU pool shares its GPUs (device plugin configs per pool; mig-manager for MIG pools). Default:
+    no pool shares."""
+    efa: bool = False
+    """Some pool attaches EFA interfaces: install the EFA device plugin on its nodes. Default: False."""
     monitoring_namespace: str | None = None
     """Install the autoscaler's ServiceMonitor there (needs the monitoring stack's CRDs). Default: none."""
     depends_on: tuple[pulumi.Resource, ...] = ()
     """What the releases wait for (the monitoring release, for its CRDs). Default: nothing."""
 
 
-def on_gpu_nodes() -> dict[str, Any]:
-    """Chart values that schedule a DaemonSet on every GPU node and only there."""
-    return {"tolerations": [gpu_toleration()], "affinity": gpu_node_affinity()}
+def on_gpu_nodes(paused_by: str | None = None) -> dict[str, Any]:
+    """Chart values that schedule a DaemonSet on every GPU node and only there; `paused_by` is the label
+    mig-manager sets to `paused-for-mig-change` while it repartitions a node, so the pod leaves and comes
+    back to see the new MIG devices (the DaemonSet controller removes pods whose node no longer matches)."""
+    affinity = gpu_node_affinity()
+    if paused_by:
+        (term,) = affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+        term["matchExpressions"].append({"key": paused_by, "operator": "NotIn", "values": [MIG_PAUSED]})
+    return {"tolerations": [gpu_toleration()], "affinity": affinity}
+
+
+def efa_plugin_values() -> dict[str, Any]:
+    """aws-efa-k8s-device-plugin v0.5.30: only on EFA pools' nodes (the chart's own affinity further limits it
+    to EFA-capable instance types), tolerating the GPU taint; it advertises vpc.amazonaws.com/efa."""
+    return {"nodeSelector": {contract.EFA_LABEL: "true"}, "tolerations": [gpu_toleration()],
+            "resources": {"requests": {"cpu": "10m", "memory": "20Mi"}, "limits": {"memory": "100Mi"}}}
 
 
 def device_plugin_values(sharing: tuple[PoolSharing, ...] = ()) -> dict[str, Any]:
@@ -64,13 +87,13 @@ def device_plugin_values(sharing: tuple[PoolSharing, ...] = ()) -> dict[str, Any
     # (chart 0.17.1 Chart.yaml: the NFD dependency's condition is `nfd.enabled,gfd.enabled`, and values.yaml
     # declares no nfd.enabled, so Helm falls through to gfd.enabled). Shared pools get their own named
     # config (device_plugin.py); no top-level migStrategy, so each config's own flag applies.
-    return {**on_gpu_nodes(), "gfd": {"enabled": False},
+    return {**on_gpu_nodes(DEVICE_PLUGIN_DEPLOY_LABEL), "gfd": {"enabled": False},
             "priorityClassName": "system-node-critical", "failOnInitError": True, **config_values(sharing)}
 
 
 def dcgm_values() -> dict[str, Any]:
     # The platform ships its own ServiceMonitor (monitoring.py), so the chart's stays off.
-    return {**on_gpu_nodes(), "serviceMonitor": {"enabled": False},
+    return {**on_gpu_nodes(DCGM_EXPORTER_DEPLOY_LABEL), "serviceMonitor": {"enabled": False},
             "service": {"enable": True, "port": DCGM_PORT},
             "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}}
 
@@ -114,6 +137,12 @@ class GpuEnablement(pulumi.ComponentResource):
                      device_plugin_values(args.sharing), after_ns)
         self.dcgm = helm_release(f"{name}-dcgm", "dcgm-exporter", DCGM_RELEASE, GPU_NAMESPACE, dcgm_values(),
                                  after_ns)
+        if args.efa:
+            helm_release(f"{name}-efa-device-plugin", "aws-efa-k8s-device-plugin", "aws-efa-k8s-device-plugin",
+                         GPU_NAMESPACE, efa_plugin_values(), after_ns)
+        if mig_pools(args.sharing):
+            helm_release(f"{name}-mig-manager", "gpu-operator", "gpu-operator", GPU_NAMESPACE,
+                         gpu_operator_values(args.sharing, [gpu_toleration()]), after_ns)
         self.autoscaler_role = self._autoscaler_role(name, args)
         helm_release(f"{name}-autoscaler", autoscaler_chart(args.k8s_version), "cluster-autoscaler",
                      AUTOSCALER_NAMESPACE, autoscaler_values(args, self.autoscaler_role.arn), kopts)

@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from mlops_platform.core import contract
 from mlops_platform.core.versions import KUEUE_IMAGE
 from mlops_platform.k8s._helm import helm_release, namespace
 from mlops_platform.k8s.manifests import Manifest, meta
@@ -78,6 +79,10 @@ def manager_config(args: KueueArgs) -> Manifest:
                              "requeuingStrategy": {"timestamp": "Eviction", "backoffBaseSeconds": 60,
                                                    "backoffMaxSeconds": 3600}},
         "integrations": {"frameworks": list(FRAMEWORKS)},
+        # EFA devices are a node's network hardware, not a tenant's quota: no ClusterQueue lists them, and
+        # Kueue refuses a workload that requests a resource its ClusterQueue does not cover unless excluded
+        # (Configuration `resources.excludeResourcePrefixes`, apis/config/v1beta2/configuration_types.go)
+        "resources": {"excludeResourcePrefixes": [contract.EFA_RESOURCE]},
     }
     if args.fair_sharing:
         config["fairSharing"] = {"preemptionStrategies": ["LessThanOrEqualToFinalShare", "LessThanInitialShare"]}

@@ -27,6 +27,7 @@ from mlops_platform.k8s.alerts import (
 from mlops_platform.k8s.cost_dashboards import FOLDER_ANNOTATION
 from mlops_platform.k8s.dashboards import platform_dashboards
 from mlops_platform.k8s.manifests import DASHBOARD_LABEL, PLATFORM_LABELS, irsa_annotation, meta
+from mlops_platform.k8s.metric_isolation import monitor_namespace_policy
 from mlops_platform.k8s.netpol import MONITORING_NAMESPACE, query_policy, system_fence
 from mlops_platform.k8s.provider import k8s_opts
 from mlops_platform.k8s.storage import STORAGE_CLASS
@@ -217,6 +218,8 @@ class Monitoring(pulumi.ComponentResource):
         after_crds = k8s_opts(self, args.provider, [self.release])
         self._rules(name, args, after_crds)
         self._service_monitors(name, args, after_crds)
+        # projects' monitors scrape their own namespace only (the platform's live in reserved namespaces)
+        monitor_namespace_policy(name, self, args.provider)
         for cm_name, board in platform_dashboards().items():
             k8s.core.v1.ConfigMap(f"{name}-{cm_name}",
                                   metadata=meta(cm_name, MONITORING_NAMESPACE, {**PLATFORM_LABELS, **DASHBOARD_LABEL}),
@@ -264,8 +267,12 @@ class Monitoring(pulumi.ComponentResource):
     def _service_monitors(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions) -> None:
         monitors = {"model-serving": service_monitor_spec({"mlops.io/scrape": "serving"}, "http", None)}
         if args.gpu_namespace:
+            # honorLabels: dcgm-exporter labels each GPU's series with the `namespace`/`pod` of the pod using
+            # it; without it Prometheus renames those to exported_* and puts the exporter's own pod there
+            # (Prometheus docs, scrape_config `honor_labels`), so a project's GPU series would not carry its
+            # namespace. The monitor lives in a reserved namespace, so namespace enforcement leaves it alone.
             monitors["dcgm-exporter"] = service_monitor_spec({"app.kubernetes.io/name": "dcgm-exporter"},
-                                                             "metrics", args.gpu_namespace)
+                                                             "metrics", args.gpu_namespace, honor_labels=True)
         for sm_name, spec in monitors.items():
             k8s.apiextensions.CustomResource(
                 f"{name}-sm-{sm_name}", api_version="monitoring.coreos.com/v1", kind="ServiceMonitor",
@@ -273,8 +280,13 @@ class Monitoring(pulumi.ComponentResource):
 
 
 def service_monitor_spec(match_labels: dict[str, str], port: str, namespace_: str | None,
-                         interval: str = "30s") -> dict[str, Any]:
-    """Scrape `port` of Services matching the labels, in one namespace or (None) in any namespace."""
+                         interval: str = "30s", *, honor_labels: bool = False) -> dict[str, Any]:
+    """Scrape `port` of Services matching the labels, in one namespace or (None) in any namespace;
+    `honor_labels` keeps the labels the target exports over the target's own (for exporters describing
+    other pods)."""
     ns_selector: dict[str, Any] = {"matchNames": [namespace_]} if namespace_ else {"any": True}
+    endpoint: dict[str, Any] = {"port": port, "path": "/metrics", "interval": interval}
+    if honor_labels:
+        endpoint["honorLabels"] = True
     return {"selector": {"matchLabels": dict(match_labels)}, "namespaceSelector": ns_selector,
-            "endpoints": [{"port": port, "path": "/metrics", "interval": interval}]}
+            "endpoints": [endpoint]}

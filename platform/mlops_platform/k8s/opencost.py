@@ -18,11 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from mlops_platform.core import iam
-from mlops_platform.core.naming import iam_name
+from mlops_platform.core.errors import ConfigError, ConfigIssue
 from mlops_platform.k8s._helm import helm_release, namespace
 from mlops_platform.k8s.manifests import (
     container_security_context,
@@ -84,16 +82,19 @@ class CostAllocationArgs:
     """Kubernetes provider of the cluster. Required."""
     account_id: str
     """Account the spot feed's files are named after (OpenCost's `ProjectID`). Required."""
-    oidc_provider_arn: pulumi.Input[str]
-    """The cluster's IRSA OIDC provider (trust of OpenCost's role, with a spot feed). Required."""
-    oidc_issuer_host: pulumi.Input[str]
-    """The issuer URL without https:// (IAM condition keys use it). Required."""
-    tags: dict[str, str]
-    """Tags of the AWS resources. Required."""
     spot_feed: SpotFeed | None = None
-    """Read spot prices from this feed with an IRSA role. Default: none (no role; spot priced on demand)."""
+    """Read spot prices from this feed as `spot_feed_role_arn`. Default: none (spot priced on demand)."""
+    spot_feed_role_arn: pulumi.Input[str] | None = None
+    """OpenCost's IRSA role reading the feed (`aws.service_roles.spot_feed_reader`, made by the cluster
+    layer); required with `spot_feed`, refused without. Default: none."""
     depends_on: tuple[pulumi.Resource, ...] = ()
     """What the release waits for: the monitoring release (ServiceMonitor CRD, Prometheus). Default: nothing."""
+
+    def __post_init__(self) -> None:
+        if (self.spot_feed is None) is not (self.spot_feed_role_arn is None):
+            raise ConfigError([ConfigIssue(
+                "spot_feed_role_arn", "goes with spot_feed", self.spot_feed_role_arn,
+                "set both spot_feed and spot_feed_role_arn (aws.service_roles.spot_feed_reader), or neither")])
 
 
 def writable_dirs() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -159,12 +160,6 @@ def spot_feed_values(feed: SpotFeed, account_id: str, role_arn: Any) -> dict[str
                                            "costModel": pricing_config(feed, account_id)}}}
 
 
-def feed_read_access(feed: SpotFeed) -> iam.Doc:
-    """List and read the feed's files only (OpenCost lists `<prefix>/<account>.<date>` and gets those)."""
-    return iam.document(*iam.s3_prefix_access(f"arn:aws:s3:::{feed.bucket}", f"{feed.prefix}/" if feed.prefix else "",
-                                              write=False))
-
-
 class CostAllocation(pulumi.ComponentResource):
     """OpenCost (no UI, no MCP, restricted PSA, fenced namespace) scraped by the platform's Prometheus."""
 
@@ -177,19 +172,9 @@ class CostAllocation(pulumi.ComponentResource):
                        k8s_opts(self, args.provider, list(args.depends_on)))
         values = opencost_values(args)
         if args.spot_feed is not None:
-            extra = spot_feed_values(args.spot_feed, args.account_id, self._feed_reader(name, args, args.spot_feed))
+            extra = spot_feed_values(args.spot_feed, args.account_id, args.spot_feed_role_arn)
             values = {**values, "serviceAccount": extra["serviceAccount"],
                       "opencost": {**values["opencost"], **extra["opencost"]}}
         self.release = helm_release(f"{name}-opencost", "opencost", RELEASE, OPENCOST_NAMESPACE, values,
                                     k8s_opts(self, args.provider, [ns, *args.depends_on]))
         self.register_outputs({"namespace": OPENCOST_NAMESPACE})
-
-    def _feed_reader(self, name: str, args: CostAllocationArgs, feed: SpotFeed) -> pulumi.Output[str]:
-        """OpenCost's IRSA role: reads the spot feed, nothing else (on-demand prices need no AWS access)."""
-        role = aws.iam.Role(f"{name}-opencost-role", name=iam_name(args.cluster_name, "opencost"),
-                            assume_role_policy=iam.to_json(iam.irsa_trust(
-                                args.oidc_provider_arn, args.oidc_issuer_host, OPENCOST_NAMESPACE, SERVICE_ACCOUNT)),
-                            tags=args.tags, opts=pulumi.ResourceOptions(parent=self))
-        aws.iam.RolePolicy(f"{name}-opencost-policy", role=role.id, policy=iam.to_json(feed_read_access(feed)),
-                           opts=pulumi.ResourceOptions(parent=self))
-        return role.arn

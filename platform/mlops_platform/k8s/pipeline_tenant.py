@@ -185,7 +185,7 @@ class ProjectPipelines(pulumi.ComponentResource):
     def _identity(self, name: str, opts: pulumi.ResourceOptions) -> aws.iam.Role:
         a = self._args
         trust = iam.irsa_trust(a.oidc_provider_arn, a.oidc_issuer_host, a.namespace, a.service_account)
-        role = workload_role(name, a.role_name, trust, a.policy, a.tags, self)
+        role = workload_role(name, role_name=a.role_name, trust=trust, policy=a.policy, tags=a.tags, parent=self)
         k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=meta(a.service_account, a.namespace, a.labels,
                                                                 {"eks.amazonaws.com/role-arn": role.arn}),
                                    automount_service_account_token=False, opts=opts)
@@ -193,7 +193,8 @@ class ProjectPipelines(pulumi.ComponentResource):
 
     def _grant(self, name: str, role_name: str, rules: list[Manifest], subject: Manifest,
                opts: pulumi.ResourceOptions) -> None:
-        grant(name, role_name, self._args.namespace, self._args.labels, rules, subject, opts)
+        grant(name, role_name=role_name, namespace=self._args.namespace, labels=self._args.labels, rules=rules,
+              subject=subject, opts=opts)
 
     def _custom(self, name: str, kind: str, obj_name: str, spec: Manifest,
                 opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:

@@ -14,6 +14,7 @@ carries the project's queue label (platform output `projects.<name>.queue`) and 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -38,7 +39,7 @@ from mlops_platform.k8s.tenancy import TRACKING_SECRET  # the project's MLflow l
 
 #: Where steps write their output parameters (the root filesystem is read-only; /tmp is an emptyDir).
 OUTPUTS_DIR = "/tmp/outputs"
-#: Secret in the project namespace holding GITHUB_TOKEN for the hand-off's repository_dispatch.
+#: Secret in the project namespace holding GITHUB_TOKEN for the hand-off's workflow_dispatch (Actions: write).
 DISPATCH_SECRET = "github-dispatch"
 TRIGGERS = ("manual", "schedule", "drift")
 
@@ -60,6 +61,31 @@ class StepResources:
     """Memory request and limit. Default: 1Gi."""
     gpus: int = 0
     """GPUs (limits only; GPU placement follows). Default: 0."""
+    efa: pulumi.Input[int] = 0
+    """EFA devices (`vpc.amazonaws.com/efa`, limits only): a pod on an EFA pool reaches the OS-bypass network
+    only through the devices it requests (`efa_per_pod` derives it from the platform's `gpu_pools`). Default: 0."""
+
+
+def efa_per_pod(pool: Mapping[str, Any] | None, gpus: int) -> int:
+    """EFA devices a training pod with `gpus` GPUs requests on a pool (its platform output `gpu_pools.<name>`):
+    its GPUs' share of the node's adapters, rounded down, so pods packed onto one node never ask for more
+    adapters than the node advertises; 0 without EFA (or with a share below one adapter)."""
+    node_gpus = int((pool or {}).get("gpus_per_node") or 0)
+    per_node = int((pool or {}).get("efa_per_node") or 0)
+    return per_node * min(gpus, node_gpus) // node_gpus if node_gpus and gpus > 0 else 0
+
+
+def _with_efa(base: Manifest, efa: int) -> Manifest:
+    return {**base, "limits": {**base["limits"], contract.EFA_RESOURCE: str(efa)}} if efa else base
+
+
+def step_resources(res: StepResources) -> Manifest | pulumi.Output[Manifest]:
+    """Requests/limits of a step, with its EFA devices (plain, or resolved from the platform's outputs)."""
+    base = resources(res.cpu, res.memory, gpus=res.gpus)
+    if isinstance(res.efa, int):
+        return _with_efa(base, res.efa)
+    efa: pulumi.Output[int] = pulumi.Output.from_input(res.efa)
+    return efa.apply(lambda n: _with_efa(base, int(n)))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,9 +121,9 @@ class ProjectPipelineArgs:
     """The project's Kueue LocalQueue (platform output `projects.<name>.queue`; '' or None where the
     environment runs no Kueue): the training step carries it in `kueue.x-k8s.io/queue-name`. Default: none."""
     deploy_repository: str = ""
-    """GitHub ORG/REPO whose `cd` workflow deploys a promoted model: the hand-off step sends it a
-    `repository_dispatch` (event `model-promoted`) with the version, image and environment, using the
-    token in the namespace's `github-dispatch` Secret. Default: '' (the hand-off only tags the version)."""
+    """GitHub ORG/REPO whose `cd` workflow deploys a promoted model: the hand-off step starts it on main (a
+    `workflow_dispatch` with the version, image and environment as inputs), using the token in the
+    namespace's `github-dispatch` Secret. Default: '' (the hand-off only tags the version)."""
     deploy_environment: str = ""
     """Platform (and GitHub) environment the dispatch asks `cd` to redeploy: the stack's own. Default: ''."""
     provider: k8s.Provider
@@ -114,7 +140,7 @@ def _env(args: ProjectPipelineArgs) -> list[Manifest]:
 def _container(args: ProjectPipelineArgs, step: list[str], res: StepResources) -> Manifest:
     return {"image": args.image, "command": ["python", "-m", args.package, *step], "env": _env(args),
             "envFrom": [{"secretRef": {"name": TRACKING_SECRET, "optional": True}}],
-            "resources": resources(res.cpu, res.memory, gpus=res.gpus),
+            "resources": step_resources(res),
             "securityContext": container_security_context(), "volumeMounts": [tmp_volume()[1]]}
 
 
@@ -151,13 +177,14 @@ def step_templates(args: ProjectPipelineArgs) -> list[Manifest]:
 
 
 def _handoff_container(args: ProjectPipelineArgs) -> Manifest:
-    """The hand-off reaches build/deploy through the project's own CD (a GitHub repository_dispatch): the
+    """The hand-off reaches build/deploy through the project's own CD (a GitHub workflow_dispatch): the
     deploy stays a reviewed `pulumi up` of infra/ with the policy pack, never a patch from inside the cluster
     that the next `up` would revert."""
     container = _container(args, ["handoff", "--version", "{{inputs.parameters.version}}"], StepResources())
     container["env"] = [*container["env"], {"name": "HANDOFF_REPOSITORY", "value": args.deploy_repository},
                         {"name": "DEPLOY_ENVIRONMENT", "value": args.deploy_environment}]
-    # the token's Secret is created by the project team (a fine-grained token, Contents: write on the repo)
+    # the token's Secret is created by the project team (a fine-grained token or a GitHub App installation
+    # token with Actions: write on the repo: it starts workflows, it cannot push code)
     container["envFrom"] = [*container["envFrom"], {"secretRef": {"name": DISPATCH_SECRET, "optional": True}}]
     return container
 
@@ -201,7 +228,7 @@ def cron_workflow_spec(schedule: str) -> Manifest:
 def ray_pod(args: ProjectPipelineArgs, res: StepResources, command: list[str] | None = None) -> Manifest:
     container: Manifest = {"name": "ray", "image": args.image, "env": _env(args),
                            "envFrom": [{"secretRef": {"name": TRACKING_SECRET, "optional": True}}],
-                           "resources": resources(res.cpu, res.memory, gpus=res.gpus),
+                           "resources": step_resources(res),
                            "securityContext": container_security_context(), "volumeMounts": [tmp_volume()[1]]}
     if command:
         container["command"] = command
@@ -231,7 +258,8 @@ def ray_job(args: ProjectPipelineArgs) -> Manifest:
 def ray_job_resource(args: ProjectPipelineArgs) -> Manifest:
     """Argo resource step: create the RayJob, owned by the Workflow, and wait for its outcome."""
     job = ray_job(args)
-    plain = isinstance(args.image, str) and (args.queue is None or isinstance(args.queue, str))
+    plain = (isinstance(args.image, str) and (args.queue is None or isinstance(args.queue, str))
+             and isinstance(args.train.efa, int))
     manifest = json.dumps(job) if plain else pulumi.Output.json_dumps(job)
     return {"action": "create", "setOwnerReference": True, "manifest": manifest,
             "successCondition": "status.jobStatus == SUCCEEDED", "failureCondition": "status.jobStatus == FAILED"}

@@ -14,14 +14,14 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlops_platform.k8s.manifests import meta
-from mlops_platform.k8s.provider import k8s_opts
-from mlops_platform.k8s.tenancy import PROJECT_LABEL
+from mlops_platform.k8s.admission import OWN_NAMESPACE_CEL as _OWN
+from mlops_platform.k8s.admission import Check, Rule, policy_spec, project_admission
 
 POLICY_NAME = "mlops-route-backends"
 #: Route kinds with `rules[].backendRefs` (GRPCRoute has the same shape and mirror filter as HTTPRoute).
 ROUTE_RESOURCES = ("httproutes", "grpcroutes")
-_OWN = "namespaceObject.metadata.name"
+#: The route kinds of Gateway API the admission policies over routes judge.
+ROUTES = Rule(group="gateway.networking.k8s.io", resources=ROUTE_RESOURCES)
 
 
 def _refs_local(refs: str, var: str) -> str:
@@ -46,26 +46,11 @@ def backend_expression() -> str:
 
 def backend_policy() -> dict[str, Any]:
     """Spec of the ValidatingAdmissionPolicy refusing routes to another namespace's Services."""
-    return {"failurePolicy": "Fail",
-            "matchConstraints": {"resourceRules": [{"apiGroups": ["gateway.networking.k8s.io"], "apiVersions": ["*"],
-                                                    "operations": ["CREATE", "UPDATE"],
-                                                    "resources": list(ROUTE_RESOURCES)}]},
-            "validations": [{"expression": backend_expression(), "reason": "Forbidden",
-                             "messageExpression": "'routes may only send traffic to Services of their own "
-                                                  "namespace ' + namespaceObject.metadata.name"}]}
-
-
-def backend_binding() -> dict[str, Any]:
-    """Binds the policy, denying, in the namespaces tenancy labels as projects."""
-    return {"policyName": POLICY_NAME, "validationActions": ["Deny"],
-            "matchResources": {"namespaceSelector": {"matchExpressions": [
-                {"key": PROJECT_LABEL, "operator": "Exists"}]}}}
+    return policy_spec([ROUTES], [Check(
+        expression=backend_expression(),
+        message="'routes may only send traffic to Services of their own namespace ' + namespaceObject.metadata.name")])
 
 
 def route_backend_policy(name: str, parent: pulumi.Resource, provider: k8s.Provider) -> None:
     """The policy and its binding, children of `parent` named `<name>-route-backends[-binding]`."""
-    policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-        f"{name}-route-backends", metadata=meta(POLICY_NAME), spec=backend_policy(), opts=k8s_opts(parent, provider))
-    k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-        f"{name}-route-backends-binding", metadata=meta(POLICY_NAME), spec=backend_binding(),
-        opts=k8s_opts(parent, provider, [policy]))
+    project_admission(f"{name}-route-backends", POLICY_NAME, backend_policy(), parent, provider)

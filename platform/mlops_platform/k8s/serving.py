@@ -21,6 +21,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlops_platform.k8s._helm import helm_release, namespace
+from mlops_platform.k8s.admission import Check, policy_spec, project_admission
 from mlops_platform.k8s.gateway_tls import (
     GatewayIssuers,
     GatewayIssuersArgs,
@@ -33,8 +34,7 @@ from mlops_platform.k8s.lb_controller import envoy_proxy_spec
 from mlops_platform.k8s.manifests import meta
 from mlops_platform.k8s.project_gateway import GATEWAY_CLASS
 from mlops_platform.k8s.provider import k8s_opts
-from mlops_platform.k8s.route_isolation import route_backend_policy
-from mlops_platform.k8s.tenancy import PROJECT_LABEL
+from mlops_platform.k8s.route_isolation import ROUTES, route_backend_policy
 
 KSERVE_NAMESPACE = "kserve"
 GATEWAY_NAMESPACE = "envoy-gateway-system"  # the Envoy data plane runs here, next to its controller
@@ -104,10 +104,6 @@ def cert_manager_values(role_arn: pulumi.Input[str] | None) -> dict[str, Any]:
     return values
 
 
-#: Route kinds whose hostnames the admission policy checks (the ones the models' HTTP listener admits).
-ROUTE_RESOURCES = ("httproutes", "grpcroutes")
-
-
 def covering_wildcards(domain: str) -> list[str]:
     """Route hostnames that take every host under `domain`: `*.<domain>` and `*.<each parent of domain>`
     (Gateway API: a wildcard is a suffix match, and of two wildcards the more specific one is the match)."""
@@ -129,21 +125,10 @@ def route_host_expression(domain: str) -> str:
 def route_host_policy(domain: str) -> dict[str, Any]:
     """Spec of the ValidatingAdmissionPolicy that keeps each project's routes under its own namespace's
     hosts: KServe's hosts comply by construction; an HTTPRoute a project or its controllers write must."""
-    return {"failurePolicy": "Fail",
-            "matchConstraints": {"resourceRules": [{"apiGroups": ["gateway.networking.k8s.io"], "apiVersions": ["*"],
-                                                    "operations": ["CREATE", "UPDATE"],
-                                                    "resources": list(ROUTE_RESOURCES)}]},
-            "validations": [{"expression": route_host_expression(domain),
-                             "messageExpression": f"'route hostnames must be set and lie under ' + "
-                                                  f"namespaceObject.metadata.name + '.{domain} (this namespace)'",
-                             "reason": "Forbidden"}]}
-
-
-def route_host_binding(policy_name: str) -> dict[str, Any]:
-    """Binds the policy, denying, in the namespaces tenancy labels as projects."""
-    return {"policyName": policy_name, "validationActions": ["Deny"],
-            "matchResources": {"namespaceSelector": {"matchExpressions": [
-                {"key": PROJECT_LABEL, "operator": "Exists"}]}}}
+    return policy_spec([ROUTES], [Check(
+        expression=route_host_expression(domain),
+        message=f"'route hostnames must be set and lie under ' + namespaceObject.metadata.name + "
+                f"'.{domain} (this namespace)'")])
 
 
 class ServingStack(pulumi.ComponentResource):
@@ -203,10 +188,5 @@ class ServingStack(pulumi.ComponentResource):
         return gateway
 
     def _route_hosts(self, name: str, args: ServingStackArgs) -> None:
-        policy_name = "mlops-route-hosts"
-        policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-            f"{name}-route-hosts", metadata=meta(policy_name), spec=route_host_policy(args.ingress_domain),
-            opts=k8s_opts(self, args.provider))
-        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-            f"{name}-route-hosts-binding", metadata=meta(policy_name), spec=route_host_binding(policy_name),
-            opts=k8s_opts(self, args.provider, [policy]))
+        project_admission(f"{name}-route-hosts", "mlops-route-hosts", route_host_policy(args.ingress_domain), self,
+                          args.provider)

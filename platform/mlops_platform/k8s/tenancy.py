@@ -20,7 +20,7 @@ import pulumi_kubernetes as k8s
 from mlops_platform.aws.budget import CostBudget, CostBudgetArgs
 from mlops_platform.aws.ecr import Repository, RepositoryArgs
 from mlops_platform.aws.layer_outputs import BucketRef
-from mlops_platform.aws.project_identity import github_actions_role, workload_role
+from mlops_platform.aws.project_identity import ProjectAccess, github_actions_role, workload_role
 from mlops_platform.config.sections import GithubConfig, ProjectConfig
 from mlops_platform.core import iam, naming
 from mlops_platform.core.naming import ProjectRole
@@ -29,7 +29,7 @@ from mlops_platform.k8s._helm import namespace
 from mlops_platform.k8s.cost_dashboards import FOLDER_ANNOTATION, tenant_cost_dashboard
 from mlops_platform.k8s.deploy_rights import deployer_rules, grant, group_subject, previewer_rules
 from mlops_platform.k8s.github_trust import RepositoryTrust, RepositoryTrustArgs
-from mlops_platform.k8s.inference_auth import InferenceAuth, InferenceAuthArgs
+from mlops_platform.k8s.inference_auth import InferenceAuth, InferenceAuthArgs, InferenceAuthSettings
 from mlops_platform.k8s.manifests import DASHBOARD_LABEL, PLATFORM_LABELS, Manifest, irsa_annotation, meta
 from mlops_platform.k8s.pipeline_tenant import ProjectPipelines, ProjectPipelinesArgs
 from mlops_platform.k8s.project_gateway import PROJECT_GATEWAY, ProjectGateway, ProjectGatewayArgs
@@ -107,9 +107,9 @@ class PlatformFacts:
     quota caps every one (an unlisted extended resource would be unlimited). Default: none."""
     queueing: QueueSettings | None = None
     """Quota-fair scheduling (Kueue): each project gets its queues. Default: none (Kueue off)."""
-    inference_auth: InferenceAuthArgs | None = None
-    """How the project's inference routes authenticate (its `namespace` is filled per project); None when
-    serving is off or unauthenticated inference is allowed. Default: none."""
+    inference_auth: InferenceAuthSettings | None = None
+    """How the projects' inference routes authenticate; None when serving is off or unauthenticated
+    inference is allowed. Default: none."""
     gateway: ProjectGatewayArgs | None = None
     """The project's Gateway and certificate on the models' gateway class (its `namespace` is filled per
     project); None when serving is off. Default: none."""
@@ -176,49 +176,6 @@ def project_tags(facts: PlatformFacts, project: ProjectConfig) -> dict[str, str]
     return tags
 
 
-def prefix_access(facts: PlatformFacts, project: str) -> list[iam.Doc]:
-    """Read/write the project's prefix in each bucket that has one (`naming.PROJECT_BUCKET_ROLES`)."""
-    prefix = naming.project_prefix(project)
-    return [s for role in naming.PROJECT_BUCKET_ROLES if role in facts.buckets
-            for s in iam.s3_prefix_access(facts.buckets[role].arn, prefix)]
-
-
-def workload_policy(facts: PlatformFacts, project: str, repository_arn: Any) -> iam.Doc:
-    """Read/write the project's prefixes, pull its own images, use the bucket key — nothing else."""
-    return iam.document(*prefix_access(facts, project), *iam.ecr_access([repository_arn], push=False),
-                        iam.kms_use([facts.s3_key_arn]))
-
-
-def ci_policy(facts: PlatformFacts, project: str, repository_arn: Any) -> iam.Doc:
-    """CI pushes images to the project repository, publishes models under its prefix, reads its datasets
-    and may look up the cluster (kubectl access itself is the namespaced access entry)."""
-    prefix = naming.project_prefix(project)
-    stmts: list[iam.Doc] = []
-    if "models" in facts.buckets:
-        stmts += iam.s3_prefix_access(facts.buckets["models"].arn, prefix)
-    if "datasets" in facts.buckets:
-        stmts += iam.s3_prefix_access(facts.buckets["datasets"].arn, prefix, write=False)
-    return iam.document(*stmts, *iam.ecr_access([repository_arn], push=True), iam.kms_use([facts.s3_key_arn]),
-                        iam.statement(["eks:DescribeCluster"], [facts.cluster_arn]))
-
-
-def training_policy(facts: PlatformFacts, project: str, *, submits: bool) -> iam.Doc:
-    """Continuous training reads and writes the project's `datasets` and `models` prefixes with their key —
-    no ECR, no other prefix. `submits` (pipelines on): the workflow also finds the cluster to submit the
-    pipeline (kubectl rights are the namespaced submitter group of its access entry, no access policy)."""
-    stmts = prefix_access(facts, project)
-    if submits:
-        stmts.append(iam.statement(["eks:DescribeCluster"], [facts.cluster_arn]))
-    return iam.document(*stmts, iam.kms_use([facts.s3_key_arn]))
-
-
-def ci_preview_policy(facts: PlatformFacts, repository_arn: Any) -> iam.Doc:
-    """Pull-request previews look up the cluster and read the project's images; they push and publish nothing."""
-    return iam.document(*iam.ecr_access([repository_arn], push=False),
-                        iam.statement(["ecr:DescribeImages"], [repository_arn]),
-                        iam.statement(["eks:DescribeCluster"], [facts.cluster_arn]))
-
-
 class ProjectTenant(pulumi.ComponentResource):
     """Everything one onboarded project gets; `outputs` matches `contract.ProjectOutput`."""
 
@@ -236,24 +193,14 @@ class ProjectTenant(pulumi.ComponentResource):
             repository=naming.project_repository(project.name, facts.cluster_name), kms_key_arn=facts.ecr_key_arn,
             tags=tags, untagged_days=facts.untagged_expiry_days, force_delete=facts.force_delete_repositories,
             protect=facts.protect), pulumi.ResourceOptions(parent=self))
-        workload_role = self._workload_identity(name, project, facts, tags, ns)
+        access = ProjectAccess(project=project.name, buckets=facts.buckets, s3_key_arn=facts.s3_key_arn,
+                               cluster_arn=facts.cluster_arn, repository_arn=self.repository.arn)
+        workload_role = self._workload_identity(name, project, facts, access, tags, ns)
         self._rbac(name, project, facts, ns)
-        ci_role = self._ci_identity(name, project, facts, tags)
-        preview_role = self._ci_preview_identity(name, project, facts, tags)
+        ci = self._ci_identities(name, project, facts, access, tags)
         tracking_secret = self._tracking_login(name, project, facts, ns)
-        if facts.github.manage:
-            RepositoryTrust(f"{name}-github", RepositoryTrustArgs(
-                repo=project.github_repo, environment=facts.env_name,
-                reviewer_team_ids=tuple(facts.github.reviewer_team_ids),
-                reviewer_user_ids=tuple(facts.github.reviewer_user_ids)), pulumi.ResourceOptions(parent=self))
-        pipeline = self._pipelines(name, project, facts, tags, ns)
-        if facts.gateway is not None:
-            ProjectGateway(f"{name}-gateway", replace(facts.gateway, namespace=self.ns_name, depends_on=(ns,)),
-                           pulumi.ResourceOptions(parent=self))
-        if facts.inference_auth is not None:
-            InferenceAuth(f"{name}-inference-auth", replace(facts.inference_auth, namespace=self.ns_name,
-                                                            depends_on=(ns,)), pulumi.ResourceOptions(parent=self))
-        training_role = self._training_identity(name, project, facts, tags)
+        pipeline = self._pipelines(name, project, facts, access, tags, ns)
+        self._serving_front(name, facts, ns)
         CostBudget(f"{name}-budget", CostBudgetArgs(
             budget_name=naming.iam_name(facts.cluster_name, "project", project.name, limit=100),
             monthly_usd=project.monthly_budget_usd, emails=list(project.owners),
@@ -261,21 +208,51 @@ class ProjectTenant(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self))
         if facts.cost_dashboards:
             self._cost_dashboard(name, project, facts)
-        self.outputs = TenantOutputs(
+        self.outputs = self._outputs(project, facts, workload_role, ci, tracking_secret, pipeline, queue)
+        self.register_outputs(self.outputs.to_dict())
+
+    def _outputs(self, project: ProjectConfig, facts: PlatformFacts, workload_role: aws.iam.Role,
+                 ci: dict[ProjectRole, aws.iam.Role], tracking_secret: str, pipeline: ProjectPipelines | None,
+                 queue: str) -> TenantOutputs:
+        prefix = naming.project_prefix(project.name)
+        return TenantOutputs(
             name=project.name, namespace=self.ns_name, service_account=self.sa_name,
-            workload_role_arn=workload_role.arn, ci_role_arn=ci_role.arn, ci_preview_role_arn=preview_role.arn,
-            ecr_repository_url=self.repository.url, monthly_budget_usd=project.monthly_budget_usd,
-            s3_prefixes={role: pulumi.Output.concat("s3://", ref.name, "/", naming.project_prefix(project.name))
+            workload_role_arn=workload_role.arn, ci_role_arn=ci[ProjectRole.CI].arn,
+            ci_preview_role_arn=ci[ProjectRole.CI_PREVIEW].arn, ecr_repository_url=self.repository.url,
+            monthly_budget_usd=project.monthly_budget_usd,
+            s3_prefixes={role: pulumi.Output.concat("s3://", ref.name, "/", prefix)
                          for role, ref in facts.buckets.items() if role in naming.PROJECT_BUCKET_ROLES},
             tracking_secret=tracking_secret,
-            mlflow_artifact_uri=pulumi.Output.concat("s3://", facts.buckets["models"].name, "/",
-                                                     naming.project_prefix(project.name), "mlflow/")
+            mlflow_artifact_uri=pulumi.Output.concat("s3://", facts.buckets["models"].name, "/", prefix, "mlflow/")
             if tracking_secret else "",
             pipeline_service_account=naming.project_pipeline_service_account(project.name) if pipeline else "",
             pipeline_role_arn=pipeline.role.arn if pipeline else "",
-            training_role_arn=training_role.arn, queue=queue,
+            training_role_arn=ci[ProjectRole.TRAINING].arn, queue=queue,
             gateway=PROJECT_GATEWAY if facts.gateway is not None else "")
-        self.register_outputs(self.outputs.to_dict())
+
+    def _serving_front(self, name: str, facts: PlatformFacts, ns: pulumi.Resource) -> None:
+        """The project's Gateway and certificate, and the authentication of its routes (when serving is on)."""
+        if facts.gateway is not None:
+            ProjectGateway(f"{name}-gateway", replace(facts.gateway, namespace=self.ns_name, depends_on=(ns,)),
+                           pulumi.ResourceOptions(parent=self))
+        if facts.inference_auth is not None:
+            InferenceAuth(f"{name}-inference-auth", InferenceAuthArgs(
+                namespace=self.ns_name, settings=facts.inference_auth, provider=facts.provider, depends_on=(ns,)),
+                pulumi.ResourceOptions(parent=self))
+
+    def _ci_identities(self, name: str, project: ProjectConfig, facts: PlatformFacts, access: ProjectAccess,
+                       tags: dict[str, str]) -> dict[ProjectRole, aws.iam.Role]:
+        """The project's GitHub Actions roles (deploy, preview, training) and, when managed, its repository's
+        environment and subject claim."""
+        roles = {ProjectRole.CI: self._ci_identity(name, project, facts, access, tags),
+                 ProjectRole.CI_PREVIEW: self._ci_preview_identity(name, project, facts, access, tags)}
+        if facts.github.manage:
+            RepositoryTrust(f"{name}-github", RepositoryTrustArgs(
+                repo=project.github_repo, environment=facts.env_name,
+                reviewer_team_ids=tuple(facts.github.reviewer_team_ids),
+                reviewer_user_ids=tuple(facts.github.reviewer_user_ids)), pulumi.ResourceOptions(parent=self))
+        roles[ProjectRole.TRAINING] = self._training_identity(name, project, facts, access, tags)
+        return roles
 
     def _cost_dashboard(self, name: str, project: ProjectConfig, facts: PlatformFacts) -> None:
         """The in-cluster view of the project's spend, beside its AWS Budget (which sees only tagged resources,
@@ -301,10 +278,10 @@ class ProjectTenant(pulumi.ComponentResource):
     def _rbac(self, name: str, project: ProjectConfig, facts: PlatformFacts, ns: pulumi.Resource) -> None:
         """The deploy and preview Roles of the CI roles' access entry groups (`deploy_rights`)."""
         labels, opts = {PROJECT_LABEL: project.name}, k8s_opts(self, facts.provider, [ns])
-        grant(f"{name}-deployer", f"{project.name}-deployer", self.ns_name, labels, deployer_rules(),
-              group_subject(naming.project_deployers(project.name)), opts)
-        grant(f"{name}-previewer", f"{project.name}-previewer", self.ns_name, labels, previewer_rules(),
-              group_subject(naming.project_previewers(project.name)), opts)
+        grant(f"{name}-deployer", role_name=f"{project.name}-deployer", namespace=self.ns_name, labels=labels,
+              rules=deployer_rules(), subject=group_subject(naming.project_deployers(project.name)), opts=opts)
+        grant(f"{name}-previewer", role_name=f"{project.name}-previewer", namespace=self.ns_name, labels=labels,
+              rules=previewer_rules(), subject=group_subject(naming.project_previewers(project.name)), opts=opts)
 
     def _queue(self, name: str, project: ProjectConfig, facts: PlatformFacts, ns: pulumi.Resource) -> str:
         """The project's Kueue queues; returns the LocalQueue's name ('' when Kueue is off)."""
@@ -329,33 +306,39 @@ class ProjectTenant(pulumi.ComponentResource):
                            opts=k8s_opts(self, facts.provider, [ns]))
         return TRACKING_SECRET
 
-    def _workload_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
+    def _workload_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts, access: ProjectAccess,
                            tags: dict[str, str], ns: pulumi.Resource) -> aws.iam.Role:
         trust = iam.irsa_trust(facts.oidc_provider_arn, facts.oidc_issuer_host, self.ns_name, self.sa_name)
-        role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.WORKLOAD)
-        role = workload_role(f"{name}-workload", role_name, trust,
-                             workload_policy(facts, project.name, self.repository.arn), tags, self)
+        role = workload_role(f"{name}-workload", trust=trust, policy=access.workload(), tags=tags, parent=self,
+                             role_name=naming.project_role_name(facts.cluster_name, project.name, ProjectRole.WORKLOAD))
         k8s.core.v1.ServiceAccount(
             f"{name}-sa", metadata=meta(self.sa_name, self.ns_name, {PROJECT_LABEL: project.name},
                                         irsa_annotation(role.arn)),
             automount_service_account_token=False, opts=k8s_opts(self, facts.provider, [ns]))
         return role
 
-    def _ci_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
+    def _github_role(self, prefix: str, project: ProjectConfig, facts: PlatformFacts, role: ProjectRole, *,
+                     trust: iam.Doc, policy: iam.Doc, tags: dict[str, str], groups: list[str] | None,
+                     access: tuple[str, str] | None = None) -> aws.iam.Role:
+        """A GitHub Actions role of the project (`github_actions_role`) on its cluster and namespace."""
+        return github_actions_role(prefix, role_name=naming.project_role_name(facts.cluster_name, project.name, role),
+                                   trust=trust, policy=policy, cluster_name=facts.eks_cluster_name,
+                                   namespace=self.ns_name, tags=tags, parent=self, access=access, groups=groups)
+
+    def _ci_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts, access: ProjectAccess,
                      tags: dict[str, str]) -> aws.iam.Role:
         """Pushes images and deploys: trusted on the project's branches and deployment environments only."""
         trust = iam.github_actions_trust(facts.github_oidc_provider_arn, project.github_repo, project.branches,
                                          [facts.env_name], pin_workflows=facts.github.manage)
-        role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI)
         # with pipelines, CI also submits runs: the namespaced submitter group
         groups = [naming.project_deployers(project.name)]
         if facts.pipelines_cooldown_minutes:
             groups.append(naming.project_pipeline_submitters(project.name))
-        return github_actions_role(f"{name}-ci", role_name, trust, ci_policy(facts, project.name, self.repository.arn),
-                                   None, facts.eks_cluster_name, self.ns_name, tags, self, groups)
+        return self._github_role(f"{name}-ci", project, facts, ProjectRole.CI, trust=trust, policy=access.ci(),
+                                 tags=tags, groups=groups)
 
-    def _pipelines(self, name: str, project: ProjectConfig, facts: PlatformFacts, tags: dict[str, str],
-                   ns: pulumi.Resource) -> ProjectPipelines | None:
+    def _pipelines(self, name: str, project: ProjectConfig, facts: PlatformFacts, access: ProjectAccess,
+                   tags: dict[str, str], ns: pulumi.Resource) -> ProjectPipelines | None:
         """Pipeline steps get their own IRSA role with the workload's rights (S3 prefixes, ECR pull, key)."""
         if facts.pipelines_cooldown_minutes is None:
             return None
@@ -363,33 +346,28 @@ class ProjectTenant(pulumi.ComponentResource):
             project=project.name, namespace=self.ns_name,
             service_account=naming.project_pipeline_service_account(project.name),
             role_name=naming.project_role_name(facts.cluster_name, project.name, ProjectRole.PIPELINE),
-            policy=workload_policy(facts, project.name, self.repository.arn),
-            oidc_provider_arn=facts.oidc_provider_arn, oidc_issuer_host=facts.oidc_issuer_host,
-            submitters_group=naming.project_pipeline_submitters(project.name),
+            policy=access.workload(), oidc_provider_arn=facts.oidc_provider_arn,
+            oidc_issuer_host=facts.oidc_issuer_host, submitters_group=naming.project_pipeline_submitters(project.name),
             cooldown_minutes=facts.pipelines_cooldown_minutes, tags=tags, labels={PROJECT_LABEL: project.name},
             alert_route=facts.peers.monitoring_namespace is not None,
             provider=facts.provider, depends_on=(ns,)), pulumi.ResourceOptions(parent=self))
 
-    def _training_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
+    def _training_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts, access: ProjectAccess,
                            tags: dict[str, str]) -> aws.iam.Role:
         """Continuous training's own role, never the push/deploy one: trusted only for jobs in the project's
         platform environment (pinned to the training workflow when the subject claim is managed)."""
         trust = iam.github_environment_trust(facts.github_oidc_provider_arn, project.github_repo, facts.env_name,
                                              iam.TRAINING_WORKFLOW, pin_workflows=facts.github.manage)
-        role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.TRAINING)
         submits = facts.pipelines_cooldown_minutes is not None
         groups = [naming.project_pipeline_submitters(project.name)] if submits else None
-        return github_actions_role(f"{name}-training", role_name, trust,
-                                   training_policy(facts, project.name, submits=submits), None,
-                                   facts.eks_cluster_name, self.ns_name, tags, self, groups)
+        return self._github_role(f"{name}-training", project, facts, ProjectRole.TRAINING, trust=trust,
+                                 policy=access.training(submits=submits), tags=tags, groups=groups)
 
-    def _ci_preview_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts,
+    def _ci_preview_identity(self, name: str, project: ProjectConfig, facts: PlatformFacts, access: ProjectAccess,
                              tags: dict[str, str]) -> aws.iam.Role:
         """`pulumi preview` on pull requests: read-only, so opening a pull request cannot deploy."""
         trust = iam.github_pull_request_trust(facts.github_oidc_provider_arn, project.github_repo,
                                               pin_workflows=facts.github.manage)
-        role_name = naming.project_role_name(facts.cluster_name, project.name, ProjectRole.CI_PREVIEW)
-        return github_actions_role(f"{name}-ci-preview", role_name, trust,
-                                   ci_preview_policy(facts, self.repository.arn), PREVIEW_ACCESS,
-                                   facts.eks_cluster_name, self.ns_name, tags, self,
-                                   [naming.project_previewers(project.name)])
+        return self._github_role(f"{name}-ci-preview", project, facts, ProjectRole.CI_PREVIEW, trust=trust,
+                                 policy=access.ci_preview(), tags=tags, access=PREVIEW_ACCESS,
+                                 groups=[naming.project_previewers(project.name)])

@@ -91,6 +91,14 @@ class Aws:
         return self.session.client("elbv2", region_name=self.region, config=_CONFIG)
 
     @cached_property
+    def secrets(self) -> Any:  # no mypy_boto3_secretsmanager in the venv: typed loosely
+        return self.session.client("secretsmanager", region_name=self.region, config=_CONFIG)
+
+    @cached_property
+    def ecr(self) -> Any:  # no mypy_boto3_ecr in the venv: typed loosely
+        return self.session.client("ecr", region_name=self.region, config=_CONFIG)
+
+    @cached_property
     def iam(self) -> IAMClient:
         return self.session.client("iam", region_name=self.region, config=_CONFIG)
 

@@ -34,6 +34,7 @@ from mlops_platform.ops.ami_checks import check_ami_releases
 from mlops_platform.ops.backend import state_backend
 from mlops_platform.ops.checks import CheckResult, Status
 from mlops_platform.ops.live_checks import check_addon_versions, check_live_version, check_pool_sizes
+from mlops_platform.ops.mirror_checks import check_mirror
 
 if TYPE_CHECKING:
     from mlops_platform.config import PlatformConfig
@@ -352,4 +353,5 @@ CHECKS: tuple[tuple[str, Check, tuple[str, ...]], ...] = (
     ("node pool sizes", check_pool_sizes, ("eks:ListNodegroups", "eks:DescribeNodegroup")),
     ("addon versions", check_addon_versions, ("eks:DescribeAddonVersions",)),
     ("ami releases", check_ami_releases, ("ssm:GetParameter",)),
+    ("mirror", check_mirror, ("secretsmanager:DescribeSecret", "ecr:DescribeImages")),
 )

@@ -19,11 +19,12 @@ from mlops_platform.aws.layer_outputs import AwsLayer
 from mlops_platform.aws.lb_controller import LoadBalancerControllerRole, LoadBalancerControllerRoleArgs
 from mlops_platform.aws.network import Network, NetworkArgs
 from mlops_platform.aws.nodepools import NodePools, NodePoolsArgs
+from mlops_platform.aws.registry_cache import RegistryCache, RegistryCacheArgs
 from mlops_platform.config import PlatformConfig
 from mlops_platform.config.gpu_provisioning import launches_spot_with_karpenter
 from mlops_platform.core import naming
 from mlops_platform.core.layers import Layer
-from mlops_platform.programs.common import aws_provider, mirror_repositories, provider_opts
+from mlops_platform.programs.common import aws_provider, environment_mirror, mirror_repositories, provider_opts
 
 
 def deployer_principals(cfg: PlatformConfig) -> list[str]:
@@ -33,7 +34,7 @@ def deployer_principals(cfg: PlatformConfig) -> list[str]:
     return [arn for arn in dict.fromkeys(cfg.cluster.deployer_role_arns) if arn not in admins]
 
 
-def _access(cfg: PlatformConfig, cluster: Cluster, network: Network, keys: PlatformKeys,
+def _access(cfg: PlatformConfig, cluster: Cluster, network: Network, keys: PlatformKeys, repos: dict[str, Repository],
             opts: pulumi.ResourceOptions) -> tuple[list[aws.eks.AccessPolicyAssociation], pulumi.Output[str]]:
     """Cluster access of admins, deployers and the in-VPC runner; (associations, runner project name)."""
     env, tags, name = cfg.environment, cfg.base_tags, cfg.environment.name
@@ -49,8 +50,18 @@ def _access(cfg: PlatformConfig, cluster: Cluster, network: Network, keys: Platf
         state_key_alias=naming.state_key_alias(env),
         github_token_secret=cfg.github.token_secret if cfg.github.manage else None,
         logs_key_arn=keys.arns["logs"], deployer_role_arns=list(cfg.cluster.deployer_role_arns),
-        log_retention_days=cfg.cluster.log_retention_days, tags=tags), opts)
+        log_retention_days=cfg.cluster.log_retention_days, tags=tags, **runner_image(cfg, repos)), opts)
     return [*access, runner.association], runner.project.name
+
+
+def runner_image(cfg: PlatformConfig, repos: dict[str, Repository]) -> dict[str, pulumi.Output[str]]:
+    """`image` and `image_repository_arn` of the runner when `cluster.deployer_image` names one (config rules
+    guarantee its repository is a platform repository)."""
+    if cfg.cluster.deployer_image is None:
+        return {}
+    repository, tag = cfg.cluster.deployer_image.rsplit(":", 1)
+    repo = repos[repository].repository
+    return {"image": pulumi.Output.concat(repo.repository_url, ":", tag), "image_repository_arn": repo.arn}
 
 
 def cluster_security_group(cluster: Cluster) -> pulumi.Output[str]:
@@ -128,11 +139,13 @@ def build_aws_layer(cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> AwsLay
         flow_log_key_arn=keys.arns["logs"], karpenter_discovery=cfg.karpenter), opts)
     store, repos = _storage(cfg, keys, opts)
     cluster, pools, karpenter = _compute(cfg, network, keys, opts)
+    if cfg.mirroring:
+        registry_cache(cfg, keys, [pools.node_role.name, *([karpenter.node_role.name] if karpenter else [])], opts)
     CostBudget(f"{name}-budget", CostBudgetArgs(
         budget_name=f"mlops-{name}", monthly_usd=cfg.budget.monthly_usd,
         emails=[*env.owners, *cfg.budget.notify], tag_filter=("environment", name),
         thresholds_pct=tuple(cfg.budget.alert_thresholds_pct), tags=tags), opts)
-    access, runner_project = _access(cfg, cluster, network, keys, opts)
+    access, runner_project = _access(cfg, cluster, network, keys, repos, opts)
     return AwsLayer(
         vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids, cluster_name=cluster.cluster.name,
         cluster_arn=cluster.cluster.arn, cluster_endpoint=after(cluster.cluster.endpoint, access),
@@ -146,6 +159,17 @@ def build_aws_layer(cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> AwsLay
         karpenter_interruption_queue=karpenter.queue.name if karpenter else pulumi.Output.from_input(""))
 
 
+def registry_cache(cfg: PlatformConfig, keys: PlatformKeys, node_roles: list[pulumi.Output[str]],
+                   opts: pulumi.ResourceOptions) -> RegistryCache:
+    """Pull-through cache rules for every registry ECR caches (registry.mirror; docs/air-gapped.md)."""
+    env, mirror = cfg.environment, cfg.registry.mirror
+    credentials = {"docker.io": mirror.docker_hub_credential_arn, "ghcr.io": mirror.github_credential_arn}
+    return RegistryCache(f"{env.name}-registry-cache", RegistryCacheArgs(
+        mirror=environment_mirror(cfg), account_id=env.account_id, region=env.region,
+        credential_arns={host: arn for host, arn in credentials.items() if arn}, kms_key_arn=keys.arns["ecr"],
+        node_role_names=list(node_roles), untagged_days=cfg.registry.untagged_expiry_days, tags=cfg.base_tags), opts)
+
+
 def after(value: pulumi.Output[str], resources: list[aws.eks.AccessPolicyAssociation]) -> pulumi.Output[str]:
     """`value`, resolved only once every resource exists: the endpoint is published (and so read by the
     layers above) only once every deployer can use it."""
@@ -157,3 +181,6 @@ def main(cfg: PlatformConfig) -> None:
     layer = build_aws_layer(cfg, provider_opts(provider))
     for key, value in layer.exports().items():
         pulumi.export(key, value)
+    # not a resource of the layer: the tenant shard count, where project stacks can read it whatever the count
+    # (the environment's tenants stack exists only unsharded; docs/scale-out.md)
+    pulumi.export("tenant_shards", cfg.tenants.shards)

@@ -9,15 +9,17 @@ from typing import Any
 import pulumi
 
 from mlops_platform.aws.layer_outputs import AwsLayer
+from mlops_platform.aws.service_roles import acme_dns_role, spot_feed_reader
 from mlops_platform.config.rules import pool_gpu_type
-from mlops_platform.config.rules_gpu import pool_sharing
+from mlops_platform.config.rules_gpu import has_efa_pool, pool_sharing
 from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.config.sections import CertificateSource
 from mlops_platform.core import contract
 from mlops_platform.core.versions import MIRRORED_IMAGES
+from mlops_platform.k8s.air_gap import AirGap, air_gap_transformation
 from mlops_platform.k8s.alerts import AlertThresholds
 from mlops_platform.k8s.delivery_stack import FLAGGER_NAMESPACE, KEDA_NAMESPACE, DeliveryStack, DeliveryStackArgs
-from mlops_platform.k8s.gateway_tls import GatewayTlsArgs, acme_dns_role
+from mlops_platform.k8s.gateway_tls import GatewayTlsArgs
 from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementArgs
 from mlops_platform.k8s.karpenter import Karpenter, KarpenterArgs, NodeClassInputs
 from mlops_platform.k8s.kueue import Kueue, KueueArgs
@@ -25,6 +27,7 @@ from mlops_platform.k8s.lb_controller import LoadBalancerController, LoadBalance
 from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, PROMETHEUS_SERVICE, Monitoring, MonitoringArgs
 from mlops_platform.k8s.netpol import PlatformPeers
 from mlops_platform.k8s.opencost import OPENCOST_NAMESPACE, CostAllocation, CostAllocationArgs, SpotFeed
+from mlops_platform.k8s.opencost import SERVICE_ACCOUNT as OPENCOST_SA
 from mlops_platform.k8s.pipelines import Pipelines, PipelinesArgs
 from mlops_platform.k8s.provider import ClusterAccess, ClusterAccessArgs, k8s_opts
 from mlops_platform.k8s.serving import (
@@ -39,7 +42,8 @@ from mlops_platform.k8s.tenancy import PROJECT_LABEL
 from mlops_platform.k8s.tracking import PORT as TRACKING_PORT
 from mlops_platform.k8s.tracking import TRACKING_NAMESPACE, Tracking, TrackingArgs
 from mlops_platform.k8s.training import TRAINING_NAMESPACE, Training, TrainingArgs
-from mlops_platform.programs.common import tracking_on
+from mlops_platform.k8s.workload_identity import workload_identity_policy
+from mlops_platform.programs.common import environment_mirror, tracking_on
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,49 +99,67 @@ class ClusterLayer(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterLayerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:k8s:ClusterLayer", name, None, opts)
         cfg, aws_layer = args.config, args.aws_layer
-        env = cfg.environment
-        self.provider = cluster_provider(name, aws_layer, env.region, self)
+        self.provider = cluster_provider(name, aws_layer, cfg.environment.region, self)
         child = pulumi.ResourceOptions(parent=self)
         storage = encrypted_storage_class(f"{name}-storage-class", aws_layer.kms_key_arns["ebs"], cfg.is_prod,
                                           k8s_opts(self, self.provider))
         monitoring = self._monitoring(name, cfg, aws_layer, storage, child)
+        self._capacity(name, cfg, aws_layer, monitoring, child)
+        domain = self._serving_and_delivery(name, cfg, aws_layer, monitoring, child)
+        tracking = self._tracking(name, cfg, aws_layer, child)
+        self._batch(name, cfg, monitoring, child)
+        # CI runs project workloads only as the project's own identities
+        workload_identity_policy(name, self, self.provider)
+        mlflow_url = tracking.url if tracking else ""
+        self.outputs = ClusterLayerOutputs(
+            mlflow_url=mlflow_url, prometheus_url=monitoring.prometheus_url if monitoring else "",
+            serving_ingress_domain=domain, tracking_logins=tracking.credentials if tracking else {})
+        self.register_outputs({"mlflow_url": mlflow_url, "serving_ingress_domain": domain})
+
+    def _capacity(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer, monitoring: Monitoring | None,
+                  opts: pulumi.ResourceOptions) -> None:
+        """Cost allocation (on the monitoring stack), GPU enablement and Karpenter, each when configured."""
         if monitoring and cfg.cost_allocation_on:
-            cost_allocation(name, cfg, aws_layer, self.provider, monitoring, child)
+            cost_allocation(name, cfg, aws_layer, self.provider, monitoring, opts)
         if cfg.node_pools.gpu:
+            env = cfg.environment
             GpuEnablement(f"{name}-gpu", GpuEnablementArgs(
                 cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, region=env.region,
                 account_id=env.account_id, oidc_provider_arn=aws_layer.oidc_provider_arn,
                 oidc_issuer_host=aws_layer.oidc_issuer_host, tags=cfg.base_tags, provider=self.provider,
-                sharing=pool_sharing(cfg), monitoring_namespace=MONITORING_NAMESPACE if monitoring else None,
-                depends_on=(monitoring.release,) if monitoring else ()), child)
+                sharing=pool_sharing(cfg), efa=has_efa_pool(cfg),
+                monitoring_namespace=MONITORING_NAMESPACE if monitoring else None,
+                depends_on=(monitoring.release,) if monitoring else ()), opts)
         if cfg.karpenter:
-            karpenter(name, cfg, aws_layer, self.provider, monitoring, child)
-        domain = ""
-        if cfg.component_enabled(cfg.serving):
-            serving = self._serving(name, cfg, aws_layer, child)
-            domain = serving.ingress_domain
-            if monitoring:
-                self._delivery(name, cfg, monitoring, serving)
-        tracking = self._tracking(name, cfg, aws_layer, child)
-        mlflow_url = tracking.url if tracking else ""
+            karpenter(name, cfg, aws_layer, self.provider, monitoring, opts)
+
+    def _serving_and_delivery(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
+                              monitoring: Monitoring | None, opts: pulumi.ResourceOptions) -> str:
+        """Serving, and with monitoring its delivery controllers; returns the ingress domain ('' when off)."""
+        if not cfg.component_enabled(cfg.serving):
+            return ""
+        serving = self._serving(name, cfg, aws_layer, opts)
+        if monitoring:
+            self._delivery(name, cfg, monitoring, serving)
+        return serving.ingress_domain
+
+    def _batch(self, name: str, cfg: PlatformConfig, monitoring: Monitoring | None,
+               opts: pulumi.ResourceOptions) -> None:
+        """Training (KubeRay), quota-fair queueing (Kueue) and pipelines (Argo), each when configured."""
         if cfg.component_enabled(cfg.training):
             Training(f"{name}-training", TrainingArgs(k8s_version=cfg.cluster.version, provider=self.provider),
-                     child)
+                     opts)
         if cfg.queueing.enabled:
             q = cfg.queueing
             Kueue(f"{name}-kueue", KueueArgs(
                 k8s_version=cfg.cluster.version, provider=self.provider, project_label=PROJECT_LABEL,
                 pods_ready_timeout_minutes=q.pods_ready_timeout_minutes, fair_sharing=q.cohort_borrowing,
                 replicas=cfg.queueing_replicas, prometheus_namespace=MONITORING_NAMESPACE if monitoring else None,
-                depends_on=(monitoring.release,) if monitoring else ()), child)
+                depends_on=(monitoring.release,) if monitoring else ()), opts)
         if cfg.component_enabled(cfg.pipelines):
             Pipelines(f"{name}-pipelines", PipelinesArgs(
                 k8s_version=cfg.cluster.version, provider=self.provider, replicas=cfg.pipelines_replicas,
-                service_monitor=monitoring is not None), child)
-        self.outputs = ClusterLayerOutputs(
-            mlflow_url=mlflow_url, prometheus_url=monitoring.prometheus_url if monitoring else "",
-            serving_ingress_domain=domain, tracking_logins=tracking.credentials if tracking else {})
-        self.register_outputs({"mlflow_url": mlflow_url, "serving_ingress_domain": domain})
+                service_monitor=monitoring is not None), opts)
 
     def _serving(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer,
                  opts: pulumi.ResourceOptions) -> ServingStack:
@@ -201,11 +223,21 @@ class ClusterLayer(pulumi.ComponentResource):
 
 def cost_allocation(name: str, cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any, monitoring: Monitoring,
                     opts: pulumi.ResourceOptions) -> CostAllocation:
-    """OpenCost on the monitoring stack's Prometheus (each project's dashboard comes with its tenant)."""
+    """OpenCost on the monitoring stack's Prometheus (each project's dashboard comes with its tenant), and with
+    a spot feed its reader role, made here and handed over as an ARN."""
+    feed, role_arn = spot_feed(cfg), None
+    if feed is not None:
+        # the role lived under CostAllocation (`<name>-cost`) before the aws package made it: same names, and
+        # an alias to that parent, so the move is no replacement
+        old_parent = pulumi.create_urn(f"{name}-cost", "mlops:k8s:CostAllocation", parent=opts.parent)
+        role_arn = spot_feed_reader(
+            f"{name}-cost-opencost", cluster_name=cfg.cluster_name, bucket=feed.bucket, prefix=feed.prefix,
+            oidc_provider_arn=aws_layer.oidc_provider_arn, oidc_issuer_host=aws_layer.oidc_issuer_host,
+            namespace=OPENCOST_NAMESPACE, service_account=OPENCOST_SA, tags=cfg.base_tags,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(parent=old_parent)])))
     return CostAllocation(f"{name}-cost", CostAllocationArgs(
         cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version, prometheus_service=PROMETHEUS_SERVICE,
-        provider=provider, account_id=cfg.environment.account_id, oidc_provider_arn=aws_layer.oidc_provider_arn,
-        oidc_issuer_host=aws_layer.oidc_issuer_host, tags=cfg.base_tags, spot_feed=spot_feed(cfg),
+        provider=provider, account_id=cfg.environment.account_id, spot_feed=feed, spot_feed_role_arn=role_arn,
         depends_on=(monitoring.release,)), opts)
 
 
@@ -274,7 +306,11 @@ def cluster_provider(name: str, aws_layer: AwsLayer, region: str, parent: pulumi
 
 
 def deploy_cluster_layer(cfg: PlatformConfig, aws_layer: AwsLayer, opts: pulumi.ResourceOptions) -> ClusterLayerOutputs:
-    """Build the in-cluster layer of one environment on top of the AWS layer."""
+    """Build the in-cluster layer of one environment on top of the AWS layer; air-gapped when the environment
+    mirrors its images (k8s/air_gap.py: every child's images from the account's ECR, charts from the runner)."""
+    if cfg.mirroring:
+        gap = AirGap(mirror=environment_mirror(cfg), chart_directory=cfg.registry.mirror.chart_directory)
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transformations=[air_gap_transformation(gap)]))
     return ClusterLayer(f"{cfg.environment.name}-k8s", ClusterLayerArgs(config=cfg, aws_layer=aws_layer), opts).outputs
 
 

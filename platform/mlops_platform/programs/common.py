@@ -13,6 +13,8 @@ from mlops_platform.aws.keys import KEY_PURPOSES
 from mlops_platform.aws.layer_outputs import AwsLayer, aws_layer_from
 from mlops_platform.config import PlatformConfig, load_from_pulumi_config
 from mlops_platform.config.sections import BucketRole
+from mlops_platform.core.chart_images import manual_copies
+from mlops_platform.core.image_mirror import Mirror, ecr_registry
 from mlops_platform.core.layers import Layer, layer_of_project, reference_name
 from mlops_platform.core.shards import split_stack
 from mlops_platform.core.versions import MIRRORED_IMAGES
@@ -65,5 +67,29 @@ def tracking_on(cfg: PlatformConfig) -> bool:
 
 
 def mirror_repositories(cfg: PlatformConfig) -> list[str]:
-    """Platform ECR repositories for the upstream images the in-cluster layer runs (versions.MIRRORED_IMAGES)."""
-    return [MIRRORED_IMAGES["mlflow"].repository] if tracking_on(cfg) else []
+    """Platform ECR repositories an operator fills (`mlplat mirror ENV`): the upstream images the in-cluster
+    layer runs outside charts (versions.MIRRORED_IMAGES) and, when mirroring, the chart images no pull-through
+    cache serves (nvcr.io), named like every platform repository (`naming.ecr_repository`)."""
+    own = [MIRRORED_IMAGES["mlflow"].repository] if tracking_on(cfg) else []
+    if not cfg.mirroring:
+        return own
+    return [*own, *(c.repository for c in manual_copies(installed_charts(cfg), environment_mirror(cfg)))]
+
+
+def environment_mirror(cfg: PlatformConfig) -> Mirror:
+    """The account's registry as this environment's air-gapped cluster pulls from it."""
+    return Mirror(ecr_registry(cfg.environment.account_id, cfg.environment.region), cfg.cluster_name)
+
+
+def installed_charts(cfg: PlatformConfig) -> list[str]:
+    """Keys (core/chart_images.py) of every chart the cluster layer installs for this config, in install
+    order; tests/k8s/test_air_gapped.py checks it against the releases of planned stacks."""
+    on, gpu = cfg.component_enabled, bool(cfg.node_pools.gpu)
+    monitoring, serving = on(cfg.monitoring), on(cfg.serving)
+    groups = [(monitoring, ["kube-prometheus-stack"]), (cfg.cost_allocation_on, ["opencost"]),
+              (gpu, ["nvidia-device-plugin", "dcgm-exporter", "cluster-autoscaler"]),
+              (cfg.karpenter, ["karpenter-crd", "karpenter"]),
+              (serving, ["aws-load-balancer-controller", "cert-manager", "envoy-gateway", "kserve-crd", "kserve"]),
+              (serving and monitoring, ["flagger", "keda"]), (on(cfg.training), ["kuberay-operator"]),
+              (cfg.queueing.enabled, ["kueue"]), (on(cfg.pipelines), ["argo-workflows", "argo-events"])]
+    return [chart for wanted, charts in groups if wanted for chart in charts]

@@ -14,7 +14,7 @@ from mlops_platform.aws.layer_outputs import AwsLayer, output_field
 from mlops_platform.config.rules_gpu import shared_resources
 from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.config.sections import ProjectConfig
-from mlops_platform.k8s.inference_auth import InferenceAuthArgs
+from mlops_platform.k8s.inference_auth import InferenceAuthSettings
 from mlops_platform.k8s.kueue import COHORT
 from mlops_platform.k8s.project_gateway import ProjectGatewayArgs
 from mlops_platform.k8s.project_queue import QueueSettings
@@ -53,7 +53,7 @@ def platform_facts(cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any,
         peers=peers(cfg), github=cfg.github, tracking_credentials=tracking_logins(cfg, cluster_layer, projects),
         tracking_url=output_field(cluster_layer, "mlflow_url") if cluster_layer is not None else "",
         pipelines_cooldown_minutes=retrain_cooldown(cfg), shared_gpu_resources=tuple(sorted(shared_resources(cfg))),
-        queueing=queue_settings(cfg), inference_auth=inference_auth(cfg, provider),
+        queueing=queue_settings(cfg), inference_auth=inference_auth(cfg),
         gateway=project_gateway(cfg, provider), cost_dashboards=cfg.cost_allocation_on)
 
 
@@ -65,15 +65,15 @@ def queue_settings(cfg: PlatformConfig) -> QueueSettings | None:
     return QueueSettings(cohort=COHORT if q.cohort_borrowing else None, borrowing_limit_pct=q.borrowing_limit_pct)
 
 
-def inference_auth(cfg: PlatformConfig, provider: Any) -> InferenceAuthArgs | None:
-    """Each project's inference authentication (namespace filled per tenant); None when serving is off or
+def inference_auth(cfg: PlatformConfig) -> InferenceAuthSettings | None:
+    """How every project's inference routes authenticate; None when serving is off or
     `serving.auth.allow_unauthenticated_inference` is in effect (dev's default)."""
     if not (cfg.component_enabled(cfg.serving) and cfg.inference_auth_required):
         return None
     auth = cfg.serving.auth
-    return InferenceAuthArgs(namespace="", mode=auth.mode, provider=provider, api_key_header=auth.api_key_header,
-                             jwt_issuer=auth.jwt_issuer or "", jwt_jwks_uri=auth.jwt_jwks_uri or "",
-                             jwt_audiences=tuple(auth.jwt_audiences))
+    return InferenceAuthSettings(mode=auth.mode, api_key_header=auth.api_key_header,
+                                 jwt_issuer=auth.jwt_issuer or "", jwt_jwks_uri=auth.jwt_jwks_uri or "",
+                                 jwt_audiences=tuple(auth.jwt_audiences))
 
 
 def project_gateway(cfg: PlatformConfig, provider: Any) -> ProjectGatewayArgs | None:

@@ -12,6 +12,7 @@ import pulumi
 from mlops_platform import __version__
 from mlops_platform.aws.layer_outputs import AwsLayer, cluster_layer_from, output_field
 from mlops_platform.aws.nodepools import pool_spec
+from mlops_platform.aws.training_placement import efa_interface_count
 from mlops_platform.config import PlatformConfig
 from mlops_platform.config.gpu_provisioning import gpu_limit
 from mlops_platform.core import contract
@@ -32,7 +33,9 @@ def gpu_pool_outputs(cfg: PlatformConfig) -> dict[str, dict[str, Any]]:
         out[pool.name] = contract.GpuPoolOutput(
             gpu_type=spec.labels[contract.GPU_TYPE_LABEL], instance_types=spec.instance_types,
             gpus_per_node=spec.gpus_per_node, max_nodes=spec.max_size, capacity=pool.capacity.value,
-            provisioner=cfg.gpu.provisioner.value, max_gpus=gpu_limit(pool)).model_dump()
+            provisioner=cfg.gpu.provisioner.value, max_gpus=gpu_limit(pool),
+            efa_per_node=efa_interface_count(spec.instance_types) if contract.EFA_LABEL in spec.labels else 0,
+        ).model_dump()
     return out
 
 

@@ -9,7 +9,6 @@ reported as a failure and is never committed.
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -25,7 +24,6 @@ from mlops_platform.scaffold.templating import (
     commit_all,
     committed_answers,
     conflicts,
-    copy_project,
     git,
     read_answers,
     release_tags,
@@ -131,7 +129,7 @@ def _status(project: Path, recorded: dict[str, Any], snapshots: Snapshots) -> Pr
                              conflicts=unresolved)
     state = State.UNCOMMITTED_UPDATE if version != worktree else State.BEHIND if behind else State.CURRENT
     return ProjectStatus(str(project), state, src, version, worktree if version != worktree else "",
-                         latest, behind, drift(project, recorded, snapshots.mirror(src)))
+                         latest, behind, drift(project, recorded, snapshots))
 
 
 def _compare(src: str, version: str, snapshots: Snapshots) -> tuple[str, bool]:
@@ -140,14 +138,9 @@ def _compare(src: str, version: str, snapshots: Snapshots) -> tuple[str, bool]:
     releases = snapshots.releases(src)
     latest = releases[-1] if releases else None
     if latest is None:
-        head = _head_commit(src)
+        head = snapshots.head(src)
         return head, not same_commit(version, head)
     return latest[1], is_behind(version, latest[0])
-
-
-def _head_commit(src: str) -> str:
-    line = git("ls-remote", src, "HEAD", cwd=Path.cwd()).split()
-    return line[0] if line else ""
 
 
 def is_behind(commit: str, latest: Version) -> bool:
@@ -199,23 +192,20 @@ class DriftError(MlplatError):
     code = "drift"
 
 
-def drift(project: Path, recorded: dict[str, Any], mirror: Path | None = None) -> Drift:
+def drift(project: Path, recorded: dict[str, Any], snapshots: Snapshots) -> Drift:
     """Generated files that differ from a fresh render of the recorded version with the recorded answers
-    (`mirror`: a local clone of the template source, see `Snapshots`)."""
+    (rendered once per distinct version and answers of the batch, see `Snapshots`)."""
     answers = {k: v for k, v in recorded.items() if not k.startswith("_")}
-    with tempfile.TemporaryDirectory(prefix="mlplat-fresh-") as tmp:
-        fresh = Path(tmp) / "fresh"
-        copy_project(fresh, answers, mirror or str(recorded["_src_path"]), vcs_ref=str(recorded["_commit"]))
-        generated = [p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()]
-        modified, deleted = [], []
-        for rel in sorted(generated, key=str):
-            if str(rel) == ANSWERS_FILE:
-                continue
-            mine = project / rel
-            if not mine.is_file():
-                deleted.append(str(rel))
-            elif mine.read_bytes() != (fresh / rel).read_bytes():
-                modified.append(str(rel))
+    fresh = snapshots.render(str(recorded["_src_path"]), str(recorded["_commit"]), answers)
+    modified, deleted = [], []
+    for rel in sorted((p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()), key=str):
+        if str(rel) == ANSWERS_FILE:
+            continue
+        mine = project / rel
+        if not mine.is_file():
+            deleted.append(str(rel))
+        elif mine.read_bytes() != (fresh / rel).read_bytes():
+            modified.append(str(rel))
     return Drift(modified, deleted)
 
 

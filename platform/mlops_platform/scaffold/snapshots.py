@@ -1,34 +1,50 @@
-"""Template versions fetched once per `mlplat fleet check`, not once per project.
+"""Template versions fetched, cloned and rendered once per `mlplat fleet check`, not once per project.
 
 Checking a project renders its recorded template version with its recorded answers. Rendering straight from
 the source makes copier clone the template repository (over the network for a `gh:` source) for every
 project, and each project asked `git ls-remote` for the releases. A `Snapshots` clones each source once
-into a local mirror (tags included, so copier records the same `git describe` version) that copier then
-clones locally, and asks each source for its releases once.
+into a local mirror (tags included, so copier records the same `git describe` version), lets copier check
+out each recorded version of it once, and renders each distinct (version, answers) once: projects that
+record the same version and answers share one render, the others share the checkout.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from packaging.version import Version
 
-from mlops_platform.scaffold.templating import git, release_tags
+from mlops_platform.scaffold.templating import (
+    Template,
+    git,
+    release_tags,
+    release_version,
+    render_version,
+    template_version,
+)
 
 
 class Snapshots:
-    """Checked-out template versions and release lists for one batch; a context manager (temp files)."""
+    """Template versions, renders and release lists for one batch; a context manager (temp files)."""
 
     def __init__(self) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="mlplat-templates-")
         self._mirrors: dict[str, Path] = {}
         self._releases: dict[str, list[tuple[Version, str]]] = {}
+        self._heads: dict[str, str] = {}
+        self._versions: dict[tuple[str, str], Template] = {}
+        self._renders: dict[tuple[str, str, str], Path] = {}
 
     def __enter__(self) -> Snapshots:
         return self
 
     def __exit__(self, *_: object) -> None:
+        for version in self._versions.values():
+            release_version(version)
         self._tmp.cleanup()
 
     def releases(self, src: str) -> list[tuple[Version, str]]:
@@ -37,6 +53,13 @@ class Snapshots:
             self._releases[src] = release_tags(src)
         return self._releases[src]
 
+    def head(self, src: str) -> str:
+        """The commit `src`'s HEAD points at ('' for an empty repository), asked once per source."""
+        if src not in self._heads:
+            line = git("ls-remote", src, "HEAD", cwd=Path(self._tmp.name)).split()
+            self._heads[src] = line[0] if line else ""
+        return self._heads[src]
+
     def mirror(self, src: str) -> Path:
         """A local clone of `src`: render any of its commits from here with `vcs_ref`."""
         if src not in self._mirrors:
@@ -44,3 +67,14 @@ class Snapshots:
             git("clone", "-q", "--no-checkout", src, str(mirror), cwd=Path(self._tmp.name))
             self._mirrors[src] = mirror
         return self._mirrors[src]
+
+    def render(self, src: str, commit: str, answers: Mapping[str, Any]) -> Path:
+        """The template `src` at `commit` rendered with `answers` (a directory to read, not to change)."""
+        key = (src, commit, json.dumps(answers, sort_keys=True, default=str))
+        if key not in self._renders:
+            if (src, commit) not in self._versions:
+                self._versions[(src, commit)] = template_version(self.mirror(src), commit)
+            dest = Path(self._tmp.name) / "renders" / str(len(self._renders))
+            render_version(dest, answers, self._versions[(src, commit)])
+            self._renders[key] = dest
+        return self._renders[key]

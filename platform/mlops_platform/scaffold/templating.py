@@ -15,6 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import copier
+
+# copier's Worker and Template are internal since 9.x (its public API is run_copy/run_update only); a batch
+# uses them to clone a template version once and render it many times (`render_version`). copier is pinned <10.
+from copier._main import Worker
+from copier._template import Template
 from copier.errors import CopierError, UnsafeTemplateError
 from packaging.version import InvalidVersion, Version
 from ruamel.yaml.error import YAMLError
@@ -63,15 +68,49 @@ def _has_identity(cwd: Path) -> bool:
 
 def copy_project(dest: Path, data: Mapping[str, Any], src: str | Path | None = None,
                  vcs_ref: str | None = None, ask_defaults: Mapping[str, Any] | None = None) -> None:
-    """Render the template into `dest` (copier picks the latest tag when `vcs_ref` is None).
+    """Render the template into the new directory `dest` (copier picks the latest tag when `vcs_ref` is None).
 
     `ask_defaults` given: copier's questionnaire asks every question `data` does not answer, offering
     these defaults (a terminal is needed); otherwise nothing is asked."""
     interactive = ask_defaults is not None
+    with _copier_errors(dest), _NewRender(src_path=str(src or template_source()), dst_path=dest, data=dict(data),
+                                          defaults=not interactive, user_defaults=dict(ask_defaults or {}),
+                                          unsafe=False, quiet=not interactive, vcs_ref=vcs_ref,
+                                          overwrite=False) as worker:
+        worker.run_copy()
+
+
+def template_version(src: str | Path, ref: str) -> Template:
+    """One version of a template for `render_version`; copier clones it on first use. The caller removes the
+    clone with `release_version`."""
+    return Template(url=str(src), ref=ref)
+
+
+def release_version(version: Template) -> None:
+    version._cleanup()
+
+
+class _NewRender(Worker):
+    """copier's `run_copy` into a new directory. After writing each file copier syncs its mode into the git
+    index of a repository around the destination, spawning `git config` once per file to find out; for a new
+    directory that is a no-op by copier's own rule (no repository, or files no index tracks yet) — and about
+    a third of a render's CPU."""
+
+    def _sync_git_index_executable_bit(self, dst_relpath: Path, src_mode: int) -> None:
+        return None
+
+
+def render_version(dest: Path, data: Mapping[str, Any], version: Template) -> None:
+    """Render an already cloned template version (`template_version`) into a new directory `dest`, non-interactively
+    and safely: what `copy_project` renders, without cloning the template again for every project of a batch."""
     with _copier_errors(dest):
-        copier.run_copy(str(src or template_source()), dest, data=dict(data), defaults=not interactive,
-                        user_defaults=dict(ask_defaults or {}), unsafe=False, quiet=not interactive,
-                        vcs_ref=vcs_ref, overwrite=False)
+        worker = _NewRender(src_path=version.url, dst_path=dest, data=dict(data), vcs_ref=version.ref,
+                            defaults=True, unsafe=False, quiet=True, overwrite=False)
+        # `template` is copier's cached property of the clone: set, this worker renders from `version`'s clone
+        # and leaves removing it to the owner (copier only cleans up templates it made itself).
+        worker.__dict__["template"] = version
+        with worker:
+            worker.run_copy()
 
 
 def update_project(dest: Path, vcs_ref: str | None = None, trust: bool = False) -> None:

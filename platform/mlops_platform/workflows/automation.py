@@ -9,7 +9,9 @@ Order, each step stopping with one clear reason before anything is touched:
    (PolicyViolationError);
    destroy: the account guard only;
 5. the real operation on the self-managed backend bootstrap created, with the policy pack attached and
-   the engine's output streamed, once per layer stack (aws → cluster → tenants; destroy in reverse);
+   the engine's output streamed, once per layer stack (aws → cluster → tenants; destroy in reverse). A
+   sharded environment's tenants layer is one stack per shard (`<env>-tenants-<k>`, docs/scale-out.md), run
+   one after the other, or only `--shard K`'s; they read the environment's stack file (`--config-file`);
    destroy also refuses protected resources in the state unless forced.
    Before the aws layer of an `up`, a node group whose pool's new min_size exceeds its live desired size
    gets its desired size raised first (ops/desired_sizes.py: EKS needs desired ≥ min, and the stack
@@ -31,9 +33,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from mlops_platform.config import load_env, repo_root
+from mlops_platform.config import env_stack_file, load_env, repo_root
 from mlops_platform.core.errors import EngineError, PolicyViolationError, PreflightError, ToolMissingError, UsageError
 from mlops_platform.core.layers import LAYER_DIRS, Layer, layers_for
+from mlops_platform.core.shards import shard_stack, split_stack
 from mlops_platform.ops._aws import CREDENTIALS_FIX, Aws
 from mlops_platform.ops.account_checks import PROBE_TIMEOUT_S, Probe, tcp_probe, unreachable_fix
 from mlops_platform.ops.backend import state_backend
@@ -142,6 +145,12 @@ def _workspace_env(cfg: PlatformConfig) -> dict[str, str]:
 
 def _stack(cfg: PlatformConfig, layer: Layer, create: bool) -> Stack:
     """The layer's stack: its Pulumi project directory, stack named after the environment."""
+    return _select(cfg, layer, cfg.environment.name, create)
+
+
+def _select(cfg: PlatformConfig, layer: Layer, name: str, create: bool) -> Stack:
+    """Stack `name` of the layer's Pulumi project (a tenant shard's stack is created with the environment's
+    secrets provider like the others, so the shared stack file's `secure:` values decrypt in it)."""
     # Deliberately lazy: the Automation API loads only once the pulumi CLI is known to exist (and not at CLI start).
     from pulumi import automation as auto
 
@@ -149,7 +158,30 @@ def _stack(cfg: PlatformConfig, layer: Layer, create: bool) -> Stack:
     opts = auto.LocalWorkspaceOptions(work_dir=work_dir, env_vars=_workspace_env(cfg),
                                       secrets_provider=state_backend(cfg).secrets_provider)
     select = auto.create_or_select_stack if create else auto.select_stack
-    return select(stack_name=cfg.environment.name, work_dir=work_dir, opts=opts)
+    return select(stack_name=name, work_dir=work_dir, opts=opts)
+
+
+def targets(cfg: PlatformConfig, layer: Layer | None, shard: int | None, *,
+            reverse: bool = False) -> list[tuple[Layer, str]]:
+    """(layer, stack) of each stack one command runs, in order: every layer's stack is named after the environment,
+    except a sharded environment's tenants layer, which is every shard's stack (`tenants.shards`) or `shard`'s.
+    `shard` selects the tenants layer only; UsageError for a shard the count does not have."""
+    env, count = cfg.environment.name, cfg.tenants.shards
+    if shard is not None:
+        if layer not in (None, Layer.TENANTS):
+            raise UsageError(f"--shard {shard} is a stack of the tenants layer — fix: drop --layer {layer.value} "
+                             "or use --layer tenants")
+        if not 0 <= shard < count:
+            raise UsageError(f"{env_stack_file(env)}: --shard {shard}: tenants.shards is {count}, so shards are "
+                             f"0..{count - 1} — fix: pass one of them (`mlplat shards {env}` lists them)")
+        layer = Layer.TENANTS
+    shards = [shard_stack(env, k, count) for k in (range(count) if shard is None else (shard,))]
+    return [(each, name) for each in layers_for(layer, reverse=reverse)
+            for name in (shards if each is Layer.TENANTS else [env])]
+
+
+def _open(cfg: PlatformConfig, layer: Layer, name: str, create: bool) -> Stack:
+    return _stack(cfg, layer, create) if name == cfg.environment.name else _select(cfg, layer, name, create)
 
 
 def require_api(cfg: PlatformConfig, endpoint: str, layer: Layer, done: list[Layer],
@@ -186,13 +218,16 @@ def protected_resources(deployment: Mapping[str, Any] | None) -> list[str]:
 
 
 def _held(cfg: PlatformConfig, layer: Layer) -> int:
-    """Resources a layer's stack still holds (0 when the stack does not exist)."""
+    """Resources a layer's stacks still hold (a stack that does not exist holds none)."""
     from pulumi.automation import CommandError
 
-    try:
-        return live_resources(_stack(cfg, layer, create=False).export_stack().deployment)
-    except CommandError:
-        return 0
+    held = 0
+    for _, name in targets(cfg, layer, None):
+        try:
+            held += live_resources(_open(cfg, layer, name, create=False).export_stack().deployment)
+        except CommandError:
+            continue
+    return held
 
 
 def _unprotect_or_refuse(stack: Stack, env: str, force: bool) -> None:
@@ -222,20 +257,31 @@ def refreshes_first(layer: Layer, operation: Operation) -> bool:
     return layer is Layer.AWS and operation in (Operation.PREVIEW, Operation.UP)
 
 
+def shared_config_file(stack: str) -> str | None:
+    """The stack file a tenant shard's stack runs with (`pulumi ... --config-file`): its environment's. None for
+    any other stack, which Pulumi finds under `stackConfigDir` by its own name."""
+    env, shard = split_stack(stack)
+    return None if shard is None else str(env_stack_file(env))
+
+
 def _execute(stack: Stack, operation: Operation, on_output: Output, force: bool, *, refresh: bool = False) -> str:
-    packs = [str(policy_pack_dir())]
+    packs, config = [str(policy_pack_dir())], shared_config_file(stack.name)
     if operation is Operation.PREVIEW:
-        return str(stack.preview(policy_packs=packs, on_output=on_output, diff=True, refresh=refresh).change_summary)
+        return str(stack.preview(policy_packs=packs, on_output=on_output, diff=True, refresh=refresh,
+                                 config_file=config).change_summary)
     if operation is Operation.UP:
-        return str(stack.up(policy_packs=packs, on_output=on_output, refresh=refresh).summary.resource_changes)
+        return str(stack.up(policy_packs=packs, on_output=on_output, refresh=refresh,
+                            config_file=config).summary.resource_changes)
     _unprotect_or_refuse(stack, stack.name, force)
-    return str(stack.destroy(on_output=on_output).summary.resource_changes)
+    return str(stack.destroy(on_output=on_output, config_file=config).summary.resource_changes)
 
 
-def run_operation(env: str, operation: Operation, *, layer: Layer | None = None,
+def run_operation(env: str, operation: Operation, *, layer: Layer | None = None, shard: int | None = None,
                   force_destroy_protected_data: bool = False, on_output: Output = sys.stdout.write,
                   aws: Aws | None = None, probe: Probe = tcp_probe) -> OperationResult:
+    """Run `operation` on the selected layer stacks of `env` (all, in order; `shard`: one tenant shard's stack)."""
     cfg = load_env(env)
+    stacks = targets(cfg, layer, shard, reverse=operation is Operation.DESTROY)  # a bad --shard fails first
     if operation is Operation.DESTROY:
         guard_destroy(cfg, force_destroy_protected_data)
     aws = aws or Aws(cfg.environment.region)
@@ -249,18 +295,20 @@ def run_operation(env: str, operation: Operation, *, layer: Layer | None = None,
 
     done: list[Layer] = []
     summaries, raised = [], []
-    for each in layers_for(layer, reverse=operation is Operation.DESTROY):
-        raised += _before_layer(cfg, aws, operation, each, done, probe, on_output)
-        on_output(f"--- {operation.value} {env}: {each.value} layer ---\n")
+    for each, name in stacks:
+        if each not in done:  # once per layer, before its first stack
+            raised += _before_layer(cfg, aws, operation, each, done, probe, on_output)
+        where = f"{each.value} layer" + ("" if name == env else f", stack {name}")
+        on_output(f"--- {operation.value} {env}: {where} ---\n")
         try:
-            stack = _stack(cfg, each, create=operation is not Operation.DESTROY)
+            stack = _open(cfg, each, name, create=operation is not Operation.DESTROY)
             summary = _execute(stack, operation, on_output, force_destroy_protected_data,
                                refresh=refreshes_first(each, operation))
-            summaries.append(f"{each.value}: {summary}")
+            summaries.append(f"{each.value if name == env else name}: {summary}")
         except CommandError as exc:
-            raise EngineError(f"pulumi {operation.value} {env} ({each.value} layer) failed:\n"
-                              f"{_tail(str(exc))}") from None
-        done.append(each)
+            raise EngineError(f"pulumi {operation.value} {env} ({where}) failed:\n{_tail(str(exc))}") from None
+        if each not in done:
+            done.append(each)
     return OperationResult(env, operation, "; ".join(summaries), review, tuple(raised))
 
 
@@ -284,4 +332,4 @@ def _tail(text: str, lines: int = 25) -> str:
 
 
 __all__ = ["FORCE_FLAG", "PULUMI_INSTALL_HINT", "Operation", "OperationResult", "guard_destroy", "offline_review",
-           "protected_resources", "require_api", "require_tools", "run_operation"]
+           "protected_resources", "require_api", "require_tools", "run_operation", "shared_config_file", "targets"]

@@ -17,7 +17,9 @@ CASES: dict[str, Case] = {
     "ecr-kms-encryption": Case(
         passing=(ok(), ok(Patch("repo", "encryptionConfigurations.0.kmsKey", U))),
         failing=(fail(REPO, Patch("repo", "encryptionConfigurations", DROP)),
-                 fail(REPO, Patch("repo", "encryptionConfigurations", [{"encryptionType": "KMS"}]))),
+                 fail(REPO, Patch("repo", "encryptionConfigurations", [{"encryptionType": "KMS"}])),
+                 fail(on("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate", "repo-template"),
+                      Patch("repo-template", "encryptionConfigurations", [{"encryptionType": "AES256"}]))),
         unknown=u(PASSES, Patch("repo", "encryptionConfigurations.0.kmsKey", U))),
     "ecr-no-public-policy": Case(
         passing=(ok(),),

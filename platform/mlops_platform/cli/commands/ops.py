@@ -26,6 +26,8 @@ ENV = typer.Argument(..., help="Environment (a stacks/Pulumi.<env>.yaml).")
 JSON = typer.Option(False, "--json", help="Machine-readable result.")
 LAYER = typer.Option(None, "--layer", help="One layer stack: aws | cluster | tenants (default: all, in order; "
                                           "destroy in reverse).")
+SHARD = typer.Option(None, "--shard", min=0, help="Only this tenant shard's stack (<env>-tenants-K; `mlplat shards "
+                     "ENV` lists them). Default: every stack of the selected layers, each shard in turn.")
 
 
 def _show(as_json: bool, data: dict[str, Any], view: RenderableType, failure: MlplatError | None = None) -> None:
@@ -115,10 +117,11 @@ def _over_budget(estimates: list[CostEstimate], no_fail: bool) -> BudgetExceeded
                                         for e in over) + " — fix: lower max pool sizes or raise the budgets")
 
 
-def _run(env: str, operation: Operation, layer: Layer | None, force: bool = False, as_json: bool = False) -> None:
+def _run(env: str, operation: Operation, layer: Layer | None, shard: int | None, force: bool = False,
+         as_json: bool = False) -> None:
     # with --json the engine's stream goes to stderr: stdout holds exactly one JSON object
     stream = _err if as_json else out
-    result = run_operation(env, operation, layer=layer, force_destroy_protected_data=force,
+    result = run_operation(env, operation, layer=layer, shard=shard, force_destroy_protected_data=force,
                            on_output=lambda text: stream.out(text, end="", highlight=False))
     if as_json:
         echo_json(result.to_json())
@@ -128,21 +131,21 @@ def _run(env: str, operation: Operation, layer: Layer | None, force: bool = Fals
     out.print(f"[green]{operation.value} {env} done[/]: {result.summary}")
 
 
-def preview(env: str = ENV, layer: Layer = LAYER) -> None:
+def preview(env: str = ENV, layer: Layer = LAYER, shard: int = SHARD) -> None:
     """validate → preflight → offline review → `pulumi preview` with the policy pack, per layer stack."""
-    _run(env, Operation.PREVIEW, layer)
+    _run(env, Operation.PREVIEW, layer, shard)
 
 
-def up(env: str = ENV, layer: Layer = LAYER, as_json: bool = JSON) -> None:
+def up(env: str = ENV, layer: Layer = LAYER, shard: int = SHARD, as_json: bool = JSON) -> None:
     """validate → preflight → offline review → `pulumi up` per layer stack; stops before an in-cluster layer
     this machine cannot reach, with the next step. A node group below a raised min_size is scaled up first."""
-    _run(env, Operation.UP, layer, as_json=as_json)
+    _run(env, Operation.UP, layer, shard, as_json=as_json)
 
 
-def destroy(env: str = ENV, layer: Layer = LAYER, force: bool = typer.Option(
+def destroy(env: str = ENV, layer: Layer = LAYER, shard: int = SHARD, force: bool = typer.Option(
         False, FORCE_FLAG, help="Allow destroying prod / deletion-protected envs and protected resources.")) -> None:
     """`pulumi destroy` per layer stack, tenants first; refuses prod and protected data unless forced."""
-    _run(env, Operation.DESTROY, layer, force)
+    _run(env, Operation.DESTROY, layer, shard, force)
 
 
 def register(app: typer.Typer) -> None:

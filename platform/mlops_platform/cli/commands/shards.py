@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from mlops_platform.config import load_env
-from mlops_platform.core.shards import assign
+from mlops_platform.core.shards import MAX_SHARDS, assign
+from mlops_platform.workflows.platform_stack import platform_stack
 
 out = Console()
 
@@ -32,5 +33,18 @@ def shards(env: str = typer.Argument(..., help="Platform environment (stacks/Pul
     out.print(table)
 
 
+def platform_stack_cmd(environment_stack: str = typer.Argument(..., help="The project's `platformStack` config: "
+                                                                "ORG/mlops-platform/ENV."),
+                       project: str = typer.Option(..., "--project", help="The project's name (its slug)."),
+                       count: int = typer.Option(None, "--shards", min=1, max=MAX_SHARDS,
+                                                 help="The environment's tenants.shards (default: read live from "
+                                                      "its aws-layer stack's `tenant_shards` with the Pulumi CLI)."),
+                       ) -> None:
+    """Print the tenants stack holding PROJECT (ORG/mlops-platform/ENV, or its shard's ENV-tenants-K): what
+    a project's CI reads platform outputs from, as its program does."""
+    typer.echo(platform_stack(environment_stack, project, count))
+
+
 def register(app: typer.Typer) -> None:
     app.command("shards")(shards)
+    app.command("platform-stack")(platform_stack_cmd)

@@ -36,8 +36,10 @@ value_policy(
 
 
 @resource_policy(
-    name="ecr-kms-encryption", area=Area.ECR, resource_types=(t.ECR_REPOSITORY,), severity=Severity.MEDIUM,
-    description="Repositories are encrypted with a customer-managed KMS key.",
+    name="ecr-kms-encryption", area=Area.ECR, resource_types=(t.ECR_REPOSITORY, t.ECR_CREATION_TEMPLATE),
+    severity=Severity.MEDIUM,
+    description="Repositories, and the creation templates of those ECR creates itself (pull-through cache), are "
+                "encrypted with a customer-managed KMS key.",
     remediation="Set encryptionConfigurations=[{encryptionType: \"KMS\", kmsKey: <key ARN>}].",
     url=f"{_ECR_DOCS}/encryption-at-rest.html", compliance=checkov("CKV_AWS_136"),
     on_unknown=OnUnknown.PASS, unknown_note="An unknown kmsKey passes; an unknown encryptionType defers.",

@@ -19,6 +19,7 @@ from mlops_platform.policy.sdk.iam import (
     is_public_principal,
     matches,
     statements,
+    trust_findings,
     wildcard_actions,
 )
 from mlops_platform.policy.sdk.values import UNKNOWN, Defer, as_list, fmt, is_unknown
@@ -183,10 +184,4 @@ def _any_github_owner(stmt: Statement) -> list[str]:
     on_unknown=OnUnknown.DEFER, unknown_note="Deferred when assumeRolePolicy is unknown.",
 )
 def iam_restricted_trust(res: Res, _: PolicySettings) -> Iterator[str | Defer]:
-    stmts = statements(res.get("assumeRolePolicy"))
-    if stmts is UNKNOWN:
-        yield Defer("assumeRolePolicy")
-        return
-    for stmt in stmts or []:
-        if stmt.allows:
-            yield from _trust_problems(stmt)
+    yield from trust_findings(res, _trust_problems)

@@ -13,7 +13,7 @@ from mlops_platform.policy.registry import Area, OnUnknown, checkov, stack_polic
 from mlops_platform.policy.rules.iam import permission_documents
 from mlops_platform.policy.sdk import types as t
 from mlops_platform.policy.sdk.graph import Referrers, Res, StackView
-from mlops_platform.policy.sdk.iam import Statement, grants, statements
+from mlops_platform.policy.sdk.iam import Statement, grants, statements, trust_statements
 from mlops_platform.policy.sdk.values import UNKNOWN, Defer, Violation, as_list, fmt, is_unknown
 
 ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
@@ -66,13 +66,11 @@ def web_identity_trusts(stack: StackView, issuer_of: Callable[[str], str | None]
     identity, the issuer being what `issuer_of` makes of a Federated principal (None: not this kind of
     provider); a Defer per role whose trust document is unknown."""
     for role in stack.of_type(t.IAM_ROLE):
-        stmts = statements(role.get("assumeRolePolicy"))
-        if stmts is UNKNOWN:
-            yield Defer("assumeRolePolicy", role.urn)
-            continue
-        for stmt in stmts or []:
-            issuers = [i for f in stmt.principals.get("Federated", ()) if (i := issuer_of(f))]
-            if issuers and grants(stmt, _WEB_IDENTITY):
+        for stmt in trust_statements(role, role.urn):
+            if isinstance(stmt, Defer):
+                yield stmt
+            elif (issuers := [i for f in stmt.principals.get("Federated", ()) if (i := issuer_of(f))]) and \
+                    grants(stmt, _WEB_IDENTITY):
                 yield role, stmt, issuers[0]
 
 

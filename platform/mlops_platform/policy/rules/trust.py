@@ -15,8 +15,8 @@ from mlops_platform.policy.registry import Area, OnUnknown, resource_policy, sta
 from mlops_platform.policy.rules.irsa import role_policy_links
 from mlops_platform.policy.sdk import types as t
 from mlops_platform.policy.sdk.graph import Res, StackView
-from mlops_platform.policy.sdk.iam import Statement, statements
-from mlops_platform.policy.sdk.values import UNKNOWN, Defer, Violation, as_list, fmt, is_unknown
+from mlops_platform.policy.sdk.iam import Statement, trust_findings, trust_statements
+from mlops_platform.policy.sdk.values import Defer, Violation, as_list, fmt, is_unknown
 
 #: Service principals that act for a resource of a caller's choosing (they need a confused-deputy
 #: condition); docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html.
@@ -54,20 +54,16 @@ def _deputy_problems(stmt: Statement) -> Iterator[str | Defer]:
     on_unknown=OnUnknown.DEFER, unknown_note="Deferred when the trust document or its source condition is unknown.",
 )
 def service_trust_confused_deputy(res: Res, _: PolicySettings) -> Iterator[str | Defer]:
-    stmts = statements(res.get("assumeRolePolicy"))
-    if stmts is UNKNOWN:
-        yield Defer("assumeRolePolicy")
-        return
-    for stmt in stmts or []:
-        yield from _deputy_problems(stmt)
+    yield from trust_findings(res, _deputy_problems)
 
 
 def _node_roles(stack: StackView) -> Iterator[Res | Defer]:
     for role in stack.of_type(t.IAM_ROLE):
-        stmts = statements(role.get("assumeRolePolicy"))
-        if stmts is UNKNOWN:
-            yield Defer("assumeRolePolicy", role.urn)
-        elif any(s.allows and _NODE_SERVICE in _services(s) for s in stmts or []):
+        stmts = list(trust_statements(role, role.urn))
+        deferred = [s for s in stmts if isinstance(s, Defer)]
+        if deferred:
+            yield from deferred
+        elif any(_NODE_SERVICE in _services(s) for s in stmts if isinstance(s, Statement)):
             yield role
 
 

@@ -8,12 +8,12 @@ conditions.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from mlops_platform.policy.sdk.values import UNKNOWN, as_list, parse_json_document
+from mlops_platform.policy.sdk.values import UNKNOWN, Defer, as_list, parse_json_document
 
 #: Actions that let a principal grant itself more power (Checkov CKV_AWS_286..290 family).
 ESCALATION_ACTIONS = (
@@ -110,6 +110,25 @@ def is_public_principal(stmt: Statement) -> bool:
 def matches(pattern: str, action: str) -> bool:
     """IAM wildcard match, case-insensitive (IAM action names are)."""
     return fnmatch.fnmatchcase(action.lower(), pattern.lower())
+
+
+def trust_statements(role: Any, urn: str | None = None) -> Iterator[Statement | Defer]:
+    """Each Allow statement of a role's trust document (`assumeRolePolicy`); one Defer instead when the
+    document is unknown until apply (naming `urn`, for stack policies). `role` is anything with `get`."""
+    stmts = statements(role.get("assumeRolePolicy"))
+    if stmts is UNKNOWN:
+        yield Defer("assumeRolePolicy", urn)
+        return
+    yield from (s for s in stmts or [] if s.allows)
+
+
+def trust_findings(role: Any, check: Callable[[Statement], Iterable[str | Defer]]) -> Iterator[str | Defer]:
+    """What `check` finds in each Allow statement of a role's trust, or the Defer of an unknown trust."""
+    for stmt in trust_statements(role):
+        if isinstance(stmt, Defer):
+            yield stmt
+        else:
+            yield from check(stmt)
 
 
 def grants(stmt: Statement, action: str) -> bool:

@@ -25,6 +25,8 @@ BUCKET_POLICY: Final = "aws:s3/bucketPolicy:BucketPolicy"
 ECR_REPOSITORY: Final = "aws:ecr/repository:Repository"
 ECR_LIFECYCLE: Final = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
 ECR_REPOSITORY_POLICY: Final = "aws:ecr/repositoryPolicy:RepositoryPolicy"
+#: The settings of repositories ECR creates itself (pull-through cache, replication): aws/registry_cache.py.
+ECR_CREATION_TEMPLATE: Final = "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate"
 
 IAM_ROLE: Final = "aws:iam/role:Role"
 IAM_POLICY: Final = "aws:iam/policy:Policy"

@@ -1,0 +1,228 @@
+"""An environment without internet egress: config rules (one report of every missing piece), the mapping of
+upstream images to the account's ECR, and the chart image table against each chart's values.yaml.
+
+Sources: ECR pull-through cache (User Guide pull-through-cache-creating-rule.html, pull-through-cache-working-
+pulling.html; API Reference CreatePullThroughCacheRule `upstreamRegistryUrl`), EKS private clusters
+(https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html), the charts' values.yaml at their
+pinned versions (tests/fixtures/upstream/images.json).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlops_platform.config import PlatformConfig
+from mlops_platform.config.rules_air_gap import PRIVATE_NODE_ENDPOINTS, RUNNER_ENDPOINTS
+from mlops_platform.core.chart_images import CHART_IMAGES, ImageStyle, manual_copies, mirrored_values
+from mlops_platform.core.image_mirror import PULL_THROUGH_UPSTREAMS, Mirror, parse_image
+from mlops_platform.core.versions import CHARTS, KUEUE_IMAGE, VERSION_MATRIX, autoscaler_chart
+from mlops_platform.programs.common import installed_charts, mirror_repositories
+
+from .stackfiles import ACCOUNT, issue_at, issues_of, sections
+
+IMAGES = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "upstream" / "images.json").read_text())
+REGISTRY = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
+MIRROR = Mirror(REGISTRY, "mlops-dev")
+SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:ecr-pullthroughcache/"
+#: Everything an air-gapped dev environment needs (its runner is on: dev lists a deployer role below).
+AIR_GAPPED: dict[str, Any] = {
+    "network": {"nat": "none", "interface_endpoints": list(dict.fromkeys([*PRIVATE_NODE_ENDPOINTS, *RUNNER_ENDPOINTS,
+                                                                          "secretsmanager"]))},
+    "registry": {"repositories": ["base-images", "deploy-runner"],
+                 "mirror": {"docker_hub_credential_arn": f"{SECRET}docker-hub-AbCdEf",
+                            "github_credential_arn": f"{SECRET}ghcr-AbCdEf"}},
+    "cluster": {"deployer_role_arns": [f"arn:aws:iam::{ACCOUNT}:role/platform-deployer"],
+                "deployer_image": "deploy-runner:2026.11.1"},
+}
+
+
+# --- rules -----------------------------------------------------------------------------------------------
+
+def test_nat_none_is_accepted_with_every_endpoint_the_mirror_and_the_runner_image() -> None:
+    assert issues_of(sections("dev", AIR_GAPPED)) == []
+    cfg = PlatformConfig.model_validate(sections("dev", AIR_GAPPED))
+    assert cfg.mirroring and cfg.in_vpc_deployer
+
+
+def test_nat_none_reports_every_missing_piece_at_once_with_its_fix() -> None:
+    """One report: endpoints (nodes and runner), both pull-through credentials, the runner image."""
+    bare = sections("dev", {"network": {"nat": "none"}, "cluster": AIR_GAPPED["cluster"] | {"deployer_image": None}})
+    issues = issues_of(bare)
+    assert {i.path for i in issues} == {"network.interface_endpoints", "registry.mirror.docker_hub_credential_arn",
+                                        "registry.mirror.github_credential_arn", "cluster.deployer_image"}
+    endpoints = issue_at(issues, "network.interface_endpoints")
+    missing = "ec2, eks, eks-auth, elasticloadbalancing, autoscaling, secretsmanager, sns, kms, rds, servicequotas, ssm"
+    assert endpoints.message.endswith(f"need VPC endpoints for {missing}")
+    assert endpoints.value == ["ecr.api", "ecr.dkr", "sts", "logs"]
+    assert f"add {missing} to network.interface_endpoints" in endpoints.fix
+    docker = issue_at(issues, "registry.mirror.docker_hub_credential_arn")
+    assert "docker.io" in docker.message and "ecr-pullthroughcache/" in docker.fix
+    runner = issue_at(issues, "cluster.deployer_image")
+    assert "Pulumi CLI" in runner.message and "docs/air-gapped.md" in runner.fix
+
+
+def test_turning_the_mirror_off_without_nat_is_refused() -> None:
+    over = {**AIR_GAPPED, "registry": {**AIR_GAPPED["registry"], "mirror": {"enabled": False}}}
+    issue = issue_at(issues_of(sections("dev", over)), "registry.mirror.enabled")
+    assert issue.value is False and "registry.k8s.io" in issue.message and "nat: single" in issue.fix
+
+
+def test_the_runner_needs_secrets_manager_only_for_the_github_token() -> None:
+    token = {"github": {"manage": True, "token_secret": "mlops-dev/github-token"}, "tracking": {"enabled": False},
+             "network": {"nat": "none",
+                         "interface_endpoints": list(dict.fromkeys([*PRIVATE_NODE_ENDPOINTS, *RUNNER_ENDPOINTS]))}}
+    issue = issue_at(issues_of(sections("dev", {**AIR_GAPPED, **token})), "network.interface_endpoints")
+    assert issue.message.endswith("for secretsmanager")
+    assert set(RUNNER_ENDPOINTS) >= {"sts", "kms", "eks", "logs", "elasticloadbalancing"}
+
+
+def test_components_add_the_endpoints_their_pods_call() -> None:
+    """MLflow reads its database secret, Alertmanager publishes to SNS, Karpenter reads SSM and SQS."""
+    endpoints = AIR_GAPPED["network"]["interface_endpoints"]
+    karpenter = {**AIR_GAPPED, "gpu": {"provisioner": "karpenter"}}
+    issue = issue_at(issues_of(sections("dev", karpenter)), "network.interface_endpoints")
+    assert issue.message.endswith("for sqs") and "sns" in endpoints and "ssm" in endpoints
+    off = {**AIR_GAPPED, "tracking": {"enabled": False}, "network": {
+        "nat": "none", "interface_endpoints": [e for e in endpoints if e != "secretsmanager"]}}
+    assert "network.interface_endpoints" not in {i.path for i in issues_of(sections("dev", off))}
+
+
+def test_mirroring_can_be_opted_into_with_nat_and_then_needs_its_credentials() -> None:
+    issues = issues_of(sections("dev", {"registry": {"mirror": {"enabled": True}}}))
+    assert {i.path for i in issues} == {"registry.mirror.docker_hub_credential_arn",
+                                        "registry.mirror.github_credential_arn"}
+
+
+def test_the_runner_image_must_live_in_a_platform_repository() -> None:
+    over = {**AIR_GAPPED, "cluster": {**AIR_GAPPED["cluster"], "deployer_image": "elsewhere:1"}}
+    issue = issue_at(issues_of(sections("dev", over)), "cluster.deployer_image")
+    assert issue.value == "elsewhere:1" and "add elsewhere to registry.repositories" in issue.fix
+
+
+def test_an_endpoint_listed_twice_is_reported() -> None:
+    """Each endpoint is one resource named by its service (aws/network.py): a repeat is a duplicate URN."""
+    issue = issue_at(issues_of(sections("dev", {"network": {"interface_endpoints": ["sts", "logs", "sts"]}})),
+                     "network.interface_endpoints")
+    assert issue.message == "endpoints repeat" and issue.fix == "list each endpoint once"
+
+
+def test_cache_prefixes_longer_than_ecr_allows_are_reported() -> None:
+    """CreatePullThroughCacheRule: ecrRepositoryPrefix is 2-30 characters."""
+    over = {**AIR_GAPPED, "environment": {"name": "development-east"}}
+    issue = issue_at(issues_of(sections("dev", over)), "environment.name")
+    assert "30 characters ECR allows" in issue.message and issue.value == "development-east"
+
+
+@pytest.mark.parametrize("arn", ["arn:aws:secretsmanager:us-east-1:123456789012:secret:dockerhub-AbCdEf",
+                                 "not-an-arn"])
+def test_credentials_must_be_pull_through_cache_secrets(arn: str) -> None:
+    over = {**AIR_GAPPED, "registry": {"mirror": {"docker_hub_credential_arn": arn}}}
+    assert "registry.mirror.docker_hub_credential_arn" in {i.path for i in issues_of(sections("dev", over))}
+
+
+# --- image mapping ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("ref", "expected"), [
+    ("nats:2.10.10", "docker.io/library/nats:2.10.10"),
+    ("kserve/agent", "docker.io/kserve/agent"),
+    ("quay.io/prometheus/prometheus:v3.4.0", "quay.io/prometheus/prometheus:v3.4.0"),
+    ("ghcr.io/opencost/opencost:1.120.1@sha256:b0", "ghcr.io/opencost/opencost:1.120.1@sha256:b0"),
+    ("localhost:5000/a:b", "localhost:5000/a:b"),
+])
+def test_references_are_read_the_way_docker_reads_them(ref: str, expected: str) -> None:
+    assert str(parse_image(ref)) == expected
+
+
+def test_cached_registries_map_under_their_rule_prefix_and_others_under_mirror() -> None:
+    """Pull syntax: <account>.dkr.ecr.<region>.amazonaws.com/<prefix>/<repository>:<tag>."""
+    assert MIRROR.image("quay.io/prometheus/prometheus:v3.4.0") == \
+        f"{REGISTRY}/mlops-dev/quay/prometheus/prometheus:v3.4.0"
+    assert MIRROR.image("nats:2.10.10") == f"{REGISTRY}/mlops-dev/docker-hub/library/nats:2.10.10"
+    assert MIRROR.image("nvcr.io/nvidia/k8s-device-plugin:v0.17.1") == \
+        f"{REGISTRY}/mlops-dev/mirror/nvidia/k8s-device-plugin:v0.17.1"
+    already = f"{REGISTRY}/mlops-dev/mirror/mlflow:v3"
+    assert MIRROR.image(already) == already
+    assert {u.url for u in PULL_THROUGH_UPSTREAMS.values()} == {
+        "public.ecr.aws", "registry.k8s.io", "quay.io", "ghcr.io", "registry-1.docker.io"}
+    assert {u.host for u in PULL_THROUGH_UPSTREAMS.values() if u.needs_credential} == {"docker.io", "ghcr.io"}
+
+
+def test_mirrored_values_spell_each_image_the_way_its_chart_reads_it() -> None:
+    kps = mirrored_values("kube-prometheus-stack", MIRROR)
+    assert kps["prometheus"]["prometheusSpec"]["image"] == {"registry": REGISTRY,
+                                                            "repository": "mlops-dev/quay/prometheus/prometheus"}
+    assert kps["grafana"]["initChownData"]["image"]["repository"] == "mlops-dev/docker-hub/library/busybox"
+    assert mirrored_values("cert-manager", MIRROR)["webhook"]["image"]["repository"] == \
+        f"{REGISTRY}/mlops-dev/quay/jetstack/cert-manager-webhook"
+    assert mirrored_values("kserve", MIRROR)["kserve"]["controller"]["rbacProxyImage"] == \
+        f"{REGISTRY}/mlops-dev/quay/brancz/kube-rbac-proxy:v0.18.0"
+
+
+def test_images_no_cache_serves_are_copied_by_hand_into_platform_repositories() -> None:
+    copies = manual_copies(list(CHART_IMAGES), MIRROR)
+    assert [c.source for c in copies] == ["nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.1-ubuntu22.04",
+                                          "nvcr.io/nvidia/tritonserver:23.05-py3",
+                                          "nvcr.io/nvidia/k8s-device-plugin:v0.17.1"]
+    assert copies[0].target == f"{REGISTRY}/mlops-dev/mirror/nvidia/k8s/dcgm-exporter:4.2.3-4.1.1-ubuntu22.04"
+    cfg = PlatformConfig.model_validate(sections("dev", AIR_GAPPED))
+    assert set(mirror_repositories(cfg)) >= {"mirror/mlflow", "mirror/nvidia/k8s/dcgm-exporter",
+                                             "mirror/nvidia/tritonserver", "mirror/nvidia/k8s-device-plugin"}
+    assert "mirror/nvidia/tritonserver" not in mirror_repositories(PlatformConfig.model_validate(sections("dev")))
+
+
+# --- the table against the charts' values.yaml ------------------------------------------------------------
+
+def _fixture_images(chart_key: str, version: str) -> dict[str, dict[str, Any]]:
+    """Image paths of a chart's values.yaml (subcharts under their key), from tests/fixtures/upstream."""
+    name = CHARTS[chart_key].chart.rsplit("/", 1)[-1] if chart_key in CHARTS else chart_key
+    values = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "upstream" / "values" /
+                         f"{name}-{version}.json").read_text())
+    out = dict(IMAGES[f"{name}-{version}"]["images"])
+    for prefix, sub in values.get("subcharts", {}).items():
+        out |= {f"{prefix}.{p}": img for p, img in IMAGES[sub]["images"].items()}
+    return out
+
+
+def _upstream_of(default: dict[str, Any]) -> str:
+    """The reference a values.yaml image entry defaults to (registry + repository, or the string)."""
+    if "image" in default:
+        return str(parse_image(default["image"]))
+    ref = f"{default['registry']}/{default['repository']}" if default.get("registry") else default["repository"]
+    return str(parse_image(ref))
+
+
+#: Images the platform's own values replace (the table lists what runs): Kueue's git values name a staging
+#: image the release job rewrites (core/versions.py KUEUE_IMAGE).
+PINNED_BY_PLATFORM = {("kueue", "controllerManager.manager.image"): KUEUE_IMAGE[0]}
+CHART_VERSIONS = [(k, c.version) for k, c in CHARTS.items()] + \
+    [("cluster-autoscaler", autoscaler_chart(v).version) for v in VERSION_MATRIX]
+
+
+@pytest.mark.parametrize(("chart_key", "version"), CHART_VERSIONS)
+def test_the_table_lists_every_image_of_each_charts_values(chart_key: str, version: str) -> None:
+    """Every image entry of the pinned values.yaml is in core/chart_images.py, with the same upstream and the
+    style its keys have (a chart whose default is templated is listed with the template's default)."""
+    table = {i.path: i for i in CHART_IMAGES[chart_key]}
+    recorded = _fixture_images(chart_key, version)
+    # an empty entry inherits the chart's global image (argo-events 2.4.22 templates: `default
+    # .Values.global.image.repository .Values.controller.image.repository`), which the table then lists
+    inherited = {p for p, d in recorded.items() if d.get("repository") == "" and "global.image" in table}
+    assert set(recorded) - inherited <= set(table), f"{chart_key}: images missing from the table"
+    for path, default in recorded.items():
+        if path in inherited or default.get("repository") == "":
+            continue  # templated default (envoy gateway `eg.image`): the table names the template's default
+        image = table[path]
+        upstream = PINNED_BY_PLATFORM.get((chart_key, path)) or _upstream_of(default)
+        assert str(parse_image(image.upstream)).split(":")[0] == upstream.split(":")[0], path
+        style = ImageStyle.STRING if "image" in default else \
+            ImageStyle.SPLIT if default.get("registry") else ImageStyle.REPOSITORY
+        assert image.style is style, path
+
+
+def test_every_pinned_chart_has_an_entry() -> None:
+    assert set(CHART_IMAGES) == {*CHARTS, "cluster-autoscaler"}
+    cfg = PlatformConfig.model_validate(sections("dev", AIR_GAPPED))
+    assert set(installed_charts(cfg)) <= set(CHART_IMAGES)
