@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gc
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from mlops_platform.engine import Plan, run_platform, runner
@@ -48,3 +51,30 @@ def test_disabled_is_the_sdk_s_own_behaviour() -> None:
     hook, thresholds = sdk_resource._get_stack_trace, gc.get_threshold()
     with lean_run(enabled=False):
         assert sdk_resource._get_stack_trace is hook and gc.get_threshold() == thresholds
+
+
+EXITING = """
+import json, sys
+from pathlib import Path
+from mlops_platform.engine import run_program
+plan = run_program(Path(sys.argv[1]))
+with open(sys.argv[2], "w") as fh:
+    json.dump(plan.to_json(), fh)
+print(json.dumps({"resources": len(plan.resources)}))
+"""
+PROGRAM = """
+import pulumi
+pulumi.ComponentResource("test:index:Part", "part")
+pulumi.export("answer", 42)
+"""
+
+
+def test_a_process_that_ran_a_plan_exits_cleanly_with_its_output_whole(tmp_path: Path) -> None:
+    # The exit hook freezes the heap for a cheaper finalization: output and files must still be complete.
+    (tmp_path / "Pulumi.yaml").write_text("name: tiny\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(PROGRAM)
+    done = subprocess.run([sys.executable, "-c", EXITING, str(tmp_path), str(tmp_path / "plan.json")],
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"resources": 1}
+    assert json.loads((tmp_path / "plan.json").read_text())["outputs"] == {"answer": 42.0}
