@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from mlops_platform.config import PlatformConfig
 from mlops_platform.config.rules_air_gap import PRIVATE_NODE_ENDPOINTS, RUNNER_ENDPOINTS
+from mlops_platform.config.sections_aws import MIRROR_CREDENTIAL_FIELDS, MirrorConfig
 from mlops_platform.core.chart_images import CHART_IMAGES, ImageStyle, manual_copies, mirrored_values
 from mlops_platform.core.image_mirror import (
     MANUAL_PREFIX,
@@ -107,6 +108,23 @@ def test_the_runner_image_must_live_in_a_platform_repository() -> None:
     over = {**AIR_GAPPED, "cluster": {**AIR_GAPPED["cluster"], "deployer_image": "elsewhere:1"}}
     issue = issue_at(issues_of(sections("dev", over)), "cluster.deployer_image")
     assert issue.value == "elsewhere:1" and "add elsewhere to registry.repositories" in issue.fix
+
+
+def test_each_upstream_that_needs_a_credential_has_one_field_for_it() -> None:
+    """The host → field mapping lives on the model once (MirrorConfig.credentials) and covers exactly the
+    upstreams whose cache rule needs a secret; the rule, the aws program and the preflight read it."""
+    assert set(MIRROR_CREDENTIAL_FIELDS) == {h for h, u in PULL_THROUGH_UPSTREAMS.items() if u.needs_credential}
+    mirror = PlatformConfig.model_validate(sections("dev", AIR_GAPPED)).registry.mirror
+    assert {host: arn for host, (_, arn) in mirror.credentials().items()} == {
+        host: AIR_GAPPED["registry"]["mirror"][field] for host, field in MIRROR_CREDENTIAL_FIELDS.items()}
+    assert set(MirrorConfig.model_fields) >= set(MIRROR_CREDENTIAL_FIELDS.values())
+
+
+def test_the_runner_image_splits_into_repository_and_tag_in_one_place() -> None:
+    cluster = PlatformConfig.model_validate(sections("dev", AIR_GAPPED)).cluster
+    repository, tag = AIR_GAPPED["cluster"]["deployer_image"].split(":")
+    assert cluster.deployer_image_parts == (repository, tag)
+    assert PlatformConfig.model_validate(sections("dev")).cluster.deployer_image_parts is None
 
 
 def test_an_endpoint_listed_twice_is_reported() -> None:
