@@ -19,6 +19,7 @@ from mlops_platform.config.rules_air_gap import PRIVATE_NODE_ENDPOINTS, RUNNER_E
 from mlops_platform.core.chart_images import CHART_IMAGES, ImageStyle, manual_copies, mirrored_values
 from mlops_platform.core.image_mirror import PULL_THROUGH_UPSTREAMS, Mirror, parse_image
 from mlops_platform.core.versions import CHARTS, KUEUE_IMAGE, VERSION_MATRIX, autoscaler_chart
+from mlops_platform.k8s.air_gap import AirGap, UnmirroredChart, release_props
 from mlops_platform.programs.common import installed_charts, mirror_repositories
 
 from .stackfiles import ACCOUNT, issue_at, issues_of, sections
@@ -159,14 +160,19 @@ def test_mirrored_values_spell_each_image_the_way_its_chart_reads_it() -> None:
         f"{REGISTRY}/mlops-dev/quay/jetstack/cert-manager-webhook"
     assert mirrored_values("kserve", MIRROR)["kserve"]["controller"]["rbacProxyImage"] == \
         f"{REGISTRY}/mlops-dev/quay/brancz/kube-rbac-proxy:v0.18.0"
+    # gpu-operator: `repository` is the path up to the name, `image` the name (values.yaml operator/migManager)
+    assert mirrored_values("gpu-operator", MIRROR)["migManager"] == {
+        "repository": f"{REGISTRY}/mlops-dev/mirror/nvidia/cloud-native", "image": "k8s-mig-manager"}
 
 
 def test_images_no_cache_serves_are_copied_by_hand_into_platform_repositories() -> None:
     copies = manual_copies(list(CHART_IMAGES), MIRROR)
-    assert [c.source for c in copies] == ["nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.1-ubuntu22.04",
-                                          "nvcr.io/nvidia/tritonserver:23.05-py3",
-                                          "nvcr.io/nvidia/k8s-device-plugin:v0.17.1"]
-    assert copies[0].target == f"{REGISTRY}/mlops-dev/mirror/nvidia/k8s/dcgm-exporter:4.2.3-4.1.1-ubuntu22.04"
+    assert [c.source for c in copies] == [
+        "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin:v0.5.20",
+        "nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.1-ubuntu22.04",
+        "nvcr.io/nvidia/gpu-operator:v26.3.3", "nvcr.io/nvidia/cloud-native/k8s-mig-manager:v0.14.2",
+        "nvcr.io/nvidia/tritonserver:23.05-py3", "nvcr.io/nvidia/k8s-device-plugin:v0.17.1"]
+    assert copies[1].target == f"{REGISTRY}/mlops-dev/mirror/nvidia/k8s/dcgm-exporter:4.2.3-4.1.1-ubuntu22.04"
     cfg = PlatformConfig.model_validate(sections("dev", AIR_GAPPED))
     assert set(mirror_repositories(cfg)) >= {"mirror/mlflow", "mirror/nvidia/k8s/dcgm-exporter",
                                              "mirror/nvidia/tritonserver", "mirror/nvidia/k8s-device-plugin"}
@@ -187,7 +193,10 @@ def _fixture_images(chart_key: str, version: str) -> dict[str, dict[str, Any]]:
 
 
 def _upstream_of(default: dict[str, Any]) -> str:
-    """The reference a values.yaml image entry defaults to (registry + repository, or the string)."""
+    """The reference a values.yaml image entry defaults to (registry + repository, repository + image name
+    (NVIDIA GPU Operator), or the string)."""
+    if "image" in default and "repository" in default:
+        return str(parse_image(f"{default['repository']}/{default['image']}"))
     if "image" in default:
         return str(parse_image(default["image"]))
     ref = f"{default['registry']}/{default['repository']}" if default.get("registry") else default["repository"]
@@ -217,7 +226,8 @@ def test_the_table_lists_every_image_of_each_charts_values(chart_key: str, versi
         image = table[path]
         upstream = PINNED_BY_PLATFORM.get((chart_key, path)) or _upstream_of(default)
         assert str(parse_image(image.upstream)).split(":")[0] == upstream.split(":")[0], path
-        style = ImageStyle.STRING if "image" in default else \
+        style = ImageStyle.NAMED if "image" in default and "repository" in default else \
+            ImageStyle.STRING if "image" in default else \
             ImageStyle.SPLIT if default.get("registry") else ImageStyle.REPOSITORY
         assert image.style is style, path
 
@@ -226,3 +236,29 @@ def test_every_pinned_chart_has_an_entry() -> None:
     assert set(CHART_IMAGES) == {*CHARTS, "cluster-autoscaler"}
     cfg = PlatformConfig.model_validate(sections("dev", AIR_GAPPED))
     assert set(installed_charts(cfg)) <= set(CHART_IMAGES)
+
+
+@pytest.mark.parametrize("chart_key", sorted(CHART_IMAGES))
+def test_every_charts_release_is_rewritten_to_the_mirror(chart_key: str) -> None:
+    """The cluster layer's transformation on a release of each pinned chart (the air-gapped plan in
+    tests/k8s/test_air_gapped.py installs most; EFA and MIG pools add theirs): every image entry of the chart
+    names the mirror, the chart is the vendored file, no repository is left."""
+    chart = CHARTS[chart_key] if chart_key in CHARTS else autoscaler_chart("1.35")
+    props = release_props({"chart": chart.chart, "version": chart.version, "values": {},
+                           "repository_opts": {"repo": chart.repository}},
+                          AirGap(mirror=MIRROR, chart_directory="/opt/mlplat/charts"))
+    assert props["chart"] == f"/opt/mlplat/charts/{chart.chart.rsplit('/', 1)[-1]}-{chart.version}.tgz"
+    assert props["repository_opts"] is None
+    for image in CHART_IMAGES[chart_key]:
+        node: Any = props["values"]
+        for part in image.path.split("."):
+            node = node[part]
+        ref = node if isinstance(node, str) else f"{node['repository']}/{node['image']}" \
+            if image.style is ImageStyle.NAMED else f"{node.get('registry', '')}/{node['repository']}".lstrip("/")
+        assert ref.startswith(f"{REGISTRY}/mlops-dev/"), (chart_key, image.path, ref)
+
+
+def test_a_chart_the_table_does_not_know_fails_the_plan() -> None:
+    with pytest.raises(UnmirroredChart, match=r"has no entry in core/chart_images\.py"):
+        release_props({"chart": "oci://example.com/charts/new", "version": "1.0.0", "values": {}},
+                      AirGap(mirror=MIRROR, chart_directory="/opt/mlplat/charts"))

@@ -68,7 +68,7 @@ def test_gpu_node_groups_are_tainted_labelled_and_sized_from_config(plan: Plan, 
         # a shared pool carries its device-plugin config label instead of the accelerator label
         # (tests/k8s/test_gpu_sharing.py)
         own = ({ACCELERATOR_LABEL: f"nvidia-{gpu_type.value}"} if pool.sharing is GpuSharing.NONE else
-               sharing_node_labels(pool.name, pool.sharing))
+               sharing_node_labels(pool.name, pool.sharing, pool.mig_profile))
         # EFA pools are labelled for the EFA device plugin (tests/k8s/test_gpu_devices.py)
         efa = {contract.EFA_LABEL: "true"} if pool.multi_node and pool.multi_node.efa else {}
         assert group.get("labels") == {contract.POOL_LABEL: pool.name, contract.GPU_TYPE_LABEL: gpu_type.value,

@@ -96,6 +96,8 @@ def test_platform_stack_command(capsys: pytest.CaptureFixture[str], monkeypatch:
     assert capsys.readouterr().out.strip() == "acme/mlops-platform/prod-tenants-3"
     assert main(["platform-stack", "prod", "--project", "fraud-detector", "--shards", "4"]) == UsageError.exit_code
     assert "fix: pass the project's `platformStack` config" in capsys.readouterr().err.replace("\n", "")
+    assert main(["platform-stack", "acme/mlops-platform/prod", "--project", "../x", "--shards", "4"]) == 2
+    assert "--project '../x': not a project name" in capsys.readouterr().err.replace("\n", "")
     monkeypatch.setenv("PATH", str(tmp_path))  # no Pulumi CLI to read the live count with
     assert main(["platform-stack", "acme/mlops-platform/prod", "--project", "x"]) == ToolMissingError.exit_code
     assert "or pass --shards" in capsys.readouterr().err.replace("\n", "")

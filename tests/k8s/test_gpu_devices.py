@@ -17,25 +17,30 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mlops_platform.aws.nodepools import pool_spec
 from mlops_platform.config import load_env
-from mlops_platform.config.loader import stack_file_for
+from mlops_platform.config.loader import load_stack_file, stack_file_for
 from mlops_platform.config.rules import check_rules, check_warnings
 from mlops_platform.config.sections import GpuPoolConfig
 from mlops_platform.core import contract
+from mlops_platform.core.chart_images import CHART_IMAGES
 from mlops_platform.core.gpu_sharing import (
     DCGM_EXPORTER_DEPLOY_LABEL,
     DEVICE_PLUGIN_CONFIG_LABEL,
     DEVICE_PLUGIN_DEPLOY_LABEL,
     MIG_CONFIG_LABEL,
+    MIG_DEVICE_IDS,
     MIG_MANAGER_DEPLOY_LABEL,
     MIG_PAUSED,
     MIG_PROFILES,
     GpuSharing,
     PoolSharing,
 )
+from mlops_platform.core.image_mirror import Mirror
 from mlops_platform.core.instances import GpuType
 from mlops_platform.core.layers import Layer
 from mlops_platform.core.versions import CHARTS, VERSION_MATRIX
 from mlops_platform.engine import Plan, run_platform
+from mlops_platform.k8s.air_gap import CHART_KEYS as KEYS
+from mlops_platform.k8s.air_gap import AirGap, release_props
 from mlops_platform.k8s.gpu import dcgm_values, device_plugin_values, efa_plugin_values
 from mlops_platform.k8s.kueue import KueueArgs, manager_config
 from mlops_platform.k8s.mig_manager import (
@@ -52,6 +57,7 @@ from mlops_platform.k8s.project_pipeline import (
     ray_job,
     step_resources,
 )
+from mlops_platform.programs.common import installed_charts
 from mlops_platform.programs.tenants_program import gpu_pool_outputs
 from ruamel.yaml import YAML
 
@@ -60,9 +66,6 @@ from .upstream import UPSTREAM, admits, unknown_values, upstream_values
 
 MIG_SCHEMA = json.loads((UPSTREAM / "mig-parted-config-v1.json").read_text())
 MIG_DEFAULTS = json.loads((UPSTREAM / "mig-parted-default-config.json").read_text())["mig-configs"]
-#: PCI device ids of the catalog's MIG GPUs (gpu-operator's default mig-parted config names them in its
-#: comments: A100-SXM4-40GB is p4d's GPU, H100-SXM5-80GB p5's).
-DEVICE_IDS = {GpuType.A100: "0x20B010DE", GpuType.H100: "0x233010DE"}
 MIG = [PoolSharing(pool="a100", sharing=GpuSharing.MIG, mig_profile="1g.10gb", gpu_type=GpuType.A100),
        PoolSharing(pool="h100", sharing=GpuSharing.MIG, mig_profile="1g.10gb", gpu_type=GpuType.H100),
        PoolSharing(pool="l4", sharing=GpuSharing.TIME_SLICING, replicas=4, gpu_type=GpuType.L4)]
@@ -150,7 +153,7 @@ def test_kueue_does_not_hold_workloads_for_efa_devices() -> None:
 def test_mig_pools_are_labelled_for_mig_manager_and_their_config() -> None:
     spec = pool_spec(pool(name="mig", sharing="mig", mig_profile="1g.5gb"))
     assert {k: spec.labels[k] for k in (DEVICE_PLUGIN_CONFIG_LABEL, MIG_CONFIG_LABEL, MIG_MANAGER_DEPLOY_LABEL)} == {
-        DEVICE_PLUGIN_CONFIG_LABEL: "pool-mig", MIG_CONFIG_LABEL: "pool-mig", MIG_MANAGER_DEPLOY_LABEL: "true"}
+        DEVICE_PLUGIN_CONFIG_LABEL: "pool-mig", MIG_CONFIG_LABEL: "all-1g.5gb", MIG_MANAGER_DEPLOY_LABEL: "true"}
     assert MIG_MANAGER_DEPLOY_LABEL not in pool_spec(pool(name="whole")).labels
 
 
@@ -173,10 +176,13 @@ def test_bottlerocket_gpu_pools_warn_that_no_release_is_pinned() -> None:
 def test_mig_parted_config_is_valid_and_one_config_per_mig_pool() -> None:
     config = mig_parted_config(MIG)
     jsonschema.Draft7Validator(MIG_SCHEMA).validate(config)
-    assert set(config["mig-configs"]) == {MIG_DISABLED, "pool-a100", "pool-h100"}
-    # one profile name, two GPU models, two counts: why configs are per pool
-    assert config["mig-configs"]["pool-a100"][0]["mig-devices"] == {"1g.10gb": 4}
-    assert config["mig-configs"]["pool-h100"][0]["mig-devices"] == {"1g.10gb": 7}
+    assert set(config["mig-configs"]) == {MIG_DISABLED, "all-1g.10gb"}
+    # one profile name, two GPU models, two counts: one entry per model, limited to its device id
+    assert config["mig-configs"]["all-1g.10gb"] == [
+        {"device-filter": [MIG_DEVICE_IDS[GpuType.A100]], "devices": "all", "mig-enabled": True,
+         "mig-devices": {"1g.10gb": 4}},
+        {"device-filter": [MIG_DEVICE_IDS[GpuType.H100]], "devices": "all", "mig-enabled": True,
+         "mig-devices": {"1g.10gb": 7}}]
 
 
 def test_the_schema_refuses_what_mig_parted_refuses() -> None:
@@ -193,11 +199,13 @@ def test_the_schema_refuses_what_mig_parted_refuses() -> None:
 @pytest.mark.parametrize("gpu", sorted(MIG_PROFILES))
 def test_mig_profile_table_matches_nvidias_default_config(gpu: GpuType) -> None:
     """Every profile the platform accepts for a GPU model is one NVIDIA's default config cuts that model into,
-    in the same count per GPU (the table config rules check `mig_profile` against)."""
+    in the same count per GPU (the table config rules check `mig_profile` against), and the model's device id
+    is one NVIDIA's config filters on."""
+    assert any(MIG_DEVICE_IDS[gpu] in e.get("device-filter", []) for es in MIG_DEFAULTS.values() for e in es)
     for name, profile in MIG_PROFILES[gpu].items():
         entries = MIG_DEFAULTS[f"all-{name}"]
         (counts,) = [e["mig-devices"] for e in entries
-                     if "device-filter" not in e or DEVICE_IDS[gpu] in e["device-filter"]]
+                     if "device-filter" not in e or MIG_DEVICE_IDS[gpu] in e["device-filter"]]
         assert counts == {name: profile.per_gpu}, (gpu, name)
 
 
@@ -228,8 +236,8 @@ def test_device_plugin_and_dcgm_leave_a_node_mig_manager_pauses() -> None:
 
 # ---------------------------------------------------------------- MIG: the planned cluster layer
 @pytest.fixture(scope="module")
-def mig_plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
-    """dev's cluster layer with a p4d pool cut into 1g.5gb instances (shipped stacks have no MIG pool)."""
+def mig_stack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dev with a p4d pool cut into 1g.5gb instances (shipped stacks have no MIG pool)."""
     yaml = YAML(typ="safe", pure=True)
     doc = yaml.load(stack_file_for("dev").read_text(encoding="utf-8"))
     doc["config"]["mlops-platform:node_pools"]["gpu"].append(
@@ -239,18 +247,28 @@ def mig_plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
     path: Path = tmp_path_factory.mktemp("mig") / "Pulumi.dev.yaml"
     with path.open("w", encoding="utf-8") as fh:
         yaml.dump(doc, fh)
-    return run_platform(stack_file=path, layer=Layer.CLUSTER)
+    return path
 
 
-def test_a_mig_pool_gets_mig_manager_and_its_device_plugin_config(mig_plan: Plan) -> None:
+@pytest.fixture(scope="module")
+def mig_plan(mig_stack: Path) -> Plan:
+    """Its cluster layer, planned offline."""
+    return run_platform(stack_file=mig_stack, layer=Layer.CLUSTER)
+
+
+def test_a_mig_pool_gets_mig_manager_and_its_device_plugin_config(mig_plan: Plan, mig_stack: Path) -> None:
     operator = helm_values(mig_plan, "gpu-operator")
     configs = json.loads(operator["migManager"]["config"]["data"]["config.yaml"])["mig-configs"]
-    assert configs["pool-mig"] == [{"devices": "all", "mig-enabled": True, "mig-devices": {"1g.5gb": 7}}]
+    assert configs["all-1g.5gb"] == [{"device-filter": ["0x20B010DE"], "devices": "all", "mig-enabled": True,
+                                      "mig-devices": {"1g.5gb": 7}}]
     plugin = json.loads(helm_values(mig_plan, "nvidia-device-plugin")["config"]["map"]["pool-mig"])
     assert plugin["flags"]["migStrategy"] == "mixed"
     (release,) = [r for r in mig_plan.of_type("kubernetes:helm.sh/v3:Release") if r.get("name") == "gpu-operator"]
     assert (release.get("chart"), release.get("version")) == ("gpu-operator", CHARTS["gpu-operator"].version)
     assert release.get("namespace") == "nvidia-gpu"
+    # what an air-gapped environment vendors and mirrors (programs.common.installed_charts) follows the plan
+    planned = {KEYS[r.get("chart")] for r in mig_plan.of_type("kubernetes:helm.sh/v3:Release")}
+    assert planned == set(installed_charts(load_stack_file(mig_stack))) and "gpu-operator" in planned
 
 
 def test_the_efa_security_group_admits_all_traffic_within_itself_both_ways(plans: Any) -> None:
@@ -275,3 +293,29 @@ def test_the_new_charts_admit_every_supported_kubernetes_minor(chart: str) -> No
     aws-efa-k8s-device-plugin v0.5.30 declares none)."""
     upstream = upstream_values(chart, CHARTS[chart].version)
     assert all(admits(c, minor) for c in upstream.kube_versions for minor in VERSION_MATRIX)
+
+
+def _air_gapped_images(release: Any, chart_key: str) -> dict[str, str]:
+    """Every image of the chart (core/chart_images.py) as an air-gapped cluster layer would set it."""
+    mirror = Mirror("321098765432.dkr.ecr.us-east-1.amazonaws.com", "mlops-dev")
+    props = release_props(dict(release.inputs), AirGap(mirror=mirror, chart_directory="/opt/mlplat/charts"))
+    out = {}
+    for image in CHART_IMAGES[chart_key]:
+        entry = props["values"]
+        for part in image.path.split("."):
+            entry = entry[part]
+        out[image.path] = f"{entry['repository']}/{entry['image']}" if "image" in entry else entry["repository"]
+    return out
+
+
+def test_air_gapped_efa_plugin_and_gpu_operator_pull_from_the_accounts_ecr(plans: Any, mig_plan: Plan) -> None:
+    """The air-gapped variant (tests/k8s/test_air_gapped.py) runs Karpenter and no MIG pool, so these two
+    releases are air-gapped here: every image entry of the chart names the account's ECR."""
+    (efa,) = [r for r in plans["prod"].of_type("kubernetes:helm.sh/v3:Release")
+              if r.get("chart") == "aws-efa-k8s-device-plugin"]
+    (operator,) = [r for r in mig_plan.of_type("kubernetes:helm.sh/v3:Release") if r.get("chart") == "gpu-operator"]
+    for release, key in ((efa, "aws-efa-k8s-device-plugin"), (operator, "gpu-operator")):
+        refs = _air_gapped_images(release, key)
+        assert refs and all(ref.startswith("321098765432.dkr.ecr.us-east-1.amazonaws.com/mlops-dev/mirror/")
+                            for ref in refs.values()), refs
+    assert _air_gapped_images(operator, "gpu-operator")["migManager"].endswith("/nvidia/cloud-native/k8s-mig-manager")

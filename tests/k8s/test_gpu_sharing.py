@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from mlops_platform.config import load_env
-from mlops_platform.config.rules import check_rules
+from mlops_platform.config.rules import check_rules, check_warnings
 from mlops_platform.config.rules_gpu import pool_sharing, project_physical_gpus
+from mlops_platform.config.section_types import GpuProvisioner
 from mlops_platform.config.sections import GpuPoolConfig
 from mlops_platform.core.gpu_sharing import (
     DEVICE_PLUGIN_CONFIG_LABEL,
@@ -155,9 +156,9 @@ def test_device_plugin_gets_one_config_per_shared_pool_and_an_exclusive_default(
 def test_labels_select_the_pools_config_and_mig_partition() -> None:
     assert sharing_node_labels("a", GpuSharing.NONE) == {}
     assert sharing_node_labels("ts", GpuSharing.TIME_SLICING) == {DEVICE_PLUGIN_CONFIG_LABEL: "pool-ts"}
-    # a MIG pool's mig-parted config is its own (k8s/mig_manager.py; tests/k8s/test_gpu_devices.py)
-    assert sharing_node_labels("m", GpuSharing.MIG) == {DEVICE_PLUGIN_CONFIG_LABEL: "pool-m",
-                                                        MIG_CONFIG_LABEL: "pool-m", MIG_MANAGER_DEPLOY_LABEL: "true"}
+    # mig-manager applies NVIDIA's config name for the profile (k8s/mig_manager.py; tests/k8s/test_gpu_devices.py)
+    assert sharing_node_labels("m", GpuSharing.MIG, "3g.40gb") == {
+        DEVICE_PLUGIN_CONFIG_LABEL: "pool-m", MIG_CONFIG_LABEL: "all-3g.40gb", MIG_MANAGER_DEPLOY_LABEL: "true"}
 
 
 def test_staging_nodes_get_only_their_pools_config(plans: Any) -> None:
@@ -208,3 +209,15 @@ def test_both_provisioners_label_gpu_nodes_with_one_function() -> None:
     for p in (shared, whole):
         assert node_pool(p, "l4")["spec"]["template"]["metadata"]["labels"] == gpu_node_labels(p, "l4")
         assert pool_spec(p).labels == gpu_node_labels(p, "l4")
+
+
+def test_karpenter_cannot_launch_nodes_for_slices_and_validate_says_so() -> None:
+    """kubernetes-sigs/karpenter#729 (open): Karpenter's scheduling simulation knows an instance type's
+    nvidia.com/gpu, not the device plugin's renamed nvidia.com/gpu.shared, so a pod asking only for a slice
+    launches no node."""
+    cfg = load_env("staging")
+    karpenter = cfg.model_copy(update={"gpu": cfg.gpu.model_copy(update={"provisioner": GpuProvisioner.KARPENTER})})
+    found = [w for w in check_warnings(karpenter) if "karpenter#729" in w.message]
+    assert [w.path for w in found] == ["node_pools.gpu[1].sharing"]  # staging's time-sliced l4 pool
+    assert "nvidia.com/gpu.shared" in found[0].message and "managed_node_groups" in found[0].fix
+    assert not [w for w in check_warnings(cfg) if "karpenter#729" in w.message]

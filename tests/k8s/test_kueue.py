@@ -18,7 +18,8 @@ from mlops_platform.config.sections import ProjectConfig
 from mlops_platform.core.gpu_sharing import TIME_SLICED_GPU
 from mlops_platform.engine import Plan
 from mlops_platform.k8s.kueue import COHORT, DEFAULT_FLAVOR, KUEUE_API, QUEUE_LABEL, KueueArgs, manager_config
-from mlops_platform.k8s.project_queue import QueueSettings, cluster_queue_spec, quota_ceiling
+from mlops_platform.k8s.project_queue import QueueSettings, cluster_queue_spec, quota_ceiling, weight_quantity
+from pydantic import ValidationError
 
 from .crds import manifest
 from .planview import helm_values, k8s_of
@@ -184,3 +185,61 @@ def test_the_api_server_reaches_the_webhooks_and_the_visibility_api(plans: Any) 
     (policy,) = [p for p in k8s_of(plans["prod"], "kubernetes:networking.k8s.io/v1:NetworkPolicy")
                  if p.get("metadata.namespace") == "kueue-system" and p.get("metadata.name") == "allow-service-ports"]
     assert [port["port"] for port in policy.get("spec.ingress")[0]["ports"]] == [9443, 8082]
+
+
+# ---------------------------------------------------------------- fair sharing
+#: kueue v0.19.2 pkg/config/validation.go `validStrategySets`: the only accepted preemptionStrategies lists.
+VALID_STRATEGY_SETS = (["LessThanOrEqualToFinalShare"], ["LessThanInitialShare"],
+                       ["LessThanOrEqualToFinalShare", "LessThanInitialShare"])
+
+
+def test_fair_sharing_is_enabled_by_its_section_with_a_valid_strategy_set() -> None:
+    """config.kueue.x-k8s.io/v1beta2 has no `fairSharing.enable`: the section's presence turns fair sharing on
+    (v0.19.2 pkg/scheduler/preemption/fairsharing/strategy.go `Enabled` = non-nil), and Kueue refuses to start
+    unless preemptionStrategies is one of the valid sets."""
+    args = dict(k8s_version="1.35", provider=None, project_label="mlops.io/project", fair_sharing=True)
+    section = manager_config(KueueArgs(**args))["fairSharing"]  # type: ignore[arg-type]
+    assert set(section) == {"preemptionStrategies"} and section["preemptionStrategies"] in VALID_STRATEGY_SETS
+
+
+@pytest.mark.parametrize(("weight", "quantity"), [(1.0, "1"), (0.5, "0.5"), (2.25, "2.25"), (0.0, "0"),
+                                                  (1 / 3, "0.333"), (100.0, "100")])
+def test_weights_render_as_kubernetes_quantities(weight: float, quantity: str) -> None:
+    assert weight_quantity(weight) == quantity
+
+
+def test_each_borrowing_queue_carries_its_projects_weight(plans: Any) -> None:
+    cfg = load_env("staging")
+    weights = {r.get("metadata.name"): r.get("spec.fairSharing") for r in queue_objects(plans["staging"],
+                                                                                       "ClusterQueue")}
+    assert weights == {p.name: {"weight": weight_quantity(p.fair_share_weight)} for p in cfg.projects}
+    assert all("fairSharing" not in r.get("spec") for r in queue_objects(plans["prod"], "ClusterQueue"))
+
+
+def test_a_weighted_queue_validates_against_the_published_schema() -> None:
+    project = ProjectConfig(name="fraud", owners=["a@example.com"], github_repo="o/r", gpu_quota=2,
+                            fair_share_weight=2.5)
+    spec = cluster_queue_spec("fraud", project, (TIME_SLICED_GPU,), QueueSettings(cohort=COHORT))
+    assert spec["fairSharing"] == {"weight": "2.5"}
+    cq = {"apiVersion": KUEUE_API, "kind": "ClusterQueue", "metadata": {"name": "fraud"}, "spec": spec}
+    validator = crd_validator("kueue.x-k8s.io", "ClusterQueue", "v1beta2")
+    assert [e.message for e in validator.iter_errors(as_sent(cq))] == []
+
+
+def test_a_weight_needs_cohort_borrowing() -> None:
+    cfg = load_env("prod")  # queueing on, no borrowing
+    weighted = ProjectConfig.model_validate({**cfg.projects[0].model_dump(), "fair_share_weight": 3.0})
+    bad = cfg.model_copy(update={"projects": [weighted, *cfg.projects[1:]]})
+    [issue] = [i for i in check_rules(bad) if i.path.endswith("fair_share_weight")]
+    assert issue.path == "projects[0].fair_share_weight" and issue.value == 3.0
+    assert "queueing.cohort_borrowing: true" in issue.fix and "within the cohort" in issue.message
+    staging = load_env("staging")
+    ok = staging.model_copy(update={"projects": [ProjectConfig.model_validate(
+        {**staging.projects[0].model_dump(), "fair_share_weight": 3.0})]})
+    assert not [i for i in check_rules(ok) if i.path.endswith("fair_share_weight")]
+
+
+@pytest.mark.parametrize("weight", [-1, 101])
+def test_a_weight_outside_0_to_100_is_refused(weight: float) -> None:
+    with pytest.raises(ValidationError, match="fair_share_weight"):
+        ProjectConfig(name="fraud", owners=["a@example.com"], github_repo="o/r", fair_share_weight=weight)

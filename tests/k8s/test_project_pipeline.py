@@ -4,6 +4,7 @@ them, strictly against the published Argo Workflows CRD schemas, and their place
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from mlops_platform.k8s.workload_identity import identity_expression
 
 from .argo_schema import crd_errors
 from .k8s_cel import evaluate
+from .upstream import crd_schema
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/projects/fraud@sha256:" + "a" * 64
 
@@ -93,6 +95,8 @@ def test_ray_training_is_a_rayjob_on_the_gpu_pool_through_the_queue_when_given()
     assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "fraud"
     worker = job["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]
     assert worker["replicas"] == 3
+    # the head offers no CPUs, so each of the 3 Ray Train workers runs on a worker pod, none on the head
+    assert job["spec"]["rayClusterSpec"]["headGroupSpec"]["rayStartParams"] == {"num-cpus": "0"}
     assert worker["template"]["spec"]["tolerations"][0]["key"] == contract.GPU_TAINT_KEY
     assert worker["template"]["spec"]["nodeSelector"] == {contract.GPU_TYPE_LABEL: "l4"}
     assert worker["template"]["spec"]["serviceAccountName"] == "fraud-pipeline"
@@ -103,6 +107,72 @@ def test_ray_training_is_a_rayjob_on_the_gpu_pool_through_the_queue_when_given()
     no_queue = json.loads(steps(workflow_template_spec(args(backend=TrainingBackend.RAY)))["train"]["resource"][
         "manifest"])
     assert "kueue.x-k8s.io/queue-name" not in no_queue["metadata"]["labels"]
+
+
+REFERENCE = re.compile(r"\{\{(steps\.([\w-]+)\.outputs|inputs)\.parameters\.([\w-]+)\}\}")
+
+
+def _references(node: Any) -> list[tuple[str | None, str]]:
+    """Every `{{steps.S.outputs.parameters.P}}` (as (S, P)) and `{{inputs.parameters.P}}` (as (None, P))."""
+    text = node if isinstance(node, str) else json.dumps(node)
+    return [(match[1] or None, match[2]) for match in REFERENCE.findall(text)]
+
+
+@pytest.mark.parametrize("backend", list(TrainingBackend))
+def test_every_parameter_a_step_reads_is_one_its_producer_declares(backend: TrainingBackend) -> None:
+    """Argo fails a run (not the apply) on a parameter no step declares: each reference must resolve."""
+    spec = workflow_template_spec(args(backend=backend))
+    by_name = steps(spec)
+    for group in by_name["pipeline"]["steps"]:
+        step = group[0]
+        declared = {p["name"] for p in by_name[step["template"]].get("inputs", {}).get("parameters", [])}
+        passed = {p["name"] for p in step.get("arguments", {}).get("parameters", [])}
+        assert passed == declared, step["name"]
+        for producer, name in _references(step):
+            outputs = by_name[producer]["outputs"]["parameters"]
+            assert name in {o["name"] for o in outputs}, f"{step['name']} reads {producer}.{name}"
+    for name in ("evaluate", "handoff"):
+        template_inputs = {p["name"] for p in by_name[name]["inputs"]["parameters"]}
+        assert {p for _, p in _references(by_name[name]["container"])} <= template_inputs
+
+
+@pytest.mark.parametrize("backend", list(TrainingBackend))
+def test_the_gate_and_the_hand_off_get_this_runs_model_never_the_latest(backend: TrainingBackend) -> None:
+    spec = workflow_template_spec(args(backend=backend))
+    assert "latest" not in json.dumps(spec)
+    pipeline = {group[0]["name"]: group[0] for group in steps(spec)["pipeline"]["steps"]}
+    given = "ray-cluster" if backend is TrainingBackend.RAY else "version"
+    assert pipeline["evaluate"]["arguments"]["parameters"] == [
+        {"name": given, "value": f"{{{{steps.train.outputs.parameters.{given}}}}}"}]
+    command = steps(spec)["evaluate"]["container"]["command"]
+    assert command[3:6] == ["evaluate", f"--{given}", f"{{{{inputs.parameters.{given}}}}}"]
+    # the hand-off ships the version the gate judged (evaluate's own output)
+    assert pipeline["handoff"]["arguments"]["parameters"] == [
+        {"name": "version", "value": "{{steps.evaluate.outputs.parameters.version}}"}]
+
+
+@pytest.mark.parametrize("variant", [{}, {"train": StepResources(gpus=1), "gpu_type": "l4", "queue": "fraud"}])
+def test_the_rayjob_matches_the_published_kuberay_schema(variant: dict[str, Any]) -> None:
+    """KubeRay v1.4.2's RayJob CRD (what the pinned kuberay-operator chart installs), strictly: the API server
+    would prune a misplaced field, and a RayJob the operator cannot read fails only at run time."""
+    resource = steps(workflow_template_spec(args(backend=TrainingBackend.RAY, **variant)))["train"]["resource"]
+    assert crd_errors("RayJob", json.loads(resource["manifest"]), group="ray.io", version="v1") == []
+
+
+def test_the_rayjob_names_its_cluster_to_the_driver_and_to_the_gate() -> None:
+    """The driver's outputs stay in the Ray head pod, so the RayJob's cluster name links the two: KubeRay labels
+    every Ray pod `ray.io/cluster=<RayCluster>` (kuberay v1.4 ray-operator/controllers/ray/utils/constant.go,
+    RayClusterLabelKey) and records the same name in the RayJob's `status.rayClusterName` (ray-operator/apis/
+    ray/v1/rayjob_types.go). The driver tags its MLflow run with it; Argo reads it from the finished RayJob."""
+    train = steps(workflow_template_spec(args(backend=TrainingBackend.RAY)))["train"]
+    assert train["outputs"]["parameters"] == [
+        {"name": "ray-cluster", "valueFrom": {"jsonPath": "{.status.rayClusterName}"}}]
+    status = crd_schema("ray.io", "RayJob", "v1")["properties"]["status"]["properties"]
+    assert status["rayClusterName"] == {"type": "string"}  # the field the jsonPath reads is published
+    job = json.loads(train["resource"]["manifest"])
+    head = job["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
+    assert {"name": "TRAINING_RAY_CLUSTER",
+            "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['ray.io/cluster']"}}} in head["env"]
 
 
 def test_pod_training_waits_in_the_queue_and_only_training_does() -> None:

@@ -123,7 +123,9 @@ def test_project_config_from_platform_outputs() -> None:
         "k8s-resources", SEVERITY["k8s-resources"]) == Enforcement.MANDATORY
     pulumi = to_pulumi_config(cfg)
     assert pulumi["budget-environment"]["stack_kind"] == "project"
-    assert pulumi["gpu-workload-targets-pool"]["gpu_pools"] == {"l4": {"gpu_type": "l4", "gpus_per_node": 1}}
+    # an output without `resources` (a platform older than it) advertises whole GPUs
+    assert pulumi["gpu-workload-targets-pool"]["gpu_pools"] == {"l4": {"gpu_type": "l4", "gpus_per_node": 1,
+                                                                       "resources": {"nvidia.com/gpu": 1}}}
     assert project_config(outputs, "dev").default.value == "advisory"
 
 

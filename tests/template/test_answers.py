@@ -88,6 +88,7 @@ def test_required_answers_name_the_flag_to_pass() -> None:
     ({"ci_role_arn": "arn:aws:iam::123456789012:role/ci", "training_role_arn": "arn:aws:iam::123456789012:role/ci"},
      "training_role_arn", "push/deploy CI role"),
     ({"data_uri": "s3://bucket/prefix/"}, "data_uri", "data_source is sample"),
+    ({"training_backend": "ray"}, "training_backend", "gpu_count is 0"),
     ({"analysis_max_latency_p95_ms": 600}, "analysis_max_latency_p99_ms", "below analysis_max_latency_p95_ms"),
     ({"canary_step_weight": 30, "canary_max_weight": 20}, "canary_max_weight", "below canary_step_weight"),
 ])
@@ -122,7 +123,7 @@ def test_data_args_need_key_and_value(pair: str) -> None:
     ("aws_account_id", "12345"), ("ci_role_arn", "role/ci"), ("drift_metric", "drift-score"),
     ("ci_preview_role_arn", f"arn:aws:iam::123456789012:role/{'x' * 65}"), ("gpu_type", "L4!"),
     ("training_role_arn", "role/training"), ("analysis_interval_seconds", 10), ("canary_step_weight", 60),
-    ("serving_ingress_domain", "Not A Domain"),
+    ("serving_ingress_domain", "Not A Domain"), ("training_backend", "ray"),
 ])
 def test_copier_validators_agree_with_the_model(tmp_path: Path, name: str, value: Any) -> None:
     """Plain `copier copy --data` must reject what `mlplat new` rejects (nothing is rendered either way)."""

@@ -31,9 +31,14 @@ def test_gpu_preset_tests_pass(tmp_path: Path) -> None:
     """The GPU preset's own suite (incl. its e2e and torch tests) with this venv's Python, which has the
     project's deps; a locked venv would install multi-GB CUDA wheels (`make test` of the others does that)."""
     project = render(tmp_path / "project", **PRESETS["gpu-kserve-dev-prod"])
-    done = run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project, timeout=900)
+    done = run(sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", cwd=project, timeout=900)
     assert_ok(done)
     assert re.search(r"\b\d+ passed\b", done.stdout) and " failed" not in done.stdout
+    # its training backend is ray: Ray Train's DDP ran for real on a local two-worker Ray (this venv has
+    # `ray`), not skipped
+    assert PRESETS["gpu-kserve-dev-prod"]["training_backend"] == "ray"
+    ddp = "PASSED tests/test_ray_train.py::test_workers_train_their_own_shards_and_the_gate_judges_that_version"
+    assert ddp in done.stdout
 
 
 @pytest.mark.slow

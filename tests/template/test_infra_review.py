@@ -54,10 +54,11 @@ def undeployable(resources: list[dict[str, Any]]) -> set[str]:
 
 @pytest.mark.parametrize(("answers", "expected"), [
     pytest.param({}, {*DEPLOYMENT, HPA}, id="cpu-deployment"),
-    pytest.param({"gpu_count": 1, "gpu_pool": "l4", "delivery_strategy": "mirror"}, {*DEPLOYMENT, SCALED},
-                 id="gpu-deployment"),
     pytest.param({"serving_mode": "kserve", "environments": ["dev", "prod"], "delivery_strategy": "blue-green"},
                  {*RELEASE, HPA}, id="kserve"),
+    # GPU serving, and training as a RayJob (the pod-trained GPU pipeline is reviewed below, per environment)
+    pytest.param({"gpu_count": 1, "gpu_pool": "l4", "delivery_strategy": "mirror", "training_backend": "ray"},
+                 {*DEPLOYMENT, SCALED}, id="gpu-deployment-ray"),
 ])
 def test_infra_plans_with_model_serving_and_passes_review(tmp_path: Path, answers: dict[str, object],
                                                           expected: set[str]) -> None:
@@ -77,6 +78,10 @@ def test_infra_plans_with_model_serving_and_passes_review(tmp_path: Path, answer
     for kind, obj in argo.items():
         assert crd_errors(kind, obj) == [], kind
     train = next(t for t in argo["WorkflowTemplate"]["spec"]["templates"] if t["name"] == "train")
+    if answers.get("training_backend") == "ray":  # the RayJob, as KubeRay's CRD reads it; its workers on GPUs
+        job = json.loads(train["resource"]["manifest"])
+        assert crd_errors("RayJob", job, group="ray.io", version="v1") == []
+        train = job["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["template"]["spec"]
     assert ("tolerations" in train) == bool(answers.get("gpu_count"))  # GPU training when the project has GPUs
     report = review(subject)
     assert [(f.policy, f.message) for f in report.blocking] == []

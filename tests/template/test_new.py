@@ -10,7 +10,16 @@ from mlops_platform.cli import main
 from mlops_platform.config.sections import ProjectConfig
 from mlops_platform.core.errors import ConfigError, TemplateError, UsageError
 from mlops_platform.scaffold.answers import validate_answers
-from mlops_platform.scaffold.new import ENTRY_FIELDS, NewProject, entry_yaml, github_repo_of, new_project, with_gpu_pool
+from mlops_platform.scaffold.guards import limit_issues
+from mlops_platform.scaffold.new import (
+    ENTRY_FIELDS,
+    NewProject,
+    asked_defaults,
+    entry_yaml,
+    github_repo_of,
+    new_project,
+    with_gpu_pool,
+)
 from mlops_platform.scaffold.outputs import OutputsSource, ResolvedOutputs, offline_outputs
 from mlops_platform.scaffold.templating import git, read_answers
 from ruamel.yaml import YAML
@@ -70,6 +79,23 @@ def test_gpu_serving_lands_on_a_pool_the_platform_has(project: NewProject) -> No
     assert pick == {1: "l4-serving", 2: "a10g-train", 8: "a100-train"}  # fewest GPUs per node that fit
     chosen = validate_answers({**BASE_ANSWERS, "gpu_count": 1, "gpu_pool": "a100-train"})
     assert with_gpu_pool(chosen, prod).gpu_pool == "a100-train"  # a given pool that exists is kept
+
+
+def test_gpu_serving_never_lands_on_a_shared_pool() -> None:
+    """The template's pods ask for whole nvidia.com/gpu; staging's l4 pool advertises only time slices."""
+    staging = ResolvedOutputs(offline_outputs("staging"), OutputsSource.OFFLINE_PLAN, "offline plan of staging")
+    assert not staging.outputs.gpu_pools["l4"].whole_gpus and staging.outputs.gpu_pools["a10g"].whole_gpus
+    assert asked_defaults(staging, ROOT, {})["gpu_pool"] == "a10g"
+    assert with_gpu_pool(validate_answers({**BASE_ANSWERS, "gpu_count": 1}), staging).gpu_pool == "a10g"
+    with pytest.raises(ConfigError, match=r"gpu_pool: shares its GPUs \(advertises nvidia.com/gpu.shared\)") as err:
+        with_gpu_pool(validate_answers({**BASE_ANSWERS, "gpu_count": 1, "gpu_pool": "l4"}), staging)
+    assert "use a pool of whole GPUs: a10g" in str(err.value)
+    # a platform this checkout has no stack file for: its outputs bound gpu_quota, counting whole-GPU pools only
+    other = staging.outputs.model_copy(update={"environment": "elsewhere"})
+    whole = sum(p.gpus_per_node * p.max_nodes for p in other.gpu_pools.values() if p.whole_gpus)
+    assert limit_issues({"gpu_quota": whole}, other, "answers") == []
+    [issue] = limit_issues({"gpu_quota": whole + 1}, other, "answers")
+    assert f"quota exceeds the {whole} GPUs the pools of elsewhere can ever provide" in issue.message
 
 
 def test_cli_prints_the_entry_and_the_offline_banner(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -184,7 +184,7 @@ class InVpcRunnerArgs:
     with the service role. Default: None (CodeBuild's standard image, which downloads the Pulumi CLI and
     PyPI packages)."""
     image_repository_arn: pulumi.Input[str] | None = None
-    """ARN of the runner image's repository (the service role's pull grant). Required with `image`."""
+    """ARN of the runner image's repository (the service role's pull grant); set it with `image`. Default: None."""
 
 
 class InVpcRunner(pulumi.ComponentResource):

@@ -119,7 +119,7 @@ def _karpenter_settings_unused(cfg: PlatformSections) -> Iterator[ConfigIssue]:
 def gpu_node_labels(pool: GpuPoolConfig, gpu_type: str) -> dict[str, str]:
     """The labels every node of a GPU pool carries, the same under either provisioner (a managed node group's
     `labels`, a Karpenter NodePool's template), so workloads select a pool one way."""
-    shared = sharing_node_labels(pool.name, pool.sharing)
+    shared = sharing_node_labels(pool.name, pool.sharing, pool.mig_profile)
     # Only whole-GPU pools get the accelerator label: the autoscaler holds a node with it unready while its
     # allocatable nvidia.com/gpu is zero, which a shared pool's always is (it advertises its slices instead):
     # cluster-autoscaler processors/customresources/gpu_processor.go FilterOutNodesWithUnreadyResources.

@@ -53,6 +53,11 @@ def pool_sharing(cfg: PlatformSections) -> tuple[PoolSharing, ...]:
                              mig_profile=p.mig_profile, gpu_type=pool_gpu_type(p)) for p in cfg.node_pools.gpu)
 
 
+def has_mig_pool(cfg: PlatformSections) -> bool:
+    """Some GPU pool partitions its GPUs with MIG (its nodes need NVIDIA's mig-manager)."""
+    return any(p.sharing is GpuSharing.MIG for p in cfg.node_pools.gpu)
+
+
 def has_efa_pool(cfg: PlatformSections) -> bool:
     """Some GPU pool attaches EFA interfaces (its nodes need the EFA device plugin)."""
     return any(p.multi_node is not None and p.multi_node.efa for p in cfg.node_pools.gpu)
@@ -200,6 +205,12 @@ def queueing_rules(cfg: PlatformSections) -> Issues:
     if q.cohort_borrowing and not q.enabled:
         yield _issue("queueing.cohort_borrowing", "borrowing happens between Kueue queues", True,
                           "set queueing.enabled: true, or remove cohort_borrowing")
+    for i, project in enumerate(cfg.projects):
+        if "fair_share_weight" in project.model_fields_set and not (q.enabled and q.cohort_borrowing):
+            # Kueue weighs a ClusterQueue's share only against the other queues of its cohort
+            yield _issue(f"projects[{i}].fair_share_weight", "weights share borrowed quota within the cohort",
+                         project.fair_share_weight, "set queueing.enabled and queueing.cohort_borrowing: true, or "
+                         "remove fair_share_weight")
 
 
 def gpu_warnings(cfg: PlatformSections) -> Issues:
@@ -209,3 +220,20 @@ def gpu_warnings(cfg: PlatformSections) -> Issues:
                          "release's commit and variants are not confirmed from reviewed sources): the node group "
                          "takes the newest release when it is created",
                          pool.ami_type, "use AL2023_x86_64_NVIDIA (pinned), or check the release on first deploy")
+    yield from karpenter_sharing_warnings(cfg)
+
+
+def karpenter_sharing_warnings(cfg: PlatformSections) -> Issues:
+    """Karpenter sizes nodes from the instance type's own resources (`nvidia.com/gpu`), never from what the device
+    plugin renames them to: a pending pod asking only for a shared resource launches no node
+    (kubernetes-sigs/karpenter#729, open)."""
+    if not cfg.karpenter:
+        return
+    for i, pool in enumerate(cfg.node_pools.gpu):
+        resource = pool_shared_resource(pool)
+        if resource is not None:
+            yield _issue(f"node_pools.gpu[{i}].sharing", f"with gpu.provisioner: karpenter no node is launched for a "
+                         f"pod asking only for {resource.resource}: Karpenter does not know that resource "
+                         "(kubernetes-sigs/karpenter#729)", pool.sharing.value,
+                         "use gpu.provisioner: managed_node_groups for shared pools (the autoscaler's node template "
+                         "advertises the slices), or sharing: none")

@@ -58,6 +58,11 @@ class ProjectConfig(_Section):
         default=0, ge=0, description="Quota of each shared-GPU resource the environment's pools advertise "
                                      "(nvidia.com/gpu.shared, nvidia.com/mig-<profile>); counted towards the "
                                      "GPU cap as the share of a GPU a slice can be (docs/gpu.md).")
+    fair_share_weight: float = Field(
+        default=1.0, ge=0, le=100,
+        description="Kueue fair-sharing weight of the project's ClusterQueue (with queueing.cohort_borrowing): "
+                    "between borrowers, a queue's share of the cohort's idle quota grows with its weight; 0 borrows "
+                    "last and is preempted first.")
     cpu_quota: int = Field(default=16, ge=1, description="CPU cores quota.")
     memory_quota_gib: int = Field(default=64, ge=1, description="Memory quota.")
     monthly_budget_usd: float = Field(default=500.0, gt=0, description="Project budget.")

@@ -19,6 +19,7 @@ class ImageStyle(StrEnum):
     SPLIT = "split"  # `<path>.registry` + `<path>.repository` (tag apart)
     REPOSITORY = "repository"  # `<path>.repository` with the registry host in it (tag apart)
     STRING = "string"  # `<path>` is the whole reference (tag apart or included)
+    NAMED = "named"  # `<path>.repository` (host + path) + `<path>.image` (last segment), tag in `.version`
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,29 @@ _KSERVE = (*(ChartImage(f"kserve.{p}.image", f"docker.io/kserve/{i}", STR) for p
     ChartImage("kserve.localmodel.controller.image", "docker.io/kserve/kserve-localmodel-controller", STR, runs=False),
     ChartImage("kserve.localmodel.agent.image", "docker.io/kserve/kserve-localmodelnode-agent", STR, runs=False))
 
+#: NVIDIA GPU Operator v26.3.3: the operator, its validator (both at the chart's appVersion) and mig-manager run;
+#: every other operand is disabled by the platform's values (k8s/mig_manager.py) and only rewritten.
+_GPU_OPERATOR_OFF = (("driver", "nvidia/driver"), ("driver.manager", "nvidia/cloud-native/k8s-driver-manager"),
+                     ("toolkit", "nvidia/k8s/container-toolkit"), ("devicePlugin", "nvidia/k8s-device-plugin"),
+                     ("dcgm", "nvidia/cloud-native/dcgm"), ("dcgmExporter", "nvidia/k8s/dcgm-exporter"),
+                     ("gfd", "nvidia/k8s-device-plugin"), ("nodeStatusExporter", "nvidia/gpu-operator"),
+                     ("gds", "nvidia/cloud-native/nvidia-fs"), ("gdrcopy", "nvidia/cloud-native/gdrdrv"),
+                     # values.yaml gives vgpuManager no repository (a licensed image users build): the name only
+                     ("vgpuManager", "nvidia/vgpu-manager"),
+                     ("vgpuManager.driverManager", "nvidia/cloud-native/k8s-driver-manager"),
+                     ("vgpuDeviceManager", "nvidia/cloud-native/vgpu-device-manager"),
+                     ("vfioManager", "nvidia/cloud-native/k8s-driver-manager"),
+                     ("vfioManager.driverManager", "nvidia/cloud-native/k8s-driver-manager"),
+                     ("sandboxDevicePlugin", "nvidia/kubevirt-gpu-device-plugin"),
+                     ("kataSandboxDevicePlugin", "nvidia/cloud-native/nvidia-sandbox-device-plugin"),
+                     ("ccManager", "nvidia/cloud-native/k8s-cc-manager"))
+_GPU_OPERATOR = (ChartImage("operator", "nvcr.io/nvidia/gpu-operator", ImageStyle.NAMED, tag="v26.3.3"),
+                 ChartImage("validator", "nvcr.io/nvidia/gpu-operator", ImageStyle.NAMED, tag="v26.3.3"),
+                 ChartImage("migManager", "nvcr.io/nvidia/cloud-native/k8s-mig-manager", ImageStyle.NAMED,
+                            tag="v0.14.2"),
+                 *(ChartImage(path, f"nvcr.io/{image}", ImageStyle.NAMED, runs=False)
+                   for path, image in _GPU_OPERATOR_OFF))
+
 #: Chart key (versions.CHARTS, or `cluster-autoscaler` of the version matrix) → its images.
 CHART_IMAGES: dict[str, tuple[ChartImage, ...]] = {
     "argo-events": (ChartImage("global.image", "quay.io/argoproj/argo-events", R),),
@@ -89,6 +113,9 @@ CHART_IMAGES: dict[str, tuple[ChartImage, ...]] = {
                        ChartImage("executor.image", "quay.io/argoproj/argoexec", S),
                        ChartImage("server.image", "quay.io/argoproj/argocli", S)),
     "aws-load-balancer-controller": (ChartImage("image", "public.ecr.aws/eks/aws-load-balancer-controller", R),),
+    # the EKS images account's registry has no pull-through cache: copied by hand, at the chart's tag
+    "aws-efa-k8s-device-plugin": (ChartImage("image", "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/"
+                                             "aws-efa-k8s-device-plugin", R, tag="v0.5.20"),),
     "cert-manager": tuple(ChartImage(p, f"quay.io/jetstack/cert-manager-{n}", R) for p, n in (
         ("image", "controller"), ("webhook.image", "webhook"), ("cainjector.image", "cainjector"),
         ("acmesolver.image", "acmesolver"), ("startupapicheck.image", "startupapicheck"))),
@@ -101,6 +128,7 @@ CHART_IMAGES: dict[str, tuple[ChartImage, ...]] = {
     "envoy-gateway": (ChartImage("deployment.envoyGateway.image", "docker.io/envoyproxy/gateway", R),
                       ChartImage("global.images.ratelimit.image", "docker.io/envoyproxy/ratelimit:bb4dae24", STR,
                                  runs=False)),
+    "gpu-operator": _GPU_OPERATOR,
     "karpenter": (ChartImage("controller.image", "public.ecr.aws/karpenter/controller", R),),
     "karpenter-crd": (),
     "keda": tuple(ChartImage(f"image.{k}", f"ghcr.io/kedacore/{n}", S) for k, n in (
@@ -142,6 +170,9 @@ def mirrored_values(chart_key: str, mirror: Mirror) -> dict[str, Any]:
             _put(out, image.path, {"registry": mirror.registry, "repository": repository})
         elif image.style is ImageStyle.REPOSITORY:
             _put(out, f"{image.path}.repository", f"{mirror.registry}/{repository}")
+        elif image.style is ImageStyle.NAMED:
+            parent, name = repository.rsplit("/", 1)
+            _put(out, image.path, {"repository": f"{mirror.registry}/{parent}", "image": name})
         else:
             _put(out, image.path, mirror.image(image.upstream))
     return out

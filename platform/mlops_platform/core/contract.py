@@ -40,6 +40,9 @@ GPU_RESOURCE = "nvidia.com/gpu"
 #: Node labels set on GPU pools (selectors use them).
 GPU_TYPE_LABEL = "mlops.io/gpu-type"
 POOL_LABEL = "mlops.io/pool"
+#: Label a job (RayJob, Job, pod) carries to submit through a Kueue LocalQueue of its namespace (kueue
+#: pkg/controller/constants QueueLabel).
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 #: cluster-autoscaler's AWS GPU label (cloudprovider/aws/aws_cloud_provider.go `GPULabel`), on every GPU node.
 ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
 #: Node label of pools whose nodes carry Elastic Fabric Adapters (`multi_node.efa`): the EFA device plugin
@@ -81,6 +84,15 @@ class GpuPoolOutput(_Out):
                                                  "than this field: max_nodes × gpus_per_node).")
     efa_per_node: int = Field(default=0, description="EFA devices each node advertises as vpc.amazonaws.com/efa "
                                                      "(0: the pool has no EFA).")
+    resources: dict[str, int] = Field(
+        default_factory=dict, description="GPU resources one node advertises: nvidia.com/gpu (whole GPUs), "
+                                          "nvidia.com/gpu.shared (time slices) or nvidia.com/mig-<profile> -> count "
+                                          "({} from platforms older than this field: gpus_per_node whole GPUs).")
+
+    @property
+    def whole_gpus(self) -> bool:
+        """The pool advertises whole GPUs (nvidia.com/gpu); a shared pool advertises only its slices."""
+        return not self.resources or GPU_RESOURCE in self.resources
 
 
 class ProjectOutput(_Out):

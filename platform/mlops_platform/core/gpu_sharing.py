@@ -132,7 +132,13 @@ def physical_gpu_bound(whole_gpus: int, slices: int, shared: Mapping[str, Shared
     """Most physical GPUs a namespace can hold with `whole_gpus` of `nvidia.com/gpu` and `slices` of each
     shared resource: a slice counts as the largest share of a GPU it can be, never as a whole GPU and never
     as nothing. Caps, budgets and cost estimates use this, not the advertised counts."""
-    return whole_gpus + sum((slices * res.gpu_fraction for res in shared.values()), Fraction(0))
+    return quota_gpu_bound(whole_gpus, dict.fromkeys(shared, slices), shared)
+
+
+def quota_gpu_bound(whole_gpus: int, slices: Mapping[str, int], shared: Mapping[str, SharedResource]) -> Fraction:
+    """`physical_gpu_bound` with a count per shared resource (a ResourceQuota's `requests.<resource>`);
+    a resource `shared` does not describe counts as nothing (no node advertises it)."""
+    return whole_gpus + sum((n * shared[r].gpu_fraction for r, n in slices.items() if r in shared), Fraction(0))
 
 
 def advertised_per_node(gpus: int, shared: SharedResource | None) -> dict[str, int]:
@@ -151,8 +157,12 @@ DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 #: The config of every node whose pool does not share its GPUs (the chart's `config.default`).
 EXCLUSIVE_CONFIG = "exclusive"
 #: Node label NVIDIA's mig-manager reads to partition a node's GPUs: the name of a config of its mig-parted
-#: ConfigMap (k8s/mig_manager.py writes one per MIG pool, `pool-<name>`).
+#: ConfigMap, `all-<profile>` as in NVIDIA's default config (k8s/mig_manager.py writes the ones the pools use).
 MIG_CONFIG_LABEL = "nvidia.com/mig.config"
+#: PCI device id (mig-parted `device-filter`) of each MIG-capable GPU of the catalog: A100-SXM4-40GB (p4d),
+#: H100-SXM5-80GB (p5), as gpu-operator v26.3.3's default mig-parted config names them
+#: (assets/state-mig-manager/0400_configmap.yaml; tests/fixtures/upstream/mig-parted-default-config.json).
+MIG_DEVICE_IDS: dict[GpuType, str] = {GpuType.A100: "0x20B010DE", GpuType.H100: "0x233010DE"}
 #: Node label that schedules the GPU Operator's mig-manager DaemonSet (gpu-operator v26.3.3
 #: assets/state-mig-manager/0600_daemonset.yaml nodeSelector). The operator sets it only from GPU feature
 #: discovery's `nvidia.com/mig.capable`/`gpu.product` labels (controllers/state_manager.go hasMIGCapableGPU),
@@ -171,12 +181,12 @@ def device_plugin_config_name(pool: str) -> str:
     return f"pool-{pool}"
 
 
-def sharing_node_labels(pool: str, sharing: GpuSharing) -> dict[str, str]:
+def sharing_node_labels(pool: str, sharing: GpuSharing, mig_profile: str | None = None) -> dict[str, str]:
     """Labels a shared pool's nodes carry so the device plugin (and mig-manager) apply that pool's config
     only there. Managed node groups and Karpenter NodePools set the same labels."""
     if sharing is GpuSharing.NONE:
         return {}
     labels = {DEVICE_PLUGIN_CONFIG_LABEL: device_plugin_config_name(pool)}
     if sharing is GpuSharing.MIG:
-        labels |= {MIG_CONFIG_LABEL: device_plugin_config_name(pool), MIG_MANAGER_DEPLOY_LABEL: "true"}
+        labels |= {MIG_CONFIG_LABEL: f"all-{mig_profile}", MIG_MANAGER_DEPLOY_LABEL: "true"}
     return labels

@@ -16,9 +16,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlops_platform.k8s.manifests import meta
+from mlops_platform.k8s.manifests import PROJECT_LABEL, meta
 from mlops_platform.k8s.provider import k8s_opts
-from mlops_platform.k8s.tenancy import PROJECT_LABEL
 
 #: CEL: the name of the namespace the object is created in.
 OWN_NAMESPACE_CEL = "namespaceObject.metadata.name"

@@ -22,11 +22,11 @@ from mlops_platform.core.versions import KUEUE_IMAGE
 from mlops_platform.k8s._helm import helm_release, namespace
 from mlops_platform.k8s.manifests import Manifest, meta
 from mlops_platform.k8s.provider import k8s_opts
+from mlops_platform.k8s.queue_admission import queue_label_policy
 
 KUEUE_NAMESPACE = "kueue-system"
 KUEUE_API = "kueue.x-k8s.io/v1beta2"
-#: Label a job (RayJob, Job, pod) carries to submit through a LocalQueue of its namespace.
-QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+QUEUE_LABEL = contract.QUEUE_LABEL
 #: The one ResourceFlavor: no node labels, so Kueue only counts quota and the pods' own selectors (GPU pool,
 #: GPU model) place them. Per-pool flavors would each need a share of a project's GPU quota: nominal quota
 #: is per flavor, so giving every pool the project's quota would multiply it by the number of pools.
@@ -124,4 +124,6 @@ class Kueue(pulumi.ComponentResource):
         self.flavor = k8s.apiextensions.CustomResource(
             f"{name}-flavor-{DEFAULT_FLAVOR}", api_version=KUEUE_API, kind="ResourceFlavor",
             metadata=meta(DEFAULT_FLAVOR), spec={}, opts=k8s_opts(self, args.provider, [self.release]))
+        # with Kueue come its queues, so batch work in project namespaces must name one (queue_admission.py)
+        queue_label_policy(name, self, args.provider)
         self.register_outputs({"namespace": KUEUE_NAMESPACE, "flavor": DEFAULT_FLAVOR})

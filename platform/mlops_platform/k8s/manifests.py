@@ -16,6 +16,8 @@ DEFAULT_UID = 10001
 PSS_LEVELS = ("privileged", "baseline", "restricted")
 #: Label every platform-provisioned monitoring object carries.
 PLATFORM_LABELS = {"app.kubernetes.io/part-of": "mlops-platform"}
+#: Label of every project (tenant) namespace: the project's name. Admission policies bind to it.
+PROJECT_LABEL = "mlops.io/project"
 #: Grafana's dashboard sidecar loads ConfigMaps with this label (monitoring.grafana_values).
 DASHBOARD_LABEL = {"grafana_dashboard": "1"}
 

@@ -10,7 +10,7 @@ files mig-manager waits for: assets/state-mig-manager/0600_daemonset.yaml, 0420_
 device plugin disabled the validator drops its plugin check, controllers/object_controls.go).
 
 How a node gets partitioned: a MIG pool's nodes carry `nvidia.com/gpu.deploy.mig-manager=true` (the
-DaemonSet's nodeSelector) and `nvidia.com/mig.config=pool-<name>` (`core.gpu_sharing.sharing_node_labels`);
+DaemonSet's nodeSelector) and `nvidia.com/mig.config=all-<profile>` (`core.gpu_sharing.sharing_node_labels`);
 mig-manager applies that named config of the ConfigMap below with mig-parted, pausing the GPU clients
 (labels `nvidia.com/gpu.deploy.device-plugin|dcgm-exporter=paused-for-mig-change`, which the platform's
 device plugin and DCGM exporter honour, k8s/gpu.py) and then reports `nvidia.com/mig.config.state`.
@@ -22,7 +22,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from mlops_platform.core.gpu_sharing import GpuSharing, PoolSharing, device_plugin_config_name, shared_resource
+from mlops_platform.core.gpu_sharing import MIG_DEVICE_IDS, GpuSharing, PoolSharing, shared_resource
 
 #: ConfigMap the chart creates from `migManager.config.data` (the key must be `config.yaml`: values.yaml).
 MIG_CONFIG_MAP = "mlops-mig-parted-config"
@@ -39,22 +39,31 @@ def mig_pools(pools: Iterable[PoolSharing]) -> list[PoolSharing]:
     return [p for p in pools if p.sharing is GpuSharing.MIG]
 
 
-def pool_mig_config(share: PoolSharing) -> list[dict[str, Any]]:
-    """One pool's mig-parted entry: every GPU of the node MIG-enabled and cut into as many instances of
-    the pool's profile as fit one GPU (the profile table is per GPU model, config rules check it)."""
-    shared = shared_resource(share.sharing, share.gpu_type, mig_profile=share.mig_profile)
-    if shared is None:
-        raise ValueError(f"pool {share.pool} does not use MIG")
-    return [{"devices": "all", "mig-enabled": True, "mig-devices": {share.mig_profile: shared.per_gpu}}]
+def profile_config(profile: str, shares: Iterable[PoolSharing]) -> list[dict[str, Any]]:
+    """The mig-parted entries of config `all-<profile>`: every GPU MIG-enabled and cut into as many instances
+    of the profile as fit one GPU, one entry per GPU model of the pools using it, each limited to that model's
+    device id (one profile name can mean another count on another model: 1g.10gb is 4 on an A100 40 GB, 7 on
+    an H100 80 GB), as NVIDIA's own default config does."""
+    entries: dict[str, dict[str, Any]] = {}
+    for share in shares:
+        shared = shared_resource(share.sharing, share.gpu_type, mig_profile=profile)
+        if shared is None or share.gpu_type is None:
+            raise ValueError(f"pool {share.pool} does not use MIG on a known GPU")
+        entries[MIG_DEVICE_IDS[share.gpu_type]] = {
+            "device-filter": [MIG_DEVICE_IDS[share.gpu_type]], "devices": "all", "mig-enabled": True,
+            "mig-devices": {profile: shared.per_gpu}}
+    return list(entries.values())
 
 
 def mig_parted_config(pools: Iterable[PoolSharing]) -> dict[str, Any]:
     """The mig-parted config file (`version: v1`, `mig-configs`: mig-parted v0.14.2 api/spec/v1/spec.go;
-    schema in tests/fixtures/upstream/mig-parted-config-v1.json): `all-disabled` plus `pool-<name>` per
-    MIG pool. Per pool, not per profile: one profile name can mean a different count on another GPU model
-    (1g.10gb: 4 on A100-40GB, 7 on H100-80GB)."""
-    configs: dict[str, Any] = {MIG_DISABLED: [{"devices": "all", "mig-enabled": False, "mig-devices": {}}]}
-    configs |= {device_plugin_config_name(p.pool): pool_mig_config(p) for p in mig_pools(pools)}
+    schema in tests/fixtures/upstream/mig-parted-config-v1.json): `all-disabled` plus `all-<profile>` per
+    profile the MIG pools use, the names NVIDIA's default config gives them (and the node label carries)."""
+    configs: dict[str, Any] = {MIG_DISABLED: [{"devices": "all", "mig-enabled": False}]}
+    by_profile: dict[str, list[PoolSharing]] = {}
+    for share in mig_pools(pools):
+        by_profile.setdefault(share.mig_profile or "", []).append(share)
+    configs |= {f"all-{profile}": profile_config(profile, shares) for profile, shares in by_profile.items()}
     return {"version": "v1", "mig-configs": configs}
 
 

@@ -6,9 +6,12 @@ starts it on the project's schedule. The platform's drift Sensor (k8s/pipeline_t
 Every step runs the project's image (its own ECR repository) as the project's pipeline ServiceAccount
 (IRSA: its S3 prefixes; MLflow login from the tenancy Secret), with requests/limits, the restricted
 security context and, when the project trains on GPUs, the GPU toleration and the pool selector. With
-`TrainingBackend.RAY` the training step is a RayJob on the GPU pool instead of a pod. Where the environment
-runs Kueue (`queueing.enabled`), the training step — the pod, or the RayJob and so all its pods at once —
-carries the project's queue label (platform output `projects.<name>.queue`) and waits for quota there.
+`TrainingBackend.RAY` the training step is a RayJob on the GPU pool instead of a pod (Ray Train, data-parallel);
+its driver's outputs stay in the Ray head pod, so the step hands the gate its Ray cluster's name (RayJob status),
+which the driver tagged its MLflow run with: every run gates and hands off its own model, never "latest".
+Where the environment runs Kueue (`queueing.enabled`), the training step — the pod, or the RayJob and so all
+its pods at once — carries the project's queue label (platform output `projects.<name>.queue`) and waits for
+quota there.
 """
 
 from __future__ import annotations
@@ -42,6 +45,14 @@ OUTPUTS_DIR = "/tmp/outputs"
 #: Secret in the project namespace holding GITHUB_TOKEN for the hand-off's workflow_dispatch (Actions: write).
 DISPATCH_SECRET = "github-dispatch"
 TRIGGERS = ("manual", "schedule", "drift")
+#: The Ray-trained variant's train output: the RayJob's Ray cluster (RayJob `status.rayClusterName`).
+RAY_CLUSTER_OUTPUT = "ray-cluster"
+#: Env of the Ray pods naming their cluster (from KubeRay's `ray.io/cluster` pod label): the driver tags the
+#: MLflow run with it (the generated project's `ray_train.RAY_CLUSTER_ENV`).
+RAY_CLUSTER_ENV = "TRAINING_RAY_CLUSTER"
+#: The label KubeRay puts on every pod of a RayCluster, valued with the cluster's name (KubeRay v1.4
+#: ray-operator/controllers/ray/utils/constant.go `RayClusterLabelKey`).
+RAY_CLUSTER_LABEL = "ray.io/cluster"
 
 
 class TrainingBackend(StrEnum):
@@ -157,21 +168,31 @@ def _queued(args: ProjectPipelineArgs) -> Manifest:
     return {"metadata": {"labels": {QUEUE_LABEL: args.queue}}} if args.queue else {}
 
 
+def _candidate(args: ProjectPipelineArgs) -> tuple[str, str]:
+    """What the train step hands the gate, as (parameter, evaluate flag): the version a training pod
+    registered, or the Ray cluster of the RayJob, whose driver's outputs stay in its head pod (the gate
+    finds the version that cluster trained by the run's tag). Never "latest": another run's model
+    (a manual `train`, a retried attempt) must not be judged and handed off as this run's."""
+    return ("ray-cluster", "--ray-cluster") if args.backend is TrainingBackend.RAY else ("version", "--version")
+
+
 def step_templates(args: ProjectPipelineArgs) -> list[Manifest]:
     """validate-data, train (pod or RayJob), evaluate (gate + register) and hand-off."""
     small = StepResources()
     out = ["--outputs", OUTPUTS_DIR]
-    train: Manifest = ({"name": "train", "resource": ray_job_resource(args)} if args.backend is TrainingBackend.RAY
+    train: Manifest = ({"name": "train", "resource": ray_job_resource(args), "outputs": {"parameters": [
+                            {"name": RAY_CLUSTER_OUTPUT, "valueFrom": {"jsonPath": "{.status.rayClusterName}"}}]}}
+                       if args.backend is TrainingBackend.RAY
                        else {"name": "train", "container": _container(args, ["train", *out], args.train),
                              "outputs": {"parameters": [_output("version")]}, **_gpu(args, args.train.gpus),
                              **_queued(args)})
-    version = [] if args.backend is TrainingBackend.RAY else ["--version", "{{inputs.parameters.version}}"]
+    given, flag = _candidate(args)
     return [
         {"name": "validate-data", "container": _container(args, ["validate-data", *out], small)},
         train,
-        {"name": "evaluate", "inputs": {"parameters": [{"name": "version", "value": "latest"}]},
-         "container": _container(args, ["evaluate", *version, *out], small),
-         "outputs": {"parameters": [_output("promoted")]}},
+        {"name": "evaluate", "inputs": {"parameters": [{"name": given}]},
+         "container": _container(args, ["evaluate", flag, f"{{{{inputs.parameters.{given}}}}}", *out], small),
+         "outputs": {"parameters": [_output("promoted"), _output("version")]}},
         {"name": "handoff", "inputs": {"parameters": [{"name": "version"}]}, "container": _handoff_container(args)},
     ]
 
@@ -189,16 +210,20 @@ def _handoff_container(args: ProjectPipelineArgs) -> Manifest:
     return container
 
 
+def _passed(name: str, step: str, output: str) -> Manifest:
+    """Arguments of a step: parameter `name` from `step`'s output parameter `output`."""
+    return {"parameters": [{"name": name, "value": f"{{{{steps.{step}.outputs.parameters.{output}}}}}"}]}
+
+
 def _steps(args: ProjectPipelineArgs) -> Manifest:
-    version = ("latest" if args.backend is TrainingBackend.RAY else "{{steps.train.outputs.parameters.version}}")
+    given, _ = _candidate(args)
     return {"name": "pipeline", "steps": [
         [{"name": "validate-data", "template": "validate-data"}],
         [{"name": "train", "template": "train"}],
-        [{"name": "evaluate", "template": "evaluate",
-          "arguments": {"parameters": [{"name": "version", "value": version}]}}],
-        # only a candidate the gate promoted goes on to build/deploy
+        [{"name": "evaluate", "template": "evaluate", "arguments": _passed(given, "train", given)}],
+        # only a candidate the gate promoted goes on to build/deploy: the very version the gate judged
         [{"name": "handoff", "template": "handoff", "when": "{{steps.evaluate.outputs.parameters.promoted}} == true",
-          "arguments": {"parameters": [{"name": "version", "value": version}]}}],
+          "arguments": _passed("version", "evaluate", "version")}],
     ]}
 
 
@@ -225,8 +250,14 @@ def cron_workflow_spec(schedule: str) -> Manifest:
                              "arguments": {"parameters": [{"name": "trigger", "value": "schedule"}]}}}
 
 
+def _ray_env(args: ProjectPipelineArgs) -> list[Manifest]:
+    """The steps' env plus the pod's Ray cluster name (downward API: the label is set before the pod starts)."""
+    return [*_env(args), {"name": RAY_CLUSTER_ENV, "valueFrom": {"fieldRef": {
+        "fieldPath": f"metadata.labels['{RAY_CLUSTER_LABEL}']"}}}]
+
+
 def ray_pod(args: ProjectPipelineArgs, res: StepResources, command: list[str] | None = None) -> Manifest:
-    container: Manifest = {"name": "ray", "image": args.image, "env": _env(args),
+    container: Manifest = {"name": "ray", "image": args.image, "env": _ray_env(args),
                            "envFrom": [{"secretRef": {"name": TRACKING_SECRET, "optional": True}}],
                            "resources": step_resources(res),
                            "securityContext": container_security_context(), "volumeMounts": [tmp_volume()[1]]}
@@ -249,7 +280,10 @@ def ray_job(args: ProjectPipelineArgs) -> Manifest:
                                    f"--gpus-per-worker {args.train.gpus} --outputs {OUTPUTS_DIR}",
                      "shutdownAfterJobFinishes": True, "ttlSecondsAfterFinished": 600,
                      "rayClusterSpec": {
-                         "headGroupSpec": {"rayStartParams": {}, "template": ray_pod(args, StepResources())},
+                         # no CPUs offered on the head: Ray Train's workers land on the worker pods only (the
+                         # driver and the train controller, num_cpus=0, stay on the head)
+                         "headGroupSpec": {"rayStartParams": {"num-cpus": "0"},
+                                           "template": ray_pod(args, StepResources())},
                          "workerGroupSpecs": [{"groupName": "workers", "replicas": args.ray_workers,
                                                "minReplicas": args.ray_workers, "maxReplicas": args.ray_workers,
                                                "rayStartParams": {}, "template": ray_pod(args, args.train)}]}}}

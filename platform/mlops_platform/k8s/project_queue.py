@@ -73,7 +73,15 @@ def cluster_queue_spec(namespace: str, project: ProjectConfig, shared: tuple[str
     }
     if settings.cohort is not None:
         spec["cohortName"] = settings.cohort
+        # the queue's weight in the cohort's fair sharing (kueue.x-k8s.io/v1beta2 ClusterQueue fairSharing.weight,
+        # a quantity; Kueue divides its dominant resource share by it)
+        spec["fairSharing"] = {"weight": weight_quantity(project.fair_share_weight)}
     return spec
+
+
+def weight_quantity(weight: float) -> str:
+    """A fair-sharing weight as a Kubernetes quantity ("1", "0.5", "2.25"): Kueue reads it to the milli."""
+    return f"{round(weight, 3):g}"
 
 
 @dataclass(frozen=True, kw_only=True)

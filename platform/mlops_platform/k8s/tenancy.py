@@ -31,12 +31,12 @@ from mlops_platform.k8s.deploy_rights import deployer_rules, grant, group_subjec
 from mlops_platform.k8s.github_trust import RepositoryTrust, RepositoryTrustArgs
 from mlops_platform.k8s.inference_auth import InferenceAuth, InferenceAuthArgs, InferenceAuthSettings
 from mlops_platform.k8s.manifests import DASHBOARD_LABEL, PLATFORM_LABELS, Manifest, irsa_annotation, meta
+from mlops_platform.k8s.manifests import PROJECT_LABEL as PROJECT_LABEL  # re-exported: tenancy's label
 from mlops_platform.k8s.pipeline_tenant import ProjectPipelines, ProjectPipelinesArgs
 from mlops_platform.k8s.project_gateway import PROJECT_GATEWAY, ProjectGateway, ProjectGatewayArgs
 from mlops_platform.k8s.project_queue import ProjectQueue, ProjectQueueArgs, QueueSettings, quota_ceiling
 from mlops_platform.k8s.provider import k8s_opts
 
-PROJECT_LABEL = "mlops.io/project"
 #: Secret in every project namespace holding its MLflow login as the client's environment variables.
 TRACKING_SECRET = "mlflow-credentials"
 #: Cost-allocation tag the project's budget filters on (activate it once in the Billing console).

@@ -40,7 +40,8 @@ mlplat policy config --platform-outputs platform.json > policy-config.json   # a
 A platform stack creates an environment; a project stack (a generated project's `infra/`) deploys onto
 one. The environment's budget and its p90 cost estimate belong to the platform stack, so the policies
 marked *platform stacks only* below do not apply to project stacks; a project's GPU workloads are checked
-against its environment's GPU pools (setting `gpu_pools`, the platform's `gpu_pools` output). Setting
+against its environment's GPU pools (setting `gpu_pools`, the platform's `gpu_pools` output, whose `resources`
+say whether a pool offers whole GPUs, time slices or MIG instances of one profile). Setting
 `stack_kind` says which a stack is; its default `auto` means platform when the stack creates an EKS
 cluster. `mlplat review --program` judges a program that references a platform environment through a
 StackReference as a project stack on that environment, by that environment's tier unless `--tier` is

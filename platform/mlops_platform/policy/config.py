@@ -64,6 +64,10 @@ class GpuPoolSetting(_Model):
 
     gpu_type: str = Field(min_length=1, description="Value of the pool's mlops.io/gpu-type node label (l4, a10g).")
     gpus_per_node: int = Field(ge=0, description="GPUs of the pool's largest instance type.")
+    resources: dict[str, int] | None = Field(
+        default=None, description="GPU resources one node advertises (nvidia.com/gpu, nvidia.com/gpu.shared or "
+                                  "nvidia.com/mig-<profile> -> count). Unset: gpus_per_node whole GPUs "
+                                  "(nvidia.com/gpu).")
 
 
 class PolicySettings(_Model):

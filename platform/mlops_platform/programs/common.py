@@ -12,6 +12,7 @@ from mlops_platform.aws.artifacts import LOG_BUCKET_ROLE
 from mlops_platform.aws.keys import KEY_PURPOSES
 from mlops_platform.aws.layer_outputs import AwsLayer, aws_layer_from
 from mlops_platform.config import PlatformConfig, load_from_pulumi_config
+from mlops_platform.config.rules_gpu import has_efa_pool, has_mig_pool
 from mlops_platform.config.sections import BucketRole
 from mlops_platform.core.chart_images import manual_copies
 from mlops_platform.core.image_mirror import Mirror, ecr_registry
@@ -87,7 +88,8 @@ def installed_charts(cfg: PlatformConfig) -> list[str]:
     on, gpu = cfg.component_enabled, bool(cfg.node_pools.gpu)
     monitoring, serving = on(cfg.monitoring), on(cfg.serving)
     groups = [(monitoring, ["kube-prometheus-stack"]), (cfg.cost_allocation_on, ["opencost"]),
-              (gpu, ["nvidia-device-plugin", "dcgm-exporter", "cluster-autoscaler"]),
+              (gpu, ["nvidia-device-plugin", "dcgm-exporter"]), (has_efa_pool(cfg), ["aws-efa-k8s-device-plugin"]),
+              (has_mig_pool(cfg), ["gpu-operator"]), (gpu, ["cluster-autoscaler"]),
               (cfg.karpenter, ["karpenter-crd", "karpenter"]),
               (serving, ["aws-load-balancer-controller", "cert-manager", "envoy-gateway", "kserve-crd", "kserve"]),
               (serving and monitoring, ["flagger", "keda"]), (on(cfg.training), ["kuberay-operator"]),

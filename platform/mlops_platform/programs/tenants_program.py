@@ -33,7 +33,7 @@ def gpu_pool_outputs(cfg: PlatformConfig) -> dict[str, dict[str, Any]]:
         out[pool.name] = contract.GpuPoolOutput(
             gpu_type=spec.labels[contract.GPU_TYPE_LABEL], instance_types=spec.instance_types,
             gpus_per_node=spec.gpus_per_node, max_nodes=spec.max_size, capacity=pool.capacity.value,
-            provisioner=cfg.gpu.provisioner.value, max_gpus=gpu_limit(pool),
+            provisioner=cfg.gpu.provisioner.value, max_gpus=gpu_limit(pool), resources=spec.advertised,
             efa_per_node=efa_interface_count(spec.instance_types) if contract.EFA_LABEL in spec.labels else 0,
         ).model_dump()
     return out

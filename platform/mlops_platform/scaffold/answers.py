@@ -247,6 +247,12 @@ def _role_and_data_issues(a: TemplateAnswers, source: str) -> list[ConfigIssue]:
     if a.training_gpus and not a.gpu_count:
         issues.append(ConfigIssue("training_gpus", "needs a GPU pool but gpu_count is 0", a.training_gpus,
                                   "set gpu_count > 0 (which asks for gpu_pool), or training_gpus=0", source))
+    if a.training_backend is TrainingBackend.RAY and not a.gpu_count:
+        # copier.yml's validator of training_backend says why: DDP shards the PyTorch network only
+        issues.append(ConfigIssue("training_backend", "ray trains the PyTorch model data-parallel (DDP), but "
+                                  "gpu_count is 0 (the scikit-learn model has no gradients to share)", "ray",
+                                  "set gpu_count > 0 (the GPU preset's PyTorch model), or training_backend=job",
+                                  source))
     if a.data_uri is not None and a.data_source in (None, DataSource.SAMPLE):
         issues.append(ConfigIssue("data_uri", "is set but data_source is sample", a.data_uri,
                                   "set data_source=s3 or data_source=dvc, or drop data_uri", source))

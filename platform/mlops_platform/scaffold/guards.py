@@ -39,7 +39,8 @@ def limit_issues(quotas: Mapping[str, Any], outputs: PlatformOutputs, source: st
                                                 memory_quota_gib=given.get("memory_quota_gib", 1))
         return [dataclasses.replace(i, path=i.path.lstrip("."), file=source)
                 for i in project_limits(load_env(env), project, "")]
-    capacity = sum(p.gpus_per_node * p.max_nodes for p in outputs.gpu_pools.values())
+    # gpu_quota is whole GPUs: a shared pool's nodes advertise none
+    capacity = sum(p.gpus_per_node * p.max_nodes for p in outputs.gpu_pools.values() if p.whole_gpus)
     gpus = given.get("gpu_quota", 0)
     if gpus > capacity:
         return [ConfigIssue("gpu_quota", f"quota exceeds the {capacity} GPUs the pools of {env} can ever provide",

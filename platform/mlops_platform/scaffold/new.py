@@ -106,9 +106,10 @@ def asked_defaults(resolved: ResolvedOutputs, src: str | Path, given: Mapping[st
     org = (github_repo_of(src) or "").partition("/")[0]
     defaults: dict[str, Any] = {"owners": [out.tags["owner"]] if out.tags.get("owner") else None,
                                 "cost_center": out.tags.get("cost-center"), "github_org": org or None}
-    if out.gpu_pools:
-        pool = min(out.gpu_pools, key=lambda n: (out.gpu_pools[n].gpus_per_node, n))
-        defaults.update(gpu_pool=pool, gpu_type=out.gpu_pools[pool].gpu_type)
+    whole = {n: p for n, p in out.gpu_pools.items() if p.whole_gpus}  # the template's pods ask for whole GPUs
+    if whole:
+        pool = min(whole, key=lambda n: (whole[n].gpus_per_node, n))
+        defaults.update(gpu_pool=pool, gpu_type=whole[pool].gpu_type)
     return {k: v for k, v in defaults.items() if v is not None and k not in given}
 
 
@@ -123,7 +124,7 @@ def with_gpu_pool(answers: TemplateAnswers, resolved: ResolvedOutputs) -> Templa
     listing = ", ".join(f"{n} ({p.gpus_per_node} x {p.gpu_type})" for n, p in sorted(pools.items())) or "none"
     where = f"{ANSWERS_SOURCE} (platform {resolved.outputs.environment}: {resolved.origin})"
     if answers.gpu_pool is None:
-        fitting = sorted((p.gpus_per_node, n) for n, p in pools.items() if p.gpus_per_node >= gpus)
+        fitting = sorted((p.gpus_per_node, n) for n, p in pools.items() if p.whole_gpus and p.gpus_per_node >= gpus)
         if not fitting:
             raise ConfigError([ConfigIssue("gpu_count", f"no GPU pool of the platform has {gpus} GPUs per node "
                                            f"(pools: {listing})", gpus, "lower gpu_count or add a pool to the "
@@ -133,6 +134,11 @@ def with_gpu_pool(answers: TemplateAnswers, resolved: ResolvedOutputs) -> Templa
     if pool is None:
         raise ConfigError([ConfigIssue("gpu_pool", "is not a GPU pool of the platform environment", answers.gpu_pool,
                                        f"use one of: {listing}", where)], where)
+    if not pool.whole_gpus:
+        raise ConfigError([ConfigIssue("gpu_pool", f"shares its GPUs (advertises {', '.join(sorted(pool.resources))}): "
+                                       "the project's pods ask for whole nvidia.com/gpu", answers.gpu_pool,
+                                       "use a pool of whole GPUs: " + (", ".join(sorted(
+                                           n for n, p in pools.items() if p.whole_gpus)) or "none"), where)], where)
     if pool.gpus_per_node < gpus:
         raise ConfigError([ConfigIssue("gpu_count", f"pool {answers.gpu_pool} has {pool.gpus_per_node} GPUs per "
                                        "node, a pod can never schedule", gpus,

@@ -9,9 +9,11 @@ config of a preview) need the same stack name: the shard count comes from the en
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 
+from mlops_platform.config.section_types import DNS_LABEL
 from mlops_platform.core.errors import EngineError, ToolMissingError, UsageError
 from mlops_platform.core.shards import aws_layer_stack, project_platform_stack, shard_count
 from mlops_platform.workflows.automation import PULUMI_INSTALL_HINT
@@ -38,6 +40,9 @@ def live_shard_count(aws_stack: str) -> int:
 def platform_stack(environment_stack: str, project: str, shards: int | None = None) -> str:
     """The fully qualified tenants stack holding `project` in the environment `environment_stack` names; the
     shard count from `shards`, else read live from the environment's aws-layer stack."""
+    if not re.fullmatch(DNS_LABEL, project):
+        raise UsageError(f"--project {project!r}: not a project name (a DNS label: lowercase letters, digits and "
+                         "'-', starting with a letter) — fix: pass the project's slug, its `project_slug` answer")
     try:
         aws_stack = aws_layer_stack(environment_stack)
         return project_platform_stack(environment_stack, project, shards or live_shard_count(aws_stack))

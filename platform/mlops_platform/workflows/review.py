@@ -18,6 +18,7 @@ from mlops_platform.config import env_stack_file, load_env, load_stack_file
 from mlops_platform.core.contract import PlatformOutputs
 from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
 from mlops_platform.core.files import load_json, read_text
+from mlops_platform.core.gpu_sharing import WHOLE_GPU
 from mlops_platform.core.layers import Layer
 from mlops_platform.engine import run_platform
 from mlops_platform.engine.isolated import DEFAULT_TIMEOUT, run_program_isolated
@@ -74,7 +75,9 @@ def project_config(outputs: PlatformOutputs, tier: str | None = None,
     if chosen not in PRESETS:
         raise ConfigError([ConfigIssue("tier", "is not a platform tier", outputs.tier,
                                        f"pass --tier {'|'.join(PRESETS)}", source)], source)
-    pools = {name: GpuPoolSetting(gpu_type=p.gpu_type, gpus_per_node=p.gpus_per_node)
+    # a platform older than the `resources` output advertised whole GPUs only
+    pools = {name: GpuPoolSetting(gpu_type=p.gpu_type, gpus_per_node=p.gpus_per_node,
+                                  resources=p.resources or {WHOLE_GPU: p.gpus_per_node})
              for name, p in outputs.gpu_pools.items()}
     return preset(chosen).with_settings(stack_kind=StackKind.PROJECT, gpu_pools=pools)
 

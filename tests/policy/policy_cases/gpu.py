@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mlops_platform.k8s.project_pipeline import TrainingBackend
-from policy_plans import DROP, Drop, Patch, U
+from policy_plans import DROP, Patch, U
 
 from policy_cases._base import C0, DEFERRED, DEPLOY, GPU, POD, STACK_LEVEL, SYSTEM, Case, deploy, fail, ok, u
 from policy_cases._pipeline import TRAIN_STEP, WT, pipeline
@@ -47,15 +47,4 @@ CASES: dict[str, Case] = {
                  fail(DEPLOY, deploy(f"{C0}.resources", {"limits": {"memory": "1Gi", "nvidia.com/gpu.shared": 1}}),
                       deploy(f"{POD}.tolerations", DROP))),
         unknown=u(DEFERRED, deploy(f"{POD}.tolerations", U))),
-    "gpu-workload-targets-pool": Case(
-        passing=(ok(), ok(deploy(f"{POD}.nodeSelector", {"mlops.io/gpu-type": "l4"})),
-                 # the pool is a Karpenter NodePool instead of a node group
-                 ok(Drop("gpu-l4"), *karpenter_pool(), deploy(f"{POD}.nodeSelector", {"mlops.io/pool": "l4"}))),
-        failing=(fail(DEPLOY, deploy(f"{POD}.nodeSelector", {"mlops.io/pool": "a100"})),
-                 fail(DEPLOY, deploy(f"{POD}.nodeSelector", DROP)),
-                 fail(DEPLOY, deploy(f"{C0}.resources.limits", {"memory": "4Gi", "nvidia.com/gpu": 4})),
-                 # a NodePool of 1-GPU types cannot hold a 4-GPU pod
-                 fail(DEPLOY, Drop("gpu-l4"), *karpenter_pool(), deploy(f"{POD}.nodeSelector", {"mlops.io/pool": "l4"}),
-                      deploy(f"{C0}.resources.limits", {"memory": "4Gi", "nvidia.com/gpu": 4}))),
-        unknown=u(DEFERRED, deploy(f"{POD}.nodeSelector", U))),
 }

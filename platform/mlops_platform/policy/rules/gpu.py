@@ -1,8 +1,9 @@
 """GPU governance over the whole graph: tainted GPU pools, matching AMIs, a GPU cap, and GPU workloads that
-set limits, tolerate the taint and select a pool that exists and is big enough for them.
+set limits and tolerate the taint (which pool they fit on: rules/gpu_fit.py).
 
 GPU counts come from the shared instance catalog (`mlops_platform.core.instances`); a GPU-looking instance type
-the catalog does not know is reported rather than guessed.
+the catalog does not know is reported rather than guessed. The cap counts physical GPUs (instances' GPUs), so a
+shared pool advertising 4 time slices per GPU still counts each GPU once.
 """
 
 from __future__ import annotations
@@ -12,18 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops_platform.core import contract, instances
-from mlops_platform.policy.config import PolicySettings, Severity, StackKind
-from mlops_platform.policy.registry import Area, OnUnknown, resource_policy, stack_kind, stack_policy
+from mlops_platform.policy.config import PolicySettings, Severity
+from mlops_platform.policy.registry import Area, OnUnknown, resource_policy, stack_policy
 from mlops_platform.policy.rules.k8s import container_check, label
 from mlops_platform.policy.sdk import types as t
+from mlops_platform.policy.sdk.gpu_resources import gpu_asks, is_gpu_resource
 from mlops_platform.policy.sdk.graph import Res, StackView
-from mlops_platform.policy.sdk.k8s import WORKLOAD_TYPES, PodTemplate, containers, gpu_count, pod_templates
+from mlops_platform.policy.sdk.k8s import WORKLOAD_TYPES, PodTemplate, containers, pod_templates
 from mlops_platform.policy.sdk.nodepools import (
     gpus_of_type,
     is_gpu_instance_type,
-    is_gpu_nodepool,
     nodepool_gpu_limit,
-    nodepool_gpus_per_node,
 )
 from mlops_platform.policy.sdk.values import UNKNOWN, Defer, Violation, as_int, as_list, dig, fmt, is_unknown
 
@@ -180,36 +180,40 @@ def _nodepool_gpus(stack: StackView) -> Iterator[tuple[str, int] | Defer]:
 
 
 def _gpu_containers(tpl: PodTemplate) -> list[dict[str, Any]]:
+    """Containers asking for a whole GPU or a slice of a shared one (nvidia.com/gpu.shared, nvidia.com/mig-<profile>):
+    all land on the same tainted pools (core/gpu_sharing.py)."""
     found = [] if tpl.spec is UNKNOWN else containers(tpl)
-    return [c for _, c in found if any(v is not None and not is_unknown(v)
-                                       for v in (gpu_count(c, "limits"), gpu_count(c, "requests")))]
+    return [c for _, c in found if not is_unknown(asks := gpu_asks(c)) and asks]
 
 
-def _shared_gpu_containers(tpl: PodTemplate) -> list[dict[str, Any]]:
-    """Containers asking for a slice of a shared GPU (nvidia.com/gpu.shared, nvidia.com/mig-<profile>): they
-    land on the same tainted pools (core/gpu_sharing.py)."""
-    found = [] if tpl.spec is UNKNOWN else containers(tpl)
-    return [c for _, c in found
-            if any(isinstance(block := dig(c, f"resources.{section}"), dict)
-                   and any(str(k).startswith(("nvidia.com/gpu.", "nvidia.com/mig-")) for k in block)
-                   for section in ("limits", "requests"))]
+def _section(c: dict[str, Any], section: str) -> dict[str, Any] | Any:
+    block = dig(c, f"resources.{section}")
+    if is_unknown(block):
+        return block
+    return {str(k): v for k, v in block.items() if is_gpu_resource(str(k))} if isinstance(block, dict) else {}
 
 
 def _limits(tpl: PodTemplate, path: str, c: dict[str, Any], _: PolicySettings) -> Iterator[str | Defer]:
-    limit, request = gpu_count(c, "limits"), gpu_count(c, "requests")
-    if is_unknown(limit) or is_unknown(request):
+    requests, limits = _section(c, "requests"), _section(c, "limits")
+    if is_unknown(requests) or is_unknown(limits):
         yield Defer(f"{path}.resources")
-    elif request is not None and limit is None:
-        yield f"{label(path, c)} requests {contract.GPU_RESOURCE} without a limit"
-    elif request is not None and str(request) != str(limit) and as_int(request) != as_int(limit):
-        yield f"{label(path, c)} requests {fmt(request)} but limits {fmt(limit)} {contract.GPU_RESOURCE}"
+        return
+    for res, request in sorted(requests.items()):
+        limit = limits.get(res)
+        if is_unknown(request) or is_unknown(limit):
+            yield Defer(f"{path}.resources")
+        elif limit is None:
+            yield f"{label(path, c)} requests {res} without a limit"
+        elif str(request) != str(limit) and as_int(request) != as_int(limit):
+            yield f"{label(path, c)} requests {fmt(request)} but limits {fmt(limit)} {res}"
 
 
 resource_policy(
     name="gpu-workload-limits", area=Area.GPU, resource_types=WORKLOAD_TYPES, severity=Severity.HIGH,
-    description="Containers asking for nvidia.com/gpu set it as a limit (requests equal to limits).",
-    remediation="Set resources.limits[\"nvidia.com/gpu\"] (extended resources cannot be overcommitted; a request "
-                "without a limit is rejected or mis-scheduled).",
+    description="Containers asking for a GPU resource (nvidia.com/gpu, nvidia.com/gpu.shared, "
+                "nvidia.com/mig-<profile>) set it as a limit (requests equal to limits).",
+    remediation="Set resources.limits[\"<resource>\"] equal to the request (extended resources cannot be "
+                "overcommitted; a request without a limit is rejected or mis-scheduled).",
     url="https://kubernetes.io/docs/tasks/manage-gpus/scheduling-gpus/", on_unknown=OnUnknown.DEFER,
     unknown_note="Deferred when a GPU container's resources are unknown.",
 )(container_check(_limits))
@@ -236,122 +240,10 @@ def tolerates_gpu_taint(tolerations: Any) -> bool:
 )
 def gpu_workload_tolerates_taint(res: Res, _: PolicySettings) -> Iterator[str | Defer]:
     for tpl in pod_templates(res):
-        if not (_gpu_containers(tpl) or _shared_gpu_containers(tpl)):
+        if not _gpu_containers(tpl):
             continue
         tolerations = tpl.spec.get("tolerations")
         if is_unknown(tolerations):
             yield Defer(f"{tpl.path}.tolerations")
         elif not tolerates_gpu_taint(tolerations):
             yield f"{tpl.path} runs GPU containers but does not tolerate {contract.GPU_TAINT_KEY}:NoSchedule"
-
-
-def _selector(tpl: PodTemplate) -> dict[str, Any] | Any:
-    """Pool-selecting labels: nodeSelector plus single-value required nodeAffinity terms."""
-    given = tpl.spec.get("nodeSelector")
-    if is_unknown(given):
-        return UNKNOWN
-    selector = dict(given or {})
-    terms = dig(tpl.spec, "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms")
-    for term in as_list(terms)[:1]:
-        for expr in as_list(dig(term, "matchExpressions")):
-            if isinstance(expr, dict) and expr.get("operator") == "In" and len(as_list(expr.get("values"))) == 1:
-                selector.setdefault(expr.get("key"), as_list(expr.get("values"))[0])
-    return {k: v for k, v in selector.items() if k in (contract.POOL_LABEL, contract.GPU_TYPE_LABEL)}
-
-
-def pod_gpus(tpl: PodTemplate) -> int:
-    """GPUs one pod needs on a node: the sum over app containers (init containers run before them)."""
-    return sum(as_int(gpu_count(c, "limits")) or as_int(gpu_count(c, "requests")) or 0
-               for c in _gpu_containers(tpl))
-
-
-@dataclass(frozen=True)
-class PoolTarget:
-    """A pool a GPU pod can land on: a node group of this stack, or one of the platform's (`gpu_pools`)."""
-
-    name: str
-    labels: dict[str, Any]
-    gpus_per_node: int | None  # None: a GPU family the catalog does not know
-
-
-def _pool_targets(stack: StackView, settings: PolicySettings) -> Iterator[PoolTarget | Defer]:
-    for pool in gpu_pools(stack):
-        if isinstance(pool, Defer):
-            yield pool
-        else:
-            yield PoolTarget(str(pool.labels.get(contract.POOL_LABEL, pool.res.name)), pool.labels,
-                             pool.gpus_per_node)
-    yield from _nodepool_targets(stack)
-    for name, ref in sorted((settings.gpu_pools or {}).items()):
-        yield PoolTarget(name, {contract.POOL_LABEL: name, contract.GPU_TYPE_LABEL: ref.gpu_type}, ref.gpus_per_node)
-
-
-def _nodepool_targets(stack: StackView) -> Iterator[PoolTarget | Defer]:
-    """Karpenter GPU NodePools: the labels their nodes get, the GPUs of their largest listed type."""
-    for pool in stack.of_type(t.KARPENTER_NODEPOOL):
-        labels = pool.get("spec.template.metadata.labels")
-        if is_unknown(labels) or is_unknown(pool.get("spec.template.spec.requirements")):
-            yield Defer("spec.template", pool.urn)
-        elif is_gpu_nodepool(pool):
-            labels = labels if isinstance(labels, dict) else {}
-            yield PoolTarget(str(labels.get(contract.POOL_LABEL, pool.name)), labels, nodepool_gpus_per_node(pool))
-
-
-_POOLS_UNKNOWN = "gpu_pools (the platform environment's GPU pools: `mlplat policy config --platform-outputs`)"
-
-
-def _pool_outcome(res: Res, tpl: PodTemplate, pools: list[PoolTarget] | None) -> Iterator[Violation | Defer]:
-    """`pools` None: a project stack whose platform pools were not configured (checked once they are)."""
-    selector = _selector(tpl)
-    if selector is UNKNOWN:
-        yield Defer(f"{tpl.path}.nodeSelector", res.urn)
-        return
-    where = f"{res.name} ({tpl.path})"
-    if not selector:
-        yield Violation(f"{where} selects no GPU pool: set nodeSelector {contract.POOL_LABEL} or "
-                        f"{contract.GPU_TYPE_LABEL}", res.urn)
-        return
-    if pools is None:
-        yield Defer(_POOLS_UNKNOWN, res.urn)
-        return
-    matching = [p for p in pools if all(p.labels.get(k) == v for k, v in selector.items())]
-    need = pod_gpus(tpl)
-    if not matching:
-        names = sorted(p.name for p in pools)
-        yield Violation(f"{where} selects {fmt(selector)} but no GPU node pool has those labels "
-                        f"(pools: {', '.join(names) or 'none'})", res.urn)
-    elif not any(p.gpus_per_node is None or p.gpus_per_node >= need for p in matching):
-        biggest = max(p.gpus_per_node or 0 for p in matching)
-        yield Violation(f"{where} needs {need} GPUs per pod but the selected pools offer at most {biggest} "
-                        "per node: the pod can never schedule", res.urn)
-
-
-@stack_policy(
-    name="gpu-workload-targets-pool", area=Area.GPU,
-    resource_types=(t.NODE_GROUP, t.KARPENTER_NODEPOOL, *WORKLOAD_TYPES),
-    severity=Severity.HIGH,
-    description="GPU workloads select (mlops.io/pool or mlops.io/gpu-type) a GPU node pool that exists and whose "
-                "instances have enough GPUs for one pod: a node group or Karpenter NodePool of the stack, or for a "
-                "project stack one "
-                "of its platform environment's pools (setting gpu_pools).",
-    remediation="Set nodeSelector to an existing pool (`mlops.io/pool: <pool>` from the platform stack's "
-                "node_pools.gpu, listed in its `gpu_pools` output) whose instance type has at least the pod's "
-                "GPU limit, or add such a pool.",
-    url="https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/", on_unknown=OnUnknown.DEFER,
-    settings=("stack_kind", "gpu_pools"),
-    unknown_note="Deferred when a GPU pod's nodeSelector or a node group's instance types/labels are unknown, "
-                 "and for a project stack whose platform pools (gpu_pools) are not configured.",
-)
-def gpu_workload_targets_pool(stack: StackView, settings: PolicySettings) -> Iterator[Violation | Defer]:
-    pools: list[PoolTarget] = []
-    for pool in _pool_targets(stack, settings):
-        if isinstance(pool, Defer):
-            yield pool
-        else:
-            pools.append(pool)
-    unknown = not pools and settings.gpu_pools is None and stack_kind(stack, settings) is StackKind.PROJECT
-    for res in stack.of_type(*WORKLOAD_TYPES):
-        for tpl in pod_templates(res):
-            if tpl.spec is not UNKNOWN and _gpu_containers(tpl):
-                yield from _pool_outcome(res, tpl, None if unknown else pools)
-

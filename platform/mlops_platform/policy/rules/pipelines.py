@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from mlops_platform.core import contract
 from mlops_platform.policy.config import PolicySettings, Severity
 from mlops_platform.policy.registry import Area, OnUnknown, resource_policy, stack_policy
 from mlops_platform.policy.sdk import types as t
@@ -65,8 +66,7 @@ def pipeline_runs_as_project(res: Res, _: PolicySettings) -> Iterator[str | Defe
     yield from _step_accounts(res, base, account)
 
 
-#: Kueue's queue label (kueue pkg/controller/constants QueueLabel).
-QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+QUEUE_LABEL = contract.QUEUE_LABEL
 
 
 def _gpu_step(step: dict[str, Any]) -> bool:

@@ -1,0 +1,148 @@
+"""Kueue cannot be bypassed in a project namespace, and the first `up` meets Kueue's webhooks ready.
+
+Bypass: with cohort borrowing the namespace ResourceQuota allows quota + borrowing limit, and Kueue manages only
+jobs labelled `kueue.x-k8s.io/queue-name` (`manageJobsWithoutQueueName: false`), so the ValidatingAdmissionPolicy
+of k8s/queue_admission.py refuses unlabelled batch work. Its CEL is evaluated here by cel-python the way the API
+server does (match condition first, then the validation).
+
+Ordering: the facts of Kueue 0.19.2's chart are in tests/fixtures/upstream/kueue-0.19.2-webhooks.json.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import celpy
+import pytest
+from mlops_platform.core.layers import LAYER_ORDER, LAYER_PROJECTS, Layer
+from mlops_platform.engine import Plan
+from mlops_platform.k8s.admission import project_binding
+from mlops_platform.k8s.kueue import QUEUE_LABEL
+from mlops_platform.k8s.queue_admission import POLICY_NAME, batch_pod_condition, queue_expression, queue_policy
+
+from .planview import helm_values, k8s_of
+from .upstream import UPSTREAM
+
+VAP = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
+BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
+WEBHOOKS = json.loads((UPSTREAM / "kueue-0.19.2-webhooks.json").read_text())
+GPU = {"limits": {"nvidia.com/gpu": 1}}
+
+
+def _cel(expression: str, obj: dict[str, Any], resource: str, namespace: str) -> bool:
+    env = celpy.Environment()
+    return bool(env.program(env.compile(expression)).evaluate({
+        "object": celpy.json_to_cel(obj), "namespaceObject": celpy.json_to_cel({"metadata": {"name": namespace}}),
+        "request": celpy.json_to_cel({"resource": {"resource": resource}})}))
+
+
+def verdict(obj: dict[str, Any], resource: str, namespace: str = "fraud") -> str:
+    """'skipped' (the match condition leaves it alone), 'admitted' or 'refused'."""
+    if not _cel(batch_pod_condition(), obj, resource, namespace):
+        return "skipped"
+    return "admitted" if _cel(queue_expression(), obj, resource, namespace) else "refused"
+
+
+def obj(labels: dict[str, str] | None = None, owner: str | None = None, resources: dict[str, Any] | None = None,
+        ) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": "x", "namespace": "fraud"}
+    if labels is not None:
+        meta["labels"] = labels
+    if owner:
+        meta["ownerReferences"] = [{"kind": owner, "name": "o", "apiVersion": "v1", "uid": "u"}]
+    return {"metadata": meta, "spec": {"containers": [{"name": "c", "resources": resources or {}}]}}
+
+
+QUEUED, OTHER = {QUEUE_LABEL: "fraud"}, {QUEUE_LABEL: "risk"}
+
+
+@pytest.mark.parametrize(("resource", "made", "expected"), [
+    ("jobs", obj(QUEUED), "admitted"), ("jobs", obj({"app": "x"}), "refused"), ("jobs", obj(), "refused"),
+    ("jobs", obj(OTHER), "refused"),  # another project's queue: it would wait forever, or use their quota
+    ("rayjobs", obj(QUEUED), "admitted"), ("rayjobs", obj({}), "refused"),
+    # KubeRay 1.4.2 copies a RayJob's labels to the RayCluster it creates (constructRayClusterForRayJob)
+    ("rayclusters", obj(QUEUED, owner="RayJob"), "admitted"), ("rayclusters", obj(), "refused"),
+    # pods: a workflow's GPU step and a bare GPU pod are batch work; CPU steps and serving pods are not queued
+    ("pods", obj(QUEUED, owner="Workflow", resources=GPU), "admitted"),
+    ("pods", obj({}, owner="Workflow", resources=GPU), "refused"),
+    ("pods", obj({}, resources={"requests": {"nvidia.com/mig-1g.10gb": 1}}), "refused"),
+    ("pods", obj({}, owner="Workflow", resources={"limits": {"nvidia.com/gpu.shared": 1}}), "refused"),
+    ("pods", obj({}, owner="Workflow", resources={"limits": {"cpu": "1"}}), "skipped"),
+    ("pods", obj({}, owner="ReplicaSet", resources=GPU), "skipped"),
+    ("pods", obj({}, owner="Job", resources=GPU), "skipped"),  # admitted through its Job
+])
+def test_batch_work_must_name_its_projects_queue(resource: str, made: dict[str, Any], expected: str) -> None:
+    assert verdict(made, resource) == expected
+
+
+def test_the_policy_covers_jobs_ray_and_pods_and_fails_closed() -> None:
+    spec = queue_policy()
+    assert spec["failurePolicy"] == "Fail"
+    assert {r for rule in spec["matchConstraints"]["resourceRules"] for r in rule["resources"]} == {
+        "jobs", "rayjobs", "rayclusters", "pods"}
+    assert "kueue.x-k8s.io/queue-name" in spec["validations"][0]["messageExpression"]
+
+
+@pytest.mark.parametrize(("env", "present"), [("dev", False), ("staging", True), ("prod", True)])
+def test_the_policy_is_bound_to_project_namespaces_wherever_kueue_runs(plans: Any, env: str, present: bool) -> None:
+    plan: Plan = plans[env]
+    policies = [r for r in k8s_of(plan, VAP) if r.get("metadata.name") == POLICY_NAME]
+    bindings = [r for r in k8s_of(plan, BINDING) if r.get("metadata.name") == POLICY_NAME]
+    assert (len(policies), len(bindings)) == ((1, 1) if present else (0, 0))
+    if present:
+        assert policies[0].get("spec") == queue_policy()
+        assert bindings[0].get("spec") == project_binding(POLICY_NAME)
+        assert policies[0].urn in bindings[0].dependencies
+        # created with Kueue in the cluster layer, before any project namespace exists
+        assert policies[0].urn.split("::")[1] == LAYER_PROJECTS[Layer.CLUSTER]
+
+
+# ------------------------------------------------------------------ first `up`: Kueue's webhooks
+def _hooks(resource: str) -> list[dict[str, Any]]:
+    return [w for w in WEBHOOKS["webhooks"] if resource in w["resources"]]
+
+
+def test_kueues_job_webhooks_fail_closed_only_in_project_namespaces(plans: Any) -> None:
+    """Every job/pod webhook of the chart is failurePolicy Fail (pod: because the pod integration is on) with the
+    manager config's managedJobsNamespaceSelector, which the platform sets to project namespaces. So a Kueue
+    outage refuses batch work in projects (never admits it unqueued), and never blocks a platform pod — Kueue's
+    own included, so it can always restart."""
+    config = json.loads(helm_values(plans["prod"], "kueue")["managerConfig"]["controllerManagerConfigYaml"])
+    for resource in ("jobs", "rayjobs", "rayclusters", "pods"):
+        for hook in _hooks(resource):
+            policy = hook["failurePolicy"]
+            if isinstance(policy, dict):
+                assert policy["if_framework"] in config["integrations"]["frameworks"]
+                policy = policy["then"]
+            assert (policy, hook["namespaceSelector"]) == ("Fail", "managedJobsNamespaceSelector"), hook
+    assert config["managedJobsNamespaceSelector"] == {
+        "matchExpressions": [{"key": "mlops.io/project", "operator": "Exists"}]}
+    cluster_namespaces = [r for r in k8s_of(plans["prod"], "kubernetes:core/v1:Namespace")
+                          if r.urn.split("::")[1] == LAYER_PROJECTS[Layer.CLUSTER]]
+    assert cluster_namespaces and not [n for n in cluster_namespaces if "mlops.io/project" in
+                                       (n.get("metadata.labels") or {})]
+
+
+def test_nothing_kueue_gates_is_created_before_its_webhooks_serve(plans: Any) -> None:
+    """The chart's queue webhooks (ClusterQueue, ResourceFlavor) fail closed too. The release is atomic (Helm
+    waits until Kueue is Ready), and Kueue is Ready only once its certificates and CA bundles are in place and
+    its webhook server runs (fixture `readiness`). What those webhooks gate is created after the release: the
+    ResourceFlavor depends on it, and the queues and every project's pods/jobs live in the tenants layer, which
+    `up` applies after the cluster layer."""
+    assert "readyz" in WEBHOOKS["readiness"]["fact"] and "CA bundles" in WEBHOOKS["readiness"]["fact"]
+    assert {h["failurePolicy"] for r in ("clusterqueues", "resourceflavors") for h in _hooks(r)} == {"Fail"}
+    plan: Plan = plans["prod"]
+    [release] = [r for r in plan.resources if r.type == "kubernetes:helm.sh/v3:Release" and r.get("name") == "kueue"]
+    assert release.get("atomic") is True
+    [flavor] = k8s_of(plan, "kubernetes:kueue.x-k8s.io/v1beta2:ResourceFlavor")
+    assert release.urn in flavor.dependencies
+    tenants = LAYER_PROJECTS[Layer.TENANTS]
+    assert LAYER_ORDER.index(Layer.CLUSTER) < LAYER_ORDER.index(Layer.TENANTS)
+    for kind in ("ClusterQueue", "LocalQueue"):
+        queues = k8s_of(plan, f"kubernetes:kueue.x-k8s.io/v1beta2:{kind}")
+        assert queues and all(q.urn.split("::")[1] == tenants for q in queues)
+    # and the tenants layer creates no batch work of its own that the queue-label policy would refuse
+    assert not [r for r in plan.resources if r.urn.split("::")[1] == tenants and r.type in (
+        "kubernetes:batch/v1:Job", "kubernetes:ray.io/v1:RayJob", "kubernetes:ray.io/v1:RayCluster",
+        "kubernetes:core/v1:Pod")]
