@@ -64,7 +64,7 @@ def workload_endpoints(cfg: PlatformSections) -> tuple[str, ...]:
 
 
 def runner_endpoints(cfg: PlatformSections) -> tuple[str, ...]:
-    """Endpoints the in-VPC runner needs ('' when there is none); Secrets Manager for the GitHub token."""
+    """Endpoints the in-VPC runner needs (none when the runner is off); Secrets Manager for the GitHub token."""
     if not cfg.in_vpc_deployer:
         return ()
     return RUNNER_ENDPOINTS + (("secretsmanager",) if cfg.github.manage and cfg.github.token_secret else ())
