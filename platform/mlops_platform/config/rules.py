@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 
 from mlops_platform.config.gpu_provisioning import karpenter_rules
 from mlops_platform.config.issues import issue
-from mlops_platform.config.rules_air_gap import PRIVATE_NODE_ENDPOINTS as PRIVATE_NODE_ENDPOINTS  # re-exported
 from mlops_platform.config.rules_air_gap import air_gap_rules
 from mlops_platform.config.rules_gpu import (
     gpu_pool_rules,
