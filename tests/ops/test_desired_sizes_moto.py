@@ -104,7 +104,7 @@ def test_mlplat_up_json_reports_the_raise_and_runs_it_before_the_aws_layer(
     eks = _live(cfg, {"minSize": 2, "desiredSize": 2, "maxSize": 4}, {"minSize": 0, "desiredSize": 2, "maxSize": 4})
     seen: list[dict[str, int]] = []
     monkeypatch.setattr(automation, "require_tools", lambda aws, op: "pulumi")  # no Pulumi CLI here
-    monkeypatch.setattr(automation, "_gate", lambda cfg, aws, op: "review skipped")
+    monkeypatch.setattr(automation, "_gate", lambda cfg, aws, op, shard=None: "review skipped")
     monkeypatch.setattr(automation, "_stack", lambda cfg, layer, create: layer)
     monkeypatch.setattr(automation, "_execute", lambda stack, op, out, force, refresh=False: seen.append(
         _scaling(eks, cfg, "system-20260101")) or "{'update': 3}")

@@ -123,14 +123,14 @@ def _subject(tier: str, rotation: bool | None) -> review.Subject:
 
 
 def test_offline_review_blocks_on_unwaived_mandatory_violations(monkeypatch, tmp_root):
-    monkeypatch.setattr(review, "environment", lambda env: _subject("prod", rotation=False))
+    monkeypatch.setattr(review, "environment", lambda env, shard=None: _subject("prod", rotation=False))
     with pytest.raises(PolicyViolationError, match=r"kms-rotation: aws:kms/key:Key::secrets") as err:
         offline_review("dev")
     assert "mlplat review dev" in str(err.value) and err.value.exit_code == 1
 
 
 def test_offline_review_passes_and_summarises(monkeypatch, tmp_root):
-    monkeypatch.setattr(review, "environment", lambda env: _subject("dev", rotation=None))
+    monkeypatch.setattr(review, "environment", lambda env, shard=None: _subject("dev", rotation=None))
     assert offline_review("dev").startswith("offline review passed (")
 
 

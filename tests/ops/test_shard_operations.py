@@ -41,7 +41,7 @@ def test_up_applies_every_shard_stack_after_the_layers_below(make_cfg: Any, tmp_
     ran: list[tuple[str, str, str | None]] = []
     layers: list[Layer] = []
     monkeypatch.setattr(automation, "require_tools", lambda aws, op: "pulumi")
-    monkeypatch.setattr(automation, "_gate", lambda cfg, aws, op: "skipped")
+    monkeypatch.setattr(automation, "_gate", lambda cfg, aws, op, shard=None: "skipped")
     monkeypatch.setattr(automation, "_before_layer", lambda cfg, aws, op, layer, *_: layers.append(layer) or [])
     monkeypatch.setattr(automation, "_select", lambda cfg, layer, name, create: SimpleNamespace(layer=layer, name=name))
     monkeypatch.setattr(automation, "_stack", lambda cfg, layer, create: SimpleNamespace(layer=layer, name="qa"))

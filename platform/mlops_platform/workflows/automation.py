@@ -6,7 +6,7 @@ Order, each step stopping with one clear reason before anything is touched:
 3. tools: the `pulumi` CLI on PATH and AWS credentials, both reported at once (ToolMissingError) —
    checked before the Automation API is imported, which would otherwise fail with a raw OSError;
 4. preview/up: preflight (PreflightError) and the offline policy review, waivers applied
-   (PolicyViolationError);
+   (PolicyViolationError) — of the whole environment, or with `--shard K` of that shard's stack only;
    destroy: the account guard only;
 5. the real operation on the self-managed backend bootstrap created, with the policy pack attached and
    the engine's output streamed, once per layer stack (aws → cluster → tenants; destroy in reverse). A
@@ -109,31 +109,37 @@ def guard_destroy(cfg: PlatformConfig, force: bool) -> None:
                      f"data and re-run with {FORCE_FLAG}")
 
 
-def offline_review(env: str) -> str:
+def offline_review(env: str, shard: int | None = None) -> str:
     """The policy team's offline review (`mlplat review ENV`, with stacks/waivers.yaml when present).
 
     The same pack runs again inside the engine; reviewing first stops before any cloud call, and the
-    offline plan sees values a preview would still report as unknown.
+    offline plan sees values a preview would still report as unknown. With `shard`, only what that run
+    changes is reviewed: the shard's tenants stack (`mlplat review ENV --shard K`), the layers below planned
+    as its StackReference inputs only — a CI matrix of shard jobs then plans each tenant once, not once per job.
     """
-    report = review.review(review.environment(env), review.resolve_waivers(None, repo_root()))
+    subject = review.environment(env, shard=shard)
+    report = review.review(subject, review.resolve_waivers(None, repo_root()))
+    what, again = (env, env) if shard is None else (f"{env} tenant shard {shard}", f"{env} --shard {shard}")
     if not report.passed:
         listed = "\n".join(f"  - {f.policy}: {f.resource}: {f.message}" for f in report.blocking[:10])
-        raise PolicyViolationError(f"offline review of {env}: {len(report.blocking)} unwaived mandatory "
-                                   f"violation(s):\n{listed}\nfix: `mlplat review {env}` shows them all; fix "
+        raise PolicyViolationError(f"offline review of {what}: {len(report.blocking)} unwaived mandatory "
+                                   f"violation(s):\n{listed}\nfix: `mlplat review {again}` shows them all; fix "
                                    "them or add reviewed waivers to stacks/waivers.yaml")
     summary = report.summary()
-    return f"offline review passed ({summary['violations']} finding(s), {summary['waived']} waived)"
+    scope = "" if shard is None else f" of tenant shard {shard} only"
+    return f"offline review passed ({summary['violations']} finding(s), {summary['waived']} waived){scope}"
 
 
-def _gate(cfg: PlatformConfig, aws: Aws, operation: Operation) -> str:
-    """Preflight and review before preview/up; only the account guard before destroy."""
+def _gate(cfg: PlatformConfig, aws: Aws, operation: Operation, shard: int | None = None) -> str:
+    """Preflight and review before preview/up (of `shard`'s stack only, when given); only the account guard
+    before destroy."""
     if operation is Operation.DESTROY:
         report = PreflightReport(cfg.environment.name, cfg.environment.account_id, cfg.environment.region,
                                  tuple(check_account(cfg, aws)))
         report.raise_for_failures()
         return "skipped for destroy"
     run_preflight(cfg, aws).raise_for_failures()
-    return offline_review(cfg.environment.name)
+    return offline_review(cfg.environment.name, shard)
 
 
 def _workspace_env(cfg: PlatformConfig) -> dict[str, str]:
@@ -288,7 +294,7 @@ def run_operation(env: str, operation: Operation, *, layer: Layer | None = None,
     require_tools(aws, operation)
     if operation is Operation.DESTROY and layer is Layer.AWS:
         refuse_aws_under_upper_layers(cfg, lambda upper: _held(cfg, upper))
-    review = _gate(cfg, aws, operation)
+    review = _gate(cfg, aws, operation, shard)
     on_output(f"preflight passed; {review}\n")
     # Deliberately lazy, like `_stack`: the Automation API loads only when an operation runs, not at CLI start.
     from pulumi.automation import CommandError

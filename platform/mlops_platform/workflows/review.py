@@ -54,10 +54,13 @@ def platform_config(env: str | None, stack_file: Path | None = None) -> PolicyPa
         estimated_monthly_p90_usd=round(estimate(cfg).estimated_monthly_p90_usd, 2))
 
 
-def environment(env: str, layer: Layer | None = None, jobs: int = 1) -> Subject:
-    """An environment's plan (all layers, or one layer stack) with its tier's settings; `jobs` processes plan
-    its tenants stacks."""
-    plan = run_platform(env=env, layer=layer, jobs=jobs)  # validates the stack file first (ConfigError, exit 3)
+def environment(env: str, layer: Layer | None = None, jobs: int = 1, shard: int | None = None) -> Subject:
+    """An environment's plan (all layers, one layer stack, or one tenant `shard`'s stack) with its tier's
+    settings; `jobs` processes plan its tenants stacks. A shard's plan holds only that shard's resources (the
+    layers below are planned, or read from the plan cache, as its StackReference inputs only), so its review
+    judges what a `--shard` run changes, not every tenant of the environment."""
+    # validates the stack file first (ConfigError, exit 3); a shard the count lacks is a UsageError
+    plan = run_platform(env=env, layer=layer, shard=shard, jobs=jobs)
     return Subject(plan.to_json(), env_stack_file(env), platform_config(env), timings=tuple(plan.timings),
                    cached=plan.cached)
 

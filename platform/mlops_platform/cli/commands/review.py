@@ -25,7 +25,7 @@ from mlops_platform.workflows.review import Subject, environment, plan_file, pro
 
 def _subject(env: str | None, program_dir: Path | None, plan: Path | None, stack: str | None,
              config_file: Path | None, tier: str | None, layer: Layer | None = None,
-             timeout: float | None = None, jobs: int = 1) -> Subject:
+             timeout: float | None = None, jobs: int = 1, shard: int | None = None) -> Subject:
     given = [name for name, v in (("ENV", env), ("--program", program_dir), ("--plan", plan)) if v is not None]
     if len(given) != 1:
         raise UsageError("review exactly one of ENV, --program DIR or --plan FILE"
@@ -35,13 +35,17 @@ def _subject(env: str | None, program_dir: Path | None, plan: Path | None, stack
     if (stack or config_file or timeout is not None) and program_dir is None:
         raise UsageError("--stack, --config-file and --timeout apply to --program only — fix: drop them, or "
                          "review a program with --program DIR")
-    if layer is not None and env is None:
-        raise UsageError("--layer applies to an environment (ENV) only — fix: drop --layer, or review an "
-                         "environment: mlplat review ENV --layer LAYER")
+    for option, value in (("--layer", layer), ("--shard", shard)):
+        if value is not None and env is None:
+            raise UsageError(f"{option} applies to an environment (ENV) only — fix: drop {option}, or review an "
+                             f"environment: mlplat review ENV {option} {value}")
+    if shard is not None and layer not in (None, Layer.TENANTS):
+        raise UsageError(f"--shard {shard} is a stack of the tenants layer — fix: drop --layer {layer.value} "
+                         "or use --layer tenants")
     if env is not None:
         if tier is not None:
             raise UsageError("--tier applies to --program/--plan; an environment is judged by its own tier")
-        return environment(env, layer, jobs)
+        return environment(env, layer, jobs, shard)
     if program_dir is not None:
         return program(program_dir, stack, config_file, tier, timeout)
     assert plan is not None
@@ -84,10 +88,13 @@ def review_command(
     layer: Layer = typer.Option(None, "--layer", help="Review one layer stack of ENV: aws | cluster | tenants "
                                 "(default: all)."),
     jobs: int = JOBS_OPTION,
+    shard: int = typer.Option(None, "--shard", min=0, help="Review one tenant shard's stack (<env>-tenants-K; "
+                              "`mlplat shards ENV` lists them): what `mlplat up ENV --shard K` changes."),
 ) -> None:
     """Review infrastructure against the policy pack, as `pulumi preview --policy-pack` would."""
     root = Path(os.environ.get("MLPLAT_ROOT") or repo_root())
-    subject = _subject(env, program_dir, plan, stack, config_file, tier, layer, timeout, jobs or default_jobs())
+    subject = _subject(env, program_dir, plan, stack, config_file, tier, layer, timeout, jobs or default_jobs(),
+                       shard)
     if subject.timings:  # stderr: stdout stays one document in every format
         typer.echo(timings_line(list(subject.timings), subject.cached), err=True)
     if subject.isolation:  # stderr: stdout stays one document in every format
