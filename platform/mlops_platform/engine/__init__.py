@@ -34,13 +34,14 @@ def _stack_path(env: str | None, stack_file: Path | None) -> Path:
 
 def run_platform(env: str | None = None, stack_file: Path | None = None, preview: bool = True,
                  layer: Layer | None = None, project: str | None = None, shard: int | None = None,
-                 jobs: int = 1) -> Plan:
+                 jobs: int = 1, below: bool = False) -> Plan:
     """Validate a platform stack file, then plan its layers offline: `layer`, or all of them in order.
 
     Each layer runs the real program as its own Pulumi project; its StackReferences resolve to the
     planned outputs of the layers below. All layers plan as the union of their resources, with the top
     layer's outputs (the environment's outputs contract). `project` plans that one tenant only, `shard`
-    one tenant shard's stack (`tenants.shards`); `jobs` processes plan the tenants stacks in parallel
+    one tenant shard's stack (`tenants.shards`); with `below`, that project's or shard's plan also holds the
+    layers below it (a review's context). `jobs` processes plan the tenants stacks in parallel
     (`engine/layered.py`: the same plan as `jobs=1`).
     """
     path = _stack_path(env, stack_file)
@@ -56,8 +57,8 @@ def run_platform(env: str | None = None, stack_file: Path | None = None, preview
     key = plan_key(root / "platform", layers={str(k): (root / d / "Pulumi.yaml").read_text(encoding="utf-8")
                                                for k, d in LAYER_DIRS.items()},
                    stack=cfg.environment.name, config=config, layer=layer, project=project, shard=shard,
-                   ctx=[cfg.environment.account_id, cfg.environment.region], preview=preview)
-    selection = Selection(layer, project, shard)
+                   below=below, ctx=[cfg.environment.account_id, cfg.environment.region], preview=preview)
+    selection = Selection(layer, project, shard, below=below)
     return cached_plan(key, lambda: plan_layers(cfg, config, selection, preview, jobs))
 
 

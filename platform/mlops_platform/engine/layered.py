@@ -33,11 +33,14 @@ PROJECTS_KEY = "mlops-platform:projects"
 
 @dataclass(frozen=True)
 class Selection:
-    """What one `run_platform` plans: `layer` (None: all), one `project`'s tenant, or one tenant `shard`."""
+    """What one `run_platform` plans: `layer` (None: all), one `project`'s tenant, or one tenant `shard`;
+    `below`: a project's or shard's plan also holds the layers below it (planned anyway as its StackReference
+    inputs), so a review can judge the tenant stack with what it runs on."""
 
     layer: Layer | None = None
     project: str | None = None
     shard: int | None = None
+    below: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ def plan_layers(cfg: PlatformConfig, config: dict[str, Any], sel: Selection, pre
         timings += [_timing(unit, run) for unit, run in zip(units, parts, strict=True)]
         plan = join(env, [run.plan for run in parts])
         below[reference_name(ORGANIZATION, layer, env)] = plan.reference_outputs or plan.outputs
-        if layer in wanted:
+        if layer in wanted or sel.below:
             plans.append(plan)
     return Plan(env, [r for p in plans for r in p.resources], dict(plans[-1].outputs), timings=timings)
 

@@ -10,7 +10,7 @@ environment: by its tier, against its GPU pools, without the environment-level b
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +19,20 @@ from mlops_platform.core.contract import PlatformOutputs
 from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
 from mlops_platform.core.files import load_json, read_text
 from mlops_platform.core.gpu_sharing import WHOLE_GPU
-from mlops_platform.core.layers import Layer
+from mlops_platform.core.layers import LAYER_PROJECTS, Layer
 from mlops_platform.engine import run_platform
 from mlops_platform.engine.isolated import DEFAULT_TIMEOUT, run_program_isolated
 from mlops_platform.ops.cost import estimate
 from mlops_platform.policy.config import PRESETS, GpuPoolSetting, PolicyPackConfig, StackKind
 from mlops_platform.policy.config_files import load_config, preset
-from mlops_platform.policy.evaluate import evaluate
+from mlops_platform.policy.evaluate import Evaluation, evaluate
 from mlops_platform.policy.pack import all_specs
 from mlops_platform.policy.registry import kind_of
 from mlops_platform.policy.report import Report, build_report
 from mlops_platform.policy.waivers import NO_WAIVERS, Waivers, load_waivers
 
 DEFAULT_WAIVERS = Path("stacks") / "waivers.yaml"
+TENANTS = LAYER_PROJECTS[Layer.TENANTS]  # the Pulumi project of the tenants layer (a shard's resources)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class Subject:
     isolation: str = ""  # a program's: the isolation it was planned under (`engine/isolated.py`), else ""
     timings: tuple[dict[str, Any], ...] = ()  # an environment's: its program runs (`Plan.timings`)
     cached: bool = False  # an environment's: its plan was read from the plan cache
+    scope: frozenset[str] | None = None
+    """A tenant shard's: the URNs it plans, the only ones whose findings count (the rest of the plan is the
+    layers below, there so cross-layer policies see what the shard runs on); None: every resource's count."""
 
 
 def platform_config(env: str | None, stack_file: Path | None = None) -> PolicyPackConfig:
@@ -56,13 +60,18 @@ def platform_config(env: str | None, stack_file: Path | None = None) -> PolicyPa
 
 def environment(env: str, layer: Layer | None = None, jobs: int = 1, shard: int | None = None) -> Subject:
     """An environment's plan (all layers, one layer stack, or one tenant `shard`'s stack) with its tier's
-    settings; `jobs` processes plan its tenants stacks. A shard's plan holds only that shard's resources (the
-    layers below are planned, or read from the plan cache, as its StackReference inputs only), so its review
-    judges what a `--shard` run changes, not every tenant of the environment."""
+    settings; `jobs` processes plan its tenants stacks.
+
+    A shard is judged on what a `--shard` run changes: its own resources' findings count, and environment-wide
+    (stack-level) ones; the layers below are in the plan (planned, or read from the plan cache, as its
+    StackReference inputs anyway) so that policies spanning layers — the environment's budget, the GPU pools a
+    quota draws on — judge the shard against what it runs on, not against nothing. Other shards are not planned.
+    """
     # validates the stack file first (ConfigError, exit 3); a shard the count lacks is a UsageError
-    plan = run_platform(env=env, layer=layer, shard=shard, jobs=jobs)
+    plan = run_platform(env=env, layer=layer, shard=shard, jobs=jobs, below=shard is not None)
+    scope = None if shard is None else frozenset(r.urn for r in plan.resources if r.urn.split("::")[1] == TENANTS)
     return Subject(plan.to_json(), env_stack_file(env), platform_config(env), timings=tuple(plan.timings),
-                   cached=plan.cached)
+                   cached=plan.cached, scope=scope)
 
 
 def is_platform_outputs(outputs: Mapping[str, Any]) -> bool:
@@ -139,11 +148,20 @@ def review(subject: Subject, waivers: Waivers = NO_WAIVERS, policy_config: Path 
     config = subject.config
     if policy_config is not None:
         config = load_config(policy_config)
-    evaluation = evaluate(subject.plan, config, source=str(policy_config or "<preset>"))
-    urns = [r["urn"] for r in subject.plan.get("resources", [])]
+    evaluation = in_scope(evaluate(subject.plan, config, source=str(policy_config or "<preset>")), subject.scope)
+    urns = [r["urn"] for r in subject.plan.get("resources", []) if subject.scope is None or r["urn"] in subject.scope]
     kind = plan_kind(subject.plan, config)
     return build_report(evaluation, str(subject.source), waivers, urns, kind.value,
                         [s.name for s in all_specs() if kind not in s.stack_kinds])
+
+
+def in_scope(evaluation: Evaluation, scope: frozenset[str] | None) -> Evaluation:
+    """The evaluation's findings on resources in `scope`, and its stack-level ones (no resource: they judge the
+    environment as a whole, which a scoped run is part of); `resources` counts the scope."""
+    if scope is None:
+        return evaluation
+    return replace(evaluation, diagnostics=[d for d in evaluation.diagnostics if not d.urn or d.urn in scope],
+                   resources=len(scope))
 
 
 def plan_kind(plan: Mapping[str, Any], config: PolicyPackConfig) -> StackKind:
