@@ -97,11 +97,11 @@ def test_a_shard_run_plans_and_judges_only_its_own_tenants(tmp_path: Path, stubb
     # the layers below planned as inputs; shard 1's one project planned, shard 0's not at all
     assert [(t["layer"], t["stack"], t["projects"]) for t in subject.timings] == [
         ("aws", ENV, None), ("cluster", ENV, None), ("tenants", f"{ENV}-tenants-1", 1)]
-    tenants = {urn for urn in (r["urn"] for r in subject.plan["resources"]) if "::mlops-platform::" in urn}
+    planned = {r["urn"] for r in subject.plan["resources"]}
+    tenants = {urn for urn in planned if "::mlops-platform::" in urn}
     assert {urn.split("::")[0] for urn in tenants} == {f"urn:pulumi:{ENV}-tenants-1"}
     assert subject.scope == tenants and [urn for urn in tenants if "project-vision" in urn]
-    assert {urn.split("::")[1] for urn in {r["urn"] for r in subject.plan["resources"]} - tenants} == {"mlops-platform-aws",
-                                                                            "mlops-platform-cluster"}
+    assert {urn.split("::")[1] for urn in planned - tenants} == {"mlops-platform-aws", "mlops-platform-cluster"}
     # the whole environment is still reviewed without --shard, and shard 0's finding blocks it
     with pytest.raises(PolicyViolationError, match=r"offline review of staging: 1 unwaived mandatory violation"
                                                    r"(.|\n)*gpu-quota-within-cap: .*fraud-detector-quota"):
