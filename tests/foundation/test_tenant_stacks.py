@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mlops_platform.apps.bench import critical_path_cpu
 from mlops_platform.cli import main
 from mlops_platform.config import load_stack_file
 from mlops_platform.config.loader import read_stack_config
@@ -124,6 +125,12 @@ def test_parallel_tenants_plan_the_sequential_plan(plans: dict[str, Plan], monke
     assert aws["pid"] == cluster["pid"] == os.getpid()
     assert len({t["pid"] for t in tenants} | {os.getpid()}) == 1 + len(tenants)
     assert all(t["cpu_seconds"] > 0 for t in parallel.timings)
+    # `make bench`'s -j row: the tenants parts ran side by side, so the critical path is shorter than the total
+    critical, total = critical_path_cpu(parallel.timings)
+    busiest = max(t["cpu_seconds"] for t in tenants)
+    assert critical == pytest.approx(aws["cpu_seconds"] + cluster["cpu_seconds"] + busiest)
+    assert total == pytest.approx(sum(t["cpu_seconds"] for t in parallel.timings))
+    assert critical < total
 
 
 def test_a_shard_out_of_range_is_a_usage_error(sharded: Path) -> None:

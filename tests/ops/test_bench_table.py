@@ -41,3 +41,15 @@ def test_a_failed_generation_is_a_failed_row_and_fails_the_run(monkeypatch: pyte
     monkeypatch.setattr(bench, "generation", fails)
     assert bench.main(["--only", "generation"]) == 1
     assert "FAILED" in capsys.readouterr().out
+
+
+def test_the_critical_path_is_the_busiest_process_of_each_layer_in_turn() -> None:
+    # aws and cluster in the parent, one after the other; tenants in two workers side by side, one running two
+    # parts in turn: the path is aws + cluster + the busier worker, the total every run
+    timings = [{"layer": "aws", "pid": 1, "cpu_seconds": 3.0}, {"layer": "cluster", "pid": 1, "cpu_seconds": 2.0},
+               {"layer": "tenants", "pid": 7, "cpu_seconds": 4.0}, {"layer": "tenants", "pid": 8, "cpu_seconds": 1.5},
+               {"layer": "tenants", "pid": 8, "cpu_seconds": 1.5}]
+    assert bench.critical_path_cpu(timings) == (9.0, 12.0)
+    sequential = [{**run, "pid": 1} for run in timings]
+    assert bench.critical_path_cpu(sequential) == (12.0, 12.0)  # -j 1: no gain
+    assert bench.critical_path_cpu([]) == (0, 0)
