@@ -108,13 +108,15 @@ def child_plan_and_review(stack_file: Path, jobs: int = 1, project: str | None =
     os.environ["MLPLAT_PLAN_CACHE"] = "off"
     start = time.perf_counter()
     from mlops_platform.engine import run_platform
-    from mlops_platform.workflows.review import Subject, platform_config, review
+    from mlops_platform.workflows.review import Subject, platform_config, review, tenants_scope
 
     imported = time.perf_counter()
-    plan = run_platform(stack_file=stack_file, jobs=jobs, project=project, shard=shard)
+    # a shard as `mlplat up ENV --shard K` reviews it: its tenants, the layers below as context
+    plan = run_platform(stack_file=stack_file, jobs=jobs, project=project, shard=shard, below=shard is not None)
     planned = time.perf_counter()
-    violations = None if project else len(review(Subject(plan.to_json(), stack_file,
-                                                          platform_config(None, stack_file))).violations)
+    scope = None if shard is None else tenants_scope(plan)
+    violations = None if project else len(review(Subject(plan.to_json(), stack_file, platform_config(None, stack_file),
+                                                         scope=scope)).violations)
     reviewed = time.perf_counter()
     print(json.dumps({"resources": len(plan.resources), "import_s": imported - start, "plan_s": planned - imported,
                       "review_s": reviewed - planned, "violations": violations, "timings": plan.timings}))

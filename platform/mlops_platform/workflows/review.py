@@ -20,7 +20,7 @@ from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
 from mlops_platform.core.files import load_json, read_text
 from mlops_platform.core.gpu_sharing import WHOLE_GPU
 from mlops_platform.core.layers import LAYER_PROJECTS, Layer
-from mlops_platform.engine import run_platform
+from mlops_platform.engine import Plan, run_platform
 from mlops_platform.engine.isolated import DEFAULT_TIMEOUT, run_program_isolated
 from mlops_platform.ops.cost import estimate
 from mlops_platform.policy.config import PRESETS, GpuPoolSetting, PolicyPackConfig, StackKind
@@ -69,9 +69,13 @@ def environment(env: str, layer: Layer | None = None, jobs: int = 1, shard: int 
     """
     # validates the stack file first (ConfigError, exit 3); a shard the count lacks is a UsageError
     plan = run_platform(env=env, layer=layer, shard=shard, jobs=jobs, below=shard is not None)
-    scope = None if shard is None else frozenset(r.urn for r in plan.resources if r.urn.split("::")[1] == TENANTS)
     return Subject(plan.to_json(), env_stack_file(env), platform_config(env), timings=tuple(plan.timings),
-                   cached=plan.cached, scope=scope)
+                   cached=plan.cached, scope=None if shard is None else tenants_scope(plan))
+
+
+def tenants_scope(plan: Plan) -> frozenset[str]:
+    """URNs of a plan's tenants-layer resources: a shard's own, in a shard's plan with the layers below."""
+    return frozenset(r.urn for r in plan.resources if r.urn.split("::")[1] == TENANTS)
 
 
 def is_platform_outputs(outputs: Mapping[str, Any]) -> bool:
