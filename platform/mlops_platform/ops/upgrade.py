@@ -137,7 +137,8 @@ def plan_upgrade(cfg: PlatformConfig, target: str, today: date | None = None) ->
         plan.steps.append(UpgradeStep(Stage.CHART, "cluster-autoscaler",
                                       f"{old.autoscaler_chart} (image {old.autoscaler_image})",
                                       f"{new.autoscaler_chart} (image {new.autoscaler_image})"))
-    plan.steps.extend(UpgradeStep(Stage.NODE_POOL, p.name, karpenter_ami_alias(current), karpenter_ami_alias(target))
+    plan.steps.extend(UpgradeStep(Stage.NODE_POOL, p.name, karpenter_ami_alias(current, p.ami_type),
+                                   karpenter_ami_alias(target, p.ami_type))
                       for p in (cfg.node_pools.gpu if cfg.karpenter else []))
     day = today or date.today()
     plan.checks.extend(skew_checks(current, target, day) + support_warnings(current, cfg.upgrade_policy, day))
