@@ -23,12 +23,11 @@ from mlops_platform.core.errors import ConfigIssue
 from mlops_platform.core.gpu_sharing import sharing_node_labels
 from mlops_platform.core.versions import BOTTLEROCKET_AMI_PREFIX, bottlerocket_release
 
-#: AMI types a Karpenter GPU pool may use: the EKS-optimized AL2023 NVIDIA AMIs (alias `al2023@v<release>` of the
-#: version matrix) and Bottlerocket's `aws-k8s-<minor>-nvidia` variants (alias `bottlerocket@v<release>`, pinned
-#: per minor in versions.BOTTLEROCKET_NVIDIA_RELEASES). Karpenter picks the NVIDIA variant for GPU instance types:
+#: Every GPU AMI type (core.instances.GPU_AMI_ARCH) works with Karpenter: AL2023 NVIDIA through the matrix's alias
+#: `al2023@v<release>`, Bottlerocket's `aws-k8s-<minor>-nvidia` variants through `bottlerocket@v<release>` pinned
+#: per minor (versions.BOTTLEROCKET_NVIDIA_RELEASES); minors without a pinned Bottlerocket release are refused
+#: below. Karpenter picks the NVIDIA variant for GPU instance types:
 #: https://karpenter.sh/docs/concepts/nodeclasses/#specamiselectorterms.
-KARPENTER_AMI_TYPES = ("AL2023_x86_64_NVIDIA", "AL2023_ARM_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA",
-                       "BOTTLEROCKET_ARM_64_NVIDIA")
 #: Karpenter's `karpenter.sh/capacity-type` values (karpenter.sh/v1 well-known labels).
 CAPACITY_TYPES = {Capacity.SPOT: "spot", Capacity.ON_DEMAND: "on-demand"}
 
@@ -96,11 +95,7 @@ def _karpenter_pool_rules(path: str, pool: GpuPoolConfig, version: str) -> Itera
                     "launches nodes for pending GPU pods only)", f"min_size {pool.min_size}, desired_size "
                     f"{pool.desired_size}", "set min_size: 0 and desired_size: 0, or use gpu.provisioner: "
                     "managed_node_groups for warm GPU nodes")
-    if pool.ami_type not in KARPENTER_AMI_TYPES:
-        yield issue(f"{path}.ami_type", "Karpenter GPU pools run a pinned NVIDIA AMI release (AL2023 or Bottlerocket)",
-                    pool.ami_type, f"use one of {', '.join(KARPENTER_AMI_TYPES)}, or gpu.provisioner: "
-                    "managed_node_groups")
-    elif pool.ami_type.startswith(BOTTLEROCKET_AMI_PREFIX) and bottlerocket_release(version) is None:
+    if pool.ami_type.startswith(BOTTLEROCKET_AMI_PREFIX) and bottlerocket_release(version) is None:
         yield issue(f"{path}.ami_type", f"the version matrix pins no Bottlerocket release whose aws-k8s-{version}-nvidia "
                     f"variant is confirmed (cluster.version {version})", pool.ami_type,
                     "use AL2023_x86_64_NVIDIA (AL2023_ARM_64_NVIDIA for Graviton GPUs), or a cluster.version with a "
