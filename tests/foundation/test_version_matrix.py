@@ -108,7 +108,7 @@ def test_every_supported_minor_pins_a_bottlerocket_release_or_none_is_claimed() 
 
 @pytest.mark.parametrize("minor", SUPPORTED_EKS_VERSIONS)
 def test_the_pinned_bottlerocket_release_ships_the_minors_nvidia_variant(minor: str) -> None:
-    # bottlerocket.dev GPU driver table of the pinned release (tests/fixtures/upstream/bottlerocket-nvidia-variants.json)
+    # bottlerocket.dev GPU driver table of the pinned release (fixtures/upstream/bottlerocket-nvidia-variants.json)
     release = bottlerocket_release(minor)
     assert release is not None and f"aws-k8s-{minor}-nvidia" in BOTTLEROCKET["releases"][release]
     alias = karpenter_ami_alias(minor, "BOTTLEROCKET_x86_64_NVIDIA")
@@ -119,5 +119,5 @@ def test_the_pinned_bottlerocket_release_ships_the_minors_nvidia_variant(minor: 
 def test_an_unpinned_minor_has_no_bottlerocket_alias(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(BOTTLEROCKET_NVIDIA_RELEASES, "1.35")
     assert bottlerocket_release("1.35") is None
-    with pytest.raises(KeyError, match="no Bottlerocket release is pinned for Kubernetes 1.35"):
+    with pytest.raises(KeyError, match=r"no Bottlerocket release is pinned for Kubernetes 1\.35"):
         karpenter_ami_alias("1.35", "BOTTLEROCKET_ARM_64_NVIDIA")

@@ -96,8 +96,8 @@ def _karpenter_pool_rules(path: str, pool: GpuPoolConfig, version: str) -> Itera
                     f"{pool.desired_size}", "set min_size: 0 and desired_size: 0, or use gpu.provisioner: "
                     "managed_node_groups for warm GPU nodes")
     if pool.ami_type.startswith(BOTTLEROCKET_AMI_PREFIX) and bottlerocket_release(version) is None:
-        yield issue(f"{path}.ami_type", f"the version matrix pins no Bottlerocket release whose aws-k8s-{version}-nvidia "
-                    f"variant is confirmed (cluster.version {version})", pool.ami_type,
+        yield issue(f"{path}.ami_type", "the version matrix pins no Bottlerocket release whose "
+                    f"aws-k8s-{version}-nvidia variant is confirmed (cluster.version {version})", pool.ami_type,
                     "use AL2023_x86_64_NVIDIA (AL2023_ARM_64_NVIDIA for Graviton GPUs), or a cluster.version with a "
                     "Bottlerocket pin (core/versions.py BOTTLEROCKET_NVIDIA_RELEASES)")
     if pool.capacity is Capacity.ON_DEMAND and "on_demand_fallback" in pool.karpenter.model_fields_set:

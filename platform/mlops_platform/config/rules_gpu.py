@@ -216,8 +216,8 @@ def gpu_warnings(cfg: PlatformSections) -> Issues:
             # Karpenter pools pin `bottlerocket@v<release>`; the exact release_version string EKS accepts for a
             # Bottlerocket node group is not confirmed from a reviewed source, so node groups stay unpinned.
             yield issue(f"node_pools.gpu[{i}].ami_type", "the version matrix pins no Bottlerocket release_version "
-                        "for managed node groups (its build commit is not confirmed from reviewed sources): the node "
-                        "group takes the newest release when it is created",
+                        "for managed node groups (the exact value EKS expects is not confirmed from reviewed "
+                        "sources): the node group takes the newest release when it is created",
                         pool.ami_type, "use AL2023_x86_64_NVIDIA (pinned), or check the release on first deploy")
     yield from karpenter_sharing_warnings(cfg)
 
