@@ -38,9 +38,9 @@ def test_the_tracker_reports_a_duplicate_once_with_both_registrations() -> None:
     urns.add("mock-b", "a:b:Part", "part", STACK_URN)
     urns.add("mock-c", "a:b:Part", "other", STACK_URN)
     [line] = urns.problems()
-    assert line.startswith("duplicate resource URN urn:pulumi:dev::p::a:b:Part::part: a:b:Part 'part' "
-                           "(parent: the stack) and a:b:Part 'part' (parent: the stack)")
-    assert "fix: give one of them a unique name" in line
+    assert line.startswith("duplicate resource URN urn:pulumi:dev::p::a:b:Part::part, registered 2 times: "
+                           "a:b:Part 'part' (parent: the stack) (×2) — ")
+    assert "fix: give each a unique name" in line
 
 
 DUPLICATES = """
@@ -51,11 +51,12 @@ class Part(pulumi.ComponentResource):
     def __init__(self, name, opts=None):
         super().__init__("test:index:Part", name, None, opts)
         aws.s3.Bucket(f"{name}-data", opts=pulumi.ResourceOptions(parent=self))
-        aws.s3.Bucket(f"{name}-data", opts=pulumi.ResourceOptions(parent=self))
+        aws.s3.Bucket("shared", opts=pulumi.ResourceOptions(parent=self))  # not named after its component
         self.register_outputs({})
 
 Part("part")
 Part("part")
+Part("other")
 aws.Provider("east", region="us-east-1")
 aws.Provider("east", region="us-east-2")
 aws.s3.Bucket("logs")
@@ -74,14 +75,20 @@ def test_a_program_registering_duplicate_urns_fails_with_every_duplicate_named(t
         run_program(_program(tmp_path, DUPLICATES), stack="dev")
     message = str(caught.value)
     part = "urn:pulumi:dev::tiny::test:index:Part::part"
-    assert f"duplicate resource URN {part}: test:index:Part 'part' (parent: the stack) and " \
-           "test:index:Part 'part' (parent: the stack)" in message  # components count
-    bucket = "urn:pulumi:dev::tiny::test:index:Part$aws:s3/bucket:Bucket::part-data"
-    assert f"duplicate resource URN {bucket}: aws:s3/bucket:Bucket 'part-data' (parent: {part})" in message
-    assert "duplicate resource URN urn:pulumi:dev::tiny::pulumi:providers:aws::east: pulumi:providers:aws " \
-           "'east' (parent: the stack)" in message  # explicit providers count
-    assert "a real `pulumi up` fails with 'Duplicate resource URN'; fix: give one of them a unique name" in message
-    assert "::logs" not in message  # same type and name under another parent: a different URN
+    assert message.startswith(f"{tmp_path / '__main__.py'}: 4 resource URN problem(s), all listed:")
+    assert f"duplicate resource URN {part}, registered 2 times: test:index:Part 'part' (parent: the stack) " \
+           "(×2) — " in message  # components count
+    bucket = "urn:pulumi:dev::tiny::test:index:Part$aws:s3/bucket:Bucket::"
+    assert f"duplicate resource URN {bucket}part-data, registered 2 times: aws:s3/bucket:Bucket 'part-data' " \
+           f"(parent: {part}) (×2) — " in message
+    # Children of two different parents of one type share a URN: the parent's name is not part of it.
+    assert f"duplicate resource URN {bucket}shared, registered 3 times: aws:s3/bucket:Bucket 'shared' " \
+           "(parent: urn:pulumi:dev::tiny::test:index:Part::other); aws:s3/bucket:Bucket 'shared' " \
+           f"(parent: {part}) (×2) — " in message
+    assert "duplicate resource URN urn:pulumi:dev::tiny::pulumi:providers:aws::east, registered 2 times: " \
+           "pulumi:providers:aws 'east' (parent: the stack) (×2)" in message  # explicit providers count
+    assert "a real `pulumi up` fails with 'Duplicate resource URN'; fix: give each a unique name" in message
+    assert "::logs" not in message  # same type and name under another parent type: a different URN
     assert caught.value.exit_code == 4
 
 

@@ -14,6 +14,7 @@ registration: one dict lookup and one set/dict insert each, cheap enough for eve
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -51,7 +52,7 @@ class UrnTracker:
         self.stack, self.project = stack, project
         self._by_mock: dict[str, str] = {}  # mock URN -> engine URN ("" where two engine URNs share one)
         self._seen: dict[str, Seen] = {}  # engine URN -> first registration
-        self.duplicates: list[tuple[str, Seen, Seen]] = []
+        self.duplicates: dict[str, list[Seen]] = {}  # engine URN -> every registration, where more than one
         self.unresolved: list[tuple[str, Seen]] = []  # children of a parent the mock runtime cannot single out
 
     def add(self, mock_urn: str, type_: str, name: str, parent_mock_urn: str) -> None:
@@ -65,20 +66,26 @@ class UrnTracker:
         urn = engine_urn(self.stack, self.project, chain, type_, name)
         first = self._seen.setdefault(urn, seen)
         if first is not seen:
-            self.duplicates.append((urn, first, seen))
+            self.duplicates.setdefault(urn, [first]).append(seen)
         known = self._by_mock.setdefault(mock_urn, urn)
         if known != urn:  # the mock runtime named two resources alike: their children's parent is ambiguous
             self._by_mock[mock_urn] = ""
 
     def problems(self) -> list[str]:
         """One line per duplicate URN (naming both registrations) and per child the engine cannot place."""
-        lines = [f"duplicate resource URN {urn}: {first.describe()} and {second.describe()} — a real `pulumi up` "
-                 "fails with 'Duplicate resource URN'; fix: give one of them a unique name (children are named "
-                 "f\"{name}-…\" after their component)" for urn, first, second in self.duplicates]
+        lines = [f"duplicate resource URN {urn}, registered {len(seen)} times: {_registrations(seen)} — a real "
+                 "`pulumi up` fails with 'Duplicate resource URN'; fix: give each a unique name (children are "
+                 "named f\"{name}-…\" after their component)" for urn, seen in sorted(self.duplicates.items())]
         lines += [f"{seen.describe()}: its parent {parent} names two different resources under the mock runtime, "
                   "so the offline engine cannot tell which one it belongs to; fix: give those parents distinct "
                   "names" for parent, seen in self.unresolved]
         return lines
+
+
+def _registrations(seen: list[Seen]) -> str:
+    """`a; b` in a stable order (registrations arrive from worker threads), repeats counted: `a (×2)`."""
+    counts = Counter(s.describe() for s in seen)
+    return "; ".join(text + (f" (×{n})" if n > 1 else "") for text, n in sorted(counts.items()))
 
 
 def recorded_problems(resources: Iterable[tuple[str, str, str, str | None]]) -> list[str]:
