@@ -116,6 +116,6 @@ def test_top_level_help_names_every_command() -> None:
     import typer.main
     from mlops_platform.cli import app
 
-    listed = re.fullmatch(r"MLOps platform: ([a-z, ]+)\.", app.info.help or "")
+    listed = re.fullmatch(r"MLOps platform: ([a-z, -]+)\.", app.info.help or "")
     assert listed, app.info.help
     assert sorted(listed.group(1).split(", ")) == sorted(typer.main.get_command(app).commands)

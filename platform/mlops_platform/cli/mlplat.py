@@ -23,7 +23,7 @@ from mlops_platform.core.files import finite_json
 
 app = typer.Typer(name="mlplat", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="MLOps platform: validate, plan, graph, review, policy, new, fleet, bootstrap, preflight, cost, "
-                       "upgrade, shards, mirror, preview, up, destroy.")
+                       "upgrade, shards, platform-stack, mirror, preview, up, destroy.")
 err = Console(stderr=True)
 
 #: Command areas; each module has `register(app)`.
