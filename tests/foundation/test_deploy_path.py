@@ -173,7 +173,7 @@ class Walk:
         self.ran: list[str] = []
         self.refreshed: dict[str, bool] = {}
         monkeypatch.setattr(automation, "require_tools", lambda aws, op: "pulumi")
-        monkeypatch.setattr(automation, "_gate", lambda cfg, aws, op: "review skipped")
+        monkeypatch.setattr(automation, "_gate", lambda cfg, aws, op, shard=None: "review skipped")
         monkeypatch.setattr(automation, "_endpoint", lambda cfg: endpoint)
         monkeypatch.setattr(automation, "_stack", lambda cfg, layer, create: layer)
         monkeypatch.setattr(automation, "_execute", self._execute)

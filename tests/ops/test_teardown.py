@@ -43,7 +43,7 @@ def test_destroy_layer_aws_alone_stops_before_touching_anything(monkeypatch: pyt
     ran: list[str] = []
     monkeypatch.setattr(automation, "require_tools", lambda aws, op: "pulumi")
     monkeypatch.setattr(automation, "_held", lambda cfg, layer: 3 if layer is Layer.TENANTS else 0)
-    monkeypatch.setattr(automation, "_gate", lambda cfg, aws, op: ran.append("gate") or "skipped")
+    monkeypatch.setattr(automation, "_gate", lambda cfg, aws, op, shard=None: ran.append("gate") or "skipped")
     monkeypatch.setattr(automation, "_execute",
                         lambda stack, op, out, force, refresh=False: ran.append(str(stack)) or "{}")
     with pytest.raises(UsageError, match="tenants \\(3 resource"):
@@ -87,7 +87,7 @@ def test_an_unprotected_or_absent_cluster_is_left_alone() -> None:
 def test_a_forced_prod_destroy_lifts_protection_just_before_the_aws_layer(monkeypatch: pytest.MonkeyPatch) -> None:
     ran: list[str] = []
     monkeypatch.setattr(automation, "require_tools", lambda aws, op: "pulumi")
-    monkeypatch.setattr(automation, "_gate", lambda cfg, aws, op: "skipped")
+    monkeypatch.setattr(automation, "_gate", lambda cfg, aws, op, shard=None: "skipped")
     monkeypatch.setattr(automation, "_endpoint", lambda cfg: "https://ABC.gr7.eu-west-1.eks.amazonaws.com")
     monkeypatch.setattr(automation, "_stack", lambda cfg, layer, create: layer)
     monkeypatch.setattr(automation, "_execute",
