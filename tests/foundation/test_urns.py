@@ -9,6 +9,7 @@ these URNs itself (engine/urns.py) and refuses a plan with a duplicate.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from mlops_platform.engine.urns import (
     qualified_type,
     recorded_problems,
 )
+from mlops_platform.policy.waivers import parse_waivers
 
 STACK_URN = "urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev"
 
@@ -151,3 +153,19 @@ def test_every_planned_urn_is_the_engine_urn_of_its_ancestor_chain(plan: Plan) -
     assert [urn for urn, (engine, _) in rebuilt.items() if urn != engine] == []
     assert not [urn for urn in by_urn if "pulumi:pulumi:Stack$" in urn]
     assert sum(depth >= 2 for _, depth in rebuilt.values()) > 50  # nested components: where the two differ
+
+
+#: A resource three components deep as `pulumi stack --show-urns` lists it for prod (format: Pulumi docs,
+#: "Resource names" #urns). The mock runtime's URN of it is `…::mlops:k8s:GatewayIssuers$kubernetes:…`.
+ROOT_CA = ("urn:pulumi:prod::mlops-platform-cluster::mlops:k8s:ClusterLayer$mlops:k8s:ServingStack$"
+           "mlops:k8s:GatewayIssuers$kubernetes:cert-manager.io/v1:Certificate::prod-k8s-serving-tls-root-ca")
+
+
+def test_a_urn_copied_from_the_real_stack_is_planned_and_a_waiver_for_it_matches(plans: dict[str, Plan]) -> None:
+    assert ROOT_CA in {r.urn for r in plans["prod"].resources}
+    waivers = parse_waivers({"waivers": [
+        {"policy": "k8s-probes", "urn": pattern, "reason": "Copied from `pulumi stack --show-urns`.",
+         "approver": "sec@example.com", "expires": date(2026, 12, 1)}
+        for pattern in (ROOT_CA, "urn:pulumi:prod::*::*$mlops:k8s:GatewayIssuers$*::*-root-ca")]},
+        "w.yaml", ["k8s-probes"], date(2026, 11, 1))
+    assert [w.covers("k8s-probes", ROOT_CA) for w in waivers.entries] == [True, True]
