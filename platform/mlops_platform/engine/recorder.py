@@ -1,8 +1,9 @@
-"""The offline engine's resource monitor: Pulumi's official MockMonitor, plus what it drops.
+"""The offline engine's resource monitor: Pulumi's official MockMonitor, plus what it drops or gets wrong.
 
 `MockResourceArgs` carries no parent, dependencies or resource options, and stack outputs never reach
 `Mocks`. This monitor records them from the raw RegisterResource requests, keeps inputs exactly as the
-engine receives them (camelCase, secrets and unknowns still marked) and masks secret values.
+engine receives them (camelCase, secrets and unknowns still marked) and masks secret values. Its URNs are
+the real engine's (`RecordingMonitor.make_urn`), not the mock runtime's.
 """
 
 from __future__ import annotations
