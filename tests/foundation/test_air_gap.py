@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from mlops_platform.config import PlatformConfig
+from mlops_platform.config.rules import check_warnings
 from mlops_platform.config.rules_air_gap import PRIVATE_NODE_ENDPOINTS, RUNNER_ENDPOINTS
 from mlops_platform.core.chart_images import CHART_IMAGES, ImageStyle, manual_copies, mirrored_values
 from mlops_platform.core.image_mirror import PULL_THROUGH_UPSTREAMS, Mirror, parse_image
@@ -28,10 +29,11 @@ IMAGES = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "upstrea
 REGISTRY = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
 MIRROR = Mirror(REGISTRY, "mlops-dev")
 SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:ecr-pullthroughcache/"
-#: Everything an air-gapped dev environment needs (its runner is on: dev lists a deployer role below).
+#: Everything an air-gapped dev environment needs (its runner is on: dev lists a deployer role below; dev is in
+#: us-east-1, where IAM's endpoint can be created).
 AIR_GAPPED: dict[str, Any] = {
     "network": {"nat": "none", "interface_endpoints": list(dict.fromkeys([*PRIVATE_NODE_ENDPOINTS, *RUNNER_ENDPOINTS,
-                                                                          "secretsmanager"]))},
+                                                                          "iam", "secretsmanager"]))},
     "registry": {"repositories": ["base-images", "deploy-runner"],
                  "mirror": {"docker_hub_credential_arn": f"{SECRET}docker-hub-AbCdEf",
                             "github_credential_arn": f"{SECRET}ghcr-AbCdEf"}},
@@ -55,7 +57,8 @@ def test_nat_none_reports_every_missing_piece_at_once_with_its_fix() -> None:
     assert {i.path for i in issues} == {"network.interface_endpoints", "registry.mirror.docker_hub_credential_arn",
                                         "registry.mirror.github_credential_arn", "cluster.deployer_image"}
     endpoints = issue_at(issues, "network.interface_endpoints")
-    missing = "ec2, eks, eks-auth, elasticloadbalancing, autoscaling, secretsmanager, sns, kms, rds, servicequotas, ssm"
+    missing = ("ec2, eks, eks-auth, elasticloadbalancing, autoscaling, secretsmanager, sns, kms, rds, servicequotas, "
+               "ssm, iam")
     assert endpoints.message.endswith(f"need VPC endpoints for {missing}")
     assert endpoints.value == ["ecr.api", "ecr.dkr", "sts", "logs"]
     assert f"add {missing} to network.interface_endpoints" in endpoints.fix
@@ -71,13 +74,47 @@ def test_turning_the_mirror_off_without_nat_is_refused() -> None:
     assert issue.value is False and "registry.k8s.io" in issue.message and "nat: single" in issue.fix
 
 
-def test_the_runner_needs_secrets_manager_only_for_the_github_token() -> None:
-    token = {"github": {"manage": True, "token_secret": "mlops-dev/github-token"}, "tracking": {"enabled": False},
-             "network": {"nat": "none",
-                         "interface_endpoints": list(dict.fromkeys([*PRIVATE_NODE_ENDPOINTS, *RUNNER_ENDPOINTS]))}}
-    issue = issue_at(issues_of(sections("dev", {**AIR_GAPPED, **token})), "network.interface_endpoints")
-    assert issue.message.endswith("for secretsmanager")
+def test_the_in_vpc_runner_cannot_manage_github_without_egress() -> None:
+    """Review H4: pulumi-github calls api.github.com (k8s/github_trust.py), which no VPC endpoint reaches
+    (PrivateLink Guide, aws-services-privatelink-support.html lists AWS services only)."""
+    token = {"github": {"manage": True, "token_secret": "mlops-dev/github-token"}}
+    issue = issue_at(issues_of(sections("dev", {**AIR_GAPPED, **token})), "github.manage")
+    assert "api.github.com" in issue.message and issue.value is True
+    assert "set github.manage: false" in issue.fix and "cluster.in_vpc_deployer: false" in issue.fix
+    # with egress, or deploying from outside the VPC, GitHub stays manageable
+    assert "github.manage" not in {i.path for i in issues_of(sections("dev", token))}
+    outside = {**AIR_GAPPED, **token, "cluster": {**AIR_GAPPED["cluster"], "in_vpc_deployer": False,
+                                                  "deployer_image": None}}
+    assert "github.manage" not in {i.path for i in issues_of(sections("dev", outside))}
     assert set(RUNNER_ENDPOINTS) >= {"sts", "kms", "eks", "logs", "elasticloadbalancing"}
+
+
+def test_acme_certificates_are_refused_without_egress() -> None:
+    """Review M3: DNS-01 writes Route 53 records (a global API with no interface endpoint) and talks to the
+    ACME directory on the internet (cert-manager ACME DNS01 Route53 docs; k8s/gateway_tls.py)."""
+    acme = {"serving": {"tls": {"source": "acme", "acme_email": "ops@example.com",
+                                "acme_hosted_zone_id": "Z0123456789ABCDEFGHIJ"}}}
+    issue = issue_at(issues_of(sections("dev", {**AIR_GAPPED, **acme})), "serving.tls.source")
+    assert issue.value == "acme" and "Route 53" in issue.message and "source: acm" in issue.fix
+    assert "serving.tls.source" not in {i.path for i in issues_of(sections("dev", acme))}
+
+
+def test_iam_is_a_runner_endpoint_only_where_it_can_exist() -> None:
+    """Review M6: IAM's interface endpoint (`com.amazonaws.iam`) can only be created in us-east-1; elsewhere the
+    VPC reaches it through a Transit Gateway (IAM User Guide, reference_iam_vpc_endpoint_create.html)."""
+    without_iam = {**AIR_GAPPED, "network": {**AIR_GAPPED["network"], "interface_endpoints": [
+        e for e in AIR_GAPPED["network"]["interface_endpoints"] if e != "iam"]}}
+    issue = issue_at(issues_of(sections("dev", without_iam)), "network.interface_endpoints")
+    assert issue.message.endswith("for iam")
+    west = {"environment": {"region": "eu-west-1"}, "network": {"availability_zones": ["eu-west-1a", "eu-west-1b"]}}
+    gapped_west = sections("dev", {**without_iam, **west, "network": {**without_iam["network"], **west["network"]}})
+    assert "network.interface_endpoints" not in {i.path for i in issues_of(gapped_west)}
+    (warning,) = [w for w in check_warnings(PlatformConfig.model_validate(gapped_west))
+                  if w.path == "environment.region"]
+    assert warning.value == "eu-west-1" and "Transit Gateway" in warning.fix
+    listed = sections("dev", {**AIR_GAPPED, **west, "network": {**AIR_GAPPED["network"], **west["network"]}})
+    issue = issue_at(issues_of(listed), "network.interface_endpoints")
+    assert "only be created in us-east-1" in issue.message and "remove iam" in issue.fix
 
 
 def test_components_add_the_endpoints_their_pods_call() -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 from mlops_platform.config.gpu_provisioning import karpenter_rules
 from mlops_platform.config.rules_air_gap import PRIVATE_NODE_ENDPOINTS as PRIVATE_NODE_ENDPOINTS  # re-exported
-from mlops_platform.config.rules_air_gap import air_gap_rules
+from mlops_platform.config.rules_air_gap import air_gap_rules, air_gap_warnings
 from mlops_platform.config.rules_gpu import (
     _issue,
     gpu_pool_rules,
@@ -323,7 +323,7 @@ def network_warnings(cfg: PlatformSections) -> Issues:
 
 
 #: Checks that do not fail validation but are printed by `mlplat validate` as warnings.
-WARNINGS: tuple[Callable[[PlatformSections], Issues], ...] = (network_warnings, gpu_warnings)
+WARNINGS: tuple[Callable[[PlatformSections], Issues], ...] = (network_warnings, gpu_warnings, air_gap_warnings)
 
 
 def check_warnings(cfg: PlatformSections) -> list[ConfigIssue]:
