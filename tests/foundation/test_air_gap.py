@@ -89,6 +89,18 @@ def test_the_in_vpc_runner_cannot_manage_github_without_egress() -> None:
     assert set(RUNNER_ENDPOINTS) >= {"sts", "kms", "eks", "logs", "elasticloadbalancing"}
 
 
+def test_a_subject_claim_managed_elsewhere_keeps_the_ci_roles_pinned() -> None:
+    """What an air-gapped environment uses instead of github.manage: the trust stays pinned to the workflows
+    (policy github-deploy-workflow-pinned; tests/k8s/test_air_gapped.py runs the pack on such a plan); claiming
+    both is refused."""
+    elsewhere = {"github": {"manage": False, "subject_claim_managed_elsewhere": True}}
+    cfg = PlatformConfig.model_validate(sections("dev", {**AIR_GAPPED, **elsewhere}))
+    assert issues_of(sections("dev", {**AIR_GAPPED, **elsewhere})) == [] and cfg.github.pins_workflows
+    both = {"github": {"manage": True, "subject_claim_managed_elsewhere": True}}
+    issue = issue_at(issues_of(sections("dev", both)), "github.subject_claim_managed_elsewhere")
+    assert "already manages" in issue.message and "github.manage: false" in issue.fix
+
+
 def test_acme_certificates_are_refused_without_egress() -> None:
     """Review M3: DNS-01 writes Route 53 records (a global API with no interface endpoint) and talks to the
     ACME directory on the internet (cert-manager ACME DNS01 Route53 docs; k8s/gateway_tls.py)."""

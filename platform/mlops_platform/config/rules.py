@@ -241,6 +241,9 @@ def budget_and_tag_rules(cfg: PlatformSections) -> Issues:
     if cfg.is_prod and gh.manage and not (gh.reviewer_team_ids or gh.reviewer_user_ids):
         yield _issue("github.reviewer_team_ids", "prod deployments need a required reviewer", [],
                      "list a GitHub team id (or github.reviewer_user_ids), or set github.manage: false")
+    if gh.manage and gh.subject_claim_managed_elsewhere:
+        yield _issue("github.subject_claim_managed_elsewhere", "github.manage already manages the subject claim",
+                     True, "drop subject_claim_managed_elsewhere, or set github.manage: false")
 
 
 def _rename_rules(cfg: PlatformSections) -> Issues:

@@ -85,9 +85,9 @@ def _internet_only_rules(cfg: PlatformSections) -> Issues:
     if cfg.github.manage and cfg.in_vpc_deployer:
         yield _issue("github.manage", "nat: none: the in-VPC runner applies the tenants layer, whose GitHub "
                      "resources call api.github.com, which no VPC endpoint reaches", True,
-                     "set github.manage: false and manage the repositories' environments outside the platform, "
-                     "or apply the tenants layer from a machine with internet access (cluster.in_vpc_deployer: "
-                     "false)")
+                     "set github.manage: false and github.subject_claim_managed_elsewhere: true (set each "
+                     "repository's subject claim and environment from outside the VPC: docs/air-gapped.md), or "
+                     "apply the tenants layer from a machine with internet access (cluster.in_vpc_deployer: false)")
     tls = cfg.serving.tls
     if cfg.component_enabled(cfg.serving) and tls.source is CertificateSource.ACME:
         yield _issue("serving.tls.source", "nat: none: ACME certificates need the ACME directory and Route 53's "
