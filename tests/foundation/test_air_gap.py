@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mlops_platform.aws.deployer import RUNNER_IMAGE_VENV, buildspec
 from mlops_platform.config import PlatformConfig
 from mlops_platform.config.rules import check_warnings
 from mlops_platform.config.rules_air_gap import PRIVATE_NODE_ENDPOINTS, RUNNER_ENDPOINTS
@@ -22,6 +23,7 @@ from mlops_platform.core.image_mirror import PULL_THROUGH_UPSTREAMS, Mirror, par
 from mlops_platform.core.versions import CHARTS, KUEUE_IMAGE, VERSION_MATRIX, autoscaler_chart
 from mlops_platform.k8s.air_gap import AirGap, UnmirroredChart, release_props
 from mlops_platform.programs.common import installed_charts, mirror_repositories
+from ruamel.yaml import YAML
 
 from .stackfiles import ACCOUNT, issue_at, issues_of, sections
 
@@ -311,3 +313,23 @@ def test_a_chart_the_table_does_not_know_fails_the_plan() -> None:
     with pytest.raises(UnmirroredChart, match=r"has no entry in core/chart_images\.py"):
         release_props({"chart": "oci://example.com/charts/new", "version": "1.0.0", "values": {}},
                       AirGap(mirror=MIRROR, chart_directory="/opt/mlplat/charts"))
+
+
+# --- the runner image's build (review H3) ----------------------------------------------------------------------
+
+def test_the_runner_images_build_gives_the_policy_pack_its_venv_and_never_reaches_pypi() -> None:
+    """The Pulumi CLI installs a local Python policy pack's requirements.txt into the pack's `virtualenv`
+    (PulumiPolicy.yaml `runtime.options`) before each preview/up that names it; the runner image's venv is that
+    venv, and PIP_NO_INDEX (pip's environment configuration) keeps any pip call off PyPI."""
+    root = Path(__file__).resolve().parents[2]
+    pack = YAML(typ="safe").load((root / "platform" / "policypack" / "PulumiPolicy.yaml").read_text())
+    spec = YAML(typ="safe").load(buildspec("dev", prebuilt=True))
+    assert spec["env"]["variables"] == {"PIP_NO_INDEX": "1"}
+    (install,) = spec["phases"]["install"]["commands"]
+    venv = f"platform/policypack/{pack['runtime']['options']['virtualenv']}"
+    assert f"ln -s {RUNNER_IMAGE_VENV} {venv} &&" in install and install.index(venv) < install.index("pip install")
+    # the standard image (with egress) keeps PyPI and lets the CLI make the pack's venv
+    assert "env" not in YAML(typ="safe").load(buildspec("dev")) and venv not in buildspec("dev")
+    # the image's venv holds what the pack requires: the Dockerfile of docs/air-gapped.md installs both
+    docs = (root / "docs" / "air-gapped.md").read_text()
+    assert "-r /src/platform/policypack/requirements.txt" in docs
