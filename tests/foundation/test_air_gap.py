@@ -129,6 +129,8 @@ def test_iam_is_a_runner_endpoint_only_where_it_can_exist() -> None:
     listed = sections("dev", {**AIR_GAPPED, **west, "network": {**AIR_GAPPED["network"], **west["network"]}})
     issue = issue_at(issues_of(listed), "network.interface_endpoints")
     assert "only be created in us-east-1" in issue.message and "remove iam" in issue.fix
+    with_nat = sections("dev", {**west, "network": {**west["network"], "interface_endpoints": ["sts", "iam"]}})
+    assert issue_at(issues_of(with_nat), "network.interface_endpoints").value == "eu-west-1"
 
 
 def test_components_add_the_endpoints_their_pods_call() -> None:

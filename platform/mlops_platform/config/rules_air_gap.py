@@ -54,6 +54,7 @@ def air_gap_rules(cfg: PlatformSections) -> Issues:
                          "download the Pulumi CLI, its plugins, the charts and PyPI packages", None,
                          "build the runner image (docs/air-gapped.md), push it to a registry.repositories "
                          "entry and set deployer_image: <repository>:<tag>")
+    yield from _iam_endpoint_rules(cfg)
     if cfg.mirroring:
         yield from _mirror_rules(cfg)
     yield from _deployer_image_rules(cfg)
@@ -94,6 +95,10 @@ def _internet_only_rules(cfg: PlatformSections) -> Issues:
                      "global API (DNS-01), which no VPC endpoint reaches: every Certificate would stay unissued",
                      tls.source.value, "use source: acm (certificates issued in ACM) or platform_ca, or give the "
                      "nodes egress (nat: single or one_per_az)")
+
+
+def _iam_endpoint_rules(cfg: PlatformSections) -> Issues:
+    """With or without NAT: the network would ask for an endpoint service that does not exist."""
     if "iam" in cfg.network.interface_endpoints and cfg.environment.region != IAM_ENDPOINT_REGION:
         yield _issue("network.interface_endpoints", f"IAM's interface endpoint can only be created in "
                      f"{IAM_ENDPOINT_REGION}", cfg.environment.region,
