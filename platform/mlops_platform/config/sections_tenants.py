@@ -47,7 +47,7 @@ class GithubConfig(_Section):
         description="With manage off: the repositories' OIDC subject claim (repo, context, job_workflow_ref) and "
                     "their environment are set outside this stack (an air-gapped runner cannot reach "
                     "api.github.com: docs/air-gapped.md), so the CI roles still trust only the pinned workflows; "
-                    "a repository whose claim is not customized matches no trust (fails closed). Default: off.")
+                    "a repository whose claim is not customized matches no trust (fails closed).")
 
     @property
     def pins_workflows(self) -> bool:
