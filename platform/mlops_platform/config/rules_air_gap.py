@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mlops_platform.config.rules_gpu import _issue
+from mlops_platform.config.issues import issue
 from mlops_platform.config.sections import CertificateSource, PlatformSections
 from mlops_platform.core.errors import ConfigIssue
 from mlops_platform.core.image_mirror import MAX_PREFIX_LENGTH, PULL_THROUGH_UPSTREAMS, Mirror
@@ -46,14 +46,14 @@ def air_gap_rules(cfg: PlatformSections) -> Issues:
         yield from _endpoint_rules(cfg)
         yield from _internet_only_rules(cfg)
         if cfg.registry.mirror.enabled is False:
-            yield _issue("registry.mirror.enabled", f"nat: none leaves no internet egress, yet the cluster layer's "
-                         f"images come from {PUBLIC_SOURCES}", False,
-                         "remove enabled: false (mirroring is on without NAT), or use nat: single or one_per_az")
+            yield issue("registry.mirror.enabled", f"nat: none leaves no internet egress, yet the cluster layer's "
+                        f"images come from {PUBLIC_SOURCES}", False,
+                        "remove enabled: false (mirroring is on without NAT), or use nat: single or one_per_az")
         if cfg.in_vpc_deployer and cfg.cluster.deployer_image is None:
-            yield _issue("cluster.deployer_image", "nat: none: the in-VPC runner (cluster.in_vpc_deployer) cannot "
-                         "download the Pulumi CLI, its plugins, the charts and PyPI packages", None,
-                         "build the runner image (docs/air-gapped.md), push it to a registry.repositories "
-                         "entry and set deployer_image: <repository>:<tag>")
+            yield issue("cluster.deployer_image", "nat: none: the in-VPC runner (cluster.in_vpc_deployer) cannot "
+                        "download the Pulumi CLI, its plugins, the charts and PyPI packages", None,
+                        "build the runner image (docs/air-gapped.md), push it to a registry.repositories "
+                        "entry and set deployer_image: <repository>:<tag>")
     yield from _iam_endpoint_rules(cfg)
     if cfg.mirroring:
         yield from _mirror_rules(cfg)
@@ -84,35 +84,35 @@ def _internet_only_rules(cfg: PlatformSections) -> Issues:
     (k8s/github_trust.py), and ACME issuance calls the ACME directory and Route 53, a global API with no
     interface endpoint, for its DNS-01 records (k8s/gateway_tls.py)."""
     if cfg.github.manage and cfg.in_vpc_deployer:
-        yield _issue("github.manage", "nat: none: the in-VPC runner applies the tenants layer, whose GitHub "
-                     "resources call api.github.com, which no VPC endpoint reaches", True,
-                     "set github.manage: false and github.subject_claim_managed_elsewhere: true (set each "
-                     "repository's subject claim and environment from outside the VPC: docs/air-gapped.md), or "
-                     "apply the tenants layer from a machine with internet access (cluster.in_vpc_deployer: false)")
+        yield issue("github.manage", "nat: none: the in-VPC runner applies the tenants layer, whose GitHub "
+                    "resources call api.github.com, which no VPC endpoint reaches", True,
+                    "set github.manage: false and github.subject_claim_managed_elsewhere: true (set each "
+                    "repository's subject claim and environment from outside the VPC: docs/air-gapped.md), or "
+                    "apply the tenants layer from a machine with internet access (cluster.in_vpc_deployer: false)")
     tls = cfg.serving.tls
     if cfg.component_enabled(cfg.serving) and tls.source is CertificateSource.ACME:
-        yield _issue("serving.tls.source", "nat: none: ACME certificates need the ACME directory and Route 53's "
-                     "global API (DNS-01), which no VPC endpoint reaches: every Certificate would stay unissued",
-                     tls.source.value, "use source: acm (certificates issued in ACM) or platform_ca, or give the "
-                     "nodes egress (nat: single or one_per_az)")
+        yield issue("serving.tls.source", "nat: none: ACME certificates need the ACME directory and Route 53's "
+                    "global API (DNS-01), which no VPC endpoint reaches: every Certificate would stay unissued",
+                    tls.source.value, "use source: acm (certificates issued in ACM) or platform_ca, or give the "
+                    "nodes egress (nat: single or one_per_az)")
 
 
 def _iam_endpoint_rules(cfg: PlatformSections) -> Issues:
     """With or without NAT: the network would ask for an endpoint service that does not exist."""
     if "iam" in cfg.network.interface_endpoints and cfg.environment.region != IAM_ENDPOINT_REGION:
-        yield _issue("network.interface_endpoints", f"IAM's interface endpoint can only be created in "
-                     f"{IAM_ENDPOINT_REGION}", cfg.environment.region,
-                     f"remove iam, and reach the {IAM_ENDPOINT_REGION} endpoint through a Transit Gateway "
-                     "(docs/air-gapped.md)")
+        yield issue("network.interface_endpoints", f"IAM's interface endpoint can only be created in "
+                    f"{IAM_ENDPOINT_REGION}", cfg.environment.region,
+                    f"remove iam, and reach the {IAM_ENDPOINT_REGION} endpoint through a Transit Gateway "
+                    "(docs/air-gapped.md)")
 
 
 def air_gap_warnings(cfg: PlatformSections) -> Issues:
     """Outside us-east-1 an air-gapped runner reaches IAM only through what the platform cannot create."""
     if cfg.air_gapped and cfg.in_vpc_deployer and cfg.environment.region != IAM_ENDPOINT_REGION:
-        yield _issue("environment.region", f"nat: none: the in-VPC runner creates IAM roles, and IAM's interface "
-                     f"endpoint exists only in {IAM_ENDPOINT_REGION}", cfg.environment.region,
-                     f"route the VPC to an IAM endpoint in {IAM_ENDPOINT_REGION} through a Transit Gateway, or "
-                     "give the runner an HTTPS proxy (docs/air-gapped.md)")
+        yield issue("environment.region", f"nat: none: the in-VPC runner creates IAM roles, and IAM's interface "
+                    f"endpoint exists only in {IAM_ENDPOINT_REGION}", cfg.environment.region,
+                    f"route the VPC to an IAM endpoint in {IAM_ENDPOINT_REGION} through a Transit Gateway, or "
+                    "give the runner an HTTPS proxy (docs/air-gapped.md)")
 
 
 def _endpoint_rules(cfg: PlatformSections) -> Issues:
@@ -120,35 +120,35 @@ def _endpoint_rules(cfg: PlatformSections) -> Issues:
     needed = dict.fromkeys([*PRIVATE_NODE_ENDPOINTS, *workload_endpoints(cfg), *runner_endpoints(cfg)])
     missing = [e for e in needed if e not in net.interface_endpoints]
     if missing:
-        yield _issue("network.interface_endpoints", f"nat: none leaves nodes, the platform's pods and the in-VPC "
-                     f"runner without internet egress; they need VPC endpoints for {', '.join(missing)}",
-                     list(net.interface_endpoints),
-                     f"add {', '.join(missing)} to network.interface_endpoints, or use nat: single/one_per_az")
+        yield issue("network.interface_endpoints", f"nat: none leaves nodes, the platform's pods and the in-VPC "
+                    f"runner without internet egress; they need VPC endpoints for {', '.join(missing)}",
+                    list(net.interface_endpoints),
+                    f"add {', '.join(missing)} to network.interface_endpoints, or use nat: single/one_per_az")
 
 
 def _mirror_rules(cfg: PlatformSections) -> Issues:
     mirror = cfg.registry.mirror
-    for field, host in (("docker_hub_credential_arn", "docker.io"), ("github_credential_arn", "ghcr.io")):
-        if getattr(mirror, field) is None:
-            yield _issue(f"registry.mirror.{field}", f"ECR pull-through cache needs credentials for {host}, "
-                         "where some of the cluster layer's images come from", None,
-                         f"create a Secrets Manager secret named ecr-pullthroughcache/<name> with username and "
-                         f"accessToken for {host} and set its ARN (docs/air-gapped.md)")
+    for host, (field, arn) in mirror.credentials().items():
+        if arn is None:
+            yield issue(f"registry.mirror.{field}", f"ECR pull-through cache needs credentials for {host}, "
+                        "where some of the cluster layer's images come from", None,
+                        f"create a Secrets Manager secret named ecr-pullthroughcache/<name> with username and "
+                        f"accessToken for {host} and set its ARN (docs/air-gapped.md)")
     longest = max(len(Mirror("", cfg.cluster_name).prefix(u)) for u in PULL_THROUGH_UPSTREAMS.values())
     if longest > MAX_PREFIX_LENGTH:
-        yield _issue("environment.name", f"the pull-through cache prefixes `{cfg.cluster_name}/<upstream>` are "
-                     f"longer than the {MAX_PREFIX_LENGTH} characters ECR allows", cfg.environment.name,
-                     f"shorten environment.name or name_prefix by {longest - MAX_PREFIX_LENGTH} characters")
+        yield issue("environment.name", f"the pull-through cache prefixes `{cfg.cluster_name}/<upstream>` are "
+                    f"longer than the {MAX_PREFIX_LENGTH} characters ECR allows", cfg.environment.name,
+                    f"shorten environment.name or name_prefix by {longest - MAX_PREFIX_LENGTH} characters")
 
 
 def _deployer_image_rules(cfg: PlatformSections) -> Issues:
-    image = cfg.cluster.deployer_image
-    if image is None:
+    image, parts = cfg.cluster.deployer_image, cfg.cluster.deployer_image_parts
+    if parts is None:
         return
-    repository = image.rsplit(":", 1)[0]
+    repository, _ = parts
     if repository not in cfg.registry.repositories:
-        yield _issue("cluster.deployer_image", "the runner image's repository is not a platform repository", image,
-                     f"add {repository} to registry.repositories (or name one of {cfg.registry.repositories})")
+        yield issue("cluster.deployer_image", "the runner image's repository is not a platform repository", image,
+                    f"add {repository} to registry.repositories (or name one of {cfg.registry.repositories})")
     if not cfg.in_vpc_deployer:
-        yield _issue("cluster.deployer_image", "only used by the in-VPC runner, which is off", image,
-                     "remove it, or set cluster.in_vpc_deployer: true")
+        yield issue("cluster.deployer_image", "only used by the in-VPC runner, which is off", image,
+                    "remove it, or set cluster.in_vpc_deployer: true")
