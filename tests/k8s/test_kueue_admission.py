@@ -19,6 +19,12 @@ from mlops_platform.core.layers import LAYER_ORDER, LAYER_PROJECTS, Layer
 from mlops_platform.engine import Plan
 from mlops_platform.k8s.admission import project_binding
 from mlops_platform.k8s.kueue import QUEUE_LABEL
+from mlops_platform.k8s.project_pipeline import (
+    ProjectPipelineArgs,
+    StepResources,
+    TrainingBackend,
+    workflow_template_spec,
+)
 from mlops_platform.k8s.queue_admission import POLICY_NAME, batch_pod_condition, queue_expression, queue_policy
 from mlops_platform.k8s.training import OPERATOR_USERNAME
 
@@ -124,6 +130,21 @@ def test_every_gpu_resource_a_pool_can_advertise_needs_the_queue(sharing: GpuSha
         for block in ("limits", "requests"):
             assert verdict(obj({}, resources={block: {name: 1}}), "pods") == "refused", (name, block)
             assert verdict(obj(QUEUED, resources={block: {name: 1}}), "pods") == "admitted", (name, block)
+
+
+def test_the_pipelines_ray_training_runs_under_the_policy() -> None:
+    """The generated train step's RayJob (created by the pipeline ServiceAccount) names the queue, and the driver
+    Job KubeRay then creates for it is left to run: the RayJob was admitted by Kueue as a whole."""
+    made = ProjectPipelineArgs(project="fraud", namespace="fraud", package="fraud", image="i@sha256:" + "a" * 64,
+                               service_account="fraud-pipeline", schedule="0 3 * * 1", provider=None,
+                               backend=TrainingBackend.RAY, train=StepResources(gpus=1), gpu_type="l4", queue="fraud")
+    [train] = [t for t in workflow_template_spec(made)["templates"] if t["name"] == "train"]
+    job = json.loads(train["resource"]["manifest"])
+    assert verdict(job, "rayjobs", TENANT) == "admitted"
+    cluster = {"metadata": {**job["metadata"], "ownerReferences": submitter_job()["metadata"]["ownerReferences"]},
+               "spec": job["spec"]["rayClusterSpec"]}
+    assert verdict(cluster, "rayclusters", KUBERAY) == "admitted"  # KubeRay copies the RayJob's labels
+    assert verdict(submitter_job(), "jobs", KUBERAY) == "skipped"
 
 
 def test_the_policy_covers_jobs_ray_and_pods_and_fails_closed() -> None:
