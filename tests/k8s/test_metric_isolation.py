@@ -27,8 +27,8 @@ from mlops_platform.k8s.metric_isolation import (
 )
 from mlops_platform.k8s.monitoring import PROMETHEUS_URL, service_monitor_spec
 from mlops_platform.k8s.pipeline_tenant import executor_rules, submitter_rules
-from mlops_platform.k8s.workload_identity import POLICY_NAME as IDENTITY_POLICY
 from mlops_platform.k8s.workload_identity import CI_RULES, RAY_RULE, identity_expression
+from mlops_platform.k8s.workload_identity import POLICY_NAME as IDENTITY_POLICY
 
 from .k8s_cel import admits, evaluate
 from .planview import k8s_of

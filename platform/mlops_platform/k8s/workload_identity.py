@@ -121,8 +121,9 @@ def identity_policy() -> dict[str, Any]:
         "<project>")
     return policy_spec(RULES, [Check(
         expression=identity_expression(),
-        message=f"'the deploy role runs model servers as {workload} and pipelines and Ray clusters as {pipeline} "
-                "only (or no serviceAccountName), with no podSpecPatch; <project> is ' + namespaceObject.metadata.name")])
+        message=f"'the deploy role runs model servers as {workload} and pipelines and Ray clusters as "
+                f"{pipeline} only (or no serviceAccountName), with no podSpecPatch; <project> is ' + "
+                "namespaceObject.metadata.name")])
 
 
 def workload_identity_policy(name: str, parent: pulumi.Resource, provider: k8s.Provider) -> None:
