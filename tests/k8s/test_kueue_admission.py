@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from mlops_platform.core.gpu_sharing import MIG_PROFILES, WHOLE_GPU, GpuSharing, shared_resource
 from mlops_platform.core.layers import LAYER_ORDER, LAYER_PROJECTS, Layer
+from mlops_platform.core.versions import CHARTS
 from mlops_platform.engine import Plan
 from mlops_platform.k8s.admission import project_binding
 from mlops_platform.k8s.kueue import QUEUE_LABEL
@@ -30,7 +31,7 @@ from mlops_platform.k8s.training import OPERATOR_USERNAME
 
 from .k8s_cel import evaluate
 from .planview import helm_values, k8s_of
-from .upstream import UPSTREAM
+from .upstream import UPSTREAM, upstream_values
 
 VAP = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
 BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
@@ -145,6 +146,19 @@ def test_the_pipelines_ray_training_runs_under_the_policy() -> None:
                "spec": job["spec"]["rayClusterSpec"]}
     assert verdict(cluster, "rayclusters", KUBERAY) == "admitted"  # KubeRay copies the RayJob's labels
     assert verdict(submitter_job(), "jobs", KUBERAY) == "skipped"
+
+
+def test_the_exempt_identity_is_the_operators_as_installed(plans: Any) -> None:
+    """The exemption names `system:serviceaccount:<namespace>:<name>` of the KubeRay operator: the release's
+    namespace and the ServiceAccount name it sets (kuberay-operator 1.4.2 values.yaml `serviceAccount.name`,
+    rendered by templates/serviceaccount.yaml when `serviceAccount.create`, the fixture's keys)."""
+    upstream = upstream_values("kuberay-operator", CHARTS["kuberay-operator"].version)
+    assert {"serviceAccount.create", "serviceAccount.name"} <= set(upstream.keys)
+    [release] = [r for r in plans["prod"].resources
+                 if r.type == "kubernetes:helm.sh/v3:Release" and r.get("name") == "kuberay-operator"]
+    account = release.get("values")["serviceAccount"]
+    assert account["create"] is True
+    assert f"system:serviceaccount:{release.get('namespace')}:{account['name']}" == OPERATOR_USERNAME
 
 
 def test_the_policy_covers_jobs_ray_and_pods_and_fails_closed() -> None:
