@@ -16,8 +16,15 @@ from typing import Any
 import pytest
 from mlops_platform.config import PlatformConfig
 from mlops_platform.config.rules_air_gap import PRIVATE_NODE_ENDPOINTS, RUNNER_ENDPOINTS
+from mlops_platform.config.sections_aws import MIRROR_CREDENTIAL_FIELDS, MirrorConfig
 from mlops_platform.core.chart_images import CHART_IMAGES, ImageStyle, manual_copies, mirrored_values
-from mlops_platform.core.image_mirror import PULL_THROUGH_UPSTREAMS, Mirror, parse_image
+from mlops_platform.core.image_mirror import (
+    MANUAL_PREFIX,
+    PULL_THROUGH_UPSTREAMS,
+    Mirror,
+    needs_manual_copy,
+    parse_image,
+)
 from mlops_platform.core.versions import CHARTS, KUEUE_IMAGE, VERSION_MATRIX, autoscaler_chart
 from mlops_platform.k8s.air_gap import AirGap, UnmirroredChart, release_props
 from mlops_platform.programs.common import installed_charts, mirror_repositories
@@ -103,6 +110,23 @@ def test_the_runner_image_must_live_in_a_platform_repository() -> None:
     assert issue.value == "elsewhere:1" and "add elsewhere to registry.repositories" in issue.fix
 
 
+def test_each_upstream_that_needs_a_credential_has_one_field_for_it() -> None:
+    """The host → field mapping lives on the model once (MirrorConfig.credentials) and covers exactly the
+    upstreams whose cache rule needs a secret; the rule, the aws program and the preflight read it."""
+    assert set(MIRROR_CREDENTIAL_FIELDS) == {h for h, u in PULL_THROUGH_UPSTREAMS.items() if u.needs_credential}
+    mirror = PlatformConfig.model_validate(sections("dev", AIR_GAPPED)).registry.mirror
+    assert {host: arn for host, (_, arn) in mirror.credentials().items()} == {
+        host: AIR_GAPPED["registry"]["mirror"][field] for host, field in MIRROR_CREDENTIAL_FIELDS.items()}
+    assert set(MirrorConfig.model_fields) >= set(MIRROR_CREDENTIAL_FIELDS.values())
+
+
+def test_the_runner_image_splits_into_repository_and_tag_in_one_place() -> None:
+    cluster = PlatformConfig.model_validate(sections("dev", AIR_GAPPED)).cluster
+    repository, tag = AIR_GAPPED["cluster"]["deployer_image"].split(":")
+    assert cluster.deployer_image_parts == (repository, tag)
+    assert PlatformConfig.model_validate(sections("dev")).cluster.deployer_image_parts is None
+
+
 def test_an_endpoint_listed_twice_is_reported() -> None:
     """Each endpoint is one resource named by its service (aws/network.py): a repeat is a duplicate URN."""
     issue = issue_at(issues_of(sections("dev", {"network": {"interface_endpoints": ["sts", "logs", "sts"]}})),
@@ -167,16 +191,29 @@ def test_mirrored_values_spell_each_image_the_way_its_chart_reads_it() -> None:
 
 def test_images_no_cache_serves_are_copied_by_hand_into_platform_repositories() -> None:
     copies = manual_copies(list(CHART_IMAGES), MIRROR)
-    assert [c.source for c in copies] == [
-        "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin:v0.5.20",
-        "nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.1-ubuntu22.04",
-        "nvcr.io/nvidia/gpu-operator:v26.3.3", "nvcr.io/nvidia/cloud-native/k8s-mig-manager:v0.14.2",
-        "nvcr.io/nvidia/tritonserver:23.05-py3", "nvcr.io/nvidia/k8s-device-plugin:v0.17.1"]
-    assert copies[1].target == f"{REGISTRY}/mlops-dev/mirror/nvidia/k8s/dcgm-exporter:4.2.3-4.1.1-ubuntu22.04"
+    # expected from the fixture: every running image no cache serves, at the tag its chart renders
+    expected = {f"{image.upstream}:{_recorded_tag(key, image.path)}" for key, images in CHART_IMAGES.items()
+                for image in images if image.runs and needs_manual_copy(image.upstream)}
+    assert {c.source for c in copies} == expected
+    assert len(copies) == len(expected)
+    for copy in copies:
+        assert copy.target == f"{REGISTRY}/mlops-dev/{MANUAL_PREFIX}/{copy.source.split('/', 1)[1]}"
     cfg = PlatformConfig.model_validate(sections("dev", AIR_GAPPED))
-    assert set(mirror_repositories(cfg)) >= {"mirror/mlflow", "mirror/nvidia/k8s/dcgm-exporter",
-                                             "mirror/nvidia/tritonserver", "mirror/nvidia/k8s-device-plugin"}
+    assert set(mirror_repositories(cfg)) >= {"mirror/mlflow", *(c.repository for c in
+                                                                manual_copies(installed_charts(cfg), MIRROR))}
     assert "mirror/nvidia/tritonserver" not in mirror_repositories(PlatformConfig.model_validate(sections("dev")))
+
+
+def test_every_image_copied_by_hand_has_the_tag_its_pinned_chart_renders() -> None:
+    """`ChartImage.tag` is what air-gapped nodes pull: a chart bump that updates the fixture but not the table
+    must fail here, not as ImagePullBackOff (tags from images.json: the entry's `tag`/`version`, else
+    `_tags_outside_image_entries`)."""
+    for key, images in CHART_IMAGES.items():
+        for image in images:
+            if image.runs and needs_manual_copy(image.upstream):
+                assert image.tag, f"{key} {image.path}: copied by hand, so it needs the chart's tag"
+            if image.tag:
+                assert image.tag == _recorded_tag(key, image.path), f"{key} {image.path}"
 
 
 # --- the table against the charts' values.yaml ------------------------------------------------------------
@@ -190,6 +227,18 @@ def _fixture_images(chart_key: str, version: str) -> dict[str, dict[str, Any]]:
     for prefix, sub in values.get("subcharts", {}).items():
         out |= {f"{prefix}.{p}": img for p, img in IMAGES[sub]["images"].items()}
     return out
+
+
+def _fixture_key(chart_key: str) -> str:
+    """The images.json key of a pinned chart (charts with a manual copy are all in versions.CHARTS)."""
+    return f"{CHARTS[chart_key].chart.rsplit('/', 1)[-1]}-{CHARTS[chart_key].version}"
+
+
+def _recorded_tag(chart_key: str, path: str) -> str:
+    """The tag the pinned chart renders an image with, as the fixture records it."""
+    entry = _fixture_images(chart_key, CHARTS[chart_key].version).get(path, {})
+    outside = IMAGES["_tags_outside_image_entries"].get(_fixture_key(chart_key), {}).get("tags", {})
+    return str(entry.get("tag") or entry.get("version") or outside.get(path, ""))
 
 
 def _upstream_of(default: dict[str, Any]) -> str:

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from mlops_platform.aws.network import nat_gateway_count
-from mlops_platform.config.rules import LOG_RETENTION_DAYS, PRIVATE_NODE_ENDPOINTS
+from mlops_platform.config.rules import LOG_RETENTION_DAYS
+from mlops_platform.config.rules_air_gap import PRIVATE_NODE_ENDPOINTS
 from mlops_platform.config.sections import NatStrategy
 from mlops_platform.core import contract, instances
 from mlops_platform.engine import run_platform

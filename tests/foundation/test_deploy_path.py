@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mlops_platform.aws.deployer import API_PORT, CLUSTER_ADMIN_POLICY, buildspec
+from mlops_platform.aws.deployer import API_PORT, CLUSTER_ADMIN_POLICY, InVpcRunnerArgs, buildspec
 from mlops_platform.config import load_env, stack_file_for
-from mlops_platform.core.errors import PreflightError
+from mlops_platform.core.errors import ConfigError, PreflightError
 from mlops_platform.core.layers import Layer
 from mlops_platform.engine import Plan, Resource, run_platform
 from mlops_platform.workflows import automation
@@ -230,3 +230,17 @@ def test_an_in_cluster_layer_before_the_aws_layer_names_the_first_step(monkeypat
         automation.run_operation("dev", automation.Operation.PREVIEW, layer=Layer.CLUSTER,
                                  aws=object(), on_output=lambda _: None)  # type: ignore[arg-type]
     assert walk.ran == []
+
+
+@pytest.mark.parametrize("half", [{"image": "1.dkr.ecr.us-east-1.amazonaws.com/mlops-dev/deploy-runner:1"},
+                                  {"image_repository_arn": "arn:aws:ecr:us-east-1:1:repository/deploy-runner"}])
+def test_the_runner_image_and_its_repository_go_together(half: dict[str, str]) -> None:
+    """An image without its repository's ARN would grant ECR reads on no resource (fails only at apply)."""
+    required = {"env_name": "dev", "runner_name": "r", "account_id": "1", "region": "us-east-1", "vpc_id": "v",
+                "private_subnet_ids": [], "cluster_name": "c", "cluster_arn": "a", "cluster_security_group_id": "s",
+                "state_bucket": "b", "state_key_alias": "k", "logs_key_arn": "l", "deployer_role_arns": [],
+                "log_retention_days": 7, "tags": {}}
+    with pytest.raises(ConfigError, match="image_repository_arn: goes with image") as err:
+        InVpcRunnerArgs(**required, **half)
+    assert "set both image and image_repository_arn" in str(err.value)
+    InVpcRunnerArgs(**required)  # neither: CodeBuild's standard image

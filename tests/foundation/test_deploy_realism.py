@@ -200,7 +200,7 @@ def test_nat_none_without_the_mirror_and_the_runner_image_is_one_report_of_what_
     the charts' images need the registry mirror (its pull-through credentials), and the runner, which cannot
     download the Pulumi CLI or PyPI, its own image (docs/air-gapped.md). Every missing piece in one error."""
     from mlops_platform.config import load_stack_file
-    from mlops_platform.config.rules import PRIVATE_NODE_ENDPOINTS
+    from mlops_platform.config.rules_air_gap import PRIVATE_NODE_ENDPOINTS
     from mlops_platform.core.errors import ConfigError
 
     path = variant(tmp_path, {"mlops-platform:network": {"nat": "none",

@@ -122,7 +122,7 @@ def test_tier_defaults_table_shows_resolved_values(configuration_md: str) -> Non
 def _issue_calls() -> list[ast.Call]:
     trees = [ast.parse(inspect.getsource(module)) for module in RULE_MODULES]
     return [n for tree in trees for n in ast.walk(tree)
-            if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "_issue"]
+            if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "issue"]
 
 
 def test_every_rule_message_is_listed(configuration_md: str) -> None:

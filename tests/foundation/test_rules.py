@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from mlops_platform.config import PlatformConfig, load_env, shipped_envs
 from mlops_platform.config import rules as R
+from mlops_platform.config.rules_air_gap import PRIVATE_NODE_ENDPOINTS
 from mlops_platform.config.sections import NatStrategy
 
 from .stackfiles import issue_at, issues_of, sections
@@ -228,9 +229,9 @@ def test_nat_none_needs_every_endpoint_private_nodes_use() -> None:
     assert issue.message.endswith(f"need VPC endpoints for {missing}")
     assert f"add {missing} to network.interface_endpoints" in issue.fix
     complete = {"network": {"nat": "none",
-                            "interface_endpoints": [*R.PRIVATE_NODE_ENDPOINTS, "secretsmanager", "sns"]}}
+                            "interface_endpoints": [*PRIVATE_NODE_ENDPOINTS, "secretsmanager", "sns"]}}
     assert [i for i in issues_of(sections("dev", complete)) if i.path == "network.interface_endpoints"] == []
-    assert set(R.PRIVATE_NODE_ENDPOINTS) >= {"ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs",
+    assert set(PRIVATE_NODE_ENDPOINTS) >= {"ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs",
                                              "elasticloadbalancing", "autoscaling"}
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
+import pulumi
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,6 +22,7 @@ from mlops_platform.core.shards import (
     shard_of,
     shard_stack,
 )
+from mlops_platform.programs.project_platform import _shard_stack, platform_reference
 
 from .stackfiles import issue_at, issues_of, sections
 
@@ -86,8 +89,27 @@ def test_the_platform_stack_of_a_project_unsharded_sharded_and_from_a_shard_name
         "acme/mlops-platform/prod-tenants-2"
     assert aws_layer_stack("acme/mlops-platform/prod-tenants-1") == "acme/mlops-platform-aws/prod"
     assert [shard_count(v) for v in (None, "", 4, "4", 4.0)] == [1, 1, 4, 4, 4]  # older platforms export none
-    with pytest.raises(ValueError, match="must be ORG/PROJECT/ENV"):
+    with pytest.raises(UsageError, match=r"platformStack 'mlops-platform/prod': not a fully qualified .* fix: set "
+                       r"the project's `platformStack` config to ORG/PROJECT/ENV"):
         aws_layer_stack("mlops-platform/prod")
+
+
+@pytest.mark.parametrize("exported", ["abc", 0, MAX_SHARDS + 1, 2.5, True, [2]])
+def test_a_tenant_shards_output_that_is_no_count_names_the_output_and_the_stack(exported: object) -> None:
+    with pytest.raises(UsageError, match=rf"output tenant_shards of acme/mlops-platform-aws/prod is "
+                                         rf"{re.escape(repr(exported))}, not a shard count 1..{MAX_SHARDS} — fix: "):
+        shard_count(exported, "acme/mlops-platform-aws/prod")
+
+
+def test_a_projects_program_stops_with_the_error_not_a_traceback() -> None:
+    """A project's `infra/` calls platform_reference with its `platformStack` config: pulumi prints a RunError's
+    message alone, where a ValueError would be an unhandled exception with the program's traceback."""
+    with pytest.raises(pulumi.RunError, match="platformStack 'prod': not a fully qualified platform stack"):
+        platform_reference("prod", "fraud-detector")
+    with pytest.raises(pulumi.RunError, match="output tenant_shards of acme/mlops-platform-aws/prod is 'x'"):
+        _shard_stack("acme/mlops-platform/prod", "fraud-detector", "x", "acme/mlops-platform-aws/prod")
+    assert _shard_stack("acme/mlops-platform/prod", "fraud-detector", 4, "acme/mlops-platform-aws/prod") == \
+        "acme/mlops-platform/prod-tenants-3"
 
 
 def test_platform_stack_command(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
@@ -95,7 +117,7 @@ def test_platform_stack_command(capsys: pytest.CaptureFixture[str], monkeypatch:
     assert main(["platform-stack", "acme/mlops-platform/prod", "--project", "fraud-detector", "--shards", "4"]) == 0
     assert capsys.readouterr().out.strip() == "acme/mlops-platform/prod-tenants-3"
     assert main(["platform-stack", "prod", "--project", "fraud-detector", "--shards", "4"]) == UsageError.exit_code
-    assert "fix: pass the project's `platformStack` config" in capsys.readouterr().err.replace("\n", "")
+    assert "fix: set the project's `platformStack` config" in capsys.readouterr().err.replace("\n", "")
     assert main(["platform-stack", "acme/mlops-platform/prod", "--project", "../x", "--shards", "4"]) == 2
     assert "--project '../x': not a project name" in capsys.readouterr().err.replace("\n", "")
     monkeypatch.setenv("PATH", str(tmp_path))  # no Pulumi CLI to read the live count with

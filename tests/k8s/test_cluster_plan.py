@@ -15,7 +15,7 @@ from mlops_platform.core.versions import CHARTS, autoscaler_chart
 from mlops_platform.engine import Plan
 from mlops_platform.engine.recorder import SECRET
 from mlops_platform.k8s.alerts import platform_rule_groups
-from mlops_platform.k8s.tenancy import PROJECT_LABEL
+from mlops_platform.k8s.manifests import PROJECT_LABEL
 from mlops_platform.programs.cluster_layer import thresholds
 
 from .crds import CHECKS, CORE_TYPES, custom_resource_problems, manifest

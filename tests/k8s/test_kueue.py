@@ -15,9 +15,10 @@ from mlops_platform.config import load_env
 from mlops_platform.config.rules import check_rules
 from mlops_platform.config.rules_gpu import shared_resources
 from mlops_platform.config.sections import ProjectConfig
+from mlops_platform.core.contract import QUEUE_LABEL
 from mlops_platform.core.gpu_sharing import TIME_SLICED_GPU
 from mlops_platform.engine import Plan
-from mlops_platform.k8s.kueue import COHORT, DEFAULT_FLAVOR, KUEUE_API, QUEUE_LABEL, KueueArgs, manager_config
+from mlops_platform.k8s.kueue import COHORT, DEFAULT_FLAVOR, KUEUE_API, KueueArgs, manager_config
 from mlops_platform.k8s.project_queue import QueueSettings, cluster_queue_spec, quota_ceiling, weight_quantity
 from pydantic import ValidationError
 

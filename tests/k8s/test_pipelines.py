@@ -15,8 +15,8 @@ from mlops_platform.core import contract, naming
 from mlops_platform.engine import Plan
 from mlops_platform.k8s import pipeline_tenant
 from mlops_platform.k8s.alerts import DRIFT_ALERT
+from mlops_platform.k8s.manifests import PROJECT_LABEL
 from mlops_platform.k8s.pipelines import JETSTREAM_VERSION, PIPELINES_NAMESPACE
-from mlops_platform.k8s.tenancy import PROJECT_LABEL
 
 from .argo_schema import ARGO, crd_errors
 from .planview import helm_values, k8s_of

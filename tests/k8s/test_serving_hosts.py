@@ -30,6 +30,7 @@ from mlops_platform.config.sections import CertificateSource
 from mlops_platform.engine import Plan
 from mlops_platform.k8s.admission import project_binding
 from mlops_platform.k8s.gateway_tls import GatewayTlsArgs
+from mlops_platform.k8s.manifests import PROJECT_LABEL
 from mlops_platform.k8s.project_gateway import project_gateway_spec
 from mlops_platform.k8s.serving import (
     DOMAIN_TEMPLATE,
@@ -37,7 +38,6 @@ from mlops_platform.k8s.serving import (
     kserve_values,
     route_host_expression,
 )
-from mlops_platform.k8s.tenancy import PROJECT_LABEL
 
 DOMAIN = "models.example.internal"
 TLS = GatewayTlsArgs(source=CertificateSource.PLATFORM_CA, domain=DOMAIN, cert_manager_namespace="cert-manager")

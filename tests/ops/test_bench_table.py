@@ -21,6 +21,19 @@ def test_an_unknown_section_is_refused(capsys: pytest.CaptureFixture[str]) -> No
     assert "--only speed: use some of overhead,locality,parallel,scale-out,generation,tests" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--fleet", "ten"], "--fleet 'ten': not a whole number, e.g. 50"),
+    (["--fleet", "5,6"], "--fleet '5,6': not a whole number, e.g. 50"),
+    (["--fleet"], "--fleet '': not a whole number, e.g. 50"),
+    (["--tenants", "10,x"], "--tenants '10,x': not comma-separated whole numbers, e.g. 10,100"),
+    (["--tenants", "0"], "--tenants '0': not comma-separated whole numbers, e.g. 10,100"),
+])
+def test_a_bad_count_is_a_usage_error_not_a_traceback(argv: list[str], message: str,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench.main(["--only", "tests", *argv]) == 2
+    assert message in capsys.readouterr().out.replace("\n", "")
+
+
 def test_a_failed_generation_is_a_failed_row_and_fails_the_run(monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     def fails(work: Path, size: int) -> None:

@@ -4,15 +4,24 @@ v1.1.0 (v1.1.0 moves local MLflow state to .mlflow/ with a `_migrations` step)."
 from __future__ import annotations
 
 import filecmp
+import inspect
 import json
+import tomllib
 from pathlib import Path
+from typing import Any
 
+import copier
+import copier._template as copier_template
 import pytest
+from copier._main import Worker
 from mlops_platform.cli import main
 from mlops_platform.core.errors import EXIT_BEHIND, TemplateError
+from mlops_platform.scaffold._copier_internals import CHECKED_AGAINST, SEAMS, NewRender
 from mlops_platform.scaffold.fleet import UpdateOutcome, check, check_one, update_one
 from mlops_platform.scaffold.snapshots import Snapshots
 from mlops_platform.scaffold.templating import commit_all, copy_project, git, read_answers
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 from .support import BASE_ANSWERS
 
@@ -136,6 +145,38 @@ def test_a_batch_renders_each_version_and_answers_once_exactly_as_copier_does(te
         recorded, fresh = read_answers(own), read_answers(shared)
         assert {**fresh, "_src_path": recorded["_src_path"]} == recorded and recorded["_commit"] == "v1.0.0"
     assert not shared.exists()  # the batch's renders and checkouts go with it
+
+
+def test_the_copier_internals_a_batch_relies_on_are_still_there() -> None:
+    """scaffold/_copier_internals.py overrides, sets and calls copier internals: a copier release that renames
+    one would silently make the override dead or clone per render. Fail here instead, and check the pin."""
+    for cls, attribute, kind in SEAMS:
+        assert isinstance(inspect.getattr_static(cls, attribute, None), kind), f"copier {cls.__name__}.{attribute}"
+    base = inspect.signature(inspect.getattr_static(Worker, "_sync_git_index_executable_bit"))
+    override = inspect.signature(NewRender._sync_git_index_executable_bit)
+    assert list(base.parameters) == list(override.parameters)
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    [pin] = [Requirement(r) for r in pyproject["project"]["dependencies"] if Requirement(r).name == "copier"]
+    assert pin.specifier.contains(CHECKED_AGAINST) and pin.specifier.contains(copier.__version__)
+    assert Version(copier.__version__) >= Version(CHECKED_AGAINST)
+
+
+def test_a_batch_clones_each_template_version_once(template_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`use_clone` hands the batch's Template to each render: a copier change to how `Worker.template` is cached
+    would clone again for every project."""
+    clones: list[str] = []
+    real = copier_template.clone
+
+    def counting(url: str, *args: Any, **kwargs: Any) -> str:
+        clones.append(url)
+        return real(url, *args, **kwargs)
+
+    monkeypatch.setattr(copier_template, "clone", counting)
+    other = {**BASE_ANSWERS, "project_slug": "churn-model", "package_name": "churn_model"}
+    with Snapshots() as batch:
+        batch.render(str(template_repo), "v1.0.0", BASE_ANSWERS)
+        batch.render(str(template_repo), "v1.0.0", other)
+    assert len(clones) == 1
 
 
 def test_projects_sharing_version_and_answers_share_one_render_and_keep_their_own_drift(template_repo: Path,

@@ -298,7 +298,24 @@ def rows_for(work: Path, sections: Sequence[str], tenants: Sequence[int], fleet_
 
 
 def _option(args: list[str], name: str, default: str) -> str:
-    return args[args.index(name) + 1] if name in args else default
+    if name not in args:
+        return default
+    at = args.index(name) + 1
+    return args[at] if at < len(args) else ""
+
+
+def _counts(args: list[str], name: str, default: str, *, many: bool) -> list[int]:
+    """The whole numbers ≥ 1 given to `name` (comma-separated when `many`); ValueError naming the option, the
+    value and the form (a usage error, not a traceback)."""
+    value = _option(args, name, default)
+    try:
+        counts = [int(v) for v in value.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1 or (len(counts) > 1 and not many):
+        form = "comma-separated whole numbers, e.g. 10,100" if many else "a whole number, e.g. 50"
+        raise ValueError(f"{name} {value!r}: not {form}")
+    return counts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -311,8 +328,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         child_plan_and_review(Path(args[1]), int(options.get("--jobs", "1")), options.get("--project"),
                               None if shard is None else int(shard))
         return 0
-    tenants = [int(t) for t in _option(args, "--tenants", ",".join(map(str, FULL_TENANTS if "--full" in args
-                                                                        else TENANTS))).split(",")]
+    try:
+        tenants = _counts(args, "--tenants", ",".join(map(str, FULL_TENANTS if "--full" in args else TENANTS)),
+                          many=True)
+        [fleet] = _counts(args, "--fleet", str(FLEET_SIZE), many=False)
+    except ValueError as exc:
+        console.print(str(exc))
+        return 2
     sections = _option(args, "--only", ",".join(SECTIONS)).split(",")
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
@@ -324,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for col in ("goal", "resources", "floor / base", "platform", "phases (wall s, in-process)", "result"):
         table.add_column(col)
     with tempfile.TemporaryDirectory(prefix="mlplat-bench-") as tmp:
-        rows = rows_for(Path(tmp), sections, tenants, int(_option(args, "--fleet", str(FLEET_SIZE))), run_tests)
+        rows = rows_for(Path(tmp), sections, tenants, fleet, run_tests)
     for row in rows:
         table.add_row(*row)
     console.print(table)

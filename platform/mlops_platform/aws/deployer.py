@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 from mlops_platform.aws._base import child_opts, with_name
 from mlops_platform.core import iam, naming
+from mlops_platform.core.errors import ConfigError, ConfigIssue
 
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 #: Amazon Linux 2023 standard image (Python 3.11+, AWS CLI v2); the buildspec installs the Pulumi CLI.
@@ -185,6 +186,14 @@ class InVpcRunnerArgs:
     PyPI packages)."""
     image_repository_arn: pulumi.Input[str] | None = None
     """ARN of the runner image's repository (the service role's pull grant); set it with `image`. Default: None."""
+
+    def __post_init__(self) -> None:
+        # one without the other is a pull grant on no repository (`iam.statement(..., [None])`), which only
+        # fails at apply time, or a grant nothing uses
+        if (self.image is None) is not (self.image_repository_arn is None):
+            raise ConfigError([ConfigIssue(
+                "image_repository_arn", "goes with image", self.image_repository_arn,
+                "set both image and image_repository_arn (the runner image's repository), or neither")])
 
 
 class InVpcRunner(pulumi.ComponentResource):

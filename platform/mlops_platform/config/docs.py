@@ -1,7 +1,7 @@
 """Render docs/configuration.md and docs/outputs-contract.md from the code, so the reference cannot drift.
 
 Field tables come from the pydantic models (type, default, constraints, description), the rules list from
-the `_issue(...)` calls in `config/rules.py` (path, message, condition, fix), reference values from the
+the `issue(...)` calls in `config/rules.py` (path, message, condition, fix), reference values from the
 modules that own them. `python -m mlops_platform.config.docs` rewrites both files;
 tests/foundation/test_docs.py fails when a committed file differs from what this module renders.
 """

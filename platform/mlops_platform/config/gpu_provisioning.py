@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+from mlops_platform.config.issues import issue
 from mlops_platform.config.section_types import Capacity
 from mlops_platform.config.sections import GpuPoolConfig, PlatformSections
 from mlops_platform.core import contract, instances
@@ -77,15 +78,12 @@ def instance_families(pool: GpuPoolConfig) -> list[str]:
 
 # --- rules (documented in docs/configuration.md through config/rule_docs.py) --------------------------------
 
-def _issue(path: str, message: str, value: object = None, fix: str = "") -> ConfigIssue:
-    return ConfigIssue(path=path, message=message, value=value, fix=fix)
-
 
 def karpenter_rules(cfg: PlatformSections) -> Iterator[ConfigIssue]:
     if cfg.karpenter:
         if not cfg.node_pools.gpu:
-            yield _issue("gpu.provisioner", "karpenter needs at least one GPU pool to provision", "karpenter",
-                         "add a node_pools.gpu pool, or set gpu.provisioner: managed_node_groups")
+            yield issue("gpu.provisioner", "karpenter needs at least one GPU pool to provision", "karpenter",
+                        "add a node_pools.gpu pool, or set gpu.provisioner: managed_node_groups")
         for i, pool in enumerate(cfg.node_pools.gpu):
             yield from _karpenter_pool_rules(f"node_pools.gpu[{i}]", pool)
     else:
@@ -94,26 +92,26 @@ def karpenter_rules(cfg: PlatformSections) -> Iterator[ConfigIssue]:
 
 def _karpenter_pool_rules(path: str, pool: GpuPoolConfig) -> Iterator[ConfigIssue]:
     if pool.min_size or pool.desired_size:
-        yield _issue(f"{path}.min_size", "with gpu.provisioner: karpenter a pool keeps no minimum (Karpenter "
-                     "launches nodes for pending GPU pods only)", f"min_size {pool.min_size}, desired_size "
-                     f"{pool.desired_size}", "set min_size: 0 and desired_size: 0, or use gpu.provisioner: "
-                     "managed_node_groups for warm GPU nodes")
+        yield issue(f"{path}.min_size", "with gpu.provisioner: karpenter a pool keeps no minimum (Karpenter "
+                    "launches nodes for pending GPU pods only)", f"min_size {pool.min_size}, desired_size "
+                    f"{pool.desired_size}", "set min_size: 0 and desired_size: 0, or use gpu.provisioner: "
+                    "managed_node_groups for warm GPU nodes")
     if pool.ami_type not in KARPENTER_AMI_TYPES:
-        yield _issue(f"{path}.ami_type", "Karpenter GPU pools run the AL2023 NVIDIA AMI release the version matrix "
-                     "pins (it pins no Bottlerocket release: none for the supported minors is confirmed)",
-                     pool.ami_type,
-                     "use AL2023_x86_64_NVIDIA (AL2023_ARM_64_NVIDIA for Graviton GPUs), or gpu.provisioner: "
-                     "managed_node_groups")
+        yield issue(f"{path}.ami_type", "Karpenter GPU pools run the AL2023 NVIDIA AMI release the version matrix "
+                    "pins (it pins no Bottlerocket release: none for the supported minors is confirmed)",
+                    pool.ami_type,
+                    "use AL2023_x86_64_NVIDIA (AL2023_ARM_64_NVIDIA for Graviton GPUs), or gpu.provisioner: "
+                    "managed_node_groups")
     if pool.capacity is Capacity.ON_DEMAND and "on_demand_fallback" in pool.karpenter.model_fields_set:
-        yield _issue(f"{path}.karpenter.on_demand_fallback", "only spot pools fall back to on-demand",
-                     pool.karpenter.on_demand_fallback, "remove it, or set capacity: spot")
+        yield issue(f"{path}.karpenter.on_demand_fallback", "only spot pools fall back to on-demand",
+                    pool.karpenter.on_demand_fallback, "remove it, or set capacity: spot")
 
 
 def _karpenter_settings_unused(cfg: PlatformSections) -> Iterator[ConfigIssue]:
     for i, pool in enumerate(cfg.node_pools.gpu):
         if "karpenter" in pool.model_fields_set:
-            yield _issue(f"node_pools.gpu[{i}].karpenter", "only used with gpu.provisioner: karpenter",
-                         cfg.gpu.provisioner.value, "remove it, or set gpu.provisioner: karpenter")
+            yield issue(f"node_pools.gpu[{i}].karpenter", "only used with gpu.provisioner: karpenter",
+                        cfg.gpu.provisioner.value, "remove it, or set gpu.provisioner: karpenter")
 
 
 def gpu_node_labels(pool: GpuPoolConfig, gpu_type: str) -> dict[str, str]:

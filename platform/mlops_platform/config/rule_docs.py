@@ -1,4 +1,4 @@
-"""The rules list of docs/configuration.md, read from the `_issue(...)` calls in `config/rules.py`.
+"""The rules list of docs/configuration.md, read from the `issue(...)` calls in `config/rules.py`.
 
 Each rule function is walked in source order, following helper calls with their arguments bound, so every
 issue `mlplat validate` can report becomes one row: resolved path, message, the condition and the fix.
@@ -85,7 +85,7 @@ class _RuleReader(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         name = node.func.id if isinstance(node.func, ast.Name) else ""
-        if name == "_issue":
+        if name == "issue":
             self._record(node)
         elif name in self.functions:
             args = {**_defaults(self.functions[name]), **dict(zip(

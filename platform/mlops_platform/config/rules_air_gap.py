@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mlops_platform.config.rules_gpu import _issue
+from mlops_platform.config.issues import issue
 from mlops_platform.config.sections import PlatformSections
 from mlops_platform.core.errors import ConfigIssue
 from mlops_platform.core.image_mirror import MAX_PREFIX_LENGTH, PULL_THROUGH_UPSTREAMS, Mirror
@@ -40,14 +40,14 @@ def air_gap_rules(cfg: PlatformSections) -> Issues:
     if cfg.network.nat == "none":
         yield from _endpoint_rules(cfg)
         if cfg.registry.mirror.enabled is False:
-            yield _issue("registry.mirror.enabled", f"nat: none leaves no internet egress, yet the cluster layer's "
-                         f"images come from {PUBLIC_SOURCES}", False,
-                         "remove enabled: false (mirroring is on without NAT), or use nat: single or one_per_az")
+            yield issue("registry.mirror.enabled", f"nat: none leaves no internet egress, yet the cluster layer's "
+                        f"images come from {PUBLIC_SOURCES}", False,
+                        "remove enabled: false (mirroring is on without NAT), or use nat: single or one_per_az")
         if cfg.in_vpc_deployer and cfg.cluster.deployer_image is None:
-            yield _issue("cluster.deployer_image", "nat: none: the in-VPC runner (cluster.in_vpc_deployer) cannot "
-                         "download the Pulumi CLI, its plugins, the charts and PyPI packages", None,
-                         "build the runner image (docs/air-gapped.md), push it to a registry.repositories "
-                         "entry and set deployer_image: <repository>:<tag>")
+            yield issue("cluster.deployer_image", "nat: none: the in-VPC runner (cluster.in_vpc_deployer) cannot "
+                        "download the Pulumi CLI, its plugins, the charts and PyPI packages", None,
+                        "build the runner image (docs/air-gapped.md), push it to a registry.repositories "
+                        "entry and set deployer_image: <repository>:<tag>")
     if cfg.mirroring:
         yield from _mirror_rules(cfg)
     yield from _deployer_image_rules(cfg)
@@ -64,7 +64,7 @@ def workload_endpoints(cfg: PlatformSections) -> tuple[str, ...]:
 
 
 def runner_endpoints(cfg: PlatformSections) -> tuple[str, ...]:
-    """Endpoints the in-VPC runner needs ('' when there is none); Secrets Manager for the GitHub token."""
+    """Endpoints the in-VPC runner needs (none when the runner is off); Secrets Manager for the GitHub token."""
     if not cfg.in_vpc_deployer:
         return ()
     return RUNNER_ENDPOINTS + (("secretsmanager",) if cfg.github.manage and cfg.github.token_secret else ())
@@ -75,35 +75,35 @@ def _endpoint_rules(cfg: PlatformSections) -> Issues:
     needed = dict.fromkeys([*PRIVATE_NODE_ENDPOINTS, *workload_endpoints(cfg), *runner_endpoints(cfg)])
     missing = [e for e in needed if e not in net.interface_endpoints]
     if missing:
-        yield _issue("network.interface_endpoints", f"nat: none leaves nodes, the platform's pods and the in-VPC "
-                     f"runner without internet egress; they need VPC endpoints for {', '.join(missing)}",
-                     list(net.interface_endpoints),
-                     f"add {', '.join(missing)} to network.interface_endpoints, or use nat: single/one_per_az")
+        yield issue("network.interface_endpoints", f"nat: none leaves nodes, the platform's pods and the in-VPC "
+                    f"runner without internet egress; they need VPC endpoints for {', '.join(missing)}",
+                    list(net.interface_endpoints),
+                    f"add {', '.join(missing)} to network.interface_endpoints, or use nat: single/one_per_az")
 
 
 def _mirror_rules(cfg: PlatformSections) -> Issues:
     mirror = cfg.registry.mirror
-    for field, host in (("docker_hub_credential_arn", "docker.io"), ("github_credential_arn", "ghcr.io")):
-        if getattr(mirror, field) is None:
-            yield _issue(f"registry.mirror.{field}", f"ECR pull-through cache needs credentials for {host}, "
-                         "where some of the cluster layer's images come from", None,
-                         f"create a Secrets Manager secret named ecr-pullthroughcache/<name> with username and "
-                         f"accessToken for {host} and set its ARN (docs/air-gapped.md)")
+    for host, (field, arn) in mirror.credentials().items():
+        if arn is None:
+            yield issue(f"registry.mirror.{field}", f"ECR pull-through cache needs credentials for {host}, "
+                        "where some of the cluster layer's images come from", None,
+                        f"create a Secrets Manager secret named ecr-pullthroughcache/<name> with username and "
+                        f"accessToken for {host} and set its ARN (docs/air-gapped.md)")
     longest = max(len(Mirror("", cfg.cluster_name).prefix(u)) for u in PULL_THROUGH_UPSTREAMS.values())
     if longest > MAX_PREFIX_LENGTH:
-        yield _issue("environment.name", f"the pull-through cache prefixes `{cfg.cluster_name}/<upstream>` are "
-                     f"longer than the {MAX_PREFIX_LENGTH} characters ECR allows", cfg.environment.name,
-                     f"shorten environment.name or name_prefix by {longest - MAX_PREFIX_LENGTH} characters")
+        yield issue("environment.name", f"the pull-through cache prefixes `{cfg.cluster_name}/<upstream>` are "
+                    f"longer than the {MAX_PREFIX_LENGTH} characters ECR allows", cfg.environment.name,
+                    f"shorten environment.name or name_prefix by {longest - MAX_PREFIX_LENGTH} characters")
 
 
 def _deployer_image_rules(cfg: PlatformSections) -> Issues:
-    image = cfg.cluster.deployer_image
-    if image is None:
+    image, parts = cfg.cluster.deployer_image, cfg.cluster.deployer_image_parts
+    if parts is None:
         return
-    repository = image.rsplit(":", 1)[0]
+    repository, _ = parts
     if repository not in cfg.registry.repositories:
-        yield _issue("cluster.deployer_image", "the runner image's repository is not a platform repository", image,
-                     f"add {repository} to registry.repositories (or name one of {cfg.registry.repositories})")
+        yield issue("cluster.deployer_image", "the runner image's repository is not a platform repository", image,
+                    f"add {repository} to registry.repositories (or name one of {cfg.registry.repositories})")
     if not cfg.in_vpc_deployer:
-        yield _issue("cluster.deployer_image", "only used by the in-VPC runner, which is off", image,
-                     "remove it, or set cluster.in_vpc_deployer: true")
+        yield issue("cluster.deployer_image", "only used by the in-VPC runner, which is off", image,
+                    "remove it, or set cluster.in_vpc_deployer: true")

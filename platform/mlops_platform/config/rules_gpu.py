@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from fractions import Fraction
 
+from mlops_platform.config.issues import issue
 from mlops_platform.config.sections import GpuPoolConfig, PlatformSections, ProjectConfig
 from mlops_platform.config.sections_gpu import MultiNodeConfig, ReservationKind
 from mlops_platform.core import instances
@@ -22,10 +23,6 @@ from mlops_platform.core.gpu_sharing import (
 
 Issues = Iterator[ConfigIssue]
 
-
-def _issue(path: str, message: str, value: object = None, fix: str = "") -> ConfigIssue:
-    """One issue; every rule module builds them through this (config/rule_docs.py lists its calls)."""
-    return ConfigIssue(path=path, message=message, value=value, fix=fix)
 
 
 def pool_gpu_type(pool: GpuPoolConfig) -> instances.GpuType | None:
@@ -89,17 +86,17 @@ def sharing_rules(path: str, pool: GpuPoolConfig) -> Issues:
         # Bottlerocket's NVIDIA variants run NVIDIA's device plugin as a host service configured by its own
         # settings (bottlerocket v1.26.1 variants/aws-k8s-1.31-nvidia/Cargo.toml: nvidia-k8s-device-plugin),
         # not by the chart config this platform renders, and mig-manager needs a writable host root
-        yield _issue(f"{path}.sharing", f"sharing: {pool.sharing.value} is rendered into the NVIDIA device "
-                     "plugin chart and mig-manager, which Bottlerocket nodes do not use", pool.ami_type,
-                     "use ami_type: AL2023_x86_64_NVIDIA for a shared pool, or sharing: none")
+        yield issue(f"{path}.sharing", f"sharing: {pool.sharing.value} is rendered into the NVIDIA device "
+                    "plugin chart and mig-manager, which Bottlerocket nodes do not use", pool.ami_type,
+                    "use ami_type: AL2023_x86_64_NVIDIA for a shared pool, or sharing: none")
     if pool.sharing is not GpuSharing.TIME_SLICING and replicas is not None:
-        yield _issue(f"{path}.time_slicing_replicas", "only used with sharing: time-slicing", replicas,
+        yield issue(f"{path}.time_slicing_replicas", "only used with sharing: time-slicing", replicas,
                           "remove it, or set sharing: time-slicing")
     if pool.sharing is not GpuSharing.MIG and profile is not None:
-        yield _issue(f"{path}.mig_profile", "only used with sharing: mig", profile,
+        yield issue(f"{path}.mig_profile", "only used with sharing: mig", profile,
                           "remove it, or set sharing: mig")
     if pool.sharing is GpuSharing.TIME_SLICING and replicas is None:
-        yield _issue(f"{path}.time_slicing_replicas", "sharing: time-slicing needs the slices per GPU", None,
+        yield issue(f"{path}.time_slicing_replicas", "sharing: time-slicing needs the slices per GPU", None,
                           "set time_slicing_replicas, e.g. 4")
     if pool.sharing is GpuSharing.MIG:
         yield from _mig_rules(path, pool)
@@ -110,10 +107,10 @@ def _mig_rules(path: str, pool: GpuPoolConfig) -> Issues:
     profiles = MIG_PROFILES.get(gpu) if gpu else None
     if gpu and profiles is None:
         capable = ", ".join(f"{g.value} ({', '.join(sorted(_types_of(g)))})" for g in MIG_PROFILES)
-        yield _issue(f"{path}.sharing", f"{gpu.value} GPUs do not support MIG", "mig",
+        yield issue(f"{path}.sharing", f"{gpu.value} GPUs do not support MIG", "mig",
                           f"use sharing: time-slicing, or MIG-capable GPUs: {capable}")
     elif profiles is not None and pool.mig_profile not in profiles:
-        yield _issue(f"{path}.mig_profile", f"not a MIG profile of {gpu.value if gpu else '?'} GPUs",
+        yield issue(f"{path}.mig_profile", f"not a MIG profile of {gpu.value if gpu else '?'} GPUs",
                           pool.mig_profile, f"use one of {', '.join(profiles)}")
 
 
@@ -130,8 +127,8 @@ def multi_node_rules(cfg: PlatformSections, path: str, pool: GpuPoolConfig) -> I
     if cfg.karpenter:
         # EKS User Guide "Manage EFA devices on Amazon EKS": Karpenter does not support placement groups, and
         # the platform's NodePools configure no per-device EFA or reservation
-        yield _issue(path, "multi-node placement is built for managed node groups", "set",
-                     "set gpu.provisioner: managed_node_groups for this environment, or remove multi_node")
+        yield issue(path, "multi-node placement is built for managed node groups", "set",
+                    "set gpu.provisioner: managed_node_groups for this environment, or remove multi_node")
         return
     yield from _zone_rules(cfg, path, mn)
     if mn.efa:
@@ -139,7 +136,7 @@ def multi_node_rules(cfg: PlatformSections, path: str, pool: GpuPoolConfig) -> I
             itype = instances.lookup(name)
             if itype is not None and not itype.efa_interfaces:
                 efa = sorted(n for n, t in instances.INSTANCE_TYPES.items() if t.efa_interfaces and t.gpus)
-                yield _issue(f"{path}.efa", f"instance type {name} (instance_types[{i}]) has no EFA", True,
+                yield issue(f"{path}.efa", f"instance type {name} (instance_types[{i}]) has no EFA", True,
                                   f"use EFA-capable types ({', '.join(efa)}) or set efa: false")
     if mn.capacity_reservation is not None:
         yield from _reservation_rules(path, pool, mn)
@@ -149,18 +146,18 @@ def _zone_rules(cfg: PlatformSections, path: str, mn: MultiNodeConfig) -> Issues
     net = cfg.network
     if net.mode == "managed":
         if mn.subnet_id is not None:
-            yield _issue(f"{path}.subnet_id", "only used with network.mode: existing", mn.subnet_id,
+            yield issue(f"{path}.subnet_id", "only used with network.mode: existing", mn.subnet_id,
                               "remove it and name the AZ in availability_zone")
         if mn.availability_zone not in net.availability_zones:
-            yield _issue(f"{path}.availability_zone", "a multi-node pool runs in one of the network's AZs",
+            yield issue(f"{path}.availability_zone", "a multi-node pool runs in one of the network's AZs",
                               mn.availability_zone, f"use one of {', '.join(net.availability_zones) or '(none)'}")
         return
     subnets = net.existing.private_subnet_ids if net.existing else []
     if mn.subnet_id not in subnets:
-        yield _issue(f"{path}.subnet_id", "a multi-node pool on an existing network runs in one of its "
+        yield issue(f"{path}.subnet_id", "a multi-node pool on an existing network runs in one of its "
                           "private subnets", mn.subnet_id, f"use one of {', '.join(subnets) or '(none)'}")
     if mn.availability_zone is not None:
-        yield _issue(f"{path}.availability_zone", "only used with network.mode: managed",
+        yield issue(f"{path}.availability_zone", "only used with network.mode: managed",
                           mn.availability_zone, "remove it; subnet_id places the pool")
 
 
@@ -168,15 +165,15 @@ def _reservation_rules(path: str, pool: GpuPoolConfig, mn: MultiNodeConfig) -> I
     res = mn.capacity_reservation
     assert res is not None
     if len(pool.instance_types) != 1:
-        yield _issue(f"{path}.capacity_reservation", "a capacity reservation is for one instance type",
+        yield issue(f"{path}.capacity_reservation", "a capacity reservation is for one instance type",
                           pool.instance_types, "list exactly the reserved instance type in instance_types")
     if pool.capacity != "on_demand":
-        yield _issue(f"{path}.capacity_reservation", "reserved capacity is not spot", pool.capacity.value,
+        yield issue(f"{path}.capacity_reservation", "reserved capacity is not spot", pool.capacity.value,
                           "set capacity: on_demand (a capacity block still bills as a block)")
     if res.kind is ReservationKind.CAPACITY_BLOCK and (pool.min_size or pool.desired_size):
         # EKS: node groups on a Capacity Block launch nothing outside its window; keep the group at 0
         # and let the autoscaler scale within it (docs.aws.amazon.com/eks/latest/userguide/capacity-blocks-mng.html)
-        yield _issue(f"{path}.capacity_reservation", "a capacity-block pool must start at 0 nodes "
+        yield issue(f"{path}.capacity_reservation", "a capacity-block pool must start at 0 nodes "
                           "(no instance launches outside the block's window)",
                           f"min_size={pool.min_size}, desired_size={pool.desired_size}",
                           "set min_size: 0 and desired_size: 0")
@@ -191,11 +188,11 @@ def project_gpu_rules(cfg: PlatformSections, project: ProjectConfig, path: str) 
     """Slices need a shared pool; whole GPUs plus slices at their share stay within the environment cap."""
     shared = shared_resources(cfg)
     if project.gpu_slices and not shared:
-        yield _issue(f"{path}.gpu_slices", "no GPU pool shares its GPUs", project.gpu_slices,
+        yield issue(f"{path}.gpu_slices", "no GPU pool shares its GPUs", project.gpu_slices,
                           "set sharing: time-slicing or mig on a node_pools.gpu entry, or gpu_slices: 0")
     bound = project_physical_gpus(cfg, project)
     if project.gpu_slices and shared and bound > cfg.gpu.max_total_gpus:
-        yield _issue(f"{path}.gpu_slices", f"gpu_quota plus slices can hold {float(bound):g} physical GPUs, "
+        yield issue(f"{path}.gpu_slices", f"gpu_quota plus slices can hold {float(bound):g} physical GPUs, "
                           "above gpu.max_total_gpus", project.gpu_slices,
                           f"lower gpu_slices or gpu_quota, or raise gpu.max_total_gpus ({cfg.gpu.max_total_gpus})")
 
@@ -203,23 +200,23 @@ def project_gpu_rules(cfg: PlatformSections, project: ProjectConfig, path: str) 
 def queueing_rules(cfg: PlatformSections) -> Issues:
     q = cfg.queueing
     if q.cohort_borrowing and not q.enabled:
-        yield _issue("queueing.cohort_borrowing", "borrowing happens between Kueue queues", True,
+        yield issue("queueing.cohort_borrowing", "borrowing happens between Kueue queues", True,
                           "set queueing.enabled: true, or remove cohort_borrowing")
     for i, project in enumerate(cfg.projects):
         if "fair_share_weight" in project.model_fields_set and not (q.enabled and q.cohort_borrowing):
             # Kueue weighs a ClusterQueue's share only against the other queues of its cohort
-            yield _issue(f"projects[{i}].fair_share_weight", "weights share borrowed quota within the cohort",
-                         project.fair_share_weight, "set queueing.enabled and queueing.cohort_borrowing: true, or "
-                         "remove fair_share_weight")
+            yield issue(f"projects[{i}].fair_share_weight", "weights share borrowed quota within the cohort",
+                        project.fair_share_weight, "set queueing.enabled and queueing.cohort_borrowing: true, or "
+                        "remove fair_share_weight")
 
 
 def gpu_warnings(cfg: PlatformSections) -> Issues:
     for i, pool in enumerate(cfg.node_pools.gpu):
         if is_bottlerocket(pool.ami_type):
-            yield _issue(f"node_pools.gpu[{i}].ami_type", "the version matrix pins no Bottlerocket release (a "
-                         "release's commit and variants are not confirmed from reviewed sources): the node group "
-                         "takes the newest release when it is created",
-                         pool.ami_type, "use AL2023_x86_64_NVIDIA (pinned), or check the release on first deploy")
+            yield issue(f"node_pools.gpu[{i}].ami_type", "the version matrix pins no Bottlerocket release (a "
+                        "release's commit and variants are not confirmed from reviewed sources): the node group "
+                        "takes the newest release when it is created",
+                        pool.ami_type, "use AL2023_x86_64_NVIDIA (pinned), or check the release on first deploy")
     yield from karpenter_sharing_warnings(cfg)
 
 
@@ -232,8 +229,8 @@ def karpenter_sharing_warnings(cfg: PlatformSections) -> Issues:
     for i, pool in enumerate(cfg.node_pools.gpu):
         resource = pool_shared_resource(pool)
         if resource is not None:
-            yield _issue(f"node_pools.gpu[{i}].sharing", f"with gpu.provisioner: karpenter no node is launched for a "
-                         f"pod asking only for {resource.resource}: Karpenter does not know that resource "
-                         "(kubernetes-sigs/karpenter#729)", pool.sharing.value,
-                         "use gpu.provisioner: managed_node_groups for shared pools (the autoscaler's node template "
-                         "advertises the slices), or sharing: none")
+            yield issue(f"node_pools.gpu[{i}].sharing", f"with gpu.provisioner: karpenter no node is launched for a "
+                        f"pod asking only for {resource.resource}: Karpenter does not know that resource "
+                        "(kubernetes-sigs/karpenter#729)", pool.sharing.value,
+                        "use gpu.provisioner: managed_node_groups for shared pools (the autoscaler's node template "
+                        "advertises the slices), or sharing: none")

@@ -8,13 +8,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from mlops_platform.config.issues import issue
 from mlops_platform.config.sections import PlatformSections
 from mlops_platform.config.sections_serving import ACM_CERTIFICATE_ARN, CertificateSource, InferenceAuthMode
 from mlops_platform.core.errors import ConfigIssue
-
-
-def _issue(path: str, message: str, value: object = None, fix: str = "") -> ConfigIssue:
-    return ConfigIssue(path=path, message=message, value=value, fix=fix)
 
 
 def serving_rules(cfg: PlatformSections) -> Iterator[ConfigIssue]:
@@ -32,12 +29,12 @@ def _choice_fields(section: object, path: str, *, selector: str, choice: str, ch
     if chosen:
         for field in required:
             if not getattr(section, field):
-                yield _issue(f"{path}.{field}", f"required with {selector}={choice}", getattr(section, field),
-                             fix_missing)
+                yield issue(f"{path}.{field}", f"required with {selector}={choice}", getattr(section, field),
+                            fix_missing)
     elif any(getattr(section, field) for field in (*required, *others)):
         current = getattr(section, selector)
-        yield _issue(f"{path}.{selector}", f"{fields_named} only apply with {selector}={choice}",
-                     current.value, fix_stray)
+        yield issue(f"{path}.{selector}", f"{fields_named} only apply with {selector}={choice}",
+                    current.value, fix_stray)
 
 
 def _tls_rules(cfg: PlatformSections) -> Iterator[ConfigIssue]:
@@ -63,11 +60,11 @@ def _acm_arn_rules(cfg: PlatformSections) -> Iterator[ConfigIssue]:
     for i, arn in enumerate(cfg.serving.tls.acm_certificate_arns):
         match = re.match(ACM_CERTIFICATE_ARN, arn)
         if match is None:
-            yield _issue(f"serving.tls.acm_certificate_arns[{i}]", "not an ACM certificate ARN", arn,
-                         "copy the ARN from ACM: arn:aws:acm:<region>:<account>:certificate/<id>")
+            yield issue(f"serving.tls.acm_certificate_arns[{i}]", "not an ACM certificate ARN", arn,
+                        "copy the ARN from ACM: arn:aws:acm:<region>:<account>:certificate/<id>")
         elif match.group(2) != env.region or arn.split(":")[4] != env.account_id:
-            yield _issue(f"serving.tls.acm_certificate_arns[{i}]", "certificate is not in this environment's "
-                         "account and region", arn, f"import or request it in {env.account_id} / {env.region}")
+            yield issue(f"serving.tls.acm_certificate_arns[{i}]", "certificate is not in this environment's "
+                        "account and region", arn, f"import or request it in {env.account_id} / {env.region}")
 
 
 def _auth_rules(cfg: PlatformSections) -> Iterator[ConfigIssue]:

@@ -24,6 +24,7 @@ from mlops_platform.config.section_types import (
 )
 from mlops_platform.config.sections_gpu import MultiNodeConfig
 from mlops_platform.core.gpu_sharing import MAX_REPLICAS, MIN_REPLICAS, GpuSharing
+from mlops_platform.core.image_mirror import DOCKER_HUB
 
 
 class ExistingNetwork(_Section):
@@ -83,6 +84,16 @@ class ClusterConfig(_Section):
         description="STANDARD: EKS upgrades the control plane itself when standard support ends. EXTENDED: "
                     "up to 12 more months on the version at the extended-support price. Unset: EXTENDED in "
                     "prod (never a forced upgrade of production), STANDARD elsewhere.")
+
+
+    @property
+    def deployer_image_parts(self) -> tuple[str, str] | None:
+        """`deployer_image` as (repository, tag), None when unset: the one place that splits it (its pattern
+        allows exactly one `:`, before the tag)."""
+        if self.deployer_image is None:
+            return None
+        repository, tag = self.deployer_image.rsplit(":", 1)
+        return repository, tag
 
 
 class PoolConfig(_Section):
@@ -196,6 +207,11 @@ PULL_THROUGH_SECRET_ARN = (r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:se
                            r"ecr-pullthroughcache/[A-Za-z0-9/_+=.@-]+$")
 
 
+#: The field holding the pull-through cache credential of each upstream that needs one (image_mirror's
+#: PULL_THROUGH_UPSTREAMS `needs_credential`; tests/foundation/test_air_gap.py keeps the two in step).
+MIRROR_CREDENTIAL_FIELDS = {DOCKER_HUB: "docker_hub_credential_arn", "ghcr.io": "github_credential_arn"}
+
+
 class MirrorConfig(_Section):
     """`mlops-platform:registry.mirror` — every image the cluster layer runs served from this account's ECR
     (docs/air-gapped.md): pull-through cache rules for the registries ECR caches, `mirror/` repositories an
@@ -214,6 +230,10 @@ class MirrorConfig(_Section):
         default="/opt/mlplat/charts", pattern=r"^/[A-Za-z0-9._/-]+$",
         description="Directory of the runner image holding every pinned chart as `helm pull` saves it "
                     "(`mlplat mirror ENV` prints the commands).")
+
+    def credentials(self) -> dict[str, tuple[str, str | None]]:
+        """Upstream host → (field, secret ARN or None) of every upstream whose cache rule needs a credential."""
+        return {host: (field, getattr(self, field)) for host, field in MIRROR_CREDENTIAL_FIELDS.items()}
 
 
 class RegistryConfig(_Section):

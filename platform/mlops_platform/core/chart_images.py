@@ -6,7 +6,7 @@ this table); change both when a chart is bumped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -22,65 +22,78 @@ class ImageStyle(StrEnum):
     NAMED = "named"  # `<path>.repository` (host + path) + `<path>.image` (last segment), tag in `.version`
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ChartImage:
+    """One image a chart renders: where its values set it, what it defaults to, and whether it runs."""
+
     path: str
-    """Dotted values path of the image map (SPLIT, REPOSITORY) or string (STRING)."""
+    """Dotted values path of the image map (SPLIT, REPOSITORY, NAMED) or string (STRING)."""
     upstream: str
     """The chart's default reference (`host/path[:tag]`; `docker.io` spelled out)."""
     style: ImageStyle
+    """How the chart's values spell it (`ImageStyle`)."""
     tag: str = ""
     """Tag the chart renders, for images an operator copies by hand (`mlplat mirror`); '' otherwise."""
     runs: bool = True
     """Whether the platform's values run it (False: rewritten all the same, never copied)."""
 
 
-S, R, STR = ImageStyle.SPLIT, ImageStyle.REPOSITORY, ImageStyle.STRING
-
-
 def _sub(prefix: str, images: tuple[ChartImage, ...]) -> tuple[ChartImage, ...]:
     """A subchart's images under its values key (Helm passes `<subchart>.*` to the subchart)."""
-    return tuple(ChartImage(f"{prefix}.{i.path}", i.upstream, i.style, i.tag, i.runs) for i in images)
+    return tuple(replace(i, path=f"{prefix}.{i.path}") for i in images)
 
 
-_RBAC_PROXY = ChartImage("kubeRBACProxy.image", "quay.io/brancz/kube-rbac-proxy", S, runs=False)
-_GRAFANA = (ChartImage("image", "docker.io/grafana/grafana", S),
-            ChartImage("testFramework.image", "docker.io/bats/bats", S, runs=False),
-            ChartImage("downloadDashboardsImage", "docker.io/curlimages/curl", S),
-            ChartImage("initChownData.image", "docker.io/library/busybox", S),
-            ChartImage("sidecar.image", "quay.io/kiwigrid/k8s-sidecar", S),
-            ChartImage("imageRenderer.image", "docker.io/grafana/grafana-image-renderer", S, runs=False))
-_KSM = (ChartImage("image", "registry.k8s.io/kube-state-metrics/kube-state-metrics", S), _RBAC_PROXY)
-_NODE_EXPORTER = (ChartImage("image", "quay.io/prometheus/node-exporter", S), _RBAC_PROXY)
-_KPS = (ChartImage("crds.upgradeJob.image.busybox", "docker.io/busybox", S),
-        ChartImage("crds.upgradeJob.image.kubectl", "registry.k8s.io/kubectl", S),
-        ChartImage("alertmanager.alertmanagerSpec.image", "quay.io/prometheus/alertmanager", S),
-        ChartImage("prometheusOperator.admissionWebhooks.deployment.image",
-                   "quay.io/prometheus-operator/admission-webhook", S),
-        ChartImage("prometheusOperator.admissionWebhooks.patch.image",
-                   "registry.k8s.io/ingress-nginx/kube-webhook-certgen", S),
-        ChartImage("prometheusOperator.image", "quay.io/prometheus-operator/prometheus-operator", S),
-        ChartImage("prometheusOperator.prometheusConfigReloader.image",
-                   "quay.io/prometheus-operator/prometheus-config-reloader", S),
-        ChartImage("prometheusOperator.thanosImage", "quay.io/thanos/thanos", S),
-        ChartImage("prometheus.prometheusSpec.image", "quay.io/prometheus/prometheus", S),
-        ChartImage("thanosRuler.thanosRulerSpec.image", "quay.io/thanos/thanos", S, runs=False),
-        *_sub("grafana", _GRAFANA), *_sub("kube-state-metrics", _KSM),
-        *_sub("prometheus-node-exporter", _NODE_EXPORTER))
+def _images(style: ImageStyle, pairs: tuple[tuple[str, str], ...], *, runs: bool = True) -> tuple[ChartImage, ...]:
+    """Images of one style given as (values path, upstream) pairs."""
+    return tuple(ChartImage(path=path, upstream=upstream, style=style, runs=runs) for path, upstream in pairs)
+
+
+_RBAC_PROXY = ChartImage(path="kubeRBACProxy.image", upstream="quay.io/brancz/kube-rbac-proxy",
+                         style=ImageStyle.SPLIT, runs=False)
+_GRAFANA = (*_images(ImageStyle.SPLIT, (("image", "docker.io/grafana/grafana"),
+                                        ("downloadDashboardsImage", "docker.io/curlimages/curl"),
+                                        ("initChownData.image", "docker.io/library/busybox"),
+                                        ("sidecar.image", "quay.io/kiwigrid/k8s-sidecar"))),
+            *_images(ImageStyle.SPLIT, (("testFramework.image", "docker.io/bats/bats"),
+                                        ("imageRenderer.image", "docker.io/grafana/grafana-image-renderer")),
+                     runs=False))
+_KSM = (ChartImage(path="image", upstream="registry.k8s.io/kube-state-metrics/kube-state-metrics",
+                   style=ImageStyle.SPLIT), _RBAC_PROXY)
+_NODE_EXPORTER = (ChartImage(path="image", upstream="quay.io/prometheus/node-exporter", style=ImageStyle.SPLIT),
+                  _RBAC_PROXY)
+_KPS = (*_images(ImageStyle.SPLIT, (
+    ("crds.upgradeJob.image.busybox", "docker.io/busybox"),
+    ("crds.upgradeJob.image.kubectl", "registry.k8s.io/kubectl"),
+    ("alertmanager.alertmanagerSpec.image", "quay.io/prometheus/alertmanager"),
+    ("prometheusOperator.admissionWebhooks.deployment.image", "quay.io/prometheus-operator/admission-webhook"),
+    ("prometheusOperator.admissionWebhooks.patch.image", "registry.k8s.io/ingress-nginx/kube-webhook-certgen"),
+    ("prometheusOperator.image", "quay.io/prometheus-operator/prometheus-operator"),
+    ("prometheusOperator.prometheusConfigReloader.image", "quay.io/prometheus-operator/prometheus-config-reloader"),
+    ("prometheusOperator.thanosImage", "quay.io/thanos/thanos"),
+    ("prometheus.prometheusSpec.image", "quay.io/prometheus/prometheus"))),
+    ChartImage(path="thanosRuler.thanosRulerSpec.image", upstream="quay.io/thanos/thanos", style=ImageStyle.SPLIT,
+               runs=False),
+    *_sub("grafana", _GRAFANA), *_sub("kube-state-metrics", _KSM),
+    *_sub("prometheus-node-exporter", _NODE_EXPORTER))
 _KSERVE_RUNTIMES = ("tensorflow:tensorflow/serving", "mlserver:docker.io/seldonio/mlserver",
                     "sklearnserver:kserve/sklearnserver", "xgbserver:kserve/xgbserver",
                     "huggingfaceserver:kserve/huggingfaceserver", "pmmlserver:kserve/pmmlserver",
                     "paddleserver:kserve/paddleserver", "lgbserver:kserve/lgbserver",
                     "torchserve:pytorch/torchserve-kfs", "art:kserve/art-explainer")
-_KSERVE = (*(ChartImage(f"kserve.{p}.image", f"docker.io/kserve/{i}", STR) for p, i in (
-    ("agent", "agent"), ("router", "router"), ("storage", "storage-initializer"),
-    ("controller", "kserve-controller"))),
-    ChartImage("kserve.controller.rbacProxyImage", "quay.io/brancz/kube-rbac-proxy:v0.18.0", STR),
-    *(ChartImage(f"kserve.servingruntime.{r.split(':')[0]}.image", r.split(":", 1)[1], STR) for r in _KSERVE_RUNTIMES),
+_KSERVE = (
+    *_images(ImageStyle.STRING, tuple((f"kserve.{p}.image", f"docker.io/kserve/{i}") for p, i in (
+        ("agent", "agent"), ("router", "router"), ("storage", "storage-initializer"),
+        ("controller", "kserve-controller")))),
+    ChartImage(path="kserve.controller.rbacProxyImage", upstream="quay.io/brancz/kube-rbac-proxy:v0.18.0",
+               style=ImageStyle.STRING),
+    *_images(ImageStyle.STRING, tuple((f"kserve.servingruntime.{r.split(':')[0]}.image", r.split(":", 1)[1])
+                                      for r in _KSERVE_RUNTIMES)),
     # NVIDIA's registry has no pull-through cache: copied by hand, at the chart's runtime tag
-    ChartImage("kserve.servingruntime.tritonserver.image", "nvcr.io/nvidia/tritonserver", STR, tag="23.05-py3"),
-    ChartImage("kserve.localmodel.controller.image", "docker.io/kserve/kserve-localmodel-controller", STR, runs=False),
-    ChartImage("kserve.localmodel.agent.image", "docker.io/kserve/kserve-localmodelnode-agent", STR, runs=False))
+    ChartImage(path="kserve.servingruntime.tritonserver.image", upstream="nvcr.io/nvidia/tritonserver",
+               style=ImageStyle.STRING, tag="23.05-py3"),
+    *_images(ImageStyle.STRING, (
+        ("kserve.localmodel.controller.image", "docker.io/kserve/kserve-localmodel-controller"),
+        ("kserve.localmodel.agent.image", "docker.io/kserve/kserve-localmodelnode-agent")), runs=False))
 
 #: NVIDIA GPU Operator v26.3.3: the operator, its validator (both at the chart's appVersion) and mig-manager run;
 #: every other operand is disabled by the platform's values (k8s/mig_manager.py) and only rewritten.
@@ -98,53 +111,67 @@ _GPU_OPERATOR_OFF = (("driver", "nvidia/driver"), ("driver.manager", "nvidia/clo
                      ("sandboxDevicePlugin", "nvidia/kubevirt-gpu-device-plugin"),
                      ("kataSandboxDevicePlugin", "nvidia/cloud-native/nvidia-sandbox-device-plugin"),
                      ("ccManager", "nvidia/cloud-native/k8s-cc-manager"))
-_GPU_OPERATOR = (ChartImage("operator", "nvcr.io/nvidia/gpu-operator", ImageStyle.NAMED, tag="v26.3.3"),
-                 ChartImage("validator", "nvcr.io/nvidia/gpu-operator", ImageStyle.NAMED, tag="v26.3.3"),
-                 ChartImage("migManager", "nvcr.io/nvidia/cloud-native/k8s-mig-manager", ImageStyle.NAMED,
-                            tag="v0.14.2"),
-                 *(ChartImage(path, f"nvcr.io/{image}", ImageStyle.NAMED, runs=False)
-                   for path, image in _GPU_OPERATOR_OFF))
+_GPU_OPERATOR = (
+    ChartImage(path="operator", upstream="nvcr.io/nvidia/gpu-operator", style=ImageStyle.NAMED, tag="v26.3.3"),
+    ChartImage(path="validator", upstream="nvcr.io/nvidia/gpu-operator", style=ImageStyle.NAMED, tag="v26.3.3"),
+    ChartImage(path="migManager", upstream="nvcr.io/nvidia/cloud-native/k8s-mig-manager", style=ImageStyle.NAMED,
+               tag="v0.14.2"),
+    *_images(ImageStyle.NAMED, tuple((path, f"nvcr.io/{image}") for path, image in _GPU_OPERATOR_OFF), runs=False))
 
 #: Chart key (versions.CHARTS, or `cluster-autoscaler` of the version matrix) → its images.
 CHART_IMAGES: dict[str, tuple[ChartImage, ...]] = {
-    "argo-events": (ChartImage("global.image", "quay.io/argoproj/argo-events", R),),
-    "argo-workflows": (ChartImage("crds.upgradeJob.image", "registry.k8s.io/kubectl", R, runs=False),
-                       ChartImage("controller.image", "quay.io/argoproj/workflow-controller", S),
-                       ChartImage("executor.image", "quay.io/argoproj/argoexec", S),
-                       ChartImage("server.image", "quay.io/argoproj/argocli", S)),
-    "aws-load-balancer-controller": (ChartImage("image", "public.ecr.aws/eks/aws-load-balancer-controller", R),),
+    "argo-events": _images(ImageStyle.REPOSITORY, (("global.image", "quay.io/argoproj/argo-events"),)),
+    "argo-workflows": (ChartImage(path="crds.upgradeJob.image", upstream="registry.k8s.io/kubectl",
+                                  style=ImageStyle.REPOSITORY, runs=False),
+                       *_images(ImageStyle.SPLIT, (("controller.image", "quay.io/argoproj/workflow-controller"),
+                                                   ("executor.image", "quay.io/argoproj/argoexec"),
+                                                   ("server.image", "quay.io/argoproj/argocli")))),
+    "aws-load-balancer-controller": _images(ImageStyle.REPOSITORY, (
+        ("image", "public.ecr.aws/eks/aws-load-balancer-controller"),)),
     # the EKS images account's registry has no pull-through cache: copied by hand, at the chart's tag
-    "aws-efa-k8s-device-plugin": (ChartImage("image", "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/"
-                                             "aws-efa-k8s-device-plugin", R, tag="v0.5.20"),),
-    "cert-manager": tuple(ChartImage(p, f"quay.io/jetstack/cert-manager-{n}", R) for p, n in (
+    "aws-efa-k8s-device-plugin": (ChartImage(
+        path="image", upstream="602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin",
+        style=ImageStyle.REPOSITORY, tag="v0.5.20"),),
+    "cert-manager": _images(ImageStyle.REPOSITORY, tuple((p, f"quay.io/jetstack/cert-manager-{n}") for p, n in (
         ("image", "controller"), ("webhook.image", "webhook"), ("cainjector.image", "cainjector"),
-        ("acmesolver.image", "acmesolver"), ("startupapicheck.image", "startupapicheck"))),
-    "cluster-autoscaler": (ChartImage("image", "registry.k8s.io/autoscaling/cluster-autoscaler", R),),
-    "dcgm-exporter": (ChartImage("image", "nvcr.io/nvidia/k8s/dcgm-exporter", R, tag="4.2.3-4.1.1-ubuntu22.04"),),
-    "flagger": (ChartImage("image", "ghcr.io/fluxcd/flagger", R),
-                ChartImage("prometheus.image", "docker.io/prom/prometheus:v2.41.0", STR, runs=False)),
+        ("acmesolver.image", "acmesolver"), ("startupapicheck.image", "startupapicheck")))),
+    "cluster-autoscaler": _images(ImageStyle.REPOSITORY, (
+        ("image", "registry.k8s.io/autoscaling/cluster-autoscaler"),)),
+    "dcgm-exporter": (ChartImage(path="image", upstream="nvcr.io/nvidia/k8s/dcgm-exporter",
+                                 style=ImageStyle.REPOSITORY, tag="4.2.3-4.1.1-ubuntu22.04"),),
+    "flagger": (ChartImage(path="image", upstream="ghcr.io/fluxcd/flagger", style=ImageStyle.REPOSITORY),
+                ChartImage(path="prometheus.image", upstream="docker.io/prom/prometheus:v2.41.0",
+                           style=ImageStyle.STRING, runs=False)),
     # the chart's default is templated (charts/gateway-helm/templates/_helpers.tpl "eg.image"): repository
     # wins over the global image, with the chart's appVersion as tag
-    "envoy-gateway": (ChartImage("deployment.envoyGateway.image", "docker.io/envoyproxy/gateway", R),
-                      ChartImage("global.images.ratelimit.image", "docker.io/envoyproxy/ratelimit:bb4dae24", STR,
+    "envoy-gateway": (ChartImage(path="deployment.envoyGateway.image", upstream="docker.io/envoyproxy/gateway",
+                                 style=ImageStyle.REPOSITORY),
+                      ChartImage(path="global.images.ratelimit.image",
+                                 upstream="docker.io/envoyproxy/ratelimit:bb4dae24", style=ImageStyle.STRING,
                                  runs=False)),
     "gpu-operator": _GPU_OPERATOR,
-    "karpenter": (ChartImage("controller.image", "public.ecr.aws/karpenter/controller", R),),
+    "karpenter": _images(ImageStyle.REPOSITORY, (("controller.image", "public.ecr.aws/karpenter/controller"),)),
     "karpenter-crd": (),
-    "keda": tuple(ChartImage(f"image.{k}", f"ghcr.io/kedacore/{n}", S) for k, n in (
-        ("keda", "keda"), ("metricsApiServer", "keda-metrics-apiserver"), ("webhooks", "keda-admission-webhooks"))),
+    "keda": _images(ImageStyle.SPLIT, tuple((f"image.{k}", f"ghcr.io/kedacore/{n}") for k, n in (
+        ("keda", "keda"), ("metricsApiServer", "keda-metrics-apiserver"), ("webhooks", "keda-admission-webhooks")))),
     "kserve-crd": (),
     "kserve": _KSERVE,
     "kube-prometheus-stack": _KPS,
-    "kuberay-operator": (ChartImage("image", "quay.io/kuberay/operator", R),),
+    "kuberay-operator": _images(ImageStyle.REPOSITORY, (("image", "quay.io/kuberay/operator"),)),
     # the platform pins the manager's image itself (versions.KUEUE_IMAGE); KueueViz stays off
-    "kueue": (ChartImage("controllerManager.manager.image", "registry.k8s.io/kueue/kueue", R),
-              *(ChartImage(f"kueueViz.{p}.image", f"us-central1-docker.pkg.dev/k8s-staging-images/kueue/kueueviz-{p}",
-                           R, runs=False) for p in ("backend", "frontend"))),
-    "nvidia-device-plugin": (ChartImage("image", "nvcr.io/nvidia/k8s-device-plugin", R, tag="v0.17.1"),),
-    "opencost": (ChartImage("opencost.exporter.image", "ghcr.io/opencost/opencost", S),
-                 ChartImage("opencost.ui.image", "ghcr.io/opencost/opencost-ui", S, runs=False),
-                 ChartImage("opencost.sigV4Proxy.image", "public.ecr.aws/aws-observability/aws-sigv4-proxy:latest", STR,
+    "kueue": (ChartImage(path="controllerManager.manager.image", upstream="registry.k8s.io/kueue/kueue",
+                         style=ImageStyle.REPOSITORY),
+              *_images(ImageStyle.REPOSITORY, tuple(
+                  (f"kueueViz.{p}.image", f"us-central1-docker.pkg.dev/k8s-staging-images/kueue/kueueviz-{p}")
+                  for p in ("backend", "frontend")), runs=False)),
+    "nvidia-device-plugin": (ChartImage(path="image", upstream="nvcr.io/nvidia/k8s-device-plugin",
+                                        style=ImageStyle.REPOSITORY, tag="v0.17.1"),),
+    "opencost": (ChartImage(path="opencost.exporter.image", upstream="ghcr.io/opencost/opencost",
+                            style=ImageStyle.SPLIT),
+                 ChartImage(path="opencost.ui.image", upstream="ghcr.io/opencost/opencost-ui", style=ImageStyle.SPLIT,
+                            runs=False),
+                 ChartImage(path="opencost.sigV4Proxy.image",
+                            upstream="public.ecr.aws/aws-observability/aws-sigv4-proxy:latest", style=ImageStyle.STRING,
                             runs=False)),
 }
 
@@ -178,7 +205,7 @@ def mirrored_values(chart_key: str, mirror: Mirror) -> dict[str, Any]:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ManualCopy:
     """An image no pull-through cache serves: copied once per version bump (`mlplat mirror ENV`)."""
 
@@ -198,6 +225,6 @@ def manual_copies(chart_keys: list[str], mirror: Mirror) -> list[ManualCopy]:
             if image.runs and needs_manual_copy(image.upstream):
                 source = f"{image.upstream}{':' + image.tag if image.tag else ''}"
                 repository = mirror.repository(source).removeprefix(f"{mirror.namespace}/")
-                copies[source] = ManualCopy(source, mirror.image(source), repository)
+                copies[source] = ManualCopy(source=source, target=mirror.image(source), repository=repository)
     return list(copies.values())
 

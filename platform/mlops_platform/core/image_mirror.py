@@ -23,7 +23,7 @@ MANUAL_PREFIX = "mirror"
 DOCKER_HUB = "docker.io"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Upstream:
     """A registry ECR pull-through cache supports."""
 
@@ -39,11 +39,11 @@ class Upstream:
 
 #: Registries the cluster layer's images come from that ECR pull-through cache supports.
 PULL_THROUGH_UPSTREAMS: dict[str, Upstream] = {u.host: u for u in (
-    Upstream("public.ecr.aws", "ecr-public", "public.ecr.aws", False),
-    Upstream("registry.k8s.io", "k8s", "registry.k8s.io", False),
-    Upstream("quay.io", "quay", "quay.io", False),
-    Upstream("ghcr.io", "github", "ghcr.io", True),
-    Upstream(DOCKER_HUB, "docker-hub", "registry-1.docker.io", True),
+    Upstream(host="public.ecr.aws", prefix="ecr-public", url="public.ecr.aws", needs_credential=False),
+    Upstream(host="registry.k8s.io", prefix="k8s", url="registry.k8s.io", needs_credential=False),
+    Upstream(host="quay.io", prefix="quay", url="quay.io", needs_credential=False),
+    Upstream(host="ghcr.io", prefix="github", url="ghcr.io", needs_credential=True),
+    Upstream(host=DOCKER_HUB, prefix="docker-hub", url="registry-1.docker.io", needs_credential=True),
 )}
 
 

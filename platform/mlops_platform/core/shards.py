@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from mlops_platform.core.errors import UsageError
 from mlops_platform.core.layers import Layer, reference_name
 
 #: Upper bound of `tenants.shards` (a CI matrix of this size is already far beyond one team's runners).
@@ -89,8 +90,9 @@ def _environment_of(environment_stack: str) -> tuple[str, str]:
     `ENV-tenants-K` names its environment too)."""
     parts = environment_stack.split("/")
     if len(parts) != 3 or not all(parts):
-        raise ValueError(f"platform stack {environment_stack!r} must be ORG/PROJECT/ENV (fully qualified), "
-                         f"e.g. organization/mlops-platform/dev")
+        raise UsageError(f"platformStack {environment_stack!r}: not a fully qualified platform stack — fix: set "
+                         "the project's `platformStack` config to ORG/PROJECT/ENV, e.g. "
+                         "organization/mlops-platform/dev (`pulumi config set platformStack ...`)")
     return f"{parts[0]}/{parts[1]}", split_stack(parts[2])[0]
 
 
@@ -109,6 +111,17 @@ def project_platform_stack(environment_stack: str, project: str, shards: int) ->
     return f"{org_project}/{shard_stack(env, shard_of(project, shards), shards)}"
 
 
-def shard_count(exported: object) -> int:
-    """`tenant_shards` as an aws-layer stack exports it; 1 from platforms older than that output."""
-    return int(exported) if isinstance(exported, int | float | str) and str(exported) else 1
+def shard_count(exported: object, aws_stack: str = "the aws-layer stack") -> int:
+    """`tenant_shards` as `aws_stack` exports it; 1 from platforms older than that output. Anything but a whole
+    number in 1..MAX_SHARDS is a UsageError naming the output and the stack."""
+    if exported is None or exported == "":
+        return 1
+    try:
+        count = int(str(exported).removesuffix(".0")) if isinstance(exported, int | float | str) else 0
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MAX_SHARDS:
+        raise UsageError(f"output tenant_shards of {aws_stack} is {exported!r}, not a shard count 1..{MAX_SHARDS} "
+                         "— fix: run `mlplat up` for the aws layer of that environment so it exports its "
+                         "tenants.shards again")
+    return count

@@ -27,11 +27,11 @@ from mlops_platform.k8s.alerts import (
 from mlops_platform.k8s.cost_dashboards import FOLDER_ANNOTATION
 from mlops_platform.k8s.dashboards import platform_dashboards
 from mlops_platform.k8s.manifests import DASHBOARD_LABEL, PLATFORM_LABELS, irsa_annotation, meta
+from mlops_platform.k8s.manifests import PROJECT_LABEL as PROJECT_NAMESPACE_LABEL
 from mlops_platform.k8s.metric_isolation import monitor_namespace_policy
 from mlops_platform.k8s.netpol import MONITORING_NAMESPACE, query_policy, system_fence
 from mlops_platform.k8s.provider import k8s_opts
 from mlops_platform.k8s.storage import STORAGE_CLASS
-from mlops_platform.k8s.tenancy import PROJECT_LABEL as PROJECT_NAMESPACE_LABEL
 
 RELEASE = "kube-prometheus-stack"
 PROMETHEUS_PORT = 9090

@@ -26,7 +26,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlops_platform.core import contract
-from mlops_platform.k8s.kueue import QUEUE_LABEL
+from mlops_platform.core.contract import QUEUE_LABEL
 from mlops_platform.k8s.manifests import (
     Manifest,
     container_security_context,

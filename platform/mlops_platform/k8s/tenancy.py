@@ -30,8 +30,14 @@ from mlops_platform.k8s.cost_dashboards import FOLDER_ANNOTATION, tenant_cost_da
 from mlops_platform.k8s.deploy_rights import deployer_rules, grant, group_subject, previewer_rules
 from mlops_platform.k8s.github_trust import RepositoryTrust, RepositoryTrustArgs
 from mlops_platform.k8s.inference_auth import InferenceAuth, InferenceAuthArgs, InferenceAuthSettings
-from mlops_platform.k8s.manifests import DASHBOARD_LABEL, PLATFORM_LABELS, Manifest, irsa_annotation, meta
-from mlops_platform.k8s.manifests import PROJECT_LABEL as PROJECT_LABEL  # re-exported: tenancy's label
+from mlops_platform.k8s.manifests import (
+    DASHBOARD_LABEL,
+    PLATFORM_LABELS,
+    PROJECT_LABEL,
+    Manifest,
+    irsa_annotation,
+    meta,
+)
 from mlops_platform.k8s.pipeline_tenant import ProjectPipelines, ProjectPipelinesArgs
 from mlops_platform.k8s.project_gateway import PROJECT_GATEWAY, ProjectGateway, ProjectGatewayArgs
 from mlops_platform.k8s.project_queue import ProjectQueue, ProjectQueueArgs, QueueSettings, quota_ceiling

@@ -59,8 +59,9 @@ def mirror_plan(cfg: PlatformConfig) -> MirrorPlan:
     if tracking_on(cfg):
         mlflow = MIRRORED_IMAGES["mlflow"]
         source = f"{mlflow.source}:{mlflow.tag}"
-        copies.append(ManualCopy(source, f"{mirror.registry}/{mirror.namespace}/{mlflow.repository}:{mlflow.tag}",
-                                 mlflow.repository))
+        copies.append(ManualCopy(
+            source=source, target=f"{mirror.registry}/{mirror.namespace}/{mlflow.repository}:{mlflow.tag}",
+            repository=mlflow.repository))
     charts = [autoscaler_chart(cfg.cluster.version) if k == "cluster-autoscaler" else CHARTS[k] for k in keys]
     return MirrorPlan(env=env.name, registry=mirror.registry, region=env.region, copies=tuple(copies),
                       charts=tuple((c.chart, c.version, c.repository) for c in charts),

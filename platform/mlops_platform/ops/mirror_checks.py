@@ -23,13 +23,12 @@ def check_mirror(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
     runner image (a warning: the aws layer creates its repository; push before the cluster layer)."""
     if not cfg.mirroring:
         return
-    mirror = cfg.registry.mirror
-    for field, arn in (("docker_hub_credential_arn", mirror.docker_hub_credential_arn),
-                       ("github_credential_arn", mirror.github_credential_arn)):
+    for field, arn in cfg.registry.mirror.credentials().values():
         if arn:
             yield _secret(cfg, field, arn, aws)
-    if cfg.in_vpc_deployer and cfg.cluster.deployer_image:
-        yield _runner_image(cfg, cfg.cluster.deployer_image, aws)
+    parts = cfg.cluster.deployer_image_parts
+    if cfg.in_vpc_deployer and parts:
+        yield _runner_image(cfg, parts, aws)
 
 
 def _secret(cfg: PlatformConfig, field: str, arn: str, aws: Aws) -> CheckResult:
@@ -49,9 +48,9 @@ def _secret(cfg: PlatformConfig, field: str, arn: str, aws: Aws) -> CheckResult:
     return CheckResult(name, Status.PASS, f"{found['Name']} exists")
 
 
-def _runner_image(cfg: PlatformConfig, image: str, aws: Aws) -> CheckResult:
+def _runner_image(cfg: PlatformConfig, image: tuple[str, str], aws: Aws) -> CheckResult:
     name = "runner image"
-    repository, tag = image.rsplit(":", 1)
+    repository, tag = image
     physical = naming.ecr_repository(cfg.cluster_name, repository)
     push = f"push it: docker push <registry>/{physical}:{tag} (docs/air-gapped.md, 'Build the runner image')"
     try:

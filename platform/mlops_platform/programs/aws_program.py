@@ -57,9 +57,9 @@ def _access(cfg: PlatformConfig, cluster: Cluster, network: Network, keys: Platf
 def runner_image(cfg: PlatformConfig, repos: dict[str, Repository]) -> dict[str, pulumi.Output[str]]:
     """`image` and `image_repository_arn` of the runner when `cluster.deployer_image` names one (config rules
     guarantee its repository is a platform repository)."""
-    if cfg.cluster.deployer_image is None:
+    if cfg.cluster.deployer_image_parts is None:
         return {}
-    repository, tag = cfg.cluster.deployer_image.rsplit(":", 1)
+    repository, tag = cfg.cluster.deployer_image_parts
     repo = repos[repository].repository
     return {"image": pulumi.Output.concat(repo.repository_url, ":", tag), "image_repository_arn": repo.arn}
 
@@ -163,10 +163,10 @@ def registry_cache(cfg: PlatformConfig, keys: PlatformKeys, node_roles: list[pul
                    opts: pulumi.ResourceOptions) -> RegistryCache:
     """Pull-through cache rules for every registry ECR caches (registry.mirror; docs/air-gapped.md)."""
     env, mirror = cfg.environment, cfg.registry.mirror
-    credentials = {"docker.io": mirror.docker_hub_credential_arn, "ghcr.io": mirror.github_credential_arn}
     return RegistryCache(f"{env.name}-registry-cache", RegistryCacheArgs(
         mirror=environment_mirror(cfg), account_id=env.account_id, region=env.region,
-        credential_arns={host: arn for host, arn in credentials.items() if arn}, kms_key_arn=keys.arns["ecr"],
+        credential_arns={host: arn for host, (_, arn) in mirror.credentials().items() if arn},
+        kms_key_arn=keys.arns["ecr"],
         node_role_names=list(node_roles), untagged_days=cfg.registry.untagged_expiry_days, tags=cfg.base_tags), opts)
 
 

@@ -24,6 +24,7 @@ from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementAr
 from mlops_platform.k8s.karpenter import Karpenter, KarpenterArgs, NodeClassInputs
 from mlops_platform.k8s.kueue import Kueue, KueueArgs
 from mlops_platform.k8s.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
+from mlops_platform.k8s.manifests import PROJECT_LABEL
 from mlops_platform.k8s.monitoring import MONITORING_NAMESPACE, PROMETHEUS_SERVICE, Monitoring, MonitoringArgs
 from mlops_platform.k8s.netpol import PlatformPeers
 from mlops_platform.k8s.opencost import OPENCOST_NAMESPACE, CostAllocation, CostAllocationArgs, SpotFeed
@@ -38,7 +39,6 @@ from mlops_platform.k8s.serving import (
     ServingStackArgs,
 )
 from mlops_platform.k8s.storage import encrypted_storage_class
-from mlops_platform.k8s.tenancy import PROJECT_LABEL
 from mlops_platform.k8s.tracking import PORT as TRACKING_PORT
 from mlops_platform.k8s.tracking import TRACKING_NAMESPACE, Tracking, TrackingArgs
 from mlops_platform.k8s.training import TRAINING_NAMESPACE, Training, TrainingArgs

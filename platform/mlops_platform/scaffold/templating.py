@@ -15,11 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import copier
-
-# copier's Worker and Template are internal since 9.x (its public API is run_copy/run_update only); a batch
-# uses them to clone a template version once and render it many times (`render_version`). copier is pinned <10.
-from copier._main import Worker
-from copier._template import Template
 from copier.errors import CopierError, UnsafeTemplateError
 from packaging.version import InvalidVersion, Version
 from ruamel.yaml.error import YAMLError
@@ -27,6 +22,7 @@ from ruamel.yaml.error import YAMLError
 from mlops_platform.config import repo_root
 from mlops_platform.core.errors import MlplatError, TemplateError, ToolMissingError
 from mlops_platform.core.files import kind_of, load_yaml, read_text
+from mlops_platform.scaffold._copier_internals import NewRender, Template, release, use_clone
 
 ANSWERS_FILE = ".copier-answers.yml"
 #: Lines copier writes around an unresolved three-way merge hunk.
@@ -73,10 +69,10 @@ def copy_project(dest: Path, data: Mapping[str, Any], src: str | Path | None = N
     `ask_defaults` given: copier's questionnaire asks every question `data` does not answer, offering
     these defaults (a terminal is needed); otherwise nothing is asked."""
     interactive = ask_defaults is not None
-    with _copier_errors(dest), _NewRender(src_path=str(src or template_source()), dst_path=dest, data=dict(data),
-                                          defaults=not interactive, user_defaults=dict(ask_defaults or {}),
-                                          unsafe=False, quiet=not interactive, vcs_ref=vcs_ref,
-                                          overwrite=False) as worker:
+    with _copier_errors(dest), NewRender(src_path=str(src or template_source()), dst_path=dest, data=dict(data),
+                                         defaults=not interactive, user_defaults=dict(ask_defaults or {}),
+                                         unsafe=False, quiet=not interactive, vcs_ref=vcs_ref,
+                                         overwrite=False) as worker:
         worker.run_copy()
 
 
@@ -87,28 +83,17 @@ def template_version(src: str | Path, ref: str) -> Template:
 
 
 def release_version(version: Template) -> None:
-    version._cleanup()
-
-
-class _NewRender(Worker):
-    """copier's `run_copy` into a new directory. After writing each file copier syncs its mode into the git
-    index of a repository around the destination, spawning `git config` once per file to find out; for a new
-    directory that is a no-op by copier's own rule (no repository, or files no index tracks yet) — and about
-    a third of a render's CPU."""
-
-    def _sync_git_index_executable_bit(self, dst_relpath: Path, src_mode: int) -> None:
-        return None
+    """Remove the clone `template_version` made."""
+    release(version)
 
 
 def render_version(dest: Path, data: Mapping[str, Any], version: Template) -> None:
     """Render an already cloned template version (`template_version`) into a new directory `dest`, non-interactively
     and safely: what `copy_project` renders, without cloning the template again for every project of a batch."""
     with _copier_errors(dest):
-        worker = _NewRender(src_path=version.url, dst_path=dest, data=dict(data), vcs_ref=version.ref,
-                            defaults=True, unsafe=False, quiet=True, overwrite=False)
-        # `template` is copier's cached property of the clone: set, this worker renders from `version`'s clone
-        # and leaves removing it to the owner (copier only cleans up templates it made itself).
-        worker.__dict__["template"] = version
+        worker = NewRender(src_path=version.url, dst_path=dest, data=dict(data), vcs_ref=version.ref,
+                           defaults=True, unsafe=False, quiet=True, overwrite=False)
+        use_clone(worker, version)
         with worker:
             worker.run_copy()
 

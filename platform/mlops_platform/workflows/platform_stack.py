@@ -34,7 +34,7 @@ def live_shard_count(aws_stack: str) -> int:
     except json.JSONDecodeError:
         raise EngineError(f"`pulumi stack output --json --stack {aws_stack}` printed no JSON — fix: pass --shards") \
             from None
-    return shard_count(outputs.get("tenant_shards") if isinstance(outputs, dict) else None)
+    return shard_count(outputs.get("tenant_shards") if isinstance(outputs, dict) else None, aws_stack)
 
 
 def platform_stack(environment_stack: str, project: str, shards: int | None = None) -> str:

@@ -66,7 +66,6 @@ def pipeline_runs_as_project(res: Res, _: PolicySettings) -> Iterator[str | Defe
     yield from _step_accounts(res, base, account)
 
 
-QUEUE_LABEL = contract.QUEUE_LABEL
 
 
 def _gpu_step(step: dict[str, Any]) -> bool:
@@ -105,15 +104,15 @@ def _batch_workloads(stack: StackView) -> Iterator[tuple[Res, str, Any]]:
 def _queue_finding(res: Res, where: str, labels: Any, namespace: Any, queues: dict[Any, Any]) -> str | Defer | None:
     if is_unknown(labels) or is_unknown(namespace):
         return Defer(f"{where} / metadata.namespace", res.urn)
-    queue = labels.get(QUEUE_LABEL) if isinstance(labels, dict) else None
+    queue = labels.get(contract.QUEUE_LABEL) if isinstance(labels, dict) else None
     if is_unknown(queue):
-        return Defer(f"{where} {QUEUE_LABEL}", res.urn)
+        return Defer(f"{where} {contract.QUEUE_LABEL}", res.urn)
     own = queues.get(namespace, namespace)  # the platform names each LocalQueue after its namespace
     if queue and queue != own:
         return (f"{res.name}: {where} names queue {fmt(queue)}, not its namespace's {fmt(own)}: it would wait "
                 "forever (a LocalQueue is looked up in the job's own namespace)")
     if not queue and namespace in queues:
-        return (f"{res.name}: {where} carries no {QUEUE_LABEL} though namespace {fmt(namespace)} has queue "
+        return (f"{res.name}: {where} carries no {contract.QUEUE_LABEL} though namespace {fmt(namespace)} has queue "
                 f"{fmt(own)}: it would run outside the project's fair share and gang scheduling")
     return None
 
