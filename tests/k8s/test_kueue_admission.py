@@ -14,12 +14,12 @@ import json
 from typing import Any
 
 import pytest
+from mlops_platform.core.contract import QUEUE_LABEL
 from mlops_platform.core.gpu_sharing import MIG_PROFILES, WHOLE_GPU, GpuSharing, shared_resource
 from mlops_platform.core.layers import LAYER_ORDER, LAYER_PROJECTS, Layer
 from mlops_platform.core.versions import CHARTS
 from mlops_platform.engine import Plan
 from mlops_platform.k8s.admission import project_binding
-from mlops_platform.k8s.kueue import QUEUE_LABEL
 from mlops_platform.k8s.project_pipeline import (
     ProjectPipelineArgs,
     StepResources,
