@@ -32,8 +32,11 @@ from mlops_platform.k8s.training import OPERATOR_USERNAME
 POLICY_NAME = "mlops-kueue-queue-label"
 _LABELS = "object.metadata.labels"
 _OWNERS = "object.metadata.ownerReferences"
-#: kube-controller-manager's identity: with `--use-service-account-credentials` (kubeadm's and EKS's setting)
-#: each controller runs as its own kube-system ServiceAccount, otherwise as `system:kube-controller-manager`.
+#: kube-controller-manager's identity: with `--use-service-account-credentials` (kubeadm's setting, CIS
+#: Kubernetes Benchmark 1.3.3) each controller runs as its own kube-system ServiceAccount, named as in the
+#: bootstrap RBAC (kubernetes plugin/pkg/auth/authorizer/rbac/bootstrappolicy/controller_policy.go:
+#: `replicaset-controller`, `statefulset-controller`, `job-controller`); otherwise as this user. EKS does not
+#: publish the flag of its managed control plane, so both are accepted: only the control plane holds either.
 _CONTROLLER_MANAGER = "system:kube-controller-manager"
 
 
