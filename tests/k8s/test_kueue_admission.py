@@ -48,10 +48,11 @@ ARGO = "system:serviceaccount:argo:argo-workflows-workflow-controller"
 TENANT = "system:serviceaccount:fraud:fraud-pipeline"
 
 
-def verdict(obj: dict[str, Any], resource: str, user: str = TENANT, namespace: str = "fraud") -> str:
-    """'skipped' (the match condition leaves it alone), 'admitted' or 'refused', through the shared CEL helper
-    (an evaluation error refuses, as failurePolicy Fail does)."""
-    request = {"resource": {"resource": resource}, "userInfo": {"username": user}}
+def verdict(obj: dict[str, Any], resource: str, user: str = TENANT, operation: str = "CREATE") -> str:
+    """'skipped' (the match condition leaves it alone: admitted unjudged), 'admitted' or 'refused', through the
+    shared CEL helper (an evaluation error refuses, as failurePolicy Fail does)."""
+    namespace = "fraud"
+    request = {"resource": {"resource": resource}, "userInfo": {"username": user}, "operation": operation}
     if not evaluate(batch_pod_condition(), obj, namespace, request):
         return "skipped"
     return "admitted" if evaluate(queue_expression(), obj, namespace, request) else "refused"
@@ -117,6 +118,16 @@ QUEUED, OTHER = {QUEUE_LABEL: "fraud"}, {QUEUE_LABEL: "risk"}
 def test_batch_work_must_name_its_projects_queue(resource: str, made: dict[str, Any], user: str,
                                                  expected: str) -> None:
     assert verdict(made, resource, user) == expected
+
+
+def test_the_garbage_collector_may_finish_deleting_what_it_does_not_judge() -> None:
+    """Its UPDATEs only drop owner references and finalizers: an exempt Job or serving pod must stay deletable.
+    It creates nothing, and anyone else's UPDATE is still judged (the label cannot be removed later)."""
+    collector = "system:serviceaccount:kube-system:generic-garbage-collector"
+    assert verdict(submitter_job(), "jobs", collector, "UPDATE") == "skipped"
+    assert verdict(obj({}, owner="ReplicaSet", resources=GPU), "pods", collector, "UPDATE") == "skipped"
+    assert verdict(obj(), "jobs", collector, "CREATE") == "refused"
+    assert verdict(obj({}), "jobs", TENANT, "UPDATE") == "refused"
 
 
 @pytest.mark.parametrize("sharing", list(GpuSharing))

@@ -88,8 +88,17 @@ def batch_pod_condition() -> str:
     operator's ServiceAccount creates it (an owner reference alone can be forged)."""
     pod_exempt = " || ".join(_owned(group, kind, users) for (group, kind), users in POD_OWNERS.items())
     submitter = _owned("ray.io", "RayJob", (OPERATOR_USERNAME,))
-    return (f"request.resource.resource == 'pods' ? (!({pod_exempt}) && {_asks_gpu()}) : "
-            f"request.resource.resource == 'jobs' ? !{submitter} : true")
+    judged = (f"request.resource.resource == 'pods' ? (!({pod_exempt}) && {_asks_gpu()}) : "
+              f"request.resource.resource == 'jobs' ? !{submitter} : true")
+    return f"!({_garbage_collection()}) && ({judged})"
+
+
+def _garbage_collection() -> str:
+    """CEL: an UPDATE by the garbage collector. It edits only ownerReferences and finalizers (never a label or a
+    pod spec), so judging it could only stop an exempt object (a KubeRay submitter Job, a serving pod) from
+    being deleted, its finalizer never removed."""
+    users = ", ".join(repr(u) for u in _controller("generic-garbage-collector"))
+    return f"request.operation == 'UPDATE' && request.userInfo.username in [{users}]"
 
 
 def queue_expression() -> str:
