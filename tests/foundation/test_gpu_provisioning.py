@@ -17,9 +17,9 @@ from mlops_platform.config.gpu_provisioning import (
     launches_spot_with_karpenter,
     resource_limits,
 )
-from mlops_platform.config.rules import total_max_gpus
+from mlops_platform.config.rules import check_warnings, total_max_gpus
 from mlops_platform.config.sections import GpuPoolConfig, PlatformSections
-from mlops_platform.core import instances
+from mlops_platform.core import instances, versions
 
 from .stackfiles import issue_at, issues_of, sections
 
@@ -40,8 +40,6 @@ def test_karpenter_is_a_valid_choice_and_managed_node_groups_the_default() -> No
 @pytest.mark.parametrize(("over", "path", "message", "fix"), [
     pytest.param({**KARPENTER, **with_pool(min_size=1, desired_size=1)}, "node_pools.gpu[0].min_size",
                  "keeps no minimum", "set min_size: 0 and desired_size: 0", id="no-minimum"),
-    pytest.param({**KARPENTER, **with_pool(ami_type="BOTTLEROCKET_x86_64_NVIDIA")}, "node_pools.gpu[0].ami_type",
-                 "pins no Bottlerocket release", "use AL2023_x86_64_NVIDIA", id="al2023-only"),
     pytest.param({**KARPENTER, **with_pool(capacity="on_demand", karpenter={"on_demand_fallback": True})},
                  "node_pools.gpu[0].karpenter.on_demand_fallback", "only spot pools fall back",
                  "set capacity: spot", id="fallback-needs-spot"),
@@ -61,6 +59,32 @@ def test_karpenter_rule_violations_name_field_value_and_fix(over: dict[str, Any]
                                                             fix: str) -> None:
     issue = issue_at(issues_of(sections("staging", over)), path)  # dev already refuses a GPU minimum
     assert message in issue.message and fix in issue.fix
+
+
+@pytest.mark.parametrize(("ami_type", "instance_types"), [("BOTTLEROCKET_x86_64_NVIDIA", ["g6.xlarge"]),
+                                                          ("BOTTLEROCKET_ARM_64_NVIDIA", ["g5g.xlarge"])])
+def test_bottlerocket_karpenter_pools_are_valid_without_the_node_group_warning(ami_type: str,
+                                                                              instance_types: list[str]) -> None:
+    config = sections("staging", {**KARPENTER, **with_pool(ami_type=ami_type, instance_types=instance_types)})
+    assert issues_of(config) == []
+    cfg = PlatformSections.model_validate(config)
+    assert [w for w in check_warnings(cfg) if w.path.endswith("ami_type")] == []
+
+
+@pytest.mark.parametrize("minor", versions.SUPPORTED_EKS_VERSIONS)
+def test_every_gpu_ami_type_has_a_karpenter_alias_on_every_minor(minor: str) -> None:
+    """No GPU AMI type is left that a Karpenter pool cannot select (the config rules refuse none by type)."""
+    aliases = {t: versions.karpenter_ami_alias(minor, t) for t in instances.GPU_AMI_ARCH}
+    assert {a.split("@")[0] for a in aliases.values()} == {"al2023", "bottlerocket"}
+
+
+def test_a_minor_without_a_confirmed_bottlerocket_release_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(versions.BOTTLEROCKET_NVIDIA_RELEASES, "1.33")
+    over = {**KARPENTER, **with_pool(ami_type="BOTTLEROCKET_x86_64_NVIDIA"), "cluster": {"version": "1.33"}}
+    issue = issue_at(issues_of(sections("staging", over)), "node_pools.gpu[0].ami_type")
+    assert "pins no Bottlerocket release whose aws-k8s-1.33-nvidia variant is confirmed" in issue.message
+    assert issue.value == "BOTTLEROCKET_x86_64_NVIDIA" and "use AL2023_x86_64_NVIDIA" in issue.fix
+    assert "BOTTLEROCKET_NVIDIA_RELEASES" in issue.fix
 
 
 def test_the_gpu_cap_holds_for_karpenter_pools_too() -> None:

@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 from mlops_platform.core.versions import (
+    BOTTLEROCKET_NVIDIA_RELEASES,
     CHARTS,
     SUPPORTED_EKS_VERSIONS,
     VERSION_MATRIX,
     autoscaler_chart,
+    bottlerocket_release,
+    karpenter_ami_alias,
     minor_pins,
     node_release_version,
 )
@@ -27,6 +30,7 @@ def fixture(name: str) -> dict[str, Any]:
 AUTOSCALER = fixture("cluster-autoscaler-releases.json")
 AMI = fixture("eks-ami-releases.json")
 ADDONS = fixture("eks-addon-versions.json")
+BOTTLEROCKET = fixture("bottlerocket-nvidia-variants.json")
 
 
 def semver(version: str) -> tuple[int, ...]:
@@ -94,3 +98,26 @@ def test_autoscaler_chart_helper_points_at_the_autoscaler_repository() -> None:
     assert (chart.chart, chart.version, chart.repository) == (
         "cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler")
     assert "cluster-autoscaler" not in CHARTS  # one source of the autoscaler's version: the matrix
+
+
+def test_every_supported_minor_pins_a_bottlerocket_release_or_none_is_claimed() -> None:
+    """A minor without a confirmed release is absent (refused by config rules), never mapped to a guess."""
+    assert set(BOTTLEROCKET_NVIDIA_RELEASES) <= set(SUPPORTED_EKS_VERSIONS)
+    assert set(BOTTLEROCKET_NVIDIA_RELEASES) == set(SUPPORTED_EKS_VERSIONS)  # today every minor is confirmed
+
+
+@pytest.mark.parametrize("minor", SUPPORTED_EKS_VERSIONS)
+def test_the_pinned_bottlerocket_release_ships_the_minors_nvidia_variant(minor: str) -> None:
+    # bottlerocket.dev GPU driver table of the pinned release (fixtures/upstream/bottlerocket-nvidia-variants.json)
+    release = bottlerocket_release(minor)
+    assert release is not None and f"aws-k8s-{minor}-nvidia" in BOTTLEROCKET["releases"][release]
+    alias = karpenter_ami_alias(minor, "BOTTLEROCKET_x86_64_NVIDIA")
+    assert alias == BOTTLEROCKET["karpenter_alias"]["format"].format(release=release) == f"bottlerocket@v{release}"
+    assert karpenter_ami_alias(minor, "AL2023_ARM_64_NVIDIA").startswith("al2023@v")
+
+
+def test_an_unpinned_minor_has_no_bottlerocket_alias(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(BOTTLEROCKET_NVIDIA_RELEASES, "1.35")
+    assert bottlerocket_release("1.35") is None
+    with pytest.raises(KeyError, match=r"no Bottlerocket release is pinned for Kubernetes 1\.35"):
+        karpenter_ami_alias("1.35", "BOTTLEROCKET_ARM_64_NVIDIA")

@@ -6,6 +6,7 @@ The default (managed node groups) is checked to be unchanged on a shipped enviro
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +14,27 @@ import pytest
 from mlops_platform.aws.nodepools import pool_spec
 from mlops_platform.config import PlatformConfig, load_env, load_stack_file, repo_root
 from mlops_platform.config.gpu_provisioning import gpu_limit
+from mlops_platform.config.sections import GpuPoolConfig
 from mlops_platform.core import iam
 from mlops_platform.core.contract import PlatformOutputs
 from mlops_platform.core.iam_karpenter import INTERRUPTION_EVENTS, KARPENTER_NAMESPACE, KARPENTER_SERVICE_ACCOUNT
 from mlops_platform.core.layers import Layer
-from mlops_platform.core.versions import CHARTS, KARPENTER_KUBERNETES, SUPPORTED_EKS_VERSIONS, minor_pins
+from mlops_platform.core.versions import (
+    CHARTS,
+    KARPENTER_KUBERNETES,
+    SUPPORTED_EKS_VERSIONS,
+    bottlerocket_release,
+    minor_pins,
+)
 from mlops_platform.engine import Plan, Resource, run_platform
-from mlops_platform.k8s.karpenter import controller_values
+from mlops_platform.k8s.karpenter import NodeClassInputs, controller_values, node_class
 from mlops_platform.workflows.review import Subject, platform_config, resolve_waivers, review
 from ruamel.yaml import YAML
 
 from .crds import manifest
 from .test_chart_values import FREE_FORM, problems_of
 from .test_upstream_fixtures import as_sent
-from .upstream import crd_validator, unknown_values, upstream_values
+from .upstream import crd_schema, crd_validator, unknown_values, upstream_values
 
 NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
 NODECLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
@@ -300,3 +308,56 @@ def test_brought_subnets_are_tagged_for_discovery(karpenter_stack: Path, tmp_pat
             if r.get("key") == "karpenter.sh/discovery"}
     assert {s: tags.get(s) for s in subnets} == dict.fromkeys(subnets, "mlops-staging")
     assert not of(plan, "aws:ec2/subnet:Subnet")
+
+
+# --- Bottlerocket node classes (pure: config → manifest → the v1.14.1 CRD) -----------------------------------
+
+BOTTLEROCKET = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "upstream"
+                           / "bottlerocket-nvidia-variants.json").read_text())
+
+
+def _alias_rules() -> list[str]:
+    """The CEL rules of amiSelectorTerms[].alias and the spec's amiFamily/alias rule, from the CRD fixture."""
+    spec = crd_schema("karpenter.k8s.aws", "EC2NodeClass", "v1")["properties"]["spec"]
+    alias = spec["properties"]["amiSelectorTerms"]["items"]["properties"]["alias"]
+    return [v["rule"] for v in alias["x-kubernetes-validations"]] + [
+        v["rule"] for v in spec["x-kubernetes-validations"] if "bottlerocket" in v["rule"]]
+
+
+@pytest.mark.parametrize("minor", SUPPORTED_EKS_VERSIONS)
+@pytest.mark.parametrize(("ami_type", "instance_type"), [("BOTTLEROCKET_x86_64_NVIDIA", "g6.xlarge"),
+                                                         ("BOTTLEROCKET_ARM_64_NVIDIA", "g5g.xlarge")])
+def test_bottlerocket_nodeclass_validates_and_encrypts_its_os_and_data_volumes(minor: str, ami_type: str,
+                                                                              instance_type: str) -> None:
+    pool = GpuPoolConfig(name="br", instance_types=[instance_type], max_size=1, ami_type=ami_type, disk_size_gib=200)
+    inputs = NodeClassInputs(cluster_name="c", k8s_version=minor, node_role="role", tags={"team": "ml"},
+                             volume_key_arn="arn:aws:kms:eu-west-1:111122223333:key/abc")
+    nc = node_class(pool, inputs)
+    errors = crd_validator("karpenter.k8s.aws", "EC2NodeClass", "v1").iter_errors(nc)
+    assert [f"{'.'.join(map(str, e.path))}: {e.message}" for e in errors] == []
+    spec = nc["spec"]
+    # CEL rules the JSON-schema validator cannot run, checked against their text in the fixture:
+    # `self.matches('^[a-zA-Z0-9]+@.+$')`, the family list, and amiFamily unset (or Bottlerocket) with the alias
+    (term,) = spec["amiSelectorTerms"]
+    alias = term["alias"]
+    rules = _alias_rules()
+    assert "self.matches('^[a-zA-Z0-9]+@.+$')" in rules and re.fullmatch(r"[a-zA-Z0-9]+@.+", alias)
+    assert any("'bottlerocket'" in r and "self.split('@')[0] in" in r for r in rules) and len(alias) <= 30
+    # the amiFamily/alias rule holds trivially: amiFamily is optional with an alias (Karpenter takes the family
+    # from it), exactly as for the AL2023 node classes
+    assert any(r.startswith("!has(self.amiFamily) ||") and "== 'bottlerocket'" in r for r in rules)
+    assert "amiFamily" not in spec
+    assert alias == f"bottlerocket@v{bottlerocket_release(minor)}"
+    assert f"aws-k8s-{minor}-nvidia" in BOTTLEROCKET["releases"][bottlerocket_release(minor)]
+    # Bottlerocket's two volumes (karpenter-provider-aws amifamily/bottlerocket.go): OS on xvda, data on xvdb
+    devices = BOTTLEROCKET["block_devices"]
+    os_volume, data = spec["blockDeviceMappings"]
+    assert (os_volume["deviceName"], os_volume["ebs"]["volumeSize"]) == (devices["os_device"],
+                                                                          devices["os_volume_size"])
+    assert data["deviceName"] == devices["data_device"] and data["rootVolume"] is True
+    assert data["ebs"]["volumeSize"] == "200Gi" and "rootVolume" not in os_volume
+    for mapping in (os_volume, data):
+        assert mapping["ebs"]["encrypted"] is True and mapping["ebs"]["kmsKeyID"] == inputs.volume_key_arn
+        assert mapping["ebs"]["volumeType"] == "gp3"
+    assert spec["metadataOptions"]["httpPutResponseHopLimit"] == 1
+    assert spec["metadataOptions"]["httpTokens"] == "required"

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 from mlops_platform.core.errors import UpgradeRefusedError, UsageError
-from mlops_platform.core.versions import VERSION_MATRIX, minor_pins
+from mlops_platform.core.versions import VERSION_MATRIX, bottlerocket_release, minor_pins
 from mlops_platform.ops.upgrade import ADDON_ORDER, Stage, check_target, plan_upgrade
 from rich.console import Console
 
@@ -159,3 +159,15 @@ def test_karpenter_pools_roll_by_their_nodeclass_alias_after_the_node_groups_and
     release = {v: minor_pins(v).node_release.rsplit("-", 1)[1] for v in ("1.34", "1.35")}
     assert (pool.name, pool.from_version, pool.to_version) == ("l4", f"al2023@v{release['1.34']}",
                                                                f"al2023@v{release['1.35']}")
+
+
+def test_bottlerocket_karpenter_pools_drift_to_the_target_minors_variant(make_cfg) -> None:
+    """One pinned Bottlerocket release serves every minor; its alias resolves the cluster minor's
+    aws-k8s-<minor>-nvidia variant, so the step names the variant that changes."""
+    cfg = make_cfg({"gpu": {"max_total_gpus": 64, "provisioner": "karpenter"}})
+    pools = [p.model_copy(update={"ami_type": "BOTTLEROCKET_x86_64_NVIDIA"}) for p in cfg.node_pools.gpu]
+    cfg = cfg.model_copy(update={"node_pools": cfg.node_pools.model_copy(update={"gpu": pools})})
+    (pool,) = [s for s in plan_upgrade(cfg, "1.35", today=TODAY).steps if s.stage is Stage.NODE_POOL]
+    assert (pool.from_version, pool.to_version) == (
+        f"bottlerocket@v{bottlerocket_release('1.34')} (aws-k8s-1.34-nvidia)",
+        f"bottlerocket@v{bottlerocket_release('1.35')} (aws-k8s-1.35-nvidia)")

@@ -21,14 +21,13 @@ from mlops_platform.config.sections import GpuPoolConfig, PlatformSections
 from mlops_platform.core import contract, instances
 from mlops_platform.core.errors import ConfigIssue
 from mlops_platform.core.gpu_sharing import sharing_node_labels
+from mlops_platform.core.versions import BOTTLEROCKET_AMI_PREFIX, bottlerocket_release
 
-#: AMI types a Karpenter GPU pool may use: the EKS-optimized AL2023 NVIDIA AMIs, selected by the alias
-#: `al2023@v<release>` of the version matrix (Karpenter picks the NVIDIA variant for GPU instance types:
-#: https://karpenter.sh/docs/concepts/nodeclasses/#specamiselectorterms). The matrix pins no Bottlerocket
-#: release, and `bottlerocket@latest` would roll nodes outside a reviewed commit: the Bottlerocket repository
-#: reachable here stops at v1.26.1 (2024-10, no variant newer than aws-k8s-1.31-nvidia); newer releases are known
-#: only from release notes, which confirm neither every variant a release ships nor its commit (docs/gpu.md).
-KARPENTER_AMI_TYPES = ("AL2023_x86_64_NVIDIA", "AL2023_ARM_64_NVIDIA")
+#: Every GPU AMI type (core.instances.GPU_AMI_ARCH) works with Karpenter: AL2023 NVIDIA through the matrix's alias
+#: `al2023@v<release>`, Bottlerocket's `aws-k8s-<minor>-nvidia` variants through `bottlerocket@v<release>` pinned
+#: per minor (versions.BOTTLEROCKET_NVIDIA_RELEASES); minors without a pinned Bottlerocket release are refused
+#: below. Karpenter picks the NVIDIA variant for GPU instance types:
+#: https://karpenter.sh/docs/concepts/nodeclasses/#specamiselectorterms.
 #: Karpenter's `karpenter.sh/capacity-type` values (karpenter.sh/v1 well-known labels).
 CAPACITY_TYPES = {Capacity.SPOT: "spot", Capacity.ON_DEMAND: "on-demand"}
 
@@ -85,23 +84,22 @@ def karpenter_rules(cfg: PlatformSections) -> Iterator[ConfigIssue]:
             yield issue("gpu.provisioner", "karpenter needs at least one GPU pool to provision", "karpenter",
                         "add a node_pools.gpu pool, or set gpu.provisioner: managed_node_groups")
         for i, pool in enumerate(cfg.node_pools.gpu):
-            yield from _karpenter_pool_rules(f"node_pools.gpu[{i}]", pool)
+            yield from _karpenter_pool_rules(f"node_pools.gpu[{i}]", pool, cfg.cluster.version)
     else:
         yield from _karpenter_settings_unused(cfg)
 
 
-def _karpenter_pool_rules(path: str, pool: GpuPoolConfig) -> Iterator[ConfigIssue]:
+def _karpenter_pool_rules(path: str, pool: GpuPoolConfig, version: str) -> Iterator[ConfigIssue]:
     if pool.min_size or pool.desired_size:
         yield issue(f"{path}.min_size", "with gpu.provisioner: karpenter a pool keeps no minimum (Karpenter "
                     "launches nodes for pending GPU pods only)", f"min_size {pool.min_size}, desired_size "
                     f"{pool.desired_size}", "set min_size: 0 and desired_size: 0, or use gpu.provisioner: "
                     "managed_node_groups for warm GPU nodes")
-    if pool.ami_type not in KARPENTER_AMI_TYPES:
-        yield issue(f"{path}.ami_type", "Karpenter GPU pools run the AL2023 NVIDIA AMI release the version matrix "
-                    "pins (it pins no Bottlerocket release: none for the supported minors is confirmed)",
-                    pool.ami_type,
-                    "use AL2023_x86_64_NVIDIA (AL2023_ARM_64_NVIDIA for Graviton GPUs), or gpu.provisioner: "
-                    "managed_node_groups")
+    if pool.ami_type.startswith(BOTTLEROCKET_AMI_PREFIX) and bottlerocket_release(version) is None:
+        yield issue(f"{path}.ami_type", "the version matrix pins no Bottlerocket release whose "
+                    f"aws-k8s-{version}-nvidia variant is confirmed (cluster.version {version})", pool.ami_type,
+                    "use AL2023_x86_64_NVIDIA (AL2023_ARM_64_NVIDIA for Graviton GPUs), or a cluster.version with a "
+                    "Bottlerocket pin (core/versions.py BOTTLEROCKET_NVIDIA_RELEASES)")
     if pool.capacity is Capacity.ON_DEMAND and "on_demand_fallback" in pool.karpenter.model_fields_set:
         yield issue(f"{path}.karpenter.on_demand_fallback", "only spot pools fall back to on-demand",
                     pool.karpenter.on_demand_fallback, "remove it, or set capacity: spot")

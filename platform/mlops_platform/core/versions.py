@@ -166,6 +166,8 @@ VERSION_MATRIX: dict[str, MinorPins] = {
 #: AMI families whose release versions the matrix pins (Bottlerocket numbers its releases differently:
 #: its node groups take the newest release at creation and move with `version`).
 PINNED_RELEASE_AMI_PREFIX = "AL2023_"
+#: EKS AMI types of Bottlerocket (`BOTTLEROCKET_x86_64_NVIDIA`, ...).
+BOTTLEROCKET_AMI_PREFIX = "BOTTLEROCKET_"
 
 
 def minor_pins(version: str) -> MinorPins:
@@ -179,10 +181,33 @@ def autoscaler_chart(version: str) -> HelmChart:
                      "https://kubernetes.github.io/autoscaler")
 
 
-def karpenter_ami_alias(version: str) -> str:
-    """EC2NodeClass `amiSelectorTerms[].alias` of a cluster minor: the matrix's AL2023 release (`1.34.9-20260714`
-    → `al2023@v20260714`), the same AMI release the managed node groups run. Karpenter resolves the NVIDIA
-    variant for GPU instance types (https://karpenter.sh/docs/concepts/nodeclasses/#specamiselectorterms)."""
+#: Bottlerocket release per supported minor whose `aws-k8s-<minor>-nvidia` variant a Karpenter GPU pool runs.
+#: v1.62.0 (released between v1.61.0 of 2026-05-18 and v1.63.0 of 2026-07-17, beside the matrix's AL2023
+#: v20260714) ships aws-k8s-1.31-nvidia through aws-k8s-1.36-nvidia: the table "Drivers included in each
+#: GPU-enabled variant" at https://bottlerocket.dev/en/os/1.62.x/version-information/gpu-drivers/1.62.0/
+#: (NVIDIA 580.159.03). The variants were added in the releases whose notes say so (1.34: v1.47.0 #4631,
+#: 1.35: v1.53.0 #4735, https://github.com/bottlerocket-os/bottlerocket/releases). A minor added to the matrix
+#: without an entry here is refused for Bottlerocket Karpenter pools (config/gpu_provisioning.py), never guessed.
+BOTTLEROCKET_NVIDIA_RELEASES: dict[str, str] = {minor: "1.62.0" for minor in ("1.31", "1.32", "1.33", "1.34", "1.35")}
+
+
+def bottlerocket_release(version: str) -> str | None:
+    """The pinned Bottlerocket release of a cluster minor, or None when none is confirmed for it."""
+    return BOTTLEROCKET_NVIDIA_RELEASES.get(version)
+
+
+def karpenter_ami_alias(version: str, ami_type: str) -> str:
+    """EC2NodeClass `amiSelectorTerms[].alias` of a cluster minor and a pool's AMI type. AL2023: the matrix's
+    release (`1.34.9-20260714` → `al2023@v20260714`), the same AMI release the managed node groups run.
+    Bottlerocket: `bottlerocket@v<release>` (CRD: "pinned to a specific AMI release, with that AMIs version
+    format (ex: ... 'bottlerocket@v1.10.0')"). Karpenter resolves the NVIDIA variant for GPU instance types
+    (/aws/service/bottlerocket/aws-k8s-<minor>-nvidia/<arch>/...: karpenter-provider-aws amifamily/bottlerocket.go;
+    https://karpenter.sh/docs/concepts/nodeclasses/#specamiselectorterms)."""
+    if ami_type.startswith(BOTTLEROCKET_AMI_PREFIX):
+        release = bottlerocket_release(version)
+        if release is None:  # config validation refuses this (gpu_provisioning.karpenter_rules)
+            raise KeyError(f"no Bottlerocket release is pinned for Kubernetes {version}")
+        return f"bottlerocket@v{release}"
     return f"al2023@v{minor_pins(version).node_release.rsplit('-', 1)[1]}"
 
 

@@ -16,6 +16,7 @@ from google.protobuf import json_format
 from pulumi.runtime import mocks, rpc
 
 from mlops_platform.engine.computed import Ctx, compute_state
+from mlops_platform.engine.urns import UrnTracker
 
 SECRET = "[secret]"
 #: Key under which `reference_outputs` lists the names of secret outputs (not an output name a program can use).
@@ -122,10 +123,13 @@ class PlatformMocks(mocks.Mocks):
 class RecordingMonitor(mocks.MockMonitor):
     """MockMonitor that records every registration with parent, dependencies and options."""
 
-    def __init__(self, mocks_: PlatformMocks) -> None:
+    def __init__(self, mocks_: PlatformMocks, *, stack: str, project: str) -> None:
+        """`stack`/`project`: what the engine URNs (`urns`) are computed for."""
         super().__init__(mocks_)
         self._lock = threading.Lock()
         self.registrations: list[Registration] = []
+        #: Engine URNs and their duplicates (the mock runtime's own URNs are neither exact nor checked).
+        self.urns = UrnTracker(stack, project)
         self.stack_urn: str | None = None
         self.stack_outputs: dict[str, Any] = {}
         #: The same outputs with secrets revealed, for StackReferences of the layers above (never shown), plus
@@ -168,6 +172,7 @@ class RecordingMonitor(mocks.MockMonitor):
                            provider=request.provider)
         with self._lock:
             self.registrations.append(reg)
+            self.urns.add(response.urn, request.type, request.name, request.parent)
         return response
 
     def RegisterResource(self, request: Any) -> Any:
@@ -175,6 +180,8 @@ class RecordingMonitor(mocks.MockMonitor):
         self._track_thread_loop()
         if request.type == "pulumi:pulumi:Stack":
             self.stack_urn = response.urn
+            with self._lock:
+                self.urns.add(response.urn, request.type, request.name, request.parent)
             return response
         raw = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
         reg = Registration(
@@ -187,6 +194,7 @@ class RecordingMonitor(mocks.MockMonitor):
         )
         with self._lock:
             self.registrations.append(reg)
+            self.urns.add(response.urn, request.type, request.name, request.parent)
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:

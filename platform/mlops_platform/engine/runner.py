@@ -136,7 +136,7 @@ def run(entry_dir: Path, project: str, stack: str, config: Mapping[str, Any], ct
     entry = entry_dir / "__main__.py"
     if not entry.is_file():
         raise UsageError(f"{entry_dir}: no __main__.py — fix: point at the Pulumi Python program directory")
-    monitor = RecordingMonitor(PlatformMocks(ctx, stack_outputs))
+    monitor = RecordingMonitor(PlatformMocks(ctx, stack_outputs), stack=stack, project=project)
     values, secret_keys = _flatten_config(project, config)
     _configure(monitor, project, stack, preview)
     set_all_config(values, secret_keys)
@@ -162,7 +162,15 @@ def run(entry_dir: Path, project: str, stack: str, config: Mapping[str, Any], ct
         loop.close()
         monitor.close_thread_loops()
         settings.ROOT.set(None)
+    _refuse_duplicate_urns(entry, monitor)
     return Plan.from_monitor(stack, monitor)
+
+
+def _refuse_duplicate_urns(entry: Path, monitor: RecordingMonitor) -> None:
+    """A plan a real `pulumi up` would stop at ("Duplicate resource URN") is no plan (engine/urns.py)."""
+    problems = monitor.urns.problems()
+    if problems:
+        raise EngineError(f"{entry}: {len(problems)} resource URN problem(s), all listed:\n  " + "\n  ".join(problems))
 
 
 async def _run_entry(entry: Path, settle: bool) -> None:

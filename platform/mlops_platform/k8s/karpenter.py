@@ -25,15 +25,20 @@ from mlops_platform.config.gpu_provisioning import (
 from mlops_platform.config.sections import GpuPoolConfig
 from mlops_platform.core import contract
 from mlops_platform.core.iam_karpenter import KARPENTER_NAMESPACE, KARPENTER_SERVICE_ACCOUNT
-from mlops_platform.core.versions import karpenter_ami_alias
+from mlops_platform.core.versions import BOTTLEROCKET_AMI_PREFIX, karpenter_ami_alias
 from mlops_platform.k8s._helm import helm_release
 from mlops_platform.k8s.manifests import Manifest, meta
 from mlops_platform.k8s.provider import k8s_opts
 
 NODEPOOL_API = "karpenter.sh/v1"
 NODECLASS_API = "karpenter.k8s.aws/v1"
-#: The AL2023 root device (the managed node groups' launch template maps it too).
+#: The AL2023 root device (the managed node groups' launch template maps it too), and Bottlerocket's OS device.
 ROOT_DEVICE = "/dev/xvda"
+#: Bottlerocket's data volume (containerd, kubelet, ephemeral storage): Karpenter's Bottlerocket family maps
+#: /dev/xvda with 4Gi for the OS and uses /dev/xvdb as its ephemeral block device
+#: (karpenter-provider-aws pkg/providers/amifamily/bottlerocket.go DefaultBlockDeviceMappings, EphemeralBlockDevice).
+BOTTLEROCKET_DATA_DEVICE = "/dev/xvdb"
+BOTTLEROCKET_OS_VOLUME = "4Gi"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,7 +48,7 @@ class NodeClassInputs:
     cluster_name: str
     """Value of the `karpenter.sh/discovery` tag on the subnets and security group. Required."""
     k8s_version: str
-    """Cluster minor: selects the pinned AL2023 AMI release of the version matrix. Required."""
+    """Cluster minor: selects the pinned AL2023 or Bottlerocket release of the version matrix. Required."""
     node_role: pulumi.Input[str]
     """Name of the GPU nodes' IAM role (Karpenter makes the instance profile). Required."""
     volume_key_arn: pulumi.Input[str]
@@ -64,17 +69,31 @@ def node_class(pool: GpuPoolConfig, inputs: NodeClassInputs) -> Manifest:
         "spec": {
             **({"instanceProfile": inputs.instance_profile} if inputs.instance_profile is not None else
                {"role": inputs.node_role}),
-            "amiSelectorTerms": [{"alias": karpenter_ami_alias(inputs.k8s_version)}],
+            "amiSelectorTerms": [{"alias": karpenter_ami_alias(inputs.k8s_version, pool.ami_type)}],
             "subnetSelectorTerms": discovery, "securityGroupSelectorTerms": discovery,
             # Hop limit 1: pods (one network hop further) cannot reach the node role's credentials.
             "metadataOptions": {"httpEndpoint": "enabled", "httpProtocolIPv6": "disabled",
                                 "httpPutResponseHopLimit": 1, "httpTokens": "required"},
-            "blockDeviceMappings": [{"deviceName": ROOT_DEVICE, "rootVolume": True, "ebs": {
-                "volumeSize": f"{pool.disk_size_gib}Gi", "volumeType": "gp3", "iops": 3000, "throughput": 125,
-                "encrypted": True, "kmsKeyID": inputs.volume_key_arn, "deleteOnTermination": True}}],
+            "blockDeviceMappings": block_devices(pool, inputs.volume_key_arn),
             "tags": {**inputs.tags, contract.POOL_LABEL: pool.name},
         },
     }
+
+
+def _ebs(size: str, key_arn: pulumi.Input[str]) -> dict[str, Any]:
+    return {"volumeSize": size, "volumeType": "gp3", "iops": 3000, "throughput": 125, "encrypted": True,
+            "kmsKeyID": key_arn, "deleteOnTermination": True}
+
+
+def block_devices(pool: GpuPoolConfig, key_arn: pulumi.Input[str]) -> list[Manifest]:
+    """Encrypted gp3 volumes: AL2023's root volume of `disk_size_gib`; Bottlerocket's 4Gi OS volume and its data
+    volume of `disk_size_gib`, marked `rootVolume` because it holds what the root volume holds on AL2023 (images,
+    pod ephemeral storage, which Karpenter sizes from the rootVolume mapping)."""
+    disk = _ebs(f"{pool.disk_size_gib}Gi", key_arn)
+    if not pool.ami_type.startswith(BOTTLEROCKET_AMI_PREFIX):
+        return [{"deviceName": ROOT_DEVICE, "rootVolume": True, "ebs": disk}]
+    return [{"deviceName": ROOT_DEVICE, "ebs": _ebs(BOTTLEROCKET_OS_VOLUME, key_arn)},
+            {"deviceName": BOTTLEROCKET_DATA_DEVICE, "rootVolume": True, "ebs": disk}]
 
 
 def _requirements(pool: GpuPoolConfig) -> list[Manifest]:

@@ -116,6 +116,14 @@ def support_warnings(current: str, policy: UpgradePolicy, today: date) -> list[s
     return []
 
 
+def _node_image(version: str, ami_type: str) -> str:
+    """A Karpenter pool's image at a minor: its alias, and for Bottlerocket the variant, since one release's alias
+    resolves per cluster minor (/aws/service/bottlerocket/aws-k8s-<minor>-nvidia/...: karpenter-provider-aws
+    amifamily/bottlerocket.go), so the nodes drift even when the pinned release stays."""
+    alias = karpenter_ami_alias(version, ami_type)
+    return f"{alias} (aws-k8s-{version}-nvidia)" if alias.startswith("bottlerocket@") else alias
+
+
 def plan_upgrade(cfg: PlatformConfig, target: str, today: date | None = None) -> UpgradePlan:
     """The ordered upgrade plan of one environment from its configured minor to `target`."""
     current = cfg.cluster.version
@@ -137,7 +145,8 @@ def plan_upgrade(cfg: PlatformConfig, target: str, today: date | None = None) ->
         plan.steps.append(UpgradeStep(Stage.CHART, "cluster-autoscaler",
                                       f"{old.autoscaler_chart} (image {old.autoscaler_image})",
                                       f"{new.autoscaler_chart} (image {new.autoscaler_image})"))
-    plan.steps.extend(UpgradeStep(Stage.NODE_POOL, p.name, karpenter_ami_alias(current), karpenter_ami_alias(target))
+    plan.steps.extend(UpgradeStep(Stage.NODE_POOL, p.name, _node_image(current, p.ami_type),
+                                   _node_image(target, p.ami_type))
                       for p in (cfg.node_pools.gpu if cfg.karpenter else []))
     day = today or date.today()
     plan.checks.extend(skew_checks(current, target, day) + support_warnings(current, cfg.upgrade_policy, day))
