@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mlops_platform.aws.deployer import RUNNER_IMAGE_VENV, buildspec
 from mlops_platform.config import PlatformConfig
+from mlops_platform.config.rules import check_warnings
 from mlops_platform.config.rules_air_gap import PRIVATE_NODE_ENDPOINTS, RUNNER_ENDPOINTS
 from mlops_platform.config.sections_aws import MIRROR_CREDENTIAL_FIELDS, MirrorConfig
 from mlops_platform.core.chart_images import CHART_IMAGES, ImageStyle, manual_copies, mirrored_values
@@ -28,6 +30,7 @@ from mlops_platform.core.image_mirror import (
 from mlops_platform.core.versions import CHARTS, KUEUE_IMAGE, VERSION_MATRIX, autoscaler_chart
 from mlops_platform.k8s.air_gap import AirGap, UnmirroredChart, release_props
 from mlops_platform.programs.common import installed_charts, mirror_repositories
+from ruamel.yaml import YAML
 
 from .stackfiles import ACCOUNT, issue_at, issues_of, sections
 
@@ -35,10 +38,11 @@ IMAGES = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "upstrea
 REGISTRY = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
 MIRROR = Mirror(REGISTRY, "mlops-dev")
 SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:ecr-pullthroughcache/"
-#: Everything an air-gapped dev environment needs (its runner is on: dev lists a deployer role below).
+#: Everything an air-gapped dev environment needs (its runner is on: dev lists a deployer role below; dev is in
+#: us-east-1, where IAM's endpoint can be created).
 AIR_GAPPED: dict[str, Any] = {
     "network": {"nat": "none", "interface_endpoints": list(dict.fromkeys([*PRIVATE_NODE_ENDPOINTS, *RUNNER_ENDPOINTS,
-                                                                          "secretsmanager"]))},
+                                                                          "iam", "secretsmanager"]))},
     "registry": {"repositories": ["base-images", "deploy-runner"],
                  "mirror": {"docker_hub_credential_arn": f"{SECRET}docker-hub-AbCdEf",
                             "github_credential_arn": f"{SECRET}ghcr-AbCdEf"}},
@@ -62,7 +66,8 @@ def test_nat_none_reports_every_missing_piece_at_once_with_its_fix() -> None:
     assert {i.path for i in issues} == {"network.interface_endpoints", "registry.mirror.docker_hub_credential_arn",
                                         "registry.mirror.github_credential_arn", "cluster.deployer_image"}
     endpoints = issue_at(issues, "network.interface_endpoints")
-    missing = "ec2, eks, eks-auth, elasticloadbalancing, autoscaling, secretsmanager, sns, kms, rds, servicequotas, ssm"
+    missing = ("ec2, eks, eks-auth, elasticloadbalancing, autoscaling, secretsmanager, sns, kms, rds, servicequotas, "
+               "ssm, iam")
     assert endpoints.message.endswith(f"need VPC endpoints for {missing}")
     assert endpoints.value == ["ecr.api", "ecr.dkr", "sts", "logs"]
     assert f"add {missing} to network.interface_endpoints" in endpoints.fix
@@ -78,13 +83,61 @@ def test_turning_the_mirror_off_without_nat_is_refused() -> None:
     assert issue.value is False and "registry.k8s.io" in issue.message and "nat: single" in issue.fix
 
 
-def test_the_runner_needs_secrets_manager_only_for_the_github_token() -> None:
-    token = {"github": {"manage": True, "token_secret": "mlops-dev/github-token"}, "tracking": {"enabled": False},
-             "network": {"nat": "none",
-                         "interface_endpoints": list(dict.fromkeys([*PRIVATE_NODE_ENDPOINTS, *RUNNER_ENDPOINTS]))}}
-    issue = issue_at(issues_of(sections("dev", {**AIR_GAPPED, **token})), "network.interface_endpoints")
-    assert issue.message.endswith("for secretsmanager")
+def test_the_in_vpc_runner_cannot_manage_github_without_egress() -> None:
+    """Review H4: pulumi-github calls api.github.com (k8s/github_trust.py), which no VPC endpoint reaches
+    (PrivateLink Guide, aws-services-privatelink-support.html lists AWS services only)."""
+    token = {"github": {"manage": True, "token_secret": "mlops-dev/github-token"}}
+    issue = issue_at(issues_of(sections("dev", {**AIR_GAPPED, **token})), "github.manage")
+    assert "api.github.com" in issue.message and issue.value is True
+    assert "set github.manage: false" in issue.fix and "cluster.in_vpc_deployer: false" in issue.fix
+    # with egress, or deploying from outside the VPC, GitHub stays manageable
+    assert "github.manage" not in {i.path for i in issues_of(sections("dev", token))}
+    outside = {**AIR_GAPPED, **token, "cluster": {**AIR_GAPPED["cluster"], "in_vpc_deployer": False,
+                                                  "deployer_image": None}}
+    assert "github.manage" not in {i.path for i in issues_of(sections("dev", outside))}
     assert set(RUNNER_ENDPOINTS) >= {"sts", "kms", "eks", "logs", "elasticloadbalancing"}
+
+
+def test_a_subject_claim_managed_elsewhere_keeps_the_ci_roles_pinned() -> None:
+    """What an air-gapped environment uses instead of github.manage: the trust stays pinned to the workflows
+    (policy github-deploy-workflow-pinned; tests/k8s/test_air_gapped.py runs the pack on such a plan); claiming
+    both is refused."""
+    elsewhere = {"github": {"manage": False, "subject_claim_managed_elsewhere": True}}
+    cfg = PlatformConfig.model_validate(sections("dev", {**AIR_GAPPED, **elsewhere}))
+    assert issues_of(sections("dev", {**AIR_GAPPED, **elsewhere})) == [] and cfg.github.pins_workflows
+    both = {"github": {"manage": True, "subject_claim_managed_elsewhere": True}}
+    issue = issue_at(issues_of(sections("dev", both)), "github.subject_claim_managed_elsewhere")
+    assert "already manages" in issue.message and "github.manage: false" in issue.fix
+
+
+def test_acme_certificates_are_refused_without_egress() -> None:
+    """Review M3: DNS-01 writes Route 53 records (a global API with no interface endpoint) and talks to the
+    ACME directory on the internet (cert-manager ACME DNS01 Route53 docs; k8s/gateway_tls.py)."""
+    acme = {"serving": {"tls": {"source": "acme", "acme_email": "ops@example.com",
+                                "acme_hosted_zone_id": "Z0123456789ABCDEFGHIJ"}}}
+    issue = issue_at(issues_of(sections("dev", {**AIR_GAPPED, **acme})), "serving.tls.source")
+    assert issue.value == "acme" and "Route 53" in issue.message and "source: acm" in issue.fix
+    assert "serving.tls.source" not in {i.path for i in issues_of(sections("dev", acme))}
+
+
+def test_iam_is_a_runner_endpoint_only_where_it_can_exist() -> None:
+    """Review M6: IAM's interface endpoint (`com.amazonaws.iam`) can only be created in us-east-1; elsewhere the
+    VPC reaches it through a Transit Gateway (IAM User Guide, reference_iam_vpc_endpoint_create.html)."""
+    without_iam = {**AIR_GAPPED, "network": {**AIR_GAPPED["network"], "interface_endpoints": [
+        e for e in AIR_GAPPED["network"]["interface_endpoints"] if e != "iam"]}}
+    issue = issue_at(issues_of(sections("dev", without_iam)), "network.interface_endpoints")
+    assert issue.message.endswith("for iam")
+    west = {"environment": {"region": "eu-west-1"}, "network": {"availability_zones": ["eu-west-1a", "eu-west-1b"]}}
+    gapped_west = sections("dev", {**without_iam, **west, "network": {**without_iam["network"], **west["network"]}})
+    assert "network.interface_endpoints" not in {i.path for i in issues_of(gapped_west)}
+    (warning,) = [w for w in check_warnings(PlatformConfig.model_validate(gapped_west))
+                  if w.path == "environment.region"]
+    assert warning.value == "eu-west-1" and "Transit Gateway" in warning.fix
+    listed = sections("dev", {**AIR_GAPPED, **west, "network": {**AIR_GAPPED["network"], **west["network"]}})
+    issue = issue_at(issues_of(listed), "network.interface_endpoints")
+    assert "only be created in us-east-1" in issue.message and "remove iam" in issue.fix
+    with_nat = sections("dev", {**west, "network": {**west["network"], "interface_endpoints": ["sts", "iam"]}})
+    assert issue_at(issues_of(with_nat), "network.interface_endpoints").value == "eu-west-1"
 
 
 def test_components_add_the_endpoints_their_pods_call() -> None:
@@ -311,3 +364,23 @@ def test_a_chart_the_table_does_not_know_fails_the_plan() -> None:
     with pytest.raises(UnmirroredChart, match=r"has no entry in core/chart_images\.py"):
         release_props({"chart": "oci://example.com/charts/new", "version": "1.0.0", "values": {}},
                       AirGap(mirror=MIRROR, chart_directory="/opt/mlplat/charts"))
+
+
+# --- the runner image's build (review H3) ----------------------------------------------------------------------
+
+def test_the_runner_images_build_gives_the_policy_pack_its_venv_and_never_reaches_pypi() -> None:
+    """The Pulumi CLI installs a local Python policy pack's requirements.txt into the pack's `virtualenv`
+    (PulumiPolicy.yaml `runtime.options`) before each preview/up that names it; the runner image's venv is that
+    venv, and PIP_NO_INDEX (pip's environment configuration) keeps any pip call off PyPI."""
+    root = Path(__file__).resolve().parents[2]
+    pack = YAML(typ="safe").load((root / "platform" / "policypack" / "PulumiPolicy.yaml").read_text())
+    spec = YAML(typ="safe").load(buildspec("dev", prebuilt=True))
+    assert spec["env"]["variables"] == {"PIP_NO_INDEX": "1"}
+    (install,) = spec["phases"]["install"]["commands"]
+    venv = f"platform/policypack/{pack['runtime']['options']['virtualenv']}"
+    assert f"ln -s {RUNNER_IMAGE_VENV} {venv} &&" in install and install.index(venv) < install.index("pip install")
+    # the standard image (with egress) keeps PyPI and lets the CLI make the pack's venv
+    assert "env" not in YAML(typ="safe").load(buildspec("dev")) and venv not in buildspec("dev")
+    # the image's venv holds what the pack requires: the Dockerfile of docs/air-gapped.md installs both
+    docs = (root / "docs" / "air-gapped.md").read_text()
+    assert "-r /src/platform/policypack/requirements.txt" in docs

@@ -9,12 +9,20 @@ these URNs itself (engine/urns.py) and refuses a plan with a duplicate.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 from mlops_platform.core.errors import EngineError
-from mlops_platform.engine import Plan, run_program
-from mlops_platform.engine.urns import UrnTracker, engine_urn, qualified_type, recorded_problems
+from mlops_platform.engine import Plan, Resource, run_program
+from mlops_platform.engine.urns import (
+    ROOT_STACK_TYPE,
+    UrnTracker,
+    engine_urn,
+    qualified_type,
+    recorded_problems,
+)
+from mlops_platform.policy.waivers import parse_waivers
 
 STACK_URN = "urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev"
 
@@ -34,9 +42,8 @@ def test_the_engine_urn_joins_the_whole_parent_chain_and_leaves_the_stack_out() 
 def test_the_tracker_reports_a_duplicate_once_with_both_registrations() -> None:
     urns = UrnTracker("dev", "p")
     urns.add(STACK_URN, "pulumi:pulumi:Stack", "p-dev", "")
-    urns.add("mock-a", "a:b:Part", "part", STACK_URN)
-    urns.add("mock-b", "a:b:Part", "part", STACK_URN)
-    urns.add("mock-c", "a:b:Part", "other", STACK_URN)
+    for name in ("part", "part", "other"):
+        urns.add(engine_urn("dev", "p", "", "a:b:Part", name), "a:b:Part", name, STACK_URN)
     [line] = urns.problems()
     assert line.startswith("duplicate resource URN urn:pulumi:dev::p::a:b:Part::part, registered 2 times: "
                            "a:b:Part 'part' (parent: the stack) (×2) — ")
@@ -105,15 +112,17 @@ part("test:index:X", "x", part("test:index:M", "m", part("test:index:B", "b")))
 """
 
 
-def test_resources_only_the_mock_runtime_names_alike_are_planned(tmp_path: Path) -> None:
+def test_resources_only_the_mock_runtime_names_alike_are_planned_under_their_engine_urns(tmp_path: Path) -> None:
     plan = run_program(_program(tmp_path, SAME_MOCK_URN), stack="dev")
-    assert len(plan.of_type("test:index:X")) == 2
+    assert sorted(r.urn for r in plan.of_type("test:index:X")) == [
+        "urn:pulumi:dev::tiny::test:index:A$test:index:M$test:index:X::x",
+        "urn:pulumi:dev::tiny::test:index:B$test:index:M$test:index:X::x"]
     assert _problems(plan) == []
 
 
 def test_no_shipped_environment_registers_a_urn_twice(plan: Plan) -> None:
-    # Building `plan` already ran the check (engine/runner.py); deriving the engine URNs again from the
-    # recorded plan keeps this true for every layer and shard the plan merges, whichever run stored it.
+    # Building `plan` already ran the check (engine/runner.py); checking the recorded URNs again keeps this
+    # true for every layer and shard the plan merges, whichever run stored it.
     assert plan.resources and _problems(plan) == []
 
 
@@ -121,12 +130,42 @@ def test_the_karpenter_variant_registers_no_urn_twice(karpenter_plan: Plan) -> N
     assert karpenter_plan.resources and _problems(karpenter_plan) == []
 
 
-def test_a_child_of_a_parent_the_mock_runtime_cannot_single_out_is_refused_not_guessed() -> None:
-    urns = UrnTracker("dev", "p")
-    for top in ("a:b:A", "a:b:B"):
-        urns.add(f"mock-{top}", top, "top", STACK_URN)
-        urns.add("mock-m", "a:b:M", "m", f"mock-{top}")  # the mock runtime names both `m` alike
-    urns.add("mock-x", "a:b:X", "x", "mock-m")
-    [line] = urns.problems()
-    assert line.startswith("a:b:X 'x' (parent: mock-m): its parent mock-m names two different resources")
-    assert "fix: give those parents distinct names" in line
+
+def _rebuilt_urn(res: Resource, by_urn: dict[str, Resource]) -> tuple[str, int]:
+    """`res`'s engine URN rebuilt from its ancestors' types alone (and how many ancestors there are): walking
+    up the recorded parents, only the root stack (never recorded in a plan) may end the chain."""
+    chain: list[str] = []
+    parent = res.parent
+    while parent in by_urn:
+        chain.append(by_urn[parent].type)
+        parent = by_urn[parent].parent
+    assert not parent or parent.split("::")[2] == ROOT_STACK_TYPE, f"{res.urn}: parent {parent} is not planned"
+    stack, project = res.urn.removeprefix("urn:pulumi:").split("::")[:2]
+    return engine_urn(stack, project, "$".join(reversed(chain)), res.type, res.name), len(chain)
+
+
+def test_every_planned_urn_is_the_engine_urn_of_its_ancestor_chain(plan: Plan) -> None:
+    # What `pulumi stack --show-urns` prints (Pulumi docs, "Resource names" #urns): waivers and reports name
+    # these, so a URN copied from the real stack matches the plan's. The mock runtime's own would keep only the
+    # parent's last type and prefix top-level resources with `pulumi:pulumi:Stack$`.
+    by_urn = {r.urn: r for r in plan.resources}
+    rebuilt = {r.urn: _rebuilt_urn(r, by_urn) for r in plan.resources}
+    assert [urn for urn, (engine, _) in rebuilt.items() if urn != engine] == []
+    assert not [urn for urn in by_urn if "pulumi:pulumi:Stack$" in urn]
+    assert sum(depth >= 2 for _, depth in rebuilt.values()) > 50  # nested components: where the two differ
+
+
+#: A resource three components deep as `pulumi stack --show-urns` lists it for prod (format: Pulumi docs,
+#: "Resource names" #urns). The mock runtime's URN of it is `…::mlops:k8s:GatewayIssuers$kubernetes:…`.
+ROOT_CA = ("urn:pulumi:prod::mlops-platform-cluster::mlops:k8s:ClusterLayer$mlops:k8s:ServingStack$"
+           "mlops:k8s:GatewayIssuers$kubernetes:cert-manager.io/v1:Certificate::prod-k8s-serving-tls-root-ca")
+
+
+def test_a_urn_copied_from_the_real_stack_is_planned_and_a_waiver_for_it_matches(plans: dict[str, Plan]) -> None:
+    assert ROOT_CA in {r.urn for r in plans["prod"].resources}
+    waivers = parse_waivers({"waivers": [
+        {"policy": "k8s-probes", "urn": pattern, "reason": "Copied from `pulumi stack --show-urns`.",
+         "approver": "sec@example.com", "expires": date(2026, 12, 1)}
+        for pattern in (ROOT_CA, "urn:pulumi:prod::*::*$mlops:k8s:GatewayIssuers$*::*-root-ca")]},
+        "w.yaml", ["k8s-probes"], date(2026, 11, 1))
+    assert [w.covers("k8s-probes", ROOT_CA) for w in waivers.entries] == [True, True]

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import celpy
 import pytest
 from mlops_platform.aws.registry_cache import FIRST_PULL_ACTIONS
 from mlops_platform.config import PlatformConfig, load_env, load_stack_file, shipped_envs
@@ -25,9 +26,9 @@ from mlops_platform.engine import Plan, Resource, run_platform
 from mlops_platform.k8s.air_gap import is_image_key
 from mlops_platform.programs.common import installed_charts
 
-from .planview import layer_resources
+from .planview import helm_values, layer_resources
 from .test_chart_values import FREE_FORM
-from .upstream import chart_basename, unknown_values, upstream_values
+from .upstream import chart_basename, crd_schema, unknown_values, upstream_values
 
 pytestmark = pytest.mark.slow  # one more full plan (three layers, every chart): scheduled first under xdist
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -40,11 +41,14 @@ REGISTRY = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
 NAMESPACE = "mlops-staging"
 CHART_DIR = "/opt/mlplat/charts"
 SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:ecr-pullthroughcache/"
-#: What turns staging air-gapped (the shipped stack keeps its NAT gateways).
+#: What turns staging air-gapped (the shipped stack keeps its NAT gateways). Staging is in us-east-1, where IAM's
+#: endpoint can be created; its GitHub management is dropped (refused without egress: api.github.com), the
+#: repositories' subject claims set from outside (the CI roles stay pinned: policy github-deploy-workflow-pinned).
 AIR_GAP: dict[str, Any] = {
     "network": {"nat": "none",
-                "interface_endpoints": list(dict.fromkeys([*PRIVATE_NODE_ENDPOINTS, *RUNNER_ENDPOINTS,
+                "interface_endpoints": list(dict.fromkeys([*PRIVATE_NODE_ENDPOINTS, *RUNNER_ENDPOINTS, "iam",
                                                            "secretsmanager", "sqs"]))},
+    "github": {"manage": False, "subject_claim_managed_elsewhere": True},
     "registry": {"repositories": ["base-images", "model-servers", "deploy-runner"],
                  "mirror": {"docker_hub_credential_arn": f"{SECRET}docker-hub-AbCdEf",
                             "github_credential_arn": f"{SECRET}ghcr-AbCdEf"}},
@@ -234,3 +238,46 @@ def test_the_air_gapped_plan_passes_the_policy_pack(gapped: Plan, air_gapped_sta
     subject = Subject(gapped.to_json(), air_gapped_stack, platform_config(None, air_gapped_stack))
     report = review(subject, resolve_waivers(None, repo_root()))
     assert [(f.policy, f.resource) for f in report.blocking] == []
+
+
+# --- Karpenter and IAM without egress (review H6, M6) -----------------------------------------------------------
+
+def test_karpenter_names_the_aws_layers_instance_profile_and_never_calls_iam(gapped: Plan) -> None:
+    """With `role`, Karpenter creates the instance profile through IAM before its first launch, and IAM's endpoint
+    exists only in us-east-1 (IAM User Guide, reference_iam_vpc_endpoint_create.html); with `instanceProfile`
+    it only copies the name to its status (karpenter-provider-aws v1.14.1
+    pkg/controllers/nodeclass/instanceprofile.go). The CRD takes exactly one of the two (its CEL rule, run here)."""
+    (profile,) = gapped.of_type("aws:iam/instanceProfile:InstanceProfile")
+    role = next(r for r in gapped.of_type("aws:iam/role:Role") if r.name.endswith("-karpenter-node-role"))
+    assert profile.get("role") == role.get("name")
+    rules = [v["rule"] for v in crd_schema("karpenter.k8s.aws", "EC2NodeClass", "v1")["properties"]["spec"][
+        "x-kubernetes-validations"] if "instanceProfile" in v["rule"]]
+    classes = [r for r in layer_resources(gapped) if r.type == "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"]
+    assert classes and rules
+    for cls in classes:
+        spec = cls.get("spec")
+        assert spec["instanceProfile"] == profile.get("name") and "role" not in spec
+        env = celpy.Environment()
+        assert all(env.program(env.compile(rule)).evaluate({"self": celpy.json_to_cel(spec)}) for rule in rules)
+
+
+def test_karpenter_assumes_an_isolated_vpc(gapped: Plan) -> None:
+    """karpenter 1.14.1 values.yaml `settings.isolatedVPC`: "assume we can't reach AWS services which don't have
+    a VPC endpoint. This also has the effect of disabling look-ups to the AWS pricing endpoint"."""
+    assert helm_values(gapped, "karpenter")["settings"]["isolatedVPC"] is True
+    assert "settings.isolatedVPC" in upstream_values("karpenter", CHARTS["karpenter"].version).keys
+
+
+def test_iams_endpoint_has_its_global_service_name(gapped: Plan) -> None:
+    """"The AWS PrivateLink interface VPC endpoint service name for IAM is com.amazonaws.iam" (IAM User Guide,
+    reference_iam_vpc_endpoint_create.html): not com.amazonaws.<region>.iam like the regional services."""
+    names = {r.get("serviceName") for r in gapped.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
+    assert "com.amazonaws.iam" in names and "com.amazonaws.us-east-1.iam" not in names
+    assert "com.amazonaws.us-east-1.sts" in names
+
+
+def test_with_egress_karpenter_keeps_managing_the_profile_from_its_role(karpenter_plan: Plan) -> None:
+    assert karpenter_plan.of_type("aws:iam/instanceProfile:InstanceProfile") == []
+    for cls in karpenter_plan.of_type("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"):
+        assert "role" in cls.get("spec") and "instanceProfile" not in cls.get("spec")
+    assert "isolatedVPC" not in helm_values(karpenter_plan, "karpenter")["settings"]

@@ -306,11 +306,10 @@ def test_a_spot_feed_gives_opencost_a_role_and_the_pricing_configmap(tmp_path: P
     (cost,) = [r for r in plan.resources if r.type == "mlops:k8s:CostAllocation"]
     for moved in [role, *(r for r in plan.resources if r.name == role.name.replace("-role", "-policy"))]:
         assert moved.urn.rsplit("::", 1)[0].endswith("mlops:k8s:ClusterLayer$" + moved.type)
-        # the alias names CostAllocation's URN built from the layer's (pulumi.create_urn). The engine drops the
-        # root stack from a URN's type chain (Pulumi docs, "Resource names": URN format), the mock monitor
-        # keeps it in the layer's own URN (pulumi/runtime/mocks.py make_urn) and so in what is built from it
+        # the alias names CostAllocation's URN built from the layer's (pulumi.create_urn): exactly the URN the
+        # component has (the plan's URNs are the engine's: Pulumi docs, "Resource names": URN format)
         [alias_parent] = [a["spec"]["parentUrn"] for a in moved.aliases]
-        assert alias_parent.replace("::pulumi:pulumi:Stack$", "::", 1) == cost.urn
+        assert alias_parent == cost.urn
         old = f"{cost.urn.rsplit('::', 1)[0]}${moved.type}::{moved.name}"
         assert old.endswith(f"mlops:k8s:ClusterLayer$mlops:k8s:CostAllocation${moved.type}::dev-k8s-cost-opencost-"
                             + ("role" if moved is role else "policy"))

@@ -42,6 +42,7 @@ from mlops_platform.engine import Plan, run_platform
 from mlops_platform.k8s.air_gap import CHART_KEYS as KEYS
 from mlops_platform.k8s.air_gap import AirGap, release_props
 from mlops_platform.k8s.gpu import dcgm_values, device_plugin_values, efa_plugin_values
+from mlops_platform.k8s.karpenter import node_pool
 from mlops_platform.k8s.kueue import KueueArgs, manager_config
 from mlops_platform.k8s.mig_manager import (
     DISABLED_OPERANDS,
@@ -270,6 +271,47 @@ def test_a_mig_pool_gets_mig_manager_and_its_device_plugin_config(mig_plan: Plan
     # what an air-gapped environment vendors and mirrors (programs.common.installed_charts) follows the plan
     planned = {KEYS[r.get("chart")] for r in mig_plan.of_type("kubernetes:helm.sh/v3:Release")}
     assert planned == set(installed_charts(load_stack_file(mig_stack))) and "gpu-operator" in planned
+
+
+#: What gpu-operator v26.3.3 reads on a node (controllers/state_manager.go: gpuNodeLabels, getGPUNodeOSInfo) and
+#: where its validator and mig-manager DaemonSets land (their nodeSelectors), recorded in
+#: tests/fixtures/upstream/gpu-operator-v26.3.3-node-labels.json.
+OPERATOR_NODE_FACTS = json.loads((UPSTREAM / "gpu-operator-v26.3.3-node-labels.json").read_text(encoding="utf-8"))
+
+
+def operator_runs_mig_manager_on(labels: dict[str, str]) -> list[str]:
+    """What keeps a node's MIG partitioning from happening, as the operator decides it with NFD off:
+    `labelGPUNodes` resets `gpu.present` and strips every deploy label from a node without an NFD PCI label
+    (and creates no DaemonSet while no node counts as a GPU node), `getGPUNodeOSInfo` fails the reconcile
+    without the os_release labels, and the validator (which writes the toolkit-ready file mig-manager's init
+    container waits for) and mig-manager only land where their nodeSelectors match."""
+    facts = OPERATOR_NODE_FACTS
+    problems = []
+    if not any(labels.get(k) == v for k, v in facts["gpu_node_labels"].items()):
+        problems.append("not counted as a GPU node (no NFD PCI label): deploy labels stripped, no DaemonSets")
+    problems += [f"no {key}" for key in facts["os_release_labels"] if key not in labels]
+    problems += [f"{ds} not scheduled" for ds, selector in facts["node_selectors"].items()
+                 if any(labels.get(k) != v for k, v in selector.items())]
+    return problems
+
+
+def test_mig_nodes_get_the_operators_validator_and_mig_manager(mig_stack: Path) -> None:
+    """Review H2: with NFD off, a MIG node must carry what the operator would otherwise learn from NFD; the
+    managed node group (planned aws layer) and a Karpenter NodePool carry the same labels."""
+    plan = run_platform(stack_file=mig_stack, layer=Layer.AWS)
+    (group,) = [r for r in plan.of_type("aws:eks/nodeGroup:NodeGroup")
+                if str(r.get("nodeGroupNamePrefix")).startswith("mig-")]
+    assert operator_runs_mig_manager_on(group.get("labels")) == []
+    mig = load_stack_file(mig_stack).node_pools.gpu[-1]
+    nodepool_labels = node_pool(mig, "a100")["spec"]["template"]["metadata"]["labels"]
+    assert operator_runs_mig_manager_on(nodepool_labels) == []
+    # the failure the review found: the labels before this fix leave mig-manager waiting forever
+    before = {k: v for k, v in group.get("labels").items() if not k.startswith("feature.node")
+              and k != "nvidia.com/gpu.deploy.operator-validator"}
+    assert operator_runs_mig_manager_on(before)[0].startswith("not counted as a GPU node")
+    # only MIG pools: on a whole-GPU pool the operator deploys nothing (its validator would idle there)
+    (whole,) = [r for r in plan.of_type("aws:eks/nodeGroup:NodeGroup") if r.get("nodeGroupNamePrefix") == "a10g-"]
+    assert not any(k.startswith(OPERATOR_NODE_FACTS["nfd_label_prefix"]) for k in whole.get("labels"))
 
 
 def test_the_efa_security_group_admits_all_traffic_within_itself_both_ways(plans: Any) -> None:

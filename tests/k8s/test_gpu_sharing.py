@@ -24,6 +24,8 @@ from mlops_platform.core.gpu_sharing import (
     MIG_CONFIG_LABEL,
     MIG_MANAGER_DEPLOY_LABEL,
     MIG_PROFILES,
+    NFD_STAND_IN_LABELS,
+    OPERATOR_VALIDATOR_DEPLOY_LABEL,
     TIME_SLICED_GPU,
     WHOLE_GPU,
     GpuSharing,
@@ -158,7 +160,8 @@ def test_labels_select_the_pools_config_and_mig_partition() -> None:
     assert sharing_node_labels("ts", GpuSharing.TIME_SLICING) == {DEVICE_PLUGIN_CONFIG_LABEL: "pool-ts"}
     # mig-manager applies NVIDIA's config name for the profile (k8s/mig_manager.py; tests/k8s/test_gpu_devices.py)
     assert sharing_node_labels("m", GpuSharing.MIG, "3g.40gb") == {
-        DEVICE_PLUGIN_CONFIG_LABEL: "pool-m", MIG_CONFIG_LABEL: "all-3g.40gb", MIG_MANAGER_DEPLOY_LABEL: "true"}
+        DEVICE_PLUGIN_CONFIG_LABEL: "pool-m", MIG_CONFIG_LABEL: "all-3g.40gb", MIG_MANAGER_DEPLOY_LABEL: "true",
+        OPERATOR_VALIDATOR_DEPLOY_LABEL: "true", **NFD_STAND_IN_LABELS}
 
 
 def test_staging_nodes_get_only_their_pools_config(plans: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import promql_parser
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from mlops_platform.core import naming
 from mlops_platform.engine import Plan
@@ -26,9 +26,9 @@ from mlops_platform.k8s.metric_isolation import (
     monitor_expression,
 )
 from mlops_platform.k8s.monitoring import PROMETHEUS_URL, service_monitor_spec
-from mlops_platform.k8s.pipeline_tenant import submitter_rules
+from mlops_platform.k8s.pipeline_tenant import executor_rules, submitter_rules
+from mlops_platform.k8s.workload_identity import CI_RULES, RAY_RULE, identity_expression
 from mlops_platform.k8s.workload_identity import POLICY_NAME as IDENTITY_POLICY
-from mlops_platform.k8s.workload_identity import RULES, identity_expression
 
 from .k8s_cel import admits, evaluate
 from .planview import k8s_of
@@ -191,8 +191,24 @@ FRAGMENTS = ["sum", " by (le) ", "(", ")", "x", "up", 'x{namespace="fraud"}', '{
 @given(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=10))
 def test_what_the_policy_admits_the_parser_confines(parts: list[str]) -> None:
     query = "".join(parts)
-    if template_admits(query):
+    admitted = template_admits(query)
+    event("admitted" if admitted else "refused")  # `pytest --hypothesis-show-statistics` shows the share
+    if admitted:
         assert confined(query), query
+
+
+#: Draws the property above can make (each a list of FRAGMENTS) that the policy admits, so the property is
+#: never vacuous: were the policy to admit none of them, it would check nothing.
+ADMITTED_DRAWS = [['x{namespace="fraud"}'], ["rate(", 'x{namespace="fraud"}', "[5m]", ")"],
+                  ["sum", "(", 'x{namespace="fraud"}', ")", " / ", "count", "(", 'x{namespace="fraud"}', ")"],
+                  ['{__name__="x",namespace="fraud"}', " offset 5m"]]
+
+
+@pytest.mark.parametrize("parts", ADMITTED_DRAWS)
+def test_the_property_meets_admitted_queries(parts: list[str]) -> None:
+    assert set(parts) <= set(FRAGMENTS) and len(parts) <= 10  # within the property's strategy
+    query = "".join(parts)
+    assert template_admits(query) and confined(query), query
 
 
 def test_the_parser_oracle_sees_what_it_must() -> None:
@@ -232,6 +248,14 @@ def deployment(**pod: Any) -> dict[str, Any]:
     ({"kind": "CronWorkflow", "spec": {"workflowSpec": {"serviceAccountName": PIPELINE}}}, True),
     ({"kind": "CronWorkflow", "spec": {"workflowSpec": {"serviceAccountName": WORKLOAD}}}, False),
     ({"kind": "Workflow", "spec": {"serviceAccountName": "x"}}, False),
+    # templateDefaults is a Template merged into every step (Argo v3.7 WorkflowSpec)
+    ({"kind": "Workflow", "spec": {"templateDefaults": {"serviceAccountName": f"{NS}-retrain-sensor"}}}, False),
+    ({"kind": "WorkflowTemplate", "spec": {"templateDefaults": {"executor": {"serviceAccountName": "x"}}}}, False),
+    ({"kind": "WorkflowTemplate", "spec": {"templateDefaults": {"serviceAccountName": PIPELINE}}}, True),
+    # a podSpecPatch string can set any serviceAccountName: refused wherever it is
+    ({"kind": "Workflow", "spec": {"podSpecPatch": '{"serviceAccountName": "x"}'}}, False),
+    ({"kind": "WorkflowTemplate", "spec": {"templates": [{"name": "a", "podSpecPatch": "{}"}]}}, False),
+    ({"kind": "CronWorkflow", "spec": {"workflowSpec": {"templateDefaults": {"podSpecPatch": "{}"}}}}, False),
 ])
 def test_ci_groups_name_only_the_projects_identity_of_each_kind(obj: dict[str, Any], admitted: bool) -> None:
     assert identity_admits(obj, ["system:authenticated", DEPLOYERS]) is admitted
@@ -242,14 +266,50 @@ def test_ci_groups_name_only_the_projects_identity_of_each_kind(obj: dict[str, A
     assert identity_admits(obj, [naming.project_deployers("risk")])
 
 
+def ray_pod(account: str | None) -> dict[str, Any]:
+    return {"spec": {"containers": [], **({"serviceAccountName": account} if account else {})}}
+
+
+def ray_job(head: str | None = PIPELINE, worker: str | None = PIPELINE, **spec: Any) -> dict[str, Any]:
+    return {"kind": "RayJob", "spec": {"entrypoint": "python -m fraud", **spec, "rayClusterSpec": {
+        "headGroupSpec": {"template": ray_pod(head)},
+        "workerGroupSpecs": [{"groupName": "a", "template": ray_pod(PIPELINE)},
+                             {"groupName": "b", "template": ray_pod(worker)}]}}}
+
+
+def ray_cluster(head: str | None = PIPELINE, worker: str | None = PIPELINE) -> dict[str, Any]:
+    return {"kind": "RayCluster", "spec": ray_job(head, worker)["spec"]["rayClusterSpec"]}
+
+
+@pytest.mark.parametrize(("obj", "admitted"), [
+    (ray_job(), True), (ray_job(None, None), True), (ray_job("default"), True), (ray_cluster(), True),
+    (ray_job(head=WORKLOAD), False), (ray_job(worker=f"{NS}-retrain-sensor"), False),
+    (ray_job(submitterPodTemplate=ray_pod("x")), False), (ray_job(submitterPodTemplate=ray_pod(PIPELINE)), True),
+    (ray_cluster(worker="x"), False), (ray_cluster(head=WORKLOAD), False),
+    ({"kind": "RayJob", "spec": {"entrypoint": "x", "clusterSelector": {"ray.io/cluster": "c"}}}, True),
+])
+def test_ray_pods_run_as_the_pipeline_identity_whoever_creates_them(obj: dict[str, Any], admitted: bool) -> None:
+    """A CI-written resource step creates RayJobs as the pipeline ServiceAccount, and KubeRay copies the cluster
+    spec into a RayCluster: every requester is judged, not only the CI groups."""
+    pipeline_sa = {"username": f"system:serviceaccount:{NS}:{PIPELINE}",
+                   "groups": ["system:serviceaccounts", f"system:serviceaccounts:{NS}", "system:authenticated"]}
+    for user in (pipeline_sa, {"username": "system:serviceaccount:kuberay:kuberay-operator",
+                               "groups": ["system:serviceaccounts"]}, {"groups": [SUBMITTERS]}):
+        assert evaluate(identity_expression(), obj, NS, {"userInfo": user}) is admitted, user
+
+
 def test_the_identity_policy_covers_every_kind_with_pods_the_ci_groups_may_create() -> None:
     with_pods = {("apps", "deployments"), ("serving.kserve.io", "inferenceservices"),
                  ("argoproj.io", "workflowtemplates"), ("argoproj.io", "cronworkflows"), ("argoproj.io", "workflows")}
     granted = {(g, r) for g, rs in MANAGED for r in rs} | {
         (g, r) for rule in submitter_rules() if "create" in rule["verbs"] for g in rule["apiGroups"]
         for r in rule["resources"]}
-    covered = {(rule.group, r) for rule in RULES for r in rule.resources}
+    covered = {(rule.group, r) for rule in CI_RULES for r in rule.resources}
     assert with_pods <= granted and with_pods == covered
+    # and the Ray kinds the pipeline ServiceAccount may create for CI's steps, judged for every requester
+    ray = {(rule["apiGroups"][0], r) for rule in executor_rules() if "create" in rule["verbs"]
+           for r in rule["resources"] if rule["apiGroups"] == ["ray.io"]}
+    assert ray and ray <= {(RAY_RULE.group, r) for r in RAY_RULE.resources}
     # every other kind CI may create carries no pod template
     assert not {r for _, r in granted - with_pods} & {"pods", "jobs", "cronjobs", "statefulsets", "daemonsets",
                                                        "replicasets", "rayjobs", "rayclusters", "rayservices"}

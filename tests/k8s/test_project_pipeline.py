@@ -18,6 +18,7 @@ from mlops_platform.k8s.project_pipeline import (
     validate_args,
     workflow_template_spec,
 )
+from mlops_platform.k8s.training import OPERATOR_USERNAME
 from mlops_platform.k8s.workload_identity import identity_expression
 
 from .argo_schema import crd_errors
@@ -209,6 +210,7 @@ def test_the_hand_off_dispatches_to_the_projects_cd_with_its_token_secret() -> N
 @pytest.mark.parametrize("variant", [
     {}, {"train": StepResources(gpus=1), "gpu_pool": "gpu-l4", "queue": "fraud"},
     {"backend": TrainingBackend.RAY, "train": StepResources(gpus=1), "gpu_type": "l4", "queue": "fraud"},
+    {"backend": TrainingBackend.RAY},
 ])
 def test_ci_may_deploy_the_pipeline_under_the_workload_identity_policy(variant: dict[str, Any]) -> None:
     """The CI groups' requests pass the mlops-workload-identity admission policy (workload_identity.py)."""
@@ -218,3 +220,12 @@ def test_ci_may_deploy_the_pipeline_under_the_workload_identity_policy(variant: 
                {"kind": "CronWorkflow", "spec": cron_workflow_spec(a.schedule)}]
     for obj in objects:
         assert evaluate(identity_expression(), obj, "fraud", request), obj["kind"]
+    train = steps(workflow_template_spec(a))["train"]
+    if "resource" in train:
+        # the RayJob the train step creates (as the pipeline ServiceAccount), and the RayCluster KubeRay builds
+        # from its rayClusterSpec (as the operator), are judged for every requester
+        job = json.loads(train["resource"]["manifest"])
+        cluster = {"kind": "RayCluster", "spec": job["spec"]["rayClusterSpec"]}
+        for obj, user in ((job, f"system:serviceaccount:fraud:{a.service_account}"), (cluster, OPERATOR_USERNAME)):
+            made = {"userInfo": {"username": user, "groups": ["system:serviceaccounts", "system:authenticated"]}}
+            assert evaluate(identity_expression(), obj, "fraud", made), obj["kind"]

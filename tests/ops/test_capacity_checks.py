@@ -1,14 +1,15 @@
 """Preflight of multi-node training pools (ops/capacity_checks.py): capacity reservations and EFA.
 
 EFA support and subnets come from the real moto server (its instance-type data is AWS's DescribeInstanceTypes
-output, `NetworkInfo.EfaSupported` included). Capacity reservations come from botocore's Stubber on the one
-client that reads them (`Aws.ec2_reservations`): moto 5.2 implements no DescribeCapacityReservations (the first
-test shows the server refusing it), so the answers are shaped like the API reference's
-(https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CapacityReservation.html).
+output, `NetworkInfo.EfaSupported` included). Capacity reservations come from botocore's Stubber on an EC2
+client the check reads them through (its `describe`, over capacity_checks.describe_reservation): moto 5.2
+implements no DescribeCapacityReservations (the first test shows the server refusing it), so the answers are shaped like
+the API reference's (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CapacityReservation.html).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import boto3
@@ -17,7 +18,12 @@ from botocore.config import Config
 from botocore.parsers import ResponseParserError
 from botocore.stub import Stubber
 from mlops_platform.ops._aws import Aws
-from mlops_platform.ops.capacity_checks import check_capacity_reservations, check_efa_support, reservation_problems
+from mlops_platform.ops.capacity_checks import (
+    check_capacity_reservations,
+    check_efa_support,
+    describe_reservation,
+    reservation_problems,
+)
 from mlops_platform.ops.checks import Status
 from mlops_platform.ops.preflight import CHECKS
 
@@ -38,8 +44,11 @@ def reservation(**over: Any) -> dict[str, Any]:
             **over}
 
 
-def stubbed(aws: Aws, answer: dict[str, Any] | None) -> Stubber:
-    stub = Stubber(aws.ec2_reservations)
+def stubbed(region: str, answer: dict[str, Any] | None) -> tuple[Any, Stubber]:
+    """An EC2 client whose DescribeCapacityReservations botocore's Stubber answers (checking the request and the
+    answer against the API model)."""
+    ec2 = boto3.client("ec2", region_name=region)
+    stub = Stubber(ec2)
     if answer is None:
         stub.add_client_error("describe_capacity_reservations", "InvalidCapacityReservationId.NotFound",
                               expected_params={"CapacityReservationIds": [RID]})
@@ -47,13 +56,14 @@ def stubbed(aws: Aws, answer: dict[str, Any] | None) -> Stubber:
         stub.add_response("describe_capacity_reservations", {"CapacityReservations": [answer]},
                           {"CapacityReservationIds": [RID]})
     stub.activate()
-    return stub
+    return ec2, stub
 
 
 def run(cfg: Any, answer: dict[str, Any] | None) -> list[Any]:
-    aws = Aws(cfg.environment.region)
-    stub = stubbed(aws, answer)
-    results = list(check_capacity_reservations(cfg, aws))
+    """The check with reservations read through the stubbed client; subnets still come from the moto server."""
+    ec2, stub = stubbed(cfg.environment.region, answer)
+    describe = functools.partial(describe_reservation, ec2)
+    results = list(check_capacity_reservations(cfg, Aws(cfg.environment.region), describe))
     stub.assert_no_pending_responses()
     return results
 

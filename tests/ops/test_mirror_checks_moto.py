@@ -20,7 +20,7 @@ MISSING = f"arn:aws:secretsmanager:us-east-1:{MOTO_ACCOUNT}:secret:ecr-pullthrou
 
 def air_gapped(docker_hub: str, github: str) -> dict[str, object]:
     return {"network": {"nat": "none", "interface_endpoints": list(dict.fromkeys(
-                [*PRIVATE_NODE_ENDPOINTS, *RUNNER_ENDPOINTS, "secretsmanager"]))},
+                [*PRIVATE_NODE_ENDPOINTS, *RUNNER_ENDPOINTS, "iam", "secretsmanager"]))},  # dev: us-east-1
             "registry": {"repositories": ["base-images", "deploy-runner"],
                          "mirror": {"docker_hub_credential_arn": docker_hub, "github_credential_arn": github}},
             "cluster": {"deployer_role_arns": [f"arn:aws:iam::{MOTO_ACCOUNT}:role/platform-deployer"],

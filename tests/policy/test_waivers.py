@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -88,3 +89,25 @@ def test_waived_findings_stay_visible_and_stop_blocking() -> None:
     assert [f.policy for f in report.blocking] == ["eks-supported-version"]
     assert [w.policy for w in report.unused_waivers] == ["k8s-probes"]
     assert report.summary()["waived"] == 1 and not report.passed
+
+
+#: The cluster nested two components deep, its URN written the way the real engine writes it (and `pulumi
+#: stack --show-urns` prints it): every ancestor's type `$`-joined, the root stack left out
+#: (https://www.pulumi.com/docs/concepts/resources/names/#urns). The mock runtime's would have kept only the
+#: parent's last type: `urn:pulumi:test::fixtures::mlops:aws:Cluster$aws:eks/cluster:Cluster::eks`.
+NESTED_CLUSTER = "urn:pulumi:test::fixtures::mlops:aws:Platform$mlops:aws:Cluster$aws:eks/cluster:Cluster::eks"
+
+
+def test_a_waiver_copied_from_the_real_stack_waives_a_nested_resource() -> None:
+    flat = variant(Patch("eks", "vpcConfig.endpointPublicAccess", True))
+    plan = json.loads(json.dumps(flat).replace(json.dumps(CLUSTER), json.dumps(NESTED_CLUSTER)))
+    [cluster] = [r for r in plan["resources"] if r["urn"] == NESTED_CLUSTER]
+    cluster["parent"] = NESTED_CLUSTER.replace("$aws:eks/cluster:Cluster::eks", "::test-cluster")
+    evaluation = evaluate(plan, config_for())
+    exact, glob = entry(urn=NESTED_CLUSTER), entry(urn="urn:pulumi:test::*::*$aws:eks/cluster:Cluster::eks")
+    for written in (exact, glob):
+        waivers = parse_waivers({"waivers": [written]}, "w.yaml", NAMES, TODAY)
+        report = build_report(evaluation, "stack.yaml", waivers, [r["urn"] for r in plan["resources"]])
+        [waived] = [f for f in report.violations if f.waived]
+        assert (waived.policy, waived.urn) == ("eks-private-endpoint", NESTED_CLUSTER)
+        assert not report.unused_waivers

@@ -64,17 +64,23 @@ OPERATION_VAR, DESTROY_FLAGS_VAR = "MLPLAT_OPERATION", "MLPLAT_DESTROY_FLAGS"
 #: Where the runner image (docs/air-gapped.md) keeps its virtualenv with the platform's dependencies and the
 #: build backend, so the checkout installs with no index.
 RUNNER_IMAGE_VENV = "/opt/mlplat/venv"
+#: The policy pack's virtualenv (platform/policypack/PulumiPolicy.yaml `runtime.options.virtualenv`), relative
+#: to the checkout. The Pulumi CLI installs a local Python pack's requirements.txt into it before every
+#: preview/up that names the pack (workflows/automation.py passes it); in the runner image it is the image's
+#: venv, which holds them (the Dockerfile installs platform/policypack/requirements.txt too), so pip finds
+#: every requirement already satisfied.
+POLICY_PACK_VENV = "platform/policypack/venv"
 
 
 def install_phase(prebuilt: bool) -> list[str]:
     """Standard image: a pinned Python runtime, the Pulumi CLI and PyPI (needs egress). Runner image: its
     venv already holds every dependency and the CLI is on its PATH, so only the checkout is installed, offline
-    (`--no-index --no-build-isolation`). `runtime-versions` is for CodeBuild's standard images only
-    (https://docs.aws.amazon.com/codebuild/latest/userguide/runtime-versions.html)."""
+    (`--no-index --no-build-isolation`), and the image's venv also serves as the policy pack's. `runtime-versions`
+    is for CodeBuild's standard images only (https://docs.aws.amazon.com/codebuild/latest/userguide/runtime-versions.html)."""
     if prebuilt:
         return ["  install:", "    commands:",
-                f"      - ln -s {RUNNER_IMAGE_VENV} .venv && .venv/bin/pip install --quiet --no-index --no-deps "
-                "--no-build-isolation -e ."]
+                f"      - ln -s {RUNNER_IMAGE_VENV} .venv && ln -s {RUNNER_IMAGE_VENV} {POLICY_PACK_VENV} && "
+                ".venv/bin/pip install --quiet --no-index --no-deps --no-build-isolation -e ."]
     return ["  install:", "    runtime-versions:", "      python: 3.12", "    commands:",
             "      - curl -fsSL https://get.pulumi.com | sh", "      - export PATH=$HOME/.pulumi/bin:$PATH",
             "      - python3 -m venv .venv && .venv/bin/pip install --quiet -e ."]
@@ -92,6 +98,10 @@ def buildspec(env: str, prebuilt: bool = False) -> str:
             f'else echo "{OPERATION_VAR} must be up or destroy, not ${OPERATION_VAR}" >&2; exit 2; fi')
     return "\n".join([
         "version: 0.2",
+        # Runner image: any pip call the build still makes (the CLI's policy-pack install) fails fast on a
+        # missing package instead of retrying an unreachable PyPI (pip reads PIP_<OPTION> variables:
+        # https://pip.pypa.io/en/stable/topics/configuration/#environment-variables).
+        *(["env:", "  variables:", '    PIP_NO_INDEX: "1"'] if prebuilt else []),
         "phases:",
         *install_phase(prebuilt),
         "  build:",

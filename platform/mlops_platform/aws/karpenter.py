@@ -60,6 +60,12 @@ class KarpenterAccessArgs:
     brought_subnet_ids: list[str] = field(default_factory=list)
     """Private subnets of a brought VPC, tagged for discovery here (a managed VPC's subnets carry the tag from
     aws.network). Default: none."""
+    instance_profile: bool = False
+    """Make the GPU nodes' instance profile here, for EC2NodeClasses that name it (`instanceProfile`) instead of
+    the role Karpenter would make one from through the IAM API: a VPC without internet egress reaches IAM only
+    through its interface endpoint, which exists in us-east-1 alone (IAM User Guide, "Create a VPC endpoint for
+    IAM": https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam_vpc_endpoint_create.html).
+    Default: False (Karpenter manages the profile from the role, as upstream's getting-started does)."""
 
 
 class KarpenterAccess(pulumi.ComponentResource):
@@ -68,11 +74,15 @@ class KarpenterAccess(pulumi.ComponentResource):
     node_role: aws.iam.Role
     controller_role: aws.iam.Role
     queue: aws.sqs.Queue
+    instance_profile: aws.iam.InstanceProfile | None
 
     def __init__(self, name: str, args: KarpenterAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:aws:KarpenterAccess", name, None, opts)
         self._name, self._args = name, args
         self.node_role = self._node_role()
+        self.instance_profile = (aws.iam.InstanceProfile(
+            f"{name}-node-profile", name=iam_name(args.cluster_name_plain, "karpenter-node"), role=self.node_role.name,
+            tags=args.tags, opts=child_opts(self)) if args.instance_profile else None)
         self.queue = self._interruption_queue()
         self.controller_role = self._controller()
         self._discovery_tags()
@@ -83,7 +93,8 @@ class KarpenterAccess(pulumi.ComponentResource):
         """The GPU nodes' role: the managed node groups' policies, and an EC2_LINUX access entry so its nodes
         can join (https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html; EC2_LINUX
         entries take no access policy: EKS puts the nodes in system:nodes). Karpenter creates the instance
-        profile itself from the EC2NodeClass `role` (its policy's instance-profile statements)."""
+        profile itself from the EC2NodeClass `role` (its policy's instance-profile statements), unless
+        `instance_profile` makes it here."""
         a = self._args
         role = aws.iam.Role(f"{self._name}-node-role", name=iam_name(a.cluster_name_plain, "karpenter-node"),
                             assume_role_policy=to_json(service_trust("ec2.amazonaws.com")), tags=a.tags,

@@ -44,6 +44,7 @@ class AwsLayer:
     lb_controller_role_arn: pulumi.Output[str]
     karpenter_node_role: pulumi.Output[str]  # '' unless gpu.provisioner: karpenter
     karpenter_interruption_queue: pulumi.Output[str]  # '' unless gpu.provisioner: karpenter
+    karpenter_instance_profile: pulumi.Output[str]  # '' unless Karpenter runs with network.nat: none
 
     @property
     def oidc_issuer_host(self) -> pulumi.Output[str]:

@@ -33,6 +33,16 @@ def nat_gateway_count(strategy: NatStrategy, az_count: int) -> int:
     return {NatStrategy.ONE_PER_AZ: az_count, NatStrategy.SINGLE: 1, NatStrategy.NONE: 0}[strategy]
 
 
+#: Interface endpoints whose service name carries no Region: IAM's (IAM User Guide, "Create a VPC endpoint for
+#: IAM": "The AWS PrivateLink interface VPC endpoint service name for IAM is com.amazonaws.iam", us-east-1 only).
+GLOBAL_ENDPOINT_SERVICES = {"iam": "com.amazonaws.iam"}
+
+
+def endpoint_service(region: str, service: str) -> str:
+    """PrivateLink service name of an interface endpoint (`network.interface_endpoints` entry)."""
+    return GLOBAL_ENDPOINT_SERVICES.get(service, f"com.amazonaws.{region}.{service}")
+
+
 @dataclass(frozen=True, kw_only=True)
 class NetworkArgs:
     """Arguments of `Network`."""
@@ -153,7 +163,7 @@ class Network(pulumi.ComponentResource):
             tags=with_name(tags, f"{name}-endpoints"), opts=child_opts(self))
         for service in self._args.config.interface_endpoints:
             aws.ec2.VpcEndpoint(f"{name}-{service.replace('.', '-')}", vpc_id=vpc.id,
-                                service_name=f"com.amazonaws.{region}.{service}", vpc_endpoint_type="Interface",
+                                service_name=endpoint_service(region, service), vpc_endpoint_type="Interface",
                                 private_dns_enabled=True, subnet_ids=[s.id for s in private],
                                 security_group_ids=[sg.id], tags=with_name(tags, f"{name}-{service}"),
                                 opts=child_opts(self))

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 from mlops_platform.config.gpu_provisioning import karpenter_rules
 from mlops_platform.config.issues import issue
-from mlops_platform.config.rules_air_gap import air_gap_rules
+from mlops_platform.config.rules_air_gap import air_gap_rules, air_gap_warnings
 from mlops_platform.config.rules_gpu import (
     gpu_pool_rules,
     gpu_warnings,
@@ -240,6 +240,9 @@ def budget_and_tag_rules(cfg: PlatformSections) -> Issues:
     if cfg.is_prod and gh.manage and not (gh.reviewer_team_ids or gh.reviewer_user_ids):
         yield issue("github.reviewer_team_ids", "prod deployments need a required reviewer", [],
                     "list a GitHub team id (or github.reviewer_user_ids), or set github.manage: false")
+    if gh.manage and gh.subject_claim_managed_elsewhere:
+        yield issue("github.subject_claim_managed_elsewhere", "github.manage already manages the subject claim",
+                    True, "drop subject_claim_managed_elsewhere, or set github.manage: false")
 
 
 def _rename_rules(cfg: PlatformSections) -> Issues:
@@ -322,7 +325,7 @@ def network_warnings(cfg: PlatformSections) -> Issues:
 
 
 #: Checks that do not fail validation but are printed by `mlplat validate` as warnings.
-WARNINGS: tuple[Callable[[PlatformSections], Issues], ...] = (network_warnings, gpu_warnings)
+WARNINGS: tuple[Callable[[PlatformSections], Issues], ...] = (network_warnings, gpu_warnings, air_gap_warnings)
 
 
 def check_warnings(cfg: PlatformSections) -> list[ConfigIssue]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mlops_platform.config.issues import issue
-from mlops_platform.config.sections import PlatformSections
+from mlops_platform.config.sections import CertificateSource, PlatformSections
 from mlops_platform.core.errors import ConfigIssue
 from mlops_platform.core.image_mirror import MAX_PREFIX_LENGTH, PULL_THROUGH_UPSTREAMS, Mirror
 
@@ -25,20 +25,26 @@ PRIVATE_NODE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth",
 #: access entries and the API token (eks), its build logs (logs), the load balancers `destroy` waits for
 #: (elasticloadbalancing), the regional APIs of what the cluster and tenants layers create (ec2 security group,
 #: rds tracking database, sns alert topic, ecr project repositories: tests/k8s/test_air_gapped.py lists the
-#: types), and what `mlplat up`'s preflight reads (servicequotas GPU quotas, ssm AMI releases). IAM and Budgets
-#: are global APIs with no regional endpoint: docs/air-gapped.md says how the runner reaches them.
+#: types), and what `mlplat up`'s preflight reads (servicequotas GPU quotas, ssm AMI releases). IAM (the
+#: layers' IRSA roles) is a global API: `runner_endpoints` adds its endpoint where one can exist (see
+#: IAM_ENDPOINT_REGION); Budgets has none: docs/air-gapped.md says how the runner reaches them.
 #: CodeBuild User Guide, vpc-support.html ("Best practices for VPCs": a build in a VPC without NAT reaches AWS
 #: services only through VPC endpoints); endpoint names: PrivateLink Guide, aws-services-privatelink-support.html.
 RUNNER_ENDPOINTS = ("sts", "kms", "eks", "logs", "elasticloadbalancing", "ec2", "rds", "sns", "ecr.api",
                     "servicequotas", "ssm")
+#: The only Region where IAM's interface endpoint can be created (service name `com.amazonaws.iam`, no Region in
+#: it); a VPC in another Region reaches it only through a Transit Gateway. IAM User Guide, "Create a VPC endpoint
+#: for IAM" (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam_vpc_endpoint_create.html).
+IAM_ENDPOINT_REGION = "us-east-1"
 #: Where the cluster layer's images come from upstream (core/chart_images.py lists them per chart).
 PUBLIC_SOURCES = "registry.k8s.io, quay.io, nvcr.io, ghcr.io, docker.io, public.ecr.aws"
 
 
 def air_gap_rules(cfg: PlatformSections) -> Issues:
     """Every piece a cluster without internet egress needs, each missing one reported with its fix."""
-    if cfg.network.nat == "none":
+    if cfg.air_gapped:
         yield from _endpoint_rules(cfg)
+        yield from _internet_only_rules(cfg)
         if cfg.registry.mirror.enabled is False:
             yield issue("registry.mirror.enabled", f"nat: none leaves no internet egress, yet the cluster layer's "
                         f"images come from {PUBLIC_SOURCES}", False,
@@ -48,6 +54,7 @@ def air_gap_rules(cfg: PlatformSections) -> Issues:
                         "download the Pulumi CLI, its plugins, the charts and PyPI packages", None,
                         "build the runner image (docs/air-gapped.md), push it to a registry.repositories "
                         "entry and set deployer_image: <repository>:<tag>")
+    yield from _iam_endpoint_rules(cfg)
     if cfg.mirroring:
         yield from _mirror_rules(cfg)
     yield from _deployer_image_rules(cfg)
@@ -64,10 +71,48 @@ def workload_endpoints(cfg: PlatformSections) -> tuple[str, ...]:
 
 
 def runner_endpoints(cfg: PlatformSections) -> tuple[str, ...]:
-    """Endpoints the in-VPC runner needs (none when the runner is off); Secrets Manager for the GitHub token."""
+    """Endpoints the in-VPC runner needs (none when there is no runner); IAM's where it can be created (the
+    layers create IRSA roles). No GitHub token: without egress the runner cannot manage GitHub at all
+    (`_internet_only_rules`)."""
     if not cfg.in_vpc_deployer:
         return ()
-    return RUNNER_ENDPOINTS + (("secretsmanager",) if cfg.github.manage and cfg.github.token_secret else ())
+    return RUNNER_ENDPOINTS + (("iam",) if cfg.environment.region == IAM_ENDPOINT_REGION else ())
+
+
+def _internet_only_rules(cfg: PlatformSections) -> Issues:
+    """What needs the internet whatever VPC endpoints exist: pulumi-github calls api.github.com
+    (k8s/github_trust.py), and ACME issuance calls the ACME directory and Route 53, a global API with no
+    interface endpoint, for its DNS-01 records (k8s/gateway_tls.py)."""
+    if cfg.github.manage and cfg.in_vpc_deployer:
+        yield issue("github.manage", "nat: none: the in-VPC runner applies the tenants layer, whose GitHub "
+                    "resources call api.github.com, which no VPC endpoint reaches", True,
+                    "set github.manage: false and github.subject_claim_managed_elsewhere: true (set each "
+                    "repository's subject claim and environment from outside the VPC: docs/air-gapped.md), or "
+                    "apply the tenants layer from a machine with internet access (cluster.in_vpc_deployer: false)")
+    tls = cfg.serving.tls
+    if cfg.component_enabled(cfg.serving) and tls.source is CertificateSource.ACME:
+        yield issue("serving.tls.source", "nat: none: ACME certificates need the ACME directory and Route 53's "
+                    "global API (DNS-01), which no VPC endpoint reaches: every Certificate would stay unissued",
+                    tls.source.value, "use source: acm (certificates issued in ACM) or platform_ca, or give the "
+                    "nodes egress (nat: single or one_per_az)")
+
+
+def _iam_endpoint_rules(cfg: PlatformSections) -> Issues:
+    """With or without NAT: the network would ask for an endpoint service that does not exist."""
+    if "iam" in cfg.network.interface_endpoints and cfg.environment.region != IAM_ENDPOINT_REGION:
+        yield issue("network.interface_endpoints", f"IAM's interface endpoint can only be created in "
+                    f"{IAM_ENDPOINT_REGION}", cfg.environment.region,
+                    f"remove iam, and reach the {IAM_ENDPOINT_REGION} endpoint through a Transit Gateway "
+                    "(docs/air-gapped.md)")
+
+
+def air_gap_warnings(cfg: PlatformSections) -> Issues:
+    """Outside us-east-1 an air-gapped runner reaches IAM only through what the platform cannot create."""
+    if cfg.air_gapped and cfg.in_vpc_deployer and cfg.environment.region != IAM_ENDPOINT_REGION:
+        yield issue("environment.region", f"nat: none: the in-VPC runner creates IAM roles, and IAM's interface "
+                    f"endpoint exists only in {IAM_ENDPOINT_REGION}", cfg.environment.region,
+                    f"route the VPC to an IAM endpoint in {IAM_ENDPOINT_REGION} through a Transit Gateway, or "
+                    "give the runner an HTTPS proxy (docs/air-gapped.md)")
 
 
 def _endpoint_rules(cfg: PlatformSections) -> Issues:

@@ -141,6 +141,11 @@ class PlatformSections(_Section):
         return f"{self.environment.name_prefix}-{self.environment.name}"
 
     @property
+    def air_gapped(self) -> bool:
+        """Nodes have no internet egress (`network.nat: none`): every AWS API through a VPC endpoint."""
+        return self.network.nat == "none"
+
+    @property
     def mirroring(self) -> bool:
         """Whether every image comes from this account's ECR (registry.mirror; on by default without NAT)."""
         on = self.registry.mirror.enabled

@@ -42,6 +42,17 @@ class GithubConfig(_Section):
         default=None, pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$",
         description="Secrets Manager secret (name) holding the GitHub token the in-VPC deploy runner exports as "
                     "GITHUB_TOKEN. Required when manage is on and the in-VPC runner deploys.")
+    subject_claim_managed_elsewhere: bool = Field(
+        default=False,
+        description="With manage off: the repositories' OIDC subject claim (repo, context, job_workflow_ref) and "
+                    "their environment are set outside this stack (an air-gapped runner cannot reach "
+                    "api.github.com: docs/air-gapped.md), so the CI roles still trust only the pinned workflows; "
+                    "a repository whose claim is not customized matches no trust (fails closed).")
+
+    @property
+    def pins_workflows(self) -> bool:
+        """The CI roles trust pinned workflow subjects: the claim is managed here or elsewhere."""
+        return self.manage or self.subject_claim_managed_elsewhere
 
 
 class ProjectConfig(_Section):

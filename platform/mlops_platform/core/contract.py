@@ -168,6 +168,10 @@ class AwsLayerOutputs(_Out):
     karpenter_node_role: str = Field(
         default="", description="Name of the IAM role of Karpenter's GPU nodes ('' unless gpu.provisioner: "
                                 "karpenter): its EC2NodeClasses' `role`.")
+    karpenter_instance_profile: str = Field(
+        default="", description="Instance profile of Karpenter's GPU nodes, made by the aws layer when nodes have "
+                                "no internet egress (network.nat: none; '' otherwise): the EC2NodeClasses' "
+                                "`instanceProfile` in place of `role`, so Karpenter never calls IAM.")
     karpenter_interruption_queue: str = Field(
         default="", description="SQS queue of spot interruption, rebalance, state-change and health events "
                                 "('' unless gpu.provisioner: karpenter): Karpenter's settings.interruptionQueue.")

@@ -171,6 +171,21 @@ MIG_MANAGER_DEPLOY_LABEL = "nvidia.com/gpu.deploy.mig-manager"
 #: Labels mig-manager sets to `paused-for-mig-change` while it repartitions a node, so the GPU clients'
 #: DaemonSets leave the node and come back to advertise the new MIG devices (mig-parted v0.14.2
 #: deployments/container/reconfigure-mig.sh, "Shutting down all GPU clients in Kubernetes").
+#: Node label that schedules the operator's validator DaemonSet (assets/state-operator-validation/
+#: 0500_daemonset.yaml nodeSelector), which writes the toolkit-ready file mig-manager's init container waits for.
+OPERATOR_VALIDATOR_DEPLOY_LABEL = "nvidia.com/gpu.deploy.operator-validator"
+#: What NFD would label a MIG node with, set by the pool instead since the platform runs no NFD (gpu-operator
+#: v26.3.3 controllers/state_manager.go; tests/fixtures/upstream/gpu-operator-v26.3.3-node-labels.json):
+#: - `labelGPUNodes` counts a node as a GPU node only with an NFD PCI label (`gpuNodeLabels`); a node with
+#:   `nvidia.com/gpu.present=true` and none of them is "no longer has GPUs": the operator sets it to false and
+#:   strips every deploy label, mig-manager's and the validator's included;
+#: - with no GPU node counted it creates no DaemonSet at all ("No GPU node in the cluster, do not create
+#:   DaemonSets", object_controls.go);
+#: - `getGPUNodeOSInfo` fails the reconcile unless the first GPU node has NFD's os_release labels. MIG pools
+#:   run the AL2023 NVIDIA AMI only (config rules), whose /etc/os-release says ID=amzn, VERSION_ID=2023.
+NFD_STAND_IN_LABELS = {"feature.node.kubernetes.io/pci-10de.present": "true",
+                       "feature.node.kubernetes.io/system-os_release.ID": "amzn",
+                       "feature.node.kubernetes.io/system-os_release.VERSION_ID": "2023"}
 DEVICE_PLUGIN_DEPLOY_LABEL = "nvidia.com/gpu.deploy.device-plugin"
 DCGM_EXPORTER_DEPLOY_LABEL = "nvidia.com/gpu.deploy.dcgm-exporter"
 MIG_PAUSED = "paused-for-mig-change"
@@ -188,5 +203,6 @@ def sharing_node_labels(pool: str, sharing: GpuSharing, mig_profile: str | None 
         return {}
     labels = {DEVICE_PLUGIN_CONFIG_LABEL: device_plugin_config_name(pool)}
     if sharing is GpuSharing.MIG:
-        labels |= {MIG_CONFIG_LABEL: f"all-{mig_profile}", MIG_MANAGER_DEPLOY_LABEL: "true"}
+        labels |= {MIG_CONFIG_LABEL: f"all-{mig_profile}", MIG_MANAGER_DEPLOY_LABEL: "true",
+                   OPERATOR_VALIDATOR_DEPLOY_LABEL: "true", **NFD_STAND_IN_LABELS}
     return labels

@@ -1,8 +1,9 @@
-"""The offline engine's resource monitor: Pulumi's official MockMonitor, plus what it drops.
+"""The offline engine's resource monitor: Pulumi's official MockMonitor, plus what it drops or gets wrong.
 
 `MockResourceArgs` carries no parent, dependencies or resource options, and stack outputs never reach
 `Mocks`. This monitor records them from the raw RegisterResource requests, keeps inputs exactly as the
-engine receives them (camelCase, secrets and unknowns still marked) and masks secret values.
+engine receives them (camelCase, secrets and unknowns still marked) and masks secret values. Its URNs are
+the real engine's (`RecordingMonitor.make_urn`), not the mock runtime's.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from google.protobuf import json_format
 from pulumi.runtime import mocks, rpc
 
 from mlops_platform.engine.computed import Ctx, compute_state
-from mlops_platform.engine.urns import UrnTracker
+from mlops_platform.engine.urns import UrnTracker, engine_urn, qualified_type
 
 SECRET = "[secret]"
 #: Key under which `reference_outputs` lists the names of secret outputs (not an output name a program can use).
@@ -128,7 +129,7 @@ class RecordingMonitor(mocks.MockMonitor):
         super().__init__(mocks_)
         self._lock = threading.Lock()
         self.registrations: list[Registration] = []
-        #: Engine URNs and their duplicates (the mock runtime's own URNs are neither exact nor checked).
+        #: Duplicate engine URNs (the mock runtime silently overwrites a second registration).
         self.urns = UrnTracker(stack, project)
         self.stack_urn: str | None = None
         self.stack_outputs: dict[str, Any] = {}
@@ -136,6 +137,13 @@ class RecordingMonitor(mocks.MockMonitor):
         #: under SECRET_OUTPUT_NAMES the keys that were secret.
         self.reference_outputs: dict[str, Any] = {}
         self._thread_loops: set[asyncio.AbstractEventLoop] = set()
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The URN the real engine gives it (`urns.engine_urn`: every ancestor's type, the root stack left out),
+        not the mock runtime's (only the parent's last type, `pulumi:pulumi:Stack$` on top-level resources): a
+        plan's URNs are what `pulumi stack --show-urns` prints, so waivers and reports can name them."""
+        chain = qualified_type(parent) if parent else ""
+        return engine_urn(self.urns.stack, self.urns.project, chain, type_, name)
 
     def _track_thread_loop(self) -> None:
         # MockMonitor gives each worker thread its own event loop and never closes it; left to the

@@ -55,6 +55,10 @@ class NodeClassInputs:
     """The platform's EBS key (root volume encryption). Required."""
     tags: dict[str, str]
     """Tags of the instances, volumes and interfaces Karpenter launches. Required."""
+    instance_profile: pulumi.Input[str] | None = None
+    """The nodes' instance profile made by the aws layer (air-gapped: Karpenter then needs no IAM API), named
+    in place of `node_role`: the EC2NodeClass CRD takes exactly one of `role` and `instanceProfile`
+    (tests/fixtures/upstream/crds/karpenter.k8s.aws). Default: None (`role`)."""
 
 
 def node_class(pool: GpuPoolConfig, inputs: NodeClassInputs) -> Manifest:
@@ -63,7 +67,8 @@ def node_class(pool: GpuPoolConfig, inputs: NodeClassInputs) -> Manifest:
     return {
         "apiVersion": NODECLASS_API, "kind": "EC2NodeClass", "metadata": {"name": pool.name},
         "spec": {
-            "role": inputs.node_role,
+            **({"instanceProfile": inputs.instance_profile} if inputs.instance_profile is not None else
+               {"role": inputs.node_role}),
             "amiSelectorTerms": [{"alias": karpenter_ami_alias(inputs.k8s_version, pool.ami_type)}],
             "subnetSelectorTerms": discovery, "securityGroupSelectorTerms": discovery,
             # Hop limit 1: pods (one network hop further) cannot reach the node role's credentials.
@@ -125,13 +130,16 @@ def node_pool(pool: GpuPoolConfig, gpu_type: str) -> Manifest:
 
 
 def controller_values(*, cluster_name: str, interruption_queue: pulumi.Input[str], system_pool: str,
-                      prod: bool, service_monitor: bool = False) -> dict[str, Any]:
+                      prod: bool, service_monitor: bool = False, isolated_vpc: bool = False) -> dict[str, Any]:
     """Chart values (karpenter 1.14.1 values.yaml): cluster and queue settings, the controller on the system node
     group only, two replicas with the chart's PDB in prod, and its ServiceMonitor when the platform's Prometheus
-    runs (it selects ServiceMonitors in every namespace; the chart renders one only if the CRD exists)."""
+    runs (it selects ServiceMonitors in every namespace; the chart renders one only if the CRD exists).
+    `isolated_vpc` (no internet egress): `settings.isolatedVPC`, "assume we can't reach AWS services which don't
+    have a VPC endpoint. This also has the effect of disabling look-ups to the AWS pricing endpoint"."""
     return {
         "serviceMonitor": {"enabled": service_monitor},
-        "settings": {"clusterName": cluster_name, "interruptionQueue": interruption_queue},
+        "settings": {"clusterName": cluster_name, "interruptionQueue": interruption_queue,
+                     **({"isolatedVPC": True} if isolated_vpc else {})},
         # Pod Identity binds this ServiceAccount to the controller role (aws/karpenter.py): no annotation.
         "serviceAccount": {"create": True, "name": KARPENTER_SERVICE_ACCOUNT},
         # Karpenter must not run on nodes it manages: the chart's affinity keeps it off them, the selector puts it
@@ -168,6 +176,8 @@ class KarpenterArgs:
     """Kubernetes provider of the cluster. Required."""
     service_monitor: bool = False
     """Have the chart create its ServiceMonitor (the monitoring stack is on). Default: off."""
+    isolated_vpc: bool = False
+    """Nodes have no internet egress (network.nat: none): the controller's `settings.isolatedVPC`. Default: off."""
     depends_on: tuple[pulumi.Resource, ...] = ()
     """What the controller's release waits for (the monitoring release, for the ServiceMonitor CRD). Default:
     nothing."""
@@ -180,7 +190,8 @@ class Karpenter(pulumi.ComponentResource):
         super().__init__("mlops:k8s:Karpenter", name, None, opts)
         values = controller_values(cluster_name=args.node_class.cluster_name,
                                    interruption_queue=args.interruption_queue, system_pool=args.system_pool,
-                                   prod=args.prod, service_monitor=args.service_monitor)
+                                   prod=args.prod, service_monitor=args.service_monitor,
+                                   isolated_vpc=args.isolated_vpc)
         # The CRDs first, from their own chart (upgraded with the controller); the controller's copy is skipped.
         crds = helm_release(f"{name}-crds", "karpenter-crd", "karpenter-crd", KARPENTER_NAMESPACE, {},
                             k8s_opts(self, args.provider))

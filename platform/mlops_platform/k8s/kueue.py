@@ -26,9 +26,6 @@ from mlops_platform.k8s.queue_admission import queue_label_policy
 
 KUEUE_NAMESPACE = "kueue-system"
 KUEUE_API = "kueue.x-k8s.io/v1beta2"
-#: Deprecated alias of core.contract.QUEUE_LABEL (its one home): only tests/k8s/test_kueue_admission.py still
-#: imports it from here; remove once that test imports core.contract.
-QUEUE_LABEL = contract.QUEUE_LABEL
 #: The one ResourceFlavor: no node labels, so Kueue only counts quota and the pods' own selectors (GPU pool,
 #: GPU model) place them. Per-pool flavors would each need a share of a project's GPU quota: nominal quota
 #: is per flavor, so giving every pool the project's quota would multiply it by the number of pools.

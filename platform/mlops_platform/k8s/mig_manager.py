@@ -10,7 +10,8 @@ files mig-manager waits for: assets/state-mig-manager/0600_daemonset.yaml, 0420_
 device plugin disabled the validator drops its plugin check, controllers/object_controls.go).
 
 How a node gets partitioned: a MIG pool's nodes carry `nvidia.com/gpu.deploy.mig-manager=true` (the
-DaemonSet's nodeSelector) and `nvidia.com/mig.config=all-<profile>` (`core.gpu_sharing.sharing_node_labels`);
+DaemonSet's nodeSelector), `nvidia.com/mig.config=all-<profile>`, the validator's deploy label and the labels
+NFD would set, without which the operator deploys nothing (`core.gpu_sharing.sharing_node_labels`);
 mig-manager applies that named config of the ConfigMap below with mig-parted, pausing the GPU clients
 (labels `nvidia.com/gpu.deploy.device-plugin|dcgm-exporter=paused-for-mig-change`, which the platform's
 device plugin and DCGM exporter honour, k8s/gpu.py) and then reports `nvidia.com/mig.config.state`.

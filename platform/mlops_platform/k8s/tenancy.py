@@ -335,7 +335,7 @@ class ProjectTenant(pulumi.ComponentResource):
                      tags: dict[str, str]) -> aws.iam.Role:
         """Pushes images and deploys: trusted on the project's branches and deployment environments only."""
         trust = iam.github_actions_trust(facts.github_oidc_provider_arn, project.github_repo, project.branches,
-                                         [facts.env_name], pin_workflows=facts.github.manage)
+                                         [facts.env_name], pin_workflows=facts.github.pins_workflows)
         # with pipelines, CI also submits runs: the namespaced submitter group
         groups = [naming.project_deployers(project.name)]
         if facts.pipelines_cooldown_minutes:
@@ -363,7 +363,7 @@ class ProjectTenant(pulumi.ComponentResource):
         """Continuous training's own role, never the push/deploy one: trusted only for jobs in the project's
         platform environment (pinned to the training workflow when the subject claim is managed)."""
         trust = iam.github_environment_trust(facts.github_oidc_provider_arn, project.github_repo, facts.env_name,
-                                             iam.TRAINING_WORKFLOW, pin_workflows=facts.github.manage)
+                                             iam.TRAINING_WORKFLOW, pin_workflows=facts.github.pins_workflows)
         submits = facts.pipelines_cooldown_minutes is not None
         groups = [naming.project_pipeline_submitters(project.name)] if submits else None
         return self._github_role(f"{name}-training", project, facts, ProjectRole.TRAINING, trust=trust,
@@ -373,7 +373,7 @@ class ProjectTenant(pulumi.ComponentResource):
                              tags: dict[str, str]) -> aws.iam.Role:
         """`pulumi preview` on pull requests: read-only, so opening a pull request cannot deploy."""
         trust = iam.github_pull_request_trust(facts.github_oidc_provider_arn, project.github_repo,
-                                              pin_workflows=facts.github.manage)
+                                              pin_workflows=facts.github.pins_workflows)
         return self._github_role(f"{name}-ci-preview", project, facts, ProjectRole.CI_PREVIEW, trust=trust,
                                  policy=access.ci_preview(), tags=tags, access=PREVIEW_ACCESS,
                                  groups=[naming.project_previewers(project.name)])

@@ -21,6 +21,11 @@ from mlops_platform.k8s._helm import helm_release, namespace
 from mlops_platform.k8s.provider import k8s_opts
 
 TRAINING_NAMESPACE = "kuberay"
+#: The operator's ServiceAccount, set explicitly (kuberay-operator 1.4.2 values.yaml `serviceAccount.name`,
+#: whose default is the same): admission policies recognise the operator's requests by it (queue_admission.py).
+OPERATOR_SERVICE_ACCOUNT = "kuberay-operator"
+#: The Kubernetes username of the operator's requests (`system:serviceaccount:<namespace>:<name>`).
+OPERATOR_USERNAME = f"system:serviceaccount:{TRAINING_NAMESPACE}:{OPERATOR_SERVICE_ACCOUNT}"
 #: kuberay-operator 1.4.2 values.yaml sets `resources.limits.cpu: 100m` and Helm merges user values into
 #: chart defaults, so without deleting it the operator is throttled to 0.1 CPU whatever requests say.
 DELETED_DEFAULTS = ("resources.limits.cpu",)
@@ -41,6 +46,7 @@ def operator_values() -> dict[str, Any]:
         "resources": {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
         # watch every namespace: each project runs its RayJobs in its own namespace
         "singleNamespaceInstall": False,
+        "serviceAccount": {"create": True, "name": OPERATOR_SERVICE_ACCOUNT},
         "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                             "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]},
                             "seccompProfile": {"type": "RuntimeDefault"}},

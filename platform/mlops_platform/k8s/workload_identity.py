@@ -8,7 +8,11 @@ submits Workflows) or the pipeline's instead of the workload's. This policy lets
 CI groups (deploy, pipeline submission) name only the identity the project program gives each kind (model
 servers: the workload ServiceAccount; pipelines: the pipeline ServiceAccount), or none (the namespace's
 `default`, which has no rights). Controllers that create pods from these objects (Flagger, KServe, Argo)
-are other users and are not judged; the sensor's own Deployment is made by Argo Events.
+are other users and are not judged; the sensor's own Deployment is made by Argo Events. Argo's
+`templateDefaults` are judged like a template, and `podSpecPatch` (a patch string that can set any
+ServiceAccount) is refused from the CI groups outright.
+RayJobs and RayClusters are judged for every requester: CI cannot create them, but a pipeline step it wrote
+can (as the pipeline ServiceAccount), so their pods may run as the pipeline ServiceAccount only.
 docs/serving-security.md says what the deploy role can still reach.
 """
 
@@ -41,15 +45,47 @@ def allowed(account: str, path: str) -> str:
                        for f in ("serviceAccountName", "serviceAccount"))
 
 
+def _template(t: str, account: str) -> str:
+    """CEL over an Argo Template (a step, or `templateDefaults`, merged into every step): its pod's, executor's
+    and output artifacts' GC ServiceAccounts, and no `podSpecPatch`: the patch is a strategic-merge string
+    applied to the pod spec that can set any `serviceAccountName`, and a string cannot be judged safely."""
+    artifacts = (f"(!has({t}.outputs) || !has({t}.outputs.artifacts) || {t}.outputs.artifacts.all(a, "
+                 f"!has(a.artifactGC) || {allowed(account, 'a.artifactGC')}))")
+    return (f"({allowed(account, t)} && (!has({t}.executor) || {allowed(account, t + '.executor')}) && "
+            f"!has({t}.podSpecPatch) && {artifacts})")
+
+
 def _workflow(spec: str, account: str) -> str:
     """CEL over an Argo WorkflowSpec: every place a pod's ServiceAccount is named (workflow, executor,
-    artifact GC, each template and its output artifacts' GC; Argo v3.7 WorkflowSpec/Template schema)."""
-    artifacts = ("(!has(t.outputs) || !has(t.outputs.artifacts) || t.outputs.artifacts.all(a, "
-                 f"!has(a.artifactGC) || {allowed(account, 'a.artifactGC')}))")
+    artifact GC, `templateDefaults` and each template; Argo v3.7 WorkflowSpec/Template schema), and no
+    `podSpecPatch` on the workflow either."""
     return (f"({allowed(account, spec)} && (!has({spec}.executor) || {allowed(account, spec + '.executor')}) && "
-            f"(!has({spec}.artifactGC) || {allowed(account, spec + '.artifactGC')}) && "
-            f"(!has({spec}.templates) || {spec}.templates.all(t, {allowed(account, 't')} && "
-            f"(!has(t.executor) || {allowed(account, 't.executor')}) && {artifacts})))")
+            f"(!has({spec}.artifactGC) || {allowed(account, spec + '.artifactGC')}) && !has({spec}.podSpecPatch) && "
+            f"(!has({spec}.templateDefaults) || {_template(spec + '.templateDefaults', account)}) && "
+            f"(!has({spec}.templates) || {spec}.templates.all(t, {_template('t', account)})))")
+
+
+def _ray_cluster(spec: str, account: str) -> str:
+    """CEL over a KubeRay RayClusterSpec (kuberay v1.4.2 ray-operator/apis/ray/v1/raycluster_types.go): the
+    head's and every worker group's pod template."""
+    head = f"{spec}.headGroupSpec"
+    return (f"(!has({head}) || !has({head}.template.spec) || {allowed(account, head + '.template.spec')}) && "
+            f"(!has({spec}.workerGroupSpecs) || {spec}.workerGroupSpecs.all(w, !has(w.template.spec) || "
+            f"{allowed(account, 'w.template.spec')}))")
+
+
+def ray_expression() -> str:
+    """CEL for every requester in a project namespace: a RayJob's or RayCluster's pods run as the pipeline
+    ServiceAccount (or name none). Not only CI: the pipeline ServiceAccount itself creates RayJobs from a
+    resource step (pipeline_tenant.executor_rules) whose manifest CI wrote, and KubeRay copies a RayJob's
+    cluster spec into the RayCluster it creates. RayJob: its `rayClusterSpec` and its `submitterPodTemplate`
+    (kuberay v1.4.2 ray-operator/apis/ray/v1/rayjob_types.go)."""
+    pipeline = _cel_name(naming.project_pipeline_service_account(_SLOT))
+    job = "object.spec"
+    submitter = f"(!has({job}.submitterPodTemplate) || {allowed(pipeline, job + '.submitterPodTemplate.spec')})"
+    return (f"object.kind == 'RayJob' ? ((!has({job}.rayClusterSpec) || "
+            f"({_ray_cluster(job + '.rayClusterSpec', pipeline)})) && {submitter}) : "
+            f"object.kind == 'RayCluster' ? ({_ray_cluster('object.spec', pipeline)}) : true")
 
 
 def _inference(account: str) -> str:
@@ -68,14 +104,16 @@ def identity_expression() -> str:
                f"object.kind in ['WorkflowTemplate', 'Workflow'] ? {_workflow('object.spec', pipeline)} : "
                f"object.kind == 'CronWorkflow' ? {_workflow('object.spec.workflowSpec', pipeline)} : true")
     ci = f"has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in [{', '.join(groups)}])"
-    return f"!({ci}) || ({by_kind})"
+    return f"({ray_expression()}) && (!({ci}) || ({by_kind}))"
 
 
 #: The kinds with pods the CI groups may create (deploy_rights.MANAGED, pipeline_tenant.submitter_rules; a
-#: test keeps them covered).
-RULES = (Rule(group="apps", resources=("deployments",)),
-         Rule(group="serving.kserve.io", resources=("inferenceservices",)),
-         Rule(group="argoproj.io", resources=("workflowtemplates", "cronworkflows", "workflows")))
+#: test keeps them covered), and KubeRay's, which the pipeline ServiceAccount creates for CI (ray_expression).
+CI_RULES = (Rule(group="apps", resources=("deployments",)),
+            Rule(group="serving.kserve.io", resources=("inferenceservices",)),
+            Rule(group="argoproj.io", resources=("workflowtemplates", "cronworkflows", "workflows")))
+RAY_RULE = Rule(group="ray.io", resources=("rayjobs", "rayclusters"))
+RULES = (*CI_RULES, RAY_RULE)
 
 
 def identity_policy() -> dict[str, Any]:
@@ -83,8 +121,9 @@ def identity_policy() -> dict[str, Any]:
         "<project>")
     return policy_spec(RULES, [Check(
         expression=identity_expression(),
-        message=f"'the deploy role runs model servers as {workload} and pipelines as {pipeline} only "
-                "(or no serviceAccountName); <project> is ' + namespaceObject.metadata.name")])
+        message=f"'the deploy role runs model servers as {workload} and pipelines and Ray clusters as "
+                f"{pipeline} only (or no serviceAccountName), with no podSpecPatch; <project> is ' + "
+                "namespaceObject.metadata.name")])
 
 
 def workload_identity_policy(name: str, parent: pulumi.Resource, provider: k8s.Provider) -> None:

@@ -71,12 +71,6 @@ class Aws:
         return self.session.client("ec2", region_name=self.region, config=_CONFIG)
 
     @cached_property
-    def ec2_reservations(self) -> EC2Client:
-        """A second EC2 client for DescribeCapacityReservations: moto (5.2) implements no capacity reservations,
-        so tests answer that one call with botocore's Stubber while subnet and instance-type calls reach moto."""
-        return self.session.client("ec2", region_name=self.region, config=_CONFIG)
-
-    @cached_property
     def eks(self) -> EKSClient:
         return self.session.client("eks", region_name=self.region, config=_CONFIG)
 

@@ -14,7 +14,8 @@ catalog, this asks the region.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import functools
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from mlops_platform.config.sections import GpuPoolConfig
@@ -23,6 +24,8 @@ from mlops_platform.ops._aws import Aws, AwsFailure, error_code
 from mlops_platform.ops.checks import CheckResult, Status
 
 if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+
     from mlops_platform.config import PlatformConfig
 
 #: DescribeCapacityReservations `ReservationType` of each configured kind.
@@ -82,10 +85,14 @@ def _pool_zone(cfg: PlatformConfig, aws: Aws, pool: GpuPoolConfig) -> str | None
     return subnets[0].get("AvailabilityZone") if subnets else None
 
 
-def _describe(aws: Aws, rid: str) -> Mapping[str, Any] | None:
+#: Reads one capacity reservation by id (None when EC2 knows none).
+Describe = Callable[[str], Mapping[str, Any] | None]
+
+
+def describe_reservation(ec2: EC2Client, rid: str) -> Mapping[str, Any] | None:
+    """DescribeCapacityReservations of one id; None when EC2 does not know it in this account and region."""
     try:
-        found = aws.ec2_reservations.describe_capacity_reservations(
-            CapacityReservationIds=[rid])["CapacityReservations"]
+        found = ec2.describe_capacity_reservations(CapacityReservationIds=[rid])["CapacityReservations"]
     except AwsFailure as exc:
         if error_code(exc) not in NOT_FOUND:
             raise
@@ -93,13 +100,17 @@ def _describe(aws: Aws, rid: str) -> Mapping[str, Any] | None:
     return found[0] if found else None
 
 
-def check_capacity_reservations(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
-    """One result per reserved pool: exists, usable, right type, AZ and size."""
+def check_capacity_reservations(cfg: PlatformConfig, aws: Aws, describe: Describe | None = None,
+                                ) -> Iterator[CheckResult]:
+    """One result per reserved pool: exists, usable, right type, AZ and size. `describe` reads a reservation
+    (default: `describe_reservation` on `aws.ec2`); tests pass one over a client answered by botocore's
+    Stubber, moto implementing no capacity reservations."""
+    read = describe or functools.partial(describe_reservation, aws.ec2)
     region = cfg.environment.region
     for path, pool in reserved_pools(cfg):
         assert pool.multi_node is not None and pool.multi_node.capacity_reservation is not None
         rid, name = pool.multi_node.capacity_reservation.id, f"reservation {pool.name}"
-        found = _describe(aws, rid)
+        found = read(rid)
         if found is None:
             yield CheckResult(name, Status.FAIL, f"{path}: {rid} does not exist in account "
                               f"{cfg.environment.account_id}, {region}",

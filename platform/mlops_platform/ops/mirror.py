@@ -32,7 +32,10 @@ class MirrorPlan:
         """A shell script: log in to ECR, copy each image, pull each chart (for the runner image build)."""
         login = (f"aws ecr get-login-password --region {self.region} | crane auth login {self.registry} "
                  "--username AWS --password-stdin")
-        copies = [f"crane copy {shlex.quote(c.source)} {shlex.quote(c.target)}" for c in self.copies]
+        # Platform repositories have immutable tags: a second run (or one after a new EFA/MIG pool) skips every
+        # tag already there (`crane digest` fails on a missing one) instead of failing on it.
+        copies = [f"crane digest {shlex.quote(c.target)} >/dev/null 2>&1 || "
+                  f"crane copy {shlex.quote(c.source)} {shlex.quote(c.target)}" for c in self.copies]
         pulls = [" ".join(["helm", "pull", shlex.quote(chart), "--version", shlex.quote(version),
                            *(["--repo", shlex.quote(repo)] if repo else []), "-d", shlex.quote(self.chart_directory)])
                  for chart, version, repo in self.charts]

@@ -106,14 +106,16 @@ when the value is known; **pass** — only presence matters (an unknown KMS key 
 ## Waivers
 
 `stacks/waivers.yaml` (or `--waivers FILE`): each entry has `policy`, `urn` (exact URN or glob),
-`reason`, `approver` (email) and `expires` (ISO date, at most {max_days} days ahead). Waived findings stay in
+`reason`, `approver` (email) and `expires` (ISO date, at most {max_days} days ahead). Plans, reports and SARIF
+name the URNs the real engine gives (`pulumi stack --show-urns`: every ancestor component's type `$`-joined,
+the root stack left out), so a URN copied from the real stack waives its finding. Waived findings stay in
 every report, marked waived (SARIF: an accepted suppression). An expired or malformed waiver fails the
 review, naming the file, the entry index and the field.
 
 ```yaml
 waivers:
   - policy: eks-private-endpoint
-    urn: "urn:pulumi:dev::mlops-platform::*::dev-cluster"
+    urn: "urn:pulumi:dev::mlops-platform-aws::mlops:aws:Cluster$aws:eks/cluster:Cluster::dev-cluster-eks"
     reason: Public API endpoint for the onboarding week, restricted to the office CIDR.
     approver: security@example.com
     expires: 2026-12-15

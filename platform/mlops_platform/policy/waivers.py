@@ -3,7 +3,8 @@
     # stacks/waivers.yaml
     waivers:
       - policy: eks-private-endpoint
-        urn: "urn:pulumi:dev::mlops-platform::*::dev-cluster"   # exact URN or glob pattern
+        # an exact URN, as `pulumi stack --show-urns` prints it, or a glob pattern (`*`, `?`) over URNs
+        urn: "urn:pulumi:dev::mlops-platform-aws::mlops:aws:Cluster$aws:eks/cluster:Cluster::dev-cluster-eks"
         reason: Public API for the hackathon week, restricted to the office CIDR.
         approver: security@example.com
         expires: 2026-12-15

@@ -112,7 +112,7 @@ def _karpenter(cfg: PlatformConfig, cluster: Cluster, keys: PlatformKeys,
     return KarpenterAccess(f"{env.name}-karpenter", KarpenterAccessArgs(
         cluster_name=cluster.cluster.name, cluster_name_plain=cfg.cluster_name, account_id=env.account_id,
         region=env.region, cluster_security_group_id=cluster_security_group(cluster), volume_key_arn=keys.arns["ebs"],
-        tags=cfg.base_tags, brought_subnet_ids=brought), opts)
+        tags=cfg.base_tags, brought_subnet_ids=brought, instance_profile=cfg.air_gapped), opts)
 
 
 def lb_controller_role(cfg: PlatformConfig, cluster: Cluster, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
@@ -156,7 +156,9 @@ def build_aws_layer(cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> AwsLay
         buckets=store.buckets, kms_key_arns=keys.arns, registry_urls={r: repo.url for r, repo in repos.items()},
         lb_controller_role_arn=lb_controller_role(cfg, cluster, opts),
         karpenter_node_role=karpenter.node_role.name if karpenter else pulumi.Output.from_input(""),
-        karpenter_interruption_queue=karpenter.queue.name if karpenter else pulumi.Output.from_input(""))
+        karpenter_interruption_queue=karpenter.queue.name if karpenter else pulumi.Output.from_input(""),
+        karpenter_instance_profile=(karpenter.instance_profile.name if karpenter and karpenter.instance_profile
+                                    else pulumi.Output.from_input("")))
 
 
 def registry_cache(cfg: PlatformConfig, keys: PlatformKeys, node_roles: list[pulumi.Output[str]],

@@ -278,9 +278,10 @@ def karpenter(name: str, cfg: PlatformConfig, aws_layer: AwsLayer, provider: Any
         pools=list(cfg.node_pools.gpu), gpu_types=gpu_types, node_class=NodeClassInputs(
             cluster_name=cfg.cluster_name, k8s_version=cfg.cluster.version,
             node_role=aws_layer.karpenter_node_role, volume_key_arn=aws_layer.kms_key_arns["ebs"],
-            tags={k: v for k, v in cfg.base_tags.items() if k in contract.STABLE_NODE_TAG_KEYS}),
+            tags={k: v for k, v in cfg.base_tags.items() if k in contract.STABLE_NODE_TAG_KEYS},
+            instance_profile=aws_layer.karpenter_instance_profile if cfg.air_gapped else None),
         interruption_queue=aws_layer.karpenter_interruption_queue, system_pool=cfg.node_pools.system.name,
-        prod=cfg.is_prod, provider=provider, service_monitor=monitoring is not None,
+        prod=cfg.is_prod, provider=provider, service_monitor=monitoring is not None, isolated_vpc=cfg.air_gapped,
         depends_on=(monitoring.release,) if monitoring else ()), opts)
 
 
