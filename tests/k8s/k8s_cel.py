@@ -53,3 +53,11 @@ def evaluate(expression: str, obj: dict[str, Any], namespace: str, request: dict
 def admits(expression: str, obj: dict[str, Any], namespace: str) -> bool:
     """`evaluate` of an expression that reads only the object and its namespace."""
     return evaluate(expression, obj, namespace)
+
+
+def message(expression: str, obj: dict[str, Any], namespace: str) -> str:
+    """A `messageExpression` rendered over `object` in `namespace` (what a refused requester reads)."""
+    result = _program(expression).evaluate({"object": celpy.json_to_cel(obj),
+                                            "namespaceObject": celpy.json_to_cel({"metadata": {"name": namespace}})})
+    assert not isinstance(result, celpy.CELEvalError), result
+    return str(result)

@@ -15,6 +15,7 @@ from mlops_platform.config.rules_gpu import has_efa_pool, pool_sharing
 from mlops_platform.config.schema import PlatformConfig
 from mlops_platform.config.sections import CertificateSource
 from mlops_platform.core import contract
+from mlops_platform.core.image_mirror import ecr_registry
 from mlops_platform.core.versions import MIRRORED_IMAGES
 from mlops_platform.k8s.air_gap import AirGap, air_gap_transformation
 from mlops_platform.k8s.alerts import AlertThresholds
@@ -42,8 +43,9 @@ from mlops_platform.k8s.storage import encrypted_storage_class
 from mlops_platform.k8s.tracking import PORT as TRACKING_PORT
 from mlops_platform.k8s.tracking import TRACKING_NAMESPACE, Tracking, TrackingArgs
 from mlops_platform.k8s.training import TRAINING_NAMESPACE, Training, TrainingArgs
+from mlops_platform.k8s.image_source import image_source_policy, injected_images, project_prefix
 from mlops_platform.k8s.workload_identity import workload_identity_policy
-from mlops_platform.programs.common import environment_mirror, tracking_on
+from mlops_platform.programs.common import environment_mirror, installed_charts, tracking_on
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,6 +112,11 @@ class ClusterLayer(pulumi.ComponentResource):
         self._batch(name, cfg, monitoring, child)
         # CI runs project workloads only as the project's own identities
         workload_identity_policy(name, self, self.provider)
+        # project pods run the project's own ECR images and the images the platform injects (M5)
+        mirror = environment_mirror(cfg) if cfg.mirroring else None
+        image_source_policy(name, self, self.provider, prefix=project_prefix(
+            ecr_registry(cfg.environment.account_id, cfg.environment.region), cfg.cluster_name),
+            injected=injected_images(installed_charts(cfg), mirror))
         mlflow_url = tracking.url if tracking else ""
         self.outputs = ClusterLayerOutputs(
             mlflow_url=mlflow_url, prometheus_url=monitoring.prometheus_url if monitoring else "",
