@@ -91,7 +91,7 @@ def image_message(prefix: str, injected: tuple[str, ...]) -> str:
     """CEL string: the first refused image and the fix."""
     first = f"({images_cel()}).filter(i, !{image_allowed('i', prefix, injected)})[0]"
     platform = f"; platform images: {', '.join(injected)}" if injected else ""
-    return (f"\"image \" + {first} + \" is refused: pods in project namespaces run images from the project's \"" 
+    return (f"\"image \" + {first} + \" is refused: pods in project namespaces run images from the project's \""
             f" + \"ECR repository {prefix}\" + {OWN_NAMESPACE_CEL} + \" only (build and push it there in CI, "
             f"copying a public base image into it){platform}\"")
 

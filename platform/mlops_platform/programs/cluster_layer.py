@@ -22,6 +22,7 @@ from mlops_platform.k8s.alerts import AlertThresholds
 from mlops_platform.k8s.delivery_stack import FLAGGER_NAMESPACE, KEDA_NAMESPACE, DeliveryStack, DeliveryStackArgs
 from mlops_platform.k8s.gateway_tls import GatewayTlsArgs
 from mlops_platform.k8s.gpu import GPU_NAMESPACE, GpuEnablement, GpuEnablementArgs
+from mlops_platform.k8s.image_source import image_source_policy, injected_images, project_prefix
 from mlops_platform.k8s.karpenter import Karpenter, KarpenterArgs, NodeClassInputs
 from mlops_platform.k8s.kueue import Kueue, KueueArgs
 from mlops_platform.k8s.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
@@ -43,7 +44,6 @@ from mlops_platform.k8s.storage import encrypted_storage_class
 from mlops_platform.k8s.tracking import PORT as TRACKING_PORT
 from mlops_platform.k8s.tracking import TRACKING_NAMESPACE, Tracking, TrackingArgs
 from mlops_platform.k8s.training import TRAINING_NAMESPACE, Training, TrainingArgs
-from mlops_platform.k8s.image_source import image_source_policy, injected_images, project_prefix
 from mlops_platform.k8s.workload_identity import workload_identity_policy
 from mlops_platform.programs.common import environment_mirror, installed_charts, tracking_on
 
