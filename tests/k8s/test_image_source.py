@@ -24,6 +24,7 @@ from mlops_platform.k8s.image_source import (
     project_prefix,
 )
 from mlops_platform.k8s.model_serving import pod_spec
+from mlops_platform.k8s.pipelines import jetstream_versions
 from mlops_platform.k8s.project_pipeline import (
     ProjectPipelineArgs,
     StepResources,
@@ -44,7 +45,7 @@ CLUSTER = "mlops-prod"
 PREFIX = project_prefix(REGISTRY, CLUSTER)
 OWN = f"{REGISTRY}/{naming.project_repository(NS, CLUSTER)}"
 DIGEST = "@sha256:" + "a" * 64
-CHARTS = ["kserve", "argo-workflows", "kuberay-operator", "flagger", "keda"]
+CHARTS = ["kserve", "argo-workflows", "argo-events", "kuberay-operator", "flagger", "keda"]
 MIRROR = Mirror(REGISTRY, CLUSTER)
 #: (injected repositories, argoexec as the workflow controller then names it) without and with mirroring
 SETUPS = {"upstream": (injected_images(CHARTS, None), "quay.io/argoproj/argoexec:v3.6.7"),
@@ -132,6 +133,7 @@ def test_the_injected_images_are_the_charts_fixed_ones_and_only_with_their_chart
     assert set(injected_images(["argo-workflows", "kserve"], None)) == {
         "quay.io/argoproj/argoexec", "docker.io/kserve/storage-initializer", "kserve/storage-initializer",
         "docker.io/kserve/agent", "kserve/agent", "docker.io/kserve/router", "kserve/router"}
+    assert "nats" in injected_images(["argo-events"], None)
     assert all(i.startswith(f"{REGISTRY}/{CLUSTER}/") for i in injected_images(CHARTS, MIRROR))
 
 
@@ -153,3 +155,18 @@ def test_the_policy_is_bound_to_project_namespaces_in_every_environment(plan: Pl
     assert policy.get("spec") == expected
     assert binding.get("spec") == project_binding(POLICY_NAME)
     assert policy.urn in binding.dependencies
+
+
+@pytest.mark.parametrize("setup", sorted(SETUPS))
+def test_argo_events_pods_in_the_project_namespace_are_admitted(setup: str) -> None:
+    """The retrain EventSource and Sensor run Argo Events' image; the EventBus's JetStream pods run the images
+    the events controller is configured with (pipelines.jetstream_versions), mirrored by air_gap.py."""
+    injected, _ = SETUPS[setup]
+    [bus] = jetstream_versions()
+    images = [bus["natsImage"], bus["metricsExporterImage"], bus["configReloaderImage"]]
+    if setup == "mirrored":
+        images = [MIRROR.image(i) for i in images]
+    events = (f"{REGISTRY}/{CLUSTER}/quay/argoproj/argo-events" if setup == "mirrored"
+              else "quay.io/argoproj/argo-events") + ":v1.9.6"
+    assert admitted(pod(images[:2], init=images[2:]), injected)
+    assert admitted(pod([events]), injected)
