@@ -240,3 +240,28 @@ def test_a_former_project_name_is_not_a_current_one() -> None:
                 {"name": "b", "owners": ["b@example.com"], "github_repo": "o/b"}]
     issue = issue_at(issues_of(sections("dev", {"projects": projects})), "projects[0].previous_names[0]")
     assert issue.message == "a former name must not be a current project name" and issue.fix
+
+
+def _borrowing(quota: int, pct: int) -> dict[str, Any]:
+    project = {"name": "fraud", "owners": ["ml@example.com"], "github_repo": "example-org/fraud", "gpu_quota": quota}
+    return {"queueing": {"enabled": True, "cohort_borrowing": True, "borrowing_limit_pct": pct},
+            "projects": [project]}
+
+
+def test_borrowing_headroom_over_the_gpu_cap_is_refused_before_the_policy_sees_it() -> None:
+    """The namespace ResourceQuota carries the quota plus what the project may borrow (k8s/project_queue.py
+    `quota_ceiling`), and policy `gpu-quota-within-cap` blocks one over `gpu.max_total_gpus`: validation
+    refuses the same config up front, naming the rendered count and both knobs."""
+    issue = issue_at(issues_of(sections("staging", _borrowing(11, 50))), "projects[0].gpu_quota")
+    assert "ResourceQuota allows 17 physical GPUs, above gpu.max_total_gpus" in issue.message
+    assert issue.value == 11 and "borrowing_limit_pct" in issue.fix and "(16)" in issue.fix
+
+
+@pytest.mark.parametrize(("quota", "pct"), [(8, 100), (10, 50)])
+def test_borrowing_headroom_within_the_cap_is_valid(quota: int, pct: int) -> None:
+    assert issues_of(sections("staging", _borrowing(quota, pct))) == []
+
+
+def test_a_quota_over_the_cap_is_reported_once_with_or_without_borrowing() -> None:
+    issues = issues_of(sections("staging", _borrowing(17, 50)))
+    assert [i.message for i in issues if i.path == "projects[0].gpu_quota"] == ["quota exceeds the environment GPU cap"]

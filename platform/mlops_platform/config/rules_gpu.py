@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from fractions import Fraction
 
@@ -69,6 +70,33 @@ def shared_resources(cfg: PlatformSections) -> dict[str, SharedResource]:
 def project_physical_gpus(cfg: PlatformSections, project: ProjectConfig) -> Fraction:
     """The most physical GPUs the project's quotas let it hold (whole GPUs + slices at their share)."""
     return physical_gpu_bound(project.gpu_quota, project.gpu_slices, shared_resources(cfg))
+
+
+def borrowing_limit(nominal: int, pct: int) -> int:
+    """What a project may borrow of one resource from its cohort: `pct` % of its own quota, rounded up."""
+    return math.ceil(nominal * pct / 100)
+
+
+def quota_with_borrowing(cfg: PlatformSections, nominal: int) -> int:
+    """A quota as the namespace's ResourceQuota renders it: raised by the borrowing limit when the project's
+    ClusterQueue is in a cohort (k8s/project_queue.py `quota_ceiling`), or borrowed pods would be refused."""
+    q = cfg.queueing
+    return nominal + borrowing_limit(nominal, q.borrowing_limit_pct) if q.enabled and q.cohort_borrowing else nominal
+
+
+def borrowing_cap_rules(cfg: PlatformSections, project: ProjectConfig, path: str) -> Issues:
+    """The ResourceQuota's GPUs (quota plus borrowing headroom, slices at their share) stay within the
+    environment cap, as policy `gpu-quota-within-cap` judges the rendered quota."""
+    q = cfg.queueing
+    if not (q.enabled and q.cohort_borrowing) or project_physical_gpus(cfg, project) > cfg.gpu.max_total_gpus:
+        return  # no headroom, or the quota alone is over the cap (reported on its own)
+    bound = physical_gpu_bound(quota_with_borrowing(cfg, project.gpu_quota),
+                               quota_with_borrowing(cfg, project.gpu_slices), shared_resources(cfg))
+    if bound > cfg.gpu.max_total_gpus:
+        yield issue(f"{path}.gpu_quota", f"with cohort borrowing ({q.borrowing_limit_pct}%) the namespace's "
+                    f"ResourceQuota allows {float(bound):g} physical GPUs, above gpu.max_total_gpus",
+                    project.gpu_quota, "lower gpu_quota (or gpu_slices) or queueing.borrowing_limit_pct, or raise "
+                    f"gpu.max_total_gpus ({cfg.gpu.max_total_gpus})")
 
 
 #: EKS AMI types of Bottlerocket (`BOTTLEROCKET_x86_64_NVIDIA`, ...).
@@ -195,6 +223,7 @@ def project_gpu_rules(cfg: PlatformSections, project: ProjectConfig, path: str) 
         yield issue(f"{path}.gpu_slices", f"gpu_quota plus slices can hold {float(bound):g} physical GPUs, "
                           "above gpu.max_total_gpus", project.gpu_slices,
                           f"lower gpu_slices or gpu_quota, or raise gpu.max_total_gpus ({cfg.gpu.max_total_gpus})")
+    yield from borrowing_cap_rules(cfg, project, path)
 
 
 def queueing_rules(cfg: PlatformSections) -> Issues:

@@ -7,12 +7,12 @@ namespace's ResourceQuota then allows the same ceiling (`quota_ceiling`), or bor
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from mlops_platform.config.rules_gpu import borrowing_limit
 from mlops_platform.config.sections import ProjectConfig
 from mlops_platform.core.gpu_sharing import WHOLE_GPU
 from mlops_platform.k8s.kueue import DEFAULT_FLAVOR, KUEUE_API
@@ -34,10 +34,6 @@ def project_quantities(project: ProjectConfig, shared: tuple[str, ...]) -> dict[
     """The project's quota per resource: CPU cores, memory GiB, whole GPUs, slices of each shared resource."""
     return {"cpu": project.cpu_quota, "memory": project.memory_quota_gib, WHOLE_GPU: project.gpu_quota,
             **dict.fromkeys(shared, project.gpu_slices)}
-
-
-def borrowing_limit(nominal: int, pct: int) -> int:
-    return math.ceil(nominal * pct / 100)
 
 
 def quota_ceiling(project: ProjectConfig, shared: tuple[str, ...], settings: QueueSettings | None) -> dict[str, int]:
