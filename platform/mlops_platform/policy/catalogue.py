@@ -49,7 +49,8 @@ stack and a whole-environment plan, not the cluster or tenants layer stacks, whi
 (`mlplat review ENV --layer tenants` lists it as not applicable). `mlplat review --program` judges a
 program that references a platform environment through a StackReference as a project stack on that
 environment, by that environment's tier unless `--tier` is given; the generated project's CI writes the
-same configuration with `mlplat policy config --platform-outputs` from `pulumi stack output --json` of its platform stack.
+same configuration with `mlplat policy config --platform-outputs` from `pulumi stack output --json` of its
+platform stack.
 
 ## Enforcement per environment
 
