@@ -143,6 +143,21 @@ def test_no_image_anywhere_in_the_cluster_layer_leaves_the_account(gapped: Plan)
     assert outside == []
 
 
+def test_the_cluster_layer_has_no_packaged_component_the_rewrite_could_miss(gapped: Plan) -> None:
+    """The rewrite is a `transformations` option (k8s/air_gap.py), run by the SDK in the program's process: it
+    reaches every resource the program registers, but not the children a packaged (multi-language) component
+    creates in its provider, e.g. `kubernetes:helm.sh/v4:Chart` or `kubernetes:yaml/v2:ConfigGroup`
+    (https://www.pulumi.com/docs/iac/concepts/options/transformations/: "Transforms support modifying child
+    resources of packaged components ... whereas Transformations do not"). Such children never reach the
+    offline engine either, so their images could not be checked above: every component of the layer must be
+    the platform's own (`mlops:`), the Helm charts `helm.sh/v3:Release` (a custom resource, whose values the
+    rewrite sets). Adding a packaged component means moving to `transforms` first (docs/air-gapped.md)."""
+    layer = layer_resources(gapped)
+    packaged = sorted({res.type for res in layer if not res.custom and not res.type.startswith("mlops:")})
+    assert packaged == []
+    assert any(res.type == RELEASE and res.custom for res in layer)
+
+
 def test_the_envoy_data_plane_image_is_named_by_the_envoyproxy(gapped: Plan) -> None:
     """Envoy Gateway v1.4.2 defaults the data plane to docker.io/envoyproxy/envoy (api/v1alpha1/shared_types.go)."""
     proxy = next(r for r in layer_resources(gapped) if r.get("kind") == "EnvoyProxy")

@@ -8,6 +8,13 @@ inherited by every child), so no component can forget it:
 - every `image`/`*Image` string in a release's values or a manifest's spec (CR specs, workloads) that is not
   already in the account's registry is rewritten to its mirror.
 A chart the image table does not know fails the plan: a new chart cannot slip in with public images.
+
+Why `transformations` and not the newer `transforms`: the SDK runs a transformation for every resource the
+program registers, which is every resource of this layer (no packaged component: tests/k8s/test_air_gapped.py),
+and the offline engine sees its result. `transforms` run in the engine; the offline engine's mock monitor
+advertises them but never calls them, so the air-gapped tests could no longer prove the rewrite. Move to
+`transforms` (and teach engine/recorder.py to call them) before the layer uses a packaged component such as
+`helm.v4.Chart`, whose children a transformation does not reach (docs/air-gapped.md).
 """
 
 from __future__ import annotations
