@@ -10,14 +10,22 @@ from typing import Any
 import pytest
 from mlops_platform.cli import main
 from mlops_platform.core.errors import ConfigError, UsageError
-from mlops_platform.core.layers import LAYER_PROJECTS
+from mlops_platform.core.layers import LAYER_PROJECTS, Layer
 from mlops_platform.policy import all_specs, evaluate
 from mlops_platform.policy.config import Enforcement, StackKind
 from mlops_platform.policy.config_files import preset, to_pulumi_config
 from mlops_platform.policy.evaluate import Diagnostic
-from mlops_platform.policy.registry import ENVIRONMENT_MARKERS, Kind, kind_of, stack_policy
+from mlops_platform.policy.registry import ENVIRONMENT_MARKERS, Kind, applies, kind_of, markers_of, stack_policy
+from mlops_platform.policy.sdk import types as t
 from mlops_platform.scaffold.outputs import validate_outputs
-from mlops_platform.workflows.review import is_platform_outputs, plan_kind, project_config, referenced_platform
+from mlops_platform.workflows.review import (
+    is_platform_outputs,
+    plan_kind,
+    plan_types,
+    platform_config,
+    project_config,
+    referenced_platform,
+)
 from policy_plans import Drop, Only, Patch, config_for, urn, variant
 
 # k8s-inference-auth: a project stack's routes are covered by the platform's per-namespace SecurityPolicy,
@@ -194,3 +202,77 @@ def test_every_layer_stack_of_an_environment_is_judged_as_a_platform_stack(plans
     for project in LAYER_PROJECTS.values():
         types = {r.type for r in plan.resources if r.urn.split("::")[1] == project}
         assert types and kind_of(StackKind.AUTO, types) is StackKind.PLATFORM, project
+
+
+#: The layer stack holding what each environment-wide policy checks: the aws layer creates the environment
+#: budget (programs/aws_program.py). k8s-inference-auth judges each project namespace it finds, so it runs
+#: wherever namespaces are (the tenants layer and each tenant shard) and finds nothing in the others.
+HELD_IN = {"budget-covers-estimate": ["aws"], "budget-environment": ["aws"],
+           "k8s-inference-auth": ["aws", "cluster", "tenants"]}
+
+
+def _layer_plan(plan: Any, layer: str, drop_type: str = "") -> dict[str, Any]:
+    """One layer stack's share of a whole-environment plan: what the pack sees in that stack's `pulumi up`."""
+    whole = plan.to_json()
+    keep = [r for r in whole["resources"] if r["urn"].split("::")[1] == LAYER_PROJECTS[Layer(layer)]
+            and r["type"] != drop_type]
+    return {**whole, "resources": keep}
+
+
+def test_each_environment_level_policy_is_judged_in_exactly_one_layer_stack(plans: Any) -> None:
+    """A layer stack of an environment is a platform stack, but not every one holds the environment budget:
+    each environment-level policy applies in the layer holding what it checks, and in a whole plan."""
+    plan = plans["staging"]
+    for spec in (s for s in all_specs() if s.name in PLATFORM_ONLY):
+        holders = [layer.value for layer in Layer
+                   if applies(spec, StackKind.PLATFORM, markers_of(plan_types(_layer_plan(plan, layer.value))))]
+        assert holders == HELD_IN[spec.name], spec.name
+        assert applies(spec, StackKind.PLATFORM, markers_of(r.type for r in plan.resources))
+        assert applies(spec, StackKind.PLATFORM, ())  # `stack_kind: platform` on a stack with no layer marker
+
+
+def test_layer_stacks_pass_the_pack_like_the_whole_environment(plans: Any) -> None:
+    """The real pack per layer stack (no configuration: `auto`, as `mlplat up` runs it): the cluster and tenants
+    stacks are not blocked for a budget they do not hold; a missing environment budget still fails the aws one."""
+    plan, config = plans["staging"], platform_config("staging")
+    for layer in ("cluster", "tenants"):
+        found = evaluate(_layer_plan(plan, layer), config_for()).diagnostics
+        assert not {d.policy for d in found} & {"budget-environment", "budget-covers-estimate"}, layer
+    no_budget = evaluate(_layer_plan(plan, "aws", t.BUDGET), config).diagnostics
+    assert "budget-environment" in {d.policy for d in no_budget if not d.deferred}
+    whole = {**plan.to_json()}
+    whole["resources"] = [r for r in whole["resources"]
+                          if not (r["type"] == t.BUDGET and r["urn"].split("::")[1] == LAYER_PROJECTS[Layer.AWS])]
+    assert "budget-environment" in {d.policy for d in evaluate(whole, config).diagnostics if not d.deferred}
+
+
+@pytest.mark.parametrize("layer", ["tenants", "cluster"])
+def test_review_of_an_upper_layer_passes_when_the_environment_passes(
+        layer: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["review", "staging", "--format", "json"]) == 0
+    capsys.readouterr()
+    assert main(["review", "staging", "--layer", layer, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {"budget-environment", "budget-covers-estimate"} <= set(report["summary"]["not_applicable"])
+
+
+def test_an_irsa_role_is_bound_where_both_sides_are_planned(plans: Any) -> None:
+    """The aws layer makes the load balancer controller's IRSA role; the cluster layer's chart makes the
+    ServiceAccount it trusts. `mlplat up` runs the pack on the aws layer alone, which cannot show that
+    ServiceAccount, so `irsa-serviceaccount-binding` leaves it to the stack that holds ServiceAccounts and to
+    the whole-environment review, which still fails when the binding is missing."""
+    plan, config = plans["staging"], platform_config("staging")
+    binding = "irsa-serviceaccount-binding"
+    aws_found = evaluate(_layer_plan(plan, "aws"), config).diagnostics
+    assert binding not in {d.policy for d in aws_found if not d.deferred}
+    whole = {**plan.to_json()}
+    whole["resources"] = [r for r in whole["resources"]
+                          if not (r["type"] == "kubernetes:helm.sh/v3:Release" and "lb-controller" in r["urn"])]
+    assert len(whole["resources"]) < len(plan.to_json()["resources"]), "the controller's chart is in the plan"
+    unbound = [d for d in evaluate(whole, config).diagnostics if d.policy == binding and not d.deferred]
+    assert any("lb-controller" in d.urn for d in unbound), unbound
+
+
+def test_review_of_the_aws_layer_passes_when_the_environment_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["review", "staging", "--layer", "aws", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["stack"] == "staging"

@@ -43,10 +43,14 @@ marked *platform stacks only* below do not apply to project stacks; a project's 
 against its environment's GPU pools (setting `gpu_pools`, the platform's `gpu_pools` output, whose `resources`
 say whether a pool offers whole GPUs, time slices or MIG instances of one profile). Setting
 `stack_kind` says which a stack is; its default `auto` means platform when the stack creates an EKS
-cluster. `mlplat review --program` judges a program that references a platform environment through a
-StackReference as a project stack on that environment, by that environment's tier unless `--tier` is
-given; the generated project's CI writes the same configuration with
-`mlplat policy config --platform-outputs` from `pulumi stack output --json` of its platform stack.
+cluster or is the cluster or tenants layer stack of an environment. `mlplat up` runs the pack on each layer
+stack; a policy on something one layer holds (the environment budget: the aws layer's) judges that layer's
+stack and a whole-environment plan, not the cluster or tenants layer stacks, which hold no such budget
+(`mlplat review ENV --layer tenants` lists it as not applicable). `mlplat review --program` judges a
+program that references a platform environment through a StackReference as a project stack on that
+environment, by that environment's tier unless `--tier` is given; the generated project's CI writes the
+same configuration with `mlplat policy config --platform-outputs` from `pulumi stack output --json` of its
+platform stack.
 
 ## Enforcement per environment
 
@@ -141,7 +145,8 @@ def _policy_section(spec: PolicySpec) -> Iterator[str]:
     yield "| | |"
     yield "|---|---|"
     yield f"| severity | {spec.severity.value} |"
-    scope = f" ({' and '.join(k.value for k in spec.stack_kinds)} stacks only)" if spec.scoped else ""
+    held = f", judged in the stack with the `{spec.held_by}`" if spec.held_by else ""
+    scope = f" ({' and '.join(k.value for k in spec.stack_kinds)} stacks only{held})" if spec.scoped else ""
     yield f"| kind | {spec.kind.value} policy{scope} |"
     yield f"| dev / staging / prod | {levels} |"
     yield f"| resources | {', '.join(f'`{t}`' for t in spec.resource_types)} |"

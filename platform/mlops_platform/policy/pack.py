@@ -19,7 +19,7 @@ import pulumi_policy as pp
 
 from mlops_platform.policy import rules
 from mlops_platform.policy.config import PolicySettings, settings_schema
-from mlops_platform.policy.registry import Area, Kind, PolicySpec, registered, stack_kind
+from mlops_platform.policy.registry import ENVIRONMENT_MARKERS, Area, Kind, PolicySpec, applies, registered, stack_kind
 from mlops_platform.policy.sdk.analyzer import unknown_value_error
 from mlops_platform.policy.sdk.graph import Res, StackView
 from mlops_platform.policy.sdk.values import Outcome, Violation, plain
@@ -85,7 +85,8 @@ def _resource_validation(spec: PolicySpec) -> pp.ResourceValidation:
 def _stack_validation(spec: PolicySpec) -> pp.StackValidation:
     def validate(args: pp.StackValidationArgs, report: pp.ReportViolation) -> None:
         stack, settings = StackView(args.resources), settings_from(args.get_config())
-        if stack_kind(stack, settings) in spec.stack_kinds:
+        markers = [m for m in ENVIRONMENT_MARKERS if stack.of_type(m)]
+        if applies(spec, stack_kind(stack, settings), markers):
             report_outcomes(spec.check(stack, settings), report)
     return validate
 

@@ -93,6 +93,7 @@ class PolicySpec:
     on_unknown: OnUnknown = OnUnknown.DEFER
     unknown_note: str = ""
     stack_kinds: tuple[StackKind, ...] = ALL_KINDS  # where the policy applies
+    held_by: str = ""  # an environment-level policy: the marker of the layer stack holding what it checks
 
     @property
     def scoped(self) -> bool:
@@ -117,6 +118,22 @@ def stack_kind(stack: StackView, settings: PolicySettings) -> StackKind:
     return kind_of(settings.stack_kind, (m for m in ENVIRONMENT_MARKERS if stack.of_type(m)))
 
 
+def markers_of(types: Iterable[str]) -> frozenset[str]:
+    """The environment markers among a stack's resource types."""
+    return frozenset(types) & frozenset(ENVIRONMENT_MARKERS)
+
+
+def applies(spec: PolicySpec, kind: StackKind, markers: Iterable[str]) -> bool:
+    """Whether `spec` judges a stack of `kind` holding these environment markers.
+
+    An environment-level policy (`held_by`) is judged once per environment: in the layer stack holding what
+    it checks (the environment budget in the aws layer's), not again in the cluster or tenants layer's, where
+    it would find nothing and block. A whole-environment plan holds every marker; a platform stack with none
+    (`stack_kind: platform` set on some other program) is judged by every platform policy as before."""
+    held = frozenset(markers)
+    return kind in spec.stack_kinds and (not spec.held_by or not held or spec.held_by in held)
+
+
 _REGISTRY: dict[str, PolicySpec] = {}
 
 
@@ -136,6 +153,8 @@ def _scope(kind: Kind, meta: dict[str, Any]) -> dict[str, Any]:
 def _register(kind: Kind, **meta: Any) -> Callable[[Check], Check]:
     def decorate(check: Check) -> Check:
         spec = PolicySpec(kind=kind, check=check, **_scope(kind, meta))
+        if spec.held_by and (spec.held_by not in ENVIRONMENT_MARKERS or set(spec.stack_kinds) != {StackKind.PLATFORM}):
+            raise ValueError(f"{spec.name}: held_by names an environment marker, of a platform-only policy")
         if spec.name in _REGISTRY:
             raise ValueError(f"duplicate policy name {spec.name!r}")
         unknown = set(spec.settings) - set(PolicySettings.model_fields)

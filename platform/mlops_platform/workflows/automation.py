@@ -8,7 +8,8 @@ Order, each step stopping with one clear reason before anything is touched:
 4. preview/up: preflight (PreflightError) and the offline policy review, waivers applied
    (PolicyViolationError) — of the whole environment, or with `--shard K` of that shard's stack only;
    destroy: the account guard only;
-5. the real operation on the self-managed backend bootstrap created, with the policy pack attached and
+5. the real operation on the self-managed backend bootstrap created, with the policy pack attached (configured as
+   `mlplat policy config ENV`: the tier's levels, the budget, GPU cap and estimate) and
    the engine's output streamed, once per layer stack (aws → cluster → tenants; destroy in reverse). A
    sharded environment's tenants layer is one stack per shard (`<env>-tenants-<k>`, docs/scale-out.md), run
    one after the other, or only `--shard K`'s; they read the environment's stack file (`--config-file`);
@@ -23,9 +24,11 @@ Order, each step stopping with one clear reason before anything is touched:
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -42,6 +45,7 @@ from mlops_platform.ops.account_checks import PROBE_TIMEOUT_S, Probe, tcp_probe,
 from mlops_platform.ops.backend import state_backend
 from mlops_platform.ops.desired_sizes import DesiredRaise, raise_desired_sizes
 from mlops_platform.ops.preflight import PreflightReport, check_account, run_preflight
+from mlops_platform.policy.config_files import to_pulumi_config
 from mlops_platform.workflows import review
 from mlops_platform.workflows.teardown import (
     await_controller_load_balancers,
@@ -270,16 +274,26 @@ def shared_config_file(stack: str) -> str | None:
     return None if shard is None else str(env_stack_file(env))
 
 
+def pack_config(stack: str) -> dict[str, dict[str, Any]]:
+    """The `--policy-pack-config` a layer stack's preview/up runs the pack with: its environment's
+    (`mlplat policy config ENV`). Without one the pack judged every layer stack with every policy mandatory and
+    no budget, GPU cap or cost estimate, so the checks on those passed unseen in every layer."""
+    return to_pulumi_config(review.platform_config(split_stack(stack)[0]))
+
+
 def _execute(stack: Stack, operation: Operation, on_output: Output, force: bool, *, refresh: bool = False) -> str:
     packs, config = [str(policy_pack_dir())], shared_config_file(stack.name)
-    if operation is Operation.PREVIEW:
-        return str(stack.preview(policy_packs=packs, on_output=on_output, diff=True, refresh=refresh,
-                                 config_file=config).change_summary)
-    if operation is Operation.UP:
-        return str(stack.up(policy_packs=packs, on_output=on_output, refresh=refresh,
-                            config_file=config).summary.resource_changes)
-    _unprotect_or_refuse(stack, stack.name, force)
-    return str(stack.destroy(on_output=on_output, config_file=config).summary.resource_changes)
+    if operation is Operation.DESTROY:
+        _unprotect_or_refuse(stack, stack.name, force)
+        return str(stack.destroy(on_output=on_output, config_file=config).summary.resource_changes)
+    with tempfile.TemporaryDirectory(prefix="mlplat-policy-") as tmp:
+        settings = Path(tmp) / "policy-config.json"
+        settings.write_text(json.dumps(pack_config(stack.name)), encoding="utf-8")
+        if operation is Operation.PREVIEW:
+            return str(stack.preview(policy_packs=packs, policy_pack_configs=[str(settings)], on_output=on_output,
+                                     diff=True, refresh=refresh, config_file=config).change_summary)
+        return str(stack.up(policy_packs=packs, policy_pack_configs=[str(settings)], on_output=on_output,
+                            refresh=refresh, config_file=config).summary.resource_changes)
 
 
 def run_operation(env: str, operation: Operation, *, layer: Layer | None = None, shard: int | None = None,

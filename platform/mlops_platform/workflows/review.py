@@ -27,7 +27,7 @@ from mlops_platform.policy.config import PRESETS, GpuPoolSetting, PolicyPackConf
 from mlops_platform.policy.config_files import load_config, preset
 from mlops_platform.policy.evaluate import Evaluation, evaluate
 from mlops_platform.policy.pack import all_specs
-from mlops_platform.policy.registry import kind_of
+from mlops_platform.policy.registry import applies, kind_of, markers_of
 from mlops_platform.policy.report import Report, build_report
 from mlops_platform.policy.waivers import NO_WAIVERS, Waivers, load_waivers
 
@@ -154,9 +154,9 @@ def review(subject: Subject, waivers: Waivers = NO_WAIVERS, policy_config: Path 
         config = load_config(policy_config)
     evaluation = in_scope(evaluate(subject.plan, config, source=str(policy_config or "<preset>")), subject.scope)
     urns = [r["urn"] for r in subject.plan.get("resources", []) if subject.scope is None or r["urn"] in subject.scope]
-    kind = plan_kind(subject.plan, config)
+    kind, markers = plan_kind(subject.plan, config), markers_of(plan_types(subject.plan))
     return build_report(evaluation, str(subject.source), waivers, urns, kind.value,
-                        [s.name for s in all_specs() if kind not in s.stack_kinds])
+                        [s.name for s in all_specs() if not applies(s, kind, markers)])
 
 
 def in_scope(evaluation: Evaluation, scope: frozenset[str] | None) -> Evaluation:
@@ -170,4 +170,8 @@ def in_scope(evaluation: Evaluation, scope: frozenset[str] | None) -> Evaluation
 
 def plan_kind(plan: Mapping[str, Any], config: PolicyPackConfig) -> StackKind:
     """What the plan is judged as: the pack's own rule over the plan's resource types."""
-    return kind_of(config.settings.stack_kind, (str(r.get("type")) for r in plan.get("resources", [])))
+    return kind_of(config.settings.stack_kind, plan_types(plan))
+
+
+def plan_types(plan: Mapping[str, Any]) -> list[str]:
+    return [str(r.get("type")) for r in plan.get("resources", [])]

@@ -45,6 +45,7 @@ def _cost_budgets(stack: StackView) -> list[Res]:
     remediation="Set `budget.monthly_usd` in the stack file; the platform creates the environment budget with "
                 "email alerts at the configured thresholds.",
     url=_DOCS, settings=("project_label",), on_unknown=OnUnknown.DEFER, stack_kinds=(StackKind.PLATFORM,),
+    held_by=t.EKS_CLUSTER,  # the aws layer creates the environment budget (programs/aws_program.py)
     unknown_note="Deferred when a budget's type or time unit is unknown.",
 )
 def budget_environment(stack: StackView, settings: PolicySettings) -> Iterator[Violation | Defer]:
@@ -93,7 +94,7 @@ def _limit(budget: Res) -> float | None:
     remediation="Shrink what drives the estimate (`mlplat cost ENV` shows it: GPU pool max sizes, NAT per AZ) "
                 "or raise `budget.monthly_usd` with the budget owner's approval.",
     url=_DOCS, settings=("estimated_monthly_p90_usd", "monthly_budget_usd", "project_label"),
-    on_unknown=OnUnknown.DEFER, stack_kinds=(StackKind.PLATFORM,),
+    on_unknown=OnUnknown.DEFER, stack_kinds=(StackKind.PLATFORM,), held_by=t.EKS_CLUSTER,  # as above
     unknown_note="Deferred when the environment budget's limitAmount is unknown.",
 )
 def budget_covers_estimate(stack: StackView, settings: PolicySettings) -> Iterator[Violation | Defer]:
