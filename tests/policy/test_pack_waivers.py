@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
-from mlops_platform.policy.config import schema_document
+from mlops_platform.cli import main
+from mlops_platform.policy.config import SCHEMA_FILE, schema_document
 from mlops_platform.policy.evaluate import evaluate
 from mlops_platform.workflows.review import deploy_config, platform_config
 
@@ -36,6 +37,15 @@ def test_deploy_config_carries_the_live_waiver(env: str) -> None:
     cfg = deploy_config(env)
     assert [(w.policy, w.urn.endswith("-lb-controller-policy")) for w in cfg.waivers] == [(POLICY, True)]
     Draft202012Validator(schema_document()).validate(json.loads(cfg.model_dump_json(by_alias=True)))
+
+
+def test_policy_config_cli_hands_the_pack_the_live_waivers(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["policy", "config", "prod"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [w["urn"] for w in doc[POLICY]["waivers"]] == [deploy_config("prod").waivers[0].urn]
+    assert not any("waivers" in entry for name, entry in doc.items() if name != POLICY)
+    # the per-policy entries are the committed schema's `waivers` items (config.schema.json)
+    Draft202012Validator(json.loads(SCHEMA_FILE.read_text())).validate({"waivers": doc[POLICY]["waivers"]})
 
 
 def test_pack_skips_the_waived_lb_controller_policy_but_not_an_unwaived_wildcard(plans: Any) -> None:
