@@ -254,3 +254,25 @@ def test_review_of_an_upper_layer_passes_when_the_environment_passes(
     assert main(["review", "staging", "--layer", layer, "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert {"budget-environment", "budget-covers-estimate"} <= set(report["summary"]["not_applicable"])
+
+
+def test_an_irsa_role_is_bound_where_both_sides_are_planned(plans: Any) -> None:
+    """The aws layer makes the load balancer controller's IRSA role; the cluster layer's chart makes the
+    ServiceAccount it trusts. `mlplat up` runs the pack on the aws layer alone, which cannot show that
+    ServiceAccount, so `irsa-serviceaccount-binding` leaves it to the stack that holds ServiceAccounts and to
+    the whole-environment review, which still fails when the binding is missing."""
+    plan, config = plans["staging"], platform_config("staging")
+    binding = "irsa-serviceaccount-binding"
+    aws_found = evaluate(_layer_plan(plan, "aws"), config).diagnostics
+    assert binding not in {d.policy for d in aws_found if not d.deferred}
+    whole = {**plan.to_json()}
+    whole["resources"] = [r for r in whole["resources"]
+                          if not (r["type"] == "kubernetes:helm.sh/v3:Release" and "lb-controller" in r["urn"])]
+    assert len(whole["resources"]) < len(plan.to_json()["resources"]), "the controller's chart is in the plan"
+    unbound = [d for d in evaluate(whole, config).diagnostics if d.policy == binding and not d.deferred]
+    assert any("lb-controller" in d.urn for d in unbound), unbound
+
+
+def test_review_of_the_aws_layer_passes_when_the_environment_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["review", "staging", "--layer", "aws", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["stack"] == "staging"

@@ -186,9 +186,19 @@ def _roles_by_arn(stack: StackView, holder: Res, value: Any) -> list[Res]:
     return stack.resolve(probe, "arn", (t.IAM_ROLE,), iam_keys, name="role-by-arn", normalize=arn_name)
 
 
-def _binding_problems(trusts: list[Trust], found: list[Binding]) -> Iterator[str]:
+def holds_service_accounts(stack: StackView) -> bool:
+    """Whether the stack creates in-cluster ServiceAccounts (directly or through charts). The aws layer's stack
+    creates roles whose ServiceAccounts the cluster layer's stack makes (the load balancer controller's): there
+    only an EKS add-on's ServiceAccount can be missing, and the whole-environment review judges both sides."""
+    return any(stack.of_type(kind) for kind in (t.K8S_SERVICE_ACCOUNT, t.HELM_RELEASE))
+
+
+_ADDON_SUBJECTS = frozenset(ADDON_SERVICE_ACCOUNTS.values())
+
+
+def _binding_problems(trusts: list[Trust], found: list[Binding], k8s_side: bool) -> Iterator[str]:
     subjects = sorted({s for tr in trusts for s in tr.subjects()})
-    for ns, name in subjects:
+    for ns, name in (s for s in subjects if k8s_side or s in _ADDON_SUBJECTS):
         if not any(b.namespace == ns and b.name in (name, None) for b in found):
             yield f"trusts ServiceAccount {ns}/{name} but no ServiceAccount {ns}/{name} in the stack is annotated " \
                   f"with this role"
@@ -223,8 +233,9 @@ def irsa_serviceaccount_binding(stack: StackView, _: PolicySettings) -> Iterator
             continue
         for role in b.roles:
             found.setdefault(role.urn, []).append(b)
+    k8s_side = holds_service_accounts(stack)
     for urn, trusts in by_role.items():
-        for problem in _binding_problems(trusts, found.get(urn, [])):
+        for problem in _binding_problems(trusts, found.get(urn, []), k8s_side):
             yield Violation(f"role {trusts[0].role.name!r} {problem}", urn)
 
 
