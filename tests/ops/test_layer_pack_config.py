@@ -11,7 +11,7 @@ from typing import Any
 from mlops_platform.policy.config_files import to_pulumi_config
 from mlops_platform.workflows import automation
 from mlops_platform.workflows.automation import Operation, pack_config
-from mlops_platform.workflows.review import platform_config
+from mlops_platform.workflows.review import deploy_config
 
 
 class _Summary:
@@ -38,7 +38,9 @@ class _RecordingStack:
 
 
 def test_every_layer_and_shard_stack_runs_the_pack_with_its_environment_config() -> None:
-    expected = to_pulumi_config(platform_config("staging"))
+    expected = to_pulumi_config(deploy_config("staging"))
+    assert [w["urn"] for w in expected["iam-no-wildcard-resource"]["waivers"]] == [
+        "urn:pulumi:*::*::*aws:iam/rolePolicy:RolePolicy::*-lb-controller-policy"]
     assert expected["budget-covers-estimate"]["monthly_budget_usd"] == 12000.0
     assert expected["budget-covers-estimate"]["estimated_monthly_p90_usd"] > 0
     for name in ("staging", "staging-tenants-1"):

@@ -116,6 +116,13 @@ the root stack left out), so a URN copied from the real stack waives its finding
 every report, marked waived (SARIF: an accepted suppression). An expired or malformed waiver fails the
 review, naming the file, the entry index and the field.
 
+Waivers reach the real pack too: `mlplat up/preview ENV` and `mlplat policy config ENV` put the live
+entries in the policy config (the `waivers` field, per policy in the `--policy-pack-config` JSON), and the
+pack does not report a violation a live waiver covers, matched on the real URN by the same code as the
+review — so a deploy is not refused for what the review waives. An expired or malformed waiver stops
+`mlplat up` before Pulumi runs, and one handed to the pack directly is reported as a violation that waives
+nothing.
+
 ```yaml
 waivers:
   - policy: eks-private-endpoint

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, field_validator
 
 from mlops_platform.core.strict import StrictNumbers
+from mlops_platform.policy.waivers import Waiver
 
 SCHEMA_FILE = Path(__file__).with_name("config.schema.json")
 PRESETS = ("dev", "staging", "prod")
@@ -145,6 +146,12 @@ class PolicyPackConfig(_Model):
     policies: dict[str, Enforcement] = Field(
         default_factory=dict, description="Level per policy name, over `severity`.")
     settings: PolicySettings = Field(default_factory=PolicySettings)
+    waivers: list[Waiver] = Field(
+        default_factory=list,
+        description="Live waivers (stacks/waivers.yaml entries) the real pack honours: a violation a waiver covers "
+                    "(its policy, and the resource URN matching its URN or glob) is not reported. `mlplat up` and "
+                    "`mlplat policy config ENV` fill it; an expired or malformed waiver is itself a violation. "
+                    "The offline review (`mlplat review`) applies the waivers file instead, marking findings waived.")
 
     def level(self, policy: str, severity: Severity) -> Enforcement:
         """The enforcement level of one policy in this environment."""

@@ -69,11 +69,14 @@ def preset(tier: str) -> PolicyPackConfig:
 
 
 def to_pulumi_config(cfg: PolicyPackConfig) -> dict[str, dict[str, Any]]:
-    """The `pulumi preview --policy-pack-config` document: per policy its level and its settings."""
+    """The `pulumi preview --policy-pack-config` document: per policy its level, its settings and its waivers."""
     settings = json.loads(cfg.settings.model_dump_json())
     out: dict[str, dict[str, Any]] = {}
     for spec in all_specs():
         entry: dict[str, Any] = {"enforcementLevel": cfg.level(spec.name, spec.severity).value}
         entry.update({k: settings[k] for k in spec.settings if settings.get(k) is not None})
+        waivers = [w.model_dump(mode="json") for w in cfg.waivers if w.policy == spec.name]
+        if waivers:  # the pack reads them back (pack.waivers_from) and skips the violations they cover
+            entry["waivers"] = waivers
         out[spec.name] = entry
     return out

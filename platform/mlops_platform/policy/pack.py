@@ -17,12 +17,14 @@ from typing import Any
 
 import pulumi_policy as pp
 
+from mlops_platform.core.errors import WaiverError
 from mlops_platform.policy import rules
 from mlops_platform.policy.config import PolicySettings, settings_schema
 from mlops_platform.policy.registry import ENVIRONMENT_MARKERS, Area, Kind, PolicySpec, applies, registered, stack_kind
 from mlops_platform.policy.sdk.analyzer import unknown_value_error
 from mlops_platform.policy.sdk.graph import Res, StackView
 from mlops_platform.policy.sdk.values import Outcome, Violation, plain
+from mlops_platform.policy.waivers import NO_WAIVERS, Waiver, Waivers, parse_waivers
 
 PACK_NAME = "mlops-platform"
 
@@ -56,14 +58,48 @@ def settings_from(config: Mapping[str, Any]) -> PolicySettings:
     return found
 
 
-def report_outcomes(outcomes: Iterable[Outcome | str], report: pp.ReportViolation) -> None:
-    """Report violations as they come; afterwards raise the engine's UnknownValueError for deferrals."""
+WAIVERS_SOURCE = "policy config waivers"
+#: JSON schema of a policy's `waivers` config entry (every policy accepts one).
+WAIVERS_SCHEMA: dict[str, Any] = {"type": "array", "items": Waiver.model_json_schema()}
+
+
+def waivers_from(config: Mapping[str, Any], policy: str) -> Waivers:
+    """The live waivers a policy's config carries (`config_files.to_pulumi_config`), validated as offline:
+    a malformed, expired or other policy's waiver is a WaiverError."""
+    raw = config.get("waivers")
+    if not raw:
+        return NO_WAIVERS
+    waivers = parse_waivers({"waivers": raw}, WAIVERS_SOURCE, [s.name for s in all_specs()])
+    stray = [w.policy for w in waivers.entries if w.policy != policy]
+    if stray:
+        raise WaiverError(f"{WAIVERS_SOURCE} of {policy}: waivers for other policies {stray} — fix: regenerate "
+                          "the config with `mlplat policy config ENV`")
+    return waivers
+
+
+def _checked_waivers(config: Mapping[str, Any], policy: str, report: pp.ReportViolation) -> Waivers:
+    # A bad waiver waives nothing and is reported itself, like the offline review's failure on it.
+    try:
+        return waivers_from(config, policy)
+    except WaiverError as exc:
+        report(exc.render(), None)
+        return NO_WAIVERS
+
+
+def report_outcomes(outcomes: Iterable[Outcome | str], report: pp.ReportViolation, policy: str = "",
+                    waivers: Waivers = NO_WAIVERS, urn: str | None = None) -> None:
+    """Report violations as they come, except those a live waiver of `policy` covers (matched on the real URN —
+    the violation's, else `urn`, the judged resource's — by the offline review's `Waivers.find`); afterwards
+    raise the engine's UnknownValueError for deferrals."""
     deferred: list[str] = []
     for outcome in outcomes:
         if isinstance(outcome, str):
-            report(outcome, None)
+            if urn is None or waivers.find(policy, urn) is None:
+                report(outcome, None)
         elif isinstance(outcome, Violation):
-            report(outcome.message, outcome.urn)
+            judged = outcome.urn or urn
+            if judged is None or waivers.find(policy, judged) is None:
+                report(outcome.message, outcome.urn)
         else:
             deferred.append(outcome.what if outcome.urn is None else f"{outcome.what} ({outcome.urn})")
     if deferred:
@@ -77,17 +113,21 @@ def _resource_validation(spec: PolicySpec) -> pp.ResourceValidation:
         if args.resource_type not in types:
             return
         provider = plain(args.provider.props) if args.provider is not None else {}
-        res = Res(args.urn, args.resource_type, args.name, plain(args.props), provider=provider)
-        report_outcomes(spec.check(res, settings_from(args.get_config())), report)
+        res, config = Res(args.urn, args.resource_type, args.name, plain(args.props), provider=provider), \
+            args.get_config()
+        waivers = _checked_waivers(config, spec.name, report)
+        report_outcomes(spec.check(res, settings_from(config)), report, spec.name, waivers, args.urn)
     return validate
 
 
 def _stack_validation(spec: PolicySpec) -> pp.StackValidation:
     def validate(args: pp.StackValidationArgs, report: pp.ReportViolation) -> None:
-        stack, settings = StackView(args.resources), settings_from(args.get_config())
+        config = args.get_config()
+        stack, settings = StackView(args.resources), settings_from(config)
         markers = [m for m in ENVIRONMENT_MARKERS if stack.of_type(m)]
         if applies(spec, stack_kind(stack, settings), markers):
-            report_outcomes(spec.check(stack, settings), report)
+            waivers = _checked_waivers(config, spec.name, report)
+            report_outcomes(spec.check(stack, settings), report, spec.name, waivers)
     return validate
 
 
@@ -96,7 +136,8 @@ def _metadata(spec: PolicySpec) -> dict[str, Any]:
     framework = (pp.PolicyComplianceFramework(primary.framework, primary.version or None, primary.reference)
                  if primary else None)
     tags = [spec.area.value, *(c.reference for c in spec.compliance)]
-    schema = pp.PolicyConfigSchema(settings_schema(spec.settings)) if spec.settings else None
+    # Every policy takes `waivers`: the engine rejects config a policy's schema does not declare.
+    schema = pp.PolicyConfigSchema({**settings_schema(spec.settings), "waivers": WAIVERS_SCHEMA})
     return {"name": spec.name, "description": spec.description, "severity": pp.Severity(spec.severity.value),
             "remediation_steps": spec.remediation, "url": spec.url, "framework": framework, "tags": tags,
             "config_schema": schema, "enforcement_level": pp.EnforcementLevel.MANDATORY}

@@ -277,8 +277,9 @@ def shared_config_file(stack: str) -> str | None:
 def pack_config(stack: str) -> dict[str, dict[str, Any]]:
     """The `--policy-pack-config` a layer stack's preview/up runs the pack with: its environment's
     (`mlplat policy config ENV`). Without one the pack judged every layer stack with every policy mandatory and
-    no budget, GPU cap or cost estimate, so the checks on those passed unseen in every layer."""
-    return to_pulumi_config(review.platform_config(split_stack(stack)[0]))
+    no budget, GPU cap or cost estimate, so the checks on those passed unseen in every layer. It carries the live
+    waivers too: without them the pack refused what the offline review waives."""
+    return to_pulumi_config(review.deploy_config(split_stack(stack)[0]))
 
 
 def _execute(stack: Stack, operation: Operation, on_output: Output, force: bool, *, refresh: bool = False) -> str:

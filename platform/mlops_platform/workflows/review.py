@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mlops_platform.config import env_stack_file, load_env, load_stack_file
+from mlops_platform.config import env_stack_file, load_env, load_stack_file, repo_root
 from mlops_platform.core.contract import PlatformOutputs
 from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
 from mlops_platform.core.files import load_json, read_text
@@ -56,6 +56,14 @@ def platform_config(env: str | None, stack_file: Path | None = None) -> PolicyPa
     return preset(cfg.tier.value).with_settings(
         max_total_gpus=cfg.gpu.max_total_gpus, monthly_budget_usd=cfg.budget.monthly_usd,
         estimated_monthly_p90_usd=round(estimate(cfg).estimated_monthly_p90_usd, 2))
+
+
+def deploy_config(env: str) -> PolicyPackConfig:
+    """The config the real pack runs a deploy with (`mlplat up`, `mlplat policy config ENV`): platform_config plus
+    the repository's live waivers, so the pack does not refuse what the offline review waives (an expired or
+    malformed waiver fails here, as in the review)."""
+    waivers = resolve_waivers(None, repo_root())
+    return platform_config(env).model_copy(update={"waivers": list(waivers.entries)})
 
 
 def environment(env: str, layer: Layer | None = None, jobs: int = 1, shard: int | None = None) -> Subject:

@@ -16,7 +16,7 @@ from mlops_platform.policy.config import PRESETS, SCHEMA_FILE, schema_text
 from mlops_platform.policy.config_files import load_config, preset, to_pulumi_config
 from mlops_platform.policy.pack import all_specs
 from mlops_platform.scaffold.outputs import load_outputs_file
-from mlops_platform.workflows.review import platform_config, project_config
+from mlops_platform.workflows.review import deploy_config, project_config
 
 policy_app = typer.Typer(no_args_is_help=True, help="The CrossGuard policy pack: list, config, docs.")
 out = Console()
@@ -55,7 +55,7 @@ def pulumi_config(
     if tier is not None and tier not in PRESETS:
         raise UsageError(f"--tier {tier!r}: use one of {', '.join(PRESETS)}")
     if env is not None:
-        cfg = platform_config(env)
+        cfg = deploy_config(env)
     elif policy_config is not None:
         cfg = load_config(policy_config)
     elif platform_outputs is not None:
