@@ -21,7 +21,7 @@ from mlops_platform.policy.config_files import preset
 from mlops_platform.policy.sdk import rbac
 from mlops_platform.workflows.review import Subject, program, program_subject, review
 
-from .support import render
+from .support import Renders, render
 
 pytestmark = pytest.mark.slow
 
@@ -77,9 +77,9 @@ def undeployable(resources: list[dict[str, Any]]) -> set[str]:
     pytest.param({"gpu_count": 1, "gpu_pool": "l4", "delivery_strategy": "mirror", "training_backend": "ray"},
                  {*DEPLOYMENT, SCALED}, id="gpu-deployment-ray"),
 ])
-def test_infra_plans_with_model_serving_and_passes_review(tmp_path: Path, answers: dict[str, object],
+def test_infra_plans_with_model_serving_and_passes_review(renders: Renders, tmp_path: Path, answers: dict[str, object],
                                                           expected: set[str]) -> None:
-    project = render(tmp_path / "project", **answers)
+    project = renders.copy(tmp_path / "project", **answers)  # the default answers: a preset's render
     subject = planned(project / "infra", "dev", "prod")
     types = {r["type"] for r in subject.plan["resources"]}
     assert "mlops:k8s:ModelServing" in types
