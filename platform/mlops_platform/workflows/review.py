@@ -51,10 +51,12 @@ class Subject:
 
 
 def platform_config(env: str | None, stack_file: Path | None = None) -> PolicyPackConfig:
-    """Tier preset + the environment's own caps: GPU ceiling, monthly budget, p90 cost estimate."""
+    """Tier preset + the environment's own caps (GPU ceiling, monthly budget, p90 cost estimate) and its
+    webhook opt-out (`serving.delivery.allow_external_webhooks`)."""
     cfg = load_stack_file(stack_file) if stack_file is not None else load_env(str(env))
     return preset(cfg.tier.value).with_settings(
         max_total_gpus=cfg.gpu.max_total_gpus, monthly_budget_usd=cfg.budget.monthly_usd,
+        allow_external_webhooks=cfg.serving.delivery.allow_external_webhooks,
         estimated_monthly_p90_usd=round(estimate(cfg).estimated_monthly_p90_usd, 2))
 
 
