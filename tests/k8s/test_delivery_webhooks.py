@@ -15,6 +15,7 @@ from mlops_platform.engine import Plan
 from mlops_platform.k8s.delivery import CanaryWebhook, WebhookType, webhook_issues
 from mlops_platform.k8s.metric_isolation import flagger_policy, webhook_expression
 from mlops_platform.k8s.monitoring import PROMETHEUS_URL
+from mlops_platform.policy.config import PolicySettings
 
 from .k8s_cel import admits, message
 from .test_serving_args import args
@@ -137,3 +138,9 @@ def test_the_planned_canary_carries_the_load_test_hook_with_tls_verified(serving
     assert (hook["type"], hook["timeout"], "disableTLS" in hook) == ("rollout", "30s", False)
     others = [r for r in serving_plan.of_type("kubernetes:flagger.app/v1beta1:Canary") if r is not pricer]
     assert others and all(r.get("spec.analysis.webhooks") is None for r in others)
+
+
+def test_the_review_policy_knows_the_platform_prometheus_the_admission_pins() -> None:
+    """`metrics_server_url`'s default (policy settings carry platform facts without importing the k8s layer) is
+    the address ModelServing's templates use and `mlops-flagger-metrics` admits."""
+    assert PolicySettings().metrics_server_url == PROMETHEUS_URL

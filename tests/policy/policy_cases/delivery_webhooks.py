@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from policy_plans import Patch, U
+from policy_plans import Add, Patch, U, res
 
 from policy_cases._base import DEFERRED, Case, fail, ok, on, u
 
 CANARY = on("kubernetes:flagger.app/v1beta1:Canary", "fraud-canary")
+TEMPLATE_T = "kubernetes:flagger.app/v1beta1:MetricTemplate"
+TEMPLATE = on(TEMPLATE_T, "fraud-error-rate")
+PROMETHEUS = "http://kps-prometheus.monitoring.svc.cluster.local:9090"
 LOADTESTER = "http://flagger-loadtester.fraud.svc.cluster.local/"
 
 
@@ -16,6 +19,14 @@ def hooks(*urls: Any, **extra: Any) -> Patch:
     """The reference Canary (namespace fraud) with one rollout webhook per URL."""
     return Patch("fraud-canary", "spec.analysis.webhooks",
                  [{"name": f"hook-{i}", "type": "rollout", "url": url, **extra} for i, url in enumerate(urls)])
+
+
+def template(**provider: Any) -> Add:
+    """The Canary's error-rate MetricTemplate in namespace fraud, its provider `provider` over the platform's."""
+    spec = {"provider": {"type": "prometheus", "address": PROMETHEUS, **provider},
+            "query": 'sum(rate(x{namespace="{{ namespace }}"}[{{ interval }}]))'}
+    return Add(res(TEMPLATE_T, "fraud-error-rate", {"metadata": {"name": "fraud-error-rate", "namespace": "fraud"},
+                                                     "spec": spec}, ["fraud-ns"]))
 
 
 CASES: dict[str, Case] = {
@@ -38,5 +49,14 @@ CASES: dict[str, Case] = {
             fail(CANARY, hooks("http://hooks.example.com/release"), allow_external_webhooks=True),
         ),
         unknown=u(DEFERRED, hooks(U))),
+    "k8s-flagger-metric-provider": Case(
+        passing=(ok(), ok(template())),
+        failing=(
+            fail(TEMPLATE, template(address="http://169.254.169.254/latest/meta-data/")),
+            fail(TEMPLATE, template(address="http://prometheus.risk.svc.cluster.local:9090")),  # another tenant's
+            fail(TEMPLATE, template(type="cloudwatch")),  # Flagger's AWS identity
+            fail(TEMPLATE, template(secretRef={"name": "creds"})),
+        ),
+        unknown=u(DEFERRED, template(address=U))),
 }
 

@@ -1,9 +1,12 @@
-"""Progressive delivery's outbound calls: a Flagger Canary's webhooks stay on its own namespace's Services.
+"""Progressive delivery's outbound calls: what a project makes Flagger call stays inside its reach.
 
-Flagger calls every `spec.analysis.webhooks[].url` from its own pod (docs.flagger.app/usage/webhooks), so a
-URL the project picks is a request from the platform's network position (instance metadata, the Kubernetes
-API, other tenants). The rule is core.webhook_urls', the same one the project's config check
-(k8s.delivery.webhook_issues) and the cluster's admission policy (k8s.metric_isolation) apply.
+Flagger calls every `spec.analysis.webhooks[].url` of a Canary and the `spec.provider.address` of every
+MetricTemplate from its own pod (docs.flagger.app/usage/webhooks, /usage/metrics), so an address the project
+picks is a request from the platform's network position (instance metadata, the Kubernetes API, other
+tenants), and a provider other than prometheus (cloudwatch, datadog, ...) acts with Flagger's identity or
+credentials. Webhooks follow core.webhook_urls' rule, the same one the project's config check
+(k8s.delivery.webhook_issues) and the cluster's admission policy (k8s.metric_isolation) apply; templates must
+query the platform Prometheus without credentials, as that admission policy requires.
 """
 
 from __future__ import annotations
@@ -53,3 +56,27 @@ def k8s_canary_webhooks(res: Res, settings: PolicySettings) -> Iterator[str | De
         found = _hook_problem(hook, namespace or "default", settings.allow_external_webhooks)
         if found is not None:
             yield found
+
+
+@resource_policy(
+    name="k8s-flagger-metric-provider", area=Area.K8S, resource_types=(t.FLAGGER_METRIC_TEMPLATE,),
+    severity=Severity.HIGH,
+    description="Flagger MetricTemplates query the platform Prometheus (`metrics_server_url`) with the prometheus "
+                "provider and no secretRef: Flagger calls the address from its own pod, and other providers act "
+                "with its identity or credentials.",
+    remediation="Use ModelServing's MetricTemplates, or set spec.provider to {type: prometheus, address: "
+                "<metrics_server_url>} without secretRef and select every series with namespace=\"{{ namespace }}\".",
+    url="https://docs.flagger.app/usage/metrics", settings=("metrics_server_url",),
+    on_unknown=OnUnknown.DEFER, unknown_note="Deferred when the provider's type or address is unknown.",
+)
+def k8s_flagger_metric_provider(res: Res, settings: PolicySettings) -> Iterator[str | Defer]:
+    kind, address, secret = (res.get(f"spec.provider.{k}") for k in ("type", "address", "secretRef"))
+    if is_unknown(kind) or is_unknown(address):
+        yield Defer("spec.provider.type / spec.provider.address")
+        return
+    if kind != "prometheus":
+        yield f"provider type {kind!r}: only prometheus (the platform's) is allowed"
+    if address != settings.metrics_server_url:
+        yield f"provider address {address!r} is not the platform Prometheus {settings.metrics_server_url}"
+    if secret:
+        yield "provider secretRef: the platform Prometheus needs no credentials"
