@@ -104,12 +104,12 @@ def test_a_refused_canary_reads_the_rule_and_the_fix() -> None:
 def test_bad_webhooks_fail_model_serving_args_all_at_once_naming_field_value_and_fix() -> None:
     hooks = (CanaryWebhook(name="imds", url=NEVER[0]),
              CanaryWebhook(name="imds", url=EXTERNAL[0], timeout_seconds=0),
-             CanaryWebhook(name="gate", url=OWN[0], type="on-friday"))  # type: ignore[arg-type]
+             CanaryWebhook(name="gate", url=OWN[0], type="on-friday", metadata={"n": 1}))  # type: ignore[arg-type,dict-item]
     with pytest.raises(ConfigError) as caught:
         args(namespace=NS, webhooks=hooks)
     assert [i.path for i in caught.value.issues] == [
         "webhooks[0].url", "webhooks[0].name", "webhooks[1].url", "webhooks[1].name", "webhooks[1].timeout_seconds",
-        "webhooks[2].type"]
+        "webhooks[2].type", "webhooks[2].metadata"]
     text = caught.value.render()
     assert ("webhooks[0].url: is not a Service of namespace 'fraud' (Flagger would call it from the platform's "
             "network position") in text and "(got 'http://169.254.169.254/latest/meta-data/iam/security-" in text

@@ -189,6 +189,9 @@ def webhook_issues(hooks: tuple[CanaryWebhook, ...], *, namespace: str, allow_ex
         if not _int_in(hook.timeout_seconds, 1, 600):
             out.append(ConfigIssue(f"{at}.timeout_seconds", "out of range", hook.timeout_seconds,
                                    "an integer from 1 to 600"))
+        if not (isinstance(hook.metadata, dict) and all(isinstance(v, str) for v in hook.metadata.values())):
+            out.append(ConfigIssue(f"{at}.metadata", "must map names to strings (the CRD's type)", hook.metadata,
+                                   'quote the values, e.g. {"cmd": "hey -z 1m http://..."}'))
     return out
 
 
