@@ -130,13 +130,15 @@ def test_data_args_need_key_and_value(pair: str) -> None:
     ("serving_ingress_domain", "Not A Domain"), ("training_backend", "ray"),
     ("rollout_webhook_url", "http://flagger-loadtester.fraud-detector.svc.cluster.local@169.254.169.254/"),
 ])
-def test_copier_validators_agree_with_the_model(tmp_path: Path, name: str, value: Any) -> None:
-    """Plain `copier copy --data` must reject what `mlplat new` rejects (nothing is rendered either way)."""
+def test_copier_validators_agree_with_the_model(template_dir: Path, tmp_path: Path, name: str, value: Any) -> None:
+    """Plain `copier copy --data` must reject what `mlplat new` rejects (nothing is rendered either way).
+    copier reads the validators from this checkout's copier.yml as a plain directory (`template_dir`): a clone
+    of the repository per case would check the same file (tests/template/test_new.py renders through the clone)."""
     with pytest.raises(ConfigError):
         validate_answers({**BASE_ANSWERS, name: value})
     with pytest.raises(ValueError, match=f"question '{name}'"):
-        copier.run_copy(str(ROOT), tmp_path / "p", data={**BASE_ANSWERS, name: value}, defaults=True,
-                        unsafe=False, quiet=True, vcs_ref="HEAD", pretend=True)
+        copier.run_copy(str(template_dir), tmp_path / "p", data={**BASE_ANSWERS, name: value}, defaults=True,
+                        unsafe=False, quiet=True, pretend=True)
     assert not (tmp_path / "p").exists()
 
 

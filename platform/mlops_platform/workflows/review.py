@@ -21,7 +21,7 @@ from mlops_platform.core.files import load_json, read_text
 from mlops_platform.core.gpu_sharing import WHOLE_GPU
 from mlops_platform.core.layers import LAYER_PROJECTS, Layer
 from mlops_platform.engine import Plan, run_platform
-from mlops_platform.engine.isolated import DEFAULT_TIMEOUT, run_program_isolated
+from mlops_platform.engine.isolated import DEFAULT_TIMEOUT, ProgramRun, run_program_isolated
 from mlops_platform.ops.cost import estimate
 from mlops_platform.policy.config import PRESETS, GpuPoolSetting, PolicyPackConfig, StackKind
 from mlops_platform.policy.config_files import load_config, preset
@@ -134,6 +134,11 @@ def program(directory: Path, stack: str | None, config_file: Path | None, tier: 
     if not directory.is_dir():
         raise UsageError(f"{directory}: not a directory — fix: pass a Pulumi program directory to --program")
     run = run_program_isolated(directory, stack, config_file, DEFAULT_TIMEOUT if timeout is None else timeout)
+    return program_subject(run, directory, tier)
+
+
+def program_subject(run: ProgramRun, directory: Path, tier: str | None) -> Subject:
+    """The review subject of the program in `directory`, planned as `run`: see `program`."""
     platform = referenced_platform(run.references)
     config = project_config(platform, tier) if platform is not None else preset(tier or "prod")
     return Subject(run.plan, directory / "Pulumi.yaml", config, run.isolation)
