@@ -27,7 +27,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "cpu-deployment-all-envs": {},
     "gpu-kserve-dev-prod": {"dataset": "wine", "gpu_count": 1, "serving_mode": "kserve", "training_backend": "ray",
                             "environments": ["dev", "prod"], "python_version": "3.12",
-                            "delivery_strategy": "blue-green", "gpu_scale_on": "gpu-utilization"},
+                            "delivery_strategy": "blue-green", "gpu_scale_on": "gpu-utilization",
+                            "rollout_webhook_url": "http://flagger-loadtester.fraud-detector.svc.cluster.local/"},
     "long-slug-dev-only": {"project_slug": "long-project-slug-long-project-slug-lonx", "environments": ["dev"],
                            "python_version": "3.13", "scale_to_zero_in_dev": True, "serving_replicas": 1},
 }

@@ -34,6 +34,7 @@ DEPLOYMENT = {"kubernetes:apps/v1:Deployment", *RELEASE}
 #: What `pulumi up` does to each resource it manages: creates, reads (refresh), patches (server-side apply),
 #: deletes (replace, destroy).
 DEPLOY_VERBS = ("create", "get", "patch", "delete")
+LOADTESTER = "http://flagger-loadtester.fraud-detector.svc.cluster.local/"
 
 
 def planned(infra: Path, stack: str, tier: str | None) -> Subject:
@@ -71,8 +72,9 @@ def undeployable(resources: list[dict[str, Any]]) -> set[str]:
 
 @pytest.mark.parametrize(("answers", "expected"), [
     pytest.param({}, {*DEPLOYMENT, HPA}, id="cpu-deployment"),
-    pytest.param({"serving_mode": "kserve", "environments": ["dev", "prod"], "delivery_strategy": "blue-green"},
-                 {*RELEASE, HPA}, id="kserve"),
+    # with a load test Flagger calls each round: the namespace's loadtester (copier.yml rollout_webhook_url)
+    pytest.param({"serving_mode": "kserve", "environments": ["dev", "prod"], "delivery_strategy": "blue-green",
+                  "rollout_webhook_url": LOADTESTER}, {*RELEASE, HPA}, id="kserve"),
     # GPU serving, and training as a RayJob (the pod-trained GPU pipeline is reviewed below, per environment)
     pytest.param({"gpu_count": 1, "gpu_pool": "l4", "delivery_strategy": "mirror", "training_backend": "ray"},
                  {*DEPLOYMENT, SCALED}, id="gpu-deployment-ray"),
@@ -100,6 +102,9 @@ def test_infra_plans_with_model_serving_and_passes_review(renders: Renders, tmp_
         assert crd_errors("RayJob", job, group="ray.io", version="v1") == []
         train = job["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["template"]["spec"]
     assert ("tolerations" in train) == bool(answers.get("gpu_count"))  # GPU training when the project has GPUs
+    (canary,) = [r["inputs"] for r in subject.plan["resources"] if r["type"] == "kubernetes:flagger.app/v1beta1:Canary"]
+    hooks = [h["url"] for h in canary["spec"]["analysis"].get("webhooks", [])]
+    assert hooks == ([LOADTESTER] if answers.get("rollout_webhook_url") else [])
     report = review(subject)
     assert [(f.policy, f.message) for f in report.blocking] == []
     # judged as a project stack on the dev platform: environment-level budget policies do not apply, and

@@ -51,10 +51,12 @@ class Subject:
 
 
 def platform_config(env: str | None, stack_file: Path | None = None) -> PolicyPackConfig:
-    """Tier preset + the environment's own caps: GPU ceiling, monthly budget, p90 cost estimate."""
+    """Tier preset + the environment's own caps (GPU ceiling, monthly budget, p90 cost estimate) and its
+    webhook opt-out (`serving.delivery.allow_external_webhooks`)."""
     cfg = load_stack_file(stack_file) if stack_file is not None else load_env(str(env))
     return preset(cfg.tier.value).with_settings(
         max_total_gpus=cfg.gpu.max_total_gpus, monthly_budget_usd=cfg.budget.monthly_usd,
+        allow_external_webhooks=cfg.serving.delivery.allow_external_webhooks,
         estimated_monthly_p90_usd=round(estimate(cfg).estimated_monthly_p90_usd, 2))
 
 
@@ -94,7 +96,8 @@ def is_platform_outputs(outputs: Mapping[str, Any]) -> bool:
 def project_config(outputs: PlatformOutputs, tier: str | None = None,
                    source: str = "<platform outputs>") -> PolicyPackConfig:
     """Configuration of a project stack deployed onto the platform environment with these stack outputs:
-    the environment's tier preset (or `tier`), stack kind project, and the environment's GPU pools."""
+    the environment's tier preset (or `tier`), stack kind project, the environment's GPU pools, its Prometheus
+    (what MetricTemplates may query) and whether its Canary webhooks may call external URLs."""
     chosen = tier or outputs.tier
     if chosen not in PRESETS:
         raise ConfigError([ConfigIssue("tier", "is not a platform tier", outputs.tier,
@@ -103,7 +106,9 @@ def project_config(outputs: PlatformOutputs, tier: str | None = None,
     pools = {name: GpuPoolSetting(gpu_type=p.gpu_type, gpus_per_node=p.gpus_per_node,
                                   resources=p.resources or {WHOLE_GPU: p.gpus_per_node})
              for name, p in outputs.gpu_pools.items()}
-    return preset(chosen).with_settings(stack_kind=StackKind.PROJECT, gpu_pools=pools)
+    server = {"metrics_server_url": outputs.prometheus_url} if outputs.prometheus_url else {}
+    return preset(chosen).with_settings(stack_kind=StackKind.PROJECT, gpu_pools=pools,
+                                        allow_external_webhooks=outputs.allow_external_webhooks, **server)
 
 
 def referenced_platform(references: Mapping[str, Mapping[str, Any]]) -> PlatformOutputs | None:
