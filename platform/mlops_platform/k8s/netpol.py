@@ -19,6 +19,15 @@ class PlatformPeers:
     monitoring_namespace: str | None = None
     tracking_namespace: str | None = None
     tracking_port: int = 5000
+    #: Flagger's namespace when progressive delivery is on: it calls the project's Canary webhooks
+    hook_caller_namespace: str | None = None
+
+
+#: Label a project sets on the pods its Canary webhooks reach (the Flagger loadtester): the only pods
+#: Flagger may open a connection to (project namespaces deny all other ingress from the platform).
+HOOK_TARGET_LABEL = "mlops.io/flagger-hook"
+#: Flagger's own pods (flagger chart templates/deployment.yaml: `app.kubernetes.io/name: {{ flagger.name }}`).
+FLAGGER_POD = {"app.kubernetes.io/name": "flagger"}
 
 
 def _from_namespaces(names: tuple[str, ...]) -> list[Manifest]:
@@ -107,4 +116,14 @@ def project_policies(peers: PlatformPeers) -> list[Manifest]:
         policies.append(("allow-tracking-egress", {**EVERYONE, "policyTypes": ["Egress"], "egress": [{
             "to": _from_namespaces((peers.tracking_namespace,)),
             "ports": [{"protocol": "TCP", "port": peers.tracking_port}]}]}))
+    if peers.hook_caller_namespace:
+        policies.append(("allow-from-flagger", hook_target_policy(peers.hook_caller_namespace)))
     return [{"name": n, "spec": s} for n, s in policies]
+
+
+def hook_target_policy(flagger_namespace: str) -> Manifest:
+    """Flagger's pods may reach the project's pods labelled HOOK_TARGET_LABEL=true (its webhook targets),
+    nothing else of the namespace: a Canary webhook that times out fails the analysis and rolls back."""
+    return {"podSelector": {"matchLabels": {HOOK_TARGET_LABEL: "true"}}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {NS_NAME_LABEL: flagger_namespace}},
+                                   "podSelector": {"matchLabels": FLAGGER_POD}}]}]}

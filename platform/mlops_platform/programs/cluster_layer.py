@@ -80,7 +80,9 @@ def peers(cfg: PlatformConfig) -> PlatformPeers:
         ingress_namespaces=serving + training,
         monitoring_namespace=MONITORING_NAMESPACE if cfg.component_enabled(cfg.monitoring) else None,
         tracking_namespace=TRACKING_NAMESPACE if tracking_on(cfg) else None,
-        tracking_port=TRACKING_PORT)
+        tracking_port=TRACKING_PORT,
+        # Flagger calls the project's Canary webhooks (its loadtester) from flagger-system
+        hook_caller_namespace=FLAGGER_NAMESPACE if delivery_namespaces(cfg) else None)
 
 
 @dataclass(frozen=True, kw_only=True)
