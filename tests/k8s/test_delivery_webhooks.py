@@ -41,6 +41,12 @@ NEVER = [
     "https://metadata.google.internal/", "https://ip-10-0-0-1.ec2.internal/", "https://printer.local/",
     "https://x.fraud.svc/#@evil.example.com", "file:///etc/passwd", "gopher://x.fraud.svc.cluster.local/",
     "HTTP://X.FRAUD.SVC.CLUSTER.LOCAL/", "", "x.fraud.svc.cluster.local",
+    # quotes, angle brackets and control characters (REVIEW-deploy L1: a quote closed the generated program's
+    # string literal); blanks Python's `\s` and RE2's disagree on (L2: \x0b, NBSP, U+2028)
+    'http://x.fraud.svc.cluster.local/"+__import__("os").system("id")+"', "http://x.fraud.svc.cluster.local/'",
+    "http://x.fraud.svc.cluster.local/<script>", "http://x.fraud.svc.cluster.local/\x00",
+    "http://x.fraud.svc.cluster.local/\x7f", "http://x.fraud.svc.cluster.local/\x0b",
+    "http://x.fraud.svc.cluster.local/a\u00a0b", "http://x.fraud.svc.cluster.local/\u2028", "https://hooks.example.com/\x0b",
 ]
 EXTERNAL = ["https://hooks.example.com/release", "https://ci.example.org:8443/approve?release=v2"]
 
@@ -82,7 +88,8 @@ def test_external_https_hooks_need_the_platforms_opt_out_and_verified_tls() -> N
 
 _PIECES = st.sampled_from(["http://", "https://", "x", "fraud", "risk", ".", ".svc", ".cluster.local", ":8080",
                            "/", "@", "169.254.169.254", "[fd00:ec2::254]", "example.com", "?a=b", "#", "\\",
-                           "\n", " ", "-", "kubernetes.default", ".internal", "A"])
+                           "\n", " ", "-", "kubernetes.default", ".internal", "A",
+                           '"', "'", "<", ">", "\x00", "\x0b", "\x7f", "\u00a0"])
 
 
 @settings(max_examples=150, deadline=None)
@@ -117,6 +124,16 @@ def test_bad_webhooks_fail_model_serving_args_all_at_once_naming_field_value_and
            "http://flagger-loadtester.fraud.svc.cluster.local/); external https hooks need the platform's " \
            "serving.delivery.allow_external_webhooks: true" in text
     assert "webhooks[2].type: unknown choice (got 'on-friday')" in text
+
+
+def test_model_serving_args_refuse_the_review_injection_probe() -> None:
+    """A quote closes a generated program's string literal (REVIEW-deploy L1): refused like any foreign URL."""
+    probe = 'http://x.fraud.svc.cluster.local/"+__import__("os").system("id")+"'
+    with pytest.raises(ConfigError) as caught:
+        args(namespace=NS, webhooks=(CanaryWebhook(name="load", url=probe),))
+    (issue,) = caught.value.issues
+    assert (issue.path, issue.value) == ("webhooks[0].url", probe)
+    assert issue.message.startswith("is not a Service of namespace 'fraud'")
 
 
 def test_external_hooks_pass_with_the_opt_out_and_hooks_need_progressive_delivery() -> None:
