@@ -365,8 +365,9 @@ def test_projects_admit_flagger_to_their_hook_targets_only_when_delivery_is_on(p
     for policy in admitting.values():
         assert policy.get("spec") == {
             "podSelector": {"matchLabels": {"mlops.io/flagger-hook": "true"}}, "policyTypes": ["Ingress"],
-            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "flagger-system"}},
-                                   "podSelector": {"matchLabels": {"app.kubernetes.io/name": "flagger"}}}]}]}
+            "ingress": [{"from": [{
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "flagger-system"}},
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "flagger"}}}]}]}
 
 
 def test_tracking_database_pins_the_major_version_only(plan: Plan, cfg: PlatformConfig) -> None:
