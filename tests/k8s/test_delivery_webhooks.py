@@ -13,7 +13,7 @@ from mlops_platform.core.errors import ConfigError
 from mlops_platform.core.webhook_urls import url_problem
 from mlops_platform.engine import Plan
 from mlops_platform.k8s.delivery import CanaryWebhook, WebhookType, webhook_issues
-from mlops_platform.k8s.metric_isolation import flagger_policy, webhook_expression
+from mlops_platform.k8s.metric_isolation import canary_refs_expression, flagger_policy, webhook_expression
 from mlops_platform.k8s.monitoring import PROMETHEUS_URL
 from mlops_platform.policy.config import PolicySettings
 
@@ -101,7 +101,7 @@ def test_the_admission_cel_and_the_config_check_agree_on_any_url(url: str, allow
 
 
 def test_a_refused_canary_reads_the_rule_and_the_fix() -> None:
-    (_, check) = flagger_policy(PROMETHEUS_URL)["validations"]
+    (_, check, _) = flagger_policy(PROMETHEUS_URL)["validations"]
     assert message(check["messageExpression"], canary(NEVER[0]), NS) == (
         "Canary webhooks call Services of this namespace only, http(s)://<service>.<namespace>.svc.cluster.local/"
         "... (external ones need serving.delivery.allow_external_webhooks: true in the platform config) "
@@ -161,3 +161,28 @@ def test_the_review_policy_knows_the_platform_prometheus_the_admission_pins() ->
     """`metrics_server_url`'s default (policy settings carry platform facts without importing the k8s layer) is
     the address ModelServing's templates use and `mlops-flagger-metrics` admits."""
     assert PolicySettings().metrics_server_url == PROMETHEUS_URL
+
+
+def _refs(spec: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "Canary", "spec": spec}
+
+
+def test_a_canary_keeps_metrics_server_templates_and_alert_providers_to_the_platform_and_its_namespace() -> None:
+    """REVIEW-deploy M1: Flagger sends the builtin checks to `spec.metricsServer` from its pod, and would read a
+    MetricTemplate or AlertProvider (and its Secret) of the namespace a reference names."""
+    expression = canary_refs_expression(PROMETHEUS_URL)
+    own = {"metrics": [{"name": "e", "templateRef": {"name": "error-rate", "namespace": NS}},
+                       {"name": "request-success-rate", "thresholdRange": {"min": 99}}],
+           "alerts": [{"name": "team", "providerRef": {"name": "slack"}}]}
+    for spec in ({}, {"metricsServer": PROMETHEUS_URL, "analysis": own}, {"analysis": {"webhooks": []}}):
+        assert admits(expression, _refs(spec), NS), spec
+    for spec in ({"metricsServer": "http://169.254.169.254/"},
+                 {"metricsServer": "http://prometheus.risk.svc.cluster.local:9090"},
+                 {"analysis": {"metrics": [{"name": "e", "templateRef": {"name": "x", "namespace": "risk"}}]}},
+                 {"analysis": {"alerts": [{"name": "a", "providerRef": {"name": "x", "namespace": "monitoring"}}]}}):
+        assert not admits(expression, _refs(spec), NS), spec
+    assert admits(expression, {"kind": "MetricTemplate", "spec": {"metricsServer": "x"}}, NS)
+    (*_, check) = flagger_policy(PROMETHEUS_URL)["validations"]
+    assert message(check["messageExpression"], _refs({"metricsServer": "http://x/"}), NS) == (
+        f"Canary spec.metricsServer is absent or {PROMETHEUS_URL}, and its metric templateRefs and alert "
+        "providerRefs name no other namespace (namespace fraud)")

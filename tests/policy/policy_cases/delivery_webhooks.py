@@ -49,6 +49,20 @@ CASES: dict[str, Case] = {
             fail(CANARY, hooks("http://hooks.example.com/release"), allow_external_webhooks=True),
         ),
         unknown=u(DEFERRED, hooks(U))),
+    "k8s-canary-references": Case(
+        passing=(ok(), ok(Patch("fraud-canary", "spec.metricsServer", PROMETHEUS),
+                          Patch("fraud-canary", "spec.analysis.alerts", [
+                              {"name": "team", "providerRef": {"name": "slack", "namespace": "fraud"}}]))),
+        failing=(
+            # Flagger would send the metric checks there from its pod (REVIEW-deploy M1)
+            fail(CANARY, Patch("fraud-canary", "spec.metricsServer", "http://169.254.169.254/latest/")),
+            fail(CANARY, Patch("fraud-canary", "spec.metricsServer", "http://prometheus.risk.svc.cluster.local:9090")),
+            fail(CANARY, Patch("fraud-canary", "spec.analysis.metrics", [
+                {"name": "errors", "templateRef": {"name": "error-rate", "namespace": "risk"}}])),
+            fail(CANARY, Patch("fraud-canary", "spec.analysis.alerts", [
+                {"name": "team", "providerRef": {"name": "slack", "namespace": "monitoring"}}])),
+        ),
+        unknown=u(DEFERRED, Patch("fraud-canary", "spec.metricsServer", U))),
     "k8s-flagger-metric-provider": Case(
         passing=(ok(), ok(template())),
         failing=(

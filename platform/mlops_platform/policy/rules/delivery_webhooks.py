@@ -80,3 +80,36 @@ def k8s_flagger_metric_provider(res: Res, settings: PolicySettings) -> Iterator[
         yield f"provider address {address!r} is not the platform Prometheus {settings.metrics_server_url}"
     if secret:
         yield "provider secretRef: the platform Prometheus needs no credentials"
+
+
+def _foreign_refs(items: object, ref: str, namespace: str) -> Iterator[str | Defer]:
+    for item in as_list(items):
+        target = item.get(ref) if isinstance(item, dict) else None
+        other = target.get("namespace") if isinstance(target, dict) else None
+        if is_unknown(other):
+            yield Defer(f"spec.analysis[].{ref}.namespace")
+        elif other not in (None, namespace):
+            yield (f"{ref} {target.get('name')!r} names namespace {other!r}: Flagger would read another namespace's "
+                   "object (and its Secret)")
+
+
+@resource_policy(
+    name="k8s-canary-references", area=Area.K8S, resource_types=(t.FLAGGER_CANARY,), severity=Severity.HIGH,
+    description="A Flagger Canary's `spec.metricsServer` is absent or the platform Prometheus (`metrics_server_url`: "
+                "Flagger sends the builtin and inline metric checks there, from its own pod), and its "
+                "`analysis.metrics[].templateRef` and `analysis.alerts[].providerRef` stay in its own namespace.",
+    remediation="Drop spec.metricsServer (the platform's Flagger defaults to its Prometheus) and the namespace of "
+                "templateRef/providerRef, or set them to the Canary's namespace.",
+    url="https://docs.flagger.app/usage/metrics", settings=("metrics_server_url",),
+    on_unknown=OnUnknown.DEFER,
+    unknown_note="Deferred when the metrics server, the namespace or a reference is unknown.",
+)
+def k8s_canary_references(res: Res, settings: PolicySettings) -> Iterator[str | Defer]:
+    namespace, server = res.get("metadata.namespace"), res.get("spec.metricsServer")
+    if is_unknown(namespace) or is_unknown(server):
+        yield Defer("metadata.namespace / spec.metricsServer")
+        return
+    if server is not None and server != settings.metrics_server_url:
+        yield f"spec.metricsServer {server!r} is not the platform Prometheus {settings.metrics_server_url}"
+    yield from _foreign_refs(res.get("spec.analysis.metrics"), "templateRef", namespace or "default")
+    yield from _foreign_refs(res.get("spec.analysis.alerts"), "providerRef", namespace or "default")
