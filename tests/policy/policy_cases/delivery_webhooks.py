@@ -9,6 +9,7 @@ from policy_plans import Add, Patch, U, res
 from policy_cases._base import DEFERRED, Case, fail, ok, on, u
 
 CANARY = on("kubernetes:flagger.app/v1beta1:Canary", "fraud-canary")
+SERVICE = on("kubernetes:core/v1:Service", "fraud-svc")
 TEMPLATE_T = "kubernetes:flagger.app/v1beta1:MetricTemplate"
 TEMPLATE = on(TEMPLATE_T, "fraud-error-rate")
 PROMETHEUS = "http://kps-prometheus.monitoring.svc.cluster.local:9090"
@@ -63,6 +64,14 @@ CASES: dict[str, Case] = {
                 {"name": "team", "providerRef": {"name": "slack", "namespace": "monitoring"}}])),
         ),
         unknown=u(DEFERRED, Patch("fraud-canary", "spec.metricsServer", U))),
+    "k8s-no-externalname-services": Case(
+        passing=(ok(), ok(Patch("fraud-svc", "spec.type", "ClusterIP"))),
+        failing=(
+            # REVIEW-deploy H2: the namespace's name aliased to Prometheus, reachable by an allowed webhook URL
+            fail(SERVICE, Patch("fraud-svc", "spec.type", "ExternalName"),
+                 Patch("fraud-svc", "spec.externalName", "prometheus-operated.monitoring.svc.cluster.local")),
+        ),
+        unknown=u(DEFERRED, Patch("fraud-svc", "spec.type", U))),
     "k8s-flagger-metric-provider": Case(
         passing=(ok(), ok(template())),
         failing=(

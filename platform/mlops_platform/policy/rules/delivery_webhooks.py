@@ -6,7 +6,8 @@ picks is a request from the platform's network position (instance metadata, the 
 tenants), and a provider other than prometheus (cloudwatch, datadog, ...) acts with Flagger's identity or
 credentials. Webhooks follow core.webhook_urls' rule, the same one the project's config check
 (k8s.delivery.webhook_issues) and the cluster's admission policy (k8s.metric_isolation) apply; templates must
-query the platform Prometheus without credentials, as that admission policy requires.
+query the platform Prometheus without credentials, as that admission policy requires. No Service is an
+ExternalName alias, which would make a name of the namespace (all the URL rule checks) any other.
 """
 
 from __future__ import annotations
@@ -113,3 +114,21 @@ def k8s_canary_references(res: Res, settings: PolicySettings) -> Iterator[str | 
         yield f"spec.metricsServer {server!r} is not the platform Prometheus {settings.metrics_server_url}"
     yield from _foreign_refs(res.get("spec.analysis.metrics"), "templateRef", namespace or "default")
     yield from _foreign_refs(res.get("spec.analysis.alerts"), "providerRef", namespace or "default")
+
+
+@resource_policy(
+    name="k8s-no-externalname-services", area=Area.K8S, resource_types=(t.K8S_SERVICE,), severity=Severity.HIGH,
+    description="No Service is of type ExternalName: it makes a Service name of the namespace a DNS alias for any "
+                "other (Prometheus, the Kubernetes API, another tenant), so a Canary webhook or route that names "
+                "the namespace's Service reaches outside it. The admission policy mlops-service-types refuses "
+                "them in project namespaces.",
+    remediation="Use a ClusterIP Service that selects the namespace's own pods (drop spec.type and spec.externalName).",
+    url="https://kubernetes.io/docs/concepts/services-networking/service/#externalname",
+    on_unknown=OnUnknown.DEFER, unknown_note="Deferred when the Service's type is unknown.",
+)
+def k8s_no_externalname_services(res: Res, _: PolicySettings) -> Iterator[str | Defer]:
+    kind = res.get("spec.type")
+    if is_unknown(kind):
+        yield Defer("spec.type")
+    elif kind == "ExternalName":
+        yield f"type ExternalName (an alias for {res.get('spec.externalName')!r}): only Services selecting pods"
