@@ -86,7 +86,9 @@ def k8s_flagger_metric_provider(res: Res, settings: PolicySettings) -> Iterator[
 def _foreign_refs(items: object, ref: str, namespace: str) -> Iterator[str | Defer]:
     for item in as_list(items):
         target = item.get(ref) if isinstance(item, dict) else None
-        other = target.get("namespace") if isinstance(target, dict) else None
+        if not isinstance(target, dict):
+            continue
+        other = target.get("namespace")
         if is_unknown(other):
             yield Defer(f"spec.analysis[].{ref}.namespace")
         elif other not in (None, namespace):
