@@ -21,7 +21,7 @@ from mlops_platform.config.rules_gpu import (
 from mlops_platform.config.rules_gpu import pool_gpu_type as pool_gpu_type  # re-exported: node pools use it
 from mlops_platform.config.rules_serving import serving_rules
 from mlops_platform.config.sections import GpuPoolConfig, PlatformSections, PoolConfig, ProjectConfig
-from mlops_platform.core import instances
+from mlops_platform.core import instances, webhook_urls
 from mlops_platform.core.errors import ConfigIssue
 from mlops_platform.core.naming import bucket_name
 from mlops_platform.core.versions import SUPPORTED_EKS_VERSIONS
@@ -271,6 +271,18 @@ def project_rules(cfg: PlatformSections) -> Issues:
                     f"lower project budgets or raise budget.monthly_usd ({cfg.budget.monthly_usd})")
 
 
+def delivery_rules(cfg: PlatformSections) -> Issues:
+    """Each external webhook host is a public FQDN: the cluster resolver completes a name ending in a
+    namespace (platform or project, current or former) into an in-cluster Service (core.webhook_urls)."""
+    names = RESERVED_NAMESPACES | {p.name for p in cfg.projects} | {n for p in cfg.projects for n in p.previous_names}
+    for i, host in enumerate(cfg.serving.delivery.allow_external_webhook_hosts):
+        problem = webhook_urls.host_problem(host, namespaces=names)
+        if problem:
+            yield issue(f"serving.delivery.allow_external_webhook_hosts[{i}]", problem, host,
+                        "list the public, fully qualified DNS name of the hook's server (e.g. hooks.example.com), "
+                        "or drop it and call a Service of the project's namespace")
+
+
 def cluster_capacity(cfg: PlatformSections) -> tuple[int, int]:
     """(vCPUs, GiB of memory) of every node pool at max_size, counting each pool's largest known type:
     no namespace quota can be used beyond what the cluster can ever schedule."""
@@ -302,7 +314,7 @@ def project_limits(cfg: PlatformSections, proj: ProjectConfig, path: str) -> Iss
 
 RULES: tuple[Callable[[PlatformSections], Issues], ...] = (
     network_rules, cluster_rules, node_pool_rules, karpenter_rules, storage_rules, budget_and_tag_rules,
-    project_rules, queueing_rules, serving_rules,
+    project_rules, queueing_rules, serving_rules, delivery_rules,
 )
 
 

@@ -76,8 +76,10 @@ class InferenceAuthConfig(_Section):
 class DeliveryConfig(_Section):
     """`mlops-platform:serving.delivery` — what projects' Flagger Canaries may call."""
 
-    allow_external_webhooks: bool = Field(
-        default=False,
-        description="Canary webhooks may call external https URLs (DNS names, never IP addresses) besides "
-                    "Services of the project's own namespace. Flagger calls them from its own pod, and an "
-                    "external name can resolve to an internal address, so this is an explicit opt-out.")
+    allow_external_webhook_hosts: tuple[str, ...] = Field(
+        default=(), max_length=64,
+        description="Public DNS names (exact, lowercase FQDNs such as `hooks.example.com`; no IP address, no "
+                    "cluster, private-zone or namespace name) that Canary webhooks may call over https besides "
+                    "Services of the project's own namespace; a subdomain must be listed itself. Flagger calls "
+                    "them from its own pod, whose resolver turns short names (`kubernetes.default`) into "
+                    "in-cluster Services, so only listed hosts are admitted. Default: none (no external webhooks).")

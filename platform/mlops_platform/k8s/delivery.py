@@ -168,7 +168,7 @@ class CanaryWebhook:
     """String payload Flagger posts (the loadtester reads `cmd`, `type`). Default: none."""
 
 
-def webhook_issues(hooks: tuple[CanaryWebhook, ...], *, namespace: str, allow_external: bool,
+def webhook_issues(hooks: tuple[CanaryWebhook, ...], *, namespace: str, external_hosts: tuple[str, ...] = (),
                    prefix: str = "webhooks") -> list[ConfigIssue]:
     """Every problem of the webhooks at once, each naming `<prefix>[i].<field>`."""
     out: list[ConfigIssue] = []
@@ -178,10 +178,10 @@ def webhook_issues(hooks: tuple[CanaryWebhook, ...], *, namespace: str, allow_ex
         if not isinstance(hook, CanaryWebhook):
             out.append(ConfigIssue(at, "not a CanaryWebhook", hook, "pass CanaryWebhook(name=..., url=...)"))
             continue
-        problem = webhook_urls.url_problem(hook.url, namespace=namespace, allow_external=allow_external)
+        problem = webhook_urls.url_problem(hook.url, namespace=namespace, external_hosts=external_hosts)
         if problem:
             out.append(ConfigIssue(f"{at}.url", problem, hook.url,
-                                   webhook_urls.url_fix(namespace, allow_external=allow_external)))
+                                   webhook_urls.url_fix(namespace, external_hosts=external_hosts)))
         if not (isinstance(hook.name, str) and hook.name.strip()) or names.count(hook.name) > 1:
             out.append(ConfigIssue(f"{at}.name", "must be a non-empty name used once", hook.name, "rename the hook"))
         if hook.type not in {w.value for w in WebhookType}:

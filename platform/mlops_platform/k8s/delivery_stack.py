@@ -45,9 +45,9 @@ class DeliveryStackArgs:
     """Controller replicas (leader election above 1). Default: 1 (2 in prod, chosen by the layer)."""
     service_monitor: bool = True
     """Let the monitoring stack scrape Flagger (needs its CRDs). Default: True."""
-    allow_external_webhooks: bool = False
-    """Admit projects' Canary webhooks to external https URLs, not only their own namespace's Services
-    (`serving.delivery.allow_external_webhooks`). Default: False."""
+    allow_external_webhook_hosts: tuple[str, ...] = ()
+    """External hosts projects' Canary webhooks may call over https besides their own namespace's Services
+    (`serving.delivery.allow_external_webhook_hosts`, validated there). Default: none."""
 
 
 def url_port(url: str) -> int:
@@ -103,7 +103,7 @@ class DeliveryStack(pulumi.ComponentResource):
         flagger_ns = namespace(f"{name}-flagger-ns", FLAGGER_NAMESPACE, "baseline", v, k8s_opts(self, p),
                                policies=[*netpol.system_fence(()), *netpol.flagger_egress(
                                    prometheus_port=url_port(args.prometheus_url), vpc_cidr=args.vpc_cidr,
-                                   allow_external=args.allow_external_webhooks)])
+                                   allow_external=bool(args.allow_external_webhook_hosts))])
         self.flagger = helm_release(f"{name}-flagger", "flagger", "flagger", FLAGGER_NAMESPACE, flagger_values(args),
                                     k8s_opts(self, p, [flagger_ns]))
         keda_ns = namespace(f"{name}-keda-ns", KEDA_NAMESPACE, "baseline", v, k8s_opts(self, p),
@@ -112,5 +112,5 @@ class DeliveryStack(pulumi.ComponentResource):
                                  k8s_opts(self, p, [keda_ns]))
         # what projects' ScaledObjects, MetricTemplates and Canaries may ask the Prometheus both controllers query
         delivery_metric_policies(name, args.prometheus_url, self, p,
-                                 allow_external_webhooks=args.allow_external_webhooks)
+                                 external_webhook_hosts=args.allow_external_webhook_hosts)
         self.register_outputs({"flagger_namespace": FLAGGER_NAMESPACE, "keda_namespace": KEDA_NAMESPACE})

@@ -31,6 +31,7 @@ the message names the rule.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pulumi
@@ -126,15 +127,17 @@ def metric_template_expression(prometheus_url: str) -> str:
     return f"object.kind == 'MetricTemplate' ? ({template}) : ({inline})"
 
 
-def webhook_expression(*, allow_external: bool) -> str:
-    """CEL over a Canary: every `analysis.webhooks[].url` is a Service of its own namespace, or (when
-    `allow_external`) an https URL of an external DNS name with TLS verified. The regexes are
-    core.webhook_urls', which the config and review checks use too."""
+def webhook_expression(*, external_hosts: tuple[str, ...] = ()) -> str:
+    """CEL over a Canary: every `analysis.webhooks[].url` is a Service of its own namespace, or an https URL
+    whose host is exactly one of `external_hosts` (a CEL list literal, each JSON-quoted) with TLS verified.
+    The regexes are core.webhook_urls', which the config and review checks use too."""
     own = webhook_urls.in_cluster_regex(f"' + {OWN_NAMESPACE_CEL} + r'")
     allowed = f"w.url.matches(r'{own}')"
-    if allow_external:
-        allowed += (f" || (w.url.matches(r'{webhook_urls.EXTERNAL_REGEX}') && "
-                    f"!w.url.matches(r'{webhook_urls.INTERNAL_HOST_REGEX}') && !(has(w.disableTLS) && w.disableTLS))")
+    if external_hosts:
+        # core.webhook_urls.external_host_regex built per host in CEL: the hosts stay data, not regex text
+        regex = f"r'{webhook_urls.LISTED_HEAD}' + h.replace('.', '[.]') + r'{webhook_urls.LISTED_TAIL}'"
+        listed = f"{json.dumps(list(external_hosts))}.exists(h, w.url.matches({regex}))"
+        allowed += f" || ({listed} && !(has(w.disableTLS) && w.disableTLS))"
     hooks = "object.spec.analysis.webhooks"
     return (f"object.kind != 'Canary' || !has(object.spec.analysis) || !has({hooks}) || "
             f"{hooks}.all(w, {allowed})")
@@ -176,15 +179,15 @@ def keda_policy(prometheus_url: str) -> dict[str, Any]:
                          "series with namespace=\"<this namespace>\""))])
 
 
-def flagger_policy(prometheus_url: str, *, allow_external_webhooks: bool = False) -> dict[str, Any]:
-    external = ", or https URLs of external DNS names with TLS verified" if allow_external_webhooks else \
-        " (external ones need serving.delivery.allow_external_webhooks: true in the platform config)"
+def flagger_policy(prometheus_url: str, *, external_webhook_hosts: tuple[str, ...] = ()) -> dict[str, Any]:
+    external = (f", or https URLs of {', '.join(external_webhook_hosts)} with TLS verified" if external_webhook_hosts
+                else " (external ones need their host in serving.delivery.allow_external_webhook_hosts)")
     return policy_spec([Rule(group="flagger.app", resources=("metrictemplates", "canaries"))], [Check(
         expression=metric_template_expression(prometheus_url),
         message=_message(f"metric templates use the prometheus provider at {prometheus_url} without a secretRef; "
                          "every query selects each series with namespace=\"{{ namespace }}\" or the namespace's "
                          "name, and uses no template variable but namespace, target and interval")), Check(
-        expression=webhook_expression(allow_external=allow_external_webhooks),
+        expression=webhook_expression(external_hosts=external_webhook_hosts),
         message=_message("Canary webhooks call Services of this namespace only, "
                          "http(s)://<service>.<namespace>.svc.cluster.local/..." + external)), Check(
         expression=canary_refs_expression(prometheus_url),
@@ -200,11 +203,11 @@ def monitor_policy() -> dict[str, Any]:
 
 
 def delivery_metric_policies(name: str, prometheus_url: str, parent: pulumi.Resource, provider: k8s.Provider, *,
-                             allow_external_webhooks: bool = False) -> None:
+                             external_webhook_hosts: tuple[str, ...] = ()) -> None:
     """KEDA's and Flagger's policies, children of `parent` named `<name>-keda-metrics`, `<name>-flagger-metrics`."""
     project_admission(f"{name}-keda-metrics", KEDA_POLICY, keda_policy(prometheus_url), parent, provider)
     project_admission(f"{name}-flagger-metrics", FLAGGER_POLICY,
-                      flagger_policy(prometheus_url, allow_external_webhooks=allow_external_webhooks), parent, provider)
+                      flagger_policy(prometheus_url, external_webhook_hosts=external_webhook_hosts), parent, provider)
 
 
 def monitor_namespace_policy(name: str, parent: pulumi.Resource, provider: k8s.Provider) -> None:

@@ -68,11 +68,11 @@ class ModelServingArgs:
     """When the new version is promoted or rolled back (progressive delivery). Default: AnalysisThresholds()."""
     webhooks: tuple[CanaryWebhook, ...] = ()
     """Hooks Flagger calls during a release (load tests, smoke tests, approvals; progressive delivery only):
-    Services of `namespace`, or external https URLs with `allow_external_webhooks`. Default: none."""
-    allow_external_webhooks: bool = False
-    """Let `webhooks` call external https URLs: set it only when the platform's
-    `serving.delivery.allow_external_webhooks` is true (its admission policy refuses them otherwise).
-    Default: False."""
+    Services of `namespace`, or https URLs of `allow_external_webhook_hosts`. Default: none."""
+    allow_external_webhook_hosts: tuple[str, ...] = ()
+    """External hosts `webhooks` may call over https (exact names): pass the platform's
+    `serving.delivery.allow_external_webhook_hosts` or a subset (its admission policy refuses any other host).
+    Default: none."""
     prod: bool = False
     """Serving in a production environment: progressive delivery required, no scale-to-zero. Default: False."""
     port: int = 8080
@@ -228,13 +228,16 @@ def delivery_issues(args: ModelServingArgs) -> list[ConfigIssue]:
         out.append(ConfigIssue("kserve_deployment_mode", "Flagger analyses Deployments; Serverless serves Knative "
                                "revisions", args.kserve_deployment_mode,
                                "use RawDeployment (the platform's), or delivery instant"))
+    if not isinstance(args.webhooks, tuple | list):
+        return [*out, ConfigIssue("webhooks", "not a tuple", args.webhooks, "pass a tuple of CanaryWebhook")]
     if args.webhooks and not progressive:
         out.append(ConfigIssue("webhooks", f"delivery {args.delivery} runs no analysis to call them",
                                len(args.webhooks), "use canary, blue-green or mirror, or drop webhooks"))
-    if not isinstance(args.webhooks, tuple | list):
-        return [*out, ConfigIssue("webhooks", "not a tuple", args.webhooks, "pass a tuple of CanaryWebhook")]
-    return out + webhook_issues(tuple(args.webhooks), namespace=str(args.namespace),
-                                allow_external=args.allow_external_webhooks is True)
+    hosts = args.allow_external_webhook_hosts
+    if not (isinstance(hosts, tuple | list) and all(isinstance(h, str) for h in hosts)):
+        return [*out, ConfigIssue("allow_external_webhook_hosts", "not a tuple of host names", hosts,
+                                  "pass the platform's serving.delivery.allow_external_webhook_hosts")]
+    return out + webhook_issues(tuple(args.webhooks), namespace=str(args.namespace), external_hosts=tuple(hosts))
 
 
 def scaling_issues(args: ModelServingArgs) -> list[ConfigIssue]:

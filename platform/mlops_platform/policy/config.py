@@ -102,10 +102,10 @@ class PolicySettings(_Model):
     allow_instant_delivery: bool = Field(
         default=False, description="Serving workloads may ship new versions without a Flagger Canary with "
                                    "analysis (an instant 100 % switch); the dev preset allows it.")
-    allow_external_webhooks: bool = Field(
-        default=False, description="Flagger Canary webhooks may call external https URLs (DNS names), not only "
-                                   "Services of the Canary's namespace (the platform's "
-                                   "`serving.delivery.allow_external_webhooks`).")
+    allow_external_webhook_hosts: tuple[str, ...] = Field(
+        default=(), description="Hosts (exact DNS names) Flagger Canary webhooks may call over https besides "
+                                "Services of the Canary's namespace (the platform's "
+                                "`serving.delivery.allow_external_webhook_hosts`). Default: none.")
     metrics_server_url: str = Field(
         default="http://kps-prometheus.monitoring.svc.cluster.local:9090",
         description="The platform Prometheus, the only server a project's Flagger MetricTemplates may query "

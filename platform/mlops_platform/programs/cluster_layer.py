@@ -197,7 +197,7 @@ class ClusterLayer(pulumi.ComponentResource):
         DeliveryStack(f"{name}-delivery", DeliveryStackArgs(
             k8s_version=cfg.cluster.version, prometheus_url=monitoring.prometheus_url, provider=self.provider,
             vpc_cidr=cfg.network.cidr, replicas=2 if cfg.is_prod else 1,
-            allow_external_webhooks=cfg.serving.delivery.allow_external_webhooks),
+            allow_external_webhook_hosts=cfg.serving.delivery.allow_external_webhook_hosts),
             pulumi.ResourceOptions(parent=self, depends_on=[monitoring.release, serving]))
 
     def _monitoring(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer, storage: pulumi.Resource,

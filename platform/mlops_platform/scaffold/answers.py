@@ -232,10 +232,10 @@ def _webhook_issues(a: TemplateAnswers, source: str) -> list[ConfigIssue]:
     the cluster's admission policy check it): Flagger calls it from the platform's network. The template takes
     no external hook; the platform's opt-out for those is for hand-written CanaryWebhooks."""
     url, namespace = a.rollout_webhook_url, a.k8s_namespace or a.project_slug
-    problem = webhook_urls.url_problem(url, namespace=namespace, allow_external=False) if url else None
+    problem = webhook_urls.url_problem(url, namespace=namespace) if url else None
     if problem is None:
         return []
-    return [ConfigIssue("rollout_webhook_url", problem, url, webhook_urls.url_fix(namespace, allow_external=False),
+    return [ConfigIssue("rollout_webhook_url", problem, url, webhook_urls.url_fix(namespace),
                         source)]
 
 

@@ -52,11 +52,11 @@ class Subject:
 
 def platform_config(env: str | None, stack_file: Path | None = None) -> PolicyPackConfig:
     """Tier preset + the environment's own caps (GPU ceiling, monthly budget, p90 cost estimate) and its
-    webhook opt-out (`serving.delivery.allow_external_webhooks`)."""
+    external webhook hosts (`serving.delivery.allow_external_webhook_hosts`)."""
     cfg = load_stack_file(stack_file) if stack_file is not None else load_env(str(env))
     return preset(cfg.tier.value).with_settings(
         max_total_gpus=cfg.gpu.max_total_gpus, monthly_budget_usd=cfg.budget.monthly_usd,
-        allow_external_webhooks=cfg.serving.delivery.allow_external_webhooks,
+        allow_external_webhook_hosts=cfg.serving.delivery.allow_external_webhook_hosts,
         estimated_monthly_p90_usd=round(estimate(cfg).estimated_monthly_p90_usd, 2))
 
 
@@ -108,7 +108,8 @@ def project_config(outputs: PlatformOutputs, tier: str | None = None,
              for name, p in outputs.gpu_pools.items()}
     server = {"metrics_server_url": outputs.prometheus_url} if outputs.prometheus_url else {}
     return preset(chosen).with_settings(stack_kind=StackKind.PROJECT, gpu_pools=pools,
-                                        allow_external_webhooks=outputs.allow_external_webhooks, **server)
+                                        allow_external_webhook_hosts=tuple(outputs.allow_external_webhook_hosts),
+                                        **server)
 
 
 def referenced_platform(references: Mapping[str, Mapping[str, Any]]) -> PlatformOutputs | None:

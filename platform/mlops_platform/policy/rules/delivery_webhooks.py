@@ -22,18 +22,18 @@ from mlops_platform.policy.sdk.graph import Res
 from mlops_platform.policy.sdk.values import Defer, as_list, is_unknown
 
 
-def _hook_problem(hook: object, namespace: str, allow_external: bool) -> str | Defer | None:
+def _hook_problem(hook: object, namespace: str, hosts: tuple[str, ...]) -> str | Defer | None:
     if not isinstance(hook, dict):
         return None if hook is None else Defer("spec.analysis.webhooks[]")
     url, name = hook.get("url"), hook.get("name", "?")
     if is_unknown(url):
         return Defer(f"spec.analysis.webhooks[{name}].url")
-    problem = webhook_urls.url_problem(url, namespace=namespace, allow_external=allow_external)
-    if problem is None and hook.get("disableTLS") is True and webhook_urls.is_external(str(url)):
+    problem = webhook_urls.url_problem(url, namespace=namespace, external_hosts=hosts)
+    if problem is None and hook.get("disableTLS") is True and webhook_urls.is_listed_external(str(url), hosts):
         problem = "turns off TLS verification of an external call"
     if problem is None:
         return None
-    return f"webhook {name!r} url {url!r} {problem}; {webhook_urls.url_fix(namespace, allow_external=allow_external)}"
+    return f"webhook {name!r} url {url!r} {problem}; {webhook_urls.url_fix(namespace, external_hosts=hosts)}"
 
 
 @resource_policy(
@@ -41,11 +41,12 @@ def _hook_problem(hook: object, namespace: str, allow_external: bool) -> str | D
     description="Flagger Canary webhooks call Services of the Canary's own namespace "
                 "(http(s)://<service>.<namespace>.svc[.cluster.local]), never an IP address, loopback, "
                 "link-local or instance-metadata address, the Kubernetes API or another namespace; external "
-                "https names only when allowed.",
+                "https URLs only to hosts listed in allow_external_webhook_hosts.",
     remediation="Point webhooks at a Service of the project namespace (e.g. the Flagger loadtester "
-                "http://flagger-loadtester.<namespace>.svc.cluster.local/); for an external https hook set "
-                "allow_external_webhooks (the platform's serving.delivery.allow_external_webhooks).",
-    url="https://docs.flagger.app/usage/webhooks", settings=("allow_external_webhooks",),
+                "http://flagger-loadtester.<namespace>.svc.cluster.local/); for an external https hook list its "
+                "host in allow_external_webhook_hosts (the platform's "
+                "serving.delivery.allow_external_webhook_hosts).",
+    url="https://docs.flagger.app/usage/webhooks", settings=("allow_external_webhook_hosts",),
     on_unknown=OnUnknown.DEFER, unknown_note="Deferred when the namespace or a webhook URL is unknown.",
 )
 def k8s_canary_webhooks(res: Res, settings: PolicySettings) -> Iterator[str | Defer]:
@@ -54,7 +55,7 @@ def k8s_canary_webhooks(res: Res, settings: PolicySettings) -> Iterator[str | De
         yield Defer("metadata.namespace / spec.analysis.webhooks")
         return
     for hook in as_list(hooks):
-        found = _hook_problem(hook, namespace or "default", settings.allow_external_webhooks)
+        found = _hook_problem(hook, namespace or "default", tuple(settings.allow_external_webhook_hosts))
         if found is not None:
             yield found
 
