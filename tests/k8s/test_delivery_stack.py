@@ -76,7 +76,7 @@ def test_flagger_calls_only_dns_the_api_server_prometheus_and_project_hook_pods(
     platform Prometheus's port and project pods labelled as hook targets; external https only with the opt-out."""
     policies = {p.get("metadata.name"): p.get("spec") for p in k8s_of(plan, NETPOL)
                 if p.get("metadata.namespace") == FLAGGER_NAMESPACE}
-    external = cfg.serving.delivery.allow_external_webhooks
+    external = bool(cfg.serving.delivery.allow_external_webhook_hosts)
     egress = {n for n, s in policies.items() if "Egress" in s["policyTypes"]}
     assert egress == {"default-deny-egress", "allow-dns", "allow-api-server", "allow-prometheus",
                       "allow-project-hooks"} | ({"allow-external-hooks"} if external else set())

@@ -49,6 +49,14 @@ NEVER = [
     "http://x.fraud.svc.cluster.local/a\u00a0b", "http://x.fraud.svc.cluster.local/\u2028", "https://hooks.example.com/\x0b",
 ]
 EXTERNAL = ["https://hooks.example.com/release", "https://ci.example.org:8443/approve?release=v2"]
+#: the platform's serving.delivery.allow_external_webhook_hosts in the tests that list some
+HOSTS = ("hooks.example.com", "ci.example.org")
+#: external-looking names Flagger's resolver completes into in-cluster Services (search list
+#: `<ns>.svc.cluster.local svc.cluster.local cluster.local`, ndots:5), a listed host's subdomain and an
+#: unlisted public host: refused even with HOSTS listed
+UNLISTED = ["https://kubernetes.default/api/v1/secrets", "https://grafana.monitoring/", "https://model.risk:8443/",
+            "https://evil.hooks.example.com/", "https://hooks.example.com.evil.net/", "https://example.net/",
+            "https://hooks-example.com/", "https://hooksxexample.com/"]
 
 
 def canary(*urls: str, **extra: Any) -> dict[str, Any]:
@@ -56,55 +64,67 @@ def canary(*urls: str, **extra: Any) -> dict[str, Any]:
         {"name": f"h{i}", "url": url, **extra} for i, url in enumerate(urls)]}}}
 
 
-@pytest.mark.parametrize("allow_external", [False, True])
-def test_own_namespace_services_are_allowed_by_config_and_admission(allow_external: bool) -> None:
-    expression = webhook_expression(allow_external=allow_external)
+@pytest.mark.parametrize("hosts", [(), HOSTS])
+def test_own_namespace_services_are_allowed_by_config_and_admission(hosts: tuple[str, ...]) -> None:
+    expression = webhook_expression(external_hosts=hosts)
     for url in OWN:
-        assert url_problem(url, namespace=NS, allow_external=allow_external) is None, url
+        assert url_problem(url, namespace=NS, external_hosts=hosts) is None, url
         assert admits(expression, canary(url), NS), url
         assert not admits(expression, canary(url), "risk"), url  # the same URL from another namespace
 
 
-@pytest.mark.parametrize("allow_external", [False, True])
-@pytest.mark.parametrize("url", NEVER)
-def test_metadata_loopback_api_server_and_other_tenants_are_always_refused(url: str, allow_external: bool) -> None:
-    assert url_problem(url, namespace=NS, allow_external=allow_external) is not None
-    assert not admits(webhook_expression(allow_external=allow_external), canary(url), NS)
+@pytest.mark.parametrize("hosts", [(), HOSTS])
+@pytest.mark.parametrize("url", NEVER + UNLISTED)
+def test_metadata_loopback_api_server_and_other_tenants_are_always_refused(url: str, hosts: tuple[str, ...]) -> None:
+    assert url_problem(url, namespace=NS, external_hosts=hosts) is not None
+    assert not admits(webhook_expression(external_hosts=hosts), canary(url), NS)
 
 
-def test_external_https_hooks_need_the_platforms_opt_out_and_verified_tls() -> None:
+def test_short_cluster_names_are_refused_naming_the_listed_hosts() -> None:
+    """REVIEW: `https://kubernetes.default/` has the shape of a public name yet is the API server to Flagger's
+    resolver; only an exact listed host passes, so it is refused with or without a list."""
+    assert url_problem(UNLISTED[0], namespace=NS) == (
+        "is not a Service of namespace 'fraud', and its host is not one of the platform's external webhook hosts "
+        "(none); a short name like kubernetes.default or <service>.<namespace> resolves inside the cluster")
+    assert "external webhook hosts (hooks.example.com, ci.example.org)" in str(
+        url_problem(UNLISTED[1], namespace=NS, external_hosts=HOSTS))
+
+
+def test_external_https_hooks_need_their_host_listed_and_verified_tls() -> None:
     for url in EXTERNAL:
-        assert url_problem(url, namespace=NS, allow_external=False) == \
-            "is an external URL, and the platform does not allow external webhooks"
-        assert not admits(webhook_expression(allow_external=False), canary(url), NS)
-        assert url_problem(url, namespace=NS, allow_external=True) is None
-        assert admits(webhook_expression(allow_external=True), canary(url), NS)
-        assert not admits(webhook_expression(allow_external=True), canary(url, disableTLS=True), NS)
-    assert url_problem("http://hooks.example.com/", namespace=NS, allow_external=True) is not None
+        assert url_problem(url, namespace=NS) is not None
+        assert not admits(webhook_expression(), canary(url), NS)
+        assert url_problem(url, namespace=NS, external_hosts=HOSTS) is None
+        assert admits(webhook_expression(external_hosts=HOSTS), canary(url), NS)
+        assert not admits(webhook_expression(external_hosts=HOSTS), canary(url, disableTLS=True), NS)
+    assert url_problem("http://hooks.example.com/", namespace=NS, external_hosts=HOSTS) is not None
+    # listing one host admits that host only
+    assert admits(webhook_expression(external_hosts=HOSTS[:1]), canary(EXTERNAL[0]), NS)
+    assert not admits(webhook_expression(external_hosts=HOSTS[:1]), canary(EXTERNAL[1]), NS)
     # a Canary without webhooks, and the other kinds the policy judges, are not this check's business
-    assert admits(webhook_expression(allow_external=False), {"kind": "Canary", "spec": {"analysis": {}}}, NS)
-    assert admits(webhook_expression(allow_external=False), {"kind": "MetricTemplate", "spec": {}}, NS)
+    assert admits(webhook_expression(), {"kind": "Canary", "spec": {"analysis": {}}}, NS)
+    assert admits(webhook_expression(), {"kind": "MetricTemplate", "spec": {}}, NS)
 
 
 _PIECES = st.sampled_from(["http://", "https://", "x", "fraud", "risk", ".", ".svc", ".cluster.local", ":8080",
                            "/", "@", "169.254.169.254", "[fd00:ec2::254]", "example.com", "?a=b", "#", "\\",
-                           "\n", " ", "-", "kubernetes.default", ".internal", "A",
+                           "\n", " ", "-", "kubernetes.default", ".internal", "A", "hooks.example.com", "evil.",
                            '"', "'", "<", ">", "\x00", "\x0b", "\x7f", "\u00a0"])
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(_PIECES, min_size=1, max_size=8).map("".join), st.booleans())
-def test_the_admission_cel_and_the_config_check_agree_on_any_url(url: str, allow_external: bool) -> None:
+@given(st.lists(_PIECES, min_size=1, max_size=8).map("".join), st.sampled_from([(), HOSTS]))
+def test_the_admission_cel_and_the_config_check_agree_on_any_url(url: str, hosts: tuple[str, ...]) -> None:
     """The CEL copy of the rule admits exactly what the Python check allows."""
-    allowed = url_problem(url, namespace=NS, allow_external=allow_external) is None
-    assert admits(webhook_expression(allow_external=allow_external), canary(url), NS) is allowed
+    allowed = url_problem(url, namespace=NS, external_hosts=hosts) is None
+    assert admits(webhook_expression(external_hosts=hosts), canary(url), NS) is allowed
 
 
 def test_a_refused_canary_reads_the_rule_and_the_fix() -> None:
     (_, check, _) = flagger_policy(PROMETHEUS_URL)["validations"]
     assert message(check["messageExpression"], canary(NEVER[0]), NS) == (
         "Canary webhooks call Services of this namespace only, http(s)://<service>.<namespace>.svc.cluster.local/"
-        "... (external ones need serving.delivery.allow_external_webhooks: true in the platform config) "
+        "... (external ones need their host in serving.delivery.allow_external_webhook_hosts) "
         "(namespace fraud)")
 
 
@@ -121,8 +141,8 @@ def test_bad_webhooks_fail_model_serving_args_all_at_once_naming_field_value_and
     assert ("webhooks[0].url: is not a Service of namespace 'fraud' (Flagger would call it from the platform's "
             "network position") in text and "(got 'http://169.254.169.254/latest/meta-data/iam/security-" in text
     assert "— fix: use http://<service>.fraud.svc.cluster.local[:port]/path (e.g. the Flagger loadtester " \
-           "http://flagger-loadtester.fraud.svc.cluster.local/); external https hooks need the platform's " \
-           "serving.delivery.allow_external_webhooks: true" in text
+           "http://flagger-loadtester.fraud.svc.cluster.local/); an external https hook needs its host listed in the " \
+           "platform's serving.delivery.allow_external_webhook_hosts" in text
     assert "webhooks[2].type: unknown choice (got 'on-friday')" in text
 
 
@@ -136,13 +156,17 @@ def test_model_serving_args_refuse_the_review_injection_probe() -> None:
     assert issue.message.startswith("is not a Service of namespace 'fraud'")
 
 
-def test_external_hooks_pass_with_the_opt_out_and_hooks_need_progressive_delivery() -> None:
+def test_external_hooks_pass_when_listed_and_hooks_need_progressive_delivery() -> None:
     external = (CanaryWebhook(name="approve", url=EXTERNAL[0], type=WebhookType.CONFIRM_PROMOTION),)
-    assert args(namespace=NS, webhooks=external, allow_external_webhooks=True).webhooks == external
+    assert args(namespace=NS, webhooks=external, allow_external_webhook_hosts=HOSTS).webhooks == external
+    with pytest.raises(ConfigError, match=r"allow_external_webhook_hosts: not a tuple of host names \(got True\)"):
+        args(namespace=NS, webhooks=external, allow_external_webhook_hosts=True)
+    with pytest.raises(ConfigError, match=r"webhooks: not a tuple \(got 'x'\)"):
+        args(namespace=NS, delivery="instant", webhooks="x")
     with pytest.raises(ConfigError, match=r"webhooks: delivery instant runs no analysis to call them \(got 1\) — "
                                           r"fix: use canary, blue-green or mirror, or drop webhooks"):
         args(namespace=NS, delivery="instant", webhooks=(CanaryWebhook(name="l", url=OWN[0]),))
-    assert webhook_issues((CanaryWebhook(name="l", url=OWN[0]),), namespace=NS, allow_external=False) == []
+    assert webhook_issues((CanaryWebhook(name="l", url=OWN[0]),), namespace=NS) == []
 
 
 def test_the_planned_canary_carries_the_load_test_hook_with_tls_verified(serving_plan: Plan) -> None:
