@@ -135,10 +135,14 @@ def test_project_config_from_platform_outputs() -> None:
     assert pulumi["gpu-workload-targets-pool"]["gpu_pools"] == {"l4": {"gpu_type": "l4", "gpus_per_node": 1,
                                                                        "resources": {"nvidia.com/gpu": 1}}}
     assert project_config(outputs, "dev").default.value == "advisory"
-    # the platform's webhook opt-out and Prometheus judge the project's Canaries and MetricTemplates
-    assert (cfg.settings.allow_external_webhooks, cfg.settings.metrics_server_url) == (False, raw["prometheus_url"])
-    opted = project_config(validate_outputs({**raw, "allow_external_webhooks": True}, "platform.json"))
-    assert opted.settings.allow_external_webhooks is True
+    # the platform's external webhook hosts and Prometheus judge the project's Canaries and MetricTemplates; an
+    # output without the hosts lists none
+    assert (cfg.settings.allow_external_webhook_hosts, cfg.settings.metrics_server_url) == ((), raw["prometheus_url"])
+    old = {k: v for k, v in raw.items() if k != "allow_external_webhook_hosts"}
+    assert project_config(validate_outputs(old, "platform.json")).settings.allow_external_webhook_hosts == ()
+    opted = project_config(validate_outputs({**raw, "allow_external_webhook_hosts": ["hooks.example.com"]},
+                                            "platform.json"))
+    assert opted.settings.allow_external_webhook_hosts == ("hooks.example.com",)
 
 
 @pytest.mark.parametrize(("changes", "path"), [

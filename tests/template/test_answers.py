@@ -94,7 +94,7 @@ def test_required_answers_name_the_flag_to_pass() -> None:
     ({"canary_step_weight": 30, "canary_max_weight": 20}, "canary_max_weight", "below canary_step_weight"),
     ({"rollout_webhook_url": "http://169.254.169.254/latest/meta-data/"}, "rollout_webhook_url",
      "is not a Service of namespace"),
-    ({"rollout_webhook_url": "https://hooks.example.com/"}, "rollout_webhook_url", "external URL"),
+    ({"rollout_webhook_url": "https://hooks.example.com/"}, "rollout_webhook_url", "external webhook hosts (none)"),
 ])
 def test_cross_field_rules(extra: dict[str, Any], path: str, text: str) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -194,8 +194,8 @@ def test_the_rollout_webhook_is_checked_by_the_same_rule_in_copier_and_the_model
         f"--data: rollout_webhook_url: is not a Service of namespace {namespace!r} (Flagger would call it from the "
         "platform's network position: instance metadata, the Kubernetes API and other tenants are reachable from "
         f"there) (got 'http://[fd00:ec2::254]/') — fix: use http://<service>.{namespace}.svc.cluster.local[:port]/path "
-        f"(e.g. the Flagger loadtester http://flagger-loadtester.{namespace}.svc.cluster.local/); external https "
-        "hooks need the platform's serving.delivery.allow_external_webhooks: true")
+        f"(e.g. the Flagger loadtester http://flagger-loadtester.{namespace}.svc.cluster.local/); an external https "
+        "hook needs its host listed in the platform's serving.delivery.allow_external_webhook_hosts")
 
 
 def test_the_generated_program_quotes_the_webhook_url_as_json() -> None:

@@ -14,6 +14,8 @@ TEMPLATE_T = "kubernetes:flagger.app/v1beta1:MetricTemplate"
 TEMPLATE = on(TEMPLATE_T, "fraud-error-rate")
 PROMETHEUS = "http://kps-prometheus.monitoring.svc.cluster.local:9090"
 LOADTESTER = "http://flagger-loadtester.fraud.svc.cluster.local/"
+#: the platform's serving.delivery.allow_external_webhook_hosts in the cases that list one
+LISTED = ["hooks.example.com"]
 
 
 def hooks(*urls: Any, **extra: Any) -> Patch:
@@ -38,16 +40,22 @@ CASES: dict[str, Case] = {
             fail(CANARY, hooks("http://169.254.169.254/latest/meta-data/iam/security-credentials/")),
             fail(CANARY, hooks("http://[fd00:ec2::254]/latest/api/token")),
             fail(CANARY, hooks("http://169.254.170.23/v1/credentials")),
-            fail(CANARY, hooks("http://127.0.0.1:8080/"), allow_external_webhooks=True),
-            fail(CANARY, hooks("https://10.0.12.7/"), allow_external_webhooks=True),
-            fail(CANARY, hooks("https://kubernetes.default.svc/api/v1/secrets"), allow_external_webhooks=True),
+            fail(CANARY, hooks("http://127.0.0.1:8080/"), allow_external_webhook_hosts=LISTED),
+            fail(CANARY, hooks("https://10.0.12.7/"), allow_external_webhook_hosts=LISTED),
+            fail(CANARY, hooks("https://kubernetes.default.svc/api/v1/secrets"), allow_external_webhook_hosts=LISTED),
             fail(CANARY, hooks("http://model.risk.svc.cluster.local/")),
             fail(CANARY, hooks("http://flagger-loadtester.fraud/")),  # short form: falls through to public DNS
             fail(CANARY, hooks("http://flagger-loadtester.fraud.svc.cluster.local@169.254.169.254/")),
-            # external: refused by default, and with TLS off even when allowed
+            # short names Flagger's resolver completes into in-cluster Services, a listed host's subdomain and an
+            # unlisted public host: refused even with a host listed
+            fail(CANARY, hooks("https://kubernetes.default/api/v1/secrets"), allow_external_webhook_hosts=LISTED),
+            fail(CANARY, hooks("https://grafana.monitoring/"), allow_external_webhook_hosts=LISTED),
+            fail(CANARY, hooks("https://evil.hooks.example.com/"), allow_external_webhook_hosts=LISTED),
+            fail(CANARY, hooks("https://example.net/"), allow_external_webhook_hosts=LISTED),
+            # external: refused by default, and with TLS off even when listed
             fail(CANARY, hooks("https://hooks.example.com/release")),
-            fail(CANARY, hooks("https://hooks.example.com/release", disableTLS=True), allow_external_webhooks=True),
-            fail(CANARY, hooks("http://hooks.example.com/release"), allow_external_webhooks=True),
+            fail(CANARY, hooks("https://hooks.example.com/release", disableTLS=True), allow_external_webhook_hosts=LISTED),
+            fail(CANARY, hooks("http://hooks.example.com/release"), allow_external_webhook_hosts=LISTED),
         ),
         unknown=u(DEFERRED, hooks(U))),
     "k8s-canary-references": Case(
