@@ -111,18 +111,21 @@ def test_valid_acme_acm_and_jwt_configs_pass() -> None:
 #: each refused external webhook host, with the start of its message: Flagger's resolver completes a name
 #: ending in a namespace or the cluster domain into an in-cluster Service (core.webhook_urls)
 BAD_HOSTS = [("kubernetes.default", "ends in 'default'"), ("grafana.monitoring", "ends in 'monitoring'"),
-             ("api.kserve", "ends in 'kserve'"), ("api.flagger-system", "is not a DNS"), ("model.fraud", "ends in 'fraud'"),
+             ("api.kserve", "ends in 'kserve'"), ("api.flagger-system", "is not a DNS"),
+             ("model.fraud", "ends in 'fraud'"),
              ("x.svc", "is a cluster"), ("kubernetes.default.svc.cluster.local", "is a cluster"),
              ("printer.local", "is a cluster"), ("ip-10-0-0-1.ec2.internal", "is a cluster"),
              ("nas.home.arpa", "is a cluster"), ("box.localdomain", "is a cluster"), ("localhost", "is not a DNS"),
              ("hooks", "is not a DNS"), ("10.0.0.1", "is an IP"), ("[fd00:ec2::254]", "is an IP"),
              ("Hooks.Example.com", "is not lowercase"), ("hooks.example.c0m", "is not a DNS"),
-             ("-x.example.com", "is not a DNS"), ("hooks.example.com/x", "is not a DNS"), ("x." * 130 + "com", "is not a DNS")]
+             ("-x.example.com", "is not a DNS"), ("hooks.example.com/x", "is not a DNS"),
+             ("x." * 130 + "com", "is not a DNS")]
 
 
 def test_every_bad_external_webhook_host_is_reported_at_once_naming_it() -> None:
     hosts = [host for host, _ in BAD_HOSTS]
-    doc = sections("staging", {"serving": {"delivery": {"allow_external_webhook_hosts": [*hosts, "hooks.example.com"]}},
+    listed = [*hosts, "hooks.example.com"]
+    doc = sections("staging", {"serving": {"delivery": {"allow_external_webhook_hosts": listed}},
                                "projects": [{"name": "fraud", "owners": ["a@example.com"],
                                              "github_repo": "example-org/fraud", "monthly_budget_usd": 1}]})
     issues = issues_of(doc)

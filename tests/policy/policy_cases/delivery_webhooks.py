@@ -54,7 +54,8 @@ CASES: dict[str, Case] = {
             fail(CANARY, hooks("https://example.net/"), allow_external_webhook_hosts=LISTED),
             # external: refused by default, and with TLS off even when listed
             fail(CANARY, hooks("https://hooks.example.com/release")),
-            fail(CANARY, hooks("https://hooks.example.com/release", disableTLS=True), allow_external_webhook_hosts=LISTED),
+            fail(CANARY, hooks("https://hooks.example.com/release", disableTLS=True),
+                 allow_external_webhook_hosts=LISTED),
             fail(CANARY, hooks("http://hooks.example.com/release"), allow_external_webhook_hosts=LISTED),
         ),
         unknown=u(DEFERRED, hooks(U))),
