@@ -278,7 +278,8 @@ def delivery_rules(cfg: PlatformSections) -> Issues:
     for i, host in enumerate(cfg.serving.delivery.allow_external_webhook_hosts):
         problem = webhook_urls.host_problem(host, namespaces=names)
         if problem:
-            yield issue(f"serving.delivery.allow_external_webhook_hosts[{i}]", problem, host,
+            yield issue(f"serving.delivery.allow_external_webhook_hosts[{i}]",
+                        f"must be a public, fully qualified DNS name; it {problem}", host,
                         "list the public, fully qualified DNS name of the hook's server (e.g. hooks.example.com), "
                         "or drop it and call a Service of the project's namespace")
 

@@ -82,4 +82,4 @@ class DeliveryConfig(_Section):
                     "cluster, private-zone or namespace name) that Canary webhooks may call over https besides "
                     "Services of the project's own namespace; a subdomain must be listed itself. Flagger calls "
                     "them from its own pod, whose resolver turns short names (`kubernetes.default`) into "
-                    "in-cluster Services, so only listed hosts are admitted. Default: none (no external webhooks).")
+                    "in-cluster Services, so only listed hosts are admitted; empty: no external webhooks.")

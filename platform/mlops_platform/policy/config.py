@@ -105,7 +105,7 @@ class PolicySettings(_Model):
     allow_external_webhook_hosts: tuple[str, ...] = Field(
         default=(), description="Hosts (exact DNS names) Flagger Canary webhooks may call over https besides "
                                 "Services of the Canary's namespace (the platform's "
-                                "`serving.delivery.allow_external_webhook_hosts`). Default: none.")
+                                "`serving.delivery.allow_external_webhook_hosts`); empty: none.")
     metrics_server_url: str = Field(
         default="http://kps-prometheus.monitoring.svc.cluster.local:9090",
         description="The platform Prometheus, the only server a project's Flagger MetricTemplates may query "
