@@ -16,6 +16,8 @@ from mlops_platform.k8s.delivery import CanaryWebhook, WebhookType, webhook_issu
 from mlops_platform.k8s.metric_isolation import canary_refs_expression, flagger_policy, webhook_expression
 from mlops_platform.k8s.monitoring import PROMETHEUS_URL
 from mlops_platform.policy.config import PolicySettings
+from mlops_platform.policy.rules.delivery_webhooks import NO_NAMESPACE, k8s_canary_webhooks
+from mlops_platform.policy.sdk.graph import Res
 
 from .k8s_cel import admits, message
 from .test_serving_args import args
@@ -210,3 +212,19 @@ def test_a_canary_keeps_metrics_server_templates_and_alert_providers_to_the_plat
     assert message(check["messageExpression"], _refs({"metricsServer": "http://x/"}), NS) == (
         f"Canary spec.metricsServer is absent or {PROMETHEUS_URL}, and its metric templateRefs and alert "
         "providerRefs name no other namespace (namespace fraud)")
+
+
+def test_the_review_judges_a_canary_without_namespace_by_its_providers_or_refuses_it() -> None:
+    """pulumi-kubernetes puts an object without metadata.namespace in its provider's `namespace`, else in the
+    kubeconfig context's (not in the plan): the review never assumes "default"."""
+    def outcomes(url: str, provider: dict[str, Any]) -> list[Any]:
+        spec = {"analysis": {"webhooks": [{"name": "load", "url": url}]}}
+        res = Res("urn:x", "kubernetes:flagger.app/v1beta1:Canary", "c", {"metadata": {}, "spec": spec},
+                  provider=provider)
+        return list(k8s_canary_webhooks(res, PolicySettings()))
+
+    default_hook = "http://flagger-loadtester.default.svc.cluster.local/"
+    assert outcomes(default_hook, {}) == [NO_NAMESPACE]
+    assert outcomes(OWN[0], {"namespace": NS}) == []
+    (refused,) = outcomes(default_hook, {"namespace": NS})
+    assert "is not a Service of namespace 'fraud'" in refused

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from policy_plans import Add, Patch, U, res
+from policy_plans import DROP, Add, Patch, U, res
 
 from policy_cases._base import DEFERRED, Case, fail, ok, on, u
 
@@ -57,15 +57,23 @@ CASES: dict[str, Case] = {
             fail(CANARY, hooks("https://hooks.example.com/release", disableTLS=True),
                  allow_external_webhook_hosts=LISTED),
             fail(CANARY, hooks("http://hooks.example.com/release"), allow_external_webhook_hosts=LISTED),
+            # no namespace anywhere (its provider names none): the kubeconfig context decides, never "default"
+            fail(CANARY, Patch("fraud-canary", "metadata.namespace", DROP),
+                 hooks("http://flagger-loadtester.default.svc.cluster.local/")),
         ),
         unknown=u(DEFERRED, hooks(U))),
     "k8s-canary-references": Case(
         passing=(ok(), ok(Patch("fraud-canary", "spec.metricsServer", PROMETHEUS),
                           Patch("fraud-canary", "spec.analysis.alerts", [
-                              {"name": "team", "providerRef": {"name": "slack", "namespace": "fraud"}}]))),
+                              {"name": "team", "providerRef": {"name": "slack", "namespace": "fraud"}}])),
+                 ok(Patch("fraud-canary", "metadata.namespace", DROP))),
         failing=(
             # Flagger would send the metric checks there from its pod (REVIEW-deploy M1)
             fail(CANARY, Patch("fraud-canary", "spec.metricsServer", "http://169.254.169.254/latest/")),
+            # no namespace anywhere: a reference naming one cannot be judged (never against "default")
+            fail(CANARY, Patch("fraud-canary", "metadata.namespace", DROP),
+                 Patch("fraud-canary", "spec.analysis.alerts", [
+                     {"name": "team", "providerRef": {"name": "slack", "namespace": "default"}}])),
             fail(CANARY, Patch("fraud-canary", "spec.metricsServer", "http://prometheus.risk.svc.cluster.local:9090")),
             fail(CANARY, Patch("fraud-canary", "spec.analysis.metrics", [
                 {"name": "errors", "templateRef": {"name": "error-rate", "namespace": "risk"}}])),

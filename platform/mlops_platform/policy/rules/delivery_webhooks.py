@@ -36,6 +36,21 @@ def _hook_problem(hook: object, namespace: str, hosts: tuple[str, ...]) -> str |
     return f"webhook {name!r} url {url!r} {problem}; {webhook_urls.url_fix(namespace, external_hosts=hosts)}"
 
 
+#: A Canary that names no namespace, under a provider that names none either.
+NO_NAMESPACE = ("has no metadata.namespace and its Kubernetes provider sets no namespace, so the kubeconfig "
+                "context decides where it lands and what its webhooks and references may name; set "
+                "metadata.namespace to the project's namespace")
+
+
+def _namespace(res: Res) -> object:
+    """Where a namespaced object lands: `metadata.namespace`, else its Kubernetes provider's `namespace`
+    (pulumi-kubernetes Provider docs: "1. .metadata.namespace set on the resource. 2. This namespace
+    parameter. 3. namespace set for the active context in the kubeconfig"); None when neither is set (the
+    kubeconfig's context is not in the plan, and never "default" by assumption)."""
+    namespace = res.get("metadata.namespace")
+    return namespace if namespace or is_unknown(namespace) else res.provider.get("namespace") or None
+
+
 @resource_policy(
     name="k8s-canary-webhooks", area=Area.K8S, resource_types=(t.FLAGGER_CANARY,), severity=Severity.HIGH,
     description="Flagger Canary webhooks call Services of the Canary's own namespace "
@@ -50,12 +65,17 @@ def _hook_problem(hook: object, namespace: str, hosts: tuple[str, ...]) -> str |
     on_unknown=OnUnknown.DEFER, unknown_note="Deferred when the namespace or a webhook URL is unknown.",
 )
 def k8s_canary_webhooks(res: Res, settings: PolicySettings) -> Iterator[str | Defer]:
-    namespace, hooks = res.get("metadata.namespace"), res.get("spec.analysis.webhooks")
+    namespace, hooks = _namespace(res), res.get("spec.analysis.webhooks")
     if is_unknown(namespace) or is_unknown(hooks):
         yield Defer("metadata.namespace / spec.analysis.webhooks")
         return
+    if not hooks:
+        return
+    if not isinstance(namespace, str):
+        yield NO_NAMESPACE
+        return
     for hook in as_list(hooks):
-        found = _hook_problem(hook, namespace or "default", tuple(settings.allow_external_webhook_hosts))
+        found = _hook_problem(hook, namespace, tuple(settings.allow_external_webhook_hosts))
         if found is not None:
             yield found
 
@@ -109,14 +129,20 @@ def _foreign_refs(items: object, ref: str, namespace: str) -> Iterator[str | Def
     unknown_note="Deferred when the metrics server, the namespace or a reference is unknown.",
 )
 def k8s_canary_references(res: Res, settings: PolicySettings) -> Iterator[str | Defer]:
-    namespace, server = res.get("metadata.namespace"), res.get("spec.metricsServer")
+    namespace, server = _namespace(res), res.get("spec.metricsServer")
     if is_unknown(namespace) or is_unknown(server):
         yield Defer("metadata.namespace / spec.metricsServer")
         return
     if server is not None and server != settings.metrics_server_url:
         yield f"spec.metricsServer {server!r} is not the platform Prometheus {settings.metrics_server_url}"
-    yield from _foreign_refs(res.get("spec.analysis.metrics"), "templateRef", namespace or "default")
-    yield from _foreign_refs(res.get("spec.analysis.alerts"), "providerRef", namespace or "default")
+    metrics, alerts = res.get("spec.analysis.metrics"), res.get("spec.analysis.alerts")
+    if not isinstance(namespace, str):
+        if any(isinstance(i, dict) and isinstance(i.get(ref), dict) and i[ref].get("namespace") is not None
+               for items, ref in ((metrics, "templateRef"), (alerts, "providerRef")) for i in as_list(items)):
+            yield NO_NAMESPACE
+        return
+    yield from _foreign_refs(metrics, "templateRef", namespace)
+    yield from _foreign_refs(alerts, "providerRef", namespace)
 
 
 @resource_policy(
