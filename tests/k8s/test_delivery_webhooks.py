@@ -163,6 +163,9 @@ def test_external_hooks_pass_when_listed_and_hooks_need_progressive_delivery() -
     assert args(namespace=NS, webhooks=external, allow_external_webhook_hosts=HOSTS).webhooks == external
     with pytest.raises(ConfigError, match=r"allow_external_webhook_hosts: not a tuple of host names \(got True\)"):
         args(namespace=NS, webhooks=external, allow_external_webhook_hosts=True)
+    with pytest.raises(ConfigError, match=r"allow_external_webhook_hosts\[0\]: must be a public DNS name; it ends in "
+                                          r"'default'.* \(got 'kubernetes.default'\)"):
+        args(namespace=NS, webhooks=external, allow_external_webhook_hosts=("kubernetes.default",))
     # checked before its length is read: no TypeError from len(5)
     with pytest.raises(ConfigError, match=r"webhooks: not a tuple \(got 5\)"):
         args(namespace=NS, delivery="instant", webhooks=5)

@@ -10,7 +10,7 @@ from enum import StrEnum
 import pulumi_kubernetes as k8s
 
 from mlops_platform.config.sections import DNS_LABEL
-from mlops_platform.core import contract, naming
+from mlops_platform.core import contract, naming, webhook_urls
 from mlops_platform.core.errors import ConfigError, ConfigIssue
 from mlops_platform.k8s.autoscaling import ScaleSignal
 from mlops_platform.k8s.delivery import (
@@ -228,8 +228,14 @@ def delivery_issues(args: ModelServingArgs) -> list[ConfigIssue]:
         out.append(ConfigIssue("kserve_deployment_mode", "Flagger analyses Deployments; Serverless serves Knative "
                                "revisions", args.kserve_deployment_mode,
                                "use RawDeployment (the platform's), or delivery instant"))
+    return out + _webhook_issues(args, progressive)
+
+
+def _webhook_issues(args: ModelServingArgs, progressive: bool) -> list[ConfigIssue]:
+    """The hooks (types checked before their length), the external hosts and each hook's URL."""
+    out = []
     if not isinstance(args.webhooks, tuple | list):
-        return [*out, ConfigIssue("webhooks", "not a tuple", args.webhooks, "pass a tuple of CanaryWebhook")]
+        return [ConfigIssue("webhooks", "not a tuple", args.webhooks, "pass a tuple of CanaryWebhook")]
     if args.webhooks and not progressive:
         out.append(ConfigIssue("webhooks", f"delivery {args.delivery} runs no analysis to call them",
                                len(args.webhooks), "use canary, blue-green or mirror, or drop webhooks"))
@@ -237,6 +243,11 @@ def delivery_issues(args: ModelServingArgs) -> list[ConfigIssue]:
     if not (isinstance(hosts, tuple | list) and all(isinstance(h, str) for h in hosts)):
         return [*out, ConfigIssue("allow_external_webhook_hosts", "not a tuple of host names", hosts,
                                   "pass the platform's serving.delivery.allow_external_webhook_hosts")]
+    for i, host in enumerate(hosts):
+        problem = webhook_urls.host_problem(host, namespaces={str(args.namespace)})
+        if problem:
+            out.append(ConfigIssue(f"allow_external_webhook_hosts[{i}]", f"must be a public DNS name; it {problem}",
+                                   host, "pass hosts of the platform's serving.delivery.allow_external_webhook_hosts"))
     return out + webhook_issues(tuple(args.webhooks), namespace=str(args.namespace), external_hosts=tuple(hosts))
 
 
