@@ -14,6 +14,8 @@ newest release per minor and AMI type as the public SSM parameter
 Bottlerocket node groups pin a release whose own parameter
 `/aws/service/bottlerocket/aws-k8s-<minor>-nvidia/<arch>/<release>/image_version` the aws layer reads
 (versions.bottlerocket_release_parameter): it must be published in the region, or the plan fails there.
+A live Bottlerocket group on another release is rolled by the next `up` (UpdateNodegroupVersion replaces every
+node), and one on a newer release would be asked to go back: `check_bottlerocket_rolls` says which, before `up`.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from mlops_platform.core import contract
 from mlops_platform.core.versions import bottlerocket_release_parameter, node_release_version
 from mlops_platform.ops._aws import Aws, AwsFailure, describe, error_code
 from mlops_platform.ops.checks import CheckResult, Status
+from mlops_platform.ops.live_checks import live_cluster, live_groups, pools_by_name
 
 if TYPE_CHECKING:
     from mlops_platform.config import PlatformConfig
@@ -115,3 +119,43 @@ def check_ami_releases(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
         release = node_release_version(version, ami_type)
         yield release_result(name, release, published, where) if release else \
             bottlerocket_result(name, parameter, published, where)
+
+
+def _release_key(release: str) -> tuple[int, ...]:
+    """`1.62.0-0a1b2c3d` → (1, 62, 0): a Bottlerocket release's number (the build commit does not order)."""
+    number = release.partition("-")[0]
+    return tuple(int(part) for part in number.split(".") if part.isdigit())
+
+
+def roll_result(group: str, live: str, pinned: str) -> CheckResult:
+    """Pure: a live Bottlerocket node group's `releaseVersion` against the pinned parameter's value."""
+    name = f"bottlerocket release {group}"
+    if live == pinned:
+        return CheckResult(name, Status.PASS, f"{group} runs the pinned release {pinned}")
+    if _release_key(live) > _release_key(pinned):
+        return CheckResult(name, Status.FAIL, f"{group} runs {live}, newer than the pinned {pinned}: `up` would "
+                                              "ask EKS to downgrade its nodes",
+                           f"bump the matrix release in core/versions.py BOTTLEROCKET_NVIDIA_RELEASES to "
+                           f"{live.partition('-')[0]} (or newer), then rerun")
+    return CheckResult(name, Status.WARN, f"up will roll {group}: {live} → {pinned} (UpdateNodegroupVersion "
+                                          "replaces every node of the group)",
+                       "expected once after the platform upgrade that pins Bottlerocket releases, or after a "
+                       "matrix bump; run `up` when the group's GPU jobs can be drained")
+
+
+def check_bottlerocket_rolls(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
+    """One result per live Bottlerocket node group of a configured pool whose release is pinned."""
+    if live_cluster(cfg, aws) is None:
+        return
+    pools = pools_by_name(cfg)
+    values: dict[str, str | None] = {}  # one read per parameter, however many groups pin it
+    for group in live_groups(cfg, aws):
+        pool = pools.get((group.get("labels") or {}).get(contract.POOL_LABEL, ""))
+        parameter = None if pool is None else bottlerocket_release_parameter(cfg.cluster.version, pool.ami_type)
+        if parameter is None or not group.get("releaseVersion"):
+            continue
+        if parameter not in values:
+            values[parameter] = _published(aws, parameter)
+        pinned = values[parameter]
+        if pinned is not None:  # an unpublished pin fails `ami bottlerocket ...` already
+            yield roll_result(str(group.get("nodegroupName", "")), str(group["releaseVersion"]), pinned)
