@@ -27,7 +27,7 @@ from mlops_platform.core import contract
 from mlops_platform.core.versions import bottlerocket_release_parameter, node_release_version
 from mlops_platform.ops._aws import Aws, AwsFailure, describe, error_code
 from mlops_platform.ops.checks import CheckResult, Status
-from mlops_platform.ops.live_checks import live_cluster, live_groups, pools_by_name
+from mlops_platform.ops.live_checks import live_cluster, live_groups
 
 if TYPE_CHECKING:
     from mlops_platform.config import PlatformConfig
@@ -147,7 +147,7 @@ def check_bottlerocket_rolls(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckRes
     """One result per live Bottlerocket node group of a configured pool whose release is pinned."""
     if live_cluster(cfg, aws) is None:
         return
-    pools = pools_by_name(cfg)
+    pools = {p.name: p for p in [cfg.node_pools.system, *cfg.node_pools.gpu]}  # typed: both carry ami_type
     values: dict[str, str | None] = {}  # one read per parameter, however many groups pin it
     for group in live_groups(cfg, aws):
         pool = pools.get((group.get("labels") or {}).get(contract.POOL_LABEL, ""))
