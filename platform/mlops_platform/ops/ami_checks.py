@@ -31,6 +31,7 @@ from mlops_platform.ops.live_checks import live_cluster, live_groups
 
 if TYPE_CHECKING:
     from mlops_platform.config import PlatformConfig
+    from mlops_platform.config.sections import GpuPoolConfig, SystemPoolConfig
 
 #: EKS AMI type → the path segment of its public SSM parameters (retrieve-ami-id.html lists them).
 AMI_PATHS = {
@@ -147,7 +148,8 @@ def check_bottlerocket_rolls(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckRes
     """One result per live Bottlerocket node group of a configured pool whose release is pinned."""
     if live_cluster(cfg, aws) is None:
         return
-    pools = {p.name: p for p in [cfg.node_pools.system, *cfg.node_pools.gpu]}  # typed: both carry ami_type
+    pools: dict[str, SystemPoolConfig | GpuPoolConfig] = {cfg.node_pools.system.name: cfg.node_pools.system}
+    pools.update((p.name, p) for p in cfg.node_pools.gpu)
     values: dict[str, str | None] = {}  # one read per parameter, however many groups pin it
     for group in live_groups(cfg, aws):
         pool = pools.get((group.get("labels") or {}).get(contract.POOL_LABEL, ""))
