@@ -54,7 +54,11 @@ def test_the_parameter_names_the_matrix_release_never_latest(minor: str) -> None
     assert versions.bottlerocket_release_parameter(minor, "BOTTLEROCKET_ARM_64_NVIDIA") == (
         f"/aws/service/bottlerocket/aws-k8s-{minor}-nvidia/arm64/{release}/image_version")
     assert versions.bottlerocket_release_parameter(minor, "AL2023_x86_64_NVIDIA") is None  # pinned by value
-    assert versions.bottlerocket_release_parameter(minor, "BOTTLEROCKET_x86_64") is None  # no GPU variant
+    # a Bottlerocket system pool pins the same release of the minor's standard variant (review L3: it floated)
+    assert versions.bottlerocket_release_parameter(minor, "BOTTLEROCKET_x86_64") == (
+        f"/aws/service/bottlerocket/aws-k8s-{minor}/x86_64/{release}/image_version")
+    assert versions.bottlerocket_release_parameter(minor, "BOTTLEROCKET_ARM_64") == (
+        f"/aws/service/bottlerocket/aws-k8s-{minor}/arm64/{release}/image_version")
 
 
 def test_every_planned_bottlerocket_node_group_carries_the_pinned_release(aws_plan: Plan,
@@ -95,3 +99,25 @@ def test_a_minor_the_matrix_pins_no_release_for_is_refused(monkeypatch: pytest.M
                                  f"node group on cluster.version {minor}: its AMI release would float (an update "
                                  "could roll the nodes)")
     assert issues[0].value == BOTTLEROCKET and "core/versions.py BOTTLEROCKET_NVIDIA_RELEASES" in issues[0].fix
+
+
+def test_a_bottlerocket_system_pool_is_pinned_or_refused(monkeypatch: pytest.MonkeyPatch,
+                                                        bottlerocket_stack: Path) -> None:
+    """The system pool's Bottlerocket types pin like the GPU ones (versions.bottlerocket_release_parameter, read by
+    aws/nodepools.py); a minor without a pinned release is refused for it too, never left to float."""
+    from mlops_platform.ops.upgrade import plan_upgrade
+
+    loaded = load_stack_file(bottlerocket_stack)
+    system = loaded.node_pools.system.model_copy(update={"ami_type": "BOTTLEROCKET_ARM_64",
+                                                         "instance_types": ["m7g.xlarge"]})
+    cfg = loaded.model_copy(update={"node_pools": loaded.node_pools.model_copy(update={"system": system}),
+                                    "cluster": loaded.cluster.model_copy(update={"version": "1.34"})})
+    assert [i for i in check_rules(cfg) if i.path.startswith("node_pools.system")] == []
+    step = next(s for s in plan_upgrade(cfg, "1.35").steps if s.name == system.name)
+    assert (step.from_version, step.to_version) == ("bottlerocket v1.62.0 (aws-k8s-1.34)",
+                                                    "bottlerocket v1.62.0 (aws-k8s-1.35)")
+    assert "aws-k8s-1.35/arm64/1.62.0/image_version" in step.command
+    monkeypatch.delitem(versions.BOTTLEROCKET_NVIDIA_RELEASES, cfg.cluster.version)
+    (issue,) = [i for i in check_rules(cfg) if i.path.startswith("node_pools.system")]
+    assert issue.path == "node_pools.system.ami_type" and issue.value == "BOTTLEROCKET_ARM_64"
+    assert "its AMI release would float" in issue.message

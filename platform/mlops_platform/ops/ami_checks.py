@@ -12,7 +12,7 @@ newest release per minor and AMI type as the public SSM parameter
 - an older pinned release still launches (only the newest is named here, so it is reported, not proven).
 
 Bottlerocket node groups pin a release whose own parameter
-`/aws/service/bottlerocket/aws-k8s-<minor>-nvidia/<arch>/<release>/image_version` the aws layer reads
+`/aws/service/bottlerocket/aws-k8s-<minor>[-nvidia]/<arch>/<release>/image_version` the aws layer reads
 (versions.bottlerocket_release_parameter): it must be published in the region, or the plan fails there.
 A live Bottlerocket group on another release is rolled by the next `up` (UpdateNodegroupVersion replaces every
 node), and one on a newer release would be asked to go back: `check_bottlerocket_rolls` says which, before `up`.
@@ -86,8 +86,8 @@ def bottlerocket_result(name: str, parameter: str, published: str | None, where:
     if published is None:
         return CheckResult(name, Status.FAIL, f"{parameter} is not published for {where}: the pinned Bottlerocket "
                                               "release is not available there",
-                           "pin a published release in core/versions.py BOTTLEROCKET_NVIDIA_RELEASES, or use "
-                           "AL2023_x86_64_NVIDIA")
+                           "pin a published release in core/versions.py BOTTLEROCKET_NVIDIA_RELEASES, or use an "
+                           "AL2023 AMI type")
     return CheckResult(name, Status.PASS, f"node groups pin release {published} for {where}")
 
 
@@ -96,7 +96,10 @@ def _pinned(version: str, ami_type: str) -> tuple[str, str] | None:
     if ami_type in AMI_PATHS and node_release_version(version, ami_type) is not None:
         return f"ami {AMI_PATHS[ami_type].split('/', 1)[1]}", parameter_name(version, ami_type)
     parameter = bottlerocket_release_parameter(version, ami_type)
-    return None if parameter is None else (f"ami bottlerocket {parameter.split('/')[5]}/nvidia", parameter)
+    if parameter is None:
+        return None
+    kind = "nvidia" if ami_type.endswith("_NVIDIA") else "standard"
+    return f"ami bottlerocket {parameter.split('/')[5]}/{kind}", parameter
 
 
 def check_ami_releases(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:

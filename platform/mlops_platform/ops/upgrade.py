@@ -33,6 +33,7 @@ from mlops_platform.core.versions import (
     VERSION_MATRIX,
     bottlerocket_release,
     bottlerocket_release_parameter,
+    bottlerocket_variant,
     karpenter_ami_alias,
     minor_pins,
     node_release_version,
@@ -150,7 +151,7 @@ def _group_image(version: str, ami_type: str) -> str:
     """A managed node group's AMI at a minor: AL2023's release, or the pinned Bottlerocket release and the variant
     of that minor (one release serves every minor: versions.bottlerocket_release_parameter)."""
     if bottlerocket_release_parameter(version, ami_type) is not None:
-        return f"bottlerocket v{bottlerocket_release(version)} (aws-k8s-{version}-nvidia)"
+        return f"bottlerocket v{bottlerocket_release(version)} ({bottlerocket_variant(version, ami_type)})"
     return node_release_version(version, ami_type) or version
 
 
