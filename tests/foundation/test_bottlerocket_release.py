@@ -121,3 +121,18 @@ def test_a_bottlerocket_system_pool_is_pinned_or_refused(monkeypatch: pytest.Mon
     (issue,) = [i for i in check_rules(cfg) if i.path.startswith("node_pools.system")]
     assert issue.path == "node_pools.system.ami_type" and issue.value == "BOTTLEROCKET_ARM_64"
     assert "its AMI release would float" in issue.message
+
+
+def test_the_documented_preview_grant_covers_every_parameter_the_aws_layer_reads() -> None:
+    """docs/operations.md tells whoever previews the aws layer to allow ssm:GetParameter on one resource ARN
+    (review L4); every pinned parameter (each minor, each Bottlerocket AMI type) must fall under it."""
+    import fnmatch
+    import re
+
+    doc = (Path(__file__).parents[2] / "docs" / "operations.md").read_text(encoding="utf-8")
+    (resource,) = re.findall(r'"Resource": "(arn:aws:ssm:<region>::parameter/aws/service/bottlerocket/\*)"', doc)
+    grant = resource.replace("<region>", "us-east-1")
+    for minor in versions.SUPPORTED_EKS_VERSIONS:
+        for ami_type in versions.BOTTLEROCKET_SSM_ARCH:
+            parameter = versions.bottlerocket_release_parameter(minor, ami_type)
+            assert fnmatch.fnmatchcase(f"arn:aws:ssm:us-east-1::parameter{parameter}", grant), parameter
