@@ -20,6 +20,7 @@ from mlops_platform.ops.ami_checks import (
     bottlerocket_result,
     check_ami_releases,
     check_bottlerocket_rolls,
+    minor_result,
     parameter_name,
     release_result,
     roll_result,
@@ -126,8 +127,19 @@ def test_a_live_release_against_the_pin_passes_warns_or_fails() -> None:
     assert roll_result("g", "1.100.0-aa", "1.62.0-bb").status is Status.FAIL
 
 
-def _group(name: str, pool: str, release: str) -> dict[str, Any]:
-    return {"nodegroup": {"nodegroupName": name, "releaseVersion": release, "labels": {contract.POOL_LABEL: pool}}}
+def _group(name: str, pool: str, release: str, version: str = "1.34") -> dict[str, Any]:
+    return {"nodegroup": {"nodegroupName": name, "releaseVersion": release, "version": version,
+                          "labels": {contract.POOL_LABEL: pool}}}
+
+
+def test_a_bottlerocket_group_on_another_minor_names_the_one_update_that_keeps_the_pin() -> None:
+    """hashicorp/terraform-provider-aws#40902: `up` alone would send only the version (ops/upgrade.py)."""
+    assert minor_result("gpu-1", "1.35", "1.35", "cmd") is None
+    assert minor_result("gpu-1", "", "1.35", "cmd") is None
+    moved = minor_result("gpu-1", "1.34", "1.35", "aws eks update-nodegroup-version ...")
+    assert moved is not None and moved.status is Status.WARN and moved.check == "bottlerocket minor gpu-1"
+    assert "runs Kubernetes 1.34, the stack pins 1.35" in moved.detail
+    assert moved.fix == "before `up`, run: aws eks update-nodegroup-version ..."
 
 
 def test_preflight_compares_each_live_bottlerocket_group_with_its_pin(make_cfg: Any) -> None:
@@ -144,7 +156,7 @@ def test_preflight_compares_each_live_bottlerocket_group_with_its_pin(make_cfg: 
     names = ["system-a", "gpu-old", "gpu-new"]
     eks.add_response("list_nodegroups", {"nodegroups": names}, {"clusterName": cfg.cluster_name})
     answers = [_group("system-a", cfg.node_pools.system.name, AMI_RELEASES[version]),
-               _group("gpu-old", gpu, "1.58.0-5e6f7a8b"), _group("gpu-new", gpu, "1.63.0-1a2b3c4d")]
+               _group("gpu-old", gpu, "1.58.0-5e6f7a8b", "1.33"), _group("gpu-new", gpu, "1.63.0-1a2b3c4d")]
     for name, answer in zip(names, answers, strict=True):
         eks.add_response("describe_nodegroup", answer, {"clusterName": cfg.cluster_name, "nodegroupName": name})
     parameter = f"/aws/service/bottlerocket/aws-k8s-{version}-nvidia/x86_64/{release}/image_version"
@@ -153,8 +165,12 @@ def test_preflight_compares_each_live_bottlerocket_group_with_its_pin(make_cfg: 
         results = {r.check: r for r in check_bottlerocket_rolls(cfg, aws)}
     eks.assert_no_pending_responses()
     ssm.assert_no_pending_responses()
-    assert {n: r.status for n, r in results.items()} == {"bottlerocket release gpu-old": Status.WARN,
+    assert {n: r.status for n, r in results.items()} == {"bottlerocket minor gpu-old": Status.WARN,
+                                                         "bottlerocket release gpu-old": Status.WARN,
                                                          "bottlerocket release gpu-new": Status.FAIL}
+    assert f"aws eks update-cluster-version --region {cfg.environment.region}" in results[
+        "bottlerocket minor gpu-old"].fix
+    assert f"--kubernetes-version {version} --release-version" in results["bottlerocket minor gpu-old"].fix
     old = results["bottlerocket release gpu-old"]
     assert f"up will roll gpu-old: 1.58.0-5e6f7a8b → {release}-0a1b2c3d" in old.detail
 

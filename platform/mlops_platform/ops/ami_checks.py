@@ -28,10 +28,10 @@ from mlops_platform.core.versions import bottlerocket_release_parameter, node_re
 from mlops_platform.ops._aws import Aws, AwsFailure, describe, error_code
 from mlops_platform.ops.checks import CheckResult, Status
 from mlops_platform.ops.live_checks import live_cluster, live_groups
+from mlops_platform.ops.upgrade import control_plane_command, managed_groups, nodegroup_command
 
 if TYPE_CHECKING:
     from mlops_platform.config import PlatformConfig
-    from mlops_platform.config.sections import GpuPoolConfig, SystemPoolConfig
 
 #: EKS AMI type → the path segment of its public SSM parameters (retrieve-ami-id.html lists them).
 AMI_PATHS = {
@@ -147,20 +147,39 @@ def roll_result(group: str, live: str, pinned: str) -> CheckResult:
                        "matrix bump; run `up` when the group's GPU jobs can be drained")
 
 
+def minor_result(group: str, live: str, wanted: str, commands: str) -> CheckResult | None:
+    """Pure: a live Bottlerocket group on another minor than the stack's. `up` would send only the version
+    (hashicorp/terraform-provider-aws#40902, ops/upgrade.py), EKS would pick that minor's newest release, and the
+    next `up` would roll the nodes again back to the pin; `commands` move minor and pin in one update."""
+    if not live or live == wanted:
+        return None
+    return CheckResult(f"bottlerocket minor {group}", Status.WARN,
+                       f"{group} runs Kubernetes {live}, the stack pins {wanted}: `up` would move it without its "
+                       "pinned release (the provider sends only the version), and the next `up` would roll it again",
+                       f"before `up`, run: {commands}")
+
+
 def check_bottlerocket_rolls(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
-    """One result per live Bottlerocket node group of a configured pool whose release is pinned."""
+    """Per live Bottlerocket node group of a configured pool whose release is pinned: its release against the
+    pin, and its minor against the stack's."""
     if live_cluster(cfg, aws) is None:
         return
-    pools: dict[str, SystemPoolConfig | GpuPoolConfig] = {cfg.node_pools.system.name: cfg.node_pools.system}
-    pools.update((p.name, p) for p in cfg.node_pools.gpu)
+    wanted = cfg.cluster.version
+    pools = {p.name: p for p in managed_groups(cfg)}  # with Karpenter, `up` deletes the GPU groups: no roll
     values: dict[str, str | None] = {}  # one read per parameter, however many groups pin it
     for group in live_groups(cfg, aws):
         pool = pools.get((group.get("labels") or {}).get(contract.POOL_LABEL, ""))
-        parameter = None if pool is None else bottlerocket_release_parameter(cfg.cluster.version, pool.ami_type)
-        if parameter is None or not group.get("releaseVersion"):
+        parameter = None if pool is None else bottlerocket_release_parameter(wanted, pool.ami_type)
+        if pool is None or parameter is None or not group.get("releaseVersion"):
             continue
+        name = str(group.get("nodegroupName", ""))
+        moved = minor_result(name, str(group.get("version") or ""), wanted,
+                             f"{control_plane_command(cfg, wanted)} (unless it runs {wanted} already); "
+                             f"{nodegroup_command(cfg, pool, wanted)}")
+        if moved is not None:
+            yield moved
         if parameter not in values:
             values[parameter] = _published(aws, parameter)
         pinned = values[parameter]
         if pinned is not None:  # an unpublished pin fails `ami bottlerocket ...` already
-            yield roll_result(str(group.get("nodegroupName", "")), str(group["releaseVersion"]), pinned)
+            yield roll_result(name, str(group["releaseVersion"]), pinned)

@@ -155,7 +155,7 @@ def _group_image(version: str, ami_type: str) -> str:
     return node_release_version(version, ami_type) or version
 
 
-def _managed_groups(cfg: PlatformConfig) -> list[SystemPoolConfig | GpuPoolConfig]:
+def managed_groups(cfg: PlatformConfig) -> list[SystemPoolConfig | GpuPoolConfig]:
     """The pools that are EKS managed node groups (with Karpenter, the GPU pools are NodePools)."""
     pools: list[SystemPoolConfig | GpuPoolConfig] = [cfg.node_pools.system]
     return pools if cfg.karpenter else [*pools, *cfg.node_pools.gpu]
@@ -184,7 +184,7 @@ def _group_steps(cfg: PlatformConfig, current: str, target: str) -> list[Upgrade
     """Bottlerocket groups first (before `up`, with their command), then the others (`up`)."""
     steps = [UpgradeStep(Stage.NODE_GROUP, p.name, _group_image(current, p.ami_type), _group_image(target, p.ami_type),
                          nodegroup_command(cfg, p, target) if bottlerocket_release_parameter(target, p.ami_type)
-                         else "") for p in _managed_groups(cfg)]
+                         else "") for p in managed_groups(cfg)]
     return sorted(steps, key=lambda step: not step.command)
 
 
