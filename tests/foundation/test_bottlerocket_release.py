@@ -27,6 +27,7 @@ from mlops_platform.ops.upgrade import Stage, plan_upgrade
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 BOTTLEROCKET = "BOTTLEROCKET_x86_64_NVIDIA"
+SYSTEM = "BOTTLEROCKET_x86_64"
 
 
 def _bottlerocket_pools(env: str = "dev") -> list[dict[str, Any]]:
@@ -37,7 +38,10 @@ def _bottlerocket_pools(env: str = "dev") -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def bottlerocket_stack(tmp_path_factory: pytest.TempPathFactory, shipped_variant: Any) -> Path:
-    return shipped_variant("dev", {"node_pools": {"gpu": _bottlerocket_pools()}}, tmp_path_factory.mktemp("br"))
+    """The dev stack with every pool on Bottlerocket: the GPU pools' NVIDIA variant, the system pool's standard one
+    (pinned the same way since review L3; AL2023's matrix release is asserted on the shipped plans, test_eks_facts)."""
+    pools = {"system": {"ami_type": SYSTEM}, "gpu": _bottlerocket_pools()}
+    return shipped_variant("dev", {"node_pools": pools}, tmp_path_factory.mktemp("br"))
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +73,8 @@ def test_every_planned_bottlerocket_node_group_carries_the_pinned_release(aws_pl
     release = versions.bottlerocket_release(minor)
     for group in groups:
         assert (group.get("version"), group.get("releaseVersion")) == (minor, f"{release}-OFFLINE"), group.name
-    system = next(g for g in aws_plan.of_type(NODE_GROUP) if g.get("amiType", "").startswith("AL2023"))
-    assert system.get("releaseVersion") == versions.minor_pins(minor).node_release
+    (system,) = [g for g in aws_plan.of_type(NODE_GROUP) if g.get("amiType") == SYSTEM]
+    assert (system.get("version"), system.get("releaseVersion")) == (minor, f"{release}-OFFLINE")
 
 
 def test_a_release_bump_is_a_matrix_change(monkeypatch: pytest.MonkeyPatch, bottlerocket_stack: Path) -> None:
@@ -94,19 +98,19 @@ def test_a_minor_the_matrix_pins_no_release_for_is_refused(monkeypatch: pytest.M
     assert [i for i in check_rules(cfg) if i.path.endswith("ami_type")] == []
     monkeypatch.delitem(versions.BOTTLEROCKET_NVIDIA_RELEASES, minor)
     issues = [i for i in check_rules(cfg) if i.path.endswith("ami_type")]
-    assert [i.path for i in issues] == ["node_pools.gpu[0].ami_type", "node_pools.gpu[1].ami_type"]
-    assert issues[0].message == ("the version matrix pins no Bottlerocket release for a BOTTLEROCKET_x86_64_NVIDIA "
+    assert [i.path for i in issues] == ["node_pools.system.ami_type", "node_pools.gpu[0].ami_type",
+                                        "node_pools.gpu[1].ami_type"]
+    assert issues[0].value == SYSTEM
+    assert issues[1].message == ("the version matrix pins no Bottlerocket release for a BOTTLEROCKET_x86_64_NVIDIA "
                                  f"node group on cluster.version {minor}: its AMI release would float (an update "
                                  "could roll the nodes)")
-    assert issues[0].value == BOTTLEROCKET and "core/versions.py BOTTLEROCKET_NVIDIA_RELEASES" in issues[0].fix
+    assert issues[1].value == BOTTLEROCKET and "core/versions.py BOTTLEROCKET_NVIDIA_RELEASES" in issues[1].fix
 
 
 def test_a_bottlerocket_system_pool_is_pinned_or_refused(monkeypatch: pytest.MonkeyPatch,
                                                         bottlerocket_stack: Path) -> None:
     """The system pool's Bottlerocket types pin like the GPU ones (versions.bottlerocket_release_parameter, read by
     aws/nodepools.py); a minor without a pinned release is refused for it too, never left to float."""
-    from mlops_platform.ops.upgrade import plan_upgrade
-
     loaded = load_stack_file(bottlerocket_stack)
     system = loaded.node_pools.system.model_copy(update={"ami_type": "BOTTLEROCKET_ARM_64",
                                                          "instance_types": ["m7g.xlarge"]})
