@@ -181,3 +181,18 @@ def test_no_cluster_no_bottlerocket_comparison(make_cfg: Any) -> None:
     with Stubber(aws.eks) as eks:
         eks.add_client_error("describe_cluster", "ResourceNotFoundException", http_status_code=404)
         assert list(check_bottlerocket_rolls(cfg, aws)) == []
+
+
+def test_with_karpenter_a_live_bottlerocket_gpu_group_is_not_compared(make_cfg: Any) -> None:
+    """`up` deletes it (Karpenter provisions the pool): neither a roll nor a minor move is reported, nothing read."""
+    cfg = make_cfg({"gpu": {"max_total_gpus": 64, "provisioner": "karpenter"}})
+    pools = [p.model_copy(update={"ami_type": "BOTTLEROCKET_x86_64_NVIDIA"}) for p in cfg.node_pools.gpu]
+    cfg = cfg.model_copy(update={"node_pools": cfg.node_pools.model_copy(update={"gpu": pools})})
+    aws = Aws(cfg.environment.region)
+    with Stubber(aws.eks) as eks, Stubber(aws.ssm_public) as ssm:
+        eks.add_response("describe_cluster", {"cluster": {"name": cfg.cluster_name, "version": "1.34"}})
+        eks.add_response("list_nodegroups", {"nodegroups": ["l4-1"]})
+        eks.add_response("describe_nodegroup", _group("l4-1", pools[0].name, "1.58.0-5e6f7a8b", "1.33"))
+        assert list(check_bottlerocket_rolls(cfg, aws)) == []
+        eks.assert_no_pending_responses()
+        ssm.assert_no_pending_responses()
