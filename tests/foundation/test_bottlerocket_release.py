@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mlops_platform.config import load_stack_file
+from mlops_platform.config import load_stack_file, stack_file_for
 from mlops_platform.config.rules import check_rules
 from mlops_platform.core import versions
 from mlops_platform.core.layers import Layer
@@ -31,7 +31,7 @@ SYSTEM = "BOTTLEROCKET_x86_64"
 
 
 def _bottlerocket_pools(env: str = "dev") -> list[dict[str, Any]]:
-    cfg = load_stack_file(Path("stacks") / f"Pulumi.{env}.yaml")
+    cfg = load_stack_file(stack_file_for(env))
     return [{**p.model_dump(mode="json", exclude_defaults=True), "name": p.name, "ami_type": BOTTLEROCKET}
             for p in cfg.node_pools.gpu]
 

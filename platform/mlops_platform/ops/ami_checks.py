@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from mlops_platform.core import contract
-from mlops_platform.core.versions import bottlerocket_release_parameter, node_release_version
+from mlops_platform.core.versions import BOTTLEROCKET_SSM_ARCH, bottlerocket_release_parameter, node_release_version
 from mlops_platform.ops._aws import Aws, AwsFailure, describe, error_code
 from mlops_platform.ops.checks import CheckResult, Status
 from mlops_platform.ops.live_checks import live_cluster, live_groups
@@ -99,7 +99,7 @@ def _pinned(version: str, ami_type: str) -> tuple[str, str] | None:
     if parameter is None:
         return None
     kind = "nvidia" if ami_type.endswith("_NVIDIA") else "standard"
-    return f"ami bottlerocket {parameter.split('/')[5]}/{kind}", parameter
+    return f"ami bottlerocket {BOTTLEROCKET_SSM_ARCH[ami_type]}/{kind}", parameter
 
 
 def check_ami_releases(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
