@@ -8,6 +8,7 @@ Registered for all areas by tests/conftest.py.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import subprocess
@@ -18,6 +19,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import botocore.loaders
+import botocore.session
 import pytest
 
 #: moto's default account; stack files of moto tests use it as environment.account_id.
@@ -76,9 +79,18 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+@functools.cache
+def _shared_loader(data_path: str | None) -> botocore.loaders.Loader:
+    """botocore's reader of its own service models (read-only JSON, cached in the loader): the product creates
+    a boto3 session per command run, the tests hundreds, and each would re-read the models (~30 ms a client)."""
+    return botocore.loaders.create_loader(data_path)
+
+
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No real AWS: no profile or config files, fake static credentials, no endpoint unless asked."""
+    """No real AWS: no profile or config files, fake static credentials, no endpoint unless asked. Every
+    botocore session of the test shares one loader of botocore's service models (see `_shared_loader`)."""
+    monkeypatch.setattr(botocore.session, "create_loader", _shared_loader)
     for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
                 "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
