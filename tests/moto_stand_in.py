@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -54,19 +55,26 @@ def _answers(url: str) -> bool:
     return True
 
 
+def _logged_url(log: Path) -> str | None:
+    """The address the server says it listens on (werkzeug's start-up line)."""
+    found = re.search(r"Running on (http://127\.0\.0\.1:\d+)", log.read_text(errors="replace"))
+    return found.group(1) if found else None
+
+
 @contextmanager
 def moto_process(account_id: str, log: Path) -> Iterator[str]:
-    """A real moto server on a free loopback port whose default account is `account_id` (the account the
-    planned ARNs name), logging to `log`; yields its URL and stops it on exit."""
-    port = free_port()
+    """A real moto server on a loopback port of its own whose default account is `account_id` (the account the
+    planned ARNs name), logging to `log`; yields its URL and stops it on exit.
+
+    The server binds port 0 itself and says which port it got: a port probed free and handed to it could be taken
+    in between, by the other xdist worker's server too, and two workers resetting one server fail each other."""
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port), "-H", "127.0.0.1"],
+        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", "0", "-H", "127.0.0.1"],
                                 stdout=out, stderr=subprocess.STDOUT,
                                 env={**os.environ, "MOTO_ACCOUNT_ID": account_id})
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up("moto server", lambda: _answers(url), proc, log)
-        yield url
+        wait_until_up("moto server", lambda: (url := _logged_url(log)) is not None and _answers(url), proc, log)
+        yield str(_logged_url(log))
     finally:
         proc.terminate()
         proc.wait(timeout=30)

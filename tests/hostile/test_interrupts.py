@@ -98,6 +98,51 @@ def test_a_hanging_command_fails_its_test_instead_of_the_suite(cli: Cli, monkeyp
     assert time.monotonic() - start < 30  # interrupted, not slept out (a bound 30x the watchdog's)
 
 
+def test_a_busy_loop_is_bounded_by_cpu_seconds(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loop that never ends is a hang too; the bound counts CPU seconds, so a busy machine (little CPU per
+    wall second) cannot make a healthy command look hung."""
+    from mlops_platform.cli import mlplat
+
+    from . import conftest
+
+    def spin(**_: object) -> None:
+        while True:
+            pass
+
+    monkeypatch.setattr(conftest, "HANG_CPU", 0.2)
+    monkeypatch.setattr(mlplat, "app", spin)
+    with pytest.raises(AssertionError, match=r"mlplat validate dev hung: used 0.2 CPU s"):
+        cli("validate", "dev")
+
+
+def test_a_command_that_survives_its_interrupt_fails_its_test_and_the_process_lives(
+        cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The flake of issue #12: the watchdog used to end the process when a command outlived its interrupt
+    (one lost in a finalizer, or a busy machine); an xdist worker ending mid-group wedges `--dist loadgroup`.
+    Now the command is interrupted again every GRACE s, its stacks dumped, until it ends."""
+    from mlops_platform.cli import mlplat
+
+    from . import conftest
+
+    swallowed: list[bool] = []
+
+    def stubborn(**_: object) -> int:
+        while len(swallowed) < 2:
+            try:
+                time.sleep(60)
+            except KeyboardInterrupt:
+                swallowed.append(True)
+        return 0
+
+    monkeypatch.setattr(conftest, "HANG", 0.5)
+    monkeypatch.setattr(conftest, "GRACE", 0.5)
+    monkeypatch.setattr(mlplat, "app", stubborn)
+    with pytest.raises(AssertionError, match=r"mlplat validate dev hung: still running after 0.5 s"):
+        cli("validate", "dev")
+    assert swallowed == [True, True]
+    time.sleep(1)  # no interrupt is sent once the command ended: one here would end this test
+
+
 def test_an_interrupt_python_would_ignore_is_delivered_again() -> None:
     """Seen in a clean-clone run: Ctrl-C inside pydantic-core's validator build was printed as "Exception ignored
     ... Traceback" and lost. The hook sends it again, so it raises where `run` can end quietly."""
