@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from mlops_platform.core.errors import EXIT_BEHIND, TemplateError
 from mlops_platform.scaffold.fleet import ProjectStatus, State, check_failure, release_ref, same_source
-from mlops_platform.scaffold.templating import ANSWERS_FILE, commit_all, copy_project, git
-from template.support import BASE_ANSWERS, make_template_repo
+from mlops_platform.scaffold.templating import ANSWERS_FILE, commit_all
+from template.support import Committed, make_template_repo
 
 from .conftest import Cli, unchanged
 
@@ -24,11 +24,10 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_template_repo(tmp_path_factory.mktemp("tpl"))
 
 
-def project(template: Path, dest: Path, version: str = "v1.0.0") -> Path:
-    copy_project(dest, BASE_ANSWERS, template, vcs_ref=version)
-    git("init", "-q", "-b", "main", cwd=dest)
-    commit_all(dest, "generated")
-    return dest
+@pytest.fixture(scope="module")
+def projects(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Committed:
+    """`projects.copy(dest, version)`: a committed project of `template`, generated once per version."""
+    return Committed(template, tmp_path_factory.mktemp("projects"))
 
 
 GARBLED = {
@@ -50,9 +49,9 @@ def test_a_garbled_answers_file_is_that_project_s_error(cli: Cli, tmp_path: Path
     assert "fix:" in status["error"]
 
 
-def test_the_batch_goes_on_past_a_broken_project_and_flags_a_foreign_one(cli: Cli, template: Path,
-                                                                          tmp_path: Path) -> None:
-    good = project(template, tmp_path / "good", "v1.1.0")
+def test_the_batch_goes_on_past_a_broken_project_and_flags_a_foreign_one(cli: Cli, projects: Committed, template: Path,
+                                                                         tmp_path: Path) -> None:
+    good = projects.copy(tmp_path / "good", "v1.1.0")
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / ANSWERS_FILE).write_bytes(GARBLED["bad-yaml"])
@@ -69,12 +68,12 @@ def test_the_batch_goes_on_past_a_broken_project_and_flags_a_foreign_one(cli: Cl
     assert "2 project(s) need attention" in result.error()["message"]
 
 
-def test_a_project_naming_another_template_source_is_foreign_and_never_cloned(cli: Cli, template: Path,
-                                                                                tmp_path: Path) -> None:
+def test_a_project_naming_another_template_source_is_foreign_and_never_cloned(cli: Cli, projects: Committed,
+                                                                              template: Path, tmp_path: Path) -> None:
     """Security review (hardening): the answers file is the project's to edit; `fleet check` clones and renders
     `_src_path`, so a source outside the allow-list is reported, not fetched (a missing path proves no clone
     was tried: cloning it would fail with a git error instead)."""
-    rogue = project(template, tmp_path / "rogue")
+    rogue = projects.copy(tmp_path / "rogue")
     answers = (rogue / ANSWERS_FILE).read_text().replace(str(template), str(tmp_path / "elsewhere"))
     (rogue / ANSWERS_FILE).write_text(answers)
     result = cli("fleet", "check", rogue, "--template", template, "--json", code=TemplateError.exit_code)
@@ -86,12 +85,13 @@ def test_a_project_naming_another_template_source_is_foreign_and_never_cloned(cl
     assert same_source(f"{template}/.", [str(template)]) and not same_source("gh:evil/tpl", [str(template)])
 
 
-def test_strict_gates_on_behind_and_drift_has_its_own_flag(cli: Cli, template: Path, tmp_path: Path) -> None:
+def test_strict_gates_on_behind_and_drift_has_its_own_flag(cli: Cli, projects: Committed, template: Path,
+                                                           tmp_path: Path) -> None:
     tpl = ("--template", template)
-    current = project(template, tmp_path / "current", "v1.1.0")
+    current = projects.copy(tmp_path / "current", "v1.1.0")
     (current / TRAIN).write_text((current / TRAIN).read_text() + "\n# our model tweak\n")
     commit_all(current, "intended edit")
-    behind = project(template, tmp_path / "behind")
+    behind = projects.copy(tmp_path / "behind")
     assert cli("fleet", "check", current, *tpl, "--strict", code=0)  # an intended edit is not "behind"
     drifted = cli("fleet", "check", current, *tpl, "--fail-on-drift", "--json", code=1)
     assert drifted.error()["code"] == "drift"
@@ -101,14 +101,14 @@ def test_strict_gates_on_behind_and_drift_has_its_own_flag(cli: Cli, template: P
     assert (behind_status["state"], behind_status["latest"]) == ("behind", "v1.1.0")  # the tag, as spelled
 
 
-def test_conflict_and_uncommitted_update_come_from_the_work_tree_and_head(cli: Cli, template: Path,
+def test_conflict_and_uncommitted_update_come_from_the_work_tree_and_head(cli: Cli, projects: Committed, template: Path,
                                                                           tmp_path: Path) -> None:
-    clash = project(template, tmp_path / "clash")
+    clash = projects.copy(tmp_path / "clash")
     (clash / "Makefile").write_text((clash / "Makefile").read_text().replace(
         "sqlite:///mlruns/mlflow.db", "sqlite:////var/lib/mlflow/mlflow.db"))
     commit_all(clash, "our own MLflow path")
     cli("fleet", "update", clash, "--template", template, "--trust", code=TemplateError.exit_code)
-    pending = project(template, tmp_path / "pending")
+    pending = projects.copy(tmp_path / "pending")
     assert release_ref(str(template), "1.1.0") == "v1.1.0" and release_ref(str(template), "main") == "main"
     # either spelling of the release: 1.1.0 for the tag v1.1.0
     cli("fleet", "update", pending, "--template", template, "--vcs-ref", "1.1.0", "--trust", "--no-commit", code=0)

@@ -67,7 +67,8 @@ def test_mig_table_is_consistent() -> None:
     for profiles in MIG_PROFILES.values():
         for p in profiles.values():
             assert p.per_gpu * p.compute_slices <= 7 and p.name.startswith(f"{p.compute_slices}g.")
-    assert set(MIG_PROFILES) == {GpuType.A100, GpuType.H100}  # MIG-capable models of the catalog only
+    # MIG-capable models of the catalog only: A100 40/80 GB (p4d, p4de), H100 (p5), H200 (p5en)
+    assert set(MIG_PROFILES) == {GpuType.A100, GpuType.A100_80GB, GpuType.H100, GpuType.H200}
 
 
 def test_merged_resources_keep_the_largest_share() -> None:

@@ -24,6 +24,7 @@ from mlops_platform.k8s.metric_isolation import (
     keda_expression,
     metric_template_expression,
     monitor_expression,
+    webhook_expression,
 )
 from mlops_platform.k8s.monitoring import PROMETHEUS_URL, service_monitor_spec
 from mlops_platform.k8s.pipeline_tenant import executor_rules, submitter_rules
@@ -81,6 +82,7 @@ def test_model_serving_plan_objects_pass_every_policy(serving_plan: Plan) -> Non
     for kind, expression in (("ScaledObject", keda_expression(PROMETHEUS_URL)),
                              ("MetricTemplate", metric_template_expression(PROMETHEUS_URL)),
                              ("Canary", metric_template_expression(PROMETHEUS_URL)),
+                             ("Canary", webhook_expression(allow_external=False)),
                              ("ServiceMonitor", monitor_expression()), ("PodMonitor", monitor_expression())):
         for res in (r for r in serving_plan.resources if r.type.endswith(f":{kind}")):
             body = {"kind": kind, "spec": res.get("spec")}

@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from mlops_platform.core.versions import VERSION_MATRIX
+from botocore.stub import Stubber
+from mlops_platform.core.versions import VERSION_MATRIX, bottlerocket_release
 from mlops_platform.ops._aws import Aws
-from mlops_platform.ops.ami_checks import check_ami_releases, parameter_name, release_result
+from mlops_platform.ops.ami_checks import bottlerocket_result, check_ami_releases, parameter_name, release_result
 from mlops_platform.ops.checks import Status
-from ops_stubs import AMI_RELEASES, stub_ami_releases
+from ops_stubs import AMI_RELEASES, ami_parameter, stub_ami_releases
 
 WHERE = "Kubernetes 1.34 AL2023_x86_64_NVIDIA in us-east-1"
 
@@ -69,3 +70,35 @@ def test_a_parameter_the_endpoint_does_not_publish_fails_the_check(moto: str, ma
     results = list(check_ami_releases(cfg, Aws(cfg.environment.region)))
     assert [r.status for r in results] == [Status.FAIL, Status.FAIL]
     assert results[0].detail == f"no EKS-optimized AMI is published for {WHERE}"
+
+
+# --- Bottlerocket node groups: the pinned release's own parameter (versions.bottlerocket_release_parameter) ---
+
+def test_a_bottlerocket_release_is_published_or_fails_the_check() -> None:
+    param = "/aws/service/bottlerocket/aws-k8s-1.34-nvidia/x86_64/1.62.0/image_version"
+    where = "Kubernetes 1.34 BOTTLEROCKET_x86_64_NVIDIA in us-east-1"
+    ok = bottlerocket_result("n", param, "1.62.0-0a1b2c3d", where)
+    assert ok.status is Status.PASS and ok.detail == f"node groups pin release 1.62.0-0a1b2c3d for {where}"
+    missing = bottlerocket_result("n", param, None, where)
+    assert missing.status is Status.FAIL and f"{param} is not published for {where}" in missing.detail
+    assert "BOTTLEROCKET_NVIDIA_RELEASES" in missing.fix
+
+
+def test_preflight_reads_the_pinned_bottlerocket_parameter_of_each_pool_type(make_cfg: Any) -> None:
+    """Through botocore's Stubber (no network): the exact parameter names are expected, in order."""
+    cfg = make_cfg()
+    pools = [p.model_copy(update={"ami_type": "BOTTLEROCKET_x86_64_NVIDIA"}) for p in cfg.node_pools.gpu]
+    cfg = cfg.model_copy(update={"node_pools": cfg.node_pools.model_copy(update={"gpu": pools})})
+    version, release = cfg.cluster.version, bottlerocket_release(cfg.cluster.version)
+    aws = Aws(cfg.environment.region)
+    stub = Stubber(aws.ssm_public)
+    system = parameter_name(version, cfg.node_pools.system.ami_type)  # AMI types are read sorted: AL2023 first
+    stub.add_response("get_parameter", ami_parameter(system, AMI_RELEASES[version]), {"Name": system})
+    bottlerocket = f"/aws/service/bottlerocket/aws-k8s-{version}-nvidia/x86_64/{release}/image_version"
+    stub.add_response("get_parameter", ami_parameter(bottlerocket, f"{release}-0a1b2c3d"), {"Name": bottlerocket})
+    with stub:
+        results = {r.check: r for r in check_ami_releases(cfg, aws)}
+    stub.assert_no_pending_responses()
+    assert {n: r.status for n, r in results.items()} == {"ami x86_64/standard": Status.PASS,
+                                                         "ami bottlerocket x86_64/nvidia": Status.PASS}
+    assert f"pin release {release}-0a1b2c3d" in results["ami bottlerocket x86_64/nvidia"].detail

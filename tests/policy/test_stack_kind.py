@@ -135,6 +135,10 @@ def test_project_config_from_platform_outputs() -> None:
     assert pulumi["gpu-workload-targets-pool"]["gpu_pools"] == {"l4": {"gpu_type": "l4", "gpus_per_node": 1,
                                                                        "resources": {"nvidia.com/gpu": 1}}}
     assert project_config(outputs, "dev").default.value == "advisory"
+    # the platform's webhook opt-out and Prometheus judge the project's Canaries and MetricTemplates
+    assert (cfg.settings.allow_external_webhooks, cfg.settings.metrics_server_url) == (False, raw["prometheus_url"])
+    opted = project_config(validate_outputs({**raw, "allow_external_webhooks": True}, "platform.json"))
+    assert opted.settings.allow_external_webhooks is True
 
 
 @pytest.mark.parametrize(("changes", "path"), [

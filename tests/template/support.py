@@ -3,6 +3,7 @@ repository with two tagged versions for the update path (tags are never created 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_platform.config import repo_root
-from mlops_platform.scaffold.templating import copy_project, git
+from mlops_platform.scaffold.templating import commit_all, copy_project, git
 
 ROOT = repo_root()
 #: The required answers; everything else takes the template's defaults.
@@ -26,7 +27,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "cpu-deployment-all-envs": {},
     "gpu-kserve-dev-prod": {"dataset": "wine", "gpu_count": 1, "serving_mode": "kserve", "training_backend": "ray",
                             "environments": ["dev", "prod"], "python_version": "3.12",
-                            "delivery_strategy": "blue-green", "gpu_scale_on": "gpu-utilization"},
+                            "delivery_strategy": "blue-green", "gpu_scale_on": "gpu-utilization",
+                            "rollout_webhook_url": "http://flagger-loadtester.fraud-detector.svc.cluster.local/"},
     "long-slug-dev-only": {"project_slug": "long-project-slug-long-project-slug-lonx", "environments": ["dev"],
                            "python_version": "3.13", "scale_to_zero_in_dev": True, "serving_replicas": 1},
 }
@@ -48,6 +50,43 @@ V110_MIGRATION = """
 def render(dest: Path, **answers: Any) -> Path:
     """Render this checkout's template (work tree included) with BASE_ANSWERS + `answers`."""
     copy_project(dest, {**BASE_ANSWERS, **answers}, ROOT, vcs_ref="HEAD")
+    return dest
+
+
+def _copy_tree(src: Path, dest: Path) -> Path:
+    """A private copy of a project (its git repository included): a copy costs a few hundredths of a CPU
+    second where a copier render from a git source costs most of one (copier clones the source each time)."""
+    shutil.copytree(src, dest, symlinks=True)
+    return dest
+
+
+class Renders:
+    """This checkout's template rendered once per distinct answers per test session (per xdist worker): tests
+    that render the same answers share the render, read it with `get` or change a private `copy` of it."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._done: dict[str, Path] = {}
+
+    def get(self, **answers: Any) -> Path:
+        """The render of BASE_ANSWERS + `answers`, to read only."""
+        key = json.dumps(answers, sort_keys=True)
+        if key not in self._done:
+            self._done[key] = render(self._root / str(len(self._done)) / "project", **answers)
+        return self._done[key]
+
+    def copy(self, dest: Path, **answers: Any) -> Path:
+        """A copy of the render of BASE_ANSWERS + `answers` in `dest`, the caller's to change."""
+        return _copy_tree(self.get(**answers), dest)
+
+
+def template_snapshot(dest: Path) -> Path:
+    """This checkout's template as a plain directory (copier.yml and templates/, work tree included), which
+    copier reads in place: for copier runs that only check answers, where a clone of the git repository
+    (what `vcs_ref` asks for) would add nothing but its cost."""
+    dest.mkdir()
+    shutil.copy2(ROOT / "copier.yml", dest / "copier.yml")
+    shutil.copytree(ROOT / "templates", dest / "templates", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return dest
 
 
@@ -108,6 +147,30 @@ def make_template_repo(root: Path) -> Path:
     _edit(repo / "copier.yml", "_message_after_copy:", V110_MIGRATION.lstrip("\n") + "_message_after_copy:")
     _commit_and_tag(repo, "v1.1.0")
     return repo
+
+
+def generate_committed(template: Path, dest: Path, version: str | None = "v1.0.0") -> Path:
+    """A project generated from `template` at `version` (None: copier's latest release) and committed, as a
+    team's repository starts."""
+    copy_project(dest, BASE_ANSWERS, template, vcs_ref=version)
+    git("init", "-q", "-b", "main", cwd=dest)
+    commit_all(dest, "generated")
+    return dest
+
+
+class Committed:
+    """Projects of one template, generated and committed once per version (`generate_committed`); each test gets
+    a copy of its own, repository included."""
+
+    def __init__(self, template: Path, root: Path) -> None:
+        self.template = template
+        self._root = root
+        self._done: dict[str, Path] = {}
+
+    def copy(self, dest: Path, version: str = "v1.0.0") -> Path:
+        if version not in self._done:
+            self._done[version] = generate_committed(self.template, self._root / version / "project", version)
+        return _copy_tree(self._done[version], dest)
 
 
 def _commit_and_tag(repo: Path, tag: str) -> None:

@@ -10,6 +10,7 @@ import pytest
 from mlops_platform.config.sections import Tier
 from mlops_platform.core.errors import ConfigError, UsageError
 from mlops_platform.core.formats import EMAIL
+from mlops_platform.core.webhook_urls import in_cluster_regex
 from mlops_platform.k8s.delivery import AnalysisThresholds
 from mlops_platform.scaffold.answers import (
     Dataset,
@@ -91,6 +92,9 @@ def test_required_answers_name_the_flag_to_pass() -> None:
     ({"training_backend": "ray"}, "training_backend", "gpu_count is 0"),
     ({"analysis_max_latency_p95_ms": 600}, "analysis_max_latency_p99_ms", "below analysis_max_latency_p95_ms"),
     ({"canary_step_weight": 30, "canary_max_weight": 20}, "canary_max_weight", "below canary_step_weight"),
+    ({"rollout_webhook_url": "http://169.254.169.254/latest/meta-data/"}, "rollout_webhook_url",
+     "is not a Service of namespace"),
+    ({"rollout_webhook_url": "https://hooks.example.com/"}, "rollout_webhook_url", "external URL"),
 ])
 def test_cross_field_rules(extra: dict[str, Any], path: str, text: str) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -124,14 +128,17 @@ def test_data_args_need_key_and_value(pair: str) -> None:
     ("ci_preview_role_arn", f"arn:aws:iam::123456789012:role/{'x' * 65}"), ("gpu_type", "L4!"),
     ("training_role_arn", "role/training"), ("analysis_interval_seconds", 10), ("canary_step_weight", 60),
     ("serving_ingress_domain", "Not A Domain"), ("training_backend", "ray"),
+    ("rollout_webhook_url", "http://flagger-loadtester.fraud-detector.svc.cluster.local@169.254.169.254/"),
 ])
-def test_copier_validators_agree_with_the_model(tmp_path: Path, name: str, value: Any) -> None:
-    """Plain `copier copy --data` must reject what `mlplat new` rejects (nothing is rendered either way)."""
+def test_copier_validators_agree_with_the_model(template_dir: Path, tmp_path: Path, name: str, value: Any) -> None:
+    """Plain `copier copy --data` must reject what `mlplat new` rejects (nothing is rendered either way).
+    copier reads the validators from this checkout's copier.yml as a plain directory (`template_dir`): a clone
+    of the repository per case would check the same file (tests/template/test_new.py renders through the clone)."""
     with pytest.raises(ConfigError):
         validate_answers({**BASE_ANSWERS, name: value})
     with pytest.raises(ValueError, match=f"question '{name}'"):
-        copier.run_copy(str(ROOT), tmp_path / "p", data={**BASE_ANSWERS, name: value}, defaults=True,
-                        unsafe=False, quiet=True, vcs_ref="HEAD", pretend=True)
+        copier.run_copy(str(template_dir), tmp_path / "p", data={**BASE_ANSWERS, name: value}, defaults=True,
+                        unsafe=False, quiet=True, pretend=True)
     assert not (tmp_path / "p").exists()
 
 
@@ -158,3 +165,24 @@ def test_analysis_answers_default_to_the_components_defaults_and_fill_every_thre
         assert f"{field_}={{{{ {question}" in main, question
     assert "max_drift={{ drift_threshold }}" in main
     assert set(ANALYSIS_QUESTIONS.values()) | {"max_drift"} == {f for f in AnalysisThresholds.__dataclass_fields__}
+
+
+def test_the_rollout_webhook_is_checked_by_the_same_rule_in_copier_and_the_model(tmp_path: Path) -> None:
+    """copier.yml's validator is core.webhook_urls' in-namespace regex written as Jinja (so `copier copy --data`
+    and `mlplat new` refuse the same URLs), and an own-namespace Service passes both."""
+    jinja = "'" + in_cluster_regex("\x00").replace("\\", "\\\\").replace("\x00", "' ~ k8s_namespace ~ '") + "'"
+    assert f"regex_search({jinja})" in QUESTIONS["rollout_webhook_url"]["validator"]
+    namespace = BASE_ANSWERS["project_slug"]  # k8s_namespace's default
+    good = f"http://flagger-loadtester.{namespace}.svc.cluster.local/"
+    assert validate_answers({**BASE_ANSWERS, "rollout_webhook_url": good}).rollout_webhook_url == good
+    copier.run_copy(str(ROOT), tmp_path / "p", data={**BASE_ANSWERS, "rollout_webhook_url": good}, defaults=True,
+                    unsafe=False, quiet=True, vcs_ref="HEAD", pretend=True)
+    with pytest.raises(ConfigError) as caught:
+        validate_answers({**BASE_ANSWERS, "rollout_webhook_url": "http://[fd00:ec2::254]/"})
+    (issue,) = caught.value.issues
+    assert issue.render() == (
+        f"--data: rollout_webhook_url: is not a Service of namespace {namespace!r} (Flagger would call it from the "
+        "platform's network position: instance metadata, the Kubernetes API and other tenants are reachable from "
+        f"there) (got 'http://[fd00:ec2::254]/') — fix: use http://<service>.{namespace}.svc.cluster.local[:port]/path "
+        f"(e.g. the Flagger loadtester http://flagger-loadtester.{namespace}.svc.cluster.local/); external https "
+        "hooks need the platform's serving.delivery.allow_external_webhooks: true")

@@ -2,10 +2,11 @@
 
 Every project suite runs once per preset and Python (each run starts a real MLflow server and trains:
 train → register → gate → serve → predict → drift, ~45 CPU s): the full `make test` in a uv-locked venv of
-its own, created from PyPI like on a fresh machine, on every offered Python (3.13 with the preset that
-answers 3.13, so that preset's suite runs on the Python it asks for); the GPU preset's suite with this
-venv's Python, which carries the project's dependencies and CPU torch; `run_demo` is what `make demo`
-ends with. Tests here share no state, so xdist spreads them over both workers.
+its own, created from PyPI like on a fresh machine, on every offered Python — the default one (3.11) by
+`run_demo`, what `make demo` ends with (the default answers), the others with a preset each (3.13 with the
+preset that answers 3.13, so that preset's suite runs on the Python it asks for); the GPU preset's suite
+with this venv's Python, which carries the project's dependencies and CPU torch. Tests here share no
+state, so xdist spreads them over both workers.
 """
 
 from __future__ import annotations
@@ -21,9 +22,22 @@ from ruamel.yaml import YAML
 
 from .support import PRESETS, ROOT, assert_ok, render, run, with_venv_tools
 
-#: The preset whose locked venv `make test` builds for each offered Python: the default answers, except 3.13,
-#: which the long-slug preset answers (its suite then runs on its own Python instead of this venv's).
-LOCKED_PRESETS = {"3.11": "cpu-deployment-all-envs", "3.12": "cpu-deployment-all-envs", "3.13": "long-slug-dev-only"}
+#: copier.yml's `python_version` question: its choices and its default.
+PYTHON_QUESTION = YAML(typ="safe").load((ROOT / "copier.yml").read_text())["python_version"]
+#: The preset whose locked venv `make test` builds for each offered Python but the default, which the demo
+#: covers (`run_demo` runs `make test` on the default answers): 3.12 with the default answers otherwise, 3.13
+#: with the long-slug preset, which answers it (its suite then runs on its own Python instead of this venv's).
+LOCKED_PRESETS = {"3.12": "cpu-deployment-all-envs", "3.13": "long-slug-dev-only"}
+
+
+def assert_locked_venv(project: Path, python_version: str) -> None:
+    """After `make test`: uv.lock pins every dependency with hashes for `python_version`, .venv runs that
+    Python, and once committed, CI accepts the lock as it is (`uv lock --check`, no rewrite)."""
+    lock = (project / "uv.lock").read_text()
+    assert f'requires-python = ">={python_version}"' in lock and 'hash = "sha256:' in lock
+    config = (project / ".venv" / "pyvenv.cfg").read_text()
+    assert re.search(rf"^version(_info)? = {re.escape(python_version)}\.", config, flags=re.M), config
+    assert_ok(run("make", "-B", "uv.lock", cwd=project, timeout=300, env=with_venv_tools(ci=True)))
 
 
 @pytest.mark.slow
@@ -42,36 +56,38 @@ def test_gpu_preset_tests_pass(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_generates_the_default_preset_and_its_tests_pass(tmp_path: Path) -> None:
-    """`make demo`'s last step: the default answers, wired to the offline plan of dev."""
+def test_demo_generates_the_default_preset_and_its_make_test_passes(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make demo`'s last step: the default answers, wired to the offline plan of dev, and the project's
+    own `make test` (lock, sync .venv on the default Python, lint, types, tests) like on a team's laptop —
+    so this is also the locked-venv run for the default Python. The suite's own CI variable must not leak
+    into it (the demo creates the lock; on CI the Makefile would only check it), nor does it need uv on PATH."""
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
     assert run_demo(tmp_path / "demo") == 0
     answers = read_answers(tmp_path / "demo")
     assert (answers["outputs_source"], answers["serving_mode"], answers["environments"]) == (
         "offline-plan", "deployment", ["dev", "staging", "prod"])
+    assert answers["python_version"] == PYTHON_QUESTION["default"]
+    assert_locked_venv(tmp_path / "demo", PYTHON_QUESTION["default"])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("python_version", list(LOCKED_PRESETS))
 def test_make_test_passes_in_the_projects_own_locked_venv(python_version: str, tmp_path: Path) -> None:
-    """What a team runs on a fresh machine, for every Python the template offers: `make test` locks
+    """What a team runs on a fresh machine, for every other Python the template offers: `make test` locks
     (uv.lock with hashes), syncs .venv on the answered Python, then lint, types and tests."""
     preset = PRESETS[LOCKED_PRESETS[python_version]]
     assert preset.get("python_version", python_version) == python_version
     project = render(tmp_path / "project", **{**preset, "python_version": python_version})
     done = run("make", "test", cwd=project, timeout=1500, env=with_venv_tools())
     assert_ok(done)
-    lock = (project / "uv.lock").read_text()
-    assert f'requires-python = ">={python_version}"' in lock and 'hash = "sha256:' in lock
-    config = (project / ".venv" / "pyvenv.cfg").read_text()
-    assert re.search(rf"^version(_info)? = {re.escape(python_version)}\.", config, flags=re.M), config
-    # once committed, CI accepts the lock as it is (`uv lock --check`, no rewrite)
-    assert_ok(run("make", "-B", "uv.lock", cwd=project, timeout=300, env=with_venv_tools(ci=True)))
+    assert_locked_venv(project, python_version)
 
 
 def test_every_offered_python_builds_a_locked_venv() -> None:
-    """The matrix above covers exactly the Pythons copier.yml offers."""
-    offered = YAML(typ="safe").load((ROOT / "copier.yml").read_text())["python_version"]["choices"]
-    assert list(LOCKED_PRESETS) == offered
+    """The demo (the default Python) and the matrix above cover exactly the Pythons copier.yml offers."""
+    assert [PYTHON_QUESTION["default"], *LOCKED_PRESETS] == PYTHON_QUESTION["choices"]
 
 
 def test_ci_refuses_a_project_without_its_committed_lock(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,14 @@ from foundation.test_layer_stacks import layer_variant
 from k8s.argo_schema import crd_errors
 from mlops_platform.core.errors import UsageError
 from mlops_platform.core.layers import Layer
-from mlops_platform.engine import run_platform, run_program
+from mlops_platform.engine import default_stack_outputs, run_platform, run_program
+from mlops_platform.engine.isolated import ProgramRun
 from mlops_platform.k8s.deploy_rights import deployer_rules
 from mlops_platform.policy.config_files import preset
 from mlops_platform.policy.sdk import rbac
-from mlops_platform.workflows.review import program, review
+from mlops_platform.workflows.review import Subject, program, program_subject, review
 
-from .support import render
+from .support import Renders, render
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +34,22 @@ DEPLOYMENT = {"kubernetes:apps/v1:Deployment", *RELEASE}
 #: What `pulumi up` does to each resource it manages: creates, reads (refresh), patches (server-side apply),
 #: deletes (replace, destroy).
 DEPLOY_VERBS = ("create", "get", "patch", "delete")
+LOADTESTER = "http://flagger-loadtester.fraud-detector.svc.cluster.local/"
+
+
+def planned(infra: Path, stack: str, tier: str | None) -> Subject:
+    """What `mlplat review --program infra --stack STACK` reviews (`review.program`), planned in this process
+    with the same offline stack references: the guarded child process `program` plans in (engine/isolated.py,
+    tested in tests/policy/test_hostile_programs.py) adds only its start-up, about a CPU second per plan, and the
+    template's program is ours. test_dev_scale_to_zero_... reviews through `program` itself."""
+    references: dict[str, Mapping[str, Any]] = {}
+
+    def resolve(name: str) -> Mapping[str, Any]:
+        references[name] = default_stack_outputs(name)
+        return references[name]
+
+    plan = run_program(infra, stack, stack_outputs=resolve)
+    return program_subject(ProgramRun(plan.to_json(), references), infra, tier)
 
 
 def undeployable(resources: list[dict[str, Any]]) -> set[str]:
@@ -54,16 +72,17 @@ def undeployable(resources: list[dict[str, Any]]) -> set[str]:
 
 @pytest.mark.parametrize(("answers", "expected"), [
     pytest.param({}, {*DEPLOYMENT, HPA}, id="cpu-deployment"),
-    pytest.param({"serving_mode": "kserve", "environments": ["dev", "prod"], "delivery_strategy": "blue-green"},
-                 {*RELEASE, HPA}, id="kserve"),
+    # with a load test Flagger calls each round: the namespace's loadtester (copier.yml rollout_webhook_url)
+    pytest.param({"serving_mode": "kserve", "environments": ["dev", "prod"], "delivery_strategy": "blue-green",
+                  "rollout_webhook_url": LOADTESTER}, {*RELEASE, HPA}, id="kserve"),
     # GPU serving, and training as a RayJob (the pod-trained GPU pipeline is reviewed below, per environment)
     pytest.param({"gpu_count": 1, "gpu_pool": "l4", "delivery_strategy": "mirror", "training_backend": "ray"},
                  {*DEPLOYMENT, SCALED}, id="gpu-deployment-ray"),
 ])
-def test_infra_plans_with_model_serving_and_passes_review(tmp_path: Path, answers: dict[str, object],
+def test_infra_plans_with_model_serving_and_passes_review(renders: Renders, tmp_path: Path, answers: dict[str, object],
                                                           expected: set[str]) -> None:
-    project = render(tmp_path / "project", **answers)
-    subject = program(project / "infra", "dev", None, "prod")
+    project = renders.copy(tmp_path / "project", **answers)  # the default answers: a preset's render
+    subject = planned(project / "infra", "dev", "prod")
     types = {r["type"] for r in subject.plan["resources"]}
     assert "mlops:k8s:ModelServing" in types
     assert expected <= types
@@ -83,6 +102,9 @@ def test_infra_plans_with_model_serving_and_passes_review(tmp_path: Path, answer
         assert crd_errors("RayJob", job, group="ray.io", version="v1") == []
         train = job["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["template"]["spec"]
     assert ("tolerations" in train) == bool(answers.get("gpu_count"))  # GPU training when the project has GPUs
+    (canary,) = [r["inputs"] for r in subject.plan["resources"] if r["type"] == "kubernetes:flagger.app/v1beta1:Canary"]
+    hooks = [h["url"] for h in canary["spec"]["analysis"].get("webhooks", [])]
+    assert hooks == ([LOADTESTER] if answers.get("rollout_webhook_url") else [])
     report = review(subject)
     assert [(f.policy, f.message) for f in report.blocking] == []
     # judged as a project stack on the dev platform: environment-level budget policies do not apply, and
@@ -100,12 +122,12 @@ def test_gpu_serving_by_model_passes_review_in_every_environment(tmp_path: Path)
     project = render(tmp_path / "project", gpu_count=1, gpu_pool="a10g", gpu_type="a10g",
                      environments=["dev", "prod"])
     for stack in ("dev", "prod"):
-        report = review(program(project / "infra", stack, None, None))
+        report = review(planned(project / "infra", stack, None))
         assert [(f.policy, f.message) for f in report.blocking] == [] and report.unknowns == [], stack
     # selecting the pool name instead would leave the prod pods without a node group: the serving pods
     # and the pipeline's GPU training step alike
     pinned = render(tmp_path / "pinned", gpu_count=1, gpu_pool="a10g", environments=["dev", "prod"])
-    prod = review(program(pinned / "infra", "prod", None, None))
+    prod = review(planned(pinned / "infra", "prod", None))
     assert {f.policy for f in prod.blocking} == {"gpu-workload-targets-pool"}
     assert {f.urn.split("::")[2].rsplit(":", 1)[-1] for f in prod.blocking} == {"Deployment", "WorkflowTemplate"}
 

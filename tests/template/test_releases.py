@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from mlops_platform.scaffold.fleet import check_one, is_behind, same_commit
-from mlops_platform.scaffold.templating import commit_all, copy_project, git, read_answers
+from mlops_platform.scaffold.templating import commit_all, git, read_answers
 from packaging.version import Version
 
-from .support import BASE_ANSWERS, ROOT
+from .support import ROOT, Committed, generate_committed
 
 pytestmark = pytest.mark.xdist_group("template-update")
 PIN = re.compile(r'(?:"mlops-platform @ git\+https://github\.com/\S+\.git@|^  PLATFORM_REF: )(\w+)"?,?(?:  # (\S+))?$',
@@ -55,28 +55,22 @@ def _untagged_template(root: Path) -> Path:
     return repo
 
 
-def _generate(template: Path, dest: Path, ref: str | None = None) -> Path:
-    copy_project(dest, BASE_ANSWERS, template, vcs_ref=ref)
-    git("init", "-q", "-b", "main", cwd=dest)
-    commit_all(dest, "generated")
-    return dest
-
-
-def test_a_release_is_pinned_by_its_tag_which_exists(template_repo: Path, tmp_path: Path) -> None:
-    project = _generate(template_repo, tmp_path / "p", "v1.0.0")
+def test_a_release_is_pinned_by_its_tag_which_exists(committed: Committed, template_repo: Path,
+                                                     tmp_path: Path) -> None:
+    project = committed.copy(tmp_path / "p", "v1.0.0")
     # the tag's commit (a moved tag cannot change what deploys), the tag, which exists, noted next to it
     assert _pins(project) == {(git("rev-parse", "--verify", "v1.0.0^{commit}", cwd=template_repo), "v1.0.0")}
 
 
 def test_latest_release_by_default(template_repo: Path, tmp_path: Path) -> None:
-    project = _generate(template_repo, tmp_path / "p")  # no ref: copier takes the latest tag
+    project = generate_committed(template_repo, tmp_path / "p", None)  # no ref: copier takes the latest tag
     assert _pins(project) == {(git("rev-parse", "v1.1.0^{commit}", cwd=template_repo), "v1.1.0")}
     assert read_answers(project)["_commit"] == "v1.1.0"
 
 
 def test_without_tags_the_commit_is_pinned_and_fleet_compares_commits(tmp_path: Path) -> None:
     template = _untagged_template(tmp_path)
-    project = _generate(template, tmp_path / "p", "HEAD")
+    project = generate_committed(template, tmp_path / "p", "HEAD")
     head = git("rev-parse", "HEAD", cwd=template)
     assert _pins(project) == {(head, "")}  # a commit that exists, not a tag that does not
     status = check_one(project, [str(template)])
@@ -94,7 +88,7 @@ def test_a_commit_after_a_release_pins_the_commit_and_is_not_behind_that_release
     shutil.copytree(template_repo, template)
     (template / "templates" / "ml-project" / "NOTES.md").write_text("after v1.1.0\n")
     commit_all(template, "after the release")
-    project = _generate(template, tmp_path / "p", "HEAD")
+    project = generate_committed(template, tmp_path / "p", "HEAD")
     assert read_answers(project)["_commit"].startswith("v1.1.0-1-g")
     assert _pins(project) == {(git("rev-parse", "HEAD", cwd=template), "")}
     assert not check_one(project, [str(template)]).behind

@@ -19,7 +19,7 @@ import pytest
 from mlops_platform.scaffold.templating import read_answers
 from ruamel.yaml import YAML
 
-from .support import PRESETS, assert_ok, render, run, tool
+from .support import PRESETS, Renders, assert_ok, render, run, tool
 from .test_generated import WORKFLOWS
 
 pytestmark = pytest.mark.xdist_group("template-generated")
@@ -246,9 +246,9 @@ def _checkov(target: Path) -> dict[str, set[tuple[str, str]]]:
     return found
 
 
-def _render_control(project: Path) -> None:
+def _render_control(renders: Renders, project: Path) -> None:
     """The default preset with what checkov must flag: write-all permissions, a script injection, root user."""
-    render(project)
+    renders.copy(project)
     ci = project / ".github" / "workflows" / "ci.yml"
     text = re.sub(r"^permissions:\n  contents: read$", "permissions: write-all", ci.read_text(), flags=re.M)
     ci.write_text(text.replace("      - run: make lint", '      - run: echo "${{ github.event.pull_request.title }}"'))
@@ -257,13 +257,14 @@ def _render_control(project: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def checkov_findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[tuple[str, str]]]:
+def checkov_findings(renders: Renders, tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[tuple[str, str]]]:
     """checkov's findings in every preset and in the control, from one checkov run over all of them (its
-    start-up is most of its cost); file paths are relative to each project, as in the baseline."""
+    start-up is most of its cost); file paths are relative to each project, as in the baseline. The presets
+    are copies of the renders the `generated` tests read (same xdist group, so the same worker)."""
     root = tmp_path_factory.mktemp("checkov")
     for name, answers in PRESETS.items():
-        render(root / name, **answers)
-    _render_control(root / CONTROL)
+        renders.copy(root / name, **answers)
+    _render_control(renders, root / CONTROL)
     return _checkov(root)
 
 

@@ -19,21 +19,14 @@ from mlops_platform.core.errors import EXIT_BEHIND, TemplateError
 from mlops_platform.scaffold._copier_internals import CHECKED_AGAINST, SEAMS, NewRender
 from mlops_platform.scaffold.fleet import UpdateOutcome, check, check_one, update_one
 from mlops_platform.scaffold.snapshots import Snapshots
-from mlops_platform.scaffold.templating import commit_all, copy_project, git, read_answers
+from mlops_platform.scaffold.templating import commit_all, git, read_answers
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from .support import BASE_ANSWERS
+from .support import BASE_ANSWERS, Committed
 
 pytestmark = pytest.mark.xdist_group("template-update")
 TRAIN = "src/fraud_detector/train.py"
-
-
-def _project(template: Path, dest: Path, version: str = "v1.0.0") -> Path:
-    copy_project(dest, BASE_ANSWERS, template, vcs_ref=version)
-    git("init", "-q", "-b", "main", cwd=dest)
-    commit_all(dest, "generated")
-    return dest
 
 
 def _edit(project: Path, rel: str, old: str, new: str) -> None:
@@ -48,8 +41,9 @@ def _tree(root: Path) -> set[str]:
     return {str(rel) for rel in files if ".git" not in rel.parts}
 
 
-def test_update_keeps_user_edits_applies_changes_and_runs_the_migration(template_repo: Path, tmp_path: Path) -> None:
-    project = _project(template_repo, tmp_path / "p")
+def test_update_keeps_user_edits_applies_changes_and_runs_the_migration(committed: Committed, template_repo: Path,
+                                                                      tmp_path: Path) -> None:
+    project = committed.copy(tmp_path / "p")
     _edit(project, TRAIN, "c: float = 1.0", "c: float = 0.5")  # the team's own tuning
     (project / "notes.md").write_text("our findings\n")
     commit_all(project, "tune C")
@@ -70,19 +64,19 @@ def test_update_keeps_user_edits_applies_changes_and_runs_the_migration(template
     assert git("log", "-1", "--format=%s", cwd=project) == "Update the mlops-platform template from v1.0.0 to v1.1.0"
 
 
-def test_an_untouched_project_updated_equals_a_fresh_copy(template_repo: Path, tmp_path: Path) -> None:
-    project = _project(template_repo, tmp_path / "p")
+def test_an_untouched_project_updated_equals_a_fresh_copy(committed: Committed, template_repo: Path,
+                                                         tmp_path: Path) -> None:
+    project = committed.copy(tmp_path / "p")
     assert update_one(project, trust=True, sources=[str(template_repo)]).outcome is UpdateOutcome.UPDATED
-    fresh = tmp_path / "fresh"
-    copy_project(fresh, BASE_ANSWERS, template_repo, vcs_ref="v1.1.0")
+    fresh = committed.copy(tmp_path / "fresh", "v1.1.0")  # `copy_project` at v1.1.0, committed
     assert _tree(project) == _tree(fresh)
     different = [rel for rel in sorted(_tree(fresh)) if not filecmp.cmp(project / rel, fresh / rel, shallow=False)]
     assert different == []
 
 
-def test_a_conflicting_edit_fails_loudly_and_is_not_committed(template_repo: Path, tmp_path: Path,
+def test_a_conflicting_edit_fails_loudly_and_is_not_committed(committed: Committed, template_repo: Path, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    project = _project(template_repo, tmp_path / "p")
+    project = committed.copy(tmp_path / "p")
     _edit(project, "Makefile", "sqlite:///mlruns/mlflow.db", "sqlite:////var/lib/mlflow/mlflow.db")
     commit_all(project, "our own MLflow path")
     head = git("rev-parse", "HEAD", cwd=project)
@@ -97,21 +91,21 @@ def test_a_conflicting_edit_fails_loudly_and_is_not_committed(template_repo: Pat
     assert "<<<<<<<" in (project / "Makefile").read_text()
 
 
-def test_migrations_need_trust(template_repo: Path, tmp_path: Path) -> None:
-    project = _project(template_repo, tmp_path / "p")
+def test_migrations_need_trust(committed: Committed, template_repo: Path, tmp_path: Path) -> None:
+    project = committed.copy(tmp_path / "p")
     result = update_one(project, trust=False, sources=[str(template_repo)])
     assert result.outcome is UpdateOutcome.FAILED
     assert "rerun with --trust" in result.message
     assert read_answers(project)["_commit"] == "v1.0.0"
 
 
-def test_fleet_check_reports_version_and_drift(template_repo: Path, tmp_path: Path,
+def test_fleet_check_reports_version_and_drift(committed: Committed, template_repo: Path, tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    behind = _project(template_repo, tmp_path / "behind")
+    behind = committed.copy(tmp_path / "behind")
     _edit(behind, TRAIN, "c: float = 1.0", "c: float = 0.5")
     (behind / "Dockerfile").unlink()
     commit_all(behind, "edits")
-    current = _project(template_repo, tmp_path / "current", "v1.1.0")
+    current = committed.copy(tmp_path / "current", "v1.1.0")
 
     status = check_one(behind, [str(template_repo)])
     assert (status.version, status.latest, status.behind) == ("v1.0.0", "v1.1.0", True)
@@ -126,13 +120,13 @@ def test_fleet_check_reports_version_and_drift(template_repo: Path, tmp_path: Pa
     assert main(["fleet", "check", str(behind), "--template", str(template_repo), "--fail-on-drift"]) == 1
 
 
-def test_a_batch_renders_each_version_and_answers_once_exactly_as_copier_does(template_repo: Path,
+def test_a_batch_renders_each_version_and_answers_once_exactly_as_copier_does(committed: Committed,
+                                                                             template_repo: Path,
                                                                              tmp_path: Path) -> None:
     """`fleet check` renders from one checkout per version, once per distinct answers: byte for byte what
     `copier copy` renders (the recorded `_commit` and pinned commit hash included), so drift is unchanged.
     Only the answers file's `_src_path` differs (the batch's local mirror), and drift never compares that file."""
-    own = tmp_path / "own"
-    copy_project(own, BASE_ANSWERS, str(template_repo), vcs_ref="v1.0.0")
+    own = committed.copy(tmp_path / "own")  # `copy_project` at v1.0.0, committed
     other = {**BASE_ANSWERS, "project_slug": "churn-model", "package_name": "churn_model"}
     with Snapshots() as batch:
         shared = batch.render(str(template_repo), "v1.0.0", BASE_ANSWERS)
@@ -179,10 +173,11 @@ def test_a_batch_clones_each_template_version_once(template_repo: Path, monkeypa
     assert len(clones) == 1
 
 
-def test_projects_sharing_version_and_answers_share_one_render_and_keep_their_own_drift(template_repo: Path,
+def test_projects_sharing_version_and_answers_share_one_render_and_keep_their_own_drift(committed: Committed,
+                                                                                      template_repo: Path,
                                                                                       tmp_path: Path) -> None:
-    clean = _project(template_repo, tmp_path / "clean")
-    edited = _project(template_repo, tmp_path / "edited")
+    clean = committed.copy(tmp_path / "clean")
+    edited = committed.copy(tmp_path / "edited")
     _edit(edited, TRAIN, "c: float = 1.0", "c: float = 0.5")
     statuses = check([clean, edited], [str(template_repo)])
     assert [(s.drift.modified, s.drift.deleted) for s in statuses] == [([], []), ([TRAIN], [])]

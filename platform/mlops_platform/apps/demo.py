@@ -1,6 +1,6 @@
 """`make demo`: the main job end to end, offline — validate, plan, review, cost every shipped
-environment, then generate a demo ML project from the platform's outputs, run its tests and review
-its `infra/` program as a project stack on the dev platform."""
+environment, then generate a demo ML project from the platform's outputs, run its own `make test` and
+review its `infra/` program as a project stack on the dev platform."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _steps(envs: list[str], workdir: Path) -> list[Callable[[], bool]]:
 
 
 def _project(workdir: Path) -> bool:
-    console.print(Rule(f"[bold]Generate a demo ML project from the {DEMO_ENV} platform and run its tests[/]"))
+    console.print(Rule(f"[bold]Generate a demo ML project from the {DEMO_ENV} platform and run its make test[/]"))
     return run_demo(workdir / DEMO_PROJECT) == 0
 
 

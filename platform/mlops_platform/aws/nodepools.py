@@ -23,7 +23,7 @@ from mlops_platform.config.sections_gpu import MultiNodeConfig, ReservationKind
 from mlops_platform.core import contract
 from mlops_platform.core.gpu_sharing import advertised_per_node
 from mlops_platform.core.iam import service_trust, to_json
-from mlops_platform.core.versions import node_release_version
+from mlops_platform.core.versions import bottlerocket_release_parameter, node_release_version
 
 #: The node role's managed policies. Not AmazonEKS_CNI_Policy: the VPC CNI has its own IRSA role
 #: (aws.cluster), so pods that reach the instance profile cannot manage ENIs and IPs.
@@ -203,8 +203,7 @@ class NodePools(pulumi.ComponentResource):
             instance_types=None if spec.capacity_type == "CAPACITY_BLOCK" else spec.instance_types,
             labels=spec.labels,
             # Pinned from the version matrix: a new AMI release rolls nodes only in a reviewed commit.
-            version=self._args.k8s_version,
-            release_version=node_release_version(self._args.k8s_version, spec.ami_type),
+            version=self._args.k8s_version, release_version=self._release_version(spec),
             taints=[aws.eks.NodeGroupTaintArgs(key=k, value=v, effect=e) for k, v, e in spec.taints],
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(min_size=spec.min_size, desired_size=spec.desired_size,
                                                               max_size=spec.max_size),
@@ -215,6 +214,16 @@ class NodePools(pulumi.ComponentResource):
             opts=child_opts(self, depends_on=self._args.depends_on, ignore_changes=["scalingConfig.desiredSize"]))
         self._tag_asg(spec, group, ca_tags)
         return group
+
+    def _release_version(self, spec: PoolSpec) -> pulumi.Input[str] | None:
+        """The matrix's AMI release: AL2023's by value; Bottlerocket's read from the SSM parameter of the pinned
+        release (versions.bottlerocket_release_parameter: the path names the release, so the value is fixed).
+        `insecure_value`: the provider marks `value` secret, and a release version is not one."""
+        parameter = bottlerocket_release_parameter(self._args.k8s_version, spec.ami_type)
+        if parameter is None:
+            return node_release_version(self._args.k8s_version, spec.ami_type)
+        return aws.ssm.get_parameter_output(name=parameter, with_decryption=False,
+                                            opts=pulumi.InvokeOutputOptions(parent=self)).insecure_value
 
     def _tag_asg(self, spec: PoolSpec, group: aws.eks.NodeGroup, tags: dict[str, str]) -> None:
         """Node-group tags do not reach its Auto Scaling group, where the autoscaler reads them."""

@@ -21,6 +21,7 @@ from mlops_platform.core.gpu_sharing import (
     physical_gpu_bound,
     shared_resource,
 )
+from mlops_platform.core.versions import bottlerocket_release_parameter
 
 Issues = Iterator[ConfigIssue]
 
@@ -210,6 +211,19 @@ def _reservation_rules(path: str, pool: GpuPoolConfig, mn: MultiNodeConfig) -> I
 def gpu_pool_rules(cfg: PlatformSections, path: str, pool: GpuPoolConfig) -> Issues:
     yield from sharing_rules(path, pool)
     yield from multi_node_rules(cfg, path, pool)
+    yield from node_group_release_rules(cfg, path, pool)
+
+
+def node_group_release_rules(cfg: PlatformSections, path: str, pool: GpuPoolConfig) -> Issues:
+    """A Bottlerocket managed node group pins its AMI release (versions.bottlerocket_release_parameter); one the
+    matrix cannot pin would float to the newest release (Karpenter pools: gpu_provisioning.karpenter_rules)."""
+    version = cfg.cluster.version
+    if cfg.karpenter or not is_bottlerocket(pool.ami_type) or bottlerocket_release_parameter(version, pool.ami_type):
+        return
+    yield issue(f"{path}.ami_type", f"the version matrix pins no Bottlerocket release for a {pool.ami_type} node "
+                f"group on cluster.version {version}: its AMI release would float (an update could roll the nodes)",
+                pool.ami_type, "use BOTTLEROCKET_x86_64_NVIDIA or BOTTLEROCKET_ARM_64_NVIDIA on a minor of "
+                "core/versions.py BOTTLEROCKET_NVIDIA_RELEASES, or AL2023_x86_64_NVIDIA (pinned)")
 
 
 def project_gpu_rules(cfg: PlatformSections, project: ProjectConfig, path: str) -> Issues:
@@ -240,14 +254,6 @@ def queueing_rules(cfg: PlatformSections) -> Issues:
 
 
 def gpu_warnings(cfg: PlatformSections) -> Issues:
-    for i, pool in enumerate(cfg.node_pools.gpu):
-        if is_bottlerocket(pool.ami_type) and not cfg.karpenter:
-            # Karpenter pools pin `bottlerocket@v<release>`; the exact release_version string EKS accepts for a
-            # Bottlerocket node group is not confirmed from a reviewed source, so node groups stay unpinned.
-            yield issue(f"node_pools.gpu[{i}].ami_type", "the version matrix pins no Bottlerocket release_version "
-                        "for managed node groups (the exact value EKS expects is not confirmed from reviewed "
-                        "sources): the node group takes the newest release when it is created",
-                        pool.ami_type, "use AL2023_x86_64_NVIDIA (pinned), or check the release on first deploy")
     yield from karpenter_sharing_warnings(cfg)
 
 

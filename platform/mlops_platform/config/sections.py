@@ -62,6 +62,7 @@ from mlops_platform.config.sections_cluster import (
 )
 from mlops_platform.config.sections_serving import (
     CertificateSource,
+    DeliveryConfig,
     InferenceAuthConfig,
     InferenceAuthMode,
     ServingTlsConfig,
@@ -73,7 +74,7 @@ from mlops_platform.config.sections_tenants import GithubConfig, ProjectConfig, 
 __all__ = [
     "ACCOUNT_ID", "DNS_LABEL", "IAM_PRINCIPAL_ARN", "REGION", "TAG_KEY", "AccountConfig", "ArtifactsConfig",
     "BranchName", "BucketRole", "BudgetConfig", "Capacity", "CertificateSource", "CiConfig", "Cidr", "ClusterConfig",
-    "ComponentToggle", "Consolidation", "CostAllocationConfig", "DnsLabel", "Email", "EndpointAccess",
+    "ComponentToggle", "Consolidation", "CostAllocationConfig", "DeliveryConfig", "DnsLabel", "Email", "EndpointAccess",
     "EnvironmentConfig", "ExistingNetwork", "GithubConfig", "GpuGovernanceConfig", "GpuPoolConfig", "GpuProvisioner",
     "InferenceAuthConfig", "InferenceAuthMode", "KarpenterPoolConfig", "MonitoringConfig", "NatStrategy",
     "NetworkConfig", "NetworkMode", "NodePoolsConfig", "PipelinesConfig", "PlatformSections", "PoolConfig",

@@ -12,7 +12,7 @@ from mlops_platform.config.section_types import (
     GpuProvisioner,
     _Section,
 )
-from mlops_platform.config.sections_serving import InferenceAuthConfig, ServingTlsConfig
+from mlops_platform.config.sections_serving import DeliveryConfig, InferenceAuthConfig, ServingTlsConfig
 
 #: S3 bucket names (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html), without dots:
 #: a dotted name breaks TLS of virtual-hosted requests.
@@ -82,6 +82,8 @@ class ServingConfig(ComponentToggle):
     tls: ServingTlsConfig = Field(default_factory=ServingTlsConfig, description="HTTPS certificates.")
     auth: InferenceAuthConfig = Field(default_factory=InferenceAuthConfig,
                                       description="Authentication of inference routes.")
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig,
+                                     description="What projects' progressive delivery (Flagger) may call.")
 
 
 class TrackingConfig(ComponentToggle):

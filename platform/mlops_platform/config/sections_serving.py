@@ -71,3 +71,13 @@ class InferenceAuthConfig(_Section):
     api_key_header: str = Field(default="x-api-key", pattern=r"^[a-z0-9-]{1,64}$",
                                 description="Header carrying the API key.")
 
+
+
+class DeliveryConfig(_Section):
+    """`mlops-platform:serving.delivery` — what projects' Flagger Canaries may call."""
+
+    allow_external_webhooks: bool = Field(
+        default=False,
+        description="Canary webhooks may call external https URLs (DNS names, never IP addresses) besides "
+                    "Services of the project's own namespace. Flagger calls them from its own pod, and an "
+                    "external name can resolve to an internal address, so this is an explicit opt-out.")

@@ -229,6 +229,9 @@ class PlatformOutputs(_Out):
     serving_ingress_domain: ServingIngressDomain = ""
     prometheus_url: PrometheusUrl = ""
     drift_metric: str = Field(default=DRIFT_METRIC, description="Metric name the drift alert watches.")
+    allow_external_webhooks: bool = Field(
+        default=False, description="Projects' Canary webhooks may call external https URLs "
+                                   "(serving.delivery.allow_external_webhooks); else only their namespace's Services.")
     gpu_pools: dict[str, GpuPoolOutput] = Field(
         default_factory=dict, description="GPU node pool name -> pool (what GPU workloads may select).")
     projects: dict[str, ProjectOutput] = Field(default_factory=dict, description="Onboarded projects.")

@@ -76,13 +76,18 @@ def _profiles(*rows: tuple[str, int, int]) -> dict[str, MigProfile]:
 
 
 #: MIG profiles per GPU model when every GPU is partitioned into one profile (NVIDIA Multi-Instance GPU
-#: User Guide, "Supported MIG Profiles": A100-SXM4-40GB (p4d) and H100-SXM5-80GB (p5) tables). Only
-#: A100/H100-class GPUs support MIG; T4, A10G, L4 and L40S do not.
+#: User Guide, "Supported MIG Profiles": the A100-SXM4-40GB (p4d), A100-SXM4-80GB (p4de), H100-SXM5-80GB (p5)
+#: and H200-141GB (p5en) tables; the 80 GB A100 cuts like the H100). Only A100/H100/H200-class GPUs support
+#: MIG; T4, A10G, L4 and L40S do not.
+_EIGHTY_GB = (("1g.10gb", 1, 7), ("1g.20gb", 1, 4), ("2g.20gb", 2, 3), ("3g.40gb", 3, 2), ("4g.40gb", 4, 1),
+              ("7g.80gb", 7, 1))
 MIG_PROFILES: dict[GpuType, dict[str, MigProfile]] = {
     GpuType.A100: _profiles(("1g.5gb", 1, 7), ("1g.10gb", 1, 4), ("2g.10gb", 2, 3), ("3g.20gb", 3, 2),
                             ("4g.20gb", 4, 1), ("7g.40gb", 7, 1)),
-    GpuType.H100: _profiles(("1g.10gb", 1, 7), ("1g.20gb", 1, 4), ("2g.20gb", 2, 3), ("3g.40gb", 3, 2),
-                            ("4g.40gb", 4, 1), ("7g.80gb", 7, 1)),
+    GpuType.A100_80GB: _profiles(*_EIGHTY_GB),
+    GpuType.H100: _profiles(*_EIGHTY_GB),
+    GpuType.H200: _profiles(("1g.18gb", 1, 7), ("1g.35gb", 1, 4), ("2g.35gb", 2, 3), ("3g.71gb", 3, 2),
+                            ("4g.71gb", 4, 1), ("7g.141gb", 7, 1)),
 }
 
 
@@ -160,9 +165,12 @@ EXCLUSIVE_CONFIG = "exclusive"
 #: ConfigMap, `all-<profile>` as in NVIDIA's default config (k8s/mig_manager.py writes the ones the pools use).
 MIG_CONFIG_LABEL = "nvidia.com/mig.config"
 #: PCI device id (mig-parted `device-filter`) of each MIG-capable GPU of the catalog: A100-SXM4-40GB (p4d),
-#: H100-SXM5-80GB (p5), as gpu-operator v26.3.3's default mig-parted config names them
-#: (assets/state-mig-manager/0400_configmap.yaml; tests/fixtures/upstream/mig-parted-default-config.json).
-MIG_DEVICE_IDS: dict[GpuType, str] = {GpuType.A100: "0x20B010DE", GpuType.H100: "0x233010DE"}
+#: A100-SXM4-80GB (p4de), H100-SXM5-80GB (p5), H200-141GB (p5en), as gpu-operator v26.3.3's default mig-parted
+#: config filters on them (assets/state-mig-manager/0400_configmap.yaml; tests/fixtures/upstream/
+#: mig-parted-default-config.json: `all-1g.35gb` filters "H200-141GB" alone on 0x233510DE; 0x20B2 is the
+#: A100 SXM4 80GB in the PCI ID database, 10de:20b2, one of the "A100-80GB" filters of `all-1g.10gb`).
+MIG_DEVICE_IDS: dict[GpuType, str] = {GpuType.A100: "0x20B010DE", GpuType.A100_80GB: "0x20B210DE",
+                                      GpuType.H100: "0x233010DE", GpuType.H200: "0x233510DE"}
 #: Node label that schedules the GPU Operator's mig-manager DaemonSet (gpu-operator v26.3.3
 #: assets/state-mig-manager/0600_daemonset.yaml nodeSelector). The operator sets it only from GPU feature
 #: discovery's `nvidia.com/mig.capable`/`gpu.product` labels (controllers/state_manager.go hasMIGCapableGPU),

@@ -3,6 +3,15 @@
 One reviewed table, not numbers sprinkled through the code. Prices are us-east-1 Linux on-demand
 USD/hour (AWS public price list, checked 2026-11; see docs/operations.md); the cost model scales them per
 region and swaps in the Pricing API when credentials exist.
+
+The p4de and p5en rows (vCPUs, memory, GPUs, GPU model, EFA interfaces) are DescribeInstanceTypes as Karpenter
+publishes it (aws/karpenter-provider-aws website/content/en/docs/reference/instance-types.md, generated from the
+EC2 API: `karpenter.k8s.aws/instance-cpu`, `instance-memory` in MiB, `instance-gpu-count`, `instance-gpu-name`,
+`instance-gpu-memory` 81920 MiB for p4de and 144384 MiB for p5en, `vpc.amazonaws.com/efa`), their prices the
+Pricing API's us-east-1 on-demand rates (same repository, pkg/providers/pricing/zz_generated.pricing_aws.go,
+generated 2026-07-20: p4de.24xlarge 27.44705, p5en.48xlarge 63.296; it lists p4d and p5 at the rates below).
+p5e.48xlarge (H200, 32 EFA) has no us-east-1 on-demand rate there (sold through Capacity Blocks), so it is not
+in the catalog: the cost model needs a rate for every type a pool may name.
 """
 
 from __future__ import annotations
@@ -24,8 +33,10 @@ class GpuType(StrEnum):
     A10G = "a10g"
     L4 = "l4"
     L40S = "l40s"
-    A100 = "a100"
+    A100 = "a100"  # A100 SXM4 40 GB (p4d)
+    A100_80GB = "a100-80gb"  # A100 SXM4 80 GB (p4de): other MIG profiles than the 40 GB part
     H100 = "h100"
+    H200 = "h200"  # H200 141 GB (p5en)
 
 
 class QuotaFamily(StrEnum):
@@ -99,16 +110,19 @@ _TYPES = [
     _gpu("g6e.xlarge", 4, 32, 1.861, 1, GpuType.L40S), _gpu("g6e.2xlarge", 8, 64, 2.242, 1, GpuType.L40S),
     _gpu("g6e.12xlarge", 48, 384, 10.493, 4, GpuType.L40S),
     _gpu("p4d.24xlarge", 96, 1152, 21.958, 8, GpuType.A100),
+    _gpu("p4de.24xlarge", 96, 1152, 27.44705, 8, GpuType.A100_80GB),
     _gpu("p5.48xlarge", 192, 2048, 55.04, 8, GpuType.H100),
+    _gpu("p5en.48xlarge", 192, 2048, 63.296, 8, GpuType.H200),
 ]
 
 #: EFA support: DescribeInstanceTypes `NetworkInfo.EfaInfo.MaximumEfaInterfaces` for the catalog's types
 #: (EC2 User Guide, "Elastic Fabric Adapter" > "Supported instance types", and "Maximize network bandwidth
-#: ... with multiple network cards": p4d.24xlarge has 4 network cards, p5.48xlarge 32). The smaller sizes
-#: of g4dn/g5/g6/g6e (xlarge to 4xlarge) support no EFA.
+#: ... with multiple network cards": p4d.24xlarge has 4 network cards, p5.48xlarge 32; p4de 4 and p5en 16 as
+#: Karpenter's instance-types reference lists them, `vpc.amazonaws.com/efa`). The smaller sizes of
+#: g4dn/g5/g6/g6e (xlarge to 4xlarge) support no EFA.
 EFA_INTERFACES: dict[str, int] = {
     "g4dn.12xlarge": 1, "g5.12xlarge": 1, "g5.48xlarge": 1, "g6.12xlarge": 1, "g6.48xlarge": 1,
-    "g6e.12xlarge": 1, "p4d.24xlarge": 4, "p5.48xlarge": 32,
+    "g6e.12xlarge": 1, "p4d.24xlarge": 4, "p4de.24xlarge": 4, "p5.48xlarge": 32, "p5en.48xlarge": 16,
 }
 
 INSTANCE_TYPES: dict[str, InstanceType] = {

@@ -163,8 +163,8 @@ VERSION_MATRIX: dict[str, MinorPins] = {
                                "coredns": "v1.14.2-eksbuild.4"}),
 }
 
-#: AMI families whose release versions the matrix pins (Bottlerocket numbers its releases differently:
-#: its node groups take the newest release at creation and move with `version`).
+#: AMI families whose release versions the matrix names itself (Bottlerocket node groups pin theirs through
+#: `bottlerocket_release_parameter`).
 PINNED_RELEASE_AMI_PREFIX = "AL2023_"
 #: EKS AMI types of Bottlerocket (`BOTTLEROCKET_x86_64_NVIDIA`, ...).
 BOTTLEROCKET_AMI_PREFIX = "BOTTLEROCKET_"
@@ -187,13 +187,36 @@ def autoscaler_chart(version: str) -> HelmChart:
 #: GPU-enabled variant" at https://bottlerocket.dev/en/os/1.62.x/version-information/gpu-drivers/1.62.0/
 #: (NVIDIA 580.159.03). The variants were added in the releases whose notes say so (1.34: v1.47.0 #4631,
 #: 1.35: v1.53.0 #4735, https://github.com/bottlerocket-os/bottlerocket/releases). A minor added to the matrix
-#: without an entry here is refused for Bottlerocket Karpenter pools (config/gpu_provisioning.py), never guessed.
+#: without an entry here is refused for Bottlerocket pools (config/gpu_provisioning.py, config/rules_gpu.py), never
+#: guessed. Managed node groups pin the same release (`bottlerocket_release_parameter`).
 BOTTLEROCKET_NVIDIA_RELEASES: dict[str, str] = {minor: "1.62.0" for minor in ("1.31", "1.32", "1.33", "1.34", "1.35")}
 
 
 def bottlerocket_release(version: str) -> str | None:
     """The pinned Bottlerocket release of a cluster minor, or None when none is confirmed for it."""
     return BOTTLEROCKET_NVIDIA_RELEASES.get(version)
+
+
+#: Bottlerocket NVIDIA AMI type of a node group → the architecture segment of Bottlerocket's public SSM parameters
+#: (bottlerocket QUICKSTART-EKS.md "Finding an AMI": `x86_64` and `arm64`).
+BOTTLEROCKET_SSM_ARCH = {"BOTTLEROCKET_x86_64_NVIDIA": "x86_64", "BOTTLEROCKET_ARM_64_NVIDIA": "arm64"}
+
+
+def bottlerocket_release_parameter(version: str, ami_type: str) -> str | None:
+    """The public SSM parameter holding the EKS `releaseVersion` of the pinned Bottlerocket release of a node
+    group (None: not a Bottlerocket NVIDIA type, or no release pinned for the minor; config refuses the latter).
+
+    A Bottlerocket node group's release version names the release and its build (`<release>-<build commit>`,
+    e.g. `1.47.0-6154605b`, aws-controllers-k8s/community#2644); the build is not in any reviewed source, so it is
+    read from AWS: Bottlerocket publishes `/aws/service/bottlerocket/<variant>/<arch>/latest/image_version`, and
+    "if you know a specific Bottlerocket version ... you can replace `latest` with that version" (bottlerocket
+    QUICKSTART-EKS.md, "Finding an AMI"); its value is the node group release version (hashicorp/
+    terraform-provider-aws#40903 reads `1.30.0-ca9b9399` there for EKS). The version is in the path, so the value
+    never moves: a new release reaches the nodes only through BOTTLEROCKET_NVIDIA_RELEASES."""
+    release, arch = bottlerocket_release(version), BOTTLEROCKET_SSM_ARCH.get(ami_type)
+    if release is None or arch is None:
+        return None
+    return f"/aws/service/bottlerocket/aws-k8s-{version}-nvidia/{arch}/{release}/image_version"
 
 
 def karpenter_ami_alias(version: str, ami_type: str) -> str:

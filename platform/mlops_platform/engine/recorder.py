@@ -118,7 +118,20 @@ class PlatformMocks(mocks.Mocks):
             return {"name": self.ctx.region, "region": self.ctx.region, "id": self.ctx.region}, None
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, None
+        if token == "aws:ssm/getParameter:getParameter":
+            return self._public_parameter(str(args.args.get("name", ""))), []  # the mock monitor iterates failures
         return {}, None
+
+    def _public_parameter(self, name: str) -> dict[str, Any]:
+        """A Bottlerocket release's `image_version` (`/aws/service/bottlerocket/<variant>/<arch>/<release>/
+        image_version`): offline the build part is unknown, so the value is `<release>-OFFLINE` (the release the
+        path pins, which is what plans are judged on). Other parameters: none (the program must not read them)."""
+        parts = name.split("/")
+        if not (name.startswith("/aws/service/bottlerocket/") and len(parts) == 8 and parts[-1] == "image_version"):
+            return {}
+        value = f"{parts[6]}-OFFLINE"
+        return {"name": name, "type": "String", "value": value, "insecureValue": value, "version": 1,
+                "arn": f"arn:aws:ssm:{self.ctx.region}::parameter{name}", "id": name}
 
 
 class RecordingMonitor(mocks.MockMonitor):

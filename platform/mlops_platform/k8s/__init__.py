@@ -5,7 +5,8 @@ autoscaling (Flagger + KEDA), monitoring with alerts, tracking (MLflow on RDS), 
 from __future__ import annotations
 
 from mlops_platform.k8s.autoscaling import ScaleSignal
-from mlops_platform.k8s.delivery import AnalysisThresholds, DeliveryStrategy
+from mlops_platform.k8s.delivery import AnalysisThresholds, CanaryWebhook, DeliveryStrategy, WebhookType
 from mlops_platform.k8s.model_serving import ModelServing, ModelServingArgs, ServingMode
 
-__all__ = ["AnalysisThresholds", "DeliveryStrategy", "ModelServing", "ModelServingArgs", "ScaleSignal", "ServingMode"]
+__all__ = ["AnalysisThresholds", "CanaryWebhook", "DeliveryStrategy", "ModelServing", "ModelServingArgs", "ScaleSignal",
+           "ServingMode", "WebhookType"]

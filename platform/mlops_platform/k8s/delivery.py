@@ -13,15 +13,17 @@ one) and moves traffic by the strategy while its analysis queries the platform's
   router does not read `mirrorWeight`).
 
 A check that fails `threshold` times rolls back: traffic returns to the primary, which never stopped serving.
+Webhooks (`CanaryWebhook`, docs.flagger.app/usage/webhooks) add load tests, smoke tests and approvals to the
+analysis; Flagger calls them from its own pod, so their URLs are confined (core.webhook_urls).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from mlops_platform.core import contract
+from mlops_platform.core import contract, webhook_urls
 from mlops_platform.core.errors import ConfigIssue
 from mlops_platform.k8s.alerts import SERVING_LATENCY_METRIC, SERVING_OK_OUTCOMES, SERVING_REQUESTS_METRIC
 
@@ -135,9 +137,77 @@ def analysis_metrics(template_names: dict[str, str], t: AnalysisThresholds) -> l
              "interval": f"{t.interval_seconds}s"} for key, template in template_names.items()]
 
 
-def analysis(strategy: DeliveryStrategy, t: AnalysisThresholds, metrics: list[dict[str, Any]]) -> dict[str, Any]:
+class WebhookType(StrEnum):
+    """When Flagger calls a webhook (docs.flagger.app/usage/webhooks; the v1beta1 CRD's enum)."""
+
+    CONFIRM_ROLLOUT = "confirm-rollout"  # before scaling up the new version: a manual gate
+    PRE_ROLLOUT = "pre-rollout"  # before any traffic: smoke tests
+    ROLLOUT = "rollout"  # every analysis round, before the metric checks: load tests
+    CONFIRM_TRAFFIC_INCREASE = "confirm-traffic-increase"  # before each weight step
+    CONFIRM_PROMOTION = "confirm-promotion"  # before promotion
+    POST_ROLLOUT = "post-rollout"  # after promotion or rollback (failures only logged)
+    ROLLBACK = "rollback"  # polled during analysis: a 2xx rolls back
+    EVENT = "event"  # every event Flagger emits for the Canary
+
+
+@dataclass(frozen=True, kw_only=True)
+class CanaryWebhook:
+    """A hook Flagger calls during a release (`spec.analysis.webhooks[]`)."""
+
+    name: str
+    """Unique name of the hook within the Canary. Required."""
+    url: str
+    """What Flagger calls: a Service of the project's namespace,
+    `http://<service>.<namespace>.svc.cluster.local/...` (e.g. the Flagger loadtester), or an external https
+    URL when the platform allows external webhooks (core.webhook_urls). Required."""
+    type: WebhookType = WebhookType.ROLLOUT
+    """When it is called. Default: rollout (each analysis round)."""
+    timeout_seconds: int = 30
+    """Seconds Flagger waits for an answer (1-600). Default: 30."""
+    metadata: dict[str, str] = field(default_factory=dict)
+    """String payload Flagger posts (the loadtester reads `cmd`, `type`). Default: none."""
+
+
+def webhook_issues(hooks: tuple[CanaryWebhook, ...], *, namespace: str, allow_external: bool,
+                   prefix: str = "webhooks") -> list[ConfigIssue]:
+    """Every problem of the webhooks at once, each naming `<prefix>[i].<field>`."""
+    out: list[ConfigIssue] = []
+    names = [h.name for h in hooks if isinstance(h, CanaryWebhook)]
+    for i, hook in enumerate(hooks):
+        at = f"{prefix}[{i}]"
+        if not isinstance(hook, CanaryWebhook):
+            out.append(ConfigIssue(at, "not a CanaryWebhook", hook, "pass CanaryWebhook(name=..., url=...)"))
+            continue
+        problem = webhook_urls.url_problem(hook.url, namespace=namespace, allow_external=allow_external)
+        if problem:
+            out.append(ConfigIssue(f"{at}.url", problem, hook.url,
+                                   webhook_urls.url_fix(namespace, allow_external=allow_external)))
+        if not (isinstance(hook.name, str) and hook.name.strip()) or names.count(hook.name) > 1:
+            out.append(ConfigIssue(f"{at}.name", "must be a non-empty name used once", hook.name, "rename the hook"))
+        if hook.type not in {w.value for w in WebhookType}:
+            out.append(ConfigIssue(f"{at}.type", "unknown choice", hook.type, "one of " + ", ".join(WebhookType)))
+        if not _int_in(hook.timeout_seconds, 1, 600):
+            out.append(ConfigIssue(f"{at}.timeout_seconds", "out of range", hook.timeout_seconds,
+                                   "an integer from 1 to 600"))
+        if not (isinstance(hook.metadata, dict) and all(isinstance(v, str) for v in hook.metadata.values())):
+            out.append(ConfigIssue(f"{at}.metadata", "must map names to strings (the CRD's type)", hook.metadata,
+                                   'quote the values, e.g. {"cmd": "hey -z 1m http://..."}'))
+    return out
+
+
+def webhook_spec(hook: CanaryWebhook) -> dict[str, Any]:
+    """One `analysis.webhooks[]` entry; TLS is always verified (the CRD's `disableTLS` is never set)."""
+    out: dict[str, Any] = {"name": hook.name, "type": str(hook.type), "url": hook.url,
+                           "timeout": f"{hook.timeout_seconds}s"}
+    return {**out, "metadata": dict(hook.metadata)} if hook.metadata else out
+
+
+def analysis(strategy: DeliveryStrategy, t: AnalysisThresholds, metrics: list[dict[str, Any]],
+             webhooks: tuple[CanaryWebhook, ...] = ()) -> dict[str, Any]:
     """`spec.analysis` of the strategy (the CRD's oneOf: `stepWeight` or `iterations`)."""
     out: dict[str, Any] = {"interval": f"{t.interval_seconds}s", "threshold": t.failed_checks, "metrics": metrics}
+    if webhooks:
+        out["webhooks"] = [webhook_spec(h) for h in webhooks]
     if strategy is DeliveryStrategy.CANARY:
         return {**out, "stepWeight": t.step_weight, "maxWeight": t.max_weight}
     out["iterations"] = t.iterations

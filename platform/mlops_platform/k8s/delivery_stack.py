@@ -41,6 +41,9 @@ class DeliveryStackArgs:
     """Controller replicas (leader election above 1). Default: 1 (2 in prod, chosen by the layer)."""
     service_monitor: bool = True
     """Let the monitoring stack scrape Flagger (needs its CRDs). Default: True."""
+    allow_external_webhooks: bool = False
+    """Admit projects' Canary webhooks to external https URLs, not only their own namespace's Services
+    (`serving.delivery.allow_external_webhooks`). Default: False."""
 
 
 def restricted_container() -> dict[str, Any]:
@@ -95,5 +98,6 @@ class DeliveryStack(pulumi.ComponentResource):
         self.keda = helm_release(f"{name}-keda", "keda", "keda", KEDA_NAMESPACE, keda_values(args),
                                  k8s_opts(self, p, [keda_ns]))
         # what projects' ScaledObjects, MetricTemplates and Canaries may ask the Prometheus both controllers query
-        delivery_metric_policies(name, args.prometheus_url, self, p)
+        delivery_metric_policies(name, args.prometheus_url, self, p,
+                                 allow_external_webhooks=args.allow_external_webhooks)
         self.register_outputs({"flagger_namespace": FLAGGER_NAMESPACE, "keda_namespace": KEDA_NAMESPACE})

@@ -11,9 +11,13 @@ ServiceMonitors/PodMonitors (deploy_rights.py). Unchecked, each is a way out of 
 - a monitor's `namespaceSelector` makes Prometheus scrape another namespace's pods (their series then carry
   the project's namespace, `monitoring.tenant_enforcement`, and become readable by it).
 
+- Flagger calls each Canary webhook URL (`spec.analysis.webhooks[].url`) from its own pod: the instance
+  metadata service, the Kubernetes API or another tenant's Service are a URL away (core.webhook_urls).
+
 The policies here pin the server to the platform Prometheus, allow only the trigger and provider types the
 platform generates, require every series selector of a query to carry `namespace="<own namespace>"`, and
-keep monitors on their own namespace. The platform's own objects live in platform namespaces and are not
+keep monitors on their own namespace, and Canary webhooks on the namespace's own Services (or external https
+names when the platform allows them). The platform's own objects live in platform namespaces and are not
 judged (admission.project_binding).
 
 The query check is a tokenizer in CEL (PromQL has no parser in CEL): the query is cut into strings, label
@@ -32,6 +36,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from mlops_platform.core import webhook_urls
 from mlops_platform.k8s.admission import OWN_NAMESPACE_CEL, Check, Rule, policy_spec, project_admission
 
 KEDA_POLICY = "mlops-keda-metrics"
@@ -121,6 +126,20 @@ def metric_template_expression(prometheus_url: str) -> str:
     return f"object.kind == 'MetricTemplate' ? ({template}) : ({inline})"
 
 
+def webhook_expression(*, allow_external: bool) -> str:
+    """CEL over a Canary: every `analysis.webhooks[].url` is a Service of its own namespace, or (when
+    `allow_external`) an https URL of an external DNS name with TLS verified. The regexes are
+    core.webhook_urls', which the config and review checks use too."""
+    own = webhook_urls.in_cluster_regex(f"' + {OWN_NAMESPACE_CEL} + r'")
+    allowed = f"w.url.matches(r'{own}')"
+    if allow_external:
+        allowed += (f" || (w.url.matches(r'{webhook_urls.EXTERNAL_REGEX}') && "
+                    f"!w.url.matches(r'{webhook_urls.INTERNAL_HOST_REGEX}') && !(has(w.disableTLS) && w.disableTLS))")
+    hooks = "object.spec.analysis.webhooks"
+    return (f"object.kind != 'Canary' || !has(object.spec.analysis) || !has({hooks}) || "
+            f"{hooks}.all(w, {allowed})")
+
+
 def monitor_expression() -> str:
     """CEL over a ServiceMonitor/PodMonitor: no `namespaceSelector`, or one naming only its own namespace
     (prometheus-operator: none selects the monitor's namespace; `any: true` every one)."""
@@ -141,12 +160,17 @@ def keda_policy(prometheus_url: str) -> dict[str, Any]:
                          "series with namespace=\"<this namespace>\""))])
 
 
-def flagger_policy(prometheus_url: str) -> dict[str, Any]:
+def flagger_policy(prometheus_url: str, *, allow_external_webhooks: bool = False) -> dict[str, Any]:
+    external = ", or https URLs of external DNS names with TLS verified" if allow_external_webhooks else \
+        " (external ones need serving.delivery.allow_external_webhooks: true in the platform config)"
     return policy_spec([Rule(group="flagger.app", resources=("metrictemplates", "canaries"))], [Check(
         expression=metric_template_expression(prometheus_url),
         message=_message(f"metric templates use the prometheus provider at {prometheus_url} without a secretRef; "
                          "every query selects each series with namespace=\"{{ namespace }}\" or the namespace's "
-                         "name, and uses no template variable but namespace, target and interval"))])
+                         "name, and uses no template variable but namespace, target and interval")), Check(
+        expression=webhook_expression(allow_external=allow_external_webhooks),
+        message=_message("Canary webhooks call Services of this namespace only, "
+                         "http(s)://<service>.<namespace>.svc.cluster.local/..." + external))])
 
 
 def monitor_policy() -> dict[str, Any]:
@@ -156,11 +180,12 @@ def monitor_policy() -> dict[str, Any]:
                          "to this namespace"))])
 
 
-def delivery_metric_policies(name: str, prometheus_url: str, parent: pulumi.Resource,
-                             provider: k8s.Provider) -> None:
+def delivery_metric_policies(name: str, prometheus_url: str, parent: pulumi.Resource, provider: k8s.Provider, *,
+                             allow_external_webhooks: bool = False) -> None:
     """KEDA's and Flagger's policies, children of `parent` named `<name>-keda-metrics`, `<name>-flagger-metrics`."""
     project_admission(f"{name}-keda-metrics", KEDA_POLICY, keda_policy(prometheus_url), parent, provider)
-    project_admission(f"{name}-flagger-metrics", FLAGGER_POLICY, flagger_policy(prometheus_url), parent, provider)
+    project_admission(f"{name}-flagger-metrics", FLAGGER_POLICY,
+                      flagger_policy(prometheus_url, allow_external_webhooks=allow_external_webhooks), parent, provider)
 
 
 def monitor_namespace_policy(name: str, parent: pulumi.Resource, provider: k8s.Provider) -> None:

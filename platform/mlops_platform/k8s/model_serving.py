@@ -255,7 +255,8 @@ class ModelServing(pulumi.ComponentResource):
                 metadata=m.meta(templates[key], args.namespace, labels),
                 spec=metric_template_spec(query, PROMETHEUS_URL), opts=opts)
         spec = canary_spec(canary_target(args), analysis(args.delivery, args.analysis,
-                                                         analysis_metrics(templates, args.analysis)))
+                                                         analysis_metrics(templates, args.analysis),
+                                                         tuple(args.webhooks)))
         k8s.apiextensions.CustomResource(f"{name}-canary", api_version=CANARY_API, kind="Canary",
                                          metadata=m.meta(args.name, args.namespace, labels), spec=spec, opts=opts)
 

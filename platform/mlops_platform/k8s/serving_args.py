@@ -13,7 +13,14 @@ from mlops_platform.config.sections import DNS_LABEL
 from mlops_platform.core import contract, naming
 from mlops_platform.core.errors import ConfigError, ConfigIssue
 from mlops_platform.k8s.autoscaling import ScaleSignal
-from mlops_platform.k8s.delivery import PROGRESSIVE, AnalysisThresholds, DeliveryStrategy, threshold_issues
+from mlops_platform.k8s.delivery import (
+    PROGRESSIVE,
+    AnalysisThresholds,
+    CanaryWebhook,
+    DeliveryStrategy,
+    threshold_issues,
+    webhook_issues,
+)
 
 QUANTITY = r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$"
 
@@ -59,6 +66,13 @@ class ModelServingArgs:
     rollback) or instant (a rolling update; refused when `prod`). Default: canary."""
     analysis: AnalysisThresholds = field(default_factory=AnalysisThresholds)
     """When the new version is promoted or rolled back (progressive delivery). Default: AnalysisThresholds()."""
+    webhooks: tuple[CanaryWebhook, ...] = ()
+    """Hooks Flagger calls during a release (load tests, smoke tests, approvals; progressive delivery only):
+    Services of `namespace`, or external https URLs with `allow_external_webhooks`. Default: none."""
+    allow_external_webhooks: bool = False
+    """Let `webhooks` call external https URLs: set it only when the platform's
+    `serving.delivery.allow_external_webhooks` is true (its admission policy refuses them otherwise).
+    Default: False."""
     prod: bool = False
     """Serving in a production environment: progressive delivery required, no scale-to-zero. Default: False."""
     port: int = 8080
@@ -214,7 +228,13 @@ def delivery_issues(args: ModelServingArgs) -> list[ConfigIssue]:
         out.append(ConfigIssue("kserve_deployment_mode", "Flagger analyses Deployments; Serverless serves Knative "
                                "revisions", args.kserve_deployment_mode,
                                "use RawDeployment (the platform's), or delivery instant"))
-    return out
+    if args.webhooks and not progressive:
+        out.append(ConfigIssue("webhooks", f"delivery {args.delivery} runs no analysis to call them",
+                               len(args.webhooks), "use canary, blue-green or mirror, or drop webhooks"))
+    if not isinstance(args.webhooks, tuple | list):
+        return [*out, ConfigIssue("webhooks", "not a tuple", args.webhooks, "pass a tuple of CanaryWebhook")]
+    return out + webhook_issues(tuple(args.webhooks), namespace=str(args.namespace),
+                                allow_external=args.allow_external_webhooks is True)
 
 
 def scaling_issues(args: ModelServingArgs) -> list[ConfigIssue]:

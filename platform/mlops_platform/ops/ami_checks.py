@@ -10,6 +10,10 @@ newest release per minor and AMI type as the public SSM parameter
 - the pinned release is newer than the newest published one (a release rolls out region by region) — fail;
 - same release date but another kubelet patch: the pinned release does not exist — fail;
 - an older pinned release still launches (only the newest is named here, so it is reported, not proven).
+
+Bottlerocket node groups pin a release whose own parameter
+`/aws/service/bottlerocket/aws-k8s-<minor>-nvidia/<arch>/<release>/image_version` the aws layer reads
+(versions.bottlerocket_release_parameter): it must be published in the region, or the plan fails there.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from mlops_platform.core.versions import node_release_version
+from mlops_platform.core.versions import bottlerocket_release_parameter, node_release_version
 from mlops_platform.ops._aws import Aws, AwsFailure, describe, error_code
 from mlops_platform.ops.checks import CheckResult, Status
 
@@ -72,21 +76,42 @@ def _published(aws: Aws, parameter: str) -> str | None:
         return None
 
 
+def bottlerocket_result(name: str, parameter: str, published: str | None, where: str) -> CheckResult:
+    """Pure: the pinned Bottlerocket release's parameter, published (its value) or not (None)."""
+    if published is None:
+        return CheckResult(name, Status.FAIL, f"{parameter} is not published for {where}: the pinned Bottlerocket "
+                                              "release is not available there",
+                           "pin a published release in core/versions.py BOTTLEROCKET_NVIDIA_RELEASES, or use "
+                           "AL2023_x86_64_NVIDIA")
+    return CheckResult(name, Status.PASS, f"node groups pin release {published} for {where}")
+
+
+def _pinned(version: str, ami_type: str) -> tuple[str, str] | None:
+    """(check name, parameter) of a pinned AMI type; None when the type is not pinned here."""
+    if ami_type in AMI_PATHS and node_release_version(version, ami_type) is not None:
+        return f"ami {AMI_PATHS[ami_type].split('/', 1)[1]}", parameter_name(version, ami_type)
+    parameter = bottlerocket_release_parameter(version, ami_type)
+    return None if parameter is None else (f"ami bottlerocket {parameter.split('/')[5]}/nvidia", parameter)
+
+
 def check_ami_releases(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
     """One result per pinned AMI type of the node pools."""
     version = cfg.cluster.version
     ami_types = sorted({cfg.node_pools.system.ami_type, *(p.ami_type for p in cfg.node_pools.gpu)})
     for ami_type in ami_types:
-        pinned = node_release_version(version, ami_type)
-        if pinned is None or ami_type not in AMI_PATHS:
-            continue  # not pinned (Bottlerocket): the group takes the newest release at creation
-        name, parameter = f"ami {AMI_PATHS[ami_type].split('/', 1)[1]}", parameter_name(version, ami_type)
+        pinned = _pinned(version, ami_type)
+        if pinned is None:
+            continue  # Karpenter-only or unpinnable types are refused by config validation
+        name, parameter = pinned
         try:
             published = _published(aws, parameter)
         except AwsFailure as exc:
             yield CheckResult(name, Status.WARN, f"could not read {parameter} ({describe(exc)}): the pinned release "
-                                                 f"{pinned} is unchecked",
+                                                 "is unchecked",
                               f"allow ssm:GetParameter on it, or check with `aws ssm get-parameter --name {parameter} "
                               f"--region {cfg.environment.region}` before `up`")
             continue
-        yield release_result(name, pinned, published, f"Kubernetes {version} {ami_type} in {cfg.environment.region}")
+        where = f"Kubernetes {version} {ami_type} in {cfg.environment.region}"
+        release = node_release_version(version, ami_type)
+        yield release_result(name, release, published, where) if release else \
+            bottlerocket_result(name, parameter, published, where)

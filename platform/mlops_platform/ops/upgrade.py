@@ -22,6 +22,8 @@ from mlops_platform.core.errors import UpgradeRefusedError, UsageError
 from mlops_platform.core.versions import (
     EKS_RELEASES,
     VERSION_MATRIX,
+    bottlerocket_release,
+    bottlerocket_release_parameter,
     karpenter_ami_alias,
     minor_pins,
     node_release_version,
@@ -124,6 +126,14 @@ def _node_image(version: str, ami_type: str) -> str:
     return f"{alias} (aws-k8s-{version}-nvidia)" if alias.startswith("bottlerocket@") else alias
 
 
+def _group_image(version: str, ami_type: str) -> str:
+    """A managed node group's AMI at a minor: AL2023's release, or the pinned Bottlerocket release and the variant
+    of that minor (one release serves every minor: versions.bottlerocket_release_parameter)."""
+    if bottlerocket_release_parameter(version, ami_type) is not None:
+        return f"bottlerocket v{bottlerocket_release(version)} (aws-k8s-{version}-nvidia)"
+    return node_release_version(version, ami_type) or version
+
+
 def plan_upgrade(cfg: PlatformConfig, target: str, today: date | None = None) -> UpgradePlan:
     """The ordered upgrade plan of one environment from its configured minor to `target`."""
     current = cfg.cluster.version
@@ -138,9 +148,8 @@ def plan_upgrade(cfg: PlatformConfig, target: str, today: date | None = None) ->
     groups = [] if cfg.karpenter else list(cfg.node_pools.gpu)
     pools: list[SystemPoolConfig | GpuPoolConfig] = [cfg.node_pools.system, *groups]
     for pool in pools:
-        before = node_release_version(current, pool.ami_type) or current
-        after = node_release_version(target, pool.ami_type) or target
-        plan.steps.append(UpgradeStep(Stage.NODE_GROUP, pool.name, before, after))
+        plan.steps.append(UpgradeStep(Stage.NODE_GROUP, pool.name, _group_image(current, pool.ami_type),
+                                      _group_image(target, pool.ami_type)))
     if cfg.node_pools.gpu:  # the autoscaler runs with GPU enablement only
         plan.steps.append(UpgradeStep(Stage.CHART, "cluster-autoscaler",
                                       f"{old.autoscaler_chart} (image {old.autoscaler_image})",

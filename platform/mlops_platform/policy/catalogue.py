@@ -123,6 +123,12 @@ review — so a deploy is not refused for what the review waives. An expired or 
 `mlplat up` before Pulumi runs, and one handed to the pack directly is reported as a violation that waives
 nothing.
 
+A stack-level finding (a stack policy's violation that names no resource, such as `gpu-total-cap`) is on the
+stack's own URN, `urn:pulumi:<stack>::<project>::pulumi:pulumi:Stack::<project>-<stack>`: the review reports
+it there and the pack matches it there (the root stack resource's URN, or one built from the stack's resource
+URNs), with the same expiry rules. Each layer is its own Pulumi project, so a glob such as
+`urn:pulumi:dev::*::pulumi:pulumi:Stack::*` waives the finding in every layer stack of `dev`.
+
 ```yaml
 waivers:
   - policy: eks-private-endpoint

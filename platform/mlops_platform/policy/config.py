@@ -102,6 +102,14 @@ class PolicySettings(_Model):
     allow_instant_delivery: bool = Field(
         default=False, description="Serving workloads may ship new versions without a Flagger Canary with "
                                    "analysis (an instant 100 % switch); the dev preset allows it.")
+    allow_external_webhooks: bool = Field(
+        default=False, description="Flagger Canary webhooks may call external https URLs (DNS names), not only "
+                                   "Services of the Canary's namespace (the platform's "
+                                   "`serving.delivery.allow_external_webhooks`).")
+    metrics_server_url: str = Field(
+        default="http://kps-prometheus.monitoring.svc.cluster.local:9090",
+        description="The platform Prometheus, the only server a project's Flagger MetricTemplates may query "
+                    "(the cluster's `mlops-flagger-metrics` admission policy pins the same address).")
     allow_serving_scale_to_zero: bool = Field(
         default=False, description="Serving autoscalers may scale to zero replicas; the dev preset allows it.")
     eks_log_types: list[str] = Field(

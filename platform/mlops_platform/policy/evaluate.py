@@ -23,11 +23,13 @@ from pulumi.runtime import proto
 from pulumi_policy import EnforcementLevel
 
 from mlops_platform.core.errors import ConfigError, ConfigIssue
+from mlops_platform.engine.urns import ROOT_STACK_TYPE
 from mlops_platform.policy.config import Enforcement, PolicyPackConfig, Severity
 from mlops_platform.policy.config_files import to_pulumi_config
 from mlops_platform.policy.pack import PACK_NAME, all_specs, build_policies
 from mlops_platform.policy.registry import Kind, PolicySpec
 from mlops_platform.policy.sdk.analyzer import AnalyzerServicer, new_analyzer
+from mlops_platform.policy.waivers import stack_urn_of
 
 PACK_VERSION = "0.1.0"
 _CANT_RUN = "can't run policy"
@@ -192,15 +194,28 @@ def _stack_types(specs: Sequence[PolicySpec], routed: bool) -> Callable[[str], b
     return (lambda type_: type_ in wanted) if routed else (lambda _type: True)
 
 
+def root_stack_resource(stack: str, urns: list[str]) -> proto.AnalyzerResource | None:
+    """The root stack resource (`pulumi:pulumi:Stack`) the engine registers first and sends with every stack
+    analysis; the offline plan leaves it out, so it is rebuilt here (the pack matches stack-level waivers on
+    its URN: waivers.stack_urn_of). None when no URN tells the project."""
+    root = stack_urn_of(urns, stack)
+    if root is None:
+        return None
+    return proto.AnalyzerResource(type=ROOT_STACK_TYPE, urn=root, name=root.rsplit("::", 1)[1],
+                                  properties=to_struct({}))
+
+
 def _stack_requests(specs: Sequence[PolicySpec], resources: list[proto.AnalyzerResource],
-                    routed: bool) -> Iterator[tuple[tuple[str, ...], proto.AnalyzeStackRequest]]:
+                    routed: bool, root: proto.AnalyzerResource | None
+                    ) -> Iterator[tuple[tuple[str, ...], proto.AnalyzeStackRequest]]:
     stack_specs = [s for s in specs if s.kind is Kind.STACK]
+    top = [root] if root is not None else []
     if not routed:
-        yield tuple(s.name for s in specs), proto.AnalyzeStackRequest(resources=resources)
+        yield tuple(s.name for s in specs), proto.AnalyzeStackRequest(resources=[*top, *resources])
         return
     for spec in stack_specs:
         wanted = set(spec.resource_types)
-        yield (spec.name,), proto.AnalyzeStackRequest(resources=[r for r in resources if r.type in wanted])
+        yield (spec.name,), proto.AnalyzeStackRequest(resources=[*top, *(r for r in resources if r.type in wanted)])
 
 
 def evaluate(plan: Mapping[str, Any], config: PolicyPackConfig, source: str = "<policy config>",
@@ -223,7 +238,8 @@ def evaluate(plan: Mapping[str, Any], config: PolicyPackConfig, source: str = "<
             response = session.servicer(names).Analyze(_analyze_request(marshalled[entry["urn"]]), None)
             diagnostics.extend(_decode(d, entry["urn"], severities) for d in response.diagnostics)
     resources = [r for r in marshalled.values() if in_stack(r.type)]
-    for names, request in _stack_requests(specs, resources, routed):
+    root = root_stack_resource(str(plan.get("stack", "")), list(by_urn))
+    for names, request in _stack_requests(specs, resources, routed, root):
         response = session.servicer(names).AnalyzeStack(request, None)
         diagnostics.extend(_decode(d, "", severities) for d in response.diagnostics)
     levels = {s.name: config.level(s.name, s.severity) for s in specs}

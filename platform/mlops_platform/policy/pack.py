@@ -24,7 +24,7 @@ from mlops_platform.policy.registry import ENVIRONMENT_MARKERS, Area, Kind, Poli
 from mlops_platform.policy.sdk.analyzer import unknown_value_error
 from mlops_platform.policy.sdk.graph import Res, StackView
 from mlops_platform.policy.sdk.values import Outcome, Violation, plain
-from mlops_platform.policy.waivers import NO_WAIVERS, Waiver, Waivers, parse_waivers
+from mlops_platform.policy.waivers import NO_WAIVERS, Waiver, Waivers, parse_waivers, stack_urn_of
 
 PACK_NAME = "mlops-platform"
 
@@ -89,8 +89,8 @@ def _checked_waivers(config: Mapping[str, Any], policy: str, report: pp.ReportVi
 def report_outcomes(outcomes: Iterable[Outcome | str], report: pp.ReportViolation, policy: str = "",
                     waivers: Waivers = NO_WAIVERS, urn: str | None = None) -> None:
     """Report violations as they come, except those a live waiver of `policy` covers (matched on the real URN —
-    the violation's, else `urn`, the judged resource's — by the offline review's `Waivers.find`); afterwards
-    raise the engine's UnknownValueError for deferrals."""
+    the violation's, else `urn`: the judged resource's, or for a stack policy the stack's own — by the offline
+    review's `Waivers.find`); afterwards raise the engine's UnknownValueError for deferrals."""
     deferred: list[str] = []
     for outcome in outcomes:
         if isinstance(outcome, str):
@@ -127,7 +127,9 @@ def _stack_validation(spec: PolicySpec) -> pp.StackValidation:
         markers = [m for m in ENVIRONMENT_MARKERS if stack.of_type(m)]
         if applies(spec, stack_kind(stack, settings), markers):
             waivers = _checked_waivers(config, spec.name, report)
-            report_outcomes(spec.check(stack, settings), report, spec.name, waivers)
+            # a finding naming no resource is the stack's: matched on the stack's URN, as the review does
+            root = stack_urn_of(r.urn for r in args.resources) if waivers.entries else None
+            report_outcomes(spec.check(stack, settings), report, spec.name, waivers, root)
     return validate
 
 

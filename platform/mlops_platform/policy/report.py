@@ -8,7 +8,8 @@ from typing import Any
 
 from mlops_platform.policy.config import Enforcement, Severity
 from mlops_platform.policy.evaluate import Diagnostic, Evaluation
-from mlops_platform.policy.waivers import NO_WAIVERS, Waiver, Waivers
+from mlops_platform.policy.waivers import NO_WAIVERS, Waiver, Waivers, stack_urn_of
+from mlops_platform.policy.waivers import stack_urn as waiver_stack_urn
 
 SEVERITY_ORDER = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 
@@ -88,9 +89,9 @@ class Report:
 
 
 def stack_urn(stack: str, resource_urns: list[str]) -> str:
-    """The stack's own URN (stack-level findings are reported on it, so waivers can name it)."""
-    project = resource_urns[0].split("::")[1] if resource_urns and resource_urns[0].count("::") >= 3 else "project"
-    return f"urn:pulumi:{stack}::{project}::pulumi:pulumi:Stack::{project}-{stack}"
+    """The stack's own URN (stack-level findings are reported on it, so waivers can name it; the pack matches
+    them on the same URN: waivers.stack_urn_of)."""
+    return stack_urn_of(resource_urns, stack) or waiver_stack_urn(stack, "project")
 
 
 def _sort_key(f: Finding) -> tuple[int, int, str, str]:

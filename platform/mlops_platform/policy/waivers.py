@@ -9,6 +9,11 @@
         approver: security@example.com
         expires: 2026-12-15
 
+A stack-level finding (a stack policy's violation that names no resource: a missing budget, a GPU cap) is
+matched on the stack's own URN, `urn:pulumi:<stack>::<project>::pulumi:pulumi:Stack::<project>-<stack>`
+(`stack_urn`), by the offline review and the CrossGuard pack alike, so a waiver naming it (or a glob such as
+`urn:pulumi:dev::*::pulumi:pulumi:Stack::*`) waives it in both.
+
 A waived finding stays in every report, marked waived. A malformed or expired waiver is itself a failure:
 exceptions that nobody renews must not silently live on.
 """
@@ -28,9 +33,26 @@ from ruamel.yaml import YAMLError
 from mlops_platform.core.errors import MlplatError, WaiverError
 from mlops_platform.core.files import load_yaml, read_text
 from mlops_platform.core.formats import EMAIL
+from mlops_platform.engine.urns import ROOT_STACK_TYPE
 
 #: Longest a waiver may run: exceptions get re-reviewed at least yearly.
 MAX_WAIVER_DAYS = 366
+
+
+def stack_urn(stack: str, project: str) -> str:
+    """The URN the Pulumi engine gives a stack's root resource (named `<project>-<stack>`)."""
+    return f"urn:pulumi:{stack}::{project}::{ROOT_STACK_TYPE}::{project}-{stack}"
+
+
+def stack_urn_of(resource_urns: Iterable[str], stack: str | None = None) -> str | None:
+    """The stack URN of resources: the root stack's own URN when among them, else built from the first URN's
+    stack and project (`stack` overrides the stack part); None when no URN tells."""
+    urns = [u for u in resource_urns if u.startswith("urn:pulumi:") and u.count("::") >= 3]
+    root = next((u for u in urns if u.split("::")[2] == ROOT_STACK_TYPE), None)
+    if root is not None or not urns:
+        return root
+    first_stack, project = urns[0].removeprefix("urn:pulumi:").split("::")[:2]
+    return stack_urn(stack or first_stack, project)
 
 
 class Waiver(BaseModel):

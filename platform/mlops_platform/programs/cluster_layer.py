@@ -191,8 +191,8 @@ class ClusterLayer(pulumi.ComponentResource):
         """Flagger and KEDA read Prometheus, so they come with monitoring; Flagger routes through the gateway."""
         DeliveryStack(f"{name}-delivery", DeliveryStackArgs(
             k8s_version=cfg.cluster.version, prometheus_url=monitoring.prometheus_url, provider=self.provider,
-            replicas=2 if cfg.is_prod else 1), pulumi.ResourceOptions(parent=self,
-                                                                      depends_on=[monitoring.release, serving]))
+            replicas=2 if cfg.is_prod else 1, allow_external_webhooks=cfg.serving.delivery.allow_external_webhooks),
+            pulumi.ResourceOptions(parent=self, depends_on=[monitoring.release, serving]))
 
     def _monitoring(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer, storage: pulumi.Resource,
                     opts: pulumi.ResourceOptions) -> Monitoring | None:

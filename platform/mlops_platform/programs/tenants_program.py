@@ -46,6 +46,7 @@ def platform_exports(cfg: PlatformConfig, aws_layer: AwsLayer, cluster: pulumi.O
     values: dict[str, Any] = {
         "platform_version": __version__, "environment": env.name, "tier": cfg.tier.value, "region": env.region,
         "account_id": env.account_id, "cluster_version": cfg.cluster.version, "tags": cfg.base_tags,
+        "allow_external_webhooks": cfg.serving.delivery.allow_external_webhooks,
         "gpu_pools": gpu_pool_outputs(cfg), "projects": {name: tenant.to_dict() for name, tenant in projects.items()},
         "buckets": {role: {"name": b.name, "arn": b.arn} for role, b in aws_layer.buckets.items()},
         "registry_urls": aws_layer.registry_urls, "kms_key_arns": aws_layer.kms_key_arns,

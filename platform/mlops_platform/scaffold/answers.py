@@ -19,6 +19,7 @@ from ruamel.yaml.error import YAMLError
 
 from mlops_platform.config.loader import dotted
 from mlops_platform.config.sections import Tier
+from mlops_platform.core import webhook_urls
 from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
 from mlops_platform.core.formats import EMAIL
 from mlops_platform.core.strict import StrictNumbers
@@ -173,6 +174,7 @@ class TemplateAnswers(StrictNumbers):
     aws_account_id: str | None = _s(r"^[0-9]{12}$")
     cluster_name: str | None = _s(r"^[a-zA-Z][-a-zA-Z0-9]{0,99}$")
     k8s_namespace: str | None = _s(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+    rollout_webhook_url: str | None = _s(max_length=2048)  # checked against k8s_namespace: _webhook_issues
     service_account: str | None = _s(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
     pipeline_service_account: str | None = _s(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
     ecr_repository_url: str | None = _s(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/[a-z0-9._/-]+$")
@@ -222,7 +224,19 @@ def cross_field_issues(a: TemplateAnswers, source: str = "--data") -> list[Confi
     if a.environments is not None and a.platform_env is not None and a.platform_env not in envs:
         issues.append(ConfigIssue("environments", f"does not include the platform environment "
                                   f"'{a.platform_env}'", envs, f"add {a.platform_env}", source))
-    return issues + _role_and_data_issues(a, source) + _analysis_issues(a, source)
+    return issues + _role_and_data_issues(a, source) + _analysis_issues(a, source) + _webhook_issues(a, source)
+
+
+def _webhook_issues(a: TemplateAnswers, source: str) -> list[ConfigIssue]:
+    """The rollout webhook is a Service of the project's namespace (core.webhook_urls, as ModelServingArgs and
+    the cluster's admission policy check it): Flagger calls it from the platform's network. The template takes
+    no external hook; the platform's opt-out for those is for hand-written CanaryWebhooks."""
+    url, namespace = a.rollout_webhook_url, a.k8s_namespace or a.project_slug
+    problem = webhook_urls.url_problem(url, namespace=namespace, allow_external=False) if url else None
+    if problem is None:
+        return []
+    return [ConfigIssue("rollout_webhook_url", problem, url, webhook_urls.url_fix(namespace, allow_external=False),
+                        source)]
 
 
 def _analysis_issues(a: TemplateAnswers, source: str) -> list[ConfigIssue]:

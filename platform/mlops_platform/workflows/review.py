@@ -21,7 +21,7 @@ from mlops_platform.core.files import load_json, read_text
 from mlops_platform.core.gpu_sharing import WHOLE_GPU
 from mlops_platform.core.layers import LAYER_PROJECTS, Layer
 from mlops_platform.engine import Plan, run_platform
-from mlops_platform.engine.isolated import DEFAULT_TIMEOUT, run_program_isolated
+from mlops_platform.engine.isolated import DEFAULT_TIMEOUT, ProgramRun, run_program_isolated
 from mlops_platform.ops.cost import estimate
 from mlops_platform.policy.config import PRESETS, GpuPoolSetting, PolicyPackConfig, StackKind
 from mlops_platform.policy.config_files import load_config, preset
@@ -51,10 +51,12 @@ class Subject:
 
 
 def platform_config(env: str | None, stack_file: Path | None = None) -> PolicyPackConfig:
-    """Tier preset + the environment's own caps: GPU ceiling, monthly budget, p90 cost estimate."""
+    """Tier preset + the environment's own caps (GPU ceiling, monthly budget, p90 cost estimate) and its
+    webhook opt-out (`serving.delivery.allow_external_webhooks`)."""
     cfg = load_stack_file(stack_file) if stack_file is not None else load_env(str(env))
     return preset(cfg.tier.value).with_settings(
         max_total_gpus=cfg.gpu.max_total_gpus, monthly_budget_usd=cfg.budget.monthly_usd,
+        allow_external_webhooks=cfg.serving.delivery.allow_external_webhooks,
         estimated_monthly_p90_usd=round(estimate(cfg).estimated_monthly_p90_usd, 2))
 
 
@@ -94,7 +96,8 @@ def is_platform_outputs(outputs: Mapping[str, Any]) -> bool:
 def project_config(outputs: PlatformOutputs, tier: str | None = None,
                    source: str = "<platform outputs>") -> PolicyPackConfig:
     """Configuration of a project stack deployed onto the platform environment with these stack outputs:
-    the environment's tier preset (or `tier`), stack kind project, and the environment's GPU pools."""
+    the environment's tier preset (or `tier`), stack kind project, the environment's GPU pools, its Prometheus
+    (what MetricTemplates may query) and whether its Canary webhooks may call external URLs."""
     chosen = tier or outputs.tier
     if chosen not in PRESETS:
         raise ConfigError([ConfigIssue("tier", "is not a platform tier", outputs.tier,
@@ -103,7 +106,9 @@ def project_config(outputs: PlatformOutputs, tier: str | None = None,
     pools = {name: GpuPoolSetting(gpu_type=p.gpu_type, gpus_per_node=p.gpus_per_node,
                                   resources=p.resources or {WHOLE_GPU: p.gpus_per_node})
              for name, p in outputs.gpu_pools.items()}
-    return preset(chosen).with_settings(stack_kind=StackKind.PROJECT, gpu_pools=pools)
+    server = {"metrics_server_url": outputs.prometheus_url} if outputs.prometheus_url else {}
+    return preset(chosen).with_settings(stack_kind=StackKind.PROJECT, gpu_pools=pools,
+                                        allow_external_webhooks=outputs.allow_external_webhooks, **server)
 
 
 def referenced_platform(references: Mapping[str, Mapping[str, Any]]) -> PlatformOutputs | None:
@@ -129,6 +134,11 @@ def program(directory: Path, stack: str | None, config_file: Path | None, tier: 
     if not directory.is_dir():
         raise UsageError(f"{directory}: not a directory — fix: pass a Pulumi program directory to --program")
     run = run_program_isolated(directory, stack, config_file, DEFAULT_TIMEOUT if timeout is None else timeout)
+    return program_subject(run, directory, tier)
+
+
+def program_subject(run: ProgramRun, directory: Path, tier: str | None) -> Subject:
+    """The review subject of the program in `directory`, planned as `run`: see `program`."""
     platform = referenced_platform(run.references)
     config = project_config(platform, tier) if platform is not None else preset(tier or "prod")
     return Subject(run.plan, directory / "Pulumi.yaml", config, run.isolation)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from policy_cases import (
     budgets,
     cost,
+    delivery_webhooks,
     ecr,
     eks,
     gateway,
@@ -32,8 +33,8 @@ from policy_cases import (
 )
 from policy_cases._base import DEFERRED, PASSES, VIOLATES, Case, Failing
 
-MODULES = (budgets, cost, ecr, eks, gateway, github_oidc, gpu, gpu_fit, iam, irsa, k8s, k8s_stack, karpenter, kms, logs,
-           nodes, pipelines, rds, s3, tags, trust)
+MODULES = (budgets, cost, delivery_webhooks, ecr, eks, gateway, github_oidc, gpu, gpu_fit, iam, irsa, k8s, k8s_stack,
+           karpenter, kms, logs, nodes, pipelines, rds, s3, tags, trust)
 CASES: dict[str, Case] = {name: case for module in MODULES for name, case in module.CASES.items()}
 
 __all__ = ["CASES", "DEFERRED", "PASSES", "VIOLATES", "Case", "Failing"]

@@ -61,6 +61,7 @@ HELM_RELEASE: Final = "kubernetes:helm.sh/v3:Release"
 # Custom resources register as kubernetes:<apiVersion>:<kind>.
 KSERVE_INFERENCE_SERVICE: Final = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
 FLAGGER_CANARY: Final = "kubernetes:flagger.app/v1beta1:Canary"
+FLAGGER_METRIC_TEMPLATE: Final = "kubernetes:flagger.app/v1beta1:MetricTemplate"
 KEDA_SCALED_OBJECT: Final = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 RAY_CLUSTER: Final = "kubernetes:ray.io/v1:RayCluster"
 KARPENTER_NODEPOOL: Final = "kubernetes:karpenter.sh/v1:NodePool"

@@ -1,0 +1,82 @@
+"""Progressive delivery's outbound calls: what a project makes Flagger call stays inside its reach.
+
+Flagger calls every `spec.analysis.webhooks[].url` of a Canary and the `spec.provider.address` of every
+MetricTemplate from its own pod (docs.flagger.app/usage/webhooks, /usage/metrics), so an address the project
+picks is a request from the platform's network position (instance metadata, the Kubernetes API, other
+tenants), and a provider other than prometheus (cloudwatch, datadog, ...) acts with Flagger's identity or
+credentials. Webhooks follow core.webhook_urls' rule, the same one the project's config check
+(k8s.delivery.webhook_issues) and the cluster's admission policy (k8s.metric_isolation) apply; templates must
+query the platform Prometheus without credentials, as that admission policy requires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from mlops_platform.core import webhook_urls
+from mlops_platform.policy.config import PolicySettings, Severity
+from mlops_platform.policy.registry import Area, OnUnknown, resource_policy
+from mlops_platform.policy.sdk import types as t
+from mlops_platform.policy.sdk.graph import Res
+from mlops_platform.policy.sdk.values import Defer, as_list, is_unknown
+
+
+def _hook_problem(hook: object, namespace: str, allow_external: bool) -> str | Defer | None:
+    if not isinstance(hook, dict):
+        return None if hook is None else Defer("spec.analysis.webhooks[]")
+    url, name = hook.get("url"), hook.get("name", "?")
+    if is_unknown(url):
+        return Defer(f"spec.analysis.webhooks[{name}].url")
+    problem = webhook_urls.url_problem(url, namespace=namespace, allow_external=allow_external)
+    if problem is None and hook.get("disableTLS") is True and webhook_urls.is_external(str(url)):
+        problem = "turns off TLS verification of an external call"
+    if problem is None:
+        return None
+    return f"webhook {name!r} url {url!r} {problem}; {webhook_urls.url_fix(namespace, allow_external=allow_external)}"
+
+
+@resource_policy(
+    name="k8s-canary-webhooks", area=Area.K8S, resource_types=(t.FLAGGER_CANARY,), severity=Severity.HIGH,
+    description="Flagger Canary webhooks call Services of the Canary's own namespace "
+                "(http(s)://<service>.<namespace>.svc[.cluster.local]), never an IP address, loopback, "
+                "link-local or instance-metadata address, the Kubernetes API or another namespace; external "
+                "https names only when allowed.",
+    remediation="Point webhooks at a Service of the project namespace (e.g. the Flagger loadtester "
+                "http://flagger-loadtester.<namespace>.svc.cluster.local/); for an external https hook set "
+                "allow_external_webhooks (the platform's serving.delivery.allow_external_webhooks).",
+    url="https://docs.flagger.app/usage/webhooks", settings=("allow_external_webhooks",),
+    on_unknown=OnUnknown.DEFER, unknown_note="Deferred when the namespace or a webhook URL is unknown.",
+)
+def k8s_canary_webhooks(res: Res, settings: PolicySettings) -> Iterator[str | Defer]:
+    namespace, hooks = res.get("metadata.namespace"), res.get("spec.analysis.webhooks")
+    if is_unknown(namespace) or is_unknown(hooks):
+        yield Defer("metadata.namespace / spec.analysis.webhooks")
+        return
+    for hook in as_list(hooks):
+        found = _hook_problem(hook, namespace or "default", settings.allow_external_webhooks)
+        if found is not None:
+            yield found
+
+
+@resource_policy(
+    name="k8s-flagger-metric-provider", area=Area.K8S, resource_types=(t.FLAGGER_METRIC_TEMPLATE,),
+    severity=Severity.HIGH,
+    description="Flagger MetricTemplates query the platform Prometheus (`metrics_server_url`) with the prometheus "
+                "provider and no secretRef: Flagger calls the address from its own pod, and other providers act "
+                "with its identity or credentials.",
+    remediation="Use ModelServing's MetricTemplates, or set spec.provider to {type: prometheus, address: "
+                "<metrics_server_url>} without secretRef and select every series with namespace=\"{{ namespace }}\".",
+    url="https://docs.flagger.app/usage/metrics", settings=("metrics_server_url",),
+    on_unknown=OnUnknown.DEFER, unknown_note="Deferred when the provider's type or address is unknown.",
+)
+def k8s_flagger_metric_provider(res: Res, settings: PolicySettings) -> Iterator[str | Defer]:
+    kind, address, secret = (res.get(f"spec.provider.{k}") for k in ("type", "address", "secretRef"))
+    if is_unknown(kind) or is_unknown(address):
+        yield Defer("spec.provider.type / spec.provider.address")
+        return
+    if kind != "prometheus":
+        yield f"provider type {kind!r}: only prometheus (the platform's) is allowed"
+    if address != settings.metrics_server_url:
+        yield f"provider address {address!r} is not the platform Prometheus {settings.metrics_server_url}"
+    if secret:
+        yield "provider secretRef: the platform Prometheus needs no credentials"
