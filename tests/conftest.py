@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,13 @@ def plan(plans: PlanCache, env: str) -> Plan:
 
 @pytest.fixture
 def cfg(env: str) -> PlatformConfig:
+    return shipped_config(env)
+
+
+@cache
+def shipped_config(env: str) -> PlatformConfig:
+    """A shipped environment's validated config, loaded once per process (hundreds of tests read the same three
+    files; a load parses the YAML with line positions). Frozen: treat it as read-only (`model_copy` to vary it)."""
     return load_env(env)
 
 

@@ -3,10 +3,12 @@ kubernetes-validate), and rebuilding validatable manifests from recorded plan in
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
 
+from kubernetes_validate import utils as kv
 from mlops_platform.engine import Resource
 from mlops_platform.engine.recorder import SECRET
 
@@ -21,6 +23,18 @@ CORE_TYPES = {
     "kubernetes:policy/v1:PodDisruptionBudget", "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Secret",
     "kubernetes:storage.k8s.io/v1:StorageClass",
 }
+
+
+# kubernetes-validate re-reads its schema files for every manifest it validates, the 1.5 MB `_definitions.json`
+# included (most of a validation's time). Each file is parsed once per process instead: same library, same
+# schemas, same checks (`kv.validate` looks the function up at call time; the parsed schemas are never mutated).
+kv.schema_contents = functools.cache(kv.schema_contents)
+
+
+def validate_strictly(obj: dict[str, Any], version: str) -> str:
+    """`kubernetes_validate.validate(obj, version, strict=True)`: unknown fields are errors
+    (raises `kv.ValidationError`; returns the schema version used)."""
+    return kv.validate(obj, version, strict=True)
 
 
 def manifest(res: Resource) -> dict[str, Any]:

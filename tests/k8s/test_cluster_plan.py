@@ -18,7 +18,7 @@ from mlops_platform.k8s.alerts import platform_rule_groups
 from mlops_platform.k8s.manifests import PROJECT_LABEL
 from mlops_platform.programs.cluster_layer import thresholds
 
-from .crds import CHECKS, CORE_TYPES, custom_resource_problems, manifest
+from .crds import CHECKS, CORE_TYPES, custom_resource_problems, manifest, validate_strictly
 from .planview import helm_values, k8s_of, layer_resources, policy_docs
 
 GPU_TOLERATION = {"key": contract.GPU_TAINT_KEY, "operator": "Exists", "effect": contract.GPU_TAINT_EFFECT}
@@ -36,7 +36,7 @@ def test_every_core_manifest_validates_strictly_against_the_cluster_schema(plan:
     failures = []
     for res in core:
         try:
-            kv.validate(manifest(res), cfg.cluster.version, strict=True)
+            validate_strictly(manifest(res), cfg.cluster.version)
         except kv.ValidationError as exc:
             failures.append(f"{res.name}: {'.'.join(map(str, exc.path))}: {exc.message}")
     assert not failures, failures

@@ -9,7 +9,6 @@ import re
 
 import promql_parser
 import pytest
-from kubernetes_validate import utils as kv
 from mlops_platform.config.sections_serving import CertificateSource
 from mlops_platform.core import contract
 from mlops_platform.engine import Plan, Resource
@@ -17,7 +16,7 @@ from mlops_platform.k8s.autoscaling import GPU_UTIL_METRIC, IN_FLIGHT_METRIC
 from mlops_platform.k8s.project_gateway import PROJECT_GATEWAY, project_listener
 from mlops_platform.k8s.serving import covering_wildcards
 
-from .crds import CHECKS, CORE_TYPES, custom_resource_problems, manifest
+from .crds import CHECKS, CORE_TYPES, custom_resource_problems, manifest, validate_strictly
 from .upstream import as_sent, crd_validator
 
 DOMAIN = "models.internal"
@@ -56,7 +55,7 @@ def test_every_core_manifest_validates_and_every_custom_resource_is_well_formed(
     assert {r.type.rsplit(":", 1)[1] for r in core} == {"Deployment", "Service", "HorizontalPodAutoscaler",
                                                         "PodDisruptionBudget"}
     for res in core:
-        kv.validate(manifest(res), "1.34", strict=True)
+        validate_strictly(manifest(res), "1.34")
     crs = [r for r in plan.resources if r.type in CHECKS]
     # per model: scrape + drift rule; 4 InferenceServices; 6 Canaries with 3-4 MetricTemplates; 5 ScaledObjects
     assert len(crs) == 9 * 2 + 4 + 6 + (6 * 3 + 2) + 5

@@ -117,8 +117,14 @@ def read_stack_config(path: Path) -> tuple[dict[str, Any], Any]:
 
 def load_stack_file(path: Path) -> PlatformConfig:
     """Validate one stack file; raises ConfigError with every issue."""
+    return load_stack_document(path)[0]
+
+
+def load_stack_document(path: Path) -> tuple[PlatformConfig, Any]:
+    """`load_stack_file` and the ruamel document it read (its `config` as written, secure values included),
+    for callers that need both without parsing the file twice."""
     sections, doc = read_stack_config(path)
-    return validate_sections(sections, source=str(path), doc=doc, stack=_stack_name(path))
+    return validate_sections(sections, source=str(path), doc=doc, stack=_stack_name(path)), doc
 
 
 def stack_warnings(path: Path, cfg: PlatformConfig) -> list[ConfigIssue]:

@@ -7,8 +7,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from mlops_platform.config import env_stack_file, load_stack_file, repo_root, shipped_envs
-from mlops_platform.config.loader import read_stack_config
+from mlops_platform.config import env_stack_file, repo_root, shipped_envs
+from mlops_platform.config.loader import load_stack_document
 from mlops_platform.core.errors import UsageError
 from mlops_platform.core.layers import LAYER_DIRS, LAYER_PROJECTS, Layer
 from mlops_platform.core.shards import split_stack
@@ -45,8 +45,7 @@ def run_platform(env: str | None = None, stack_file: Path | None = None, preview
     (`engine/layered.py`: the same plan as `jobs=1`).
     """
     path = _stack_path(env, stack_file)
-    cfg = load_stack_file(path)  # every config error surfaces here, before any resource exists
-    _, doc = read_stack_config(path)
+    cfg, doc = load_stack_document(path)  # every config error surfaces here, before any resource exists
     config = dict(doc["config"])
     if project is not None:
         _check_project([p.name for p in cfg.projects], project, path)
