@@ -129,7 +129,8 @@ def _watchdog(wall: float, cpu: float) -> Iterator[list[str]]:
 
     threading.Thread(target=watch, name="mlplat-watchdog", daemon=True).start()
     try:
-        yield why
+        with interruptible():
+            yield why
     finally:
         try:
             ended.append(True)
@@ -137,6 +138,19 @@ def _watchdog(wall: float, cpu: float) -> Iterator[list[str]]:
             ended.append(True)
             with lock:  # one being sent has been sent: it lands here, where `cli` catches it
                 pass
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Inside the block SIGINT raises KeyboardInterrupt here and reaches the processes started here, also when
+    the test run itself was started with SIGINT ignored (a background job of a non-interactive shell, nohup):
+    Python then leaves it ignored, and every process it starts inherits that (seen: the watchdog's interrupts
+    and test_interrupts.py's Ctrl-Cs had no effect)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def subprocess_mlplat(*argv: str | Path, timeout: float = HANG, cwd: Path | None = None,

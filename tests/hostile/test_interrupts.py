@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from mlops_platform.core.files import write_text_atomic
 
-from .conftest import MLPLAT, Cli
+from .conftest import MLPLAT, Cli, interruptible
 
 pytestmark = pytest.mark.slow
 #: Seconds after start to send SIGINT: inside the imports (~1 s on a quiet machine) and later.
@@ -24,8 +24,9 @@ MOMENTS = (0.3, 0.8, 1.5, 3.0)
 
 
 def _interrupt_all(argvs: list[list[str]], cwd: Path) -> list[subprocess.CompletedProcess[str]]:
-    procs = [subprocess.Popen([MLPLAT, *argv], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for argv in argvs]
+    with interruptible():  # the processes must not inherit an ignored SIGINT from the test run
+        procs = [subprocess.Popen([MLPLAT, *argv], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for argv in argvs]
     start = time.monotonic()
     for proc, moment in sorted(zip(procs, MOMENTS, strict=False), key=lambda pm: pm[1]):
         time.sleep(max(0.0, start + moment - time.monotonic()))
@@ -150,5 +151,5 @@ def test_an_interrupt_python_would_ignore_is_delivered_again() -> None:
 
     from mlops_platform.apps import entry
 
-    with pytest.raises(KeyboardInterrupt):
+    with interruptible(), pytest.raises(KeyboardInterrupt):
         entry._redeliver_interrupt(SimpleNamespace(exc_type=KeyboardInterrupt))
