@@ -354,6 +354,22 @@ def test_projects_admit_the_kuberay_operator_when_training_is_on(plan: Plan, cfg
         assert ("kuberay" in sources) is cfg.component_enabled(cfg.training)
 
 
+def test_projects_admit_flagger_to_their_hook_targets_only_when_delivery_is_on(plan: Plan,
+                                                                             cfg: PlatformConfig) -> None:
+    """Project namespaces deny ingress by default (the VPC CNI enforces it): without this policy Flagger's
+    calls to the project's loadtester time out and every release with a webhook rolls back."""
+    delivery = cfg.component_enabled(cfg.serving) and cfg.component_enabled(cfg.monitoring)
+    admitting = {r.get("metadata.namespace"): r for r in k8s_of(plan, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+                 if r.get("metadata.name") == "allow-from-flagger"}
+    assert set(admitting) == ({naming.project_namespace(p.name) for p in cfg.projects} if delivery else set())
+    for policy in admitting.values():
+        assert policy.get("spec") == {
+            "podSelector": {"matchLabels": {"mlops.io/flagger-hook": "true"}}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "flagger-system"}},
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "flagger"}}}]}]}
+
+
 def test_tracking_database_pins_the_major_version_only(plan: Plan, cfg: PlatformConfig) -> None:
     for db in k8s_of(plan, "aws:rds/instance:Instance"):
         assert db.get("engineVersion").isdigit() and db.get("autoMinorVersionUpgrade") is True

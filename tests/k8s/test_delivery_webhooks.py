@@ -13,7 +13,7 @@ from mlops_platform.core.errors import ConfigError
 from mlops_platform.core.webhook_urls import url_problem
 from mlops_platform.engine import Plan
 from mlops_platform.k8s.delivery import CanaryWebhook, WebhookType, webhook_issues
-from mlops_platform.k8s.metric_isolation import flagger_policy, webhook_expression
+from mlops_platform.k8s.metric_isolation import canary_refs_expression, flagger_policy, webhook_expression
 from mlops_platform.k8s.monitoring import PROMETHEUS_URL
 from mlops_platform.policy.config import PolicySettings
 
@@ -41,6 +41,12 @@ NEVER = [
     "https://metadata.google.internal/", "https://ip-10-0-0-1.ec2.internal/", "https://printer.local/",
     "https://x.fraud.svc/#@evil.example.com", "file:///etc/passwd", "gopher://x.fraud.svc.cluster.local/",
     "HTTP://X.FRAUD.SVC.CLUSTER.LOCAL/", "", "x.fraud.svc.cluster.local",
+    # quotes, angle brackets and control characters (REVIEW-deploy L1: a quote closed the generated program's
+    # string literal); blanks Python's `\s` and RE2's disagree on (L2: \x0b, NBSP, U+2028)
+    'http://x.fraud.svc.cluster.local/"+__import__("os").system("id")+"', "http://x.fraud.svc.cluster.local/'",
+    "http://x.fraud.svc.cluster.local/<script>", "http://x.fraud.svc.cluster.local/\x00",
+    "http://x.fraud.svc.cluster.local/\x7f", "http://x.fraud.svc.cluster.local/\x0b",
+    "http://x.fraud.svc.cluster.local/a\u00a0b", "http://x.fraud.svc.cluster.local/\u2028", "https://hooks.example.com/\x0b",
 ]
 EXTERNAL = ["https://hooks.example.com/release", "https://ci.example.org:8443/approve?release=v2"]
 
@@ -82,7 +88,8 @@ def test_external_https_hooks_need_the_platforms_opt_out_and_verified_tls() -> N
 
 _PIECES = st.sampled_from(["http://", "https://", "x", "fraud", "risk", ".", ".svc", ".cluster.local", ":8080",
                            "/", "@", "169.254.169.254", "[fd00:ec2::254]", "example.com", "?a=b", "#", "\\",
-                           "\n", " ", "-", "kubernetes.default", ".internal", "A"])
+                           "\n", " ", "-", "kubernetes.default", ".internal", "A",
+                           '"', "'", "<", ">", "\x00", "\x0b", "\x7f", "\u00a0"])
 
 
 @settings(max_examples=150, deadline=None)
@@ -94,7 +101,7 @@ def test_the_admission_cel_and_the_config_check_agree_on_any_url(url: str, allow
 
 
 def test_a_refused_canary_reads_the_rule_and_the_fix() -> None:
-    (_, check) = flagger_policy(PROMETHEUS_URL)["validations"]
+    (_, check, _) = flagger_policy(PROMETHEUS_URL)["validations"]
     assert message(check["messageExpression"], canary(NEVER[0]), NS) == (
         "Canary webhooks call Services of this namespace only, http(s)://<service>.<namespace>.svc.cluster.local/"
         "... (external ones need serving.delivery.allow_external_webhooks: true in the platform config) "
@@ -117,6 +124,16 @@ def test_bad_webhooks_fail_model_serving_args_all_at_once_naming_field_value_and
            "http://flagger-loadtester.fraud.svc.cluster.local/); external https hooks need the platform's " \
            "serving.delivery.allow_external_webhooks: true" in text
     assert "webhooks[2].type: unknown choice (got 'on-friday')" in text
+
+
+def test_model_serving_args_refuse_the_review_injection_probe() -> None:
+    """A quote closes a generated program's string literal (REVIEW-deploy L1): refused like any foreign URL."""
+    probe = 'http://x.fraud.svc.cluster.local/"+__import__("os").system("id")+"'
+    with pytest.raises(ConfigError) as caught:
+        args(namespace=NS, webhooks=(CanaryWebhook(name="load", url=probe),))
+    (issue,) = caught.value.issues
+    assert (issue.path, issue.value) == ("webhooks[0].url", probe)
+    assert issue.message.startswith("is not a Service of namespace 'fraud'")
 
 
 def test_external_hooks_pass_with_the_opt_out_and_hooks_need_progressive_delivery() -> None:
@@ -144,3 +161,28 @@ def test_the_review_policy_knows_the_platform_prometheus_the_admission_pins() ->
     """`metrics_server_url`'s default (policy settings carry platform facts without importing the k8s layer) is
     the address ModelServing's templates use and `mlops-flagger-metrics` admits."""
     assert PolicySettings().metrics_server_url == PROMETHEUS_URL
+
+
+def _refs(spec: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "Canary", "spec": spec}
+
+
+def test_a_canary_keeps_metrics_server_templates_and_alert_providers_to_the_platform_and_its_namespace() -> None:
+    """REVIEW-deploy M1: Flagger sends the builtin checks to `spec.metricsServer` from its pod, and would read a
+    MetricTemplate or AlertProvider (and its Secret) of the namespace a reference names."""
+    expression = canary_refs_expression(PROMETHEUS_URL)
+    own = {"metrics": [{"name": "e", "templateRef": {"name": "error-rate", "namespace": NS}},
+                       {"name": "request-success-rate", "thresholdRange": {"min": 99}}],
+           "alerts": [{"name": "team", "providerRef": {"name": "slack"}}]}
+    for spec in ({}, {"metricsServer": PROMETHEUS_URL, "analysis": own}, {"analysis": {"webhooks": []}}):
+        assert admits(expression, _refs(spec), NS), spec
+    for spec in ({"metricsServer": "http://169.254.169.254/"},
+                 {"metricsServer": "http://prometheus.risk.svc.cluster.local:9090"},
+                 {"analysis": {"metrics": [{"name": "e", "templateRef": {"name": "x", "namespace": "risk"}}]}},
+                 {"analysis": {"alerts": [{"name": "a", "providerRef": {"name": "x", "namespace": "monitoring"}}]}}):
+        assert not admits(expression, _refs(spec), NS), spec
+    assert admits(expression, {"kind": "MetricTemplate", "spec": {"metricsServer": "x"}}, NS)
+    (*_, check) = flagger_policy(PROMETHEUS_URL)["validations"]
+    assert message(check["messageExpression"], _refs({"metricsServer": "http://x/"}), NS) == (
+        f"Canary spec.metricsServer is absent or {PROMETHEUS_URL}, and its metric templateRefs and alert "
+        "providerRefs name no other namespace (namespace fraud)")

@@ -112,7 +112,7 @@ def test_an_unwaived_stack_level_finding_is_reported_on_the_stacks_urn() -> None
 
 
 @pytest.mark.parametrize("routed", [True, False])
-@pytest.mark.parametrize("pattern", [ROOT, "urn:pulumi:test::*::pulumi:pulumi:Stack::*"])
+@pytest.mark.parametrize("pattern", [ROOT, "urn:pulumi:test::fixtures::pulumi:pulumi:Stack::*"])
 def test_pack_waives_a_stack_level_finding_on_the_stack_urn_as_the_review_does(pattern: str, routed: bool) -> None:
     plan = _over_cap()
     waiver = _stack_waiver(pattern)

@@ -63,6 +63,29 @@ def test_expired_unknown_and_too_long_waivers_fail() -> None:
     assert "waivers[2].expires: more than 366 days ahead" in text
 
 
+@pytest.mark.parametrize("pattern", ["*", "**", "urn:pulumi:*", "urn:pulumi:dev::*::pulumi:pulumi:Stack::*",
+                                     "urn:pulumi:*::mlops-platform-aws::pulumi:pulumi:Stack::*", "urn:pulumi:dev::*",
+                                     "urn:pulumi:dev::mlops-*", "*pulumi:pulumi:Stack*", "urn:pulumi:[dp]*"])
+def test_stack_urn_globs_over_any_stack_or_project_are_refused(pattern: str) -> None:
+    """REVIEW-deploy L5: a pack config shared by many projects (a Pulumi Cloud policy group) would waive a stack
+    finding for all of them; the waiver must name one stack of one project."""
+    with pytest.raises(WaiverError) as err:
+        parse_waivers({"waivers": [entry(policy="gpu-total-cap", urn=pattern)]}, "stacks/waivers.yaml", NAMES, TODAY)
+    assert err.value.render() == (
+        "stacks/waivers.yaml: waivers[0].urn: matches the stack URN of any stack or project it does not name (one "
+        f"pack config can serve many projects: it would waive them all) (got {pattern!r}) — fix: name one stack of "
+        "one project, urn:pulumi:<stack>::<project>::pulumi:pulumi:Stack::<project>-<stack> (one waiver per stack)")
+
+
+def test_project_specific_stack_urns_and_resource_globs_stay_allowed() -> None:
+    allowed = ["urn:pulumi:dev::mlops-platform-aws::pulumi:pulumi:Stack::mlops-platform-aws-dev",
+               "urn:pulumi:dev::mlops-platform-aws::pulumi:pulumi:Stack::*", "urn:pulumi:dev::mlops-platform-aws::*",
+               # the shipped stacks/waivers.yaml: a resource glob that can never match a stack URN
+               "urn:pulumi:*::*::*aws:iam/rolePolicy:RolePolicy::*-lb-controller-policy"]
+    waivers = parse_waivers({"waivers": [entry(urn=u) for u in allowed]}, "w.yaml", NAMES, TODAY)
+    assert [w.urn for w in waivers.entries] == allowed
+
+
 def test_missing_and_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(WaiverError, match="not found"):
         load_waivers(tmp_path / "nope.yaml")

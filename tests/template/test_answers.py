@@ -102,6 +102,12 @@ def test_cross_field_rules(extra: dict[str, Any], path: str, text: str) -> None:
     assert [(i.path, text in i.message) for i in caught.value.issues] == [(path, True)]
 
 
+#: The review's probe: a quote would close the string literal of the generated infra/__main__.py, and the
+#: rest would run at `pulumi preview` in CI (REVIEW-deploy L1).
+LOADTESTER_URL = "http://flagger-loadtester.fraud-detector.svc.cluster.local/"
+INJECTION = LOADTESTER_URL + '"+__import__("os").system("id")+"'
+
+
 def test_valid_answers_keep_only_what_was_given() -> None:
     answers = validate_answers({**BASE_ANSWERS, "gpu_count": "1", "serving_mode": "kserve"})
     assert answers.to_copier_data() == {**BASE_ANSWERS, "gpu_count": 1, "serving_mode": "kserve"}
@@ -129,6 +135,8 @@ def test_data_args_need_key_and_value(pair: str) -> None:
     ("training_role_arn", "role/training"), ("analysis_interval_seconds", 10), ("canary_step_weight", 60),
     ("serving_ingress_domain", "Not A Domain"), ("training_backend", "ray"),
     ("rollout_webhook_url", "http://flagger-loadtester.fraud-detector.svc.cluster.local@169.254.169.254/"),
+    ("rollout_webhook_url", INJECTION), ("rollout_webhook_url", f"{LOADTESTER_URL}\n"),
+    ("rollout_webhook_url", f"{LOADTESTER_URL}\x0b"), ("rollout_webhook_url", f"{LOADTESTER_URL}\x00"),
 ])
 def test_copier_validators_agree_with_the_model(template_dir: Path, tmp_path: Path, name: str, value: Any) -> None:
     """Plain `copier copy --data` must reject what `mlplat new` rejects (nothing is rendered either way).
@@ -170,7 +178,9 @@ def test_analysis_answers_default_to_the_components_defaults_and_fill_every_thre
 def test_the_rollout_webhook_is_checked_by_the_same_rule_in_copier_and_the_model(tmp_path: Path) -> None:
     """copier.yml's validator is core.webhook_urls' in-namespace regex written as Jinja (so `copier copy --data`
     and `mlplat new` refuse the same URLs), and an own-namespace Service passes both."""
-    jinja = "'" + in_cluster_regex("\x00").replace("\\", "\\\\").replace("\x00", "' ~ k8s_namespace ~ '") + "'"
+    # `\Z`, not `$`: Python's `$` also matches before a final newline
+    regex = in_cluster_regex("\x00").removesuffix("$") + "\\Z"
+    jinja = "'" + regex.replace("\\", "\\\\").replace("\x00", "' ~ k8s_namespace ~ '") + "'"
     assert f"regex_search({jinja})" in QUESTIONS["rollout_webhook_url"]["validator"]
     namespace = BASE_ANSWERS["project_slug"]  # k8s_namespace's default
     good = f"http://flagger-loadtester.{namespace}.svc.cluster.local/"
@@ -186,3 +196,11 @@ def test_the_rollout_webhook_is_checked_by_the_same_rule_in_copier_and_the_model
         f"there) (got 'http://[fd00:ec2::254]/') — fix: use http://<service>.{namespace}.svc.cluster.local[:port]/path "
         f"(e.g. the Flagger loadtester http://flagger-loadtester.{namespace}.svc.cluster.local/); external https "
         "hooks need the platform's serving.delivery.allow_external_webhooks: true")
+
+
+def test_the_generated_program_quotes_the_webhook_url_as_json() -> None:
+    """`| tojson` renders any string as a valid Python string literal: the generated program never depends on the
+    URL rule to keep the answer out of its code."""
+    main = (ROOT / "templates" / "ml-project" / "infra" / "__main__.py.jinja").read_text()
+    assert main.count("{{ rollout_webhook_url | tojson }}") == 2
+    assert "{{ rollout_webhook_url }}" not in main

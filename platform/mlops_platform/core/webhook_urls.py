@@ -28,8 +28,13 @@ import re
 
 #: A Service name (DNS-1035 label: starts with a letter, so never part of an IP literal).
 SERVICE = r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?"
-#: Port, then path and query: anything but blanks, a backslash and a fragment (Flagger sends neither).
-_TAIL = r"(:[0-9]{1,5})?([/?][^\s\\#]*)?"
+#: A character of a path or query: printable ASCII (`!`..`~`) but quotes, `<`, `>`, a backslash and the
+#: fragment's `#`. Written as explicit ranges, never `\s` or a negated class: Python's `\s` matches `\x0b`
+#: and Unicode blanks where RE2's (the CEL copy) does not, and a negated class would admit control
+#: characters and quotes (a URL pasted into a generated program's string literal must not close it).
+PATH_CHAR = r"[!$-&(-;=?-\[\]-~]"
+#: Port, then path and query (Flagger sends no fragment).
+_TAIL = rf"(:[0-9]{{1,5}})?([/?]{PATH_CHAR}*)?"
 #: An external DNS name: two or more labels, the last alphabetic (so never an IPv4 literal; `[` of an IPv6
 #: literal and `@` of user info are outside the character set).
 EXTERNAL_HOST = r"([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
@@ -50,14 +55,13 @@ INTERNAL_HOST_REGEX = rf"^https?://[^/:?]*({'|'.join(re.escape(s) for s in INTER
 
 def in_namespace(url: str, namespace: str) -> bool:
     """Whether `url` names a Service of `namespace` in the one shape allowed."""
-    # no blank anywhere: Python's `$` also matches before a final newline, RE2's (the CEL copy) does not
-    return not re.search(r"\s", url) and re.search(in_cluster_regex(re.escape(namespace)), url) is not None
+    # fullmatch: Python's `$` also matches before a final newline, RE2's (the CEL copy) does not
+    return re.fullmatch(in_cluster_regex(re.escape(namespace)), url) is not None
 
 
 def is_external(url: str) -> bool:
     """Whether `url` is an https URL of an external DNS name."""
-    return not re.search(r"\s", url) and re.search(EXTERNAL_REGEX, url) is not None and \
-        re.search(INTERNAL_HOST_REGEX, url) is None
+    return re.fullmatch(EXTERNAL_REGEX, url) is not None and re.search(INTERNAL_HOST_REGEX, url) is None
 
 
 def url_problem(url: object, *, namespace: str, allow_external: bool) -> str | None:

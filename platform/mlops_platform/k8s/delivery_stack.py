@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from mlops_platform.k8s import netpol
 from mlops_platform.k8s._helm import helm_release, namespace
 from mlops_platform.k8s.metric_isolation import delivery_metric_policies
 from mlops_platform.k8s.provider import k8s_opts
@@ -37,6 +39,8 @@ class DeliveryStackArgs:
     """The platform Prometheus both controllers query (monitoring.PROMETHEUS_URL). Required."""
     provider: k8s.Provider
     """Kubernetes provider of the cluster. Required."""
+    vpc_cidr: str
+    """The cluster VPC's CIDR, where the API server's ENIs are (Flagger's egress fence). Required."""
     replicas: int = 1
     """Controller replicas (leader election above 1). Default: 1 (2 in prod, chosen by the layer)."""
     service_monitor: bool = True
@@ -44,6 +48,12 @@ class DeliveryStackArgs:
     allow_external_webhooks: bool = False
     """Admit projects' Canary webhooks to external https URLs, not only their own namespace's Services
     (`serving.delivery.allow_external_webhooks`). Default: False."""
+
+
+def url_port(url: str) -> int:
+    """The port of an http(s) URL (its scheme's default when it names none)."""
+    parsed = urlsplit(url)
+    return parsed.port or (443 if parsed.scheme == "https" else 80)
 
 
 def restricted_container() -> dict[str, Any]:
@@ -89,8 +99,11 @@ class DeliveryStack(pulumi.ComponentResource):
         super().__init__("mlops:k8s:DeliveryStack", name, None, opts)
         p, v = args.provider, args.k8s_version
         # third-party controllers whose pod specs the charts own: baseline is enforced (see serving.py)
+        # Flagger serves nothing but its metrics, and calls only what flagger_egress lists
         flagger_ns = namespace(f"{name}-flagger-ns", FLAGGER_NAMESPACE, "baseline", v, k8s_opts(self, p),
-                               open_ports=())  # Flagger serves nothing but its metrics
+                               policies=[*netpol.system_fence(()), *netpol.flagger_egress(
+                                   prometheus_port=url_port(args.prometheus_url), vpc_cidr=args.vpc_cidr,
+                                   allow_external=args.allow_external_webhooks)])
         self.flagger = helm_release(f"{name}-flagger", "flagger", "flagger", FLAGGER_NAMESPACE, flagger_values(args),
                                     k8s_opts(self, p, [flagger_ns]))
         keda_ns = namespace(f"{name}-keda-ns", KEDA_NAMESPACE, "baseline", v, k8s_opts(self, p),

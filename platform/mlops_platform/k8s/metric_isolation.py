@@ -140,6 +140,22 @@ def webhook_expression(*, allow_external: bool) -> str:
             f"{hooks}.all(w, {allowed})")
 
 
+def canary_refs_expression(prometheus_url: str) -> str:
+    """CEL over a Canary: `spec.metricsServer` absent or the platform's Prometheus (Flagger sends the builtin
+    and inline metric checks there: fluxcd/flagger pkg/controller/scheduler_metrics.go), and every
+    `analysis.metrics[].templateRef` / `analysis.alerts[].providerRef` in the Canary's own namespace (Flagger
+    would read another namespace's MetricTemplate or AlertProvider and its Secret; the chart's
+    `noCrossNamespaceRefs` also ignores them, this refuses them at the door)."""
+    analysis = "object.spec.analysis"
+
+    def own(items: str, ref: str) -> str:
+        return (f"!has({analysis}.{items}) || {analysis}.{items}.all(x, !has(x.{ref}) || "
+                f"!has(x.{ref}.namespace) || x.{ref}.namespace == {OWN_NAMESPACE_CEL})")
+    return (f"object.kind != 'Canary' || ((!has(object.spec.metricsServer) || "
+            f"object.spec.metricsServer == '{prometheus_url}') && (!has({analysis}) || "
+            f"(({own('metrics', 'templateRef')}) && ({own('alerts', 'providerRef')}))))")
+
+
 def monitor_expression() -> str:
     """CEL over a ServiceMonitor/PodMonitor: no `namespaceSelector`, or one naming only its own namespace
     (prometheus-operator: none selects the monitor's namespace; `any: true` every one)."""
@@ -170,7 +186,10 @@ def flagger_policy(prometheus_url: str, *, allow_external_webhooks: bool = False
                          "name, and uses no template variable but namespace, target and interval")), Check(
         expression=webhook_expression(allow_external=allow_external_webhooks),
         message=_message("Canary webhooks call Services of this namespace only, "
-                         "http(s)://<service>.<namespace>.svc.cluster.local/..." + external))])
+                         "http(s)://<service>.<namespace>.svc.cluster.local/..." + external)), Check(
+        expression=canary_refs_expression(prometheus_url),
+        message=_message(f"Canary spec.metricsServer is absent or {prometheus_url}, and its metric "
+                         "templateRefs and alert providerRefs name no other namespace"))])
 
 
 def monitor_policy() -> dict[str, Any]:

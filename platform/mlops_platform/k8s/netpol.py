@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlops_platform.k8s.manifests import Manifest
+from mlops_platform.k8s.manifests import PROJECT_LABEL, Manifest
 
 NS_NAME_LABEL = "kubernetes.io/metadata.name"
 #: The node's instance metadata service: pods must never reach it (it would hand out the node role).
@@ -19,6 +19,15 @@ class PlatformPeers:
     monitoring_namespace: str | None = None
     tracking_namespace: str | None = None
     tracking_port: int = 5000
+    #: Flagger's namespace when progressive delivery is on: it calls the project's Canary webhooks
+    hook_caller_namespace: str | None = None
+
+
+#: Label a project sets on the pods its Canary webhooks reach (the Flagger loadtester): the only pods
+#: Flagger may open a connection to (project namespaces deny all other ingress from the platform).
+HOOK_TARGET_LABEL = "mlops.io/flagger-hook"
+#: Flagger's own pods (flagger chart templates/deployment.yaml: `app.kubernetes.io/name: {{ flagger.name }}`).
+FLAGGER_POD = {"app.kubernetes.io/name": "flagger"}
 
 
 def _from_namespaces(names: tuple[str, ...]) -> list[Manifest]:
@@ -107,4 +116,50 @@ def project_policies(peers: PlatformPeers) -> list[Manifest]:
         policies.append(("allow-tracking-egress", {**EVERYONE, "policyTypes": ["Egress"], "egress": [{
             "to": _from_namespaces((peers.tracking_namespace,)),
             "ports": [{"protocol": "TCP", "port": peers.tracking_port}]}]}))
+    if peers.hook_caller_namespace:
+        policies.append(("allow-from-flagger", hook_target_policy(peers.hook_caller_namespace)))
+    return [{"name": n, "spec": s} for n, s in policies]
+
+
+def hook_target_policy(flagger_namespace: str) -> Manifest:
+    """Flagger's pods may reach the project's pods labelled HOOK_TARGET_LABEL=true (its webhook targets),
+    nothing else of the namespace: a Canary webhook that times out fails the analysis and rolls back."""
+    return {"podSelector": {"matchLabels": {HOOK_TARGET_LABEL: "true"}}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {NS_NAME_LABEL: flagger_namespace}},
+                                   "podSelector": {"matchLabels": FLAGGER_POD}}]}]}
+
+
+#: The `kubernetes` Service's ClusterIP under either of EKS's default service CIDRs (CreateCluster
+#: `serviceIpv4Cidr`: 10.100.0.0/16, or 172.20.0.0/16 when the VPC overlaps it; the first address is the
+#: API server's Service). Flagger reaches the API server there (in-cluster config).
+API_SERVER_CLUSTER_IPS = ("10.100.0.1/32", "172.20.0.1/32")
+#: Never an external webhook's address: private, shared (CGNAT) and link-local ranges (instance metadata,
+#: the EKS Pod Identity agent); an external name may resolve into them.
+NOT_EXTERNAL = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
+
+
+def flagger_egress(*, prometheus_port: int, vpc_cidr: str, allow_external: bool) -> list[Manifest]:
+    """Egress of Flagger's namespace: DNS, the API server, the platform Prometheus and projects' hook pods
+    (HOOK_TARGET_LABEL); external https only when the platform allows external webhooks. The URL rule alone
+    is not the boundary: a hook may answer with a redirect (Flagger's client follows it) or a name may be
+    re-pointed, and only this fence holds for wherever the connection really goes (never instance metadata).
+    The platform sends no Flagger alerts (Alertmanager does), so no chat provider needs reaching."""
+    dns, *_ = (p for n, p in base_policies() if n == "allow-dns")
+    api = [{"ipBlock": {"cidr": c}} for c in (*API_SERVER_CLUSTER_IPS, vpc_cidr)]  # the control plane's ENIs
+    hooks = [{"namespaceSelector": {"matchExpressions": [{"key": PROJECT_LABEL, "operator": "Exists"}]},
+              "podSelector": {"matchLabels": {HOOK_TARGET_LABEL: "true"}}}]
+    policies: list[tuple[str, Manifest]] = [
+        ("default-deny-egress", {**EVERYONE, "policyTypes": ["Egress"]}),
+        ("allow-dns", dns),
+        ("allow-api-server", {**EVERYONE, "policyTypes": ["Egress"], "egress": [{
+            "to": api, "ports": [{"protocol": "TCP", "port": 443}]}]}),
+        ("allow-prometheus", {**EVERYONE, "policyTypes": ["Egress"], "egress": [{
+            "to": _from_namespaces((MONITORING_NAMESPACE,)),
+            "ports": [{"protocol": "TCP", "port": prometheus_port}]}]}),
+        ("allow-project-hooks", {**EVERYONE, "policyTypes": ["Egress"], "egress": [{"to": hooks}]}),
+    ]
+    if allow_external:
+        policies.append(("allow-external-hooks", {**EVERYONE, "policyTypes": ["Egress"], "egress": [{
+            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(NOT_EXTERNAL)}}],
+            "ports": [{"protocol": "TCP", "port": 443}]}]}))
     return [{"name": n, "spec": s} for n, s in policies]

@@ -126,8 +126,11 @@ nothing.
 A stack-level finding (a stack policy's violation that names no resource, such as `gpu-total-cap`) is on the
 stack's own URN, `urn:pulumi:<stack>::<project>::pulumi:pulumi:Stack::<project>-<stack>`: the review reports
 it there and the pack matches it there (the root stack resource's URN, or one built from the stack's resource
-URNs), with the same expiry rules. Each layer is its own Pulumi project, so a glob such as
-`urn:pulumi:dev::*::pulumi:pulumi:Stack::*` waives the finding in every layer stack of `dev`.
+URNs), with the same expiry rules. Name the stack and its project (each layer is its own Pulumi project):
+one waiver per stack, e.g. `urn:pulumi:dev::mlops-platform-aws::pulumi:pulumi:Stack::mlops-platform-aws-dev`.
+A glob that would match the stack URN of a stack or project it does not name (`*`, `urn:pulumi:*`,
+`urn:pulumi:dev::*::pulumi:pulumi:Stack::*`) is refused: a pack config shared by many projects (a Pulumi Cloud
+policy group) would waive the finding for every one of them.
 
 ```yaml
 waivers:

@@ -11,8 +11,10 @@
 
 A stack-level finding (a stack policy's violation that names no resource: a missing budget, a GPU cap) is
 matched on the stack's own URN, `urn:pulumi:<stack>::<project>::pulumi:pulumi:Stack::<project>-<stack>`
-(`stack_urn`), by the offline review and the CrossGuard pack alike, so a waiver naming it (or a glob such as
-`urn:pulumi:dev::*::pulumi:pulumi:Stack::*`) waives it in both.
+(`stack_urn`), by the offline review and the CrossGuard pack alike, so a waiver naming it waives it in both.
+Such a waiver names its stack and project: a glob that would match the stack URN of any stack or any project
+(`*`, `urn:pulumi:*`, `urn:pulumi:dev::*::pulumi:pulumi:Stack::*`) is refused, since one pack config may be
+shared by many projects (a Pulumi Cloud policy group) and would waive the finding for all of them.
 
 A waived finding stays in every report, marked waived. A malformed or expired waiver is itself a failure:
 exceptions that nobody renews must not silently live on.
@@ -103,10 +105,40 @@ def _schema_problems(source: str, exc: ValidationError) -> list[str]:
     return out
 
 
+_GLOB = frozenset("*?[")
+
+
+def _instance(segment: str | None, filler: str) -> str:
+    """A stack or project name the glob `segment` matches and no real one is (`filler` when unknown)."""
+    if segment is None:
+        return filler
+    return segment.replace("*", filler).replace("?", "z")
+
+
+def _too_broad(pattern: str) -> bool:
+    """Whether the glob `pattern` matches stack URNs of more than one named stack and project: its stack or
+    project segment is a glob (or missing), and a stack URN with a made-up name there matches it."""
+    if not _GLOB & set(pattern):
+        return False
+    parts = pattern.removeprefix("urn:pulumi:").split("::")[:2] if pattern.startswith("urn:pulumi:") else []
+    stack, project = [*parts, None, None][:2]
+    if not any(p is None or _GLOB & set(p) for p in (stack, project)):
+        return False
+    if any("[" in p for p in (stack, project) if p):  # a character class over stacks or projects: never precise
+        return True
+    return fnmatch.fnmatchcase(stack_urn(_instance(stack, "zz-any-stack"), _instance(project, "zz-any-project")),
+                               pattern)
+
+
 def _rule_problems(source: str, entries: Iterable[Waiver], known: set[str], today: date) -> list[str]:
     out = []
     for i, w in enumerate(entries):
         where = f"waivers[{i}]"
+        if _too_broad(w.urn):
+            out.append(_problem(source, f"{where}.urn", "matches the stack URN of any stack or project it does not "
+                                "name (one pack config can serve many projects: it would waive them all)", w.urn,
+                                "name one stack of one project, urn:pulumi:<stack>::<project>::pulumi:pulumi:Stack::"
+                                "<project>-<stack> (one waiver per stack)"))
         if known and w.policy not in known:
             out.append(_problem(source, f"{where}.policy", "no such policy", w.policy, "run `mlplat policy list`"))
         if w.expires < today:

@@ -33,6 +33,7 @@ from mlops_platform.k8s.opencost import OPENCOST_NAMESPACE, CostAllocation, Cost
 from mlops_platform.k8s.opencost import SERVICE_ACCOUNT as OPENCOST_SA
 from mlops_platform.k8s.pipelines import Pipelines, PipelinesArgs
 from mlops_platform.k8s.provider import ClusterAccess, ClusterAccessArgs, k8s_opts
+from mlops_platform.k8s.service_isolation import service_type_policy
 from mlops_platform.k8s.serving import (
     CERT_MANAGER_NAMESPACE,
     GATEWAY_NAMESPACE,
@@ -80,7 +81,9 @@ def peers(cfg: PlatformConfig) -> PlatformPeers:
         ingress_namespaces=serving + training,
         monitoring_namespace=MONITORING_NAMESPACE if cfg.component_enabled(cfg.monitoring) else None,
         tracking_namespace=TRACKING_NAMESPACE if tracking_on(cfg) else None,
-        tracking_port=TRACKING_PORT)
+        tracking_port=TRACKING_PORT,
+        # Flagger calls the project's Canary webhooks (its loadtester) from flagger-system
+        hook_caller_namespace=FLAGGER_NAMESPACE if delivery_namespaces(cfg) else None)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,6 +115,8 @@ class ClusterLayer(pulumi.ComponentResource):
         self._batch(name, cfg, monitoring, child)
         # CI runs project workloads only as the project's own identities
         workload_identity_policy(name, self, self.provider)
+        # no ExternalName alias turns a name of the namespace into another (Canary webhooks, route backends)
+        service_type_policy(name, self, self.provider)
         # project pods run the project's own ECR images and the images the platform injects (M5)
         mirror = environment_mirror(cfg) if cfg.mirroring else None
         image_source_policy(name, self, self.provider, prefix=project_prefix(
@@ -191,7 +196,8 @@ class ClusterLayer(pulumi.ComponentResource):
         """Flagger and KEDA read Prometheus, so they come with monitoring; Flagger routes through the gateway."""
         DeliveryStack(f"{name}-delivery", DeliveryStackArgs(
             k8s_version=cfg.cluster.version, prometheus_url=monitoring.prometheus_url, provider=self.provider,
-            replicas=2 if cfg.is_prod else 1, allow_external_webhooks=cfg.serving.delivery.allow_external_webhooks),
+            vpc_cidr=cfg.network.cidr, replicas=2 if cfg.is_prod else 1,
+            allow_external_webhooks=cfg.serving.delivery.allow_external_webhooks),
             pulumi.ResourceOptions(parent=self, depends_on=[monitoring.release, serving]))
 
     def _monitoring(self, name: str, cfg: PlatformConfig, aws_layer: AwsLayer, storage: pulumi.Resource,

@@ -9,6 +9,7 @@ from policy_plans import Add, Patch, U, res
 from policy_cases._base import DEFERRED, Case, fail, ok, on, u
 
 CANARY = on("kubernetes:flagger.app/v1beta1:Canary", "fraud-canary")
+SERVICE = on("kubernetes:core/v1:Service", "fraud-svc")
 TEMPLATE_T = "kubernetes:flagger.app/v1beta1:MetricTemplate"
 TEMPLATE = on(TEMPLATE_T, "fraud-error-rate")
 PROMETHEUS = "http://kps-prometheus.monitoring.svc.cluster.local:9090"
@@ -49,6 +50,28 @@ CASES: dict[str, Case] = {
             fail(CANARY, hooks("http://hooks.example.com/release"), allow_external_webhooks=True),
         ),
         unknown=u(DEFERRED, hooks(U))),
+    "k8s-canary-references": Case(
+        passing=(ok(), ok(Patch("fraud-canary", "spec.metricsServer", PROMETHEUS),
+                          Patch("fraud-canary", "spec.analysis.alerts", [
+                              {"name": "team", "providerRef": {"name": "slack", "namespace": "fraud"}}]))),
+        failing=(
+            # Flagger would send the metric checks there from its pod (REVIEW-deploy M1)
+            fail(CANARY, Patch("fraud-canary", "spec.metricsServer", "http://169.254.169.254/latest/")),
+            fail(CANARY, Patch("fraud-canary", "spec.metricsServer", "http://prometheus.risk.svc.cluster.local:9090")),
+            fail(CANARY, Patch("fraud-canary", "spec.analysis.metrics", [
+                {"name": "errors", "templateRef": {"name": "error-rate", "namespace": "risk"}}])),
+            fail(CANARY, Patch("fraud-canary", "spec.analysis.alerts", [
+                {"name": "team", "providerRef": {"name": "slack", "namespace": "monitoring"}}])),
+        ),
+        unknown=u(DEFERRED, Patch("fraud-canary", "spec.metricsServer", U))),
+    "k8s-no-externalname-services": Case(
+        passing=(ok(), ok(Patch("fraud-svc", "spec.type", "ClusterIP"))),
+        failing=(
+            # REVIEW-deploy H2: the namespace's name aliased to Prometheus, reachable by an allowed webhook URL
+            fail(SERVICE, Patch("fraud-svc", "spec.type", "ExternalName"),
+                 Patch("fraud-svc", "spec.externalName", "prometheus-operated.monitoring.svc.cluster.local")),
+        ),
+        unknown=u(DEFERRED, Patch("fraud-svc", "spec.type", U))),
     "k8s-flagger-metric-provider": Case(
         passing=(ok(), ok(template())),
         failing=(

@@ -6,7 +6,8 @@ picks is a request from the platform's network position (instance metadata, the 
 tenants), and a provider other than prometheus (cloudwatch, datadog, ...) acts with Flagger's identity or
 credentials. Webhooks follow core.webhook_urls' rule, the same one the project's config check
 (k8s.delivery.webhook_issues) and the cluster's admission policy (k8s.metric_isolation) apply; templates must
-query the platform Prometheus without credentials, as that admission policy requires.
+query the platform Prometheus without credentials, as that admission policy requires. No Service is an
+ExternalName alias, which would make a name of the namespace (all the URL rule checks) any other.
 """
 
 from __future__ import annotations
@@ -80,3 +81,56 @@ def k8s_flagger_metric_provider(res: Res, settings: PolicySettings) -> Iterator[
         yield f"provider address {address!r} is not the platform Prometheus {settings.metrics_server_url}"
     if secret:
         yield "provider secretRef: the platform Prometheus needs no credentials"
+
+
+def _foreign_refs(items: object, ref: str, namespace: str) -> Iterator[str | Defer]:
+    for item in as_list(items):
+        target = item.get(ref) if isinstance(item, dict) else None
+        if not isinstance(target, dict):
+            continue
+        other = target.get("namespace")
+        if is_unknown(other):
+            yield Defer(f"spec.analysis[].{ref}.namespace")
+        elif other not in (None, namespace):
+            yield (f"{ref} {target.get('name')!r} names namespace {other!r}: Flagger would read another namespace's "
+                   "object (and its Secret)")
+
+
+@resource_policy(
+    name="k8s-canary-references", area=Area.K8S, resource_types=(t.FLAGGER_CANARY,), severity=Severity.HIGH,
+    description="A Flagger Canary's `spec.metricsServer` is absent or the platform Prometheus (`metrics_server_url`: "
+                "Flagger sends the builtin and inline metric checks there, from its own pod), and its "
+                "`analysis.metrics[].templateRef` and `analysis.alerts[].providerRef` stay in its own namespace.",
+    remediation="Drop spec.metricsServer (the platform's Flagger defaults to its Prometheus) and the namespace of "
+                "templateRef/providerRef, or set them to the Canary's namespace.",
+    url="https://docs.flagger.app/usage/metrics", settings=("metrics_server_url",),
+    on_unknown=OnUnknown.DEFER,
+    unknown_note="Deferred when the metrics server, the namespace or a reference is unknown.",
+)
+def k8s_canary_references(res: Res, settings: PolicySettings) -> Iterator[str | Defer]:
+    namespace, server = res.get("metadata.namespace"), res.get("spec.metricsServer")
+    if is_unknown(namespace) or is_unknown(server):
+        yield Defer("metadata.namespace / spec.metricsServer")
+        return
+    if server is not None and server != settings.metrics_server_url:
+        yield f"spec.metricsServer {server!r} is not the platform Prometheus {settings.metrics_server_url}"
+    yield from _foreign_refs(res.get("spec.analysis.metrics"), "templateRef", namespace or "default")
+    yield from _foreign_refs(res.get("spec.analysis.alerts"), "providerRef", namespace or "default")
+
+
+@resource_policy(
+    name="k8s-no-externalname-services", area=Area.K8S, resource_types=(t.K8S_SERVICE,), severity=Severity.HIGH,
+    description="No Service is of type ExternalName: it makes a Service name of the namespace a DNS alias for any "
+                "other (Prometheus, the Kubernetes API, another tenant), so a Canary webhook or route that names "
+                "the namespace's Service reaches outside it. The admission policy mlops-service-types refuses "
+                "them in project namespaces.",
+    remediation="Use a ClusterIP Service that selects the namespace's own pods (drop spec.type and spec.externalName).",
+    url="https://kubernetes.io/docs/concepts/services-networking/service/#externalname",
+    on_unknown=OnUnknown.DEFER, unknown_note="Deferred when the Service's type is unknown.",
+)
+def k8s_no_externalname_services(res: Res, _: PolicySettings) -> Iterator[str | Defer]:
+    kind = res.get("spec.type")
+    if is_unknown(kind):
+        yield Defer("spec.type")
+    elif kind == "ExternalName":
+        yield f"type ExternalName (an alias for {res.get('spec.externalName')!r}): only Services selecting pods"
