@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _pytest.nodeid import NodeId
 from hypothesis import HealthCheck, settings
 from mlops_platform.config import PlatformConfig, load_env, shipped_envs, stack_file_for
 from mlops_platform.engine import Plan, run_platform
 from mlops_platform.engine.cache import CACHE_ENV
 from moto_stand_in import aws_env, moto, moto_server  # noqa: F401  (fixtures of every area that talks to AWS)
 from ruamel.yaml import YAML
+from xdist_groups import name_group
 
 # `make test` (and so CI) replays a fixed set of examples, so a merge is never blocked by a case the
 # previous run did not draw; `make fuzz` explores fresh random examples and saves failures to .hypothesis/.
@@ -60,19 +60,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if getattr(config.option, "loadgroup", False):  # an xdist worker of `--dist loadgroup`
         for item in items:
             name_group(item)
-
-
-def name_group(item: pytest.Item) -> None:
-    """Suffix the node id with its `xdist_group` names (`…@moto`), which is how the worker tells the scheduler
-    which tests form one work unit. pytest-xdist 3.8 writes the suffix to `item._nodeid`, which pytest 9.2's
-    structured node ids no longer read, so without this every group is silently split across the workers
-    (each worker then starts the group's servers and plans again): pytest-dev/pytest-xdist#1386. Does nothing
-    where xdist's own suffix took effect."""
-    names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
-                    for m in item.iter_markers("xdist_group")})
-    suffix = f"@{'_'.join(names)}"
-    if names and not item.nodeid.endswith(suffix) and hasattr(item, "_id"):
-        item._id = NodeId.parse(item.nodeid + suffix)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

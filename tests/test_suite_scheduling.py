@@ -1,9 +1,9 @@
-"""How `make test` hands tests to its xdist workers (tests/conftest.py): an `xdist_group` is one work unit."""
+"""How `make test` hands tests to its xdist workers (tests/xdist_groups.py): an `xdist_group` is one work unit."""
 
 from __future__ import annotations
 
 import pytest
-from conftest import name_group
+from xdist_groups import name_group
 
 GROUP = "suite-scheduling"
 
