@@ -88,10 +88,18 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @functools.cache
+def _one_loader(data_path: str | None) -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader(data_path)
+
+
 def _shared_loader(data_path: str | None) -> botocore.loaders.Loader:
     """botocore's reader of its own service models (read-only JSON, cached in the loader): the product creates
-    a boto3 session per command run, the tests hundreds, and each would re-read the models (~30 ms a client)."""
-    return botocore.loaders.create_loader(data_path)
+    a boto3 session per command run, the tests hundreds, and each would re-read the models (~30 ms a client).
+    Each boto3 session appends its data path to the loader's search paths: kept free of repeats here, so the
+    shared list stays as it is for one session."""
+    loader = _one_loader(data_path)
+    loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
+    return loader
 
 
 @pytest.fixture

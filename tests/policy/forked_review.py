@@ -12,9 +12,11 @@ as under the console script.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import sys
+import threading
 import traceback
 from typing import Any
 
@@ -34,11 +36,15 @@ def _review(request: dict[str, Any]) -> None:
         os.chdir(request["cwd"])
         sys.argv = ["mlplat", *request["argv"]]
         entry.run()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
+    except SystemExit as exc:  # as the interpreter maps it: None is 0, an int itself, anything else 1
+        code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
     except BaseException:  # what the console script would print too (and the tests refuse)
         traceback.print_exc()
     finally:
+        # what interpreter exit does before the process ends (os._exit skips it): join non-daemon threads and
+        # run atexit handlers, so a reviewer that leaves a thread or handler behind hangs or prints here too
+        threading._shutdown()  # type: ignore[attr-defined]
+        atexit._run_exitfuncs()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
