@@ -35,7 +35,9 @@ typecheck: $(STAMP)
 
 # xdist hands out work units (an xdist_group or one test) in collection order, and tests/conftest.py collects
 # slow tests first; --no-loadscope-reorder keeps that order (xdist would put the largest groups first).
-XDIST := -n 2 --dist loadgroup --no-loadscope-reorder
+# --max-worker-restart=0: a worker that dies fails the run at once, naming its test; replaced, it would have its
+# group re-run (crashing test first) on the other worker, and loadgroup then waits forever for the lost workers.
+XDIST := -n 2 --dist loadgroup --no-loadscope-reorder --max-worker-restart=0
 
 test: $(STAMP) lint typecheck
 	$(BIN)/pytest $(XDIST) -q --durations=15

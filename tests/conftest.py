@@ -11,16 +11,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 from mlops_platform.config import PlatformConfig, load_env, shipped_envs, stack_file_for
 from mlops_platform.engine import Plan, run_platform
 from mlops_platform.engine.cache import CACHE_ENV
 from moto_stand_in import aws_env, moto, moto_server  # noqa: F401  (fixtures of every area that talks to AWS)
 from ruamel.yaml import YAML
+from xdist_groups import name_group
 
 # `make test` (and so CI) replays a fixed set of examples, so a merge is never blocked by a case the
 # previous run did not draw; `make fuzz` explores fresh random examples and saves failures to .hypothesis/.
-settings.register_profile("repeatable", derandomize=True, database=None, print_blob=True)
+# Nor by the clock: on a machine shared by several runs, drawing an example can stall for seconds (seen:
+# "Input generation is slow" failing test_chargeback.py), so `make test` has no deadline and no too_slow
+# health check; `make fuzz` keeps both.
+settings.register_profile("repeatable", derandomize=True, database=None, print_blob=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("fuzz", derandomize=False, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
@@ -42,7 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
 LONGEST = ("tests/template/test_generated_slow.py::",)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The longest tests first, then the other slow ones, then the rest: a stable order every xdist worker
     collects alike.
 
@@ -52,6 +57,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     they alternate between the workers and the thousands of quick tests fill in around them
     (longest-first scheduling)."""
     items.sort(key=lambda item: (not item.nodeid.startswith(LONGEST), item.get_closest_marker("slow") is None))
+    if getattr(config.option, "loadgroup", False):  # an xdist worker of `--dist loadgroup`
+        for item in items:
+            name_group(item)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -8,7 +8,9 @@ Registered for all areas by tests/conftest.py.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -18,6 +20,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import botocore.loaders
+import botocore.session
 import pytest
 
 #: moto's default account; stack files of moto tests use it as environment.account_id.
@@ -51,19 +55,26 @@ def _answers(url: str) -> bool:
     return True
 
 
+def _logged_url(log: Path) -> str | None:
+    """The address the server says it listens on (werkzeug's start-up line)."""
+    found = re.search(r"Running on (http://127\.0\.0\.1:\d+)", log.read_text(errors="replace"))
+    return found.group(1) if found else None
+
+
 @contextmanager
 def moto_process(account_id: str, log: Path) -> Iterator[str]:
-    """A real moto server on a free loopback port whose default account is `account_id` (the account the
-    planned ARNs name), logging to `log`; yields its URL and stops it on exit."""
-    port = free_port()
+    """A real moto server on a loopback port of its own whose default account is `account_id` (the account the
+    planned ARNs name), logging to `log`; yields its URL and stops it on exit.
+
+    The server binds port 0 itself and says which port it got: a port probed free and handed to it could be taken
+    in between, by the other xdist worker's server too, and two workers resetting one server fail each other."""
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port), "-H", "127.0.0.1"],
+        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", "0", "-H", "127.0.0.1"],
                                 stdout=out, stderr=subprocess.STDOUT,
                                 env={**os.environ, "MOTO_ACCOUNT_ID": account_id})
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up("moto server", lambda: _answers(url), proc, log)
-        yield url
+        wait_until_up("moto server", lambda: (url := _logged_url(log)) is not None and _answers(url), proc, log)
+        yield str(_logged_url(log))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -76,9 +87,26 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+@functools.cache
+def _one_loader(data_path: str | None) -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader(data_path)
+
+
+def _shared_loader(data_path: str | None) -> botocore.loaders.Loader:
+    """botocore's reader of its own service models (read-only JSON, cached in the loader): the product creates
+    a boto3 session per command run, the tests hundreds, and each would re-read the models (~30 ms a client).
+    Each boto3 session appends its data path to the loader's search paths: kept free of repeats here, so the
+    shared list stays as it is for one session."""
+    loader = _one_loader(data_path)
+    loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
+    return loader
+
+
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No real AWS: no profile or config files, fake static credentials, no endpoint unless asked."""
+    """No real AWS: no profile or config files, fake static credentials, no endpoint unless asked. Every
+    botocore session of the test shares one loader of botocore's service models (see `_shared_loader`)."""
+    monkeypatch.setattr(botocore.session, "create_loader", _shared_loader)
     for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
                 "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):

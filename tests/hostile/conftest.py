@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,9 +27,15 @@ import pytest
 from mlops_platform.config import repo_root
 
 MLPLAT = str(Path(sys.executable).with_name("mlplat"))
-#: A hang, not a slow machine: an in-process command still running after this many seconds is interrupted
-#: and fails its test (healthy ones, template renders and retried AWS calls included, take well under 60 s).
-HANG = 120.0
+#: A hang, not a slow machine: an in-process command is interrupted, and fails its test, once it used HANG_CPU
+#: CPU seconds (a loop that never ends) or ran HANG wall seconds (a wait that never ends). Healthy commands,
+#: template renders and retried AWS calls included, use well under 60 CPU s; a bound in CPU seconds holds on a
+#: machine shared by many runs, where a 20 CPU s render can take minutes of wall time. Subprocesses: HANG.
+HANG = 600.0
+HANG_CPU = 120.0
+#: A command still running this long after its interrupt (one lost in a finalizer, a pool waiting for its
+#: workers) gets every thread's stack dumped to stderr and another interrupt.
+GRACE = 60.0
 
 
 @dataclass(frozen=True)
@@ -63,15 +70,20 @@ Cli = Callable[..., Result]
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
     """`cli("validate", "x", code=2)`: run in-process, assert the exit code and no traceback; a command
-    that hangs is interrupted by a watchdog after HANG s and fails the test (issue #11's time bound)."""
+    that hangs is interrupted by a watchdog (HANG, HANG_CPU) and fails the test (issue #11's time bound)."""
     from mlops_platform.cli import main
 
     def run(*argv: str | Path, code: int | None = None) -> Result:
-        with _watchdog(HANG) as hung:
-            exit_code = main([str(a) for a in argv])
+        try:
+            with _watchdog(HANG, HANG_CPU) as hung:
+                exit_code = main([str(a) for a in argv])
+        except KeyboardInterrupt:  # the watchdog's, landing outside the CLI's own handler (after the first)
+            if not hung:
+                raise  # the developer's own Ctrl-C
+            exit_code = 130
         captured = capsys.readouterr()
         result = Result(exit_code, captured.out, captured.err)
-        assert not hung, f"mlplat {' '.join(map(str, argv))} hung: still running after {HANG:g} s"
+        assert not hung, f"mlplat {' '.join(map(str, argv))} hung: {hung[0]}"
         assert "Traceback" not in result.text, result.text
         if code is not None:
             assert exit_code == code, result.text
@@ -81,26 +93,64 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
 
 
 @contextmanager
-def _watchdog(seconds: float) -> Iterator[list[bool]]:
-    """Yields a list that holds True once `seconds` passed: the main thread then gets a KeyboardInterrupt
-    (the CLI answers it with exit 130, so the caller sees the hang). Should that not end it either (stuck
-    in C code), faulthandler dumps every thread's stack and ends the process: a crash, never a silent hang."""
-    fired: list[bool] = []
-    main = threading.main_thread().ident or 0
+def _watchdog(wall: float, cpu: float) -> Iterator[list[str]]:
+    """Yields a list that says why once the block ran `wall` s or used `cpu` CPU s: the main thread then gets a
+    KeyboardInterrupt (the CLI answers it with exit 130, so the caller sees the hang), and every GRACE s after
+    that, with every thread's stack on stderr, another one until the block ends.
 
-    def interrupt() -> None:
-        fired.append(True)
-        signal.pthread_kill(main, signal.SIGINT)  # a real signal: it also ends a blocking sleep or read
+    It never ends the process: an xdist worker that dies mid-group has its group handed to the other worker,
+    crashing test first, and `--dist loadgroup` then waits forever for the workers it lost (issue #12's flake:
+    the exit deadline this watchdog used to arm killed workers whose command was slow on a busy machine)."""
+    why: list[str] = []
+    ended: list[bool] = []  # a list, not an Event: setting it runs no Python code an interrupt could cut short
+    main, lock = threading.main_thread().ident or 0, threading.Lock()
+    start, start_cpu = time.monotonic(), time.process_time()
 
-    timer = threading.Timer(seconds, interrupt)
-    timer.daemon = True
-    timer.start()
-    faulthandler.dump_traceback_later(2 * seconds, exit=True, file=sys.__stderr__)  # capsys holds sys.stderr
+    def passed() -> str | None:
+        if time.monotonic() - start >= wall:
+            return f"still running after {wall:g} s"
+        return f"used {cpu:g} CPU s" if time.process_time() - start_cpu >= cpu else None
+
+    def until(stop: Callable[[], object]) -> None:
+        while not ended and not stop():
+            time.sleep(0.1)
+
+    def watch() -> None:
+        until(passed)
+        if not ended:
+            why.append(str(passed()))
+        while not ended:
+            with lock:  # never once the block ended: the interrupt would land in the test, or in pytest
+                if not ended:
+                    signal.pthread_kill(main, signal.SIGINT)  # a real signal: it also ends a blocking sleep or read
+            until(lambda again=time.monotonic() + GRACE: time.monotonic() >= again)
+            if not ended:
+                faulthandler.dump_traceback(file=sys.__stderr__)  # capsys holds sys.stderr
+
+    threading.Thread(target=watch, name="mlplat-watchdog", daemon=True).start()
     try:
-        yield fired
+        with interruptible():
+            yield why
     finally:
-        faulthandler.cancel_dump_traceback_later()
-        timer.cancel()
+        try:
+            ended.append(True)
+        finally:  # again, should an interrupt sent just before have landed on the line above
+            ended.append(True)
+            with lock:  # one being sent has been sent: it lands here, where `cli` catches it
+                pass
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Inside the block SIGINT raises KeyboardInterrupt here and reaches the processes started here, also when
+    the test run itself was started with SIGINT ignored (a background job of a non-interactive shell, nohup):
+    Python then leaves it ignored, and every process it starts inherits that (seen: the watchdog's interrupts
+    and test_interrupts.py's Ctrl-Cs had no effect)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def subprocess_mlplat(*argv: str | Path, timeout: float = HANG, cwd: Path | None = None,

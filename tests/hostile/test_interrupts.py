@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from mlops_platform.core.files import write_text_atomic
 
-from .conftest import MLPLAT, Cli
+from .conftest import MLPLAT, Cli, interruptible
 
 pytestmark = pytest.mark.slow
 #: Seconds after start to send SIGINT: inside the imports (~1 s on a quiet machine) and later.
@@ -24,8 +24,9 @@ MOMENTS = (0.3, 0.8, 1.5, 3.0)
 
 
 def _interrupt_all(argvs: list[list[str]], cwd: Path) -> list[subprocess.CompletedProcess[str]]:
-    procs = [subprocess.Popen([MLPLAT, *argv], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for argv in argvs]
+    with interruptible():  # the processes must not inherit an ignored SIGINT from the test run
+        procs = [subprocess.Popen([MLPLAT, *argv], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for argv in argvs]
     start = time.monotonic()
     for proc, moment in sorted(zip(procs, MOMENTS, strict=False), key=lambda pm: pm[1]):
         time.sleep(max(0.0, start + moment - time.monotonic()))
@@ -98,6 +99,51 @@ def test_a_hanging_command_fails_its_test_instead_of_the_suite(cli: Cli, monkeyp
     assert time.monotonic() - start < 30  # interrupted, not slept out (a bound 30x the watchdog's)
 
 
+def test_a_busy_loop_is_bounded_by_cpu_seconds(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loop that never ends is a hang too; the bound counts CPU seconds, so a busy machine (little CPU per
+    wall second) cannot make a healthy command look hung."""
+    from mlops_platform.cli import mlplat
+
+    from . import conftest
+
+    def spin(**_: object) -> None:
+        while True:
+            pass
+
+    monkeypatch.setattr(conftest, "HANG_CPU", 0.2)
+    monkeypatch.setattr(mlplat, "app", spin)
+    with pytest.raises(AssertionError, match=r"mlplat validate dev hung: used 0.2 CPU s"):
+        cli("validate", "dev")
+
+
+def test_a_command_that_survives_its_interrupt_fails_its_test_and_the_process_lives(
+        cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The flake of issue #12: the watchdog used to end the process when a command outlived its interrupt
+    (one lost in a finalizer, or a busy machine); an xdist worker ending mid-group wedges `--dist loadgroup`.
+    Now the command is interrupted again every GRACE s, its stacks dumped, until it ends."""
+    from mlops_platform.cli import mlplat
+
+    from . import conftest
+
+    swallowed: list[bool] = []
+
+    def stubborn(**_: object) -> int:
+        while len(swallowed) < 2:
+            try:
+                time.sleep(60)
+            except KeyboardInterrupt:
+                swallowed.append(True)
+        return 0
+
+    monkeypatch.setattr(conftest, "HANG", 0.5)
+    monkeypatch.setattr(conftest, "GRACE", 0.5)
+    monkeypatch.setattr(mlplat, "app", stubborn)
+    with pytest.raises(AssertionError, match=r"mlplat validate dev hung: still running after 0.5 s"):
+        cli("validate", "dev")
+    assert swallowed == [True, True]
+    time.sleep(1)  # no interrupt is sent once the command ended: one here would end this test
+
+
 def test_an_interrupt_python_would_ignore_is_delivered_again() -> None:
     """Seen in a clean-clone run: Ctrl-C inside pydantic-core's validator build was printed as "Exception ignored
     ... Traceback" and lost. The hook sends it again, so it raises where `run` can end quietly."""
@@ -105,5 +151,5 @@ def test_an_interrupt_python_would_ignore_is_delivered_again() -> None:
 
     from mlops_platform.apps import entry
 
-    with pytest.raises(KeyboardInterrupt):
+    with interruptible(), pytest.raises(KeyboardInterrupt):
         entry._redeliver_interrupt(SimpleNamespace(exc_type=KeyboardInterrupt))

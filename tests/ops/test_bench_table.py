@@ -18,20 +18,41 @@ def test_test_lanes_are_rows_even_when_not_run() -> None:
 
 def test_an_unknown_section_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert bench.main(["--only", "overhead,speed"]) == 2
-    assert "--only speed: use some of overhead,locality,parallel,scale-out,generation,tests" in capsys.readouterr().out
+    assert "argument --only: speed: use some of overhead,locality,parallel,scale-out,generation,tests" in \
+        capsys.readouterr().err.replace("\n", "")
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--fleet", "ten"], "--fleet 'ten': not a whole number, e.g. 50"),
-    (["--fleet", "5,6"], "--fleet '5,6': not a whole number, e.g. 50"),
-    (["--fleet"], "--fleet '': not a whole number, e.g. 50"),
-    (["--tenants", "10,x"], "--tenants '10,x': not comma-separated whole numbers, e.g. 10,100"),
-    (["--tenants", "0"], "--tenants '0': not comma-separated whole numbers, e.g. 10,100"),
+    (["--fleet", "ten"], "argument --fleet: 'ten': not a whole number, e.g. 50"),
+    (["--fleet", "5,6"], "argument --fleet: '5,6': not a whole number, e.g. 50"),
+    (["--fleet"], "argument --fleet: expected one argument"),
+    (["--tenants", "10,x"], "argument --tenants: '10,x': not comma-separated whole numbers, e.g. 10,100"),
+    (["--tenants", "0"], "argument --tenants: '0': not comma-separated whole numbers, e.g. 10,100"),
+    (["--tenant", "10"], "unrecognized arguments: --tenant 10"),  # no abbreviations: a typo is no option
 ])
-def test_a_bad_count_is_a_usage_error_not_a_traceback(argv: list[str], message: str,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_option_is_a_usage_error_not_a_traceback(argv: list[str], message: str, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(bench, "rows_for", lambda *_: pytest.fail("a bad option ran the bench"))  # minutes
     assert bench.main(["--only", "tests", *argv]) == 2
-    assert message in capsys.readouterr().out.replace("\n", "")
+    err = capsys.readouterr().err
+    assert err.startswith("usage: python -m mlops_platform.apps.bench") and message in err.replace("\n", "")
+
+
+def test_help_lists_the_options_and_runs_nothing(monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(bench, "rows_for", lambda *_: pytest.fail("--help ran the bench"))
+    assert bench.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for option in ("--full", "--tenants", "--fleet", "--only", "--tests"):
+        assert option in out
+
+
+def test_make_bench_options_reach_the_sections(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[object, ...]] = []
+    monkeypatch.setattr(bench, "rows_for", lambda *args: seen.append(args[1:]) or [])
+    assert bench.main(["--only", "overhead,tests", "--tenants", "10,20", "--fleet", "5"]) == 0
+    assert bench.main(["--full"]) == 0
+    assert seen == [(["overhead", "tests"], [10, 20], 5, True), (list(bench.SECTIONS), [10, 100, 500], 50, True)]
 
 
 def test_a_failed_generation_is_a_failed_row_and_fails_the_run(monkeypatch: pytest.MonkeyPatch,

@@ -108,6 +108,8 @@ def _nlb(aws: Aws, subnet: str, name: str, cluster: str | None) -> str:
     return str(lb["LoadBalancers"][0]["LoadBalancerArn"])
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("moto")  # the worker that has the moto server already: none started for this test alone
 def test_the_aws_layer_waits_for_the_controllers_load_balancers_and_refuses_while_they_stay(moto: str) -> None:
     """Against the moto server: only load balancers tagged by the controller for this cluster count."""
     cfg = load_env("dev")

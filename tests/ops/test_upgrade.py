@@ -171,3 +171,48 @@ def test_bottlerocket_karpenter_pools_drift_to_the_target_minors_variant(make_cf
     assert (pool.from_version, pool.to_version) == (
         f"bottlerocket@v{bottlerocket_release('1.34')} (aws-k8s-1.34-nvidia)",
         f"bottlerocket@v{bottlerocket_release('1.35')} (aws-k8s-1.35-nvidia)")
+
+
+def _bottlerocket_groups(cfg):
+    pools = [p.model_copy(update={"ami_type": "BOTTLEROCKET_x86_64_NVIDIA"}) for p in cfg.node_pools.gpu]
+    return cfg.model_copy(update={"node_pools": cfg.node_pools.model_copy(update={"gpu": pools})})
+
+
+def test_bottlerocket_node_groups_move_minor_and_pinned_release_in_one_command_before_up(make_cfg) -> None:
+    """hashicorp/terraform-provider-aws#40902: on a minor bump with an unchanged release_version the provider sends
+    only `version`, and EKS picks the newest release. So the control plane and each Bottlerocket group are moved by
+    the named commands before `up` (which refreshes the aws layer and then finds both at the target)."""
+    cfg = _bottlerocket_groups(make_cfg())
+    plan = plan_upgrade(cfg, "1.35", today=TODAY)
+    region, cluster, gpu = cfg.environment.region, cfg.cluster_name, cfg.node_pools.gpu[0].name
+    assert [s.stage for s in plan.manual] == [Stage.CONTROL_PLANE] + [Stage.NODE_GROUP] * len(cfg.node_pools.gpu)
+    assert plan.steps[:len(plan.manual)] == plan.manual  # first in the order, before any `up` step
+    assert plan.manual[0].command == (f"aws eks update-cluster-version --region {region} --name {cluster} "
+                                      f"--kubernetes-version 1.35 && aws eks wait cluster-active --region {region} "
+                                      f"--name {cluster}")
+    parameter = f"/aws/service/bottlerocket/aws-k8s-1.35-nvidia/x86_64/{bottlerocket_release('1.35')}/image_version"
+    assert plan.manual[1].name == gpu and plan.manual[1].command == (
+        f"aws eks update-nodegroup-version --region {region} --cluster-name {cluster} --nodegroup-name "
+        f"\"$(aws eks list-nodegroups --region {region} --cluster-name {cluster} --query "
+        f"\"nodegroups[?starts_with(@, '{gpu}-20')] | [0]\" --output text)\" --kubernetes-version 1.35 "
+        f"--release-version \"$(aws ssm get-parameter --region {region} --name {parameter} --query Parameter.Value "
+        "--output text)\"")
+    system = next(s for s in plan.steps if s.name == cfg.node_pools.system.name)
+    assert system.command == "" and plan.steps.index(system) > plan.steps.index(plan.manual[-1])
+    assert any("kube-proxy 1.34 beside the Bottlerocket groups' 1.35 kubelet" in c for c in plan.checks)
+    assert "command" in plan.to_json()["steps"][0]
+
+
+def test_al2023_only_plans_have_no_commands(make_cfg) -> None:
+    plan = plan_upgrade(make_cfg(), "1.35", today=TODAY)
+    assert plan.manual == [] and all(s["command"] == "" for s in plan.to_json()["steps"])
+
+
+def test_cli_prints_the_commands_to_run_before_up(upgrade_cli, make_cfg, tmp_root) -> None:
+    make_cfg({"node_pools": {"gpu": [{"name": "l4", "instance_types": ["g6.xlarge"], "capacity": "spot",
+                                      "min_size": 0, "desired_size": 0, "max_size": 4,
+                                      "ami_type": "BOTTLEROCKET_x86_64_NVIDIA"}]}})
+    code, out, _ = upgrade_cli("upgrade", "dev", "--to", "1.35")
+    assert code == 0, out
+    assert "first run the commands below" in out
+    assert "1. aws eks update-cluster-version" in out and "2. aws eks update-nodegroup-version" in out

@@ -1,30 +1,67 @@
 """`mlplat review --program` over programs that try to end, hang or escape the review.
 
 Each program first creates resources, then misbehaves; the review must be an engine error (exit 4) that
-names what happened and where, never a pass, and print no traceback. The review runs in a subprocess of
-its own here too, bounded in time, so a regression that hangs or kills the reviewer fails instead of
-taking the suite down with it.
+names what happened and where, never a pass, and print no traceback. The reviewer runs in a process of its
+own here too, bounded in time, so a regression that hangs or kills the reviewer fails instead of taking the
+suite down with it: forked from a process that imported the CLI once (forked_review.py), and for two cases the
+installed console script itself.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import select
+import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 MLPLAT = Path(sys.executable).parent / "mlplat"  # the installed entry point, as a user runs it
+FORKED = Path(__file__).with_name("forked_review.py")
 BOUND = 120  # seconds: far above a healthy review, far below a stuck one
+# one group: one worker starts the forking reviewer once for the module
+pytestmark = pytest.mark.xdist_group("hostile-programs")
+
+Review = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def review(*args: str) -> subprocess.CompletedProcess[str]:
+def console_review(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(MLPLAT), "review", *args],
                           capture_output=True, text=True, timeout=BOUND, check=False)
+
+
+@pytest.fixture(scope="module")
+def review(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Review]:
+    """`review(*args)`: `mlplat review ARGS` in a reviewer process of its own, killed after BOUND s."""
+    root = tmp_path_factory.mktemp("reviews")
+    with subprocess.Popen([sys.executable, str(FORKED)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          bufsize=0) as forker:
+        requests, answers = forker.stdin, forker.stdout  # unbuffered: `select` sees every answer not read yet
+        assert requests is not None and answers is not None
+        numbers = itertools.count()
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            out, err = (root / f"{next(numbers)}.{stream}" for stream in ("out", "err"))
+            request = {"argv": ["review", *args], "env": dict(os.environ), "cwd": os.getcwd(),
+                       "stdout": str(out), "stderr": str(err)}
+            requests.write(json.dumps(request).encode() + b"\n")
+            pid = json.loads(answers.readline())["pid"]
+            if not select.select([answers], [], [], BOUND)[0]:
+                os.kill(pid, signal.SIGKILL)
+                answers.readline()
+                pytest.fail(f"mlplat review {' '.join(args)} still running after {BOUND} s")
+            status = json.loads(answers.readline())["status"]
+            return subprocess.CompletedProcess(["mlplat", "review", *args], status, out.read_text(), err.read_text())
+
+        yield run
+        requests.close()
 
 
 def assert_engine_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
@@ -51,19 +88,19 @@ CASES = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_a_program_that_does_not_finish_is_an_engine_error(name: str) -> None:
+def test_a_program_that_does_not_finish_is_an_engine_error(review: Review, name: str) -> None:
     assert_engine_error(review("--program", str(PROGRAMS / name)), *CASES[name])
 
 
 @pytest.mark.slow
-def test_a_hung_program_is_stopped_at_the_timeout() -> None:
+def test_a_hung_program_is_stopped_at_the_timeout(review: Review) -> None:
     result = review("--program", str(PROGRAMS / "hangs"), "--timeout", "3")
     assert_engine_error(result, "the program did not finish within 3 s and was stopped", "raise --timeout")
 
 
 @pytest.mark.slow
 def test_json_output_stays_json_on_an_engine_error() -> None:
-    result = review("--program", str(PROGRAMS / "hard-exit"), "--format", "json")
+    result = console_review("--program", str(PROGRAMS / "hard-exit"), "--format", "json")
     assert result.returncode == 4, result.stderr
     error = json.loads(result.stdout)["error"]
     assert (error["code"], error["exit_code"], error["issues"]) == ("engine", 4, [])
@@ -72,7 +109,7 @@ def test_json_output_stays_json_on_an_engine_error() -> None:
 
 
 def test_timeout_is_a_program_option() -> None:
-    result = review("--plan", "plan.json", "--timeout", "5")
+    result = console_review("--plan", "plan.json", "--timeout", "5")
     assert result.returncode == 2 and "--timeout apply to --program only" in result.stderr
 
 
@@ -168,7 +205,7 @@ def test_isolation_names_why_without_a_namespace(monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.mark.slow
-def test_patching_the_guard_class_does_not_let_a_program_connect(listener: socket.socket,
+def test_patching_the_guard_class_does_not_let_a_program_connect(review: Review, listener: socket.socket,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLPLAT_TEST_PORT", str(listener.getsockname()[1]))
     result = review("--program", str(PROGRAMS / "unguarded"))
@@ -178,7 +215,7 @@ def test_patching_the_guard_class_does_not_let_a_program_connect(listener: socke
 
 
 @pytest.mark.slow
-def test_the_review_says_which_isolation_was_in_force() -> None:
+def test_the_review_says_which_isolation_was_in_force(review: Review) -> None:
     result = review("--program", str(PROGRAMS / "insecure"), "--format", "json")
     json.loads(result.stdout)  # stdout stays one document
     from mlops_platform.engine.isolated import NETNS, network_isolation

@@ -6,8 +6,9 @@
   bucket policies).
 
 A finding fails the suite unless `accepted_findings.yaml` lists it with a reason; an accepted finding no
-scanner reports any more fails too, so the list never outlives its reasons. A control run proves each
-scanner really flags something here. Neither scanner can share the platform's venv (checkov caps
+scanner reports any more fails too, so the list never outlives its reasons. A control, scanned in the same
+run as the platform's objects (one start of each scanner per test run), proves each scanner really flags
+something here. Neither scanner can share the platform's venv (checkov caps
 `packaging` below what pulumi needs; parliament imports `pkg_resources`, gone from current setuptools), so
 both run isolated through uv (pinned, from PyPI on first use), as the template suite runs checkov.
 """
@@ -28,7 +29,8 @@ from mlops_platform.config import shipped_envs
 from mlops_platform.engine import Plan
 from ruamel.yaml import YAML
 
-pytestmark = pytest.mark.slow
+# one group: the module-scoped scanner runs happen once per test run, not once per xdist worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("oracles")]
 
 CHECKOV = "checkov==3.3.30"
 #: parliament imports pkg_resources, gone from the setuptools the platform's dependencies pull: its own env too
@@ -92,30 +94,35 @@ def checkov(directory: Path) -> list[dict[str, Any]]:
     return [f for r in reports for f in r["results"]["failed_checks"]]
 
 
-def checkov_findings(plans: dict[str, Plan], root: Path) -> set[tuple[str, str]]:
-    """(check id, subject) over every environment; one file per object, named by its subject."""
+#: The object checkov must flag, scanned in the same run as the platform's (a second checkov start costs seconds).
+CONTROL_POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bad", "namespace": "x"},
+               "spec": {"containers": [{"name": "c", "image": "nginx", "securityContext": {"privileged": True}}]}}
+CONTROL = "control"
+
+
+@pytest.fixture(scope="module")
+def checkov_findings(plans: dict[str, Plan], tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, str]]:
+    """(check id, subject) over every environment's objects and the control pod (subject `control`), from one
+    checkov run; one file per object, named by its position and mapped back to its subject."""
+    root = tmp_path_factory.mktemp("checkov")
     names: dict[str, str] = {}
-    for env in shipped_envs():
-        for subject, obj in manifests(plans[env]):
-            file = root / f"{len(names):04d}.yaml"
-            names[file.name] = subject
-            with file.open("w") as out:
-                YAML().dump(obj, out)
+    objects = [(subject, obj) for env in shipped_envs() for subject, obj in manifests(plans[env])]
+    for subject, obj in [*objects, (CONTROL, CONTROL_POD)]:
+        file = root / f"{len(names):04d}.yaml"
+        names[file.name] = subject
+        with file.open("w") as out:
+            YAML().dump(obj, out)
     return {(f["check_id"], names[Path(f["file_path"]).name]) for f in checkov(root)}
 
 
-def test_checkov_finds_nothing_unaccepted_in_any_environments_manifests(plans: dict[str, Plan],
-                                                                       tmp_path: Path) -> None:
-    judge(checkov_findings(plans, tmp_path), "checkov")
+def test_checkov_finds_nothing_unaccepted_in_any_environments_manifests(
+        checkov_findings: set[tuple[str, str]]) -> None:
+    judge({f for f in checkov_findings if f[1] != CONTROL}, "checkov")
 
 
-def test_checkov_control_flags_a_privileged_pod(tmp_path: Path) -> None:
+def test_checkov_control_flags_a_privileged_pod(checkov_findings: set[tuple[str, str]]) -> None:
     """Without this, a checkov that silently scans nothing would pass the test above."""
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bad", "namespace": "x"},
-           "spec": {"containers": [{"name": "c", "image": "nginx", "securityContext": {"privileged": True}}]}}
-    with (tmp_path / "bad.yaml").open("w") as out:
-        YAML().dump(pod, out)
-    assert "CKV_K8S_16" in {f["check_id"] for f in checkov(tmp_path)}
+    assert ("CKV_K8S_16", CONTROL) in checkov_findings
 
 
 # ---------------------------------------------------------------- parliament over the planned IAM documents
@@ -139,19 +146,28 @@ def parliament(documents: list[tuple[str, dict[str, Any]]]) -> set[tuple[str, st
     return {(issue, subject) for issue, subject in json.loads(done.stdout)}
 
 
-def test_parliament_finds_nothing_unaccepted_in_any_environments_iam_documents(plans: dict[str, Plan],
-                                                                              karpenter_plan: Plan) -> None:
+#: What parliament must flag (RESOURCE_MISMATCH: an object action on a bucket ARN), in the same run.
+CONTROL_DOCUMENT = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::bucket"}]}
+
+
+@pytest.fixture(scope="module")
+def parliament_findings(plans: dict[str, Plan], karpenter_plan: Plan) -> set[tuple[str, str]]:
+    """(issue, subject) over every environment's documents, the Karpenter variant's and the control document
+    (subject `control`), from one parliament run."""
     documents = [(f"{env}:{subject}", doc) for env in shipped_envs() for subject, _, doc in iam_documents(plans[env])]
     assert len(documents) > 60, "every environment's roles, trusts, key and bucket policies are analysed"
     # gpu.provisioner: karpenter adds the controller's and nodes' roles and the interruption queue's policy
     karpenter = [(f"karpenter:{s}", doc) for s, _, doc in iam_documents(karpenter_plan) if "karpenter" in s]
     assert len(karpenter) == 4
-    documents += karpenter
-    found = parliament(documents)
-    judge(found, "parliament")
+    return parliament([*documents, *karpenter, (CONTROL, CONTROL_DOCUMENT)])
 
 
-def test_parliament_control_flags_a_bad_document() -> None:
-    doc = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::bucket"}]}
-    assert {issue for issue, _ in parliament([("bad", doc)])} >= {"RESOURCE_MISMATCH"}
+def test_parliament_finds_nothing_unaccepted_in_any_environments_iam_documents(
+        parliament_findings: set[tuple[str, str]]) -> None:
+    judge({f for f in parliament_findings if f[1] != CONTROL}, "parliament")
+
+
+def test_parliament_control_flags_a_bad_document(parliament_findings: set[tuple[str, str]]) -> None:
+    """Without this, a parliament that silently analyses nothing would pass the test above."""
+    assert {issue for issue, subject in parliament_findings if subject == CONTROL} >= {"RESOURCE_MISMATCH"}

@@ -25,7 +25,9 @@ import pytest
 from mlops_platform.k8s import mlflow_boot
 from moto_stand_in import free_port, wait_until_up
 
-pytestmark = pytest.mark.slow
+# One group: xdist runs the module's tests on one worker, so the server (most of the module's cost: three
+# processes importing MLflow and migrating two databases) starts once per run, not once per worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow")]
 
 BOOT = Path(mlflow_boot.__file__)
 API = "/api/2.0/mlflow"

@@ -175,7 +175,8 @@ def test_analysis_answers_default_to_the_components_defaults_and_fill_every_thre
     assert set(ANALYSIS_QUESTIONS.values()) | {"max_drift"} == {f for f in AnalysisThresholds.__dataclass_fields__}
 
 
-def test_the_rollout_webhook_is_checked_by_the_same_rule_in_copier_and_the_model(tmp_path: Path) -> None:
+def test_the_rollout_webhook_is_checked_by_the_same_rule_in_copier_and_the_model(tmp_path: Path,
+                                                                                 template_dir: Path) -> None:
     """copier.yml's validator is core.webhook_urls' in-namespace regex written as Jinja (so `copier copy --data`
     and `mlplat new` refuse the same URLs), and an own-namespace Service passes both."""
     # `\Z`, not `$`: Python's `$` also matches before a final newline
@@ -185,8 +186,8 @@ def test_the_rollout_webhook_is_checked_by_the_same_rule_in_copier_and_the_model
     namespace = BASE_ANSWERS["project_slug"]  # k8s_namespace's default
     good = f"http://flagger-loadtester.{namespace}.svc.cluster.local/"
     assert validate_answers({**BASE_ANSWERS, "rollout_webhook_url": good}).rollout_webhook_url == good
-    copier.run_copy(str(ROOT), tmp_path / "p", data={**BASE_ANSWERS, "rollout_webhook_url": good}, defaults=True,
-                    unsafe=False, quiet=True, vcs_ref="HEAD", pretend=True)
+    copier.run_copy(str(template_dir), tmp_path / "p", data={**BASE_ANSWERS, "rollout_webhook_url": good},
+                    defaults=True, unsafe=False, quiet=True, pretend=True)
     with pytest.raises(ConfigError) as caught:
         validate_answers({**BASE_ANSWERS, "rollout_webhook_url": "http://[fd00:ec2::254]/"})
     (issue,) = caught.value.issues

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,8 @@ from foundation.test_layer_stacks import layer_variant
 from k8s.argo_schema import crd_errors
 from mlops_platform.core.errors import UsageError
 from mlops_platform.core.layers import Layer
-from mlops_platform.engine import default_stack_outputs, run_platform, run_program
+from mlops_platform.engine import run_platform, run_program
+from mlops_platform.engine.child import plan_offline
 from mlops_platform.engine.isolated import ProgramRun
 from mlops_platform.k8s.deploy_rights import deployer_rules
 from mlops_platform.policy.config_files import preset
@@ -42,13 +42,7 @@ def planned(infra: Path, stack: str, tier: str | None) -> Subject:
     with the same offline stack references: the guarded child process `program` plans in (engine/isolated.py,
     tested in tests/policy/test_hostile_programs.py) adds only its start-up, about a CPU second per plan, and the
     template's program is ours. test_dev_scale_to_zero_... reviews through `program` itself."""
-    references: dict[str, Mapping[str, Any]] = {}
-
-    def resolve(name: str) -> Mapping[str, Any]:
-        references[name] = default_stack_outputs(name)
-        return references[name]
-
-    plan = run_program(infra, stack, stack_outputs=resolve)
+    plan, references = plan_offline(infra, stack=stack)
     return program_subject(ProgramRun(plan.to_json(), references), infra, tier)
 
 

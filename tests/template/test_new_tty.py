@@ -24,6 +24,10 @@ pytestmark = pytest.mark.xdist_group("template-new")
 QUESTION = "\N{MICROPHONE}".encode()
 CURSOR_QUERY, CURSOR_REPLY = b"\x1b[6n", b"\x1b[1;1R"
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
+#: Seconds of terminal silence after which a prompt counts as drawn. Keys typed earlier wait in the terminal's
+#: input queue for the prompt (prompt_toolkit reads typeahead), and a github_org prompt answered before its
+#: help showed gets its validation error, which is answered again: so this only has to outlast a redraw.
+SETTLED = 0.1
 
 
 def _answer(question: bytes) -> bytes:
@@ -49,7 +53,7 @@ def drive(command: list[str], timeout: float = 240) -> tuple[int, str]:
             screen, pending, quiet_since = screen + chunk, pending + chunk, time.monotonic()
             if CURSOR_QUERY in chunk:
                 os.write(master, CURSOR_REPLY)
-        elif (QUESTION in pending or b"Validation error" in pending) and time.monotonic() - quiet_since > 0.3:
+        elif (QUESTION in pending or b"Validation error" in pending) and time.monotonic() - quiet_since > SETTLED:
             question = ANSI.sub(b"", pending.rsplit(QUESTION, 1)[-1]).strip()  # the settled prompt
             os.write(master, _answer(question))
             pending = b""

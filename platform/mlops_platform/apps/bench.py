@@ -9,6 +9,7 @@ wall seconds are printed too. Goals come from issue #12.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import os
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -293,8 +294,8 @@ def test_rows(measured: bool) -> list[list[str]]:
 
     rows = []
     for lane, marks, limit in TEST_LANES:
-        argv = [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "--no-loadscope-reorder", "-q",
-                "-p", "no:cacheprovider", *marks]
+        argv = [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "--no-loadscope-reorder",
+                "--max-worker-restart=0", "-q", "-p", "no:cacheprovider", *marks]
         start = time.perf_counter()
         done = subprocess.run(argv, cwd=repo_root(), capture_output=True, text=True, check=False)
         wall = time.perf_counter() - start
@@ -319,30 +320,50 @@ def rows_for(work: Path, sections: Sequence[str], tenants: Sequence[int], fleet_
     return [row for section in sections for row in builders[section]()]
 
 
-def _option(args: list[str], name: str, default: str) -> str:
-    if name not in args:
-        return default
-    at = args.index(name) + 1
-    return args[at] if at < len(args) else ""
+def _counts(many: bool) -> Callable[[str], list[int]]:
+    """argparse type: whole numbers ≥ 1 (comma-separated when `many`); a bad value is a usage error naming it."""
+    form = "comma-separated whole numbers, e.g. 10,100" if many else "a whole number, e.g. 50"
+
+    def parse(value: str) -> list[int]:
+        try:
+            counts = [int(v) for v in value.split(",")]
+        except ValueError:
+            counts = []
+        if not counts or min(counts) < 1 or (len(counts) > 1 and not many):
+            raise argparse.ArgumentTypeError(f"{value!r}: not {form}")
+        return counts
+
+    return parse
 
 
-def _counts(args: list[str], name: str, default: str, *, many: bool) -> list[int]:
-    """The whole numbers ≥ 1 given to `name` (comma-separated when `many`); ValueError naming the option, the
-    value and the form (a usage error, not a traceback)."""
-    value = _option(args, name, default)
-    try:
-        counts = [int(v) for v in value.split(",")]
-    except ValueError:
-        counts = []
-    if not counts or min(counts) < 1 or (len(counts) > 1 and not many):
-        form = "comma-separated whole numbers, e.g. 10,100" if many else "a whole number, e.g. 50"
-        raise ValueError(f"{name} {value!r}: not {form}")
-    return counts
+def _sections(value: str) -> list[str]:
+    unknown = sorted(set(value.split(",")) - set(SECTIONS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"{','.join(unknown)}: use some of {','.join(SECTIONS)}")
+    return value.split(",")
+
+
+def parser() -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(
+        prog="python -m mlops_platform.apps.bench", allow_abbrev=False,
+        description="Every speed goal of issue #12 as one table, ratios against a floor measured in the same run; "
+                    "exit 1 when a row FAILED.",
+        epilog="`make bench BENCH='--only overhead --tenants 10'` passes these options.")
+    cli.add_argument("--full", action="store_true", help="also 500 tenants and the test lanes (minutes of CPU)")
+    cli.add_argument("--tenants", type=_counts(many=True), metavar="N,N",
+                     help=f"tenant counts to plan (default {','.join(map(str, TENANTS))}; with --full "
+                          f"{','.join(map(str, FULL_TENANTS))})")
+    cli.add_argument("--fleet", type=_counts(many=False), default=[FLEET_SIZE], metavar="N",
+                     help=f"projects `mlplat fleet check` checks (default {FLEET_SIZE})")
+    cli.add_argument("--only", type=_sections, metavar="SECTION,...",
+                     help=f"run only these sections, of {','.join(SECTIONS)}")
+    cli.add_argument("--tests", action="store_true", help="run the test lanes (minutes; also with --only tests)")
+    return cli
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`--full`: also 500 tenants and the test lanes; `--tenants 10,100`; `--only overhead,generation,...`
-    (SECTIONS); `--fleet N` projects for `fleet check`; `--tests`: run the test lanes. Exit 1 when a row FAILED."""
+    """Print the table (`--help`: the options); 2 on bad options, 1 when a row FAILED. `--child` is the
+    measured child process's own protocol (`child_plan_and_review`), not an option."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["--child"]:
         options = dict(zip(args[2::2], args[3::2], strict=True))
@@ -351,24 +372,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                               None if shard is None else int(shard))
         return 0
     try:
-        tenants = _counts(args, "--tenants", ",".join(map(str, FULL_TENANTS if "--full" in args else TENANTS)),
-                          many=True)
-        [fleet] = _counts(args, "--fleet", str(FLEET_SIZE), many=False)
-    except ValueError as exc:
-        console.print(str(exc))
-        return 2
-    sections = _option(args, "--only", ",".join(SECTIONS)).split(",")
-    unknown = sorted(set(sections) - set(SECTIONS))
-    if unknown:
-        console.print(f"--only {','.join(unknown)}: use some of {','.join(SECTIONS)}")
-        return 2
+        opts = parser().parse_args(args)
+    except SystemExit as exc:  # --help (0) or a usage error (2), printed by argparse
+        return int(exc.code or 0)
+    tenants = opts.tenants or list(FULL_TENANTS if opts.full else TENANTS)
+    sections = opts.only or list(SECTIONS)
     # the lanes take minutes: run with --full, --tests or `--only tests`, else listed as not run
-    run_tests = bool({"--full", "--tests"} & set(args)) or ("--only" in args and "tests" in sections)
+    run_tests = opts.full or opts.tests or (opts.only is not None and "tests" in sections)
     table = Table(title="mlops-platform speed goals (CPU s / wall s; ratios on CPU; floor, base measured in this run)")
     for col in ("goal", "resources", "floor / base", "platform", "phases (wall s, in-process)", "result"):
         table.add_column(col)
     with tempfile.TemporaryDirectory(prefix="mlplat-bench-") as tmp:
-        rows = rows_for(Path(tmp), sections, tenants, fleet, run_tests)
+        rows = rows_for(Path(tmp), sections, tenants, opts.fleet[0], run_tests)
     for row in rows:
         table.add_row(*row)
     console.print(table)

@@ -15,6 +15,7 @@ from mlops_platform.config.rules_air_gap import air_gap_rules, air_gap_warnings
 from mlops_platform.config.rules_gpu import (
     gpu_pool_rules,
     gpu_warnings,
+    node_group_release_rules,
     project_gpu_rules,
     queueing_rules,
 )
@@ -167,6 +168,7 @@ def node_pool_rules(cfg: PlatformSections) -> Issues:
     pools, system = cfg.node_pools, cfg.node_pools.system
     yield from _size_rules("node_pools.system", system)
     yield from _instance_rules("node_pools.system", system, False, instances.CPU_AMI_ARCH, system.ami_type)
+    yield from node_group_release_rules(cfg, "node_pools.system", system)
     if cfg.is_prod and system.capacity != "on_demand":
         yield issue("node_pools.system.capacity", "prod system pool must be on-demand", system.capacity.value,
                     "set capacity: on_demand (spot reclaims would take cluster add-ons down)")

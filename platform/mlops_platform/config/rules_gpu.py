@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 
 from mlops_platform.config.issues import issue
-from mlops_platform.config.sections import GpuPoolConfig, PlatformSections, ProjectConfig
+from mlops_platform.config.sections import GpuPoolConfig, PlatformSections, ProjectConfig, SystemPoolConfig
 from mlops_platform.config.sections_gpu import MultiNodeConfig, ReservationKind
 from mlops_platform.core import instances
 from mlops_platform.core.errors import ConfigIssue
@@ -214,16 +214,18 @@ def gpu_pool_rules(cfg: PlatformSections, path: str, pool: GpuPoolConfig) -> Iss
     yield from node_group_release_rules(cfg, path, pool)
 
 
-def node_group_release_rules(cfg: PlatformSections, path: str, pool: GpuPoolConfig) -> Issues:
-    """A Bottlerocket managed node group pins its AMI release (versions.bottlerocket_release_parameter); one the
-    matrix cannot pin would float to the newest release (Karpenter pools: gpu_provisioning.karpenter_rules)."""
+def node_group_release_rules(cfg: PlatformSections, path: str, pool: GpuPoolConfig | SystemPoolConfig) -> Issues:
+    """A Bottlerocket managed node group (a GPU pool, or the system pool) pins its AMI release
+    (versions.bottlerocket_release_parameter); one the matrix cannot pin would float to the newest release
+    (Karpenter GPU pools: gpu_provisioning.karpenter_rules)."""
     version = cfg.cluster.version
-    if cfg.karpenter or not is_bottlerocket(pool.ami_type) or bottlerocket_release_parameter(version, pool.ami_type):
+    if (cfg.karpenter and isinstance(pool, GpuPoolConfig)) or not is_bottlerocket(pool.ami_type) \
+            or bottlerocket_release_parameter(version, pool.ami_type):
         return
     yield issue(f"{path}.ami_type", f"the version matrix pins no Bottlerocket release for a {pool.ami_type} node "
                 f"group on cluster.version {version}: its AMI release would float (an update could roll the nodes)",
-                pool.ami_type, "use BOTTLEROCKET_x86_64_NVIDIA or BOTTLEROCKET_ARM_64_NVIDIA on a minor of "
-                "core/versions.py BOTTLEROCKET_NVIDIA_RELEASES, or AL2023_x86_64_NVIDIA (pinned)")
+                pool.ami_type, "use a Bottlerocket AMI type on a minor of core/versions.py "
+                "BOTTLEROCKET_NVIDIA_RELEASES, or an AL2023 AMI type (pinned)")
 
 
 def project_gpu_rules(cfg: PlatformSections, project: ProjectConfig, path: str) -> Issues:

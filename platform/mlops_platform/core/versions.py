@@ -188,7 +188,8 @@ def autoscaler_chart(version: str) -> HelmChart:
 #: (NVIDIA 580.159.03). The variants were added in the releases whose notes say so (1.34: v1.47.0 #4631,
 #: 1.35: v1.53.0 #4735, https://github.com/bottlerocket-os/bottlerocket/releases). A minor added to the matrix
 #: without an entry here is refused for Bottlerocket pools (config/gpu_provisioning.py, config/rules_gpu.py), never
-#: guessed. Managed node groups pin the same release (`bottlerocket_release_parameter`).
+#: guessed. Managed node groups pin the same release (`bottlerocket_release_parameter`), a Bottlerocket system
+#: pool its `aws-k8s-<minor>` variant's.
 BOTTLEROCKET_NVIDIA_RELEASES: dict[str, str] = {minor: "1.62.0" for minor in ("1.31", "1.32", "1.33", "1.34", "1.35")}
 
 
@@ -197,14 +198,23 @@ def bottlerocket_release(version: str) -> str | None:
     return BOTTLEROCKET_NVIDIA_RELEASES.get(version)
 
 
-#: Bottlerocket NVIDIA AMI type of a node group → the architecture segment of Bottlerocket's public SSM parameters
-#: (bottlerocket QUICKSTART-EKS.md "Finding an AMI": `x86_64` and `arm64`).
-BOTTLEROCKET_SSM_ARCH = {"BOTTLEROCKET_x86_64_NVIDIA": "x86_64", "BOTTLEROCKET_ARM_64_NVIDIA": "arm64"}
+#: Bottlerocket AMI type of a node group → the architecture segment of Bottlerocket's public SSM parameters
+#: (bottlerocket QUICKSTART-EKS.md "Finding an AMI": `x86_64` and `arm64`). The CPU types are the system pool's
+#: (instances.CPU_AMI_ARCH): pinned like the GPU ones, or its AMI release would float.
+BOTTLEROCKET_SSM_ARCH = {"BOTTLEROCKET_x86_64_NVIDIA": "x86_64", "BOTTLEROCKET_ARM_64_NVIDIA": "arm64",
+                         "BOTTLEROCKET_x86_64": "x86_64", "BOTTLEROCKET_ARM_64": "arm64"}
+
+
+def bottlerocket_variant(version: str, ami_type: str) -> str:
+    """The Bottlerocket variant an EKS AMI type runs at a minor: `aws-k8s-<minor>-nvidia` for the NVIDIA types,
+    `aws-k8s-<minor>` otherwise (EKS managed node group AMI types; bottlerocket.dev "Variants": a variant is
+    built across many Bottlerocket versions, so the pinned release serves both)."""
+    return f"aws-k8s-{version}-nvidia" if ami_type.endswith("_NVIDIA") else f"aws-k8s-{version}"
 
 
 def bottlerocket_release_parameter(version: str, ami_type: str) -> str | None:
     """The public SSM parameter holding the EKS `releaseVersion` of the pinned Bottlerocket release of a node
-    group (None: not a Bottlerocket NVIDIA type, or no release pinned for the minor; config refuses the latter).
+    group (None: not a Bottlerocket type, or no release pinned for the minor; config refuses the latter).
 
     A Bottlerocket node group's release version names the release and its build (`<release>-<build commit>`,
     e.g. `1.47.0-6154605b`, aws-controllers-k8s/community#2644); the build is not in any reviewed source, so it is
@@ -212,11 +222,12 @@ def bottlerocket_release_parameter(version: str, ami_type: str) -> str | None:
     "if you know a specific Bottlerocket version ... you can replace `latest` with that version" (bottlerocket
     QUICKSTART-EKS.md, "Finding an AMI"); its value is the node group release version (hashicorp/
     terraform-provider-aws#40903 reads `1.30.0-ca9b9399` there for EKS). The version is in the path, so the value
-    never moves: a new release reaches the nodes only through BOTTLEROCKET_NVIDIA_RELEASES."""
+    never moves: a new release reaches the nodes only through BOTTLEROCKET_NVIDIA_RELEASES. `mlplat preflight`
+    checks the parameter is published in the region (ops/ami_checks.py)."""
     release, arch = bottlerocket_release(version), BOTTLEROCKET_SSM_ARCH.get(ami_type)
     if release is None or arch is None:
         return None
-    return f"/aws/service/bottlerocket/aws-k8s-{version}-nvidia/{arch}/{release}/image_version"
+    return f"/aws/service/bottlerocket/{bottlerocket_variant(version, ami_type)}/{arch}/{release}/image_version"
 
 
 def karpenter_ami_alias(version: str, ami_type: str) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_platform.core.errors import ConfigError, EngineError, MlplatError
-from mlops_platform.engine import default_stack_outputs, run_program
+from mlops_platform.engine import Plan, default_stack_outputs, run_program
 from mlops_platform.engine.sandbox import Refusal, SandboxViolation, install
 
 _real_exit = os._exit  # saved before the guard wraps it: the child's own exit needs no report
@@ -45,17 +45,24 @@ def _refused(refusals: list[Refusal]) -> EngineError:
                        f"are blocked — fix: plan without them (pass such values through stack config)")
 
 
-def _plan(request: Mapping[str, Any], refusals: list[Refusal]) -> dict[str, Any]:
+def plan_offline(program_dir: Path, *, stack: str | None,
+                 config_file: Path | None = None) -> tuple[Plan, dict[str, Mapping[str, Any]]]:
+    """A program's offline plan and the stack references it read (name -> the offline outputs it was given):
+    what this child plans behind the guards, callable unguarded for programs that are ours (the template's)."""
     references: dict[str, Mapping[str, Any]] = {}
 
     def resolve(name: str) -> Mapping[str, Any]:
         references[name] = default_stack_outputs(name)
         return references[name]
 
+    return run_program(program_dir, stack=stack, config_file=config_file, stack_outputs=resolve), references
+
+
+def _plan(request: Mapping[str, Any], refusals: list[Refusal]) -> dict[str, Any]:
     config_file = request.get("config_file")
     try:
-        plan = run_program(Path(request["program_dir"]), stack=request.get("stack"),
-                           config_file=Path(config_file) if config_file else None, stack_outputs=resolve)
+        plan, references = plan_offline(Path(request["program_dir"]), stack=request.get("stack"),
+                                        config_file=Path(config_file) if config_file else None)
     except SandboxViolation:
         raise _refused(refusals) from None
     except EngineError:

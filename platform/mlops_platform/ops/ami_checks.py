@@ -12,8 +12,10 @@ newest release per minor and AMI type as the public SSM parameter
 - an older pinned release still launches (only the newest is named here, so it is reported, not proven).
 
 Bottlerocket node groups pin a release whose own parameter
-`/aws/service/bottlerocket/aws-k8s-<minor>-nvidia/<arch>/<release>/image_version` the aws layer reads
+`/aws/service/bottlerocket/aws-k8s-<minor>[-nvidia]/<arch>/<release>/image_version` the aws layer reads
 (versions.bottlerocket_release_parameter): it must be published in the region, or the plan fails there.
+A live Bottlerocket group on another release is rolled by the next `up` (UpdateNodegroupVersion replaces every
+node), and one on a newer release would be asked to go back: `check_bottlerocket_rolls` says which, before `up`.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from mlops_platform.core.versions import bottlerocket_release_parameter, node_release_version
+from mlops_platform.core import contract
+from mlops_platform.core.versions import BOTTLEROCKET_SSM_ARCH, bottlerocket_release_parameter, node_release_version
 from mlops_platform.ops._aws import Aws, AwsFailure, describe, error_code
 from mlops_platform.ops.checks import CheckResult, Status
+from mlops_platform.ops.live_checks import live_cluster, live_groups
+from mlops_platform.ops.upgrade import control_plane_command, managed_groups, nodegroup_command
 
 if TYPE_CHECKING:
     from mlops_platform.config import PlatformConfig
@@ -81,8 +86,8 @@ def bottlerocket_result(name: str, parameter: str, published: str | None, where:
     if published is None:
         return CheckResult(name, Status.FAIL, f"{parameter} is not published for {where}: the pinned Bottlerocket "
                                               "release is not available there",
-                           "pin a published release in core/versions.py BOTTLEROCKET_NVIDIA_RELEASES, or use "
-                           "AL2023_x86_64_NVIDIA")
+                           "pin a published release in core/versions.py BOTTLEROCKET_NVIDIA_RELEASES, or use an "
+                           "AL2023 AMI type")
     return CheckResult(name, Status.PASS, f"node groups pin release {published} for {where}")
 
 
@@ -91,7 +96,10 @@ def _pinned(version: str, ami_type: str) -> tuple[str, str] | None:
     if ami_type in AMI_PATHS and node_release_version(version, ami_type) is not None:
         return f"ami {AMI_PATHS[ami_type].split('/', 1)[1]}", parameter_name(version, ami_type)
     parameter = bottlerocket_release_parameter(version, ami_type)
-    return None if parameter is None else (f"ami bottlerocket {parameter.split('/')[5]}/nvidia", parameter)
+    if parameter is None:
+        return None
+    kind = "nvidia" if ami_type.endswith("_NVIDIA") else "standard"
+    return f"ami bottlerocket {BOTTLEROCKET_SSM_ARCH[ami_type]}/{kind}", parameter
 
 
 def check_ami_releases(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
@@ -115,3 +123,63 @@ def check_ami_releases(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
         release = node_release_version(version, ami_type)
         yield release_result(name, release, published, where) if release else \
             bottlerocket_result(name, parameter, published, where)
+
+
+def _release_key(release: str) -> tuple[int, ...]:
+    """`1.62.0-0a1b2c3d` → (1, 62, 0): a Bottlerocket release's number (the build commit does not order)."""
+    number = release.partition("-")[0]
+    return tuple(int(part) for part in number.split(".") if part.isdigit())
+
+
+def roll_result(group: str, live: str, pinned: str) -> CheckResult:
+    """Pure: a live Bottlerocket node group's `releaseVersion` against the pinned parameter's value."""
+    name = f"bottlerocket release {group}"
+    if live == pinned:
+        return CheckResult(name, Status.PASS, f"{group} runs the pinned release {pinned}")
+    if _release_key(live) > _release_key(pinned):
+        return CheckResult(name, Status.FAIL, f"{group} runs {live}, newer than the pinned {pinned}: `up` would "
+                                              "ask EKS to downgrade its nodes",
+                           f"bump the matrix release in core/versions.py BOTTLEROCKET_NVIDIA_RELEASES to "
+                           f"{live.partition('-')[0]} (or newer), then rerun")
+    return CheckResult(name, Status.WARN, f"up will roll {group}: {live} → {pinned} (UpdateNodegroupVersion "
+                                          "replaces every node of the group)",
+                       "expected once after the platform upgrade that pins Bottlerocket releases, or after a "
+                       "matrix bump; run `up` when the group's GPU jobs can be drained")
+
+
+def minor_result(group: str, live: str, wanted: str, commands: str) -> CheckResult | None:
+    """Pure: a live Bottlerocket group on another minor than the stack's. `up` would send only the version
+    (hashicorp/terraform-provider-aws#40902, ops/upgrade.py), EKS would pick that minor's newest release, and the
+    next `up` would roll the nodes again back to the pin; `commands` move minor and pin in one update."""
+    if not live or live == wanted:
+        return None
+    return CheckResult(f"bottlerocket minor {group}", Status.WARN,
+                       f"{group} runs Kubernetes {live}, the stack pins {wanted}: `up` would move it without its "
+                       "pinned release (the provider sends only the version), and the next `up` would roll it again",
+                       f"before `up`, run: {commands}")
+
+
+def check_bottlerocket_rolls(cfg: PlatformConfig, aws: Aws) -> Iterator[CheckResult]:
+    """Per live Bottlerocket node group of a configured pool whose release is pinned: its release against the
+    pin, and its minor against the stack's."""
+    if live_cluster(cfg, aws) is None:
+        return
+    wanted = cfg.cluster.version
+    pools = {p.name: p for p in managed_groups(cfg)}  # with Karpenter, `up` deletes the GPU groups: no roll
+    values: dict[str, str | None] = {}  # one read per parameter, however many groups pin it
+    for group in live_groups(cfg, aws):
+        pool = pools.get((group.get("labels") or {}).get(contract.POOL_LABEL, ""))
+        parameter = None if pool is None else bottlerocket_release_parameter(wanted, pool.ami_type)
+        if pool is None or parameter is None or not group.get("releaseVersion"):
+            continue
+        name = str(group.get("nodegroupName", ""))
+        moved = minor_result(name, str(group.get("version") or ""), wanted,
+                             f"{control_plane_command(cfg, wanted)} (unless it runs {wanted} already); "
+                             f"{nodegroup_command(cfg, pool, wanted)}")
+        if moved is not None:
+            yield moved
+        if parameter not in values:
+            values[parameter] = _published(aws, parameter)
+        pinned = values[parameter]
+        if pinned is not None:  # an unpublished pin fails `ami bottlerocket ...` already
+            yield roll_result(name, str(group["releaseVersion"]), pinned)

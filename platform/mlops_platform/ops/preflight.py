@@ -30,7 +30,7 @@ from mlops_platform.ops.account_checks import (
     check_github_oidc,
     check_spot_role,
 )
-from mlops_platform.ops.ami_checks import check_ami_releases
+from mlops_platform.ops.ami_checks import check_ami_releases, check_bottlerocket_rolls
 from mlops_platform.ops.backend import state_backend
 from mlops_platform.ops.capacity_checks import check_capacity_reservations, check_efa_support
 from mlops_platform.ops.checks import CheckResult, Status
@@ -354,6 +354,8 @@ CHECKS: tuple[tuple[str, Check, tuple[str, ...]], ...] = (
     ("node pool sizes", check_pool_sizes, ("eks:ListNodegroups", "eks:DescribeNodegroup")),
     ("addon versions", check_addon_versions, ("eks:DescribeAddonVersions",)),
     ("ami releases", check_ami_releases, ("ssm:GetParameter",)),
+    ("bottlerocket releases", check_bottlerocket_rolls, ("eks:DescribeCluster", "eks:ListNodegroups",
+                                                         "eks:DescribeNodegroup", "ssm:GetParameter")),
     ("capacity reservations", check_capacity_reservations, ("ec2:DescribeCapacityReservations",
                                                             "ec2:DescribeSubnets")),
     ("efa", check_efa_support, ("ec2:DescribeInstanceTypes",)),

@@ -6,6 +6,15 @@ control plane first (one minor at a time), then the add-ons, then the node group
 newer than the API server), then the in-cluster charts tied to the minor. One `mlplat up` after the config
 change applies them in this order: the `aws` layer stack (each later resource depends on the earlier ones),
 then the `cluster` layer stack.
+
+Except for Bottlerocket managed node groups. Their `release_version` is the same `<release>-<build>` string for
+every minor (one Bottlerocket release serves them all), so on a minor bump only `version` changes, and the bridged
+provider then sends UpdateNodegroupVersion without `releaseVersion` (hashicorp/terraform-provider-aws#40902):
+EKS moves the group to the newest release of the new minor, and the next `up` rolls it back to the pin, a second
+node roll (or a downgrade). So for them the plan names two commands to run before `up`: the control plane (a
+group cannot be newer than it), then each group's minor and pinned release in one UpdateNodegroupVersion. `up`
+refreshes the aws layer first (workflows/automation.refreshes_first), finds both at the target, and sends
+nothing for them; it then updates the add-ons and the other groups.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from mlops_platform.core.versions import (
     VERSION_MATRIX,
     bottlerocket_release,
     bottlerocket_release_parameter,
+    bottlerocket_variant,
     karpenter_ami_alias,
     minor_pins,
     node_release_version,
@@ -53,6 +63,8 @@ class UpgradeStep:
     name: str
     from_version: str
     to_version: str
+    #: The command to run before `mlplat up` ("": `up` applies the step).
+    command: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,11 @@ class UpgradePlan:
     upgrade_policy: str
     steps: list[UpgradeStep] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
+
+    @property
+    def manual(self) -> list[UpgradeStep]:
+        """The steps to run, in order, before `mlplat up`."""
+        return [s for s in self.steps if s.command]
 
     def to_json(self) -> dict[str, Any]:
         return {"env": self.env, "from": self.from_version, "to": self.to_version,
@@ -92,11 +109,15 @@ def check_target(current: str, target: str) -> None:
                                   f"{', '.join(VERSION_MATRIX)}) — fix: upgrade mlops-platform first")
 
 
-def skew_checks(current: str, target: str, today: date) -> list[str]:
-    """What was checked, as sentences; the plan only exists when none of them failed."""
+def skew_checks(current: str, target: str, today: date, *, bottlerocket_first: bool = False) -> list[str]:
+    """What was checked, as sentences; the plan only exists when none of them failed. `bottlerocket_first`:
+    Bottlerocket groups move before the add-ons (module docstring)."""
     skew = minor_number(target, "--to") - minor_number(current, "current version")
     checks = [f"kubelet {current} vs API server {target} between control-plane and node-group steps: skew "
               f"{skew} <= {MAX_KUBELET_SKEW} (Kubernetes version-skew policy)",
+              f"kube-proxy {current} beside the Bottlerocket groups' {target} kubelet until `up` moves the add-ons: "
+              f"within the {MAX_KUBELET_SKEW} minors kube-proxy may differ from its kubelet (Kubernetes "
+              "version-skew policy)" if bottlerocket_first else
               f"kube-proxy moves to {target} with the add-ons, before any node runs a {target} kubelet"]
     release = EKS_RELEASES[target]
     if release.end_of_standard_support <= today:
@@ -130,8 +151,41 @@ def _group_image(version: str, ami_type: str) -> str:
     """A managed node group's AMI at a minor: AL2023's release, or the pinned Bottlerocket release and the variant
     of that minor (one release serves every minor: versions.bottlerocket_release_parameter)."""
     if bottlerocket_release_parameter(version, ami_type) is not None:
-        return f"bottlerocket v{bottlerocket_release(version)} (aws-k8s-{version}-nvidia)"
+        return f"bottlerocket v{bottlerocket_release(version)} ({bottlerocket_variant(version, ami_type)})"
     return node_release_version(version, ami_type) or version
+
+
+def managed_groups(cfg: PlatformConfig) -> list[SystemPoolConfig | GpuPoolConfig]:
+    """The pools that are EKS managed node groups (with Karpenter, the GPU pools are NodePools)."""
+    pools: list[SystemPoolConfig | GpuPoolConfig] = [cfg.node_pools.system]
+    return pools if cfg.karpenter else [*pools, *cfg.node_pools.gpu]
+
+
+def control_plane_command(cfg: PlatformConfig, target: str) -> str:
+    where = f"--region {cfg.environment.region}"
+    return (f"aws eks update-cluster-version {where} --name {cfg.cluster_name} --kubernetes-version {target} && "
+            f"aws eks wait cluster-active {where} --name {cfg.cluster_name}")
+
+
+def nodegroup_command(cfg: PlatformConfig, pool: SystemPoolConfig | GpuPoolConfig, target: str) -> str:
+    """The group's minor and its pinned release in one UpdateNodegroupVersion. The group is named `<pool>-` and
+    the provider's unique suffix, a UTC timestamp (terraform-plugin-sdk helper/id.PrefixedUniqueId), hence
+    `<pool>-20`: a pool named `<pool>-<letters>` never matches. The release is the pinned parameter's value."""
+    where, cluster = f"--region {cfg.environment.region}", cfg.cluster_name
+    group = (f"$(aws eks list-nodegroups {where} --cluster-name {cluster} --query "
+             f"\"nodegroups[?starts_with(@, '{pool.name}-20')] | [0]\" --output text)")
+    release = (f"$(aws ssm get-parameter {where} --name {bottlerocket_release_parameter(target, pool.ami_type)} "
+               "--query Parameter.Value --output text)")
+    return (f"aws eks update-nodegroup-version {where} --cluster-name {cluster} --nodegroup-name \"{group}\" "
+            f"--kubernetes-version {target} --release-version \"{release}\"")
+
+
+def _group_steps(cfg: PlatformConfig, current: str, target: str) -> list[UpgradeStep]:
+    """Bottlerocket groups first (before `up`, with their command), then the others (`up`)."""
+    steps = [UpgradeStep(Stage.NODE_GROUP, p.name, _group_image(current, p.ami_type), _group_image(target, p.ami_type),
+                         nodegroup_command(cfg, p, target) if bottlerocket_release_parameter(target, p.ami_type)
+                         else "") for p in managed_groups(cfg)]
+    return sorted(steps, key=lambda step: not step.command)
 
 
 def plan_upgrade(cfg: PlatformConfig, target: str, today: date | None = None) -> UpgradePlan:
@@ -142,14 +196,14 @@ def plan_upgrade(cfg: PlatformConfig, target: str, today: date | None = None) ->
     if target == current:
         return plan
     old, new = minor_pins(current), minor_pins(target)
-    plan.steps.append(UpgradeStep(Stage.CONTROL_PLANE, cfg.cluster_name, current, target))
+    groups = _group_steps(cfg, current, target)
+    first = [s for s in groups if s.command]  # Bottlerocket groups: the control plane, then they, before `up`
+    plan.steps.append(UpgradeStep(Stage.CONTROL_PLANE, cfg.cluster_name, current, target,
+                                  control_plane_command(cfg, target) if first else ""))
+    plan.steps.extend(first)
     plan.steps.extend(UpgradeStep(Stage.ADDON, a, old.addons[a], new.addons[a]) for a in ADDON_ORDER
                       if old.addons[a] != new.addons[a])
-    groups = [] if cfg.karpenter else list(cfg.node_pools.gpu)
-    pools: list[SystemPoolConfig | GpuPoolConfig] = [cfg.node_pools.system, *groups]
-    for pool in pools:
-        plan.steps.append(UpgradeStep(Stage.NODE_GROUP, pool.name, _group_image(current, pool.ami_type),
-                                      _group_image(target, pool.ami_type)))
+    plan.steps.extend(s for s in groups if not s.command)
     if cfg.node_pools.gpu:  # the autoscaler runs with GPU enablement only
         plan.steps.append(UpgradeStep(Stage.CHART, "cluster-autoscaler",
                                       f"{old.autoscaler_chart} (image {old.autoscaler_image})",
@@ -158,5 +212,6 @@ def plan_upgrade(cfg: PlatformConfig, target: str, today: date | None = None) ->
                                    _node_image(target, p.ami_type))
                       for p in (cfg.node_pools.gpu if cfg.karpenter else []))
     day = today or date.today()
-    plan.checks.extend(skew_checks(current, target, day) + support_warnings(current, cfg.upgrade_policy, day))
+    plan.checks.extend(skew_checks(current, target, day, bottlerocket_first=bool(first))
+                       + support_warnings(current, cfg.upgrade_policy, day))
     return plan

@@ -8,8 +8,7 @@ from typing import Any
 
 from mlops_platform.policy.config import Enforcement, Severity
 from mlops_platform.policy.evaluate import Diagnostic, Evaluation
-from mlops_platform.policy.waivers import NO_WAIVERS, Waiver, Waivers, stack_urn_of
-from mlops_platform.policy.waivers import stack_urn as waiver_stack_urn
+from mlops_platform.policy.waivers import NO_WAIVERS, Waiver, Waivers, root_stack_urn, stack_urn_of
 
 SEVERITY_ORDER = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 
@@ -91,7 +90,7 @@ class Report:
 def stack_urn(stack: str, resource_urns: list[str]) -> str:
     """The stack's own URN (stack-level findings are reported on it, so waivers can name it; the pack matches
     them on the same URN: waivers.stack_urn_of)."""
-    return stack_urn_of(resource_urns, stack) or waiver_stack_urn(stack, "project")
+    return stack_urn_of(resource_urns, stack) or root_stack_urn(stack, "project")
 
 
 def _sort_key(f: Finding) -> tuple[int, int, str, str]:

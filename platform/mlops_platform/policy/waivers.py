@@ -11,7 +11,7 @@
 
 A stack-level finding (a stack policy's violation that names no resource: a missing budget, a GPU cap) is
 matched on the stack's own URN, `urn:pulumi:<stack>::<project>::pulumi:pulumi:Stack::<project>-<stack>`
-(`stack_urn`), by the offline review and the CrossGuard pack alike, so a waiver naming it waives it in both.
+(`root_stack_urn`), by the offline review and the CrossGuard pack alike, so a waiver naming it waives it in both.
 Such a waiver names its stack and project: a glob that would match the stack URN of any stack or any project
 (`*`, `urn:pulumi:*`, `urn:pulumi:dev::*::pulumi:pulumi:Stack::*`) is refused, since one pack config may be
 shared by many projects (a Pulumi Cloud policy group) and would waive the finding for all of them.
@@ -41,7 +41,7 @@ from mlops_platform.engine.urns import ROOT_STACK_TYPE
 MAX_WAIVER_DAYS = 366
 
 
-def stack_urn(stack: str, project: str) -> str:
+def root_stack_urn(stack: str, project: str) -> str:
     """The URN the Pulumi engine gives a stack's root resource (named `<project>-<stack>`)."""
     return f"urn:pulumi:{stack}::{project}::{ROOT_STACK_TYPE}::{project}-{stack}"
 
@@ -54,7 +54,7 @@ def stack_urn_of(resource_urns: Iterable[str], stack: str | None = None) -> str 
     if root is not None or not urns:
         return root
     first_stack, project = urns[0].removeprefix("urn:pulumi:").split("::")[:2]
-    return stack_urn(stack or first_stack, project)
+    return root_stack_urn(stack or first_stack, project)
 
 
 class Waiver(BaseModel):
@@ -126,7 +126,7 @@ def _too_broad(pattern: str) -> bool:
         return False
     if any("[" in p for p in (stack, project) if p):  # a character class over stacks or projects: never precise
         return True
-    return fnmatch.fnmatchcase(stack_urn(_instance(stack, "zz-any-stack"), _instance(project, "zz-any-project")),
+    return fnmatch.fnmatchcase(root_stack_urn(_instance(stack, "zz-any-stack"), _instance(project, "zz-any-project")),
                                pattern)
 
 

@@ -18,17 +18,20 @@ out = Console()
 def _view(plan: UpgradePlan) -> Table:
     table = Table(title=f"{plan.env}: Kubernetes {plan.from_version} → {plan.to_version} "
                         f"(upgrade policy {plan.upgrade_policy})")
-    for column in ("#", "stage", "name", "from", "to"):
+    for column in ("#", "stage", "name", "from", "to", "by"):
         table.add_column(column)
     for i, step in enumerate(plan.steps, start=1):
-        table.add_row(str(i), step.stage.value, escape(step.name), escape(step.from_version), escape(step.to_version))
+        table.add_row(str(i), step.stage.value, escape(step.name), escape(step.from_version), escape(step.to_version),
+                      "command below" if step.command else "up")
     return table
 
 
 def _next_step(plan: UpgradePlan) -> str:
+    first = ("first run the commands below, in order (Bottlerocket node groups: the minor and the pinned release "
+             "in one update, docs/operations.md section 5); then " if plan.manual else "")
     return (f"next: set cluster.version: \"{plan.to_version}\" in {stack_file_for(plan.env)}, review with "
-            f"`mlplat preview {plan.env}`, apply with `mlplat up {plan.env}` (one `up` runs the steps in this "
-            "order); check each add-on version on first deploy (docs/operations.md)")
+            f"`mlplat preview {plan.env}`, {first}apply with `mlplat up {plan.env}` (one `up` runs the other steps "
+            "in this order); check each add-on version on first deploy (docs/operations.md)")
 
 
 def upgrade(env: str = typer.Argument(..., help="Environment (a stacks/Pulumi.<env>.yaml)."),
@@ -47,6 +50,8 @@ def upgrade(env: str = typer.Argument(..., help="Environment (a stacks/Pulumi.<e
     for check in plan.checks:
         out.print(f"  checked: {escape(check)}", soft_wrap=True)
     out.print(escape(_next_step(plan)), soft_wrap=True)
+    for i, step in enumerate(plan.manual, start=1):
+        out.print(f"  {i}. {escape(step.command)}", soft_wrap=True, highlight=False)
 
 
 def register(app: typer.Typer) -> None:
