@@ -8,8 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from mlops_platform.scaffold.fleet import check_one, is_behind, same_commit
-from mlops_platform.scaffold.templating import commit_all, git, read_answers
+from mlops_platform.scaffold.templating import commit_all, committed_answers, git, read_answers
 from packaging.version import Version
 
 from .support import ROOT, Committed, generate_committed
@@ -92,3 +93,18 @@ def test_a_commit_after_a_release_pins_the_commit_and_is_not_behind_that_release
     assert read_answers(project)["_commit"].startswith("v1.1.0-1-g")
     assert _pins(project) == {(git("rev-parse", "HEAD", cwd=template), "")}
     assert not check_one(project, [str(template)]).behind
+
+
+def test_a_commit_that_yaml_1_2_reads_as_a_number_stays_the_commit(tmp_path: Path) -> None:
+    """copier writes the answers file with PyYAML (YAML 1.1, whose floats need a dot), so a commit like
+    `55220e28` or `5522e3` is left unquoted; read as YAML 1.2 it became a float and fleet compared `5522000.0`."""
+    project = tmp_path / "p"
+    project.mkdir()
+    recorded = {"_commit": "55220e28", "_src_path": "https://example.com/t.git", "pin": "5522e3", "id": "1234567"}
+    text = yaml.safe_dump(recorded)  # what copier's to_nice_yaml writes
+    assert "_commit: 55220e28\n" in text and "pin: 5522e3\n" in text
+    (project / ".copier-answers.yml").write_text(text)
+    assert read_answers(project) == recorded
+    git("init", "-q", "-b", "main", cwd=project)
+    commit_all(project, "answers")
+    assert committed_answers(project) == recorded

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
 
 from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
@@ -92,14 +93,19 @@ def read_text(path: Path, what: str, fix: str, max_bytes: int = MAX_BYTES) -> st
                             f"{exc.start})", f"save it as UTF-8, or {fix}") from None
 
 
+#: `load_yaml`'s `typ` for files copier writes: PyYAML's YAML 1.1, which copier dumps them with. A commit such
+#: as `55220e28` is written unquoted there (1.1 floats need a dot) and would be read back as a float by YAML 1.2.
+COPIER_YAML = "copier"
+
+
 def load_yaml(text: str, path: Path | str, what: str, typ: str = "safe") -> Any:
-    """Parse YAML (`typ` "safe" or "rt" for line numbers), refusing documents that expand too far.
+    """Parse YAML (`typ` "safe", "rt" for line numbers, or COPIER_YAML), refusing documents that expand too far.
 
     YAML syntax errors propagate (callers report them in their own terms)."""
     if flow_depth(text) > MAX_DEPTH:
         raise content_error(path, f"{what} nests more than {MAX_DEPTH} levels of [ ] / {{ }}", "flatten the document")
     try:
-        data = YAML(typ=typ).load(text)
+        data = yaml.safe_load(text) if typ == COPIER_YAML else YAML(typ=typ).load(text)
     except RecursionError:
         raise content_error(path, f"{what} is nested too deeply", "flatten the document") from None
     _check_expansion(data, path, what)

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import copier
+import yaml
 from copier.errors import CopierError, UnsafeTemplateError
 from packaging.version import InvalidVersion, Version
 from ruamel.yaml.error import YAMLError
 
 from mlops_platform.config import repo_root
 from mlops_platform.core.errors import MlplatError, TemplateError, ToolMissingError
-from mlops_platform.core.files import kind_of, load_yaml, read_text
+from mlops_platform.core.files import COPIER_YAML, kind_of, load_yaml, read_text
 from mlops_platform.scaffold._copier_internals import NewRender, Template, release, use_clone
 
 ANSWERS_FILE = ".copier-answers.yml"
@@ -149,8 +150,8 @@ def read_answers(project: Path) -> dict[str, Any]:
         raise TemplateError(f"{project}: no {ANSWERS_FILE} — fix: pass a project generated from the template")
     fix = "restore it from git (`git checkout -- .copier-answers.yml`) or regenerate the project"
     try:
-        data = load_yaml(read_text(path, "answers file", fix), path, "answers file")
-    except YAMLError as exc:
+        data = load_yaml(read_text(path, "answers file", fix), path, "answers file", COPIER_YAML)
+    except (YAMLError, yaml.YAMLError) as exc:
         raise TemplateError(f"{path}: not valid YAML ({getattr(exc, 'problem', exc)}) — fix: {fix}") from None
     except MlplatError as exc:
         raise TemplateError(exc.render()) from None
@@ -182,8 +183,8 @@ def committed_answers(project: Path) -> dict[str, Any] | None:
     """The answers file as committed at HEAD (None before the first commit or when it is untracked)."""
     text = git("show", f"HEAD:{ANSWERS_FILE}", cwd=project, check=False)
     try:
-        data = load_yaml(text, f"HEAD:{ANSWERS_FILE}", "answers file") if text else None
-    except (YAMLError, MlplatError):
+        data = load_yaml(text, f"HEAD:{ANSWERS_FILE}", "answers file", COPIER_YAML) if text else None
+    except (YAMLError, yaml.YAMLError, MlplatError):
         return None
     return data if isinstance(data, dict) else None
 
