@@ -51,3 +51,13 @@ def test_every_reader_reports_a_non_utf8_file(cli: Cli, tmp_path: Path, reader: 
         result = cli(*argv(target, tmp_path), code=expected)
     assert "not a UTF-8 text file" in result.text.replace("\n", " ")
     assert "save it as UTF-8" in result.text.replace("\n", " ")
+
+
+@pytest.mark.parametrize("value", ["2001-13-01", "1" * 5000])
+def test_a_value_yaml_cannot_construct_is_a_clear_error(value: str) -> None:
+    """A 13th month or an int past Python's digit limit: an error naming the file, never an internal one."""
+    from mlops_platform.core.files import COPIER_YAML, load_yaml
+
+    for typ in ("safe", COPIER_YAML):
+        with pytest.raises(ConfigError, match=r"answers\.yml.*cannot be read"):
+            load_yaml(f"_commit: {value}\n", "answers.yml", "answers file", typ)

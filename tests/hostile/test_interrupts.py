@@ -148,6 +148,7 @@ def test_a_command_that_survives_its_interrupt_fails_its_test_and_the_process_li
 #: A Ctrl-C Python cannot raise: it lands in a finalizer (`__del__`) and reaches sys.unraisablehook.
 _LOST_INTERRUPT = """
 import sys
+import time
 from mlops_platform.apps import entry
 
 class Finalizer:
@@ -156,8 +157,13 @@ class Finalizer:
 
 sys.unraisablehook = entry._redeliver_interrupt
 entry._finished = {finished}
-Finalizer()
-print("after")
+try:  # as entry.run: the command, then a quiet 130 on Ctrl-C
+    Finalizer()
+    time.sleep(30)
+    print("not interrupted")
+except KeyboardInterrupt:
+    sys.stderr.write("interrupted\\n")
+    sys.exit(130)
 """
 
 
@@ -165,8 +171,9 @@ print("after")
 def test_an_interrupt_python_cannot_raise_ends_the_process_quietly(finished: bool, code: int, stderr: str) -> None:
     """Seen in clean-clone runs: Ctrl-C inside pydantic-core's validator build, or in a finalizer at shutdown, was
     printed as "Exception ignored ... Traceback" (re-raising it from the hook is reported the same way). Now: while
-    the command runs, exit 130 with one word; after it returned, end by SIGINT, as Python does for an interrupt
-    during shutdown. Never a traceback, never carrying on as if Ctrl-C was not pressed."""
+    the command runs, it is raised again once the hook returned, so the command unwinds to its quiet 130; after
+    it returned, the process ends by SIGINT, as Python does for an interrupt during shutdown. Never a traceback,
+    never carrying on as if Ctrl-C was not pressed."""
     done = subprocess.run([sys.executable, "-c", _LOST_INTERRUPT.format(finished=finished)], capture_output=True,
                           text=True, timeout=60, check=False)
     assert (done.returncode, done.stderr, done.stdout) == (code, stderr, "")

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mlops_platform.core import webhook_urls
 from mlops_platform.core.errors import ConfigError
 from mlops_platform.core.webhook_urls import url_problem
 from mlops_platform.engine import Plan
@@ -232,3 +233,17 @@ def test_the_review_judges_a_canary_without_namespace_by_its_providers_or_refuse
     assert outcomes(OWN[0], {"namespace": NS}) == []
     (refused,) = outcomes(default_hook, {"namespace": NS})
     assert "is not a Service of namespace 'fraud'" in refused
+
+
+def test_a_pod_name_is_never_an_external_host() -> None:
+    """CoreDNS answers `<a-b-c-d>.<ns>.pod.cluster.local` with that address (EKS's `pods insecure`), and the
+    search list completes `<ip>.<ns>.pod` to it: listed, it would reach instance metadata."""
+    assert webhook_urls.host_problem("169-254-169-254.x.pod", namespaces=()) is not None
+
+
+@pytest.mark.parametrize("hosts", [("hooks(.example.com",), ("(.*)",), ("a|b.example.com",)])
+def test_hosts_a_review_reads_unchecked_never_widen_or_break_the_match(hosts: tuple[str, ...]) -> None:
+    """Policy config and stack outputs were never checked by host_problem: regex characters match nothing."""
+    for url in ("https://hooks.example.com/", "https://evil.example.net/", "https://b.example.com/"):
+        assert not webhook_urls.is_listed_external(url, hosts)
+    assert webhook_urls.is_listed_external("https://b.example.com/", (*hosts, "b.example.com"))

@@ -41,13 +41,14 @@ def _review(request: dict[str, Any]) -> None:
     except BaseException:  # what the console script would print too (and the tests refuse)
         traceback.print_exc()
     finally:
-        # what interpreter exit does before the process ends (os._exit skips it): join non-daemon threads and
-        # run atexit handlers, so a reviewer that leaves a thread or handler behind hangs or prints here too
-        threading._shutdown()  # type: ignore[attr-defined]
-        atexit._run_exitfuncs()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        try:  # what interpreter exit does before the process ends (os._exit skips it): join non-daemon threads
+            # and run atexit handlers, so a reviewer that leaves a thread or handler behind hangs or prints here too
+            threading._shutdown()  # type: ignore[attr-defined]
+            atexit._run_exitfuncs()
+        finally:  # never back into the parent's request loop
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
 
 
 def main() -> None:

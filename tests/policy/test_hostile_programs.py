@@ -240,3 +240,21 @@ def test_only_the_childs_own_completion_message_is_a_plan(tmp_path: Path) -> Non
                            (1, [done]), (-9, [done]), (0, [{"hard_exit": {"code": 0, "where": "x.py:1"}}, done])]:
         with pytest.raises(EngineError):
             _accept(code, messages, "s3cret", tmp_path)
+
+
+def test_an_interrupted_review_ends_the_program_it_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The program runs in a session of its own, so the terminal's Ctrl-C never reaches it: a review that is
+    interrupted while it waits must end the program's whole process group, or a hung program outlives mlplat."""
+    from mlops_platform.engine import isolated
+
+    started: list[int] = []
+
+    def interrupted_wait(child: subprocess.Popen[bytes], timeout: float, program_dir: Path) -> int:
+        started.append(child.pid)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(isolated, "_wait", interrupted_wait)
+    with pytest.raises(KeyboardInterrupt):
+        isolated.run_program_isolated(PROGRAMS / "hangs", timeout=60)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(started[0], 0)  # no process of its group is left

@@ -24,10 +24,9 @@ pytestmark = pytest.mark.xdist_group("template-new")
 QUESTION = "\N{MICROPHONE}".encode()
 CURSOR_QUERY, CURSOR_REPLY = b"\x1b[6n", b"\x1b[1;1R"
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
-#: Seconds of terminal silence after which a prompt counts as drawn. Keys typed earlier wait in the terminal's
-#: input queue for the prompt (prompt_toolkit reads typeahead), and a github_org prompt answered before its
-#: help showed gets its validation error, which is answered again: so this only has to outlast a redraw.
-SETTLED = 0.1
+#: Seconds of terminal silence after which a prompt counts as drawn. Shorter is not safe: an answered question
+#: is drawn once more (with its answer), and a redraw mistaken for the next prompt would be answered twice.
+SETTLED = 0.3
 
 
 def _answer(question: bytes) -> bytes:

@@ -3,36 +3,44 @@ moment exits 130 with one word instead of a KeyboardInterrupt traceback, as Ctrl
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import os
 import signal
 import sys
+import threading
 from typing import Any
 
 #: 128 + SIGINT; kept here too so this module imports nothing before the guard is in place.
 _INTERRUPTED = 130
 
 
+#: Seconds before a lost interrupt is sent again: the hook that schedules it has long returned by then.
+_REDELIVER_AFTER = 0.05
 _finished = False  # set once the command returned: an interrupt after that only races the shutdown
 
 
 def _redeliver_interrupt(unraisable: Any) -> None:
     """A Ctrl-C landing where Python cannot raise (a finalizer, a C callback such as pydantic-core building a
-    validator) would be printed as "Exception ignored ... Traceback" and then lost. Re-raising it from this hook
-    is no better (an exception here is reported the same way), so the process ends here, quietly: with 130 and
-    one word while the command runs, or, once it has returned, by SIGINT itself as Python ends after an
-    interrupt during shutdown (its output is complete then; reports are written atomically)."""
+    validator) would be printed as "Exception ignored ... Traceback" and then lost; raised from this hook it is
+    reported the same way. While the command runs, another thread interrupts the main thread again once this
+    hook has returned, so it raises at the next safe point and unwinds like any Ctrl-C (temp files removed,
+    `--json` answered). Once the command has returned, the process ends by SIGINT, as Python ends after an
+    interrupt during shutdown (its output is complete then: reports are written atomically)."""
     if not issubclass(unraisable.exc_type, KeyboardInterrupt):
         sys.__unraisablehook__(unraisable)
-        return
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed or broken stream has nothing left to lose
-            stream.flush()
-    if _finished or sys.is_finalizing():
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGINT)
-    os.write(2, b"interrupted\n")
-    os._exit(_INTERRUPTED)
+    elif not (_finished or sys.is_finalizing()):
+        timer = threading.Timer(_REDELIVER_AFTER, _thread.interrupt_main)
+        timer.daemon = True  # a command that ends first has nothing left to interrupt
+        timer.start()
+    else:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(AttributeError, OSError, ValueError):  # gone or broken: nothing to lose
+                stream.flush()
+        with contextlib.suppress(ValueError):  # signal handlers can only be set from the main thread
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
+        os._exit(_INTERRUPTED)
 
 
 def run() -> None:

@@ -108,6 +108,8 @@ def load_yaml(text: str, path: Path | str, what: str, typ: str = "safe") -> Any:
         data = yaml.safe_load(text) if typ == COPIER_YAML else YAML(typ=typ).load(text)
     except RecursionError:
         raise content_error(path, f"{what} is nested too deeply", "flatten the document") from None
+    except ValueError as exc:  # a scalar its type cannot hold (a 13th month, an int of 5 000 digits)
+        raise content_error(path, f"{what} holds a value that cannot be read ({exc})", "correct that value") from None
     _check_expansion(data, path, what)
     return data
 

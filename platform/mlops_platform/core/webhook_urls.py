@@ -48,7 +48,7 @@ EXTERNAL_HOST = r"([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
 INTERNAL_SUFFIXES = (".svc", ".cluster.local", ".local", ".internal", ".localhost", ".localdomain", ".arpa")
 #: Last labels the cluster resolver's search list completes into a cluster name (`<x>.default` →
 #: `<x>.default.svc.cluster.local`, `<x>.svc` → `<x>.svc.cluster.local`); namespaces are added by the caller.
-CLUSTER_LABELS = frozenset({"default", "svc", "cluster", "local", "localhost", "localdomain", "internal"})
+CLUSTER_LABELS = frozenset({"default", "svc", "pod", "cluster", "local", "localhost", "localdomain", "internal"})
 
 
 def in_cluster_regex(namespace_regex: str) -> str:
@@ -105,14 +105,20 @@ LISTED_HEAD = "^https://("
 LISTED_TAIL = rf"){_TAIL}$"
 
 
+def _plain_hosts(hosts: Sequence[str]) -> list[str]:
+    """The hosts made only of letters, digits, `-` and `.`: a review reads its list from policy config or stack
+    outputs, which host_problem never saw, and a regex character there would widen (or break) the match."""
+    return [h for h in hosts if re.fullmatch(r"[a-z0-9.-]+", h)]
+
+
 def external_host_regex(hosts: Sequence[str]) -> str:
     """RE2/Python regex of an https URL whose host is exactly one of `hosts`."""
-    return LISTED_HEAD + "|".join(h.replace(".", "[.]") for h in hosts) + LISTED_TAIL
+    return LISTED_HEAD + "|".join(h.replace(".", "[.]") for h in _plain_hosts(hosts)) + LISTED_TAIL
 
 
 def is_listed_external(url: str, hosts: Sequence[str]) -> bool:
     """Whether `url` is an https URL of exactly one of `hosts` (no subdomain of them)."""
-    return bool(hosts) and re.fullmatch(external_host_regex(hosts), url) is not None
+    return bool(_plain_hosts(hosts)) and re.fullmatch(external_host_regex(hosts), url) is not None
 
 
 def url_problem(url: object, *, namespace: str, external_hosts: Sequence[str] = ()) -> str | None:

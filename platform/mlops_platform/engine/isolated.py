@@ -13,6 +13,7 @@ file permissions.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hmac
 import json
@@ -106,6 +107,11 @@ def _run_child(request: Mapping[str, Any], secret: str, prefix: tuple[str, ...],
         _hand_secret(child, secret)
         try:
             code = _wait(child, timeout, program_dir)
+        except BaseException:  # Ctrl-C never reaches the child's own session: end it and all it started
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            raise
         finally:  # also after a timeout: the channel closes only once its reader is done with it
             reader.join(timeout=10)
         return code, _messages(b"".join(chunks))
