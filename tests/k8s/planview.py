@@ -10,6 +10,9 @@ from mlops_platform.engine import Plan, Resource
 
 #: The in-cluster components of an environment: the cluster layer and the tenants layer (its own stack).
 LAYER_TYPES = ("mlops:k8s:ClusterLayer", "mlops:k8s:TenantsLayer")
+#: Pulumi types of the admission policies the platform ships, and of their bindings.
+VAP = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
+BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
 
 
 def layer_resources(plan: Plan) -> list[Resource]:

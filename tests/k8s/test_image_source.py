@@ -35,10 +35,8 @@ from mlops_platform.k8s.serving_args import ModelServingArgs
 from mlops_platform.programs.common import environment_mirror, installed_charts
 
 from .k8s_cel import evaluate, message
-from .planview import k8s_of
+from .planview import BINDING, VAP, k8s_of
 
-VAP = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
-BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
 NS = "fraud"
 REGISTRY = ecr_registry("123456789012", "us-east-1")
 CLUSTER = "mlops-prod"

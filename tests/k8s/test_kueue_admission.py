@@ -30,11 +30,9 @@ from mlops_platform.k8s.queue_admission import POLICY_NAME, batch_pod_condition,
 from mlops_platform.k8s.training import OPERATOR_USERNAME
 
 from .k8s_cel import evaluate
-from .planview import helm_values, k8s_of
+from .planview import BINDING, VAP, helm_values, k8s_of
 from .upstream import UPSTREAM, upstream_values
 
-VAP = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
-BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
 WEBHOOKS = json.loads((UPSTREAM / "kueue-0.19.2-webhooks.json").read_text())
 GPU = {"limits": {"nvidia.com/gpu": 1}}
 

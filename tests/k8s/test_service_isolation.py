@@ -12,10 +12,7 @@ from mlops_platform.k8s.admission import project_binding
 from mlops_platform.k8s.service_isolation import POLICY_NAME, service_type_expression, service_type_policy_spec
 
 from .k8s_cel import admits, message
-from .planview import k8s_of
-
-VAP = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
-BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
+from .planview import BINDING, VAP, k8s_of
 
 
 def service(**spec: Any) -> dict[str, Any]:

@@ -104,7 +104,8 @@ def k8s_flagger_metric_provider(res: Res, settings: PolicySettings) -> Iterator[
         yield "provider secretRef: the platform Prometheus needs no credentials"
 
 
-def _foreign_refs(items: object, ref: str, namespace: str) -> Iterator[str | Defer]:
+def _foreign_refs(items: object, ref: str, namespace: str | None) -> Iterator[str | Defer]:
+    """Each `ref` of `items` naming a namespace other than `namespace` (None: any namespace it names)."""
     for item in as_list(items):
         target = item.get(ref) if isinstance(item, dict) else None
         if not isinstance(target, dict):
@@ -136,13 +137,12 @@ def k8s_canary_references(res: Res, settings: PolicySettings) -> Iterator[str | 
     if server is not None and server != settings.metrics_server_url:
         yield f"spec.metricsServer {server!r} is not the platform Prometheus {settings.metrics_server_url}"
     metrics, alerts = res.get("spec.analysis.metrics"), res.get("spec.analysis.alerts")
-    if not isinstance(namespace, str):
-        if any(isinstance(i, dict) and isinstance(i.get(ref), dict) and i[ref].get("namespace") is not None
-               for items, ref in ((metrics, "templateRef"), (alerts, "providerRef")) for i in as_list(items)):
-            yield NO_NAMESPACE
-        return
-    yield from _foreign_refs(metrics, "templateRef", namespace)
-    yield from _foreign_refs(alerts, "providerRef", namespace)
+    own = namespace if isinstance(namespace, str) else None
+    foreign = [*_foreign_refs(metrics, "templateRef", own), *_foreign_refs(alerts, "providerRef", own)]
+    if own is None and foreign:  # without its own namespace, any namespace a reference names is unjudgeable
+        yield NO_NAMESPACE
+    elif own is not None:
+        yield from foreign
 
 
 @resource_policy(
