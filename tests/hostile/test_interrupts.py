@@ -159,7 +159,7 @@ sys.unraisablehook = entry._redeliver_interrupt
 entry._finished = {finished}
 try:  # as entry.run: the command, then a quiet 130 on Ctrl-C
     Finalizer()
-    time.sleep(30)
+    time.sleep(600)  # a blocking call: the interrupt must break it, not wait for it to return
     print("not interrupted")
 except KeyboardInterrupt:
     sys.stderr.write("interrupted\\n")
@@ -173,7 +173,8 @@ def test_an_interrupt_python_cannot_raise_ends_the_process_quietly(finished: boo
     printed as "Exception ignored ... Traceback" (re-raising it from the hook is reported the same way). Now: while
     the command runs, it is raised again once the hook returned, so the command unwinds to its quiet 130; after
     it returned, the process ends by SIGINT, as Python does for an interrupt during shutdown. Never a traceback,
-    never carrying on as if Ctrl-C was not pressed."""
+    never carrying on as if Ctrl-C was not pressed, nor waiting for a blocking call to return first (the
+    program sleeps ten times longer than the timeout)."""
     done = subprocess.run([sys.executable, "-c", _LOST_INTERRUPT.format(finished=finished)], capture_output=True,
                           text=True, timeout=60, check=False)
     assert (done.returncode, done.stderr, done.stdout) == (code, stderr, "")

@@ -30,7 +30,7 @@ def _redeliver_interrupt(unraisable: Any) -> None:
     if not issubclass(unraisable.exc_type, KeyboardInterrupt):
         sys.__unraisablehook__(unraisable)
     elif not (_finished or sys.is_finalizing()):
-        timer = threading.Timer(_REDELIVER_AFTER, _thread.interrupt_main)
+        timer = threading.Timer(_REDELIVER_AFTER, _interrupt_main_thread)
         timer.daemon = True  # a command that ends first has nothing left to interrupt
         timer.start()
     else:
@@ -41,6 +41,19 @@ def _redeliver_interrupt(unraisable: Any) -> None:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGINT)
         os._exit(_INTERRUPTED)
+
+
+def _interrupt_main_thread() -> None:
+    """Ctrl-C again, as a real SIGINT to the main thread: it breaks a blocking call (a sleep, a wait on a
+    child, a socket read) at once. `_thread.interrupt_main` only sets the flag, which the main thread reads
+    when that call returns on its own, maybe minutes later. When SIGINT is not Python's to handle (ignored,
+    or default) a real signal would do nothing or kill the process, so the flag is all that is sent."""
+    if callable(signal.getsignal(signal.SIGINT)):
+        main = threading.main_thread().ident
+        if main is not None:
+            signal.pthread_kill(main, signal.SIGINT)
+            return
+    _thread.interrupt_main()
 
 
 def run() -> None:
