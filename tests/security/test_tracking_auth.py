@@ -25,7 +25,7 @@ import pytest
 from mlops_platform.k8s import mlflow_boot
 from moto_stand_in import free_port, wait_until_up
 
-# One group: xdist runs the module's tests on one worker, so the server (most of the module's cost: three
+# One group: xdist runs the module's tests on one worker, so the server (most of the module's cost: two
 # processes importing MLflow and migrating two databases) starts once per run, not once per worker.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow")]
 
@@ -69,6 +69,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
            mlflow_boot.ENV_WORKERS: "1",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
            "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    # a venv installed without bytecode (uv's default) would otherwise compile MLflow in every server process
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     log = root / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, str(BOOT)], env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -11,8 +11,9 @@ needs no extra package. Steps, all before the server accepts a request:
    store lives in the same database (its own `alembic_version_auth` table).
 3. Users: exactly one per project from the mounted `users.json` (project -> password); users of removed
    projects are deleted, passwords are reset to the mounted value. The admin comes from its own file.
-4. `exec mlflow server --app-name basic-auth --no-serve-artifacts`: the server never touches artifacts;
-   clients write them to their project's S3 prefix with their own IRSA role.
+4. `mlflow server --app-name basic-auth --no-serve-artifacts`, run in this process (MLflow's CLI entry
+   point): the server never touches artifacts; clients write them to their project's S3 prefix with
+   their own IRSA role.
 """
 
 from __future__ import annotations
@@ -108,23 +109,27 @@ def server_args(env: dict[str, str]) -> list[str]:
 
 
 def main() -> None:
-    env = dict(os.environ)
-    uri = backend_uri(env)
+    env = os.environ
+    uri = backend_uri(dict(env))
     auth_dir = Path(env[ENV_AUTH_DIR])
-    work = Path(env.get(ENV_WORK_DIR, "/tmp"))
-    config_path = work / "mlflow-auth.ini"
+    config_path = Path(env.get(ENV_WORK_DIR, "/tmp")) / "mlflow-auth.ini"
     config_path.write_text(auth_config(uri))
     config_path.chmod(0o600)
     admin_password = (auth_dir / "admin-password").read_text().strip()
-    sync_users(uri, admin_password, read_users(auth_dir))
+    # set before anything imports mlflow.server.auth: it reads its config once, at import
     env["MLFLOW_AUTH_CONFIG_PATH"] = str(config_path)
     env["MLFLOW_AUTH_ADMIN_PASSWORD"] = admin_password
     # CSRF key of the auth app's forms: one value shared by every replica
     env["MLFLOW_FLASK_SERVER_SECRET_KEY"] = (auth_dir / "flask-secret-key").read_text().strip()
     env[ENV_BACKEND_URI] = uri
-    args = server_args(env)
+    sync_users(uri, admin_password, read_users(auth_dir))
     sys.stdout.flush()
-    os.execvpe(args[0], args, env)
+    # `mlflow server` in this process (its console script is mlflow.cli:cli): the MLflow modules the
+    # user sync imported are not imported again by a second interpreter, which halves the pod's start-up
+    from mlflow.cli import cli
+
+    args = server_args(dict(env))
+    cli.main(args=args[1:], prog_name=args[0])
 
 
 if __name__ == "__main__":
