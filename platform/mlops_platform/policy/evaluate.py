@@ -84,21 +84,41 @@ def configure_request(pulumi_config: Mapping[str, Mapping[str, Any]]) -> proto.C
 
 def check_config_schemas(info: Any, pulumi_config: Mapping[str, Mapping[str, Any]], source: str) -> None:
     """Validate each policy's properties against the schema it advertises, as the Pulumi CLI does."""
+    _check_with(config_validators(info), pulumi_config, source)
+
+
+def config_validators(info: Any) -> list[tuple[str, Any]]:
+    """Each policy's name and a validator of the properties schema it advertises (GetAnalyzerInfo)."""
+    return [(policy.name,
+             _jsonschema().Draft7Validator({"type": "object",
+                                            "properties": dict(_plain_struct(policy.configSchema.properties))}))
+            for policy in info.policies]
+
+
+def _check_with(validators: Sequence[tuple[str, Any]], pulumi_config: Mapping[str, Mapping[str, Any]],
+                source: str) -> None:
     issues: list[ConfigIssue] = []
-    for policy in info.policies:
-        schema = {"type": "object", "properties": dict(_plain_struct(policy.configSchema.properties))}
-        entry = {k: v for k, v in pulumi_config.get(policy.name, {}).items() if k != "enforcementLevel"}
-        for err in _jsonschema().Draft7Validator(schema).iter_errors(entry):
+    for name, validator in validators:
+        entry = {k: v for k, v in pulumi_config.get(name, {}).items() if k != "enforcementLevel"}
+        # the schema is an object of optional properties: nothing set is always valid
+        for err in validator.iter_errors(entry) if entry else ():
             path = ".".join(str(p) for p in err.absolute_path)
-            issues.append(ConfigIssue(f"{policy.name}.{path}", err.message, file=source))
+            issues.append(ConfigIssue(f"{name}.{path}", err.message, file=source))
     if issues:
         raise ConfigError(issues, source)
 
 
+@lru_cache(maxsize=1)
+def _pack_validators() -> tuple[tuple[str, Any], ...]:
+    """The pack's validators, built once per process: GetAnalyzerInfo's schemas never change, and building
+    the servicer and the validators cost far more than checking one configuration."""
+    return tuple(config_validators(analyzer().GetAnalyzerInfo(None, None)))
+
+
 @lru_cache(maxsize=32)
 def _check_once(pulumi_config_json: str, source: str) -> None:
-    """Schema-check a configuration once per process (GetAnalyzerInfo's schemas never change)."""
-    check_config_schemas(analyzer().GetAnalyzerInfo(None, None), json.loads(pulumi_config_json), source)
+    """Schema-check a configuration once per process."""
+    _check_with(_pack_validators(), json.loads(pulumi_config_json), source)
 
 
 def _jsonschema() -> Any:
