@@ -44,7 +44,8 @@ AnalyzerServicer = _PolicyAnalyzerServicer
 
 def unwrap(value: Any) -> Any:
     """The raw container under an analyzer proxy (which would raise on unknown items); other values as they are."""
-    if isinstance(value, _DictProxy | _ListProxy):
+    kind = type(value)
+    if kind is _DictProxy or kind is _ListProxy or isinstance(value, _DictProxy | _ListProxy):
         return value["__target"]
     return value
 

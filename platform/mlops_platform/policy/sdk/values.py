@@ -67,17 +67,20 @@ _SCALARS = frozenset({bool, int, float, type(None)})
 
 def plain(value: Any) -> Any:
     """Analyzer proxies (or any nested mapping/list) → plain dicts/lists with `UNKNOWN` sentinels."""
-    # Every policy converts every resource it judges: exact-type checks first keep the generic ABC check
-    # (slow, and most values are scalars or lists) for what is neither.
-    if type(value) in _SCALARS:
+    # Every policy converts every resource it judges: exact-type checks first (scalars, strings, the
+    # analyzer's proxies) keep the generic ABC checks for what is none of them.
+    kind = type(value)
+    if kind in _SCALARS:
         return value
+    if kind is str:
+        return UNKNOWN if value in UNKNOWN_STRINGS else value
     target = unwrap(value)
-    if isinstance(target, str):
-        return UNKNOWN if target in UNKNOWN_STRINGS else target
-    if isinstance(target, list | tuple):
-        return [plain(v) for v in target]
     if type(target) is dict or isinstance(target, Mapping):
         return {str(k): plain(v) for k, v in target.items()}
+    if isinstance(target, list | tuple):
+        return [plain(v) for v in target]
+    if isinstance(target, str):
+        return UNKNOWN if target in UNKNOWN_STRINGS else target
     return target
 
 
