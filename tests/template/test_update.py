@@ -14,9 +14,10 @@ import copier
 import copier._template as copier_template
 import pytest
 from copier._main import Worker
+from jinja2 import Environment
 from mlops_platform.cli import main
 from mlops_platform.core.errors import EXIT_BEHIND, TemplateError
-from mlops_platform.scaffold._copier_internals import CHECKED_AGAINST, SEAMS, NewRender
+from mlops_platform.scaffold._copier_internals import CHECKED_AGAINST, SEAMS, NewRender, Render, compile_once
 from mlops_platform.scaffold.fleet import UpdateOutcome, check, check_one, update_one
 from mlops_platform.scaffold.snapshots import Snapshots
 from mlops_platform.scaffold.templating import commit_all, git, read_answers
@@ -147,8 +148,11 @@ def test_the_copier_internals_a_batch_relies_on_are_still_there() -> None:
     for cls, attribute, kind in SEAMS:
         assert isinstance(inspect.getattr_static(cls, attribute, None), kind), f"copier {cls.__name__}.{attribute}"
     base = inspect.signature(inspect.getattr_static(Worker, "_sync_git_index_executable_bit"))
-    override = inspect.signature(NewRender._sync_git_index_executable_bit)
-    assert list(base.parameters) == list(override.parameters)
+    for override in (Render._sync_git_index_executable_bit, NewRender._sync_git_index_executable_bit):
+        assert list(base.parameters) == list(inspect.signature(override).parameters)
+    # compile_once(env, ...) stands in for the bound Environment.compile(self, ...)
+    ours, jinja = (list(inspect.signature(f).parameters)[1:] for f in (compile_once, Environment.compile))
+    assert ours == jinja
     pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
     [pin] = [Requirement(r) for r in pyproject["project"]["dependencies"] if Requirement(r).name == "copier"]
     assert pin.specifier.contains(CHECKED_AGAINST) and pin.specifier.contains(copier.__version__)

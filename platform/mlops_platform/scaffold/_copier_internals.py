@@ -61,23 +61,31 @@ def compile_once(env: Environment, source: str | nodes.Template, name: str | Non
     """`env.compile`, compiling each source once per process: copier compiles every file of the template and
     every templated string (question defaults and validators, each path part, the answers file's name once per
     path part) again in every render, and compiling was about 60 % of a render's CPU. The key holds everything
-    compiling reads (the name and file are compiled into the code), so a hit is the code compiling would give;
-    the environment's preprocess hooks still run, as compiling runs them (copier's `yield` tag resets its state
-    there)."""
+    compiling reads, so a hit is the code compiling would give, bar the file it names (the template's path in
+    this render's clone), which is set to this render's. The environment's preprocess hooks still run, as
+    compiling runs them (copier's `yield` tag resets its state there)."""
     if raw:
         return Environment.compile(env, source, name, filename, True, defer_init)
     if not isinstance(source, str):  # a parsed template: nothing to key on
         return Environment.compile(env, source, name, filename, False, defer_init)
-    key = (source, name, filename, defer_init, _compiling(env))
+    key = (source, name, defer_init, _compiling(env))
     code = _COMPILED.get(key)
     if code is None:
         code = _COMPILED[key] = Environment.compile(env, source, name, filename, False, defer_init)
         if len(_COMPILED) > _COMPILED_MAX:
             _COMPILED.popitem(last=False)
-    else:
-        _COMPILED.move_to_end(key)
-        env.preprocess(source, name, filename)
-    return code
+        return code
+    _COMPILED.move_to_end(key)
+    env.preprocess(source, name, filename)
+    return _refiled(code, filename or "<template>")  # jinja's own default name for a string
+
+
+def _refiled(code: CodeType, filename: str) -> CodeType:
+    """`code` naming `filename` (where tracebacks of a template point), its nested functions included."""
+    if code.co_filename == filename:
+        return code
+    consts = tuple(_refiled(c, filename) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=consts)
 
 
 class Render(Worker):
