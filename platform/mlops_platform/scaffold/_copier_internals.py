@@ -11,7 +11,9 @@ copier bump that renames one is caught instead of silently cloning again or losi
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cached_property, partial
 from pathlib import Path
 from types import CodeType
@@ -29,7 +31,7 @@ CHECKED_AGAINST = "9.19.1"
 #: (class, attribute, what it must be): the internals this module overrides, sets or calls.
 SEAMS: tuple[tuple[type, str, type], ...] = (
     (Worker, "_sync_git_index_executable_bit", type(lambda: None)),  # overridden by Render and NewRender
-    (Worker, "template", cached_property),  # set through the instance __dict__ by use_clone
+    (Worker, "template", cached_property),  # set through the instance __dict__ by use_clone, extended by Render
     (Worker, "jinja_env", cached_property),  # extended by Render
     (Worker, "subproject", cached_property),  # read by Render (where the destination's git repository is)
     (Template, "_cleanup", type(lambda: None)),  # called by release
@@ -38,7 +40,11 @@ SEAMS: tuple[tuple[type, str, type], ...] = (
     (Environment, "preprocess", type(lambda: None)),  # called by compile_once
 )
 
-__all__ = ["CHECKED_AGAINST", "SEAMS", "NewRender", "Render", "Template", "compile_once", "release", "use_clone"]
+#: The copier `Worker` field holding what it removes when it ends (a shared clone is taken off it).
+CLEANUP_HOOKS = "_cleanup_hooks"
+
+__all__ = ["CHECKED_AGAINST", "CLEANUP_HOOKS", "SEAMS", "NewRender", "Render", "Template", "compile_once", "release",
+           "shared_versions", "use_clone"]
 
 #: Compiled Jinja code shared by every render of this process, least recently used first (see `compile_once`).
 _COMPILED: OrderedDict[Hashable, CodeType] = OrderedDict()
@@ -88,12 +94,45 @@ def _refiled(code: CodeType, filename: str) -> CodeType:
     return code.replace(co_filename=filename, co_consts=consts)
 
 
+#: The template versions the renders of a batch share (`shared_versions`), by (url, ref, prereleases).
+_SHARED: ContextVar[dict[tuple[str, str | None, bool], Template] | None] = ContextVar("shared_versions",
+                                                                                     default=None)
+
+
+@contextmanager
+def shared_versions() -> Iterator[None]:
+    """Inside, the `Render`s of one template version share one clone of it, removed on leaving (nested: the
+    outermost owns them). A `copier update` alone cloned the new version three times (its checks, the render
+    in place, the fresh render it diffs against); a batch of updates cloned every project's versions again."""
+    if _SHARED.get() is not None:
+        yield
+        return
+    versions: dict[tuple[str, str | None, bool], Template] = {}
+    token = _SHARED.set(versions)
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+        for version in versions.values():
+            release(version)
+
+
 class Render(Worker):
     """A copier `Worker` without its per-render waste; behaves as copier's own (`run_update` uses it too).
 
     - Its Jinja environment compiles each source once per process (`compile_once`).
     - After writing each file copier asks git whether the destination's repository ignores file modes
-      (`core.fileMode`), spawning `git config` once per file; a render asks once."""
+      (`core.fileMode`), spawning `git config` once per file; a render asks once.
+    - Inside `shared_versions`, it renders from the batch's clone of its template version."""
+
+    @cached_property
+    def template(self) -> Template:
+        made = super().template  # nothing is cloned before first use
+        versions = _SHARED.get()
+        if versions is None:
+            return made
+        getattr(self, CLEANUP_HOOKS).remove(made._cleanup)  # the batch removes the clones it shares
+        return versions.setdefault((made.url, made.ref, made.use_prereleases), made)
 
     @cached_property
     def jinja_env(self) -> SandboxedEnvironment:
