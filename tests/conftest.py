@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from functools import cache
@@ -33,10 +34,22 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 _OWNED_CACHE = pytest.StashKey[str]()
 
 
+def keep_bytecode() -> None:
+    """Let this process and the ones it starts (xdist workers, `mlplat`, the engine's child) keep the bytecode
+    they compile, as Python does by default, even where PYTHONDONTWRITEBYTECODE is set (this machine's shell,
+    many CI images). With it every process compiles its sources again, and every xdist worker rewrites the
+    asserts of all test modules again: about 3 of a worker's 6 CPU s of collection (pytest caches a rewritten
+    module in `__pycache__` only when bytecode may be written). The files are git-ignored, pytest's are
+    hash-checked against the source, and the plan cache's digest skips them (`engine/cache.py`)."""
+    sys.dont_write_bytecode = False
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """One on-disk plan cache per test run (`engine/cache.py`), shared by the xdist workers and the CLI
     subprocesses the tests start: each environment is planned once per run, and no plan of an earlier
     run is ever read (a fresh clone's `make test` pays for every plan it checks)."""
+    keep_bytecode()
     if CACHE_ENV in os.environ or hasattr(config, "workerinput"):
         return  # set by the caller, or inherited from the controller that started this worker
     os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="mlplat-test-plans-")
