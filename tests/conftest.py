@@ -17,6 +17,7 @@ from mlops_platform.config import PlatformConfig, load_env, shipped_envs, stack_
 from mlops_platform.engine import Plan, run_platform
 from mlops_platform.engine.cache import CACHE_ENV
 from moto_stand_in import aws_env, moto, moto_server  # noqa: F401  (fixtures of every area that talks to AWS)
+from rewrite_cache import rewrite_share
 from ruamel.yaml import YAML
 from xdist_groups import name_group
 
@@ -50,6 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
     subprocesses the tests start: each environment is planned once per run, and no plan of an earlier
     run is ever read (a fresh clone's `make test` pays for every plan it checks)."""
     keep_bytecode()
+    rewrite_share(config)
     if CACHE_ENV in os.environ or hasattr(config, "workerinput"):
         return  # set by the caller, or inherited from the controller that started this worker
     os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="mlplat-test-plans-")
