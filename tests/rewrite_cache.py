@@ -23,7 +23,8 @@ def test_modules(config: pytest.Config) -> Iterator[Path]:
     for arg in config.args:
         path = Path(config.invocation_params.dir, arg.split("::")[0])
         candidates = sorted(path.rglob("*.py")) if path.is_dir() else [path]
-        yield from (p for p in candidates if any(fnmatch.fnmatch(p.name, pattern) for pattern in patterns))
+        yield from (p for p in candidates
+                    if p.is_file() and any(fnmatch.fnmatch(p.name, pattern) for pattern in patterns))
 
 
 def rewrite_share(config: pytest.Config) -> None:
@@ -47,7 +48,11 @@ def rewrite_share(config: pytest.Config) -> None:
     state = config.stash[assertstate_key]
     for source in sorted(set(test_modules(config)))[index::count]:
         pyc = get_cache_dir(source) / (source.name[:-3] + PYC_TAIL)
-        if _read_pyc(source, pyc) is None:
+        if _read_pyc(source, pyc) is not None:
+            continue
+        try:
             pyc.parent.mkdir(exist_ok=True)
             source_hash, code = _rewrite_test(source, config)
-            _write_pyc(state, code, source_hash, pyc)
+        except (OSError, SyntaxError, ValueError):  # unreadable or broken: its import reports it, as always
+            continue
+        _write_pyc(state, code, source_hash, pyc)
