@@ -96,20 +96,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         os.environ.pop(CACHE_ENV, None)
 
 
-#: Every this many tests, what outlived them (imported SDK modules, session plans, caches) moves to the
-#: collector's permanent generation, after one collection so no garbage goes with it: full collections then
-#: stop traversing that heap again and again (they were a tenth of a worker's CPU; memory stays the same).
-FREEZE_EVERY = 100
-_finished = [0]
-
-
-def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
-    _finished[0] += 1
-    if _finished[0] % FREEZE_EVERY == 0:
-        gc.collect()
-        gc.freeze()
-
-
 class PlanCache(dict[str, Plan]):
     """Offline plans of shipped environments, planned on first use: `plans["dev"]`.
 
