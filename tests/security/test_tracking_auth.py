@@ -69,8 +69,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
            mlflow_boot.ENV_WORKERS: "1",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
            "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    # a venv installed without bytecode (uv's default) would otherwise compile MLflow in every server process
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     log = root / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, str(BOOT)], env=env, stdout=out, stderr=subprocess.STDOUT)
