@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +26,7 @@ from mlops_platform.apps.demo_project import run_demo
 from mlops_platform.scaffold.templating import read_answers
 from ruamel.yaml import YAML
 
-from .shared_mlflow import TEST_SERVER_ENV, run_root, shared_server
+from .shared_mlflow import TEST_SERVER_ENV, keep, run_root, shared_server
 from .support import PRESETS, ROOT, assert_ok, render, run, with_venv_tools
 
 #: copier.yml's `python_version` question: its choices and its default.
@@ -121,3 +124,16 @@ def test_gpu_preset_locks_torch_with_hashes(tmp_path: Path) -> None:
     assert_ok(run("uv", "lock", cwd=project, timeout=900, env=with_venv_tools()))
     lock = (project / "uv.lock").read_text()
     assert '[[package]]\nname = "torch"' in lock and 'hash = "sha256:' in lock
+
+
+def test_the_shared_servers_keeper_stops_it_once_the_run_is_over(tmp_path: Path) -> None:
+    """The keeper of the run's shared MLflow server stops it as soon as the process it watches (the run's
+    pytest) is gone, so no server outlives a run, not even a killed one."""
+    run_process = subprocess.Popen(["sleep", "0.5"])
+    threading.Thread(target=run_process.wait, daemon=True).start()  # reaped on exit, as the shell reaps pytest
+    pid_file = tmp_path / "server.pid"
+    started = time.monotonic()
+    keep(run_process.pid, tmp_path / "server.log", ["sh", "-c", f"echo $$ > {pid_file}; exec sleep 60"])
+    assert time.monotonic() - started < 30
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)
