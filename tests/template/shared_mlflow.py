@@ -78,10 +78,11 @@ def _start(home: Path) -> str:
     store = home / str(port)
     store.mkdir()
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}",
-               "--artifacts-destination", str(store / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
-               "--workers", "1"]
+               "--no-serve-artifacts", "--default-artifact-root", (store / "artifacts").as_uri(),
+               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     log = store / "server.log"
-    # the projects use no server-side jobs (their Makefile says the same); no telemetry from tests
+    # as the projects' own test server (and the platform's): clients write artifacts themselves; the
+    # projects use no server-side jobs (their Makefile says the same); no telemetry from tests
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # this venv's bytecode is written once, then reused
     keeper = subprocess.Popen([sys.executable, __file__, str(session_pid()), str(log), "--", *command],
