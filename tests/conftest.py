@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from functools import cache
@@ -16,6 +18,7 @@ from mlops_platform.config import PlatformConfig, load_env, shipped_envs, stack_
 from mlops_platform.engine import Plan, run_platform
 from mlops_platform.engine.cache import CACHE_ENV
 from moto_stand_in import aws_env, moto, moto_server  # noqa: F401  (fixtures of every area that talks to AWS)
+from rewrite_cache import rewrite_share
 from ruamel.yaml import YAML
 from xdist_groups import name_group
 
@@ -33,10 +36,23 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 _OWNED_CACHE = pytest.StashKey[str]()
 
 
+def keep_bytecode() -> None:
+    """Let this process and the ones it starts (xdist workers, `mlplat`, the engine's child) keep the bytecode
+    they compile, as Python does by default, even where PYTHONDONTWRITEBYTECODE is set (this machine's shell,
+    many CI images). With it every process compiles its sources again, and every xdist worker rewrites the
+    asserts of all test modules again: about 3 of a worker's 6 CPU s of collection (pytest caches a rewritten
+    module in `__pycache__` only when bytecode may be written). The files are git-ignored, pytest's are
+    hash-checked against the source, and the plan cache's digest skips them (`engine/cache.py`)."""
+    sys.dont_write_bytecode = False
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """One on-disk plan cache per test run (`engine/cache.py`), shared by the xdist workers and the CLI
     subprocesses the tests start: each environment is planned once per run, and no plan of an earlier
     run is ever read (a fresh clone's `make test` pays for every plan it checks)."""
+    keep_bytecode()
+    rewrite_share(config)
     if CACHE_ENV in os.environ or hasattr(config, "workerinput"):
         return  # set by the caller, or inherited from the controller that started this worker
     os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="mlplat-test-plans-")
@@ -60,6 +76,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if getattr(config.option, "loadgroup", False):  # an xdist worker of `--dist loadgroup`
         for item in items:
             name_group(item)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Once collected, the objects this process holds for good (imported modules, the Pulumi SDKs' type tables:
+    ~400 000 objects) leave the garbage collector's sight, and it runs less often: the tests allocate millions
+    of short-lived objects (plans, pydantic models), and with CPython's defaults a full collection walked all of
+    them again and again (about 1 of every 8 CPU s of a planning test went to the collector). Garbage is still
+    collected, including pytest's own collections at the end that look for unraisable exceptions."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -3,16 +3,26 @@ repository with two tagged versions for the update path (tags are never created 
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from mlops_platform.config import repo_root
-from mlops_platform.scaffold.templating import commit_all, copy_project, git
+from mlops_platform.scaffold.templating import (
+    Template,
+    commit_all,
+    copy_project,
+    git,
+    release_version,
+    render_version,
+    template_version,
+)
 
 ROOT = repo_root()
 #: The required answers; everything else takes the template's defaults.
@@ -48,9 +58,21 @@ V110_MIGRATION = """
 
 
 def render(dest: Path, **answers: Any) -> Path:
-    """Render this checkout's template (work tree included) with BASE_ANSWERS + `answers`."""
-    copy_project(dest, {**BASE_ANSWERS, **answers}, ROOT, vcs_ref="HEAD")
+    """Render this checkout's template (work tree included) with BASE_ANSWERS + `answers`: what
+    `copy_project(dest, answers, ROOT, vcs_ref="HEAD")` renders, from one clone per process (`_checkout`)."""
+    render_version(dest, {**BASE_ANSWERS, **answers}, _checkout())
     return dest
+
+
+@cache
+def _checkout() -> Template:
+    """This checkout's template at HEAD, work tree included, cloned once per test process (removed at its exit):
+    copier clones it for every render otherwise, which cost most of a render's CPU once compiled templates
+    are shared (scaffold/_copier_internals.py). The same renders, byte for byte: tests/template/test_update.py
+    compares a batch's render from one clone with `copy_project`'s."""
+    version = template_version(ROOT, "HEAD")
+    atexit.register(release_version, version)
+    return version
 
 
 def _copy_tree(src: Path, dest: Path) -> Path:

@@ -24,14 +24,35 @@ pytestmark = pytest.mark.xdist_group("template-new")
 QUESTION = "\N{MICROPHONE}".encode()
 CURSOR_QUERY, CURSOR_REPLY = b"\x1b[6n", b"\x1b[1;1R"
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
-#: Seconds of terminal silence after which a prompt counts as drawn. Shorter is not safe: an answered question
-#: is drawn once more (with its answer), and a redraw mistaken for the next prompt would be answered twice.
-SETTLED = 0.3
+#: When a prompt is ready for its answer, from what prompt_toolkit 3.0 writes: each question is an application of
+#: its own, which turns bracketed paste on (STARTED) in its first frame, once, after it attached its input; every
+#: frame ends by turning line wrapping back on (DRAWN), and is written in one flush. So a question's first frame
+#: is complete, and its application reading, once STARTED is followed by DRAWN: answered then, once per STARTED.
+#: Its later frames (the cursor report's redraw, the answered question drawn again as done, which turns
+#: bracketed paste off) never have a STARTED of their own, so they are never answered.
+STARTED, DRAWN = b"\x1b[?2004h", b"\x1b[?7h"
+#: A rejected answer is redrawn by the same application with the validator's message: answered again, once
+#: per such frame.
+REJECTED = b"Validation error"
 
 
 def _answer(question: bytes) -> bytes:
     org = b"GitHub organisation (or user)" in question or b"question 'github_org'" in question
     return b"example-org\r" if org else b"\r"
+
+
+def _ready(pending: bytes) -> bytes | None:
+    """The question on screen once it is ready for its answer; `pending` is what the terminal got since the last
+    answer."""
+    if STARTED in pending:  # a new question: its first frame
+        frame, marker = pending.partition(STARTED)[2], QUESTION
+    elif REJECTED in pending:  # the same question again, with the validator's message
+        frame, marker = pending, REJECTED
+    else:
+        return None
+    if DRAWN not in frame.partition(marker)[2]:
+        return None
+    return ANSI.sub(b"", frame.rsplit(DRAWN, 1)[0].rsplit(QUESTION, 1)[-1]).strip()
 
 
 def drive(command: list[str], timeout: float = 240) -> tuple[int, str]:
@@ -40,20 +61,22 @@ def drive(command: list[str], timeout: float = 240) -> tuple[int, str]:
     env = {**os.environ, "TERM": "xterm", "COLUMNS": "160", "LINES": "50"}
     proc = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
     os.close(slave)
-    screen, pending, quiet_since = b"", b"", time.monotonic()
+    screen, pending, cursor_queries = b"", b"", 0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         ready, _, _ = select.select([master], [], [], 0.05)
-        if ready:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                break
-            screen, pending, quiet_since = screen + chunk, pending + chunk, time.monotonic()
-            if CURSOR_QUERY in chunk:
-                os.write(master, CURSOR_REPLY)
-        elif (QUESTION in pending or b"Validation error" in pending) and time.monotonic() - quiet_since > SETTLED:
-            question = ANSI.sub(b"", pending.rsplit(QUESTION, 1)[-1]).strip()  # the settled prompt
+        if not ready:
+            continue
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        screen, pending = screen + chunk, pending + chunk
+        for _ in range(screen.count(CURSOR_QUERY) - cursor_queries):  # also one split across two reads
+            os.write(master, CURSOR_REPLY)
+        cursor_queries = screen.count(CURSOR_QUERY)
+        question = _ready(pending)
+        if question is not None:
             os.write(master, _answer(question))
             pending = b""
     if proc.poll() is None:  # stuck at a prompt: end it, the screen shows where

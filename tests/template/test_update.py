@@ -3,6 +3,7 @@ v1.1.0 (v1.1.0 moves local MLflow state to .mlflow/ with a `_migrations` step)."
 
 from __future__ import annotations
 
+import dataclasses
 import filecmp
 import inspect
 import json
@@ -14,10 +15,18 @@ import copier
 import copier._template as copier_template
 import pytest
 from copier._main import Worker
+from jinja2 import Environment
 from mlops_platform.cli import main
 from mlops_platform.core.errors import EXIT_BEHIND, TemplateError
-from mlops_platform.scaffold._copier_internals import CHECKED_AGAINST, SEAMS, NewRender
-from mlops_platform.scaffold.fleet import UpdateOutcome, check, check_one, update_one
+from mlops_platform.scaffold._copier_internals import (
+    CHECKED_AGAINST,
+    CLEANUP_HOOKS,
+    SEAMS,
+    NewRender,
+    Render,
+    compile_once,
+)
+from mlops_platform.scaffold.fleet import UpdateOutcome, check, check_one, update, update_one
 from mlops_platform.scaffold.snapshots import Snapshots
 from mlops_platform.scaffold.templating import commit_all, git, read_answers
 from packaging.requirements import Requirement
@@ -64,14 +73,30 @@ def test_update_keeps_user_edits_applies_changes_and_runs_the_migration(committe
     assert git("log", "-1", "--format=%s", cwd=project) == "Update the mlops-platform template from v1.0.0 to v1.1.0"
 
 
-def test_an_untouched_project_updated_equals_a_fresh_copy(committed: Committed, template_repo: Path,
-                                                         tmp_path: Path) -> None:
-    project = committed.copy(tmp_path / "p")
-    assert update_one(project, trust=True, sources=[str(template_repo)]).outcome is UpdateOutcome.UPDATED
+def test_untouched_projects_updated_in_a_batch_equal_a_fresh_copy(
+        committed: Committed, template_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch clones the new version once for all its projects (copier's update alone cloned it three times per
+    project) and removes its clones when done."""
+    clones: list[tuple[str, str]] = []
+    real = copier_template.clone
+
+    def counting(url: str, ref: str, *args: Any, **kwargs: Any) -> str:
+        clones.append((ref, kwargs["location"]))
+        return real(url, ref, *args, **kwargs)
+
+    monkeypatch.setattr(copier_template, "clone", counting)
+    projects = [committed.copy(tmp_path / name) for name in ("p", "q")]
+    results = update(projects, trust=True, sources=[str(template_repo)])
+    assert [r.outcome for r in results] == [UpdateOutcome.UPDATED] * 2
+    refs = [ref for ref, _ in clones]
+    # v1.0.0: the batch's, and copier's own reading of each project's recorded version
+    assert (refs.count("v1.1.0"), refs.count("v1.0.0")) == (1, 1 + len(projects))
+    assert [where for _, where in clones if Path(where).exists()] == []
     fresh = committed.copy(tmp_path / "fresh", "v1.1.0")  # `copy_project` at v1.1.0, committed
-    assert _tree(project) == _tree(fresh)
-    different = [rel for rel in sorted(_tree(fresh)) if not filecmp.cmp(project / rel, fresh / rel, shallow=False)]
-    assert different == []
+    for project in projects:
+        assert _tree(project) == _tree(fresh)
+        different = [rel for rel in sorted(_tree(fresh)) if not filecmp.cmp(project / rel, fresh / rel, shallow=False)]
+        assert different == []
 
 
 def test_a_conflicting_edit_fails_loudly_and_is_not_committed(committed: Committed, template_repo: Path, tmp_path: Path,
@@ -124,8 +149,8 @@ def test_a_batch_renders_each_version_and_answers_once_exactly_as_copier_does(co
                                                                              template_repo: Path,
                                                                              tmp_path: Path) -> None:
     """`fleet check` renders from one checkout per version, once per distinct answers: byte for byte what
-    `copier copy` renders (the recorded `_commit` and pinned commit hash included), so drift is unchanged.
-    Only the answers file's `_src_path` differs (the batch's local mirror), and drift never compares that file."""
+    `copier copy` renders (the recorded `_commit`, `_src_path` and pinned commit hash included), so drift is
+    unchanged."""
     own = committed.copy(tmp_path / "own")  # `copy_project` at v1.0.0, committed
     other = {**BASE_ANSWERS, "project_slug": "churn-model", "package_name": "churn_model"}
     with Snapshots() as batch:
@@ -135,9 +160,8 @@ def test_a_batch_renders_each_version_and_answers_once_exactly_as_copier_does(co
         assert second != shared and (second / "src" / "churn_model").is_dir()
         assert _tree(shared) == _tree(own)
         differ = [rel for rel in sorted(_tree(own)) if not filecmp.cmp(own / rel, shared / rel, shallow=False)]
-        assert differ == [".copier-answers.yml"]
-        recorded, fresh = read_answers(own), read_answers(shared)
-        assert {**fresh, "_src_path": recorded["_src_path"]} == recorded and recorded["_commit"] == "v1.0.0"
+        assert differ == []
+        assert read_answers(shared)["_commit"] == "v1.0.0"
     assert not shared.exists()  # the batch's renders and checkouts go with it
 
 
@@ -147,8 +171,12 @@ def test_the_copier_internals_a_batch_relies_on_are_still_there() -> None:
     for cls, attribute, kind in SEAMS:
         assert isinstance(inspect.getattr_static(cls, attribute, None), kind), f"copier {cls.__name__}.{attribute}"
     base = inspect.signature(inspect.getattr_static(Worker, "_sync_git_index_executable_bit"))
-    override = inspect.signature(NewRender._sync_git_index_executable_bit)
-    assert list(base.parameters) == list(override.parameters)
+    for override in (Render._sync_git_index_executable_bit, NewRender._sync_git_index_executable_bit):
+        assert list(base.parameters) == list(inspect.signature(override).parameters)
+    # compile_once(env, ...) stands in for the bound Environment.compile(self, ...)
+    ours, jinja = (list(inspect.signature(f).parameters)[1:] for f in (compile_once, Environment.compile))
+    assert ours == jinja
+    assert CLEANUP_HOOKS in {f.name for f in dataclasses.fields(Worker)}  # where Render takes a shared clone off
     pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
     [pin] = [Requirement(r) for r in pyproject["project"]["dependencies"] if Requirement(r).name == "copier"]
     assert pin.specifier.contains(CHECKED_AGAINST) and pin.specifier.contains(copier.__version__)

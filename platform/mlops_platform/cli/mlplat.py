@@ -1,10 +1,15 @@
 """The `mlplat` command line. Each area registers its commands from `mlops_platform.cli.commands.<area>`.
 
 User errors are `MlplatError`s: printed as one clear message (no traceback) with the class's exit code.
+
+A command's area is imported when the command runs (`main`), not when this module is: all areas together
+import most of the platform (copier, boto3, the engine, the policy pack: about 1 CPU s), and `mlplat validate`
+needs only its own. `full_app()` is the app with every area (`--help`, an unknown command, tests).
 """
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
 import sys
@@ -13,11 +18,9 @@ import traceback
 import typer
 from rich.console import Console
 from rich.markup import escape
-from typer import rich_utils
 from typer._click import ClickException  # typer vendors click: its own exception classes
 
 from mlops_platform import __version__
-from mlops_platform.cli.commands import mirror, ops, policy, review, scaffold, shards, stack, upgrade
 from mlops_platform.core.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, MlplatError, UsageError, error_json
 from mlops_platform.core.files import finite_json
 
@@ -25,9 +28,21 @@ app = typer.Typer(name="mlplat", no_args_is_help=True, add_completion=False, pre
                   help="MLOps platform: validate, plan, graph, review, policy, new, fleet, bootstrap, preflight, cost, "
                        "upgrade, shards, platform-stack, mirror, preview, up, destroy.")
 err = Console(stderr=True)
+_root_app = app  # areas are registered here (`app` itself may be replaced by a test)
 
-#: Command areas; each module has `register(app)`.
-_AREAS = (stack, review, policy, scaffold, ops, upgrade, shards, mirror)
+#: Command areas (modules of `mlops_platform.cli.commands`, each with `register(app)`) and their top-level
+#: commands, in `--help` order. tests/foundation/test_cli_startup.py checks this against the areas' commands.
+AREAS: dict[str, tuple[str, ...]] = {
+    "stack": ("validate", "plan", "graph"),
+    "review": ("review",),
+    "policy": ("policy",),
+    "scaffold": ("new", "fleet"),
+    "ops": ("bootstrap", "preflight", "cost", "preview", "up", "destroy"),
+    "upgrade": ("upgrade",),
+    "shards": ("shards", "platform-stack"),
+    "mirror": ("mirror",),
+}
+_registered: set[str] = set()
 
 
 def _version(value: bool) -> None:
@@ -42,8 +57,28 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
     """mlplat — the platform's command line."""
 
 
-for _area in _AREAS:
-    _area.register(app)
+def register_areas(*areas: str) -> typer.Typer:
+    """Import the command areas named (every area when none is) and register their commands, once each."""
+    for area in [a for a in areas or AREAS if a not in _registered]:
+        importlib.import_module(f"mlops_platform.cli.commands.{area}").register(_root_app)
+        _registered.add(area)
+    # `--help` lists commands as registered: keep the areas' order whichever was needed first
+    order = [command for commands in AREAS.values() for command in commands]
+    _root_app.registered_commands.sort(key=lambda c: order.index(c.name or ""))
+    _root_app.registered_groups.sort(key=lambda g: order.index(g.name or ""))
+    return _root_app
+
+
+def full_app() -> typer.Typer:
+    """The app with every command (what `mlplat --help` lists)."""
+    return register_areas()
+
+
+def area_of(args: list[str]) -> str | None:
+    """The area of the command `args` run: its first word (the root takes no option with a value); None for
+    `--help`, `--version` or a name no area has (typer then lists every command, or suggests one)."""
+    words = [a for a in (args[:args.index("--")] if "--" in args else args) if not a.startswith("-")]
+    return next((area for area, commands in AREAS.items() if words and words[0] in commands), None)
 
 
 def wants_json(args: list[str]) -> bool:
@@ -74,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     as_json = wants_json(args)
     try:
+        area = area_of(args)
+        register_areas(*([area] if area else []))
         code = app(args=args, prog_name="mlplat", standalone_mode=False)
     except KeyboardInterrupt:
         return _interrupted(as_json)
@@ -92,6 +129,8 @@ def _failed(exc: Exception, as_json: bool) -> int:
         return _interrupted(as_json)
     if isinstance(exc, ClickException):
         if not as_json:
+            from typer import rich_utils  # rich's markdown support: imported only for an error (~0.1 CPU s)
+
             rich_utils.rich_format_error(exc)
         else:
             _report(True, error_json("usage", exc.exit_code, exc.format_message()), exc.format_message())

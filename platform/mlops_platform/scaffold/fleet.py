@@ -27,6 +27,7 @@ from mlops_platform.scaffold.templating import (
     git,
     read_answers,
     release_tags,
+    shared_versions,
     update_project,
 )
 
@@ -243,13 +244,15 @@ class UpdateResult:
 
 def update(projects: Iterable[Path], vcs_ref: str | None = None, trust: bool = False, commit: bool = True,
            on_done: Callable[[UpdateResult], None] | None = None, *, sources: Collection[str]) -> list[UpdateResult]:
-    """`copier update` every project; `on_done` is called after each (progress bars)."""
+    """`copier update` every project; `on_done` is called after each (progress bars). Each template version is
+    cloned once for the batch (`shared_versions`), not three times per project."""
     results = []
-    for project in projects:
-        result = update_one(project, vcs_ref, trust, commit, sources=sources)
-        results.append(result)
-        if on_done is not None:
-            on_done(result)
+    with shared_versions():
+        for project in projects:
+            result = update_one(project, vcs_ref, trust, commit, sources=sources)
+            results.append(result)
+            if on_done is not None:
+                on_done(result)
     return results
 
 

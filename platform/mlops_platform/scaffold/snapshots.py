@@ -1,11 +1,11 @@
 """Template versions fetched, cloned and rendered once per `mlplat fleet check`, not once per project.
 
-Checking a project renders its recorded template version with its recorded answers. Rendering straight from
-the source makes copier clone the template repository (over the network for a `gh:` source) for every
-project, and each project asked `git ls-remote` for the releases. A `Snapshots` clones each source once
-into a local mirror (tags included, so copier records the same `git describe` version), lets copier check
-out each recorded version of it once, and renders each distinct (version, answers) once: projects that
-record the same version and answers share one render, the others share the checkout.
+Checking a project renders its recorded template version with its recorded answers. Rendering each project
+straight from the source makes copier clone the template for every project, and each project asked
+`git ls-remote` for the releases. A `Snapshots` lets copier clone each recorded version once (copier keeps a
+local mirror of a remote source itself; a local source is cloned from where it is), and renders each distinct
+(version, answers) once: projects that record the same version and answers share one render, the others share
+the clone. A render is byte for byte what `copier copy` renders, its answers file included.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ class Snapshots:
 
     def __init__(self) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="mlplat-templates-")
-        self._mirrors: dict[str, Path] = {}
         self._releases: dict[str, list[tuple[Version, str]]] = {}
         self._heads: dict[str, str] = {}
         self._versions: dict[tuple[str, str], Template] = {}
@@ -60,20 +59,12 @@ class Snapshots:
             self._heads[src] = line[0] if line else ""
         return self._heads[src]
 
-    def mirror(self, src: str) -> Path:
-        """A local clone of `src`: render any of its commits from here with `vcs_ref`."""
-        if src not in self._mirrors:
-            mirror = Path(self._tmp.name) / str(len(self._mirrors))
-            git("clone", "-q", "--no-checkout", src, str(mirror), cwd=Path(self._tmp.name))
-            self._mirrors[src] = mirror
-        return self._mirrors[src]
-
     def render(self, src: str, commit: str, answers: Mapping[str, Any]) -> Path:
         """The template `src` at `commit` rendered with `answers` (a directory to read, not to change)."""
         key = (src, commit, json.dumps(answers, sort_keys=True, default=str))
         if key not in self._renders:
             if (src, commit) not in self._versions:
-                self._versions[(src, commit)] = template_version(self.mirror(src), commit)
+                self._versions[(src, commit)] = template_version(src, commit)
             dest = Path(self._tmp.name) / "renders" / str(len(self._renders))
             render_version(dest, answers, self._versions[(src, commit)])
             self._renders[key] = dest

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import copier
 import yaml
 from copier.errors import CopierError, UnsafeTemplateError
 from packaging.version import InvalidVersion, Version
@@ -23,7 +22,14 @@ from ruamel.yaml.error import YAMLError
 from mlops_platform.config import repo_root
 from mlops_platform.core.errors import MlplatError, TemplateError, ToolMissingError
 from mlops_platform.core.files import COPIER_YAML, kind_of, load_yaml, read_text
-from mlops_platform.scaffold._copier_internals import NewRender, Template, release, use_clone
+from mlops_platform.scaffold._copier_internals import (
+    NewRender,
+    Render,
+    Template,
+    release,
+    shared_versions,
+    use_clone,
+)
 
 ANSWERS_FILE = ".copier-answers.yml"
 #: Lines copier writes around an unresolved three-way merge hunk.
@@ -100,10 +106,12 @@ def render_version(dest: Path, data: Mapping[str, Any], version: Template) -> No
 
 
 def update_project(dest: Path, vcs_ref: str | None = None, trust: bool = False) -> None:
-    """`copier update` with recorded answers; conflicts stay inline in the files for `conflicts()`."""
-    with _copier_errors(dest):
-        copier.run_update(dest, defaults=True, overwrite=True, unsafe=trust, quiet=True,
-                          vcs_ref=vcs_ref, conflict="inline", skip_answered=True)
+    """`copier update` with recorded answers; conflicts stay inline in the files for `conflicts()`. Each template
+    version is cloned once for the update (once for a batch of them inside `shared_versions`)."""
+    with _copier_errors(dest), shared_versions(), Render(dst_path=dest, defaults=True, overwrite=True, unsafe=trust,
+                                                         quiet=True, vcs_ref=vcs_ref, conflict="inline",
+                                                         skip_answered=True) as worker:
+        worker.run_update()
 
 
 @contextmanager

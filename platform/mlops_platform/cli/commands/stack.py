@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -14,10 +15,19 @@ from mlops_platform.config import env_stack_file, load_stack_file, shipped_envs
 from mlops_platform.config.loader import stack_warnings
 from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
 from mlops_platform.core.layers import Layer
-from mlops_platform.engine import run_platform
-from mlops_platform.engine.present import graph, outputs_table, resource_tree, security_table, timings_table
+
+if TYPE_CHECKING:
+    from mlops_platform.engine import Plan
 
 out = Console()
+
+
+def run_platform(env: str | None = None, stack_file: Path | None = None, **options: Any) -> Plan:
+    """`engine.run_platform`, imported when a command plans: `mlplat validate` starts without the engine and
+    the Pulumi SDK (about 0.15 CPU s)."""
+    from mlops_platform.engine import run_platform as plan_offline
+
+    return plan_offline(env, stack_file, **options)
 
 
 def _targets(envs: list[str], stack_files: list[Path]) -> list[Path]:
@@ -84,6 +94,8 @@ def plan(env: str = typer.Argument(None, help="Environment to plan."),
                              "or use --layer tenants")
     if project is not None and shard is not None:
         raise UsageError(f"--project {project} and --shard {shard}: give one — a project's shard is chosen by its name")
+    from mlops_platform.engine.present import outputs_table, resource_tree, security_table, timings_table
+
     result = run_platform(*_one(env, stack_file), layer=layer, project=project, shard=shard,
                           jobs=jobs or default_jobs())
     if as_json:
@@ -99,6 +111,8 @@ def graph_cmd(env: str = typer.Argument(None, help="Environment to draw."),
               stack_file: Path = typer.Option(None, "--stack-file", help="Draw this stack file instead."),
               fmt: str = typer.Option("mermaid", "--format", help="mermaid | dot")) -> None:
     """Draw the platform's components and their dependencies from the recorded plan."""
+    from mlops_platform.engine.present import graph
+
     if fmt not in ("mermaid", "dot"):
         raise UsageError(f"--format {fmt!r}: use mermaid or dot")
     typer.echo(graph(run_platform(*_one(env, stack_file)), fmt))
