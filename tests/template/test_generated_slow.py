@@ -6,13 +6,19 @@ its own, created from PyPI like on a fresh machine, on every offered Python — 
 `run_demo`, what `make demo` ends with (the default answers), the others with a preset each (3.13 with the
 preset that answers 3.13, so that preset's suite runs on the Python it asks for); the GPU preset's suite
 with this venv's Python, which carries the project's dependencies and CPU torch. Tests here share no
-state, so xdist spreads them over both workers.
+state, so xdist spreads them over both workers. Those that do not test the project's own MLflow launcher
+(the demo does) share one MLflow server for the whole run (`shared_mlflow`): the projects' tests work on
+models and experiments of their own, so one server serves them all.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +26,7 @@ from mlops_platform.apps.demo_project import run_demo
 from mlops_platform.scaffold.templating import read_answers
 from ruamel.yaml import YAML
 
+from .shared_mlflow import TEST_SERVER_ENV, keep, run_root, shared_server
 from .support import PRESETS, ROOT, assert_ok, render, run, with_venv_tools
 
 #: copier.yml's `python_version` question: its choices and its default.
@@ -28,6 +35,12 @@ PYTHON_QUESTION = YAML(typ="safe").load((ROOT / "copier.yml").read_text())["pyth
 #: covers (`run_demo` runs `make test` on the default answers): 3.12 with the default answers otherwise, 3.13
 #: with the long-slug preset, which answers it (its suite then runs on its own Python instead of this venv's).
 LOCKED_PRESETS = {"3.12": "cpu-deployment-all-envs", "3.13": "long-slug-dev-only"}
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """URL of the MLflow server the projects' suites share in this run (started by the first user)."""
+    return shared_server(run_root(tmp_path_factory))
 
 
 def assert_locked_venv(project: Path, python_version: str) -> None:
@@ -41,11 +54,12 @@ def assert_locked_venv(project: Path, python_version: str) -> None:
 
 
 @pytest.mark.slow
-def test_gpu_preset_tests_pass(tmp_path: Path) -> None:
+def test_gpu_preset_tests_pass(tmp_path: Path, mlflow_server: str) -> None:
     """The GPU preset's own suite (incl. its e2e and torch tests) with this venv's Python, which has the
     project's deps; a locked venv would install multi-GB CUDA wheels (`make test` of the others does that)."""
     project = render(tmp_path / "project", **PRESETS["gpu-kserve-dev-prod"])
-    done = run(sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", cwd=project, timeout=900)
+    done = run(sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", cwd=project, timeout=900,
+               env={**os.environ, TEST_SERVER_ENV: mlflow_server})
     assert_ok(done)
     assert re.search(r"\b\d+ passed\b", done.stdout) and " failed" not in done.stdout
     # its training backend is ray: Ray Train's DDP ran for real on a local two-worker Ray (this venv has
@@ -64,6 +78,7 @@ def test_demo_generates_the_default_preset_and_its_make_test_passes(tmp_path: Pa
     into it (the demo creates the lock; on CI the Makefile would only check it), nor does it need uv on PATH."""
     monkeypatch.setenv("CI", "true")
     monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.delenv(TEST_SERVER_ENV, raising=False)  # the project's suite starts its own server here
     assert run_demo(tmp_path / "demo") == 0
     answers = read_answers(tmp_path / "demo")
     assert (answers["outputs_source"], answers["serving_mode"], answers["environments"]) == (
@@ -74,13 +89,15 @@ def test_demo_generates_the_default_preset_and_its_make_test_passes(tmp_path: Pa
 
 @pytest.mark.slow
 @pytest.mark.parametrize("python_version", list(LOCKED_PRESETS))
-def test_make_test_passes_in_the_projects_own_locked_venv(python_version: str, tmp_path: Path) -> None:
+def test_make_test_passes_in_the_projects_own_locked_venv(python_version: str, tmp_path: Path,
+                                                           mlflow_server: str) -> None:
     """What a team runs on a fresh machine, for every other Python the template offers: `make test` locks
-    (uv.lock with hashes), syncs .venv on the answered Python, then lint, types and tests."""
+    (uv.lock with hashes), syncs .venv on the answered Python, then lint, types and tests (against the
+    run's shared MLflow server, as a CI service container would serve them)."""
     preset = PRESETS[LOCKED_PRESETS[python_version]]
     assert preset.get("python_version", python_version) == python_version
     project = render(tmp_path / "project", **{**preset, "python_version": python_version})
-    done = run("make", "test", cwd=project, timeout=1500, env=with_venv_tools())
+    done = run("make", "test", cwd=project, timeout=1500, env={**with_venv_tools(), TEST_SERVER_ENV: mlflow_server})
     assert_ok(done)
     assert_locked_venv(project, python_version)
 
@@ -107,3 +124,16 @@ def test_gpu_preset_locks_torch_with_hashes(tmp_path: Path) -> None:
     assert_ok(run("uv", "lock", cwd=project, timeout=900, env=with_venv_tools()))
     lock = (project / "uv.lock").read_text()
     assert '[[package]]\nname = "torch"' in lock and 'hash = "sha256:' in lock
+
+
+def test_the_shared_servers_keeper_stops_it_once_the_run_is_over(tmp_path: Path) -> None:
+    """The keeper of the run's shared MLflow server stops it as soon as the process it watches (the run's
+    pytest) is gone, so no server outlives a run, not even a killed one."""
+    run_process = subprocess.Popen(["sleep", "0.5"])
+    threading.Thread(target=run_process.wait, daemon=True).start()  # reaped on exit, as the shell reaps pytest
+    pid_file = tmp_path / "server.pid"
+    started = time.monotonic()
+    keep(run_process.pid, tmp_path / "server.log", ["sh", "-c", f"echo $$ > {pid_file}; exec sleep 60"])
+    assert time.monotonic() - started < 30
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)
