@@ -9,30 +9,37 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import Any
 
 #: 128 + SIGINT; kept here too so this module imports nothing before the guard is in place.
 _INTERRUPTED = 130
 
 
-#: Seconds before a lost interrupt is sent again: the hook that schedules it has long returned by then.
-_REDELIVER_AFTER = 0.05
+#: Seconds between looks at whether the hook that lost an interrupt has returned (so it can be sent again).
+_POLL = 0.005
 _finished = False  # set once the command returned: an interrupt after that only races the shutdown
+#: Hooks for a lost interrupt still running: an interrupt sent now would be raised inside one, and lost again.
+_in_hook = 0
 
 
 def _redeliver_interrupt(unraisable: Any) -> None:
     """A Ctrl-C landing where Python cannot raise (a finalizer, a C callback such as pydantic-core building a
     validator) would be printed as "Exception ignored ... Traceback" and then lost; raised from this hook it is
     reported the same way. While the command runs, another thread interrupts the main thread again once this
-    hook has returned, so it raises at the next safe point and unwinds like any Ctrl-C (temp files removed,
+    hook has returned (never sooner: on a busy machine the main thread can still be starting that thread when
+    a fixed delay has passed), so it raises at the next safe point and unwinds like any Ctrl-C (temp files removed,
     `--json` answered). Once the command has returned, the process ends by SIGINT, as Python ends after an
     interrupt during shutdown (its output is complete then: reports are written atomically)."""
+    global _in_hook
     if not issubclass(unraisable.exc_type, KeyboardInterrupt):
         sys.__unraisablehook__(unraisable)
     elif not (_finished or sys.is_finalizing()):
-        timer = threading.Timer(_REDELIVER_AFTER, _interrupt_main_thread)
-        timer.daemon = True  # a command that ends first has nothing left to interrupt
-        timer.start()
+        _in_hook += 1
+        try:  # daemon: a command that ends first has nothing left to interrupt
+            threading.Thread(target=_interrupt_main_thread, name="redeliver-interrupt", daemon=True).start()
+        finally:
+            _in_hook -= 1  # the last statement: nothing in this hook can raise the interrupt after it
     else:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(AttributeError, OSError, ValueError):  # gone or broken: nothing to lose
@@ -48,6 +55,8 @@ def _interrupt_main_thread() -> None:
     child, a socket read) at once. `_thread.interrupt_main` only sets the flag, which the main thread reads
     when that call returns on its own, maybe minutes later. When SIGINT is not Python's to handle (ignored,
     or default) a real signal would do nothing or kill the process, so the flag is all that is sent."""
+    while _in_hook:
+        time.sleep(_POLL)
     if callable(signal.getsignal(signal.SIGINT)):
         main = threading.main_thread().ident
         if main is not None:
