@@ -3,6 +3,7 @@ and by every `mlplat` process the suite starts."""
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -55,3 +56,26 @@ def test_validate_starts_without_the_other_areas() -> None:
     assert result["code"] == 0, done.stdout
     loaded = [m for m in result["modules"] if m.startswith(NOT_FOR_VALIDATE)]
     assert not loaded, loaded
+
+
+def test_the_click_command_is_built_once_per_shape_of_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process runs reuse the click command typer built (~4 ms each, thousands in the suite), and build it again
+    when the app changed: another app, an area registered, or a command's function replaced (as a test may)."""
+    app = mlplat.full_app()
+    built = mlplat.click_command(app)
+    assert mlplat.click_command(app) is built
+    other = typer.Typer()
+    other.command()(lambda: None)
+    assert mlplat.click_command(other) is not built
+    validate = next(c for c in app.registered_commands if c.name == "validate")
+    assert validate.callback is not None
+    calls: list[str] = []
+
+    @functools.wraps(validate.callback)  # typer reads the wrapped function's signature
+    def recording(*args: object, **kwargs: object) -> None:
+        calls.append("validate")
+
+    monkeypatch.setattr(validate, "callback", recording)
+    assert mlplat.main(["validate", "dev"]) == 0 and calls == ["validate"]
+    monkeypatch.undo()
+    assert mlplat.click_command(app) is not built and mlplat.main(["validate", "dev"]) == 0 and calls == ["validate"]
