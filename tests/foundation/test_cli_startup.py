@@ -22,6 +22,11 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 NOT_FOR_VALIDATE = ("mlops_platform.engine", "mlops_platform.policy", "mlops_platform.ops", "mlops_platform.scaffold",
                     "mlops_platform.workflows", "pulumi", "boto3", "copier")
 
+#: What the guarded child of `mlplat review --program` (engine/child.py, one process per review) loads before the
+#: program runs: the runner, not the stack config (pydantic models, ~0.15 CPU s) that `engine.stacks` reads.
+CHILD_MODULES = "import json, sys; import mlops_platform.engine.child; print(json.dumps(sorted(sys.modules)))"
+NOT_FOR_CHILD = ("mlops_platform.config", "mlops_platform.engine.stacks", "mlops_platform.engine.layered", "pydantic")
+
 
 @pytest.mark.parametrize("area", sorted(mlplat.AREAS))
 def test_each_area_registers_the_commands_the_cli_routes_to_it(area: str) -> None:
@@ -79,3 +84,11 @@ def test_the_click_command_is_built_once_per_shape_of_the_app(monkeypatch: pytes
     assert mlplat.main(["validate", "dev"]) == 0 and calls == ["validate"]
     monkeypatch.undo()
     assert mlplat.click_command(app) is not built and mlplat.main(["validate", "dev"]) == 0 and calls == ["validate"]
+
+
+def test_the_review_child_starts_without_the_stack_config() -> None:
+    done = subprocess.run([sys.executable, "-c", CHILD_MODULES], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    loaded = [m for m in json.loads(done.stdout) if m.startswith(NOT_FOR_CHILD)]
+    assert "mlops_platform.engine.runner" in json.loads(done.stdout) and not loaded, loaded

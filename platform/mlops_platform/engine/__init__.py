@@ -1,111 +1,28 @@
-"""The offline engine: run real Pulumi programs under the mock runtime and record the plan."""
+"""The offline engine: run real Pulumi programs under the mock runtime and record the plan.
+
+`Plan` and `Resource` load with the package; the planning functions load when first used (module `__getattr__`):
+a program's review child (`child.py`) imports `program.py` only, not the stack config `stacks.py` reads.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from mlops_platform.config import env_stack_file, repo_root, shipped_envs
-from mlops_platform.config.loader import load_stack_document
-from mlops_platform.core.errors import UsageError
-from mlops_platform.core.layers import LAYER_DIRS, LAYER_PROJECTS, Layer
-from mlops_platform.core.shards import split_stack
-from mlops_platform.engine.cache import cached_plan, plan_key
-from mlops_platform.engine.computed import Ctx
-from mlops_platform.engine.layered import Selection, plan_layers, with_projects
 from mlops_platform.engine.plan import Plan, Resource
-from mlops_platform.engine.runner import OutputsResolver, project_name, read_yaml_mapping, run
 
-__all__ = ["Plan", "Resource", "platform_outputs", "run_platform", "run_program"]
+if TYPE_CHECKING:
+    from mlops_platform.engine.program import run_program
+    from mlops_platform.engine.stacks import default_stack_outputs, platform_outputs, run_platform
 
-PLATFORM_PROJECT = LAYER_PROJECTS[Layer.TENANTS]
+__all__ = ["Plan", "Resource", "default_stack_outputs", "platform_outputs", "run_platform", "run_program"]
 
-
-def _stack_path(env: str | None, stack_file: Path | None) -> Path:
-    if (env is None) == (stack_file is None):
-        raise UsageError("give exactly one of ENV or --stack-file")
-    if stack_file is not None:
-        return stack_file
-    assert env is not None
-    return env_stack_file(env)
+#: Each lazily loaded name and its module.
+_LAZY = {"run_program": "program", "run_platform": "stacks", "platform_outputs": "stacks",
+         "default_stack_outputs": "stacks"}
 
 
-def run_platform(env: str | None = None, stack_file: Path | None = None, preview: bool = True,
-                 layer: Layer | None = None, project: str | None = None, shard: int | None = None,
-                 jobs: int = 1, below: bool = False) -> Plan:
-    """Validate a platform stack file, then plan its layers offline: `layer`, or all of them in order.
-
-    Each layer runs the real program as its own Pulumi project; its StackReferences resolve to the
-    planned outputs of the layers below. All layers plan as the union of their resources, with the top
-    layer's outputs (the environment's outputs contract). `project` plans that one tenant only, `shard`
-    one tenant shard's stack (`tenants.shards`); with `below`, that project's or shard's plan also holds the
-    layers below it (a review's context). `jobs` processes plan the tenants stacks in parallel
-    (`engine/layered.py`: the same plan as `jobs=1`).
-    """
-    path = _stack_path(env, stack_file)
-    cfg, doc = load_stack_document(path)  # every config error surfaces here, before any resource exists
-    config = dict(doc["config"])
-    if project is not None:
-        _check_project([p.name for p in cfg.projects], project, path)
-        config = with_projects(config, [project])
-    if shard is not None:
-        _check_shard(shard, cfg.tenants.shards, path)
-    root = repo_root()
-    key = plan_key(root / "platform", layers={str(k): (root / d / "Pulumi.yaml").read_text(encoding="utf-8")
-                                               for k, d in LAYER_DIRS.items()},
-                   stack=cfg.environment.name, config=config, layer=layer, project=project, shard=shard,
-                   below=below, ctx=[cfg.environment.account_id, cfg.environment.region], preview=preview)
-    selection = Selection(layer, project, shard, below=below)
-    return cached_plan(key, lambda: plan_layers(cfg, config, selection, preview, jobs))
-
-
-def _check_project(names: list[str], project: str, path: Path) -> None:
-    if project not in names:
-        raise UsageError(f"{path}: --project {project!r}: no such project — fix: use one of "
-                         f"{', '.join(names) or '(none configured)'}")
-
-
-def _check_shard(shard: int, shards: int, path: Path) -> None:
-    if not 0 <= shard < shards:
-        raise UsageError(f"{path}: --shard {shard}: tenants.shards is {shards}, so shards are 0..{shards - 1} — "
-                         f"fix: pass one of them (`mlplat shards ENV` lists them), or raise tenants.shards")
-
-
-@lru_cache(maxsize=8)
-def platform_outputs(env: str, layer: Layer = Layer.TENANTS, shard: int | None = None) -> dict[str, Any]:
-    """Offline stack outputs of a shipped environment (for StackReferences and `mlplat new`): its tenants stack
-    (one `shard`'s when it is sharded), or a lower `layer`'s stack."""
-    if layer is Layer.TENANTS:
-        return run_platform(env=env, shard=shard).outputs
-    return run_platform(env=env, layer=layer).outputs
-
-
-def default_stack_outputs(reference: str) -> Mapping[str, Any]:
-    """Resolve `org/project/stack` references to shipped platform environments offline: the aws and cluster
-    layers' projects to those layers, a tenant shard's stack (`ENV-tenants-K`) to that shard, any other
-    project to the environment's outputs contract."""
-    project, _, stack = reference.rpartition("/")
-    env, shard = split_stack(stack)
-    if env in shipped_envs():
-        lower = [layer for layer in (Layer.AWS, Layer.CLUSTER) if project.endswith(f"/{LAYER_PROJECTS[layer]}")]
-        return platform_outputs(env, lower[0]) if lower else platform_outputs(env, shard=shard)
-    raise UsageError(f"StackReference '{reference}': no offline outputs — fix: reference one of "
-                     f"{', '.join(shipped_envs())} or pass --stack-outputs")
-
-
-def run_program(program_dir: Path, stack: str | None = None, config_file: Path | None = None,
-                stack_outputs: OutputsResolver | None = None, account: str = "123456789012",
-                region: str | None = None) -> Plan:
-    """Plan any Pulumi Python program directory offline (e.g. a project's `infra/`)."""
-    program_dir = program_dir.resolve()  # the runner changes into the program directory
-    project, entry_dir = project_name(program_dir)
-    stack = stack or "dev"
-    path = config_file or program_dir / f"Pulumi.{stack}.yaml"
-    config: dict[str, Any] = {}
-    if config_file is not None or path.is_file():  # a given file must be readable; it says what it is if not
-        config = dict(read_yaml_mapping(path).get("config") or {})
-    region = region or str(config.get("aws:region", "us-east-1"))
-    return run(entry_dir, project, stack, config, Ctx(account, region),
-               stack_outputs=stack_outputs or default_stack_outputs)
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops_platform.core.errors import ConfigError, EngineError, MlplatError
-from mlops_platform.engine import Plan, default_stack_outputs, run_program
+from mlops_platform.engine.plan import Plan
+from mlops_platform.engine.program import platform_stack_outputs, run_program
 from mlops_platform.engine.sandbox import Refusal, SandboxViolation, install
 
 _real_exit = os._exit  # saved before the guard wraps it: the child's own exit needs no report
@@ -52,7 +53,7 @@ def plan_offline(program_dir: Path, *, stack: str | None,
     references: dict[str, Mapping[str, Any]] = {}
 
     def resolve(name: str) -> Mapping[str, Any]:
-        references[name] = default_stack_outputs(name)
+        references[name] = platform_stack_outputs(name)
         return references[name]
 
     return run_program(program_dir, stack=stack, config_file=config_file, stack_outputs=resolve), references
