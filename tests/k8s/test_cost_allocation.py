@@ -9,8 +9,6 @@ from opencost/opencost pkg/costmodel/metrics.go).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ from mlops_platform.config import PlatformConfig, load_env
 from mlops_platform.config.loader import stack_file_for
 from mlops_platform.core.errors import ConfigError
 from mlops_platform.core.versions import CHARTS
-from mlops_platform.engine import Plan
+from mlops_platform.engine import Plan, run_platform
 from mlops_platform.k8s.cost_dashboards import (
     FOLDER_ANNOTATION,
     MAX_UID,
@@ -278,13 +276,6 @@ def test_spot_feed_values_exist_in_the_chart() -> None:
                                                        "arn:aws:iam::210987654321:role/opencost"}
 
 
-#: Plans a stack file in a fresh interpreter and prints the plan as JSON. A second platform plan in this
-#: process, after the cached ones, can stall the mock runtime's event loop; a child process is what
-#: `mlplat plan` itself would be.
-PLAN_IN_CHILD = ("import json, sys; from pathlib import Path; from mlops_platform.engine import run_platform; "
-                 "print(json.dumps(run_platform(stack_file=Path(sys.argv[1])).to_json()))")
-
-
 @pytest.mark.slow
 def test_a_spot_feed_gives_opencost_a_role_and_the_pricing_configmap(tmp_path: Path) -> None:
     yaml = YAML()
@@ -293,10 +284,7 @@ def test_a_spot_feed_gives_opencost_a_role_and_the_pricing_configmap(tmp_path: P
     path = tmp_path / "Pulumi.dev.yaml"
     with path.open("w") as fh:
         yaml.dump(doc, fh)
-    child = subprocess.run([sys.executable, "-c", PLAN_IN_CHILD, str(path)], capture_output=True, text=True,
-                           timeout=600, check=False)
-    assert child.returncode == 0, child.stderr[-2000:]
-    plan = Plan.from_json(json.loads(child.stdout))
+    plan = run_platform(stack_file=path)  # in this process, as the other variant plans (tests/k8s/test_isolation.py)
     values = helm_values(plan, "opencost")
     assert values["opencost"]["customPricing"]["costModel"]["SpotDataRegion"] == "us-east-1"  # the env's region
     assert values["opencost"]["ui"] == {"enabled": False}  # the feed adds to the values, never replaces them
