@@ -63,16 +63,23 @@ def pytest_configure(config: pytest.Config) -> None:
 LONGEST = ("tests/template/test_generated_slow.py::",)
 
 
+def _longest_first(item: pytest.Item) -> tuple[bool, bool, bool]:
+    """The generated projects' suites, then other slow tests, then grouped tests (a group is one work unit
+    with a shared server or render: the costliest units after the slow ones), then the rest."""
+    return (not item.nodeid.startswith(LONGEST), item.get_closest_marker("slow") is None,
+            item.get_closest_marker("xdist_group") is None)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The longest tests first, then the other slow ones, then the rest: a stable order every xdist worker
-    collects alike.
+    """The longest work first, the quick tests last: a stable order every xdist worker collects alike.
 
     `make test` runs `--dist loadgroup --no-loadscope-reorder`: xdist hands out work units (an
     `xdist_group`, or a single test) in collection order as workers free up. Collected as written, the
     generated projects' suites come last and one worker runs them while the other idles; started first,
     they alternate between the workers and the thousands of quick tests fill in around them
-    (longest-first scheduling)."""
-    items.sort(key=lambda item: (not item.nodeid.startswith(LONGEST), item.get_closest_marker("slow") is None))
+    (longest-first scheduling). Grouped units go before single tests too: taken last, one of them (e.g. the
+    template-update group, ~8 s) kept one worker busy while the other had finished."""
+    items.sort(key=_longest_first)
     if getattr(config.option, "loadgroup", False):  # an xdist worker of `--dist loadgroup`
         for item in items:
             name_group(item)
