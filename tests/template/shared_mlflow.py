@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -125,7 +126,14 @@ def keep(watched: int, log: Path, command: list[str]) -> int:
     return 0
 
 
+def _exit_on_terminate(signum: int, frame: object) -> None:
+    """SIGTERM (a failed start-up's `keeper.terminate()`, a stopped CI job) unwinds `keep`, whose `finally`
+    stops the server; Python's default would end the keeper at once and leave the server to init."""
+    sys.exit(128 + signum)
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _exit_on_terminate)
     pid, log_file, separator, *server_command = sys.argv[1:]
     assert separator == "--", sys.argv
     sys.exit(keep(int(pid), Path(log_file), server_command))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -30,6 +31,7 @@ from mlops_platform.apps.demo_project import run_demo
 from mlops_platform.scaffold.templating import read_answers
 from ruamel.yaml import YAML
 
+from . import shared_mlflow
 from .shared_mlflow import TEST_SERVER_ENV, keep, run_root, shared_server
 from .support import PRESETS, ROOT, assert_ok, render, run, with_venv_tools
 
@@ -168,5 +170,22 @@ def test_the_shared_servers_keeper_stops_it_once_the_run_is_over(tmp_path: Path)
     started = time.monotonic()
     keep(run_process.pid, tmp_path / "server.log", ["sh", "-c", f"echo $$ > {pid_file}; exec sleep 60"])
     assert time.monotonic() - started < 30
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)
+
+
+def test_a_terminated_keeper_stops_the_server_it_keeps(tmp_path: Path) -> None:
+    """A keeper that is itself terminated (the shared server did not start in time, a cancelled CI job) still
+    stops its server: none is left to init, holding its port and store."""
+    pid_file = tmp_path / "server.pid"
+    server = ["sh", "-c", f"echo $$ > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; exec sleep 60"]
+    keeper = subprocess.Popen([sys.executable, shared_mlflow.__file__, str(os.getpid()), str(tmp_path / "log"), "--",
+                               *server])
+    deadline = time.monotonic() + 30
+    while not pid_file.exists():
+        assert keeper.poll() is None and time.monotonic() < deadline, "the keeper did not start its server"
+        time.sleep(0.05)
+    keeper.terminate()
+    assert keeper.wait(timeout=30) == 128 + signal.SIGTERM
     with pytest.raises(ProcessLookupError):
         os.kill(int(pid_file.read_text()), 0)
