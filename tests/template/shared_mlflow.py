@@ -18,7 +18,6 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -68,35 +67,31 @@ def shared_server(root: Path) -> str:
         return url
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _start(home: Path) -> str:
-    port = _free_port()
+    # imported here: the keeper (this file run as a script) needs neither, nor has tests/ on its path
+    from moto_stand_in import free_port, wait_until_up
+
+    port = free_port()
     store = home / str(port)
     store.mkdir()
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}",
                "--no-serve-artifacts", "--default-artifact-root", (store / "artifacts").as_uri(),
                "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     log = store / "server.log"
+    log.touch()  # read if the keeper fails before it opens it
     # as the projects' own test server (and the platform's): clients write artifacts themselves; the
     # projects use no server-side jobs (their Makefile says the same); no telemetry from tests
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # this venv's bytecode is written once, then reused
     keeper = subprocess.Popen([sys.executable, __file__, str(session_pid()), str(log), "--", *command],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               cwd=store, env=env)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while not healthy(url):
-        if keeper.poll() is not None or time.monotonic() > deadline:
-            keeper.terminate()
-            text = log.read_text()[-3000:] if log.exists() else ""
-            raise RuntimeError(f"the shared MLflow server did not start ({' '.join(command)}):\n{text}")
-        time.sleep(0.1)
+    try:
+        wait_until_up(f"the shared MLflow server ({' '.join(command)})", lambda: healthy(url), keeper, log,
+                      timeout=STARTUP_TIMEOUT)
+    except RuntimeError:
+        keeper.terminate()  # the keeper stops the server on its way out
+        raise
     return url
 
 
