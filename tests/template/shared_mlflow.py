@@ -74,14 +74,20 @@ def _start(home: Path) -> str:
     port = free_port()
     store = home / str(port)
     store.mkdir()
-    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}",
+    # two suites (one per xdist worker) may write at once: a writer waits up to 60 s for sqlite's lock
+    # (pysqlite's `timeout`, 5 s by default, set through SQLAlchemy's URL) instead of failing with
+    # "database is locked" on a loaded machine, and NullPool (MLflow's MLFLOW_SQLALCHEMYSTORE_POOLCLASS)
+    # keeps no idle connection in a transaction between requests
+    database = f"sqlite:///{store / 'mlflow.db'}?timeout=60"
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", database,
                "--no-serve-artifacts", "--default-artifact-root", (store / "artifacts").as_uri(),
                "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     log = store / "server.log"
     log.touch()  # read if the keeper fails before it opens it
     # as the projects' own test server (and the platform's): clients write artifacts themselves; the
     # projects use no server-side jobs (their Makefile says the same); no telemetry from tests
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true",
+           "MLFLOW_SQLALCHEMYSTORE_POOLCLASS": "NullPool"}
     keeper = subprocess.Popen([sys.executable, __file__, str(session_pid()), str(log), "--", *command],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               cwd=store, env=env)
