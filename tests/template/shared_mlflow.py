@@ -1,14 +1,15 @@
 """One MLflow server for the generated projects' suites of a whole test run (all xdist workers).
 
 The projects' own conftest starts an MLflow server per suite (~7 CPU s, 10-12 in a fresh venv that
-compiles its bytecode first) unless MLFLOW_TEST_SERVER_URI names a running one. The suites that do not
-test that launcher (the demo does) share this one: the first worker that needs it starts it under a file
-lock in the run's base temp directory, the others read its URL there.
+compiles its bytecode first) unless MLFLOW_TEST_SERVER_URI names a running one. The suites that run this
+venv's MLflow minor version as client (the GPU preset's; a locked venv's when its uv.lock pins it) share
+this one, the others start their own: the first worker that needs it starts it under a file lock in the
+run's base temp directory, the others read its URL there.
 
 It must not outlive the run, and no worker knows whether another still needs it, so a keeper process
 owns it: the keeper starts the server (the public `mlflow server` CLI, as the projects' Makefile does)
 and stops it once the pytest process that runs the session (the xdist controller, or pytest itself
-without xdist) has exited — also when that process was killed.
+without xdist) has exited — also when that process was killed, or the keeper itself terminated.
 
 Run as a script, this module is that keeper: `python shared_mlflow.py PID LOG -- COMMAND...`.
 """
