@@ -52,9 +52,16 @@ def test_an_impure_filter_on_constants_gives_every_render_its_own_value() -> Non
         first, second = _env().from_string(source).render(), _env().from_string(source).render()
         assert first != second, source
         assert _env().compile(source) is not _env().compile(source)
-    copier_own = SandboxedEnvironment(extensions=[AnsibleCoreFiltersExtension])
+    copier_own = SandboxedEnvironment(extensions=[AnsibleCoreFiltersExtension])  # compiles in every render
     assert copier_own.from_string(source).render() != copier_own.from_string(source).render()
     assert _env().from_string("{{ 'ab' | upper }}{{ x | lower }}").render(x="C") == "ABc"
+    # compiled while the filters were recorded: each is still called as it declares (environment, context)
+    shared = "{{ n | ans_random(seed=7) }} {{ xs | map('upper') | join }}"
+    env = _env()
+    assert env.compile(shared) is _env().compile(shared)
+    assert env.from_string(shared).render(n=10**12, xs="ab") == copier_own.from_string(shared).render(n=10**12,
+                                                                                                       xs="ab")
+    assert env.filters["ans_random"] is copier_own.filters["ans_random"]
 
 
 def test_an_environment_with_another_syntax_compiles_its_own() -> None:
