@@ -20,7 +20,7 @@ from mlops_platform.engine.cache import CACHE_ENV
 from moto_stand_in import aws_env, moto, moto_server  # noqa: F401  (fixtures of every area that talks to AWS)
 from rewrite_cache import rewrite_share
 from ruamel.yaml import YAML
-from xdist_groups import name_group
+from xdist_groups import longest_first, name_group
 
 # `make test` (and so CI) replays a fixed set of examples, so a merge is never blocked by a case the
 # previous run did not draw; `make fuzz` explores fresh random examples and saves failures to .hypothesis/.
@@ -59,17 +59,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_OWNED_CACHE] = os.environ[CACHE_ENV]
 
 
-#: The longest tests of the suite (each runs a generated project's whole suite, some in a venv of their own).
-LONGEST = ("tests/template/test_generated_slow.py::",)
-
-
-def _longest_first(item: pytest.Item) -> tuple[bool, bool, bool]:
-    """The generated projects' suites, then other slow tests, then grouped tests (a group is one work unit
-    with a shared server or render: the costliest units after the slow ones), then the rest."""
-    return (not item.nodeid.startswith(LONGEST), item.get_closest_marker("slow") is None,
-            item.get_closest_marker("xdist_group") is None)
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The longest work first, the quick tests last: a stable order every xdist worker collects alike.
 
@@ -79,7 +68,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     they alternate between the workers and the thousands of quick tests fill in around them
     (longest-first scheduling). Grouped units go before single tests too: taken last, one of them (e.g. the
     template-update group, ~8 s) kept one worker busy while the other had finished."""
-    items.sort(key=_longest_first)
+    items.sort(key=longest_first)
     if getattr(config.option, "loadgroup", False):  # an xdist worker of `--dist loadgroup`
         for item in items:
             name_group(item)

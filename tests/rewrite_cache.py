@@ -10,6 +10,7 @@ a worker imports the others' share, they wrote it: the work is done once per run
 from __future__ import annotations
 
 import fnmatch
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,12 +18,20 @@ from pathlib import Path
 import pytest
 
 
+def _python_files(root: Path, skip: list[str]) -> Iterator[Path]:
+    """The .py files under `root`, not descending where pytest does not collect (`norecursedirs`: .venv ...)."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not any(fnmatch.fnmatch(d, pattern) for pattern in skip)]
+        yield from (Path(dirpath, name) for name in filenames if name.endswith(".py"))
+
+
 def test_modules(config: pytest.Config) -> Iterator[Path]:
     """The test modules and conftests under the paths this run collects."""
     patterns = [*config.getini("python_files"), "conftest.py"]
+    skip = list(config.getini("norecursedirs"))
     for arg in config.args:
         path = Path(config.invocation_params.dir, arg.split("::")[0])
-        candidates = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        candidates = _python_files(path, skip) if path.is_dir() else [path]
         yield from (p for p in candidates
                     if p.is_file() and any(fnmatch.fnmatch(p.name, pattern) for pattern in patterns))
 

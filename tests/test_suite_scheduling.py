@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from xdist_groups import name_group
+from xdist_groups import longest_first, name_group
 
 GROUP = "suite-scheduling"
 
@@ -26,7 +26,5 @@ def test_a_grouped_test_tells_the_scheduler_its_group(request: pytest.FixtureReq
 def test_the_costliest_work_units_are_handed_out_first(request: pytest.FixtureRequest) -> None:
     """xdist hands out units in collection order (`--no-loadscope-reorder`): the generated projects' suites,
     then the other slow tests, then grouped units, then single quick tests, so no costly unit is taken last."""
-    from conftest import _longest_first
-
-    keys = [_longest_first(item) for item in request.session.items]
+    keys = [longest_first(item) for item in request.session.items]
     assert keys == sorted(keys)

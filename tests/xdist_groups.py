@@ -1,4 +1,5 @@
-"""`xdist_group` names as the `--dist loadgroup` scheduler reads them (used by tests/conftest.py)."""
+"""How `make test` hands work to its xdist workers (used by tests/conftest.py): `xdist_group` names as the
+`--dist loadgroup` scheduler reads them, and the order work units are handed out in."""
 
 from __future__ import annotations
 
@@ -17,3 +18,14 @@ def name_group(item: pytest.Item) -> None:
     suffix = f"@{'_'.join(names)}"
     if names and not item.nodeid.endswith(suffix) and hasattr(item, "_id"):
         item._id = NodeId.parse(item.nodeid + suffix)
+
+
+#: The longest tests of the suite (each runs a generated project's whole suite, some in a venv of their own).
+LONGEST = ("tests/template/test_generated_slow.py::",)
+
+
+def longest_first(item: pytest.Item) -> tuple[bool, bool, bool]:
+    """The generated projects' suites, then other slow tests, then grouped tests (a group is one work unit
+    with a shared server or render: the costliest units after the slow ones), then the rest."""
+    return (not item.nodeid.startswith(LONGEST), item.get_closest_marker("slow") is None,
+            item.get_closest_marker("xdist_group") is None)

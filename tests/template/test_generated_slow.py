@@ -7,18 +7,23 @@ its own, created from PyPI like on a fresh machine, on every offered Python — 
 preset that answers 3.13, so that preset's suite runs on the Python it asks for); the GPU preset's suite
 with this venv's Python, which carries the project's dependencies and CPU torch. Tests here share no
 state, so xdist spreads them over both workers. Those that do not test the project's own MLflow launcher
-(the demo does) share one MLflow server for the whole run (`shared_mlflow`): the projects' tests work on
-models and experiments of their own, so one server serves them all.
+(the demo does) may share one MLflow server for the whole run (`shared_mlflow`): the projects' tests work
+on models and experiments of their own, so one server serves them all. That server runs this venv's MLflow,
+so a locked venv's suite uses it only when its lock resolved the same MLflow minor version; otherwise the
+project starts its own server, so no client/server version mix is tested that no team would run.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -26,6 +31,7 @@ from mlops_platform.apps.demo_project import run_demo
 from mlops_platform.scaffold.templating import read_answers
 from ruamel.yaml import YAML
 
+from . import shared_mlflow
 from .shared_mlflow import TEST_SERVER_ENV, keep, run_root, shared_server
 from .support import PRESETS, ROOT, assert_ok, render, run, with_venv_tools
 
@@ -87,19 +93,48 @@ def test_demo_generates_the_default_preset_and_its_make_test_passes(tmp_path: Pa
     assert_locked_venv(tmp_path / "demo", PYTHON_QUESTION["default"])
 
 
+def locked_mlflow(project: Path) -> str:
+    """The MLflow version the project's uv.lock pins."""
+    packages = tomllib.loads((project / "uv.lock").read_text())["package"]
+    return next(package["version"] for package in packages if package["name"] == "mlflow")
+
+
+def same_minor(version: str, other: str) -> bool:
+    """Same major.minor: an MLflow client talks to a server of its own minor version."""
+    return version.split(".")[:2] == other.split(".")[:2]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("python_version", list(LOCKED_PRESETS))
 def test_make_test_passes_in_the_projects_own_locked_venv(python_version: str, tmp_path: Path,
-                                                           mlflow_server: str) -> None:
+                                                           request: pytest.FixtureRequest) -> None:
     """What a team runs on a fresh machine, for every other Python the template offers: `make test` locks
-    (uv.lock with hashes), syncs .venv on the answered Python, then lint, types and tests (against the
-    run's shared MLflow server, as a CI service container would serve them)."""
+    (uv.lock with hashes), syncs .venv on the answered Python, then lint, types and tests. The lock is made
+    first (the same `make` target and environment, so `make test` finds it up to date): the suite uses the
+    run's shared MLflow server only when the lock pins this venv's MLflow minor version, as a CI service
+    container of the project's own version would; otherwise it starts its own (the locked MLflow on both
+    sides)."""
     preset = PRESETS[LOCKED_PRESETS[python_version]]
     assert preset.get("python_version", python_version) == python_version
     project = render(tmp_path / "project", **{**preset, "python_version": python_version})
-    done = run("make", "test", cwd=project, timeout=1500, env={**with_venv_tools(), TEST_SERVER_ENV: mlflow_server})
+    env = with_venv_tools()
+    assert_ok(run("make", "uv.lock", cwd=project, timeout=300, env=env))
+    if same_minor(locked_mlflow(project), importlib.metadata.version("mlflow")):
+        env[TEST_SERVER_ENV] = request.getfixturevalue("mlflow_server")
+    else:
+        env.pop(TEST_SERVER_ENV, None)  # the project's own launcher starts its locked MLflow
+    done = run("make", "test", cwd=project, timeout=1500, env=env)
     assert_ok(done)
     assert_locked_venv(project, python_version)
+
+
+def test_the_shared_server_is_used_only_by_a_client_of_its_minor_version(tmp_path: Path) -> None:
+    """The version match that decides whether a locked suite shares this venv's MLflow server."""
+    (tmp_path / "uv.lock").write_text('version = 1\n[[package]]\nname = "mlflow-skinny"\nversion = "3.1.0"\n'
+                                      '[[package]]\nname = "mlflow"\nversion = "3.18.1"\n')
+    assert locked_mlflow(tmp_path) == "3.18.1"
+    assert same_minor("3.17.2", "3.17.0") and same_minor("3.17", "3.17.2")
+    assert not same_minor("3.18.0", "3.17.2") and not same_minor("4.17.2", "3.17.2")
 
 
 def test_every_offered_python_builds_a_locked_venv() -> None:
@@ -135,5 +170,22 @@ def test_the_shared_servers_keeper_stops_it_once_the_run_is_over(tmp_path: Path)
     started = time.monotonic()
     keep(run_process.pid, tmp_path / "server.log", ["sh", "-c", f"echo $$ > {pid_file}; exec sleep 60"])
     assert time.monotonic() - started < 30
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)
+
+
+def test_a_terminated_keeper_stops_the_server_it_keeps(tmp_path: Path) -> None:
+    """A keeper that is itself terminated (the shared server did not start in time, a cancelled CI job) still
+    stops its server: none is left to init, holding its port and store."""
+    pid_file = tmp_path / "server.pid"
+    server = ["sh", "-c", f"echo $$ > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; exec sleep 60"]
+    keeper = subprocess.Popen([sys.executable, shared_mlflow.__file__, str(os.getpid()), str(tmp_path / "log"), "--",
+                               *server])
+    deadline = time.monotonic() + 30
+    while not pid_file.exists():
+        assert keeper.poll() is None and time.monotonic() < deadline, "the keeper did not start its server"
+        time.sleep(0.05)
+    keeper.terminate()
+    assert keeper.wait(timeout=30) == 128 + signal.SIGTERM
     with pytest.raises(ProcessLookupError):
         os.kill(int(pid_file.read_text()), 0)

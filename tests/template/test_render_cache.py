@@ -1,5 +1,6 @@
 """Renders share compiled Jinja code (scaffold/_copier_internals.compile_once): a hit is exactly what compiling
-again would give, and a render with shared code is byte for byte copier's own."""
+again would give, a source whose compiling runs a filter (an impure one gives every render its own value) is
+compiled in every render, and a render with shared code is byte for byte copier's own."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import copier
 import pytest
 from copier._jinja_ext import SandboxedEnvironment, YieldExtension, get_yield_context
 from jinja2 import FileSystemLoader
+from jinja2_ansible_filters import AnsibleCoreFiltersExtension
 from mlops_platform.scaffold._copier_internals import compile_once
 from mlops_platform.scaffold.templating import copy_project
 
@@ -22,7 +24,8 @@ from .support import BASE_ANSWERS
 
 def _env(loader: Path | None = None, **options: Any) -> SandboxedEnvironment:
     """An environment as copier's with compile_once (what `Render.jinja_env` installs)."""
-    env = SandboxedEnvironment(extensions=[YieldExtension], loader=loader and FileSystemLoader(loader), **options)
+    env = SandboxedEnvironment(extensions=[YieldExtension, AnsibleCoreFiltersExtension],
+                               loader=loader and FileSystemLoader(loader), **options)
     env.__dict__["compile"] = partial(compile_once, env)
     return env
 
@@ -37,6 +40,28 @@ def test_a_source_is_compiled_once_for_every_environment_alike() -> None:
     assert second.compile(source) is first.compile(source)
     assert second.from_string(source).render(xs=["a", "b"]) == "A, B"
     assert SandboxedEnvironment().from_string(source).render(xs=["a", "b"]) == "A, B"  # copier's, uncached
+
+
+def test_an_impure_filter_on_constants_gives_every_render_its_own_value() -> None:
+    """Jinja runs a filter on constants while compiling and copier's ansible filters include impure ones:
+    shared code would give every render the first render's "random" secret or order, where copier's own
+    renders (compiling again) differ. A pure one still renders what it did."""
+    numbers = list(range(20))
+    for source in ("{{ 1000000000000 | ans_random }}", f"{{{{ {numbers} | shuffle }}}}",
+                   "{% set secret = 1000000000000 | ans_random | hash('sha512') %}{{ secret }}"):
+        first, second = _env().from_string(source).render(), _env().from_string(source).render()
+        assert first != second, source
+        assert _env().compile(source) is not _env().compile(source)
+    copier_own = SandboxedEnvironment(extensions=[AnsibleCoreFiltersExtension])  # compiles in every render
+    assert copier_own.from_string(source).render() != copier_own.from_string(source).render()
+    assert _env().from_string("{{ 'ab' | upper }}{{ x | lower }}").render(x="C") == "ABc"
+    # compiled while the filters were recorded: each is still called as it declares (environment, context)
+    shared = "{{ n | ans_random(seed=7) }} {{ xs | map('upper') | join }}"
+    env = _env()
+    assert env.compile(shared) is _env().compile(shared)
+    assert env.from_string(shared).render(n=10**12, xs="ab") == copier_own.from_string(shared).render(n=10**12,
+                                                                                                       xs="ab")
+    assert env.filters["ans_random"] is copier_own.filters["ans_random"]
 
 
 def test_an_environment_with_another_syntax_compiles_its_own() -> None:

@@ -231,10 +231,7 @@ CONTROL = "control"
 
 def _checkov(target: Path) -> dict[str, set[tuple[str, str]]]:
     """(check id, file in the project) of every failed checkov check, per project directory under `target`."""
-    # PYTHONDONTWRITEBYTECODE removed: uv installs checkov without bytecode, so with it every run compiled
-    # checkov's ~3 800 modules from source again (half of its ~4.6 CPU s start-up); the first run writes them
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env.update(BC_SKIP_MAPPING="TRUE", CHECKOV_RUN_SCA_PACKAGE_SCAN_V2="false")
+    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
     done = subprocess.run(
         [tool("uv"), "tool", "run", "--from", CHECKOV, "checkov", "-d", str(target), "--framework",
          *CHECKOV_FRAMEWORKS, "--skip-download", "--compact", "--quiet", "-o", "json"],

@@ -28,7 +28,7 @@ from mlops_platform.scaffold._copier_internals import (
 )
 from mlops_platform.scaffold.fleet import UpdateOutcome, check, check_one, update, update_one
 from mlops_platform.scaffold.snapshots import Snapshots
-from mlops_platform.scaffold.templating import commit_all, git, read_answers
+from mlops_platform.scaffold.templating import commit_all, copy_project, git, read_answers, update_project
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -215,3 +215,45 @@ def test_fleet_check_reports_a_directory_that_is_not_a_project(tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fleet", "check", str(tmp_path)]) == TemplateError.exit_code
     assert "no .copier-answers.yml" in capsys.readouterr().out.replace("\n", "")
+
+
+def _mode_template(root: Path) -> Path:
+    """A template repository whose v1.1.0 makes its script `run.sh` executable, a mode-only change."""
+    repo = root / "mode-template"
+    repo.mkdir()
+    (repo / "copier.yml").write_text("_answers_file: .copier-answers.yml\nname:\n  type: str\n  default: demo\n")
+    (repo / "{{ _copier_conf.answers_file }}.jinja").write_text("{{ _copier_answers | to_nice_yaml -}}\n")
+    (repo / "run.sh").write_text("#!/bin/sh\necho run\n")
+    git("init", "-q", "-b", "main", cwd=repo)
+    for tag in ("v1.0.0", "v1.1.0"):
+        if tag == "v1.1.0":
+            (repo / "run.sh").chmod(0o755)
+        git("add", "-A", cwd=repo)
+        git("commit", "-q", "-m", tag, cwd=repo, identity=True)
+        git("tag", tag, cwd=repo)
+    return repo
+
+
+def test_an_update_making_a_script_executable_reaches_the_index_where_git_ignores_file_modes(tmp_path: Path) -> None:
+    """copier writes the template's executable bit into the index itself when the project's repository has
+    `core.fileMode=false` (git would not see the chmod, and the next commit would lose it); `Render` asks git for
+    that setting once per render instead of once per file. Same index mode as copier's own `run_update`."""
+    template = _mode_template(tmp_path)
+    projects = []
+    for name in ("ours", "copier"):
+        project = tmp_path / name
+        copy_project(project, {"name": "demo"}, template, vcs_ref="v1.0.0")
+        git("init", "-q", "-b", "main", cwd=project)
+        git("config", "core.fileMode", "false", cwd=project)
+        commit_all(project, "generated")
+        assert git("ls-files", "-s", "run.sh", cwd=project).startswith("100644 ")
+        projects.append(project)
+    ours, theirs = projects
+
+    update_project(ours, "v1.1.0")
+    copier.run_update(str(theirs), vcs_ref="v1.1.0", defaults=True, overwrite=True, quiet=True)
+
+    for project in projects:
+        assert git("ls-files", "-s", "run.sh", cwd=project).startswith("100755 "), project.name
+        assert (project / "run.sh").stat().st_mode & 0o111
+    assert read_answers(ours)["_commit"] == "v1.1.0"

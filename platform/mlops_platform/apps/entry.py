@@ -18,6 +18,8 @@ _INTERRUPTED = 130
 
 #: Seconds between looks at whether the hook that lost an interrupt has returned (so it can be sent again).
 _POLL = 0.005
+#: Seconds at most to wait for that hook: it only starts a thread.
+_HOOK_WAIT = 1.0
 _finished = False  # set once the command returned: an interrupt after that only races the shutdown
 #: Hooks for a lost interrupt still running: an interrupt sent now would be raised inside one, and lost again.
 _in_hook = 0
@@ -55,8 +57,12 @@ def _interrupt_main_thread() -> None:
     child, a socket read) at once. `_thread.interrupt_main` only sets the flag, which the main thread reads
     when that call returns on its own, maybe minutes later. When SIGINT is not Python's to handle (ignored,
     or default) a real signal would do nothing or kill the process, so the flag is all that is sent."""
-    while _in_hook:
+    waited = 0.0
+    while _in_hook and waited < _HOOK_WAIT:  # bounded: a second Ctrl-C inside the hook would leave it counted
         time.sleep(_POLL)
+        waited += _POLL
+    if _finished:  # the command returned meanwhile: its output is complete, nothing is left to interrupt
+        return
     if callable(signal.getsignal(signal.SIGINT)):
         main = threading.main_thread().ident
         if main is not None:
@@ -69,11 +75,13 @@ def run() -> None:
     global _finished
     sys.unraisablehook = _redeliver_interrupt
     try:
-        from mlops_platform.cli.mlplat import main
+        try:
+            from mlops_platform.cli.mlplat import main
 
-        code = main()
+            code = main()
+        finally:  # before leaving the handler below: a re-sent interrupt must not land outside it
+            _finished = True
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         code = _INTERRUPTED
-    _finished = True
     sys.exit(code)

@@ -88,15 +88,18 @@ def sync_users(database_uri: str, admin_password: str, users: dict[str, str]) ->
 
     store = SqlAlchemyStore()
     store.init_db(database_uri)
-    wanted = {ADMIN_USER: admin_password, **users}
-    for user in store.list_users():
-        if user.username not in wanted:
-            store.delete_user(user.username)
-    for name, password in wanted.items():
-        if store.has_user(name):
-            store.update_user(name, password=password, is_admin=name == ADMIN_USER)
-        else:
-            store.create_user(name, password, is_admin=name == ADMIN_USER)
+    try:
+        wanted = {ADMIN_USER: admin_password, **users}
+        for user in store.list_users():
+            if user.username not in wanted:
+                store.delete_user(user.username)
+        for name, password in wanted.items():
+            if store.has_user(name):
+                store.update_user(name, password=password, is_admin=name == ADMIN_USER)
+            else:
+                store.create_user(name, password, is_admin=name == ADMIN_USER)
+    finally:  # the server runs in this process now: it must not keep the sync's idle database connections
+        store.engine.dispose()
 
 
 def server_args(env: dict[str, str]) -> list[str]:

@@ -14,7 +14,8 @@ from collections import OrderedDict
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import cached_property, partial
+from functools import cached_property, partial, wraps
+from inspect import iscoroutinefunction
 from pathlib import Path
 from types import CodeType
 from typing import Any
@@ -46,8 +47,10 @@ CLEANUP_HOOKS = "_cleanup_hooks"
 __all__ = ["CHECKED_AGAINST", "CLEANUP_HOOKS", "SEAMS", "NewRender", "Render", "Template", "compile_once", "release",
            "shared_versions", "use_clone"]
 
-#: Compiled Jinja code shared by every render of this process, least recently used first (see `compile_once`).
-_COMPILED: OrderedDict[Hashable, CodeType] = OrderedDict()
+#: Compiled Jinja code shared by every render of this process, least recently used first (see `compile_once`);
+#: None for a source compiled again in every render.
+_COMPILED: OrderedDict[Hashable, CodeType | None] = OrderedDict()
+_MISSING: Any = object()
 #: A few template versions' files and templated strings; a code object is a few kB.
 _COMPILED_MAX = 4096
 
@@ -68,22 +71,57 @@ def compile_once(env: Environment, source: str | nodes.Template, name: str | Non
     every templated string (question defaults and validators, each path part, the answers file's name once per
     path part) again in every render, and compiling was about 60 % of a render's CPU. The key holds everything
     compiling reads, so a hit is the code compiling would give, bar the file it names (the template's path in
-    this render's clone), which is set to this render's. The environment's preprocess hooks still run, as
+    this render's clone), which is set to this render's. Jinja folds a filter or test on constants while
+    compiling (`{{ 10**12 | ans_random }}`), and some of copier's filters are impure (`ans_random`, `shuffle`,
+    `random_mac`): a source whose compiling ran one is compiled again in every render, as copier does, or
+    every render would get the first one's "random" value. The environment's preprocess hooks still run, as
     compiling runs them (copier's `yield` tag resets its state there)."""
     if raw:
         return Environment.compile(env, source, name, filename, True, defer_init)
     if not isinstance(source, str):  # a parsed template: nothing to key on
         return Environment.compile(env, source, name, filename, False, defer_init)
     key = (source, name, defer_init, _compiling(env))
-    code = _COMPILED.get(key)
-    if code is None:
-        code = _COMPILED[key] = Environment.compile(env, source, name, filename, False, defer_init)
+    code = _COMPILED.get(key, _MISSING)
+    if code is _MISSING:
+        with _recording_calls(env) as ran:
+            made = Environment.compile(env, source, name, filename, False, defer_init)
+        _COMPILED[key] = None if ran else made
         if len(_COMPILED) > _COMPILED_MAX:
             _COMPILED.popitem(last=False)
-        return code
+        return made
     _COMPILED.move_to_end(key)
+    if code is None:  # compiling runs a filter or test: this render's own compilation
+        return Environment.compile(env, source, name, filename, False, defer_init)
     env.preprocess(source, name, filename)
     return _refiled(code, filename or "<template>")  # jinja's own default name for a string
+
+
+@contextmanager
+def _recording_calls(env: Environment) -> Iterator[list[str]]:
+    """Inside, `env`'s filters and tests note their name in the list yielded when called (so when compiling
+    folds one). A wrapper keeps how Jinja calls the filter (`jinja_pass_arg`); an async one is left as it is,
+    as Jinja never folds it."""
+    ran: list[str] = []
+
+    def recorded(name: str, func: Any) -> Any:
+        if not callable(func) or getattr(func, "jinja_async_variant", False) or iscoroutinefunction(func):
+            return func
+
+        @wraps(func)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            ran.append(name)
+            return func(*args, **kwargs)
+        if hasattr(func, "jinja_pass_arg"):
+            call.jinja_pass_arg = func.jinja_pass_arg  # type: ignore[attr-defined]
+        return call
+
+    filters, tests = env.filters, env.tests
+    env.filters = {name: recorded(name, func) for name, func in filters.items()}
+    env.tests = {name: recorded(name, func) for name, func in tests.items()}
+    try:
+        yield ran
+    finally:
+        env.filters, env.tests = filters, tests
 
 
 def _refiled(code: CodeType, filename: str) -> CodeType:

@@ -16,18 +16,17 @@ from mlops_platform.config.loader import stack_warnings
 from mlops_platform.core.errors import ConfigError, ConfigIssue, UsageError
 from mlops_platform.core.layers import Layer
 
-if TYPE_CHECKING:
-    from mlops_platform.engine import Plan
-
 out = Console()
 
+if TYPE_CHECKING:
+    from mlops_platform.engine import Plan, run_platform
+else:
+    def run_platform(*args: Any, **options: Any) -> Plan:
+        """`engine.run_platform` (its signature, for mypy, above), imported when a command plans:
+        `mlplat validate` starts without the engine and the Pulumi SDK (about 0.15 CPU s)."""
+        from mlops_platform.engine import run_platform as plan_offline
 
-def run_platform(env: str | None = None, stack_file: Path | None = None, **options: Any) -> Plan:
-    """`engine.run_platform`, imported when a command plans: `mlplat validate` starts without the engine and
-    the Pulumi SDK (about 0.15 CPU s)."""
-    from mlops_platform.engine import run_platform as plan_offline
-
-    return plan_offline(env, stack_file, **options)
+        return plan_offline(*args, **options)
 
 
 def _targets(envs: list[str], stack_files: list[Path]) -> list[Path]:
