@@ -158,7 +158,7 @@ class Finalizer:
     def __del__(self) -> None:
         raise KeyboardInterrupt
 
-sys.unraisablehook = entry._redeliver_interrupt
+entry.install()
 entry._finished = {finished}
 if {descheduled}:  # a busy machine: the main thread runs again only well after starting the redelivery thread
     start = threading.Thread.start
@@ -185,6 +185,7 @@ def test_an_interrupt_python_cannot_raise_ends_the_process_quietly(finished: boo
     program sleeps ten times longer than the timeout), nor sending it while the hook still runs, where it would be
     lost again (seen on a loaded machine: the main thread was still starting the thread that sends it)."""
     program = _LOST_INTERRUPT.format(finished=finished, descheduled=descheduled)
-    done = subprocess.run([sys.executable, "-c", program], capture_output=True,
-                          text=True, timeout=60, check=False)
+    with interruptible():  # the program must not inherit an ignored SIGINT from the test run
+        done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60,
+                              check=False)
     assert (done.returncode, done.stderr, done.stdout) == (code, stderr, "")

@@ -23,6 +23,25 @@ _HOOK_WAIT = 1.0
 _finished = False  # set once the command returned: an interrupt after that only races the shutdown
 #: Hooks for a lost interrupt still running: an interrupt sent now would be raised inside one, and lost again.
 _in_hook = 0
+#: Seconds between re-sends of a lost interrupt until the main thread has raised it.
+_RESEND = 0.1
+#: Ctrl-Cs raised as KeyboardInterrupt in the main thread (by `_on_sigint`).
+_raised = 0
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    """Python's own Ctrl-C, counted: the thread that re-sends a lost one stops once it was raised."""
+    global _raised
+    _raised += 1
+    raise KeyboardInterrupt
+
+
+def install() -> None:
+    """Lost interrupts are re-sent (`_redeliver_interrupt`); SIGINT raises KeyboardInterrupt as Python's default
+    handler does, counted. An ignored SIGINT (nohup, a background job) stays ignored."""
+    sys.unraisablehook = _redeliver_interrupt
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_sigint)
 
 
 def _redeliver_interrupt(unraisable: Any) -> None:
@@ -61,19 +80,25 @@ def _interrupt_main_thread() -> None:
     while _in_hook and waited < _HOOK_WAIT:  # bounded: a second Ctrl-C inside the hook would leave it counted
         time.sleep(_POLL)
         waited += _POLL
-    if _finished:  # the command returned meanwhile: its output is complete, nothing is left to interrupt
+    main = threading.main_thread().ident
+    handler = signal.getsignal(signal.SIGINT)
+    if not callable(handler) or main is None:
+        if not _finished:
+            _thread.interrupt_main()
         return
-    if callable(signal.getsignal(signal.SIGINT)):
-        main = threading.main_thread().ident
-        if main is not None:
-            signal.pthread_kill(main, signal.SIGINT)
+    raised = _raised
+    # A signal landing just before a blocking call starts is seen only when that call returns: send it again
+    # until it was raised (with our handler, which counts), or the command returned (its output is complete).
+    while not _finished and (_raised == raised or handler is not _on_sigint):
+        signal.pthread_kill(main, signal.SIGINT)
+        if handler is not _on_sigint:  # not counted: once is all that can be sent safely
             return
-    _thread.interrupt_main()
+        time.sleep(_RESEND)
 
 
 def run() -> None:
     global _finished
-    sys.unraisablehook = _redeliver_interrupt
+    install()
     try:
         try:
             from mlops_platform.cli.mlplat import main
