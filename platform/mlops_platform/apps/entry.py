@@ -27,12 +27,24 @@ _in_hook = 0
 _RESEND = 0.1
 #: Ctrl-Cs raised as KeyboardInterrupt in the main thread (by `_on_sigint`).
 _raised = 0
+#: Whether a lost interrupt is being re-sent, and when (monotonic s) a re-sent one was last raised.
+_resending = False
+_resend_raised_at = -1e9
+#: Seconds after a re-sent interrupt was raised in which another SIGINT is a duplicate of that re-send.
+_DUPLICATE = 0.5
 
 
 def _on_sigint(signum: int, frame: Any) -> None:
-    """Python's own Ctrl-C, counted: the thread that re-sends a lost one stops once it was raised."""
-    global _raised
+    """Python's own Ctrl-C, counted: the thread that re-sends a lost one stops once it was raised. A re-send
+    already on its way when the first was raised is dropped: a second KeyboardInterrupt would break the
+    unwinding of the first (temp files removed, `--json` answered)."""
+    global _raised, _resend_raised_at
+    now = time.monotonic()
+    if now - _resend_raised_at < _DUPLICATE:
+        return
     _raised += 1
+    if _resending:
+        _resend_raised_at = now
     raise KeyboardInterrupt
 
 
@@ -86,14 +98,26 @@ def _interrupt_main_thread() -> None:
         if not _finished:
             _thread.interrupt_main()
         return
+    if handler is not _on_sigint:  # not counted: once is all that can be sent safely
+        if not _finished:
+            signal.pthread_kill(main, signal.SIGINT)
+        return
+    _resend(main)
+
+
+def _resend(main: int) -> None:
+    """A signal landing just before a blocking call starts is seen only when that call returns: send it again
+    until it was raised (`_on_sigint` counts), the command returned (its output is complete) or set a handler
+    of its own (which this cannot count)."""
+    global _resending
     raised = _raised
-    # A signal landing just before a blocking call starts is seen only when that call returns: send it again
-    # until it was raised (with our handler, which counts), or the command returned (its output is complete).
-    while not _finished and (_raised == raised or handler is not _on_sigint):
-        signal.pthread_kill(main, signal.SIGINT)
-        if handler is not _on_sigint:  # not counted: once is all that can be sent safely
-            return
-        time.sleep(_RESEND)
+    _resending = True
+    try:
+        while not _finished and _raised == raised and signal.getsignal(signal.SIGINT) is _on_sigint:
+            signal.pthread_kill(main, signal.SIGINT)
+            time.sleep(_RESEND)
+    finally:
+        _resending = False
 
 
 def run() -> None:
